@@ -1,0 +1,86 @@
+"""resilience: every action of a community's incident response and resident services as an event."""
+
+from resilience.clock import Clock, ManualClock, system_clock
+from resilience.domain.catalogue import DEFAULT_CATALOGUE, CatalogueItem, ServiceCatalogue
+from resilience.domain.incident import Incident, IncidentStatus
+from resilience.domain.organisation import Community, Holding, community_id
+from resilience.domain.service import OrderStatus, ServiceOrder
+from resilience.domain.values import (
+    ActionKind,
+    Actor,
+    AreaKind,
+    CareCard,
+    ClosureReason,
+    Contact,
+    Employment,
+    IncidentType,
+    Location,
+    Provider,
+    ProviderKind,
+    Role,
+    ServiceOutcome,
+    Severity,
+    UnitSpec,
+    ZoneType,
+)
+from resilience.engine import Engine
+from resilience.errors import (
+    AlreadyExistsError,
+    ConfigurationError,
+    ConflictError,
+    InvalidInputError,
+    InvalidTransitionError,
+    NotFoundError,
+    ResilienceError,
+    ScenarioError,
+)
+from resilience.services.core import Receipt
+from resilience.services.incidents import incident_id_for
+from resilience.services.orders import order_id_for
+from resilience.timeline import Timeline, TimelineEntry
+
+__all__ = [
+    "DEFAULT_CATALOGUE",
+    "ActionKind",
+    "Actor",
+    "AlreadyExistsError",
+    "AreaKind",
+    "CareCard",
+    "CatalogueItem",
+    "Clock",
+    "ClosureReason",
+    "Community",
+    "ConfigurationError",
+    "ConflictError",
+    "Contact",
+    "Employment",
+    "Engine",
+    "Holding",
+    "Incident",
+    "IncidentStatus",
+    "IncidentType",
+    "InvalidInputError",
+    "InvalidTransitionError",
+    "Location",
+    "ManualClock",
+    "NotFoundError",
+    "OrderStatus",
+    "Provider",
+    "ProviderKind",
+    "Receipt",
+    "ResilienceError",
+    "Role",
+    "ScenarioError",
+    "ServiceCatalogue",
+    "ServiceOrder",
+    "ServiceOutcome",
+    "Severity",
+    "Timeline",
+    "TimelineEntry",
+    "UnitSpec",
+    "ZoneType",
+    "community_id",
+    "incident_id_for",
+    "order_id_for",
+    "system_clock",
+]

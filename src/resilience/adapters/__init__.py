@@ -1,0 +1,1 @@
+"""Adapters: serialisation and persistence wiring around eventsourcing."""

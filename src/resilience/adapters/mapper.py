@@ -1,0 +1,70 @@
+"""A Mapper for eventsourcing that (un)structures whole events with the library's converter.
+
+Selected with ``MAPPER_TOPIC=resilience.adapters.mapper:ConverterMapper`` (the
+engine sets it). It keeps eventsourcing's schema-evolution protocol: a class
+with ``class_version = N`` stores ``class_version`` in the state, and older
+states are upgraded by the class's ``upcast_vK_vK+1(state)`` static methods,
+which see the JSON-decoded state dict before it is structured.
+"""
+
+import json
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent
+from eventsourcing.utils import get_topic, resolve_topic
+
+from resilience.adapters.converter import converter
+
+_IDENTITY = ("originator_id", "originator_version")
+
+
+class ConverterMapper(Mapper[UUID]):
+    """Events <-> stored events through one cattrs converter and compact JSON."""
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        event_class = type(domain_event)
+        state: dict[str, Any] = converter.unstructure(domain_event, event_class)
+        for key in _IDENTITY:
+            del state[key]
+        class_version = getattr(event_class, "class_version", 1)
+        if class_version > 1:
+            state["class_version"] = class_version
+        data = json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        if self.compressor:
+            data = self.compressor.compress(data)
+        if self.cipher:
+            data = self.cipher.encrypt(data)
+        return StoredEvent(
+            originator_id=domain_event.originator_id,
+            originator_version=domain_event.originator_version,
+            topic=get_topic(event_class),
+            state=data,
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        event_class = resolve_topic(stored_event.topic)
+        data = stored_event.state
+        try:
+            if self.cipher:
+                data = self.cipher.decrypt(data)
+            if self.compressor:
+                data = self.compressor.decompress(data)
+            state: dict[str, Any] = json.loads(data)
+            from_version = state.pop("class_version", 1)
+            class_version = getattr(event_class, "class_version", 1)
+            while from_version < class_version:
+                getattr(event_class, f"upcast_v{from_version}_v{from_version + 1}")(state)
+                from_version += 1
+            originator_id = stored_event.originator_id
+            state["originator_id"] = (
+                originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
+            )
+            state["originator_version"] = stored_event.originator_version
+            return cast(DomainEventProtocol[UUID], converter.structure(state, event_class))
+        except Exception as exc:
+            raise MapperDeserialisationError(
+                f"cannot load stored event {stored_event.topic} "
+                f"{stored_event.originator_id} v{stored_event.originator_version}: {exc}"
+            ) from exc

@@ -1,0 +1,1 @@
+"""Domain model: aggregates, their events, and the values they carry."""

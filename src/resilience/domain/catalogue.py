@@ -1,0 +1,115 @@
+"""The service catalogue: what residents can order, and how long each item should take.
+
+It is a value, not an aggregate: an app edits it by building a new one
+(``DEFAULT_CATALOGUE.with_item(...)``) or loading one from JSON, and hands it
+to the engine. Each order records the category, item and expected completion
+time it was placed with, so history never depends on today's catalogue.
+"""
+
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from attrs import field, frozen
+
+from resilience.errors import InvalidInputError, NotFoundError
+
+
+@frozen
+class CatalogueItem:
+    category: str
+    item: str
+    title: str
+    expected: timedelta
+
+    def __attrs_post_init__(self) -> None:
+        if not self.category.strip() or not self.item.strip():
+            raise InvalidInputError("catalogue category and item must be non-empty")
+        if self.expected <= timedelta(0):
+            raise InvalidInputError(f"{self.category}/{self.item}: expected duration must be > 0")
+
+
+def _index(items: Iterable[CatalogueItem]) -> dict[tuple[str, str], CatalogueItem]:
+    index: dict[tuple[str, str], CatalogueItem] = {}
+    for entry in items:
+        key = (entry.category, entry.item)
+        if key in index:
+            raise InvalidInputError(f"catalogue lists {entry.category}/{entry.item} twice")
+        index[key] = entry
+    return index
+
+
+@frozen
+class ServiceCatalogue:
+    """An immutable set of orderable services keyed by (category, item)."""
+
+    items: tuple[CatalogueItem, ...] = field(converter=tuple)
+    _index: dict[tuple[str, str], CatalogueItem] = field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_index", _index(self.items))
+
+    def get(self, category: str, item: str) -> CatalogueItem:
+        try:
+            return self._index[(category, item)]
+        except KeyError:
+            known = ", ".join(f"{c}/{i}" for c, i in self._index)
+            raise NotFoundError(
+                f"the catalogue has no service {category}/{item} (it has: {known})"
+            ) from None
+
+    def categories(self) -> list[str]:
+        return list(dict.fromkeys(entry.category for entry in self.items))
+
+    def with_item(self, category: str, item: str, title: str, expected: timedelta) -> "ServiceCatalogue":
+        """A new catalogue with one item added (or replaced)."""
+        kept = [e for e in self.items if (e.category, e.item) != (category, item)]
+        return ServiceCatalogue((*kept, CatalogueItem(category, item, title, expected)))
+
+    def without_item(self, category: str, item: str) -> "ServiceCatalogue":
+        self.get(category, item)
+        return ServiceCatalogue(e for e in self.items if (e.category, e.item) != (category, item))
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [
+            {"category": e.category, "item": e.item, "title": e.title,
+             "expected_minutes": e.expected.total_seconds() / 60}
+            for e in self.items
+        ]
+
+    @classmethod
+    def from_json(cls, data: Iterable[Mapping[str, Any]]) -> "ServiceCatalogue":
+        try:
+            return cls(
+                CatalogueItem(str(d["category"]), str(d["item"]), str(d.get("title", d["item"])),
+                              timedelta(minutes=float(d["expected_minutes"])))
+                for d in data
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInputError(f"malformed catalogue entry: {exc}") from exc
+
+
+def _h(hours: float) -> timedelta:
+    return timedelta(hours=hours)
+
+
+DEFAULT_CATALOGUE = ServiceCatalogue(
+    (
+        # Xiangyang's characteristic services: 4 categories, 10+ items.
+        CatalogueItem("health", "rehab_care", "Rehabilitation care visit", _h(48)),
+        CatalogueItem("health", "home_nursing", "Home nursing", _h(24)),
+        CatalogueItem("health", "health_check", "Health check at home", _h(72)),
+        CatalogueItem("meals", "meal_delivery", "Meal delivery", _h(2)),
+        CatalogueItem("meals", "meal_help", "Help with meals", _h(4)),
+        CatalogueItem("skills", "skills_training", "Skills training session", _h(168)),
+        CatalogueItem("skills", "digital_help", "Help with phones and apps", _h(72)),
+        CatalogueItem("home", "repair", "Household repair", _h(48)),
+        CatalogueItem("home", "cleaning", "Cleaning for elderly residents", _h(72)),
+        CatalogueItem("home", "escort", "Escort to appointments", _h(24)),
+        # The "Xiangyang 360" alliance's professional services.
+        CatalogueItem("professional", "legal_advice", "Legal advice", _h(72)),
+        CatalogueItem("professional", "counselling", "Psychological counselling", _h(72)),
+        CatalogueItem("professional", "medical_service", "Medical service", _h(24)),
+        CatalogueItem("professional", "financial_advice", "Financial advice", _h(120)),
+    )
+)

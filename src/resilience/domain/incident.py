@@ -1,0 +1,558 @@
+"""The incident aggregate: report -> dispatch -> on scene -> consent -> contain -> resolve -> close."""
+
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from attrs import define
+
+from resilience.domain.base import Context, FactAggregate, require_text
+from resilience.domain.values import (
+    ActionKind,
+    ClosureReason,
+    IncidentType,
+    Location,
+    Severity,
+    parse_enum,
+)
+from resilience.errors import InvalidInputError, InvalidTransitionError
+
+
+class IncidentStatus(StrEnum):
+    DETECTED = "detected"
+    REPORTED = "reported"
+    ACKNOWLEDGED = "acknowledged"
+    DISPATCHED = "dispatched"
+    ON_SCENE = "on_scene"
+    CONTAINED = "contained"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+@define
+class ResponderChain:
+    """Versions of one responder's dispatch, en-route and on-scene facts."""
+
+    team: str | None = None
+    task: str = ""
+    dispatched: int | None = None
+    en_route: int | None = None
+    on_scene: int | None = None
+
+
+_ANY_CLOSED_OK = frozenset({"Reopened"})
+
+
+class Incident(FactAggregate):
+    """One incident in one community, from detection to closure."""
+
+    TOPIC = "resilience.incident:Incident"
+    kind = "incident"
+
+    community_id: UUID
+    incident_type: IncidentType
+    severity: Severity
+    location: Location
+    description: str
+    drill: bool
+    commander: str | None
+    reported: int | None
+    acknowledged: int | None
+    responders: dict[str, ResponderChain]
+    consent_requests: dict[str, int]
+    consent_answers: dict[str, list[tuple[int, bool]]]
+    exigent_entry: int | None
+    forced_entries: list[int]
+    source_found: int | None
+    contained: int | None
+    resolved: int | None
+    closed: int | None
+    closure_reason: ClosureReason | None
+    reopen_count: int
+
+    class Event(FactAggregate.Event):
+        TOPIC = "resilience.incident:Event"
+
+    class Detected(Event, FactAggregate.Created):
+        TOPIC = "resilience.incident:Detected"
+        community_id: UUID
+        incident_type: IncidentType
+        severity: Severity
+        location: Location
+        description: str
+        drill: bool
+
+        def apply(self, aggregate: "Incident") -> None:
+            aggregate.community_id = self.community_id
+            aggregate.incident_type = self.incident_type
+            aggregate.severity = self.severity
+            aggregate.location = self.location
+            aggregate.description = self.description
+            aggregate.drill = self.drill
+
+    class Reported(Event):
+        """The community office was told (phone, app, in person, sensor...)."""
+
+        TOPIC = "resilience.incident:Reported"
+        channel: str
+
+        def apply(self, aggregate: "Incident") -> None:
+            aggregate.reported = self.originator_version
+
+    class Acknowledged(Event):
+        TOPIC = "resilience.incident:Acknowledged"
+
+        def apply(self, aggregate: "Incident") -> None:
+            aggregate.acknowledged = self.originator_version
+
+    class Reclassified(Event):
+        TOPIC = "resilience.incident:Reclassified"
+        incident_type: IncidentType
+        severity: Severity
+
+        def apply(self, aggregate: "Incident") -> None:
+            aggregate.incident_type = self.incident_type
+            aggregate.severity = self.severity
+
+    class CommanderAssigned(Event):
+        TOPIC = "resilience.incident:CommanderAssigned"
+        person_id: str
+
+        def apply(self, aggregate: "Incident") -> None:
+            aggregate.commander = self.person_id
+
+    class ResponderDispatched(Event):
+        TOPIC = "resilience.incident:ResponderDispatched"
+        responder_id: str
+        team: str | None
+        task: str
+
+        def apply(self, aggregate: "Incident") -> None:
+            chain = aggregate.responders.setdefault(self.responder_id, ResponderChain())
+            chain.team = self.team
+            chain.task = self.task
+            chain.dispatched = self.originator_version
+
+    class ResponderEnRoute(Event):
+        TOPIC = "resilience.incident:ResponderEnRoute"
+        responder_id: str
+
+        def apply(self, aggregate: "Incident") -> None:
+            chain = aggregate.responders.setdefault(self.responder_id, ResponderChain())
+            chain.en_route = self.originator_version
+
+    class ResponderOnScene(Event):
+        TOPIC = "resilience.incident:ResponderOnScene"
+        responder_id: str
+
+        def apply(self, aggregate: "Incident") -> None:
+            chain = aggregate.responders.setdefault(self.responder_id, ResponderChain())
+            chain.on_scene = self.originator_version
+
+    class ActionTaken(Event):
+        TOPIC = "resilience.incident:ActionTaken"
+        action: ActionKind
+        description: str
+        equipment: tuple[str, ...]
+
+    class ConsentRequested(Event):
+        TOPIC = "resilience.incident:ConsentRequested"
+        resident_id: str
+        purpose: str
+
+        def apply(self, aggregate: "Incident") -> None:
+            aggregate.consent_requests[self.resident_id] = self.originator_version
+
+    class ConsentGranted(Event):
+        TOPIC = "resilience.incident:ConsentGranted"
+        resident_id: str
+
+        def apply(self, aggregate: "Incident") -> None:
+            answers = aggregate.consent_answers.setdefault(self.resident_id, [])
+            answers.append((self.originator_version, True))
+
+    class ConsentRefused(Event):
+        TOPIC = "resilience.incident:ConsentRefused"
+        resident_id: str
+        reason: str
+
+        def apply(self, aggregate: "Incident") -> None:
+            answers = aggregate.consent_answers.setdefault(self.resident_id, [])
+            answers.append((self.originator_version, False))
+
+    class ExigentEntryAuthorised(Event):
+        """Forced entry without consent was authorised because lives or property could not wait."""
+
+        TOPIC = "resilience.incident:ExigentEntryAuthorised"
+        reason: str
+
+        def apply(self, aggregate: "Incident") -> None:
+            aggregate.exigent_entry = self.originator_version
+
+    class ForcedEntryMade(Event):
+        """A lock was breached or a door forced, e.g. the storage room in the Donghu fire."""
+
+        TOPIC = "resilience.incident:ForcedEntryMade"
+        target: str
+
+        def apply(self, aggregate: "Incident") -> None:
+            aggregate.forced_entries.append(self.originator_version)
+
+    class SourceFound(Event):
+        TOPIC = "resilience.incident:SourceFound"
+        description: str
+
+        def apply(self, aggregate: "Incident") -> None:
+            aggregate.source_found = self.originator_version
+
+    class Contained(Event):
+        TOPIC = "resilience.incident:Contained"
+        description: str
+
+        def apply(self, aggregate: "Incident") -> None:
+            aggregate.contained = self.originator_version
+
+    class Resolved(Event):
+        TOPIC = "resilience.incident:Resolved"
+        summary: str
+
+        def apply(self, aggregate: "Incident") -> None:
+            aggregate.resolved = self.originator_version
+
+    class Closed(Event):
+        TOPIC = "resilience.incident:Closed"
+        reason: ClosureReason
+        note: str
+
+        def apply(self, aggregate: "Incident") -> None:
+            aggregate.closed = self.originator_version
+            aggregate.closure_reason = self.reason
+
+    class Reopened(Event):
+        TOPIC = "resilience.incident:Reopened"
+        reason: str
+
+        def apply(self, aggregate: "Incident") -> None:
+            aggregate.closed = None
+            aggregate.closure_reason = None
+            aggregate.resolved = None
+            aggregate.reopen_count += 1
+
+    class NoteAdded(Event):
+        TOPIC = "resilience.incident:NoteAdded"
+        text: str
+
+    class TimeCorrected(Event, FactAggregate.TimeCorrected):
+        TOPIC = "resilience.incident:TimeCorrected"
+
+    class DetailsCorrected(Event, FactAggregate.DetailsCorrected):
+        TOPIC = "resilience.incident:DetailsCorrected"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.commander = None
+        self.reported = None
+        self.acknowledged = None
+        self.responders = {}
+        self.consent_requests = {}
+        self.consent_answers = {}
+        self.exigent_entry = None
+        self.forced_entries = []
+        self.source_found = None
+        self.contained = None
+        self.resolved = None
+        self.closed = None
+        self.closure_reason = None
+        self.reopen_count = 0
+
+    # Creation -----------------------------------------------------------------
+
+    @classmethod
+    def detect(
+        cls,
+        ctx: Context,
+        *,
+        incident_id: UUID,
+        community_id: UUID,
+        incident_type: IncidentType | str,
+        severity: Severity | str,
+        location: Location,
+        description: str,
+        drill: bool = False,
+    ) -> "Incident":
+        """Someone noticed an incident at ``ctx.occurred_at``."""
+        if not isinstance(location, Location):
+            raise InvalidInputError(f"location must be a Location, got {location!r}")
+        incident = cls._create(
+            cls.Detected,
+            id=incident_id,
+            timestamp=ctx.recorded_at,
+            occurred_at=ctx.occurred_at,
+            actor=ctx.actor,
+            command_id=ctx.command_id,
+            community_id=community_id,
+            incident_type=parse_enum(IncidentType, incident_type, "incident_type"),
+            severity=parse_enum(Severity, severity, "severity"),
+            location=location,
+            description=require_text(description, "description"),
+            drill=bool(drill),
+        )
+        return incident
+
+    # Queries ------------------------------------------------------------------
+
+    @property
+    def detected_at(self) -> datetime:
+        return self.occurred[1]
+
+    @property
+    def status(self) -> IncidentStatus:
+        if self.closed is not None:
+            return IncidentStatus.CLOSED
+        if self.resolved is not None:
+            return IncidentStatus.RESOLVED
+        if self.contained is not None:
+            return IncidentStatus.CONTAINED
+        chains = self.responders.values()
+        if any(c.on_scene is not None for c in chains):
+            return IncidentStatus.ON_SCENE
+        if any(c.dispatched is not None for c in chains):
+            return IncidentStatus.DISPATCHED
+        if self.acknowledged is not None:
+            return IncidentStatus.ACKNOWLEDGED
+        if self.reported is not None:
+            return IncidentStatus.REPORTED
+        return IncidentStatus.DETECTED
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed is not None
+
+    def on_scene(self) -> list[str]:
+        """Responders recorded on scene."""
+        return [r for r, c in self.responders.items() if c.on_scene is not None]
+
+    def pending_consents(self) -> list[str]:
+        """Residents asked for consent who have not answered since (in asking order)."""
+        return [
+            resident
+            for resident, asked in self.consent_requests.items()
+            if not any(v > asked for v, _ in self.consent_answers.get(resident, ()))
+        ]
+
+    # Commands -----------------------------------------------------------------
+
+    def report(self, ctx: Context, channel: str = "phone") -> None:
+        if self.reported is not None:
+            raise InvalidTransitionError("the incident was already reported")
+        self._after_detection(ctx)
+        self._trigger(self.Reported, ctx, channel=require_text(channel, "channel"))
+
+    def acknowledge(self, ctx: Context) -> None:
+        if self.acknowledged is not None:
+            raise InvalidTransitionError("the incident was already acknowledged")
+        self._after_detection(ctx)
+        self._trigger(self.Acknowledged, ctx)
+
+    def reclassify(
+        self, ctx: Context, *, incident_type: IncidentType | str | None = None,
+        severity: Severity | str | None = None,
+    ) -> None:
+        new_type = (parse_enum(IncidentType, incident_type, "incident_type")
+                    if incident_type is not None else self.incident_type)
+        new_severity = (parse_enum(Severity, severity, "severity")
+                        if severity is not None else self.severity)
+        if (new_type, new_severity) == (self.incident_type, self.severity):
+            raise InvalidInputError("reclassification changes neither type nor severity")
+        self._after_detection(ctx)
+        self._trigger(self.Reclassified, ctx, incident_type=new_type, severity=new_severity)
+
+    def assign_commander(self, ctx: Context, person_id: str) -> None:
+        person_id = require_text(person_id, "person_id")
+        if person_id == self.commander:
+            raise InvalidTransitionError(f"{person_id} is already the incident commander")
+        self._after_detection(ctx)
+        self._trigger(self.CommanderAssigned, ctx, person_id=person_id)
+
+    def dispatch(
+        self, ctx: Context, responder_ids: list[str] | tuple[str, ...], *,
+        team: str | None = None, task: str = "",
+    ) -> None:
+        """Dispatch one or more responders (a team mobilising is one command, one fact each)."""
+        if isinstance(responder_ids, str) or not responder_ids:
+            raise InvalidInputError("responder_ids must be a non-empty list of person ids")
+        ids = [require_text(r, "responder id") for r in responder_ids]
+        if len(set(ids)) != len(ids):
+            raise InvalidInputError(f"responder ids repeat: {ids}")
+        for responder in ids:
+            chain = self.responders.get(responder)
+            if chain is not None and chain.dispatched is not None:
+                raise InvalidTransitionError(f"{responder} was already dispatched")
+        self._after_detection(ctx)
+        for responder in ids:
+            self._trigger(self.ResponderDispatched, ctx, responder_id=responder,
+                          team=team, task=task)
+
+    def en_route(self, ctx: Context, responder_id: str) -> None:
+        chain = self.responders.get(responder_id)
+        if chain is not None and chain.en_route is not None:
+            raise InvalidTransitionError(f"{responder_id} was already recorded en route")
+        if chain is not None and chain.on_scene is not None:
+            raise InvalidTransitionError(f"{responder_id} is already on scene")
+        self._after_detection(ctx)
+        if chain is not None and chain.dispatched is not None:
+            self._not_before(ctx, chain.dispatched, f"{responder_id}'s dispatch")
+        self._trigger(self.ResponderEnRoute, ctx, responder_id=responder_id)
+
+    def arrive(self, ctx: Context, responder_id: str) -> None:
+        """Record a responder on scene (a patrolling grid leader may arrive undispatched)."""
+        responder_id = require_text(responder_id, "responder_id")
+        chain = self.responders.get(responder_id)
+        if chain is not None and chain.on_scene is not None:
+            raise InvalidTransitionError(f"{responder_id} is already on scene")
+        self._after_detection(ctx)
+        if chain is not None:
+            for version in (chain.dispatched, chain.en_route):
+                if version is not None:
+                    self._not_before(ctx, version, f"{responder_id}'s {self.kinds[version]}")
+        self._trigger(self.ResponderOnScene, ctx, responder_id=responder_id)
+
+    def take_action(
+        self, ctx: Context, action: ActionKind | str, description: str,
+        equipment: list[str] | tuple[str, ...] = (),
+    ) -> None:
+        kind = parse_enum(ActionKind, action, "action")
+        self._after_detection(ctx)
+        self._trigger(self.ActionTaken, ctx, action=kind,
+                      description=require_text(description, "description"),
+                      equipment=tuple(require_text(e, "equipment") for e in equipment))
+
+    def request_consent(self, ctx: Context, resident_id: str, purpose: str) -> None:
+        self._after_detection(ctx)
+        self._trigger(self.ConsentRequested, ctx,
+                      resident_id=require_text(resident_id, "resident_id"),
+                      purpose=require_text(purpose, "purpose"))
+
+    def grant_consent(self, ctx: Context, resident_id: str) -> None:
+        self._answer(ctx, resident_id)
+        self._trigger(self.ConsentGranted, ctx, resident_id=resident_id)
+
+    def refuse_consent(self, ctx: Context, resident_id: str, reason: str = "") -> None:
+        self._answer(ctx, resident_id)
+        self._trigger(self.ConsentRefused, ctx, resident_id=resident_id, reason=reason)
+
+    def authorise_exigent_entry(self, ctx: Context, reason: str) -> None:
+        if self.exigent_entry is not None:
+            raise InvalidTransitionError("exigent entry was already authorised")
+        self._after_detection(ctx)
+        self._trigger(self.ExigentEntryAuthorised, ctx, reason=require_text(reason, "reason"))
+
+    def force_entry(self, ctx: Context, target: str) -> None:
+        """Breach a lock or door: needs a consent granted, or exigent entry authorised, first."""
+        target = require_text(target, "target")
+        self._after_detection(ctx)
+        if not self._entry_permitted(ctx.occurred_at, self.occurred):
+            raise InvalidTransitionError(
+                "forced entry needs a resident's consent granted (or exigent entry "
+                f"authorised) at or before {ctx.occurred_at.isoformat()}"
+            )
+        self._trigger(self.ForcedEntryMade, ctx, target=target)
+
+    def find_source(self, ctx: Context, description: str) -> None:
+        self._after_detection(ctx)
+        self._trigger(self.SourceFound, ctx, description=require_text(description, "description"))
+
+    def contain(self, ctx: Context, description: str = "contained") -> None:
+        if self.contained is not None:
+            raise InvalidTransitionError("the incident was already contained")
+        self._after_detection(ctx)
+        self._trigger(self.Contained, ctx, description=require_text(description, "description"))
+
+    def resolve(self, ctx: Context, summary: str) -> None:
+        if self.resolved is not None:
+            raise InvalidTransitionError("the incident was already resolved")
+        self._after_detection(ctx)
+        self._trigger(self.Resolved, ctx, summary=require_text(summary, "summary"))
+
+    def close(self, ctx: Context, reason: ClosureReason | str, note: str = "") -> None:
+        closure = parse_enum(ClosureReason, reason, "reason")
+        if closure is ClosureReason.RESOLVED and self.resolved is None:
+            raise InvalidTransitionError(
+                "an incident closed as resolved must be resolved first "
+                "(or close it as false_alarm, duplicate or cancelled)"
+            )
+        self._after_detection(ctx)
+        self._trigger(self.Closed, ctx, reason=closure, note=note)
+
+    def reopen(self, ctx: Context, reason: str) -> None:
+        if self.closed is None:
+            raise InvalidTransitionError("only a closed incident can be reopened")
+        self._after_detection(ctx)
+        self._trigger(self.Reopened, ctx, reason=require_text(reason, "reason"))
+
+    def add_note(self, ctx: Context, text: str) -> None:
+        self._after_detection(ctx)
+        self._trigger(self.NoteAdded, ctx, text=require_text(text, "text"))
+
+    # Invariants ---------------------------------------------------------------
+
+    def _check_writable(self, event_class: type[object]) -> None:
+        if self.closed is not None and event_class.__name__ not in _ANY_CLOSED_OK:
+            raise InvalidTransitionError(
+                "the incident is closed: it accepts nothing but a reopen"
+            )
+
+    def _after_detection(self, ctx: Context) -> None:
+        if ctx.occurred_at < self.detected_at:
+            raise InvalidTransitionError(
+                f"nothing can happen before detection ({self.detected_at.isoformat()}); "
+                f"got {ctx.occurred_at.isoformat()}"
+            )
+
+    def _not_before(self, ctx: Context, version: int, what: str) -> None:
+        if ctx.occurred_at < self.occurred[version]:
+            raise InvalidTransitionError(
+                f"{ctx.occurred_at.isoformat()} is before {what} "
+                f"({self.occurred[version].isoformat()}): times can't go backwards"
+            )
+
+    def _answer(self, ctx: Context, resident_id: str) -> None:
+        require_text(resident_id, "resident_id")
+        if resident_id not in self.pending_consents():
+            raise InvalidTransitionError(
+                f"no consent request is pending for {resident_id}; request consent first"
+            )
+        self._after_detection(ctx)
+        self._not_before(ctx, self.consent_requests[resident_id], "the consent request")
+
+    def _entry_permitted(self, at: datetime, times: dict[int, datetime]) -> bool:
+        if self.exigent_entry is not None and times[self.exigent_entry] <= at:
+            return True
+        for answers in self.consent_answers.values():
+            before = [(times[v], granted) for v, granted in answers if times[v] <= at]
+            if before and max(before)[1]:
+                return True
+        return False
+
+    def _check_times(self, times: dict[int, datetime]) -> None:
+        detected = times[1]
+        early = [v for v, t in times.items() if t < detected]
+        if early:
+            raise InvalidTransitionError(
+                f"nothing can happen before detection ({detected.isoformat()}): "
+                f"{', '.join(self.kinds[v] for v in early)} would"
+            )
+        for responder, chain in self.responders.items():
+            steps = [v for v in (chain.dispatched, chain.en_route, chain.on_scene) if v is not None]
+            for earlier, later in zip(steps, steps[1:], strict=False):
+                if times[later] < times[earlier]:
+                    raise InvalidTransitionError(
+                        f"{responder}'s {self.kinds[later]} would precede their "
+                        f"{self.kinds[earlier]}: times can't go backwards"
+                    )
+        for version in self.forced_entries:
+            if not self._entry_permitted(times[version], times):
+                raise InvalidTransitionError(
+                    "the forced entry would precede any consent granted or exigent authorisation"
+                )
+

@@ -1,0 +1,474 @@
+"""The community aggregate: grids, micro-grids, buildings, units, the roster over time, care cards."""
+
+from datetime import datetime
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from attrs import define, frozen
+
+from resilience.domain.base import Context, FactAggregate, require_text
+from resilience.domain.values import (
+    EXCLUSIVE_ROLES,
+    ROSTER_ROLES,
+    AreaKind,
+    CareCard,
+    Employment,
+    Role,
+    UnitSpec,
+    ZoneType,
+    parse_enum,
+)
+from resilience.errors import (
+    AlreadyExistsError,
+    InvalidInputError,
+    InvalidTransitionError,
+    NotFoundError,
+)
+
+NAMESPACE = uuid5(NAMESPACE_URL, "https://resilience.invalid/ids")
+"""Namespace of the library's derived (uuid5) identifiers."""
+
+
+def community_id(district: str, subdistrict: str, name: str) -> UUID:
+    """The one id of a community, derived from where it is and its name."""
+    return uuid5(NAMESPACE, f"community/{district}/{subdistrict}/{name}")
+
+
+def unit_area_id(building_id: str, unit_id: str) -> str:
+    """Area id of a unit within a building, e.g. ``"30/1"``."""
+    return f"{building_id}/{unit_id}"
+
+
+# Which area kind a role is held for (None: community-wide, any area allowed).
+_ROLE_SCOPES: dict[Role, frozenset[AreaKind] | None] = {
+    Role.GRID_LEADER: frozenset({AreaKind.GRID}),
+    Role.GRID_WORKER: frozenset({AreaKind.GRID}),
+    Role.BUILDING_LEADER: frozenset({AreaKind.BUILDING}),
+    Role.UNIT_LEADER: frozenset({AreaKind.UNIT}),
+    Role.PARTY_MEMBER_HOUSEHOLD: frozenset({AreaKind.BUILDING, AreaKind.UNIT}),
+    Role.SQUAD_MEMBER: None,
+    Role.VOLUNTEER: None,
+    Role.COMMUNITY_STAFF: None,
+}
+
+
+@define
+class Area:
+    kind: AreaKind
+    name: str
+    parent: str | None
+    zone_type: ZoneType | None = None
+    households: int = 0
+
+
+@frozen
+class Person:
+    person_id: str
+    name: str
+    phone: str
+    skills: tuple[str, ...]
+
+
+@define
+class RoleTerm:
+    """One person holding one role for one scope, from one fact to (maybe) another."""
+
+    person_id: str
+    role: Role
+    scope: str | None
+    employment: Employment | None
+    affiliation: str | None
+    assigned: int
+    relieved: int | None = None
+
+
+@frozen
+class Holding:
+    """A role held at a moment, as returned by roster queries."""
+
+    person_id: str
+    role: Role
+    scope: str | None
+    since: datetime
+    until: datetime | None
+    employment: Employment | None
+    affiliation: str | None
+
+
+class Community(FactAggregate):
+    """A community (社區) of a subdistrict (街道) of a district (區), and its organisation."""
+
+    TOPIC = "resilience.organisation:Community"
+    kind = "community"
+
+    district: str
+    subdistrict: str
+    name: str
+    areas: dict[str, Area]
+    people: dict[str, Person]
+    terms: list[RoleTerm]
+    care_cards: dict[str, CareCard]
+
+    class Event(FactAggregate.Event):
+        TOPIC = "resilience.organisation:Event"
+
+    class Registered(Event, FactAggregate.Created):
+        TOPIC = "resilience.organisation:Registered"
+        district: str
+        subdistrict: str
+        name: str
+
+        def apply(self, aggregate: "Community") -> None:
+            aggregate.district = self.district
+            aggregate.subdistrict = self.subdistrict
+            aggregate.name = self.name
+
+    class GridAdded(Event):
+        TOPIC = "resilience.organisation:GridAdded"
+        grid_id: str
+        name: str
+
+        def apply(self, aggregate: "Community") -> None:
+            aggregate.areas[self.grid_id] = Area(AreaKind.GRID, self.name, None)
+
+    class MicroGridAdded(Event):
+        TOPIC = "resilience.organisation:MicroGridAdded"
+        micro_grid_id: str
+        grid_id: str
+        name: str
+
+        def apply(self, aggregate: "Community") -> None:
+            aggregate.areas[self.micro_grid_id] = Area(AreaKind.MICRO_GRID, self.name, self.grid_id)
+
+    class BuildingAdded(Event):
+        TOPIC = "resilience.organisation:BuildingAdded"
+        building_id: str
+        parent: str
+        name: str
+        units: tuple[UnitSpec, ...]
+
+        def apply(self, aggregate: "Community") -> None:
+            total = sum(u.households for u in self.units)
+            aggregate.areas[self.building_id] = Area(
+                AreaKind.BUILDING, self.name, self.parent, households=total
+            )
+            for unit in self.units:
+                aggregate.areas[unit_area_id(self.building_id, unit.unit_id)] = Area(
+                    AreaKind.UNIT, unit.unit_id, self.building_id, households=unit.households
+                )
+
+    class ZoneClassified(Event):
+        TOPIC = "resilience.organisation:ZoneClassified"
+        area_id: str
+        zone_type: ZoneType
+
+        def apply(self, aggregate: "Community") -> None:
+            aggregate.areas[self.area_id].zone_type = self.zone_type
+
+    class PersonEnrolled(Event):
+        TOPIC = "resilience.organisation:PersonEnrolled"
+        person_id: str
+        name: str
+        phone: str
+        skills: tuple[str, ...]
+
+        def apply(self, aggregate: "Community") -> None:
+            aggregate.people[self.person_id] = Person(
+                self.person_id, self.name, self.phone, self.skills
+            )
+
+    class RoleAssigned(Event):
+        TOPIC = "resilience.organisation:RoleAssigned"
+        person_id: str
+        role: Role
+        scope: str | None
+        employment: Employment | None
+        affiliation: str | None
+
+        def apply(self, aggregate: "Community") -> None:
+            aggregate.terms.append(
+                RoleTerm(self.person_id, self.role, self.scope, self.employment,
+                         self.affiliation, self.originator_version)
+            )
+
+    class RoleRelieved(Event):
+        TOPIC = "resilience.organisation:RoleRelieved"
+        person_id: str
+        role: Role
+        scope: str | None
+        reason: str
+
+        def apply(self, aggregate: "Community") -> None:
+            term = aggregate.open_term(self.person_id, self.role, self.scope)
+            assert term is not None  # checked by the command
+            term.relieved = self.originator_version
+
+    class CareCardIssued(Event):
+        TOPIC = "resilience.organisation:CareCardIssued"
+        grid_id: str
+        card: CareCard
+
+        def apply(self, aggregate: "Community") -> None:
+            aggregate.care_cards[self.grid_id] = self.card
+
+    class TimeCorrected(Event, FactAggregate.TimeCorrected):
+        TOPIC = "resilience.organisation:TimeCorrected"
+
+    class DetailsCorrected(Event, FactAggregate.DetailsCorrected):
+        TOPIC = "resilience.organisation:DetailsCorrected"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.areas = {}
+        self.people = {}
+        self.terms = []
+        self.care_cards = {}
+
+    @classmethod
+    def register(cls, ctx: Context, *, district: str, subdistrict: str, name: str) -> "Community":
+        district = require_text(district, "district")
+        subdistrict = require_text(subdistrict, "subdistrict")
+        name = require_text(name, "name")
+        return cls._create(
+            cls.Registered,
+            id=community_id(district, subdistrict, name),
+            timestamp=ctx.recorded_at,
+            occurred_at=ctx.occurred_at,
+            actor=ctx.actor,
+            command_id=ctx.command_id,
+            district=district,
+            subdistrict=subdistrict,
+            name=name,
+        )
+
+    # Queries ------------------------------------------------------------------
+
+    def area(self, area_id: str) -> Area:
+        try:
+            return self.areas[area_id]
+        except KeyError:
+            raise NotFoundError(f"{self.name} has no area {area_id!r}") from None
+
+    def grids(self) -> list[str]:
+        return [a for a, area in self.areas.items() if area.kind is AreaKind.GRID]
+
+    def grid_of(self, area_id: str) -> str:
+        """The grid an area belongs to (a grid belongs to itself)."""
+        current: str | None = area_id
+        while current is not None:
+            area = self.area(current)
+            if area.kind is AreaKind.GRID:
+                return current
+            current = area.parent
+        raise NotFoundError(f"area {area_id!r} is in no grid")  # pragma: no cover
+
+    def zone_type_of(self, area_id: str) -> ZoneType | None:
+        """The service-zone type of an area: its own, or the nearest classified ancestor's."""
+        current: str | None = area_id
+        while current is not None:
+            area = self.area(current)
+            if area.zone_type is not None:
+                return area.zone_type
+            current = area.parent
+        return None
+
+    def households(self, area_id: str | None = None) -> int:
+        """Households in an area (the whole community when ``area_id`` is None)."""
+        buildings = [a for a, area in self.areas.items() if area.kind is AreaKind.BUILDING]
+        if area_id is None:
+            return sum(self.areas[b].households for b in buildings)
+        self.area(area_id)
+        return sum(self.areas[b].households for b in buildings if self._within(b, area_id))
+
+    def open_term(self, person_id: str, role: Role, scope: str | None) -> RoleTerm | None:
+        for term in reversed(self.terms):
+            if (term.person_id, term.role, term.scope) == (person_id, role, scope) and (
+                term.relieved is None
+            ):
+                return term
+        return None
+
+    def roster(self, at: datetime, *, role: Role | str | None = None,
+               scope: str | None = None) -> list[Holding]:
+        """Everyone holding a role at ``at`` (effective times, corrections applied)."""
+        wanted = parse_enum(Role, role, "role") if role is not None else None
+        holdings = []
+        for term in self.terms:
+            if wanted is not None and term.role is not wanted:
+                continue
+            if scope is not None and term.scope != scope:
+                continue
+            since, until = self._span(term, self.occurred)
+            if since <= at and (until is None or at < until):
+                holdings.append(Holding(term.person_id, term.role, term.scope, since, until,
+                                        term.employment, term.affiliation))
+        return holdings
+
+    def holder(self, role: Role | str, scope: str, at: datetime) -> str | None:
+        """Who held an exclusive role for ``scope`` at ``at`` ("who led grid 3 at 15:00")."""
+        held = self.roster(at, role=role, scope=scope)
+        return held[0].person_id if held else None
+
+    def roles_of(self, person_id: str, at: datetime) -> list[Holding]:
+        return [h for h in self.roster(at) if h.person_id == person_id]
+
+    # Commands -----------------------------------------------------------------
+
+    def add_grid(self, ctx: Context, grid_id: str, name: str = "") -> None:
+        grid_id = self._new_area_id(grid_id)
+        self._trigger(self.GridAdded, ctx, grid_id=grid_id, name=name or grid_id)
+
+    def add_micro_grid(self, ctx: Context, micro_grid_id: str, grid_id: str, name: str = "") -> None:
+        micro_grid_id = self._new_area_id(micro_grid_id)
+        self._require_kind(grid_id, {AreaKind.GRID})
+        self._trigger(self.MicroGridAdded, ctx, micro_grid_id=micro_grid_id, grid_id=grid_id,
+                      name=name or micro_grid_id)
+
+    def add_building(
+        self, ctx: Context, building_id: str, parent: str,
+        units: list[UnitSpec] | tuple[UnitSpec, ...], name: str = "",
+    ) -> None:
+        building_id = self._new_area_id(building_id)
+        self._require_kind(parent, {AreaKind.GRID, AreaKind.MICRO_GRID})
+        if not all(isinstance(u, UnitSpec) for u in units):
+            raise InvalidInputError("units must be UnitSpec values")
+        unit_ids = [u.unit_id for u in units]
+        if len(set(unit_ids)) != len(unit_ids):
+            raise InvalidInputError(f"building {building_id}: unit ids repeat: {unit_ids}")
+        for unit in unit_ids:
+            self._new_area_id(unit_area_id(building_id, unit))
+        self._trigger(self.BuildingAdded, ctx, building_id=building_id, parent=parent,
+                      name=name or building_id, units=tuple(units))
+
+    def classify_zone(self, ctx: Context, area_id: str, zone_type: ZoneType | str) -> None:
+        zone = parse_enum(ZoneType, zone_type, "zone_type")
+        area = self.area(area_id)
+        if area.zone_type is zone:
+            raise InvalidTransitionError(f"{area_id} is already classified {zone.value}")
+        self._trigger(self.ZoneClassified, ctx, area_id=area_id, zone_type=zone)
+
+    def enrol(
+        self, ctx: Context, person_id: str, name: str, phone: str = "",
+        skills: list[str] | tuple[str, ...] = (),
+    ) -> None:
+        person_id = require_text(person_id, "person_id")
+        if person_id in self.people:
+            raise AlreadyExistsError(f"{person_id} is already on {self.name}'s roster")
+        self._trigger(self.PersonEnrolled, ctx, person_id=person_id,
+                      name=require_text(name, "name"), phone=phone,
+                      skills=tuple(require_text(s, "skill") for s in skills))
+
+    def assign_role(
+        self, ctx: Context, person_id: str, role: Role | str, scope: str | None = None, *,
+        employment: Employment | str | None = None, affiliation: str | None = None,
+    ) -> None:
+        """Give ``person_id`` a role from ``ctx.occurred_at``.
+
+        For an exclusive role (grid, building or unit leader) the incumbent is
+        relieved at the same moment, as a fact of its own (a handover).
+        """
+        assigned = parse_enum(Role, role, "role")
+        if assigned not in ROSTER_ROLES:
+            raise InvalidInputError(f"{assigned.value} is not a roster role")
+        if person_id not in self.people:
+            raise NotFoundError(f"{person_id} is not enrolled in {self.name}")
+        kinds = _ROLE_SCOPES[assigned]
+        if kinds is not None:
+            if scope is None:
+                raise InvalidInputError(f"{assigned.value} needs a scope: one of "
+                                        f"{', '.join(sorted(k.value for k in kinds))}")
+            self._require_kind(scope, set(kinds))
+        elif scope is not None:
+            self.area(scope)
+        work = parse_enum(Employment, employment, "employment") if employment is not None else None
+        if self.open_term(person_id, assigned, scope) is not None:
+            raise InvalidTransitionError(f"{person_id} already holds {assigned.value}"
+                                         f" for {scope or 'the community'}")
+        incumbents = []
+        if assigned in EXCLUSIVE_ROLES:
+            for term in self.terms:
+                if (term.role, term.scope) != (assigned, scope):
+                    continue
+                since, until = self._span(term, self.occurred)
+                if term.relieved is None and since <= ctx.occurred_at:
+                    incumbents.append(term)
+                elif until is None or ctx.occurred_at < until:
+                    raise InvalidTransitionError(
+                        f"{assigned.value} of {scope} at {ctx.occurred_at.isoformat()} "
+                        f"overlaps {term.person_id}'s term from {since.isoformat()}"
+                    )
+        for term in incumbents:
+            self._trigger(self.RoleRelieved, ctx, person_id=term.person_id, role=assigned,
+                          scope=scope, reason=f"handed over to {person_id}")
+        self._trigger(self.RoleAssigned, ctx, person_id=person_id, role=assigned, scope=scope,
+                      employment=work, affiliation=affiliation)
+
+    def relieve_role(
+        self, ctx: Context, person_id: str, role: Role | str, scope: str | None = None,
+        reason: str = "",
+    ) -> None:
+        relieved = parse_enum(Role, role, "role")
+        term = self.open_term(person_id, relieved, scope)
+        if term is None:
+            raise InvalidTransitionError(
+                f"{person_id} does not hold {relieved.value} for {scope or 'the community'}"
+            )
+        if ctx.occurred_at < self.occurred[term.assigned]:
+            raise InvalidTransitionError(
+                f"{person_id} took the role at {self.occurred[term.assigned].isoformat()}; "
+                "they cannot be relieved before that"
+            )
+        self._trigger(self.RoleRelieved, ctx, person_id=person_id, role=relieved, scope=scope,
+                      reason=reason)
+
+    def issue_care_card(self, ctx: Context, grid_id: str, card: CareCard) -> None:
+        self._require_kind(grid_id, {AreaKind.GRID})
+        if not isinstance(card, CareCard):
+            raise InvalidInputError("card must be a CareCard")
+        if self.care_cards.get(grid_id) == card:
+            raise InvalidTransitionError(f"grid {grid_id} already has this care card")
+        self._trigger(self.CareCardIssued, ctx, grid_id=grid_id, card=card)
+
+    # Invariants ---------------------------------------------------------------
+
+    def _span(self, term: RoleTerm, times: dict[int, datetime]) -> tuple[datetime, datetime | None]:
+        return times[term.assigned], times[term.relieved] if term.relieved is not None else None
+
+    def _check_times(self, times: dict[int, datetime]) -> None:
+        spans: dict[tuple[Role, str | None], list[tuple[datetime, datetime | None, str]]] = {}
+        for term in self.terms:
+            since, until = self._span(term, times)
+            if until is not None and until < since:
+                raise InvalidTransitionError(
+                    f"{term.person_id}'s {term.role.value} term would end before it began"
+                )
+            if term.role in EXCLUSIVE_ROLES:
+                spans.setdefault((term.role, term.scope), []).append((since, until, term.person_id))
+        for (role, scope), terms in spans.items():
+            terms.sort(key=lambda t: t[0])
+            for (_, until, who), (since, _, nxt) in zip(terms, terms[1:], strict=False):
+                if until is None or since < until:
+                    raise InvalidTransitionError(
+                        f"{who}'s and {nxt}'s terms as {role.value} of {scope} would overlap"
+                    )
+
+    def _new_area_id(self, area_id: str) -> str:
+        area_id = require_text(area_id, "area id")
+        if area_id in self.areas:
+            raise AlreadyExistsError(f"{self.name} already has an area {area_id!r}")
+        return area_id
+
+    def _require_kind(self, area_id: str | None, kinds: set[AreaKind]) -> None:
+        if area_id is None:
+            raise InvalidInputError("an area id is required")
+        area = self.area(area_id)
+        if area.kind not in kinds:
+            wanted = " or ".join(sorted(k.value for k in kinds))
+            raise InvalidInputError(f"{area_id} is a {area.kind.value}, not a {wanted}")
+
+    def _within(self, area_id: str, ancestor: str) -> bool:
+        current: str | None = area_id
+        while current is not None:
+            if current == ancestor:
+                return True
+            current = self.areas[current].parent
+        return False

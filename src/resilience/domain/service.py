@@ -1,0 +1,296 @@
+"""The service-order aggregate: the resident orders, the community dispatches, the resident rates."""
+
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from resilience.domain.base import Context, FactAggregate, require_text
+from resilience.domain.catalogue import CatalogueItem
+from resilience.domain.values import Provider, ServiceOutcome, ZoneType, parse_enum
+from resilience.errors import InvalidInputError, InvalidTransitionError
+
+
+class OrderStatus(StrEnum):
+    PLACED = "placed"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    DISPATCHED = "dispatched"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    REOPENED = "reopened"
+    CANCELLED = "cancelled"
+
+
+_CANCELLABLE = frozenset({OrderStatus.PLACED, OrderStatus.ACCEPTED, OrderStatus.DISPATCHED,
+                          OrderStatus.IN_PROGRESS, OrderStatus.REOPENED})
+_DISPATCHABLE = frozenset({OrderStatus.ACCEPTED, OrderStatus.DISPATCHED, OrderStatus.REOPENED})
+
+
+class ServiceOrder(FactAggregate):
+    """One resident's order for one catalogued service (訂單)."""
+
+    TOPIC = "resilience.service:ServiceOrder"
+    kind = "service order"
+
+    community_id: UUID
+    placer_id: str
+    household_id: str
+    area_id: str
+    grid_id: str | None
+    zone_type: ZoneType | None
+    category: str
+    item: str
+    details: str
+    expected_by: datetime
+    status: OrderStatus
+    provider: Provider | None
+    dispatched: int | None
+    started: int | None
+    completed: int | None
+    outcome: ServiceOutcome | None
+    rating: int | None
+    ratings: list[int]
+    reopen_count: int
+
+    class Event(FactAggregate.Event):
+        TOPIC = "resilience.service:Event"
+
+    class Placed(Event, FactAggregate.Created):
+        TOPIC = "resilience.service:Placed"
+        community_id: UUID
+        household_id: str
+        area_id: str
+        grid_id: str | None
+        zone_type: ZoneType | None
+        category: str
+        item: str
+        details: str
+        expected_by: datetime
+
+        def apply(self, aggregate: "ServiceOrder") -> None:
+            aggregate.community_id = self.community_id
+            aggregate.placer_id = self.actor.person_id
+            aggregate.household_id = self.household_id
+            aggregate.area_id = self.area_id
+            aggregate.grid_id = self.grid_id
+            aggregate.zone_type = self.zone_type
+            aggregate.category = self.category
+            aggregate.item = self.item
+            aggregate.details = self.details
+            aggregate.expected_by = self.expected_by
+
+    class Accepted(Event):
+        TOPIC = "resilience.service:Accepted"
+
+        def apply(self, aggregate: "ServiceOrder") -> None:
+            aggregate.status = OrderStatus.ACCEPTED
+
+    class Rejected(Event):
+        TOPIC = "resilience.service:Rejected"
+        reason: str
+
+        def apply(self, aggregate: "ServiceOrder") -> None:
+            aggregate.status = OrderStatus.REJECTED
+
+    class Dispatched(Event):
+        TOPIC = "resilience.service:Dispatched"
+        provider: Provider
+
+        def apply(self, aggregate: "ServiceOrder") -> None:
+            aggregate.status = OrderStatus.DISPATCHED
+            aggregate.provider = self.provider
+            aggregate.dispatched = self.originator_version
+            aggregate.started = None
+
+    class Started(Event):
+        TOPIC = "resilience.service:Started"
+
+        def apply(self, aggregate: "ServiceOrder") -> None:
+            aggregate.status = OrderStatus.IN_PROGRESS
+            aggregate.started = self.originator_version
+
+    class Completed(Event):
+        TOPIC = "resilience.service:Completed"
+        outcome: ServiceOutcome
+        note: str
+
+        def apply(self, aggregate: "ServiceOrder") -> None:
+            aggregate.status = OrderStatus.COMPLETED
+            aggregate.completed = self.originator_version
+            aggregate.outcome = self.outcome
+            aggregate.rating = None
+
+    class Rated(Event):
+        TOPIC = "resilience.service:Rated"
+        score: int
+        comment: str
+
+        def apply(self, aggregate: "ServiceOrder") -> None:
+            aggregate.rating = self.score
+            aggregate.ratings.append(self.score)
+
+    class Reopened(Event):
+        TOPIC = "resilience.service:Reopened"
+        reason: str
+
+        def apply(self, aggregate: "ServiceOrder") -> None:
+            aggregate.status = OrderStatus.REOPENED
+            aggregate.reopen_count += 1
+            aggregate.completed = None
+            aggregate.outcome = None
+            aggregate.rating = None
+
+    class Cancelled(Event):
+        TOPIC = "resilience.service:Cancelled"
+        reason: str
+
+        def apply(self, aggregate: "ServiceOrder") -> None:
+            aggregate.status = OrderStatus.CANCELLED
+
+    class NoteAdded(Event):
+        TOPIC = "resilience.service:NoteAdded"
+        text: str
+
+    class TimeCorrected(Event, FactAggregate.TimeCorrected):
+        TOPIC = "resilience.service:TimeCorrected"
+
+    class DetailsCorrected(Event, FactAggregate.DetailsCorrected):
+        TOPIC = "resilience.service:DetailsCorrected"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.status = OrderStatus.PLACED
+        self.provider = None
+        self.dispatched = None
+        self.started = None
+        self.completed = None
+        self.outcome = None
+        self.rating = None
+        self.ratings = []
+        self.reopen_count = 0
+
+    @classmethod
+    def place(
+        cls, ctx: Context, *, order_id: UUID, community_id: UUID, household_id: str,
+        area_id: str, grid_id: str | None, zone_type: ZoneType | None,
+        service: CatalogueItem, details: str = "", expected_by: datetime | None = None,
+    ) -> "ServiceOrder":
+        """The resident places an order (居民訂單); ``expected_by`` defaults from the catalogue."""
+        due = expected_by if expected_by is not None else ctx.occurred_at + service.expected
+        if due.tzinfo is None:
+            raise InvalidInputError("expected_by must be timezone-aware")
+        if due <= ctx.occurred_at:
+            raise InvalidInputError("expected_by must be after the order is placed")
+        return cls._create(
+            cls.Placed,
+            id=order_id,
+            timestamp=ctx.recorded_at,
+            occurred_at=ctx.occurred_at,
+            actor=ctx.actor,
+            command_id=ctx.command_id,
+            community_id=community_id,
+            household_id=require_text(household_id, "household_id"),
+            area_id=require_text(area_id, "area_id"),
+            grid_id=grid_id,
+            zone_type=zone_type,
+            category=service.category,
+            item=service.item,
+            details=details,
+            expected_by=due,
+        )
+
+    @property
+    def placed_at(self) -> datetime:
+        return self.occurred[1]
+
+    # Commands -----------------------------------------------------------------
+
+    def accept(self, ctx: Context) -> None:
+        self._require_status(ctx, {OrderStatus.PLACED}, "accepted")
+        self._trigger(self.Accepted, ctx)
+
+    def reject(self, ctx: Context, reason: str) -> None:
+        self._require_status(ctx, {OrderStatus.PLACED}, "rejected")
+        self._trigger(self.Rejected, ctx, reason=require_text(reason, "reason"))
+
+    def dispatch(self, ctx: Context, provider: Provider) -> None:
+        """The community dispatches the order (社區派單) to a provider, or reassigns it."""
+        if not isinstance(provider, Provider):
+            raise InvalidInputError(f"provider must be a Provider, got {provider!r}")
+        self._require_status(ctx, _DISPATCHABLE, "dispatched")
+        if self.status is OrderStatus.DISPATCHED and provider == self.provider:
+            raise InvalidTransitionError(f"the order is already dispatched to {provider.name or provider.provider_id}")
+        self._trigger(self.Dispatched, ctx, provider=provider)
+
+    def start(self, ctx: Context) -> None:
+        self._require_status(ctx, {OrderStatus.DISPATCHED}, "started")
+        assert self.dispatched is not None
+        self._not_before(ctx, self.dispatched, "the dispatch")
+        self._trigger(self.Started, ctx)
+
+    def complete(self, ctx: Context, outcome: ServiceOutcome | str, note: str = "") -> None:
+        """The provider fulfils the order: fixed, or closed without being fixed (with a reason)."""
+        result = parse_enum(ServiceOutcome, outcome, "outcome")
+        if result is ServiceOutcome.NOT_FIXED and not note.strip():
+            raise InvalidInputError("an order closed as not fixed needs a reason in note")
+        self._require_status(ctx, {OrderStatus.DISPATCHED, OrderStatus.IN_PROGRESS}, "completed")
+        for version in (self.dispatched, self.started):
+            if version is not None:
+                self._not_before(ctx, version, f"the {self.kinds[version]} fact")
+        self._trigger(self.Completed, ctx, outcome=result, note=note)
+
+    def rate(self, ctx: Context, score: int, comment: str = "") -> None:
+        """The resident rates the fulfilled order (居民評單), 1 to 5."""
+        if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+            raise InvalidInputError(f"a rating is a whole number from 1 to 5, got {score!r}")
+        self._require_status(ctx, {OrderStatus.COMPLETED}, "rated")
+        if self.rating is not None:
+            raise InvalidTransitionError("this completion was already rated")
+        if ctx.actor.person_id != self.placer_id:
+            raise InvalidTransitionError(
+                f"only the resident who placed the order ({self.placer_id}) can rate it"
+            )
+        assert self.completed is not None
+        self._not_before(ctx, self.completed, "the completion")
+        self._trigger(self.Rated, ctx, score=score, comment=comment)
+
+    def reopen(self, ctx: Context, reason: str) -> None:
+        self._require_status(ctx, {OrderStatus.COMPLETED}, "reopened")
+        self._trigger(self.Reopened, ctx, reason=require_text(reason, "reason"))
+
+    def cancel(self, ctx: Context, reason: str) -> None:
+        self._require_status(ctx, _CANCELLABLE, "cancelled")
+        self._trigger(self.Cancelled, ctx, reason=require_text(reason, "reason"))
+
+    def add_note(self, ctx: Context, text: str) -> None:
+        self._not_before(ctx, 1, "the order's placement")
+        self._trigger(self.NoteAdded, ctx, text=require_text(text, "text"))
+
+    # Invariants ---------------------------------------------------------------
+
+    def _require_status(self, ctx: Context, allowed: set[OrderStatus] | frozenset[OrderStatus],
+                        verb: str) -> None:
+        if self.status not in allowed:
+            raise InvalidTransitionError(f"a {self.status.value} order cannot be {verb}")
+        self._not_before(ctx, 1, "the order's placement")
+
+    def _not_before(self, ctx: Context, version: int, what: str) -> None:
+        if ctx.occurred_at < self.occurred[version]:
+            raise InvalidTransitionError(
+                f"{ctx.occurred_at.isoformat()} is before {what} "
+                f"({self.occurred[version].isoformat()}): times can't go backwards"
+            )
+
+    def _check_times(self, times: dict[int, datetime]) -> None:
+        placed = times[1]
+        early = [v for v, t in times.items() if t < placed]
+        if early:
+            raise InvalidTransitionError(
+                f"nothing can happen before the order was placed ({placed.isoformat()})"
+            )
+        steps = [v for v in (self.dispatched, self.started, self.completed) if v is not None]
+        for earlier, later in zip(steps, steps[1:], strict=False):
+            if times[later] < times[earlier]:
+                raise InvalidTransitionError(
+                    f"the {self.kinds[later]} fact would precede the {self.kinds[earlier]} fact"
+                )

@@ -1,0 +1,224 @@
+"""Value objects and vocabularies shared by every aggregate.
+
+Events carry these; they are attrs classes (frozen, slotted) so they are
+hashable, comparable, and structured/unstructured by the one converter in
+:mod:`resilience.adapters.converter`.
+"""
+
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from attrs import field, frozen
+
+from resilience.errors import InvalidInputError
+
+
+class Role(StrEnum):
+    """A role a person holds in the community, or acts in when issuing a command."""
+
+    GRID_LEADER = "grid_leader"
+    GRID_WORKER = "grid_worker"
+    BUILDING_LEADER = "building_leader"
+    UNIT_LEADER = "unit_leader"
+    PARTY_MEMBER_HOUSEHOLD = "party_member_household"
+    SQUAD_MEMBER = "squad_member"
+    VOLUNTEER = "volunteer"
+    COMMUNITY_STAFF = "community_staff"
+    # Roles one acts in without being on the roster.
+    RESIDENT = "resident"
+    PROVIDER = "provider"
+    INCIDENT_COMMANDER = "incident_commander"
+    SYSTEM = "system"
+
+
+ROSTER_ROLES = frozenset(
+    {
+        Role.GRID_LEADER,
+        Role.GRID_WORKER,
+        Role.BUILDING_LEADER,
+        Role.UNIT_LEADER,
+        Role.PARTY_MEMBER_HOUSEHOLD,
+        Role.SQUAD_MEMBER,
+        Role.VOLUNTEER,
+        Role.COMMUNITY_STAFF,
+    }
+)
+"""Roles that are assigned and relieved on a community's roster."""
+
+EXCLUSIVE_ROLES = frozenset({Role.GRID_LEADER, Role.BUILDING_LEADER, Role.UNIT_LEADER})
+"""Roles that one person at a time holds for a given area."""
+
+
+class Employment(StrEnum):
+    FULL_TIME = "full_time"
+    PART_TIME = "part_time"
+
+
+class ZoneType(StrEnum):
+    """Xiangyang's four service-zone types, each with its focus."""
+
+    NEW_BUILD = "new_build"  # focus: service
+    OLD_ESTATE = "old_estate"  # focus: upgrading
+    COMMERCIAL = "commercial"  # focus: regulation
+    INSTITUTIONAL = "institutional"  # focus: co-building
+
+
+class AreaKind(StrEnum):
+    GRID = "grid"
+    MICRO_GRID = "micro_grid"
+    BUILDING = "building"
+    UNIT = "unit"
+
+
+class IncidentType(StrEnum):
+    FIRE = "fire"
+    MEDICAL = "medical"
+    GAS = "gas"
+    FLOOD = "flood"
+    SECURITY = "security"
+    INFRASTRUCTURE = "infrastructure"
+    OTHER = "other"
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MODERATE = "moderate"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class ActionKind(StrEnum):
+    """Field actions that are facts on a timeline but carry no invariant of their own.
+
+    Consent, forced entry, source found, containment and resolution are
+    milestones with rules, so they have events of their own.
+    """
+
+    EQUIPMENT_BROUGHT = "equipment_brought"
+    EQUIPMENT_PREPARED = "equipment_prepared"
+    RESIDENTS_NOTIFIED = "residents_notified"
+    EVACUATION = "evacuation"
+    SUPPRESSION = "suppression"
+    FIRST_AID = "first_aid"
+    UTILITIES_ISOLATED = "utilities_isolated"
+    OTHER = "other"
+
+
+class ClosureReason(StrEnum):
+    RESOLVED = "resolved"
+    FALSE_ALARM = "false_alarm"
+    DUPLICATE = "duplicate"
+    CANCELLED = "cancelled"
+
+
+class ServiceOutcome(StrEnum):
+    """FixMyStreet's distinction: fixed, or closed without being fixed."""
+
+    FIXED = "fixed"
+    NOT_FIXED = "not_fixed"
+
+
+class ProviderKind(StrEnum):
+    ALLIANCE_MEMBER = "alliance_member"
+    SOCIAL_ORGANISATION = "social_organisation"
+    PROPERTY_COMPANY = "property_company"
+    GRID_WORKER = "grid_worker"
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def parse_enum(enum_cls: type[E], value: object, name: str) -> E:
+    """``enum_cls(value)``, raising InvalidInputError that lists the allowed values."""
+    try:
+        return enum_cls(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in enum_cls)
+        raise InvalidInputError(f"{name} must be one of {allowed}; got {value!r}") from None
+
+
+def _role(value: object) -> "Role":
+    return parse_enum(Role, value, "role")
+
+
+def _provider_kind(value: object) -> "ProviderKind":
+    return parse_enum(ProviderKind, value, "provider kind")
+
+
+def _non_empty(_: Any, attribute: Any, value: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(f"{attribute.name} must be a non-empty string, got {value!r}")
+
+
+def _optional_non_empty(_: Any, attribute: Any, value: str | None) -> None:
+    if value is not None:
+        _non_empty(_, attribute, value)
+
+
+@frozen
+class Actor:
+    """Who issued a command and in which role they acted."""
+
+    person_id: str = field(validator=_non_empty)
+    role: Role = field(converter=_role)
+
+
+@frozen
+class Location:
+    """Where something happened, as precisely as the reporter knew."""
+
+    grid: str | None = field(default=None, validator=_optional_non_empty)
+    building: str | None = field(default=None, validator=_optional_non_empty)
+    unit: str | None = field(default=None, validator=_optional_non_empty)
+    floor: int | None = None
+    description: str = ""
+
+    def __str__(self) -> str:
+        parts = [
+            f"grid {self.grid}" if self.grid else "",
+            f"building {self.building}" if self.building else "",
+            f"unit {self.unit}" if self.unit else "",
+            f"floor {self.floor}" if self.floor is not None else "",
+            self.description,
+        ]
+        return ", ".join(p for p in parts if p)
+
+
+@frozen
+class Contact:
+    name: str = field(validator=_non_empty)
+    phone: str = field(validator=_non_empty)
+    person_id: str | None = None
+
+
+@frozen
+class CareCard:
+    """The six numbers a grid hands to each of its households (關愛卡)."""
+
+    emergency_contact: Contact
+    grid_leader: Contact
+    grid_worker: Contact
+    community_office: Contact
+    property_management: Contact
+    health_station: Contact
+
+
+@frozen
+class UnitSpec:
+    """A unit (entrance/stairwell) of a building and how many households live there."""
+
+    unit_id: str = field(validator=_non_empty)
+    households: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        if self.households < 0:
+            raise InvalidInputError(f"unit {self.unit_id}: households must be >= 0")
+
+
+@frozen
+class Provider:
+    """Who fulfils a service order."""
+
+    kind: ProviderKind = field(converter=_provider_kind)
+    provider_id: str = field(validator=_non_empty)
+    name: str = ""

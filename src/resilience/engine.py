@@ -1,0 +1,78 @@
+"""The engine: the one object an importing app opens."""
+
+from collections.abc import Mapping
+from types import TracebackType
+from typing import cast
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+from resilience.adapters.store import resolve_url, store_env
+from resilience.clock import Clock, system_clock
+from resilience.domain.base import FactAggregate
+from resilience.domain.catalogue import DEFAULT_CATALOGUE, ServiceCatalogue
+from resilience.errors import NotFoundError
+from resilience.services.communities import Communities
+from resilience.services.core import EventStoreApplication, Store
+from resilience.services.incidents import Incidents
+from resilience.services.orders import Orders
+from resilience.timeline import Timeline, build_timeline
+
+
+class Engine:
+    """Records commands as events in one store and reads them back.
+
+    >>> engine = Engine("memory:")     # or "sqlite:///resilience.db", "postgresql://..."
+
+    ``url`` defaults to ``$RESILIENCE_DB``, then to ``sqlite:///resilience.db``.
+    ``clock`` gives every event's recorded time and each command's default
+    ``occurred_at``. ``env`` passes extra eventsourcing settings (compression,
+    encryption, pool sizes).
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        clock: Clock = system_clock,
+        catalogue: ServiceCatalogue = DEFAULT_CATALOGUE,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.url = resolve_url(url)
+        settings = store_env(self.url)
+        settings.update(env or {})
+        self.app = EventStoreApplication(env=settings)
+        self.clock = clock
+        store = Store(self.app, clock)
+        self.communities = Communities(store)
+        self.incidents = Incidents(store)
+        self.orders = Orders(store, catalogue)
+
+    @property
+    def catalogue(self) -> ServiceCatalogue:
+        return self.orders.catalogue
+
+    def events(self, aggregate_id: UUID) -> list[FactAggregate.Event]:
+        """Every fact of one aggregate, in version (recording) order."""
+        return cast(list[FactAggregate.Event], list(self.app.events.get(aggregate_id)))
+
+    def timeline(self, aggregate_id: UUID) -> Timeline:
+        """The timeline of an incident or order (computed from its events)."""
+        events = self.events(aggregate_id)
+        if not events:
+            raise NotFoundError(f"no incident or order with id {aggregate_id}")
+        return build_timeline(events)
+
+    def stored_events(self, aggregate_id: UUID) -> list[StoredEvent]:
+        """The raw stored records of one aggregate (topics and JSON state), for audits."""
+        return list(self.app.recorder.select_events(aggregate_id))
+
+    def close(self) -> None:
+        self.app.close()
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()

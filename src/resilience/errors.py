@@ -1,0 +1,53 @@
+"""The exceptions `resilience` raises.
+
+Every rejected command raises a subclass of :class:`ResilienceError` and
+records no event, so callers can catch the base class at the edge of their
+app and the specific classes where they can do something about them.
+"""
+
+
+class ResilienceError(Exception):
+    """Base class of every error this library raises on purpose."""
+
+
+class InvalidInputError(ResilienceError, ValueError):
+    """A command's arguments are malformed (naive datetime, unknown role, bad rating...)."""
+
+
+class NotFoundError(ResilienceError, LookupError):
+    """The community, incident, order, person or area named does not exist."""
+
+
+class AlreadyExistsError(ResilienceError):
+    """Something with that identity was already registered."""
+
+
+class InvalidTransitionError(ResilienceError):
+    """The command is well formed but not allowed in the aggregate's current state."""
+
+
+class ConflictError(ResilienceError):
+    """Another writer changed the aggregate first; reload and retry the command."""
+
+
+class ScenarioError(ResilienceError):
+    """A scenario file is malformed or one of its entries was rejected.
+
+    ``entry`` is the 1-based index of the offending action (``None`` for
+    file-level problems) and ``line`` its line in the file when known.
+    """
+
+    def __init__(self, message: str, *, entry: int | None = None, line: int | None = None):
+        where = []
+        if entry is not None:
+            where.append(f"entry {entry}")
+        if line is not None:
+            where.append(f"line {line}")
+        prefix = f"{', '.join(where)}: " if where else ""
+        super().__init__(prefix + message)
+        self.entry = entry
+        self.line = line
+
+
+class ConfigurationError(ResilienceError):
+    """The store URL or an environment setting is not understood."""

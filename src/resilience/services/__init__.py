@@ -1,0 +1,1 @@
+"""Application services: load an aggregate, let it decide, save what it decided."""

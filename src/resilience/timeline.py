@@ -1,0 +1,152 @@
+"""A timeline of one aggregate's facts, computed straight from its events.
+
+Entries are in effective ``occurred_at`` order (corrections applied; the
+recording order breaks ties). Each shows who did what, how long after the
+first fact (detection, or the order's placement) it happened, when it was
+recorded and how late that was. A corrected entry keeps its original time
+and details alongside the corrected ones.
+"""
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from attrs import frozen
+
+from resilience.domain.base import FactAggregate
+from resilience.domain.values import Actor
+
+
+@frozen
+class TimelineEntry:
+    version: int
+    action: str
+    actor: Actor
+    occurred_at: datetime
+    recorded_at: datetime
+    details: str
+    elapsed: timedelta
+    original_occurred_at: datetime
+    original_details: str
+    corrected_by: tuple[int, ...] = ()
+
+    @property
+    def record_delay(self) -> timedelta:
+        """How long after it happened (as first reported) the fact was recorded."""
+        return self.recorded_at - self.original_occurred_at
+
+    @property
+    def minutes(self) -> float:
+        """Minutes since the timeline's start (detection or placement)."""
+        return self.elapsed.total_seconds() / 60
+
+    @property
+    def is_corrected(self) -> bool:
+        return bool(self.corrected_by)
+
+
+@frozen
+class Timeline:
+    aggregate_id: Any
+    start: datetime
+    entries: tuple[TimelineEntry, ...]
+
+    def first(self, action: str) -> TimelineEntry | None:
+        """The earliest entry of an action (event name, e.g. ``"Contained"``)."""
+        return next((e for e in self.entries if e.action == action), None)
+
+    def elapsed_until(self, action: str) -> timedelta | None:
+        entry = self.first(action)
+        return entry.elapsed if entry is not None else None
+
+
+def _who(event: Any, field: str) -> str:
+    return str(getattr(event, field))
+
+
+_DESCRIBE: dict[str, Callable[[Any], str]] = {
+    "Detected": lambda e: f"{e.incident_type.value} ({e.severity.value}) at {e.location}: "
+    f"{e.description}" + (" [drill]" if e.drill else ""),
+    "Reported": lambda e: f"reported to the community by {e.channel}",
+    "Acknowledged": lambda e: "acknowledged by the community",
+    "Reclassified": lambda e: f"reclassified as {e.incident_type.value} ({e.severity.value})",
+    "CommanderAssigned": lambda e: f"{e.person_id} is incident commander",
+    "ResponderDispatched": lambda e: f"{e.responder_id} dispatched"
+    + (f" with {e.team}" if e.team else "") + (f": {e.task}" if e.task else ""),
+    "ResponderEnRoute": lambda e: f"{e.responder_id} en route",
+    "ResponderOnScene": lambda e: f"{e.responder_id} on scene",
+    "ActionTaken": lambda e: f"{e.action.value.replace('_', ' ')}: {e.description}"
+    + (f" ({', '.join(e.equipment)})" if e.equipment else ""),
+    "ConsentRequested": lambda e: f"consent requested from {e.resident_id}: {e.purpose}",
+    "ConsentGranted": lambda e: f"{e.resident_id} granted consent",
+    "ConsentRefused": lambda e: f"{e.resident_id} refused consent"
+    + (f": {e.reason}" if e.reason else ""),
+    "ExigentEntryAuthorised": lambda e: f"exigent entry authorised: {e.reason}",
+    "ForcedEntryMade": lambda e: f"forced entry: {e.target}",
+    "SourceFound": lambda e: f"source found: {e.description}",
+    "Contained": lambda e: f"contained: {e.description}",
+    "Resolved": lambda e: f"resolved: {e.summary}",
+    "Closed": lambda e: f"closed ({e.reason.value})" + (f": {e.note}" if e.note else ""),
+    "Reopened": lambda e: f"reopened: {e.reason}",
+    "NoteAdded": lambda e: f"note: {e.text}",
+    "TimeCorrected": lambda e: f"time of fact {e.corrects} corrected to "
+    f"{e.corrected_to.isoformat()}: {e.reason}",
+    "DetailsCorrected": lambda e: f"details of fact {e.corrects} corrected: {e.reason}",
+    "Placed": lambda e: f"ordered {e.category}/{e.item} for household {e.household_id}, "
+    f"expected by {e.expected_by.isoformat()}" + (f": {e.details}" if e.details else ""),
+    "Accepted": lambda e: "accepted by the community",
+    "Rejected": lambda e: f"rejected: {e.reason}",
+    "Dispatched": lambda e: f"dispatched to {e.provider.name or e.provider.provider_id} "
+    f"({e.provider.kind.value})",
+    "Started": lambda e: "work started",
+    "Completed": lambda e: f"completed, {e.outcome.value.replace('_', ' ')}"
+    + (f": {e.note}" if e.note else ""),
+    "Rated": lambda e: f"rated {e.score}/5" + (f": {e.comment}" if e.comment else ""),
+    "Cancelled": lambda e: f"cancelled: {e.reason}",
+}
+
+
+def describe(event: Any) -> str:
+    """A one-line human description of a fact."""
+    name = type(event).__name__
+    formatter = _DESCRIBE.get(name)
+    return formatter(event) if formatter else name
+
+
+def build_timeline(events: Iterable[FactAggregate.Event]) -> Timeline:
+    """The timeline of one aggregate's events (all of them, in version order)."""
+    facts: Sequence[FactAggregate.Event] = list(events)
+    if not facts:
+        raise ValueError("a timeline needs at least one event")
+    times: dict[int, datetime] = {}
+    details: dict[int, str] = {}
+    corrections: dict[int, list[int]] = {}
+    for event in facts:
+        version = event.originator_version
+        times[version] = event.occurred_at
+        details[version] = describe(event)
+        corrects = getattr(event, "corrects", None)
+        if corrects is not None:
+            corrections.setdefault(corrects, []).append(version)
+            if hasattr(event, "corrected_to"):
+                times[corrects] = event.corrected_to
+            else:
+                details[corrects] = event.details
+    start = times[facts[0].originator_version]
+    entries = [
+        TimelineEntry(
+            version=e.originator_version,
+            action=type(e).__name__,
+            actor=e.actor,
+            occurred_at=times[e.originator_version],
+            recorded_at=e.timestamp,
+            details=details[e.originator_version],
+            elapsed=times[e.originator_version] - start,
+            original_occurred_at=e.occurred_at,
+            original_details=describe(e),
+            corrected_by=tuple(corrections.get(e.originator_version, ())),
+        )
+        for e in facts
+    ]
+    entries.sort(key=lambda entry: (entry.occurred_at, entry.version))
+    return Timeline(facts[0].originator_id, start, tuple(entries))
