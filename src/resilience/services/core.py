@@ -1,6 +1,7 @@
 """The load -> decide -> save loop every command goes through, and its receipts."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Generic, TypeVar
 from uuid import UUID
@@ -16,6 +17,7 @@ from resilience.errors import (
     AlreadyExistsError,
     ConflictError,
     InvalidInputError,
+    InvalidTransitionError,
     NotFoundError,
 )
 
@@ -51,6 +53,31 @@ class Store:
     def __init__(self, app: EventStoreApplication, clock: Clock) -> None:
         self.app = app
         self.clock = clock
+        self._batch: dict[UUID, FactAggregate] | None = None
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Hold every command's facts in memory and save them all in one transaction at the end.
+
+        Either everything in the block is recorded, or (if an exception leaves
+        the block, or another writer got there first) nothing is.
+        """
+        if self._batch is not None:
+            raise InvalidTransitionError("batches do not nest")
+        self._batch = {}
+        try:
+            yield
+            pending = list(self._batch.values())
+        finally:
+            self._batch = None
+        if pending:
+            try:
+                self.app.save(*pending)
+            except IntegrityError:
+                raise ConflictError(
+                    "another writer changed one of the batch's aggregates first; "
+                    "nothing of the batch was recorded"
+                ) from None
 
     def context(
         self, actor: Actor, occurred_at: datetime | None, command_id: str | None
@@ -64,6 +91,11 @@ class Store:
     def load(self, cls: type[A], aggregate_id: UUID) -> A:
         if not isinstance(aggregate_id, UUID):
             raise InvalidInputError(f"{cls.kind} id must be a UUID, got {aggregate_id!r}")
+        held = self._batch.get(aggregate_id) if self._batch is not None else None
+        if held is not None:
+            if not isinstance(held, cls):
+                raise NotFoundError(f"{aggregate_id} is a {held.kind}, not a {cls.kind}")
+            return held
         try:
             aggregate = self.app.repository.get(aggregate_id)
         except AggregateNotFoundError:
@@ -73,6 +105,8 @@ class Store:
         return aggregate
 
     def exists(self, aggregate_id: UUID) -> bool:
+        if self._batch is not None and aggregate_id in self._batch:
+            return True
         return aggregate_id in self.app.repository
 
     def create(self, cls: type[A], aggregate_id: UUID, ctx: Context,
@@ -99,6 +133,9 @@ class Store:
         return self._save(cls, aggregate, ctx, first)
 
     def _save(self, cls: type[A], aggregate: A, ctx: Context, first: int) -> Receipt:
+        if self._batch is not None:
+            self._batch[aggregate.id] = aggregate
+            return Receipt(aggregate.id, first, aggregate.version)
         try:
             self.app.save(aggregate)
         except IntegrityError:

@@ -1,0 +1,338 @@
+"""Scenario files: a community's history as a JSON list of timestamped actions.
+
+See ``docs/scenario-format.md`` for the format. A scenario replays through
+the public engine API inside one batch, so a file either loads whole or
+records nothing; errors name the entry (1-based) and its line in the file.
+"""
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from attrs import frozen
+
+from resilience.adapters.converter import converter
+from resilience.clock import ManualClock
+from resilience.domain.organisation import community_id
+from resilience.domain.values import Actor, CareCard, Location, Provider, UnitSpec
+from resilience.engine import Engine
+from resilience.errors import ResilienceError, ScenarioError
+from resilience.services.core import Receipt
+from resilience.services.incidents import incident_id_for
+from resilience.services.orders import order_id_for
+
+FORMAT = "resilience.scenario"
+VERSIONS = frozenset({1})
+
+# Arguments that are values, not plain JSON: structured with the library's converter.
+_VALUE_ARGUMENTS: dict[str, Any] = {
+    "location": Location,
+    "units": tuple[UnitSpec, ...],
+    "provider": Provider,
+    "card": CareCard,
+    "detected_at": datetime,
+    "expected_by": datetime,
+    "corrected_to": datetime,
+}
+_RESERVED = frozenset({"do", "at", "recorded_at", "actor", "as", "command_id", "label",
+                       "incident", "order", "corrects"})
+
+_COMMUNITY_COMMANDS = frozenset({
+    "add_grid", "add_micro_grid", "add_building", "classify_zone", "enrol", "assign_role",
+    "relieve_role", "issue_care_card", "correct_time", "correct_details",
+})
+_INCIDENT_COMMANDS = frozenset({
+    "report", "detect", "report_to_community", "acknowledge", "reclassify", "assign_commander",
+    "dispatch", "en_route", "arrive", "take_action", "request_consent", "grant_consent",
+    "refuse_consent", "authorise_exigent_entry", "force_entry", "find_source", "contain",
+    "resolve", "close", "reopen", "add_note", "correct_time", "correct_details",
+})
+_ORDER_COMMANDS = frozenset({
+    "place", "accept", "reject", "dispatch", "start", "complete", "rate", "reopen", "cancel",
+    "add_note", "correct_time", "correct_details",
+})
+
+
+@frozen
+class Action:
+    entry: int
+    line: int | None
+    do: str
+    at: datetime
+    recorded_at: datetime
+    actor: Actor
+    target: str  # "community", "incident" or "order"
+    key: str | None
+    label: str | None
+    command_id: str | None
+    corrects: int | str | None
+    arguments: Mapping[str, Any]
+
+
+@frozen
+class Scenario:
+    name: str
+    version: int
+    district: str
+    subdistrict: str
+    community: str
+    actions: tuple[Action, ...]
+
+    @property
+    def community_id(self) -> UUID:
+        return community_id(self.district, self.subdistrict, self.community)
+
+
+@frozen
+class ReplayResult:
+    """What a replay recorded: ids by the scenario's keys, and one receipt per entry."""
+
+    community_id: UUID
+    incidents: Mapping[str, UUID]
+    orders: Mapping[str, UUID]
+    receipts: tuple[Receipt, ...]
+
+    @property
+    def events_recorded(self) -> int:
+        return sum(len(r.versions) for r in self.receipts)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file (nothing is recorded)."""
+    text = Path(path).read_text(encoding="utf-8")
+    return parse_scenario(text)
+
+
+def parse_scenario(text: str) -> Scenario:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(f"not valid JSON: {exc.msg}", line=exc.lineno) from None
+    if not isinstance(document, dict):
+        raise ScenarioError("a scenario is a JSON object with 'format', 'version', "
+                            "'community' and 'actions'")
+    if document.get("format") != FORMAT:
+        raise ScenarioError(f"'format' must be {FORMAT!r}, got {document.get('format')!r}")
+    version = document.get("version")
+    if version not in VERSIONS:
+        raise ScenarioError(f"unsupported scenario version {version!r} "
+                            f"(this library reads {sorted(VERSIONS)})")
+    zone = _timezone(document.get("timezone"))
+    place = document.get("community")
+    if not isinstance(place, dict) or not all(
+        isinstance(place.get(k), str) and place.get(k) for k in ("district", "subdistrict", "name")
+    ):
+        raise ScenarioError("'community' needs string 'district', 'subdistrict' and 'name'")
+    raw_actions = document.get("actions")
+    if not isinstance(raw_actions, list) or not raw_actions:
+        raise ScenarioError("'actions' must be a non-empty list")
+    lines = _entry_lines(text, len(raw_actions))
+    actions = tuple(
+        _action(number, lines[number - 1], raw, zone)
+        for number, raw in enumerate(raw_actions, start=1)
+    )
+    name = document.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ScenarioError("'name' (a non-empty string naming the scenario) is required")
+    return Scenario(
+        name=name,
+        version=version,
+        district=place["district"],
+        subdistrict=place["subdistrict"],
+        community=place["name"],
+        actions=actions,
+    )
+
+
+def replay(engine: Engine, scenario: Scenario) -> ReplayResult:
+    """Record a scenario through the engine: all of it, or (on any error) nothing.
+
+    Each action's recorded time is its ``recorded_at`` (default: its ``at``),
+    so a replayed history keeps its late reports and corrections.
+    """
+    clock = ManualClock(scenario.actions[0].recorded_at)
+    player = engine.with_clock(clock)
+    community = scenario.community_id
+    incidents: dict[str, UUID] = {}
+    orders: dict[str, UUID] = {}
+    labels: dict[str, Receipt] = {}
+    receipts: list[Receipt] = []
+    with player.batch():
+        for action in scenario.actions:
+            clock.set(action.recorded_at)
+            try:
+                receipt = _perform(player, scenario, community, action, incidents, orders, labels)
+            except ScenarioError:
+                raise
+            except ResilienceError as exc:
+                raise ScenarioError(f"{action.do}: {exc}", entry=action.entry,
+                                    line=action.line) from exc
+            except TypeError as exc:
+                raise ScenarioError(f"{action.do}: bad arguments: {exc}", entry=action.entry,
+                                    line=action.line) from exc
+            receipts.append(receipt)
+            if action.label is not None:
+                labels[action.label] = receipt
+    return ReplayResult(community, dict(incidents), dict(orders), tuple(receipts))
+
+
+def replay_file(engine: Engine, path: str | Path) -> ReplayResult:
+    return replay(engine, load_scenario(path))
+
+
+def _perform(engine: Engine, scenario: Scenario, community: UUID, action: Action,
+             incidents: dict[str, UUID], orders: dict[str, UUID],
+             labels: dict[str, Receipt]) -> Receipt:
+    kwargs: dict[str, Any] = dict(action.arguments)
+    # An entry without its own command id gets one from the scenario's name and its
+    # position, so replaying the same file again records nothing new.
+    command_id = action.command_id or f"scenario/{scenario.name}/{action.entry}"
+    kwargs.update(actor=action.actor, occurred_at=action.at, command_id=command_id)
+    if action.corrects is not None:
+        kwargs["corrects"] = _version(action, labels)
+
+    def fail(message: str) -> ScenarioError:
+        return ScenarioError(message, entry=action.entry, line=action.line)
+
+    if action.target == "community":
+        if action.do == "register":
+            return engine.communities.register(
+                district=scenario.district, subdistrict=scenario.subdistrict,
+                name=scenario.community, **kwargs,
+            )
+        method: Callable[..., Receipt] = getattr(engine.communities, action.do)
+        return method(community, **kwargs)
+    if action.target == "incident":
+        assert action.key is not None
+        if action.do in ("report", "detect"):
+            incident = incident_id_for(community, action.key)
+            receipt: Receipt = getattr(engine.incidents, action.do)(
+                community, incident_id=incident, **kwargs)
+            incidents[action.key] = incident
+            return receipt
+        if action.key not in incidents:
+            raise fail(f"incident {action.key!r} was not reported earlier in the scenario")
+        method = getattr(engine.incidents, action.do)
+        return method(incidents[action.key], **kwargs)
+    assert action.key is not None
+    if action.do == "place":
+        order = order_id_for(community, action.key)
+        receipt = engine.orders.place(community, order_id=order, **kwargs)
+        orders[action.key] = order
+        return receipt
+    if action.key not in orders:
+        raise fail(f"order {action.key!r} was not placed earlier in the scenario")
+    method = getattr(engine.orders, action.do)
+    return method(orders[action.key], **kwargs)
+
+
+def _version(action: Action, labels: Mapping[str, Receipt]) -> int:
+    if isinstance(action.corrects, int):
+        return action.corrects
+    receipt = labels.get(str(action.corrects))
+    if receipt is None:
+        raise ScenarioError(f"'corrects' names no earlier label {action.corrects!r}",
+                            entry=action.entry, line=action.line)
+    return receipt.first_version
+
+
+def _action(entry: int, line: int | None, raw: Any, zone: tzinfo | None) -> Action:
+    def fail(message: str) -> ScenarioError:
+        return ScenarioError(message, entry=entry, line=line)
+
+    if not isinstance(raw, dict):
+        raise fail("an action is a JSON object")
+    do = raw.get("do")
+    if not isinstance(do, str):
+        raise fail("'do' (the command) is required")
+    if "incident" in raw and "order" in raw:
+        raise fail("an action targets an 'incident' or an 'order', not both")
+    target = "incident" if "incident" in raw else "order" if "order" in raw else "community"
+    allowed = {"incident": _INCIDENT_COMMANDS, "order": _ORDER_COMMANDS,
+               "community": _COMMUNITY_COMMANDS | {"register"}}[target]
+    if do not in allowed:
+        raise fail(f"unknown {target} command {do!r}; known: {', '.join(sorted(allowed))}")
+    key = raw.get(target) if target != "community" else None
+    if target != "community" and (not isinstance(key, str) or not key):
+        raise fail(f"'{target}' must be a non-empty key string")
+    actor_id, role = raw.get("actor"), raw.get("as")
+    if not isinstance(actor_id, str) or not isinstance(role, str):
+        raise fail("'actor' (a person id) and 'as' (the role they act in) are required")
+    try:
+        actor = Actor(actor_id, role)
+        at = _moment(raw.get("at"), zone, "at")
+        recorded_at = _moment(raw.get("recorded_at", raw.get("at")), zone, "recorded_at")
+        arguments = {
+            name: _argument(name, value, zone)
+            for name, value in raw.items() if name not in _RESERVED
+        }
+    except ResilienceError as exc:
+        raise fail(str(exc)) from None
+    except Exception as exc:  # cattrs raises its own class groups for malformed values
+        raise fail(f"malformed argument: {exc}") from None
+    corrects = raw.get("corrects")
+    if corrects is not None and not isinstance(corrects, int | str):
+        raise fail("'corrects' is a fact version (number) or an earlier entry's label")
+    label = raw.get("label")
+    command_id = raw.get("command_id")
+    return Action(entry, line, do, at, recorded_at, actor, target, key,
+                  label if isinstance(label, str) else None,
+                  command_id if isinstance(command_id, str) else None, corrects, arguments)
+
+
+def _argument(name: str, value: Any, zone: tzinfo | None) -> Any:
+    wanted = _VALUE_ARGUMENTS.get(name)
+    if wanted is datetime:
+        return _moment(value, zone, name)
+    if wanted is not None:
+        return converter.structure(value, wanted)
+    return value
+
+
+def _moment(value: Any, zone: tzinfo | None, name: str) -> datetime:
+    if not isinstance(value, str):
+        raise ScenarioError(f"'{name}' must be an ISO 8601 date-time string")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ScenarioError(f"'{name}' is not an ISO 8601 date-time: {value!r}") from None
+    if moment.tzinfo is None:
+        if zone is None:
+            raise ScenarioError(f"'{name}' {value!r} has no UTC offset and the file sets no "
+                                "'timezone'")
+        moment = moment.replace(tzinfo=zone)
+    return moment
+
+
+def _timezone(name: Any) -> tzinfo | None:
+    if name is None:
+        return None
+    try:
+        return ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ScenarioError(f"unknown timezone {name!r} (use an IANA name such as "
+                            "'Asia/Shanghai')") from None
+
+
+def _entry_lines(text: str, count: int) -> list[int | None]:
+    """The line where each entry of the top-level 'actions' array starts."""
+    match = re.search(r'"actions"\s*:\s*\[', text)
+    if match is None:
+        return [None] * count
+    decoder = json.JSONDecoder()
+    position = match.end()
+    lines: list[int | None] = []
+    while len(lines) < count:
+        while position < len(text) and text[position] in " \t\r\n,":
+            position += 1
+        lines.append(text.count("\n", 0, position) + 1)
+        try:
+            _, position = decoder.raw_decode(text, position)
+        except json.JSONDecodeError:
+            lines.extend([None] * (count - len(lines)))
+    return lines
