@@ -125,13 +125,12 @@ def build_timeline(events: Iterable[FactAggregate.Event]) -> Timeline:
         version = event.originator_version
         times[version] = event.occurred_at
         details[version] = describe(event)
-        corrects = getattr(event, "corrects", None)
-        if corrects is not None:
-            corrections.setdefault(corrects, []).append(version)
-            if hasattr(event, "corrected_to"):
-                times[corrects] = event.corrected_to
-            else:
-                details[corrects] = event.details
+        if isinstance(event, FactAggregate.TimeCorrected):
+            corrections.setdefault(event.corrects, []).append(version)
+            times[event.corrects] = event.corrected_to
+        elif isinstance(event, FactAggregate.DetailsCorrected):
+            corrections.setdefault(event.corrects, []).append(version)
+            details[event.corrects] = event.details
     start = times[facts[0].originator_version]
     entries = [
         TimelineEntry(

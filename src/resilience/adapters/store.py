@@ -30,9 +30,8 @@ def store_env(url: str) -> dict[str, str]:
     parts = urlsplit(url)
     if parts.scheme in ("", "sqlite"):
         path = url if parts.scheme == "" else url[len("sqlite://"):]
-        if parts.scheme == "sqlite":
-            if path.startswith("/"):
-                path = path[1:]  # sqlite:///rel.db -> rel.db, sqlite:////abs -> /abs
+        if parts.scheme == "sqlite" and path.startswith("/"):
+            path = path[1:]  # sqlite:///rel.db -> rel.db, sqlite:////abs -> /abs
         if not path:
             raise ConfigurationError(f"no SQLite file in {url!r}; e.g. sqlite:///resilience.db")
         env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"

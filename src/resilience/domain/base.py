@@ -108,7 +108,9 @@ class FactAggregate(Aggregate):
 
     # Commands shared by every aggregate ---------------------------------------
 
-    def correct_time(self, ctx: Context, corrects: int, corrected_to: datetime, reason: str) -> None:
+    def correct_time(
+        self, ctx: Context, corrects: int, corrected_to: datetime, reason: str
+    ) -> None:
         """Record that the fact at version ``corrects`` happened at ``corrected_to``."""
         self._require_correctable(corrects)
         require_aware(corrected_to, "corrected_to")
@@ -143,7 +145,7 @@ class FactAggregate(Aggregate):
         """Raise if the aggregate's state accepts no event of this class (e.g. closed)."""
 
     def _check_times(self, times: dict[int, datetime]) -> None:
-        """Raise InvalidTransitionError if ``times`` (version -> effective time) break an invariant."""
+        """Raise InvalidTransitionError if ``times`` (version -> time) break an invariant."""
 
     def _require_correctable(self, version: int) -> None:
         if not isinstance(version, int) or version not in self.kinds:

@@ -39,11 +39,15 @@ def _index(items: Iterable[CatalogueItem]) -> dict[tuple[str, str], CatalogueIte
     return index
 
 
+def _as_tuple(items: Iterable[CatalogueItem]) -> tuple[CatalogueItem, ...]:
+    return tuple(items)
+
+
 @frozen
 class ServiceCatalogue:
     """An immutable set of orderable services keyed by (category, item)."""
 
-    items: tuple[CatalogueItem, ...] = field(converter=tuple)
+    items: tuple[CatalogueItem, ...] = field(converter=_as_tuple)
     _index: dict[tuple[str, str], CatalogueItem] = field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
@@ -61,7 +65,9 @@ class ServiceCatalogue:
     def categories(self) -> list[str]:
         return list(dict.fromkeys(entry.category for entry in self.items))
 
-    def with_item(self, category: str, item: str, title: str, expected: timedelta) -> "ServiceCatalogue":
+    def with_item(
+        self, category: str, item: str, title: str, expected: timedelta
+    ) -> "ServiceCatalogue":
         """A new catalogue with one item added (or replaced)."""
         kept = [e for e in self.items if (e.category, e.item) != (category, item)]
         return ServiceCatalogue((*kept, CatalogueItem(category, item, title, expected)))

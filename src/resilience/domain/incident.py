@@ -1,5 +1,9 @@
-"""The incident aggregate: report -> dispatch -> on scene -> consent -> contain -> resolve -> close."""
+"""The incident aggregate.
 
+report -> dispatch -> on scene -> consent -> contain -> resolve -> close, with corrections.
+"""
+
+import itertools
 from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
@@ -544,7 +548,7 @@ class Incident(FactAggregate):
             )
         for responder, chain in self.responders.items():
             steps = [v for v in (chain.dispatched, chain.en_route, chain.on_scene) if v is not None]
-            for earlier, later in zip(steps, steps[1:], strict=False):
+            for earlier, later in itertools.pairwise(steps):
                 if times[later] < times[earlier]:
                     raise InvalidTransitionError(
                         f"{responder}'s {self.kinds[later]} would precede their "

@@ -1,5 +1,6 @@
-"""The community aggregate: grids, micro-grids, buildings, units, the roster over time, care cards."""
+"""The community aggregate: grids, micro-grids, buildings, units, roster over time, care cards."""
 
+import itertools
 from datetime import datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -317,7 +318,9 @@ class Community(FactAggregate):
         grid_id = self._new_area_id(grid_id)
         self._trigger(self.GridAdded, ctx, grid_id=grid_id, name=name or grid_id)
 
-    def add_micro_grid(self, ctx: Context, micro_grid_id: str, grid_id: str, name: str = "") -> None:
+    def add_micro_grid(
+        self, ctx: Context, micro_grid_id: str, grid_id: str, name: str = ""
+    ) -> None:
         micro_grid_id = self._new_area_id(micro_grid_id)
         self._require_kind(grid_id, {AreaKind.GRID})
         self._trigger(self.MicroGridAdded, ctx, micro_grid_id=micro_grid_id, grid_id=grid_id,
@@ -445,7 +448,7 @@ class Community(FactAggregate):
                 spans.setdefault((term.role, term.scope), []).append((since, until, term.person_id))
         for (role, scope), terms in spans.items():
             terms.sort(key=lambda t: t[0])
-            for (_, until, who), (since, _, nxt) in zip(terms, terms[1:], strict=False):
+            for (_, until, who), (since, _, nxt) in itertools.pairwise(terms):
                 if until is None or since < until:
                     raise InvalidTransitionError(
                         f"{who}'s and {nxt}'s terms as {role.value} of {scope} would overlap"

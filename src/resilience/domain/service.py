@@ -1,5 +1,6 @@
-"""The service-order aggregate: the resident orders, the community dispatches, the resident rates."""
+"""The service-order aggregate: resident orders, community dispatches, resident rates."""
 
+import itertools
 from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
@@ -219,7 +220,9 @@ class ServiceOrder(FactAggregate):
             raise InvalidInputError(f"provider must be a Provider, got {provider!r}")
         self._require_status(ctx, _DISPATCHABLE, "dispatched")
         if self.status is OrderStatus.DISPATCHED and provider == self.provider:
-            raise InvalidTransitionError(f"the order is already dispatched to {provider.name or provider.provider_id}")
+            raise InvalidTransitionError(
+                f"the order is already dispatched to {provider.name or provider.provider_id}"
+            )
         self._trigger(self.Dispatched, ctx, provider=provider)
 
     def start(self, ctx: Context) -> None:
@@ -289,7 +292,7 @@ class ServiceOrder(FactAggregate):
                 f"nothing can happen before the order was placed ({placed.isoformat()})"
             )
         steps = [v for v in (self.dispatched, self.started, self.completed) if v is not None]
-        for earlier, later in zip(steps, steps[1:], strict=False):
+        for earlier, later in itertools.pairwise(steps):
             if times[later] < times[earlier]:
                 raise InvalidTransitionError(
                     f"the {self.kinds[later]} fact would precede the {self.kinds[earlier]} fact"

@@ -131,6 +131,8 @@ E = TypeVar("E", bound=StrEnum)
 def parse_enum(enum_cls: type[E], value: object, name: str) -> E:
     """``enum_cls(value)``, raising InvalidInputError that lists the allowed values."""
     try:
+        if not isinstance(value, str):
+            raise ValueError(value)
         return enum_cls(value)
     except ValueError:
         allowed = ", ".join(m.value for m in enum_cls)

@@ -97,11 +97,12 @@ class Store:
                 raise NotFoundError(f"{aggregate_id} is a {held.kind}, not a {cls.kind}")
             return held
         try:
-            aggregate = self.app.repository.get(aggregate_id)
+            aggregate: object = self.app.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFoundError(f"no {cls.kind} with id {aggregate_id}") from None
         if not isinstance(aggregate, cls):
-            raise NotFoundError(f"{aggregate_id} is a {type(aggregate).kind}, not a {cls.kind}")
+            found = getattr(type(aggregate), "kind", type(aggregate).__name__)
+            raise NotFoundError(f"{aggregate_id} is a {found}, not a {cls.kind}")
         return aggregate
 
     def exists(self, aggregate_id: UUID) -> bool:
