@@ -1,9 +1,9 @@
 """The load -> decide -> save loop every command goes through, and its receipts."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from attrs import frozen
@@ -39,6 +39,14 @@ class Receipt:
     @property
     def versions(self) -> range:
         return range(self.first_version, self.last_version + 1)
+
+
+def _fold(aggregate: Any, events: Iterable[Any]) -> Any:
+    """Apply events in order. eventsourcing's default projector spends about half of a
+    load in a Protocol isinstance check per event; our events are all ours."""
+    for domain_event in events:
+        aggregate = domain_event.mutate(aggregate)
+    return aggregate
 
 
 class EventStoreApplication(Application[UUID]):
@@ -97,7 +105,7 @@ class Store:
                 raise NotFoundError(f"{aggregate_id} is a {held.kind}, not a {cls.kind}")
             return held
         try:
-            aggregate: object = self.app.repository.get(aggregate_id)
+            aggregate: object = self.app.repository.get(aggregate_id, projector_func=_fold)
         except AggregateNotFoundError:
             raise NotFoundError(f"no {cls.kind} with id {aggregate_id}") from None
         if not isinstance(aggregate, cls):
