@@ -41,6 +41,10 @@ class Receipt:
         return range(self.first_version, self.last_version + 1)
 
 
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
+
+
 def _fold(aggregate: Any, events: Iterable[Any]) -> Any:
     """Apply events in order. eventsourcing's default projector spends about half of a
     load in a Protocol isinstance check per event; our events are all ours."""
@@ -102,7 +106,7 @@ class Store:
         held = self._batch.get(aggregate_id) if self._batch is not None else None
         if held is not None:
             if not isinstance(held, cls):
-                raise NotFoundError(f"{aggregate_id} is a {held.kind}, not a {cls.kind}")
+                raise NotFoundError(f"{aggregate_id} is {_a(held.kind)}, not {_a(cls.kind)}")
             return held
         try:
             aggregate: object = self.app.repository.get(aggregate_id, projector_func=_fold)
@@ -110,7 +114,7 @@ class Store:
             raise NotFoundError(f"no {cls.kind} with id {aggregate_id}") from None
         if not isinstance(aggregate, cls):
             found = getattr(type(aggregate), "kind", type(aggregate).__name__)
-            raise NotFoundError(f"{aggregate_id} is a {found}, not a {cls.kind}")
+            raise NotFoundError(f"{aggregate_id} is {_a(found)}, not {_a(cls.kind)}")
         return aggregate
 
     def exists(self, aggregate_id: UUID) -> bool:

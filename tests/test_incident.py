@@ -1,0 +1,223 @@
+"""Incident rules: each rejected command raises a documented error and records nothing."""
+
+from collections.abc import Callable
+from datetime import timedelta
+from uuid import UUID
+
+import pytest
+
+from resilience import (
+    Actor,
+    ClosureReason,
+    Engine,
+    IncidentStatus,
+    InvalidInputError,
+    InvalidTransitionError,
+    Location,
+    NotFoundError,
+    ResilienceError,
+    Role,
+    UnitSpec,
+)
+
+from conftest import OFFICE, T0, minutes
+
+ZHANG = Actor("zhang", Role.GRID_LEADER)
+LI = Actor("li", Role.SQUAD_MEMBER)
+
+
+@pytest.fixture
+def community(memory_engine: Engine) -> UUID:
+    """Donghu with grid 3 and building 30."""
+    c = memory_engine.communities.register(district="Taishan", subdistrict="Daimiao",
+                                           name="Donghu", actor=OFFICE,
+                                           occurred_at=T0 - timedelta(days=9)).aggregate_id
+    memory_engine.communities.add_grid(c, "3", actor=OFFICE)
+    memory_engine.communities.add_grid(c, "4", actor=OFFICE)
+    memory_engine.communities.add_building(c, "30", "3", [UnitSpec("1", 24)], actor=OFFICE)
+    return c
+
+
+@pytest.fixture
+def fire(memory_engine: Engine, community: UUID) -> UUID:
+    """The Donghu fire, detected at T0 and reported a minute later."""
+    return memory_engine.incidents.report(
+        community, incident_type="fire", severity="high",
+        location=Location(building="30", unit="1", floor=-1), description="smoke",
+        actor=ZHANG, detected_at=T0, occurred_at=T0 + minutes(1),
+    ).aggregate_id
+
+
+def rejected(engine: Engine, aggregate: UUID, error: type[ResilienceError],
+             command: Callable[[], object], match: str | None = None) -> None:
+    """Assert the command raises ``error`` and the aggregate gained no event."""
+    before = len(engine.events(aggregate))
+    with pytest.raises(error, match=match):
+        command()
+    assert len(engine.events(aggregate)) == before
+
+
+def test_report_records_detection_and_report_as_two_facts(memory_engine: Engine,
+                                                          fire: UUID) -> None:
+    """Detection and report are separate facts, so detection -> reported can be measured."""
+    detected, reported = memory_engine.events(fire)
+    assert (type(detected).__name__, detected.occurred_at) == ("Detected", T0)
+    assert (type(reported).__name__, reported.occurred_at) == ("Reported", T0 + minutes(1))
+
+
+def test_location_is_checked_against_the_community(memory_engine: Engine,
+                                                   community: UUID) -> None:
+    """An unknown building, a unit without its building or a wrong grid is rejected."""
+    def report(location: Location) -> object:
+        return memory_engine.incidents.report(community, incident_type="fire", severity="low",
+                                              location=location, description="x", actor=ZHANG)
+    with pytest.raises(NotFoundError, match="99"):
+        report(Location(building="99"))
+    with pytest.raises(InvalidInputError, match="needs its building"):
+        report(Location(unit="1"))
+    with pytest.raises(InvalidInputError, match="grid 3, not 4"):
+        report(Location(grid="4", building="30"))
+    assert memory_engine.app.recorder.max_notification_id() == 4  # the community's facts only
+
+
+def test_unknown_type_and_naive_times_are_invalid_input(memory_engine: Engine,
+                                                        community: UUID) -> None:
+    """Enum values are checked and a naive datetime is refused with a hint."""
+    with pytest.raises(InvalidInputError, match="incident_type must be one of"):
+        memory_engine.incidents.report(community, incident_type="volcano", severity="low",
+                                       location=Location(), description="x", actor=ZHANG)
+    with pytest.raises(InvalidInputError, match="timezone-aware"):
+        memory_engine.incidents.report(community, incident_type="fire", severity="low",
+                                       location=Location(), description="x", actor=ZHANG,
+                                       occurred_at=T0.replace(tzinfo=None))
+
+
+def test_nothing_happens_before_detection(memory_engine: Engine, fire: UUID) -> None:
+    """A fact dated before detection is rejected."""
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: memory_engine.incidents.acknowledge(fire, actor=OFFICE,
+                                                         occurred_at=T0 - minutes(1)),
+             "before detection")
+
+
+def test_forced_entry_needs_consent_first(memory_engine: Engine, fire: UUID) -> None:
+    """No breach without a consent granted at or before it; a refusal does not count."""
+    incidents = memory_engine.incidents
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: incidents.force_entry(fire, "lock", actor=LI, occurred_at=T0 + minutes(5)),
+             "consent")
+    incidents.request_consent(fire, "owner", "break the lock", actor=LI,
+                              occurred_at=T0 + minutes(5))
+    incidents.refuse_consent(fire, "owner", "not my room", actor=LI, occurred_at=T0 + minutes(6))
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: incidents.force_entry(fire, "lock", actor=LI, occurred_at=T0 + minutes(7)))
+    incidents.request_consent(fire, "neighbour", "break the lock", actor=LI,
+                              occurred_at=T0 + minutes(7))
+    incidents.grant_consent(fire, "neighbour", actor=LI, occurred_at=T0 + minutes(8))
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: incidents.force_entry(fire, "lock", actor=LI, occurred_at=T0 + minutes(7)))
+    incidents.force_entry(fire, "lock", actor=LI, occurred_at=T0 + minutes(9))
+    assert memory_engine.incidents.get(fire).pending_consents() == []
+
+
+def test_exigent_authorisation_is_its_own_fact(memory_engine: Engine, fire: UUID) -> None:
+    """Forced entry without consent is allowed only after an explicit exigent authorisation."""
+    memory_engine.incidents.authorise_exigent_entry(fire, "smoke spreading to the stairwell",
+                                                    actor=ZHANG, occurred_at=T0 + minutes(3))
+    memory_engine.incidents.force_entry(fire, "lock", actor=LI, occurred_at=T0 + minutes(4))
+    names = [type(e).__name__ for e in memory_engine.events(fire)]
+    assert names[-2:] == ["ExigentEntryAuthorised", "ForcedEntryMade"]
+
+
+def test_consent_answer_needs_a_pending_request(memory_engine: Engine, fire: UUID) -> None:
+    """A resident can't grant consent nobody asked for."""
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: memory_engine.incidents.grant_consent(fire, "owner", actor=LI),
+             "request consent first")
+
+
+def test_responder_chain_times_cannot_go_backwards(memory_engine: Engine, fire: UUID) -> None:
+    """dispatched <= en route <= on scene for one responder."""
+    incidents = memory_engine.incidents
+    incidents.dispatch(fire, ["li"], actor=OFFICE, occurred_at=T0 + minutes(2))
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: incidents.en_route(fire, "li", actor=LI, occurred_at=T0 + minutes(1)),
+             "backwards")
+    incidents.en_route(fire, "li", actor=LI, occurred_at=T0 + minutes(3))
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: incidents.arrive(fire, "li", actor=LI, occurred_at=T0 + minutes(2)))
+    incidents.arrive(fire, "li", actor=LI, occurred_at=T0 + minutes(4))
+    assert memory_engine.incidents.get(fire).status is IncidentStatus.ON_SCENE
+
+
+def test_a_dispatch_of_a_team_is_all_or_nothing(memory_engine: Engine, fire: UUID) -> None:
+    """One already-dispatched member rejects the whole team dispatch."""
+    memory_engine.incidents.dispatch(fire, ["li"], actor=OFFICE)
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: memory_engine.incidents.dispatch(fire, ["wang", "li"], actor=OFFICE),
+             "li was already dispatched")
+
+
+def test_closed_incident_accepts_only_reopen(memory_engine: Engine, fire: UUID) -> None:
+    """After closing, notes and corrections are refused until the incident is reopened."""
+    incidents = memory_engine.incidents
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: incidents.close(fire, ClosureReason.RESOLVED, actor=OFFICE), "resolved first")
+    incidents.close(fire, "false_alarm", actor=OFFICE)
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: incidents.add_note(fire, "late note", actor=OFFICE), "nothing but a reopen")
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: incidents.correct_time(fire, 1, T0 + minutes(1), "typo", actor=OFFICE))
+    incidents.reopen(fire, "it was real", actor=OFFICE)
+    incidents.add_note(fire, "late note", actor=OFFICE)
+    assert incidents.get(fire).status is not IncidentStatus.CLOSED
+
+
+def test_time_correction_applies_and_keeps_the_original(memory_engine: Engine,
+                                                        fire: UUID) -> None:
+    """A correction moves the effective time; the timeline still shows the original."""
+    incidents = memory_engine.incidents
+    contained = incidents.contain(fire, actor=ZHANG, occurred_at=T0 + minutes(14)).first_version
+    incidents.correct_time(fire, contained, T0 + minutes(12), "phone log", actor=OFFICE)
+    assert incidents.get(fire).time_of(contained) == T0 + minutes(12)
+    entry = memory_engine.timeline(fire).first("Contained")
+    assert entry is not None
+    assert (entry.occurred_at, entry.original_occurred_at) == (T0 + minutes(12), T0 + minutes(14))
+    assert entry.corrected_by == (contained + 1,)
+
+
+def test_corrections_cannot_break_invariants(memory_engine: Engine, fire: UUID) -> None:
+    """Moving a fact before detection, or a breach before its consent, is rejected."""
+    incidents = memory_engine.incidents
+    incidents.request_consent(fire, "owner", "lock", actor=LI, occurred_at=T0 + minutes(5))
+    incidents.grant_consent(fire, "owner", actor=LI, occurred_at=T0 + minutes(6))
+    breach = incidents.force_entry(fire, "lock", actor=LI, occurred_at=T0 + minutes(7))
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: incidents.correct_time(fire, breach.first_version, T0 + minutes(5), "x",
+                                            actor=OFFICE), "precede")
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: incidents.correct_time(fire, 2, T0 - minutes(5), "x", actor=OFFICE),
+             "before detection")
+    rejected(memory_engine, fire, NotFoundError,
+             lambda: incidents.correct_time(fire, 99, T0, "x", actor=OFFICE))
+
+
+def test_correcting_a_correction_is_refused(memory_engine: Engine, fire: UUID) -> None:
+    """Corrections name the original fact, never another correction."""
+    receipt = memory_engine.incidents.correct_details(fire, 1, "storage room 3", "exact room",
+                                                      actor=OFFICE)
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: memory_engine.incidents.correct_details(fire, receipt.first_version, "y",
+                                                             "z", actor=OFFICE))
+    entry = memory_engine.timeline(fire).first("Detected")
+    assert entry is not None
+    assert entry.details == "storage room 3"
+    assert entry.original_details.startswith("fire (high)")
+
+
+def test_unknown_incident_is_not_found(memory_engine: Engine, community: UUID) -> None:
+    """Commands on an id that is not an incident raise NotFoundError."""
+    with pytest.raises(NotFoundError, match="is a community, not an incident"):
+        memory_engine.incidents.acknowledge(community, actor=OFFICE)
+    with pytest.raises(NotFoundError):
+        memory_engine.incidents.acknowledge(UUID(int=7), actor=OFFICE)
