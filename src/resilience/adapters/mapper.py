@@ -31,7 +31,12 @@ class ConverterMapper(Mapper[UUID]):
         class_version = getattr(event_class, "class_version", 1)
         if class_version > 1:
             state["class_version"] = class_version
-        data = json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        try:
+            data = json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            # Text with a lone surrogate (valid in JSON input, not in UTF-8): escape
+            # everything, which stores it faithfully at the cost of longer CJK text.
+            data = json.dumps(state, separators=(",", ":")).encode("ascii")
         if self.compressor:
             data = self.compressor.compress(data)
         if self.cipher:

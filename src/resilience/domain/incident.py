@@ -94,6 +94,10 @@ class Incident(FactAggregate):
             aggregate.description = self.description
             aggregate.drill = self.drill
 
+    # The creation event under the name eventsourcing looks for, so the metaclass
+    # doesn't derive a Created class that would inherit (and squat) Event's topic.
+    Created = Detected
+
     class Reported(Event):
         """The community office was told (phone, app, in person, sensor...)."""
 

@@ -123,6 +123,8 @@ class Community(FactAggregate):
             aggregate.subdistrict = self.subdistrict
             aggregate.name = self.name
 
+    Created = Registered  # see Incident.Created
+
     class GridAdded(Event):
         TOPIC = "resilience.organisation:GridAdded"
         grid_id: str

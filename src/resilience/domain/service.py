@@ -80,6 +80,8 @@ class ServiceOrder(FactAggregate):
             aggregate.details = self.details
             aggregate.expected_by = self.expected_by
 
+    Created = Placed  # see Incident.Created
+
     class Accepted(Event):
         TOPIC = "resilience.service:Accepted"
 

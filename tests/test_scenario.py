@@ -1,0 +1,324 @@
+"""Scenario files: the shipped Donghu fire replays on every store, errors name the entry, CLI."""
+
+import json
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from resilience import Engine, IncidentStatus, NotFoundError, ScenarioError, community_id
+from resilience.cli import main
+from resilience.domain.incident import Incident
+from resilience.scenario import replay_file
+from resilience.scenarios import DONGHU_FIRE
+
+from conftest import SHANGHAI, T0
+
+TARGET = timedelta(minutes=15)
+
+
+def at(hour: int, minute: int) -> datetime:
+    """15:00 and friends on the day of the Donghu fire, Shanghai time."""
+    return datetime(2022, 2, 15, hour, minute, tzinfo=SHANGHAI)
+
+
+def max_id(engine: Engine) -> int | None:
+    return engine.app.recorder.max_notification_id()
+
+
+# The shipped scenario ---------------------------------------------------------------------
+
+
+def test_donghu_fire_is_detected_at_15_00_and_contained_within_15_minutes(
+    engine: Engine,
+) -> None:
+    """The shipped scenario replays: detected 15:00 Shanghai, contained (corrected) at 15:12."""
+    result = replay_file(engine, DONGHU_FIRE)
+    incident_id = result.incidents["donghu-fire"]
+    incident = engine.incidents.get(incident_id)
+    assert incident.detected_at == T0
+    assert incident.detected_at.utcoffset() == timedelta(hours=8)
+    assert incident.status is IncidentStatus.CLOSED
+
+    timeline = engine.timeline(incident_id)
+    assert timeline.start == at(15, 0)
+    contained = timeline.first("Contained")
+    assert contained is not None
+    assert contained.occurred_at == at(15, 12)
+    assert contained.occurred_at.utcoffset() == timedelta(hours=8)
+    elapsed = timeline.elapsed_until("Contained")
+    assert elapsed == timedelta(minutes=12)
+    assert elapsed <= TARGET
+    assert contained.original_occurred_at == at(15, 14)
+    assert contained.is_corrected
+
+
+def test_donghu_timeline_keeps_the_corrected_time_and_the_late_records(engine: Engine) -> None:
+    """The timeline shows the 15:14 -> 15:12 correction, and the consent recorded >= 15 min late."""
+    result = replay_file(engine, DONGHU_FIRE)
+    incident_id = result.incidents["donghu-fire"]
+    timeline = engine.timeline(incident_id)
+
+    corrected = [e for e in timeline.entries if e.is_corrected]
+    assert [(e.action, e.original_occurred_at, e.occurred_at) for e in corrected] == [
+        ("Contained", at(15, 14), at(15, 12))
+    ]
+    (correction_version,) = corrected[0].corrected_by
+    correction = timeline.entries[
+        [e.version for e in timeline.entries].index(correction_version)
+    ]
+    assert correction.action == "TimeCorrected"
+
+    late = {e.action: e for e in timeline.entries
+            if e.recorded_at - e.occurred_at >= TARGET}
+    assert "ConsentGranted" in late
+    consent = late["ConsentGranted"]
+    assert consent.occurred_at == at(15, 7)
+    assert consent.recorded_at == at(15, 25)
+    assert consent.record_delay == timedelta(minutes=18)
+    assert "ForcedEntryMade" in late
+
+    # The same two times on the stored facts themselves.
+    granted = [e for e in engine.events(incident_id) if isinstance(e, Incident.ConsentGranted)]
+    assert len(granted) == 1
+    assert granted[0].timestamp - granted[0].occurred_at >= TARGET
+    assert granted[0].timestamp.utcoffset() is not None
+
+
+def test_replaying_the_same_file_twice_records_nothing_new(engine: Engine) -> None:
+    """A second replay of the same file returns equal receipts and leaves the store unchanged."""
+    first = replay_file(engine, DONGHU_FIRE)
+    incident_id = first.incidents["donghu-fire"]
+    after_first = max_id(engine)
+    events = len(engine.events(incident_id))
+    community_events = len(engine.events(first.community_id))
+    assert after_first is not None
+    assert after_first > 0
+
+    second = replay_file(engine, DONGHU_FIRE)
+    assert second.receipts == first.receipts
+    assert second.incidents == first.incidents
+    assert second.community_id == first.community_id
+    assert max_id(engine) == after_first
+    assert len(engine.events(incident_id)) == events
+    assert len(engine.events(first.community_id)) == community_events
+
+
+# Errors: each names the entry and its line, and records nothing of the file ----------------
+
+TEST_COMMUNITY = {"district": "Test District", "subdistrict": "Test Subdistrict",
+                  "name": "Scenario Error Community"}
+TEST_COMMUNITY_ID = community_id("Test District", "Test Subdistrict", "Scenario Error Community")
+STAFF = {"actor": "office-duty", "as": "community_staff"}
+GRID_LEADER = {"actor": "zhang", "as": "grid_leader"}
+
+
+def scenario_text(actions: list[dict[str, Any]], *, timezone: str | None = "Asia/Shanghai",
+                  name: str = "broken") -> tuple[str, int]:
+    """A scenario file with one action per line, and the line its first action is on."""
+    header = ["{", '  "format": "resilience.scenario",', '  "version": 1,',
+              f'  "name": {json.dumps(name)},']
+    if timezone is not None:
+        header.append(f'  "timezone": {json.dumps(timezone)},')
+    header += [f'  "community": {json.dumps(TEST_COMMUNITY)},', '  "actions": [']
+    body = ",\n".join("    " + json.dumps(action) for action in actions)
+    return "\n".join([*header, body, "  ]", "}", ""]), len(header) + 1
+
+
+def setup_actions() -> list[dict[str, Any]]:
+    """Valid first entries: they would record a community and an incident if replayed alone."""
+    return [
+        {"do": "register", "at": "2022-02-15T09:00:00", **STAFF},
+        {"do": "add_grid", "at": "2022-02-15T09:10:00", **STAFF, "grid_id": "1",
+         "name": "Grid 1"},
+        {"do": "report", "at": "2022-02-15T15:01:00", **GRID_LEADER, "incident": "fire",
+         "detected_at": "2022-02-15T15:00:00", "incident_type": "fire", "severity": "high",
+         "location": {"grid": "1", "description": "stairwell"}, "description": "smoke"},
+    ]
+
+
+def test_the_setup_entries_alone_are_valid(engine: Engine, tmp_path: Path) -> None:
+    """The entries the error files start with replay cleanly (so the failures below are real)."""
+    text, _ = scenario_text(setup_actions())
+    path = tmp_path / "ok.json"
+    path.write_text(text, encoding="utf-8")
+    result = replay_file(engine, path)
+    assert result.community_id == TEST_COMMUNITY_ID
+    assert result.events_recorded == 4  # registered, grid added, detected, reported
+
+
+def _bad_files() -> list[Any]:
+    base = setup_actions()
+    naive_base = [dict(a, at=a["at"] + "+08:00") for a in base]
+    naive_base[2]["detected_at"] = "2022-02-15T15:00:00+08:00"
+    return [
+        pytest.param(
+            [*base, {"do": "explode", "at": "2022-02-15T15:02:00", **STAFF, "incident": "fire"}],
+            "Asia/Shanghai", 4, r"unknown incident command 'explode'", id="unknown-command"),
+        pytest.param(
+            [*base, {"do": "acknowledge", "at": "2022-02-15T15:02:00", "as": "community_staff",
+                     "incident": "fire"}],
+            "Asia/Shanghai", 4, r"'actor'", id="missing-actor"),
+        pytest.param(
+            [*naive_base[:2], {"do": "add_grid", "at": "2022-02-15T09:20:00", **STAFF,
+                               "grid_id": "2", "name": "Grid 2"}, naive_base[2]],
+            None, 3, r"no UTC offset", id="naive-time-without-timezone"),
+        pytest.param(
+            [*base,
+             {"do": "arrive", "at": "2022-02-15T15:03:00", **GRID_LEADER, "incident": "fire",
+              "responder_id": "zhang"},
+             {"do": "force_entry", "at": "2022-02-15T15:04:00", **GRID_LEADER,
+              "incident": "fire", "target": "storage-room lock"},
+             {"do": "contain", "at": "2022-02-15T15:10:00", **GRID_LEADER, "incident": "fire"}],
+            "Asia/Shanghai", 5, r"force_entry: .*consent", id="force-entry-before-consent"),
+    ]
+
+
+@pytest.mark.parametrize(("actions", "zone", "entry", "message"), _bad_files())
+def test_a_bad_entry_is_named_and_nothing_of_the_file_is_recorded(
+    engine: Engine, tmp_path: Path, actions: list[dict[str, Any]], zone: str | None,
+    entry: int, message: str,
+) -> None:
+    """A rejected entry raises ScenarioError naming entry and line; the store is left as it was."""
+    replay_file(engine, DONGHU_FIRE)  # the store already holds other data
+    before = max_id(engine)
+    assert before is not None
+    assert before > 0
+    text, first_line = scenario_text(actions, timezone=zone)
+    path = tmp_path / "bad.json"
+    path.write_text(text, encoding="utf-8")
+    line = first_line + entry - 1
+
+    with pytest.raises(ScenarioError) as caught:
+        replay_file(engine, path)
+
+    error = caught.value
+    assert error.entry == entry
+    assert error.line == line
+    assert f"entry {entry}" in str(error)
+    assert f"line {line}" in str(error)
+    assert re.search(message, str(error)), str(error)
+    assert max_id(engine) == before
+    with pytest.raises(NotFoundError):
+        engine.communities.get(TEST_COMMUNITY_ID)
+
+
+def test_malformed_json_names_the_line(engine: Engine, tmp_path: Path) -> None:
+    """A JSON syntax error raises ScenarioError naming the line, and records nothing."""
+    replay_file(engine, DONGHU_FIRE)
+    before = max_id(engine)
+    text, first_line = scenario_text(setup_actions())
+    lines = text.split("\n")
+    lines[first_line - 1] = lines[first_line - 1].rstrip(",")  # the first action's comma
+    broken = first_line + 1  # so the error is where the second action starts
+    path = tmp_path / "malformed.json"
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+    with pytest.raises(ScenarioError) as caught:
+        replay_file(engine, path)
+
+    assert caught.value.line == broken
+    assert f"line {broken}" in str(caught.value)
+    assert "JSON" in str(caught.value)
+    assert max_id(engine) == before
+
+
+def test_a_lone_surrogate_escape_is_recorded_or_rejected_as_a_scenario_error(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Valid JSON holding a lone \\ud800 escape records faithfully or fails naming its entry."""
+    replay_file(engine, DONGHU_FIRE)
+    before = max_id(engine)
+    actions = setup_actions()
+    actions[1]["name"] = "Grid \ud800 1"
+    text, first_line = scenario_text(actions)  # json.dumps writes the escape: valid JSON
+    assert "\\ud800" in text
+    path = tmp_path / "surrogate.json"
+    path.write_text(text, encoding="utf-8")
+
+    rejected: ScenarioError | None = None
+    try:
+        replay_file(engine, path)  # any other exception fails the test
+    except ScenarioError as error:
+        rejected = error
+    if rejected is not None:
+        assert rejected.entry == 2
+        assert f"entry 2, line {first_line + 1}" in str(rejected)
+        assert max_id(engine) == before
+    else:
+        community = engine.communities.get(TEST_COMMUNITY_ID)
+        assert community.areas["1"].name == "Grid \ud800 1"
+
+
+# The command line -------------------------------------------------------------------------
+
+
+def test_cli_replay_then_timeline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`replay FILE --db PATH` exits 0 and names the incident; `timeline ID` prints its timeline."""
+    db = str(tmp_path / "cli.db")
+    assert main(["replay", str(DONGHU_FIRE), "--db", db]) == 0
+    out = capsys.readouterr().out
+    match = re.search(r"incident donghu-fire: ([0-9a-f-]{36})", out)
+    assert match is not None, out
+    incident_id = match.group(1)
+    UUID(incident_id)
+
+    assert main(["timeline", incident_id, "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "start 2022-02-15T15:00:00+08:00" in out
+    contained = [row for row in out.splitlines() if "contained:" in row]
+    assert len(contained) == 1
+    assert "15:12" in contained[0]
+    assert "+ 12.0" in contained[0]
+    assert "corrected from 15:14" in contained[0]
+    consent = [row for row in out.splitlines() if "granted consent" in row]
+    assert len(consent) == 1
+    assert "recorded 18 min later" in consent[0]
+
+
+@pytest.mark.parametrize(
+    "bad_entry",
+    [
+        pytest.param({"do": "explode", "at": "2022-02-15T15:04:00", **GRID_LEADER,
+                      "incident": "fire"}, id="rejected-when-read"),
+        pytest.param({"do": "force_entry", "at": "2022-02-15T15:04:00", **GRID_LEADER,
+                      "incident": "fire", "target": "door"}, id="rejected-when-replayed"),
+    ],
+)
+def test_cli_replay_of_a_bad_file_exits_2_naming_the_entry(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], bad_entry: dict[str, Any]
+) -> None:
+    """A bad entry makes `replay` exit 2, naming entry and line on stderr, recording nothing."""
+    text, first_line = scenario_text([*setup_actions(), bad_entry])
+    path = tmp_path / "bad.json"
+    path.write_text(text, encoding="utf-8")
+    db = tmp_path / "cli-bad.db"
+
+    assert main(["replay", str(path), "--db", str(db)]) == 2
+    captured = capsys.readouterr()
+    assert "ScenarioError" in captured.err
+    assert f"entry 4, line {first_line + 3}" in captured.err
+    assert "facts in" not in captured.out
+    with Engine(f"sqlite:///{db}") as engine:
+        assert not engine.app.recorder.max_notification_id()
+
+
+def test_cli_timeline_of_an_unknown_id_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`timeline` with an id the store doesn't hold exits 2 and says so on stderr."""
+    assert main(["timeline", str(uuid4()), "--db", str(tmp_path / "empty.db")]) == 2
+    assert "NotFoundError" in capsys.readouterr().err
+
+
+def test_cli_demo_meets_the_15_minute_target(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`demo` replays the Donghu fire, exits 0 and reports the 15-minute target met."""
+    assert main(["demo", "--db", str(tmp_path / "d.db")]) == 0
+    out = capsys.readouterr().out
+    assert "15-minute target met" in out
+    assert "Contained at 15:12, 12 minutes after detection" in out
