@@ -322,3 +322,33 @@ def test_cli_demo_meets_the_15_minute_target(
     out = capsys.readouterr().out
     assert "15-minute target met" in out
     assert "Contained at 15:12, 12 minutes after detection" in out
+
+
+def test_an_entry_inserted_into_a_replayed_file_is_the_only_thing_recorded(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Implicit command ids come from content, so inserting an entry shifts nothing."""
+    first = replay_file(engine, DONGHU_FIRE)
+    assert first.events_recorded == first.facts
+    document = json.loads(DONGHU_FIRE.read_text(encoding="utf-8"))
+    report_at = next(i for i, a in enumerate(document["actions"]) if a["do"] == "report")
+    document["actions"].insert(report_at, {
+        "do": "enrol", "at": "2021-12-02T09:00:00", "actor": "office-duty",
+        "as": "community_staff", "person_id": "squad-qian", "name": "Qian"})
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(document, indent=1), encoding="utf-8")
+    second = replay_file(engine, edited)
+    assert second.events_recorded == 1
+    assert engine.communities.get(first.community_id).people["squad-qian"].name == "Qian"
+
+
+def test_unknown_keys_inside_values_are_refused_with_their_path(tmp_path: Path) -> None:
+    """A misspelt key in a location is an error naming the entry and the key, not a silent drop."""
+    document = json.loads(DONGHU_FIRE.read_text(encoding="utf-8"))
+    report = next(a for a in document["actions"] if a["do"] == "report")
+    report["location"]["buildng"] = report["location"].pop("building")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(document, indent=1), encoding="utf-8")
+    with Engine("memory:") as engine, pytest.raises(ScenarioError,
+                                                    match=r"extra fields found \(buildng\)"):
+        replay_file(engine, bad)

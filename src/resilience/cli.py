@@ -41,8 +41,8 @@ def format_timeline(timeline: Timeline, people: dict[str, str] | None = None) ->
 
 def _demo(args: argparse.Namespace) -> int:
     path = Path(args.db)
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    # No need to start from an empty file: the replay's command ids make a
+    # second run record nothing, so the demo never destroys an existing store.
     with Engine(_sqlite_url(str(path))) as engine:
         scenario = load_scenario(DONGHU_FIRE)
         result = replay(engine, scenario)
@@ -54,7 +54,8 @@ def _demo(args: argparse.Namespace) -> int:
         detected = incident.detected_at
         leader = community.holder("grid_leader", incident.location.grid or "", detected)
         print(f"{scenario.name}: {community.name}, {community.subdistrict}, {community.district}")
-        print(f"Replayed {result.events_recorded} facts into {path} (SQLite)\n")
+        print(f"Replayed {result.facts} facts into {path} (SQLite; "
+              f"{result.events_recorded} recorded by this run)\n")
         print(f"Detected {detected:%Y-%m-%d %H:%M} at {incident.location}")
         print(f"Grid {incident.location.grid}'s leader then: {people.get(leader or '', leader)}\n")
         print(format_timeline(timeline, people))
@@ -76,8 +77,8 @@ def _replay(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.file)
     with Engine(_sqlite_url(args.db)) as engine:
         result = replay(engine, scenario)
-    print(f"{scenario.name}: {len(scenario.actions)} actions, {result.events_recorded} facts "
-          f"in {args.db}")
+    print(f"{scenario.name}: {len(scenario.actions)} actions, {result.facts} facts in {args.db}, "
+          f"{result.events_recorded} recorded by this run")
     print(f"community {result.community_id}")
     for key, incident in result.incidents.items():
         print(f"incident {key}: {incident}")
@@ -98,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="resilience", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="replay the Donghu fire and print its timeline")
-    demo.add_argument("--db", default="donghu-demo.db", help="SQLite file to (re)create")
+    demo.add_argument("--db", default="donghu-demo.db",
+                      help="SQLite file to record into (a second run records nothing new)")
     demo.set_defaults(run=_demo)
     rep = commands.add_parser("replay", help="record a scenario file into a store")
     rep.add_argument("file")
@@ -118,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ResilienceError as exc:
         print(f"resilience: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
-    except ValueError as exc:  # e.g. a malformed UUID on the command line
+    except (ValueError, OSError) as exc:  # a malformed UUID, a missing or unreadable file
         print(f"resilience: {exc}", file=sys.stderr)
         return 2
     return code

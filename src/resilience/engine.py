@@ -15,7 +15,7 @@ from resilience.domain.base import FactAggregate
 from resilience.domain.catalogue import DEFAULT_CATALOGUE, ServiceCatalogue
 from resilience.errors import NotFoundError
 from resilience.services.communities import Communities
-from resilience.services.core import EventStoreApplication, Store
+from resilience.services.core import Batch, EventStoreApplication, Store
 from resilience.services.incidents import Incidents
 from resilience.services.orders import Orders
 from resilience.timeline import Timeline, build_timeline
@@ -62,12 +62,13 @@ class Engine:
         other._attach(Store(self.app, clock), self.catalogue)
         return other
 
-    def batch(self) -> AbstractContextManager[None]:
+    def batch(self) -> AbstractContextManager[Batch]:
         """Record every command in the block in one transaction, or none of them.
 
         Commands inside see each other's facts; the facts reach the store when
         the block ends. Use it to import scenarios and history in bulk (one
         save of many events is ~10x faster than one save per command).
+        The yielded :class:`Batch` tells how many events were recorded.
         """
         return self._store.batch()
 

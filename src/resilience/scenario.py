@@ -5,8 +5,10 @@ the public engine API inside one batch, so a file either loads whole or
 records nothing; errors name the entry (1-based) and its line in the file.
 """
 
+import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -15,13 +17,15 @@ from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from attrs import frozen
+from cattrs import ClassValidationError, IterableValidationError, transform_error
+from cattrs.v import format_exception
 
-from resilience.adapters.converter import converter
+from resilience.adapters.converter import input_converter
 from resilience.clock import ManualClock
 from resilience.domain.organisation import community_id
 from resilience.domain.values import Actor, CareCard, Location, Provider, UnitSpec
 from resilience.engine import Engine
-from resilience.errors import ResilienceError, ScenarioError
+from resilience.errors import InvalidInputError, ResilienceError, ScenarioError
 from resilience.services.core import Receipt
 from resilience.services.incidents import incident_id_for
 from resilience.services.orders import order_id_for
@@ -72,6 +76,10 @@ class Action:
     command_id: str | None
     corrects: int | str | None
     arguments: Mapping[str, Any]
+    implicit_command_id: str
+    """For entries without a command_id: derived from the entry's content (and how
+    many identical entries precede it), so replaying the file again, even with
+    entries inserted, records nothing twice."""
 
 
 @frozen
@@ -96,9 +104,12 @@ class ReplayResult:
     incidents: Mapping[str, UUID]
     orders: Mapping[str, UUID]
     receipts: tuple[Receipt, ...]
+    events_recorded: int
+    """Facts this replay added to the store (0 when the file had been replayed before)."""
 
     @property
-    def events_recorded(self) -> int:
+    def facts(self) -> int:
+        """Facts the scenario's entries account for, recorded now or by an earlier replay."""
         return sum(len(r.versions) for r in self.receipts)
 
 
@@ -131,21 +142,24 @@ def parse_scenario(text: str) -> Scenario:
     raw_actions = document.get("actions")
     if not isinstance(raw_actions, list) or not raw_actions:
         raise ScenarioError("'actions' must be a non-empty list")
-    lines = _entry_lines(text, len(raw_actions))
-    actions = tuple(
-        _action(number, lines[number - 1], raw, zone)
-        for number, raw in enumerate(raw_actions, start=1)
-    )
     name = document.get("name")
     if not isinstance(name, str) or not name.strip():
         raise ScenarioError("'name' (a non-empty string naming the scenario) is required")
+    lines = _entry_lines(text, len(raw_actions))
+    seen: Counter[str] = Counter()
+    actions = []
+    for number, raw in enumerate(raw_actions, start=1):
+        digest = _digest(raw)
+        seen[digest] += 1
+        actions.append(_action(number, lines[number - 1], raw, zone,
+                               f"scenario/{name}/{digest}/{seen[digest]}"))
     return Scenario(
         name=name,
         version=version,
         district=place["district"],
         subdistrict=place["subdistrict"],
         community=place["name"],
-        actions=actions,
+        actions=tuple(actions),
     )
 
 
@@ -162,7 +176,7 @@ def replay(engine: Engine, scenario: Scenario) -> ReplayResult:
     orders: dict[str, UUID] = {}
     labels: dict[str, Receipt] = {}
     receipts: list[Receipt] = []
-    with player.batch():
+    with player.batch() as batch:
         for action in scenario.actions:
             clock.set(action.recorded_at)
             try:
@@ -178,7 +192,8 @@ def replay(engine: Engine, scenario: Scenario) -> ReplayResult:
             receipts.append(receipt)
             if action.label is not None:
                 labels[action.label] = receipt
-    return ReplayResult(community, dict(incidents), dict(orders), tuple(receipts))
+    return ReplayResult(community, dict(incidents), dict(orders), tuple(receipts),
+                        batch.events_recorded)
 
 
 def replay_file(engine: Engine, path: str | Path) -> ReplayResult:
@@ -189,9 +204,7 @@ def _perform(engine: Engine, scenario: Scenario, community: UUID, action: Action
              incidents: dict[str, UUID], orders: dict[str, UUID],
              labels: dict[str, Receipt]) -> Receipt:
     kwargs: dict[str, Any] = dict(action.arguments)
-    # An entry without its own command id gets one from the scenario's name and its
-    # position, so replaying the same file again records nothing new.
-    command_id = action.command_id or f"scenario/{scenario.name}/{action.entry}"
+    command_id = action.command_id or action.implicit_command_id
     kwargs.update(actor=action.actor, occurred_at=action.at, command_id=command_id)
     if action.corrects is not None:
         kwargs["corrects"] = _version(action, labels)
@@ -241,7 +254,13 @@ def _version(action: Action, labels: Mapping[str, Receipt]) -> int:
     return receipt.first_version
 
 
-def _action(entry: int, line: int | None, raw: Any, zone: tzinfo | None) -> Action:
+def _digest(raw: Any) -> str:
+    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()[:20]
+
+
+def _action(entry: int, line: int | None, raw: Any, zone: tzinfo | None,
+            implicit_command_id: str) -> Action:
     def fail(message: str) -> ScenarioError:
         return ScenarioError(message, entry=entry, line=line)
 
@@ -260,6 +279,11 @@ def _action(entry: int, line: int | None, raw: Any, zone: tzinfo | None) -> Acti
     key = raw.get(target) if target != "community" else None
     if target != "community" and (not isinstance(key, str) or not key):
         raise fail(f"'{target}' must be a non-empty key string")
+    if "occurred_at" in raw:
+        raise fail("use 'at' for when the action happened ('occurred_at' is not a key here)")
+    for optional in ("label", "command_id"):
+        if optional in raw and (not isinstance(raw[optional], str) or not raw[optional]):
+            raise fail(f"'{optional}' must be a non-empty string")
     actor_id, role = raw.get("actor"), raw.get("as")
     if not isinstance(actor_id, str) or not isinstance(role, str):
         raise fail("'actor' (a person id) and 'as' (the role they act in) are required")
@@ -273,16 +297,13 @@ def _action(entry: int, line: int | None, raw: Any, zone: tzinfo | None) -> Acti
         }
     except ResilienceError as exc:
         raise fail(str(exc)) from None
-    except Exception as exc:  # cattrs raises its own class groups for malformed values
-        raise fail(f"malformed argument: {exc}") from None
     corrects = raw.get("corrects")
     if corrects is not None and not isinstance(corrects, int | str):
         raise fail("'corrects' is a fact version (number) or an earlier entry's label")
     label = raw.get("label")
     command_id = raw.get("command_id")
-    return Action(entry, line, do, at, recorded_at, actor, target, key,
-                  label if isinstance(label, str) else None,
-                  command_id if isinstance(command_id, str) else None, corrects, arguments)
+    return Action(entry, line, do, at, recorded_at, actor, target, key, label, command_id,
+                  corrects, arguments, implicit_command_id)
 
 
 def _argument(name: str, value: Any, zone: tzinfo | None) -> Any:
@@ -290,8 +311,16 @@ def _argument(name: str, value: Any, zone: tzinfo | None) -> Any:
     if wanted is datetime:
         return _moment(value, zone, name)
     if wanted is not None:
-        return converter.structure(value, wanted)
+        try:
+            return input_converter.structure(value, wanted)
+        except (ClassValidationError, IterableValidationError) as exc:
+            problems = "; ".join(transform_error(exc, path=name, format_exception=_explain))
+            raise InvalidInputError(f"malformed {name}: {problems}") from None
     return value
+
+
+def _explain(exc: BaseException, wanted: type | None) -> str:
+    return str(exc) if isinstance(exc, ResilienceError) else format_exception(exc, wanted)
 
 
 def _moment(value: Any, zone: tzinfo | None, name: str) -> datetime:

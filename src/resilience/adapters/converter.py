@@ -39,3 +39,9 @@ def _make() -> Converter:
 
 converter: Converter = _make()
 """The library's converter. Use it to (un)structure any event or value object."""
+
+input_converter: Converter = converter.copy(forbid_extra_keys=True)
+"""The same hooks, refusing unknown keys: for values typed by people (scenario files).
+
+Stored events keep the lenient converter so an older reader can load events
+written by a newer version that added fields."""

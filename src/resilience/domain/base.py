@@ -112,6 +112,7 @@ class FactAggregate(Aggregate):
         self, ctx: Context, corrects: int, corrected_to: datetime, reason: str
     ) -> None:
         """Record that the fact at version ``corrects`` happened at ``corrected_to``."""
+        self._check_writable(self.TimeCorrected)
         self._require_correctable(corrects)
         require_aware(corrected_to, "corrected_to")
         reason = require_text(reason, "reason")

@@ -41,6 +41,13 @@ class Receipt:
         return range(self.first_version, self.last_version + 1)
 
 
+class Batch:
+    """What a batch recorded, known once its block has ended."""
+
+    def __init__(self) -> None:
+        self.events_recorded = 0
+
+
 def _a(noun: str) -> str:
     return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
 
@@ -68,7 +75,7 @@ class Store:
         self._batch: dict[UUID, FactAggregate] | None = None
 
     @contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self) -> Iterator["Batch"]:
         """Hold every command's facts in memory and save them all in one transaction at the end.
 
         Either everything in the block is recorded, or (if an exception leaves
@@ -77,19 +84,21 @@ class Store:
         if self._batch is not None:
             raise InvalidTransitionError("batches do not nest")
         self._batch = {}
+        result = Batch()
         try:
-            yield
+            yield result
             pending = list(self._batch.values())
         finally:
             self._batch = None
         if pending:
             try:
-                self.app.save(*pending)
+                recordings = self.app.save(*pending)
             except IntegrityError:
                 raise ConflictError(
                     "another writer changed one of the batch's aggregates first; "
                     "nothing of the batch was recorded"
                 ) from None
+            result.events_recorded = len(recordings)
 
     def context(
         self, actor: Actor, occurred_at: datetime | None, command_id: str | None
