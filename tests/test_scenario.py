@@ -352,3 +352,27 @@ def test_unknown_keys_inside_values_are_refused_with_their_path(tmp_path: Path) 
     with Engine("memory:") as engine, pytest.raises(ScenarioError,
                                                     match=r"extra fields found \(buildng\)"):
         replay_file(engine, bad)
+
+
+def test_a_second_file_can_follow_up_an_incident_reported_by_the_first(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Keys derive ids, so a follow-up file acts on the incident; an unknown key is named."""
+    replay_file(engine, DONGHU_FIRE)
+    follow_up = {
+        "format": "resilience.scenario", "version": 1, "name": "donghu-follow-up",
+        "timezone": "Asia/Shanghai",
+        "community": {"district": "Taishan District", "subdistrict": "Daimiao Subdistrict",
+                      "name": "Donghu Community"},
+        "actions": [{"do": "reopen", "incident": "donghu-fire", "at": "2022-02-16T09:00:00",
+                     "actor": "office-duty", "as": "community_staff",
+                     "reason": "rekindled overnight"}],
+    }
+    path = tmp_path / "follow-up.json"
+    path.write_text(json.dumps(follow_up), encoding="utf-8")
+    result = replay_file(engine, path)
+    assert engine.incidents.get(result.incidents["donghu-fire"]).reopen_count == 1
+    follow_up["actions"][0]["incident"] = "no-such-fire"  # type: ignore[index]
+    path.write_text(json.dumps(follow_up), encoding="utf-8")
+    with pytest.raises(ScenarioError, match="incident 'no-such-fire' was not reported"):
+        replay_file(engine, path)

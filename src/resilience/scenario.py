@@ -25,7 +25,7 @@ from resilience.clock import ManualClock
 from resilience.domain.organisation import community_id
 from resilience.domain.values import Actor, CareCard, Location, Provider, UnitSpec
 from resilience.engine import Engine
-from resilience.errors import InvalidInputError, ResilienceError, ScenarioError
+from resilience.errors import InvalidInputError, NotFoundError, ResilienceError, ScenarioError
 from resilience.services.core import Receipt
 from resilience.services.incidents import incident_id_for
 from resilience.services.orders import order_id_for
@@ -208,10 +208,6 @@ def _perform(engine: Engine, scenario: Scenario, community: UUID, action: Action
     kwargs.update(actor=action.actor, occurred_at=action.at, command_id=command_id)
     if action.corrects is not None:
         kwargs["corrects"] = _version(action, labels)
-
-    def fail(message: str) -> ScenarioError:
-        return ScenarioError(message, entry=action.entry, line=action.line)
-
     if action.target == "community":
         if action.do == "register":
             return engine.communities.register(
@@ -220,28 +216,25 @@ def _perform(engine: Engine, scenario: Scenario, community: UUID, action: Action
             )
         method: Callable[..., Receipt] = getattr(engine.communities, action.do)
         return method(community, **kwargs)
-    if action.target == "incident":
-        assert action.key is not None
-        if action.do in ("report", "detect"):
-            incident = incident_id_for(community, action.key)
-            receipt: Receipt = getattr(engine.incidents, action.do)(
-                community, incident_id=incident, **kwargs)
-            incidents[action.key] = incident
-            return receipt
-        if action.key not in incidents:
-            raise fail(f"incident {action.key!r} was not reported earlier in the scenario")
-        method = getattr(engine.incidents, action.do)
-        return method(incidents[action.key], **kwargs)
+    # Ids derive from the community and the key, so one file may act on an
+    # incident or order that another file reported or placed.
     assert action.key is not None
-    if action.do == "place":
-        order = order_id_for(community, action.key)
-        receipt = engine.orders.place(community, order_id=order, **kwargs)
-        orders[action.key] = order
-        return receipt
-    if action.key not in orders:
-        raise fail(f"order {action.key!r} was not placed earlier in the scenario")
-    method = getattr(engine.orders, action.do)
-    return method(orders[action.key], **kwargs)
+    service, creators, id_for, id_argument, seen = {
+        "incident": (engine.incidents, {"report", "detect"}, incident_id_for, "incident_id",
+                     incidents),
+        "order": (engine.orders, {"place"}, order_id_for, "order_id", orders),
+    }[action.target]
+    aggregate = id_for(community, action.key)
+    seen[action.key] = aggregate
+    method = getattr(service, action.do)
+    if action.do in creators:
+        return method(community, **{id_argument: aggregate}, **kwargs)
+    try:
+        return method(aggregate, **kwargs)
+    except NotFoundError:
+        verb = "reported" if action.target == "incident" else "placed"
+        raise NotFoundError(f"{action.target} {action.key!r} was not {verb} in this file "
+                            "nor before it in the store") from None
 
 
 def _version(action: Action, labels: Mapping[str, Receipt]) -> int:
