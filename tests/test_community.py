@@ -36,7 +36,7 @@ def donghu(memory_engine: Engine) -> UUID:
     communities.add_building(c, "30", "3-b", [UnitSpec("1", 24), UnitSpec("2", 20)],
                              actor=OFFICE)
     for person in ("zhang", "chen", "sun"):
-        communities.enrol(c, person, person.title(), actor=OFFICE)
+        communities.enrol(c, person, person.title(), actor=OFFICE, occurred_at=T0 - 100 * DAY)
     return c
 
 

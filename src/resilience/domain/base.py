@@ -116,15 +116,15 @@ class FactAggregate(Aggregate):
         self._require_correctable(corrects)
         require_aware(corrected_to, "corrected_to")
         reason = require_text(reason, "reason")
-        times = dict(self.occurred)
-        times[corrects] = corrected_to
-        self._check_times(times)
+        self._check_times(self._times_with(ctx, {corrects: corrected_to}))
         self._trigger(self.TimeCorrected, ctx, corrects=corrects, corrected_to=corrected_to,
                       reason=reason)
 
     def correct_details(self, ctx: Context, corrects: int, details: str, reason: str) -> None:
         """Record a better description of the fact at version ``corrects``."""
+        self._check_writable(self.DetailsCorrected)
         self._require_correctable(corrects)
+        self._check_times(self._times_with(ctx, {}))
         self._trigger(self.DetailsCorrected, ctx, corrects=corrects,
                       details=require_text(details, "details"),
                       reason=require_text(reason, "reason"))
@@ -141,6 +141,16 @@ class FactAggregate(Aggregate):
             command_id=ctx.command_id,
             **fields,
         )
+
+    def _times_with(self, ctx: Context, moved: dict[int, datetime]) -> dict[int, datetime]:
+        """Effective times if a correction (itself a fact at ``ctx.occurred_at``) moved some."""
+        times = dict(self.occurred)
+        times.update(moved)
+        times[self.version + 1] = ctx.occurred_at
+        return times
+
+    def _name_of(self, version: int) -> str:
+        return self.kinds.get(version, "the correction")
 
     def _check_writable(self, event_class: type[Any]) -> None:
         """Raise if the aggregate's state accepts no event of this class (e.g. closed)."""

@@ -392,16 +392,26 @@ class Incident(FactAggregate):
         ids = [require_text(r, "responder id") for r in responder_ids]
         if len(set(ids)) != len(ids):
             raise InvalidInputError(f"responder ids repeat: {ids}")
+        self._after_detection(ctx)
         for responder in ids:
             chain = self.responders.get(responder)
-            if chain is not None and chain.dispatched is not None:
+            if chain is None:
+                continue
+            if chain.dispatched is not None:
                 raise InvalidTransitionError(f"{responder} was already dispatched")
-        self._after_detection(ctx)
+            for version, state in ((chain.en_route, "en route"), (chain.on_scene, "on scene")):
+                if version is not None and self.occurred[version] < ctx.occurred_at:
+                    raise InvalidTransitionError(
+                        f"{responder} was already {state} at "
+                        f"{self.occurred[version].isoformat()}: a dispatch at "
+                        f"{ctx.occurred_at.isoformat()} would put the chain backwards"
+                    )
         for responder in ids:
             self._trigger(self.ResponderDispatched, ctx, responder_id=responder,
                           team=team, task=task)
 
     def en_route(self, ctx: Context, responder_id: str) -> None:
+        responder_id = require_text(responder_id, "responder_id")
         chain = self.responders.get(responder_id)
         if chain is not None and chain.en_route is not None:
             raise InvalidTransitionError(f"{responder_id} was already recorded en route")
@@ -537,8 +547,9 @@ class Incident(FactAggregate):
         if self.exigent_entry is not None and times[self.exigent_entry] <= at:
             return True
         for answers in self.consent_answers.values():
-            before = [(times[v], granted) for v, granted in answers if times[v] <= at]
-            if before and max(before)[1]:
+            # The latest answer counts; at equal times, the later-recorded one.
+            before = [(times[v], v, granted) for v, granted in answers if times[v] <= at]
+            if before and max(before)[2]:
                 return True
         return False
 
@@ -548,7 +559,7 @@ class Incident(FactAggregate):
         if early:
             raise InvalidTransitionError(
                 f"nothing can happen before detection ({detected.isoformat()}): "
-                f"{', '.join(self.kinds[v] for v in early)} would"
+                f"{', '.join(self._name_of(v) for v in early)} would"
             )
         for responder, chain in self.responders.items():
             steps = [v for v in (chain.dispatched, chain.en_route, chain.on_scene) if v is not None]

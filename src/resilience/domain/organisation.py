@@ -106,6 +106,8 @@ class Community(FactAggregate):
     name: str
     areas: dict[str, Area]
     people: dict[str, Person]
+    enrolments: dict[str, int]
+    """Version of each person's enrolment fact: no role of theirs can begin before it."""
     terms: list[RoleTerm]
     care_cards: dict[str, CareCard]
 
@@ -178,6 +180,7 @@ class Community(FactAggregate):
             aggregate.people[self.person_id] = Person(
                 self.person_id, self.name, self.phone, self.skills
             )
+            aggregate.enrolments[self.person_id] = self.originator_version
 
     class RoleAssigned(Event):
         TOPIC = "resilience.organisation:RoleAssigned"
@@ -223,6 +226,7 @@ class Community(FactAggregate):
         super().__init__()
         self.areas = {}
         self.people = {}
+        self.enrolments = {}
         self.terms = []
         self.care_cards = {}
 
@@ -385,9 +389,23 @@ class Community(FactAggregate):
         elif scope is not None:
             self.area(scope)
         work = parse_enum(Employment, employment, "employment") if employment is not None else None
+        enrolled_at = self.occurred[self.enrolments[person_id]]
+        if ctx.occurred_at < enrolled_at:
+            raise InvalidTransitionError(
+                f"{person_id} was enrolled at {enrolled_at.isoformat()}: a role can't begin "
+                "before that"
+            )
         if self.open_term(person_id, assigned, scope) is not None:
             raise InvalidTransitionError(f"{person_id} already holds {assigned.value}"
                                          f" for {scope or 'the community'}")
+        for term in self.terms:
+            if (term.person_id, term.role, term.scope) == (person_id, assigned, scope):
+                since, until = self._span(term, self.occurred)
+                if until is not None and ctx.occurred_at < until:
+                    raise InvalidTransitionError(
+                        f"{person_id} held {assigned.value} for {scope or 'the community'} "
+                        f"until {until.isoformat()}: a new term can't begin inside that one"
+                    )
         incumbents = []
         if assigned in EXCLUSIVE_ROLES:
             for term in self.terms:
@@ -439,21 +457,33 @@ class Community(FactAggregate):
         return times[term.assigned], times[term.relieved] if term.relieved is not None else None
 
     def _check_times(self, times: dict[int, datetime]) -> None:
-        spans: dict[tuple[Role, str | None], list[tuple[datetime, datetime | None, str]]] = {}
+        # Terms that may not overlap: one holder at a time for exclusive roles, and
+        # never the same person twice in the same role and scope.
+        groups: dict[tuple[object, ...], list[tuple[datetime, datetime | None, str]]] = {}
         for term in self.terms:
             since, until = self._span(term, times)
             if until is not None and until < since:
                 raise InvalidTransitionError(
                     f"{term.person_id}'s {term.role.value} term would end before it began"
                 )
+            enrolled_at = times[self.enrolments[term.person_id]]
+            if since < enrolled_at:
+                raise InvalidTransitionError(
+                    f"{term.person_id}'s {term.role.value} term would begin before their "
+                    f"enrolment ({enrolled_at.isoformat()})"
+                )
+            span = (since, until, term.person_id)
+            groups.setdefault((term.person_id, term.role, term.scope), []).append(span)
             if term.role in EXCLUSIVE_ROLES:
-                spans.setdefault((term.role, term.scope), []).append((since, until, term.person_id))
-        for (role, scope), terms in spans.items():
-            terms.sort(key=lambda t: t[0])
-            for (_, until, who), (since, _, nxt) in itertools.pairwise(terms):
+                groups.setdefault((term.role, term.scope), []).append(span)
+        for key, spans in groups.items():
+            spans.sort(key=lambda t: t[0])
+            for (_, until, who), (since, _, nxt) in itertools.pairwise(spans):
                 if until is None or since < until:
+                    role, scope = key[-2], key[-1]
                     raise InvalidTransitionError(
-                        f"{who}'s and {nxt}'s terms as {role.value} of {scope} would overlap"
+                        f"{who}'s and {nxt}'s terms as {role} of {scope or 'the community'} "
+                        "would overlap"
                     )
 
     def _new_area_id(self, area_id: str) -> str:
