@@ -456,7 +456,16 @@ class Incident(FactAggregate):
         self._trigger(self.ConsentGranted, ctx, resident_id=resident_id)
 
     def refuse_consent(self, ctx: Context, resident_id: str, reason: str = "") -> None:
+        """Record a refusal; it can't withdraw the consent an entry already recorded relied on."""
         self._answer(ctx, resident_id)
+        answers = {r: list(a) for r, a in self.consent_answers.items()}
+        answers.setdefault(resident_id, []).append((self.version + 1, False))
+        times = {**self.occurred, self.version + 1: ctx.occurred_at}
+        if not all(self._entry_permitted(times[v], times, answers) for v in self.forced_entries):
+            raise InvalidTransitionError(
+                f"a refusal by {resident_id} at {ctx.occurred_at.isoformat()} would leave a "
+                "recorded forced entry without consent; correct that entry's time instead"
+            )
         self._trigger(self.ConsentRefused, ctx, resident_id=resident_id, reason=reason)
 
     def authorise_exigent_entry(self, ctx: Context, reason: str) -> None:
@@ -543,10 +552,14 @@ class Incident(FactAggregate):
         self._after_detection(ctx)
         self._not_before(ctx, self.consent_requests[resident_id], "the consent request")
 
-    def _entry_permitted(self, at: datetime, times: dict[int, datetime]) -> bool:
+    def _entry_permitted(
+        self, at: datetime, times: dict[int, datetime],
+        consent_answers: dict[str, list[tuple[int, bool]]] | None = None,
+    ) -> bool:
         if self.exigent_entry is not None and times[self.exigent_entry] <= at:
             return True
-        for answers in self.consent_answers.values():
+        given = self.consent_answers if consent_answers is None else consent_answers
+        for answers in given.values():
             # The latest answer counts; at equal times, the later-recorded one.
             before = [(times[v], v, granted) for v, granted in answers if times[v] <= at]
             if before and max(before)[2]:

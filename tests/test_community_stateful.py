@@ -1,0 +1,592 @@
+"""Stateful property test: random community organisation commands against a plain model.
+
+Hypothesis drives ``engine.communities`` with random, often invalid, commands
+(duplicate area ids, unknown parents, roles for people not (yet) enrolled,
+roles in the wrong kind of area, duplicate and overlapping roles, relieving
+what is not held or before it began, repeated command ids, time corrections).
+A deliberately simple model restates the rules and predicts, for every
+command, whether it is accepted (and which facts it records: a handover is a
+relief and an assignment) or which documented error class rejects it. After
+every step the community read back from the store must equal the model, and
+so must the roster and the holder of every exclusive role at sampled times.
+"""
+
+import itertools
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from resilience import (
+    AlreadyExistsError,
+    CareCard,
+    Contact,
+    Engine,
+    InvalidInputError,
+    InvalidTransitionError,
+    ManualClock,
+    NotFoundError,
+    Receipt,
+    ResilienceError,
+    UnitSpec,
+)
+
+from conftest import OFFICE, T0
+
+Errors = set[type[ResilienceError]]
+Term = dict[str, Any]  # person, role, scope, assigned (version), relieved (version or None)
+Span = tuple[datetime, datetime | None, int]  # since, until (None: still held), assigned version
+
+ZONES: tuple[tzinfo, ...] = (UTC, ZoneInfo("Asia/Shanghai"), timezone(timedelta(hours=-5)))
+NAMES = {"district": "Taishan", "subdistrict": "Daimiao", "name": "Donghu"}
+SETUP_AT = T0 - timedelta(days=1)
+
+# Which kind of area each roster role is held for (None: any area, or the whole community).
+ROLE_SCOPES: dict[str, set[str] | None] = {
+    "grid_leader": {"grid"},
+    "grid_worker": {"grid"},
+    "building_leader": {"building"},
+    "unit_leader": {"unit"},
+    "party_member_household": {"building", "unit"},
+    "squad_member": None,
+    "volunteer": None,
+    "community_staff": None,
+}
+EXCLUSIVE = {"grid_leader", "building_leader", "unit_leader"}
+
+
+def moment(minutes: int, zone: tzinfo) -> datetime:
+    """T0 + ``minutes``, expressed in ``zone`` (the same instant in any zone)."""
+    return (T0 + timedelta(minutes=minutes)).astimezone(zone)
+
+
+def card(n: int) -> CareCard:
+    c = Contact(f"contact {n}", f"0538-{n:04d}")
+    return CareCard(c, c, c, c, c, c)
+
+
+# Five-minute steps, so that facts often share a moment (ties are where rules are subtle).
+MOMENTS = st.builds(moment, st.integers(-2, 24).map(lambda k: 5 * k), st.sampled_from(ZONES))
+WHENS = st.one_of(MOMENTS, st.none())  # None: the engine's clock, five minutes later each step
+COMMAND_IDS = st.sampled_from((None,) * 18 + tuple(f"cmd-{i}" for i in range(1, 7)))
+PEOPLE = st.sampled_from(("p1", "p2", "p3", "p4", ""))
+ROLES = st.sampled_from(("grid_leader",) * 3 + ("building_leader", "unit_leader") * 2 + (
+    "grid_worker", "party_member_household", "volunteer", "squad_member", "community_staff",
+    "resident", "mayor"))
+SCOPES = st.sampled_from((None, "g1", "g1", "g1", "g2", "m1", "b1", "b1", "b2", "b1/1", "b1/1",
+                          "b1/2", "nowhere"))
+PICKS = st.integers(0, 9)  # an index into the model's current candidates
+VERSIONS = st.integers(0, 80)  # reduced modulo (facts + 2): mostly existing versions
+CORRECTIONS = frozenset({"TimeCorrected", "DetailsCorrected"})
+SETTINGS = settings(max_examples=100, stateful_step_count=30,
+                    deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def blank(text: str) -> bool:
+    """Would the library consider this text empty?"""
+    return not text.strip()
+
+
+def in_sequence(spans: list[Span]) -> bool:
+    """Terms (since, until, version) follow each other: each ends before the next begins.
+
+    Ordered by start, ties by assignment order; an open term (until None) must be the last.
+    """
+    ordered = sorted(spans, key=lambda s: (s[0], s[2]))
+    return all(a[1] is not None and a[1] <= b[0] for a, b in itertools.pairwise(ordered))
+
+
+class CommunityMachine(RuleBasedStateMachine):
+    """One community's organisation driven through the engine, shadowed by plain dicts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = ManualClock(T0 + timedelta(minutes=5))
+        self.engine = Engine("memory:", clock=self.clock)
+        self.community: UUID = self.engine.communities.id_for(**NAMES)
+        # The model. Facts by version: effective time and event name.
+        self.times: dict[int, datetime] = {}
+        self.kinds: dict[int, str] = {}
+        self.commands: dict[str, tuple[int, int]] = {}
+        self.areas: dict[str, str] = {}  # area id -> kind
+        self.zones: dict[str, str] = {}  # area id -> zone type
+        self.people: dict[str, int] = {}  # person -> version of their enrolment
+        self.terms: list[Term] = []
+        self.cards: dict[str, int] = {}  # grid -> card number
+        self.progressed = 0
+
+    def teardown(self) -> None:
+        self.engine.close()
+
+    # The command loop ------------------------------------------------------------
+
+    def attempt(self, command_id: str | None, errors: Errors, call: Callable[[], Receipt],
+                kinds: list[str], at: datetime) -> int | None:
+        """Run ``call``; check it against the model; return the first new version if accepted."""
+        try:
+            return self._attempt(command_id, errors, call, kinds, at)
+        finally:
+            self.clock.advance(timedelta(minutes=5))
+
+    def _attempt(self, command_id: str | None, errors: Errors, call: Callable[[], Receipt],
+                 kinds: list[str], at: datetime) -> int | None:
+        count = len(self.times)
+        # The invariant then checks that the store holds exactly the model's facts, so a
+        # repeated or rejected command is also shown to have recorded nothing.
+        if command_id is not None and command_id in self.commands:
+            receipt = call()
+            assert receipt == Receipt(self.community, *self.commands[command_id])
+            return None
+        if errors:
+            expected = sorted(e.__name__ for e in errors)
+            try:
+                call()
+            except ResilienceError as exc:
+                raised = exc
+            else:
+                raise AssertionError(f"accepted a command the model rejects with {expected}")
+            assert isinstance(raised, tuple(errors)), f"raised {raised!r}; expected {expected}"
+            return None
+        try:
+            receipt = call()
+        except ResilienceError as exc:
+            raise AssertionError(f"the model accepts this command but it raised {exc!r}") from exc
+        first, last = count + 1, count + len(kinds)
+        assert receipt == Receipt(self.community, first, last)
+        for version, kind in enumerate(kinds, start=first):
+            self.times[version] = at
+            self.kinds[version] = kind
+        if command_id is not None:
+            self.commands[command_id] = (first, last)
+        return first
+
+    def at(self, when: datetime | None) -> datetime:
+        return self.clock() if when is None else when
+
+    def new_area(self, area_id: str, errors: Errors) -> None:
+        if blank(area_id):
+            errors.add(InvalidInputError)
+        elif area_id in self.areas:
+            errors.add(AlreadyExistsError)
+
+    def area_of_kind(self, area_id: str | None, kinds: set[str], errors: Errors) -> None:
+        if area_id is None:
+            errors.add(InvalidInputError)
+        elif area_id not in self.areas:
+            errors.add(NotFoundError)
+        elif self.areas[area_id] not in kinds:
+            errors.add(InvalidInputError)
+
+    # Rules of the model ----------------------------------------------------------
+
+    def span(self, term: Term, times: dict[int, datetime]) -> tuple[datetime, datetime | None]:
+        relieved = term["relieved"]
+        return times[term["assigned"]], (times[relieved] if relieved is not None else None)
+
+    def times_valid(self, times: dict[int, datetime]) -> bool:
+        """Would these effective times keep every roster invariant?"""
+        groups: dict[tuple[str | None, ...], list[Span]] = {}
+        for term in self.terms:
+            since, until = self.span(term, times)
+            if until is not None and until < since:
+                return False  # relieved before assigned
+            if since < times[self.people[term["person"]]]:
+                return False  # holding a role before being enrolled
+            span = (since, until, term["assigned"])
+            groups.setdefault((term["person"], term["role"], term["scope"]), []).append(span)
+            if term["role"] in EXCLUSIVE:
+                groups.setdefault((term["role"], term["scope"]), []).append(span)
+        return all(in_sequence(spans) for spans in groups.values())
+
+    def held(self, at: datetime) -> list[Term]:
+        """Terms held at ``at``, in assignment order."""
+        held = []
+        for term in self.terms:
+            since, until = self.span(term, self.times)
+            if since <= at and (until is None or at < until):
+                held.append(term)
+        return held
+
+    # Setup -----------------------------------------------------------------------
+
+    @initialize(command_id=COMMAND_IDS, head_start=st.integers(0, 14))
+    def register(self, command_id: str | None, head_start: int) -> None:
+        """Register the community with grid g1, building b1 (units 1, 2) and p1; steps follow."""
+        communities = self.engine.communities
+        receipt = communities.register(**NAMES, actor=OFFICE, occurred_at=SETUP_AT,
+                                       command_id=command_id)
+        assert receipt == Receipt(self.community, 1, 1)
+        communities.add_grid(self.community, "g1", actor=OFFICE, occurred_at=SETUP_AT)
+        communities.add_building(self.community, "b1", "g1", [UnitSpec("1", 12),
+                                 UnitSpec("2", 12)], actor=OFFICE, occurred_at=SETUP_AT)
+        communities.enrol(self.community, "p1", "Zhang", actor=OFFICE, occurred_at=SETUP_AT)
+        kinds = ["Registered", "GridAdded", "BuildingAdded", "PersonEnrolled"]
+        self.times = dict.fromkeys(range(1, 5), SETUP_AT)
+        self.kinds = dict(enumerate(kinds, start=1))
+        if command_id is not None:
+            self.commands[command_id] = (1, 1)
+        self.areas = {"g1": "grid", "b1": "building", "b1/1": "unit", "b1/2": "unit"}
+        self.people = {"p1": 4}
+        for _ in range(head_start):
+            self.progress(None)
+
+    # Commands --------------------------------------------------------------------
+
+    @rule(command_id=COMMAND_IDS)
+    def register_again(self, command_id: str | None) -> None:
+        """Registering the same names again is refused, unless it repeats a known command id."""
+        self.attempt(command_id, {AlreadyExistsError}, lambda: self.engine.communities.register(
+            **NAMES, actor=OFFICE, occurred_at=SETUP_AT, command_id=command_id),
+            ["Registered"], SETUP_AT)
+
+    @rule(grid=st.sampled_from(("g2", "g3", "g1", "b1", "")), when=WHENS,
+          command_id=COMMAND_IDS)
+    def add_grid(self, grid: str, when: datetime | None, command_id: str | None) -> None:
+        """Add a grid with a new area id."""
+        at = self.at(when)
+        errors: Errors = set()
+        self.new_area(grid, errors)
+        if self.attempt(command_id, errors, lambda: self.engine.communities.add_grid(
+                self.community, grid, actor=OFFICE, occurred_at=when, command_id=command_id),
+                ["GridAdded"], at) is not None:
+            self.areas[grid] = "grid"
+
+    @rule(micro_grid=st.sampled_from(("m1", "m2", "g1")),
+          grid=st.sampled_from(("g1", "g2", "m1", "b1", "nowhere")), when=WHENS,
+          command_id=COMMAND_IDS)
+    def add_micro_grid(self, micro_grid: str, grid: str, when: datetime | None,
+                       command_id: str | None) -> None:
+        """Add a micro-grid with a new area id, in an existing grid."""
+        at = self.at(when)
+        errors: Errors = set()
+        self.new_area(micro_grid, errors)
+        self.area_of_kind(grid, {"grid"}, errors)
+        if self.attempt(command_id, errors, lambda: self.engine.communities.add_micro_grid(
+                self.community, micro_grid, grid, actor=OFFICE, occurred_at=when,
+                command_id=command_id), ["MicroGridAdded"], at) is not None:
+            self.areas[micro_grid] = "micro_grid"
+
+    @rule(building=st.sampled_from(("b2", "b3", "b1", "g1")),
+          parent=st.sampled_from(("g1", "g2", "m1", "b1", "nowhere")),
+          units=st.sampled_from((("1",), ("1", "2"), ("1", "1"), ())), when=WHENS,
+          command_id=COMMAND_IDS)
+    def add_building(self, building: str, parent: str, units: tuple[str, ...],
+                     when: datetime | None, command_id: str | None) -> None:
+        """Add a building with new area ids (its units' too) in a grid or micro-grid."""
+        at = self.at(when)
+        errors: Errors = set()
+        self.new_area(building, errors)
+        self.area_of_kind(parent, {"grid", "micro_grid"}, errors)
+        if len(set(units)) != len(units):
+            errors.add(InvalidInputError)
+        if any(f"{building}/{u}" in self.areas for u in units):
+            errors.add(AlreadyExistsError)
+        specs = [UnitSpec(u, 6) for u in units]
+        if self.attempt(command_id, errors, lambda: self.engine.communities.add_building(
+                self.community, building, parent, specs, actor=OFFICE, occurred_at=when,
+                command_id=command_id), ["BuildingAdded"], at) is not None:
+            self.areas[building] = "building"
+            self.areas.update({f"{building}/{u}": "unit" for u in units})
+
+    @rule(area=st.sampled_from(("g1", "b1", "b1/1", "nowhere")),
+          zone=st.sampled_from(("old_estate", "new_build", "moon")), when=WHENS,
+          command_id=COMMAND_IDS)
+    def classify_zone(self, area: str, zone: str, when: datetime | None,
+                      command_id: str | None) -> None:
+        """Classify an existing area as a known zone type it does not already have."""
+        at = self.at(when)
+        errors: Errors = set()
+        if zone == "moon":
+            errors.add(InvalidInputError)
+        if area not in self.areas:
+            errors.add(NotFoundError)
+        elif self.zones.get(area) == zone:
+            errors.add(InvalidTransitionError)
+        if self.attempt(command_id, errors, lambda: self.engine.communities.classify_zone(
+                self.community, area, zone, actor=OFFICE, occurred_at=when,
+                command_id=command_id), ["ZoneClassified"], at) is not None:
+            self.zones[area] = zone
+
+    @rule(grid=st.sampled_from(("g1", "b1", "nowhere")), number=st.integers(1, 2), when=WHENS,
+          command_id=COMMAND_IDS)
+    def issue_care_card(self, grid: str, number: int, when: datetime | None,
+                        command_id: str | None) -> None:
+        """Issue a grid a care card that differs from its current one."""
+        at = self.at(when)
+        errors: Errors = set()
+        self.area_of_kind(grid, {"grid"}, errors)
+        if self.cards.get(grid) == number:
+            errors.add(InvalidTransitionError)
+        if self.attempt(command_id, errors, lambda: self.engine.communities.issue_care_card(
+                self.community, grid, card(number), actor=OFFICE, occurred_at=when,
+                command_id=command_id), ["CareCardIssued"], at) is not None:
+            self.cards[grid] = number
+
+    @rule(person=PEOPLE, name=st.sampled_from(("Wang", "Li", "")), when=WHENS,
+          command_id=COMMAND_IDS)
+    def enrol(self, person: str, name: str, when: datetime | None,
+              command_id: str | None) -> None:
+        """Enrol a named person once."""
+        at = self.at(when)
+        errors: Errors = set()
+        if blank(person) or blank(name):
+            errors.add(InvalidInputError)
+        if person in self.people:
+            errors.add(AlreadyExistsError)
+        version = self.attempt(command_id, errors, lambda: self.engine.communities.enrol(
+            self.community, person, name, actor=OFFICE, occurred_at=when,
+            command_id=command_id), ["PersonEnrolled"], at)
+        if version is not None:
+            self.people[person] = version
+
+    @rule(person=PEOPLE, role=ROLES, scope=SCOPES, when=WHENS, command_id=COMMAND_IDS)
+    def assign_role(self, person: str, role: str, scope: str | None, when: datetime | None,
+                    command_id: str | None) -> None:
+        """Assign a roster role to an enrolled person for the right kind of area.
+
+        Not while they hold it already; an exclusive role hands over from the incumbent (a
+        relief at the same moment, then the assignment) and never overlaps another term.
+        """
+        at = self.at(when)
+        errors: Errors = set()
+        if role not in ROLE_SCOPES:
+            errors.add(InvalidInputError)  # not a roster role (or not a role at all)
+        if person not in self.people:
+            errors.add(NotFoundError)
+        elif at < self.times[self.people[person]]:
+            errors.add(InvalidTransitionError)  # not enrolled yet at that time
+        incumbents: list[Term] = []
+        if role in ROLE_SCOPES:
+            kinds = ROLE_SCOPES[role]
+            if kinds is not None:
+                self.area_of_kind(scope, kinds, errors)
+            elif scope is not None and scope not in self.areas:
+                errors.add(NotFoundError)
+            new: Span = (at, None, len(self.times) + 1)
+            mine = [(*self.span(t, self.times), t["assigned"]) for t in self.terms
+                    if (t["person"], t["role"], t["scope"]) == (person, role, scope)]
+            if not in_sequence([*mine, new]):
+                errors.add(InvalidTransitionError)  # holds it already, then or later
+            if role in EXCLUSIVE:
+                spans = [new]
+                for term in self.terms:
+                    if (term["role"], term["scope"]) != (role, scope):
+                        continue
+                    since, until = self.span(term, self.times)
+                    if until is None and since <= at:
+                        incumbents.append(term)
+                        until = at
+                    spans.append((since, until, term["assigned"]))
+                if not in_sequence(spans):
+                    errors.add(InvalidTransitionError)
+        kinds_recorded = ["RoleRelieved"] * len(incumbents) + ["RoleAssigned"]
+        first = self.attempt(command_id, errors, lambda: self.engine.communities.assign_role(
+            self.community, person, role, scope, actor=OFFICE, occurred_at=when,
+            command_id=command_id), kinds_recorded, at)
+        if first is not None:
+            for version, term in enumerate(incumbents, start=first):
+                term["relieved"] = version
+            self.terms.append({"person": person, "role": role, "scope": scope,
+                               "assigned": first + len(incumbents), "relieved": None})
+
+    @rule(pick=PICKS, when=WHENS, command_id=COMMAND_IDS)
+    def reassign_role(self, pick: int, when: datetime | None, command_id: str | None) -> None:
+        """Assign a role someone holds or held before again (duplicates, returns, overlaps)."""
+        if self.terms:
+            term = self.terms[pick % len(self.terms)]
+            self.assign_role(term["person"], term["role"], term["scope"], when, command_id)
+
+    @rule(pick=PICKS, when=WHENS, command_id=COMMAND_IDS)
+    def relieve_role(self, pick: int, when: datetime | None, command_id: str | None) -> None:
+        """Relieve a role that is held (small ``pick``) or that is not (larger ``pick``)."""
+        held = [(t["person"], t["role"], t["scope"]) for t in self.terms if t["relieved"] is None]
+        candidates = [*held, ("p1", "grid_leader", "g1"), ("p2", "volunteer", None),
+                      ("p1", "mayor", None)]
+        self.relieve(*candidates[pick % len(candidates)], when, command_id)
+
+    def relieve(self, person: str, role: str, scope: str | None, when: datetime | None,
+                command_id: str | None) -> None:
+        """Relieve only a role that is held, not before it was assigned."""
+        at = self.at(when)
+        errors: Errors = set()
+        open_terms = [t for t in self.terms if t["relieved"] is None and (
+            t["person"], t["role"], t["scope"]) == (person, role, scope)]
+        if role == "mayor":
+            errors.add(InvalidInputError)
+        elif not open_terms or at < self.times[open_terms[0]["assigned"]]:
+            errors.add(InvalidTransitionError)
+        version = self.attempt(command_id, errors, lambda: self.engine.communities.relieve_role(
+            self.community, person, role, scope, "moved away", actor=OFFICE, occurred_at=when,
+            command_id=command_id), ["RoleRelieved"], at)
+        if version is not None:
+            open_terms[0]["relieved"] = version
+
+    def correctable(self, version: int, errors: Errors) -> bool:
+        if version not in self.kinds:
+            errors.add(NotFoundError)
+            return False
+        if self.kinds[version] in CORRECTIONS:
+            errors.add(InvalidTransitionError)
+            return False
+        return True
+
+    @rule(raw_version=VERSIONS, corrected_to=MOMENTS | st.just(T0.replace(tzinfo=None)),
+          reason=st.sampled_from(("misdated", "")), when=WHENS, command_id=COMMAND_IDS)
+    def correct_time(self, raw_version: int, corrected_to: datetime, reason: str,
+                     when: datetime | None, command_id: str | None) -> None:
+        """Correct a fact's time only if every roster invariant still holds."""
+        version = raw_version % (len(self.times) + 2)
+        at = self.at(when)
+        errors: Errors = set()
+        naive = corrected_to.tzinfo is None
+        if naive or blank(reason):
+            errors.add(InvalidInputError)
+        if (self.correctable(version, errors) and not naive
+                and not self.times_valid({**self.times, version: corrected_to})):
+            errors.add(InvalidTransitionError)
+        if self.attempt(command_id, errors, lambda: self.engine.communities.correct_time(
+                self.community, version, corrected_to, reason, actor=OFFICE, occurred_at=when,
+                command_id=command_id), ["TimeCorrected"], at) is not None:
+            self.times[version] = corrected_to
+
+    @rule(raw_version=VERSIONS, details=st.sampled_from(("spelling", "")), when=WHENS,
+          command_id=COMMAND_IDS)
+    def correct_details(self, raw_version: int, details: str, when: datetime | None,
+                        command_id: str | None) -> None:
+        """Correct the details of a fact that is not itself a correction."""
+        version = raw_version % (len(self.times) + 2)
+        at = self.at(when)
+        errors: Errors = set()
+        if blank(details):
+            errors.add(InvalidInputError)
+        self.correctable(version, errors)
+        self.attempt(command_id, errors, lambda: self.engine.communities.correct_details(
+            self.community, version, details, "typo", actor=OFFICE, occurred_at=when,
+            command_id=command_id), ["DetailsCorrected"], at)
+
+    @rule(command_id=COMMAND_IDS)
+    def progress(self, command_id: str | None) -> None:
+        """The next step of a typical organisation's life, now (builds rosters with handovers)."""
+        step = self.progressed % 12
+        self.progressed += 1
+        if step == 0:
+            self.enrol("p2", "Wang", None, command_id)
+        elif step == 1:
+            self.assign_role("p1", "grid_leader", "g1", None, command_id)
+        elif step == 2:
+            self.assign_role("p2", "grid_leader", "g1", None, command_id)  # a handover
+        elif step == 3:
+            self.assign_role("p1", "unit_leader", "b1/1", None, command_id)
+        elif step == 4:
+            self.enrol("p3", "Li", None, command_id)
+        elif step == 5:
+            self.assign_role("p3", "volunteer", None, None, command_id)
+        elif step == 6:
+            self.relieve("p3", "volunteer", None, None, command_id)
+        elif step == 7:
+            self.assign_role("p3", "building_leader", "b1", None, command_id)
+        elif step == 8:
+            self.assign_role("p1", "grid_leader", "g1", None, command_id)
+        elif step == 9:
+            self.add_micro_grid("m1", "g1", None, command_id)
+        elif step == 10:
+            self.add_building("b2", "m1", ("1",), None, command_id)
+        else:
+            self.issue_care_card("g1", 1, None, command_id)
+
+    @rule(command_id=COMMAND_IDS)
+    def naive_time(self, command_id: str | None) -> None:
+        """A naive occurred_at is rejected before anything else, even for a repeated id."""
+        with pytest.raises(InvalidInputError):
+            self.engine.communities.add_grid(self.community, "g9", actor=OFFICE,
+                                             occurred_at=T0.replace(tzinfo=None),
+                                             command_id=command_id)
+
+    # Invariants ------------------------------------------------------------------
+
+    @invariant()
+    def store_matches_model(self) -> None:
+        """Stored facts, their times, areas, people, command ids and roster equal the model's."""
+        events = self.engine.events(self.community)
+        assert [type(e).__name__ for e in events] == [self.kinds[v] for v in sorted(self.kinds)]
+        community = self.engine.communities.get(self.community)
+        assert community.version == len(self.times)
+        assert {v: community.time_of(v) for v in self.times} == self.times
+        assert {a: area.kind.value for a, area in community.areas.items()} == self.areas
+        assert {a: area.zone_type.value for a, area in community.areas.items()
+                if area.zone_type is not None} == self.zones
+        assert set(community.people) == set(self.people)
+        assert community.care_cards == {g: card(n) for g, n in self.cards.items()}
+        for command_id, versions in self.commands.items():
+            assert community.command_versions(command_id) == versions
+        # Who holds what, and who holds each exclusive role, at every moment that matters.
+        moments = {SETUP_AT - timedelta(days=1), T0 + timedelta(days=1)}
+        for term in self.terms:
+            for edge in self.span(term, self.times):
+                if edge is not None:
+                    moments |= {edge, edge - timedelta(minutes=1)}
+        keys = {(t["role"], t["scope"]) for t in self.terms if t["role"] in EXCLUSIVE}
+        for at in moments:
+            held = self.held(at)
+            assert sorted(str((h.person_id, h.role.value, h.scope))
+                          for h in community.roster(at)) == sorted(
+                str((t["person"], t["role"], t["scope"])) for t in held), at
+            for role, scope in keys:
+                holders = [t["person"] for t in held if (t["role"], t["scope"]) == (role, scope)]
+                assert len(holders) <= 1, (role, scope, at, holders)
+                assert scope is not None
+                assert community.holder(role, scope, at) == (holders[0] if holders else None)
+
+
+class TestCommunityMachine(CommunityMachine.TestCase):  # type: ignore[misc,valid-type]
+    """Any command sequence leaves the organisation and its roster over time as the model says."""
+
+    settings = SETTINGS
+
+
+# Regressions the machine found, as plain examples ---------------------------------
+
+
+def _donghu(engine: Engine) -> UUID:
+    communities = engine.communities
+    community = communities.register(**NAMES, actor=OFFICE, occurred_at=SETUP_AT).aggregate_id
+    communities.add_grid(community, "g1", actor=OFFICE, occurred_at=SETUP_AT)
+    return community
+
+
+def test_a_role_cannot_begin_before_the_person_is_enrolled(memory_engine: Engine) -> None:
+    """A term can't start before its holder's enrolment, by assignment or by correction."""
+    communities = memory_engine.communities
+    community = _donghu(memory_engine)
+    communities.enrol(community, "p2", "Wang", actor=OFFICE, occurred_at=T0 + timedelta(hours=1))
+    with pytest.raises(InvalidTransitionError):
+        communities.assign_role(community, "p2", "volunteer", actor=OFFICE, occurred_at=T0)
+    communities.assign_role(community, "p2", "volunteer", actor=OFFICE,
+                            occurred_at=T0 + timedelta(hours=2))
+    with pytest.raises(InvalidTransitionError):  # moving the enrolment after the term's start
+        communities.correct_time(community, 3, T0 + timedelta(hours=3), "misdated",
+                                 actor=OFFICE)
+    assert len(memory_engine.events(community)) == 4
+
+
+def test_nobody_holds_the_same_role_for_the_same_area_twice_at_once(
+        memory_engine: Engine) -> None:
+    """Assigning a role inside a past term of the same person, role and area is refused."""
+    communities = memory_engine.communities
+    community = _donghu(memory_engine)
+    communities.enrol(community, "p1", "Zhang", actor=OFFICE, occurred_at=SETUP_AT)
+    communities.assign_role(community, "p1", "grid_worker", "g1", actor=OFFICE,
+                            occurred_at=T0 + timedelta(minutes=10))
+    communities.relieve_role(community, "p1", "grid_worker", "g1", actor=OFFICE,
+                             occurred_at=T0 + timedelta(minutes=20))
+    with pytest.raises(InvalidTransitionError):
+        communities.assign_role(community, "p1", "grid_worker", "g1", actor=OFFICE,
+                                occurred_at=T0 + timedelta(minutes=15))
+    held = communities.get(community).roles_of("p1", T0 + timedelta(minutes=17))
+    assert len(held) == 1

@@ -1,0 +1,753 @@
+"""Stateful property test: random incident command sequences against a plain model.
+
+Hypothesis drives ``engine.incidents`` with random, often invalid, commands
+(wrong state, times before detection, responder chains going backwards,
+forced entry without consent, closed incidents, repeated command ids, time
+corrections). A deliberately simple model (plain dicts and lists) restates the
+rules and predicts, for every command, whether it is accepted (and which facts
+it records) or which documented error class rejects it. After every step the
+incident read back from the store must equal the model.
+"""
+
+import itertools
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from resilience import (
+    Actor,
+    Engine,
+    InvalidInputError,
+    InvalidTransitionError,
+    Location,
+    ManualClock,
+    NotFoundError,
+    Receipt,
+    ResilienceError,
+    Role,
+    UnitSpec,
+)
+
+from conftest import OFFICE, T0
+
+Errors = set[type[ResilienceError]]
+
+ZONES: tuple[tzinfo, ...] = (UTC, ZoneInfo("Asia/Shanghai"), timezone(timedelta(hours=-5)))
+COMMANDER = Actor("commander-wu", Role.INCIDENT_COMMANDER)
+LEADER = Actor("zhang-chuanlian", Role.GRID_LEADER)
+
+
+def moment(minutes: int, zone: tzinfo) -> datetime:
+    """T0 + ``minutes``, expressed in ``zone`` (the same instant in any zone)."""
+    return (T0 + timedelta(minutes=minutes)).astimezone(zone)
+
+
+# Five-minute steps, so that facts often share a moment (ties are where rules are subtle).
+MOMENTS = st.builds(moment, st.integers(-2, 24).map(lambda k: 5 * k), st.sampled_from(ZONES))
+WHENS = st.one_of(MOMENTS, st.none())  # None: the engine's clock, five minutes later each step
+COMMAND_IDS = st.sampled_from((None,) * 18 + tuple(f"cmd-{i}" for i in range(1, 7)))
+TEXTS = st.sampled_from(("smoke in the basement",) * 3 + ("ok",) * 3 + ("", "   "))
+RESPONDERS = st.sampled_from(("li", "wang", "chen", ""))
+RESIDENTS = st.sampled_from(("resident-a", "resident-b", ""))
+PICKS = st.integers(0, 9)  # an index into the model's current candidates
+VERSIONS = st.integers(0, 80)  # reduced modulo (facts + 2): mostly existing versions
+CORRECTIONS = frozenset({"TimeCorrected", "DetailsCorrected"})
+CHAIN = ("dispatched", "en_route", "on_scene")
+SETTINGS = settings(max_examples=100, stateful_step_count=30, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+
+def blank(text: str) -> bool:
+    """Would the library consider this text empty?"""
+    return not text.strip()
+
+
+class IncidentMachine(RuleBasedStateMachine):
+    """One incident driven through the engine, shadowed by a model of plain dicts and lists."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = ManualClock(T0 + timedelta(minutes=5))
+        self.engine = Engine("memory:", clock=self.clock)
+        self.incident: UUID = uuid4()
+        # The model. Facts by version: effective time and event name.
+        self.times: dict[int, datetime] = {}
+        self.kinds: dict[int, str] = {}
+        self.commands: dict[str, tuple[int, int]] = {}
+        self.incident_type = "fire"
+        self.severity = "high"
+        self.commander: str | None = None
+        self.reported = False
+        self.acknowledged = False
+        self.chains: dict[str, dict[str, int]] = {}  # responder -> step -> version
+        self.requests: dict[str, int] = {}  # resident -> version of the latest request
+        self.awaiting: set[str] = set()  # residents asked and not answered since
+        self.answers: dict[str, list[tuple[int, bool]]] = {}  # resident -> (version, granted)
+        self.exigent: int | None = None
+        self.forced: list[int] = []
+        self.contained = False
+        self.resolved = False
+        self.closed = False
+        self.reopens = 0
+
+    def teardown(self) -> None:
+        self.engine.close()
+
+    # The command loop ------------------------------------------------------------
+
+    def attempt(self, command_id: str | None, errors: Errors, call: Callable[[], Receipt],
+                kinds: list[str], at: datetime) -> int | None:
+        """Run ``call``; check it against the model; return the first new version if accepted."""
+        try:
+            return self._attempt(command_id, errors, call, kinds, at)
+        finally:
+            self.clock.advance(timedelta(minutes=5))
+
+    def _attempt(self, command_id: str | None, errors: Errors, call: Callable[[], Receipt],
+                 kinds: list[str], at: datetime) -> int | None:
+        count = len(self.times)
+        # The invariant then checks that the store holds exactly the model's facts, so a
+        # repeated or rejected command is also shown to have recorded nothing.
+        if command_id is not None and command_id in self.commands:
+            receipt = call()
+            assert receipt == Receipt(self.incident, *self.commands[command_id])
+            return None
+        if errors:
+            expected = sorted(e.__name__ for e in errors)
+            try:
+                call()
+            except ResilienceError as exc:
+                raised = exc
+            else:
+                raise AssertionError(f"accepted a command the model rejects with {expected}")
+            assert isinstance(raised, tuple(errors)), f"raised {raised!r}; expected {expected}"
+            return None
+        try:
+            receipt = call()
+        except ResilienceError as exc:
+            raise AssertionError(f"the model accepts this command but it raised {exc!r}") from exc
+        first, last = count + 1, count + len(kinds)
+        assert receipt == Receipt(self.incident, first, last)
+        for version, kind in enumerate(kinds, start=first):
+            self.times[version] = at
+            self.kinds[version] = kind
+        if command_id is not None:
+            self.commands[command_id] = (first, last)
+        return first
+
+    def at(self, when: datetime | None) -> datetime:
+        return self.clock() if when is None else when
+
+    def live(self, at: datetime) -> Errors:
+        """Errors every ordinary command gets: before detection, or the incident is closed."""
+        errors: Errors = set()
+        if at < self.times[1]:
+            errors.add(InvalidTransitionError)
+        if self.closed:
+            errors.add(InvalidTransitionError)
+        return errors
+
+    # Rules of the model ----------------------------------------------------------
+
+    def entry_permitted(self, at: datetime, times: dict[int, datetime],
+                        answers_by: dict[str, list[tuple[int, bool]]] | None = None) -> bool:
+        """Exigent entry authorised by ``at``, or someone's latest answer by ``at`` is a grant.
+
+        "Latest" by effective time; at equal times, the later-recorded answer.
+        """
+        if self.exigent is not None and times[self.exigent] <= at:
+            return True
+        for answers in (self.answers if answers_by is None else answers_by).values():
+            known = sorted((times[v], v, granted) for v, granted in answers if times[v] <= at)
+            if known and known[-1][2]:
+                return True
+        return False
+
+    def times_valid(self, times: dict[int, datetime]) -> bool:
+        """Would these effective times keep every invariant?
+
+        As in the library, a consent answer is kept after its request only when recorded;
+        corrections don't re-check that pair.
+        """
+        if any(t < times[1] for t in times.values()):
+            return False
+        for chain in self.chains.values():
+            steps = [times[chain[s]] for s in CHAIN if s in chain]
+            if any(later < earlier for earlier, later in itertools.pairwise(steps)):
+                return False
+        return all(self.entry_permitted(times[v], times) for v in self.forced)
+
+    def status(self) -> str:
+        if self.closed:
+            return "closed"
+        if self.resolved:
+            return "resolved"
+        if self.contained:
+            return "contained"
+        if any("on_scene" in c for c in self.chains.values()):
+            return "on_scene"
+        if any("dispatched" in c for c in self.chains.values()):
+            return "dispatched"
+        if self.acknowledged:
+            return "acknowledged"
+        return "reported" if self.reported else "detected"
+
+    # Setup -----------------------------------------------------------------------
+
+    @initialize(reported_after=st.none() | st.integers(-3, 5), command_id=COMMAND_IDS,
+                head_start=st.integers(0, 13))
+    def detect(self, reported_after: int | None, command_id: str | None,
+               head_start: int) -> None:
+        """Detect the incident at T0, maybe reporting it in the same command; a few steps follow."""
+        self.begin(reported_after, command_id)
+        for _ in range(head_start):
+            self.progress(None)
+
+    def begin(self, reported_after: int | None, command_id: str | None) -> None:
+        incidents = self.engine.incidents
+        community = self.engine.communities.register(
+            district="Taishan", subdistrict="Daimiao", name="Donghu", actor=OFFICE,
+            occurred_at=T0 - timedelta(days=1),
+        ).aggregate_id
+        self.engine.communities.add_grid(community, "3", actor=OFFICE)
+        self.engine.communities.add_building(community, "30", "3", [UnitSpec("1", 24)],
+                                             actor=OFFICE)
+        where = Location(building="30", unit="1", floor=-1)
+        if reported_after is not None:
+            reported_at = moment(reported_after, ZONES[1])
+
+            def report() -> Receipt:
+                return incidents.report(
+                    community, incident_type="fire", severity="high", location=where,
+                    description="smoke", actor=LEADER, detected_at=T0, occurred_at=reported_at,
+                    incident_id=self.incident, command_id=command_id,
+                )
+
+            if reported_after < 0:
+                with pytest.raises(InvalidTransitionError):
+                    report()
+                assert self.engine.events(self.incident) == []
+            else:
+                assert report() == Receipt(self.incident, 1, 2)
+                self.times = {1: T0, 2: reported_at}
+                self.kinds = {1: "Detected", 2: "Reported"}
+                self.reported = True
+                if command_id is not None:
+                    self.commands[command_id] = (1, 2)
+                return
+        receipt = incidents.detect(
+            community, incident_type="fire", severity="high", location=where,
+            description="smoke", actor=LEADER, occurred_at=T0, incident_id=self.incident,
+            command_id=command_id,
+        )
+        assert receipt == Receipt(self.incident, 1, 1)
+        self.times, self.kinds = {1: T0}, {1: "Detected"}
+        if command_id is not None:
+            self.commands[command_id] = (1, 1)
+
+    # Commands --------------------------------------------------------------------
+
+    @rule(when=WHENS, command_id=COMMAND_IDS)
+    def report(self, when: datetime | None, command_id: str | None) -> None:
+        """Report once, not before detection."""
+        at = self.at(when)
+        errors = self.live(at)
+        if self.reported:
+            errors.add(InvalidTransitionError)
+        if self.attempt(command_id, errors, lambda: self.engine.incidents.report_to_community(
+                self.incident, actor=OFFICE, occurred_at=when, command_id=command_id),
+                ["Reported"], at) is not None:
+            self.reported = True
+
+    @rule(when=WHENS, command_id=COMMAND_IDS)
+    def acknowledge(self, when: datetime | None, command_id: str | None) -> None:
+        """Acknowledge once, not before detection."""
+        at = self.at(when)
+        errors = self.live(at)
+        if self.acknowledged:
+            errors.add(InvalidTransitionError)
+        if self.attempt(command_id, errors, lambda: self.engine.incidents.acknowledge(
+                self.incident, actor=OFFICE, occurred_at=when, command_id=command_id),
+                ["Acknowledged"], at) is not None:
+            self.acknowledged = True
+
+    @rule(incident_type=st.sampled_from((None, "fire", "gas", "volcano")),
+          severity=st.sampled_from((None, "high", "low", "apocalyptic")),
+          when=WHENS, command_id=COMMAND_IDS)
+    def reclassify(self, incident_type: str | None, severity: str | None,
+                   when: datetime | None, command_id: str | None) -> None:
+        """Reclassify with known values that change something."""
+        at = self.at(when)
+        errors = self.live(at)
+        if incident_type == "volcano" or severity == "apocalyptic":
+            errors.add(InvalidInputError)
+        new = (incident_type or self.incident_type, severity or self.severity)
+        if new == (self.incident_type, self.severity):
+            errors.add(InvalidInputError)
+        if self.attempt(command_id, errors, lambda: self.engine.incidents.reclassify(
+                self.incident, incident_type=incident_type, severity=severity, actor=OFFICE,
+                occurred_at=when, command_id=command_id), ["Reclassified"], at) is not None:
+            self.incident_type, self.severity = new
+
+    @rule(person=st.sampled_from(("commander-wu", "commander-ma", "")), when=WHENS,
+          command_id=COMMAND_IDS)
+    def assign_commander(self, person: str, when: datetime | None,
+                         command_id: str | None) -> None:
+        """Assign a commander who is not already in command."""
+        at = self.at(when)
+        errors = self.live(at)
+        if blank(person):
+            errors.add(InvalidInputError)
+        elif person == self.commander:
+            errors.add(InvalidTransitionError)
+        if self.attempt(command_id, errors, lambda: self.engine.incidents.assign_commander(
+                self.incident, person, actor=OFFICE, occurred_at=when, command_id=command_id),
+                ["CommanderAssigned"], at) is not None:
+            self.commander = person
+
+    @rule(responders=st.lists(RESPONDERS, max_size=3), when=WHENS, command_id=COMMAND_IDS)
+    def dispatch(self, responders: list[str], when: datetime | None,
+                 command_id: str | None) -> None:
+        """Dispatch each responder once, never after they are already en route or on scene."""
+        at = self.at(when)
+        errors = self.live(at)
+        if not responders or any(blank(r) for r in responders):
+            errors.add(InvalidInputError)
+        if len(set(responders)) != len(responders):
+            errors.add(InvalidInputError)
+        for responder in responders:
+            chain = self.chains.get(responder, {})
+            if "dispatched" in chain:
+                errors.add(InvalidTransitionError)
+            # dispatched <= en route <= on scene, also when the later steps came first.
+            if any(self.times[chain[s]] < at for s in ("en_route", "on_scene") if s in chain):
+                errors.add(InvalidTransitionError)
+        first = self.attempt(command_id, errors, lambda: self.engine.incidents.dispatch(
+            self.incident, responders, team="squad", actor=COMMANDER, occurred_at=when,
+            command_id=command_id), ["ResponderDispatched"] * len(responders), at)
+        if first is not None:
+            for version, responder in enumerate(responders, start=first):
+                self.chains.setdefault(responder, {})["dispatched"] = version
+
+    @rule(responder=RESPONDERS, when=WHENS, command_id=COMMAND_IDS)
+    def en_route(self, responder: str, when: datetime | None, command_id: str | None) -> None:
+        """En route once, before arriving, not before the dispatch."""
+        at = self.at(when)
+        errors = self.live(at)
+        chain = self.chains.get(responder, {})
+        if blank(responder):
+            errors.add(InvalidInputError)
+        if "en_route" in chain or "on_scene" in chain:
+            errors.add(InvalidTransitionError)
+        if "dispatched" in chain and at < self.times[chain["dispatched"]]:
+            errors.add(InvalidTransitionError)
+        first = self.attempt(command_id, errors, lambda: self.engine.incidents.en_route(
+            self.incident, responder, actor=COMMANDER, occurred_at=when, command_id=command_id),
+            ["ResponderEnRoute"], at)
+        if first is not None:
+            self.chains.setdefault(responder, {})["en_route"] = first
+
+    @rule(responder=RESPONDERS, when=WHENS, command_id=COMMAND_IDS)
+    def arrive(self, responder: str, when: datetime | None, command_id: str | None) -> None:
+        """Arrive once (dispatched or not), not before the dispatch or the en-route fact."""
+        at = self.at(when)
+        errors = self.live(at)
+        chain = self.chains.get(responder, {})
+        if blank(responder):
+            errors.add(InvalidInputError)
+        if "on_scene" in chain:
+            errors.add(InvalidTransitionError)
+        if any(at < self.times[chain[s]] for s in ("dispatched", "en_route") if s in chain):
+            errors.add(InvalidTransitionError)
+        first = self.attempt(command_id, errors, lambda: self.engine.incidents.arrive(
+            self.incident, responder, actor=COMMANDER, occurred_at=when, command_id=command_id),
+            ["ResponderOnScene"], at)
+        if first is not None:
+            self.chains.setdefault(responder, {})["on_scene"] = first
+
+    @rule(action=st.sampled_from(("evacuation", "suppression", "juggling")), description=TEXTS,
+          when=WHENS, command_id=COMMAND_IDS)
+    def take_action(self, action: str, description: str, when: datetime | None,
+                    command_id: str | None) -> None:
+        """A field action of a known kind, described."""
+        at = self.at(when)
+        errors = self.live(at)
+        if action == "juggling" or blank(description):
+            errors.add(InvalidInputError)
+        self.attempt(command_id, errors, lambda: self.engine.incidents.take_action(
+            self.incident, action, description, actor=COMMANDER, occurred_at=when,
+            command_id=command_id), ["ActionTaken"], at)
+
+    @rule(resident=RESIDENTS, purpose=TEXTS, when=WHENS, command_id=COMMAND_IDS)
+    def request_consent(self, resident: str, purpose: str, when: datetime | None,
+                        command_id: str | None) -> None:
+        """Ask a resident for consent (asking again is allowed)."""
+        at = self.at(when)
+        errors = self.live(at)
+        if blank(resident) or blank(purpose):
+            errors.add(InvalidInputError)
+        first = self.attempt(command_id, errors, lambda: self.engine.incidents.request_consent(
+            self.incident, resident, purpose, actor=LEADER, occurred_at=when,
+            command_id=command_id), ["ConsentRequested"], at)
+        if first is not None:
+            self.requests[resident] = first  # a resident asked again keeps their place
+            self.awaiting.add(resident)
+
+    def answer(self, pick: int, granted: bool, when: datetime | None,
+               command_id: str | None) -> None:
+        """Answer for a pending resident (small ``pick``) or for anyone (larger ``pick``)."""
+        candidates = [r for r in self.requests if r in self.awaiting]
+        candidates += ["resident-a", "resident-b", ""]
+        resident = candidates[pick % len(candidates)]
+        at = self.at(when)
+        errors = self.live(at)
+        if blank(resident):
+            errors.add(InvalidInputError)
+        elif resident not in self.awaiting or at < self.times[self.requests[resident]]:
+            errors.add(InvalidTransitionError)  # not asked, or answered before being asked
+        elif not granted:
+            # A refusal dated at or before a recorded forced entry would leave it unpermitted.
+            version = len(self.times) + 1
+            times = {**self.times, version: at}
+            answers = {**self.answers, resident: [*self.answers.get(resident, []),
+                                                  (version, False)]}
+            if not all(self.entry_permitted(times[v], times, answers) for v in self.forced):
+                errors.add(InvalidTransitionError)
+        incidents = self.engine.incidents
+        if granted:
+            first = self.attempt(command_id, errors, lambda: incidents.grant_consent(
+                self.incident, resident, actor=LEADER, occurred_at=when,
+                command_id=command_id), ["ConsentGranted"], at)
+        else:
+            first = self.attempt(command_id, errors, lambda: incidents.refuse_consent(
+                self.incident, resident, "not home", actor=LEADER, occurred_at=when,
+                command_id=command_id), ["ConsentRefused"], at)
+        if first is not None:
+            self.awaiting.discard(resident)
+            self.answers.setdefault(resident, []).append((first, granted))
+
+    @rule(pick=PICKS, when=WHENS, command_id=COMMAND_IDS)
+    def grant_consent(self, pick: int, when: datetime | None, command_id: str | None) -> None:
+        """Grant only a pending request, not before it was asked."""
+        self.answer(pick, True, when, command_id)
+
+    @rule(pick=PICKS, when=WHENS, command_id=COMMAND_IDS)
+    def refuse_consent(self, pick: int, when: datetime | None, command_id: str | None) -> None:
+        """Refuse only a pending request, not before it, nor under a forced entry it allowed."""
+        self.answer(pick, False, when, command_id)
+
+    @rule(reason=TEXTS, when=WHENS, command_id=COMMAND_IDS)
+    def authorise_exigent_entry(self, reason: str, when: datetime | None,
+                                command_id: str | None) -> None:
+        """Authorise exigent entry once, with a reason."""
+        at = self.at(when)
+        errors = self.live(at)
+        if self.exigent is not None:
+            errors.add(InvalidTransitionError)
+        if blank(reason):
+            errors.add(InvalidInputError)
+        first = self.attempt(command_id, errors,
+                             lambda: self.engine.incidents.authorise_exigent_entry(
+                                 self.incident, reason, actor=COMMANDER, occurred_at=when,
+                                 command_id=command_id), ["ExigentEntryAuthorised"], at)
+        if first is not None:
+            self.exigent = first
+
+    @rule(door=st.sampled_from(("storage room", "")), when=WHENS, command_id=COMMAND_IDS)
+    def force_entry(self, door: str, when: datetime | None, command_id: str | None) -> None:
+        """Force entry only with a consent granted, or exigent entry authorised, by then."""
+        at = self.at(when)
+        errors = self.live(at)
+        if blank(door):
+            errors.add(InvalidInputError)
+        if not self.entry_permitted(at, self.times):
+            errors.add(InvalidTransitionError)
+        first = self.attempt(command_id, errors, lambda: self.engine.incidents.force_entry(
+            self.incident, door, actor=COMMANDER, occurred_at=when, command_id=command_id),
+            ["ForcedEntryMade"], at)
+        if first is not None:
+            self.forced.append(first)
+
+    @rule(description=TEXTS, when=WHENS, command_id=COMMAND_IDS)
+    def find_source(self, description: str, when: datetime | None,
+                    command_id: str | None) -> None:
+        """Find the source (any number of times), described."""
+        at = self.at(when)
+        errors = self.live(at)
+        if blank(description):
+            errors.add(InvalidInputError)
+        self.attempt(command_id, errors, lambda: self.engine.incidents.find_source(
+            self.incident, description, actor=COMMANDER, occurred_at=when,
+            command_id=command_id), ["SourceFound"], at)
+
+    @rule(when=WHENS, command_id=COMMAND_IDS)
+    def contain(self, when: datetime | None, command_id: str | None) -> None:
+        """Contain once."""
+        at = self.at(when)
+        errors = self.live(at)
+        if self.contained:
+            errors.add(InvalidTransitionError)
+        if self.attempt(command_id, errors, lambda: self.engine.incidents.contain(
+                self.incident, actor=COMMANDER, occurred_at=when, command_id=command_id),
+                ["Contained"], at) is not None:
+            self.contained = True
+
+    @rule(summary=TEXTS, when=WHENS, command_id=COMMAND_IDS)
+    def resolve(self, summary: str, when: datetime | None, command_id: str | None) -> None:
+        """Resolve once per opening, with a summary."""
+        at = self.at(when)
+        errors = self.live(at)
+        if self.resolved:
+            errors.add(InvalidTransitionError)
+        if blank(summary):
+            errors.add(InvalidInputError)
+        if self.attempt(command_id, errors, lambda: self.engine.incidents.resolve(
+                self.incident, summary, actor=COMMANDER, occurred_at=when,
+                command_id=command_id), ["Resolved"], at) is not None:
+            self.resolved = True
+
+    @rule(reason=st.sampled_from(("resolved", "false_alarm", "cancelled", "bored")),
+          when=WHENS, command_id=COMMAND_IDS)
+    def close(self, reason: str, when: datetime | None, command_id: str | None) -> None:
+        """Close for a known reason; closing as resolved needs the resolution first."""
+        at = self.at(when)
+        errors = self.live(at)
+        if reason == "bored":
+            errors.add(InvalidInputError)
+        if reason == "resolved" and not self.resolved:
+            errors.add(InvalidTransitionError)
+        if self.attempt(command_id, errors, lambda: self.engine.incidents.close(
+                self.incident, reason, actor=OFFICE, occurred_at=when, command_id=command_id),
+                ["Closed"], at) is not None:
+            self.closed = True
+
+    @rule(reason=TEXTS, when=WHENS, command_id=COMMAND_IDS)
+    def reopen(self, reason: str, when: datetime | None, command_id: str | None) -> None:
+        """Reopen only a closed incident (the one command a closed incident accepts)."""
+        at = self.at(when)
+        errors: Errors = set()
+        if at < self.times[1] or not self.closed:
+            errors.add(InvalidTransitionError)
+        if blank(reason):
+            errors.add(InvalidInputError)
+        if self.attempt(command_id, errors, lambda: self.engine.incidents.reopen(
+                self.incident, reason, actor=OFFICE, occurred_at=when, command_id=command_id),
+                ["Reopened"], at) is not None:
+            self.closed = self.resolved = False
+            self.reopens += 1
+
+    @rule(text=TEXTS, when=WHENS, command_id=COMMAND_IDS)
+    def add_note(self, text: str, when: datetime | None, command_id: str | None) -> None:
+        """Add a non-empty note."""
+        at = self.at(when)
+        errors = self.live(at)
+        if blank(text):
+            errors.add(InvalidInputError)
+        self.attempt(command_id, errors, lambda: self.engine.incidents.add_note(
+            self.incident, text, actor=OFFICE, occurred_at=when, command_id=command_id),
+            ["NoteAdded"], at)
+
+    def correctable(self, version: int, errors: Errors) -> bool:
+        if version not in self.kinds:
+            errors.add(NotFoundError)
+            return False
+        if self.kinds[version] in CORRECTIONS:
+            errors.add(InvalidTransitionError)
+            return False
+        return True
+
+    @rule(raw_version=VERSIONS, corrected_to=MOMENTS | st.just(T0.replace(tzinfo=None)),
+          reason=TEXTS, when=WHENS, command_id=COMMAND_IDS)
+    def correct_time(self, raw_version: int, corrected_to: datetime, reason: str,
+                     when: datetime | None, command_id: str | None) -> None:
+        """Correct a fact's time only if every invariant still holds (the correction included)."""
+        version = raw_version % (len(self.times) + 2)
+        at = self.at(when)
+        errors: Errors = {InvalidTransitionError} if self.closed else set()
+        naive = corrected_to.tzinfo is None
+        if naive or blank(reason):
+            errors.add(InvalidInputError)
+        if self.correctable(version, errors) and not naive:
+            times = {**self.times, version: corrected_to, len(self.times) + 1: at}
+            if not self.times_valid(times):
+                errors.add(InvalidTransitionError)
+        if self.attempt(command_id, errors, lambda: self.engine.incidents.correct_time(
+                self.incident, version, corrected_to, reason, actor=OFFICE, occurred_at=when,
+                command_id=command_id), ["TimeCorrected"], at) is not None:
+            self.times[version] = corrected_to
+
+    @rule(raw_version=VERSIONS, details=TEXTS, when=WHENS, command_id=COMMAND_IDS)
+    def correct_details(self, raw_version: int, details: str, when: datetime | None,
+                        command_id: str | None) -> None:
+        """Correct a fact's details; like any fact, not before detection nor once closed."""
+        version = raw_version % (len(self.times) + 2)
+        at = self.at(when)
+        errors = self.live(at)
+        if blank(details):
+            errors.add(InvalidInputError)
+        self.correctable(version, errors)
+        self.attempt(command_id, errors, lambda: self.engine.incidents.correct_details(
+            self.incident, version, details, "misheard on the radio", actor=OFFICE,
+            occurred_at=when, command_id=command_id), ["DetailsCorrected"], at)
+
+    @rule(command_id=COMMAND_IDS)
+    def progress(self, command_id: str | None) -> None:
+        """The next step of a smooth response, now (keeps long runs reaching late states)."""
+        li = self.chains.get("li", {})
+        if self.closed:
+            self.reopen("rekindled", None, command_id)
+        elif not self.reported:
+            self.report(None, command_id)
+        elif not self.acknowledged:
+            self.acknowledge(None, command_id)
+        elif not li:
+            self.dispatch(["li"], None, command_id)
+        elif "en_route" not in li and "on_scene" not in li:
+            self.en_route("li", None, command_id)
+        elif "on_scene" not in li:
+            self.arrive("li", None, command_id)
+        elif not self.requests:
+            self.request_consent("resident-a", "enter the storage room", None, command_id)
+        elif self.awaiting and not self.forced:
+            self.grant_consent(0, None, command_id)
+        elif not self.forced:
+            self.force_entry("storage room", None, command_id)
+        elif len(self.answers.get("resident-a", [])) < 2 and not self.awaiting:
+            # Asked again just before the entry; the refusal is reported afterwards, dated
+            # when it was given (which must not leave the entry without consent) or now.
+            entered = self.times[self.forced[0]]
+            self.request_consent("resident-a", "enter the flat above",
+                                 entered - timedelta(minutes=5), command_id)
+        elif self.awaiting:
+            asked = self.times[self.requests[min(self.awaiting)]]
+            self.refuse_consent(0, asked if len(self.times) % 2 else None, command_id)
+        elif not self.contained:
+            self.contain(None, command_id)
+        elif not self.resolved:
+            self.resolve("extinguished", None, command_id)
+        else:
+            self.close("resolved", None, command_id)
+
+    @rule(command_id=COMMAND_IDS)
+    def naive_time(self, command_id: str | None) -> None:
+        """A naive occurred_at is rejected before anything else, even for a repeated id."""
+        with pytest.raises(InvalidInputError):
+            self.engine.incidents.add_note(self.incident, "note", actor=OFFICE,
+                                           occurred_at=T0.replace(tzinfo=None),
+                                           command_id=command_id)
+
+    # Invariants ------------------------------------------------------------------
+
+    @invariant()
+    def store_matches_model(self) -> None:
+        """Stored facts, their effective times, state and command ids equal the model's."""
+        events = self.engine.events(self.incident)
+        assert [type(e).__name__ for e in events] == [self.kinds[v] for v in sorted(self.kinds)]
+        incident = self.engine.incidents.get(self.incident)
+        assert incident.version == len(self.times)
+        assert {v: incident.time_of(v) for v in self.times} == self.times
+        assert incident.status.value == self.status()
+        assert incident.is_closed is self.closed
+        assert sorted(incident.on_scene()) == sorted(
+            r for r, chain in self.chains.items() if "on_scene" in chain)
+        asked = [r for r in self.requests if r in self.awaiting]
+        assert incident.pending_consents() == asked
+        assert incident.commander == self.commander
+        assert (incident.incident_type.value, incident.severity.value) == (
+            self.incident_type, self.severity)
+        assert incident.reopen_count == self.reopens
+        for command_id, versions in self.commands.items():
+            assert incident.command_versions(command_id) == versions
+
+
+class TestIncidentMachine(IncidentMachine.TestCase):  # type: ignore[misc,valid-type]
+    """Any command sequence leaves the incident, its facts and its errors as the model says."""
+
+    settings = SETTINGS
+
+
+# Regressions the machine found, as plain examples ---------------------------------
+
+
+def _fire(engine: Engine) -> UUID:
+    community = engine.communities.register(
+        district="Taishan", subdistrict="Daimiao", name="Donghu", actor=OFFICE,
+        occurred_at=T0 - timedelta(days=1)).aggregate_id
+    engine.communities.add_grid(community, "3", actor=OFFICE)
+    engine.communities.add_building(community, "30", "3", [UnitSpec("1", 24)], actor=OFFICE)
+    return engine.incidents.detect(
+        community, incident_type="fire", severity="high", location=Location(building="30"),
+        description="smoke", actor=LEADER, occurred_at=T0).aggregate_id
+
+
+def test_en_route_rejects_a_blank_responder_id(memory_engine: Engine) -> None:
+    """en_route validates the responder id like dispatch and arrive do."""
+    fire = _fire(memory_engine)
+    with pytest.raises(InvalidInputError):
+        memory_engine.incidents.en_route(fire, "", actor=COMMANDER, occurred_at=T0)
+    assert len(memory_engine.events(fire)) == 1
+
+
+def test_a_dispatch_cannot_come_after_the_responder_arrived(memory_engine: Engine) -> None:
+    """Dispatching someone later than their (undispatched) arrival would put the chain backwards."""
+    fire = _fire(memory_engine)
+    incidents = memory_engine.incidents
+    incidents.arrive(fire, "li", actor=LEADER, occurred_at=T0 + timedelta(minutes=5))
+    with pytest.raises(InvalidTransitionError):
+        incidents.dispatch(fire, ["li"], actor=COMMANDER, occurred_at=T0 + timedelta(minutes=10))
+    assert len(memory_engine.events(fire)) == 2
+
+
+def test_a_correction_cannot_happen_before_detection(memory_engine: Engine) -> None:
+    """A correction is a fact too: its own occurred_at can't precede the detection."""
+    fire = _fire(memory_engine)
+    incidents = memory_engine.incidents
+    incidents.add_note(fire, "smoke", actor=OFFICE, occurred_at=T0 + timedelta(minutes=5))
+    early = T0 - timedelta(minutes=1)
+    with pytest.raises(InvalidTransitionError):
+        incidents.correct_time(fire, 2, T0 + timedelta(minutes=6), "misread", actor=OFFICE,
+                               occurred_at=early)
+    with pytest.raises(InvalidTransitionError):
+        incidents.correct_details(fire, 2, "thick smoke", "misheard", actor=OFFICE,
+                                  occurred_at=early)
+    assert len(memory_engine.events(fire)) == 2
+
+
+def test_a_refusal_after_a_grant_at_the_same_moment_withdraws_consent(
+        memory_engine: Engine) -> None:
+    """At equal times the later-recorded answer counts, so a refusal after a grant forbids entry."""
+    fire = _fire(memory_engine)
+    incidents = memory_engine.incidents
+    at = T0 + timedelta(minutes=10)
+    incidents.request_consent(fire, "resident-a", "enter", actor=LEADER, occurred_at=at)
+    incidents.grant_consent(fire, "resident-a", actor=LEADER, occurred_at=at)
+    incidents.request_consent(fire, "resident-a", "enter again", actor=LEADER, occurred_at=at)
+    incidents.refuse_consent(fire, "resident-a", "changed mind", actor=LEADER, occurred_at=at)
+    with pytest.raises(InvalidTransitionError):
+        incidents.force_entry(fire, "storage room", actor=COMMANDER, occurred_at=at)
+
+
+def test_a_refusal_cannot_withdraw_the_consent_a_recorded_entry_relied_on(
+        memory_engine: Engine) -> None:
+    """A refusal dated before a recorded forced entry would leave that entry without consent."""
+    fire = _fire(memory_engine)
+    incidents = memory_engine.incidents
+
+    def at(minutes: int) -> datetime:
+        return T0 + timedelta(minutes=minutes)
+
+    incidents.request_consent(fire, "resident-a", "enter", actor=LEADER, occurred_at=at(10))
+    incidents.grant_consent(fire, "resident-a", actor=LEADER, occurred_at=at(10))
+    incidents.force_entry(fire, "storage room", actor=COMMANDER, occurred_at=at(20))
+    incidents.request_consent(fire, "resident-a", "again", actor=LEADER, occurred_at=at(12))
+    with pytest.raises(InvalidTransitionError):
+        incidents.refuse_consent(fire, "resident-a", "no", actor=LEADER, occurred_at=at(15))
+    incidents.refuse_consent(fire, "resident-a", "no", actor=LEADER, occurred_at=at(25))
+    incidents.correct_time(fire, 1, T0 - timedelta(minutes=1), "noticed earlier", actor=OFFICE,
+                           occurred_at=at(30))

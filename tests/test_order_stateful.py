@@ -1,0 +1,435 @@
+"""Stateful property test: random service-order command sequences against a plain model.
+
+Hypothesis drives ``engine.orders`` with random, often invalid, commands
+(wrong status, times before placement or before the dispatch/start/completion
+they follow, ratings out of range, twice or by someone other than the placing
+resident, repeated command ids, time corrections). A deliberately simple model
+restates the order's life cycle and predicts, for every command, whether it
+is accepted or which documented error class rejects it. After every step the
+order read back from the store must equal the model.
+"""
+
+import itertools
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from resilience import (
+    Actor,
+    AlreadyExistsError,
+    Engine,
+    InvalidInputError,
+    InvalidTransitionError,
+    ManualClock,
+    NotFoundError,
+    Provider,
+    ProviderKind,
+    Receipt,
+    ResilienceError,
+    Role,
+    UnitSpec,
+)
+
+from conftest import OFFICE, T0
+
+Errors = set[type[ResilienceError]]
+
+ZONES: tuple[tzinfo, ...] = (UTC, ZoneInfo("Asia/Shanghai"), timezone(timedelta(hours=-5)))
+PLACER = Actor("resident-liu", Role.RESIDENT)
+NEIGHBOUR = Actor("resident-sun", Role.RESIDENT)
+PROVIDERS = (
+    Provider(ProviderKind.ALLIANCE_MEMBER, "plumber-1", "Taishan Plumbing"),
+    Provider(ProviderKind.GRID_WORKER, "grid-worker-2"),
+)
+
+
+def moment(minutes: int, zone: tzinfo) -> datetime:
+    """T0 + ``minutes``, expressed in ``zone`` (the same instant in any zone)."""
+    return (T0 + timedelta(minutes=minutes)).astimezone(zone)
+
+
+# Five-minute steps, so that facts often share a moment (ties are where rules are subtle).
+MOMENTS = st.builds(moment, st.integers(-2, 24).map(lambda k: 5 * k), st.sampled_from(ZONES))
+WHENS = st.one_of(MOMENTS, st.none())  # None: the engine's clock, five minutes later each step
+COMMAND_IDS = st.sampled_from((None,) * 18 + tuple(f"cmd-{i}" for i in range(1, 7)))
+TEXTS = st.sampled_from(("no water in the kitchen",) * 3 + ("ok",) * 3 + ("", "   "))
+VERSIONS = st.integers(0, 80)  # reduced modulo (facts + 2): mostly existing versions
+CORRECTIONS = frozenset({"TimeCorrected", "DetailsCorrected"})
+SETTINGS = settings(max_examples=100, stateful_step_count=30,
+                    deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def blank(text: str) -> bool:
+    """Would the library consider this text empty?"""
+    return not text.strip()
+
+
+class OrderMachine(RuleBasedStateMachine):
+    """One service order driven through the engine, shadowed by a model of plain values."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = ManualClock(T0 + timedelta(minutes=5))
+        self.engine = Engine("memory:", clock=self.clock)
+        self.community: UUID = uuid4()
+        self.order: UUID = uuid4()
+        # The model. Facts by version: effective time and event name.
+        self.times: dict[int, datetime] = {}
+        self.kinds: dict[int, str] = {}
+        self.commands: dict[str, tuple[int, int]] = {}
+        self.status = "placed"
+        self.provider: Provider | None = None
+        self.dispatched: int | None = None  # versions of the current dispatch/start/completion
+        self.started: int | None = None
+        self.completed: int | None = None
+        self.outcome: str | None = None
+        self.rating: int | None = None  # of the current completion
+        self.ratings: list[int] = []
+        self.reopens = 0
+
+    def teardown(self) -> None:
+        self.engine.close()
+
+    # The command loop ------------------------------------------------------------
+
+    def attempt(self, command_id: str | None, errors: Errors, call: Callable[[], Receipt],
+                kind: str, at: datetime) -> int | None:
+        """Run ``call``; check it against the model; return the new version if accepted."""
+        try:
+            return self._attempt(command_id, errors, call, kind, at)
+        finally:
+            self.clock.advance(timedelta(minutes=5))
+
+    def _attempt(self, command_id: str | None, errors: Errors, call: Callable[[], Receipt],
+                 kind: str, at: datetime) -> int | None:
+        count = len(self.times)
+        # The invariant then checks that the store holds exactly the model's facts, so a
+        # repeated or rejected command is also shown to have recorded nothing.
+        if command_id is not None and command_id in self.commands:
+            receipt = call()
+            assert receipt == Receipt(self.order, *self.commands[command_id])
+            return None
+        if errors:
+            expected = sorted(e.__name__ for e in errors)
+            try:
+                call()
+            except ResilienceError as exc:
+                raised = exc
+            else:
+                raise AssertionError(f"accepted a command the model rejects with {expected}")
+            assert isinstance(raised, tuple(errors)), f"raised {raised!r}; expected {expected}"
+            return None
+        try:
+            receipt = call()
+        except ResilienceError as exc:
+            raise AssertionError(f"the model accepts this command but it raised {exc!r}") from exc
+        version = count + 1
+        assert receipt == Receipt(self.order, version, version)
+        self.times[version] = at
+        self.kinds[version] = kind
+        if command_id is not None:
+            self.commands[command_id] = (version, version)
+        return version
+
+    def at(self, when: datetime | None) -> datetime:
+        return self.clock() if when is None else when
+
+    def expect(self, at: datetime, statuses: set[str], after: tuple[int | None, ...] = ()
+               ) -> Errors:
+        """Errors for a command allowed in ``statuses`` that can't precede the facts ``after``."""
+        errors: Errors = set()
+        if self.status not in statuses:
+            errors.add(InvalidTransitionError)
+        if at < self.times[1]:
+            errors.add(InvalidTransitionError)
+        if any(at < self.times[v] for v in after if v is not None):
+            errors.add(InvalidTransitionError)
+        return errors
+
+    def times_valid(self, times: dict[int, datetime]) -> bool:
+        """Nothing before placement; the current dispatch <= start <= completion.
+
+        As in the library, a rating (after its completion) and a dispatch (after nothing but
+        the placement) are ordered only when recorded; corrections don't re-check them.
+        """
+        if any(t < times[1] for t in times.values()):
+            return False
+        steps = [times[v] for v in (self.dispatched, self.started, self.completed)
+                 if v is not None]
+        return all(earlier <= later for earlier, later in itertools.pairwise(steps))
+
+    # Setup -----------------------------------------------------------------------
+
+    @initialize(command_id=COMMAND_IDS, head_start=st.integers(0, 7))
+    def place(self, command_id: str | None, head_start: int) -> None:
+        """A resident of unit 1/1 orders a household repair at T0; a few smooth steps follow."""
+        communities = self.engine.communities
+        self.community = communities.register(
+            district="Taishan", subdistrict="Daimiao", name="Donghu", actor=OFFICE,
+            occurred_at=T0 - timedelta(days=1),
+        ).aggregate_id
+        communities.add_grid(self.community, "g1", actor=OFFICE)
+        communities.add_building(self.community, "b1", "g1", [UnitSpec("1", 12)], actor=OFFICE)
+        receipt = self.engine.orders.place(
+            self.community, household_id="b1-1-101", area_id="b1/1", category="home",
+            item="repair", actor=PLACER, occurred_at=T0, order_id=self.order,
+            command_id=command_id,
+        )
+        assert receipt == Receipt(self.order, 1, 1)
+        self.times, self.kinds = {1: T0}, {1: "Placed"}
+        if command_id is not None:
+            self.commands[command_id] = (1, 1)
+        for _ in range(head_start):
+            self.progress(None)
+
+    # Commands --------------------------------------------------------------------
+
+    @rule(command_id=COMMAND_IDS)
+    def place_again(self, command_id: str | None) -> None:
+        """Placing the same order id again is refused, unless it repeats a known command id."""
+        self.attempt(command_id, {AlreadyExistsError}, lambda: self.engine.orders.place(
+            self.community, household_id="b1-1-101", area_id="b1/1", category="home",
+            item="repair", actor=PLACER, occurred_at=T0, order_id=self.order,
+            command_id=command_id), "Placed", T0)
+
+    @rule(when=WHENS, command_id=COMMAND_IDS)
+    def accept(self, when: datetime | None, command_id: str | None) -> None:
+        """Only a placed order is accepted."""
+        at = self.at(when)
+        if self.attempt(command_id, self.expect(at, {"placed"}), lambda: self.engine.orders.accept(
+                self.order, actor=OFFICE, occurred_at=when, command_id=command_id),
+                "Accepted", at) is not None:
+            self.status = "accepted"
+
+    @rule(reason=TEXTS, when=WHENS, command_id=COMMAND_IDS)
+    def reject(self, reason: str, when: datetime | None, command_id: str | None) -> None:
+        """Only a placed order is rejected, with a reason."""
+        at = self.at(when)
+        errors = self.expect(at, {"placed"})
+        if blank(reason):
+            errors.add(InvalidInputError)
+        if self.attempt(command_id, errors, lambda: self.engine.orders.reject(
+                self.order, reason, actor=OFFICE, occurred_at=when, command_id=command_id),
+                "Rejected", at) is not None:
+            self.status = "rejected"
+
+    @rule(provider=st.sampled_from(PROVIDERS), when=WHENS, command_id=COMMAND_IDS)
+    def dispatch(self, provider: Provider, when: datetime | None,
+                 command_id: str | None) -> None:
+        """Dispatch an accepted or reopened order, or re-dispatch it to another provider."""
+        at = self.at(when)
+        errors = self.expect(at, {"accepted", "dispatched", "reopened"})
+        if self.status == "dispatched" and provider == self.provider:
+            errors.add(InvalidTransitionError)
+        version = self.attempt(command_id, errors, lambda: self.engine.orders.dispatch(
+            self.order, provider, actor=OFFICE, occurred_at=when, command_id=command_id),
+            "Dispatched", at)
+        if version is not None:
+            self.status, self.provider = "dispatched", provider
+            self.dispatched, self.started = version, None
+
+    @rule(when=WHENS, command_id=COMMAND_IDS)
+    def start(self, when: datetime | None, command_id: str | None) -> None:
+        """Start a dispatched order, not before its dispatch."""
+        at = self.at(when)
+        version = self.attempt(
+            command_id, self.expect(at, {"dispatched"}, (self.dispatched,)),
+            lambda: self.engine.orders.start(self.order, actor=PLACER, occurred_at=when,
+                                             command_id=command_id), "Started", at)
+        if version is not None:
+            self.status, self.started = "in_progress", version
+
+    @rule(outcome=st.sampled_from(("fixed", "not_fixed", "gave_up")), note=TEXTS, when=WHENS,
+          command_id=COMMAND_IDS)
+    def complete(self, outcome: str, note: str, when: datetime | None,
+                 command_id: str | None) -> None:
+        """Complete a dispatched or started order after both; not fixed needs a note."""
+        at = self.at(when)
+        errors = self.expect(at, {"dispatched", "in_progress"}, (self.dispatched, self.started))
+        if outcome == "gave_up" or (outcome == "not_fixed" and blank(note)):
+            errors.add(InvalidInputError)
+        version = self.attempt(command_id, errors, lambda: self.engine.orders.complete(
+            self.order, outcome, note, actor=Actor("plumber-1", Role.PROVIDER), occurred_at=when,
+            command_id=command_id), "Completed", at)
+        if version is not None:
+            self.status, self.completed, self.outcome, self.rating = (
+                "completed", version, outcome, None)
+
+    @rule(score=st.integers(-1, 7) | st.just(True), by_placer=st.booleans(), when=WHENS,
+          command_id=COMMAND_IDS)
+    def rate(self, score: int, by_placer: bool, when: datetime | None,
+             command_id: str | None) -> None:
+        """Rate 1..5, once per completion, only by the placing resident, after completion."""
+        at = self.at(when)
+        errors = self.expect(at, {"completed"}, (self.completed,))
+        if isinstance(score, bool) or not 1 <= score <= 5:
+            errors.add(InvalidInputError)
+        if self.rating is not None or not by_placer:
+            errors.add(InvalidTransitionError)
+        rater = PLACER if by_placer else NEIGHBOUR
+        if self.attempt(command_id, errors, lambda: self.engine.orders.rate(
+                self.order, score, "thanks", actor=rater, occurred_at=when,
+                command_id=command_id), "Rated", at) is not None:
+            self.rating = score
+            self.ratings.append(score)
+
+    @rule(reason=TEXTS, when=WHENS, command_id=COMMAND_IDS)
+    def reopen(self, reason: str, when: datetime | None, command_id: str | None) -> None:
+        """Reopen a completed order (rated or not), with a reason."""
+        at = self.at(when)
+        errors = self.expect(at, {"completed"})
+        if blank(reason):
+            errors.add(InvalidInputError)
+        if self.attempt(command_id, errors, lambda: self.engine.orders.reopen(
+                self.order, reason, actor=PLACER, occurred_at=when, command_id=command_id),
+                "Reopened", at) is not None:
+            self.status, self.completed, self.outcome, self.rating = "reopened", None, None, None
+            self.reopens += 1
+
+    @rule(reason=TEXTS, when=WHENS, command_id=COMMAND_IDS)
+    def cancel(self, reason: str, when: datetime | None, command_id: str | None) -> None:
+        """Cancel an order that is neither finished (completed, rejected) nor cancelled."""
+        at = self.at(when)
+        errors = self.expect(at, {"placed", "accepted", "dispatched", "in_progress", "reopened"})
+        if blank(reason):
+            errors.add(InvalidInputError)
+        if self.attempt(command_id, errors, lambda: self.engine.orders.cancel(
+                self.order, reason, actor=PLACER, occurred_at=when, command_id=command_id),
+                "Cancelled", at) is not None:
+            self.status = "cancelled"
+
+    @rule(text=TEXTS, when=WHENS, command_id=COMMAND_IDS)
+    def add_note(self, text: str, when: datetime | None, command_id: str | None) -> None:
+        """Add a non-empty note, in any status, not before placement."""
+        at = self.at(when)
+        errors: Errors = {InvalidTransitionError} if at < self.times[1] else set()
+        if blank(text):
+            errors.add(InvalidInputError)
+        self.attempt(command_id, errors, lambda: self.engine.orders.add_note(
+            self.order, text, actor=OFFICE, occurred_at=when, command_id=command_id),
+            "NoteAdded", at)
+
+    def correctable(self, version: int, errors: Errors) -> bool:
+        if version not in self.kinds:
+            errors.add(NotFoundError)
+            return False
+        if self.kinds[version] in CORRECTIONS:
+            errors.add(InvalidTransitionError)
+            return False
+        return True
+
+    @rule(raw_version=VERSIONS, corrected_to=MOMENTS | st.just(T0.replace(tzinfo=None)),
+          reason=TEXTS, when=WHENS, command_id=COMMAND_IDS)
+    def correct_time(self, raw_version: int, corrected_to: datetime, reason: str,
+                     when: datetime | None, command_id: str | None) -> None:
+        """Correct a fact's time only if every invariant still holds (the correction included)."""
+        version = raw_version % (len(self.times) + 2)
+        at = self.at(when)
+        errors: Errors = set()
+        naive = corrected_to.tzinfo is None
+        if naive or blank(reason):
+            errors.add(InvalidInputError)
+        if self.correctable(version, errors) and not naive:
+            times = {**self.times, version: corrected_to, len(self.times) + 1: at}
+            if not self.times_valid(times):
+                errors.add(InvalidTransitionError)
+        if self.attempt(command_id, errors, lambda: self.engine.orders.correct_time(
+                self.order, version, corrected_to, reason, actor=OFFICE, occurred_at=when,
+                command_id=command_id), "TimeCorrected", at) is not None:
+            self.times[version] = corrected_to
+
+    @rule(raw_version=VERSIONS, details=TEXTS, when=WHENS, command_id=COMMAND_IDS)
+    def correct_details(self, raw_version: int, details: str, when: datetime | None,
+                        command_id: str | None) -> None:
+        """Correct a fact's details; like any fact, not before placement."""
+        version = raw_version % (len(self.times) + 2)
+        at = self.at(when)
+        errors: Errors = set()
+        if at < self.times[1]:
+            errors.add(InvalidTransitionError)
+        if blank(details):
+            errors.add(InvalidInputError)
+        self.correctable(version, errors)
+        self.attempt(command_id, errors, lambda: self.engine.orders.correct_details(
+            self.order, version, details, "typo", actor=OFFICE, occurred_at=when,
+            command_id=command_id), "DetailsCorrected", at)
+
+    @rule(command_id=COMMAND_IDS)
+    def progress(self, command_id: str | None) -> None:
+        """The next step of a smooth life, now (keeps long runs reaching ratings and reopens)."""
+        if self.status == "placed":
+            self.accept(None, command_id)
+        elif self.status in ("accepted", "reopened"):
+            self.dispatch(PROVIDERS[self.reopens % 2], None, command_id)
+        elif self.status == "dispatched":
+            self.start(None, command_id)
+        elif self.status == "in_progress":
+            self.complete("fixed", "", None, command_id)
+        elif self.status == "completed" and self.rating is None:
+            self.rate(4, True, None, command_id)
+        elif self.status == "completed":
+            self.reopen("leaking again", None, command_id)
+        else:
+            self.add_note("closed order", None, command_id)
+
+    @rule(command_id=COMMAND_IDS)
+    def naive_time(self, command_id: str | None) -> None:
+        """A naive occurred_at is rejected before anything else, even for a repeated id."""
+        with pytest.raises(InvalidInputError):
+            self.engine.orders.add_note(self.order, "note", actor=OFFICE,
+                                        occurred_at=T0.replace(tzinfo=None),
+                                        command_id=command_id)
+
+    # Invariants ------------------------------------------------------------------
+
+    @invariant()
+    def store_matches_model(self) -> None:
+        """Stored facts, their effective times, state and command ids equal the model's."""
+        events = self.engine.events(self.order)
+        assert [type(e).__name__ for e in events] == [self.kinds[v] for v in sorted(self.kinds)]
+        order = self.engine.orders.get(self.order)
+        assert order.version == len(self.times)
+        assert {v: order.time_of(v) for v in self.times} == self.times
+        assert order.placer_id == PLACER.person_id
+        assert order.status.value == self.status
+        assert order.provider == self.provider
+        assert (order.outcome.value if order.outcome else None) == self.outcome
+        assert order.rating == self.rating
+        assert order.ratings == self.ratings
+        assert order.reopen_count == self.reopens
+        for command_id, versions in self.commands.items():
+            assert order.command_versions(command_id) == versions
+
+
+class TestOrderMachine(OrderMachine.TestCase):  # type: ignore[misc,valid-type]
+    """Any command sequence leaves the order, its facts and its errors as the model says."""
+
+    settings = SETTINGS
+
+
+# Regressions the machine found, as plain examples ---------------------------------
+
+
+def test_a_correction_cannot_happen_before_placement(memory_engine: Engine) -> None:
+    """A correction is a fact too: its own occurred_at can't precede the order's placement."""
+    communities, orders = memory_engine.communities, memory_engine.orders
+    community = communities.register(district="Taishan", subdistrict="Daimiao", name="Donghu",
+                                     actor=OFFICE, occurred_at=T0 - timedelta(days=1)
+                                     ).aggregate_id
+    communities.add_grid(community, "g1", actor=OFFICE)
+    communities.add_building(community, "b1", "g1", [UnitSpec("1", 12)], actor=OFFICE)
+    order = orders.place(community, household_id="b1-1-101", area_id="b1/1", category="home",
+                         item="repair", actor=PLACER, occurred_at=T0).aggregate_id
+    with pytest.raises(InvalidTransitionError):
+        orders.correct_time(order, 1, T0 + timedelta(minutes=5), "misdated", actor=OFFICE,
+                            occurred_at=T0)
+    with pytest.raises(InvalidTransitionError):
+        orders.correct_details(order, 1, "kitchen tap", "typo", actor=OFFICE,
+                               occurred_at=T0 - timedelta(minutes=1))
+    assert len(memory_engine.events(order)) == 1
