@@ -10,6 +10,7 @@ from resilience import (
     ConflictError,
     Engine,
     IncidentStatus,
+    InvalidTransitionError,
     Location,
     ManualClock,
     Role,
@@ -85,3 +86,36 @@ def test_concurrent_writers_get_a_conflict_not_a_lost_update(shared_store_url: s
         with pytest.raises(ConflictError):
             store._save(type(stale), stale, ctx, stale.version)
         assert len(first.events(incident)) == 3
+
+
+def test_another_writers_facts_are_seen_by_the_next_command(shared_store_url: str,
+                                                            clock: ManualClock) -> None:
+    """An engine that cached an incident still decides on what other writers recorded since."""
+    with Engine(shared_store_url, clock=clock) as first, \
+            Engine(shared_store_url, clock=clock) as second:
+        _, incident = _donghu(first)
+        first.incidents.acknowledge(incident, actor=OFFICE)       # first caches the incident
+        second.incidents.close(incident, "false_alarm", actor=OFFICE)
+        with pytest.raises(InvalidTransitionError, match="closed"):
+            first.incidents.add_note(incident, "stale view would accept this", actor=OFFICE)
+        first.incidents.reopen(incident, "it was real", actor=OFFICE)  # cached: closed
+        second.incidents.add_note(incident, "from the second desk", actor=OFFICE,
+                                  command_id="desk-2/1")
+        receipt = first.incidents.add_note(incident, "from the second desk", actor=OFFICE,
+                                           command_id="desk-2/1")
+        assert receipt.first_version == 6
+        first.incidents.add_note(incident, "after catching up", actor=OFFICE)
+        names = [type(e).__name__ for e in second.events(incident)]
+        assert names == ["Detected", "Reported", "Acknowledged", "Closed", "Reopened",
+                         "NoteAdded", "NoteAdded"]
+
+
+def test_a_refused_command_leaves_no_trace_in_later_decisions(memory_engine: Engine) -> None:
+    """After a rejected command the next one decides on the stored state only."""
+    _, incident = _donghu(memory_engine)
+    memory_engine.incidents.dispatch(incident, ["li"], actor=OFFICE)
+    with pytest.raises(InvalidTransitionError):
+        memory_engine.incidents.dispatch(incident, ["wang", "li"], actor=OFFICE)
+    memory_engine.incidents.dispatch(incident, ["wang"], actor=OFFICE)
+    assert sorted(memory_engine.incidents.get(incident).responders) == ["li", "wang"]
+    assert len(memory_engine.events(incident)) == 4

@@ -1,5 +1,7 @@
 """The load -> decide -> save loop every command goes through, and its receipts."""
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -19,6 +21,7 @@ from resilience.errors import (
     InvalidInputError,
     InvalidTransitionError,
     NotFoundError,
+    ResilienceError,
 )
 
 A = TypeVar("A", bound=FactAggregate)
@@ -39,6 +42,17 @@ class Receipt:
     @property
     def versions(self) -> range:
         return range(self.first_version, self.last_version + 1)
+
+
+def _checked(cls: type[A], aggregate_id: UUID, aggregate: object) -> A:
+    if not isinstance(aggregate, cls):
+        found = getattr(type(aggregate), "kind", type(aggregate).__name__)
+        raise NotFoundError(f"{aggregate_id} is {_a(found)}, not {_a(cls.kind)}")
+    return aggregate
+
+
+class _Stale(Exception):
+    """A command on a cached aggregate failed; it is retried on the stored history."""
 
 
 class Batch:
@@ -69,10 +83,16 @@ class EventStoreApplication(Application[UUID]):
 class Store:
     """An application, a clock, and the command loop shared by the services."""
 
-    def __init__(self, app: EventStoreApplication, clock: Clock) -> None:
+    def __init__(self, app: EventStoreApplication, clock: Clock, cache_size: int = 1024) -> None:
         self.app = app
         self.clock = clock
         self._batch: dict[UUID, FactAggregate] | None = None
+        # Aggregates as of their last successful save through this store, so a
+        # command needn't re-read the whole history. Anything that fails evicts
+        # the aggregate: a cached object never holds unsaved state.
+        self._cache: OrderedDict[UUID, FactAggregate] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.RLock()
 
     @contextmanager
     def batch(self) -> Iterator["Batch"]:
@@ -81,24 +101,28 @@ class Store:
         Either everything in the block is recorded, or (if an exception leaves
         the block, or another writer got there first) nothing is.
         """
-        if self._batch is not None:
-            raise InvalidTransitionError("batches do not nest")
-        self._batch = {}
-        result = Batch()
-        try:
-            yield result
-            pending = list(self._batch.values())
-        finally:
-            self._batch = None
-        if pending:
+        with self._lock:
+            if self._batch is not None:
+                raise InvalidTransitionError("batches do not nest")
+            held: dict[UUID, FactAggregate] = {}
+            self._batch = held
+            result = Batch()
             try:
-                recordings = self.app.save(*pending)
+                yield result
+                if held:
+                    result.events_recorded = len(self.app.save(*held.values()))
             except IntegrityError:
+                self._forget(*held)
                 raise ConflictError(
                     "another writer changed one of the batch's aggregates first; "
                     "nothing of the batch was recorded"
                 ) from None
-            result.events_recorded = len(recordings)
+            except BaseException:
+                self._forget(*held)
+                raise
+            finally:
+                self._batch = None
+            self._remember(*held.values())
 
     def context(
         self, actor: Actor, occurred_at: datetime | None, command_id: str | None
@@ -110,6 +134,7 @@ class Store:
         return Context(actor, happened, recorded_at, command_id)
 
     def load(self, cls: type[A], aggregate_id: UUID) -> A:
+        """The aggregate as stored now, as a fresh object the caller may keep."""
         if not isinstance(aggregate_id, UUID):
             raise InvalidInputError(f"{cls.kind} id must be a UUID, got {aggregate_id!r}")
         held = self._batch.get(aggregate_id) if self._batch is not None else None
@@ -121,10 +146,18 @@ class Store:
             aggregate: object = self.app.repository.get(aggregate_id, projector_func=_fold)
         except AggregateNotFoundError:
             raise NotFoundError(f"no {cls.kind} with id {aggregate_id}") from None
-        if not isinstance(aggregate, cls):
-            found = getattr(type(aggregate), "kind", type(aggregate).__name__)
-            raise NotFoundError(f"{aggregate_id} is {_a(found)}, not {_a(cls.kind)}")
-        return aggregate
+        return _checked(cls, aggregate_id, aggregate)
+
+    def _remember(self, *aggregates: FactAggregate) -> None:
+        for aggregate in aggregates:
+            self._cache[aggregate.id] = aggregate
+            self._cache.move_to_end(aggregate.id)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def _forget(self, *aggregate_ids: UUID) -> None:
+        for aggregate_id in aggregate_ids:
+            self._cache.pop(aggregate_id, None)
 
     def exists(self, aggregate_id: UUID) -> bool:
         if self._batch is not None and aggregate_id in self._batch:
@@ -134,33 +167,60 @@ class Store:
     def create(self, cls: type[A], aggregate_id: UUID, ctx: Context,
                build: Callable[[], A]) -> Receipt:
         """Record a new aggregate, or return the original receipt of a repeated command."""
-        if self.exists(aggregate_id):
-            repeated = self._repeated(cls, aggregate_id, ctx)
-            if repeated is not None:
-                return repeated
-            raise AlreadyExistsError(f"a {cls.kind} with id {aggregate_id} already exists")
-        aggregate = build()
-        return self._save(cls, aggregate, ctx, 1)
+        with self._lock:
+            if self.exists(aggregate_id):
+                repeated = self._repeated(cls, aggregate_id, ctx)
+                if repeated is not None:
+                    return repeated
+                raise AlreadyExistsError(f"a {cls.kind} with id {aggregate_id} already exists")
+            aggregate = build()
+            return self._save(cls, aggregate, ctx, 1)
 
     def change(self, cls: type[A], aggregate_id: UUID, ctx: Context,
                decide: Callable[[A], None]) -> Receipt:
         """Load, let the aggregate decide, save; a repeated command id records nothing."""
-        aggregate = self.load(cls, aggregate_id)
+        with self._lock:
+            cached = self._cache.get(aggregate_id) if self._batch is None else None
+            if cached is not None:
+                # The cached aggregate may lag behind another writer. A refusal or a
+                # version clash met on it is retried once on the stored history, so
+                # the cache never shows in what a command decides.
+                try:
+                    return self._decide(cls, _checked(cls, aggregate_id, cached), ctx, decide,
+                                        cached=True)
+                except _Stale:
+                    pass
+            return self._decide(cls, self.load(cls, aggregate_id), ctx, decide, cached=False)
+
+    def _decide(self, cls: type[A], aggregate: A, ctx: Context, decide: Callable[[A], None],
+                cached: bool) -> Receipt:
         if ctx.command_id is not None:
             seen = aggregate.command_versions(ctx.command_id)
             if seen is not None:
                 return Receipt(aggregate.id, *seen)
         first = aggregate.version + 1
-        decide(aggregate)
-        return self._save(cls, aggregate, ctx, first)
+        try:
+            decide(aggregate)
+        except BaseException as exc:
+            self._forget(aggregate.id)
+            if cached and isinstance(exc, ResilienceError):
+                raise _Stale from exc
+            raise
+        return self._save(cls, aggregate, ctx, first, cached)
 
-    def _save(self, cls: type[A], aggregate: A, ctx: Context, first: int) -> Receipt:
+    def _save(self, cls: type[A], aggregate: A, ctx: Context, first: int,
+              cached: bool = False) -> Receipt:
         if self._batch is not None:
             self._batch[aggregate.id] = aggregate
             return Receipt(aggregate.id, first, aggregate.version)
         try:
             self.app.save(aggregate)
-        except IntegrityError:
+        except BaseException as exc:
+            self._forget(aggregate.id)
+            if not isinstance(exc, IntegrityError):
+                raise
+            if cached:
+                raise _Stale from exc
             repeated = self._repeated(cls, aggregate.id, ctx)
             if repeated is not None:
                 return repeated
@@ -168,6 +228,7 @@ class Store:
                 f"{cls.kind} {aggregate.id} was changed by another writer since it was "
                 "loaded; nothing was recorded: reload and retry the command"
             ) from None
+        self._remember(aggregate)
         return Receipt(aggregate.id, first, aggregate.version)
 
     def _repeated(self, cls: type[A], aggregate_id: UUID, ctx: Context) -> Receipt | None:
