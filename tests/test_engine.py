@@ -1,5 +1,6 @@
 """The engine on every store: commands record facts, read back with exact types."""
 
+import threading
 from datetime import timedelta
 from uuid import UUID
 
@@ -119,3 +120,18 @@ def test_a_refused_command_leaves_no_trace_in_later_decisions(memory_engine: Eng
     memory_engine.incidents.dispatch(incident, ["wang"], actor=OFFICE)
     assert sorted(memory_engine.incidents.get(incident).responders) == ["li", "wang"]
     assert len(memory_engine.events(incident)) == 4
+
+
+def test_other_threads_never_see_a_batch_before_it_is_saved(memory_engine: Engine) -> None:
+    """A query from another thread during a batch sees the stored state, not the held facts."""
+    _, incident = _donghu(memory_engine)
+    seen: list[int] = []
+    with memory_engine.batch():
+        memory_engine.incidents.acknowledge(incident, actor=OFFICE)
+        assert memory_engine.incidents.get(incident).acknowledged == 3  # this thread sees it
+        reader = threading.Thread(
+            target=lambda: seen.append(memory_engine.incidents.get(incident).version))
+        reader.start()
+        reader.join()
+    assert seen == [2]
+    assert memory_engine.incidents.get(incident).version == 3

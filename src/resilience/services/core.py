@@ -87,6 +87,7 @@ class Store:
         self.app = app
         self.clock = clock
         self._batch: dict[UUID, FactAggregate] | None = None
+        self._batch_thread: int | None = None
         # Aggregates as of their last successful save through this store, so a
         # command needn't re-read the whole history. Anything that fails evicts
         # the aggregate: a cached object never holds unsaved state.
@@ -105,7 +106,7 @@ class Store:
             if self._batch is not None:
                 raise InvalidTransitionError("batches do not nest")
             held: dict[UUID, FactAggregate] = {}
-            self._batch = held
+            self._batch, self._batch_thread = held, threading.get_ident()
             result = Batch()
             try:
                 yield result
@@ -121,7 +122,7 @@ class Store:
                 self._forget(*held)
                 raise
             finally:
-                self._batch = None
+                self._batch, self._batch_thread = None, None
             self._remember(*held.values())
 
     def context(
@@ -137,7 +138,7 @@ class Store:
         """The aggregate as stored now, as a fresh object the caller may keep."""
         if not isinstance(aggregate_id, UUID):
             raise InvalidInputError(f"{cls.kind} id must be a UUID, got {aggregate_id!r}")
-        held = self._batch.get(aggregate_id) if self._batch is not None else None
+        held = self._held().get(aggregate_id)
         if held is not None:
             if not isinstance(held, cls):
                 raise NotFoundError(f"{aggregate_id} is {_a(held.kind)}, not {_a(cls.kind)}")
@@ -147,6 +148,12 @@ class Store:
         except AggregateNotFoundError:
             raise NotFoundError(f"no {cls.kind} with id {aggregate_id}") from None
         return _checked(cls, aggregate_id, aggregate)
+
+    def _held(self) -> dict[UUID, FactAggregate]:
+        """This thread's batch, if it is in one: other threads never see unsaved facts."""
+        if self._batch is None or self._batch_thread != threading.get_ident():
+            return {}
+        return self._batch
 
     def _remember(self, *aggregates: FactAggregate) -> None:
         for aggregate in aggregates:
@@ -160,7 +167,7 @@ class Store:
             self._cache.pop(aggregate_id, None)
 
     def exists(self, aggregate_id: UUID) -> bool:
-        if self._batch is not None and aggregate_id in self._batch:
+        if aggregate_id in self._held():
             return True
         return aggregate_id in self.app.repository
 
