@@ -12,16 +12,13 @@ so must the roster and the holder of every exclusive role at sampled times.
 """
 
 import itertools
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import initialize, invariant, rule
 
 from resilience import (
     AlreadyExistsError,
@@ -30,20 +27,27 @@ from resilience import (
     Engine,
     InvalidInputError,
     InvalidTransitionError,
-    ManualClock,
     NotFoundError,
     Receipt,
-    ResilienceError,
     UnitSpec,
+)
+from stateful_support import (
+    COMMAND_IDS,
+    MOMENTS,
+    PICKS,
+    SETTINGS,
+    VERSIONS,
+    WHENS,
+    Errors,
+    FactMachine,
+    blank,
 )
 
 from conftest import OFFICE, T0
 
-Errors = set[type[ResilienceError]]
 Term = dict[str, Any]  # person, role, scope, assigned (version), relieved (version or None)
 Span = tuple[datetime, datetime | None, int]  # since, until (None: still held), assigned version
 
-ZONES: tuple[tzinfo, ...] = (UTC, ZoneInfo("Asia/Shanghai"), timezone(timedelta(hours=-5)))
 NAMES = {"district": "Taishan", "subdistrict": "Daimiao", "name": "Donghu"}
 SETUP_AT = T0 - timedelta(days=1)
 
@@ -61,36 +65,17 @@ ROLE_SCOPES: dict[str, set[str] | None] = {
 EXCLUSIVE = {"grid_leader", "building_leader", "unit_leader"}
 
 
-def moment(minutes: int, zone: tzinfo) -> datetime:
-    """T0 + ``minutes``, expressed in ``zone`` (the same instant in any zone)."""
-    return (T0 + timedelta(minutes=minutes)).astimezone(zone)
-
-
 def card(n: int) -> CareCard:
     c = Contact(f"contact {n}", f"0538-{n:04d}")
     return CareCard(c, c, c, c, c, c)
 
 
-# Five-minute steps, so that facts often share a moment (ties are where rules are subtle).
-MOMENTS = st.builds(moment, st.integers(-2, 24).map(lambda k: 5 * k), st.sampled_from(ZONES))
-WHENS = st.one_of(MOMENTS, st.none())  # None: the engine's clock, five minutes later each step
-COMMAND_IDS = st.sampled_from((None,) * 18 + tuple(f"cmd-{i}" for i in range(1, 7)))
 PEOPLE = st.sampled_from(("p1", "p2", "p3", "p4", ""))
 ROLES = st.sampled_from(("grid_leader",) * 3 + ("building_leader", "unit_leader") * 2 + (
     "grid_worker", "party_member_household", "volunteer", "squad_member", "community_staff",
     "resident", "mayor"))
 SCOPES = st.sampled_from((None, "g1", "g1", "g1", "g2", "m1", "b1", "b1", "b2", "b1/1", "b1/1",
                           "b1/2", "nowhere"))
-PICKS = st.integers(0, 9)  # an index into the model's current candidates
-VERSIONS = st.integers(0, 80)  # reduced modulo (facts + 2): mostly existing versions
-CORRECTIONS = frozenset({"TimeCorrected", "DetailsCorrected"})
-SETTINGS = settings(max_examples=100, stateful_step_count=30,
-                    deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def blank(text: str) -> bool:
-    """Would the library consider this text empty?"""
-    return not text.strip()
 
 
 def in_sequence(spans: list[Span]) -> bool:
@@ -102,18 +87,12 @@ def in_sequence(spans: list[Span]) -> bool:
     return all(a[1] is not None and a[1] <= b[0] for a, b in itertools.pairwise(ordered))
 
 
-class CommunityMachine(RuleBasedStateMachine):
+class CommunityMachine(FactMachine):
     """One community's organisation driven through the engine, shadowed by plain dicts."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.clock = ManualClock(T0 + timedelta(minutes=5))
-        self.engine = Engine("memory:", clock=self.clock)
-        self.community: UUID = self.engine.communities.id_for(**NAMES)
-        # The model. Facts by version: effective time and event name.
-        self.times: dict[int, datetime] = {}
-        self.kinds: dict[int, str] = {}
-        self.commands: dict[str, tuple[int, int]] = {}
+        self.community = self.aggregate_id = self.engine.communities.id_for(**NAMES)
         self.areas: dict[str, str] = {}  # area id -> kind
         self.zones: dict[str, str] = {}  # area id -> zone type
         self.people: dict[str, int] = {}  # person -> version of their enrolment
@@ -121,53 +100,13 @@ class CommunityMachine(RuleBasedStateMachine):
         self.cards: dict[str, int] = {}  # grid -> card number
         self.progressed = 0
 
-    def teardown(self) -> None:
-        self.engine.close()
+    def naive_command(self, command_id: str | None) -> Receipt:
+        """A grid added at a naive time (the shared ``naive_time`` rule expects a refusal)."""
+        return self.engine.communities.add_grid(
+            self.community, "g9", actor=OFFICE, occurred_at=T0.replace(tzinfo=None),
+            command_id=command_id)
 
-    # The command loop ------------------------------------------------------------
-
-    def attempt(self, command_id: str | None, errors: Errors, call: Callable[[], Receipt],
-                kinds: list[str], at: datetime) -> int | None:
-        """Run ``call``; check it against the model; return the first new version if accepted."""
-        try:
-            return self._attempt(command_id, errors, call, kinds, at)
-        finally:
-            self.clock.advance(timedelta(minutes=5))
-
-    def _attempt(self, command_id: str | None, errors: Errors, call: Callable[[], Receipt],
-                 kinds: list[str], at: datetime) -> int | None:
-        count = len(self.times)
-        # The invariant then checks that the store holds exactly the model's facts, so a
-        # repeated or rejected command is also shown to have recorded nothing.
-        if command_id is not None and command_id in self.commands:
-            receipt = call()
-            assert receipt == Receipt(self.community, *self.commands[command_id])
-            return None
-        if errors:
-            expected = sorted(e.__name__ for e in errors)
-            try:
-                call()
-            except ResilienceError as exc:
-                raised = exc
-            else:
-                raise AssertionError(f"accepted a command the model rejects with {expected}")
-            assert isinstance(raised, tuple(errors)), f"raised {raised!r}; expected {expected}"
-            return None
-        try:
-            receipt = call()
-        except ResilienceError as exc:
-            raise AssertionError(f"the model accepts this command but it raised {exc!r}") from exc
-        first, last = count + 1, count + len(kinds)
-        assert receipt == Receipt(self.community, first, last)
-        for version, kind in enumerate(kinds, start=first):
-            self.times[version] = at
-            self.kinds[version] = kind
-        if command_id is not None:
-            self.commands[command_id] = (first, last)
-        return first
-
-    def at(self, when: datetime | None) -> datetime:
-        return self.clock() if when is None else when
+    # Rules of the model ----------------------------------------------------------
 
     def new_area(self, area_id: str, errors: Errors) -> None:
         if blank(area_id):
@@ -182,8 +121,6 @@ class CommunityMachine(RuleBasedStateMachine):
             errors.add(NotFoundError)
         elif self.areas[area_id] not in kinds:
             errors.add(InvalidInputError)
-
-    # Rules of the model ----------------------------------------------------------
 
     def span(self, term: Term, times: dict[int, datetime]) -> tuple[datetime, datetime | None]:
         relieved = term["relieved"]
@@ -427,15 +364,6 @@ class CommunityMachine(RuleBasedStateMachine):
         if version is not None:
             open_terms[0]["relieved"] = version
 
-    def correctable(self, version: int, errors: Errors) -> bool:
-        if version not in self.kinds:
-            errors.add(NotFoundError)
-            return False
-        if self.kinds[version] in CORRECTIONS:
-            errors.add(InvalidTransitionError)
-            return False
-        return True
-
     @rule(raw_version=VERSIONS, corrected_to=MOMENTS | st.just(T0.replace(tzinfo=None)),
           reason=st.sampled_from(("misdated", "")), when=WHENS, command_id=COMMAND_IDS)
     def correct_time(self, raw_version: int, corrected_to: datetime, reason: str,
@@ -500,31 +428,18 @@ class CommunityMachine(RuleBasedStateMachine):
         else:
             self.issue_care_card("g1", 1, None, command_id)
 
-    @rule(command_id=COMMAND_IDS)
-    def naive_time(self, command_id: str | None) -> None:
-        """A naive occurred_at is rejected before anything else, even for a repeated id."""
-        with pytest.raises(InvalidInputError):
-            self.engine.communities.add_grid(self.community, "g9", actor=OFFICE,
-                                             occurred_at=T0.replace(tzinfo=None),
-                                             command_id=command_id)
-
     # Invariants ------------------------------------------------------------------
 
     @invariant()
     def store_matches_model(self) -> None:
         """Stored facts, their times, areas, people, command ids and roster equal the model's."""
-        events = self.engine.events(self.community)
-        assert [type(e).__name__ for e in events] == [self.kinds[v] for v in sorted(self.kinds)]
-        community = self.engine.communities.get(self.community)
-        assert community.version == len(self.times)
-        assert {v: community.time_of(v) for v in self.times} == self.times
+        community = self.stored(self.engine.communities.get)
         assert {a: area.kind.value for a, area in community.areas.items()} == self.areas
         assert {a: area.zone_type.value for a, area in community.areas.items()
                 if area.zone_type is not None} == self.zones
         assert set(community.people) == set(self.people)
         assert community.care_cards == {g: card(n) for g, n in self.cards.items()}
-        for command_id, versions in self.commands.items():
-            assert community.command_versions(command_id) == versions
+        self.check_commands(community)
         # Who holds what, and who holds each exclusive role, at every moment that matters.
         moments = {SETUP_AT - timedelta(days=1), T0 + timedelta(days=1)}
         for term in self.terms:

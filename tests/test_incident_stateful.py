@@ -10,15 +10,12 @@ incident read back from the store must equal the model.
 """
 
 import itertools
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import datetime, timedelta
 from uuid import UUID, uuid4
-from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import initialize, invariant, rule
 
 from resilience import (
     Actor,
@@ -26,60 +23,40 @@ from resilience import (
     InvalidInputError,
     InvalidTransitionError,
     Location,
-    ManualClock,
-    NotFoundError,
     Receipt,
-    ResilienceError,
     Role,
     UnitSpec,
+)
+from stateful_support import (
+    COMMAND_IDS,
+    MOMENTS,
+    PICKS,
+    SETTINGS,
+    VERSIONS,
+    WHENS,
+    ZONES,
+    Errors,
+    FactMachine,
+    blank,
+    moment,
 )
 
 from conftest import OFFICE, T0
 
-Errors = set[type[ResilienceError]]
-
-ZONES: tuple[tzinfo, ...] = (UTC, ZoneInfo("Asia/Shanghai"), timezone(timedelta(hours=-5)))
 COMMANDER = Actor("commander-wu", Role.INCIDENT_COMMANDER)
 LEADER = Actor("zhang-chuanlian", Role.GRID_LEADER)
-
-
-def moment(minutes: int, zone: tzinfo) -> datetime:
-    """T0 + ``minutes``, expressed in ``zone`` (the same instant in any zone)."""
-    return (T0 + timedelta(minutes=minutes)).astimezone(zone)
-
-
-# Five-minute steps, so that facts often share a moment (ties are where rules are subtle).
-MOMENTS = st.builds(moment, st.integers(-2, 24).map(lambda k: 5 * k), st.sampled_from(ZONES))
-WHENS = st.one_of(MOMENTS, st.none())  # None: the engine's clock, five minutes later each step
-COMMAND_IDS = st.sampled_from((None,) * 18 + tuple(f"cmd-{i}" for i in range(1, 7)))
 TEXTS = st.sampled_from(("smoke in the basement",) * 3 + ("ok",) * 3 + ("", "   "))
 RESPONDERS = st.sampled_from(("li", "wang", "chen", ""))
 RESIDENTS = st.sampled_from(("resident-a", "resident-b", ""))
-PICKS = st.integers(0, 9)  # an index into the model's current candidates
-VERSIONS = st.integers(0, 80)  # reduced modulo (facts + 2): mostly existing versions
-CORRECTIONS = frozenset({"TimeCorrected", "DetailsCorrected"})
 CHAIN = ("dispatched", "en_route", "on_scene")
-SETTINGS = settings(max_examples=100, stateful_step_count=30, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
 
 
-def blank(text: str) -> bool:
-    """Would the library consider this text empty?"""
-    return not text.strip()
-
-
-class IncidentMachine(RuleBasedStateMachine):
+class IncidentMachine(FactMachine):
     """One incident driven through the engine, shadowed by a model of plain dicts and lists."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.clock = ManualClock(T0 + timedelta(minutes=5))
-        self.engine = Engine("memory:", clock=self.clock)
-        self.incident: UUID = uuid4()
-        # The model. Facts by version: effective time and event name.
-        self.times: dict[int, datetime] = {}
-        self.kinds: dict[int, str] = {}
-        self.commands: dict[str, tuple[int, int]] = {}
+        self.incident = self.aggregate_id = uuid4()
         self.incident_type = "fire"
         self.severity = "high"
         self.commander: str | None = None
@@ -96,53 +73,13 @@ class IncidentMachine(RuleBasedStateMachine):
         self.closed = False
         self.reopens = 0
 
-    def teardown(self) -> None:
-        self.engine.close()
+    def naive_command(self, command_id: str | None) -> Receipt:
+        """A note dated at a naive time (the shared ``naive_time`` rule expects a refusal)."""
+        return self.engine.incidents.add_note(
+            self.incident, "note", actor=OFFICE, occurred_at=T0.replace(tzinfo=None),
+            command_id=command_id)
 
-    # The command loop ------------------------------------------------------------
-
-    def attempt(self, command_id: str | None, errors: Errors, call: Callable[[], Receipt],
-                kinds: list[str], at: datetime) -> int | None:
-        """Run ``call``; check it against the model; return the first new version if accepted."""
-        try:
-            return self._attempt(command_id, errors, call, kinds, at)
-        finally:
-            self.clock.advance(timedelta(minutes=5))
-
-    def _attempt(self, command_id: str | None, errors: Errors, call: Callable[[], Receipt],
-                 kinds: list[str], at: datetime) -> int | None:
-        count = len(self.times)
-        # The invariant then checks that the store holds exactly the model's facts, so a
-        # repeated or rejected command is also shown to have recorded nothing.
-        if command_id is not None and command_id in self.commands:
-            receipt = call()
-            assert receipt == Receipt(self.incident, *self.commands[command_id])
-            return None
-        if errors:
-            expected = sorted(e.__name__ for e in errors)
-            try:
-                call()
-            except ResilienceError as exc:
-                raised = exc
-            else:
-                raise AssertionError(f"accepted a command the model rejects with {expected}")
-            assert isinstance(raised, tuple(errors)), f"raised {raised!r}; expected {expected}"
-            return None
-        try:
-            receipt = call()
-        except ResilienceError as exc:
-            raise AssertionError(f"the model accepts this command but it raised {exc!r}") from exc
-        first, last = count + 1, count + len(kinds)
-        assert receipt == Receipt(self.incident, first, last)
-        for version, kind in enumerate(kinds, start=first):
-            self.times[version] = at
-            self.kinds[version] = kind
-        if command_id is not None:
-            self.commands[command_id] = (first, last)
-        return first
-
-    def at(self, when: datetime | None) -> datetime:
-        return self.clock() if when is None else when
+    # Rules of the model ----------------------------------------------------------
 
     def live(self, at: datetime) -> Errors:
         """Errors every ordinary command gets: before detection, or the incident is closed."""
@@ -152,8 +89,6 @@ class IncidentMachine(RuleBasedStateMachine):
         if self.closed:
             errors.add(InvalidTransitionError)
         return errors
-
-    # Rules of the model ----------------------------------------------------------
 
     def entry_permitted(self, at: datetime, times: dict[int, datetime],
                         answers_by: dict[str, list[tuple[int, bool]]] | None = None) -> bool:
@@ -553,15 +488,6 @@ class IncidentMachine(RuleBasedStateMachine):
             self.incident, text, actor=OFFICE, occurred_at=when, command_id=command_id),
             ["NoteAdded"], at)
 
-    def correctable(self, version: int, errors: Errors) -> bool:
-        if version not in self.kinds:
-            errors.add(NotFoundError)
-            return False
-        if self.kinds[version] in CORRECTIONS:
-            errors.add(InvalidTransitionError)
-            return False
-        return True
-
     @rule(raw_version=VERSIONS, corrected_to=MOMENTS | st.just(T0.replace(tzinfo=None)),
           reason=TEXTS, when=WHENS, command_id=COMMAND_IDS)
     def correct_time(self, raw_version: int, corrected_to: datetime, reason: str,
@@ -634,24 +560,12 @@ class IncidentMachine(RuleBasedStateMachine):
         else:
             self.close("resolved", None, command_id)
 
-    @rule(command_id=COMMAND_IDS)
-    def naive_time(self, command_id: str | None) -> None:
-        """A naive occurred_at is rejected before anything else, even for a repeated id."""
-        with pytest.raises(InvalidInputError):
-            self.engine.incidents.add_note(self.incident, "note", actor=OFFICE,
-                                           occurred_at=T0.replace(tzinfo=None),
-                                           command_id=command_id)
-
     # Invariants ------------------------------------------------------------------
 
     @invariant()
     def store_matches_model(self) -> None:
         """Stored facts, their effective times, state and command ids equal the model's."""
-        events = self.engine.events(self.incident)
-        assert [type(e).__name__ for e in events] == [self.kinds[v] for v in sorted(self.kinds)]
-        incident = self.engine.incidents.get(self.incident)
-        assert incident.version == len(self.times)
-        assert {v: incident.time_of(v) for v in self.times} == self.times
+        incident = self.stored(self.engine.incidents.get)
         assert incident.status.value == self.status()
         assert incident.is_closed is self.closed
         assert sorted(incident.on_scene()) == sorted(
@@ -662,8 +576,7 @@ class IncidentMachine(RuleBasedStateMachine):
         assert (incident.incident_type.value, incident.severity.value) == (
             self.incident_type, self.severity)
         assert incident.reopen_count == self.reopens
-        for command_id, versions in self.commands.items():
-            assert incident.command_versions(command_id) == versions
+        self.check_commands(incident)
 
 
 class TestIncidentMachine(IncidentMachine.TestCase):  # type: ignore[misc,valid-type]

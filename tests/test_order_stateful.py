@@ -10,15 +10,12 @@ order read back from the store must equal the model.
 """
 
 import itertools
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import datetime, timedelta
 from uuid import UUID, uuid4
-from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import initialize, invariant, rule
 
 from resilience import (
     Actor,
@@ -26,21 +23,25 @@ from resilience import (
     Engine,
     InvalidInputError,
     InvalidTransitionError,
-    ManualClock,
-    NotFoundError,
     Provider,
     ProviderKind,
     Receipt,
-    ResilienceError,
     Role,
     UnitSpec,
+)
+from stateful_support import (
+    COMMAND_IDS,
+    MOMENTS,
+    SETTINGS,
+    VERSIONS,
+    WHENS,
+    Errors,
+    FactMachine,
+    blank,
 )
 
 from conftest import OFFICE, T0
 
-Errors = set[type[ResilienceError]]
-
-ZONES: tuple[tzinfo, ...] = (UTC, ZoneInfo("Asia/Shanghai"), timezone(timedelta(hours=-5)))
 PLACER = Actor("resident-liu", Role.RESIDENT)
 NEIGHBOUR = Actor("resident-sun", Role.RESIDENT)
 PROVIDERS = (
@@ -48,41 +49,16 @@ PROVIDERS = (
     Provider(ProviderKind.GRID_WORKER, "grid-worker-2"),
 )
 
-
-def moment(minutes: int, zone: tzinfo) -> datetime:
-    """T0 + ``minutes``, expressed in ``zone`` (the same instant in any zone)."""
-    return (T0 + timedelta(minutes=minutes)).astimezone(zone)
-
-
-# Five-minute steps, so that facts often share a moment (ties are where rules are subtle).
-MOMENTS = st.builds(moment, st.integers(-2, 24).map(lambda k: 5 * k), st.sampled_from(ZONES))
-WHENS = st.one_of(MOMENTS, st.none())  # None: the engine's clock, five minutes later each step
-COMMAND_IDS = st.sampled_from((None,) * 18 + tuple(f"cmd-{i}" for i in range(1, 7)))
 TEXTS = st.sampled_from(("no water in the kitchen",) * 3 + ("ok",) * 3 + ("", "   "))
-VERSIONS = st.integers(0, 80)  # reduced modulo (facts + 2): mostly existing versions
-CORRECTIONS = frozenset({"TimeCorrected", "DetailsCorrected"})
-SETTINGS = settings(max_examples=100, stateful_step_count=30,
-                    deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def blank(text: str) -> bool:
-    """Would the library consider this text empty?"""
-    return not text.strip()
-
-
-class OrderMachine(RuleBasedStateMachine):
+class OrderMachine(FactMachine):
     """One service order driven through the engine, shadowed by a model of plain values."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.clock = ManualClock(T0 + timedelta(minutes=5))
-        self.engine = Engine("memory:", clock=self.clock)
         self.community: UUID = uuid4()
-        self.order: UUID = uuid4()
-        # The model. Facts by version: effective time and event name.
-        self.times: dict[int, datetime] = {}
-        self.kinds: dict[int, str] = {}
-        self.commands: dict[str, tuple[int, int]] = {}
+        self.order = self.aggregate_id = uuid4()
         self.status = "placed"
         self.provider: Provider | None = None
         self.dispatched: int | None = None  # versions of the current dispatch/start/completion
@@ -93,52 +69,13 @@ class OrderMachine(RuleBasedStateMachine):
         self.ratings: list[int] = []
         self.reopens = 0
 
-    def teardown(self) -> None:
-        self.engine.close()
+    def naive_command(self, command_id: str | None) -> Receipt:
+        """A note dated at a naive time (the shared ``naive_time`` rule expects a refusal)."""
+        return self.engine.orders.add_note(
+            self.order, "note", actor=OFFICE, occurred_at=T0.replace(tzinfo=None),
+            command_id=command_id)
 
-    # The command loop ------------------------------------------------------------
-
-    def attempt(self, command_id: str | None, errors: Errors, call: Callable[[], Receipt],
-                kind: str, at: datetime) -> int | None:
-        """Run ``call``; check it against the model; return the new version if accepted."""
-        try:
-            return self._attempt(command_id, errors, call, kind, at)
-        finally:
-            self.clock.advance(timedelta(minutes=5))
-
-    def _attempt(self, command_id: str | None, errors: Errors, call: Callable[[], Receipt],
-                 kind: str, at: datetime) -> int | None:
-        count = len(self.times)
-        # The invariant then checks that the store holds exactly the model's facts, so a
-        # repeated or rejected command is also shown to have recorded nothing.
-        if command_id is not None and command_id in self.commands:
-            receipt = call()
-            assert receipt == Receipt(self.order, *self.commands[command_id])
-            return None
-        if errors:
-            expected = sorted(e.__name__ for e in errors)
-            try:
-                call()
-            except ResilienceError as exc:
-                raised = exc
-            else:
-                raise AssertionError(f"accepted a command the model rejects with {expected}")
-            assert isinstance(raised, tuple(errors)), f"raised {raised!r}; expected {expected}"
-            return None
-        try:
-            receipt = call()
-        except ResilienceError as exc:
-            raise AssertionError(f"the model accepts this command but it raised {exc!r}") from exc
-        version = count + 1
-        assert receipt == Receipt(self.order, version, version)
-        self.times[version] = at
-        self.kinds[version] = kind
-        if command_id is not None:
-            self.commands[command_id] = (version, version)
-        return version
-
-    def at(self, when: datetime | None) -> datetime:
-        return self.clock() if when is None else when
+    # Rules of the model ----------------------------------------------------------
 
     def expect(self, at: datetime, statuses: set[str], after: tuple[int | None, ...] = ()
                ) -> Errors:
@@ -189,6 +126,7 @@ class OrderMachine(RuleBasedStateMachine):
             self.progress(None)
 
     # Commands --------------------------------------------------------------------
+    # Each records one fact, so ``attempt`` gets a one-kind list.
 
     @rule(command_id=COMMAND_IDS)
     def place_again(self, command_id: str | None) -> None:
@@ -196,7 +134,7 @@ class OrderMachine(RuleBasedStateMachine):
         self.attempt(command_id, {AlreadyExistsError}, lambda: self.engine.orders.place(
             self.community, household_id="b1-1-101", area_id="b1/1", category="home",
             item="repair", actor=PLACER, occurred_at=T0, order_id=self.order,
-            command_id=command_id), "Placed", T0)
+            command_id=command_id), ["Placed"], T0)
 
     @rule(when=WHENS, command_id=COMMAND_IDS)
     def accept(self, when: datetime | None, command_id: str | None) -> None:
@@ -204,7 +142,7 @@ class OrderMachine(RuleBasedStateMachine):
         at = self.at(when)
         if self.attempt(command_id, self.expect(at, {"placed"}), lambda: self.engine.orders.accept(
                 self.order, actor=OFFICE, occurred_at=when, command_id=command_id),
-                "Accepted", at) is not None:
+                ["Accepted"], at) is not None:
             self.status = "accepted"
 
     @rule(reason=TEXTS, when=WHENS, command_id=COMMAND_IDS)
@@ -216,7 +154,7 @@ class OrderMachine(RuleBasedStateMachine):
             errors.add(InvalidInputError)
         if self.attempt(command_id, errors, lambda: self.engine.orders.reject(
                 self.order, reason, actor=OFFICE, occurred_at=when, command_id=command_id),
-                "Rejected", at) is not None:
+                ["Rejected"], at) is not None:
             self.status = "rejected"
 
     @rule(provider=st.sampled_from(PROVIDERS), when=WHENS, command_id=COMMAND_IDS)
@@ -229,7 +167,7 @@ class OrderMachine(RuleBasedStateMachine):
             errors.add(InvalidTransitionError)
         version = self.attempt(command_id, errors, lambda: self.engine.orders.dispatch(
             self.order, provider, actor=OFFICE, occurred_at=when, command_id=command_id),
-            "Dispatched", at)
+            ["Dispatched"], at)
         if version is not None:
             self.status, self.provider = "dispatched", provider
             self.dispatched, self.started = version, None
@@ -241,7 +179,7 @@ class OrderMachine(RuleBasedStateMachine):
         version = self.attempt(
             command_id, self.expect(at, {"dispatched"}, (self.dispatched,)),
             lambda: self.engine.orders.start(self.order, actor=PLACER, occurred_at=when,
-                                             command_id=command_id), "Started", at)
+                                             command_id=command_id), ["Started"], at)
         if version is not None:
             self.status, self.started = "in_progress", version
 
@@ -256,7 +194,7 @@ class OrderMachine(RuleBasedStateMachine):
             errors.add(InvalidInputError)
         version = self.attempt(command_id, errors, lambda: self.engine.orders.complete(
             self.order, outcome, note, actor=Actor("plumber-1", Role.PROVIDER), occurred_at=when,
-            command_id=command_id), "Completed", at)
+            command_id=command_id), ["Completed"], at)
         if version is not None:
             self.status, self.completed, self.outcome, self.rating = (
                 "completed", version, outcome, None)
@@ -275,7 +213,7 @@ class OrderMachine(RuleBasedStateMachine):
         rater = PLACER if by_placer else NEIGHBOUR
         if self.attempt(command_id, errors, lambda: self.engine.orders.rate(
                 self.order, score, "thanks", actor=rater, occurred_at=when,
-                command_id=command_id), "Rated", at) is not None:
+                command_id=command_id), ["Rated"], at) is not None:
             self.rating = score
             self.ratings.append(score)
 
@@ -288,7 +226,7 @@ class OrderMachine(RuleBasedStateMachine):
             errors.add(InvalidInputError)
         if self.attempt(command_id, errors, lambda: self.engine.orders.reopen(
                 self.order, reason, actor=PLACER, occurred_at=when, command_id=command_id),
-                "Reopened", at) is not None:
+                ["Reopened"], at) is not None:
             self.status, self.completed, self.outcome, self.rating = "reopened", None, None, None
             self.reopens += 1
 
@@ -301,7 +239,7 @@ class OrderMachine(RuleBasedStateMachine):
             errors.add(InvalidInputError)
         if self.attempt(command_id, errors, lambda: self.engine.orders.cancel(
                 self.order, reason, actor=PLACER, occurred_at=when, command_id=command_id),
-                "Cancelled", at) is not None:
+                ["Cancelled"], at) is not None:
             self.status = "cancelled"
 
     @rule(text=TEXTS, when=WHENS, command_id=COMMAND_IDS)
@@ -313,16 +251,7 @@ class OrderMachine(RuleBasedStateMachine):
             errors.add(InvalidInputError)
         self.attempt(command_id, errors, lambda: self.engine.orders.add_note(
             self.order, text, actor=OFFICE, occurred_at=when, command_id=command_id),
-            "NoteAdded", at)
-
-    def correctable(self, version: int, errors: Errors) -> bool:
-        if version not in self.kinds:
-            errors.add(NotFoundError)
-            return False
-        if self.kinds[version] in CORRECTIONS:
-            errors.add(InvalidTransitionError)
-            return False
-        return True
+            ["NoteAdded"], at)
 
     @rule(raw_version=VERSIONS, corrected_to=MOMENTS | st.just(T0.replace(tzinfo=None)),
           reason=TEXTS, when=WHENS, command_id=COMMAND_IDS)
@@ -341,7 +270,7 @@ class OrderMachine(RuleBasedStateMachine):
                 errors.add(InvalidTransitionError)
         if self.attempt(command_id, errors, lambda: self.engine.orders.correct_time(
                 self.order, version, corrected_to, reason, actor=OFFICE, occurred_at=when,
-                command_id=command_id), "TimeCorrected", at) is not None:
+                command_id=command_id), ["TimeCorrected"], at) is not None:
             self.times[version] = corrected_to
 
     @rule(raw_version=VERSIONS, details=TEXTS, when=WHENS, command_id=COMMAND_IDS)
@@ -358,7 +287,7 @@ class OrderMachine(RuleBasedStateMachine):
         self.correctable(version, errors)
         self.attempt(command_id, errors, lambda: self.engine.orders.correct_details(
             self.order, version, details, "typo", actor=OFFICE, occurred_at=when,
-            command_id=command_id), "DetailsCorrected", at)
+            command_id=command_id), ["DetailsCorrected"], at)
 
     @rule(command_id=COMMAND_IDS)
     def progress(self, command_id: str | None) -> None:
@@ -378,24 +307,12 @@ class OrderMachine(RuleBasedStateMachine):
         else:
             self.add_note("closed order", None, command_id)
 
-    @rule(command_id=COMMAND_IDS)
-    def naive_time(self, command_id: str | None) -> None:
-        """A naive occurred_at is rejected before anything else, even for a repeated id."""
-        with pytest.raises(InvalidInputError):
-            self.engine.orders.add_note(self.order, "note", actor=OFFICE,
-                                        occurred_at=T0.replace(tzinfo=None),
-                                        command_id=command_id)
-
     # Invariants ------------------------------------------------------------------
 
     @invariant()
     def store_matches_model(self) -> None:
         """Stored facts, their effective times, state and command ids equal the model's."""
-        events = self.engine.events(self.order)
-        assert [type(e).__name__ for e in events] == [self.kinds[v] for v in sorted(self.kinds)]
-        order = self.engine.orders.get(self.order)
-        assert order.version == len(self.times)
-        assert {v: order.time_of(v) for v in self.times} == self.times
+        order = self.stored(self.engine.orders.get)
         assert order.placer_id == PLACER.person_id
         assert order.status.value == self.status
         assert order.provider == self.provider
@@ -403,8 +320,7 @@ class OrderMachine(RuleBasedStateMachine):
         assert order.rating == self.rating
         assert order.ratings == self.ratings
         assert order.reopen_count == self.reopens
-        for command_id, versions in self.commands.items():
-            assert order.command_versions(command_id) == versions
+        self.check_commands(order)
 
 
 class TestOrderMachine(OrderMachine.TestCase):  # type: ignore[misc,valid-type]
