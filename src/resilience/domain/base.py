@@ -32,7 +32,9 @@ class Context:
             raise InvalidInputError(f"actor must be an Actor, got {self.actor!r}")
         require_aware(self.occurred_at, "occurred_at")
         require_aware(self.recorded_at, "recorded_at")
-        if self.command_id is not None and not self.command_id.strip():
+        if self.command_id is not None and (
+            not isinstance(self.command_id, str) or not self.command_id.strip()
+        ):
             raise InvalidInputError("command_id must be a non-empty string or None")
 
 
