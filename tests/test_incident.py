@@ -221,3 +221,14 @@ def test_unknown_incident_is_not_found(memory_engine: Engine, community: UUID) -
         memory_engine.incidents.acknowledge(community, actor=OFFICE)
     with pytest.raises(NotFoundError):
         memory_engine.incidents.acknowledge(UUID(int=7), actor=OFFICE)
+
+
+def test_a_consent_answer_cannot_be_corrected_to_before_its_request(memory_engine: Engine,
+                                                                    fire: UUID) -> None:
+    """Corrections keep each consent answer after the request it answered."""
+    incidents = memory_engine.incidents
+    incidents.request_consent(fire, "owner", "lock", actor=LI, occurred_at=T0 + minutes(5))
+    answer = incidents.grant_consent(fire, "owner", actor=LI, occurred_at=T0 + minutes(6))
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: incidents.correct_time(fire, answer.first_version, T0 + minutes(4), "x",
+                                            actor=OFFICE), "precede the request")

@@ -66,6 +66,7 @@ class IncidentMachine(FactMachine):
         self.requests: dict[str, int] = {}  # resident -> version of the latest request
         self.awaiting: set[str] = set()  # residents asked and not answered since
         self.answers: dict[str, list[tuple[int, bool]]] = {}  # resident -> (version, granted)
+        self.answered: dict[int, int] = {}  # answer version -> version of the request answered
         self.exigent: int | None = None
         self.forced: list[int] = []
         self.contained = False
@@ -105,12 +106,10 @@ class IncidentMachine(FactMachine):
         return False
 
     def times_valid(self, times: dict[int, datetime]) -> bool:
-        """Would these effective times keep every invariant?
-
-        As in the library, a consent answer is kept after its request only when recorded;
-        corrections don't re-check that pair.
-        """
+        """Would these effective times keep every invariant?"""
         if any(t < times[1] for t in times.values()):
+            return False
+        if any(times[answer] < times[request] for answer, request in self.answered.items()):
             return False
         for chain in self.chains.values():
             steps = [times[chain[s]] for s in CHAIN if s in chain]
@@ -366,6 +365,7 @@ class IncidentMachine(FactMachine):
         if first is not None:
             self.awaiting.discard(resident)
             self.answers.setdefault(resident, []).append((first, granted))
+            self.answered[first] = self.requests[resident]
 
     @rule(pick=PICKS, when=WHENS, command_id=COMMAND_IDS)
     def grant_consent(self, pick: int, when: datetime | None, command_id: str | None) -> None:

@@ -66,6 +66,7 @@ class OrderMachine(FactMachine):
         self.completed: int | None = None
         self.outcome: str | None = None
         self.rating: int | None = None  # of the current completion
+        self.rated: int | None = None  # version of that rating
         self.ratings: list[int] = []
         self.reopens = 0
 
@@ -90,14 +91,14 @@ class OrderMachine(FactMachine):
         return errors
 
     def times_valid(self, times: dict[int, datetime]) -> bool:
-        """Nothing before placement; the current dispatch <= start <= completion.
+        """Nothing before placement; the current dispatch <= start <= completion <= rating.
 
-        As in the library, a rating (after its completion) and a dispatch (after nothing but
-        the placement) are ordered only when recorded; corrections don't re-check them.
+        As in the library, a dispatch (after nothing but the placement) is ordered only
+        when recorded; corrections don't re-check it.
         """
         if any(t < times[1] for t in times.values()):
             return False
-        steps = [times[v] for v in (self.dispatched, self.started, self.completed)
+        steps = [times[v] for v in (self.dispatched, self.started, self.completed, self.rated)
                  if v is not None]
         return all(earlier <= later for earlier, later in itertools.pairwise(steps))
 
@@ -198,6 +199,7 @@ class OrderMachine(FactMachine):
         if version is not None:
             self.status, self.completed, self.outcome, self.rating = (
                 "completed", version, outcome, None)
+            self.rated = None
 
     @rule(score=st.integers(-1, 7) | st.just(True), by_placer=st.booleans(), when=WHENS,
           command_id=COMMAND_IDS)
@@ -211,10 +213,11 @@ class OrderMachine(FactMachine):
         if self.rating is not None or not by_placer:
             errors.add(InvalidTransitionError)
         rater = PLACER if by_placer else NEIGHBOUR
-        if self.attempt(command_id, errors, lambda: self.engine.orders.rate(
-                self.order, score, "thanks", actor=rater, occurred_at=when,
-                command_id=command_id), ["Rated"], at) is not None:
-            self.rating = score
+        rated = self.attempt(command_id, errors, lambda: self.engine.orders.rate(
+            self.order, score, "thanks", actor=rater, occurred_at=when,
+            command_id=command_id), ["Rated"], at)
+        if rated is not None:
+            self.rating, self.rated = score, rated
             self.ratings.append(score)
 
     @rule(reason=TEXTS, when=WHENS, command_id=COMMAND_IDS)
@@ -228,6 +231,7 @@ class OrderMachine(FactMachine):
                 self.order, reason, actor=PLACER, occurred_at=when, command_id=command_id),
                 ["Reopened"], at) is not None:
             self.status, self.completed, self.outcome, self.rating = "reopened", None, None, None
+            self.rated = None
             self.reopens += 1
 
     @rule(reason=TEXTS, when=WHENS, command_id=COMMAND_IDS)

@@ -149,3 +149,16 @@ def test_a_custom_catalogue_is_used_by_the_engine(xiangyang: UUID, clock: Manual
         order = engine.orders.place(c, household_id="hh", area_id="g", category="home",
                                     item="window_cleaning", actor=LIU).aggregate_id
         assert engine.orders.get(order).expected_by == clock() + timedelta(hours=30)
+
+
+def test_a_rating_cannot_be_corrected_to_before_its_completion(memory_engine: Engine,
+                                                               meal: UUID) -> None:
+    """Corrections keep the rating after the completion it rates."""
+    orders = memory_engine.orders
+    orders.accept(meal, actor=OFFICE, occurred_at=T0 + minutes(1))
+    orders.dispatch(meal, KITCHEN, actor=OFFICE, occurred_at=T0 + minutes(2))
+    orders.complete(meal, "fixed", actor=OFFICE, occurred_at=T0 + minutes(30))
+    rating = orders.rate(meal, 5, actor=LIU, occurred_at=T0 + minutes(40))
+    with pytest.raises(InvalidTransitionError, match="precede"):
+        orders.correct_time(meal, rating.first_version, T0 + minutes(20), "x", actor=OFFICE)
+    assert len(memory_engine.events(meal)) == 5

@@ -65,6 +65,8 @@ class Incident(FactAggregate):
     responders: dict[str, ResponderChain]
     consent_requests: dict[str, int]
     consent_answers: dict[str, list[tuple[int, bool]]]
+    answered_requests: dict[int, int]
+    """Version of each consent answer -> version of the request it answered."""
     exigent_entry: int | None
     forced_entries: list[int]
     source_found: int | None
@@ -178,6 +180,8 @@ class Incident(FactAggregate):
         def apply(self, aggregate: "Incident") -> None:
             answers = aggregate.consent_answers.setdefault(self.resident_id, [])
             answers.append((self.originator_version, True))
+            aggregate.answered_requests[self.originator_version] = (
+                aggregate.consent_requests[self.resident_id])
 
     class ConsentRefused(Event):
         TOPIC = "resilience.incident:ConsentRefused"
@@ -187,6 +191,8 @@ class Incident(FactAggregate):
         def apply(self, aggregate: "Incident") -> None:
             answers = aggregate.consent_answers.setdefault(self.resident_id, [])
             answers.append((self.originator_version, False))
+            aggregate.answered_requests[self.originator_version] = (
+                aggregate.consent_requests[self.resident_id])
 
     class ExigentEntryAuthorised(Event):
         """Forced entry without consent was authorised because lives or property could not wait."""
@@ -264,6 +270,7 @@ class Incident(FactAggregate):
         self.responders = {}
         self.consent_requests = {}
         self.consent_answers = {}
+        self.answered_requests = {}
         self.exigent_entry = None
         self.forced_entries = []
         self.source_found = None
@@ -582,6 +589,11 @@ class Incident(FactAggregate):
                         f"{responder}'s {self.kinds[later]} would precede their "
                         f"{self.kinds[earlier]}: times can't go backwards"
                     )
+        for answer, request in self.answered_requests.items():
+            if times[answer] < times[request]:
+                raise InvalidTransitionError(
+                    "a consent answer would precede the request it answered"
+                )
         for version in self.forced_entries:
             if not self._entry_permitted(times[version], times):
                 raise InvalidTransitionError(

@@ -50,6 +50,7 @@ class ServiceOrder(FactAggregate):
     completed: int | None
     outcome: ServiceOutcome | None
     rating: int | None
+    rated: int | None
     ratings: list[int]
     reopen_count: int
 
@@ -122,6 +123,7 @@ class ServiceOrder(FactAggregate):
             aggregate.completed = self.originator_version
             aggregate.outcome = self.outcome
             aggregate.rating = None
+            aggregate.rated = None
 
     class Rated(Event):
         TOPIC = "resilience.service:Rated"
@@ -130,6 +132,7 @@ class ServiceOrder(FactAggregate):
 
         def apply(self, aggregate: "ServiceOrder") -> None:
             aggregate.rating = self.score
+            aggregate.rated = self.originator_version
             aggregate.ratings.append(self.score)
 
     class Reopened(Event):
@@ -142,6 +145,7 @@ class ServiceOrder(FactAggregate):
             aggregate.completed = None
             aggregate.outcome = None
             aggregate.rating = None
+            aggregate.rated = None
 
     class Cancelled(Event):
         TOPIC = "resilience.service:Cancelled"
@@ -169,6 +173,7 @@ class ServiceOrder(FactAggregate):
         self.completed = None
         self.outcome = None
         self.rating = None
+        self.rated = None
         self.ratings = []
         self.reopen_count = 0
 
@@ -293,7 +298,8 @@ class ServiceOrder(FactAggregate):
             raise InvalidTransitionError(
                 f"nothing can happen before the order was placed ({placed.isoformat()})"
             )
-        steps = [v for v in (self.dispatched, self.started, self.completed) if v is not None]
+        steps = [v for v in (self.dispatched, self.started, self.completed, self.rated)
+                 if v is not None]
         for earlier, later in itertools.pairwise(steps):
             if times[later] < times[earlier]:
                 raise InvalidTransitionError(
