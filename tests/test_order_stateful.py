@@ -52,6 +52,10 @@ PROVIDERS = (
 TEXTS = st.sampled_from(("no water in the kitchen",) * 3 + ("ok",) * 3 + ("", "   "))
 
 
+STEP_KINDS = frozenset({"Placed", "Accepted", "Rejected", "Dispatched", "Started", "Completed",
+                        "Rated", "Reopened", "Cancelled"})
+
+
 class OrderMachine(FactMachine):
     """One service order driven through the engine, shadowed by a model of plain values."""
 
@@ -88,18 +92,19 @@ class OrderMachine(FactMachine):
             errors.add(InvalidTransitionError)
         if any(at < self.times[v] for v in after if v is not None):
             errors.add(InvalidTransitionError)
+        if at < self.times[self.steps()[-1]]:
+            errors.add(InvalidTransitionError)
         return errors
 
-    def times_valid(self, times: dict[int, datetime]) -> bool:
-        """Nothing before placement; the current dispatch <= start <= completion <= rating.
+    def steps(self) -> list[int]:
+        """Versions of the facts that move the order along (each not dated before the last)."""
+        return [v for v in sorted(self.kinds) if self.kinds[v] in STEP_KINDS]
 
-        As in the library, a dispatch (after nothing but the placement) is ordered only
-        when recorded; corrections don't re-check it.
-        """
+    def times_valid(self, times: dict[int, datetime]) -> bool:
+        """Nothing before placement; every step of the order no earlier than the one before."""
         if any(t < times[1] for t in times.values()):
             return False
-        steps = [times[v] for v in (self.dispatched, self.started, self.completed, self.rated)
-                 if v is not None]
+        steps = [times[v] for v in self.steps()]
         return all(earlier <= later for earlier, later in itertools.pairwise(steps))
 
     # Setup -----------------------------------------------------------------------

@@ -162,3 +162,17 @@ def test_a_rating_cannot_be_corrected_to_before_its_completion(memory_engine: En
     with pytest.raises(InvalidTransitionError, match="precede"):
         orders.correct_time(meal, rating.first_version, T0 + minutes(20), "x", actor=OFFICE)
     assert len(memory_engine.events(meal)) == 5
+
+
+def test_each_step_of_the_loop_is_dated_no_earlier_than_the_last(memory_engine: Engine,
+                                                                 meal: UUID) -> None:
+    """A dispatch dated before the acceptance, or a re-dispatch before the dispatch, is refused."""
+    orders = memory_engine.orders
+    orders.accept(meal, actor=OFFICE, occurred_at=T0 + minutes(10))
+    with pytest.raises(InvalidTransitionError, match="before the order's acceptance"):
+        orders.dispatch(meal, KITCHEN, actor=OFFICE, occurred_at=T0 + minutes(5))
+    orders.dispatch(meal, KITCHEN, actor=OFFICE, occurred_at=T0 + minutes(20))
+    with pytest.raises(InvalidTransitionError, match="before the order's dispatch"):
+        orders.dispatch(meal, Provider("grid_worker", "gao"), actor=OFFICE,
+                        occurred_at=T0 + minutes(15))
+    assert len(memory_engine.events(meal)) == 3

@@ -25,6 +25,10 @@ class OrderStatus(StrEnum):
 _CANCELLABLE = frozenset({OrderStatus.PLACED, OrderStatus.ACCEPTED, OrderStatus.DISPATCHED,
                           OrderStatus.IN_PROGRESS, OrderStatus.REOPENED})
 _DISPATCHABLE = frozenset({OrderStatus.ACCEPTED, OrderStatus.DISPATCHED, OrderStatus.REOPENED})
+# Facts that move the order along its loop: each is dated no earlier than the one before.
+_STEPS = {"Placed": "placement", "Accepted": "acceptance", "Rejected": "rejection",
+          "Dispatched": "dispatch", "Started": "start", "Completed": "completion",
+          "Rated": "rating", "Reopened": "reopening", "Cancelled": "cancellation"}
 
 
 class ServiceOrder(FactAggregate):
@@ -234,8 +238,6 @@ class ServiceOrder(FactAggregate):
 
     def start(self, ctx: Context) -> None:
         self._require_status(ctx, {OrderStatus.DISPATCHED}, "started")
-        assert self.dispatched is not None
-        self._not_before(ctx, self.dispatched, "the dispatch")
         self._trigger(self.Started, ctx)
 
     def complete(self, ctx: Context, outcome: ServiceOutcome | str, note: str = "") -> None:
@@ -244,9 +246,6 @@ class ServiceOrder(FactAggregate):
         if result is ServiceOutcome.NOT_FIXED and not note.strip():
             raise InvalidInputError("an order closed as not fixed needs a reason in note")
         self._require_status(ctx, {OrderStatus.DISPATCHED, OrderStatus.IN_PROGRESS}, "completed")
-        for version in (self.dispatched, self.started):
-            if version is not None:
-                self._not_before(ctx, version, f"the {self.kinds[version]} fact")
         self._trigger(self.Completed, ctx, outcome=result, note=note)
 
     def rate(self, ctx: Context, score: int, comment: str = "") -> None:
@@ -260,8 +259,6 @@ class ServiceOrder(FactAggregate):
             raise InvalidTransitionError(
                 f"only the resident who placed the order ({self.placer_id}) can rate it"
             )
-        assert self.completed is not None
-        self._not_before(ctx, self.completed, "the completion")
         self._trigger(self.Rated, ctx, score=score, comment=comment)
 
     def reopen(self, ctx: Context, reason: str) -> None:
@@ -282,7 +279,11 @@ class ServiceOrder(FactAggregate):
                         verb: str) -> None:
         if self.status not in allowed:
             raise InvalidTransitionError(f"a {self.status.value} order cannot be {verb}")
-        self._not_before(ctx, 1, "the order's placement")
+        last = self._steps()[-1]
+        self._not_before(ctx, last, f"the order's {_STEPS[self.kinds[last]]}")
+
+    def _steps(self) -> list[int]:
+        return [v for v, kind in self.kinds.items() if kind in _STEPS]
 
     def _not_before(self, ctx: Context, version: int, what: str) -> None:
         if ctx.occurred_at < self.occurred[version]:
@@ -298,9 +299,7 @@ class ServiceOrder(FactAggregate):
             raise InvalidTransitionError(
                 f"nothing can happen before the order was placed ({placed.isoformat()})"
             )
-        steps = [v for v in (self.dispatched, self.started, self.completed, self.rated)
-                 if v is not None]
-        for earlier, later in itertools.pairwise(steps):
+        for earlier, later in itertools.pairwise(self._steps()):
             if times[later] < times[earlier]:
                 raise InvalidTransitionError(
                     f"the {self.kinds[later]} fact would precede the {self.kinds[earlier]} fact"
