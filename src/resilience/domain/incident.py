@@ -467,7 +467,7 @@ class Incident(FactAggregate):
         self._answer(ctx, resident_id)
         answers = {r: list(a) for r, a in self.consent_answers.items()}
         answers.setdefault(resident_id, []).append((self.version + 1, False))
-        times = {**self.occurred, self.version + 1: ctx.occurred_at}
+        times = self._times_with(ctx, {})
         if not all(self._entry_permitted(times[v], times, answers) for v in self.forced_entries):
             raise InvalidTransitionError(
                 f"a refusal by {resident_id} at {ctx.occurred_at.isoformat()} would leave a "

@@ -49,12 +49,8 @@ class ServiceOrder(FactAggregate):
     expected_by: datetime
     status: OrderStatus
     provider: Provider | None
-    dispatched: int | None
-    started: int | None
-    completed: int | None
     outcome: ServiceOutcome | None
     rating: int | None
-    rated: int | None
     ratings: list[int]
     reopen_count: int
 
@@ -107,15 +103,12 @@ class ServiceOrder(FactAggregate):
         def apply(self, aggregate: "ServiceOrder") -> None:
             aggregate.status = OrderStatus.DISPATCHED
             aggregate.provider = self.provider
-            aggregate.dispatched = self.originator_version
-            aggregate.started = None
 
     class Started(Event):
         TOPIC = "resilience.service:Started"
 
         def apply(self, aggregate: "ServiceOrder") -> None:
             aggregate.status = OrderStatus.IN_PROGRESS
-            aggregate.started = self.originator_version
 
     class Completed(Event):
         TOPIC = "resilience.service:Completed"
@@ -124,10 +117,8 @@ class ServiceOrder(FactAggregate):
 
         def apply(self, aggregate: "ServiceOrder") -> None:
             aggregate.status = OrderStatus.COMPLETED
-            aggregate.completed = self.originator_version
             aggregate.outcome = self.outcome
             aggregate.rating = None
-            aggregate.rated = None
 
     class Rated(Event):
         TOPIC = "resilience.service:Rated"
@@ -136,7 +127,6 @@ class ServiceOrder(FactAggregate):
 
         def apply(self, aggregate: "ServiceOrder") -> None:
             aggregate.rating = self.score
-            aggregate.rated = self.originator_version
             aggregate.ratings.append(self.score)
 
     class Reopened(Event):
@@ -146,10 +136,8 @@ class ServiceOrder(FactAggregate):
         def apply(self, aggregate: "ServiceOrder") -> None:
             aggregate.status = OrderStatus.REOPENED
             aggregate.reopen_count += 1
-            aggregate.completed = None
             aggregate.outcome = None
             aggregate.rating = None
-            aggregate.rated = None
 
     class Cancelled(Event):
         TOPIC = "resilience.service:Cancelled"
@@ -172,12 +160,8 @@ class ServiceOrder(FactAggregate):
         super().__init__()
         self.status = OrderStatus.PLACED
         self.provider = None
-        self.dispatched = None
-        self.started = None
-        self.completed = None
         self.outcome = None
         self.rating = None
-        self.rated = None
         self.ratings = []
         self.reopen_count = 0
 

@@ -140,9 +140,7 @@ class Store:
             raise InvalidInputError(f"{cls.kind} id must be a UUID, got {aggregate_id!r}")
         held = self._held().get(aggregate_id)
         if held is not None:
-            if not isinstance(held, cls):
-                raise NotFoundError(f"{aggregate_id} is {_a(held.kind)}, not {_a(cls.kind)}")
-            return held
+            return _checked(cls, aggregate_id, held)
         try:
             aggregate: object = self.app.repository.get(aggregate_id, projector_func=_fold)
         except AggregateNotFoundError:
