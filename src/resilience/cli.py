@@ -16,10 +16,6 @@ from resilience.timeline import Timeline
 CONTAINMENT_TARGET = timedelta(minutes=15)
 
 
-def _sqlite_url(path: str) -> str:
-    return path if "://" in path or path.startswith("memory:") else f"sqlite:///{path}"
-
-
 def format_timeline(timeline: Timeline, people: dict[str, str] | None = None) -> str:
     """The timeline as text: minutes since start, time, actor and role, what happened."""
     names = people or {}
@@ -43,7 +39,7 @@ def _demo(args: argparse.Namespace) -> int:
     path = Path(args.db)
     # No need to start from an empty file: the replay's command ids make a
     # second run record nothing, so the demo never destroys an existing store.
-    with Engine(_sqlite_url(str(path))) as engine:
+    with Engine(str(path)) as engine:  # a bare path is a SQLite file
         scenario = load_scenario(DONGHU_FIRE)
         result = replay(engine, scenario)
         incident_id = result.incidents["donghu-fire"]
@@ -59,15 +55,13 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"Detected {detected:%Y-%m-%d %H:%M} at {incident.location}")
         print(f"Grid {incident.location.grid}'s leader then: {people.get(leader or '', leader)}\n")
         print(format_timeline(timeline, people))
-        contained = timeline.elapsed_until("Contained")
+        entry = timeline.first("Contained")
         print()
-        if contained is None:
+        if entry is None:
             print("Not contained: the 15-minute containment target cannot be graded.")
             return 1
-        minutes = contained.total_seconds() / 60
-        met = contained <= CONTAINMENT_TARGET
-        entry = timeline.first("Contained")
-        assert entry is not None
+        minutes = entry.elapsed.total_seconds() / 60
+        met = entry.elapsed <= CONTAINMENT_TARGET
         print(f"Contained at {entry.occurred_at:%H:%M}, {minutes:.0f} minutes after detection: "
               f"15-minute target {'met' if met else 'MISSED'}.")
         return 0 if met else 1
@@ -75,7 +69,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _replay(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.file)
-    with Engine(_sqlite_url(args.db)) as engine:
+    with Engine(args.db) as engine:
         result = replay(engine, scenario)
     print(f"{scenario.name}: {len(scenario.actions)} actions, {result.facts} facts in {args.db}, "
           f"{result.events_recorded} recorded by this run")
@@ -88,7 +82,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _timeline(args: argparse.Namespace) -> int:
-    with Engine(_sqlite_url(args.db)) as engine:
+    with Engine(args.db) as engine:
         timeline = engine.timeline(UUID(args.id))
     print(f"start {timeline.start.isoformat()}")
     print(format_timeline(timeline))
