@@ -1,8 +1,9 @@
 """The engine: the one object an importing app opens."""
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
+from datetime import timedelta
 from types import TracebackType
 from typing import cast
 from uuid import UUID
@@ -13,12 +14,24 @@ from resilience.adapters.store import resolve_url, store_env
 from resilience.clock import Clock, system_clock
 from resilience.domain.base import FactAggregate
 from resilience.domain.catalogue import DEFAULT_CATALOGUE, ServiceCatalogue
-from resilience.errors import NotFoundError
+from resilience.metrics.definitions import BUILT_IN
+from resilience.metrics.period import Period
+from resilience.metrics.quality import DEFAULT_LATE_AFTER, DataQualityReport
+from resilience.metrics.reports import (
+    Comparison,
+    Counts,
+    LeagueTable,
+    MetricReport,
+    Scorecard,
+    ServiceSummary,
+)
+from resilience.projections.runner import Views
 from resilience.services.communities import Communities
 from resilience.services.core import Batch, EventStoreApplication, Store
 from resilience.services.incidents import Incidents
 from resilience.services.orders import Orders
-from resilience.timeline import Timeline, build_timeline
+from resilience.services.reports import MetricRef, Reports
+from resilience.timeline import Timeline
 
 
 class Engine:
@@ -39,11 +52,14 @@ class Engine:
         clock: Clock = system_clock,
         catalogue: ServiceCatalogue = DEFAULT_CATALOGUE,
         env: Mapping[str, str] | None = None,
+        fresh_views: bool = True,
     ) -> None:
         self.url = resolve_url(url)
         settings = store_env(self.url)
         settings.update(env or {})
         self.app = EventStoreApplication(env=settings)
+        self.views = Views(self.app)
+        self.reports = Reports(self.views, fresh=fresh_views)
         self._attach(Store(self.app, clock), catalogue)
 
     def _attach(self, store: Store, catalogue: ServiceCatalogue) -> None:
@@ -81,11 +97,50 @@ class Engine:
         return cast(list[FactAggregate.Event], list(self.app.events.get(aggregate_id)))
 
     def timeline(self, aggregate_id: UUID) -> Timeline:
-        """The timeline of an incident or order (computed from its events)."""
-        events = self.events(aggregate_id)
-        if not events:
-            raise NotFoundError(f"no incident or order with id {aggregate_id}")
-        return build_timeline(events)
+        """The timeline of an incident, order or community, from the ``timelines`` view."""
+        return self.reports.timeline(aggregate_id)
+
+    def metrics(self, metric: MetricRef, period: Period | None = None,
+                group_by: Sequence[str] = (), *, community: UUID | None = None) -> MetricReport:
+        """One metric (a definition or a built-in's name) over a period, grouped."""
+        return self.reports.metrics(metric, period, group_by, community=community)
+
+    def compare(self, metrics: Sequence[MetricRef], period: Period | None = None,
+                group_by: Sequence[str] = (), *, community: UUID | None = None) -> Comparison:
+        """Several metric definitions side by side over the same cases."""
+        return self.reports.compare(metrics, period, group_by, community=community)
+
+    def service_kpis(self, period: Period | None = None, group_by: Sequence[str] = (), *,
+                     community: UUID | None = None) -> tuple[ServiceSummary, ...]:
+        """Service-order KPIs per group: fixed / not fixed, reopen, on time, ratings."""
+        return self.reports.service(period, group_by, community=community)
+
+    def counts(self, period: Period | None = None, group_by: Sequence[str] = (), *,
+               community: UUID | None = None) -> tuple[Counts, ...]:
+        """Incidents by type and severity, requests resolved, activities, person-times."""
+        return self.reports.counts(period, group_by, community=community)
+
+    def scorecard(self, community: UUID, grid: str | None = None,
+                  period: Period | None = None, *,
+                  metrics: Sequence[MetricRef] = BUILT_IN) -> Scorecard:
+        """Everything a community, or one of its grids, is assessed on for a period."""
+        return self.reports.scorecard(community, grid, period, metrics=metrics)
+
+    def league_table(self, metric: MetricRef = "detection_to_contained",
+                     period: Period | None = None, *, level: str = "grid",
+                     community: UUID | None = None, min_sample: int = 10,
+                     last: int | None = 100) -> LeagueTable:
+        """Grids or communities ranked on a metric, with a minimum sample to be ranked."""
+        return self.reports.league_table(metric, period, level=level, community=community,
+                                         min_sample=min_sample, last=last)
+
+    def data_quality(self, period: Period | None = None, *,
+                     late_after: timedelta = DEFAULT_LATE_AFTER,
+                     community: UUID | None = None,
+                     graded: Sequence[MetricRef] = BUILT_IN) -> DataQualityReport:
+        """Missing milestones, out-of-order times, late records and corrections."""
+        return self.reports.data_quality(period, late_after=late_after, community=community,
+                                         graded=graded)
 
     def stored_events(self, aggregate_id: UUID) -> list[StoredEvent]:
         """The raw stored records of one aggregate (topics and JSON state), for audits."""

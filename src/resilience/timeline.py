@@ -1,4 +1,4 @@
-"""A timeline of one aggregate's facts, computed straight from its events.
+"""A timeline of one aggregate's facts: from the ``timelines`` view, or straight from events.
 
 Entries are in effective ``occurred_at`` order (corrections applied; the
 recording order breaks ties). Each shows who did what, how long after the
@@ -14,7 +14,7 @@ from typing import Any
 from attrs import frozen
 
 from resilience.domain.base import FactAggregate
-from resilience.domain.values import Actor
+from resilience.domain.values import Actor, Role
 
 
 @frozen
@@ -103,6 +103,19 @@ _DESCRIBE: dict[str, Callable[[Any], str]] = {
     + (f": {e.note}" if e.note else ""),
     "Rated": lambda e: f"rated {e.score}/5" + (f": {e.comment}" if e.comment else ""),
     "Cancelled": lambda e: f"cancelled: {e.reason}",
+    "Registered": lambda e: f"{e.name} registered ({e.district}, {e.subdistrict})",
+    "GridAdded": lambda e: f"grid {e.grid_id} added",
+    "MicroGridAdded": lambda e: f"micro-grid {e.micro_grid_id} added to grid {e.grid_id}",
+    "BuildingAdded": lambda e: f"building {e.building_id} added under {e.parent}",
+    "ZoneClassified": lambda e: f"{e.area_id} classified {e.zone_type.value}",
+    "PersonEnrolled": lambda e: f"{e.person_id} enrolled",
+    "RoleAssigned": lambda e: f"{e.person_id} is {e.role.value}"
+    + (f" of {e.scope}" if e.scope else ""),
+    "RoleRelieved": lambda e: f"{e.person_id} relieved as {e.role.value}"
+    + (f" of {e.scope}" if e.scope else ""),
+    "CareCardIssued": lambda e: f"care card issued to grid {e.grid_id}",
+    "ActivityHeld": lambda e: f"activity held: {e.title} ({e.category}), "
+    f"{e.participants} taking part" + (f", grid {e.grid_id}" if e.grid_id else ""),
 }
 
 
@@ -149,3 +162,22 @@ def build_timeline(events: Iterable[FactAggregate.Event]) -> Timeline:
     ]
     entries.sort(key=lambda entry: (entry.occurred_at, entry.version))
     return Timeline(facts[0].originator_id, start, tuple(entries))
+
+
+def timeline_from_doc(aggregate_id: Any, doc: dict[str, Any]) -> Timeline:
+    """The timeline held in a ``timelines`` view document (see resilience.projections)."""
+    parse = datetime.fromisoformat
+    raw = doc["entries"]
+    start = parse(raw[0].get("time", raw[0]["occurred"]))
+    entries = []
+    for e in raw:
+        occurred = parse(e.get("time", e["occurred"]))
+        entries.append(TimelineEntry(
+            version=e["v"], action=e["action"], actor=Actor(e["person"], Role(e["role"])),
+            occurred_at=occurred, recorded_at=parse(e["recorded"]),
+            details=e.get("text", e["details"]), elapsed=occurred - start,
+            original_occurred_at=parse(e["occurred"]), original_details=e["details"],
+            corrected_by=tuple(e.get("by", ())),
+        ))
+    entries.sort(key=lambda entry: (entry.occurred_at, entry.version))
+    return Timeline(aggregate_id, start, tuple(entries))

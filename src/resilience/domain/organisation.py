@@ -216,6 +216,15 @@ class Community(FactAggregate):
         def apply(self, aggregate: "Community") -> None:
             aggregate.care_cards[self.grid_id] = self.card
 
+    class ActivityHeld(Event):
+        """A service activity (health talk, skills class, meal help day...) took place."""
+
+        TOPIC = "resilience.organisation:ActivityHeld"
+        title: str
+        category: str
+        grid_id: str | None
+        participants: int
+
     class TimeCorrected(Event, FactAggregate.TimeCorrected):
         TOPIC = "resilience.organisation:TimeCorrected"
 
@@ -450,6 +459,20 @@ class Community(FactAggregate):
         if self.care_cards.get(grid_id) == card:
             raise InvalidTransitionError(f"grid {grid_id} already has this care card")
         self._trigger(self.CareCardIssued, ctx, grid_id=grid_id, card=card)
+
+    def hold_activity(
+        self, ctx: Context, title: str, category: str, participants: int,
+        grid_id: str | None = None,
+    ) -> None:
+        """Record an activity held for residents, and how many took part (person-times)."""
+        if grid_id is not None:
+            self._require_kind(grid_id, {AreaKind.GRID})
+        if isinstance(participants, bool) or not isinstance(participants, int) or participants < 0:
+            raise InvalidInputError(
+                f"participants must be a whole number of people, 0 or more, got {participants!r}")
+        self._trigger(self.ActivityHeld, ctx, title=require_text(title, "title"),
+                      category=require_text(category, "category"), grid_id=grid_id,
+                      participants=participants)
 
     # Invariants ---------------------------------------------------------------
 

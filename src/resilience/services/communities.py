@@ -78,3 +78,10 @@ class Communities(AggregateService[Community]):
                         command_id: str | None = None) -> Receipt:
         return self._run(community, actor, occurred_at, command_id,
                          lambda c, ctx: c.issue_care_card(ctx, grid_id, card))
+
+    def hold_activity(self, community: UUID, *, title: str, category: str, participants: int,
+                      grid: str | None = None, actor: Actor, occurred_at: datetime | None = None,
+                      command_id: str | None = None) -> Receipt:
+        """Record an activity held for residents (counted as activities held and person-times)."""
+        return self._run(community, actor, occurred_at, command_id,
+                         lambda c, ctx: c.hold_activity(ctx, title, category, participants, grid))

@@ -2,15 +2,15 @@
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-from attrs import frozen
+from attrs import field, frozen
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Recording
 
 from resilience.clock import Clock, require_aware
 from resilience.domain.base import Context, FactAggregate
@@ -38,6 +38,9 @@ class Receipt:
     aggregate_id: UUID
     first_version: int
     last_version: int
+    position: int | None = field(default=None, eq=False)
+    """Notification id of the last event this command recorded (None if it recorded
+    nothing new, or ran in a batch): ``engine.views.wait(receipt.position)``."""
 
     @property
     def versions(self) -> range:
@@ -60,10 +63,16 @@ class Batch:
 
     def __init__(self) -> None:
         self.events_recorded = 0
+        self.position: int | None = None
+        """Notification id of the batch's last event, for ``engine.views.wait``."""
 
 
 def _a(noun: str) -> str:
     return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
+
+
+def _position(recordings: Sequence[Recording[UUID]]) -> int | None:
+    return max((r.notification.id for r in recordings), default=None)
 
 
 def _fold(aggregate: Any, events: Iterable[Any]) -> Any:
@@ -111,7 +120,9 @@ class Store:
             try:
                 yield result
                 if held:
-                    result.events_recorded = len(self.app.save(*held.values()))
+                    recordings = self.app.save(*held.values())
+                    result.events_recorded = len(recordings)
+                    result.position = _position(recordings)
             except IntegrityError:
                 self._forget(*held)
                 raise ConflictError(
@@ -219,7 +230,7 @@ class Store:
             self._batch[aggregate.id] = aggregate
             return Receipt(aggregate.id, first, aggregate.version)
         try:
-            self.app.save(aggregate)
+            recordings = self.app.save(aggregate)
         except BaseException as exc:
             self._forget(aggregate.id)
             if not isinstance(exc, IntegrityError):
@@ -234,7 +245,7 @@ class Store:
                 "loaded; nothing was recorded: reload and retry the command"
             ) from None
         self._remember(aggregate)
-        return Receipt(aggregate.id, first, aggregate.version)
+        return Receipt(aggregate.id, first, aggregate.version, _position(recordings))
 
     def _repeated(self, cls: type[A], aggregate_id: UUID, ctx: Context) -> Receipt | None:
         if ctx.command_id is None:

@@ -1,0 +1,318 @@
+"""Where the views live: beside the events, in the same database.
+
+Every view is a set of JSON documents keyed by ``(view, key)`` with three
+indexed columns for queries (``kind``, ``community``, ``at`` as epoch
+seconds). One tracking position, eventsourcing's own tracking record, says
+which notification the views reflect. Each page of events is committed as
+one transaction: the changed documents and the new position together, and
+only if the stored position is still the one the page was folded from (so
+two catch-up readers, in one process or several, never apply an event
+twice). The three stores are eventsourcing ``TrackingRecorder`` subclasses:
+``max_tracking_id`` and ``wait`` work on them as on any view.
+"""
+
+import json
+import threading
+from collections.abc import Collection, Iterator, Sequence
+from typing import Any, NamedTuple, Protocol, cast
+
+from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.popo import POPOTrackingRecorder
+from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
+
+TABLE = "resilience_views"
+TRACKING_TABLE = "resilience_views_tracking"  # PostgreSQL; SQLite has one "tracking" table
+SCHEMA_KEY = ("_meta", "schema")
+
+
+class ViewRow(NamedTuple):
+    view: str
+    key: str
+    kind: str
+    community: str | None
+    at: float | None
+    doc: str
+
+
+class ViewsMoved(Exception):
+    """Another reader committed views past the position this page was folded from."""
+
+
+class ViewStore(Protocol):
+    """What the projection runner needs from a store of views (all three backends)."""
+
+    upstream: str
+
+    def position(self) -> int: ...
+
+    def fetch(self, view: str, keys: Collection[str]) -> dict[str, ViewRow]: ...
+
+    def select(self, view: str, kind: str, *, start: float | None = None,
+               end: float | None = None, community: str | None = None) -> Iterator[ViewRow]: ...
+
+    def commit(self, rows: Sequence[ViewRow], expected: int, position: int) -> None: ...
+
+    def reset(self, schema: str) -> None: ...
+
+    def schema(self) -> str | None: ...
+
+    def max_tracking_id(self, application_name: str) -> int | None: ...
+
+    def close(self) -> None: ...
+
+
+def _check(found: int | None, expected: int) -> None:
+    if (found or 0) != expected:
+        raise ViewsMoved(f"views are at {found}, not {expected}")
+
+
+class MemoryViewStore(POPOTrackingRecorder):
+    """Views of an in-memory store, in a dict: they vanish with the process, as its events do."""
+
+    def __init__(self, upstream: str) -> None:
+        super().__init__()
+        self.upstream = upstream
+        self._rows: dict[tuple[str, str], ViewRow] = {}
+        self._write = threading.Lock()
+
+    def position(self) -> int:
+        return self.max_tracking_id(self.upstream) or 0
+
+    def fetch(self, view: str, keys: Collection[str]) -> dict[str, ViewRow]:
+        rows = self._rows
+        return {k: row for k in keys if (row := rows.get((view, k))) is not None}
+
+    def select(self, view: str, kind: str, *, start: float | None = None,
+               end: float | None = None, community: str | None = None) -> Iterator[ViewRow]:
+        for row in list(self._rows.values()):
+            if row.view == view and row.kind == kind and _within(row, start, end, community):
+                yield row
+
+    def commit(self, rows: Sequence[ViewRow], expected: int, position: int) -> None:
+        with self._write:
+            _check(self.max_tracking_id(self.upstream), expected)
+            for row in rows:
+                self._rows[(row.view, row.key)] = row
+            self.insert_tracking(Tracking(self.upstream, position))
+
+    def reset(self, schema: str) -> None:
+        with self._write, self._database_lock:
+            self._rows.clear()
+            self._rows[SCHEMA_KEY] = _schema_row(schema)
+            self._max_tracking_ids[self.upstream] = None
+
+    def schema(self) -> str | None:
+        row = self._rows.get(SCHEMA_KEY)
+        return row.doc if row is not None else None
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def _within(row: ViewRow, start: float | None, end: float | None, community: str | None) -> bool:
+    if community is not None and row.community != community:
+        return False
+    if start is not None and (row.at is None or row.at < start):
+        return False
+    return end is None or (row.at is not None and row.at < end)
+
+
+def _schema_row(schema: str) -> ViewRow:
+    return ViewRow(*SCHEMA_KEY, "meta", None, None, schema)
+
+
+def _where(start: float | None, end: float | None, community: str | None,
+           mark: str) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if start is not None:
+        clauses.append(f"at >= {mark}")
+        params.append(start)
+    if end is not None:
+        clauses.append(f"at < {mark}")
+        params.append(end)
+    if community is not None:
+        clauses.append(f"community = {mark}")
+        params.append(community)
+    return "".join(f" AND {c}" for c in clauses), params
+
+
+class SQLiteViewStore(SQLiteTrackingRecorder):
+    """Views in the SQLite file that holds the events (a table beside ``stored_events``)."""
+
+    upstream: str
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {TABLE} (view TEXT NOT NULL, key TEXT NOT NULL, "
+            "kind TEXT NOT NULL, community TEXT, at REAL, doc TEXT NOT NULL, "
+            "PRIMARY KEY (view, key)) WITHOUT ROWID",
+            f"CREATE INDEX IF NOT EXISTS {TABLE}_by_time ON {TABLE} (view, kind, at)",
+        ]
+
+    def position(self) -> int:
+        return self.max_tracking_id(self.upstream) or 0
+
+    def fetch(self, view: str, keys: Collection[str]) -> dict[str, ViewRow]:
+        found: dict[str, ViewRow] = {}
+        keys = list(keys)
+        with self.datastore.transaction(commit=False) as c:
+            for i in range(0, len(keys), 500):  # SQLite caps bound parameters per statement
+                chunk = keys[i:i + 500]
+                c.execute(f"SELECT * FROM {TABLE} WHERE view = ? AND key IN "
+                          f"({','.join('?' * len(chunk))})", [view, *chunk])
+                for row in c.fetchall():
+                    found[row["key"]] = ViewRow(*row)
+        return found
+
+    def select(self, view: str, kind: str, *, start: float | None = None,
+               end: float | None = None, community: str | None = None) -> Iterator[ViewRow]:
+        where, params = _where(start, end, community, "?")
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT * FROM {TABLE} WHERE view = ? AND kind = ?{where}",
+                      [view, kind, *params])
+            rows = [ViewRow(*row) for row in c.fetchall()]
+        yield from rows
+
+    def commit(self, rows: Sequence[ViewRow], expected: int, position: int) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            # A write first, so this transaction holds SQLite's write lock before it
+            # reads the position it will check (a deferred BEGIN takes no lock).
+            c.execute("INSERT INTO tracking VALUES (?, 0) ON CONFLICT DO NOTHING",
+                      (self.upstream,))
+            _check(self._max_tracking_id(self.upstream, c), expected)
+            c.executemany(
+                f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (view, key) "
+                "DO UPDATE SET kind = excluded.kind, community = excluded.community, "
+                "at = excluded.at, doc = excluded.doc", rows)
+            self._insert_tracking(c, Tracking(self.upstream, position))
+
+    def reset(self, schema: str) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            self._reset(c, schema)
+
+    def _reset(self, c: SQLiteCursor, schema: str) -> None:
+        c.execute(f"DELETE FROM {TABLE}")
+        c.execute(f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?)", _schema_row(schema))
+        c.execute("DELETE FROM tracking WHERE application_name = ?", (self.upstream,))
+
+    def schema(self) -> str | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT doc FROM {TABLE} WHERE view = ? AND key = ?", SCHEMA_KEY)
+            row = c.fetchone()
+        return str(row[0]) if row is not None else None
+
+    def close(self) -> None:
+        """The datastore is the engine's; the engine closes it."""
+
+
+def postgres_view_store_class() -> type[Any]:
+    """The PostgreSQL store, defined only when psycopg is installed (the postgres extra)."""
+    from eventsourcing.postgres import PostgresTrackingRecorder
+    from psycopg.sql import SQL, Identifier
+
+    class PostgresViewStore(PostgresTrackingRecorder):
+        """Views in the PostgreSQL schema that holds the events."""
+
+        upstream: str
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            schema, table = Identifier(self.datastore.schema), Identifier(TABLE)
+            self.sql_create_statements.extend([
+                SQL("CREATE TABLE IF NOT EXISTS {0}.{1} (view text NOT NULL, key text NOT NULL, "
+                    "kind text NOT NULL, community text, at double precision, doc text NOT NULL, "
+                    "PRIMARY KEY (view, key))").format(schema, table),
+                SQL("CREATE INDEX IF NOT EXISTS {0} ON {1}.{2} (view, kind, at)").format(
+                    Identifier(f"{TABLE}_by_time"), schema, table),
+            ])
+            self._select_all = SQL(
+                "SELECT view, key, kind, community, at, doc FROM {0}.{1} ").format(schema, table)
+            self._upsert = SQL(
+                "INSERT INTO {0}.{1} VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (view, key) "
+                "DO UPDATE SET kind = excluded.kind, community = excluded.community, "
+                "at = excluded.at, doc = excluded.doc").format(schema, table)
+            self._lock_position = SQL(
+                "SELECT notification_id FROM {0}.{1} WHERE application_name = %s FOR UPDATE"
+            ).format(schema, Identifier(self.tracking_table_name))
+            self._clear = [
+                SQL("DELETE FROM {0}.{1}").format(schema, table),
+                SQL("DELETE FROM {0}.{1} WHERE application_name = %s").format(
+                    schema, Identifier(self.tracking_table_name)),
+            ]
+
+        def position(self) -> int:
+            return self.max_tracking_id(self.upstream) or 0
+
+        def fetch(self, view: str, keys: Collection[str]) -> dict[str, ViewRow]:
+            with self.datastore.transaction(commit=False) as c:
+                c.execute(self._select_all + SQL("WHERE view = %s AND key = ANY(%s)"),
+                          (view, list(keys)))
+                return {row["key"]: ViewRow(**row) for row in c.fetchall()}
+
+        def select(self, view: str, kind: str, *, start: float | None = None,
+                   end: float | None = None, community: str | None = None) -> Iterator[ViewRow]:
+            where, params = _where(start, end, community, "%s")
+            with self.datastore.transaction(commit=False) as c:
+                c.execute(self._select_all + SQL("WHERE view = %s AND kind = %s" + where),
+                          [view, kind, *params])
+                rows = [ViewRow(**row) for row in c.fetchall()]
+            yield from rows
+
+        def commit(self, rows: Sequence[ViewRow], expected: int, position: int) -> None:
+            with self.datastore.transaction(commit=True) as c:
+                self._ensure_position_row(c)
+                c.execute(self._lock_position, (self.upstream,))
+                found = c.fetchone()
+                _check(found["notification_id"] if found else None, expected)
+                if rows:
+                    c.executemany(self._upsert, rows)
+                self._insert_tracking(c, Tracking(self.upstream, position))
+
+        def _ensure_position_row(self, c: Any) -> None:
+            # A row to lock even before the first page: two readers starting on an
+            # empty view then queue on it instead of both inserting.
+            c.execute(SQL("INSERT INTO {0}.{1} VALUES (%s, 0) ON CONFLICT DO NOTHING").format(
+                Identifier(self.datastore.schema), Identifier(self.tracking_table_name)),
+                (self.upstream,))
+
+        def reset(self, schema: str) -> None:
+            with self.datastore.transaction(commit=True) as c:
+                c.execute(self._clear[0])
+                c.execute(self._upsert, _schema_row(schema))
+                c.execute(self._clear[1], (self.upstream,))
+
+        def schema(self) -> str | None:
+            with self.datastore.transaction(commit=False) as c:
+                c.execute(self._select_all + SQL("WHERE view = %s AND key = %s"), SCHEMA_KEY)
+                row = c.fetchone()
+            return str(row["doc"]) if row is not None else None
+
+        def close(self) -> None:
+            """The datastore is the engine's; the engine closes it."""
+
+    return PostgresViewStore
+
+
+def open_view_store(recorder: Any, upstream: str) -> ViewStore:
+    """The view store beside an application's recorder (memory, SQLite or PostgreSQL)."""
+    store: Any
+    datastore = getattr(recorder, "datastore", None)
+    if datastore is None:
+        store = MemoryViewStore(upstream)
+    elif isinstance(recorder, SQLiteTrackingRecorder) or type(recorder).__module__.endswith(
+            "sqlite"):
+        store = SQLiteViewStore(datastore)
+        store.upstream = upstream
+        store.create_table()
+    else:
+        store = postgres_view_store_class()(datastore, tracking_table_name=TRACKING_TABLE)
+        store.upstream = upstream
+        store.create_table()
+    assert isinstance(store, TrackingRecorder)
+    return cast(ViewStore, store)
+
+
+def dumps(doc: Any) -> str:
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)

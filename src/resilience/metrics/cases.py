@@ -1,0 +1,199 @@
+"""Cases read from the ``cases`` view: an incident's or order's dimensions and milestones.
+
+A milestone is the effective (corrected) time of a fact. Where a fact can
+happen more than once, the milestone's rule is stated beside it; the docs
+list them all (docs/metrics.md).
+"""
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal
+
+from attrs import frozen
+
+Subject = Literal["incident", "order"]
+
+INCIDENT_MILESTONES: Mapping[str, str] = {
+    "detected": "the incident was noticed (its first fact)",
+    "reported": "the community office was told",
+    "acknowledged": "the community acknowledged the report",
+    "commander_assigned": "the first incident commander was named",
+    "first_dispatched": "the earliest dispatch of any responder",
+    "first_en_route": "the earliest responder en route",
+    "first_on_scene": "the earliest responder on scene (a patrol counts)",
+    "first_unit_dispatched": "dispatch of the first dispatched responder to arrive",
+    "first_unit_en_route": "en route of the first dispatched responder to arrive",
+    "first_unit_on_scene": "arrival of the first dispatched responder to arrive",
+    "consent_requested": "the earliest request for a resident's consent",
+    "consent_granted": "the earliest consent granted",
+    "exigent_entry": "entry without consent was authorised",
+    "forced_entry": "the earliest forced entry",
+    "source_found": "the earliest report of the source found",
+    "contained": "the incident was contained",
+    "resolved": "the latest resolution since the last reopening",
+    "closed": "the latest closure since the last reopening",
+}
+
+ORDER_MILESTONES: Mapping[str, str] = {
+    "placed": "the resident placed the order (its first fact)",
+    "expected": "the completion the order was expected by (a promise, not a fact)",
+    "accepted": "the community accepted it",
+    "rejected": "the community rejected it",
+    "first_dispatched": "the earliest dispatch to a provider",
+    "dispatched": "the latest dispatch (to the provider who fulfilled it)",
+    "started": "the earliest start of work",
+    "first_completed": "the earliest completion",
+    "completed": "the latest completion since the last reopening",
+    "rated": "the latest rating",
+    "cancelled": "the order was cancelled",
+}
+
+MILESTONES: Mapping[str, Mapping[str, str]] = {
+    "incident": INCIDENT_MILESTONES, "order": ORDER_MILESTONES,
+}
+
+DIMENSIONS: Mapping[str, tuple[str, ...]] = {
+    "incident": ("community", "grid", "incident_type", "severity"),
+    "order": ("community", "grid", "zone_type", "category", "item", "provider", "provider_kind"),
+}
+
+_FIRST_OF = {
+    "incident": {
+        "Reported": "reported", "Acknowledged": "acknowledged",
+        "CommanderAssigned": "commander_assigned", "ResponderDispatched": "first_dispatched",
+        "ResponderEnRoute": "first_en_route", "ResponderOnScene": "first_on_scene",
+        "ConsentRequested": "consent_requested", "ConsentGranted": "consent_granted",
+        "ExigentEntryAuthorised": "exigent_entry", "ForcedEntryMade": "forced_entry",
+        "SourceFound": "source_found", "Contained": "contained",
+    },
+    "order": {
+        "Accepted": "accepted", "Rejected": "rejected", "Dispatched": "first_dispatched",
+        "Started": "started", "Completed": "first_completed", "Cancelled": "cancelled",
+    },
+}
+# Facts whose latest occurrence since the last reopening is the milestone.
+_LAST_SINCE_REOPEN = {
+    "incident": {"Resolved": "resolved", "Closed": "closed"},
+    "order": {"Completed": "completed", "Dispatched": "dispatched", "Rated": "rated"},
+}
+_CHAIN = {"ResponderDispatched": 0, "ResponderEnRoute": 1, "ResponderOnScene": 2}
+
+
+@frozen
+class Fact:
+    version: int
+    name: str
+    occurred_at: datetime
+    """Effective time (corrections applied)."""
+    recorded_at: datetime
+    extra: Any
+    original_at: datetime
+    """The time first recorded, before any correction."""
+
+
+@frozen
+class Correction:
+    version: int
+    corrects: int
+    fact: str
+    what: Literal["time", "details"]
+    reason: str
+    before: datetime | None
+    """The corrected fact's time before this correction (time corrections only)."""
+    after: datetime | None
+    """The time this correction set (time corrections only)."""
+
+
+@frozen
+class Case:
+    """One incident or service order as the metrics see it."""
+
+    case_id: str
+    subject: Subject
+    community: str
+    dims: Mapping[str, str | None]
+    milestones: Mapping[str, datetime]
+    facts: tuple[Fact, ...]
+    corrections: tuple[Correction, ...]
+    drill: bool = False
+    closure: str | None = None
+    """Incident: reason of the standing closure. Order: its final outcome (fixed / not_fixed)."""
+    reopened: int = 0
+    rating: int | None = None
+
+    @property
+    def start(self) -> datetime:
+        return self.milestones["detected" if self.subject == "incident" else "placed"]
+
+    def dim(self, name: str) -> str | None:
+        return self.community if name == "community" else self.dims.get(name)
+
+
+def case_from_doc(key: str, doc: Mapping[str, Any]) -> Case:
+    subject: Subject = doc["kind"]
+    originally: dict[int, str] = {}
+    for _, corrects, _, what, _, before, _ in doc["corrections"]:
+        if what == "time":
+            originally.setdefault(corrects, before)
+    facts = tuple(
+        Fact(v, name, datetime.fromisoformat(t), datetime.fromisoformat(rec), extra,
+             datetime.fromisoformat(originally.get(v, t)))
+        for v, (name, t, rec, extra) in enumerate(doc["facts"], start=1))
+    milestones: dict[str, datetime] = {
+        "detected" if subject == "incident" else "placed": facts[0].occurred_at}
+    first_of, last_of = _FIRST_OF[subject], _LAST_SINCE_REOPEN[subject]
+    last: dict[str, Fact] = {}
+    reopened = 0
+    for fact in facts:
+        milestone = first_of.get(fact.name)
+        if milestone is not None and (milestone not in milestones
+                                      or fact.occurred_at < milestones[milestone]):
+            milestones[milestone] = fact.occurred_at
+        if fact.name == "Reopened":
+            # A reopening undoes the resolution, closure, completion and rating it
+            # reopens; the latest dispatch still names the provider.
+            reopened += 1
+            last = {k: f for k, f in last.items() if k == "Dispatched"}
+        elif fact.name in last_of:
+            last[fact.name] = fact
+            if fact.name == "Completed":
+                last.pop("Rated", None)  # a new completion awaits a new rating
+    for name, fact in last.items():
+        milestones[last_of[name]] = fact.occurred_at
+    dims: dict[str, str | None] = {d: doc.get(d) for d in DIMENSIONS[subject] if d != "community"}
+    closure: str | None = None
+    rating: int | None = None
+    if subject == "incident":
+        milestones.update(_first_unit(facts))
+        closure = last["Closed"].extra if "Closed" in last else None
+    else:
+        milestones["expected"] = datetime.fromisoformat(doc["expected_by"])
+        closure = last["Completed"].extra if "Completed" in last else None
+        rating = last["Rated"].extra if "Rated" in last else None
+    corrections = tuple(
+        Correction(v, corrects, fact, what, reason, _time(before), _time(after))
+        for v, corrects, fact, what, reason, before, after in doc["corrections"])
+    return Case(key, subject, doc["community"], dims, milestones, facts, corrections,
+                drill=bool(doc.get("drill", False)), closure=closure, reopened=reopened,
+                rating=rating)
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _first_unit(facts: tuple[Fact, ...]) -> dict[str, datetime]:
+    """NFPA's "first arriving unit": the dispatched responder on scene first, and its chain."""
+    chains: dict[str, list[Fact | None]] = {}
+    for fact in facts:
+        step = _CHAIN.get(fact.name)
+        if step is not None:
+            chains.setdefault(fact.extra, [None, None, None])[step] = fact
+    arrived = [(chain[2].occurred_at, chain[2].version, chain) for chain in chains.values()
+               if chain[0] is not None and chain[2] is not None]
+    if not arrived:
+        return {}
+    _, _, chain = min(arrived, key=lambda a: (a[0], a[1]))
+    names = ("first_unit_dispatched", "first_unit_en_route", "first_unit_on_scene")
+    return {name: fact.occurred_at for name, fact in zip(names, chain, strict=True)
+            if fact is not None}

@@ -1,0 +1,179 @@
+"""Metric definitions are values: change one, or add one, and it is computed over all history.
+
+A duration metric measures, for every case it applies to, the time from a
+start milestone to an end milestone, in a unit; an optional target grades
+it. The target is met when at least ``percentile`` percent of the measured
+cases meet it (NFPA 1710's rule is 90 percent), which is the same as the
+``percentile``-th percentile (nearest rank) being within the target.
+"""
+
+import json
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from attrs import field, frozen
+
+from resilience.adapters.converter import input_converter
+from resilience.errors import InvalidInputError, NotFoundError
+from resilience.metrics.cases import MILESTONES, Case, Subject
+
+Unit = Literal["s", "min", "h", "d"]
+SECONDS_PER: Mapping[str, float] = {"s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def _names(value: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+@frozen
+class CaseFilter:
+    """Which cases a metric applies to. Empty tuples mean "any"."""
+
+    incident_types: tuple[str, ...] = field(default=(), converter=_names)
+    severities: tuple[str, ...] = field(default=(), converter=_names)
+    categories: tuple[str, ...] = field(default=(), converter=_names)
+    items: tuple[str, ...] = field(default=(), converter=_names)
+    include_drills: bool = False
+
+    def admits(self, case: Case) -> bool:
+        if case.drill and not self.include_drills:
+            return False
+        checks = (("incident_type", self.incident_types), ("severity", self.severities),
+                  ("category", self.categories), ("item", self.items))
+        return all(not allowed or case.dims.get(dim) in allowed for dim, allowed in checks)
+
+
+@frozen
+class MetricDefinition:
+    """How long from ``start`` to ``end`` (milestone names), graded against ``target``.
+
+    >>> MetricDefinition("turnout_ems", "incident", "first_unit_dispatched",
+    ...                  "first_unit_en_route", unit="s", target=60,
+    ...                  applies_to=CaseFilter(incident_types=("medical",)))
+    """
+
+    name: str
+    subject: Subject
+    start: str
+    end: str
+    unit: Unit = "min"
+    target: float | None = None
+    """In ``unit``; a case meets it when its duration is at most the target."""
+    percentile: float = 90
+    """Share (in percent) of cases that must meet the target; also the percentile reported."""
+    applies_to: CaseFilter = CaseFilter()
+    description: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise InvalidInputError("a metric needs a name")
+        if self.subject not in MILESTONES:
+            raise InvalidInputError(f"subject must be 'incident' or 'order', got {self.subject!r}")
+        known = MILESTONES[self.subject]
+        for which, milestone in (("start", self.start), ("end", self.end)):
+            if milestone not in known:
+                raise InvalidInputError(
+                    f"metric {self.name}: {which} {milestone!r} is not a milestone of an "
+                    f"{self.subject}; known: {', '.join(known)}")
+        if self.start == self.end:
+            raise InvalidInputError(f"metric {self.name}: start and end are the same milestone")
+        if self.unit not in SECONDS_PER:
+            raise InvalidInputError(f"unit must be one of {', '.join(SECONDS_PER)}")
+        if self.target is not None and (isinstance(self.target, bool)
+                                        or not isinstance(self.target, int | float)):
+            raise InvalidInputError(f"target must be a number of {self.unit}, got {self.target!r}")
+        if isinstance(self.percentile, bool) or not isinstance(self.percentile, int | float) \
+                or not 0 < self.percentile <= 100:
+            raise InvalidInputError(f"percentile must be in (0, 100], got {self.percentile!r}")
+        if not isinstance(self.applies_to, CaseFilter):
+            raise InvalidInputError("applies_to must be a CaseFilter")
+
+    def measure(self, case: Case) -> float | None:
+        """The case's duration in the metric's unit, or None if a milestone is missing."""
+        start, end = case.milestones.get(self.start), case.milestones.get(self.end)
+        if start is None or end is None:
+            return None
+        return (end - start).total_seconds() / SECONDS_PER[self.unit]
+
+    def applies(self, case: Case) -> bool:
+        return case.subject == self.subject and self.applies_to.admits(case)
+
+    # As data --------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = input_converter.unstructure(self)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "MetricDefinition":
+        try:
+            return input_converter.structure(dict(data), cls)
+        except InvalidInputError:
+            raise
+        except Exception as exc:  # cattrs wraps what it found wrong in its own group
+            raise InvalidInputError(f"not a metric definition: {_first_cause(exc)}") from None
+
+    @classmethod
+    def from_json(cls, text: str) -> "MetricDefinition":
+        try:
+            return cls.from_dict(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise InvalidInputError(f"metric definition is not JSON: {exc}") from None
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+
+def _first_cause(exc: BaseException) -> str:
+    inner = getattr(exc, "exceptions", None)
+    while inner:
+        exc = inner[0]
+        inner = getattr(exc, "exceptions", None)
+    notes = getattr(exc, "__notes__", [])
+    return f"{exc}" + (f" ({notes[-1]})" if notes else "")
+
+
+def _m(name: str, subject: Subject, start: str, end: str, unit: Unit,
+       target: float | None = None, description: str = "") -> MetricDefinition:
+    return MetricDefinition(name, subject, start, end, unit, target, description=description)
+
+
+BUILT_IN: tuple[MetricDefinition, ...] = (
+    _m("detection_to_report", "incident", "detected", "reported", "min",
+       description="from noticing an incident to telling the community office"),
+    _m("report_to_acknowledge", "incident", "reported", "acknowledged", "s",
+       description="alarm answering: the office acknowledging a report"),
+    _m("acknowledge_to_dispatch", "incident", "acknowledged", "first_dispatched", "s",
+       description="alarm processing: from acknowledgement to the first dispatch"),
+    _m("turnout", "incident", "first_unit_dispatched", "first_unit_en_route", "s", 80,
+       "NFPA 1710 turnout of the first arriving unit: 80 s for fire (define 60 s for EMS)"),
+    _m("travel", "incident", "first_unit_en_route", "first_unit_on_scene", "s", 240,
+       "NFPA 1710 travel of the first arriving unit: 240 s"),
+    _m("on_scene_to_contained", "incident", "first_on_scene", "contained", "min",
+       description="from the first responder on scene to containment"),
+    _m("detection_to_contained", "incident", "detected", "contained", "min", 15,
+       "the community's resilience target: contained within 15 minutes of detection"),
+    _m("detection_to_resolved", "incident", "detected", "resolved", "min",
+       description="from detection to the (final) resolution"),
+    _m("resolved_to_closed", "incident", "resolved", "closed", "min",
+       description="from resolution to closing the record"),
+    _m("placed_to_dispatched", "order", "placed", "first_dispatched", "h",
+       description="from the resident's order to the community's first dispatch"),
+    _m("dispatched_to_completed", "order", "first_dispatched", "first_completed", "h",
+       description="from the first dispatch to the first completion"),
+    _m("placed_to_completed", "order", "placed", "completed", "h",
+       description="from the order to its final completion (after any reopening)"),
+    _m("completion_vs_expected", "order", "expected", "completed", "h", 0,
+       "how late the final completion was against the expected time (negative: early); "
+       "meeting the target means on time"),
+)
+BUILT_IN_BY_NAME: Mapping[str, MetricDefinition] = {m.name: m for m in BUILT_IN}
+
+
+def builtin(name: str) -> MetricDefinition:
+    """A built-in definition by name (see docs/metrics.md for each one's exact rule)."""
+    try:
+        return BUILT_IN_BY_NAME[name]
+    except KeyError:
+        raise NotFoundError(
+            f"no built-in metric {name!r}; built-ins: {', '.join(BUILT_IN_BY_NAME)}") from None

@@ -1,0 +1,105 @@
+"""Periods and groupings: which cases a report covers and how it splits them."""
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime, timedelta, tzinfo
+
+from attrs import frozen
+
+from resilience.clock import require_aware
+from resilience.errors import InvalidInputError
+from resilience.metrics.cases import DIMENSIONS, Case
+
+
+@frozen
+class Period:
+    """The half-open interval [start, end) of the cases' start times; None is unbounded.
+
+    A case belongs to the period its first fact (detection, placement) falls in.
+    """
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("start", "end"):
+            value = getattr(self, name)
+            if value is not None:
+                require_aware(value, f"period {name}")
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise InvalidInputError("a period must end after it starts")
+
+    @classmethod
+    def day(cls, on: date, tz: tzinfo) -> "Period":
+        start = datetime(on.year, on.month, on.day, tzinfo=tz)
+        return cls(start, start + timedelta(days=1))
+
+    @classmethod
+    def month(cls, year: int, month: int, tz: tzinfo) -> "Period":
+        start = datetime(year, month, 1, tzinfo=tz)
+        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=tz)
+        return cls(start, end)
+
+    @classmethod
+    def year(cls, year: int, tz: tzinfo) -> "Period":
+        return cls(datetime(year, 1, 1, tzinfo=tz), datetime(year + 1, 1, 1, tzinfo=tz))
+
+    def bounds(self) -> tuple[float | None, float | None]:
+        return (self.start.timestamp() if self.start else None,
+                self.end.timestamp() if self.end else None)
+
+    def __contains__(self, moment: datetime) -> bool:
+        return (self.start is None or moment >= self.start) and (
+            self.end is None or moment < self.end)
+
+    def __str__(self) -> str:
+        if self.start is None and self.end is None:
+            return "all time"
+        start = self.start.isoformat() if self.start else "the beginning"
+        end = self.end.isoformat() if self.end else "now"
+        return f"{start} to {end}"
+
+
+ALL_TIME = Period()
+
+# Time buckets use the local time of the case's start, as recorded with its offset.
+_BUCKETS: Mapping[str, Callable[[datetime], str]] = {
+    "day": lambda t: t.date().isoformat(),
+    "week": lambda t: "{}-W{:02d}".format(*t.isocalendar()[:2]),
+    "month": lambda t: f"{t.year}-{t.month:02d}",
+    "year": lambda t: str(t.year),
+}
+TIME_BUCKETS = tuple(_BUCKETS)
+
+
+def check_group_by(group_by: Sequence[str], subjects: Sequence[str]) -> tuple[str, ...]:
+    """The grouping as a tuple, or InvalidInputError naming what can't be grouped by."""
+    if isinstance(group_by, str):
+        group_by = (group_by,)
+    for name in group_by:
+        if name in _BUCKETS:
+            continue
+        lacking = [s for s in subjects if name not in DIMENSIONS[s]]
+        if lacking:
+            known = sorted({d for s in subjects for d in DIMENSIONS[s]} | set(_BUCKETS))
+            raise InvalidInputError(
+                f"can't group {' and '.join(lacking)}s by {name!r}; use one of {', '.join(known)}")
+    if len(set(group_by)) != len(group_by):
+        raise InvalidInputError(f"group_by repeats a name: {list(group_by)}")
+    return tuple(group_by)
+
+
+def group_key(case: Case, group_by: Sequence[str]) -> tuple[str | None, ...]:
+    return tuple(_BUCKETS[name](case.start) if name in _BUCKETS else case.dim(name)
+                 for name in group_by)
+
+
+def place_key(community: str, grid: str | None, moment: datetime,
+              group_by: Sequence[str]) -> tuple[str | None, ...]:
+    """The group of something that has only a place and a time (an activity)."""
+    return tuple(_BUCKETS[name](moment) if name in _BUCKETS else
+                 community if name == "community" else grid for name in group_by)
+
+
+def sort_key(key: tuple[str | None, ...]) -> tuple[tuple[bool, str], ...]:
+    """Groups in order of their values, unknown (None) last."""
+    return tuple((value is None, value or "") for value in key)

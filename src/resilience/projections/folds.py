@@ -1,0 +1,201 @@
+"""The two projections: each folds facts into JSON documents, one per aggregate.
+
+``timelines``: every fact of an incident, order or community as a timeline
+entry (who, what, when it happened, when it was recorded), with corrections
+applied beside the original.
+
+``cases``: what metrics and scorecards group and measure: each incident's
+and order's dimensions (community, grid, type, category, provider...) and
+its facts' effective times, each community's grids, and each activity held.
+
+They only fold facts: which fact is a milestone, what a duration is and what
+meets a target are decided when the views are read (resilience.metrics), so
+a changed definition needs no rebuild.
+"""
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from resilience.domain.base import FactAggregate
+from resilience.timeline import describe
+
+Doc = dict[str, Any]
+OWNER_KINDS = {"Incident": "incident", "ServiceOrder": "order", "Community": "community"}
+
+
+class Docs(Protocol):
+    """The documents of one view, as of the event being folded."""
+
+    def get(self, key: str) -> Doc | None: ...
+
+    def put(self, key: str, doc: Doc) -> None: ...
+
+
+class Projection(Protocol):
+    view: str
+
+    def apply(self, event: FactAggregate.Event, docs: Docs) -> None: ...
+
+
+def owner_kind(event: object) -> str:
+    return OWNER_KINDS[type(event).__qualname__.split(".", 1)[0]]
+
+
+def community_of(event: Any) -> str:
+    community = getattr(event, "community_id", None)
+    return str(community if community is not None else event.originator_id)
+
+
+def _existing(docs: Docs, key: str, event: FactAggregate.Event) -> Doc:
+    doc = docs.get(key)
+    if doc is None:
+        raise LookupError(
+            f"the views have no document {key} for version {event.originator_version}: "
+            "they did not see this aggregate's first fact; rebuild them")
+    return doc
+
+
+class Timelines:
+    """One document per aggregate: its facts as timeline entries, in version order."""
+
+    view = "timelines"
+
+    def apply(self, event: FactAggregate.Event, docs: Docs) -> None:
+        key = str(event.originator_id)
+        version = event.originator_version
+        if version == 1:
+            doc: Doc = {"kind": owner_kind(event), "community": community_of(event),
+                        "at": event.occurred_at.timestamp(), "entries": []}
+        else:
+            doc = _existing(docs, key, event)
+        actor = event.actor
+        doc["entries"].append({
+            "v": version, "action": type(event).__name__, "person": actor.person_id,
+            "role": actor.role.value, "occurred": event.occurred_at.isoformat(),
+            "recorded": event.timestamp.isoformat(), "details": describe(event),
+        })
+        if isinstance(event, FactAggregate.TimeCorrected):
+            target = doc["entries"][event.corrects - 1]
+            target["time"] = event.corrected_to.isoformat()
+            target.setdefault("by", []).append(version)
+            if event.corrects == 1:
+                doc["at"] = event.corrected_to.timestamp()
+        elif isinstance(event, FactAggregate.DetailsCorrected):
+            target = doc["entries"][event.corrects - 1]
+            target["text"] = event.details
+            target.setdefault("by", []).append(version)
+        docs.put(key, doc)
+
+
+def _extra(event: Any) -> Any:
+    """The part of a fact that milestones and rates need beyond its name and time."""
+    name = type(event).__name__
+    if name in ("ResponderDispatched", "ResponderEnRoute", "ResponderOnScene"):
+        return event.responder_id
+    if name == "Closed":
+        return event.reason.value
+    if name == "Dispatched":
+        return event.provider.provider_id
+    if name == "Completed":
+        return event.outcome.value
+    if name == "Rated":
+        return event.score
+    return None
+
+
+def activity_key(community: str, version: int) -> str:
+    return f"{community}/activity/{version}"
+
+
+class Cases:
+    """Incidents and orders with their dimensions and fact times; communities; activities."""
+
+    view = "cases"
+
+    def __init__(self) -> None:
+        self._creators: dict[str, Callable[[Any], Doc]] = {
+            "Detected": self._incident, "Placed": self._order, "Registered": self._community,
+        }
+
+    def apply(self, event: FactAggregate.Event, docs: Docs) -> None:
+        name = type(event).__name__
+        key = str(event.originator_id)
+        if event.originator_version == 1:
+            doc = self._creators[name](event)
+        else:
+            doc = _existing(docs, key, event)
+        if doc["kind"] != "community":
+            self._case_fact(event, doc)
+            docs.put(key, doc)
+        elif self._community_fact(event, doc, docs) or event.originator_version == 1:
+            docs.put(key, doc)
+
+    def _case_fact(self, event: Any, doc: Doc) -> None:
+        name = type(event).__name__
+        doc["facts"].append([name, event.occurred_at.isoformat(), event.timestamp.isoformat(),
+                             _extra(event)])
+        if isinstance(event, FactAggregate.TimeCorrected):
+            corrected = doc["facts"][event.corrects - 1]
+            doc["corrections"].append([event.originator_version, event.corrects, corrected[0],
+                                       "time", event.reason, corrected[1],
+                                       event.corrected_to.isoformat()])
+            corrected[1] = event.corrected_to.isoformat()
+            if event.corrects == 1:
+                doc["at"] = event.corrected_to.timestamp()
+        elif isinstance(event, FactAggregate.DetailsCorrected):
+            doc["corrections"].append([event.originator_version, event.corrects,
+                                       doc["facts"][event.corrects - 1][0], "details",
+                                       event.reason, None, None])
+        elif name == "Reclassified":
+            doc["incident_type"] = event.incident_type.value
+            doc["severity"] = event.severity.value
+        elif name == "Dispatched":
+            doc["provider"] = event.provider.provider_id
+            doc["provider_kind"] = event.provider.kind.value
+
+    def _community_fact(self, event: Any, doc: Doc, docs: Docs) -> bool:
+        """Fold a community's fact; True if the community's own document changed."""
+        name = type(event).__name__
+        community = doc["community"]
+        if name == "GridAdded":
+            doc["grids"][event.grid_id] = event.name
+            return True
+        if name == "ActivityHeld":
+            docs.put(activity_key(community, event.originator_version), {
+                "kind": "activity", "community": community, "at": event.occurred_at.timestamp(),
+                "occurred": event.occurred_at.isoformat(), "title": event.title,
+                "category": event.category, "grid": event.grid_id,
+                "participants": event.participants,
+            })
+        elif isinstance(event, FactAggregate.TimeCorrected):
+            activity = docs.get(activity_key(community, event.corrects))
+            if activity is not None:
+                activity["at"] = event.corrected_to.timestamp()
+                activity["occurred"] = event.corrected_to.isoformat()
+                docs.put(activity_key(community, event.corrects), activity)
+        return False
+
+    @staticmethod
+    def _incident(event: Any) -> Doc:
+        return {"kind": "incident", "community": str(event.community_id),
+                "at": event.occurred_at.timestamp(), "grid": event.location.grid,
+                "incident_type": event.incident_type.value, "severity": event.severity.value,
+                "drill": event.drill, "facts": [], "corrections": []}
+
+    @staticmethod
+    def _order(event: Any) -> Doc:
+        return {"kind": "order", "community": str(event.community_id),
+                "at": event.occurred_at.timestamp(), "grid": event.grid_id,
+                "zone_type": event.zone_type.value if event.zone_type else None,
+                "category": event.category, "item": event.item,
+                "expected_by": event.expected_by.isoformat(), "provider": None,
+                "provider_kind": None, "facts": [], "corrections": []}
+
+    @staticmethod
+    def _community(event: Any) -> Doc:
+        return {"kind": "community", "community": str(event.originator_id), "at": None,
+                "name": event.name, "district": event.district,
+                "subdistrict": event.subdistrict, "grids": {}}
+
+
+PROJECTIONS: tuple[Projection, ...] = (Timelines(), Cases())

@@ -1,0 +1,235 @@
+"""Queries on the views: timelines, metrics, service KPIs, counts, scorecards, data quality.
+
+Each query first lets the views catch up (unless the engine was opened with
+``fresh_views=False`` because another thread or process feeds them), then
+reads the documents it needs and computes the answer with resilience.metrics.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from resilience.errors import InvalidInputError, NotFoundError
+from resilience.metrics.cases import Case, Subject, case_from_doc
+from resilience.metrics.definitions import BUILT_IN, MetricDefinition, builtin
+from resilience.metrics.period import (
+    ALL_TIME,
+    TIME_BUCKETS,
+    Period,
+    check_group_by,
+    group_key,
+    place_key,
+    sort_key,
+)
+from resilience.metrics.quality import DEFAULT_LATE_AFTER, DataQualityReport, data_quality
+from resilience.metrics.reports import (
+    Activity,
+    Comparison,
+    Counts,
+    LeagueTable,
+    MetricReport,
+    MetricSummary,
+    Scorecard,
+    ServiceSummary,
+    counts,
+    league_table,
+    metric_report,
+    service_report,
+    service_summary,
+    summarise,
+)
+from resilience.projections.runner import Views
+from resilience.timeline import Timeline, timeline_from_doc
+
+MetricRef = MetricDefinition | str
+
+
+def _definition(metric: MetricRef) -> MetricDefinition:
+    if isinstance(metric, MetricDefinition):
+        return metric
+    if isinstance(metric, str):
+        return builtin(metric)
+    raise InvalidInputError(f"a metric is a MetricDefinition or a built-in's name, got {metric!r}")
+
+
+def _period(period: Period | None) -> Period:
+    if period is None:
+        return ALL_TIME
+    if not isinstance(period, Period):
+        raise InvalidInputError(f"period must be a Period, got {period!r}")
+    return period
+
+
+def _community_key(community: UUID | None) -> str | None:
+    if community is None:
+        return None
+    if not isinstance(community, UUID):
+        raise InvalidInputError(f"community must be a UUID, got {community!r}")
+    return str(community)
+
+
+class Reports:
+    """``engine.reports``, also reachable as engine methods of the same names."""
+
+    def __init__(self, views: Views, *, fresh: bool = True) -> None:
+        self.views = views
+        self.fresh = fresh
+
+    def _ready(self) -> None:
+        if self.fresh:
+            self.views.catch_up()
+
+    # Reading the views ------------------------------------------------------------
+
+    def cases(self, *, subject: Subject | None = None, period: Period | None = None,
+              community: UUID | None = None) -> list[Case]:
+        """Incidents and/or orders whose first fact falls in ``period``."""
+        self._ready()
+        start, end = _period(period).bounds()
+        found = []
+        for kind in ((subject,) if subject else ("incident", "order")):
+            rows = self.views.select("cases", kind, start=start, end=end,
+                                     community=_community_key(community))
+            found += [case_from_doc(key, doc) for key, doc in rows]
+        return found
+
+    def activities(self, *, period: Period | None = None,
+                   community: UUID | None = None) -> list[Activity]:
+        self._ready()
+        start, end = _period(period).bounds()
+        return [Activity(doc["community"], doc["grid"], doc["category"], doc["title"],
+                         doc["participants"], datetime.fromisoformat(doc["occurred"]))
+                for _, doc in self.views.select("cases", "activity", start=start, end=end,
+                                                community=_community_key(community))]
+
+    def communities(self) -> dict[str, tuple[str, dict[str, str]]]:
+        """Community id -> (name, grid id -> grid name)."""
+        self._ready()
+        return {key: (doc["name"], doc["grids"])
+                for key, doc in self.views.select("cases", "community")}
+
+    # Queries ----------------------------------------------------------------------------
+
+    def timeline(self, aggregate_id: UUID) -> Timeline:
+        """Every fact of an incident, order or community in ``occurred_at`` order."""
+        if not isinstance(aggregate_id, UUID):
+            raise InvalidInputError(f"timeline needs a UUID, got {aggregate_id!r}")
+        self._ready()
+        doc = self.views.get("timelines", str(aggregate_id))
+        if doc is None:
+            raise NotFoundError(f"no incident, order or community with id {aggregate_id}")
+        return timeline_from_doc(aggregate_id, doc)
+
+    def metrics(self, metric: MetricRef, period: Period | None = None,
+                group_by: Sequence[str] = (), *, community: UUID | None = None) -> MetricReport:
+        """One metric over a period, split by any of the case dimensions or time buckets."""
+        definition = _definition(metric)
+        groups = check_group_by(group_by, [definition.subject])
+        return metric_report(definition, self.cases(subject=definition.subject, period=period,
+                                                    community=community),
+                             period=_period(period), group_by=groups)
+
+    def compare(self, metrics: Sequence[MetricRef], period: Period | None = None,
+                group_by: Sequence[str] = (), *, community: UUID | None = None) -> Comparison:
+        """Several definitions side by side (an old and a changed one, say) over the same cases."""
+        definitions = [_definition(m) for m in metrics]
+        if not definitions:
+            raise InvalidInputError("compare needs at least one metric")
+        for d in definitions:
+            check_group_by(group_by, [d.subject])
+        cases = self.cases(period=period, community=community)
+        return Comparison(tuple(metric_report(d, cases, period=_period(period),
+                                              group_by=tuple(group_by)) for d in definitions))
+
+    def service(self, period: Period | None = None, group_by: Sequence[str] = (), *,
+                community: UUID | None = None) -> tuple[ServiceSummary, ...]:
+        """Service-order KPIs: fixed / not fixed, reopen and on-time rates, ratings."""
+        groups = check_group_by(group_by, ["order"])
+        return service_report(self.cases(subject="order", period=period, community=community),
+                              period=_period(period), group_by=groups)
+
+    def counts(self, period: Period | None = None, group_by: Sequence[str] = (), *,
+               community: UUID | None = None) -> tuple[Counts, ...]:
+        """Incidents by type and severity, requests resolved, activities, person-times."""
+        groups = check_group_by(group_by, ["incident", "order"])
+        if any(g not in ("community", "grid", *TIME_BUCKETS) for g in groups):
+            raise InvalidInputError("counts group by community, grid or a time bucket only")
+        cases = self.cases(period=period, community=community)
+        activities = self.activities(period=period, community=community)
+        keyed: dict[tuple[str | None, ...], tuple[list[Case], list[Activity]]] = {}
+        for case in cases:
+            keyed.setdefault(group_key(case, groups), ([], []))[0].append(case)
+        for activity in activities:
+            key = place_key(activity.community, activity.grid, activity.occurred_at, groups)
+            keyed.setdefault(key, ([], []))[1].append(activity)
+        return tuple(counts(c, a, dict(zip(groups, key, strict=True)))
+                     for key, (c, a) in sorted(keyed.items(), key=lambda i: sort_key(i[0])))
+
+    def scorecard(self, community: UUID, grid: str | None = None,
+                  period: Period | None = None, *,
+                  metrics: Sequence[MetricRef] = BUILT_IN) -> Scorecard:
+        """Every figure a community (or one of its grids) is assessed on, for a period."""
+        key = _community_key(community)
+        known = self.communities()
+        if key not in known:
+            raise NotFoundError(f"no community {community}")
+        name, grids = known[key]
+        if grid is not None and grid not in grids:
+            raise NotFoundError(f"{name} has no grid {grid!r}; its grids: {', '.join(grids)}")
+        period = _period(period)
+
+        def inside(dims_grid: str | None) -> bool:
+            return grid is None or dims_grid == grid
+
+        cases = [c for c in self.cases(period=period, community=community)
+                 if inside(c.dims.get("grid"))]
+        activities = [a for a in self.activities(period=period, community=community)
+                      if inside(a.grid)]
+        summaries: list[MetricSummary] = []
+        for definition in map(_definition, metrics):
+            report = metric_report(definition, cases, period=period)
+            summaries += report.rows or (summarise(definition, [], 0),)
+        scope: dict[str, str | None] = {"community": key}
+        if grid is not None:
+            scope["grid"] = grid
+        return Scorecard(key, name, grid, grids.get(grid) if grid else None, period,
+                         tuple(summaries),
+                         service_summary([c for c in cases if c.subject == "order"], scope),
+                         counts(cases, activities, scope))
+
+    def league_table(self, metric: MetricRef = "detection_to_contained",
+                     period: Period | None = None, *, level: str = "grid",
+                     community: UUID | None = None, min_sample: int = 10,
+                     last: int | None = 100) -> LeagueTable:
+        """Grids (or communities) ranked on a metric; too-small samples are listed unranked."""
+        if level not in ("grid", "community"):
+            raise InvalidInputError(f"level must be 'grid' or 'community', got {level!r}")
+        if isinstance(min_sample, bool) or not isinstance(min_sample, int) or min_sample < 1:
+            raise InvalidInputError(f"min_sample must be a whole number >= 1, got {min_sample!r}")
+        if last is not None and (isinstance(last, bool) or not isinstance(last, int) or last < 1):
+            raise InvalidInputError(f"last must be a whole number >= 1 or None, got {last!r}")
+        definition = _definition(metric)
+        only = _community_key(community)
+        scopes: list[tuple[str, str | None, str]] = []
+        for key, (name, grids) in sorted(self.communities().items(), key=lambda i: i[1][0]):
+            if only is not None and key != only:
+                continue
+            if level == "community":
+                scopes.append((key, None, name))
+            else:
+                scopes += [(key, g, f"{name} / {gname}") for g, gname in grids.items()]
+        cases = self.cases(subject=definition.subject, period=period, community=community)
+        return league_table(definition, cases, scopes, period=_period(period),
+                            min_sample=min_sample, last=last)
+
+    def data_quality(self, period: Period | None = None, *,
+                     late_after: timedelta = DEFAULT_LATE_AFTER,
+                     community: UUID | None = None,
+                     graded: Sequence[MetricRef] = BUILT_IN) -> DataQualityReport:
+        """Missing milestones, out-of-order times, late records and corrections."""
+        if not isinstance(late_after, timedelta) or late_after < timedelta(0):
+            raise InvalidInputError(f"late_after must be a timedelta >= 0, got {late_after!r}")
+        return data_quality(self.cases(period=period, community=community),
+                            [_definition(m) for m in graded], period=_period(period),
+                            late_after=late_after)
+
