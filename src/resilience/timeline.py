@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from attrs import frozen
+from attrs import evolve, frozen
 
 from resilience.domain.base import FactAggregate
 from resilience.domain.values import Actor, Role
@@ -167,17 +167,18 @@ def build_timeline(events: Iterable[FactAggregate.Event]) -> Timeline:
 def timeline_from_doc(aggregate_id: Any, doc: dict[str, Any]) -> Timeline:
     """The timeline held in a ``timelines`` view document (see resilience.projections)."""
     parse = datetime.fromisoformat
-    raw = doc["entries"]
-    start = parse(raw[0].get("time", raw[0]["occurred"]))
+    corrected: dict[str, dict[str, Any]] = doc.get("corrected", {})
     entries = []
-    for e in raw:
-        occurred = parse(e.get("time", e["occurred"]))
+    for version, action, person, role, occurred, recorded, details in doc["entries"]:
+        amended = corrected.get(str(version), {})
         entries.append(TimelineEntry(
-            version=e["v"], action=e["action"], actor=Actor(e["person"], Role(e["role"])),
-            occurred_at=occurred, recorded_at=parse(e["recorded"]),
-            details=e.get("text", e["details"]), elapsed=occurred - start,
-            original_occurred_at=parse(e["occurred"]), original_details=e["details"],
-            corrected_by=tuple(e.get("by", ())),
+            version=version, action=action, actor=Actor(person, Role(role)),
+            occurred_at=parse(amended.get("time", occurred)), recorded_at=parse(recorded),
+            details=amended.get("text", details), elapsed=timedelta(0),
+            original_occurred_at=parse(occurred), original_details=details,
+            corrected_by=tuple(amended.get("by", ())),
         ))
+    start = entries[0].occurred_at
+    entries = [evolve(e, elapsed=e.occurred_at - start) for e in entries]
     entries.sort(key=lambda entry: (entry.occurred_at, entry.version))
     return Timeline(aggregate_id, start, tuple(entries))

@@ -147,7 +147,7 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
             *super().construct_create_table_statements(),
             f"CREATE TABLE IF NOT EXISTS {TABLE} (view TEXT NOT NULL, key TEXT NOT NULL, "
             "kind TEXT NOT NULL, community TEXT, at REAL, doc TEXT NOT NULL, "
-            "PRIMARY KEY (view, key)) WITHOUT ROWID",
+            "PRIMARY KEY (view, key))",
             f"CREATE INDEX IF NOT EXISTS {TABLE}_by_time ON {TABLE} (view, kind, at)",
         ]
 

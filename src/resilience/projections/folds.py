@@ -14,9 +14,9 @@ a changed definition needs no rebuild.
 """
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
-from resilience.domain.base import FactAggregate
+from resilience.domain.base import CORRECTION_EVENTS, FactAggregate
 from resilience.timeline import describe
 
 Doc = dict[str, Any]
@@ -31,10 +31,28 @@ class Docs(Protocol):
     def put(self, key: str, doc: Doc) -> None: ...
 
 
+class Delivery(NamedTuple):
+    """One event as the projections receive it, with what they all need worked out once."""
+
+    event: Any
+    key: str
+    """The aggregate id as text."""
+    name: str
+    version: int
+    occurred: str
+    recorded: str
+
+    @classmethod
+    def of(cls, event: FactAggregate.Event) -> "Delivery":
+        return cls(event, str(event.originator_id), type(event).__name__,
+                   event.originator_version, event.occurred_at.isoformat(),
+                   event.timestamp.isoformat())
+
+
 class Projection(Protocol):
     view: str
 
-    def apply(self, event: FactAggregate.Event, docs: Docs) -> None: ...
+    def apply(self, delivery: Delivery, docs: Docs) -> None: ...
 
 
 def owner_kind(event: object) -> str:
@@ -46,44 +64,44 @@ def community_of(event: Any) -> str:
     return str(community if community is not None else event.originator_id)
 
 
-def _existing(docs: Docs, key: str, event: FactAggregate.Event) -> Doc:
+def _existing(docs: Docs, key: str, version: int) -> Doc:
     doc = docs.get(key)
     if doc is None:
         raise LookupError(
-            f"the views have no document {key} for version {event.originator_version}: "
+            f"the views have no document {key} for version {version}: "
             "they did not see this aggregate's first fact; rebuild them")
     return doc
 
 
 class Timelines:
-    """One document per aggregate: its facts as timeline entries, in version order."""
+    """One document per aggregate: its facts as timeline entries, in version order.
+
+    An entry is ``[version, action, person, role, occurred, recorded, details]``
+    as first recorded; ``corrected`` maps a corrected version to its effective
+    ``time`` and/or ``text`` and the versions of the corrections (``by``).
+    """
 
     view = "timelines"
 
-    def apply(self, event: FactAggregate.Event, docs: Docs) -> None:
-        key = str(event.originator_id)
-        version = event.originator_version
+    def apply(self, delivery: Delivery, docs: Docs) -> None:
+        event, key, name, version, occurred, recorded = delivery
         if version == 1:
             doc: Doc = {"kind": owner_kind(event), "community": community_of(event),
                         "at": event.occurred_at.timestamp(), "entries": []}
         else:
-            doc = _existing(docs, key, event)
+            doc = _existing(docs, key, version)
         actor = event.actor
-        doc["entries"].append({
-            "v": version, "action": type(event).__name__, "person": actor.person_id,
-            "role": actor.role.value, "occurred": event.occurred_at.isoformat(),
-            "recorded": event.timestamp.isoformat(), "details": describe(event),
-        })
-        if isinstance(event, FactAggregate.TimeCorrected):
-            target = doc["entries"][event.corrects - 1]
-            target["time"] = event.corrected_to.isoformat()
-            target.setdefault("by", []).append(version)
-            if event.corrects == 1:
-                doc["at"] = event.corrected_to.timestamp()
-        elif isinstance(event, FactAggregate.DetailsCorrected):
-            target = doc["entries"][event.corrects - 1]
-            target["text"] = event.details
-            target.setdefault("by", []).append(version)
+        doc["entries"].append([version, name, actor.person_id, actor.role.value, occurred,
+                               recorded, describe(event)])
+        if name in CORRECTION_EVENTS:
+            amended = doc.setdefault("corrected", {}).setdefault(str(event.corrects), {"by": []})
+            amended["by"].append(version)
+            if name == "TimeCorrected":
+                amended["time"] = event.corrected_to.isoformat()
+                if event.corrects == 1:
+                    doc["at"] = event.corrected_to.timestamp()
+            else:
+                amended["text"] = event.details
         docs.put(key, doc)
 
 
@@ -117,23 +135,18 @@ class Cases:
             "Detected": self._incident, "Placed": self._order, "Registered": self._community,
         }
 
-    def apply(self, event: FactAggregate.Event, docs: Docs) -> None:
-        name = type(event).__name__
-        key = str(event.originator_id)
-        if event.originator_version == 1:
-            doc = self._creators[name](event)
-        else:
-            doc = _existing(docs, key, event)
+    def apply(self, delivery: Delivery, docs: Docs) -> None:
+        event, key, name, version = delivery[:4]
+        doc = self._creators[name](event) if version == 1 else _existing(docs, key, version)
         if doc["kind"] != "community":
-            self._case_fact(event, doc)
+            self._case_fact(delivery, doc)
             docs.put(key, doc)
-        elif self._community_fact(event, doc, docs) or event.originator_version == 1:
+        elif self._community_fact(event, doc, docs) or version == 1:
             docs.put(key, doc)
 
-    def _case_fact(self, event: Any, doc: Doc) -> None:
-        name = type(event).__name__
-        doc["facts"].append([name, event.occurred_at.isoformat(), event.timestamp.isoformat(),
-                             _extra(event)])
+    def _case_fact(self, delivery: Delivery, doc: Doc) -> None:
+        event, name = delivery.event, delivery.name
+        doc["facts"].append([name, delivery.occurred, delivery.recorded, _extra(event)])
         if isinstance(event, FactAggregate.TimeCorrected):
             corrected = doc["facts"][event.corrects - 1]
             doc["corrections"].append([event.originator_version, event.corrects, corrected[0],

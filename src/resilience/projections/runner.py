@@ -23,7 +23,7 @@ from eventsourcing.persistence import IntegrityError
 
 from resilience.adapters.viewstore import ViewRow, ViewsMoved, ViewStore, dumps, open_view_store
 from resilience.errors import ResilienceError
-from resilience.projections.folds import PROJECTIONS, Doc, Projection
+from resilience.projections.folds import PROJECTIONS, Delivery, Doc, Projection
 
 SCHEMA = "resilience.views/1"
 """Changes whenever a projection folds differently; stored views of another schema are rebuilt."""
@@ -64,7 +64,6 @@ class _PageDocs:
 
     def put(self, key: str, doc: Doc) -> None:
         self._cache[(self.view, key)] = doc
-        self._cache.move_to_end((self.view, key))
         self._dirty[(self.view, key)] = doc
 
 
@@ -76,8 +75,8 @@ def _loads(text: str) -> Doc:
 class Views:
     """The read side of one store: its views, their position, and the reader that feeds them."""
 
-    def __init__(self, app: Application[Any], *, page_size: int = 1000,
-                 cache_size: int = 20_000,
+    def __init__(self, app: Application[Any], *, page_size: int = 5000,
+                 cache_size: int = 5_000,
                  projections: Sequence[Projection] = PROJECTIONS) -> None:
         self.app = app
         self.store: ViewStore = open_view_store(app.recorder, app.name)
@@ -85,6 +84,7 @@ class Views:
         self.projections = tuple(projections)
         # Documents as of ``_cached_at``: a page touching an aggregate folded in
         # the last pages needn't read it back. Anything that fails clears it.
+        # Bounded (oldest first out), so memory stays flat however long the log.
         self._cache: OrderedDict[tuple[str, str], Doc] = OrderedDict()
         self._cache_size = cache_size
         self._cached_at = -1
@@ -194,12 +194,14 @@ class Views:
 
     def _fold(self, events: Sequence[Any]) -> list[ViewRow]:
         dirty: dict[tuple[str, str], Doc] = {}
-        later = {str(e.originator_id) for e in events if e.originator_version > 1}
+        deliveries = [Delivery.of(e) for e in events]
+        later = {d.key for d in deliveries if d.version > 1}
         for projection in self.projections:
             docs = _PageDocs(projection.view, self._cache, self.store, dirty)
             docs.prefetch(later)
-            for event in events:
-                projection.apply(event, docs)
+            apply = projection.apply
+            for delivery in deliveries:
+                apply(delivery, docs)
         return [ViewRow(view, key, doc["kind"], doc.get("community"), doc.get("at"), dumps(doc))
                 for (view, key), doc in dirty.items()]
 
