@@ -1,0 +1,228 @@
+"""Random histories for property tests of the read side.
+
+A history is a list of steps drawn by Hypothesis. Applying it to an engine
+runs each step as a command at a moving clock; a step the domain refuses
+raises a ResilienceError, records nothing and is skipped, so every history
+is a valid one. Histories cover two communities with two grids each,
+incidents (drills, reclassifications, responders, containment, reopening),
+service orders (dispatch, completion fixed or not, ratings, reopening,
+cancelling), activities, late records and time corrections.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from attrs import define, field
+from hypothesis import strategies as st
+
+from resilience import (
+    Actor,
+    Engine,
+    Location,
+    ManualClock,
+    Provider,
+    ResilienceError,
+    Role,
+    UnitSpec,
+    ZoneType,
+)
+
+STAFF = Actor("desk", Role.COMMUNITY_STAFF)
+RESIDENT = Actor("resident", Role.RESIDENT)
+GRIDS = ("g1", "g2")
+ZONES = (ZoneType.NEW_BUILD, ZoneType.OLD_ESTATE)
+SERVICES = (("home", "repair"), ("meals", "meal_delivery"), ("health", "home_nursing"))
+PROVIDERS = (Provider("property_company", "p-prop"), Provider("alliance_member", "p-360"))
+
+INCIDENT_STEPS = ("report", "acknowledge", "dispatch", "en_route", "arrive", "contain",
+                  "resolve", "close", "close_false_alarm", "reopen", "reclassify", "note")
+ORDER_STEPS = ("accept", "reject", "dispatch", "start", "complete_fixed", "complete_not_fixed",
+               "rate", "reopen", "cancel")
+
+
+@define
+class World:
+    """What a history has created so far, by the order it was created in."""
+
+    communities: list[UUID] = field(factory=list)
+    incidents: list[UUID] = field(factory=list)
+    orders: list[UUID] = field(factory=list)
+    applied: int = 0
+    refused: int = 0
+
+    @property
+    def aggregates(self) -> list[UUID]:
+        return [*self.communities, *self.incidents, *self.orders]
+
+
+def setup_world(engine: Engine, clock: ManualClock) -> World:
+    """Two communities of two grids, each grid with one building of two units."""
+    world = World()
+    for name in ("East", "West"):
+        community = engine.communities.register(
+            district="D", subdistrict="S", name=name, actor=STAFF).aggregate_id
+        for grid, zone in zip(GRIDS, ZONES, strict=True):
+            engine.communities.add_grid(community, grid, f"Grid {grid}", actor=STAFF)
+            engine.communities.classify_zone(community, grid, zone, actor=STAFF)
+            engine.communities.add_building(community, f"{grid}-b", grid,
+                                            [UnitSpec("1", 10), UnitSpec("2", 10)], actor=STAFF)
+        world.communities.append(community)
+    return world
+
+
+minutes = st.integers(min_value=0, max_value=90)
+late = st.sampled_from([0, 0, 0, 5, 20, 45])
+which = st.integers(min_value=0, max_value=50)
+
+new_incident = st.tuples(st.just("incident"), which, st.sampled_from(GRIDS),
+                         st.sampled_from(["fire", "medical", "gas"]),
+                         st.sampled_from(["low", "high"]), st.sampled_from([False, False, True]),
+                         minutes, late)
+incident_step = st.tuples(st.just("incident_step"), which, st.sampled_from(INCIDENT_STEPS),
+                          st.sampled_from(["r1", "r2", "r3"]), minutes, late)
+new_order = st.tuples(st.just("order"), which, st.sampled_from(GRIDS), st.sampled_from(SERVICES),
+                      st.integers(min_value=1, max_value=72), minutes, late)
+order_step = st.tuples(st.just("order_step"), which, st.sampled_from(ORDER_STEPS),
+                       st.sampled_from(PROVIDERS), st.integers(min_value=1, max_value=5),
+                       minutes, late)
+activity = st.tuples(st.just("activity"), which, st.sampled_from([*GRIDS, None]),
+                     st.integers(min_value=0, max_value=60), minutes, late)
+correction = st.tuples(st.just("correct"), which, which, st.integers(min_value=-30, max_value=30),
+                       late)
+advance = st.tuples(st.just("advance"), st.integers(min_value=1, max_value=60 * 24 * 20))
+
+step = st.one_of(new_incident, incident_step, new_order, order_step, activity, correction,
+                 advance)
+histories = st.lists(step, min_size=1, max_size=40)
+
+
+def apply_history(engine: Engine, clock: ManualClock, world: World,
+                  steps: Sequence[tuple[Any, ...]]) -> World:
+    """Run every step as a command (refused ones record nothing); return the world."""
+    for entry in steps:
+        try:
+            _apply(engine, clock, world, entry)
+        except ResilienceError:
+            world.refused += 1
+        else:
+            world.applied += 1
+    return world
+
+
+def _pick(items: Sequence[UUID], index: int) -> UUID | None:
+    return items[index % len(items)] if items else None
+
+
+def _when(clock: ManualClock, ago: int, lateness: int) -> tuple[datetime, datetime]:
+    """(occurred_at, recorded_at): ``ago`` minutes before now, recorded ``lateness`` later."""
+    clock.advance(timedelta(minutes=lateness))
+    now = clock()
+    return now - timedelta(minutes=ago + lateness), now
+
+
+def _apply(engine: Engine, clock: ManualClock, world: World, entry: tuple[Any, ...]) -> None:
+    kind = entry[0]
+    if kind == "advance":
+        clock.advance(timedelta(minutes=entry[1]))
+        return
+    if kind == "incident":
+        _, index, grid, incident_type, severity, drill, ago, lateness = entry
+        community = world.communities[index % len(world.communities)]
+        at, _ = _when(clock, ago, lateness)
+        receipt = engine.incidents.detect(
+            community, incident_type=incident_type, severity=severity,
+            location=Location(grid=grid, building=f"{grid}-b", unit="1"), description="smoke",
+            actor=STAFF, occurred_at=at, drill=drill)
+        world.incidents.append(receipt.aggregate_id)
+    elif kind == "incident_step":
+        _, index, action, responder, ago, lateness = entry
+        incident = _pick(world.incidents, index)
+        if incident is not None:
+            at, _ = _when(clock, ago, lateness)
+            _incident_step(engine, incident, action, responder, at)
+    elif kind == "order":
+        _, index, grid, (category, item), hours, ago, lateness = entry
+        community = world.communities[index % len(world.communities)]
+        at, _ = _when(clock, ago, lateness)
+        receipt = engine.orders.place(
+            community, household_id="hh", area_id=f"{grid}-b/1", category=category, item=item,
+            actor=RESIDENT, occurred_at=at, expected_by=at + timedelta(hours=hours))
+        world.orders.append(receipt.aggregate_id)
+    elif kind == "order_step":
+        _, index, action, provider, score, ago, lateness = entry
+        order = _pick(world.orders, index)
+        if order is not None:
+            at, _ = _when(clock, ago, lateness)
+            _order_step(engine, order, action, provider, score, at)
+    elif kind == "activity":
+        _, index, grid, participants, ago, lateness = entry
+        community = world.communities[index % len(world.communities)]
+        at, _ = _when(clock, ago, lateness)
+        engine.communities.hold_activity(community, title="health talk", category="health",
+                                         participants=participants, grid=grid, actor=STAFF,
+                                         occurred_at=at)
+    elif kind == "correct":
+        _, index, version, shift, lateness = entry
+        target = _pick([*world.incidents, *world.orders], index)
+        if target is not None:
+            facts = engine.events(target)
+            fact = facts[version % len(facts)]
+            _, now = _when(clock, 0, lateness)
+            service = engine.incidents if target in world.incidents else engine.orders
+            service.correct_time(target, fact.originator_version,
+                                 fact.occurred_at + timedelta(minutes=shift), "log checked",
+                                 actor=STAFF, occurred_at=now)
+
+
+def _incident_step(engine: Engine, incident: UUID, action: str, responder: str,
+                   at: datetime) -> None:
+    run = engine.incidents
+    if action == "report":
+        run.report_to_community(incident, actor=STAFF, occurred_at=at)
+    elif action == "acknowledge":
+        run.acknowledge(incident, actor=STAFF, occurred_at=at)
+    elif action == "dispatch":
+        run.dispatch(incident, [responder], actor=STAFF, occurred_at=at)
+    elif action == "en_route":
+        run.en_route(incident, responder, actor=STAFF, occurred_at=at)
+    elif action == "arrive":
+        run.arrive(incident, responder, actor=STAFF, occurred_at=at)
+    elif action == "contain":
+        run.contain(incident, actor=STAFF, occurred_at=at)
+    elif action == "resolve":
+        run.resolve(incident, "done", actor=STAFF, occurred_at=at)
+    elif action == "close":
+        run.close(incident, "resolved", actor=STAFF, occurred_at=at)
+    elif action == "close_false_alarm":
+        run.close(incident, "false_alarm", actor=STAFF, occurred_at=at)
+    elif action == "reopen":
+        run.reopen(incident, "flared up", actor=STAFF, occurred_at=at)
+    elif action == "reclassify":
+        run.reclassify(incident, severity="critical", actor=STAFF, occurred_at=at)
+    else:
+        run.add_note(incident, "noted", actor=STAFF, occurred_at=at)
+
+
+def _order_step(engine: Engine, order: UUID, action: str, provider: Provider, score: int,
+                at: datetime) -> None:
+    run = engine.orders
+    if action == "accept":
+        run.accept(order, actor=STAFF, occurred_at=at)
+    elif action == "reject":
+        run.reject(order, "out of scope", actor=STAFF, occurred_at=at)
+    elif action == "dispatch":
+        run.dispatch(order, provider, actor=STAFF, occurred_at=at)
+    elif action == "start":
+        run.start(order, actor=STAFF, occurred_at=at)
+    elif action == "complete_fixed":
+        run.complete(order, "fixed", actor=STAFF, occurred_at=at)
+    elif action == "complete_not_fixed":
+        run.complete(order, "not_fixed", "part unavailable", actor=STAFF, occurred_at=at)
+    elif action == "rate":
+        run.rate(order, score, actor=RESIDENT, occurred_at=at)
+    elif action == "reopen":
+        run.reopen(order, "still broken", actor=RESIDENT, occurred_at=at)
+    else:
+        run.cancel(order, "no longer needed", actor=RESIDENT, occurred_at=at)
