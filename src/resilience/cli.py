@@ -1,14 +1,19 @@
-"""The ``resilience`` command line: demo, replay, timeline."""
+"""The ``resilience`` command line: demo, replay, timeline, metrics, scorecards, views."""
 
 import argparse
 import sys
-from collections.abc import Sequence
-from datetime import timedelta
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TextIO
 from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from resilience.engine import Engine
-from resilience.errors import ResilienceError
+from resilience.errors import InvalidInputError, NotFoundError, ResilienceError
+from resilience.metrics.definitions import BUILT_IN_BY_NAME, MetricDefinition
+from resilience.metrics.period import Period
 from resilience.scenario import load_scenario, replay
 from resilience.scenarios import DONGHU_FIRE
 from resilience.timeline import Timeline
@@ -64,6 +69,15 @@ def _demo(args: argparse.Namespace) -> int:
         met = entry.elapsed <= CONTAINMENT_TARGET
         print(f"Contained at {entry.occurred_at:%H:%M}, {minutes:.0f} minutes after detection: "
               f"15-minute target {'met' if met else 'MISSED'}.")
+        segments = [engine.metrics(name, community=result.community_id).rows[0]
+                    for name in ("turnout", "travel")]
+        print("NFPA-style segments of the first unit to arrive: " + "; ".join(
+            f"{s.metric} {s.median:g} {s.unit} (target {s.target:g} {s.unit})"
+            for s in segments if s.median is not None and s.target is not None))
+        quality = engine.data_quality(community=result.community_id)
+        print(f"Data quality: {len(quality.late)} facts recorded more than 15 min late, "
+              f"{len(quality.corrections)} correction(s), {len(quality.missing)} case(s) "
+              "missing a milestone.")
         return 0 if met else 1
 
 
@@ -89,6 +103,156 @@ def _timeline(args: argparse.Namespace) -> int:
     return 0
 
 
+def progress_bar(out: TextIO | None = None, width: int = 30) -> Callable[[int, int], None]:
+    """A progress callback drawing ``[#####.....]  50%  1,000/2,000 events`` (on stderr)."""
+    out = out or sys.stderr
+    started = time.monotonic()
+    live = out.isatty()
+
+    def draw(done: int, total: int) -> None:
+        share = done / total if total else 1.0
+        filled = int(share * width)
+        rate = done / max(time.monotonic() - started, 1e-9)
+        line = (f"[{'#' * filled}{'.' * (width - filled)}] {share:4.0%}  "
+                f"{done:,}/{total:,} events  {rate:,.0f}/s")
+        if live:
+            out.write("\r" + line + ("\n" if done >= total else ""))
+        elif done >= total:
+            out.write(line + "\n")
+        out.flush()
+
+    return draw
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInputError(f"unknown time zone {name!r}") from None
+
+
+def _moment(text: str | None, tz: ZoneInfo) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInputError(f"not an ISO date or time: {text!r}") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
+
+
+def _period(args: argparse.Namespace) -> Period:
+    tz = _zone(args.tz)
+    if args.month:
+        try:
+            year, month = (int(part) for part in args.month.split("-"))
+            return Period.month(year, month, tz)
+        except ValueError:
+            raise InvalidInputError(f"--month wants YYYY-MM, got {args.month!r}") from None
+    return Period(_moment(args.start, tz), _moment(args.end, tz))
+
+
+def _community(engine: Engine, ref: str | None) -> UUID | None:
+    """A community by id or by exact name."""
+    if ref is None:
+        return None
+    try:
+        return UUID(ref)
+    except ValueError:
+        pass
+    found = [key for key, (name, _) in engine.reports.communities().items() if name == ref]
+    if not found:
+        raise NotFoundError(f"no community named {ref!r}")
+    return UUID(found[0])
+
+
+def _metric(ref: str) -> MetricDefinition:
+    if ref in BUILT_IN_BY_NAME:
+        return BUILT_IN_BY_NAME[ref]
+    path = Path(ref)
+    if path.suffix == ".json" and path.exists():
+        return MetricDefinition.from_json(path.read_text(encoding="utf-8"))
+    raise NotFoundError(f"{ref!r} is neither a built-in metric ({', '.join(BUILT_IN_BY_NAME)}) "
+                        "nor a .json definition file")
+
+
+def _names(engine: Engine) -> dict[str, str]:
+    return {key: name for key, (name, _) in engine.reports.communities().items()}
+
+
+def _metrics(args: argparse.Namespace) -> int:
+    definitions = [_metric(ref) for ref in (args.metric or ["detection_to_contained"])]
+    with Engine(args.db) as engine:
+        community = _community(engine, args.community)
+        period = _period(args)
+        if len(definitions) == 1:
+            report = engine.metrics(definitions[0], period, args.by, community=community)
+            print(report.render(_names(engine)))
+        else:
+            comparison = engine.compare(definitions, period, args.by, community=community)
+            print(comparison.render(_names(engine)))
+    return 0
+
+
+def _scorecard(args: argparse.Namespace) -> int:
+    with Engine(args.db) as engine:
+        community = _community(engine, args.community)
+        assert community is not None
+        print(engine.scorecard(community, args.grid, _period(args)).render())
+    return 0
+
+
+def _league(args: argparse.Namespace) -> int:
+    with Engine(args.db) as engine:
+        table = engine.league_table(_metric(args.metric), _period(args), level=args.level,
+                                    community=_community(engine, args.community),
+                                    min_sample=args.min_sample, last=args.last or None)
+        print(table.render())
+    return 0
+
+
+def _quality(args: argparse.Namespace) -> int:
+    with Engine(args.db) as engine:
+        report = engine.data_quality(_period(args), late_after=timedelta(minutes=args.late_after),
+                                     community=_community(engine, args.community))
+        print(report.render())
+    return 0
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    with Engine(args.db, fresh_views=False) as engine:
+        started = time.monotonic()
+        folded = engine.views.rebuild(progress=progress_bar())
+        seconds = time.monotonic() - started
+    print(f"rebuilt the views from {folded:,} events in {seconds:.1f} s")
+    return 0
+
+
+def _project(args: argparse.Namespace) -> int:
+    with Engine(args.db, fresh_views=False) as engine:
+        folded = engine.views.catch_up(progress=progress_bar())
+        print(f"views at {engine.views.position}: {folded:,} new events folded")
+        if not args.follow:
+            return 0
+        print(f"following every {args.interval} s; Ctrl-C stops", flush=True)
+        follower = engine.views.follow(args.interval)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            follower.stop()
+    return 0
+
+
+def _add_period(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--from", dest="start", help="cases whose first fact is at or after "
+                        "this ISO date/time")
+    parser.add_argument("--to", dest="end", help="... and before this ISO date/time")
+    parser.add_argument("--month", help="a calendar month, YYYY-MM (instead of --from/--to)")
+    parser.add_argument("--tz", default="UTC", help="time zone of dates without an offset")
+    parser.add_argument("--community", help="a community's id or exact name")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="resilience", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -104,11 +268,55 @@ def build_parser() -> argparse.ArgumentParser:
     tl.add_argument("id")
     tl.add_argument("--db", required=True, help="SQLite file (or a store URL)")
     tl.set_defaults(run=_timeline)
+    met = commands.add_parser("metrics", help="a metric (or several side by side) over a period")
+    met.add_argument("metric", nargs="*",
+                     help="built-in names or .json definition files (default: "
+                          "detection_to_contained)")
+    met.add_argument("--db", required=True, help="SQLite file (or a store URL)")
+    met.add_argument("--by", nargs="*", default=[],
+                     help="group by: community, grid, incident_type, severity, zone_type, "
+                          "category, item, provider, provider_kind, day, week, month, year")
+    _add_period(met)
+    met.set_defaults(run=_metrics)
+    card = commands.add_parser("scorecard", help="a community's or grid's assessment figures")
+    card.add_argument("--db", required=True, help="SQLite file (or a store URL)")
+    card.add_argument("--grid", help="one grid of the community")
+    _add_period(card)
+    card.set_defaults(run=_scorecard, needs_community=True)
+    league = commands.add_parser("league", help="grids or communities ranked on a metric")
+    league.add_argument("--db", required=True, help="SQLite file (or a store URL)")
+    league.add_argument("--metric", default="detection_to_contained")
+    league.add_argument("--level", choices=["grid", "community"], default="grid")
+    league.add_argument("--min-sample", type=int, default=10,
+                        help="measured cases needed to be ranked (default 10)")
+    league.add_argument("--last", type=int, default=100,
+                        help="rank over each one's latest N cases (0: all; default 100)")
+    _add_period(league)
+    league.set_defaults(run=_league)
+    quality = commands.add_parser("quality", help="the data-quality report")
+    quality.add_argument("--db", required=True, help="SQLite file (or a store URL)")
+    quality.add_argument("--late-after", type=float, default=15,
+                         help="minutes after which a record counts as late (default 15)")
+    _add_period(quality)
+    quality.set_defaults(run=_quality)
+    rebuild = commands.add_parser("rebuild", help="rebuild every view from the whole history")
+    rebuild.add_argument("--db", required=True, help="SQLite file (or a store URL)")
+    rebuild.set_defaults(run=_rebuild)
+    project = commands.add_parser("project", help="bring the views up to date (--follow: keep "
+                                                  "them so, for apps reading with "
+                                                  "fresh_views=False)")
+    project.add_argument("--db", required=True, help="SQLite file (or a store URL)")
+    project.add_argument("--follow", action="store_true")
+    project.add_argument("--interval", type=float, default=0.5, help="seconds between polls")
+    project.set_defaults(run=_project)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "needs_community", False) and args.community is None:
+        parser.error("scorecard needs --community (an id or a name)")
     try:
         code: int = args.run(args)
     except ResilienceError as exc:

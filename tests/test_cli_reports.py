@@ -1,0 +1,128 @@
+"""The read-side commands: metrics, scorecard, league, quality, rebuild, project."""
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from resilience.cli import main, progress_bar
+from resilience.scenarios import DONGHU_FIRE, XIANGYANG_ORDERS
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    """A SQLite file holding both shipped scenarios."""
+    path = str(tmp_path / "both.db")
+    for scenario in (DONGHU_FIRE, XIANGYANG_ORDERS):
+        assert main(["replay", str(scenario), "--db", path]) == 0
+    return path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_metrics_grades_the_donghu_containment(db: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """`resilience metrics` prints the built-in 15-minute metric, met, for Donghu."""
+    code, out, _ = run(capsys, "metrics", "--db", db, "--by", "community")
+    assert code == 0
+    assert "detection_to_contained" in out
+    donghu = next(line for line in out.splitlines() if "Donghu" in line)
+    assert donghu.split()[-1] == "yes"
+    assert " 12 " in donghu
+
+
+def test_metrics_compares_a_definition_file_with_the_built_in(
+        db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Several metrics print side by side; a .json file defines a custom one."""
+    strict = tmp_path / "strict.json"
+    strict.write_text(json.dumps({"name": "contained_in_10", "subject": "incident",
+                                  "start": "detected", "end": "contained", "unit": "min",
+                                  "target": 10}))
+    code, out, _ = run(capsys, "metrics", "detection_to_contained", str(strict), "--db", db)
+    assert code == 0
+    header = out.splitlines()[0]
+    assert "detection_to_contained" in header
+    assert "contained_in_10" in header
+    assert "100%" in out
+    assert "0%" in out.replace("100%", "")
+
+
+def test_scorecard_by_community_name_and_month(db: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A scorecard is found by the community's name and limited to a month in its time zone."""
+    code, out, _ = run(capsys, "scorecard", "--db", db, "--community", "Xiangyang Community",
+                       "--month", "2022-03", "--tz", "Asia/Shanghai")
+    assert code == 0
+    assert "Service orders: 9" in out
+    assert "activities held 3" in out
+    code, out, _ = run(capsys, "scorecard", "--db", db, "--community", "Xiangyang Community",
+                       "--month", "2022-04", "--tz", "Asia/Shanghai")
+    assert "Service orders: 0" in out
+
+
+def test_league_lists_unranked_grids_with_the_reason(db: str,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Grids below the minimum sample are listed as not ranked."""
+    code, out, _ = run(capsys, "league", "--db", db, "--min-sample", "2")
+    assert code == 0
+    assert "not ranked: 1 < 2 cases" in out
+    assert "not ranked: 0 < 2 cases" in out
+
+
+def test_quality_lists_late_records_and_the_correction(db: str,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """`resilience quality` reports Donghu's three late records and its time correction."""
+    code, out, _ = run(capsys, "quality", "--db", db)
+    assert code == 0
+    assert "Recorded more than 15 min late (3)" in out
+    assert "Corrections (1)" in out
+    code, out, _ = run(capsys, "quality", "--db", db, "--late-after", "20")
+    assert "Recorded more than 20 min late (0)" in out
+
+
+def test_rebuild_and_project_report_what_they_folded(db: str,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """A rebuild folds every event again; a catch-up right after finds nothing new."""
+    code, out, err = run(capsys, "rebuild", "--db", db)
+    assert code == 0
+    folded = int(out.split("from ")[1].split(" events")[0].replace(",", ""))
+    assert folded > 100
+    assert "100%" in err
+    code, out, _ = run(capsys, "project", "--db", db)
+    assert code == 0
+    assert ": 0 new events folded" in out
+
+
+@pytest.mark.parametrize("argv", [
+    ["metrics", "no_such_metric"],
+    ["metrics", "--by", "provider"],  # incidents have no provider
+    ["metrics", "--month", "2022-13"],
+    ["metrics", "--from", "yesterday"],
+    ["metrics", "--tz", "Mars/Olympus"],
+    ["scorecard", "--community", "Nowhere"],
+    ["scorecard", "--community", "Donghu Community", "--grid", "9"],
+    ["league", "--min-sample", "0"],
+])
+def test_bad_arguments_exit_2_with_a_message(db: str, argv: list[str],
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Bad input gets one clear line on stderr and exit status 2."""
+    code, _, err = run(capsys, argv[0], "--db", db, *argv[1:])
+    assert code == 2
+    assert err.startswith("resilience: ")
+
+
+def test_progress_bar_draws_the_share_done() -> None:
+    """The progress bar shows the share of events folded and ends with a newline."""
+    out = io.StringIO()
+    draw = progress_bar(out, width=10)
+    draw(50, 100)
+    draw(100, 100)
+    text = out.getvalue()
+    assert text.endswith("\n")
+    assert "[##########] 100%  100/100 events" in text
