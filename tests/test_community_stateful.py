@@ -265,6 +265,23 @@ class CommunityMachine(FactMachine):
                 command_id=command_id), ["CareCardIssued"], at) is not None:
             self.cards[grid] = number
 
+    @rule(grid=st.sampled_from(("g1", "b1", "nowhere", None)),
+          participants=st.sampled_from((0, 12, -1)), title=st.sampled_from(("Health talk", " ")),
+          when=WHENS, command_id=COMMAND_IDS)
+    def hold_activity(self, grid: str | None, participants: int, title: str,
+                      when: datetime | None, command_id: str | None) -> None:
+        """Record an activity: a grid if given, a title and zero or more participants."""
+        at = self.at(when)
+        errors: Errors = set()
+        if grid is not None:
+            self.area_of_kind(grid, {"grid"}, errors)
+        if participants < 0 or blank(title):
+            errors.add(InvalidInputError)
+        self.attempt(command_id, errors, lambda: self.engine.communities.hold_activity(
+            self.community, title=title, category="health", participants=participants,
+            grid=grid, actor=OFFICE, occurred_at=when, command_id=command_id),
+            ["ActivityHeld"], at)
+
     @rule(person=PEOPLE, name=st.sampled_from(("Wang", "Li", "")), when=WHENS,
           command_id=COMMAND_IDS)
     def enrol(self, person: str, name: str, when: datetime | None,
