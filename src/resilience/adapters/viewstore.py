@@ -2,8 +2,9 @@
 
 Every view is a set of JSON documents keyed by ``(view, key)`` with three
 indexed columns for queries (``kind``, ``community``, ``at`` as epoch
-seconds). One tracking position, eventsourcing's own tracking record, says
-which notification the views reflect. Each page of events is committed as
+seconds). One tracking position, eventsourcing's own tracking record (named
+``tracking_name``, e.g. ``resilience/views/v1``), says which notification the
+views reflect. Each page of events is committed as
 one transaction: the changed documents and the new position together, and
 only if the stored position is still the one the page was folded from (so
 two catch-up readers, in one process or several, never apply an event
@@ -18,11 +19,10 @@ from typing import Any, NamedTuple, Protocol, cast
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.popo import POPOTrackingRecorder
-from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
+from eventsourcing.sqlite import SQLiteTrackingRecorder
 
 TABLE = "resilience_views"
 TRACKING_TABLE = "resilience_views_tracking"  # PostgreSQL; SQLite has one "tracking" table
-SCHEMA_KEY = ("_meta", "schema")
 
 
 class ViewRow(NamedTuple):
@@ -41,7 +41,7 @@ class ViewsMoved(Exception):
 class ViewStore(Protocol):
     """What the projection runner needs from a store of views (all three backends)."""
 
-    upstream: str
+    tracking_name: str
 
     def position(self) -> int: ...
 
@@ -52,9 +52,9 @@ class ViewStore(Protocol):
 
     def commit(self, rows: Sequence[ViewRow], expected: int, position: int) -> None: ...
 
-    def reset(self, schema: str) -> None: ...
+    def reset(self, views: Sequence[str]) -> None: ...
 
-    def schema(self) -> str | None: ...
+    def prune(self, keep: Sequence[str], tracking_prefix: str) -> int: ...
 
     def max_tracking_id(self, application_name: str) -> int | None: ...
 
@@ -69,14 +69,14 @@ def _check(found: int | None, expected: int) -> None:
 class MemoryViewStore(POPOTrackingRecorder):
     """Views of an in-memory store, in a dict: they vanish with the process, as its events do."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, tracking_name: str) -> None:
         super().__init__()
-        self.upstream = upstream
+        self.tracking_name = tracking_name
         self._rows: dict[tuple[str, str], ViewRow] = {}
         self._write = threading.Lock()
 
     def position(self) -> int:
-        return self.max_tracking_id(self.upstream) or 0
+        return self.max_tracking_id(self.tracking_name) or 0
 
     def fetch(self, view: str, keys: Collection[str]) -> dict[str, ViewRow]:
         rows = self._rows
@@ -90,20 +90,26 @@ class MemoryViewStore(POPOTrackingRecorder):
 
     def commit(self, rows: Sequence[ViewRow], expected: int, position: int) -> None:
         with self._write:
-            _check(self.max_tracking_id(self.upstream), expected)
+            _check(self.max_tracking_id(self.tracking_name), expected)
             for row in rows:
                 self._rows[(row.view, row.key)] = row
-            self.insert_tracking(Tracking(self.upstream, position))
+            self.insert_tracking(Tracking(self.tracking_name, position))
 
-    def reset(self, schema: str) -> None:
+    def reset(self, views: Sequence[str]) -> None:
         with self._write, self._database_lock:
-            self._rows.clear()
-            self._rows[SCHEMA_KEY] = _schema_row(schema)
-            self._max_tracking_ids[self.upstream] = None
+            for key in [k for k in self._rows if k[0] in views]:
+                del self._rows[key]
+            self._max_tracking_ids[self.tracking_name] = None
 
-    def schema(self) -> str | None:
-        row = self._rows.get(SCHEMA_KEY)
-        return row.doc if row is not None else None
+    def prune(self, keep: Sequence[str], tracking_prefix: str) -> int:
+        with self._write, self._database_lock:
+            gone = [k for k in self._rows if k[0] not in keep]
+            for key in gone:
+                del self._rows[key]
+            for name in list(self._max_tracking_ids):
+                if name.startswith(tracking_prefix) and name != self.tracking_name:
+                    del self._max_tracking_ids[name]
+            return len(gone)
 
     def close(self) -> None:
         """Nothing to release."""
@@ -115,10 +121,6 @@ def _within(row: ViewRow, start: float | None, end: float | None, community: str
     if start is not None and (row.at is None or row.at < start):
         return False
     return end is None or (row.at is not None and row.at < end)
-
-
-def _schema_row(schema: str) -> ViewRow:
-    return ViewRow(*SCHEMA_KEY, "meta", None, None, schema)
 
 
 def _where(start: float | None, end: float | None, community: str | None,
@@ -140,7 +142,7 @@ def _where(start: float | None, end: float | None, community: str | None,
 class SQLiteViewStore(SQLiteTrackingRecorder):
     """Views in the SQLite file that holds the events (a table beside ``stored_events``)."""
 
-    upstream: str
+    tracking_name: str
 
     def construct_create_table_statements(self) -> list[str]:
         return [
@@ -152,7 +154,7 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
         ]
 
     def position(self) -> int:
-        return self.max_tracking_id(self.upstream) or 0
+        return self.max_tracking_id(self.tracking_name) or 0
 
     def fetch(self, view: str, keys: Collection[str]) -> dict[str, ViewRow]:
         found: dict[str, ViewRow] = {}
@@ -180,28 +182,28 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
             # A write first, so this transaction holds SQLite's write lock before it
             # reads the position it will check (a deferred BEGIN takes no lock).
             c.execute("INSERT INTO tracking VALUES (?, 0) ON CONFLICT DO NOTHING",
-                      (self.upstream,))
-            _check(self._max_tracking_id(self.upstream, c), expected)
+                      (self.tracking_name,))
+            _check(self._max_tracking_id(self.tracking_name, c), expected)
             c.executemany(
                 f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (view, key) "
                 "DO UPDATE SET kind = excluded.kind, community = excluded.community, "
                 "at = excluded.at, doc = excluded.doc", rows)
-            self._insert_tracking(c, Tracking(self.upstream, position))
+            self._insert_tracking(c, Tracking(self.tracking_name, position))
 
-    def reset(self, schema: str) -> None:
+    def reset(self, views: Sequence[str]) -> None:
         with self.datastore.transaction(commit=True) as c:
-            self._reset(c, schema)
+            c.executemany(f"DELETE FROM {TABLE} WHERE view = ?", [(v,) for v in views])
+            c.execute("DELETE FROM tracking WHERE application_name = ?", (self.tracking_name,))
 
-    def _reset(self, c: SQLiteCursor, schema: str) -> None:
-        c.execute(f"DELETE FROM {TABLE}")
-        c.execute(f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?)", _schema_row(schema))
-        c.execute("DELETE FROM tracking WHERE application_name = ?", (self.upstream,))
-
-    def schema(self) -> str | None:
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(f"SELECT doc FROM {TABLE} WHERE view = ? AND key = ?", SCHEMA_KEY)
-            row = c.fetchone()
-        return str(row[0]) if row is not None else None
+    def prune(self, keep: Sequence[str], tracking_prefix: str) -> int:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(f"DELETE FROM {TABLE} WHERE view NOT IN ({','.join('?' * len(keep))})",
+                      list(keep))
+            c.execute("SELECT changes()")
+            gone = c.fetchone()[0]
+            c.execute("DELETE FROM tracking WHERE application_name LIKE ? AND "
+                      "application_name != ?", (tracking_prefix + "%", self.tracking_name))
+        return int(gone)
 
     def close(self) -> None:
         """The datastore is the engine's; the engine closes it."""
@@ -215,7 +217,7 @@ def postgres_view_store_class() -> type[Any]:
     class PostgresViewStore(PostgresTrackingRecorder):
         """Views in the PostgreSQL schema that holds the events."""
 
-        upstream: str
+        tracking_name: str
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
@@ -236,14 +238,19 @@ def postgres_view_store_class() -> type[Any]:
             self._lock_position = SQL(
                 "SELECT notification_id FROM {0}.{1} WHERE application_name = %s FOR UPDATE"
             ).format(schema, Identifier(self.tracking_table_name))
-            self._clear = [
-                SQL("DELETE FROM {0}.{1}").format(schema, table),
-                SQL("DELETE FROM {0}.{1} WHERE application_name = %s").format(
-                    schema, Identifier(self.tracking_table_name)),
-            ]
+            self._delete_view = SQL("DELETE FROM {0}.{1} WHERE view = ANY(%s)").format(
+                schema, table)
+            self._delete_other_views = SQL(
+                "DELETE FROM {0}.{1} WHERE NOT (view = ANY(%s))").format(schema, table)
+            self._delete_tracking = SQL(
+                "DELETE FROM {0}.{1} WHERE application_name = %s").format(
+                schema, Identifier(self.tracking_table_name))
+            self._delete_other_tracking = SQL(
+                "DELETE FROM {0}.{1} WHERE application_name LIKE %s AND application_name != %s"
+            ).format(schema, Identifier(self.tracking_table_name))
 
         def position(self) -> int:
-            return self.max_tracking_id(self.upstream) or 0
+            return self.max_tracking_id(self.tracking_name) or 0
 
         def fetch(self, view: str, keys: Collection[str]) -> dict[str, ViewRow]:
             with self.datastore.transaction(commit=False) as c:
@@ -263,31 +270,32 @@ def postgres_view_store_class() -> type[Any]:
         def commit(self, rows: Sequence[ViewRow], expected: int, position: int) -> None:
             with self.datastore.transaction(commit=True) as c:
                 self._ensure_position_row(c)
-                c.execute(self._lock_position, (self.upstream,))
+                c.execute(self._lock_position, (self.tracking_name,))
                 found = c.fetchone()
                 _check(found["notification_id"] if found else None, expected)
                 if rows:
                     c.executemany(self._upsert, rows)
-                self._insert_tracking(c, Tracking(self.upstream, position))
+                self._insert_tracking(c, Tracking(self.tracking_name, position))
 
         def _ensure_position_row(self, c: Any) -> None:
             # A row to lock even before the first page: two readers starting on an
             # empty view then queue on it instead of both inserting.
             c.execute(SQL("INSERT INTO {0}.{1} VALUES (%s, 0) ON CONFLICT DO NOTHING").format(
                 Identifier(self.datastore.schema), Identifier(self.tracking_table_name)),
-                (self.upstream,))
+                (self.tracking_name,))
 
-        def reset(self, schema: str) -> None:
+        def reset(self, views: Sequence[str]) -> None:
             with self.datastore.transaction(commit=True) as c:
-                c.execute(self._clear[0])
-                c.execute(self._upsert, _schema_row(schema))
-                c.execute(self._clear[1], (self.upstream,))
+                c.execute(self._delete_view, (list(views),))
+                c.execute(self._delete_tracking, (self.tracking_name,))
 
-        def schema(self) -> str | None:
-            with self.datastore.transaction(commit=False) as c:
-                c.execute(self._select_all + SQL("WHERE view = %s AND key = %s"), SCHEMA_KEY)
-                row = c.fetchone()
-            return str(row["doc"]) if row is not None else None
+        def prune(self, keep: Sequence[str], tracking_prefix: str) -> int:
+            with self.datastore.transaction(commit=True) as c:
+                c.execute(self._delete_other_views, (list(keep),))
+                gone = c.rowcount
+                c.execute(self._delete_other_tracking,
+                          (tracking_prefix + "%", self.tracking_name))
+            return int(gone)
 
         def close(self) -> None:
             """The datastore is the engine's; the engine closes it."""
@@ -295,20 +303,20 @@ def postgres_view_store_class() -> type[Any]:
     return PostgresViewStore
 
 
-def open_view_store(recorder: Any, upstream: str) -> ViewStore:
+def open_view_store(recorder: Any, tracking_name: str) -> ViewStore:
     """The view store beside an application's recorder (memory, SQLite or PostgreSQL)."""
     store: Any
     datastore = getattr(recorder, "datastore", None)
     if datastore is None:
-        store = MemoryViewStore(upstream)
+        store = MemoryViewStore(tracking_name)
     elif isinstance(recorder, SQLiteTrackingRecorder) or type(recorder).__module__.endswith(
             "sqlite"):
         store = SQLiteViewStore(datastore)
-        store.upstream = upstream
+        store.tracking_name = tracking_name
         store.create_table()
     else:
         store = postgres_view_store_class()(datastore, tracking_table_name=TRACKING_TABLE)
-        store.upstream = upstream
+        store.tracking_name = tracking_name
         store.create_table()
     assert isinstance(store, TrackingRecorder)
     return cast(ViewStore, store)

@@ -111,11 +111,11 @@ def _grouped(cases: Iterable[T], key: Callable[[T], tuple[str | None, ...]]
 
 def _measure(definition: MetricDefinition, cases: Sequence[Case], last: int | None
              ) -> tuple[list[float], int]:
-    measured = [(c.start, c.case_id, v) for c in cases if (v := definition.measure(c)) is not None]
+    """The durations of ``cases`` (only the ``last`` to start, if given) and how many cases."""
     if last is not None:
-        measured = sorted(measured)[-last:]
-        return [v for _, _, v in measured], len(measured)
-    return [v for _, _, v in measured], len(cases)
+        cases = sorted(cases, key=lambda c: (c.start, c.case_id))[-last:]
+    values = [v for c in cases if (v := definition.measure(c)) is not None]
+    return values, len(cases)
 
 
 @frozen

@@ -1,7 +1,7 @@
 """The read side: projections folded into views beside the events, and their reader."""
 
 from resilience.projections.folds import PROJECTIONS, Cases, Timelines
-from resilience.projections.runner import SCHEMA, Follower, Views, ViewsTimeoutError
+from resilience.projections.runner import VERSION, Follower, Views, ViewsTimeoutError
 
-__all__ = ["PROJECTIONS", "SCHEMA", "Cases", "Follower", "Timelines", "Views",
+__all__ = ["PROJECTIONS", "VERSION", "Cases", "Follower", "Timelines", "Views",
            "ViewsTimeoutError"]

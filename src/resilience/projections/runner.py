@@ -11,6 +11,7 @@ miss a lost NOTIFY.
 """
 
 import json
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -25,8 +26,13 @@ from resilience.adapters.viewstore import ViewRow, ViewsMoved, ViewStore, dumps,
 from resilience.errors import ResilienceError
 from resilience.projections.folds import PROJECTIONS, Delivery, Doc, Projection
 
-SCHEMA = "resilience.views/1"
-"""Changes whenever a projection folds differently; stored views of another schema are rebuilt."""
+VERSION = 1
+"""Goes up whenever a projection folds differently. Views of each version are stored
+apart (``timelines/v1``, tracking ``resilience/views/v1``), so a new version folds
+the history afresh while an old one still running keeps its own; ``prune`` drops
+the others once no reader needs them."""
+
+_log = logging.getLogger("resilience.views")
 
 Progress = Callable[[int, int], None]
 """Called after each page with (events processed so far, events to process in all)."""
@@ -79,9 +85,13 @@ class Views:
                  cache_size: int = 5_000,
                  projections: Sequence[Projection] = PROJECTIONS) -> None:
         self.app = app
-        self.store: ViewStore = open_view_store(app.recorder, app.name)
+        self.tracking_prefix = f"{app.name}/views/"
+        self.store: ViewStore = open_view_store(app.recorder,
+                                                f"{self.tracking_prefix}v{VERSION}")
         self.page_size = page_size
         self.projections = tuple(projections)
+        self.stored_names = {p.view: f"{p.view}/v{VERSION}" for p in self.projections}
+        """Each view's name in storage (its name and the version it was folded with)."""
         # Documents as of ``_cached_at``: a page touching an aggregate folded in
         # the last pages needn't read it back. Anything that fails clears it.
         # Bounded (oldest first out), so memory stays flat however long the log.
@@ -89,8 +99,6 @@ class Views:
         self._cache_size = cache_size
         self._cached_at = -1
         self._lock = threading.RLock()
-        if self.store.schema() != SCHEMA:
-            self.store.reset(SCHEMA)
 
     # Positions ----------------------------------------------------------------
 
@@ -142,14 +150,21 @@ class Views:
                 done += len(page)
                 if progress is not None:
                     progress(done, max(total, done))
+            if progress is not None and done < total:
+                progress(done, done)  # notification ids may have gaps: the end is the end
             return done
 
     def rebuild(self, *, progress: Progress | None = None) -> int:
         """Empty the views and fold the whole history again; return the events folded."""
         with self._lock:
             self._forget()
-            self.store.reset(SCHEMA)
+            self.store.reset(list(self.stored_names.values()))
             return self.catch_up(progress=progress)
+
+    def prune(self) -> int:
+        """Delete the views of other versions (after an upgrade); return the documents deleted."""
+        with self._lock:
+            return self.store.prune(list(self.stored_names.values()), self.tracking_prefix)
 
     def wait(self, position: int | None = None, timeout: float = 10.0) -> None:
         """Block until the views reflect ``position`` (default: everything written so far).
@@ -174,14 +189,15 @@ class Views:
     # Reading ------------------------------------------------------------------
 
     def get(self, view: str, key: str) -> Doc | None:
-        row = self.store.fetch(view, [key]).get(key)
+        row = self.store.fetch(self.stored_names[view], [key]).get(key)
         return _loads(row.doc) if row is not None else None
 
     def select(self, view: str, kind: str, *, start: float | None = None,
                end: float | None = None, community: str | None = None) -> list[tuple[str, Doc]]:
         """(key, document) of every document of a kind, optionally within [start, end) epoch s."""
         return [(row.key, _loads(row.doc)) for row in
-                self.store.select(view, kind, start=start, end=end, community=community)]
+                self.store.select(self.stored_names[view], kind, start=start, end=end,
+                                  community=community)]
 
     def documents(self, view: str) -> dict[str, Doc]:
         """Every document of a view by key (for tests and exports; reads it all)."""
@@ -197,7 +213,7 @@ class Views:
         deliveries = [Delivery.of(e) for e in events]
         later = {d.key for d in deliveries if d.version > 1}
         for projection in self.projections:
-            docs = _PageDocs(projection.view, self._cache, self.store, dirty)
+            docs = _PageDocs(self.stored_names[projection.view], self._cache, self.store, dirty)
             docs.prefetch(later)
             apply = projection.apply
             for delivery in deliveries:
@@ -216,12 +232,18 @@ class Views:
 
 
 class Follower:
-    """A background thread that keeps views caught up; stop it (or leave its ``with``)."""
+    """A background thread that keeps views caught up; stop it (or leave its ``with``).
+
+    A failed catch-up (the database briefly unreachable, say) is logged and
+    retried with a growing pause; ``error`` holds the latest failure until a
+    catch-up succeeds again, and ``failures`` counts them in a row.
+    """
 
     def __init__(self, views: Views, interval: float) -> None:
         self.views = views
         self.interval = interval
         self.error: BaseException | None = None
+        self.failures = 0
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="resilience-views", daemon=True)
         self._thread.start()
@@ -230,16 +252,22 @@ class Follower:
         while not self._stopping.is_set():
             try:
                 self.views.catch_up()
-            except Exception as exc:  # kept for the owner to see; the follower stops
+            except Exception as exc:  # kept and logged; the follower carries on
                 self.error = exc
-                return
-            self._stopping.wait(self.interval)
+                self.failures += 1
+                _log.warning("views catch-up failed (%d in a row): %s", self.failures, exc,
+                             exc_info=True)
+            else:
+                self.error, self.failures = None, 0
+            self._stopping.wait(min(self.interval * 2 ** self.failures, 30.0))
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
 
     def stop(self) -> None:
         self._stopping.set()
         self._thread.join()
-        if self.error is not None:
-            raise self.error
 
     def __enter__(self) -> "Follower":
         return self

@@ -135,11 +135,10 @@ class Reports:
         definitions = [_definition(m) for m in metrics]
         if not definitions:
             raise InvalidInputError("compare needs at least one metric")
-        for d in definitions:
-            check_group_by(group_by, [d.subject])
+        groups = check_group_by(group_by, sorted({d.subject for d in definitions}))
         cases = self.cases(period=period, community=community)
-        return Comparison(tuple(metric_report(d, cases, period=_period(period),
-                                              group_by=tuple(group_by)) for d in definitions))
+        return Comparison(tuple(metric_report(d, cases, period=_period(period), group_by=groups)
+                                for d in definitions))
 
     def service(self, period: Period | None = None, group_by: Sequence[str] = (), *,
                 community: UUID | None = None) -> tuple[ServiceSummary, ...]:
