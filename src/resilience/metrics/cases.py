@@ -44,7 +44,7 @@ ORDER_MILESTONES: Mapping[str, str] = {
     "started": "the earliest start of work",
     "first_completed": "the earliest completion",
     "completed": "the latest completion since the last reopening",
-    "rated": "the latest rating",
+    "rated": "the latest rating of the standing completion (a reopening clears it)",
     "cancelled": "the order was cancelled",
 }
 

@@ -8,6 +8,7 @@ cases meet it (NFPA 1710's rule is 90 percent), which is the same as the
 """
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -22,7 +23,13 @@ SECONDS_PER: Mapping[str, float] = {"s": 1.0, "min": 60.0, "h": 3600.0, "d": 864
 
 
 def _names(value: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    if isinstance(value, str) or not all(isinstance(v, str) and v for v in value):
+        raise InvalidInputError(f"a filter takes a list of names, got {value!r}")
     return tuple(value)
+
+
+def _number(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
 
 
 @frozen
@@ -79,11 +86,9 @@ class MetricDefinition:
             raise InvalidInputError(f"metric {self.name}: start and end are the same milestone")
         if self.unit not in SECONDS_PER:
             raise InvalidInputError(f"unit must be one of {', '.join(SECONDS_PER)}")
-        if self.target is not None and (isinstance(self.target, bool)
-                                        or not isinstance(self.target, int | float)):
+        if self.target is not None and not _number(self.target):
             raise InvalidInputError(f"target must be a number of {self.unit}, got {self.target!r}")
-        if isinstance(self.percentile, bool) or not isinstance(self.percentile, int | float) \
-                or not 0 < self.percentile <= 100:
+        if not _number(self.percentile) or not 0 < self.percentile <= 100:
             raise InvalidInputError(f"percentile must be in (0, 100], got {self.percentile!r}")
         if not isinstance(self.applies_to, CaseFilter):
             raise InvalidInputError("applies_to must be a CaseFilter")
@@ -106,6 +111,17 @@ class MetricDefinition:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "MetricDefinition":
+        # The converter would turn true or "15" into a number: check what was typed first.
+        for key in ("target", "percentile"):
+            if data.get(key) is not None and not _number(data[key]):
+                raise InvalidInputError(f"{key} must be a number, got {data[key]!r}")
+        filters = data.get("applies_to")
+        if isinstance(filters, Mapping):
+            for key, value in filters.items():
+                if key != "include_drills":
+                    _names(value)
+                elif not isinstance(value, bool):
+                    raise InvalidInputError(f"include_drills must be true or false, got {value!r}")
         try:
             return input_converter.structure(dict(data), cls)
         except InvalidInputError:

@@ -35,13 +35,14 @@ class Period:
 
     @classmethod
     def month(cls, year: int, month: int, tz: tzinfo) -> "Period":
-        start = datetime(year, month, 1, tzinfo=tz)
-        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=tz)
-        return cls(start, end)
+        if not 1 <= month <= 12:
+            raise InvalidInputError(f"month must be 1 to 12, got {month!r}")
+        start = _first(year, month, tz)
+        return cls(start, _first(year + month // 12, month % 12 + 1, tz))
 
     @classmethod
     def year(cls, year: int, tz: tzinfo) -> "Period":
-        return cls(datetime(year, 1, 1, tzinfo=tz), datetime(year + 1, 1, 1, tzinfo=tz))
+        return cls(_first(year, 1, tz), _first(year + 1, 1, tz))
 
     def bounds(self) -> tuple[float | None, float | None]:
         return (self.start.timestamp() if self.start else None,
@@ -57,6 +58,13 @@ class Period:
         start = self.start.isoformat() if self.start else "the beginning"
         end = self.end.isoformat() if self.end else "now"
         return f"{start} to {end}"
+
+
+def _first(year: int, month: int, tz: tzinfo) -> datetime:
+    try:
+        return datetime(year, month, 1, tzinfo=tz)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidInputError(f"no such month: {year!r}-{month!r} ({exc})") from None
 
 
 ALL_TIME = Period()

@@ -13,7 +13,7 @@ from attrs import frozen
 from resilience.metrics.cases import Case
 from resilience.metrics.definitions import MetricDefinition
 from resilience.metrics.period import ALL_TIME, Period, group_key, sort_key
-from resilience.metrics.stats import median, percentile, share
+from resilience.metrics.stats import median, percentile, rank, share
 
 Group = dict[str, str | None]
 T = TypeVar("T")
@@ -91,7 +91,7 @@ def summarise(definition: MetricDefinition, values: Sequence[float], cases: int,
     if definition.target is not None:
         met = sum(1 for v in ordered if v <= definition.target)
         compliance = share(met, n)
-        target_met = met * 100 >= definition.percentile * n if n else None
+        target_met = met >= rank(definition.percentile, n) if n else None
     return MetricSummary(
         metric=definition.name, unit=definition.unit, group=dict(group or {}), cases=cases,
         measured=n, median=median(ordered), p90=percentile(ordered, 90),

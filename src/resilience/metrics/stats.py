@@ -9,6 +9,16 @@ of cases meet the target" are the same statement.
 
 import math
 from collections.abc import Sequence
+from fractions import Fraction
+
+
+def rank(p: float, n: int) -> int:
+    """The nearest rank of the ``p``-th percentile among ``n`` values (1-based; n >= 1).
+
+    Computed on the decimal value of ``p`` exactly: in floating point, 64.4 * 250
+    is 16100.000000000002, one rank too many.
+    """
+    return max(1, math.ceil(Fraction(str(p)) * n / 100))
 
 
 def median(ordered: Sequence[float]) -> float | None:
@@ -22,8 +32,7 @@ def median(ordered: Sequence[float]) -> float | None:
 def percentile(ordered: Sequence[float], p: float) -> float | None:
     if not ordered:
         return None
-    rank = max(1, math.ceil(p * len(ordered) / 100))
-    return ordered[rank - 1]
+    return ordered[rank(p, len(ordered)) - 1]
 
 
 def share(part: int, whole: int) -> float | None:
