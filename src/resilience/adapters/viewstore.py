@@ -91,9 +91,9 @@ class MemoryViewStore(POPOTrackingRecorder):
     def commit(self, rows: Sequence[ViewRow], expected: int, position: int) -> None:
         with self._write:
             _check(self.max_tracking_id(self.tracking_name), expected)
+            self.insert_tracking(Tracking(self.tracking_name, position))  # may refuse: rows after
             for row in rows:
                 self._rows[(row.view, row.key)] = row
-            self.insert_tracking(Tracking(self.tracking_name, position))
 
     def reset(self, views: Sequence[str]) -> None:
         with self._write, self._database_lock:

@@ -142,6 +142,11 @@ class Views:
                 except (ViewsMoved, IntegrityError):
                     self._forget()  # another reader got there first: start again from its position
                     continue
+                except Exception:
+                    self._forget()
+                    if self.store.position() != position:
+                        continue  # the views moved under the page (a rebuild began): fold again
+                    raise
                 except BaseException:
                     self._forget()
                     raise
