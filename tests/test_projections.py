@@ -36,7 +36,7 @@ from resilience.adapters.viewstore import ViewsMoved, dumps
 from resilience.projections import VERSION, ViewsTimeoutError
 from resilience.projections.folds import PROJECTIONS, Delivery, Doc, Docs, Projection
 
-from conftest import T0, _pg_schema_url, require_postgres
+from conftest import OFFICE, T0, _pg_schema_url, require_postgres
 
 Documents = dict[str, dict[str, Doc]]
 """Every document of every view: view -> key -> document."""
@@ -220,10 +220,11 @@ def test_a_page_delivered_again_is_refused_and_changes_nothing(kind: str, tmp_pa
             rows = views._fold([engine.app.mapper.to_domain_event(n) for n in page])
             views._forget()
             assert rows
+            generation = store.mark()[0]
             with pytest.raises(ViewsMoved):
-                store.commit(rows, expected=old, position=page[-1].id)
+                store.commit(rows, expected=(generation, old), position=page[-1].id)
             with pytest.raises(ViewsMoved):
-                store.commit(rows, expected=old, position=position + 1)
+                store.commit(rows, expected=(generation, old), position=position + 1)
             assert views.position == position
             assert snapshot(engine) == before
             assert views.catch_up() == 0
@@ -248,9 +249,39 @@ def test_a_commit_whose_position_is_not_ahead_changes_nothing(kind: str, tmp_pat
         views._forget()
         for end in (page[-1].id, position):
             with pytest.raises(IntegrityError):
-                store.commit(rows, expected=position, position=end)
+                store.commit(rows, expected=store.mark(), position=end)
             assert views.position == position
             assert snapshot(engine) == before
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_page_folded_before_a_rebuild_is_refused_even_at_the_same_position(
+        kind: str, tmp_path: Path) -> None:
+    """A rebuild that counts back up to a reader's position still makes the reader's page stale."""
+    _needs(kind)
+    clock = ManualClock(T0)
+    with fresh_url(kind, tmp_path) as url, Engine(url, clock=clock) as reader, \
+            Engine(url, clock=clock) as rebuilder:
+        world = setup_world(reader, clock)
+        reader.views.catch_up()
+        incident = reader.incidents.detect(world.communities[0], incident_type="fire",
+                                           severity="low", location=Location(grid="g1"),
+                                           description="smoke", actor=OFFICE).aggregate_id
+        reader.views.catch_up()
+        reader.incidents.contain(incident, actor=OFFICE)
+        mark = reader.views.store.mark()
+        page = reader.app.recorder.select_notifications(mark[1] + 1, 10)
+        reader.views._forget()
+        rows = reader.views._fold([reader.app.mapper.to_domain_event(n) for n in page])
+        rebuilder.views.store.reset(list(rebuilder.views.stored_names.values()))
+        rebuilder.views.catch_up(max_events=mark[1])
+        assert rebuilder.views.position == mark[1]
+        with pytest.raises(ViewsMoved):
+            reader.views.store.commit(rows, expected=mark, position=page[-1].id)
+        reader.views._forget()
+        assert reader.views.catch_up() == len(page)
+        assert [e.action for e in reader.timeline(incident).entries] == ["Detected", "Contained"]
+        assert snapshot(reader) == reference(reader)
 
 
 # 3. Stop and resume ----------------------------------------------------------------------------

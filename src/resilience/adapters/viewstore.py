@@ -4,12 +4,14 @@ Every view is a set of JSON documents keyed by ``(view, key)`` with three
 indexed columns for queries (``kind``, ``community``, ``at`` as epoch
 seconds). One tracking position, eventsourcing's own tracking record (named
 ``tracking_name``, e.g. ``resilience/views/v1``), says which notification the
-views reflect. Each page of events is committed as
-one transaction: the changed documents and the new position together, and
-only if the stored position is still the one the page was folded from (so
-two catch-up readers, in one process or several, never apply an event
-twice). The three stores are eventsourcing ``TrackingRecorder`` subclasses:
-``max_tracking_id`` and ``wait`` work on them as on any view.
+views reflect, and a generation counts the rebuilds. Each page of events is
+committed as one transaction: the changed documents and the new position
+together, and only if the stored (generation, position) mark is still the
+one the page was folded from. So two catch-up readers, in one process or
+several, never apply an event twice, even when a rebuild has reset the
+position and counted back up to the same number meanwhile. The three stores
+are eventsourcing ``TrackingRecorder`` subclasses: ``max_tracking_id`` and
+``wait`` work on them as on any view.
 """
 
 import json
@@ -19,10 +21,14 @@ from typing import Any, NamedTuple, Protocol, cast
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.popo import POPOTrackingRecorder
-from eventsourcing.sqlite import SQLiteTrackingRecorder
+from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
 
 TABLE = "resilience_views"
 TRACKING_TABLE = "resilience_views_tracking"  # PostgreSQL; SQLite has one "tracking" table
+GENERATIONS = "resilience_view_generations"
+
+Mark = tuple[int, int]
+"""(generation, position): what a page is folded from, and must still be when it commits."""
 
 
 class ViewRow(NamedTuple):
@@ -45,12 +51,14 @@ class ViewStore(Protocol):
 
     def position(self) -> int: ...
 
+    def mark(self) -> Mark: ...
+
     def fetch(self, view: str, keys: Collection[str]) -> dict[str, ViewRow]: ...
 
     def select(self, view: str, kind: str, *, start: float | None = None,
                end: float | None = None, community: str | None = None) -> Iterator[ViewRow]: ...
 
-    def commit(self, rows: Sequence[ViewRow], expected: int, position: int) -> None: ...
+    def commit(self, rows: Sequence[ViewRow], expected: Mark, position: int) -> None: ...
 
     def reset(self, views: Sequence[str]) -> None: ...
 
@@ -61,9 +69,10 @@ class ViewStore(Protocol):
     def close(self) -> None: ...
 
 
-def _check(found: int | None, expected: int) -> None:
-    if (found or 0) != expected:
-        raise ViewsMoved(f"views are at {found}, not {expected}")
+def _check(generation: int | None, position: int | None, expected: Mark) -> None:
+    found = (generation or 0, position or 0)
+    if found != expected:
+        raise ViewsMoved(f"views are at {found} (generation, position), not {expected}")
 
 
 class MemoryViewStore(POPOTrackingRecorder):
@@ -73,10 +82,15 @@ class MemoryViewStore(POPOTrackingRecorder):
         super().__init__()
         self.tracking_name = tracking_name
         self._rows: dict[tuple[str, str], ViewRow] = {}
+        self._generation = 0
         self._write = threading.Lock()
 
     def position(self) -> int:
         return self.max_tracking_id(self.tracking_name) or 0
+
+    def mark(self) -> Mark:
+        with self._write:
+            return self._generation, self.position()
 
     def fetch(self, view: str, keys: Collection[str]) -> dict[str, ViewRow]:
         rows = self._rows
@@ -88,9 +102,9 @@ class MemoryViewStore(POPOTrackingRecorder):
             if row.view == view and row.kind == kind and _within(row, start, end, community):
                 yield row
 
-    def commit(self, rows: Sequence[ViewRow], expected: int, position: int) -> None:
+    def commit(self, rows: Sequence[ViewRow], expected: Mark, position: int) -> None:
         with self._write:
-            _check(self.max_tracking_id(self.tracking_name), expected)
+            _check(self._generation, self.max_tracking_id(self.tracking_name), expected)
             self.insert_tracking(Tracking(self.tracking_name, position))  # may refuse: rows after
             for row in rows:
                 self._rows[(row.view, row.key)] = row
@@ -100,6 +114,7 @@ class MemoryViewStore(POPOTrackingRecorder):
             for key in [k for k in self._rows if k[0] in views]:
                 del self._rows[key]
             self._max_tracking_ids[self.tracking_name] = None
+            self._generation += 1
 
     def prune(self, keep: Sequence[str], tracking_prefix: str) -> int:
         with self._write, self._database_lock:
@@ -151,10 +166,21 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
             "kind TEXT NOT NULL, community TEXT, at REAL, doc TEXT NOT NULL, "
             "PRIMARY KEY (view, key))",
             f"CREATE INDEX IF NOT EXISTS {TABLE}_by_time ON {TABLE} (view, kind, at)",
+            f"CREATE TABLE IF NOT EXISTS {GENERATIONS} (name TEXT PRIMARY KEY, "
+            "generation INTEGER NOT NULL)",
         ]
 
     def position(self) -> int:
         return self.max_tracking_id(self.tracking_name) or 0
+
+    def mark(self) -> Mark:
+        with self.datastore.transaction(commit=False) as c:
+            return self._mark(c)
+
+    def _mark(self, c: SQLiteCursor) -> Mark:
+        c.execute(f"SELECT generation FROM {GENERATIONS} WHERE name = ?", (self.tracking_name,))
+        row = c.fetchone()
+        return (row[0] if row else 0), self._max_tracking_id(self.tracking_name, c) or 0
 
     def fetch(self, view: str, keys: Collection[str]) -> dict[str, ViewRow]:
         found: dict[str, ViewRow] = {}
@@ -177,13 +203,13 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
             rows = [ViewRow(*row) for row in c.fetchall()]
         yield from rows
 
-    def commit(self, rows: Sequence[ViewRow], expected: int, position: int) -> None:
+    def commit(self, rows: Sequence[ViewRow], expected: Mark, position: int) -> None:
         with self.datastore.transaction(commit=True) as c:
             # A write first, so this transaction holds SQLite's write lock before it
-            # reads the position it will check (a deferred BEGIN takes no lock).
+            # reads the mark it will check (a deferred BEGIN takes no lock).
             c.execute("INSERT INTO tracking VALUES (?, 0) ON CONFLICT DO NOTHING",
                       (self.tracking_name,))
-            _check(self._max_tracking_id(self.tracking_name, c), expected)
+            _check(*self._mark(c), expected)
             c.executemany(
                 f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (view, key) "
                 "DO UPDATE SET kind = excluded.kind, community = excluded.community, "
@@ -194,6 +220,8 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
         with self.datastore.transaction(commit=True) as c:
             c.executemany(f"DELETE FROM {TABLE} WHERE view = ?", [(v,) for v in views])
             c.execute("DELETE FROM tracking WHERE application_name = ?", (self.tracking_name,))
+            c.execute(f"INSERT INTO {GENERATIONS} VALUES (?, 1) ON CONFLICT (name) "
+                      "DO UPDATE SET generation = generation + 1", (self.tracking_name,))
 
     def prune(self, keep: Sequence[str], tracking_prefix: str) -> int:
         with self.datastore.transaction(commit=True) as c:
@@ -201,8 +229,9 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
                       list(keep))
             c.execute("SELECT changes()")
             gone = c.fetchone()[0]
-            c.execute("DELETE FROM tracking WHERE application_name LIKE ? AND "
-                      "application_name != ?", (tracking_prefix + "%", self.tracking_name))
+            for table, column in (("tracking", "application_name"), (GENERATIONS, "name")):
+                c.execute(f"DELETE FROM {table} WHERE {column} LIKE ? AND {column} != ?",
+                          (tracking_prefix + "%", self.tracking_name))
         return int(gone)
 
     def close(self) -> None:
@@ -228,7 +257,18 @@ def postgres_view_store_class() -> type[Any]:
                     "PRIMARY KEY (view, key))").format(schema, table),
                 SQL("CREATE INDEX IF NOT EXISTS {0} ON {1}.{2} (view, kind, at)").format(
                     Identifier(f"{TABLE}_by_time"), schema, table),
+                SQL("CREATE TABLE IF NOT EXISTS {0}.{1} (name text PRIMARY KEY, "
+                    "generation bigint NOT NULL)").format(schema, Identifier(GENERATIONS)),
             ])
+            self._select_generation = SQL("SELECT generation FROM {0}.{1} WHERE name = %s").format(
+                schema, Identifier(GENERATIONS))
+            self._next_generation = SQL(
+                "INSERT INTO {0}.{1} VALUES (%s, 1) ON CONFLICT (name) "
+                "DO UPDATE SET generation = {0}.{1}.generation + 1").format(
+                schema, Identifier(GENERATIONS))
+            self._delete_other_generations = SQL(
+                "DELETE FROM {0}.{1} WHERE name LIKE %s AND name != %s").format(
+                schema, Identifier(GENERATIONS))
             self._select_all = SQL(
                 "SELECT view, key, kind, community, at, doc FROM {0}.{1} ").format(schema, table)
             self._upsert = SQL(
@@ -252,6 +292,15 @@ def postgres_view_store_class() -> type[Any]:
         def position(self) -> int:
             return self.max_tracking_id(self.tracking_name) or 0
 
+        def mark(self) -> Mark:
+            with self.datastore.transaction(commit=False) as c:
+                return self._generation(c), self._max_tracking_id(self.tracking_name, c) or 0
+
+        def _generation(self, c: Any) -> int:
+            c.execute(self._select_generation, (self.tracking_name,))
+            row = c.fetchone()
+            return int(row["generation"]) if row else 0
+
         def fetch(self, view: str, keys: Collection[str]) -> dict[str, ViewRow]:
             with self.datastore.transaction(commit=False) as c:
                 c.execute(self._select_all + SQL("WHERE view = %s AND key = ANY(%s)"),
@@ -267,12 +316,13 @@ def postgres_view_store_class() -> type[Any]:
                 rows = [ViewRow(**row) for row in c.fetchall()]
             yield from rows
 
-        def commit(self, rows: Sequence[ViewRow], expected: int, position: int) -> None:
+        def commit(self, rows: Sequence[ViewRow], expected: Mark, position: int) -> None:
             with self.datastore.transaction(commit=True) as c:
                 self._ensure_position_row(c)
                 c.execute(self._lock_position, (self.tracking_name,))
                 found = c.fetchone()
-                _check(found["notification_id"] if found else None, expected)
+                _check(self._generation(c), found["notification_id"] if found else None,
+                       expected)
                 if rows:
                     c.executemany(self._upsert, rows)
                 self._insert_tracking(c, Tracking(self.tracking_name, position))
@@ -288,13 +338,14 @@ def postgres_view_store_class() -> type[Any]:
             with self.datastore.transaction(commit=True) as c:
                 c.execute(self._delete_view, (list(views),))
                 c.execute(self._delete_tracking, (self.tracking_name,))
+                c.execute(self._next_generation, (self.tracking_name,))
 
         def prune(self, keep: Sequence[str], tracking_prefix: str) -> int:
             with self.datastore.transaction(commit=True) as c:
                 c.execute(self._delete_other_views, (list(keep),))
                 gone = c.rowcount
-                c.execute(self._delete_other_tracking,
-                          (tracking_prefix + "%", self.tracking_name))
+                for statement in (self._delete_other_tracking, self._delete_other_generations):
+                    c.execute(statement, (tracking_prefix + "%", self.tracking_name))
             return int(gone)
 
         def close(self) -> None:

@@ -22,7 +22,14 @@ from typing import Any
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError
 
-from resilience.adapters.viewstore import ViewRow, ViewsMoved, ViewStore, dumps, open_view_store
+from resilience.adapters.viewstore import (
+    Mark,
+    ViewRow,
+    ViewsMoved,
+    ViewStore,
+    dumps,
+    open_view_store,
+)
 from resilience.errors import ResilienceError
 from resilience.projections.folds import PROJECTIONS, Delivery, Doc, Projection
 
@@ -97,7 +104,7 @@ class Views:
         # Bounded (oldest first out), so memory stays flat however long the log.
         self._cache: OrderedDict[tuple[str, str], Doc] = OrderedDict()
         self._cache_size = cache_size
-        self._cached_at = -1
+        self._cached_at: Mark = (-1, -1)
         self._lock = threading.RLock()
 
     # Positions ----------------------------------------------------------------
@@ -126,10 +133,11 @@ class Views:
             done = 0
             total = self.lag if max_events is None else min(self.lag, max_events)
             while max_events is None or done < max_events:
-                position = self.store.position()
-                if position != self._cached_at:
+                mark = self.store.mark()
+                position = mark[1]
+                if mark != self._cached_at:
                     self._cache.clear()
-                    self._cached_at = position
+                    self._cached_at = mark
                 limit = self.page_size if max_events is None else min(
                     self.page_size, max_events - done)
                 page = self.app.recorder.select_notifications(position + 1, limit)
@@ -138,19 +146,19 @@ class Views:
                 events = [self.app.mapper.to_domain_event(n) for n in page]
                 try:
                     rows = self._fold(events)
-                    self.store.commit(rows, expected=position, position=page[-1].id)
+                    self.store.commit(rows, expected=mark, position=page[-1].id)
                 except (ViewsMoved, IntegrityError):
                     self._forget()  # another reader got there first: start again from its position
                     continue
                 except Exception:
                     self._forget()
-                    if self.store.position() != position:
+                    if self.store.mark() != mark:
                         continue  # the views moved under the page (a rebuild began): fold again
                     raise
                 except BaseException:
                     self._forget()
                     raise
-                self._cached_at = page[-1].id
+                self._cached_at = (mark[0], page[-1].id)
                 self._trim()
                 done += len(page)
                 if progress is not None:
@@ -228,7 +236,7 @@ class Views:
 
     def _forget(self) -> None:
         self._cache.clear()
-        self._cached_at = -1
+        self._cached_at = (-1, -1)
 
     def _trim(self) -> None:
         cache = self._cache
