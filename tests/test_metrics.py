@@ -178,6 +178,31 @@ def test_turnout_and_travel_follow_one_responders_chain_even_after_a_correction(
     assert engine.metrics("travel").row().median == 480
 
 
+def test_a_resolution_corrected_to_before_the_reopening_no_longer_stands(
+        grids: tuple[Engine, list[UUID]]) -> None:
+    """"Since the last reopening" follows the corrected times, as the timeline reads."""
+    engine, (east, _) = grids
+    run = engine.incidents
+    gas = run.detect(east, incident_type="gas", severity="low", description="smell",
+                     location=Location(grid="g1"), actor=OFFICE, occurred_at=T0).aggregate_id
+    run.resolve(gas, "valve shut", actor=OFFICE, occurred_at=T0 + timedelta(minutes=10))
+    run.close(gas, "resolved", actor=OFFICE, occurred_at=T0 + timedelta(minutes=15))
+    reopening = run.reopen(gas, "smell again", actor=OFFICE, occurred_at=T0 + timedelta(hours=1))
+    second = run.resolve(gas, "pipe fixed", actor=OFFICE,
+                         occurred_at=T0 + timedelta(minutes=90))
+    assert engine.metrics("detection_to_resolved").row().median == 90
+    run.correct_time(gas, second.first_version, T0 + timedelta(minutes=20), "log", actor=OFFICE)
+    order = [e.version for e in engine.timeline(gas).entries]
+    assert order.index(second.first_version) < order.index(reopening.first_version)
+    report = engine.metrics("detection_to_resolved")
+    assert (report.row().cases, report.row().measured) == (1, 0)  # reopened after: unresolved
+    run.correct_time(gas, reopening.first_version, T0 + timedelta(minutes=16), "log",
+                     actor=OFFICE)
+    order = [e.version for e in engine.timeline(gas).entries]
+    assert order.index(reopening.first_version) < order.index(second.first_version)
+    assert engine.metrics("detection_to_resolved").row().median == 20
+
+
 def test_a_reopened_order_loses_its_completion_and_rating_until_done_again(
         grids: tuple[Engine, list[UUID]]) -> None:
     """Reopening clears the standing completion and its rating; the next completion counts."""

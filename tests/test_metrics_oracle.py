@@ -118,16 +118,23 @@ def earliest(facts: Iterable[Fact], name: str) -> Fact | None:
     return min(found, key=lambda f: (f.at, f.version)) if found else None
 
 
+def happened(fact: Fact) -> tuple[datetime, int]:
+    """The order things happened in: effective time, then recording order."""
+    return fact.at, fact.version
+
+
 def latest(facts: Iterable[Fact], name: str) -> Fact | None:
-    """The one recorded last."""
+    """The one that happened last."""
     found = of_kind(facts, name)
-    return max(found, key=lambda f: f.version) if found else None
+    return max(found, key=happened) if found else None
 
 
 def since_last_reopening(facts: list[Fact]) -> list[Fact]:
-    reopenings = [f.version for f in facts if f.name == "Reopened"]
-    last = max(reopenings) if reopenings else 0
-    return [f for f in facts if f.version > last]
+    reopenings = [happened(f) for f in facts if f.name == "Reopened"]
+    if not reopenings:
+        return facts
+    last = max(reopenings)
+    return [f for f in facts if happened(f) > last]
 
 
 def incident_case(key: str, facts: list[Fact]) -> OracleCase:
@@ -154,7 +161,8 @@ def incident_case(key: str, facts: list[Fact]) -> OracleCase:
         milestones["resolved"] = resolved.at
     if closed is not None:
         milestones["closed"] = closed.at
-    classified = [f for f in facts if f.name in ("Detected", "Reclassified")][-1].event
+    classified = max((f for f in facts if f.name in ("Detected", "Reclassified")),
+                     key=happened).event
     return OracleCase(
         key, "incident", str(detected.community_id),
         {"grid": detected.location.grid, "incident_type": classified.incident_type.value,

@@ -30,8 +30,8 @@ INCIDENT_MILESTONES: Mapping[str, str] = {
     "forced_entry": "the earliest forced entry",
     "source_found": "the earliest report of the source found",
     "contained": "the incident was contained",
-    "resolved": "the latest resolution since the last reopening",
-    "closed": "the latest closure since the last reopening",
+    "resolved": "the latest resolution since the last reopening (in the order they happened)",
+    "closed": "the latest closure since the last reopening (in the order they happened)",
 }
 
 ORDER_MILESTONES: Mapping[str, str] = {
@@ -43,7 +43,7 @@ ORDER_MILESTONES: Mapping[str, str] = {
     "dispatched": "the latest dispatch (to the provider who fulfilled it)",
     "started": "the earliest start of work",
     "first_completed": "the earliest completion",
-    "completed": "the latest completion since the last reopening",
+    "completed": "the latest completion since the last reopening (in the order they happened)",
     "rated": "the latest rating of the standing completion (a reopening clears it)",
     "cancelled": "the order was cancelled",
 }
@@ -144,10 +144,12 @@ def case_from_doc(key: str, doc: Mapping[str, Any]) -> Case:
     first_of, last_of = _FIRST_OF[subject], _LAST_SINCE_REOPEN[subject]
     last: dict[str, Fact] = {}
     reopened = 0
-    for fact in facts:
+    dims: dict[str, str | None] = {d: doc.get(d) for d in DIMENSIONS[subject] if d != "community"}
+    # In the order things happened (corrected times; recording order breaks ties),
+    # as a timeline reads: "since the last reopening" and "as last reclassified".
+    for fact in sorted(facts, key=lambda f: (f.occurred_at, f.version)):
         milestone = first_of.get(fact.name)
-        if milestone is not None and (milestone not in milestones
-                                      or fact.occurred_at < milestones[milestone]):
+        if milestone is not None and milestone not in milestones:
             milestones[milestone] = fact.occurred_at
         if fact.name == "Reopened":
             # A reopening undoes the resolution, closure, completion and rating it
@@ -158,9 +160,10 @@ def case_from_doc(key: str, doc: Mapping[str, Any]) -> Case:
             last[fact.name] = fact
             if fact.name == "Completed":
                 last.pop("Rated", None)  # a new completion awaits a new rating
+        elif fact.name == "Reclassified":
+            dims["incident_type"], dims["severity"] = fact.extra
     for name, fact in last.items():
         milestones[last_of[name]] = fact.occurred_at
-    dims: dict[str, str | None] = {d: doc.get(d) for d in DIMENSIONS[subject] if d != "community"}
     closure: str | None = None
     rating: int | None = None
     if subject == "incident":
@@ -170,6 +173,10 @@ def case_from_doc(key: str, doc: Mapping[str, Any]) -> Case:
         milestones["expected"] = datetime.fromisoformat(doc["expected_by"])
         closure = last["Completed"].extra if "Completed" in last else None
         rating = last["Rated"].extra if "Rated" in last else None
+        if "Dispatched" in last:
+            dims["provider"], dims["provider_kind"] = last["Dispatched"].extra
+        else:
+            dims["provider"] = dims["provider_kind"] = None
     corrections = tuple(
         Correction(v, corrects, fact, what, reason, _time(before), _time(after))
         for v, corrects, fact, what, reason, before, after in doc["corrections"])

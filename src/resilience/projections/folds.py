@@ -5,8 +5,11 @@ entry (who, what, when it happened, when it was recorded), with corrections
 applied beside the original.
 
 ``cases``: what metrics and scorecards group and measure: each incident's
-and order's dimensions (community, grid, type, category, provider...) and
-its facts' effective times, each community's grids, and each activity held.
+and order's dimensions as first recorded (community, grid, type at
+detection, category...), its facts with their effective times and the part
+of their payload that cases are grouped or measured by (a reclassification,
+a provider, an outcome, a score...), each community's grids, and each
+activity held.
 
 They only fold facts: which fact is a milestone, what a duration is and what
 meets a target are decided when the views are read (resilience.metrics), so
@@ -106,14 +109,18 @@ class Timelines:
 
 
 def _extra(event: Any) -> Any:
-    """The part of a fact that milestones and rates need beyond its name and time."""
+    """What a fact carries beyond its name and times that cases are measured or grouped by."""
     name = type(event).__name__
     if name in ("ResponderDispatched", "ResponderEnRoute", "ResponderOnScene"):
         return event.responder_id
+    if name == "Reclassified":
+        return [event.incident_type.value, event.severity.value]
+    if name == "ActionTaken":
+        return event.action.value
     if name == "Closed":
         return event.reason.value
     if name == "Dispatched":
-        return event.provider.provider_id
+        return [event.provider.provider_id, event.provider.kind.value]
     if name == "Completed":
         return event.outcome.value
     if name == "Rated":
@@ -159,12 +166,6 @@ class Cases:
             doc["corrections"].append([event.originator_version, event.corrects,
                                        doc["facts"][event.corrects - 1][0], "details",
                                        event.reason, None, None])
-        elif name == "Reclassified":
-            doc["incident_type"] = event.incident_type.value
-            doc["severity"] = event.severity.value
-        elif name == "Dispatched":
-            doc["provider"] = event.provider.provider_id
-            doc["provider_kind"] = event.provider.kind.value
 
     def _community_fact(self, event: Any, doc: Doc, docs: Docs) -> bool:
         """Fold a community's fact; True if the community's own document changed."""
@@ -201,8 +202,7 @@ class Cases:
                 "at": event.occurred_at.timestamp(), "grid": event.grid_id,
                 "zone_type": event.zone_type.value if event.zone_type else None,
                 "category": event.category, "item": event.item,
-                "expected_by": event.expected_by.isoformat(), "provider": None,
-                "provider_kind": None, "facts": [], "corrections": []}
+                "expected_by": event.expected_by.isoformat(), "facts": [], "corrections": []}
 
     @staticmethod
     def _community(event: Any) -> Doc:
