@@ -583,3 +583,48 @@ def test_hold_activity_refuses_bad_participants_or_grid_and_records_nothing(
                                      participants=0, grid="g1", actor=OFFICE)
     (counts,) = engine.counts()
     assert (counts.activities_held, counts.activity_participants) == (1, 0)
+
+
+def test_leaving_slow_cases_unrecorded_never_climbs_the_league(
+        grids: tuple[Engine, list[UUID]]) -> None:
+    """A finished case without its containment ranks as slower than any recorded one."""
+    engine, (east, _) = grids
+    for grid in ("g1", "g2"):
+        for n in range(8):
+            contained_after(engine, east, grid, 10, T0 + timedelta(hours=n))
+    for n in range(2):
+        contained_after(engine, east, "g1", 40, T0 + timedelta(days=1, hours=n))  # honest
+        unrecorded = engine.incidents.detect(
+            east, incident_type="fire", severity="high", description="smoke",
+            location=Location(grid="g2"), actor=OFFICE,
+            occurred_at=T0 + timedelta(days=1, hours=n)).aggregate_id
+        engine.incidents.resolve(unrecorded, "out", actor=OFFICE,  # no containment recorded
+                                 occurred_at=T0 + timedelta(days=1, hours=n, minutes=50))
+    table = engine.league_table("detection_to_contained", level="grid", community=east)
+    rows = {r.grid: r for r in table.rows}
+    assert (rows["g2"].summary.compliance, rows["g2"].compliance) == (1.0, 0.8)
+    assert (rows["g2"].unrecorded, rows["g2"].graded) == (2, 10)
+    assert (rows["g1"].compliance, rows["g1"].unrecorded) == (0.8, 0)
+    assert rows["g1"].rank == 1  # the honest grid is not behind: its p90 is 40, g2's unknown
+    assert rows["g2"].rank == 2
+    assert "unrecorded" in table.render()
+
+
+def test_turnout_applies_only_to_incidents_that_dispatched_someone(
+        grids: tuple[Engine, list[UUID]]) -> None:
+    """An incident handled without a dispatch is outside turnout, not a gap in its data."""
+    engine, (east, _) = grids
+    contained_after(engine, east, "g1", 5, T0)
+    (handled,) = engine.reports.cases(subject="incident")
+    engine.incidents.resolve(UUID(handled.case_id), "out", actor=OFFICE,
+                             occurred_at=T0 + timedelta(minutes=9))
+    fire = engine.incidents.detect(east, incident_type="fire", severity="high",
+                                   description="smoke", location=Location(grid="g1"),
+                                   actor=OFFICE, occurred_at=T0 + timedelta(hours=1)).aggregate_id
+    engine.incidents.dispatch(fire, ["squad"], actor=OFFICE,
+                              occurred_at=T0 + timedelta(hours=1, minutes=1))
+    engine.incidents.resolve(fire, "out", actor=OFFICE, occurred_at=T0 + timedelta(hours=2))
+    assert engine.metrics("turnout").row().cases == 1
+    missing = {m.case_id: m.ungraded for m in engine.data_quality().missing}
+    assert missing[str(fire)] == ("turnout", "travel", "detection_to_contained")
+    assert len(missing) == 1  # the undispatched fire is not flagged for turnout

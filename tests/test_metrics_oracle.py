@@ -242,6 +242,8 @@ def applies(definition: MetricDefinition, case: OracleCase) -> bool:
     wanted = definition.applies_to
     if case.subject != definition.subject or (case.drill and not wanted.include_drills):
         return False
+    if any(m not in case.milestones for m in wanted.requires):
+        return False
     checks = [("incident_type", wanted.incident_types), ("severity", wanted.severities),
               ("category", wanted.categories), ("item", wanted.items)]
     return all(not allowed or case.dims.get(dim) in allowed for dim, allowed in checks)

@@ -125,6 +125,14 @@ class Case:
     def start(self) -> datetime:
         return self.milestones["detected" if self.subject == "incident" else "placed"]
 
+    @property
+    def finished(self) -> bool:
+        """Done with, so every milestone a graded metric needs should be recorded: an
+        incident resolved (or closed as resolved), an order completed."""
+        if self.subject == "incident":
+            return "resolved" in self.milestones or self.closure == "resolved"
+        return "completed" in self.milestones
+
     def dim(self, name: str) -> str | None:
         return self.community if name == "community" else self.dims.get(name)
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from attrs import field, frozen
 
 from resilience.adapters.converter import input_converter
+from resilience.domain.values import IncidentType, Severity
 from resilience.errors import InvalidInputError, NotFoundError
 from resilience.metrics.cases import MILESTONES, Case, Subject
 
@@ -41,9 +42,14 @@ class CaseFilter:
     categories: tuple[str, ...] = field(default=(), converter=_names)
     items: tuple[str, ...] = field(default=(), converter=_names)
     include_drills: bool = False
+    requires: tuple[str, ...] = field(default=(), converter=_names)
+    """Milestones a case must have for the metric to apply (e.g. turnout applies only
+    to incidents that dispatched someone)."""
 
     def admits(self, case: Case) -> bool:
         if case.drill and not self.include_drills:
+            return False
+        if not all(m in case.milestones for m in self.requires):
             return False
         checks = (("incident_type", self.incident_types), ("severity", self.severities),
                   ("category", self.categories), ("item", self.items))
@@ -92,6 +98,17 @@ class MetricDefinition:
             raise InvalidInputError(f"percentile must be in (0, 100], got {self.percentile!r}")
         if not isinstance(self.applies_to, CaseFilter):
             raise InvalidInputError("applies_to must be a CaseFilter")
+        for milestone in self.applies_to.requires:
+            if milestone not in known:
+                raise InvalidInputError(
+                    f"metric {self.name}: requires {milestone!r}, not a milestone of an "
+                    f"{self.subject}")
+        for name, kind in (("incident_types", IncidentType), ("severities", Severity)):
+            known_values = [member.value for member in kind]
+            unknown = [v for v in getattr(self.applies_to, name) if v not in known_values]
+            if unknown:
+                raise InvalidInputError(f"metric {self.name}: unknown {name} {unknown}; "
+                                        f"known: {', '.join(known_values)}")
 
     def measure(self, case: Case) -> float | None:
         """The case's duration in the metric's unit, or None if a milestone is missing."""
@@ -150,8 +167,13 @@ def _first_cause(exc: BaseException) -> str:
 
 
 def _m(name: str, subject: Subject, start: str, end: str, unit: Unit,
-       target: float | None = None, description: str = "") -> MetricDefinition:
-    return MetricDefinition(name, subject, start, end, unit, target, description=description)
+       target: float | None = None, description: str = "",
+       applies_to: CaseFilter = CaseFilter()) -> MetricDefinition:
+    return MetricDefinition(name, subject, start, end, unit, target, description=description,
+                            applies_to=applies_to)
+
+
+DISPATCHED = CaseFilter(requires=("first_dispatched",))
 
 
 BUILT_IN: tuple[MetricDefinition, ...] = (
@@ -162,9 +184,11 @@ BUILT_IN: tuple[MetricDefinition, ...] = (
     _m("acknowledge_to_dispatch", "incident", "acknowledged", "first_dispatched", "s",
        description="alarm processing: from acknowledgement to the first dispatch"),
     _m("turnout", "incident", "first_unit_dispatched", "first_unit_en_route", "s", 80,
-       "NFPA 1710 turnout of the first arriving unit: 80 s for fire (define 60 s for EMS)"),
+       "NFPA 1710 turnout of the first arriving unit: 80 s for fire (define 60 s for EMS); "
+       "incidents that dispatched someone", DISPATCHED),
     _m("travel", "incident", "first_unit_en_route", "first_unit_on_scene", "s", 240,
-       "NFPA 1710 travel of the first arriving unit: 240 s"),
+       "NFPA 1710 travel of the first arriving unit: 240 s; incidents that dispatched someone",
+       DISPATCHED),
     _m("on_scene_to_contained", "incident", "first_on_scene", "contained", "min",
        description="from the first responder on scene to containment"),
     _m("detection_to_contained", "incident", "detected", "contained", "min", 15,

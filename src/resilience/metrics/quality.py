@@ -127,12 +127,6 @@ class DataQualityReport:
         return "\n".join(out)
 
 
-def _finished(case: Case) -> bool:
-    if case.subject == "incident":
-        return "resolved" in case.milestones or case.closure == "resolved"
-    return "completed" in case.milestones
-
-
 def data_quality(cases: Iterable[Case], graded: Sequence[MetricDefinition], *,
                  period: Period, late_after: timedelta = DEFAULT_LATE_AFTER) -> DataQualityReport:
     scoped = sorted((c for c in cases if c.start in period), key=lambda c: (c.start, c.case_id))
@@ -140,7 +134,7 @@ def data_quality(cases: Iterable[Case], graded: Sequence[MetricDefinition], *,
     for case in scoped:
         lacking: dict[str, None] = {}
         ungraded = []
-        if _finished(case):
+        if case.finished:
             for definition in graded:
                 if definition.target is None or not definition.applies(case):
                     continue

@@ -5,10 +5,11 @@ the views and a definition, and returns values. Nothing is stored, so a
 changed definition is computed over the whole history at once.
 """
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from attrs import frozen
+from attrs import evolve, frozen
 
 from resilience.metrics.cases import Case
 from resilience.metrics.definitions import MetricDefinition
@@ -351,7 +352,16 @@ class LeagueRow:
     grid: str | None
     name: str
     summary: MetricSummary
+    """The recorded figures of the scope's latest cases."""
+    unrecorded: int = 0
+    """Finished cases lacking a milestone of the metric: ranked as slower than any recorded."""
+    compliance: float | None = None
+    """Share of graded cases (measured plus unrecorded) within the target: what ranks."""
     note: str = ""
+
+    @property
+    def graded(self) -> int:
+        return self.summary.measured + self.unrecorded
 
 
 @frozen
@@ -368,10 +378,11 @@ class LeagueTable:
         d = self.definition
         over = f"latest {self.last} cases each" if self.last else "all cases"
         title = (f"League: {d.name} ({d.unit}) over {self.period}, {over}; ranked with at least "
-                 f"{self.min_sample} measured cases")
-        headers = ["rank", "name", "measured", "median", "p90", "compliance", "note"]
-        rows = [["-" if r.rank is None else str(r.rank), r.name, str(r.summary.measured),
-                 _fmt(r.summary.median), _fmt(r.summary.p90), _pct(r.summary.compliance), r.note]
+                 f"{self.min_sample} graded cases")
+        headers = ["rank", "name", "graded", "unrecorded", "median", "p90", "compliance", "note"]
+        rows = [["-" if r.rank is None else str(r.rank), r.name, str(r.graded),
+                 str(r.unrecorded), _fmt(r.summary.median), _fmt(r.summary.p90),
+                 _pct(r.compliance), r.note]
                 for r in self.rows]
         return title + "\n" + render_table(headers, rows)
 
@@ -381,31 +392,43 @@ def league_table(definition: MetricDefinition, cases: Iterable[Case],
                  min_sample: int, last: int | None) -> LeagueTable:
     """Rank ``scopes`` (community, grid or None, display name) on ``definition``.
 
-    A scope is ranked only with at least ``min_sample`` measured cases, so one
-    fast case can't top the table; ``last`` keeps each scope's latest cases
-    only (FixMyStreet ranks over the last 100).
+    Each scope is judged on its latest ``last`` cases (FixMyStreet ranks over
+    the last 100). A finished case that lacks the metric's milestones counts
+    as slower than any recorded one (and as missing the target), so leaving
+    slow cases unrecorded never climbs the table. A scope is ranked only with
+    at least ``min_sample`` graded cases, so one fast case can't top it.
     """
-    scoped = [c for c in cases if definition.applies(c) and c.start in period]
+    by_scope: dict[tuple[str, str | None], list[Case]] = {}
+    for case in cases:
+        if definition.applies(case) and case.start in period:
+            by_scope.setdefault((case.community, case.dims.get("grid")), []).append(case)
+            by_scope.setdefault((case.community, None), []).append(case)
     ranked: list[tuple[tuple[float, ...], LeagueRow]] = []
     unranked: list[LeagueRow] = []
     for community, grid, name in scopes:
-        members = [c for c in scoped if c.community == community
-                   and (grid is None or c.dims.get("grid") == grid)]
-        values, count = _measure(definition, members, last)
-        summary = summarise(definition, values, count,
-                            {"community": community} | ({"grid": grid} if grid else {}))
-        if summary.measured < min_sample:
-            unranked.append(LeagueRow(None, community, grid, name, summary,
-                                      f"not ranked: {summary.measured} < {min_sample} cases"))
+        members = by_scope.get((community, grid), [])
+        if last is not None:
+            members = sorted(members, key=lambda c: (c.start, c.case_id))[-last:]
+        values, count = _measure(definition, members, None)
+        unrecorded = sum(1 for c in members if c.finished and definition.measure(c) is None)
+        group: dict[str, str | None] = {"community": community}
+        if grid is not None:
+            group["grid"] = grid
+        summary = summarise(definition, values, count, group)
+        graded = sorted(values) + [math.inf] * unrecorded
+        compliance = (share(summary.met or 0, len(graded))
+                      if definition.target is not None else None)
+        row = LeagueRow(None, community, grid, name, summary, unrecorded, compliance)
+        if len(graded) < min_sample:
+            unranked.append(evolve(row, note=f"not ranked: {len(graded)} < {min_sample} cases"))
             continue
-        middle, high = summary.median or 0.0, summary.at_percentile or 0.0  # measured >= 1
-        order: tuple[float, ...] = ((-(summary.compliance or 0.0), high, middle)
+        middle, high = median(graded) or 0.0, percentile(graded, definition.percentile) or 0.0
+        order: tuple[float, ...] = ((-(compliance or 0.0), high, middle)
                                     if definition.target is not None else (middle, high))
-        ranked.append((order, LeagueRow(None, community, grid, name, summary)))
+        ranked.append((order, row))
     ranked.sort(key=lambda item: item[0])
     rows: list[LeagueRow] = []
     for position, (order, row) in enumerate(ranked, start=1):
         tied = rows and ranked[position - 2][0] == order
-        rank = rows[-1].rank if tied else position
-        rows.append(LeagueRow(rank, row.community, row.grid, row.name, row.summary))
+        rows.append(evolve(row, rank=rows[-1].rank if tied else position))
     return LeagueTable(definition, period, min_sample, last, tuple(rows + unranked))
