@@ -126,3 +126,45 @@ def test_progress_bar_draws_the_share_done() -> None:
     text = out.getvalue()
     assert text.endswith("\n")
     assert "[##########] 100%  100/100 events" in text
+
+
+def test_a_mistyped_store_is_refused_and_not_created(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Read-side commands on a SQLite file that doesn't exist exit 2 and create nothing."""
+    typo = tmp_path / "typo.db"
+    for argv in (["metrics"], ["scorecard", "--community", "x"], ["quality"], ["rebuild"],
+                 ["project"], ["league"], ["timeline", "00000000-0000-0000-0000-000000000000"]):
+        code, _, err = run(capsys, *argv, "--db", str(typo))
+        assert code == 2
+        assert "no store at" in err
+    assert not typo.exists()
+
+
+def test_a_definition_file_that_is_not_an_object_exits_2(
+        db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A .json definition holding a list or text is refused with a message, not a traceback."""
+    for content in ("[1, 2]", '"turnout"', '{"name": 5}'):
+        bad = tmp_path / "bad.json"
+        bad.write_text(content)
+        code, _, err = run(capsys, "metrics", str(bad), "--db", db)
+        assert code == 2
+        assert "InvalidInputError" in err
+
+
+def test_quality_refuses_an_infinite_threshold(db: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """--late-after inf exits 2 with a message."""
+    code, _, err = run(capsys, "quality", "--db", db, "--late-after", "inf")
+    assert code == 2
+    assert "--late-after" in err
+
+
+def test_timeline_shows_times_in_the_asked_zone(db: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """`timeline --tz UTC` prints the 15:00 Shanghai detection as 07:00."""
+    code, out, _ = run(capsys, "replay", str(DONGHU_FIRE), "--db", db)
+    incident = next(line.split()[-1] for line in out.splitlines() if line.startswith("incident"))
+    code, out, _ = run(capsys, "timeline", incident, "--db", db, "--tz", "UTC")
+    assert code == 0
+    assert out.splitlines()[0] == "start 2022-02-15T07:00:00+00:00"
+    assert "  07:00  " in out

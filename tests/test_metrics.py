@@ -628,3 +628,39 @@ def test_turnout_applies_only_to_incidents_that_dispatched_someone(
     missing = {m.case_id: m.ungraded for m in engine.data_quality().missing}
     assert missing[str(fire)] == ("turnout", "travel", "detection_to_contained")
     assert len(missing) == 1  # the undispatched fire is not flagged for turnout
+
+
+def test_month_groups_are_cut_in_the_periods_zone(grids: tuple[Engine, list[UUID]]) -> None:
+    """A fire at 03:00 Shanghai on 1 February recorded in UTC falls in February's group."""
+    engine, (east, _) = grids
+    early = datetime(2022, 2, 1, 3, 0, tzinfo=SHANGHAI).astimezone(ZoneInfo("UTC"))
+    contained_after(engine, east, "g1", 5, early)
+    february = Period.month(2022, 2, SHANGHAI)
+    (row,) = engine.metrics("detection_to_contained", february, ["month"]).rows
+    assert row.group == {"month": "2022-02"}
+    (own_offset,) = engine.metrics("detection_to_contained", group_by=["month"]).rows
+    assert own_offset.group == {"month": "2022-01"}  # as recorded, in UTC
+    (counted,) = engine.counts(february, ["day"])
+    assert counted.group == {"day": "2022-02-01"}
+    (utc,) = engine.metrics("detection_to_contained", february, ["day"],
+                            tz=ZoneInfo("UTC")).rows
+    assert utc.group == {"day": "2022-01-31"}
+
+
+def test_queries_refuse_an_unknown_community_or_view(grids: tuple[Engine, list[UUID]]) -> None:
+    """An unknown community is NotFoundError everywhere; an unknown view InvalidInputError."""
+    engine, _ = grids
+    stranger = UUID(int=7)
+    for query in (lambda: engine.metrics("turnout", community=stranger),
+                  lambda: engine.compare(["turnout"], community=stranger),
+                  lambda: engine.service_kpis(community=stranger),
+                  lambda: engine.counts(community=stranger),
+                  lambda: engine.league_table(community=stranger),
+                  lambda: engine.data_quality(community=stranger)):
+        with pytest.raises(NotFoundError):
+            query()
+    with pytest.raises(InvalidInputError):
+        engine.views.get("timeline", str(stranger))
+    with pytest.raises(InvalidInputError):
+        engine.views.page_size = 0
+    assert engine.metrics("turnout", group_by=None).rows == ()  # type: ignore[arg-type]

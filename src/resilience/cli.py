@@ -1,15 +1,17 @@
 """The ``resilience`` command line: demo, replay, timeline, metrics, scorecards, views."""
 
 import argparse
+import math
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TextIO
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from resilience.adapters.store import resolve_url, store_env
 from resilience.engine import Engine
 from resilience.errors import InvalidInputError, NotFoundError, ResilienceError
 from resilience.metrics.definitions import BUILT_IN_BY_NAME, MetricDefinition
@@ -21,9 +23,12 @@ from resilience.timeline import Timeline
 CONTAINMENT_TARGET = timedelta(minutes=15)
 
 
-def format_timeline(timeline: Timeline, people: dict[str, str] | None = None) -> str:
-    """The timeline as text: minutes since start, time, actor and role, what happened."""
+def format_timeline(timeline: Timeline, people: dict[str, str] | None = None,
+                    tz: tzinfo | None = None) -> str:
+    """The timeline as text: minutes since start, time (in ``tz``, by default the
+    detection's offset), actor and role, what happened."""
     names = people or {}
+    zone = tz or timeline.start.tzinfo
     rows = []
     for entry in timeline.entries:
         who = names.get(entry.actor.person_id, entry.actor.person_id)
@@ -33,9 +38,9 @@ def format_timeline(timeline: Timeline, people: dict[str, str] | None = None) ->
         if delay >= timedelta(minutes=5):
             notes.append(f"recorded {delay.total_seconds() / 60:.0f} min later")
         if entry.is_corrected and entry.occurred_at != entry.original_occurred_at:
-            notes.append(f"corrected from {entry.original_occurred_at:%H:%M}")
+            notes.append(f"corrected from {entry.original_occurred_at.astimezone(zone):%H:%M}")
         suffix = f"  [{'; '.join(notes)}]" if notes else ""
-        rows.append(f"  +{entry.minutes:5.1f}  {entry.occurred_at:%H:%M}  "
+        rows.append(f"  +{entry.minutes:5.1f}  {entry.occurred_at.astimezone(zone):%H:%M}  "
                     f"{who} ({role}): {entry.details}{suffix}")
     return "\n".join(rows)
 
@@ -96,10 +101,11 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _timeline(args: argparse.Namespace) -> int:
-    with Engine(args.db) as engine:
+    with _existing(args.db) as engine:
         timeline = engine.timeline(UUID(args.id))
-    print(f"start {timeline.start.isoformat()}")
-    print(format_timeline(timeline))
+    tz = _zone(args.tz) if args.tz else timeline.start.tzinfo
+    print(f"start {timeline.start.astimezone(tz).isoformat()}")
+    print(format_timeline(timeline, tz=tz))
     return 0
 
 
@@ -124,6 +130,16 @@ def progress_bar(out: TextIO | None = None, width: int = 30) -> Callable[[int, i
     return draw
 
 
+def _existing(db: str, *, fresh_views: bool = True) -> Engine:
+    """An engine on a store that must already exist: a mistyped SQLite path is an error,
+    not a new empty file."""
+    env = store_env(resolve_url(db))
+    path = env.get("SQLITE_DBNAME")
+    if path is not None and ":memory:" not in path and not Path(path).exists():
+        raise NotFoundError(f"no store at {path}: record into it first (resilience replay)")
+    return Engine(db, fresh_views=fresh_views)
+
+
 def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
@@ -131,7 +147,7 @@ def _zone(name: str) -> ZoneInfo:
         raise InvalidInputError(f"unknown time zone {name!r}") from None
 
 
-def _moment(text: str | None, tz: ZoneInfo) -> datetime | None:
+def _moment(text: str | None, tz: tzinfo) -> datetime | None:
     if text is None:
         return None
     try:
@@ -142,7 +158,7 @@ def _moment(text: str | None, tz: ZoneInfo) -> datetime | None:
 
 
 def _period(args: argparse.Namespace) -> Period:
-    tz = _zone(args.tz)
+    tz = _zone(args.tz) if args.tz else UTC
     if args.month:
         try:
             year, month = (int(part) for part in args.month.split("-"))
@@ -163,6 +179,9 @@ def _community(engine: Engine, ref: str | None) -> UUID | None:
     found = [key for key, (name, _) in engine.reports.communities().items() if name == ref]
     if not found:
         raise NotFoundError(f"no community named {ref!r}")
+    if len(found) > 1:
+        raise InvalidInputError(f"{len(found)} communities are named {ref!r}: give an id "
+                                f"({', '.join(found)})")
     return UUID(found[0])
 
 
@@ -182,20 +201,22 @@ def _names(engine: Engine) -> dict[str, str]:
 
 def _metrics(args: argparse.Namespace) -> int:
     definitions = [_metric(ref) for ref in (args.metric or ["detection_to_contained"])]
-    with Engine(args.db) as engine:
+    tz = _zone(args.tz) if args.tz else None
+    with _existing(args.db) as engine:
         community = _community(engine, args.community)
         period = _period(args)
         if len(definitions) == 1:
-            report = engine.metrics(definitions[0], period, args.by, community=community)
+            report = engine.metrics(definitions[0], period, args.by, community=community, tz=tz)
             print(report.render(_names(engine)))
         else:
-            comparison = engine.compare(definitions, period, args.by, community=community)
+            comparison = engine.compare(definitions, period, args.by, community=community,
+                                        tz=tz)
             print(comparison.render(_names(engine)))
     return 0
 
 
 def _scorecard(args: argparse.Namespace) -> int:
-    with Engine(args.db) as engine:
+    with _existing(args.db) as engine:
         community = _community(engine, args.community)
         assert community is not None
         print(engine.scorecard(community, args.grid, _period(args)).render())
@@ -203,7 +224,7 @@ def _scorecard(args: argparse.Namespace) -> int:
 
 
 def _league(args: argparse.Namespace) -> int:
-    with Engine(args.db) as engine:
+    with _existing(args.db) as engine:
         table = engine.league_table(_metric(args.metric), _period(args), level=args.level,
                                     community=_community(engine, args.community),
                                     min_sample=args.min_sample, last=args.last or None)
@@ -212,7 +233,10 @@ def _league(args: argparse.Namespace) -> int:
 
 
 def _quality(args: argparse.Namespace) -> int:
-    with Engine(args.db) as engine:
+    if not math.isfinite(args.late_after) or args.late_after < 0:
+        raise InvalidInputError(f"--late-after must be a number of minutes >= 0, "
+                                f"got {args.late_after}")
+    with _existing(args.db) as engine:
         report = engine.data_quality(_period(args), late_after=timedelta(minutes=args.late_after),
                                      community=_community(engine, args.community))
         print(report.render())
@@ -220,7 +244,7 @@ def _quality(args: argparse.Namespace) -> int:
 
 
 def _rebuild(args: argparse.Namespace) -> int:
-    with Engine(args.db, fresh_views=False) as engine:
+    with _existing(args.db, fresh_views=False) as engine:
         started = time.monotonic()
         folded = engine.views.rebuild(progress=progress_bar())
         seconds = time.monotonic() - started
@@ -229,7 +253,7 @@ def _rebuild(args: argparse.Namespace) -> int:
 
 
 def _project(args: argparse.Namespace) -> int:
-    with Engine(args.db, fresh_views=False) as engine:
+    with _existing(args.db, fresh_views=False) as engine:
         folded = engine.views.catch_up(progress=progress_bar())
         print(f"views at {engine.views.position}: {folded:,} new events folded")
         if not args.follow:
@@ -249,7 +273,9 @@ def _add_period(parser: argparse.ArgumentParser) -> None:
                         "this ISO date/time")
     parser.add_argument("--to", dest="end", help="... and before this ISO date/time")
     parser.add_argument("--month", help="a calendar month, YYYY-MM (instead of --from/--to)")
-    parser.add_argument("--tz", default="UTC", help="time zone of dates without an offset")
+    parser.add_argument("--tz", help="time zone of dates without an offset (default UTC) and "
+                        "where day/week/month/year groups are cut (default: the --month's "
+                        "zone, else each case's own offset)")
     parser.add_argument("--community", help="a community's id or exact name")
 
 
@@ -267,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     tl = commands.add_parser("timeline", help="print the timeline of an incident or order")
     tl.add_argument("id")
     tl.add_argument("--db", required=True, help="SQLite file (or a store URL)")
+    tl.add_argument("--tz", help="show times in this zone (default: the detection's offset)")
     tl.set_defaults(run=_timeline)
     met = commands.add_parser("metrics", help="a metric (or several side by side) over a period")
     met.add_argument("metric", nargs="*",

@@ -3,7 +3,7 @@
 import copy
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 from types import TracebackType
 from typing import cast
 from uuid import UUID
@@ -101,24 +101,31 @@ class Engine:
         return self.reports.timeline(aggregate_id)
 
     def metrics(self, metric: MetricRef, period: Period | None = None,
-                group_by: Sequence[str] = (), *, community: UUID | None = None) -> MetricReport:
-        """One metric (a definition or a built-in's name) over a period, grouped."""
-        return self.reports.metrics(metric, period, group_by, community=community)
+                group_by: Sequence[str] = (), *, community: UUID | None = None,
+                tz: tzinfo | None = None) -> MetricReport:
+        """One metric (a definition or a built-in's name) over a period, grouped.
+
+        Day, week, month and year groups are cut in ``tz``, by default the
+        period's time zone, else in each case's own recorded offset.
+        """
+        return self.reports.metrics(metric, period, group_by, community=community, tz=tz)
 
     def compare(self, metrics: Sequence[MetricRef], period: Period | None = None,
-                group_by: Sequence[str] = (), *, community: UUID | None = None) -> Comparison:
+                group_by: Sequence[str] = (), *, community: UUID | None = None,
+                tz: tzinfo | None = None) -> Comparison:
         """Several metric definitions side by side over the same cases."""
-        return self.reports.compare(metrics, period, group_by, community=community)
+        return self.reports.compare(metrics, period, group_by, community=community, tz=tz)
 
     def service_kpis(self, period: Period | None = None, group_by: Sequence[str] = (), *,
-                     community: UUID | None = None) -> tuple[ServiceSummary, ...]:
+                     community: UUID | None = None,
+                     tz: tzinfo | None = None) -> tuple[ServiceSummary, ...]:
         """Service-order KPIs per group: fixed / not fixed, reopen, on time, ratings."""
-        return self.reports.service(period, group_by, community=community)
+        return self.reports.service(period, group_by, community=community, tz=tz)
 
     def counts(self, period: Period | None = None, group_by: Sequence[str] = (), *,
-               community: UUID | None = None) -> tuple[Counts, ...]:
+               community: UUID | None = None, tz: tzinfo | None = None) -> tuple[Counts, ...]:
         """Incidents by type and severity, requests resolved, activities, person-times."""
-        return self.reports.counts(period, group_by, community=community)
+        return self.reports.counts(period, group_by, community=community, tz=tz)
 
     def scorecard(self, community: UUID, grid: str | None = None,
                   period: Period | None = None, *,

@@ -80,7 +80,7 @@ class MetricDefinition:
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
             raise InvalidInputError("a metric needs a name")
-        if self.subject not in MILESTONES:
+        if not isinstance(self.subject, str) or self.subject not in MILESTONES:
             raise InvalidInputError(f"subject must be 'incident' or 'order', got {self.subject!r}")
         known = MILESTONES[self.subject]
         for which, milestone in (("start", self.start), ("end", self.end)):
@@ -90,7 +90,7 @@ class MetricDefinition:
                     f"{self.subject}; known: {', '.join(known)}")
         if self.start == self.end:
             raise InvalidInputError(f"metric {self.name}: start and end are the same milestone")
-        if self.unit not in SECONDS_PER:
+        if not isinstance(self.unit, str) or self.unit not in SECONDS_PER:
             raise InvalidInputError(f"unit must be one of {', '.join(SECONDS_PER)}")
         if self.target is not None and not _number(self.target):
             raise InvalidInputError(f"target must be a number of {self.unit}, got {self.target!r}")
@@ -128,6 +128,10 @@ class MetricDefinition:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "MetricDefinition":
+        if not isinstance(data, Mapping):
+            raise InvalidInputError(f"a metric definition is a JSON object, got {data!r}")
+        if not isinstance(data.get("name"), str):
+            raise InvalidInputError(f"a metric needs a name (text), got {data.get('name')!r}")
         # The converter would turn true or "15" into a number: check what was typed first.
         for key in ("target", "percentile"):
             if data.get(key) is not None and not _number(data[key]):

@@ -30,12 +30,14 @@ class Period:
 
     @classmethod
     def day(cls, on: date, tz: tzinfo) -> "Period":
+        if not isinstance(on, date):
+            raise InvalidInputError(f"Period.day needs a date, got {on!r}")
         start = datetime(on.year, on.month, on.day, tzinfo=tz)
         return cls(start, start + timedelta(days=1))
 
     @classmethod
     def month(cls, year: int, month: int, tz: tzinfo) -> "Period":
-        if not 1 <= month <= 12:
+        if not isinstance(month, int) or isinstance(month, bool) or not 1 <= month <= 12:
             raise InvalidInputError(f"month must be 1 to 12, got {month!r}")
         start = _first(year, month, tz)
         return cls(start, _first(year + month // 12, month % 12 + 1, tz))
@@ -69,7 +71,8 @@ def _first(year: int, month: int, tz: tzinfo) -> datetime:
 
 ALL_TIME = Period()
 
-# Time buckets use the local time of the case's start, as recorded with its offset.
+# Time buckets are cut in a given zone (the period's, by default), or else in the
+# local time of the case's start as recorded with its offset.
 _BUCKETS: Mapping[str, Callable[[datetime], str]] = {
     "day": lambda t: t.date().isoformat(),
     "week": lambda t: "{}-W{:02d}".format(*t.isocalendar()[:2]),
@@ -81,8 +84,12 @@ TIME_BUCKETS = tuple(_BUCKETS)
 
 def check_group_by(group_by: Sequence[str], subjects: Sequence[str]) -> tuple[str, ...]:
     """The grouping as a tuple, or InvalidInputError naming what can't be grouped by."""
+    if group_by is None:
+        group_by = ()
     if isinstance(group_by, str):
         group_by = (group_by,)
+    if not all(isinstance(name, str) for name in group_by):
+        raise InvalidInputError(f"group_by takes names, got {group_by!r}")
     for name in group_by:
         if name in _BUCKETS:
             continue
@@ -96,14 +103,18 @@ def check_group_by(group_by: Sequence[str], subjects: Sequence[str]) -> tuple[st
     return tuple(group_by)
 
 
-def group_key(case: Case, group_by: Sequence[str]) -> tuple[str | None, ...]:
-    return tuple(_BUCKETS[name](case.start) if name in _BUCKETS else case.dim(name)
+def group_key(case: Case, group_by: Sequence[str],
+              tz: tzinfo | None = None) -> tuple[str | None, ...]:
+    """The group of a case; time buckets in ``tz``, or in the case's own offset if None."""
+    moment = case.start if tz is None else case.start.astimezone(tz)
+    return tuple(_BUCKETS[name](moment) if name in _BUCKETS else case.dim(name)
                  for name in group_by)
 
 
-def place_key(community: str, grid: str | None, moment: datetime,
-              group_by: Sequence[str]) -> tuple[str | None, ...]:
+def place_key(community: str, grid: str | None, moment: datetime, group_by: Sequence[str],
+              tz: tzinfo | None = None) -> tuple[str | None, ...]:
     """The group of something that has only a place and a time (an activity)."""
+    moment = moment if tz is None else moment.astimezone(tz)
     return tuple(_BUCKETS[name](moment) if name in _BUCKETS else
                  community if name == "community" else grid for name in group_by)
 

@@ -7,6 +7,7 @@ changed definition is computed over the whole history at once.
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import tzinfo
 from typing import Any, TypeVar
 
 from attrs import evolve, frozen
@@ -147,10 +148,11 @@ class MetricReport:
 
 
 def metric_report(definition: MetricDefinition, cases: Iterable[Case], *,
-                  period: Period = ALL_TIME, group_by: tuple[str, ...] = ()) -> MetricReport:
+                  period: Period = ALL_TIME, group_by: tuple[str, ...] = (),
+                  tz: tzinfo | None = None) -> MetricReport:
     scoped = [c for c in cases if definition.applies(c) and c.start in period]
     rows = []
-    for key, members in _grouped(scoped, lambda c: group_key(c, group_by)):
+    for key, members in _grouped(scoped, lambda c: group_key(c, group_by, tz)):
         values, count = _measure(definition, members, None)
         rows.append(summarise(definition, values, count, dict(zip(group_by, key, strict=True))))
     return MetricReport(definition, period, group_by, tuple(rows))
@@ -243,10 +245,11 @@ def service_summary(cases: Sequence[Case],
 
 
 def service_report(cases: Iterable[Case], *, period: Period = ALL_TIME,
-                   group_by: tuple[str, ...] = ()) -> tuple[ServiceSummary, ...]:
+                   group_by: tuple[str, ...] = (),
+                   tz: tzinfo | None = None) -> tuple[ServiceSummary, ...]:
     scoped = [c for c in cases if c.subject == "order" and c.start in period]
     return tuple(service_summary(members, dict(zip(group_by, key, strict=True)))
-                 for key, members in _grouped(scoped, lambda c: group_key(c, group_by)))
+                 for key, members in _grouped(scoped, lambda c: group_key(c, group_by, tz)))
 
 
 # Counts ----------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from resilience.adapters.viewstore import (
     dumps,
     open_view_store,
 )
-from resilience.errors import ResilienceError
+from resilience.errors import InvalidInputError, ResilienceError
 from resilience.projections.folds import PROJECTIONS, Delivery, Doc, Projection
 
 VERSION = 1
@@ -106,6 +106,17 @@ class Views:
         self._cache_size = cache_size
         self._cached_at: Mark = (-1, -1)
         self._lock = threading.RLock()
+
+    @property
+    def page_size(self) -> int:
+        """Events folded and committed per transaction."""
+        return self._page_size
+
+    @page_size.setter
+    def page_size(self, size: int) -> None:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise InvalidInputError(f"page_size must be a whole number >= 1, got {size!r}")
+        self._page_size = size
 
     # Positions ----------------------------------------------------------------
 
@@ -201,15 +212,22 @@ class Views:
 
     # Reading ------------------------------------------------------------------
 
+    def _stored(self, view: str) -> str:
+        try:
+            return self.stored_names[view]
+        except KeyError:
+            raise InvalidInputError(
+                f"no view {view!r}; the views are {', '.join(self.stored_names)}") from None
+
     def get(self, view: str, key: str) -> Doc | None:
-        row = self.store.fetch(self.stored_names[view], [key]).get(key)
+        row = self.store.fetch(self._stored(view), [key]).get(key)
         return _loads(row.doc) if row is not None else None
 
     def select(self, view: str, kind: str, *, start: float | None = None,
                end: float | None = None, community: str | None = None) -> list[tuple[str, Doc]]:
         """(key, document) of every document of a kind, optionally within [start, end) epoch s."""
         return [(row.key, _loads(row.doc)) for row in
-                self.store.select(self.stored_names[view], kind, start=start, end=end,
+                self.store.select(self._stored(view), kind, start=start, end=end,
                                   community=community)]
 
     def documents(self, view: str) -> dict[str, Doc]:

@@ -6,7 +6,7 @@ reads the documents it needs and computes the answer with resilience.metrics.
 """
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from uuid import UUID
 
 from resilience.errors import InvalidInputError, NotFoundError
@@ -60,6 +60,15 @@ def _period(period: Period | None) -> Period:
     return period
 
 
+def _zone(tz: tzinfo | None, period: Period) -> tzinfo | None:
+    """Where day, week, month and year buckets are cut: ``tz``, else the period's zone,
+    else each case's own recorded offset."""
+    if tz is not None and not isinstance(tz, tzinfo):
+        raise InvalidInputError(f"tz must be a tzinfo (e.g. ZoneInfo), got {tz!r}")
+    bound = period.start or period.end
+    return tz or (bound.tzinfo if bound is not None else None)
+
+
 def _community_key(community: UUID | None) -> str | None:
     if community is None:
         return None
@@ -69,7 +78,11 @@ def _community_key(community: UUID | None) -> str | None:
 
 
 class Reports:
-    """``engine.reports``, also reachable as engine methods of the same names."""
+    """``engine.reports``, also reachable as engine methods of the same names.
+
+    Each query catches the views up once (when fresh), checks its arguments,
+    then reads what it needs.
+    """
 
     def __init__(self, views: Views, *, fresh: bool = True) -> None:
         self.views = views
@@ -79,32 +92,51 @@ class Reports:
         if self.fresh:
             self.views.catch_up()
 
+    def _community(self, community: UUID | None) -> str | None:
+        """The community's key, after checking the views know it (NotFoundError if not)."""
+        key = _community_key(community)
+        if key is not None and self.views.get("cases", key) is None:
+            raise NotFoundError(f"no community {community}")
+        return key
+
     # Reading the views ------------------------------------------------------------
 
     def cases(self, *, subject: Subject | None = None, period: Period | None = None,
               community: UUID | None = None) -> list[Case]:
         """Incidents and/or orders whose first fact falls in ``period``."""
+        if subject not in (None, "incident", "order"):
+            raise InvalidInputError(f"subject must be 'incident' or 'order', got {subject!r}")
         self._ready()
-        start, end = _period(period).bounds()
+        return self._cases(subject, _period(period), self._community(community))
+
+    def _cases(self, subject: Subject | None, period: Period, community: str | None
+               ) -> list[Case]:
+        start, end = period.bounds()
         found = []
         for kind in ((subject,) if subject else ("incident", "order")):
-            rows = self.views.select("cases", kind, start=start, end=end,
-                                     community=_community_key(community))
+            rows = self.views.select("cases", kind, start=start, end=end, community=community)
             found += [case_from_doc(key, doc) for key, doc in rows]
         return found
 
     def activities(self, *, period: Period | None = None,
                    community: UUID | None = None) -> list[Activity]:
+        """Activities held in ``period``."""
         self._ready()
-        start, end = _period(period).bounds()
+        return self._activities(_period(period), self._community(community))
+
+    def _activities(self, period: Period, community: str | None) -> list[Activity]:
+        start, end = period.bounds()
         return [Activity(doc["community"], doc["grid"], doc["category"], doc["title"],
                          doc["participants"], datetime.fromisoformat(doc["occurred"]))
                 for _, doc in self.views.select("cases", "activity", start=start, end=end,
-                                                community=_community_key(community))]
+                                                community=community)]
 
     def communities(self) -> dict[str, tuple[str, dict[str, str]]]:
         """Community id -> (name, grid id -> grid name)."""
         self._ready()
+        return self._communities()
+
+    def _communities(self) -> dict[str, tuple[str, dict[str, str]]]:
         return {key: (doc["name"], doc["grids"])
                 for key, doc in self.views.select("cases", "community")}
 
@@ -121,46 +153,64 @@ class Reports:
         return timeline_from_doc(aggregate_id, doc)
 
     def metrics(self, metric: MetricRef, period: Period | None = None,
-                group_by: Sequence[str] = (), *, community: UUID | None = None) -> MetricReport:
+                group_by: Sequence[str] = (), *, community: UUID | None = None,
+                tz: tzinfo | None = None) -> MetricReport:
         """One metric over a period, split by any of the case dimensions or time buckets."""
         definition = _definition(metric)
         groups = check_group_by(group_by, [definition.subject])
-        return metric_report(definition, self.cases(subject=definition.subject, period=period,
-                                                    community=community),
-                             period=_period(period), group_by=groups)
+        period = _period(period)
+        self._ready()
+        cases = self._cases(definition.subject, period, self._community(community))
+        return metric_report(definition, cases, period=period, group_by=groups,
+                             tz=_zone(tz, period))
 
     def compare(self, metrics: Sequence[MetricRef], period: Period | None = None,
-                group_by: Sequence[str] = (), *, community: UUID | None = None) -> Comparison:
+                group_by: Sequence[str] = (), *, community: UUID | None = None,
+                tz: tzinfo | None = None) -> Comparison:
         """Several definitions side by side (an old and a changed one, say) over the same cases."""
+        if isinstance(metrics, str | MetricDefinition):
+            metrics = [metrics]
         definitions = [_definition(m) for m in metrics]
         if not definitions:
             raise InvalidInputError("compare needs at least one metric")
-        groups = check_group_by(group_by, sorted({d.subject for d in definitions}))
-        cases = self.cases(period=period, community=community)
-        return Comparison(tuple(metric_report(d, cases, period=_period(period), group_by=groups)
-                                for d in definitions))
+        subjects = sorted({d.subject for d in definitions})
+        groups = check_group_by(group_by, subjects)
+        period = _period(period)
+        self._ready()
+        key = self._community(community)
+        cases = self._cases(subjects[0] if len(subjects) == 1 else None, period, key)
+        return Comparison(tuple(metric_report(d, cases, period=period, group_by=groups,
+                                              tz=_zone(tz, period)) for d in definitions))
 
     def service(self, period: Period | None = None, group_by: Sequence[str] = (), *,
-                community: UUID | None = None) -> tuple[ServiceSummary, ...]:
+                community: UUID | None = None,
+                tz: tzinfo | None = None) -> tuple[ServiceSummary, ...]:
         """Service-order KPIs: fixed / not fixed, reopen and on-time rates, ratings."""
         groups = check_group_by(group_by, ["order"])
-        return service_report(self.cases(subject="order", period=period, community=community),
-                              period=_period(period), group_by=groups)
+        period = _period(period)
+        self._ready()
+        cases = self._cases("order", period, self._community(community))
+        return service_report(cases, period=period, group_by=groups, tz=_zone(tz, period))
 
     def counts(self, period: Period | None = None, group_by: Sequence[str] = (), *,
-               community: UUID | None = None) -> tuple[Counts, ...]:
+               community: UUID | None = None, tz: tzinfo | None = None) -> tuple[Counts, ...]:
         """Incidents by type and severity, requests resolved, activities, person-times."""
         groups = check_group_by(group_by, ["incident", "order"])
         if any(g not in ("community", "grid", *TIME_BUCKETS) for g in groups):
             raise InvalidInputError("counts group by community, grid or a time bucket only")
-        cases = self.cases(period=period, community=community)
-        activities = self.activities(period=period, community=community)
+        period = _period(period)
+        zone = _zone(tz, period)
+        self._ready()
+        key = self._community(community)
+        cases = self._cases(None, period, key)
+        activities = self._activities(period, key)
         keyed: dict[tuple[str | None, ...], tuple[list[Case], list[Activity]]] = {}
         for case in cases:
-            keyed.setdefault(group_key(case, groups), ([], []))[0].append(case)
+            keyed.setdefault(group_key(case, groups, zone), ([], []))[0].append(case)
         for activity in activities:
-            key = place_key(activity.community, activity.grid, activity.occurred_at, groups)
-            keyed.setdefault(key, ([], []))[1].append(activity)
+            place = place_key(activity.community, activity.grid, activity.occurred_at, groups,
+                              zone)
+            keyed.setdefault(place, ([], []))[1].append(activity)
         return tuple(counts(c, a, dict(zip(groups, key, strict=True)))
                      for key, (c, a) in sorted(keyed.items(), key=lambda i: sort_key(i[0])))
 
@@ -168,22 +218,23 @@ class Reports:
                   period: Period | None = None, *,
                   metrics: Sequence[MetricRef] = BUILT_IN) -> Scorecard:
         """Every figure a community (or one of its grids) is assessed on, for a period."""
+        if community is None:
+            raise InvalidInputError("a scorecard needs a community")
         key = _community_key(community)
-        known = self.communities()
+        period = _period(period)
+        self._ready()
+        known = self._communities()
         if key not in known:
             raise NotFoundError(f"no community {community}")
         name, grids = known[key]
         if grid is not None and grid not in grids:
             raise NotFoundError(f"{name} has no grid {grid!r}; its grids: {', '.join(grids)}")
-        period = _period(period)
 
         def inside(dims_grid: str | None) -> bool:
             return grid is None or dims_grid == grid
 
-        cases = [c for c in self.cases(period=period, community=community)
-                 if inside(c.dims.get("grid"))]
-        activities = [a for a in self.activities(period=period, community=community)
-                      if inside(a.grid)]
+        cases = [c for c in self._cases(None, period, key) if inside(c.dims.get("grid"))]
+        activities = [a for a in self._activities(period, key) if inside(a.grid)]
         summaries: list[MetricSummary] = []
         for definition in map(_definition, metrics):
             report = metric_report(definition, cases, period=period)
@@ -208,17 +259,19 @@ class Reports:
         if last is not None and (isinstance(last, bool) or not isinstance(last, int) or last < 1):
             raise InvalidInputError(f"last must be a whole number >= 1 or None, got {last!r}")
         definition = _definition(metric)
-        only = _community_key(community)
+        period = _period(period)
+        self._ready()
+        only = self._community(community)
         scopes: list[tuple[str, str | None, str]] = []
-        for key, (name, grids) in sorted(self.communities().items(), key=lambda i: i[1][0]):
+        for key, (name, grids) in sorted(self._communities().items(), key=lambda i: i[1][0]):
             if only is not None and key != only:
                 continue
             if level == "community":
                 scopes.append((key, None, name))
             else:
                 scopes += [(key, g, f"{name} / {gname}") for g, gname in grids.items()]
-        cases = self.cases(subject=definition.subject, period=period, community=community)
-        return league_table(definition, cases, scopes, period=_period(period),
+        cases = self._cases(definition.subject, period, only)
+        return league_table(definition, cases, scopes, period=period,
                             min_sample=min_sample, last=last)
 
     def data_quality(self, period: Period | None = None, *,
@@ -228,7 +281,9 @@ class Reports:
         """Missing milestones, out-of-order times, late records and corrections."""
         if not isinstance(late_after, timedelta) or late_after < timedelta(0):
             raise InvalidInputError(f"late_after must be a timedelta >= 0, got {late_after!r}")
-        return data_quality(self.cases(period=period, community=community),
-                            [_definition(m) for m in graded], period=_period(period),
-                            late_after=late_after)
+        definitions = [_definition(m) for m in graded]
+        period = _period(period)
+        self._ready()
+        return data_quality(self._cases(None, period, self._community(community)), definitions,
+                            period=period, late_after=late_after)
 
