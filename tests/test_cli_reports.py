@@ -2,11 +2,14 @@
 
 import io
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
 
+from resilience import Actor, Engine, Role, StoreUnavailableError
 from resilience.cli import main, progress_bar
+from resilience.scenario import replay_file
 from resilience.scenarios import DONGHU_FIRE, XIANGYANG_ORDERS
 
 
@@ -168,3 +171,24 @@ def test_timeline_shows_times_in_the_asked_zone(db: str,
     assert code == 0
     assert out.splitlines()[0] == "start 2022-02-15T07:00:00+00:00"
     assert "  07:00  " in out
+
+
+def test_a_fresh_query_on_a_locked_store_raises_a_documented_error(tmp_path: Path) -> None:
+    """While another writer holds SQLite's lock, a query that must catch up raises
+    StoreUnavailableError; once it is released the query answers."""
+    path = tmp_path / "locked.db"
+    with Engine(str(path), env={"SQLITE_LOCK_TIMEOUT": "1"}) as engine:
+        donghu = replay_file(engine, DONGHU_FIRE).community_id
+        engine.communities.hold_activity(donghu, title="fire drill talk", category="safety",
+                                         participants=30, actor=Actor("office-duty",
+                                                                      Role.COMMUNITY_STAFF))
+        holder = sqlite3.connect(path, timeout=0)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(StoreUnavailableError):
+                engine.counts()
+        finally:
+            holder.rollback()
+            holder.close()
+        (counts,) = engine.counts()
+        assert counts.activity_participants == 30

@@ -33,6 +33,7 @@ from resilience.errors import (
     NotFoundError,
     ResilienceError,
     ScenarioError,
+    StoreUnavailableError,
 )
 from resilience.services.core import Receipt
 from resilience.services.incidents import incident_id_for
@@ -75,6 +76,7 @@ __all__ = [
     "ServiceOrder",
     "ServiceOutcome",
     "Severity",
+    "StoreUnavailableError",
     "Timeline",
     "TimelineEntry",
     "UnitSpec",

@@ -51,3 +51,9 @@ class ScenarioError(ResilienceError):
 
 class ConfigurationError(ResilienceError):
     """The store URL or an environment setting is not understood."""
+
+
+class StoreUnavailableError(ResilienceError):
+    """The store could not be read or written in time (busy with another writer, or
+    unreachable); nothing was changed. Retry, or read views as they stand
+    (``Engine(fresh_views=False)``)."""

@@ -9,7 +9,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 from uuid import UUID
 
-from resilience.errors import InvalidInputError, NotFoundError
+from eventsourcing.persistence import PersistenceError
+
+from resilience.errors import InvalidInputError, NotFoundError, StoreUnavailableError
 from resilience.metrics.cases import Case, Subject, case_from_doc
 from resilience.metrics.definitions import BUILT_IN, MetricDefinition, builtin
 from resilience.metrics.period import (
@@ -90,7 +92,11 @@ class Reports:
 
     def _ready(self) -> None:
         if self.fresh:
-            self.views.catch_up()
+            try:
+                self.views.catch_up()
+            except PersistenceError as exc:
+                raise StoreUnavailableError(
+                    f"the views could not catch up with the store: {exc}") from exc
 
     def _community(self, community: UUID | None) -> str | None:
         """The community's key, after checking the views know it (NotFoundError if not)."""
