@@ -35,18 +35,21 @@ from resilience.errors import (
     ScenarioError,
     StoreUnavailableError,
 )
+from resilience.metrics import BUILT_IN, CaseFilter, MetricDefinition, Period
 from resilience.services.core import Receipt
 from resilience.services.incidents import incident_id_for
 from resilience.services.orders import order_id_for
 from resilience.timeline import Timeline, TimelineEntry
 
 __all__ = [
+    "BUILT_IN",
     "DEFAULT_CATALOGUE",
     "ActionKind",
     "Actor",
     "AlreadyExistsError",
     "AreaKind",
     "CareCard",
+    "CaseFilter",
     "CatalogueItem",
     "Clock",
     "ClosureReason",
@@ -64,8 +67,10 @@ __all__ = [
     "InvalidTransitionError",
     "Location",
     "ManualClock",
+    "MetricDefinition",
     "NotFoundError",
     "OrderStatus",
+    "Period",
     "Provider",
     "ProviderKind",
     "Receipt",
