@@ -36,6 +36,7 @@ test: setup-dev
 
 bench: setup-dev
 	$(BIN)/python benchmarks/commands.py
+	$(BIN)/python benchmarks/rebuild.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

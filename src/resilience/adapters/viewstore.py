@@ -218,7 +218,12 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
 
     def reset(self, views: Sequence[str]) -> None:
         with self.datastore.transaction(commit=True) as c:
-            c.executemany(f"DELETE FROM {TABLE} WHERE view = ?", [(v,) for v in views])
+            c.execute(f"SELECT 1 FROM {TABLE} WHERE view NOT IN ({','.join('?' * len(views))}) "
+                      "LIMIT 1", list(views))
+            if c.fetchone() is None:
+                c.execute(f"DELETE FROM {TABLE}")  # no WHERE: SQLite truncates, no per-row work
+            else:
+                c.executemany(f"DELETE FROM {TABLE} WHERE view = ?", [(v,) for v in views])
             c.execute("DELETE FROM tracking WHERE application_name = ?", (self.tracking_name,))
             c.execute(f"INSERT INTO {GENERATIONS} VALUES (?, 1) ON CONFLICT (name) "
                       "DO UPDATE SET generation = generation + 1", (self.tracking_name,))
