@@ -45,6 +45,16 @@ def require_text(value: object, name: str) -> str:
     return value.strip()
 
 
+def require_whole(value: object, name: str, low: int, high: int | None = None) -> int:
+    """Return ``value`` if it is a whole number (not a bool) from ``low`` to ``high``
+    (inclusive; no upper bound if None), or raise InvalidInputError."""
+    if (isinstance(value, bool) or not isinstance(value, int) or value < low
+            or (high is not None and value > high)):
+        bounds = f"from {low} to {high}" if high is not None else f"{low} or more"
+        raise InvalidInputError(f"{name} must be a whole number {bounds}, got {value!r}")
+    return value
+
+
 CORRECTION_EVENTS = frozenset({"TimeCorrected", "DetailsCorrected"})
 
 

@@ -6,7 +6,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from attrs import define, frozen
 
-from resilience.domain.base import Context, FactAggregate, require_text
+from resilience.domain.base import Context, FactAggregate, require_text, require_whole
 from resilience.domain.values import (
     EXCLUSIVE_ROLES,
     ROSTER_ROLES,
@@ -467,12 +467,9 @@ class Community(FactAggregate):
         """Record an activity held for residents, and how many took part (person-times)."""
         if grid_id is not None:
             self._require_kind(grid_id, {AreaKind.GRID})
-        if isinstance(participants, bool) or not isinstance(participants, int) or participants < 0:
-            raise InvalidInputError(
-                f"participants must be a whole number of people, 0 or more, got {participants!r}")
         self._trigger(self.ActivityHeld, ctx, title=require_text(title, "title"),
                       category=require_text(category, "category"), grid_id=grid_id,
-                      participants=participants)
+                      participants=require_whole(participants, "participants", 0))
 
     # Invariants ---------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from resilience.domain.base import Context, FactAggregate, require_text
+from resilience.domain.base import Context, FactAggregate, require_text, require_whole
 from resilience.domain.catalogue import CatalogueItem
 from resilience.domain.values import Provider, ServiceOutcome, ZoneType, parse_enum
 from resilience.errors import InvalidInputError, InvalidTransitionError
@@ -234,8 +234,7 @@ class ServiceOrder(FactAggregate):
 
     def rate(self, ctx: Context, score: int, comment: str = "") -> None:
         """The resident rates the fulfilled order (居民評單), 1 to 5."""
-        if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
-            raise InvalidInputError(f"a rating is a whole number from 1 to 5, got {score!r}")
+        require_whole(score, "a rating", 1, 5)
         self._require_status(ctx, {OrderStatus.COMPLETED}, "rated")
         if self.rating is not None:
             raise InvalidTransitionError("this completion was already rated")

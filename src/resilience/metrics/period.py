@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from attrs import frozen
 
 from resilience.clock import require_aware
+from resilience.domain.base import require_whole
 from resilience.errors import InvalidInputError
 from resilience.metrics.cases import DIMENSIONS, Case
 
@@ -37,8 +38,7 @@ class Period:
 
     @classmethod
     def month(cls, year: int, month: int, tz: tzinfo) -> "Period":
-        if not isinstance(month, int) or isinstance(month, bool) or not 1 <= month <= 12:
-            raise InvalidInputError(f"month must be 1 to 12, got {month!r}")
+        require_whole(month, "month", 1, 12)
         start = _first(year, month, tz)
         return cls(start, _first(year + month // 12, month % 12 + 1, tz))
 

@@ -32,6 +32,7 @@ from resilience.adapters.viewstore import (
     dumps,
     open_view_store,
 )
+from resilience.domain.base import require_whole
 from resilience.errors import InvalidInputError, ResilienceError
 from resilience.projections.folds import PROJECTIONS, Delivery, Doc, Projection
 
@@ -145,9 +146,7 @@ class Views:
 
     @page_size.setter
     def page_size(self, size: int) -> None:
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise InvalidInputError(f"page_size must be a whole number >= 1, got {size!r}")
-        self._page_size = size
+        self._page_size = require_whole(size, "page_size", 1)
 
     # Positions ----------------------------------------------------------------
 

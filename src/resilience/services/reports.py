@@ -11,6 +11,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError
 
+from resilience.domain.base import require_whole
 from resilience.errors import InvalidInputError, NotFoundError, StoreUnavailableError
 from resilience.metrics.cases import Case, Subject, case_from_doc
 from resilience.metrics.definitions import BUILT_IN, MetricDefinition, builtin
@@ -260,10 +261,9 @@ class Reports:
         """Grids (or communities) ranked on a metric; too-small samples are listed unranked."""
         if level not in ("grid", "community"):
             raise InvalidInputError(f"level must be 'grid' or 'community', got {level!r}")
-        if isinstance(min_sample, bool) or not isinstance(min_sample, int) or min_sample < 1:
-            raise InvalidInputError(f"min_sample must be a whole number >= 1, got {min_sample!r}")
-        if last is not None and (isinstance(last, bool) or not isinstance(last, int) or last < 1):
-            raise InvalidInputError(f"last must be a whole number >= 1 or None, got {last!r}")
+        require_whole(min_sample, "min_sample", 1)
+        if last is not None:
+            require_whole(last, "last (or None)", 1)
         definition = _definition(metric)
         period = _period(period)
         self._ready()
