@@ -21,7 +21,7 @@ from typing import Any, NamedTuple, Protocol, cast
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.popo import POPOTrackingRecorder
-from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
+from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
 
 TABLE = "resilience_views"
 TRACKING_TABLE = "resilience_views_tracking"  # PostgreSQL; SQLite has one "tracking" table
@@ -49,8 +49,6 @@ class ViewStore(Protocol):
 
     tracking_name: str
 
-    def position(self) -> int: ...
-
     def mark(self) -> Mark: ...
 
     def fetch(self, view: str, keys: Collection[str]) -> dict[str, ViewRow]: ...
@@ -65,8 +63,6 @@ class ViewStore(Protocol):
     def prune(self, keep: Sequence[str], tracking_prefix: str) -> int: ...
 
     def max_tracking_id(self, application_name: str) -> int | None: ...
-
-    def close(self) -> None: ...
 
 
 def _check(generation: int | None, position: int | None, expected: Mark) -> None:
@@ -85,12 +81,9 @@ class MemoryViewStore(POPOTrackingRecorder):
         self._generation = 0
         self._write = threading.Lock()
 
-    def position(self) -> int:
-        return self.max_tracking_id(self.tracking_name) or 0
-
     def mark(self) -> Mark:
         with self._write:
-            return self._generation, self.position()
+            return self._generation, self.max_tracking_id(self.tracking_name) or 0
 
     def fetch(self, view: str, keys: Collection[str]) -> dict[str, ViewRow]:
         rows = self._rows
@@ -125,9 +118,6 @@ class MemoryViewStore(POPOTrackingRecorder):
                 if name.startswith(tracking_prefix) and name != self.tracking_name:
                     del self._max_tracking_ids[name]
             return len(gone)
-
-    def close(self) -> None:
-        """Nothing to release."""
 
 
 def _within(row: ViewRow, start: float | None, end: float | None, community: str | None) -> bool:
@@ -169,9 +159,6 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
             f"CREATE TABLE IF NOT EXISTS {GENERATIONS} (name TEXT PRIMARY KEY, "
             "generation INTEGER NOT NULL)",
         ]
-
-    def position(self) -> int:
-        return self.max_tracking_id(self.tracking_name) or 0
 
     def mark(self) -> Mark:
         with self.datastore.transaction(commit=False) as c:
@@ -239,9 +226,6 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
                           (tracking_prefix + "%", self.tracking_name))
         return int(gone)
 
-    def close(self) -> None:
-        """The datastore is the engine's; the engine closes it."""
-
 
 def postgres_view_store_class() -> type[Any]:
     """The PostgreSQL store, defined only when psycopg is installed (the postgres extra)."""
@@ -280,6 +264,11 @@ def postgres_view_store_class() -> type[Any]:
                 "INSERT INTO {0}.{1} VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (view, key) "
                 "DO UPDATE SET kind = excluded.kind, community = excluded.community, "
                 "at = excluded.at, doc = excluded.doc").format(schema, table)
+            # A row to lock even before the first page: two readers starting on an
+            # empty view then queue on it instead of both inserting.
+            self._ensure_position_row = SQL(
+                "INSERT INTO {0}.{1} VALUES (%s, 0) ON CONFLICT DO NOTHING").format(
+                schema, Identifier(self.tracking_table_name))
             self._lock_position = SQL(
                 "SELECT notification_id FROM {0}.{1} WHERE application_name = %s FOR UPDATE"
             ).format(schema, Identifier(self.tracking_table_name))
@@ -293,9 +282,6 @@ def postgres_view_store_class() -> type[Any]:
             self._delete_other_tracking = SQL(
                 "DELETE FROM {0}.{1} WHERE application_name LIKE %s AND application_name != %s"
             ).format(schema, Identifier(self.tracking_table_name))
-
-        def position(self) -> int:
-            return self.max_tracking_id(self.tracking_name) or 0
 
         def mark(self) -> Mark:
             with self.datastore.transaction(commit=False) as c:
@@ -323,7 +309,7 @@ def postgres_view_store_class() -> type[Any]:
 
         def commit(self, rows: Sequence[ViewRow], expected: Mark, position: int) -> None:
             with self.datastore.transaction(commit=True) as c:
-                self._ensure_position_row(c)
+                c.execute(self._ensure_position_row, (self.tracking_name,))
                 c.execute(self._lock_position, (self.tracking_name,))
                 found = c.fetchone()
                 _check(self._generation(c), found["notification_id"] if found else None,
@@ -331,13 +317,6 @@ def postgres_view_store_class() -> type[Any]:
                 if rows:
                     c.executemany(self._upsert, rows)
                 self._insert_tracking(c, Tracking(self.tracking_name, position))
-
-        def _ensure_position_row(self, c: Any) -> None:
-            # A row to lock even before the first page: two readers starting on an
-            # empty view then queue on it instead of both inserting.
-            c.execute(SQL("INSERT INTO {0}.{1} VALUES (%s, 0) ON CONFLICT DO NOTHING").format(
-                Identifier(self.datastore.schema), Identifier(self.tracking_table_name)),
-                (self.tracking_name,))
 
         def reset(self, views: Sequence[str]) -> None:
             with self.datastore.transaction(commit=True) as c:
@@ -353,9 +332,6 @@ def postgres_view_store_class() -> type[Any]:
                     c.execute(statement, (tracking_prefix + "%", self.tracking_name))
             return int(gone)
 
-        def close(self) -> None:
-            """The datastore is the engine's; the engine closes it."""
-
     return PostgresViewStore
 
 
@@ -365,8 +341,7 @@ def open_view_store(recorder: Any, tracking_name: str) -> ViewStore:
     datastore = getattr(recorder, "datastore", None)
     if datastore is None:
         store = MemoryViewStore(tracking_name)
-    elif isinstance(recorder, SQLiteTrackingRecorder) or type(recorder).__module__.endswith(
-            "sqlite"):
+    elif isinstance(datastore, SQLiteDatastore):
         store = SQLiteViewStore(datastore)
         store.tracking_name = tracking_name
         store.create_table()

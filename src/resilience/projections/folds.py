@@ -108,9 +108,8 @@ class Timelines:
         docs.put(key, doc)
 
 
-def _extra(event: Any) -> Any:
+def _extra(name: str, event: Any) -> Any:
     """What a fact carries beyond its name and times that cases are measured or grouped by."""
-    name = type(event).__name__
     if name in ("ResponderDispatched", "ResponderEnRoute", "ResponderOnScene"):
         return event.responder_id
     if name == "Reclassified":
@@ -148,28 +147,27 @@ class Cases:
         if doc["kind"] != "community":
             self._case_fact(delivery, doc)
             docs.put(key, doc)
-        elif self._community_fact(event, doc, docs) or version == 1:
+        elif self._community_fact(name, event, doc, docs) or version == 1:
             docs.put(key, doc)
 
     def _case_fact(self, delivery: Delivery, doc: Doc) -> None:
-        event, name = delivery.event, delivery.name
-        doc["facts"].append([name, delivery.occurred, delivery.recorded, _extra(event)])
-        if isinstance(event, FactAggregate.TimeCorrected):
+        event, name, version = delivery.event, delivery.name, delivery.version
+        doc["facts"].append([name, delivery.occurred, delivery.recorded, _extra(name, event)])
+        if name == "TimeCorrected":
             corrected = doc["facts"][event.corrects - 1]
-            doc["corrections"].append([event.originator_version, event.corrects, corrected[0],
-                                       "time", event.reason, corrected[1],
-                                       event.corrected_to.isoformat()])
-            corrected[1] = event.corrected_to.isoformat()
+            corrected_to = event.corrected_to.isoformat()
+            doc["corrections"].append([version, event.corrects, corrected[0], "time",
+                                       event.reason, corrected[1], corrected_to])
+            corrected[1] = corrected_to
             if event.corrects == 1:
                 doc["at"] = event.corrected_to.timestamp()
-        elif isinstance(event, FactAggregate.DetailsCorrected):
-            doc["corrections"].append([event.originator_version, event.corrects,
+        elif name == "DetailsCorrected":
+            doc["corrections"].append([version, event.corrects,
                                        doc["facts"][event.corrects - 1][0], "details",
                                        event.reason, None, None])
 
-    def _community_fact(self, event: Any, doc: Doc, docs: Docs) -> bool:
+    def _community_fact(self, name: str, event: Any, doc: Doc, docs: Docs) -> bool:
         """Fold a community's fact; True if the community's own document changed."""
-        name = type(event).__name__
         community = doc["community"]
         if name == "GridAdded":
             doc["grids"][event.grid_id] = event.name
@@ -181,7 +179,7 @@ class Cases:
                 "category": event.category, "grid": event.grid_id,
                 "participants": event.participants,
             })
-        elif isinstance(event, FactAggregate.TimeCorrected):
+        elif name == "TimeCorrected":
             activity = docs.get(activity_key(community, event.corrects))
             if activity is not None:
                 activity["at"] = event.corrected_to.timestamp()

@@ -70,13 +70,8 @@ class _PageDocs:
                 cache[(view, key)] = _loads(row.doc)
 
     def get(self, key: str) -> Doc | None:
-        doc = self._cache.get((self.view, key))
-        if doc is None:
-            found = self._store.fetch(self.view, [key]).get(key)
-            if found is None:
-                return None
-            doc = self._cache[(self.view, key)] = _loads(found.doc)
-        return doc
+        self.prefetch([key])
+        return self._cache.get((self.view, key))
 
     def put(self, key: str, doc: Doc) -> None:
         self._cache[(self.view, key)] = doc
@@ -153,7 +148,7 @@ class Views:
     @property
     def position(self) -> int:
         """Id of the last notification the views reflect (0: none yet)."""
-        return self.store.position()
+        return self.store.max_tracking_id(self.store.tracking_name) or 0
 
     @property
     def head(self) -> int:
@@ -232,10 +227,10 @@ class Views:
         target = self.head if position is None else position
         deadline = time.monotonic() + timeout
         pause = 0.005
-        while self.store.position() < target:
+        while (reached := self.position) < target:
             if time.monotonic() >= deadline:
                 raise ViewsTimeoutError(
-                    f"views at {self.store.position()} did not reach {target} in {timeout} s")
+                    f"views at {reached} did not reach {target} in {timeout} s")
             time.sleep(pause)
             pause = min(pause * 2, 0.2)
 
