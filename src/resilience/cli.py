@@ -162,9 +162,9 @@ def _period(args: argparse.Namespace) -> Period:
     if args.month:
         try:
             year, month = (int(part) for part in args.month.split("-"))
-            return Period.month(year, month, tz)
         except ValueError:
             raise InvalidInputError(f"--month wants YYYY-MM, got {args.month!r}") from None
+        return Period.month(year, month, tz)
     return Period(_moment(args.start, tz), _moment(args.end, tz))
 
 
@@ -282,60 +282,51 @@ def _add_period(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="resilience", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, text: str, run: Callable[[argparse.Namespace], int], *,
+                period: bool = False, **defaults: object) -> argparse.ArgumentParser:
+        """A subcommand on a store named by a required --db (and the period options)."""
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--db", required=True, help="SQLite file (or a store URL)")
+        if period:
+            _add_period(sub)
+        sub.set_defaults(run=run, **defaults)
+        return sub
+
     demo = commands.add_parser("demo", help="replay the Donghu fire and print its timeline")
     demo.add_argument("--db", default="donghu-demo.db",
                       help="SQLite file to record into (a second run records nothing new)")
     demo.set_defaults(run=_demo)
-    rep = commands.add_parser("replay", help="record a scenario file into a store")
-    rep.add_argument("file")
-    rep.add_argument("--db", required=True, help="SQLite file (or a store URL)")
-    rep.set_defaults(run=_replay)
-    tl = commands.add_parser("timeline", help="print the timeline of an incident or order")
+    command("replay", "record a scenario file into a store", _replay).add_argument("file")
+    tl = command("timeline", "print the timeline of an incident or order", _timeline)
     tl.add_argument("id")
-    tl.add_argument("--db", required=True, help="SQLite file (or a store URL)")
     tl.add_argument("--tz", help="show times in this zone (default: the detection's offset)")
-    tl.set_defaults(run=_timeline)
-    met = commands.add_parser("metrics", help="a metric (or several side by side) over a period")
+    met = command("metrics", "a metric (or several side by side) over a period", _metrics,
+                  period=True)
     met.add_argument("metric", nargs="*",
                      help="built-in names or .json definition files (default: "
                           "detection_to_contained)")
-    met.add_argument("--db", required=True, help="SQLite file (or a store URL)")
     met.add_argument("--by", nargs="*", default=[],
                      help="group by: community, grid, incident_type, severity, zone_type, "
                           "category, item, provider, provider_kind, day, week, month, year")
-    _add_period(met)
-    met.set_defaults(run=_metrics)
-    card = commands.add_parser("scorecard", help="a community's or grid's assessment figures")
-    card.add_argument("--db", required=True, help="SQLite file (or a store URL)")
+    card = command("scorecard", "a community's or grid's assessment figures", _scorecard,
+                   period=True, needs_community=True)
     card.add_argument("--grid", help="one grid of the community")
-    _add_period(card)
-    card.set_defaults(run=_scorecard, needs_community=True)
-    league = commands.add_parser("league", help="grids or communities ranked on a metric")
-    league.add_argument("--db", required=True, help="SQLite file (or a store URL)")
+    league = command("league", "grids or communities ranked on a metric", _league, period=True)
     league.add_argument("--metric", default="detection_to_contained")
     league.add_argument("--level", choices=["grid", "community"], default="grid")
     league.add_argument("--min-sample", type=int, default=10,
                         help="measured cases needed to be ranked (default 10)")
     league.add_argument("--last", type=int, default=100,
                         help="rank over each one's latest N cases (0: all; default 100)")
-    _add_period(league)
-    league.set_defaults(run=_league)
-    quality = commands.add_parser("quality", help="the data-quality report")
-    quality.add_argument("--db", required=True, help="SQLite file (or a store URL)")
+    quality = command("quality", "the data-quality report", _quality, period=True)
     quality.add_argument("--late-after", type=float, default=15,
                          help="minutes after which a record counts as late (default 15)")
-    _add_period(quality)
-    quality.set_defaults(run=_quality)
-    rebuild = commands.add_parser("rebuild", help="rebuild every view from the whole history")
-    rebuild.add_argument("--db", required=True, help="SQLite file (or a store URL)")
-    rebuild.set_defaults(run=_rebuild)
-    project = commands.add_parser("project", help="bring the views up to date (--follow: keep "
-                                                  "them so, for apps reading with "
-                                                  "fresh_views=False)")
-    project.add_argument("--db", required=True, help="SQLite file (or a store URL)")
+    command("rebuild", "rebuild every view from the whole history", _rebuild)
+    project = command("project", "bring the views up to date (--follow: keep them so, for "
+                      "apps reading with fresh_views=False)", _project)
     project.add_argument("--follow", action="store_true")
     project.add_argument("--interval", type=float, default=0.5, help="seconds between polls")
-    project.set_defaults(run=_project)
     return parser
 
 

@@ -111,13 +111,8 @@ def _grouped(cases: Iterable[T], key: Callable[[T], tuple[str | None, ...]]
     return sorted(groups.items(), key=lambda item: sort_key(item[0]))
 
 
-def _measure(definition: MetricDefinition, cases: Sequence[Case], last: int | None
-             ) -> tuple[list[float], int]:
-    """The durations of ``cases`` (only the ``last`` to start, if given) and how many cases."""
-    if last is not None:
-        cases = sorted(cases, key=lambda c: (c.start, c.case_id))[-last:]
-    values = [v for c in cases if (v := definition.measure(c)) is not None]
-    return values, len(cases)
+def _met(target_met: bool | None) -> str:
+    return "-" if target_met is None else ("yes" if target_met else "NO")
 
 
 @frozen
@@ -141,8 +136,7 @@ class MetricReport:
         title = f"{d.name} ({d.start} -> {d.end}, {d.unit}; {target}) over {self.period}"
         headers = ["group", "cases", "measured", "median", "p90", "max", "compliance", "met"]
         rows = [[_group_label(r.group, names), str(r.cases), str(r.measured), _fmt(r.median),
-                 _fmt(r.p90), _fmt(r.max), _pct(r.compliance),
-                 "-" if r.target_met is None else ("yes" if r.target_met else "NO")]
+                 _fmt(r.p90), _fmt(r.max), _pct(r.compliance), _met(r.target_met)]
                 for r in self.rows]
         return title + "\n" + render_table(headers, rows)
 
@@ -153,8 +147,9 @@ def metric_report(definition: MetricDefinition, cases: Iterable[Case], *,
     scoped = [c for c in cases if definition.applies(c) and c.start in period]
     rows = []
     for key, members in _grouped(scoped, lambda c: group_key(c, group_by, tz)):
-        values, count = _measure(definition, members, None)
-        rows.append(summarise(definition, values, count, dict(zip(group_by, key, strict=True))))
+        values = [v for c in members if (v := definition.measure(c)) is not None]
+        rows.append(summarise(definition, values, len(members),
+                              dict(zip(group_by, key, strict=True))))
     return MetricReport(definition, period, group_by, tuple(rows))
 
 
@@ -342,7 +337,7 @@ class Scorecard:
                    "compliance", "met"]
         rows = [[m.metric, m.unit, str(m.cases), str(m.measured), _fmt(m.median), _fmt(m.p90),
                  _fmt(m.max), _fmt(m.target), _pct(m.compliance),
-                 "-" if m.target_met is None else ("yes" if m.target_met else "NO")]
+                 _met(m.target_met)]
                 for m in self.metrics]
         return "\n".join(lines) + render_table(headers, rows)
 
@@ -412,12 +407,18 @@ def league_table(definition: MetricDefinition, cases: Iterable[Case],
         members = by_scope.get((community, grid), [])
         if last is not None:
             members = sorted(members, key=lambda c: (c.start, c.case_id))[-last:]
-        values, count = _measure(definition, members, None)
-        unrecorded = sum(1 for c in members if c.finished and definition.measure(c) is None)
+        values: list[float] = []
+        unrecorded = 0
+        for case in members:
+            value = definition.measure(case)
+            if value is not None:
+                values.append(value)
+            elif case.finished:
+                unrecorded += 1
         group: dict[str, str | None] = {"community": community}
         if grid is not None:
             group["grid"] = grid
-        summary = summarise(definition, values, count, group)
+        summary = summarise(definition, values, len(members), group)
         graded = sorted(values) + [math.inf] * unrecorded
         compliance = (share(summary.met or 0, len(graded))
                       if definition.target is not None else None)
