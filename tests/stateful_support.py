@@ -124,6 +124,24 @@ class FactMachine(RuleBasedStateMachine):
         """The effective time of a command: ``when``, or the engine's clock when None."""
         return self.clock() if when is None else when
 
+    def times_valid(self, times: dict[int, datetime]) -> bool:
+        """Would these effective times (version -> time) keep every invariant?"""
+        raise NotImplementedError
+
+    def time_correction_errors(self, version: int, corrected_to: datetime, reason: str,
+                               at: datetime, errors: Errors) -> Errors:
+        """``errors`` plus what correcting ``version`` to ``corrected_to`` at ``at`` must raise:
+        a naive time or a blank reason, a fact that can't be corrected, or times (the
+        correction's own included) that would break an invariant."""
+        naive = corrected_to.tzinfo is None
+        if naive or blank(reason):
+            errors.add(InvalidInputError)
+        if self.correctable(version, errors) and not naive:
+            times = {**self.times, version: corrected_to, len(self.times) + 1: at}
+            if not self.times_valid(times):
+                errors.add(InvalidTransitionError)
+        return errors
+
     def correctable(self, version: int, errors: Errors) -> bool:
         """Is ``version`` a fact that may be corrected? If not, add the error to ``errors``."""
         if version not in self.kinds:

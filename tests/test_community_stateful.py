@@ -388,13 +388,7 @@ class CommunityMachine(FactMachine):
         """Correct a fact's time only if every roster invariant still holds."""
         version = raw_version % (len(self.times) + 2)
         at = self.at(when)
-        errors: Errors = set()
-        naive = corrected_to.tzinfo is None
-        if naive or blank(reason):
-            errors.add(InvalidInputError)
-        if (self.correctable(version, errors) and not naive
-                and not self.times_valid({**self.times, version: corrected_to})):
-            errors.add(InvalidTransitionError)
+        errors = self.time_correction_errors(version, corrected_to, reason, at, set())
         if self.attempt(command_id, errors, lambda: self.engine.communities.correct_time(
                 self.community, version, corrected_to, reason, actor=OFFICE, occurred_at=when,
                 command_id=command_id), ["TimeCorrected"], at) is not None:

@@ -495,14 +495,8 @@ class IncidentMachine(FactMachine):
         """Correct a fact's time only if every invariant still holds (the correction included)."""
         version = raw_version % (len(self.times) + 2)
         at = self.at(when)
-        errors: Errors = {InvalidTransitionError} if self.closed else set()
-        naive = corrected_to.tzinfo is None
-        if naive or blank(reason):
-            errors.add(InvalidInputError)
-        if self.correctable(version, errors) and not naive:
-            times = {**self.times, version: corrected_to, len(self.times) + 1: at}
-            if not self.times_valid(times):
-                errors.add(InvalidTransitionError)
+        errors = self.time_correction_errors(
+            version, corrected_to, reason, at, {InvalidTransitionError} if self.closed else set())
         if self.attempt(command_id, errors, lambda: self.engine.incidents.correct_time(
                 self.incident, version, corrected_to, reason, actor=OFFICE, occurred_at=when,
                 command_id=command_id), ["TimeCorrected"], at) is not None:
