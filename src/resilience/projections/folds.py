@@ -112,6 +112,10 @@ def _extra(name: str, event: Any) -> Any:
     """What a fact carries beyond its name and times that cases are measured or grouped by."""
     if name in ("ResponderDispatched", "ResponderEnRoute", "ResponderOnScene"):
         return event.responder_id
+    if name in ("ConsentRequested", "ConsentGranted", "ConsentRefused"):
+        return event.resident_id
+    if name == "CommanderAssigned":
+        return event.person_id
     if name == "Reclassified":
         return [event.incident_type.value, event.severity.value]
     if name == "ActionTaken":

@@ -36,7 +36,7 @@ from resilience.domain.base import require_whole
 from resilience.errors import InvalidInputError, ResilienceError
 from resilience.projections.folds import PROJECTIONS, Delivery, Doc, Projection
 
-VERSION = 1
+VERSION = 2
 """Goes up whenever a projection folds differently. Views of each version are stored
 apart (``timelines/v1``, tracking ``resilience/views/v1``), so a new version folds
 the history afresh while an old one still running keeps its own; ``prune`` drops
