@@ -232,3 +232,92 @@ def test_a_consent_answer_cannot_be_corrected_to_before_its_request(memory_engin
     rejected(memory_engine, fire, InvalidTransitionError,
              lambda: incidents.correct_time(fire, answer.first_version, T0 + minutes(4), "x",
                                             actor=OFFICE), "precede the request")
+
+
+def test_a_late_recorded_earlier_assignment_does_not_displace_the_commander(
+        memory_engine: Engine, fire: UUID) -> None:
+    """The commander is named by the assignment that happened last, not the last recorded."""
+    incidents = memory_engine.incidents
+    incidents.assign_commander(fire, "wu", actor=OFFICE, occurred_at=T0 + minutes(10))
+    incidents.assign_commander(fire, "ma", actor=OFFICE, occurred_at=T0 + minutes(5))
+    assert incidents.get(fire).commander == "wu"
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: incidents.assign_commander(fire, "wu", actor=OFFICE), "already")
+
+
+def test_a_late_recorded_earlier_reclassification_does_not_override_the_later_one(
+        memory_engine: Engine, fire: UUID) -> None:
+    """Type and severity are those of the reclassification that happened last."""
+    incidents = memory_engine.incidents
+    incidents.reclassify(fire, severity="critical", actor=OFFICE, occurred_at=T0 + minutes(10))
+    incidents.reclassify(fire, incident_type="gas", severity="low", actor=OFFICE,
+                         occurred_at=T0 + minutes(5))
+    incident = incidents.get(fire)
+    assert (incident.incident_type.value, incident.severity.value) == ("fire", "critical")
+    rejected(memory_engine, fire, InvalidInputError,
+             lambda: incidents.reclassify(fire, severity="critical", actor=OFFICE),
+             "changes neither")
+
+
+def test_correcting_an_assignment_time_can_change_the_commander(memory_engine: Engine,
+                                                                fire: UUID) -> None:
+    """Moving an assignment after another one puts its person in command."""
+    incidents = memory_engine.incidents
+    wu = incidents.assign_commander(fire, "wu", actor=OFFICE, occurred_at=T0 + minutes(5))
+    incidents.assign_commander(fire, "ma", actor=OFFICE, occurred_at=T0 + minutes(10))
+    assert incidents.get(fire).commander == "ma"
+    incidents.correct_time(fire, wu.first_version, T0 + minutes(15), "radio log", actor=OFFICE)
+    assert incidents.get(fire).commander == "wu"
+
+
+def test_a_consent_answer_answers_the_request_that_happened_last(memory_engine: Engine,
+                                                                 fire: UUID) -> None:
+    """A late-recorded earlier request leaves the later one pending; answers must follow it."""
+    incidents = memory_engine.incidents
+    last = incidents.request_consent(fire, "owner", "lock", actor=LI,
+                                     occurred_at=T0 + minutes(10))
+    incidents.request_consent(fire, "owner", "door", actor=LI, occurred_at=T0 + minutes(5))
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: incidents.grant_consent(fire, "owner", actor=LI, occurred_at=T0 + minutes(7)),
+             "before the consent request")
+    answer = incidents.grant_consent(fire, "owner", actor=LI, occurred_at=T0 + minutes(12))
+    incident = incidents.get(fire)
+    assert incident.answered_requests == {answer.first_version: last.first_version}
+    assert incident.pending_consents() == []
+
+
+def test_resolve_close_and_reopen_cannot_go_back_in_time(memory_engine: Engine,
+                                                         fire: UUID) -> None:
+    """Each of resolve, close and reopen is dated no earlier than the one before it."""
+    incidents = memory_engine.incidents
+    incidents.resolve(fire, "out", actor=OFFICE, occurred_at=T0 + minutes(30))
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: incidents.close(fire, "resolved", actor=OFFICE, occurred_at=T0 + minutes(20)),
+             "before the incident's resolution")
+    incidents.close(fire, "resolved", actor=OFFICE, occurred_at=T0 + minutes(40))
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: incidents.reopen(fire, "smoke", actor=OFFICE, occurred_at=T0 + minutes(35)),
+             "before the incident's closure")
+    incidents.reopen(fire, "smoke", actor=OFFICE, occurred_at=T0 + minutes(50))
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: incidents.resolve(fire, "out", actor=OFFICE, occurred_at=T0 + minutes(45)),
+             "before the incident's reopening")
+    incidents.resolve(fire, "out", actor=OFFICE, occurred_at=T0 + minutes(50))  # a tie is fine
+
+
+def test_a_correction_cannot_reorder_resolution_closure_and_reopening(memory_engine: Engine,
+                                                                      fire: UUID) -> None:
+    """Time corrections keep resolve, close and reopen in the order they were recorded."""
+    incidents = memory_engine.incidents
+    resolved = incidents.resolve(fire, "out", actor=OFFICE, occurred_at=T0 + minutes(30))
+    incidents.close(fire, "resolved", actor=OFFICE, occurred_at=T0 + minutes(40))
+    reopened = incidents.reopen(fire, "smoke", actor=OFFICE, occurred_at=T0 + minutes(50))
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: incidents.correct_time(fire, reopened.first_version, T0 + minutes(35),
+                                            "log", actor=OFFICE),
+             "reopening would precede its closure")
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: incidents.correct_time(fire, resolved.first_version, T0 + minutes(45),
+                                            "log", actor=OFFICE),
+             "closure would precede its resolution")
+    incidents.correct_time(fire, reopened.first_version, T0 + minutes(40), "log", actor=OFFICE)

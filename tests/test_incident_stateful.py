@@ -6,10 +6,13 @@ forced entry without consent, closed incidents, repeated command ids, time
 corrections). A deliberately simple model (plain dicts and lists) restates the
 rules and predicts, for every command, whether it is accepted (and which facts
 it records) or which documented error class rejects it. After every step the
-incident read back from the store must equal the model.
+incident read back from the store must equal the model. What a late record or a
+time correction can reorder (commander, classification, pending consents) the
+model reads in the order things happened: by effective time, then version.
 """
 
 import itertools
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
@@ -51,20 +54,24 @@ RESIDENTS = st.sampled_from(("resident-a", "resident-b", ""))
 CHAIN = ("dispatched", "en_route", "on_scene")
 
 
+def happening_order(times: dict[int, datetime]) -> Callable[[int], tuple[datetime, int]]:
+    """Sort key of a version among ``times``: when it happened, then when it was recorded."""
+    return lambda version: (times[version], version)
+
+
 class IncidentMachine(FactMachine):
     """One incident driven through the engine, shadowed by a model of plain dicts and lists."""
 
     def __init__(self) -> None:
         super().__init__()
         self.incident = self.aggregate_id = uuid4()
-        self.incident_type = "fire"
-        self.severity = "high"
-        self.commander: str | None = None
+        # version -> (type, severity) set by the detection (version 1) or a reclassification
+        self.classifications: dict[int, tuple[str, str]] = {}
+        self.commanders: dict[int, str] = {}  # version -> person assigned
         self.reported = False
         self.acknowledged = False
         self.chains: dict[str, dict[str, int]] = {}  # responder -> step -> version
-        self.requests: dict[str, int] = {}  # resident -> version of the latest request
-        self.awaiting: set[str] = set()  # residents asked and not answered since
+        self.requests: dict[str, list[int]] = {}  # resident -> versions of their requests
         self.answers: dict[str, list[tuple[int, bool]]] = {}  # resident -> (version, granted)
         self.answered: dict[int, int] = {}  # answer version -> version of the request answered
         self.exigent: int | None = None
@@ -73,6 +80,7 @@ class IncidentMachine(FactMachine):
         self.resolved = False
         self.closed = False
         self.reopens = 0
+        self.lifecycle: list[int] = []  # versions of Resolved, Closed and Reopened facts
 
     def naive_command(self, command_id: str | None) -> Receipt:
         """A note dated at a naive time (the shared ``naive_time`` rule expects a refusal)."""
@@ -90,6 +98,33 @@ class IncidentMachine(FactMachine):
         if self.closed:
             errors.add(InvalidTransitionError)
         return errors
+
+    def last_to_happen(self, versions: list[int]) -> int:
+        return max(versions, key=happening_order(self.times))
+
+    def classification(self) -> tuple[str, str]:
+        return self.classifications[self.last_to_happen(list(self.classifications))]
+
+    def commander(self) -> str | None:
+        if not self.commanders:
+            return None
+        return self.commanders[self.last_to_happen(list(self.commanders))]
+
+    def pending_request(self, resident: str) -> int:
+        return self.last_to_happen(self.requests[resident])
+
+    def pending(self) -> list[str]:
+        """Residents whose last request happened after all their answers, in asking order."""
+        key = happening_order(self.times)
+        pending = {r: self.pending_request(r) for r in self.requests}
+        return sorted((r for r, asked in pending.items()
+                       if all(key(v) < key(asked) for v, _ in self.answers.get(r, []))),
+                      key=lambda r: key(pending[r]))
+
+    def after_lifecycle(self, at: datetime, errors: Errors) -> None:
+        """Resolve, close and reopen come no earlier than the last of them."""
+        if self.lifecycle and at < self.times[self.lifecycle[-1]]:
+            errors.add(InvalidTransitionError)
 
     def entry_permitted(self, at: datetime, times: dict[int, datetime],
                         answers_by: dict[str, list[tuple[int, bool]]] | None = None) -> bool:
@@ -110,6 +145,9 @@ class IncidentMachine(FactMachine):
         if any(t < times[1] for t in times.values()):
             return False
         if any(times[answer] < times[request] for answer, request in self.answered.items()):
+            return False
+        lifecycle = [times[v] for v in self.lifecycle]
+        if any(later < earlier for earlier, later in itertools.pairwise(lifecycle)):
             return False
         for chain in self.chains.values():
             steps = [times[chain[s]] for s in CHAIN if s in chain]
@@ -171,6 +209,7 @@ class IncidentMachine(FactMachine):
                 assert report() == Receipt(self.incident, 1, 2)
                 self.times = {1: T0, 2: reported_at}
                 self.kinds = {1: "Detected", 2: "Reported"}
+                self.classifications = {1: ("fire", "high")}
                 self.reported = True
                 if command_id is not None:
                     self.commands[command_id] = (1, 2)
@@ -182,6 +221,7 @@ class IncidentMachine(FactMachine):
         )
         assert receipt == Receipt(self.incident, 1, 1)
         self.times, self.kinds = {1: T0}, {1: "Detected"}
+        self.classifications = {1: ("fire", "high")}
         if command_id is not None:
             self.commands[command_id] = (1, 1)
 
@@ -216,34 +256,37 @@ class IncidentMachine(FactMachine):
           when=WHENS, command_id=COMMAND_IDS)
     def reclassify(self, incident_type: str | None, severity: str | None,
                    when: datetime | None, command_id: str | None) -> None:
-        """Reclassify with known values that change something."""
+        """Reclassify with known values that change the classification in effect."""
         at = self.at(when)
         errors = self.live(at)
         if incident_type == "volcano" or severity == "apocalyptic":
             errors.add(InvalidInputError)
-        new = (incident_type or self.incident_type, severity or self.severity)
-        if new == (self.incident_type, self.severity):
+        current_type, current_severity = self.classification()
+        new = (incident_type or current_type, severity or current_severity)
+        if new == (current_type, current_severity):
             errors.add(InvalidInputError)
-        if self.attempt(command_id, errors, lambda: self.engine.incidents.reclassify(
-                self.incident, incident_type=incident_type, severity=severity, actor=OFFICE,
-                occurred_at=when, command_id=command_id), ["Reclassified"], at) is not None:
-            self.incident_type, self.severity = new
+        first = self.attempt(command_id, errors, lambda: self.engine.incidents.reclassify(
+            self.incident, incident_type=incident_type, severity=severity, actor=OFFICE,
+            occurred_at=when, command_id=command_id), ["Reclassified"], at)
+        if first is not None:
+            self.classifications[first] = new
 
     @rule(person=st.sampled_from(("commander-wu", "commander-ma", "")), when=WHENS,
           command_id=COMMAND_IDS)
     def assign_commander(self, person: str, when: datetime | None,
                          command_id: str | None) -> None:
-        """Assign a commander who is not already in command."""
+        """Assign a commander who is not the one in command (by the last assignment to happen)."""
         at = self.at(when)
         errors = self.live(at)
         if blank(person):
             errors.add(InvalidInputError)
-        elif person == self.commander:
+        elif person == self.commander():
             errors.add(InvalidTransitionError)
-        if self.attempt(command_id, errors, lambda: self.engine.incidents.assign_commander(
-                self.incident, person, actor=OFFICE, occurred_at=when, command_id=command_id),
-                ["CommanderAssigned"], at) is not None:
-            self.commander = person
+        first = self.attempt(command_id, errors, lambda: self.engine.incidents.assign_commander(
+            self.incident, person, actor=OFFICE, occurred_at=when, command_id=command_id),
+            ["CommanderAssigned"], at)
+        if first is not None:
+            self.commanders[first] = person
 
     @rule(responders=st.lists(RESPONDERS, max_size=3), when=WHENS, command_id=COMMAND_IDS)
     def dispatch(self, responders: list[str], when: datetime | None,
@@ -330,20 +373,19 @@ class IncidentMachine(FactMachine):
             self.incident, resident, purpose, actor=LEADER, occurred_at=when,
             command_id=command_id), ["ConsentRequested"], at)
         if first is not None:
-            self.requests[resident] = first  # a resident asked again keeps their place
-            self.awaiting.add(resident)
+            self.requests.setdefault(resident, []).append(first)
 
     def answer(self, pick: int, granted: bool, when: datetime | None,
                command_id: str | None) -> None:
         """Answer for a pending resident (small ``pick``) or for anyone (larger ``pick``)."""
-        candidates = [r for r in self.requests if r in self.awaiting]
-        candidates += ["resident-a", "resident-b", ""]
+        candidates = [*self.pending(), "resident-a", "resident-b", ""]
         resident = candidates[pick % len(candidates)]
         at = self.at(when)
         errors = self.live(at)
         if blank(resident):
             errors.add(InvalidInputError)
-        elif resident not in self.awaiting or at < self.times[self.requests[resident]]:
+        elif (resident not in self.pending()
+              or at < self.times[self.pending_request(resident)]):
             errors.add(InvalidTransitionError)  # not asked, or answered before being asked
         elif not granted:
             # A refusal dated at or before a recorded forced entry would leave it unpermitted.
@@ -363,9 +405,8 @@ class IncidentMachine(FactMachine):
                 self.incident, resident, "not home", actor=LEADER, occurred_at=when,
                 command_id=command_id), ["ConsentRefused"], at)
         if first is not None:
-            self.awaiting.discard(resident)
+            self.answered[first] = self.pending_request(resident)
             self.answers.setdefault(resident, []).append((first, granted))
-            self.answered[first] = self.requests[resident]
 
     @rule(pick=PICKS, when=WHENS, command_id=COMMAND_IDS)
     def grant_consent(self, pick: int, when: datetime | None, command_id: str | None) -> None:
@@ -435,47 +476,58 @@ class IncidentMachine(FactMachine):
 
     @rule(summary=TEXTS, when=WHENS, command_id=COMMAND_IDS)
     def resolve(self, summary: str, when: datetime | None, command_id: str | None) -> None:
-        """Resolve once per opening, with a summary."""
+        """Resolve once per opening, with a summary, not before the last close or reopen."""
         at = self.at(when)
         errors = self.live(at)
         if self.resolved:
             errors.add(InvalidTransitionError)
         if blank(summary):
             errors.add(InvalidInputError)
-        if self.attempt(command_id, errors, lambda: self.engine.incidents.resolve(
-                self.incident, summary, actor=COMMANDER, occurred_at=when,
-                command_id=command_id), ["Resolved"], at) is not None:
+        self.after_lifecycle(at, errors)
+        first = self.attempt(command_id, errors, lambda: self.engine.incidents.resolve(
+            self.incident, summary, actor=COMMANDER, occurred_at=when,
+            command_id=command_id), ["Resolved"], at)
+        if first is not None:
             self.resolved = True
+            self.lifecycle.append(first)
 
     @rule(reason=st.sampled_from(("resolved", "false_alarm", "cancelled", "bored")),
           when=WHENS, command_id=COMMAND_IDS)
     def close(self, reason: str, when: datetime | None, command_id: str | None) -> None:
-        """Close for a known reason; closing as resolved needs the resolution first."""
+        """Close for a known reason, not before the last resolve or reopen; closing as
+        resolved needs the resolution first."""
         at = self.at(when)
         errors = self.live(at)
         if reason == "bored":
             errors.add(InvalidInputError)
         if reason == "resolved" and not self.resolved:
             errors.add(InvalidTransitionError)
-        if self.attempt(command_id, errors, lambda: self.engine.incidents.close(
-                self.incident, reason, actor=OFFICE, occurred_at=when, command_id=command_id),
-                ["Closed"], at) is not None:
+        self.after_lifecycle(at, errors)
+        first = self.attempt(command_id, errors, lambda: self.engine.incidents.close(
+            self.incident, reason, actor=OFFICE, occurred_at=when, command_id=command_id),
+            ["Closed"], at)
+        if first is not None:
             self.closed = True
+            self.lifecycle.append(first)
 
     @rule(reason=TEXTS, when=WHENS, command_id=COMMAND_IDS)
     def reopen(self, reason: str, when: datetime | None, command_id: str | None) -> None:
-        """Reopen only a closed incident (the one command a closed incident accepts)."""
+        """Reopen only a closed incident (the one command a closed incident accepts), not
+        before its closure."""
         at = self.at(when)
         errors: Errors = set()
         if at < self.times[1] or not self.closed:
             errors.add(InvalidTransitionError)
         if blank(reason):
             errors.add(InvalidInputError)
-        if self.attempt(command_id, errors, lambda: self.engine.incidents.reopen(
-                self.incident, reason, actor=OFFICE, occurred_at=when, command_id=command_id),
-                ["Reopened"], at) is not None:
+        self.after_lifecycle(at, errors)
+        first = self.attempt(command_id, errors, lambda: self.engine.incidents.reopen(
+            self.incident, reason, actor=OFFICE, occurred_at=when, command_id=command_id),
+            ["Reopened"], at)
+        if first is not None:
             self.closed = self.resolved = False
             self.reopens += 1
+            self.lifecycle.append(first)
 
     @rule(text=TEXTS, when=WHENS, command_id=COMMAND_IDS)
     def add_note(self, text: str, when: datetime | None, command_id: str | None) -> None:
@@ -501,6 +553,20 @@ class IncidentMachine(FactMachine):
                 self.incident, version, corrected_to, reason, actor=OFFICE, occurred_at=when,
                 command_id=command_id), ["TimeCorrected"], at) is not None:
             self.times[version] = corrected_to
+
+    @rule(pick=PICKS, anchor=PICKS, steps=st.integers(-1, 1), when=WHENS,
+          command_id=COMMAND_IDS)
+    def correct_an_ordered_fact(self, pick: int, anchor: int, steps: int,
+                                when: datetime | None, command_id: str | None) -> None:
+        """Move a fact whose place in time matters (an assignment, a classification, a
+        consent request or answer, a resolve, close or reopen) to just before, at or after
+        another such fact: random versions and moments rarely reorder these, or tie them."""
+        ordered = [*self.commanders, *self.classifications, *self.lifecycle, *self.answered,
+                   *itertools.chain.from_iterable(self.requests.values())]
+        if ordered:
+            near = self.times[ordered[anchor % len(ordered)]] + timedelta(minutes=5 * steps)
+            self.correct_time(ordered[pick % len(ordered)], near, "log checked", when,
+                              command_id)
 
     @rule(raw_version=VERSIONS, details=TEXTS, when=WHENS, command_id=COMMAND_IDS)
     def correct_details(self, raw_version: int, details: str, when: datetime | None,
@@ -534,18 +600,18 @@ class IncidentMachine(FactMachine):
             self.arrive("li", None, command_id)
         elif not self.requests:
             self.request_consent("resident-a", "enter the storage room", None, command_id)
-        elif self.awaiting and not self.forced:
+        elif self.pending() and not self.forced:
             self.grant_consent(0, None, command_id)
         elif not self.forced:
             self.force_entry("storage room", None, command_id)
-        elif len(self.answers.get("resident-a", [])) < 2 and not self.awaiting:
+        elif len(self.answers.get("resident-a", [])) < 2 and not self.pending():
             # Asked again just before the entry; the refusal is reported afterwards, dated
             # when it was given (which must not leave the entry without consent) or now.
             entered = self.times[self.forced[0]]
             self.request_consent("resident-a", "enter the flat above",
                                  entered - timedelta(minutes=5), command_id)
-        elif self.awaiting:
-            asked = self.times[self.requests[min(self.awaiting)]]
+        elif self.pending():
+            asked = self.times[self.pending_request(self.pending()[0])]
             self.refuse_consent(0, asked if len(self.times) % 2 else None, command_id)
         elif not self.contained:
             self.contain(None, command_id)
@@ -564,11 +630,10 @@ class IncidentMachine(FactMachine):
         assert incident.is_closed is self.closed
         assert sorted(incident.on_scene()) == sorted(
             r for r, chain in self.chains.items() if "on_scene" in chain)
-        asked = [r for r in self.requests if r in self.awaiting]
-        assert incident.pending_consents() == asked
-        assert incident.commander == self.commander
-        assert (incident.incident_type.value, incident.severity.value) == (
-            self.incident_type, self.severity)
+        assert incident.pending_consents() == self.pending()
+        assert incident.answered_requests == self.answered
+        assert incident.commander == self.commander()
+        assert (incident.incident_type.value, incident.severity.value) == self.classification()
         assert incident.reopen_count == self.reopens
         self.check_commands(incident)
 

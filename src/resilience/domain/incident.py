@@ -4,6 +4,7 @@ report -> dispatch -> on scene -> consent -> contain -> resolve -> close, with c
 """
 
 import itertools
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
@@ -45,6 +46,7 @@ class ResponderChain:
 
 
 _ANY_CLOSED_OK = frozenset({"Reopened"})
+_LIFECYCLE_NOUNS = {"Resolved": "resolution", "Closed": "closure", "Reopened": "reopening"}
 
 
 class Incident(FactAggregate):
@@ -54,16 +56,18 @@ class Incident(FactAggregate):
     kind = "incident"
 
     community_id: UUID
-    incident_type: IncidentType
-    severity: Severity
+    classifications: dict[int, tuple[IncidentType, Severity]]
+    """Version of the detection and of each reclassification -> the type and severity it set."""
     location: Location
     description: str
     drill: bool
-    commander: str | None
+    commanders: dict[int, str]
+    """Version of each commander assignment -> the person assigned."""
     reported: int | None
     acknowledged: int | None
     responders: dict[str, ResponderChain]
-    consent_requests: dict[str, int]
+    consent_requests: dict[str, list[int]]
+    """Resident -> versions of the consent requests made to them, in recording order."""
     consent_answers: dict[str, list[tuple[int, bool]]]
     answered_requests: dict[int, int]
     """Version of each consent answer -> version of the request it answered."""
@@ -75,6 +79,8 @@ class Incident(FactAggregate):
     closed: int | None
     closure_reason: ClosureReason | None
     reopen_count: int
+    lifecycle_steps: list[int]
+    """Versions of the Resolved, Closed and Reopened facts: recording order is time order."""
 
     class Event(FactAggregate.Event):
         TOPIC = "resilience.incident:Event"
@@ -90,8 +96,8 @@ class Incident(FactAggregate):
 
         def apply(self, aggregate: "Incident") -> None:
             aggregate.community_id = self.community_id
-            aggregate.incident_type = self.incident_type
-            aggregate.severity = self.severity
+            aggregate.classifications[self.originator_version] = (
+                self.incident_type, self.severity)
             aggregate.location = self.location
             aggregate.description = self.description
             aggregate.drill = self.drill
@@ -121,15 +127,15 @@ class Incident(FactAggregate):
         severity: Severity
 
         def apply(self, aggregate: "Incident") -> None:
-            aggregate.incident_type = self.incident_type
-            aggregate.severity = self.severity
+            aggregate.classifications[self.originator_version] = (
+                self.incident_type, self.severity)
 
     class CommanderAssigned(Event):
         TOPIC = "resilience.incident:CommanderAssigned"
         person_id: str
 
         def apply(self, aggregate: "Incident") -> None:
-            aggregate.commander = self.person_id
+            aggregate.commanders[self.originator_version] = self.person_id
 
     class ResponderDispatched(Event):
         TOPIC = "resilience.incident:ResponderDispatched"
@@ -171,17 +177,19 @@ class Incident(FactAggregate):
         purpose: str
 
         def apply(self, aggregate: "Incident") -> None:
-            aggregate.consent_requests[self.resident_id] = self.originator_version
+            aggregate.consent_requests.setdefault(self.resident_id, []).append(
+                self.originator_version)
 
     class ConsentGranted(Event):
         TOPIC = "resilience.incident:ConsentGranted"
         resident_id: str
 
         def apply(self, aggregate: "Incident") -> None:
+            # The request pending when the answer was given (the command checked there was one).
+            aggregate.answered_requests[self.originator_version] = (
+                aggregate._pending_request(self.resident_id))
             answers = aggregate.consent_answers.setdefault(self.resident_id, [])
             answers.append((self.originator_version, True))
-            aggregate.answered_requests[self.originator_version] = (
-                aggregate.consent_requests[self.resident_id])
 
     class ConsentRefused(Event):
         TOPIC = "resilience.incident:ConsentRefused"
@@ -189,10 +197,11 @@ class Incident(FactAggregate):
         reason: str
 
         def apply(self, aggregate: "Incident") -> None:
+            # The request pending when the answer was given (the command checked there was one).
+            aggregate.answered_requests[self.originator_version] = (
+                aggregate._pending_request(self.resident_id))
             answers = aggregate.consent_answers.setdefault(self.resident_id, [])
             answers.append((self.originator_version, False))
-            aggregate.answered_requests[self.originator_version] = (
-                aggregate.consent_requests[self.resident_id])
 
     class ExigentEntryAuthorised(Event):
         """Forced entry without consent was authorised because lives or property could not wait."""
@@ -232,6 +241,7 @@ class Incident(FactAggregate):
 
         def apply(self, aggregate: "Incident") -> None:
             aggregate.resolved = self.originator_version
+            aggregate.lifecycle_steps.append(self.originator_version)
 
     class Closed(Event):
         TOPIC = "resilience.incident:Closed"
@@ -241,6 +251,7 @@ class Incident(FactAggregate):
         def apply(self, aggregate: "Incident") -> None:
             aggregate.closed = self.originator_version
             aggregate.closure_reason = self.reason
+            aggregate.lifecycle_steps.append(self.originator_version)
 
     class Reopened(Event):
         TOPIC = "resilience.incident:Reopened"
@@ -251,6 +262,7 @@ class Incident(FactAggregate):
             aggregate.closure_reason = None
             aggregate.resolved = None
             aggregate.reopen_count += 1
+            aggregate.lifecycle_steps.append(self.originator_version)
 
     class NoteAdded(Event):
         TOPIC = "resilience.incident:NoteAdded"
@@ -264,7 +276,8 @@ class Incident(FactAggregate):
 
     def __init__(self) -> None:
         super().__init__()
-        self.commander = None
+        self.classifications = {}
+        self.commanders = {}
         self.reported = None
         self.acknowledged = None
         self.responders = {}
@@ -279,6 +292,7 @@ class Incident(FactAggregate):
         self.closed = None
         self.closure_reason = None
         self.reopen_count = 0
+        self.lifecycle_steps = []
 
     # Creation -----------------------------------------------------------------
 
@@ -343,17 +357,45 @@ class Incident(FactAggregate):
     def is_closed(self) -> bool:
         return self.closed is not None
 
+    # Replaying facts in the order they happened must give the same answers as these, so
+    # the ones a late record or a time correction could reorder pick by effective time.
+
+    @property
+    def incident_type(self) -> IncidentType:
+        return self._classification[0]
+
+    @property
+    def severity(self) -> Severity:
+        return self._classification[1]
+
+    @property
+    def _classification(self) -> tuple[IncidentType, Severity]:
+        return self.classifications[self._last_to_happen(self.classifications)]
+
+    @property
+    def commander(self) -> str | None:
+        """The person named by the assignment that happened last, or None if nobody was."""
+        if not self.commanders:
+            return None
+        return self.commanders[self._last_to_happen(self.commanders)]
+
     def on_scene(self) -> list[str]:
         """Responders recorded on scene."""
         return [r for r, c in self.responders.items() if c.on_scene is not None]
 
+    def _pending_request(self, resident_id: str) -> int:
+        """Version of the consent request to ``resident_id`` that happened last."""
+        return self._last_to_happen(self.consent_requests[resident_id])
+
     def pending_consents(self) -> list[str]:
-        """Residents asked for consent who have not answered since (in asking order)."""
-        return [
-            resident
-            for resident, asked in self.consent_requests.items()
-            if not any(v > asked for v, _ in self.consent_answers.get(resident, ()))
-        ]
+        """Residents whose last request has no answer after it (in the order they were asked)."""
+        pending = {resident: self._pending_request(resident) for resident in self.consent_requests}
+        return sorted(
+            (resident for resident, request in pending.items()
+             if not any(self._happened_after(answer, request)
+                        for answer, _ in self.consent_answers.get(resident, ()))),
+            key=lambda resident: self._happening_order(pending[resident]),
+        )
 
     # Commands -----------------------------------------------------------------
 
@@ -506,6 +548,7 @@ class Incident(FactAggregate):
         if self.resolved is not None:
             raise InvalidTransitionError("the incident was already resolved")
         self._after_detection(ctx)
+        self._after_last_lifecycle_step(ctx, self.Resolved)
         self._trigger(self.Resolved, ctx, summary=require_text(summary, "summary"))
 
     def close(self, ctx: Context, reason: ClosureReason | str, note: str = "") -> None:
@@ -516,12 +559,14 @@ class Incident(FactAggregate):
                 "(or close it as false_alarm, duplicate or cancelled)"
             )
         self._after_detection(ctx)
+        self._after_last_lifecycle_step(ctx, self.Closed)
         self._trigger(self.Closed, ctx, reason=closure, note=note)
 
     def reopen(self, ctx: Context, reason: str) -> None:
         if self.closed is None:
             raise InvalidTransitionError("only a closed incident can be reopened")
         self._after_detection(ctx)
+        self._after_last_lifecycle_step(ctx, self.Reopened)
         self._trigger(self.Reopened, ctx, reason=require_text(reason, "reason"))
 
     def add_note(self, ctx: Context, text: str) -> None:
@@ -550,6 +595,14 @@ class Incident(FactAggregate):
                 f"({self.occurred[version].isoformat()}): times can't go backwards"
             )
 
+    def _after_last_lifecycle_step(self, ctx: Context, event_class: type[object]) -> None:
+        # Keeping resolution, closure and reopening in recording order lets the status stay
+        # version-based and still agree with a replay in the order things happened.
+        self._check_writable(event_class)  # a closed incident says so before any time rule
+        if self.lifecycle_steps:
+            last = self.lifecycle_steps[-1]
+            self._not_before(ctx, last, f"the incident's {_LIFECYCLE_NOUNS[self.kinds[last]]}")
+
     def _answer(self, ctx: Context, resident_id: str) -> None:
         require_text(resident_id, "resident_id")
         if resident_id not in self.pending_consents():
@@ -557,7 +610,17 @@ class Incident(FactAggregate):
                 f"no consent request is pending for {resident_id}; request consent first"
             )
         self._after_detection(ctx)
-        self._not_before(ctx, self.consent_requests[resident_id], "the consent request")
+        self._not_before(ctx, self._pending_request(resident_id), "the consent request")
+
+    def _happening_order(self, version: int) -> tuple[datetime, int]:
+        """Sort key of a fact in the order things happened, recording order breaking ties."""
+        return self.occurred[version], version
+
+    def _happened_after(self, version: int, other: int) -> bool:
+        return self._happening_order(version) > self._happening_order(other)
+
+    def _last_to_happen(self, versions: Iterable[int]) -> int:
+        return max(versions, key=self._happening_order)
 
     def _entry_permitted(
         self, at: datetime, times: dict[int, datetime],
@@ -589,6 +652,12 @@ class Incident(FactAggregate):
                         f"{responder}'s {self.kinds[later]} would precede their "
                         f"{self.kinds[earlier]}: times can't go backwards"
                     )
+        for earlier, later in itertools.pairwise(self.lifecycle_steps):
+            if times[later] < times[earlier]:
+                raise InvalidTransitionError(
+                    f"the incident's {_LIFECYCLE_NOUNS[self.kinds[later]]} would precede its "
+                    f"{_LIFECYCLE_NOUNS[self.kinds[earlier]]}: times can't go backwards"
+                )
         for answer, request in self.answered_requests.items():
             if times[answer] < times[request]:
                 raise InvalidTransitionError(
