@@ -6,7 +6,9 @@ raises a ResilienceError, records nothing and is skipped, so every history
 is a valid one. Histories cover two communities with two grids each,
 incidents (drills, reclassifications, responders, containment, reopening),
 service orders (dispatch, completion fixed or not, ratings, reopening,
-cancelling), activities, late records and time corrections.
+cancelling), improvement items of reviews (planned for an incident or not,
+started, completed, cancelled, reopened, reassigned, rescheduled), activities,
+late records and time corrections.
 """
 
 from collections.abc import Sequence
@@ -40,6 +42,8 @@ INCIDENT_STEPS = ("report", "acknowledge", "dispatch", "en_route", "arrive", "co
                   "resolve", "close", "close_false_alarm", "reopen", "reclassify", "note")
 ORDER_STEPS = ("accept", "reject", "dispatch", "start", "complete_fixed", "complete_not_fixed",
                "rate", "reopen", "cancel")
+IMPROVEMENT_STEPS = ("start", "complete", "cancel", "reopen", "assign", "reschedule", "note")
+OWNERS = ("owner-a", "owner-b")
 
 
 @define
@@ -49,12 +53,13 @@ class World:
     communities: list[UUID] = field(factory=list)
     incidents: list[UUID] = field(factory=list)
     orders: list[UUID] = field(factory=list)
+    improvements: list[UUID] = field(factory=list)
     applied: int = 0
     refused: int = 0
 
     @property
     def aggregates(self) -> list[UUID]:
-        return [*self.communities, *self.incidents, *self.orders]
+        return [*self.communities, *self.incidents, *self.orders, *self.improvements]
 
 
 def setup_world(engine: Engine, clock: ManualClock) -> World:
@@ -89,12 +94,23 @@ order_step = st.tuples(st.just("order_step"), which, st.sampled_from(ORDER_STEPS
                        minutes, late)
 activity = st.tuples(st.just("activity"), which, st.sampled_from([*GRIDS, None]),
                      st.integers(min_value=0, max_value=60), minutes, late)
+due_shift = st.integers(min_value=-60 * 24 * 5, max_value=60 * 24 * 30)
+follow_up = st.tuples(st.sampled_from(IMPROVEMENT_STEPS), st.sampled_from(OWNERS), due_shift,
+                      st.integers(min_value=0, max_value=60 * 24 * 10))
+"""(action, owner, due shift, minutes later): what happens to an item soon after it is planned."""
+new_improvement = st.tuples(st.just("improvement"), which, st.none() | which,
+                            st.sampled_from([*GRIDS, None]),
+                            st.integers(min_value=1, max_value=60 * 24 * 30), minutes, late,
+                            st.lists(follow_up, max_size=4))
+improvement_step = st.tuples(st.just("improvement_step"), which,
+                             st.sampled_from(IMPROVEMENT_STEPS), st.sampled_from(OWNERS),
+                             due_shift, minutes, late)
 correction = st.tuples(st.just("correct"), which, which, st.integers(min_value=-30, max_value=30),
                        late)
 advance = st.tuples(st.just("advance"), st.integers(min_value=1, max_value=60 * 24 * 20))
 
 step = st.one_of(new_incident, incident_step, new_order, order_step, activity, correction,
-                 advance)
+                 advance, new_improvement, improvement_step)
 histories = st.lists(step, min_size=1, max_size=40)
 
 
@@ -163,14 +179,45 @@ def _apply(engine: Engine, clock: ManualClock, world: World, entry: tuple[Any, .
         engine.communities.hold_activity(community, title="health talk", category="health",
                                          participants=participants, grid=grid, actor=STAFF,
                                          occurred_at=at)
+    elif kind == "improvement":
+        _, index, incident_index, grid, due_after, ago, lateness, follow_ups = entry
+        incident = None if incident_index is None else _pick(world.incidents, incident_index)
+        if incident is None:
+            community = world.communities[index % len(world.communities)]
+            review = f"community/{community}/review-{len(world.improvements)}"
+        else:
+            community = engine.incidents.get(incident).community_id
+            review = f"incident/{incident}"
+        at, _ = _when(clock, ago, lateness)
+        receipt = engine.improvements.plan(
+            community, review=review, action="fix the thing", owner=OWNERS[index % 2],
+            due=at + timedelta(minutes=due_after), actor=STAFF, incident_id=incident, grid=grid,
+            objective="contained_in_15_min" if index % 3 == 0 else None, occurred_at=at)
+        world.improvements.append(receipt.aggregate_id)
+        for action, owner, shift, later in follow_ups:  # each its own command
+            clock.advance(timedelta(minutes=later))
+            try:
+                _improvement_step(engine, receipt.aggregate_id, action, owner, shift, clock())
+            except ResilienceError:
+                world.refused += 1
+            else:
+                world.applied += 1
+    elif kind == "improvement_step":
+        _, index, action, owner, shift, ago, lateness = entry
+        item = _pick(world.improvements, index)
+        if item is not None:
+            at, _ = _when(clock, ago, lateness)
+            _improvement_step(engine, item, action, owner, shift, at)
     elif kind == "correct":
         _, index, version, shift, lateness = entry
-        target = _pick([*world.incidents, *world.orders], index)
+        target = _pick([*world.incidents, *world.orders, *world.improvements], index)
         if target is not None:
             facts = engine.events(target)
             fact = facts[version % len(facts)]
             _, now = _when(clock, 0, lateness)
-            service = engine.incidents if target in world.incidents else engine.orders
+            service: Any = (engine.incidents if target in world.incidents
+                            else engine.orders if target in world.orders
+                            else engine.improvements)
             service.correct_time(target, fact.originator_version,
                                  fact.occurred_at + timedelta(minutes=shift), "log checked",
                                  actor=STAFF, occurred_at=now)
@@ -226,3 +273,23 @@ def _order_step(engine: Engine, order: UUID, action: str, provider: Provider, sc
         run.reopen(order, "still broken", actor=RESIDENT, occurred_at=at)
     else:
         run.cancel(order, "no longer needed", actor=RESIDENT, occurred_at=at)
+
+
+def _improvement_step(engine: Engine, item: UUID, action: str, owner: str, shift: int,
+                      at: datetime) -> None:
+    run = engine.improvements
+    if action == "start":
+        run.start(item, actor=STAFF, occurred_at=at)
+    elif action == "complete":
+        run.complete(item, "checked", actor=STAFF, occurred_at=at)
+    elif action == "cancel":
+        run.cancel(item, "no longer needed", actor=STAFF, occurred_at=at)
+    elif action == "reopen":
+        run.reopen(item, "not really done", actor=STAFF, occurred_at=at)
+    elif action == "assign":
+        run.assign(item, owner, actor=STAFF, occurred_at=at)
+    elif action == "reschedule":
+        run.reschedule(item, run.get(item).due + timedelta(minutes=shift), "more time needed",
+                       actor=STAFF, occurred_at=at)
+    else:
+        run.add_note(item, "progress noted", actor=STAFF, occurred_at=at)

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from resilience import Actor, Engine, Role
 from resilience.adapters.mapper import ConverterMapper
 from resilience.domain.base import FactAggregate
+from resilience.domain.improvement import ImprovementItem
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import Community
 from resilience.domain.service import ServiceOrder
@@ -34,14 +35,15 @@ from resilience.errors import InvalidInputError
 from resilience.scenario import replay_file
 from resilience.scenarios import DONGHU_FIRE
 
-AGGREGATES: tuple[type[FactAggregate], ...] = (Community, Incident, ServiceOrder)
+AGGREGATES: tuple[type[FactAggregate], ...] = (Community, Incident, ServiceOrder,
+                                               ImprovementItem)
 
 
 def _event_classes(aggregate: type[FactAggregate]) -> list[type[FactAggregate.Event]]:
     """The aggregate's persistable event classes: nested, with a TOPIC of their own.
 
     Left out: the base ``Event`` (eventsourcing refuses to trigger it). ``Created``
-    is an alias of the creation event (Registered, Detected, Placed): counted once.
+    is an alias of the creation event (Registered, Detected, Placed, Planned): counted once.
     """
     classes = [
         value
@@ -189,7 +191,8 @@ def test_every_aggregate_event_class_is_discovered() -> None:
     assert len(EVENT_CLASSES) >= 40
     for expected in (Incident.Detected, Incident.ForcedEntryMade, Community.Registered,
                      Community.CareCardIssued, ServiceOrder.Placed, ServiceOrder.Dispatched,
-                     Incident.TimeCorrected, ServiceOrder.DetailsCorrected):
+                     Incident.TimeCorrected, ServiceOrder.DetailsCorrected,
+                     ImprovementItem.Planned, ImprovementItem.Rescheduled):
         assert expected in EVENT_CLASSES
     for aggregate in AGGREGATES:
         assert len(_event_classes(aggregate)) >= 8, aggregate
@@ -248,11 +251,12 @@ def test_a_real_store_holds_only_explicit_topics(tmp_path: Path) -> None:
     known = {topic_of(cls) for cls in EVENT_CLASSES}
     with Engine(f"sqlite:///{tmp_path / 'topics.db'}") as engine:
         result = replay_file(engine, DONGHU_FIRE)
-        ids = [result.community_id, *result.incidents.values()]
+        ids = [result.community_id, *result.incidents.values(), *result.improvements.values()]
         stored = [s for aggregate_id in ids for s in engine.stored_events(aggregate_id)]
     assert stored
     assert {s.topic for s in stored} <= known
     assert "resilience.incident:ForcedEntryMade" in {s.topic for s in stored}
+    assert "resilience.improvement:Planned" in {s.topic for s in stored}
 
 
 # Schema evolution --------------------------------------------------------------------------

@@ -144,6 +144,10 @@ def incident_case(key: str, facts: list[Fact]) -> OracleCase:
         fact = earliest(facts, name)
         if fact is not None:
             milestones[milestone] = fact.at
+    notified = [f for f in of_kind(facts, "ActionTaken")
+                if f.event.action.value == "residents_notified"]
+    if notified:
+        milestones["residents_notified"] = min(notified, key=lambda f: (f.at, f.version)).at
     # The first *dispatched* responder to arrive, and that responder's own chain.
     dispatched = {f.event.responder_id: f for f in of_kind(facts, "ResponderDispatched")}
     arrivals = [f for f in of_kind(facts, "ResponderOnScene") if f.event.responder_id in dispatched]

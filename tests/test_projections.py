@@ -1,6 +1,6 @@
 """The read side's properties: every view, on every store, is the fold of the log.
 
-For each projection (``timelines`` and ``cases``) and each store (memory,
+For each projection (``timelines``, ``cases`` and ``plans``) and each store (memory,
 SQLite, PostgreSQL): catching up incrementally, in pages of any size, stopped
 and resumed anywhere (between pages or by a failure inside one), or by two
 readers at once, gives exactly the documents of a fold of the whole log from
@@ -156,7 +156,7 @@ def test_incremental_catch_up_equals_rebuild_and_a_fold_from_scratch(
         clock = ManualClock(T0)
         with fresh_url(kind, tmp_path) as url, Engine(url, clock=clock) as engine:
             views = engine.views
-            assert [p.view for p in views.projections] == ["timelines", "cases"]
+            assert [p.view for p in views.projections] == ["timelines", "cases", "plans"]
             views.page_size = page_size
             world = setup_world(engine, clock)
             reports: list[tuple[int, int]] = []
@@ -175,6 +175,10 @@ def test_incremental_catch_up_equals_rebuild_and_a_fold_from_scratch(
             assert views.position == views.head
             incremental = snapshot(engine)
             assert incremental == reference(engine)
+            items = {str(i) for i in world.improvements}
+            assert set(incremental["plans"]) == items  # one plans document per item ...
+            assert not items & set(incremental["cases"])  # ... and no case
+            assert items <= set(incremental["timelines"])
             first_page: list[bool] = []
 
             def first_page_alone(done: int, total: int) -> None:
@@ -562,7 +566,7 @@ def test_a_failing_follower_keeps_the_error_and_recovers(clock: ManualClock) -> 
             assert follower.failures >= 1
             assert follower.running
             assert views.position == 0
-            assert snapshot(engine) == {"timelines": {}, "cases": {}}
+            assert snapshot(engine) == {"timelines": {}, "cases": {}, "plans": {}}
             views.projections = real
             views.wait(timeout=60)
             assert snapshot(engine) == reference(engine)
@@ -589,7 +593,8 @@ def test_a_new_version_folds_views_of_its_own_beside_the_old_and_prunes_them(
             before, head = snapshot(old), old.views.head
         with newer, Engine(url, clock=clock) as new:
             assert new.views.stored_names == {"timelines": f"timelines/v{VERSION + 1}",
-                                              "cases": f"cases/v{VERSION + 1}"}
+                                              "cases": f"cases/v{VERSION + 1}",
+                                              "plans": f"plans/v{VERSION + 1}"}
             assert (new.views.position, new.views.lag) == (0, head)
             assert [e.action for e in new.timeline(incident).entries] == ["Detected"]
             assert new.views.position == head
@@ -604,6 +609,6 @@ def test_a_new_version_folds_views_of_its_own_beside_the_old_and_prunes_them(
             assert new.views.prune() == old_documents
             assert new.views.prune() == 0
             assert old.views.position == 0
-            assert snapshot(old) == {"timelines": {}, "cases": {}}
+            assert snapshot(old) == {"timelines": {}, "cases": {}, "plans": {}}
             assert new.views.catch_up() == 1
             assert snapshot(new) == reference(new)

@@ -2,6 +2,7 @@
 
 from resilience.clock import Clock, ManualClock, system_clock
 from resilience.domain.catalogue import DEFAULT_CATALOGUE, CatalogueItem, ServiceCatalogue
+from resilience.domain.improvement import ImprovementItem, ImprovementStatus
 from resilience.domain.incident import Incident, IncidentStatus
 from resilience.domain.organisation import Community, Holding, community_id
 from resilience.domain.service import OrderStatus, ServiceOrder
@@ -37,6 +38,7 @@ from resilience.errors import (
 )
 from resilience.metrics import BUILT_IN, CaseFilter, MetricDefinition, Period
 from resilience.services.core import Receipt
+from resilience.services.improvements import PlanItem, improvement_id_for
 from resilience.services.incidents import incident_id_for
 from resilience.services.orders import order_id_for
 from resilience.timeline import Timeline, TimelineEntry
@@ -60,6 +62,8 @@ __all__ = [
     "Employment",
     "Engine",
     "Holding",
+    "ImprovementItem",
+    "ImprovementStatus",
     "Incident",
     "IncidentStatus",
     "IncidentType",
@@ -71,6 +75,7 @@ __all__ = [
     "NotFoundError",
     "OrderStatus",
     "Period",
+    "PlanItem",
     "Provider",
     "ProviderKind",
     "Receipt",
@@ -87,6 +92,7 @@ __all__ = [
     "UnitSpec",
     "ZoneType",
     "community_id",
+    "improvement_id_for",
     "incident_id_for",
     "order_id_for",
     "system_clock",

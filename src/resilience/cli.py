@@ -3,9 +3,9 @@
 import argparse
 import math
 import sys
-import time
+import time as timer
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import TextIO
 from uuid import UUID
@@ -16,6 +16,7 @@ from resilience.engine import Engine
 from resilience.errors import InvalidInputError, NotFoundError, ResilienceError
 from resilience.metrics.definitions import BUILT_IN_BY_NAME, MetricDefinition
 from resilience.metrics.period import Period
+from resilience.review.model import AfterActionReview, Grade
 from resilience.scenario import load_scenario, replay
 from resilience.scenarios import DONGHU_FIRE
 from resilience.timeline import Timeline
@@ -71,9 +72,8 @@ def _demo(args: argparse.Namespace) -> int:
             print("Not contained: the 15-minute containment target cannot be graded.")
             return 1
         minutes = entry.elapsed.total_seconds() / 60
-        met = entry.elapsed <= CONTAINMENT_TARGET
         print(f"Contained at {entry.occurred_at:%H:%M}, {minutes:.0f} minutes after detection: "
-              f"15-minute target {'met' if met else 'MISSED'}.")
+              f"15-minute target {'met' if entry.elapsed <= CONTAINMENT_TARGET else 'MISSED'}.")
         segments = [engine.metrics(name, community=result.community_id).rows[0]
                     for name in ("turnout", "travel")]
         print("NFPA-style segments of the first unit to arrive: " + "; ".join(
@@ -83,7 +83,27 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"Data quality: {len(quality.late)} facts recorded more than 15 min late, "
               f"{len(quality.corrections)} correction(s), {len(quality.missing)} case(s) "
               "missing a milestone.")
-        return 0 if met else 1
+        review = engine.review(incident_id)
+        html = path.with_name(f"{path.stem}-review.html")
+        html.write_text(review.to_html(), encoding="utf-8")
+        print(f"\nAfter-action review (HSEEP grades; the whole review: {html})")
+        print(format_objectives(review))
+        for item in review.plan:
+            print(f"Improvement plan: {item.action} ({people.get(item.owner, item.owner)}, "
+                  f"due {item.due:%Y-%m-%d}, {item.status.value.replace('_', ' ')})")
+        contained = next(o for o in review.incidents[0].objectives
+                         if o.name == "contained_within_15_min")
+        return 0 if contained.grade is Grade.P else 1
+
+
+def format_objectives(review: AfterActionReview) -> str:
+    """Each objective's grade, title and evidence, one line each."""
+    lines = []
+    for incident in review.incidents:
+        for result in incident.objectives:
+            grade = result.grade.value if result.grade is not None else "-"
+            lines.append(f"  {grade}  {result.title}: {result.evidence}")
+    return "\n".join(lines)
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -109,16 +129,59 @@ def _timeline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _review(args: argparse.Namespace) -> int:
+    with _existing(args.db) as engine:
+        if args.incident is not None:
+            incident = UUID(args.incident)
+            events = engine.events(incident)
+            if not events:
+                raise NotFoundError(f"no incident with id {incident}")
+            zone = _zone(args.tz) if args.tz else events[0].occurred_at.tzinfo or UTC
+            on = events[0].occurred_at.astimezone(zone).date()
+            review = engine.reviews.incident(incident, as_of=_cut(args.as_of, zone, on),
+                                             known_at=_cut(args.known_at, zone, on))
+        else:
+            if args.community is None:
+                raise InvalidInputError("give an INCIDENT_ID, or --community (and --grid, "
+                                        "a period) to review every incident there")
+            zone = _zone(args.tz) if args.tz else UTC
+            community = _community(engine, args.community)
+            assert community is not None
+            review = engine.reviews.incidents(
+                community, grid=args.grid,
+                period=_period(args), drills=args.drills,
+                as_of=_moment(args.as_of, zone), known_at=_moment(args.known_at, zone))
+    render = {"md": review.to_markdown, "json": review.to_json, "html": review.to_html}
+    text = render[args.format]()
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"{review.title}: written to {args.out}")
+    else:
+        print(text)
+    return 0
+
+
+def _cut(text: str | None, zone: tzinfo, on: date) -> datetime | None:
+    """An ISO date-time, or a bare time of day ("15:07") on the incident's own day."""
+    if text is None:
+        return None
+    try:
+        moment = time.fromisoformat(text)
+        return datetime.combine(on, moment, moment.tzinfo or zone)
+    except ValueError:
+        return _moment(text, zone)
+
+
 def progress_bar(out: TextIO | None = None, width: int = 30) -> Callable[[int, int], None]:
     """A progress callback drawing ``[#####.....]  50%  1,000/2,000 events`` (on stderr)."""
     out = out or sys.stderr
-    started = time.monotonic()
+    started = timer.monotonic()
     live = out.isatty()
 
     def draw(done: int, total: int) -> None:
         share = done / total if total else 1.0
         filled = int(share * width)
-        rate = done / max(time.monotonic() - started, 1e-9)
+        rate = done / max(timer.monotonic() - started, 1e-9)
         line = (f"[{'#' * filled}{'.' * (width - filled)}] {share:4.0%}  "
                 f"{done:,}/{total:,} events  {rate:,.0f}/s")
         if live:
@@ -245,9 +308,9 @@ def _quality(args: argparse.Namespace) -> int:
 
 def _rebuild(args: argparse.Namespace) -> int:
     with _existing(args.db, fresh_views=False) as engine:
-        started = time.monotonic()
+        started = timer.monotonic()
         folded = engine.views.rebuild(progress=progress_bar())
-        seconds = time.monotonic() - started
+        seconds = timer.monotonic() - started
     print(f"rebuilt the views from {folded:,} events in {seconds:.1f} s")
     return 0
 
@@ -262,7 +325,7 @@ def _project(args: argparse.Namespace) -> int:
         follower = engine.views.follow(args.interval)
         try:
             while True:
-                time.sleep(3600)
+                timer.sleep(3600)
         except KeyboardInterrupt:
             follower.stop()
     return 0
@@ -322,6 +385,17 @@ def build_parser() -> argparse.ArgumentParser:
     quality = command("quality", "the data-quality report", _quality, period=True)
     quality.add_argument("--late-after", type=float, default=15,
                          help="minutes after which a record counts as late (default 15)")
+    review = command("review", "the after-action review of an incident, or of every incident "
+                     "of a community or grid over a period", _review, period=True)
+    review.add_argument("incident", nargs="?", help="the incident's id (omit for --community)")
+    review.add_argument("--as-of", help="only what had happened by then (ISO date-time, or a "
+                        "time of day on the incident's date)")
+    review.add_argument("--known-at", help="only what had been recorded by then")
+    review.add_argument("--format", choices=["md", "json", "html"], default="md")
+    review.add_argument("--out", help="write to this file instead of printing")
+    review.add_argument("--grid", help="with --community: one grid")
+    review.add_argument("--drills", choices=["include", "exclude", "only"], default="include",
+                        help="with --community: which incidents (default: drills included)")
     command("rebuild", "rebuild every view from the whole history", _rebuild)
     project = command("project", "bring the views up to date (--follow: keep them so, for "
                       "apps reading with fresh_views=False)", _project)

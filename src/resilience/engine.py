@@ -3,7 +3,7 @@
 import copy
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from types import TracebackType
 from typing import cast
 from uuid import UUID
@@ -26,11 +26,15 @@ from resilience.metrics.reports import (
     ServiceSummary,
 )
 from resilience.projections.runner import Views
+from resilience.review.model import AfterActionReview
 from resilience.services.communities import Communities
 from resilience.services.core import Batch, EventStoreApplication, Store
+from resilience.services.improvements import Improvements
 from resilience.services.incidents import Incidents
 from resilience.services.orders import Orders
+from resilience.services.replay import Replay
 from resilience.services.reports import MetricRef, Reports
+from resilience.services.reviews import Reviews
 from resilience.timeline import Timeline
 
 
@@ -67,6 +71,13 @@ class Engine:
         self.communities = Communities(store)
         self.incidents = Incidents(store)
         self.orders = Orders(store, catalogue)
+        # Improvement plans (after-action reviews) ---------------------------------
+        # Commands, and the plan read back from the ``plans`` view, caught up like
+        # the reports' views (unless fresh_views=False).
+        self.improvements = Improvements(store, self.views, fresh=self.reports.fresh)
+        # ---------------------------------------------------------------------------
+        self.replay = Replay(self.app, self.reports, store.clock)
+        self.reviews = Reviews(self.app, self.reports, self.improvements, store.clock)
 
     @property
     def clock(self) -> Clock:
@@ -102,19 +113,29 @@ class Engine:
 
     def metrics(self, metric: MetricRef, period: Period | None = None,
                 group_by: Sequence[str] = (), *, community: UUID | None = None,
-                tz: tzinfo | None = None) -> MetricReport:
+                tz: tzinfo | None = None, known_at: datetime | None = None) -> MetricReport:
         """One metric (a definition or a built-in's name) over a period, grouped.
 
         Day, week, month and year groups are cut in ``tz``, by default the
         period's time zone, else in each case's own recorded offset.
+        ``known_at``: as it could have been computed then, from the facts and
+        corrections recorded by that moment.
         """
-        return self.reports.metrics(metric, period, group_by, community=community, tz=tz)
+        return self.reports.metrics(metric, period, group_by, community=community, tz=tz,
+                                    known_at=known_at)
 
     def compare(self, metrics: Sequence[MetricRef], period: Period | None = None,
                 group_by: Sequence[str] = (), *, community: UUID | None = None,
-                tz: tzinfo | None = None) -> Comparison:
+                tz: tzinfo | None = None, known_at: datetime | None = None) -> Comparison:
         """Several metric definitions side by side over the same cases."""
-        return self.reports.compare(metrics, period, group_by, community=community, tz=tz)
+        return self.reports.compare(metrics, period, group_by, community=community, tz=tz,
+                                    known_at=known_at)
+
+    def review(self, incident_id: UUID, *, as_of: datetime | None = None,
+               known_at: datetime | None = None) -> AfterActionReview:
+        """The after-action review of one incident with the default objectives
+        (``engine.reviews`` takes objectives of your own, and grid or period reviews)."""
+        return self.reviews.incident(incident_id, as_of=as_of, known_at=known_at)
 
     def service_kpis(self, period: Period | None = None, group_by: Sequence[str] = (), *,
                      community: UUID | None = None,

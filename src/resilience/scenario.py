@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from attrs import frozen
+from attrs import field, frozen
 from cattrs import ClassValidationError, IterableValidationError, transform_error
 from cattrs.v import format_exception
 
@@ -27,6 +27,7 @@ from resilience.domain.values import Actor, CareCard, Location, Provider, UnitSp
 from resilience.engine import Engine
 from resilience.errors import InvalidInputError, NotFoundError, ResilienceError, ScenarioError
 from resilience.services.core import Receipt
+from resilience.services.improvements import improvement_id_for
 from resilience.services.incidents import incident_id_for
 from resilience.services.orders import order_id_for
 
@@ -42,9 +43,10 @@ _VALUE_ARGUMENTS: dict[str, Any] = {
     "detected_at": datetime,
     "expected_by": datetime,
     "corrected_to": datetime,
+    "due": datetime,
 }
 _RESERVED = frozenset({"do", "at", "recorded_at", "actor", "as", "command_id", "label",
-                       "incident", "order", "corrects"})
+                       "incident", "order", "improvement", "corrects"})
 
 _COMMUNITY_COMMANDS = frozenset({
     "add_grid", "add_micro_grid", "add_building", "classify_zone", "enrol", "assign_role",
@@ -60,6 +62,14 @@ _ORDER_COMMANDS = frozenset({
     "place", "accept", "reject", "dispatch", "start", "complete", "rate", "reopen", "cancel",
     "add_note", "correct_time", "correct_details",
 })
+# Improvement-item commands (``"improvement": KEY``) and the service methods they call.
+_IMPROVEMENT_COMMANDS = {
+    "plan_improvement": "plan", "assign_improvement": "assign",
+    "reschedule_improvement": "reschedule", "start_improvement": "start",
+    "complete_improvement": "complete", "cancel_improvement": "cancel",
+    "reopen_improvement": "reopen", "add_improvement_note": "add_note",
+    "correct_time": "correct_time", "correct_details": "correct_details",
+}
 
 
 @frozen
@@ -70,7 +80,7 @@ class Action:
     at: datetime
     recorded_at: datetime
     actor: Actor
-    target: str  # "community", "incident" or "order"
+    target: str  # "community", "incident", "order" or "improvement"
     key: str | None
     label: str | None
     command_id: str | None
@@ -80,6 +90,8 @@ class Action:
     """For entries without a command_id: derived from the entry's content (and how
     many identical entries precede it), so replaying the file again, even with
     entries inserted, records nothing twice."""
+    incident: str | None = None
+    """The incident key a ``plan_improvement`` names (the item's incident and review)."""
 
 
 @frozen
@@ -106,6 +118,8 @@ class ReplayResult:
     receipts: tuple[Receipt, ...]
     events_recorded: int
     """Facts this replay added to the store (0 when the file had been replayed before)."""
+    improvements: Mapping[str, UUID] = field(factory=dict)
+    """Improvement items by the scenario's keys."""
 
     @property
     def facts(self) -> int:
@@ -174,13 +188,16 @@ def replay(engine: Engine, scenario: Scenario) -> ReplayResult:
     community = scenario.community_id
     incidents: dict[str, UUID] = {}
     orders: dict[str, UUID] = {}
+    improvements: dict[str, UUID] = {}
     labels: dict[str, Receipt] = {}
     receipts: list[Receipt] = []
     with player.batch() as batch:
         for action in scenario.actions:
             clock.set(action.recorded_at)
             try:
-                receipt = _perform(player, scenario, community, action, incidents, orders, labels)
+                receipt = _perform(player, scenario, community, action,
+                                   {"incident": incidents, "order": orders,
+                                    "improvement": improvements}, labels)
             except ScenarioError:
                 raise
             except ResilienceError as exc:
@@ -193,7 +210,7 @@ def replay(engine: Engine, scenario: Scenario) -> ReplayResult:
             if action.label is not None:
                 labels[action.label] = receipt
     return ReplayResult(community, dict(incidents), dict(orders), tuple(receipts),
-                        batch.events_recorded)
+                        batch.events_recorded, dict(improvements))
 
 
 def replay_file(engine: Engine, path: str | Path) -> ReplayResult:
@@ -201,8 +218,7 @@ def replay_file(engine: Engine, path: str | Path) -> ReplayResult:
 
 
 def _perform(engine: Engine, scenario: Scenario, community: UUID, action: Action,
-             incidents: dict[str, UUID], orders: dict[str, UUID],
-             labels: dict[str, Receipt]) -> Receipt:
+             seen: dict[str, dict[str, UUID]], labels: dict[str, Receipt]) -> Receipt:
     kwargs: dict[str, Any] = dict(action.arguments)
     command_id = action.command_id or action.implicit_command_id
     kwargs.update(actor=action.actor, occurred_at=action.at, command_id=command_id)
@@ -217,24 +233,46 @@ def _perform(engine: Engine, scenario: Scenario, community: UUID, action: Action
         method: Callable[..., Receipt] = getattr(engine.communities, action.do)
         return method(community, **kwargs)
     # Ids derive from the community and the key, so one file may act on an
-    # incident or order that another file reported or placed.
+    # incident, order or improvement item that another file reported, placed or planned.
     assert action.key is not None
-    service, creators, id_for, id_argument, seen = {
+    service: Any
+    service, creators, id_for, id_argument, verb = {
         "incident": (engine.incidents, {"report", "detect"}, incident_id_for, "incident_id",
-                     incidents),
-        "order": (engine.orders, {"place"}, order_id_for, "order_id", orders),
+                     "reported"),
+        "order": (engine.orders, {"place"}, order_id_for, "order_id", "placed"),
+        "improvement": (engine.improvements, {"plan_improvement"}, improvement_id_for,
+                        "item_id", "planned"),
     }[action.target]
     aggregate = id_for(community, action.key)
-    seen[action.key] = aggregate
-    method = getattr(service, action.do)
+    seen[action.target][action.key] = aggregate
+    method = getattr(service, _IMPROVEMENT_COMMANDS[action.do]
+                     if action.target == "improvement" else action.do)
+    if action.incident is not None:  # a plan_improvement naming its incident
+        incident = incident_id_for(community, action.incident)
+        seen["incident"][action.incident] = incident
+        _known(engine.incidents.get, incident, "incident", action.incident, "reported")
+        kwargs["incident_id"] = incident
+        kwargs.setdefault("review", f"incident/{incident}")
     if action.do in creators:
         return method(community, **{id_argument: aggregate}, **kwargs)
     try:
         return method(aggregate, **kwargs)
     except NotFoundError:
-        verb = "reported" if action.target == "incident" else "placed"
-        raise NotFoundError(f"{action.target} {action.key!r} was not {verb} in this file "
-                            "nor before it in the store") from None
+        raise _unknown(action.target, action.key, verb) from None
+
+
+def _known(get: Callable[[UUID], object], aggregate: UUID, target: str, key: str,
+           verb: str) -> None:
+    """Raise NotFoundError naming the scenario's key if ``aggregate`` is not in the store."""
+    try:
+        get(aggregate)
+    except NotFoundError:
+        raise _unknown(target, key, verb) from None
+
+
+def _unknown(target: str, key: str, verb: str) -> NotFoundError:
+    return NotFoundError(f"{target} {key!r} was not {verb} in this file "
+                         "nor before it in the store")
 
 
 def _version(action: Action, labels: Mapping[str, Receipt]) -> int:
@@ -262,10 +300,25 @@ def _action(entry: int, line: int | None, raw: Any, zone: tzinfo | None,
     do = raw.get("do")
     if not isinstance(do, str):
         raise fail("'do' (the command) is required")
-    if "incident" in raw and "order" in raw:
+    incident: str | None = None
+    if "improvement" in raw:
+        target = "improvement"
+        if "order" in raw:
+            raise fail("an action targets an 'improvement' or an 'order', not both")
+        if "incident" in raw:
+            if do != "plan_improvement":
+                raise fail("only plan_improvement names an 'incident' besides the 'improvement'")
+            incident = raw["incident"]
+            if not isinstance(incident, str) or not incident:
+                raise fail("'incident' must be a non-empty key string")
+    elif do in _IMPROVEMENT_COMMANDS and do not in _COMMUNITY_COMMANDS:
+        raise fail(f"{do} needs an 'improvement': a key naming the item")
+    elif "incident" in raw and "order" in raw:
         raise fail("an action targets an 'incident' or an 'order', not both")
-    target = "incident" if "incident" in raw else "order" if "order" in raw else "community"
+    else:
+        target = "incident" if "incident" in raw else "order" if "order" in raw else "community"
     allowed = {"incident": _INCIDENT_COMMANDS, "order": _ORDER_COMMANDS,
+               "improvement": frozenset(_IMPROVEMENT_COMMANDS),
                "community": _COMMUNITY_COMMANDS | {"register"}}[target]
     if do not in allowed:
         raise fail(f"unknown {target} command {do!r}; known: {', '.join(sorted(allowed))}")
@@ -296,7 +349,7 @@ def _action(entry: int, line: int | None, raw: Any, zone: tzinfo | None,
     label = raw.get("label")
     command_id = raw.get("command_id")
     return Action(entry, line, do, at, recorded_at, actor, target, key, label, command_id,
-                  corrects, arguments, implicit_command_id)
+                  corrects, arguments, implicit_command_id, incident)
 
 
 def _argument(name: str, value: Any, zone: tzinfo | None) -> Any:

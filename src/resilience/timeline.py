@@ -116,14 +116,25 @@ _DESCRIBE: dict[str, Callable[[Any], str]] = {
     "CareCardIssued": lambda e: f"care card issued to grid {e.grid_id}",
     "ActivityHeld": lambda e: f"activity held: {e.title} ({e.category}), "
     f"{e.participants} taking part" + (f", grid {e.grid_id}" if e.grid_id else ""),
+    # Improvement items: keyed by qualified name, as several of their event names are
+    # also order events (Started, Completed, Cancelled...) with other fields.
+    "ImprovementItem.Planned": lambda e: f"planned for review {e.review}: {e.action}; "
+    f"owner {e.owner}, due {e.due.isoformat()}" + (f", grid {e.grid}" if e.grid else "")
+    + (f", objective {e.objective}" if e.objective else ""),
+    "ImprovementItem.OwnerAssigned": lambda e: f"{e.owner} now owns the item",
+    "ImprovementItem.Rescheduled": lambda e: f"rescheduled to {e.due.isoformat()}: {e.reason}",
+    "ImprovementItem.Started": lambda e: "work on the item started",
+    "ImprovementItem.Completed": lambda e: "completed" + (f": {e.note}" if e.note else ""),
+    "ImprovementItem.Cancelled": lambda e: f"cancelled: {e.reason}",
+    "ImprovementItem.Reopened": lambda e: f"reopened: {e.reason}",
 }
 
 
 def describe(event: Any) -> str:
     """A one-line human description of a fact."""
-    name = type(event).__name__
-    formatter = _DESCRIBE.get(name)
-    return formatter(event) if formatter else name
+    cls = type(event)
+    formatter = _DESCRIBE.get(cls.__qualname__) or _DESCRIBE.get(cls.__name__)
+    return formatter(event) if formatter else cls.__name__
 
 
 def build_timeline(events: Iterable[FactAggregate.Event]) -> Timeline:

@@ -24,6 +24,7 @@ INCIDENT_MILESTONES: Mapping[str, str] = {
     "first_unit_dispatched": "dispatch of the first dispatched responder to arrive",
     "first_unit_en_route": "en route of the first dispatched responder to arrive",
     "first_unit_on_scene": "arrival of the first dispatched responder to arrive",
+    "residents_notified": "the earliest action recorded as residents notified",
     "consent_requested": "the earliest request for a resident's consent",
     "consent_granted": "the earliest consent granted",
     "exigent_entry": "entry without consent was authorised",
@@ -138,15 +139,52 @@ class Case:
 
 
 def case_from_doc(key: str, doc: Mapping[str, Any]) -> Case:
+    """The case a ``cases`` document holds, with everything recorded and every correction."""
+    case = case_at(key, doc)
+    assert case is not None  # no cut: the first fact is always there
+    return case
+
+
+def case_at(key: str, doc: Mapping[str, Any], *, as_of: datetime | None = None,
+            known_at: datetime | None = None, corrected: bool = True) -> Case | None:
+    """The case as it stood at a cut, or None if its first fact falls outside it.
+
+    ``known_at``: only facts recorded at or before it, with only the corrections
+    recorded by then ("what we knew then"). ``as_of``: only facts that had
+    happened by then, at their times as corrected by every known correction
+    ("what had happened by then, as we now know it"). ``corrected=False``: every
+    fact at the time first recorded, as if no correction had been made.
+    """
     subject: Subject = doc["kind"]
-    originally: dict[int, str] = {}
+    parse = datetime.fromisoformat
+    recorded = [parse(rec) for _, _, rec, _ in doc["facts"]]
+    known = [known_at is None or at <= known_at for at in recorded]
+    times = {v: parse(t) for v, (_, t, _, _) in enumerate(doc["facts"], start=1)}
+    originally: dict[int, datetime] = {}
     for _, corrects, _, what, _, before, _ in doc["corrections"]:
         if what == "time":
-            originally.setdefault(corrects, before)
+            originally.setdefault(corrects, parse(before))
+    corrections = tuple(
+        Correction(v, corrects, fact, what, reason, _time(before), _time(after))
+        for v, corrects, fact, what, reason, before, after in doc["corrections"]
+        if corrected and known[v - 1] and known[corrects - 1])
+    if known_at is not None or not corrected:
+        # Unwind to the times first recorded, then replay the corrections known then.
+        times.update(originally)
+        for c in corrections:
+            if c.after is not None:
+                times[c.corrects] = c.after
     facts = tuple(
-        Fact(v, name, datetime.fromisoformat(t), datetime.fromisoformat(rec), extra,
-             datetime.fromisoformat(originally.get(v, t)))
-        for v, (name, t, rec, extra) in enumerate(doc["facts"], start=1))
+        Fact(v, name, times[v], recorded[v - 1], extra, originally.get(v, times[v]))
+        for v, (name, _, _, extra) in enumerate(doc["facts"], start=1)
+        if known[v - 1] and (as_of is None or times[v] <= as_of))
+    if not facts or facts[0].version != 1:
+        return None
+    return _case(key, subject, doc, facts, corrections)
+
+
+def _case(key: str, subject: Subject, doc: Mapping[str, Any], facts: tuple[Fact, ...],
+          corrections: tuple[Correction, ...]) -> Case:
     milestones: dict[str, datetime] = {
         "detected" if subject == "incident" else "placed": facts[0].occurred_at}
     first_of, last_of = _FIRST_OF[subject], _LAST_SINCE_REOPEN[subject]
@@ -157,6 +195,8 @@ def case_from_doc(key: str, doc: Mapping[str, Any]) -> Case:
     # as a timeline reads: "since the last reopening" and "as last reclassified".
     for fact in sorted(facts, key=lambda f: (f.occurred_at, f.version)):
         milestone = first_of.get(fact.name)
+        if fact.name == "ActionTaken" and fact.extra == "residents_notified":
+            milestone = "residents_notified"
         if milestone is not None and milestone not in milestones:
             milestones[milestone] = fact.occurred_at
         if fact.name == "Reopened":
@@ -185,9 +225,6 @@ def case_from_doc(key: str, doc: Mapping[str, Any]) -> Case:
             dims["provider"], dims["provider_kind"] = last["Dispatched"].extra
         else:
             dims["provider"] = dims["provider_kind"] = None
-    corrections = tuple(
-        Correction(v, corrects, fact, what, reason, _time(before), _time(after))
-        for v, corrects, fact, what, reason, before, after in doc["corrections"])
     return Case(key, subject, doc["community"], dims, milestones, facts, corrections,
                 drill=bool(doc.get("drill", False)), closure=closure, reopened=reopened,
                 rating=rating)

@@ -1,15 +1,18 @@
-"""The two projections: each folds facts into JSON documents, one per aggregate.
+"""The three projections: each folds facts into JSON documents, one per aggregate.
 
-``timelines``: every fact of an incident, order or community as a timeline
-entry (who, what, when it happened, when it was recorded), with corrections
-applied beside the original.
+``timelines``: every fact of an incident, order, community or improvement
+item as a timeline entry (who, what, when it happened, when it was
+recorded), with corrections applied beside the original.
 
 ``cases``: what metrics and scorecards group and measure: each incident's
 and order's dimensions as first recorded (community, grid, type at
 detection, category...), its facts with their effective times and the part
 of their payload that cases are grouped or measured by (a reclassification,
 a provider, an outcome, a score...), each community's grids, and each
-activity held.
+activity held. Improvement items are not cases: they are left out.
+
+``plans`` (resilience.projections.plans): each improvement item of an
+after-action review's improvement plan, with the history of its status.
 
 They only fold facts: which fact is a milestone, what a duration is and what
 meets a target are decided when the views are read (resilience.metrics), so
@@ -20,10 +23,12 @@ from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
 from resilience.domain.base import CORRECTION_EVENTS, FactAggregate
+from resilience.projections.plans import Plans
 from resilience.timeline import describe
 
 Doc = dict[str, Any]
-OWNER_KINDS = {"Incident": "incident", "ServiceOrder": "order", "Community": "community"}
+OWNER_KINDS = {"Incident": "incident", "ServiceOrder": "order", "Community": "community",
+               "ImprovementItem": "improvement"}
 
 
 class Docs(Protocol):
@@ -44,12 +49,14 @@ class Delivery(NamedTuple):
     version: int
     occurred: str
     recorded: str
+    owner: str
+    """The kind of aggregate the event belongs to (``OWNER_KINDS``)."""
 
     @classmethod
     def of(cls, event: FactAggregate.Event) -> "Delivery":
         return cls(event, str(event.originator_id), type(event).__name__,
                    event.originator_version, event.occurred_at.isoformat(),
-                   event.timestamp.isoformat())
+                   event.timestamp.isoformat(), owner_kind(event))
 
 
 class Projection(Protocol):
@@ -87,9 +94,9 @@ class Timelines:
     view = "timelines"
 
     def apply(self, delivery: Delivery, docs: Docs) -> None:
-        event, key, name, version, occurred, recorded = delivery
+        event, key, name, version, occurred, recorded, owner = delivery
         if version == 1:
-            doc: Doc = {"kind": owner_kind(event), "community": community_of(event),
+            doc: Doc = {"kind": owner, "community": community_of(event),
                         "at": event.occurred_at.timestamp(), "entries": []}
         else:
             doc = _existing(docs, key, version)
@@ -136,7 +143,9 @@ def activity_key(community: str, version: int) -> str:
 
 
 class Cases:
-    """Incidents and orders with their dimensions and fact times; communities; activities."""
+    """Incidents and orders with their dimensions and fact times; communities; activities.
+
+    Improvement items are not cases: their facts are ignored."""
 
     view = "cases"
 
@@ -146,6 +155,8 @@ class Cases:
         }
 
     def apply(self, delivery: Delivery, docs: Docs) -> None:
+        if delivery.owner == "improvement":
+            return
         event, key, name, version = delivery[:4]
         doc = self._creators[name](event) if version == 1 else _existing(docs, key, version)
         if doc["kind"] != "community":
@@ -213,4 +224,4 @@ class Cases:
                 "subdistrict": event.subdistrict, "grids": {}}
 
 
-PROJECTIONS: tuple[Projection, ...] = (Timelines(), Cases())
+PROJECTIONS: tuple[Projection, ...] = (Timelines(), Cases(), Plans())

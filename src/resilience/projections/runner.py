@@ -261,7 +261,7 @@ class Views:
     def documents(self, view: str) -> dict[str, Doc]:
         """Every document of a view by key (for tests and exports; reads it all)."""
         found: dict[str, Doc] = {}
-        for kind in ("incident", "order", "community", "activity"):
+        for kind in ("incident", "order", "community", "activity", "improvement"):
             found.update(self.select(view, kind))
         return found
 

@@ -11,9 +11,10 @@ from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError
 
+from resilience.clock import require_aware
 from resilience.domain.base import require_whole
 from resilience.errors import InvalidInputError, NotFoundError, StoreUnavailableError
-from resilience.metrics.cases import Case, Subject, case_from_doc
+from resilience.metrics.cases import Case, Subject, case_at, case_from_doc
 from resilience.metrics.definitions import BUILT_IN, MetricDefinition, builtin
 from resilience.metrics.period import (
     ALL_TIME,
@@ -72,6 +73,10 @@ def _zone(tz: tzinfo | None, period: Period) -> tzinfo | None:
     return tz or (bound.tzinfo if bound is not None else None)
 
 
+def _moment(value: datetime | None, name: str) -> datetime | None:
+    return None if value is None else require_aware(value, name)
+
+
 def _community_key(community: UUID | None) -> str | None:
     if community is None:
         return None
@@ -91,7 +96,7 @@ class Reports:
         self.views = views
         self.fresh = fresh
 
-    def _ready(self) -> None:
+    def ready(self) -> None:
         if self.fresh:
             try:
                 self.views.catch_up()
@@ -113,11 +118,13 @@ class Reports:
         """Incidents and/or orders whose first fact falls in ``period``."""
         if subject not in (None, "incident", "order"):
             raise InvalidInputError(f"subject must be 'incident' or 'order', got {subject!r}")
-        self._ready()
+        self.ready()
         return self._cases(subject, _period(period), self._community(community))
 
-    def _cases(self, subject: Subject | None, period: Period, community: str | None
-               ) -> list[Case]:
+    def _cases(self, subject: Subject | None, period: Period, community: str | None,
+               known_at: datetime | None = None) -> list[Case]:
+        if known_at is not None:
+            return self._cases_known_at(subject, period, community, known_at)
         start, end = period.bounds()
         found = []
         for kind in ((subject,) if subject else ("incident", "order")):
@@ -125,10 +132,22 @@ class Reports:
             found += [case_from_doc(key, doc) for key, doc in rows]
         return found
 
+    def _cases_known_at(self, subject: Subject | None, period: Period, community: str | None,
+                        known_at: datetime) -> list[Case]:
+        """Cases as recorded by ``known_at``. The view is keyed by today's corrected
+        times, so the period is applied to the times known then."""
+        found = []
+        for kind in ((subject,) if subject else ("incident", "order")):
+            for key, doc in self.views.select("cases", kind, community=community):
+                case = case_at(key, doc, known_at=known_at)
+                if case is not None and case.start in period:
+                    found.append(case)
+        return found
+
     def activities(self, *, period: Period | None = None,
                    community: UUID | None = None) -> list[Activity]:
         """Activities held in ``period``."""
-        self._ready()
+        self.ready()
         return self._activities(_period(period), self._community(community))
 
     def _activities(self, period: Period, community: str | None) -> list[Activity]:
@@ -140,7 +159,7 @@ class Reports:
 
     def communities(self) -> dict[str, tuple[str, dict[str, str]]]:
         """Community id -> (name, grid id -> grid name)."""
-        self._ready()
+        self.ready()
         return self._communities()
 
     def _communities(self) -> dict[str, tuple[str, dict[str, str]]]:
@@ -153,7 +172,7 @@ class Reports:
         """Every fact of an incident, order or community in ``occurred_at`` order."""
         if not isinstance(aggregate_id, UUID):
             raise InvalidInputError(f"timeline needs a UUID, got {aggregate_id!r}")
-        self._ready()
+        self.ready()
         doc = self.views.get("timelines", str(aggregate_id))
         if doc is None:
             raise NotFoundError(f"no incident, order or community with id {aggregate_id}")
@@ -161,19 +180,21 @@ class Reports:
 
     def metrics(self, metric: MetricRef, period: Period | None = None,
                 group_by: Sequence[str] = (), *, community: UUID | None = None,
-                tz: tzinfo | None = None) -> MetricReport:
-        """One metric over a period, split by any of the case dimensions or time buckets."""
+                tz: tzinfo | None = None, known_at: datetime | None = None) -> MetricReport:
+        """One metric over a period, split by any of the case dimensions or time buckets;
+        as known at ``known_at`` (facts and corrections recorded by then) if given."""
         definition = _definition(metric)
         groups = check_group_by(group_by, [definition.subject])
         period = _period(period)
-        self._ready()
-        cases = self._cases(definition.subject, period, self._community(community))
+        known_at = _moment(known_at, "known_at")
+        self.ready()
+        cases = self._cases(definition.subject, period, self._community(community), known_at)
         return metric_report(definition, cases, period=period, group_by=groups,
                              tz=_zone(tz, period))
 
     def compare(self, metrics: Sequence[MetricRef], period: Period | None = None,
                 group_by: Sequence[str] = (), *, community: UUID | None = None,
-                tz: tzinfo | None = None) -> Comparison:
+                tz: tzinfo | None = None, known_at: datetime | None = None) -> Comparison:
         """Several definitions side by side (an old and a changed one, say) over the same cases."""
         if isinstance(metrics, str | MetricDefinition):
             metrics = [metrics]
@@ -183,9 +204,10 @@ class Reports:
         subjects = sorted({d.subject for d in definitions})
         groups = check_group_by(group_by, subjects)
         period = _period(period)
-        self._ready()
+        known_at = _moment(known_at, "known_at")
+        self.ready()
         key = self._community(community)
-        cases = self._cases(subjects[0] if len(subjects) == 1 else None, period, key)
+        cases = self._cases(subjects[0] if len(subjects) == 1 else None, period, key, known_at)
         return Comparison(tuple(metric_report(d, cases, period=period, group_by=groups,
                                               tz=_zone(tz, period)) for d in definitions))
 
@@ -195,7 +217,7 @@ class Reports:
         """Service-order KPIs: fixed / not fixed, reopen and on-time rates, ratings."""
         groups = check_group_by(group_by, ["order"])
         period = _period(period)
-        self._ready()
+        self.ready()
         cases = self._cases("order", period, self._community(community))
         return service_report(cases, period=period, group_by=groups, tz=_zone(tz, period))
 
@@ -207,7 +229,7 @@ class Reports:
             raise InvalidInputError("counts group by community, grid or a time bucket only")
         period = _period(period)
         zone = _zone(tz, period)
-        self._ready()
+        self.ready()
         key = self._community(community)
         cases = self._cases(None, period, key)
         activities = self._activities(period, key)
@@ -229,7 +251,7 @@ class Reports:
             raise InvalidInputError("a scorecard needs a community")
         key = _community_key(community)
         period = _period(period)
-        self._ready()
+        self.ready()
         known = self._communities()
         if key not in known:
             raise NotFoundError(f"no community {community}")
@@ -266,7 +288,7 @@ class Reports:
             require_whole(last, "last (or None)", 1)
         definition = _definition(metric)
         period = _period(period)
-        self._ready()
+        self.ready()
         only = self._community(community)
         scopes: list[tuple[str, str | None, str]] = []
         for key, (name, grids) in sorted(self._communities().items(), key=lambda i: i[1][0]):
@@ -289,7 +311,7 @@ class Reports:
             raise InvalidInputError(f"late_after must be a timedelta >= 0, got {late_after!r}")
         definitions = [_definition(m) for m in graded]
         period = _period(period)
-        self._ready()
+        self.ready()
         return data_quality(self._cases(None, period, self._community(community)), definitions,
                             period=period, late_after=late_after)
 

@@ -1,0 +1,327 @@
+"""The improvement-item aggregate: one action of an after-action review's improvement plan.
+
+An after-action review (HSEEP style) ends with an improvement plan: actions,
+each with an owner and a due date. Each item is tracked to done here:
+planned -> (started) -> completed or cancelled, reopened if it was not
+really done, with its owner reassigned and its due date rescheduled on the
+way, and corrections like every other aggregate.
+
+Rules:
+
+- the due date (planned or rescheduled) is after the planning time;
+- lifecycle facts (planned, started, completed, cancelled, reopened) are
+  each dated no earlier than the one before, and so are the facts that set
+  the due date (planned, rescheduled) and those that set the owner (planned,
+  owner assigned): times can't go backwards, so the status, due date and
+  owner as of any moment are those of the last such fact by then, and the
+  last recorded is the one in force;
+- a *finished* item (done or cancelled) accepts nothing but a reopen, as a
+  closed incident does: to add a note, reassign, reschedule or correct one of
+  its facts, reopen it first;
+- only a finished item can be reopened; reassigning to the current owner or
+  rescheduling to the current due date is refused.
+"""
+
+import itertools
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from resilience.clock import require_aware
+from resilience.domain.base import Context, FactAggregate, require_text
+from resilience.errors import InvalidInputError, InvalidTransitionError
+
+
+class ImprovementStatus(StrEnum):
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+FINISHED = frozenset({ImprovementStatus.DONE, ImprovementStatus.CANCELLED})
+UNFINISHED = frozenset({ImprovementStatus.OPEN, ImprovementStatus.IN_PROGRESS})
+# Facts that move the item along its life: each is dated no earlier than the one before.
+STEPS = {"Planned": "planning", "Started": "start", "Completed": "completion",
+         "Cancelled": "cancellation", "Reopened": "reopening"}
+STATUS_AFTER = {"Planned": ImprovementStatus.OPEN, "Started": ImprovementStatus.IN_PROGRESS,
+                "Completed": ImprovementStatus.DONE, "Cancelled": ImprovementStatus.CANCELLED,
+                "Reopened": ImprovementStatus.OPEN}
+"""The status an item is in after each lifecycle fact (by event name)."""
+# Facts that set the due date, and the owner: each is dated no earlier than the one before.
+DUE_FACTS = {"Planned": "planning", "Rescheduled": "rescheduling"}
+OWNER_FACTS = {"Planned": "planning", "OwnerAssigned": "reassignment"}
+_ANY_FINISHED_OK = frozenset({"Reopened"})
+
+
+def _objective(objective: str | None) -> str | None:
+    return None if objective is None else require_text(objective, "objective")
+
+
+class ImprovementItem(FactAggregate):
+    """One action of an improvement plan, with its owner and due date, tracked to done."""
+
+    TOPIC = "resilience.improvement:ImprovementItem"
+    kind = "improvement item"
+
+    community_id: UUID
+    review: str
+    incident_id: UUID | None
+    grid: str | None
+    objective: str | None
+    action: str
+    owner: str
+    due: datetime
+    status: ImprovementStatus
+    dues: dict[int, datetime]
+    """Every due date recorded (planned or rescheduled), by the version that set it."""
+    completed: int | None
+    """Version of the completion in force (None unless done)."""
+    cancel_reason: str | None
+    reopen_count: int
+
+    class Event(FactAggregate.Event):
+        TOPIC = "resilience.improvement:Event"
+
+    class Planned(Event, FactAggregate.Created):
+        TOPIC = "resilience.improvement:Planned"
+        community_id: UUID
+        review: str
+        incident_id: UUID | None
+        grid: str | None
+        objective: str | None
+        action: str
+        owner: str
+        due: datetime
+
+        def apply(self, aggregate: "ImprovementItem") -> None:
+            aggregate.community_id = self.community_id
+            aggregate.review = self.review
+            aggregate.incident_id = self.incident_id
+            aggregate.grid = self.grid
+            aggregate.objective = self.objective
+            aggregate.action = self.action
+            aggregate.owner = self.owner
+            aggregate.due = self.due
+            aggregate.dues[self.originator_version] = self.due
+
+    Created = Planned  # see Incident.Created
+
+    class OwnerAssigned(Event):
+        """The item was handed to another owner."""
+
+        TOPIC = "resilience.improvement:OwnerAssigned"
+        owner: str
+
+        def apply(self, aggregate: "ImprovementItem") -> None:
+            aggregate.owner = self.owner
+
+    class Rescheduled(Event):
+        TOPIC = "resilience.improvement:Rescheduled"
+        due: datetime
+        reason: str
+
+        def apply(self, aggregate: "ImprovementItem") -> None:
+            aggregate.due = self.due
+            aggregate.dues[self.originator_version] = self.due
+
+    class Started(Event):
+        TOPIC = "resilience.improvement:Started"
+
+        def apply(self, aggregate: "ImprovementItem") -> None:
+            aggregate.status = ImprovementStatus.IN_PROGRESS
+
+    class Completed(Event):
+        TOPIC = "resilience.improvement:Completed"
+        note: str
+
+        def apply(self, aggregate: "ImprovementItem") -> None:
+            aggregate.status = ImprovementStatus.DONE
+            aggregate.completed = self.originator_version
+
+    class Cancelled(Event):
+        TOPIC = "resilience.improvement:Cancelled"
+        reason: str
+
+        def apply(self, aggregate: "ImprovementItem") -> None:
+            aggregate.status = ImprovementStatus.CANCELLED
+            aggregate.cancel_reason = self.reason
+
+    class Reopened(Event):
+        TOPIC = "resilience.improvement:Reopened"
+        reason: str
+
+        def apply(self, aggregate: "ImprovementItem") -> None:
+            aggregate.status = ImprovementStatus.OPEN
+            aggregate.completed = None
+            aggregate.cancel_reason = None
+            aggregate.reopen_count += 1
+
+    class NoteAdded(Event):
+        TOPIC = "resilience.improvement:NoteAdded"
+        text: str
+
+    class TimeCorrected(Event, FactAggregate.TimeCorrected):
+        TOPIC = "resilience.improvement:TimeCorrected"
+
+    class DetailsCorrected(Event, FactAggregate.DetailsCorrected):
+        TOPIC = "resilience.improvement:DetailsCorrected"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.status = ImprovementStatus.OPEN
+        self.dues = {}
+        self.completed = None
+        self.cancel_reason = None
+        self.reopen_count = 0
+
+    # Creation -----------------------------------------------------------------
+
+    @classmethod
+    def plan(
+        cls, ctx: Context, *, item_id: UUID, community_id: UUID, review: str,
+        incident_id: UUID | None, grid: str | None, objective: str | None, action: str,
+        owner: str, due: datetime,
+    ) -> "ImprovementItem":
+        """A review plans an action, owned by ``owner``, due at ``due`` (after now)."""
+        require_aware(due, "due")
+        if due <= ctx.occurred_at:
+            raise InvalidInputError(
+                f"due ({due.isoformat()}) must be after the item is planned "
+                f"({ctx.occurred_at.isoformat()})")
+        if incident_id is not None and not isinstance(incident_id, UUID):
+            raise InvalidInputError(f"incident_id must be a UUID or None, got {incident_id!r}")
+        return cls._create(
+            cls.Planned,
+            id=item_id,
+            timestamp=ctx.recorded_at,
+            occurred_at=ctx.occurred_at,
+            actor=ctx.actor,
+            command_id=ctx.command_id,
+            community_id=community_id,
+            review=require_text(review, "review"),
+            incident_id=incident_id,
+            grid=None if grid is None else require_text(grid, "grid"),
+            objective=_objective(objective),
+            action=require_text(action, "action"),
+            owner=require_text(owner, "owner"),
+            due=due,
+        )
+
+    # Queries ------------------------------------------------------------------
+
+    @property
+    def planned_at(self) -> datetime:
+        return self.occurred[1]
+
+    @property
+    def completed_at(self) -> datetime | None:
+        """Effective time of the completion in force, or None if the item is not done."""
+        return self.occurred[self.completed] if self.completed is not None else None
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+    def is_overdue(self, at: datetime) -> bool:
+        """Is the item, as it stands now, unfinished with its due date before ``at``?"""
+        require_aware(at, "at")
+        return self.status in UNFINISHED and at > self.due
+
+    # Commands -----------------------------------------------------------------
+
+    def assign(self, ctx: Context, owner: str) -> None:
+        """Hand the item to another owner (a person id)."""
+        owner = require_text(owner, "owner")
+        if owner == self.owner:
+            raise InvalidTransitionError(f"{owner} already owns this item")
+        self._after_planning(ctx)
+        self._not_before(ctx, self._chain(OWNER_FACTS)[-1], OWNER_FACTS)
+        self._trigger(self.OwnerAssigned, ctx, owner=owner)
+
+    def reschedule(self, ctx: Context, due: datetime, reason: str) -> None:
+        """Move the due date (still after the planning time), saying why."""
+        require_aware(due, "due")
+        reason = require_text(reason, "reason")
+        if due <= self.planned_at:
+            raise InvalidInputError(
+                f"due ({due.isoformat()}) must be after the item was planned "
+                f"({self.planned_at.isoformat()})")
+        if due == self.due:
+            raise InvalidTransitionError(f"the item is already due at {self.due.isoformat()}")
+        self._after_planning(ctx)
+        self._not_before(ctx, self._chain(DUE_FACTS)[-1], DUE_FACTS)
+        self._trigger(self.Rescheduled, ctx, due=due, reason=reason)
+
+    def start(self, ctx: Context) -> None:
+        self._require_status(ctx, frozenset({ImprovementStatus.OPEN}), "started")
+        self._trigger(self.Started, ctx)
+
+    def complete(self, ctx: Context, note: str = "") -> None:
+        if not isinstance(note, str):
+            raise InvalidInputError(f"note must be a string, got {note!r}")
+        self._require_status(ctx, UNFINISHED, "completed")
+        self._trigger(self.Completed, ctx, note=note)
+
+    def cancel(self, ctx: Context, reason: str) -> None:
+        reason = require_text(reason, "reason")
+        self._require_status(ctx, UNFINISHED, "cancelled")
+        self._trigger(self.Cancelled, ctx, reason=reason)
+
+    def reopen(self, ctx: Context, reason: str) -> None:
+        """Reopen a done or cancelled item (it was not really done, or is needed after all)."""
+        reason = require_text(reason, "reason")
+        self._require_status(ctx, FINISHED, "reopened")
+        self._trigger(self.Reopened, ctx, reason=reason)
+
+    def add_note(self, ctx: Context, text: str) -> None:
+        text = require_text(text, "text")
+        self._after_planning(ctx)
+        self._trigger(self.NoteAdded, ctx, text=text)
+
+    # Invariants ---------------------------------------------------------------
+
+    def _check_writable(self, event_class: type[object]) -> None:
+        if self.status in FINISHED and event_class.__name__ not in _ANY_FINISHED_OK:
+            raise InvalidTransitionError(
+                f"the item is {self.status.value.replace('_', ' ')}: "
+                "it accepts nothing but a reopen")
+
+    def _require_status(self, ctx: Context, allowed: frozenset[ImprovementStatus],
+                        verb: str) -> None:
+        if self.status not in allowed:
+            raise InvalidTransitionError(
+                f"an item that is {self.status.value.replace('_', ' ')} cannot be {verb}")
+        self._not_before(ctx, self._chain(STEPS)[-1], STEPS)
+
+    def _not_before(self, ctx: Context, version: int, names: dict[str, str]) -> None:
+        if ctx.occurred_at < self.occurred[version]:
+            raise InvalidTransitionError(
+                f"{ctx.occurred_at.isoformat()} is before the item's {names[self.kinds[version]]} "
+                f"({self.occurred[version].isoformat()}): times can't go backwards")
+
+    def _after_planning(self, ctx: Context) -> None:
+        if ctx.occurred_at < self.planned_at:
+            raise InvalidTransitionError(
+                f"nothing can happen before the item was planned ({self.planned_at.isoformat()}); "
+                f"got {ctx.occurred_at.isoformat()}")
+
+    def _chain(self, names: dict[str, str]) -> list[int]:
+        """Versions of the facts named in ``names``, in recording order."""
+        return [v for v, kind in self.kinds.items() if kind in names]
+
+    def _check_times(self, times: dict[int, datetime]) -> None:
+        planned = times[1]
+        if any(t < planned for t in times.values()):
+            raise InvalidTransitionError(
+                f"nothing can happen before the item was planned ({planned.isoformat()})")
+        if any(due <= planned for due in self.dues.values()):
+            raise InvalidTransitionError(
+                f"a due date recorded for the item would not be after its planning "
+                f"({planned.isoformat()})")
+        chains = (self._chain(STEPS), self._chain(DUE_FACTS), self._chain(OWNER_FACTS))
+        for earlier, later in itertools.chain.from_iterable(map(itertools.pairwise, chains)):
+            if times[later] < times[earlier]:
+                raise InvalidTransitionError(
+                    f"the {self.kinds[later]} fact would precede the {self.kinds[earlier]} fact: "
+                    "times can't go backwards")

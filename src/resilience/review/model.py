@@ -1,0 +1,201 @@
+"""What an after-action review holds: plain frozen values, rendered by resilience.review.render.
+
+A review is computed from the facts each time it is asked for; only its
+improvement plan is stored (as ImprovementItem aggregates linked by the
+review's ``key``), so a later review of the same scope lists what is still
+open.
+"""
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Literal
+
+from attrs import Factory, frozen
+
+from resilience.services.improvements import PlanItem
+from resilience.timeline import Timeline
+
+
+class Grade(StrEnum):
+    """HSEEP's rating of how an objective was performed."""
+
+    P = "P"
+    S = "S"
+    M = "M"
+    U = "U"
+
+    @property
+    def meaning(self) -> str:
+        return GRADE_MEANINGS[self]
+
+
+GRADE_MEANINGS: Mapping[Grade, str] = {
+    Grade.P: "performed without challenges",
+    Grade.S: "performed with some challenges",
+    Grade.M: "performed with major challenges",
+    Grade.U: "unable to be performed",
+}
+
+
+@frozen
+class ObjectiveResult:
+    """One objective graded on one incident (``grade`` None: it did not apply)."""
+
+    name: str
+    title: str
+    grade: Grade | None
+    evidence: str
+    """One sentence on why: the times, the facts, what was missing."""
+    measured: timedelta | None = None
+    target: timedelta | None = None
+    versions: tuple[int, ...] = ()
+    """The facts the grade rests on (their versions in the incident)."""
+
+
+@frozen
+class SegmentResult:
+    """One segment metric (e.g. NFPA turnout) of one incident against its target."""
+
+    name: str
+    description: str
+    start: str
+    end: str
+    """Milestone names (resilience.metrics.INCIDENT_MILESTONES)."""
+    duration: timedelta | None
+    """As corrected (None: a milestone is missing)."""
+    first_recorded: timedelta | None
+    """From the times as first recorded, before any correction."""
+    target: timedelta | None
+    met: bool | None
+    """None when there is no target or nothing to measure."""
+
+
+@frozen
+class Finding:
+    """A strength or an area for improvement, with the facts it rests on."""
+
+    text: str
+    objective: str | None = None
+    versions: tuple[int, ...] = ()
+
+
+FlagKind = Literal["missing", "out_of_order", "late", "correction"]
+
+
+@frozen
+class QualityFlag:
+    kind: FlagKind
+    text: str
+    version: int | None = None
+
+
+@frozen
+class Milestone:
+    """A key moment of the incident for the chart: its name, effective time and label."""
+
+    name: str
+    at: datetime
+    label: str
+
+
+@frozen
+class ResponderTrack:
+    """One responder's dispatch -> en route -> on scene (any of them may be unknown)."""
+
+    responder_id: str
+    name: str
+    dispatched_at: datetime | None
+    en_route_at: datetime | None
+    on_scene_at: datetime | None
+
+
+@frozen
+class IncidentReview:
+    """The review of one incident (or drill), as of the review's cut."""
+
+    incident_id: str
+    description: str
+    community: str
+    community_name: str
+    grid: str | None
+    incident_type: str
+    severity: str
+    drill: bool
+    detected_at: datetime
+    status: str
+    commander: str | None
+    summary: tuple[str, ...]
+    """A few sentences: what happened, when it was contained, how it ended."""
+    timeline: Timeline
+    milestones: tuple[Milestone, ...]
+    responders: tuple[ResponderTrack, ...]
+    segments: tuple[SegmentResult, ...]
+    objectives: tuple[ObjectiveResult, ...]
+    strengths: tuple[Finding, ...]
+    improvements: tuple[Finding, ...]
+    """Areas for improvement."""
+    quality: tuple[QualityFlag, ...]
+    target_line: timedelta | None
+    """Where the chart draws its target line (the containment objective's target)."""
+    people: Mapping[str, str] = Factory(dict)
+    """Person id -> name, for display."""
+
+
+@frozen
+class ObjectiveSummary:
+    """One objective over every incident of the review: its grade and how many got each."""
+
+    name: str
+    title: str
+    grade: Grade | None
+    counts: Mapping[str, int]
+    """"P", "S", "M", "U" and "n/a" -> number of incidents."""
+
+
+@frozen
+class AfterActionReview:
+    """An after-action review: of one incident, or of every incident of a grid or period."""
+
+    key: str
+    """Links the improvement plan to the review: ``incident/<id>`` or
+    ``community/<id>[/grid/<grid>]/<period>``."""
+    title: str
+    scope: str
+    community: str
+    grid: str | None
+    generated_at: datetime
+    as_of: datetime | None
+    """Only what had happened by then (None: everything)."""
+    known_at: datetime | None
+    """Only what had been recorded by then (None: everything recorded)."""
+    incidents: tuple[IncidentReview, ...]
+    objectives: tuple[ObjectiveSummary, ...]
+    plan: tuple[PlanItem, ...]
+    """Improvement items raised by this review."""
+    still_open: tuple[PlanItem, ...]
+    """Items of earlier reviews in the same community (and grid) not yet done."""
+
+    @property
+    def drills(self) -> int:
+        return sum(1 for incident in self.incidents if incident.drill)
+
+    def to_dict(self) -> dict[str, Any]:
+        from resilience.review.render import review_to_dict
+
+        return review_to_dict(self)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        from resilience.review.render import review_to_json
+
+        return review_to_json(self, indent)
+
+    def to_markdown(self) -> str:
+        from resilience.review.render import review_to_markdown
+
+        return review_to_markdown(self)
+
+    def to_html(self) -> str:
+        from resilience.review.render import review_to_html
+
+        return review_to_html(self)

@@ -1,0 +1,277 @@
+"""Objectives an after-action review grades P/S/M/U, as data, with default rules.
+
+Three kinds of rule:
+
+- ``within``: milestone ``end`` no later than ``target`` after ``start``.
+  P: within the target; S: within ``target x some_challenges``; M: later;
+  U: ``end`` never happened although the incident is finished or the
+  deadline has passed. Not graded while the deadline is still ahead.
+- ``consent_before_entry``: every forced entry had a resident's consent
+  granted at or before it. P: all did; S: some entry relied on exigent
+  authorisation instead; U: an entry had neither. Not applicable without a
+  forced entry.
+- ``recorded``: each of ``milestones`` was recorded, promptly and right first
+  time. P: all recorded, none later than ``late_after`` nor corrected; S: all
+  recorded, some late or corrected; M: up to half missing; U: more missing.
+  Milestones an unfinished incident hasn't reached yet don't count.
+"""
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from attrs import field, frozen
+
+from resilience.domain.values import IncidentType
+from resilience.errors import InvalidInputError
+from resilience.metrics.cases import INCIDENT_MILESTONES, Case
+from resilience.metrics.quality import DEFAULT_LATE_AFTER
+from resilience.review.model import Grade, ObjectiveResult
+from resilience.review.text import clock, minutes, noun, words
+
+Rule = Literal["within", "consent_before_entry", "recorded"]
+RULES: tuple[Rule, ...] = ("within", "consent_before_entry", "recorded")
+
+KEY_MILESTONES = ("detected", "reported", "acknowledged", "first_dispatched",
+                  "first_on_scene", "contained", "resolved", "closed")
+
+# The fact behind each milestone, so a grade can name the facts it rests on.
+_FACT_OF = {
+    "detected": "Detected", "reported": "Reported", "acknowledged": "Acknowledged",
+    "commander_assigned": "CommanderAssigned", "first_dispatched": "ResponderDispatched",
+    "first_en_route": "ResponderEnRoute", "first_on_scene": "ResponderOnScene",
+    "first_unit_dispatched": "ResponderDispatched", "first_unit_en_route": "ResponderEnRoute",
+    "first_unit_on_scene": "ResponderOnScene", "residents_notified": "ActionTaken",
+    "consent_requested": "ConsentRequested", "consent_granted": "ConsentGranted",
+    "exigent_entry": "ExigentEntryAuthorised", "forced_entry": "ForcedEntryMade",
+    "source_found": "SourceFound", "contained": "Contained", "resolved": "Resolved",
+    "closed": "Closed",
+}
+
+
+def _names(value: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+@frozen
+class Objective:
+    """One objective of a review: what is expected, and how it is graded."""
+
+    name: str
+    title: str
+    rule: Rule
+    start: str | None = None
+    end: str | None = None
+    target: timedelta | None = None
+    some_challenges: float = 1.5
+    """``within``: up to this multiple of the target still grades S, beyond it M."""
+    milestones: tuple[str, ...] = field(default=KEY_MILESTONES, converter=_names)
+    late_after: timedelta = DEFAULT_LATE_AFTER
+    incident_types: tuple[str, ...] = field(default=(), converter=_names)
+    """The incident types it applies to (empty: all)."""
+
+    def __attrs_post_init__(self) -> None:
+        for text, what in ((self.name, "name"), (self.title, "title")):
+            if not isinstance(text, str) or not text.strip():
+                raise InvalidInputError(f"an objective needs a {what}")
+        if self.rule not in RULES:
+            raise InvalidInputError(f"objective {self.name}: rule must be one of "
+                                    f"{', '.join(RULES)}, got {self.rule!r}")
+        if self.rule == "within":
+            for which in ("start", "end"):
+                if getattr(self, which) not in INCIDENT_MILESTONES:
+                    raise InvalidInputError(
+                        f"objective {self.name}: {which} must be an incident milestone "
+                        f"({', '.join(INCIDENT_MILESTONES)}), got {getattr(self, which)!r}")
+            if not isinstance(self.target, timedelta) or self.target <= timedelta(0):
+                raise InvalidInputError(
+                    f"objective {self.name}: target must be a positive duration")
+            if (isinstance(self.some_challenges, bool)
+                    or not isinstance(self.some_challenges, int | float)
+                    or self.some_challenges < 1):
+                raise InvalidInputError(
+                    f"objective {self.name}: some_challenges must be a number >= 1")
+        unknown = [m for m in self.milestones if m not in INCIDENT_MILESTONES]
+        if unknown or not self.milestones:
+            raise InvalidInputError(f"objective {self.name}: milestones must be incident "
+                                    f"milestones, got {list(self.milestones)}")
+        if not isinstance(self.late_after, timedelta) or self.late_after < timedelta(0):
+            raise InvalidInputError(f"objective {self.name}: late_after must be a duration")
+        types = [t.value for t in IncidentType]
+        if any(t not in types for t in self.incident_types):
+            raise InvalidInputError(f"objective {self.name}: incident_types must be among "
+                                    f"{', '.join(types)}")
+
+    def applies(self, case: Case) -> bool:
+        return not self.incident_types or case.dims.get("incident_type") in self.incident_types
+
+    def grade(self, case: Case, at: datetime | None = None) -> ObjectiveResult:
+        """Grade one incident (cut or not). ``at``: the moment of the cut, if any."""
+        if not self.applies(case):
+            return self._result(None, f"does not apply to {case.dims.get('incident_type')} "
+                                "incidents")
+        if case.closure not in (None, "resolved"):
+            return self._result(None, f"closed as {case.closure.replace('_', ' ')}")
+        if self.rule == "within":
+            return self._within(case, at)
+        if self.rule == "consent_before_entry":
+            return self._consent(case)
+        return self._recorded(case)
+
+    # As data ---------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"name": self.name, "title": self.title, "rule": self.rule}
+        if self.rule == "within":
+            assert self.target is not None
+            data.update(start=self.start, end=self.end,
+                        target_minutes=self.target.total_seconds() / 60,
+                        some_challenges=self.some_challenges)
+        if self.rule == "recorded":
+            data.update(milestones=list(self.milestones),
+                        late_after_minutes=self.late_after.total_seconds() / 60)
+        if self.incident_types:
+            data["incident_types"] = list(self.incident_types)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Objective":
+        """An objective from JSON-like data (``target_minutes``, ``late_after_minutes``)."""
+        if not isinstance(data, Mapping):
+            raise InvalidInputError(f"an objective is an object, got {data!r}")
+        known = {"name", "title", "rule", "start", "end", "target_minutes", "some_challenges",
+                 "milestones", "late_after_minutes", "incident_types"}
+        extra = sorted(set(data) - known)
+        if extra:
+            raise InvalidInputError(f"unknown objective keys {extra}; known: {sorted(known)}")
+        fields = {k: v for k, v in data.items() if not k.endswith("_minutes")}
+        for key, name in (("target_minutes", "target"), ("late_after_minutes", "late_after")):
+            if key in data:
+                minutes = data[key]
+                if isinstance(minutes, bool) or not isinstance(minutes, int | float):
+                    raise InvalidInputError(f"{key} must be a number, got {minutes!r}")
+                fields[name] = timedelta(minutes=minutes)
+        for key in ("milestones", "incident_types"):
+            if key in fields and not isinstance(fields[key], list):
+                raise InvalidInputError(f"{key} must be a list of names")
+        try:
+            return cls(**fields)
+        except TypeError as exc:
+            raise InvalidInputError(f"objective: {exc}") from None
+
+    # Rules -------------------------------------------------------------------------
+
+    def _result(self, grade: Grade | None, evidence: str, measured: timedelta | None = None,
+                versions: tuple[int, ...] = ()) -> ObjectiveResult:
+        return ObjectiveResult(self.name, self.title, grade, evidence, measured, self.target,
+                               versions)
+
+    def _within(self, case: Case, at: datetime | None) -> ObjectiveResult:
+        assert self.start is not None
+        assert self.end is not None
+        assert self.target is not None
+        start, end = case.milestones.get(self.start), case.milestones.get(self.end)
+        versions = _versions(case, self.start, self.end)
+        if start is None:
+            return self._result(None, f"not graded: no {words(self.start)} recorded")
+        if end is None:
+            deadline = start + self.target
+            if not case.finished and (at is None or at < deadline) and case.closure is None:
+                return self._result(None, f"not yet graded: no {words(self.end)} by the cut, "
+                                    f"deadline {clock(deadline)}", versions=versions)
+            return self._result(Grade.U, f"no {words(self.end)} was recorded",
+                                versions=versions)
+        took = end - start
+        evidence = (f"{words(self.end)} at {clock(end)}, {minutes(took)} after "
+                    f"{noun(self.start)} (target {minutes(self.target)})")
+        if took <= self.target:
+            grade = Grade.P
+        elif took <= self.target * self.some_challenges:
+            grade = Grade.S
+        else:
+            grade = Grade.M
+        return self._result(grade, evidence, took, versions)
+
+    def _consent(self, case: Case) -> ObjectiveResult:
+        entries = [f for f in case.facts if f.name == "ForcedEntryMade"]
+        if not entries:
+            return self._result(None, "no forced entry was made")
+        grants = [f for f in case.facts if f.name == "ConsentGranted"]
+        exigent = [f for f in case.facts if f.name == "ExigentEntryAuthorised"]
+        unconsented = [e for e in entries
+                       if not any(g.occurred_at <= e.occurred_at for g in grants)]
+        versions = tuple(f.version for f in (*entries, *grants, *exigent))
+        if not unconsented:
+            first = min(g.occurred_at for g in grants)
+            return self._result(Grade.P, f"consent granted at {clock(first)}, before every "
+                                f"forced entry ({len(entries)})", versions=versions)
+        authorised = [e for e in unconsented
+                      if any(x.occurred_at <= e.occurred_at for x in exigent)]
+        if len(authorised) == len(unconsented):
+            return self._result(Grade.S, f"{len(unconsented)} of {len(entries)} forced "
+                                "entries relied on exigent authorisation, not consent",
+                                versions=versions)
+        return self._result(Grade.U, f"{len(unconsented) - len(authorised)} forced entries "
+                            "had neither consent nor exigent authorisation", versions=versions)
+
+    def _recorded(self, case: Case) -> ObjectiveResult:
+        expected = list(self.milestones)
+        if not case.finished:
+            # An unfinished incident hasn't reached the milestones after its latest one.
+            reached = [i for i, m in enumerate(expected) if m in case.milestones]
+            expected = expected[:max(reached) + 1] if reached else expected[:1]
+        if case.closure is None:
+            expected = [m for m in expected if m != "closed"]
+        missing = [m for m in expected if m not in case.milestones]
+        facts = {m: _fact(case, m) for m in expected if m not in missing}
+        late = [m for m, f in facts.items()
+                if f is not None and f.recorded_at - f.original_at > self.late_after]
+        corrected = {c.corrects for c in case.corrections if c.what == "time"}
+        fixed = [m for m, f in facts.items() if f is not None and f.version in corrected]
+        versions = tuple(sorted(f.version for f in facts.values() if f is not None))
+        if missing:
+            grade = Grade.M if len(missing) * 2 <= len(expected) else Grade.U
+            return self._result(grade, f"not recorded: {', '.join(map(words, missing))}",
+                                versions=versions)
+        notes = []
+        if late:
+            notes.append(f"recorded more than {minutes(self.late_after)} late: "
+                         f"{', '.join(map(words, late))}")
+        if fixed:
+            notes.append(f"time corrected afterwards: {', '.join(map(words, fixed))}")
+        if notes:
+            return self._result(Grade.S, "; ".join(notes), versions=versions)
+        return self._result(Grade.P, f"all {len(expected)} key milestones recorded on time",
+                            versions=versions)
+
+
+def _fact(case: Case, milestone: str) -> Any:
+    """The fact whose effective time is the milestone's."""
+    at = case.milestones[milestone]
+    name = _FACT_OF.get(milestone)
+    return next((f for f in case.facts if f.name == name and f.occurred_at == at), None)
+
+
+def _versions(case: Case, *milestones: str) -> tuple[int, ...]:
+    found = (_fact(case, m) for m in milestones if m in case.milestones)
+    return tuple(f.version for f in found if f is not None)
+
+
+DEFAULT_OBJECTIVES: tuple[Objective, ...] = (
+    Objective("contained_within_15_min", "Contain the incident within 15 minutes of detection",
+              "within", "detected", "contained", timedelta(minutes=15)),
+    Objective("residents_notified_within_5_min",
+              "Notify the residents at risk within 5 minutes of detection", "within",
+              "detected", "residents_notified", timedelta(minutes=5),
+              incident_types=("fire", "gas", "flood")),
+    Objective("first_unit_on_scene_within_5_min",
+              "Get the first dispatched responder on scene within 5 minutes of detection",
+              "within", "detected", "first_unit_on_scene", timedelta(minutes=5)),
+    Objective("consent_before_forced_entry",
+              "Obtain a resident's consent before any forced entry", "consent_before_entry"),
+    Objective("key_milestones_recorded",
+              "Record every key milestone promptly and right first time", "recorded"),
+)
+"""The objectives a review grades unless given others (docs/review.md explains each)."""

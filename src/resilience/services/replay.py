@@ -1,0 +1,174 @@
+"""``engine.replay``: incidents, orders, grids and communities as they stood at a moment.
+
+One incident or order is replayed from its own events only (folded through
+the ``cases`` projection in memory). A community or grid is replayed from
+its own events (for the roster) and from the ``cases`` view (for incidents
+and orders), never by re-reading every aggregate.
+"""
+
+import itertools
+from collections.abc import Sequence
+from datetime import datetime
+from typing import cast
+from uuid import UUID
+
+from attrs import frozen
+
+from resilience.clock import Clock, require_aware
+from resilience.domain.base import FactAggregate
+from resilience.domain.incident import Incident
+from resilience.domain.organisation import Community
+from resilience.domain.service import ServiceOrder
+from resilience.errors import InvalidInputError, NotFoundError
+from resilience.metrics.cases import Case, case_at
+from resilience.metrics.period import Period
+from resilience.metrics.reports import MetricReport, render_table
+from resilience.review.replay import (
+    CommunitySituation,
+    IncidentSituation,
+    OrderSituation,
+    case_doc,
+    incident_situation,
+    order_situation,
+)
+from resilience.services.core import EventStoreApplication
+from resilience.services.reports import MetricRef, Reports
+
+
+@frozen
+class Cut:
+    """A checked pair of cuts (either may be None: no cut on that axis)."""
+
+    as_of: datetime | None = None
+    known_at: datetime | None = None
+
+    @classmethod
+    def of(cls, as_of: datetime | None, known_at: datetime | None) -> "Cut":
+        return cls(None if as_of is None else require_aware(as_of, "as_of"),
+                   None if known_at is None else require_aware(known_at, "known_at"))
+
+    def case(self, key: str, doc: dict[str, object]) -> Case | None:
+        return case_at(key, doc, as_of=self.as_of, known_at=self.known_at)
+
+
+@frozen
+class ThenAndNow:
+    """A metric as known at a moment beside the same metric as corrected since."""
+
+    known_at: datetime
+    then: MetricReport
+    now: MetricReport
+
+    def render(self) -> str:
+        d = self.now.definition
+        rows = []
+        for now in self.now.rows:
+            then = next((r for r in self.then.rows if r.group == now.group), None)
+            rows.append([", ".join(f"{k} {v}" for k, v in now.group.items()) or "all",
+                         _cell(then.measured if then else None), _cell(then.p90 if then else None),
+                         _cell(now.measured), _cell(now.p90)])
+        return (f"{d.name} ({d.unit}) as known at {self.known_at.isoformat()} and as corrected\n"
+                + render_table(["group", "measured then", "p90 then", "measured now",
+                                "p90 now"], rows))
+
+
+def _cell(value: float | int | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+class Replay:
+    """``engine.replay``: situations at a cut, and metrics as known then."""
+
+    def __init__(self, app: EventStoreApplication, reports: Reports, clock: Clock) -> None:
+        self._app = app
+        self._reports = reports
+        self._clock = clock
+
+    def _events(self, aggregate_id: UUID, kind: type[FactAggregate]) -> list[FactAggregate.Event]:
+        if not isinstance(aggregate_id, UUID):
+            raise InvalidInputError(f"an id must be a UUID, got {aggregate_id!r}")
+        events = cast(list[FactAggregate.Event], list(self._app.events.get(aggregate_id)))
+        if not events or not isinstance(events[0], kind.Event):
+            raise NotFoundError(f"no {kind.kind} with id {aggregate_id}")
+        return events
+
+    def incident(self, incident_id: UUID, *, as_of: datetime | None = None,
+                 known_at: datetime | None = None) -> IncidentSituation:
+        """One incident as it stood: status, commander, responders, consents.
+
+        Raises NotFoundError if it had not been detected by ``as_of`` or
+        recorded by ``known_at``.
+        """
+        cut = Cut.of(as_of, known_at)
+        case = cut.case(str(incident_id), case_doc(self._events(incident_id, Incident)))
+        if case is None:
+            raise NotFoundError(f"incident {incident_id} is not in the record at that cut")
+        return incident_situation(case)
+
+    def order(self, order_id: UUID, *, as_of: datetime | None = None,
+              known_at: datetime | None = None) -> OrderSituation:
+        """One service order as it stood: status, provider, outcome, rating."""
+        cut = Cut.of(as_of, known_at)
+        doc = case_doc(self._events(order_id, ServiceOrder))
+        case = cut.case(str(order_id), doc)
+        if case is None:
+            raise NotFoundError(f"order {order_id} is not in the record at that cut")
+        return order_situation(case, doc)
+
+    def community(self, community_id: UUID, *, as_of: datetime | None = None,
+                  known_at: datetime | None = None, grid: str | None = None
+                  ) -> CommunitySituation:
+        """A community, or one grid of it: the roster then, and its open incidents and orders.
+
+        The roster is read at ``as_of``, else ``known_at``, else now (the
+        engine's clock), from the community's facts recorded by ``known_at``.
+        """
+        cut = Cut.of(as_of, known_at)
+        events = self._events(community_id, Community)
+        # Facts are recorded in version order, so what was known is a prefix (a
+        # clock set back mid-history ends it at the first fact recorded later).
+        known = list(itertools.takewhile(
+            lambda e: cut.known_at is None or e.timestamp <= cut.known_at, events))
+        if not known:
+            raise NotFoundError(f"community {community_id} was not registered at that cut")
+        community: Community = self._app.repository.get(community_id, version=len(known))
+        if grid is not None and grid not in community.grids():
+            raise NotFoundError(f"community {community.name} had no grid {grid!r} at that cut")
+        at = cut.as_of or cut.known_at or require_aware(self._clock(), "clock()")
+        roster = [h for h in community.roster(at)
+                  if grid is None or h.scope is None or community.grid_of(h.scope) == grid]
+        incidents, orders = self._open_cases(str(community_id), cut, grid)
+        return CommunitySituation(str(community_id), community.name, grid, at, cut.as_of,
+                                  cut.known_at, tuple(roster), incidents, orders)
+
+    def _open_cases(self, community: str, cut: Cut, grid: str | None
+                    ) -> tuple[tuple[IncidentSituation, ...], tuple[OrderSituation, ...]]:
+        self._reports.ready()
+        views = self._reports.views
+        incidents = []
+        for key, doc in views.select("cases", "incident", community=community):
+            case = cut.case(key, doc)
+            if case is not None and (grid is None or case.dims.get("grid") == grid):
+                situation = incident_situation(case)
+                if situation.is_open:
+                    incidents.append(situation)
+        orders = []
+        for key, doc in views.select("cases", "order", community=community):
+            case = cut.case(key, doc)
+            if case is not None and (grid is None or case.dims.get("grid") == grid):
+                order = order_situation(case, doc)
+                if order.is_open:
+                    orders.append(order)
+        incidents.sort(key=lambda i: (i.detected_at, i.incident_id))
+        orders.sort(key=lambda o: (o.placed_at, o.order_id))
+        return tuple(incidents), tuple(orders)
+
+    def metrics(self, metric: MetricRef, known_at: datetime, period: Period | None = None,
+                group_by: Sequence[str] = (), *, community: UUID | None = None) -> ThenAndNow:
+        """A metric as known at ``known_at`` beside the same metric as corrected since."""
+        then = self._reports.metrics(metric, period, group_by, community=community,
+                                     known_at=require_aware(known_at, "known_at"))
+        now = self._reports.metrics(metric, period, group_by, community=community)
+        return ThenAndNow(known_at, then, now)

@@ -1,0 +1,100 @@
+"""`resilience review` and the demo's closing review."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from resilience.cli import main
+from resilience.domain.organisation import community_id
+from resilience.scenarios import DONGHU_FIRE
+from resilience.services.incidents import incident_id_for
+
+DONGHU = community_id("Taishan District", "Daimiao Subdistrict", "Donghu Community")
+FIRE = str(incident_id_for(DONGHU, "donghu-fire"))
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    """A SQLite file holding the Donghu fire."""
+    path = str(tmp_path / "donghu.db")
+    assert main(["replay", str(DONGHU_FIRE), "--db", path]) == 0
+    return path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_review_prints_the_markdown_review_with_its_grades(
+        db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The default format is Markdown, with the containment objective graded P."""
+    code, out, _ = run(capsys, "review", FIRE, "--db", db)
+    assert code == 0
+    assert out.startswith("# After-action review")
+    line = next(x for x in out.splitlines() if "within 15 minutes of detection" in x)
+    assert "P" in line.split("|")[2]
+
+
+def test_review_known_at_a_time_of_day_reads_it_on_the_incident_s_date(
+        db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """--known-at 15:10 means 15:10 on the incident's day in its own offset; JSON output."""
+    code, out, _ = run(capsys, "review", FIRE, "--db", db, "--known-at", "15:10",
+                       "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["known_at"] == "2022-02-15T15:10:00+08:00"
+    objectives = {o["name"]: o for o in data["incidents"][0]["objectives"]}
+    assert objectives["contained_within_15_min"]["grade"] is None
+
+
+def test_review_writes_a_self_contained_html_file(
+        db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--format html --out writes one file with an inline SVG chart and no external link."""
+    out_file = tmp_path / "review.html"
+    code, out, _ = run(capsys, "review", FIRE, "--db", db, "--format", "html",
+                       "--out", str(out_file))
+    assert code == 0
+    assert str(out_file) in out
+    html = out_file.read_text(encoding="utf-8")
+    assert "<svg" in html
+    assert "15-min target" in html
+    assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "https://" not in html
+
+
+def test_review_of_a_grid_over_a_month(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without an incident id, --community/--grid/--month review every incident there."""
+    code, out, _ = run(capsys, "review", "--db", db, "--community", "Donghu Community",
+                       "--grid", "3", "--month", "2022-02", "--tz", "Asia/Shanghai")
+    assert code == 0
+    assert "grid 3 of Donghu Community" in out
+
+
+def test_review_refuses_bad_input_with_a_message(db: str, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Neither id nor community, an unknown id, a malformed time, a missing store: exit 2."""
+    assert run(capsys, "review", "--db", db)[0] == 2
+    code, _, err = run(capsys, "review", str(DONGHU), "--db", db)
+    assert code == 2
+    assert "NotFoundError" in err
+    code, _, err = run(capsys, "review", FIRE, "--db", db, "--as-of", "tea time")
+    assert code == 2
+    assert "not an ISO date or time" in err
+    code, _, err = run(capsys, "review", FIRE, "--db", str(tmp_path / "nope.db"))
+    assert code == 2
+    assert "no store" in err
+
+
+def test_the_demo_ends_with_the_donghu_review_containment_graded_p(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`demo` prints the review's grades (containment P) and writes the HTML review."""
+    code, out, _ = run(capsys, "demo", "--db", str(tmp_path / "d.db"))
+    assert code == 0
+    line = next(x for x in out.splitlines() if "within 15 minutes of detection" in x)
+    assert line.split()[0] == "P"
+    assert (tmp_path / "d-review.html").exists()
+    assert "Improvement plan: Clear basement storage-room clutter" in out
