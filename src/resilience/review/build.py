@@ -38,8 +38,9 @@ CHART_MILESTONES: Mapping[str, str] = {
     "residents_notified": "residents notified", "consent_granted": "consent granted",
     "exigent_entry": "exigent entry", "forced_entry": "forced entry",
     "source_found": "source found", "contained": "contained", "resolved": "resolved",
-    "closed": "closed",
 }
+"""The milestones a review's chart shows. Not the closure: closing the record is
+paperwork, often hours later, and would squeeze the response into a corner."""
 # Milestones of the response proper: a long gap between two of these delayed containment.
 _RESPONSE = ("detected", "reported", "acknowledged", "first_dispatched", "first_on_scene",
              "consent_granted", "forced_entry", "source_found", "contained")

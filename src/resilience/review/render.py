@@ -35,6 +35,7 @@ from resilience.review.model import (
     Milestone,
     ResponderTrack,
 )
+from resilience.review.text import minutes, words
 from resilience.timeline import TimelineEntry
 
 __all__ = [
@@ -113,16 +114,7 @@ def _minutes(duration: timedelta) -> float:
 
 
 def _duration(duration: timedelta | None) -> str:
-    if duration is None:
-        return "—"
-    sign = "-" if duration < timedelta(0) else ""
-    minutes, seconds = divmod(round(abs(duration.total_seconds())), 60)
-    if minutes >= 120:
-        hours, minutes = divmod(minutes, 60)
-        return f"{sign}{hours} h {minutes:02d} min"
-    if not seconds:
-        return f"{sign}{minutes} min"
-    return f"{sign}{minutes} min {seconds} s" if minutes else f"{sign}{seconds} s"
+    return "—" if duration is None else minutes(duration)
 
 
 def _since(at: datetime, origin: datetime) -> str:
@@ -151,8 +143,7 @@ def _clock(at: datetime, origin: datetime) -> str:
 
 
 def _words(value: Any) -> str:
-    raw = value.value if isinstance(value, Enum) else str(value)
-    return str(raw).replace("_", " ")
+    return words(value.value if isinstance(value, Enum) else str(value))
 
 
 # ---------------------------------------------------------------- document blocks

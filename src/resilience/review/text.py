@@ -26,12 +26,15 @@ def noun(milestone: str) -> str:
 
 
 def minutes(duration: timedelta) -> str:
-    """"12 min", "1 min 20 s", "40 s", "-2 min"; whole seconds, sign kept."""
+    """"12 min", "1 min 20 s", "40 s", "-2 min", "3 h 05 min"; whole seconds, sign kept."""
     total = round(duration.total_seconds())
     sign, total = ("-" if total < 0 else ""), abs(total)
     whole, seconds = divmod(total, 60)
+    if whole >= 120:
+        hours, whole = divmod(whole, 60)
+        return f"{sign}{hours} h {whole:02d} min"
     if not whole:
-        return f"{sign}{seconds} s"
+        return f"{sign}{seconds} s" if seconds else "0 min"
     return f"{sign}{whole} min" + (f" {seconds} s" if seconds else "")
 
 
