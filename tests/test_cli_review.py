@@ -98,3 +98,33 @@ def test_the_demo_ends_with_the_donghu_review_containment_graded_p(
     assert line.split()[0] == "P"
     assert (tmp_path / "d-review.html").exists()
     assert "Improvement plan: Clear basement storage-room clutter" in out
+
+
+def test_situation_prints_the_grid_as_it_stood(db: str,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """`situation` lists the roster then, the open incident, who was on scene and the consent
+    still awaited at 15:06; as known at 15:15 the fire was not yet contained."""
+    code, out, _ = run(capsys, "situation", "--db", db, "--community", "Donghu Community",
+                       "--grid", "3", "--as-of", "2022-02-15T15:06", "--tz", "Asia/Shanghai")
+    assert code == 0
+    assert "grid leader (3): Zhang Chuanlian" in out
+    assert f"{FIRE} fire (high), grid 3" in out
+    assert "awaiting consent: b30-u1-storage-owner" in out
+    code, out, _ = run(capsys, "situation", "--db", db, "--community", "Donghu Community",
+                       "--known-at", "2022-02-15T15:15+08:00")
+    assert code == 0
+    assert ": on scene, commander Zhang Chuanlian" in out
+    code, out, _ = run(capsys, "situation", "--db", db, "--community", "Donghu Community",
+                       "--as-of", "2022-02-15T17:00+08:00")
+    assert "Open incidents (0):" in out
+
+
+def test_situation_needs_a_known_community_and_grid(
+        db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --community argparse refuses; an unknown grid exits 2 with NotFoundError."""
+    with pytest.raises(SystemExit):
+        main(["situation", "--db", db])
+    code, _, err = run(capsys, "situation", "--db", db, "--community", "Donghu Community",
+                       "--grid", "9")
+    assert code == 2
+    assert "NotFoundError" in err

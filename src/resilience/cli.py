@@ -17,6 +17,7 @@ from resilience.errors import InvalidInputError, NotFoundError, ResilienceError
 from resilience.metrics.definitions import BUILT_IN_BY_NAME, MetricDefinition
 from resilience.metrics.period import Period
 from resilience.review.model import AfterActionReview, Grade
+from resilience.review.replay import CommunitySituation
 from resilience.scenario import load_scenario, replay
 from resilience.scenarios import DONGHU_FIRE
 from resilience.timeline import Timeline
@@ -159,6 +160,50 @@ def _review(args: argparse.Namespace) -> int:
     else:
         print(text)
     return 0
+
+
+def _situation(args: argparse.Namespace) -> int:
+    zone = _zone(args.tz) if args.tz else UTC
+    with _existing(args.db) as engine:
+        community = _community(engine, args.community)
+        assert community is not None
+        now = engine.replay.community(community, as_of=_moment(args.as_of, zone),
+                                      known_at=_moment(args.known_at, zone), grid=args.grid)
+        people = {p.person_id: p.name for p in engine.communities.get(community).people.values()}
+    print(format_situation(now, people, zone if args.tz else None))
+    return 0
+
+
+def format_situation(now: CommunitySituation, people: dict[str, str],
+                     tz: tzinfo | None = None) -> str:
+    """A community's or grid's situation as text: roster, open incidents and orders."""
+    def name(person: str | None) -> str:
+        return people.get(person or "", person or "-")
+
+    def moment(at: datetime) -> str:
+        return (at.astimezone(tz) if tz else at).isoformat(timespec="minutes")
+
+    known = f", as known at {moment(now.known_at)}" if now.known_at else ""
+    where = f"{now.name}, grid {now.grid}" if now.grid else now.name
+    lines = [f"{where} at {moment(now.at)}{known}", "", "Roster:"]
+    lines += [f"  {h.role.value.replace('_', ' ')}{f' ({h.scope})' if h.scope else ''}: "
+              f"{name(h.person_id)}" for h in now.roster]
+    lines += ["", f"Open incidents ({len(now.open_incidents)}):"]
+    for incident in now.open_incidents:
+        lines.append(f"  {incident.incident_id} {incident.incident_type} ({incident.severity})"
+                     f"{' [drill]' if incident.drill else ''}, grid {incident.grid or '?'}, "
+                     f"detected {moment(incident.detected_at)}: "
+                     f"{incident.status.value.replace('_', ' ')}, "
+                     f"commander {name(incident.commander)}")
+        if incident.on_scene:
+            lines.append(f"    on scene: {', '.join(map(name, incident.on_scene))}")
+        if incident.pending_consents:
+            lines.append(f"    awaiting consent: {', '.join(incident.pending_consents)}")
+    lines += ["", f"Open orders ({len(now.open_orders)}):"]
+    lines += [f"  {o.order_id} {o.category}/{o.item}, placed {moment(o.placed_at)}, "
+              f"{o.status.value.replace('_', ' ')}"
+              + (f", provider {o.provider}" if o.provider else "") for o in now.open_orders]
+    return "\n".join(lines)
 
 
 def _cut(text: str | None, zone: tzinfo, on: date) -> datetime | None:
@@ -396,6 +441,14 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("--grid", help="with --community: one grid")
     review.add_argument("--drills", choices=["include", "exclude", "only"], default="include",
                         help="with --community: which incidents (default: drills included)")
+    situation = command("situation", "a community or grid at a moment: roster, open incidents "
+                        "(on scene, awaiting consent) and open orders", _situation,
+                        needs_community=True)
+    situation.add_argument("--community", help="a community's id or exact name")
+    situation.add_argument("--grid", help="one grid of the community")
+    situation.add_argument("--as-of", help="what had happened by then (ISO date-time)")
+    situation.add_argument("--known-at", help="only what had been recorded by then")
+    situation.add_argument("--tz", help="time zone of times without an offset (default UTC)")
     command("rebuild", "rebuild every view from the whole history", _rebuild)
     project = command("project", "bring the views up to date (--follow: keep them so, for "
                       "apps reading with fresh_views=False)", _project)
@@ -408,7 +461,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "needs_community", False) and args.community is None:
-        parser.error("scorecard needs --community (an id or a name)")
+        parser.error(f"{args.command} needs --community (an id or a name)")
     try:
         code: int = args.run(args)
     except ResilienceError as exc:
