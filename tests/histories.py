@@ -192,7 +192,7 @@ def _apply(engine: Engine, clock: ManualClock, world: World, entry: tuple[Any, .
         receipt = engine.improvements.plan(
             community, review=review, action="fix the thing", owner=OWNERS[index % 2],
             due=at + timedelta(minutes=due_after), actor=STAFF, incident_id=incident, grid=grid,
-            objective="contained_in_15_min" if index % 3 == 0 else None, occurred_at=at)
+            objective="contained_within_15_min" if index % 3 == 0 else None, occurred_at=at)
         world.improvements.append(receipt.aggregate_id)
         for action, owner, shift, later in follow_ups:  # each its own command
             clock.advance(timedelta(minutes=later))

@@ -69,9 +69,16 @@ def test_review_writes_a_self_contained_html_file(
 def test_review_of_a_grid_over_a_month(db: str, capsys: pytest.CaptureFixture[str]) -> None:
     """Without an incident id, --community/--grid/--month review every incident there."""
     code, out, _ = run(capsys, "review", "--db", db, "--community", "Donghu Community",
-                       "--grid", "3", "--month", "2022-02", "--tz", "Asia/Shanghai")
+                       "--grid", "3", "--month", "2022-02", "--tz", "Asia/Shanghai",
+                       "--format", "json")
     assert code == 0
-    assert "grid 3 of Donghu Community" in out
+    data = json.loads(out)
+    assert data["title"].startswith("After-action review: incidents of grid 3 of Donghu")
+    assert [i["incident_id"] for i in data["incidents"]] == [FIRE]
+    assert data["objectives"][0]["grade"] == "P"
+    code, out, _ = run(capsys, "review", "--db", db, "--community", "Donghu Community",
+                       "--month", "2022-03", "--tz", "Asia/Shanghai", "--format", "json")
+    assert json.loads(out)["incidents"] == []
 
 
 def test_review_refuses_bad_input_with_a_message(db: str, tmp_path: Path,
@@ -128,3 +135,15 @@ def test_situation_needs_a_known_community_and_grid(
                        "--grid", "9")
     assert code == 2
     assert "NotFoundError" in err
+
+
+def test_review_of_one_incident_refuses_the_flags_of_a_community_review(
+        db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """--grid, --month or --drills with an incident id are an error, not silently ignored;
+    a malformed id says it must be a UUID."""
+    code, _, err = run(capsys, "review", FIRE, "--db", db, "--grid", "9", "--drills", "only")
+    assert code == 2
+    assert "--grid, --drills apply to --community reviews" in err
+    code, _, err = run(capsys, "review", "donghu-fire", "--db", db)
+    assert code == 2
+    assert "InvalidInputError: incident id must be a UUID" in err

@@ -114,7 +114,7 @@ class ImprovementMachine(FactMachine):
 
     @initialize(command_id=COMMAND_IDS, head_start=st.integers(0, 5))
     def plan(self, command_id: str | None, head_start: int) -> None:
-        """The review of a fire plans an item at T0, owned by zhang, due an hour later."""
+        """Grid 3's review plans an item at T0, owned by zhang, due an hour later."""
         communities = self.engine.communities
         self.community = communities.register(
             district="Taishan", subdistrict="Daimiao", name="Donghu", actor=OFFICE,
@@ -130,8 +130,9 @@ class ImprovementMachine(FactMachine):
 
     def plan_call(self, command_id: str | None) -> Receipt:
         return self.engine.improvements.plan(
-            self.community, review="incident/fire", action="Clear the storage rooms",
-            owner="zhang", due=FIRST_DUE, actor=OFFICE, grid="3", occurred_at=T0,
+            self.community, review=f"community/{self.community}/grid/3/all time",
+            action="Clear the storage rooms", owner="zhang", due=FIRST_DUE, actor=OFFICE,
+            grid="3", occurred_at=T0,
             item_id=self.item, command_id=command_id)
 
     # Commands --------------------------------------------------------------------

@@ -31,6 +31,7 @@ from resilience import (
     UnitSpec,
     improvement_id_for,
 )
+from resilience.domain.organisation import community_id
 from resilience.scenario import parse_scenario, replay, replay_file
 from resilience.scenarios import DONGHU_FIRE
 
@@ -39,6 +40,12 @@ from conftest import OFFICE, SHANGHAI, T0
 DAY = timedelta(days=1)
 ZHANG = "zhang-chuanlian"
 DUE = T0 + 30 * DAY
+OBJECTIVE = "contained_within_15_min"  # a default objective's name (not a milestone)
+
+
+def community_review(community: UUID, grid: str | None = None) -> str:
+    """The review key of a community's (or grid's) incidents of all time."""
+    return f"community/{community}" + (f"/grid/{grid}" if grid else "") + "/all time"
 
 
 def days(n: float) -> datetime:
@@ -68,9 +75,9 @@ def plan(engine: Engine, community: UUID, fire: UUID | None = None, *,
          at: datetime = T0 + DAY, **overrides: Any) -> UUID:
     """Plan the storage-room item (or another, by overrides) and return its id."""
     arguments: dict[str, Any] = {
-        "review": f"incident/{fire}" if fire else "community/review-1",
+        "review": f"incident/{fire}" if fire else community_review(community),
         "action": "Clear basement storage-room clutter", "owner": ZHANG, "due": DUE,
-        "actor": OFFICE, "incident_id": fire, "objective": "source_found", "occurred_at": at}
+        "actor": OFFICE, "incident_id": fire, "objective": OBJECTIVE, "occurred_at": at}
     arguments.update(overrides)
     return engine.improvements.plan(community, **arguments).aggregate_id
 
@@ -110,13 +117,13 @@ def test_planning_records_one_fact_with_the_review_incident_grid_and_objective(
     donghu, _, fire = world
     receipt = memory_engine.improvements.plan(
         donghu, review=f"incident/{fire}", action="Clear the clutter", owner=ZHANG, due=DUE,
-        actor=OFFICE, incident_id=fire, objective="source_found", occurred_at=T0 + DAY)
+        actor=OFFICE, incident_id=fire, objective=OBJECTIVE, occurred_at=T0 + DAY)
     assert (receipt.first_version, receipt.last_version) == (1, 1)
     (planned,) = memory_engine.events(receipt.aggregate_id)
     assert isinstance(planned, ImprovementItem.Planned)
     item = memory_engine.improvements.get(receipt.aggregate_id)
     assert (item.community_id, item.review, item.incident_id, item.grid, item.objective) == (
-        donghu, f"incident/{fire}", fire, "3", "source_found")
+        donghu, f"incident/{fire}", fire, "3", OBJECTIVE)
     assert (item.action, item.owner, item.due, item.status) == (
         "Clear the clutter", ZHANG, DUE, ImprovementStatus.OPEN)
     assert (item.planned_at, item.completed_at, item.reopen_count) == (T0 + DAY, None, 0)
@@ -148,6 +155,80 @@ def test_planning_checks_the_community_incident_and_grid(
             match="not an incident")
 
 
+def test_a_review_key_of_no_known_form_is_refused(
+        memory_engine: Engine, world: tuple[UUID, UUID, UUID]) -> None:
+    """A review that is not incident/<uuid> nor community/<uuid>[/grid/<grid>]/<period>
+    (canonical uuid, no blank part) is InvalidInputError, and nothing is recorded."""
+    donghu, _, fire = world
+    for review in ("garbage", "incident/", "incident/fire", f"incident/{fire}/all time",
+                   f"incident/{str(fire).upper()}", f" incident/{fire}", f"incident/{fire} ",
+                   f"Incident/{fire}", "community/", f"community/{donghu}",
+                   f"community/{donghu}/", f"community/{donghu}/ all time",
+                   f"community/{donghu}/grid/3", f"community/{donghu}/grid//all time",
+                   f"community/{donghu}/a/b", "community/donghu/all time", 42):
+        refused(memory_engine, InvalidInputError,
+                partial(plan, memory_engine, donghu, review=review, incident_id=None),
+                match="is not a review key")
+
+
+def test_an_incident_review_key_names_one_of_the_communitys_incidents(
+        memory_engine: Engine, world: tuple[UUID, UUID, UUID]) -> None:
+    """incident/<uuid> of an unknown incident, of another community's incident, or of an
+    aggregate that is no incident, is NotFoundError, and nothing is recorded."""
+    donghu, other, fire = world
+    engine = memory_engine
+    refused(engine, NotFoundError,
+            lambda: plan(engine, donghu, review=f"incident/{uuid4()}", incident_id=None))
+    refused(engine, NotFoundError,
+            lambda: plan(engine, other, review=f"incident/{fire}", incident_id=None),
+            match="no incident")
+    refused(engine, NotFoundError,
+            lambda: plan(engine, donghu, review=f"incident/{donghu}", incident_id=None),
+            match="not an incident")
+
+
+def test_an_incident_review_key_gives_the_item_its_incident_and_no_other(
+        memory_engine: Engine, world: tuple[UUID, UUID, UUID]) -> None:
+    """Without incident_id, an incident key's incident is the item's (and its grid the
+    item's grid); an incident_id naming another incident is InvalidInputError."""
+    donghu, _, fire = world
+    engine = memory_engine
+    second = engine.incidents.report(
+        donghu, incident_type="gas", severity="low", location=Location(grid="4"),
+        description="gas smell", actor=OFFICE, occurred_at=T0 + DAY / 2).aggregate_id
+    refused(engine, InvalidInputError, lambda: plan(engine, donghu, fire, incident_id=second),
+            match=f"the review is of incident {fire} but incident_id is {second}")
+    defaulted = engine.improvements.get(plan(engine, donghu, review=f"incident/{second}",
+                                             incident_id=None))
+    assert (defaulted.review, defaulted.incident_id, defaulted.grid) == (
+        f"incident/{second}", second, "4")
+
+
+def test_a_community_review_key_names_the_community_and_a_grid_of_it(
+        memory_engine: Engine, world: tuple[UUID, UUID, UUID]) -> None:
+    """A community key of another community is InvalidInputError; a grid key's grid must be
+    one of the community's grids and is the item's grid unless ``grid`` says otherwise."""
+    donghu, other, fire = world
+    engine = memory_engine
+    refused(engine, InvalidInputError, lambda: plan(engine, donghu, review=community_review(other)),
+            match=f"the review is of community {other}")
+    refused(engine, NotFoundError, lambda: plan(engine, donghu,
+                                                review=community_review(donghu, "9")))
+    refused(engine, InvalidInputError,
+            lambda: plan(engine, donghu, review=community_review(donghu, "30")),
+            match="not a grid")
+    whole = engine.improvements.get(plan(engine, donghu))
+    assert (whole.review, whole.incident_id, whole.grid) == (community_review(donghu), None, None)
+    grid_4 = community_review(donghu, "4")
+    assert engine.improvements.get(plan(engine, donghu, review=grid_4)).grid == "4"
+    # The grid key's grid comes before the incident's; ``grid`` before both.
+    for overrides, grid in (({"incident_id": fire}, "4"), ({"grid": "3"}, "3")):
+        planned = plan(engine, donghu, review=grid_4, **overrides)
+        assert engine.improvements.get(planned).grid == grid
+    period = f"community/{donghu}/2022-01-01T00:00:00+08:00 to 2022-04-01T00:00:00+08:00"
+    assert engine.improvements.get(plan(engine, donghu, review=period)).review == period
+
+
 @pytest.mark.parametrize("overrides", [
     {"due": T0 + DAY},                                   # due at the planning time
     {"due": T0},                                         # due before it
@@ -171,7 +252,8 @@ def test_a_repeated_plan_command_returns_the_first_receipt_and_ids_derive_from_i
     improvements = memory_engine.improvements
 
     def again() -> Receipt:
-        return improvements.plan(donghu, review="r", action="a", owner=ZHANG, due=DUE,
+        return improvements.plan(donghu, review=community_review(donghu), action="a",
+                                 owner=ZHANG, due=DUE,
                                  actor=OFFICE, occurred_at=T0 + DAY, command_id="review-1/a")
 
     first = again()
@@ -393,7 +475,7 @@ def test_the_plans_view_lists_items_by_review_incident_grid_and_openness(engine:
     clutter = plan(engine, donghu, fire)
     hydrants = plan(engine, donghu, fire, action="Test the basement hydrant", grid="4",
                     due=T0 + 10 * DAY)
-    drill = plan(engine, donghu, review="community/review-1", action="Evacuation drill",
+    drill = plan(engine, donghu, review=community_review(donghu), action="Evacuation drill",
                  due=T0 + 60 * DAY, objective=None)
     engine.improvements.complete(hydrants, actor=OFFICE, occurred_at=T0 + 5 * DAY)
     run = engine.improvements
@@ -411,7 +493,7 @@ def test_the_plans_view_lists_items_by_review_incident_grid_and_openness(engine:
     listed = run.item(clutter)
     assert listed == PlanItem(
         item_id=clutter, review=f"incident/{fire}", incident_id=fire, community=donghu,
-        grid="3", objective="source_found", action="Clear basement storage-room clutter",
+        grid="3", objective=OBJECTIVE, action="Clear basement storage-room clutter",
         owner=ZHANG, due=DUE, status=ImprovementStatus.OPEN, planned_at=T0 + DAY,
         completed_at=None, overdue=False)
     assert run.item(hydrants).completed_at == T0 + 5 * DAY
@@ -421,6 +503,35 @@ def test_the_plans_view_lists_items_by_review_incident_grid_and_openness(engine:
         run.item(uuid4())
     with pytest.raises(InvalidInputError):
         run.items(str(donghu))  # type: ignore[arg-type]
+
+
+def test_listing_a_grid_the_community_does_not_have_is_not_found(engine: Engine) -> None:
+    """items(community, grid=...) raises NotFoundError when the grid is not one of the
+    community's grids (unknown, another area, another community's); a grid of it with no
+    items lists nothing; an id that is no community is NotFoundError."""
+    donghu, other, fire = setup(engine)
+    plan(engine, donghu, fire)
+    run = engine.improvements
+    for community, grid in ((donghu, "9"), (donghu, "30"), (other, "3")):
+        with pytest.raises(NotFoundError, match=f"has no grid '{grid}'"):
+            run.items(community, grid=grid)
+    assert run.items(donghu, grid="4") == []
+    assert [i.grid for i in run.items(donghu, grid="3")] == ["3"]
+    assert run.items(grid="9") == []  # no community to check the grid against
+    with pytest.raises(NotFoundError, match="no community"):
+        run.items(fire)
+
+
+@pytest.mark.parametrize("arguments", [
+    {"open_only": "no"}, {"open_only": 1}, {"open_only": None},
+    {"review": "garbage"}, {"review": f"incident/{uuid4()}/x"}, {"grid": 3},
+], ids=repr)
+def test_read_arguments_of_the_wrong_kind_are_invalid_input(
+        memory_engine: Engine, item: UUID, arguments: dict[str, Any]) -> None:
+    """items() wants open_only a bool, review a review key and grid a string
+    (InvalidInputError), rather than reading a non-empty string as true or listing nothing."""
+    with pytest.raises(InvalidInputError):
+        memory_engine.improvements.items(**arguments)
 
 
 def test_the_plans_view_gives_status_and_due_as_of_a_moment(engine: Engine,
@@ -501,7 +612,7 @@ def test_items_are_in_the_timelines_but_not_in_the_cases(engine: Engine) -> None
     assert [(e.action, e.details) for e in timeline.entries] == [
         ("Planned", f"planned for review incident/{fire}: Clear basement storage-room "
                     f"clutter; owner {ZHANG}, due {DUE.isoformat()}, grid 3, objective "
-                    "source_found"),
+                    f"{OBJECTIVE}"),
         ("Started", "work on the item started"),
         ("Completed", "completed: cleared")]
     assert engine.views.get("cases", str(item)) is None
@@ -536,13 +647,14 @@ def test_with_views_fed_elsewhere_items_reads_them_as_they_are(tmp_path: Path,
 
 
 def test_the_donghu_fire_ends_with_an_open_item_of_its_review(engine: Engine) -> None:
-    """The shipped scenario plans the storage-room item, keyed by the fire's review, left open."""
+    """The shipped scenario plans the storage-room item, keyed by the fire's review, left open;
+    it names no objective (source_found is a milestone, not an objective)."""
     result = replay_file(engine, DONGHU_FIRE)
     fire = result.incidents["donghu-fire"]
     (item,) = engine.improvements.items(result.community_id, open_only=True)
     assert item.item_id == result.improvements["storage-room-clutter"]
     assert (item.review, item.incident_id, item.grid, item.owner, item.objective) == (
-        f"incident/{fire}", fire, "3", ZHANG, "source_found")
+        f"incident/{fire}", fire, "3", ZHANG, None)
     assert item.action.startswith("Clear basement storage-room clutter in grid 3")
     assert item.due == datetime(2022, 3, 15, 18, 0, tzinfo=SHANGHAI)
     assert item.status is ImprovementStatus.OPEN
@@ -566,6 +678,7 @@ def _scenario(actions: list[dict[str, Any]]) -> str:
         "actions": [{**staff, **a} for a in [*setup, *actions]]})
 
 
+TEST_COMMUNITY_REVIEW = f"community/{community_id('D', 'S', 'Test Community')}/all time"
 PLAN: dict[str, Any] = {
     "do": "plan_improvement", "improvement": "clutter", "incident": "fire-1",
     "at": "2022-02-16T10:00", "action": "clear it", "owner": "zhang", "due": "2022-03-15T18:00"}
@@ -577,7 +690,7 @@ def test_scenarios_plan_start_and_complete_items_by_key(memory_engine: Engine) -
     text = _scenario([
         PLAN,
         {"do": "plan_improvement", "improvement": "drill", "at": "2022-02-16T10:00",
-         "review": "community/2022-Q1", "action": "drill", "owner": "li",
+         "review": TEST_COMMUNITY_REVIEW, "action": "drill", "owner": "li",
          "due": "2022-03-01T10:00"},
         {"do": "assign_improvement", "improvement": "clutter", "at": "2022-02-17T09:00",
          "owner": "sun"},
@@ -604,7 +717,7 @@ def test_scenarios_plan_start_and_complete_items_by_key(memory_engine: Engine) -
     assert clutter.completed_at == datetime(2022, 3, 1, 17, tzinfo=SHANGHAI)
     drill = memory_engine.improvements.get(result.improvements["drill"])
     assert (drill.review, drill.incident_id, drill.status) == (
-        "community/2022-Q1", None, ImprovementStatus.OPEN)
+        TEST_COMMUNITY_REVIEW, None, ImprovementStatus.OPEN)
     assert replay(memory_engine, scenario).events_recorded == 0
 
 
@@ -629,6 +742,9 @@ def test_malformed_improvement_actions_are_refused_when_parsed(action: dict[str,
     ({"do": "start_improvement", "improvement": "nothing", "at": "2022-02-17T09:00"},
      "improvement 'nothing' was not planned"),
     ({**PLAN, "due": "2022-02-16T09:00"}, "must be after the item is planned"),
+    ({**PLAN, "review": "community/2022-Q1"}, "is not a review key"),
+    ({k: v for k, v in PLAN.items() if k != "incident"} | {
+        "review": f"community/{uuid4()}/all time"}, "the review is of community"),
 ])
 def test_refused_improvement_actions_name_the_key_and_record_nothing(
         memory_engine: Engine, action: dict[str, Any], message: str) -> None:

@@ -133,11 +133,17 @@ def oracle(events: list[Any], as_of: datetime | None, known_at: datetime | None
     state: dict[str, Any] = {"commander": None, "type": kept[0].incident_type.value,
                              "severity": kept[0].severity.value, "on_scene": set(),
                              "dispatched": set(), "asked": {}, "answered": {},
+                             "granted": set(), "chains": {}, "contained_at": None,
+                             "resolved_at": None, "closed_at": None,
                              "contained": False, "resolved": False, "closed": None,
                              "reopened": 0, "reported": False, "acknowledged": False,
                              "facts": len(kept)}
+    steps = {"ResponderDispatched": 0, "ResponderEnRoute": 1, "ResponderOnScene": 2}
     for e in sorted(kept, key=lambda e: (times[e.originator_version], e.originator_version)):
         name, order = type(e).__name__, (times[e.originator_version], e.originator_version)
+        if name in steps:
+            chain = state["chains"].setdefault(e.responder_id, [None, None, None])
+            chain[steps[name]] = order[0]
         if name == "CommanderAssigned":
             state["commander"] = e.person_id
         elif name == "Reclassified":
@@ -150,14 +156,19 @@ def oracle(events: list[Any], as_of: datetime | None, known_at: datetime | None
             state["asked"][e.resident_id] = order
         elif name in ("ConsentGranted", "ConsentRefused"):
             state["answered"][e.resident_id] = order
+            if name == "ConsentGranted":
+                state["granted"].add(e.resident_id)
+            else:
+                state["granted"].discard(e.resident_id)
         elif name == "Contained":
-            state["contained"] = True
+            state["contained"], state["contained_at"] = True, order[0]
         elif name == "Resolved":
-            state["resolved"] = True
+            state["resolved"], state["resolved_at"] = True, order[0]
         elif name == "Closed":
-            state["closed"] = e.reason.value
+            state["closed"], state["closed_at"] = e.reason.value, order[0]
         elif name == "Reopened":
             state["resolved"], state["closed"] = False, None
+            state["resolved_at"] = state["closed_at"] = None
             state["reopened"] += 1
         elif name in ("Reported", "Acknowledged"):
             state[name.lower()] = True
@@ -187,6 +198,11 @@ def assert_matches(situation: Any, state: dict[str, Any]) -> None:
     assert situation.closure_reason == state["closed"]
     assert situation.reopen_count == state["reopened"]
     assert situation.facts == state["facts"]
+    assert (situation.contained_at, situation.resolved_at, situation.closed_at) == (
+        state["contained_at"], state["resolved_at"], state["closed_at"])
+    assert set(situation.consents_granted) == state["granted"]
+    assert {r.responder_id: [r.dispatched_at, r.en_route_at, r.on_scene_at]
+            for r in situation.responders} == state["chains"]
 
 
 # Properties -------------------------------------------------------------------------------
@@ -391,3 +407,21 @@ def test_replay_refuses_bad_cuts_and_unknown_ids(donghu: tuple[Engine, UUID, UUI
         engine.replay.community(community, grid="9")
     with pytest.raises(NotFoundError):
         engine.replay.order(incident_id_for(community, "nothing"))
+
+
+def test_then_and_now_keeps_the_groups_that_existed_only_then(
+        donghu: tuple[Engine, UUID, UUID]) -> None:
+    """Reclassified as gas at 17:00, the Donghu fire was a "fire" row then and a "gas" row
+    now: the side-by-side table shows both."""
+    engine, community, incident = donghu
+    engine.with_clock(ManualClock(at("17:00"))).incidents.reopen(
+        incident, "reclassify", actor=OFFICE, occurred_at=at("17:00"))
+    engine.with_clock(ManualClock(at("17:01"))).incidents.reclassify(
+        incident, incident_type="gas", actor=OFFICE, occurred_at=at("17:01"))
+    pair = engine.replay.metrics("detection_to_contained", known_at=at("16:45"),
+                                 group_by=["incident_type"], community=community)
+    assert [r.group for r in pair.then.rows] == [{"incident_type": "fire"}]
+    assert [r.group for r in pair.now.rows] == [{"incident_type": "gas"}]
+    rendered = pair.render()
+    assert "incident_type fire  1" in rendered
+    assert "incident_type gas   -" in rendered

@@ -1,13 +1,22 @@
 """After-action reviews: the Donghu fire graded, cuts, drills, grid reviews, objectives as data."""
 
+import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import pytest
 
-from resilience import Actor, Engine, InvalidInputError, Location, NotFoundError, Role
-from resilience.metrics import Period
+from resilience import (
+    Actor,
+    Engine,
+    InvalidInputError,
+    Location,
+    ManualClock,
+    NotFoundError,
+    Role,
+)
+from resilience.metrics import CaseFilter, MetricDefinition, Period, builtin
 from resilience.review import DEFAULT_OBJECTIVES, Grade, Objective
 from resilience.scenario import load_scenario, replay
 from resilience.scenarios import DONGHU_FIRE
@@ -208,7 +217,8 @@ def test_an_unfinished_response_grades_u_and_finds_the_gaps(
     review = engine.review(incident).incidents[0]
     result = {o.name: o for o in review.objectives}
     assert result["contained_within_15_min"].grade is Grade.U
-    assert result["key_milestones_recorded"].grade in (Grade.M, Grade.U)
+    # 3 of the 7 expected milestones missing (no closure yet): at most half, so M.
+    assert result["key_milestones_recorded"].grade is Grade.M
     assert "not recorded: acknowledged, first dispatched, contained" in \
         result["key_milestones_recorded"].evidence
     assert any("12 min passed between the report (10:00) and first on scene (10:12)" in f.text
@@ -278,3 +288,151 @@ def test_reviews_refuse_bad_input_with_documented_errors(
     with pytest.raises(InvalidInputError, match="objectives must be"):
         engine.reviews.incident(incident, objectives=DEFAULT_OBJECTIVES[0])  # type: ignore[arg-type]
     assert engine.app.recorder.max_notification_id() == before
+
+
+def test_a_review_cut_on_both_axes_is_graded_at_the_earlier_moment(
+        donghu: tuple[Engine, UUID, UUID]) -> None:
+    """As of 16:00 but known at 15:12, a containment recorded at 15:20 is unknown and the
+    15:15 deadline still ahead: not yet graded, not U."""
+    engine, community, _ = donghu
+    when = at("15:00", day=22)
+    incident = engine.with_clock(ManualClock(when)).incidents.report(
+        community, incident_type="fire", severity="low", location=Location(building="30"),
+        description="kitchen", actor=LEADER, occurred_at=when).aggregate_id
+    engine.with_clock(ManualClock(when + timedelta(minutes=20))).incidents.contain(
+        incident, actor=LEADER, occurred_at=when + timedelta(minutes=10))
+    review = engine.reviews.incident(incident, as_of=when + timedelta(hours=1),
+                                     known_at=when + timedelta(minutes=12))
+    assert grades(review)["contained_within_15_min"] is None
+    later = engine.reviews.incident(incident, as_of=when + timedelta(hours=1),
+                                    known_at=when + timedelta(minutes=25))
+    assert grades(later)["contained_within_15_min"] is Grade.P
+
+
+def test_a_refusal_after_a_grant_withdraws_the_consent_an_entry_could_rely_on(
+        donghu: tuple[Engine, UUID, UUID]) -> None:
+    """Grant, ask again, refuse, then exigent entry and a forced entry: S (exigent, not
+    consent), and the situation lists no consent standing."""
+    engine, community, _ = donghu
+    when = at("15:00", day=23)
+    run = engine.incidents
+    incident = run.report(community, incident_type="fire", severity="low",
+                          location=Location(building="30"), description="locked room",
+                          actor=LEADER, occurred_at=when).aggregate_id
+    def t(minute: int) -> datetime:
+        return when + timedelta(minutes=minute)
+
+    run.request_consent(incident, "res", "lock", actor=LEADER, occurred_at=t(1))
+    run.grant_consent(incident, "res", actor=LEADER, occurred_at=t(2))
+    run.request_consent(incident, "res", "again", actor=LEADER, occurred_at=t(3))
+    run.refuse_consent(incident, "res", "no", actor=LEADER, occurred_at=t(4))
+    run.authorise_exigent_entry(incident, "smoke", actor=LEADER, occurred_at=t(5))
+    run.force_entry(incident, "door", actor=LEADER, occurred_at=t(6))
+    review = engine.review(incident)
+    assert grades(review)["consent_before_forced_entry"] is Grade.S
+    situation = review.incidents[0].situation
+    assert situation is not None
+    assert situation.consents_granted == ()
+
+
+def test_still_open_lists_only_items_planned_before_the_reviewed_incident(
+        donghu: tuple[Engine, UUID, UUID]) -> None:
+    """An item raised by a later incident's review is not "still open" in an earlier one's."""
+    engine, community, first = donghu
+    later = engine.incidents.report(
+        community, incident_type="fire", severity="low", location=Location(building="30"),
+        description="later fire", actor=LEADER, occurred_at=at("10:00", day=27)).aggregate_id
+    engine.improvements.plan(community, review=f"incident/{later}", action="fix B",
+                             owner="zhang-chuanlian", due=at("10:00", day=28) + timedelta(
+                                 days=30), actor=OFFICE, occurred_at=at("12:00", day=27))
+    assert engine.review(first).still_open == ()
+    assert [i.action for i in engine.review(later).plan] == ["fix B"]
+
+
+def test_times_read_in_the_incident_s_own_zone_whatever_the_clock_s(
+        donghu: tuple[Engine, UUID, UUID]) -> None:
+    """Facts told in Shanghai time but recorded by a UTC clock read in Shanghai time."""
+    engine, community, _ = donghu
+    when = at("15:00", day=21)
+    utc = engine.with_clock(ManualClock((when + timedelta(minutes=30)).astimezone(UTC)))
+    incident = utc.incidents.report(
+        community, incident_type="fire", severity="low", location=Location(building="30"),
+        description="shed", actor=LEADER, occurred_at=when).aggregate_id
+    utc.incidents.contain(incident, actor=LEADER,
+                          occurred_at=(when + timedelta(minutes=9)).astimezone(UTC))
+    review = engine.review(incident).incidents[0]
+    assert review.summary[1].startswith("Contained at 15:09, 9 min after detection")
+    assert "contained of 15:09 recorded at 15:30, 21 min later" in [q.text for q in
+                                                                    review.quality]
+
+
+def test_times_on_another_day_carry_their_date_in_the_summary(
+        donghu: tuple[Engine, UUID, UUID]) -> None:
+    """A drill contained ten hours later and resolved the next day says so."""
+    engine, community, _ = donghu
+    when = at("15:00", day=24)
+    incident = engine.incidents.report(
+        community, incident_type="flood", severity="low", location=Location(building="30"),
+        description="burst pipe", actor=LEADER, occurred_at=when).aggregate_id
+    engine.incidents.contain(incident, actor=LEADER, occurred_at=when + timedelta(hours=10))
+    engine.incidents.resolve(incident, "dry", actor=LEADER, occurred_at=when + timedelta(days=1))
+    summary = engine.review(incident).incidents[0].summary
+    assert summary[1].startswith("Contained at 2022-02-25 01:00, 10 h 00 min after detection")
+    assert summary[-1] == "Resolved at 2022-02-25 15:00."
+
+
+def test_a_false_alarm_has_nothing_to_contain(donghu: tuple[Engine, UUID, UUID]) -> None:
+    """Closed as a false alarm: the containment objectives don't apply, and the summary
+    says there was nothing to contain."""
+    engine, community, _ = donghu
+    when = at("09:00", day=26)
+    incident = engine.incidents.report(
+        community, incident_type="fire", severity="low", location=Location(building="30"),
+        description="burnt toast", actor=LEADER, occurred_at=when).aggregate_id
+    engine.incidents.close(incident, "false_alarm", actor=OFFICE,
+                           occurred_at=when + timedelta(minutes=20))
+    review = engine.review(incident).incidents[0]
+    assert review.summary[1] == "Nothing to contain: closed as false alarm."
+    assert {o.name: o.grade for o in review.objectives}["contained_within_15_min"] is None
+
+
+def test_a_drill_gets_only_the_segments_a_real_incident_of_its_type_would(
+        donghu: tuple[Engine, UUID, UUID]) -> None:
+    """A segment for medical calls is not measured on a fire drill, as on a real fire."""
+    engine, community, donghu_fire = donghu
+    drill = _incident(engine, community, at("10:00", day=18), drill=True, contained_after=9)
+    ems = MetricDefinition("turnout_ems", "incident", "first_unit_dispatched",
+                           "first_unit_on_scene", "s", 60,
+                           applies_to=CaseFilter(incident_types=("medical",)))
+    fire_turnout = builtin("detection_to_contained")
+    for incident in (drill, donghu_fire):
+        names = [s.name for s in engine.reviews.incident(
+            incident, segments=[ems, fire_turnout]).incidents[0].segments]
+        assert names == ["detection_to_contained"]
+
+
+def test_the_json_review_carries_the_situation_and_the_definitions_used(
+        donghu: tuple[Engine, UUID, UUID]) -> None:
+    """JSON holds the state at the cut (awaited consents, closure) and every objective's and
+    segment's definition, so the review can be redone from it."""
+    engine, _, incident = donghu
+    data = json.loads(engine.reviews.incident(incident, known_at=at("15:15")).to_json())
+    situation = data["incidents"][0]["situation"]
+    assert situation["pending_consents"] == ["b30-u1-storage-owner"]
+    assert situation["status"] == "on_scene"
+    assert [o["name"] for o in data["objective_definitions"]] == [
+        o.name for o in DEFAULT_OBJECTIVES]
+    assert Objective.from_dict(data["objective_definitions"][0]) == DEFAULT_OBJECTIVES[0]
+    assert data["drills"] == 0
+    assert "detection_to_contained" in [d["name"] for d in data["segment_definitions"]]
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 1e20, True])
+def test_an_objective_target_must_be_a_sane_number_of_minutes(value: float) -> None:
+    """NaN, infinities, absurd sizes and booleans are refused as targets."""
+    with pytest.raises(InvalidInputError, match="target_minutes must be a number"):
+        Objective.from_dict({"name": "x", "title": "X", "rule": "within", "start": "detected",
+                             "end": "contained", "target_minutes": value})
+    with pytest.raises(InvalidInputError, match="some_challenges"):
+        Objective("x", "X", "within", "detected", "contained", timedelta(minutes=5),
+                  some_challenges=float("nan"))

@@ -111,3 +111,25 @@ def test_screenshot_without_chromium_is_a_configuration_error(
     with pytest.raises(ConfigurationError, match="chromium"):
         screenshot("<!DOCTYPE html><title>x</title>", tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
+
+
+def test_chromium_renders_the_computed_donghu_review(chromium: str, tmp_path: Path) -> None:
+    """The review the engine computes from the Donghu scenario shows, in a real browser, the
+    containment graded P at 12 minutes, the target line, the responders and the plan."""
+    from resilience import Engine
+    from resilience.scenario import load_scenario, replay
+    from resilience.scenarios import DONGHU_FIRE
+
+    with Engine("memory:") as engine:
+        result = replay(engine, load_scenario(DONGHU_FIRE))
+        review = engine.review(result.incidents["donghu-fire"])
+    page = tmp_path / "donghu.html"
+    page.write_text(review.to_html(), encoding="utf-8")
+    dom = dump_dom(chromium, page, tmp_path / "profile")
+    assert "<svg" in dom
+    assert "15-min target" in dom
+    assert "Contain the incident within 15 minutes of detection" in dom
+    assert "15:12 · +12 min" in dom
+    for name in ("Zhang Chuanlian", "Li (emergency squad, veteran)"):
+        assert name in dom
+    assert "Clear basement storage-room clutter in grid 3" in dom

@@ -133,12 +133,17 @@ def _timeline(args: argparse.Namespace) -> int:
 def _review(args: argparse.Namespace) -> int:
     with _existing(args.db) as engine:
         if args.incident is not None:
-            incident = UUID(args.incident)
-            events = engine.events(incident)
-            if not events:
-                raise NotFoundError(f"no incident with id {incident}")
-            zone = _zone(args.tz) if args.tz else events[0].occurred_at.tzinfo or UTC
-            on = events[0].occurred_at.astimezone(zone).date()
+            scoped = [flag for flag, value in (
+                ("--community", args.community), ("--grid", args.grid), ("--month", args.month),
+                ("--from", args.start), ("--to", args.end),
+                ("--drills", args.drills if args.drills != "include" else None)) if value]
+            if scoped:
+                raise InvalidInputError(f"{', '.join(scoped)} apply to --community reviews, "
+                                        "not to one incident's")
+            incident = _uuid(args.incident, "incident id")
+            detected = engine.replay.incident(incident).detected_at
+            zone = _zone(args.tz) if args.tz else detected.tzinfo or UTC
+            on = detected.astimezone(zone).date()
             review = engine.reviews.incident(incident, as_of=_cut(args.as_of, zone, on),
                                              known_at=_cut(args.known_at, zone, on))
         else:
@@ -204,6 +209,13 @@ def format_situation(now: CommunitySituation, people: dict[str, str],
               f"{o.status.value.replace('_', ' ')}"
               + (f", provider {o.provider}" if o.provider else "") for o in now.open_orders]
     return "\n".join(lines)
+
+
+def _uuid(text: str, what: str) -> UUID:
+    try:
+        return UUID(text)
+    except ValueError:
+        raise InvalidInputError(f"{what} must be a UUID, got {text!r}") from None
 
 
 def _cut(text: str | None, zone: tzinfo, on: date) -> datetime | None:

@@ -9,6 +9,8 @@ import itertools
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
+from attrs import evolve
+
 from resilience.metrics.cases import Case
 from resilience.metrics.definitions import MetricDefinition
 from resilience.metrics.period import ALL_TIME
@@ -55,8 +57,10 @@ def review_incident(
     """The review of one incident. ``first_recorded`` is the same cut with no
     corrections applied; ``at`` is the moment of the cut (or now)."""
     graded = tuple(o.grade(case, at) for o in objectives)
-    measured = tuple(_segment(d, case, first_recorded) for d in segments if d.applies(case)
-                     or (case.drill and d.subject == "incident"))
+    # A drill is measured like the real thing: the segment's own filter, drills let in.
+    measured = tuple(_segment(d, case, first_recorded) for d in segments
+                     if d.subject == "incident"
+                     and evolve(d.applies_to, include_drills=True).admits(case))
     flags = _flags(case, segments, late_after)
     strengths, improvements = _findings(case, graded, measured, flags, gap_after, late_after)
     containment = next((o.target for o in objectives
@@ -76,7 +80,7 @@ def review_incident(
                                         r.dispatched_at, r.en_route_at, r.on_scene_at)
                          for r in situation.responders),
         segments=measured, objectives=graded, strengths=strengths, improvements=improvements,
-        quality=flags, target_line=containment, people=dict(people),
+        quality=flags, target_line=containment, situation=situation, people=dict(people),
     )
 
 
@@ -103,22 +107,25 @@ def _flags(case: Case, segments: Sequence[MetricDefinition],
     flags = [QualityFlag("missing", f"not recorded: {', '.join(m.missing)} "
                          f"(so {', '.join(m.ungraded)} can't be graded)")
              for m in report.missing]
-    flags += [QualityFlag("out_of_order", f"{o.expected_then} ({clock(o.then_at)}) is "
-                          f"before {o.expected_first} ({clock(o.first_at)})")
+    origin = case.start
+    flags += [QualityFlag("out_of_order", f"{o.expected_then} ({clock(o.then_at, origin)}) "
+                          f"is before {o.expected_first} ({clock(o.first_at, origin)})")
               for o in report.out_of_order]
-    flags += [QualityFlag("late", f"{words(r.fact)} of {clock(r.occurred_at)} recorded at "
-                          f"{clock(r.recorded_at)}, {minutes(r.delay)} later", r.version)
+    flags += [QualityFlag("late", f"{words(r.fact)} of {clock(r.occurred_at, origin)} "
+                          f"recorded at {clock(r.recorded_at, origin)}, {minutes(r.delay)} later",
+                          r.version)
               for r in report.late]
-    flags += [QualityFlag("correction", _correction(c.fact, c.what, c.before, c.after, c.reason),
-                          c.corrects)
+    flags += [QualityFlag("correction", _correction(c.fact, c.what, c.before, c.after, c.reason,
+                                                    case.start), c.corrects)
               for c in report.corrections]
     return tuple(flags)
 
 
 def _correction(fact: str, what: str, before: datetime | None, after: datetime | None,
-                reason: str) -> str:
+                reason: str, origin: datetime) -> str:
     if what == "time" and before is not None and after is not None:
-        return (f"{words(fact)} moved from {clock(before)} to {clock(after)}: {reason}")
+        moved = f"{clock(before, origin)} to {clock(after, origin)}"
+        return f"{words(fact)} moved from {moved}: {reason}"
     return f"{words(fact)} details corrected: {reason}"
 
 
@@ -158,7 +165,8 @@ def _findings(case: Case, graded: Sequence[ObjectiveResult], segments: Sequence[
         if after - before > gap_after:
             improvements.append(Finding(
                 f"{minutes(after - before)} passed between {noun(first)} "
-                f"({clock(before)}) and {noun(then)} ({clock(after)})."))
+                f"({clock(before, case.start)}) and {noun(then)} "
+                f"({clock(after, case.start)})."))
     return tuple(strengths), tuple(improvements)
 
 
@@ -171,10 +179,13 @@ def _summary(case: Case, situation: IncidentSituation, people: Mapping[str, str]
     contained = case.milestones.get("contained")
     if contained is not None:
         target = f" (target {minutes(containment)})" if containment is not None else ""
-        lines.append(f"Contained at {clock(contained)}, "
+        lines.append(f"Contained at {clock(contained, case.start)}, "
                      f"{minutes(contained - detected)} after detection{target}.")
+    elif situation.closure_reason not in (None, "resolved"):
+        lines.append("Nothing to contain: closed as "
+                     f"{str(situation.closure_reason).replace('_', ' ')}.")
     else:
-        lines.append("Not contained in the record at this cut.")
+        lines.append("No containment recorded.")
     dispatched = [r for r in situation.responders if r.dispatched_at is not None]
     commander = situation.commander
     command = f"; incident commander {people.get(commander, commander)}" if commander else ""
@@ -189,7 +200,7 @@ def _summary(case: Case, situation: IncidentSituation, people: Mapping[str, str]
     if ended is not None:
         how = (f"closed ({situation.closure_reason.replace('_', ' ')})"
                if situation.closure_reason else "resolved")
-        lines.append(f"{how.capitalize()} at {clock(ended)}.")
+        lines.append(f"{how.capitalize()} at {clock(ended, case.start)}.")
     else:
         lines.append(f"Status at this cut: {situation.status.value.replace('_', ' ')}.")
     return tuple(lines)

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from attrs import Factory, frozen
 
+from resilience.review.replay import IncidentSituation
 from resilience.services.improvements import PlanItem
 from resilience.timeline import Timeline
 
@@ -138,6 +139,8 @@ class IncidentReview:
     quality: tuple[QualityFlag, ...]
     target_line: timedelta | None
     """Where the chart draws its target line (the containment objective's target)."""
+    situation: IncidentSituation | None = None
+    """The incident as it stood at the cut: consents awaited, closure, reopenings..."""
     people: Mapping[str, str] = Factory(dict)
     """Person id -> name, for display."""
 
@@ -174,7 +177,12 @@ class AfterActionReview:
     plan: tuple[PlanItem, ...]
     """Improvement items raised by this review."""
     still_open: tuple[PlanItem, ...]
-    """Items of earlier reviews in the same community (and grid) not yet done."""
+    """Items of other reviews in the same community (and grid), planned before the
+    reviewed incidents were detected, not finished at the cut."""
+    objective_definitions: tuple[Mapping[str, Any], ...] = ()
+    """The objectives graded, as data (``Objective.to_dict``), so a review can be redone."""
+    segment_definitions: tuple[Mapping[str, Any], ...] = ()
+    """The segment metrics measured, as data (``MetricDefinition.to_dict``)."""
 
     @property
     def drills(self) -> int:

@@ -16,6 +16,7 @@ Three kinds of rule:
   Milestones an unfinished incident hasn't reached yet don't count.
 """
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -24,7 +25,7 @@ from attrs import field, frozen
 
 from resilience.domain.values import IncidentType
 from resilience.errors import InvalidInputError
-from resilience.metrics.cases import INCIDENT_MILESTONES, Case
+from resilience.metrics.cases import INCIDENT_MILESTONES, Case, Fact
 from resilience.metrics.quality import DEFAULT_LATE_AFTER
 from resilience.review.model import Grade, ObjectiveResult
 from resilience.review.text import clock, minutes, noun, words
@@ -47,6 +48,9 @@ _FACT_OF = {
     "source_found": "SourceFound", "contained": "Contained", "resolved": "Resolved",
     "closed": "Closed",
 }
+
+
+_MAX_MINUTES = 366 * 24 * 60  # also refuses NaN and infinities
 
 
 def _names(value: Sequence[str]) -> tuple[str, ...]:
@@ -90,7 +94,7 @@ class Objective:
                     f"objective {self.name}: target must be a positive duration")
             if (isinstance(self.some_challenges, bool)
                     or not isinstance(self.some_challenges, int | float)
-                    or self.some_challenges < 1):
+                    or not 1 <= self.some_challenges < math.inf):
                 raise InvalidInputError(
                     f"objective {self.name}: some_challenges must be a number >= 1")
         unknown = [m for m in self.milestones if m not in INCIDENT_MILESTONES]
@@ -149,10 +153,12 @@ class Objective:
         fields = {k: v for k, v in data.items() if not k.endswith("_minutes")}
         for key, name in (("target_minutes", "target"), ("late_after_minutes", "late_after")):
             if key in data:
-                minutes = data[key]
-                if isinstance(minutes, bool) or not isinstance(minutes, int | float):
-                    raise InvalidInputError(f"{key} must be a number, got {minutes!r}")
-                fields[name] = timedelta(minutes=minutes)
+                value = data[key]
+                if (isinstance(value, bool) or not isinstance(value, int | float)
+                        or not -_MAX_MINUTES <= value <= _MAX_MINUTES):
+                    raise InvalidInputError(f"{key} must be a number of minutes (at most a "
+                                            f"year), got {value!r}")
+                fields[name] = timedelta(minutes=value)
         for key in ("milestones", "incident_types"):
             if key in fields and not isinstance(fields[key], list):
                 raise InvalidInputError(f"{key} must be a list of names")
@@ -180,11 +186,11 @@ class Objective:
             deadline = start + self.target
             if not case.finished and (at is None or at < deadline) and case.closure is None:
                 return self._result(None, f"not yet graded: no {words(self.end)} by the cut, "
-                                    f"deadline {clock(deadline)}", versions=versions)
+                                    f"deadline {clock(deadline, case.start)}", versions=versions)
             return self._result(Grade.U, f"no {words(self.end)} was recorded",
                                 versions=versions)
         took = end - start
-        evidence = (f"{words(self.end)} at {clock(end)}, {minutes(took)} after "
+        evidence = (f"{words(self.end)} at {clock(end, case.start)}, {minutes(took)} after "
                     f"{noun(self.start)} (target {minutes(self.target)})")
         if took <= self.target:
             grade = Grade.P
@@ -198,17 +204,18 @@ class Objective:
         entries = [f for f in case.facts if f.name == "ForcedEntryMade"]
         if not entries:
             return self._result(None, "no forced entry was made")
-        grants = [f for f in case.facts if f.name == "ConsentGranted"]
+        answers = [f for f in case.facts if f.name in ("ConsentGranted", "ConsentRefused")]
         exigent = [f for f in case.facts if f.name == "ExigentEntryAuthorised"]
-        unconsented = [e for e in entries
-                       if not any(g.occurred_at <= e.occurred_at for g in grants)]
-        versions = tuple(f.version for f in (*entries, *grants, *exigent))
+        consented = {e.version: _consent_standing(answers, e) for e in entries}
+        versions = tuple(f.version for f in (*entries, *answers, *exigent))
+        unconsented = [e for e in entries if consented[e.version] is None]
         if not unconsented:
-            first = min(g.occurred_at for g in grants)
-            return self._result(Grade.P, f"consent granted at {clock(first)}, before every "
-                                f"forced entry ({len(entries)})", versions=versions)
+            first = min(g.occurred_at for g in consented.values() if g is not None)
+            return self._result(Grade.P, f"consent granted at {clock(first, case.start)}, "
+                                f"standing at every forced entry ({len(entries)})",
+                                versions=versions)
         authorised = [e for e in unconsented
-                      if any(x.occurred_at <= e.occurred_at for x in exigent)]
+                      if any(_order(x) <= _order(e) for x in exigent)]
         if len(authorised) == len(unconsented):
             return self._result(Grade.S, f"{len(unconsented)} of {len(entries)} forced "
                                 "entries relied on exigent authorisation, not consent",
@@ -245,6 +252,21 @@ class Objective:
             return self._result(Grade.S, "; ".join(notes), versions=versions)
         return self._result(Grade.P, f"all {len(expected)} key milestones recorded on time",
                             versions=versions)
+
+
+def _order(fact: Fact) -> tuple[datetime, int]:
+    return fact.occurred_at, fact.version
+
+
+def _consent_standing(answers: Sequence[Fact], entry: Fact) -> Fact | None:
+    """The grant an entry relied on: a resident whose latest answer by then was yes (as the
+    domain's own rule reads it; a refusal after a grant withdraws it)."""
+    latest: dict[str, Fact] = {}
+    for answer in sorted(answers, key=_order):
+        if answer.occurred_at <= entry.occurred_at:
+            latest[answer.extra] = answer
+    granted = [a for a in latest.values() if a.name == "ConsentGranted"]
+    return min(granted, key=_order) if granted else None
 
 
 def _fact(case: Case, milestone: str) -> Any:

@@ -70,6 +70,7 @@ def review_to_dict(review: AfterActionReview) -> dict[str, Any]:
         for field in attrs.fields(AfterActionReview)
         if field.name not in ("plan", "still_open")
     }
+    data["drills"] = review.drills
     data["plan"] = [_plan_item_to_dict(item) for item in review.plan]
     data["still_open"] = [_plan_item_to_dict(item) for item in review.still_open]
     plain: dict[str, Any] = _plain(data)
@@ -268,7 +269,9 @@ def _incident(incident: IncidentReview, number: int) -> _Section:
     ]
     if incident.commander:
         facts.append(f"commander {name(incident.commander, incident.commander)}")
-    title = incident.description + (" (drill)" if incident.drill else "")
+    # The detection's own description already says "[drill]" when it is one.
+    marked = incident.drill and "[drill]" not in incident.description
+    title = incident.description + (" (drill)" if marked else "")
     return _Section("incident", (
         _Heading(2, title),
         _Para(" · ".join(facts), css="facts"),

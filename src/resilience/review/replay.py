@@ -59,6 +59,7 @@ class IncidentSituation:
     pending_consents: tuple[str, ...]
     """Residents asked for consent who had not answered, in the order they were asked."""
     consents_granted: tuple[str, ...]
+    """Residents whose latest answer was yes (a refusal after a grant withdraws it)."""
     contained_at: datetime | None
     resolved_at: datetime | None
     closed_at: datetime | None
@@ -174,6 +175,7 @@ def incident_situation(case: Case) -> IncidentSituation:
             asked[fact.extra] = fact
         elif name in ("ConsentGranted", "ConsentRefused"):
             answered[fact.extra] = fact
+            granted.pop(fact.extra, None)
             if name == "ConsentGranted":
                 granted[fact.extra] = None
         elif name == "Resolved":

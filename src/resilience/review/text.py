@@ -10,9 +10,13 @@ def words(name: str) -> str:
     return spaced.replace("_", " ")
 
 
-def clock(at: datetime) -> str:
-    """The time of day in the moment's own offset, e.g. "15:07"."""
-    return f"{at:%H:%M}"
+def clock(at: datetime, origin: datetime | None = None) -> str:
+    """The time of day, e.g. "15:07", in ``origin``'s zone (the incident's detection, so
+    one review reads in one zone), with the date when it isn't ``origin``'s day."""
+    if origin is None:
+        return f"{at:%H:%M}"
+    local = at.astimezone(origin.tzinfo)
+    return f"{local:%H:%M}" if local.date() == origin.date() else f"{local:%Y-%m-%d %H:%M}"
 
 
 _NOUNS = {"detected": "detection", "reported": "the report", "acknowledged": "acknowledgement",

@@ -32,6 +32,59 @@ def improvement_id_for(community: UUID, key: str) -> UUID:
     return uuid5(NAMESPACE, f"improvement/{community}/{key}")
 
 
+REVIEW_KEY_FORMS = ("incident/<incident uuid>", "community/<community uuid>/<period>",
+                    "community/<community uuid>/grid/<grid>/<period>")
+"""The forms of a review key (``<period>``: the reviewed period's text, e.g. ``all time``)."""
+
+
+@frozen
+class ReviewKey:
+    """A review key taken apart: the review of one incident (``kind`` ``"incident"``,
+    ``subject`` its id), or of a community's or grid's incidents over a period
+    (``"community"``, the community's id, ``grid`` or None, ``period`` its text)."""
+
+    kind: str
+    subject: UUID
+    grid: str | None = None
+    period: str | None = None
+
+
+def parse_review_key(review: object) -> ReviewKey:
+    """Take a review key apart (see ``REVIEW_KEY_FORMS``); InvalidInputError if it is not
+    one. The uuid is in its canonical text (``str(uuid)``) and the grid and period are
+    non-blank, without surrounding spaces, so that one review has one key."""
+    parsed = _review_key(review) if isinstance(review, str) else None
+    if parsed is None:
+        raise InvalidInputError(
+            f"review {review!r} is not a review key: it is one of "
+            + ", ".join(f"'{form}'" for form in REVIEW_KEY_FORMS))
+    return parsed
+
+
+def _review_key(review: str) -> ReviewKey | None:
+    kind, _, rest = review.partition("/")
+    subject, _, scope = rest.partition("/")
+    try:
+        uuid = UUID(subject)
+    except ValueError:
+        return None
+    if str(uuid) != subject:
+        return None
+    if kind == "incident":
+        return ReviewKey(kind, uuid) if not scope and "/" not in rest else None
+    if kind != "community":
+        return None
+    grid: str | None = None
+    period = scope
+    if scope.startswith("grid/"):
+        grid, _, period = scope.removeprefix("grid/").rpartition("/")
+        if not grid or grid != grid.strip():
+            return None
+    if not period or period != period.strip() or "/" in period:
+        return None
+    return ReviewKey(kind, uuid, grid, period)
+
+
 @frozen
 class PlanItem:
     """One improvement item as the ``plans`` view holds it, as of a moment.
@@ -145,24 +198,59 @@ class Improvements(AggregateService[ImprovementItem]):
         objective: str | None = None, occurred_at: datetime | None = None,
         item_id: UUID | None = None, command_id: str | None = None,
     ) -> Receipt:
-        """Record an item of the improvement plan of ``review`` (e.g. ``"incident/<uuid>"``).
+        """Record an item of the improvement plan of the review whose key is ``review``.
 
-        The community must exist; ``incident_id``, if given, must be one of its
-        incidents (its grid is the item's grid unless ``grid`` says otherwise);
-        ``grid``, if given, one of its grids. The item's id is ``item_id`` if
-        given, else ``improvement_id_for(community, command_id)`` with a command
-        id, else a random UUID.
+        A review key names the after-action review that raised the item (see
+        ``REVIEW_KEY_FORMS``): ``"incident/<incident uuid>"`` for the review of
+        one incident, ``"community/<community uuid>/<period>"`` or
+        ``"community/<community uuid>/grid/<grid>/<period>"`` for the review of
+        a community's or grid's incidents over a period (``<period>`` the
+        period's text as the review writes it, e.g. ``all time``; only its form
+        is checked here). A review lists the items under its own key as
+        raised, and as "still open" the items of *other* reviews (of its
+        community; of its grid, if it has one) planned before the incidents it
+        reviews were detected and not finished at its cut: the items of a
+        later review are never an earlier review's "still open".
+
+        The community must exist. A key of none of these forms is refused
+        (InvalidInputError), as is a community key of another community. An
+        incident key's incident must be one of the community's incidents
+        (NotFoundError); ``incident_id`` defaults to it, and if given must be
+        it (InvalidInputError). ``incident_id``, if given, must be one of the
+        community's incidents; a grid key's grid, and ``grid`` if given, one of
+        its grids. The item's grid is ``grid``, else the grid key's, else the
+        incident's. ``objective`` names the objective the item addresses (not
+        a milestone). The item's id is ``item_id`` if given, else
+        ``improvement_id_for(community, command_id)`` with a command id, else a
+        random UUID.
         """
         ctx = self._store.context(actor, occurred_at, command_id)
         org = self._store.load(Community, community)
+        key = parse_review_key(review)
+        if incident_id is not None and not isinstance(incident_id, UUID):
+            raise InvalidInputError(f"incident_id must be a UUID or None, got {incident_id!r}")
+        if key.kind == "incident":
+            if incident_id is None:
+                incident_id = key.subject
+            elif incident_id != key.subject:
+                raise InvalidInputError(
+                    f"the review is of incident {key.subject} but incident_id is {incident_id}")
+        elif key.subject != community:
+            raise InvalidInputError(
+                f"the review is of community {key.subject} but the item is planned in "
+                f"{org.name} ({community})")
+        if key.grid is not None:
+            self._require_grid(org, key.grid)
+            if grid is None:
+                grid = key.grid
         if incident_id is not None:
             incident = self._store.load(Incident, incident_id)
             if incident.community_id != community:
                 raise NotFoundError(f"{org.name} has no incident {incident_id}")
             if grid is None:
                 grid = incident.location.grid
-        if grid is not None and org.area(require_text(grid, "grid")).kind is not AreaKind.GRID:
-            raise InvalidInputError(f"{grid} is not a grid of {org.name}")
+        if grid is not None:
+            self._require_grid(org, require_text(grid, "grid"))
         if item_id is not None and not isinstance(item_id, UUID):
             raise InvalidInputError(f"item_id must be a UUID, got {item_id!r}")
         if item_id is None:
@@ -214,6 +302,11 @@ class Improvements(AggregateService[ImprovementItem]):
         return self._run(item, actor, occurred_at, command_id,
                          lambda i, ctx: i.add_note(ctx, text))
 
+    @staticmethod
+    def _require_grid(org: Community, grid: str) -> None:
+        if org.area(grid).kind is not AreaKind.GRID:
+            raise InvalidInputError(f"{grid} is not a grid of {org.name}")
+
     # Reading the plans view -----------------------------------------------------
 
     def items(self, community: UUID | None = None, *, review: str | None = None,
@@ -226,13 +319,17 @@ class Improvements(AggregateService[ImprovementItem]):
         as they stand now, overdue relative to the engine's clock. ``known_at``:
         only what had been recorded by then (later facts and corrections left
         out); overdue relative to ``at``, else to ``known_at``. ``open_only``
-        keeps the items open or in progress (at that moment). ``community``,
-        ``review``, ``incident`` and ``grid`` narrow the list.
+        (a bool) keeps the items open or in progress (at that moment).
+        ``community``, ``review`` (a review key, see ``plan``), ``incident`` and
+        ``grid`` narrow the list; an unknown community, or a grid that is not
+        one of the given community's, raises NotFoundError.
         """
         key = _uuid_text(community, "community")
         wanted = _filters(review, incident, grid)
+        if not isinstance(open_only, bool):
+            raise InvalidInputError(f"open_only must be True or False, got {open_only!r}")
         now = self._moments(at, known_at)
-        rows = self._read(lambda: self._select(key))
+        rows = self._read(lambda: self._select(key, grid))
         found = []
         for item_key, doc in rows:
             if any(doc[name] != value for name, value in wanted.items()):
@@ -263,9 +360,14 @@ class Improvements(AggregateService[ImprovementItem]):
             require_aware(known_at, "known_at")
         return require_aware(self._store.clock(), "clock()")
 
-    def _select(self, community: str | None) -> list[tuple[str, dict[str, Any]]]:
-        if community is not None and self.views.get("cases", community) is None:
-            raise NotFoundError(f"no community {community}")
+    def _select(self, community: str | None, grid: str | None
+                ) -> list[tuple[str, dict[str, Any]]]:
+        if community is not None:
+            doc = self.views.get("cases", community)
+            if doc is None or doc.get("kind") != "community":
+                raise NotFoundError(f"no community {community}")
+            if grid is not None and grid not in doc["grids"]:
+                raise NotFoundError(f"{doc['name']} has no grid {grid!r}")
         return self.views.select("plans", "improvement", community=community)
 
     def _read(self, read: Callable[[], T]) -> T:
@@ -289,9 +391,12 @@ def _uuid_text(value: UUID | None, name: str) -> str | None:
 def _filters(review: str | None, incident: UUID | None, grid: str | None) -> dict[str, Any]:
     wanted: dict[str, Any] = {}
     if review is not None:
+        parse_review_key(review)
         wanted["review"] = review
     if incident is not None:
         wanted["incident"] = _uuid_text(incident, "incident")
     if grid is not None:
+        if not isinstance(grid, str):
+            raise InvalidInputError(f"grid must be a grid id string, got {grid!r}")
         wanted["grid"] = grid
     return wanted

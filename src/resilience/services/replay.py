@@ -47,6 +47,13 @@ class Cut:
         return cls(None if as_of is None else require_aware(as_of, "as_of"),
                    None if known_at is None else require_aware(known_at, "known_at"))
 
+    @property
+    def moment(self) -> datetime | None:
+        """The moment the cut describes: the earlier of the two (nothing recorded after
+        ``known_at`` can be known, nothing after ``as_of`` has happened)."""
+        given = [t for t in (self.as_of, self.known_at) if t is not None]
+        return min(given) if given else None
+
     def case(self, key: str, doc: dict[str, object]) -> Case | None:
         return case_at(key, doc, as_of=self.as_of, known_at=self.known_at)
 
@@ -61,12 +68,15 @@ class ThenAndNow:
 
     def render(self) -> str:
         d = self.now.definition
+        groups = [r.group for r in self.then.rows]
+        groups += [r.group for r in self.now.rows if r.group not in groups]
         rows = []
-        for now in self.now.rows:
-            then = next((r for r in self.then.rows if r.group == now.group), None)
-            rows.append([", ".join(f"{k} {v}" for k, v in now.group.items()) or "all",
+        for group in groups:
+            then = next((r for r in self.then.rows if r.group == group), None)
+            now = next((r for r in self.now.rows if r.group == group), None)
+            rows.append([", ".join(f"{k} {v}" for k, v in group.items()) or "all",
                          _cell(then.measured if then else None), _cell(then.p90 if then else None),
-                         _cell(now.measured), _cell(now.p90)])
+                         _cell(now.measured if now else None), _cell(now.p90 if now else None)])
         return (f"{d.name} ({d.unit}) as known at {self.known_at.isoformat()} and as corrected\n"
                 + render_table(["group", "measured then", "p90 then", "measured now",
                                 "p90 now"], rows))

@@ -9,7 +9,7 @@ read from the ``plans`` view.
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -71,7 +71,8 @@ class Reviews:
         review = self._review_one(incident_id, cut, objectives, segments, late_after,
                                   gap_after)
         key = incident_review_key(incident_id)
-        plan, still_open = self._plan(UUID(review.community), key, review.grid, cut)
+        plan, still_open = self._plan(UUID(review.community), key, review.grid, cut,
+                                      review.detected_at)
         return AfterActionReview(
             key=key, title=(f"After-action review: {review.incident_type} "
                             f"({review.severity}) in grid {review.grid or '?'} of "
@@ -80,7 +81,8 @@ class Reviews:
                   f"{review.grid or '?'})",
             community=review.community, grid=review.grid, generated_at=self._now(),
             as_of=cut.as_of, known_at=cut.known_at, incidents=(review,),
-            objectives=summarise(objectives, [review]), plan=plan, still_open=still_open)
+            objectives=summarise(objectives, [review]), plan=plan, still_open=still_open,
+            **_definitions(objectives, segments))
 
     def incidents(self, community: UUID, *, grid: str | None = None,
                   period: Period | None = None, drills: Drills = "include",
@@ -119,7 +121,8 @@ class Reviews:
                                     known)
                    for _, key in sorted(chosen)]
         key = scope_review_key(community, grid, period)
-        plan, still_open = self._plan(community, key, grid, cut)
+        first = min((r.detected_at for r in reviews), default=period.end)
+        plan, still_open = self._plan(community, key, grid, cut, first)
         where = f"grid {grid} of {name}" if grid is not None else name
         kind = {"include": "incidents", "exclude": "incidents (drills left out)",
                 "only": "drills"}[drills]
@@ -128,7 +131,8 @@ class Reviews:
             scope=f"{len(reviews)} {kind} of {where} detected {period}",
             community=str(community), grid=grid, generated_at=self._now(), as_of=cut.as_of,
             known_at=cut.known_at, incidents=tuple(reviews),
-            objectives=summarise(objectives, reviews), plan=plan, still_open=still_open)
+            objectives=summarise(objectives, reviews), plan=plan, still_open=still_open,
+            **_definitions(objectives, segments))
 
     # Reading ----------------------------------------------------------------------
 
@@ -152,7 +156,7 @@ class Reviews:
         return review_incident(
             case, first, incident_situation(case), _timeline(events, cut),
             objectives=objectives, segments=segments,
-            at=cut.as_of or cut.known_at or self._now(), community_name=community.name,
+            at=cut.moment or self._now(), community_name=community.name,
             people=people, late_after=late_after, gap_after=gap_after)
 
     def _events(self, incident_id: UUID) -> list[FactAggregate.Event]:
@@ -173,14 +177,16 @@ class Reviews:
             raise NotFoundError(f"{community_id} is not a community")
         return community
 
-    def _plan(self, community: UUID, key: str, grid: str | None, cut: Cut
-              ) -> tuple[tuple[PlanItem, ...], tuple[PlanItem, ...]]:
+    def _plan(self, community: UUID, key: str, grid: str | None, cut: Cut,
+              before: datetime | None) -> tuple[tuple[PlanItem, ...], tuple[PlanItem, ...]]:
+        """The items this review raised, and those of other reviews planned before the
+        reviewed incidents (``before``) and not finished at the cut."""
         raised = self._improvements.items(community, review=key, at=cut.as_of,
                                           known_at=cut.known_at)
         still_open = [item for item in self._improvements.items(
                           community, grid=grid, open_only=True, at=cut.as_of,
                           known_at=cut.known_at)
-                      if item.review != key]
+                      if item.review != key and (before is None or item.planned_at < before)]
         return tuple(raised), tuple(still_open)
 
 
@@ -193,6 +199,12 @@ def _timeline(events: Sequence[FactAggregate.Event], cut: Cut) -> Timeline:
     as_of = cut.as_of
     return Timeline(timeline.aggregate_id, timeline.start,
                     tuple(e for e in timeline.entries if e.occurred_at <= as_of))
+
+
+def _definitions(objectives: Sequence[Objective], segments: Sequence[MetricDefinition]
+                 ) -> dict[str, Any]:
+    return {"objective_definitions": tuple(o.to_dict() for o in objectives),
+            "segment_definitions": tuple(d.to_dict() for d in segments)}
 
 
 def _checked(objectives: Sequence[Objective], segments: Sequence[MetricDefinition],
