@@ -37,6 +37,7 @@ test: setup-dev
 bench: setup-dev
 	$(BIN)/python benchmarks/commands.py
 	$(BIN)/python benchmarks/rebuild.py
+	$(BIN)/python benchmarks/replay.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -7,6 +7,7 @@ and orders), never by re-reading every aggregate.
 """
 
 import itertools
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from typing import cast
@@ -157,15 +158,20 @@ class Replay:
                     ) -> tuple[tuple[IncidentSituation, ...], tuple[OrderSituation, ...]]:
         self._reports.ready()
         views = self._reports.views
+        # The view's ``at`` is each case's first fact as corrected today, which is the
+        # as-of time unless the cut also goes back in knowledge (a correction made since
+        # could have moved it): only then must every case be read.
+        end = (math.nextafter(cut.as_of.timestamp(), math.inf)
+               if cut.as_of is not None and cut.known_at is None else None)
         incidents = []
-        for key, doc in views.select("cases", "incident", community=community):
+        for key, doc in views.select("cases", "incident", end=end, community=community):
             case = cut.case(key, doc)
             if case is not None and (grid is None or case.dims.get("grid") == grid):
                 situation = incident_situation(case)
                 if situation.is_open:
                     incidents.append(situation)
         orders = []
-        for key, doc in views.select("cases", "order", community=community):
+        for key, doc in views.select("cases", "order", end=end, community=community):
             case = cut.case(key, doc)
             if case is not None and (grid is None or case.dims.get("grid") == grid):
                 order = order_situation(case, doc)
