@@ -173,6 +173,9 @@ def test_a_drill_is_reviewed_the_same_way_and_can_be_left_out_or_alone(
     assert review.incidents[0].drill
     assert review.drills == 1
     assert grades(review)["contained_within_15_min"] is Grade.S  # 20 min: within 1.5 x 15
+    # Like a real fire, it can't grade turnout without the first unit's en route.
+    missing = [q.text for q in review.incidents[0].quality if q.kind == "missing"]
+    assert missing == ["not recorded: first_unit_en_route (so turnout, travel can't be graded)"]
     feb = Period.month(2022, 2, SHANGHAI)
     every = engine.reviews.incidents(community, grid="3", period=feb)
     assert [i.incident_id for i in every.incidents] == [str(donghu_fire), str(drill)]

@@ -57,10 +57,11 @@ def review_incident(
     """The review of one incident. ``first_recorded`` is the same cut with no
     corrections applied; ``at`` is the moment of the cut (or now)."""
     graded = tuple(o.grade(case, at) for o in objectives)
-    # A drill is measured like the real thing: the segment's own filter, drills let in.
-    measured = tuple(_segment(d, case, first_recorded) for d in segments
-                     if d.subject == "incident"
-                     and evolve(d.applies_to, include_drills=True).admits(case))
+    # A drill is measured and checked like the real thing: each segment's own filter,
+    # with drills let in.
+    segments = [evolve(d, applies_to=evolve(d.applies_to, include_drills=True))
+                for d in segments]
+    measured = tuple(_segment(d, case, first_recorded) for d in segments if d.applies(case))
     flags = _flags(case, segments, late_after)
     strengths, improvements = _findings(case, graded, measured, flags, gap_after, late_after)
     containment = next((o.target for o in objectives

@@ -89,6 +89,18 @@ def _cell(value: float | int | None) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def own_events(app: EventStoreApplication, aggregate_id: UUID,
+               kind: type[FactAggregate]) -> list[FactAggregate.Event]:
+    """Every event of one aggregate of ``kind``, or NotFoundError (InvalidInputError for a
+    non-UUID)."""
+    if not isinstance(aggregate_id, UUID):
+        raise InvalidInputError(f"an id must be a UUID, got {aggregate_id!r}")
+    events = cast(list[FactAggregate.Event], list(app.events.get(aggregate_id)))
+    if not events or not isinstance(events[0], kind.Event):
+        raise NotFoundError(f"no {kind.kind} with id {aggregate_id}")
+    return events
+
+
 class Replay:
     """``engine.replay``: situations at a cut, and metrics as known then."""
 
@@ -98,12 +110,7 @@ class Replay:
         self._clock = clock
 
     def _events(self, aggregate_id: UUID, kind: type[FactAggregate]) -> list[FactAggregate.Event]:
-        if not isinstance(aggregate_id, UUID):
-            raise InvalidInputError(f"an id must be a UUID, got {aggregate_id!r}")
-        events = cast(list[FactAggregate.Event], list(self._app.events.get(aggregate_id)))
-        if not events or not isinstance(events[0], kind.Event):
-            raise NotFoundError(f"no {kind.kind} with id {aggregate_id}")
-        return events
+        return own_events(self._app, aggregate_id, kind)
 
     def incident(self, incident_id: UUID, *, as_of: datetime | None = None,
                  known_at: datetime | None = None) -> IncidentSituation:

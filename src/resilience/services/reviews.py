@@ -9,7 +9,7 @@ read from the ``plans`` view.
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -29,7 +29,7 @@ from resilience.review.objectives import DEFAULT_OBJECTIVES, Objective
 from resilience.review.replay import case_doc, incident_situation
 from resilience.services.core import EventStoreApplication
 from resilience.services.improvements import Improvements, PlanItem
-from resilience.services.replay import Cut
+from resilience.services.replay import Cut, own_events
 from resilience.services.reports import Reports
 from resilience.timeline import Timeline, build_timeline
 
@@ -143,7 +143,7 @@ class Reviews:
                     segments: Sequence[MetricDefinition], late_after: timedelta,
                     gap_after: timedelta, community: Community | None = None
                     ) -> IncidentReview:
-        events = self._events(incident_id)
+        events = own_events(self._app, incident_id, Incident)
         doc = case_doc(events)
         key = str(incident_id)
         case = cut.case(key, doc)
@@ -151,21 +151,13 @@ class Reviews:
         if case is None or first is None:
             raise NotFoundError(f"incident {incident_id} is not in the record at that cut")
         if community is None:
-            community = self._community(events[0].community_id)  # type: ignore[attr-defined]
+            community = self._community(cast(Incident.Detected, events[0]).community_id)
         people = {p.person_id: p.name for p in community.people.values()}
         return review_incident(
             case, first, incident_situation(case), _timeline(events, cut),
             objectives=objectives, segments=segments,
             at=cut.moment or self._now(), community_name=community.name,
             people=people, late_after=late_after, gap_after=gap_after)
-
-    def _events(self, incident_id: UUID) -> list[FactAggregate.Event]:
-        if not isinstance(incident_id, UUID):
-            raise InvalidInputError(f"an incident id is a UUID, got {incident_id!r}")
-        events: list[FactAggregate.Event] = list(self._app.events.get(incident_id))  # type: ignore[arg-type]
-        if not events or not isinstance(events[0], Incident.Event):
-            raise NotFoundError(f"no incident with id {incident_id}")
-        return events
 
     def _community(self, community_id: UUID) -> Community:
         # Names and grids as they stand now: a review names people by their names today.
