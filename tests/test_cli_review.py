@@ -147,3 +147,23 @@ def test_review_of_one_incident_refuses_the_flags_of_a_community_review(
     code, _, err = run(capsys, "review", "donghu-fire", "--db", db)
     assert code == 2
     assert "InvalidInputError: incident id must be a UUID" in err
+
+
+def test_plan_lists_the_improvement_items_with_owner_names_and_overdue(
+        db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`plan` shows the Donghu item: open, overdue now, not yet overdue on 2022-02-20."""
+    code, out, _ = run(capsys, "plan", "--db", db, "--community", "Donghu Community", "--open")
+    assert code == 0
+    line = next(x for x in out.splitlines() if "storage-room clutter" in x)
+    assert "open, overdue" in line
+    assert "Zhang Chuanlian" in line
+    code, out, _ = run(capsys, "plan", "--db", db, "--at", "2022-02-20T00:00",
+                       "--tz", "Asia/Shanghai")
+    line = next(x for x in out.splitlines() if "storage-room clutter" in x)
+    assert "overdue" not in line
+    code, out, _ = run(capsys, "plan", "--db", db, "--at", "2022-02-01T00:00+08:00")
+    assert out.strip() == "No improvement items."
+    code, _, err = run(capsys, "plan", "--db", db, "--community", "Donghu Community",
+                       "--grid", "9")
+    assert code == 2
+    assert "NotFoundError" in err

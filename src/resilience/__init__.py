@@ -37,6 +37,7 @@ from resilience.errors import (
     StoreUnavailableError,
 )
 from resilience.metrics import BUILT_IN, CaseFilter, MetricDefinition, Period
+from resilience.review import DEFAULT_OBJECTIVES, AfterActionReview, Grade, Objective
 from resilience.services.core import Receipt
 from resilience.services.improvements import PlanItem, improvement_id_for
 from resilience.services.incidents import incident_id_for
@@ -46,8 +47,10 @@ from resilience.timeline import Timeline, TimelineEntry
 __all__ = [
     "BUILT_IN",
     "DEFAULT_CATALOGUE",
+    "DEFAULT_OBJECTIVES",
     "ActionKind",
     "Actor",
+    "AfterActionReview",
     "AlreadyExistsError",
     "AreaKind",
     "CareCard",
@@ -61,6 +64,7 @@ __all__ = [
     "Contact",
     "Employment",
     "Engine",
+    "Grade",
     "Holding",
     "ImprovementItem",
     "ImprovementStatus",
@@ -73,6 +77,7 @@ __all__ = [
     "ManualClock",
     "MetricDefinition",
     "NotFoundError",
+    "Objective",
     "OrderStatus",
     "Period",
     "PlanItem",

@@ -16,6 +16,7 @@ from resilience.engine import Engine
 from resilience.errors import InvalidInputError, NotFoundError, ResilienceError
 from resilience.metrics.definitions import BUILT_IN_BY_NAME, MetricDefinition
 from resilience.metrics.period import Period
+from resilience.metrics.reports import render_table
 from resilience.review.model import AfterActionReview, Grade
 from resilience.review.replay import CommunitySituation
 from resilience.scenario import load_scenario, replay
@@ -164,6 +165,26 @@ def _review(args: argparse.Namespace) -> int:
         print(f"{review.title}: written to {args.out}")
     else:
         print(text)
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    zone = _zone(args.tz) if args.tz else UTC
+    with _existing(args.db) as engine:
+        community = _community(engine, args.community)
+        items = engine.improvements.items(
+            community, grid=args.grid, open_only=args.open,
+            incident=_uuid(args.incident, "incident id") if args.incident else None,
+            at=_moment(args.at, zone))
+        people = {p.person_id: p.name for c in {i.community for i in items}
+                  for p in engine.communities.get(c).people.values()}
+    if not items:
+        print("No improvement items.")
+        return 0
+    rows = [[f"{i.due:%Y-%m-%d}", i.status.value.replace("_", " ")
+             + (", overdue" if i.overdue else ""), people.get(i.owner, i.owner), i.action,
+             i.review] for i in items]
+    print(render_table(["due", "status", "owner", "action", "review"], rows))
     return 0
 
 
@@ -461,6 +482,13 @@ def build_parser() -> argparse.ArgumentParser:
     situation.add_argument("--as-of", help="what had happened by then (ISO date-time)")
     situation.add_argument("--known-at", help="only what had been recorded by then")
     situation.add_argument("--tz", help="time zone of times without an offset (default UTC)")
+    plan = command("plan", "improvement items raised by reviews, by due date", _plan)
+    plan.add_argument("--community", help="a community's id or exact name")
+    plan.add_argument("--grid", help="with --community: one grid")
+    plan.add_argument("--incident", help="items raised for one incident")
+    plan.add_argument("--open", action="store_true", help="only items not done nor cancelled")
+    plan.add_argument("--at", help="status and overdue as of this ISO date-time")
+    plan.add_argument("--tz", help="time zone of --at without an offset (default UTC)")
     command("rebuild", "rebuild every view from the whole history", _rebuild)
     project = command("project", "bring the views up to date (--follow: keep them so, for "
                       "apps reading with fresh_views=False)", _project)
