@@ -93,6 +93,8 @@ def test_the_donghu_review_finds_its_strengths_late_records_and_correction(
     assert {r.responder_id for r in review.responders} == {
         "zhang-chuanlian", "squad-li", "squad-wang", "squad-zhao"}
     assert review.summary[1] == "Contained at 15:12, 12 min after detection (target 15 min)."
+    assert review.summary[2] == ("3 responders dispatched, 2 of them on scene; also on scene: "
+                                 "Zhang Chuanlian; incident commander Zhang Chuanlian.")
 
 
 def test_the_donghu_review_lists_the_improvement_item_it_raised(
@@ -126,7 +128,10 @@ def test_a_review_known_at_a_moment_sees_only_what_was_recorded_by_then(
     engine, _, incident = donghu
     early = engine.reviews.incident(incident, known_at=at("15:10"))
     assert grades(early)["contained_within_15_min"] is None
-    assert "not yet graded" in early.incidents[0].objectives[0].evidence
+    assert "not yet graded: no containment by the cut" in early.incidents[0].objectives[0].evidence
+    assert early.incidents[0].objectives[0].pending
+    assert "**…** not graded yet" in early.to_markdown()
+    assert early.objectives[0].counts["pending"] == 1
     assert early.known_at == at("15:10")
     assert all(e.recorded_at <= at("15:10") for e in early.incidents[0].timeline.entries)
     later = engine.reviews.incident(incident, known_at=at("15:20"))
@@ -255,6 +260,11 @@ def test_objectives_round_trip_through_json_like_data() -> None:
     ({"name": "x", "title": "X", "rule": "recorded", "milestones": "contained"},
      "milestones must be a list"),
     ({"name": "x", "title": "X", "rule": "recorded", "colour": "red"}, "unknown objective keys"),
+    ({"name": "x", "title": "X", "rule": "consent_before_entry", "target_minutes": 5},
+     "target_minutes does not apply to a consent_before_entry objective"),
+    ({"name": "x", "title": "X", "rule": "within", "start": "detected", "end": "contained",
+      "target_minutes": 5, "milestones": ["contained"]},
+     "milestones does not apply to a within objective"),
     ({"name": "", "title": "X", "rule": "recorded"}, "needs a name"),
     ({"name": "x", "title": "X", "rule": "recorded", "incident_types": ["volcano"]},
      "incident_types must be among"),

@@ -188,10 +188,15 @@ def _summary(case: Case, situation: IncidentSituation, people: Mapping[str, str]
     else:
         lines.append("No containment recorded.")
     dispatched = [r for r in situation.responders if r.dispatched_at is not None]
+    arrived = sum(1 for r in dispatched if r.on_scene_at is not None)
+    undispatched = [people.get(r.responder_id, r.responder_id) for r in situation.responders
+                    if r.dispatched_at is None and r.on_scene_at is not None]
     commander = situation.commander
-    command = f"; incident commander {people.get(commander, commander)}" if commander else ""
-    lines.append(f"{plural(len(dispatched), 'responder')} dispatched, "
-                 f"{len(situation.on_scene)} on scene{command}.")
+    lines.append(f"{plural(len(dispatched), 'responder')} dispatched, {arrived} of them on "
+                 "scene" + (f"; also on scene: {', '.join(undispatched)}" if undispatched
+                            else "")
+                 + (f"; incident commander {people.get(commander, commander)}" if commander
+                    else "") + ".")
     asked = sum(1 for f in case.facts if f.name == "ConsentRequested")
     if asked:
         lines.append(f"Consent asked {plural(asked, 'time')}, granted by "
@@ -213,10 +218,12 @@ def summarise(objectives: Sequence[Objective],
     (NFPA's 90% rule); M if any got P, S or M; U if every graded one got U."""
     summaries = []
     for objective in objectives:
-        grades = [r.grade for review in reviews for r in review.objectives
-                  if r.name == objective.name]
+        results = [r for review in reviews for r in review.objectives
+                   if r.name == objective.name]
+        grades = [r.grade for r in results]
         counts = {g.value: sum(1 for x in grades if x is g) for g in Grade}
-        counts["n/a"] = sum(1 for x in grades if x is None)
+        counts["n/a"] = sum(1 for r in results if r.grade is None and not r.pending)
+        counts["pending"] = sum(1 for r in results if r.pending)
         summaries.append(ObjectiveSummary(objective.name, objective.title,
                                           _overall([g for g in grades if g is not None]),
                                           counts))

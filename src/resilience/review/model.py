@@ -52,6 +52,9 @@ class ObjectiveResult:
     target: timedelta | None = None
     versions: tuple[int, ...] = ()
     """The facts the grade rests on (their versions in the incident)."""
+    pending: bool = False
+    """Not graded *yet*: the incident was still open at the cut and the deadline ahead
+    (``grade`` None without ``pending``: the objective did not apply)."""
 
 
 @frozen
@@ -153,7 +156,8 @@ class ObjectiveSummary:
     title: str
     grade: Grade | None
     counts: Mapping[str, int]
-    """"P", "S", "M", "U" and "n/a" -> number of incidents."""
+    """"P", "S", "M", "U", "n/a" (did not apply) and "pending" (not graded yet) ->
+    number of incidents."""
 
 
 @frozen

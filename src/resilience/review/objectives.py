@@ -51,6 +51,12 @@ _FACT_OF = {
 
 
 _MAX_MINUTES = 366 * 24 * 60  # also refuses NaN and infinities
+_COMMON_KEYS = {"name", "title", "rule", "incident_types"}
+_RULE_KEYS: dict[Any, set[str]] = {
+    "within": {"start", "end", "target_minutes", "some_challenges"},
+    "recorded": {"milestones", "late_after_minutes"},
+    "consent_before_entry": set(),
+}
 
 
 def _names(value: Sequence[str]) -> tuple[str, ...]:
@@ -150,6 +156,11 @@ class Objective:
         extra = sorted(set(data) - known)
         if extra:
             raise InvalidInputError(f"unknown objective keys {extra}; known: {sorted(known)}")
+        rule = data.get("rule")
+        if rule in _RULE_KEYS:
+            misplaced = sorted(set(data) - _COMMON_KEYS - _RULE_KEYS[rule])
+            if misplaced:
+                raise InvalidInputError(f"{misplaced[0]} does not apply to a {rule} objective")
         fields = {k: v for k, v in data.items() if not k.endswith("_minutes")}
         for key, name in (("target_minutes", "target"), ("late_after_minutes", "late_after")):
             if key in data:
@@ -170,9 +181,9 @@ class Objective:
     # Rules -------------------------------------------------------------------------
 
     def _result(self, grade: Grade | None, evidence: str, measured: timedelta | None = None,
-                versions: tuple[int, ...] = ()) -> ObjectiveResult:
+                versions: tuple[int, ...] = (), pending: bool = False) -> ObjectiveResult:
         return ObjectiveResult(self.name, self.title, grade, evidence, measured, self.target,
-                               versions)
+                               versions, pending)
 
     def _within(self, case: Case, at: datetime | None) -> ObjectiveResult:
         assert self.start is not None
@@ -181,13 +192,14 @@ class Objective:
         start, end = case.milestones.get(self.start), case.milestones.get(self.end)
         versions = _versions(case, self.start, self.end)
         if start is None:
-            return self._result(None, f"not graded: no {words(self.start)} recorded")
+            return self._result(None, f"not graded: no {noun(self.start)} recorded")
         if end is None:
             deadline = start + self.target
             if not case.finished and (at is None or at < deadline) and case.closure is None:
-                return self._result(None, f"not yet graded: no {words(self.end)} by the cut, "
-                                    f"deadline {clock(deadline, case.start)}", versions=versions)
-            return self._result(Grade.U, f"no {words(self.end)} was recorded",
+                return self._result(None, f"not yet graded: no {noun(self.end)} by the cut, "
+                                    f"deadline {clock(deadline, case.start)}", versions=versions,
+                                    pending=True)
+            return self._result(Grade.U, f"no {noun(self.end)} was recorded",
                                 versions=versions)
         took = end - start
         evidence = (f"{words(self.end)} at {clock(end, case.start)}, {minutes(took)} after "

@@ -156,6 +156,13 @@ class _Badge:
 
     grade: Grade | None
     text: str = ""
+    pending: bool = False
+
+    @property
+    def letter(self) -> str:
+        if self.grade is not None:
+            return self.grade.value
+        return "…" if self.pending else "n/a"
 
 
 @frozen
@@ -239,7 +246,7 @@ def _front_matter(review: AfterActionReview) -> _Section:
 
 
 def _overall(review: AfterActionReview) -> _Section:
-    keys = ("P", "S", "M", "U", "n/a")
+    keys = ("P", "S", "M", "U", "n/a", "pending")
     rows: tuple[tuple[_Cell, ...], ...] = tuple(
         (summary.title, _badge(summary.grade), *_counts(summary.counts, keys))
         for summary in review.objectives
@@ -254,8 +261,10 @@ def _counts(counts: Mapping[str, int], keys: Iterable[str]) -> tuple[str, ...]:
     return tuple(str(counts.get(key, 0)) for key in keys)
 
 
-def _badge(grade: Grade | None) -> _Badge:
-    return _Badge(grade, grade.meaning if grade is not None else "did not apply")
+def _badge(grade: Grade | None, pending: bool = False) -> _Badge:
+    if grade is not None:
+        return _Badge(grade, grade.meaning)
+    return _Badge(None, "not graded yet" if pending else "did not apply", pending)
 
 
 def _incident(incident: IncidentReview, number: int) -> _Section:
@@ -296,8 +305,8 @@ def _objectives(incident: IncidentReview) -> _Table | _Para:
     if not incident.objectives:
         return _Para("No objectives were graded.", css="empty")
     rows = tuple(
-        (result.title, _badge(result.grade), _measured(result.measured, result.target),
-         result.evidence)
+        (result.title, _badge(result.grade, result.pending),
+         _measured(result.measured, result.target), result.evidence)
         for result in incident.objectives
     )
     return _Table(("Objective", "Grade", "Measured", "Evidence"), rows, "objectives")
@@ -489,8 +498,7 @@ def _md_para(para: _Para) -> str:
 
 def _md_cell(cell: _Cell) -> str:
     if isinstance(cell, _Badge):
-        letter = cell.grade.value if cell.grade is not None else "n/a"
-        return f"**{letter}** {_md(cell.text)}"
+        return f"**{cell.letter}** {_md(cell.text)}"
     if isinstance(cell, _Mark):
         return _md(cell.text)
     return _md(cell)
@@ -542,10 +550,9 @@ def _html_table(table: _Table) -> str:
 
 def _html_cell(cell: _Cell) -> str:
     if isinstance(cell, _Badge):
-        letter = cell.grade.value if cell.grade is not None else "n/a"
         css = cell.grade.value if cell.grade is not None else "na"
         return (f"<span class=\"badge grade-{css}\" title=\"{escape(cell.text)}\">"
-                f"{letter}</span> <span class=\"meaning\">{escape(cell.text)}</span>")
+                f"{cell.letter}</span> <span class=\"meaning\">{escape(cell.text)}</span>")
     if isinstance(cell, _Mark):
         return f"<span class=\"mark {cell.tone}\">{escape(cell.text)}</span>" if cell.text else ""
     return escape(cell)
