@@ -69,15 +69,16 @@ def test_review_writes_a_self_contained_html_file(
 def test_review_of_a_grid_over_a_month(db: str, capsys: pytest.CaptureFixture[str]) -> None:
     """Without an incident id, --community/--grid/--month review every incident there."""
     code, out, _ = run(capsys, "review", "--db", db, "--community", "Donghu Community",
-                       "--grid", "3", "--month", "2022-02", "--tz", "Asia/Shanghai",
-                       "--format", "json")
+                       "--grid", "3", "--month", "2022-02", "--format", "json")
     assert code == 0
     data = json.loads(out)
-    assert data["title"].startswith("After-action review: incidents of grid 3 of Donghu")
+    assert data["title"] == ("After-action review: incidents of grid 3 of Donghu Community, "
+                             "2022-02-01T00:00:00+08:00 to 2022-03-01T00:00:00+08:00")
+    assert data["scope"].startswith("1 incident of grid 3")
     assert [i["incident_id"] for i in data["incidents"]] == [FIRE]
     assert data["objectives"][0]["grade"] == "P"
     code, out, _ = run(capsys, "review", "--db", db, "--community", "Donghu Community",
-                       "--month", "2022-03", "--tz", "Asia/Shanghai", "--format", "json")
+                       "--month", "2022-03", "--format", "json")
     assert json.loads(out)["incidents"] == []
 
 
@@ -111,9 +112,11 @@ def test_situation_prints_the_grid_as_it_stood(db: str,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     """`situation` lists the roster then, the open incident, who was on scene and the consent
     still awaited at 15:06; as known at 15:15 the fire was not yet contained."""
+    # Without --tz a time without an offset is read in the community's own offset.
     code, out, _ = run(capsys, "situation", "--db", db, "--community", "Donghu Community",
-                       "--grid", "3", "--as-of", "2022-02-15T15:06", "--tz", "Asia/Shanghai")
+                       "--grid", "3", "--as-of", "2022-02-15T15:06")
     assert code == 0
+    assert out.startswith("Donghu Community, grid 3 at 2022-02-15T15:06+08:00")
     assert "grid leader (3): Zhang Chuanlian" in out
     assert f"{FIRE} fire (high), grid 3" in out
     assert "awaiting consent: b30-u1-storage-owner" in out
@@ -157,13 +160,29 @@ def test_plan_lists_the_improvement_items_with_owner_names_and_overdue(
     line = next(x for x in out.splitlines() if "storage-room clutter" in x)
     assert "open, overdue" in line
     assert "Zhang Chuanlian" in line
-    code, out, _ = run(capsys, "plan", "--db", db, "--at", "2022-02-20T00:00",
+    code, out, _ = run(capsys, "plan", "--db", db, "--as-of", "2022-02-20T00:00",
                        "--tz", "Asia/Shanghai")
     line = next(x for x in out.splitlines() if "storage-room clutter" in x)
     assert "overdue" not in line
-    code, out, _ = run(capsys, "plan", "--db", db, "--at", "2022-02-01T00:00+08:00")
+    code, out, _ = run(capsys, "plan", "--db", db, "--as-of", "2022-02-01T00:00+08:00")
     assert out.strip() == "No improvement items."
     code, _, err = run(capsys, "plan", "--db", db, "--community", "Donghu Community",
                        "--grid", "9")
     assert code == 2
     assert "NotFoundError" in err
+
+
+def test_plan_refuses_a_grid_without_a_community(db: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """`plan --grid` alone is an error rather than a silently empty list."""
+    code, _, err = run(capsys, "plan", "--db", db, "--grid", "3")
+    assert code == 2
+    assert "--grid needs --community" in err
+
+
+def test_timeline_with_a_malformed_id_says_it_must_be_a_uuid(
+        db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A typo in an id gets the library's InvalidInputError, not a bare ValueError text."""
+    code, _, err = run(capsys, "timeline", "nope", "--db", db)
+    assert code == 2
+    assert "InvalidInputError: id must be a UUID" in err

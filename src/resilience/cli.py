@@ -1,4 +1,5 @@
-"""The ``resilience`` command line: demo, replay, timeline, metrics, scorecards, views."""
+"""The ``resilience`` command line: demo, replay, timeline, metrics, scorecards, reviews,
+situations at a moment, improvement plans, views."""
 
 import argparse
 import math
@@ -65,7 +66,8 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"{scenario.name}: {community.name}, {community.subdistrict}, {community.district}")
         print(f"Replayed {result.facts} facts into {path} (SQLite; "
               f"{result.events_recorded} recorded by this run)\n")
-        print(f"Detected {detected:%Y-%m-%d %H:%M} at {incident.location}")
+        print(f"Incident {incident_id}: detected {detected:%Y-%m-%d %H:%M} at "
+              f"{incident.location}")
         print(f"Grid {incident.location.grid}'s leader then: {people.get(leader or '', leader)}\n")
         print(format_timeline(timeline, people))
         entry = timeline.first("Contained")
@@ -124,7 +126,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 def _timeline(args: argparse.Namespace) -> int:
     with _existing(args.db) as engine:
-        timeline = engine.timeline(UUID(args.id))
+        timeline = engine.timeline(_uuid(args.id, "id"))
     tz = _zone(args.tz) if args.tz else timeline.start.tzinfo
     print(f"start {timeline.start.astimezone(tz).isoformat()}")
     print(format_timeline(timeline, tz=tz))
@@ -151,12 +153,12 @@ def _review(args: argparse.Namespace) -> int:
             if args.community is None:
                 raise InvalidInputError("give an INCIDENT_ID, or --community (and --grid, "
                                         "a period) to review every incident there")
-            zone = _zone(args.tz) if args.tz else UTC
             community = _community(engine, args.community)
             assert community is not None
+            zone = _zone(args.tz) if args.tz else _home_zone(engine, community)
             review = engine.reviews.incidents(
                 community, grid=args.grid,
-                period=_period(args), drills=args.drills,
+                period=_period(args, zone), drills=args.drills,
                 as_of=_moment(args.as_of, zone), known_at=_moment(args.known_at, zone))
     render = {"md": review.to_markdown, "json": review.to_json, "html": review.to_html}
     text = render[args.format]()
@@ -169,13 +171,16 @@ def _review(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    zone = _zone(args.tz) if args.tz else UTC
+    if args.grid is not None and args.community is None:
+        raise InvalidInputError("--grid needs --community")
     with _existing(args.db) as engine:
         community = _community(engine, args.community)
+        zone = (_zone(args.tz) if args.tz else
+                _home_zone(engine, community) if community is not None else UTC)
         items = engine.improvements.items(
             community, grid=args.grid, open_only=args.open,
             incident=_uuid(args.incident, "incident id") if args.incident else None,
-            at=_moment(args.at, zone))
+            at=_moment(args.as_of, zone), known_at=_moment(args.known_at, zone))
         people = {p.person_id: p.name for c in {i.community for i in items}
                   for p in engine.communities.get(c).people.values()}
     if not items:
@@ -189,14 +194,14 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _situation(args: argparse.Namespace) -> int:
-    zone = _zone(args.tz) if args.tz else UTC
     with _existing(args.db) as engine:
         community = _community(engine, args.community)
         assert community is not None
+        zone = _zone(args.tz) if args.tz else _home_zone(engine, community)
         now = engine.replay.community(community, as_of=_moment(args.as_of, zone),
                                       known_at=_moment(args.known_at, zone), grid=args.grid)
         people = {p.person_id: p.name for p in engine.communities.get(community).people.values()}
-    print(format_situation(now, people, zone if args.tz else None))
+    print(format_situation(now, people, zone))
     return 0
 
 
@@ -230,6 +235,13 @@ def format_situation(now: CommunitySituation, people: dict[str, str],
               f"{o.status.value.replace('_', ' ')}"
               + (f", provider {o.provider}" if o.provider else "") for o in now.open_orders]
     return "\n".join(lines)
+
+
+def _home_zone(engine: Engine, community: UUID) -> tzinfo:
+    """Where a community's times without an offset are read: the offset its own first
+    fact was given in (its registration)."""
+    events = engine.events(community)
+    return (events[0].occurred_at.tzinfo if events else None) or UTC
 
 
 def _uuid(text: str, what: str) -> UUID:
@@ -298,8 +310,8 @@ def _moment(text: str | None, tz: tzinfo) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
 
 
-def _period(args: argparse.Namespace) -> Period:
-    tz = _zone(args.tz) if args.tz else UTC
+def _period(args: argparse.Namespace, default_zone: tzinfo = UTC) -> Period:
+    tz = _zone(args.tz) if args.tz else default_zone
     if args.month:
         try:
             year, month = (int(part) for part in args.month.split("-"))
@@ -409,14 +421,19 @@ def _project(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_period(parser: argparse.ArgumentParser) -> None:
+_PERIOD_TZ = ("time zone of dates without an offset (default UTC) and where "
+              "day/week/month/year groups are cut (default: the --month's zone, else each "
+              "case's own offset)")
+_REVIEW_TZ = ("time zone of times without an offset (default: the incident's own offset; "
+              "for --community, the community's)")
+
+
+def _add_period(parser: argparse.ArgumentParser, tz_help: str = _PERIOD_TZ) -> None:
     parser.add_argument("--from", dest="start", help="cases whose first fact is at or after "
                         "this ISO date/time")
     parser.add_argument("--to", dest="end", help="... and before this ISO date/time")
     parser.add_argument("--month", help="a calendar month, YYYY-MM (instead of --from/--to)")
-    parser.add_argument("--tz", help="time zone of dates without an offset (default UTC) and "
-                        "where day/week/month/year groups are cut (default: the --month's "
-                        "zone, else each case's own offset)")
+    parser.add_argument("--tz", help=tz_help)
     parser.add_argument("--community", help="a community's id or exact name")
 
 
@@ -425,16 +442,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, text: str, run: Callable[[argparse.Namespace], int], *,
-                period: bool = False, **defaults: object) -> argparse.ArgumentParser:
+                period: bool = False, tz_help: str = _PERIOD_TZ,
+                **defaults: object) -> argparse.ArgumentParser:
         """A subcommand on a store named by a required --db (and the period options)."""
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--db", required=True, help="SQLite file (or a store URL)")
         if period:
-            _add_period(sub)
+            _add_period(sub, tz_help)
         sub.set_defaults(run=run, **defaults)
         return sub
 
-    demo = commands.add_parser("demo", help="replay the Donghu fire and print its timeline")
+    demo = commands.add_parser("demo", help="replay the Donghu fire: its timeline, grades and "
+                               "review (also written as <db>-review.html)")
     demo.add_argument("--db", default="donghu-demo.db",
                       help="SQLite file to record into (a second run records nothing new)")
     demo.set_defaults(run=_demo)
@@ -464,7 +483,8 @@ def build_parser() -> argparse.ArgumentParser:
     quality.add_argument("--late-after", type=float, default=15,
                          help="minutes after which a record counts as late (default 15)")
     review = command("review", "the after-action review of an incident, or of every incident "
-                     "of a community or grid over a period", _review, period=True)
+                     "of a community or grid over a period", _review, period=True,
+                     tz_help=_REVIEW_TZ)
     review.add_argument("incident", nargs="?", help="the incident's id (omit for --community)")
     review.add_argument("--as-of", help="only what had happened by then (ISO date-time, or a "
                         "time of day on the incident's date)")
@@ -481,14 +501,17 @@ def build_parser() -> argparse.ArgumentParser:
     situation.add_argument("--grid", help="one grid of the community")
     situation.add_argument("--as-of", help="what had happened by then (ISO date-time)")
     situation.add_argument("--known-at", help="only what had been recorded by then")
-    situation.add_argument("--tz", help="time zone of times without an offset (default UTC)")
+    situation.add_argument("--tz", help="time zone of times without an offset, and of the "
+                           "times shown (default: the community's own offset)")
     plan = command("plan", "improvement items raised by reviews, by due date", _plan)
     plan.add_argument("--community", help="a community's id or exact name")
     plan.add_argument("--grid", help="with --community: one grid")
     plan.add_argument("--incident", help="items raised for one incident")
     plan.add_argument("--open", action="store_true", help="only items not done nor cancelled")
-    plan.add_argument("--at", help="status and overdue as of this ISO date-time")
-    plan.add_argument("--tz", help="time zone of --at without an offset (default UTC)")
+    plan.add_argument("--as-of", help="status, due date and overdue as of this ISO date-time")
+    plan.add_argument("--known-at", help="only what had been recorded by then")
+    plan.add_argument("--tz", help="time zone of times without an offset (default: the "
+                      "community's own offset, else UTC)")
     command("rebuild", "rebuild every view from the whole history", _rebuild)
     project = command("project", "bring the views up to date (--follow: keep them so, for "
                       "apps reading with fresh_views=False)", _project)

@@ -27,6 +27,7 @@ from resilience.review.build import DEFAULT_GAP_AFTER, review_incident, summaris
 from resilience.review.model import AfterActionReview, IncidentReview
 from resilience.review.objectives import DEFAULT_OBJECTIVES, Objective
 from resilience.review.replay import case_doc, incident_situation
+from resilience.review.text import plural
 from resilience.services.core import EventStoreApplication
 from resilience.services.improvements import Improvements, PlanItem
 from resilience.services.replay import Cut, own_events
@@ -126,9 +127,11 @@ class Reviews:
         where = f"grid {grid} of {name}" if grid is not None else name
         kind = {"include": "incidents", "exclude": "incidents (drills left out)",
                 "only": "drills"}[drills]
+        counted = plural(len(reviews), "drill" if drills == "only" else "incident")
+        left_out = " (drills left out)" if drills == "exclude" else ""
         return AfterActionReview(
             key=key, title=f"After-action review: {kind} of {where}, {period}",
-            scope=f"{len(reviews)} {kind} of {where} detected {period}",
+            scope=f"{counted}{left_out} of {where} detected {period}",
             community=str(community), grid=grid, generated_at=self._now(), as_of=cut.as_of,
             known_at=cut.known_at, incidents=tuple(reviews),
             objectives=summarise(objectives, reviews), plan=plan, still_open=still_open,
