@@ -7,13 +7,20 @@ again, a finished item given anything but a reopen, repeated command ids,
 corrections). A deliberately simple model restates the item's life and
 predicts, for every command, whether it is accepted or which documented
 error class rejects it. After every step the item read back from the store,
-and from the ``plans`` view, must equal the model.
+and from the ``plans`` view, must equal the model. The model also keeps each
+fact's original time, when it was recorded and each time correction with
+when that was recorded, so the view is also asked for the item at cuts
+(``at``, ``known_at``) around those times (after every step around the newest
+fact and each correction, and at random ones by a rule) and must give the
+item the model works out for that cut, or none.
 """
 
 import itertools
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
+import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, rule
 
@@ -21,11 +28,14 @@ from resilience import (
     AlreadyExistsError,
     InvalidInputError,
     InvalidTransitionError,
+    NotFoundError,
+    PlanItem,
     Receipt,
 )
 from stateful_support import (
     COMMAND_IDS,
     MOMENTS,
+    PICKS,
     SETTINGS,
     VERSIONS,
     WHENS,
@@ -45,6 +55,14 @@ DUE_KINDS = frozenset({"Planned", "Rescheduled"})
 OWNER_KINDS = frozenset({"Planned", "OwnerAssigned"})
 UNFINISHED = frozenset({"open", "in_progress"})
 FINISHED = frozenset({"done", "cancelled"})
+STATUS_OF = {"Planned": "open", "Started": "in_progress", "Completed": "done",
+             "Cancelled": "cancelled", "Reopened": "open"}
+# A cut's moment: None, or an index into the model's cut moments (reduced modulo their number).
+CUT_MOMENTS = st.none() | st.integers(0, 999)
+CUTS = st.lists(st.tuples(CUT_MOMENTS, CUT_MOMENTS), min_size=1, max_size=4)
+SECOND = timedelta(seconds=1)
+# As of a cut: status, owner, due, planned_at, completed_at, overdue.
+AsOf = tuple[str, str, datetime, datetime, datetime | None, bool]
 
 
 class ImprovementMachine(FactMachine):
@@ -60,12 +78,27 @@ class ImprovementMachine(FactMachine):
         self.completed: int | None = None  # version of the completion in force
         self.cancel_reason: str | None = None
         self.reopens = 0
+        self.owners: dict[int, str] = {}  # version -> owner it gave
+        # For cuts: each fact's original time and when it was recorded, and each time
+        # correction (version, corrected to, recorded) in recording order.
+        self.occurred: dict[int, datetime] = {}
+        self.recorded: dict[int, datetime] = {}
+        self.corrections: list[tuple[int, datetime, datetime]] = []
 
     def naive_command(self, command_id: str | None) -> Receipt:
         """A note dated at a naive time (the shared ``naive_time`` rule expects a refusal)."""
         return self.engine.improvements.add_note(
             self.item, "note", actor=OFFICE, occurred_at=T0.replace(tzinfo=None),
             command_id=command_id)
+
+    def attempt(self, command_id: str | None, errors: Errors, call: Callable[[], Receipt],
+                kinds: list[str], at: datetime) -> int | None:
+        """The shared command loop, also noting each new fact's original and recorded time."""
+        recorded, count = self.clock(), len(self.times)
+        version = super().attempt(command_id, errors, call, kinds, at)
+        for new in range(count + 1, len(self.times) + 1):
+            self.occurred[new], self.recorded[new] = self.times[new], recorded
+        return version
 
     # Rules of the model ----------------------------------------------------------
 
@@ -110,6 +143,37 @@ class ImprovementMachine(FactMachine):
                 return False
         return True
 
+    def as_of(self, at: datetime | None, known_at: datetime | None) -> AsOf | None:
+        """The item as it stood at ``at`` from the facts and corrections recorded by
+        ``known_at`` (None: no limit), overdue against ``at``, else ``known_at``, else now;
+        None if its planning had not happened, or had not been recorded, by then."""
+        times = dict(self.occurred)
+        for version, corrected_to, recorded in self.corrections:  # a later one wins
+            if known_at is None or recorded <= known_at:
+                times[version] = corrected_to
+        facts = [v for v in self.kinds if (known_at is None or self.recorded[v] <= known_at)
+                 and (at is None or times[v] <= at)]
+        if 1 not in facts:
+            return None
+
+        def last(kinds: frozenset[str]) -> int:
+            """The fact of ``kinds`` in force: the latest, ties to the last recorded."""
+            return max((times[v], v) for v in facts if self.kinds[v] in kinds)[1]
+
+        step, due = last(STEP_KINDS), self.dues[last(DUE_KINDS)]
+        status = STATUS_OF[self.kinds[step]]
+        moment = at or known_at or self.clock()
+        return (status, self.owners[last(OWNER_KINDS)], due, times[1],
+                times[step] if status == "done" else None,
+                status in UNFINISHED and moment > due)
+
+    def cut_moments(self) -> list[datetime]:
+        """Every time the model holds (occurred, corrected to, recorded, due), and a second
+        either side of each."""
+        times = {*self.occurred.values(), *self.recorded.values(), *self.dues.values(),
+                 *(corrected_to for _, corrected_to, _ in self.corrections)}
+        return sorted({t + d for t in times for d in (-SECOND, timedelta(0), SECOND)})
+
     # Setup -----------------------------------------------------------------------
 
     @initialize(command_id=COMMAND_IDS, head_start=st.integers(0, 5))
@@ -120,9 +184,11 @@ class ImprovementMachine(FactMachine):
             district="Taishan", subdistrict="Daimiao", name="Donghu", actor=OFFICE,
             occurred_at=T0 - timedelta(days=1)).aggregate_id
         communities.add_grid(self.community, "3", actor=OFFICE)
+        recorded = self.clock()
         receipt = self.plan_call(command_id)
         assert receipt == Receipt(self.item, 1, 1)
         self.times, self.kinds, self.dues = {1: T0}, {1: "Planned"}, {1: FIRST_DUE}
+        self.owners, self.occurred, self.recorded = {1: "zhang"}, {1: T0}, {1: recorded}
         if command_id is not None:
             self.commands[command_id] = (1, 1)
         for _ in range(head_start):
@@ -201,10 +267,11 @@ class ImprovementMachine(FactMachine):
             errors.add(InvalidTransitionError)
         if at < self.times[self.versions_of(OWNER_KINDS)[-1]]:
             errors.add(InvalidTransitionError)
-        if self.attempt(command_id, errors, lambda: self.engine.improvements.assign(
-                self.item, owner, actor=OFFICE, occurred_at=when, command_id=command_id),
-                ["OwnerAssigned"], at) is not None:
-            self.owner = owner
+        version = self.attempt(command_id, errors, lambda: self.engine.improvements.assign(
+            self.item, owner, actor=OFFICE, occurred_at=when, command_id=command_id),
+            ["OwnerAssigned"], at)
+        if version is not None:
+            self.owner, self.owners[version] = owner, owner
 
     @rule(due=DUES, reason=TEXTS, when=WHENS, command_id=COMMAND_IDS)
     def reschedule(self, due: datetime, reason: str, when: datetime | None,
@@ -245,10 +312,24 @@ class ImprovementMachine(FactMachine):
         at = self.at(when)
         errors = self.time_correction_errors(version, corrected_to, reason, at,
                                              self.writable(set()))
-        if self.attempt(command_id, errors, lambda: self.engine.improvements.correct_time(
-                self.item, version, corrected_to, reason, actor=OFFICE, occurred_at=when,
-                command_id=command_id), ["TimeCorrected"], at) is not None:
+        new = self.attempt(command_id, errors, lambda: self.engine.improvements.correct_time(
+            self.item, version, corrected_to, reason, actor=OFFICE, occurred_at=when,
+            command_id=command_id), ["TimeCorrected"], at)
+        if new is not None:
             self.times[version] = corrected_to
+            self.corrections.append((version, corrected_to, self.recorded[new]))
+
+    @rule(pick=PICKS, anchor=PICKS, steps=st.integers(-1, 1), when=WHENS,
+          command_id=COMMAND_IDS)
+    def correct_a_dated_fact(self, pick: int, anchor: int, steps: int,
+                             when: datetime | None, command_id: str | None) -> None:
+        """Move a lifecycle, due-date or owner fact (one already moved is likelier) to just
+        before, at or after another such fact: random versions and moments rarely give the
+        view corrections, or corrections of corrected times, to undo at a cut."""
+        dated = self.versions_of(STEP_KINDS | DUE_KINDS | OWNER_KINDS)
+        moved = [*dated, *(v for v, _, _ in self.corrections if v in dated)]
+        near = self.times[dated[anchor % len(dated)]] + timedelta(minutes=5 * steps)
+        self.correct_time(moved[pick % len(moved)], near, "log checked", when, command_id)
 
     @rule(raw_version=VERSIONS, details=TEXTS, when=WHENS, command_id=COMMAND_IDS)
     def correct_details(self, raw_version: int, details: str, when: datetime | None,
@@ -273,6 +354,31 @@ class ImprovementMachine(FactMachine):
             self.complete("cleared", None, command_id)
         else:
             self.reopen("not really done", None, command_id)
+
+    @rule(cuts=CUTS)
+    def view_at_cut(self, cuts: list[tuple[int | None, int | None]]) -> None:
+        """At cuts around the facts' own times (or None), ``item`` and ``items`` give the
+        model's item as of ``at`` as recorded by ``known_at``, or none."""
+        moments = self.cut_moments()
+        for at_pick, known_pick in cuts:
+            at, known_at = (None if pick is None else moments[pick % len(moments)]
+                            for pick in (at_pick, known_pick))
+            found = self.check_cut(at, known_at)
+            listed = self.engine.improvements.items(self.community, at=at, known_at=known_at)
+            assert listed == ([] if found is None else [found])
+
+    def check_cut(self, at: datetime | None, known_at: datetime | None) -> PlanItem | None:
+        """``item`` at this cut is the model's item; None when the model has none (and the
+        view says NotFoundError)."""
+        expected = self.as_of(at, known_at)
+        if expected is None:
+            with pytest.raises(NotFoundError):
+                self.engine.improvements.item(self.item, at=at, known_at=known_at)
+            return None
+        found = self.engine.improvements.item(self.item, at=at, known_at=known_at)
+        assert (found.status.value, found.owner, found.due, found.planned_at,
+                found.completed_at, found.overdue) == expected, (at, known_at)
+        return found
 
     # Invariants ------------------------------------------------------------------
 
@@ -302,6 +408,22 @@ class ImprovementMachine(FactMachine):
             listed.status, listed.owner, listed.due, listed.completed_at)
         assert later.overdue == (self.status in UNFINISHED)  # a day on, every due has passed
 
+    @invariant()
+    def view_around_newest_fact(self) -> None:
+        """Around the newest fact's time and its recording, the view is the model's item: the
+        fact counts once it has happened and been recorded, and wins ties with the facts
+        recorded before it; a time correction moves its fact, from each time it ever had,
+        only once recorded."""
+        newest = max(self.kinds)
+        happened, recorded = self.times[newest], self.recorded[newest]
+        cuts = [(happened - SECOND, None), (happened, None), (happened, recorded - SECOND),
+                (None, recorded)]
+        if self.kinds[newest] == "TimeCorrected":  # the model's last correction
+            version = self.corrections[-1][0]
+            had = [self.occurred[version], *(to for v, to, _ in self.corrections if v == version)]
+            cuts += [(at, known_at) for at in had for known_at in (recorded - SECOND, recorded)]
+        for at, known_at in cuts:
+            self.check_cut(at, known_at)
 
 class TestImprovementMachine(ImprovementMachine.TestCase):  # type: ignore[misc,valid-type]
     """Any command sequence leaves the item, its facts, its errors and its plans document as
