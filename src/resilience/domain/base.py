@@ -161,6 +161,14 @@ class FactAggregate(Aggregate):
         times[self.version + 1] = ctx.occurred_at
         return times
 
+    def _not_before(self, ctx: Context, version: int, what: str) -> None:
+        """Refuse a fact dated before the fact at ``version`` (described as ``what``)."""
+        if ctx.occurred_at < self.occurred[version]:
+            raise InvalidTransitionError(
+                f"{ctx.occurred_at.isoformat()} is before {what} "
+                f"({self.occurred[version].isoformat()}): times can't go backwards"
+            )
+
     def _name_of(self, version: int) -> str:
         return self.kinds.get(version, "the correction")
 

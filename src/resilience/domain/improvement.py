@@ -236,7 +236,7 @@ class ImprovementItem(FactAggregate):
         if owner == self.owner:
             raise InvalidTransitionError(f"{owner} already owns this item")
         self._after_planning(ctx)
-        self._not_before(ctx, self._chain(OWNER_FACTS)[-1], OWNER_FACTS)
+        self._after_last(ctx, OWNER_FACTS)
         self._trigger(self.OwnerAssigned, ctx, owner=owner)
 
     def reschedule(self, ctx: Context, due: datetime, reason: str) -> None:
@@ -250,7 +250,7 @@ class ImprovementItem(FactAggregate):
         if due == self.due:
             raise InvalidTransitionError(f"the item is already due at {self.due.isoformat()}")
         self._after_planning(ctx)
-        self._not_before(ctx, self._chain(DUE_FACTS)[-1], DUE_FACTS)
+        self._after_last(ctx, DUE_FACTS)
         self._trigger(self.Rescheduled, ctx, due=due, reason=reason)
 
     def start(self, ctx: Context) -> None:
@@ -292,13 +292,12 @@ class ImprovementItem(FactAggregate):
         if self.status not in allowed:
             raise InvalidTransitionError(
                 f"an item that is {self.status.value.replace('_', ' ')} cannot be {verb}")
-        self._not_before(ctx, self._chain(STEPS)[-1], STEPS)
+        self._after_last(ctx, STEPS)
 
-    def _not_before(self, ctx: Context, version: int, names: dict[str, str]) -> None:
-        if ctx.occurred_at < self.occurred[version]:
-            raise InvalidTransitionError(
-                f"{ctx.occurred_at.isoformat()} is before the item's {names[self.kinds[version]]} "
-                f"({self.occurred[version].isoformat()}): times can't go backwards")
+    def _after_last(self, ctx: Context, names: dict[str, str]) -> None:
+        """Refuse a fact dated before the latest fact of one chain (``names``)."""
+        last = self._chain(names)[-1]
+        self._not_before(ctx, last, f"the item's {names[self.kinds[last]]}")
 
     def _after_planning(self, ctx: Context) -> None:
         if ctx.occurred_at < self.planned_at:

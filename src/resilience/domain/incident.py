@@ -588,13 +588,6 @@ class Incident(FactAggregate):
                 f"got {ctx.occurred_at.isoformat()}"
             )
 
-    def _not_before(self, ctx: Context, version: int, what: str) -> None:
-        if ctx.occurred_at < self.occurred[version]:
-            raise InvalidTransitionError(
-                f"{ctx.occurred_at.isoformat()} is before {what} "
-                f"({self.occurred[version].isoformat()}): times can't go backwards"
-            )
-
     def _after_last_lifecycle_step(self, ctx: Context, event_class: type[object]) -> None:
         # Keeping resolution, closure and reopening in recording order lets the status stay
         # version-based and still agree with a replay in the order things happened.

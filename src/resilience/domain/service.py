@@ -268,13 +268,6 @@ class ServiceOrder(FactAggregate):
     def _steps(self) -> list[int]:
         return [v for v, kind in self.kinds.items() if kind in _STEPS]
 
-    def _not_before(self, ctx: Context, version: int, what: str) -> None:
-        if ctx.occurred_at < self.occurred[version]:
-            raise InvalidTransitionError(
-                f"{ctx.occurred_at.isoformat()} is before {what} "
-                f"({self.occurred[version].isoformat()}): times can't go backwards"
-            )
-
     def _check_times(self, times: dict[int, datetime]) -> None:
         placed = times[1]
         early = [v for v, t in times.items() if t < placed]
