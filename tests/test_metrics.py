@@ -666,3 +666,13 @@ def test_queries_refuse_an_unknown_community_or_view(grids: tuple[Engine, list[U
     with pytest.raises(InvalidInputError):
         engine.views.page_size = 0
     assert engine.metrics("turnout", group_by=None).rows == ()  # type: ignore[arg-type]
+
+
+def test_every_incident_milestone_names_the_kind_of_fact_behind_it() -> None:
+    """Reviews cite the facts behind milestones: each milestone maps to an Incident event."""
+    from resilience.domain.incident import Incident
+    from resilience.metrics.cases import INCIDENT_MILESTONE_FACTS, INCIDENT_MILESTONES
+
+    assert set(INCIDENT_MILESTONE_FACTS) == set(INCIDENT_MILESTONES)
+    assert all(isinstance(getattr(Incident, name, None), type)
+               for name in INCIDENT_MILESTONE_FACTS.values())

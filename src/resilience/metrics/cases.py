@@ -77,7 +77,18 @@ _LAST_SINCE_REOPEN = {
     "incident": {"Resolved": "resolved", "Closed": "closed"},
     "order": {"Completed": "completed", "Dispatched": "dispatched", "Rated": "rated"},
 }
-_CHAIN = {"ResponderDispatched": 0, "ResponderEnRoute": 1, "ResponderOnScene": 2}
+RESPONDER_CHAIN: Mapping[str, int] = {
+    "ResponderDispatched": 0, "ResponderEnRoute": 1, "ResponderOnScene": 2}
+"""A responder's facts and their place in the dispatch -> en route -> on scene chain."""
+_FIRST_UNIT = ("first_unit_dispatched", "first_unit_en_route", "first_unit_on_scene")
+
+INCIDENT_MILESTONE_FACTS: Mapping[str, str] = {
+    "detected": "Detected", "residents_notified": "ActionTaken",
+    **{m: name for name, m in _FIRST_OF["incident"].items()},
+    **{m: name for name, m in _LAST_SINCE_REOPEN["incident"].items()},
+    **{_FIRST_UNIT[step]: name for name, step in RESPONDER_CHAIN.items()},
+}
+"""The kind of fact whose effective time each incident milestone is."""
 
 
 @frozen
@@ -238,7 +249,7 @@ def _first_unit(facts: tuple[Fact, ...]) -> dict[str, datetime]:
     """NFPA's "first arriving unit": the dispatched responder on scene first, and its chain."""
     chains: dict[str, list[Fact | None]] = {}
     for fact in facts:
-        step = _CHAIN.get(fact.name)
+        step = RESPONDER_CHAIN.get(fact.name)
         if step is not None:
             chains.setdefault(fact.extra, [None, None, None])[step] = fact
     arrived = [(chain[2].occurred_at, chain[2].version, chain) for chain in chains.values()
@@ -246,6 +257,5 @@ def _first_unit(facts: tuple[Fact, ...]) -> dict[str, datetime]:
     if not arrived:
         return {}
     _, _, chain = min(arrived, key=lambda a: (a[0], a[1]))
-    names = ("first_unit_dispatched", "first_unit_en_route", "first_unit_on_scene")
-    return {name: fact.occurred_at for name, fact in zip(names, chain, strict=True)
+    return {name: fact.occurred_at for name, fact in zip(_FIRST_UNIT, chain, strict=True)
             if fact is not None}

@@ -25,7 +25,7 @@ from attrs import field, frozen
 
 from resilience.domain.values import IncidentType
 from resilience.errors import InvalidInputError
-from resilience.metrics.cases import INCIDENT_MILESTONES, Case, Fact
+from resilience.metrics.cases import INCIDENT_MILESTONE_FACTS, INCIDENT_MILESTONES, Case, Fact
 from resilience.metrics.quality import DEFAULT_LATE_AFTER
 from resilience.review.model import Grade, ObjectiveResult
 from resilience.review.text import clock, minutes, noun, words
@@ -35,20 +35,6 @@ RULES: tuple[Rule, ...] = ("within", "consent_before_entry", "recorded")
 
 KEY_MILESTONES = ("detected", "reported", "acknowledged", "first_dispatched",
                   "first_on_scene", "contained", "resolved", "closed")
-
-# The fact behind each milestone, so a grade can name the facts it rests on.
-_FACT_OF = {
-    "detected": "Detected", "reported": "Reported", "acknowledged": "Acknowledged",
-    "commander_assigned": "CommanderAssigned", "first_dispatched": "ResponderDispatched",
-    "first_en_route": "ResponderEnRoute", "first_on_scene": "ResponderOnScene",
-    "first_unit_dispatched": "ResponderDispatched", "first_unit_en_route": "ResponderEnRoute",
-    "first_unit_on_scene": "ResponderOnScene", "residents_notified": "ActionTaken",
-    "consent_requested": "ConsentRequested", "consent_granted": "ConsentGranted",
-    "exigent_entry": "ExigentEntryAuthorised", "forced_entry": "ForcedEntryMade",
-    "source_found": "SourceFound", "contained": "Contained", "resolved": "Resolved",
-    "closed": "Closed",
-}
-
 
 _MAX_MINUTES = 366 * 24 * 60  # also refuses NaN and infinities
 _COMMON_KEYS = {"name", "title", "rule", "incident_types"}
@@ -284,7 +270,7 @@ def _consent_standing(answers: Sequence[Fact], entry: Fact) -> Fact | None:
 def _fact(case: Case, milestone: str) -> Any:
     """The fact whose effective time is the milestone's."""
     at = case.milestones[milestone]
-    name = _FACT_OF.get(milestone)
+    name = INCIDENT_MILESTONE_FACTS.get(milestone)
     return next((f for f in case.facts if f.name == name and f.occurred_at == at), None)
 
 

@@ -25,7 +25,7 @@ from resilience.domain.base import FactAggregate
 from resilience.domain.incident import IncidentStatus
 from resilience.domain.organisation import Holding
 from resilience.domain.service import OrderStatus
-from resilience.metrics.cases import Case, Fact
+from resilience.metrics.cases import RESPONDER_CHAIN, Case, Fact
 from resilience.projections.folds import Cases, Delivery, Doc
 
 
@@ -166,7 +166,7 @@ def incident_situation(case: Case) -> IncidentSituation:
     for fact in _in_happening_order(case):
         name, at = fact.name, fact.occurred_at
         present.add(name)
-        step = _CHAIN.get(name)
+        step = RESPONDER_CHAIN.get(name)
         if step is not None:
             chains.setdefault(fact.extra, [None, None, None])[step] = at
         elif name == "CommanderAssigned":
@@ -203,9 +203,6 @@ def incident_situation(case: Case) -> IncidentSituation:
         closed_at=closed, closure_reason=closure, reopen_count=reopened,
         facts=len(case.facts), last_recorded_at=max(f.recorded_at for f in case.facts),
     )
-
-
-_CHAIN = {"ResponderDispatched": 0, "ResponderEnRoute": 1, "ResponderOnScene": 2}
 
 
 def _order(fact: Fact) -> tuple[datetime, int]:
