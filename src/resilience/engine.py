@@ -71,11 +71,7 @@ class Engine:
         self.communities = Communities(store)
         self.incidents = Incidents(store)
         self.orders = Orders(store, catalogue)
-        # Improvement plans (after-action reviews) ---------------------------------
-        # Commands, and the plan read back from the ``plans`` view, caught up like
-        # the reports' views (unless fresh_views=False).
-        self.improvements = Improvements(store, self.views, fresh=self.reports.fresh)
-        # ---------------------------------------------------------------------------
+        self.improvements = Improvements(store, self.reports)
         self.replay = Replay(self.app, self.reports, store.clock)
         self.reviews = Reviews(self.app, self.reports, self.improvements, store.clock)
 

@@ -21,8 +21,8 @@ from resilience.domain.organisation import NAMESPACE, Community
 from resilience.domain.values import Actor, AreaKind
 from resilience.errors import InvalidInputError, NotFoundError, StoreUnavailableError
 from resilience.projections.plans import HISTORIES
-from resilience.projections.runner import Views
 from resilience.services.core import AggregateService, Receipt, Store
+from resilience.services.reports import Reports
 
 T = TypeVar("T")
 
@@ -185,10 +185,10 @@ class Improvements(AggregateService[ImprovementItem]):
 
     aggregate_class = ImprovementItem
 
-    def __init__(self, store: Store, views: Views, *, fresh: bool = True) -> None:
+    def __init__(self, store: Store, reports: Reports) -> None:
         super().__init__(store)
-        self.views = views
-        self.fresh = fresh
+        self._reports = reports
+        self.views = reports.views
 
     # Commands -----------------------------------------------------------------
 
@@ -371,10 +371,10 @@ class Improvements(AggregateService[ImprovementItem]):
         return self.views.select("plans", "improvement", community=community)
 
     def _read(self, read: Callable[[], T]) -> T:
-        """Catch the views up (when fresh), then read; a store failure is StoreUnavailableError."""
+        """Catch the views up (as the reports do), then read; a store failure is
+        StoreUnavailableError."""
+        self._reports.ready()
         try:
-            if self.fresh:
-                self.views.catch_up()
             return read()
         except PersistenceError as exc:
             raise StoreUnavailableError(f"the plans view could not be read: {exc}") from exc
