@@ -125,13 +125,11 @@ class Reviews:
         first = min((r.detected_at for r in reviews), default=period.end)
         plan, still_open = self._plan(community, key, grid, cut, first)
         where = f"grid {grid} of {name}" if grid is not None else name
-        kind = {"include": "incidents", "exclude": "incidents (drills left out)",
-                "only": "drills"}[drills]
-        counted = plural(len(reviews), "drill" if drills == "only" else "incident")
+        kind = "drill" if drills == "only" else "incident"
         left_out = " (drills left out)" if drills == "exclude" else ""
         return AfterActionReview(
-            key=key, title=f"After-action review: {kind} of {where}, {period}",
-            scope=f"{counted}{left_out} of {where} detected {period}",
+            key=key, title=f"After-action review: {kind}s{left_out} of {where}, {period}",
+            scope=f"{plural(len(reviews), kind)}{left_out} of {where} detected {period}",
             community=str(community), grid=grid, generated_at=self._now(), as_of=cut.as_of,
             known_at=cut.known_at, incidents=tuple(reviews),
             objectives=summarise(objectives, reviews), plan=plan, still_open=still_open,
