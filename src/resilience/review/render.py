@@ -110,7 +110,7 @@ def _number(value: float) -> str:
     return f"{rounded:g}" if rounded != 0 else "0"
 
 
-def _minutes(duration: timedelta) -> float:
+def _in_minutes(duration: timedelta) -> float:
     return duration.total_seconds() / 60
 
 
@@ -119,8 +119,8 @@ def _duration(duration: timedelta | None) -> str:
 
 
 def _since(at: datetime, origin: datetime) -> str:
-    minutes = _minutes(at - origin)
-    return ("+" if minutes >= 0 else "") + _number(minutes)
+    elapsed = _in_minutes(at - origin)
+    return ("+" if elapsed >= 0 else "") + _number(elapsed)
 
 
 def _offset(at: datetime) -> str:
@@ -669,11 +669,11 @@ class _Scale:
 
 def _scale(incident: IncidentReview) -> _Scale:
     origin = incident.detected_at
-    times = [_minutes(m.at - origin) for m in incident.milestones]
-    times += [_minutes(at - origin) for track in incident.responders
+    times = [_in_minutes(m.at - origin) for m in incident.milestones]
+    times += [_in_minutes(at - origin) for track in incident.responders
               for at in _track_times(track).values()]
     if incident.target_line is not None:
-        times.append(_minutes(incident.target_line))
+        times.append(_in_minutes(incident.target_line))
     low, high = min([0.0, *times]), max([0.0, *times])
     step = next((s for s in _STEPS if (high - low) / s <= _MAX_TICKS), _STEPS[-1])
     # A little room past the last marker so it does not sit on the frame.
@@ -765,7 +765,7 @@ def _at(at: datetime, origin: datetime) -> str:
 def _milestone_row(incident: IncidentReview, milestone: Milestone, scale: _Scale,
                    y: float) -> str:
     origin = incident.detected_at
-    x, mid = scale.x(_minutes(milestone.at - origin)), y + _ROW / 2
+    x, mid = scale.x(_in_minutes(milestone.at - origin)), y + _ROW / 2
     contained = milestone.name == "contained"
     tip = escape(f"{milestone.label}: {_at(milestone.at, origin)}")
     if contained:
@@ -796,7 +796,7 @@ def _responder_row(incident: IncidentReview, track: ResponderTrack, scale: _Scal
         parts.append(f"<text class=\"none\" x=\"{_PLOT_LEFT + 4}\" y=\"{mid + 4}\">"
                      "no dispatch, en route or arrival time recorded</text></g>")
         return "".join(parts)
-    points = [(stage, scale.x(_minutes(at - origin))) for stage, at in stages.items()]
+    points = [(stage, scale.x(_in_minutes(at - origin))) for stage, at in stages.items()]
     for (_, x1), (stage, x2) in pairwise(points):
         css = "travel" if stage == "on scene" else "turnout"
         parts.append(f"<line class=\"{css}\" x1=\"{x1}\" y1=\"{mid}\" x2=\"{x2}\" y2=\"{mid}\"/>")
@@ -848,12 +848,12 @@ def _tick_label(minutes: int, step: int) -> str:
 def _target(incident: IncidentReview, scale: _Scale, axis_y: float) -> str:
     if incident.target_line is None:
         return ""
-    minutes = _minutes(incident.target_line)
-    x = scale.x(minutes)
-    label = f"{_number(minutes)}-min target"
+    target = _in_minutes(incident.target_line)
+    x = scale.x(target)
+    label = f"{_number(target)}-min target"
     anchor = "end" if x > _PLOT_RIGHT - 60 else "middle"
     deadline = _clock(incident.detected_at + incident.target_line, incident.detected_at)
-    tip = escape(f"Target: {_number(minutes)} min after detection ({deadline})")
+    tip = escape(f"Target: {_number(target)} min after detection ({deadline})")
     return (
         f"<g class=\"target-line\"><line class=\"target\" x1=\"{x}\" y1=\"{_TOP - 10}\" "
         f"x2=\"{x}\" y2=\"{axis_y}\"/>"
@@ -893,7 +893,7 @@ def _chart_summary(incident: IncidentReview) -> str:
         text.append("Key moments: " + "; ".join(
             f"{m.label} {_at(m.at, origin)}" for m in incident.milestones) + ".")
     if incident.target_line is not None:
-        text.append(f"Target line at {_number(_minutes(incident.target_line))} min.")
+        text.append(f"Target line at {_number(_in_minutes(incident.target_line))} min.")
     for track in incident.responders:
         stages = _track_times(track)
         done = ", ".join(f"{stage} {_at(at, origin)}" for stage, at in stages.items())
