@@ -35,6 +35,7 @@ from resilience.errors import (
     ResilienceError,
     ScenarioError,
     StoreUnavailableError,
+    UnreadableEventError,
 )
 from resilience.metrics import BUILT_IN, CaseFilter, MetricDefinition, Period
 from resilience.review import DEFAULT_OBJECTIVES, AfterActionReview, Grade, Objective
@@ -92,6 +93,7 @@ __all__ = [
     "ServiceOutcome",
     "Severity",
     "StoreUnavailableError",
+    "UnreadableEventError",
     "Timeline",
     "TimelineEntry",
     "UnitSpec",

@@ -57,3 +57,9 @@ class StoreUnavailableError(ResilienceError):
     """The store could not be read or written in time (busy with another writer, or
     unreachable); nothing was changed. Retry, or read views as they stand
     (``Engine(fresh_views=False)``)."""
+
+
+class UnreadableEventError(ResilienceError):
+    """A stored event cannot be decoded: the store is encrypted and no or a wrong cipher
+    key was given, or the event was written by a version of this library whose classes
+    this one cannot resolve. Nothing was changed."""
