@@ -1,0 +1,194 @@
+"""Write a fixture of stored events, exactly as this version of the library stores them.
+
+    python tests/history_fixture.py tests/fixtures/history-0.1.json
+
+The fixture is committed once per release whose stored form changed, and never
+regenerated: tests/test_stored_history.py loads every fixture ever committed, so
+each future change is tested against history that already exists. It holds the
+two shipped scenarios (the Donghu fire, a day of Xiangyang orders) and a few
+commands more so that every event class of the release occurs at least once, and
+beside the events, what this version computed from them (``expected``).
+"""
+
+import json
+import sys
+from datetime import timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.utils import get_topic
+
+from resilience import (
+    Actor,
+    CareCard,
+    Contact,
+    Engine,
+    ManualClock,
+    Role,
+    ZoneType,
+)
+from resilience.domain.base import FactAggregate
+from resilience.metrics import BUILT_IN
+from resilience.scenario import load_scenario, replay
+
+STAFF = Actor("office-duty", Role.COMMUNITY_STAFF)
+RESIDENT = Actor("resident-301", Role.RESIDENT)
+
+
+def _scenario(engine: Engine, name: str) -> Any:
+    with resources.as_file(resources.files("resilience.scenarios") / name) as path:
+        return replay(engine, load_scenario(path))
+
+
+def _extra(engine: Engine, community: UUID, fire: UUID, order: UUID) -> None:
+    """Commands for the event classes the shipped scenarios don't use."""
+    start = max(engine.events(fire)[-1].occurred_at,
+                engine.events(order)[-1].occurred_at) + timedelta(hours=2)
+    clock = ManualClock(start)
+    e = engine.with_clock(clock)
+
+    def at(minutes: int) -> Any:
+        return start + timedelta(minutes=minutes)
+
+    contact = Contact("Zhang Chuanlian", "0538-0000003", "zhang")
+    e.communities.add_micro_grid(community, "3-a", "3", "micro-grid 3-a", actor=STAFF,
+                                 occurred_at=at(1))
+    e.communities.classify_zone(community, "3", ZoneType.OLD_ESTATE, actor=STAFF,
+                                occurred_at=at(2))
+    e.communities.enrol(community, "li", "Li Ming", "0538-0000004", actor=STAFF,
+                        occurred_at=at(3))
+    e.communities.assign_role(community, "li", Role.VOLUNTEER, actor=STAFF, occurred_at=at(4))
+    e.communities.relieve_role(community, "li", Role.VOLUNTEER, actor=STAFF, occurred_at=at(5))
+    e.communities.issue_care_card(community, "3", CareCard(*[contact] * 6), actor=STAFF,
+                                  occurred_at=at(6))
+    e.communities.hold_activity(community, title="fire drill briefing", category="safety",
+                                participants=40, actor=STAFF, occurred_at=at(7))
+    e.communities.correct_time(community, 2, at(0), "entered late", actor=STAFF,
+                               occurred_at=at(8))
+    e.communities.correct_details(community, 2, "grid 3 (north)", "name spelt out",
+                                  actor=STAFF, occurred_at=at(9))
+
+    e.incidents.reopen(fire, "smouldering found", actor=STAFF, occurred_at=at(10))
+    e.incidents.reclassify(fire, severity="moderate", actor=STAFF, occurred_at=at(11))
+    e.incidents.request_consent(fire, "resident-302", "enter flat 302", actor=STAFF,
+                                occurred_at=at(12))
+    e.incidents.refuse_consent(fire, "resident-302", "not at home", actor=STAFF,
+                               occurred_at=at(13))
+    e.incidents.authorise_exigent_entry(fire, "smoke spreading", actor=STAFF,
+                                        occurred_at=at(14))
+    e.incidents.add_note(fire, "checked again", actor=STAFF, occurred_at=at(15))
+    e.incidents.correct_details(fire, 2, "phoned the office", "wording", actor=STAFF,
+                                occurred_at=at(16))
+    e.incidents.resolve(fire, "no more smoke", actor=STAFF, occurred_at=at(17))
+    e.incidents.close(fire, "resolved", actor=STAFF, occurred_at=at(18))
+
+    other = e.incidents.report(community, incident_type="other", severity="low",
+                               location=engine.incidents.get(fire).location,
+                               description="smell of smoke", actor=STAFF,
+                               occurred_at=at(20), command_id="fixture/other").aggregate_id
+    e.incidents.close(other, "false_alarm", "cooking", actor=STAFF, occurred_at=at(21))
+
+    e.orders.reopen(order, "tap drips again", actor=RESIDENT, occurred_at=at(30))
+    e.orders.add_note(order, "resident called back", actor=STAFF, occurred_at=at(31))
+    e.orders.cancel(order, "fixed by a neighbour", actor=RESIDENT, occurred_at=at(32))
+    e.orders.correct_time(order, 2, engine.events(order)[1].occurred_at, "same time",
+                          actor=STAFF, occurred_at=at(33))
+    e.orders.correct_details(order, 1, "kitchen tap", "which tap", actor=STAFF,
+                             occurred_at=at(34))
+
+    item = e.improvements.plan(community, review=f"incident/{fire}", action="fit a lock box",
+                               owner="li", due=at(60 * 24 * 7), actor=STAFF,
+                               incident_id=fire, occurred_at=at(40),
+                               command_id="fixture/item").aggregate_id
+    e.improvements.assign(item, "zhang", actor=STAFF, occurred_at=at(41))
+    e.improvements.reschedule(item, at(60 * 24 * 14), "parts late", actor=STAFF,
+                              occurred_at=at(42))
+    e.improvements.start(item, actor=STAFF, occurred_at=at(43))
+    e.improvements.add_note(item, "ordered", actor=STAFF, occurred_at=at(44))
+    e.improvements.complete(item, "fitted", actor=STAFF, occurred_at=at(45))
+    e.improvements.reopen(item, "lock box broken", actor=STAFF, occurred_at=at(46))
+    e.improvements.correct_time(item, 5, at(43), "started earlier", actor=STAFF,
+                                occurred_at=at(47))
+    e.improvements.correct_details(item, 1, "fit a key lock box", "wording", actor=STAFF,
+                                   occurred_at=at(48))
+    e.improvements.cancel(item, "replaced by a new plan", actor=STAFF, occurred_at=at(49))
+
+
+def _rejected_order(engine: Engine, community: UUID, area: str, when: Any) -> None:
+    clock = ManualClock(when)
+    e = engine.with_clock(clock)
+    order = e.orders.place(community, household_id="h-1", area_id=area, category="home",
+                           item="repair", actor=RESIDENT, occurred_at=when,
+                           command_id="fixture/rejected").aggregate_id
+    e.orders.reject(order, "outside the catalogue's hours", actor=STAFF,
+                    occurred_at=when + timedelta(minutes=5))
+
+
+def build(engine: Engine) -> dict[str, Any]:
+    fire_run = _scenario(engine, "donghu_fire.json")
+    orders_run = _scenario(engine, "xiangyang_orders.json")
+    engine.views.catch_up()
+    fire = next(iter(fire_run.incidents.values()))
+    rated = next(o for o in orders_run.orders.values()
+                 if any(type(ev).__name__ == "Rated" for ev in engine.events(o)))
+    _extra(engine, fire_run.community_id, fire, rated)
+    area: str = getattr(engine.events(rated)[0], "area_id")  # noqa: B009 (Placed only)
+    _rejected_order(engine, orders_run.community_id, area,
+                    engine.events(rated)[-1].occurred_at + timedelta(hours=1))
+    engine.views.catch_up()
+    return {"fire": str(fire), **expectations(engine)}
+
+
+def expectations(engine: Engine) -> dict[str, Any]:
+    """What a store's views give for its history: every built-in metric over all of it
+    (drills included), and each aggregate's timeline length. The fixture's test
+    computes the same from the loaded events and compares."""
+    metrics = {}
+    for name in sorted(m.name for m in BUILT_IN):
+        report = engine.metrics(name)
+        metrics[name] = [[r.cases, r.measured, r.median, r.p90, r.max, r.met]
+                         for r in report.rows]
+    ids = sorted({str(r.originator_id)
+                  for r in engine.app.recorder.select_notifications(1, 1_000_000)})
+    return {"metrics": metrics,
+            "timeline_entries": {i: len(engine.timeline(UUID(i)).entries) for i in ids}}
+
+
+def main(out: str) -> None:
+    with Engine("memory:") as engine:
+        expected = build(engine)
+        records = engine.app.recorder.select_notifications(1, 1_000_000)
+        events = [{"topic": r.topic, "originator_id": str(r.originator_id),
+                   "originator_version": r.originator_version,
+                   "state": r.state.decode("utf-8")} for r in records]
+    topics = {e["topic"] for e in events}
+    missing = sorted(get_topic(cls) for cls in _event_classes() if get_topic(cls) not in topics)
+    if missing:
+        sys.exit(f"no event of: {', '.join(missing)}")
+    # One event a line, so that a reader (or a diff) sees each stored event whole.
+    lines = ",\n  ".join(json.dumps(e, ensure_ascii=False) for e in events)
+    text = (f'{{"library": "resilience 0.1.0",\n "expected": {json.dumps(expected)},\n'
+            f' "events": [\n  {lines}\n ]\n}}\n')
+    json.loads(text)
+    Path(out).write_text(text, encoding="utf-8")
+    print(f"{len(events)} events of {len(topics)} classes -> {out}")
+
+
+def _event_classes() -> set[type]:
+    """Every concrete event class of the library's aggregates (not the shared bases)."""
+    found: set[type] = set()
+    pending: list[type] = [FactAggregate.Event]
+    while pending:
+        sub: type
+        for sub in pending.pop().__subclasses__():
+            pending.append(sub)
+            owner, _, name = sub.__qualname__.rpartition(".")
+            if sub.__module__.startswith("resilience.domain.") and owner \
+                    and owner != "FactAggregate" and name != "Event":
+                found.add(sub)
+    return found
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/history-0.1.json")
