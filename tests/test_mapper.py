@@ -30,7 +30,7 @@ from resilience.domain.improvement import ImprovementItem
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import Community
 from resilience.domain.service import ServiceOrder
-from resilience.domain.values import UnitSpec
+from resilience.domain.values import Location, UnitSpec
 from resilience.errors import InvalidInputError
 from resilience.scenario import replay_file
 from resilience.scenarios import DONGHU_FIRE
@@ -82,12 +82,15 @@ _OFFSETS = st.one_of(
 AWARE_DATETIMES = st.datetimes(
     min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1), timezones=_OFFSETS
 )
-ANY_TEXT = st.text(max_size=30)
-NON_BLANK_TEXT = st.text(min_size=1, max_size=30).filter(lambda s: bool(s.strip()))
+# Text the validation rule accepts (no lone surrogates, no control characters but \n, \t).
+_CHARS = st.characters(exclude_categories=("Cs", "Cc")) | st.sampled_from("\n\t")
+ANY_TEXT = st.text(_CHARS, max_size=30)
+NON_BLANK_TEXT = st.text(_CHARS, min_size=1, max_size=30).filter(lambda s: bool(s.strip()))
 
 # Invariants of value classes that a validator-free field can't tell us about.
 _FIELD_OVERRIDES: dict[tuple[type[Any], str], st.SearchStrategy[Any]] = {
     (UnitSpec, "households"): st.integers(min_value=0, max_value=10_000),
+    (Location, "floor"): st.none() | st.integers(min_value=-20, max_value=300),
 }
 
 

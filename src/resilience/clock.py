@@ -8,7 +8,7 @@ its injected clock for the recorded time of each event and for the default
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from resilience.errors import InvalidInputError
+from resilience.domain.validation import check_duration, check_moment
 
 Clock = Callable[[], datetime]
 """A zero-argument callable returning a timezone-aware datetime."""
@@ -34,17 +34,12 @@ class ManualClock:
 
     def advance(self, delta: timedelta) -> datetime:
         """Move forward by ``delta`` and return the new time."""
-        self._now = self._now + delta
+        check_duration(delta, "delta")
+        self._now = require_aware(self._now + delta, "the advanced clock")
         return self._now
 
 
 def require_aware(moment: datetime, name: str) -> datetime:
-    """Return ``moment`` unchanged, or raise if it has no timezone."""
-    if not isinstance(moment, datetime):
-        raise InvalidInputError(f"{name} must be a datetime, got {type(moment).__name__}")
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise InvalidInputError(
-            f"{name} must be timezone-aware (got naive {moment.isoformat()}); "
-            "attach a tzinfo, e.g. datetime(..., tzinfo=ZoneInfo('Asia/Shanghai'))"
-        )
-    return moment
+    """Return ``moment`` unchanged, or raise InvalidInputError if it is not an aware
+    datetime within the accepted range (see :mod:`resilience.domain.validation`)."""
+    return check_moment(moment, name)

@@ -4,44 +4,149 @@ Configured once, here. JSON has no tuples, UUIDs, datetimes or durations, so
 the converter unstructures them to lists, strings, ISO 8601 strings (with
 their UTC offset) and seconds, and structures them back from the *declared*
 field types: tuples come back as tuples, datetimes come back aware.
+
+Text, whole numbers, numbers and yes/no are structured strictly: a value of
+another JSON type is refused, never converted (``"3"`` is not 3, ``1.5`` is not
+a floor, ``true`` is not a number, ``3`` is not text). What was stored is what
+is read back.
+
+Values typed by people (scenario files) go through ``input_converter``, which
+builds value objects (``Location``, ``Actor``...) through their constructors, so
+they meet the validation rule of a command's arguments
+(:mod:`resilience.domain.validation`). Stored value objects are rebuilt field by
+field *without* re-running those validators: they were checked when recorded,
+and a rule tightened later (a new text limit, a refused character) must not make
+what an earlier version accepted unreadable.
 """
 
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
+import attrs
 from cattrs import Converter
+from cattrs.gen import make_dict_structure_fn
 from cattrs.preconf.json import make_converter
+
+from resilience.domain.values import Actor, CareCard, Contact, Location, Provider, UnitSpec
+from resilience.errors import InvalidInputError
+
+
+def _refuse(value: Any, wanted: str) -> InvalidInputError:
+    shown = repr(value)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return InvalidInputError(f"expected {wanted}, got {type(value).__name__} {shown}")
+
+
+def _str(value: Any, _: Any) -> str:
+    if not isinstance(value, str):
+        raise _refuse(value, "text")
+    return value
+
+
+def _int(value: Any, _: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _refuse(value, "a whole number")
+    return value
+
+
+def _float(value: Any, _: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _refuse(value, "a number")
+    return float(value)
+
+
+def _member(value: Any, enum: type[StrEnum]) -> StrEnum:
+    return enum(_str(value, None))
+
+
+def _bool(value: Any, _: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _refuse(value, "true or false")
+    return value
 
 
 def _uuid(value: Any, _: Any) -> UUID:
-    return value if isinstance(value, UUID) else UUID(value)
+    if isinstance(value, UUID):
+        return value
+    return UUID(_str(value, None))
 
 
 def _datetime(value: Any, _: Any) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(_str(value, None))
 
 
 def _timedelta(value: Any, _: Any) -> timedelta:
-    return value if isinstance(value, timedelta) else timedelta(seconds=value)
+    if isinstance(value, timedelta):
+        return value
+    return timedelta(seconds=_float(value, None))
+
+
+VALUE_CLASSES: tuple[type[Any], ...] = (Actor, Location, Contact, CareCard, UnitSpec, Provider)
+"""The value objects events carry: read back without their validators, typed in with them."""
+
+
+def _stored(conv: Converter, cls: type[Any]) -> Any:
+    """A hook rebuilding a stored ``cls`` from its fields, each structured by its declared
+    type, without running the class's validators (see the module docstring)."""
+    plan: list[tuple[str, Any, Any, Any]] = []  # name, type, its hook, default
+
+    def structure(value: Any, _: Any) -> Any:
+        if not isinstance(value, dict):
+            raise _refuse(value, f"a {cls.__name__} object")
+        if not plan:  # on first use, once every hook is registered
+            plan.extend((f.name, f.type, conv.get_structure_hook(f.type), f.default)
+                        for f in attrs.fields(cls))
+        made = object.__new__(cls)
+        for name, declared, hook, default in plan:
+            if name in value:
+                item = hook(value[name], declared)
+            elif default is not attrs.NOTHING:
+                item = default
+            else:
+                raise InvalidInputError(f"a stored {cls.__name__} has no {name}")
+            object.__setattr__(made, name, item)
+        return made
+    return structure
 
 
 def _make() -> Converter:
     conv = make_converter()
+    conv.register_structure_hook(str, _str)
+    conv.register_structure_hook(int, _int)
+    conv.register_structure_hook(float, _float)
+    conv.register_structure_hook(bool, _bool)
+    # A hook for a class also serves its subclasses: vocabularies (StrEnum, a str)
+    # need their own, which comes first in their method resolution order.
+    conv.register_structure_hook(StrEnum, _member)
     conv.register_unstructure_hook(UUID, str)
     conv.register_structure_hook(UUID, _uuid)
     conv.register_unstructure_hook(datetime, datetime.isoformat)
     conv.register_structure_hook(datetime, _datetime)
     conv.register_unstructure_hook(timedelta, timedelta.total_seconds)
     conv.register_structure_hook(timedelta, _timedelta)
+    for cls in VALUE_CLASSES:
+        conv.register_structure_hook(cls, _stored(conv, cls))
     return conv
+
+
+def _make_input(conv: Converter) -> Converter:
+    typed = conv.copy(forbid_extra_keys=True)
+    for cls in VALUE_CLASSES:
+        typed.register_structure_hook(
+            cls, make_dict_structure_fn(cls, typed, _cattrs_forbid_extra_keys=True))
+    return typed
 
 
 converter: Converter = _make()
 """The library's converter. Use it to (un)structure any event or value object."""
 
-input_converter: Converter = converter.copy(forbid_extra_keys=True)
-"""The same hooks, refusing unknown keys: for values typed by people (scenario files).
+input_converter: Converter = _make_input(converter)
+"""The same hooks, refusing unknown keys and building value objects through their
+validating constructors: for values typed by people (scenario files).
 
 Stored events keep the lenient converter so an older reader can load events
-written by a newer version that added fields."""
+written by a newer version that added fields, or values a later rule refuses."""

@@ -8,12 +8,16 @@ every fact so invariants are checked against corrected times.
 """
 
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from attrs import frozen
 from eventsourcing.domain import Aggregate
+from eventsourcing.utils import get_topic
 
 from resilience.clock import require_aware
+from resilience.domain.validation import check_event, check_text, check_uuid, check_whole
+from resilience.domain.validation import require_text as require_text
+from resilience.domain.validation import require_whole as require_whole
 from resilience.domain.values import Actor
 from resilience.errors import InvalidInputError, InvalidTransitionError, NotFoundError
 
@@ -32,30 +36,31 @@ class Context:
             raise InvalidInputError(f"actor must be an Actor, got {self.actor!r}")
         require_aware(self.occurred_at, "occurred_at")
         require_aware(self.recorded_at, "recorded_at")
-        if self.command_id is not None and (
-            not isinstance(self.command_id, str) or not self.command_id.strip()
-        ):
+        if self.command_id is not None and not check_text(self.command_id, "command_id").strip():
             raise InvalidInputError("command_id must be a non-empty string or None")
 
 
-def require_text(value: object, name: str) -> str:
-    """Return ``value`` stripped, or raise InvalidInputError if it is not a non-empty string."""
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(f"{name} must be a non-empty string, got {value!r}")
-    return value.strip()
-
-
-def require_whole(value: object, name: str, low: int, high: int | None = None) -> int:
-    """Return ``value`` if it is a whole number (not a bool) from ``low`` to ``high``
-    (inclusive; no upper bound if None), or raise InvalidInputError."""
-    if (isinstance(value, bool) or not isinstance(value, int) or value < low
-            or (high is not None and value > high)):
-        bounds = f"from {low} to {high}" if high is not None else f"{low} or more"
-        raise InvalidInputError(f"{name} must be a whole number {bounds}, got {value!r}")
-    return value
-
-
 CORRECTION_EVENTS = frozenset({"TimeCorrected", "DetailsCorrected"})
+
+
+class _FactName:
+    """An event class's ``fact_name``: the last segment of its topic, worked out once per class.
+
+    Views, metric definitions and timelines name facts by it, never by the Python
+    class name: a class renamed with its topic kept (an explicit ``TOPIC``) keeps
+    its fact name, so stored views and definitions still match its facts.
+    """
+
+    def __init__(self) -> None:
+        self._names: dict[type, str] = {}
+
+    def __get__(self, instance: object, owner: type) -> str:
+        try:
+            return self._names[owner]
+        except KeyError:
+            # "resilience.incident:Contained" -> "Contained" (also after a qualname's dot).
+            name = self._names[owner] = get_topic(owner).rpartition(":")[2].rpartition(".")[2]
+            return name
 
 
 class FactAggregate(Aggregate):
@@ -66,7 +71,8 @@ class FactAggregate(Aggregate):
     occurred: dict[int, datetime]
     """Effective ``occurred_at`` of each fact by version, corrections applied."""
     kinds: dict[int, str]
-    """Event class name of each fact by version, for messages and corrections."""
+    """Name of each fact by version (its event class's ``fact_name``), for messages and
+    corrections."""
     commands: dict[str, tuple[int, int]]
     """Command id -> (first version, last version) it recorded."""
 
@@ -74,11 +80,12 @@ class FactAggregate(Aggregate):
         occurred_at: datetime
         actor: Actor
         command_id: str | None
+        fact_name = _FactName()
 
         def mutate(self, aggregate: Any) -> Any:
             aggregate = super().mutate(aggregate)
             aggregate.occurred[self.originator_version] = self.occurred_at
-            aggregate.kinds[self.originator_version] = type(self).__name__
+            aggregate.kinds[self.originator_version] = self.fact_name
             if self.command_id is not None:
                 first, _ = aggregate.commands.get(
                     self.command_id, (self.originator_version, self.originator_version)
@@ -143,6 +150,20 @@ class FactAggregate(Aggregate):
 
     # For subclasses ------------------------------------------------------------
 
+    @classmethod
+    def _create(cls, event_class: type[Any], *, id: Any = None, **kwargs: Any) -> Self:
+        """Create the aggregate, once every field of its first event passes the
+        validation rule (:mod:`resilience.domain.validation`)."""
+        check_uuid(id, f"{event_class.__name__}.id")
+        check_event(event_class, kwargs)
+        return super()._create(event_class, id=id, **kwargs)
+
+    def trigger_event(self, event_class: type[Any], **kwargs: Any) -> None:
+        """Trigger an event, once every field passes the validation rule: the one choke
+        point every event of every aggregate goes through, whatever its command checked."""
+        check_event(event_class, kwargs)
+        super().trigger_event(event_class, **kwargs)
+
     def _trigger(self, event_class: type[Any], ctx: Context, **fields: Any) -> None:
         self._check_writable(event_class)
         self.trigger_event(
@@ -179,7 +200,8 @@ class FactAggregate(Aggregate):
         """Raise InvalidTransitionError if ``times`` (version -> time) break an invariant."""
 
     def _require_correctable(self, version: int) -> None:
-        if not isinstance(version, int) or version not in self.kinds:
+        check_whole(version, "corrects")
+        if version not in self.kinds:
             raise NotFoundError(f"{self.kind} has no fact at version {version!r}")
         if self.kinds[version] in CORRECTION_EVENTS:
             raise InvalidTransitionError(

@@ -10,23 +10,35 @@ from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from attrs import field, frozen
+from attrs import Attribute, field, frozen
 
+from resilience.domain.validation import (
+    check_duration,
+    check_number,
+    check_text,
+    non_empty_field,
+    text_field,
+)
 from resilience.errors import InvalidInputError, NotFoundError
+
+MAX_EXPECTED = timedelta(days=366)
+"""Longest expected completion time of a catalogued service."""
+
+
+def _expected(_: object, attribute: "Attribute[timedelta]", value: timedelta) -> None:
+    expected = check_duration(value, "expected")
+    if not timedelta(0) < expected <= MAX_EXPECTED:
+        raise InvalidInputError(
+            f"expected duration must be more than 0 and at most {MAX_EXPECTED.days} days, "
+            f"got {expected}")
 
 
 @frozen
 class CatalogueItem:
-    category: str
-    item: str
-    title: str
-    expected: timedelta
-
-    def __attrs_post_init__(self) -> None:
-        if not self.category.strip() or not self.item.strip():
-            raise InvalidInputError("catalogue category and item must be non-empty")
-        if self.expected <= timedelta(0):
-            raise InvalidInputError(f"{self.category}/{self.item}: expected duration must be > 0")
+    category: str = field(validator=non_empty_field)
+    item: str = field(validator=non_empty_field)
+    title: str = field(validator=text_field)
+    expected: timedelta = field(validator=_expected)
 
 
 def _index(items: Iterable[CatalogueItem]) -> dict[tuple[str, str], CatalogueItem]:
@@ -54,6 +66,8 @@ class ServiceCatalogue:
         object.__setattr__(self, "_index", _index(self.items))
 
     def get(self, category: str, item: str) -> CatalogueItem:
+        check_text(category, "category")
+        check_text(item, "item")
         try:
             return self._index[(category, item)]
         except KeyError:
@@ -87,12 +101,22 @@ class ServiceCatalogue:
     def from_json(cls, data: Iterable[Mapping[str, Any]]) -> "ServiceCatalogue":
         try:
             return cls(
-                CatalogueItem(str(d["category"]), str(d["item"]), str(d.get("title", d["item"])),
-                              timedelta(minutes=float(d["expected_minutes"])))
+                CatalogueItem(d["category"], d["item"], d.get("title", d["item"]),
+                              _minutes(d["expected_minutes"]))
                 for d in data
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidInputError(f"malformed catalogue entry: {exc}") from exc
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"malformed catalogue entry: {exc}") from None
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise InvalidInputError(f"malformed catalogue entry: {exc!r}") from None
+
+
+def _minutes(value: object) -> timedelta:
+    minutes = check_number(value, "expected_minutes")
+    if abs(minutes) > MAX_EXPECTED.days * 24 * 60:
+        raise InvalidInputError(f"expected_minutes must be at most {MAX_EXPECTED.days} days, "
+                                f"got {minutes}")
+    return timedelta(minutes=minutes)
 
 
 def _h(hours: float) -> timedelta:

@@ -28,7 +28,8 @@ from enum import StrEnum
 from uuid import UUID
 
 from resilience.clock import require_aware
-from resilience.domain.base import Context, FactAggregate, require_text
+from resilience.domain.base import Context, FactAggregate
+from resilience.domain.validation import check_text, check_uuid, require_text
 from resilience.errors import InvalidInputError, InvalidTransitionError
 
 
@@ -51,7 +52,6 @@ STATUS_AFTER = {"Planned": ImprovementStatus.OPEN, "Started": ImprovementStatus.
 # Facts that set the due date, and the owner: each is dated no earlier than the one before.
 DUE_FACTS = {"Planned": "planning", "Rescheduled": "rescheduling"}
 OWNER_FACTS = {"Planned": "planning", "OwnerAssigned": "reassignment"}
-_ANY_FINISHED_OK = frozenset({"Reopened"})
 
 
 def _objective(objective: str | None) -> str | None:
@@ -191,6 +191,7 @@ class ImprovementItem(FactAggregate):
                 f"({ctx.occurred_at.isoformat()})")
         if incident_id is not None and not isinstance(incident_id, UUID):
             raise InvalidInputError(f"incident_id must be a UUID or None, got {incident_id!r}")
+        check_uuid(community_id, "community_id")
         return cls._create(
             cls.Planned,
             id=item_id,
@@ -258,8 +259,7 @@ class ImprovementItem(FactAggregate):
         self._trigger(self.Started, ctx)
 
     def complete(self, ctx: Context, note: str = "") -> None:
-        if not isinstance(note, str):
-            raise InvalidInputError(f"note must be a string, got {note!r}")
+        check_text(note, "note")
         self._require_status(ctx, UNFINISHED, "completed")
         self._trigger(self.Completed, ctx, note=note)
 
@@ -282,7 +282,7 @@ class ImprovementItem(FactAggregate):
     # Invariants ---------------------------------------------------------------
 
     def _check_writable(self, event_class: type[object]) -> None:
-        if self.status in FINISHED and event_class.__name__ not in _ANY_FINISHED_OK:
+        if self.status in FINISHED and not issubclass(event_class, self.Reopened):
             raise InvalidTransitionError(
                 f"the item is {self.status.value.replace('_', ' ')}: "
                 "it accepts nothing but a reopen")

@@ -11,7 +11,14 @@ from uuid import UUID
 
 from attrs import define
 
-from resilience.domain.base import Context, FactAggregate, require_text
+from resilience.domain.base import Context, FactAggregate
+from resilience.domain.validation import (
+    check_bool,
+    check_items,
+    check_text,
+    check_uuid,
+    require_text,
+)
 from resilience.domain.values import (
     ActionKind,
     ClosureReason,
@@ -45,7 +52,6 @@ class ResponderChain:
     on_scene: int | None = None
 
 
-_ANY_CLOSED_OK = frozenset({"Reopened"})
 _LIFECYCLE_NOUNS = {"Resolved": "resolution", "Closed": "closure", "Reopened": "reopening"}
 
 
@@ -312,6 +318,7 @@ class Incident(FactAggregate):
         """Someone noticed an incident at ``ctx.occurred_at``."""
         if not isinstance(location, Location):
             raise InvalidInputError(f"location must be a Location, got {location!r}")
+        check_uuid(community_id, "community_id")
         incident = cls._create(
             cls.Detected,
             id=incident_id,
@@ -324,7 +331,7 @@ class Incident(FactAggregate):
             severity=parse_enum(Severity, severity, "severity"),
             location=location,
             description=require_text(description, "description"),
-            drill=bool(drill),
+            drill=check_bool(drill, "drill"),
         )
         return incident
 
@@ -436,9 +443,12 @@ class Incident(FactAggregate):
         team: str | None = None, task: str = "",
     ) -> None:
         """Dispatch one or more responders (a team mobilising is one command, one fact each)."""
-        if isinstance(responder_ids, str) or not responder_ids:
+        ids = list(check_items(responder_ids, "responder_ids", require_text))
+        if not ids:
             raise InvalidInputError("responder_ids must be a non-empty list of person ids")
-        ids = [require_text(r, "responder id") for r in responder_ids]
+        if team is not None:
+            check_text(team, "team")
+        check_text(task, "task")
         if len(set(ids)) != len(ids):
             raise InvalidInputError(f"responder ids repeat: {ids}")
         self._after_detection(ctx)
@@ -492,7 +502,7 @@ class Incident(FactAggregate):
         self._after_detection(ctx)
         self._trigger(self.ActionTaken, ctx, action=kind,
                       description=require_text(description, "description"),
-                      equipment=tuple(require_text(e, "equipment") for e in equipment))
+                      equipment=check_items(equipment, "equipment", require_text))
 
     def request_consent(self, ctx: Context, resident_id: str, purpose: str) -> None:
         self._after_detection(ctx)
@@ -506,6 +516,7 @@ class Incident(FactAggregate):
 
     def refuse_consent(self, ctx: Context, resident_id: str, reason: str = "") -> None:
         """Record a refusal; it can't withdraw the consent an entry already recorded relied on."""
+        check_text(reason, "reason")
         self._answer(ctx, resident_id)
         answers = {r: list(a) for r, a in self.consent_answers.items()}
         answers.setdefault(resident_id, []).append((self.version + 1, False))
@@ -553,6 +564,7 @@ class Incident(FactAggregate):
 
     def close(self, ctx: Context, reason: ClosureReason | str, note: str = "") -> None:
         closure = parse_enum(ClosureReason, reason, "reason")
+        check_text(note, "note")
         if closure is ClosureReason.RESOLVED and self.resolved is None:
             raise InvalidTransitionError(
                 "an incident closed as resolved must be resolved first "
@@ -576,7 +588,7 @@ class Incident(FactAggregate):
     # Invariants ---------------------------------------------------------------
 
     def _check_writable(self, event_class: type[object]) -> None:
-        if self.closed is not None and event_class.__name__ not in _ANY_CLOSED_OK:
+        if self.closed is not None and not issubclass(event_class, self.Reopened):
             raise InvalidTransitionError(
                 "the incident is closed: it accepts nothing but a reopen"
             )

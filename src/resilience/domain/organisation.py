@@ -6,7 +6,14 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from attrs import define, frozen
 
-from resilience.domain.base import Context, FactAggregate, require_text, require_whole
+from resilience.domain.base import Context, FactAggregate
+from resilience.domain.validation import (
+    check_instance,
+    check_items,
+    check_text,
+    require_text,
+    require_whole,
+)
 from resilience.domain.values import (
     EXCLUSIVE_ROLES,
     ROSTER_ROLES,
@@ -31,6 +38,9 @@ NAMESPACE = uuid5(NAMESPACE_URL, "https://resilience.invalid/ids")
 
 def community_id(district: str, subdistrict: str, name: str) -> UUID:
     """The one id of a community, derived from where it is and its name."""
+    check_text(district, "district")
+    check_text(subdistrict, "subdistrict")
+    check_text(name, "name")
     return uuid5(NAMESPACE, f"community/{district}/{subdistrict}/{name}")
 
 
@@ -259,6 +269,7 @@ class Community(FactAggregate):
     # Queries ------------------------------------------------------------------
 
     def area(self, area_id: str) -> Area:
+        check_text(area_id, "area id")
         try:
             return self.areas[area_id]
         except KeyError:
@@ -331,12 +342,14 @@ class Community(FactAggregate):
 
     def add_grid(self, ctx: Context, grid_id: str, name: str = "") -> None:
         grid_id = self._new_area_id(grid_id)
+        name = check_text(name, "name")
         self._trigger(self.GridAdded, ctx, grid_id=grid_id, name=name or grid_id)
 
     def add_micro_grid(
         self, ctx: Context, micro_grid_id: str, grid_id: str, name: str = ""
     ) -> None:
         micro_grid_id = self._new_area_id(micro_grid_id)
+        name = check_text(name, "name")
         self._require_kind(grid_id, {AreaKind.GRID})
         self._trigger(self.MicroGridAdded, ctx, micro_grid_id=micro_grid_id, grid_id=grid_id,
                       name=name or micro_grid_id)
@@ -346,16 +359,16 @@ class Community(FactAggregate):
         units: list[UnitSpec] | tuple[UnitSpec, ...], name: str = "",
     ) -> None:
         building_id = self._new_area_id(building_id)
+        name = check_text(name, "name")
         self._require_kind(parent, {AreaKind.GRID, AreaKind.MICRO_GRID})
-        if not all(isinstance(u, UnitSpec) for u in units):
-            raise InvalidInputError("units must be UnitSpec values")
+        units = check_items(units, "units", lambda u, n: check_instance(u, n, UnitSpec))
         unit_ids = [u.unit_id for u in units]
         if len(set(unit_ids)) != len(unit_ids):
             raise InvalidInputError(f"building {building_id}: unit ids repeat: {unit_ids}")
         for unit in unit_ids:
             self._new_area_id(unit_area_id(building_id, unit))
         self._trigger(self.BuildingAdded, ctx, building_id=building_id, parent=parent,
-                      name=name or building_id, units=tuple(units))
+                      name=name or building_id, units=units)
 
     def classify_zone(self, ctx: Context, area_id: str, zone_type: ZoneType | str) -> None:
         zone = parse_enum(ZoneType, zone_type, "zone_type")
@@ -372,8 +385,8 @@ class Community(FactAggregate):
         if person_id in self.people:
             raise AlreadyExistsError(f"{person_id} is already on {self.name}'s roster")
         self._trigger(self.PersonEnrolled, ctx, person_id=person_id,
-                      name=require_text(name, "name"), phone=phone,
-                      skills=tuple(require_text(s, "skill") for s in skills))
+                      name=require_text(name, "name"), phone=check_text(phone, "phone"),
+                      skills=check_items(skills, "skills", require_text))
 
     def assign_role(
         self, ctx: Context, person_id: str, role: Role | str, scope: str | None = None, *,
@@ -387,6 +400,9 @@ class Community(FactAggregate):
         assigned = parse_enum(Role, role, "role")
         if assigned not in ROSTER_ROLES:
             raise InvalidInputError(f"{assigned.value} is not a roster role")
+        check_text(person_id, "person_id")
+        if affiliation is not None:
+            check_text(affiliation, "affiliation")
         if person_id not in self.people:
             raise NotFoundError(f"{person_id} is not enrolled in {self.name}")
         kinds = _ROLE_SCOPES[assigned]
@@ -439,6 +455,10 @@ class Community(FactAggregate):
         reason: str = "",
     ) -> None:
         relieved = parse_enum(Role, role, "role")
+        check_text(person_id, "person_id")
+        if scope is not None:
+            check_text(scope, "scope")
+        check_text(reason, "reason")
         term = self.open_term(person_id, relieved, scope)
         if term is None:
             raise InvalidTransitionError(

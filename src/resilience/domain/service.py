@@ -5,8 +5,15 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from resilience.domain.base import Context, FactAggregate, require_text, require_whole
+from resilience.domain.base import Context, FactAggregate
 from resilience.domain.catalogue import CatalogueItem
+from resilience.domain.validation import (
+    check_moment,
+    check_text,
+    check_uuid,
+    require_text,
+    require_whole,
+)
 from resilience.domain.values import Provider, ServiceOutcome, ZoneType, parse_enum
 from resilience.errors import InvalidInputError, InvalidTransitionError
 
@@ -172,9 +179,12 @@ class ServiceOrder(FactAggregate):
         service: CatalogueItem, details: str = "", expected_by: datetime | None = None,
     ) -> "ServiceOrder":
         """The resident places an order (居民訂單); ``expected_by`` defaults from the catalogue."""
-        due = expected_by if expected_by is not None else ctx.occurred_at + service.expected
-        if due.tzinfo is None:
-            raise InvalidInputError("expected_by must be timezone-aware")
+        check_uuid(community_id, "community_id")
+        check_text(details, "details")
+        if expected_by is not None:
+            due = check_moment(expected_by, "expected_by")
+        else:
+            due = check_moment(ctx.occurred_at + service.expected, "expected_by (by default)")
         if due <= ctx.occurred_at:
             raise InvalidInputError("expected_by must be after the order is placed")
         return cls._create(
@@ -227,6 +237,7 @@ class ServiceOrder(FactAggregate):
     def complete(self, ctx: Context, outcome: ServiceOutcome | str, note: str = "") -> None:
         """The provider fulfils the order: fixed, or closed without being fixed (with a reason)."""
         result = parse_enum(ServiceOutcome, outcome, "outcome")
+        check_text(note, "note")
         if result is ServiceOutcome.NOT_FIXED and not note.strip():
             raise InvalidInputError("an order closed as not fixed needs a reason in note")
         self._require_status(ctx, {OrderStatus.DISPATCHED, OrderStatus.IN_PROGRESS}, "completed")
@@ -235,6 +246,7 @@ class ServiceOrder(FactAggregate):
     def rate(self, ctx: Context, score: int, comment: str = "") -> None:
         """The resident rates the fulfilled order (居民評單), 1 to 5."""
         require_whole(score, "a rating", 1, 5)
+        check_text(comment, "comment")
         self._require_status(ctx, {OrderStatus.COMPLETED}, "rated")
         if self.rating is not None:
             raise InvalidTransitionError("this completion was already rated")

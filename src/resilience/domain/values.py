@@ -2,14 +2,23 @@
 
 Events carry these; they are attrs classes (frozen, slotted) so they are
 hashable, comparable, and structured/unstructured by the one converter in
-:mod:`resilience.adapters.converter`.
+:mod:`resilience.adapters.converter`. Every field is checked when a value is
+built, by the rule of :mod:`resilience.domain.validation` (text, whole numbers
+in the field's range, nested values of the declared class).
 """
 
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from attrs import field, frozen
 
+from resilience.domain.validation import (
+    instance_field,
+    non_empty_field,
+    optional_non_empty_field,
+    text_field,
+    whole_field,
+)
 from resilience.errors import InvalidInputError
 
 
@@ -147,21 +156,18 @@ def _provider_kind(value: object) -> "ProviderKind":
     return parse_enum(ProviderKind, value, "provider kind")
 
 
-def _non_empty(_: Any, attribute: Any, value: str) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(f"{attribute.name} must be a non-empty string, got {value!r}")
-
-
-def _optional_non_empty(_: Any, attribute: Any, value: str | None) -> None:
-    if value is not None:
-        _non_empty(_, attribute, value)
+LOWEST_FLOOR = -20
+HIGHEST_FLOOR = 300
+"""A location's floor is a whole number in this range (basements are negative)."""
+MAX_HOUSEHOLDS = 10_000
+"""Most households one unit (entrance, stairwell) of a building can have."""
 
 
 @frozen
 class Actor:
     """Who issued a command and in which role they acted."""
 
-    person_id: str = field(validator=_non_empty)
+    person_id: str = field(validator=non_empty_field)
     role: Role = field(converter=_role)
 
 
@@ -169,11 +175,12 @@ class Actor:
 class Location:
     """Where something happened, as precisely as the reporter knew."""
 
-    grid: str | None = field(default=None, validator=_optional_non_empty)
-    building: str | None = field(default=None, validator=_optional_non_empty)
-    unit: str | None = field(default=None, validator=_optional_non_empty)
-    floor: int | None = None
-    description: str = ""
+    grid: str | None = field(default=None, validator=optional_non_empty_field)
+    building: str | None = field(default=None, validator=optional_non_empty_field)
+    unit: str | None = field(default=None, validator=optional_non_empty_field)
+    floor: int | None = field(default=None,
+                              validator=whole_field(LOWEST_FLOOR, HIGHEST_FLOOR, optional=True))
+    description: str = field(default="", validator=text_field)
 
     def __str__(self) -> str:
         parts = [
@@ -188,33 +195,29 @@ class Location:
 
 @frozen
 class Contact:
-    name: str = field(validator=_non_empty)
-    phone: str = field(validator=_non_empty)
-    person_id: str | None = None
+    name: str = field(validator=non_empty_field)
+    phone: str = field(validator=non_empty_field)
+    person_id: str | None = field(default=None, validator=optional_non_empty_field)
 
 
 @frozen
 class CareCard:
     """The six numbers a grid hands to each of its households (關愛卡)."""
 
-    emergency_contact: Contact
-    grid_leader: Contact
-    grid_worker: Contact
-    community_office: Contact
-    property_management: Contact
-    health_station: Contact
+    emergency_contact: Contact = field(validator=instance_field(Contact))
+    grid_leader: Contact = field(validator=instance_field(Contact))
+    grid_worker: Contact = field(validator=instance_field(Contact))
+    community_office: Contact = field(validator=instance_field(Contact))
+    property_management: Contact = field(validator=instance_field(Contact))
+    health_station: Contact = field(validator=instance_field(Contact))
 
 
 @frozen
 class UnitSpec:
     """A unit (entrance/stairwell) of a building and how many households live there."""
 
-    unit_id: str = field(validator=_non_empty)
-    households: int = 0
-
-    def __attrs_post_init__(self) -> None:
-        if self.households < 0:
-            raise InvalidInputError(f"unit {self.unit_id}: households must be >= 0")
+    unit_id: str = field(validator=non_empty_field)
+    households: int = field(default=0, validator=whole_field(0, MAX_HOUSEHOLDS))
 
 
 @frozen
@@ -222,5 +225,5 @@ class Provider:
     """Who fulfils a service order."""
 
     kind: ProviderKind = field(converter=_provider_kind)
-    provider_id: str = field(validator=_non_empty)
-    name: str = ""
+    provider_id: str = field(validator=non_empty_field)
+    name: str = field(default="", validator=text_field)

@@ -7,6 +7,7 @@ from attrs import evolve
 
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import NAMESPACE, Community, unit_area_id
+from resilience.domain.validation import check_uuid
 from resilience.domain.values import (
     ActionKind,
     Actor,
@@ -58,6 +59,8 @@ class Incidents(AggregateService[Incident]):
         incident's id.
         """
         ctx = self._store.context(actor, occurred_at, command_id)
+        if incident_id is not None:
+            check_uuid(incident_id, "incident_id")
         detected = ctx if detected_at is None else evolve(ctx, occurred_at=detected_at)
         where = self._locate(community, location)
         if incident_id is None:

@@ -6,6 +6,7 @@ from uuid import UUID, uuid4, uuid5
 from resilience.domain.catalogue import ServiceCatalogue
 from resilience.domain.organisation import NAMESPACE, Community
 from resilience.domain.service import ServiceOrder
+from resilience.domain.validation import check_uuid
 from resilience.domain.values import Actor, Provider, ServiceOutcome
 from resilience.services.core import AggregateService, Receipt, Store
 
@@ -32,6 +33,8 @@ class Orders(AggregateService[ServiceOrder]):
     ) -> Receipt:
         """A resident of ``area_id`` (a building or unit) orders a catalogued service."""
         ctx = self._store.context(actor, occurred_at, command_id)
+        if order_id is not None:
+            check_uuid(order_id, "order_id")
         service = self.catalogue.get(category, item)
         org = self._store.load(Community, community)
         org.area(area_id)
