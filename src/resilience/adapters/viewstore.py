@@ -23,6 +23,8 @@ from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.popo import POPOTrackingRecorder
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
 
+from resilience.adapters.setup import postgres_set_up, sqlite_set_up, sqlite_write
+
 TABLE = "resilience_views"
 TRACKING_TABLE = "resilience_views_tracking"  # PostgreSQL; SQLite has one "tracking" table
 GENERATIONS = "resilience_view_generations"
@@ -160,6 +162,9 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
             "generation INTEGER NOT NULL)",
         ]
 
+    def create_table(self) -> None:
+        sqlite_set_up(self)  # safe when many processes open the store at once
+
     def mark(self) -> Mark:
         with self.datastore.transaction(commit=False) as c:
             return self._mark(c)
@@ -190,12 +195,11 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
             rows = [ViewRow(*row) for row in c.fetchall()]
         yield from rows
 
+    # Every write transaction here holds SQLite's write lock from its BEGIN: one that
+    # read first would fail at once, instead of waiting, when another connection writes.
+
     def commit(self, rows: Sequence[ViewRow], expected: Mark, position: int) -> None:
-        with self.datastore.transaction(commit=True) as c:
-            # A write first, so this transaction holds SQLite's write lock before it
-            # reads the mark it will check (a deferred BEGIN takes no lock).
-            c.execute("INSERT INTO tracking VALUES (?, 0) ON CONFLICT DO NOTHING",
-                      (self.tracking_name,))
+        with sqlite_write(self.datastore) as c:
             _check(*self._mark(c), expected)
             c.executemany(
                 f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (view, key) "
@@ -204,7 +208,7 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
             self._insert_tracking(c, Tracking(self.tracking_name, position))
 
     def reset(self, views: Sequence[str]) -> None:
-        with self.datastore.transaction(commit=True) as c:
+        with sqlite_write(self.datastore) as c:
             c.execute(f"SELECT 1 FROM {TABLE} WHERE view NOT IN ({','.join('?' * len(views))}) "
                       "LIMIT 1", list(views))
             if c.fetchone() is None:
@@ -216,7 +220,7 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
                       "DO UPDATE SET generation = generation + 1", (self.tracking_name,))
 
     def prune(self, keep: Sequence[str], tracking_prefix: str) -> int:
-        with self.datastore.transaction(commit=True) as c:
+        with sqlite_write(self.datastore) as c:
             c.execute(f"DELETE FROM {TABLE} WHERE view NOT IN ({','.join('?' * len(keep))})",
                       list(keep))
             c.execute("SELECT changes()")
@@ -283,6 +287,9 @@ def postgres_view_store_class() -> type[Any]:
                 "DELETE FROM {0}.{1} WHERE application_name LIKE %s AND application_name != %s"
             ).format(schema, Identifier(self.tracking_table_name))
 
+        def create_table(self) -> None:
+            postgres_set_up(self)  # safe when many processes open the store at once
+
         def mark(self) -> Mark:
             with self.datastore.transaction(commit=False) as c:
                 return self._generation(c), self._max_tracking_id(self.tracking_name, c) or 0
@@ -307,19 +314,27 @@ def postgres_view_store_class() -> type[Any]:
                 rows = [ViewRow(**row) for row in c.fetchall()]
             yield from rows
 
+        def _hold_position(self, c: Any) -> int | None:
+            """Lock the position row (made if missing): writers of these views queue here
+            first, so they never wait on each other's documents the other way round."""
+            c.execute(self._ensure_position_row, (self.tracking_name,))
+            c.execute(self._lock_position, (self.tracking_name,))
+            found = c.fetchone()
+            if found is None or found["notification_id"] is None:
+                return None
+            return int(found["notification_id"])
+
         def commit(self, rows: Sequence[ViewRow], expected: Mark, position: int) -> None:
             with self.datastore.transaction(commit=True) as c:
-                c.execute(self._ensure_position_row, (self.tracking_name,))
-                c.execute(self._lock_position, (self.tracking_name,))
-                found = c.fetchone()
-                _check(self._generation(c), found["notification_id"] if found else None,
-                       expected)
+                found = self._hold_position(c)
+                _check(self._generation(c), found, expected)
                 if rows:
                     c.executemany(self._upsert, rows)
                 self._insert_tracking(c, Tracking(self.tracking_name, position))
 
         def reset(self, views: Sequence[str]) -> None:
             with self.datastore.transaction(commit=True) as c:
+                self._hold_position(c)  # as commit does, before touching any document
                 c.execute(self._delete_view, (list(views),))
                 c.execute(self._delete_tracking, (self.tracking_name,))
                 c.execute(self._next_generation, (self.tracking_name,))
@@ -354,4 +369,18 @@ def open_view_store(recorder: Any, tracking_name: str) -> ViewStore:
 
 
 def dumps(doc: Any) -> str:
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    """A view document as the JSON text stored: UTF-8 where it can be, else escaped.
+
+    Text with a lone surrogate (which the event mapper stores, escaped) can't be
+    encoded in UTF-8, so neither SQLite nor PostgreSQL would take it: such a
+    document is written with every non-ASCII character escaped, and reads back
+    the same. NUL and the other control characters are always escaped by JSON,
+    so PostgreSQL's text (which refuses NUL) takes every document too.
+    """
+    text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    if not text.isascii():  # a flag lookup: free for ASCII documents
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = json.dumps(doc, separators=(",", ":"))
+    return text
