@@ -3,7 +3,7 @@
 import pytest
 
 from resilience import ConfigurationError
-from resilience.adapters.store import resolve_url, store_env
+from resilience.adapters.store import redacted, resolve_url, store_env
 
 
 def test_sqlite_urls_relative_absolute_and_bare_paths() -> None:
@@ -45,3 +45,34 @@ def test_unknown_scheme_or_missing_parts_are_configuration_errors() -> None:
         store_env("postgresql://u@h")
     with pytest.raises(ConfigurationError, match="no SQLite file"):
         store_env("sqlite://")
+
+
+def test_timeout_bounds_every_wait_and_defaults_to_ten_seconds() -> None:
+    """?timeout= (seconds) becomes the lock wait on SQLite, and the connection and lock
+    waits on PostgreSQL (whole seconds where eventsourcing wants them)."""
+    sqlite = store_env("sqlite:///data/events.db?timeout=2.5")
+    assert sqlite["SQLITE_DBNAME"] == "data/events.db"
+    assert (sqlite["RESILIENCE_TIMEOUT"], sqlite["SQLITE_LOCK_TIMEOUT"]) == ("2.5", "3")
+    pg = store_env("postgresql://u@h/d?schema=s&timeout=0.5")
+    assert (pg["RESILIENCE_TIMEOUT"], pg["POSTGRES_CONNECT_TIMEOUT"],
+            pg["POSTGRES_LOCK_TIMEOUT"]) == ("0.5", "1", "1")
+    assert store_env("sqlite:///x.db")["RESILIENCE_TIMEOUT"] == "10"
+    assert store_env("postgresql://u@h/d")["POSTGRES_LOCK_TIMEOUT"] == "10"
+
+
+def test_bad_timeouts_and_unknown_parameters_are_configuration_errors() -> None:
+    """A timeout must be a number of seconds > 0; a misspelt parameter is not ignored."""
+    for bad in ("0", "-2", "inf", "nan", "ten"):
+        with pytest.raises(ConfigurationError, match="timeout"):
+            store_env(f"sqlite:///x.db?timeout={bad}")
+    with pytest.raises(ConfigurationError, match="unknown parameter 'shema'"):
+        store_env("postgresql://u@h/d?shema=x")
+    with pytest.raises(ConfigurationError, match="NUL"):
+        store_env("postgresql://u@h/d?schema=%00")
+
+
+def test_messages_never_show_the_password() -> None:
+    """Errors name the store by its URL with the password masked."""
+    assert redacted("postgresql://ops:s%40cret@db:5432/r?schema=x") == \
+        "postgresql://ops:***@db:5432/r?schema=x"
+    assert redacted("sqlite:///events.db") == "sqlite:///events.db"

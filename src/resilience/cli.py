@@ -2,6 +2,7 @@
 situations at a moment, improvement plans, views."""
 
 import argparse
+import logging
 import math
 import sys
 import time as timer
@@ -12,7 +13,9 @@ from typing import TextIO
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from resilience.adapters.store import resolve_url, store_env
+from eventsourcing.persistence import MapperDeserialisationError, PersistenceError
+
+from resilience.adapters.store import describe, one_line, resolve_url, store_env
 from resilience.engine import Engine
 from resilience.errors import InvalidInputError, NotFoundError, ResilienceError
 from resilience.metrics.definitions import BUILT_IN_BY_NAME, MetricDefinition
@@ -20,7 +23,7 @@ from resilience.metrics.period import Period
 from resilience.metrics.reports import render_table
 from resilience.review.model import AfterActionReview, Grade
 from resilience.review.replay import CommunitySituation
-from resilience.scenario import load_scenario, replay
+from resilience.scenario import load_scenario, replay, replay_file
 from resilience.scenarios import DONGHU_FIRE
 from resilience.timeline import Timeline
 
@@ -111,10 +114,9 @@ def format_objectives(review: AfterActionReview) -> str:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    scenario = load_scenario(args.file)
     with Engine(args.db) as engine:
-        result = replay(engine, scenario)
-    print(f"{scenario.name}: {len(scenario.actions)} actions, {result.facts} facts in {args.db}, "
+        result = replay_file(engine, args.file)  # streams: a big file is never held whole
+    print(f"{result.name}: {len(result.receipts)} actions, {result.facts} facts in {args.db}, "
           f"{result.events_recorded} recorded by this run")
     print(f"community {result.community_id}")
     for key, incident in result.incidents.items():
@@ -412,6 +414,7 @@ def _project(args: argparse.Namespace) -> int:
         if not args.follow:
             return 0
         print(f"following every {args.interval} s; Ctrl-C stops", flush=True)
+        _report_follower_on_stderr()
         follower = engine.views.follow(args.interval)
         try:
             while True:
@@ -419,6 +422,18 @@ def _project(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             follower.stop()
     return 0
+
+
+def _report_follower_on_stderr() -> None:
+    """The follower's outage and recovery lines (logged on ``resilience.views``) on stderr,
+    one line each, unless the app configured logging itself."""
+    log = logging.getLogger("resilience.views")
+    if not log.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("resilience: %(asctime)s %(message)s",
+                                               "%Y-%m-%d %H:%M:%S"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
 
 
 _PERIOD_TZ = ("time zone of dates without an offset (default UTC) and where "
@@ -528,10 +543,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.run(args)
     except ResilienceError as exc:
-        print(f"resilience: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"resilience: {describe(exc)}", file=sys.stderr)
+        return 2
+    except PersistenceError as exc:  # a fault of the store the engine did not meet itself
+        print(f"resilience: StoreUnavailableError: {one_line(exc)}", file=sys.stderr)
+        return 2
+    except MapperDeserialisationError as exc:
+        print(f"resilience: UnreadableEventError: {one_line(exc)}", file=sys.stderr)
         return 2
     except (ValueError, OSError) as exc:  # a malformed UUID, a missing or unreadable file
-        print(f"resilience: {exc}", file=sys.stderr)
+        print(f"resilience: {one_line(exc)}", file=sys.stderr)
         return 2
     return code
 

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from resilience.adapters.store import resolve_url, store_env
+from resilience.adapters.store import opening, resolve_url, store_env
 from resilience.clock import Clock, system_clock
 from resilience.domain.base import FactAggregate
 from resilience.domain.catalogue import DEFAULT_CATALOGUE, ServiceCatalogue
@@ -46,7 +46,12 @@ class Engine:
     ``url`` defaults to ``$RESILIENCE_DB``, then to ``sqlite:///resilience.db``.
     ``clock`` gives every event's recorded time and each command's default
     ``occurred_at``. ``env`` passes extra eventsourcing settings (compression,
-    encryption, pool sizes).
+    encryption, pool sizes; ``RESILIENCE_TIMEOUT``, seconds, as the URL's
+    ``?timeout=``).
+
+    Opening raises ConfigurationError for settings the store refuses (a
+    schema that does not exist, a missing cipher key) and StoreUnavailableError
+    when the store cannot be reached within the timeout.
     """
 
     def __init__(
@@ -61,8 +66,13 @@ class Engine:
         self.url = resolve_url(url)
         settings = store_env(self.url)
         settings.update(env or {})
-        self.app = EventStoreApplication(env=settings)
-        self.views = Views(self.app)
+        with opening(self.url):
+            self.app = EventStoreApplication(env=settings)
+            try:
+                self.views = Views(self.app)
+            except BaseException:
+                self.app.close()
+                raise
         self.reports = Reports(self.views, fresh=fresh_views)
         self._attach(Store(self.app, clock), catalogue)
 

@@ -13,9 +13,11 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent
-from eventsourcing.utils import get_topic, resolve_topic
+from eventsourcing.utils import TopicError, get_topic, resolve_topic
 
 from resilience.adapters.converter import converter
+from resilience.adapters.store import one_line
+from resilience.errors import UnreadableEventError
 
 _IDENTITY = ("originator_id", "originator_version")
 
@@ -49,11 +51,21 @@ class ConverterMapper(Mapper[UUID]):
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
-        event_class = resolve_topic(stored_event.topic)
-        data = stored_event.state
+        where = (f"stored event {stored_event.originator_id} "
+                 f"v{stored_event.originator_version} ({stored_event.topic})")
         try:
-            if self.cipher:
+            event_class = resolve_topic(stored_event.topic)
+        except TopicError:
+            raise EventUnreadable(f"cannot read {where}: no such class in this version of "
+                                  "resilience") from None
+        data = stored_event.state
+        if self.cipher:
+            try:
                 data = self.cipher.decrypt(data)
+            except Exception as exc:
+                raise EventUnreadable(f"cannot decrypt {where}: wrong CIPHER_KEY, or the "
+                                      "store is not encrypted") from exc
+        try:
             if self.compressor:
                 data = self.compressor.decompress(data)
             state: dict[str, Any] = json.loads(data)
@@ -69,7 +81,11 @@ class ConverterMapper(Mapper[UUID]):
             state["originator_version"] = stored_event.originator_version
             return cast(DomainEventProtocol[UUID], converter.structure(state, event_class))
         except Exception as exc:
-            raise MapperDeserialisationError(
-                f"cannot load stored event {stored_event.topic} "
-                f"{stored_event.originator_id} v{stored_event.originator_version}: {exc}"
-            ) from exc
+            plain = self.cipher or self.compressor or stored_event.state[:1] == b"{"
+            hint = "" if plain else " (it looks encrypted: give CIPHER_TOPIC and CIPHER_KEY)"
+            raise EventUnreadable(f"cannot load {where}{hint}: {one_line(exc)}") from exc
+
+
+class EventUnreadable(UnreadableEventError, MapperDeserialisationError):
+    """UnreadableEventError, which eventsourcing's code (and code written for it) still
+    knows as the MapperDeserialisationError it replaces."""

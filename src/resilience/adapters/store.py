@@ -4,16 +4,62 @@
 ``sqlite:///relative/file.db``      the embedded default (``sqlite:////abs/path.db`` too)
 ``postgresql://user:pw@host:port/db?schema=name``   the scale-out store
 A bare path such as ``resilience.db`` means a SQLite file.
+
+``?timeout=SECONDS`` (SQLite and PostgreSQL URLs; default 10, or the
+``RESILIENCE_TIMEOUT`` setting in ``Engine(env=...)``) bounds every wait on
+the store: for a connection, for a PostgreSQL connection to be made, for
+another writer's lock. A store call that cannot get through in that time
+raises :class:`~resilience.errors.StoreUnavailableError` and changed nothing;
+the engine stays usable and reconnects by itself once the server answers.
+
+How: :func:`configure_factory` gives eventsourcing's datastore these bounds.
+On PostgreSQL it swaps in a connection pool that waits ``timeout`` for a
+connection, connects with libpq's ``connect_timeout`` and TCP keepalives,
+drops idle connections the server has closed (a restart) before handing one
+out, and keeps trying to reconnect about every second during an outage
+(psycopg_pool's own back-off would wait up to minutes after the server is
+back); the table lock waits ``POSTGRES_LOCK_TIMEOUT`` (the timeout, in whole
+seconds). On SQLite the lock wait (``SQLITE_LOCK_TIMEOUT``) is the timeout.
+Either way the store's own faults (unreachable, locked, disk full) become
+``StoreUnavailableError``: :class:`StoreTimeout` after a whole wait (not
+retried by eventsourcing, so a call waits one timeout, not ten), else
+:class:`StoreFault`.
 """
 
+import functools
+import math
 import os
+import select
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+from uuid import UUID
 
-from resilience.errors import ConfigurationError
+from eventsourcing.persistence import (
+    DataError,
+    InfrastructureFactory,
+    InfrastructureFactoryError,
+    InterfaceError,
+    NotSupportedError,
+    OperationalError,
+    PersistenceError,
+    ProgrammingError,
+)
+from eventsourcing.sqlite import SQLiteConnection, SQLiteDatastore
+from eventsourcing.utils import TopicError
+
+from resilience.adapters.setup import POSTGRES_EVENT_RECORDER_TOPIC, SQLITE_EVENT_RECORDER_TOPIC
+from resilience.errors import ConfigurationError, ResilienceError, StoreUnavailableError
 
 ENV_VAR = "RESILIENCE_DB"
 DEFAULT_URL = "sqlite:///resilience.db"
 MAPPER_TOPIC = "resilience.adapters.mapper:ConverterMapper"
+TIMEOUT_SETTING = "RESILIENCE_TIMEOUT"
+DEFAULT_TIMEOUT = 10.0
+"""Seconds a store call may wait (for a connection, a lock) before StoreUnavailableError."""
+RECONNECT_EVERY = 1.0
+"""Seconds between PostgreSQL reconnection attempts while the server does not answer."""
 
 
 def resolve_url(url: str | None) -> str:
@@ -32,11 +78,18 @@ def store_env(url: str) -> dict[str, str]:
         path = url if parts.scheme == "" else url[len("sqlite://"):]
         if parts.scheme == "sqlite" and path.startswith("/"):
             path = path[1:]  # sqlite:///rel.db -> rel.db, sqlite:////abs -> /abs
+        query: dict[str, list[str]] = {}
+        if parts.scheme == "sqlite":
+            path, _, text = path.partition("?")
+            query = _parameters(text, url, ("timeout",))
         if not path:
             raise ConfigurationError(f"no SQLite file in {url!r}; e.g. sqlite:///resilience.db")
+        timeout = _timeout(query, url)
         env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
+        env["APPLICATION_RECORDER_TOPIC"] = SQLITE_EVENT_RECORDER_TOPIC  # safe concurrent set-up
         env["SQLITE_DBNAME"] = unquote(path)
-        env["SQLITE_LOCK_TIMEOUT"] = "10"
+        env[TIMEOUT_SETTING] = f"{timeout:g}"
+        env["SQLITE_LOCK_TIMEOUT"] = str(math.ceil(timeout))  # eventsourcing wants whole seconds
         return env
     if parts.scheme in ("postgresql", "postgres"):
         dbname = parts.path.lstrip("/")
@@ -44,16 +97,281 @@ def store_env(url: str) -> dict[str, str]:
             raise ConfigurationError(f"no database name in {url!r}")
         env.update(
             PERSISTENCE_MODULE="eventsourcing.postgres",
+            APPLICATION_RECORDER_TOPIC=POSTGRES_EVENT_RECORDER_TOPIC,  # safe concurrent set-up
             POSTGRES_DBNAME=unquote(dbname),
             POSTGRES_HOST=parts.hostname or "127.0.0.1",
             POSTGRES_PORT=str(parts.port or 5432),
             POSTGRES_USER=unquote(parts.username or "postgres"),
             POSTGRES_PASSWORD=unquote(parts.password or ""),
         )
-        query = parse_qs(parts.query)
+        query = _parameters(parts.query, url, ("schema", "timeout"))
         if "schema" in query:
+            if "\x00" in query["schema"][0]:
+                raise ConfigurationError(f"a schema name cannot hold a NUL character: {url!r}")
             env["POSTGRES_SCHEMA"] = query["schema"][0]
+        timeout = _timeout(query, url)
+        whole = str(math.ceil(timeout))  # eventsourcing reads these as whole seconds
+        env.update({TIMEOUT_SETTING: f"{timeout:g}", "POSTGRES_CONNECT_TIMEOUT": whole,
+                    "POSTGRES_LOCK_TIMEOUT": whole})
         return env
     raise ConfigurationError(
         f"unknown store {url!r}: use memory:, sqlite:///FILE or postgresql://USER@HOST/DB"
     )
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+def _parameters(text: str, url: str, known: tuple[str, ...]) -> dict[str, list[str]]:
+    query = parse_qs(text)
+    for name in query:
+        if name not in known:
+            raise ConfigurationError(f"unknown parameter {name!r} in {url!r}; this store takes "
+                                     + ", ".join(f"{k}=" for k in known))
+    return query
+
+
+def _timeout(query: Mapping[str, list[str]], url: str) -> float:
+    return seconds(query["timeout"][0] if "timeout" in query else None, f"timeout in {url!r}")
+
+
+def seconds(text: str | None, what: str) -> float:
+    """A timeout setting: a number of seconds > 0 (``None``: the default)."""
+    if text is None:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigurationError(f"{what} must be a number of seconds > 0, got {text!r}")
+    return value
+
+
+# Faults of the store itself ---------------------------------------------------------
+
+
+class StoreFault(StoreUnavailableError, OperationalError):
+    """A store call failed (unreachable, locked, disk full, connection lost).
+
+    Both the documented :class:`StoreUnavailableError` and eventsourcing's
+    ``OperationalError`` it replaces, so eventsourcing's own handling (its
+    retries of a lost connection, its set-up checks) works unchanged.
+    """
+
+
+class StoreTimeout(StoreUnavailableError):
+    """A store call waited its whole timeout (for a connection, for a lock).
+
+    Deliberately not an ``OperationalError``: eventsourcing retries those up to
+    ten times, which would make the wait ten times the timeout.
+    """
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (database drivers' messages span several)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def describe(exc: BaseException) -> str:
+    """``Type: message`` on one line, named by the documented class (StoreFault and the
+    other adapters' double-typed errors show as the resilience.errors class they are)."""
+    documented = next(c for c in type(exc).__mro__
+                      if not c.__module__.startswith("resilience.adapters"))
+    return f"{documented.__name__}: {one_line(exc)}"
+
+
+def configure_factory(factory: InfrastructureFactory[Any]) -> None:
+    """Bound the waits of the datastore an eventsourcing factory has just made, and make
+    its faults StoreUnavailableError (see the module's docstring). Call it before any
+    recorder is made (``Application.construct_factory``)."""
+    datastore = getattr(factory, "datastore", None)
+    if datastore is None:
+        return  # in memory: nothing to wait for
+    timeout = seconds(factory.env.get(TIMEOUT_SETTING), TIMEOUT_SETTING)
+    if isinstance(datastore, SQLiteDatastore):
+        replacement = _SQLiteStore(
+            datastore.pool.db_name, lock_timeout=datastore.pool.lock_timeout,
+            pool_timeout=timeout, single_row_tracking=datastore.single_row_tracking,
+            originator_id_type=datastore.originator_id_type)
+        datastore.close()
+        factory.datastore = replacement  # type: ignore[attr-defined]
+    else:
+        _bound_postgres(datastore, timeout)
+
+
+class _SQLiteStore(SQLiteDatastore):
+    """eventsourcing's SQLite datastore, whose faults are StoreFault."""
+
+    @contextmanager
+    def get_connection(self, *, commit: bool) -> Iterator[SQLiteConnection]:
+        try:
+            with super().get_connection(commit=commit) as connection:
+                yield connection
+        except StoreUnavailableError:
+            raise
+        except (OperationalError, InterfaceError) as exc:
+            message = one_line(exc)
+            if "locked" in message:
+                message += f" (by another writer; waited up to {self.pool.lock_timeout} s)"
+            raise StoreFault(f"SQLite store {self.pool.db_name}: {message}") from exc
+
+
+def require_schema(factory: InfrastructureFactory[Any]) -> None:
+    """On PostgreSQL, ConfigurationError unless the schema the URL names exists:
+    eventsourcing creates tables in it, not the schema itself."""
+    datastore = getattr(factory, "datastore", None)
+    if datastore is None or isinstance(datastore, SQLiteDatastore) or datastore.schema == "public":
+        return
+    with datastore.transaction(commit=False) as curs:
+        curs.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (datastore.schema,))
+        found = curs.fetchone()
+    if found is None:
+        raise ConfigurationError(
+            f"PostgreSQL at {datastore.pool.where} has no schema {datastore.schema!r}: "
+            "create it (CREATE SCHEMA) or correct the URL's ?schema=")
+
+
+def _bound_postgres(datastore: Any, timeout: float) -> None:
+    old = datastore.pool
+    kwargs = dict(old.kwargs)
+    kwargs["connect_timeout"] = max(2, math.ceil(timeout))  # libpq's minimum is 2
+    # A server that vanished mid-query (its host gone, not restarted) is noticed by TCP
+    # keepalives about timeout + 3 s later, instead of the system's two hours.
+    kwargs.update(keepalives=1, keepalives_idle=math.ceil(timeout), keepalives_interval=1,
+                  keepalives_count=3)
+    datastore.pool = _postgres_pool_class()(
+        kwargs=kwargs, connection_class=old.connection_class,
+        min_size=old.min_size, max_size=old.max_size, open=False,
+        configure=datastore.after_connect_func(), timeout=timeout,
+        max_waiting=old.max_waiting, max_lifetime=old.max_lifetime,
+        reconnect_timeout=RECONNECT_EVERY, get_password_func=old.get_password_func,
+        where=f"{kwargs['host']}:{kwargs['port']}/{kwargs['dbname']}",
+        lock_timeout=datastore.lock_timeout)
+    old.close()
+
+
+@functools.cache
+def _postgres_pool_class() -> type[Any]:
+    """The pool class (made on first use: psycopg comes with the postgres extra)."""
+    import psycopg
+    from eventsourcing.postgres import ConnectionPool
+    from psycopg.errors import LockNotAvailable
+    from psycopg_pool import PoolClosed, PoolTimeout
+
+    class Pool(ConnectionPool[Any]):
+        """eventsourcing's pool, with bounded waits, quick reconnection and StoreFaults."""
+
+        def __init__(self, *, where: str, lock_timeout: int, **kwargs: Any) -> None:
+            self.where = where
+            self.lock_timeout = lock_timeout
+            self.last_error: str | None = None
+            super().__init__(check=self._check_idle, **kwargs)
+
+        @contextmanager
+        def connection(self, timeout: float | None = None) -> Iterator[Any]:
+            try:
+                with super().connection(timeout) as conn:
+                    yield conn
+            except PoolTimeout as exc:
+                why = f": {self.last_error}" if self.last_error else ""
+                raise StoreTimeout(f"PostgreSQL at {self.where}: no connection within "
+                                   f"{self.timeout:g} s{why}") from exc
+            except LockNotAvailable as exc:
+                raise StoreTimeout(f"PostgreSQL at {self.where}: another writer held the "
+                                   f"events table for {self.lock_timeout} s") from exc
+            except PoolClosed as exc:  # for good: not an OperationalError, not retried
+                raise StoreUnavailableError(f"PostgreSQL at {self.where}: the engine is "
+                                            "closed") from exc
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                raise StoreFault(f"PostgreSQL at {self.where}: {one_line(exc)}") from exc
+
+        def _connect(self, timeout: float | None = None) -> Any:
+            try:
+                conn = super()._connect(timeout)
+            except Exception as exc:
+                self.last_error = one_line(exc)
+                raise
+            self.last_error = None
+            return conn
+
+        def _check_idle(self, conn: Any) -> None:
+            """Before an idle connection is handed out: a healthy idle connection has
+            nothing to read, one the server closed (a restart) has its goodbye and EOF.
+            Only those are pinged, so a call pays a poll, not a round trip."""
+            if not conn.closed:
+                poller = select.poll()
+                poller.register(conn.fileno(), select.POLLIN)
+                if not poller.poll(0):
+                    return
+            try:
+                ConnectionPool.check_connection(conn)
+            except Exception:
+                # The server closed this one, so most likely every idle one: drop them
+                # now rather than meet them one by one (with a growing pause between).
+                self.check()
+                raise
+
+        def reconnect_failed(self) -> None:
+            # psycopg_pool gave up one (re)connection attempt after RECONNECT_EVERY:
+            # start another at once, so a server that is back is found within a second.
+            super().reconnect_failed()
+            if not self.closed:
+                self.check()
+
+    return Pool
+
+
+@contextmanager
+def opening(url: str) -> Iterator[None]:
+    """Opening a store: a setting or URL eventsourcing refuses is a ConfigurationError, a
+    store that cannot be reached or set up a StoreUnavailableError."""
+    url = redacted(url)
+    try:
+        yield
+    except ResilienceError:
+        raise
+    except (InfrastructureFactoryError, TopicError) as exc:
+        raise ConfigurationError(f"cannot open {url}: {one_line(exc)}") from exc
+    except (ProgrammingError, DataError, NotSupportedError) as exc:
+        # refused as written (a schema name, a privilege): the URL or settings are wrong
+        raise ConfigurationError(f"cannot open {url}: {one_line(exc)}") from exc
+    except PersistenceError as exc:
+        raise StoreUnavailableError(f"cannot open {url}: {one_line(exc)}") from exc
+    except (OSError, ValueError) as exc:
+        # eventsourcing reports missing or malformed settings (a cipher key, a pool
+        # size) as OSError or ValueError
+        raise ConfigurationError(f"cannot open {url}: {one_line(exc)}") from exc
+
+
+def notification_id(recorder: Any, originator_id: UUID, version: int) -> int | None:
+    """The notification id (position in the log) of one recorded event, None if it isn't
+    recorded: eventsourcing returns ids only from the insert that made them, and a command
+    repeated after a lost acknowledgement needs the ids of the earlier insert."""
+    datastore = getattr(recorder, "datastore", None)
+    if datastore is None:  # eventsourcing.popo: ids are positions in its list, from 1
+        index = recorder._stored_events_index.get(str(originator_id), {}).get(version)
+        return None if index is None else int(index) + 1
+    if isinstance(datastore, SQLiteDatastore):
+        key = originator_id.hex if datastore.originator_id_type == "uuid" else str(originator_id)
+        with datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT rowid FROM {recorder.events_table_name} "
+                      "WHERE originator_id = ? AND originator_version = ?", (key, version))
+            row = c.fetchone()
+        return None if row is None else int(row[0])
+    from psycopg.sql import SQL, Identifier
+
+    statement = SQL("SELECT notification_id FROM {}.{} WHERE originator_id = %s "
+                    "AND originator_version = %s").format(
+        Identifier(datastore.schema), Identifier(recorder.events_table_name))
+    text_ids = datastore.originator_id_type != "uuid"
+    with datastore.transaction(commit=False) as curs:
+        curs.execute(statement, (str(originator_id) if text_ids else originator_id, version))
+        found = curs.fetchone()
+    return None if found is None else int(found["notification_id"])

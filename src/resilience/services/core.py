@@ -10,8 +10,21 @@ from uuid import UUID
 
 from attrs import field, frozen
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    InfrastructureFactory,
+    IntegrityError,
+    Recording,
+)
+from eventsourcing.utils import Environment
 
+from resilience.adapters.store import (
+    TIMEOUT_SETTING,
+    configure_factory,
+    notification_id,
+    require_schema,
+    seconds,
+)
 from resilience.clock import Clock, require_aware
 from resilience.domain.base import Context, FactAggregate
 from resilience.domain.values import Actor
@@ -22,6 +35,7 @@ from resilience.errors import (
     InvalidTransitionError,
     NotFoundError,
     ResilienceError,
+    StoreUnavailableError,
 )
 
 A = TypeVar("A", bound=FactAggregate)
@@ -39,12 +53,18 @@ class Receipt:
     first_version: int
     last_version: int
     position: int | None = field(default=None, eq=False)
-    """Notification id of the last event this command recorded (None if it recorded
-    nothing new, or ran in a batch): ``engine.views.wait(receipt.position)``."""
+    """Notification id of the command's last event, also when a repeated command finds
+    it recorded before (None in a batch: see ``Batch.position``):
+    ``engine.views.wait(receipt.position)``."""
 
     @property
     def versions(self) -> range:
         return range(self.first_version, self.last_version + 1)
+
+
+def _require_id(cls: type[FactAggregate], aggregate_id: object) -> None:
+    if not isinstance(aggregate_id, UUID):
+        raise InvalidInputError(f"{cls.kind} id must be a UUID, got {aggregate_id!r}")
 
 
 def _checked(cls: type[A], aggregate_id: UUID, aggregate: object) -> A:
@@ -88,6 +108,20 @@ class EventStoreApplication(Application[UUID]):
 
     name = "resilience"
 
+    def construct_factory(self, env: Environment) -> InfrastructureFactory[Any]:
+        # Bounded waits and StoreUnavailableError for the store's faults (adapters.store).
+        factory = super().construct_factory(env)
+        configure_factory(factory)
+        return factory
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        try:
+            require_schema(self.factory)
+            return super().construct_recorder()
+        except BaseException:
+            self.factory.close()  # a store that could not be set up keeps no connections
+            raise
+
 
 class Store:
     """An application, a clock, and the command loop shared by the services."""
@@ -103,6 +137,21 @@ class Store:
         self._cache: OrderedDict[UUID, FactAggregate] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.RLock()
+        setting = app.env.get(TIMEOUT_SETTING)
+        self.timeout = None if setting is None else seconds(setting, TIMEOUT_SETTING)
+        """Seconds a command waits for another command of this store to finish (the
+        store's timeout; None in memory): its whole wait stays bounded."""
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One command (or batch) at a time through this store's cache."""
+        if not self._lock.acquire(timeout=-1 if self.timeout is None else self.timeout):
+            raise StoreUnavailableError(f"this engine was busy with another command or batch "
+                                        f"for {self.timeout:g} s; nothing was recorded")
+        try:
+            yield
+        finally:
+            self._lock.release()
 
     @contextmanager
     def batch(self) -> Iterator["Batch"]:
@@ -111,7 +160,7 @@ class Store:
         Either everything in the block is recorded, or (if an exception leaves
         the block, or another writer got there first) nothing is.
         """
-        with self._lock:
+        with self._locked():
             if self._batch is not None:
                 raise InvalidTransitionError("batches do not nest")
             held: dict[UUID, FactAggregate] = {}
@@ -147,8 +196,7 @@ class Store:
 
     def load(self, cls: type[A], aggregate_id: UUID) -> A:
         """The aggregate as stored now, as a fresh object the caller may keep."""
-        if not isinstance(aggregate_id, UUID):
-            raise InvalidInputError(f"{cls.kind} id must be a UUID, got {aggregate_id!r}")
+        _require_id(cls, aggregate_id)
         held = self._held().get(aggregate_id)
         if held is not None:
             return _checked(cls, aggregate_id, held)
@@ -183,7 +231,7 @@ class Store:
     def create(self, cls: type[A], aggregate_id: UUID, ctx: Context,
                build: Callable[[], A]) -> Receipt:
         """Record a new aggregate, or return the original receipt of a repeated command."""
-        with self._lock:
+        with self._locked():
             if self.exists(aggregate_id):
                 repeated = self._repeated(cls, aggregate_id, ctx)
                 if repeated is not None:
@@ -195,7 +243,8 @@ class Store:
     def change(self, cls: type[A], aggregate_id: UUID, ctx: Context,
                decide: Callable[[A], None]) -> Receipt:
         """Load, let the aggregate decide, save; a repeated command id records nothing."""
-        with self._lock:
+        _require_id(cls, aggregate_id)  # before the cache: an unhashable id can't be looked up
+        with self._locked():
             cached = self._cache.get(aggregate_id) if self._batch is None else None
             if cached is not None:
                 # The cached aggregate may lag behind another writer. A refusal or a
@@ -213,7 +262,7 @@ class Store:
         if ctx.command_id is not None:
             seen = aggregate.command_versions(ctx.command_id)
             if seen is not None:
-                return Receipt(aggregate.id, *seen)
+                return self._receipt(aggregate.id, seen)
         first = aggregate.version + 1
         try:
             decide(aggregate)
@@ -248,10 +297,19 @@ class Store:
         return Receipt(aggregate.id, first, aggregate.version, _position(recordings))
 
     def _repeated(self, cls: type[A], aggregate_id: UUID, ctx: Context) -> Receipt | None:
+        """The receipt of a command already recorded under ``ctx.command_id``, with the
+        position of its last event: an insert whose acknowledgement was lost (and was
+        retried) recorded events as new as any, and callers wait on that position."""
         if ctx.command_id is None:
             return None
         seen = self.load(cls, aggregate_id).command_versions(ctx.command_id)
-        return Receipt(aggregate_id, *seen) if seen is not None else None
+        return self._receipt(aggregate_id, seen) if seen is not None else None
+
+    def _receipt(self, aggregate_id: UUID, seen: tuple[int, int]) -> Receipt:
+        """The receipt of facts recorded earlier, with the position of the last one."""
+        position = (None if self._batch is not None
+                    else notification_id(self.app.recorder, aggregate_id, seen[1]))
+        return Receipt(aggregate_id, *seen, position)
 
 
 

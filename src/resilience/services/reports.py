@@ -306,12 +306,14 @@ class Reports:
                      late_after: timedelta = DEFAULT_LATE_AFTER,
                      community: UUID | None = None,
                      graded: Sequence[MetricRef] = BUILT_IN) -> DataQualityReport:
-        """Missing milestones, out-of-order times, late records and corrections."""
+        """Missing milestones, out-of-order times, late records and corrections; and the
+        store's quarantined events, if any."""
         if not isinstance(late_after, timedelta) or late_after < timedelta(0):
             raise InvalidInputError(f"late_after must be a timedelta >= 0, got {late_after!r}")
         definitions = [_definition(m) for m in graded]
         period = _period(period)
         self.ready()
         return data_quality(self._cases(None, period, self._community(community)), definitions,
-                            period=period, late_after=late_after)
+                            period=period, late_after=late_after,
+                            quarantined=self.views.quarantined())
 

@@ -1,0 +1,235 @@
+"""Every failure is a documented error: each case below once leaked a raw exception (or
+hung). Each raises its resilience.errors type from the library, and the CLI prints one
+line (no traceback) and exits 2.
+
+The PostgreSQL cases never leave this machine: an unreachable server is a loopback port
+nobody listens on, a hanging one a local listener that accepts and never answers.
+"""
+
+import base64
+import os
+import socket
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from resilience import (
+    ConfigurationError,
+    Engine,
+    ResilienceError,
+    StoreUnavailableError,
+    UnreadableEventError,
+)
+from resilience.cli import main
+from resilience.scenarios import DONGHU_FIRE, XIANGYANG_ORDERS
+
+from conftest import OFFICE, PG_URL, require_postgres
+
+AES = "eventsourcing.cryptography:AESCipher"
+TIMEOUT = 2.0
+"""The store timeout the slow cases set (``?timeout=``): they must fail about then."""
+
+
+def new_key() -> str:
+    return base64.b64encode(os.urandom(16)).decode()
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    capsys.readouterr()
+    code = main(list(argv))
+    return code, capsys.readouterr().err
+
+
+def assert_one_line(capsys: pytest.CaptureFixture[str], argv: list[str],
+                    expected: type[ResilienceError]) -> None:
+    code, err = cli(capsys, *argv)
+    assert code == 2, err
+    assert err.startswith(f"resilience: {expected.__name__}: "), err
+    assert err.count("\n") == 1, err
+    assert err.endswith("\n"), err
+    assert "Traceback" not in err
+
+
+def assert_raises_in_time(call: Callable[[], object], expected: type[ResilienceError],
+                          within: float) -> ResilienceError:
+    started = time.monotonic()
+    with pytest.raises(expected) as caught:
+        call()
+    assert time.monotonic() - started < within
+    assert "\n" not in str(caught.value)
+    return caught.value
+
+
+@pytest.fixture
+def silent_listener() -> Iterator[int]:
+    """A port on 127.0.0.1 that accepts connections and never says a word (a hung server)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    try:
+        yield server.getsockname()[1]
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A loopback port nobody listens on (connections are refused at once)."""
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port: int = probe.getsockname()[1]
+    probe.close()
+    return port
+
+
+@pytest.fixture
+def donghu_db(tmp_path: Path) -> str:
+    path = str(tmp_path / "donghu.db")
+    assert main(["replay", str(DONGHU_FIRE), "--db", path]) == 0
+    return path
+
+
+# The SQLite lock --------------------------------------------------------------------
+
+
+def test_a_command_on_a_locked_sqlite_store_is_store_unavailable(
+        donghu_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A command (not only a query) waits the timeout for another writer's lock, then
+    raises StoreUnavailableError and records nothing; so does `resilience replay`."""
+    url = f"sqlite:///{donghu_db}?timeout=1"
+    holder = sqlite3.connect(donghu_db, timeout=0)
+    try:
+        with Engine(url) as engine:
+            community = uuid.UUID(next(iter(engine.reports.communities())))
+            recorded = len(engine.events(community))
+            holder.execute("BEGIN IMMEDIATE")
+            error = assert_raises_in_time(
+                lambda: engine.communities.add_grid(community, "g-9", actor=OFFICE),
+                StoreUnavailableError, within=1 + 1.5)
+            assert "locked" in str(error)
+            assert len(engine.events(community)) == recorded
+            assert_one_line(capsys, ["replay", str(XIANGYANG_ORDERS), "--db", url],
+                            StoreUnavailableError)
+            holder.rollback()
+            engine.communities.add_grid(community, "g-9", actor=OFFICE)
+            assert len(engine.events(community)) == recorded + 1
+    finally:
+        holder.close()
+
+
+# PostgreSQL schemas ---------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("schema", ['no such"schema', "no_such_schema_here", "%00"])
+def test_a_bad_postgres_schema_is_a_configuration_error(
+        schema: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A schema name that cannot exist, or does not, is a ConfigurationError (it was
+    ProgrammingError or DataError from deep in eventsourcing's set-up)."""
+    require_postgres()
+    url = f"{PG_URL.split('?', 1)[0]}?schema={schema}&timeout={TIMEOUT:g}"
+    error = assert_raises_in_time(lambda: Engine(url), ConfigurationError, within=TIMEOUT + 3)
+    assert "schema" in str(error)
+    assert_one_line(capsys, ["metrics", "--db", url], ConfigurationError)
+
+
+# Unreachable and hung servers -------------------------------------------------------
+
+
+def test_an_unreachable_postgres_server_fails_within_the_timeout(
+        unused_port: int, capsys: pytest.CaptureFixture[str]) -> None:
+    """A server that refuses connections: StoreUnavailableError after the timeout, naming
+    the refusal (it was a silent 30 s wait, then eventsourcing's OperationalError)."""
+    pytest.importorskip("psycopg")
+    url = f"postgresql://postgres@127.0.0.1:{unused_port}/db?timeout={TIMEOUT:g}"
+    error = assert_raises_in_time(lambda: Engine(url), StoreUnavailableError,
+                                  within=TIMEOUT + 1.5)
+    assert "refused" in str(error)
+    assert_one_line(capsys, ["metrics", "--db", url], StoreUnavailableError)
+
+
+def test_a_hung_postgres_server_fails_within_the_timeout(
+        silent_listener: int, capsys: pytest.CaptureFixture[str]) -> None:
+    """A server that accepts and never answers: StoreUnavailableError after the timeout."""
+    pytest.importorskip("psycopg")
+    url = f"postgresql://postgres@127.0.0.1:{silent_listener}/db?timeout={TIMEOUT:g}"
+    error = assert_raises_in_time(lambda: Engine(url), StoreUnavailableError,
+                                  within=TIMEOUT + 1.5)
+    assert f"no connection within {TIMEOUT:g} s" in str(error)
+    assert_one_line(capsys, ["metrics", "--db", url], StoreUnavailableError)
+
+
+def test_the_timeout_must_be_a_positive_number(capsys: pytest.CaptureFixture[str]) -> None:
+    """?timeout= is checked like any other part of the URL."""
+    for bad in ("0", "-1", "soon", "nan"):
+        with pytest.raises(ConfigurationError, match="timeout"):
+            Engine(f"sqlite:///x.db?timeout={bad}")
+    assert_one_line(capsys, ["metrics", "--db", "sqlite:///x.db?timeout=0"],
+                    ConfigurationError)
+    assert_one_line(capsys, ["metrics", "--db", "sqlite:///x.db?tiemout=3"],
+                    ConfigurationError)
+
+
+# Encrypted stores -------------------------------------------------------------------
+
+
+@pytest.fixture
+def encrypted_db(tmp_path: Path) -> tuple[str, str, uuid.UUID]:
+    """A SQLite store written with AES (its URL, key, and its community's id)."""
+    pytest.importorskip("cryptography")
+    url = f"sqlite:///{tmp_path / 'secret.db'}"
+    key = new_key()
+    with Engine(url, env={"CIPHER_TOPIC": AES, "CIPHER_KEY": key}) as engine:
+        receipt = engine.communities.register(district="Wuchang", subdistrict="Zhongnan",
+                                              name="Donghu", actor=OFFICE)
+    return url, key, receipt.aggregate_id
+
+
+def test_events_read_without_the_cipher_key_are_unreadable(
+        encrypted_db: tuple[str, str, uuid.UUID], capsys: pytest.CaptureFixture[str]) -> None:
+    """No key: UnreadableEventError (was MapperDeserialisationError), which says the store
+    looks encrypted; from the CLI too."""
+    url, _, community = encrypted_db
+    with Engine(url, fresh_views=False) as engine:
+        error = assert_raises_in_time(lambda: engine.communities.get(community),
+                                      UnreadableEventError, within=5)
+        assert "CIPHER_KEY" in str(error)
+        with pytest.raises(UnreadableEventError):
+            engine.events(community)
+    assert_one_line(capsys, ["timeline", str(community), "--db", url], UnreadableEventError)
+    assert_one_line(capsys, ["rebuild", "--db", url], UnreadableEventError)
+
+
+def test_events_read_with_a_wrong_cipher_key_are_unreadable(
+        encrypted_db: tuple[str, str, uuid.UUID]) -> None:
+    """A wrong key, or a key on a store that is not encrypted: UnreadableEventError."""
+    url, _, community = encrypted_db
+    with Engine(url, env={"CIPHER_TOPIC": AES, "CIPHER_KEY": new_key()}) as engine:
+        error = assert_raises_in_time(lambda: engine.communities.get(community),
+                                      UnreadableEventError, within=5)
+        assert "wrong CIPHER_KEY" in str(error)
+        with pytest.raises(UnreadableEventError):
+            engine.counts()
+
+
+def test_a_missing_or_malformed_cipher_key_is_a_configuration_error(
+        encrypted_db: tuple[str, str, uuid.UUID]) -> None:
+    """CIPHER_TOPIC without CIPHER_KEY, or a key that is not base64: ConfigurationError at
+    opening (was OSError or binascii.Error)."""
+    url, _, _ = encrypted_db
+    for env in ({"CIPHER_TOPIC": AES}, {"CIPHER_TOPIC": AES, "CIPHER_KEY": "xx"}):
+        with pytest.raises(ConfigurationError, match="cannot open"):
+            Engine(url, env=env)
+
+
+def test_the_right_key_still_reads_everything(
+        encrypted_db: tuple[str, str, uuid.UUID]) -> None:
+    """The control: with its key the encrypted store reads as any other."""
+    url, key, community = encrypted_db
+    with Engine(url, env={"CIPHER_TOPIC": AES, "CIPHER_KEY": key}) as engine:
+        assert engine.communities.get(community).name == "Donghu"
+
