@@ -112,20 +112,27 @@ def _history(engine: Engine, clock: ManualClock, steps: Sequence[tuple[Any, ...]
 
 
 class Boom(Exception):
-    """The failure a test injects into a page."""
+    """The failure a test injects into a page's commit (the database failing)."""
+
+
+class Crash(BaseException):
+    """The process dying mid-fold (as an interrupt): no event's fault, so nothing is
+    quarantined and the page is lost whole. (A projection raising an Exception on an
+    event quarantines that event instead: tests/test_quarantine.py.)"""
 
 
 class _Calls:
-    """Counts calls across projections and raises Boom from the ``fail_at``-th on."""
+    """Counts calls across projections and raises ``error`` from the ``fail_at``-th on."""
 
-    def __init__(self, fail_at: int) -> None:
+    def __init__(self, fail_at: int, error: type[BaseException] = Boom) -> None:
         self.fail_at = fail_at
+        self.error = error
         self.count = 0
 
     def tick(self) -> None:
         self.count += 1
         if self.count >= self.fail_at:
-            raise Boom(f"injected failure at apply call {self.count}")
+            raise self.error(f"injected failure at call {self.count}")
 
 
 class _Failing:
@@ -221,7 +228,7 @@ def test_a_page_delivered_again_is_refused_and_changes_nothing(kind: str, tmp_pa
             old = data.draw(st.integers(0, position - size), label="page start")
             page = engine.app.recorder.select_notifications(old + 1, size)
             views._forget()  # fold the old page as a reader that is behind would
-            rows = views._fold([engine.app.mapper.to_domain_event(n) for n in page])
+            rows, _ = views._fold(page)
             views._forget()
             assert rows
             generation = store.mark()[0]
@@ -249,7 +256,7 @@ def test_a_commit_whose_position_is_not_ahead_changes_nothing(kind: str, tmp_pat
         position, before = views.position, snapshot(engine)
         page = engine.app.recorder.select_notifications(1, 3)
         views._forget()
-        rows = views._fold([engine.app.mapper.to_domain_event(n) for n in page])
+        rows, _ = views._fold(page)
         views._forget()
         for end in (page[-1].id, position):
             with pytest.raises(IntegrityError):
@@ -276,7 +283,7 @@ def test_a_page_folded_before_a_rebuild_is_refused_even_at_the_same_position(
         mark = reader.views.store.mark()
         page = reader.app.recorder.select_notifications(mark[1] + 1, 10)
         reader.views._forget()
-        rows = reader.views._fold([reader.app.mapper.to_domain_event(n) for n in page])
+        rows, _ = reader.views._fold(page)
         rebuilder.views.store.reset(list(rebuilder.views.stored_names.values()))
         rebuilder.views.catch_up(max_events=mark[1])
         assert rebuilder.views.position == mark[1]
@@ -330,7 +337,8 @@ def test_stopping_between_pages_and_resuming_equals_one_run(kind: str, tmp_path:
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_failure_inside_a_page_leaves_nothing_of_it_and_resuming_equals_one_run(
         kind: str, tmp_path: Path) -> None:
-    """A fold or commit failing mid-page loses that page whole; resuming ends as one run."""
+    """A fold crashing or a commit failing mid-page loses that page whole; resuming ends as
+    one run."""
     _needs(kind)
 
     @_settings(kind)
@@ -349,12 +357,12 @@ def test_a_failure_inside_a_page_leaves_nothing_of_it_and_resuming_equals_one_ru
             pages = -(-lag // page_size)
             # (A memory commit can only fail at its last step on a position not ahead:
             # test_a_commit_whose_position_is_not_ahead_changes_nothing covers that.)
-            if where == "fold" or kind == "memory":  # the n-th apply call of the run fails
+            if where == "fold" or kind == "memory":  # the n-th apply call of the run crashes
                 fail_at = data.draw(st.integers(1, lag * len(real)), label="fail at call")
-                calls = _Calls(fail_at)
+                calls = _Calls(fail_at, Crash)
                 views.projections = tuple(_Failing(p, calls) for p in real)
                 try:
-                    with pytest.raises(Boom):
+                    with pytest.raises(Crash):
                         views.catch_up()
                 finally:
                     views.projections = real
@@ -553,13 +561,20 @@ def test_wait_returns_once_a_follower_has_folded_the_write(store_url: str,
 
 
 def test_a_failing_follower_keeps_the_error_and_recovers(clock: ManualClock) -> None:
-    """A follower whose fold fails keeps the error, leaves the views as they were, then recovers."""
+    """A follower whose catch-up fails keeps the error, leaves the views as they were, then
+    recovers."""
     with Engine("memory:", clock=clock, fresh_views=False) as engine:
         views = engine.views
         setup_world(engine, clock)
-        real = views.projections
-        views.projections = tuple(_Failing(p, _Calls(1)) for p in real)
-        with views.follow(interval=0.01) as follower:
+        calls = _Calls(1)
+        commit = views.store.commit
+
+        def failing(*args: Any, **kwargs: Any) -> None:
+            calls.tick()  # the database unreachable: every commit fails until it is back
+            commit(*args, **kwargs)
+
+        with patch.object(views.store, "commit", new=failing), \
+                views.follow(interval=0.01) as follower:
             with pytest.raises(ViewsTimeoutError):
                 views.wait(timeout=0.2)
             assert isinstance(follower.error, Boom)
@@ -567,7 +582,7 @@ def test_a_failing_follower_keeps_the_error_and_recovers(clock: ManualClock) -> 
             assert follower.running
             assert views.position == 0
             assert snapshot(engine) == {"timelines": {}, "cases": {}, "plans": {}}
-            views.projections = real
+            calls.fail_at = 10**9
             views.wait(timeout=60)
             assert snapshot(engine) == reference(engine)
         assert not follower.running
@@ -594,7 +609,8 @@ def test_a_new_version_folds_views_of_its_own_beside_the_old_and_prunes_them(
         with newer, Engine(url, clock=clock) as new:
             assert new.views.stored_names == {"timelines": f"timelines/v{VERSION + 1}",
                                               "cases": f"cases/v{VERSION + 1}",
-                                              "plans": f"plans/v{VERSION + 1}"}
+                                              "plans": f"plans/v{VERSION + 1}",
+                                              "quarantine": f"quarantine/v{VERSION + 1}"}
             assert (new.views.position, new.views.lag) == (0, head)
             assert [e.action for e in new.timeline(incident).entries] == ["Detected"]
             assert new.views.position == head

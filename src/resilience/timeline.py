@@ -14,6 +14,7 @@ from typing import Any
 from attrs import evolve, frozen
 
 from resilience.domain.base import FactAggregate
+from resilience.domain.improvement import ImprovementItem
 from resilience.domain.values import Actor, Role
 
 
@@ -52,7 +53,7 @@ class Timeline:
     entries: tuple[TimelineEntry, ...]
 
     def first(self, action: str) -> TimelineEntry | None:
-        """The earliest entry of an action (event name, e.g. ``"Contained"``)."""
+        """The earliest entry of an action (a fact name, e.g. ``"Contained"``)."""
         return next((e for e in self.entries if e.action == action), None)
 
     def elapsed_until(self, action: str) -> timedelta | None:
@@ -116,25 +117,30 @@ _DESCRIBE: dict[str, Callable[[Any], str]] = {
     "CareCardIssued": lambda e: f"care card issued to grid {e.grid_id}",
     "ActivityHeld": lambda e: f"activity held: {e.title} ({e.category}), "
     f"{e.participants} taking part" + (f", grid {e.grid_id}" if e.grid_id else ""),
-    # Improvement items: keyed by qualified name, as several of their event names are
-    # also order events (Started, Completed, Cancelled...) with other fields.
-    "ImprovementItem.Planned": lambda e: f"planned for review {e.review}: {e.action}; "
+}
+"""One-line descriptions by fact name (``fact_name``, from the topic: never the class name)."""
+
+_DESCRIBE_ITEM: dict[str, Callable[[Any], str]] = {
+    "Planned": lambda e: f"planned for review {e.review}: {e.action}; "
     f"owner {e.owner}, due {e.due.isoformat()}" + (f", grid {e.grid}" if e.grid else "")
     + (f", objective {e.objective}" if e.objective else ""),
-    "ImprovementItem.OwnerAssigned": lambda e: f"{e.owner} now owns the item",
-    "ImprovementItem.Rescheduled": lambda e: f"rescheduled to {e.due.isoformat()}: {e.reason}",
-    "ImprovementItem.Started": lambda e: "work on the item started",
-    "ImprovementItem.Completed": lambda e: "completed" + (f": {e.note}" if e.note else ""),
-    "ImprovementItem.Cancelled": lambda e: f"cancelled: {e.reason}",
-    "ImprovementItem.Reopened": lambda e: f"reopened: {e.reason}",
+    "OwnerAssigned": lambda e: f"{e.owner} now owns the item",
+    "Rescheduled": lambda e: f"rescheduled to {e.due.isoformat()}: {e.reason}",
+    "Started": lambda e: "work on the item started",
+    "Completed": lambda e: "completed" + (f": {e.note}" if e.note else ""),
+    "Cancelled": lambda e: f"cancelled: {e.reason}",
+    "Reopened": lambda e: f"reopened: {e.reason}",
 }
+"""Improvement items' own descriptions (the rest are ``_DESCRIBE``'s): several of their
+fact names are also order facts' (Started, Completed, Cancelled...) with other fields."""
 
 
 def describe(event: Any) -> str:
     """A one-line human description of a fact."""
-    cls = type(event)
-    formatter = _DESCRIBE.get(cls.__qualname__) or _DESCRIBE.get(cls.__name__)
-    return formatter(event) if formatter else cls.__name__
+    name = type(event).fact_name
+    table = _DESCRIBE_ITEM if isinstance(event, ImprovementItem.Event) else _DESCRIBE
+    formatter = table.get(name) or _DESCRIBE.get(name)
+    return formatter(event) if formatter else name
 
 
 def build_timeline(events: Iterable[FactAggregate.Event]) -> Timeline:
@@ -159,7 +165,7 @@ def build_timeline(events: Iterable[FactAggregate.Event]) -> Timeline:
     entries = [
         TimelineEntry(
             version=e.originator_version,
-            action=type(e).__name__,
+            action=type(e).fact_name,
             actor=e.actor,
             occurred_at=times[e.originator_version],
             recorded_at=e.timestamp,

@@ -2,7 +2,10 @@
 
 A milestone is the effective (corrected) time of a fact. Where a fact can
 happen more than once, the milestone's rule is stated beside it; the docs
-list them all (docs/metrics.md).
+list them all (docs/metrics.md). Facts are named by their event class's
+``fact_name`` (the last segment of its topic, e.g. ``"Contained"``), never by
+the Python class name, so renaming a class whose topic is kept changes no
+milestone.
 """
 
 from collections.abc import Mapping

@@ -8,6 +8,10 @@
 - **Late records**: facts recorded more than ``late_after`` after the time first
   given for them (as a timeline entry's ``record_delay``).
 - **Corrections**: every time or details correction, with its reason.
+- **Quarantined events**: stored events the views could not fold (see
+  resilience.projections.quarantine), whatever the period or community: no
+  figure reflects them, nor the later facts of their aggregates, until the
+  cause is fixed (e.g. an upcaster) and the views rebuilt.
 """
 
 from collections.abc import Iterable, Sequence
@@ -19,6 +23,7 @@ from resilience.metrics.cases import Case
 from resilience.metrics.definitions import MetricDefinition
 from resilience.metrics.period import Period
 from resilience.metrics.reports import render_table
+from resilience.projections.quarantine import QuarantinedEvent
 
 DEFAULT_LATE_AFTER = timedelta(minutes=15)
 
@@ -93,15 +98,25 @@ class DataQualityReport:
     out_of_order: tuple[OutOfOrder, ...]
     late: tuple[LateRecord, ...]
     corrections: tuple[CorrectionMade, ...]
+    quarantined: tuple[QuarantinedEvent, ...] = ()
+    """Stored events the views could not fold, in the whole store (any period or community)."""
 
     @property
     def is_clean(self) -> bool:
-        return not (self.missing or self.out_of_order or self.late or self.corrections)
+        return not (self.missing or self.out_of_order or self.late or self.corrections
+                    or self.quarantined)
 
     def render(self) -> str:
         minutes = self.late_after.total_seconds() / 60
-        out = [f"Data quality over {self.period}: {self.cases} cases checked", "",
-               f"Missing milestones ({len(self.missing)}): a target can't be graded"]
+        out = [f"Data quality over {self.period}: {self.cases} cases checked", ""]
+        if self.quarantined:  # shown only when there are any: the store needs attention
+            out += [f"Quarantined events ({len(self.quarantined)}): stored events the views "
+                    "could not fold, left out of every figure; fix the cause (e.g. an "
+                    "upcaster) and rebuild the views",
+                    render_table(["position", "aggregate", "version", "topic", "error"], [
+                        [str(q.position), q.aggregate_id, str(q.version), q.topic, q.error]
+                        for q in self.quarantined]), ""]
+        out.append(f"Missing milestones ({len(self.missing)}): a target can't be graded")
         if self.missing:
             out.append(render_table(["case", "subject", "missing", "can't grade"], [
                 [m.case_id, m.subject, ", ".join(m.missing), ", ".join(m.ungraded)]
@@ -128,7 +143,8 @@ class DataQualityReport:
 
 
 def data_quality(cases: Iterable[Case], graded: Sequence[MetricDefinition], *,
-                 period: Period, late_after: timedelta = DEFAULT_LATE_AFTER) -> DataQualityReport:
+                 period: Period, late_after: timedelta = DEFAULT_LATE_AFTER,
+                 quarantined: Sequence[QuarantinedEvent] = ()) -> DataQualityReport:
     scoped = sorted((c for c in cases if c.start in period), key=lambda c: (c.start, c.case_id))
     missing, disorder, late, corrections = [], [], [], []
     for case in scoped:
@@ -159,4 +175,4 @@ def data_quality(cases: Iterable[Case], graded: Sequence[MetricDefinition], *,
             corrections.append(CorrectionMade(case.case_id, case.subject, c.version, c.corrects,
                                               c.fact, c.what, c.reason, c.before, c.after))
     return DataQualityReport(period, late_after, len(scoped), tuple(missing), tuple(disorder),
-                             tuple(late), tuple(corrections))
+                             tuple(late), tuple(corrections), tuple(quarantined))

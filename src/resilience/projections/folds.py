@@ -23,12 +23,20 @@ from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
 from resilience.domain.base import CORRECTION_EVENTS, FactAggregate
+from resilience.domain.improvement import ImprovementItem
+from resilience.domain.incident import Incident
+from resilience.domain.organisation import Community
+from resilience.domain.service import ServiceOrder
 from resilience.projections.plans import Plans
 from resilience.timeline import describe
 
 Doc = dict[str, Any]
-OWNER_KINDS = {"Incident": "incident", "ServiceOrder": "order", "Community": "community",
-               "ImprovementItem": "improvement"}
+OWNER_KINDS: dict[type, str] = {
+    Incident.Event: "incident", ServiceOrder.Event: "order", Community.Event: "community",
+    ImprovementItem.Event: "improvement"}
+"""The kind of each aggregate's documents, by the base class of its events (so by what an
+event is, whatever its class is called)."""
+_owners: dict[type, str] = {}
 
 
 class Docs(Protocol):
@@ -46,6 +54,7 @@ class Delivery(NamedTuple):
     key: str
     """The aggregate id as text."""
     name: str
+    """The fact's name (``fact_name``: from its topic, not its class name)."""
     version: int
     occurred: str
     recorded: str
@@ -54,7 +63,7 @@ class Delivery(NamedTuple):
 
     @classmethod
     def of(cls, event: FactAggregate.Event) -> "Delivery":
-        return cls(event, str(event.originator_id), type(event).__name__,
+        return cls(event, str(event.originator_id), type(event).fact_name,
                    event.originator_version, event.occurred_at.isoformat(),
                    event.timestamp.isoformat(), owner_kind(event))
 
@@ -66,7 +75,18 @@ class Projection(Protocol):
 
 
 def owner_kind(event: object) -> str:
-    return OWNER_KINDS[type(event).__qualname__.split(".", 1)[0]]
+    """The kind of aggregate an event belongs to; KeyError if it is none of the library's."""
+    cls = type(event)
+    found = _owners.get(cls)
+    if found is None:
+        for base, kind in OWNER_KINDS.items():
+            if issubclass(cls, base):
+                found = _owners[cls] = kind
+                break
+        else:
+            raise KeyError(f"{cls.__module__}:{cls.__qualname__} is no event of an incident, "
+                           "order, community or improvement item")
+    return found
 
 
 def community_of(event: Any) -> str:

@@ -7,7 +7,8 @@ changed documents together with the page's last notification id in one
 transaction. It is the same on all three stores: eventsourcing 9.5's SQLite
 recorder has no subscription, and on PostgreSQL a poll both batches pages
 (its ``ProjectionRunner`` commits once per event, 25x slower) and cannot
-miss a lost NOTIFY.
+miss a lost NOTIFY. An event that cannot be decoded or folded is quarantined
+with the page (resilience.projections.quarantine), never a stop for the reader.
 """
 
 import gc
@@ -22,8 +23,9 @@ from types import TracebackType
 from typing import Any
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Notification
 
+from resilience.adapters.store import describe
 from resilience.adapters.viewstore import (
     Mark,
     ViewRow,
@@ -34,7 +36,16 @@ from resilience.adapters.viewstore import (
 )
 from resilience.domain.base import require_whole
 from resilience.errors import InvalidInputError, ResilienceError
-from resilience.projections.folds import PROJECTIONS, Delivery, Doc, Projection
+from resilience.projections.folds import PROJECTIONS, Doc, Projection
+from resilience.projections.quarantine import (
+    QUARANTINE,
+    Held,
+    QuarantinedEvent,
+    fold_page,
+    from_docs,
+    held_by,
+    record,
+)
 
 VERSION = 2
 """Goes up whenever a projection folds differently. Views of each version are stored
@@ -61,12 +72,19 @@ class _PageDocs:
         self._cache = cache
         self._store = store
         self._dirty = dirty
+        self.read_error: BaseException | None = None
+        """Why reading the stored documents failed: no event is to blame, none is quarantined."""
 
     def prefetch(self, keys: Iterable[str]) -> None:
         view, cache = self.view, self._cache
         missing = {k for k in keys if (view, k) not in cache}
         if missing:
-            for key, row in self._store.fetch(view, missing).items():
+            try:
+                rows = self._store.fetch(view, missing)
+            except BaseException as exc:
+                self.read_error = exc
+                raise
+            for key, row in rows.items():
                 cache[(view, key)] = _loads(row.doc)
 
     def get(self, key: str) -> Doc | None:
@@ -124,15 +142,23 @@ class Views:
         """Pages of a rebuild: larger, so each document is written fewer times (memory
         stays flat, at about 250 MB; catching up keeps ``page_size`` for latency)."""
         self.projections = tuple(projections)
-        self.stored_names = {p.view: f"{p.view}/v{VERSION}" for p in self.projections}
-        """Each view's name in storage (its name and the version it was folded with)."""
+        self.stored_names = {view: f"{view}/v{VERSION}"
+                             for view in (*(p.view for p in self.projections), QUARANTINE)}
+        """Each view's name in storage (its name and the version it was folded with), the
+        quarantine's included."""
         # Documents as of ``_cached_at``: a page touching an aggregate folded in
         # the last pages needn't read it back. Anything that fails clears it.
         # Bounded (oldest first out), so memory stays flat however long the log.
         self._cache: OrderedDict[tuple[str, str], Doc] = OrderedDict()
         self._cache_size = cache_size
         self._cached_at: Mark = (-1, -1)
+        self._held: Held | None = None  # of the quarantine as of _cached_at; None: to read
         self._lock = threading.RLock()
+        self.error: BaseException | None = None
+        """Why a follower (``follow``) cannot keep the views up to date (the store
+        unavailable, say), from its first failed catch-up until one succeeds; else None."""
+        self.failing_since: float | None = None
+        """When (``time.time()``) that first failure happened; None while all is well."""
 
     @property
     def page_size(self) -> int:
@@ -174,14 +200,14 @@ class Views:
                 position = mark[1]
                 if mark != self._cached_at:
                     self._cache.clear()
+                    self._held = None
                     self._cached_at = mark
                 limit = page_size if max_events is None else min(page_size, max_events - done)
                 page = self.app.recorder.select_notifications(position + 1, limit)
                 if not page:
                     break
-                events = [self.app.mapper.to_domain_event(n) for n in page]
                 try:
-                    rows = self._fold(events)
+                    rows, held = self._fold(page)
                     self.store.commit(rows, expected=mark, position=page[-1].id)
                 except (ViewsMoved, IntegrityError):
                     self._forget()  # another reader got there first: start again from its position
@@ -195,6 +221,7 @@ class Views:
                     self._forget()
                     raise
                 self._cached_at = (mark[0], page[-1].id)
+                self._held = held
                 self._trim()
                 done += len(page)
                 if progress is not None:
@@ -261,27 +288,45 @@ class Views:
     def documents(self, view: str) -> dict[str, Doc]:
         """Every document of a view by key (for tests and exports; reads it all)."""
         found: dict[str, Doc] = {}
-        for kind in ("incident", "order", "community", "activity", "improvement"):
+        for kind in ("incident", "order", "community", "activity", "improvement", QUARANTINE):
             found.update(self.select(view, kind))
         return found
 
+    def quarantined(self) -> list[QuarantinedEvent]:
+        """Stored events the views could not fold, by position (see
+        resilience.projections.quarantine): empty unless something is wrong. As the views
+        stand: a fresh query (or ``catch_up()``) first brings them up to date."""
+        return from_docs(self.select(QUARANTINE, QUARANTINE))
+
     # Internals ----------------------------------------------------------------
 
-    def _fold(self, events: Sequence[Any]) -> list[ViewRow]:
+    def _fold(self, page: Sequence[Notification]) -> tuple[list[ViewRow], Held]:
+        """The rows a page changes, and the quarantine's held aggregates after it."""
         dirty: dict[tuple[str, str], Doc] = {}
-        deliveries = [Delivery.of(e) for e in events]
-        later = {d.key for d in deliveries if d.version > 1}
-        for projection in self.projections:
-            docs = _PageDocs(self.stored_names[projection.view], self._cache, self.store, dirty)
-            docs.prefetch(later)
-            apply = projection.apply
-            for delivery in deliveries:
-                apply(delivery, docs)
-        return [ViewRow(view, key, doc["kind"], doc.get("community"), doc.get("at"), dumps(doc))
+
+        def docs(view: str) -> _PageDocs:
+            return _PageDocs(self.stored_names[view], self._cache, self.store, dirty)
+
+        def discard() -> None:
+            self._cache.clear()
+            dirty.clear()
+
+        if self._held is None:
+            self._held = held_by(self.quarantined())
+        held = dict(self._held)
+        quarantined = fold_page(page, self.app.mapper, self.projections,
+                                [docs(p.view) for p in self.projections], held, discard)
+        if quarantined:
+            record(quarantined, docs(QUARANTINE))
+            _log.warning("%d stored event(s) quarantined, the first at %d: %s",
+                         len(quarantined), quarantined[0].position, quarantined[0].error)
+        rows = [ViewRow(view, key, doc["kind"], doc.get("community"), doc.get("at"), dumps(doc))
                 for (view, key), doc in dirty.items()]
+        return rows, held
 
     def _forget(self) -> None:
         self._cache.clear()
+        self._held = None
         self._cached_at = (-1, -1)
 
     def _trim(self) -> None:
@@ -293,10 +338,18 @@ class Views:
 class Follower:
     """A background thread that keeps views caught up; stop it (or leave its ``with``).
 
-    A failed catch-up (the database briefly unreachable, say) is logged and
-    retried with a growing pause; ``error`` holds the latest failure until a
-    catch-up succeeds again, and ``failures`` counts them in a row.
+    A failed catch-up (the store unreachable, locked or full) is reported and
+    retried: a warning on the ``resilience.views`` logger when the outage begins
+    (then at most once a minute while it lasts), an info line when a catch-up
+    succeeds again. ``error`` (and ``views.error``) holds the latest failure
+    until a catch-up succeeds, ``failures`` counts them in a row. Retries pause
+    ``interval``, doubling up to ``max(interval, 2)`` seconds, so the follower
+    resumes within seconds of the store's return; each attempt waits at most
+    the store's timeout (``?timeout=``).
     """
+
+    REPORT_EVERY = 60.0
+    """Seconds between warnings while an outage lasts."""
 
     def __init__(self, views: Views, interval: float) -> None:
         self.views = views
@@ -308,17 +361,34 @@ class Follower:
         self._thread.start()
 
     def _run(self) -> None:
+        views, reported = self.views, 0.0
         while not self._stopping.is_set():
             try:
-                self.views.catch_up()
-            except Exception as exc:  # kept and logged; the follower carries on
-                self.error = exc
+                # A page at a time: under steady writes a catch-up to the head might not
+                # return for long, and the error state must clear as soon as one commits.
+                folded = views.catch_up(max_events=views.page_size)
+            except Exception as exc:  # reported, kept and retried: the follower carries on
+                self.error = views.error = exc
                 self.failures += 1
-                _log.warning("views catch-up failed (%d in a row): %s", self.failures, exc,
-                             exc_info=True)
+                now = time.time()
+                if self.failures == 1:
+                    views.failing_since = reported = now
+                    _log.warning("views cannot catch up: %s; retrying", describe(exc))
+                elif now - reported >= self.REPORT_EVERY:
+                    reported = now
+                    _log.warning("views still cannot catch up (%d attempts, %.0f s): %s",
+                                 self.failures, now - (views.failing_since or now),
+                                 describe(exc))
             else:
-                self.error, self.failures = None, 0
-            self._stopping.wait(min(self.interval * 2 ** self.failures, 30.0))
+                if self.failures:
+                    _log.info("views resumed after %d failed attempts over %.0f s",
+                              self.failures, time.time() - (views.failing_since or time.time()))
+                self.error = views.error = views.failing_since = None
+                self.failures = 0
+                if folded >= views.page_size:
+                    continue  # more to fold: no pause
+            self._stopping.wait(min(self.interval * 2 ** self.failures,
+                                    max(self.interval, 2.0)))
 
     @property
     def running(self) -> bool:

@@ -1,0 +1,243 @@
+"""The quarantine: stored events the views could not fold, kept with the views.
+
+A stored event that cannot be decoded (the mapper raises, e.g. a state an
+upcaster is missing for, or a topic no class answers to) or that a projection
+raises on must not stop the views forever. The reader quarantines it and
+carries on with the rest of the page:
+
+- **Nothing of it is folded.** A page is folded fast, each projection over
+  every event in place; if anything raises, its changes are thrown away and
+  the page is folded again event by event, each event tried on copies of its
+  documents and kept only if every projection folds it. So a projection that
+  raised half-way leaves no half-applied change in any view.
+- **The later facts of its aggregate are held back**: quarantined too, with
+  the reason. A view that skipped a fact would number or place the ones after
+  it wrongly (a case's facts are listed by version; a correction names the
+  version it corrects), so the aggregate's documents stay as they were before
+  the quarantined fact.
+- **It is kept with the views**: one ``quarantine`` document per aggregate,
+  listing each quarantined event's notification position, topic, version and
+  error on one line, written in the page's transaction (exactly once, like
+  the views) and read by ``Views.quarantined()`` and the data-quality report.
+- **A rebuild retries everything.** Quarantined events are never retried by
+  a catch-up; ``views.rebuild()`` empties the quarantine with the views, so an
+  event that now decodes (an ``upcast_vN_vN+1`` added, a topic registered) or
+  now folds is folded, and leaves the quarantine, with the facts it held back.
+
+Not quarantined, because they are no one event's fault: an event whose bytes
+do not open (a missing or wrong cipher key or compressor, which every event
+of the store shares) raises UnreadableEventError; a failure to read the
+views' own documents, and MemoryError, stop the page as any failure does
+(nothing of it is committed).
+"""
+
+import pickle
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol, cast
+
+from attrs import frozen
+from cattrs import transform_error
+from eventsourcing.persistence import Mapper, Notification
+
+from resilience.adapters.store import describe as describe_error
+from resilience.errors import UnreadableEventError
+from resilience.projections.folds import Delivery, Doc, Docs, Projection
+
+QUARANTINE = "quarantine"
+"""The view of quarantined events (and the kind of its documents), one document per aggregate:
+``{"kind": "quarantine", "events": [[position, topic, version, error], ...]}``."""
+
+_MAX_ERROR = 300
+"""Characters of an error kept on its line."""
+
+
+@frozen
+class QuarantinedEvent:
+    """A stored event the views could not fold (so no view reflects it)."""
+
+    position: int
+    """Its notification id in the store's log."""
+    topic: str
+    aggregate_id: str
+    version: int
+    error: str
+    """Why, on one line: the decoding error, the view whose projection raised and its
+    error, or the earlier quarantined fact of the aggregate that holds it back."""
+
+
+Held = dict[str, int]
+"""Aggregate id -> version of its first quarantined fact: its later facts are held back."""
+
+
+class PageDocs(Docs, Protocol):
+    """One view's documents while a page is folded (the runner's page cache)."""
+
+    read_error: BaseException | None
+    """Set when reading the stored documents failed: that stops the page, quarantines nothing."""
+
+    def prefetch(self, keys: Iterable[str]) -> None: ...
+
+
+def fold_page(page: Sequence[Notification], mapper: Mapper[Any],
+              projections: Sequence[Projection], views: Sequence[PageDocs], held: Held,
+              discard: Callable[[], None]) -> list[QuarantinedEvent]:
+    """Fold a page into ``views`` (one per projection); return what it quarantined, by position.
+
+    ``held`` is updated with the aggregates whose facts this page quarantined.
+    ``discard`` drops every change the page made to the documents (they are
+    changed in place), before the page is folded again event by event.
+    """
+    quarantined: list[QuarantinedEvent] = []
+    deliveries: list[tuple[Notification, Delivery]] = []
+    for notification in page:
+        key = str(notification.originator_id)
+        if key in held:
+            quarantined.append(_held_back(notification, held[key]))
+            continue
+        try:
+            delivery = Delivery.of(cast(Any, mapper.to_domain_event(notification)))
+        except Exception as exc:
+            if isinstance(exc, MemoryError):
+                raise
+            _check_opens(mapper, notification, exc)
+            quarantined.append(_entry(notification, _one_line(exc)))
+            held[key] = notification.originator_version
+            continue
+        deliveries.append((notification, delivery))
+    later = {d.key for _, d in deliveries if d.version > 1}
+    try:
+        for projection, docs in zip(projections, views, strict=True):
+            docs.prefetch(later)
+            apply = projection.apply
+            for _, delivery in deliveries:
+                apply(delivery, docs)
+        return quarantined
+    except Exception as exc:
+        _stop_on(exc, views)
+    discard()
+    quarantined += _fold_carefully(deliveries, projections, views, held, later)
+    quarantined.sort(key=lambda q: q.position)
+    return quarantined
+
+
+def _fold_carefully(deliveries: Sequence[tuple[Notification, Delivery]],
+                    projections: Sequence[Projection], views: Sequence[PageDocs],
+                    held: Held, later: set[str]) -> list[QuarantinedEvent]:
+    """Fold event by event, each on copies of its documents, kept only if every projection
+    folds it; quarantine the rest."""
+    quarantined: list[QuarantinedEvent] = []
+    for docs in views:
+        docs.prefetch(later)
+    for notification, delivery in deliveries:
+        first = held.get(delivery.key)
+        if first is not None and first < delivery.version:
+            quarantined.append(_held_back(notification, first))
+            continue
+        trials = [_Trial(docs) for docs in views]
+        view = ""
+        try:
+            for projection, trial in zip(projections, trials, strict=True):
+                view = projection.view
+                projection.apply(delivery, trial)
+        except Exception as exc:
+            _stop_on(exc, views)
+            quarantined.append(_entry(notification, f"{view} view: {_one_line(exc)}"))
+            held[delivery.key] = delivery.version
+            continue
+        for trial in trials:
+            trial.keep()
+    return quarantined
+
+
+class _Trial:
+    """One view's documents while one event is tried: reads are copies, writes wait for keep."""
+
+    def __init__(self, docs: PageDocs) -> None:
+        self._docs = docs
+        self._read: dict[str, Doc | None] = {}
+        self._written: dict[str, Doc] = {}
+
+    def get(self, key: str) -> Doc | None:
+        if key in self._written:
+            return self._written[key]
+        if key not in self._read:
+            doc = self._docs.get(key)
+            # pickle: the fastest faithful deep copy of a tree of dicts, lists and scalars
+            self._read[key] = None if doc is None else pickle.loads(pickle.dumps(doc, -1))
+        return self._read[key]
+
+    def put(self, key: str, doc: Doc) -> None:
+        self._written[key] = doc
+
+    def keep(self) -> None:
+        for key, doc in self._written.items():
+            self._docs.put(key, doc)
+
+
+def record(quarantined: Sequence[QuarantinedEvent], docs: PageDocs) -> None:
+    """Add quarantined events to their aggregates' ``quarantine`` documents."""
+    docs.prefetch({entry.aggregate_id for entry in quarantined})
+    for entry in quarantined:
+        doc = docs.get(entry.aggregate_id) or {"kind": QUARANTINE, "community": None,
+                                               "at": None, "events": []}
+        doc["events"].append([entry.position, entry.topic, entry.version, entry.error])
+        docs.put(entry.aggregate_id, doc)
+
+
+def from_docs(docs: Iterable[tuple[str, Doc]]) -> list[QuarantinedEvent]:
+    """The quarantined events the ``quarantine`` documents hold, by position."""
+    found = [QuarantinedEvent(position, topic, key, version, error)
+             for key, doc in docs for position, topic, version, error in doc["events"]]
+    found.sort(key=lambda q: q.position)
+    return found
+
+
+def held_by(quarantined: Iterable[QuarantinedEvent]) -> Held:
+    """Each aggregate with a quarantined fact, and the version of its first."""
+    held: Held = {}
+    for entry in quarantined:
+        held[entry.aggregate_id] = min(entry.version, held.get(entry.aggregate_id, entry.version))
+    return held
+
+
+def _stop_on(exc: Exception, views: Sequence[PageDocs]) -> None:
+    """Re-raise what no event is to blame for: a failed read of the views, MemoryError."""
+    if isinstance(exc, MemoryError) or any(docs.read_error is not None for docs in views):
+        raise exc
+
+
+def _check_opens(mapper: Mapper[Any], notification: Notification, exc: Exception) -> None:
+    """Raise UnreadableEventError if the event's bytes don't even open (decipher, decompress,
+    read as text): a key or compressor problem every event of the store shares."""
+    data = notification.state
+    try:
+        if mapper.cipher:
+            data = mapper.cipher.decrypt(data)
+        if mapper.compressor:
+            data = mapper.compressor.decompress(data)
+        data.decode("utf-8")
+    except Exception:
+        if isinstance(exc, UnreadableEventError):
+            raise exc from exc.__cause__
+        raise UnreadableEventError(
+            f"stored event {notification.id} ({notification.topic}) cannot be read: is the "
+            f"store encrypted or compressed with other settings? {_one_line(exc)}") from exc
+
+
+def _entry(notification: Notification, error: str) -> QuarantinedEvent:
+    return QuarantinedEvent(notification.id, notification.topic, str(notification.originator_id),
+                            notification.originator_version, error)
+
+
+def _held_back(notification: Notification, first: int) -> QuarantinedEvent:
+    return _entry(notification, f"held back: v{first} of this aggregate is quarantined")
+
+
+def _one_line(exc: BaseException) -> str:
+    """The error on one line, with what cattrs found wrong (a structuring error's own
+    message only counts its sub-exceptions, and the upcaster to write needs them)."""
+    text = describe_error(exc)
+    cause = exc.__cause__
+    if isinstance(cause, BaseExceptionGroup):
+        text += f" [{'; '.join(' '.join(line.split()) for line in transform_error(cause))}]"
+    return text if len(text) <= _MAX_ERROR else text[:_MAX_ERROR - 1] + "…"
