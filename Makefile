@@ -38,6 +38,7 @@ bench: setup-dev
 	$(BIN)/python benchmarks/commands.py
 	$(BIN)/python benchmarks/rebuild.py
 	$(BIN)/python benchmarks/replay.py
+	$(BIN)/python benchmarks/scenario.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -8,11 +8,12 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from attrs import evolve
 
 from resilience import Engine, IncidentStatus, NotFoundError, ScenarioError, community_id
 from resilience.cli import main
 from resilience.domain.incident import Incident
-from resilience.scenario import replay_file
+from resilience.scenario import load_scenario, parse_scenario, replay_file
 from resilience.scenarios import DONGHU_FIRE
 
 from conftest import SHANGHAI, T0
@@ -376,3 +377,87 @@ def test_a_second_file_can_follow_up_an_incident_reported_by_the_first(
     path.write_text(json.dumps(follow_up), encoding="utf-8")
     with pytest.raises(ScenarioError, match="incident 'no-such-fire' was not reported"):
         replay_file(engine, path)
+
+
+# Reading large and unusual files ------------------------------------------------------------
+
+
+def test_a_file_written_with_sorted_keys_replays_like_the_file_in_order(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """'actions' before the header (json.dumps(sort_keys=True)) reads the same, lines right."""
+    document = json.loads(DONGHU_FIRE.read_text(encoding="utf-8"))
+    assert next(iter(json.loads(json.dumps(document, sort_keys=True)))) == "actions"
+    path = tmp_path / "sorted.json"
+    path.write_text(json.dumps(document, sort_keys=True, indent=1), encoding="utf-8")
+    assert ([evolve(a, line=None) for a in load_scenario(path).actions]
+            == [evolve(a, line=None) for a in load_scenario(DONGHU_FIRE).actions])
+    assert replay_file(engine, path).receipts == replay_file(engine, DONGHU_FIRE).receipts
+
+    document["actions"][3]["do"] = "explode"
+    text = json.dumps(document, sort_keys=True, indent=1)
+    with pytest.raises(ScenarioError, match="unknown community command 'explode'") as caught:
+        parse_scenario(text)
+    line = caught.value.line
+    assert caught.value.entry == 4
+    assert line is not None
+    assert text.splitlines()[line - 1].strip() == "{"  # where the fourth entry opens
+    assert text.splitlines()[line].strip() == '"actor": "office-duty",'
+
+
+def test_entry_lines_stay_right_deep_into_a_large_file() -> None:
+    """Lines are counted as the reader goes: entry 20,000 of a multi-line file is named right."""
+    actions = [{"do": "enrol", "at": "2022-02-15T09:00:00", **STAFF, "person_id": f"p{i}",
+                "name": f"Person {i}"} for i in range(20_000)]
+    actions[-1]["do"] = "enrol_everyone"
+    text = json.dumps({"format": "resilience.scenario", "version": 1, "name": "big",
+                       "timezone": "Asia/Shanghai", "community": TEST_COMMUNITY,
+                       "actions": actions}, indent=2)
+    expected = text.count("\n", 0, text.rindex('"do": "enrol_everyone"')) + 1 - 1
+    with pytest.raises(ScenarioError, match="unknown community command") as caught:
+        parse_scenario(text)
+    assert (caught.value.entry, caught.value.line) == (20_000, expected)
+
+
+def _header_then(actions: list[dict[str, Any]], after: str) -> str:
+    text, _ = scenario_text(actions)
+    return text.replace('"version": 1,', '"version": 1, "description": "x",').replace(
+        "  ]\n}", "  ]" + after + "\n}")
+
+
+@pytest.mark.parametrize(
+    ("after", "message"),
+    [
+        pytest.param(',\n  "description": "y"', r"line 12: the key 'description' appears twice",
+                     id="an-ignored-key-repeated-after-the-actions"),
+        pytest.param(',\n  "name": "other"', r"line 12: the key 'name' appears twice in the header",
+                     id="a-header-key-repeated-after-the-actions"),
+        pytest.param(',\n  "community": {}', r"line 12: the key 'community' appears twice",
+                     id="the-community-repeated-after-the-actions"),
+        pytest.param(',\n  "remarks": NaN', r"line 12: NaN is not a JSON number",
+                     id="a-bad-value-after-the-actions"),
+        pytest.param('\n  , "x": 1 } {', r"line 12: not valid JSON: more text after",
+                     id="text-after-the-object"),
+    ],
+)
+def test_a_problem_after_the_actions_leaves_nothing_recorded(
+    engine: Engine, tmp_path: Path, after: str, message: str
+) -> None:
+    """The file is streamed, so the actions replay before the end is read: a problem found
+    there still records nothing."""
+    path = tmp_path / "late.json"
+    path.write_text(_header_then(setup_actions(), after), encoding="utf-8")
+    before = max_id(engine)
+    with pytest.raises(ScenarioError, match=message):
+        replay_file(engine, path)
+    assert max_id(engine) == before
+    with pytest.raises(ScenarioError, match=message):
+        load_scenario(path)
+
+
+def test_an_empty_actions_list_names_its_line() -> None:
+    """'actions': [] is refused naming the line of the key."""
+    text, first_line = scenario_text([])
+    with pytest.raises(ScenarioError, match="'actions' must be a non-empty list") as caught:
+        parse_scenario(text)
+    assert caught.value.line == first_line - 1

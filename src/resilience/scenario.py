@@ -3,16 +3,40 @@
 See ``docs/scenario-format.md`` for the format. A scenario replays through
 the public engine API inside one batch, so a file either loads whole or
 records nothing; errors name the entry (1-based) and its line in the file.
+
+The JSON is read stricter than :func:`json.loads` reads it, one entry at a
+time (:class:`_Reader`), so a large file is parsed and replayed in time
+linear in its size and never held as one parsed document:
+
+* a file holds at most :data:`MAX_BYTES` bytes, and objects and arrays
+  nest at most :data:`MAX_DEPTH` deep (counting the document itself), so
+  neither memory nor the decoder's recursion can be exhausted by a file;
+* a key repeated in one object is refused (``json.loads`` keeps the last,
+  which would turn a dispatch into a note without a word);
+* ``NaN``, ``Infinity`` and numbers too large for a float are refused
+  (``json`` reads them; JSON does not have them);
+* a value of the wrong shape (a list for a location, a number for a key)
+  is refused by name, never met later as a TypeError.
+
+Whether a value is acceptable (its text, range, type; ``"3"`` is not a
+floor) is the library's one rule (:mod:`resilience.domain.validation`),
+checked by the commands and the input converter; this module applies it to
+what only scenarios have (keys, labels, the header) and turns every refusal
+into a ScenarioError naming the entry and its line.
 """
 
 import hashlib
+import inspect
 import json
+import math
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, tzinfo
+from functools import cache, lru_cache
+from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, get_origin
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,6 +47,7 @@ from cattrs.v import format_exception
 from resilience.adapters.converter import input_converter
 from resilience.clock import ManualClock
 from resilience.domain.organisation import community_id
+from resilience.domain.validation import check_text
 from resilience.domain.values import Actor, CareCard, Location, Provider, UnitSpec
 from resilience.engine import Engine
 from resilience.errors import InvalidInputError, NotFoundError, ResilienceError, ScenarioError
@@ -33,6 +58,12 @@ from resilience.services.orders import order_id_for
 
 FORMAT = "resilience.scenario"
 VERSIONS = frozenset({1})
+MAX_BYTES = 64 * 1024 * 1024
+"""The largest scenario file read (a string given to ``parse_scenario``: in characters).
+About 330,000 actions of 200 bytes; split larger histories into several files."""
+MAX_DEPTH = 16
+"""How deep objects and arrays may nest, the document itself being depth 1 (an
+action's ``card`` contact is at depth 5)."""
 
 # Arguments that are values, not plain JSON: structured with the library's converter.
 _VALUE_ARGUMENTS: dict[str, Any] = {
@@ -120,6 +151,8 @@ class ReplayResult:
     """Facts this replay added to the store (0 when the file had been replayed before)."""
     improvements: Mapping[str, UUID] = field(factory=dict)
     """Improvement items by the scenario's keys."""
+    name: str = ""
+    """The scenario's name."""
 
     @property
     def facts(self) -> int:
@@ -129,52 +162,14 @@ class ReplayResult:
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file (nothing is recorded)."""
-    text = Path(path).read_text(encoding="utf-8")
-    return parse_scenario(text)
+    return parse_scenario(_read(path))
 
 
 def parse_scenario(text: str) -> Scenario:
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ScenarioError(f"not valid JSON: {exc.msg}", line=exc.lineno) from None
-    if not isinstance(document, dict):
-        raise ScenarioError("a scenario is a JSON object with 'format', 'version', "
-                            "'community' and 'actions'")
-    if document.get("format") != FORMAT:
-        raise ScenarioError(f"'format' must be {FORMAT!r}, got {document.get('format')!r}")
-    version = document.get("version")
-    if version not in VERSIONS:
-        raise ScenarioError(f"unsupported scenario version {version!r} "
-                            f"(this library reads {sorted(VERSIONS)})")
-    zone = _timezone(document.get("timezone"))
-    place = document.get("community")
-    if not isinstance(place, dict) or not all(
-        isinstance(place.get(k), str) and place.get(k) for k in ("district", "subdistrict", "name")
-    ):
-        raise ScenarioError("'community' needs string 'district', 'subdistrict' and 'name'")
-    raw_actions = document.get("actions")
-    if not isinstance(raw_actions, list) or not raw_actions:
-        raise ScenarioError("'actions' must be a non-empty list")
-    name = document.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise ScenarioError("'name' (a non-empty string naming the scenario) is required")
-    lines = _entry_lines(text, len(raw_actions))
-    seen: Counter[str] = Counter()
-    actions = []
-    for number, raw in enumerate(raw_actions, start=1):
-        digest = _digest(raw)
-        seen[digest] += 1
-        actions.append(_action(number, lines[number - 1], raw, zone,
-                               f"scenario/{name}/{digest}/{seen[digest]}"))
-    return Scenario(
-        name=name,
-        version=version,
-        district=place["district"],
-        subdistrict=place["subdistrict"],
-        community=place["name"],
-        actions=tuple(actions),
-    )
+    """Validate a scenario given as text (nothing is recorded)."""
+    header, actions = _document(text)
+    return Scenario(header.name, header.version, header.district, header.subdistrict,
+                    header.community, tuple(actions))
 
 
 def replay(engine: Engine, scenario: Scenario) -> ReplayResult:
@@ -183,55 +178,61 @@ def replay(engine: Engine, scenario: Scenario) -> ReplayResult:
     Each action's recorded time is its ``recorded_at`` (default: its ``at``),
     so a replayed history keeps its late reports and corrections.
     """
-    clock = ManualClock(scenario.actions[0].recorded_at)
+    return _replay(engine, scenario, iter(scenario.actions))
+
+
+def replay_file(engine: Engine, path: str | Path) -> ReplayResult:
+    """Read a scenario file and record it, one entry at a time (the file is never
+    held parsed whole): all of it, or (on any error, found early or late) nothing."""
+    return _replay(engine, *_document(_read(path)))
+
+
+# Replaying ---------------------------------------------------------------------------------
+
+
+def _replay(engine: Engine, scenario: Scenario, actions: Iterator[Action]) -> ReplayResult:
+    """One batch, so all or nothing: eventsourcing saves a batch in one transaction, and
+    the batch discards everything when an entry (or the file after it) is refused."""
+    first = next(actions, None)
+    if first is None:
+        raise ScenarioError("'actions' must be a non-empty list")
+    clock = ManualClock(first.recorded_at)
     player = engine.with_clock(clock)
     community = scenario.community_id
-    incidents: dict[str, UUID] = {}
-    orders: dict[str, UUID] = {}
-    improvements: dict[str, UUID] = {}
+    keys: dict[str, dict[str, UUID]] = {"incident": {}, "order": {}, "improvement": {}}
     labels: dict[str, Receipt] = {}
     receipts: list[Receipt] = []
     with player.batch() as batch:
-        for action in scenario.actions:
+        for action in chain([first], actions):
             clock.set(action.recorded_at)
             try:
-                receipt = _perform(player, scenario, community, action,
-                                   {"incident": incidents, "order": orders,
-                                    "improvement": improvements}, labels)
+                receipt = _perform(player, scenario, community, action, keys, labels)
             except ScenarioError:
                 raise
             except ResilienceError as exc:
                 raise ScenarioError(f"{action.do}: {exc}", entry=action.entry,
                                     line=action.line) from exc
-            except TypeError as exc:
-                raise ScenarioError(f"{action.do}: bad arguments: {exc}", entry=action.entry,
-                                    line=action.line) from exc
             receipts.append(receipt)
             if action.label is not None:
                 labels[action.label] = receipt
-    return ReplayResult(community, dict(incidents), dict(orders), tuple(receipts),
-                        batch.events_recorded, dict(improvements))
-
-
-def replay_file(engine: Engine, path: str | Path) -> ReplayResult:
-    return replay(engine, load_scenario(path))
+    return ReplayResult(community, keys["incident"], keys["order"], tuple(receipts),
+                        batch.events_recorded, keys["improvement"], scenario.name)
 
 
 def _perform(engine: Engine, scenario: Scenario, community: UUID, action: Action,
              seen: dict[str, dict[str, UUID]], labels: dict[str, Receipt]) -> Receipt:
-    kwargs: dict[str, Any] = dict(action.arguments)
     command_id = action.command_id or action.implicit_command_id
-    kwargs.update(actor=action.actor, occurred_at=action.at, command_id=command_id)
+    supplied: dict[str, Any] = {"actor": action.actor, "occurred_at": action.at,
+                                "command_id": command_id}
     if action.corrects is not None:
-        kwargs["corrects"] = _version(action, labels)
+        supplied["corrects"] = _version(action, labels)
     if action.target == "community":
         if action.do == "register":
-            return engine.communities.register(
-                district=scenario.district, subdistrict=scenario.subdistrict,
-                name=scenario.community, **kwargs,
-            )
-        method: Callable[..., Receipt] = getattr(engine.communities, action.do)
-        return method(community, **kwargs)
+            supplied.update(district=scenario.district, subdistrict=scenario.subdistrict,
+                            name=scenario.community)
+            return _call(engine.communities.register, (), action.arguments, supplied)
+        return _call(getattr(engine.communities, action.do), (community,), action.arguments,
+                     supplied)
     # Ids derive from the community and the key, so one file may act on an
     # incident, order or improvement item that another file reported, placed or planned.
     assert action.key is not None
@@ -243,22 +244,57 @@ def _perform(engine: Engine, scenario: Scenario, community: UUID, action: Action
         "improvement": (engine.improvements, {"plan_improvement"}, improvement_id_for,
                         "item_id", "planned"),
     }[action.target]
-    aggregate = id_for(community, action.key)
-    seen[action.target][action.key] = aggregate
+    aggregate = seen[action.target].get(action.key)
+    if aggregate is None:
+        aggregate = seen[action.target][action.key] = id_for(community, action.key)
     method = getattr(service, _IMPROVEMENT_COMMANDS[action.do]
                      if action.target == "improvement" else action.do)
+    arguments = action.arguments
     if action.incident is not None:  # a plan_improvement naming its incident
         incident = incident_id_for(community, action.incident)
         seen["incident"][action.incident] = incident
         _known(engine.incidents.get, incident, "incident", action.incident, "reported")
-        kwargs["incident_id"] = incident
-        kwargs.setdefault("review", f"incident/{incident}")
+        supplied["incident_id"] = incident
+        arguments = {"review": f"incident/{incident}", **arguments}
     if action.do in creators:
-        return method(community, **{id_argument: aggregate}, **kwargs)
+        supplied[id_argument] = aggregate
+        return _call(method, (community,), arguments, supplied)
     try:
-        return method(aggregate, **kwargs)
+        return _call(method, (aggregate,), arguments, supplied)
     except NotFoundError:
         raise _unknown(action.target, action.key, verb) from None
+
+
+def _call(method: Callable[..., Receipt], args: tuple[Any, ...], arguments: Mapping[str, Any],
+          supplied: Mapping[str, Any]) -> Receipt:
+    """``method(*args, **arguments, **supplied)``, once the names are known to fit it: an
+    argument that is unknown, missing or given by the action's own keys is the file's
+    mistake, said as such (not a TypeError from deep inside)."""
+    clash = arguments.keys() & supplied.keys()
+    if clash:
+        raise InvalidInputError(f"{', '.join(sorted(clash))}: given by the action's own keys, "
+                                "not as an argument")
+    kwargs = {**arguments, **supplied}
+    names, required = _parameters(getattr(method, "__func__", method), len(args))
+    unknown = kwargs.keys() - names
+    if unknown:
+        raise InvalidInputError(f"unknown argument {', '.join(map(repr, sorted(unknown)))}; "
+                                f"takes {', '.join(sorted(names - supplied.keys()))}")
+    missing = required - kwargs.keys()
+    if missing:
+        raise InvalidInputError(f"missing argument {', '.join(map(repr, sorted(missing)))}")
+    return method(*args, **kwargs)
+
+
+@cache
+def _parameters(function: Callable[..., Any], positional: int) -> tuple[frozenset[str],
+                                                                          frozenset[str]]:
+    """The names a service method takes by keyword after ``positional`` arguments (skipping
+    ``self``), and those of them without a default."""
+    rest = list(inspect.signature(function).parameters.values())[1 + positional:]
+    named = [p for p in rest if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return (frozenset(p.name for p in named),
+            frozenset(p.name for p in named if p.default is p.empty))
 
 
 def _known(get: Callable[[UUID], object], aggregate: UUID, target: str, key: str,
@@ -285,9 +321,280 @@ def _version(action: Action, labels: Mapping[str, Receipt]) -> int:
     return receipt.first_version
 
 
+# Reading -----------------------------------------------------------------------------------
+
+
+class _Refused(ValueError):
+    """JSON this format does not take (a repeated key, NaN...); the reader says where."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) < len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Refused(f"the key {key!r} appears twice in one object")
+            seen.add(key)
+    return found
+
+
+def _no_constant(name: str) -> Any:
+    raise _Refused(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise _Refused(f"{text} is too large for a number")
+    return number
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant,
+                            parse_float=_finite)
+_BLANK = re.compile(r"[ \t\n\r]*")
+
+
+def _too_deep(value: Any, depth: int) -> bool:
+    """Whether ``value``, itself at ``depth``, holds an object or array deeper than MAX_DEPTH
+    (walked without recursion: the value may be as deep as the decoder's recursion allows)."""
+    pending = [(value, depth)] if type(value) in (dict, list) else []
+    while pending:
+        item, level = pending.pop()
+        if level > MAX_DEPTH:
+            return True
+        children = item.values() if type(item) is dict else item
+        pending.extend((c, level + 1) for c in children if type(c) in (dict, list))
+    return False
+
+
+class _Reader:
+    """A cursor over a scenario's JSON text that knows the line it is on.
+
+    Lines are counted forward from the last place asked about, so finding the
+    line of every entry costs one pass over the text, not one per entry.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+        self._counted, self._line = 0, 1
+
+    def line(self) -> int:
+        self._line += self.text.count("\n", self._counted, self.pos)
+        self._counted = self.pos
+        return self._line
+
+    def mark(self) -> tuple[int, int]:
+        return self.pos, self.line()
+
+    def seek(self, mark: tuple[int, int]) -> None:
+        """Go back to a mark (the actions, once a header after them is read)."""
+        self.pos, self._line = mark
+        self._counted = self.pos
+
+    def fail(self, message: str) -> ScenarioError:
+        return ScenarioError(message, line=self.line())
+
+    def peek(self) -> str:
+        self.pos = _BLANK.match(self.text, self.pos).end()  # type: ignore[union-attr]
+        return self.text[self.pos:self.pos + 1]
+
+    def expect(self, chars: str, what: str) -> str:
+        found = self.peek()
+        if not found or found not in chars:
+            shown = repr(found) if found else "the end of the file"
+            raise self.fail(f"not valid JSON: expected {what}, found {shown}")
+        self.pos += 1
+        return found
+
+    def value(self, depth: int, entry: int | None = None) -> Any:
+        """Decode the JSON value here (at ``depth``), refusing what the module docstring
+        lists. An error names the line the value starts on, and ``entry`` if given; a
+        syntax error outside the entries names its own line."""
+        self.peek()
+        line, start = self.line(), self.pos
+        try:
+            value, self.pos = _DECODER.raw_decode(self.text, start)
+        except json.JSONDecodeError as exc:
+            if entry is None:
+                self.pos = exc.pos
+                raise self.fail(f"not valid JSON: {exc.msg}") from None
+            problem = f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        except _Refused as exc:
+            problem = str(exc)
+        except RecursionError:
+            problem = f"objects and arrays nest deeper than {MAX_DEPTH}"
+        except ValueError as exc:  # an integer of more digits than Python converts
+            problem = f"not a usable number: {exc}"
+        else:
+            # Nesting needs opening brackets: most values have too few to be worth a walk.
+            span = self.text.count("[", start, self.pos) + self.text.count("{", start, self.pos)
+            if depth + span <= MAX_DEPTH + 1 or not _too_deep(value, depth):
+                return value
+            problem = f"objects and arrays nest deeper than {MAX_DEPTH}"
+        raise ScenarioError(problem, entry=entry, line=line)
+
+    def members(self) -> Iterator[tuple[str, int]]:
+        """The keys of the object here, each with its line; the caller reads each value."""
+        self.expect("{", "a JSON object")
+        if self.peek() == "}":
+            self.pos += 1
+            return
+        while True:
+            if self.peek() != '"':
+                self.expect('"', "a key (a string)")
+            line = self.line()
+            key = self.value(depth=1)
+            self.expect(":", "':'")
+            yield key, line
+            if self.expect(",}", "',' or '}'") == "}":
+                return
+
+    def elements(self) -> Iterator[tuple[int, int]]:
+        """(entry, line) for each element of the array here; the caller reads each one."""
+        self.expect("[", "'['")
+        if self.peek() == "]":
+            self.pos += 1
+            return
+        entry = 0
+        while True:
+            entry += 1
+            self.peek()
+            yield entry, self.line()
+            if self.expect(",]", f"',' or ']' after entry {entry}") == "]":
+                return
+
+    def end(self) -> None:
+        if self.peek():
+            raise self.fail("not valid JSON: more text after the scenario's object")
+
+
+def _read(path: str | Path) -> str:
+    with open(path, "rb") as file:
+        data = file.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise ScenarioError(f"the file is larger than {MAX_BYTES:,} bytes (MAX_BYTES); "
+                            "split the history into several files")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"not UTF-8 text: {exc.reason}",
+                            line=data.count(b"\n", 0, exc.start) + 1) from None
+
+
+_HEADER = ("format", "version", "name", "community", "timezone")
+"""Header keys the actions depend on: once all are read, the actions stream in one pass."""
+
+
+def _document(text: str) -> tuple[Scenario, Iterator[Action]]:
+    """The header, and the actions to come (each read and checked as it is asked for).
+
+    When the actions come before part of the header (files written with sorted
+    keys), the array is read once to check it and again, from its start, for its actions.
+    """
+    if len(text) > MAX_BYTES:
+        raise ScenarioError(f"the text is longer than {MAX_BYTES:,} characters (MAX_BYTES); "
+                            "split the history into several files")
+    reader = _Reader(text)
+    if reader.peek() != "{":
+        raise reader.fail("a scenario is a JSON object with 'format', 'version', "
+                          "'community' and 'actions'")
+    header: dict[str, tuple[Any, int]] = {}
+    members = reader.members()
+    for key, line in members:
+        if key in header:
+            raise ScenarioError(f"the key {key!r} appears twice in the header", line=line)
+        if key != "actions":
+            header[key] = (reader.value(depth=2), line)
+            continue
+        if reader.peek() != "[":
+            raise ScenarioError("'actions' must be a non-empty list", line=line)
+        header[key] = (reader.mark(), line)
+        if all(k in header for k in _HEADER):
+            scenario, zone = _header(header)
+            return scenario, _streamed(reader, scenario, zone, line, members, set(header))
+        _check_entries(reader)
+    reader.end()
+    scenario, zone = _header(header)
+    mark, line = header["actions"]
+    reader.seek(mark)
+    return scenario, _entries(reader, scenario, zone, line)
+
+
+def _streamed(reader: _Reader, scenario: Scenario, zone: tzinfo | None, line: int,
+              rest: Iterator[tuple[str, int]], seen: set[str]) -> Iterator[Action]:
+    """The actions, then the header keys after them (checked, not used)."""
+    yield from _entries(reader, scenario, zone, line)
+    for key, key_line in rest:
+        if key in seen:
+            raise ScenarioError(f"the key {key!r} appears twice in the header", line=key_line)
+        seen.add(key)
+        reader.value(depth=2)
+    reader.end()
+
+
+def _entries(reader: _Reader, scenario: Scenario, zone: tzinfo | None,
+             line: int) -> Iterator[Action]:
+    """The actions array's entries as Actions; ``line`` is that of the 'actions' key."""
+    seen: Counter[str] = Counter()
+    for entry, entry_line in reader.elements():
+        raw = reader.value(depth=3, entry=entry)
+        digest = _digest(raw)
+        seen[digest] += 1
+        yield _action(entry, entry_line, raw, zone,
+                      f"scenario/{scenario.name}/{digest}/{seen[digest]}")
+    if not seen:
+        raise ScenarioError("'actions' must be a non-empty list", line=line)
+
+
+def _check_entries(reader: _Reader) -> None:
+    """Read past the actions array, checking it is JSON this format takes."""
+    for entry, _ in reader.elements():
+        reader.value(depth=3, entry=entry)
+
+
+def _header(found: Mapping[str, tuple[Any, int]]) -> tuple[Scenario, tzinfo | None]:
+    def value(key: str) -> Any:
+        return found.get(key, (None, None))[0]
+
+    def fail(key: str, message: str) -> ScenarioError:
+        return ScenarioError(message, line=found.get(key, (None, None))[1])
+
+    if value("format") != FORMAT:
+        raise fail("format", f"'format' must be {FORMAT!r}, got {value('format')!r}")
+    version = value("version")
+    if type(version) is not int or version not in VERSIONS:
+        raise fail("version", f"unsupported scenario version {version!r} "
+                              f"(this library reads {sorted(VERSIONS)})")
+    zone = _timezone(value("timezone"), found.get("timezone", (None, None))[1])
+    place = value("community")
+    if not isinstance(place, dict) or not all(
+        isinstance(place.get(k), str) and place.get(k) for k in ("district", "subdistrict", "name")
+    ):
+        raise fail("community", "'community' needs string 'district', 'subdistrict' and 'name'")
+    if "actions" not in found:
+        raise ScenarioError("'actions' must be a non-empty list")
+    name = value("name")
+    if not isinstance(name, str) or not name.strip():
+        raise fail("name", "'name' (a non-empty string naming the scenario) is required")
+    for key, text in (("name", name), *(("community", place[k]) for k in
+                                        ("district", "subdistrict", "name"))):
+        try:
+            check_text(text, f"'{key}'")
+        except InvalidInputError as exc:
+            raise fail(key, str(exc)) from None
+    return Scenario(name=name, version=version, district=place["district"],
+                    subdistrict=place["subdistrict"], community=place["name"],
+                    actions=()), zone
+
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+"""An entry's canonical JSON, the source of its implicit command id: never change it."""
+
+
 def _digest(raw: Any) -> str:
-    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(canonical.encode("ascii")).hexdigest()[:20]
+    return hashlib.sha256(_CANONICAL.encode(raw).encode("ascii")).hexdigest()[:20]
 
 
 def _action(entry: int, line: int | None, raw: Any, zone: tzinfo | None,
@@ -333,8 +640,15 @@ def _action(entry: int, line: int | None, raw: Any, zone: tzinfo | None,
     actor_id, role = raw.get("actor"), raw.get("as")
     if not isinstance(actor_id, str) or not isinstance(role, str):
         raise fail("'actor' (a person id) and 'as' (the role they act in) are required")
+    corrects = raw.get("corrects")
+    if corrects is not None and (isinstance(corrects, bool)
+                                 or not isinstance(corrects, int | str)):
+        raise fail("'corrects' is a fact version (number) or an earlier entry's label")
     try:
-        actor = Actor(actor_id, role)
+        for own in ("incident", "order", "improvement", "label"):
+            if own in raw:  # keys become ids and labels lookups: the one text rule
+                check_text(raw[own], f"'{own}'")
+        actor = _actor(actor_id, role)
         at = _moment(raw.get("at"), zone, "at")
         recorded_at = _moment(raw.get("recorded_at", raw.get("at")), zone, "recorded_at")
         arguments = {
@@ -343,26 +657,31 @@ def _action(entry: int, line: int | None, raw: Any, zone: tzinfo | None,
         }
     except ResilienceError as exc:
         raise fail(str(exc)) from None
-    corrects = raw.get("corrects")
-    if corrects is not None and not isinstance(corrects, int | str):
-        raise fail("'corrects' is a fact version (number) or an earlier entry's label")
-    label = raw.get("label")
-    command_id = raw.get("command_id")
-    return Action(entry, line, do, at, recorded_at, actor, target, key, label, command_id,
-                  corrects, arguments, implicit_command_id, incident)
+    return Action(entry, line, do, at, recorded_at, actor, target, key, raw.get("label"),
+                  raw.get("command_id"), corrects, arguments, implicit_command_id, incident)
+
+
+@lru_cache(maxsize=1024)
+def _actor(person_id: str, role: str) -> Actor:
+    """The few actors of a file, each built (and checked) once: an Actor is immutable."""
+    return Actor(person_id, role)
 
 
 def _argument(name: str, value: Any, zone: tzinfo | None) -> Any:
     wanted = _VALUE_ARGUMENTS.get(name)
     if wanted is datetime:
         return _moment(value, zone, name)
-    if wanted is not None:
-        try:
-            return input_converter.structure(value, wanted)
-        except (ClassValidationError, IterableValidationError) as exc:
-            problems = "; ".join(transform_error(exc, path=name, format_exception=_explain))
-            raise InvalidInputError(f"malformed {name}: {problems}") from None
-    return value
+    if wanted is None:
+        return value
+    shape, noun = (list, "a list") if get_origin(wanted) is tuple else (dict, "an object")
+    if not isinstance(value, shape):
+        raise InvalidInputError(f"malformed {name}: must be {noun}, got "
+                                f"{type(value).__name__}")
+    try:
+        return input_converter.structure(value, wanted)
+    except (ClassValidationError, IterableValidationError) as exc:
+        problems = "; ".join(transform_error(exc, path=name, format_exception=_explain))
+        raise InvalidInputError(f"malformed {name}: {problems}") from None
 
 
 def _explain(exc: BaseException, wanted: type | None) -> str:
@@ -375,7 +694,7 @@ def _moment(value: Any, zone: tzinfo | None, name: str) -> datetime:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise ScenarioError(f"'{name}' is not an ISO 8601 date-time: {value!r}") from None
+        raise ScenarioError(f"'{name}' is not an ISO 8601 date-time: {value[:40]!r}") from None
     if moment.tzinfo is None:
         if zone is None:
             raise ScenarioError(f"'{name}' {value!r} has no UTC offset and the file sets no "
@@ -384,30 +703,13 @@ def _moment(value: Any, zone: tzinfo | None, name: str) -> datetime:
     return moment
 
 
-def _timezone(name: Any) -> tzinfo | None:
+def _timezone(name: Any, line: int | None) -> tzinfo | None:
     if name is None:
         return None
     try:
-        return ZoneInfo(str(name))
+        if not isinstance(name, str):
+            raise ValueError(name)
+        return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ScenarioError(f"unknown timezone {name!r} (use an IANA name such as "
-                            "'Asia/Shanghai')") from None
-
-
-def _entry_lines(text: str, count: int) -> list[int | None]:
-    """The line where each entry of the top-level 'actions' array starts."""
-    match = re.search(r'"actions"\s*:\s*\[', text)
-    if match is None:
-        return [None] * count
-    decoder = json.JSONDecoder()
-    position = match.end()
-    lines: list[int | None] = []
-    while len(lines) < count:
-        while position < len(text) and text[position] in " \t\r\n,":
-            position += 1
-        lines.append(text.count("\n", 0, position) + 1)
-        try:
-            _, position = decoder.raw_decode(text, position)
-        except json.JSONDecodeError:
-            lines.extend([None] * (count - len(lines)))
-    return lines
+                            "'Asia/Shanghai')", line=line) from None
