@@ -68,6 +68,7 @@ def test_a_fixture_folds_into_the_views_and_metrics_its_version_computed(
     doc = _load(path)
     with _engine_with(f"sqlite:///{tmp_path / 'old.db'}", doc) as engine:
         engine.views.catch_up()
+        assert engine.views.quarantined() == []
         found = expectations(engine)
         assert found == {k: v for k, v in doc["expected"].items() if k in found}
         # The reference fire's containment, known independently of any version: 12 minutes.
