@@ -3,12 +3,15 @@
 import io
 import json
 import sqlite3
+import threading
 from pathlib import Path
+from unittest.mock import Mock
 
 import pytest
 
 from resilience import Actor, Engine, Role, StoreUnavailableError
 from resilience.cli import main, progress_bar
+from resilience.projections import Follower
 from resilience.scenario import replay_file
 from resilience.scenarios import DONGHU_FIRE, XIANGYANG_ORDERS
 
@@ -192,3 +195,74 @@ def test_a_fresh_query_on_a_locked_store_raises_a_documented_error(tmp_path: Pat
             holder.close()
         (counts,) = engine.counts()
         assert counts.activity_participants == 30
+
+
+def one_error_line(err: str, kind: str) -> str:
+    """The message of the single documented line ``resilience: <kind>: <message>``."""
+    assert err.startswith(f"resilience: {kind}: "), err
+    assert err.count("\n") == 1, err
+    assert err.endswith("\n"), err
+    return err[len(f"resilience: {kind}: "):-1]
+
+
+@pytest.mark.parametrize("argv", [
+    ["quality", "--late-after", "1e308"],  # a timedelta overflow and a traceback
+    ["quality", "--late-after", "-1"],
+    ["quality", "--late-after", "nan"],
+    ["project", "--follow", "--interval", "1e300"],  # the follower's wait overflowed
+    ["project", "--follow", "--interval", "inf"],
+    ["project", "--follow", "--interval", "0"],  # polled without pause
+    ["project", "--follow", "--interval", "-1"],
+    ["project", "--follow", "--interval", "nan"],
+])
+def test_numbers_out_of_range_get_one_line_and_exit_2(
+        db: str, argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Every number the command line takes is checked against its range before use: one
+    InvalidInputError line naming the option, exit 2."""
+    code, _, err = run(capsys, *argv, "--db", db)
+    assert code == 2
+    assert argv[-2].lstrip("-") in one_error_line(err, "InvalidInputError")
+
+
+def test_a_file_that_cannot_be_written_or_read_is_one_typed_line(
+        db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`review --out` to a directory or a missing folder, and a definition file that cannot
+    be read, print `resilience: OSError: cannot write|read FILE: why` (they printed the
+    errno and no type), exit 2; a definition file that is not UTF-8 is InvalidInputError."""
+    code, out, _ = run(capsys, "replay", str(DONGHU_FIRE), "--db", db)
+    incident = next(line.split()[-1] for line in out.splitlines() if line.startswith("incident"))
+    for target, why in (("/", "Is a directory"),
+                        (str(tmp_path / "no" / "such.md"), "No such file or directory")):
+        code, _, err = run(capsys, "review", incident, "--db", db, "--out", target)
+        assert code == 2
+        assert one_error_line(err, "OSError") == f"cannot write {target}: {why}"
+    folder = tmp_path / "definition.json"
+    folder.mkdir()
+    code, _, err = run(capsys, "metrics", str(folder), "--db", db)
+    assert code == 2
+    assert one_error_line(err, "OSError") == f"cannot read {folder}: Is a directory"
+    latin = tmp_path / "latin.json"
+    latin.write_bytes('{"name": "délai"}'.encode("latin-1"))
+    code, _, err = run(capsys, "metrics", str(latin), "--db", db)
+    assert code == 2
+    assert one_error_line(err, "InvalidInputError") == (
+        f"cannot read {latin}: not UTF-8 text (invalid continuation byte at byte 11)")
+
+
+def test_project_follow_exits_2_with_one_line_if_its_follower_stops(
+        db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """`project --follow` watches its follower: should its thread stop (a fault of its own,
+    not the store's), it prints the error on one line and exits 2 instead of sleeping on
+    with views no longer kept up to date."""
+    monkeypatch.setattr(Follower, "_follow", Mock(side_effect=RuntimeError("follower bug")))
+    monkeypatch.setattr("resilience.cli.FOLLOWER_CHECK", 0.01, raising=False)
+    capsys.readouterr()
+    result: list[int] = []
+    command = threading.Thread(target=lambda: result.append(
+        main(["project", "--db", db, "--follow", "--interval", "0.01"])), daemon=True)
+    command.start()
+    command.join(10)
+    assert result == [2], "still following with a stopped follower"
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == "resilience: RuntimeError: follower bug"
+    assert "Traceback" not in err

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from eventsourcing.persistence import IntegrityError
 
 from resilience import (
     ConfigurationError,
@@ -163,12 +164,20 @@ def test_a_hung_postgres_server_fails_within_the_timeout(
     assert_one_line(capsys, ["metrics", "--db", url], StoreUnavailableError)
 
 
-def test_the_timeout_must_be_a_positive_number(capsys: pytest.CaptureFixture[str]) -> None:
-    """?timeout= is checked like any other part of the URL."""
-    for bad in ("0", "-1", "soon", "nan"):
+def test_the_timeout_must_be_a_positive_number(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """?timeout= (and RESILIENCE_TIMEOUT) are checked like any other part of the URL: a
+    number of seconds > 0 and at most a day (1e300 raised OverflowError)."""
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    for bad in ("0", "-1", "soon", "nan", "1e300"):
         with pytest.raises(ConfigurationError, match="timeout"):
-            Engine(f"sqlite:///x.db?timeout={bad}")
+            Engine(f"{url}?timeout={bad}")
+        for store in (url, "memory:"):
+            with pytest.raises(ConfigurationError, match="RESILIENCE_TIMEOUT"):
+                Engine(store, env={"RESILIENCE_TIMEOUT": bad})
     assert_one_line(capsys, ["metrics", "--db", "sqlite:///x.db?timeout=0"],
+                    ConfigurationError)
+    assert_one_line(capsys, ["metrics", "--db", "sqlite:///x.db?timeout=1e300"],
                     ConfigurationError)
     assert_one_line(capsys, ["metrics", "--db", "sqlite:///x.db?tiemout=3"],
                     ConfigurationError)
@@ -233,3 +242,20 @@ def test_the_right_key_still_reads_everything(
     with Engine(url, env={"CIPHER_TOPIC": AES, "CIPHER_KEY": key}) as engine:
         assert engine.communities.get(community).name == "Donghu"
 
+
+# The command line's one line --------------------------------------------------------
+
+
+def test_a_store_fault_the_engine_did_not_name_is_shown_as_what_it_is(
+        donghu_db: str, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Should a raw eventsourcing error ever reach the command line, its line names its own
+    type (it was labelled StoreUnavailableError whatever it was, an IntegrityError too)."""
+    def clash(_: object) -> int:
+        raise IntegrityError("UNIQUE constraint failed:\n  events.originator_id")
+
+    monkeypatch.setattr("resilience.cli._rebuild", clash)
+    code, err = cli(capsys, "rebuild", "--db", donghu_db)
+    assert code == 2
+    assert err == ("resilience: IntegrityError: UNIQUE constraint failed: "
+                   "events.originator_id\n")

@@ -4,7 +4,9 @@ Each example builds a small world (a community with grids, a building, people, a
 incident, an order, an improvement item), then sends a random sequence of commands
 through the public services with values drawn from valid ones and hostile ones (lone
 surrogates, control characters, NaN and infinities, huge integers, bools for numbers,
-strings for lists, wrong types, naive and extreme datetimes, huge texts). Every call
+strings for lists, wrong types, naive and extreme datetimes, huge texts, and subclasses
+that lie to a check: a UUID whose text is not a UUID, a datetime that misstates its year,
+a time zone with a new offset each time, text that hides its length). Every call
 either raises a documented error (a ``ResilienceError``) and records nothing, or is
 accepted: then every event it recorded reads back equal through the mapper and from
 the store. At the end the views, caught up along the way, equal a rebuild; the reports
@@ -62,6 +64,7 @@ from resilience.domain.values import (
     ZoneType,
 )
 from resilience.review.render import review_to_html, review_to_json, review_to_markdown
+from test_validation import Flipping, HiddenLength, InRange, LyingUUID, LyingYear, Unhashable
 
 from conftest import OFFICE, T0
 
@@ -73,13 +76,36 @@ MEGABYTE = "x" * 1_000_000
 
 # Hostile values -------------------------------------------------------------------------
 
+
+@attrs.frozen
+class Make:
+    """A value object to build inside the call, so that its own refusal counts too."""
+
+    cls: Callable[..., Any]
+    kwargs: dict[str, Any]
+
+
+def build(value: Any) -> Any:
+    if isinstance(value, Make):
+        return value.cls(**{k: build(v) for k, v in value.kwargs.items()})
+    if isinstance(value, list):
+        return [build(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(build(v) for v in value)
+    return value
+
+
 POISON_TEXT = ("\ud800", "\udfff", "a\ud800b", "a\x00b", "\x1b[31m", "line\rfeed", "\x7f",
-               "\x85", "\u009b", "x" * 201, "y" * 10_001, MEGABYTE, "", " \n\t ")
+               "\x85", "\u009b", "x" * 201, "y" * 10_001, MEGABYTE, "", " \n\t ",
+               HiddenLength(MEGABYTE), HiddenLength("p1"))
 NOT_TEXT: tuple[Any, ...] = (None, 3, 0, -1, 10**30, 1.5, math.nan, math.inf, True, False,
                              b"bytes", ["a"], ("a",), {"a": 1}, {"a"}, object(),
-                             UUID(int=7), Role.VOLUNTEER, date(2022, 2, 15))
+                             UUID(int=7), Role.VOLUNTEER, date(2022, 2, 15),
+                             # Built inside the call: Hypothesis hashes what it draws.
+                             Make(Unhashable, {"object": "fire"}))
 NUMBERS: tuple[Any, ...] = (math.nan, math.inf, -math.inf, 1.5, 3.0, "3", True, False,
-                            10**30, -(10**30), 2**63, 2**53, -1, None, [3], {"n": 3})
+                            10**30, -(10**30), 2**63, 2**53, -1, None, [3], {"n": 3},
+                            InRange(10**30), InRange(-1), InRange(3))
 _SECONDS = timezone(timedelta(seconds=20_000))
 _MICRO = timezone(timedelta(microseconds=1))
 BAD_MOMENTS: tuple[Any, ...] = (
@@ -90,11 +116,22 @@ BAD_MOMENTS: tuple[Any, ...] = (
     datetime(1900, 1, 1, 8, tzinfo=ZoneInfo("Asia/Shanghai")),  # 1899 in UTC (LMT +08:05:43)
     T0.replace(tzinfo=_MICRO), date(2022, 2, 15), "2022-02-15T15:00:00+08:00", 0,
     T0.timestamp(), timedelta(minutes=5), True, ["2022"],
+    LyingYear(9999, 12, 31, 23, tzinfo=UTC), LyingYear(2022, 2, 15, 15, tzinfo=UTC),
+    T0.replace(tzinfo=Flipping()),
 )
 EDGE_MOMENTS: tuple[datetime, ...] = (
     datetime(1900, 1, 1, tzinfo=UTC), datetime(2199, 12, 31, 23, 59, 59, tzinfo=UTC),
     datetime(1900, 1, 1, 8, 6, tzinfo=ZoneInfo("Asia/Shanghai")), T0.astimezone(_SECONDS),
 )
+
+
+
+class Unsized(list):  # type: ignore[type-arg]
+    """A list that says it is empty."""
+
+    def __len__(self) -> int:
+        return 0
+
 
 # Parameters: valid values, and hostile ones -----------------------------------------------
 
@@ -143,25 +180,8 @@ def items(param: P) -> P:
     lists = st.lists(param.valid, max_size=3, unique_by=repr)
     bad = st.lists(param.strategy(True), min_size=1, max_size=3)
     return P(lists | lists.map(tuple),
-             bad | st.sampled_from(("cpr", "", "a,b", ["a"] * 1001, iter(["a"]), *NOT_TEXT)))
-
-
-@attrs.frozen
-class Make:
-    """A value object to build inside the call, so that its own refusal counts too."""
-
-    cls: Callable[..., Any]
-    kwargs: dict[str, Any]
-
-
-def build(value: Any) -> Any:
-    if isinstance(value, Make):
-        return value.cls(**{k: build(v) for k, v in value.kwargs.items()})
-    if isinstance(value, list):
-        return [build(v) for v in value]
-    if isinstance(value, tuple):
-        return tuple(build(v) for v in value)
-    return value
+             bad | st.sampled_from(("cpr", "", "a,b", ["a"] * 1001, iter(["a"]), *NOT_TEXT,
+                                    Unsized(["a"] * 1001))))
 
 
 def make(cls: Callable[..., Any], **fields: P) -> P:
@@ -196,7 +216,8 @@ LATER = P(st.builds(lambda days: T0 + timedelta(days=days), st.integers(-2, 400)
           | st.sampled_from(EDGE_MOMENTS), st.sampled_from(BAD_MOMENTS))
 COMMAND_IDS = P(st.none() | st.none() | st.sampled_from(["c1", "c2", "c3"]),
                 st.sampled_from(POISON_TEXT + NOT_TEXT))
-NEW_IDS = P(st.none() | st.uuids(), st.sampled_from(["id", 5, str(UUID(int=9)), True]))
+NEW_IDS = P(st.none() | st.uuids(),
+            st.sampled_from(["id", 5, str(UUID(int=9)), True, LyingUUID(int=9)]))
 ACTORS = P(st.sampled_from([OFFICE, RESIDENT, RESIDENT, Actor("zhang", Role.GRID_LEADER)]),
            make(Actor, person_id=PEOPLE, role=vocabulary(Role)).hostile)
 LOCATIONS = make(Location, grid=optional(AREAS), building=optional(text("b1", "b9")),
@@ -226,9 +247,11 @@ class World:
 
 
 def target(ids: list[Any]) -> P:
-    """An existing aggregate; hostile: an unknown id, its text, no id, or an unhashable one."""
+    """An existing aggregate; hostile: an unknown id, its text, no id, an unhashable one, or
+    a UUID subclass naming it."""
     return P(st.sampled_from(ids), st.sampled_from([UUID(int=1), "not-a-uuid", None, 3,
-                                                    str(ids[0]), [ids[0]], {"id": 1}]))
+                                                    str(ids[0]), [ids[0]], {"id": 1},
+                                                    LyingUUID(int=ids[0].int)]))
 
 
 def common(d: Draw) -> dict[str, Any]:

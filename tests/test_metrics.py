@@ -2,7 +2,8 @@
 
 import json
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,7 @@ from resilience import (
     NotFoundError,
     ResilienceError,
 )
+from resilience.domain.validation import LATEST
 from resilience.metrics import (
     BUILT_IN,
     CaseFilter,
@@ -481,6 +483,65 @@ def test_reports_take_cases_by_their_detection_in_a_half_open_period(
     by_month = engine.metrics("turnout", group_by=("month", "grid"))
     assert [r.group for r in by_month.rows] == [{"month": "2022-02", "grid": "3"}]
     assert engine.counts(Period(None, T0)) == ()
+
+
+def test_the_last_day_month_and_year_of_the_range_can_be_asked_for_in_any_zone(
+        memory_engine: Engine, clock: ManualClock) -> None:
+    """A period may end a day past the range (LATEST): the last month, year and day of 2199
+    are periods in UTC, New York or Shanghai, and a fact in the last hour is in them."""
+    new_york = ZoneInfo("America/New_York")
+    last = Period.month(2199, 12, UTC)
+    assert (last.start, last.end) == (datetime(2199, 12, 1, tzinfo=UTC), LATEST)
+    assert Period.year(2199, UTC).end == LATEST
+    assert Period.year(2199, new_york).end == datetime(2200, 1, 1, tzinfo=new_york)
+    # Ends 05:00 UTC on 1 January 2200; starts on 31 December 1899 in UTC.
+    assert Period.day(date(2199, 12, 31), new_york) == Period(
+        datetime(2199, 12, 31, tzinfo=new_york), datetime(2200, 1, 1, tzinfo=new_york))
+    assert Period.month(1900, 1, SHANGHAI) == Period(
+        datetime(1900, 1, 1, tzinfo=SHANGHAI), datetime(1900, 2, 1, tzinfo=SHANGHAI))
+    assert Period(None, LATEST + timedelta(hours=23)).end is not None
+    with pytest.raises(InvalidInputError, match="year must be a whole number from 1900 to 2199"):
+        Period.year(2200, UTC)
+    with pytest.raises(InvalidInputError, match="period end must be from"):
+        Period(None, LATEST + timedelta(days=1))
+
+    engine = memory_engine
+    clock.set(LATEST - timedelta(minutes=1))
+    c = engine.communities.register(district="d", subdistrict="s", name="n",
+                                    actor=OFFICE).aggregate_id
+    engine.incidents.report(c, incident_type="fire", severity="high", location=Location(),
+                            description="x", actor=OFFICE)
+    for period in (last, Period.year(2199, new_york), Period.day(date(2199, 12, 31), UTC)):
+        assert [row.incidents for row in engine.counts(period)] == [1]
+    assert engine.metrics("turnout", last, known_at=LATEST).period == last
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Asia/Shanghai", 8, None, timedelta(hours=8)])
+def test_a_period_in_a_zone_that_is_not_a_time_zone_says_what_a_zone_is(tz: object) -> None:
+    """``Period.month(2022, 2, "UTC")`` names the argument and shows a ZoneInfo, not a
+    "no such month" from datetime's own message."""
+    zone: Any = tz
+    makes: list[Callable[[], Period]] = [
+        lambda: Period.month(2022, 2, zone), lambda: Period.year(2022, zone),
+        lambda: Period.day(date(2022, 2, 15), zone)]
+    for make in makes:
+        with pytest.raises(InvalidInputError,
+                           match=r"^tz must be a time zone .*ZoneInfo\('Asia/Shanghai'\)"):
+            make()
+
+
+def test_a_grid_or_a_grouping_of_the_wrong_type_is_invalid_input(
+        grids: tuple[Engine, list[UUID]]) -> None:
+    """A scorecard of grid 3 (a number) is InvalidInputError, not "no grid 3; its grids: 3";
+    a group_by that is not a list of names is InvalidInputError, not a TypeError."""
+    engine, communities = grids
+    with pytest.raises(InvalidInputError, match="grid must be text, got int 3"):
+        engine.scorecard(communities[0], grid=3)  # type: ignore[arg-type]
+    with pytest.raises(NotFoundError, match="has no grid '3'"):
+        engine.scorecard(communities[0], grid="3")
+    for group_by in (5, {"grid"}, [3], iter(["grid"])):
+        with pytest.raises(InvalidInputError, match="group_by"):
+            engine.metrics("turnout", group_by=group_by)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("query", "group_by"), [

@@ -13,6 +13,7 @@ prefetching or store, so a runner bug can't hide in both sides.
 """
 
 import json
+import math
 import threading
 import time
 import uuid
@@ -31,9 +32,9 @@ from hypothesis import strategies as st
 from hypothesis.strategies import DataObject
 
 from histories import STAFF, apply_history, histories, setup_world
-from resilience import Engine, Location, ManualClock
+from resilience import Engine, InvalidInputError, Location, ManualClock
 from resilience.adapters.viewstore import ViewsMoved, dumps
-from resilience.projections import VERSION, ViewsTimeoutError
+from resilience.projections import VERSION, Follower, ViewsTimeoutError
 from resilience.projections.folds import PROJECTIONS, Delivery, Doc, Docs, Projection
 
 from conftest import OFFICE, T0, _pg_schema_url, require_postgres
@@ -586,6 +587,86 @@ def test_a_failing_follower_keeps_the_error_and_recovers(clock: ManualClock) -> 
             views.wait(timeout=60)
             assert snapshot(engine) == reference(engine)
         assert not follower.running
+
+
+def _until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Whether ``condition`` holds within ``timeout`` seconds (polled)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def test_a_follower_outlasts_any_number_of_failures_in_a_row(clock: ManualClock) -> None:
+    """After more failed attempts in a row than a float can double over (1,024: a long
+    outage), the follower still pauses at most ``max(interval, 2)`` s and keeps trying,
+    then recovers (its pause once overflowed and the thread died)."""
+    with Engine("memory:", clock=clock, fresh_views=False) as engine:
+        views = engine.views
+        setup_world(engine, clock)
+        blocked, down = threading.Event(), [True]
+        catch_up = views.catch_up
+
+        def failing(**kwargs: Any) -> int:
+            if down[0]:
+                blocked.wait(10)
+                raise Boom("the store is unreachable")
+            return catch_up(**kwargs)
+
+        with patch.object(views, "catch_up", new=failing), \
+                views.follow(interval=0.001) as follower:
+            follower.failures = 5_000  # while its first attempt waits: a long outage so far
+            blocked.set()
+            assert _until(lambda: follower.failures >= 5_002 or not follower.running)
+            assert follower.running
+            assert follower.pause() == 2.0 ** 10 * 0.001
+            assert isinstance(views.error, Boom)
+            down[0] = False
+            views.wait(timeout=30)
+            assert _until(lambda: follower.failures == 0)
+            assert views.error is None
+        assert snapshot(engine) == reference(engine)
+
+
+def test_a_followers_pause_doubles_up_to_its_cap() -> None:
+    """The pause after n failures in a row is interval * 2**n, at most max(interval, 2) s."""
+    with Engine("memory:", fresh_views=False) as engine, \
+            engine.views.follow(interval=0.25) as follower:
+        pauses = []
+        for failures in (0, 1, 2, 3, 4, 1_024, 10**6):
+            follower.failures = failures
+            pauses.append(follower.pause())
+        follower.failures = 0
+    assert pauses == [0.25, 0.5, 1.0, 2.0, 2.0, 2.0, 2.0]
+
+
+@pytest.mark.parametrize("interval", [0, -1, math.nan, math.inf, 1e300, 86_401, True, "1"])
+def test_a_follower_needs_an_interval_of_seconds_within_a_day(interval: Any) -> None:
+    """An interval that is not a number of seconds > 0 and at most a day is refused before
+    any thread starts (0 polled without pause; inf and 1e300 overflowed the thread's wait)."""
+    threads = threading.active_count()
+    with Engine("memory:", fresh_views=False) as engine:
+        with pytest.raises(InvalidInputError, match="interval"):
+            engine.views.follow(interval)
+        assert threading.active_count() == threads
+
+
+def test_a_follower_stopped_by_a_fault_of_its_own_says_so(
+        clock: ManualClock, caplog: pytest.LogCaptureFixture) -> None:
+    """Should the follower's thread stop on an error (not the store's: those are retried),
+    ``running`` turns False, ``error`` keeps the error and one error line is logged."""
+    with Engine("memory:", clock=clock, fresh_views=False) as engine, \
+            patch.object(Follower, "_follow", side_effect=Crash("a fault of the follower")):
+        follower = engine.views.follow(interval=0.01)
+        assert _until(lambda: not follower.running)
+        assert isinstance(follower.error, Crash)
+        assert engine.views.error is follower.error
+    (record,) = [r for r in caplog.records if r.name == "resilience.views"]
+    assert record.levelname == "ERROR"
+    assert record.getMessage() == ("views follower stopped, the views are no longer kept up "
+                                   "to date: Crash: a fault of the follower")
 
 
 # 6. Views of another version -----------------------------------------------------------------

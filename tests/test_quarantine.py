@@ -27,6 +27,7 @@ from hypothesis.strategies import DataObject
 from histories import apply_history, histories, setup_world
 from resilience import Engine, Location, ManualClock, UnreadableEventError
 from resilience.adapters.viewstore import dumps
+from resilience.cli import main
 from resilience.domain.incident import Incident
 from resilience.projections.folds import PROJECTIONS, Delivery, Doc, Docs, Projection
 from resilience.projections.quarantine import QuarantinedEvent
@@ -155,11 +156,9 @@ def test_an_event_whose_topic_names_no_class_is_quarantined_until_the_topic_is_r
     assert _actions(engine, a) == ["Detected", "NoteAdded", "Extinguished"]
 
 
-def test_the_first_fact_quarantined_holds_back_every_later_one(
-        engine: Engine, clock: ManualClock) -> None:
-    """With its first fact quarantined, an aggregate's later facts are quarantined too (no
-    view has its document) rather than failing, and the views carry on."""
-    _, b = _incidents(engine, clock)
+def _lost_incident(engine: Engine) -> UUID:
+    """An incident (detected, contained) whose first fact lacks its severity: it cannot be
+    decoded, so nothing of the incident reaches the views."""
     lost = uuid.uuid4()
     detected = _stored(engine, Incident.Detected, lost, 1, originator_topic=Incident.TOPIC,
                        community_id=uuid.uuid4(),
@@ -168,11 +167,45 @@ def test_the_first_fact_quarantined_holds_back_every_later_one(
     engine.app.recorder.insert_events([
         _without(detected, "severity"), _stored(engine, Incident.Contained, lost, 2,
                                                 description="out")])
+    return lost
+
+
+def test_the_first_fact_quarantined_holds_back_every_later_one(
+        engine: Engine, clock: ManualClock) -> None:
+    """With its first fact quarantined, an aggregate's later facts are quarantined too (no
+    view has its document) rather than failing, and the views carry on."""
+    _, b = _incidents(engine, clock)
+    lost = _lost_incident(engine)
     engine.incidents.contain(b, actor=OFFICE)
     assert _actions(engine, b) == ["Detected", "Contained"]  # a query: the views catch up
     assert [(q.aggregate_id, q.version, q.error.startswith("held back: v1 "))
             for q in engine.views.quarantined()] == [(str(lost), 1, False), (str(lost), 2, True)]
     assert engine.views.get("timelines", str(lost)) is None
+
+
+def test_the_timeline_of_a_quarantined_incident_says_it_is_quarantined(
+        tmp_path: Path, clock: ManualClock, capsys: pytest.CaptureFixture[str]) -> None:
+    """An incident whose first fact is quarantined is not "not found": `resilience timeline`
+    (and ``views.check_not_quarantined``) raise UnreadableEventError naming the quarantine,
+    the stored event and what was wrong with it; an unknown id is still NotFoundError."""
+    path = tmp_path / "events.db"
+    with Engine(str(path), clock=clock) as engine:
+        lost = _lost_incident(engine)
+        engine.views.catch_up()
+        with pytest.raises(UnreadableEventError, match=r"required field missing @ \$\.severity"):
+            engine.views.check_not_quarantined(str(lost))
+        engine.views.check_not_quarantined(str(uuid.uuid4()))  # nothing to say
+    capsys.readouterr()
+    assert main(["timeline", str(lost), "--db", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith(f"resilience: UnreadableEventError: the facts of {lost} from v1 on "
+                          "are quarantined (2 stored events; see the data-quality report): "
+                          "event 1 (resilience.incident:Detected): UnreadableEventError: "
+                          "cannot load stored event "), err
+    assert "required field missing @ $.severity" in err
+    assert main(["timeline", str(uuid.uuid4()), "--db", str(path)]) == 2
+    assert capsys.readouterr().err.startswith("resilience: NotFoundError: no incident")
 
 
 # 2. A projection that raises ----------------------------------------------------------------

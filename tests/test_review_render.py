@@ -445,6 +445,79 @@ def test_chart_ticks_suit_the_span(donghu: AfterActionReview) -> None:
     assert ">+10 min</text>" not in page
 
 
+def ticks(page: str) -> list[tuple[str, str]]:
+    """The chart's ticks: (offset label, time or date label) pairs."""
+    texts = re.findall(r'<text class="tick"[^>]*>([^<]*)</text>', page)
+    return list(zip(texts[::2], texts[1::2], strict=True))
+
+
+def test_the_donghu_chart_keeps_its_minute_ticks(donghu: AfterActionReview) -> None:
+    """Minutes still read as minutes, with the time of day under each tick."""
+    assert ticks(review_to_html(donghu)) == [
+        ("0", "15:00"), ("+5 min", "15:05"), ("+10 min", "15:10"), ("+15 min", "15:15"),
+        ("+20 min", "15:20"), ("+25 min", "15:25"), ("+30 min", "15:30"),
+        ("+35 min", "15:35")]
+    assert "<figcaption>Minutes since detection at 15:00;" in review_to_html(donghu)
+
+
+@pytest.mark.parametrize(("span", "first", "dates"), [
+    (timedelta(hours=30), "+4 h", ("15:00", "19:00")),
+    (timedelta(days=10), "+2 d", ("2022-02-15", "2022-02-17")),
+    (timedelta(days=75), "+14 d", ("2022-02-15", "2022-03-01")),
+    (timedelta(days=400), "+2 mo", ("2022-02-15", "2022-04-16")),
+    (timedelta(days=365 * 30), "+5 y", ("2022-02-15", "2027-02-14")),
+    (timedelta(days=365 * 250), "+50 y", ("2022-02-15", "2072-02-03")),
+])
+def test_chart_ticks_step_up_to_days_months_and_years(
+        donghu: AfterActionReview, span: timedelta, first: str,
+        dates: tuple[str, str]) -> None:
+    """However long the response, a few ticks in a unit that suits it; from a day's step
+    on, each tick is dated and so is detection in the caption."""
+    resolved = attrs.evolve(MILESTONES[-1], at=DETECTED + span)
+    page = with_incident(donghu, milestones=(*MILESTONES[:-1], resolved)).to_html()
+    axis = ticks(page)
+    assert 4 <= len(axis) <= 14
+    assert axis[0] == ("0", dates[0])
+    assert axis[1] == (first, dates[1])
+    assert page.count('<line class="grid"') == len(axis) - 1  # the zero line is the other
+    if span >= timedelta(days=10):
+        assert "since detection at 2022-02-15 15:00 +08:00;" in page
+
+
+def test_a_history_of_three_centuries_renders_a_small_review() -> None:
+    """Moments run from 1900 to 2199, so one incident may span them (or a typo of a
+    century, until corrected): the chart still has a handful of ticks, not one a day,
+    and the Markdown and JSON say the same as ever."""
+    from resilience import Engine, Location, ManualClock, UnitSpec
+
+    office = Actor("office-duty", Role.COMMUNITY_STAFF)
+    detected = datetime(1900, 1, 2, tzinfo=UTC)
+    contained = datetime(2199, 12, 30, tzinfo=UTC)
+    with Engine("memory:", clock=ManualClock(datetime(2199, 12, 31, tzinfo=UTC))) as engine:
+        community = engine.communities.register(
+            district="Taishan District", subdistrict="Daimiao Subdistrict",
+            name="Donghu Community", actor=office).aggregate_id
+        engine.communities.add_grid(community, "3", actor=office)
+        engine.communities.add_building(community, "30", "3", [UnitSpec("1", 24)], actor=office)
+        fire = engine.incidents.report(
+            community, incident_type="fire", severity="high", location=Location(building="30"),
+            description="smoke in the basement", detected_at=detected,
+            actor=Actor("zhang", Role.GRID_LEADER), occurred_at=detected).aggregate_id
+        engine.incidents.contain(fire, "fire out", actor=office, occurred_at=contained)
+        review = engine.review(fire)
+        page = review.to_html()
+        md = review.to_markdown()
+        data = json.loads(review.to_json())
+    assert len(page.encode()) < 200_000
+    axis = ticks(page)
+    assert len(axis) <= 14
+    assert axis[:2] == [("0", "1900-01-02"), ("+50 y", "1949-12-21")]
+    assert page.count('<line class="grid"') + page.count('<line class="zero"') == len(axis)
+    assert "since detection at 1900-01-02 00:00 +00:00;" in page
+    assert "Contained at 2199-12-30 00:00" in md
+    assert data["incidents"][0]["detected_at"].startswith("1900-01-02")
+
+
 def test_chart_copes_with_missing_times_and_no_target(donghu: AfterActionReview) -> None:
     """Unknown times draw no marker; no responders, no rows; no target, no line."""
     tracks = (ResponderTrack("li-wei", "Li Wei", at(2), None, None),

@@ -13,7 +13,7 @@ from attrs import evolve
 from resilience import Engine, IncidentStatus, NotFoundError, ScenarioError, community_id
 from resilience.cli import main
 from resilience.domain.incident import Incident
-from resilience.scenario import load_scenario, parse_scenario, replay_file
+from resilience.scenario import MAX_NAME, load_scenario, parse_scenario, replay_file
 from resilience.scenarios import DONGHU_FIRE
 
 from conftest import SHANGHAI, T0
@@ -175,6 +175,20 @@ def _bad_files() -> list[Any]:
               "incident": "fire", "target": "storage-room lock"},
              {"do": "contain", "at": "2022-02-15T15:10:00", **GRID_LEADER, "incident": "fire"}],
             "Asia/Shanghai", 5, r"force_entry: .*consent", id="force-entry-before-consent"),
+        # Shanghai's 1900-01-01 00:00 is 1899-12-31 in UTC: before the earliest moment.
+        pytest.param(
+            [dict(base[0], at="1900-01-01T00:00:00"), *base[1:]],
+            "Asia/Shanghai", 1, r"'at' must be from 1900-01-01", id="first-at-before-1900"),
+        pytest.param(
+            [*base, {"do": "acknowledge", "at": "2022-02-15T15:02:00", **STAFF,
+                     "incident": "fire", "recorded_at": "2200-01-01T00:00:00Z"}],
+            "Asia/Shanghai", 4, r"'recorded_at' must be from 1900-01-01 to before 2200-01-01",
+            id="recorded-at-from-2200"),
+        pytest.param(
+            [*base, {"do": "correct_time", "at": "2022-02-15T15:02:00", **STAFF,
+                     "incident": "fire", "corrects": 1, "corrected_to": "1899-12-31T23:59:59Z",
+                     "reason": "typo"}],
+            "Asia/Shanghai", 4, r"'corrected_to' must be from", id="corrected-to-before-1900"),
     ]
 
 
@@ -254,6 +268,50 @@ def test_a_lone_surrogate_escape_is_recorded_or_rejected_as_a_scenario_error(
         assert community.areas["1"].name == "Grid \ud800 1"
 
 
+def test_times_out_of_range_are_refused_when_the_file_is_read() -> None:
+    """An 'at' or 'recorded_at' outside the accepted range is found by parse_scenario, before
+    any replay, naming the entry, its line and the key."""
+    actions = setup_actions()
+    actions[2]["recorded_at"] = "2200-01-01T08:00:00"  # 2200-01-01T00:00Z in Shanghai
+    text, first_line = scenario_text(actions)
+    with pytest.raises(ScenarioError, match=r"'recorded_at' must be from") as caught:
+        parse_scenario(text)
+    assert (caught.value.entry, caught.value.line) == (3, first_line + 2)
+    actions[2]["recorded_at"] = "2200-01-01T07:59:59.999999"  # the last moment accepted
+    assert parse_scenario(scenario_text(actions)[0]).actions[2].recorded_at.year == 2200
+
+
+def test_the_longest_name_accepted_makes_command_ids_within_their_limit(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A name of MAX_NAME characters replays; one more is refused in the header, naming the
+    limit, instead of failing at replay on an implicit command id the user never wrote."""
+    path = tmp_path / "long-name.json"
+    path.write_text(scenario_text(setup_actions(), name="n" * MAX_NAME)[0], encoding="utf-8")
+    assert replay_file(engine, path).events_recorded == 4
+    for length in (MAX_NAME + 1, 200):  # 200: the longest text the name field took before
+        path.write_text(scenario_text(setup_actions(), name="n" * length)[0], encoding="utf-8")
+        with pytest.raises(ScenarioError, match=rf"'name' must be at most {MAX_NAME} characters"
+                                                rf", got {length}: .*command id") as caught:
+            replay_file(engine, path)
+        assert (caught.value.entry, caught.value.line) == (None, 4)
+
+
+@pytest.mark.parametrize("name", ["missing.json", "."])
+def test_a_file_that_cannot_be_read_is_a_scenario_error_naming_it(
+    tmp_path: Path, name: str
+) -> None:
+    """A missing file or a directory is a ScenarioError naming the file and the reason."""
+    path = tmp_path / name
+    reason = "No such file or directory" if name == "missing.json" else "Is a directory"
+    with Engine("memory:") as engine:
+        for read in (load_scenario, lambda p: replay_file(engine, p)):
+            with pytest.raises(ScenarioError) as caught:
+                read(path)
+            assert str(caught.value) == f"cannot read {path}: {reason}"
+            assert (caught.value.entry, caught.value.line) == (None, None)
+
+
 # The command line -------------------------------------------------------------------------
 
 
@@ -305,6 +363,16 @@ def test_cli_replay_of_a_bad_file_exits_2_naming_the_entry(
     assert "facts in" not in captured.out
     with Engine(f"sqlite:///{db}") as engine:
         assert not engine.app.recorder.max_notification_id()
+
+
+def test_cli_replay_of_a_missing_file_exits_2_with_a_scenario_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`replay` of a file that is not there prints one ScenarioError line and exits 2."""
+    missing = tmp_path / "missing.json"
+    assert main(["replay", str(missing), "--db", str(tmp_path / "cli.db")]) == 2
+    assert capsys.readouterr().err == (f"resilience: ScenarioError: cannot read {missing}: "
+                                       "No such file or directory\n")
 
 
 def test_cli_timeline_of_an_unknown_id_exits_2(

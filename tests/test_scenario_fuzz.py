@@ -29,6 +29,7 @@ from resilience.projections.folds import Doc
 from resilience.scenario import (
     MAX_BYTES,
     MAX_DEPTH,
+    MAX_NAME,
     ReplayResult,
     load_scenario,
     parse_scenario,
@@ -203,9 +204,10 @@ def outcome(engine: Engine, run: Callable[[Engine], ReplayResult]) -> ReplayResu
 
 
 def names_its_place(error: ScenarioError, first_line: int, lines: int) -> None:
-    """An entry at fault is named with the line it is on (one entry per line here)."""
+    """An entry at fault is named with the line it is on (one entry per line here), or,
+    in a text cut short before the entry, the last line, where the text ends."""
     if error.entry is not None:
-        assert error.line == first_line + error.entry - 1, str(error)
+        assert error.line == min(first_line + error.entry - 1, lines), str(error)
         assert str(error).startswith(f"entry {error.entry}, line {error.line}: "), str(error)
     elif error.line is not None:
         assert 1 <= error.line <= lines, str(error)
@@ -362,6 +364,12 @@ def _poison() -> Iterator[Any]:
         "add_building", 30, STAFF, ("building_id", "31"), ("parent", "1"),
         ("units", [[("unit_id", "1"), ("households", 2.5)]])))),
         6, 13, "malformed units", id="fractional-households")
+    yield pytest.param(file(raw_entry=render([("do", "add_note"), ("at", "1900-01-01T00:00:00"),
+                                              *STAFF, ("incident", "fire"), ("text", "x")])),
+                       6, 13, "'at' must be from 1900-01-01", id="at-in-shanghai-before-1900")
+    yield pytest.param(one(("recorded_at", "2200-01-01T00:00:00+00:00")), 6, 13,
+                       "'recorded_at' must be from 1900-01-01 to before 2200-01-01",
+                       id="recorded-at-2200")
     yield pytest.param(one(("corrects", True)), 6, 13, "'corrects' is a fact version",
                        id="corrects-true")
     yield pytest.param(one(("text", 3)), 6, 13, "add_note", id="number-for-text")
@@ -385,6 +393,9 @@ def _poison() -> Iterator[Any]:
                        None, 5, "unknown timezone 5", id="timezone-is-a-number")
     yield pytest.param(file(header=[(k, "x\ud800" if k == "name" else v) for k, v in HEADER]),
                        None, 4, "lone surrogate", id="surrogate-in-the-name")
+    yield pytest.param(file(header=[(k, "n" * 200 if k == "name" else v) for k, v in HEADER]),
+                       None, 4, rf"'name' must be at most {MAX_NAME} characters",
+                       id="name-too-long-for-its-command-ids")
     yield pytest.param(file(header=[*HEADER, ("description", nested(10_000))]), None, 7,
                        rf"nest deeper than {MAX_DEPTH}", id="deep-header-value")
 

@@ -61,10 +61,14 @@ def test_timeout_bounds_every_wait_and_defaults_to_ten_seconds() -> None:
 
 
 def test_bad_timeouts_and_unknown_parameters_are_configuration_errors() -> None:
-    """A timeout must be a number of seconds > 0; a misspelt parameter is not ignored."""
-    for bad in ("0", "-2", "inf", "nan", "ten"):
+    """A timeout must be a number of seconds > 0 and at most a day (1e300 once overflowed
+    the drivers' waits); a misspelt parameter is not ignored."""
+    for bad in ("0", "-2", "inf", "nan", "ten", "1e300", "86400.5"):
         with pytest.raises(ConfigurationError, match="timeout"):
             store_env(f"sqlite:///x.db?timeout={bad}")
+        with pytest.raises(ConfigurationError, match="at most 86,400"):
+            store_env(f"postgresql://u@h/d?timeout={bad}")
+    assert store_env("sqlite:///x.db?timeout=86400")["SQLITE_LOCK_TIMEOUT"] == "86400"
     with pytest.raises(ConfigurationError, match="unknown parameter 'shema'"):
         store_env("postgresql://u@h/d?shema=x")
     with pytest.raises(ConfigurationError, match="NUL"):

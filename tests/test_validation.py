@@ -9,7 +9,7 @@ InvalidInputError, naming the field, and record nothing.
 import math
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -25,6 +25,7 @@ from resilience import (
     Location,
     ManualClock,
     Provider,
+    ResilienceError,
     Role,
     ServiceCatalogue,
     UnitSpec,
@@ -42,10 +43,16 @@ from resilience.domain.validation import (
     MAX_INT,
     MAX_ITEMS,
     SHORT_TEXT,
+    check_duration,
     check_event,
+    check_instance,
+    check_items,
     check_moment,
+    check_number,
     check_text,
+    check_uuid,
     check_whole,
+    shown,
 )
 
 from conftest import OFFICE, T0
@@ -53,6 +60,101 @@ from conftest import OFFICE, T0
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 RESIDENT = Actor("p1", Role.RESIDENT)
 MEGABYTE = "x" * 1_000_000
+
+
+# Values that lie: each subclass overrides what a check reads, so the value checked
+# would not be the value stored. Shared with the command fuzz (test_fuzz_commands).
+
+
+class LyingUUID(UUID):
+    """Stored through ``str()``, as text that is not a UUID: unreadable for ever."""
+
+    def __str__(self) -> str:
+        return "not-a-uuid"
+
+
+class LyingYear(datetime):
+    """Tells a range check it is in 2000; stored as the year it is (9999)."""
+
+    @property
+    def year(self) -> int:
+        return 2000
+
+
+class Flipping(tzinfo):
+    """A different UTC offset each time it is asked: checked as one, stored as another."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        self.calls += 1
+        return timedelta(hours=12 * (self.calls % 2))
+
+    def dst(self, dt: datetime | None) -> None:
+        return None
+
+    def tzname(self, dt: datetime | None) -> None:
+        return None
+
+
+class HiddenLength(str):
+    """Text that says it is one character long."""
+
+    def __len__(self) -> int:
+        return 1
+
+
+class InRange(int):
+    """A number that says it lies within any range, however the range is tested."""
+
+    def __ge__(self, other: object) -> bool:
+        return True
+
+    def __le__(self, other: object) -> bool:
+        return True
+
+    def __lt__(self, other: object) -> bool:
+        return False
+
+    def __gt__(self, other: object) -> bool:
+        return False
+
+
+class Unsized(timedelta):
+    """A duration that says it is nothing."""
+
+    def __abs__(self) -> timedelta:
+        return timedelta(0)
+
+
+class Unhashable(str):
+    """Text whose lookup in a vocabulary raises (not a ValueError)."""
+
+    def __hash__(self) -> int:
+        raise RuntimeError("no hash")
+
+
+class HostileRepr:
+    """An object whose ``__repr__`` must not be run in a message."""
+
+    def __repr__(self) -> str:
+        raise RuntimeError("ran the __repr__")
+
+
+def nested(depth: int) -> list[Any]:
+    """``[[[...]]]``, ``depth`` lists deep."""
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+DEEP = nested(10_000)
+LIARS: list[Any] = [LyingUUID(int=7), LyingYear(9999, 12, 31, 23, tzinfo=UTC),
+                    datetime(2022, 2, 15, 15, tzinfo=Flipping()), HiddenLength(MEGABYTE),
+                    InRange(10**30), Unsized(days=10**8), Unhashable("fire")]
+"""One of each, for the fuzz's hostile values."""
 
 
 # The rule --------------------------------------------------------------------------------
@@ -108,6 +210,59 @@ def test_the_range_edges_and_odd_offsets_are_accepted_and_read_back_equal() -> N
                  datetime(1900, 1, 1, 8, 6, tzinfo=SHANGHAI)):
         assert check_moment(good, "at") is good
         assert converter.structure(converter.unstructure(good), datetime) == good
+
+
+@pytest.mark.parametrize(("check", "value", "base"), [
+    (check_uuid, LyingUUID(int=7), "a UUID"),
+    (check_moment, LyingYear(9999, 12, 31, 23, tzinfo=UTC), "a datetime"),
+    (check_duration, Unsized(days=10**8), "a timedelta"),
+    (check_text, HiddenLength(MEGABYTE), "text"),
+    (check_text, Unhashable("fire"), "text"),
+    (check_number, type("Tiny", (float,), {"__abs__": lambda self: 0.0})(1e300), "a number"),
+    (check_items, type("Few", (list,), {"__len__": lambda self: 0})([1] * 2000), "a list or tuple"),
+    (lambda value, name: check_instance(value, name, Location),
+     type("Elsewhere", (Location,), {})(), "a Location"),
+], ids=["uuid", "datetime", "timedelta", "str", "str-hash", "float", "list", "value-object"])
+def test_values_are_of_exactly_the_declared_type_never_a_subclass(
+        check: Callable[..., object], value: Any, base: str) -> None:
+    """A subclass could lie to the check (``__str__``, ``.year``, ``__abs__``, ``__len__``)
+    and store something else than what was checked: it is refused, saying why."""
+    args = (value, "x", lambda item, name: item) if check is check_items else (value, "x")
+    with pytest.raises(InvalidInputError, match=f"^x must be {base} itself, not an instance "
+                                                f"of the subclass {type(value).__name__}"):
+        check(*args)
+
+
+def test_a_whole_number_that_lies_about_its_range_is_refused() -> None:
+    """An int subclass that compares within any range is not a whole number here."""
+    with pytest.raises(InvalidInputError, match="floor must be a whole number from -20 to 300"):
+        check_whole(InRange(10**30), "floor", -20, 300)
+
+
+def test_a_moment_carries_a_zoneinfo_or_a_timezone_exactly() -> None:
+    """Any other tzinfo could answer each ``utcoffset()`` differently (the check, the
+    stored text, the comparison): refused, naming the two that are accepted."""
+    flipping = datetime(2022, 2, 15, 15, tzinfo=Flipping())
+    with pytest.raises(InvalidInputError, match=r"^due's tzinfo must be a time zone \(a "
+                                                r"zoneinfo.ZoneInfo or a datetime.timezone\)"):
+        check_moment(flipping, "due")
+    for good in (T0, T0.astimezone(UTC), T0.astimezone(timezone(timedelta(hours=-5))),
+                 T0.astimezone(ZoneInfo("UTC"))):
+        assert check_moment(good, "due") is good
+        assert converter.structure(converter.unstructure(good), datetime) == good
+
+
+@pytest.mark.parametrize("value", [
+    DEEP, "x" * 5_000_000, HostileRepr(), [HostileRepr()] * 3, {"k": DEEP}, 10**10_000,
+    HiddenLength(MEGABYTE), b"y" * 5_000_000, LyingUUID(int=1),
+], ids=["deep", "5MB", "hostile-repr", "list-of-hostile", "dict", "huge-int", "str-subclass",
+        "bytes", "uuid-subclass"])
+def test_a_message_shows_any_value_briefly_without_running_its_repr(value: Any) -> None:
+    """``shown`` is at most 60 characters, whatever the value: nested thousands deep,
+    megabytes long, or with a ``__repr__`` that raises (which is not run)."""
+    text = shown(value)
+    assert 0 < len(text) <= 60
+    assert "ran the __repr__" not in text
 
 
 AGGREGATES = (Community, Incident, ServiceOrder, ImprovementItem)
@@ -290,6 +445,37 @@ POISONS: list[tuple[str, str, Poison]] = [
     ("a provider with a control character", "name contains a control character",
      lambda e, c, i, o, it: e.orders.dispatch(o, Provider("grid_worker", "p1", "\x07"),
                                               actor=OFFICE)),
+    ("a UUID subclass as the community", "community id must be a UUID itself",
+     lambda e, c, i, o, it: _report(e, LyingUUID(int=c.int), Location())),
+    ("a UUID subclass as the new incident's id", "incident_id must be a UUID itself",
+     lambda e, c, i, o, it: e.incidents.report(c, incident_type="fire", severity="low",
+                                               location=Location(), description="x",
+                                               incident_id=LyingUUID(int=9), actor=OFFICE)),
+    ("a UUID subclass as the incident", "incident id must be a UUID itself",
+     lambda e, c, i, o, it: e.incidents.add_note(LyingUUID(int=i.int), "x", actor=OFFICE)),
+    ("a datetime subclass that says it is in 2000", "occurred_at must be a datetime itself",
+     lambda e, c, i, o, it: e.incidents.add_note(
+         i, "x", actor=OFFICE, occurred_at=LyingYear(9999, 12, 31, 23, tzinfo=UTC))),
+    ("a due date that says it is in 2000", "due must be a datetime itself",
+     lambda e, c, i, o, it: e.improvements.reschedule(
+         it, LyingYear(9999, 12, 31, 23, tzinfo=UTC), "later", actor=OFFICE)),
+    ("a time zone with a new offset each time", "occurred_at's tzinfo must be a time zone",
+     lambda e, c, i, o, it: e.incidents.add_note(
+         i, "x", actor=OFFICE, occurred_at=datetime(2022, 2, 15, 15, 1, tzinfo=Flipping()))),
+    ("text that hides its length", "description must be text itself",
+     lambda e, c, i, o, it: e.incidents.find_source(i, HiddenLength(MEGABYTE), actor=OFFICE)),
+    ("an incident type whose hash raises", "incident_type must be one of",
+     lambda e, c, i, o, it: e.incidents.report(c, incident_type=Unhashable("fire"),
+                                               severity="low", location=Location(),
+                                               description="x", actor=OFFICE)),
+    ("a floor that says it is in range", "floor must be a whole number from -20 to 300",
+     lambda e, c, i, o, it: _report(e, c, Location(floor=InRange(10**30)))),
+    ("participants that say they are in range", "participants must be a whole number",
+     lambda e, c, i, o, it: e.communities.hold_activity(c, title="t", category="health",
+                                                        participants=InRange(-5),
+                                                        actor=OFFICE)),
+    ("a Location subclass", "location must be a Location itself",
+     lambda e, c, i, o, it: _report(e, c, type("Elsewhere", (Location,), {})())),
 ]
 
 
@@ -316,6 +502,50 @@ def test_an_unhashable_aggregate_id_is_invalid_input(world: Any, bad: Any) -> No
         world[0].incidents.acknowledge(bad, actor=OFFICE)
 
 
+@pytest.mark.parametrize("value", [DEEP, "x" * 5_000_000, HostileRepr(), LyingUUID(int=1)],
+                         ids=["deep", "5MB", "hostile-repr", "uuid-subclass"])
+def test_a_query_given_any_value_refuses_it_at_once_with_a_short_message(
+        world: Any, value: Any) -> None:
+    """A list nested 10,000 deep, 5 MB of text or an object whose ``__repr__`` raises, given
+    as an id, a metric, a grid, a grouping, a period or a level: a ResilienceError with a
+    message of a line (never a RecursionError, never the value echoed whole)."""
+    engine, c, i = world[:3]
+    queries: list[Callable[[], object]] = [
+        lambda: engine.incidents.get(value), lambda: engine.orders.get(value),
+        lambda: engine.timeline(value), lambda: engine.metrics(value),
+        lambda: engine.compare([value]), lambda: engine.scorecard(c, grid=value),
+        lambda: engine.scorecard(value), lambda: engine.metrics("turnout", group_by=value),
+        lambda: engine.metrics("turnout", group_by=[value]),
+        lambda: engine.metrics("turnout", period=value),
+        lambda: engine.metrics("turnout", community=value),
+        lambda: engine.metrics("turnout", tz=value),
+        lambda: engine.metrics("turnout", known_at=value),
+        lambda: engine.league_table(level=value),
+        lambda: engine.incidents.acknowledge(i, actor=value),
+        lambda: engine.data_quality(late_after=value),
+        lambda: engine.review(value), lambda: engine.replay.incident(value),
+        lambda: engine.replay.order(value), lambda: engine.review(i, as_of=value),
+        lambda: engine.reviews.incidents(value), lambda: engine.reviews.incidents(c, grid=value),
+        lambda: engine.improvements.items(value), lambda: engine.improvements.item(value),
+    ]
+    for query in queries:
+        with pytest.raises(ResilienceError) as caught:
+            query()
+        assert len(str(caught.value)) < 300, str(caught.value)[:300]
+        assert "ran the __repr__" not in str(caught.value)
+
+
+def test_a_clock_that_cannot_be_called_is_refused_when_given() -> None:
+    """``Engine(clock=5)`` and ``with_clock(None)`` are InvalidInputError at once, not a
+    TypeError from every later command."""
+    with pytest.raises(InvalidInputError, match="clock must be a callable"):
+        Engine("memory:", clock=untyped(5))
+    with Engine("memory:", clock=ManualClock(T0)) as engine:
+        with pytest.raises(InvalidInputError, match=r"clock must be a callable .* got None"):
+            engine.with_clock(untyped(None))
+        assert engine.with_clock(ManualClock(T0)).clock() == T0
+
+
 def test_a_catalogue_refuses_durations_that_would_overflow_or_are_not_numbers() -> None:
     """A catalogue's expected minutes are a finite number within a year; nothing is coerced."""
     for minutes in (1e30, math.nan, math.inf, "60", True, None, 10**30):
@@ -327,9 +557,10 @@ def test_a_catalogue_refuses_durations_that_would_overflow_or_are_not_numbers() 
 
 
 def test_a_manual_clock_refuses_to_leave_the_accepted_range() -> None:
-    """Advancing a clock by a huge or far-reaching step is refused, not an OverflowError."""
+    """Advancing a clock by a huge or far-reaching step (or one that says it is nothing) is
+    refused, not an OverflowError."""
     clock = ManualClock(T0)
-    for step in (timedelta.max, timedelta(days=365 * 200)):
+    for step in (timedelta.max, timedelta(days=365 * 200), Unsized(days=10**8)):
         with pytest.raises(InvalidInputError):
             clock.advance(step)
     assert clock() == T0

@@ -6,8 +6,9 @@ from typing import Any
 from resilience import Engine
 from resilience.adapters.viewstore import ViewRow, dumps
 
-# A lone surrogate (valid in JSON, not in UTF-8: the event mapper stores it escaped),
-# NUL and other control characters (PostgreSQL's text refuses NUL), and CJK text.
+# A lone surrogate (valid in JSON, not in UTF-8: no command accepts one now, but a store
+# written before validation may hold one), NUL and other control characters
+# (PostgreSQL's text refuses NUL), and CJK text.
 AWKWARD = "东湖\ud800 fire\x00 \udfff\x01 end"
 
 

@@ -3,24 +3,26 @@ situations at a moment, improvement plans, views."""
 
 import argparse
 import logging
-import math
 import sys
 import time as timer
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import TextIO
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from eventsourcing.persistence import MapperDeserialisationError, PersistenceError
+from eventsourcing.persistence import PersistenceError
 
-from resilience.adapters.store import describe, one_line, resolve_url, store_env
+from resilience.adapters.store import describe, resolve_url, store_env
+from resilience.domain.validation import MAX_DURATION
 from resilience.engine import Engine
 from resilience.errors import InvalidInputError, NotFoundError, ResilienceError
 from resilience.metrics.definitions import BUILT_IN_BY_NAME, MetricDefinition
 from resilience.metrics.period import Period
 from resilience.metrics.reports import render_table
+from resilience.projections.runner import check_interval
 from resilience.review.model import AfterActionReview, Grade
 from resilience.review.replay import CommunitySituation
 from resilience.scenario import load_scenario, replay, replay_file
@@ -92,7 +94,8 @@ def _demo(args: argparse.Namespace) -> int:
               "missing a milestone.")
         review = engine.review(incident_id)
         html = path.with_name(f"{path.stem}-review.html")
-        html.write_text(review.to_html(), encoding="utf-8")
+        with _file("write", html):
+            html.write_text(review.to_html(), encoding="utf-8")
         print(f"\nAfter-action review (HSEEP grades; the whole review: {html})")
         print(format_objectives(review))
         for item in review.plan:
@@ -127,8 +130,9 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _timeline(args: argparse.Namespace) -> int:
+    aggregate_id = _uuid(args.id, "id")
     with _existing(args.db) as engine:
-        timeline = engine.timeline(_uuid(args.id, "id"))
+        timeline = engine.timeline(aggregate_id)
     tz = _zone(args.tz) if args.tz else timeline.start.tzinfo
     print(f"start {timeline.start.astimezone(tz).isoformat()}")
     print(format_timeline(timeline, tz=tz))
@@ -165,7 +169,8 @@ def _review(args: argparse.Namespace) -> int:
     render = {"md": review.to_markdown, "json": review.to_json, "html": review.to_html}
     text = render[args.format]()
     if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+        with _file("write", args.out):
+            Path(args.out).write_text(text, encoding="utf-8")
         print(f"{review.title}: written to {args.out}")
     else:
         print(text)
@@ -295,6 +300,20 @@ def _existing(db: str, *, fresh_views: bool = True) -> Engine:
     return Engine(db, fresh_views=fresh_views)
 
 
+@contextmanager
+def _file(action: str, path: str | Path) -> Iterator[None]:
+    """Reading or writing a file named on the command line: an OSError says which file,
+    what was tried and why, in a line (``cannot write /: Is a directory``); text that is
+    not UTF-8 is the file's fault, InvalidInputError."""
+    try:
+        yield
+    except OSError as exc:
+        raise OSError(f"cannot {action} {path}: {exc.strerror or describe(exc)}") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"cannot {action} {path}: not UTF-8 text ({exc.reason} at "
+                                f"byte {exc.start})") from None
+
+
 def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
@@ -345,7 +364,9 @@ def _metric(ref: str) -> MetricDefinition:
         return BUILT_IN_BY_NAME[ref]
     path = Path(ref)
     if path.suffix == ".json" and path.exists():
-        return MetricDefinition.from_json(path.read_text(encoding="utf-8"))
+        with _file("read", path):
+            text = path.read_text(encoding="utf-8")
+        return MetricDefinition.from_json(text)
     raise NotFoundError(f"{ref!r} is neither a built-in metric ({', '.join(BUILT_IN_BY_NAME)}) "
                         "nor a .json definition file")
 
@@ -388,9 +409,10 @@ def _league(args: argparse.Namespace) -> int:
 
 
 def _quality(args: argparse.Namespace) -> int:
-    if not math.isfinite(args.late_after) or args.late_after < 0:
-        raise InvalidInputError(f"--late-after must be a number of minutes >= 0, "
-                                f"got {args.late_after}")
+    most = MAX_DURATION / timedelta(minutes=1)
+    if not 0 <= args.late_after <= most:  # NaN fails the comparison too
+        raise InvalidInputError(f"--late-after must be a number of minutes from 0 to "
+                                f"{most:,.0f} ({MAX_DURATION.days:,} days), got {args.late_after}")
     with _existing(args.db) as engine:
         report = engine.data_quality(_period(args), late_after=timedelta(minutes=args.late_after),
                                      community=_community(engine, args.community))
@@ -407,7 +429,13 @@ def _rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+FOLLOWER_CHECK = 1.0
+"""Seconds between checks that ``project --follow``'s follower is still running."""
+
+
 def _project(args: argparse.Namespace) -> int:
+    if args.follow:
+        check_interval(args.interval)
     with _existing(args.db, fresh_views=False) as engine:
         folded = engine.views.catch_up(progress=progress_bar())
         print(f"views at {engine.views.position}: {folded:,} new events folded")
@@ -417,11 +445,15 @@ def _project(args: argparse.Namespace) -> int:
         _report_follower_on_stderr()
         follower = engine.views.follow(args.interval)
         try:
-            while True:
-                timer.sleep(3600)
+            while follower.running:
+                timer.sleep(FOLLOWER_CHECK)
         except KeyboardInterrupt:
             follower.stop()
-    return 0
+            return 0
+    # The follower retries every failure of the store; it stops only on a fault of its own.
+    error = follower.error or RuntimeError("the views follower stopped")
+    print(f"resilience: {describe(error)}", file=sys.stderr)
+    return 2
 
 
 def _report_follower_on_stderr() -> None:
@@ -542,17 +574,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"{args.command} needs --community (an id or a name)")
     try:
         code: int = args.run(args)
-    except ResilienceError as exc:
+    except (ResilienceError, OSError, PersistenceError) as exc:
+        # The library's documented errors; a file the command line could not read or
+        # write; a fault of the store no resilience error stood for (there should be
+        # none), shown as what it is
         print(f"resilience: {describe(exc)}", file=sys.stderr)
-        return 2
-    except PersistenceError as exc:  # a fault of the store the engine did not meet itself
-        print(f"resilience: StoreUnavailableError: {one_line(exc)}", file=sys.stderr)
-        return 2
-    except MapperDeserialisationError as exc:
-        print(f"resilience: UnreadableEventError: {one_line(exc)}", file=sys.stderr)
-        return 2
-    except (ValueError, OSError) as exc:  # a malformed UUID, a missing or unreadable file
-        print(f"resilience: {one_line(exc)}", file=sys.stderr)
         return 2
     return code
 

@@ -11,7 +11,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 
 from resilience.adapters.store import opening, resolve_url, store_env
-from resilience.clock import Clock, system_clock
+from resilience.clock import Clock, check_clock, system_clock
 from resilience.domain.base import FactAggregate
 from resilience.domain.catalogue import DEFAULT_CATALOGUE, ServiceCatalogue
 from resilience.metrics.definitions import BUILT_IN
@@ -63,6 +63,7 @@ class Engine:
         env: Mapping[str, str] | None = None,
         fresh_views: bool = True,
     ) -> None:
+        check_clock(clock)
         self.url = resolve_url(url)
         settings = store_env(self.url)
         settings.update(env or {})
@@ -91,6 +92,7 @@ class Engine:
 
     def with_clock(self, clock: Clock) -> "Engine":
         """The same store seen through another clock (e.g. a ManualClock to import history)."""
+        check_clock(clock)
         other = copy.copy(self)
         other._attach(Store(self.app, clock), self.catalogue)
         return other

@@ -4,19 +4,18 @@ See ``docs/scenario-format.md`` for the format. A scenario replays through
 the public engine API inside one batch, so a file either loads whole or
 records nothing; errors name the entry (1-based) and its line in the file.
 
-The JSON is read stricter than :func:`json.loads` reads it, one entry at a
-time (:class:`_Reader`), so a large file is parsed and replayed in time
-linear in its size and never held as one parsed document:
+The JSON is read by :mod:`resilience.scenario_reader` (stricter than
+:func:`json.loads`: size and depth bounded, no repeated key, no NaN; one entry
+at a time, with its line). This module gives the header and the entries their
+meaning, and refuses what only scenarios have:
 
-* a file holds at most :data:`MAX_BYTES` bytes, and objects and arrays
-  nest at most :data:`MAX_DEPTH` deep (counting the document itself), so
-  neither memory nor the decoder's recursion can be exhausted by a file;
-* a key repeated in one object is refused (``json.loads`` keeps the last,
-  which would turn a dispatch into a note without a word);
-* ``NaN``, ``Infinity`` and numbers too large for a float are refused
-  (``json`` reads them; JSON does not have them);
-* a value of the wrong shape (a list for a location, a number for a key)
-  is refused by name, never met later as a TypeError.
+* a value of the wrong shape (a list for a location, a number for a key) is
+  refused by name, never met later as a TypeError;
+* times (``at``, ``recorded_at`` and the date-time arguments) are checked
+  where they are read, by the library's rule for moments, so one out of range
+  is named with its entry and line, not met by the replay's clock;
+* the scenario's ``name`` is at most :data:`MAX_NAME` characters, so that every
+  implicit command id made from it fits the limit on command ids.
 
 Whether a value is acceptable (its text, range, type; ``"3"`` is not a
 floor) is the library's one rule (:mod:`resilience.domain.validation`),
@@ -28,8 +27,6 @@ into a ScenarioError naming the entry and its line.
 import hashlib
 import inspect
 import json
-import math
-import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, tzinfo
@@ -47,23 +44,36 @@ from cattrs.v import format_exception
 from resilience.adapters.converter import input_converter
 from resilience.clock import ManualClock
 from resilience.domain.organisation import community_id
-from resilience.domain.validation import check_text
+from resilience.domain.validation import check_moment, check_text, text_limit
 from resilience.domain.values import Actor, CareCard, Location, Provider, UnitSpec
 from resilience.engine import Engine
 from resilience.errors import InvalidInputError, NotFoundError, ResilienceError, ScenarioError
+from resilience.scenario_reader import (
+    MAX_BYTES,
+    MAX_DEPTH,
+    Entries,
+    Header,
+    read_document,
+    read_file,
+)
 from resilience.services.core import Receipt
 from resilience.services.improvements import improvement_id_for
 from resilience.services.incidents import incident_id_for
 from resilience.services.orders import order_id_for
 
+__all__ = ["FORMAT", "MAX_BYTES", "MAX_DEPTH", "MAX_NAME", "VERSIONS", "Action", "ReplayResult",
+           "Scenario", "load_scenario", "parse_scenario", "replay", "replay_file"]
+
 FORMAT = "resilience.scenario"
 VERSIONS = frozenset({1})
-MAX_BYTES = 64 * 1024 * 1024
-"""The largest scenario file read (a string given to ``parse_scenario``: in characters).
-About 330,000 actions of 200 bytes; split larger histories into several files."""
-MAX_DEPTH = 16
-"""How deep objects and arrays may nest, the document itself being depth 1 (an
-action's ``card`` contact is at depth 5)."""
+_IMPLICIT_ID = "scenario/{name}/{digest}/{count}"
+"""The command id of an entry without one: stores hold these ids, so never change it."""
+_DIGEST_CHARS = 20
+MAX_NAME = text_limit("command_id") - len(
+    _IMPLICIT_ID.format(name="", digest="0" * _DIGEST_CHARS, count=MAX_BYTES))
+"""The most characters in a scenario's ``name`` (161): every implicit command id made
+from it then fits the limit on command ids, since a file of ``MAX_BYTES`` holds fewer
+than ``MAX_BYTES`` entries to count."""
 
 # Arguments that are values, not plain JSON: structured with the library's converter.
 _VALUE_ARGUMENTS: dict[str, Any] = {
@@ -162,7 +172,7 @@ class ReplayResult:
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file (nothing is recorded)."""
-    return parse_scenario(_read(path))
+    return parse_scenario(read_file(path))
 
 
 def parse_scenario(text: str) -> Scenario:
@@ -184,7 +194,7 @@ def replay(engine: Engine, scenario: Scenario) -> ReplayResult:
 def replay_file(engine: Engine, path: str | Path) -> ReplayResult:
     """Read a scenario file and record it, one entry at a time (the file is never
     held parsed whole): all of it, or (on any error, found early or late) nothing."""
-    return _replay(engine, *_document(_read(path)))
+    return _replay(engine, *_document(read_file(path)))
 
 
 # Replaying ---------------------------------------------------------------------------------
@@ -321,166 +331,7 @@ def _version(action: Action, labels: Mapping[str, Receipt]) -> int:
     return receipt.first_version
 
 
-# Reading -----------------------------------------------------------------------------------
-
-
-class _Refused(ValueError):
-    """JSON this format does not take (a repeated key, NaN...); the reader says where."""
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    found = dict(pairs)
-    if len(found) < len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _Refused(f"the key {key!r} appears twice in one object")
-            seen.add(key)
-    return found
-
-
-def _no_constant(name: str) -> Any:
-    raise _Refused(f"{name} is not a JSON number")
-
-
-def _finite(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):
-        raise _Refused(f"{text} is too large for a number")
-    return number
-
-
-_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant,
-                            parse_float=_finite)
-_BLANK = re.compile(r"[ \t\n\r]*")
-
-
-def _too_deep(value: Any, depth: int) -> bool:
-    """Whether ``value``, itself at ``depth``, holds an object or array deeper than MAX_DEPTH
-    (walked without recursion: the value may be as deep as the decoder's recursion allows)."""
-    pending = [(value, depth)] if type(value) in (dict, list) else []
-    while pending:
-        item, level = pending.pop()
-        if level > MAX_DEPTH:
-            return True
-        children = item.values() if type(item) is dict else item
-        pending.extend((c, level + 1) for c in children if type(c) in (dict, list))
-    return False
-
-
-class _Reader:
-    """A cursor over a scenario's JSON text that knows the line it is on.
-
-    Lines are counted forward from the last place asked about, so finding the
-    line of every entry costs one pass over the text, not one per entry.
-    """
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.pos = 0
-        self._counted, self._line = 0, 1
-
-    def line(self) -> int:
-        self._line += self.text.count("\n", self._counted, self.pos)
-        self._counted = self.pos
-        return self._line
-
-    def mark(self) -> tuple[int, int]:
-        return self.pos, self.line()
-
-    def seek(self, mark: tuple[int, int]) -> None:
-        """Go back to a mark (the actions, once a header after them is read)."""
-        self.pos, self._line = mark
-        self._counted = self.pos
-
-    def fail(self, message: str) -> ScenarioError:
-        return ScenarioError(message, line=self.line())
-
-    def peek(self) -> str:
-        self.pos = _BLANK.match(self.text, self.pos).end()  # type: ignore[union-attr]
-        return self.text[self.pos:self.pos + 1]
-
-    def expect(self, chars: str, what: str) -> str:
-        found = self.peek()
-        if not found or found not in chars:
-            shown = repr(found) if found else "the end of the file"
-            raise self.fail(f"not valid JSON: expected {what}, found {shown}")
-        self.pos += 1
-        return found
-
-    def value(self, depth: int, entry: int | None = None) -> Any:
-        """Decode the JSON value here (at ``depth``), refusing what the module docstring
-        lists. An error names the line the value starts on, and ``entry`` if given; a
-        syntax error outside the entries names its own line."""
-        self.peek()
-        line, start = self.line(), self.pos
-        try:
-            value, self.pos = _DECODER.raw_decode(self.text, start)
-        except json.JSONDecodeError as exc:
-            if entry is None:
-                self.pos = exc.pos
-                raise self.fail(f"not valid JSON: {exc.msg}") from None
-            problem = f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-        except _Refused as exc:
-            problem = str(exc)
-        except RecursionError:
-            problem = f"objects and arrays nest deeper than {MAX_DEPTH}"
-        except ValueError as exc:  # an integer of more digits than Python converts
-            problem = f"not a usable number: {exc}"
-        else:
-            # Nesting needs opening brackets: most values have too few to be worth a walk.
-            span = self.text.count("[", start, self.pos) + self.text.count("{", start, self.pos)
-            if depth + span <= MAX_DEPTH + 1 or not _too_deep(value, depth):
-                return value
-            problem = f"objects and arrays nest deeper than {MAX_DEPTH}"
-        raise ScenarioError(problem, entry=entry, line=line)
-
-    def members(self) -> Iterator[tuple[str, int]]:
-        """The keys of the object here, each with its line; the caller reads each value."""
-        self.expect("{", "a JSON object")
-        if self.peek() == "}":
-            self.pos += 1
-            return
-        while True:
-            if self.peek() != '"':
-                self.expect('"', "a key (a string)")
-            line = self.line()
-            key = self.value(depth=1)
-            self.expect(":", "':'")
-            yield key, line
-            if self.expect(",}", "',' or '}'") == "}":
-                return
-
-    def elements(self) -> Iterator[tuple[int, int]]:
-        """(entry, line) for each element of the array here; the caller reads each one."""
-        self.expect("[", "'['")
-        if self.peek() == "]":
-            self.pos += 1
-            return
-        entry = 0
-        while True:
-            entry += 1
-            self.peek()
-            yield entry, self.line()
-            if self.expect(",]", f"',' or ']' after entry {entry}") == "]":
-                return
-
-    def end(self) -> None:
-        if self.peek():
-            raise self.fail("not valid JSON: more text after the scenario's object")
-
-
-def _read(path: str | Path) -> str:
-    with open(path, "rb") as file:
-        data = file.read(MAX_BYTES + 1)
-    if len(data) > MAX_BYTES:
-        raise ScenarioError(f"the file is larger than {MAX_BYTES:,} bytes (MAX_BYTES); "
-                            "split the history into several files")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(f"not UTF-8 text: {exc.reason}",
-                            line=data.count(b"\n", 0, exc.start) + 1) from None
+# The header and the entries, as read (resilience.scenario_reader) -------------------------
 
 
 _HEADER = ("format", "version", "name", "community", "timezone")
@@ -488,73 +339,23 @@ _HEADER = ("format", "version", "name", "community", "timezone")
 
 
 def _document(text: str) -> tuple[Scenario, Iterator[Action]]:
-    """The header, and the actions to come (each read and checked as it is asked for).
-
-    When the actions come before part of the header (files written with sorted
-    keys), the array is read once to check it and again, from its start, for its actions.
-    """
-    if len(text) > MAX_BYTES:
-        raise ScenarioError(f"the text is longer than {MAX_BYTES:,} characters (MAX_BYTES); "
-                            "split the history into several files")
-    reader = _Reader(text)
-    if reader.peek() != "{":
-        raise reader.fail("a scenario is a JSON object with 'format', 'version', "
-                          "'community' and 'actions'")
-    header: dict[str, tuple[Any, int]] = {}
-    members = reader.members()
-    for key, line in members:
-        if key in header:
-            raise ScenarioError(f"the key {key!r} appears twice in the header", line=line)
-        if key != "actions":
-            header[key] = (reader.value(depth=2), line)
-            continue
-        if reader.peek() != "[":
-            raise ScenarioError("'actions' must be a non-empty list", line=line)
-        header[key] = (reader.mark(), line)
-        if all(k in header for k in _HEADER):
-            scenario, zone = _header(header)
-            return scenario, _streamed(reader, scenario, zone, line, members, set(header))
-        _check_entries(reader)
-    reader.end()
-    scenario, zone = _header(header)
-    mark, line = header["actions"]
-    reader.seek(mark)
-    return scenario, _entries(reader, scenario, zone, line)
+    """The header, and the actions to come (each read and checked as it is asked for)."""
+    found, entries = read_document(text, _HEADER)
+    scenario, zone = _header(found)
+    return scenario, _actions(entries, scenario.name, zone)
 
 
-def _streamed(reader: _Reader, scenario: Scenario, zone: tzinfo | None, line: int,
-              rest: Iterator[tuple[str, int]], seen: set[str]) -> Iterator[Action]:
-    """The actions, then the header keys after them (checked, not used)."""
-    yield from _entries(reader, scenario, zone, line)
-    for key, key_line in rest:
-        if key in seen:
-            raise ScenarioError(f"the key {key!r} appears twice in the header", line=key_line)
-        seen.add(key)
-        reader.value(depth=2)
-    reader.end()
-
-
-def _entries(reader: _Reader, scenario: Scenario, zone: tzinfo | None,
-             line: int) -> Iterator[Action]:
-    """The actions array's entries as Actions; ``line`` is that of the 'actions' key."""
+def _actions(entries: Entries, name: str, zone: tzinfo | None) -> Iterator[Action]:
+    """Each entry as an Action, with the implicit command id it would record under."""
     seen: Counter[str] = Counter()
-    for entry, entry_line in reader.elements():
-        raw = reader.value(depth=3, entry=entry)
+    for entry, line, raw in entries:
         digest = _digest(raw)
         seen[digest] += 1
-        yield _action(entry, entry_line, raw, zone,
-                      f"scenario/{scenario.name}/{digest}/{seen[digest]}")
-    if not seen:
-        raise ScenarioError("'actions' must be a non-empty list", line=line)
+        yield _action(entry, line, raw, zone, _IMPLICIT_ID.format(
+            name=name, digest=digest, count=seen[digest]))
 
 
-def _check_entries(reader: _Reader) -> None:
-    """Read past the actions array, checking it is JSON this format takes."""
-    for entry, _ in reader.elements():
-        reader.value(depth=3, entry=entry)
-
-
-def _header(found: Mapping[str, tuple[Any, int]]) -> tuple[Scenario, tzinfo | None]:
+def _header(found: Header) -> tuple[Scenario, tzinfo | None]:
     def value(key: str) -> Any:
         return found.get(key, (None, None))[0]
 
@@ -578,6 +379,11 @@ def _header(found: Mapping[str, tuple[Any, int]]) -> tuple[Scenario, tzinfo | No
     name = value("name")
     if not isinstance(name, str) or not name.strip():
         raise fail("name", "'name' (a non-empty string naming the scenario) is required")
+    if len(name) > MAX_NAME:
+        shape = _IMPLICIT_ID.format(name="<name>", digest="<hash>", count="<n>")
+        raise fail("name", f"'name' must be at most {MAX_NAME} characters, got {len(name):,}: "
+                           f"it is part of every implicit command id ({shape}), and a command "
+                           f"id holds at most {text_limit('command_id')} characters")
     for key, text in (("name", name), *(("community", place[k]) for k in
                                         ("district", "subdistrict", "name"))):
         try:
@@ -594,7 +400,7 @@ _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_asci
 
 
 def _digest(raw: Any) -> str:
-    return hashlib.sha256(_CANONICAL.encode(raw).encode("ascii")).hexdigest()[:20]
+    return hashlib.sha256(_CANONICAL.encode(raw).encode("ascii")).hexdigest()[:_DIGEST_CHARS]
 
 
 def _action(entry: int, line: int | None, raw: Any, zone: tzinfo | None,
@@ -700,7 +506,7 @@ def _moment(value: Any, zone: tzinfo | None, name: str) -> datetime:
             raise ScenarioError(f"'{name}' {value!r} has no UTC offset and the file sets no "
                                 "'timezone'")
         moment = moment.replace(tzinfo=zone)
-    return moment
+    return check_moment(moment, f"'{name}'")
 
 
 def _timezone(name: Any, line: int | None) -> tzinfo | None:

@@ -29,14 +29,13 @@ from cattrs import Converter
 from cattrs.gen import make_dict_structure_fn
 from cattrs.preconf.json import make_converter
 
+from resilience.domain.validation import shown
 from resilience.domain.values import Actor, CareCard, Contact, Location, Provider, UnitSpec
 from resilience.errors import InvalidInputError
 
 
 def _refuse(value: Any, wanted: str) -> InvalidInputError:
-    shown = repr(value)
-    shown = shown if len(shown) <= 60 else shown[:57] + "..."
-    return InvalidInputError(f"expected {wanted}, got {type(value).__name__} {shown}")
+    return InvalidInputError(f"expected {wanted}, got {type(value).__name__} {shown(value)}")
 
 
 def _str(value: Any, _: Any) -> str:

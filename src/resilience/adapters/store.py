@@ -5,8 +5,9 @@
 ``postgresql://user:pw@host:port/db?schema=name``   the scale-out store
 A bare path such as ``resilience.db`` means a SQLite file.
 
-``?timeout=SECONDS`` (SQLite and PostgreSQL URLs; default 10, or the
-``RESILIENCE_TIMEOUT`` setting in ``Engine(env=...)``) bounds every wait on
+``?timeout=SECONDS`` (SQLite and PostgreSQL URLs; default 10, at most
+``MAX_TIMEOUT``, a day; or the ``RESILIENCE_TIMEOUT`` setting in
+``Engine(env=...)``) bounds every wait on
 the store: for a connection, for a PostgreSQL connection to be made, for
 another writer's lock. A store call that cannot get through in that time
 raises :class:`~resilience.errors.StoreUnavailableError` and changed nothing;
@@ -36,6 +37,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import UUID
 
+from cattrs import transform_error
 from eventsourcing.persistence import (
     DataError,
     InfrastructureFactory,
@@ -58,6 +60,9 @@ MAPPER_TOPIC = "resilience.adapters.mapper:ConverterMapper"
 TIMEOUT_SETTING = "RESILIENCE_TIMEOUT"
 DEFAULT_TIMEOUT = 10.0
 """Seconds a store call may wait (for a connection, a lock) before StoreUnavailableError."""
+MAX_TIMEOUT = 86_400.0
+"""The longest timeout accepted (a day): the drivers and locks it is handed overflow on
+about 1e10 s or more, and a wait of more than a day is an outage, not a delay."""
 RECONNECT_EVERY = 1.0
 """Seconds between PostgreSQL reconnection attempts while the server does not answer."""
 
@@ -142,15 +147,17 @@ def _timeout(query: Mapping[str, list[str]], url: str) -> float:
 
 
 def seconds(text: str | None, what: str) -> float:
-    """A timeout setting: a number of seconds > 0 (``None``: the default)."""
+    """A timeout setting: a number of seconds > 0 and at most MAX_TIMEOUT (``None``: the
+    default); else ConfigurationError."""
     if text is None:
         return DEFAULT_TIMEOUT
     try:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise ConfigurationError(f"{what} must be a number of seconds > 0, got {text!r}")
+    if not 0 < value <= MAX_TIMEOUT:  # NaN fails the comparison too
+        raise ConfigurationError(f"{what} must be a number of seconds > 0 and at most "
+                                 f"{MAX_TIMEOUT:,.0f}, got {text!r}")
     return value
 
 
@@ -175,8 +182,14 @@ class StoreTimeout(StoreUnavailableError):
 
 
 def one_line(exc: BaseException) -> str:
-    """An exception's message on one line (database drivers' messages span several)."""
-    return " ".join(str(exc).split()) or type(exc).__name__
+    """An exception's message on one line (database drivers' messages span several),
+    with what each part of an exception group says: a cattrs structuring error's own
+    message only counts its sub-exceptions, and whoever fixes the data (an upcaster to
+    write) needs them, ``[required field missing @ $.description]``."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, BaseExceptionGroup):
+        text += f" [{'; '.join(' '.join(line.split()) for line in transform_error(exc))}]"
+    return text
 
 
 def describe(exc: BaseException) -> str:

@@ -14,10 +14,16 @@ from attrs import frozen
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
-from resilience.clock import require_aware
-from resilience.domain.validation import check_event, check_text, check_uuid, check_whole
+from resilience.domain.validation import (
+    check_event,
+    check_instance,
+    check_moment,
+    check_text,
+    check_uuid,
+    check_whole,
+    shown,
+)
 from resilience.domain.validation import require_text as require_text
-from resilience.domain.validation import require_whole as require_whole
 from resilience.domain.values import Actor
 from resilience.errors import InvalidInputError, InvalidTransitionError, NotFoundError
 
@@ -32,10 +38,9 @@ class Context:
     command_id: str | None = None
 
     def __attrs_post_init__(self) -> None:
-        if not isinstance(self.actor, Actor):
-            raise InvalidInputError(f"actor must be an Actor, got {self.actor!r}")
-        require_aware(self.occurred_at, "occurred_at")
-        require_aware(self.recorded_at, "recorded_at")
+        check_instance(self.actor, "actor", Actor)
+        check_moment(self.occurred_at, "occurred_at")
+        check_moment(self.recorded_at, "recorded_at")
         if self.command_id is not None and not check_text(self.command_id, "command_id").strip():
             raise InvalidInputError("command_id must be a non-empty string or None")
 
@@ -133,7 +138,7 @@ class FactAggregate(Aggregate):
         """Record that the fact at version ``corrects`` happened at ``corrected_to``."""
         self._check_writable(self.TimeCorrected)
         self._require_correctable(corrects)
-        require_aware(corrected_to, "corrected_to")
+        check_moment(corrected_to, "corrected_to")
         reason = require_text(reason, "reason")
         self._check_times(self._times_with(ctx, {corrects: corrected_to}))
         self._trigger(self.TimeCorrected, ctx, corrects=corrects, corrected_to=corrected_to,
@@ -202,7 +207,7 @@ class FactAggregate(Aggregate):
     def _require_correctable(self, version: int) -> None:
         check_whole(version, "corrects")
         if version not in self.kinds:
-            raise NotFoundError(f"{self.kind} has no fact at version {version!r}")
+            raise NotFoundError(f"{self.kind} has no fact at version {shown(version)}")
         if self.kinds[version] in CORRECTION_EVENTS:
             raise InvalidTransitionError(
                 f"version {version} is itself a correction; correct the original fact instead"

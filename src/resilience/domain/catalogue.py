@@ -17,6 +17,7 @@ from resilience.domain.validation import (
     check_number,
     check_text,
     non_empty_field,
+    shown,
     text_field,
 )
 from resilience.errors import InvalidInputError, NotFoundError
@@ -108,7 +109,9 @@ class ServiceCatalogue:
         except InvalidInputError as exc:
             raise InvalidInputError(f"malformed catalogue entry: {exc}") from None
         except (KeyError, TypeError, AttributeError) as exc:
-            raise InvalidInputError(f"malformed catalogue entry: {exc!r}") from None
+            found = shown(exc.args[0]) if exc.args else ""
+            raise InvalidInputError(f"malformed catalogue entry: {type(exc).__name__} "
+                                    f"{found}") from None
 
 
 def _minutes(value: object) -> timedelta:

@@ -27,9 +27,8 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from resilience.clock import require_aware
 from resilience.domain.base import Context, FactAggregate
-from resilience.domain.validation import check_text, check_uuid, require_text
+from resilience.domain.validation import check_moment, check_text, check_uuid, require_text
 from resilience.errors import InvalidInputError, InvalidTransitionError
 
 
@@ -184,13 +183,13 @@ class ImprovementItem(FactAggregate):
         owner: str, due: datetime,
     ) -> "ImprovementItem":
         """A review plans an action, owned by ``owner``, due at ``due`` (after now)."""
-        require_aware(due, "due")
+        check_moment(due, "due")
         if due <= ctx.occurred_at:
             raise InvalidInputError(
                 f"due ({due.isoformat()}) must be after the item is planned "
                 f"({ctx.occurred_at.isoformat()})")
-        if incident_id is not None and not isinstance(incident_id, UUID):
-            raise InvalidInputError(f"incident_id must be a UUID or None, got {incident_id!r}")
+        if incident_id is not None:
+            check_uuid(incident_id, "incident_id")
         check_uuid(community_id, "community_id")
         return cls._create(
             cls.Planned,
@@ -226,7 +225,7 @@ class ImprovementItem(FactAggregate):
 
     def is_overdue(self, at: datetime) -> bool:
         """Is the item, as it stands now, unfinished with its due date before ``at``?"""
-        require_aware(at, "at")
+        check_moment(at, "at", query=True)
         return self.status in UNFINISHED and at > self.due
 
     # Commands -----------------------------------------------------------------
@@ -242,7 +241,7 @@ class ImprovementItem(FactAggregate):
 
     def reschedule(self, ctx: Context, due: datetime, reason: str) -> None:
         """Move the due date (still after the planning time), saying why."""
-        require_aware(due, "due")
+        check_moment(due, "due")
         reason = require_text(reason, "reason")
         if due <= self.planned_at:
             raise InvalidInputError(

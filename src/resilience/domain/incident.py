@@ -14,6 +14,7 @@ from attrs import define
 from resilience.domain.base import Context, FactAggregate
 from resilience.domain.validation import (
     check_bool,
+    check_instance,
     check_items,
     check_text,
     check_uuid,
@@ -316,8 +317,7 @@ class Incident(FactAggregate):
         drill: bool = False,
     ) -> "Incident":
         """Someone noticed an incident at ``ctx.occurred_at``."""
-        if not isinstance(location, Location):
-            raise InvalidInputError(f"location must be a Location, got {location!r}")
+        check_instance(location, "location", Location)
         check_uuid(community_id, "community_id")
         incident = cls._create(
             cls.Detected,

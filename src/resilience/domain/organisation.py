@@ -11,8 +11,9 @@ from resilience.domain.validation import (
     check_instance,
     check_items,
     check_text,
+    check_whole,
     require_text,
-    require_whole,
+    shown,
 )
 from resilience.domain.values import (
     EXCLUSIVE_ROLES,
@@ -273,7 +274,7 @@ class Community(FactAggregate):
         try:
             return self.areas[area_id]
         except KeyError:
-            raise NotFoundError(f"{self.name} has no area {area_id!r}") from None
+            raise NotFoundError(f"{self.name} has no area {shown(area_id)}") from None
 
     def grids(self) -> list[str]:
         return [a for a, area in self.areas.items() if area.kind is AreaKind.GRID]
@@ -286,7 +287,7 @@ class Community(FactAggregate):
             if area.kind is AreaKind.GRID:
                 return current
             current = area.parent
-        raise NotFoundError(f"area {area_id!r} is in no grid")  # pragma: no cover
+        raise NotFoundError(f"area {shown(area_id)} is in no grid")  # pragma: no cover
 
     def zone_type_of(self, area_id: str) -> ZoneType | None:
         """The service-zone type of an area: its own, or the nearest classified ancestor's."""
@@ -474,8 +475,7 @@ class Community(FactAggregate):
 
     def issue_care_card(self, ctx: Context, grid_id: str, card: CareCard) -> None:
         self._require_kind(grid_id, {AreaKind.GRID})
-        if not isinstance(card, CareCard):
-            raise InvalidInputError("card must be a CareCard")
+        check_instance(card, "card", CareCard)
         if self.care_cards.get(grid_id) == card:
             raise InvalidTransitionError(f"grid {grid_id} already has this care card")
         self._trigger(self.CareCardIssued, ctx, grid_id=grid_id, card=card)
@@ -489,7 +489,7 @@ class Community(FactAggregate):
             self._require_kind(grid_id, {AreaKind.GRID})
         self._trigger(self.ActivityHeld, ctx, title=require_text(title, "title"),
                       category=require_text(category, "category"), grid_id=grid_id,
-                      participants=require_whole(participants, "participants", 0))
+                      participants=check_whole(participants, "participants", 0))
 
     # Invariants ---------------------------------------------------------------
 
@@ -529,7 +529,7 @@ class Community(FactAggregate):
     def _new_area_id(self, area_id: str) -> str:
         area_id = require_text(area_id, "area id")
         if area_id in self.areas:
-            raise AlreadyExistsError(f"{self.name} already has an area {area_id!r}")
+            raise AlreadyExistsError(f"{self.name} already has an area {shown(area_id)}")
         return area_id
 
     def _require_kind(self, area_id: str | None, kinds: set[AreaKind]) -> None:

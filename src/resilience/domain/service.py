@@ -8,11 +8,12 @@ from uuid import UUID
 from resilience.domain.base import Context, FactAggregate
 from resilience.domain.catalogue import CatalogueItem
 from resilience.domain.validation import (
+    check_instance,
     check_moment,
     check_text,
     check_uuid,
+    check_whole,
     require_text,
-    require_whole,
 )
 from resilience.domain.values import Provider, ServiceOutcome, ZoneType, parse_enum
 from resilience.errors import InvalidInputError, InvalidTransitionError
@@ -221,8 +222,7 @@ class ServiceOrder(FactAggregate):
 
     def dispatch(self, ctx: Context, provider: Provider) -> None:
         """The community dispatches the order (社區派單) to a provider, or reassigns it."""
-        if not isinstance(provider, Provider):
-            raise InvalidInputError(f"provider must be a Provider, got {provider!r}")
+        check_instance(provider, "provider", Provider)
         self._require_status(ctx, _DISPATCHABLE, "dispatched")
         if self.status is OrderStatus.DISPATCHED and provider == self.provider:
             raise InvalidTransitionError(
@@ -245,7 +245,7 @@ class ServiceOrder(FactAggregate):
 
     def rate(self, ctx: Context, score: int, comment: str = "") -> None:
         """The resident rates the fulfilled order (居民評單), 1 to 5."""
-        require_whole(score, "a rating", 1, 5)
+        check_whole(score, "a rating", 1, 5)
         check_text(comment, "comment")
         self._require_status(ctx, {OrderStatus.COMPLETED}, "rated")
         if self.rating is not None:

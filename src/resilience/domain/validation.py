@@ -1,7 +1,12 @@
 """The one rule for every value that enters the library: what is accepted is stored and
 read back exactly, by every store and every view.
 
-A value is checked against its *declared* type, never converted to it:
+A value is checked against its *declared* type, never converted to it, and must be of
+**exactly** that type, never a subclass: a subclass can override what a check reads
+(``len``, ``.year``, ``__str__``, ``__abs__``) and so store something other than what
+was checked (a ``UUID`` subclass whose ``__str__`` is not a UUID would be stored as
+that text and never read back). A member of the declared vocabulary is exact (an enum
+with members cannot be subclassed), and so is ``True`` (``bool`` cannot be).
 
 - **text** (``str``) is a ``str`` of at most ``SHORT_TEXT`` (200) characters, or
   ``FREE_TEXT`` (10,000) for the free-text fields named in ``FREE_TEXT_FIELDS``
@@ -21,16 +26,23 @@ A value is checked against its *declared* type, never converted to it:
 - **numbers** (``float``) are ``float`` or ``int`` (never ``bool``), finite (no NaN,
   no infinity), of magnitude at most ``MAX_INT``.
 - **yes/no** (``bool``) is ``True`` or ``False``, nothing else.
-- **moments** (``datetime``) are timezone-aware, with a UTC offset in whole seconds
-  (so the ISO 8601 text they are stored as reads back equal), from ``EARLIEST``
-  (1900-01-01T00:00Z) up to, not including, ``LATEST`` (2200-01-01T00:00Z): far
-  enough from the calendar's end (year 9999) that adding any duration a report
-  works with cannot overflow.
+- **moments** (``datetime``) are timezone-aware, their ``tzinfo`` a
+  ``datetime.timezone`` or a ``zoneinfo.ZoneInfo`` (exactly: these give the same
+  offset however often they are asked, so the offset checked is the one stored; convert
+  another tzinfo first, ``moment.astimezone(ZoneInfo("Asia/Shanghai"))``), with a UTC
+  offset in whole seconds (so the ISO 8601 text they are stored as reads back equal),
+  from ``EARLIEST`` (1900-01-01T00:00Z) up to, not including, ``LATEST``
+  (2200-01-01T00:00Z): far enough from the calendar's end (year 9999) that adding any
+  duration a report works with cannot overflow. Moments that only *ask* (a period's
+  bounds, ``known_at``, ``as_of``) may lie ``QUERY_MARGIN`` (a day) either side, so
+  that a day, month or year at the range's edge, cut in any time zone, can be asked
+  for.
 - **durations** (``timedelta``) are at most ``MAX_DURATION`` (36,525 days) either
   way: stored as seconds, they keep their microseconds exactly.
 - **identifiers** (``UUID``) are ``UUID`` objects, not their text.
 - **vocabularies** (``StrEnum``) are members of the declared enum (commands accept
-  a member's value and look it up, listing the allowed values when it is not one).
+  a member's value as a ``str`` and look it up, listing the allowed values when it is
+  not one).
 - **lists** (``tuple[X, ...]``) are tuples (commands accept a list or tuple, never a
   string, which would be taken apart into characters) of at most ``MAX_ITEMS``
   (1,000) items, each checked as ``X``; ``dict[K, V]``: each key and value checked.
@@ -40,23 +52,27 @@ A value is checked against its *declared* type, never converted to it:
 - ``X | None`` is None or an ``X``.
 
 Every refusal raises :class:`resilience.errors.InvalidInputError` (a ``ValueError``)
-naming the field, before anything is recorded. Commands check their arguments with
-these functions first, for messages in the caller's terms; :func:`check_event` then
-checks every field of every event just before it is triggered, by its declared
+naming the field, before anything is recorded; a message quotes the refused value
+through :func:`shown`, short whatever it is (a megabyte of text, a list nested
+thousands deep, an object whose ``__repr__`` raises). Commands check their arguments
+with these functions first, for messages in the caller's terms; :func:`check_event`
+then checks every field of every event just before it is triggered, by its declared
 type, so no command can record a value that breaks the rule. The limits may grow in
 later versions, never shrink, so that what was accepted stays readable.
 """
 
 import math
 import re
+import reprlib
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import fields as dataclass_fields
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from enum import Enum
 from types import NoneType, UnionType
 from typing import Any, TypeVar
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import attrs
 
@@ -79,8 +95,17 @@ EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 """The earliest moment accepted."""
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 """Moments must be before this."""
+QUERY_MARGIN = timedelta(days=1)
+"""How far before EARLIEST and after LATEST a moment that only asks may lie: more than
+any UTC offset, so a period of local days at either edge can be asked for."""
 MAX_DURATION = timedelta(days=36_525)
 """Longest duration, either way (about a century)."""
+
+ZONES = (timezone, ZoneInfo)
+"""The tzinfo types a moment may carry (exactly: not their subclasses)."""
+
+_RANGE = (EARLIEST, LATEST)
+_QUERY_RANGE = (EARLIEST - QUERY_MARGIN, LATEST + QUERY_MARGIN)
 
 # Cc except tab and newline, and every surrogate code point.
 _FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -89,18 +114,65 @@ T = TypeVar("T")
 E = TypeVar("E", bound=Enum)
 
 
-def _shown(value: object) -> str:
-    """``repr`` of a value for a message, cut short (a refused value may be megabytes)."""
+# Showing a refused value ------------------------------------------------------------------
+
+_SHOWN_LENGTH = 60
+_PLAIN = frozenset({str, bytes, int, float, bool, NoneType, list, tuple, dict, set, frozenset})
+"""Built-in types shown item by item, a few levels deep and a few items long."""
+_TRUSTED = frozenset({UUID, datetime, date, time, timedelta, timezone, ZoneInfo})
+"""Other types whose own ``repr`` is short and safe."""
+
+
+class _Shown(reprlib.Repr):
+    """``reprlib``'s limits, run only on the types it may trust."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel = 3
+        self.maxlist = self.maxtuple = self.maxset = self.maxfrozenset = 4
+        self.maxdict = 3
+        self.maxstring = self.maxother = _SHOWN_LENGTH
+        self.maxlong = 40
+
+    def repr1(self, x: Any, level: int) -> str:
+        kind = type(x)
+        if kind in _PLAIN:
+            return super().repr1(x, level)
+        if kind in _TRUSTED or isinstance(x, Enum) or kind.__module__.startswith("resilience."):
+            return self.repr_instance(x, level)
+        # Anything else may have a __repr__ that is slow, huge or hostile: not run.
+        return f"<{kind.__name__} object>"
+
+    def repr_bytes(self, x: bytes, level: int) -> str:
+        return repr(x[:self.maxstring])
+
+
+_shower = _Shown()
+
+
+def shown(value: object) -> str:
+    """A value as a message quotes it: at most 60 characters, a few levels deep, never
+    raising, whatever the value (megabytes, nested thousands deep, a hostile ``__repr__``
+    of an unknown type, which is not run)."""
     try:
-        shown = repr(value)
-    except Exception:  # a hostile __repr__ must not hide the refusal
-        shown = f"<{type(value).__name__}>"
-    return shown if len(shown) <= 60 else shown[:57] + "..."
+        text = _shower.repr(value)
+    except Exception:  # an int too long to print, a library repr that fails
+        text = f"<{type(value).__name__} object>"
+    return text if len(text) <= _SHOWN_LENGTH else text[:_SHOWN_LENGTH - 3] + "..."
 
 
 def _not_a(name: str, what: str, value: object) -> InvalidInputError:
     return InvalidInputError(f"{name} must be {what}, got {type(value).__name__} "
-                             f"{_shown(value)}")
+                             f"{shown(value)}")
+
+
+def _refuse_type(value: object, name: str, what: str, *types: type[Any]) -> InvalidInputError:
+    """The refusal of a value that is not exactly one of ``types`` (``what`` names them):
+    a subclass's is worded apart, for it looks like what was asked for."""
+    if isinstance(value, types) and type(value) is not bool:  # True is not a number at all
+        return InvalidInputError(f"{name} must be {what} itself, not an instance of the "
+                                 f"subclass {type(value).__name__}")
+    return _not_a(name, what, value)
 
 
 def _too_many(name: str, count: int, most: int = MAX_ITEMS) -> InvalidInputError:
@@ -114,8 +186,8 @@ def text_limit(name: str) -> int:
 
 def check_text(value: object, name: str, limit: int | None = None) -> str:
     """Return ``value`` unchanged if it is acceptable text (see the module docstring)."""
-    if not isinstance(value, str):
-        raise _not_a(name, "text", value)
+    if type(value) is not str:
+        raise _refuse_type(value, name, "text", str)
     most = text_limit(name) if limit is None else limit
     if len(value) > most:
         raise InvalidInputError(f"{name} must be at most {most:,} characters, "
@@ -132,82 +204,76 @@ def check_text(value: object, name: str, limit: int | None = None) -> str:
 
 def require_text(value: object, name: str) -> str:
     """Return ``value`` stripped, if it is acceptable text that is not blank."""
-    if not check_text(value, name).strip():
-        raise InvalidInputError(f"{name} must be a non-empty string, got {_shown(value)}")
-    return typing.cast(str, value).strip()
+    stripped = check_text(value, name).strip()
+    if not stripped:
+        raise InvalidInputError(f"{name} must be a non-empty string, got {shown(value)}")
+    return stripped
 
 
 def check_whole(value: object, name: str, low: int = -MAX_INT, high: int = MAX_INT) -> int:
     """Return ``value`` if it is an ``int`` (not a bool) from ``low`` to ``high``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInputError(f"{name} must be a whole number from {low} to {high}, "
-                                f"got {type(value).__name__} {_shown(value)}")
-    if not low <= value <= high:
-        raise InvalidInputError(f"{name} must be a whole number from {low} to {high}, "
-                                f"got {_shown(value)}")
-    return value
-
-
-def require_whole(value: object, name: str, low: int, high: int | None = None) -> int:
-    """Return ``value`` if it is a whole number (not a bool) from ``low`` to ``high``
-    (inclusive; up to ``MAX_INT`` if None), or raise InvalidInputError."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < low or (
-            value > (MAX_INT if high is None else high)):
-        bounds = f"from {low} to {high}" if high is not None else f"{low} or more"
-        raise InvalidInputError(f"{name} must be a whole number {bounds}, got {_shown(value)}")
+    if type(value) is not int or not low <= value <= high:
+        open_ended = high == MAX_INT and low > -MAX_INT
+        bounds = f"{low} or more" if open_ended else f"from {low} to {high}"
+        raise InvalidInputError(f"{name} must be a whole number {bounds}, "
+                                f"got {type(value).__name__} {shown(value)}")
     return value
 
 
 def check_number(value: object, name: str) -> float:
     """Return ``value`` if it is a finite ``float`` or an ``int`` (not a bool) within range."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _not_a(name, "a number", value)
+    if type(value) is not float and type(value) is not int:
+        raise _refuse_type(value, name, "a number", int, float)
     if not math.isfinite(value) or abs(value) > MAX_INT:
         raise InvalidInputError(f"{name} must be a finite number of magnitude at most "
-                                f"{MAX_INT}, got {_shown(value)}")
+                                f"{MAX_INT}, got {shown(value)}")
     return value
 
 
 def check_bool(value: object, name: str) -> bool:
     """Return ``value`` if it is True or False."""
-    if not isinstance(value, bool):
-        raise InvalidInputError(f"{name} must be True or False, got {_shown(value)}")
+    if type(value) is not bool:
+        raise InvalidInputError(f"{name} must be True or False, got {shown(value)}")
     return value
 
 
-_recent: tuple[object, object] = (None, None)
-"""The last two moments accepted. A command checks the same two (when it happened, when
-it was recorded) several times over; datetimes are immutable, so they pass at once."""
+def check_zone(value: object, name: str) -> timezone | ZoneInfo:
+    """Return ``value`` if it is a time zone a moment may carry (see ``ZONES``)."""
+    if type(value) not in ZONES:
+        raise InvalidInputError(
+            f"{name} must be a time zone (a zoneinfo.ZoneInfo or a datetime.timezone), e.g. "
+            f"ZoneInfo('Asia/Shanghai'); got {type(value).__name__} {shown(value)}")
+    return typing.cast(timezone | ZoneInfo, value)
 
 
-def check_moment(value: object, name: str) -> datetime:
-    """Return ``value`` if it is an aware datetime from EARLIEST to before LATEST."""
-    global _recent
-    if not isinstance(value, datetime):
-        raise _not_a(name, "a datetime", value)
-    if value is _recent[0] or value is _recent[1]:
-        return value
-    offset = value.utcoffset() if value.tzinfo is not None else None
-    if offset is None:
+def check_moment(value: object, name: str, *, query: bool = False) -> datetime:
+    """Return ``value`` if it is an aware datetime from EARLIEST to before LATEST; with
+    ``query``, a moment that only asks, up to QUERY_MARGIN beyond either end."""
+    if type(value) is not datetime:
+        raise _refuse_type(value, name, "a datetime", datetime)
+    if value.tzinfo is None:
         raise InvalidInputError(
             f"{name} must be timezone-aware (got naive {value.isoformat()}); "
             "attach a tzinfo, e.g. datetime(..., tzinfo=ZoneInfo('Asia/Shanghai'))")
+    check_zone(value.tzinfo, f"{name}'s tzinfo")
+    offset = typing.cast(timedelta, value.utcoffset())
     if offset.microseconds:
         raise InvalidInputError(f"{name}'s UTC offset must be whole seconds, got {offset}")
-    # An offset is less than a day, so only the years at the edges need the exact test.
-    if not EARLIEST.year < value.year < LATEST.year - 1 and not (
-            EARLIEST.year - 1 <= value.year <= LATEST.year and EARLIEST <= value < LATEST):
+    low, high = _QUERY_RANGE if query else _RANGE
+    # A local time is within a day of UTC, so only the years at the edges need the exact
+    # test; one far beyond is refused without it (datetime.max less an offset overflows).
+    if not low.year < value.year < high.year - 1 and not (
+            low.year - 1 <= value.year <= high.year and low <= value < high):
         raise InvalidInputError(
-            f"{name} must be from {EARLIEST:%Y-%m-%d} to before {LATEST:%Y-%m-%d} (UTC), "
+            f"{name} must be from {low:%Y-%m-%d} to before {high:%Y-%m-%d} (UTC), "
             f"got {value.isoformat()}")
-    _recent = (value, _recent[0])
     return value
 
 
 def check_duration(value: object, name: str) -> timedelta:
     """Return ``value`` if it is a timedelta of at most MAX_DURATION either way."""
-    if not isinstance(value, timedelta):
-        raise _not_a(name, "a timedelta", value)
+    if type(value) is not timedelta:
+        raise _refuse_type(value, name, "a timedelta", timedelta)
     if abs(value) > MAX_DURATION:
         raise InvalidInputError(f"{name} must be at most {MAX_DURATION.days:,} days either "
                                 f"way, got {value}")
@@ -216,8 +282,8 @@ def check_duration(value: object, name: str) -> timedelta:
 
 def check_uuid(value: object, name: str) -> UUID:
     """Return ``value`` if it is a UUID."""
-    if not isinstance(value, UUID):
-        raise _not_a(name, "a UUID", value)
+    if type(value) is not UUID:
+        raise _refuse_type(value, name, "a UUID", UUID)
     return value
 
 
@@ -225,17 +291,17 @@ def check_items(value: object, name: str, item: Callable[[object, str], T],
                 most: int = MAX_ITEMS) -> tuple[T, ...]:
     """A tuple of the checked items of ``value``, a list or tuple (never a string) of at
     most ``most`` items, each passed to ``item(value, name)``."""
-    if not isinstance(value, list | tuple):
-        raise _not_a(name, "a list or tuple", value)
+    if type(value) is not list and type(value) is not tuple:
+        raise _refuse_type(value, name, "a list or tuple", list, tuple)
     if len(value) > most:
         raise _too_many(name, len(value), most)
     return tuple(item(entry, f"{name}[{index}]") for index, entry in enumerate(value))
 
 
 def check_instance(value: object, name: str, cls: type[T]) -> T:
-    """Return ``value`` if it is a ``cls``."""
-    if not isinstance(value, cls):
-        raise _not_a(name, _article(cls.__name__), value)
+    """Return ``value`` if it is a ``cls`` (exactly)."""
+    if type(value) is not cls:
+        raise _refuse_type(value, name, _article(cls.__name__), cls)
     return value
 
 
@@ -335,7 +401,7 @@ def _checker(declared: Any, field: str) -> Check:
         return _member_of(declared)
     if isinstance(declared, type) and attrs.has(declared):
         return _value_object(declared)
-    raise TypeError(f"{field}: no validation rule for the declared type {declared!r}")
+    raise TypeError(f"{field}: no validation rule for the declared type {declared}")
 
 
 def _text_of(limit: int) -> Check:
@@ -366,14 +432,14 @@ def _union(options: list[Check], optional: bool, declared: Any) -> Check:
                 return
             except InvalidInputError:
                 continue
-        raise InvalidInputError(f"{name} must be {declared}, got {_shown(value)}")
+        raise InvalidInputError(f"{name} must be {declared}, got {shown(value)}")
     return check_union
 
 
 def _tuple_of(item: Check) -> Check:
     def check_tuple(value: object, name: str) -> None:
-        if not isinstance(value, tuple):
-            raise _not_a(name, "a tuple", value)
+        if type(value) is not tuple:
+            raise _refuse_type(value, name, "a tuple", tuple)
         if len(value) > MAX_ITEMS:
             raise _too_many(name, len(value))
         for index, entry in enumerate(value):
@@ -383,21 +449,21 @@ def _tuple_of(item: Check) -> Check:
 
 def _dict_of(key: Check, item: Check) -> Check:
     def check_dict(value: object, name: str) -> None:
-        if not isinstance(value, dict):
-            raise _not_a(name, "a dict", value)
+        if type(value) is not dict:
+            raise _refuse_type(value, name, "a dict", dict)
         if len(value) > MAX_ITEMS:
             raise _too_many(name, len(value))
         for k, v in value.items():
             key(k, f"{name} key")
-            item(v, f"{name}[{k!r}]")
+            item(v, f"{name}[{shown(k)}]")
     return check_dict
 
 
 def _member_of(enum_cls: type[E]) -> Check:
     def check_member(value: object, name: str) -> None:
-        if not isinstance(value, enum_cls):
+        if type(value) is not enum_cls:
             allowed = ", ".join(str(m.value) for m in enum_cls)
-            raise InvalidInputError(f"{name} must be one of {allowed}; got {_shown(value)}")
+            raise InvalidInputError(f"{name} must be one of {allowed}; got {shown(value)}")
     return check_member
 
 
@@ -405,8 +471,7 @@ def _value_object(cls: type[Any]) -> Check:
     plan: list[tuple[str, Check]] = []
 
     def check_object(value: object, name: str) -> None:
-        if not isinstance(value, cls):
-            check_instance(value, name, cls)
+        check_instance(value, name, cls)
         if not plan:  # built on first use: value classes may refer to each other
             plan.extend((a.name, _checker(a.type, a.name)) for a in attrs.fields(cls))
         for field, check in plan:

@@ -16,6 +16,7 @@ from resilience.domain.validation import (
     instance_field,
     non_empty_field,
     optional_non_empty_field,
+    shown,
     text_field,
     whole_field,
 )
@@ -138,14 +139,17 @@ E = TypeVar("E", bound=StrEnum)
 
 
 def parse_enum(enum_cls: type[E], value: object, name: str) -> E:
-    """``enum_cls(value)``, raising InvalidInputError that lists the allowed values."""
-    try:
-        if not isinstance(value, str):
-            raise ValueError(value)
-        return enum_cls(value)
-    except ValueError:
-        allowed = ", ".join(m.value for m in enum_cls)
-        raise InvalidInputError(f"{name} must be one of {allowed}; got {value!r}") from None
+    """A member of ``enum_cls``, or the member whose value is the text ``value``;
+    otherwise InvalidInputError listing the allowed values."""
+    if type(value) is enum_cls:
+        return value
+    if type(value) is str:  # exactly: a subclass could answer the lookup as it likes
+        try:
+            return enum_cls(value)
+        except ValueError:
+            pass
+    allowed = ", ".join(m.value for m in enum_cls)
+    raise InvalidInputError(f"{name} must be one of {allowed}; got {shown(value)}")
 
 
 def _role(value: object) -> "Role":

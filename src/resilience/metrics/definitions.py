@@ -9,12 +9,14 @@ cases meet it (NFPA 1710's rule is 90 percent), which is the same as the
 
 import json
 import math
+import typing
 from collections.abc import Mapping
 from typing import Any, Literal
 
 from attrs import field, frozen
 
 from resilience.adapters.converter import input_converter
+from resilience.domain.validation import check_text, shown
 from resilience.domain.values import IncidentType, Severity
 from resilience.errors import InvalidInputError, NotFoundError
 from resilience.metrics.cases import MILESTONES, Case, Subject
@@ -24,13 +26,13 @@ SECONDS_PER: Mapping[str, float] = {"s": 1.0, "min": 60.0, "h": 3600.0, "d": 864
 
 
 def _names(value: tuple[str, ...] | list[str]) -> tuple[str, ...]:
-    if isinstance(value, str) or not all(isinstance(v, str) and v for v in value):
-        raise InvalidInputError(f"a filter takes a list of names, got {value!r}")
+    if type(value) not in (list, tuple) or not all(type(v) is str and v for v in value):
+        raise InvalidInputError(f"a filter takes a list of names, got {shown(value)}")
     return tuple(value)
 
 
 def _number(value: object) -> bool:
-    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+    return type(value) in (int, float) and math.isfinite(typing.cast(float, value))
 
 
 @frozen
@@ -78,37 +80,40 @@ class MetricDefinition:
     description: str = ""
 
     def __attrs_post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip():
+        if not check_text(self.name, "a metric's name").strip():
             raise InvalidInputError("a metric needs a name")
-        if not isinstance(self.subject, str) or self.subject not in MILESTONES:
-            raise InvalidInputError(f"subject must be 'incident' or 'order', got {self.subject!r}")
+        if type(self.subject) is not str or self.subject not in MILESTONES:
+            raise InvalidInputError(
+                f"subject must be 'incident' or 'order', got {shown(self.subject)}")
         known = MILESTONES[self.subject]
         for which, milestone in (("start", self.start), ("end", self.end)):
-            if milestone not in known:
+            if type(milestone) is not str or milestone not in known:
                 raise InvalidInputError(
-                    f"metric {self.name}: {which} {milestone!r} is not a milestone of an "
+                    f"metric {self.name}: {which} {shown(milestone)} is not a milestone of an "
                     f"{self.subject}; known: {', '.join(known)}")
         if self.start == self.end:
             raise InvalidInputError(f"metric {self.name}: start and end are the same milestone")
-        if not isinstance(self.unit, str) or self.unit not in SECONDS_PER:
+        if type(self.unit) is not str or self.unit not in SECONDS_PER:
             raise InvalidInputError(f"unit must be one of {', '.join(SECONDS_PER)}")
         if self.target is not None and not _number(self.target):
-            raise InvalidInputError(f"target must be a number of {self.unit}, got {self.target!r}")
+            raise InvalidInputError(
+                f"target must be a number of {self.unit}, got {shown(self.target)}")
         if not _number(self.percentile) or not 0 < self.percentile <= 100:
-            raise InvalidInputError(f"percentile must be in (0, 100], got {self.percentile!r}")
+            raise InvalidInputError(
+                f"percentile must be in (0, 100], got {shown(self.percentile)}")
         if not isinstance(self.applies_to, CaseFilter):
             raise InvalidInputError("applies_to must be a CaseFilter")
         for milestone in self.applies_to.requires:
             if milestone not in known:
                 raise InvalidInputError(
-                    f"metric {self.name}: requires {milestone!r}, not a milestone of an "
+                    f"metric {self.name}: requires {shown(milestone)}, not a milestone of an "
                     f"{self.subject}")
         for name, kind in (("incident_types", IncidentType), ("severities", Severity)):
             known_values = [member.value for member in kind]
             unknown = [v for v in getattr(self.applies_to, name) if v not in known_values]
             if unknown:
-                raise InvalidInputError(f"metric {self.name}: unknown {name} {unknown}; "
-                                        f"known: {', '.join(known_values)}")
+                raise InvalidInputError(f"metric {self.name}: unknown {name} "
+                                        f"{shown(unknown)}; known: {', '.join(known_values)}")
 
     def measure(self, case: Case) -> float | None:
         """The case's duration in the metric's unit, or None if a milestone is missing."""
@@ -129,20 +134,21 @@ class MetricDefinition:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "MetricDefinition":
         if not isinstance(data, Mapping):
-            raise InvalidInputError(f"a metric definition is a JSON object, got {data!r}")
+            raise InvalidInputError(f"a metric definition is a JSON object, got {shown(data)}")
         if not isinstance(data.get("name"), str):
-            raise InvalidInputError(f"a metric needs a name (text), got {data.get('name')!r}")
+            raise InvalidInputError(f"a metric needs a name (text), got {shown(data.get('name'))}")
         # The converter would turn true or "15" into a number: check what was typed first.
         for key in ("target", "percentile"):
             if data.get(key) is not None and not _number(data[key]):
-                raise InvalidInputError(f"{key} must be a number, got {data[key]!r}")
+                raise InvalidInputError(f"{key} must be a number, got {shown(data[key])}")
         filters = data.get("applies_to")
         if isinstance(filters, Mapping):
             for key, value in filters.items():
                 if key != "include_drills":
                     _names(value)
                 elif not isinstance(value, bool):
-                    raise InvalidInputError(f"include_drills must be true or false, got {value!r}")
+                    raise InvalidInputError(
+                        f"include_drills must be true or false, got {shown(value)}")
         try:
             return input_converter.structure(dict(data), cls)
         except InvalidInputError:
@@ -216,8 +222,8 @@ BUILT_IN_BY_NAME: Mapping[str, MetricDefinition] = {m.name: m for m in BUILT_IN}
 
 def builtin(name: str) -> MetricDefinition:
     """A built-in definition by name (see docs/metrics.md for each one's exact rule)."""
-    try:
-        return BUILT_IN_BY_NAME[name]
-    except KeyError:
+    found = BUILT_IN_BY_NAME.get(check_text(name, "a metric's name"))
+    if found is None:
         raise NotFoundError(
-            f"no built-in metric {name!r}; built-ins: {', '.join(BUILT_IN_BY_NAME)}") from None
+            f"no built-in metric {shown(name)}; built-ins: {', '.join(BUILT_IN_BY_NAME)}")
+    return found

@@ -1,12 +1,27 @@
-"""Periods and groupings: which cases a report covers and how it splits them."""
+"""Periods and groupings: which cases a report covers and how it splits them.
+
+A period's bounds are moments that ask (:func:`~resilience.domain.validation.check_moment`
+with ``query``): they may lie a day beyond the range of recorded moments, so the last
+day, month or year of the range can be asked for in any time zone. ``Period.day``,
+``month`` and ``year`` take a year from 1900 to 2199 and a time zone (a ``ZoneInfo`` or
+a ``timezone``).
+"""
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta, tzinfo
 
 from attrs import frozen
 
-from resilience.clock import require_aware
-from resilience.domain.base import require_whole
+from resilience.domain.validation import (
+    EARLIEST,
+    LATEST,
+    check_items,
+    check_moment,
+    check_text,
+    check_whole,
+    check_zone,
+    shown,
+)
 from resilience.errors import InvalidInputError
 from resilience.metrics.cases import DIMENSIONS, Case
 
@@ -25,26 +40,29 @@ class Period:
         for name in ("start", "end"):
             value = getattr(self, name)
             if value is not None:
-                require_aware(value, f"period {name}")
+                check_moment(value, f"period {name}", query=True)
         if self.start is not None and self.end is not None and self.end <= self.start:
             raise InvalidInputError("a period must end after it starts")
 
     @classmethod
     def day(cls, on: date, tz: tzinfo) -> "Period":
-        if not isinstance(on, date):
-            raise InvalidInputError(f"Period.day needs a date, got {on!r}")
-        start = datetime(on.year, on.month, on.day, tzinfo=tz)
+        if type(on) is not date and type(on) is not datetime:
+            raise InvalidInputError(f"Period.day needs a date, got {shown(on)}")
+        start = datetime(_year(on.year), on.month, on.day, tzinfo=check_zone(tz, "tz"))
         return cls(start, start + timedelta(days=1))
 
     @classmethod
     def month(cls, year: int, month: int, tz: tzinfo) -> "Period":
-        require_whole(month, "month", 1, 12)
-        start = _first(year, month, tz)
-        return cls(start, _first(year + month // 12, month % 12 + 1, tz))
+        check_whole(month, "month", 1, 12)
+        zone = check_zone(tz, "tz")
+        return cls(datetime(_year(year), month, 1, tzinfo=zone),
+                   datetime(year + month // 12, month % 12 + 1, 1, tzinfo=zone))
 
     @classmethod
     def year(cls, year: int, tz: tzinfo) -> "Period":
-        return cls(_first(year, 1, tz), _first(year + 1, 1, tz))
+        zone = check_zone(tz, "tz")
+        return cls(datetime(_year(year), 1, 1, tzinfo=zone),
+                   datetime(year + 1, 1, 1, tzinfo=zone))
 
     def bounds(self) -> tuple[float | None, float | None]:
         return (self.start.timestamp() if self.start else None,
@@ -62,11 +80,9 @@ class Period:
         return f"{start} to {end}"
 
 
-def _first(year: int, month: int, tz: tzinfo) -> datetime:
-    try:
-        return datetime(year, month, 1, tzinfo=tz)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise InvalidInputError(f"no such month: {year!r}-{month!r} ({exc})") from None
+def _year(year: int) -> int:
+    """``year``, if moments in it may be recorded."""
+    return check_whole(year, "year", EARLIEST.year, LATEST.year - 1)
 
 
 ALL_TIME = Period()
@@ -86,10 +102,9 @@ def check_group_by(group_by: Sequence[str], subjects: Sequence[str]) -> tuple[st
     """The grouping as a tuple, or InvalidInputError naming what can't be grouped by."""
     if group_by is None:
         group_by = ()
-    if isinstance(group_by, str):
+    if type(group_by) is str:
         group_by = (group_by,)
-    if not all(isinstance(name, str) for name in group_by):
-        raise InvalidInputError(f"group_by takes names, got {group_by!r}")
+    group_by = check_items(group_by, "group_by", check_text)
     for name in group_by:
         if name in _BUCKETS:
             continue
@@ -97,9 +112,10 @@ def check_group_by(group_by: Sequence[str], subjects: Sequence[str]) -> tuple[st
         if lacking:
             known = sorted({d for s in subjects for d in DIMENSIONS[s]} | set(_BUCKETS))
             raise InvalidInputError(
-                f"can't group {' and '.join(lacking)}s by {name!r}; use one of {', '.join(known)}")
+                f"can't group {' and '.join(lacking)}s by {shown(name)}; "
+                f"use one of {', '.join(known)}")
     if len(set(group_by)) != len(group_by):
-        raise InvalidInputError(f"group_by repeats a name: {list(group_by)}")
+        raise InvalidInputError(f"group_by repeats a name: {shown(list(group_by))}")
     return tuple(group_by)
 
 

@@ -36,10 +36,9 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, cast
 
 from attrs import frozen
-from cattrs import transform_error
 from eventsourcing.persistence import Mapper, Notification
 
-from resilience.adapters.store import describe as describe_error
+from resilience.adapters.store import describe
 from resilience.errors import UnreadableEventError
 from resilience.projections.folds import Delivery, Doc, Docs, Projection
 
@@ -100,7 +99,7 @@ def fold_page(page: Sequence[Notification], mapper: Mapper[Any],
             if isinstance(exc, MemoryError):
                 raise
             _check_opens(mapper, notification, exc)
-            quarantined.append(_entry(notification, _one_line(exc)))
+            quarantined.append(_entry(notification, describe(exc)))
             held[key] = notification.originator_version
             continue
         deliveries.append((notification, delivery))
@@ -141,7 +140,7 @@ def _fold_carefully(deliveries: Sequence[tuple[Notification, Delivery]],
                 projection.apply(delivery, trial)
         except Exception as exc:
             _stop_on(exc, views)
-            quarantined.append(_entry(notification, f"{view} view: {_one_line(exc)}"))
+            quarantined.append(_entry(notification, f"{view} view: {describe(exc)}"))
             held[delivery.key] = delivery.version
             continue
         for trial in trials:
@@ -221,10 +220,12 @@ def _check_opens(mapper: Mapper[Any], notification: Notification, exc: Exception
             raise exc from exc.__cause__
         raise UnreadableEventError(
             f"stored event {notification.id} ({notification.topic}) cannot be read: is the "
-            f"store encrypted or compressed with other settings? {_one_line(exc)}") from exc
+            f"store encrypted or compressed with other settings? {describe(exc)}") from exc
 
 
 def _entry(notification: Notification, error: str) -> QuarantinedEvent:
+    if len(error) > _MAX_ERROR:
+        error = error[:_MAX_ERROR - 1] + "…"
     return QuarantinedEvent(notification.id, notification.topic, str(notification.originator_id),
                             notification.originator_version, error)
 
@@ -232,12 +233,3 @@ def _entry(notification: Notification, error: str) -> QuarantinedEvent:
 def _held_back(notification: Notification, first: int) -> QuarantinedEvent:
     return _entry(notification, f"held back: v{first} of this aggregate is quarantined")
 
-
-def _one_line(exc: BaseException) -> str:
-    """The error on one line, with what cattrs found wrong (a structuring error's own
-    message only counts its sub-exceptions, and the upcaster to write needs them)."""
-    text = describe_error(exc)
-    cause = exc.__cause__
-    if isinstance(cause, BaseExceptionGroup):
-        text += f" [{'; '.join(' '.join(line.split()) for line in transform_error(cause))}]"
-    return text if len(text) <= _MAX_ERROR else text[:_MAX_ERROR - 1] + "…"

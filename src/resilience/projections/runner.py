@@ -34,8 +34,8 @@ from resilience.adapters.viewstore import (
     dumps,
     open_view_store,
 )
-from resilience.domain.base import require_whole
-from resilience.errors import InvalidInputError, ResilienceError
+from resilience.domain.validation import check_whole, shown
+from resilience.errors import InvalidInputError, ResilienceError, UnreadableEventError
 from resilience.projections.folds import PROJECTIONS, Doc, Projection
 from resilience.projections.quarantine import (
     QUARANTINE,
@@ -57,6 +57,20 @@ _log = logging.getLogger("resilience.views")
 
 Progress = Callable[[int, int], None]
 """Called after each page with (events processed so far, events to process in all)."""
+
+MAX_INTERVAL = 86_400.0
+"""The longest pause a follower may be given between polls (a day): longer ones overflow
+the thread's timed wait."""
+
+
+def check_interval(interval: object) -> float:
+    """Return a follower's ``interval`` if it is a number of seconds > 0 and at most
+    MAX_INTERVAL (not NaN, not infinite), else raise InvalidInputError."""
+    if isinstance(interval, bool) or not isinstance(interval, int | float) or not (
+            0 < interval <= MAX_INTERVAL):  # NaN fails the comparison too
+        raise InvalidInputError(f"the follower's interval must be a number of seconds > 0 "
+                                f"and at most {MAX_INTERVAL:,.0f}, got {shown(interval)}")
+    return interval
 
 
 class ViewsTimeoutError(ResilienceError, TimeoutError):
@@ -167,7 +181,7 @@ class Views:
 
     @page_size.setter
     def page_size(self, size: int) -> None:
-        self._page_size = require_whole(size, "page_size", 1)
+        self._page_size = check_whole(size, "page_size", 1)
 
     # Positions ----------------------------------------------------------------
 
@@ -262,7 +276,8 @@ class Views:
             pause = min(pause * 2, 0.2)
 
     def follow(self, interval: float = 0.5) -> "Follower":
-        """Keep the views caught up from a background thread until the follower stops."""
+        """Keep the views caught up from a background thread until the follower stops;
+        poll every ``interval`` seconds (see ``check_interval``)."""
         return Follower(self, interval)
 
     # Reading ------------------------------------------------------------------
@@ -272,7 +287,7 @@ class Views:
             return self.stored_names[view]
         except KeyError:
             raise InvalidInputError(
-                f"no view {view!r}; the views are {', '.join(self.stored_names)}") from None
+                f"no view {shown(view)}; the views are {', '.join(self.stored_names)}") from None
 
     def get(self, view: str, key: str) -> Doc | None:
         row = self.store.fetch(self._stored(view), [key]).get(key)
@@ -297,6 +312,18 @@ class Views:
         resilience.projections.quarantine): empty unless something is wrong. As the views
         stand: a fresh query (or ``catch_up()``) first brings them up to date."""
         return from_docs(self.select(QUARANTINE, QUARANTINE))
+
+    def check_not_quarantined(self, aggregate_id: str) -> None:
+        """Raise UnreadableEventError if facts of an aggregate are quarantined, naming the
+        first and its error: why the views may hold nothing of an aggregate whose first
+        fact is there, where a NotFoundError would say it does not exist."""
+        doc = self.get(QUARANTINE, aggregate_id)
+        if doc is not None:
+            first, *rest = from_docs([(aggregate_id, doc)])
+            raise UnreadableEventError(
+                f"the facts of {aggregate_id} from v{first.version} on are quarantined "
+                f"({len(rest) + 1} stored events; see the data-quality report): event "
+                f"{first.position} ({first.topic}): {first.error}")
 
     # Internals ----------------------------------------------------------------
 
@@ -344,8 +371,12 @@ class Follower:
     succeeds again. ``error`` (and ``views.error``) holds the latest failure
     until a catch-up succeeds, ``failures`` counts them in a row. Retries pause
     ``interval``, doubling up to ``max(interval, 2)`` seconds, so the follower
-    resumes within seconds of the store's return; each attempt waits at most
-    the store's timeout (``?timeout=``).
+    resumes within seconds of the store's return, however long the outage;
+    each attempt waits at most the store's timeout (``?timeout=``).
+
+    Should the thread itself ever stop on an error (a fault of this library, not
+    of the store), ``running`` turns False, ``error`` keeps that error and an
+    error line is logged.
     """
 
     REPORT_EVERY = 60.0
@@ -353,14 +384,29 @@ class Follower:
 
     def __init__(self, views: Views, interval: float) -> None:
         self.views = views
-        self.interval = interval
+        self.interval = check_interval(interval)
         self.error: BaseException | None = None
         self.failures = 0
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="resilience-views", daemon=True)
         self._thread.start()
 
+    def pause(self) -> float:
+        """Seconds to wait before the next attempt after ``failures`` failed ones in a row:
+        ``interval`` doubled per failure, ten times at most (an interval of 2 ms or more
+        reaches the cap before), and at most ``max(interval, 2)``. Doubling without end
+        would overflow a float after 1,024 failures, an outage of about half an hour."""
+        return min(self.interval * 2.0 ** min(self.failures, 10), max(self.interval, 2.0))
+
     def _run(self) -> None:
+        try:
+            self._follow()
+        except BaseException as exc:  # kept and logged: a thread's death is silent
+            self.error = self.views.error = exc
+            _log.error("views follower stopped, the views are no longer kept up to date: %s",
+                       describe(exc))
+
+    def _follow(self) -> None:
         views, reported = self.views, 0.0
         while not self._stopping.is_set():
             try:
@@ -387,8 +433,7 @@ class Follower:
                 self.failures = 0
                 if folded >= views.page_size:
                     continue  # more to fold: no pause
-            self._stopping.wait(min(self.interval * 2 ** self.failures,
-                                    max(self.interval, 2.0)))
+            self._stopping.wait(self.pause())
 
     @property
     def running(self) -> bool:

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from attrs import field, frozen
 
+from resilience.domain.validation import shown
 from resilience.domain.values import IncidentType
 from resilience.errors import InvalidInputError
 from resilience.metrics.cases import INCIDENT_MILESTONE_FACTS, INCIDENT_MILESTONES, Case, Fact
@@ -74,13 +75,13 @@ class Objective:
                 raise InvalidInputError(f"an objective needs a {what}")
         if self.rule not in RULES:
             raise InvalidInputError(f"objective {self.name}: rule must be one of "
-                                    f"{', '.join(RULES)}, got {self.rule!r}")
+                                    f"{', '.join(RULES)}, got {shown(self.rule)}")
         if self.rule == "within":
             for which in ("start", "end"):
                 if getattr(self, which) not in INCIDENT_MILESTONES:
                     raise InvalidInputError(
                         f"objective {self.name}: {which} must be an incident milestone "
-                        f"({', '.join(INCIDENT_MILESTONES)}), got {getattr(self, which)!r}")
+                        f"({', '.join(INCIDENT_MILESTONES)}), got {shown(getattr(self, which))}")
             if not isinstance(self.target, timedelta) or self.target <= timedelta(0):
                 raise InvalidInputError(
                     f"objective {self.name}: target must be a positive duration")
@@ -136,7 +137,7 @@ class Objective:
     def from_dict(cls, data: Mapping[str, Any]) -> "Objective":
         """An objective from JSON-like data (``target_minutes``, ``late_after_minutes``)."""
         if not isinstance(data, Mapping):
-            raise InvalidInputError(f"an objective is an object, got {data!r}")
+            raise InvalidInputError(f"an objective is an object, got {shown(data)}")
         known = {"name", "title", "rule", "start", "end", "target_minutes", "some_challenges",
                  "milestones", "late_after_minutes", "incident_types"}
         extra = sorted(set(data) - known)
@@ -154,7 +155,7 @@ class Objective:
                 if (isinstance(value, bool) or not isinstance(value, int | float)
                         or not -_MAX_MINUTES <= value <= _MAX_MINUTES):
                     raise InvalidInputError(f"{key} must be a number of minutes (at most a "
-                                            f"year), got {value!r}")
+                                            f"year), got {shown(value)}")
                 fields[name] = timedelta(minutes=value)
         for key in ("milestones", "incident_types"):
             if key in fields and not isinstance(fields[key], list):

@@ -135,10 +135,15 @@ def _stamp(at: datetime | None) -> str:
     return f"{at:%Y-%m-%d %H:%M} {_offset(at)}".rstrip()
 
 
+def _local(at: datetime, origin: datetime) -> datetime:
+    """A moment in the incident's own offset (detection's)."""
+    zone: tzinfo | None = origin.tzinfo
+    return at.astimezone(zone) if zone is not None and at.tzinfo is not None else at
+
+
 def _clock(at: datetime, origin: datetime) -> str:
     """A moment in the incident's own offset; the date only when not detection's."""
-    zone: tzinfo | None = origin.tzinfo
-    local = at.astimezone(zone) if zone is not None and at.tzinfo is not None else at
+    local = _local(at, origin)
     text = f"{local:%H:%M:%S}" if local.second else f"{local:%H:%M}"
     return text if local.date() == origin.date() else f"{local:%Y-%m-%d} {text}"
 
@@ -644,8 +649,16 @@ _PLOT_RIGHT = 960  # room on the right for the last tick's label
 _ROW = 26
 _HEADING_ROW = 22
 _TOP = 30  # room above the rows for the target line's label
-_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 240, 360, 720, 1440)
-_MAX_TICKS = 12
+_HOUR = 60
+_DAY = 24 * _HOUR
+_MONTH = 30 * _DAY  # a chart's month and year: steps of a fixed length, not calendar ones
+_YEAR = 365 * _DAY
+# Nice tick steps in minutes; past the last one, 1, 2, 5, 10, 20, 50... years (no end:
+# a history may span centuries).
+_STEPS = (1, 2, 5, 10, 15, 30, _HOUR, 2 * _HOUR, 4 * _HOUR, 6 * _HOUR, 12 * _HOUR,
+          _DAY, 2 * _DAY, 7 * _DAY, 14 * _DAY, _MONTH, 2 * _MONTH, 3 * _MONTH, 6 * _MONTH)
+_MAX_TICKS = 12  # steps across the span; the padding past the last marker adds one or two
+_MAX_DATE_TICKS = 8  # fewer from a day's step on, whose ticks carry a wider date label
 _LABEL_CHARS = 28
 _CHAR_WIDTH = 7.0  # a generous average for the 11.5-12.5 px labels, to tell if one fits
 
@@ -675,10 +688,23 @@ def _scale(incident: IncidentReview) -> _Scale:
     if incident.target_line is not None:
         times.append(_in_minutes(incident.target_line))
     low, high = min([0.0, *times]), max([0.0, *times])
-    step = next((s for s in _STEPS if (high - low) / s <= _MAX_TICKS), _STEPS[-1])
+    step = _step(high - low)
     # A little room past the last marker so it does not sit on the frame.
     end = math.ceil((high + step * 0.3) / step) * step
     return _Scale(math.floor(low / step) * step, end, step)
+
+
+def _step(span: float) -> int:
+    """The first nice step that cuts ``span`` minutes into few enough ticks."""
+    for step in _STEPS:
+        if span / step <= (_MAX_TICKS if step < _DAY else _MAX_DATE_TICKS):
+            return step
+    magnitude = 1
+    while True:  # ends: each turn multiplies the step by 10
+        for years in (magnitude, 2 * magnitude, 5 * magnitude):
+            if span / (years * _YEAR) <= _MAX_DATE_TICKS:
+                return years * _YEAR
+        magnitude *= 10
 
 
 def _track_times(track: ResponderTrack) -> dict[str, datetime]:
@@ -690,15 +716,18 @@ def _track_times(track: ResponderTrack) -> dict[str, datetime]:
 def _figure(incident: IncidentReview, number: int) -> str:
     if not (incident.milestones or incident.responders or incident.target_line):
         return "<p class=\"empty\">No times recorded to chart.</p>"
-    caption = (f"Minutes since detection at {_clock(incident.detected_at, incident.detected_at)}"
+    scale, detected = _scale(incident), incident.detected_at
+    # From a day's step on the ticks are dated: so is detection.
+    since = ("Minutes since detection at " + _clock(detected, detected) if scale.step < _DAY
+             else f"Time since detection at {_stamp(detected)}")
+    caption = (since
                + ("; dashed line: the target" if incident.target_line is not None else "")
                + ". Hover a marker for its time.")
-    return (f"<figure class=\"chart\" id=\"chart-{number}\">\n{_svg(incident)}\n"
+    return (f"<figure class=\"chart\" id=\"chart-{number}\">\n{_svg(incident, scale)}\n"
             f"<figcaption>{escape(caption)}</figcaption>\n</figure>")
 
 
-def _svg(incident: IncidentReview) -> str:
-    scale = _scale(incident)
+def _svg(incident: IncidentReview, scale: _Scale) -> str:
     body: list[str] = []
     bands: list[str] = []
     y = _TOP
@@ -828,7 +857,7 @@ def _grid(incident: IncidentReview, scale: _Scale, axis_y: float) -> str:
     for tick in scale.ticks():
         x = scale.x(tick)
         css = "zero" if tick == 0 else "grid"
-        clock = _clock(origin + timedelta(minutes=tick), origin).split(" ")[-1]
+        clock = _tick_moment(origin, tick, scale.step)
         parts.append(
             f"<line class=\"{css}\" x1=\"{x}\" y1=\"{_TOP}\" x2=\"{x}\" y2=\"{axis_y + 4}\"/>"
             f"<text class=\"tick\" x=\"{x}\" y=\"{axis_y + 17}\" text-anchor=\"middle\">"
@@ -840,9 +869,24 @@ def _grid(incident: IncidentReview, scale: _Scale, axis_y: float) -> str:
 
 
 def _tick_label(minutes: int, step: int) -> str:
-    if step >= 60:
-        return f"{minutes // 60:+d} h" if minutes else "0"
-    return f"{minutes:+d} min" if minutes else "0"
+    """"+5 min", "+2 h", "+3 d", "+6 mo", "+50 y": in the step's unit (ticks are its multiples)."""
+    if not minutes:
+        return "0"
+    for unit, name in ((_YEAR, "y"), (_MONTH, "mo"), (_DAY, "d"), (_HOUR, "h")):
+        if step >= unit and step % unit == 0:
+            return f"{minutes // unit:+d} {name}"
+    return f"{minutes:+d} min"
+
+
+def _tick_moment(origin: datetime, minutes: int, step: int) -> str:
+    """The tick's time of day, or its date from a day's step on, in detection's offset."""
+    try:
+        at = origin + timedelta(minutes=minutes)
+    except OverflowError:  # past the calendar's ends: nothing to name
+        return ""
+    if step < _DAY:
+        return _clock(at, origin).split(" ")[-1]
+    return f"{_local(at, origin):%Y-%m-%d}"
 
 
 def _target(incident: IncidentReview, scale: _Scale, axis_y: float) -> str:

@@ -25,13 +25,13 @@ from resilience.adapters.store import (
     require_schema,
     seconds,
 )
-from resilience.clock import Clock, require_aware
+from resilience.clock import Clock
 from resilience.domain.base import Context, FactAggregate
+from resilience.domain.validation import check_instance, check_moment, check_uuid
 from resilience.domain.values import Actor
 from resilience.errors import (
     AlreadyExistsError,
     ConflictError,
-    InvalidInputError,
     InvalidTransitionError,
     NotFoundError,
     ResilienceError,
@@ -63,8 +63,7 @@ class Receipt:
 
 
 def _require_id(cls: type[FactAggregate], aggregate_id: object) -> None:
-    if not isinstance(aggregate_id, UUID):
-        raise InvalidInputError(f"{cls.kind} id must be a UUID, got {aggregate_id!r}")
+    check_uuid(aggregate_id, f"{cls.kind} id")
 
 
 def _checked(cls: type[A], aggregate_id: UUID, aggregate: object) -> A:
@@ -188,10 +187,9 @@ class Store:
     def context(
         self, actor: Actor, occurred_at: datetime | None, command_id: str | None
     ) -> Context:
-        if not isinstance(actor, Actor):
-            raise InvalidInputError(f"actor must be an Actor, got {actor!r}")
-        recorded_at = require_aware(self.clock(), "clock()")
-        happened = recorded_at if occurred_at is None else require_aware(occurred_at, "occurred_at")
+        check_instance(actor, "actor", Actor)
+        recorded_at = check_moment(self.clock(), "clock()")
+        happened = recorded_at if occurred_at is None else check_moment(occurred_at, "occurred_at")
         return Context(actor, happened, recorded_at, command_id)
 
     def load(self, cls: type[A], aggregate_id: UUID) -> A:

@@ -8,7 +8,6 @@ from uuid import UUID, uuid4, uuid5
 from attrs import frozen
 from eventsourcing.persistence import PersistenceError
 
-from resilience.clock import require_aware
 from resilience.domain.base import require_text
 from resilience.domain.improvement import (
     STATUS_AFTER,
@@ -18,6 +17,7 @@ from resilience.domain.improvement import (
 )
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import NAMESPACE, Community
+from resilience.domain.validation import check_moment, shown
 from resilience.domain.values import Actor, AreaKind
 from resilience.errors import InvalidInputError, NotFoundError, StoreUnavailableError
 from resilience.projections.plans import HISTORIES
@@ -56,7 +56,7 @@ def parse_review_key(review: object) -> ReviewKey:
     parsed = _review_key(review) if isinstance(review, str) else None
     if parsed is None:
         raise InvalidInputError(
-            f"review {review!r} is not a review key: it is one of "
+            f"review {shown(review)} is not a review key: it is one of "
             + ", ".join(f"'{form}'" for form in REVIEW_KEY_FORMS))
     return parsed
 
@@ -228,7 +228,7 @@ class Improvements(AggregateService[ImprovementItem]):
         org = self._store.load(Community, community)
         key = parse_review_key(review)
         if incident_id is not None and not isinstance(incident_id, UUID):
-            raise InvalidInputError(f"incident_id must be a UUID or None, got {incident_id!r}")
+            raise InvalidInputError(f"incident_id must be a UUID or None, got {shown(incident_id)}")
         if key.kind == "incident":
             if incident_id is None:
                 incident_id = key.subject
@@ -252,7 +252,7 @@ class Improvements(AggregateService[ImprovementItem]):
         if grid is not None:
             self._require_grid(org, require_text(grid, "grid"))
         if item_id is not None and not isinstance(item_id, UUID):
-            raise InvalidInputError(f"item_id must be a UUID, got {item_id!r}")
+            raise InvalidInputError(f"item_id must be a UUID, got {shown(item_id)}")
         if item_id is None:
             item_id = improvement_id_for(community, command_id) if command_id else uuid4()
         new_id = item_id
@@ -327,7 +327,7 @@ class Improvements(AggregateService[ImprovementItem]):
         key = _uuid_text(community, "community")
         wanted = _filters(review, incident, grid)
         if not isinstance(open_only, bool):
-            raise InvalidInputError(f"open_only must be True or False, got {open_only!r}")
+            raise InvalidInputError(f"open_only must be True or False, got {shown(open_only)}")
         now = self._moments(at, known_at)
         rows = self._read(lambda: self._select(key, grid))
         found = []
@@ -355,10 +355,10 @@ class Improvements(AggregateService[ImprovementItem]):
     def _moments(self, at: datetime | None, known_at: datetime | None) -> datetime:
         """Check ``at`` and ``known_at``; return the engine's clock now."""
         if at is not None:
-            require_aware(at, "at")
+            check_moment(at, "at", query=True)
         if known_at is not None:
-            require_aware(known_at, "known_at")
-        return require_aware(self._store.clock(), "clock()")
+            check_moment(known_at, "known_at", query=True)
+        return check_moment(self._store.clock(), "clock()")
 
     def _select(self, community: str | None, grid: str | None
                 ) -> list[tuple[str, dict[str, Any]]]:
@@ -367,7 +367,7 @@ class Improvements(AggregateService[ImprovementItem]):
             if doc is None or doc.get("kind") != "community":
                 raise NotFoundError(f"no community {community}")
             if grid is not None and grid not in doc["grids"]:
-                raise NotFoundError(f"{doc['name']} has no grid {grid!r}")
+                raise NotFoundError(f"{doc['name']} has no grid {shown(grid)}")
         return self.views.select("plans", "improvement", community=community)
 
     def _read(self, read: Callable[[], T]) -> T:
@@ -384,7 +384,7 @@ def _uuid_text(value: UUID | None, name: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, UUID):
-        raise InvalidInputError(f"{name} must be a UUID, got {value!r}")
+        raise InvalidInputError(f"{name} must be a UUID, got {shown(value)}")
     return str(value)
 
 
@@ -397,6 +397,6 @@ def _filters(review: str | None, incident: UUID | None, grid: str | None) -> dic
         wanted["incident"] = _uuid_text(incident, "incident")
     if grid is not None:
         if not isinstance(grid, str):
-            raise InvalidInputError(f"grid must be a grid id string, got {grid!r}")
+            raise InvalidInputError(f"grid must be a grid id string, got {shown(grid)}")
         wanted["grid"] = grid
     return wanted

@@ -7,7 +7,7 @@ from attrs import evolve
 
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import NAMESPACE, Community, unit_area_id
-from resilience.domain.validation import check_uuid
+from resilience.domain.validation import check_uuid, shown
 from resilience.domain.values import (
     ActionKind,
     Actor,
@@ -81,7 +81,7 @@ class Incidents(AggregateService[Incident]):
     def _locate(self, community: UUID, location: Location) -> Location:
         """Check the location against the community's areas and fill in its grid."""
         if not isinstance(location, Location):
-            raise InvalidInputError(f"location must be a Location, got {location!r}")
+            raise InvalidInputError(f"location must be a Location, got {shown(location)}")
         org = self._store.load(Community, community)
         grid = location.grid
         if location.unit is not None and location.building is None:

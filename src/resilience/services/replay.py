@@ -15,12 +15,13 @@ from uuid import UUID
 
 from attrs import frozen
 
-from resilience.clock import Clock, require_aware
+from resilience.clock import Clock
 from resilience.domain.base import FactAggregate
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import Community
 from resilience.domain.service import ServiceOrder
-from resilience.errors import InvalidInputError, NotFoundError
+from resilience.domain.validation import check_moment, check_uuid, shown
+from resilience.errors import NotFoundError
 from resilience.metrics.cases import Case, case_at
 from resilience.metrics.period import Period
 from resilience.metrics.reports import MetricReport, render_table
@@ -45,8 +46,8 @@ class Cut:
 
     @classmethod
     def of(cls, as_of: datetime | None, known_at: datetime | None) -> "Cut":
-        return cls(None if as_of is None else require_aware(as_of, "as_of"),
-                   None if known_at is None else require_aware(known_at, "known_at"))
+        return cls(None if as_of is None else check_moment(as_of, "as_of", query=True),
+                   None if known_at is None else check_moment(known_at, "known_at", query=True))
 
     @property
     def moment(self) -> datetime | None:
@@ -93,8 +94,7 @@ def own_events(app: EventStoreApplication, aggregate_id: UUID,
                kind: type[FactAggregate]) -> list[FactAggregate.Event]:
     """Every event of one aggregate of ``kind``, or NotFoundError (InvalidInputError for a
     non-UUID)."""
-    if not isinstance(aggregate_id, UUID):
-        raise InvalidInputError(f"an id must be a UUID, got {aggregate_id!r}")
+    check_uuid(aggregate_id, "an id")
     events = cast(list[FactAggregate.Event], list(app.events.get(aggregate_id)))
     if not events or not isinstance(events[0], kind.Event):
         raise NotFoundError(f"no {kind.kind} with id {aggregate_id}")
@@ -120,7 +120,8 @@ class Replay:
         recorded by ``known_at``.
         """
         cut = Cut.of(as_of, known_at)
-        case = cut.case(str(incident_id), case_doc(self._events(incident_id, Incident)))
+        doc = case_doc(self._events(incident_id, Incident))
+        case = cut.case(str(incident_id), doc)
         if case is None:
             raise NotFoundError(f"incident {incident_id} is not in the record at that cut")
         return incident_situation(case)
@@ -153,8 +154,8 @@ class Replay:
             raise NotFoundError(f"community {community_id} was not registered at that cut")
         community: Community = self._app.repository.get(community_id, version=len(known))
         if grid is not None and grid not in community.grids():
-            raise NotFoundError(f"community {community.name} had no grid {grid!r} at that cut")
-        at = cut.as_of or cut.known_at or require_aware(self._clock(), "clock()")
+            raise NotFoundError(f"community {community.name} had no grid {shown(grid)} at that cut")
+        at = cut.as_of or cut.known_at or check_moment(self._clock(), "clock()")
         roster = [h for h in community.roster(at)
                   if grid is None or h.scope is None or community.grid_of(h.scope) == grid]
         incidents, orders = self._open_cases(str(community_id), cut, grid)
@@ -192,6 +193,6 @@ class Replay:
                 group_by: Sequence[str] = (), *, community: UUID | None = None) -> ThenAndNow:
         """A metric as known at ``known_at`` beside the same metric as corrected since."""
         then = self._reports.metrics(metric, period, group_by, community=community,
-                                     known_at=require_aware(known_at, "known_at"))
+                                     known_at=check_moment(known_at, "known_at", query=True))
         now = self._reports.metrics(metric, period, group_by, community=community)
         return ThenAndNow(known_at, then, now)

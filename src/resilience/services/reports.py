@@ -11,8 +11,15 @@ from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError
 
-from resilience.clock import require_aware
-from resilience.domain.base import require_whole
+from resilience.domain.validation import (
+    check_items,
+    check_moment,
+    check_text,
+    check_uuid,
+    check_whole,
+    check_zone,
+    shown,
+)
 from resilience.errors import InvalidInputError, NotFoundError, StoreUnavailableError
 from resilience.metrics.cases import Case, Subject, case_at, case_from_doc
 from resilience.metrics.definitions import BUILT_IN, MetricDefinition, builtin
@@ -48,41 +55,45 @@ from resilience.timeline import Timeline, timeline_from_doc
 MetricRef = MetricDefinition | str
 
 
-def _definition(metric: MetricRef) -> MetricDefinition:
+def _definition(metric: object) -> MetricDefinition:
     if isinstance(metric, MetricDefinition):
         return metric
-    if isinstance(metric, str):
+    if type(metric) is str:
         return builtin(metric)
-    raise InvalidInputError(f"a metric is a MetricDefinition or a built-in's name, got {metric!r}")
+    raise InvalidInputError(
+        f"a metric is a MetricDefinition or a built-in's name, got {shown(metric)}")
+
+
+def _definitions(metrics: Sequence[MetricRef], name: str) -> tuple[MetricDefinition, ...]:
+    """The definitions of a list or tuple of metrics (``name``: the argument's)."""
+    return check_items(metrics, name, lambda metric, _: _definition(metric))
 
 
 def _period(period: Period | None) -> Period:
     if period is None:
         return ALL_TIME
     if not isinstance(period, Period):
-        raise InvalidInputError(f"period must be a Period, got {period!r}")
+        raise InvalidInputError(f"period must be a Period, got {shown(period)}")
     return period
 
 
 def _zone(tz: tzinfo | None, period: Period) -> tzinfo | None:
     """Where day, week, month and year buckets are cut: ``tz``, else the period's zone,
     else each case's own recorded offset."""
-    if tz is not None and not isinstance(tz, tzinfo):
-        raise InvalidInputError(f"tz must be a tzinfo (e.g. ZoneInfo), got {tz!r}")
+    if tz is not None:
+        check_zone(tz, "tz")
     bound = period.start or period.end
     return tz or (bound.tzinfo if bound is not None else None)
 
 
 def _moment(value: datetime | None, name: str) -> datetime | None:
-    return None if value is None else require_aware(value, name)
+    return None if value is None else check_moment(value, name, query=True)
 
 
 def _community_key(community: UUID | None) -> str | None:
     if community is None:
         return None
-    if not isinstance(community, UUID):
-        raise InvalidInputError(f"community must be a UUID, got {community!r}")
-    return str(community)
+    return str(check_uuid(community, "community"))
 
 
 class Reports:
@@ -117,7 +128,7 @@ class Reports:
               community: UUID | None = None) -> list[Case]:
         """Incidents and/or orders whose first fact falls in ``period``."""
         if subject not in (None, "incident", "order"):
-            raise InvalidInputError(f"subject must be 'incident' or 'order', got {subject!r}")
+            raise InvalidInputError(f"subject must be 'incident' or 'order', got {shown(subject)}")
         self.ready()
         return self._cases(subject, _period(period), self._community(community))
 
@@ -170,11 +181,11 @@ class Reports:
 
     def timeline(self, aggregate_id: UUID) -> Timeline:
         """Every fact of an incident, order or community in ``occurred_at`` order."""
-        if not isinstance(aggregate_id, UUID):
-            raise InvalidInputError(f"timeline needs a UUID, got {aggregate_id!r}")
+        check_uuid(aggregate_id, "a timeline's id")
         self.ready()
         doc = self.views.get("timelines", str(aggregate_id))
         if doc is None:
+            self.views.check_not_quarantined(str(aggregate_id))  # there, but unreadable
             raise NotFoundError(f"no incident, order or community with id {aggregate_id}")
         return timeline_from_doc(aggregate_id, doc)
 
@@ -186,11 +197,11 @@ class Reports:
         definition = _definition(metric)
         groups = check_group_by(group_by, [definition.subject])
         period = _period(period)
+        zone = _zone(tz, period)
         known_at = _moment(known_at, "known_at")
         self.ready()
         cases = self._cases(definition.subject, period, self._community(community), known_at)
-        return metric_report(definition, cases, period=period, group_by=groups,
-                             tz=_zone(tz, period))
+        return metric_report(definition, cases, period=period, group_by=groups, tz=zone)
 
     def compare(self, metrics: Sequence[MetricRef], period: Period | None = None,
                 group_by: Sequence[str] = (), *, community: UUID | None = None,
@@ -198,18 +209,19 @@ class Reports:
         """Several definitions side by side (an old and a changed one, say) over the same cases."""
         if isinstance(metrics, str | MetricDefinition):
             metrics = [metrics]
-        definitions = [_definition(m) for m in metrics]
+        definitions = _definitions(metrics, "metrics")
         if not definitions:
             raise InvalidInputError("compare needs at least one metric")
         subjects = sorted({d.subject for d in definitions})
         groups = check_group_by(group_by, subjects)
         period = _period(period)
+        zone = _zone(tz, period)
         known_at = _moment(known_at, "known_at")
         self.ready()
         key = self._community(community)
         cases = self._cases(subjects[0] if len(subjects) == 1 else None, period, key, known_at)
         return Comparison(tuple(metric_report(d, cases, period=period, group_by=groups,
-                                              tz=_zone(tz, period)) for d in definitions))
+                                              tz=zone) for d in definitions))
 
     def service(self, period: Period | None = None, group_by: Sequence[str] = (), *,
                 community: UUID | None = None,
@@ -217,9 +229,10 @@ class Reports:
         """Service-order KPIs: fixed / not fixed, reopen and on-time rates, ratings."""
         groups = check_group_by(group_by, ["order"])
         period = _period(period)
+        zone = _zone(tz, period)
         self.ready()
         cases = self._cases("order", period, self._community(community))
-        return service_report(cases, period=period, group_by=groups, tz=_zone(tz, period))
+        return service_report(cases, period=period, group_by=groups, tz=zone)
 
     def counts(self, period: Period | None = None, group_by: Sequence[str] = (), *,
                community: UUID | None = None, tz: tzinfo | None = None) -> tuple[Counts, ...]:
@@ -250,14 +263,18 @@ class Reports:
         if community is None:
             raise InvalidInputError("a scorecard needs a community")
         key = _community_key(community)
+        if grid is not None:
+            check_text(grid, "grid")
         period = _period(period)
+        definitions = _definitions(metrics, "metrics")
         self.ready()
         known = self._communities()
         if key not in known:
             raise NotFoundError(f"no community {community}")
         name, grids = known[key]
         if grid is not None and grid not in grids:
-            raise NotFoundError(f"{name} has no grid {grid!r}; its grids: {', '.join(grids)}")
+            raise NotFoundError(f"{name} has no grid {shown(grid)}; its grids: "
+                                f"{', '.join(grids)}")
 
         def inside(dims_grid: str | None) -> bool:
             return grid is None or dims_grid == grid
@@ -265,7 +282,7 @@ class Reports:
         cases = [c for c in self._cases(None, period, key) if inside(c.dims.get("grid"))]
         activities = [a for a in self._activities(period, key) if inside(a.grid)]
         summaries: list[MetricSummary] = []
-        for definition in map(_definition, metrics):
+        for definition in definitions:
             report = metric_report(definition, cases, period=period)
             summaries += report.rows or (summarise(definition, [], 0),)
         scope: dict[str, str | None] = {"community": key}
@@ -282,10 +299,10 @@ class Reports:
                      last: int | None = 100) -> LeagueTable:
         """Grids (or communities) ranked on a metric; too-small samples are listed unranked."""
         if level not in ("grid", "community"):
-            raise InvalidInputError(f"level must be 'grid' or 'community', got {level!r}")
-        require_whole(min_sample, "min_sample", 1)
+            raise InvalidInputError(f"level must be 'grid' or 'community', got {shown(level)}")
+        check_whole(min_sample, "min_sample", 1)
         if last is not None:
-            require_whole(last, "last (or None)", 1)
+            check_whole(last, "last (or None)", 1)
         definition = _definition(metric)
         period = _period(period)
         self.ready()
@@ -308,9 +325,10 @@ class Reports:
                      graded: Sequence[MetricRef] = BUILT_IN) -> DataQualityReport:
         """Missing milestones, out-of-order times, late records and corrections; and the
         store's quarantined events, if any."""
-        if not isinstance(late_after, timedelta) or late_after < timedelta(0):
-            raise InvalidInputError(f"late_after must be a timedelta >= 0, got {late_after!r}")
-        definitions = [_definition(m) for m in graded]
+        if type(late_after) is not timedelta or late_after < timedelta(0):
+            raise InvalidInputError(f"late_after must be a timedelta >= 0, got "
+                                    f"{shown(late_after)}")
+        definitions = _definitions(graded, "graded")
         period = _period(period)
         self.ready()
         return data_quality(self._cases(None, period, self._community(community)), definitions,

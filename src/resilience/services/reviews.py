@@ -14,10 +14,11 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
-from resilience.clock import Clock, require_aware
+from resilience.clock import Clock
 from resilience.domain.base import FactAggregate
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import Community
+from resilience.domain.validation import check_moment, shown
 from resilience.errors import InvalidInputError, NotFoundError
 from resilience.metrics.cases import case_at
 from resilience.metrics.definitions import BUILT_IN, MetricDefinition
@@ -98,15 +99,15 @@ class Reviews:
         objectives, segments = _checked(objectives, segments, late_after, gap_after)
         period = period if period is not None else ALL_TIME
         if not isinstance(period, Period):
-            raise InvalidInputError(f"period must be a Period, got {period!r}")
+            raise InvalidInputError(f"period must be a Period, got {shown(period)}")
         if drills not in ("include", "exclude", "only"):
-            raise InvalidInputError(f"drills must be include, exclude or only, got {drills!r}")
+            raise InvalidInputError(f"drills must be include, exclude or only, got {shown(drills)}")
         if not isinstance(community, UUID):
-            raise InvalidInputError(f"community must be a UUID, got {community!r}")
+            raise InvalidInputError(f"community must be a UUID, got {shown(community)}")
         known = self._community(community)
         name = known.name
         if grid is not None and grid not in known.grids():
-            raise NotFoundError(f"{name} has no grid {grid!r}")
+            raise NotFoundError(f"{name} has no grid {shown(grid)}")
         self._reports.ready()
         chosen = []
         for key, doc in self._reports.views.select("cases", "incident",
@@ -138,7 +139,7 @@ class Reviews:
     # Reading ----------------------------------------------------------------------
 
     def _now(self) -> datetime:
-        return require_aware(self._clock(), "clock()")
+        return check_moment(self._clock(), "clock()")
 
     def _review_one(self, incident_id: UUID, cut: Cut, objectives: Sequence[Objective],
                     segments: Sequence[MetricDefinition], late_after: timedelta,
