@@ -10,6 +10,7 @@ it), in which case they fail.
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -66,6 +67,11 @@ def _pg_schema_url() -> Iterator[str]:
     finally:
         with psycopg.connect(_conninfo(), autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+pg_schema = contextmanager(_pg_schema_url)
+"""``with pg_schema() as url:`` a fresh PostgreSQL schema, dropped afterwards (call
+``require_postgres()`` first), for tests that need several in one test."""
 
 
 @pytest.fixture
