@@ -21,6 +21,8 @@ from eventsourcing.persistence import IntegrityError
 from resilience import (
     ConfigurationError,
     Engine,
+    InvalidInputError,
+    MetricDefinition,
     ResilienceError,
     StoreUnavailableError,
     UnreadableEventError,
@@ -259,3 +261,20 @@ def test_a_store_fault_the_engine_did_not_name_is_shown_as_what_it_is(
     assert code == 2
     assert err == ("resilience: IntegrityError: UNIQUE constraint failed: "
                    "events.originator_id\n")
+
+
+@pytest.mark.parametrize("text", [
+    '{"name": "x", "subject": "incident", "start": "detected", "end": "contained", '
+    '"target": ' + "9" * 5000 + "}",
+    "[" * 100_000,
+    "not json",
+], ids=["5000-digit-number", "100000-deep", "not-json"])
+def test_a_metric_definition_file_python_cannot_read_is_invalid_input(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, donghu_db: str, text: str) -> None:
+    """A definition with a number too long to convert or nesting too deep to decode is
+    InvalidInputError from the library and one line from the CLI (not a traceback)."""
+    with pytest.raises(InvalidInputError, match="metric definition is not JSON"):
+        MetricDefinition.from_json(text)
+    path = tmp_path / "metric.json"
+    path.write_text(text, encoding="utf-8")
+    assert_one_line(capsys, ["metrics", "--db", donghu_db, str(path)], InvalidInputError)

@@ -114,6 +114,10 @@ BAD_MOMENTS: tuple[Any, ...] = (
     datetime.max.replace(tzinfo=timezone(timedelta(hours=-5))),
     datetime(1899, 12, 31, 23, 59, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC),
     datetime(1900, 1, 1, 8, tzinfo=ZoneInfo("Asia/Shanghai")),  # 1899 in UTC (LMT +08:05:43)
+    # Wall times New York repeats (either fold) and skips at its daylight-saving changes.
+    datetime(2022, 11, 6, 1, 30, tzinfo=ZoneInfo("America/New_York")),
+    datetime(2022, 11, 6, 1, 30, fold=1, tzinfo=ZoneInfo("America/New_York")),
+    datetime(2022, 3, 13, 2, 30, tzinfo=ZoneInfo("America/New_York")),
     T0.replace(tzinfo=_MICRO), date(2022, 2, 15), "2022-02-15T15:00:00+08:00", 0,
     T0.timestamp(), timedelta(minutes=5), True, ["2022"],
     LyingYear(9999, 12, 31, 23, tzinfo=UTC), LyingYear(2022, 2, 15, 15, tzinfo=UTC),
@@ -207,7 +211,8 @@ VERSIONS = number(st.integers(0, 12))
 SERVICES = P(st.sampled_from([("meals", "meal_delivery"), ("home", "repair"),
                               ("health", "rehab_care"), ("meals", "repair")]),
              st.tuples(text("meals").hostile, text("repair").strategy(True)))
-_ZONES = st.sampled_from([UTC, ZoneInfo("Asia/Shanghai"), timezone(timedelta(hours=-5))])
+_ZONES = st.sampled_from([UTC, ZoneInfo("Asia/Shanghai"), timezone(timedelta(hours=-5)),
+                          ZoneInfo("America/New_York")])
 MOMENTS = P(st.none() | st.none() | st.builds(
                 lambda m, z: (T0 + timedelta(minutes=m)).astimezone(z),
                 st.integers(-60, 600), _ZONES) | st.sampled_from(EDGE_MOMENTS),

@@ -175,6 +175,12 @@ def _bad_files() -> list[Any]:
               "incident": "fire", "target": "storage-room lock"},
              {"do": "contain", "at": "2022-02-15T15:10:00", **GRID_LEADER, "incident": "fire"}],
             "Asia/Shanghai", 5, r"force_entry: .*consent", id="force-entry-before-consent"),
+        # New York's clocks skip 02:00-03:00 on 2022-03-13: a time in between never was.
+        pytest.param(
+            [*[dict(a, at="2022-03-13T01:00:00") for a in base[:3]],
+             {"do": "acknowledge", "at": "2022-03-13T02:30:00", **STAFF, "incident": "fire"}],
+            "America/New_York", 4, r"'at' 2022-03-13T02:30:00 never happened in America/New_York",
+            id="wall-time-skipped-by-daylight-saving"),
         # Shanghai's 1900-01-01 00:00 is 1899-12-31 in UTC: before the earliest moment.
         pytest.param(
             [dict(base[0], at="1900-01-01T00:00:00"), *base[1:]],

@@ -462,6 +462,12 @@ POISONS: list[tuple[str, str, Poison]] = [
     ("a time zone with a new offset each time", "occurred_at's tzinfo must be a time zone",
      lambda e, c, i, o, it: e.incidents.add_note(
          i, "x", actor=OFFICE, occurred_at=datetime(2022, 2, 15, 15, 1, tzinfo=Flipping()))),
+    ("a wall time New York repeats", "happened twice in America/New_York",
+     lambda e, c, i, o, it: e.incidents.add_note(i, "x", actor=OFFICE, occurred_at=datetime(
+         2022, 11, 6, 1, 30, fold=1, tzinfo=ZoneInfo("America/New_York")))),
+    ("a wall time New York skips", "never happened in America/New_York",
+     lambda e, c, i, o, it: e.incidents.add_note(i, "x", actor=OFFICE, occurred_at=datetime(
+         2022, 3, 13, 2, 30, tzinfo=ZoneInfo("America/New_York")))),
     ("text that hides its length", "description must be text itself",
      lambda e, c, i, o, it: e.incidents.find_source(i, HiddenLength(MEGABYTE), actor=OFFICE)),
     ("an incident type whose hash raises", "incident_type must be one of",
@@ -523,6 +529,7 @@ def test_a_query_given_any_value_refuses_it_at_once_with_a_short_message(
         lambda: engine.league_table(level=value),
         lambda: engine.incidents.acknowledge(i, actor=value),
         lambda: engine.data_quality(late_after=value),
+        lambda: engine.events(value), lambda: engine.stored_events(value),
         lambda: engine.review(value), lambda: engine.replay.incident(value),
         lambda: engine.replay.order(value), lambda: engine.review(i, as_of=value),
         lambda: engine.reviews.incidents(value), lambda: engine.reviews.incidents(c, grid=value),

@@ -14,6 +14,7 @@ from resilience.adapters.store import opening, resolve_url, store_env
 from resilience.clock import Clock, check_clock, system_clock
 from resilience.domain.base import FactAggregate
 from resilience.domain.catalogue import DEFAULT_CATALOGUE, ServiceCatalogue
+from resilience.domain.validation import check_uuid
 from resilience.metrics.definitions import BUILT_IN
 from resilience.metrics.period import Period
 from resilience.metrics.quality import DEFAULT_LATE_AFTER, DataQualityReport
@@ -113,6 +114,7 @@ class Engine:
 
     def events(self, aggregate_id: UUID) -> list[FactAggregate.Event]:
         """Every fact of one aggregate, in version (recording) order."""
+        check_uuid(aggregate_id, "an id")
         return cast(list[FactAggregate.Event], list(self.app.events.get(aggregate_id)))
 
     def timeline(self, aggregate_id: UUID) -> Timeline:
@@ -180,6 +182,7 @@ class Engine:
 
     def stored_events(self, aggregate_id: UUID) -> list[StoredEvent]:
         """The raw stored records of one aggregate (topics and JSON state), for audits."""
+        check_uuid(aggregate_id, "an id")
         return list(self.app.recorder.select_events(aggregate_id))
 
     def close(self) -> None:

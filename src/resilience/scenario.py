@@ -44,7 +44,7 @@ from cattrs.v import format_exception
 from resilience.adapters.converter import input_converter
 from resilience.clock import ManualClock
 from resilience.domain.organisation import community_id
-from resilience.domain.validation import check_moment, check_text, text_limit
+from resilience.domain.validation import check_moment, check_text, shown, text_limit
 from resilience.domain.values import Actor, CareCard, Location, Provider, UnitSpec
 from resilience.engine import Engine
 from resilience.errors import InvalidInputError, NotFoundError, ResilienceError, ScenarioError
@@ -317,7 +317,7 @@ def _known(get: Callable[[UUID], object], aggregate: UUID, target: str, key: str
 
 
 def _unknown(target: str, key: str, verb: str) -> NotFoundError:
-    return NotFoundError(f"{target} {key!r} was not {verb} in this file "
+    return NotFoundError(f"{target} {shown(key)} was not {verb} in this file "
                          "nor before it in the store")
 
 
@@ -326,7 +326,7 @@ def _version(action: Action, labels: Mapping[str, Receipt]) -> int:
         return action.corrects
     receipt = labels.get(str(action.corrects))
     if receipt is None:
-        raise ScenarioError(f"'corrects' names no earlier label {action.corrects!r}",
+        raise ScenarioError(f"'corrects' names no earlier label {shown(action.corrects)}",
                             entry=action.entry, line=action.line)
     return receipt.first_version
 
@@ -363,10 +363,10 @@ def _header(found: Header) -> tuple[Scenario, tzinfo | None]:
         return ScenarioError(message, line=found.get(key, (None, None))[1])
 
     if value("format") != FORMAT:
-        raise fail("format", f"'format' must be {FORMAT!r}, got {value('format')!r}")
+        raise fail("format", f"'format' must be {FORMAT!r}, got {shown(value('format'))}")
     version = value("version")
     if type(version) is not int or version not in VERSIONS:
-        raise fail("version", f"unsupported scenario version {version!r} "
+        raise fail("version", f"unsupported scenario version {shown(version)} "
                               f"(this library reads {sorted(VERSIONS)})")
     zone = _timezone(value("timezone"), found.get("timezone", (None, None))[1])
     place = value("community")
@@ -434,7 +434,7 @@ def _action(entry: int, line: int | None, raw: Any, zone: tzinfo | None,
                "improvement": frozenset(_IMPROVEMENT_COMMANDS),
                "community": _COMMUNITY_COMMANDS | {"register"}}[target]
     if do not in allowed:
-        raise fail(f"unknown {target} command {do!r}; known: {', '.join(sorted(allowed))}")
+        raise fail(f"unknown {target} command {shown(do)}; known: {', '.join(sorted(allowed))}")
     key = raw.get(target) if target != "community" else None
     if target != "community" and (not isinstance(key, str) or not key):
         raise fail(f"'{target}' must be a non-empty key string")
@@ -503,7 +503,7 @@ def _moment(value: Any, zone: tzinfo | None, name: str) -> datetime:
         raise ScenarioError(f"'{name}' is not an ISO 8601 date-time: {value[:40]!r}") from None
     if moment.tzinfo is None:
         if zone is None:
-            raise ScenarioError(f"'{name}' {value!r} has no UTC offset and the file sets no "
+            raise ScenarioError(f"'{name}' {shown(value)} has no UTC offset and the file sets no "
                                 "'timezone'")
         moment = moment.replace(tzinfo=zone)
     return check_moment(moment, f"'{name}'")
@@ -517,5 +517,5 @@ def _timezone(name: Any, line: int | None) -> tzinfo | None:
             raise ValueError(name)
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ScenarioError(f"unknown timezone {name!r} (use an IANA name such as "
+        raise ScenarioError(f"unknown timezone {shown(name)} (use an IANA name such as "
                             "'Asia/Shanghai')", line=line) from None

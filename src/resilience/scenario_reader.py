@@ -39,6 +39,7 @@ from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
+from resilience.domain.validation import shown
 from resilience.errors import ScenarioError
 
 MAX_BYTES = 64 * 1024 * 1024
@@ -110,7 +111,7 @@ def read_document(text: str, needed: Collection[str]) -> tuple[Header, Entries]:
 
 def _once(key: str, line: int, seen: Collection[str]) -> None:
     if key in seen:
-        raise ScenarioError(f"the key {key!r} appears twice in the header", line=line)
+        raise ScenarioError(f"the key {shown(key)} appears twice in the header", line=line)
 
 
 def _streamed(reader: "_Reader", line: int, rest: Iterator[tuple[str, int]],
@@ -147,7 +148,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: set[str] = set()
         for key, _ in pairs:
             if key in seen:
-                raise _Refused(f"the key {key!r} appears twice in one object")
+                raise _Refused(f"the key {shown(key)} appears twice in one object")
             seen.add(key)
     return found
 

@@ -31,6 +31,7 @@ with members cannot be subclassed), and so is ``True`` (``bool`` cannot be).
   offset however often they are asked, so the offset checked is the one stored; convert
   another tzinfo first, ``moment.astimezone(ZoneInfo("Asia/Shanghai"))``), with a UTC
   offset in whole seconds (so the ISO 8601 text they are stored as reads back equal),
+  not a wall time a daylight-saving change repeats or skips in its ``ZoneInfo``,
   from ``EARLIEST`` (1900-01-01T00:00Z) up to, not including, ``LATEST``
   (2200-01-01T00:00Z): far enough from the calendar's end (year 9999) that adding any
   duration a report works with cannot overflow. Moments that only *ask* (a period's
@@ -267,7 +268,22 @@ def check_moment(value: object, name: str, *, query: bool = False) -> datetime:
         raise InvalidInputError(
             f"{name} must be from {low:%Y-%m-%d} to before {high:%Y-%m-%d} (UTC), "
             f"got {value.isoformat()}")
+    if type(value.tzinfo) is ZoneInfo and value.replace(fold=1 - value.fold).utcoffset() != offset:
+        _refuse_shifted_wall_time(value, name)
     return value
+
+
+def _refuse_shifted_wall_time(value: datetime, name: str) -> None:
+    """Refuse a wall time that a daylight-saving change repeats (two instants) or skips
+    (none). Stored with its offset, a repeated one reads back unequal (PEP 495), and two
+    moments of one zone compare by wall time, so either would let times go backwards."""
+    there = value.astimezone(UTC).astimezone(value.tzinfo)
+    what = ("never happened" if there.replace(tzinfo=None) != value.replace(tzinfo=None)
+            else "happened twice")
+    raise InvalidInputError(
+        f"{name} {value.replace(tzinfo=None).isoformat()} {what} in {value.tzinfo} (a "
+        "daylight-saving change): give the moment with a fixed UTC offset instead, "
+        "e.g. tzinfo=timezone(timedelta(hours=-5))")
 
 
 def check_duration(value: object, name: str) -> timedelta:

@@ -159,9 +159,12 @@ class MetricDefinition:
     @classmethod
     def from_json(cls, text: str) -> "MetricDefinition":
         try:
-            return cls.from_dict(json.loads(text))
-        except json.JSONDecodeError as exc:
-            raise InvalidInputError(f"metric definition is not JSON: {exc}") from None
+            data = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            # Not JSON, a number too long to convert, or nesting too deep to decode.
+            raise InvalidInputError(
+                f"metric definition is not JSON that can be read: {exc}") from None
+        return cls.from_dict(data)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
