@@ -13,7 +13,7 @@ from attrs import evolve
 from resilience import Engine, IncidentStatus, NotFoundError, ScenarioError, community_id
 from resilience.cli import main
 from resilience.domain.incident import Incident
-from resilience.scenario import MAX_NAME, load_scenario, parse_scenario, replay_file
+from resilience.scenario import MAX_NAME, load_scenario, parse_scenario, replay, replay_file
 from resilience.scenarios import DONGHU_FIRE
 
 from conftest import SHANGHAI, T0
@@ -175,6 +175,14 @@ def _bad_files() -> list[Any]:
               "incident": "fire", "target": "storage-room lock"},
              {"do": "contain", "at": "2022-02-15T15:10:00", **GRID_LEADER, "incident": "fire"}],
             "Asia/Shanghai", 5, r"force_entry: .*consent", id="force-entry-before-consent"),
+        # Python would read a bare date as midnight, and cut a seventh digit of a second.
+        pytest.param(
+            [*base, {"do": "acknowledge", "at": "2022-02-15", **STAFF, "incident": "fire"}],
+            "Asia/Shanghai", 4, r"'at' must be an ISO 8601 date and time", id="date-without-time"),
+        pytest.param(
+            [*base, {"do": "acknowledge", "at": "2022-02-15T15:02:00.1234567", **STAFF,
+                     "incident": "fire"}],
+            "Asia/Shanghai", 4, r"at most to the microsecond", id="finer-than-a-microsecond"),
         # New York's clocks skip 02:00-03:00 on 2022-03-13: a time in between never was.
         pytest.param(
             [*[dict(a, at="2022-03-13T01:00:00") for a in base[:3]],
@@ -535,3 +543,21 @@ def test_an_empty_actions_list_names_its_line() -> None:
     with pytest.raises(ScenarioError, match="'actions' must be a non-empty list") as caught:
         parse_scenario(text)
     assert caught.value.line == first_line - 1
+
+
+def test_a_file_saved_with_a_byte_order_mark_replays_as_without_one(
+        engine: Engine, tmp_path: Path) -> None:
+    """Some editors start UTF-8 files with U+FEFF: it is not content, and changes nothing."""
+    text, _ = scenario_text(setup_actions())
+    path = tmp_path / "bom.json"
+    path.write_text("\ufeff" + text, encoding="utf-8")
+    with_mark = replay_file(engine, path)
+    assert with_mark.events_recorded > 0
+    assert replay(engine, parse_scenario(text)).events_recorded == 0  # the same commands
+
+
+def test_the_host_s_local_time_zone_is_not_a_scenario_time_zone() -> None:
+    """``"timezone": "localtime"`` would read the same file differently on each host."""
+    text, _ = scenario_text(setup_actions(), timezone="localtime")
+    with pytest.raises(ScenarioError, match="unknown timezone 'localtime'"):
+        parse_scenario(text)

@@ -27,6 +27,7 @@ into a ScenarioError naming the entry and its line.
 import hashlib
 import inspect
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, tzinfo
@@ -494,13 +495,22 @@ def _explain(exc: BaseException, wanted: type | None) -> str:
     return str(exc) if isinstance(exc, ResilienceError) else format_exception(exc, wanted)
 
 
+_DATE_TIME = re.compile(r"\d{4}-?\d\d-?\d\d[T ]\d\d:?\d\d")
+_TOO_FINE = re.compile(r"[.,]\d{7}")
+
+
 def _moment(value: Any, zone: tzinfo | None, name: str) -> datetime:
     if not isinstance(value, str):
         raise ScenarioError(f"'{name}' must be an ISO 8601 date-time string")
+    # Python reads a bare date as midnight and cuts digits past the microsecond: both
+    # would store a moment the file does not say, so the text must give a time, exactly.
+    if _DATE_TIME.match(value) is None or _TOO_FINE.search(value) is not None:
+        raise ScenarioError(f"'{name}' must be an ISO 8601 date and time (at least to the "
+                            f"minute, at most to the microsecond): {shown(value)}")
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise ScenarioError(f"'{name}' is not an ISO 8601 date-time: {value[:40]!r}") from None
+        raise ScenarioError(f"'{name}' is not an ISO 8601 date-time: {shown(value)}") from None
     if moment.tzinfo is None:
         if zone is None:
             raise ScenarioError(f"'{name}' {shown(value)} has no UTC offset and the file sets no "
@@ -513,8 +523,8 @@ def _timezone(name: Any, line: int | None) -> tzinfo | None:
     if name is None:
         return None
     try:
-        if not isinstance(name, str):
-            raise ValueError(name)
+        if not isinstance(name, str) or name == "localtime":
+            raise ValueError(name)  # "localtime" is whatever zone the host is set to
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ScenarioError(f"unknown timezone {shown(name)} (use an IANA name such as "

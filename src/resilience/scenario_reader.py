@@ -83,6 +83,8 @@ def read_document(text: str, needed: Collection[str]) -> tuple[Header, Entries]:
     if len(text) > MAX_BYTES:
         raise ScenarioError(f"the text is longer than {MAX_BYTES:,} characters (MAX_BYTES); "
                             "split the history into several files")
+    if text.startswith("\ufeff"):
+        text = text[1:]  # a byte order mark, as some Windows editors save UTF-8: not content
     reader = _Reader(text)
     if reader.peek() != "{":
         raise reader.fail("a scenario is a JSON object with 'format', 'version', "
