@@ -48,20 +48,18 @@ class ConverterMapper(Mapper[UUID]):
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
-        where = (f"stored event {stored_event.originator_id} "
-                 f"v{stored_event.originator_version} ({stored_event.topic})")
         try:
             event_class = resolve_topic(stored_event.topic)
         except TopicError:
-            raise EventUnreadable(f"cannot read {where}: no such class in this version of "
-                                  "resilience") from None
+            raise EventUnreadable(f"cannot read {_where(stored_event)}: no such class in this "
+                                  "version of resilience") from None
         data = stored_event.state
         if self.cipher:
             try:
                 data = self.cipher.decrypt(data)
             except Exception as exc:
-                raise EventUnreadable(f"cannot decrypt {where}: wrong CIPHER_KEY, or the "
-                                      "store is not encrypted") from exc
+                raise EventUnreadable(f"cannot decrypt {_where(stored_event)}: wrong CIPHER_KEY, "
+                                      "or the store is not encrypted") from exc
         try:
             if self.compressor:
                 data = self.compressor.decompress(data)
@@ -80,7 +78,14 @@ class ConverterMapper(Mapper[UUID]):
         except Exception as exc:
             plain = self.cipher or self.compressor or stored_event.state[:1] == b"{"
             hint = "" if plain else " (it looks encrypted: give CIPHER_TOPIC and CIPHER_KEY)"
-            raise EventUnreadable(f"cannot load {where}{hint}: {one_line(exc)}") from exc
+            raise EventUnreadable(
+                f"cannot load {_where(stored_event)}{hint}: {one_line(exc)}") from exc
+
+
+def _where(stored_event: StoredEvent) -> str:
+    """The stored event, for a message (worked out only when there is one to write)."""
+    return (f"stored event {stored_event.originator_id} "
+            f"v{stored_event.originator_version} ({stored_event.topic})")
 
 
 class EventUnreadable(UnreadableEventError, MapperDeserialisationError):

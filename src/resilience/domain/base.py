@@ -170,8 +170,12 @@ class FactAggregate(Aggregate):
         super().trigger_event(event_class, **kwargs)
 
     def _trigger(self, event_class: type[Any], ctx: Context, **fields: Any) -> None:
+        """``trigger_event`` with the context's four fields, which the Context checked when
+        it was made (it is frozen): only the command's own fields are checked again."""
         self._check_writable(event_class)
-        self.trigger_event(
+        check_event(event_class, fields)
+        Aggregate.trigger_event(
+            self,
             event_class,
             timestamp=ctx.recorded_at,
             occurred_at=ctx.occurred_at,

@@ -62,6 +62,7 @@ type, so no command can record a value that breaks the rule. The limits may grow
 later versions, never shrink, so that what was accepted stays readable.
 """
 
+import functools
 import math
 import re
 import reprlib
@@ -252,11 +253,13 @@ def check_moment(value: object, name: str, *, query: bool = False) -> datetime:
     ``query``, a moment that only asks, up to QUERY_MARGIN beyond either end."""
     if type(value) is not datetime:
         raise _refuse_type(value, name, "a datetime", datetime)
-    if value.tzinfo is None:
+    zone = value.tzinfo
+    if zone is None:
         raise InvalidInputError(
             f"{name} must be timezone-aware (got naive {value.isoformat()}); "
             "attach a tzinfo, e.g. datetime(..., tzinfo=ZoneInfo('Asia/Shanghai'))")
-    check_zone(value.tzinfo, f"{name}'s tzinfo")
+    if type(zone) not in ZONES:
+        check_zone(zone, f"{name}'s tzinfo")  # raises, naming the zone's class
     offset = typing.cast(timedelta, value.utcoffset())
     if offset.microseconds:
         raise InvalidInputError(f"{name}'s UTC offset must be whole seconds, got {offset}")
@@ -268,9 +271,22 @@ def check_moment(value: object, name: str, *, query: bool = False) -> datetime:
         raise InvalidInputError(
             f"{name} must be from {low:%Y-%m-%d} to before {high:%Y-%m-%d} (UTC), "
             f"got {value.isoformat()}")
-    if type(value.tzinfo) is ZoneInfo and value.replace(fold=1 - value.fold).utcoffset() != offset:
+    if type(zone) is ZoneInfo and not _steady(zone, value.year) and (
+            value.replace(fold=1 - value.fold).utcoffset() != offset):
         _refuse_shifted_wall_time(value, name)
     return value
+
+
+@functools.lru_cache(maxsize=4096)
+def _steady(zone: ZoneInfo, year: int) -> bool:
+    """Whether ``zone`` keeps one UTC offset all through ``year`` (and a day either side),
+    so no wall time of that year is repeated or skipped. Sampled daily: no zone changes
+    its clocks and back within a day. Most moments are in such a year (Asia/Shanghai
+    since 1992), and the test below is the costliest part of checking a moment."""
+    noon = datetime(year, 1, 1, 12, tzinfo=UTC)
+    offsets = {(noon + timedelta(days=day)).astimezone(zone).utcoffset()
+               for day in range(-2, 368)}
+    return len(offsets) == 1
 
 
 def _refuse_shifted_wall_time(value: datetime, name: str) -> None:

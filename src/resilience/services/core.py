@@ -27,7 +27,7 @@ from resilience.adapters.store import (
 )
 from resilience.clock import Clock
 from resilience.domain.base import Context, FactAggregate
-from resilience.domain.validation import check_instance, check_moment, check_uuid
+from resilience.domain.validation import check_uuid
 from resilience.domain.values import Actor
 from resilience.errors import (
     AlreadyExistsError,
@@ -187,10 +187,10 @@ class Store:
     def context(
         self, actor: Actor, occurred_at: datetime | None, command_id: str | None
     ) -> Context:
-        check_instance(actor, "actor", Actor)
-        recorded_at = check_moment(self.clock(), "clock()")
-        happened = recorded_at if occurred_at is None else check_moment(occurred_at, "occurred_at")
-        return Context(actor, happened, recorded_at, command_id)
+        recorded_at = self.clock()
+        # Context checks the actor and both moments (recorded_at: what the clock said).
+        return Context(actor, recorded_at if occurred_at is None else occurred_at,
+                       recorded_at, command_id)
 
     def load(self, cls: type[A], aggregate_id: UUID) -> A:
         """The aggregate as stored now, as a fresh object the caller may keep."""
