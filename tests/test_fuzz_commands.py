@@ -64,6 +64,7 @@ from resilience.domain.values import (
     ZoneType,
 )
 from resilience.review.render import review_to_html, review_to_json, review_to_markdown
+from resilience.services.core import AggregateService
 from test_validation import Flipping, HiddenLength, InRange, LyingUUID, LyingYear, Unhashable
 
 from conftest import OFFICE, T0, pg_schema, require_postgres
@@ -296,6 +297,7 @@ def _community_commands(w: World, d: Draw) -> dict[str, Callable[[], Call]]:
                                        category=d(text("health", "skills")),
                                        participants=d(INTS), grid=d(optional(AREAS)),
                                        **common(d)),
+        **_corrections(s, on, d),
     }
 
 
@@ -339,10 +341,7 @@ def _incident_commands(w: World, d: Draw) -> dict[str, Callable[[], Call]]:
                                **common(d)),
         "reopen": lambda: _call(s.reopen, on(), d(FREE), **common(d)),
         "add_note": lambda: _call(s.add_note, on(), d(FREE), **common(d)),
-        "correct_time": lambda: _call(s.correct_time, on(), d(VERSIONS), d(MOMENTS), d(FREE),
-                                      **common(d)),
-        "correct_details": lambda: _call(s.correct_details, on(), d(VERSIONS), d(FREE), d(FREE),
-                                         **common(d)),
+        **_corrections(s, on, d),
     }
 
 
@@ -372,10 +371,7 @@ def _order_commands(w: World, d: Draw) -> dict[str, Callable[[], Call]]:
         "reopen": lambda: _call(s.reopen, on(), d(FREE), **common(d)),
         "cancel": lambda: _call(s.cancel, on(), d(FREE), **common(d)),
         "add_note": lambda: _call(s.add_note, on(), d(FREE), **common(d)),
-        "correct_details": lambda: _call(s.correct_details, on(), d(VERSIONS), d(FREE), d(FREE),
-                                         **common(d)),
-        "correct_time": lambda: _call(s.correct_time, on(), d(VERSIONS), d(MOMENTS), d(FREE),
-                                      **common(d)),
+        **_corrections(s, on, d),
     }
 
 
@@ -403,6 +399,18 @@ def _improvement_commands(w: World, d: Draw) -> dict[str, Callable[[], Call]]:
         "cancel": lambda: _call(s.cancel, on(), d(FREE), **common(d)),
         "reopen": lambda: _call(s.reopen, on(), d(FREE), **common(d)),
         "add_note": lambda: _call(s.add_note, on(), d(FREE), **common(d)),
+        **_corrections(s, on, d),
+    }
+
+
+def _corrections(s: AggregateService[Any], on: Callable[[], Any],
+                 d: Draw) -> dict[str, Callable[[], Call]]:
+    """The two corrections every aggregate's service takes (``AggregateService``)."""
+    return {
+        "correct_time": lambda: _call(s.correct_time, on(), d(VERSIONS), d(MOMENTS), d(FREE),
+                                      **common(d)),
+        "correct_details": lambda: _call(s.correct_details, on(), d(VERSIONS), d(FREE), d(FREE),
+                                         **common(d)),
     }
 
 
