@@ -24,7 +24,7 @@ import functools
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -116,11 +116,25 @@ def _sqlite_ready(recorder: SQLiteRecorder, c: SQLiteCursor) -> bool:
         if c.fetchone()[0] != len(set(names)):
             return False
     if isinstance(recorder, SQLiteTrackingRecorder):
-        if not recorder.datastore.single_row_tracking:
-            return False  # the legacy layout: let eventsourcing's checks run, under the lock
-        _sqlite_tracking_state(recorder, c)
-        return bool(recorder.tracking_migration_previous)
+        return _tracking_ready(recorder, lambda: _sqlite_tracking_state(recorder, c))
     return True
+
+
+def _tracking_ready(recorder: Any, read_state: Callable[[], None]) -> bool:
+    """Whether a tracking recorder's set-up is done besides its tables: the single-row
+    layout (the legacy one is left to eventsourcing's checks, under the lock) with its
+    migration row in place (``read_state`` reads it)."""
+    if not recorder.datastore.single_row_tracking:
+        return False
+    read_state()
+    return bool(recorder.tracking_migration_previous)
+
+
+def _check_tracking_layout(recorder: Any, tracking: bool) -> None:
+    """eventsourcing's own refusal, after a set-up that found legacy multi-row tracking."""
+    if (tracking and not recorder.datastore.single_row_tracking
+            and recorder.tracking_migration_current is not None):
+        raise OperationalError("Can't do multi-row tracking with single-row tracking table")
 
 
 def _sqlite_wal(datastore: SQLiteDatastore) -> None:
@@ -170,9 +184,7 @@ def sqlite_set_up(recorder: SQLiteRecorder) -> None:
         if isinstance(recorder, SQLiteTrackingRecorder):
             _sqlite_tracking_state(recorder, c)
         recorder._create_table(c)
-    if (isinstance(recorder, SQLiteTrackingRecorder) and not recorder.datastore.single_row_tracking
-            and recorder.tracking_migration_current is not None):
-        raise OperationalError("Can't do multi-row tracking with single-row tracking table")
+    _check_tracking_layout(recorder, isinstance(recorder, SQLiteTrackingRecorder))
 
 
 class SQLiteEventRecorder(SQLiteApplicationRecorder):
@@ -251,10 +263,7 @@ def _pg_ready(recorder: Any, curs: Any) -> bool:
     if not curs.fetchone()["ready"]:
         return False
     if isinstance(recorder, PostgresTrackingRecorder):
-        if not recorder.datastore.single_row_tracking:
-            return False  # the legacy layout: let eventsourcing's checks run, under the lock
-        _pg_tracking_state(recorder, curs)
-        return bool(recorder.tracking_migration_previous)
+        return _tracking_ready(recorder, lambda: _pg_tracking_state(recorder, curs))
     return True
 
 
@@ -282,9 +291,7 @@ def postgres_set_up(recorder: Any) -> None:
                     _pg_tracking_state(recorder, curs)
                 recorder._create_table(curs)
     datastore.register_type_adapters()
-    if (isinstance(recorder, PostgresTrackingRecorder) and not datastore.single_row_tracking
-            and recorder.tracking_migration_current is not None):
-        raise OperationalError("Can't do multi-row tracking with single-row tracking table")
+    _check_tracking_layout(recorder, isinstance(recorder, PostgresTrackingRecorder))
 
 
 @functools.cache
