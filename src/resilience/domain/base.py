@@ -21,9 +21,9 @@ from resilience.domain.validation import (
     check_text,
     check_uuid,
     check_whole,
+    require_text,
     shown,
 )
-from resilience.domain.validation import require_text as require_text
 from resilience.domain.values import Actor
 from resilience.errors import InvalidInputError, InvalidTransitionError, NotFoundError
 

@@ -8,7 +8,6 @@ from uuid import UUID, uuid4, uuid5
 from attrs import frozen
 from eventsourcing.persistence import PersistenceError
 
-from resilience.domain.base import require_text
 from resilience.domain.improvement import (
     STATUS_AFTER,
     UNFINISHED,
@@ -17,7 +16,7 @@ from resilience.domain.improvement import (
 )
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import NAMESPACE, Community
-from resilience.domain.validation import check_moment, shown
+from resilience.domain.validation import check_moment, require_text, shown
 from resilience.domain.values import Actor, AreaKind
 from resilience.errors import InvalidInputError, NotFoundError, StoreUnavailableError
 from resilience.projections.plans import HISTORIES
