@@ -6,7 +6,7 @@
 A bare path such as ``resilience.db`` means a SQLite file.
 
 ``?timeout=SECONDS`` (SQLite and PostgreSQL URLs; default 10, at most
-``MAX_TIMEOUT``, a day; or the ``RESILIENCE_TIMEOUT`` setting in
+``MAX_WAIT``, a day; or the ``RESILIENCE_TIMEOUT`` setting in
 ``Engine(env=...)``) bounds every wait on
 the store: for a connection, for a PostgreSQL connection to be made, for
 another writer's lock. A store call that cannot get through in that time
@@ -52,7 +52,13 @@ from eventsourcing.sqlite import SQLiteConnection, SQLiteDatastore
 from eventsourcing.utils import TopicError
 
 from resilience.adapters.setup import POSTGRES_EVENT_RECORDER_TOPIC, SQLITE_EVENT_RECORDER_TOPIC
-from resilience.errors import ConfigurationError, ResilienceError, StoreUnavailableError
+from resilience.domain.validation import MAX_WAIT, check_wait
+from resilience.errors import (
+    ConfigurationError,
+    InvalidInputError,
+    ResilienceError,
+    StoreUnavailableError,
+)
 
 ENV_VAR = "RESILIENCE_DB"
 DEFAULT_URL = "sqlite:///resilience.db"
@@ -60,9 +66,6 @@ MAPPER_TOPIC = "resilience.adapters.mapper:ConverterMapper"
 TIMEOUT_SETTING = "RESILIENCE_TIMEOUT"
 DEFAULT_TIMEOUT = 10.0
 """Seconds a store call may wait (for a connection, a lock) before StoreUnavailableError."""
-MAX_TIMEOUT = 86_400.0
-"""The longest timeout accepted (a day): the drivers and locks it is handed overflow on
-about 1e10 s or more, and a wait of more than a day is an outage, not a delay."""
 RECONNECT_EVERY = 1.0
 """Seconds between PostgreSQL reconnection attempts while the server does not answer."""
 
@@ -147,18 +150,15 @@ def _timeout(query: Mapping[str, list[str]], url: str) -> float:
 
 
 def seconds(text: str | None, what: str) -> float:
-    """A timeout setting: a number of seconds > 0 and at most MAX_TIMEOUT (``None``: the
+    """A timeout setting: a number of seconds > 0 and at most MAX_WAIT (``None``: the
     default); else ConfigurationError."""
     if text is None:
         return DEFAULT_TIMEOUT
     try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 < value <= MAX_TIMEOUT:  # NaN fails the comparison too
+        return check_wait(float(text), what)
+    except (ValueError, InvalidInputError):  # not a number, or not one the rule allows
         raise ConfigurationError(f"{what} must be a number of seconds > 0 and at most "
-                                 f"{MAX_TIMEOUT:,.0f}, got {text!r}")
-    return value
+                                 f"{MAX_WAIT:,.0f}, got {text!r}") from None
 
 
 # Faults of the store itself ---------------------------------------------------------

@@ -232,6 +232,21 @@ def check_number(value: object, name: str) -> float:
     return value
 
 
+MAX_WAIT = 86_400.0
+"""Most seconds a wait may be set to (a store's timeout, a follower's interval): a day.
+Far longer ones overflow a thread's or a driver's timed wait."""
+
+
+def check_wait(value: object, name: str) -> float:
+    """Return ``value`` if it is a number of seconds > 0 and at most MAX_WAIT (not a bool,
+    not NaN, not infinite)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (
+            0 < value <= MAX_WAIT):  # NaN fails the comparison too
+        raise InvalidInputError(f"{name} must be a number of seconds > 0 and at most "
+                                f"{MAX_WAIT:,.0f}, got {shown(value)}")
+    return value
+
+
 def check_bool(value: object, name: str) -> bool:
     """Return ``value`` if it is True or False."""
     if type(value) is not bool:

@@ -34,7 +34,7 @@ from resilience.adapters.viewstore import (
     dumps,
     open_view_store,
 )
-from resilience.domain.validation import check_whole, shown
+from resilience.domain.validation import check_wait, check_whole, shown
 from resilience.errors import InvalidInputError, ResilienceError, UnreadableEventError
 from resilience.projections.folds import PROJECTIONS, Doc, Projection
 from resilience.projections.quarantine import (
@@ -58,19 +58,9 @@ _log = logging.getLogger("resilience.views")
 Progress = Callable[[int, int], None]
 """Called after each page with (events processed so far, events to process in all)."""
 
-MAX_INTERVAL = 86_400.0
-"""The longest pause a follower may be given between polls (a day): longer ones overflow
-the thread's timed wait."""
-
-
 def check_interval(interval: object) -> float:
-    """Return a follower's ``interval`` if it is a number of seconds > 0 and at most
-    MAX_INTERVAL (not NaN, not infinite), else raise InvalidInputError."""
-    if isinstance(interval, bool) or not isinstance(interval, int | float) or not (
-            0 < interval <= MAX_INTERVAL):  # NaN fails the comparison too
-        raise InvalidInputError(f"the follower's interval must be a number of seconds > 0 "
-                                f"and at most {MAX_INTERVAL:,.0f}, got {shown(interval)}")
-    return interval
+    """Return a follower's ``interval`` if it is a wait the rule allows (``check_wait``)."""
+    return check_wait(interval, "the follower's interval")
 
 
 class ViewsTimeoutError(ResilienceError, TimeoutError):
