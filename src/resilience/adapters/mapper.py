@@ -53,17 +53,9 @@ class ConverterMapper(Mapper[UUID]):
         except TopicError:
             raise EventUnreadable(f"cannot read {_where(stored_event)}: no such class in this "
                                   "version of resilience") from None
-        data = stored_event.state
-        if self.cipher:
-            try:
-                data = self.cipher.decrypt(data)
-            except Exception as exc:
-                raise EventUnreadable(f"cannot decrypt {_where(stored_event)}: wrong CIPHER_KEY, "
-                                      "or the store is not encrypted") from exc
+        text = self._open(stored_event)
         try:
-            if self.compressor:
-                data = self.compressor.decompress(data)
-            state: dict[str, Any] = json.loads(data)
+            state: dict[str, Any] = json.loads(text)
             from_version = state.pop("class_version", 1)
             class_version = getattr(event_class, "class_version", 1)
             while from_version < class_version:
@@ -76,10 +68,27 @@ class ConverterMapper(Mapper[UUID]):
             state["originator_version"] = stored_event.originator_version
             return cast(DomainEventProtocol[UUID], converter.structure(state, event_class))
         except Exception as exc:
-            plain = self.cipher or self.compressor or stored_event.state[:1] == b"{"
-            hint = "" if plain else " (it looks encrypted: give CIPHER_TOPIC and CIPHER_KEY)"
             raise EventUnreadable(
-                f"cannot load {_where(stored_event)}{hint}: {one_line(exc)}") from exc
+                f"cannot load {_where(stored_event)}: {one_line(exc)}") from exc
+
+    def _open(self, stored_event: StoredEvent) -> str:
+        """The event's JSON text: its bytes deciphered, decompressed and decoded."""
+        data = stored_event.state
+        try:
+            if self.cipher:
+                data = self.cipher.decrypt(data)
+            if self.compressor:
+                data = self.compressor.decompress(data)
+            return data.decode("utf-8")
+        except Exception as exc:
+            if self.cipher:
+                why = "wrong CIPHER_KEY, or the store is not encrypted"
+            elif self.compressor:
+                why = "the store is not compressed, or not with this compressor"
+            else:
+                why = ("it looks encrypted or compressed: give CIPHER_TOPIC and CIPHER_KEY, "
+                       "or COMPRESSOR_TOPIC")
+            raise EventUnopened(f"cannot open {_where(stored_event)}: {why}") from exc
 
 
 def _where(stored_event: StoredEvent) -> str:
@@ -91,3 +100,8 @@ def _where(stored_event: StoredEvent) -> str:
 class EventUnreadable(UnreadableEventError, MapperDeserialisationError):
     """UnreadableEventError, which eventsourcing's code (and code written for it) still
     knows as the MapperDeserialisationError it replaces."""
+
+
+class EventUnopened(EventUnreadable):
+    """An event whose bytes don't open (decipher, decompress, decode as text): a cipher key
+    or compressor problem that every event of the store shares, not this event's own."""

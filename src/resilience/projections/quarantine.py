@@ -38,8 +38,8 @@ from typing import Any, Protocol, cast
 from attrs import frozen
 from eventsourcing.persistence import Mapper, Notification
 
+from resilience.adapters.mapper import EventUnopened
 from resilience.adapters.store import describe
-from resilience.errors import UnreadableEventError
 from resilience.projections.folds import Delivery, Doc, Docs, Projection
 
 QUARANTINE = "quarantine"
@@ -98,7 +98,8 @@ def fold_page(page: Sequence[Notification], mapper: Mapper[Any],
         except Exception as exc:
             if isinstance(exc, MemoryError):
                 raise
-            _check_opens(mapper, notification, exc)
+            if isinstance(exc, EventUnopened):
+                raise  # the store's settings, not this event: quarantining would take them all
             quarantined.append(_entry(notification, describe(exc)))
             held[key] = notification.originator_version
             continue
@@ -203,24 +204,6 @@ def _stop_on(exc: Exception, views: Sequence[PageDocs]) -> None:
     """Re-raise what no event is to blame for: a failed read of the views, MemoryError."""
     if isinstance(exc, MemoryError) or any(docs.read_error is not None for docs in views):
         raise exc
-
-
-def _check_opens(mapper: Mapper[Any], notification: Notification, exc: Exception) -> None:
-    """Raise UnreadableEventError if the event's bytes don't even open (decipher, decompress,
-    read as text): a key or compressor problem every event of the store shares."""
-    data = notification.state
-    try:
-        if mapper.cipher:
-            data = mapper.cipher.decrypt(data)
-        if mapper.compressor:
-            data = mapper.compressor.decompress(data)
-        data.decode("utf-8")
-    except Exception:
-        if isinstance(exc, UnreadableEventError):
-            raise exc from exc.__cause__
-        raise UnreadableEventError(
-            f"stored event {notification.id} ({notification.topic}) cannot be read: is the "
-            f"store encrypted or compressed with other settings? {describe(exc)}") from exc
 
 
 def _entry(notification: Notification, error: str) -> QuarantinedEvent:
