@@ -350,17 +350,14 @@ def opening(url: str) -> Iterator[None]:
         yield
     except ResilienceError:
         raise
-    except (InfrastructureFactoryError, TopicError) as exc:
-        raise ConfigurationError(f"cannot open {url}: {one_line(exc)}") from exc
-    except (ProgrammingError, DataError, NotSupportedError) as exc:
-        # refused as written (a schema name, a privilege): the URL or settings are wrong
+    except (InfrastructureFactoryError, TopicError, ProgrammingError, DataError,
+            NotSupportedError, OSError, ValueError) as exc:
+        # Settings eventsourcing can't use (a topic, a factory), a store refusing what
+        # the URL says (a schema name, a privilege), missing or malformed settings (a
+        # cipher key, a pool size: eventsourcing raises OSError or ValueError for them).
         raise ConfigurationError(f"cannot open {url}: {one_line(exc)}") from exc
     except PersistenceError as exc:
         raise StoreUnavailableError(f"cannot open {url}: {one_line(exc)}") from exc
-    except (OSError, ValueError) as exc:
-        # eventsourcing reports missing or malformed settings (a cipher key, a pool
-        # size) as OSError or ValueError
-        raise ConfigurationError(f"cannot open {url}: {one_line(exc)}") from exc
 
 
 def notification_id(recorder: Any, originator_id: UUID, version: int) -> int | None:
