@@ -10,10 +10,12 @@ import base64
 import os
 import socket
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eventsourcing.persistence import IntegrityError
@@ -27,6 +29,7 @@ from resilience import (
     StoreUnavailableError,
     UnreadableEventError,
 )
+from resilience.adapters.store import _postgres_pool_class
 from resilience.cli import main
 from resilience.scenarios import DONGHU_FIRE, XIANGYANG_ORDERS
 
@@ -278,3 +281,25 @@ def test_a_metric_definition_file_python_cannot_read_is_invalid_input(
     path = tmp_path / "metric.json"
     path.write_text(text, encoding="utf-8")
     assert_one_line(capsys, ["metrics", "--db", donghu_db, str(path)], InvalidInputError)
+
+
+def test_a_failed_opening_does_not_wait_for_its_connections_to_close(
+        silent_listener: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Closing a pool waits for a connection attempt under way (up to libpq's
+    connect_timeout, which once made a failed opening take twice the timeout): the
+    caller's error still comes within the timeout, and the connections close beside it."""
+    pytest.importorskip("psycopg")
+    pool_class = _postgres_pool_class()  # the engine's pool
+    closed = threading.Event()
+    close = pool_class.close
+
+    def slow_close(pool: Any, timeout: float = 5.0) -> None:
+        time.sleep(TIMEOUT + 2)  # an attempt to a silent server, still under way
+        close(pool, timeout)
+        closed.set()
+
+    monkeypatch.setattr(pool_class, "close", slow_close)
+    url = f"postgresql://postgres@127.0.0.1:{silent_listener}/db?timeout={TIMEOUT:g}"
+    assert_raises_in_time(lambda: Engine(url), StoreUnavailableError, within=TIMEOUT + 1.5)
+    assert not closed.is_set()
+    assert closed.wait(TIMEOUT + 10), "the failed opening's pool was never closed"

@@ -118,7 +118,11 @@ class EventStoreApplication(Application[UUID]):
             require_schema(self.factory)
             return super().construct_recorder()
         except BaseException:
-            self.factory.close()  # a store that could not be set up keeps no connections
+            # A store that could not be set up keeps no connections. Closed beside the
+            # caller: closing waits for a connection attempt still under way (up to
+            # libpq's connect_timeout), and the caller's error is due within the timeout.
+            threading.Thread(target=self.factory.close, name="resilience-close",
+                             daemon=True).start()
             raise
 
 
