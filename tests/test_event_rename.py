@@ -75,7 +75,7 @@ def test_renaming_an_event_class_with_its_topic_kept_changes_no_figure(
     with Engine(url) as engine:
         assert _figures(engine, fire) == before  # from the views folded before the rename
         assert type(engine.events(fire)[20]) is renamed  # stored facts load as the new class
-        assert engine.incidents.get(fire).kinds[21] == "Contained"
+        assert engine.incidents.get(fire).fact_types[21].fact_name == "Contained"
         assert engine.views.rebuild() > 0
         assert _figures(engine, fire) == before  # and folded again through it
 

@@ -35,7 +35,8 @@ from histories import STAFF, apply_history, histories, setup_world
 from resilience import Engine, InvalidInputError, Location, ManualClock
 from resilience.adapters.viewstore import ViewsMoved, dumps
 from resilience.projections import VERSION, Follower, ViewsTimeoutError
-from resilience.projections.folds import PROJECTIONS, Delivery, Doc, Docs, Projection
+from resilience.projections.base import Delivery, Doc, Docs, Projection
+from resilience.projections.folds import PROJECTIONS
 
 from conftest import OFFICE, T0, _pg_schema_url, require_postgres
 

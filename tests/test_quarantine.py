@@ -29,11 +29,12 @@ from resilience import Engine, Location, ManualClock, UnreadableEventError
 from resilience.adapters.viewstore import dumps
 from resilience.cli import main
 from resilience.domain.incident import Incident
-from resilience.projections.folds import PROJECTIONS, Delivery, Doc, Docs, Projection
+from resilience.projections.base import Delivery, Doc, Docs, Projection
+from resilience.projections.folds import PROJECTIONS
 from resilience.projections.quarantine import QuarantinedEvent
 from test_projections import fresh_url, snapshot
 
-from conftest import OFFICE, T0, minutes, require_postgres
+from conftest import OFFICE, T0, donghu, minutes, require_postgres
 
 CONTAINED = "resilience.incident:Contained"
 KINDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -42,9 +43,7 @@ EXAMPLES = {"memory": 30, "sqlite": 12, "postgres": 4}
 
 def _incidents(engine: Engine, clock: ManualClock) -> tuple[UUID, UUID]:
     """A community with two incidents: A (detected, a note: v2) and B (detected)."""
-    community = engine.communities.register(district="Taishan", subdistrict="Daimiao",
-                                            name="Donghu", actor=OFFICE).aggregate_id
-    engine.communities.add_grid(community, "3", "Grid 3", actor=OFFICE)
+    community = donghu(engine, building=None)
     found = []
     for place in ("A", "B"):
         found.append(engine.incidents.detect(

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from hypothesis.strategies import DataObject
 
 from resilience import Engine, ScenarioError
-from resilience.projections.folds import Doc
+from resilience.projections.base import Doc
 from resilience.scenario import (
     MAX_BYTES,
     MAX_DEPTH,

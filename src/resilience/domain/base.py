@@ -7,8 +7,9 @@ version of the fact it corrects; the aggregate keeps the *effective* time of
 every fact so invariants are checked against corrected times.
 """
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, NamedTuple, Protocol, Self, TypeVar
 
 from attrs import frozen
 from eventsourcing.domain import Aggregate
@@ -45,7 +46,32 @@ class Context:
             raise InvalidInputError("command_id must be a non-empty string or None")
 
 
-CORRECTION_EVENTS = frozenset({"TimeCorrected", "DetailsCorrected"})
+T = TypeVar("T")
+
+
+class Happening(Protocol):
+    """A fact placed in time: its effective ``occurred_at`` and its version."""
+
+    @property
+    def occurred_at(self) -> datetime: ...
+
+    @property
+    def version(self) -> int: ...
+
+
+class FactTime(NamedTuple):
+    """A fact's effective time and version, where only those are at hand (an aggregate's)."""
+
+    occurred_at: datetime
+    version: int
+
+
+def happening_order(fact: Happening) -> tuple[datetime, int]:
+    """Sort key of a fact in the order things happened: its effective time, the recording
+    order (its version) breaking ties. Timelines, cases, replays and reviews all read
+    facts in this order, so a late record or a time correction moves a fact to where it
+    happened."""
+    return fact.occurred_at, fact.version
 
 
 class _FactName:
@@ -68,29 +94,66 @@ class _FactName:
             return name
 
 
+class Correction:
+    """What the corrections (``TimeCorrected``, ``DetailsCorrected``) are: facts naming the
+    version of the fact they correct (``corrects``), themselves never corrected.
+
+    A plain mix-in, not an event class: eventsourcing would copy an event class declared
+    on FactAggregate onto each aggregate, under the aggregate's ``Event`` topic.
+    """
+
+    corrects: int
+
+
 class FactAggregate(Aggregate):
     """Base of the library's aggregates. Not persisted itself: it has no topic."""
 
     kind: ClassVar[str] = "aggregate"
+    """What the aggregate is called in messages ("service order has no fact at version 9")."""
+    beginning: ClassVar[str] = "the first fact"
+    """Its first fact in "nothing can happen before ..." messages ("detection")."""
 
     occurred: dict[int, datetime]
     """Effective ``occurred_at`` of each fact by version, corrections applied."""
-    kinds: dict[int, str]
-    """Name of each fact by version (its event class's ``fact_name``), for messages and
-    corrections."""
     commands: dict[str, tuple[int, int]]
     """Command id -> (first version, last version) it recorded."""
 
     class Event(Aggregate.Event):
+        """A fact. What it means beyond its fields is declared on its class, so views,
+        metrics and timelines pick it up from there (docs/concepts.md, "How to add an
+        event"): its wording (``describe``), what the ``cases`` view keeps of it
+        (``detail``), and the class variables below."""
+
         occurred_at: datetime
         actor: Actor
         command_id: str | None
         fact_name = _FactName()
 
+        aggregate_kind: ClassVar[str]
+        """The kind of aggregate the fact belongs to, as the views name its documents
+        ("incident", "order", "community", "improvement"): set on each aggregate's
+        ``Event`` base."""
+        noun: ClassVar[str | None] = None
+        """The fact as a noun in messages about the order of an aggregate's steps (the
+        order's "placement", the incident's "resolution"); None if it is no such step."""
+        milestone: ClassVar[str | None] = None
+        """The case milestone (resilience.metrics.cases) its earliest occurrence marks."""
+        last_milestone: ClassVar[str | None] = None
+        """The case milestone its latest occurrence since the last reopening marks."""
+
+        def describe(self) -> str:
+            """The fact in one line of a timeline ("contained: fire out")."""
+            return self.fact_name
+
+        def detail(self) -> Any:
+            """What the ``cases`` view keeps of the fact beside its name and times: the
+            part cases are measured or grouped by (JSON-ready), or None."""
+            return None
+
         def mutate(self, aggregate: Any) -> Any:
             aggregate = super().mutate(aggregate)
             aggregate.occurred[self.originator_version] = self.occurred_at
-            aggregate.kinds[self.originator_version] = self.fact_name
+            aggregate.fact_types[self.originator_version] = type(self)
             if self.command_id is not None:
                 first, _ = aggregate.commands.get(
                     self.command_id, (self.originator_version, self.originator_version)
@@ -98,7 +161,7 @@ class FactAggregate(Aggregate):
                 aggregate.commands[self.command_id] = (first, self.originator_version)
             return aggregate
 
-    class TimeCorrected(Event):
+    class TimeCorrected(Event, Correction):
         """The fact at version ``corrects`` really happened at ``corrected_to``."""
 
         corrects: int
@@ -108,17 +171,46 @@ class FactAggregate(Aggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate.occurred[self.corrects] = self.corrected_to
 
-    class DetailsCorrected(Event):
+        def describe(self) -> str:
+            return (f"time of fact {self.corrects} corrected to "
+                    f"{self.corrected_to.isoformat()}: {self.reason}")
+
+    class DetailsCorrected(Event, Correction):
         """The fact at version ``corrects`` is better described by ``details``."""
 
         corrects: int
         details: str
         reason: str
 
+        def describe(self) -> str:
+            return f"details of fact {self.corrects} corrected: {self.reason}"
+
+    fact_types: dict[int, type[Event]]
+    """The event class of each fact by version, for messages and corrections."""
+
     def __init__(self) -> None:
         self.occurred = {}
-        self.kinds = {}
+        self.fact_types = {}
         self.commands = {}
+
+    # The aggregate's event classes ----------------------------------------------
+
+    @classmethod
+    def event_classes(cls) -> tuple[type[Event], ...]:
+        """The aggregate's own event classes, each once (its ``Event`` base left out)."""
+        found = dict.fromkeys(
+            value for value in vars(cls).values()
+            if isinstance(value, type) and issubclass(value, FactAggregate.Event)
+            and value is not cls.Event)
+        return tuple(found)
+
+    @classmethod
+    def declared(cls, read: Callable[[Any], T | None]) -> dict[str, T]:
+        """Fact name -> what ``read`` finds declared on each of the aggregate's event
+        classes (those where it is not None): how readers of the views, which name facts
+        by ``fact_name``, get at what the classes declare."""
+        found = {event.fact_name: read(event) for event in cls.event_classes()}
+        return {name: value for name, value in found.items() if value is not None}
 
     # Queries -----------------------------------------------------------------
 
@@ -191,6 +283,27 @@ class FactAggregate(Aggregate):
         times[self.version + 1] = ctx.occurred_at
         return times
 
+    def _after_beginning(self, ctx: Context) -> None:
+        """Refuse a fact dated before the aggregate's first: nothing happens before it."""
+        first = self.occurred[1]
+        if ctx.occurred_at < first:
+            raise InvalidTransitionError(
+                f"nothing can happen before {self.beginning} ({first.isoformat()}); "
+                f"got {ctx.occurred_at.isoformat()}")
+
+    def _check_beginning(self, times: Mapping[int, datetime]) -> None:
+        """Refuse ``times`` (a correction's) that date a fact before the first fact."""
+        first = times[1]
+        early = [v for v, t in times.items() if t < first]
+        if early:
+            raise InvalidTransitionError(
+                f"nothing can happen before {self.beginning} ({first.isoformat()})"
+                + self._naming(early))
+
+    def _naming(self, early: list[int]) -> str:
+        """What ``_check_beginning``'s message adds about the facts it refuses."""
+        return ""
+
     def _not_before(self, ctx: Context, version: int, what: str) -> None:
         """Refuse a fact dated before the fact at ``version`` (described as ``what``)."""
         if ctx.occurred_at < self.occurred[version]:
@@ -199,8 +312,18 @@ class FactAggregate(Aggregate):
                 f"({self.occurred[version].isoformat()}): times can't go backwards"
             )
 
+    def _steps(self) -> list[int]:
+        """Versions of the facts whose class has a ``noun``, in recording order: an
+        incident's or order's steps (an item's are chains of them: ImprovementItem)."""
+        return [v for v, fact in self.fact_types.items() if fact.noun is not None]
+
+    def _noun_of(self, version: int) -> str | None:
+        return self.fact_types[version].noun
+
     def _name_of(self, version: int) -> str:
-        return self.kinds.get(version, "the correction")
+        """The fact name of the fact at ``version`` ("the correction" if not yet recorded)."""
+        fact = self.fact_types.get(version)
+        return fact.fact_name if fact is not None else "the correction"
 
     def _check_writable(self, event_class: type[Any]) -> None:
         """Raise if the aggregate's state accepts no event of this class (e.g. closed)."""
@@ -210,9 +333,9 @@ class FactAggregate(Aggregate):
 
     def _require_correctable(self, version: int) -> None:
         check_whole(version, "corrects")
-        if version not in self.kinds:
+        if version not in self.fact_types:
             raise NotFoundError(f"{self.kind} has no fact at version {shown(version)}")
-        if self.kinds[version] in CORRECTION_EVENTS:
+        if issubclass(self.fact_types[version], Correction):
             raise InvalidTransitionError(
                 f"version {version} is itself a correction; correct the original fact instead"
             )

@@ -23,8 +23,10 @@ Rules:
 """
 
 import itertools
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
+from typing import Any, ClassVar
 from uuid import UUID
 
 from resilience.domain.base import Context, FactAggregate
@@ -41,16 +43,23 @@ class ImprovementStatus(StrEnum):
 
 FINISHED = frozenset({ImprovementStatus.DONE, ImprovementStatus.CANCELLED})
 UNFINISHED = frozenset({ImprovementStatus.OPEN, ImprovementStatus.IN_PROGRESS})
-# Facts that move the item along its life: each is dated no earlier than the one before.
-STEPS = {"Planned": "planning", "Started": "start", "Completed": "completion",
-         "Cancelled": "cancellation", "Reopened": "reopening"}
-STATUS_AFTER = {"Planned": ImprovementStatus.OPEN, "Started": ImprovementStatus.IN_PROGRESS,
-                "Completed": ImprovementStatus.DONE, "Cancelled": ImprovementStatus.CANCELLED,
-                "Reopened": ImprovementStatus.OPEN}
-"""The status an item is in after each lifecycle fact (by event name)."""
-# Facts that set the due date, and the owner: each is dated no earlier than the one before.
-DUE_FACTS = {"Planned": "planning", "Rescheduled": "rescheduling"}
-OWNER_FACTS = {"Planned": "planning", "OwnerAssigned": "reassignment"}
+
+
+_Chain = Callable[[Any], bool]
+"""Whether a fact (its event class) belongs to one of an item's chains of facts."""
+
+
+def _life(fact: Any) -> bool:
+    """A step of the item's life: planned, started, completed, cancelled, reopened."""
+    return fact.status_after is not None
+
+
+def _due_dates(fact: Any) -> bool:
+    return bool(fact.sets_due)
+
+
+def _owners(fact: Any) -> bool:
+    return bool(fact.sets_owner)
 
 
 def _objective(objective: str | None) -> str | None:
@@ -62,6 +71,7 @@ class ImprovementItem(FactAggregate):
 
     TOPIC = "resilience.improvement:ImprovementItem"
     kind = "improvement item"
+    beginning = "the item was planned"
 
     community_id: UUID
     review: str
@@ -80,10 +90,31 @@ class ImprovementItem(FactAggregate):
     reopen_count: int
 
     class Event(FactAggregate.Event):
+        """A fact of the item. It belongs to up to three chains, each of facts dated no
+        earlier than the one before: its life (those with a ``status_after``), its due
+        dates (``sets_due``) and its owners (``sets_owner``)."""
+
         TOPIC = "resilience.improvement:Event"
+        aggregate_kind = "improvement"
+        status_after: ClassVar[ImprovementStatus | None] = None
+        """The status the item is in after the fact (None: no step of its life)."""
+        sets_due: ClassVar[bool] = False
+        """The fact sets the item's due date (its ``due``)."""
+        sets_owner: ClassVar[bool] = False
+        """The fact sets the item's owner (its ``owner``)."""
+
+        def mutate(self, aggregate: Any) -> Any:
+            aggregate = super().mutate(aggregate)
+            if self.status_after is not None:
+                aggregate.status = self.status_after
+            return aggregate
 
     class Planned(Event, FactAggregate.Created):
         TOPIC = "resilience.improvement:Planned"
+        noun = "planning"
+        status_after = ImprovementStatus.OPEN
+        sets_due = True
+        sets_owner = True
         community_id: UUID
         review: str
         incident_id: UUID | None
@@ -104,19 +135,31 @@ class ImprovementItem(FactAggregate):
             aggregate.due = self.due
             aggregate.dues[self.originator_version] = self.due
 
+        def describe(self) -> str:
+            return (f"planned for review {self.review}: {self.action}; owner {self.owner}, "
+                    f"due {self.due.isoformat()}" + (f", grid {self.grid}" if self.grid else "")
+                    + (f", objective {self.objective}" if self.objective else ""))
+
     Created = Planned  # see Incident.Created
 
     class OwnerAssigned(Event):
         """The item was handed to another owner."""
 
         TOPIC = "resilience.improvement:OwnerAssigned"
+        noun = "reassignment"
+        sets_owner = True
         owner: str
 
         def apply(self, aggregate: "ImprovementItem") -> None:
             aggregate.owner = self.owner
 
+        def describe(self) -> str:
+            return f"{self.owner} now owns the item"
+
     class Rescheduled(Event):
         TOPIC = "resilience.improvement:Rescheduled"
+        noun = "rescheduling"
+        sets_due = True
         due: datetime
         reason: str
 
@@ -124,41 +167,61 @@ class ImprovementItem(FactAggregate):
             aggregate.due = self.due
             aggregate.dues[self.originator_version] = self.due
 
+        def describe(self) -> str:
+            return f"rescheduled to {self.due.isoformat()}: {self.reason}"
+
     class Started(Event):
         TOPIC = "resilience.improvement:Started"
+        noun = "start"
+        status_after = ImprovementStatus.IN_PROGRESS
 
-        def apply(self, aggregate: "ImprovementItem") -> None:
-            aggregate.status = ImprovementStatus.IN_PROGRESS
+        def describe(self) -> str:
+            return "work on the item started"
 
     class Completed(Event):
         TOPIC = "resilience.improvement:Completed"
+        noun = "completion"
+        status_after = ImprovementStatus.DONE
         note: str
 
         def apply(self, aggregate: "ImprovementItem") -> None:
-            aggregate.status = ImprovementStatus.DONE
             aggregate.completed = self.originator_version
+
+        def describe(self) -> str:
+            return "completed" + (f": {self.note}" if self.note else "")
 
     class Cancelled(Event):
         TOPIC = "resilience.improvement:Cancelled"
+        noun = "cancellation"
+        status_after = ImprovementStatus.CANCELLED
         reason: str
 
         def apply(self, aggregate: "ImprovementItem") -> None:
-            aggregate.status = ImprovementStatus.CANCELLED
             aggregate.cancel_reason = self.reason
+
+        def describe(self) -> str:
+            return f"cancelled: {self.reason}"
 
     class Reopened(Event):
         TOPIC = "resilience.improvement:Reopened"
+        noun = "reopening"
+        status_after = ImprovementStatus.OPEN
         reason: str
 
         def apply(self, aggregate: "ImprovementItem") -> None:
-            aggregate.status = ImprovementStatus.OPEN
             aggregate.completed = None
             aggregate.cancel_reason = None
             aggregate.reopen_count += 1
 
+        def describe(self) -> str:
+            return f"reopened: {self.reason}"
+
     class NoteAdded(Event):
         TOPIC = "resilience.improvement:NoteAdded"
         text: str
+
+        def describe(self) -> str:
+            return f"note: {self.text}"
 
     class TimeCorrected(Event, FactAggregate.TimeCorrected):
         TOPIC = "resilience.improvement:TimeCorrected"
@@ -235,8 +298,8 @@ class ImprovementItem(FactAggregate):
         owner = require_text(owner, "owner")
         if owner == self.owner:
             raise InvalidTransitionError(f"{owner} already owns this item")
-        self._after_planning(ctx)
-        self._after_last(ctx, OWNER_FACTS)
+        self._after_beginning(ctx)
+        self._after_last(ctx, _owners)
         self._trigger(self.OwnerAssigned, ctx, owner=owner)
 
     def reschedule(self, ctx: Context, due: datetime, reason: str) -> None:
@@ -249,8 +312,8 @@ class ImprovementItem(FactAggregate):
                 f"({self.planned_at.isoformat()})")
         if due == self.due:
             raise InvalidTransitionError(f"the item is already due at {self.due.isoformat()}")
-        self._after_planning(ctx)
-        self._after_last(ctx, DUE_FACTS)
+        self._after_beginning(ctx)
+        self._after_last(ctx, _due_dates)
         self._trigger(self.Rescheduled, ctx, due=due, reason=reason)
 
     def start(self, ctx: Context) -> None:
@@ -275,7 +338,7 @@ class ImprovementItem(FactAggregate):
 
     def add_note(self, ctx: Context, text: str) -> None:
         text = require_text(text, "text")
-        self._after_planning(ctx)
+        self._after_beginning(ctx)
         self._trigger(self.NoteAdded, ctx, text=text)
 
     # Invariants ---------------------------------------------------------------
@@ -291,35 +354,32 @@ class ImprovementItem(FactAggregate):
         if self.status not in allowed:
             raise InvalidTransitionError(
                 f"an item that is {self.status.value.replace('_', ' ')} cannot be {verb}")
-        self._after_last(ctx, STEPS)
+        self._after_last(ctx, _life)
 
-    def _after_last(self, ctx: Context, names: dict[str, str]) -> None:
-        """Refuse a fact dated before the latest fact of one chain (``names``)."""
-        last = self._chain(names)[-1]
-        self._not_before(ctx, last, f"the item's {names[self.kinds[last]]}")
+    def _after_last(self, ctx: Context, in_chain: _Chain) -> None:
+        """Refuse a fact dated before the latest fact of one chain."""
+        last = self._chain(in_chain)[-1]
+        self._not_before(ctx, last, f"the item's {self._noun_of(last)}")
 
-    def _after_planning(self, ctx: Context) -> None:
-        if ctx.occurred_at < self.planned_at:
-            raise InvalidTransitionError(
-                f"nothing can happen before the item was planned ({self.planned_at.isoformat()}); "
-                f"got {ctx.occurred_at.isoformat()}")
-
-    def _chain(self, names: dict[str, str]) -> list[int]:
-        """Versions of the facts named in ``names``, in recording order."""
-        return [v for v, kind in self.kinds.items() if kind in names]
+    def _chain(self, in_chain: _Chain) -> list[int]:
+        """Versions of the facts of one chain, in recording order."""
+        return [v for v, fact in self.fact_types.items() if in_chain(fact)]
 
     def _check_times(self, times: dict[int, datetime]) -> None:
+        self._check_beginning(times)
         planned = times[1]
-        if any(t < planned for t in times.values()):
-            raise InvalidTransitionError(
-                f"nothing can happen before the item was planned ({planned.isoformat()})")
         if any(due <= planned for due in self.dues.values()):
             raise InvalidTransitionError(
                 f"a due date recorded for the item would not be after its planning "
                 f"({planned.isoformat()})")
-        chains = (self._chain(STEPS), self._chain(DUE_FACTS), self._chain(OWNER_FACTS))
+        chains = (self._chain(_life), self._chain(_due_dates), self._chain(_owners))
         for earlier, later in itertools.chain.from_iterable(map(itertools.pairwise, chains)):
             if times[later] < times[earlier]:
                 raise InvalidTransitionError(
-                    f"the {self.kinds[later]} fact would precede the {self.kinds[earlier]} fact: "
-                    "times can't go backwards")
+                    f"the {self._name_of(later)} fact would precede the {self._name_of(earlier)} "
+                    "fact: times can't go backwards")
+
+
+STATUS_AFTER = ImprovementItem.declared(lambda fact: fact.status_after)
+"""Fact name -> the status an item is in after that fact, for readers of the ``plans``
+view (which names facts): read off the classes' ``status_after``."""

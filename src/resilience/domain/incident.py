@@ -7,11 +7,12 @@ import itertools
 from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
+from typing import ClassVar
 from uuid import UUID
 
 from attrs import define
 
-from resilience.domain.base import Context, FactAggregate
+from resilience.domain.base import Context, FactAggregate, FactTime, happening_order
 from resilience.domain.validation import (
     check_bool,
     check_instance,
@@ -42,6 +43,18 @@ class IncidentStatus(StrEnum):
     CLOSED = "closed"
 
 
+def incident_status(*, closed: bool, resolved: bool, contained: bool, on_scene: bool,
+                    dispatched: bool, acknowledged: bool, reported: bool) -> IncidentStatus:
+    """The status of an incident that has reached the steps given as True: the furthest
+    step up the ladder (closed, resolved, contained, a responder on scene, one dispatched,
+    acknowledged, reported), else detected."""
+    ladder = ((closed, IncidentStatus.CLOSED), (resolved, IncidentStatus.RESOLVED),
+              (contained, IncidentStatus.CONTAINED), (on_scene, IncidentStatus.ON_SCENE),
+              (dispatched, IncidentStatus.DISPATCHED),
+              (acknowledged, IncidentStatus.ACKNOWLEDGED), (reported, IncidentStatus.REPORTED))
+    return next((status for reached, status in ladder if reached), IncidentStatus.DETECTED)
+
+
 @define
 class ResponderChain:
     """Versions of one responder's dispatch, en-route and on-scene facts."""
@@ -53,14 +66,12 @@ class ResponderChain:
     on_scene: int | None = None
 
 
-_LIFECYCLE_NOUNS = {"Resolved": "resolution", "Closed": "closure", "Reopened": "reopening"}
-
-
 class Incident(FactAggregate):
     """One incident in one community, from detection to closure."""
 
     TOPIC = "resilience.incident:Incident"
     kind = "incident"
+    beginning = "detection"
 
     community_id: UUID
     classifications: dict[int, tuple[IncidentType, Severity]]
@@ -86,20 +97,26 @@ class Incident(FactAggregate):
     closed: int | None
     closure_reason: ClosureReason | None
     reopen_count: int
-    lifecycle_steps: list[int]
-    """Versions of the Resolved, Closed and Reopened facts: recording order is time order."""
 
     class Event(FactAggregate.Event):
         TOPIC = "resilience.incident:Event"
+        aggregate_kind = "incident"
+        chain_step: ClassVar[int | None] = None
+        """A responder's fact: its place in the dispatched -> en route -> on scene chain."""
 
     class Detected(Event, FactAggregate.Created):
         TOPIC = "resilience.incident:Detected"
+        milestone = "detected"
         community_id: UUID
         incident_type: IncidentType
         severity: Severity
         location: Location
         description: str
         drill: bool
+
+        def describe(self) -> str:
+            return (f"{self.incident_type.value} ({self.severity.value}) at {self.location}: "
+                    f"{self.description}" + (" [drill]" if self.drill else ""))
 
         def apply(self, aggregate: "Incident") -> None:
             aggregate.community_id = self.community_id
@@ -117,13 +134,21 @@ class Incident(FactAggregate):
         """The community office was told (phone, app, in person, sensor...)."""
 
         TOPIC = "resilience.incident:Reported"
+        milestone = "reported"
         channel: str
+
+        def describe(self) -> str:
+            return f"reported to the community by {self.channel}"
 
         def apply(self, aggregate: "Incident") -> None:
             aggregate.reported = self.originator_version
 
     class Acknowledged(Event):
         TOPIC = "resilience.incident:Acknowledged"
+        milestone = "acknowledged"
+
+        def describe(self) -> str:
+            return "acknowledged by the community"
 
         def apply(self, aggregate: "Incident") -> None:
             aggregate.acknowledged = self.originator_version
@@ -133,22 +158,44 @@ class Incident(FactAggregate):
         incident_type: IncidentType
         severity: Severity
 
+        def describe(self) -> str:
+            return f"reclassified as {self.incident_type.value} ({self.severity.value})"
+
+        def detail(self) -> list[str]:
+            return [self.incident_type.value, self.severity.value]
+
         def apply(self, aggregate: "Incident") -> None:
             aggregate.classifications[self.originator_version] = (
                 self.incident_type, self.severity)
 
     class CommanderAssigned(Event):
         TOPIC = "resilience.incident:CommanderAssigned"
+        milestone = "commander_assigned"
         person_id: str
+
+        def describe(self) -> str:
+            return f"{self.person_id} is incident commander"
+
+        def detail(self) -> str:
+            return self.person_id
 
         def apply(self, aggregate: "Incident") -> None:
             aggregate.commanders[self.originator_version] = self.person_id
 
     class ResponderDispatched(Event):
         TOPIC = "resilience.incident:ResponderDispatched"
+        milestone = "first_dispatched"
+        chain_step = 0
         responder_id: str
         team: str | None
         task: str
+
+        def describe(self) -> str:
+            return (f"{self.responder_id} dispatched" + (f" with {self.team}" if self.team else "")
+                    + (f": {self.task}" if self.task else ""))
+
+        def detail(self) -> str:
+            return self.responder_id
 
         def apply(self, aggregate: "Incident") -> None:
             chain = aggregate.responders.setdefault(self.responder_id, ResponderChain())
@@ -158,7 +205,15 @@ class Incident(FactAggregate):
 
     class ResponderEnRoute(Event):
         TOPIC = "resilience.incident:ResponderEnRoute"
+        milestone = "first_en_route"
+        chain_step = 1
         responder_id: str
+
+        def describe(self) -> str:
+            return f"{self.responder_id} en route"
+
+        def detail(self) -> str:
+            return self.responder_id
 
         def apply(self, aggregate: "Incident") -> None:
             chain = aggregate.responders.setdefault(self.responder_id, ResponderChain())
@@ -166,7 +221,15 @@ class Incident(FactAggregate):
 
     class ResponderOnScene(Event):
         TOPIC = "resilience.incident:ResponderOnScene"
+        milestone = "first_on_scene"
+        chain_step = 2
         responder_id: str
+
+        def describe(self) -> str:
+            return f"{self.responder_id} on scene"
+
+        def detail(self) -> str:
+            return self.responder_id
 
         def apply(self, aggregate: "Incident") -> None:
             chain = aggregate.responders.setdefault(self.responder_id, ResponderChain())
@@ -178,10 +241,24 @@ class Incident(FactAggregate):
         description: str
         equipment: tuple[str, ...]
 
+        def describe(self) -> str:
+            return (f"{self.action.value.replace('_', ' ')}: {self.description}"
+                    + (f" ({', '.join(self.equipment)})" if self.equipment else ""))
+
+        def detail(self) -> str:
+            return self.action.value
+
     class ConsentRequested(Event):
         TOPIC = "resilience.incident:ConsentRequested"
+        milestone = "consent_requested"
         resident_id: str
         purpose: str
+
+        def describe(self) -> str:
+            return f"consent requested from {self.resident_id}: {self.purpose}"
+
+        def detail(self) -> str:
+            return self.resident_id
 
         def apply(self, aggregate: "Incident") -> None:
             aggregate.consent_requests.setdefault(self.resident_id, []).append(
@@ -189,7 +266,14 @@ class Incident(FactAggregate):
 
     class ConsentGranted(Event):
         TOPIC = "resilience.incident:ConsentGranted"
+        milestone = "consent_granted"
         resident_id: str
+
+        def describe(self) -> str:
+            return f"{self.resident_id} granted consent"
+
+        def detail(self) -> str:
+            return self.resident_id
 
         def apply(self, aggregate: "Incident") -> None:
             # The request pending when the answer was given (the command checked there was one).
@@ -203,6 +287,13 @@ class Incident(FactAggregate):
         resident_id: str
         reason: str
 
+        def describe(self) -> str:
+            return (f"{self.resident_id} refused consent"
+                    + (f": {self.reason}" if self.reason else ""))
+
+        def detail(self) -> str:
+            return self.resident_id
+
         def apply(self, aggregate: "Incident") -> None:
             # The request pending when the answer was given (the command checked there was one).
             aggregate.answered_requests[self.originator_version] = (
@@ -214,7 +305,11 @@ class Incident(FactAggregate):
         """Forced entry without consent was authorised because lives or property could not wait."""
 
         TOPIC = "resilience.incident:ExigentEntryAuthorised"
+        milestone = "exigent_entry"
         reason: str
+
+        def describe(self) -> str:
+            return f"exigent entry authorised: {self.reason}"
 
         def apply(self, aggregate: "Incident") -> None:
             aggregate.exigent_entry = self.originator_version
@@ -223,57 +318,86 @@ class Incident(FactAggregate):
         """A lock was breached or a door forced, e.g. the storage room in the Donghu fire."""
 
         TOPIC = "resilience.incident:ForcedEntryMade"
+        milestone = "forced_entry"
         target: str
+
+        def describe(self) -> str:
+            return f"forced entry: {self.target}"
 
         def apply(self, aggregate: "Incident") -> None:
             aggregate.forced_entries.append(self.originator_version)
 
     class SourceFound(Event):
         TOPIC = "resilience.incident:SourceFound"
+        milestone = "source_found"
         description: str
+
+        def describe(self) -> str:
+            return f"source found: {self.description}"
 
         def apply(self, aggregate: "Incident") -> None:
             aggregate.source_found = self.originator_version
 
     class Contained(Event):
         TOPIC = "resilience.incident:Contained"
+        milestone = "contained"
         description: str
+
+        def describe(self) -> str:
+            return f"contained: {self.description}"
 
         def apply(self, aggregate: "Incident") -> None:
             aggregate.contained = self.originator_version
 
     class Resolved(Event):
         TOPIC = "resilience.incident:Resolved"
+        noun = "resolution"
+        last_milestone = "resolved"
         summary: str
+
+        def describe(self) -> str:
+            return f"resolved: {self.summary}"
 
         def apply(self, aggregate: "Incident") -> None:
             aggregate.resolved = self.originator_version
-            aggregate.lifecycle_steps.append(self.originator_version)
 
     class Closed(Event):
         TOPIC = "resilience.incident:Closed"
+        noun = "closure"
+        last_milestone = "closed"
         reason: ClosureReason
         note: str
+
+        def describe(self) -> str:
+            return f"closed ({self.reason.value})" + (f": {self.note}" if self.note else "")
+
+        def detail(self) -> str:
+            return self.reason.value
 
         def apply(self, aggregate: "Incident") -> None:
             aggregate.closed = self.originator_version
             aggregate.closure_reason = self.reason
-            aggregate.lifecycle_steps.append(self.originator_version)
 
     class Reopened(Event):
         TOPIC = "resilience.incident:Reopened"
+        noun = "reopening"
         reason: str
+
+        def describe(self) -> str:
+            return f"reopened: {self.reason}"
 
         def apply(self, aggregate: "Incident") -> None:
             aggregate.closed = None
             aggregate.closure_reason = None
             aggregate.resolved = None
             aggregate.reopen_count += 1
-            aggregate.lifecycle_steps.append(self.originator_version)
 
     class NoteAdded(Event):
         TOPIC = "resilience.incident:NoteAdded"
         text: str
+
+        def describe(self) -> str:
+            return f"note: {self.text}"
 
     class TimeCorrected(Event, FactAggregate.TimeCorrected):
         TOPIC = "resilience.incident:TimeCorrected"
@@ -299,7 +423,6 @@ class Incident(FactAggregate):
         self.closed = None
         self.closure_reason = None
         self.reopen_count = 0
-        self.lifecycle_steps = []
 
     # Creation -----------------------------------------------------------------
 
@@ -343,22 +466,19 @@ class Incident(FactAggregate):
 
     @property
     def status(self) -> IncidentStatus:
-        if self.closed is not None:
-            return IncidentStatus.CLOSED
-        if self.resolved is not None:
-            return IncidentStatus.RESOLVED
-        if self.contained is not None:
-            return IncidentStatus.CONTAINED
         chains = self.responders.values()
-        if any(c.on_scene is not None for c in chains):
-            return IncidentStatus.ON_SCENE
-        if any(c.dispatched is not None for c in chains):
-            return IncidentStatus.DISPATCHED
-        if self.acknowledged is not None:
-            return IncidentStatus.ACKNOWLEDGED
-        if self.reported is not None:
-            return IncidentStatus.REPORTED
-        return IncidentStatus.DETECTED
+        return incident_status(
+            closed=self.closed is not None, resolved=self.resolved is not None,
+            contained=self.contained is not None,
+            on_scene=any(c.on_scene is not None for c in chains),
+            dispatched=any(c.dispatched is not None for c in chains),
+            acknowledged=self.acknowledged is not None, reported=self.reported is not None)
+
+    @property
+    def lifecycle_steps(self) -> list[int]:
+        """Versions of the Resolved, Closed and Reopened facts (its steps: the facts with a
+        ``noun``): recording order is time order."""
+        return self._steps()
 
     @property
     def is_closed(self) -> bool:
@@ -409,13 +529,13 @@ class Incident(FactAggregate):
     def report(self, ctx: Context, channel: str = "phone") -> None:
         if self.reported is not None:
             raise InvalidTransitionError("the incident was already reported")
-        self._after_detection(ctx)
+        self._after_beginning(ctx)
         self._trigger(self.Reported, ctx, channel=require_text(channel, "channel"))
 
     def acknowledge(self, ctx: Context) -> None:
         if self.acknowledged is not None:
             raise InvalidTransitionError("the incident was already acknowledged")
-        self._after_detection(ctx)
+        self._after_beginning(ctx)
         self._trigger(self.Acknowledged, ctx)
 
     def reclassify(
@@ -428,14 +548,14 @@ class Incident(FactAggregate):
                         if severity is not None else self.severity)
         if (new_type, new_severity) == (self.incident_type, self.severity):
             raise InvalidInputError("reclassification changes neither type nor severity")
-        self._after_detection(ctx)
+        self._after_beginning(ctx)
         self._trigger(self.Reclassified, ctx, incident_type=new_type, severity=new_severity)
 
     def assign_commander(self, ctx: Context, person_id: str) -> None:
         person_id = require_text(person_id, "person_id")
         if person_id == self.commander:
             raise InvalidTransitionError(f"{person_id} is already the incident commander")
-        self._after_detection(ctx)
+        self._after_beginning(ctx)
         self._trigger(self.CommanderAssigned, ctx, person_id=person_id)
 
     def dispatch(
@@ -451,7 +571,7 @@ class Incident(FactAggregate):
         check_text(task, "task")
         if len(set(ids)) != len(ids):
             raise InvalidInputError(f"responder ids repeat: {ids}")
-        self._after_detection(ctx)
+        self._after_beginning(ctx)
         for responder in ids:
             chain = self.responders.get(responder)
             if chain is None:
@@ -476,7 +596,7 @@ class Incident(FactAggregate):
             raise InvalidTransitionError(f"{responder_id} was already recorded en route")
         if chain is not None and chain.on_scene is not None:
             raise InvalidTransitionError(f"{responder_id} is already on scene")
-        self._after_detection(ctx)
+        self._after_beginning(ctx)
         if chain is not None and chain.dispatched is not None:
             self._not_before(ctx, chain.dispatched, f"{responder_id}'s dispatch")
         self._trigger(self.ResponderEnRoute, ctx, responder_id=responder_id)
@@ -487,11 +607,11 @@ class Incident(FactAggregate):
         chain = self.responders.get(responder_id)
         if chain is not None and chain.on_scene is not None:
             raise InvalidTransitionError(f"{responder_id} is already on scene")
-        self._after_detection(ctx)
+        self._after_beginning(ctx)
         if chain is not None:
             for version in (chain.dispatched, chain.en_route):
                 if version is not None:
-                    self._not_before(ctx, version, f"{responder_id}'s {self.kinds[version]}")
+                    self._not_before(ctx, version, f"{responder_id}'s {self._name_of(version)}")
         self._trigger(self.ResponderOnScene, ctx, responder_id=responder_id)
 
     def take_action(
@@ -499,13 +619,13 @@ class Incident(FactAggregate):
         equipment: list[str] | tuple[str, ...] = (),
     ) -> None:
         kind = parse_enum(ActionKind, action, "action")
-        self._after_detection(ctx)
+        self._after_beginning(ctx)
         self._trigger(self.ActionTaken, ctx, action=kind,
                       description=require_text(description, "description"),
                       equipment=check_items(equipment, "equipment", require_text))
 
     def request_consent(self, ctx: Context, resident_id: str, purpose: str) -> None:
-        self._after_detection(ctx)
+        self._after_beginning(ctx)
         self._trigger(self.ConsentRequested, ctx,
                       resident_id=require_text(resident_id, "resident_id"),
                       purpose=require_text(purpose, "purpose"))
@@ -531,13 +651,13 @@ class Incident(FactAggregate):
     def authorise_exigent_entry(self, ctx: Context, reason: str) -> None:
         if self.exigent_entry is not None:
             raise InvalidTransitionError("exigent entry was already authorised")
-        self._after_detection(ctx)
+        self._after_beginning(ctx)
         self._trigger(self.ExigentEntryAuthorised, ctx, reason=require_text(reason, "reason"))
 
     def force_entry(self, ctx: Context, target: str) -> None:
         """Breach a lock or door: needs a consent granted, or exigent entry authorised, first."""
         target = require_text(target, "target")
-        self._after_detection(ctx)
+        self._after_beginning(ctx)
         if not self._entry_permitted(ctx.occurred_at, self.occurred):
             raise InvalidTransitionError(
                 "forced entry needs a resident's consent granted (or exigent entry "
@@ -546,19 +666,19 @@ class Incident(FactAggregate):
         self._trigger(self.ForcedEntryMade, ctx, target=target)
 
     def find_source(self, ctx: Context, description: str) -> None:
-        self._after_detection(ctx)
+        self._after_beginning(ctx)
         self._trigger(self.SourceFound, ctx, description=require_text(description, "description"))
 
     def contain(self, ctx: Context, description: str = "contained") -> None:
         if self.contained is not None:
             raise InvalidTransitionError("the incident was already contained")
-        self._after_detection(ctx)
+        self._after_beginning(ctx)
         self._trigger(self.Contained, ctx, description=require_text(description, "description"))
 
     def resolve(self, ctx: Context, summary: str) -> None:
         if self.resolved is not None:
             raise InvalidTransitionError("the incident was already resolved")
-        self._after_detection(ctx)
+        self._after_beginning(ctx)
         self._after_last_lifecycle_step(ctx, self.Resolved)
         self._trigger(self.Resolved, ctx, summary=require_text(summary, "summary"))
 
@@ -570,19 +690,19 @@ class Incident(FactAggregate):
                 "an incident closed as resolved must be resolved first "
                 "(or close it as false_alarm, duplicate or cancelled)"
             )
-        self._after_detection(ctx)
+        self._after_beginning(ctx)
         self._after_last_lifecycle_step(ctx, self.Closed)
         self._trigger(self.Closed, ctx, reason=closure, note=note)
 
     def reopen(self, ctx: Context, reason: str) -> None:
         if self.closed is None:
             raise InvalidTransitionError("only a closed incident can be reopened")
-        self._after_detection(ctx)
+        self._after_beginning(ctx)
         self._after_last_lifecycle_step(ctx, self.Reopened)
         self._trigger(self.Reopened, ctx, reason=require_text(reason, "reason"))
 
     def add_note(self, ctx: Context, text: str) -> None:
-        self._after_detection(ctx)
+        self._after_beginning(ctx)
         self._trigger(self.NoteAdded, ctx, text=require_text(text, "text"))
 
     # Invariants ---------------------------------------------------------------
@@ -593,20 +713,13 @@ class Incident(FactAggregate):
                 "the incident is closed: it accepts nothing but a reopen"
             )
 
-    def _after_detection(self, ctx: Context) -> None:
-        if ctx.occurred_at < self.detected_at:
-            raise InvalidTransitionError(
-                f"nothing can happen before detection ({self.detected_at.isoformat()}); "
-                f"got {ctx.occurred_at.isoformat()}"
-            )
-
     def _after_last_lifecycle_step(self, ctx: Context, event_class: type[object]) -> None:
         # Keeping resolution, closure and reopening in recording order lets the status stay
         # version-based and still agree with a replay in the order things happened.
         self._check_writable(event_class)  # a closed incident says so before any time rule
-        if self.lifecycle_steps:
-            last = self.lifecycle_steps[-1]
-            self._not_before(ctx, last, f"the incident's {_LIFECYCLE_NOUNS[self.kinds[last]]}")
+        steps = self.lifecycle_steps
+        if steps:
+            self._not_before(ctx, steps[-1], f"the incident's {self._noun_of(steps[-1])}")
 
     def _answer(self, ctx: Context, resident_id: str) -> None:
         require_text(resident_id, "resident_id")
@@ -614,12 +727,12 @@ class Incident(FactAggregate):
             raise InvalidTransitionError(
                 f"no consent request is pending for {resident_id}; request consent first"
             )
-        self._after_detection(ctx)
+        self._after_beginning(ctx)
         self._not_before(ctx, self._pending_request(resident_id), "the consent request")
 
     def _happening_order(self, version: int) -> tuple[datetime, int]:
-        """Sort key of a fact in the order things happened, recording order breaking ties."""
-        return self.occurred[version], version
+        """The fact at ``version``'s place in the order things happened (``happening_order``)."""
+        return happening_order(FactTime(self.occurred[version], version))
 
     def _happened_after(self, version: int, other: int) -> bool:
         return self._happening_order(version) > self._happening_order(other)
@@ -635,33 +748,30 @@ class Incident(FactAggregate):
             return True
         given = self.consent_answers if consent_answers is None else consent_answers
         for answers in given.values():
-            # The latest answer counts; at equal times, the later-recorded one.
-            before = [(times[v], v, granted) for v, granted in answers if times[v] <= at]
-            if before and max(before)[2]:
+            # The latest answer by then counts (in happening order).
+            before = [(FactTime(times[v], v), granted) for v, granted in answers if times[v] <= at]
+            if before and max(before, key=lambda answer: happening_order(answer[0]))[1]:
                 return True
         return False
 
+    def _naming(self, early: list[int]) -> str:
+        return f": {', '.join(self._name_of(v) for v in early)} would"
+
     def _check_times(self, times: dict[int, datetime]) -> None:
-        detected = times[1]
-        early = [v for v, t in times.items() if t < detected]
-        if early:
-            raise InvalidTransitionError(
-                f"nothing can happen before detection ({detected.isoformat()}): "
-                f"{', '.join(self._name_of(v) for v in early)} would"
-            )
+        self._check_beginning(times)
         for responder, chain in self.responders.items():
             steps = [v for v in (chain.dispatched, chain.en_route, chain.on_scene) if v is not None]
             for earlier, later in itertools.pairwise(steps):
                 if times[later] < times[earlier]:
                     raise InvalidTransitionError(
-                        f"{responder}'s {self.kinds[later]} would precede their "
-                        f"{self.kinds[earlier]}: times can't go backwards"
+                        f"{responder}'s {self._name_of(later)} would precede their "
+                        f"{self._name_of(earlier)}: times can't go backwards"
                     )
         for earlier, later in itertools.pairwise(self.lifecycle_steps):
             if times[later] < times[earlier]:
                 raise InvalidTransitionError(
-                    f"the incident's {_LIFECYCLE_NOUNS[self.kinds[later]]} would precede its "
-                    f"{_LIFECYCLE_NOUNS[self.kinds[earlier]]}: times can't go backwards"
+                    f"the incident's {self._noun_of(later)} would precede its "
+                    f"{self._noun_of(earlier)}: times can't go backwards"
                 )
         for answer, request in self.answered_requests.items():
             if times[answer] < times[request]:

@@ -124,6 +124,7 @@ class Community(FactAggregate):
 
     class Event(FactAggregate.Event):
         TOPIC = "resilience.organisation:Event"
+        aggregate_kind = "community"
 
     class Registered(Event, FactAggregate.Created):
         TOPIC = "resilience.organisation:Registered"
@@ -136,6 +137,9 @@ class Community(FactAggregate):
             aggregate.subdistrict = self.subdistrict
             aggregate.name = self.name
 
+        def describe(self) -> str:
+            return f"{self.name} registered ({self.district}, {self.subdistrict})"
+
     Created = Registered  # see Incident.Created
 
     class GridAdded(Event):
@@ -146,6 +150,9 @@ class Community(FactAggregate):
         def apply(self, aggregate: "Community") -> None:
             aggregate.areas[self.grid_id] = Area(AreaKind.GRID, self.name, None)
 
+        def describe(self) -> str:
+            return f"grid {self.grid_id} added"
+
     class MicroGridAdded(Event):
         TOPIC = "resilience.organisation:MicroGridAdded"
         micro_grid_id: str
@@ -154,6 +161,9 @@ class Community(FactAggregate):
 
         def apply(self, aggregate: "Community") -> None:
             aggregate.areas[self.micro_grid_id] = Area(AreaKind.MICRO_GRID, self.name, self.grid_id)
+
+        def describe(self) -> str:
+            return f"micro-grid {self.micro_grid_id} added to grid {self.grid_id}"
 
     class BuildingAdded(Event):
         TOPIC = "resilience.organisation:BuildingAdded"
@@ -172,6 +182,9 @@ class Community(FactAggregate):
                     AreaKind.UNIT, unit.unit_id, self.building_id, households=unit.households
                 )
 
+        def describe(self) -> str:
+            return f"building {self.building_id} added under {self.parent}"
+
     class ZoneClassified(Event):
         TOPIC = "resilience.organisation:ZoneClassified"
         area_id: str
@@ -179,6 +192,9 @@ class Community(FactAggregate):
 
         def apply(self, aggregate: "Community") -> None:
             aggregate.areas[self.area_id].zone_type = self.zone_type
+
+        def describe(self) -> str:
+            return f"{self.area_id} classified {self.zone_type.value}"
 
     class PersonEnrolled(Event):
         TOPIC = "resilience.organisation:PersonEnrolled"
@@ -192,6 +208,9 @@ class Community(FactAggregate):
                 self.person_id, self.name, self.phone, self.skills
             )
             aggregate.enrolments[self.person_id] = self.originator_version
+
+        def describe(self) -> str:
+            return f"{self.person_id} enrolled"
 
     class RoleAssigned(Event):
         TOPIC = "resilience.organisation:RoleAssigned"
@@ -207,6 +226,10 @@ class Community(FactAggregate):
                          self.affiliation, self.originator_version)
             )
 
+        def describe(self) -> str:
+            return f"{self.person_id} is {self.role.value}" + (
+                f" of {self.scope}" if self.scope else "")
+
     class RoleRelieved(Event):
         TOPIC = "resilience.organisation:RoleRelieved"
         person_id: str
@@ -219,6 +242,10 @@ class Community(FactAggregate):
             assert term is not None  # checked by the command
             term.relieved = self.originator_version
 
+        def describe(self) -> str:
+            return f"{self.person_id} relieved as {self.role.value}" + (
+                f" of {self.scope}" if self.scope else "")
+
     class CareCardIssued(Event):
         TOPIC = "resilience.organisation:CareCardIssued"
         grid_id: str
@@ -226,6 +253,9 @@ class Community(FactAggregate):
 
         def apply(self, aggregate: "Community") -> None:
             aggregate.care_cards[self.grid_id] = self.card
+
+        def describe(self) -> str:
+            return f"care card issued to grid {self.grid_id}"
 
     class ActivityHeld(Event):
         """A service activity (health talk, skills class, meal help day...) took place."""
@@ -235,6 +265,10 @@ class Community(FactAggregate):
         category: str
         grid_id: str | None
         participants: int
+
+        def describe(self) -> str:
+            return (f"activity held: {self.title} ({self.category}), {self.participants} taking "
+                    "part" + (f", grid {self.grid_id}" if self.grid_id else ""))
 
     class TimeCorrected(Event, FactAggregate.TimeCorrected):
         TOPIC = "resilience.organisation:TimeCorrected"
@@ -399,57 +433,77 @@ class Community(FactAggregate):
         relieved at the same moment, as a fact of its own (a handover).
         """
         assigned = parse_enum(Role, role, "role")
-        if assigned not in ROSTER_ROLES:
-            raise InvalidInputError(f"{assigned.value} is not a roster role")
+        self._check_assignable(person_id, assigned, affiliation)
+        self._check_scope(assigned, scope)
+        work = parse_enum(Employment, employment, "employment") if employment is not None else None
+        self._check_new_term(ctx, person_id, assigned, scope)
+        for term in self._incumbents(ctx, assigned, scope):
+            self._trigger(self.RoleRelieved, ctx, person_id=term.person_id, role=assigned,
+                          scope=scope, reason=f"handed over to {person_id}")
+        self._trigger(self.RoleAssigned, ctx, person_id=person_id, role=assigned, scope=scope,
+                      employment=work, affiliation=affiliation)
+
+    def _check_assignable(self, person_id: str, role: Role, affiliation: str | None) -> None:
+        """A roster role, for a person enrolled here."""
+        if role not in ROSTER_ROLES:
+            raise InvalidInputError(f"{role.value} is not a roster role")
         check_text(person_id, "person_id")
         if affiliation is not None:
             check_text(affiliation, "affiliation")
         if person_id not in self.people:
             raise NotFoundError(f"{person_id} is not enrolled in {self.name}")
-        kinds = _ROLE_SCOPES[assigned]
+
+    def _check_scope(self, role: Role, scope: str | None) -> None:
+        """An area of the kind the role is held for, or (community-wide roles) any or none."""
+        kinds = _ROLE_SCOPES[role]
         if kinds is not None:
             if scope is None:
-                raise InvalidInputError(f"{assigned.value} needs a scope: one of "
+                raise InvalidInputError(f"{role.value} needs a scope: one of "
                                         f"{', '.join(sorted(k.value for k in kinds))}")
             self._require_kind(scope, set(kinds))
         elif scope is not None:
             self.area(scope)
-        work = parse_enum(Employment, employment, "employment") if employment is not None else None
+
+    def _check_new_term(self, ctx: Context, person_id: str, role: Role,
+                        scope: str | None) -> None:
+        """The person's new term begins after their enrolment, and after (not inside) any
+        term of theirs in the same role and scope."""
         enrolled_at = self.occurred[self.enrolments[person_id]]
         if ctx.occurred_at < enrolled_at:
             raise InvalidTransitionError(
                 f"{person_id} was enrolled at {enrolled_at.isoformat()}: a role can't begin "
                 "before that"
             )
-        if self.open_term(person_id, assigned, scope) is not None:
-            raise InvalidTransitionError(f"{person_id} already holds {assigned.value}"
+        if self.open_term(person_id, role, scope) is not None:
+            raise InvalidTransitionError(f"{person_id} already holds {role.value}"
                                          f" for {scope or 'the community'}")
         for term in self.terms:
-            if (term.person_id, term.role, term.scope) == (person_id, assigned, scope):
-                since, until = self._span(term, self.occurred)
+            if (term.person_id, term.role, term.scope) == (person_id, role, scope):
+                _, until = self._span(term, self.occurred)
                 if until is not None and ctx.occurred_at < until:
                     raise InvalidTransitionError(
-                        f"{person_id} held {assigned.value} for {scope or 'the community'} "
+                        f"{person_id} held {role.value} for {scope or 'the community'} "
                         f"until {until.isoformat()}: a new term can't begin inside that one"
                     )
-        incumbents = []
-        if assigned in EXCLUSIVE_ROLES:
-            for term in self.terms:
-                if (term.role, term.scope) != (assigned, scope):
-                    continue
-                since, until = self._span(term, self.occurred)
-                if term.relieved is None and since <= ctx.occurred_at:
-                    incumbents.append(term)
-                elif until is None or ctx.occurred_at < until:
-                    raise InvalidTransitionError(
-                        f"{assigned.value} of {scope} at {ctx.occurred_at.isoformat()} "
-                        f"overlaps {term.person_id}'s term from {since.isoformat()}"
-                    )
-        for term in incumbents:
-            self._trigger(self.RoleRelieved, ctx, person_id=term.person_id, role=assigned,
-                          scope=scope, reason=f"handed over to {person_id}")
-        self._trigger(self.RoleAssigned, ctx, person_id=person_id, role=assigned, scope=scope,
-                      employment=work, affiliation=affiliation)
+
+    def _incumbents(self, ctx: Context, role: Role, scope: str | None) -> list[RoleTerm]:
+        """The terms a new holder of an exclusive role takes over at ``ctx.occurred_at``;
+        refused if that moment falls inside an earlier holder's finished term."""
+        incumbents: list[RoleTerm] = []
+        if role not in EXCLUSIVE_ROLES:
+            return incumbents
+        for term in self.terms:
+            if (term.role, term.scope) != (role, scope):
+                continue
+            since, until = self._span(term, self.occurred)
+            if term.relieved is None and since <= ctx.occurred_at:
+                incumbents.append(term)
+            elif until is None or ctx.occurred_at < until:
+                raise InvalidTransitionError(
+                    f"{role.value} of {scope} at {ctx.occurred_at.isoformat()} "
+                    f"overlaps {term.person_id}'s term from {since.isoformat()}"
+                )
+        return incumbents
 
     def relieve_role(
         self, ctx: Context, person_id: str, role: Role | str, scope: str | None = None,

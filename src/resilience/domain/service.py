@@ -3,6 +3,7 @@
 import itertools
 from datetime import datetime
 from enum import StrEnum
+from typing import Any, ClassVar
 from uuid import UUID
 
 from resilience.domain.base import Context, FactAggregate
@@ -33,10 +34,6 @@ class OrderStatus(StrEnum):
 _CANCELLABLE = frozenset({OrderStatus.PLACED, OrderStatus.ACCEPTED, OrderStatus.DISPATCHED,
                           OrderStatus.IN_PROGRESS, OrderStatus.REOPENED})
 _DISPATCHABLE = frozenset({OrderStatus.ACCEPTED, OrderStatus.DISPATCHED, OrderStatus.REOPENED})
-# Facts that move the order along its loop: each is dated no earlier than the one before.
-_STEPS = {"Placed": "placement", "Accepted": "acceptance", "Rejected": "rejection",
-          "Dispatched": "dispatch", "Started": "start", "Completed": "completion",
-          "Rated": "rating", "Reopened": "reopening", "Cancelled": "cancellation"}
 
 
 class ServiceOrder(FactAggregate):
@@ -44,6 +41,7 @@ class ServiceOrder(FactAggregate):
 
     TOPIC = "resilience.service:ServiceOrder"
     kind = "service order"
+    beginning = "the order was placed"
 
     community_id: UUID
     placer_id: str
@@ -63,10 +61,25 @@ class ServiceOrder(FactAggregate):
     reopen_count: int
 
     class Event(FactAggregate.Event):
+        """A fact of the order. Those with a ``noun`` move the order along its loop: each
+        is dated no earlier than the one before."""
+
         TOPIC = "resilience.service:Event"
+        aggregate_kind = "order"
+        status_after: ClassVar[OrderStatus | None] = None
+        """The status the order is in after the fact (None: the fact leaves it as it was)."""
+
+        def mutate(self, aggregate: Any) -> Any:
+            aggregate = super().mutate(aggregate)
+            if self.status_after is not None:
+                aggregate.status = self.status_after
+            return aggregate
 
     class Placed(Event, FactAggregate.Created):
         TOPIC = "resilience.service:Placed"
+        noun = "placement"
+        milestone = "placed"
+        status_after = OrderStatus.PLACED
         community_id: UUID
         household_id: str
         area_id: str
@@ -89,47 +102,83 @@ class ServiceOrder(FactAggregate):
             aggregate.details = self.details
             aggregate.expected_by = self.expected_by
 
+        def describe(self) -> str:
+            return (f"ordered {self.category}/{self.item} for household {self.household_id}, "
+                    f"expected by {self.expected_by.isoformat()}"
+                    + (f": {self.details}" if self.details else ""))
+
     Created = Placed  # see Incident.Created
 
     class Accepted(Event):
         TOPIC = "resilience.service:Accepted"
+        noun = "acceptance"
+        milestone = "accepted"
+        status_after = OrderStatus.ACCEPTED
 
-        def apply(self, aggregate: "ServiceOrder") -> None:
-            aggregate.status = OrderStatus.ACCEPTED
+        def describe(self) -> str:
+            return "accepted by the community"
 
     class Rejected(Event):
         TOPIC = "resilience.service:Rejected"
+        noun = "rejection"
+        milestone = "rejected"
+        status_after = OrderStatus.REJECTED
         reason: str
 
-        def apply(self, aggregate: "ServiceOrder") -> None:
-            aggregate.status = OrderStatus.REJECTED
+        def describe(self) -> str:
+            return f"rejected: {self.reason}"
 
     class Dispatched(Event):
         TOPIC = "resilience.service:Dispatched"
+        noun = "dispatch"
+        milestone = "first_dispatched"
+        last_milestone = "dispatched"
+        status_after = OrderStatus.DISPATCHED
         provider: Provider
 
         def apply(self, aggregate: "ServiceOrder") -> None:
-            aggregate.status = OrderStatus.DISPATCHED
             aggregate.provider = self.provider
+
+        def describe(self) -> str:
+            return (f"dispatched to {self.provider.name or self.provider.provider_id} "
+                    f"({self.provider.kind.value})")
+
+        def detail(self) -> list[str]:
+            return [self.provider.provider_id, self.provider.kind.value]
 
     class Started(Event):
         TOPIC = "resilience.service:Started"
+        noun = "start"
+        milestone = "started"
+        status_after = OrderStatus.IN_PROGRESS
 
-        def apply(self, aggregate: "ServiceOrder") -> None:
-            aggregate.status = OrderStatus.IN_PROGRESS
+        def describe(self) -> str:
+            return "work started"
 
     class Completed(Event):
         TOPIC = "resilience.service:Completed"
+        noun = "completion"
+        milestone = "first_completed"
+        last_milestone = "completed"
+        status_after = OrderStatus.COMPLETED
         outcome: ServiceOutcome
         note: str
 
         def apply(self, aggregate: "ServiceOrder") -> None:
-            aggregate.status = OrderStatus.COMPLETED
             aggregate.outcome = self.outcome
             aggregate.rating = None
 
+        def describe(self) -> str:
+            return (f"completed, {self.outcome.value.replace('_', ' ')}"
+                    + (f": {self.note}" if self.note else ""))
+
+        def detail(self) -> str:
+            return self.outcome.value
+
     class Rated(Event):
         TOPIC = "resilience.service:Rated"
+        noun = "rating"
+        last_milestone = "rated"
         score: int
         comment: str
 
@@ -137,26 +186,42 @@ class ServiceOrder(FactAggregate):
             aggregate.rating = self.score
             aggregate.ratings.append(self.score)
 
+        def describe(self) -> str:
+            return f"rated {self.score}/5" + (f": {self.comment}" if self.comment else "")
+
+        def detail(self) -> int:
+            return self.score
+
     class Reopened(Event):
         TOPIC = "resilience.service:Reopened"
+        noun = "reopening"
+        status_after = OrderStatus.REOPENED
         reason: str
 
         def apply(self, aggregate: "ServiceOrder") -> None:
-            aggregate.status = OrderStatus.REOPENED
             aggregate.reopen_count += 1
             aggregate.outcome = None
             aggregate.rating = None
 
+        def describe(self) -> str:
+            return f"reopened: {self.reason}"
+
     class Cancelled(Event):
         TOPIC = "resilience.service:Cancelled"
+        noun = "cancellation"
+        milestone = "cancelled"
+        status_after = OrderStatus.CANCELLED
         reason: str
 
-        def apply(self, aggregate: "ServiceOrder") -> None:
-            aggregate.status = OrderStatus.CANCELLED
+        def describe(self) -> str:
+            return f"cancelled: {self.reason}"
 
     class NoteAdded(Event):
         TOPIC = "resilience.service:NoteAdded"
         text: str
+
+        def describe(self) -> str:
+            return f"note: {self.text}"
 
     class TimeCorrected(Event, FactAggregate.TimeCorrected):
         TOPIC = "resilience.service:TimeCorrected"
@@ -265,7 +330,7 @@ class ServiceOrder(FactAggregate):
         self._trigger(self.Cancelled, ctx, reason=require_text(reason, "reason"))
 
     def add_note(self, ctx: Context, text: str) -> None:
-        self._not_before(ctx, 1, "the order's placement")
+        self._not_before(ctx, 1, f"the order's {self.Placed.noun}")
         self._trigger(self.NoteAdded, ctx, text=require_text(text, "text"))
 
     # Invariants ---------------------------------------------------------------
@@ -275,20 +340,13 @@ class ServiceOrder(FactAggregate):
         if self.status not in allowed:
             raise InvalidTransitionError(f"a {self.status.value} order cannot be {verb}")
         last = self._steps()[-1]
-        self._not_before(ctx, last, f"the order's {_STEPS[self.kinds[last]]}")
-
-    def _steps(self) -> list[int]:
-        return [v for v, kind in self.kinds.items() if kind in _STEPS]
+        self._not_before(ctx, last, f"the order's {self._noun_of(last)}")
 
     def _check_times(self, times: dict[int, datetime]) -> None:
-        placed = times[1]
-        early = [v for v, t in times.items() if t < placed]
-        if early:
-            raise InvalidTransitionError(
-                f"nothing can happen before the order was placed ({placed.isoformat()})"
-            )
+        self._check_beginning(times)
         for earlier, later in itertools.pairwise(self._steps()):
             if times[later] < times[earlier]:
                 raise InvalidTransitionError(
-                    f"the {self.kinds[later]} fact would precede the {self.kinds[earlier]} fact"
+                    f"the {self._name_of(later)} fact would precede the {self._name_of(earlier)} "
+                    "fact"
                 )

@@ -1,11 +1,14 @@
 """Cases read from the ``cases`` view: an incident's or order's dimensions and milestones.
 
-A milestone is the effective (corrected) time of a fact. Where a fact can
-happen more than once, the milestone's rule is stated beside it; the docs
-list them all (docs/metrics.md). Facts are named by their event class's
-``fact_name`` (the last segment of its topic, e.g. ``"Contained"``), never by
-the Python class name, so renaming a class whose topic is kept changes no
-milestone.
+A milestone is the effective (corrected) time of a fact. Which fact marks
+which milestone is declared on its event class: ``milestone`` (its earliest
+occurrence), ``last_milestone`` (its latest since the last reopening),
+``chain_step`` (a responder's dispatched -> en route -> on scene chain).
+Where a fact can happen more than once, the milestone's rule is stated
+beside it; the docs list them all (docs/metrics.md). The view names facts by
+their event class's ``fact_name`` (the last segment of its topic, e.g.
+``"Contained"``), never by the Python class name, so renaming a class whose
+topic is kept changes no milestone.
 """
 
 from collections.abc import Mapping
@@ -13,6 +16,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 from attrs import frozen
+
+from resilience.domain.base import happening_order
+from resilience.domain.incident import Incident
+from resilience.domain.service import ServiceOrder
 
 Subject = Literal["incident", "order"]
 
@@ -61,33 +68,25 @@ DIMENSIONS: Mapping[str, tuple[str, ...]] = {
     "order": ("community", "grid", "zone_type", "category", "item", "provider", "provider_kind"),
 }
 
-_FIRST_OF = {
-    "incident": {
-        "Reported": "reported", "Acknowledged": "acknowledged",
-        "CommanderAssigned": "commander_assigned", "ResponderDispatched": "first_dispatched",
-        "ResponderEnRoute": "first_en_route", "ResponderOnScene": "first_on_scene",
-        "ConsentRequested": "consent_requested", "ConsentGranted": "consent_granted",
-        "ExigentEntryAuthorised": "exigent_entry", "ForcedEntryMade": "forced_entry",
-        "SourceFound": "source_found", "Contained": "contained",
-    },
-    "order": {
-        "Accepted": "accepted", "Rejected": "rejected", "Dispatched": "first_dispatched",
-        "Started": "started", "Completed": "first_completed", "Cancelled": "cancelled",
-    },
-}
-# Facts whose latest occurrence since the last reopening is the milestone.
-_LAST_SINCE_REOPEN = {
-    "incident": {"Resolved": "resolved", "Closed": "closed"},
-    "order": {"Completed": "completed", "Dispatched": "dispatched", "Rated": "rated"},
-}
-RESPONDER_CHAIN: Mapping[str, int] = {
-    "ResponderDispatched": 0, "ResponderEnRoute": 1, "ResponderOnScene": 2}
+_AGGREGATES: Mapping[Subject, type[Incident] | type[ServiceOrder]] = {
+    "incident": Incident, "order": ServiceOrder}
+_FIRST_OF: Mapping[Subject, Mapping[str, str]] = {
+    subject: aggregate.declared(lambda event: event.milestone)
+    for subject, aggregate in _AGGREGATES.items()}
+"""Fact name -> the milestone its earliest occurrence marks, by subject."""
+_LAST_SINCE_REOPEN: Mapping[Subject, Mapping[str, str]] = {
+    subject: aggregate.declared(lambda event: event.last_milestone)
+    for subject, aggregate in _AGGREGATES.items()}
+"""Fact name -> the milestone its latest occurrence since the last reopening marks."""
+RESPONDER_CHAIN: Mapping[str, int] = Incident.declared(lambda event: event.chain_step)
 """A responder's facts and their place in the dispatch -> en route -> on scene chain."""
 _FIRST_UNIT = ("first_unit_dispatched", "first_unit_en_route", "first_unit_on_scene")
+_RESIDENTS_NOTIFIED = "residents_notified"
+"""A milestone that is no class's: the earliest action of this kind (``ActionTaken``)."""
 
 INCIDENT_MILESTONE_FACTS: Mapping[str, str] = {
-    "detected": "Detected", "residents_notified": "ActionTaken",
     **{m: name for name, m in _FIRST_OF["incident"].items()},
+    _RESIDENTS_NOTIFIED: Incident.ActionTaken.fact_name,
     **{m: name for name, m in _LAST_SINCE_REOPEN["incident"].items()},
     **{_FIRST_UNIT[step]: name for name, step in RESPONDER_CHAIN.items()},
 }
@@ -199,44 +198,45 @@ def case_at(key: str, doc: Mapping[str, Any], *, as_of: datetime | None = None,
 
 def _case(key: str, subject: Subject, doc: Mapping[str, Any], facts: tuple[Fact, ...],
           corrections: tuple[Correction, ...]) -> Case:
-    milestones: dict[str, datetime] = {
-        "detected" if subject == "incident" else "placed": facts[0].occurred_at}
+    aggregate = _AGGREGATES[subject]
     first_of, last_of = _FIRST_OF[subject], _LAST_SINCE_REOPEN[subject]
-    last: dict[str, Fact] = {}
+    # The first fact's milestone (detected, placed), whatever happens in the loop.
+    milestones: dict[str, datetime] = {first_of[facts[0].name]: facts[0].occurred_at}
+    last: dict[str, Fact] = {}  # the fact behind each last-since-reopening milestone
     reopened = 0
     dims: dict[str, str | None] = {d: doc.get(d) for d in DIMENSIONS[subject] if d != "community"}
     # In the order things happened (corrected times; recording order breaks ties),
     # as a timeline reads: "since the last reopening" and "as last reclassified".
-    for fact in sorted(facts, key=lambda f: (f.occurred_at, f.version)):
+    for fact in sorted(facts, key=happening_order):
         milestone = first_of.get(fact.name)
-        if fact.name == "ActionTaken" and fact.extra == "residents_notified":
-            milestone = "residents_notified"
+        if fact.name == Incident.ActionTaken.fact_name and fact.extra == _RESIDENTS_NOTIFIED:
+            milestone = _RESIDENTS_NOTIFIED
         if milestone is not None and milestone not in milestones:
             milestones[milestone] = fact.occurred_at
-        if fact.name == "Reopened":
+        if fact.name == aggregate.Reopened.fact_name:
             # A reopening undoes the resolution, closure, completion and rating it
             # reopens; the latest dispatch still names the provider.
             reopened += 1
-            last = {k: f for k, f in last.items() if k == "Dispatched"}
+            last = {m: f for m, f in last.items() if m == "dispatched"}
         elif fact.name in last_of:
-            last[fact.name] = fact
-            if fact.name == "Completed":
-                last.pop("Rated", None)  # a new completion awaits a new rating
-        elif fact.name == "Reclassified":
+            last[last_of[fact.name]] = fact
+            if last_of[fact.name] == "completed":
+                last.pop("rated", None)  # a new completion awaits a new rating
+        elif fact.name == Incident.Reclassified.fact_name:
             dims["incident_type"], dims["severity"] = fact.extra
-    for name, fact in last.items():
-        milestones[last_of[name]] = fact.occurred_at
+    for milestone, fact in last.items():
+        milestones[milestone] = fact.occurred_at
     closure: str | None = None
     rating: int | None = None
     if subject == "incident":
         milestones.update(_first_unit(facts))
-        closure = last["Closed"].extra if "Closed" in last else None
+        closure = last["closed"].extra if "closed" in last else None
     else:
         milestones["expected"] = datetime.fromisoformat(doc["expected_by"])
-        closure = last["Completed"].extra if "Completed" in last else None
-        rating = last["Rated"].extra if "Rated" in last else None
-        if "Dispatched" in last:
-            dims["provider"], dims["provider_kind"] = last["Dispatched"].extra
+        closure = last["completed"].extra if "completed" in last else None
+        rating = last["rated"].extra if "rated" in last else None
+        if "dispatched" in last:
+            dims["provider"], dims["provider_kind"] = last["dispatched"].extra
         else:
             dims["provider"] = dims["provider_kind"] = None
     return Case(key, subject, doc["community"], dims, milestones, facts, corrections,
@@ -255,10 +255,10 @@ def _first_unit(facts: tuple[Fact, ...]) -> dict[str, datetime]:
         step = RESPONDER_CHAIN.get(fact.name)
         if step is not None:
             chains.setdefault(fact.extra, [None, None, None])[step] = fact
-    arrived = [(chain[2].occurred_at, chain[2].version, chain) for chain in chains.values()
+    arrived = [(chain[2], chain) for chain in chains.values()
                if chain[0] is not None and chain[2] is not None]
     if not arrived:
         return {}
-    _, _, chain = min(arrived, key=lambda a: (a[0], a[1]))
+    _, chain = min(arrived, key=lambda a: happening_order(a[0]))
     return {name: fact.occurred_at for name, fact in zip(_FIRST_UNIT, chain, strict=True)
             if fact is not None}

@@ -18,19 +18,18 @@ version of each entry, so a time correction finds what it moves; ``corrections``
 correction of those facts ``[version, from, to, recorded]``, so a reader can
 also tell what was known at a moment (a correction recorded later undone).
 
-Like the other projections it only folds facts: the status is read off the
-event names (``STATUS_AFTER``), and what is open, late or overdue is decided
+Like the other projections it only folds facts: the status, due date and
+owner are those the event classes declare they set (``status_after``,
+``sets_due``, ``sets_owner``), and what is open, late or overdue is decided
 when the view is read (``engine.improvements.items``).
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from resilience.domain.improvement import STATUS_AFTER
+from resilience.domain.base import FactAggregate
+from resilience.domain.improvement import ImprovementItem
+from resilience.projections.base import Delivery, Doc, Docs
 
-if TYPE_CHECKING:
-    from resilience.projections.folds import Delivery, Docs
-
-Doc = dict[str, Any]
 HISTORIES = (("history", "history_versions"), ("dues", "due_versions"),
              ("owners", "owner_versions"))
 """Each history of a document, and the list of its entries' fact versions."""
@@ -41,7 +40,7 @@ class Plans:
 
     view = "plans"
 
-    def apply(self, delivery: "Delivery", docs: "Docs") -> None:
+    def apply(self, delivery: Delivery, docs: Docs) -> None:
         if delivery.owner != "improvement":
             return
         event, key, name, version, occurred, recorded = delivery[:6]
@@ -63,22 +62,22 @@ class Plans:
                     f"the plans view has no document {key} for version {version}: "
                     "it did not see this item's first fact; rebuild the views")
             doc = found
-        status = STATUS_AFTER.get(name)
-        if status is not None:
-            doc["status"] = status.value
+        if event.status_after is not None:
+            doc["status"] = event.status_after.value
             doc["history"].append([name, occurred, recorded])
             doc["history_versions"].append(version)
-            doc["completed"] = occurred if name == "Completed" else None
-            doc["cancel_reason"] = event.reason if name == "Cancelled" else None
-        if name in ("Planned", "Rescheduled"):
+            doc["completed"] = occurred if isinstance(event, ImprovementItem.Completed) else None
+            doc["cancel_reason"] = (event.reason if isinstance(event, ImprovementItem.Cancelled)
+                                    else None)
+        if event.sets_due:
             doc["due"] = event.due.isoformat()
             doc["dues"].append([doc["due"], occurred, recorded])
             doc["due_versions"].append(version)
-        if name in ("Planned", "OwnerAssigned"):
+        if event.sets_owner:
             doc["owner"] = event.owner
             doc["owners"].append([event.owner, occurred, recorded])
             doc["owner_versions"].append(version)
-        elif name == "TimeCorrected":
+        if isinstance(event, FactAggregate.TimeCorrected):
             self._move(doc, event.corrects, event.corrected_to, recorded)
         docs.put(key, doc)
 

@@ -40,7 +40,7 @@ from eventsourcing.persistence import Mapper, Notification
 
 from resilience.adapters.mapper import EventUnopened
 from resilience.adapters.store import describe
-from resilience.projections.folds import Delivery, Doc, Docs, Projection
+from resilience.projections.base import Delivery, Doc, Docs, Projection
 
 QUARANTINE = "quarantine"
 """The view of quarantined events (and the kind of its documents), one document per aggregate:

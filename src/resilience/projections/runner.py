@@ -36,7 +36,8 @@ from resilience.adapters.viewstore import (
 )
 from resilience.domain.validation import check_wait, check_whole, shown
 from resilience.errors import InvalidInputError, ResilienceError, UnreadableEventError
-from resilience.projections.folds import PROJECTIONS, Doc, Projection
+from resilience.projections.base import Doc, Projection
+from resilience.projections.folds import PROJECTIONS
 from resilience.projections.quarantine import (
     QUARANTINE,
     Held,

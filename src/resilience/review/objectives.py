@@ -23,6 +23,8 @@ from typing import Any, Literal
 
 from attrs import field, frozen
 
+from resilience.domain.base import happening_order
+from resilience.domain.incident import Incident
 from resilience.domain.validation import shown
 from resilience.domain.values import IncidentType
 from resilience.errors import InvalidInputError
@@ -200,11 +202,11 @@ class Objective:
         return self._result(grade, evidence, took, versions)
 
     def _consent(self, case: Case) -> ObjectiveResult:
-        entries = [f for f in case.facts if f.name == "ForcedEntryMade"]
+        entries = [f for f in case.facts if f.name == Incident.ForcedEntryMade.fact_name]
         if not entries:
             return self._result(None, "no forced entry was made")
-        answers = [f for f in case.facts if f.name in ("ConsentGranted", "ConsentRefused")]
-        exigent = [f for f in case.facts if f.name == "ExigentEntryAuthorised"]
+        answers = [f for f in case.facts if f.name in _ANSWERS]
+        exigent = [f for f in case.facts if f.name == Incident.ExigentEntryAuthorised.fact_name]
         consented = {e.version: _consent_standing(answers, e) for e in entries}
         versions = tuple(f.version for f in (*entries, *answers, *exigent))
         unconsented = [e for e in entries if consented[e.version] is None]
@@ -214,7 +216,7 @@ class Objective:
                                 f"standing at every forced entry ({len(entries)})",
                                 versions=versions)
         authorised = [e for e in unconsented
-                      if any(_order(x) <= _order(e) for x in exigent)]
+                      if any(happening_order(x) <= happening_order(e) for x in exigent)]
         if len(authorised) == len(unconsented):
             return self._result(Grade.S, f"{len(unconsented)} of {len(entries)} forced "
                                 "entries relied on exigent authorisation, not consent",
@@ -253,19 +255,18 @@ class Objective:
                             versions=versions)
 
 
-def _order(fact: Fact) -> tuple[datetime, int]:
-    return fact.occurred_at, fact.version
+_ANSWERS = (Incident.ConsentGranted.fact_name, Incident.ConsentRefused.fact_name)
 
 
 def _consent_standing(answers: Sequence[Fact], entry: Fact) -> Fact | None:
     """The grant an entry relied on: a resident whose latest answer by then was yes (as the
     domain's own rule reads it; a refusal after a grant withdraws it)."""
     latest: dict[str, Fact] = {}
-    for answer in sorted(answers, key=_order):
+    for answer in sorted(answers, key=happening_order):
         if answer.occurred_at <= entry.occurred_at:
             latest[answer.extra] = answer
-    granted = [a for a in latest.values() if a.name == "ConsentGranted"]
-    return min(granted, key=_order) if granted else None
+    granted = [a for a in latest.values() if a.name == Incident.ConsentGranted.fact_name]
+    return min(granted, key=happening_order) if granted else None
 
 
 def _fact(case: Case, milestone: str) -> Any:
