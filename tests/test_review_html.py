@@ -15,8 +15,8 @@ import pytest
 from attrs import evolve
 
 from resilience.errors import ConfigurationError
+from resilience.review import find_chromium, screenshot
 from resilience.review.model import AfterActionReview
-from resilience.review.render import find_chromium, screenshot
 from test_review_render import donghu
 
 __all__ = ["donghu"]  # the fixture, shared with the render tests

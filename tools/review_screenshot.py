@@ -3,7 +3,7 @@
     python tools/review_screenshot.py review.html docs/review-donghu.png [--width W] [--height H]
 
 The HTML is what ``AfterActionReview.to_html()`` (or ``review_to_html``) wrote.
-Chromium is found as :func:`resilience.review.render.find_chromium` says
+Chromium is found as :func:`resilience.review.find_chromium` says
 (``$RESILIENCE_CHROMIUM``, else chromium on the PATH). The PNG is the top
 ``W`` x ``H`` CSS pixels of the page: raise ``--height`` for a longer review.
 """
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from resilience.errors import ConfigurationError
-from resilience.review.render import screenshot
+from resilience.review import screenshot
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from eventsourcing.persistence import PersistenceError
 
 from resilience.adapters.store import describe, resolve_url, store_env
+from resilience.domain.incident import Incident
 from resilience.domain.validation import MAX_DURATION
 from resilience.engine import Engine
 from resilience.errors import InvalidInputError, NotFoundError, ResilienceError
@@ -24,7 +25,7 @@ from resilience.metrics.period import Period
 from resilience.metrics.reports import render_table
 from resilience.projections.runner import check_interval
 from resilience.review.model import AfterActionReview, Grade
-from resilience.review.replay import CommunitySituation
+from resilience.review.situations import CommunitySituation
 from resilience.scenario import load_scenario, replay, replay_file
 from resilience.scenarios import DONGHU_FIRE
 from resilience.timeline import Timeline
@@ -75,7 +76,7 @@ def _demo(args: argparse.Namespace) -> int:
               f"{incident.location}")
         print(f"Grid {incident.location.grid}'s leader then: {people.get(leader or '', leader)}\n")
         print(format_timeline(timeline, people))
-        entry = timeline.first("Contained")
+        entry = timeline.first(Incident.Contained.fact_name)
         print()
         if entry is None:
             print("Not contained: the 15-minute containment target cannot be graded.")

@@ -1,6 +1,10 @@
 """After-action reviews: replay at any cut, objectives graded P/S/M/U, findings, outputs."""
 
 from resilience.review.build import DEFAULT_GAP_AFTER
+from resilience.review.chromium import find_chromium, screenshot
+from resilience.review.data import review_to_dict, review_to_json
+from resilience.review.html import review_to_html
+from resilience.review.markdown import review_to_markdown
 from resilience.review.model import (
     GRADE_MEANINGS,
     AfterActionReview,
@@ -15,7 +19,7 @@ from resilience.review.model import (
     SegmentResult,
 )
 from resilience.review.objectives import DEFAULT_OBJECTIVES, KEY_MILESTONES, Objective
-from resilience.review.replay import (
+from resilience.review.situations import (
     CommunitySituation,
     IncidentSituation,
     OrderSituation,
@@ -27,4 +31,6 @@ __all__ = [
     "AfterActionReview", "CommunitySituation", "Finding", "Grade", "IncidentReview",
     "IncidentSituation", "Milestone", "Objective", "ObjectiveResult", "ObjectiveSummary",
     "OrderSituation", "QualityFlag", "Responder", "ResponderTrack", "SegmentResult",
+    "find_chromium", "review_to_dict", "review_to_html", "review_to_json",
+    "review_to_markdown", "screenshot",
 ]

@@ -1,9 +1,13 @@
-"""What an after-action review holds: plain frozen values, rendered by resilience.review.render.
+"""What an after-action review holds: plain frozen values.
 
 A review is computed from the facts each time it is asked for; only its
 improvement plan is stored (as ImprovementItem aggregates linked by the
 review's ``key``), so a later review of the same scope lists what is still
 open.
+
+A review renders as JSON-ready data (:mod:`resilience.review.data`), Markdown
+(:mod:`.markdown`) and one HTML page (:mod:`.html`); its ``to_*`` methods call
+those functions, which know the review's classes only for type checkers.
 """
 
 from collections.abc import Mapping
@@ -13,8 +17,11 @@ from typing import Any, Literal
 
 from attrs import Factory, frozen
 
-from resilience.review.replay import IncidentSituation
-from resilience.services.improvements import PlanItem
+from resilience.projections.plan_items import PlanItem
+from resilience.review.data import review_to_dict, review_to_json
+from resilience.review.html import review_to_html
+from resilience.review.markdown import review_to_markdown
+from resilience.review.situations import IncidentSituation
 from resilience.timeline import Timeline
 
 
@@ -193,21 +200,17 @@ class AfterActionReview:
         return sum(1 for incident in self.incidents if incident.drill)
 
     def to_dict(self) -> dict[str, Any]:
-        from resilience.review.render import review_to_dict
-
+        """:func:`~resilience.review.data.review_to_dict` of this review."""
         return review_to_dict(self)
 
     def to_json(self, indent: int | None = 2) -> str:
-        from resilience.review.render import review_to_json
-
+        """:func:`~resilience.review.data.review_to_json` of this review."""
         return review_to_json(self, indent)
 
     def to_markdown(self) -> str:
-        from resilience.review.render import review_to_markdown
-
+        """:func:`~resilience.review.markdown.review_to_markdown` of this review."""
         return review_to_markdown(self)
 
     def to_html(self) -> str:
-        from resilience.review.render import review_to_html
-
+        """:func:`~resilience.review.html.review_to_html` of this review."""
         return review_to_html(self)

@@ -21,12 +21,13 @@ from typing import Any
 
 from attrs import frozen
 
-from resilience.domain.base import FactAggregate
-from resilience.domain.incident import IncidentStatus
+from resilience.domain.base import FactAggregate, happening_order
+from resilience.domain.incident import Incident, IncidentStatus, incident_status
 from resilience.domain.organisation import Holding
-from resilience.domain.service import OrderStatus
+from resilience.domain.service import OrderStatus, ServiceOrder
 from resilience.metrics.cases import RESPONDER_CHAIN, Case, Fact
-from resilience.projections.folds import Cases, Delivery, Doc
+from resilience.projections.base import Delivery, Doc
+from resilience.projections.folds import Cases
 
 
 @frozen
@@ -149,7 +150,7 @@ def case_doc(events: Iterable[FactAggregate.Event]) -> Doc:
 
 
 def _in_happening_order(case: Case) -> list[Fact]:
-    return sorted(case.facts, key=lambda f: (f.occurred_at, f.version))
+    return sorted(case.facts, key=happening_order)
 
 
 def incident_situation(case: Case) -> IncidentSituation:
@@ -169,72 +170,53 @@ def incident_situation(case: Case) -> IncidentSituation:
         step = RESPONDER_CHAIN.get(name)
         if step is not None:
             chains.setdefault(fact.extra, [None, None, None])[step] = at
-        elif name == "CommanderAssigned":
-            commander = fact.extra
-        elif name == "ConsentRequested":
-            asked[fact.extra] = fact
-        elif name in ("ConsentGranted", "ConsentRefused"):
-            answered[fact.extra] = fact
-            granted.pop(fact.extra, None)
-            if name == "ConsentGranted":
-                granted[fact.extra] = None
-        elif name == "Resolved":
-            resolved = at
-        elif name == "Closed":
-            closed, closure = at, fact.extra
-        elif name == "Reopened":
-            resolved = closed = closure = None
-            reopened += 1
+            continue
+        match name:
+            case Incident.CommanderAssigned.fact_name:
+                commander = fact.extra
+            case Incident.ConsentRequested.fact_name:
+                asked[fact.extra] = fact
+            case Incident.ConsentGranted.fact_name | Incident.ConsentRefused.fact_name:
+                answered[fact.extra] = fact
+                granted.pop(fact.extra, None)
+                if name == Incident.ConsentGranted.fact_name:
+                    granted[fact.extra] = None
+            case Incident.Resolved.fact_name:
+                resolved = at
+            case Incident.Closed.fact_name:
+                closed, closure = at, fact.extra
+            case Incident.Reopened.fact_name:
+                resolved = closed = closure = None
+                reopened += 1
     arrivals = sorted((chain[2], responder) for responder, chain in chains.items()
                       if chain[2] is not None)
     pending = [resident for resident, request in asked.items()
                if resident not in answered
-               or _order(answered[resident]) < _order(request)]
+               or happening_order(answered[resident]) < happening_order(request)]
     contained = case.milestones.get("contained")
-    status = _incident_status(present, chains, contained, resolved, closed)
+    status = incident_status(
+        closed=closed is not None, resolved=resolved is not None,
+        contained=contained is not None,
+        on_scene=any(chain[2] is not None for chain in chains.values()),
+        dispatched=any(chain[0] is not None for chain in chains.values()),
+        acknowledged=Incident.Acknowledged.fact_name in present,
+        reported=Incident.Reported.fact_name in present)
     return IncidentSituation(
         incident_id=case.case_id, community=case.community, grid=case.dims.get("grid"),
         incident_type=str(case.dims["incident_type"]), severity=str(case.dims["severity"]),
         drill=case.drill, detected_at=case.start, status=status, commander=commander,
         responders=tuple(Responder(r, *chain) for r, chain in chains.items()),
         on_scene=tuple(responder for _, responder in arrivals),
-        pending_consents=tuple(sorted(pending, key=lambda r: _order(asked[r]))),
+        pending_consents=tuple(sorted(pending, key=lambda r: happening_order(asked[r]))),
         consents_granted=tuple(granted), contained_at=contained, resolved_at=resolved,
         closed_at=closed, closure_reason=closure, reopen_count=reopened,
         facts=len(case.facts), last_recorded_at=max(f.recorded_at for f in case.facts),
     )
 
 
-def _order(fact: Fact) -> tuple[datetime, int]:
-    return fact.occurred_at, fact.version
-
-
-def _incident_status(present: set[str], chains: Mapping[str, list[datetime | None]],
-                     contained: datetime | None, resolved: datetime | None,
-                     closed: datetime | None) -> IncidentStatus:
-    if closed is not None:
-        return IncidentStatus.CLOSED
-    if resolved is not None:
-        return IncidentStatus.RESOLVED
-    if contained is not None:
-        return IncidentStatus.CONTAINED
-    if any(chain[2] is not None for chain in chains.values()):
-        return IncidentStatus.ON_SCENE
-    if any(chain[0] is not None for chain in chains.values()):
-        return IncidentStatus.DISPATCHED
-    if "Acknowledged" in present:
-        return IncidentStatus.ACKNOWLEDGED
-    if "Reported" in present:
-        return IncidentStatus.REPORTED
-    return IncidentStatus.DETECTED
-
-
-_ORDER_STEPS: Mapping[str, OrderStatus] = {
-    "Placed": OrderStatus.PLACED, "Accepted": OrderStatus.ACCEPTED,
-    "Rejected": OrderStatus.REJECTED, "Dispatched": OrderStatus.DISPATCHED,
-    "Started": OrderStatus.IN_PROGRESS, "Completed": OrderStatus.COMPLETED,
-    "Reopened": OrderStatus.REOPENED, "Cancelled": OrderStatus.CANCELLED,
-}
+_ORDER_STATUS: Mapping[str, OrderStatus] = ServiceOrder.declared(
+    lambda event: event.status_after)
+"""Fact name -> the status an order is in after that fact (the classes' ``status_after``)."""
 
 
 def order_situation(case: Case, doc: Mapping[str, Any]) -> OrderSituation:
@@ -245,16 +227,17 @@ def order_situation(case: Case, doc: Mapping[str, Any]) -> OrderSituation:
     rating: int | None = None
     reopened = 0
     for fact in _in_happening_order(case):
-        status = _ORDER_STEPS.get(fact.name, status)
-        if fact.name == "Dispatched":
-            provider = fact.extra[0]
-        elif fact.name == "Completed":
-            outcome, rating = fact.extra, None
-        elif fact.name == "Rated":
-            rating = fact.extra
-        elif fact.name == "Reopened":
-            outcome, rating = None, None
-            reopened += 1
+        status = _ORDER_STATUS.get(fact.name, status)
+        match fact.name:
+            case ServiceOrder.Dispatched.fact_name:
+                provider = fact.extra[0]
+            case ServiceOrder.Completed.fact_name:
+                outcome, rating = fact.extra, None
+            case ServiceOrder.Rated.fact_name:
+                rating = fact.extra
+            case ServiceOrder.Reopened.fact_name:
+                outcome, rating = None, None
+                reopened += 1
     return OrderSituation(
         order_id=case.case_id, community=case.community, grid=case.dims.get("grid"),
         category=str(doc["category"]), item=str(doc["item"]), placed_at=case.start,

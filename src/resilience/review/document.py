@@ -1,0 +1,331 @@
+"""What a review's Markdown and HTML say, prepared once: the review as blocks.
+
+Headings, paragraphs, tables and lists, every label, verdict and time worded
+here, so the two outputs always say the same thing: :mod:`.markdown` and
+:mod:`.html` only lay the blocks out (the HTML adds coloured grade badges and,
+for each :class:`Chart` block, the chart of :mod:`.chart`).
+"""
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from attrs import frozen
+
+from resilience.metrics import DEFAULT_LATE_AFTER
+from resilience.review.text import duration, exact_clock, in_minutes, one_decimal, stamp, words
+
+if TYPE_CHECKING:
+    from resilience.projections.plan_items import PlanItem
+    from resilience.review.model import AfterActionReview, Finding, Grade, IncidentReview
+    from resilience.timeline import TimelineEntry
+
+
+@frozen
+class Badge:
+    """A grade: a coloured letter in HTML, a bold one in Markdown."""
+
+    grade: "Grade | None"
+    text: str = ""
+    pending: bool = False
+
+    @property
+    def letter(self) -> str:
+        if self.grade is not None:
+            return self.grade.value
+        return "…" if self.pending else "n/a"
+
+
+@frozen
+class Mark:
+    """A short verdict whose tone HTML colours (good, bad, note)."""
+
+    text: str
+    tone: str
+
+
+Cell = str | Badge | Mark
+
+
+@frozen
+class Heading:
+    level: int
+    text: str
+
+
+@frozen
+class Paragraph:
+    text: str
+    label: str = ""
+    css: str = ""
+
+
+@frozen
+class Table:
+    headers: tuple[str, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+    css: str = ""
+
+
+@frozen
+class BulletList:
+    items: tuple[Paragraph, ...]
+
+
+@frozen
+class Chart:
+    incident: "IncidentReview"
+    number: int
+
+
+@frozen
+class Section:
+    css: str
+    blocks: tuple["Block", ...]
+
+
+Block = Heading | Paragraph | Table | BulletList | Chart | Section
+
+
+def document(review: "AfterActionReview") -> tuple[Block, ...]:
+    """The review's front matter, the summary across incidents (when several), each
+    incident's section and the improvement plan."""
+    blocks: list[Block] = [_front_matter(review)]
+    if len(review.incidents) > 1:
+        blocks.append(_overall(review))
+    blocks += [_incident(incident, n) for n, incident in enumerate(review.incidents, 1)]
+    blocks.append(_plan(review))
+    return tuple(blocks)
+
+
+def _front_matter(review: "AfterActionReview") -> Section:
+    where = review.community + (f", grid {review.grid}" if review.grid else "")
+    blocks: list[Block] = [
+        Heading(1, review.title),
+        Paragraph(review.scope, "Scope", "meta"),
+        Paragraph(where, "Community", "meta"),
+    ]
+    if review.as_of is not None:
+        blocks.append(Paragraph(f"{stamp(review.as_of)} (only what had happened by then)",
+                                "As of", "meta"))
+    if review.known_at is not None:
+        blocks.append(Paragraph(
+            f"{stamp(review.known_at)} (only what had been recorded by then)",
+            "Known at", "meta"))
+    if len(review.incidents) != 1:
+        drills = f", {review.drills} of them drills" if review.drills else ""
+        blocks.append(Paragraph(f"{len(review.incidents)}{drills}", "Incidents", "meta"))
+    blocks.append(Paragraph(stamp(review.generated_at), "Generated", "meta"))
+    return Section("front", tuple(blocks))
+
+
+def _overall(review: "AfterActionReview") -> Section:
+    keys = ("P", "S", "M", "U", "n/a", "pending")
+    rows: tuple[tuple[Cell, ...], ...] = tuple(
+        (summary.title, _badge(summary.grade), *_counts(summary.counts, keys))
+        for summary in review.objectives
+    )
+    return Section("overall", (
+        Heading(2, f"Objectives across {len(review.incidents)} incidents"),
+        Table(("Objective", "Grade", *keys), rows, "summary"),
+    ))
+
+
+def _counts(counts: Mapping[str, int], keys: Iterable[str]) -> tuple[str, ...]:
+    return tuple(str(counts.get(key, 0)) for key in keys)
+
+
+def _badge(grade: "Grade | None", pending: bool = False) -> Badge:
+    if grade is not None:
+        return Badge(grade, grade.meaning)
+    return Badge(None, "not graded yet" if pending else "did not apply", pending)
+
+
+def _words(value: Any) -> str:
+    return words(value.value if isinstance(value, Enum) else str(value))
+
+
+def _incident(incident: "IncidentReview", number: int) -> Section:
+    name = incident.people.get
+    facts = [
+        f"{'Drill' if incident.drill else 'Incident'} {incident.incident_id}",
+        f"{_words(incident.incident_type)}, {_words(incident.severity)}",
+        incident.community_name + (f", grid {incident.grid}" if incident.grid else ""),
+        f"detected {stamp(incident.detected_at)}",
+        f"status {_words(incident.status)}",
+    ]
+    if incident.commander:
+        facts.append(f"commander {name(incident.commander, incident.commander)}")
+    # The detection's own description already says "[drill]" when it is one.
+    marked = incident.drill and "[drill]" not in incident.description
+    title = incident.description + (" (drill)" if marked else "")
+    return Section("incident", (
+        Heading(2, title),
+        Paragraph(" · ".join(facts), css="facts"),
+        Paragraph(" ".join(incident.summary), "Summary", "summary"),
+        Chart(incident, number),
+        Heading(3, "Objectives"),
+        _objectives(incident),
+        Heading(3, "Segments"),
+        _segments(incident),
+        Heading(3, "Strengths"),
+        _findings(incident, incident.strengths, "No strengths recorded."),
+        Heading(3, "Areas for improvement"),
+        _findings(incident, incident.improvements, "No areas for improvement recorded."),
+        Heading(3, "Data quality"),
+        _quality(incident),
+        Heading(3, "Timeline"),
+        _timeline(incident),
+    ))
+
+
+def _objectives(incident: "IncidentReview") -> Table | Paragraph:
+    if not incident.objectives:
+        return Paragraph("No objectives were graded.", css="empty")
+    rows = tuple(
+        (result.title, _badge(result.grade, result.pending),
+         _measured(result.measured, result.target), result.evidence)
+        for result in incident.objectives
+    )
+    return Table(("Objective", "Grade", "Measured", "Evidence"), rows, "objectives")
+
+
+def _measured(measured: timedelta | None, target: timedelta | None) -> str:
+    if measured is None and target is None:
+        return "—"
+    if target is None:
+        return duration(measured)
+    return f"{duration(measured)} (target {duration(target)})"
+
+
+def _segments(incident: "IncidentReview") -> Table | Paragraph:
+    if not incident.segments:
+        return Paragraph("No segments were measured.", css="empty")
+    rows = tuple(
+        (f"{segment.name}: {segment.description}", duration(segment.duration),
+         duration(segment.first_recorded), duration(segment.target), _met(segment.met))
+        for segment in incident.segments
+    )
+    headers = ("Metric", "As corrected", "As first recorded", "Target", "Met")
+    return Table(headers, rows, "segments")
+
+
+def _met(met: bool | None) -> Mark:
+    if met is None:
+        return Mark("—", "none")
+    return Mark("yes", "good") if met else Mark("no", "bad")
+
+
+def _findings(incident: "IncidentReview", findings: Iterable["Finding"],
+              none: str) -> BulletList | Paragraph:
+    titles = {result.name: result.title for result in incident.objectives}
+    items = []
+    for finding in findings:
+        notes = []
+        title = titles.get(finding.objective, finding.objective) if finding.objective else ""
+        if title and title not in finding.text:
+            notes.append(title)
+        if finding.versions:
+            notes.append("facts " + ", ".join(f"#{v}" for v in finding.versions))
+        items.append(Paragraph(finding.text + (f" ({'; '.join(notes)})" if notes else "")))
+    return BulletList(tuple(items)) if items else Paragraph(none, css="empty")
+
+
+_FLAG_LABELS = {
+    "missing": "Missing",
+    "out_of_order": "Out of order",
+    "late": "Late record",
+    "correction": "Correction",
+}
+
+
+def _quality(incident: "IncidentReview") -> BulletList | Paragraph:
+    if not incident.quality:
+        return Paragraph("No data-quality problems found.", css="empty")
+    return BulletList(tuple(
+        Paragraph(flag.text + (f" (fact #{flag.version})" if flag.version is not None else ""),
+                  _FLAG_LABELS.get(flag.kind, flag.kind))
+        for flag in incident.quality
+    ))
+
+
+def _timeline(incident: "IncidentReview") -> Table | Paragraph:
+    if not incident.timeline.entries:
+        return Paragraph("No facts recorded.", css="empty")
+    late = {flag.version for flag in incident.quality if flag.kind == "late"}
+    origin = incident.detected_at
+    rows = tuple(
+        (str(entry.version), exact_clock(entry.occurred_at, origin),
+         _since(entry.occurred_at, origin), _who(incident, entry), entry.details,
+         Mark("; ".join(_entry_notes(entry, origin, entry.version in late)), "note"))
+        for entry in incident.timeline.entries
+    )
+    return Table(("#", "Time", "+min", "Who", "What", "Notes"), rows, "timeline")
+
+
+def _since(at: datetime, origin: datetime) -> str:
+    elapsed = in_minutes(at - origin)
+    return ("+" if elapsed >= 0 else "") + one_decimal(elapsed)
+
+
+def _who(incident: "IncidentReview", entry: "TimelineEntry") -> str:
+    person = entry.actor.person_id
+    return f"{incident.people.get(person, person)} ({_words(entry.actor.role)})"
+
+
+def _entry_notes(entry: "TimelineEntry", origin: datetime, flagged_late: bool) -> list[str]:
+    notes = []
+    if entry.original_occurred_at != entry.occurred_at:
+        notes.append(f"time corrected from {exact_clock(entry.original_occurred_at, origin)}")
+    if entry.original_details != entry.details:
+        notes.append(f"first recorded as “{entry.original_details}”")
+    if entry.is_corrected and not notes:
+        notes.append("corrected")
+    # The review's own flags decide; the library default covers reviews built
+    # without late-record flags.
+    if flagged_late or entry.record_delay > DEFAULT_LATE_AFTER:
+        notes.append(f"recorded {exact_clock(entry.recorded_at, origin)}, "
+                     f"{duration(entry.record_delay)} late")
+    return notes
+
+
+def _plan(review: "AfterActionReview") -> Section:
+    people: dict[str, str] = {}
+    for incident in review.incidents:
+        people.update(incident.people)
+    titles = {summary.name: summary.title for summary in review.objectives}
+    for incident in review.incidents:
+        titles.update({result.name: result.title for result in incident.objectives})
+    headers = ("Action", "Owner", "Due", "Status", "Objective")
+
+    def row(item: "PlanItem", *extra: str) -> tuple[Cell, ...]:
+        objective = titles.get(item.objective, item.objective) if item.objective else "—"
+        return (item.action, people.get(item.owner, item.owner), stamp(item.due),
+                _status(item), objective, *extra)
+
+    plan: Table | Paragraph = (
+        Table(headers, tuple(row(item) for item in review.plan), "plan")
+        if review.plan else Paragraph("No improvement items were raised.", css="empty")
+    )
+    still_open: Table | Paragraph = (
+        Table((*headers, "Raised in"),
+              tuple(row(item, _raised(item)) for item in review.still_open), "plan")
+        if review.still_open else Paragraph("Nothing is still open from earlier reviews.",
+                                            css="empty")
+    )
+    return Section("plan", (
+        Heading(2, "Improvement plan"), plan,
+        Heading(2, "Still open from earlier reviews"), still_open,
+    ))
+
+
+def _status(item: "PlanItem") -> Mark:
+    status = _words(item.status)
+    if item.overdue:
+        return Mark(f"{status}, overdue", "bad")
+    return Mark(status, "good" if status == "done" else "none")
+
+
+def _raised(item: "PlanItem") -> str:
+    return f"{item.review}, {item.planned_at:%Y-%m-%d}"

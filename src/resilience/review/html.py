@@ -1,0 +1,90 @@
+"""A review as one self-contained HTML5 page.
+
+It lays out the blocks of :mod:`resilience.review.document` with coloured
+grade badges and, for each incident, the SVG chart of
+:mod:`resilience.review.chart`. The page needs nothing from the network: the
+stylesheet (``review.css``, shipped beside this module) and the SVG are inline
+and there are no scripts, so it can be mailed, archived and opened offline.
+Every text from the data is escaped.
+"""
+
+from functools import cache
+from html import escape
+from importlib.resources import files
+from typing import TYPE_CHECKING
+
+from resilience.review.chart import figure
+from resilience.review.document import (
+    Badge,
+    Block,
+    BulletList,
+    Cell,
+    Heading,
+    Mark,
+    Paragraph,
+    Section,
+    Table,
+    document,
+)
+
+if TYPE_CHECKING:
+    from resilience.review.model import AfterActionReview
+
+__all__ = ["review_to_html"]
+
+
+def review_to_html(review: "AfterActionReview") -> str:
+    """The review as one self-contained HTML5 page: inline CSS and SVG, nothing fetched."""
+    body = "\n".join(_html(block) for block in document(review))
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        f"<title>{escape(review.title)}</title>\n<style>\n{_stylesheet()}</style>\n</head>\n"
+        f"<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
+    )
+
+
+@cache
+def _stylesheet() -> str:
+    """``review.css``, read once from the package's files (wherever it is installed)."""
+    return files("resilience.review").joinpath("review.css").read_text(encoding="utf-8")
+
+
+def _html(block: Block) -> str:
+    if isinstance(block, Section):
+        inner = "\n".join(_html(b) for b in block.blocks)
+        return f"<section class=\"{block.css}\">\n{inner}\n</section>"
+    if isinstance(block, Heading):
+        return f"<h{block.level}>{escape(block.text)}</h{block.level}>"
+    if isinstance(block, Paragraph):
+        return f"<p class=\"{block.css}\">{_html_para(block)}</p>"
+    if isinstance(block, BulletList):
+        return "<ul>\n" + "".join(f"<li>{_html_para(i)}</li>\n" for i in block.items) + "</ul>"
+    if isinstance(block, Table):
+        return _html_table(block)
+    return figure(block.incident, block.number)
+
+
+def _html_para(para: Paragraph) -> str:
+    label = f"<strong>{escape(para.label)}:</strong> " if para.label else ""
+    return label + escape(para.text)
+
+
+def _html_table(table: Table) -> str:
+    head = "".join(f"<th scope=\"col\">{escape(h)}</th>" for h in table.headers)
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{_html_cell(c)}</td>" for c in row) + "</tr>\n"
+        for row in table.rows
+    )
+    return (f"<table class=\"{table.css}\">\n<thead><tr>{head}</tr></thead>\n"
+            f"<tbody>\n{rows}</tbody>\n</table>")
+
+
+def _html_cell(cell: Cell) -> str:
+    if isinstance(cell, Badge):
+        css = cell.grade.value if cell.grade is not None else "na"
+        return (f"<span class=\"badge grade-{css}\" title=\"{escape(cell.text)}\">"
+                f"{cell.letter}</span> <span class=\"meaning\">{escape(cell.text)}</span>")
+    if isinstance(cell, Mark):
+        return f"<span class=\"mark {cell.tone}\">{escape(cell.text)}</span>" if cell.text else ""
+    return escape(cell)
