@@ -38,9 +38,10 @@ from resilience.errors import (
     UnreadableEventError,
 )
 from resilience.metrics import BUILT_IN, CaseFilter, MetricDefinition, Period
+from resilience.projections.plan_items import PlanItem
 from resilience.review import DEFAULT_OBJECTIVES, AfterActionReview, Grade, Objective
 from resilience.services.core import Receipt
-from resilience.services.improvements import PlanItem, improvement_id_for
+from resilience.services.improvements import improvement_id_for
 from resilience.services.incidents import incident_id_for
 from resilience.services.orders import order_id_for
 from resilience.timeline import Timeline, TimelineEntry

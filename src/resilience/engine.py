@@ -1,9 +1,8 @@
 """The engine: the one object an importing app opens."""
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
-from datetime import datetime, timedelta, tzinfo
 from types import TracebackType
 from typing import cast
 from uuid import UUID
@@ -15,28 +14,16 @@ from resilience.clock import Clock, check_clock, system_clock
 from resilience.domain.base import FactAggregate
 from resilience.domain.catalogue import DEFAULT_CATALOGUE, ServiceCatalogue
 from resilience.domain.validation import check_uuid
-from resilience.metrics.definitions import BUILT_IN
-from resilience.metrics.period import Period
-from resilience.metrics.quality import DEFAULT_LATE_AFTER, DataQualityReport
-from resilience.metrics.reports import (
-    Comparison,
-    Counts,
-    LeagueTable,
-    MetricReport,
-    Scorecard,
-    ServiceSummary,
-)
 from resilience.projections.runner import Views
-from resilience.review.model import AfterActionReview
 from resilience.services.communities import Communities
 from resilience.services.core import Batch, EventStoreApplication, Store
+from resilience.services.improvement_plan import ImprovementPlan
 from resilience.services.improvements import Improvements
 from resilience.services.incidents import Incidents
 from resilience.services.orders import Orders
-from resilience.services.replay import Replay
-from resilience.services.reports import MetricRef, Reports
+from resilience.services.point_in_time import PointInTime
+from resilience.services.reports import Reports
 from resilience.services.reviews import Reviews
-from resilience.timeline import Timeline
 
 
 class Engine:
@@ -53,6 +40,13 @@ class Engine:
     Opening raises ConfigurationError for settings the store refuses (a
     schema that does not exist, a missing cipher key) and StoreUnavailableError
     when the store cannot be reached within the timeout.
+
+    Commands go through ``engine.communities``, ``incidents``, ``orders`` and
+    ``improvements``. Queries are ``engine.timeline``, ``metrics``, ``compare``,
+    ``service_kpis``, ``counts``, ``scorecard``, ``league_table`` and
+    ``data_quality``: the methods of ``engine.reports`` (the same bound
+    methods); ``engine.review`` is ``engine.reviews.incident``; and
+    ``engine.replay`` answers as of a moment.
     """
 
     def __init__(
@@ -83,9 +77,21 @@ class Engine:
         self.communities = Communities(store)
         self.incidents = Incidents(store)
         self.orders = Orders(store, catalogue)
-        self.improvements = Improvements(store, self.reports)
-        self.replay = Replay(self.app, self.reports, store.clock)
-        self.reviews = Reviews(self.app, self.reports, self.improvements, store.clock)
+        plan = ImprovementPlan(self.reports, store.clock)
+        self.improvements = Improvements(store, plan)
+        self.replay = PointInTime(self.app, self.reports, store.clock)
+        self.reviews = Reviews(self.app, self.reports, plan, store.clock)
+        # The queries reachable from the engine are the very methods of its reports and
+        # reviews: one signature and one docstring each (help(engine.metrics) shows it).
+        self.timeline = self.reports.timeline
+        self.metrics = self.reports.metrics
+        self.compare = self.reports.compare
+        self.service_kpis = self.reports.service_kpis
+        self.counts = self.reports.counts
+        self.scorecard = self.reports.scorecard
+        self.league_table = self.reports.league_table
+        self.data_quality = self.reports.data_quality
+        self.review = self.reviews.incident
 
     @property
     def clock(self) -> Clock:
@@ -116,69 +122,6 @@ class Engine:
         """Every fact of one aggregate, in version (recording) order."""
         check_uuid(aggregate_id, "an id")
         return cast(list[FactAggregate.Event], list(self.app.events.get(aggregate_id)))
-
-    def timeline(self, aggregate_id: UUID) -> Timeline:
-        """The timeline of an incident, order or community, from the ``timelines`` view."""
-        return self.reports.timeline(aggregate_id)
-
-    def metrics(self, metric: MetricRef, period: Period | None = None,
-                group_by: Sequence[str] = (), *, community: UUID | None = None,
-                tz: tzinfo | None = None, known_at: datetime | None = None) -> MetricReport:
-        """One metric (a definition or a built-in's name) over a period, grouped.
-
-        Day, week, month and year groups are cut in ``tz``, by default the
-        period's time zone, else in each case's own recorded offset.
-        ``known_at``: as it could have been computed then, from the facts and
-        corrections recorded by that moment.
-        """
-        return self.reports.metrics(metric, period, group_by, community=community, tz=tz,
-                                    known_at=known_at)
-
-    def compare(self, metrics: Sequence[MetricRef], period: Period | None = None,
-                group_by: Sequence[str] = (), *, community: UUID | None = None,
-                tz: tzinfo | None = None, known_at: datetime | None = None) -> Comparison:
-        """Several metric definitions side by side over the same cases."""
-        return self.reports.compare(metrics, period, group_by, community=community, tz=tz,
-                                    known_at=known_at)
-
-    def review(self, incident_id: UUID, *, as_of: datetime | None = None,
-               known_at: datetime | None = None) -> AfterActionReview:
-        """The after-action review of one incident with the default objectives
-        (``engine.reviews`` takes objectives of your own, and grid or period reviews)."""
-        return self.reviews.incident(incident_id, as_of=as_of, known_at=known_at)
-
-    def service_kpis(self, period: Period | None = None, group_by: Sequence[str] = (), *,
-                     community: UUID | None = None,
-                     tz: tzinfo | None = None) -> tuple[ServiceSummary, ...]:
-        """Service-order KPIs per group: fixed / not fixed, reopen, on time, ratings."""
-        return self.reports.service(period, group_by, community=community, tz=tz)
-
-    def counts(self, period: Period | None = None, group_by: Sequence[str] = (), *,
-               community: UUID | None = None, tz: tzinfo | None = None) -> tuple[Counts, ...]:
-        """Incidents by type and severity, requests resolved, activities, person-times."""
-        return self.reports.counts(period, group_by, community=community, tz=tz)
-
-    def scorecard(self, community: UUID, grid: str | None = None,
-                  period: Period | None = None, *,
-                  metrics: Sequence[MetricRef] = BUILT_IN) -> Scorecard:
-        """Everything a community, or one of its grids, is assessed on for a period."""
-        return self.reports.scorecard(community, grid, period, metrics=metrics)
-
-    def league_table(self, metric: MetricRef = "detection_to_contained",
-                     period: Period | None = None, *, level: str = "grid",
-                     community: UUID | None = None, min_sample: int = 10,
-                     last: int | None = 100) -> LeagueTable:
-        """Grids or communities ranked on a metric, with a minimum sample to be ranked."""
-        return self.reports.league_table(metric, period, level=level, community=community,
-                                         min_sample=min_sample, last=last)
-
-    def data_quality(self, period: Period | None = None, *,
-                     late_after: timedelta = DEFAULT_LATE_AFTER,
-                     community: UUID | None = None,
-                     graded: Sequence[MetricRef] = BUILT_IN) -> DataQualityReport:
-        """Missing milestones, out-of-order times, late records and corrections."""
-        return self.reports.data_quality(period, late_after=late_after, community=community,
-                                         graded=graded)
 
     def stored_events(self, aggregate_id: UUID) -> list[StoredEvent]:
         """The raw stored records of one aggregate (topics and JSON state), for audits."""

@@ -12,38 +12,35 @@ several, never apply an event twice, even when a rebuild has reset the
 position and counted back up to the same number meanwhile. The three stores
 are eventsourcing ``TrackingRecorder`` subclasses: ``max_tracking_id`` and
 ``wait`` work on them as on any view.
+
+The memory and SQLite stores are here, the PostgreSQL one in
+resilience.adapters.postgres_views; ``open_view_store`` opens the one beside
+a recorder. The rows and the commit rule they share are in
+resilience.adapters.viewrows.
 """
 
 import json
 import threading
 from collections.abc import Collection, Iterator, Sequence
-from typing import Any, NamedTuple, Protocol, cast
+from typing import Any, Protocol, cast
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.popo import POPOTrackingRecorder
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
 
-from resilience.adapters.setup import postgres_set_up, sqlite_set_up, sqlite_write
+from resilience.adapters.setup import sqlite_set_up, sqlite_write
+from resilience.adapters.viewrows import (
+    GENERATIONS,
+    TABLE,
+    Mark,
+    ViewRow,
+    ViewsMoved,
+    check_mark,
+    where_clause,
+)
 
-TABLE = "resilience_views"
-TRACKING_TABLE = "resilience_views_tracking"  # PostgreSQL; SQLite has one "tracking" table
-GENERATIONS = "resilience_view_generations"
-
-Mark = tuple[int, int]
-"""(generation, position): what a page is folded from, and must still be when it commits."""
-
-
-class ViewRow(NamedTuple):
-    view: str
-    key: str
-    kind: str
-    community: str | None
-    at: float | None
-    doc: str
-
-
-class ViewsMoved(Exception):
-    """Another reader committed views past the position this page was folded from."""
+__all__ = ["Mark", "MemoryViewStore", "SQLiteViewStore", "ViewRow", "ViewStore", "ViewsMoved",
+           "dumps", "open_view_store"]
 
 
 class ViewStore(Protocol):
@@ -65,12 +62,6 @@ class ViewStore(Protocol):
     def prune(self, keep: Sequence[str], tracking_prefix: str) -> int: ...
 
     def max_tracking_id(self, application_name: str) -> int | None: ...
-
-
-def _check(generation: int | None, position: int | None, expected: Mark) -> None:
-    found = (generation or 0, position or 0)
-    if found != expected:
-        raise ViewsMoved(f"views are at {found} (generation, position), not {expected}")
 
 
 class MemoryViewStore(POPOTrackingRecorder):
@@ -99,7 +90,7 @@ class MemoryViewStore(POPOTrackingRecorder):
 
     def commit(self, rows: Sequence[ViewRow], expected: Mark, position: int) -> None:
         with self._write:
-            _check(self._generation, self.max_tracking_id(self.tracking_name), expected)
+            check_mark(self._generation, self.max_tracking_id(self.tracking_name), expected)
             self.insert_tracking(Tracking(self.tracking_name, position))  # may refuse: rows after
             for row in rows:
                 self._rows[(row.view, row.key)] = row
@@ -128,22 +119,6 @@ def _within(row: ViewRow, start: float | None, end: float | None, community: str
     if start is not None and (row.at is None or row.at < start):
         return False
     return end is None or (row.at is not None and row.at < end)
-
-
-def _where(start: float | None, end: float | None, community: str | None,
-           mark: str) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if start is not None:
-        clauses.append(f"at >= {mark}")
-        params.append(start)
-    if end is not None:
-        clauses.append(f"at < {mark}")
-        params.append(end)
-    if community is not None:
-        clauses.append(f"community = {mark}")
-        params.append(community)
-    return "".join(f" AND {c}" for c in clauses), params
 
 
 class SQLiteViewStore(SQLiteTrackingRecorder):
@@ -188,7 +163,7 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
 
     def select(self, view: str, kind: str, *, start: float | None = None,
                end: float | None = None, community: str | None = None) -> Iterator[ViewRow]:
-        where, params = _where(start, end, community, "?")
+        where, params = where_clause(start, end, community, "?")
         with self.datastore.transaction(commit=False) as c:
             c.execute(f"SELECT * FROM {TABLE} WHERE view = ? AND kind = ?{where}",
                       [view, kind, *params])
@@ -200,7 +175,7 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
 
     def commit(self, rows: Sequence[ViewRow], expected: Mark, position: int) -> None:
         with sqlite_write(self.datastore) as c:
-            _check(*self._mark(c), expected)
+            check_mark(*self._mark(c), expected)
             c.executemany(
                 f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (view, key) "
                 "DO UPDATE SET kind = excluded.kind, community = excluded.community, "
@@ -231,125 +206,6 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
         return int(gone)
 
 
-def postgres_view_store_class() -> type[Any]:
-    """The PostgreSQL store, defined only when psycopg is installed (the postgres extra)."""
-    from eventsourcing.postgres import PostgresTrackingRecorder
-    from psycopg.sql import SQL, Identifier
-
-    class PostgresViewStore(PostgresTrackingRecorder):
-        """Views in the PostgreSQL schema that holds the events."""
-
-        tracking_name: str
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            schema, table = Identifier(self.datastore.schema), Identifier(TABLE)
-            self.sql_create_statements.extend([
-                SQL("CREATE TABLE IF NOT EXISTS {0}.{1} (view text NOT NULL, key text NOT NULL, "
-                    "kind text NOT NULL, community text, at double precision, doc text NOT NULL, "
-                    "PRIMARY KEY (view, key))").format(schema, table),
-                SQL("CREATE INDEX IF NOT EXISTS {0} ON {1}.{2} (view, kind, at)").format(
-                    Identifier(f"{TABLE}_by_time"), schema, table),
-                SQL("CREATE TABLE IF NOT EXISTS {0}.{1} (name text PRIMARY KEY, "
-                    "generation bigint NOT NULL)").format(schema, Identifier(GENERATIONS)),
-            ])
-            self._select_generation = SQL("SELECT generation FROM {0}.{1} WHERE name = %s").format(
-                schema, Identifier(GENERATIONS))
-            self._next_generation = SQL(
-                "INSERT INTO {0}.{1} VALUES (%s, 1) ON CONFLICT (name) "
-                "DO UPDATE SET generation = {0}.{1}.generation + 1").format(
-                schema, Identifier(GENERATIONS))
-            self._delete_other_generations = SQL(
-                "DELETE FROM {0}.{1} WHERE name LIKE %s AND name != %s").format(
-                schema, Identifier(GENERATIONS))
-            self._select_all = SQL(
-                "SELECT view, key, kind, community, at, doc FROM {0}.{1} ").format(schema, table)
-            self._upsert = SQL(
-                "INSERT INTO {0}.{1} VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (view, key) "
-                "DO UPDATE SET kind = excluded.kind, community = excluded.community, "
-                "at = excluded.at, doc = excluded.doc").format(schema, table)
-            # A row to lock even before the first page: two readers starting on an
-            # empty view then queue on it instead of both inserting.
-            self._ensure_position_row = SQL(
-                "INSERT INTO {0}.{1} VALUES (%s, 0) ON CONFLICT DO NOTHING").format(
-                schema, Identifier(self.tracking_table_name))
-            self._lock_position = SQL(
-                "SELECT notification_id FROM {0}.{1} WHERE application_name = %s FOR UPDATE"
-            ).format(schema, Identifier(self.tracking_table_name))
-            self._delete_view = SQL("DELETE FROM {0}.{1} WHERE view = ANY(%s)").format(
-                schema, table)
-            self._delete_other_views = SQL(
-                "DELETE FROM {0}.{1} WHERE NOT (view = ANY(%s))").format(schema, table)
-            self._delete_tracking = SQL(
-                "DELETE FROM {0}.{1} WHERE application_name = %s").format(
-                schema, Identifier(self.tracking_table_name))
-            self._delete_other_tracking = SQL(
-                "DELETE FROM {0}.{1} WHERE application_name LIKE %s AND application_name != %s"
-            ).format(schema, Identifier(self.tracking_table_name))
-
-        def create_table(self) -> None:
-            postgres_set_up(self)  # safe when many processes open the store at once
-
-        def mark(self) -> Mark:
-            with self.datastore.transaction(commit=False) as c:
-                return self._generation(c), self._max_tracking_id(self.tracking_name, c) or 0
-
-        def _generation(self, c: Any) -> int:
-            c.execute(self._select_generation, (self.tracking_name,))
-            row = c.fetchone()
-            return int(row["generation"]) if row else 0
-
-        def fetch(self, view: str, keys: Collection[str]) -> dict[str, ViewRow]:
-            with self.datastore.transaction(commit=False) as c:
-                c.execute(self._select_all + SQL("WHERE view = %s AND key = ANY(%s)"),
-                          (view, list(keys)))
-                return {row["key"]: ViewRow(**row) for row in c.fetchall()}
-
-        def select(self, view: str, kind: str, *, start: float | None = None,
-                   end: float | None = None, community: str | None = None) -> Iterator[ViewRow]:
-            where, params = _where(start, end, community, "%s")
-            with self.datastore.transaction(commit=False) as c:
-                c.execute(self._select_all + SQL("WHERE view = %s AND kind = %s" + where),
-                          [view, kind, *params])
-                rows = [ViewRow(**row) for row in c.fetchall()]
-            yield from rows
-
-        def _hold_position(self, c: Any) -> int | None:
-            """Lock the position row (made if missing): writers of these views queue here
-            first, so they never wait on each other's documents the other way round."""
-            c.execute(self._ensure_position_row, (self.tracking_name,))
-            c.execute(self._lock_position, (self.tracking_name,))
-            found = c.fetchone()
-            if found is None or found["notification_id"] is None:
-                return None
-            return int(found["notification_id"])
-
-        def commit(self, rows: Sequence[ViewRow], expected: Mark, position: int) -> None:
-            with self.datastore.transaction(commit=True) as c:
-                found = self._hold_position(c)
-                _check(self._generation(c), found, expected)
-                if rows:
-                    c.executemany(self._upsert, rows)
-                self._insert_tracking(c, Tracking(self.tracking_name, position))
-
-        def reset(self, views: Sequence[str]) -> None:
-            with self.datastore.transaction(commit=True) as c:
-                self._hold_position(c)  # as commit does, before touching any document
-                c.execute(self._delete_view, (list(views),))
-                c.execute(self._delete_tracking, (self.tracking_name,))
-                c.execute(self._next_generation, (self.tracking_name,))
-
-        def prune(self, keep: Sequence[str], tracking_prefix: str) -> int:
-            with self.datastore.transaction(commit=True) as c:
-                c.execute(self._delete_other_views, (list(keep),))
-                gone = c.rowcount
-                for statement in (self._delete_other_tracking, self._delete_other_generations):
-                    c.execute(statement, (tracking_prefix + "%", self.tracking_name))
-            return int(gone)
-
-    return PostgresViewStore
-
-
 def open_view_store(recorder: Any, tracking_name: str) -> ViewStore:
     """The view store beside an application's recorder (memory, SQLite or PostgreSQL)."""
     store: Any
@@ -361,7 +217,10 @@ def open_view_store(recorder: Any, tracking_name: str) -> ViewStore:
         store.tracking_name = tracking_name
         store.create_table()
     else:
-        store = postgres_view_store_class()(datastore, tracking_table_name=TRACKING_TABLE)
+        # Here, not at the top: psycopg comes with the postgres extra (see postgres_views).
+        from resilience.adapters.postgres_views import TRACKING_TABLE, PostgresViewStore
+
+        store = PostgresViewStore(datastore, tracking_table_name=TRACKING_TABLE)
         store.tracking_name = tracking_name
         store.create_table()
     assert isinstance(store, TrackingRecorder)

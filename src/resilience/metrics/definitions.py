@@ -13,9 +13,9 @@ import typing
 from collections.abc import Mapping
 from typing import Any, Literal
 
+import attrs
 from attrs import field, frozen
 
-from resilience.adapters.converter import input_converter
 from resilience.domain.validation import check_text, shown
 from resilience.domain.values import IncidentType, Severity
 from resilience.errors import InvalidInputError, NotFoundError
@@ -23,6 +23,7 @@ from resilience.metrics.cases import MILESTONES, Case, Subject
 
 Unit = Literal["s", "min", "h", "d"]
 SECONDS_PER: Mapping[str, float] = {"s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+"""Seconds in each unit a metric can be measured in."""
 
 
 def _names(value: tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -128,8 +129,8 @@ class MetricDefinition:
     # As data --------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = input_converter.unstructure(self)
-        return data
+        """The definition as JSON-ready data: its fields, the filter's as lists."""
+        return attrs.asdict(self, value_serializer=_listed)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "MetricDefinition":
@@ -137,7 +138,7 @@ class MetricDefinition:
             raise InvalidInputError(f"a metric definition is a JSON object, got {shown(data)}")
         if not isinstance(data.get("name"), str):
             raise InvalidInputError(f"a metric needs a name (text), got {shown(data.get('name'))}")
-        # The converter would turn true or "15" into a number: check what was typed first.
+        # Numbers first, with their own message: true is not a number, nor is "15".
         for key in ("target", "percentile"):
             if data.get(key) is not None and not _number(data[key]):
                 raise InvalidInputError(f"{key} must be a number, got {shown(data[key])}")
@@ -149,12 +150,7 @@ class MetricDefinition:
                 elif not isinstance(value, bool):
                     raise InvalidInputError(
                         f"include_drills must be true or false, got {shown(value)}")
-        try:
-            return input_converter.structure(dict(data), cls)
-        except InvalidInputError:
-            raise
-        except Exception as exc:  # cattrs wraps what it found wrong in its own group
-            raise InvalidInputError(f"not a metric definition: {_first_cause(exc)}") from None
+        return _read_definition(data)
 
     @classmethod
     def from_json(cls, text: str) -> "MetricDefinition":
@@ -170,13 +166,86 @@ class MetricDefinition:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
 
 
-def _first_cause(exc: BaseException) -> str:
-    inner = getattr(exc, "exceptions", None)
-    while inner:
-        exc = inner[0]
-        inner = getattr(exc, "exceptions", None)
-    notes = getattr(exc, "__notes__", [])
-    return f"{exc}" + (f" ({notes[-1]})" if notes else "")
+# Reading a definition from data ----------------------------------------------------------
+# By the rules of resilience.adapters.converter for values typed by people, applied here
+# so that definitions, values of the domain's level, need nothing from the adapters: each
+# field by its declared type, strictly (a value of another JSON type is refused, never
+# converted; numbers are read as floats), unknown keys refused. Reported is the first
+# thing wrong, in field order, then unknown keys, then what the constructor refuses, in
+# the converter's (cattrs') words: a field's message ends by naming the class and field.
+
+_REFUSED = "not a metric definition: "
+
+
+def _listed(_: object, __: object, value: object) -> object:
+    """A filter's tuple as the list JSON has."""
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _read_definition(data: Mapping[str, Any]) -> MetricDefinition:
+    """A definition from data ``from_dict`` has checked (name, numbers and filter lists)."""
+    values: dict[str, Any] = {}
+    for attribute in attrs.fields(MetricDefinition):
+        name = attribute.name
+        where = f" (Structuring class MetricDefinition @ attribute {name})"
+        if name not in data:
+            if attribute.default is attrs.NOTHING:
+                raise InvalidInputError(f"{_REFUSED}{name!r}{where}")
+            continue
+        if name == "applies_to":
+            values[name] = _read_filter(data[name], where)
+        else:
+            values[name] = _read_value(data[name], attribute.type, where)
+    _refuse_unknown(MetricDefinition, data)
+    try:
+        return MetricDefinition(**values)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{_REFUSED}{exc}") from None
+
+
+def _read_value(value: object, declared: Any, where: str) -> object:
+    """``value`` as the declared text, one of a Literal's names, or a number (or None)."""
+    if typing.get_origin(declared) is Literal:
+        if value not in typing.get_args(declared):
+            raise InvalidInputError(f"{_REFUSED}{value} not in literal {declared}{where}")
+        return value
+    if declared is str:
+        wanted = "text"
+        if isinstance(value, str):
+            return value
+    else:  # float, or float | None
+        wanted = "a number"
+        if value is None and declared is not float:
+            return None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    raise InvalidInputError(
+        f"{_REFUSED}expected {wanted}, got {type(value).__name__} {shown(value)}{where}")
+
+
+def _read_filter(value: object, where: str) -> CaseFilter:
+    """A CaseFilter from an object whose lists and flag ``from_dict`` has checked."""
+    if not isinstance(value, Mapping):  # what looking up its keys raises
+        try:
+            iter(value)  # type: ignore[call-overload]
+        except TypeError:
+            problem = f"argument of type '{type(value).__name__}' is not iterable"
+        else:
+            problem = f"'{type(value).__name__}' object has no attribute 'keys'"
+        raise InvalidInputError(f"{_REFUSED}{problem}{where}")
+    values: dict[str, Any] = {attribute.name: value[attribute.name] if attribute.type is bool
+                              else tuple(value[attribute.name])
+                              for attribute in attrs.fields(CaseFilter) if attribute.name in value}
+    _refuse_unknown(CaseFilter, value)
+    return CaseFilter(**values)
+
+
+def _refuse_unknown(cls: type[Any], data: Mapping[str, Any]) -> None:
+    known = {attribute.name for attribute in attrs.fields(cls)}
+    unknown = [str(key) for key in data if key not in known]
+    if unknown:
+        raise InvalidInputError(
+            f"{_REFUSED}Extra fields in constructor for {cls.__name__}: {', '.join(unknown)}")
 
 
 def _m(name: str, subject: Subject, start: str, end: str, unit: Unit,

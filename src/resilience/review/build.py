@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 
 from attrs import evolve
 
+from resilience.domain.incident import Incident
 from resilience.metrics.cases import Case
-from resilience.metrics.definitions import MetricDefinition
+from resilience.metrics.definitions import SECONDS_PER, MetricDefinition
 from resilience.metrics.period import ALL_TIME
 from resilience.metrics.quality import DEFAULT_LATE_AFTER, data_quality
 from resilience.review.model import (
@@ -27,7 +28,7 @@ from resilience.review.model import (
     SegmentResult,
 )
 from resilience.review.objectives import Objective
-from resilience.review.replay import IncidentSituation
+from resilience.review.situations import IncidentSituation
 from resilience.review.text import clock, minutes, noun, plural, words
 from resilience.timeline import Timeline
 
@@ -92,14 +93,11 @@ def _duration(definition: MetricDefinition, case: Case) -> timedelta | None:
 
 def _segment(definition: MetricDefinition, case: Case, first_recorded: Case) -> SegmentResult:
     took = _duration(definition, case)
-    target = (timedelta(seconds=definition.target * _SECONDS[definition.unit])
+    target = (timedelta(seconds=definition.target * SECONDS_PER[definition.unit])
               if definition.target is not None else None)
     met = None if target is None or took is None else took <= target
     return SegmentResult(definition.name, definition.description, definition.start,
                          definition.end, took, _duration(definition, first_recorded), target, met)
-
-
-_SECONDS = {"s": 1, "min": 60, "h": 3600, "d": 86400}
 
 
 def _flags(case: Case, segments: Sequence[MetricDefinition],
@@ -197,7 +195,7 @@ def _summary(case: Case, situation: IncidentSituation, people: Mapping[str, str]
                             else "")
                  + (f"; incident commander {people.get(commander, commander)}" if commander
                     else "") + ".")
-    asked = sum(1 for f in case.facts if f.name == "ConsentRequested")
+    asked = sum(1 for f in case.facts if f.name == Incident.ConsentRequested.fact_name)
     if asked:
         lines.append(f"Consent asked {plural(asked, 'time')}, granted by "
                      f"{plural(len(situation.consents_granted), 'resident')}; "

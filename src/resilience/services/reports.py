@@ -97,10 +97,14 @@ def _community_key(community: UUID | None) -> str | None:
 
 
 class Reports:
-    """``engine.reports``, also reachable as engine methods of the same names.
+    """``engine.reports``: the queries on the views.
 
-    Each query catches the views up once (when fresh), checks its arguments,
-    then reads what it needs.
+    ``timeline``, ``metrics``, ``compare``, ``service_kpis``, ``counts``,
+    ``scorecard``, ``league_table`` and ``data_quality`` are also the engine's:
+    ``engine.metrics`` is ``engine.reports.metrics``, the same bound method, and
+    so for each (the documentation calls them on the engine). Each query
+    catches the views up once (when fresh), checks its arguments, then reads
+    what it needs.
     """
 
     def __init__(self, views: Views, *, fresh: bool = True) -> None:
@@ -180,7 +184,8 @@ class Reports:
     # Queries ----------------------------------------------------------------------------
 
     def timeline(self, aggregate_id: UUID) -> Timeline:
-        """Every fact of an incident, order or community in ``occurred_at`` order."""
+        """The timeline of an incident, order or community: every fact in ``occurred_at``
+        order, from the ``timelines`` view."""
         check_uuid(aggregate_id, "a timeline's id")
         self.ready()
         doc = self.views.get("timelines", str(aggregate_id))
@@ -192,8 +197,14 @@ class Reports:
     def metrics(self, metric: MetricRef, period: Period | None = None,
                 group_by: Sequence[str] = (), *, community: UUID | None = None,
                 tz: tzinfo | None = None, known_at: datetime | None = None) -> MetricReport:
-        """One metric over a period, split by any of the case dimensions or time buckets;
-        as known at ``known_at`` (facts and corrections recorded by then) if given."""
+        """One metric (a definition or a built-in's name) over a period, split by any of the
+        case dimensions or time buckets.
+
+        Day, week, month and year groups are cut in ``tz``, by default the
+        period's time zone, else in each case's own recorded offset.
+        ``known_at``: as it could have been computed then, from the facts and
+        corrections recorded by that moment.
+        """
         definition = _definition(metric)
         groups = check_group_by(group_by, [definition.subject])
         period = _period(period)
@@ -206,7 +217,8 @@ class Reports:
     def compare(self, metrics: Sequence[MetricRef], period: Period | None = None,
                 group_by: Sequence[str] = (), *, community: UUID | None = None,
                 tz: tzinfo | None = None, known_at: datetime | None = None) -> Comparison:
-        """Several definitions side by side (an old and a changed one, say) over the same cases."""
+        """Several metric definitions side by side (an old and a changed one, say) over the
+        same cases."""
         if isinstance(metrics, str | MetricDefinition):
             metrics = [metrics]
         definitions = _definitions(metrics, "metrics")
@@ -223,10 +235,11 @@ class Reports:
         return Comparison(tuple(metric_report(d, cases, period=period, group_by=groups,
                                               tz=zone) for d in definitions))
 
-    def service(self, period: Period | None = None, group_by: Sequence[str] = (), *,
-                community: UUID | None = None,
-                tz: tzinfo | None = None) -> tuple[ServiceSummary, ...]:
-        """Service-order KPIs: fixed / not fixed, reopen and on-time rates, ratings."""
+    def service_kpis(self, period: Period | None = None, group_by: Sequence[str] = (), *,
+                     community: UUID | None = None,
+                     tz: tzinfo | None = None) -> tuple[ServiceSummary, ...]:
+        """Service-order KPIs per group: fixed / not fixed, reopen and on-time rates,
+        ratings."""
         groups = check_group_by(group_by, ["order"])
         period = _period(period)
         zone = _zone(tz, period)
@@ -259,7 +272,7 @@ class Reports:
     def scorecard(self, community: UUID, grid: str | None = None,
                   period: Period | None = None, *,
                   metrics: Sequence[MetricRef] = BUILT_IN) -> Scorecard:
-        """Every figure a community (or one of its grids) is assessed on, for a period."""
+        """Everything a community, or one of its grids, is assessed on for a period."""
         if community is None:
             raise InvalidInputError("a scorecard needs a community")
         key = _community_key(community)
@@ -297,7 +310,8 @@ class Reports:
                      period: Period | None = None, *, level: str = "grid",
                      community: UUID | None = None, min_sample: int = 10,
                      last: int | None = 100) -> LeagueTable:
-        """Grids (or communities) ranked on a metric; too-small samples are listed unranked."""
+        """Grids (or communities) ranked on a metric over their ``last`` cases; those with
+        fewer than ``min_sample`` graded cases are listed unranked."""
         if level not in ("grid", "community"):
             raise InvalidInputError(f"level must be 'grid' or 'community', got {shown(level)}")
         check_whole(min_sample, "min_sample", 1)

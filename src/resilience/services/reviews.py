@@ -24,14 +24,16 @@ from resilience.metrics.cases import case_at
 from resilience.metrics.definitions import BUILT_IN, MetricDefinition
 from resilience.metrics.period import ALL_TIME, Period
 from resilience.metrics.quality import DEFAULT_LATE_AFTER
+from resilience.projections.plan_items import PlanItem
 from resilience.review.build import DEFAULT_GAP_AFTER, review_incident, summarise
+from resilience.review.keys import incident_review_key, scope_review_key
 from resilience.review.model import AfterActionReview, IncidentReview
 from resilience.review.objectives import DEFAULT_OBJECTIVES, Objective
-from resilience.review.replay import case_doc, incident_situation
+from resilience.review.situations import case_doc, incident_situation
 from resilience.review.text import plural
 from resilience.services.core import EventStoreApplication
-from resilience.services.improvements import Improvements, PlanItem
-from resilience.services.replay import Cut, own_events
+from resilience.services.improvement_plan import ImprovementPlan
+from resilience.services.point_in_time import Cut, own_events
 from resilience.services.reports import Reports
 from resilience.timeline import Timeline, build_timeline
 
@@ -40,25 +42,14 @@ INCIDENT_SEGMENTS: tuple[MetricDefinition, ...] = tuple(
     d for d in BUILT_IN if d.subject == "incident")
 
 
-def incident_review_key(incident_id: UUID | str) -> str:
-    """The key linking an incident's review to its improvement items."""
-    return f"incident/{incident_id}"
-
-
-def scope_review_key(community: UUID | str, grid: str | None, period: Period) -> str:
-    """The key of a review of a community's (or grid's) incidents over a period."""
-    where = f"community/{community}" + (f"/grid/{grid}" if grid is not None else "")
-    return f"{where}/{period}"
-
-
 class Reviews:
     """``engine.reviews``."""
 
-    def __init__(self, app: EventStoreApplication, reports: Reports,
-                 improvements: Improvements, clock: Clock) -> None:
+    def __init__(self, app: EventStoreApplication, reports: Reports, plan: ImprovementPlan,
+                 clock: Clock) -> None:
         self._app = app
         self._reports = reports
-        self._improvements = improvements
+        self._improvement_plan = plan
         self._clock = clock
 
     def incident(self, incident_id: UUID, *, as_of: datetime | None = None,
@@ -67,7 +58,9 @@ class Reviews:
                  segments: Sequence[MetricDefinition] = INCIDENT_SEGMENTS,
                  late_after: timedelta = DEFAULT_LATE_AFTER,
                  gap_after: timedelta = DEFAULT_GAP_AFTER) -> AfterActionReview:
-        """The after-action review of one incident (or drill), as of a cut."""
+        """The after-action review of one incident (or drill), as of a cut (``engine.review``
+        is this method): graded on ``objectives`` (by default the default objectives), the
+        ``segments`` measured (by default every built-in incident metric)."""
         cut = Cut.of(as_of, known_at)
         objectives, segments = _checked(objectives, segments, late_after, gap_after)
         review = self._review_one(incident_id, cut, objectives, segments, late_after,
@@ -175,11 +168,10 @@ class Reviews:
               before: datetime | None) -> tuple[tuple[PlanItem, ...], tuple[PlanItem, ...]]:
         """The items this review raised, and those of other reviews planned before the
         reviewed incidents (``before``) and not finished at the cut."""
-        raised = self._improvements.items(community, review=key, at=cut.as_of,
-                                          known_at=cut.known_at)
-        still_open = [item for item in self._improvements.items(
-                          community, grid=grid, open_only=True, at=cut.as_of,
-                          known_at=cut.known_at)
+        items = self._improvement_plan.items
+        raised = items(community, review=key, at=cut.as_of, known_at=cut.known_at)
+        still_open = [item for item in items(community, grid=grid, open_only=True,
+                                             at=cut.as_of, known_at=cut.known_at)
                       if item.review != key and (before is None or item.planned_at < before)]
         return tuple(raised), tuple(still_open)
 

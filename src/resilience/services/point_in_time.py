@@ -1,4 +1,5 @@
-"""``engine.replay``: incidents, orders, grids and communities as they stood at a moment.
+"""Point-in-time queries (``engine.replay``): incidents, orders, grids and communities as
+they stood at a moment, and a metric as known then beside the same metric now.
 
 One incident or order is replayed from its own events only (folded through
 the ``cases`` projection in memory). A community or grid is replayed from
@@ -25,7 +26,7 @@ from resilience.errors import NotFoundError
 from resilience.metrics.cases import Case, case_at
 from resilience.metrics.period import Period
 from resilience.metrics.reports import MetricReport, render_table
-from resilience.review.replay import (
+from resilience.review.situations import (
     CommunitySituation,
     IncidentSituation,
     OrderSituation,
@@ -101,7 +102,7 @@ def own_events(app: EventStoreApplication, aggregate_id: UUID,
     return events
 
 
-class Replay:
+class PointInTime:
     """``engine.replay``: situations at a cut, and metrics as known then."""
 
     def __init__(self, app: EventStoreApplication, reports: Reports, clock: Clock) -> None:
