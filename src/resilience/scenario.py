@@ -34,12 +34,13 @@ from datetime import datetime, tzinfo
 from functools import cache, lru_cache
 from itertools import chain
 from pathlib import Path
-from typing import Any, get_origin
+from typing import Any, NoReturn, get_origin
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from attrs import field, frozen
+from attrs import Factory, field, fields, frozen
 from cattrs import ClassValidationError, IterableValidationError, transform_error
+from cattrs.gen import make_dict_structure_fn, override
 from cattrs.v import format_exception
 
 from resilience.adapters.converter import input_converter
@@ -87,8 +88,6 @@ _VALUE_ARGUMENTS: dict[str, Any] = {
     "corrected_to": datetime,
     "due": datetime,
 }
-_RESERVED = frozenset({"do", "at", "recorded_at", "actor", "as", "command_id", "label",
-                       "incident", "order", "improvement", "corrects"})
 
 _COMMUNITY_COMMANDS = frozenset({
     "add_grid", "add_micro_grid", "add_building", "classify_zone", "enrol", "assign_role",
@@ -112,6 +111,9 @@ _IMPROVEMENT_COMMANDS = {
     "reopen_improvement": "reopen", "add_improvement_note": "add_note",
     "correct_time": "correct_time", "correct_details": "correct_details",
 }
+_COMMANDS = {"community": _COMMUNITY_COMMANDS | {"register"}, "incident": _INCIDENT_COMMANDS,
+             "order": _ORDER_COMMANDS, "improvement": frozenset(_IMPROVEMENT_COMMANDS)}
+"""The commands each kind of target takes."""
 
 
 @frozen
@@ -404,68 +406,158 @@ def _digest(raw: Any) -> str:
     return hashlib.sha256(_CANONICAL.encode(raw).encode("ascii")).hexdigest()[:_DIGEST_CHARS]
 
 
+# One entry, as an Action -------------------------------------------------------------------
+
+
 def _action(entry: int, line: int | None, raw: Any, zone: tzinfo | None,
             implicit_command_id: str) -> Action:
-    def fail(message: str) -> ScenarioError:
-        return ScenarioError(message, entry=entry, line=line)
+    """The entry as an Action, checked in this order: what it does to what, the types of
+    its own keys, then their values and the arguments'. The first refusal is a
+    ScenarioError naming the entry and its line."""
+    try:
+        target = _target(raw)
+        own = _own_keys(raw)
+        _check_texts(own)
+        actor = _actor(own.actor, own.role)
+        at = _moment(own.at, zone, "at")
+        recorded_at = _moment(own.recorded_at, zone, "recorded_at")
+        arguments = {name: _argument(name, value, zone)
+                     for name, value in raw.items() if name not in _OWN}
+    except ResilienceError as exc:
+        raise ScenarioError(str(exc), entry=entry, line=line) from None
+    key = {"incident": own.incident, "order": own.order, "improvement": own.improvement}
+    return Action(entry, line, own.do, at, recorded_at, actor, target, key.get(target),
+                  own.label, own.command_id, own.corrects, arguments, implicit_command_id,
+                  own.incident if target == "improvement" else None)
 
+
+_NO_COMMAND = "'do' (the command) is required"
+
+
+def _target(raw: Any) -> str:
+    """What the entry acts on: an ``improvement``, ``incident`` or ``order`` (the one its
+    keys name), else the ``community``; its command must be one that target takes. Only
+    ``plan_improvement`` names an incident besides its item (the incident it reviews)."""
     if not isinstance(raw, dict):
-        raise fail("an action is a JSON object")
+        raise InvalidInputError("an action is a JSON object")
     do = raw.get("do")
     if not isinstance(do, str):
-        raise fail("'do' (the command) is required")
-    incident: str | None = None
+        raise InvalidInputError(_NO_COMMAND)
     if "improvement" in raw:
-        target = "improvement"
         if "order" in raw:
-            raise fail("an action targets an 'improvement' or an 'order', not both")
-        if "incident" in raw:
-            if do != "plan_improvement":
-                raise fail("only plan_improvement names an 'incident' besides the 'improvement'")
-            incident = raw["incident"]
-            if not isinstance(incident, str) or not incident:
-                raise fail("'incident' must be a non-empty key string")
+            raise InvalidInputError("an action targets an 'improvement' or an 'order', not both")
+        if "incident" in raw and do != "plan_improvement":
+            raise InvalidInputError(
+                "only plan_improvement names an 'incident' besides the 'improvement'")
+        target = "improvement"
     elif do in _IMPROVEMENT_COMMANDS and do not in _COMMUNITY_COMMANDS:
-        raise fail(f"{do} needs an 'improvement': a key naming the item")
+        raise InvalidInputError(f"{do} needs an 'improvement': a key naming the item")
     elif "incident" in raw and "order" in raw:
-        raise fail("an action targets an 'incident' or an 'order', not both")
+        raise InvalidInputError("an action targets an 'incident' or an 'order', not both")
     else:
         target = "incident" if "incident" in raw else "order" if "order" in raw else "community"
-    allowed = {"incident": _INCIDENT_COMMANDS, "order": _ORDER_COMMANDS,
-               "improvement": frozenset(_IMPROVEMENT_COMMANDS),
-               "community": _COMMUNITY_COMMANDS | {"register"}}[target]
-    if do not in allowed:
-        raise fail(f"unknown {target} command {shown(do)}; known: {', '.join(sorted(allowed))}")
-    key = raw.get(target) if target != "community" else None
-    if target != "community" and (not isinstance(key, str) or not key):
-        raise fail(f"'{target}' must be a non-empty key string")
-    if "occurred_at" in raw:
-        raise fail("use 'at' for when the action happened ('occurred_at' is not a key here)")
-    for optional in ("label", "command_id"):
-        if optional in raw and (not isinstance(raw[optional], str) or not raw[optional]):
-            raise fail(f"'{optional}' must be a non-empty string")
-    actor_id, role = raw.get("actor"), raw.get("as")
-    if not isinstance(actor_id, str) or not isinstance(role, str):
-        raise fail("'actor' (a person id) and 'as' (the role they act in) are required")
-    corrects = raw.get("corrects")
-    if corrects is not None and (isinstance(corrects, bool)
-                                 or not isinstance(corrects, int | str)):
-        raise fail("'corrects' is a fact version (number) or an earlier entry's label")
+    if do not in _COMMANDS[target]:
+        raise InvalidInputError(f"unknown {target} command {shown(do)}; "
+                                f"known: {', '.join(sorted(_COMMANDS[target]))}")
+    return target
+
+
+@frozen(kw_only=True)
+class _OwnKeys:
+    """An entry's own keys (its other keys are its command's arguments), each structured by
+    the input converter's rules: a JSON value of another type is refused, never converted.
+    Declared in the order they are checked: of several wrong in one entry, the first is
+    named, by its message in :data:`_WRONG`."""
+
+    do: str
+    incident: str | None = None
+    """The key of the incident acted on, or (``plan_improvement``) of the one reviewed."""
+    order: str | None = None
+    improvement: str | None = None
+    """Keys naming what is acted on: non-empty text."""
+    occurred_at: None = None
+    """Refused: an entry says ``at``."""
+    label: str | None = None
+    command_id: str | None = None
+    actor: str
+    role: str
+    """The role the actor acts in: the entry's ``as``."""
+    corrects: int | str | None = None
+    """A fact version, or the label of an earlier entry."""
+    at: Any = None
+    recorded_at: Any = field(default=Factory(lambda own: own.at, takes_self=True))
+    """Moments, as written: read by :func:`_moment` once the file's timezone is known."""
+
+
+_WHO = "'actor' (a person id) and 'as' (the role they act in) are required"
+_WRONG = {
+    "do": _NO_COMMAND,
+    "incident": "'incident' must be a non-empty key string",
+    "order": "'order' must be a non-empty key string",
+    "improvement": "'improvement' must be a non-empty key string",
+    "occurred_at": "use 'at' for when the action happened ('occurred_at' is not a key here)",
+    "label": "'label' must be a non-empty string",
+    "command_id": "'command_id' must be a non-empty string",
+    "actor": _WHO,
+    "role": _WHO,
+    "corrects": "'corrects' is a fact version (number) or an earlier entry's label",
+}
+"""What an entry is told when one of its own keys is missing or of the wrong type."""
+
+_text = input_converter.get_structure_hook(str)
+_whole_number = input_converter.get_structure_hook(int)
+
+
+def _non_empty(value: Any, _: Any) -> str:
+    """A key, label or command id: text, and not empty."""
+    text: str = _text(value, str)
+    if not text:
+        raise InvalidInputError("empty text")
+    return text
+
+
+def _version_or_label(value: Any, _: Any) -> int | str | None:
+    """``corrects``: a label (text), a fact version (a whole number: ``true`` is not one),
+    or null (the same as no ``corrects``)."""
+    if value is None or isinstance(value, str):
+        return value
+    version: int = _whole_number(value, int)
+    return version
+
+
+def _refused(value: Any, _: Any) -> NoReturn:
+    raise InvalidInputError("not a key of an entry")
+
+
+_NON_EMPTY = override(struct_hook=_non_empty)
+_structure_own_keys = make_dict_structure_fn(
+    _OwnKeys, input_converter, _cattrs_forbid_extra_keys=False,  # the others are arguments
+    incident=_NON_EMPTY, order=_NON_EMPTY, improvement=_NON_EMPTY,
+    occurred_at=override(struct_hook=_refused), label=_NON_EMPTY, command_id=_NON_EMPTY,
+    role=override(rename="as"), corrects=override(struct_hook=_version_or_label))
+"""An entry's own keys as _OwnKeys (a key or label given as null is refused, not taken as
+absent); raises ClassValidationError naming every one that is wrong."""
+_OWN = frozenset(f.name for f in fields(_OwnKeys)) - {"role"} | {"as"}
+"""An entry's own keys, as the file spells them."""
+
+
+def _own_keys(raw: dict[str, Any]) -> _OwnKeys:
+    """The entry's own keys, structured; of those wrong, the first in _OwnKeys is named."""
     try:
-        for own in ("incident", "order", "improvement", "label"):
-            if own in raw:  # keys become ids and labels lookups: the one text rule
-                check_text(raw[own], f"'{own}'")
-        actor = _actor(actor_id, role)
-        at = _moment(raw.get("at"), zone, "at")
-        recorded_at = _moment(raw.get("recorded_at", raw.get("at")), zone, "recorded_at")
-        arguments = {
-            name: _argument(name, value, zone)
-            for name, value in raw.items() if name not in _RESERVED
-        }
-    except ResilienceError as exc:
-        raise fail(str(exc)) from None
-    return Action(entry, line, do, at, recorded_at, actor, target, key, raw.get("label"),
-                  raw.get("command_id"), corrects, arguments, implicit_command_id, incident)
+        return _structure_own_keys(raw, _OwnKeys)
+    except ClassValidationError as exc:
+        wrong = {note.name for _, note in exc.group_exceptions()[0]}
+        first = next(f.name for f in fields(_OwnKeys) if f.name in wrong)
+        raise InvalidInputError(_WRONG[first]) from None
+
+
+def _check_texts(own: _OwnKeys) -> None:
+    """The keys naming what is acted on become ids, and labels are looked up: each
+    follows the one rule for text."""
+    for name, key in (("incident", own.incident), ("order", own.order),
+                      ("improvement", own.improvement), ("label", own.label)):
+        if key is not None:
+            check_text(key, f"'{name}'")
 
 
 @lru_cache(maxsize=1024)
