@@ -1,4 +1,5 @@
-"""Shared fixtures: an engine on every store (memory, SQLite file, PostgreSQL) and a clock.
+"""Shared fixtures: an engine on every store (memory, SQLite file, PostgreSQL) and a clock;
+and ``donghu``, the community most tests set up first.
 
 PostgreSQL tests run against a real server at ``$RESILIENCE_TEST_PG``
 (default ``postgresql://postgres@127.0.0.1:5432/postgres``), each in a schema
@@ -9,7 +10,7 @@ it), in which case they fail.
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,13 +18,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from resilience import Actor, Engine, ManualClock, Role
+from resilience import Actor, Engine, ManualClock, Role, UnitSpec
 
 PG_URL = os.environ.get("RESILIENCE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_PG = os.environ.get("RESILIENCE_REQUIRE_POSTGRES", "") not in ("", "0", "false", "no")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2022, 2, 15, 15, 0, tzinfo=SHANGHAI)
 OFFICE = Actor("office-duty", Role.COMMUNITY_STAFF)
+DONGHU = {"district": "Taishan", "subdistrict": "Daimiao", "name": "Donghu"}
 
 _pg_problem: str | None = None
 _pg_checked = False
@@ -128,3 +130,21 @@ EngineFactory = Callable[[], Engine]
 
 def minutes(n: float) -> timedelta:
     return timedelta(minutes=n)
+
+
+def donghu(engine: Engine, grid: str = "3", building: str | None = "30",
+           units: Sequence[UnitSpec] = (UnitSpec("1", 24),), *, more_grids: Sequence[str] = (),
+           people: Sequence[tuple[str, str]] = (), at: datetime = T0 - timedelta(days=1),
+           command_id: str | None = None) -> uuid.UUID:
+    """Register Donghu, its grids, ``building`` in ``grid`` and ``people`` (id, name), at ``at``."""
+    communities = engine.communities
+    community = communities.register(**DONGHU, actor=OFFICE, occurred_at=at,
+                                     command_id=command_id).aggregate_id
+    for each in (grid, *more_grids):
+        communities.add_grid(community, each, actor=OFFICE, occurred_at=at)
+    if building is not None:
+        communities.add_building(community, building, grid, list(units), actor=OFFICE,
+                                 occurred_at=at)
+    for person, name in people:
+        communities.enrol(community, person, name, actor=OFFICE, occurred_at=at)
+    return community

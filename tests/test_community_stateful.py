@@ -14,15 +14,15 @@ so must the roster and the holder of every exclusive role at sampled times.
 import itertools
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID
 
 import pytest
 from hypothesis import strategies as st
-from hypothesis.stateful import initialize, invariant, rule
+from hypothesis.stateful import invariant, precondition
 
 from resilience import (
     AlreadyExistsError,
     CareCard,
+    Community,
     Contact,
     Engine,
     InvalidInputError,
@@ -33,23 +33,23 @@ from resilience import (
 )
 from stateful_support import (
     COMMAND_IDS,
-    MOMENTS,
-    PICKS,
+    FACTS,
     SETTINGS,
-    VERSIONS,
     WHENS,
     Errors,
+    Fact,
     FactMachine,
     blank,
+    command,
+    first_command,
 )
 
-from conftest import OFFICE, T0
+from conftest import DONGHU, OFFICE, T0, donghu
 
 Term = dict[str, Any]  # person, role, scope, assigned (version), relieved (version or None)
 Span = tuple[datetime, datetime | None, int]  # since, until (None: still held), assigned version
 
-NAMES = {"district": "Taishan", "subdistrict": "Daimiao", "name": "Donghu"}
-SETUP_AT = T0 - timedelta(days=1)
+SETUP_AT = T0 - timedelta(days=1)  # when ``donghu`` sets the community up
 
 # Which kind of area each roster role is held for (None: any area, or the whole community).
 ROLE_SCOPES: dict[str, set[str] | None] = {
@@ -76,6 +76,10 @@ ROLES = st.sampled_from(("grid_leader",) * 3 + ("building_leader", "unit_leader"
     "resident", "mayor"))
 SCOPES = st.sampled_from((None, "g1", "g1", "g1", "g2", "m1", "b1", "b1", "b2", "b1/1", "b1/1",
                           "b1/2", "nowhere"))
+ASSIGNMENTS = FACTS.filter(lambda fact: fact.kind == "RoleAssigned")  # a term each
+# Roles to relieve that may well not be held (the last is no role at all).
+ROLES_TO_RELIEVE = st.sampled_from((("p1", "grid_leader", "g1"), ("p2", "volunteer", None),
+                                    ("p1", "mayor", None)))
 
 
 def in_sequence(spans: list[Span]) -> bool:
@@ -87,18 +91,24 @@ def in_sequence(spans: list[Span]) -> bool:
     return all(a[1] is not None and a[1] <= b[0] for a, b in itertools.pairwise(ordered))
 
 
-class CommunityMachine(FactMachine):
+class CommunityMachine(FactMachine[Community]):
     """One community's organisation driven through the engine, shadowed by plain dicts."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.community = self.aggregate_id = self.engine.communities.id_for(**NAMES)
+        self.community = self.aggregate_id = self.engine.communities.id_for(**DONGHU)
+        self.service = self.engine.communities
         self.areas: dict[str, str] = {}  # area id -> kind
         self.zones: dict[str, str] = {}  # area id -> zone type
         self.people: dict[str, int] = {}  # person -> version of their enrolment
         self.terms: list[Term] = []
         self.cards: dict[str, int] = {}  # grid -> card number
         self.progressed = 0
+
+    def create(self, command_id: str | None) -> Receipt:
+        """Register the community (as ``donghu`` did)."""
+        return self.engine.communities.register(**DONGHU, actor=OFFICE, occurred_at=SETUP_AT,
+                                                command_id=command_id)
 
     def naive_command(self, command_id: str | None) -> Receipt:
         """A grid added at a naive time (the shared ``naive_time`` rule expects a refusal)."""
@@ -141,6 +151,11 @@ class CommunityMachine(FactMachine):
                 groups.setdefault((term["role"], term["scope"]), []).append(span)
         return all(in_sequence(spans) for spans in groups.values())
 
+    def role_given(self, assignment: Fact) -> tuple[str, str, str | None]:
+        """The person, role and scope of the term this RoleAssigned fact began."""
+        term = next(t for t in self.terms if t["assigned"] == assignment.version)
+        return term["person"], term["role"], term["scope"]
+
     def held(self, at: datetime) -> list[Term]:
         """Terms held at ``at``, in assignment order."""
         held = []
@@ -152,17 +167,12 @@ class CommunityMachine(FactMachine):
 
     # Setup -----------------------------------------------------------------------
 
-    @initialize(command_id=COMMAND_IDS, head_start=st.integers(0, 14))
+    @first_command(command_id=COMMAND_IDS, head_start=st.integers(0, 14))
     def register(self, command_id: str | None, head_start: int) -> None:
         """Register the community with grid g1, building b1 (units 1, 2) and p1; steps follow."""
-        communities = self.engine.communities
-        receipt = communities.register(**NAMES, actor=OFFICE, occurred_at=SETUP_AT,
-                                       command_id=command_id)
-        assert receipt == Receipt(self.community, 1, 1)
-        communities.add_grid(self.community, "g1", actor=OFFICE, occurred_at=SETUP_AT)
-        communities.add_building(self.community, "b1", "g1", [UnitSpec("1", 12),
-                                 UnitSpec("2", 12)], actor=OFFICE, occurred_at=SETUP_AT)
-        communities.enrol(self.community, "p1", "Zhang", actor=OFFICE, occurred_at=SETUP_AT)
+        registered = donghu(self.engine, "g1", "b1", [UnitSpec("1", 12), UnitSpec("2", 12)],
+                            people=[("p1", "Zhang")], command_id=command_id)
+        assert registered == self.community
         kinds = ["Registered", "GridAdded", "BuildingAdded", "PersonEnrolled"]
         self.times = dict.fromkeys(range(1, 5), SETUP_AT)
         self.kinds = dict(enumerate(kinds, start=1))
@@ -175,15 +185,8 @@ class CommunityMachine(FactMachine):
 
     # Commands --------------------------------------------------------------------
 
-    @rule(command_id=COMMAND_IDS)
-    def register_again(self, command_id: str | None) -> None:
-        """Registering the same names again is refused, unless it repeats a known command id."""
-        self.attempt(command_id, {AlreadyExistsError}, lambda: self.engine.communities.register(
-            **NAMES, actor=OFFICE, occurred_at=SETUP_AT, command_id=command_id),
-            ["Registered"], SETUP_AT)
-
-    @rule(grid=st.sampled_from(("g2", "g3", "g1", "b1", "")), when=WHENS,
-          command_id=COMMAND_IDS)
+    @command(grid=st.sampled_from(("g2", "g3", "g1", "b1", "")), when=WHENS,
+             command_id=COMMAND_IDS)
     def add_grid(self, grid: str, when: datetime | None, command_id: str | None) -> None:
         """Add a grid with a new area id."""
         at = self.at(when)
@@ -194,9 +197,9 @@ class CommunityMachine(FactMachine):
                 ["GridAdded"], at) is not None:
             self.areas[grid] = "grid"
 
-    @rule(micro_grid=st.sampled_from(("m1", "m2", "g1")),
-          grid=st.sampled_from(("g1", "g2", "m1", "b1", "nowhere")), when=WHENS,
-          command_id=COMMAND_IDS)
+    @command(micro_grid=st.sampled_from(("m1", "m2", "g1")),
+             grid=st.sampled_from(("g1", "g2", "m1", "b1", "nowhere")), when=WHENS,
+             command_id=COMMAND_IDS)
     def add_micro_grid(self, micro_grid: str, grid: str, when: datetime | None,
                        command_id: str | None) -> None:
         """Add a micro-grid with a new area id, in an existing grid."""
@@ -209,10 +212,10 @@ class CommunityMachine(FactMachine):
                 command_id=command_id), ["MicroGridAdded"], at) is not None:
             self.areas[micro_grid] = "micro_grid"
 
-    @rule(building=st.sampled_from(("b2", "b3", "b1", "g1")),
-          parent=st.sampled_from(("g1", "g2", "m1", "b1", "nowhere")),
-          units=st.sampled_from((("1",), ("1", "2"), ("1", "1"), ())), when=WHENS,
-          command_id=COMMAND_IDS)
+    @command(building=st.sampled_from(("b2", "b3", "b1", "g1")),
+             parent=st.sampled_from(("g1", "g2", "m1", "b1", "nowhere")),
+             units=st.sampled_from((("1",), ("1", "2"), ("1", "1"), ())), when=WHENS,
+             command_id=COMMAND_IDS)
     def add_building(self, building: str, parent: str, units: tuple[str, ...],
                      when: datetime | None, command_id: str | None) -> None:
         """Add a building with new area ids (its units' too) in a grid or micro-grid."""
@@ -231,9 +234,9 @@ class CommunityMachine(FactMachine):
             self.areas[building] = "building"
             self.areas.update({f"{building}/{u}": "unit" for u in units})
 
-    @rule(area=st.sampled_from(("g1", "b1", "b1/1", "nowhere")),
-          zone=st.sampled_from(("old_estate", "new_build", "moon")), when=WHENS,
-          command_id=COMMAND_IDS)
+    @command(area=st.sampled_from(("g1", "b1", "b1/1", "nowhere")),
+             zone=st.sampled_from(("old_estate", "new_build", "moon")), when=WHENS,
+             command_id=COMMAND_IDS)
     def classify_zone(self, area: str, zone: str, when: datetime | None,
                       command_id: str | None) -> None:
         """Classify an existing area as a known zone type it does not already have."""
@@ -250,8 +253,8 @@ class CommunityMachine(FactMachine):
                 command_id=command_id), ["ZoneClassified"], at) is not None:
             self.zones[area] = zone
 
-    @rule(grid=st.sampled_from(("g1", "b1", "nowhere")), number=st.integers(1, 2), when=WHENS,
-          command_id=COMMAND_IDS)
+    @command(grid=st.sampled_from(("g1", "b1", "nowhere")), number=st.integers(1, 2), when=WHENS,
+             command_id=COMMAND_IDS)
     def issue_care_card(self, grid: str, number: int, when: datetime | None,
                         command_id: str | None) -> None:
         """Issue a grid a care card that differs from its current one."""
@@ -265,9 +268,9 @@ class CommunityMachine(FactMachine):
                 command_id=command_id), ["CareCardIssued"], at) is not None:
             self.cards[grid] = number
 
-    @rule(grid=st.sampled_from(("g1", "b1", "nowhere", None)),
-          participants=st.sampled_from((0, 12, -1)), title=st.sampled_from(("Health talk", " ")),
-          when=WHENS, command_id=COMMAND_IDS)
+    @command(grid=st.sampled_from(("g1", "b1", "nowhere", None)),
+             participants=st.sampled_from((0, 12, -1)), title=st.sampled_from(("Health talk", " ")),
+             when=WHENS, command_id=COMMAND_IDS)
     def hold_activity(self, grid: str | None, participants: int, title: str,
                       when: datetime | None, command_id: str | None) -> None:
         """Record an activity: a grid if given, a title and zero or more participants."""
@@ -282,8 +285,8 @@ class CommunityMachine(FactMachine):
             grid=grid, actor=OFFICE, occurred_at=when, command_id=command_id),
             ["ActivityHeld"], at)
 
-    @rule(person=PEOPLE, name=st.sampled_from(("Wang", "Li", "")), when=WHENS,
-          command_id=COMMAND_IDS)
+    @command(person=PEOPLE, name=st.sampled_from(("Wang", "Li", "")), when=WHENS,
+             command_id=COMMAND_IDS)
     def enrol(self, person: str, name: str, when: datetime | None,
               command_id: str | None) -> None:
         """Enrol a named person once."""
@@ -299,7 +302,7 @@ class CommunityMachine(FactMachine):
         if version is not None:
             self.people[person] = version
 
-    @rule(person=PEOPLE, role=ROLES, scope=SCOPES, when=WHENS, command_id=COMMAND_IDS)
+    @command(person=PEOPLE, role=ROLES, scope=SCOPES, when=WHENS, command_id=COMMAND_IDS)
     def assign_role(self, person: str, role: str, scope: str | None, when: datetime | None,
                     command_id: str | None) -> None:
         """Assign a roster role to an enrolled person for the right kind of area.
@@ -349,20 +352,25 @@ class CommunityMachine(FactMachine):
             self.terms.append({"person": person, "role": role, "scope": scope,
                                "assigned": first + len(incumbents), "relieved": None})
 
-    @rule(pick=PICKS, when=WHENS, command_id=COMMAND_IDS)
-    def reassign_role(self, pick: int, when: datetime | None, command_id: str | None) -> None:
+    @precondition(lambda self: self.terms)
+    @command(assignment=ASSIGNMENTS, when=WHENS, command_id=COMMAND_IDS)
+    def reassign_role(self, assignment: Fact, when: datetime | None,
+                      command_id: str | None) -> None:
         """Assign a role someone holds or held before again (duplicates, returns, overlaps)."""
-        if self.terms:
-            term = self.terms[pick % len(self.terms)]
-            self.assign_role(term["person"], term["role"], term["scope"], when, command_id)
+        self.assign_role(*self.role_given(assignment), when, command_id)
 
-    @rule(pick=PICKS, when=WHENS, command_id=COMMAND_IDS)
-    def relieve_role(self, pick: int, when: datetime | None, command_id: str | None) -> None:
-        """Relieve a role that is held (small ``pick``) or that is not (larger ``pick``)."""
-        held = [(t["person"], t["role"], t["scope"]) for t in self.terms if t["relieved"] is None]
-        candidates = [*held, ("p1", "grid_leader", "g1"), ("p2", "volunteer", None),
-                      ("p1", "mayor", None)]
-        self.relieve(*candidates[pick % len(candidates)], when, command_id)
+    @precondition(lambda self: self.terms)
+    @command(assignment=ASSIGNMENTS, when=WHENS, command_id=COMMAND_IDS)
+    def relieve_role(self, assignment: Fact, when: datetime | None,
+                     command_id: str | None) -> None:
+        """Relieve a role someone was assigned: still held, or relieved already."""
+        self.relieve(*self.role_given(assignment), when, command_id)
+
+    @command(role=ROLES_TO_RELIEVE, when=WHENS, command_id=COMMAND_IDS)
+    def relieve_any_role(self, role: tuple[str, str, str | None], when: datetime | None,
+                         command_id: str | None) -> None:
+        """Relieve a role that may not be held, or is no role at all."""
+        self.relieve(*role, when, command_id)
 
     def relieve(self, person: str, role: str, scope: str | None, when: datetime | None,
                 command_id: str | None) -> None:
@@ -381,35 +389,7 @@ class CommunityMachine(FactMachine):
         if version is not None:
             open_terms[0]["relieved"] = version
 
-    @rule(raw_version=VERSIONS, corrected_to=MOMENTS | st.just(T0.replace(tzinfo=None)),
-          reason=st.sampled_from(("misdated", "")), when=WHENS, command_id=COMMAND_IDS)
-    def correct_time(self, raw_version: int, corrected_to: datetime, reason: str,
-                     when: datetime | None, command_id: str | None) -> None:
-        """Correct a fact's time only if every roster invariant still holds."""
-        version = raw_version % (len(self.times) + 2)
-        at = self.at(when)
-        errors = self.time_correction_errors(version, corrected_to, reason, at, set())
-        if self.attempt(command_id, errors, lambda: self.engine.communities.correct_time(
-                self.community, version, corrected_to, reason, actor=OFFICE, occurred_at=when,
-                command_id=command_id), ["TimeCorrected"], at) is not None:
-            self.times[version] = corrected_to
-
-    @rule(raw_version=VERSIONS, details=st.sampled_from(("spelling", "")), when=WHENS,
-          command_id=COMMAND_IDS)
-    def correct_details(self, raw_version: int, details: str, when: datetime | None,
-                        command_id: str | None) -> None:
-        """Correct the details of a fact that is not itself a correction."""
-        version = raw_version % (len(self.times) + 2)
-        at = self.at(when)
-        errors: Errors = set()
-        if blank(details):
-            errors.add(InvalidInputError)
-        self.correctable(version, errors)
-        self.attempt(command_id, errors, lambda: self.engine.communities.correct_details(
-            self.community, version, details, "typo", actor=OFFICE, occurred_at=when,
-            command_id=command_id), ["DetailsCorrected"], at)
-
-    @rule(command_id=COMMAND_IDS)
+    @command(command_id=COMMAND_IDS)
     def progress(self, command_id: str | None) -> None:
         """The next step of a typical organisation's life, now (builds rosters with handovers)."""
         step = self.progressed % 12
@@ -443,14 +423,13 @@ class CommunityMachine(FactMachine):
 
     @invariant()
     def store_matches_model(self) -> None:
-        """Stored facts, their times, areas, people, command ids and roster equal the model's."""
-        community = self.stored(self.engine.communities.get)
+        """The stored areas, people, care cards and roster over time equal the model's."""
+        community = self.stored()
         assert {a: area.kind.value for a, area in community.areas.items()} == self.areas
         assert {a: area.zone_type.value for a, area in community.areas.items()
                 if area.zone_type is not None} == self.zones
         assert set(community.people) == set(self.people)
         assert community.care_cards == {g: card(n) for g, n in self.cards.items()}
-        self.check_commands(community)
         # Who holds what, and who holds each exclusive role, at every moment that matters.
         moments = {SETUP_AT - timedelta(days=1), T0 + timedelta(days=1)}
         for term in self.terms:
@@ -479,17 +458,10 @@ class TestCommunityMachine(CommunityMachine.TestCase):  # type: ignore[misc,vali
 # Regressions the machine found, as plain examples ---------------------------------
 
 
-def _donghu(engine: Engine) -> UUID:
-    communities = engine.communities
-    community = communities.register(**NAMES, actor=OFFICE, occurred_at=SETUP_AT).aggregate_id
-    communities.add_grid(community, "g1", actor=OFFICE, occurred_at=SETUP_AT)
-    return community
-
-
 def test_a_role_cannot_begin_before_the_person_is_enrolled(memory_engine: Engine) -> None:
     """A term can't start before its holder's enrolment, by assignment or by correction."""
     communities = memory_engine.communities
-    community = _donghu(memory_engine)
+    community = donghu(memory_engine, "g1", None)
     communities.enrol(community, "p2", "Wang", actor=OFFICE, occurred_at=T0 + timedelta(hours=1))
     with pytest.raises(InvalidTransitionError):
         communities.assign_role(community, "p2", "volunteer", actor=OFFICE, occurred_at=T0)
@@ -505,7 +477,7 @@ def test_nobody_holds_the_same_role_for_the_same_area_twice_at_once(
         memory_engine: Engine) -> None:
     """Assigning a role inside a past term of the same person, role and area is refused."""
     communities = memory_engine.communities
-    community = _donghu(memory_engine)
+    community = donghu(memory_engine, "g1", None)
     communities.enrol(community, "p1", "Zhang", actor=OFFICE, occurred_at=SETUP_AT)
     communities.assign_role(community, "p1", "grid_worker", "g1", actor=OFFICE,
                             occurred_at=T0 + timedelta(minutes=10))

@@ -18,14 +18,14 @@ item the model works out for that cut, or none.
 import itertools
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
 from hypothesis import strategies as st
-from hypothesis.stateful import initialize, invariant, rule
+from hypothesis.stateful import invariant, rule
 
 from resilience import (
-    AlreadyExistsError,
+    ImprovementItem,
     InvalidInputError,
     InvalidTransitionError,
     NotFoundError,
@@ -34,19 +34,22 @@ from resilience import (
 )
 from stateful_support import (
     COMMAND_IDS,
+    FACTS,
     MOMENTS,
-    PICKS,
     SETTINGS,
-    VERSIONS,
     WHENS,
     Errors,
-    FactMachine,
+    Fact,
+    NotedMachine,
     blank,
+    command,
+    first_command,
+    texts,
 )
 
-from conftest import OFFICE, T0
+from conftest import OFFICE, T0, donghu
 
-TEXTS = st.sampled_from(("storage rooms cleared",) * 3 + ("ok",) * 3 + ("", "   "))
+TEXTS = texts("storage rooms cleared")
 OWNERS = st.sampled_from(("zhang", "zhang", "sun", "li", "", " "))
 DUES = MOMENTS | st.just((T0 + timedelta(hours=1)).replace(tzinfo=None))
 FIRST_DUE = T0 + timedelta(minutes=60)
@@ -57,21 +60,20 @@ UNFINISHED = frozenset({"open", "in_progress"})
 FINISHED = frozenset({"done", "cancelled"})
 STATUS_OF = {"Planned": "open", "Started": "in_progress", "Completed": "done",
              "Cancelled": "cancelled", "Reopened": "open"}
-# A cut's moment: None, or an index into the model's cut moments (reduced modulo their number).
-CUT_MOMENTS = st.none() | st.integers(0, 999)
-CUTS = st.lists(st.tuples(CUT_MOMENTS, CUT_MOMENTS), min_size=1, max_size=4)
+DATED_FACTS = FACTS.filter(lambda fact: fact.kind in STEP_KINDS | DUE_KINDS | OWNER_KINDS)
 SECOND = timedelta(seconds=1)
 # As of a cut: status, owner, due, planned_at, completed_at, overdue.
 AsOf = tuple[str, str, datetime, datetime, datetime | None, bool]
 
 
-class ImprovementMachine(FactMachine):
+class ImprovementMachine(NotedMachine[ImprovementItem]):
     """One improvement item driven through the engine, shadowed by a model of plain values."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.community: UUID = uuid4()
         self.item = self.aggregate_id = uuid4()
+        self.service = self.engine.improvements
+        self.community = donghu(self.engine, building=None)
         self.status = "open"
         self.owner = "zhang"
         self.dues: dict[int, datetime] = {}  # version -> due date it set
@@ -85,11 +87,12 @@ class ImprovementMachine(FactMachine):
         self.recorded: dict[int, datetime] = {}
         self.corrections: list[tuple[int, datetime, datetime]] = []
 
-    def naive_command(self, command_id: str | None) -> Receipt:
-        """A note dated at a naive time (the shared ``naive_time`` rule expects a refusal)."""
-        return self.engine.improvements.add_note(
-            self.item, "note", actor=OFFICE, occurred_at=T0.replace(tzinfo=None),
-            command_id=command_id)
+    def create(self, command_id: str | None) -> Receipt:
+        """Grid 3's review plans an item at T0, owned by zhang, due an hour later."""
+        return self.engine.improvements.plan(
+            self.community, review=f"community/{self.community}/grid/3/all time",
+            action="Clear the storage rooms", owner="zhang", due=FIRST_DUE, actor=OFFICE,
+            grid="3", occurred_at=T0, item_id=self.item, command_id=command_id)
 
     def attempt(self, command_id: str | None, errors: Errors, call: Callable[[], Receipt],
                 kinds: list[str], at: datetime) -> int | None:
@@ -109,13 +112,13 @@ class ImprovementMachine(FactMachine):
     def versions_of(self, kinds: frozenset[str]) -> list[int]:
         return [v for v in sorted(self.kinds) if self.kinds[v] in kinds]
 
-    def writable(self, errors: Errors) -> Errors:
+    def state_errors(self) -> Errors:
         """A finished item accepts nothing but a reopen."""
-        if self.status in FINISHED:
-            errors.add(InvalidTransitionError)
-        return errors
+        return {InvalidTransitionError} if self.status in FINISHED else set()
 
-    def after_planning(self, at: datetime, errors: Errors) -> Errors:
+    def unfinished(self, at: datetime) -> Errors:
+        """Errors of a command on an unfinished item: finished, or dated before the planning."""
+        errors = self.state_errors()
         if at < self.times[1]:
             errors.add(InvalidTransitionError)
         return errors
@@ -176,40 +179,17 @@ class ImprovementMachine(FactMachine):
 
     # Setup -----------------------------------------------------------------------
 
-    @initialize(command_id=COMMAND_IDS, head_start=st.integers(0, 5))
+    @first_command(command_id=COMMAND_IDS, head_start=st.integers(0, 5))
     def plan(self, command_id: str | None, head_start: int) -> None:
-        """Grid 3's review plans an item at T0, owned by zhang, due an hour later."""
-        communities = self.engine.communities
-        self.community = communities.register(
-            district="Taishan", subdistrict="Daimiao", name="Donghu", actor=OFFICE,
-            occurred_at=T0 - timedelta(days=1)).aggregate_id
-        communities.add_grid(self.community, "3", actor=OFFICE)
-        recorded = self.clock()
-        receipt = self.plan_call(command_id)
-        assert receipt == Receipt(self.item, 1, 1)
-        self.times, self.kinds, self.dues = {1: T0}, {1: "Planned"}, {1: FIRST_DUE}
-        self.owners, self.occurred, self.recorded = {1: "zhang"}, {1: T0}, {1: recorded}
-        if command_id is not None:
-            self.commands[command_id] = (1, 1)
+        """The item is planned (``create``); a few smooth steps follow."""
+        self.attempt(command_id, set(), lambda: self.create(command_id), ["Planned"], T0)
+        self.dues, self.owners = {1: FIRST_DUE}, {1: "zhang"}
         for _ in range(head_start):
             self.progress(None)
 
-    def plan_call(self, command_id: str | None) -> Receipt:
-        return self.engine.improvements.plan(
-            self.community, review=f"community/{self.community}/grid/3/all time",
-            action="Clear the storage rooms", owner="zhang", due=FIRST_DUE, actor=OFFICE,
-            grid="3", occurred_at=T0,
-            item_id=self.item, command_id=command_id)
-
     # Commands --------------------------------------------------------------------
 
-    @rule(command_id=COMMAND_IDS)
-    def plan_again(self, command_id: str | None) -> None:
-        """Planning the same item id again is refused, unless it repeats a known command id."""
-        self.attempt(command_id, {AlreadyExistsError}, lambda: self.plan_call(command_id),
-                     ["Planned"], T0)
-
-    @rule(when=WHENS, command_id=COMMAND_IDS)
+    @command(when=WHENS, command_id=COMMAND_IDS)
     def start(self, when: datetime | None, command_id: str | None) -> None:
         """Only an open item is started, not before the last lifecycle fact."""
         at = self.at(when)
@@ -219,7 +199,7 @@ class ImprovementMachine(FactMachine):
                         ["Started"], at) is not None:
             self.status = "in_progress"
 
-    @rule(note=TEXTS, when=WHENS, command_id=COMMAND_IDS)
+    @command(note=TEXTS, when=WHENS, command_id=COMMAND_IDS)
     def complete(self, note: str, when: datetime | None, command_id: str | None) -> None:
         """An open or started item is completed (a note is optional)."""
         at = self.at(when)
@@ -230,7 +210,7 @@ class ImprovementMachine(FactMachine):
         if version is not None:
             self.status, self.completed = "done", version
 
-    @rule(reason=TEXTS, when=WHENS, command_id=COMMAND_IDS)
+    @command(reason=TEXTS, when=WHENS, command_id=COMMAND_IDS)
     def cancel(self, reason: str, when: datetime | None, command_id: str | None) -> None:
         """An open or started item is cancelled, with a reason."""
         at = self.at(when)
@@ -242,7 +222,7 @@ class ImprovementMachine(FactMachine):
                 ["Cancelled"], at) is not None:
             self.status, self.cancel_reason = "cancelled", reason.strip()
 
-    @rule(reason=TEXTS, when=WHENS, command_id=COMMAND_IDS)
+    @command(reason=TEXTS, when=WHENS, command_id=COMMAND_IDS)
     def reopen(self, reason: str, when: datetime | None, command_id: str | None) -> None:
         """Only a done or cancelled item is reopened, with a reason."""
         at = self.at(when)
@@ -255,12 +235,12 @@ class ImprovementMachine(FactMachine):
             self.status, self.completed, self.cancel_reason = "open", None, None
             self.reopens += 1
 
-    @rule(owner=OWNERS, when=WHENS, command_id=COMMAND_IDS)
+    @command(owner=OWNERS, when=WHENS, command_id=COMMAND_IDS)
     def assign(self, owner: str, when: datetime | None, command_id: str | None) -> None:
         """An unfinished item is handed to someone who is not its owner, not dated before
         the previous owner was given it."""
         at = self.at(when)
-        errors = self.after_planning(at, self.writable(set()))
+        errors = self.unfinished(at)
         if blank(owner):
             errors.add(InvalidInputError)
         elif owner == self.owner:
@@ -273,13 +253,13 @@ class ImprovementMachine(FactMachine):
         if version is not None:
             self.owner, self.owners[version] = owner, owner
 
-    @rule(due=DUES, reason=TEXTS, when=WHENS, command_id=COMMAND_IDS)
+    @command(due=DUES, reason=TEXTS, when=WHENS, command_id=COMMAND_IDS)
     def reschedule(self, due: datetime, reason: str, when: datetime | None,
                    command_id: str | None) -> None:
         """An unfinished item gets another due date after its planning, not dated before the
         previous due date was set; the same instant again is refused."""
         at = self.at(when)
-        errors = self.after_planning(at, self.writable(set()))
+        errors = self.unfinished(at)
         if due.tzinfo is None or blank(reason) or due <= self.times[1]:
             errors.add(InvalidInputError)
         elif due == self.due:
@@ -292,60 +272,26 @@ class ImprovementMachine(FactMachine):
         if version is not None:
             self.dues[version] = due
 
-    @rule(text=TEXTS, when=WHENS, command_id=COMMAND_IDS)
-    def add_note(self, text: str, when: datetime | None, command_id: str | None) -> None:
-        """A non-empty note on an unfinished item, not before its planning."""
-        at = self.at(when)
-        errors = self.after_planning(at, self.writable(set()))
-        if blank(text):
-            errors.add(InvalidInputError)
-        self.attempt(command_id, errors, lambda: self.engine.improvements.add_note(
-            self.item, text, actor=OFFICE, occurred_at=when, command_id=command_id),
-            ["NoteAdded"], at)
-
-    @rule(raw_version=VERSIONS, corrected_to=MOMENTS | st.just(T0.replace(tzinfo=None)),
-          reason=TEXTS, when=WHENS, command_id=COMMAND_IDS)
-    def correct_time(self, raw_version: int, corrected_to: datetime, reason: str,
-                     when: datetime | None, command_id: str | None) -> None:
-        """Correct a fact's time on an unfinished item, only if every invariant still holds."""
-        version = raw_version % (len(self.times) + 2)
-        at = self.at(when)
-        errors = self.time_correction_errors(version, corrected_to, reason, at,
-                                             self.writable(set()))
-        new = self.attempt(command_id, errors, lambda: self.engine.improvements.correct_time(
-            self.item, version, corrected_to, reason, actor=OFFICE, occurred_at=when,
-            command_id=command_id), ["TimeCorrected"], at)
+    def correct_time_of(self, version: int, corrected_to: datetime, reason: str,
+                        when: datetime | None, command_id: str | None) -> int | None:
+        """The shared time correction, also noting it (with when it was recorded) for cuts."""
+        new = super().correct_time_of(version, corrected_to, reason, when, command_id)
         if new is not None:
-            self.times[version] = corrected_to
             self.corrections.append((version, corrected_to, self.recorded[new]))
+        return new
 
-    @rule(pick=PICKS, anchor=PICKS, steps=st.integers(-1, 1), when=WHENS,
-          command_id=COMMAND_IDS)
-    def correct_a_dated_fact(self, pick: int, anchor: int, steps: int,
+    @command(fact=DATED_FACTS, anchor=DATED_FACTS, steps=st.integers(-1, 1), when=WHENS,
+             command_id=COMMAND_IDS)
+    def correct_a_dated_fact(self, fact: Fact, anchor: Fact, steps: int,
                              when: datetime | None, command_id: str | None) -> None:
-        """Move a lifecycle, due-date or owner fact (one already moved is likelier) to just
-        before, at or after another such fact: random versions and moments rarely give the
-        view corrections, or corrections of corrected times, to undo at a cut."""
-        dated = self.versions_of(STEP_KINDS | DUE_KINDS | OWNER_KINDS)
-        moved = [*dated, *(v for v, _, _ in self.corrections if v in dated)]
-        near = self.times[dated[anchor % len(dated)]] + timedelta(minutes=5 * steps)
-        self.correct_time(moved[pick % len(moved)], near, "log checked", when, command_id)
+        """Move a lifecycle, due-date or owner fact (one already moved is likelier: see
+        ``facts_since``) to just before, at or after another such fact: random facts and
+        moments rarely give the view corrections, or corrections of corrected times, to
+        undo at a cut."""
+        near = self.times[anchor.version] + timedelta(minutes=5 * steps)
+        self.correct_time_of(fact.version, near, "log checked", when, command_id)
 
-    @rule(raw_version=VERSIONS, details=TEXTS, when=WHENS, command_id=COMMAND_IDS)
-    def correct_details(self, raw_version: int, details: str, when: datetime | None,
-                        command_id: str | None) -> None:
-        """Correct a fact's details on an unfinished item; like any fact, not before planning."""
-        version = raw_version % (len(self.times) + 2)
-        at = self.at(when)
-        errors = self.after_planning(at, self.writable(set()))
-        if blank(details):
-            errors.add(InvalidInputError)
-        self.correctable(version, errors)
-        self.attempt(command_id, errors, lambda: self.engine.improvements.correct_details(
-            self.item, version, details, "typo", actor=OFFICE, occurred_at=when,
-            command_id=command_id), ["DetailsCorrected"], at)
-
-    @rule(command_id=COMMAND_IDS)
+    @command(command_id=COMMAND_IDS)
     def progress(self, command_id: str | None) -> None:
         """The next step of a smooth life, now (keeps long runs reaching reopens)."""
         if self.status == "open":
@@ -355,14 +301,13 @@ class ImprovementMachine(FactMachine):
         else:
             self.reopen("not really done", None, command_id)
 
-    @rule(cuts=CUTS)
-    def view_at_cut(self, cuts: list[tuple[int | None, int | None]]) -> None:
+    @rule(data=st.data())
+    def view_at_cut(self, data: st.DataObject) -> None:
         """At cuts around the facts' own times (or None), ``item`` and ``items`` give the
         model's item as of ``at`` as recorded by ``known_at``, or none."""
-        moments = self.cut_moments()
-        for at_pick, known_pick in cuts:
-            at, known_at = (None if pick is None else moments[pick % len(moments)]
-                            for pick in (at_pick, known_pick))
+        moment = st.none() | st.sampled_from(self.cut_moments())
+        for at, known_at in data.draw(st.lists(st.tuples(moment, moment), min_size=1,
+                                               max_size=4), label="cuts"):
             found = self.check_cut(at, known_at)
             listed = self.engine.improvements.items(self.community, at=at, known_at=known_at)
             assert listed == ([] if found is None else [found])
@@ -384,8 +329,8 @@ class ImprovementMachine(FactMachine):
 
     @invariant()
     def store_matches_model(self) -> None:
-        """Stored facts, their effective times, state and command ids equal the model's."""
-        item = self.stored(self.engine.improvements.get)
+        """The stored item's state equals the model's."""
+        item = self.stored()
         assert item.status.value == self.status
         assert (item.owner, item.due, item.planned_at) == (self.owner, self.due, self.times[1])
         completed = self.times[self.completed] if self.completed is not None else None
@@ -393,7 +338,6 @@ class ImprovementMachine(FactMachine):
         assert (item.cancel_reason, item.reopen_count) == (self.cancel_reason, self.reopens)
         late = FIRST_DUE + timedelta(minutes=30)
         assert item.is_overdue(late) == (self.status in UNFINISHED and late > self.due)
-        self.check_commands(item)
 
     @invariant()
     def plans_view_matches_model(self) -> None:

@@ -15,11 +15,10 @@ from uuid import UUID, uuid4
 
 import pytest
 from hypothesis import strategies as st
-from hypothesis.stateful import initialize, invariant, rule
+from hypothesis.stateful import invariant
 
 from resilience import (
     Actor,
-    AlreadyExistsError,
     Engine,
     InvalidInputError,
     InvalidTransitionError,
@@ -27,20 +26,22 @@ from resilience import (
     ProviderKind,
     Receipt,
     Role,
+    ServiceOrder,
     UnitSpec,
 )
 from stateful_support import (
     COMMAND_IDS,
-    MOMENTS,
     SETTINGS,
-    VERSIONS,
     WHENS,
     Errors,
-    FactMachine,
+    NotedMachine,
     blank,
+    command,
+    first_command,
+    texts,
 )
 
-from conftest import OFFICE, T0
+from conftest import OFFICE, T0, donghu
 
 PLACER = Actor("resident-liu", Role.RESIDENT)
 NEIGHBOUR = Actor("resident-sun", Role.RESIDENT)
@@ -49,20 +50,25 @@ PROVIDERS = (
     Provider(ProviderKind.GRID_WORKER, "grid-worker-2"),
 )
 
-TEXTS = st.sampled_from(("no water in the kitchen",) * 3 + ("ok",) * 3 + ("", "   "))
-
+TEXTS = texts("no water in the kitchen")
 
 STEP_KINDS = frozenset({"Placed", "Accepted", "Rejected", "Dispatched", "Started", "Completed",
                         "Rated", "Reopened", "Cancelled"})
 
 
-class OrderMachine(FactMachine):
+def kitchen(engine: Engine) -> UUID:
+    """Donghu with grid g1 and building b1, whose unit 1 the placing resident lives in."""
+    return donghu(engine, "g1", "b1", [UnitSpec("1", 12)])
+
+
+class OrderMachine(NotedMachine[ServiceOrder]):
     """One service order driven through the engine, shadowed by a model of plain values."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.community: UUID = uuid4()
         self.order = self.aggregate_id = uuid4()
+        self.service = self.engine.orders
+        self.community = kitchen(self.engine)
         self.status = "placed"
         self.provider: Provider | None = None
         self.dispatched: int | None = None  # versions of the current dispatch/start/completion
@@ -74,10 +80,11 @@ class OrderMachine(FactMachine):
         self.ratings: list[int] = []
         self.reopens = 0
 
-    def naive_command(self, command_id: str | None) -> Receipt:
-        """A note dated at a naive time (the shared ``naive_time`` rule expects a refusal)."""
-        return self.engine.orders.add_note(
-            self.order, "note", actor=OFFICE, occurred_at=T0.replace(tzinfo=None),
+    def create(self, command_id: str | None) -> Receipt:
+        """A resident of unit b1/1 orders a household repair at T0."""
+        return self.engine.orders.place(
+            self.community, household_id="b1-1-101", area_id="b1/1", category="home",
+            item="repair", actor=PLACER, occurred_at=T0, order_id=self.order,
             command_id=command_id)
 
     # Rules of the model ----------------------------------------------------------
@@ -109,40 +116,17 @@ class OrderMachine(FactMachine):
 
     # Setup -----------------------------------------------------------------------
 
-    @initialize(command_id=COMMAND_IDS, head_start=st.integers(0, 7))
+    @first_command(command_id=COMMAND_IDS, head_start=st.integers(0, 7))
     def place(self, command_id: str | None, head_start: int) -> None:
-        """A resident of unit 1/1 orders a household repair at T0; a few smooth steps follow."""
-        communities = self.engine.communities
-        self.community = communities.register(
-            district="Taishan", subdistrict="Daimiao", name="Donghu", actor=OFFICE,
-            occurred_at=T0 - timedelta(days=1),
-        ).aggregate_id
-        communities.add_grid(self.community, "g1", actor=OFFICE)
-        communities.add_building(self.community, "b1", "g1", [UnitSpec("1", 12)], actor=OFFICE)
-        receipt = self.engine.orders.place(
-            self.community, household_id="b1-1-101", area_id="b1/1", category="home",
-            item="repair", actor=PLACER, occurred_at=T0, order_id=self.order,
-            command_id=command_id,
-        )
-        assert receipt == Receipt(self.order, 1, 1)
-        self.times, self.kinds = {1: T0}, {1: "Placed"}
-        if command_id is not None:
-            self.commands[command_id] = (1, 1)
+        """The order is placed (``create``); a few smooth steps follow."""
+        self.attempt(command_id, set(), lambda: self.create(command_id), ["Placed"], T0)
         for _ in range(head_start):
             self.progress(None)
 
     # Commands --------------------------------------------------------------------
     # Each records one fact, so ``attempt`` gets a one-kind list.
 
-    @rule(command_id=COMMAND_IDS)
-    def place_again(self, command_id: str | None) -> None:
-        """Placing the same order id again is refused, unless it repeats a known command id."""
-        self.attempt(command_id, {AlreadyExistsError}, lambda: self.engine.orders.place(
-            self.community, household_id="b1-1-101", area_id="b1/1", category="home",
-            item="repair", actor=PLACER, occurred_at=T0, order_id=self.order,
-            command_id=command_id), ["Placed"], T0)
-
-    @rule(when=WHENS, command_id=COMMAND_IDS)
+    @command(when=WHENS, command_id=COMMAND_IDS)
     def accept(self, when: datetime | None, command_id: str | None) -> None:
         """Only a placed order is accepted."""
         at = self.at(when)
@@ -151,7 +135,7 @@ class OrderMachine(FactMachine):
                 ["Accepted"], at) is not None:
             self.status = "accepted"
 
-    @rule(reason=TEXTS, when=WHENS, command_id=COMMAND_IDS)
+    @command(reason=TEXTS, when=WHENS, command_id=COMMAND_IDS)
     def reject(self, reason: str, when: datetime | None, command_id: str | None) -> None:
         """Only a placed order is rejected, with a reason."""
         at = self.at(when)
@@ -163,7 +147,7 @@ class OrderMachine(FactMachine):
                 ["Rejected"], at) is not None:
             self.status = "rejected"
 
-    @rule(provider=st.sampled_from(PROVIDERS), when=WHENS, command_id=COMMAND_IDS)
+    @command(provider=st.sampled_from(PROVIDERS), when=WHENS, command_id=COMMAND_IDS)
     def dispatch(self, provider: Provider, when: datetime | None,
                  command_id: str | None) -> None:
         """Dispatch an accepted or reopened order, or re-dispatch it to another provider."""
@@ -178,7 +162,7 @@ class OrderMachine(FactMachine):
             self.status, self.provider = "dispatched", provider
             self.dispatched, self.started = version, None
 
-    @rule(when=WHENS, command_id=COMMAND_IDS)
+    @command(when=WHENS, command_id=COMMAND_IDS)
     def start(self, when: datetime | None, command_id: str | None) -> None:
         """Start a dispatched order, not before its dispatch."""
         at = self.at(when)
@@ -189,8 +173,8 @@ class OrderMachine(FactMachine):
         if version is not None:
             self.status, self.started = "in_progress", version
 
-    @rule(outcome=st.sampled_from(("fixed", "not_fixed", "gave_up")), note=TEXTS, when=WHENS,
-          command_id=COMMAND_IDS)
+    @command(outcome=st.sampled_from(("fixed", "not_fixed", "gave_up")), note=TEXTS, when=WHENS,
+             command_id=COMMAND_IDS)
     def complete(self, outcome: str, note: str, when: datetime | None,
                  command_id: str | None) -> None:
         """Complete a dispatched or started order after both; not fixed needs a note."""
@@ -206,8 +190,8 @@ class OrderMachine(FactMachine):
                 "completed", version, outcome, None)
             self.rated = None
 
-    @rule(score=st.integers(-1, 7) | st.just(True), by_placer=st.booleans(), when=WHENS,
-          command_id=COMMAND_IDS)
+    @command(score=st.integers(-1, 7) | st.just(True), by_placer=st.booleans(), when=WHENS,
+             command_id=COMMAND_IDS)
     def rate(self, score: int, by_placer: bool, when: datetime | None,
              command_id: str | None) -> None:
         """Rate 1..5, once per completion, only by the placing resident, after completion."""
@@ -225,7 +209,7 @@ class OrderMachine(FactMachine):
             self.rating, self.rated = score, rated
             self.ratings.append(score)
 
-    @rule(reason=TEXTS, when=WHENS, command_id=COMMAND_IDS)
+    @command(reason=TEXTS, when=WHENS, command_id=COMMAND_IDS)
     def reopen(self, reason: str, when: datetime | None, command_id: str | None) -> None:
         """Reopen a completed order (rated or not), with a reason."""
         at = self.at(when)
@@ -239,7 +223,7 @@ class OrderMachine(FactMachine):
             self.rated = None
             self.reopens += 1
 
-    @rule(reason=TEXTS, when=WHENS, command_id=COMMAND_IDS)
+    @command(reason=TEXTS, when=WHENS, command_id=COMMAND_IDS)
     def cancel(self, reason: str, when: datetime | None, command_id: str | None) -> None:
         """Cancel an order that is neither finished (completed, rejected) nor cancelled."""
         at = self.at(when)
@@ -251,47 +235,7 @@ class OrderMachine(FactMachine):
                 ["Cancelled"], at) is not None:
             self.status = "cancelled"
 
-    @rule(text=TEXTS, when=WHENS, command_id=COMMAND_IDS)
-    def add_note(self, text: str, when: datetime | None, command_id: str | None) -> None:
-        """Add a non-empty note, in any status, not before placement."""
-        at = self.at(when)
-        errors: Errors = {InvalidTransitionError} if at < self.times[1] else set()
-        if blank(text):
-            errors.add(InvalidInputError)
-        self.attempt(command_id, errors, lambda: self.engine.orders.add_note(
-            self.order, text, actor=OFFICE, occurred_at=when, command_id=command_id),
-            ["NoteAdded"], at)
-
-    @rule(raw_version=VERSIONS, corrected_to=MOMENTS | st.just(T0.replace(tzinfo=None)),
-          reason=TEXTS, when=WHENS, command_id=COMMAND_IDS)
-    def correct_time(self, raw_version: int, corrected_to: datetime, reason: str,
-                     when: datetime | None, command_id: str | None) -> None:
-        """Correct a fact's time only if every invariant still holds (the correction included)."""
-        version = raw_version % (len(self.times) + 2)
-        at = self.at(when)
-        errors = self.time_correction_errors(version, corrected_to, reason, at, set())
-        if self.attempt(command_id, errors, lambda: self.engine.orders.correct_time(
-                self.order, version, corrected_to, reason, actor=OFFICE, occurred_at=when,
-                command_id=command_id), ["TimeCorrected"], at) is not None:
-            self.times[version] = corrected_to
-
-    @rule(raw_version=VERSIONS, details=TEXTS, when=WHENS, command_id=COMMAND_IDS)
-    def correct_details(self, raw_version: int, details: str, when: datetime | None,
-                        command_id: str | None) -> None:
-        """Correct a fact's details; like any fact, not before placement."""
-        version = raw_version % (len(self.times) + 2)
-        at = self.at(when)
-        errors: Errors = set()
-        if at < self.times[1]:
-            errors.add(InvalidTransitionError)
-        if blank(details):
-            errors.add(InvalidInputError)
-        self.correctable(version, errors)
-        self.attempt(command_id, errors, lambda: self.engine.orders.correct_details(
-            self.order, version, details, "typo", actor=OFFICE, occurred_at=when,
-            command_id=command_id), ["DetailsCorrected"], at)
-
-    @rule(command_id=COMMAND_IDS)
+    @command(command_id=COMMAND_IDS)
     def progress(self, command_id: str | None) -> None:
         """The next step of a smooth life, now (keeps long runs reaching ratings and reopens)."""
         if self.status == "placed":
@@ -313,8 +257,8 @@ class OrderMachine(FactMachine):
 
     @invariant()
     def store_matches_model(self) -> None:
-        """Stored facts, their effective times, state and command ids equal the model's."""
-        order = self.stored(self.engine.orders.get)
+        """The stored order's state equals the model's."""
+        order = self.stored()
         assert order.placer_id == PLACER.person_id
         assert order.status.value == self.status
         assert order.provider == self.provider
@@ -322,7 +266,6 @@ class OrderMachine(FactMachine):
         assert order.rating == self.rating
         assert order.ratings == self.ratings
         assert order.reopen_count == self.reopens
-        self.check_commands(order)
 
 
 class TestOrderMachine(OrderMachine.TestCase):  # type: ignore[misc,valid-type]
@@ -336,14 +279,10 @@ class TestOrderMachine(OrderMachine.TestCase):  # type: ignore[misc,valid-type]
 
 def test_a_correction_cannot_happen_before_placement(memory_engine: Engine) -> None:
     """A correction is a fact too: its own occurred_at can't precede the order's placement."""
-    communities, orders = memory_engine.communities, memory_engine.orders
-    community = communities.register(district="Taishan", subdistrict="Daimiao", name="Donghu",
-                                     actor=OFFICE, occurred_at=T0 - timedelta(days=1)
-                                     ).aggregate_id
-    communities.add_grid(community, "g1", actor=OFFICE)
-    communities.add_building(community, "b1", "g1", [UnitSpec("1", 12)], actor=OFFICE)
-    order = orders.place(community, household_id="b1-1-101", area_id="b1/1", category="home",
-                         item="repair", actor=PLACER, occurred_at=T0).aggregate_id
+    orders = memory_engine.orders
+    order = orders.place(kitchen(memory_engine), household_id="b1-1-101", area_id="b1/1",
+                         category="home", item="repair", actor=PLACER,
+                         occurred_at=T0).aggregate_id
     with pytest.raises(InvalidTransitionError):
         orders.correct_time(order, 1, T0 + timedelta(minutes=5), "misdated", actor=OFFICE,
                             occurred_at=T0)
