@@ -1,63 +1,37 @@
 """Scenario files: a community's history as a JSON list of timestamped actions.
 
-See ``docs/scenario-format.md`` for the format. A scenario replays through
-the public engine API inside one batch, so a file either loads whole or
-records nothing; errors name the entry (1-based) and its line in the file.
-
-The JSON is read by :mod:`resilience.scenario_reader` (stricter than
-:func:`json.loads`: size and depth bounded, no repeated key, no NaN; one entry
-at a time, with its line). This module gives the header and the entries their
-meaning, and refuses what only scenarios have:
-
-* a value of the wrong shape (a list for a location, a number for a key) is
-  refused by name, never met later as a TypeError;
-* times (``at``, ``recorded_at`` and the date-time arguments) are checked
-  where they are read, by the library's rule for moments, so one out of range
-  is named with its entry and line, not met by the replay's clock;
-* the scenario's ``name`` is at most :data:`MAX_NAME` characters, so that every
-  implicit command id made from it fits the limit on command ids.
-
-Whether a value is acceptable (its text, range, type; ``"3"`` is not a
-floor) is the library's one rule (:mod:`resilience.domain.validation`),
-checked by the commands and the input converter; this module applies it to
-what only scenarios have (keys, labels, the header) and turns every refusal
-into a ScenarioError naming the entry and its line.
+See ``docs/scenario-format.md`` for the format. A file is read into its
+header and actions by :mod:`resilience.scenario_entries` (which refuses,
+naming the entry and its line, what only scenarios can get wrong); this module
+records the actions through the public engine API inside one batch, so a file
+either loads whole or records nothing; errors name the entry (1-based) and its
+line in the file.
 """
 
-import hashlib
 import inspect
-import json
-import re
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime, tzinfo
-from functools import cache, lru_cache
+from functools import cache
 from itertools import chain
 from pathlib import Path
-from typing import Any, NoReturn, get_origin
+from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from attrs import Factory, field, fields, frozen
-from cattrs import ClassValidationError, IterableValidationError, transform_error
-from cattrs.gen import make_dict_structure_fn, override
-from cattrs.v import format_exception
+from attrs import field, frozen
 
-from resilience.adapters.converter import input_converter
 from resilience.clock import ManualClock
-from resilience.domain.organisation import community_id
-from resilience.domain.validation import check_moment, check_text, shown, text_limit
-from resilience.domain.values import Actor, CareCard, Location, Provider, UnitSpec
+from resilience.domain.validation import shown
 from resilience.engine import Engine
 from resilience.errors import InvalidInputError, NotFoundError, ResilienceError, ScenarioError
-from resilience.scenario_reader import (
-    MAX_BYTES,
-    MAX_DEPTH,
-    Entries,
-    Header,
-    read_document,
-    read_file,
+from resilience.scenario_entries import (
+    FORMAT,
+    IMPROVEMENT_COMMANDS,
+    MAX_NAME,
+    VERSIONS,
+    Action,
+    Scenario,
+    read_scenario,
 )
+from resilience.scenario_reader import MAX_BYTES, MAX_DEPTH, read_file
 from resilience.services.core import Receipt
 from resilience.services.improvements import improvement_id_for
 from resilience.services.incidents import incident_id_for
@@ -65,91 +39,6 @@ from resilience.services.orders import order_id_for
 
 __all__ = ["FORMAT", "MAX_BYTES", "MAX_DEPTH", "MAX_NAME", "VERSIONS", "Action", "ReplayResult",
            "Scenario", "load_scenario", "parse_scenario", "replay", "replay_file"]
-
-FORMAT = "resilience.scenario"
-VERSIONS = frozenset({1})
-_IMPLICIT_ID = "scenario/{name}/{digest}/{count}"
-"""The command id of an entry without one: stores hold these ids, so never change it."""
-_DIGEST_CHARS = 20
-MAX_NAME = text_limit("command_id") - len(
-    _IMPLICIT_ID.format(name="", digest="0" * _DIGEST_CHARS, count=MAX_BYTES))
-"""The most characters in a scenario's ``name`` (161): every implicit command id made
-from it then fits the limit on command ids, since a file of ``MAX_BYTES`` holds fewer
-than ``MAX_BYTES`` entries to count."""
-
-# Arguments that are values, not plain JSON: structured with the library's converter.
-_VALUE_ARGUMENTS: dict[str, Any] = {
-    "location": Location,
-    "units": tuple[UnitSpec, ...],
-    "provider": Provider,
-    "card": CareCard,
-    "detected_at": datetime,
-    "expected_by": datetime,
-    "corrected_to": datetime,
-    "due": datetime,
-}
-
-_COMMUNITY_COMMANDS = frozenset({
-    "add_grid", "add_micro_grid", "add_building", "classify_zone", "enrol", "assign_role",
-    "relieve_role", "issue_care_card", "hold_activity", "correct_time", "correct_details",
-})
-_INCIDENT_COMMANDS = frozenset({
-    "report", "detect", "report_to_community", "acknowledge", "reclassify", "assign_commander",
-    "dispatch", "en_route", "arrive", "take_action", "request_consent", "grant_consent",
-    "refuse_consent", "authorise_exigent_entry", "force_entry", "find_source", "contain",
-    "resolve", "close", "reopen", "add_note", "correct_time", "correct_details",
-})
-_ORDER_COMMANDS = frozenset({
-    "place", "accept", "reject", "dispatch", "start", "complete", "rate", "reopen", "cancel",
-    "add_note", "correct_time", "correct_details",
-})
-# Improvement-item commands (``"improvement": KEY``) and the service methods they call.
-_IMPROVEMENT_COMMANDS = {
-    "plan_improvement": "plan", "assign_improvement": "assign",
-    "reschedule_improvement": "reschedule", "start_improvement": "start",
-    "complete_improvement": "complete", "cancel_improvement": "cancel",
-    "reopen_improvement": "reopen", "add_improvement_note": "add_note",
-    "correct_time": "correct_time", "correct_details": "correct_details",
-}
-_COMMANDS = {"community": _COMMUNITY_COMMANDS | {"register"}, "incident": _INCIDENT_COMMANDS,
-             "order": _ORDER_COMMANDS, "improvement": frozenset(_IMPROVEMENT_COMMANDS)}
-"""The commands each kind of target takes."""
-
-
-@frozen
-class Action:
-    entry: int
-    line: int | None
-    do: str
-    at: datetime
-    recorded_at: datetime
-    actor: Actor
-    target: str  # "community", "incident", "order" or "improvement"
-    key: str | None
-    label: str | None
-    command_id: str | None
-    corrects: int | str | None
-    arguments: Mapping[str, Any]
-    implicit_command_id: str
-    """For entries without a command_id: derived from the entry's content (and how
-    many identical entries precede it), so replaying the file again, even with
-    entries inserted, records nothing twice."""
-    incident: str | None = None
-    """The incident key a ``plan_improvement`` names (the item's incident and review)."""
-
-
-@frozen
-class Scenario:
-    name: str
-    version: int
-    district: str
-    subdistrict: str
-    community: str
-    actions: tuple[Action, ...]
-
-    @property
-    def community_id(self) -> UUID:
-        return community_id(self.district, self.subdistrict, self.community)
 
 
 @frozen
@@ -180,7 +69,7 @@ def load_scenario(path: str | Path) -> Scenario:
 
 def parse_scenario(text: str) -> Scenario:
     """Validate a scenario given as text (nothing is recorded)."""
-    header, actions = _document(text)
+    header, actions = read_scenario(text)
     return Scenario(header.name, header.version, header.district, header.subdistrict,
                     header.community, tuple(actions))
 
@@ -191,19 +80,19 @@ def replay(engine: Engine, scenario: Scenario) -> ReplayResult:
     Each action's recorded time is its ``recorded_at`` (default: its ``at``),
     so a replayed history keeps its late reports and corrections.
     """
-    return _replay(engine, scenario, iter(scenario.actions))
+    return _record(engine, scenario, iter(scenario.actions))
 
 
 def replay_file(engine: Engine, path: str | Path) -> ReplayResult:
     """Read a scenario file and record it, one entry at a time (the file is never
     held parsed whole): all of it, or (on any error, found early or late) nothing."""
-    return _replay(engine, *_document(read_file(path)))
+    return _record(engine, *read_scenario(read_file(path)))
 
 
 # Replaying ---------------------------------------------------------------------------------
 
 
-def _replay(engine: Engine, scenario: Scenario, actions: Iterator[Action]) -> ReplayResult:
+def _record(engine: Engine, scenario: Scenario, actions: Iterator[Action]) -> ReplayResult:
     """One batch, so all or nothing: eventsourcing saves a batch in one transaction, and
     the batch discards everything when an entry (or the file after it) is refused."""
     first = next(actions, None)
@@ -233,12 +122,12 @@ def _replay(engine: Engine, scenario: Scenario, actions: Iterator[Action]) -> Re
 
 
 def _perform(engine: Engine, scenario: Scenario, community: UUID, action: Action,
-             seen: dict[str, dict[str, UUID]], labels: dict[str, Receipt]) -> Receipt:
+             ids: dict[str, dict[str, UUID]], labels: dict[str, Receipt]) -> Receipt:
     command_id = action.command_id or action.implicit_command_id
     supplied: dict[str, Any] = {"actor": action.actor, "occurred_at": action.at,
                                 "command_id": command_id}
     if action.corrects is not None:
-        supplied["corrects"] = _version(action, labels)
+        supplied["corrects"] = _corrected_version(action, labels)
     if action.target == "community":
         if action.do == "register":
             supplied.update(district=scenario.district, subdistrict=scenario.subdistrict,
@@ -257,15 +146,15 @@ def _perform(engine: Engine, scenario: Scenario, community: UUID, action: Action
         "improvement": (engine.improvements, {"plan_improvement"}, improvement_id_for,
                         "item_id", "planned"),
     }[action.target]
-    aggregate = seen[action.target].get(action.key)
+    aggregate = ids[action.target].get(action.key)
     if aggregate is None:
-        aggregate = seen[action.target][action.key] = id_for(community, action.key)
-    method = getattr(service, _IMPROVEMENT_COMMANDS[action.do]
+        aggregate = ids[action.target][action.key] = id_for(community, action.key)
+    method = getattr(service, IMPROVEMENT_COMMANDS[action.do]
                      if action.target == "improvement" else action.do)
     arguments = action.arguments
     if action.incident is not None:  # a plan_improvement naming its incident
         incident = incident_id_for(community, action.incident)
-        seen["incident"][action.incident] = incident
+        ids["incident"][action.incident] = incident
         _known(engine.incidents.get, incident, "incident", action.incident, "reported")
         supplied["incident_id"] = incident
         arguments = {"review": f"incident/{incident}", **arguments}
@@ -324,7 +213,7 @@ def _unknown(target: str, key: str, verb: str) -> NotFoundError:
                          "nor before it in the store")
 
 
-def _version(action: Action, labels: Mapping[str, Receipt]) -> int:
+def _corrected_version(action: Action, labels: Mapping[str, Receipt]) -> int:
     if isinstance(action.corrects, int):
         return action.corrects
     receipt = labels.get(str(action.corrects))
@@ -334,290 +223,3 @@ def _version(action: Action, labels: Mapping[str, Receipt]) -> int:
     return receipt.first_version
 
 
-# The header and the entries, as read (resilience.scenario_reader) -------------------------
-
-
-_HEADER = ("format", "version", "name", "community", "timezone")
-"""Header keys the actions depend on: once all are read, the actions stream in one pass."""
-
-
-def _document(text: str) -> tuple[Scenario, Iterator[Action]]:
-    """The header, and the actions to come (each read and checked as it is asked for)."""
-    found, entries = read_document(text, _HEADER)
-    scenario, zone = _header(found)
-    return scenario, _actions(entries, scenario.name, zone)
-
-
-def _actions(entries: Entries, name: str, zone: tzinfo | None) -> Iterator[Action]:
-    """Each entry as an Action, with the implicit command id it would record under."""
-    seen: Counter[str] = Counter()
-    for entry, line, raw in entries:
-        digest = _digest(raw)
-        seen[digest] += 1
-        yield _action(entry, line, raw, zone, _IMPLICIT_ID.format(
-            name=name, digest=digest, count=seen[digest]))
-
-
-def _header(found: Header) -> tuple[Scenario, tzinfo | None]:
-    def value(key: str) -> Any:
-        return found.get(key, (None, None))[0]
-
-    def fail(key: str, message: str) -> ScenarioError:
-        return ScenarioError(message, line=found.get(key, (None, None))[1])
-
-    if value("format") != FORMAT:
-        raise fail("format", f"'format' must be {FORMAT!r}, got {shown(value('format'))}")
-    version = value("version")
-    if type(version) is not int or version not in VERSIONS:
-        raise fail("version", f"unsupported scenario version {shown(version)} "
-                              f"(this library reads {sorted(VERSIONS)})")
-    zone = _timezone(value("timezone"), found.get("timezone", (None, None))[1])
-    place = value("community")
-    if not isinstance(place, dict) or not all(
-        isinstance(place.get(k), str) and place.get(k) for k in ("district", "subdistrict", "name")
-    ):
-        raise fail("community", "'community' needs string 'district', 'subdistrict' and 'name'")
-    if "actions" not in found:
-        raise ScenarioError("'actions' must be a non-empty list")
-    name = value("name")
-    if not isinstance(name, str) or not name.strip():
-        raise fail("name", "'name' (a non-empty string naming the scenario) is required")
-    if len(name) > MAX_NAME:
-        shape = _IMPLICIT_ID.format(name="<name>", digest="<hash>", count="<n>")
-        raise fail("name", f"'name' must be at most {MAX_NAME} characters, got {len(name):,}: "
-                           f"it is part of every implicit command id ({shape}), and a command "
-                           f"id holds at most {text_limit('command_id')} characters")
-    for key, text in (("name", name), *(("community", place[k]) for k in
-                                        ("district", "subdistrict", "name"))):
-        try:
-            check_text(text, f"'{key}'")
-        except InvalidInputError as exc:
-            raise fail(key, str(exc)) from None
-    return Scenario(name=name, version=version, district=place["district"],
-                    subdistrict=place["subdistrict"], community=place["name"],
-                    actions=()), zone
-
-
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-"""An entry's canonical JSON, the source of its implicit command id: never change it."""
-
-
-def _digest(raw: Any) -> str:
-    return hashlib.sha256(_CANONICAL.encode(raw).encode("ascii")).hexdigest()[:_DIGEST_CHARS]
-
-
-# One entry, as an Action -------------------------------------------------------------------
-
-
-def _action(entry: int, line: int | None, raw: Any, zone: tzinfo | None,
-            implicit_command_id: str) -> Action:
-    """The entry as an Action, checked in this order: what it does to what, the types of
-    its own keys, then their values and the arguments'. The first refusal is a
-    ScenarioError naming the entry and its line."""
-    try:
-        target = _target(raw)
-        own = _own_keys(raw)
-        _check_texts(own)
-        actor = _actor(own.actor, own.role)
-        at = _moment(own.at, zone, "at")
-        recorded_at = _moment(own.recorded_at, zone, "recorded_at")
-        arguments = {name: _argument(name, value, zone)
-                     for name, value in raw.items() if name not in _OWN}
-    except ResilienceError as exc:
-        raise ScenarioError(str(exc), entry=entry, line=line) from None
-    key = {"incident": own.incident, "order": own.order, "improvement": own.improvement}
-    return Action(entry, line, own.do, at, recorded_at, actor, target, key.get(target),
-                  own.label, own.command_id, own.corrects, arguments, implicit_command_id,
-                  own.incident if target == "improvement" else None)
-
-
-_NO_COMMAND = "'do' (the command) is required"
-
-
-def _target(raw: Any) -> str:
-    """What the entry acts on: an ``improvement``, ``incident`` or ``order`` (the one its
-    keys name), else the ``community``; its command must be one that target takes. Only
-    ``plan_improvement`` names an incident besides its item (the incident it reviews)."""
-    if not isinstance(raw, dict):
-        raise InvalidInputError("an action is a JSON object")
-    do = raw.get("do")
-    if not isinstance(do, str):
-        raise InvalidInputError(_NO_COMMAND)
-    if "improvement" in raw:
-        if "order" in raw:
-            raise InvalidInputError("an action targets an 'improvement' or an 'order', not both")
-        if "incident" in raw and do != "plan_improvement":
-            raise InvalidInputError(
-                "only plan_improvement names an 'incident' besides the 'improvement'")
-        target = "improvement"
-    elif do in _IMPROVEMENT_COMMANDS and do not in _COMMUNITY_COMMANDS:
-        raise InvalidInputError(f"{do} needs an 'improvement': a key naming the item")
-    elif "incident" in raw and "order" in raw:
-        raise InvalidInputError("an action targets an 'incident' or an 'order', not both")
-    else:
-        target = "incident" if "incident" in raw else "order" if "order" in raw else "community"
-    if do not in _COMMANDS[target]:
-        raise InvalidInputError(f"unknown {target} command {shown(do)}; "
-                                f"known: {', '.join(sorted(_COMMANDS[target]))}")
-    return target
-
-
-@frozen(kw_only=True)
-class _OwnKeys:
-    """An entry's own keys (its other keys are its command's arguments), each structured by
-    the input converter's rules: a JSON value of another type is refused, never converted.
-    Declared in the order they are checked: of several wrong in one entry, the first is
-    named, by its message in :data:`_WRONG`."""
-
-    do: str
-    incident: str | None = None
-    """The key of the incident acted on, or (``plan_improvement``) of the one reviewed."""
-    order: str | None = None
-    improvement: str | None = None
-    """Keys naming what is acted on: non-empty text."""
-    occurred_at: None = None
-    """Refused: an entry says ``at``."""
-    label: str | None = None
-    command_id: str | None = None
-    actor: str
-    role: str
-    """The role the actor acts in: the entry's ``as``."""
-    corrects: int | str | None = None
-    """A fact version, or the label of an earlier entry."""
-    at: Any = None
-    recorded_at: Any = field(default=Factory(lambda own: own.at, takes_self=True))
-    """Moments, as written: read by :func:`_moment` once the file's timezone is known."""
-
-
-_WHO = "'actor' (a person id) and 'as' (the role they act in) are required"
-_WRONG = {
-    "do": _NO_COMMAND,
-    "incident": "'incident' must be a non-empty key string",
-    "order": "'order' must be a non-empty key string",
-    "improvement": "'improvement' must be a non-empty key string",
-    "occurred_at": "use 'at' for when the action happened ('occurred_at' is not a key here)",
-    "label": "'label' must be a non-empty string",
-    "command_id": "'command_id' must be a non-empty string",
-    "actor": _WHO,
-    "role": _WHO,
-    "corrects": "'corrects' is a fact version (number) or an earlier entry's label",
-}
-"""What an entry is told when one of its own keys is missing or of the wrong type."""
-
-_text = input_converter.get_structure_hook(str)
-_whole_number = input_converter.get_structure_hook(int)
-
-
-def _non_empty(value: Any, _: Any) -> str:
-    """A key, label or command id: text, and not empty."""
-    text: str = _text(value, str)
-    if not text:
-        raise InvalidInputError("empty text")
-    return text
-
-
-def _version_or_label(value: Any, _: Any) -> int | str | None:
-    """``corrects``: a label (text), a fact version (a whole number: ``true`` is not one),
-    or null (the same as no ``corrects``)."""
-    if value is None or isinstance(value, str):
-        return value
-    version: int = _whole_number(value, int)
-    return version
-
-
-def _refused(value: Any, _: Any) -> NoReturn:
-    raise InvalidInputError("not a key of an entry")
-
-
-_NON_EMPTY = override(struct_hook=_non_empty)
-_structure_own_keys = make_dict_structure_fn(
-    _OwnKeys, input_converter, _cattrs_forbid_extra_keys=False,  # the others are arguments
-    incident=_NON_EMPTY, order=_NON_EMPTY, improvement=_NON_EMPTY,
-    occurred_at=override(struct_hook=_refused), label=_NON_EMPTY, command_id=_NON_EMPTY,
-    role=override(rename="as"), corrects=override(struct_hook=_version_or_label))
-"""An entry's own keys as _OwnKeys (a key or label given as null is refused, not taken as
-absent); raises ClassValidationError naming every one that is wrong."""
-_OWN = frozenset(f.name for f in fields(_OwnKeys)) - {"role"} | {"as"}
-"""An entry's own keys, as the file spells them."""
-
-
-def _own_keys(raw: dict[str, Any]) -> _OwnKeys:
-    """The entry's own keys, structured; of those wrong, the first in _OwnKeys is named."""
-    try:
-        return _structure_own_keys(raw, _OwnKeys)
-    except ClassValidationError as exc:
-        wrong = {note.name for _, note in exc.group_exceptions()[0]}
-        first = next(f.name for f in fields(_OwnKeys) if f.name in wrong)
-        raise InvalidInputError(_WRONG[first]) from None
-
-
-def _check_texts(own: _OwnKeys) -> None:
-    """The keys naming what is acted on become ids, and labels are looked up: each
-    follows the one rule for text."""
-    for name, key in (("incident", own.incident), ("order", own.order),
-                      ("improvement", own.improvement), ("label", own.label)):
-        if key is not None:
-            check_text(key, f"'{name}'")
-
-
-@lru_cache(maxsize=1024)
-def _actor(person_id: str, role: str) -> Actor:
-    """The few actors of a file, each built (and checked) once: an Actor is immutable."""
-    return Actor(person_id, role)
-
-
-def _argument(name: str, value: Any, zone: tzinfo | None) -> Any:
-    wanted = _VALUE_ARGUMENTS.get(name)
-    if wanted is datetime:
-        return _moment(value, zone, name)
-    if wanted is None:
-        return value
-    shape, noun = (list, "a list") if get_origin(wanted) is tuple else (dict, "an object")
-    if not isinstance(value, shape):
-        raise InvalidInputError(f"malformed {name}: must be {noun}, got "
-                                f"{type(value).__name__}")
-    try:
-        return input_converter.structure(value, wanted)
-    except (ClassValidationError, IterableValidationError) as exc:
-        problems = "; ".join(transform_error(exc, path=name, format_exception=_explain))
-        raise InvalidInputError(f"malformed {name}: {problems}") from None
-
-
-def _explain(exc: BaseException, wanted: type | None) -> str:
-    return str(exc) if isinstance(exc, ResilienceError) else format_exception(exc, wanted)
-
-
-_DATE_TIME = re.compile(r"\d{4}-?\d\d-?\d\d[T ]\d\d:?\d\d")
-_TOO_FINE = re.compile(r"[.,]\d{7}")
-
-
-def _moment(value: Any, zone: tzinfo | None, name: str) -> datetime:
-    if not isinstance(value, str):
-        raise ScenarioError(f"'{name}' must be an ISO 8601 date-time string")
-    # Python reads a bare date as midnight and cuts digits past the microsecond: both
-    # would store a moment the file does not say, so the text must give a time, exactly.
-    if _DATE_TIME.match(value) is None or _TOO_FINE.search(value) is not None:
-        raise ScenarioError(f"'{name}' must be an ISO 8601 date and time (at least to the "
-                            f"minute, at most to the microsecond): {shown(value)}")
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ScenarioError(f"'{name}' is not an ISO 8601 date-time: {shown(value)}") from None
-    if moment.tzinfo is None:
-        if zone is None:
-            raise ScenarioError(f"'{name}' {shown(value)} has no UTC offset and the file sets no "
-                                "'timezone'")
-        moment = moment.replace(tzinfo=zone)
-    return check_moment(moment, f"'{name}'")
-
-
-def _timezone(name: Any, line: int | None) -> tzinfo | None:
-    if name is None:
-        return None
-    try:
-        if not isinstance(name, str) or name == "localtime":
-            raise ValueError(name)  # "localtime" is whatever zone the host is set to
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ScenarioError(f"unknown timezone {shown(name)} (use an IANA name such as "
-                            "'Asia/Shanghai')", line=line) from None
