@@ -428,3 +428,27 @@ def test_compressed_and_encrypted_stores_round_trip(tmp_path: Path, env: dict[st
         assert_same(a, b)
     assert timeline == expected_timeline
 
+
+
+NUMBER_OR_TEXT: Any = int | str | None
+WHOLE_OR_NOT: Any = int | float
+
+
+@pytest.mark.parametrize("value", [True, False, 1.5, [], {}, "3"])
+def test_a_union_of_plain_types_takes_each_member_as_strictly_as_alone(value: object) -> None:
+    """``int | None`` refuses ``true``; so must ``int | str | None`` (cattrs would pass a bool
+    through as an int), and ``int | float`` refuses text."""
+    from resilience.adapters.converter import converter, input_converter
+
+    for conv in (converter, input_converter):
+        if type(value) is not str:
+            with pytest.raises(InvalidInputError, match="expected a whole number or text"):
+                conv.structure(value, NUMBER_OR_TEXT)
+        if type(value) is not float:
+            with pytest.raises(InvalidInputError, match="expected a whole number or a number"):
+                conv.structure(value, WHOLE_OR_NOT)
+        assert conv.structure(3, NUMBER_OR_TEXT) == 3
+        assert conv.structure("3", NUMBER_OR_TEXT) == "3"
+        assert conv.structure(None, NUMBER_OR_TEXT) is None
+        assert conv.structure(2, WHOLE_OR_NOT) == 2
+        assert conv.structure(2.5, WHOLE_OR_NOT) == 2.5

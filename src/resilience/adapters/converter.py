@@ -19,9 +19,11 @@ and a rule tightened later (a new text limit, a refused character) must not make
 what an earlier version accepted unreadable.
 """
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from types import NoneType, UnionType
+from typing import Any, Union, get_args, get_origin
 from uuid import UUID
 
 import attrs
@@ -64,6 +66,37 @@ def _bool(value: Any, _: Any) -> bool:
     if not isinstance(value, bool):
         raise _refuse(value, "true or false")
     return value
+
+
+_PLAIN: dict[type, tuple[str, Callable[[Any, Any], Any]]] = {
+    str: ("text", _str), int: ("a whole number", _int), float: ("a number", _float),
+    bool: ("true or false", _bool)}
+
+
+def _plain_union(union: Any) -> bool:
+    """Two plain types or more, None aside (``X | None`` is X's hook or None already)."""
+    members = [a for a in get_args(union) if a is not NoneType]
+    return (get_origin(union) in (Union, UnionType) and len(members) > 1
+            and all(a in _PLAIN for a in members))
+
+
+def _one_of(value: Any, union: Any) -> Any:
+    """A union of plain types (``int | str | None``), each member as strict as alone.
+
+    cattrs passes a value through when it is an instance of a member, so ``True``
+    would be taken for an ``int`` (bool is an int subclass): the value's exact type is
+    matched first, then each member's own hook (an int for a float), else refused."""
+    members = get_args(union)
+    if type(value) in members or (value is None and NoneType in members):
+        return value
+    for member in members:
+        if member is not NoneType:
+            try:
+                return _PLAIN[member][1](value, member)
+            except InvalidInputError:
+                pass
+    wanted = [_PLAIN[m][0] for m in members if m is not NoneType]
+    raise _refuse(value, " or ".join(wanted + ["null"] * (NoneType in members)))
 
 
 def _uuid(value: Any, _: Any) -> UUID:
@@ -118,6 +151,7 @@ def _make() -> Converter:
     conv.register_structure_hook(int, _int)
     conv.register_structure_hook(float, _float)
     conv.register_structure_hook(bool, _bool)
+    conv.register_structure_hook_func(_plain_union, _one_of)
     # A hook for a class also serves its subclasses: vocabularies (StrEnum, a str)
     # need their own, which comes first in their method resolution order.
     conv.register_structure_hook(StrEnum, _member)
