@@ -133,15 +133,15 @@ def minutes(n: float) -> timedelta:
 
 
 def donghu(engine: Engine, grid: str = "3", building: str | None = "30",
-           units: Sequence[UnitSpec] = (UnitSpec("1", 24),), *, more_grids: Sequence[str] = (),
-           people: Sequence[tuple[str, str]] = (), at: datetime = T0 - timedelta(days=1),
-           command_id: str | None = None) -> uuid.UUID:
-    """Register Donghu, its grids, ``building`` in ``grid`` and ``people`` (id, name), at ``at``."""
+           units: Sequence[UnitSpec] = (UnitSpec("1", 24),), *,
+           people: Sequence[tuple[str, str]] = (), command_id: str | None = None) -> uuid.UUID:
+    """Register Donghu the day before T0, with ``grid``, ``building`` in it and ``people``
+    (id, name)."""
     communities = engine.communities
+    at = T0 - timedelta(days=1)
     community = communities.register(**DONGHU, actor=OFFICE, occurred_at=at,
                                      command_id=command_id).aggregate_id
-    for each in (grid, *more_grids):
-        communities.add_grid(community, each, actor=OFFICE, occurred_at=at)
+    communities.add_grid(community, grid, actor=OFFICE, occurred_at=at)
     if building is not None:
         communities.add_building(community, building, grid, list(units), actor=OFFICE,
                                  occurred_at=at)

@@ -19,20 +19,24 @@ from resilience import (
     ZoneType,
 )
 
-from conftest import OFFICE, T0, donghu
+from conftest import OFFICE, T0
 
 DAY = timedelta(days=1)
 
 
-@pytest.fixture(name="donghu")
-def donghu_community(memory_engine: Engine) -> UUID:
+@pytest.fixture
+def donghu(memory_engine: Engine) -> UUID:
     """Donghu with grids 3 and 4, micro-grid 3-b, building 30 (two units), three people."""
     communities = memory_engine.communities
-    c = donghu(memory_engine, building=None, more_grids=["4"], at=T0 - 100 * DAY,
-               people=[(person, person.title()) for person in ("zhang", "chen", "sun")])
+    c = communities.register(district="Taishan", subdistrict="Daimiao", name="Donghu",
+                             actor=OFFICE, occurred_at=T0 - 100 * DAY).aggregate_id
+    communities.add_grid(c, "3", actor=OFFICE)
+    communities.add_grid(c, "4", actor=OFFICE)
     communities.add_micro_grid(c, "3-b", "3", actor=OFFICE)
     communities.add_building(c, "30", "3-b", [UnitSpec("1", 24), UnitSpec("2", 20)],
                              actor=OFFICE)
+    for person in ("zhang", "chen", "sun"):
+        communities.enrol(c, person, person.title(), actor=OFFICE, occurred_at=T0 - 100 * DAY)
     return c
 
 

@@ -15,25 +15,32 @@ from resilience import (
     Location,
     ManualClock,
     Role,
+    UnitSpec,
 )
 
-from conftest import OFFICE, T0, donghu
+from conftest import OFFICE, T0
 
 ZHANG = Actor("zhang-chuanlian", Role.GRID_LEADER)
 
 
-def _fire(engine: Engine) -> UUID:
-    """The Donghu fire, detected at T0 and reported a minute later."""
-    return engine.incidents.report(
-        donghu(engine), incident_type="fire", severity="high",
+def _donghu(engine: Engine) -> tuple[UUID, UUID]:
+    community = engine.communities.register(
+        district="Taishan District", subdistrict="Daimiao Subdistrict", name="Donghu Community",
+        actor=OFFICE, occurred_at=T0 - timedelta(days=60),
+    ).aggregate_id
+    engine.communities.add_grid(community, "3", actor=OFFICE)
+    engine.communities.add_building(community, "30", "3", [UnitSpec("1", 24)], actor=OFFICE)
+    incident = engine.incidents.report(
+        community, incident_type="fire", severity="high",
         location=Location(building="30", unit="1", floor=-1), description="smoke",
         actor=ZHANG, detected_at=T0, occurred_at=T0 + timedelta(minutes=1),
     ).aggregate_id
+    return community, incident
 
 
 def test_facts_round_trip_through_every_store(engine: Engine) -> None:
     """An incident's facts come back from each store with aware times and their grid filled in."""
-    incident = _fire(engine)
+    _, incident = _donghu(engine)
     loaded = engine.incidents.get(incident)
     assert loaded.status is IncidentStatus.REPORTED
     assert loaded.detected_at == T0
@@ -46,7 +53,7 @@ def test_facts_round_trip_through_every_store(engine: Engine) -> None:
 
 def test_recorded_time_comes_from_the_injected_clock(engine: Engine, clock: ManualClock) -> None:
     """The event timestamp is the clock's time, not the wall clock's nor occurred_at."""
-    incident = _fire(engine)
+    _, incident = _donghu(engine)
     clock.set(T0 + timedelta(minutes=20))
     engine.incidents.acknowledge(incident, actor=OFFICE,
                                  occurred_at=T0 + timedelta(minutes=2))
@@ -57,7 +64,7 @@ def test_recorded_time_comes_from_the_injected_clock(engine: Engine, clock: Manu
 
 def test_repeated_command_id_records_nothing_and_returns_the_original(engine: Engine) -> None:
     """A field device retrying a command with the same id gets the first receipt back."""
-    incident = _fire(engine)
+    _, incident = _donghu(engine)
     first = engine.incidents.dispatch(incident, ["li", "wang"], actor=OFFICE,
                                       command_id="radio-17")
     again = engine.incidents.dispatch(incident, ["li", "wang"], actor=OFFICE,
@@ -71,7 +78,7 @@ def test_concurrent_writers_get_a_conflict_not_a_lost_update(shared_store_url: s
     """Two engines deciding on the same incident version: the second save raises ConflictError."""
     store_url = shared_store_url
     with Engine(store_url, clock=clock) as first, Engine(store_url, clock=clock) as second:
-        incident = _fire(first)
+        _, incident = _donghu(first)
         stale = second.incidents.get(incident)
         first.incidents.acknowledge(incident, actor=OFFICE)
         store = second.incidents._store
@@ -87,7 +94,7 @@ def test_another_writers_facts_are_seen_by_the_next_command(shared_store_url: st
     """An engine that cached an incident still decides on what other writers recorded since."""
     with Engine(shared_store_url, clock=clock) as first, \
             Engine(shared_store_url, clock=clock) as second:
-        incident = _fire(first)
+        _, incident = _donghu(first)
         first.incidents.acknowledge(incident, actor=OFFICE)       # first caches the incident
         second.incidents.close(incident, "false_alarm", actor=OFFICE)
         with pytest.raises(InvalidTransitionError, match="closed"):
@@ -106,7 +113,7 @@ def test_another_writers_facts_are_seen_by_the_next_command(shared_store_url: st
 
 def test_a_refused_command_leaves_no_trace_in_later_decisions(memory_engine: Engine) -> None:
     """After a rejected command the next one decides on the stored state only."""
-    incident = _fire(memory_engine)
+    _, incident = _donghu(memory_engine)
     memory_engine.incidents.dispatch(incident, ["li"], actor=OFFICE)
     with pytest.raises(InvalidTransitionError):
         memory_engine.incidents.dispatch(incident, ["wang", "li"], actor=OFFICE)
@@ -117,7 +124,7 @@ def test_a_refused_command_leaves_no_trace_in_later_decisions(memory_engine: Eng
 
 def test_other_threads_never_see_a_batch_before_it_is_saved(memory_engine: Engine) -> None:
     """A query from another thread during a batch sees the stored state, not the held facts."""
-    incident = _fire(memory_engine)
+    _, incident = _donghu(memory_engine)
     seen: list[int] = []
     with memory_engine.batch():
         memory_engine.incidents.acknowledge(incident, actor=OFFICE)

@@ -67,7 +67,7 @@ from resilience.review import review_to_html, review_to_json, review_to_markdown
 from resilience.services.core import AggregateService
 from test_validation import Flipping, HiddenLength, InRange, LyingUUID, LyingYear, Unhashable
 
-from conftest import OFFICE, T0, donghu, pg_schema, require_postgres
+from conftest import OFFICE, T0, pg_schema, require_postgres
 
 Draw = Callable[["P"], Any]
 Call = Callable[[], object]
@@ -473,7 +473,11 @@ class Harness:
 
 
 def setup_world(engine: Engine) -> World:
-    community = donghu(engine, "g1", None, more_grids=["g2"])
+    c = engine.communities.register(district="Taishan", subdistrict="Daimiao", name="Donghu",
+                                    actor=OFFICE, occurred_at=T0 - timedelta(days=9))
+    community = c.aggregate_id
+    engine.communities.add_grid(community, "g1", actor=OFFICE)
+    engine.communities.add_grid(community, "g2", actor=OFFICE)
     engine.communities.add_micro_grid(community, "m1", "g1", actor=OFFICE)
     engine.communities.add_building(community, "b1", "m1", [UnitSpec("1", 24), UnitSpec("2")],
                                     actor=OFFICE)

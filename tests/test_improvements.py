@@ -28,13 +28,14 @@ from resilience import (
     Role,
     ScenarioError,
     StoreUnavailableError,
+    UnitSpec,
     improvement_id_for,
 )
 from resilience.domain.organisation import community_id
 from resilience.scenario import parse_scenario, replay, replay_file
 from resilience.scenarios import DONGHU_FIRE
 
-from conftest import OFFICE, SHANGHAI, T0, donghu
+from conftest import OFFICE, SHANGHAI, T0
 
 DAY = timedelta(days=1)
 ZHANG = "zhang-chuanlian"
@@ -54,15 +55,20 @@ def days(n: float) -> datetime:
 def setup(engine: Engine) -> tuple[UUID, UUID, UUID]:
     """Donghu (grids 3 and 4, building 30 in grid 3), another community, and a fire in
     building 30 detected at T0."""
-    community = donghu(engine, more_grids=["4"])
-    other = engine.communities.register(district="Taishan", subdistrict="Daimiao",
-                                        name="Xiangyang", actor=OFFICE,
-                                        occurred_at=T0 - 30 * DAY).aggregate_id
+    communities = engine.communities
+    donghu = communities.register(district="Taishan", subdistrict="Daimiao", name="Donghu",
+                                  actor=OFFICE, occurred_at=T0 - 30 * DAY).aggregate_id
+    for grid in ("3", "4"):
+        communities.add_grid(donghu, grid, actor=OFFICE, occurred_at=T0 - 30 * DAY)
+    communities.add_building(donghu, "30", "3", [UnitSpec("1", 24)], actor=OFFICE,
+                             occurred_at=T0 - 30 * DAY)
+    other = communities.register(district="Taishan", subdistrict="Daimiao", name="Xiangyang",
+                                 actor=OFFICE, occurred_at=T0 - 30 * DAY).aggregate_id
     fire = engine.incidents.report(
-        community, incident_type="fire", severity="high",
+        donghu, incident_type="fire", severity="high",
         location=Location(building="30", unit="1"), description="smoke in the basement",
         actor=OFFICE, occurred_at=T0).aggregate_id
-    return community, other, fire
+    return donghu, other, fire
 
 
 def plan(engine: Engine, community: UUID, fire: UUID | None = None, *,

@@ -1,6 +1,7 @@
 """Incident rules: each rejected command raises a documented error and records nothing."""
 
 from collections.abc import Callable
+from datetime import timedelta
 from uuid import UUID
 
 import pytest
@@ -16,9 +17,10 @@ from resilience import (
     NotFoundError,
     ResilienceError,
     Role,
+    UnitSpec,
 )
 
-from conftest import OFFICE, T0, donghu, minutes
+from conftest import OFFICE, T0, minutes
 
 ZHANG = Actor("zhang", Role.GRID_LEADER)
 LI = Actor("li", Role.SQUAD_MEMBER)
@@ -26,8 +28,14 @@ LI = Actor("li", Role.SQUAD_MEMBER)
 
 @pytest.fixture
 def community(memory_engine: Engine) -> UUID:
-    """Donghu with grids 3 and 4, and building 30 in grid 3."""
-    return donghu(memory_engine, more_grids=["4"])
+    """Donghu with grid 3 and building 30."""
+    c = memory_engine.communities.register(district="Taishan", subdistrict="Daimiao",
+                                           name="Donghu", actor=OFFICE,
+                                           occurred_at=T0 - timedelta(days=9)).aggregate_id
+    memory_engine.communities.add_grid(c, "3", actor=OFFICE)
+    memory_engine.communities.add_grid(c, "4", actor=OFFICE)
+    memory_engine.communities.add_building(c, "30", "3", [UnitSpec("1", 24)], actor=OFFICE)
+    return c
 
 
 @pytest.fixture

@@ -34,15 +34,15 @@ from resilience.metrics.reports import summarise
 from resilience.scenario import ReplayResult, replay_file
 from resilience.scenarios import DONGHU_FIRE, XIANGYANG_ORDERS
 
-from conftest import OFFICE, SHANGHAI, T0, donghu
+from conftest import OFFICE, SHANGHAI, T0
 
 
 def at(hour: int, minute: int, day: int = 15, month: int = 2) -> datetime:
     return datetime(2022, month, day, hour, minute, tzinfo=SHANGHAI)
 
 
-@pytest.fixture(name="donghu")
-def donghu_fire(memory_engine: Engine) -> tuple[Engine, ReplayResult]:
+@pytest.fixture
+def donghu(memory_engine: Engine) -> tuple[Engine, ReplayResult]:
     """The shipped Donghu fire, replayed into a fresh in-memory engine."""
     return memory_engine, replay_file(memory_engine, DONGHU_FIRE)
 
@@ -507,8 +507,10 @@ def test_the_last_day_month_and_year_of_the_range_can_be_asked_for_in_any_zone(
 
     engine = memory_engine
     clock.set(LATEST - timedelta(minutes=1))
-    engine.incidents.report(donghu(engine), incident_type="fire", severity="high",
-                            location=Location(), description="x", actor=OFFICE)
+    c = engine.communities.register(district="d", subdistrict="s", name="n",
+                                    actor=OFFICE).aggregate_id
+    engine.incidents.report(c, incident_type="fire", severity="high", location=Location(),
+                            description="x", actor=OFFICE)
     for period in (last, Period.year(2199, new_york), Period.day(date(2199, 12, 31), UTC)):
         assert [row.incidents for row in engine.counts(period)] == [1]
     assert engine.metrics("turnout", last, known_at=LATEST).period == last

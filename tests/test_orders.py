@@ -23,7 +23,7 @@ from resilience import (
     ZoneType,
 )
 
-from conftest import OFFICE, T0, donghu, minutes
+from conftest import OFFICE, T0, minutes
 
 LIU = Actor("res-liu", Role.RESIDENT)
 KITCHEN = Provider(ProviderKind.SOCIAL_ORGANISATION, "kitchen", "Happy Kitchen")
@@ -143,7 +143,9 @@ def test_a_custom_catalogue_is_used_by_the_engine(xiangyang: UUID, clock: Manual
                                             timedelta(hours=30))
     assert ServiceCatalogue.from_json(catalogue.to_json()) == catalogue
     with Engine("memory:", clock=clock, catalogue=catalogue) as engine:
-        c = donghu(engine, "g", None)
+        c = engine.communities.register(district="a", subdistrict="b", name="c",
+                                        actor=OFFICE).aggregate_id
+        engine.communities.add_grid(c, "g", actor=OFFICE)
         order = engine.orders.place(c, household_id="hh", area_id="g", category="home",
                                     item="window_cleaning", actor=LIU).aggregate_id
         assert engine.orders.get(order).expected_by == clock() + timedelta(hours=30)

@@ -34,7 +34,7 @@ from resilience.projections.folds import PROJECTIONS
 from resilience.projections.quarantine import QuarantinedEvent
 from test_projections import fresh_url, snapshot
 
-from conftest import OFFICE, T0, donghu, minutes, require_postgres
+from conftest import OFFICE, T0, minutes, require_postgres
 
 CONTAINED = "resilience.incident:Contained"
 KINDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -43,7 +43,9 @@ EXAMPLES = {"memory": 30, "sqlite": 12, "postgres": 4}
 
 def _incidents(engine: Engine, clock: ManualClock) -> tuple[UUID, UUID]:
     """A community with two incidents: A (detected, a note: v2) and B (detected)."""
-    community = donghu(engine, building=None)
+    community = engine.communities.register(district="Taishan", subdistrict="Daimiao",
+                                            name="Donghu", actor=OFFICE).aggregate_id
+    engine.communities.add_grid(community, "3", "Grid 3", actor=OFFICE)
     found = []
     for place in ("A", "B"):
         found.append(engine.incidents.detect(

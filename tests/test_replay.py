@@ -26,12 +26,13 @@ from resilience import (
     NotFoundError,
     ResilienceError,
     Role,
+    UnitSpec,
 )
 from resilience.scenario import load_scenario, replay
 from resilience.scenarios import DONGHU_FIRE
 from resilience.services.incidents import incident_id_for
 
-from conftest import OFFICE, SHANGHAI, T0, donghu
+from conftest import OFFICE, SHANGHAI, T0
 
 COMMANDER = Actor("commander-wu", Role.INCIDENT_COMMANDER)
 RESPONDERS = ("li", "wang", "chen")
@@ -51,7 +52,10 @@ steps = st.lists(st.tuples(st.sampled_from(WEIGHTED), st.integers(0, 5),
 
 
 def _world(engine: Engine) -> tuple[UUID, UUID]:
-    community = donghu(engine)
+    community = engine.communities.register(district="D", subdistrict="S", name="C",
+                                            actor=OFFICE).aggregate_id
+    engine.communities.add_grid(community, "3", actor=OFFICE)
+    engine.communities.add_building(community, "30", "3", [UnitSpec("1", 10)], actor=OFFICE)
     incident = engine.incidents.report(
         community, incident_type="fire", severity="high",
         location=Location(building="30", unit="1"), description="smoke", actor=OFFICE,
@@ -297,8 +301,8 @@ def test_every_order_replayed_at_the_end_is_its_current_state(history: list[Any]
 # Examples: the Donghu fire --------------------------------------------------------------------
 
 
-@pytest.fixture(name="donghu")
-def donghu_fire() -> Iterator[tuple[Engine, UUID, UUID]]:
+@pytest.fixture
+def donghu() -> Iterator[tuple[Engine, UUID, UUID]]:
     with Engine("memory:") as engine:
         result = replay(engine, load_scenario(DONGHU_FIRE))
         yield engine, result.community_id, result.incidents["donghu-fire"]

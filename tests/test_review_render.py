@@ -488,18 +488,22 @@ def test_a_history_of_three_centuries_renders_a_small_review() -> None:
     """Moments run from 1900 to 2199, so one incident may span them (or a typo of a
     century, until corrected): the chart still has a handful of ticks, not one a day,
     and the Markdown and JSON say the same as ever."""
-    from resilience import Engine, Location, ManualClock
+    from resilience import Engine, Location, ManualClock, UnitSpec
 
-    from conftest import OFFICE, donghu
-
+    office = Actor("office-duty", Role.COMMUNITY_STAFF)
     detected = datetime(1900, 1, 2, tzinfo=UTC)
     contained = datetime(2199, 12, 30, tzinfo=UTC)
     with Engine("memory:", clock=ManualClock(datetime(2199, 12, 31, tzinfo=UTC))) as engine:
+        community = engine.communities.register(
+            district="Taishan District", subdistrict="Daimiao Subdistrict",
+            name="Donghu Community", actor=office).aggregate_id
+        engine.communities.add_grid(community, "3", actor=office)
+        engine.communities.add_building(community, "30", "3", [UnitSpec("1", 24)], actor=office)
         fire = engine.incidents.report(
-            donghu(engine), incident_type="fire", severity="high", location=Location(building="30"),
+            community, incident_type="fire", severity="high", location=Location(building="30"),
             description="smoke in the basement", detected_at=detected,
             actor=Actor("zhang", Role.GRID_LEADER), occurred_at=detected).aggregate_id
-        engine.incidents.contain(fire, "fire out", actor=OFFICE, occurred_at=contained)
+        engine.incidents.contain(fire, "fire out", actor=office, occurred_at=contained)
         review = engine.review(fire)
         page = review.to_html()
         md = review.to_markdown()

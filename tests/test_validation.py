@@ -55,7 +55,7 @@ from resilience.domain.validation import (
     shown,
 )
 
-from conftest import OFFICE, T0, donghu
+from conftest import OFFICE, T0
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 RESIDENT = Actor("p1", Role.RESIDENT)
@@ -315,7 +315,12 @@ def test_stored_values_are_read_back_as_stored_never_converted(value: dict[str, 
 def world() -> Any:
     """A community (grid g1, building b1), an incident, an order and an improvement item."""
     with Engine("memory:", clock=ManualClock(T0 + timedelta(minutes=5))) as engine:
-        c = donghu(engine, "g1", "b1", people=[("p1", "Li")])
+        c = engine.communities.register(district="Taishan", subdistrict="Daimiao",
+                                        name="Donghu", actor=OFFICE,
+                                        occurred_at=T0 - timedelta(days=1)).aggregate_id
+        engine.communities.add_grid(c, "g1", actor=OFFICE)
+        engine.communities.add_building(c, "b1", "g1", [UnitSpec("1", 24)], actor=OFFICE)
+        engine.communities.enrol(c, "p1", "Li", actor=OFFICE)
         i = engine.incidents.report(c, incident_type="fire", severity="high",
                                     location=Location(building="b1"), description="smoke",
                                     actor=OFFICE, occurred_at=T0).aggregate_id
@@ -572,7 +577,9 @@ def test_reports_run_on_facts_at_the_edges_of_the_range(tmp_path: Any) -> None:
     """Facts on the first and last accepted days are stored on SQLite, read back, reviewed."""
     first, last = EARLIEST, LATEST - timedelta(minutes=1)
     with Engine(f"sqlite:///{tmp_path / 'edges.db'}", clock=ManualClock(last)) as engine:
-        c = donghu(engine, "g1", None, at=first)
+        c = engine.communities.register(district="d", subdistrict="s", name="n", actor=OFFICE,
+                                        occurred_at=first).aggregate_id
+        engine.communities.add_grid(c, "g1", actor=OFFICE, occurred_at=first)
         i = engine.incidents.report(c, incident_type="fire", severity="high",
                                     location=Location(grid="g1"), description="x",
                                     actor=OFFICE, occurred_at=first).aggregate_id
@@ -587,7 +594,9 @@ def test_a_value_stored_before_a_rule_was_tightened_is_still_read_back() -> None
     """Stored value objects are rebuilt without their validators: a carriage return or a
     floor an earlier version accepted stays readable (scenario input stays strict)."""
     with Engine("memory:", clock=ManualClock(T0)) as engine:
-        c = donghu(engine, "g1", None)
+        c = engine.communities.register(district="d", subdistrict="s", name="n",
+                                        actor=OFFICE).aggregate_id
+        engine.communities.add_grid(c, "g1", actor=OFFICE)
         i = engine.incidents.report(c, incident_type="fire", severity="low",
                                     location=Location(grid="g1", floor=2, description="a"),
                                     description="x", actor=OFFICE).aggregate_id
