@@ -94,6 +94,19 @@ class _FactName:
             return name
 
 
+class Milestone(str):
+    """A case milestone's name, as metric definitions name it ("contained"), with what
+    it ``means`` ("the incident was contained"): declared on the event class that marks
+    it, so the metrics list and measure it with no other edit."""
+
+    meaning: str
+
+    def __new__(cls, name: str, meaning: str) -> "Milestone":
+        made = super().__new__(cls, name)
+        made.meaning = meaning
+        return made
+
+
 class Correction:
     """What the corrections (``TimeCorrected``, ``DetailsCorrected``) are: facts naming the
     version of the fact they correct (``corrects``), themselves never corrected.
@@ -136,9 +149,9 @@ class FactAggregate(Aggregate):
         noun: ClassVar[str | None] = None
         """The fact as a noun in messages about the order of an aggregate's steps (the
         order's "placement", the incident's "resolution"); None if it is no such step."""
-        milestone: ClassVar[str | None] = None
+        milestone: ClassVar[Milestone | None] = None
         """The case milestone (resilience.metrics.cases) its earliest occurrence marks."""
-        last_milestone: ClassVar[str | None] = None
+        last_milestone: ClassVar[Milestone | None] = None
         """The case milestone its latest occurrence since the last reopening marks."""
 
         def describe(self) -> str:

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from attrs import define
 
-from resilience.domain.base import Context, FactAggregate, FactTime, happening_order
+from resilience.domain.base import Context, FactAggregate, FactTime, Milestone, happening_order
 from resilience.domain.validation import (
     check_bool,
     check_instance,
@@ -106,7 +106,7 @@ class Incident(FactAggregate):
 
     class Detected(Event, FactAggregate.Created):
         TOPIC = "resilience.incident:Detected"
-        milestone = "detected"
+        milestone = Milestone("detected", "the incident was noticed (its first fact)")
         community_id: UUID
         incident_type: IncidentType
         severity: Severity
@@ -134,7 +134,7 @@ class Incident(FactAggregate):
         """The community office was told (phone, app, in person, sensor...)."""
 
         TOPIC = "resilience.incident:Reported"
-        milestone = "reported"
+        milestone = Milestone("reported", "the community office was told")
         channel: str
 
         def describe(self) -> str:
@@ -145,7 +145,7 @@ class Incident(FactAggregate):
 
     class Acknowledged(Event):
         TOPIC = "resilience.incident:Acknowledged"
-        milestone = "acknowledged"
+        milestone = Milestone("acknowledged", "the community acknowledged the report")
 
         def describe(self) -> str:
             return "acknowledged by the community"
@@ -170,7 +170,7 @@ class Incident(FactAggregate):
 
     class CommanderAssigned(Event):
         TOPIC = "resilience.incident:CommanderAssigned"
-        milestone = "commander_assigned"
+        milestone = Milestone("commander_assigned", "the first incident commander was named")
         person_id: str
 
         def describe(self) -> str:
@@ -184,7 +184,7 @@ class Incident(FactAggregate):
 
     class ResponderDispatched(Event):
         TOPIC = "resilience.incident:ResponderDispatched"
-        milestone = "first_dispatched"
+        milestone = Milestone("first_dispatched", "the earliest dispatch of any responder")
         chain_step = 0
         responder_id: str
         team: str | None
@@ -205,7 +205,7 @@ class Incident(FactAggregate):
 
     class ResponderEnRoute(Event):
         TOPIC = "resilience.incident:ResponderEnRoute"
-        milestone = "first_en_route"
+        milestone = Milestone("first_en_route", "the earliest responder en route")
         chain_step = 1
         responder_id: str
 
@@ -221,7 +221,7 @@ class Incident(FactAggregate):
 
     class ResponderOnScene(Event):
         TOPIC = "resilience.incident:ResponderOnScene"
-        milestone = "first_on_scene"
+        milestone = Milestone("first_on_scene", "the earliest responder on scene (a patrol counts)")
         chain_step = 2
         responder_id: str
 
@@ -250,7 +250,7 @@ class Incident(FactAggregate):
 
     class ConsentRequested(Event):
         TOPIC = "resilience.incident:ConsentRequested"
-        milestone = "consent_requested"
+        milestone = Milestone("consent_requested", "the earliest request for a resident's consent")
         resident_id: str
         purpose: str
 
@@ -266,7 +266,7 @@ class Incident(FactAggregate):
 
     class ConsentGranted(Event):
         TOPIC = "resilience.incident:ConsentGranted"
-        milestone = "consent_granted"
+        milestone = Milestone("consent_granted", "the earliest consent granted")
         resident_id: str
 
         def describe(self) -> str:
@@ -305,7 +305,7 @@ class Incident(FactAggregate):
         """Forced entry without consent was authorised because lives or property could not wait."""
 
         TOPIC = "resilience.incident:ExigentEntryAuthorised"
-        milestone = "exigent_entry"
+        milestone = Milestone("exigent_entry", "entry without consent was authorised")
         reason: str
 
         def describe(self) -> str:
@@ -318,7 +318,7 @@ class Incident(FactAggregate):
         """A lock was breached or a door forced, e.g. the storage room in the Donghu fire."""
 
         TOPIC = "resilience.incident:ForcedEntryMade"
-        milestone = "forced_entry"
+        milestone = Milestone("forced_entry", "the earliest forced entry")
         target: str
 
         def describe(self) -> str:
@@ -329,7 +329,7 @@ class Incident(FactAggregate):
 
     class SourceFound(Event):
         TOPIC = "resilience.incident:SourceFound"
-        milestone = "source_found"
+        milestone = Milestone("source_found", "the earliest report of the source found")
         description: str
 
         def describe(self) -> str:
@@ -340,7 +340,7 @@ class Incident(FactAggregate):
 
     class Contained(Event):
         TOPIC = "resilience.incident:Contained"
-        milestone = "contained"
+        milestone = Milestone("contained", "the incident was contained")
         description: str
 
         def describe(self) -> str:
@@ -352,7 +352,10 @@ class Incident(FactAggregate):
     class Resolved(Event):
         TOPIC = "resilience.incident:Resolved"
         noun = "resolution"
-        last_milestone = "resolved"
+        last_milestone = Milestone(
+            "resolved",
+            "the latest resolution since the last "
+            "reopening (in the order they happened)")
         summary: str
 
         def describe(self) -> str:
@@ -364,7 +367,8 @@ class Incident(FactAggregate):
     class Closed(Event):
         TOPIC = "resilience.incident:Closed"
         noun = "closure"
-        last_milestone = "closed"
+        last_milestone = Milestone(
+            "closed", "the latest closure since the last reopening (in the order they happened)")
         reason: ClosureReason
         note: str
 

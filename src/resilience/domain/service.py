@@ -6,7 +6,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 from uuid import UUID
 
-from resilience.domain.base import Context, FactAggregate
+from resilience.domain.base import Context, FactAggregate, Milestone
 from resilience.domain.catalogue import CatalogueItem
 from resilience.domain.validation import (
     check_instance,
@@ -78,7 +78,7 @@ class ServiceOrder(FactAggregate):
     class Placed(Event, FactAggregate.Created):
         TOPIC = "resilience.service:Placed"
         noun = "placement"
-        milestone = "placed"
+        milestone = Milestone("placed", "the resident placed the order (its first fact)")
         status_after = OrderStatus.PLACED
         community_id: UUID
         household_id: str
@@ -112,7 +112,7 @@ class ServiceOrder(FactAggregate):
     class Accepted(Event):
         TOPIC = "resilience.service:Accepted"
         noun = "acceptance"
-        milestone = "accepted"
+        milestone = Milestone("accepted", "the community accepted it")
         status_after = OrderStatus.ACCEPTED
 
         def describe(self) -> str:
@@ -121,7 +121,7 @@ class ServiceOrder(FactAggregate):
     class Rejected(Event):
         TOPIC = "resilience.service:Rejected"
         noun = "rejection"
-        milestone = "rejected"
+        milestone = Milestone("rejected", "the community rejected it")
         status_after = OrderStatus.REJECTED
         reason: str
 
@@ -131,8 +131,9 @@ class ServiceOrder(FactAggregate):
     class Dispatched(Event):
         TOPIC = "resilience.service:Dispatched"
         noun = "dispatch"
-        milestone = "first_dispatched"
-        last_milestone = "dispatched"
+        milestone = Milestone("first_dispatched", "the earliest dispatch to a provider")
+        last_milestone = Milestone(
+            "dispatched", "the latest dispatch (to the provider who fulfilled it)")
         status_after = OrderStatus.DISPATCHED
         provider: Provider
 
@@ -149,7 +150,7 @@ class ServiceOrder(FactAggregate):
     class Started(Event):
         TOPIC = "resilience.service:Started"
         noun = "start"
-        milestone = "started"
+        milestone = Milestone("started", "the earliest start of work")
         status_after = OrderStatus.IN_PROGRESS
 
         def describe(self) -> str:
@@ -158,8 +159,11 @@ class ServiceOrder(FactAggregate):
     class Completed(Event):
         TOPIC = "resilience.service:Completed"
         noun = "completion"
-        milestone = "first_completed"
-        last_milestone = "completed"
+        milestone = Milestone("first_completed", "the earliest completion")
+        last_milestone = Milestone(
+            "completed",
+            "the latest completion since the last "
+            "reopening (in the order they happened)")
         status_after = OrderStatus.COMPLETED
         outcome: ServiceOutcome
         note: str
@@ -178,7 +182,8 @@ class ServiceOrder(FactAggregate):
     class Rated(Event):
         TOPIC = "resilience.service:Rated"
         noun = "rating"
-        last_milestone = "rated"
+        last_milestone = Milestone(
+            "rated", "the latest rating of the standing completion (a reopening clears it)")
         score: int
         comment: str
 
@@ -209,7 +214,7 @@ class ServiceOrder(FactAggregate):
     class Cancelled(Event):
         TOPIC = "resilience.service:Cancelled"
         noun = "cancellation"
-        milestone = "cancelled"
+        milestone = Milestone("cancelled", "the order was cancelled")
         status_after = OrderStatus.CANCELLED
         reason: str
 

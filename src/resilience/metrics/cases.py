@@ -17,51 +17,11 @@ from typing import Any, Literal
 
 from attrs import frozen
 
-from resilience.domain.base import happening_order
+from resilience.domain.base import Milestone, happening_order
 from resilience.domain.incident import Incident
 from resilience.domain.service import ServiceOrder
 
 Subject = Literal["incident", "order"]
-
-INCIDENT_MILESTONES: Mapping[str, str] = {
-    "detected": "the incident was noticed (its first fact)",
-    "reported": "the community office was told",
-    "acknowledged": "the community acknowledged the report",
-    "commander_assigned": "the first incident commander was named",
-    "first_dispatched": "the earliest dispatch of any responder",
-    "first_en_route": "the earliest responder en route",
-    "first_on_scene": "the earliest responder on scene (a patrol counts)",
-    "first_unit_dispatched": "dispatch of the first dispatched responder to arrive",
-    "first_unit_en_route": "en route of the first dispatched responder to arrive",
-    "first_unit_on_scene": "arrival of the first dispatched responder to arrive",
-    "residents_notified": "the earliest action recorded as residents notified",
-    "consent_requested": "the earliest request for a resident's consent",
-    "consent_granted": "the earliest consent granted",
-    "exigent_entry": "entry without consent was authorised",
-    "forced_entry": "the earliest forced entry",
-    "source_found": "the earliest report of the source found",
-    "contained": "the incident was contained",
-    "resolved": "the latest resolution since the last reopening (in the order they happened)",
-    "closed": "the latest closure since the last reopening (in the order they happened)",
-}
-
-ORDER_MILESTONES: Mapping[str, str] = {
-    "placed": "the resident placed the order (its first fact)",
-    "expected": "the completion the order was expected by (a promise, not a fact)",
-    "accepted": "the community accepted it",
-    "rejected": "the community rejected it",
-    "first_dispatched": "the earliest dispatch to a provider",
-    "dispatched": "the latest dispatch (to the provider who fulfilled it)",
-    "started": "the earliest start of work",
-    "first_completed": "the earliest completion",
-    "completed": "the latest completion since the last reopening (in the order they happened)",
-    "rated": "the latest rating of the standing completion (a reopening clears it)",
-    "cancelled": "the order was cancelled",
-}
-
-MILESTONES: Mapping[str, Mapping[str, str]] = {
-    "incident": INCIDENT_MILESTONES, "order": ORDER_MILESTONES,
-}
 
 DIMENSIONS: Mapping[str, tuple[str, ...]] = {
     "incident": ("community", "grid", "incident_type", "severity"),
@@ -70,19 +30,63 @@ DIMENSIONS: Mapping[str, tuple[str, ...]] = {
 
 _AGGREGATES: Mapping[Subject, type[Incident] | type[ServiceOrder]] = {
     "incident": Incident, "order": ServiceOrder}
+
+
+def _name(milestone: Milestone | None) -> str | None:
+    """The milestone's plain name: what cases, definitions and documents hold."""
+    return None if milestone is None else str(milestone)
+
+
 _FIRST_OF: Mapping[Subject, Mapping[str, str]] = {
-    subject: aggregate.declared(lambda event: event.milestone)
+    subject: aggregate.declared(lambda event: _name(event.milestone))
     for subject, aggregate in _AGGREGATES.items()}
 """Fact name -> the milestone its earliest occurrence marks, by subject."""
 _LAST_SINCE_REOPEN: Mapping[Subject, Mapping[str, str]] = {
-    subject: aggregate.declared(lambda event: event.last_milestone)
+    subject: aggregate.declared(lambda event: _name(event.last_milestone))
     for subject, aggregate in _AGGREGATES.items()}
 """Fact name -> the milestone its latest occurrence since the last reopening marks."""
 RESPONDER_CHAIN: Mapping[str, int] = Incident.declared(lambda event: event.chain_step)
 """A responder's facts and their place in the dispatch -> en route -> on scene chain."""
 _FIRST_UNIT = ("first_unit_dispatched", "first_unit_en_route", "first_unit_on_scene")
 _RESIDENTS_NOTIFIED = "residents_notified"
-"""A milestone that is no class's: the earliest action of this kind (``ActionTaken``)."""
+
+_READ_OFF: Mapping[Subject, Mapping[str, Mapping[str, str]]] = {
+    "incident": {
+        Incident.ResponderOnScene.fact_name: {
+            _FIRST_UNIT[0]: "dispatch of the first dispatched responder to arrive",
+            _FIRST_UNIT[1]: "en route of the first dispatched responder to arrive",
+            _FIRST_UNIT[2]: "arrival of the first dispatched responder to arrive"},
+        Incident.ActionTaken.fact_name: {
+            _RESIDENTS_NOTIFIED: "the earliest action recorded as residents notified"},
+    },
+    "order": {
+        ServiceOrder.Placed.fact_name: {
+            "expected": "the completion the order was expected by (a promise, not a fact)"},
+    },
+}
+"""The milestones no event class declares, read off the facts named (a responder's chain,
+an action's kind, an order's promise), listed after them."""
+
+
+def _described(subject: Subject) -> Mapping[str, str]:
+    """Every milestone of a subject -> what it means, in the order of the facts that mark
+    them: those the event classes declare (``Milestone``), and those read off facts."""
+    found: dict[str, str] = {}
+    for event in _AGGREGATES[subject].event_classes():
+        for milestone in (event.milestone, event.last_milestone):
+            if milestone is not None:
+                found[str(milestone)] = milestone.meaning
+        found.update(_READ_OFF[subject].get(event.fact_name, {}))
+    return found
+
+
+INCIDENT_MILESTONES: Mapping[str, str] = _described("incident")
+"""Each incident milestone a metric can start or end at, and what it means."""
+ORDER_MILESTONES: Mapping[str, str] = _described("order")
+"""Each service-order milestone a metric can start or end at, and what it means."""
+MILESTONES: Mapping[str, Mapping[str, str]] = {
+    "incident": INCIDENT_MILESTONES, "order": ORDER_MILESTONES,
+}
 
 INCIDENT_MILESTONE_FACTS: Mapping[str, str] = {
     **{m: name for name, m in _FIRST_OF["incident"].items()},
