@@ -9,6 +9,7 @@ every fact so invariants are checked against corrected times.
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, ClassVar, NamedTuple, Protocol, Self, TypeVar
 
 from attrs import frozen
@@ -147,8 +148,15 @@ class FactAggregate(Aggregate):
         ("incident", "order", "community", "improvement"): set on each aggregate's
         ``Event`` base."""
         noun: ClassVar[str | None] = None
-        """The fact as a noun in messages about the order of an aggregate's steps (the
-        order's "placement", the incident's "resolution"); None if it is no such step."""
+        """The fact as a noun in messages about the order of facts (the order's
+        "placement", the incident's "resolution")."""
+        step: ClassVar[bool] = False
+        """The fact is a step of the aggregate's life (an incident's resolution, closure
+        and reopening; each of an order's moves): a step is dated no earlier than the
+        step recorded before it, so recording order is time order for steps."""
+        status_after: ClassVar[StrEnum | None] = None
+        """The status the aggregate is in after the fact (orders and improvement items;
+        None: the fact leaves it as it was)."""
         milestone: ClassVar[Milestone | None] = None
         """The case milestone (resilience.metrics.cases) its earliest occurrence marks."""
         last_milestone: ClassVar[Milestone | None] = None
@@ -167,6 +175,8 @@ class FactAggregate(Aggregate):
             aggregate = super().mutate(aggregate)
             aggregate.occurred[self.originator_version] = self.occurred_at
             aggregate.fact_types[self.originator_version] = type(self)
+            if self.status_after is not None:
+                aggregate.status = self.status_after
             if self.command_id is not None:
                 first, _ = aggregate.commands.get(
                     self.command_id, (self.originator_version, self.originator_version)
@@ -326,9 +336,9 @@ class FactAggregate(Aggregate):
             )
 
     def _steps(self) -> list[int]:
-        """Versions of the facts whose class has a ``noun``, in recording order: an
-        incident's or order's steps (an item's are chains of them: ImprovementItem)."""
-        return [v for v, fact in self.fact_types.items() if fact.noun is not None]
+        """Versions of the aggregate's steps (``step``), in recording order (an improvement
+        item's facts form chains of their own: ImprovementItem)."""
+        return [v for v, fact in self.fact_types.items() if fact.step]
 
     def _noun_of(self, version: int) -> str | None:
         return self.fact_types[version].noun

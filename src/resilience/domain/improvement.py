@@ -103,11 +103,6 @@ class ImprovementItem(FactAggregate):
         sets_owner: ClassVar[bool] = False
         """The fact sets the item's owner (its ``owner``)."""
 
-        def mutate(self, aggregate: Any) -> Any:
-            aggregate = super().mutate(aggregate)
-            if self.status_after is not None:
-                aggregate.status = self.status_after
-            return aggregate
 
     class Planned(Event, FactAggregate.Created):
         TOPIC = "resilience.improvement:Planned"

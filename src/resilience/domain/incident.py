@@ -352,6 +352,7 @@ class Incident(FactAggregate):
     class Resolved(Event):
         TOPIC = "resilience.incident:Resolved"
         noun = "resolution"
+        step = True
         last_milestone = Milestone(
             "resolved",
             "the latest resolution since the last "
@@ -367,6 +368,7 @@ class Incident(FactAggregate):
     class Closed(Event):
         TOPIC = "resilience.incident:Closed"
         noun = "closure"
+        step = True
         last_milestone = Milestone(
             "closed", "the latest closure since the last reopening (in the order they happened)")
         reason: ClosureReason
@@ -385,6 +387,7 @@ class Incident(FactAggregate):
     class Reopened(Event):
         TOPIC = "resilience.incident:Reopened"
         noun = "reopening"
+        step = True
         reason: str
 
         def describe(self) -> str:
@@ -480,8 +483,8 @@ class Incident(FactAggregate):
 
     @property
     def lifecycle_steps(self) -> list[int]:
-        """Versions of the Resolved, Closed and Reopened facts (its steps: the facts with a
-        ``noun``): recording order is time order."""
+        """Versions of the Resolved, Closed and Reopened facts (its ``step`` facts):
+        recording order is time order."""
         return self._steps()
 
     @property

@@ -3,7 +3,7 @@
 import itertools
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import ClassVar
 from uuid import UUID
 
 from resilience.domain.base import Context, FactAggregate, Milestone
@@ -61,23 +61,17 @@ class ServiceOrder(FactAggregate):
     reopen_count: int
 
     class Event(FactAggregate.Event):
-        """A fact of the order. Those with a ``noun`` move the order along its loop: each
-        is dated no earlier than the one before."""
+        """A fact of the order. Those that are a ``step`` move the order along its loop:
+        each is dated no earlier than the one before."""
 
         TOPIC = "resilience.service:Event"
         aggregate_kind = "order"
         status_after: ClassVar[OrderStatus | None] = None
-        """The status the order is in after the fact (None: the fact leaves it as it was)."""
-
-        def mutate(self, aggregate: Any) -> Any:
-            aggregate = super().mutate(aggregate)
-            if self.status_after is not None:
-                aggregate.status = self.status_after
-            return aggregate
 
     class Placed(Event, FactAggregate.Created):
         TOPIC = "resilience.service:Placed"
         noun = "placement"
+        step = True
         milestone = Milestone("placed", "the resident placed the order (its first fact)")
         status_after = OrderStatus.PLACED
         community_id: UUID
@@ -112,6 +106,7 @@ class ServiceOrder(FactAggregate):
     class Accepted(Event):
         TOPIC = "resilience.service:Accepted"
         noun = "acceptance"
+        step = True
         milestone = Milestone("accepted", "the community accepted it")
         status_after = OrderStatus.ACCEPTED
 
@@ -121,6 +116,7 @@ class ServiceOrder(FactAggregate):
     class Rejected(Event):
         TOPIC = "resilience.service:Rejected"
         noun = "rejection"
+        step = True
         milestone = Milestone("rejected", "the community rejected it")
         status_after = OrderStatus.REJECTED
         reason: str
@@ -131,6 +127,7 @@ class ServiceOrder(FactAggregate):
     class Dispatched(Event):
         TOPIC = "resilience.service:Dispatched"
         noun = "dispatch"
+        step = True
         milestone = Milestone("first_dispatched", "the earliest dispatch to a provider")
         last_milestone = Milestone(
             "dispatched", "the latest dispatch (to the provider who fulfilled it)")
@@ -150,6 +147,7 @@ class ServiceOrder(FactAggregate):
     class Started(Event):
         TOPIC = "resilience.service:Started"
         noun = "start"
+        step = True
         milestone = Milestone("started", "the earliest start of work")
         status_after = OrderStatus.IN_PROGRESS
 
@@ -159,6 +157,7 @@ class ServiceOrder(FactAggregate):
     class Completed(Event):
         TOPIC = "resilience.service:Completed"
         noun = "completion"
+        step = True
         milestone = Milestone("first_completed", "the earliest completion")
         last_milestone = Milestone(
             "completed",
@@ -182,6 +181,7 @@ class ServiceOrder(FactAggregate):
     class Rated(Event):
         TOPIC = "resilience.service:Rated"
         noun = "rating"
+        step = True
         last_milestone = Milestone(
             "rated", "the latest rating of the standing completion (a reopening clears it)")
         score: int
@@ -200,6 +200,7 @@ class ServiceOrder(FactAggregate):
     class Reopened(Event):
         TOPIC = "resilience.service:Reopened"
         noun = "reopening"
+        step = True
         status_after = OrderStatus.REOPENED
         reason: str
 
@@ -214,6 +215,7 @@ class ServiceOrder(FactAggregate):
     class Cancelled(Event):
         TOPIC = "resilience.service:Cancelled"
         noun = "cancellation"
+        step = True
         milestone = Milestone("cancelled", "the order was cancelled")
         status_after = OrderStatus.CANCELLED
         reason: str
@@ -335,6 +337,8 @@ class ServiceOrder(FactAggregate):
         self._trigger(self.Cancelled, ctx, reason=require_text(reason, "reason"))
 
     def add_note(self, ctx: Context, text: str) -> None:
+        # Worded as the order's other time rules are, not as _after_beginning words it:
+        # the message is a contract the scenario and command tests pin.
         self._not_before(ctx, 1, f"the order's {self.Placed.noun}")
         self._trigger(self.NoteAdded, ctx, text=require_text(text, "text"))
 

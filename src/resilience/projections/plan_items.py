@@ -17,6 +17,7 @@ from uuid import UUID
 
 from attrs import frozen
 
+from resilience.domain.base import FactTime, happening_order
 from resilience.domain.improvement import STATUS_AFTER, UNFINISHED, ImprovementStatus
 from resilience.projections.base import Doc
 from resilience.projections.plans import HISTORIES
@@ -77,13 +78,13 @@ def _in_force(entries: list[list[Any]], versions: list[int], times: dict[int, da
     """The entry (and its effective time) in force at ``at`` as known at ``known_at``: the
     last that had happened by then (by effective time, then recording order)."""
     parse = datetime.fromisoformat
-    candidates = [(times[v], i) for i, (e, v) in enumerate(zip(entries, versions, strict=True))
+    candidates = [(FactTime(times[v], v), e) for e, v in zip(entries, versions, strict=True)
                   if (known_at is None or parse(e[2]) <= known_at)
                   and (at is None or times[v] <= at)]
     if not candidates:
         return None
-    when, index = max(candidates)
-    return entries[index], when
+    fact, entry = max(candidates, key=lambda candidate: happening_order(candidate[0]))
+    return entry, fact.occurred_at
 
 
 def plan_item(key: str, doc: Doc, now: datetime, at: datetime | None = None,
