@@ -17,6 +17,7 @@ from resilience.domain.validation import check_uuid
 from resilience.projections.runner import Views
 from resilience.services.communities import Communities
 from resilience.services.core import Batch, EventStoreApplication, Store
+from resilience.services.delegation import delegated
 from resilience.services.improvement_plan import ImprovementPlan
 from resilience.services.improvements import Improvements
 from resilience.services.incidents import Incidents
@@ -44,10 +45,22 @@ class Engine:
     Commands go through ``engine.communities``, ``incidents``, ``orders`` and
     ``improvements``. Queries are ``engine.timeline``, ``metrics``, ``compare``,
     ``service_kpis``, ``counts``, ``scorecard``, ``league_table`` and
-    ``data_quality``: the methods of ``engine.reports`` (the same bound
-    methods); ``engine.review`` is ``engine.reviews.incident``; and
+    ``data_quality``: the methods of ``engine.reports`` (``engine.metrics`` runs
+    ``engine.reports.metrics``); ``engine.review`` runs ``engine.reviews.incident``; and
     ``engine.replay`` answers as of a moment.
     """
+
+    # The queries reachable from the engine run the methods of its reports and reviews:
+    # one signature and one docstring each (help(engine.metrics) shows it).
+    timeline = delegated("reports", Reports.timeline)
+    metrics = delegated("reports", Reports.metrics)
+    compare = delegated("reports", Reports.compare)
+    service_kpis = delegated("reports", Reports.service_kpis)
+    counts = delegated("reports", Reports.counts)
+    scorecard = delegated("reports", Reports.scorecard)
+    league_table = delegated("reports", Reports.league_table)
+    data_quality = delegated("reports", Reports.data_quality)
+    review = delegated("reviews", Reviews.incident)
 
     def __init__(
         self,
@@ -81,17 +94,6 @@ class Engine:
         self.improvements = Improvements(store, plan)
         self.replay = PointInTime(self.app, self.reports, store.clock)
         self.reviews = Reviews(self.app, self.reports, plan, store.clock)
-        # The queries reachable from the engine are the very methods of its reports and
-        # reviews: one signature and one docstring each (help(engine.metrics) shows it).
-        self.timeline = self.reports.timeline
-        self.metrics = self.reports.metrics
-        self.compare = self.reports.compare
-        self.service_kpis = self.reports.service_kpis
-        self.counts = self.reports.counts
-        self.scorecard = self.reports.scorecard
-        self.league_table = self.reports.league_table
-        self.data_quality = self.reports.data_quality
-        self.review = self.reviews.incident
 
     @property
     def clock(self) -> Clock:

@@ -15,6 +15,7 @@ from resilience.domain.values import Actor, AreaKind
 from resilience.errors import InvalidInputError, NotFoundError
 from resilience.review.keys import parse_review_key
 from resilience.services.core import AggregateService, Receipt, Store
+from resilience.services.delegation import delegated
 from resilience.services.improvement_plan import ImprovementPlan
 
 
@@ -28,11 +29,12 @@ class Improvements(AggregateService[ImprovementItem]):
     ``items`` and ``item``, which are ImprovementPlan's methods (the read side)."""
 
     aggregate_class = ImprovementItem
+    items = delegated("_improvement_plan", ImprovementPlan.items)
+    item = delegated("_improvement_plan", ImprovementPlan.item)
 
     def __init__(self, store: Store, plan: ImprovementPlan) -> None:
         super().__init__(store)
-        self.items = plan.items
-        self.item = plan.item
+        self._improvement_plan = plan
 
     # Commands -----------------------------------------------------------------
 

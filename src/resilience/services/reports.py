@@ -101,8 +101,8 @@ class Reports:
 
     ``timeline``, ``metrics``, ``compare``, ``service_kpis``, ``counts``,
     ``scorecard``, ``league_table`` and ``data_quality`` are also the engine's:
-    ``engine.metrics`` is ``engine.reports.metrics``, the same bound method, and
-    so for each (the documentation calls them on the engine). Each query
+    ``engine.metrics`` runs ``engine.reports.metrics``, with its signature and
+    docstring, and so for each (the documentation calls them on the engine). Each query
     catches the views up once (when fresh), checks its arguments, then reads
     what it needs.
     """
