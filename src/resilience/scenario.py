@@ -22,6 +22,7 @@ from resilience.clock import ManualClock
 from resilience.domain.validation import shown
 from resilience.engine import Engine
 from resilience.errors import InvalidInputError, NotFoundError, ResilienceError, ScenarioError
+from resilience.review.keys import incident_review_key
 from resilience.scenario_entries import (
     FORMAT,
     IMPROVEMENT_COMMANDS,
@@ -157,7 +158,7 @@ def _perform(engine: Engine, scenario: Scenario, community: UUID, action: Action
         ids["incident"][action.incident] = incident
         _known(engine.incidents.get, incident, "incident", action.incident, "reported")
         supplied["incident_id"] = incident
-        arguments = {"review": f"incident/{incident}", **arguments}
+        arguments = {"review": incident_review_key(incident), **arguments}
     if action.do in creators:
         supplied[id_argument] = aggregate
         return _call(method, (community,), arguments, supplied)
