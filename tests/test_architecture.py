@@ -7,6 +7,10 @@ function counts (it runs when the function does), one under
 runs its package's ``__init__``; that edge is not drawn, because every
 package's ``__init__`` imports its own submodules: the layer check keeps
 those runs acyclic across packages, the cycle check within one.
+
+The imports under ``if TYPE_CHECKING:`` are read apart (``type_only``): the
+modules they tie into a cycle with the running imports must be a group of
+TYPE_ONLY_CYCLES, so that each such cycle is one someone chose.
 """
 
 import ast
@@ -26,6 +30,18 @@ LAYERS: Sequence[str] = (
 )
 """The layers of resilience, bottom to top: each imports only from those before it (and
 from itself). The package's own ``__init__`` sits above them all."""
+
+TYPE_ONLY_CYCLES: Collection[frozenset[str]] = (
+    # An AfterActionReview renders itself (review.to_html(), .to_markdown(), .to_dict()),
+    # so the model imports its renderers when it runs; the renderers name the model's
+    # classes only in their annotations.
+    frozenset({
+        "resilience.review.model", "resilience.review.chart", "resilience.review.data",
+        "resilience.review.document", "resilience.review.html", "resilience.review.markdown",
+    }),
+)
+"""The groups of modules that may import each other round a cycle, as long as one import
+of the cycle is only for the type checker (under ``if TYPE_CHECKING:``)."""
 
 Graph = Mapping[str, Collection[str]]
 
@@ -47,29 +63,35 @@ def _type_checking(test: ast.expr) -> bool:
         isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
-def _runtime_imports(node: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
-    """Every import statement below ``node`` that can run: all but those under
-    ``if TYPE_CHECKING:`` (its ``else:`` runs, so it counts)."""
+def _imports(node: ast.AST,
+             type_only: bool = False) -> Iterator[tuple[ast.Import | ast.ImportFrom, bool]]:
+    """Every import statement below ``node``, and whether it is only for the type checker:
+    under ``if TYPE_CHECKING:`` (not under its ``else:``, which runs)."""
     for child in ast.iter_child_nodes(node):
         if isinstance(child, ast.Import | ast.ImportFrom):
-            yield child
+            yield child, type_only
         elif isinstance(child, ast.If) and _type_checking(child.test):
+            for branch in child.body:
+                yield from _imports(ast.Module(body=[branch], type_ignores=[]), True)
             for branch in child.orelse:
-                yield from _runtime_imports(ast.Module(body=[branch], type_ignores=[]))
+                yield from _imports(ast.Module(body=[branch], type_ignores=[]), type_only)
         else:
-            yield from _runtime_imports(child)
+            yield from _imports(child, type_only)
 
 
 def imports_of(module: str, source: str, modules: Collection[str], *,
-               package: bool = False) -> set[str]:
-    """The modules of ``modules`` that ``module`` imports when it runs.
+               package: bool = False, type_only: bool = False) -> set[str]:
+    """The modules of ``modules`` that ``module`` imports when it runs (``type_only``:
+    those it imports only under ``if TYPE_CHECKING:``, for the type checker).
 
     ``from a.b import c`` imports ``a.b.c`` when that is a module, else ``a.b``;
     relative imports are resolved against ``module``, a package's ``__init__``
     (``package``) being named as the package.
     """
     found: set[str] = set()
-    for statement in _runtime_imports(ast.parse(source)):
+    for statement, only_typed in _imports(ast.parse(source)):
+        if only_typed != type_only:
+            continue
         if isinstance(statement, ast.Import):
             found.update(alias.name for alias in statement.names)
             continue
@@ -84,17 +106,19 @@ def imports_of(module: str, source: str, modules: Collection[str], *,
     return {m for m in found if m in modules and m != module}
 
 
-def import_graph(root: Path = SOURCE) -> dict[str, set[str]]:
-    """Module -> the package's modules it imports, for every module of the package."""
+def import_graph(root: Path = SOURCE, *, type_only: bool = False) -> dict[str, set[str]]:
+    """Module -> the package's modules it imports (``type_only``: only for the type
+    checker), for every module of the package."""
     modules = module_names(root)
     return {name: imports_of(name, path.read_text(encoding="utf-8"), modules,
-                             package=path.name == "__init__.py")
+                             package=path.name == "__init__.py", type_only=type_only)
             for name, path in modules.items()}
 
 
-def cycles(graph: Graph) -> list[list[str]]:
-    """One cycle (a path ending where it starts) for each group of modules that import
-    each other, round or not, directly or not (each strongly connected component)."""
+def cyclic_groups(graph: Graph) -> list[set[str]]:
+    """Each group of modules that import each other, round or not, directly or not: each
+    strongly connected component on a cycle (of two modules or more, or of one importing
+    itself)."""
     order: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -124,12 +148,12 @@ def cycles(graph: Graph) -> list[list[str]]:
     for node in sorted(graph):
         if node not in order:
             visit(node)
-    found = []
-    for component in components:
-        start = min(component)
-        if len(component) > 1 or start in graph.get(start, ()):
-            found.append(_shortest_cycle(graph, start, component))
-    return sorted(found)
+    return [c for c in components if len(c) > 1 or min(c) in graph.get(min(c), ())]
+
+
+def cycles(graph: Graph) -> list[list[str]]:
+    """One cycle (a path ending where it starts) for each of the graph's cyclic groups."""
+    return sorted(_shortest_cycle(graph, min(group), group) for group in cyclic_groups(graph))
 
 
 def _shortest_cycle(graph: Graph, start: str, within: set[str]) -> list[str]:
@@ -184,6 +208,35 @@ def test_no_modules_of_the_package_import_each_other_round_in_a_cycle() -> None:
     assert not found, "import cycles:\n" + "\n".join(" -> ".join(c) for c in found)
 
 
+def test_the_only_cycles_closed_by_type_only_imports_are_the_allowed_ones() -> None:
+    """Imports under TYPE_CHECKING tie modules into a cycle only in a group of
+    TYPE_ONLY_CYCLES, and each of those groups is still tied so."""
+    runtime, type_only = import_graph(), import_graph(type_only=True)
+    both = {module: runtime[module] | type_only[module] for module in runtime}
+    found = cyclic_groups(both)
+    assert {frozenset(group) for group in found} == set(TYPE_ONLY_CYCLES), (
+        "cycles through type-only imports:\n"
+        + "\n".join(" -> ".join(c) for c in cycles(both)))
+
+
+def test_the_graphs_hold_the_packages_modules_and_imports() -> None:
+    """The checks above read the real package: imports known to be there are found
+    (the type-only ones apart), over all of its modules."""
+    runtime, type_only = import_graph(), import_graph(type_only=True)
+    assert len(runtime) >= 60
+    assert sum(map(len, runtime.values())) >= 250
+    for module, imported in [
+        ("resilience.engine", "resilience.services.reports"),
+        ("resilience.projections.folds", "resilience.domain.incident"),
+        ("resilience.review.model", "resilience.review.html"),
+        ("resilience.scenario", "resilience.review.keys"),
+        ("resilience", "resilience.engine"),
+    ]:
+        assert imported in runtime[module], f"{module} imports {imported}"
+    assert "resilience.review.model" in type_only["resilience.review.html"]
+    assert "resilience.review.model" not in runtime["resilience.review.html"]
+
+
 def test_each_layer_imports_only_the_layers_below_it() -> None:
     """Every module imports only from its own layer and those below it in LAYERS."""
     found = upward_imports(import_graph())
@@ -236,14 +289,19 @@ MADE_UP = {
 }
 
 
-def made_up_graph() -> dict[str, set[str]]:
+def made_up_graph(*, type_only: bool = False) -> dict[str, set[str]]:
     packages = {name.rpartition(".")[0] for name in MADE_UP}
-    return {name: imports_of(name, source, MADE_UP, package=name in packages)
+    return {name: imports_of(name, source, MADE_UP, package=name in packages,
+                             type_only=type_only)
             for name, source in MADE_UP.items()}
 
 
 def test_imports_are_read_as_they_run() -> None:
-    """Imports in functions count, those under TYPE_CHECKING don't; relative ones resolve."""
+    """Imports in functions count, those under TYPE_CHECKING don't (they are read apart);
+    relative ones resolve."""
+    assert made_up_graph(type_only=True) == {
+        name: {"resilience.services.core"} if name == "resilience.domain.a" else set()
+        for name in MADE_UP}
     assert made_up_graph() == {
         "resilience": {"resilience.cli"},
         "resilience.errors": set(),
@@ -262,6 +320,8 @@ def test_a_cycle_is_reported_as_the_path_round_it() -> None:
         ["resilience.domain.a", "resilience.domain.b", "resilience.domain.a"]]
     assert cycles({"x": {"x"}, "y": set()}) == [["x", "x"]]
     assert cycles({"x": {"y"}, "y": {"z"}, "z": set()}) == []
+    assert cyclic_groups({"x": {"y"}, "y": {"z", "x"}, "z": {"z"}, "w": {"x"}}) == [
+        {"z"}, {"x", "y"}]
 
 
 def test_an_import_from_a_layer_above_is_reported() -> None:
