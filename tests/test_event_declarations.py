@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from resilience.domain.base import FactAggregate, Milestone
+from resilience.domain.base import CaseMilestone, FactAggregate
 from resilience.domain.improvement import ImprovementItem
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import Community
@@ -31,8 +31,8 @@ def test_every_milestone_a_class_declares_is_one_metrics_accept_with_its_meaning
                 for m in (event.milestone, event.last_milestone) if m is not None]
     assert declared, "no milestone declared: the test would prove nothing"
     for milestone in declared:
-        assert isinstance(milestone, Milestone)
-        assert MILESTONES[subject][milestone] == milestone.meaning
+        assert isinstance(milestone, CaseMilestone)
+        assert MILESTONES[subject][milestone.name] == milestone.meaning
     assert all(type(name) is str and meaning for name, meaning in MILESTONES[subject].items())
 
 
@@ -47,6 +47,7 @@ def test_every_event_class_is_worded_by_its_own_describe() -> None:
     """No event class falls back to its bare fact name in a timeline but the correction
     classes' bases (each aggregate's own corrections override them)."""
     for aggregate in AGGREGATES:
+        assert aggregate.event_classes(), aggregate
         for event in aggregate.event_classes():
             assert event.describe is not FactAggregate.Event.describe, event.fact_name
 
@@ -58,10 +59,10 @@ def test_a_milestone_declared_on_its_class_alone_is_listed_and_measured() -> Non
     script = textwrap.dedent("""
         import importlib
         from datetime import UTC, datetime, timedelta
-        from resilience.domain.base import Milestone
+        from resilience.domain.base import CaseMilestone
         from resilience.domain.service import ServiceOrder
         from resilience.metrics import cases, definitions
-        ServiceOrder.Rated.milestone = Milestone("first_rated", "the earliest rating")
+        ServiceOrder.Rated.milestone = CaseMilestone("first_rated", "the earliest rating")
         # Read the classes again, as a process would whose class body declared it.
         importlib.reload(cases)
         importlib.reload(definitions)

@@ -95,17 +95,14 @@ class _FactName:
             return name
 
 
-class Milestone(str):
-    """A case milestone's name, as metric definitions name it ("contained"), with what
-    it ``means`` ("the incident was contained"): declared on the event class that marks
-    it, so the metrics list and measure it with no other edit."""
+@frozen
+class CaseMilestone:
+    """A case milestone an event class marks: its ``name``, as metric definitions name it
+    ("contained"), and what it ``means`` ("the incident was contained"). Declared on the
+    class, so the metrics list and measure it with no other edit."""
 
+    name: str
     meaning: str
-
-    def __new__(cls, name: str, meaning: str) -> "Milestone":
-        made = super().__new__(cls, name)
-        made.meaning = meaning
-        return made
 
 
 class Correction:
@@ -157,9 +154,9 @@ class FactAggregate(Aggregate):
         status_after: ClassVar[StrEnum | None] = None
         """The status the aggregate is in after the fact (orders and improvement items;
         None: the fact leaves it as it was)."""
-        milestone: ClassVar[Milestone | None] = None
+        milestone: ClassVar[CaseMilestone | None] = None
         """The case milestone (resilience.metrics.cases) its earliest occurrence marks."""
-        last_milestone: ClassVar[Milestone | None] = None
+        last_milestone: ClassVar[CaseMilestone | None] = None
         """The case milestone its latest occurrence since the last reopening marks."""
 
         def describe(self) -> str:

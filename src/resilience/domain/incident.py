@@ -12,7 +12,13 @@ from uuid import UUID
 
 from attrs import define
 
-from resilience.domain.base import Context, FactAggregate, FactTime, Milestone, happening_order
+from resilience.domain.base import (
+    CaseMilestone,
+    Context,
+    FactAggregate,
+    FactTime,
+    happening_order,
+)
 from resilience.domain.validation import (
     check_bool,
     check_instance,
@@ -106,7 +112,7 @@ class Incident(FactAggregate):
 
     class Detected(Event, FactAggregate.Created):
         TOPIC = "resilience.incident:Detected"
-        milestone = Milestone("detected", "the incident was noticed (its first fact)")
+        milestone = CaseMilestone("detected", "the incident was noticed (its first fact)")
         community_id: UUID
         incident_type: IncidentType
         severity: Severity
@@ -134,7 +140,7 @@ class Incident(FactAggregate):
         """The community office was told (phone, app, in person, sensor...)."""
 
         TOPIC = "resilience.incident:Reported"
-        milestone = Milestone("reported", "the community office was told")
+        milestone = CaseMilestone("reported", "the community office was told")
         channel: str
 
         def describe(self) -> str:
@@ -145,7 +151,7 @@ class Incident(FactAggregate):
 
     class Acknowledged(Event):
         TOPIC = "resilience.incident:Acknowledged"
-        milestone = Milestone("acknowledged", "the community acknowledged the report")
+        milestone = CaseMilestone("acknowledged", "the community acknowledged the report")
 
         def describe(self) -> str:
             return "acknowledged by the community"
@@ -170,7 +176,7 @@ class Incident(FactAggregate):
 
     class CommanderAssigned(Event):
         TOPIC = "resilience.incident:CommanderAssigned"
-        milestone = Milestone("commander_assigned", "the first incident commander was named")
+        milestone = CaseMilestone("commander_assigned", "the first incident commander was named")
         person_id: str
 
         def describe(self) -> str:
@@ -184,7 +190,7 @@ class Incident(FactAggregate):
 
     class ResponderDispatched(Event):
         TOPIC = "resilience.incident:ResponderDispatched"
-        milestone = Milestone("first_dispatched", "the earliest dispatch of any responder")
+        milestone = CaseMilestone("first_dispatched", "the earliest dispatch of any responder")
         chain_step = 0
         responder_id: str
         team: str | None
@@ -205,7 +211,7 @@ class Incident(FactAggregate):
 
     class ResponderEnRoute(Event):
         TOPIC = "resilience.incident:ResponderEnRoute"
-        milestone = Milestone("first_en_route", "the earliest responder en route")
+        milestone = CaseMilestone("first_en_route", "the earliest responder en route")
         chain_step = 1
         responder_id: str
 
@@ -221,7 +227,8 @@ class Incident(FactAggregate):
 
     class ResponderOnScene(Event):
         TOPIC = "resilience.incident:ResponderOnScene"
-        milestone = Milestone("first_on_scene", "the earliest responder on scene (a patrol counts)")
+        milestone = CaseMilestone(
+            "first_on_scene", "the earliest responder on scene (a patrol counts)")
         chain_step = 2
         responder_id: str
 
@@ -250,7 +257,8 @@ class Incident(FactAggregate):
 
     class ConsentRequested(Event):
         TOPIC = "resilience.incident:ConsentRequested"
-        milestone = Milestone("consent_requested", "the earliest request for a resident's consent")
+        milestone = CaseMilestone(
+            "consent_requested", "the earliest request for a resident's consent")
         resident_id: str
         purpose: str
 
@@ -266,7 +274,7 @@ class Incident(FactAggregate):
 
     class ConsentGranted(Event):
         TOPIC = "resilience.incident:ConsentGranted"
-        milestone = Milestone("consent_granted", "the earliest consent granted")
+        milestone = CaseMilestone("consent_granted", "the earliest consent granted")
         resident_id: str
 
         def describe(self) -> str:
@@ -305,7 +313,7 @@ class Incident(FactAggregate):
         """Forced entry without consent was authorised because lives or property could not wait."""
 
         TOPIC = "resilience.incident:ExigentEntryAuthorised"
-        milestone = Milestone("exigent_entry", "entry without consent was authorised")
+        milestone = CaseMilestone("exigent_entry", "entry without consent was authorised")
         reason: str
 
         def describe(self) -> str:
@@ -318,7 +326,7 @@ class Incident(FactAggregate):
         """A lock was breached or a door forced, e.g. the storage room in the Donghu fire."""
 
         TOPIC = "resilience.incident:ForcedEntryMade"
-        milestone = Milestone("forced_entry", "the earliest forced entry")
+        milestone = CaseMilestone("forced_entry", "the earliest forced entry")
         target: str
 
         def describe(self) -> str:
@@ -329,7 +337,7 @@ class Incident(FactAggregate):
 
     class SourceFound(Event):
         TOPIC = "resilience.incident:SourceFound"
-        milestone = Milestone("source_found", "the earliest report of the source found")
+        milestone = CaseMilestone("source_found", "the earliest report of the source found")
         description: str
 
         def describe(self) -> str:
@@ -340,7 +348,7 @@ class Incident(FactAggregate):
 
     class Contained(Event):
         TOPIC = "resilience.incident:Contained"
-        milestone = Milestone("contained", "the incident was contained")
+        milestone = CaseMilestone("contained", "the incident was contained")
         description: str
 
         def describe(self) -> str:
@@ -353,7 +361,7 @@ class Incident(FactAggregate):
         TOPIC = "resilience.incident:Resolved"
         noun = "resolution"
         step = True
-        last_milestone = Milestone(
+        last_milestone = CaseMilestone(
             "resolved",
             "the latest resolution since the last "
             "reopening (in the order they happened)")
@@ -369,7 +377,7 @@ class Incident(FactAggregate):
         TOPIC = "resilience.incident:Closed"
         noun = "closure"
         step = True
-        last_milestone = Milestone(
+        last_milestone = CaseMilestone(
             "closed", "the latest closure since the last reopening (in the order they happened)")
         reason: ClosureReason
         note: str

@@ -6,7 +6,7 @@ from enum import StrEnum
 from typing import ClassVar
 from uuid import UUID
 
-from resilience.domain.base import Context, FactAggregate, Milestone
+from resilience.domain.base import CaseMilestone, Context, FactAggregate
 from resilience.domain.catalogue import CatalogueItem
 from resilience.domain.validation import (
     check_instance,
@@ -72,7 +72,7 @@ class ServiceOrder(FactAggregate):
         TOPIC = "resilience.service:Placed"
         noun = "placement"
         step = True
-        milestone = Milestone("placed", "the resident placed the order (its first fact)")
+        milestone = CaseMilestone("placed", "the resident placed the order (its first fact)")
         status_after = OrderStatus.PLACED
         community_id: UUID
         household_id: str
@@ -107,7 +107,7 @@ class ServiceOrder(FactAggregate):
         TOPIC = "resilience.service:Accepted"
         noun = "acceptance"
         step = True
-        milestone = Milestone("accepted", "the community accepted it")
+        milestone = CaseMilestone("accepted", "the community accepted it")
         status_after = OrderStatus.ACCEPTED
 
         def describe(self) -> str:
@@ -117,7 +117,7 @@ class ServiceOrder(FactAggregate):
         TOPIC = "resilience.service:Rejected"
         noun = "rejection"
         step = True
-        milestone = Milestone("rejected", "the community rejected it")
+        milestone = CaseMilestone("rejected", "the community rejected it")
         status_after = OrderStatus.REJECTED
         reason: str
 
@@ -128,8 +128,8 @@ class ServiceOrder(FactAggregate):
         TOPIC = "resilience.service:Dispatched"
         noun = "dispatch"
         step = True
-        milestone = Milestone("first_dispatched", "the earliest dispatch to a provider")
-        last_milestone = Milestone(
+        milestone = CaseMilestone("first_dispatched", "the earliest dispatch to a provider")
+        last_milestone = CaseMilestone(
             "dispatched", "the latest dispatch (to the provider who fulfilled it)")
         status_after = OrderStatus.DISPATCHED
         provider: Provider
@@ -148,7 +148,7 @@ class ServiceOrder(FactAggregate):
         TOPIC = "resilience.service:Started"
         noun = "start"
         step = True
-        milestone = Milestone("started", "the earliest start of work")
+        milestone = CaseMilestone("started", "the earliest start of work")
         status_after = OrderStatus.IN_PROGRESS
 
         def describe(self) -> str:
@@ -158,8 +158,8 @@ class ServiceOrder(FactAggregate):
         TOPIC = "resilience.service:Completed"
         noun = "completion"
         step = True
-        milestone = Milestone("first_completed", "the earliest completion")
-        last_milestone = Milestone(
+        milestone = CaseMilestone("first_completed", "the earliest completion")
+        last_milestone = CaseMilestone(
             "completed",
             "the latest completion since the last "
             "reopening (in the order they happened)")
@@ -182,7 +182,7 @@ class ServiceOrder(FactAggregate):
         TOPIC = "resilience.service:Rated"
         noun = "rating"
         step = True
-        last_milestone = Milestone(
+        last_milestone = CaseMilestone(
             "rated", "the latest rating of the standing completion (a reopening clears it)")
         score: int
         comment: str
@@ -216,7 +216,7 @@ class ServiceOrder(FactAggregate):
         TOPIC = "resilience.service:Cancelled"
         noun = "cancellation"
         step = True
-        milestone = Milestone("cancelled", "the order was cancelled")
+        milestone = CaseMilestone("cancelled", "the order was cancelled")
         status_after = OrderStatus.CANCELLED
         reason: str
 

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from attrs import frozen
 
-from resilience.domain.base import Milestone, happening_order
+from resilience.domain.base import CaseMilestone, happening_order
 from resilience.domain.incident import Incident
 from resilience.domain.service import ServiceOrder
 
@@ -32,9 +32,8 @@ _AGGREGATES: Mapping[Subject, type[Incident] | type[ServiceOrder]] = {
     "incident": Incident, "order": ServiceOrder}
 
 
-def _name(milestone: Milestone | None) -> str | None:
-    """The milestone's plain name: what cases, definitions and documents hold."""
-    return None if milestone is None else str(milestone)
+def _name(milestone: CaseMilestone | None) -> str | None:
+    return None if milestone is None else milestone.name
 
 
 _FIRST_OF: Mapping[Subject, Mapping[str, str]] = {
@@ -70,13 +69,15 @@ an action's kind, an order's promise), listed after them."""
 
 def _described(subject: Subject) -> Mapping[str, str]:
     """Every milestone of a subject -> what it means, in the order of the facts that mark
-    them: those the event classes declare (``Milestone``), and those read off facts."""
+    them: those the event classes declare (``CaseMilestone``), and those read off facts."""
     found: dict[str, str] = {}
     for event in _AGGREGATES[subject].event_classes():
-        for milestone in (event.milestone, event.last_milestone):
-            if milestone is not None:
-                found[str(milestone)] = milestone.meaning
-        found.update(_READ_OFF[subject].get(event.fact_name, {}))
+        marked = {m.name: m.meaning for m in (event.milestone, event.last_milestone)
+                  if m is not None}
+        for name, meaning in (marked | dict(_READ_OFF[subject].get(event.fact_name, {}))).items():
+            if name in found:  # two facts marking one milestone would measure either
+                raise AssertionError(f"{subject} milestone {name} is marked twice")
+            found[name] = meaning
     return found
 
 

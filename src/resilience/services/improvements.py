@@ -26,7 +26,7 @@ def improvement_id_for(community: UUID, key: str) -> UUID:
 
 class Improvements(AggregateService[ImprovementItem]):
     """``engine.improvements``: an improvement plan's items, tracked to done; listed by
-    ``items`` and ``item``, which are ImprovementPlan's methods (the read side)."""
+    ``items`` and ``item``, which run ImprovementPlan's (the read side)."""
 
     aggregate_class = ImprovementItem
     items = delegated("_improvement_plan", ImprovementPlan.items)
