@@ -4,7 +4,7 @@ The read side of improvement items (their commands are
 resilience.services.improvements): the arguments are checked, the views
 caught up as the reports do, and the documents read into PlanItems by
 resilience.projections.plan_items. ``engine.improvements.items`` and
-``.item`` are this class's methods, so each query is written once.
+``.item`` run this class's methods, so each query is written once.
 """
 
 from collections.abc import Callable
