@@ -66,7 +66,7 @@ MOMENTS = st.builds(moment, st.integers(-2, 24).map(lambda k: 5 * k), st.sampled
 WHENS = st.one_of(MOMENTS, st.none())  # None: the engine's clock, five minutes later each step
 COMMAND_IDS = st.sampled_from((None,) * 18 + tuple(f"cmd-{i}" for i in range(1, 7)))
 REASONS = texts("checked against the log")
-CORRECTIONS = frozenset({"TimeCorrected", "DetailsCorrected"})
+CORRECTIONS = frozenset({"TimeCorrected", "DetailsCorrected", "ParticipantsCorrected"})
 SETTINGS = settings(max_examples=100, stateful_step_count=30,
                     deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -147,9 +147,9 @@ class FactMachine(RuleBasedStateMachine, Generic[A]):
     """One aggregate driven through an in-memory engine, its facts shadowed by a plain model.
 
     Each machine sets ``aggregate_id`` and ``service`` in ``__init__`` and gives the hooks
-    below: ``create`` (its first command), ``naive_command``, ``state_errors`` (what its
-    state refuses whatever the time) and ``times_valid`` (its rules about time). The rules
-    here use them to test the commands every aggregate takes.
+    below: ``create`` (its first command), ``naive_command``, ``closure`` (the fact that
+    closed it, while it stands closed) and ``times_valid`` (its rules about time). The
+    rules here use them to test the commands every aggregate takes.
     """
 
     aggregate_id: UUID  # the aggregate the commands go to
@@ -179,9 +179,18 @@ class FactMachine(RuleBasedStateMachine, Generic[A]):
         """An ordinary command dated at a naive time (``naive_time`` expects it refused)."""
         raise NotImplementedError
 
-    def state_errors(self) -> Errors:
-        """Errors the aggregate's state gives any new fact, whatever its time (none here;
-        a closed incident or a finished item refuses)."""
+    def closure(self) -> int | None:
+        """Version of the fact that closed the aggregate, while it stands closed (a closed
+        incident's closure, a finished item's completion or cancellation); None here."""
+        return None
+
+    def closed_errors(self, at: datetime | None) -> Errors:
+        """The amendment rule: what a closed aggregate gives a new fact that is no
+        correction nor reopening, dated ``at`` (None: a step, refused whatever its time).
+        It accepts late records dated at or before its closure, nothing after it."""
+        closure = self.closure()
+        if closure is not None and (at is None or at > self.times[closure]):
+            return {InvalidTransitionError}
         return set()
 
     def times_valid(self, times: dict[int, datetime]) -> bool:
@@ -247,29 +256,39 @@ class FactMachine(RuleBasedStateMachine, Generic[A]):
 
     # Rules of the model every aggregate shares -----------------------------------
 
-    def new_fact_errors(self, at: datetime) -> Errors:
-        """What a plain new fact (a note, a details correction) dated ``at`` must raise: the
-        state's errors, and InvalidTransitionError where its time breaks an invariant (as
-        before the aggregate's first fact)."""
-        errors = self.state_errors()
+    def new_fact_errors(self, at: datetime, *, correction: bool = False) -> Errors:
+        """What a plain new fact (a note; a details correction if ``correction``) dated
+        ``at`` must raise: a closed aggregate's errors (none for a correction), and
+        InvalidTransitionError where its time breaks an invariant (as before the
+        aggregate's first fact)."""
+        errors = set() if correction else self.closed_errors(at)
         if not self.times_valid({**self.times, len(self.times) + 1: at}):
             errors.add(InvalidTransitionError)
         return errors
 
     def time_correction_errors(self, version: int, corrected_to: datetime, reason: str,
                                at: datetime) -> Errors:
-        """What correcting ``version`` to ``corrected_to`` at ``at`` must raise: the state's
-        errors, a naive time or a blank reason, a fact that can't be corrected, or times
-        (the correction's own included) that would break an invariant."""
-        errors = self.state_errors()
+        """What correcting ``version`` to ``corrected_to`` at ``at`` must raise: a naive
+        time or a blank reason, a fact that can't be corrected, times (the correction's own
+        included) that would break an invariant, or a fact moved from at or before the
+        standing closure to after it (it would need a reopen)."""
+        errors: Errors = set()
         naive = corrected_to.tzinfo is None
         if naive or blank(reason):
             errors.add(InvalidInputError)
         if self.correctable(version, errors) and not naive:
             times = {**self.times, version: corrected_to, len(self.times) + 1: at}
-            if not self.times_valid(times):
+            if not self.times_valid(times) or self.crosses_closure(times):
                 errors.add(InvalidTransitionError)
         return errors
+
+    def crosses_closure(self, times: dict[int, datetime]) -> bool:
+        """Would ``times`` move a fact (no correction) from at or before the standing
+        closure to after it?"""
+        closure = self.closure()
+        return closure is not None and any(
+            self.times[v] <= self.times[closure] and times[v] > times[closure]
+            for v in self.times if self.kinds[v] not in CORRECTIONS)
 
     def correctable(self, version: int, errors: Errors) -> bool:
         """Is ``version`` a fact that may be corrected? If not, add the error to ``errors``."""
@@ -299,7 +318,7 @@ class FactMachine(RuleBasedStateMachine, Generic[A]):
                            command_id: str | None) -> None:
         """Correct the details of ``version`` and check it against the model."""
         at = self.at(when)
-        errors = self.new_fact_errors(at)
+        errors = self.new_fact_errors(at, correction=True)
         if blank(details):
             errors.add(InvalidInputError)
         self.correctable(version, errors)
@@ -326,7 +345,7 @@ class FactMachine(RuleBasedStateMachine, Generic[A]):
     def correct_time(self, fact: Fact, corrected_to: datetime, reason: str,
                      when: datetime | None, command_id: str | None) -> None:
         """Correct a fact's time only if every invariant still holds (the correction's own
-        time included); never a correction's, nor in a state that refuses new facts."""
+        time included), and not across a standing closure; never a correction's."""
         self.correct_time_of(fact.version, corrected_to, reason, when, command_id)
 
     @command(fact=FACTS, details=texts("spelling fixed"), when=WHENS, command_id=COMMAND_IDS)

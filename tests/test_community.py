@@ -1,6 +1,8 @@
 """Community organisation: areas, roles held over time, handovers, care cards."""
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -9,6 +11,7 @@ from resilience import (
     AlreadyExistsError,
     AreaKind,
     CareCard,
+    Community,
     Contact,
     Engine,
     InvalidInputError,
@@ -150,3 +153,55 @@ def test_care_card_lists_six_contacts(memory_engine: Engine, donghu: UUID) -> No
         memory_engine.communities.issue_care_card(donghu, "3", card, actor=OFFICE)
     with pytest.raises(InvalidInputError, match="not a grid"):
         memory_engine.communities.issue_care_card(donghu, "30", card, actor=OFFICE)
+
+
+def refused(engine: Engine, community: UUID, error: type[Exception],
+            command: Callable[[], object], match: str) -> None:
+    """``command`` raises ``error`` (matching ``match``) and the community gained no fact."""
+    before = len(engine.events(community))
+    with pytest.raises(error, match=match):
+        command()
+    assert len(engine.events(community)) == before
+
+
+def test_an_activitys_participants_are_corrected_as_a_number(memory_engine: Engine,
+                                                             donghu: UUID) -> None:
+    """correct_participants records ParticipantsCorrected; the activity keeps the count
+    first recorded, the community the corrected one, and a second correction wins."""
+    communities = memory_engine.communities
+    talk = communities.hold_activity(donghu, title="Fire-safety talk", category="safety",
+                                     participants=40, grid="3", actor=OFFICE).first_version
+    communities.correct_participants(donghu, talk, 46, "the sign-in sheet", actor=OFFICE)
+    corrected = memory_engine.events(donghu)[-1]
+    assert isinstance(corrected, Community.ParticipantsCorrected)
+    assert (corrected.corrects, corrected.participants) == (talk, 46)
+    assert corrected.describe() == f"participants of fact {talk} corrected to 46: the sign-in sheet"
+    assert communities.get(donghu).activities == {talk: 46}
+    communities.correct_participants(donghu, talk, 0, "cancelled on the day", actor=OFFICE)
+    assert communities.get(donghu).activities == {talk: 0}
+
+
+def test_only_an_activitys_count_can_be_corrected_and_only_to_another_number(
+        memory_engine: Engine, donghu: UUID) -> None:
+    """No such fact is NotFoundError; another fact, a correction or the same count is
+    InvalidTransitionError; a negative or non-whole count, or a blank reason, is
+    InvalidInputError. Each records nothing."""
+    communities = memory_engine.communities
+    talk = communities.hold_activity(donghu, title="Fire-safety talk", category="safety",
+                                     participants=40, actor=OFFICE).first_version
+    fix = communities.correct_participants(donghu, talk, 41, "recount", actor=OFFICE)
+
+    def correct(version: Any, participants: Any, reason: str = "recount") -> Callable[[], object]:
+        return lambda: communities.correct_participants(donghu, version, participants, reason,
+                                                        actor=OFFICE)
+
+    refused(memory_engine, donghu, NotFoundError, correct(99, 3), "no fact at version 99")
+    refused(memory_engine, donghu, InvalidTransitionError, correct(2, 3),
+            "GridAdded, not ActivityHeld")
+    refused(memory_engine, donghu, InvalidTransitionError, correct(fix.first_version, 3),
+            "itself a correction")
+    refused(memory_engine, donghu, InvalidTransitionError, correct(talk, 41),
+            "already counts 41")
+    for wrong in (-1, 2.5, True, "42"):
+        refused(memory_engine, donghu, InvalidInputError, correct(talk, wrong), "participants")
+    refused(memory_engine, donghu, InvalidInputError, correct(talk, 42, " "), "reason")

@@ -3,7 +3,8 @@
 Hypothesis drives ``engine.communities`` with random, often invalid, commands
 (duplicate area ids, unknown parents, roles for people not (yet) enrolled,
 roles in the wrong kind of area, duplicate and overlapping roles, relieving
-what is not held or before it began, repeated command ids, time corrections).
+what is not held or before it began, activities and the corrections of their
+participant counts, repeated command ids, time corrections).
 A deliberately simple model restates the rules and predicts, for every
 command, whether it is accepted (and which facts it records: a handover is a
 relief and an assignment) or which documented error class rejects it. After
@@ -103,6 +104,7 @@ class CommunityMachine(FactMachine[Community]):
         self.people: dict[str, int] = {}  # person -> version of their enrolment
         self.terms: list[Term] = []
         self.cards: dict[str, int] = {}  # grid -> card number
+        self.activities: dict[int, int] = {}  # version -> participants (corrected)
         self.progressed = 0
 
     def create(self, command_id: str | None) -> Receipt:
@@ -280,10 +282,32 @@ class CommunityMachine(FactMachine[Community]):
             self.area_of_kind(grid, {"grid"}, errors)
         if participants < 0 or blank(title):
             errors.add(InvalidInputError)
-        self.attempt(command_id, errors, lambda: self.engine.communities.hold_activity(
+        version = self.attempt(command_id, errors, lambda: self.engine.communities.hold_activity(
             self.community, title=title, category="health", participants=participants,
             grid=grid, actor=OFFICE, occurred_at=when, command_id=command_id),
             ["ActivityHeld"], at)
+        if version is not None:
+            self.activities[version] = participants
+
+    @command(fact=FACTS, participants=st.sampled_from((0, 12, 30, -1)),
+             reason=st.sampled_from(("the sign-in sheet", " ")), when=WHENS,
+             command_id=COMMAND_IDS)
+    def correct_participants(self, fact: Fact, participants: int, reason: str,
+                             when: datetime | None, command_id: str | None) -> None:
+        """Correct an activity's count to another whole number, with a reason; any other
+        fact (a correction included) is refused."""
+        at = self.at(when)
+        errors: Errors = set()
+        if participants < 0 or blank(reason):
+            errors.add(InvalidInputError)
+        elif fact.version not in self.activities or participants == self.activities[
+                fact.version]:
+            errors.add(InvalidTransitionError)
+        if self.attempt(command_id, errors, lambda: self.engine.communities.correct_participants(
+                self.community, fact.version, participants, reason, actor=OFFICE,
+                occurred_at=when, command_id=command_id),
+                ["ParticipantsCorrected"], at) is not None:
+            self.activities[fact.version] = participants
 
     @command(person=PEOPLE, name=st.sampled_from(("Wang", "Li", "")), when=WHENS,
              command_id=COMMAND_IDS)
@@ -430,6 +454,7 @@ class CommunityMachine(FactMachine[Community]):
                 if area.zone_type is not None} == self.zones
         assert set(community.people) == set(self.people)
         assert community.care_cards == {g: card(n) for g, n in self.cards.items()}
+        assert community.activities == self.activities
         # Who holds what, and who holds each exclusive role, at every moment that matters.
         moments = {SETUP_AT - timedelta(days=1), T0 + timedelta(days=1)}
         for term in self.terms:

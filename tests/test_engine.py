@@ -97,6 +97,7 @@ def test_another_writers_facts_are_seen_by_the_next_command(shared_store_url: st
         _, incident = _donghu(first)
         first.incidents.acknowledge(incident, actor=OFFICE)       # first caches the incident
         second.incidents.close(incident, "false_alarm", actor=OFFICE)
+        clock.set(clock() + timedelta(minutes=1))  # a note dated at the closure amends it
         with pytest.raises(InvalidTransitionError, match="closed"):
             first.incidents.add_note(incident, "stale view would accept this", actor=OFFICE)
         first.incidents.reopen(incident, "it was real", actor=OFFICE)  # cached: closed

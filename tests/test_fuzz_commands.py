@@ -209,6 +209,7 @@ NAMES = text("", "Grid one", "東湖", "name")
 FREE = text("smoke", "多行\n文本\tok", "z" * 300, "a reason")
 INTS = number(st.integers(-5, 50))
 VERSIONS = number(st.integers(0, 12))
+ACTIVITIES = number(st.sampled_from((8, 8, 8, 1, 0, 99)))  # 8: setup_world's activity
 SERVICES = P(st.sampled_from([("meals", "meal_delivery"), ("home", "repair"),
                               ("health", "rehab_care"), ("meals", "repair")]),
              st.tuples(text("meals").hostile, text("repair").strategy(True)))
@@ -239,6 +240,7 @@ CARDS = make(CareCard, emergency_contact=CONTACTS, grid_leader=CONTACTS, grid_wo
 PROVIDERS = make(Provider, kind=vocabulary(ProviderKind), provider_id=text("prov-1", "prov-2"),
                  name=NAMES)
 DRILL = P(st.booleans(), st.sampled_from((*NUMBERS, "no", "")))
+RESOLVED = P(st.none() | st.booleans(), st.sampled_from((*NUMBERS, "no", "yes", "")))
 
 
 @attrs.define
@@ -297,6 +299,8 @@ def _community_commands(w: World, d: Draw) -> dict[str, Callable[[], Call]]:
                                        category=d(text("health", "skills")),
                                        participants=d(INTS), grid=d(optional(AREAS)),
                                        **common(d)),
+        "correct_participants": lambda: _call(s.correct_participants, on(), d(ACTIVITIES),
+                                              d(INTS), d(FREE), **common(d)),
         **_corrections(s, on, d),
     }
 
@@ -367,7 +371,7 @@ def _order_commands(w: World, d: Draw) -> dict[str, Callable[[], Call]]:
         "complete": lambda: _call(s.complete, on(), d(vocabulary(ServiceOutcome)), d(FREE),
                                   **common(d)),
         "rate": lambda: _call(s.rate, on(), d(number(st.integers(0, 6))), d(FREE),
-                              **common(d)),
+                              resolved=d(RESOLVED), **common(d)),
         "reopen": lambda: _call(s.reopen, on(), d(FREE), **common(d)),
         "cancel": lambda: _call(s.cancel, on(), d(FREE), **common(d)),
         "add_note": lambda: _call(s.add_note, on(), d(FREE), **common(d)),
@@ -483,6 +487,8 @@ def setup_world(engine: Engine) -> World:
                                     actor=OFFICE)
     engine.communities.enrol(community, "p1", "Li", "110", ["cpr"], actor=OFFICE)
     engine.communities.enrol(community, "p2", "Wang", actor=OFFICE)
+    engine.communities.hold_activity(community, title="Fire-safety talk", category="safety",
+                                     participants=12, grid="g1", actor=OFFICE)  # version 8
     fire = engine.incidents.report(community, incident_type="fire", severity="high",
                                    location=Location(building="b1", unit="1", floor=-1),
                                    description="smoke", actor=OFFICE, occurred_at=T0)

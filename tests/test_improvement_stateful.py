@@ -3,16 +3,17 @@
 Hypothesis drives ``engine.improvements`` with random, often invalid,
 commands (wrong status, times before the planning or before the lifecycle
 fact or due date they follow, blank text, the current owner or due date
-again, a finished item given anything but a reopen, repeated command ids,
-corrections). A deliberately simple model restates the item's life and
-predicts, for every command, whether it is accepted or which documented
-error class rejects it. After every step the item read back from the store,
-and from the ``plans`` view, must equal the model. The model also keeps each
-fact's original time, when it was recorded and each time correction with
-when that was recorded, so the view is also asked for the item at cuts
-(``at``, ``known_at``) around those times (after every step around the newest
-fact and each correction, and at random ones by a rule) and must give the
-item the model works out for that cut, or none.
+again, a finished item given amendments dated before its closure and facts
+dated after it, repeated command ids, corrections). A deliberately simple
+model restates the item's life and predicts, for every command, whether it
+is accepted or which documented error class rejects it. After every step
+the item read back from the store, and from the ``plans`` view, must equal
+the model. The model also keeps each fact's original time, when it was
+recorded and each time correction with when that was recorded, so the view
+is also asked for the item at cuts (``at``, ``known_at``) around those times
+(after every step around the newest fact and each correction, and at random
+ones by a rule) and must give the item the model works out for that cut, or
+none.
 """
 
 import itertools
@@ -112,13 +113,16 @@ class ImprovementMachine(NotedMachine[ImprovementItem]):
     def versions_of(self, kinds: frozenset[str]) -> list[int]:
         return [v for v in sorted(self.kinds) if self.kinds[v] in kinds]
 
-    def state_errors(self) -> Errors:
-        """A finished item accepts nothing but a reopen."""
-        return {InvalidTransitionError} if self.status in FINISHED else set()
+    def closure(self) -> int | None:
+        """A finished item stands closed by its last lifecycle fact (its completion or
+        cancellation): it accepts amendments dated at or before it, nothing later but a
+        reopen."""
+        return self.versions_of(STEP_KINDS)[-1] if self.status in FINISHED else None
 
-    def unfinished(self, at: datetime) -> Errors:
-        """Errors of a command on an unfinished item: finished, or dated before the planning."""
-        errors = self.state_errors()
+    def amendable(self, at: datetime) -> Errors:
+        """Errors of a fact that is no lifecycle step dated ``at``: after a finished item's
+        closure, or before the planning."""
+        errors = self.closed_errors(at)
         if at < self.times[1]:
             errors.add(InvalidTransitionError)
         return errors
@@ -237,10 +241,10 @@ class ImprovementMachine(NotedMachine[ImprovementItem]):
 
     @command(owner=OWNERS, when=WHENS, command_id=COMMAND_IDS)
     def assign(self, owner: str, when: datetime | None, command_id: str | None) -> None:
-        """An unfinished item is handed to someone who is not its owner, not dated before
-        the previous owner was given it."""
+        """The item is handed to someone who is not its owner, not dated before the previous
+        owner was given it (a finished item: a late record dated at or before its closure)."""
         at = self.at(when)
-        errors = self.unfinished(at)
+        errors = self.amendable(at)
         if blank(owner):
             errors.add(InvalidInputError)
         elif owner == self.owner:
@@ -256,10 +260,11 @@ class ImprovementMachine(NotedMachine[ImprovementItem]):
     @command(due=DUES, reason=TEXTS, when=WHENS, command_id=COMMAND_IDS)
     def reschedule(self, due: datetime, reason: str, when: datetime | None,
                    command_id: str | None) -> None:
-        """An unfinished item gets another due date after its planning, not dated before the
-        previous due date was set; the same instant again is refused."""
+        """The item gets another due date after its planning, not dated before the previous
+        due date was set (a finished item: a late record dated at or before its closure);
+        the same instant again is refused."""
         at = self.at(when)
-        errors = self.unfinished(at)
+        errors = self.amendable(at)
         if due.tzinfo is None or blank(reason) or due <= self.times[1]:
             errors.add(InvalidInputError)
         elif due == self.due:

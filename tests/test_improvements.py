@@ -321,22 +321,52 @@ def test_nothing_is_completed_cancelled_started_or_reopened_twice(
         refused(engine, InvalidTransitionError, command, match="done cannot be")
 
 
-def test_a_finished_item_accepts_nothing_but_a_reopen(memory_engine: Engine, item: UUID) -> None:
-    """Like a closed incident, a done item refuses notes, reassignment, rescheduling and
-    corrections; reopened, it accepts them again."""
+def test_a_finished_item_accepts_nothing_dated_after_its_closure_but_a_reopen(
+        memory_engine: Engine, item: UUID) -> None:
+    """Like a closed incident, a done item refuses notes, reassignment and rescheduling dated
+    after its completion; reopened, it accepts them again."""
     run, engine = memory_engine.improvements, memory_engine
     run.complete(item, actor=OFFICE, occurred_at=days(3))
     for command in (
             lambda: run.add_note(item, "photos filed", actor=OFFICE, occurred_at=days(4)),
             lambda: run.assign(item, "worker-sun", actor=OFFICE, occurred_at=days(4)),
-            lambda: run.reschedule(item, DUE + DAY, "later", actor=OFFICE, occurred_at=days(4)),
-            lambda: run.correct_time(item, 2, days(2), "log", actor=OFFICE, occurred_at=days(4)),
-            lambda: run.correct_details(item, 1, "better", "typo", actor=OFFICE,
-                                        occurred_at=days(4))):
+            lambda: run.reschedule(item, DUE + DAY, "later", actor=OFFICE, occurred_at=days(4))):
         refused(engine, InvalidTransitionError, command, match="accepts nothing but a reopen")
     run.reopen(item, "photos missing", actor=OFFICE, occurred_at=days(4))
     run.add_note(item, "photos filed", actor=OFFICE, occurred_at=days(5))
     assert len(engine.events(item)) == 4
+
+
+def test_a_finished_item_accepts_corrections_and_late_records_dated_before_its_closure(
+        memory_engine: Engine, item: UUID) -> None:
+    """Amendments after closure: corrections, and notes, reassignments and reschedulings dated
+    at or before the completion, are recorded; the item stays done."""
+    run, engine = memory_engine.improvements, memory_engine
+    run.complete(item, actor=OFFICE, occurred_at=days(3))
+    run.add_note(item, "photos filed", actor=OFFICE, occurred_at=days(3))
+    run.assign(item, "worker-sun", actor=OFFICE, occurred_at=days(2))
+    run.reschedule(item, DUE + DAY, "later", actor=OFFICE, occurred_at=days(2))
+    run.correct_time(item, 2, days(3.5), "log", actor=OFFICE, occurred_at=days(9))
+    run.correct_details(item, 1, "better", "typo", actor=OFFICE, occurred_at=days(9))
+    done = run.get(item)
+    assert (done.status, done.owner, done.due, done.completed_at) == (
+        ImprovementStatus.DONE, "worker-sun", DUE + DAY, days(3.5))
+    assert len(engine.events(item)) == 7
+
+
+def test_a_correction_cannot_move_a_fact_of_a_finished_item_after_its_closure(
+        memory_engine: Engine, item: UUID) -> None:
+    """Moving a note past the completion (or the completion before the note) would date a
+    fact after the closure: refused, as a late record dated there would be."""
+    run, engine = memory_engine.improvements, memory_engine
+    note = run.add_note(item, "photos filed", actor=OFFICE, occurred_at=days(2)).first_version
+    done = run.complete(item, actor=OFFICE, occurred_at=days(3)).first_version
+    for command in (
+            lambda: run.correct_time(item, note, days(4), "log", actor=OFFICE,
+                                     occurred_at=days(9)),
+            lambda: run.correct_time(item, done, days(1) + timedelta(hours=12), "log",
+                                     actor=OFFICE, occurred_at=days(9))):
+        refused(engine, InvalidTransitionError, command, match="reopen it first")
 
 
 def test_reassigning_hands_the_item_over_but_not_to_its_owner(

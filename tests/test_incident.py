@@ -1,5 +1,6 @@
 """Incident rules: each rejected command raises a documented error and records nothing."""
 
+import functools
 from collections.abc import Callable
 from datetime import timedelta
 from uuid import UUID
@@ -158,19 +159,29 @@ def test_a_dispatch_of_a_team_is_all_or_nothing(memory_engine: Engine, fire: UUI
              "li was already dispatched")
 
 
-def test_closed_incident_accepts_only_reopen(memory_engine: Engine, fire: UUID) -> None:
-    """After closing, notes and corrections are refused until the incident is reopened."""
+def test_a_closed_incident_accepts_amendments_and_nothing_dated_after_its_closure(
+        memory_engine: Engine, fire: UUID) -> None:
+    """After closing, corrections and late records dated at or before the closure are
+    accepted; a fact dated after it, or a step, is refused until the incident is reopened."""
     incidents = memory_engine.incidents
     rejected(memory_engine, fire, InvalidTransitionError,
              lambda: incidents.close(fire, ClosureReason.RESOLVED, actor=OFFICE), "resolved first")
-    incidents.close(fire, "false_alarm", actor=OFFICE)
+    incidents.close(fire, "false_alarm", actor=OFFICE, occurred_at=T0 + minutes(40))
     rejected(memory_engine, fire, InvalidTransitionError,
-             lambda: incidents.add_note(fire, "late note", actor=OFFICE), "nothing but a reopen")
+             lambda: incidents.add_note(fire, "late note", actor=OFFICE,
+                                        occurred_at=T0 + minutes(41)), "nothing but a reopen")
     rejected(memory_engine, fire, InvalidTransitionError,
-             lambda: incidents.correct_time(fire, 1, T0 + minutes(1), "typo", actor=OFFICE))
-    incidents.reopen(fire, "it was real", actor=OFFICE)
-    incidents.add_note(fire, "late note", actor=OFFICE)
-    assert incidents.get(fire).status is not IncidentStatus.CLOSED
+             lambda: incidents.resolve(fire, "out", actor=OFFICE, occurred_at=T0 + minutes(41)),
+             "nothing but a reopen")
+    incidents.add_note(fire, "late note", actor=OFFICE, occurred_at=T0 + minutes(40))
+    incidents.correct_time(fire, 2, T0 + minutes(2), "phone log", actor=OFFICE,
+                           occurred_at=T0 + minutes(90))
+    incidents.correct_details(fire, 1, "smoke, basement", "wording", actor=OFFICE,
+                              occurred_at=T0 + minutes(90))
+    assert incidents.get(fire).status is IncidentStatus.CLOSED
+    incidents.reopen(fire, "it was real", actor=OFFICE, occurred_at=T0 + minutes(95))
+    incidents.add_note(fire, "later note", actor=OFFICE, occurred_at=T0 + minutes(96))
+    assert incidents.get(fire).status is IncidentStatus.REOPENED
 
 
 def test_time_correction_applies_and_keeps_the_original(memory_engine: Engine,
@@ -321,3 +332,200 @@ def test_a_correction_cannot_reorder_resolution_closure_and_reopening(memory_eng
                                             "log", actor=OFFICE),
              "closure would precede its resolution")
     incidents.correct_time(fire, reopened.first_version, T0 + minutes(40), "log", actor=OFFICE)
+
+
+# Reopen cycles and late records -----------------------------------------------------------
+
+
+def test_a_rekindled_fire_is_contained_and_resolved_again_after_a_reopening(
+        memory_engine: Engine, fire: UUID) -> None:
+    """Contained 10:20, resolved 10:30, reopened 11:00, contained 11:10, resolved 11:30: each
+    containment and resolution belongs to its own cycle."""
+    incidents = memory_engine.incidents
+    first = incidents.contain(fire, actor=ZHANG, occurred_at=T0 + minutes(20)).first_version
+    incidents.resolve(fire, "out", actor=ZHANG, occurred_at=T0 + minutes(30))
+    assert incidents.get(fire).status is IncidentStatus.RESOLVED
+    reopened = incidents.reopen(fire, "flare-up", actor=ZHANG, occurred_at=T0 + minutes(60))
+    incident = incidents.get(fire)
+    assert (incident.status, incident.contained, incident.cycle) == (
+        IncidentStatus.REOPENED, None, 1)
+    second = incidents.contain(fire, actor=ZHANG, occurred_at=T0 + minutes(70)).first_version
+    assert incidents.get(fire).status is IncidentStatus.CONTAINED
+    incidents.resolve(fire, "out again", actor=ZHANG, occurred_at=T0 + minutes(90))
+    incident = incidents.get(fire)
+    assert incident.status is IncidentStatus.RESOLVED
+    assert (incident.cycle_of(first), incident.cycle_of(reopened.first_version),
+            incident.cycle_of(second), incident.reopen_count) == (0, 1, 1, 1)
+    assert incident.containments == [first, second]
+
+
+def test_a_second_containment_in_one_cycle_is_refused(memory_engine: Engine,
+                                                      fire: UUID) -> None:
+    """One containment per cycle: another, before the reopening or after it, needs a reopen
+    (before it) or is refused (the new cycle has one)."""
+    incidents = memory_engine.incidents
+    incidents.contain(fire, actor=ZHANG, occurred_at=T0 + minutes(20))
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: incidents.contain(fire, actor=ZHANG, occurred_at=T0 + minutes(25)),
+             "already contained")
+    incidents.resolve(fire, "out", actor=ZHANG, occurred_at=T0 + minutes(30))
+    incidents.reopen(fire, "flare-up", actor=ZHANG, occurred_at=T0 + minutes(60))
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: incidents.contain(fire, actor=ZHANG, occurred_at=T0 + minutes(40)),
+             "already contained in cycle 0")
+    incidents.contain(fire, actor=ZHANG, occurred_at=T0 + minutes(70))
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: incidents.contain(fire, actor=ZHANG, occurred_at=T0 + minutes(75)),
+             "already contained in cycle 1")
+
+
+def test_a_resolved_incident_can_be_reopened_without_being_closed(memory_engine: Engine,
+                                                                   fire: UUID) -> None:
+    """Reopen needs a resolution or a closure; an incident that has neither is refused."""
+    incidents = memory_engine.incidents
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: incidents.reopen(fire, "smoke", actor=ZHANG, occurred_at=T0 + minutes(5)),
+             "only a resolved or closed incident")
+    incidents.resolve(fire, "out", actor=ZHANG, occurred_at=T0 + minutes(30))
+    incidents.reopen(fire, "smoke", actor=ZHANG, occurred_at=T0 + minutes(40))
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: incidents.reopen(fire, "again", actor=ZHANG, occurred_at=T0 + minutes(45)),
+             "only a resolved or closed incident")
+    assert incidents.get(fire).reopen_count == 1
+
+
+def test_after_a_reopening_responders_are_dispatched_and_arrive_again(memory_engine: Engine,
+                                                                      fire: UUID) -> None:
+    """A responder's chain is per cycle: dispatched, en route and on scene again after a
+    reopening; the status follows the new cycle."""
+    incidents = memory_engine.incidents
+    incidents.dispatch(fire, ["li"], actor=OFFICE, occurred_at=T0 + minutes(2))
+    incidents.arrive(fire, "li", actor=LI, occurred_at=T0 + minutes(5))
+    incidents.resolve(fire, "out", actor=ZHANG, occurred_at=T0 + minutes(30))
+    incidents.close(fire, "resolved", actor=OFFICE, occurred_at=T0 + minutes(40))
+    incidents.reopen(fire, "flare-up", actor=ZHANG, occurred_at=T0 + minutes(60))
+    assert incidents.get(fire).on_scene() == []
+    incidents.dispatch(fire, ["li"], actor=OFFICE, occurred_at=T0 + minutes(61))
+    assert incidents.get(fire).status is IncidentStatus.DISPATCHED
+    incidents.en_route(fire, "li", actor=LI, occurred_at=T0 + minutes(62))
+    incidents.arrive(fire, "li", actor=LI, occurred_at=T0 + minutes(65))
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: incidents.arrive(fire, "li", actor=LI, occurred_at=T0 + minutes(66)),
+             "li was already on scene in cycle 1")
+    incident = incidents.get(fire)
+    assert (incident.status, incident.on_scene()) == (IncidentStatus.ON_SCENE, ["li"])
+    assert set(incident.chains(0)) == set(incident.chains(1)) == {"li"}
+    assert incident.chains(0)["li"].en_route is None
+
+
+def test_an_en_route_recorded_after_the_arrival_is_accepted_when_its_time_fits(
+        memory_engine: Engine, fire: UUID) -> None:
+    """Detected 10:00, dispatched 10:01, on scene 10:05 recorded 10:06, then en route 10:02
+    recorded 10:20: the chain rule is about times, not the order of recording."""
+    incidents = memory_engine.incidents
+    incidents.dispatch(fire, ["li"], actor=OFFICE, occurred_at=T0 + minutes(1))
+    incidents.arrive(fire, "li", actor=LI, occurred_at=T0 + minutes(5))
+    en_route = incidents.en_route(fire, "li", actor=LI, occurred_at=T0 + minutes(2))
+    chain = incidents.get(fire).chains()["li"]
+    assert chain.en_route == en_route.first_version
+
+
+def test_a_late_chain_record_must_still_fit_between_its_neighbours(memory_engine: Engine,
+                                                                   fire: UUID) -> None:
+    """A late en route is refused before the dispatch or after the arrival; a late dispatch
+    after the arrival is refused."""
+    incidents = memory_engine.incidents
+    incidents.dispatch(fire, ["li"], actor=OFFICE, occurred_at=T0 + minutes(1))
+    incidents.arrive(fire, "li", actor=LI, occurred_at=T0 + minutes(5))
+    for at in (T0, T0 + minutes(6)):
+        rejected(memory_engine, fire, InvalidTransitionError,
+                 functools.partial(incidents.en_route, fire, "li", actor=LI, occurred_at=at),
+                 "times can't go backwards")
+    incidents.arrive(fire, "wang", actor=LI, occurred_at=T0 + minutes(5))
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: incidents.dispatch(fire, ["wang"], actor=OFFICE, occurred_at=T0 + minutes(6)),
+             "times can't go backwards")
+    incidents.dispatch(fire, ["wang"], actor=OFFICE, occurred_at=T0 + minutes(4))
+
+
+def test_a_time_correction_cannot_put_two_containments_in_one_cycle(memory_engine: Engine,
+                                                                    fire: UUID) -> None:
+    """Moving the second containment before the reopening (or the reopening after it) would
+    give the first cycle two containments: refused."""
+    incidents = memory_engine.incidents
+    incidents.contain(fire, actor=ZHANG, occurred_at=T0 + minutes(20))
+    incidents.resolve(fire, "out", actor=ZHANG, occurred_at=T0 + minutes(30))
+    reopened = incidents.reopen(fire, "flare-up", actor=ZHANG,
+                                occurred_at=T0 + minutes(60)).first_version
+    second = incidents.contain(fire, actor=ZHANG, occurred_at=T0 + minutes(70)).first_version
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: incidents.correct_time(fire, second, T0 + minutes(50), "log", actor=OFFICE,
+                                            occurred_at=T0 + minutes(80)),
+             "two Contained facts")
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: incidents.correct_time(fire, reopened, T0 + minutes(75), "log",
+                                            actor=OFFICE, occurred_at=T0 + minutes(80)),
+             "two Contained facts")
+    incidents.correct_time(fire, second, T0 + minutes(65), "log", actor=OFFICE,
+                           occurred_at=T0 + minutes(80))
+
+
+def test_a_time_correction_rechecks_each_responder_chain_in_its_cycle(memory_engine: Engine,
+                                                                      fire: UUID) -> None:
+    """A correction that puts an arrival before its dispatch, or moves a dispatch into a
+    cycle where the responder was dispatched already, is refused."""
+    incidents = memory_engine.incidents
+    first = incidents.dispatch(fire, ["li"], actor=OFFICE,
+                               occurred_at=T0 + minutes(2)).first_version
+    arrival = incidents.arrive(fire, "li", actor=LI, occurred_at=T0 + minutes(5)).first_version
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: incidents.correct_time(fire, arrival, T0 + minutes(1), "log", actor=OFFICE,
+                                            occurred_at=T0 + minutes(80)),
+             "times can't go backwards")
+    incidents.resolve(fire, "out", actor=ZHANG, occurred_at=T0 + minutes(30))
+    incidents.reopen(fire, "flare-up", actor=ZHANG, occurred_at=T0 + minutes(60))
+    again = incidents.dispatch(fire, ["li"], actor=OFFICE,
+                               occurred_at=T0 + minutes(61)).first_version
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: incidents.correct_time(fire, again, T0 + minutes(3), "log", actor=OFFICE,
+                                            occurred_at=T0 + minutes(80)),
+             "two ResponderDispatched facts")
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: incidents.correct_time(fire, first, T0 + minutes(62), "log", actor=OFFICE,
+                                            occurred_at=T0 + minutes(80)))
+
+
+def test_a_closed_incident_accepts_a_late_record_of_its_response(memory_engine: Engine,
+                                                                 fire: UUID) -> None:
+    """After-action review finds a dispatch and a containment nobody logged: dated before the
+    closure, they are recorded in the cycle they belong to and the incident stays closed."""
+    incidents = memory_engine.incidents
+    incidents.resolve(fire, "out", actor=ZHANG, occurred_at=T0 + minutes(30))
+    incidents.close(fire, "resolved", actor=OFFICE, occurred_at=T0 + minutes(40))
+    incidents.dispatch(fire, ["li"], actor=OFFICE, occurred_at=T0 + minutes(2),)
+    incidents.arrive(fire, "li", actor=LI, occurred_at=T0 + minutes(6))
+    incidents.contain(fire, actor=ZHANG, occurred_at=T0 + minutes(20))
+    incident = incidents.get(fire)
+    assert (incident.status, incident.on_scene(), incident.contained is not None) == (
+        IncidentStatus.CLOSED, ["li"], True)
+    rejected(memory_engine, fire, InvalidTransitionError,
+             lambda: incidents.dispatch(fire, ["wang"], actor=OFFICE,
+                                        occurred_at=T0 + minutes(41)),
+             "nothing but a reopen")
+
+
+def test_a_time_correction_cannot_move_a_fact_past_the_standing_closure(
+        memory_engine: Engine, fire: UUID) -> None:
+    """Moving a fact after the closure of a closed incident would need a reopen: refused."""
+    incidents = memory_engine.incidents
+    note = incidents.add_note(fire, "hydrant open", actor=ZHANG,
+                              occurred_at=T0 + minutes(10)).first_version
+    closure = incidents.close(fire, "false_alarm", actor=OFFICE,
+                              occurred_at=T0 + minutes(40)).first_version
+    for version, to in ((note, T0 + minutes(45)), (closure, T0 + minutes(5))):
+        rejected(memory_engine, fire, InvalidTransitionError,
+                 functools.partial(incidents.correct_time, fire, version, to, "log",
+                                   actor=OFFICE, occurred_at=T0 + minutes(90)),
+                 "reopen it first")
+    incidents.correct_time(fire, closure, T0 + minutes(50), "log", actor=OFFICE,
+                           occurred_at=T0 + minutes(90))

@@ -2,13 +2,15 @@
 
 Hypothesis drives ``engine.incidents`` with random, often invalid, commands
 (wrong state, times before detection, responder chains going backwards,
-forced entry without consent, closed incidents, repeated command ids, time
-corrections). A deliberately simple model (plain dicts and lists) restates the
-rules and predicts, for every command, whether it is accepted (and which facts
-it records) or which documented error class rejects it. After every step the
+forced entry without consent, closed incidents and amendments to them, reopen
+cycles, late records out of order, repeated command ids, time corrections). A
+deliberately simple model (plain dicts and lists) restates the rules and
+predicts, for every command, whether it is accepted (and which facts it
+records) or which documented error class rejects it. After every step the
 incident read back from the store must equal the model. What a late record or a
-time correction can reorder (commander, classification, pending consents) the
-model reads in the order things happened: by effective time, then version.
+time correction can reorder (commander, classification, pending consents, the
+cycle a containment or a responder's fact belongs to) the model reads in the
+order things happened: by effective time, then version.
 """
 
 import itertools
@@ -54,13 +56,21 @@ TEXTS = texts("smoke in the basement")
 RESPONDERS = st.sampled_from(("li", "wang", "chen", ""))
 RESIDENTS = st.sampled_from(("resident-a", "resident-b", ""))
 CHAIN = ("dispatched", "en_route", "on_scene")
+CHAIN_KINDS = {"ResponderDispatched": "dispatched", "ResponderEnRoute": "en_route",
+               "ResponderOnScene": "on_scene"}
+CONTAINED = "contained"  # the step name the model gives a containment (responder None)
 WHERE = Location(building="30", unit="1", floor=-1)
 # Facts whose order in time decides something: who commands, the classification in effect,
-# which consents are pending, and resolve, close and reopen.
+# which consents are pending, resolve, close and reopen, and (against the reopenings) the
+# cycle of a containment or a responder's fact.
 ORDERED = frozenset({"Detected", "Reclassified", "CommanderAssigned", "ConsentRequested",
-                     "ConsentGranted", "ConsentRefused", "Resolved", "Closed", "Reopened"})
+                     "ConsentGranted", "ConsentRefused", "Resolved", "Closed", "Reopened",
+                     "Contained", *CHAIN_KINDS})
 ORDERED_FACTS = FACTS.filter(lambda fact: fact.kind in ORDERED)
 REQUESTS = FACTS.filter(lambda fact: fact.kind == "ConsentRequested")
+CHAIN_FACTS = FACTS.filter(lambda fact: fact.kind in CHAIN_KINDS)
+# A fact the per-cycle rules count: the responder it is about (None: a containment), its step.
+Counted = tuple[str | None, str]
 
 
 def happening_order(times: dict[int, datetime]) -> Callable[[int], tuple[datetime, int]]:
@@ -81,16 +91,15 @@ class IncidentMachine(NotedMachine[Incident]):
         self.commanders: dict[int, str] = {}  # version -> person assigned
         self.reported = False
         self.acknowledged = False
-        self.chains: dict[str, dict[str, int]] = {}  # responder -> step -> version
+        self.counted: dict[int, Counted] = {}  # version -> containment or a responder's step
         self.requests: dict[str, list[int]] = {}  # resident -> versions of their requests
         self.answers: dict[str, list[tuple[int, bool]]] = {}  # resident -> (version, granted)
         self.answered: dict[int, int] = {}  # answer version -> version of the request answered
         self.exigent: int | None = None
         self.forced: list[int] = []
-        self.contained = False
-        self.resolved = False
+        self.resolved = False  # in the current cycle
         self.closed = False
-        self.reopens = 0
+        self.reopenings: list[int] = []
         self.lifecycle: list[int] = []  # versions of Resolved, Closed and Reopened facts
 
     def create(self, command_id: str | None) -> Receipt:
@@ -102,16 +111,55 @@ class IncidentMachine(NotedMachine[Incident]):
 
     # Rules of the model ----------------------------------------------------------
 
-    def state_errors(self) -> Errors:
-        """A closed incident takes nothing but a reopen."""
-        return {InvalidTransitionError} if self.closed else set()
+    def closure(self) -> int | None:
+        """A closed incident stands closed by its last closure."""
+        return self.lifecycle[-1] if self.closed else None
 
-    def live(self, at: datetime) -> Errors:
-        """Errors every ordinary command gets: before detection, or the incident is closed."""
-        errors = self.state_errors()
+    def live(self, at: datetime, *, step: bool = False) -> Errors:
+        """Errors every ordinary command dated ``at`` gets: before detection, or the incident
+        is closed and the fact is a step or dated after the closure."""
+        errors = self.closed_errors(None if step else at)
         if at < self.times[1]:
             errors.add(InvalidTransitionError)
         return errors
+
+    def cycle_of(self, version: int, times: dict[int, datetime]) -> int:
+        """How many reopenings happened before the fact (a reopening opens its cycle)."""
+        key = happening_order(times)
+        return sum(key(r) <= key(version) for r in self.reopenings)
+
+    def cycles_valid(self, times: dict[int, datetime], new: dict[int, Counted]) -> bool:
+        """In each cycle at most one containment, and per responder at most one of each
+        step, dated dispatched <= en route <= on scene (``new`` facts added)."""
+        places: dict[tuple[int, str | None, str], int] = {}
+        for version, (who, step) in sorted({**self.counted, **new}.items()):
+            place = (self.cycle_of(version, times), who, step)
+            if place in places:
+                return False
+            places[place] = version
+        for (cycle, who, step), version in places.items():
+            earlier = [places[cycle, who, s] for s in CHAIN[:CHAIN.index(step)]
+                       if (cycle, who, s) in places] if step in CHAIN else []
+            if any(times[version] < times[e] for e in earlier):
+                return False
+        return True
+
+    def counted_errors(self, at: datetime, new: list[Counted]) -> Errors:
+        """Errors of new counted facts dated ``at``: closed, before detection, or breaking
+        the per-cycle rules."""
+        errors = self.live(at)
+        first = len(self.times) + 1
+        pending = dict(enumerate(new, start=first))
+        if not self.cycles_valid({**self.times, **dict.fromkeys(pending, at)}, pending):
+            errors.add(InvalidTransitionError)
+        return errors
+
+    def in_cycle(self, step: str, cycle: int | None = None) -> dict[str | None, int]:
+        """Responder (None: the containment) -> version of their ``step`` fact in ``cycle``
+        (the current one by default)."""
+        wanted = len(self.reopenings) if cycle is None else cycle
+        return {who: v for v, (who, s) in self.counted.items()
+                if s == step and self.cycle_of(v, self.times) == wanted}
 
     def last_to_happen(self, versions: list[int]) -> int:
         return max(versions, key=happening_order(self.times))
@@ -163,23 +211,21 @@ class IncidentMachine(NotedMachine[Incident]):
         lifecycle = [times[v] for v in self.lifecycle]
         if any(later < earlier for earlier, later in itertools.pairwise(lifecycle)):
             return False
-        for chain in self.chains.values():
-            steps = [times[chain[s]] for s in CHAIN if s in chain]
-            if any(later < earlier for earlier, later in itertools.pairwise(steps)):
-                return False
+        if not self.cycles_valid(times, {}):
+            return False
         return all(self.entry_permitted(times[v], times) for v in self.forced)
 
     def status(self) -> str:
+        """The current cycle's progress; "reopened" until a reopened incident gets further."""
         if self.closed:
             return "closed"
         if self.resolved:
             return "resolved"
-        if self.contained:
-            return "contained"
-        if any("on_scene" in c for c in self.chains.values()):
-            return "on_scene"
-        if any("dispatched" in c for c in self.chains.values()):
-            return "dispatched"
+        for step in (CONTAINED, "on_scene", "dispatched"):
+            if self.in_cycle(step):
+                return step
+        if self.reopenings:
+            return "reopened"
         if self.acknowledged:
             return "acknowledged"
         return "reported" if self.reported else "detected"
@@ -282,62 +328,64 @@ class IncidentMachine(NotedMachine[Incident]):
     @command(responders=st.lists(RESPONDERS, max_size=3), when=WHENS, command_id=COMMAND_IDS)
     def dispatch(self, responders: list[str], when: datetime | None,
                  command_id: str | None) -> None:
-        """Dispatch each responder once, never after they are already en route or on scene."""
+        """Dispatch each responder once per cycle, never after their en route or arrival of
+        that cycle (a late record may come before them)."""
         at = self.at(when)
-        errors = self.live(at)
+        errors = self.counted_errors(at, [(r, "dispatched") for r in responders])
         if not responders or any(blank(r) for r in responders):
             errors.add(InvalidInputError)
         if len(set(responders)) != len(responders):
             errors.add(InvalidInputError)
-        for responder in responders:
-            chain = self.chains.get(responder, {})
-            if "dispatched" in chain:
-                errors.add(InvalidTransitionError)
-            # dispatched <= en route <= on scene, also when the later steps came first.
-            if any(self.times[chain[s]] < at for s in ("en_route", "on_scene") if s in chain):
-                errors.add(InvalidTransitionError)
         first = self.attempt(command_id, errors, lambda: self.engine.incidents.dispatch(
             self.incident, responders, team="squad", actor=COMMANDER, occurred_at=when,
             command_id=command_id), ["ResponderDispatched"] * len(responders), at)
         if first is not None:
             for version, responder in enumerate(responders, start=first):
-                self.chains.setdefault(responder, {})["dispatched"] = version
+                self.counted[version] = (responder, "dispatched")
 
     @command(responder=RESPONDERS, when=WHENS, command_id=COMMAND_IDS)
     def en_route(self, responder: str, when: datetime | None, command_id: str | None) -> None:
-        """En route once, before arriving, not before the dispatch."""
+        """En route once per cycle, dated between the dispatch and the arrival of that cycle
+        (either may be recorded already)."""
         at = self.at(when)
-        errors = self.live(at)
-        chain = self.chains.get(responder, {})
+        errors = self.counted_errors(at, [(responder, "en_route")])
         if blank(responder):
             errors.add(InvalidInputError)
-        if "en_route" in chain or "on_scene" in chain:
-            errors.add(InvalidTransitionError)
-        if "dispatched" in chain and at < self.times[chain["dispatched"]]:
-            errors.add(InvalidTransitionError)
         first = self.attempt(command_id, errors, lambda: self.engine.incidents.en_route(
             self.incident, responder, actor=COMMANDER, occurred_at=when, command_id=command_id),
             ["ResponderEnRoute"], at)
         if first is not None:
-            self.chains.setdefault(responder, {})["en_route"] = first
+            self.counted[first] = (responder, "en_route")
 
     @command(responder=RESPONDERS, when=WHENS, command_id=COMMAND_IDS)
     def arrive(self, responder: str, when: datetime | None, command_id: str | None) -> None:
-        """Arrive once (dispatched or not), not before the dispatch or the en-route fact."""
+        """Arrive once per cycle (dispatched or not), not before the dispatch or the en-route
+        fact of that cycle."""
         at = self.at(when)
-        errors = self.live(at)
-        chain = self.chains.get(responder, {})
+        errors = self.counted_errors(at, [(responder, "on_scene")])
         if blank(responder):
             errors.add(InvalidInputError)
-        if "on_scene" in chain:
-            errors.add(InvalidTransitionError)
-        if any(at < self.times[chain[s]] for s in ("dispatched", "en_route") if s in chain):
-            errors.add(InvalidTransitionError)
         first = self.attempt(command_id, errors, lambda: self.engine.incidents.arrive(
             self.incident, responder, actor=COMMANDER, occurred_at=when, command_id=command_id),
             ["ResponderOnScene"], at)
         if first is not None:
-            self.chains.setdefault(responder, {})["on_scene"] = first
+            self.counted[first] = (responder, "on_scene")
+
+    @command(fact=CHAIN_FACTS, step=st.sampled_from(CHAIN), steps=st.integers(-1, 1),
+             command_id=COMMAND_IDS)
+    def record_late(self, fact: Fact, step: str, steps: int, command_id: str | None) -> None:
+        """Record a step of the responder of a chain fact dated just before, at or after that
+        fact (a field report arriving out of order): random moments rarely land there."""
+        responder = self.counted[fact.version][0]
+        assert responder is not None
+        near = self.times[fact.version] + timedelta(minutes=5 * steps)
+        match step:
+            case "dispatched":
+                self.dispatch([responder], near, command_id)
+            case "en_route":
+                self.en_route(responder, near, command_id)
+            case _:
+                self.arrive(responder, near, command_id)
 
     @command(action=st.sampled_from(("evacuation", "suppression", "juggling")), description=TEXTS,
              when=WHENS, command_id=COMMAND_IDS)
@@ -469,21 +517,21 @@ class IncidentMachine(NotedMachine[Incident]):
 
     @command(when=WHENS, command_id=COMMAND_IDS)
     def contain(self, when: datetime | None, command_id: str | None) -> None:
-        """Contain once."""
+        """Contain once per cycle (the cycle of the containment's own time)."""
         at = self.at(when)
-        errors = self.live(at)
-        if self.contained:
-            errors.add(InvalidTransitionError)
-        if self.attempt(command_id, errors, lambda: self.engine.incidents.contain(
-                self.incident, actor=COMMANDER, occurred_at=when, command_id=command_id),
-                ["Contained"], at) is not None:
-            self.contained = True
+        errors = self.counted_errors(at, [(None, CONTAINED)])
+        first = self.attempt(command_id, errors, lambda: self.engine.incidents.contain(
+            self.incident, actor=COMMANDER, occurred_at=when, command_id=command_id),
+            ["Contained"], at)
+        if first is not None:
+            self.counted[first] = (None, CONTAINED)
 
     @command(summary=TEXTS, when=WHENS, command_id=COMMAND_IDS)
     def resolve(self, summary: str, when: datetime | None, command_id: str | None) -> None:
-        """Resolve once per opening, with a summary, not before the last close or reopen."""
+        """Resolve once per cycle, with a summary, not before the last close or reopen; a
+        step, so never while closed."""
         at = self.at(when)
-        errors = self.live(at)
+        errors = self.live(at, step=True)
         if self.resolved:
             errors.add(InvalidTransitionError)
         if blank(summary):
@@ -500,9 +548,9 @@ class IncidentMachine(NotedMachine[Incident]):
              when=WHENS, command_id=COMMAND_IDS)
     def close(self, reason: str, when: datetime | None, command_id: str | None) -> None:
         """Close for a known reason, not before the last resolve or reopen; closing as
-        resolved needs the resolution first."""
+        resolved needs the resolution first; a step, so never while closed."""
         at = self.at(when)
-        errors = self.live(at)
+        errors = self.live(at, step=True)
         if reason == "bored":
             errors.add(InvalidInputError)
         if reason == "resolved" and not self.resolved:
@@ -517,11 +565,11 @@ class IncidentMachine(NotedMachine[Incident]):
 
     @command(reason=TEXTS, when=WHENS, command_id=COMMAND_IDS)
     def reopen(self, reason: str, when: datetime | None, command_id: str | None) -> None:
-        """Reopen only a closed incident (the one command a closed incident accepts), not
-        before its closure."""
+        """Reopen only a resolved or closed incident, not before its resolution or
+        closure: a new cycle starts."""
         at = self.at(when)
         errors: Errors = set()
-        if at < self.times[1] or not self.closed:
+        if at < self.times[1] or not (self.closed or self.resolved):
             errors.add(InvalidTransitionError)
         if blank(reason):
             errors.add(InvalidInputError)
@@ -531,7 +579,7 @@ class IncidentMachine(NotedMachine[Incident]):
             ["Reopened"], at)
         if first is not None:
             self.closed = self.resolved = False
-            self.reopens += 1
+            self.reopenings.append(first)
             self.lifecycle.append(first)
 
     @command(fact=ORDERED_FACTS, anchor=ORDERED_FACTS, steps=st.integers(-1, 1), when=WHENS,
@@ -539,15 +587,18 @@ class IncidentMachine(NotedMachine[Incident]):
     def correct_an_ordered_fact(self, fact: Fact, anchor: Fact, steps: int,
                                 when: datetime | None, command_id: str | None) -> None:
         """Move a fact whose place in time matters (an assignment, a classification, a
-        consent request or answer, a resolve, close or reopen) to just before, at or after
-        another such fact: random facts and moments rarely reorder these, or tie them."""
+        consent request or answer, a resolve, close or reopen, a containment or a
+        responder's fact) to just before, at or after another such fact: random facts and
+        moments rarely reorder these, or tie them."""
         near = self.times[anchor.version] + timedelta(minutes=5 * steps)
         self.correct_time_of(fact.version, near, "log checked", when, command_id)
 
     @command(command_id=COMMAND_IDS)
     def progress(self, command_id: str | None) -> None:
-        """The next step of a smooth response, now (keeps long runs reaching late states)."""
-        li = self.chains.get("li", {})
+        """The next step of a smooth response, now (keeps long runs reaching late states and
+        further cycles: a resolved incident is reopened every other time, a closed one
+        always)."""
+        li = {step for step in CHAIN if "li" in self.in_cycle(step)}
         if self.closed:
             self.reopen("rekindled", None, command_id)
         elif not self.reported:
@@ -576,10 +627,12 @@ class IncidentMachine(NotedMachine[Incident]):
             resident = self.pending()[0]
             asked = self.times[self.pending_request(resident)]
             self.answer(resident, False, asked if len(self.times) % 2 else None, command_id)
-        elif not self.contained:
+        elif not self.in_cycle(CONTAINED):
             self.contain(None, command_id)
         elif not self.resolved:
             self.resolve("extinguished", None, command_id)
+        elif len(self.times) % 2:
+            self.reopen("flared up", None, command_id)
         else:
             self.close("resolved", None, command_id)
 
@@ -591,13 +644,24 @@ class IncidentMachine(NotedMachine[Incident]):
         incident = self.stored()
         assert incident.status.value == self.status()
         assert incident.is_closed is self.closed
-        assert sorted(incident.on_scene()) == sorted(
-            r for r, chain in self.chains.items() if "on_scene" in chain)
+        assert sorted(incident.on_scene()) == sorted(map(str, self.in_cycle("on_scene")))
+        assert incident.contained == self.in_cycle(CONTAINED).get(None)
+        assert incident.cycle == len(self.reopenings)
+        for cycle in range(len(self.reopenings) + 1):
+            chains = {r: {s: v for s in CHAIN if (v := getattr(chain, s)) is not None}
+                      for r, chain in incident.chains(cycle).items()}
+            model: dict[str | None, dict[str, int]] = {}
+            for step in CHAIN:
+                for who, version in self.in_cycle(step, cycle).items():
+                    model.setdefault(who, {})[step] = version
+            assert chains == model
+        assert {v: incident.cycle_of(v) for v in self.times} == {
+            v: self.cycle_of(v, self.times) for v in self.times}
         assert incident.pending_consents() == self.pending()
         assert incident.answered_requests == self.answered
         assert incident.commander == self.commander()
         assert (incident.incident_type.value, incident.severity.value) == self.classification()
-        assert incident.reopen_count == self.reopens
+        assert incident.reopen_count == len(self.reopenings)
 
 
 class TestIncidentMachine(IncidentMachine.TestCase):  # type: ignore[misc,valid-type]

@@ -350,6 +350,29 @@ def test_a_v1_event_in_a_real_store_is_upcast_on_read(tmp_path: Path) -> None:
     assert loaded.tags == ("legacy",)
 
 
+# What the mapper wrote for a Rated event before ``resolved`` (class_version 1): no key.
+V1_RATED_STATE = (
+    b'{"timestamp":"2022-02-15T17:00:00+08:00","occurred_at":"2022-02-15T16:58:00+08:00",'
+    b'"actor":{"person_id":"res-liu","role":"resident"},"command_id":null,'
+    b'"score":4,"comment":"hot"}'
+)
+
+
+def test_a_rating_stored_before_resolved_existed_reads_back_as_not_said() -> None:
+    """A v1 Rated state loads with ``resolved`` None (the resident did not say), its detail
+    ``[score, None]``; a v2 rating stores class_version 2."""
+    stored = StoredEvent(originator_id=NOTE_ID, originator_version=6,
+                         topic="resilience.service:Rated", state=V1_RATED_STATE)
+    mapper = _mapper()
+    loaded = mapper.to_domain_event(stored)
+    assert isinstance(loaded, ServiceOrder.Rated)
+    assert (loaded.score, loaded.comment, loaded.resolved) == (4, "hot", None)
+    assert loaded.detail() == [4, None]
+    again = mapper.to_stored_event(loaded)
+    assert json.loads(again.state)["class_version"] == 2
+    assert mapper.to_domain_event(again) == loaded
+
+
 _REPORTED_OK = (
     b'{"timestamp":"2022-02-15T15:01:00+08:00","occurred_at":"2022-02-15T15:01:00+08:00",'
     b'"actor":{"person_id":"zhang","role":"grid_leader"},"command_id":null,"channel":"phone"}'

@@ -3,14 +3,17 @@
 Hypothesis drives ``engine.orders`` with random, often invalid, commands
 (wrong status, times before placement or before the dispatch/start/completion
 they follow, ratings out of range, twice or by someone other than the placing
-resident, repeated command ids, time corrections). A deliberately simple model
-restates the order's life cycle and predicts, for every command, whether it
-is accepted or which documented error class rejects it. After every step the
-order read back from the store must equal the model.
+resident, a "resolved?" answer that is neither yes, no nor unsaid, repeated
+command ids, time corrections, and notes and corrections once the order is
+completed, cancelled or rejected: amendments, which an order always accepts).
+A deliberately simple model restates the order's life cycle and predicts, for
+every command, whether it is accepted or which documented error class rejects
+it. After every step the order read back from the store must equal the model.
 """
 
 import itertools
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -77,6 +80,7 @@ class OrderMachine(NotedMachine[ServiceOrder]):
         self.outcome: str | None = None
         self.rating: int | None = None  # of the current completion
         self.rated: int | None = None  # version of that rating
+        self.resolved: bool | None = None  # what the resident said with it
         self.ratings: list[int] = []
         self.reopens = 0
 
@@ -190,23 +194,27 @@ class OrderMachine(NotedMachine[ServiceOrder]):
                 "completed", version, outcome, None)
             self.rated = None
 
-    @command(score=st.integers(-1, 7) | st.just(True), by_placer=st.booleans(), when=WHENS,
+    @command(score=st.integers(-1, 7) | st.just(True), by_placer=st.booleans(),
+             resolved=st.sampled_from((None, True, False, 1, "yes")), when=WHENS,
              command_id=COMMAND_IDS)
-    def rate(self, score: int, by_placer: bool, when: datetime | None,
+    def rate(self, score: int, by_placer: bool, resolved: Any, when: datetime | None,
              command_id: str | None) -> None:
-        """Rate 1..5, once per completion, only by the placing resident, after completion."""
+        """Rate 1..5, once per completion, only by the placing resident, after completion;
+        saying resolved or not (True, False) or nothing (None), never anything else."""
         at = self.at(when)
         errors = self.expect(at, {"completed"}, (self.completed,))
         if isinstance(score, bool) or not 1 <= score <= 5:
+            errors.add(InvalidInputError)
+        if resolved is not None and type(resolved) is not bool:
             errors.add(InvalidInputError)
         if self.rating is not None or not by_placer:
             errors.add(InvalidTransitionError)
         rater = PLACER if by_placer else NEIGHBOUR
         rated = self.attempt(command_id, errors, lambda: self.engine.orders.rate(
-            self.order, score, "thanks", actor=rater, occurred_at=when,
+            self.order, score, "thanks", resolved=resolved, actor=rater, occurred_at=when,
             command_id=command_id), ["Rated"], at)
         if rated is not None:
-            self.rating, self.rated = score, rated
+            self.rating, self.rated, self.resolved = score, rated, resolved
             self.ratings.append(score)
 
     @command(reason=TEXTS, when=WHENS, command_id=COMMAND_IDS)
@@ -247,7 +255,7 @@ class OrderMachine(NotedMachine[ServiceOrder]):
         elif self.status == "in_progress":
             self.complete("fixed", "", None, command_id)
         elif self.status == "completed" and self.rating is None:
-            self.rate(4, True, None, command_id)
+            self.rate(4, True, len(self.times) % 2 == 0, None, command_id)
         elif self.status == "completed":
             self.reopen("leaking again", None, command_id)
         else:
@@ -264,6 +272,7 @@ class OrderMachine(NotedMachine[ServiceOrder]):
         assert order.provider == self.provider
         assert (order.outcome.value if order.outcome else None) == self.outcome
         assert order.rating == self.rating
+        assert order.resolved_by_resident == (self.resolved if self.rating is not None else None)
         assert order.ratings == self.ratings
         assert order.reopen_count == self.reopens
 

@@ -1,6 +1,7 @@
 """Service orders: the resident orders, the community dispatches, the resident rates."""
 
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -18,6 +19,7 @@ from resilience import (
     ProviderKind,
     Role,
     ServiceCatalogue,
+    ServiceOrder,
     ServiceOutcome,
     UnitSpec,
     ZoneType,
@@ -176,3 +178,84 @@ def test_each_step_of_the_loop_is_dated_no_earlier_than_the_last(memory_engine: 
         orders.dispatch(meal, Provider("grid_worker", "gao"), actor=OFFICE,
                         occurred_at=T0 + minutes(15))
     assert len(memory_engine.events(meal)) == 3
+
+
+def refused(engine: Engine, order: UUID, error: type[Exception], command: Any,
+            match: str | None = None) -> None:
+    """``command`` raises ``error`` and the order gained no fact."""
+    before = len(engine.events(order))
+    with pytest.raises(error, match=match):
+        command()
+    assert len(engine.events(order)) == before
+
+
+def completed(engine: Engine, order: UUID) -> None:
+    """Accept, dispatch and complete the order as fixed, 30 minutes after placement."""
+    engine.orders.accept(order, actor=OFFICE, occurred_at=T0 + minutes(1))
+    engine.orders.dispatch(order, KITCHEN, actor=OFFICE, occurred_at=T0 + minutes(2))
+    engine.orders.complete(order, "fixed", actor=OFFICE, occurred_at=T0 + minutes(30))
+
+
+def test_a_resident_can_say_whether_the_order_resolved_their_request(memory_engine: Engine,
+                                                                     meal: UUID) -> None:
+    """rate(..., resolved=False) records the resident's answer beside the provider's fixed;
+    a reopening clears it with the rating."""
+    orders = memory_engine.orders
+    completed(memory_engine, meal)
+    orders.rate(meal, 2, "cold", resolved=False, actor=LIU, occurred_at=T0 + minutes(40))
+    order = orders.get(meal)
+    assert (order.outcome, order.rating, order.resolved_by_resident) == (
+        ServiceOutcome.FIXED, 2, False)
+    rated = memory_engine.events(meal)[-1]
+    assert isinstance(rated, ServiceOrder.Rated)
+    assert (rated.resolved, rated.detail(), rated.describe()) == (
+        False, [2, False], "rated 2/5, not resolved: cold")
+    orders.reopen(meal, "still hungry", actor=LIU, occurred_at=T0 + minutes(50))
+    assert orders.get(meal).resolved_by_resident is None
+
+
+def test_a_rating_without_an_answer_leaves_resolved_unsaid(memory_engine: Engine,
+                                                           meal: UUID) -> None:
+    """Not saying is None, never counted as yes or no."""
+    completed(memory_engine, meal)
+    memory_engine.orders.rate(meal, 5, actor=LIU, occurred_at=T0 + minutes(40))
+    rated = memory_engine.events(meal)[-1]
+    assert isinstance(rated, ServiceOrder.Rated)
+    assert (rated.resolved, rated.detail(), memory_engine.orders.get(meal).resolved_by_resident
+            ) == (None, [5, None], None)
+
+
+@pytest.mark.parametrize("answer", [1, 0, "yes", "false"])
+def test_resolved_must_be_true_false_or_none(memory_engine: Engine, meal: UUID,
+                                             answer: Any) -> None:
+    """Anything but a real bool (or None) is invalid input, and records nothing."""
+    completed(memory_engine, meal)
+    refused(memory_engine, meal, InvalidInputError,
+            lambda: memory_engine.orders.rate(meal, 4, resolved=answer, actor=LIU),
+            "resolved must be True or False")
+
+
+@pytest.mark.parametrize("close", ["complete", "cancel", "reject"])
+def test_a_closed_order_accepts_corrections_and_late_notes(memory_engine: Engine, meal: UUID,
+                                                           close: str) -> None:
+    """A completed, cancelled or rejected order takes time and details corrections and notes
+    (amendments); it stays as it was."""
+    orders = memory_engine.orders
+    match close:
+        case "complete":
+            completed(memory_engine, meal)
+        case "cancel":
+            orders.cancel(meal, "moved away", actor=LIU, occurred_at=T0 + minutes(30))
+        case _:
+            orders.reject(meal, "out of area", actor=OFFICE, occurred_at=T0 + minutes(30))
+    status = orders.get(meal).status
+    orders.correct_time(meal, 1, T0 - minutes(5), "phone log", actor=OFFICE,
+                        occurred_at=T0 + minutes(90))
+    orders.correct_details(meal, 1, "no onions", "wording", actor=OFFICE,
+                           occurred_at=T0 + minutes(90))
+    orders.add_note(meal, "called the resident back", actor=OFFICE, occurred_at=T0 + minutes(20))
+    order = orders.get(meal)
+    assert (order.status, order.placed_at) == (status, T0 - minutes(5))
+    refused(memory_engine, meal, InvalidTransitionError,
+            lambda: orders.correct_time(meal, 1, T0 + minutes(45), "x", actor=OFFICE),
+            "before the order was placed")

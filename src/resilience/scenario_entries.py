@@ -74,7 +74,8 @@ _VALUE_ARGUMENTS: dict[str, Any] = {
 
 _COMMUNITY_COMMANDS = frozenset({
     "add_grid", "add_micro_grid", "add_building", "classify_zone", "enrol", "assign_role",
-    "relieve_role", "issue_care_card", "hold_activity", "correct_time", "correct_details",
+    "relieve_role", "issue_care_card", "hold_activity", "correct_participants", "correct_time",
+    "correct_details",
 })
 _INCIDENT_COMMANDS = frozenset({
     "report", "detect", "report_to_community", "acknowledge", "reclassify", "assign_commander",

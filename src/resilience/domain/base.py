@@ -151,6 +151,9 @@ class FactAggregate(Aggregate):
         """The fact is a step of the aggregate's life (an incident's resolution, closure
         and reopening; each of an order's moves): a step is dated no earlier than the
         step recorded before it, so recording order is time order for steps."""
+        reopens: ClassVar[bool] = False
+        """The fact reopens the aggregate (its ``Reopened``): it starts a new cycle, and is
+        what a closed aggregate needs before anything dated after its closure."""
         status_after: ClassVar[StrEnum | None] = None
         """The status the aggregate is in after the fact (orders and improvement items;
         None: the fact leaves it as it was)."""
@@ -248,17 +251,19 @@ class FactAggregate(Aggregate):
         self, ctx: Context, corrects: int, corrected_to: datetime, reason: str
     ) -> None:
         """Record that the fact at version ``corrects`` happened at ``corrected_to``."""
-        self._check_writable(self.TimeCorrected)
+        self._check_writable(self.TimeCorrected, ctx.occurred_at)
         self._require_correctable(corrects)
         check_moment(corrected_to, "corrected_to")
         reason = require_text(reason, "reason")
-        self._check_times(self._times_with(ctx, {corrects: corrected_to}))
+        times = self._times_with(ctx, {corrects: corrected_to})
+        self._check_times(times)
+        self._check_closure_kept(times)
         self._trigger(self.TimeCorrected, ctx, corrects=corrects, corrected_to=corrected_to,
                       reason=reason)
 
     def correct_details(self, ctx: Context, corrects: int, details: str, reason: str) -> None:
         """Record a better description of the fact at version ``corrects``."""
-        self._check_writable(self.DetailsCorrected)
+        self._check_writable(self.DetailsCorrected, ctx.occurred_at)
         self._require_correctable(corrects)
         self._check_times(self._times_with(ctx, {}))
         self._trigger(self.DetailsCorrected, ctx, corrects=corrects,
@@ -284,7 +289,7 @@ class FactAggregate(Aggregate):
     def _trigger(self, event_class: type[Any], ctx: Context, **fields: Any) -> None:
         """``trigger_event`` with the context's four fields, which the Context checked when
         it was made (it is frozen): only the command's own fields are checked again."""
-        self._check_writable(event_class)
+        self._check_writable(event_class, ctx.occurred_at)
         check_event(event_class, fields)
         Aggregate.trigger_event(
             self,
@@ -345,8 +350,54 @@ class FactAggregate(Aggregate):
         fact = self.fact_types.get(version)
         return fact.fact_name if fact is not None else "the correction"
 
-    def _check_writable(self, event_class: type[Any]) -> None:
-        """Raise if the aggregate's state accepts no event of this class (e.g. closed)."""
+    def _closure(self) -> int | None:
+        """Version of the fact that closed the aggregate, while it stands closed (an
+        incident's closure, an improvement item's completion or cancellation); None while
+        it is open, and for aggregates that never close this way."""
+        return None
+
+    def _is_step(self, event_class: type[Any]) -> bool:
+        """Is a fact of this class one of the aggregate's steps (see ``Event.step``)?"""
+        return bool(event_class.step)
+
+    def _closed_as(self) -> str:
+        """How the aggregate's closed state reads in messages ("closed", "done")."""
+        return "closed"
+
+    def _check_writable(self, event_class: type[Any], at: datetime) -> None:
+        """The amendment rule. While the aggregate stands closed (``_closure``) it accepts
+        a reopening, corrections, and late records of facts that are no step dated at or
+        before its closure (amendments); a step, or a fact dated after the closure, is
+        refused: it needs a reopen first."""
+        closure = self._closure()
+        if closure is None or event_class.reopens or issubclass(event_class, Correction):
+            return
+        state, closed_at = self._closed_as(), self.occurred[closure]
+        if self._is_step(event_class):
+            raise InvalidTransitionError(
+                f"the {self.kind} is {state}: it accepts nothing but a reopen")
+        if at > closed_at:
+            raise InvalidTransitionError(
+                f"the {self.kind} is {state} since {closed_at.isoformat()}: for a fact dated "
+                f"after that ({at.isoformat()}) it accepts nothing but a reopen; facts dated "
+                "at or before it are recorded as amendments")
+
+    def _check_closure_kept(self, times: Mapping[int, datetime]) -> None:
+        """Refuse corrected ``times`` that move a fact from at or before the standing
+        closure to after it: such a fact would need a reopen, so a correction can't put it
+        there."""
+        closure = self._closure()
+        if closure is None:
+            return
+        moved = [v for v, fact in self.fact_types.items()
+                 if not issubclass(fact, Correction)
+                 and self.occurred[v] <= self.occurred[closure] and times[v] > times[closure]]
+        if moved:
+            raise InvalidTransitionError(
+                f"the {self.kind} is {self._closed_as()}: a correction can't move "
+                f"{', '.join(self._name_of(v) for v in moved)} (fact "
+                f"{', '.join(map(str, moved))}) after its {self._noun_of(closure)} "
+                f"({times[closure].isoformat()}); reopen it first")
 
     def _check_times(self, times: dict[int, datetime]) -> None:
         """Raise InvalidTransitionError if ``times`` (version -> time) break an invariant."""

@@ -15,9 +15,12 @@ Rules:
   owner assigned): times can't go backwards, so the status, due date and
   owner as of any moment are those of the last such fact by then, and the
   last recorded is the one in force;
-- a *finished* item (done or cancelled) accepts nothing but a reopen, as a
-  closed incident does: to add a note, reassign, reschedule or correct one of
-  its facts, reopen it first;
+- a *finished* item (done or cancelled) accepts amendments, as a closed
+  incident does: corrections, and late records of notes, reassignments and
+  reschedulings dated at or before its completion or cancellation; anything
+  dated after that (and a start, completion or cancellation) needs a reopen
+  first, and a time correction may not move a fact from before the closure to
+  after it;
 - only a finished item can be reopened; reassigning to the current owner or
   rescheduling to the current due date is refused.
 """
@@ -200,6 +203,7 @@ class ImprovementItem(FactAggregate):
     class Reopened(Event):
         TOPIC = "resilience.improvement:Reopened"
         noun = "reopening"
+        reopens = True
         status_after = ImprovementStatus.OPEN
         reason: str
 
@@ -338,11 +342,14 @@ class ImprovementItem(FactAggregate):
 
     # Invariants ---------------------------------------------------------------
 
-    def _check_writable(self, event_class: type[object]) -> None:
-        if self.status in FINISHED and not issubclass(event_class, self.Reopened):
-            raise InvalidTransitionError(
-                f"the item is {self.status.value.replace('_', ' ')}: "
-                "it accepts nothing but a reopen")
+    def _closure(self) -> int | None:
+        return self._chain(_life)[-1] if self.status in FINISHED else None
+
+    def _is_step(self, event_class: type[Any]) -> bool:
+        return _life(event_class)
+
+    def _closed_as(self) -> str:
+        return self.status.value.replace("_", " ")
 
     def _require_status(self, ctx: Context, allowed: frozenset[ImprovementStatus],
                         verb: str) -> None:

@@ -1,10 +1,28 @@
 """The incident aggregate.
 
-report -> dispatch -> on scene -> consent -> contain -> resolve -> close, with corrections.
+report -> dispatch -> on scene -> consent -> contain -> resolve -> close, with corrections,
+and reopen cycles: a resolved (or closed) incident can be reopened, and the response
+starts again.
+
+Cycles. A fact's *cycle* is the number of reopenings that happened before it, in
+happening order (``happening_order``: effective time, then version). Cycle 0 is the first
+response; cycle n follows the nth reopening, which is the first fact of cycle n. Within
+one cycle there is at most one containment, one resolution and one closure, and per
+responder at most one dispatch, one en route and one on scene, dated dispatched <= en
+route <= on scene: the rule is about effective times, not about the order facts were
+recorded in, so a late record may land between two facts already recorded. Time
+corrections are checked against the same rules over the corrected times (a correction
+that would move a containment into a cycle that has one, or put an arrival before its
+dispatch, is refused).
+
+Amendments. A closed incident accepts corrections (time and details) and late records
+of facts that are no step (anything but resolve, close, reopen) dated at or before its
+closure; a fact dated after the closure needs a reopen first, and a time correction may
+not move a fact from before the closure to after it.
 """
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar
@@ -42,6 +60,7 @@ class IncidentStatus(StrEnum):
     DETECTED = "detected"
     REPORTED = "reported"
     ACKNOWLEDGED = "acknowledged"
+    REOPENED = "reopened"
     DISPATCHED = "dispatched"
     ON_SCENE = "on_scene"
     CONTAINED = "contained"
@@ -50,20 +69,37 @@ class IncidentStatus(StrEnum):
 
 
 def incident_status(*, closed: bool, resolved: bool, contained: bool, on_scene: bool,
-                    dispatched: bool, acknowledged: bool, reported: bool) -> IncidentStatus:
+                    dispatched: bool, acknowledged: bool, reported: bool,
+                    reopened: bool = False) -> IncidentStatus:
     """The status of an incident that has reached the steps given as True: the furthest
     step up the ladder (closed, resolved, contained, a responder on scene, one dispatched,
-    acknowledged, reported), else detected."""
+    reopened, acknowledged, reported), else detected.
+
+    ``closed``, ``resolved``, ``contained``, ``on_scene`` and ``dispatched`` are about the
+    current cycle (the facts since the last reopening, in happening order); ``reopened``
+    says there was a reopening, ``acknowledged`` and ``reported`` are about the whole
+    incident. So a reopened incident reads "reopened" until its new cycle gets further."""
     ladder = ((closed, IncidentStatus.CLOSED), (resolved, IncidentStatus.RESOLVED),
               (contained, IncidentStatus.CONTAINED), (on_scene, IncidentStatus.ON_SCENE),
-              (dispatched, IncidentStatus.DISPATCHED),
+              (dispatched, IncidentStatus.DISPATCHED), (reopened, IncidentStatus.REOPENED),
               (acknowledged, IncidentStatus.ACKNOWLEDGED), (reported, IncidentStatus.REPORTED))
     return next((status for reached, status in ladder if reached), IncidentStatus.DETECTED)
 
 
+_Fact = tuple[type[FactAggregate.Event], str | None]
+"""A fact the per-cycle rules count: its class, and the responder it is about (None: the
+incident's own containment)."""
+
+
+def _chain_step(fact: type[FactAggregate.Event]) -> int | None:
+    """The fact's place in a responder's chain (its ``chain_step``), None if it has none."""
+    return fact.chain_step if issubclass(fact, Incident.Event) else None
+
+
 @define
 class ResponderChain:
-    """Versions of one responder's dispatch, en-route and on-scene facts."""
+    """Versions of one responder's dispatch, en-route and on-scene facts in one cycle, and
+    the team and task of that dispatch."""
 
     team: str | None = None
     task: str = ""
@@ -89,7 +125,10 @@ class Incident(FactAggregate):
     """Version of each commander assignment -> the person assigned."""
     reported: int | None
     acknowledged: int | None
-    responders: dict[str, ResponderChain]
+    chain_facts: dict[int, str]
+    """Version of each dispatch, en route and on scene fact -> the responder it is about."""
+    dispatches: dict[int, tuple[str | None, str]]
+    """Version of each dispatch -> the team and task it gave."""
     consent_requests: dict[str, list[int]]
     """Resident -> versions of the consent requests made to them, in recording order."""
     consent_answers: dict[str, list[tuple[int, bool]]]
@@ -98,11 +137,15 @@ class Incident(FactAggregate):
     exigent_entry: int | None
     forced_entries: list[int]
     source_found: int | None
-    contained: int | None
+    containments: list[int]
+    """Versions of the Contained facts, in recording order (one per cycle)."""
     resolved: int | None
+    """Version of the current cycle's resolution (a step: recorded in time order)."""
     closed: int | None
+    """Version of the current cycle's closure: the incident stands closed."""
     closure_reason: ClosureReason | None
-    reopen_count: int
+    reopenings: list[int]
+    """Versions of the Reopened facts: steps, so recording order is happening order."""
 
     class Event(FactAggregate.Event):
         TOPIC = "resilience.incident:Event"
@@ -204,10 +247,8 @@ class Incident(FactAggregate):
             return self.responder_id
 
         def apply(self, aggregate: "Incident") -> None:
-            chain = aggregate.responders.setdefault(self.responder_id, ResponderChain())
-            chain.team = self.team
-            chain.task = self.task
-            chain.dispatched = self.originator_version
+            aggregate.chain_facts[self.originator_version] = self.responder_id
+            aggregate.dispatches[self.originator_version] = (self.team, self.task)
 
     class ResponderEnRoute(Event):
         TOPIC = "resilience.incident:ResponderEnRoute"
@@ -222,8 +263,7 @@ class Incident(FactAggregate):
             return self.responder_id
 
         def apply(self, aggregate: "Incident") -> None:
-            chain = aggregate.responders.setdefault(self.responder_id, ResponderChain())
-            chain.en_route = self.originator_version
+            aggregate.chain_facts[self.originator_version] = self.responder_id
 
     class ResponderOnScene(Event):
         TOPIC = "resilience.incident:ResponderOnScene"
@@ -239,8 +279,7 @@ class Incident(FactAggregate):
             return self.responder_id
 
         def apply(self, aggregate: "Incident") -> None:
-            chain = aggregate.responders.setdefault(self.responder_id, ResponderChain())
-            chain.on_scene = self.originator_version
+            aggregate.chain_facts[self.originator_version] = self.responder_id
 
     class ActionTaken(Event):
         TOPIC = "resilience.incident:ActionTaken"
@@ -355,7 +394,7 @@ class Incident(FactAggregate):
             return f"contained: {self.description}"
 
         def apply(self, aggregate: "Incident") -> None:
-            aggregate.contained = self.originator_version
+            aggregate.containments.append(self.originator_version)
 
     class Resolved(Event):
         TOPIC = "resilience.incident:Resolved"
@@ -396,16 +435,20 @@ class Incident(FactAggregate):
         TOPIC = "resilience.incident:Reopened"
         noun = "reopening"
         step = True
+        reopens = True
         reason: str
 
         def describe(self) -> str:
             return f"reopened: {self.reason}"
 
+        def detail(self) -> str:
+            return self.reason
+
         def apply(self, aggregate: "Incident") -> None:
             aggregate.closed = None
             aggregate.closure_reason = None
             aggregate.resolved = None
-            aggregate.reopen_count += 1
+            aggregate.reopenings.append(self.originator_version)
 
     class NoteAdded(Event):
         TOPIC = "resilience.incident:NoteAdded"
@@ -426,18 +469,19 @@ class Incident(FactAggregate):
         self.commanders = {}
         self.reported = None
         self.acknowledged = None
-        self.responders = {}
+        self.chain_facts = {}
+        self.dispatches = {}
         self.consent_requests = {}
         self.consent_answers = {}
         self.answered_requests = {}
         self.exigent_entry = None
         self.forced_entries = []
         self.source_found = None
-        self.contained = None
+        self.containments = []
         self.resolved = None
         self.closed = None
         self.closure_reason = None
-        self.reopen_count = 0
+        self.reopenings = []
 
     # Creation -----------------------------------------------------------------
 
@@ -481,13 +525,61 @@ class Incident(FactAggregate):
 
     @property
     def status(self) -> IncidentStatus:
+        """The current cycle's progress (``incident_status``): a reopened incident reads
+        "reopened" until its new cycle gets a dispatch, an arrival, a containment..."""
         chains = self.responders.values()
         return incident_status(
             closed=self.closed is not None, resolved=self.resolved is not None,
             contained=self.contained is not None,
             on_scene=any(c.on_scene is not None for c in chains),
             dispatched=any(c.dispatched is not None for c in chains),
+            reopened=bool(self.reopenings),
             acknowledged=self.acknowledged is not None, reported=self.reported is not None)
+
+    @property
+    def reopen_count(self) -> int:
+        """How many times the incident was reopened."""
+        return len(self.reopenings)
+
+    @property
+    def cycle(self) -> int:
+        """The current cycle: 0 for the first response, n after the nth reopening."""
+        return len(self.reopenings)
+
+    def cycle_of(self, version: int) -> int:
+        """The cycle of the fact at ``version``: how many reopenings happened before it
+        (in happening order, effective times with corrections applied); a reopening is the
+        first fact of the cycle it opens."""
+        return self._cycle_in(version, self.occurred)
+
+    def chains(self, cycle: int | None = None) -> dict[str, ResponderChain]:
+        """Each responder's chain of facts in ``cycle`` (the current one by default), in the
+        order their first fact of the cycle was recorded."""
+        wanted = self.cycle if cycle is None else cycle
+        chains: dict[str, ResponderChain] = {}
+        for version, responder in self.chain_facts.items():
+            if self.cycle_of(version) != wanted:
+                continue
+            chain = chains.setdefault(responder, ResponderChain())
+            match _chain_step(self.fact_types[version]):
+                case 0:
+                    chain.dispatched = version
+                    chain.team, chain.task = self.dispatches[version]
+                case 1:
+                    chain.en_route = version
+                case _:
+                    chain.on_scene = version
+        return chains
+
+    @property
+    def responders(self) -> dict[str, ResponderChain]:
+        """The current cycle's responder chains (``chains()``)."""
+        return self.chains()
+
+    @property
+    def contained(self) -> int | None:
+        """Version of the current cycle's containment, or None."""
+        return next((v for v in self.containments if self.cycle_of(v) == self.cycle), None)
 
     @property
     def lifecycle_steps(self) -> list[int]:
@@ -522,7 +614,7 @@ class Incident(FactAggregate):
         return self.commanders[self._last_to_happen(self.commanders)]
 
     def on_scene(self) -> list[str]:
-        """Responders recorded on scene."""
+        """Responders recorded on scene in the current cycle."""
         return [r for r, c in self.responders.items() if c.on_scene is not None]
 
     def _pending_request(self, resident_id: str) -> int:
@@ -586,47 +678,22 @@ class Incident(FactAggregate):
         check_text(task, "task")
         if len(set(ids)) != len(ids):
             raise InvalidInputError(f"responder ids repeat: {ids}")
-        self._after_beginning(ctx)
-        for responder in ids:
-            chain = self.responders.get(responder)
-            if chain is None:
-                continue
-            if chain.dispatched is not None:
-                raise InvalidTransitionError(f"{responder} was already dispatched")
-            for version, state in ((chain.en_route, "en route"), (chain.on_scene, "on scene")):
-                if version is not None and self.occurred[version] < ctx.occurred_at:
-                    raise InvalidTransitionError(
-                        f"{responder} was already {state} at "
-                        f"{self.occurred[version].isoformat()}: a dispatch at "
-                        f"{ctx.occurred_at.isoformat()} would put the chain backwards"
-                    )
+        self._check_new(ctx, self.ResponderDispatched, ids)
         for responder in ids:
             self._trigger(self.ResponderDispatched, ctx, responder_id=responder,
                           team=team, task=task)
 
     def en_route(self, ctx: Context, responder_id: str) -> None:
+        """Record a responder on their way: in the fact's cycle, after their dispatch (if
+        any) and before their arrival (if recorded already: late records are fine)."""
         responder_id = require_text(responder_id, "responder_id")
-        chain = self.responders.get(responder_id)
-        if chain is not None and chain.en_route is not None:
-            raise InvalidTransitionError(f"{responder_id} was already recorded en route")
-        if chain is not None and chain.on_scene is not None:
-            raise InvalidTransitionError(f"{responder_id} is already on scene")
-        self._after_beginning(ctx)
-        if chain is not None and chain.dispatched is not None:
-            self._not_before(ctx, chain.dispatched, f"{responder_id}'s dispatch")
+        self._check_new(ctx, self.ResponderEnRoute, [responder_id])
         self._trigger(self.ResponderEnRoute, ctx, responder_id=responder_id)
 
     def arrive(self, ctx: Context, responder_id: str) -> None:
         """Record a responder on scene (a patrolling grid leader may arrive undispatched)."""
         responder_id = require_text(responder_id, "responder_id")
-        chain = self.responders.get(responder_id)
-        if chain is not None and chain.on_scene is not None:
-            raise InvalidTransitionError(f"{responder_id} is already on scene")
-        self._after_beginning(ctx)
-        if chain is not None:
-            for version in (chain.dispatched, chain.en_route):
-                if version is not None:
-                    self._not_before(ctx, version, f"{responder_id}'s {self._name_of(version)}")
+        self._check_new(ctx, self.ResponderOnScene, [responder_id])
         self._trigger(self.ResponderOnScene, ctx, responder_id=responder_id)
 
     def take_action(
@@ -685,14 +752,17 @@ class Incident(FactAggregate):
         self._trigger(self.SourceFound, ctx, description=require_text(description, "description"))
 
     def contain(self, ctx: Context, description: str = "contained") -> None:
-        if self.contained is not None:
-            raise InvalidTransitionError("the incident was already contained")
-        self._after_beginning(ctx)
-        self._trigger(self.Contained, ctx, description=require_text(description, "description"))
+        """Record the containment of the fact's cycle (one per cycle)."""
+        description = require_text(description, "description")
+        self._check_new(ctx, self.Contained, [None])
+        self._trigger(self.Contained, ctx, description=description)
 
     def resolve(self, ctx: Context, summary: str) -> None:
+        """Resolve the current cycle (once; after a reopening, again)."""
         if self.resolved is not None:
-            raise InvalidTransitionError("the incident was already resolved")
+            raise InvalidTransitionError(
+                "the incident was already resolved" + self._in_cycle(self.cycle)
+                + ": reopen it first")
         self._after_beginning(ctx)
         self._after_last_lifecycle_step(ctx, self.Resolved)
         self._trigger(self.Resolved, ctx, summary=require_text(summary, "summary"))
@@ -710,8 +780,10 @@ class Incident(FactAggregate):
         self._trigger(self.Closed, ctx, reason=closure, note=note)
 
     def reopen(self, ctx: Context, reason: str) -> None:
-        if self.closed is None:
-            raise InvalidTransitionError("only a closed incident can be reopened")
+        """Reopen a resolved or closed incident: a new cycle starts (its response can
+        happen again: dispatch, en route, on scene, contain, resolve, close)."""
+        if self.resolved is None and self.closed is None:
+            raise InvalidTransitionError("only a resolved or closed incident can be reopened")
         self._after_beginning(ctx)
         self._after_last_lifecycle_step(ctx, self.Reopened)
         self._trigger(self.Reopened, ctx, reason=require_text(reason, "reason"))
@@ -722,16 +794,14 @@ class Incident(FactAggregate):
 
     # Invariants ---------------------------------------------------------------
 
-    def _check_writable(self, event_class: type[object]) -> None:
-        if self.closed is not None and not issubclass(event_class, self.Reopened):
-            raise InvalidTransitionError(
-                "the incident is closed: it accepts nothing but a reopen"
-            )
+    def _closure(self) -> int | None:
+        return self.closed
 
     def _after_last_lifecycle_step(self, ctx: Context, event_class: type[object]) -> None:
         # Keeping resolution, closure and reopening in recording order lets the status stay
         # version-based and still agree with a replay in the order things happened.
-        self._check_writable(event_class)  # a closed incident says so before any time rule
+        # A closed incident says so before any time rule.
+        self._check_writable(event_class, ctx.occurred_at)
         steps = self.lifecycle_steps
         if steps:
             self._not_before(ctx, steps[-1], f"the incident's {self._noun_of(steps[-1])}")
@@ -772,22 +842,78 @@ class Incident(FactAggregate):
     def _naming(self, early: list[int]) -> str:
         return f": {', '.join(self._name_of(v) for v in early)} would"
 
+    def _cycle_in(self, version: int, times: Mapping[int, datetime]) -> int:
+        """The cycle of the fact at ``version`` if facts happened at ``times``: the
+        reopenings at or before it in happening order."""
+        def place(fact: int) -> tuple[datetime, int]:
+            return happening_order(FactTime(times[fact], fact))
+        return sum(place(reopening) <= place(version) for reopening in self.reopenings)
+
+    def _in_cycle(self, cycle: int) -> str:
+        """The words " in cycle N" for messages, once there are cycles to tell apart."""
+        return f" in cycle {cycle}" if self.reopenings else ""
+
+    def _check_new(self, ctx: Context, event_class: type["Incident.Event"],
+                   about: Sequence[str | None]) -> None:
+        """Check new facts of ``event_class`` at ``ctx.occurred_at``, one per item of
+        ``about`` (a responder, or None for the incident's own containment), against the
+        closure and the per-cycle rules."""
+        self._check_writable(event_class, ctx.occurred_at)
+        self._after_beginning(ctx)
+        times = dict(self.occurred)
+        new = {self.version + n: (event_class, who) for n, who in enumerate(about, start=1)}
+        times.update(dict.fromkeys(new, ctx.occurred_at))
+        self._check_cycles(times, new)
+
+    def _check_cycles(self, times: Mapping[int, datetime], new: Mapping[int, _Fact]) -> None:
+        """The per-cycle rules over ``times``, with ``new`` facts (version -> class, and the
+        responder it is about) added: in each cycle at most one containment, and per
+        responder at most one dispatch, en route and on scene, dated in that order."""
+        facts: dict[int, _Fact] = {v: (self.fact_types[v], None) for v in self.containments}
+        facts.update((v, (self.fact_types[v], who)) for v, who in self.chain_facts.items())
+        facts.update(new)
+        places: dict[tuple[int, str | None, int | None], int] = {}
+        for version in sorted(facts):
+            fact, who = facts[version]
+            place = (self._cycle_in(version, times), who, _chain_step(fact))
+            if place in places:
+                raise InvalidTransitionError(self._twice(places[place], version, facts, times))
+            places[place] = version
+        for (cycle, who, step), later in places.items():
+            for earlier_step in range(step or 0):
+                earlier = places.get((cycle, who, earlier_step))
+                if earlier is not None and times[later] < times[earlier]:
+                    raise InvalidTransitionError(
+                        f"{who}'s {facts[later][0].fact_name} at {times[later].isoformat()} "
+                        f"would precede their {facts[earlier][0].fact_name} at "
+                        f"{times[earlier].isoformat()}{self._in_cycle(cycle)}: "
+                        "times can't go backwards")
+
+    def _twice(self, first: int, second: int, facts: Mapping[int, _Fact],
+               times: Mapping[int, datetime]) -> str:
+        """Why a cycle can't hold both ``first`` and ``second`` (the same kind of fact)."""
+        fact, who = facts[second]
+        cycle = self._in_cycle(self._cycle_in(second, times))
+        at = times[first].isoformat()
+        if second > self.version:  # a new fact: say what is there already
+            if who is None:
+                return (f"the incident was already contained{cycle} at {at}: another "
+                        "containment needs a reopen first")
+            state = ("dispatched", "recorded en route", "on scene")[_chain_step(fact) or 0]
+            return f"{who} was already {state}{cycle} at {at}"
+        subject = "the incident" if who is None else who
+        return (f"the correction would give {subject} two {fact.fact_name} facts{cycle} "
+                f"(facts {first} and {second}): one per cycle")
+
     def _check_times(self, times: dict[int, datetime]) -> None:
         self._check_beginning(times)
-        for responder, chain in self.responders.items():
-            steps = [v for v in (chain.dispatched, chain.en_route, chain.on_scene) if v is not None]
-            for earlier, later in itertools.pairwise(steps):
-                if times[later] < times[earlier]:
-                    raise InvalidTransitionError(
-                        f"{responder}'s {self._name_of(later)} would precede their "
-                        f"{self._name_of(earlier)}: times can't go backwards"
-                    )
         for earlier, later in itertools.pairwise(self.lifecycle_steps):
             if times[later] < times[earlier]:
                 raise InvalidTransitionError(
                     f"the incident's {self._noun_of(later)} would precede its "
                     f"{self._noun_of(earlier)}: times can't go backwards"
                 )
+        self._check_cycles(times, {})
         for answer, request in self.answered_requests.items():
             if times[answer] < times[request]:
                 raise InvalidTransitionError(

@@ -6,7 +6,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from attrs import define, frozen
 
-from resilience.domain.base import Context, FactAggregate
+from resilience.domain.base import Context, Correction, FactAggregate
 from resilience.domain.validation import (
     check_instance,
     check_items,
@@ -121,6 +121,8 @@ class Community(FactAggregate):
     """Version of each person's enrolment fact: no role of theirs can begin before it."""
     terms: list[RoleTerm]
     care_cards: dict[str, CareCard]
+    activities: dict[int, int]
+    """Version of each ActivityHeld fact -> how many took part (the corrected count)."""
 
     class Event(FactAggregate.Event):
         TOPIC = "resilience.organisation:Event"
@@ -270,6 +272,26 @@ class Community(FactAggregate):
             return (f"activity held: {self.title} ({self.category}), {self.participants} taking "
                     "part" + (f", grid {self.grid_id}" if self.grid_id else ""))
 
+        def apply(self, aggregate: "Community") -> None:
+            aggregate.activities[self.originator_version] = self.participants
+
+    class ParticipantsCorrected(Event, Correction):
+        """The activity held at version ``corrects`` had ``participants`` taking part: a
+        structured correction of a count (the activity's fact keeps the count first
+        recorded; readers count the corrected one)."""
+
+        TOPIC = "resilience.organisation:ParticipantsCorrected"
+        corrects: int
+        participants: int
+        reason: str
+
+        def describe(self) -> str:
+            return (f"participants of fact {self.corrects} corrected to {self.participants}: "
+                    f"{self.reason}")
+
+        def apply(self, aggregate: "Community") -> None:
+            aggregate.activities[self.corrects] = self.participants
+
     class TimeCorrected(Event, FactAggregate.TimeCorrected):
         TOPIC = "resilience.organisation:TimeCorrected"
 
@@ -283,6 +305,7 @@ class Community(FactAggregate):
         self.enrolments = {}
         self.terms = []
         self.care_cards = {}
+        self.activities = {}
 
     @classmethod
     def register(cls, ctx: Context, *, district: str, subdistrict: str, name: str) -> "Community":
@@ -544,6 +567,27 @@ class Community(FactAggregate):
         self._trigger(self.ActivityHeld, ctx, title=require_text(title, "title"),
                       category=require_text(category, "category"), grid_id=grid_id,
                       participants=check_whole(participants, "participants", 0))
+
+    def correct_participants(self, ctx: Context, corrects: int, participants: int,
+                             reason: str) -> None:
+        """Correct how many took part in the activity held at version ``corrects``: a
+        whole number >= 0 that differs from its current count, with a reason.
+        NotFoundError if the community has no fact at that version; InvalidTransitionError
+        if that fact is no ActivityHeld."""
+        count = check_whole(participants, "participants", 0)
+        reason = require_text(reason, "reason")
+        self._require_correctable(corrects)
+        fact = self.fact_types[corrects]
+        if not issubclass(fact, self.ActivityHeld):
+            raise InvalidTransitionError(
+                f"fact {corrects} is {fact.fact_name}, not ActivityHeld: only an activity's "
+                "participants can be corrected")
+        if count == self.activities[corrects]:
+            raise InvalidTransitionError(
+                f"the activity at version {corrects} already counts {count} participants")
+        self._check_times(self._times_with(ctx, {}))
+        self._trigger(self.ParticipantsCorrected, ctx, corrects=corrects, participants=count,
+                      reason=reason)
 
     # Invariants ---------------------------------------------------------------
 

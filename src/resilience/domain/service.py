@@ -3,12 +3,13 @@
 import itertools
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 from uuid import UUID
 
 from resilience.domain.base import CaseMilestone, Context, FactAggregate
 from resilience.domain.catalogue import CatalogueItem
 from resilience.domain.validation import (
+    check_bool,
     check_instance,
     check_moment,
     check_text,
@@ -57,6 +58,10 @@ class ServiceOrder(FactAggregate):
     provider: Provider | None
     outcome: ServiceOutcome | None
     rating: int | None
+    """The rating of the standing completion (None: not rated yet, or reopened)."""
+    resolved_by_resident: bool | None
+    """What the resident said with that rating: resolved or not (None: not said, or not
+    rated)."""
     ratings: list[int]
     reopen_count: int
 
@@ -170,6 +175,7 @@ class ServiceOrder(FactAggregate):
         def apply(self, aggregate: "ServiceOrder") -> None:
             aggregate.outcome = self.outcome
             aggregate.rating = None
+            aggregate.resolved_by_resident = None
 
         def describe(self) -> str:
             return (f"completed, {self.outcome.value.replace('_', ' ')}"
@@ -179,27 +185,41 @@ class ServiceOrder(FactAggregate):
             return self.outcome.value
 
     class Rated(Event):
+        """The resident rated the completion, 1 to 5, and may have said whether it resolved
+        their request (``resolved``: None when they did not say). The provider's outcome
+        (fixed or not) stays a fact of its own: this is the resident's judgement."""
+
         TOPIC = "resilience.service:Rated"
         noun = "rating"
         step = True
         last_milestone = CaseMilestone(
             "rated", "the latest rating of the standing completion (a reopening clears it)")
+        class_version = 2
         score: int
         comment: str
+        resolved: bool | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Ratings stored before ``resolved`` existed: the resident did not say."""
+            state["resolved"] = None
 
         def apply(self, aggregate: "ServiceOrder") -> None:
             aggregate.rating = self.score
             aggregate.ratings.append(self.score)
+            aggregate.resolved_by_resident = self.resolved
 
         def describe(self) -> str:
-            return f"rated {self.score}/5" + (f": {self.comment}" if self.comment else "")
+            said = {True: ", resolved", False: ", not resolved", None: ""}[self.resolved]
+            return f"rated {self.score}/5{said}" + (f": {self.comment}" if self.comment else "")
 
-        def detail(self) -> int:
-            return self.score
+        def detail(self) -> list[int | bool | None]:
+            return [self.score, self.resolved]
 
     class Reopened(Event):
         TOPIC = "resilience.service:Reopened"
         noun = "reopening"
+        reopens = True
         step = True
         status_after = OrderStatus.REOPENED
         reason: str
@@ -208,9 +228,13 @@ class ServiceOrder(FactAggregate):
             aggregate.reopen_count += 1
             aggregate.outcome = None
             aggregate.rating = None
+            aggregate.resolved_by_resident = None
 
         def describe(self) -> str:
             return f"reopened: {self.reason}"
+
+        def detail(self) -> str:
+            return self.reason
 
     class Cancelled(Event):
         TOPIC = "resilience.service:Cancelled"
@@ -242,6 +266,7 @@ class ServiceOrder(FactAggregate):
         self.provider = None
         self.outcome = None
         self.rating = None
+        self.resolved_by_resident = None
         self.ratings = []
         self.reopen_count = 0
 
@@ -315,10 +340,14 @@ class ServiceOrder(FactAggregate):
         self._require_status(ctx, {OrderStatus.DISPATCHED, OrderStatus.IN_PROGRESS}, "completed")
         self._trigger(self.Completed, ctx, outcome=result, note=note)
 
-    def rate(self, ctx: Context, score: int, comment: str = "") -> None:
-        """The resident rates the fulfilled order (居民評單), 1 to 5."""
+    def rate(self, ctx: Context, score: int, comment: str = "", *,
+             resolved: bool | None = None) -> None:
+        """The resident rates the fulfilled order (居民評單), 1 to 5, and may say whether it
+        resolved their request (``resolved``: True, False, or None for not said)."""
         check_whole(score, "a rating", 1, 5)
         check_text(comment, "comment")
+        if resolved is not None:
+            check_bool(resolved, "resolved")
         self._require_status(ctx, {OrderStatus.COMPLETED}, "rated")
         if self.rating is not None:
             raise InvalidTransitionError("this completion was already rated")
@@ -326,7 +355,7 @@ class ServiceOrder(FactAggregate):
             raise InvalidTransitionError(
                 f"only the resident who placed the order ({self.placer_id}) can rate it"
             )
-        self._trigger(self.Rated, ctx, score=score, comment=comment)
+        self._trigger(self.Rated, ctx, score=score, comment=comment, resolved=resolved)
 
     def reopen(self, ctx: Context, reason: str) -> None:
         self._require_status(ctx, {OrderStatus.COMPLETED}, "reopened")

@@ -1,4 +1,4 @@
-"""Commands on communities: organisation, roster and care cards."""
+"""Commands on communities: organisation, roster, care cards and activities."""
 
 from datetime import datetime
 from uuid import UUID
@@ -85,3 +85,13 @@ class Communities(AggregateService[Community]):
         """Record an activity held for residents (counted as activities held and person-times)."""
         return self._run(community, actor, occurred_at, command_id,
                          lambda c, ctx: c.hold_activity(ctx, title, category, participants, grid))
+
+    def correct_participants(self, community: UUID, corrects: int, participants: int,
+                             reason: str, *, actor: Actor, occurred_at: datetime | None = None,
+                             command_id: str | None = None) -> Receipt:
+        """Correct the number who took part in the activity recorded at version
+        ``corrects`` (``Community.correct_participants``): activity reports count the
+        corrected number."""
+        return self._run(community, actor, occurred_at, command_id,
+                         lambda c, ctx: c.correct_participants(ctx, corrects, participants,
+                                                               reason))

@@ -73,10 +73,13 @@ class Orders(AggregateService[ServiceOrder]):
         return self._run(order, actor, occurred_at, command_id,
                          lambda o, ctx: o.complete(ctx, outcome, note))
 
-    def rate(self, order: UUID, score: int, comment: str = "", *, actor: Actor,
+    def rate(self, order: UUID, score: int, comment: str = "", *,
+             resolved: bool | None = None, actor: Actor,
              occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:
+        """The resident who placed the order rates its completion, 1 to 5, and may say
+        whether it resolved their request (``resolved``; None: not said)."""
         return self._run(order, actor, occurred_at, command_id,
-                         lambda o, ctx: o.rate(ctx, score, comment))
+                         lambda o, ctx: o.rate(ctx, score, comment, resolved=resolved))
 
     def reopen(self, order: UUID, reason: str, *, actor: Actor,
                occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:
