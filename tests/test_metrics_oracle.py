@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 import histories as hist
 from histories import PROVIDERS, World, apply_history, setup_world
-from resilience import Engine, ManualClock
+from resilience import Engine, ManualClock, ResilienceError
 from resilience.metrics import BUILT_IN, MetricDefinition, MetricSummary, Period
 from resilience.scenario import replay_file
 from resilience.scenarios import DONGHU_FIRE
@@ -84,6 +84,9 @@ class OracleCase:
     reopened: int
     closure: str | None
     rating: int | None
+    status: str
+    cycles: list[dict[str, datetime]]
+    """Per reopening, in the order they happened: its cycle's milestones."""
 
     @property
     def start(self) -> datetime:
@@ -129,37 +132,63 @@ def latest(facts: Iterable[Fact], name: str) -> Fact | None:
     return max(found, key=happened) if found else None
 
 
-def since_last_reopening(facts: list[Fact]) -> list[Fact]:
-    reopenings = [happened(f) for f in facts if f.name == "Reopened"]
-    if not reopenings:
-        return facts
-    last = max(reopenings)
-    return [f for f in facts if happened(f) > last]
+def reopenings(facts: list[Fact]) -> list[Fact]:
+    return sorted(of_kind(facts, "Reopened"), key=happened)
+
+
+def between(facts: list[Fact], after: Fact | None, before: Fact | None) -> list[Fact]:
+    """The facts that happened after ``after`` and before ``before`` (None: no bound)."""
+    return [f for f in facts if (after is None or happened(f) > happened(after))
+            and (before is None or happened(f) < happened(before))]
+
+
+def cycles(facts: list[Fact]) -> list[tuple[Fact | None, list[Fact]]]:
+    """(the reopening that began it, its facts) for the first response and each reopening."""
+    starts: list[Fact | None] = [None, *reopenings(facts)]
+    return [(start, between(facts, start, end))
+            for start, end in zip(starts, [*starts[1:], None], strict=True)]
+
+
+def cycle_milestones(start: Fact, facts: list[Fact], earliest_of: dict[str, str],
+                     latest_of: dict[str, str]) -> dict[str, datetime]:
+    found = {"reopened": start.at}
+    for milestone, name in earliest_of.items():
+        if (fact := earliest(facts, name)) is not None:
+            found[milestone] = fact.at
+    for milestone, name in latest_of.items():
+        if (fact := latest(facts, name)) is not None:
+            found[milestone] = fact.at
+    return found
 
 
 def incident_case(key: str, facts: list[Fact]) -> OracleCase:
     detected = facts[0].event
     milestones = {"detected": facts[0].at}
-    for milestone, name in INCIDENT_EARLIEST.items():
-        fact = earliest(facts, name)
+    (_, first_cycle), *later = cycles(facts)
+    for milestone, name in INCIDENT_EARLIEST.items():  # the first response's
+        fact = earliest(first_cycle, name)
         if fact is not None:
             milestones[milestone] = fact.at
-    notified = [f for f in of_kind(facts, "ActionTaken")
+    notified = [f for f in of_kind(first_cycle, "ActionTaken")
                 if f.event.action.value == "residents_notified"]
     if notified:
         milestones["residents_notified"] = min(notified, key=lambda f: (f.at, f.version)).at
     # The first *dispatched* responder to arrive, and that responder's own chain.
-    dispatched = {f.event.responder_id: f for f in of_kind(facts, "ResponderDispatched")}
-    arrivals = [f for f in of_kind(facts, "ResponderOnScene") if f.event.responder_id in dispatched]
+    dispatched = {f.event.responder_id: f for f in of_kind(first_cycle, "ResponderDispatched")}
+    arrivals = [f for f in of_kind(first_cycle, "ResponderOnScene")
+                if f.event.responder_id in dispatched]
     if arrivals:
         first = min(arrivals, key=lambda f: (f.at, f.version))
         who = first.event.responder_id
         milestones["first_unit_dispatched"] = dispatched[who].at
         milestones["first_unit_on_scene"] = first.at
-        en_route = [f for f in of_kind(facts, "ResponderEnRoute") if f.event.responder_id == who]
+        en_route = [f for f in of_kind(first_cycle, "ResponderEnRoute")
+                    if f.event.responder_id == who]
         if en_route:
             milestones["first_unit_en_route"] = en_route[0].at
-    standing = since_last_reopening(facts)
+    if later:
+        milestones["reopened"] = reopenings(facts)[0].at
+    standing = cycles(facts)[-1][1]
     resolved, closed = latest(standing, "Resolved"), latest(standing, "Closed")
     if resolved is not None:
         milestones["resolved"] = resolved.at
@@ -167,32 +196,53 @@ def incident_case(key: str, facts: list[Fact]) -> OracleCase:
         milestones["closed"] = closed.at
     classified = max((f for f in facts if f.name in ("Detected", "Reclassified")),
                      key=happened).event
+    ladder = [("closed", closed is not None), ("resolved", resolved is not None),
+              ("contained", bool(of_kind(standing, "Contained"))),
+              ("on_scene", bool(of_kind(standing, "ResponderOnScene"))),
+              ("dispatched", bool(of_kind(standing, "ResponderDispatched"))),
+              ("reopened", bool(later)), ("acknowledged", bool(of_kind(facts, "Acknowledged"))),
+              ("reported", bool(of_kind(facts, "Reported"))), ("detected", True)]
     return OracleCase(
         key, "incident", str(detected.community_id),
         {"grid": detected.location.grid, "incident_type": classified.incident_type.value,
          "severity": classified.severity.value},
-        bool(detected.drill), milestones, facts, len(of_kind(facts, "Reopened")),
-        closed.event.reason.value if closed is not None else None, None)
+        bool(detected.drill), milestones, facts, len(later),
+        closed.event.reason.value if closed is not None else None, None,
+        next(status for status, reached in ladder if reached),
+        [cycle_milestones(start, cycle,
+                          {"first_dispatched": "ResponderDispatched",
+                           "first_on_scene": "ResponderOnScene", "contained": "Contained"},
+                          {"resolved": "Resolved", "closed": "Closed"})
+         for start, cycle in later if start is not None])
+
+
+ORDER_MOVES = {"Placed": "placed", "Accepted": "accepted", "Rejected": "rejected",
+               "Dispatched": "dispatched", "Started": "in_progress", "Completed": "completed",
+               "Reopened": "reopened", "Cancelled": "cancelled"}
 
 
 def order_case(key: str, facts: list[Fact]) -> OracleCase:
     placed = facts[0].event
     milestones = {"placed": facts[0].at, "expected": placed.expected_by}
+    (_, first_cycle), *later = cycles(facts)
     for milestone, name in ORDER_EARLIEST.items():
-        fact = earliest(facts, name)
+        fact = earliest(first_cycle, name)
         if fact is not None:
             milestones[milestone] = fact.at
+    if later:
+        milestones["reopened"] = reopenings(facts)[0].at
     last_dispatch = latest(facts, "Dispatched")
     if last_dispatch is not None:
         milestones["dispatched"] = last_dispatch.at
     # A reopening undoes the completion (and so its rating); a new one may follow.
-    standing = since_last_reopening(facts)
+    standing = cycles(facts)[-1][1]
     completed, rated = latest(standing, "Completed"), latest(standing, "Rated")
     if completed is not None:
         milestones["completed"] = completed.at
     if rated is not None:
         milestones["rated"] = rated.at
     provider = last_dispatch.event.provider if last_dispatch is not None else None
+    last_move = max((f for f in facts if f.name in ORDER_MOVES), key=happened)
     return OracleCase(
         key, "order", str(placed.community_id),
         {"grid": placed.grid_id,
@@ -200,9 +250,12 @@ def order_case(key: str, facts: list[Fact]) -> OracleCase:
          "category": placed.category, "item": placed.item,
          "provider": provider.provider_id if provider is not None else None,
          "provider_kind": provider.kind.value if provider is not None else None},
-        False, milestones, facts, len(of_kind(facts, "Reopened")),
+        False, milestones, facts, len(later),
         completed.event.outcome.value if completed is not None else None,
-        rated.event.score if rated is not None else None)
+        rated.event.score if rated is not None else None, ORDER_MOVES[last_move.name],
+        [cycle_milestones(start, cycle, {"first_dispatched": "Dispatched"},
+                          {"completed": "Completed"})
+         for start, cycle in later if start is not None])
 
 
 def oracle_cases(engine: Engine, world: World) -> list[OracleCase]:
@@ -211,12 +264,16 @@ def oracle_cases(engine: Engine, world: World) -> list[OracleCase]:
 
 
 def oracle_activities(engine: Engine, world: World) -> list[OracleActivity]:
+    """Every activity, with its participants as last corrected (in recording order)."""
     found = []
     for community in world.communities:
-        for fact in read_facts(engine, community):
-            if fact.name == "ActivityHeld":
-                found.append(OracleActivity(str(community), fact.event.grid_id,
-                                            fact.event.participants, fact.at))
+        facts = read_facts(engine, community)
+        counted = {f.version: f.event.participants for f in of_kind(facts, "ActivityHeld")}
+        for fact in of_kind(facts, "ParticipantsCorrected"):
+            counted[fact.event.corrects] = fact.event.participants
+        for fact in of_kind(facts, "ActivityHeld"):
+            found.append(OracleActivity(str(community), fact.event.grid_id,
+                                        counted[fact.version], fact.at))
     return found
 
 
@@ -242,23 +299,49 @@ def dim_value(case: OracleCase, name: str) -> str | None:
     return case.dims[name]
 
 
-def applies(definition: MetricDefinition, case: OracleCase) -> bool:
+def reason(definition: MetricDefinition, case: OracleCase) -> str | None:
+    """Why the definition leaves a case of its subject out, as docs/metrics.md words it (the
+    first that applies: drill, dimension, status, closure or outcome, required milestone)."""
     wanted = definition.applies_to
-    if case.subject != definition.subject or (case.drill and not wanted.include_drills):
-        return False
-    if any(m not in case.milestones for m in wanted.requires):
-        return False
-    checks = [("incident_type", wanted.incident_types), ("severity", wanted.severities),
-              ("category", wanted.categories), ("item", wanted.items)]
-    return all(not allowed or case.dims.get(dim) in allowed for dim, allowed in checks)
+    if case.drill and not wanted.include_drills:
+        return "drill"
+    for dim, allowed in [("incident_type", wanted.incident_types),
+                         ("severity", wanted.severities), ("category", wanted.categories),
+                         ("item", wanted.items)]:
+        if allowed and case.dims.get(dim) not in allowed:
+            return f"{dim} {case.dims.get(dim) or 'unknown'}"
+    if case.status in wanted.exclude_statuses:
+        return case.status
+    if case.subject == "incident" and case.closure in wanted.exclude_closures:
+        return f"closed as {case.closure}"
+    if case.subject == "order" and case.closure in wanted.exclude_outcomes:
+        return f"outcome {case.closure}"
+    return next((f"no {m}" for m in wanted.requires if m not in case.milestones), None)
 
 
-def duration(definition: MetricDefinition, case: OracleCase) -> float | None:
-    start = case.milestones.get(definition.start)
-    end = case.milestones.get(definition.end)
+def applies(definition: MetricDefinition, case: OracleCase) -> bool:
+    return case.subject == definition.subject and reason(definition, case) is None
+
+
+def between_milestones(definition: MetricDefinition, milestones: dict[str, datetime]
+                       ) -> float | None:
+    start = milestones.get(definition.start)
+    end = milestones.get(definition.end)
     if start is None or end is None:
         return None
     return (end - start).total_seconds() / SECONDS[definition.unit]
+
+
+def durations(definition: MetricDefinition, case: OracleCase) -> list[float | None]:
+    """One per measured unit: the case, or each of its reopenings."""
+    if definition.per == "reopening":
+        return [between_milestones(definition, cycle) for cycle in case.cycles]
+    return [between_milestones(definition, case.milestones)]
+
+
+def duration(definition: MetricDefinition, case: OracleCase) -> float | None:
+    (value,) = durations(definition, case)
+    return value
 
 
 def plain_median(values: Sequence[float]) -> float | None:
@@ -292,13 +375,14 @@ class Expected:
 
 
 def expected_summary(definition: MetricDefinition, members: list[OracleCase]) -> Expected:
-    values = [v for c in members if (v := duration(definition, c)) is not None]
+    units = [v for c in members for v in durations(definition, c)]
+    values = [v for v in units if v is not None]
     compliance = target_met = None
     if definition.target is not None and values:
         met = sum(1 for v in values if v <= definition.target)
         compliance = met / len(values)
         target_met = met * 100 >= definition.percentile * len(values)
-    return Expected(len(members), len(values), plain_median(values), nearest_rank(values, 90),
+    return Expected(len(units), len(values), plain_median(values), nearest_rank(values, 90),
                     max(values) if values else None, compliance, target_met)
 
 
@@ -336,8 +420,16 @@ def check_metric(engine: Engine, cases: list[OracleCase], definition: MetricDefi
         got[tuple(row.group.values())] = row
     where = f"{definition.name} by {group_by or 'nothing'} over {period} in {community or 'all'}"
     assert list(got) == ordered_keys(want), where
+    left_out: dict[Key, dict[str, int]] = {}
+    for case in cases:
+        if (case.subject == definition.subject and in_period(case.start, period)
+                and (community is None or case.community == str(community))
+                and (why := reason(definition, case)) is not None):
+            counted = left_out.setdefault(tuple(dim_value(case, g) for g in group_by), {})
+            counted[why] = counted.get(why, 0) + 1
     for key, members in want.items():
         row, expected = got[key], expected_summary(definition, members)
+        assert row.excluded == left_out.get(key, {}), (where, key)
         assert (row.cases, row.measured) == (expected.cases, expected.measured), (where, key)
         assert row.median == approx(expected.median), (where, key)
         assert row.p90 == approx(expected.p90), (where, key)
@@ -371,9 +463,10 @@ def check_service(engine: Engine, world: World, period: Period) -> None:
     for group_by in [(), ("grid",), ("provider",)]:
         want = grouped(orders, group_by)
         got = engine.service_kpis(period, group_by)
-        assert [tuple(s.group.values()) for s in got] == ordered_keys(want)
+        assert [tuple(s.group.values()) for s in got] == ordered_keys(
+            want if group_by else {()})  # ungrouped: one row, a zero one over no orders
         for summary in got:
-            members = want[tuple(summary.group.values())]
+            members = want.get(tuple(summary.group.values()), [])
             completed = [c for c in members if "completed" in c.milestones]
             fixed = [c for c in completed if c.closure == "fixed"]
             not_fixed = [c for c in completed if c.closure == "not_fixed"]
@@ -419,7 +512,7 @@ def check_counts(engine: Engine, world: World, period: Period) -> None:
             want_activities.setdefault(activity_key(activity), []).append(activity)
         got = engine.counts(period, group_by)
         assert [tuple(c.group.values()) for c in got] == ordered_keys(
-            set(want_cases) | set(want_activities))
+            set(want_cases) | set(want_activities) if group_by else {()})
         for count in got:
             key = tuple(count.group.values())
             members = want_cases.get(key, [])
@@ -446,6 +539,39 @@ def check_counts(engine: Engine, world: World, period: Period) -> None:
             assert count.activities_held == len(held)
             assert count.activity_participants == participants
             assert count.person_times_served == participants + resolved
+
+
+STEPS = {"incident": {"Resolved", "Closed", "Reopened"}, "order": {*ORDER_MOVES, "Rated"}}
+CLOSING = {"incident": {"Closed"}, "order": {"Completed", "Cancelled", "Rejected"}}
+
+
+def amendments(case: OracleCase) -> set[tuple[Any, ...]]:
+    """Every fact but a step recorded while the case stood closed, and what it changed."""
+    found = set()
+    closure: Fact | None = None
+    times = {f.version: f.original for f in case.facts}  # as corrected so far
+    for fact in case.facts:  # in version order
+        event = fact.event
+        if closure is not None and fact.name not in STEPS[case.subject]:
+            corrected = next((f for f in case.facts if f.version == getattr(event, "corrects", 0)),
+                             None)
+            if fact.name == "TimeCorrected":
+                what = (f"time corrected from {times[event.corrects].isoformat()} to "
+                        f"{event.corrected_to.isoformat()}")
+            elif fact.name == "DetailsCorrected":
+                what = "details corrected"
+            else:
+                what = "late record" if fact.at <= closure.at else "recorded after closure"
+            found.add((case.key, fact.version, corrected.name if corrected else fact.name,
+                       event.actor.person_id, event.actor.role.value, fact.recorded, fact.at,
+                       corrected.version if corrected else None, what))
+        if fact.name == "TimeCorrected":
+            times[event.corrects] = event.corrected_to
+        if fact.name in CLOSING[case.subject]:
+            closure = fact
+        elif fact.name in STEPS[case.subject] and fact.name != "Rated":
+            closure = None
+    return found
 
 
 def check_quality(engine: Engine, world: World, period: Period, late_after: timedelta) -> None:
@@ -478,22 +604,68 @@ def check_quality(engine: Engine, world: World, period: Period, late_after: time
         if lacking:
             missing[case.key] = lacking
     assert {m.case_id: set(m.missing) for m in report.missing} == missing
+    amended = {a for case in cases for a in amendments(case)}
+    assert {(a.case_id, a.version, a.fact, a.person, a.role, a.recorded_at, a.occurred_at,
+             a.corrects, a.what) for a in report.amendments} == amended
+    assert len(report.amendments) == len(amended)
 
 
 # Drawing a world and a period ------------------------------------------------------------
+
+amendment = st.tuples(st.just("amend"), hist.which, hist.which,
+                      st.sampled_from(["details", "participants"]), st.integers(0, 80))
+"""A details correction of any case's fact, or an activity's participants corrected."""
+
+
+def apply_steps(engine: Engine, clock: ManualClock, world: World,
+                steps: Sequence[tuple[Any, ...]]) -> World:
+    """``apply_history``, and the ``amendment`` steps (a refused one records nothing)."""
+    for entry in steps:
+        if entry[0] != "amend":
+            apply_history(engine, clock, world, [entry])
+            continue
+        _, index, version, what, participants = entry
+        try:
+            if what == "details":
+                target = hist._pick([*world.incidents, *world.orders], index)
+                if target is not None:
+                    facts = engine.events(target)
+                    service: Any = (engine.incidents if target in world.incidents
+                                    else engine.orders)
+                    service.correct_details(target, facts[version % len(facts)].originator_version,
+                                            "better words", "log checked", actor=hist.STAFF)
+            else:
+                community = world.communities[index % len(world.communities)]
+                held = [e.originator_version for e in engine.events(community)
+                        if type(e).__name__ == "ActivityHeld"]
+                if held:
+                    engine.communities.correct_participants(
+                        community, held[version % len(held)], participants, "sign-in sheet",
+                        actor=hist.STAFF)
+        except ResilienceError:
+            world.refused += 1
+        else:
+            world.applied += 1
+    return world
+
 
 Step = tuple[Any, ...]
 INCIDENT_FLOW: list[tuple[str, str]] = [
     ("report", "r1"), ("acknowledge", "r1"), ("dispatch", "r1"), ("dispatch", "r2"),
     ("en_route", "r1"), ("en_route", "r2"), ("arrive", "r3"), ("arrive", "r2"),
-    ("arrive", "r1"), ("contain", "r1"), ("resolve", "r1"), ("close", "r1"),
-    ("reopen", "r1"), ("resolve", "r1"), ("close", "r1")]
+    ("arrive", "r1"), ("contain", "r1"), ("resolve", "r1"), ("close", "r1"), ("note", "r1"),
+    ("reopen", "r1"), ("dispatch", "r3"), ("arrive", "r3"), ("contain", "r1"),
+    ("resolve", "r1"), ("close", "r1"), ("note", "r1")]
+"""A response, a rekindle with a second cycle, and after each closure a note (an amendment
+if dated at or before the closure, else refused)."""
 ORDER_FLOW = ["accept", "dispatch", "start", "complete", "rate", "reopen", "dispatch",
               "start", "complete", "rate"]
 often = st.sampled_from([True, True, True, False])
 rarely = st.sampled_from([False, False, False, False, True])
 ago = st.sampled_from([0, 0, 0, 1, 3, 10, 40])
 pause = st.sampled_from([0, 1, 1, 2, 5, 15, 60, 600])
+written_up = st.sampled_from([0, 5, 30, 120, 700])
+"""How long ago a note happened: often before the closure just recorded (an amendment)."""
 responders = st.sampled_from(["r1", "r2", "r3"])
 
 
@@ -520,7 +692,8 @@ def _incident_script(draw: st.DrawFn) -> list[Step]:
     for action in draw(st.lists(st.sampled_from(hist.INCIDENT_STEPS), max_size=2)):
         flow.insert(draw(st.integers(0, len(flow))), (action, draw(responders)))
     return [head, *_script(draw, flow, lambda a: (
-        "incident_step", a[0], a[1], draw(ago), draw(hist.late)))]
+        "incident_step", a[0], a[1], draw(written_up if a[0] == "note" else ago),
+        draw(hist.late)))]
 
 
 def _order_script(draw: st.DrawFn) -> list[Step]:
@@ -553,7 +726,7 @@ def lifecycles(draw: st.DrawFn) -> list[Step]:
     scripts = [_incident_script(draw) for _ in range(draw(st.integers(0, 4)))]
     scripts += [_order_script(draw) for _ in range(draw(st.integers(0, 4)))]
     noise = draw(st.lists(st.one_of(hist.activity, hist.correction, hist.correction,
-                                    hist.advance, hist.step), max_size=8))
+                                    hist.advance, hist.step, amendment), max_size=8))
     position: dict[int, int] = {}  # script -> index of its case among cases of its kind
     created = {"incident": 0, "order": 0}
     history: list[Step] = []
@@ -589,7 +762,7 @@ def build(history: list[tuple[Any, ...]], url: str = "memory:") -> tuple[Engine,
     clock = ManualClock(T0)
     engine = Engine(url, clock=clock)
     world = setup_world(engine, clock)
-    apply_history(engine, clock, world, history)
+    apply_steps(engine, clock, world, history)
     return engine, world
 
 
@@ -672,8 +845,11 @@ FIXED_HISTORY: list[tuple[Any, ...]] = [
     ("advance", 5), ("incident_step", 0, "resolve", "r1", 0, 0),
     ("advance", 5), ("incident_step", 0, "close", "r1", 0, 0),
     ("advance", 5), ("incident_step", 0, "reopen", "r1", 0, 0),
+    ("advance", 2), ("incident_step", 0, "contain", "r1", 0, 0),  # a second cycle
     ("advance", 5), ("incident_step", 0, "resolve", "r1", 0, 0),
     ("incident_step", 0, "close", "r1", 0, 0),
+    ("incident_step", 0, "note", "r1", 10, 0),  # amendments after closure: a late record
+    ("correct", 0, 3, -1, 5),  # ... and the dispatch of r1 (v4) a minute earlier
     ("incident", 1, "g2", "gas", "low", False, 0, 0),
     ("incident_step", 1, "reclassify", "r1", 0, 0),
     ("advance", 3), ("incident_step", 1, "dispatch", "r1", 0, 0),
@@ -745,6 +921,9 @@ def test_the_fixed_history_reaches_every_built_in_metric() -> None:
         quality = engine.data_quality()
         assert quality.late
         assert quality.corrections
+        assert [a.what for a in quality.amendments][:2] == [
+            "late record", "time corrected from 2022-02-15T15:03:00+08:00 to "
+            "2022-02-15T15:02:00+08:00"]
         check_everything(engine, world)
 
 

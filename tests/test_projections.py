@@ -31,12 +31,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.strategies import DataObject
 
+import histories as hist
 from histories import STAFF, apply_history, histories, setup_world
 from resilience import Engine, InvalidInputError, Location, ManualClock
 from resilience.adapters.viewstore import ViewsMoved, dumps
 from resilience.projections import VERSION, Follower, ViewsTimeoutError
 from resilience.projections.base import Delivery, Doc, Docs, Projection
 from resilience.projections.folds import PROJECTIONS
+from test_metrics_oracle import amendment, apply_steps, lifecycles
 
 from conftest import OFFICE, T0, _pg_schema_url, require_postgres
 
@@ -113,6 +115,13 @@ def _history(engine: Engine, clock: ManualClock, steps: Sequence[tuple[Any, ...]
     apply_history(engine, clock, setup_world(engine, clock), steps)
 
 
+amended_histories = st.one_of(st.lists(st.one_of(hist.step, amendment), min_size=1,
+                                       max_size=40), lifecycles())
+"""The shared histories with details and participant corrections among their steps, and
+lifecycles: reopenings after a resolution, second containments, corrections and late
+records of closed cases, so reopen cycles and amendments after closure are folded too."""
+
+
 class Boom(Exception):
     """The failure a test injects into a page's commit (the database failing)."""
 
@@ -160,7 +169,8 @@ def test_incremental_catch_up_equals_rebuild_and_a_fold_from_scratch(
     _needs(kind)
 
     @_settings(kind)
-    @given(steps=histories, page_size=st.integers(min_value=1, max_value=7), data=st.data())
+    @given(steps=amended_histories, page_size=st.integers(min_value=1, max_value=7),
+           data=st.data())
     def check(steps: list[tuple[Any, ...]], page_size: int, data: DataObject) -> None:
         clock = ManualClock(T0)
         with fresh_url(kind, tmp_path) as url, Engine(url, clock=clock) as engine:
@@ -170,7 +180,7 @@ def test_incremental_catch_up_equals_rebuild_and_a_fold_from_scratch(
             world = setup_world(engine, clock)
             reports: list[tuple[int, int]] = []
             for entry in steps:
-                apply_history(engine, clock, world, [entry])
+                apply_steps(engine, clock, world, [entry])
                 if data.draw(st.booleans(), label="catch up now"):
                     reports.clear()
                     lag = views.lag
@@ -207,6 +217,46 @@ def test_incremental_catch_up_equals_rebuild_and_a_fold_from_scratch(
                 assert snapshot(engine) == incremental
 
     check()
+
+
+CYCLES_AND_AMENDMENTS: list[tuple[Any, ...]] = [
+    ("incident", 0, "g1", "fire", "high", False, 0, 0),
+    ("advance", 5), ("incident_step", 0, "contain", "r1", 0, 0),
+    ("advance", 5), ("incident_step", 0, "resolve", "r1", 0, 0),
+    ("advance", 30), ("incident_step", 0, "reopen", "r1", 0, 0),  # reopened once resolved
+    ("advance", 5), ("incident_step", 0, "dispatch", "r1", 0, 0),
+    ("advance", 5), ("incident_step", 0, "contain", "r1", 0, 0),  # a second containment
+    ("advance", 5), ("incident_step", 0, "resolve", "r1", 0, 0),
+    ("incident_step", 0, "close", "r1", 0, 0),
+    ("advance", 60), ("incident_step", 0, "arrive", "r1", 62, 0),  # a late record, closed
+    ("correct", 0, 1, -1, 0),  # the first containment a minute earlier, closed
+    ("amend", 0, 4, "details", 0),
+    ("activity", 0, "g1", 20, 0, 0),
+    ("amend", 0, 0, "participants", 23), ("amend", 0, 0, "participants", 25),
+]
+
+
+@pytest.mark.parametrize("page_size", [1, 2, 3, 7])
+def test_reopen_cycles_and_amendments_fold_incrementally_as_from_scratch(
+        page_size: int) -> None:
+    """A second cycle, amendments after closure and corrected participants, caught up after
+    every step in pages of any size: the documents of a fold from scratch."""
+    clock = ManualClock(T0)
+    with Engine("memory:", clock=clock) as engine:
+        engine.views.page_size = page_size
+        world = setup_world(engine, clock)
+        for entry in CYCLES_AND_AMENDMENTS:
+            apply_steps(engine, clock, world, [entry])
+            engine.views.catch_up()
+            assert snapshot(engine) == reference(engine)
+        assert world.refused == 0
+        (case,) = engine.reports.cases(subject="incident")
+        assert (case.reopened, len(case.cycles), case.status) == (1, 1, "closed")
+        assert [a.what.partition(" from")[0] for a in case.amendments] == [
+            "late record", "time corrected", "details corrected"]
+        (activity,) = [doc for doc in snapshot(engine)["cases"].values()
+                       if doc["kind"] == "activity"]
+        assert (activity["participants"], activity["participants_recorded"]) == (25, 20)
 
 
 # 2. Re-delivery changes nothing ----------------------------------------------------------------

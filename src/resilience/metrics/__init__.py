@@ -1,12 +1,15 @@
 """Metrics as data, and the reports computed from the views (KPIs, scorecards, quality)."""
 
 from resilience.metrics.cases import (
+    CYCLE_MILESTONES,
     DIMENSIONS,
     INCIDENT_MILESTONES,
     ORDER_MILESTONES,
+    Amendment,
     Case,
     Correction,
     Fact,
+    case_at,
     case_from_doc,
 )
 from resilience.metrics.definitions import (
@@ -19,6 +22,7 @@ from resilience.metrics.definitions import (
 from resilience.metrics.period import ALL_TIME, TIME_BUCKETS, Period
 from resilience.metrics.quality import (
     DEFAULT_LATE_AFTER,
+    AmendmentMade,
     CorrectionMade,
     DataQualityReport,
     LateRecord,
@@ -39,10 +43,11 @@ from resilience.metrics.reports import (
 from resilience.metrics.stats import median, percentile
 
 __all__ = [
-    "ALL_TIME", "BUILT_IN", "BUILT_IN_BY_NAME", "DEFAULT_LATE_AFTER", "DIMENSIONS",
-    "INCIDENT_MILESTONES", "ORDER_MILESTONES", "TIME_BUCKETS", "Activity", "Case", "CaseFilter",
+    "ALL_TIME", "BUILT_IN", "BUILT_IN_BY_NAME", "CYCLE_MILESTONES", "DEFAULT_LATE_AFTER",
+    "DIMENSIONS", "INCIDENT_MILESTONES", "ORDER_MILESTONES", "TIME_BUCKETS", "Activity",
+    "Amendment", "AmendmentMade", "Case", "CaseFilter",
     "Comparison", "Correction", "CorrectionMade", "Counts", "DataQualityReport", "Fact",
     "LateRecord", "LeagueRow", "LeagueTable", "MetricDefinition", "MetricReport",
     "MetricSummary", "MissingMilestone", "OutOfOrder", "Period", "Scorecard", "ServiceSummary",
-    "builtin", "case_from_doc", "median", "percentile",
+    "builtin", "case_at", "case_from_doc", "median", "percentile",
 ]

@@ -16,12 +16,15 @@ from typing import Any, Literal
 import attrs
 from attrs import field, frozen
 
+from resilience.domain.incident import IncidentStatus
+from resilience.domain.service import OrderStatus
 from resilience.domain.validation import check_text, shown
-from resilience.domain.values import IncidentType, Severity
+from resilience.domain.values import ClosureReason, IncidentType, ServiceOutcome, Severity
 from resilience.errors import InvalidInputError, NotFoundError
-from resilience.metrics.cases import MILESTONES, Case, Subject
+from resilience.metrics.cases import CYCLE_MILESTONES, MILESTONES, Case, Subject
 
 Unit = Literal["s", "min", "h", "d"]
+Per = Literal["case", "reopening"]
 SECONDS_PER: Mapping[str, float] = {"s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 """Seconds in each unit a metric can be measured in."""
 
@@ -36,9 +39,29 @@ def _number(value: object) -> bool:
     return type(value) in (int, float) and math.isfinite(typing.cast(float, value))
 
 
+_STATUSES: Mapping[Subject, tuple[str, ...]] = {
+    "incident": tuple(IncidentStatus), "order": tuple(OrderStatus)}
+_KNOWN: Mapping[str, tuple[str, ...]] = {
+    "exclude_statuses": tuple(dict.fromkeys([*IncidentStatus, *OrderStatus])),
+    "exclude_outcomes": tuple(ServiceOutcome),
+    "exclude_closures": tuple(ClosureReason),
+}
+"""The names each exclusion can list."""
+
+
+def _known_names(instance: object, attribute: "attrs.Attribute[tuple[str, ...]]",
+                 value: tuple[str, ...]) -> None:
+    known = _KNOWN[attribute.name]
+    unknown = [name for name in value if name not in known]
+    if unknown:
+        raise InvalidInputError(
+            f"unknown {attribute.name} {shown(unknown)}; known: {', '.join(known)}")
+
+
 @frozen
 class CaseFilter:
-    """Which cases a metric applies to. Empty tuples mean "any"."""
+    """Which cases a metric applies to. Empty tuples mean "any" (or, for the exclusions,
+    "none left out")."""
 
     incident_types: tuple[str, ...] = field(default=(), converter=_names)
     severities: tuple[str, ...] = field(default=(), converter=_names)
@@ -48,15 +71,42 @@ class CaseFilter:
     requires: tuple[str, ...] = field(default=(), converter=_names)
     """Milestones a case must have for the metric to apply (e.g. turnout applies only
     to incidents that dispatched someone)."""
+    exclude_statuses: tuple[str, ...] = field(default=(), converter=_names,
+                                              validator=_known_names)
+    """Leave out cases in these statuses (``Case.status``: an incident's or order's)."""
+    exclude_outcomes: tuple[str, ...] = field(default=(), converter=_names,
+                                              validator=_known_names)
+    """Leave out orders whose standing completion had these outcomes (fixed, not_fixed)."""
+    exclude_closures: tuple[str, ...] = field(default=(), converter=_names,
+                                              validator=_known_names)
+    """Leave out incidents whose standing closure gave these reasons (resolved,
+    false_alarm, duplicate, cancelled)."""
 
     def admits(self, case: Case) -> bool:
+        return self.why_excluded(case) is None
+
+    def why_excluded(self, case: Case) -> str | None:
+        """None if the filter admits the case, else why not: the first of ``"drill"``
+        (a drill, drills not included), ``"<dimension> <value>"`` (e.g. ``"incident_type
+        medical"``: a type, severity, category or item not listed; ``unknown`` for none),
+        ``"<status>"`` (e.g. ``"cancelled"``), ``"closed as <reason>"``, ``"outcome
+        <outcome>"``, ``"no <milestone>"`` (a required milestone missing)."""
         if case.drill and not self.include_drills:
-            return False
-        if not all(m in case.milestones for m in self.requires):
-            return False
+            return "drill"
         checks = (("incident_type", self.incident_types), ("severity", self.severities),
                   ("category", self.categories), ("item", self.items))
-        return all(not allowed or case.dims.get(dim) in allowed for dim, allowed in checks)
+        for dim, allowed in checks:
+            value = case.dims.get(dim)
+            if allowed and value not in allowed:
+                return f"{dim} {value if value is not None else 'unknown'}"
+        if case.status in self.exclude_statuses:
+            return case.status
+        if case.subject == "incident" and case.closure in self.exclude_closures:
+            return f"closed as {case.closure}"
+        if case.subject == "order" and case.closure in self.exclude_outcomes:
+            return f"outcome {case.closure}"
+        missing = next((m for m in self.requires if m not in case.milestones), None)
+        return None if missing is None else f"no {missing}"
 
 
 @frozen
@@ -79,6 +129,10 @@ class MetricDefinition:
     """Share (in percent) of cases that must meet the target; also the percentile reported."""
     applies_to: CaseFilter = CaseFilter()
     description: str = ""
+    per: Per = "case"
+    """What one measured unit is: a case (from its ``start`` to its ``end`` milestone), or
+    each reopening of a case (from and to milestones of that reopening's cycle,
+    ``CYCLE_MILESTONES``)."""
 
     def __attrs_post_init__(self) -> None:
         if not check_text(self.name, "a metric's name").strip():
@@ -94,6 +148,16 @@ class MetricDefinition:
                     f"{self.subject}; known: {', '.join(known)}")
         if self.start == self.end:
             raise InvalidInputError(f"metric {self.name}: start and end are the same milestone")
+        if type(self.per) is not str or self.per not in typing.get_args(Per):
+            raise InvalidInputError(f"per must be 'case' or 'reopening', got {shown(self.per)}")
+        if self.per == "reopening":
+            cycle = CYCLE_MILESTONES[self.subject]
+            for which, milestone in (("start", self.start), ("end", self.end)):
+                if milestone not in cycle:
+                    raise InvalidInputError(
+                        f"metric {self.name}: measured per reopening, its {which} must be a "
+                        f"milestone of a reopening's cycle ({', '.join(cycle)}), not "
+                        f"{shown(milestone)}")
         if type(self.unit) is not str or self.unit not in SECONDS_PER:
             raise InvalidInputError(f"unit must be one of {', '.join(SECONDS_PER)}")
         if self.target is not None and not _number(self.target):
@@ -115,13 +179,41 @@ class MetricDefinition:
             if unknown:
                 raise InvalidInputError(f"metric {self.name}: unknown {name} "
                                         f"{shown(unknown)}; known: {', '.join(known_values)}")
+        self._check_exclusions()
+
+    def _check_exclusions(self) -> None:
+        """Refuse exclusions a case of the subject can't meet: they would leave out nothing."""
+        statuses = _STATUSES[self.subject]
+        wrong = [s for s in self.applies_to.exclude_statuses if s not in statuses]
+        if wrong:
+            raise InvalidInputError(
+                f"metric {self.name}: {shown(wrong)} is no status of an {self.subject}; "
+                f"known: {', '.join(statuses)}")
+        other = {"incident": "exclude_outcomes", "order": "exclude_closures"}[self.subject]
+        if getattr(self.applies_to, other):
+            raise InvalidInputError(
+                f"metric {self.name}: {other} applies to "
+                f"{'orders' if self.subject == 'incident' else 'incidents'}, not to "
+                f"{self.subject}s")
 
     def measure(self, case: Case) -> float | None:
-        """The case's duration in the metric's unit, or None if a milestone is missing."""
-        start, end = case.milestones.get(self.start), case.milestones.get(self.end)
+        """The case's duration in the metric's unit, or None if a milestone is missing.
+        Measured per reopening: the first reopening's (None if there is none)."""
+        return next(iter(self.measure_all(case)), None)
+
+    def measure_all(self, case: Case) -> list[float | None]:
+        """One duration per measured unit of the case, in the metric's unit (None: a
+        milestone missing): per case, ``[measure(case)]``; per reopening, one for each
+        reopening, in the order they happened (none if the case was never reopened)."""
+        if self.per == "case":
+            return [self._between(case.milestones)]
+        return [self._between(cycle) for cycle in case.cycles]
+
+    def _between(self, milestones: Mapping[str, Any]) -> float | None:
+        start, end = milestones.get(self.start), milestones.get(self.end)
         if start is None or end is None:
             return None
-        return (end - start).total_seconds() / SECONDS_PER[self.unit]
+        return float((end - start).total_seconds() / SECONDS_PER[self.unit])
 
     def applies(self, case: Case) -> bool:
         return case.subject == self.subject and self.applies_to.admits(case)
@@ -237,7 +329,10 @@ def _read_filter(value: object, where: str) -> CaseFilter:
                               else tuple(value[attribute.name])
                               for attribute in attrs.fields(CaseFilter) if attribute.name in value}
     _refuse_unknown(CaseFilter, value)
-    return CaseFilter(**values)
+    try:
+        return CaseFilter(**values)
+    except InvalidInputError as exc:  # an exclusion naming no status, outcome or closure
+        raise InvalidInputError(f"{_REFUSED}{exc}") from None
 
 
 def _refuse_unknown(cls: type[Any], data: Mapping[str, Any]) -> None:
@@ -250,12 +345,14 @@ def _refuse_unknown(cls: type[Any], data: Mapping[str, Any]) -> None:
 
 def _m(name: str, subject: Subject, start: str, end: str, unit: Unit,
        target: float | None = None, description: str = "",
-       applies_to: CaseFilter = CaseFilter()) -> MetricDefinition:
+       applies_to: CaseFilter = CaseFilter(), per: Per = "case") -> MetricDefinition:
     return MetricDefinition(name, subject, start, end, unit, target, description=description,
-                            applies_to=applies_to)
+                            applies_to=applies_to, per=per)
 
 
 DISPATCHED = CaseFilter(requires=("first_dispatched",))
+ORDER_FLOW = CaseFilter(exclude_statuses=("cancelled", "rejected"))
+"""The order-flow metrics leave out cancelled and rejected orders: not a flow to measure."""
 
 
 BUILT_IN: tuple[MetricDefinition, ...] = (
@@ -279,15 +376,23 @@ BUILT_IN: tuple[MetricDefinition, ...] = (
        description="from detection to the (final) resolution"),
     _m("resolved_to_closed", "incident", "resolved", "closed", "min",
        description="from resolution to closing the record"),
+    _m("reopened_to_contained", "incident", "reopened", "contained", "min",
+       description="each reopening to the containment of its cycle", per="reopening"),
+    _m("reopened_to_resolved", "incident", "reopened", "resolved", "min",
+       description="each reopening to the resolution of its cycle", per="reopening"),
     _m("placed_to_dispatched", "order", "placed", "first_dispatched", "h",
-       description="from the resident's order to the community's first dispatch"),
+       description="from the resident's order to the community's first dispatch; "
+       "cancelled and rejected orders left out", applies_to=ORDER_FLOW),
     _m("dispatched_to_completed", "order", "first_dispatched", "first_completed", "h",
-       description="from the first dispatch to the first completion"),
+       description="from the first dispatch to the first completion; cancelled and "
+       "rejected orders left out", applies_to=ORDER_FLOW),
     _m("placed_to_completed", "order", "placed", "completed", "h",
-       description="from the order to its final completion (after any reopening)"),
+       description="from the order to its final completion (after any reopening); "
+       "cancelled and rejected orders left out", applies_to=ORDER_FLOW),
     _m("completion_vs_expected", "order", "expected", "completed", "h", 0,
        "how late the final completion was against the expected time (negative: early); "
-       "meeting the target means on time"),
+       "meeting the target means on time; cancelled and rejected orders left out",
+       ORDER_FLOW),
 )
 BUILT_IN_BY_NAME: Mapping[str, MetricDefinition] = {m.name: m for m in BUILT_IN}
 

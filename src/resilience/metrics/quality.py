@@ -2,12 +2,18 @@
 
 - **Missing milestones**: a finished case (an incident resolved, or closed as
   resolved; an order completed) without a milestone that a graded metric
-  (one with a target) needs, so that target can't be graded for it.
+  (one with a target) needs, so that target can't be graded for it (measured per
+  reopening: a reopening's cycle without one).
 - **Out of order**: milestones that happened in an unexpected order (e.g.
   contained before anyone was on scene): legal facts, but worth a look.
 - **Late records**: facts recorded more than ``late_after`` after the time first
   given for them (as a timeline entry's ``record_delay``).
 - **Corrections**: every time or details correction, with its reason.
+- **Amendments after closure**: every correction or late record made while its case
+  stood closed (``Case.amendments``): who, when, what changed. Listed for the audit
+  trail, not counted against ``is_clean``: a correction among them is already in
+  *corrections*, a record made long after its fact already in *late records*, and
+  amending a closed record is what an after-action review should do.
 - **Quarantined events**: stored events the views could not fold (see
   resilience.projections.quarantine), whatever the period or community: no
   figure reflects them, nor the later facts of their aggregates, until the
@@ -17,9 +23,10 @@
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
+import attrs
 from attrs import frozen
 
-from resilience.metrics.cases import Case
+from resilience.metrics.cases import Amendment, Case
 from resilience.metrics.definitions import MetricDefinition
 from resilience.metrics.period import Period
 from resilience.metrics.reports import render_table
@@ -90,6 +97,14 @@ class CorrectionMade:
 
 
 @frozen
+class AmendmentMade(Amendment):
+    """An amendment made while a case stood closed, and the case it amends."""
+
+    case_id: str
+    subject: str
+
+
+@frozen
 class DataQualityReport:
     period: Period
     late_after: timedelta
@@ -100,9 +115,14 @@ class DataQualityReport:
     corrections: tuple[CorrectionMade, ...]
     quarantined: tuple[QuarantinedEvent, ...] = ()
     """Stored events the views could not fold, in the whole store (any period or community)."""
+    amendments: tuple[AmendmentMade, ...] = ()
+    """Corrections and late records made while their case stood closed, by case."""
 
     @property
     def is_clean(self) -> bool:
+        """Nothing missing, out of order, late, corrected or quarantined. Amendments after
+        closure don't count on their own: each is a correction or a record, which the
+        other sections already judge."""
         return not (self.missing or self.out_of_order or self.late or self.corrections
                     or self.quarantined)
 
@@ -139,6 +159,12 @@ class DataQualityReport:
                  c.what if c.before is None else
                  f"time {c.before.isoformat()} -> {c.after.isoformat() if c.after else '?'}",
                  c.reason] for c in self.corrections]))
+        out += ["", f"Amendments after closure ({len(self.amendments)})"]
+        if self.amendments:
+            out.append(render_table(["case", "version", "by", "recorded", "fact", "what"], [
+                [a.case_id, str(a.version), f"{a.person} ({a.role})", a.recorded_at.isoformat(),
+                 a.fact if a.corrects is None else f"{a.fact} (v{a.corrects})", a.what]
+                for a in self.amendments]))
         return "\n".join(out)
 
 
@@ -146,7 +172,7 @@ def data_quality(cases: Iterable[Case], graded: Sequence[MetricDefinition], *,
                  period: Period, late_after: timedelta = DEFAULT_LATE_AFTER,
                  quarantined: Sequence[QuarantinedEvent] = ()) -> DataQualityReport:
     scoped = sorted((c for c in cases if c.start in period), key=lambda c: (c.start, c.case_id))
-    missing, disorder, late, corrections = [], [], [], []
+    missing, disorder, late, corrections, amendments = [], [], [], [], []
     for case in scoped:
         lacking: dict[str, None] = {}
         ungraded = []
@@ -154,8 +180,9 @@ def data_quality(cases: Iterable[Case], graded: Sequence[MetricDefinition], *,
             for definition in graded:
                 if definition.target is None or not definition.applies(case):
                     continue
-                absent = [m for m in (definition.start, definition.end)
-                          if m not in case.milestones]
+                units = [case.milestones] if definition.per == "case" else case.cycles
+                absent = [m for unit in units for m in (definition.start, definition.end)
+                          if m not in unit]
                 if absent:
                     ungraded.append(definition.name)
                     lacking.update(dict.fromkeys(absent))
@@ -174,5 +201,8 @@ def data_quality(cases: Iterable[Case], graded: Sequence[MetricDefinition], *,
         for c in case.corrections:
             corrections.append(CorrectionMade(case.case_id, case.subject, c.version, c.corrects,
                                               c.fact, c.what, c.reason, c.before, c.after))
+        amendments += [AmendmentMade(**attrs.asdict(a, recurse=False), case_id=case.case_id,
+                                     subject=case.subject) for a in case.amendments]
     return DataQualityReport(period, late_after, len(scoped), tuple(missing), tuple(disorder),
-                             tuple(late), tuple(corrections), tuple(quarantined))
+                             tuple(late), tuple(corrections), tuple(quarantined),
+                             tuple(amendments))

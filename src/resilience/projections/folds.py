@@ -6,10 +6,11 @@ recorded), with corrections applied beside the original.
 
 ``cases``: what metrics and scorecards group and measure: each incident's
 and order's dimensions as first recorded (community, grid, type at
-detection, category...), its facts with their effective times and the part
-of their payload that cases are grouped or measured by (a reclassification,
-a provider, an outcome, a score...), each community's grids, and each
-activity held. Improvement items are not cases: they are left out.
+detection, category...), its facts with their effective times, who recorded
+them and the part of their payload that cases are grouped or measured by (a
+reclassification, a provider, an outcome, a score...), each community's
+grids, and each activity held (its participants as corrected). Improvement
+items are not cases: they are left out.
 
 ``plans`` (resilience.projections.plans): each improvement item of an
 after-action review's improvement plan, with the history of its status.
@@ -89,8 +90,11 @@ def activity_key(community: str, version: int) -> str:
 class Cases:
     """Incidents and orders with their dimensions and fact times; communities; activities.
 
-    A case's fact is ``[name, occurred, recorded, detail]`` (``detail``: the
-    event's ``detail()``). Improvement items are not cases: their facts are ignored."""
+    A case's fact is ``[name, occurred, recorded, detail, person, role]``
+    (``detail``: the event's ``detail()``; ``person`` and ``role``: who recorded
+    it). An activity's ``participants`` is its count as last corrected,
+    ``participants_recorded`` the count first recorded. Improvement items are not
+    cases: their facts are ignored."""
 
     view = "cases"
 
@@ -107,7 +111,8 @@ class Cases:
 
     def _case_fact(self, delivery: Delivery, doc: Doc) -> None:
         event, name, version = delivery.event, delivery.name, delivery.version
-        doc["facts"].append([name, delivery.occurred, delivery.recorded, event.detail()])
+        doc["facts"].append([name, delivery.occurred, delivery.recorded, event.detail(),
+                             event.actor.person_id, event.actor.role.value])
         match event:
             case FactAggregate.TimeCorrected():
                 corrected = doc["facts"][event.corrects - 1]
@@ -136,6 +141,7 @@ class Cases:
                     "occurred": event.occurred_at.isoformat(), "title": event.title,
                     "category": event.category, "grid": event.grid_id,
                     "participants": event.participants,
+                    "participants_recorded": event.participants,
                 })
             case FactAggregate.TimeCorrected():
                 activity = docs.get(activity_key(community, event.corrects))
@@ -143,6 +149,12 @@ class Cases:
                     activity["at"] = event.corrected_to.timestamp()
                     activity["occurred"] = event.corrected_to.isoformat()
                     docs.put(activity_key(community, event.corrects), activity)
+            case Community.ParticipantsCorrected():
+                # The command refuses anything but an ActivityHeld version.
+                activity = _existing(docs, activity_key(community, event.corrects),
+                                     event.originator_version)
+                activity["participants"] = event.participants
+                docs.put(activity_key(community, event.corrects), activity)
         return False
 
 

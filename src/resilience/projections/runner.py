@@ -48,7 +48,7 @@ from resilience.projections.quarantine import (
     record,
 )
 
-VERSION = 2
+VERSION = 3
 """Goes up whenever a projection folds differently. Views of each version are stored
 apart (``timelines/v1``, tracking ``resilience/views/v1``), so a new version folds
 the history afresh while an old one still running keeps its own; ``prune`` drops
