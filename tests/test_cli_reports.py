@@ -39,7 +39,7 @@ def test_metrics_grades_the_donghu_containment(db: str,
     assert code == 0
     assert "detection_to_contained" in out
     donghu = next(line for line in out.splitlines() if "Donghu" in line)
-    assert donghu.split()[-1] == "yes"
+    assert donghu.split()[-2:] == ["yes", "0"]  # met; no case excluded
     assert " 12 " in donghu
 
 
@@ -81,6 +81,42 @@ def test_league_lists_unranked_grids_with_the_reason(db: str,
     assert "not ranked: 0 < 2 cases" in out
 
 
+def test_rates_prints_the_three_rates_per_grid_with_their_counts(
+        db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Xiangyang's day by grid: every order answered within 2 h; in 10 min, 5 of 8; each
+    rate with its yes/n and unknowns."""
+    code, out, _ = run(capsys, "rates", "--db", db, "--by", "grid")
+    assert code == 0
+    assert "response_rate: answered within 2 h" in out
+    xy2 = next(line for line in out.splitlines() if line.startswith("grid xy-2"))
+    assert xy2.split() == ["grid", "xy-2", "4", "0", "100%", "4/4", "0", "0%", "0/4", "4",
+                           "50%", "2/4", "1"]
+    code, out, _ = run(capsys, "rates", "--db", db, "--limit", "10", "--satisfied-from", "5")
+    assert "response_rate: answered within 10 min" in out
+    assert "satisfaction_rate: score 5" in out
+    everyone = out.splitlines()[-1].split()
+    assert everyone[:6] == ["all", "9", "1", "62%", "5/8", "0"]
+    assert everyone[-3:] == ["25%", "2/8", "2"]
+
+
+def test_league_ranks_on_a_rate_and_metrics_print_in_the_unit_asked(
+        db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`league --metric satisfaction_rate` ranks the highest rate first; `metrics --unit s`
+    prints seconds; `--as-closed` reads closed cases as known at their closure."""
+    code, out, _ = run(capsys, "league", "--db", db, "--metric", "satisfaction_rate",
+                       "--min-sample", "2")
+    assert code == 0
+    assert "League: satisfaction_rate (score 4 or more)" in out
+    first = next(line for line in out.splitlines() if line.startswith("1 "))
+    assert "Grid 2 - old estates" in first
+    assert first.split()[-5:] == ["4", "2", "1", "1", "50%"]
+    code, out, _ = run(capsys, "metrics", "--db", db, "--unit", "s", "--as-closed")
+    assert code == 0
+    assert "(detected -> contained, s; target 900 s" in out
+    assert out.splitlines()[-1].split() == ["all", "1", "1", "720", "720", "720", "100%",
+                                            "yes", "0"]
+
+
 def test_quality_lists_late_records_and_the_correction(db: str,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     """`resilience quality` reports Donghu's three late records and its time correction."""
@@ -114,6 +150,8 @@ def test_rebuild_and_project_report_what_they_folded(db: str,
     ["scorecard", "--community", "Nowhere"],
     ["scorecard", "--community", "Donghu Community", "--grid", "9"],
     ["league", "--min-sample", "0"],
+    ["rates", "--by", "severity"],  # orders have no severity
+    ["rates", "--limit", "0"],
 ])
 def test_bad_arguments_exit_2_with_a_message(db: str, argv: list[str],
                                              capsys: pytest.CaptureFixture[str]) -> None:
@@ -121,6 +159,19 @@ def test_bad_arguments_exit_2_with_a_message(db: str, argv: list[str],
     code, _, err = run(capsys, argv[0], "--db", db, *argv[1:])
     assert code == 2
     assert err.startswith("resilience: ")
+
+
+@pytest.mark.parametrize("argv", [
+    ["metrics", "--unit", "hours"],
+    ["rates", "--satisfied-from", "6"],
+])
+def test_an_option_outside_its_choices_is_a_usage_error(
+        db: str, argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse names the choices and exits 2."""
+    with pytest.raises(SystemExit) as exited:
+        main([argv[0], "--db", db, *argv[1:]])
+    assert exited.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
 
 
 def test_progress_bar_draws_the_share_done() -> None:

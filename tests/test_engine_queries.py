@@ -24,8 +24,8 @@ from resilience.services.reviews import Reviews
 
 from conftest import OFFICE, T0, donghu
 
-REPORT_QUERIES = ("timeline", "metrics", "compare", "service_kpis", "counts", "scorecard",
-                  "league_table", "data_quality")
+REPORT_QUERIES = ("timeline", "metrics", "compare", "service_kpis", "counts", "rates",
+                  "scorecard", "league_table", "data_quality")
 
 
 def wrapped(cls: type, name: str) -> object:

@@ -18,6 +18,7 @@ from resilience import (
     Location,
     ManualClock,
     NotFoundError,
+    NotInReportError,
     ResilienceError,
 )
 from resilience.domain.validation import LATEST
@@ -277,7 +278,14 @@ def test_xiangyang_order_metrics_use_the_final_completion(
     assert late.measured == 6
     assert late.compliance == pytest.approx(5 / 6)
     assert late.target_met is False
-    assert [r.group for r in report.rows][-1] == {"provider": None}  # unknown last
+    # The two orders never dispatched (provider unknown) were cancelled and rejected: the
+    # order-flow metrics leave them out, so their group has no row; the rates count them.
+    assert report.excluded == {"cancelled": 1, "rejected": 1}
+    with pytest.raises(NotInReportError, match="no row for provider"):
+        report.row(provider=None)
+    rates = engine.rates(group_by=("provider",))
+    assert rates.rows[-1].group == {"provider": None}  # unknown last
+    assert (rates.rows[-1].orders, rates.rows[-1].cancelled) == (2, 1)
 
 
 def test_xiangyang_counts(xiangyang: tuple[Engine, ReplayResult]) -> None:
@@ -430,7 +438,7 @@ def test_a_fractional_percentile_is_exact() -> None:
     values = [float(v) for v in range(1, 251)]
     assert percentile(values, 64.4) == 161
     definition = evolve(builtin("detection_to_contained"), target=161, percentile=64.4)
-    summary = summarise(definition, values, len(values))
+    summary = summarise(definition, [v * 60 for v in values], len(values))  # in seconds
     assert summary.met == 161  # 161 * 100 == 64.4 * 250, so at least 64.4% met the target
     assert summary.target_met is True
     assert summary.at_percentile == 161
@@ -482,7 +490,8 @@ def test_reports_take_cases_by_their_detection_in_a_half_open_period(
     assert engine.metrics("turnout", utc_day).rows[0].cases == 1
     by_month = engine.metrics("turnout", group_by=("month", "grid"))
     assert [r.group for r in by_month.rows] == [{"month": "2022-02", "grid": "3"}]
-    assert engine.counts(Period(None, T0)) == ()
+    (before,) = engine.counts(Period(None, T0))  # nothing yet: one row of zeros
+    assert (before.incidents, before.orders, before.activities_held) == (0, 0, 0)
 
 
 def test_the_last_day_month_and_year_of_the_range_can_be_asked_for_in_any_zone(
@@ -641,7 +650,8 @@ def test_hold_activity_refuses_bad_participants_or_grid_and_records_nothing(
                                          participants=participants,  # type: ignore[arg-type]
                                          grid=grid, actor=OFFICE)
     assert len(engine.events(east)) == before
-    assert engine.counts() == ()
+    (nothing,) = engine.counts()
+    assert nothing.activities_held == 0
     engine.communities.hold_activity(east, title="health talk", category="health",
                                      participants=0, grid="g1", actor=OFFICE)
     (counts,) = engine.counts()

@@ -32,12 +32,14 @@ from resilience.errors import (
     InvalidInputError,
     InvalidTransitionError,
     NotFoundError,
+    NotInReportError,
     ResilienceError,
     ScenarioError,
     StoreUnavailableError,
     UnreadableEventError,
 )
 from resilience.metrics import BUILT_IN, CaseFilter, MetricDefinition, Period
+from resilience.metrics.rates import RATES, RateDefinition
 from resilience.projections.plan_items import PlanItem
 from resilience.review import DEFAULT_OBJECTIVES, AfterActionReview, Grade, Objective
 from resilience.services.core import Receipt
@@ -50,6 +52,7 @@ __all__ = [
     "BUILT_IN",
     "DEFAULT_CATALOGUE",
     "DEFAULT_OBJECTIVES",
+    "RATES",
     "ActionKind",
     "Actor",
     "AfterActionReview",
@@ -79,12 +82,14 @@ __all__ = [
     "ManualClock",
     "MetricDefinition",
     "NotFoundError",
+    "NotInReportError",
     "Objective",
     "OrderStatus",
     "Period",
     "PlanItem",
     "Provider",
     "ProviderKind",
+    "RateDefinition",
     "Receipt",
     "ResilienceError",
     "Role",

@@ -1,5 +1,5 @@
-"""The ``resilience`` command line: demo, replay, timeline, metrics, scorecards, reviews,
-situations at a moment, improvement plans, views."""
+"""The ``resilience`` command line: demo, replay, timeline, metrics, rates, scorecards,
+reviews, situations at a moment, improvement plans, views."""
 
 import argparse
 import logging
@@ -13,6 +13,7 @@ from typing import TextIO
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from attrs import evolve
 from eventsourcing.persistence import PersistenceError
 
 from resilience.adapters.store import describe, resolve_url, store_env
@@ -22,6 +23,7 @@ from resilience.engine import Engine
 from resilience.errors import InvalidInputError, NotFoundError, ResilienceError
 from resilience.metrics.definitions import BUILT_IN_BY_NAME, MetricDefinition
 from resilience.metrics.period import Period
+from resilience.metrics.rates import RATES, RATES_BY_NAME, RateDefinition
 from resilience.metrics.reports import render_table
 from resilience.projections.runner import check_interval
 from resilience.review.model import AfterActionReview, Grade
@@ -372,6 +374,25 @@ def _metric(ref: str) -> MetricDefinition:
                         "nor a .json definition file")
 
 
+def _rates(args: argparse.Namespace) -> tuple[RateDefinition, ...]:
+    """The built-in rates, with the response limit (minutes) and the lowest satisfied score
+    the options give."""
+    if not 0 < args.limit <= MAX_DURATION / timedelta(minutes=1):  # NaN fails it too
+        raise InvalidInputError(f"--limit must be a number of minutes above 0 and at most "
+                                f"{MAX_DURATION / timedelta(minutes=1):,.0f}, got {args.limit}")
+    return tuple(evolve(rate, limit=timedelta(minutes=args.limit)) if rate.limit is not None
+                 else evolve(rate, satisfied_from=args.satisfied_from)
+                 if rate.satisfied_from is not None else rate for rate in RATES)
+
+
+def _ranked(args: argparse.Namespace) -> MetricDefinition | RateDefinition:
+    """What ``league`` ranks on: a built-in rate (with the options' limit and score), or
+    a metric."""
+    if args.metric in RATES_BY_NAME:
+        return next(rate for rate in _rates(args) if rate.name == args.metric)
+    return _metric(args.metric)
+
+
 def _names(engine: Engine) -> dict[str, str]:
     return {key: name for key, (name, _) in engine.reports.communities().items()}
 
@@ -383,12 +404,24 @@ def _metrics(args: argparse.Namespace) -> int:
         community = _community(engine, args.community)
         period = _period(args)
         if len(definitions) == 1:
-            report = engine.metrics(definitions[0], period, args.by, community=community, tz=tz)
-            print(report.render(_names(engine)))
+            report = engine.metrics(definitions[0], period, args.by, community=community, tz=tz,
+                                    as_closed=args.as_closed)
+            print((report.in_unit(args.unit) if args.unit else report).render(_names(engine)))
         else:
             comparison = engine.compare(definitions, period, args.by, community=community,
-                                        tz=tz)
-            print(comparison.render(_names(engine)))
+                                        tz=tz, as_closed=args.as_closed)
+            print((comparison.in_unit(args.unit) if args.unit else comparison).render(
+                _names(engine)))
+    return 0
+
+
+def _rates_command(args: argparse.Namespace) -> int:
+    rates = _rates(args)
+    tz = _zone(args.tz) if args.tz else None
+    with _existing(args.db) as engine:
+        report = engine.rates(_period(args), args.by, rates=rates,
+                              community=_community(engine, args.community), tz=tz)
+        print(report.render(_names(engine)))
     return 0
 
 
@@ -396,13 +429,13 @@ def _scorecard(args: argparse.Namespace) -> int:
     with _existing(args.db) as engine:
         community = _community(engine, args.community)
         assert community is not None
-        print(engine.scorecard(community, args.grid, _period(args)).render())
+        print(engine.scorecard(community, args.grid, _period(args), rates=_rates(args)).render())
     return 0
 
 
 def _league(args: argparse.Namespace) -> int:
     with _existing(args.db) as engine:
-        table = engine.league_table(_metric(args.metric), _period(args), level=args.level,
+        table = engine.league_table(_ranked(args), _period(args), level=args.level,
                                     community=_community(engine, args.community),
                                     min_sample=args.min_sample, last=args.last or None)
         print(table.render())
@@ -476,6 +509,15 @@ _REVIEW_TZ = ("time zone of times without an offset (default: the incident's own
               "for --community, the community's)")
 
 
+def _add_rate_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--limit", type=float, default=120,
+                        help="minutes within which an order must be answered for the response "
+                             "rate (default 120)")
+    parser.add_argument("--satisfied-from", type=int, default=4, choices=range(1, 6),
+                        metavar="{1-5}",
+                        help="lowest score counted as satisfied (default 4)")
+
+
 def _add_period(parser: argparse.ArgumentParser, tz_help: str = _PERIOD_TZ) -> None:
     parser.add_argument("--from", dest="start", help="cases whose first fact is at or after "
                         "this ISO date/time")
@@ -517,16 +559,32 @@ def build_parser() -> argparse.ArgumentParser:
     met.add_argument("--by", nargs="*", default=[],
                      help="group by: community, grid, incident_type, severity, zone_type, "
                           "category, item, provider, provider_kind, day, week, month, year")
+    met.add_argument("--unit", choices=["s", "min", "h", "d"],
+                     help="show durations in this unit (default: each metric's own)")
+    met.add_argument("--as-closed", action="store_true",
+                     help="closed cases as known when their closure was recorded (default: "
+                          "as corrected since)")
+    rates = command("rates", "the response, resolution and satisfaction rates of service "
+                    "orders over a period", _rates_command, period=True)
+    rates.add_argument("--by", nargs="*", default=[],
+                       help="group by: community, grid, zone_type, category, item, provider, "
+                            "provider_kind, day, week, month, year")
+    _add_rate_options(rates)
     card = command("scorecard", "a community's or grid's assessment figures", _scorecard,
                    period=True, needs_community=True)
     card.add_argument("--grid", help="one grid of the community")
-    league = command("league", "grids or communities ranked on a metric", _league, period=True)
-    league.add_argument("--metric", default="detection_to_contained")
+    _add_rate_options(card)
+    league = command("league", "grids or communities ranked on a metric or a rate", _league,
+                     period=True)
+    league.add_argument("--metric", default="detection_to_contained",
+                        help="a built-in metric or rate (response_rate, resolution_rate, "
+                             "satisfaction_rate), or a .json metric definition file")
     league.add_argument("--level", choices=["grid", "community"], default="grid")
     league.add_argument("--min-sample", type=int, default=10,
                         help="measured cases needed to be ranked (default 10)")
     league.add_argument("--last", type=int, default=100,
                         help="rank over each one's latest N cases (0: all; default 100)")
+    _add_rate_options(league)
     quality = command("quality", "the data-quality report", _quality, period=True)
     quality.add_argument("--late-after", type=float, default=15,
                          help="minutes after which a record counts as late (default 15)")

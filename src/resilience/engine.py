@@ -44,7 +44,7 @@ class Engine:
 
     Commands go through ``engine.communities``, ``incidents``, ``orders`` and
     ``improvements``. Queries are ``engine.timeline``, ``metrics``, ``compare``,
-    ``service_kpis``, ``counts``, ``scorecard``, ``league_table`` and
+    ``service_kpis``, ``counts``, ``rates``, ``scorecard``, ``league_table`` and
     ``data_quality``: the methods of ``engine.reports`` (``engine.metrics`` runs
     ``engine.reports.metrics``); ``engine.review`` runs ``engine.reviews.incident``; and
     ``engine.replay`` answers as of a moment.
@@ -57,6 +57,7 @@ class Engine:
     compare = delegated("reports", Reports.compare)
     service_kpis = delegated("reports", Reports.service_kpis)
     counts = delegated("reports", Reports.counts)
+    rates = delegated("reports", Reports.rates)
     scorecard = delegated("reports", Reports.scorecard)
     league_table = delegated("reports", Reports.league_table)
     data_quality = delegated("reports", Reports.data_quality)

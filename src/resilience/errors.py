@@ -18,6 +18,19 @@ class NotFoundError(ResilienceError, LookupError):
     """The community, incident, order, person or area named does not exist."""
 
 
+class NotInReportError(NotFoundError, KeyError):
+    """A report has no row for the group, metric or rate asked for: ``report.row(grid="9")``
+    when grid 9 had no case in the period, ``card.metric("x")`` for a metric the scorecard
+    was not computed with.
+
+    A NotFoundError, and a KeyError too, so an ``except KeyError`` written before it
+    existed still catches it; its message reads as a sentence (KeyError quotes its
+    argument, as it does a missing key)."""
+
+    def __str__(self) -> str:
+        return Exception.__str__(self)
+
+
 class AlreadyExistsError(ResilienceError):
     """Something with that identity was already registered."""
 

@@ -7,8 +7,9 @@ day, month or year of the range can be asked for in any time zone. ``Period.day`
 a ``timezone``).
 """
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta, tzinfo
+from typing import TypeVar
 
 from attrs import frozen
 
@@ -24,6 +25,8 @@ from resilience.domain.validation import (
 )
 from resilience.errors import InvalidInputError
 from resilience.metrics.cases import DIMENSIONS, Case
+
+T = TypeVar("T")
 
 
 @frozen
@@ -138,3 +141,12 @@ def place_key(community: str, grid: str | None, moment: datetime, group_by: Sequ
 def sort_key(key: tuple[str | None, ...]) -> tuple[tuple[bool, str], ...]:
     """Groups in order of their values, unknown (None) last."""
     return tuple((value is None, value or "") for value in key)
+
+
+def grouped(items: Iterable[T], key: Callable[[T], tuple[str | None, ...]]
+            ) -> list[tuple[tuple[str | None, ...], list[T]]]:
+    """``items`` split by ``key``, in the order of the keys' values (``sort_key``)."""
+    groups: dict[tuple[str | None, ...], list[T]] = {}
+    for item in items:
+        groups.setdefault(key(item), []).append(item)
+    return sorted(groups.items(), key=lambda entry: sort_key(entry[0]))

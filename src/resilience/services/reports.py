@@ -1,4 +1,5 @@
-"""Queries on the views: timelines, metrics, service KPIs, counts, scorecards, data quality.
+"""Queries on the views: timelines, metrics, service KPIs, counts, rates, scorecards, data
+quality.
 
 Each query first lets the views catch up (unless the engine was opened with
 ``fresh_views=False`` because another thread or process feeds them), then
@@ -7,11 +8,13 @@ reads the documents it needs and computes the answer with resilience.metrics.
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError
 
 from resilience.domain.validation import (
+    check_bool,
     check_items,
     check_moment,
     check_text,
@@ -23,16 +26,9 @@ from resilience.domain.validation import (
 from resilience.errors import InvalidInputError, NotFoundError, StoreUnavailableError
 from resilience.metrics.cases import Case, Subject, case_at, case_from_doc
 from resilience.metrics.definitions import BUILT_IN, MetricDefinition, builtin
-from resilience.metrics.period import (
-    ALL_TIME,
-    TIME_BUCKETS,
-    Period,
-    check_group_by,
-    group_key,
-    place_key,
-    sort_key,
-)
+from resilience.metrics.period import ALL_TIME, TIME_BUCKETS, Period, check_group_by
 from resilience.metrics.quality import DEFAULT_LATE_AFTER, DataQualityReport, data_quality
+from resilience.metrics.rates import RATES, RATES_BY_NAME, RateDefinition, builtin_rate
 from resilience.metrics.reports import (
     Activity,
     Comparison,
@@ -40,11 +36,14 @@ from resilience.metrics.reports import (
     LeagueTable,
     MetricReport,
     MetricSummary,
+    RateReport,
     Scorecard,
     ServiceSummary,
+    count_report,
     counts,
     league_table,
     metric_report,
+    rate_report,
     service_report,
     service_summary,
     summarise,
@@ -53,6 +52,7 @@ from resilience.projections.runner import Views
 from resilience.timeline import Timeline, timeline_from_doc
 
 MetricRef = MetricDefinition | str
+RateRef = RateDefinition | str
 
 
 def _definition(metric: object) -> MetricDefinition:
@@ -67,6 +67,25 @@ def _definition(metric: object) -> MetricDefinition:
 def _definitions(metrics: Sequence[MetricRef], name: str) -> tuple[MetricDefinition, ...]:
     """The definitions of a list or tuple of metrics (``name``: the argument's)."""
     return check_items(metrics, name, lambda metric, _: _definition(metric))
+
+
+def _rate(rate: object) -> RateDefinition:
+    if isinstance(rate, RateDefinition):
+        return rate
+    if type(rate) is str:
+        return builtin_rate(rate)
+    raise InvalidInputError(f"a rate is a RateDefinition or a built-in's name, got {shown(rate)}")
+
+
+def _rates(rates: Sequence[RateRef]) -> tuple[RateDefinition, ...]:
+    return check_items(rates, "rates", lambda rate, _: _rate(rate))
+
+
+def _ranked(metric: object) -> MetricDefinition | RateDefinition:
+    """What a league ranks on: a metric, or a rate (a RateDefinition or a built-in's name)."""
+    if isinstance(metric, RateDefinition) or (type(metric) is str and metric in RATES_BY_NAME):
+        return _rate(metric)
+    return _definition(metric)
 
 
 def _period(period: Period | None) -> Period:
@@ -99,7 +118,7 @@ def _community_key(community: UUID | None) -> str | None:
 class Reports:
     """``engine.reports``: the queries on the views.
 
-    ``timeline``, ``metrics``, ``compare``, ``service_kpis``, ``counts``,
+    ``timeline``, ``metrics``, ``compare``, ``service_kpis``, ``counts``, ``rates``,
     ``scorecard``, ``league_table`` and ``data_quality`` are also the engine's:
     ``engine.metrics`` runs ``engine.reports.metrics``, with its signature and
     docstring, and so for each (the documentation calls them on the engine). Each query
@@ -137,9 +156,9 @@ class Reports:
         return self._cases(subject, _period(period), self._community(community))
 
     def _cases(self, subject: Subject | None, period: Period, community: str | None,
-               known_at: datetime | None = None) -> list[Case]:
-        if known_at is not None:
-            return self._cases_known_at(subject, period, community, known_at)
+               known_at: datetime | None = None, as_closed: bool = False) -> list[Case]:
+        if known_at is not None or as_closed:
+            return self._cases_cut(subject, period, community, known_at, as_closed)
         start, end = period.bounds()
         found = []
         for kind in ((subject,) if subject else ("incident", "order")):
@@ -147,14 +166,15 @@ class Reports:
             found += [case_from_doc(key, doc) for key, doc in rows]
         return found
 
-    def _cases_known_at(self, subject: Subject | None, period: Period, community: str | None,
-                        known_at: datetime) -> list[Case]:
-        """Cases as recorded by ``known_at``. The view is keyed by today's corrected
-        times, so the period is applied to the times known then."""
+    def _cases_cut(self, subject: Subject | None, period: Period, community: str | None,
+                   known_at: datetime | None, as_closed: bool) -> list[Case]:
+        """Cases as recorded by ``known_at`` and/or, ``as_closed``, as known when each
+        closed case's standing closure was recorded. The view is keyed by today's
+        corrected times, so the period is applied to the times known then."""
         found = []
         for kind in ((subject,) if subject else ("incident", "order")):
             for key, doc in self.views.select("cases", kind, community=community):
-                case = case_at(key, doc, known_at=known_at)
+                case = case_at(key, doc, known_at=known_at, as_closed=as_closed)
                 if case is not None and case.start in period:
                     found.append(case)
         return found
@@ -168,7 +188,8 @@ class Reports:
     def _activities(self, period: Period, community: str | None) -> list[Activity]:
         start, end = period.bounds()
         return [Activity(doc["community"], doc["grid"], doc["category"], doc["title"],
-                         doc["participants"], datetime.fromisoformat(doc["occurred"]))
+                         doc["participants"], datetime.fromisoformat(doc["occurred"]),
+                         doc["participants_recorded"])
                 for _, doc in self.views.select("cases", "activity", start=start, end=end,
                                                 community=community)]
 
@@ -196,29 +217,35 @@ class Reports:
 
     def metrics(self, metric: MetricRef, period: Period | None = None,
                 group_by: Sequence[str] = (), *, community: UUID | None = None,
-                tz: tzinfo | None = None, known_at: datetime | None = None) -> MetricReport:
+                tz: tzinfo | None = None, known_at: datetime | None = None,
+                as_closed: bool = False) -> MetricReport:
         """One metric (a definition or a built-in's name) over a period, split by any of the
         case dimensions or time buckets.
 
         Day, week, month and year groups are cut in ``tz``, by default the
         period's time zone, else in each case's own recorded offset.
         ``known_at``: as it could have been computed then, from the facts and
-        corrections recorded by that moment.
+        corrections recorded by that moment. ``as_closed``: each case that stands
+        closed as known when its standing closure was recorded (amendments made
+        since left out); by default, as corrected.
         """
         definition = _definition(metric)
         groups = check_group_by(group_by, [definition.subject])
         period = _period(period)
         zone = _zone(tz, period)
         known_at = _moment(known_at, "known_at")
+        check_bool(as_closed, "as_closed")
         self.ready()
-        cases = self._cases(definition.subject, period, self._community(community), known_at)
+        cases = self._cases(definition.subject, period, self._community(community), known_at,
+                            as_closed)
         return metric_report(definition, cases, period=period, group_by=groups, tz=zone)
 
     def compare(self, metrics: Sequence[MetricRef], period: Period | None = None,
                 group_by: Sequence[str] = (), *, community: UUID | None = None,
-                tz: tzinfo | None = None, known_at: datetime | None = None) -> Comparison:
+                tz: tzinfo | None = None, known_at: datetime | None = None,
+                as_closed: bool = False) -> Comparison:
         """Several metric definitions side by side (an old and a changed one, say) over the
-        same cases."""
+        same cases (``known_at`` and ``as_closed`` as for ``metrics``)."""
         if isinstance(metrics, str | MetricDefinition):
             metrics = [metrics]
         definitions = _definitions(metrics, "metrics")
@@ -229,9 +256,11 @@ class Reports:
         period = _period(period)
         zone = _zone(tz, period)
         known_at = _moment(known_at, "known_at")
+        check_bool(as_closed, "as_closed")
         self.ready()
         key = self._community(community)
-        cases = self._cases(subjects[0] if len(subjects) == 1 else None, period, key, known_at)
+        cases = self._cases(subjects[0] if len(subjects) == 1 else None, period, key, known_at,
+                            as_closed)
         return Comparison(tuple(metric_report(d, cases, period=period, group_by=groups,
                                               tz=zone) for d in definitions))
 
@@ -239,7 +268,7 @@ class Reports:
                      community: UUID | None = None,
                      tz: tzinfo | None = None) -> tuple[ServiceSummary, ...]:
         """Service-order KPIs per group: fixed / not fixed, reopen and on-time rates,
-        ratings."""
+        ratings. Ungrouped, always one summary (of zeros for no orders)."""
         groups = check_group_by(group_by, ["order"])
         period = _period(period)
         zone = _zone(tz, period)
@@ -249,7 +278,8 @@ class Reports:
 
     def counts(self, period: Period | None = None, group_by: Sequence[str] = (), *,
                community: UUID | None = None, tz: tzinfo | None = None) -> tuple[Counts, ...]:
-        """Incidents by type and severity, requests resolved, activities, person-times."""
+        """Incidents by type and severity, reopenings, requests resolved, activities,
+        person-times. Ungrouped, always one row (of zeros when nothing happened)."""
         groups = check_group_by(group_by, ["incident", "order"])
         if any(g not in ("community", "grid", *TIME_BUCKETS) for g in groups):
             raise InvalidInputError("counts group by community, grid or a time bucket only")
@@ -257,22 +287,29 @@ class Reports:
         zone = _zone(tz, period)
         self.ready()
         key = self._community(community)
-        cases = self._cases(None, period, key)
-        activities = self._activities(period, key)
-        keyed: dict[tuple[str | None, ...], tuple[list[Case], list[Activity]]] = {}
-        for case in cases:
-            keyed.setdefault(group_key(case, groups, zone), ([], []))[0].append(case)
-        for activity in activities:
-            place = place_key(activity.community, activity.grid, activity.occurred_at, groups,
-                              zone)
-            keyed.setdefault(place, ([], []))[1].append(activity)
-        return tuple(counts(c, a, dict(zip(groups, key, strict=True)))
-                     for key, (c, a) in sorted(keyed.items(), key=lambda i: sort_key(i[0])))
+        return count_report(self._cases(None, period, key), self._activities(period, key),
+                            group_by=groups, tz=zone)
+
+    def rates(self, period: Period | None = None, group_by: Sequence[str] = (), *,
+              rates: Sequence[RateRef] = RATES, community: UUID | None = None,
+              tz: tzinfo | None = None) -> RateReport:
+        """The response, resolution and satisfaction rates (or the ``rates`` given: built-in
+        names or RateDefinitions) of the orders placed in a period, per group (community,
+        grid, provider, category, ..., time buckets). Ungrouped, always one row."""
+        definitions = _rates(rates)
+        groups = check_group_by(group_by, ["order"])
+        period = _period(period)
+        zone = _zone(tz, period)
+        self.ready()
+        cases = self._cases("order", period, self._community(community))
+        return rate_report(definitions, cases, period=period, group_by=groups, tz=zone)
 
     def scorecard(self, community: UUID, grid: str | None = None,
                   period: Period | None = None, *,
-                  metrics: Sequence[MetricRef] = BUILT_IN) -> Scorecard:
-        """Everything a community, or one of its grids, is assessed on for a period."""
+                  metrics: Sequence[MetricRef] = BUILT_IN,
+                  rates: Sequence[RateRef] = RATES) -> Scorecard:
+        """Everything a community, or one of its grids, is assessed on for a period: the
+        metrics, the service KPIs, the counts and the rates."""
         if community is None:
             raise InvalidInputError("a scorecard needs a community")
         key = _community_key(community)
@@ -280,6 +317,7 @@ class Reports:
             check_text(grid, "grid")
         period = _period(period)
         definitions = _definitions(metrics, "metrics")
+        rate_definitions = _rates(rates)
         self.ready()
         known = self._communities()
         if key not in known:
@@ -297,27 +335,30 @@ class Reports:
         summaries: list[MetricSummary] = []
         for definition in definitions:
             report = metric_report(definition, cases, period=period)
-            summaries += report.rows or (summarise(definition, [], 0),)
+            summaries += report.rows or (summarise(definition, [], 0,
+                                                   excluded=report.excluded),)
         scope: dict[str, str | None] = {"community": key}
         if grid is not None:
             scope["grid"] = grid
+        orders = [c for c in cases if c.subject == "order"]
         return Scorecard(key, name, grid, grids.get(grid) if grid else None, period,
-                         tuple(summaries),
-                         service_summary([c for c in cases if c.subject == "order"], scope),
-                         counts(cases, activities, scope))
+                         tuple(summaries), service_summary(orders, scope),
+                         counts(cases, activities, scope),
+                         rate_report(rate_definitions, orders, period=period).rows[0].rates)
 
-    def league_table(self, metric: MetricRef = "detection_to_contained",
+    def league_table(self, metric: MetricRef | RateDefinition = "detection_to_contained",
                      period: Period | None = None, *, level: str = "grid",
                      community: UUID | None = None, min_sample: int = 10,
-                     last: int | None = 100) -> LeagueTable:
-        """Grids (or communities) ranked on a metric over their ``last`` cases; those with
+                     last: int | None = 100) -> LeagueTable[Any]:
+        """Grids (or communities) ranked on a metric, or on a rate (a RateDefinition or
+        a built-in rate's name: highest first), over their ``last`` cases; those with
         fewer than ``min_sample`` graded cases are listed unranked."""
         if level not in ("grid", "community"):
             raise InvalidInputError(f"level must be 'grid' or 'community', got {shown(level)}")
         check_whole(min_sample, "min_sample", 1)
         if last is not None:
             check_whole(last, "last (or None)", 1)
-        definition = _definition(metric)
+        definition = _ranked(metric)
         period = _period(period)
         self.ready()
         only = self._community(community)
@@ -329,7 +370,9 @@ class Reports:
                 scopes.append((key, None, name))
             else:
                 scopes += [(key, g, f"{name} / {gname}") for g, gname in grids.items()]
-        cases = self._cases(definition.subject, period, only)
+        subject: Subject = (definition.subject if isinstance(definition, MetricDefinition)
+                            else "order")
+        cases = self._cases(subject, period, only)
         return league_table(definition, cases, scopes, period=period,
                             min_sample=min_sample, last=last)
 
