@@ -77,6 +77,8 @@ def test_review_of_a_grid_over_a_month(db: str, capsys: pytest.CaptureFixture[st
     assert data["scope"].startswith("1 incident of grid 3")
     assert [i["incident_id"] for i in data["incidents"]] == [FIRE]
     assert data["objectives"][0]["grade"] == "P"
+    assert (data["objectives"][0]["complied"], data["objectives"][0]["graded"],
+            data["objectives"][0]["evidence"]) == (1, 1, "1 of 1 within 15 min (100%)")
     code, out, _ = run(capsys, "review", "--db", db, "--community", "Donghu Community",
                        "--month", "2022-03", "--format", "json")
     assert json.loads(out)["incidents"] == []

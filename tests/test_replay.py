@@ -43,9 +43,11 @@ RESIDENTS = ("resident-a", "resident-b")
 COMMANDS = ("report", "acknowledge", "commander", "reclassify", "dispatch", "en_route",
             "arrive", "notify", "ask", "grant", "refuse", "exigent", "force", "source",
             "contain", "resolve", "close", "close_false_alarm", "reopen", "note",
-            "correct_time")
-# Closing shuts out most commands, so the others come up more often.
-WEIGHTED = COMMANDS + tuple(c for c in COMMANDS if "close" not in c) * 2 + ("ask", "grant") * 3
+            "correct_time", "rekindle")
+# Closing shuts out most commands, so the others come up more often; containing, resolving
+# and reopening often enough make incidents of several cycles.
+WEIGHTED = (COMMANDS + tuple(c for c in COMMANDS if "close" not in c) * 2 + ("ask", "grant") * 3
+            + ("contain", "resolve", "rekindle") * 4 + ("dispatch", "arrive") * 3)
 steps = st.lists(st.tuples(st.sampled_from(WEIGHTED), st.integers(0, 5),
                            st.integers(-10, 12), st.sampled_from([0, 0, 0, 3, 20, 45])),
                  max_size=40)
@@ -98,12 +100,17 @@ def _command(engine: Engine, incident: UUID, command: str, pick: int, at: dateti
         "resolve": lambda: i.resolve(incident, "out", **kw),
         "close": lambda: i.close(incident, "resolved", **kw),
         "close_false_alarm": lambda: i.close(incident, "false_alarm", **kw),
-        "reopen": lambda: i.reopen(incident, "rekindled", **kw),
+        "reopen": lambda: i.reopen(incident, f"rekindled {pick}", **kw),
         "note": lambda: i.add_note(incident, "note", **kw),
         "correct_time": lambda: i.correct_time(
             incident, 1 + pick * 3 % max(1, len(engine.events(incident))),
             at - timedelta(minutes=pick), "log", **kw),
     }
+    if command == "rekindle":  # resolved (unless it is already) and reopened: a new cycle
+        with contextlib.suppress(ResilienceError):
+            calls["resolve"]()
+        calls["reopen"]()
+        return
     calls[command]()
 
 
@@ -137,12 +144,13 @@ def oracle(events: list[Any], as_of: datetime | None, known_at: datetime | None
                              "resolved_at": None, "closed_at": None,
                              "contained": False, "resolved": False, "closed": None,
                              "reopened": 0, "reported": False, "acknowledged": False,
-                             "facts": len(kept)}
+                             "facts": len(kept), "cycles": []}
     steps = {"ResponderDispatched": 0, "ResponderEnRoute": 1, "ResponderOnScene": 2}
     for e in sorted(kept, key=lambda e: (times[e.originator_version], e.originator_version)):
         name, order = type(e).__name__, (times[e.originator_version], e.originator_version)
-        if name in steps:
-            chain = state["chains"].setdefault(e.responder_id, [None, None, None])
+        if name in steps:  # a chain per responder per cycle
+            chain = state["chains"].setdefault((e.responder_id, state["reopened"]),
+                                               [None, None, None])
             chain[steps[name]] = order[0]
         if name == "CommanderAssigned":
             state["commander"] = e.person_id
@@ -166,10 +174,14 @@ def oracle(events: list[Any], as_of: datetime | None, known_at: datetime | None
             state["resolved"], state["resolved_at"] = True, order[0]
         elif name == "Closed":
             state["closed"], state["closed_at"] = e.reason.value, order[0]
-        elif name == "Reopened":
-            state["resolved"], state["closed"] = False, None
-            state["resolved_at"] = state["closed_at"] = None
+        elif name == "Reopened":  # a new cycle: its own response from scratch
+            state["resolved"], state["closed"], state["contained"] = False, None, False
+            state["resolved_at"] = state["closed_at"] = state["contained_at"] = None
+            state["dispatched"], state["on_scene"] = set(), set()
             state["reopened"] += 1
+            # The reason as the cases view keeps it: the fact's detail(), where it gives one.
+            state["cycles"].append((order[0], e.detail() if isinstance(e.detail(), str)
+                                    else None))
         elif name in ("Reported", "Acknowledged"):
             state[name.lower()] = True
     state["pending"] = {r for r, asked in state["asked"].items()
@@ -182,6 +194,7 @@ def _status(state: dict[str, Any]) -> IncidentStatus:
                          ("contained", IncidentStatus.CONTAINED),
                          ("on_scene", IncidentStatus.ON_SCENE),
                          ("dispatched", IncidentStatus.DISPATCHED),
+                         ("reopened", IncidentStatus.REOPENED),
                          ("acknowledged", IncidentStatus.ACKNOWLEDGED),
                          ("reported", IncidentStatus.REPORTED)):
         if state[flag]:
@@ -201,8 +214,12 @@ def assert_matches(situation: Any, state: dict[str, Any]) -> None:
     assert (situation.contained_at, situation.resolved_at, situation.closed_at) == (
         state["contained_at"], state["resolved_at"], state["closed_at"])
     assert set(situation.consents_granted) == state["granted"]
-    assert {r.responder_id: [r.dispatched_at, r.en_route_at, r.on_scene_at]
+    assert {(r.responder_id, r.cycle): [r.dispatched_at, r.en_route_at, r.on_scene_at]
             for r in situation.responders} == state["chains"]
+    assert [(c.started_at, c.reason) for c in situation.cycles[1:]] == state["cycles"]
+    assert [c.number for c in situation.cycles] == list(range(state["reopened"] + 1))
+    assert (situation.cycles[-1].contained_at, situation.cycles[-1].resolved_at) == (
+        state["contained_at"], state["resolved_at"])
 
 
 # Properties -------------------------------------------------------------------------------
@@ -228,6 +245,17 @@ def test_replay_at_the_end_of_history_is_the_current_state(history: list[Any]) -
                                             if aggregate.closure_reason else None)
         assert situation.reopen_count == aggregate.reopen_count
         assert situation.facts == aggregate.version
+        assert len(situation.cycles) == aggregate.cycle + 1
+        for cycle in situation.cycles:
+            chains = aggregate.chains(cycle.number)
+            assert {r.responder_id: (r.dispatched_at, r.en_route_at, r.on_scene_at)
+                    for r in situation.responders if r.cycle == cycle.number} == {
+                responder: tuple(None if v is None else aggregate.time_of(v)
+                                 for v in (c.dispatched, c.en_route, c.on_scene))
+                for responder, c in chains.items()}
+        contained = aggregate.contained
+        assert situation.contained_at == (None if contained is None
+                                          else aggregate.time_of(contained))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -295,6 +323,7 @@ def test_every_order_replayed_at_the_end_is_its_current_state(history: list[Any]
             assert situation.provider == (order.provider.provider_id if order.provider else None)
             assert situation.outcome == (order.outcome.value if order.outcome else None)
             assert situation.rating == order.rating
+            assert situation.resolved_by_resident == order.resolved_by_resident
             assert situation.reopen_count == order.reopen_count
 
 

@@ -17,7 +17,7 @@ from resilience import (
     Role,
 )
 from resilience.metrics import CaseFilter, MetricDefinition, Period, builtin
-from resilience.review import DEFAULT_OBJECTIVES, Grade, Objective
+from resilience.review import DEFAULT_OBJECTIVES, AfterActionReview, Grade, Objective
 from resilience.scenario import load_scenario, replay
 from resilience.scenarios import DONGHU_FIRE
 
@@ -207,6 +207,57 @@ def test_a_grid_review_grades_each_objective_over_all_its_incidents(
     assert summary["consent_before_forced_entry"].counts["n/a"] == 2
     assert review.key == (f"community/{community}/grid/3/"
                           f"{Period.month(2022, 2, SHANGHAI)}")
+
+
+def _ten_fires(engine: Engine, community: UUID, *, late: int) -> AfterActionReview:
+    """Ten fires of grid 3 in March 2022: ``late`` contained after 20 min (within 1.5 x the
+    15-minute target, so each graded S), the others after 12 min (P)."""
+    for day in range(1, 11):
+        _incident(engine, community, at("10:00", day=day).replace(month=3),
+                  contained_after=20 if day <= late else 12)
+    return engine.reviews.incidents(community, grid="3", period=Period.month(2022, 3, SHANGHAI))
+
+
+def test_eight_of_ten_within_the_target_misses_the_90_percent_rule(
+        donghu: tuple[Engine, UUID, UUID]) -> None:
+    """Eight of ten fires contained within 15 min and two within 1.5 x: 80% met the target
+    itself, so containment grades M (not S), and the wording shows the 80%."""
+    engine, community, _ = donghu
+    review = _ten_fires(engine, community, late=2)
+    contained = {s.name: s for s in review.objectives}["contained_within_15_min"]
+    assert (contained.counts["P"], contained.counts["S"]) == (8, 2)
+    assert contained.grade is Grade.M
+    assert (contained.complied, contained.graded, contained.compliance) == (8, 10, 0.8)
+    assert contained.evidence == "8 of 10 within 15 min (80%; the 90% rule needs 90%)"
+    md = review.to_markdown()
+    assert "| 8 | 2 | 0 | 0 | 0 | 0 | 8 of 10 within 15 min (80%; the 90% rule needs 90%) |" \
+        in md
+    assert "8 of 10 within 15 min (80%; the 90% rule needs 90%)" in review.to_html()
+
+
+def test_nine_of_ten_within_the_target_meets_the_90_percent_rule(
+        donghu: tuple[Engine, UUID, UUID]) -> None:
+    """Nine of ten within the target: S, at 90%; ten of ten: P."""
+    engine, community, _ = donghu
+    review = _ten_fires(engine, community, late=1)
+    contained = {s.name: s for s in review.objectives}["contained_within_15_min"]
+    assert contained.grade is Grade.S
+    assert contained.evidence == "9 of 10 within 15 min (90%, meeting the 90% rule)"
+
+
+def test_the_other_rules_grade_the_share_of_p_and_s(
+        donghu: tuple[Engine, UUID, UUID]) -> None:
+    """A rule without a target (the record) grades the share of incidents graded P or S."""
+    engine, community, _ = donghu
+    review = _ten_fires(engine, community, late=0)
+    summary = {s.name: s for s in review.objectives}
+    assert summary["contained_within_15_min"].grade is Grade.P
+    assert summary["contained_within_15_min"].evidence == "10 of 10 within 15 min (100%)"
+    recorded = summary["key_milestones_recorded"]
+    assert (recorded.complied, recorded.graded) == (recorded.counts["P"] + recorded.counts["S"],
+                                                    10)
+    assert recorded.evidence.startswith(f"{recorded.complied} of 10 graded P or S")
+    assert summary["consent_before_forced_entry"].evidence == "no incident graded"
 
 
 def test_an_unfinished_response_grades_u_and_finds_the_gaps(

@@ -249,7 +249,8 @@ def test_dict_holds_grades_times_with_offsets_and_durations_in_seconds(
     assert incident["detected_at"] == "2022-02-15T15:00:00+08:00"
     assert incident["target_line"] == 900.0
     assert incident["milestones"][8] == {
-        "name": "contained", "at": "2022-02-15T15:12:00+08:00", "label": "Contained"}
+        "name": "contained", "at": "2022-02-15T15:12:00+08:00", "label": "Contained",
+        "cycle": 0}
     corrected = next(e for e in incident["timeline"]["entries"] if e["version"] == 15)
     assert corrected["original_occurred_at"] == "2022-02-15T15:14:00+08:00"
     assert corrected["corrected_by"] == [17]

@@ -5,16 +5,30 @@ recording order breaks ties). Each shows who did what, how long after the
 first fact (detection, or the order's placement) it happened, when it was
 recorded and how late that was. A corrected entry keeps its original time
 and details alongside the corrected ones.
+
+Every fact is listed, whatever cycle it belongs to: each entry carries its
+``cycle``, the number of reopenings at or before it in that order (a
+reopening is the first fact of the cycle it begins; cycle 0 is everything
+before the first reopening), as the domain counts them.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from attrs import evolve, frozen
 
 from resilience.domain.base import Correction, FactAggregate, happening_order
+from resilience.domain.improvement import ImprovementItem
+from resilience.domain.incident import Incident
+from resilience.domain.organisation import Community
+from resilience.domain.service import ServiceOrder
 from resilience.domain.values import Actor, Role
+
+_REOPENINGS: Mapping[str, frozenset[str]] = {
+    aggregate.Event.aggregate_kind: frozenset(aggregate.declared(lambda e: e.reopens or None))
+    for aggregate in (Community, Incident, ServiceOrder, ImprovementItem)}
+"""Aggregate kind (as the views name it) -> the names of the facts that reopen it."""
 
 
 @frozen
@@ -29,6 +43,8 @@ class TimelineEntry:
     original_occurred_at: datetime
     original_details: str
     corrected_by: tuple[int, ...] = ()
+    cycle: int = 0
+    """0 before the first reopening, n from the nth reopening on (the reopening included)."""
 
     @property
     def record_delay(self) -> timedelta:
@@ -95,8 +111,20 @@ def build_timeline(events: Iterable[FactAggregate.Event]) -> Timeline:
         )
         for e in facts
     ]
-    entries.sort(key=happening_order)
-    return Timeline(facts[0].originator_id, start, tuple(entries))
+    reopenings = {e.originator_version for e in facts if type(e).reopens}
+    return Timeline(facts[0].originator_id, start, _in_cycles(entries, reopenings))
+
+
+def _in_cycles(entries: Sequence[TimelineEntry], reopenings: Collection[int]
+               ) -> tuple[TimelineEntry, ...]:
+    """The entries in happening order, each with its cycle (``reopenings``: the versions of
+    the facts that reopen the aggregate)."""
+    cycle = 0
+    ordered = []
+    for entry in sorted(entries, key=happening_order):
+        cycle += entry.version in reopenings
+        ordered.append(evolve(entry, cycle=cycle) if cycle else entry)
+    return tuple(ordered)
 
 
 def timeline_from_doc(aggregate_id: Any, doc: dict[str, Any]) -> Timeline:
@@ -115,5 +143,6 @@ def timeline_from_doc(aggregate_id: Any, doc: dict[str, Any]) -> Timeline:
         ))
     start = entries[0].occurred_at
     entries = [evolve(e, elapsed=e.occurred_at - start) for e in entries]
-    entries.sort(key=happening_order)
-    return Timeline(aggregate_id, start, tuple(entries))
+    reopening = _REOPENINGS.get(doc.get("kind", ""), frozenset())
+    reopenings = {e.version for e in entries if e.action in reopening}
+    return Timeline(aggregate_id, start, _in_cycles(entries, reopenings))

@@ -21,6 +21,7 @@ from resilience.review.model import (
 from resilience.review.objectives import DEFAULT_OBJECTIVES, KEY_MILESTONES, Objective
 from resilience.review.situations import (
     CommunitySituation,
+    Cycle,
     IncidentSituation,
     OrderSituation,
     Responder,
@@ -28,7 +29,7 @@ from resilience.review.situations import (
 
 __all__ = [
     "DEFAULT_GAP_AFTER", "DEFAULT_OBJECTIVES", "GRADE_MEANINGS", "KEY_MILESTONES",
-    "AfterActionReview", "CommunitySituation", "Finding", "Grade", "IncidentReview",
+    "AfterActionReview", "CommunitySituation", "Cycle", "Finding", "Grade", "IncidentReview",
     "IncidentSituation", "Milestone", "Objective", "ObjectiveResult", "ObjectiveSummary",
     "OrderSituation", "QualityFlag", "Responder", "ResponderTrack", "SegmentResult",
     "find_chromium", "review_to_dict", "review_to_html", "review_to_json",

@@ -6,16 +6,16 @@ gets the same review.
 """
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from attrs import evolve
 
-from resilience.domain.incident import Incident
-from resilience.metrics.cases import Case
+from resilience.metrics.cases import Case, Correction
 from resilience.metrics.definitions import SECONDS_PER, MetricDefinition
 from resilience.metrics.period import ALL_TIME
-from resilience.metrics.quality import DEFAULT_LATE_AFTER, data_quality
+from resilience.metrics.quality import DEFAULT_LATE_AFTER, AmendmentMade, data_quality
 from resilience.review.model import (
     Finding,
     Grade,
@@ -27,9 +27,10 @@ from resilience.review.model import (
     ResponderTrack,
     SegmentResult,
 )
+from resilience.review.narrative import summary
 from resilience.review.objectives import Objective
 from resilience.review.situations import IncidentSituation
-from resilience.review.text import clock, minutes, noun, plural, words
+from resilience.review.text import clock, minutes, noun, one_decimal, plural, words
 from resilience.timeline import Timeline
 
 DEFAULT_GAP_AFTER = timedelta(minutes=5)
@@ -44,6 +45,13 @@ CHART_MILESTONES: Mapping[str, str] = {
 }
 """The milestones a review's chart shows. Not the closure: closing the record is
 paperwork, often hours later, and would squeeze the response into a corner."""
+CYCLE_CHART_MILESTONES: Mapping[str, str] = {
+    "reopened": "reopened", "first_dispatched": "dispatch after reopening",
+    "first_on_scene": "on scene after reopening", "contained": "contained again",
+    "resolved": "resolved again",
+}
+"""The milestones the chart shows for each reopening's cycle (numbered "(2)", "(3)"...
+when there are several)."""
 # Milestones of the response proper: a long gap between two of these delayed containment.
 _RESPONSE = ("detected", "reported", "acknowledged", "first_dispatched", "first_on_scene",
              "consent_granted", "forced_entry", "source_found", "contained")
@@ -54,16 +62,22 @@ def review_incident(
     objectives: Sequence[Objective], segments: Sequence[MetricDefinition],
     at: datetime, community_name: str, people: Mapping[str, str],
     late_after: timedelta = DEFAULT_LATE_AFTER, gap_after: timedelta = DEFAULT_GAP_AFTER,
+    as_closed: Case | None = None,
 ) -> IncidentReview:
     """The review of one incident. ``first_recorded`` is the same cut with no
-    corrections applied; ``at`` is the moment of the cut (or now)."""
+    corrections applied; ``as_closed`` the same cut as known when its standing closure was
+    recorded (``case_at(..., as_closed=True)``), which gives the segments' ``at_closure``
+    of an incident amended after its closure (None: not measured); ``at`` is the moment
+    of the cut (or now)."""
     graded = tuple(o.grade(case, at) for o in objectives)
     # A drill is measured and checked like the real thing: each segment's own filter,
     # with drills let in.
     segments = [evolve(d, applies_to=evolve(d.applies_to, include_drills=True))
                 for d in segments]
-    measured = tuple(_segment(d, case, first_recorded) for d in segments if d.applies(case))
-    flags = _flags(case, segments, late_after)
+    at_closure = as_closed if case.amendments else None
+    measured = tuple(result for d in segments if d.applies(case)
+                     for result in _segments(d, case, first_recorded, at_closure))
+    flags = _flags(case, segments, late_after, people)
     strengths, improvements = _findings(case, graded, measured, flags, gap_after, late_after)
     containment = next((o.target for o in objectives
                         if o.rule == "within" and o.end == "contained"), None)
@@ -73,35 +87,76 @@ def review_incident(
         community_name=community_name, grid=case.dims.get("grid"),
         incident_type=situation.incident_type, severity=situation.severity, drill=case.drill,
         detected_at=case.start, status=situation.status.value, commander=situation.commander,
-        summary=_summary(case, situation, people, containment), timeline=timeline,
-        milestones=tuple(Milestone(name, case.milestones[name], label)
-                         for name, label in CHART_MILESTONES.items()
-                         if name in case.milestones),
+        summary=summary(case, situation, timeline, people, containment), timeline=timeline,
+        milestones=_milestones(case, situation),
         responders=tuple(ResponderTrack(r.responder_id, people.get(r.responder_id,
                                                                    r.responder_id),
-                                        r.dispatched_at, r.en_route_at, r.on_scene_at)
+                                        r.dispatched_at, r.en_route_at, r.on_scene_at,
+                                        r.cycle)
                          for r in situation.responders),
         segments=measured, objectives=graded, strengths=strengths, improvements=improvements,
         quality=flags, target_line=containment, situation=situation, people=dict(people),
+        amendments=case.amendments,
     )
 
 
-def _duration(definition: MetricDefinition, case: Case) -> timedelta | None:
-    start, end = case.milestones.get(definition.start), case.milestones.get(definition.end)
+def _milestones(case: Case, situation: IncidentSituation) -> tuple[Milestone, ...]:
+    """The chart's key moments: the first response's (``CHART_MILESTONES``, its own
+    resolution, not the final one), then each reopening's cycle's."""
+    first = dict(case.milestones)
+    first.pop("resolved", None)
+    if situation.cycles and situation.cycles[0].resolved_at is not None:
+        first["resolved"] = situation.cycles[0].resolved_at
+    found = [Milestone(name, first[name], label) for name, label in CHART_MILESTONES.items()
+             if name in first]
+    several = len(situation.cycles) > 2
+    for cycle in situation.cycles[1:]:
+        number = f" ({cycle.number})" if several else ""
+        times = {"reopened": cycle.started_at, "first_dispatched": cycle.first_dispatched_at,
+                 "first_on_scene": cycle.first_on_scene_at, "contained": cycle.contained_at,
+                 "resolved": cycle.resolved_at}
+        found += [Milestone(name, time, label + number, cycle.number)
+                  for name, label in CYCLE_CHART_MILESTONES.items()
+                  if (time := times[name]) is not None]
+    return tuple(found)
+
+
+def _duration(definition: MetricDefinition, milestones: Mapping[str, datetime]
+              ) -> timedelta | None:
+    start, end = milestones.get(definition.start), milestones.get(definition.end)
     return None if start is None or end is None else end - start
 
 
-def _segment(definition: MetricDefinition, case: Case, first_recorded: Case) -> SegmentResult:
-    took = _duration(definition, case)
+def _units(definition: MetricDefinition, case: Case | None
+           ) -> list[Mapping[str, datetime]]:
+    """What the definition measures on a case: the case's milestones, or each reopening's
+    cycle's (as ``MetricDefinition.measure_all``)."""
+    if case is None:
+        return []
+    return [case.milestones] if definition.per == "case" else list(case.cycles)
+
+
+def _segments(definition: MetricDefinition, case: Case, first_recorded: Case,
+              as_closed: Case | None) -> list[SegmentResult]:
+    """The definition measured on the incident: one result, or one per reopening."""
     target = (timedelta(seconds=definition.target * SECONDS_PER[definition.unit])
               if definition.target is not None else None)
-    met = None if target is None or took is None else took <= target
-    return SegmentResult(definition.name, definition.description, definition.start,
-                         definition.end, took, _duration(definition, first_recorded), target, met)
+    first, closed = _units(definition, first_recorded), _units(definition, as_closed)
+    results = []
+    for index, unit in enumerate(_units(definition, case)):
+        took = _duration(definition, unit)
+        met = None if target is None or took is None else took <= target
+        results.append(SegmentResult(
+            definition.name, definition.description, definition.start, definition.end, took,
+            _duration(definition, first[index]) if index < len(first) else None, target, met,
+            cycle=0 if definition.per == "case" else index + 1,
+            at_closure=(None if as_closed is None else
+                        _duration(definition, closed[index]) if index < len(closed) else None)))
+    return results
 
 
 def _flags(case: Case, segments: Sequence[MetricDefinition],
-           late_after: timedelta) -> tuple[QualityFlag, ...]:
+           late_after: timedelta, people: Mapping[str, str]) -> tuple[QualityFlag, ...]:
     report = data_quality([case], segments, period=ALL_TIME, late_after=late_after)
     flags = [QualityFlag("missing", f"not recorded: {', '.join(m.missing)} "
                          f"(so {', '.join(m.ungraded)} can't be graded)")
@@ -117,7 +172,30 @@ def _flags(case: Case, segments: Sequence[MetricDefinition],
     flags += [QualityFlag("correction", _correction(c.fact, c.what, c.before, c.after, c.reason,
                                                     case.start), c.corrects)
               for c in report.corrections]
+    moved = {c.version: c for c in case.corrections}
+    flags += [QualityFlag("amendment", _amendment(a, moved.get(a.version), people, origin),
+                          a.version)
+              for a in report.amendments]
     return tuple(flags)
+
+
+def _amendment(amendment: AmendmentMade, correction: Correction | None,
+               people: Mapping[str, str], origin: datetime) -> str:
+    """"contained moved from 15:14 to 15:12 after the closure, by Wang (community staff),
+    recorded at 2022-02-16 09:00"."""
+    fact = words(amendment.fact)
+    if correction is not None and correction.before is not None and correction.after is not None:
+        what = (f"{fact} moved from {clock(correction.before, origin)} to "
+                f"{clock(correction.after, origin)}")
+    elif correction is not None:
+        what = f"{fact} details corrected"
+    elif amendment.what == "late record":
+        what = f"{fact} of {clock(amendment.occurred_at, origin)} recorded late"
+    else:
+        what = f"{fact} recorded"
+    person = amendment.person or "someone unknown"
+    who = people.get(person, person) + (f" ({words(amendment.role)})" if amendment.role else "")
+    return f"{what} after the closure, by {who}, recorded at {clock(amendment.recorded_at, origin)}"
 
 
 def _correction(fact: str, what: str, before: datetime | None, after: datetime | None,
@@ -142,12 +220,13 @@ def _findings(case: Case, graded: Sequence[ObjectiveResult], segments: Sequence[
                 f"{result.title} ({result.grade.value}, {result.grade.meaning}): "
                 f"{result.evidence}.", result.name, result.versions))
     for segment in segments:
+        name = segment.name + (f" (reopening {segment.cycle})" if segment.cycle else "")
         if segment.met is True and segment.duration is not None and segment.target is not None:
-            strengths.append(Finding(f"{segment.name} took {minutes(segment.duration)}, within "
+            strengths.append(Finding(f"{name} took {minutes(segment.duration)}, within "
                                      f"its {minutes(segment.target)} target."))
         elif segment.met is False and segment.duration is not None:
             assert segment.target is not None
-            improvements.append(Finding(f"{segment.name} took {minutes(segment.duration)}, "
+            improvements.append(Finding(f"{name} took {minutes(segment.duration)}, "
                                         f"over its {minutes(segment.target)} target."))
     late = [f for f in flags if f.kind == "late"]
     if late:
@@ -169,74 +248,69 @@ def _findings(case: Case, graded: Sequence[ObjectiveResult], segments: Sequence[
     return tuple(strengths), tuple(improvements)
 
 
-def _summary(case: Case, situation: IncidentSituation, people: Mapping[str, str],
-             containment: timedelta | None) -> tuple[str, ...]:
-    detected = case.start
-    lines = [f"{'Drill: ' if case.drill else ''}{situation.incident_type} "
-             f"({situation.severity}) in grid {case.dims.get('grid') or '?'}, detected at "
-             f"{clock(detected)} on {detected:%Y-%m-%d}."]
-    contained = case.milestones.get("contained")
-    if contained is not None:
-        target = f" (target {minutes(containment)})" if containment is not None else ""
-        lines.append(f"Contained at {clock(contained, case.start)}, "
-                     f"{minutes(contained - detected)} after detection{target}.")
-    elif situation.closure_reason not in (None, "resolved"):
-        lines.append("Nothing to contain: closed as "
-                     f"{str(situation.closure_reason).replace('_', ' ')}.")
-    else:
-        lines.append("No containment recorded.")
-    dispatched = [r for r in situation.responders if r.dispatched_at is not None]
-    arrived = sum(1 for r in dispatched if r.on_scene_at is not None)
-    undispatched = [people.get(r.responder_id, r.responder_id) for r in situation.responders
-                    if r.dispatched_at is None and r.on_scene_at is not None]
-    commander = situation.commander
-    lines.append(f"{plural(len(dispatched), 'responder')} dispatched, {arrived} of them on "
-                 "scene" + (f"; also on scene: {', '.join(undispatched)}" if undispatched
-                            else "")
-                 + (f"; incident commander {people.get(commander, commander)}" if commander
-                    else "") + ".")
-    asked = sum(1 for f in case.facts if f.name == Incident.ConsentRequested.fact_name)
-    if asked:
-        lines.append(f"Consent asked {plural(asked, 'time')}, granted by "
-                     f"{plural(len(situation.consents_granted), 'resident')}; "
-                     f"{len(situation.pending_consents)} still awaited.")
-    ended = situation.closed_at or situation.resolved_at
-    if ended is not None:
-        how = (f"closed ({situation.closure_reason.replace('_', ' ')})"
-               if situation.closure_reason else "resolved")
-        lines.append(f"{how.capitalize()} at {clock(ended, case.start)}.")
-    else:
-        lines.append(f"Status at this cut: {situation.status.value.replace('_', ' ')}.")
-    return tuple(lines)
-
-
 def summarise(objectives: Sequence[Objective],
               reviews: Sequence[IncidentReview]) -> tuple[ObjectiveSummary, ...]:
-    """Each objective over several incidents: P if all P; S if at least 90% got P or S
-    (NFPA's 90% rule); M if any got P, S or M; U if every graded one got U."""
+    """Each objective over several incidents, from the incidents it was graded on (those it
+    did not apply to, and those not graded yet, are only counted).
+
+    A ``within`` objective is graded against its target itself, as the compliance metrics
+    are (docs/metrics.md): P if every graded incident met the target; S if at least 90% of
+    them did (NFPA's 90% rule); M if fewer did but some incident got P, S or M; U if every
+    graded one got U. An incident that never reached the end milestone (U) did not meet it.
+
+    The other rules have no target to count against, so the incidents' own grades are:
+    P if all got P; S if at least 90% got P or S; M if any got P, S or M; U if every graded
+    one got U. The same 90% bar, so that the summaries of all rules read alike.
+    """
     summaries = []
     for objective in objectives:
         results = [r for review in reviews for r in review.objectives
                    if r.name == objective.name]
-        grades = [r.grade for r in results]
+        graded = [r for r in results if r.grade is not None]
+        grades = [r.grade for r in graded if r.grade is not None]
         counts = {g.value: sum(1 for x in grades if x is g) for g in Grade}
         counts["n/a"] = sum(1 for r in results if r.grade is None and not r.pending)
         counts["pending"] = sum(1 for r in results if r.pending)
-        summaries.append(ObjectiveSummary(objective.name, objective.title,
-                                          _overall([g for g in grades if g is not None]),
-                                          counts))
+        complied = sum(1 for r in graded if _complied(objective, r))
+        grade = _overall(grades, complied)
+        summaries.append(ObjectiveSummary(
+            objective.name, objective.title, grade, counts, complied=complied,
+            graded=len(graded), evidence=_compliance(objective, grade, complied, len(graded))))
     return tuple(summaries)
 
 
-def _overall(grades: Sequence[Grade]) -> Grade | None:
+def _complied(objective: Objective, result: ObjectiveResult) -> bool:
+    if objective.rule == "within":
+        return (result.measured is not None and result.target is not None
+                and result.measured <= result.target)
+    return result.grade in (Grade.P, Grade.S)
+
+
+def _overall(grades: Sequence[Grade], complied: int) -> Grade | None:
     if not grades:
         return None
     if all(g is Grade.P for g in grades):
         return Grade.P
-    if sum(1 for g in grades if g in (Grade.P, Grade.S)) * 10 >= len(grades) * 9:
+    if complied * 10 >= len(grades) * 9:
         return Grade.S
     if any(g is not Grade.U for g in grades):
         return Grade.M
     return Grade.U
 
 
+def _compliance(objective: Objective, grade: Grade | None, complied: int, graded: int) -> str:
+    """"8 of 10 within 15 min (80%; the 90% rule needs 90%)"; the share is rounded down, so
+    a share short of 90% never reads as 90%."""
+    if not graded:
+        return "no incident graded"
+    share = f"{one_decimal(math.floor(complied * 1000 / graded) / 10)}%"
+    if objective.rule != "within":
+        bar = "" if grade is Grade.P else "; S needs 90%"
+        return f"{complied} of {graded} graded P or S ({share}{bar})"
+    assert objective.target is not None
+    met = f"{complied} of {graded} within {minutes(objective.target)}"
+    if grade is Grade.P:
+        return f"{met} ({share})"
+    if grade is Grade.S:
+        return f"{met} ({share}, meeting the 90% rule)"
+    return f"{met} ({share}; the 90% rule needs 90%)"

@@ -3,7 +3,10 @@ responder's dispatch -> en route -> on scene, against the time since detection.
 
 Times run left to right on a scale of minutes whose tick step suits the span
 (1 minute up to years, from a day's step on the ticks are dated); a dashed line
-marks the target. Every marker has its time as a tooltip and the whole chart a
+marks the target. A reopened incident shows every cycle: after the first
+response's key moments, each reopening (its own marker) and its cycle's
+dispatch, arrival, containment and resolution; a responder sent again has a
+row per cycle. Every marker has its time as a tooltip and the whole chart a
 text summary for screen readers. Classes name what the stylesheet
 (``review.css``) colours; nothing is fetched and nothing runs.
 """
@@ -183,6 +186,8 @@ def _milestone_row(incident: "IncidentReview", milestone: "Milestone", scale: _S
         # The containment time is what the target is about: make it stand out.
         marker = (f"<polygon class=\"contained\" points=\"{x},{mid - 8} {x + 8},{mid} "
                   f"{x},{mid + 8} {x - 8},{mid}\"/>")
+    elif milestone.name == "reopened":
+        marker = _reopened_marker(x, mid)
     else:
         marker = f"<circle class=\"milestone\" cx=\"{x}\" cy=\"{mid}\" r=\"5\"/>"
     value_css = "value contained-value" if contained else "value"
@@ -194,7 +199,18 @@ def _milestone_row(incident: "IncidentReview", milestone: "Milestone", scale: _S
     )
 
 
+def _reopened_marker(x: float, mid: float) -> str:
+    """A downward triangle: the response starts again."""
+    return (f"<polygon class=\"reopened\" points=\"{x - 7},{mid - 6} {x + 7},{mid - 6} "
+            f"{x},{mid + 7}\"/>")
+
+
 _STAGE_CSS = {"dispatched": "dispatched", "en route": "en-route", "on scene": "on-scene"}
+
+
+def _track_name(track: "ResponderTrack") -> str:
+    """A responder's row label: their name, and the reopening for a later cycle's chain."""
+    return track.name if not track.cycle else f"{track.name} (reopening {track.cycle})"
 
 
 def _responder_row(incident: "IncidentReview", track: "ResponderTrack", scale: _Scale,
@@ -202,7 +218,8 @@ def _responder_row(incident: "IncidentReview", track: "ResponderTrack", scale: _
     origin = incident.detected_at
     mid = y + _ROW / 2
     stages = _track_times(track)
-    parts = [f"<g class=\"row responder\">{_row_label(track.name, y)}"]
+    name = _track_name(track)
+    parts = [f"<g class=\"row responder\">{_row_label(name, y)}"]
     if not stages:
         parts.append(f"<text class=\"none\" x=\"{_PLOT_LEFT + 4}\" y=\"{mid + 4}\">"
                      "no dispatch, en route or arrival time recorded</text></g>")
@@ -212,7 +229,7 @@ def _responder_row(incident: "IncidentReview", track: "ResponderTrack", scale: _
         css = "travel" if stage == "on scene" else "turnout"
         parts.append(f"<line class=\"{css}\" x1=\"{x1}\" y1=\"{mid}\" x2=\"{x2}\" y2=\"{mid}\"/>")
     for stage, x in points:
-        tip = escape(f"{track.name} {stage}: {_at(stages[stage], origin)}")
+        tip = escape(f"{name} {stage}: {_at(stages[stage], origin)}")
         parts.append(f"<g>{_stage_marker(stage, x, mid)}<title>{tip}</title></g>")
     last_stage, last_x = points[-1]
     text = f"{last_stage} {_at(stages[last_stage], origin)}"
@@ -290,6 +307,8 @@ def _target(incident: "IncidentReview", scale: _Scale, axis_y: float) -> str:
 
 def _legend(incident: "IncidentReview", y: float) -> str:
     names = ["milestone", "contained"]
+    if any(m.name == "reopened" for m in incident.milestones):
+        names.append("reopened")
     if incident.responders:
         names += list(_STAGE_CSS)
     if incident.target_line is not None:
@@ -305,6 +324,8 @@ def _legend_item(name: str, x: float, mid: float) -> str:
     elif name == "contained":
         marker = (f"<polygon class=\"contained\" points=\"{x},{mid - 7} {x + 7},{mid} "
                   f"{x},{mid + 7} {x - 7},{mid}\"/>")
+    elif name == "reopened":
+        marker = _reopened_marker(x, mid)
     elif name == "target":
         marker = f"<line class=\"target\" x1=\"{x}\" y1=\"{mid - 8}\" x2=\"{x}\" y2=\"{mid + 8}\"/>"
     else:
@@ -323,5 +344,5 @@ def _chart_summary(incident: "IncidentReview") -> str:
     for track in incident.responders:
         stages = _track_times(track)
         done = ", ".join(f"{stage} {_at(at, origin)}" for stage, at in stages.items())
-        text.append(f"{track.name}: {done or 'no times recorded'}.")
+        text.append(f"{_track_name(track)}: {done or 'no times recorded'}.")
     return " ".join(text)

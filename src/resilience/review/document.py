@@ -123,12 +123,13 @@ def _front_matter(review: "AfterActionReview") -> Section:
 def _overall(review: "AfterActionReview") -> Section:
     keys = ("P", "S", "M", "U", "n/a", "pending")
     rows: tuple[tuple[Cell, ...], ...] = tuple(
-        (summary.title, _badge(summary.grade), *_counts(summary.counts, keys))
+        (summary.title, _badge(summary.grade), *_counts(summary.counts, keys),
+         summary.evidence or "—")
         for summary in review.objectives
     )
     return Section("overall", (
         Heading(2, f"Objectives across {len(review.incidents)} incidents"),
-        Table(("Objective", "Grade", *keys), rows, "summary"),
+        Table(("Objective", "Grade", *keys, "Compliance"), rows, "summary"),
     ))
 
 
@@ -202,12 +203,19 @@ def _measured(measured: timedelta | None, target: timedelta | None) -> str:
 def _segments(incident: "IncidentReview") -> Table | Paragraph:
     if not incident.segments:
         return Paragraph("No segments were measured.", css="empty")
+    # Amended after its closure: the figures as known at the closure too, where they differ.
+    closure = bool(incident.amendments) and any(
+        segment.at_closure != segment.duration for segment in incident.segments)
     rows = tuple(
-        (f"{segment.name}: {segment.description}", duration(segment.duration),
-         duration(segment.first_recorded), duration(segment.target), _met(segment.met))
+        (f"{segment.name}: {segment.description}"
+         + (f" (reopening {segment.cycle})" if segment.cycle else ""),
+         duration(segment.duration), duration(segment.first_recorded),
+         *((duration(segment.at_closure),) if closure else ()),
+         duration(segment.target), _met(segment.met))
         for segment in incident.segments
     )
-    headers = ("Metric", "As corrected", "As first recorded", "Target", "Met")
+    headers = ("Metric", "As corrected", "As first recorded",
+               *(("As known at closure",) if closure else ()), "Target", "Met")
     return Table(headers, rows, "segments")
 
 
@@ -237,6 +245,7 @@ _FLAG_LABELS = {
     "out_of_order": "Out of order",
     "late": "Late record",
     "correction": "Correction",
+    "amendment": "Amended after closure",
 }
 
 
@@ -255,13 +264,17 @@ def _timeline(incident: "IncidentReview") -> Table | Paragraph:
         return Paragraph("No facts recorded.", css="empty")
     late = {flag.version for flag in incident.quality if flag.kind == "late"}
     origin = incident.detected_at
+    # A reopened incident's entries say which cycle they belong to (0: the first response).
+    cycles = any(entry.cycle for entry in incident.timeline.entries)
     rows = tuple(
         (str(entry.version), exact_clock(entry.occurred_at, origin),
          _since(entry.occurred_at, origin), _who(incident, entry), entry.details,
-         Mark("; ".join(_entry_notes(entry, origin, entry.version in late)), "note"))
+         Mark("; ".join(_entry_notes(entry, origin, entry.version in late)), "note"),
+         *((str(entry.cycle),) if cycles else ()))
         for entry in incident.timeline.entries
     )
-    return Table(("#", "Time", "+min", "Who", "What", "Notes"), rows, "timeline")
+    headers = ("#", "Time", "+min", "Who", "What", "Notes", *(("Cycle",) if cycles else ()))
+    return Table(headers, rows, "timeline")
 
 
 def _since(at: datetime, origin: datetime) -> str:

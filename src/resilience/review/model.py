@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from attrs import Factory, frozen
 
+from resilience.metrics.cases import Amendment
 from resilience.projections.plan_items import PlanItem
 from resilience.review.data import review_to_dict, review_to_json
 from resilience.review.html import review_to_html
@@ -80,6 +81,12 @@ class SegmentResult:
     target: timedelta | None
     met: bool | None
     """None when there is no target or nothing to measure."""
+    cycle: int = 0
+    """0: measured on the incident (``per="case"``); n: on its nth reopening's cycle (a
+    metric measured ``per="reopening"`` gives one result per reopening)."""
+    at_closure: timedelta | None = None
+    """As known when the incident's standing closure was recorded, for an incident amended
+    after its closure (``IncidentReview.amendments``); otherwise None."""
 
 
 @frozen
@@ -91,7 +98,7 @@ class Finding:
     versions: tuple[int, ...] = ()
 
 
-FlagKind = Literal["missing", "out_of_order", "late", "correction"]
+FlagKind = Literal["missing", "out_of_order", "late", "correction", "amendment"]
 
 
 @frozen
@@ -108,6 +115,9 @@ class Milestone:
     name: str
     at: datetime
     label: str
+    cycle: int = 0
+    """0: the first response; n: the nth reopening's cycle (``name`` is then one of the
+    cycle's milestones: reopened, first_dispatched, first_on_scene, contained, resolved)."""
 
 
 @frozen
@@ -119,6 +129,9 @@ class ResponderTrack:
     dispatched_at: datetime | None
     en_route_at: datetime | None
     on_scene_at: datetime | None
+    cycle: int = 0
+    """0: the first response; n: after the nth reopening (a responder sent again has a
+    track per cycle)."""
 
 
 @frozen
@@ -153,6 +166,9 @@ class IncidentReview:
     """The incident as it stood at the cut: consents awaited, closure, reopenings..."""
     people: Mapping[str, str] = Factory(dict)
     """Person id -> name, for display."""
+    amendments: tuple[Amendment, ...] = ()
+    """Facts recorded while the incident stood closed (corrections, late records), in
+    recording order: who, when, what changed (``resilience.metrics.Amendment``)."""
 
 
 @frozen
@@ -165,6 +181,19 @@ class ObjectiveSummary:
     counts: Mapping[str, int]
     """"P", "S", "M", "U", "n/a" (did not apply) and "pending" (not graded yet) ->
     number of incidents."""
+    complied: int = 0
+    """Graded incidents that complied: for a ``within`` objective those that met the target
+    itself (graded P), for the other rules those graded P or S."""
+    graded: int = 0
+    """Incidents graded P, S, M or U."""
+    evidence: str = ""
+    """The compliance figure in words, e.g. "8 of 10 within 15 min (80%; the 90% rule needs
+    90%)"."""
+
+    @property
+    def compliance(self) -> float | None:
+        """``complied / graded`` (None when nothing was graded)."""
+        return self.complied / self.graded if self.graded else None
 
 
 @frozen

@@ -13,18 +13,26 @@ happened (corrected time; recording order breaks ties). It works on the
 same fact records as the ``cases`` view, so one incident's situation can
 come from its own events (folded through the projection in memory) and a
 whole community's from the view, with the same code.
+
+An incident's facts fall into **cycles** (the domain's rule, see
+resilience.domain.incident): cycle 0 is the first response, and each
+reopening begins the next, in the order things happened. A situation keeps
+every cycle (``IncidentSituation.cycles``: its reopening, dispatch, arrival,
+containment, resolution and closure) and each responder's chain per cycle;
+its status, containment, resolution, closure and who is on scene are the
+current (last) cycle's, as the aggregate's own are.
 """
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from attrs import frozen
+from attrs import evolve, frozen
 
 from resilience.domain.base import FactAggregate, happening_order
-from resilience.domain.incident import Incident, IncidentStatus, incident_status
+from resilience.domain.incident import Incident, IncidentStatus
 from resilience.domain.organisation import Holding
-from resilience.domain.service import OrderStatus, ServiceOrder
+from resilience.domain.service import OrderStatus
 from resilience.metrics.cases import RESPONDER_CHAIN, Case, Fact
 from resilience.projections.base import Delivery, Doc
 from resilience.projections.folds import Cases
@@ -32,12 +40,35 @@ from resilience.projections.folds import Cases
 
 @frozen
 class Responder:
-    """One responder's chain as of the cut (None: not (yet) recorded)."""
+    """One responder's chain in one cycle, as of the cut (None: not (yet) recorded)."""
 
     responder_id: str
     dispatched_at: datetime | None
     en_route_at: datetime | None
     on_scene_at: datetime | None
+    cycle: int = 0
+    """The cycle of the chain: 0 the first response, n after the nth reopening."""
+
+
+@frozen
+class Cycle:
+    """One cycle of an incident as of the cut: the first response (``number`` 0) or the
+    response after a reopening (``number`` n after the nth), up to the next reopening."""
+
+    number: int
+    started_at: datetime
+    """Detection (cycle 0) or the reopening (effective time)."""
+    reopening: int | None = None
+    """The version of the Reopened fact that began it (None for cycle 0)."""
+    reason: str | None = None
+    """The reason given for the reopening (None for cycle 0, or when the record the
+    situation was read from does not keep it)."""
+    first_dispatched_at: datetime | None = None
+    first_on_scene_at: datetime | None = None
+    contained_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    closure_reason: str | None = None
 
 
 @frozen
@@ -54,22 +85,28 @@ class IncidentSituation:
     status: IncidentStatus
     commander: str | None
     responders: tuple[Responder, ...]
-    """In the order they were first dispatched or arrived."""
+    """Each responder's chain in each cycle, in the order they happened (first dispatch or
+    arrival of the chain)."""
     on_scene: tuple[str, ...]
-    """Responders recorded on scene, in the order they arrived."""
+    """Responders recorded on scene in the current cycle, in the order they arrived."""
     pending_consents: tuple[str, ...]
     """Residents asked for consent who had not answered, in the order they were asked."""
     consents_granted: tuple[str, ...]
     """Residents whose latest answer was yes (a refusal after a grant withdraws it)."""
     contained_at: datetime | None
+    """The current cycle's containment (before any reopening: the first response's)."""
     resolved_at: datetime | None
+    """The current cycle's resolution."""
     closed_at: datetime | None
+    """The current cycle's closure: the incident stood closed."""
     closure_reason: str | None
     reopen_count: int
     facts: int
     """How many facts the cut holds (corrections included)."""
     last_recorded_at: datetime
     """When the latest fact in the cut was recorded."""
+    cycles: tuple[Cycle, ...] = ()
+    """Every cycle, the first response (number 0) first: ``reopen_count + 1`` of them."""
 
     @property
     def is_open(self) -> bool:
@@ -93,6 +130,9 @@ class OrderSituation:
     rating: int | None
     reopen_count: int
     facts: int
+    resolved_by_resident: bool | None = None
+    """The resident's "resolved?" answer with the rating of the standing completion (None:
+    not rated, or not said)."""
 
     @property
     def is_open(self) -> bool:
@@ -155,21 +195,22 @@ def _in_happening_order(case: Case) -> list[Fact]:
 
 def incident_situation(case: Case) -> IncidentSituation:
     """Fold an incident's facts (already cut) in the order they happened."""
-    chains: dict[str, list[datetime | None]] = {}
+    chains: dict[tuple[str, int], list[datetime | None]] = {}
     commander: str | None = None
     asked: dict[str, Fact] = {}
     answered: dict[str, Fact] = {}
     granted: dict[str, None] = {}
-    resolved = closed = None
-    closure: str | None = None
-    reopened = 0
-    present: set[str] = set()
+    cycles = [Cycle(0, case.start)]
     for fact in _in_happening_order(case):
         name, at = fact.name, fact.occurred_at
-        present.add(name)
+        number = len(cycles) - 1
         step = RESPONDER_CHAIN.get(name)
         if step is not None:
-            chains.setdefault(fact.extra, [None, None, None])[step] = at
+            chains.setdefault((fact.extra, number), [None, None, None])[step] = at
+            if step == 0 and cycles[-1].first_dispatched_at is None:
+                cycles[-1] = evolve(cycles[-1], first_dispatched_at=at)
+            elif step == 2 and cycles[-1].first_on_scene_at is None:
+                cycles[-1] = evolve(cycles[-1], first_on_scene_at=at)
             continue
         match name:
             case Incident.CommanderAssigned.fact_name:
@@ -181,66 +222,48 @@ def incident_situation(case: Case) -> IncidentSituation:
                 granted.pop(fact.extra, None)
                 if name == Incident.ConsentGranted.fact_name:
                     granted[fact.extra] = None
+            case Incident.Contained.fact_name:
+                cycles[-1] = evolve(cycles[-1], contained_at=at)
             case Incident.Resolved.fact_name:
-                resolved = at
+                cycles[-1] = evolve(cycles[-1], resolved_at=at)
             case Incident.Closed.fact_name:
-                closed, closure = at, fact.extra
+                cycles[-1] = evolve(cycles[-1], closed_at=at, closure_reason=fact.extra)
             case Incident.Reopened.fact_name:
-                resolved = closed = closure = None
-                reopened += 1
-    arrivals = sorted((chain[2], responder) for responder, chain in chains.items()
-                      if chain[2] is not None)
+                # The view keeps what ``detail()`` gives: the reason, where it gives one.
+                reason = fact.extra if isinstance(fact.extra, str) else None
+                cycles.append(Cycle(len(cycles), at, fact.version, reason))
+    now = cycles[-1]
+    arrivals = sorted((chain[2], responder) for (responder, number), chain in chains.items()
+                      if number == now.number and chain[2] is not None)
     pending = [resident for resident, request in asked.items()
                if resident not in answered
                or happening_order(answered[resident]) < happening_order(request)]
-    contained = case.milestones.get("contained")
-    status = incident_status(
-        closed=closed is not None, resolved=resolved is not None,
-        contained=contained is not None,
-        on_scene=any(chain[2] is not None for chain in chains.values()),
-        dispatched=any(chain[0] is not None for chain in chains.values()),
-        acknowledged=Incident.Acknowledged.fact_name in present,
-        reported=Incident.Reported.fact_name in present)
     return IncidentSituation(
         incident_id=case.case_id, community=case.community, grid=case.dims.get("grid"),
         incident_type=str(case.dims["incident_type"]), severity=str(case.dims["severity"]),
-        drill=case.drill, detected_at=case.start, status=status, commander=commander,
-        responders=tuple(Responder(r, *chain) for r, chain in chains.items()),
+        drill=case.drill, detected_at=case.start, status=IncidentStatus(case.status),
+        commander=commander,
+        responders=tuple(Responder(r, chain[0], chain[1], chain[2], number)
+                         for (r, number), chain in chains.items()),
         on_scene=tuple(responder for _, responder in arrivals),
         pending_consents=tuple(sorted(pending, key=lambda r: happening_order(asked[r]))),
-        consents_granted=tuple(granted), contained_at=contained, resolved_at=resolved,
-        closed_at=closed, closure_reason=closure, reopen_count=reopened,
+        consents_granted=tuple(granted), contained_at=now.contained_at,
+        resolved_at=now.resolved_at, closed_at=now.closed_at,
+        closure_reason=now.closure_reason, reopen_count=len(cycles) - 1,
         facts=len(case.facts), last_recorded_at=max(f.recorded_at for f in case.facts),
+        cycles=tuple(cycles),
     )
 
 
-_ORDER_STATUS: Mapping[str, OrderStatus] = ServiceOrder.declared(
-    lambda event: event.status_after)
-"""Fact name -> the status an order is in after that fact (the classes' ``status_after``)."""
-
-
 def order_situation(case: Case, doc: Mapping[str, Any]) -> OrderSituation:
-    """Fold an order's facts (already cut) in the order they happened."""
-    status = OrderStatus.PLACED
-    provider: str | None = None
-    outcome: str | None = None
-    rating: int | None = None
-    reopened = 0
-    for fact in _in_happening_order(case):
-        status = _ORDER_STATUS.get(fact.name, status)
-        match fact.name:
-            case ServiceOrder.Dispatched.fact_name:
-                provider = fact.extra[0]
-            case ServiceOrder.Completed.fact_name:
-                outcome, rating = fact.extra, None
-            case ServiceOrder.Rated.fact_name:
-                rating = fact.extra
-            case ServiceOrder.Reopened.fact_name:
-                outcome, rating = None, None
-                reopened += 1
+    """An order's situation: its case (already cut) as the metrics read it, which folds
+    the facts in the order they happened (status, latest provider, standing outcome and
+    rating)."""
     return OrderSituation(
         order_id=case.case_id, community=case.community, grid=case.dims.get("grid"),
         category=str(doc["category"]), item=str(doc["item"]), placed_at=case.start,
-        expected_by=case.milestones["expected"], status=status, provider=provider,
-        outcome=outcome, rating=rating, reopen_count=reopened, facts=len(case.facts),
+        expected_by=case.milestones["expected"], status=OrderStatus(case.status),
+        provider=case.dims.get("provider"), outcome=case.closure, rating=case.rating,
+        reopen_count=case.reopened, facts=len(case.facts),
+        resolved_by_resident=case.resolved_by_resident,
     )

@@ -21,8 +21,8 @@ from resilience.domain.base import FactAggregate
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import Community
 from resilience.domain.service import ServiceOrder
-from resilience.domain.validation import check_moment, check_uuid, shown
-from resilience.errors import NotFoundError
+from resilience.domain.validation import check_bool, check_moment, check_uuid, shown
+from resilience.errors import InvalidInputError, NotFoundError
 from resilience.metrics.cases import Case, case_at
 from resilience.metrics.period import Period
 from resilience.metrics.reports import MetricReport, render_table
@@ -63,11 +63,20 @@ class Cut:
 
 @frozen
 class ThenAndNow:
-    """A metric as known at a moment beside the same metric as corrected since."""
+    """A metric as known then beside the same metric as corrected since: "then" is a moment
+    (``known_at``), the closure of each case (``as_closed``: as known when its standing
+    closure was recorded), or both."""
 
-    known_at: datetime
+    known_at: datetime | None
     then: MetricReport
     now: MetricReport
+    as_closed: bool = False
+
+    @property
+    def then_label(self) -> str:
+        """"as known at 2022-02-15T16:00:00+08:00", "as known at closure"..."""
+        when = [f"at {self.known_at.isoformat()}"] if self.known_at is not None else []
+        return "as known " + " and ".join((["at closure"] if self.as_closed else []) + when)
 
     def render(self) -> str:
         d = self.now.definition
@@ -80,7 +89,7 @@ class ThenAndNow:
             rows.append([", ".join(f"{k} {v}" for k, v in group.items()) or "all",
                          _cell(then.measured if then else None), _cell(then.p90 if then else None),
                          _cell(now.measured if now else None), _cell(now.p90 if now else None)])
-        return (f"{d.name} ({d.unit}) as known at {self.known_at.isoformat()} and as corrected\n"
+        return (f"{d.name} ({d.unit}) {self.then_label} and as corrected\n"
                 + render_table(["group", "measured then", "p90 then", "measured now",
                                 "p90 now"], rows))
 
@@ -115,7 +124,8 @@ class PointInTime:
 
     def incident(self, incident_id: UUID, *, as_of: datetime | None = None,
                  known_at: datetime | None = None) -> IncidentSituation:
-        """One incident as it stood: status, commander, responders, consents.
+        """One incident as it stood: status, commander, responders, consents, and every
+        cycle (each reopening with its dispatch, arrival, containment and resolution).
 
         Raises NotFoundError if it had not been detected by ``as_of`` or
         recorded by ``known_at``.
@@ -190,10 +200,18 @@ class PointInTime:
         orders.sort(key=lambda o: (o.placed_at, o.order_id))
         return tuple(incidents), tuple(orders)
 
-    def metrics(self, metric: MetricRef, known_at: datetime, period: Period | None = None,
-                group_by: Sequence[str] = (), *, community: UUID | None = None) -> ThenAndNow:
-        """A metric as known at ``known_at`` beside the same metric as corrected since."""
-        then = self._reports.metrics(metric, period, group_by, community=community,
-                                     known_at=check_moment(known_at, "known_at", query=True))
+    def metrics(self, metric: MetricRef, known_at: datetime | None = None,
+                period: Period | None = None, group_by: Sequence[str] = (), *,
+                community: UUID | None = None, as_closed: bool = False) -> ThenAndNow:
+        """A metric as known at ``known_at``, or as known when each case's standing closure
+        was recorded (``as_closed``, amendments made after it left out), or both, beside
+        the same metric as corrected since. InvalidInputError if neither is given."""
+        check_bool(as_closed, "as_closed")
+        if known_at is None and not as_closed:
+            raise InvalidInputError("give known_at, as_closed=True, or both")
+        then = self._reports.metrics(
+            metric, period, group_by, community=community, as_closed=as_closed,
+            known_at=None if known_at is None else check_moment(known_at, "known_at",
+                                                                query=True))
         now = self._reports.metrics(metric, period, group_by, community=community)
-        return ThenAndNow(known_at, then, now)
+        return ThenAndNow(known_at, then, now, as_closed)

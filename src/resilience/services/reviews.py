@@ -143,6 +143,7 @@ class Reviews:
         key = str(incident_id)
         case = cut.case(key, doc)
         first = case_at(key, doc, as_of=cut.as_of, known_at=cut.known_at, corrected=False)
+        closed = case_at(key, doc, as_of=cut.as_of, known_at=cut.known_at, as_closed=True)
         if case is None or first is None:
             raise NotFoundError(f"incident {incident_id} is not in the record at that cut")
         if community is None:
@@ -152,7 +153,7 @@ class Reviews:
             case, first, incident_situation(case), _timeline(events, cut),
             objectives=objectives, segments=segments,
             at=cut.moment or self._now(), community_name=community.name,
-            people=people, late_after=late_after, gap_after=gap_after)
+            people=people, late_after=late_after, gap_after=gap_after, as_closed=closed)
 
     def _community(self, community_id: UUID) -> Community:
         # Names and grids as they stand now: a review names people by their names today.
