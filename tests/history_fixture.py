@@ -1,6 +1,6 @@
 """Write a fixture of stored events, exactly as this version of the library stores them.
 
-    python tests/history_fixture.py tests/fixtures/history-0.1.json
+    python tests/history_fixture.py tests/fixtures/history-0.2.json
 
 The fixture is committed once per release whose stored form changed, and never
 regenerated: tests/test_stored_history.py loads every fixture ever committed, so
@@ -12,6 +12,7 @@ beside the events, what this version computed from them (``expected``).
 
 import json
 import sys
+from collections.abc import Sequence
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
@@ -25,14 +26,19 @@ from resilience import (
     CareCard,
     Contact,
     Engine,
+    Location,
     ManualClock,
+    Provider,
+    ProviderKind,
     Role,
     ZoneType,
 )
 from resilience.domain.base import FactAggregate
-from resilience.metrics import BUILT_IN
+from resilience.metrics import BUILT_IN, MetricDefinition
 from resilience.scenario import load_scenario, replay
 
+LIBRARY = "resilience 0.2 (unreleased: issue 11)"
+"""The version written into a new fixture (history-0.1.json says "resilience 0.1.0")."""
 STAFF = Actor("office-duty", Role.COMMUNITY_STAFF)
 RESIDENT = Actor("resident-301", Role.RESIDENT)
 
@@ -115,6 +121,44 @@ def _extra(engine: Engine, community: UUID, fire: UUID, order: UUID) -> None:
                                    occurred_at=at(48))
     e.improvements.cancel(item, "replaced by a new plan", actor=STAFF, occurred_at=at(49))
 
+    _since_0_2(e, community, at)
+
+
+def _since_0_2(e: Engine, community: UUID, at: Any) -> None:
+    """Stored forms new in 0.2: a rekindled incident (a second containment after a
+    reopening) amended after its closure, a rating that says whether the request was
+    resolved, and a corrected activity head count."""
+    fire = e.incidents.report(
+        community, incident_type="fire", severity="high", location=Location(grid="3"),
+        description="bin store fire", actor=STAFF, occurred_at=at(60),
+        command_id="fixture/rekindle").aggregate_id
+    e.incidents.dispatch(fire, ["li"], task="extinguish", actor=STAFF, occurred_at=at(61))
+    e.incidents.arrive(fire, "li", actor=STAFF, occurred_at=at(65))
+    e.incidents.contain(fire, "bins doused", actor=STAFF, occurred_at=at(70))
+    e.incidents.resolve(fire, "cooled down", actor=STAFF, occurred_at=at(75))
+    e.incidents.reopen(fire, "rekindled", actor=STAFF, occurred_at=at(80))
+    e.incidents.dispatch(fire, ["li"], task="again", actor=STAFF, occurred_at=at(81))
+    e.incidents.contain(fire, "out again", actor=STAFF, occurred_at=at(85))
+    e.incidents.resolve(fire, "soaked", actor=STAFF, occurred_at=at(90))
+    e.incidents.close(fire, "resolved", actor=STAFF, occurred_at=at(95))
+    e.incidents.en_route(fire, "li", actor=STAFF, occurred_at=at(62))  # late, after closure
+
+    order = e.orders.place(community, household_id="h-2", area_id="30", category="home",
+                           item="repair", actor=RESIDENT, occurred_at=at(100),
+                           command_id="fixture/resolved").aggregate_id
+    e.orders.accept(order, actor=STAFF, occurred_at=at(101))
+    e.orders.dispatch(order, Provider(ProviderKind.GRID_WORKER, "li"), actor=STAFF,
+                      occurred_at=at(102))
+    e.orders.complete(order, "fixed", actor=STAFF, occurred_at=at(110))
+    e.orders.rate(order, 4, "quick", resolved=True, actor=RESIDENT, occurred_at=at(111))
+
+    activity = e.communities.hold_activity(community, title="first-aid class",
+                                           category="training", participants=12, grid="3",
+                                           actor=STAFF, occurred_at=at(120))
+    e.communities.correct_participants(community, activity.versions[-1], 15,
+                                       "the sign-in sheet lists 15", actor=STAFF,
+                                       occurred_at=at(121))
+
 
 def _rejected_order(engine: Engine, community: UUID, area: str, when: Any) -> None:
     clock = ManualClock(when)
@@ -141,13 +185,16 @@ def build(engine: Engine) -> dict[str, Any]:
     return {"fire": str(fire), **expectations(engine)}
 
 
-def expectations(engine: Engine) -> dict[str, Any]:
+def expectations(engine: Engine,
+                 definitions: Sequence[MetricDefinition] = BUILT_IN) -> dict[str, Any]:
     """What a store's views give for its history: every built-in metric over all of it
-    (drills included), and each aggregate's timeline length. The fixture's test
-    computes the same from the loaded events and compares."""
+    (``definitions``: the built-ins as they stood when a fixture was written), and each
+    aggregate's timeline length. The fixture's test computes the same from the loaded
+    events and compares."""
     metrics = {}
-    for name in sorted(m.name for m in BUILT_IN):
-        report = engine.metrics(name)
+    for definition in sorted(definitions, key=lambda d: d.name):
+        name = definition.name
+        report = engine.metrics(definition)
         metrics[name] = [[r.cases, r.measured, r.median, r.p90, r.max, r.met]
                          for r in report.rows]
     ids = sorted({str(r.originator_id)
@@ -169,7 +216,7 @@ def main(out: str) -> None:
         sys.exit(f"no event of: {', '.join(missing)}")
     # One event a line, so that a reader (or a diff) sees each stored event whole.
     lines = ",\n  ".join(json.dumps(e, ensure_ascii=False) for e in events)
-    text = (f'{{"library": "resilience 0.1.0",\n "expected": {json.dumps(expected)},\n'
+    text = (f'{{"library": "{LIBRARY}",\n "expected": {json.dumps(expected)},\n'
             f' "events": [\n  {lines}\n ]\n}}\n')
     json.loads(text)
     Path(out).write_text(text, encoding="utf-8")
@@ -191,4 +238,4 @@ def _event_classes() -> set[type]:
     return found
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/history-0.1.json")
+    main(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/history-0.2.json")
