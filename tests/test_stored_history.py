@@ -10,10 +10,9 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from attrs import evolve
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
-
-from attrs import evolve
 
 from resilience import Engine
 from resilience.domain.base import FactAggregate
@@ -30,10 +29,10 @@ ORDER_FLOW = ("placed_to_dispatched", "dispatched_to_completed", "placed_to_comp
 
 
 def built_ins_as_of(library: str) -> tuple[MetricDefinition, ...]:
-    """The built-in metrics as they stood in ``library``, the version that wrote a fixture. A definition
-    changed on purpose (CHANGELOG.md) changes its figures, not the events: an old
-    fixture's figures are checked against the definitions of its day, so the stored
-    events are still proven to give exactly what they gave then."""
+    """The built-in metrics as they stood in ``library``, the version that wrote a
+    fixture. A definition changed on purpose (CHANGELOG.md) changes its figures, not the
+    events: an old fixture's figures are checked against the definitions of its day, so
+    the stored events are still proven to give exactly what they gave then."""
     if library != "resilience 0.1.0":
         return BUILT_IN
     # 0.2 added the per-reopening metrics and left cancelled and rejected orders out of

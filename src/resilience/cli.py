@@ -24,7 +24,7 @@ from resilience.errors import InvalidInputError, NotFoundError, ResilienceError
 from resilience.metrics.definitions import BUILT_IN_BY_NAME, MetricDefinition
 from resilience.metrics.period import Period
 from resilience.metrics.rates import RATES, RATES_BY_NAME, RateDefinition
-from resilience.metrics.reports import render_table
+from resilience.metrics.tables import render_table
 from resilience.projections.runner import check_interval
 from resilience.review.model import AfterActionReview, Grade
 from resilience.review.situations import CommunitySituation

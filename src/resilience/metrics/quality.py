@@ -29,7 +29,7 @@ from attrs import frozen
 from resilience.metrics.cases import Amendment, Case
 from resilience.metrics.definitions import MetricDefinition
 from resilience.metrics.period import Period
-from resilience.metrics.reports import render_table
+from resilience.metrics.tables import render_table
 from resilience.projections.quarantine import QuarantinedEvent
 
 DEFAULT_LATE_AFTER = timedelta(minutes=15)

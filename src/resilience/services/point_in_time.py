@@ -25,7 +25,8 @@ from resilience.domain.validation import check_bool, check_moment, check_uuid, s
 from resilience.errors import InvalidInputError, NotFoundError
 from resilience.metrics.cases import Case, case_at
 from resilience.metrics.period import Period
-from resilience.metrics.reports import MetricReport, render_table
+from resilience.metrics.reports import MetricReport
+from resilience.metrics.tables import render_table
 from resilience.review.situations import (
     CommunitySituation,
     IncidentSituation,

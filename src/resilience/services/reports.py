@@ -30,23 +30,23 @@ from resilience.metrics.period import ALL_TIME, TIME_BUCKETS, Period, check_grou
 from resilience.metrics.quality import DEFAULT_LATE_AFTER, DataQualityReport, data_quality
 from resilience.metrics.rates import RATES, RATES_BY_NAME, RateDefinition, builtin_rate
 from resilience.metrics.reports import (
-    Activity,
     Comparison,
-    Counts,
-    LeagueTable,
     MetricReport,
     MetricSummary,
+    metric_report,
+    summarise,
+)
+from resilience.metrics.standings import LeagueTable, Scorecard, league_table
+from resilience.metrics.tallies import (
+    Activity,
+    Counts,
     RateReport,
-    Scorecard,
     ServiceSummary,
     count_report,
     counts,
-    league_table,
-    metric_report,
     rate_report,
     service_report,
     service_summary,
-    summarise,
 )
 from resilience.projections.runner import Views
 from resilience.timeline import Timeline, timeline_from_doc

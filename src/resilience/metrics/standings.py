@@ -1,0 +1,229 @@
+"""Scorecards (everything one community or grid is assessed on) and league tables (grids or
+communities ranked on one metric or rate): pure functions of the cases read from the views."""
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Generic, TypeVar
+
+from attrs import evolve, frozen
+
+from resilience.domain.validation import shown
+from resilience.errors import NotInReportError
+from resilience.metrics.cases import Case
+from resilience.metrics.definitions import SECONDS_PER, MetricDefinition
+from resilience.metrics.period import Period
+from resilience.metrics.rates import (
+    RateDefinition,
+    RateSummary,
+    rate_named,
+    rate_summary,
+)
+from resilience.metrics.reports import (
+    MetricSummary,
+    measured_in_seconds,
+    summarise,
+)
+from resilience.metrics.stats import median, percentile, share
+from resilience.metrics.tables import fmt, met_text, pct, render_table
+from resilience.metrics.tallies import (
+    Counts,
+    ServiceSummary,
+)
+
+S = TypeVar("S", MetricSummary, RateSummary)
+
+
+# Scorecards and league tables ---------------------------------------------------------
+
+
+@frozen
+class Scorecard:
+    """Everything a community or one of its grids is assessed on, for one period."""
+
+    community: str
+    community_name: str
+    grid: str | None
+    grid_name: str | None
+    period: Period
+    metrics: tuple[MetricSummary, ...]
+    service: ServiceSummary
+    counts: Counts
+    rates: tuple[RateSummary, ...] = ()
+
+    def metric(self, name: str) -> MetricSummary:
+        """The summary of the metric named ``name``; NotInReportError if the scorecard was
+        not computed with it."""
+        for summary in self.metrics:
+            if summary.metric == name:
+                return summary
+        raise NotInReportError(f"the scorecard has no metric {shown(name)}; its metrics: "
+                               f"{', '.join(m.metric for m in self.metrics) or 'none'}")
+
+    def rate(self, name: str) -> RateSummary:
+        """The summary of the rate named ``name``; NotInReportError if not computed."""
+        return rate_named(self.rates, name, "the scorecard")
+
+    def render(self) -> str:
+        scope = self.community_name + (f", {self.grid_name}" if self.grid is not None else "")
+        c, s = self.counts, self.service
+        types = ", ".join(f"{k} {v}" for k, v in c.by_type.items()) or "none"
+        lines = [f"Scorecard: {scope} ({self.period})", "",
+                 f"Incidents: {c.incidents} ({types}), drills {c.drills}, reopened "
+                 f"{c.incidents_reopened} ({c.reopenings} reopenings)",
+                 f"Service orders: {s.orders}, completed {s.completed}, fixed {pct(s.fixed_rate)},"
+                 f" not fixed {pct(s.not_fixed_rate)}, reopened {pct(s.reopen_rate)}, on time "
+                 f"{pct(s.on_time_rate)}, rating {fmt(s.rating_mean, 2)} from {s.rated}"]
+        if self.rates:
+            lines.append("Rates: " + "; ".join(_rate_text(r) for r in self.rates))
+        lines += [f"Requests resolved {c.requests_resolved}, activities held "
+                  f"{c.activities_held}, person-times served {c.person_times_served}", ""]
+        headers = ["metric", "unit", "cases", "measured", "median", "p90", "max", "target",
+                   "compliance", "met", "excluded"]
+        rows = [[m.metric, m.unit, str(m.cases), str(m.measured), fmt(m.median), fmt(m.p90),
+                 fmt(m.max), fmt(m.target), pct(m.compliance), met_text(m.target_met),
+                 ", ".join(f"{reason} {n}" for reason, n in m.excluded.items()) or "-"]
+                for m in self.metrics]
+        return "\n".join(lines) + render_table(headers, rows)
+
+
+@frozen
+class LeagueRow(Generic[S]):
+    rank: int | None
+    """None: too few cases to rank (see ``note``)."""
+    community: str
+    grid: str | None
+    name: str
+    summary: S
+    """The recorded figures of the scope's latest cases: a MetricSummary, or a RateSummary
+    in a league on a rate."""
+    unrecorded: int = 0
+    """Finished cases lacking a milestone of the metric: ranked as slower than any recorded."""
+    compliance: float | None = None
+    """Share of graded cases (measured plus unrecorded) within the target: what ranks a
+    metric with a target."""
+    note: str = ""
+
+    @property
+    def graded(self) -> int:
+        """What the rank is judged on: a metric's measured and unrecorded units, a rate's
+        denominator."""
+        if isinstance(self.summary, RateSummary):
+            return self.summary.denominator
+        return self.summary.measured + self.unrecorded
+
+
+@frozen
+class LeagueTable(Generic[S]):
+    """Grids (or communities) ranked on one metric or rate, each over its latest cases:
+    a ``LeagueTable[MetricSummary]`` or a ``LeagueTable[RateSummary]``."""
+
+    definition: MetricDefinition | RateDefinition
+    period: Period
+    min_sample: int
+    last: int | None
+    rows: tuple[LeagueRow[S], ...]
+
+    def render(self) -> str:
+        d = self.definition
+        if isinstance(d, RateDefinition):
+            return self._render_rate(d)
+        over = f"latest {self.last} cases each" if self.last else "all cases"
+        title = (f"League: {d.name} ({d.unit}) over {self.period}, {over}; ranked with at least "
+                 f"{self.min_sample} graded cases")
+        headers = ["rank", "name", "graded", "unrecorded", f"median {d.unit}", f"p90 {d.unit}",
+                   "compliance", "note"]
+        rows = [["-" if r.rank is None else str(r.rank), r.name, str(r.graded),
+                 str(r.unrecorded), fmt(r.summary.median), fmt(r.summary.p90),
+                 pct(r.compliance), r.note]
+                for r in self.rows if isinstance(r.summary, MetricSummary)]
+        return title + "\n" + render_table(headers, rows)
+
+    def _render_rate(self, d: RateDefinition) -> str:
+        over = f"latest {self.last} orders each" if self.last else "all orders"
+        title = (f"League: {d.name} ({d.rule}) over {self.period}, {over}; ranked with at "
+                 f"least {self.min_sample} graded orders")
+        headers = ["rank", "name", "graded", "yes", "no", "unknown", "rate", "note"]
+        rows = [["-" if r.rank is None else str(r.rank), r.name, str(r.graded),
+                 str(r.summary.numerator), str(r.summary.no), str(r.summary.unknown),
+                 pct(r.summary.value), r.note]
+                for r in self.rows if isinstance(r.summary, RateSummary)]
+        return title + "\n" + render_table(headers, rows)
+
+
+def league_table(definition: MetricDefinition | RateDefinition, cases: Iterable[Case],
+                 scopes: Sequence[tuple[str, str | None, str]], *, period: Period,
+                 min_sample: int, last: int | None) -> LeagueTable[Any]:
+    """Rank ``scopes`` (community, grid or None, display name) on a metric or a rate.
+
+    Each scope is judged on its latest ``last`` cases (FixMyStreet ranks over
+    the last 100): for a rate, the orders it counts. A finished case that lacks
+    the metric's milestones counts as slower than any recorded one (and as
+    missing the target), so leaving slow cases unrecorded never climbs the
+    table; a rate's unknowns stay in its denominator, to the same effect. A
+    scope is ranked only with at least ``min_sample`` graded cases, so one fast
+    case can't top it. Metrics rank on compliance (with a target), the value at
+    the percentile and the median; rates on the rate, highest first.
+    """
+    counted = (definition.applies if isinstance(definition, MetricDefinition)
+               else lambda case: definition.judge(case) is not None)
+    by_scope: dict[tuple[str, str | None], list[Case]] = {}
+    for case in cases:
+        if case.start in period and counted(case):
+            by_scope.setdefault((case.community, case.dims.get("grid")), []).append(case)
+            by_scope.setdefault((case.community, None), []).append(case)
+    ranked: list[tuple[tuple[float, ...], LeagueRow[Any]]] = []
+    unranked: list[LeagueRow[Any]] = []
+    for community, grid, name in scopes:
+        members = by_scope.get((community, grid), [])
+        if last is not None:
+            members = sorted(members, key=lambda c: (c.start, c.case_id))[-last:]
+        group: dict[str, str | None] = {"community": community}
+        if grid is not None:
+            group["grid"] = grid
+        row: LeagueRow[Any]
+        if isinstance(definition, MetricDefinition):
+            order, row = _metric_standing(definition, members, group)
+        else:
+            summary = rate_summary(definition, members, group)
+            order, row = (-(summary.value or 0.0),), LeagueRow(None, community, grid, name,
+                                                               summary)
+        row = evolve(row, community=community, grid=grid, name=name)
+        if row.graded < min_sample:
+            what = "cases" if isinstance(definition, MetricDefinition) else "orders"
+            unranked.append(evolve(row, note=f"not ranked: {row.graded} < {min_sample} {what}"))
+        else:
+            ranked.append((order, row))
+    ranked.sort(key=lambda item: item[0])
+    rows: list[LeagueRow[Any]] = []
+    for position, (order, row) in enumerate(ranked, start=1):
+        tied = rows and ranked[position - 2][0] == order
+        rows.append(evolve(row, rank=rows[-1].rank if tied else position))
+    return LeagueTable(definition, period, min_sample, last, tuple(rows + unranked))
+
+
+def _metric_standing(definition: MetricDefinition, members: Sequence[Case],
+                     group: Mapping[str, str | None]
+                     ) -> tuple[tuple[float, ...], LeagueRow[MetricSummary]]:
+    """A scope's row on a metric, and what ranks it (lower first)."""
+    in_seconds = measured_in_seconds(definition)
+    values: list[float] = []
+    unrecorded = units = 0
+    for case in members:
+        measured = in_seconds.measure_all(case)
+        units += len(measured)
+        values += [v for v in measured if v is not None]
+        if case.finished:
+            unrecorded += sum(1 for v in measured if v is None)
+    summary = summarise(definition, values, units, group)
+    graded = [v / SECONDS_PER[definition.unit] for v in sorted(values)] + [math.inf] * unrecorded
+    compliance = (share(summary.met or 0, len(graded)) if definition.target is not None
+                  else None)
+    middle = median(graded) or 0.0
+    high = percentile(graded, definition.percentile) or 0.0
+    order = ((-(compliance or 0.0), high, middle) if definition.target is not None
+             else (middle, high))
+    return order, LeagueRow(None, "", None, "", summary, unrecorded, compliance)
+
+
+def _rate_text(s: RateSummary) -> str:
+    return f"{s.name} {pct(s.value)} ({s.numerator}/{s.denominator}, unknown {s.unknown})"

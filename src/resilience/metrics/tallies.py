@@ -1,0 +1,217 @@
+"""Service KPIs, counts and the three rates over groups of cases: pure functions of the
+cases (and activities) read from the views, like every report here."""
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, tzinfo
+
+from attrs import Factory, frozen
+
+from resilience.metrics.cases import Case
+from resilience.metrics.period import ALL_TIME, Period, group_key, grouped, place_key, sort_key
+from resilience.metrics.rates import (
+    RateDefinition,
+    RateRow,
+    rate_row,
+)
+from resilience.metrics.reports import (
+    Group,
+)
+from resilience.metrics.stats import share
+from resilience.metrics.tables import absent, group_label, pct, render_table
+
+# Service orders ----------------------------------------------------------------------
+
+
+@frozen
+class ServiceSummary:
+    """Resident service orders in one group: the order -> dispatch -> fulfil -> rate loop."""
+
+    group: Group
+    orders: int
+    open: int
+    rejected: int
+    cancelled: int
+    completed: int
+    """Orders whose standing (final) completion is recorded."""
+    fixed: int
+    not_fixed: int
+    fixed_rate: float | None
+    """``fixed / completed``: FixMyStreet's "fixed" against "closed, not fixed"."""
+    not_fixed_rate: float | None
+    reopened: int
+    """Orders reopened at least once."""
+    reopen_rate: float | None
+    """``reopened / orders ever completed``."""
+    on_time: int
+    on_time_rate: float | None
+    """Completed orders whose final completion was no later than expected."""
+    rated: int
+    rating_mean: float | None
+    ratings: dict[int, int]
+    """How many completed orders got each score, 1 to 5 (their latest rating)."""
+
+
+def service_summary(cases: Sequence[Case],
+                    group: Mapping[str, str | None] | None = None) -> ServiceSummary:
+    completed = [c for c in cases if "completed" in c.milestones]
+    ever_completed = sum(1 for c in cases if "first_completed" in c.milestones)
+    fixed = sum(1 for c in completed if c.closure == "fixed")
+    not_fixed = sum(1 for c in completed if c.closure == "not_fixed")
+    reopened = sum(1 for c in cases if c.reopened)
+    on_time = sum(1 for c in completed if c.milestones["completed"] <= c.milestones["expected"])
+    scores = [c.rating for c in cases if c.rating is not None]
+    finished = {"completed", "cancelled", "rejected"}
+    return ServiceSummary(
+        group=dict(group or {}), orders=len(cases),
+        open=sum(1 for c in cases if not finished & c.milestones.keys()),
+        rejected=sum(1 for c in cases if "rejected" in c.milestones),
+        cancelled=sum(1 for c in cases if "cancelled" in c.milestones),
+        completed=len(completed), fixed=fixed, not_fixed=not_fixed,
+        fixed_rate=share(fixed, len(completed)), not_fixed_rate=share(not_fixed, len(completed)),
+        reopened=reopened, reopen_rate=share(reopened, ever_completed), on_time=on_time,
+        on_time_rate=share(on_time, len(completed)), rated=len(scores),
+        rating_mean=sum(scores) / len(scores) if scores else None,
+        ratings={score: scores.count(score) for score in range(1, 6)})
+
+
+def service_report(cases: Iterable[Case], *, period: Period = ALL_TIME,
+                   group_by: tuple[str, ...] = (),
+                   tz: tzinfo | None = None) -> tuple[ServiceSummary, ...]:
+    """One summary per group of the orders placed in ``period``. Ungrouped, always one
+    (of zeros when there is none): "no orders" is a figure; grouped, one per group that
+    has orders."""
+    scoped = [c for c in cases if c.subject == "order" and c.start in period]
+    if not group_by:
+        return (service_summary(scoped),)
+    return tuple(service_summary(members, dict(zip(group_by, key, strict=True)))
+                 for key, members in grouped(scoped, lambda c: group_key(c, group_by, tz)))
+
+
+# Counts ----------------------------------------------------------------------------------
+
+
+@frozen
+class Activity:
+    community: str
+    grid: str | None
+    category: str
+    title: str
+    participants: int
+    """As last corrected (``correct_participants``)."""
+    occurred_at: datetime
+    participants_recorded: int = Factory(lambda self: self.participants, takes_self=True)
+    """As first recorded."""
+
+
+@frozen
+class Counts:
+    """The figures a district assesses a community or grid on, for one period."""
+
+    group: Group
+    incidents: int
+    """Real incidents (drills are counted apart)."""
+    by_type: dict[str, int]
+    by_severity: dict[str, int]
+    drills: int
+    incidents_reopened: int
+    """Real incidents reopened at least once."""
+    reopenings: int
+    """How many times real incidents were reopened, in all."""
+    orders: int
+    requests_resolved: int
+    """Orders whose final completion was "fixed"."""
+    activities_held: int
+    activity_participants: int
+    """Participants of the activities held, as last corrected."""
+    person_times_served: int
+    """Activity participants plus requests resolved (one person-time each)."""
+
+
+def counts(cases: Sequence[Case], activities: Sequence[Activity],
+           group: Mapping[str, str | None] | None = None) -> Counts:
+    incidents = [c for c in cases if c.subject == "incident" and not c.drill]
+    by_type: dict[str, int] = {}
+    by_severity: dict[str, int] = {}
+    for case in incidents:
+        kind, severity = case.dims["incident_type"] or "?", case.dims["severity"] or "?"
+        by_type[kind] = by_type.get(kind, 0) + 1
+        by_severity[severity] = by_severity.get(severity, 0) + 1
+    resolved = sum(1 for c in cases if c.subject == "order" and "completed" in c.milestones
+                   and c.closure == "fixed")
+    participants = sum(a.participants for a in activities)
+    return Counts(
+        group=dict(group or {}), incidents=len(incidents), by_type=dict(sorted(by_type.items())),
+        by_severity=dict(sorted(by_severity.items())),
+        drills=sum(1 for c in cases if c.subject == "incident" and c.drill),
+        incidents_reopened=sum(1 for c in incidents if c.reopened),
+        reopenings=sum(c.reopened for c in incidents),
+        orders=sum(1 for c in cases if c.subject == "order"), requests_resolved=resolved,
+        activities_held=len(activities), activity_participants=participants,
+        person_times_served=participants + resolved)
+
+
+def count_report(cases: Iterable[Case], activities: Iterable[Activity], *,
+                 group_by: tuple[str, ...] = (), tz: tzinfo | None = None) -> tuple[Counts, ...]:
+    """Counts per group (community, grid, time buckets). Ungrouped, always one row (of
+    zeros when nothing happened); grouped, one per group where anything did."""
+    keyed: dict[tuple[str | None, ...], tuple[list[Case], list[Activity]]] = {}
+    for case in cases:
+        keyed.setdefault(group_key(case, group_by, tz), ([], []))[0].append(case)
+    for activity in activities:
+        place = place_key(activity.community, activity.grid, activity.occurred_at, group_by, tz)
+        keyed.setdefault(place, ([], []))[1].append(activity)
+    if not group_by:
+        keyed.setdefault((), ([], []))
+    return tuple(counts(c, a, dict(zip(group_by, key, strict=True)))
+                 for key, (c, a) in sorted(keyed.items(), key=lambda i: sort_key(i[0])))
+
+
+# The three rates -------------------------------------------------------------------------
+
+
+@frozen
+class RateReport:
+    """Rates (by default the three: response, resolution, satisfaction) per group of
+    orders placed in a period."""
+
+    definitions: tuple[RateDefinition, ...]
+    period: Period
+    group_by: tuple[str, ...]
+    rows: tuple[RateRow, ...]
+
+    def row(self, **group: str | None) -> RateRow:
+        """The row of one group, e.g. ``report.row(grid="xy-2")``; NotInReportError if the
+        group placed no order in the period."""
+        for row in self.rows:
+            if row.group == group:
+                return row
+        raise absent("the rates", group, (r.group for r in self.rows))
+
+    def render(self, names: Mapping[str, str] | None = None) -> str:
+        rules = "; ".join(f"{d.name}: {d.rule}" for d in self.definitions)
+        title = (f"Rates over {self.period}: yes of n orders (cancelled left out, unknown "
+                 f"counted in n)\n{rules}")
+        headers = ["group", "orders", "cancelled"]
+        for d in self.definitions:
+            headers += [d.name, "yes/n", "unknown"]
+        rows = []
+        for row in self.rows:
+            line = [group_label(row.group, names), str(row.orders), str(row.cancelled)]
+            for s in row.rates:
+                line += [pct(s.value), f"{s.numerator}/{s.denominator}", str(s.unknown)]
+            rows.append(line)
+        return title + "\n" + render_table(headers, rows)
+
+
+def rate_report(definitions: Sequence[RateDefinition], cases: Iterable[Case], *,
+                period: Period = ALL_TIME, group_by: tuple[str, ...] = (),
+                tz: tzinfo | None = None) -> RateReport:
+    """The rates over the orders placed in ``period``: ungrouped, always one row (of zeros
+    when there is none); grouped, one per group that placed any."""
+    scoped = [c for c in cases if c.subject == "order" and c.start in period]
+    if group_by:
+        rows = tuple(rate_row(definitions, members, dict(zip(group_by, key, strict=True)))
+                     for key, members in grouped(scoped, lambda c: group_key(c, group_by, tz)))
+    else:
+        rows = (rate_row(definitions, scoped),)
+    return RateReport(tuple(definitions), period, group_by, rows)
