@@ -17,7 +17,7 @@ from resilience.domain.improvement import ImprovementItem
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import Community
 from resilience.domain.service import ServiceOrder
-from resilience.metrics.cases import MILESTONES
+from resilience.metrics.milestones import MILESTONES
 
 AGGREGATES: tuple[type[FactAggregate], ...] = (Incident, ServiceOrder, Community, ImprovementItem)
 CASES = {"incident": Incident, "order": ServiceOrder}
@@ -61,12 +61,13 @@ def test_a_milestone_declared_on_its_class_alone_is_listed_and_measured() -> Non
         from datetime import UTC, datetime, timedelta
         from resilience.domain.base import CaseMilestone
         from resilience.domain.service import ServiceOrder
-        from resilience.metrics import cases, definitions
+        from resilience.metrics import cases, definitions, milestones
         ServiceOrder.Rated.milestone = CaseMilestone("first_rated", "the earliest rating")
         # Read the classes again, as a process would whose class body declared it.
+        importlib.reload(milestones)
         importlib.reload(cases)
         importlib.reload(definitions)
-        ORDER_MILESTONES, case_from_doc = cases.ORDER_MILESTONES, cases.case_from_doc
+        ORDER_MILESTONES, case_from_doc = milestones.ORDER_MILESTONES, cases.case_from_doc
         MetricDefinition = definitions.MetricDefinition
 
         assert ORDER_MILESTONES["first_rated"] == "the earliest rating"
@@ -74,8 +75,10 @@ def test_a_milestone_declared_on_its_class_alone_is_listed_and_measured() -> Non
         at = [(placed + timedelta(hours=h)).isoformat() for h in range(4)]
         doc = {"kind": "order", "community": "c", "grid": "3", "zone_type": None,
                "category": "repair", "item": "tap", "expected_by": at[3],
-               "facts": [["Placed", at[0], at[0], None], ["Completed", at[1], at[1], "fixed"],
-                         ["Rated", at[2], at[2], 5]], "corrections": []}
+               "facts": [["Placed", at[0], at[0], None, "r", "resident"],
+                         ["Completed", at[1], at[1], "fixed", "p", "provider"],
+                         ["Rated", at[2], at[2], [5, None], "r", "resident"]],
+               "corrections": []}
         metric = MetricDefinition("to_rating", "order", "placed", "first_rated", unit="h")
         print(metric.measure(case_from_doc("o", doc)))
     """)

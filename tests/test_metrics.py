@@ -742,7 +742,7 @@ def test_queries_refuse_an_unknown_community_or_view(grids: tuple[Engine, list[U
 def test_every_incident_milestone_names_the_kind_of_fact_behind_it() -> None:
     """Reviews cite the facts behind milestones: each milestone maps to an Incident event."""
     from resilience.domain.incident import Incident
-    from resilience.metrics.cases import INCIDENT_MILESTONE_FACTS, INCIDENT_MILESTONES
+    from resilience.metrics.milestones import INCIDENT_MILESTONE_FACTS, INCIDENT_MILESTONES
 
     assert set(INCIDENT_MILESTONE_FACTS) == set(INCIDENT_MILESTONES)
     assert all(isinstance(getattr(Incident, name, None), type)

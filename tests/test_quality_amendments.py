@@ -11,7 +11,7 @@ from uuid import UUID
 
 from histories import RESIDENT, STAFF
 from resilience import Actor, Engine, Location, ManualClock, Role
-from resilience.metrics import Amendment, Case, case_at, case_from_doc
+from resilience.metrics import Amendment, case_at, case_from_doc
 from test_cases_cycles import World, at, completed_order, place, rekindled_fire, world
 
 __all__ = ["world"]  # the fixture, shared with the tests of cycles
@@ -187,12 +187,3 @@ def test_the_quality_report_lists_every_amendment_of_the_period(world: World) ->
         (a.version, a.fact, a.corrects, a.what, a.recorded_at) for a in AMENDED]
     assert [c.version for c in report.corrections] == [9, 10]
     assert not report.is_clean
-
-
-def test_a_case_read_from_a_hand_made_document_needs_no_person_or_role() -> None:
-    """Documents built by hand (four fields a fact) read with an empty person and role."""
-    doc = {"kind": "incident", "community": "c", "grid": "g1", "incident_type": "fire",
-           "severity": "high", "drill": False, "corrections": [],
-           "facts": [["Detected", at(10, 0).isoformat(), at(10, 0).isoformat(), None]]}
-    case: Case = case_from_doc("i", doc)
-    assert (case.facts[0].person, case.facts[0].role, case.status) == ("", "", "detected")

@@ -1,23 +1,18 @@
 """Metrics as data, and the reports computed from the views (KPIs, scorecards, quality)."""
 
-from resilience.metrics.cases import (
-    CYCLE_MILESTONES,
-    DIMENSIONS,
-    INCIDENT_MILESTONES,
-    ORDER_MILESTONES,
-    Amendment,
-    Case,
-    Correction,
-    Fact,
-    case_at,
-    case_from_doc,
-)
+from resilience.metrics.cases import Amendment, Case, Correction, Fact, case_at, case_from_doc
 from resilience.metrics.definitions import (
     BUILT_IN,
     BUILT_IN_BY_NAME,
     CaseFilter,
     MetricDefinition,
     builtin,
+)
+from resilience.metrics.milestones import (
+    CYCLE_MILESTONES,
+    DIMENSIONS,
+    INCIDENT_MILESTONES,
+    ORDER_MILESTONES,
 )
 from resilience.metrics.period import ALL_TIME, TIME_BUCKETS, Period
 from resilience.metrics.quality import (

@@ -19,120 +19,24 @@ from typing import Any, Literal
 
 from attrs import frozen
 
-from resilience.domain.base import CaseMilestone, happening_order
+from resilience.domain.base import happening_order
 from resilience.domain.incident import Incident, incident_status
 from resilience.domain.service import OrderStatus, ServiceOrder
-
-Subject = Literal["incident", "order"]
-
-DIMENSIONS: Mapping[str, tuple[str, ...]] = {
-    "incident": ("community", "grid", "incident_type", "severity"),
-    "order": ("community", "grid", "zone_type", "category", "item", "provider", "provider_kind"),
-}
-
-_AGGREGATES: Mapping[Subject, type[Incident] | type[ServiceOrder]] = {
-    "incident": Incident, "order": ServiceOrder}
-
-
-def _name(milestone: CaseMilestone | None) -> str | None:
-    return None if milestone is None else milestone.name
-
-
-_FIRST_OF: Mapping[Subject, Mapping[str, str]] = {
-    subject: aggregate.declared(lambda event: _name(event.milestone))
-    for subject, aggregate in _AGGREGATES.items()}
-"""Fact name -> the milestone its earliest occurrence in the first cycle marks, by subject."""
-_LAST_SINCE_REOPEN: Mapping[Subject, Mapping[str, str]] = {
-    subject: aggregate.declared(lambda event: _name(event.last_milestone))
-    for subject, aggregate in _AGGREGATES.items()}
-"""Fact name -> the milestone its latest occurrence since the last reopening marks."""
-_KEPT_BY_REOPENING = frozenset({"dispatched"})
-"""Last-since-reopening milestones a reopening leaves standing: the latest dispatch still
-names the provider until the order is dispatched again."""
-_STEPS: Mapping[Subject, frozenset[str]] = {
-    subject: frozenset(aggregate.declared(lambda event: event.step or None))
-    for subject, aggregate in _AGGREGATES.items()}
-"""The facts that are steps of a case's life (resolve, close, reopen; an order's moves)."""
-_REOPENING: Mapping[Subject, frozenset[str]] = {
-    subject: frozenset(aggregate.declared(lambda event: event.reopens or None))
-    for subject, aggregate in _AGGREGATES.items()}
-"""The facts that reopen a case, each beginning a new cycle."""
-_CLOSES: Mapping[Subject, Mapping[str, bool]] = {
-    "incident": {Incident.Closed.fact_name: True,
-                 **dict.fromkeys(_REOPENING["incident"], False)},
-    "order": {name: status in (OrderStatus.COMPLETED, OrderStatus.CANCELLED,
-                               OrderStatus.REJECTED)
-              for name, status in ServiceOrder.declared(lambda event: event.status_after).items()},
-}
-"""The facts that close a case (True) or leave it open (False) after them: an incident's
-closure and reopening; an order's moves, closing it when completed, cancelled or rejected."""
-RESPONDER_CHAIN: Mapping[str, int] = Incident.declared(lambda event: event.chain_step)
-"""A responder's facts and their place in the dispatch -> en route -> on scene chain."""
-_FIRST_UNIT = ("first_unit_dispatched", "first_unit_en_route", "first_unit_on_scene")
-_RESIDENTS_NOTIFIED = "residents_notified"
-_REOPENED = "reopened"
-
-_READ_OFF: Mapping[Subject, Mapping[str, Mapping[str, str]]] = {
-    "incident": {
-        Incident.ResponderOnScene.fact_name: {
-            _FIRST_UNIT[0]: "dispatch of the first dispatched responder to arrive",
-            _FIRST_UNIT[1]: "en route of the first dispatched responder to arrive",
-            _FIRST_UNIT[2]: "arrival of the first dispatched responder to arrive"},
-        Incident.ActionTaken.fact_name: {
-            _RESIDENTS_NOTIFIED: "the earliest action recorded as residents notified"},
-        Incident.Reopened.fact_name: {
-            _REOPENED: "the earliest reopening (where the second cycle begins)"},
-    },
-    "order": {
-        ServiceOrder.Placed.fact_name: {
-            "expected": "the completion the order was expected by (a promise, not a fact)"},
-        ServiceOrder.Reopened.fact_name: {
-            _REOPENED: "the earliest reopening (where the second cycle begins)"},
-    },
-}
-"""The milestones no event class declares, read off the facts named (a responder's chain,
-an action's kind, an order's promise, a reopening), listed after them."""
-
-
-def _described(subject: Subject) -> Mapping[str, str]:
-    """Every milestone of a subject -> what it means, in the order of the facts that mark
-    them: those the event classes declare (``CaseMilestone``), and those read off facts."""
-    found: dict[str, str] = {}
-    for event in _AGGREGATES[subject].event_classes():
-        marked = {m.name: m.meaning for m in (event.milestone, event.last_milestone)
-                  if m is not None}
-        for name, meaning in (marked | dict(_READ_OFF[subject].get(event.fact_name, {}))).items():
-            if name in found:  # two facts marking one milestone would measure either
-                raise AssertionError(f"{subject} milestone {name} is marked twice")
-            found[name] = meaning
-    return found
-
-
-INCIDENT_MILESTONES: Mapping[str, str] = _described("incident")
-"""Each incident milestone a metric can start or end at, and what it means."""
-ORDER_MILESTONES: Mapping[str, str] = _described("order")
-"""Each service-order milestone a metric can start or end at, and what it means."""
-MILESTONES: Mapping[str, Mapping[str, str]] = {
-    "incident": INCIDENT_MILESTONES, "order": ORDER_MILESTONES,
-}
-CYCLE_MILESTONES: Mapping[str, tuple[str, ...]] = {
-    "incident": (_REOPENED, "first_dispatched", "first_on_scene", "contained", "resolved",
-                 "closed"),
-    "order": (_REOPENED, "first_dispatched", "completed"),
-}
-"""The milestones of each cycle a reopening begins (``Case.cycles``): what a metric measured
-per reopening starts and ends at. In a cycle, ``reopened`` is its reopening; the earliest
-milestones (``first_*``, ``contained``) the earliest of the cycle; ``resolved``, ``closed``
-and ``completed`` the latest of the cycle."""
-
-INCIDENT_MILESTONE_FACTS: Mapping[str, str] = {
-    **{m: name for name, m in _FIRST_OF["incident"].items()},
-    _RESIDENTS_NOTIFIED: Incident.ActionTaken.fact_name,
-    **{m: name for name, m in _LAST_SINCE_REOPEN["incident"].items()},
-    **{_FIRST_UNIT[step]: name for name, step in RESPONDER_CHAIN.items()},
-    _REOPENED: Incident.Reopened.fact_name,
-}
-"""The kind of fact whose effective time each incident milestone is."""
+from resilience.metrics.milestones import (
+    CLOSES,
+    CYCLE_MILESTONES,
+    DIMENSIONS,
+    FIRST_OF,
+    FIRST_UNIT,
+    KEPT_BY_REOPENING,
+    LAST_SINCE_REOPEN,
+    REOPENED,
+    REOPENING,
+    RESIDENTS_NOTIFIED,
+    RESPONDER_CHAIN,
+    STEPS,
+    Subject,
+)
 
 
 @frozen
@@ -283,7 +187,7 @@ def case_at(key: str, doc: Mapping[str, Any], *, as_of: datetime | None = None,
                 times[c.corrects] = c.after
     facts = tuple(
         Fact(v, entry[0], times[v], recorded[v - 1], entry[3], originally.get(v, times[v]),
-             *_who(entry))
+             person=entry[4], role=entry[5])
         for v, entry in enumerate(entries, start=1)
         if known[v - 1] and (as_of is None or times[v] <= as_of))
     if not facts or facts[0].version != 1:
@@ -291,20 +195,15 @@ def case_at(key: str, doc: Mapping[str, Any], *, as_of: datetime | None = None,
     return _case(key, subject, doc, facts, corrections, {c.version: c for c in every})
 
 
-def _who(entry: Sequence[Any]) -> tuple[str, str]:
-    """The person and role of a view's fact (documents made by hand may leave them out)."""
-    return (entry[4], entry[5]) if len(entry) > 4 else ("", "")
-
-
 def _as_closed(subject: Subject, names: Sequence[str], known: list[bool]) -> list[bool]:
     """``known`` less what was recorded after the standing closure but steps (a rating)."""
-    closes, standing = _CLOSES[subject], None
+    closes, standing = CLOSES[subject], None
     for index, name in enumerate(names):
         if known[index] and name in closes:
             standing = index if closes[name] else None
     if standing is None:
         return known
-    return [k and (index <= standing or names[index] in _STEPS[subject])
+    return [k and (index <= standing or names[index] in STEPS[subject])
             for index, k in enumerate(known)]
 
 
@@ -312,7 +211,7 @@ def _cycles(subject: Subject, facts: tuple[Fact, ...]) -> list[list[Fact]]:
     """The facts in happening order, cut into cycles: each reopening begins one."""
     cycles: list[list[Fact]] = [[]]
     for fact in sorted(facts, key=happening_order):
-        if fact.name in _REOPENING[subject]:
+        if fact.name in REOPENING[subject]:
             cycles.append([])
         cycles[-1].append(fact)
     return cycles
@@ -320,18 +219,18 @@ def _cycles(subject: Subject, facts: tuple[Fact, ...]) -> list[list[Fact]]:
 
 def _case(key: str, subject: Subject, doc: Mapping[str, Any], facts: tuple[Fact, ...],
           corrections: tuple[Correction, ...], every: Mapping[int, Correction]) -> Case:
-    first_of = _FIRST_OF[subject]
+    first_of = FIRST_OF[subject]
     cycles = _cycles(subject, facts)
     # The first fact's milestone (detected, placed), whatever the first cycle holds.
     milestones: dict[str, datetime] = {first_of[facts[0].name]: facts[0].occurred_at}
     for fact in cycles[0]:  # the earliest milestones are the first response's
         milestone = first_of.get(fact.name)
-        if fact.name == Incident.ActionTaken.fact_name and fact.extra == _RESIDENTS_NOTIFIED:
-            milestone = _RESIDENTS_NOTIFIED
+        if fact.name == Incident.ActionTaken.fact_name and fact.extra == RESIDENTS_NOTIFIED:
+            milestone = RESIDENTS_NOTIFIED
         if milestone is not None:
             milestones.setdefault(milestone, fact.occurred_at)
     if len(cycles) > 1:
-        milestones[_REOPENED] = cycles[1][0].occurred_at
+        milestones[REOPENED] = cycles[1][0].occurred_at
     last = _last_since_reopening(subject, cycles)
     milestones.update((milestone, fact.occurred_at) for milestone, fact in last.items())
     dims: dict[str, str | None] = {d: doc.get(d) for d in DIMENSIONS[subject] if d != "community"}
@@ -349,7 +248,7 @@ def _case(key: str, subject: Subject, doc: Mapping[str, Any], facts: tuple[Fact,
         milestones["expected"] = datetime.fromisoformat(doc["expected_by"])
         closure = last["completed"].extra if "completed" in last else None
         if "rated" in last:
-            rating, resolved = _rated(last["rated"].extra)
+            rating, resolved = last["rated"].extra  # [score, resolved]
         if "dispatched" in last:
             dims["provider"], dims["provider_kind"] = last["dispatched"].extra
         else:
@@ -366,11 +265,11 @@ def _case(key: str, subject: Subject, doc: Mapping[str, Any], facts: tuple[Fact,
 def _last_since_reopening(subject: Subject, cycles: list[list[Fact]]) -> dict[str, Fact]:
     """The fact behind each last-since-reopening milestone: the latest of the last cycle
     (the latest dispatch of any cycle), a rating only if it follows the completion."""
-    last_of = _LAST_SINCE_REOPEN[subject]
+    last_of = LAST_SINCE_REOPEN[subject]
     last: dict[str, Fact] = {}
     for number, cycle in enumerate(cycles):
         if number:  # a reopening undoes the resolution, closure, completion and rating
-            last = {m: f for m, f in last.items() if m in _KEPT_BY_REOPENING}
+            last = {m: f for m, f in last.items() if m in KEPT_BY_REOPENING}
         for fact in cycle:
             milestone = last_of.get(fact.name)
             if milestone is not None:
@@ -383,8 +282,8 @@ def _last_since_reopening(subject: Subject, cycles: list[list[Fact]]) -> dict[st
 def _cycle_milestones(subject: Subject, cycle: list[Fact]) -> dict[str, datetime]:
     """A reopening's cycle (its reopening first) as its ``CYCLE_MILESTONES``."""
     wanted = CYCLE_MILESTONES[subject]
-    first_of, last_of = _FIRST_OF[subject], _LAST_SINCE_REOPEN[subject]
-    found = {_REOPENED: cycle[0].occurred_at}
+    first_of, last_of = FIRST_OF[subject], LAST_SINCE_REOPEN[subject]
+    found = {REOPENED: cycle[0].occurred_at}
     for fact in cycle[1:]:
         earliest, latest = first_of.get(fact.name), last_of.get(fact.name)
         if earliest in wanted:
@@ -418,18 +317,10 @@ def _order_status(facts: tuple[Fact, ...]) -> str:
     return _ORDER_STATUS[max(moves, key=happening_order).name].value
 
 
-def _rated(extra: Any) -> tuple[int, bool | None]:
-    """A rating's score and the resident's "resolved?" answer, from the view's
-    ``[score, resolved]`` (a bare score, as documents made by hand may hold: not said)."""
-    if isinstance(extra, list):
-        return extra[0], extra[1]
-    return extra, None
-
-
 def _amendments(subject: Subject, facts: tuple[Fact, ...],
                 corrections: Mapping[int, Correction]) -> tuple[Amendment, ...]:
     """Every fact but a step recorded while the case stood closed, in recording order."""
-    closes, steps = _CLOSES[subject], _STEPS[subject]
+    closes, steps = CLOSES[subject], STEPS[subject]
     standing: Fact | None = None
     found = []
     for fact in facts:  # in recording (version) order
@@ -470,5 +361,5 @@ def _first_unit(facts: list[Fact]) -> dict[str, datetime]:
     if not arrived:
         return {}
     _, chain = min(arrived, key=lambda a: happening_order(a[0]))
-    return {name: fact.occurred_at for name, fact in zip(_FIRST_UNIT, chain, strict=True)
+    return {name: fact.occurred_at for name, fact in zip(FIRST_UNIT, chain, strict=True)
             if fact is not None}

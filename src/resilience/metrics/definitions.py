@@ -21,7 +21,8 @@ from resilience.domain.service import OrderStatus
 from resilience.domain.validation import check_text, shown
 from resilience.domain.values import ClosureReason, IncidentType, ServiceOutcome, Severity
 from resilience.errors import InvalidInputError, NotFoundError
-from resilience.metrics.cases import CYCLE_MILESTONES, MILESTONES, Case, Subject
+from resilience.metrics.cases import Case
+from resilience.metrics.milestones import CYCLE_MILESTONES, MILESTONES, Subject
 
 Unit = Literal["s", "min", "h", "d"]
 Per = Literal["case", "reopening"]

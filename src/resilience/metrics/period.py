@@ -24,7 +24,8 @@ from resilience.domain.validation import (
     shown,
 )
 from resilience.errors import InvalidInputError
-from resilience.metrics.cases import DIMENSIONS, Case
+from resilience.metrics.cases import Case
+from resilience.metrics.milestones import DIMENSIONS
 
 T = TypeVar("T")
 

@@ -28,7 +28,8 @@ from resilience.domain.incident import Incident
 from resilience.domain.validation import shown
 from resilience.domain.values import IncidentType
 from resilience.errors import InvalidInputError
-from resilience.metrics.cases import INCIDENT_MILESTONE_FACTS, INCIDENT_MILESTONES, Case, Fact
+from resilience.metrics.cases import Case, Fact
+from resilience.metrics.milestones import INCIDENT_MILESTONE_FACTS, INCIDENT_MILESTONES
 from resilience.metrics.quality import DEFAULT_LATE_AFTER
 from resilience.review.model import Grade, ObjectiveResult
 from resilience.review.text import clock, minutes, noun, words

@@ -33,7 +33,8 @@ from resilience.domain.base import FactAggregate, happening_order
 from resilience.domain.incident import Incident, IncidentStatus
 from resilience.domain.organisation import Holding
 from resilience.domain.service import OrderStatus
-from resilience.metrics.cases import RESPONDER_CHAIN, Case, Fact
+from resilience.metrics.cases import Case, Fact
+from resilience.metrics.milestones import RESPONDER_CHAIN
 from resilience.projections.base import Delivery, Doc
 from resilience.projections.folds import Cases
 

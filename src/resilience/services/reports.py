@@ -24,8 +24,9 @@ from resilience.domain.validation import (
     shown,
 )
 from resilience.errors import InvalidInputError, NotFoundError, StoreUnavailableError
-from resilience.metrics.cases import Case, Subject, case_at, case_from_doc
+from resilience.metrics.cases import Case, case_at, case_from_doc
 from resilience.metrics.definitions import BUILT_IN, MetricDefinition, builtin
+from resilience.metrics.milestones import Subject
 from resilience.metrics.period import ALL_TIME, TIME_BUCKETS, Period, check_group_by
 from resilience.metrics.quality import DEFAULT_LATE_AFTER, DataQualityReport, data_quality
 from resilience.metrics.rates import RATES, RATES_BY_NAME, RateDefinition, builtin_rate
