@@ -7,7 +7,7 @@ version of the fact it corrects; the aggregate keeps the *effective* time of
 every fact so invariants are checked against corrected times.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, NamedTuple, Protocol, Self, TypeVar
@@ -73,6 +73,23 @@ def happening_order(fact: Happening) -> tuple[datetime, int]:
     facts in this order, so a late record or a time correction moves a fact to where it
     happened."""
     return fact.occurred_at, fact.version
+
+
+H = TypeVar("H", bound=Happening)
+
+
+def in_cycles(facts: Iterable[H], reopens: Callable[[H], bool]) -> list[list[H]]:
+    """The facts in the order things happened (``happening_order``), cut into **cycles**:
+    cycle 0 is the first response, and each fact that ``reopens`` begins the next cycle
+    and is its first fact. So a fact's cycle is the number of reopenings that happened
+    before it (or are it); a late record or a time correction puts a fact in the cycle
+    it happened in. The aggregates, cases, timelines and replays all cut cycles here."""
+    cycles: list[list[H]] = [[]]
+    for fact in sorted(facts, key=happening_order):
+        if reopens(fact):
+            cycles.append([])
+        cycles[-1].append(fact)
+    return cycles
 
 
 class _FactName:

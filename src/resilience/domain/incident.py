@@ -36,6 +36,7 @@ from resilience.domain.base import (
     FactAggregate,
     FactTime,
     happening_order,
+    in_cycles,
 )
 from resilience.domain.validation import (
     check_bool,
@@ -843,11 +844,13 @@ class Incident(FactAggregate):
         return f": {', '.join(self._name_of(v) for v in early)} would"
 
     def _cycle_in(self, version: int, times: Mapping[int, datetime]) -> int:
-        """The cycle of the fact at ``version`` if facts happened at ``times``: the
-        reopenings at or before it in happening order."""
-        def place(fact: int) -> tuple[datetime, int]:
-            return happening_order(FactTime(times[fact], fact))
-        return sum(place(reopening) <= place(version) for reopening in self.reopenings)
+        """The cycle of the fact at ``version`` if facts happened at ``times`` (``in_cycles``:
+        the reopenings at or before it in happening order)."""
+        reopenings = set(self.reopenings)
+        facts = [FactTime(times[v], v) for v in {version, *reopenings}]
+        cycles = in_cycles(facts, lambda fact: fact.version in reopenings)
+        return next(n for n, cycle in enumerate(cycles)
+                    if any(fact.version == version for fact in cycle))
 
     def _in_cycle(self, cycle: int) -> str:
         """The words " in cycle N" for messages, once there are cycles to tell apart."""
