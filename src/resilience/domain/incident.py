@@ -234,7 +234,8 @@ class Incident(FactAggregate):
 
     class ResponderDispatched(Event):
         TOPIC = "resilience.incident:ResponderDispatched"
-        milestone = CaseMilestone("first_dispatched", "the earliest dispatch of any responder")
+        milestone = CaseMilestone(
+            "first_dispatched", "the earliest dispatch of any responder in the first response")
         chain_step = 0
         responder_id: str
         team: str | None
@@ -253,7 +254,8 @@ class Incident(FactAggregate):
 
     class ResponderEnRoute(Event):
         TOPIC = "resilience.incident:ResponderEnRoute"
-        milestone = CaseMilestone("first_en_route", "the earliest responder en route")
+        milestone = CaseMilestone(
+            "first_en_route", "the earliest responder en route in the first response")
         chain_step = 1
         responder_id: str
 
@@ -269,7 +271,8 @@ class Incident(FactAggregate):
     class ResponderOnScene(Event):
         TOPIC = "resilience.incident:ResponderOnScene"
         milestone = CaseMilestone(
-            "first_on_scene", "the earliest responder on scene (a patrol counts)")
+            "first_on_scene",
+            "the earliest responder on scene in the first response (a patrol counts)")
         chain_step = 2
         responder_id: str
 
@@ -388,7 +391,8 @@ class Incident(FactAggregate):
 
     class Contained(Event):
         TOPIC = "resilience.incident:Contained"
-        milestone = CaseMilestone("contained", "the incident was contained")
+        milestone = CaseMilestone(
+            "contained", "the incident was contained in its first response")
         description: str
 
         def describe(self) -> str:
