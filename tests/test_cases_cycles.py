@@ -1,9 +1,11 @@
 """Reopen cycles as the metrics read them: hand-computed histories replayed through the engine.
 
-A case's cycles are cut by its reopenings in the order things happened: the
-response milestones (dispatch, on scene, containment...) are the first
-cycle's, ``resolved`` / ``closed`` / ``completed`` the last cycle's, and each
-reopening is measured on its own by the metrics per reopening.
+A case's cycles are cut by its reopenings in the order things happened
+(``case.cycles[n]`` is cycle n, cycle 0 the first response): the response
+milestones (dispatch, en route, on scene, containment; an order's dispatch and
+completion) are the first cycle's, every other earliest milestone the earliest
+anywhere in the case, ``resolved`` / ``closed`` / ``completed`` the last cycle's,
+and each reopening is measured on its own by the metrics per reopening.
 """
 
 from collections.abc import Iterator
@@ -84,8 +86,9 @@ def test_the_rekindled_fire_is_measured_as_the_issue_computes_it(world: World) -
     assert case.reopened == 1
     assert (case.milestones["contained"], case.milestones["reopened"],
             case.milestones["resolved"]) == (at(10, 20), at(11, 0), at(11, 30))
-    assert case.cycles == ({"reopened": at(11, 0), "contained": at(11, 10),
-                            "resolved": at(11, 30)},)
+    assert case.cycles == ({"contained": at(10, 20), "resolved": at(10, 30)},
+                           {"reopened": at(11, 0), "contained": at(11, 10),
+                            "resolved": at(11, 30)})
     assert case.status == "resolved" == engine.incidents.get(case_id(case)).status
 
 
@@ -109,8 +112,10 @@ def test_the_response_milestones_are_the_first_cycles_only(world: World) -> None
     case = incident_case(engine, fire)
     assert case.milestones["first_on_scene"] == at(10, 2)
     assert not {"first_dispatched", "first_unit_dispatched", "contained"} & set(case.milestones)
-    assert case.cycles == ({"reopened": at(11, 0), "first_dispatched": at(11, 1),
-                            "first_on_scene": at(11, 6), "contained": at(11, 20)},)
+    assert case.cycles == ({"first_on_scene": at(10, 2), "resolved": at(10, 15)},
+                           {"reopened": at(11, 0), "first_dispatched": at(11, 1),
+                            "first_on_scene": at(11, 6), "contained": at(11, 20)})
+    assert "first_en_route" not in case.milestones  # the crew's en route is the second's
     assert builtin("detection_to_contained").measure(case) is None
     assert builtin("reopened_to_contained").measure_all(case) == [20]
     assert builtin("reopened_to_resolved").measure_all(case) == [None]  # not resolved again
@@ -130,7 +135,7 @@ def test_each_reopening_is_one_unit_in_the_order_they_happened(world: World) -> 
     assert builtin("reopened_to_contained").measure_all(case) == [10, 5]
     assert builtin("reopened_to_resolved").measure_all(case) == [30, None]
     assert builtin("reopened_to_contained").measure(case) == 10  # the first reopening's
-    assert case.cycles[0]["closed"] == at(11, 40)
+    assert case.cycles[1]["closed"] == at(11, 40)
     assert (case.reopened, case.milestones["reopened"]) == (2, at(11, 0))
     assert not {"resolved", "closed"} & set(case.milestones)
     assert case.status == "contained"
@@ -144,16 +149,19 @@ def test_a_fact_recorded_after_a_reopening_but_dated_before_it_belongs_to_the_fi
     engine.incidents.dispatch(fire, ["crew"], actor=STAFF, occurred_at=at(10, 5))  # late
     case = incident_case(engine, fire)
     assert case.milestones["first_dispatched"] == at(10, 5)
-    assert "first_dispatched" not in case.cycles[0]
+    assert case.cycles[0]["first_dispatched"] == at(10, 5)
+    assert "first_dispatched" not in case.cycles[1]
 
 
-def test_a_never_reopened_case_has_no_cycles_and_no_units_per_reopening(world: World) -> None:
+def test_a_never_reopened_case_has_only_cycle_0_and_no_units_per_reopening(
+        world: World) -> None:
     """Measured per reopening, a case never reopened adds nothing (not a missing value)."""
     engine, _, community = world
     fire = detect(engine, community, at(10, 0))
     engine.incidents.contain(fire, "out", actor=STAFF, occurred_at=at(10, 9))
     case = incident_case(engine, fire)
-    assert (case.cycles, case.reopened) == ((), 0)
+    assert (case.cycles, case.reopened) == (({"contained": at(10, 9)},), 0)
+    assert builtin("reopened_to_contained").units(case) == []
     assert "reopened" not in case.milestones
     assert builtin("reopened_to_contained").measure_all(case) == []
     assert builtin("reopened_to_contained").measure(case) is None
@@ -200,8 +208,9 @@ def test_a_reopened_order_has_a_cycle_of_its_own(world: World) -> None:
     run.dispatch(order, PROVIDERS[1], actor=STAFF, occurred_at=at(10, 10))
     run.complete(order, "fixed", actor=STAFF, occurred_at=at(11, 0))
     case = order_case(engine, order)
-    assert case.cycles == ({"reopened": at(10, 0), "first_dispatched": at(10, 10),
-                            "completed": at(11, 0)},)
+    assert case.cycles == ({"first_dispatched": at(8, 10), "completed": at(9, 0)},
+                           {"reopened": at(10, 0), "first_dispatched": at(10, 10),
+                            "completed": at(11, 0)})
     assert (case.milestones["first_completed"], case.milestones["completed"]) == (
         at(9, 0), at(11, 0))
     assert case.status == "completed" == engine.orders.get(order).status
@@ -219,7 +228,8 @@ def test_an_order_fixed_reopened_and_never_completed_again_is_not_resolved(
     assert "completed" not in case.milestones
     assert not case.finished
     assert (case.closure, case.rating, case.status) == (None, None, "reopened")
-    assert case.cycles == ({"reopened": at(10, 0)},)
+    assert case.cycles == ({"first_dispatched": at(8, 10), "completed": at(9, 0)},
+                           {"reopened": at(10, 0)})
 
 
 def test_the_residents_resolved_answer_is_read_with_the_standing_rating(world: World) -> None:
@@ -283,12 +293,70 @@ def test_a_definition_without_per_is_measured_per_case() -> None:
 @given(steps=any_history)
 def test_a_cases_status_is_its_aggregates_status(steps: list[tuple[Any, ...]]) -> None:
     """For every incident and order of a random history (reopened ones among them),
-    ``Case.status`` is the status the aggregate itself reports, and ``reopened`` its number
-    of cycles after the first."""
+    ``Case.status`` is the status the aggregate itself reports, ``reopened`` its number
+    of cycles after the first, and ``cycles`` holds every cycle, the first among them."""
     engine, _ = build(steps)
     with engine:
         for case in engine.reports.cases():
             aggregate: Any = (engine.incidents if case.subject == "incident"
                               else engine.orders).get(case_id(case))
             assert case.status == aggregate.status.value
-            assert case.reopened == len(case.cycles) == aggregate.reopen_count
+            assert case.reopened == len(case.cycles) - 1 == aggregate.reopen_count
+            assert "reopened" not in case.cycles[0]
+            assert all("reopened" in cycle for cycle in case.cycles[1:])
+
+
+def test_a_one_off_fact_of_a_later_cycle_is_the_cases_milestone_but_the_response_is_not(
+        world: World) -> None:
+    """The community told and the source found only after the rekindle: ``reported`` and
+    ``source_found`` are the earliest anywhere; the second cycle's dispatch stays its own."""
+    engine, _, community = world
+    fire = rekindled_fire(engine, community)
+    run = engine.incidents
+    run.report_to_community(fire, actor=STAFF, occurred_at=at(11, 2))
+    run.find_source(fire, "a smouldering joist", actor=STAFF, occurred_at=at(11, 20))
+    run.dispatch(fire, ["crew"], actor=STAFF, occurred_at=at(11, 3))
+    case = incident_case(engine, fire)
+    assert (case.milestones["reported"], case.milestones["source_found"]) == (
+        at(11, 2), at(11, 20))
+    assert "first_dispatched" not in case.milestones
+    assert case.cycles[1]["first_dispatched"] == at(11, 3)
+
+
+def test_an_order_reopened_and_then_cancelled_is_cancelled(world: World) -> None:
+    """Placed, accepted, dispatched, completed, reopened, cancelled: status and milestone
+    ``cancelled``, the dispatch and completion still the first cycle's, one reopening."""
+    engine, _, community = world
+    order = completed_order(engine, community)
+    engine.orders.reopen(order, "leaks again", actor=RESIDENT, occurred_at=at(10, 0))
+    engine.orders.cancel(order, "fixed it myself", actor=RESIDENT, occurred_at=at(10, 30))
+    case = order_case(engine, order)
+    assert (case.status, case.milestones["cancelled"], case.reopened) == (
+        "cancelled", at(10, 30), 1)
+    assert (case.milestones["first_dispatched"], case.milestones["first_completed"]) == (
+        at(8, 10), at(9, 0))
+    assert "completed" not in case.milestones
+    assert case.cycles == ({"first_dispatched": at(8, 10), "completed": at(9, 0)},
+                           {"reopened": at(10, 0)})
+    assert builtin("placed_to_completed").applies_to.why_excluded(case) == "cancelled"
+
+
+def test_work_started_only_after_a_reopening_is_the_orders_started(world: World) -> None:
+    """``started`` is no cycle milestone: its earliest occurrence anywhere counts."""
+    engine, _, community = world
+    order = completed_order(engine, community)  # completed without a recorded start
+    run = engine.orders
+    run.reopen(order, "leaks again", actor=RESIDENT, occurred_at=at(10, 0))
+    run.dispatch(order, PROVIDERS[1], actor=STAFF, occurred_at=at(10, 10))
+    run.start(order, actor=STAFF, occurred_at=at(10, 20))
+    assert order_case(engine, order).milestones["started"] == at(10, 20)
+
+
+def test_a_definitions_units_are_the_case_or_each_reopenings_cycle(world: World) -> None:
+    """``units``: ``[case.milestones]`` per case, ``case.cycles[1:]`` per reopening; what
+    ``measure_all`` measures."""
+    engine, _, community = world
+    case = incident_case(engine, rekindled_fire(engine, community))
+    assert builtin("detection_to_contained").units(case) == [case.milestones]
+    assert builtin("reopened_to_contained").units(case) == list(case.cycles[1:])
+    assert builtin("reopened_to_contained").measure_all(case) == [10]

@@ -5,12 +5,14 @@ import json
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 from unittest.mock import Mock
 
 import pytest
 
-from resilience import Actor, Engine, Role, StoreUnavailableError
+from resilience import RATES, Actor, Engine, RateDefinition, Role, StoreUnavailableError
 from resilience.cli import main, progress_bar
+from resilience.metrics.rates import rate_description
 from resilience.projections import Follower
 from resilience.scenario import replay_file
 from resilience.scenarios import DONGHU_FIRE, XIANGYANG_ORDERS
@@ -97,6 +99,28 @@ def test_rates_prints_the_three_rates_per_grid_with_their_counts(
     everyone = out.splitlines()[-1].split()
     assert everyone[:6] == ["all", "9", "1", "62%", "5/8", "0"]
     assert everyone[-3:] == ["25%", "2/8", "2"]
+
+
+def test_a_rate_changed_by_its_options_is_described_by_its_rule_not_the_built_ins_words(
+        db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--limit 90 --satisfied-from 5`: the rates asked for say "90 minutes" and "5 out of
+    5", never the built-ins' "within 2 hours" and "4 or 5"."""
+    asked: list[RateDefinition] = []
+    real = Engine.rates
+
+    def rates(engine: Engine, *args: Any, **kwargs: Any) -> Any:
+        asked.extend(kwargs["rates"])
+        return real(engine, *args, **kwargs)
+
+    monkeypatch.setattr(Engine, "rates", rates)
+    code, _, _ = run(capsys, "rates", "--db", db, "--limit", "90", "--satisfied-from", "5")
+    assert code == 0
+    assert [r.description for r in asked] == [
+        "orders the community answered (accepted, rejected or dispatched) within 90 minutes "
+        "of their placement",
+        "orders the resident says were resolved, when rating them",
+        "orders the resident rated 5 out of 5"]
+    assert [rate_description(r) for r in RATES] == [r.description for r in RATES]
 
 
 def test_league_ranks_on_a_rate_and_metrics_print_in_the_unit_asked(

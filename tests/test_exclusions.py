@@ -153,6 +153,19 @@ def test_an_exclusion_no_case_of_the_subject_can_meet_is_refused(
         MetricDefinition("x", subject, start, end, applies_to=applies_to)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("flag", ["no", "false", 0, 1, None])
+def test_include_drills_that_is_not_true_or_false_is_refused_in_python_as_in_json(
+        flag: Any) -> None:
+    """A truthy "no" would include the drills: refused, as the JSON path refuses it."""
+    with pytest.raises(InvalidInputError, match="include_drills must be True or False"):
+        CaseFilter(include_drills=flag)
+    data = {"name": "x", "subject": "incident", "start": "detected", "end": "contained",
+            "applies_to": {"include_drills": flag}}
+    with pytest.raises(InvalidInputError, match="include_drills must be true or false"):
+        MetricDefinition.from_dict(data)
+    assert CaseFilter(include_drills=True).include_drills is True
+
+
 def test_old_json_without_exclusions_still_loads() -> None:
     """A filter written before the exclusions existed reads with none."""
     old = {"name": "x", "subject": "order", "start": "placed", "end": "completed",

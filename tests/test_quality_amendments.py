@@ -64,7 +64,7 @@ def test_a_closed_incidents_amendments_say_who_when_and_what(world: World) -> No
     case = case_from_doc(str(fire), doc_of(engine, fire))
     assert case.amendments == AMENDED
     assert case.milestones["contained"] == at(10, 18)  # as corrected
-    assert case.cycles[0]["first_on_scene"] == at(11, 5)
+    assert case.cycles[1]["first_on_scene"] == at(11, 5)
     assert (case.status, case.reopened) == ("closed", 1)  # amended, not reopened
 
 
@@ -101,7 +101,7 @@ def test_as_closed_reads_a_case_as_known_when_its_standing_closure_was_recorded(
     known = case_at(str(fire), doc, as_closed=True)
     assert known is not None
     assert known.milestones["contained"] == at(10, 20)
-    assert "first_on_scene" not in known.cycles[0]
+    assert "first_on_scene" not in known.cycles[1]
     assert (known.amendments, known.corrections) == ((), ())
     assert [f.version for f in known.facts] == [1, 2, 3, 4, 5, 6, 7]
     assert known.milestones["closed"] == at(11, 40)

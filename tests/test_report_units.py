@@ -2,6 +2,7 @@
 known at closure, and the counts of reopenings and corrected participants."""
 
 from datetime import datetime, timedelta
+from fractions import Fraction
 from uuid import UUID
 
 import pytest
@@ -18,9 +19,9 @@ from resilience import (
     NotFoundError,
     NotInReportError,
 )
-from resilience.metrics import MetricDefinition, Period, builtin
+from resilience.metrics import Counts, MetricDefinition, MetricSummary, Period, builtin
 from resilience.metrics.definitions import Unit
-from resilience.metrics.reports import summarise
+from resilience.metrics.reports import summarise, summarise_seconds
 from resilience.scenario import replay_file
 from resilience.scenarios import DONGHU_FIRE, XIANGYANG_ORDERS
 
@@ -123,10 +124,34 @@ def test_a_summary_converted_through_any_unit_is_the_summary_converted_directly(
     """in_unit(a).in_unit(b) == in_unit(b), and back to its own unit gives itself, exactly."""
     definition = MetricDefinition("m", "incident", "detected", "contained", unit=unit,
                                   target=target, percentile=p)
-    summary = summarise(definition, seconds, len(seconds))
+    summary = summarise_seconds(definition, seconds, len(seconds))
     assert summary.in_unit(first).in_unit(then) == summary.in_unit(then)
     assert summary.in_unit(first).in_unit(unit) == summary
     assert summary.in_unit(then).unit == then
+
+
+def test_summarise_takes_values_in_the_definitions_unit_as_it_always_did() -> None:
+    """Minutes in, minutes out (not 60 times off); ``summarise_seconds`` takes seconds."""
+    definition = MetricDefinition("m", "incident", "detected", "contained", target=15)
+    summary = summarise(definition, [4, 6, 20], 4)
+    assert (summary.unit, summary.median, summary.max, summary.met, summary.missing) == (
+        "min", 6, 20, 2, 1)
+    assert (summary.in_unit("s").median, summary.in_unit("s").target) == (360, 900)
+    assert summarise_seconds(definition, [240, 360, 1200], 4) == summary
+
+
+def test_a_summary_or_counts_built_positionally_keep_their_fields_meaning() -> None:
+    """The fields added since (a summary's exclusions and seconds, the counts of
+    reopenings) come last, with defaults; a summary without seconds scales its figures."""
+    summary = MetricSummary("m", "min", {}, 3, 2, 6.0, 8.0, 8.0, 4.0, 6.0, 90, 8.0, 15, 2,
+                            1.0, True)
+    assert (summary.excluded, summary.seconds) == ({}, None)
+    assert summary.target_seconds == Fraction(900)
+    assert (summary.in_unit("s").median, summary.in_unit("s").target) == (360, 900)
+    assert summary.in_unit("s").in_unit("min") == summary
+    counts = Counts({}, 2, {"fire": 2}, {"high": 2}, 1, 5, 3, 1, 10, 13)
+    assert (counts.orders, counts.requests_resolved, counts.person_times_served) == (5, 3, 13)
+    assert (counts.incidents_reopened, counts.reopenings) == (0, 0)
 
 
 # Rows that are not there -------------------------------------------------------------------
@@ -209,6 +234,25 @@ def test_a_metric_per_reopening_counts_each_reopening_as_a_case(
     assert (row.cases, row.measured, row.missing) == (2, 1, 1)  # the second: no resolution
     assert row.median == 50                                     # 00:30 -> 01:20
     assert (report.row(grid="g2").cases, report.row(grid="g2").measured) == (0, 0)
+
+
+def test_a_group_never_reopened_has_a_row_of_no_reopenings_as_a_report_per_case_would(
+        world: tuple[Engine, list[UUID]]) -> None:
+    """A row per group with a case the definition applies to, per reopening too: 0
+    reopenings, none measured or missing, statistics None; a group with no case, no row. A
+    league on it counts reopenings."""
+    engine, (east, _) = world
+    calm = fire(engine, east, "g2")
+    engine.incidents.contain(calm, actor=STAFF, occurred_at=at(5))
+    report = engine.metrics("reopened_to_contained", group_by=["grid"])
+    row = report.row(grid="g2")
+    assert (row.cases, row.measured, row.missing, row.median, row.compliance) == (
+        0, 0, 0, None, None)
+    with pytest.raises(NotInReportError):
+        report.row(grid="g1")
+    table = engine.league_table("reopened_to_contained", community=east, min_sample=1)
+    assert {r.note for r in table.rows} == {"not ranked: 0 < 1 reopenings"}
+    assert "graded reopenings" in table.render()
 
 
 # As known at closure and as corrected --------------------------------------------------------

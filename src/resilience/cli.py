@@ -23,7 +23,7 @@ from resilience.engine import Engine
 from resilience.errors import InvalidInputError, NotFoundError, ResilienceError
 from resilience.metrics.definitions import BUILT_IN_BY_NAME, MetricDefinition
 from resilience.metrics.period import Period
-from resilience.metrics.rates import RATES, RATES_BY_NAME, RateDefinition
+from resilience.metrics.rates import RATES, RATES_BY_NAME, RateDefinition, rate_description
 from resilience.metrics.tables import render_table
 from resilience.projections.runner import check_interval
 from resilience.review.model import AfterActionReview, Grade
@@ -376,13 +376,14 @@ def _metric(ref: str) -> MetricDefinition:
 
 def _rates(args: argparse.Namespace) -> tuple[RateDefinition, ...]:
     """The built-in rates, with the response limit (minutes) and the lowest satisfied score
-    the options give."""
+    the options give, each described by its rule as it now is."""
     if not 0 < args.limit <= MAX_DURATION / timedelta(minutes=1):  # NaN fails it too
         raise InvalidInputError(f"--limit must be a number of minutes above 0 and at most "
                                 f"{MAX_DURATION / timedelta(minutes=1):,.0f}, got {args.limit}")
-    return tuple(evolve(rate, limit=timedelta(minutes=args.limit)) if rate.limit is not None
-                 else evolve(rate, satisfied_from=args.satisfied_from)
-                 if rate.satisfied_from is not None else rate for rate in RATES)
+    rates = (evolve(rate, limit=timedelta(minutes=args.limit)) if rate.limit is not None
+             else evolve(rate, satisfied_from=args.satisfied_from)
+             if rate.satisfied_from is not None else rate for rate in RATES)
+    return tuple(evolve(rate, description=rate_description(rate)) for rate in rates)
 
 
 def _ranked(args: argparse.Namespace) -> MetricDefinition | RateDefinition:

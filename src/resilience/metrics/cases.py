@@ -1,14 +1,25 @@
 """Cases read from the ``cases`` view: an incident's or order's dimensions and milestones.
 
 A milestone is the effective (corrected) time of a fact. Which fact marks
-which milestone is declared on its event class: ``milestone`` (its earliest
-occurrence in the first cycle), ``last_milestone`` (its latest since the last
-reopening), ``chain_step`` (a responder's dispatched -> en route -> on scene
-chain). A case's **cycles** are cut by its reopenings, in the order things
-happened: cycle 0 is the first response, and each reopening begins a cycle of
-its own (``Case.cycles``). Where a fact can happen more than once, the
-milestone's rule is stated beside it; the docs list them all
-(docs/metrics.md). The view names facts by their event class's ``fact_name``
+which milestone is declared on its event class (resilience.metrics.milestones). A
+case's **cycles** are cut by its reopenings, in the order things happened
+(``resilience.domain.base.in_cycles``): cycle 0 is the first response, and each
+reopening begins a cycle of its own; ``Case.cycles[n]`` is cycle n. The one rule for
+a fact that can happen more than once:
+
+- the facts a reopening starts again (``STARTED_AGAIN``: the response, i.e. a
+  responder's dispatch, en route and arrival and the containment; an order's dispatch
+  and completion) give their ``milestone`` (``first_dispatched``, ``contained``...)
+  and the first unit's chain from the **first cycle** only;
+- every other ``milestone`` (``reported``, ``source_found``, an order's ``accepted``,
+  ``started``, ``cancelled``...) is its earliest occurrence **anywhere** in the case;
+- a ``last_milestone`` (``resolved``, ``closed``, ``completed``...) is the latest since
+  the last reopening; ``reopened`` is the earliest reopening.
+
+So a case's milestones never depend on which cycle a one-off fact fell in: an order
+reopened and then cancelled is ``cancelled`` like any other. Where a status is meant
+(cancelled, rejected, open), reports read ``Case.status``. The docs list every
+milestone (docs/metrics.md). The view names facts by their event class's ``fact_name``
 (the last segment of its topic, e.g. ``"Contained"``), never by the Python
 class name, so renaming a class whose topic is kept changes no milestone.
 """
@@ -19,7 +30,7 @@ from typing import Any, Literal
 
 from attrs import frozen
 
-from resilience.domain.base import happening_order
+from resilience.domain.base import happening_order, in_cycles
 from resilience.domain.incident import Incident, incident_status
 from resilience.domain.service import OrderStatus, ServiceOrder
 from resilience.metrics.milestones import (
@@ -34,6 +45,7 @@ from resilience.metrics.milestones import (
     REOPENING,
     RESIDENTS_NOTIFIED,
     RESPONDER_CHAIN,
+    STARTED_AGAIN,
     STEPS,
     Subject,
 )
@@ -89,7 +101,8 @@ class Amendment:
     what: str
     """``"time corrected from A to B"`` (ISO times), ``"details corrected"``, ``"late
     record"`` (dated at or before the closure it was recorded under) or ``"recorded after
-    closure"`` (dated after it: a note on a completed order)."""
+    closure"`` (dated after it: a note on a completed, cancelled or rejected order, which
+    the order accepts at any time)."""
 
 
 @frozen
@@ -116,8 +129,10 @@ class Case:
     acknowledged, reported), as the aggregate's ``status``. Order: the ``OrderStatus`` its
     last step left it in."""
     cycles: tuple[Mapping[str, datetime], ...] = ()
-    """One per reopening, in the order they happened: that cycle's ``CYCLE_MILESTONES``
-    (each present only if it happened in the cycle)."""
+    """Every cycle, in the order they happened, ``cycles[n]`` being cycle n: that cycle's
+    ``CYCLE_MILESTONES``, each present only if it happened in the cycle. ``cycles[0]`` is
+    the first response (no ``reopened``); ``cycles[1:]`` are the reopenings', each with
+    its ``reopened``: what a metric per reopening measures."""
     amendments: tuple[Amendment, ...] = ()
     """Every fact recorded while the case stood closed that is not a step, in recording
     order."""
@@ -207,23 +222,15 @@ def _as_closed(subject: Subject, names: Sequence[str], known: list[bool]) -> lis
             for index, k in enumerate(known)]
 
 
-def _cycles(subject: Subject, facts: tuple[Fact, ...]) -> list[list[Fact]]:
-    """The facts in happening order, cut into cycles: each reopening begins one."""
-    cycles: list[list[Fact]] = [[]]
-    for fact in sorted(facts, key=happening_order):
-        if fact.name in REOPENING[subject]:
-            cycles.append([])
-        cycles[-1].append(fact)
-    return cycles
-
-
 def _case(key: str, subject: Subject, doc: Mapping[str, Any], facts: tuple[Fact, ...],
           corrections: tuple[Correction, ...], every: Mapping[int, Correction]) -> Case:
-    first_of = FIRST_OF[subject]
-    cycles = _cycles(subject, facts)
+    first_of, again = FIRST_OF[subject], STARTED_AGAIN[subject]
+    cycles = in_cycles(facts, lambda fact: fact.name in REOPENING[subject])
     # The first fact's milestone (detected, placed), whatever the first cycle holds.
     milestones: dict[str, datetime] = {first_of[facts[0].name]: facts[0].occurred_at}
-    for fact in cycles[0]:  # the earliest milestones are the first response's
+    for number, fact in ((n, f) for n, cycle in enumerate(cycles) for f in cycle):
+        if number and fact.name in again:
+            continue  # the response is the first cycle's; the rest the earliest anywhere
         milestone = first_of.get(fact.name)
         if fact.name == Incident.ActionTaken.fact_name and fact.extra == RESIDENTS_NOTIFIED:
             milestone = RESIDENTS_NOTIFIED
@@ -257,7 +264,7 @@ def _case(key: str, subject: Subject, doc: Mapping[str, Any], facts: tuple[Fact,
     return Case(key, subject, doc["community"], dims, milestones, facts, corrections,
                 drill=bool(doc.get("drill", False)), closure=closure,
                 reopened=len(cycles) - 1, rating=rating, status=status,
-                cycles=tuple(_cycle_milestones(subject, cycle) for cycle in cycles[1:]),
+                cycles=tuple(_cycle_milestones(subject, cycle) for cycle in cycles),
                 amendments=_amendments(subject, facts, every),
                 resolved_by_resident=resolved)
 
@@ -280,11 +287,13 @@ def _last_since_reopening(subject: Subject, cycles: list[list[Fact]]) -> dict[st
 
 
 def _cycle_milestones(subject: Subject, cycle: list[Fact]) -> dict[str, datetime]:
-    """A reopening's cycle (its reopening first) as its ``CYCLE_MILESTONES``."""
+    """A cycle (a later one's reopening first) as its ``CYCLE_MILESTONES``."""
     wanted = CYCLE_MILESTONES[subject]
     first_of, last_of = FIRST_OF[subject], LAST_SINCE_REOPEN[subject]
-    found = {REOPENED: cycle[0].occurred_at}
-    for fact in cycle[1:]:
+    found: dict[str, datetime] = {}
+    for fact in cycle:
+        if fact.name in REOPENING[subject]:
+            found[REOPENED] = fact.occurred_at
         earliest, latest = first_of.get(fact.name), last_of.get(fact.name)
         if earliest in wanted:
             found.setdefault(earliest, fact.occurred_at)

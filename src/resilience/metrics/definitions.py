@@ -11,6 +11,7 @@ import json
 import math
 import typing
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Literal
 
 import attrs
@@ -18,7 +19,7 @@ from attrs import field, frozen
 
 from resilience.domain.incident import IncidentStatus
 from resilience.domain.service import OrderStatus
-from resilience.domain.validation import check_text, shown
+from resilience.domain.validation import check_bool, check_text, shown
 from resilience.domain.values import ClosureReason, IncidentType, ServiceOutcome, Severity
 from resilience.errors import InvalidInputError, NotFoundError
 from resilience.metrics.cases import Case
@@ -59,6 +60,10 @@ def _known_names(instance: object, attribute: "attrs.Attribute[tuple[str, ...]]"
             f"unknown {attribute.name} {shown(unknown)}; known: {', '.join(known)}")
 
 
+def _flag(instance: object, attribute: "attrs.Attribute[bool]", value: bool) -> None:
+    check_bool(value, attribute.name)  # a truthy "no" must not include the drills
+
+
 @frozen
 class CaseFilter:
     """Which cases a metric applies to. Empty tuples mean "any" (or, for the exclusions,
@@ -68,7 +73,8 @@ class CaseFilter:
     severities: tuple[str, ...] = field(default=(), converter=_names)
     categories: tuple[str, ...] = field(default=(), converter=_names)
     items: tuple[str, ...] = field(default=(), converter=_names)
-    include_drills: bool = False
+    include_drills: bool = field(default=False, validator=_flag)
+    """Whether drills count (True or False; anything else is refused)."""
     requires: tuple[str, ...] = field(default=(), converter=_names)
     """Milestones a case must have for the metric to apply (e.g. turnout applies only
     to incidents that dispatched someone)."""
@@ -202,15 +208,20 @@ class MetricDefinition:
         Measured per reopening: the first reopening's (None if there is none)."""
         return next(iter(self.measure_all(case)), None)
 
-    def measure_all(self, case: Case) -> list[float | None]:
-        """One duration per measured unit of the case, in the metric's unit (None: a
-        milestone missing): per case, ``[measure(case)]``; per reopening, one for each
-        reopening, in the order they happened (none if the case was never reopened)."""
-        if self.per == "case":
-            return [self._between(case.milestones)]
-        return [self._between(cycle) for cycle in case.cycles]
+    def units(self, case: Case) -> list[Mapping[str, datetime]]:
+        """The milestones of each unit the definition measures on the case: per case,
+        ``[case.milestones]``; per reopening, ``case.cycles[1:]`` (each reopening's cycle,
+        in the order they happened; none if the case was never reopened). The one rule
+        for what a unit is: reports, the data-quality report and reviews all use it."""
+        return [case.milestones] if self.per == "case" else list(case.cycles[1:])
 
-    def _between(self, milestones: Mapping[str, Any]) -> float | None:
+    def measure_all(self, case: Case) -> list[float | None]:
+        """One duration per measured unit of the case (``units``), in the metric's unit
+        (None: a milestone missing): per case, ``[measure(case)]``; per reopening, one for
+        each reopening, in the order they happened (none if the case was never reopened)."""
+        return [self._between(unit) for unit in self.units(case)]
+
+    def _between(self, milestones: Mapping[str, datetime]) -> float | None:
         start, end = milestones.get(self.start), milestones.get(self.end)
         if start is None or end is None:
             return None

@@ -2,9 +2,11 @@
 
 A milestone is the effective (corrected) time of a fact. Which fact marks
 which milestone is declared on its event class: ``milestone`` (its earliest
-occurrence in the first cycle), ``last_milestone`` (its latest since the last
-reopening), ``chain_step`` (a responder's dispatched -> en route -> on scene
-chain); the few no class declares are read off the facts named in ``READ_OFF``.
+occurrence: in the first cycle for the facts a reopening starts again,
+``STARTED_AGAIN``, anywhere in the case for the others), ``last_milestone`` (its
+latest since the last reopening), ``chain_step`` (a responder's dispatched -> en
+route -> on scene chain); the few no class declares are read off the facts named in
+``READ_OFF``.
 The tables here name facts by their event class's ``fact_name`` (the last segment
 of its topic, e.g. ``"Contained"``), as the ``cases`` view does, never by the
 Python class name, so renaming a class whose topic is kept changes no milestone.
@@ -35,7 +37,8 @@ def _name(milestone: CaseMilestone | None) -> str | None:
 FIRST_OF: Mapping[Subject, Mapping[str, str]] = {
     subject: aggregate.declared(lambda event: _name(event.milestone))
     for subject, aggregate in _AGGREGATES.items()}
-"""Fact name -> the milestone its earliest occurrence in the first cycle marks, by subject."""
+"""Fact name -> the milestone its earliest occurrence marks, by subject (in the first cycle
+for a fact in ``STARTED_AGAIN``, anywhere in the case for the others)."""
 LAST_SINCE_REOPEN: Mapping[Subject, Mapping[str, str]] = {
     subject: aggregate.declared(lambda event: _name(event.last_milestone))
     for subject, aggregate in _AGGREGATES.items()}
@@ -114,10 +117,35 @@ CYCLE_MILESTONES: Mapping[str, tuple[str, ...]] = {
                  "closed"),
     "order": (REOPENED, "first_dispatched", "completed"),
 }
-"""The milestones of each cycle a reopening begins (``Case.cycles``): what a metric measured
-per reopening starts and ends at. In a cycle, ``reopened`` is its reopening; the earliest
-milestones (``first_*``, ``contained``) the earliest of the cycle; ``resolved``, ``closed``
-and ``completed`` the latest of the cycle."""
+"""The milestones of each cycle (``Case.cycles``; cycle 0, the first response, has no
+``reopened``): what a metric measured per reopening starts and ends at. In a cycle,
+``reopened`` is its reopening; the earliest milestones (``first_*``, ``contained``) the
+earliest of the cycle; ``resolved``, ``closed`` and ``completed`` the latest of the cycle."""
+
+
+def _started_again(subject: Subject) -> frozenset[str]:
+    marks = [*FIRST_OF[subject].items(), *LAST_SINCE_REOPEN[subject].items()]
+    found = {name for name, milestone in marks
+             if milestone in CYCLE_MILESTONES[subject] and milestone != REOPENED}
+    if found & RESPONDER_CHAIN.keys():  # the en route between a dispatch and an arrival
+        found |= RESPONDER_CHAIN.keys()
+    return frozenset(found)
+
+
+STARTED_AGAIN: Mapping[Subject, frozenset[str]] = {
+    subject: _started_again(subject) for subject in _AGGREGATES}
+"""The facts a reopening starts again: those that mark a cycle's milestones
+(``CYCLE_MILESTONES``), and with a responder's dispatch and arrival the en route between
+them. An incident's ``ResponderDispatched``, ``ResponderEnRoute``, ``ResponderOnScene``,
+``Contained``, ``Resolved``, ``Closed``; an order's ``Dispatched`` and ``Completed``.
+
+The rule every case milestone follows: the ``milestone`` of one of these facts
+(``first_dispatched``, ``first_en_route``, ``first_on_scene``, ``contained``; an order's
+``first_dispatched``, ``first_completed``) and the first unit's chain are read from the
+**first cycle**, the response the community is assessed on; every other ``milestone``
+(``reported``, ``source_found``, an order's ``accepted``, ``started``, ``cancelled``...) is
+its earliest occurrence **anywhere in the case**, whichever cycle it happened in; a
+``last_milestone`` is the latest since the last reopening."""
 
 INCIDENT_MILESTONE_FACTS: Mapping[str, str] = {
     **{m: name for name, m in FIRST_OF["incident"].items()},

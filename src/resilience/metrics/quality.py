@@ -180,9 +180,8 @@ def data_quality(cases: Iterable[Case], graded: Sequence[MetricDefinition], *,
             for definition in graded:
                 if definition.target is None or not definition.applies(case):
                     continue
-                units = [case.milestones] if definition.per == "case" else case.cycles
-                absent = [m for unit in units for m in (definition.start, definition.end)
-                          if m not in unit]
+                absent = [m for unit in definition.units(case)
+                          for m in (definition.start, definition.end) if m not in unit]
                 if absent:
                     ungraded.append(definition.name)
                     lacking.update(dict.fromkeys(absent))

@@ -2,8 +2,9 @@
 a community on: response, resolution and satisfaction, judged on its service orders.
 
 The denominator of every rate is the same: the orders placed in the period (by their
-placement's effective time), less the cancelled ones (the resident withdrew the order:
-nothing is left to answer, resolve or judge). Each order counted is judged **yes**,
+placement's effective time), less the cancelled ones (``Case.status`` cancelled, a
+reopened order cancelled since among them: the resident withdrew the order, nothing is
+left to answer, resolve or judge). Each order counted is judged **yes**,
 **no** or **unknown**:
 
 - ``response``: yes when the community's first response (the earliest of accepting,
@@ -28,7 +29,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Literal, get_args
 
-from attrs import frozen
+from attrs import evolve, frozen
 
 from resilience.domain.validation import MAX_DURATION, check_text, check_whole, shown
 from resilience.errors import InvalidInputError, NotFoundError, NotInReportError
@@ -82,8 +83,8 @@ class RateDefinition:
 
     def judge(self, case: Case) -> Answer | None:
         """The order's answer (module docstring), or None if the rate does not count it
-        (an incident, a cancelled order)."""
-        if case.subject != "order" or "cancelled" in case.milestones:
+        (an incident, an order whose status is cancelled)."""
+        if case.subject != "order" or case.status == "cancelled":
             return None
         if self.kind == "response":
             assert self.limit is not None  # checked on construction
@@ -117,14 +118,39 @@ def _duration(limit: timedelta) -> str:
     return f"{seconds:g} s"
 
 
+def rate_description(definition: RateDefinition) -> str:
+    """What the rate counts, in the built-ins' words, from its kind and its parameter (so
+    a rate whose limit or lowest satisfied score is changed says so): e.g. "orders the
+    community answered (accepted, rejected or dispatched) within 90 minutes of their
+    placement"."""
+    if definition.limit is not None:
+        return (f"orders the community answered (accepted, rejected or dispatched) within "
+                f"{_in_words(definition.limit)} of their placement")
+    if definition.satisfied_from is not None:
+        scores = {5: "5", 4: "4 or 5"}.get(definition.satisfied_from,
+                                           f"{definition.satisfied_from} to 5")
+        return f"orders the resident rated {scores} out of 5"
+    return "orders the resident says were resolved, when rating them"
+
+
+def _in_words(limit: timedelta) -> str:
+    seconds = limit.total_seconds()
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds / size
+            return f"{count:g} {unit}{'' if count == 1 else 's'}"
+    return f"{seconds:g} seconds"
+
+
+def _built_in(rate: RateDefinition) -> RateDefinition:
+    return evolve(rate, description=rate_description(rate))
+
+
 RATES: tuple[RateDefinition, ...] = (
-    RateDefinition("response_rate", "response", limit=DEFAULT_RESPONSE_LIMIT,
-                   description="orders the community answered (accepted, rejected or "
-                   "dispatched) within 2 hours of their placement"),
-    RateDefinition("resolution_rate", "resolution",
-                   description="orders the resident says were resolved, when rating them"),
-    RateDefinition("satisfaction_rate", "satisfaction", satisfied_from=DEFAULT_SATISFIED_FROM,
-                   description="orders the resident rated 4 or 5 out of 5"),
+    _built_in(RateDefinition("response_rate", "response", limit=DEFAULT_RESPONSE_LIMIT)),
+    _built_in(RateDefinition("resolution_rate", "resolution")),
+    _built_in(RateDefinition("satisfaction_rate", "satisfaction",
+                             satisfied_from=DEFAULT_SATISFIED_FROM)),
 )
 """The three rates, built in: response within 2 hours, resolution, satisfaction from 4."""
 RATES_BY_NAME: Mapping[str, RateDefinition] = {r.name: r for r in RATES}
@@ -201,5 +227,5 @@ def rate_row(definitions: Sequence[RateDefinition], cases: Sequence[Case],
     """The rates of one group of cases (its orders)."""
     orders = [c for c in cases if c.subject == "order"]
     return RateRow(dict(group or {}), len(orders),
-                   sum(1 for c in orders if "cancelled" in c.milestones),
+                   sum(1 for c in orders if c.status == "cancelled"),
                    tuple(rate_summary(d, orders, group) for d in definitions))

@@ -40,10 +40,14 @@ def _in_unit(seconds: Fraction | None, unit: str) -> float | None:
     return None if seconds is None else float(seconds / Fraction(SECONDS_PER[unit]))
 
 
-def _target_seconds(definition: MetricDefinition) -> Fraction | None:
-    if definition.target is None:
+def _exact_seconds(target: float | None, unit: str) -> Fraction | None:
+    if target is None or unit not in SECONDS_PER:
         return None
-    return Fraction(definition.target) * Fraction(SECONDS_PER[definition.unit])
+    return Fraction(target) * Fraction(SECONDS_PER[unit])
+
+
+def _target_seconds(definition: MetricDefinition) -> Fraction | None:
+    return _exact_seconds(definition.target, definition.unit)
 
 
 # Metric summaries -----------------------------------------------------------------
@@ -77,13 +81,15 @@ class MetricSummary:
     """``met / measured``."""
     target_met: bool | None
     """Whether at least ``percentile`` percent of measured units met the target."""
-    excluded: Mapping[str, int]
+    excluded: Mapping[str, int] = Factory(dict)
     """Cases of the subject, group and period the definition's filter left out, by reason
     (``CaseFilter.why_excluded``): not counted in ``cases``, nor in ``missing``."""
-    seconds: tuple[float, ...] = field(repr=False, eq=False)
+    seconds: tuple[float, ...] | None = field(default=None, repr=False, eq=False)
     """The measured durations in seconds, shortest first: what every figure is computed
-    from."""
-    target_seconds: Fraction | None = field(repr=False, eq=False)
+    from (None: a summary made from its figures alone, which ``in_unit`` scales)."""
+    target_seconds: Fraction | None = field(
+        default=Factory(lambda self: _exact_seconds(self.target, self.unit), takes_self=True),
+        repr=False, eq=False)
     """The target in seconds, exactly."""
 
     @property
@@ -95,9 +101,18 @@ class MetricSummary:
         """The same summary with every duration in ``unit`` (``"s"``, ``"min"``, ``"h"``,
         ``"d"``): each figure computed from the measured seconds as a definition in that
         unit would measure it, the target converted exactly; counts, compliance and
-        ``target_met`` unchanged."""
-        middle, p90, most, least, mean, at_percentile = _figures(
-            self.seconds, _check_unit(unit), self.percentile)
+        ``target_met`` unchanged. A summary made without its ``seconds`` has each
+        figure scaled instead."""
+        _check_unit(unit)
+        if self.seconds is not None:
+            middle, p90, most, least, mean, at_percentile = _figures(
+                self.seconds, unit, self.percentile)
+        else:
+            scale = SECONDS_PER[self.unit] / SECONDS_PER[unit]
+            middle, p90, most, least, mean, at_percentile = (
+                None if v is None else v * scale
+                for v in (self.median, self.p90, self.max, self.min, self.mean,
+                          self.at_percentile))
         return evolve(self, unit=unit, median=middle, p90=p90, max=most, min=least, mean=mean,
                       at_percentile=at_percentile, target=_in_unit(self.target_seconds, unit))
 
@@ -109,35 +124,56 @@ Figures = tuple[float | None, float | None, float | None, float | None, float | 
 def _figures(seconds: Sequence[float], unit: str, p: float) -> Figures:
     """Median, p90, max, min, mean and the value at ``p`` of sorted durations in seconds,
     in ``unit``: each duration as ``measure`` gives it in that unit."""
-    ordered = [s / SECONDS_PER[unit] for s in seconds]
+    return _figures_of([s / SECONDS_PER[unit] for s in seconds], p)
+
+
+def _figures_of(ordered: Sequence[float], p: float) -> Figures:
+    """Median, p90, max, min, mean and the value at ``p`` of sorted durations."""
     n = len(ordered)
     return (median(ordered), percentile(ordered, 90), ordered[-1] if n else None,
             ordered[0] if n else None, sum(ordered) / n if n else None,
             percentile(ordered, p))
 
 
-def summarise(definition: MetricDefinition, seconds: Sequence[float], cases: int,
-              group: Mapping[str, str | None] | None = None, *,
-              excluded: Mapping[str, int] | None = None) -> MetricSummary:
-    """The summary of the durations measured (``seconds``, in seconds) of ``cases`` cases
-    (or reopenings, for a metric per reopening)."""
+def summarise(definition: MetricDefinition, values: Sequence[float], cases: int,
+              group: Mapping[str, str | None] | None = None) -> MetricSummary:
+    """The summary of the durations measured (``values``, in the definition's unit, as
+    ``measure`` gives them) of ``cases`` cases (or reopenings, for a metric per
+    reopening)."""
+    ordered = sorted(values)
+    seconds = tuple(v * SECONDS_PER[definition.unit] for v in ordered)
+    return _summary(definition, ordered, seconds, cases, group, {})
+
+
+def summarise_seconds(definition: MetricDefinition, seconds: Sequence[float], cases: int,
+                      group: Mapping[str, str | None] | None = None, *,
+                      excluded: Mapping[str, int] | None = None) -> MetricSummary:
+    """``summarise`` of durations measured in seconds (``measured_in_seconds``), with the
+    cases ``excluded`` by reason: what the reports use, so that ``in_unit`` is exact."""
     ordered = tuple(sorted(seconds))
+    in_unit = [s / SECONDS_PER[definition.unit] for s in ordered]
+    return _summary(definition, in_unit, ordered, cases, group, excluded or {})
+
+
+def _summary(definition: MetricDefinition, ordered: Sequence[float],
+             seconds: tuple[float, ...], cases: int, group: Mapping[str, str | None] | None,
+             excluded: Mapping[str, int]) -> MetricSummary:
+    """The summary of sorted durations in the definition's unit (``seconds``: the same in
+    seconds), each graded against the target in that unit."""
     n = len(ordered)
-    middle, p90, most, least, mean, at_percentile = _figures(
-        ordered, definition.unit, definition.percentile)
+    middle, p90, most, least, mean, at_percentile = _figures_of(ordered, definition.percentile)
     met = compliance = target_met = None
     if definition.target is not None:
         # In the definition's own unit, as each case is graded against its target.
-        met = sum(1 for s in ordered if s / SECONDS_PER[definition.unit] <= definition.target)
+        met = sum(1 for v in ordered if v <= definition.target)
         compliance = share(met, n)
         target_met = met >= rank(definition.percentile, n) if n else None
     return MetricSummary(
         metric=definition.name, unit=definition.unit, group=dict(group or {}), cases=cases,
         measured=n, median=middle, p90=p90, max=most, min=least, mean=mean,
         percentile=definition.percentile, at_percentile=at_percentile, target=definition.target,
-        met=met, compliance=compliance, target_met=target_met,
-        excluded=_tally([excluded or {}]),
-        seconds=ordered, target_seconds=_target_seconds(definition))
+        met=met, compliance=compliance, target_met=target_met, excluded=_tally([excluded]),
+        seconds=seconds, target_seconds=_target_seconds(definition))
 
 
 def measured_in_seconds(definition: MetricDefinition) -> MetricDefinition:
@@ -237,8 +273,9 @@ def metric_report(definition: MetricDefinition, cases: Iterable[Case], *,
         left_out.append(excluded)
         if admitted:
             values, units = _measured(in_seconds, admitted)
-            rows.append(summarise(definition, values, units,
-                                  dict(zip(group_by, key, strict=True)), excluded=excluded))
+            rows.append(summarise_seconds(definition, values, units,
+                                          dict(zip(group_by, key, strict=True)),
+                                          excluded=excluded))
     return MetricReport(definition, period, group_by, tuple(rows), _tally(left_out))
 
 

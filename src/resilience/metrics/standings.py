@@ -21,7 +21,7 @@ from resilience.metrics.rates import (
 from resilience.metrics.reports import (
     MetricSummary,
     measured_in_seconds,
-    summarise,
+    summarise_seconds,
 )
 from resilience.metrics.stats import median, percentile, share
 from resilience.metrics.tables import fmt, met_text, pct, render_table
@@ -129,7 +129,7 @@ class LeagueTable(Generic[S]):
             return self._render_rate(d)
         over = f"latest {self.last} cases each" if self.last else "all cases"
         title = (f"League: {d.name} ({d.unit}) over {self.period}, {over}; ranked with at least "
-                 f"{self.min_sample} graded cases")
+                 f"{self.min_sample} graded {_graded(d)}")
         headers = ["rank", "name", "graded", "unrecorded", f"median {d.unit}", f"p90 {d.unit}",
                    "compliance", "note"]
         rows = [["-" if r.rank is None else str(r.rank), r.name, str(r.graded),
@@ -141,7 +141,7 @@ class LeagueTable(Generic[S]):
     def _render_rate(self, d: RateDefinition) -> str:
         over = f"latest {self.last} orders each" if self.last else "all orders"
         title = (f"League: {d.name} ({d.rule}) over {self.period}, {over}; ranked with at "
-                 f"least {self.min_sample} graded orders")
+                 f"least {self.min_sample} graded {_graded(d)}")
         headers = ["rank", "name", "graded", "yes", "no", "unknown", "rate", "note"]
         rows = [["-" if r.rank is None else str(r.rank), r.name, str(r.graded),
                  str(r.summary.numerator), str(r.summary.no), str(r.summary.unknown),
@@ -189,8 +189,8 @@ def league_table(definition: MetricDefinition | RateDefinition, cases: Iterable[
                                                                summary)
         row = evolve(row, community=community, grid=grid, name=name)
         if row.graded < min_sample:
-            what = "cases" if isinstance(definition, MetricDefinition) else "orders"
-            unranked.append(evolve(row, note=f"not ranked: {row.graded} < {min_sample} {what}"))
+            unranked.append(evolve(
+                row, note=f"not ranked: {row.graded} < {min_sample} {_graded(definition)}"))
         else:
             ranked.append((order, row))
     ranked.sort(key=lambda item: item[0])
@@ -199,6 +199,14 @@ def league_table(definition: MetricDefinition | RateDefinition, cases: Iterable[
         tied = rows and ranked[position - 2][0] == order
         rows.append(evolve(row, rank=rows[-1].rank if tied else position))
     return LeagueTable(definition, period, min_sample, last, tuple(rows + unranked))
+
+
+def _graded(definition: MetricDefinition | RateDefinition) -> str:
+    """What a row's ``graded`` counts: cases, or reopenings (a metric per reopening), or
+    orders (a rate: the orders it counts)."""
+    if isinstance(definition, RateDefinition):
+        return "orders"
+    return "reopenings" if definition.per == "reopening" else "cases"
 
 
 def _metric_standing(definition: MetricDefinition, members: Sequence[Case],
@@ -214,7 +222,7 @@ def _metric_standing(definition: MetricDefinition, members: Sequence[Case],
         values += [v for v in measured if v is not None]
         if case.finished:
             unrecorded += sum(1 for v in measured if v is None)
-    summary = summarise(definition, values, units, group)
+    summary = summarise_seconds(definition, values, units, group)
     graded = [v / SECONDS_PER[definition.unit] for v in sorted(values)] + [math.inf] * unrecorded
     compliance = (share(summary.met or 0, len(graded)) if definition.target is not None
                   else None)

@@ -29,8 +29,11 @@ class ServiceSummary:
     group: Group
     orders: int
     open: int
+    """Orders neither completed, cancelled nor rejected (``Case.status``)."""
     rejected: int
+    """Orders whose status is rejected."""
     cancelled: int
+    """Orders whose status is cancelled (a reopened order cancelled since among them)."""
     completed: int
     """Orders whose standing (final) completion is recorded."""
     fixed: int
@@ -63,9 +66,9 @@ def service_summary(cases: Sequence[Case],
     finished = {"completed", "cancelled", "rejected"}
     return ServiceSummary(
         group=dict(group or {}), orders=len(cases),
-        open=sum(1 for c in cases if not finished & c.milestones.keys()),
-        rejected=sum(1 for c in cases if "rejected" in c.milestones),
-        cancelled=sum(1 for c in cases if "cancelled" in c.milestones),
+        open=sum(1 for c in cases if c.status not in finished),
+        rejected=sum(1 for c in cases if c.status == "rejected"),
+        cancelled=sum(1 for c in cases if c.status == "cancelled"),
         completed=len(completed), fixed=fixed, not_fixed=not_fixed,
         fixed_rate=share(fixed, len(completed)), not_fixed_rate=share(not_fixed, len(completed)),
         reopened=reopened, reopen_rate=share(reopened, ever_completed), on_time=on_time,
@@ -113,10 +116,6 @@ class Counts:
     by_type: dict[str, int]
     by_severity: dict[str, int]
     drills: int
-    incidents_reopened: int
-    """Real incidents reopened at least once."""
-    reopenings: int
-    """How many times real incidents were reopened, in all."""
     orders: int
     requests_resolved: int
     """Orders whose final completion was "fixed"."""
@@ -125,6 +124,10 @@ class Counts:
     """Participants of the activities held, as last corrected."""
     person_times_served: int
     """Activity participants plus requests resolved (one person-time each)."""
+    incidents_reopened: int = 0
+    """Real incidents reopened at least once."""
+    reopenings: int = 0
+    """How many times real incidents were reopened, in all."""
 
 
 def counts(cases: Sequence[Case], activities: Sequence[Activity],

@@ -35,7 +35,7 @@ from resilience.metrics.reports import (
     MetricReport,
     MetricSummary,
     metric_report,
-    summarise,
+    summarise_seconds,
 )
 from resilience.metrics.standings import LeagueTable, Scorecard, league_table
 from resilience.metrics.tallies import (
@@ -336,8 +336,8 @@ class Reports:
         summaries: list[MetricSummary] = []
         for definition in definitions:
             report = metric_report(definition, cases, period=period)
-            summaries += report.rows or (summarise(definition, [], 0,
-                                                   excluded=report.excluded),)
+            summaries += report.rows or (summarise_seconds(definition, [], 0,
+                                                           excluded=report.excluded),)
         scope: dict[str, str | None] = {"community": key}
         if grid is not None:
             scope["grid"] = grid
