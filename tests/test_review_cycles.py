@@ -167,9 +167,10 @@ def test_a_replay_in_the_second_cycle_shows_it_under_way(
     assert grid.open_incidents == (during,)
 
 
-def test_the_replay_s_cycles_are_the_case_s_reopenings(
+def test_the_replay_s_cycles_are_the_case_s(
         rekindle: tuple[Engine, ManualClock, UUID, UUID]) -> None:
-    """Cycles after the first hold what ``Case.cycles`` holds for each reopening."""
+    """Cycle n of the replay holds what ``Case.cycles[n]`` holds (cycle 0 the first
+    response, with no reopening)."""
     engine, _, _, fire = rekindle
     case = case_at(str(fire), case_doc(engine.events(fire)))
     assert case is not None
@@ -179,7 +180,9 @@ def test_the_replay_s_cycles_are_the_case_s_reopenings(
              "resolved": "resolved_at", "closed": "closed_at"}
     assert [dict(c) for c in case.cycles] == [
         {m: getattr(cycle, field) for m, field in names.items()
-         if getattr(cycle, field) is not None} for cycle in situation.cycles[1:]]
+         if getattr(cycle, field) is not None and (cycle.number or m != "reopened")}
+        for cycle in situation.cycles]
+    assert [c.number for c in situation.cycles] == [0, 1]
 
 
 # The review -----------------------------------------------------------------------------
@@ -242,13 +245,24 @@ def test_the_markdown_marks_each_timeline_entry_s_cycle_and_measures_each_reopen
     assert "| # | Time | +min | Who | What | Notes | Cycle |" in md
     assert "| 7 | 11:00 | +60 | Zhang (grid leader) | reopened: flare-up behind the shelving " \
            "|  | 1 |" in md
-    segments = {(s.name, s.cycle): s.duration for s in review.incidents[0].segments}
+    segments = {(s.name, s.reopening): s.duration for s in review.incidents[0].segments}
     assert segments[("reopened_to_contained", 1)] == timedelta(minutes=10)
     assert segments[("reopened_to_resolved", 1)] == timedelta(minutes=30)
-    assert segments[("detection_to_contained", 0)] == timedelta(minutes=20)
-    assert segments[("detection_to_resolved", 0)] == timedelta(minutes=90)
+    assert segments[("detection_to_contained", None)] == timedelta(minutes=20)
+    assert segments[("detection_to_resolved", None)] == timedelta(minutes=90)
     assert ("| reopened_to_contained: each reopening to the containment of its cycle "
             "(reopening 1) | 10 min |") in md
+
+
+def test_the_review_s_data_say_which_reopening_a_segment_measured(
+        rekindle: tuple[Engine, ManualClock, UUID, UUID]) -> None:
+    """``reopening`` is n for the nth reopening's segment and null for one per incident."""
+    engine, _, _, fire = rekindle
+    segments = json.loads(engine.review(fire).to_json())["incidents"][0]["segments"]
+    reopening = {s["name"]: s["reopening"] for s in segments}
+    assert (reopening["reopened_to_contained"], reopening["detection_to_contained"]) == (
+        1, None)
+    assert all("cycle" not in s for s in segments)
 
 
 def test_objectives_grade_the_first_response(

@@ -9,7 +9,8 @@ and details alongside the corrected ones.
 Every fact is listed, whatever cycle it belongs to: each entry carries its
 ``cycle``, the number of reopenings at or before it in that order (a
 reopening is the first fact of the cycle it begins; cycle 0 is everything
-before the first reopening), as the domain counts them.
+before the first reopening): cut by the domain's one rule,
+``resilience.domain.base.in_cycles``.
 """
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -18,7 +19,7 @@ from typing import Any
 
 from attrs import evolve, frozen
 
-from resilience.domain.base import Correction, FactAggregate, happening_order
+from resilience.domain.base import Correction, FactAggregate, in_cycles
 from resilience.domain.improvement import ImprovementItem
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import Community
@@ -28,7 +29,10 @@ from resilience.domain.values import Actor, Role
 _REOPENINGS: Mapping[str, frozenset[str]] = {
     aggregate.Event.aggregate_kind: frozenset(aggregate.declared(lambda e: e.reopens or None))
     for aggregate in (Community, Incident, ServiceOrder, ImprovementItem)}
-"""Aggregate kind (as the views name it) -> the names of the facts that reopen it."""
+"""Aggregate kind (as the views name it) -> the names of the facts that reopen it, read off
+the event classes (``reopens``) as the aggregates themselves read it: a view document names
+facts, not classes. (resilience.metrics.milestones keeps the same reading for cases, but the
+timeline sits below the metrics, so it reads the classes itself.)"""
 
 
 @frozen
@@ -117,14 +121,11 @@ def build_timeline(events: Iterable[FactAggregate.Event]) -> Timeline:
 
 def _in_cycles(entries: Sequence[TimelineEntry], reopenings: Collection[int]
                ) -> tuple[TimelineEntry, ...]:
-    """The entries in happening order, each with its cycle (``reopenings``: the versions of
-    the facts that reopen the aggregate)."""
-    cycle = 0
-    ordered = []
-    for entry in sorted(entries, key=happening_order):
-        cycle += entry.version in reopenings
-        ordered.append(evolve(entry, cycle=cycle) if cycle else entry)
-    return tuple(ordered)
+    """The entries in happening order, each with its cycle as the domain cuts them
+    (``in_cycles``; ``reopenings``: the versions of the facts that reopen the aggregate)."""
+    cycles = in_cycles(entries, lambda entry: entry.version in reopenings)
+    return tuple(evolve(entry, cycle=number) if number else entry
+                 for number, cycle in enumerate(cycles) for entry in cycle)
 
 
 def timeline_from_doc(aggregate_id: Any, doc: dict[str, Any]) -> Timeline:

@@ -127,31 +127,33 @@ def _duration(definition: MetricDefinition, milestones: Mapping[str, datetime]
     return None if start is None or end is None else end - start
 
 
-def _units(definition: MetricDefinition, case: Case | None
-           ) -> list[Mapping[str, datetime]]:
-    """What the definition measures on a case: the case's milestones, or each reopening's
-    cycle's (as ``MetricDefinition.measure_all``)."""
-    if case is None:
-        return []
-    return [case.milestones] if definition.per == "case" else list(case.cycles)
-
-
 def _segments(definition: MetricDefinition, case: Case, first_recorded: Case,
               as_closed: Case | None) -> list[SegmentResult]:
     """The definition measured on the incident: one result, or one per reopening."""
     target = (timedelta(seconds=definition.target * SECONDS_PER[definition.unit])
               if definition.target is not None else None)
-    first, closed = _units(definition, first_recorded), _units(definition, as_closed)
+    # The three readings' units are matched by place: per case there is one each; per
+    # reopening, the nth unit is the nth reopening's cycle in every reading. Reopenings are
+    # steps, which the incident keeps in recording order whatever the corrections (a step
+    # is dated no earlier than the step recorded before it), so in each reading the
+    # reopenings in happening order are the same facts, in the same order: those recorded
+    # first (a cut keeps a prefix of them; the reading as known at the standing closure
+    # keeps them all, since a reopening recorded after that closure would end it).
+    first = definition.units(first_recorded)
+    closed = [] if as_closed is None else definition.units(as_closed)
+
+    def nth(units: Sequence[Mapping[str, datetime]], index: int) -> timedelta | None:
+        return _duration(definition, units[index]) if index < len(units) else None
+
     results = []
-    for index, unit in enumerate(_units(definition, case)):
+    for index, unit in enumerate(definition.units(case)):
         took = _duration(definition, unit)
         met = None if target is None or took is None else took <= target
         results.append(SegmentResult(
             definition.name, definition.description, definition.start, definition.end, took,
-            _duration(definition, first[index]) if index < len(first) else None, target, met,
-            cycle=0 if definition.per == "case" else index + 1,
-            at_closure=(None if as_closed is None else
-                        _duration(definition, closed[index]) if index < len(closed) else None)))
+            nth(first, index), target, met,
+            reopening=None if definition.per == "case" else index + 1,
+            at_closure=nth(closed, index)))
     return results
 
 
@@ -220,7 +222,8 @@ def _findings(case: Case, graded: Sequence[ObjectiveResult], segments: Sequence[
                 f"{result.title} ({result.grade.value}, {result.grade.meaning}): "
                 f"{result.evidence}.", result.name, result.versions))
     for segment in segments:
-        name = segment.name + (f" (reopening {segment.cycle})" if segment.cycle else "")
+        name = segment.name + (f" (reopening {segment.reopening})"
+                               if segment.reopening is not None else "")
         if segment.met is True and segment.duration is not None and segment.target is not None:
             strengths.append(Finding(f"{name} took {minutes(segment.duration)}, within "
                                      f"its {minutes(segment.target)} target."))
@@ -253,10 +256,13 @@ def summarise(objectives: Sequence[Objective],
     """Each objective over several incidents, from the incidents it was graded on (those it
     did not apply to, and those not graded yet, are only counted).
 
-    A ``within`` objective is graded against its target itself, as the compliance metrics
-    are (docs/metrics.md): P if every graded incident met the target; S if at least 90% of
-    them did (NFPA's 90% rule); M if fewer did but some incident got P, S or M; U if every
-    graded one got U. An incident that never reached the end milestone (U) did not meet it.
+    A ``within`` objective is graded against its target itself (met: the measured duration
+    within the target, as a compliance metric counts met cases): P if every graded
+    incident met the target; S if at least 90% of them did (NFPA's 90% rule); M if fewer
+    did but some incident got P, S or M; U if every graded one got U. An incident that
+    never reached the end milestone (U) is graded and did not meet it, where the compliance
+    metric counts it missing and leaves it out (``met / measured``); like a league table's
+    ``unrecorded``, it counts against the incidents reviewed (docs/review.md).
 
     The other rules have no target to count against, so the incidents' own grades are:
     P if all got P; S if at least 90% got P or S; M if any got P, S or M; U if every graded

@@ -208,7 +208,7 @@ def _segments(incident: "IncidentReview") -> Table | Paragraph:
         segment.at_closure != segment.duration for segment in incident.segments)
     rows = tuple(
         (f"{segment.name}: {segment.description}"
-         + (f" (reopening {segment.cycle})" if segment.cycle else ""),
+         + (f" (reopening {segment.reopening})" if segment.reopening is not None else ""),
          duration(segment.duration), duration(segment.first_recorded),
          *((duration(segment.at_closure),) if closure else ()),
          duration(segment.target), _met(segment.met))

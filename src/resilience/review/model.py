@@ -81,9 +81,9 @@ class SegmentResult:
     target: timedelta | None
     met: bool | None
     """None when there is no target or nothing to measure."""
-    cycle: int = 0
-    """0: measured on the incident (``per="case"``); n: on its nth reopening's cycle (a
-    metric measured ``per="reopening"`` gives one result per reopening)."""
+    reopening: int | None = None
+    """None: measured on the incident (a metric ``per="case"``); n: on the cycle its nth
+    reopening began (a metric ``per="reopening"`` gives one result per reopening)."""
     at_closure: timedelta | None = None
     """As known when the incident's standing closure was recorded, for an incident amended
     after its closure (``IncidentReview.amendments``); otherwise None."""
@@ -185,7 +185,9 @@ class ObjectiveSummary:
     """Graded incidents that complied: for a ``within`` objective those that met the target
     itself (graded P), for the other rules those graded P or S."""
     graded: int = 0
-    """Incidents graded P, S, M or U."""
+    """Incidents graded P, S, M or U. For a ``within`` objective those graded U (the end
+    milestone never reached) are graded and did not comply, where a compliance metric counts
+    them missing (docs/review.md, "Grids, periods and drills")."""
     evidence: str = ""
     """The compliance figure in words, e.g. "8 of 10 within 15 min (80%; the 90% rule needs
     90%)"."""

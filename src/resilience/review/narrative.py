@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from resilience.domain.incident import Incident
+from resilience.domain.values import IncidentType
 from resilience.metrics.cases import Case
 from resilience.review.situations import Cycle, IncidentSituation
 from resilience.review.text import clock, minutes, plural
@@ -89,7 +90,7 @@ def _reopening(cycle: Cycle, situation: IncidentSituation, timeline: Timeline,
                origin: datetime, *, last: bool) -> str:
     """One reopening's sentence: when and why, its containment and resolution (and its
     closure, unless it is the last cycle: the review's last line says that)."""
-    verb = "Rekindled" if situation.incident_type == "fire" else "Reopened"
+    verb = "Rekindled" if situation.incident_type == IncidentType.FIRE else "Reopened"
     again = " again" if cycle.number > 1 else ""
     # The timeline's words for the reopening: its reason, as corrected.
     said = next((e.details for e in timeline.entries if e.version == cycle.reopening),

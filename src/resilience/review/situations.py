@@ -14,9 +14,9 @@ same fact records as the ``cases`` view, so one incident's situation can
 come from its own events (folded through the projection in memory) and a
 whole community's from the view, with the same code.
 
-An incident's facts fall into **cycles** (the domain's rule, see
-resilience.domain.incident): cycle 0 is the first response, and each
-reopening begins the next, in the order things happened. A situation keeps
+An incident's facts fall into **cycles**, cut by the domain's one rule
+(``resilience.domain.base.in_cycles``): cycle 0 is the first response, and
+each reopening begins the next, in the order things happened. A situation keeps
 every cycle (``IncidentSituation.cycles``: its reopening, dispatch, arrival,
 containment, resolution and closure) and each responder's chain per cycle;
 its status, containment, resolution, closure and who is on scene are the
@@ -29,12 +29,12 @@ from typing import Any
 
 from attrs import evolve, frozen
 
-from resilience.domain.base import FactAggregate, happening_order
+from resilience.domain.base import FactAggregate, happening_order, in_cycles
 from resilience.domain.incident import Incident, IncidentStatus
 from resilience.domain.organisation import Holding
 from resilience.domain.service import OrderStatus
 from resilience.metrics.cases import Case, Fact
-from resilience.metrics.milestones import RESPONDER_CHAIN
+from resilience.metrics.milestones import REOPENING, RESPONDER_CHAIN
 from resilience.projections.base import Delivery, Doc
 from resilience.projections.folds import Cases
 
@@ -102,12 +102,14 @@ class IncidentSituation:
     """The current cycle's closure: the incident stood closed."""
     closure_reason: str | None
     reopen_count: int
+    """How many times the incident was reopened by the cut (its Reopened facts)."""
     facts: int
     """How many facts the cut holds (corrections included)."""
     last_recorded_at: datetime
     """When the latest fact in the cut was recorded."""
     cycles: tuple[Cycle, ...] = ()
-    """Every cycle, the first response (number 0) first: ``reopen_count + 1`` of them."""
+    """Every cycle, the first response (number 0) first: ``reopen_count + 1`` of them;
+    ``cycles[n]`` is the cycle whose milestones ``Case.cycles[n]`` holds."""
 
     @property
     def is_open(self) -> bool:
@@ -130,6 +132,7 @@ class OrderSituation:
     outcome: str | None
     rating: int | None
     reopen_count: int
+    """How many times the incident was reopened by the cut (its Reopened facts)."""
     facts: int
     resolved_by_resident: bool | None = None
     """The resident's "resolved?" answer with the rating of the standing completion (None:
@@ -190,49 +193,55 @@ def case_doc(events: Iterable[FactAggregate.Event]) -> Doc:
     return docs[key]
 
 
-def _in_happening_order(case: Case) -> list[Fact]:
-    return sorted(case.facts, key=happening_order)
+def _reopens(fact: Fact) -> bool:
+    return fact.name in REOPENING["incident"]
+
+
+def _begun(number: int, reopening: Fact) -> Cycle:
+    """Cycle ``number`` (n >= 1), begun by its ``reopening``, the cycle's first fact."""
+    # The view keeps what ``detail()`` gives: the reason, where it gives one.
+    reason = reopening.extra if isinstance(reopening.extra, str) else None
+    return Cycle(number, reopening.occurred_at, reopening.version, reason)
 
 
 def incident_situation(case: Case) -> IncidentSituation:
-    """Fold an incident's facts (already cut) in the order they happened."""
+    """Fold an incident's facts (already cut) in the order they happened, cycle by cycle
+    (``in_cycles``: each reopening is the first fact of the cycle it begins)."""
     chains: dict[tuple[str, int], list[datetime | None]] = {}
     commander: str | None = None
     asked: dict[str, Fact] = {}
     answered: dict[str, Fact] = {}
     granted: dict[str, None] = {}
-    cycles = [Cycle(0, case.start)]
-    for fact in _in_happening_order(case):
-        name, at = fact.name, fact.occurred_at
-        number = len(cycles) - 1
-        step = RESPONDER_CHAIN.get(name)
-        if step is not None:
-            chains.setdefault((fact.extra, number), [None, None, None])[step] = at
-            if step == 0 and cycles[-1].first_dispatched_at is None:
-                cycles[-1] = evolve(cycles[-1], first_dispatched_at=at)
-            elif step == 2 and cycles[-1].first_on_scene_at is None:
-                cycles[-1] = evolve(cycles[-1], first_on_scene_at=at)
-            continue
-        match name:
-            case Incident.CommanderAssigned.fact_name:
-                commander = fact.extra
-            case Incident.ConsentRequested.fact_name:
-                asked[fact.extra] = fact
-            case Incident.ConsentGranted.fact_name | Incident.ConsentRefused.fact_name:
-                answered[fact.extra] = fact
-                granted.pop(fact.extra, None)
-                if name == Incident.ConsentGranted.fact_name:
-                    granted[fact.extra] = None
-            case Incident.Contained.fact_name:
-                cycles[-1] = evolve(cycles[-1], contained_at=at)
-            case Incident.Resolved.fact_name:
-                cycles[-1] = evolve(cycles[-1], resolved_at=at)
-            case Incident.Closed.fact_name:
-                cycles[-1] = evolve(cycles[-1], closed_at=at, closure_reason=fact.extra)
-            case Incident.Reopened.fact_name:
-                # The view keeps what ``detail()`` gives: the reason, where it gives one.
-                reason = fact.extra if isinstance(fact.extra, str) else None
-                cycles.append(Cycle(len(cycles), at, fact.version, reason))
+    cycles: list[Cycle] = []
+    for number, facts in enumerate(in_cycles(case.facts, _reopens)):
+        cycle = _begun(number, facts[0]) if number else Cycle(0, case.start)
+        for fact in facts:
+            name, at = fact.name, fact.occurred_at
+            step = RESPONDER_CHAIN.get(name)
+            if step is not None:
+                chains.setdefault((fact.extra, number), [None, None, None])[step] = at
+                if step == 0 and cycle.first_dispatched_at is None:
+                    cycle = evolve(cycle, first_dispatched_at=at)
+                elif step == 2 and cycle.first_on_scene_at is None:
+                    cycle = evolve(cycle, first_on_scene_at=at)
+                continue
+            match name:
+                case Incident.CommanderAssigned.fact_name:
+                    commander = fact.extra
+                case Incident.ConsentRequested.fact_name:
+                    asked[fact.extra] = fact
+                case Incident.ConsentGranted.fact_name | Incident.ConsentRefused.fact_name:
+                    answered[fact.extra] = fact
+                    granted.pop(fact.extra, None)
+                    if name == Incident.ConsentGranted.fact_name:
+                        granted[fact.extra] = None
+                case Incident.Contained.fact_name:
+                    cycle = evolve(cycle, contained_at=at)
+                case Incident.Resolved.fact_name:
+                    cycle = evolve(cycle, resolved_at=at)
+                case Incident.Closed.fact_name:
+                    cycle = evolve(cycle, closed_at=at, closure_reason=fact.extra)
+        cycles.append(cycle)
     now = cycles[-1]
     arrivals = sorted((chain[2], responder) for (responder, number), chain in chains.items()
                       if number == now.number and chain[2] is not None)
