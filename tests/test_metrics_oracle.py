@@ -584,7 +584,7 @@ def amendments(case: OracleCase) -> set[tuple[Any, ...]]:
             elif fact.name == "DetailsCorrected":
                 what = "details corrected"
             else:
-                what = "late record" if fact.at <= closure.at else "recorded after closure"
+                what = "late record" if fact.at <= closure.at else "dated after closure"
             found.add((case.key, fact.version, corrected.name if corrected else fact.name,
                        event.actor.person_id, event.actor.role.value, fact.recorded, fact.at,
                        corrected.version if corrected else None, what))

@@ -343,7 +343,7 @@ def _amendments(subject: Subject, facts: tuple[Fact, ...],
 def _amendment(fact: Fact, closure: Fact, correction: Correction | None) -> Amendment:
     if correction is None:
         what = "late record" if fact.occurred_at <= closure.occurred_at else (
-            "recorded after closure")
+            "dated after closure")
         amended, corrects = fact.name, None
     else:
         amended, corrects = correction.fact, correction.corrects
