@@ -170,14 +170,8 @@ def incident_case(key: str, facts: list[Fact]) -> OracleCase:
     detected = facts[0].event
     milestones = {"detected": facts[0].at}
     (_, first_cycle), *later = cycles(facts)
-    for milestone, name in INCIDENT_RESPONSE.items():  # the first response's
-        fact = earliest(first_cycle, name)
-        if fact is not None:
-            milestones[milestone] = fact.at
-    for milestone, name in INCIDENT_EARLIEST.items():  # anywhere in the case
-        fact = earliest(facts, name)
-        if fact is not None:
-            milestones[milestone] = fact.at
+    milestones |= cycle_milestones(None, first_cycle, INCIDENT_RESPONSE, {})  # first response
+    milestones |= cycle_milestones(None, facts, INCIDENT_EARLIEST, {})  # anywhere in the case
     notified = [f for f in of_kind(facts, "ActionTaken")
                 if f.event.action.value == "residents_notified"]
     if notified:
@@ -234,14 +228,8 @@ def order_case(key: str, facts: list[Fact]) -> OracleCase:
     placed = facts[0].event
     milestones = {"placed": facts[0].at, "expected": placed.expected_by}
     (_, first_cycle), *later = cycles(facts)
-    for milestone, name in ORDER_RESPONSE.items():  # the first response's
-        fact = earliest(first_cycle, name)
-        if fact is not None:
-            milestones[milestone] = fact.at
-    for milestone, name in ORDER_EARLIEST.items():  # anywhere in the case
-        fact = earliest(facts, name)
-        if fact is not None:
-            milestones[milestone] = fact.at
+    milestones |= cycle_milestones(None, first_cycle, ORDER_RESPONSE, {})  # first response
+    milestones |= cycle_milestones(None, facts, ORDER_EARLIEST, {})  # anywhere in the case
     if later:
         milestones["reopened"] = reopenings(facts)[0].at
     last_dispatch = latest(facts, "Dispatched")
