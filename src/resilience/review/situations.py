@@ -197,11 +197,24 @@ def _reopens(fact: Fact) -> bool:
     return fact.name in REOPENING["incident"]
 
 
-def _begun(number: int, reopening: Fact) -> Cycle:
-    """Cycle ``number`` (n >= 1), begun by its ``reopening``, the cycle's first fact."""
-    # The view keeps what ``detail()`` gives: the reason, where it gives one.
-    reason = reopening.extra if isinstance(reopening.extra, str) else None
-    return Cycle(number, reopening.occurred_at, reopening.version, reason)
+def _cycle(case: Case, number: int, facts: list[Fact]) -> Cycle:
+    """Cycle ``number`` of the case: its times as the case reads them (``Case.cycles``,
+    cut from the same facts), and what only its facts say: the reopening that began a
+    later one (its first fact) and the reason of the cycle's closure."""
+    times = case.cycles[number]
+    closures = [fact.extra for fact in facts if fact.name == Incident.Closed.fact_name]
+    if number:
+        reopening = facts[0]
+        # The view keeps what ``detail()`` gives: the reason, where it gives one.
+        reason = reopening.extra if isinstance(reopening.extra, str) else None
+        begun = Cycle(number, reopening.occurred_at, reopening.version, reason)
+    else:
+        begun = Cycle(0, case.start)
+    return evolve(begun, first_dispatched_at=times.get("first_dispatched"),
+                  first_on_scene_at=times.get("first_on_scene"),
+                  contained_at=times.get("contained"), resolved_at=times.get("resolved"),
+                  closed_at=times.get("closed"),
+                  closure_reason=closures[-1] if closures else None)
 
 
 def incident_situation(case: Case) -> IncidentSituation:
@@ -214,16 +227,12 @@ def incident_situation(case: Case) -> IncidentSituation:
     granted: dict[str, None] = {}
     cycles: list[Cycle] = []
     for number, facts in enumerate(in_cycles(case.facts, _reopens)):
-        cycle = _begun(number, facts[0]) if number else Cycle(0, case.start)
+        cycles.append(_cycle(case, number, facts))
         for fact in facts:
             name, at = fact.name, fact.occurred_at
             step = RESPONDER_CHAIN.get(name)
             if step is not None:
                 chains.setdefault((fact.extra, number), [None, None, None])[step] = at
-                if step == 0 and cycle.first_dispatched_at is None:
-                    cycle = evolve(cycle, first_dispatched_at=at)
-                elif step == 2 and cycle.first_on_scene_at is None:
-                    cycle = evolve(cycle, first_on_scene_at=at)
                 continue
             match name:
                 case Incident.CommanderAssigned.fact_name:
@@ -235,13 +244,6 @@ def incident_situation(case: Case) -> IncidentSituation:
                     granted.pop(fact.extra, None)
                     if name == Incident.ConsentGranted.fact_name:
                         granted[fact.extra] = None
-                case Incident.Contained.fact_name:
-                    cycle = evolve(cycle, contained_at=at)
-                case Incident.Resolved.fact_name:
-                    cycle = evolve(cycle, resolved_at=at)
-                case Incident.Closed.fact_name:
-                    cycle = evolve(cycle, closed_at=at, closure_reason=fact.extra)
-        cycles.append(cycle)
     now = cycles[-1]
     arrivals = sorted((chain[2], responder) for (responder, number), chain in chains.items()
                       if number == now.number and chain[2] is not None)
