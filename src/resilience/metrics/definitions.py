@@ -11,7 +11,7 @@ import json
 import math
 import typing
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import attrs
@@ -219,13 +219,15 @@ class MetricDefinition:
         """One duration per measured unit of the case (``units``), in the metric's unit
         (None: a milestone missing): per case, ``[measure(case)]``; per reopening, one for
         each reopening, in the order they happened (none if the case was never reopened)."""
-        return [self._between(unit) for unit in self.units(case)]
+        return [None if (took := self.elapsed(unit)) is None
+                else took.total_seconds() / SECONDS_PER[self.unit]
+                for unit in self.units(case)]
 
-    def _between(self, milestones: Mapping[str, datetime]) -> float | None:
+    def elapsed(self, milestones: Mapping[str, datetime]) -> timedelta | None:
+        """The time from ``start`` to ``end`` in one unit's ``milestones`` (one of
+        ``units``), or None if either is missing."""
         start, end = milestones.get(self.start), milestones.get(self.end)
-        if start is None or end is None:
-            return None
-        return float((end - start).total_seconds() / SECONDS_PER[self.unit])
+        return None if start is None or end is None else end - start
 
     def applies(self, case: Case) -> bool:
         return case.subject == self.subject and self.applies_to.admits(case)

@@ -121,12 +121,6 @@ def _milestones(case: Case, situation: IncidentSituation) -> tuple[Milestone, ..
     return tuple(found)
 
 
-def _duration(definition: MetricDefinition, milestones: Mapping[str, datetime]
-              ) -> timedelta | None:
-    start, end = milestones.get(definition.start), milestones.get(definition.end)
-    return None if start is None or end is None else end - start
-
-
 def _segments(definition: MetricDefinition, case: Case, first_recorded: Case,
               as_closed: Case | None) -> list[SegmentResult]:
     """The definition measured on the incident: one result, or one per reopening."""
@@ -143,11 +137,11 @@ def _segments(definition: MetricDefinition, case: Case, first_recorded: Case,
     closed = [] if as_closed is None else definition.units(as_closed)
 
     def nth(units: Sequence[Mapping[str, datetime]], index: int) -> timedelta | None:
-        return _duration(definition, units[index]) if index < len(units) else None
+        return definition.elapsed(units[index]) if index < len(units) else None
 
     results = []
     for index, unit in enumerate(definition.units(case)):
-        took = _duration(definition, unit)
+        took = definition.elapsed(unit)
         met = None if target is None or took is None else took <= target
         results.append(SegmentResult(
             definition.name, definition.description, definition.start, definition.end, took,
