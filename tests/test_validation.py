@@ -513,7 +513,8 @@ def test_an_unhashable_aggregate_id_is_invalid_input(world: Any, bad: Any) -> No
 def test_a_query_given_any_value_refuses_it_at_once_with_a_short_message(
         world: Any, value: Any) -> None:
     """A list nested 10,000 deep, 5 MB of text or an object whose ``__repr__`` raises, given
-    as an id, a metric, a grid, a grouping, a period or a level: a ResilienceError with a
+    as an id, a metric, a rate, a unit, a flag, a grid, a grouping, a period or a level: a
+    ResilienceError with a
     message of a line (never a RecursionError, never the value echoed whole)."""
     engine, c, i = world[:3]
     queries: list[Callable[[], object]] = [
@@ -534,6 +535,13 @@ def test_a_query_given_any_value_refuses_it_at_once_with_a_short_message(
         lambda: engine.replay.order(value), lambda: engine.review(i, as_of=value),
         lambda: engine.reviews.incidents(value), lambda: engine.reviews.incidents(c, grid=value),
         lambda: engine.improvements.items(value), lambda: engine.improvements.item(value),
+        lambda: engine.rates(value), lambda: engine.rates(group_by=value),
+        lambda: engine.rates(rates=[value]), lambda: engine.rates(community=value),
+        lambda: engine.metrics("turnout", as_closed=value),
+        lambda: engine.compare(["turnout"], as_closed=value),
+        lambda: engine.metrics("turnout").in_unit(value),
+        lambda: engine.league_table(value), lambda: engine.scorecard(c, rates=[value]),
+        lambda: engine.replay.metrics("turnout", known_at=value),
     ]
     for query in queries:
         with pytest.raises(ResilienceError) as caught:
