@@ -514,8 +514,8 @@ def test_a_query_given_any_value_refuses_it_at_once_with_a_short_message(
         world: Any, value: Any) -> None:
     """A list nested 10,000 deep, 5 MB of text or an object whose ``__repr__`` raises, given
     as an id, a metric, a rate, a unit, a flag, a grid, a grouping, a period or a level: a
-    ResilienceError with a
-    message of a line (never a RecursionError, never the value echoed whole)."""
+    ResilienceError with a message of a line (never a RecursionError, never the value
+    echoed whole)."""
     engine, c, i = world[:3]
     queries: list[Callable[[], object]] = [
         lambda: engine.incidents.get(value), lambda: engine.orders.get(value),
