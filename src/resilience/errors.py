@@ -76,3 +76,22 @@ class UnreadableEventError(ResilienceError):
     """A stored event cannot be decoded: the store is encrypted and no or a wrong cipher
     key was given, or the event was written by a version of this library whose classes
     this one cannot resolve. Nothing was changed."""
+
+
+class PermissionDeniedError(ResilienceError, PermissionError):
+    """The actor may not do this, there and then (resilience.domain.policy); nothing was
+    recorded. The message says who, in which role, what, where, and why."""
+
+
+class ProtectedStoreError(ConfigurationError):
+    """The store protects personal data and the engine was opened without its key, or with a
+    wrong one: nothing was read or written."""
+
+
+class ErasedPersonError(InvalidTransitionError):
+    """The command would record personal data about a person who was erased."""
+
+
+class TamperedStoreError(ResilienceError):
+    """The store's events no longer match its hash chain or checkpoints (edited, inserted or
+    deleted outside the library)."""

@@ -123,6 +123,9 @@ class Community(FactAggregate):
     care_cards: dict[str, CareCard]
     activities: dict[int, int]
     """Version of each ActivityHeld fact -> how many took part (the corrected count)."""
+    founder: str
+    """Who registered the community (the person id of its Registered fact's actor): its
+    first administrator, who may act as community staff (resilience.domain.policy)."""
 
     class Event(FactAggregate.Event):
         TOPIC = "resilience.organisation:Event"
@@ -138,6 +141,7 @@ class Community(FactAggregate):
             aggregate.district = self.district
             aggregate.subdistrict = self.subdistrict
             aggregate.name = self.name
+            aggregate.founder = self.actor.person_id
 
         def describe(self) -> str:
             return f"{self.name} registered ({self.district}, {self.subdistrict})"
