@@ -6,7 +6,10 @@ Both sides record the same N incident actions (K incidents, actions
 interleaved round-robin) into a fresh SQLite file, one command = one
 transaction, the way an app records field reports:
 
-* engine          ``engine.incidents.*`` (load -> validate -> save, cattrs mapper)
+* engine          ``engine.incidents.*`` (load -> authorize -> validate -> save, cattrs
+                  mapper), under the default policy: the squad member recording the
+                  actions is on the roster and dispatched to each incident; and the same
+                  with ``policy=None`` (no authorization), for the policy's cost
 * plain load+save a plain ``eventsourcing`` Aggregate with ``@event`` methods,
                   ``repository.get`` + command + ``app.save`` per action: the
                   like-for-like baseline; the ratio engine / baseline is the
@@ -33,6 +36,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
 from resilience import Actor, Engine, Location, ManualClock, Role, UnitSpec
+from resilience.domain.policy import DEFAULT_POLICY, Policy
 
 T0 = datetime(2022, 2, 15, 7, 0).astimezone()
 OFFICE = Actor("office-duty", Role.COMMUNITY_STAFF)
@@ -59,13 +63,19 @@ def _plan(actions: int, incidents: int) -> list[tuple[int, int]]:
     return [(i, step) for step in range(per) for i in range(incidents)][:actions]
 
 
-def run_engine(folder: Path, plan: list[tuple[int, int]], batch: bool) -> float:
+def run_engine(folder: Path, plan: list[tuple[int, int]], batch: bool,
+               policy: Policy | None = DEFAULT_POLICY) -> float:
     clock = ManualClock(T0)
-    with Engine(f"sqlite:///{folder / 'engine.db'}", clock=clock) as engine:
+    with Engine(f"sqlite:///{folder / 'engine.db'}", clock=clock, policy=policy) as engine:
         community = engine.communities.register(
             district="Bench", subdistrict="Bench", name="Bench", actor=OFFICE).aggregate_id
         engine.communities.add_grid(community, "g1", actor=OFFICE)
         engine.communities.add_building(community, "b1", "g1", [UnitSpec("1", 10)], actor=OFFICE)
+        on_duty = T0 - timedelta(hours=1)
+        engine.communities.enrol(community, SQUAD.person_id, "Li", actor=OFFICE,
+                                 occurred_at=on_duty)
+        engine.communities.assign_role(community, SQUAD.person_id, Role.SQUAD_MEMBER,
+                                       actor=OFFICE, occurred_at=on_duty)
         ids: dict[int, UUID] = {}
 
         def record() -> None:
@@ -76,6 +86,8 @@ def run_engine(folder: Path, plan: list[tuple[int, int]], batch: bool) -> float:
                         community, incident_type="fire", severity="low",
                         location=Location(building="b1"), description="bench",
                         actor=OFFICE, occurred_at=at, channel=None).aggregate_id
+                    engine.incidents.dispatch(ids[index], [SQUAD.person_id], actor=OFFICE,
+                                              occurred_at=at)
                 else:
                     engine.incidents.take_action(ids[index], "other", f"step {step}",
                                                  actor=SQUAD, occurred_at=at)
@@ -130,21 +142,30 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     plan = _plan(args.actions, args.incidents)
     n = len(plan)
     engine_rate = best_rate(lambda f: run_engine(f, plan, batch=False), n, args.repeat)
+    open_rate = best_rate(lambda f: run_engine(f, plan, batch=False, policy=None), n,
+                          args.repeat)
     load_rate = best_rate(lambda f: run_plain(f, plan, "load"), n, args.repeat)
     save_rate = best_rate(lambda f: run_plain(f, plan, "save"), n, args.repeat)
     engine_batch = best_rate(lambda f: run_engine(f, plan, batch=True), n, args.repeat)
+    open_batch = best_rate(lambda f: run_engine(f, plan, batch=True, policy=None), n,
+                           args.repeat)
     plain_batch = best_rate(lambda f: run_plain(f, plan, "batch"), n, args.repeat)
     print(f"{n} actions over {args.incidents} incidents, SQLite file, median of {args.repeat}")
     print(f"  engine, one command per transaction   {engine_rate:9,.0f} actions/s")
+    print(f"  the same, policy=None (no checks)     {open_rate:9,.0f} actions/s")
+    print(f"  ratio default policy / policy=None    {engine_rate / open_rate:9.2f}")
     print(f"  plain eventsourcing, load + save      {load_rate:9,.0f} actions/s")
     print(f"  plain eventsourcing, save only        {save_rate:9,.0f} actions/s")
     print(f"  ratio engine / plain load+save        {engine_rate / load_rate:9.2f}   (goal >= 0.8)")
     print(f"  ratio engine / plain save only        {engine_rate / save_rate:9.2f}")
     print(f"  engine.batch(), one transaction       {engine_batch:9,.0f} actions/s")
+    print(f"  the same, policy=None                 {open_batch:9,.0f} actions/s")
     print(f"  plain eventsourcing, one save         {plain_batch:9,.0f} actions/s")
     print(f"  ratio batch engine / plain one save   {engine_batch / plain_batch:9.2f}")
-    return {"engine": engine_rate, "plain_load": load_rate, "plain_save": save_rate,
-            "engine_batch": engine_batch, "plain_batch": plain_batch}
+    return {"engine": engine_rate, "engine_no_policy": open_rate, "plain_load": load_rate,
+            "plain_save": save_rate,
+            "engine_batch": engine_batch, "engine_batch_no_policy": open_batch,
+            "plain_batch": plain_batch}
 
 
 if __name__ == "__main__":

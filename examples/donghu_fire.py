@@ -3,8 +3,12 @@
     python examples/donghu_fire.py [SQLITE_FILE]
 
 Every call below is one command; each records facts with two times: when it
-happened (``occurred_at``) and when it was recorded (the clock). The same
-story ships as a scenario file: ``resilience demo`` replays that one.
+happened (``occurred_at``) and when it was recorded (the clock). Each is checked
+against the engine's policy (docs/security.md): the office registers Donghu, so
+it is its founder and acts as community staff; the grid leader acts in grid 3;
+squad members record their own arrival and the work of the fire they were
+dispatched to. The same story ships as a scenario file: ``resilience demo``
+replays that one.
 """
 
 import sys
@@ -63,9 +67,11 @@ def main(path: str) -> timedelta:
         engine.incidents.request_consent(fire, "storage-owner", "break the storage-room lock",
                                          actor=squad["wang"], occurred_at=at(6))
         # The consent and what followed were written up after the fire: late records.
+        # Only the resident asked answers (the policy lets nobody answer for them): here
+        # the storage room's owner, through the app as a resident.
         clock.set(at(25))
-        engine.incidents.grant_consent(fire, "storage-owner", actor=squad["wang"],
-                                       occurred_at=at(7))
+        owner = Actor("storage-owner", Role.RESIDENT)
+        engine.incidents.grant_consent(fire, "storage-owner", actor=owner, occurred_at=at(7))
         engine.incidents.force_entry(fire, "storage-room lock", actor=squad["zhao"],
                                      occurred_at=at(8))
         engine.incidents.find_source(fire, "Smouldering cardboard", actor=squad["li"],

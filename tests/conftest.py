@@ -113,15 +113,16 @@ def pg_url() -> Iterator[str]:
 
 @pytest.fixture
 def engine(store_url: str, clock: ManualClock) -> Iterator[Engine]:
-    """An engine on each store, with the manual clock."""
-    with Engine(store_url, clock=clock) as opened:
+    """An engine on each store, with the manual clock; no policy (these tests are about
+    the rules and stores, not who may act: tests/test_policy*.py are)."""
+    with Engine(store_url, clock=clock, policy=None) as opened:
         yield opened
 
 
 @pytest.fixture
 def memory_engine(clock: ManualClock) -> Iterator[Engine]:
-    """An in-memory engine, for tests about domain rules rather than storage."""
-    with Engine("memory:", clock=clock) as opened:
+    """An in-memory engine, for tests about domain rules rather than storage (no policy)."""
+    with Engine("memory:", clock=clock, policy=None) as opened:
         yield opened
 
 

@@ -158,7 +158,7 @@ class FactMachine(RuleBasedStateMachine, Generic[A]):
     def __init__(self) -> None:
         super().__init__()
         self.clock = ManualClock(T0 + timedelta(minutes=5))
-        self.engine = Engine("memory:", clock=self.clock)
+        self.engine = Engine("memory:", clock=self.clock, policy=None)
         # The model. Facts by version: effective time and event name.
         self.times: dict[int, datetime] = {}
         self.kinds: dict[int, str] = {}

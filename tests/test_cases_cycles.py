@@ -46,7 +46,7 @@ World = tuple[Engine, ManualClock, UUID]
 def world(clock: ManualClock) -> Iterator[World]:
     """An in-memory engine at noon on 1 March, with two communities of two grids each."""
     clock.set(at(12, 0))
-    with Engine("memory:", clock=clock) as engine:
+    with Engine("memory:", clock=clock, policy=None) as engine:
         yield engine, clock, setup_world(engine, clock).communities[0]
 
 

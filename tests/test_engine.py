@@ -77,7 +77,8 @@ def test_concurrent_writers_get_a_conflict_not_a_lost_update(shared_store_url: s
                                                              clock: ManualClock) -> None:
     """Two engines deciding on the same incident version: the second save raises ConflictError."""
     store_url = shared_store_url
-    with Engine(store_url, clock=clock) as first, Engine(store_url, clock=clock) as second:
+    with Engine(store_url, clock=clock, policy=None) as first, \
+            Engine(store_url, clock=clock, policy=None) as second:
         _, incident = _donghu(first)
         stale = second.incidents.get(incident)
         first.incidents.acknowledge(incident, actor=OFFICE)
@@ -92,8 +93,8 @@ def test_concurrent_writers_get_a_conflict_not_a_lost_update(shared_store_url: s
 def test_another_writers_facts_are_seen_by_the_next_command(shared_store_url: str,
                                                             clock: ManualClock) -> None:
     """An engine that cached an incident still decides on what other writers recorded since."""
-    with Engine(shared_store_url, clock=clock) as first, \
-            Engine(shared_store_url, clock=clock) as second:
+    with Engine(shared_store_url, clock=clock, policy=None) as first, \
+            Engine(shared_store_url, clock=clock, policy=None) as second:
         _, incident = _donghu(first)
         first.incidents.acknowledge(incident, actor=OFFICE)       # first caches the incident
         second.incidents.close(incident, "false_alarm", actor=OFFICE)

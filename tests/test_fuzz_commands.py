@@ -64,7 +64,7 @@ from resilience.domain.values import (
     ZoneType,
 )
 from resilience.review import review_to_html, review_to_json, review_to_markdown
-from resilience.services.core import AggregateService
+from resilience.services.core import FactService
 from test_validation import Flipping, HiddenLength, InRange, LyingUUID, LyingYear, Unhashable
 
 from conftest import OFFICE, T0, pg_schema, require_postgres
@@ -407,9 +407,9 @@ def _improvement_commands(w: World, d: Draw) -> dict[str, Callable[[], Call]]:
     }
 
 
-def _corrections(s: AggregateService[Any], on: Callable[[], Any],
+def _corrections(s: FactService[Any], on: Callable[[], Any],
                  d: Draw) -> dict[str, Callable[[], Call]]:
-    """The two corrections every aggregate's service takes (``AggregateService``)."""
+    """The two corrections every aggregate's service takes (``FactService``)."""
     return {
         "correct_time": lambda: _call(s.correct_time, on(), d(VERSIONS), d(MOMENTS), d(FREE),
                                       **common(d)),

@@ -173,7 +173,7 @@ def test_incremental_catch_up_equals_rebuild_and_a_fold_from_scratch(
            data=st.data())
     def check(steps: list[tuple[Any, ...]], page_size: int, data: DataObject) -> None:
         clock = ManualClock(T0)
-        with fresh_url(kind, tmp_path) as url, Engine(url, clock=clock) as engine:
+        with fresh_url(kind, tmp_path) as url, Engine(url, clock=clock, policy=None) as engine:
             views = engine.views
             assert [p.view for p in views.projections] == ["timelines", "cases", "plans"]
             views.page_size = page_size
@@ -208,7 +208,7 @@ def test_incremental_catch_up_equals_rebuild_and_a_fold_from_scratch(
             assert first_page == [True]
             assert snapshot(engine) == incremental
             if kind != "memory":
-                with Engine(url, clock=clock) as other:
+                with Engine(url, clock=clock, policy=None) as other:
                     assert other.views.position == views.position
                     other.views.page_size = data.draw(st.integers(1, 50), label="other page")
                     assert other.views.rebuild() == logged(engine)
@@ -242,7 +242,7 @@ def test_reopen_cycles_and_amendments_fold_incrementally_as_from_scratch(
     """A second cycle, amendments after closure and corrected participants, caught up after
     every step in pages of any size: the documents of a fold from scratch."""
     clock = ManualClock(T0)
-    with Engine("memory:", clock=clock) as engine:
+    with Engine("memory:", clock=clock, policy=None) as engine:
         engine.views.page_size = page_size
         world = setup_world(engine, clock)
         for entry in CYCLES_AND_AMENDMENTS:
@@ -271,7 +271,7 @@ def test_a_page_delivered_again_is_refused_and_changes_nothing(kind: str, tmp_pa
     @given(steps=histories, data=st.data())
     def check(steps: list[tuple[Any, ...]], data: DataObject) -> None:
         clock = ManualClock(T0)
-        with fresh_url(kind, tmp_path) as url, Engine(url, clock=clock) as engine:
+        with fresh_url(kind, tmp_path) as url, Engine(url, clock=clock, policy=None) as engine:
             views, store = engine.views, engine.views.store
             _history(engine, clock, steps)
             views.catch_up()
@@ -301,7 +301,7 @@ def test_a_commit_whose_position_is_not_ahead_changes_nothing(kind: str, tmp_pat
     """A page committed at the current position but ending at or before it is refused whole."""
     _needs(kind)
     clock = ManualClock(T0)
-    with fresh_url(kind, tmp_path) as url, Engine(url, clock=clock) as engine:
+    with fresh_url(kind, tmp_path) as url, Engine(url, clock=clock, policy=None) as engine:
         views, store = engine.views, engine.views.store
         setup_world(engine, clock)
         views.catch_up()
@@ -323,8 +323,8 @@ def test_a_page_folded_before_a_rebuild_is_refused_even_at_the_same_position(
     """A rebuild that counts back up to a reader's position still makes the reader's page stale."""
     _needs(kind)
     clock = ManualClock(T0)
-    with fresh_url(kind, tmp_path) as url, Engine(url, clock=clock) as reader, \
-            Engine(url, clock=clock) as rebuilder:
+    with fresh_url(kind, tmp_path) as url, Engine(url, clock=clock, policy=None) as reader, \
+            Engine(url, clock=clock, policy=None) as rebuilder:
         world = setup_world(reader, clock)
         reader.views.catch_up()
         incident = reader.incidents.detect(world.communities[0], incident_type="fire",
@@ -359,7 +359,7 @@ def test_stopping_between_pages_and_resuming_equals_one_run(kind: str, tmp_path:
     @given(steps=histories, page_size=st.integers(min_value=1, max_value=6), data=st.data())
     def check(steps: list[tuple[Any, ...]], page_size: int, data: DataObject) -> None:
         clock = ManualClock(T0)
-        with fresh_url(kind, tmp_path) as url, Engine(url, clock=clock) as engine:
+        with fresh_url(kind, tmp_path) as url, Engine(url, clock=clock, policy=None) as engine:
             views = engine.views
             views.page_size = page_size
             world = setup_world(engine, clock)
@@ -399,7 +399,7 @@ def test_a_failure_inside_a_page_leaves_nothing_of_it_and_resuming_equals_one_ru
     def check(steps: list[tuple[Any, ...]], page_size: int, where: str,
               data: DataObject) -> None:
         clock = ManualClock(T0)
-        with fresh_url(kind, tmp_path) as url, Engine(url, clock=clock) as engine:
+        with fresh_url(kind, tmp_path) as url, Engine(url, clock=clock, policy=None) as engine:
             views = engine.views
             views.page_size = page_size
             _history(engine, clock, steps)
@@ -463,8 +463,9 @@ def test_two_readers_on_one_store_fold_each_event_once(kind: str, tmp_path: Path
     @given(steps=histories, sizes=st.tuples(st.integers(1, 4), st.integers(1, 4)))
     def check(steps: list[tuple[Any, ...]], sizes: tuple[int, int]) -> None:
         clock = ManualClock(T0)
-        with (fresh_url(kind, tmp_path) as url, Engine(url, clock=clock) as writer,
-              Engine(url, clock=clock) as first, Engine(url, clock=clock) as second):
+        with (fresh_url(kind, tmp_path) as url, Engine(url, clock=clock, policy=None) as writer,
+              Engine(url, clock=clock, policy=None) as first,
+              Engine(url, clock=clock, policy=None) as second):
             readers = (first, second)
             for reader, size in zip(readers, sizes, strict=True):
                 reader.views.page_size = size
@@ -509,8 +510,8 @@ def test_two_readers_taking_turns_see_each_others_pages(kind: str, tmp_path: Pat
            data=st.data())
     def check(steps: list[tuple[Any, ...]], sizes: tuple[int, int], data: DataObject) -> None:
         clock = ManualClock(T0)
-        with (fresh_url(kind, tmp_path) as url, Engine(url, clock=clock) as first,
-              Engine(url, clock=clock) as second):
+        with (fresh_url(kind, tmp_path) as url, Engine(url, clock=clock, policy=None) as first,
+              Engine(url, clock=clock, policy=None) as second):
             readers = (first, second)
             for reader, size in zip(readers, sizes, strict=True):
                 reader.views.page_size = size
@@ -555,8 +556,8 @@ def test_a_reader_folding_while_another_engine_starts_a_rebuild_starts_over(
     """A page being folded when another engine's rebuild empties the views is refolded, not lost."""
     _needs(kind)
     clock = ManualClock(T0)
-    with (fresh_url(kind, tmp_path) as url, Engine(url, clock=clock) as rebuilder,
-          Engine(url, clock=clock) as reader):
+    with (fresh_url(kind, tmp_path) as url, Engine(url, clock=clock, policy=None) as rebuilder,
+          Engine(url, clock=clock, policy=None) as reader):
         world = setup_world(rebuilder, clock)
         rebuilder.views.catch_up()
         rebuilder.communities.add_grid(world.communities[0], "g3", "Grid 3", actor=STAFF)
@@ -582,7 +583,7 @@ def test_a_reader_folding_while_another_engine_starts_a_rebuild_starts_over(
 def test_wait_returns_once_a_follower_has_folded_the_write(store_url: str,
                                                           clock: ManualClock) -> None:
     """With fresh_views=False, wait(receipt.position) returns once the follower shows the write."""
-    with Engine(store_url, clock=clock, fresh_views=False) as engine:
+    with Engine(store_url, clock=clock, fresh_views=False, policy=None) as engine:
         views = engine.views
         community = engine.communities.register(district="D", subdistrict="S", name="East",
                                                 actor=STAFF)
@@ -615,7 +616,7 @@ def test_wait_returns_once_a_follower_has_folded_the_write(store_url: str,
 def test_a_failing_follower_keeps_the_error_and_recovers(clock: ManualClock) -> None:
     """A follower whose catch-up fails keeps the error, leaves the views as they were, then
     recovers."""
-    with Engine("memory:", clock=clock, fresh_views=False) as engine:
+    with Engine("memory:", clock=clock, fresh_views=False, policy=None) as engine:
         views = engine.views
         setup_world(engine, clock)
         calls = _Calls(1)
@@ -654,7 +655,7 @@ def test_a_follower_outlasts_any_number_of_failures_in_a_row(clock: ManualClock)
     """After more failed attempts in a row than a float can double over (1,024: a long
     outage), the follower still pauses at most ``max(interval, 2)`` s and keeps trying,
     then recovers (its pause once overflowed and the thread died)."""
-    with Engine("memory:", clock=clock, fresh_views=False) as engine:
+    with Engine("memory:", clock=clock, fresh_views=False, policy=None) as engine:
         views = engine.views
         setup_world(engine, clock)
         blocked, down = threading.Event(), [True]
@@ -683,7 +684,7 @@ def test_a_follower_outlasts_any_number_of_failures_in_a_row(clock: ManualClock)
 
 def test_a_followers_pause_doubles_up_to_its_cap() -> None:
     """The pause after n failures in a row is interval * 2**n, at most max(interval, 2) s."""
-    with Engine("memory:", fresh_views=False) as engine, \
+    with Engine("memory:", fresh_views=False, policy=None) as engine, \
             engine.views.follow(interval=0.25) as follower:
         pauses = []
         for failures in (0, 1, 2, 3, 4, 1_024, 10**6):
@@ -698,7 +699,7 @@ def test_a_follower_needs_an_interval_of_seconds_within_a_day(interval: Any) -> 
     """An interval that is not a number of seconds > 0 and at most a day is refused before
     any thread starts (0 polled without pause; inf and 1e300 overflowed the thread's wait)."""
     threads = threading.active_count()
-    with Engine("memory:", fresh_views=False) as engine:
+    with Engine("memory:", fresh_views=False, policy=None) as engine:
         with pytest.raises(InvalidInputError, match="interval"):
             engine.views.follow(interval)
         assert threading.active_count() == threads
@@ -708,7 +709,7 @@ def test_a_follower_stopped_by_a_fault_of_its_own_says_so(
         clock: ManualClock, caplog: pytest.LogCaptureFixture) -> None:
     """Should the follower's thread stop on an error (not the store's: those are retried),
     ``running`` turns False, ``error`` keeps the error and one error line is logged."""
-    with Engine("memory:", clock=clock, fresh_views=False) as engine, \
+    with Engine("memory:", clock=clock, fresh_views=False, policy=None) as engine, \
             patch.object(Follower, "_follow", side_effect=Crash("a fault of the follower")):
         follower = engine.views.follow(interval=0.01)
         assert _until(lambda: not follower.running)
@@ -731,14 +732,14 @@ def test_a_new_version_folds_views_of_its_own_beside_the_old_and_prunes_them(
     clock = ManualClock(T0)
     newer = patch("resilience.projections.runner.VERSION", VERSION + 1)
     with fresh_url(kind, tmp_path) as url:
-        with Engine(url, clock=clock) as old:
+        with Engine(url, clock=clock, policy=None) as old:
             world = setup_world(old, clock)
             incident = old.incidents.detect(
                 world.communities[0], incident_type="fire", severity="high",
                 location=Location(grid="g1"), description="smoke", actor=STAFF).aggregate_id
             old.views.catch_up()
             before, head = snapshot(old), old.views.head
-        with newer, Engine(url, clock=clock) as new:
+        with newer, Engine(url, clock=clock, policy=None) as new:
             assert new.views.stored_names == {"timelines": f"timelines/v{VERSION + 1}",
                                               "cases": f"cases/v{VERSION + 1}",
                                               "plans": f"plans/v{VERSION + 1}",
@@ -747,7 +748,8 @@ def test_a_new_version_folds_views_of_its_own_beside_the_old_and_prunes_them(
             assert [e.action for e in new.timeline(incident).entries] == ["Detected"]
             assert new.views.position == head
             assert snapshot(new) == before == reference(new)
-        with Engine(url, clock=clock) as old, newer, Engine(url, clock=clock) as new:
+        with Engine(url, clock=clock, policy=None) as old, newer, \
+                Engine(url, clock=clock, policy=None) as new:
             assert old.views.position == new.views.position == head
             assert snapshot(old) == before
             old.incidents.add_note(incident, "still smoking", actor=STAFF)

@@ -28,7 +28,7 @@ LEADER = Actor("zhang-chuanlian", Role.GRID_LEADER)
 
 @pytest.fixture
 def donghu() -> Iterator[tuple[Engine, UUID, UUID]]:
-    with Engine("memory:") as engine:
+    with Engine("memory:", policy=None) as engine:
         result = replay(engine, load_scenario(DONGHU_FIRE))
         yield engine, result.community_id, result.incidents["donghu-fire"]
 

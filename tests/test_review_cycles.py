@@ -47,7 +47,7 @@ def at(hhmm: str) -> datetime:
 def rekindle() -> Iterator[tuple[Engine, ManualClock, UUID, UUID]]:
     """The rekindled fire, closed at 11:40, not yet amended."""
     clock = ManualClock(at("10:00"))
-    with Engine("memory:", clock=clock) as engine:
+    with Engine("memory:", clock=clock, policy=None) as engine:
         community = engine.communities.register(
             district="Taishan District", subdistrict="Daimiao Subdistrict",
             name="Donghu Community", actor=OFFICE).aggregate_id

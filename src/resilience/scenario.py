@@ -6,6 +6,12 @@ naming the entry and its line, what only scenarios can get wrong); this module
 records the actions through the public engine API inside one batch, so a file
 either loads whole or records nothing; errors name the entry (1-based) and its
 line in the file.
+
+A replay is an import: it runs under an importer's identity (``engine.importing``),
+by default ``SCENARIO_IMPORTER``, ``Actor("scenario-importer", Role.SYSTEM)``. The
+entries' actors are recorded as the file gives them, each stamped
+``imported_by=<the importer's person id>``; they are not checked against the policy one
+by one (history is what happened), the importer is (it must be allowed ``"import"``).
 """
 
 import inspect
@@ -20,6 +26,7 @@ from attrs import field, frozen
 
 from resilience.clock import ManualClock
 from resilience.domain.validation import shown
+from resilience.domain.values import Actor, Role
 from resilience.engine import Engine
 from resilience.errors import InvalidInputError, NotFoundError, ResilienceError, ScenarioError
 from resilience.review.keys import incident_review_key
@@ -38,8 +45,13 @@ from resilience.services.improvements import improvement_id_for
 from resilience.services.incidents import incident_id_for
 from resilience.services.orders import order_id_for
 
-__all__ = ["FORMAT", "MAX_BYTES", "MAX_DEPTH", "MAX_NAME", "VERSIONS", "Action", "ReplayResult",
-           "Scenario", "load_scenario", "parse_scenario", "replay", "replay_file"]
+__all__ = ["FORMAT", "MAX_BYTES", "MAX_DEPTH", "MAX_NAME", "SCENARIO_IMPORTER", "VERSIONS",
+           "Action", "ReplayResult", "Scenario", "load_scenario", "parse_scenario", "replay",
+           "replay_file"]
+
+SCENARIO_IMPORTER = Actor("scenario-importer", Role.SYSTEM)
+"""Whom a replay imports as unless told otherwise: the system role, which the default
+policy allows to import."""
 
 
 @frozen
@@ -75,32 +87,37 @@ def parse_scenario(text: str) -> Scenario:
                     header.community, tuple(actions))
 
 
-def replay(engine: Engine, scenario: Scenario) -> ReplayResult:
-    """Record a scenario through the engine: all of it, or (on any error) nothing.
+def replay(engine: Engine, scenario: Scenario, *,
+           importer: Actor = SCENARIO_IMPORTER) -> ReplayResult:
+    """Record a scenario through the engine, imported as ``importer``: all of it, or (on
+    any error) nothing.
 
     Each action's recorded time is its ``recorded_at`` (default: its ``at``),
     so a replayed history keeps its late reports and corrections.
     """
-    return _record(engine, scenario, iter(scenario.actions))
+    return _record(engine, importer, scenario, iter(scenario.actions))
 
 
-def replay_file(engine: Engine, path: str | Path) -> ReplayResult:
-    """Read a scenario file and record it, one entry at a time (the file is never
-    held parsed whole): all of it, or (on any error, found early or late) nothing."""
-    return _record(engine, *read_scenario(read_file(path)))
+def replay_file(engine: Engine, path: str | Path, *,
+                importer: Actor = SCENARIO_IMPORTER) -> ReplayResult:
+    """Read a scenario file and record it, imported as ``importer``, one entry at a time
+    (the file is never held parsed whole): all of it, or (on any error, found early or
+    late) nothing."""
+    return _record(engine, importer, *read_scenario(read_file(path)))
 
 
 # Replaying ---------------------------------------------------------------------------------
 
 
-def _record(engine: Engine, scenario: Scenario, actions: Iterator[Action]) -> ReplayResult:
+def _record(engine: Engine, importer: Actor, scenario: Scenario,
+            actions: Iterator[Action]) -> ReplayResult:
     """One batch, so all or nothing: eventsourcing saves a batch in one transaction, and
     the batch discards everything when an entry (or the file after it) is refused."""
     first = next(actions, None)
     if first is None:
         raise ScenarioError("'actions' must be a non-empty list")
     clock = ManualClock(first.recorded_at)
-    player = engine.with_clock(clock)
+    player = engine.importing(importer).with_clock(clock)
     community = scenario.community_id
     keys: dict[str, dict[str, UUID]] = {"incident": {}, "order": {}, "improvement": {}}
     labels: dict[str, Receipt] = {}

@@ -28,7 +28,7 @@ from uuid import UUID
 
 import attrs
 from cattrs import Converter
-from cattrs.gen import make_dict_structure_fn
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.preconf.json import make_converter
 
 from resilience.domain.validation import shown
@@ -163,6 +163,11 @@ def _make() -> Converter:
     conv.register_structure_hook(timedelta, _timedelta)
     for cls in VALUE_CLASSES:
         conv.register_structure_hook(cls, _stored(conv, cls))
+    # An actor's optional fields are left out when None, so an actor without them is
+    # stored byte for byte as before they existed (and read back with their default).
+    omitted = override(omit_if_default=True)
+    conv.register_unstructure_hook(
+        Actor, make_dict_unstructure_fn(Actor, conv, override=omitted, imported_by=omitted))
     return conv
 
 

@@ -169,10 +169,24 @@ MAX_HOUSEHOLDS = 10_000
 
 @frozen
 class Actor:
-    """Who issued a command and in which role they acted."""
+    """Who issued a command and in which role they acted: a *claim*, which the engine's
+    policy (resilience.domain.policy) checks against the community's roster at the moment
+    the action happened.
+
+    ``override``: the actor acts outside what the policy allows them, and says why (a
+    person on the roster may, in an emergency; the fact records it). ``imported_by``: the
+    person id of the importer under whose identity the fact was imported; the engine sets
+    it in import mode (``engine.importing``), callers of ordinary commands never do.
+    Both default to None, and are left out of the stored event when None, so an actor
+    without them is stored exactly as before they existed.
+    """
 
     person_id: str = field(validator=non_empty_field)
     role: Role = field(converter=_role)
+    override: str | None = field(default=None, kw_only=True,
+                                 validator=optional_non_empty_field)
+    imported_by: str | None = field(default=None, kw_only=True,
+                                    validator=optional_non_empty_field)
 
 
 @frozen

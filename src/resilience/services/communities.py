@@ -3,15 +3,21 @@
 from datetime import datetime
 from uuid import UUID
 
+from resilience.domain.base import Context, FactAggregate
 from resilience.domain.organisation import Community, community_id
+from resilience.domain.policy import Target
 from resilience.domain.values import Actor, CareCard, Employment, Role, UnitSpec, ZoneType
-from resilience.services.core import AggregateService, Receipt
+from resilience.services.core import FactService, Receipt
+
+_AREA_FIELDS = ("grid_id", "area_id", "building_id", "micro_grid_id", "scope")
+"""The fields in which a community's facts name the area they are about."""
 
 
-class Communities(AggregateService[Community]):
+class Communities(FactService[Community]):
     """``engine.communities``: register communities and keep their organisation current."""
 
     aggregate_class = Community
+    name = "communities"
 
     @staticmethod
     def id_for(district: str, subdistrict: str, name: str) -> UUID:
@@ -23,40 +29,51 @@ class Communities(AggregateService[Community]):
         occurred_at: datetime | None = None, command_id: str | None = None,
     ) -> Receipt:
         ctx = self._store.context(actor, occurred_at, command_id)
-        return self._store.create(
-            Community, community_id(district, subdistrict, name), ctx,
-            lambda: Community.register(ctx, district=district, subdistrict=subdistrict, name=name),
-        )
+
+        def build() -> Community:
+            # No roster yet: whoever the policy lets register it becomes its founder.
+            self._store.authorize("communities.register", ctx, None,
+                                  lambda: Target(what="the new community"))
+            return Community.register(ctx, district=district, subdistrict=subdistrict,
+                                      name=name)
+
+        return self._store.create(Community, community_id(district, subdistrict, name), ctx,
+                                  build)
 
     def add_grid(self, community: UUID, grid_id: str, name: str = "", *, actor: Actor,
                  occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:
         return self._run(community, actor, occurred_at, command_id,
-                         lambda c, ctx: c.add_grid(ctx, grid_id, name))
+                         lambda c, ctx: c.add_grid(ctx, grid_id, name),
+                         command="add_grid")
 
     def add_micro_grid(self, community: UUID, micro_grid_id: str, grid_id: str, name: str = "",
                        *, actor: Actor, occurred_at: datetime | None = None,
                        command_id: str | None = None) -> Receipt:
         return self._run(community, actor, occurred_at, command_id,
-                         lambda c, ctx: c.add_micro_grid(ctx, micro_grid_id, grid_id, name))
+                         lambda c, ctx: c.add_micro_grid(ctx, micro_grid_id, grid_id, name),
+                         command="add_micro_grid", area=grid_id)
 
     def add_building(self, community: UUID, building_id: str, parent: str,
                      units: list[UnitSpec] | tuple[UnitSpec, ...], name: str = "", *,
                      actor: Actor, occurred_at: datetime | None = None,
                      command_id: str | None = None) -> Receipt:
         return self._run(community, actor, occurred_at, command_id,
-                         lambda c, ctx: c.add_building(ctx, building_id, parent, units, name))
+                         lambda c, ctx: c.add_building(ctx, building_id, parent, units, name),
+                         command="add_building", area=parent)
 
     def classify_zone(self, community: UUID, area_id: str, zone_type: ZoneType | str, *,
                       actor: Actor, occurred_at: datetime | None = None,
                       command_id: str | None = None) -> Receipt:
         return self._run(community, actor, occurred_at, command_id,
-                         lambda c, ctx: c.classify_zone(ctx, area_id, zone_type))
+                         lambda c, ctx: c.classify_zone(ctx, area_id, zone_type),
+                         command="classify_zone", area=area_id)
 
     def enrol(self, community: UUID, person_id: str, name: str, phone: str = "",
               skills: list[str] | tuple[str, ...] = (), *, actor: Actor,
               occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:
         return self._run(community, actor, occurred_at, command_id,
-                         lambda c, ctx: c.enrol(ctx, person_id, name, phone, skills))
+                         lambda c, ctx: c.enrol(ctx, person_id, name, phone, skills),
+                         command="enrol", subject=person_id)
 
     def assign_role(self, community: UUID, person_id: str, role: Role | str,
                     scope: str | None = None, *, employment: Employment | str | None = None,
@@ -65,26 +82,30 @@ class Communities(AggregateService[Community]):
         return self._run(community, actor, occurred_at, command_id,
                          lambda c, ctx: c.assign_role(ctx, person_id, role, scope,
                                                       employment=employment,
-                                                      affiliation=affiliation))
+                                                      affiliation=affiliation),
+                         command="assign_role", subject=person_id, area=scope)
 
     def relieve_role(self, community: UUID, person_id: str, role: Role | str,
                      scope: str | None = None, reason: str = "", *, actor: Actor,
                      occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:
         return self._run(community, actor, occurred_at, command_id,
-                         lambda c, ctx: c.relieve_role(ctx, person_id, role, scope, reason))
+                         lambda c, ctx: c.relieve_role(ctx, person_id, role, scope, reason),
+                         command="relieve_role", subject=person_id, area=scope)
 
     def issue_care_card(self, community: UUID, grid_id: str, card: CareCard, *, actor: Actor,
                         occurred_at: datetime | None = None,
                         command_id: str | None = None) -> Receipt:
         return self._run(community, actor, occurred_at, command_id,
-                         lambda c, ctx: c.issue_care_card(ctx, grid_id, card))
+                         lambda c, ctx: c.issue_care_card(ctx, grid_id, card),
+                         command="issue_care_card", area=grid_id)
 
     def hold_activity(self, community: UUID, *, title: str, category: str, participants: int,
                       grid: str | None = None, actor: Actor, occurred_at: datetime | None = None,
                       command_id: str | None = None) -> Receipt:
         """Record an activity held for residents (counted as activities held and person-times)."""
         return self._run(community, actor, occurred_at, command_id,
-                         lambda c, ctx: c.hold_activity(ctx, title, category, participants, grid))
+                         lambda c, ctx: c.hold_activity(ctx, title, category, participants, grid),
+                         command="hold_activity", area=grid)
 
     def correct_participants(self, community: UUID, corrects: int, participants: int,
                              reason: str, *, actor: Actor, occurred_at: datetime | None = None,
@@ -94,4 +115,23 @@ class Communities(AggregateService[Community]):
         corrected number."""
         return self._run(community, actor, occurred_at, command_id,
                          lambda c, ctx: c.correct_participants(ctx, corrects, participants,
-                                                               reason))
+                                                               reason),
+                         command="correct_participants", corrects=corrects)
+
+    def _community_of(self, aggregate: Community) -> Community:
+        return aggregate
+
+    def _fact_area(self, fact: FactAggregate.Event) -> str | None:
+        """The area a community's fact names (an activity's grid, a building, a role's
+        scope, a classified area), if any."""
+        for name in _AREA_FIELDS:
+            value = getattr(fact, name, None)
+            if isinstance(value, str):
+                return value
+        return None
+
+    def _target(self, aggregate: Community, ctx: Context, subject: object,
+                area: object) -> Target:
+        return Target(area=area if isinstance(area, str) else None,
+                      subject=subject if isinstance(subject, str) else None,
+                      what=aggregate.name)

@@ -1,14 +1,22 @@
-"""The load -> decide -> save loop every command goes through, and its receipts."""
+"""The load -> authorize -> decide -> save loop every command goes through, and its receipts.
+
+Authorization (resilience.domain.policy) comes first in the loop: a command the policy
+refuses raises PermissionDeniedError before the aggregate decides anything, so a refusal
+records nothing and tells the refused actor nothing about the aggregate's state. The
+roster it checks is the community's as stored now: a cached community is caught up with
+whatever another writer recorded since (one query), so a person relieved by another
+writer can't act on this engine's stale copy; inside a batch, the batch's own facts count.
+"""
 
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
 from uuid import UUID
 
-from attrs import field, frozen
+from attrs import evolve, field, frozen
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import (
     ApplicationRecorder,
@@ -27,11 +35,14 @@ from resilience.adapters.store import (
 )
 from resilience.clock import Clock
 from resilience.domain.base import Context, FactAggregate
+from resilience.domain.organisation import Community
+from resilience.domain.policy import IMPORT, Policy, Target
 from resilience.domain.validation import check_uuid
-from resilience.domain.values import Actor
+from resilience.domain.values import ROSTER_ROLES, Actor
 from resilience.errors import (
     AlreadyExistsError,
     ConflictError,
+    InvalidInputError,
     InvalidTransitionError,
     NotFoundError,
     ResilienceError,
@@ -127,12 +138,20 @@ class EventStoreApplication(Application[UUID]):
 
 
 class Store:
-    """An application, a clock, and the command loop shared by the services."""
+    """An application, a clock, the policy commands are checked against (None: none), the
+    importer commands are recorded under (None: ordinary commands), and the command loop
+    shared by the services."""
 
-    def __init__(self, app: EventStoreApplication, clock: Clock, cache_size: int = 1024) -> None:
+    def __init__(self, app: EventStoreApplication, clock: Clock, cache_size: int = 1024, *,
+                 policy: Policy | None = None, importer: Actor | None = None) -> None:
         self.app = app
         self.clock = clock
+        self.policy = policy
+        self.importer = importer
         self._batch: dict[UUID, FactAggregate] | None = None
+        self._read_in_batch: set[UUID] = set()
+        """Aggregates ``current`` read from the store in this batch: read once, so a batch
+        decides on one snapshot of them (and its own facts), as one transaction would."""
         self._batch_thread: int | None = None
         # Aggregates as of their last successful save through this store, so a
         # command needn't re-read the whole history. Anything that fails evicts
@@ -144,6 +163,17 @@ class Store:
         self.timeout = None if setting is None else seconds(setting, TIMEOUT_SETTING)
         """Seconds a command waits for another command of this store to finish (the
         store's timeout; None in memory): its whole wait stays bounded."""
+
+    def derived(self, *, clock: Clock | None = None, importer: Actor | None = None) -> "Store":
+        """A store on the same application and policy, with another clock or importer (a
+        cache and lock of its own, as any other writer's)."""
+        return Store(self.app, self.clock if clock is None else clock, self._cache_size,
+                     policy=self.policy, importer=self.importer if importer is None else importer)
+
+    def locked(self) -> AbstractContextManager[None]:
+        """Hold the store's lock (re-entrant) across reads and a command: ``current``
+        hands out the cached aggregate itself, which only the lock keeps still."""
+        return self._locked()
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -168,6 +198,7 @@ class Store:
                 raise InvalidTransitionError("batches do not nest")
             held: dict[UUID, FactAggregate] = {}
             self._batch, self._batch_thread = held, threading.get_ident()
+            self._read_in_batch = set()
             result = Batch()
             try:
                 yield result
@@ -192,9 +223,84 @@ class Store:
         self, actor: Actor, occurred_at: datetime | None, command_id: str | None
     ) -> Context:
         recorded_at = self.clock()
+        if isinstance(actor, Actor):  # Context refuses anything else
+            actor = self._stamped(actor)
         # Context checks the actor and both moments (recorded_at: what the clock said).
         return Context(actor, recorded_at if occurred_at is None else occurred_at,
                        recorded_at, command_id)
+
+    def _stamped(self, actor: Actor) -> Actor:
+        """The actor as recorded: with the importer's id when importing. Only the engine
+        sets ``imported_by``: a caller's actor carrying another is refused."""
+        importer = None if self.importer is None else self.importer.person_id
+        if actor.imported_by is not None and actor.imported_by != importer:
+            raise InvalidInputError(
+                "imported_by is set by the engine when it imports (engine.importing), not "
+                f"by a command's actor; got {actor.imported_by!r}")
+        if importer is None or actor.imported_by == importer:
+            return actor
+        return evolve(actor, imported_by=importer)
+
+    # Authorization ----------------------------------------------------------------
+
+    def authorize(self, command: str, ctx: Context, community: Community | UUID | None,
+                  target: Callable[[], Target]) -> None:
+        """Raise PermissionDeniedError unless the policy lets the context's actor do
+        ``command`` on ``target()`` in ``community`` (a Community, its id, or None before
+        it is registered). When importing, the actor is not checked: the importer must
+        be allowed ``"import"`` there, at the moment of recording. Call it holding the
+        store's lock (inside ``create``'s build or ``change``'s decide)."""
+        if self.policy is None:
+            return
+        if self.importer is not None:
+            # A system importer stands off the roster: its community need not be read.
+            needed = self.importer.role in ROSTER_ROLES and community is not None
+            self.policy.check(self._community(community) if needed else None, self.importer,
+                              IMPORT, at=ctx.recorded_at, recorded_at=ctx.recorded_at)
+            return
+        self.policy.enforce(self._community(community), ctx, command, target)
+
+    def _community(self, community: Community | UUID | None) -> Community | None:
+        if community is None or isinstance(community, Community):
+            return community
+        return self.current(Community, community)
+
+    def current(self, cls: type[A], aggregate_id: UUID) -> A:
+        """The aggregate as stored now, with this thread's batch's facts: the cached copy
+        caught up with what other writers recorded since it was cached (one query for
+        the events after its version), else loaded (and cached). Hold the store's lock."""
+        _require_id(cls, aggregate_id)  # before the cache, as ``change`` does
+        held = self._held().get(aggregate_id)
+        if held is not None:
+            return _checked(cls, aggregate_id, held)
+        cached = self._cache.get(aggregate_id)
+        if cached is None:
+            aggregate = self.load(cls, aggregate_id)
+        elif aggregate_id in self._read_in_batch and self._in_batch():
+            return _checked(cls, aggregate_id, cached)  # this batch's snapshot of it
+        else:
+            aggregate = _checked(cls, aggregate_id, cached)
+            newer = self.app.recorder.select_events(aggregate_id, gt=aggregate.version)
+            if newer:
+                aggregate = _fold(aggregate, map(self.app.mapper.to_domain_event, newer))
+        if self._in_batch():
+            self._read_in_batch.add(aggregate_id)
+        self._remember(aggregate)
+        return aggregate
+
+    def recorded_fact(self, aggregate: FactAggregate,
+                      version: object) -> FactAggregate.Event | None:
+        """The fact at ``version`` as it was recorded (its actor and recorded time), from
+        the aggregate's unsaved facts or the store; None if it has no such fact."""
+        if type(version) is not int or not 1 <= version <= aggregate.version:
+            return None
+        for event in aggregate.pending_events:
+            if event.originator_version == version:
+                return cast(FactAggregate.Event, event)
+        stored = self.app.recorder.select_events(aggregate.id, gt=version - 1, lte=version)
+        if not stored:
+            return None
+        return cast(FactAggregate.Event, self.app.mapper.to_domain_event(stored[0]))
 
     def load(self, cls: type[A], aggregate_id: UUID) -> A:
         """The aggregate as stored now, as a fresh object the caller may keep."""
@@ -207,6 +313,9 @@ class Store:
         except AggregateNotFoundError:
             raise NotFoundError(f"no {cls.kind} with id {aggregate_id}") from None
         return _checked(cls, aggregate_id, aggregate)
+
+    def _in_batch(self) -> bool:
+        return self._batch is not None and self._batch_thread == threading.get_ident()
 
     def _held(self) -> dict[UUID, FactAggregate]:
         """This thread's batch, if it is in one: other threads never see unsaved facts."""
@@ -316,9 +425,12 @@ class Store:
 
 
 class AggregateService(Generic[A]):
-    """Commands on one kind of aggregate; subclasses add one short method per command."""
+    """Commands on one kind of aggregate; subclasses add one short method per command,
+    each named in the policy ``"<name>.<method>"`` (resilience.domain.policy.COMMANDS)."""
 
     aggregate_class: type[A]
+    name: ClassVar[str]
+    """The service's name in command names: ``"incidents"`` for ``"incidents.contain"``."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -329,11 +441,62 @@ class AggregateService(Generic[A]):
 
     def _run(
         self, aggregate_id: UUID, actor: Actor, occurred_at: datetime | None,
-        command_id: str | None, decide: Callable[[A, Context], None],
+        command_id: str | None, decide: Callable[[A, Context], None], *, command: str,
+        subject: object = None, subject_is: str | None = None, area: object = None,
+        corrects: object = None,
     ) -> Receipt:
+        """Run ``command`` (a method name) on the aggregate: authorize, then ``decide``.
+        ``subject``: the person the command is about (``own`` in the policy), described
+        as ``subject_is`` in refusals; ``area``: the area it names (community commands);
+        ``corrects``: the version it corrects."""
         ctx = self._store.context(actor, occurred_at, command_id)
-        return self._store.change(self.aggregate_class, aggregate_id, ctx,
-                                  lambda aggregate: decide(aggregate, ctx))
+        named = f"{self.name}.{command}"
+
+        def run(aggregate: A) -> None:
+            self._store.authorize(
+                named, ctx, self._community_of(aggregate),
+                lambda: self._about(aggregate, ctx, subject=subject, subject_is=subject_is,
+                                    area=area, corrects=corrects))
+            decide(aggregate, ctx)
+
+        return self._store.change(self.aggregate_class, aggregate_id, ctx, run)
+
+    def _community_of(self, aggregate: A) -> Community | UUID:
+        """The community the aggregate belongs to: its ``community_id`` (a community's
+        service answers the community itself)."""
+        community: UUID = getattr(aggregate, "community_id")  # noqa: B009 (not on the base)
+        return community
+
+    def _target(self, aggregate: A, ctx: Context, subject: object, area: object) -> Target:
+        """What a command on ``aggregate`` acts on, as the policy needs it."""
+        raise NotImplementedError
+
+    def _fact_area(self, fact: FactAggregate.Event) -> str | None:
+        """The area one fact of the aggregate is about, where it has one of its own (a
+        community's facts: the grid an activity was held in); None: the aggregate's."""
+        return None
+
+    def _about(self, aggregate: A, ctx: Context, *, subject: object, subject_is: str | None,
+               area: object, corrects: object) -> Target:
+        """``_target``, and for a correction the corrected fact: its recorder is the
+        subject (``own``), its recorded time opens the correction's window, and its area
+        (if it has one of its own) is where the correction acts."""
+        target = self._target(aggregate, ctx, subject, area)
+        if subject_is is not None:
+            target = evolve(target, subject_is=subject_is)
+        if corrects is None:
+            return target
+        fact = self._store.recorded_fact(aggregate, corrects)
+        if fact is None:  # no such fact: the aggregate refuses the correction itself
+            return evolve(target, subject=None, subject_is="who recorded the fact")
+        return evolve(target, area=self._fact_area(fact) or target.area,
+                      subject=fact.actor.person_id, subject_is="who recorded the fact",
+                      corrected=fact.originator_version, corrected_recorded_at=fact.timestamp)
+
+
+class FactService(AggregateService[A]):
+    """A service whose aggregates' facts are corrected by the two commands every one of
+    them takes (communities, incidents, orders, improvement items)."""
 
     def correct_time(
         self, aggregate_id: UUID, corrects: int, corrected_to: datetime, reason: str, *,
@@ -341,7 +504,8 @@ class AggregateService(Generic[A]):
     ) -> Receipt:
         """Record that the fact at version ``corrects`` really happened at ``corrected_to``."""
         return self._run(aggregate_id, actor, occurred_at, command_id,
-                         lambda a, ctx: a.correct_time(ctx, corrects, corrected_to, reason))
+                         lambda a, ctx: a.correct_time(ctx, corrects, corrected_to, reason),
+                         command="correct_time", corrects=corrects)
 
     def correct_details(
         self, aggregate_id: UUID, corrects: int, details: str, reason: str, *,
@@ -349,4 +513,5 @@ class AggregateService(Generic[A]):
     ) -> Receipt:
         """Record a better description of the fact at version ``corrects``."""
         return self._run(aggregate_id, actor, occurred_at, command_id,
-                         lambda a, ctx: a.correct_details(ctx, corrects, details, reason))
+                         lambda a, ctx: a.correct_details(ctx, corrects, details, reason),
+                         command="correct_details", corrects=corrects)

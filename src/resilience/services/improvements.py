@@ -7,14 +7,16 @@ The plan is read back from the ``plans`` view by resilience.services.improvement
 from datetime import datetime
 from uuid import UUID, uuid4, uuid5
 
+from resilience.domain.base import Context
 from resilience.domain.improvement import ImprovementItem
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import NAMESPACE, Community
+from resilience.domain.policy import Target
 from resilience.domain.validation import require_text, shown
 from resilience.domain.values import Actor, AreaKind
 from resilience.errors import InvalidInputError, NotFoundError
 from resilience.review.keys import parse_review_key
-from resilience.services.core import AggregateService, Receipt, Store
+from resilience.services.core import FactService, Receipt, Store
 from resilience.services.delegation import delegated
 from resilience.services.improvement_plan import ImprovementPlan
 
@@ -24,11 +26,12 @@ def improvement_id_for(community: UUID, key: str) -> UUID:
     return uuid5(NAMESPACE, f"improvement/{community}/{key}")
 
 
-class Improvements(AggregateService[ImprovementItem]):
+class Improvements(FactService[ImprovementItem]):
     """``engine.improvements``: an improvement plan's items, tracked to done; listed by
     ``items`` and ``item``, which run ImprovementPlan's (the read side)."""
 
     aggregate_class = ImprovementItem
+    name = "improvements"
     items = delegated("_improvement_plan", ImprovementPlan.items)
     item = delegated("_improvement_plan", ImprovementPlan.item)
 
@@ -71,7 +74,31 @@ class Improvements(AggregateService[ImprovementItem]):
         random UUID.
         """
         ctx = self._store.context(actor, occurred_at, command_id)
-        org = self._store.load(Community, community)
+        with self._store.locked():  # the community as stored now, read once
+            org = self._store.current(Community, community)
+            incident_id, grid = self._placed(org, review, incident_id, grid)
+            if item_id is not None and not isinstance(item_id, UUID):
+                raise InvalidInputError(f"item_id must be a UUID, got {shown(item_id)}")
+            if item_id is None:
+                item_id = improvement_id_for(community, command_id) if command_id else uuid4()
+            new_id, planned_in, about = item_id, grid, incident_id
+
+            def build() -> ImprovementItem:
+                self._store.authorize("improvements.plan", ctx, org,
+                                      lambda: _target(planned_in, None, "the improvement plan"))
+                return ImprovementItem.plan(
+                    ctx, item_id=new_id, community_id=community, review=review,
+                    incident_id=about, grid=planned_in, objective=objective, action=action,
+                    owner=owner, due=due,
+                )
+
+            return self._store.create(ImprovementItem, item_id, ctx, build)
+
+    def _placed(self, org: Community, review: str, incident_id: UUID | None,
+                grid: str | None) -> tuple[UUID | None, str | None]:
+        """The item's incident and grid, checked against the review key and the community
+        (``plan``'s docstring)."""
+        community = org.id
         key = parse_review_key(review)
         if incident_id is not None and not isinstance(incident_id, UUID):
             raise InvalidInputError(f"incident_id must be a UUID or None, got {shown(incident_id)}")
@@ -97,58 +124,63 @@ class Improvements(AggregateService[ImprovementItem]):
                 grid = incident.location.grid
         if grid is not None:
             self._require_grid(org, require_text(grid, "grid"))
-        if item_id is not None and not isinstance(item_id, UUID):
-            raise InvalidInputError(f"item_id must be a UUID, got {shown(item_id)}")
-        if item_id is None:
-            item_id = improvement_id_for(community, command_id) if command_id else uuid4()
-        new_id = item_id
-        return self._store.create(
-            ImprovementItem, item_id, ctx,
-            lambda: ImprovementItem.plan(
-                ctx, item_id=new_id, community_id=community, review=review,
-                incident_id=incident_id, grid=grid, objective=objective, action=action,
-                owner=owner, due=due,
-            ),
-        )
+        return incident_id, grid
 
     def assign(self, item: UUID, owner: str, *, actor: Actor,
                occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:
         """Hand the item to another owner."""
-        return self._run(item, actor, occurred_at, command_id, lambda i, ctx: i.assign(ctx, owner))
+        return self._run(item, actor, occurred_at, command_id, lambda i, ctx: i.assign(ctx, owner),
+                         command="assign")
 
     def reschedule(self, item: UUID, due: datetime, reason: str, *, actor: Actor,
                    occurred_at: datetime | None = None,
                    command_id: str | None = None) -> Receipt:
         """Move the item's due date, saying why."""
         return self._run(item, actor, occurred_at, command_id,
-                         lambda i, ctx: i.reschedule(ctx, due, reason))
+                         lambda i, ctx: i.reschedule(ctx, due, reason),
+                         command="reschedule")
 
     def start(self, item: UUID, *, actor: Actor, occurred_at: datetime | None = None,
               command_id: str | None = None) -> Receipt:
-        return self._run(item, actor, occurred_at, command_id, lambda i, ctx: i.start(ctx))
+        return self._run(item, actor, occurred_at, command_id, lambda i, ctx: i.start(ctx),
+                         command="start")
 
     def complete(self, item: UUID, note: str = "", *, actor: Actor,
                  occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:
         return self._run(item, actor, occurred_at, command_id,
-                         lambda i, ctx: i.complete(ctx, note))
+                         lambda i, ctx: i.complete(ctx, note),
+                         command="complete")
 
     def cancel(self, item: UUID, reason: str, *, actor: Actor,
                occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:
         return self._run(item, actor, occurred_at, command_id,
-                         lambda i, ctx: i.cancel(ctx, reason))
+                         lambda i, ctx: i.cancel(ctx, reason),
+                         command="cancel")
 
     def reopen(self, item: UUID, reason: str, *, actor: Actor,
                occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:
         """Reopen a done or cancelled item."""
         return self._run(item, actor, occurred_at, command_id,
-                         lambda i, ctx: i.reopen(ctx, reason))
+                         lambda i, ctx: i.reopen(ctx, reason),
+                         command="reopen")
 
     def add_note(self, item: UUID, text: str, *, actor: Actor,
                  occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:
         return self._run(item, actor, occurred_at, command_id,
-                         lambda i, ctx: i.add_note(ctx, text))
+                         lambda i, ctx: i.add_note(ctx, text),
+                         command="add_note")
+
+    def _target(self, aggregate: ImprovementItem, ctx: Context, subject: object,
+                area: object) -> Target:
+        return _target(aggregate.grid, aggregate.owner, "this item")
 
     @staticmethod
     def _require_grid(org: Community, grid: str) -> None:
         if org.area(grid).kind is not AreaKind.GRID:
             raise InvalidInputError(f"{grid} is not a grid of {org.name}")
+
+
+def _target(grid: str | None, owner: str | None, what: str) -> Target:
+    """An improvement item as the policy sees it: its grid, and its owner (``assigned``)."""
+    return Target(area=grid, assigned=frozenset() if owner is None else frozenset({owner}),
+                  what=what, area_is="the item's grid", assigned_is="the owner of this item")

@@ -5,8 +5,10 @@ from uuid import UUID, uuid4, uuid5
 
 from attrs import evolve
 
+from resilience.domain.base import Context
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import NAMESPACE, Community, unit_area_id
+from resilience.domain.policy import Target
 from resilience.domain.validation import check_uuid, shown
 from resilience.domain.values import (
     ActionKind,
@@ -18,7 +20,7 @@ from resilience.domain.values import (
     Severity,
 )
 from resilience.errors import InvalidInputError
-from resilience.services.core import AggregateService, Receipt
+from resilience.services.core import FactService, Receipt
 
 Ids = list[str] | tuple[str, ...]
 
@@ -28,10 +30,11 @@ def incident_id_for(community: UUID, key: str) -> UUID:
     return uuid5(NAMESPACE, f"incident/{community}/{key}")
 
 
-class Incidents(AggregateService[Incident]):
+class Incidents(FactService[Incident]):
     """``engine.incidents``: every command of an incident's life."""
 
     aggregate_class = Incident
+    name = "incidents"
 
     def detect(
         self, community: UUID, *, incident_type: IncidentType | str, severity: Severity | str,
@@ -39,11 +42,11 @@ class Incidents(AggregateService[Incident]):
         drill: bool = False, incident_id: UUID | None = None, command_id: str | None = None,
     ) -> Receipt:
         """Record that ``actor`` noticed an incident at ``occurred_at`` (not yet reported)."""
-        return self.report(
+        return self._report(
             community, incident_type=incident_type, severity=severity, location=location,
-            description=description, actor=actor, occurred_at=occurred_at, channel=None,
-            drill=drill, incident_id=incident_id, command_id=command_id,
-        )
+            description=description, actor=actor, occurred_at=occurred_at, detected_at=None,
+            channel=None, drill=drill, incident_id=incident_id, command_id=command_id,
+            command="detect")
 
     def report(
         self, community: UUID, *, incident_type: IncidentType | str, severity: Severity | str,
@@ -58,31 +61,49 @@ class Incidents(AggregateService[Incident]):
         can be measured. The returned receipt's ``aggregate_id`` is the new
         incident's id.
         """
+        return self._report(
+            community, incident_type=incident_type, severity=severity, location=location,
+            description=description, actor=actor, occurred_at=occurred_at,
+            detected_at=detected_at, channel=channel, drill=drill, incident_id=incident_id,
+            command_id=command_id, command="report")
+
+    def _report(
+        self, community: UUID, *, incident_type: IncidentType | str, severity: Severity | str,
+        location: Location, description: str, actor: Actor, occurred_at: datetime | None,
+        detected_at: datetime | None, channel: str | None, drill: bool,
+        incident_id: UUID | None, command_id: str | None, command: str,
+    ) -> Receipt:
         ctx = self._store.context(actor, occurred_at, command_id)
         if incident_id is not None:
             check_uuid(incident_id, "incident_id")
         detected = ctx if detected_at is None else evolve(ctx, occurred_at=detected_at)
-        where = self._locate(community, location)
-        if incident_id is None:
-            incident_id = incident_id_for(community, command_id) if command_id else uuid4()
+        # One read of the community, as stored now (cached, caught up), under the store's
+        # lock: it checks the location and, at once, who may report there.
+        with self._store.locked():
+            org, where = self._locate(community, location)
+            if incident_id is None:
+                incident_id = incident_id_for(community, command_id) if command_id else uuid4()
 
-        def build() -> Incident:
-            incident = Incident.detect(
-                detected, incident_id=incident_id, community_id=community,
-                incident_type=incident_type, severity=severity, location=where,
-                description=description, drill=drill,
-            )
-            if channel is not None:
-                incident.report(ctx, channel)
-            return incident
+            def build() -> Incident:
+                self._store.authorize(f"{self.name}.{command}", ctx, org, lambda: Target(
+                    area=_area_of(where), what="the new incident",
+                    area_is="the incident's area"))
+                incident = Incident.detect(
+                    detected, incident_id=incident_id, community_id=community,
+                    incident_type=incident_type, severity=severity, location=where,
+                    description=description, drill=drill,
+                )
+                if channel is not None:
+                    incident.report(ctx, channel)
+                return incident
 
-        return self._store.create(Incident, incident_id, ctx, build)
+            return self._store.create(Incident, incident_id, ctx, build)
 
-    def _locate(self, community: UUID, location: Location) -> Location:
-        """Check the location against the community's areas and fill in its grid."""
+    def _locate(self, community: UUID, location: Location) -> tuple[Community, Location]:
+        """The community, and the location checked against its areas, its grid filled in."""
         if not isinstance(location, Location):
             raise InvalidInputError(f"location must be a Location, got {shown(location)}")
-        org = self._store.load(Community, community)
+        org = self._store.current(Community, community)
         grid = location.grid
         if location.unit is not None and location.building is None:
             raise InvalidInputError("a location with a unit needs its building")
@@ -98,116 +119,167 @@ class Incidents(AggregateService[Incident]):
             grid = building_grid
         if grid is not None and org.area(grid).kind is not AreaKind.GRID:
             raise InvalidInputError(f"{grid} is not a grid of {org.name}")
-        return evolve(location, grid=grid)
+        return org, evolve(location, grid=grid)
 
     def report_to_community(self, incident: UUID, channel: str = "phone", *, actor: Actor,
                             occurred_at: datetime | None = None,
                             command_id: str | None = None) -> Receipt:
         """Record the report of an incident that was detected earlier."""
         return self._run(incident, actor, occurred_at, command_id,
-                         lambda i, ctx: i.report(ctx, channel))
+                         lambda i, ctx: i.report(ctx, channel),
+                         command="report_to_community")
 
     def acknowledge(self, incident: UUID, *, actor: Actor, occurred_at: datetime | None = None,
                     command_id: str | None = None) -> Receipt:
         return self._run(incident, actor, occurred_at, command_id,
-                         lambda i, ctx: i.acknowledge(ctx))
+                         lambda i, ctx: i.acknowledge(ctx),
+                         command="acknowledge")
 
     def reclassify(self, incident: UUID, *, incident_type: IncidentType | str | None = None,
                    severity: Severity | str | None = None, actor: Actor,
                    occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:
         return self._run(incident, actor, occurred_at, command_id,
                          lambda i, ctx: i.reclassify(ctx, incident_type=incident_type,
-                                                     severity=severity))
+                                                     severity=severity),
+                         command="reclassify")
 
     def assign_commander(self, incident: UUID, person_id: str, *, actor: Actor,
                          occurred_at: datetime | None = None,
                          command_id: str | None = None) -> Receipt:
         return self._run(incident, actor, occurred_at, command_id,
-                         lambda i, ctx: i.assign_commander(ctx, person_id))
+                         lambda i, ctx: i.assign_commander(ctx, person_id),
+                         command="assign_commander")
 
     def dispatch(self, incident: UUID, responder_ids: Ids, *, team: str | None = None,
                  task: str = "", actor: Actor, occurred_at: datetime | None = None,
                  command_id: str | None = None) -> Receipt:
         """Dispatch responders; one fact per responder, all recorded or none."""
         return self._run(incident, actor, occurred_at, command_id,
-                         lambda i, ctx: i.dispatch(ctx, responder_ids, team=team, task=task))
+                         lambda i, ctx: i.dispatch(ctx, responder_ids, team=team, task=task),
+                         command="dispatch")
 
     def en_route(self, incident: UUID, responder_id: str, *, actor: Actor,
                  occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:
         return self._run(incident, actor, occurred_at, command_id,
-                         lambda i, ctx: i.en_route(ctx, responder_id))
+                         lambda i, ctx: i.en_route(ctx, responder_id),
+                         command="en_route", subject=responder_id,
+                         subject_is="the responder named")
 
     def arrive(self, incident: UUID, responder_id: str, *, actor: Actor,
                occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:
         """Record a responder on scene."""
         return self._run(incident, actor, occurred_at, command_id,
-                         lambda i, ctx: i.arrive(ctx, responder_id))
+                         lambda i, ctx: i.arrive(ctx, responder_id),
+                         command="arrive", subject=responder_id,
+                         subject_is="the responder named")
 
     def take_action(self, incident: UUID, action: ActionKind | str, description: str,
                     equipment: Ids = (), *, actor: Actor, occurred_at: datetime | None = None,
                     command_id: str | None = None) -> Receipt:
         return self._run(incident, actor, occurred_at, command_id,
-                         lambda i, ctx: i.take_action(ctx, action, description, equipment))
+                         lambda i, ctx: i.take_action(ctx, action, description, equipment),
+                         command="take_action")
 
     def request_consent(self, incident: UUID, resident_id: str, purpose: str, *, actor: Actor,
                         occurred_at: datetime | None = None,
                         command_id: str | None = None) -> Receipt:
         return self._run(incident, actor, occurred_at, command_id,
-                         lambda i, ctx: i.request_consent(ctx, resident_id, purpose))
+                         lambda i, ctx: i.request_consent(ctx, resident_id, purpose),
+                         command="request_consent")
 
     def grant_consent(self, incident: UUID, resident_id: str, *, actor: Actor,
                       occurred_at: datetime | None = None,
                       command_id: str | None = None) -> Receipt:
         return self._run(incident, actor, occurred_at, command_id,
-                         lambda i, ctx: i.grant_consent(ctx, resident_id))
+                         lambda i, ctx: i.grant_consent(ctx, resident_id),
+                         command="grant_consent", subject=resident_id,
+                         subject_is="the resident asked")
 
     def refuse_consent(self, incident: UUID, resident_id: str, reason: str = "", *,
                        actor: Actor, occurred_at: datetime | None = None,
                        command_id: str | None = None) -> Receipt:
         return self._run(incident, actor, occurred_at, command_id,
-                         lambda i, ctx: i.refuse_consent(ctx, resident_id, reason))
+                         lambda i, ctx: i.refuse_consent(ctx, resident_id, reason),
+                         command="refuse_consent", subject=resident_id,
+                         subject_is="the resident asked")
 
     def authorise_exigent_entry(self, incident: UUID, reason: str, *, actor: Actor,
                                 occurred_at: datetime | None = None,
                                 command_id: str | None = None) -> Receipt:
         return self._run(incident, actor, occurred_at, command_id,
-                         lambda i, ctx: i.authorise_exigent_entry(ctx, reason))
+                         lambda i, ctx: i.authorise_exigent_entry(ctx, reason),
+                         command="authorise_exigent_entry")
 
     def force_entry(self, incident: UUID, target: str, *, actor: Actor,
                     occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:
         return self._run(incident, actor, occurred_at, command_id,
-                         lambda i, ctx: i.force_entry(ctx, target))
+                         lambda i, ctx: i.force_entry(ctx, target),
+                         command="force_entry")
 
     def find_source(self, incident: UUID, description: str, *, actor: Actor,
                     occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:
         return self._run(incident, actor, occurred_at, command_id,
-                         lambda i, ctx: i.find_source(ctx, description))
+                         lambda i, ctx: i.find_source(ctx, description),
+                         command="find_source")
 
     def contain(self, incident: UUID, description: str = "contained", *, actor: Actor,
                 occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:
         return self._run(incident, actor, occurred_at, command_id,
-                         lambda i, ctx: i.contain(ctx, description))
+                         lambda i, ctx: i.contain(ctx, description),
+                         command="contain")
 
     def resolve(self, incident: UUID, summary: str, *, actor: Actor,
                 occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:
         return self._run(incident, actor, occurred_at, command_id,
-                         lambda i, ctx: i.resolve(ctx, summary))
+                         lambda i, ctx: i.resolve(ctx, summary),
+                         command="resolve")
 
     def close(self, incident: UUID, reason: ClosureReason | str, note: str = "", *,
               actor: Actor, occurred_at: datetime | None = None,
               command_id: str | None = None) -> Receipt:
         return self._run(incident, actor, occurred_at, command_id,
-                         lambda i, ctx: i.close(ctx, reason, note))
+                         lambda i, ctx: i.close(ctx, reason, note),
+                         command="close")
 
     def reopen(self, incident: UUID, reason: str, *, actor: Actor,
                occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:
         return self._run(incident, actor, occurred_at, command_id,
-                         lambda i, ctx: i.reopen(ctx, reason))
+                         lambda i, ctx: i.reopen(ctx, reason),
+                         command="reopen")
 
     def add_note(self, incident: UUID, text: str, *, actor: Actor,
                  occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:
         return self._run(incident, actor, occurred_at, command_id,
-                         lambda i, ctx: i.add_note(ctx, text))
+                         lambda i, ctx: i.add_note(ctx, text),
+                         command="add_note")
+
+    def _target(self, aggregate: Incident, ctx: Context, subject: object,
+                area: object) -> Target:
+        at = ctx.occurred_at
+        commander = _commander_at(aggregate, at)
+        dispatched = {responder for version, responder in aggregate.chain_facts.items()
+                      if issubclass(aggregate.fact_types[version], Incident.ResponderDispatched)
+                      and aggregate.occurred[version] <= at}
+        assigned = dispatched if commander is None else {*dispatched, commander}
+        return Target(area=_area_of(aggregate.location),
+                      subject=subject if isinstance(subject, str) else None,
+                      assigned=frozenset(assigned), commander=commander, what="this incident",
+                      area_is="the incident's area",
+                      assigned_is="dispatched to or commanding this incident")
 
 
+def _area_of(location: Location) -> str | None:
+    """The area an incident happened in, as precisely as its location says: its unit, else
+    its building, else its grid (None: somewhere in the community)."""
+    if location.building is not None and location.unit is not None:
+        return unit_area_id(location.building, location.unit)
+    return location.building or location.grid
 
+
+def _commander_at(incident: Incident, at: datetime) -> str | None:
+    """Who commanded the incident at ``at``: named by the last assignment dated at or before
+    it (in the order things happened), or None."""
+    named = [v for v in incident.commanders if incident.occurred[v] <= at]
+    if not named:
+        return None
+    return incident.commanders[max(named, key=lambda v: (incident.occurred[v], v))]

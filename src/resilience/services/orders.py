@@ -3,12 +3,14 @@
 from datetime import datetime
 from uuid import UUID, uuid4, uuid5
 
+from resilience.domain.base import Context
 from resilience.domain.catalogue import ServiceCatalogue
 from resilience.domain.organisation import NAMESPACE, Community
+from resilience.domain.policy import Target
 from resilience.domain.service import ServiceOrder
 from resilience.domain.validation import check_uuid
 from resilience.domain.values import Actor, Provider, ServiceOutcome
-from resilience.services.core import AggregateService, Receipt, Store
+from resilience.services.core import FactService, Receipt, Store
 
 
 def order_id_for(community: UUID, key: str) -> UUID:
@@ -16,10 +18,11 @@ def order_id_for(community: UUID, key: str) -> UUID:
     return uuid5(NAMESPACE, f"order/{community}/{key}")
 
 
-class Orders(AggregateService[ServiceOrder]):
+class Orders(FactService[ServiceOrder]):
     """``engine.orders``: every command of a service order's life."""
 
     aggregate_class = ServiceOrder
+    name = "orders"
 
     def __init__(self, store: Store, catalogue: ServiceCatalogue) -> None:
         super().__init__(store)
@@ -36,42 +39,54 @@ class Orders(AggregateService[ServiceOrder]):
         if order_id is not None:
             check_uuid(order_id, "order_id")
         service = self.catalogue.get(category, item)
-        org = self._store.load(Community, community)
-        org.area(area_id)
-        if order_id is None:
-            order_id = order_id_for(community, command_id) if command_id else uuid4()
-        return self._store.create(
-            ServiceOrder, order_id, ctx,
-            lambda: ServiceOrder.place(
-                ctx, order_id=order_id, community_id=community, household_id=household_id,
-                area_id=area_id, grid_id=org.grid_of(area_id), zone_type=org.zone_type_of(area_id),
-                service=service, details=details, expected_by=expected_by,
-            ),
-        )
+        with self._store.locked():  # the community as stored now, read once
+            org = self._store.current(Community, community)
+            org.area(area_id)
+            if order_id is None:
+                order_id = order_id_for(community, command_id) if command_id else uuid4()
+            new_id = order_id
+
+            def build() -> ServiceOrder:
+                # The one who places an order is its placer: placing is always their own.
+                self._store.authorize("orders.place", ctx, org, lambda: _target(
+                    area_id, ctx.actor.person_id, None, "the new order"))
+                return ServiceOrder.place(
+                    ctx, order_id=new_id, community_id=community, household_id=household_id,
+                    area_id=area_id, grid_id=org.grid_of(area_id),
+                    zone_type=org.zone_type_of(area_id),
+                    service=service, details=details, expected_by=expected_by,
+                )
+
+            return self._store.create(ServiceOrder, order_id, ctx, build)
 
     def accept(self, order: UUID, *, actor: Actor, occurred_at: datetime | None = None,
                command_id: str | None = None) -> Receipt:
-        return self._run(order, actor, occurred_at, command_id, lambda o, ctx: o.accept(ctx))
+        return self._run(order, actor, occurred_at, command_id, lambda o, ctx: o.accept(ctx),
+                         command="accept")
 
     def reject(self, order: UUID, reason: str, *, actor: Actor,
                occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:
         return self._run(order, actor, occurred_at, command_id,
-                         lambda o, ctx: o.reject(ctx, reason))
+                         lambda o, ctx: o.reject(ctx, reason),
+                         command="reject")
 
     def dispatch(self, order: UUID, provider: Provider, *, actor: Actor,
                  occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:
         return self._run(order, actor, occurred_at, command_id,
-                         lambda o, ctx: o.dispatch(ctx, provider))
+                         lambda o, ctx: o.dispatch(ctx, provider),
+                         command="dispatch")
 
     def start(self, order: UUID, *, actor: Actor, occurred_at: datetime | None = None,
               command_id: str | None = None) -> Receipt:
-        return self._run(order, actor, occurred_at, command_id, lambda o, ctx: o.start(ctx))
+        return self._run(order, actor, occurred_at, command_id, lambda o, ctx: o.start(ctx),
+                         command="start")
 
     def complete(self, order: UUID, outcome: ServiceOutcome | str, note: str = "", *,
                  actor: Actor, occurred_at: datetime | None = None,
                  command_id: str | None = None) -> Receipt:
         return self._run(order, actor, occurred_at, command_id,
-                         lambda o, ctx: o.complete(ctx, outcome, note))
+                         lambda o, ctx: o.complete(ctx, outcome, note),
+                         command="complete")
 
     def rate(self, order: UUID, score: int, comment: str = "", *,
              resolved: bool | None = None, actor: Actor,
@@ -79,19 +94,38 @@ class Orders(AggregateService[ServiceOrder]):
         """The resident who placed the order rates its completion, 1 to 5, and may say
         whether it resolved their request (``resolved``; None: not said)."""
         return self._run(order, actor, occurred_at, command_id,
-                         lambda o, ctx: o.rate(ctx, score, comment, resolved=resolved))
+                         lambda o, ctx: o.rate(ctx, score, comment, resolved=resolved),
+                         command="rate")
 
     def reopen(self, order: UUID, reason: str, *, actor: Actor,
                occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:
         return self._run(order, actor, occurred_at, command_id,
-                         lambda o, ctx: o.reopen(ctx, reason))
+                         lambda o, ctx: o.reopen(ctx, reason),
+                         command="reopen")
 
     def cancel(self, order: UUID, reason: str, *, actor: Actor,
                occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:
         return self._run(order, actor, occurred_at, command_id,
-                         lambda o, ctx: o.cancel(ctx, reason))
+                         lambda o, ctx: o.cancel(ctx, reason),
+                         command="cancel")
 
     def add_note(self, order: UUID, text: str, *, actor: Actor,
                  occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:
         return self._run(order, actor, occurred_at, command_id,
-                         lambda o, ctx: o.add_note(ctx, text))
+                         lambda o, ctx: o.add_note(ctx, text),
+                         command="add_note")
+
+    def _target(self, aggregate: ServiceOrder, ctx: Context, subject: object,
+                area: object) -> Target:
+        provider = aggregate.provider
+        return _target(aggregate.area_id, aggregate.placer_id,
+                       None if provider is None else provider.provider_id, "this order")
+
+
+def _target(area: str, placer: str, provider: str | None, what: str) -> Target:
+    """An order as the policy sees it: its area, who placed it (``own``), the provider it
+    is dispatched to (``assigned``)."""
+    return Target(area=area, subject=placer, subject_is="who placed the order",
+                  assigned=frozenset() if provider is None else frozenset({provider}),
+                  what=what, area_is="the order's area",
+                  assigned_is="the provider the order is dispatched to")
