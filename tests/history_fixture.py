@@ -34,10 +34,11 @@ from resilience import (
     ZoneType,
 )
 from resilience.domain.base import FactAggregate
+from resilience.domain.organisation import Community
 from resilience.metrics import BUILT_IN, MetricDefinition
 from resilience.scenario import load_scenario, replay
 
-LIBRARY = "resilience 0.2 (unreleased: issue 11)"
+LIBRARY = "resilience 0.3 (unreleased: issue 12)"
 """The version written into a new fixture (history-0.1.json says "resilience 0.1.0")."""
 STAFF = Actor("office-duty", Role.COMMUNITY_STAFF)
 RESIDENT = Actor("resident-301", Role.RESIDENT)
@@ -122,6 +123,7 @@ def _extra(engine: Engine, community: UUID, fire: UUID, order: UUID) -> None:
     e.improvements.cancel(item, "replaced by a new plan", actor=STAFF, occurred_at=at(49))
 
     _since_0_2(e, community, at)
+    _since_0_3(e, community, at)
 
 
 def _since_0_2(e: Engine, community: UUID, at: Any) -> None:
@@ -158,6 +160,23 @@ def _since_0_2(e: Engine, community: UUID, at: Any) -> None:
     e.communities.correct_participants(community, activity.versions[-1], 15,
                                        "the sign-in sheet lists 15", actor=STAFF,
                                        occurred_at=at(121))
+
+
+def _since_0_3(e: Engine, community: UUID, at: Any) -> None:
+    """Stored forms new in 0.3: an actor acting by override (its reason kept on the fact),
+    and a person's erasure (recorded through the aggregate: the engine erases only on a
+    protected store, whose events a fixture could not hold in the clear). The scenarios'
+    facts carry their importer (``imported_by``) already."""
+    fire = e.incidents.report(
+        community, incident_type="other", severity="low", location=Location(grid="3"),
+        description="gate left open", actor=STAFF, occurred_at=at(130),
+        command_id="fixture/override").aggregate_id
+    e.incidents.add_note(fire, "closed the gate myself",
+                         actor=Actor("li", Role.SQUAD_MEMBER, override="no staff on duty"),
+                         occurred_at=at(131))
+    ctx = e._store.context(STAFF, at(140), "fixture/erased")
+    e._store.change(Community, community, ctx,
+                    lambda c: c.erase_person(ctx, "resident-301", "the resident asked"))
 
 
 def _rejected_order(engine: Engine, community: UUID, area: str, when: Any) -> None:
@@ -204,7 +223,7 @@ def expectations(engine: Engine,
 
 
 def main(out: str) -> None:
-    with Engine("memory:") as engine:
+    with Engine("memory:", policy=None) as engine:
         expected = build(engine)
         records = engine.app.recorder.select_notifications(1, 1_000_000)
         events = [{"topic": r.topic, "originator_id": str(r.originator_id),

@@ -25,9 +25,9 @@ from resilience import (
     Engine,
     InvalidInputError,
     MetricDefinition,
+    ProtectedStoreError,
     ResilienceError,
     StoreUnavailableError,
-    UnreadableEventError,
 )
 from resilience.adapters.store import _postgres_pool_class
 from resilience.cli import main
@@ -203,31 +203,27 @@ def encrypted_db(tmp_path: Path) -> tuple[str, str, uuid.UUID]:
     return url, key, receipt.aggregate_id
 
 
-def test_events_read_without_the_cipher_key_are_unreadable(
+def test_a_protected_store_opened_without_its_key_is_refused(
         encrypted_db: tuple[str, str, uuid.UUID], capsys: pytest.CaptureFixture[str]) -> None:
-    """No key: UnreadableEventError (was MapperDeserialisationError), which says the store
-    looks encrypted; from the CLI too."""
+    """No key: ProtectedStoreError (a ConfigurationError) as the engine opens, before any
+    event or view is read (was UnreadableEventError on the first read); from the CLI too."""
     url, _, community = encrypted_db
-    with Engine(url, fresh_views=False) as engine:
-        error = assert_raises_in_time(lambda: engine.communities.get(community),
-                                      UnreadableEventError, within=5)
-        assert "CIPHER_KEY" in str(error)
-        with pytest.raises(UnreadableEventError):
-            engine.events(community)
-    assert_one_line(capsys, ["timeline", str(community), "--db", url], UnreadableEventError)
-    assert_one_line(capsys, ["rebuild", "--db", url], UnreadableEventError)
+    error = assert_raises_in_time(lambda: Engine(url, fresh_views=False),
+                                  ProtectedStoreError, within=5)
+    assert "CIPHER_KEY" in str(error)
+    assert isinstance(error, ConfigurationError)
+    assert_one_line(capsys, ["timeline", str(community), "--db", url], ProtectedStoreError)
+    assert_one_line(capsys, ["rebuild", "--db", url], ProtectedStoreError)
 
 
-def test_events_read_with_a_wrong_cipher_key_are_unreadable(
+def test_a_protected_store_opened_with_a_wrong_key_is_refused(
         encrypted_db: tuple[str, str, uuid.UUID]) -> None:
-    """A wrong key, or a key on a store that is not encrypted: UnreadableEventError."""
-    url, _, community = encrypted_db
-    with Engine(url, env={"CIPHER_TOPIC": AES, "CIPHER_KEY": new_key()}) as engine:
-        error = assert_raises_in_time(lambda: engine.communities.get(community),
-                                      UnreadableEventError, within=5)
-        assert "wrong CIPHER_KEY" in str(error)
-        with pytest.raises(UnreadableEventError):
-            engine.counts()
+    """A wrong key: ProtectedStoreError as the engine opens, saying the key is wrong."""
+    url, _, _ = encrypted_db
+    error = assert_raises_in_time(
+        lambda: Engine(url, env={"CIPHER_TOPIC": AES, "CIPHER_KEY": new_key()}),
+        ProtectedStoreError, within=5)
+    assert "not the key the store is protected with" in str(error)
 
 
 def test_a_missing_or_malformed_cipher_key_is_a_configuration_error(

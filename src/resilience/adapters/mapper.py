@@ -5,10 +5,19 @@ engine sets it). It keeps eventsourcing's schema-evolution protocol: a class
 with ``class_version = N`` stores ``class_version`` in the state, and older
 states are upgraded by the class's ``upcast_vK_vK+1(state)`` static methods,
 which see the JSON-decoded state dict before it is structured.
+
+With protection on (the engine has a cipher, and so a key ring: ``keys``, see
+resilience.adapters.keystore), each personal value of an event
+(``FactAggregate.Event.personal``) is stored as an envelope sealed under its subject's
+own key (resilience.adapters.keyring), and the state lists the paths it sealed under
+``"$sealed"``; reading opens them before anything else (upcasters see the texts), a
+value whose key was deleted (its subject erased) as its placeholder. Without
+protection nothing changes: the stored bytes are what they always were.
 """
 
 import json
-from typing import Any, cast
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
@@ -16,14 +25,24 @@ from eventsourcing.persistence import Mapper, MapperDeserialisationError, Stored
 from eventsourcing.utils import TopicError, get_topic, resolve_topic
 
 from resilience.adapters.converter import converter
+from resilience.adapters.keystore import aggregate_subject, person_subject
 from resilience.adapters.store import one_line
-from resilience.errors import UnreadableEventError
+from resilience.domain.base import personal_values
+from resilience.errors import ErasedPersonError, ProtectedStoreError, UnreadableEventError
+
+if TYPE_CHECKING:
+    from resilience.adapters.keyring import KeyRing
 
 _IDENTITY = ("originator_id", "originator_version")
+SEALED = "$sealed"
+"""The key of the state's list of the paths it holds envelopes at."""
 
 
 class ConverterMapper(Mapper[UUID]):
     """Events <-> stored events through one cattrs converter and compact JSON."""
+
+    keys: "KeyRing | None" = None
+    """The store's key ring when protection is on (set when the store is opened)."""
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         event_class = type(domain_event)
@@ -33,6 +52,8 @@ class ConverterMapper(Mapper[UUID]):
         class_version = getattr(event_class, "class_version", 1)
         if class_version > 1:
             state["class_version"] = class_version
+        if self.keys is not None:
+            self._seal(domain_event, state, self.keys)
         # Every text field passed the validation rule before the event was triggered
         # (no lone surrogates), so it always encodes as UTF-8.
         data = json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
@@ -56,6 +77,9 @@ class ConverterMapper(Mapper[UUID]):
         text = self._open(stored_event)
         try:
             state: dict[str, Any] = json.loads(text)
+            sealed = state.pop(SEALED, None)
+            if sealed is not None:
+                self._unseal(state, sealed, stored_event)
             from_version = state.pop("class_version", 1)
             class_version = getattr(event_class, "class_version", 1)
             while from_version < class_version:
@@ -67,9 +91,60 @@ class ConverterMapper(Mapper[UUID]):
             )
             state["originator_version"] = stored_event.originator_version
             return cast(DomainEventProtocol[UUID], converter.structure(state, event_class))
+        except (EventUnopened, ProtectedStoreError):
+            raise  # the store's problem, not this event's
         except Exception as exc:
             raise EventUnreadable(
                 f"cannot load {_where(stored_event)}: {one_line(exc)}") from exc
+
+    def _seal(self, event: Any, state: dict[str, Any], keys: "KeyRing") -> None:
+        """Put an envelope in place of each personal value in ``state``, under its
+        subject's key; ErasedPersonError if the subject was erased."""
+        from resilience.adapters.keyring import Erased  # loaded: there is a key ring
+
+        found = personal_values(event)
+        if not found:
+            return
+        keys.fresh()
+        subjects = [_subject(event, person) for _, person, _ in found]
+        keys.prepare(subjects)  # the new ones made in one transaction
+        paths = []
+        for (path, person, value), subject in zip(found, subjects, strict=True):
+            try:
+                envelope = keys.seal_value(subject, value, _is_identifier(path))
+            except Erased:
+                raise ErasedPersonError(
+                    f"{person} was erased: {type(event).__name__} would record personal data "
+                    f"about them ({path}); nothing was recorded") from None
+            parent, last = _parent(state, path)
+            parent[last] = envelope
+            paths.append(path)
+        state[SEALED] = paths
+
+    def prepare(self, events: Iterable[Any]) -> None:
+        """Make the keys the personal values of ``events`` will be sealed under, in one
+        transaction (before a batch is saved: one key-table commit for all its new
+        people, where sealing event by event would commit once per event)."""
+        if self.keys is not None:
+            self.keys.prepare({_subject(event, person) for event in events
+                               for _, person, _ in personal_values(event)})
+
+    def _unseal(self, state: dict[str, Any], paths: list[str], stored_event: StoredEvent) -> None:
+        """Open each envelope the state lists (a deleted key's as its placeholder)."""
+        keys = self.keys
+        if keys is None:
+            raise EventUnopened(f"cannot open {_where(stored_event)}: it holds personal data "
+                                "sealed under the store's keys, and the engine has no key")
+        from resilience.adapters.keyring import UnknownKey  # loaded: there is a key ring
+
+        keys.fresh()
+        for path in paths:
+            parent, last = _parent(state, path)
+            try:
+                parent[last] = keys.open_value(parent[last])
+            except UnknownKey as exc:
+                raise ValueError(f"{path} is sealed under key {exc}, which the key store does "
+                                 "not have (deleted outside erase_person?)") from None
 
     def _open(self, stored_event: StoredEvent) -> str:
         """The event's JSON text: its bytes deciphered, decompressed and decoded."""
@@ -89,6 +164,27 @@ class ConverterMapper(Mapper[UUID]):
                 why = ("it looks encrypted or compressed: give CIPHER_TOPIC and CIPHER_KEY, "
                        "or COMPRESSOR_TOPIC")
             raise EventUnopened(f"cannot open {_where(stored_event)}: {why}") from exc
+
+
+def _parent(state: Any, path: str) -> tuple[Any, Any]:
+    """The container holding the value at a dotted ``path`` of a JSON state (a number
+    steps into a list), and the value's key or index in it."""
+    *steps, last = path.split(".")
+    for step in steps:
+        state = state[int(step)] if isinstance(state, list) else state[step]
+    return state, int(last) if isinstance(state, list) else last
+
+
+def _subject(event: Any, person: str | None) -> str:
+    """Whose key a personal value is sealed under: its person's, or its aggregate's."""
+    return aggregate_subject(event.originator_id) if person is None else person_subject(person)
+
+
+def _is_identifier(path: str) -> bool:
+    """Is the value at ``path`` an identifier (a resident's, a household's: its field's
+    name ends in ``_id``)? Erased, one reads as a placeholder of its own."""
+    name = next(step for step in reversed(path.split(".")) if not step.isdigit())
+    return name.endswith("_id")
 
 
 def _where(stored_event: StoredEvent) -> str:

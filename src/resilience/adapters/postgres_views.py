@@ -75,6 +75,17 @@ class PostgresViewStore(PostgresTrackingRecorder):
         self._delete_tracking = SQL(
             "DELETE FROM {0}.{1} WHERE application_name = %s").format(
             schema, Identifier(self.tracking_table_name))
+        self._positions = SQL(
+            "SELECT application_name AS name FROM {0}.{1} WHERE application_name LIKE %s "
+            "UNION SELECT name FROM {0}.{2} WHERE name LIKE %s").format(
+            schema, Identifier(self.tracking_table_name), Identifier(GENERATIONS))
+        self._delete_unsealed = SQL("DELETE FROM {0}.{1} WHERE view NOT LIKE %s").format(
+            schema, table)
+        self._delete_positions = [
+            SQL("DELETE FROM {0}.{1} WHERE application_name = ANY(%s)").format(
+                schema, Identifier(self.tracking_table_name)),
+            SQL("DELETE FROM {0}.{1} WHERE name = ANY(%s)").format(schema, Identifier(GENERATIONS)),
+        ]
         self._delete_other_tracking = SQL(
             "DELETE FROM {0}.{1} WHERE application_name LIKE %s AND application_name != %s"
         ).format(schema, Identifier(self.tracking_table_name))
@@ -137,4 +148,18 @@ class PostgresViewStore(PostgresTrackingRecorder):
             gone = c.rowcount
             for statement in (self._delete_other_tracking, self._delete_other_generations):
                 c.execute(statement, (tracking_prefix + "%", self.tracking_name))
+        return int(gone)
+
+    def drop_unsealed(self, tracking_prefix: str, suffix: str) -> int:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self._positions, (tracking_prefix + "%",) * 2)
+            plain = [row["name"] for row in c.fetchall() if not row["name"].endswith(suffix)]
+        if not plain:
+            return 0
+        with self.datastore.transaction(commit=True) as c:
+            self._hold_position(c)  # as commit does, before touching any document
+            c.execute(self._delete_unsealed, ("%" + suffix,))
+            gone = c.rowcount
+            for statement in self._delete_positions:
+                c.execute(statement, (plain,))
         return int(gone)

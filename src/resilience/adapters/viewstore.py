@@ -61,6 +61,12 @@ class ViewStore(Protocol):
 
     def prune(self, keep: Sequence[str], tracking_prefix: str) -> int: ...
 
+    def drop_unsealed(self, tracking_prefix: str, suffix: str) -> int:
+        """Delete every document, tracking record and generation of views whose names
+        don't end with ``suffix`` (plain views, on a store now protected); return the
+        documents deleted. Cheap when there are none: it looks at the positions first."""
+        ...
+
     def max_tracking_id(self, application_name: str) -> int | None: ...
 
 
@@ -109,6 +115,16 @@ class MemoryViewStore(POPOTrackingRecorder):
                 del self._rows[key]
             for name in list(self._max_tracking_ids):
                 if name.startswith(tracking_prefix) and name != self.tracking_name:
+                    del self._max_tracking_ids[name]
+            return len(gone)
+
+    def drop_unsealed(self, tracking_prefix: str, suffix: str) -> int:
+        with self._write, self._database_lock:
+            gone = [k for k in self._rows if not k[0].endswith(suffix)]
+            for key in gone:
+                del self._rows[key]
+            for name in list(self._max_tracking_ids):
+                if name.startswith(tracking_prefix) and not name.endswith(suffix):
                     del self._max_tracking_ids[name]
             return len(gone)
 
@@ -203,6 +219,22 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
             for table, column in (("tracking", "application_name"), (GENERATIONS, "name")):
                 c.execute(f"DELETE FROM {table} WHERE {column} LIKE ? AND {column} != ?",
                           (tracking_prefix + "%", self.tracking_name))
+        return int(gone)
+
+    def drop_unsealed(self, tracking_prefix: str, suffix: str) -> int:
+        positions = (f"SELECT application_name FROM tracking WHERE application_name LIKE ? "
+                     f"UNION SELECT name FROM {GENERATIONS} WHERE name LIKE ?")
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(positions, (tracking_prefix + "%",) * 2)
+            plain = [row[0] for row in c.fetchall() if not row[0].endswith(suffix)]
+        if not plain:
+            return 0
+        with sqlite_write(self.datastore) as c:
+            c.execute(f"DELETE FROM {TABLE} WHERE view NOT LIKE ?", ("%" + suffix,))
+            c.execute("SELECT changes()")
+            gone = c.fetchone()[0]
+            for table, column in (("tracking", "application_name"), (GENERATIONS, "name")):
+                c.executemany(f"DELETE FROM {table} WHERE {column} = ?", [(n,) for n in plain])
         return int(gone)
 
 

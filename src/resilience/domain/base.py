@@ -7,11 +7,14 @@ version of the fact it corrects; the aggregate keeps the *effective* time of
 every fact so invariants are checked against corrected times.
 """
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any, ClassVar, NamedTuple, Protocol, Self, TypeVar
 
+import attrs
 from attrs import frozen
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
@@ -133,6 +136,87 @@ class Correction:
     corrects: int
 
 
+def personal_data(declared: Mapping[str, str]) -> Mapping[str, str]:
+    """An event class's ``personal`` declaration (read-only: it is the class's)."""
+    return MappingProxyType(dict(declared))
+
+
+_personal_fields: dict[type, dict[str, str]] = {}
+
+
+def personal_fields(event_class: type) -> Mapping[str, str]:
+    """Every personal field of ``event_class``: the ``personal`` declarations of the class
+    and of its bases, merged (a class's own declaration of a path wins)."""
+    try:
+        return _personal_fields[event_class]
+    except KeyError:
+        merged: dict[str, str] = {}
+        for klass in reversed(event_class.__mro__):
+            merged.update(vars(klass).get("personal", {}))
+        _personal_fields[event_class] = merged
+        return merged
+
+
+def _at(value: Any, path: str) -> Any:
+    """What a dotted ``path`` leads to from ``value`` (None where a step is missing)."""
+    for step in path.split("."):
+        if value is None:
+            return None
+        value = value[int(step)] if isinstance(value, tuple) else getattr(value, step, None)
+    return value
+
+
+def personal_values(event: Any) -> list[tuple[str, str | None, str]]:
+    """The fact's personal values as ``(path, subject, value)``: ``subject`` is the person
+    id the value belongs to (None where the declared field holds none, e.g. a care card's
+    office contact). A tuple field gives one value per item (path ``"skills.0"``). Empty
+    texts and absent (None) values are left out: they say nothing about anyone."""
+    found: list[tuple[str, str | None, str]] = []
+    for path, whose in personal_fields(type(event)).items():
+        value = _at(event, path)
+        if not value:
+            continue
+        subject = _at(event, "actor.person_id" if whose == "actor" else whose)
+        if not isinstance(subject, str):
+            subject = None
+        if isinstance(value, tuple):
+            found.extend((f"{path}.{i}", subject, item)
+                         for i, item in enumerate(value) if isinstance(item, str) and item)
+        elif isinstance(value, str):
+            found.append((path, subject, value))
+    return found
+
+
+Placeholder = str | Callable[[str, str | None, str], str]
+"""What ``masked`` puts in place of a personal value: a text, or a function of the value's
+``(path, subject, value)`` giving its text."""
+
+
+def masked(event: T, placeholder: Placeholder = "[hidden]",
+           keep: Callable[[str | None], bool] = lambda subject: False) -> T:
+    """A copy of ``event`` with every personal value (``personal_values``) whose subject is
+    not kept by ``keep`` replaced by ``placeholder``; the event itself if none is."""
+    for path, subject, value in personal_values(event):
+        if not keep(subject):
+            text = placeholder if isinstance(placeholder, str) else placeholder(
+                path, subject, value)
+            event = _replaced(event, path.split("."), text)
+    return event
+
+
+def _replaced(value: Any, path: list[str], new: Any) -> Any:
+    """A copy of ``value`` (an event, an attrs value or a tuple) with ``new`` at ``path``."""
+    step, rest = path[0], path[1:]
+    if isinstance(value, tuple):
+        items = list(value)
+        items[int(step)] = _replaced(items[int(step)], rest, new) if rest else new
+        return tuple(items)
+    inner = _replaced(getattr(value, step), rest, new) if rest else new
+    if attrs.has(type(value)):
+        return attrs.evolve(value, **{step: inner})
+    return dataclasses.replace(value, **{step: inner})
+
+
 class FactAggregate(Aggregate):
     """Base of the library's aggregates. Not persisted itself: it has no topic."""
 
@@ -178,6 +262,14 @@ class FactAggregate(Aggregate):
         """The case milestone (resilience.metrics.cases) its earliest occurrence marks."""
         last_milestone: ClassVar[CaseMilestone | None] = None
         """The case milestone its latest occurrence since the last reopening marks."""
+        personal: ClassVar[Mapping[str, str]] = MappingProxyType({"actor.override": "actor"})
+        """Which of the fact's values are personal data, and whose (``personal_values``):
+        a dotted path to a text field (or a tuple of texts), e.g. ``"name"``,
+        ``"location.description"``, ``"card.emergency_contact.phone"`` -> whose data it
+        is: a dotted path to the field holding that person's id (``"person_id"``,
+        ``"card.emergency_contact.person_id"``), or ``"actor"`` (the fact's
+        ``actor.person_id``: free text belongs to its author). A class declares its own
+        fields; those of its bases (this one's: the actor's override reason) count too."""
 
         def describe(self) -> str:
             """The fact in one line of a timeline ("contained: fire out")."""
@@ -204,6 +296,7 @@ class FactAggregate(Aggregate):
     class TimeCorrected(Event, Correction):
         """The fact at version ``corrects`` really happened at ``corrected_to``."""
 
+        personal = personal_data({"reason": "actor"})
         corrects: int
         corrected_to: datetime
         reason: str
@@ -218,6 +311,7 @@ class FactAggregate(Aggregate):
     class DetailsCorrected(Event, Correction):
         """The fact at version ``corrects`` is better described by ``details``."""
 
+        personal = personal_data({"details": "actor", "reason": "actor"})
         corrects: int
         details: str
         reason: str

@@ -32,7 +32,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 from uuid import UUID
 
-from resilience.domain.base import Context, FactAggregate
+from resilience.domain.base import Context, FactAggregate, personal_data
 from resilience.domain.validation import check_moment, check_text, check_uuid, require_text
 from resilience.errors import InvalidInputError, InvalidTransitionError
 
@@ -109,6 +109,7 @@ class ImprovementItem(FactAggregate):
 
     class Planned(Event, FactAggregate.Created):
         TOPIC = "resilience.improvement:Planned"
+        personal = personal_data({"action": "actor"})
         noun = "planning"
         status_after = ImprovementStatus.OPEN
         sets_due = True
@@ -156,6 +157,7 @@ class ImprovementItem(FactAggregate):
 
     class Rescheduled(Event):
         TOPIC = "resilience.improvement:Rescheduled"
+        personal = personal_data({"reason": "actor"})
         noun = "rescheduling"
         sets_due = True
         due: datetime
@@ -178,6 +180,7 @@ class ImprovementItem(FactAggregate):
 
     class Completed(Event):
         TOPIC = "resilience.improvement:Completed"
+        personal = personal_data({"note": "actor"})
         noun = "completion"
         status_after = ImprovementStatus.DONE
         note: str
@@ -190,6 +193,7 @@ class ImprovementItem(FactAggregate):
 
     class Cancelled(Event):
         TOPIC = "resilience.improvement:Cancelled"
+        personal = personal_data({"reason": "actor"})
         noun = "cancellation"
         status_after = ImprovementStatus.CANCELLED
         reason: str
@@ -202,6 +206,7 @@ class ImprovementItem(FactAggregate):
 
     class Reopened(Event):
         TOPIC = "resilience.improvement:Reopened"
+        personal = personal_data({"reason": "actor"})
         noun = "reopening"
         reopens = True
         status_after = ImprovementStatus.OPEN
@@ -217,6 +222,7 @@ class ImprovementItem(FactAggregate):
 
     class NoteAdded(Event):
         TOPIC = "resilience.improvement:NoteAdded"
+        personal = personal_data({"text": "actor"})
         text: str
 
         def describe(self) -> str:

@@ -37,6 +37,7 @@ from resilience.domain.base import (
     FactTime,
     happening_order,
     in_cycles,
+    personal_data,
 )
 from resilience.domain.validation import (
     check_bool,
@@ -156,6 +157,7 @@ class Incident(FactAggregate):
 
     class Detected(Event, FactAggregate.Created):
         TOPIC = "resilience.incident:Detected"
+        personal = personal_data({"location.description": "actor", "description": "actor"})
         milestone = CaseMilestone("detected", "the incident was noticed (its first fact)")
         community_id: UUID
         incident_type: IncidentType
@@ -234,6 +236,7 @@ class Incident(FactAggregate):
 
     class ResponderDispatched(Event):
         TOPIC = "resilience.incident:ResponderDispatched"
+        personal = personal_data({"task": "actor"})
         milestone = CaseMilestone(
             "first_dispatched", "the earliest dispatch of any responder in the first response")
         chain_step = 0
@@ -287,6 +290,7 @@ class Incident(FactAggregate):
 
     class ActionTaken(Event):
         TOPIC = "resilience.incident:ActionTaken"
+        personal = personal_data({"description": "actor"})
         action: ActionKind
         description: str
         equipment: tuple[str, ...]
@@ -300,6 +304,7 @@ class Incident(FactAggregate):
 
     class ConsentRequested(Event):
         TOPIC = "resilience.incident:ConsentRequested"
+        personal = personal_data({"resident_id": "resident_id", "purpose": "actor"})
         milestone = CaseMilestone(
             "consent_requested", "the earliest request for a resident's consent")
         resident_id: str
@@ -317,6 +322,7 @@ class Incident(FactAggregate):
 
     class ConsentGranted(Event):
         TOPIC = "resilience.incident:ConsentGranted"
+        personal = personal_data({"resident_id": "resident_id"})
         milestone = CaseMilestone("consent_granted", "the earliest consent granted")
         resident_id: str
 
@@ -335,6 +341,7 @@ class Incident(FactAggregate):
 
     class ConsentRefused(Event):
         TOPIC = "resilience.incident:ConsentRefused"
+        personal = personal_data({"resident_id": "resident_id", "reason": "resident_id"})
         resident_id: str
         reason: str
 
@@ -356,6 +363,7 @@ class Incident(FactAggregate):
         """Forced entry without consent was authorised because lives or property could not wait."""
 
         TOPIC = "resilience.incident:ExigentEntryAuthorised"
+        personal = personal_data({"reason": "actor"})
         milestone = CaseMilestone("exigent_entry", "entry without consent was authorised")
         reason: str
 
@@ -369,6 +377,8 @@ class Incident(FactAggregate):
         """A lock was breached or a door forced, e.g. the storage room in the Donghu fire."""
 
         TOPIC = "resilience.incident:ForcedEntryMade"
+        # "The storage room of flat 501" names a household.
+        personal = personal_data({"target": "actor"})
         milestone = CaseMilestone("forced_entry", "the earliest forced entry")
         target: str
 
@@ -380,6 +390,7 @@ class Incident(FactAggregate):
 
     class SourceFound(Event):
         TOPIC = "resilience.incident:SourceFound"
+        personal = personal_data({"description": "actor"})
         milestone = CaseMilestone("source_found", "the earliest report of the source found")
         description: str
 
@@ -391,6 +402,7 @@ class Incident(FactAggregate):
 
     class Contained(Event):
         TOPIC = "resilience.incident:Contained"
+        personal = personal_data({"description": "actor"})
         milestone = CaseMilestone(
             "contained", "the incident was contained in its first response")
         description: str
@@ -403,6 +415,7 @@ class Incident(FactAggregate):
 
     class Resolved(Event):
         TOPIC = "resilience.incident:Resolved"
+        personal = personal_data({"summary": "actor"})
         noun = "resolution"
         step = True
         last_milestone = CaseMilestone(
@@ -419,6 +432,7 @@ class Incident(FactAggregate):
 
     class Closed(Event):
         TOPIC = "resilience.incident:Closed"
+        personal = personal_data({"note": "actor"})
         noun = "closure"
         step = True
         last_milestone = CaseMilestone(
@@ -438,6 +452,7 @@ class Incident(FactAggregate):
 
     class Reopened(Event):
         TOPIC = "resilience.incident:Reopened"
+        personal = personal_data({"reason": "actor"})
         noun = "reopening"
         step = True
         reopens = True
@@ -457,6 +472,7 @@ class Incident(FactAggregate):
 
     class NoteAdded(Event):
         TOPIC = "resilience.incident:NoteAdded"
+        personal = personal_data({"text": "actor"})
         text: str
 
         def describe(self) -> str:

@@ -4,9 +4,10 @@ import itertools
 from datetime import datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+import attrs
 from attrs import define, frozen
 
-from resilience.domain.base import Context, Correction, FactAggregate
+from resilience.domain.base import Context, Correction, FactAggregate, personal_data
 from resilience.domain.validation import (
     check_instance,
     check_items,
@@ -123,6 +124,8 @@ class Community(FactAggregate):
     care_cards: dict[str, CareCard]
     activities: dict[int, int]
     """Version of each ActivityHeld fact -> how many took part (the corrected count)."""
+    erased: dict[str, int]
+    """Version of the PersonErased fact of each person erased here."""
     founder: str
     """Who registered the community (the person id of its Registered fact's actor): its
     first administrator, who may act as community staff (resilience.domain.policy)."""
@@ -204,6 +207,7 @@ class Community(FactAggregate):
 
     class PersonEnrolled(Event):
         TOPIC = "resilience.organisation:PersonEnrolled"
+        personal = personal_data({"name": "person_id", "phone": "person_id", "skills": "person_id"})
         person_id: str
         name: str
         phone: str
@@ -238,6 +242,7 @@ class Community(FactAggregate):
 
     class RoleRelieved(Event):
         TOPIC = "resilience.organisation:RoleRelieved"
+        personal = personal_data({"reason": "actor"})
         person_id: str
         role: Role
         scope: str | None
@@ -254,6 +259,10 @@ class Community(FactAggregate):
 
     class CareCardIssued(Event):
         TOPIC = "resilience.organisation:CareCardIssued"
+        # Each contact's name and phone are that contact's (an office's: the card's grid's).
+        personal = personal_data({
+            f"card.{contact.name}.{part}": f"card.{contact.name}.person_id"
+            for contact in attrs.fields(CareCard) for part in ("name", "phone")})
         grid_id: str
         card: CareCard
 
@@ -267,6 +276,7 @@ class Community(FactAggregate):
         """A service activity (health talk, skills class, meal help day...) took place."""
 
         TOPIC = "resilience.organisation:ActivityHeld"
+        personal = personal_data({"title": "actor"})  # "Health talk by Dr Wang" names someone
         title: str
         category: str
         grid_id: str | None
@@ -285,6 +295,7 @@ class Community(FactAggregate):
         recorded; readers count the corrected one)."""
 
         TOPIC = "resilience.organisation:ParticipantsCorrected"
+        personal = personal_data({"reason": "actor"})
         corrects: int
         participants: int
         reason: str
@@ -295,6 +306,24 @@ class Community(FactAggregate):
 
         def apply(self, aggregate: "Community") -> None:
             aggregate.activities[self.corrects] = self.participants
+
+    class PersonErased(Event):
+        """A person's personal data was erased (their right to erasure, or the law's): the
+        key it was sealed under is deleted beside this fact (resilience.services.people),
+        so it reads as a placeholder everywhere. Their id stays, a pseudonym: the facts
+        about them still count. ``reason`` says on what ground (it belongs to whoever
+        recorded it, so it should not name the person)."""
+
+        TOPIC = "resilience.organisation:PersonErased"
+        personal = personal_data({"reason": "actor"})
+        person_id: str
+        reason: str
+
+        def apply(self, aggregate: "Community") -> None:
+            aggregate.erased[self.person_id] = self.originator_version
+
+        def describe(self) -> str:
+            return f"{self.person_id}'s personal data erased: {self.reason}"
 
     class TimeCorrected(Event, FactAggregate.TimeCorrected):
         TOPIC = "resilience.organisation:TimeCorrected"
@@ -310,6 +339,7 @@ class Community(FactAggregate):
         self.terms = []
         self.care_cards = {}
         self.activities = {}
+        self.erased = {}
 
     @classmethod
     def register(cls, ctx: Context, *, district: str, subdistrict: str, name: str) -> "Community":
@@ -449,6 +479,14 @@ class Community(FactAggregate):
         self._trigger(self.PersonEnrolled, ctx, person_id=person_id,
                       name=require_text(name, "name"), phone=check_text(phone, "phone"),
                       skills=check_items(skills, "skills", require_text))
+
+    def erase_person(self, ctx: Context, person_id: str, reason: str) -> None:
+        """Record that ``person_id``'s personal data was erased (see PersonErased)."""
+        person_id = require_text(person_id, "person_id")
+        if person_id in self.erased:
+            raise InvalidTransitionError(f"{person_id} was already erased from {self.name}")
+        self._trigger(self.PersonErased, ctx, person_id=person_id,
+                      reason=require_text(reason, "reason"))
 
     def assign_role(
         self, ctx: Context, person_id: str, role: Role | str, scope: str | None = None, *,

@@ -6,7 +6,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 from uuid import UUID
 
-from resilience.domain.base import CaseMilestone, Context, FactAggregate
+from resilience.domain.base import CaseMilestone, Context, FactAggregate, personal_data
 from resilience.domain.catalogue import CatalogueItem
 from resilience.domain.validation import (
     check_bool,
@@ -75,6 +75,8 @@ class ServiceOrder(FactAggregate):
 
     class Placed(Event, FactAggregate.Created):
         TOPIC = "resilience.service:Placed"
+        # The household and what it asked for belong to the resident who placed the order.
+        personal = personal_data({"household_id": "actor", "details": "actor"})
         noun = "placement"
         step = True
         milestone = CaseMilestone("placed", "the resident placed the order (its first fact)")
@@ -120,6 +122,7 @@ class ServiceOrder(FactAggregate):
 
     class Rejected(Event):
         TOPIC = "resilience.service:Rejected"
+        personal = personal_data({"reason": "actor"})
         noun = "rejection"
         step = True
         milestone = CaseMilestone("rejected", "the community rejected it")
@@ -131,6 +134,8 @@ class ServiceOrder(FactAggregate):
 
     class Dispatched(Event):
         TOPIC = "resilience.service:Dispatched"
+        # A provider may be a person (a grid worker): their name is theirs.
+        personal = personal_data({"provider.name": "provider.provider_id"})
         noun = "dispatch"
         step = True
         milestone = CaseMilestone("first_dispatched", "the earliest dispatch to a provider")
@@ -161,6 +166,7 @@ class ServiceOrder(FactAggregate):
 
     class Completed(Event):
         TOPIC = "resilience.service:Completed"
+        personal = personal_data({"note": "actor"})
         noun = "completion"
         step = True
         milestone = CaseMilestone("first_completed", "the earliest completion")
@@ -190,6 +196,7 @@ class ServiceOrder(FactAggregate):
         (fixed or not) stays a fact of its own: this is the resident's judgement."""
 
         TOPIC = "resilience.service:Rated"
+        personal = personal_data({"comment": "actor"})
         noun = "rating"
         step = True
         last_milestone = CaseMilestone(
@@ -218,6 +225,7 @@ class ServiceOrder(FactAggregate):
 
     class Reopened(Event):
         TOPIC = "resilience.service:Reopened"
+        personal = personal_data({"reason": "actor"})
         noun = "reopening"
         reopens = True
         step = True
@@ -238,6 +246,7 @@ class ServiceOrder(FactAggregate):
 
     class Cancelled(Event):
         TOPIC = "resilience.service:Cancelled"
+        personal = personal_data({"reason": "actor"})
         noun = "cancellation"
         step = True
         milestone = CaseMilestone("cancelled", "the order was cancelled")
@@ -249,6 +258,7 @@ class ServiceOrder(FactAggregate):
 
     class NoteAdded(Event):
         TOPIC = "resilience.service:NoteAdded"
+        personal = personal_data({"text": "actor"})
         text: str
 
         def describe(self) -> str:

@@ -9,6 +9,14 @@ recorder has no subscription, and on PostgreSQL a poll both batches pages
 (its ``ProjectionRunner`` commits once per event, 25x slower) and cannot
 miss a lost NOTIFY. An event that cannot be decoded or folded is quarantined
 with the page (resilience.projections.quarantine), never a stop for the reader.
+
+On a protected store (the engine has a key ring: resilience.adapters.keystore) every
+document is stored sealed under the views key, bound to its view and key, and the views
+are named apart (``timelines/v3/sealed``, tracking ``resilience/views/v3/sealed``): a
+store never mixes sealed and plain documents, and plain views left by an earlier
+version are deleted when it is first opened with protection. Before each page the
+reader looks for erasures made elsewhere (``KeyRing.refresh``), so a key deleted by
+another process is never used to fold a page again.
 """
 
 import gc
@@ -25,6 +33,7 @@ from typing import Any
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Notification
 
+from resilience.adapters.mapper import ConverterMapper
 from resilience.adapters.store import describe
 from resilience.adapters.viewstore import (
     Mark,
@@ -54,6 +63,9 @@ apart (``timelines/v1``, tracking ``resilience/views/v1``), so a new version fol
 the history afresh while an old one still running keeps its own; ``prune`` drops
 the others once no reader needs them."""
 
+SEALED = "/sealed"
+"""What the names of sealed views (and of their tracking record) end with."""
+
 _log = logging.getLogger("resilience.views")
 
 Progress = Callable[[int, int], None]
@@ -72,11 +84,13 @@ class _PageDocs:
     """The documents of one view while a page is folded: cache, then one prefetch query."""
 
     def __init__(self, view: str, cache: "OrderedDict[tuple[str, str], Doc]",
-                 store: ViewStore, dirty: dict[tuple[str, str], Doc]) -> None:
+                 store: ViewStore, dirty: dict[tuple[str, str], Doc],
+                 loads: Callable[[ViewRow], Doc]) -> None:
         self.view = view
         self._cache = cache
         self._store = store
         self._dirty = dirty
+        self._loads = loads
         self.read_error: BaseException | None = None
         """Why reading the stored documents failed: no event is to blame, none is quarantined."""
 
@@ -89,8 +103,9 @@ class _PageDocs:
             except BaseException as exc:
                 self.read_error = exc
                 raise
+            loads = self._loads
             for key, row in rows.items():
-                cache[(view, key)] = _loads(row.doc)
+                cache[(view, key)] = loads(row)
 
     def get(self, key: str) -> Doc | None:
         self.prefetch([key])
@@ -139,15 +154,21 @@ class Views:
                  rebuild_page_size: int = 50_000, cache_size: int = 5_000,
                  projections: Sequence[Projection] = PROJECTIONS) -> None:
         self.app = app
+        mapper = app.mapper
+        self.keys = mapper.keys if isinstance(mapper, ConverterMapper) else None
+        """The store's key ring when it is protected (the documents are then sealed)."""
+        sealed = SEALED if self.keys is not None else ""
         self.tracking_prefix = f"{app.name}/views/"
         self.store: ViewStore = open_view_store(app.recorder,
-                                                f"{self.tracking_prefix}v{VERSION}")
+                                                f"{self.tracking_prefix}v{VERSION}{sealed}")
+        if self.keys is not None:
+            self.store.drop_unsealed(self.tracking_prefix, SEALED)
         self.page_size = page_size
         self.rebuild_page_size = rebuild_page_size
         """Pages of a rebuild: larger, so each document is written fewer times (memory
         stays flat, at about 250 MB; catching up keeps ``page_size`` for latency)."""
         self.projections = tuple(projections)
-        self.stored_names = {view: f"{view}/v{VERSION}"
+        self.stored_names = {view: f"{view}/v{VERSION}{sealed}"
                              for view in (*(p.view for p in self.projections), QUARANTINE)}
         """Each view's name in storage (its name and the version it was folded with), the
         quarantine's included."""
@@ -211,6 +232,8 @@ class Views:
                 page = self.app.recorder.select_notifications(position + 1, limit)
                 if not page:
                     break
+                if self.keys is not None:
+                    self.keys.refresh()
                 try:
                     rows, held = self._fold(page)
                     self.store.commit(rows, expected=mark, position=page[-1].id)
@@ -282,12 +305,12 @@ class Views:
 
     def get(self, view: str, key: str) -> Doc | None:
         row = self.store.fetch(self._stored(view), [key]).get(key)
-        return _loads(row.doc) if row is not None else None
+        return self._loads(row) if row is not None else None
 
     def select(self, view: str, kind: str, *, start: float | None = None,
                end: float | None = None, community: str | None = None) -> list[tuple[str, Doc]]:
         """(key, document) of every document of a kind, optionally within [start, end) epoch s."""
-        return [(row.key, _loads(row.doc)) for row in
+        return [(row.key, self._loads(row)) for row in
                 self.store.select(self._stored(view), kind, start=start, end=end,
                                   community=community)]
 
@@ -323,7 +346,8 @@ class Views:
         dirty: dict[tuple[str, str], Doc] = {}
 
         def docs(view: str) -> _PageDocs:
-            return _PageDocs(self.stored_names[view], self._cache, self.store, dirty)
+            return _PageDocs(self.stored_names[view], self._cache, self.store, dirty,
+                             self._loads)
 
         def discard() -> None:
             self._cache.clear()
@@ -338,9 +362,23 @@ class Views:
             record(quarantined, docs(QUARANTINE))
             _log.warning("%d stored event(s) quarantined, the first at %d: %s",
                          len(quarantined), quarantined[0].position, quarantined[0].error)
-        rows = [ViewRow(view, key, doc["kind"], doc.get("community"), doc.get("at"), dumps(doc))
+        rows = [ViewRow(view, key, doc["kind"], doc.get("community"), doc.get("at"),
+                        self._dumps(view, key, doc))
                 for (view, key), doc in dirty.items()]
         return rows, held
+
+    def _dumps(self, view: str, key: str, doc: Doc) -> str:
+        """A document as stored: its JSON text, sealed on a protected store."""
+        text = dumps(doc)
+        if self.keys is None:
+            return text
+        return self.keys.seal_document(text, f"{view}\x00{key}")
+
+    def _loads(self, row: ViewRow) -> Doc:
+        """A stored document (its row) as a document."""
+        if self.keys is None:
+            return _loads(row.doc)
+        return _loads(self.keys.open_document(row.doc, f"{row.view}\x00{row.key}"))
 
     def _forget(self) -> None:
         self._cache.clear()
