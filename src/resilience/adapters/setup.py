@@ -13,14 +13,14 @@ lock per schema, on SQLite a ``BEGIN IMMEDIATE`` transaction (SQLite's write
 lock). Inside the lock it looks again, from the state the previous holder
 committed, before creating anything.
 
-The events recorders are selected with eventsourcing's
-``APPLICATION_RECORDER_TOPIC`` setting (see :mod:`resilience.adapters.store`);
-the view stores call :func:`sqlite_set_up` and :func:`postgres_set_up` from
-their ``create_table``. A create statement not recognised here only costs the
-fast path: set-up then always runs, under the lock.
+The events recorders (resilience.adapters.chain_recorders, chain_postgres: they
+keep the hash chain) are selected with eventsourcing's settings, named here for
+:mod:`resilience.adapters.store`; they and the view stores call
+:func:`sqlite_set_up` and :func:`postgres_set_up` from their ``create_table``. A
+create statement not recognised here only costs the fast path: set-up then always
+runs, under the lock.
 """
 
-import functools
 import re
 import sqlite3
 import time
@@ -31,7 +31,6 @@ from typing import Any
 from eventsourcing.persistence import InterfaceError, OperationalError
 from eventsourcing.sqlite import (
     SQLITE3_DEFAULT_LOCK_TIMEOUT,
-    SQLiteApplicationRecorder,
     SQLiteCursor,
     SQLiteDatastore,
     SQLiteRecorder,
@@ -39,8 +38,9 @@ from eventsourcing.sqlite import (
     SQLiteTransaction,
 )
 
-SQLITE_EVENT_RECORDER_TOPIC = "resilience.adapters.setup:SQLiteEventRecorder"
-POSTGRES_EVENT_RECORDER_TOPIC = "resilience.adapters.setup:PostgresEventRecorder"
+SQLITE_EVENT_RECORDER_TOPIC = "resilience.adapters.chain_recorders:SQLiteEventRecorder"
+POSTGRES_EVENT_RECORDER_TOPIC = "resilience.adapters.chain_postgres:PostgresEventRecorder"
+MEMORY_PERSISTENCE_TOPIC = "resilience.adapters.chain_recorders:MemoryFactory"
 MIGRATION = "__migration__"
 """eventsourcing's row in a tracking table saying it has single-row tracking."""
 
@@ -187,13 +187,6 @@ def sqlite_set_up(recorder: SQLiteRecorder) -> None:
     _check_tracking_layout(recorder, isinstance(recorder, SQLiteTrackingRecorder))
 
 
-class SQLiteEventRecorder(SQLiteApplicationRecorder):
-    """eventsourcing's SQLite events recorder, set up safely by concurrent openers."""
-
-    def create_table(self) -> None:
-        sqlite_set_up(self)
-
-
 # PostgreSQL --------------------------------------------------------------------
 
 _IDENT = r'"(?:[^"]|"")+"'
@@ -293,23 +286,3 @@ def postgres_set_up(recorder: Any) -> None:
     datastore.register_type_adapters()
     _check_tracking_layout(recorder, isinstance(recorder, PostgresTrackingRecorder))
 
-
-@functools.cache
-def postgres_event_recorder_class() -> type[Any]:
-    """eventsourcing's PostgreSQL events recorder, set up safely by concurrent openers
-    (defined only when psycopg is installed, the postgres extra)."""
-    from eventsourcing.postgres import PostgresApplicationRecorder
-
-    class PostgresEventRecorder(PostgresApplicationRecorder):
-        def create_table(self) -> None:
-            postgres_set_up(self)
-
-    PostgresEventRecorder.__module__ = __name__
-    return PostgresEventRecorder
-
-
-def __getattr__(name: str) -> Any:
-    # eventsourcing resolves POSTGRES_EVENT_RECORDER_TOPIC to this module's attribute.
-    if name == "PostgresEventRecorder":
-        return postgres_event_recorder_class()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
