@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from resilience import (
+    Actor,
     Engine,
     InvalidInputError,
     Location,
@@ -24,8 +25,10 @@ from resilience.services.reviews import Reviews
 
 from conftest import OFFICE, T0, donghu
 
-REPORT_QUERIES = ("timeline", "metrics", "compare", "service_kpis", "counts", "rates",
-                  "scorecard", "league_table", "data_quality")
+REPORT_QUERIES = ("metrics", "compare", "service_kpis", "counts", "rates", "scorecard",
+                  "league_table", "data_quality")
+REVIEW_QUERIES = {"timeline": "timeline", "review": "incident"}
+"""Engine query -> the method of ``engine.reviews`` it runs."""
 
 
 def wrapped(cls: type, name: str) -> object:
@@ -41,7 +44,7 @@ def test_the_engine_declares_each_query_once_on_the_class() -> None:
     declared = {(cls, name) for (cls, name), function in runs.items()
                 if function is not None
                 and any(function in vars(service).values() for service in services)}
-    assert declared == {*((Engine, name) for name in (*REPORT_QUERIES, "review")),
+    assert declared == {*((Engine, name) for name in (*REPORT_QUERIES, *REVIEW_QUERIES)),
                         (Improvements, "items"), (Improvements, "item")}
 
 
@@ -50,10 +53,11 @@ def test_a_query_read_on_the_class_wraps_the_services_function() -> None:
     for name in REPORT_QUERIES:
         assert wrapped(Engine, name) is getattr(Reports, name)
         assert getattr(Engine, name).__doc__ == getattr(Reports, name).__doc__
-    assert wrapped(Engine, "review") is Reviews.incident
+    for name, method in REVIEW_QUERIES.items():
+        assert wrapped(Engine, name) is getattr(Reviews, method)
     assert wrapped(Improvements, "items") is ImprovementPlan.items
     assert wrapped(Improvements, "item") is ImprovementPlan.item
-    assert {*REPORT_QUERIES, "review"} <= set(dir(Engine))
+    assert {*REPORT_QUERIES, *REVIEW_QUERIES} <= set(dir(Engine))
     shown = pydoc.plain(pydoc.render_doc(Engine))
     first_line = (Reports.metrics.__doc__ or "").splitlines()[0]
     assert "metrics(self, metric:" in shown
@@ -98,7 +102,9 @@ def test_a_query_has_the_signature_of_the_services_method() -> None:
         for name in REPORT_QUERIES:
             assert (inspect.signature(getattr(engine, name))
                     == inspect.signature(getattr(engine.reports, name)))
-        assert inspect.signature(engine.review) == inspect.signature(engine.reviews.incident)
+        for name, method in REVIEW_QUERIES.items():
+            assert (inspect.signature(getattr(engine, name))
+                    == inspect.signature(getattr(engine.reviews, method)))
         plan = ImprovementPlan(engine.reports, engine.clock)
         assert inspect.signature(engine.improvements.items) == inspect.signature(plan.items)
         assert inspect.signature(engine.improvements.item) == inspect.signature(plan.item)
@@ -132,10 +138,10 @@ def test_a_subclass_method_named_as_a_query_wins() -> None:
             super().__init__(url)
             self.asked: list[UUID] = []
 
-        def timeline(self, aggregate_id: UUID) -> Timeline:
+        def timeline(self, aggregate_id: UUID, *, viewer: Actor | None = None) -> Timeline:
             """The reports' timeline, noting the id asked for."""
             self.asked.append(aggregate_id)
-            return super().timeline(aggregate_id)
+            return super().timeline(aggregate_id, viewer=viewer)
 
     engine = Audited("memory:")
     with engine:

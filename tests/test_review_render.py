@@ -255,7 +255,8 @@ def test_dict_holds_grades_times_with_offsets_and_durations_in_seconds(
     assert corrected["original_occurred_at"] == "2022-02-15T15:14:00+08:00"
     assert corrected["corrected_by"] == [17]
     assert type(corrected["actor"]["role"]) is str
-    assert corrected["actor"] == {"person_id": "li-wei", "role": "squad_member"}
+    assert corrected["actor"] == {"person_id": "li-wei", "role": "squad_member",
+                                  "override": None, "imported_by": None}
     assert incident["timeline"]["aggregate_id"] == str(INCIDENT)
 
 
@@ -494,7 +495,8 @@ def test_a_history_of_three_centuries_renders_a_small_review() -> None:
     office = Actor("office-duty", Role.COMMUNITY_STAFF)
     detected = datetime(1900, 1, 2, tzinfo=UTC)
     contained = datetime(2199, 12, 30, tzinfo=UTC)
-    with Engine("memory:", clock=ManualClock(datetime(2199, 12, 31, tzinfo=UTC))) as engine:
+    last_day = ManualClock(datetime(2199, 12, 31, tzinfo=UTC))
+    with Engine("memory:", clock=last_day, policy=None) as engine:
         community = engine.communities.register(
             district="Taishan District", subdistrict="Daimiao Subdistrict",
             name="Donghu Community", actor=office).aggregate_id

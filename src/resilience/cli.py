@@ -2,6 +2,7 @@
 reviews, situations at a moment, improvement plans, views."""
 
 import argparse
+import json
 import logging
 import sys
 import time as timer
@@ -19,6 +20,7 @@ from eventsourcing.persistence import PersistenceError
 from resilience.adapters.store import describe, resolve_url, store_env
 from resilience.domain.incident import Incident
 from resilience.domain.validation import MAX_DURATION
+from resilience.domain.values import Actor
 from resilience.engine import Engine
 from resilience.errors import InvalidInputError, NotFoundError, ResilienceError
 from resilience.metrics.definitions import BUILT_IN_BY_NAME, MetricDefinition
@@ -28,7 +30,7 @@ from resilience.metrics.tables import render_table
 from resilience.projections.runner import check_interval
 from resilience.review.model import AfterActionReview, Grade
 from resilience.review.situations import CommunitySituation
-from resilience.scenario import load_scenario, replay, replay_file
+from resilience.scenario import SCENARIO_IMPORTER, load_scenario, replay, replay_file
 from resilience.scenarios import DONGHU_FIRE
 from resilience.timeline import Timeline
 
@@ -63,7 +65,7 @@ def _demo(args: argparse.Namespace) -> int:
     # second run record nothing, so the demo never destroys an existing store.
     with Engine(str(path)) as engine:  # a bare path is a SQLite file
         scenario = load_scenario(DONGHU_FIRE)
-        result = replay(engine, scenario)
+        result = replay(engine, scenario, importer=_importer(args))
         incident_id = result.incidents["donghu-fire"]
         incident = engine.incidents.get(incident_id)
         community = engine.communities.get(result.community_id)
@@ -121,7 +123,8 @@ def format_objectives(review: AfterActionReview) -> str:
 
 def _replay(args: argparse.Namespace) -> int:
     with Engine(args.db) as engine:
-        result = replay_file(engine, args.file)  # streams: a big file is never held whole
+        # Streams: a big file is never held whole.
+        result = replay_file(engine, args.file, importer=_importer(args))
     print(f"{result.name}: {len(result.receipts)} actions, {result.facts} facts in {args.db}, "
           f"{result.events_recorded} recorded by this run")
     print(f"community {result.community_id}")
@@ -130,6 +133,23 @@ def _replay(args: argparse.Namespace) -> int:
     for key, order in result.orders.items():
         print(f"order {key}: {order}")
     return 0
+
+
+def _importer(args: argparse.Namespace) -> Actor:
+    """Whom a replay imports as: ``--importer`` in ``--importer-role`` (default: the
+    scenario importer, ``scenario-importer`` in the system role)."""
+    if args.importer is None:
+        return SCENARIO_IMPORTER
+    return Actor(args.importer, args.importer_role)
+
+
+def _add_importer(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--importer", metavar="PERSON_ID",
+                        help="import under this person's id, recorded on every fact "
+                             f"(default: {SCENARIO_IMPORTER.person_id})")
+    parser.add_argument("--importer-role", default=SCENARIO_IMPORTER.role.value,
+                        help="the importer's role, which the policy must allow to import "
+                             "(default: system; or community_staff of the community)")
 
 
 def _timeline(args: argparse.Namespace) -> int:
@@ -464,6 +484,29 @@ def _rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+def _erase(args: argparse.Namespace) -> int:
+    with _existing(args.db) as engine:
+        community = _community(engine, args.community)
+        assert community is not None  # --community is required
+        receipt = engine.erase_person(args.person, community=community,
+                                      actor=Actor(args.by, args.role), reason=args.reason)
+    print(f"erased {args.person}: their key is deleted, their personal data reads "
+          f"\"[erased]\" everywhere and the views were rebuilt (fact {receipt.last_version} "
+          f"of community {community})")
+    return 0
+
+
+def _export_person(args: argparse.Namespace) -> int:
+    with _existing(args.db, fresh_views=False) as engine:
+        text = json.dumps(engine.export_person(args.person), ensure_ascii=False, indent=2)
+    if args.out is None:
+        print(text)
+    else:
+        with _file("write", args.out):
+            Path(args.out).write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
 FOLLOWER_CHECK = 1.0
 """Seconds between checks that ``project --follow``'s follower is still running."""
 
@@ -501,6 +544,23 @@ def _report_follower_on_stderr() -> None:
                                                "%Y-%m-%d %H:%M:%S"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    # fresh_views=False: the events are checked as stored, not folded into the views.
+    with _existing(args.db, fresh_views=False) as engine:
+        verification = engine.verify(expect=args.expect)
+    print(verification)
+    return 0 if verification.ok else 1
+
+
+def _checkpoint(args: argparse.Namespace) -> int:
+    with _existing(args.db, fresh_views=False) as engine:
+        checkpoint = engine.checkpoint()
+    print(f"recorded {checkpoint}")
+    print(f"keep this reference outside the store: resilience verify --expect "
+          f"{checkpoint.reference}")
+    return 0
 
 
 _PERIOD_TZ = ("time zone of dates without an offset (default UTC) and where "
@@ -548,7 +608,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--db", default="donghu-demo.db",
                       help="SQLite file to record into (a second run records nothing new)")
     demo.set_defaults(run=_demo)
-    command("replay", "record a scenario file into a store", _replay).add_argument("file")
+    _add_importer(demo)
+    replaying = command("replay", "record a scenario file into a store", _replay)
+    replaying.add_argument("file")
+    _add_importer(replaying)
     tl = command("timeline", "print the timeline of an incident or order", _timeline)
     tl.add_argument("id")
     tl.add_argument("--tz", help="show times in this zone (default: the detection's offset)")
@@ -624,6 +687,29 @@ def build_parser() -> argparse.ArgumentParser:
                       "apps reading with fresh_views=False)", _project)
     project.add_argument("--follow", action="store_true")
     project.add_argument("--interval", type=float, default=0.5, help="seconds between polls")
+    # The record's integrity (RESILIENCE_SIGNING_KEY in the environment signs and checks).
+    check = command("verify", "check every event against the store's hash chain and "
+                    "checkpoints; exit 0 if it holds, 1 if the record was tampered with",
+                    _verify)
+    check.add_argument("--expect", metavar="POSITION:LINK",
+                       help="a checkpoint's reference kept outside the store: it must match")
+    command("checkpoint", "record a checkpoint (signed with RESILIENCE_SIGNING_KEY) after "
+            "checking the chain since the last one", _checkpoint)
+    # A person's rights (protected stores: CIPHER_TOPIC and CIPHER_KEY in the environment).
+    erase = command("erase", "erase a person's personal data from a protected store "
+                    "(their key is deleted; the facts and every number stay)", _erase,
+                    needs_community=True)
+    erase.add_argument("--community", help="the community recording the erasure (id or name)")
+    erase.add_argument("--person", required=True, help="the person's id")
+    erase.add_argument("--by", required=True, help="your person id (community staff)")
+    erase.add_argument("--role", default="community_staff",
+                       help="the role you act in (default community_staff)")
+    erase.add_argument("--reason", required=True,
+                       help="on what ground (e.g. the person's request); don't name them")
+    export = command("export-person", "everything the store holds about a person, as JSON "
+                     "(an access request)", _export_person)
+    export.add_argument("--person", required=True, help="the person's id")
+    export.add_argument("--out", help="write to this file instead of printing")
     return parser
 
 

@@ -9,11 +9,18 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
+from resilience.adapters.chain import Checkpoint, Verification, open_chain
+from resilience.adapters.chain_checks import record_checkpoint
+from resilience.adapters.chain_checks import verify as verify_chain
+from resilience.adapters.protection import protect
 from resilience.adapters.store import opening, resolve_url, store_env
 from resilience.clock import Clock, check_clock, system_clock
 from resilience.domain.base import FactAggregate
 from resilience.domain.catalogue import DEFAULT_CATALOGUE, ServiceCatalogue
-from resilience.domain.validation import check_uuid
+from resilience.domain.policy import DEFAULT_POLICY, Policy
+from resilience.domain.validation import check_instance, check_uuid
+from resilience.domain.values import Actor
+from resilience.errors import InvalidInputError
 from resilience.projections.runner import Views
 from resilience.services.communities import Communities
 from resilience.services.core import Batch, EventStoreApplication, Store
@@ -22,6 +29,7 @@ from resilience.services.improvement_plan import ImprovementPlan
 from resilience.services.improvements import Improvements
 from resilience.services.incidents import Incidents
 from resilience.services.orders import Orders
+from resilience.services.people import People
 from resilience.services.point_in_time import PointInTime
 from resilience.services.reports import Reports
 from resilience.services.reviews import Reviews
@@ -36,23 +44,28 @@ class Engine:
     ``clock`` gives every event's recorded time and each command's default
     ``occurred_at``. ``env`` passes extra eventsourcing settings (compression,
     encryption, pool sizes; ``RESILIENCE_TIMEOUT``, seconds, as the URL's
-    ``?timeout=``).
+    ``?timeout=``). ``policy`` (default ``DEFAULT_POLICY``) is who may do what,
+    where: every command is checked against it before anything is recorded
+    (PermissionDeniedError); ``None`` checks nothing (resilience.domain.policy).
 
     Opening raises ConfigurationError for settings the store refuses (a
     schema that does not exist, a missing cipher key) and StoreUnavailableError
     when the store cannot be reached within the timeout.
 
     Commands go through ``engine.communities``, ``incidents``, ``orders`` and
-    ``improvements``. Queries are ``engine.timeline``, ``metrics``, ``compare``,
-    ``service_kpis``, ``counts``, ``rates``, ``scorecard``, ``league_table`` and
-    ``data_quality``: the methods of ``engine.reports`` (``engine.metrics`` runs
-    ``engine.reports.metrics``); ``engine.review`` runs ``engine.reviews.incident``; and
+    ``improvements``. Queries are ``engine.metrics``, ``compare``, ``service_kpis``,
+    ``counts``, ``rates``, ``scorecard``, ``league_table`` and ``data_quality``: the
+    methods of ``engine.reports`` (``engine.metrics`` runs ``engine.reports.metrics``);
+    ``engine.timeline`` and ``engine.review`` run ``engine.reviews.timeline`` and
+    ``engine.reviews.incident`` (both read as a person, ``viewer=``, if asked); and
     ``engine.replay`` answers as of a moment.
     """
 
     # The queries reachable from the engine run the methods of its reports and reviews:
     # one signature and one docstring each (help(engine.metrics) shows it).
-    timeline = delegated("reports", Reports.timeline)
+    # A timeline is read as a person (viewer=...) by the reviews, which read facts as people
+    # may see them; without a viewer they read it from the view (Reports.timeline).
+    timeline = delegated("reviews", Reviews.timeline)
     metrics = delegated("reports", Reports.metrics)
     compare = delegated("reports", Reports.compare)
     service_kpis = delegated("reports", Reports.service_kpis)
@@ -62,6 +75,9 @@ class Engine:
     league_table = delegated("reports", Reports.league_table)
     data_quality = delegated("reports", Reports.data_quality)
     review = delegated("reviews", Reviews.incident)
+    # A person's rights over their data (services.people): erasure and access.
+    erase_person = delegated("people", People.erase)
+    export_person = delegated("people", People.export)
 
     def __init__(
         self,
@@ -71,20 +87,25 @@ class Engine:
         catalogue: ServiceCatalogue = DEFAULT_CATALOGUE,
         env: Mapping[str, str] | None = None,
         fresh_views: bool = True,
+        policy: Policy | None = DEFAULT_POLICY,
     ) -> None:
         check_clock(clock)
+        if policy is not None:
+            check_instance(policy, "policy", Policy)
         self.url = resolve_url(url)
         settings = store_env(self.url)
         settings.update(env or {})
         with opening(self.url):
             self.app = EventStoreApplication(env=settings)
             try:
+                protect(self.app)  # the key check, before anything is read (adapters.protection)
+                self._chain = open_chain(self.app.recorder, self.app.env)  # adapters.chain
                 self.views = Views(self.app)
             except BaseException:
                 self.app.close()
                 raise
         self.reports = Reports(self.views, fresh=fresh_views)
-        self._attach(Store(self.app, clock), catalogue)
+        self._attach(Store(self.app, clock, policy=policy), catalogue)
 
     def _attach(self, store: Store, catalogue: ServiceCatalogue) -> None:
         self._store = store
@@ -94,7 +115,9 @@ class Engine:
         plan = ImprovementPlan(self.reports, store.clock)
         self.improvements = Improvements(store, plan)
         self.replay = PointInTime(self.app, self.reports, store.clock)
-        self.reviews = Reviews(self.app, self.reports, plan, store.clock)
+        self.reviews = Reviews(self.app, self.reports, plan, store.clock, policy=store.policy,
+                               verify=self.verify)
+        self.people = People(store, self.views)
 
     @property
     def clock(self) -> Clock:
@@ -104,7 +127,29 @@ class Engine:
         """The same store seen through another clock (e.g. a ManualClock to import history)."""
         check_clock(clock)
         other = copy.copy(self)
-        other._attach(Store(self.app, clock), self.catalogue)
+        other._attach(self._store.derived(clock=clock), self.catalogue)
+        return other
+
+    @property
+    def policy(self) -> Policy | None:
+        """Who may do what, where (resilience.domain.policy): every command is checked
+        against it before anything is recorded (PermissionDeniedError). ``Engine(...,
+        policy=None)`` checks nothing: for tests and single-user tools, never for an app
+        that records residents' data."""
+        return self._store.policy
+
+    def importing(self, importer: Actor) -> "Engine":
+        """The same store, importing history under ``importer``'s identity (scenario files,
+        bulk import): commands are not checked actor by actor, ``importer`` must be allowed
+        ``"import"`` in each community (by default the system role, or its community
+        staff), and every fact recorded records ``imported_by=importer.person_id`` on its
+        actor. Combine with ``with_clock`` and ``batch`` to replay history."""
+        check_instance(importer, "importer", Actor)
+        if importer.override is not None or importer.imported_by is not None:
+            raise InvalidInputError("an importer is a plain Actor(person_id, role): no "
+                                    "override, no imported_by")
+        other = copy.copy(self)
+        other._attach(self._store.derived(importer=importer), self.catalogue)
         return other
 
     def batch(self) -> AbstractContextManager[Batch]:
@@ -130,6 +175,30 @@ class Engine:
         """The raw stored records of one aggregate (topics and JSON state), for audits."""
         check_uuid(aggregate_id, "an id")
         return list(self.app.recorder.select_events(aggregate_id))
+
+    # A record nobody can quietly rewrite (resilience.adapters.chain) ------------------
+
+    def verify(self, *, expect: str | Checkpoint | None = None,
+               raise_on_failure: bool = False) -> Verification:
+        """Check every stored event against the store's hash chain, and every checkpoint
+        against the chain and (with ``RESILIENCE_SIGNING_KEY``) its signature, in pages.
+
+        ``expect`` is the ``reference`` of a checkpoint kept outside the store
+        (``"POSITION:LINK"``, or the checkpoint): it must match, which also shows the
+        newest events deleted. The result names the first problem (``verification.problem``);
+        ``raise_on_failure=True`` raises TamperedStoreError instead of returning one.
+        """
+        verification = verify_chain(self._chain.chain_reader(), self._chain.chain_settings,
+                                    expect)
+        return verification.raise_for_problem() if raise_on_failure else verification
+
+    def checkpoint(self) -> Checkpoint:
+        """Record a checkpoint at the newest event, signed with ``RESILIENCE_SIGNING_KEY``
+        when set, after checking the chain since the latest trusted checkpoint (the whole
+        chain for a store never signed: this seals it). Keep ``checkpoint.reference``
+        outside the store for ``verify(expect=...)``. TamperedStoreError, recording
+        nothing, if the chain does not hold."""
+        return record_checkpoint(self._chain)
 
     def close(self) -> None:
         self.app.close()

@@ -133,10 +133,12 @@ def timeline_from_doc(aggregate_id: Any, doc: dict[str, Any]) -> Timeline:
     parse = datetime.fromisoformat
     corrected: dict[str, dict[str, Any]] = doc.get("corrected", {})
     entries = []
-    for version, action, person, role, occurred, recorded, details in doc["entries"]:
+    for version, action, person, role, occurred, recorded, details, *marks in doc["entries"]:
         amended = corrected.get(str(version), {})
+        override, imported_by = marks or (None, None)  # the actor had neither
         entries.append(TimelineEntry(
-            version=version, action=action, actor=Actor(person, Role(role)),
+            version=version, action=action,
+            actor=Actor(person, Role(role), override=override, imported_by=imported_by),
             occurred_at=parse(amended.get("time", occurred)), recorded_at=parse(recorded),
             details=amended.get("text", details), elapsed=timedelta(0),
             original_occurred_at=parse(occurred), original_details=details,

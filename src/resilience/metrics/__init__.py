@@ -17,12 +17,16 @@ from resilience.metrics.milestones import (
 from resilience.metrics.period import ALL_TIME, TIME_BUCKETS, Period
 from resilience.metrics.quality import (
     DEFAULT_LATE_AFTER,
+    INTERESTS,
     AmendmentMade,
     CorrectionMade,
     DataQualityReport,
+    ImportedFacts,
+    InterestedCorrection,
     LateRecord,
     MissingMilestone,
     OutOfOrder,
+    OverrideUsed,
 )
 from resilience.metrics.rates import (
     RATES,
@@ -45,6 +49,7 @@ __all__ = [
     "DEFAULT_LATE_AFTER",
     "DIMENSIONS",
     "INCIDENT_MILESTONES",
+    "INTERESTS",
     "ORDER_MILESTONES",
     "RATES",
     "RATES_BY_NAME",
@@ -60,6 +65,8 @@ __all__ = [
     "Counts",
     "DataQualityReport",
     "Fact",
+    "ImportedFacts",
+    "InterestedCorrection",
     "LateRecord",
     "LeagueRow",
     "LeagueTable",
@@ -68,6 +75,7 @@ __all__ = [
     "MetricSummary",
     "MissingMilestone",
     "OutOfOrder",
+    "OverrideUsed",
     "Period",
     "RateDefinition",
     "RateReport",

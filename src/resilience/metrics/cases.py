@@ -65,6 +65,10 @@ class Fact:
     """Who recorded it (the actor's person id)."""
     role: str = ""
     """The actor's role when recording it."""
+    override: str | None = None
+    """Why the actor recorded it outside what the policy allows them (None: within it)."""
+    imported_by: str | None = None
+    """The importer under whose identity it was imported (None: recorded by its actor)."""
 
 
 @frozen
@@ -78,6 +82,12 @@ class Correction:
     """The corrected fact's time before this correction (time corrections only)."""
     after: datetime | None
     """The time this correction set (time corrections only)."""
+    person: str = ""
+    """Who made the correction (its actor's person id)."""
+    role: str = ""
+    """The role they made it in."""
+    author: str = ""
+    """Who recorded the fact it corrects (that fact's actor's person id)."""
 
 
 @frozen
@@ -190,7 +200,9 @@ def case_at(key: str, doc: Mapping[str, Any], *, as_of: datetime | None = None,
     for _, corrects, _, what, _, before, _ in doc["corrections"]:
         if what == "time":
             originally.setdefault(corrects, parse(before))
-    every = tuple(Correction(v, corrects, fact, what, reason, _time(before), _time(after))
+    every = tuple(Correction(v, corrects, fact, what, reason, _time(before), _time(after),
+                             person=entries[v - 1][4], role=entries[v - 1][5],
+                             author=entries[corrects - 1][4])
                   for v, corrects, fact, what, reason, before, after in doc["corrections"])
     corrections = tuple(c for c in every
                         if corrected and known[c.version - 1] and known[c.corrects - 1])
@@ -202,7 +214,7 @@ def case_at(key: str, doc: Mapping[str, Any], *, as_of: datetime | None = None,
                 times[c.corrects] = c.after
     facts = tuple(
         Fact(v, entry[0], times[v], recorded[v - 1], entry[3], originally.get(v, times[v]),
-             person=entry[4], role=entry[5])
+             *entry[4:])  # person, role, and override and importer if the actor had either
         for v, entry in enumerate(entries, start=1)
         if known[v - 1] and (as_of is None or times[v] <= as_of))
     if not facts or facts[0].version != 1:

@@ -18,16 +18,35 @@
   resilience.projections.quarantine), whatever the period or community: no
   figure reflects them, nor the later facts of their aggregates, until the
   cause is fixed (e.g. an upcaster) and the views rebuilt.
+- **Overrides**: every fact recorded by override (its actor acted outside what the
+  policy allows them, and said why): the facts of the cases in scope, and the
+  community's own facts (areas, activities...) that happened in the period. Counted
+  against ``is_clean``: a figure resting on a fact nobody was allowed to record wants a
+  look before it is trusted.
+- **Imported facts**: how many of the cases' facts each importer imported (scenario
+  files, bulk imports), and of how many cases. Listed, not counted against
+  ``is_clean``: importing history is how a store is filled, not a fault.
+- **Corrections by an interested party**: every correction (already in *corrections*)
+  made by someone whose own record it touches (``INTERESTS``): they recorded the fact
+  it corrects, were named the incident's commander, responded to it (dispatched, en
+  route or on scene) or were the order's provider, or acted as grid leader or grid
+  worker on the case (the correction included). Read off the case's facts (all of
+  them, whenever recorded), not the roster: someone who holds a grid's role but never
+  acted in it on the case is not flagged. Not counted again against ``is_clean``.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import attrs
 from attrs import frozen
 
-from resilience.metrics.cases import Amendment, Case
+from resilience.domain.incident import Incident
+from resilience.domain.service import ServiceOrder
+from resilience.metrics.cases import Amendment, Case, Correction
 from resilience.metrics.definitions import MetricDefinition
+from resilience.metrics.milestones import RESPONDER_CHAIN
 from resilience.metrics.period import Period
 from resilience.metrics.tables import render_table
 from resilience.projections.quarantine import QuarantinedEvent
@@ -96,6 +115,92 @@ class CorrectionMade:
     after: datetime | None
 
 
+INTERESTS: Mapping[str, str] = {
+    "own_fact": "recorded the corrected fact",
+    "commander": "was named the incident's commander",
+    "responder": "responded to the incident",
+    "provider": "was the order's provider",
+    "grid_leader": "acted as grid leader on the case",
+    "grid_worker": "acted as grid worker on the case",
+}
+"""Why a corrector has an interest in the record they correct, by code (in the order an
+``InterestedCorrection`` lists them)."""
+_GRID_ROLES = ("grid_leader", "grid_worker")
+_COMMANDER = Incident.CommanderAssigned.fact_name
+_PROVIDER = ServiceOrder.Dispatched.fact_name
+
+
+def interests(case: Case, correction: Correction) -> tuple[str, ...]:
+    """The codes of ``INTERESTS`` that hold for the person who made ``correction``."""
+    person = correction.person
+    found = {"own_fact"} if person and person == correction.author else set()
+    if correction.role in _GRID_ROLES:
+        found.add(correction.role)
+    for fact in case.facts:
+        if fact.person == person and fact.role in _GRID_ROLES:
+            found.add(fact.role)
+        if fact.name == _COMMANDER and fact.extra == person:
+            found.add("commander")
+        elif fact.name in RESPONDER_CHAIN and fact.extra == person:
+            found.add("responder")
+        elif fact.name == _PROVIDER and fact.extra and fact.extra[0] == person:
+            found.add("provider")
+    return tuple(code for code in INTERESTS if code in found) if person else ()
+
+
+@frozen
+class InterestedCorrection(CorrectionMade):
+    """A correction made by someone whose own record it touches."""
+
+    person: str
+    role: str
+    interests: tuple[str, ...]
+    """Codes of ``INTERESTS``."""
+
+    @property
+    def why(self) -> str:
+        """The interests in words: "recorded the corrected fact; responded to the incident"."""
+        return "; ".join(INTERESTS[code] for code in self.interests)
+
+
+@frozen
+class OverrideUsed:
+    """A fact recorded by override: its actor acted outside what the policy allows them,
+    and said why."""
+
+    case_id: str
+    """The incident, order or (for its own facts) community."""
+    subject: str
+    """"incident", "order" or "community"."""
+    version: int
+    fact: str
+    person: str
+    role: str
+    occurred_at: datetime
+    """When the fact happened, as first given."""
+    recorded_at: datetime
+    why: str
+
+
+@frozen
+class ImportedFacts:
+    """The facts of the cases in scope one importer imported."""
+
+    importer: str
+    """The person id the facts were imported under (``Actor.imported_by``)."""
+    facts: int
+    cases: int
+
+
+def community_overrides(key: str, doc: Mapping[str, Any]) -> list[OverrideUsed]:
+    """The overrides a community's ``cases`` document notes of its own facts."""
+    parse = datetime.fromisoformat
+    return [OverrideUsed(key, "community", version, name, person, role, parse(occurred),
+                         parse(recorded), why)
+            for version, name, occurred, recorded, person, role, why
+            in doc.get("overrides", ())]
+
+
 @frozen
 class AmendmentMade(Amendment):
     """An amendment made while a case stood closed, and the case it amends."""
@@ -117,14 +222,21 @@ class DataQualityReport:
     """Stored events the views could not fold, in the whole store (any period or community)."""
     amendments: tuple[AmendmentMade, ...] = ()
     """Corrections and late records made while their case stood closed, by case."""
+    overrides: tuple[OverrideUsed, ...] = ()
+    """Facts recorded by override: the cases' by case, then the communities' own."""
+    imported: tuple[ImportedFacts, ...] = ()
+    """The cases' facts imported, per importer (most facts first)."""
+    interested: tuple[InterestedCorrection, ...] = ()
+    """Corrections made by someone whose own record they touch, by case."""
 
     @property
     def is_clean(self) -> bool:
-        """Nothing missing, out of order, late, corrected or quarantined. Amendments after
-        closure don't count on their own: each is a correction or a record, which the
-        other sections already judge."""
+        """Nothing missing, out of order, late, corrected, quarantined or recorded by
+        override. Amendments after closure and corrections by an interested party don't
+        count on their own (each is a correction or a record, which the other sections
+        already judge), nor do imports (how a store is filled, not a fault)."""
         return not (self.missing or self.out_of_order or self.late or self.corrections
-                    or self.quarantined)
+                    or self.quarantined or self.overrides)
 
     def render(self) -> str:
         minutes = self.late_after.total_seconds() / 60
@@ -165,12 +277,33 @@ class DataQualityReport:
                 [a.case_id, str(a.version), f"{a.person} ({a.role})", a.recorded_at.isoformat(),
                  a.fact if a.corrects is None else f"{a.fact} (v{a.corrects})", a.what]
                 for a in self.amendments]))
+        out += ["", f"Overrides ({len(self.overrides)}): facts recorded outside what the "
+                "policy allows their actor"]
+        if self.overrides:
+            out.append(render_table(["case", "version", "fact", "by", "happened", "recorded",
+                                     "why"], [
+                [o.case_id, str(o.version), o.fact, f"{o.person} ({o.role})",
+                 o.occurred_at.isoformat(), o.recorded_at.isoformat(), o.why]
+                for o in self.overrides]))
+        out += ["", f"Imported facts ({sum(i.facts for i in self.imported)})"]
+        if self.imported:
+            out.append(render_table(["importer", "facts", "cases"], [
+                [i.importer, str(i.facts), str(i.cases)] for i in self.imported]))
+        out += ["", f"Corrections by an interested party ({len(self.interested)})"]
+        if self.interested:
+            out.append(render_table(["case", "version", "corrects", "by", "who", "reason"], [
+                [c.case_id, str(c.version), f"{c.fact} (v{c.corrects})",
+                 f"{c.person} ({c.role})", c.why, c.reason] for c in self.interested]))
         return "\n".join(out)
 
 
 def data_quality(cases: Iterable[Case], graded: Sequence[MetricDefinition], *,
                  period: Period, late_after: timedelta = DEFAULT_LATE_AFTER,
-                 quarantined: Sequence[QuarantinedEvent] = ()) -> DataQualityReport:
+                 quarantined: Sequence[QuarantinedEvent] = (),
+                 community_overrides: Iterable[OverrideUsed] = ()) -> DataQualityReport:
+    """The report over the cases whose first fact falls in ``period``, and the
+    ``community_overrides`` (``community_overrides()`` of community documents) of the
+    facts that happened in it."""
     scoped = sorted((c for c in cases if c.start in period), key=lambda c: (c.start, c.case_id))
     missing, disorder, late, corrections, amendments = [], [], [], [], []
     for case in scoped:
@@ -202,6 +335,40 @@ def data_quality(cases: Iterable[Case], graded: Sequence[MetricDefinition], *,
                                               c.fact, c.what, c.reason, c.before, c.after))
         amendments += [AmendmentMade(**attrs.asdict(a, recurse=False), case_id=case.case_id,
                                      subject=case.subject) for a in case.amendments]
+    overrides = [o for case in scoped for o in _overrides(case)]
+    overrides += sorted((o for o in community_overrides if o.occurred_at in period),
+                        key=lambda o: (o.case_id, o.version))
     return DataQualityReport(period, late_after, len(scoped), tuple(missing), tuple(disorder),
                              tuple(late), tuple(corrections), tuple(quarantined),
-                             tuple(amendments))
+                             tuple(amendments), tuple(overrides), _imported(scoped),
+                             tuple(_interested(scoped)))
+
+
+def _overrides(case: Case) -> list[OverrideUsed]:
+    return [OverrideUsed(case.case_id, case.subject, f.version, f.name, f.person, f.role,
+                         f.original_at, f.recorded_at, f.override)
+            for f in case.facts if f.override is not None]
+
+
+def _imported(cases: Sequence[Case]) -> tuple[ImportedFacts, ...]:
+    facts: dict[str, int] = {}
+    touched: dict[str, set[str]] = {}
+    for case in cases:
+        for fact in case.facts:
+            if fact.imported_by is not None:
+                facts[fact.imported_by] = facts.get(fact.imported_by, 0) + 1
+                touched.setdefault(fact.imported_by, set()).add(case.case_id)
+    return tuple(ImportedFacts(importer, count, len(touched[importer]))
+                 for importer, count in sorted(facts.items(), key=lambda i: (-i[1], i[0])))
+
+
+def _interested(cases: Sequence[Case]) -> list[InterestedCorrection]:
+    found = []
+    for case in cases:
+        for c in case.corrections:
+            codes = interests(case, c)
+            if codes:
+                found.append(InterestedCorrection(
+                    case.case_id, case.subject, c.version, c.corrects, c.fact, c.what,
+                    c.reason, c.before, c.after, c.person, c.role, codes))
+    return found

@@ -26,6 +26,7 @@ from resilience.domain.base import Correction, FactAggregate
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import Community
 from resilience.domain.service import ServiceOrder
+from resilience.domain.values import Actor
 from resilience.projections.base import Delivery, Doc, Docs, Projection
 from resilience.projections.plans import Plans
 
@@ -48,9 +49,10 @@ class Timelines:
     """One document per aggregate: its facts as timeline entries, in version order.
 
     An entry is ``[version, action, person, role, occurred, recorded, details]``
-    as first recorded (``details``: the event's ``describe()``); ``corrected``
-    maps a corrected version to its effective ``time`` and/or ``text`` and the
-    versions of the corrections (``by``).
+    as first recorded (``details``: the event's ``describe()``), followed by the
+    actor's ``override`` and ``imported_by`` when it carries either
+    (``actor_marks``); ``corrected`` maps a corrected version to its effective
+    ``time`` and/or ``text`` and the versions of the corrections (``by``).
     """
 
     view = "timelines"
@@ -64,7 +66,7 @@ class Timelines:
             doc = _existing(docs, key, version)
         actor = event.actor
         doc["entries"].append([version, name, actor.person_id, actor.role.value, occurred,
-                               recorded, event.describe()])
+                               recorded, event.describe(), *actor_marks(actor)])
         if isinstance(event, Correction):
             self._amend(doc, event, version)
         docs.put(key, doc)
@@ -83,6 +85,15 @@ class Timelines:
                 amended["text"] = correction.details
 
 
+def actor_marks(actor: Actor) -> list[str | None]:
+    """``[override, imported_by]`` of an actor that carries either, else nothing: an entry
+    or fact of an actor acting within the policy, not imported, ends at the role, as
+    every one recorded before actors carried them does."""
+    if actor.override is None and actor.imported_by is None:
+        return []
+    return [actor.override, actor.imported_by]
+
+
 def activity_key(community: str, version: int) -> str:
     return f"{community}/activity/{version}"
 
@@ -92,9 +103,12 @@ class Cases:
 
     A case's fact is ``[name, occurred, recorded, detail, person, role]``
     (``detail``: the event's ``detail()``; ``person`` and ``role``: who recorded
-    it). An activity's ``participants`` is its count as last corrected,
-    ``participants_recorded`` the count first recorded. Improvement items are not
-    cases: their facts are ignored."""
+    it), followed by the actor's ``override`` and ``imported_by`` when it carries
+    either (``actor_marks``). A community's ``overrides`` (there once one of its
+    own facts was recorded by override) lists each such fact ``[version, name,
+    occurred, recorded, person, role, override]``. An activity's ``participants``
+    is its count as last corrected, ``participants_recorded`` the count first
+    recorded. Improvement items are not cases: their facts are ignored."""
 
     view = "cases"
 
@@ -106,13 +120,27 @@ class Cases:
         if doc["kind"] != "community":
             self._case_fact(delivery, doc)
             docs.put(key, doc)
-        elif self._community_fact(event, doc, docs) or version == 1:
+            return
+        changed = self._community_fact(event, doc, docs)
+        if self._override(delivery, doc) or changed or version == 1:
             docs.put(key, doc)
+
+    @staticmethod
+    def _override(delivery: Delivery, doc: Doc) -> bool:
+        """Note a community's fact recorded by override; True if there was one."""
+        actor = delivery.event.actor
+        if actor.override is None:
+            return False
+        doc.setdefault("overrides", []).append([
+            delivery.version, delivery.name, delivery.occurred, delivery.recorded,
+            actor.person_id, actor.role.value, actor.override])
+        return True
 
     def _case_fact(self, delivery: Delivery, doc: Doc) -> None:
         event, name, version = delivery.event, delivery.name, delivery.version
+        actor = event.actor
         doc["facts"].append([name, delivery.occurred, delivery.recorded, event.detail(),
-                             event.actor.person_id, event.actor.role.value])
+                             actor.person_id, actor.role.value, *actor_marks(actor)])
         match event:
             case FactAggregate.TimeCorrected():
                 corrected = doc["facts"][event.corrects - 1]

@@ -1,4 +1,5 @@
-"""After-action reviews: replay at any cut, objectives graded P/S/M/U, findings, outputs."""
+"""After-action reviews: replay at any cut, objectives graded P/S/M/U, findings, outputs;
+read as a person (resilience.review.sight) and verified against the store, if asked."""
 
 from resilience.review.build import DEFAULT_GAP_AFTER
 from resilience.review.chromium import find_chromium, screenshot
@@ -17,8 +18,10 @@ from resilience.review.model import (
     QualityFlag,
     ResponderTrack,
     SegmentResult,
+    Verified,
 )
 from resilience.review.objectives import DEFAULT_OBJECTIVES, KEY_MILESTONES, Objective
+from resilience.review.sight import HIDDEN
 from resilience.review.situations import (
     CommunitySituation,
     Cycle,
@@ -28,10 +31,10 @@ from resilience.review.situations import (
 )
 
 __all__ = [
-    "DEFAULT_GAP_AFTER", "DEFAULT_OBJECTIVES", "GRADE_MEANINGS", "KEY_MILESTONES",
+    "DEFAULT_GAP_AFTER", "DEFAULT_OBJECTIVES", "GRADE_MEANINGS", "HIDDEN", "KEY_MILESTONES",
     "AfterActionReview", "CommunitySituation", "Cycle", "Finding", "Grade", "IncidentReview",
     "IncidentSituation", "Milestone", "Objective", "ObjectiveResult", "ObjectiveSummary",
-    "OrderSituation", "QualityFlag", "Responder", "ResponderTrack", "SegmentResult",
+    "OrderSituation", "QualityFlag", "Responder", "ResponderTrack", "SegmentResult", "Verified",
     "find_chromium", "review_to_dict", "review_to_html", "review_to_json",
     "review_to_markdown", "screenshot",
 ]

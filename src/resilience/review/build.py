@@ -15,7 +15,13 @@ from attrs import evolve
 from resilience.metrics.cases import Case, Correction
 from resilience.metrics.definitions import SECONDS_PER, MetricDefinition
 from resilience.metrics.period import ALL_TIME
-from resilience.metrics.quality import DEFAULT_LATE_AFTER, AmendmentMade, data_quality
+from resilience.metrics.quality import (
+    DEFAULT_LATE_AFTER,
+    INTERESTS,
+    AmendmentMade,
+    InterestedCorrection,
+    data_quality,
+)
 from resilience.review.model import (
     Finding,
     Grade,
@@ -62,13 +68,18 @@ def review_incident(
     objectives: Sequence[Objective], segments: Sequence[MetricDefinition],
     at: datetime, community_name: str, people: Mapping[str, str],
     late_after: timedelta = DEFAULT_LATE_AFTER, gap_after: timedelta = DEFAULT_GAP_AFTER,
-    as_closed: Case | None = None,
+    as_closed: Case | None = None, shown: Case | None = None,
 ) -> IncidentReview:
     """The review of one incident. ``first_recorded`` is the same cut with no
     corrections applied; ``as_closed`` the same cut as known when its standing closure was
     recorded (``case_at(..., as_closed=True)``), which gives the segments' ``at_closure``
     of an incident amended after its closure (None: not measured); ``at`` is the moment
-    of the cut (or now)."""
+    of the cut (or now).
+
+    ``shown`` is the same case as its reader may see it (resilience.review.sight: its
+    personal values hidden), ``timeline`` and ``people`` being theirs too: the figures
+    come from ``case``, so every reader gets the same grades and durations, and the words
+    of the data-quality flags (correction reasons, override reasons) from ``shown``."""
     graded = tuple(o.grade(case, at) for o in objectives)
     # A drill is measured and checked like the real thing: each segment's own filter,
     # with drills let in.
@@ -77,7 +88,7 @@ def review_incident(
     at_closure = as_closed if case.amendments else None
     measured = tuple(result for d in segments if d.applies(case)
                      for result in _segments(d, case, first_recorded, at_closure))
-    flags = _flags(case, segments, late_after, people)
+    flags = _flags(shown or case, segments, late_after, people)
     strengths, improvements = _findings(case, graded, measured, flags, gap_after, late_after)
     containment = next((o.target for o in objectives
                         if o.rule == "within" and o.end == "contained"), None)
@@ -96,7 +107,7 @@ def review_incident(
                          for r in situation.responders),
         segments=measured, objectives=graded, strengths=strengths, improvements=improvements,
         quality=flags, target_line=containment, situation=situation, people=dict(people),
-        amendments=case.amendments,
+        amendments=(shown or case).amendments,
     )
 
 
@@ -172,7 +183,33 @@ def _flags(case: Case, segments: Sequence[MetricDefinition],
     flags += [QualityFlag("amendment", _amendment(a, moved.get(a.version), people, origin),
                           a.version)
               for a in report.amendments]
+    flags += [QualityFlag("interested", _interested(c, people, origin), c.version)
+              for c in report.interested]
+    flags += [QualityFlag("override", f"{words(o.fact)} recorded by "
+                          f"{_person(o.person, o.role, people)} by override: {o.why}",
+                          o.version)
+              for o in report.overrides]
+    flags += [QualityFlag("imported", f"{plural(i.facts, 'fact')} imported by "
+                          f"{people.get(i.importer, i.importer)}")
+              for i in report.imported]
     return tuple(flags)
+
+
+def _person(person: str, role: str, people: Mapping[str, str]) -> str:
+    """"Wang (community staff)": the name (else the id) and the role in words."""
+    person = person or "someone unknown"
+    return people.get(person, person) + (f" ({words(role)})" if role else "")
+
+
+def _interested(correction: InterestedCorrection, people: Mapping[str, str],
+                origin: datetime) -> str:
+    """"contained moved from 15:14 to 15:12 by Li (squad member), who recorded the
+    corrected fact and responded to the incident"."""
+    what = _change(correction.fact, correction.what, correction.before, correction.after,
+                   origin)
+    reasons = [INTERESTS[code] for code in correction.interests]
+    who = ", ".join(reasons[:-1]) + " and " + reasons[-1] if len(reasons) > 1 else reasons[0]
+    return f"{what} by {_person(correction.person, correction.role, people)}, who {who}"
 
 
 def _amendment(amendment: AmendmentMade, correction: Correction | None,
@@ -189,17 +226,21 @@ def _amendment(amendment: AmendmentMade, correction: Correction | None,
         what = f"{fact} of {clock(amendment.occurred_at, origin)} recorded late"
     else:
         what = f"{fact} recorded"
-    person = amendment.person or "someone unknown"
-    who = people.get(person, person) + (f" ({words(amendment.role)})" if amendment.role else "")
+    who = _person(amendment.person, amendment.role, people)
     return f"{what} after the closure, by {who}, recorded at {clock(amendment.recorded_at, origin)}"
 
 
 def _correction(fact: str, what: str, before: datetime | None, after: datetime | None,
                 reason: str, origin: datetime) -> str:
+    return f"{_change(fact, what, before, after, origin)}: {reason}"
+
+
+def _change(fact: str, what: str, before: datetime | None, after: datetime | None,
+            origin: datetime) -> str:
+    """"contained moved from 15:14 to 15:12", "resolved details corrected"."""
     if what == "time" and before is not None and after is not None:
-        moved = f"{clock(before, origin)} to {clock(after, origin)}"
-        return f"{words(fact)} moved from {moved}: {reason}"
-    return f"{words(fact)} details corrected: {reason}"
+        return f"{words(fact)} moved from {clock(before, origin)} to {clock(after, origin)}"
+    return f"{words(fact)} details corrected"
 
 
 def _findings(case: Case, graded: Sequence[ObjectiveResult], segments: Sequence[SegmentResult],

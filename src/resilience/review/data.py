@@ -2,8 +2,10 @@
 
 The rules are the library's one converter's (:mod:`resilience.adapters.converter`):
 datetimes become ISO 8601 strings with their offset, durations seconds, UUIDs
-strings and tuples lists. On top of them, enums become their bare values and the
-review's ``drills`` count (a property) is added before its plan.
+strings and tuples lists. On top of them, enums become their bare values, the
+review's ``drills`` count (a property) is added before its plan, and an actor keeps
+every field: the stored events leave an actor's ``override`` and ``imported_by`` out
+when None (so an event is stored as before they existed), a review's data say null.
 """
 
 import json
@@ -11,12 +13,18 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from cattrs.gen import make_dict_unstructure_fn
+
 from resilience.adapters.converter import converter
+from resilience.domain.values import Actor
 
 if TYPE_CHECKING:
     from resilience.review.model import AfterActionReview
 
 __all__ = ["review_to_dict", "review_to_json"]
+
+_converter = converter.copy()
+_converter.register_unstructure_hook(Actor, make_dict_unstructure_fn(Actor, _converter))
 
 
 def review_to_dict(review: "AfterActionReview") -> dict[str, Any]:
@@ -25,7 +33,7 @@ def review_to_dict(review: "AfterActionReview") -> dict[str, Any]:
     Datetimes become ISO 8601 strings with their offset, durations seconds,
     enums their values, UUIDs strings and tuples lists.
     """
-    fields = converter.unstructure(review)
+    fields = _converter.unstructure(review)
     plan = {name: fields.pop(name) for name in ("plan", "still_open")}
     plain: dict[str, Any] = _plain({**fields, "drills": review.drills, **plan})
     return plain

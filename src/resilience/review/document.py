@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from attrs import frozen
 
 from resilience.metrics import DEFAULT_LATE_AFTER
+from resilience.review.sight import HIDDEN
 from resilience.review.text import duration, exact_clock, in_minutes, one_decimal, stamp, words
 
 if TYPE_CHECKING:
@@ -117,6 +118,14 @@ def _front_matter(review: "AfterActionReview") -> Section:
         drills = f", {review.drills} of them drills" if review.drills else ""
         blocks.append(Paragraph(f"{len(review.incidents)}{drills}", "Incidents", "meta"))
     blocks.append(Paragraph(stamp(review.generated_at), "Generated", "meta"))
+    if review.viewer is not None:
+        viewer = review.viewer
+        blocks.append(Paragraph(
+            f"{viewer.person_id} ({_words(viewer.role)}); personal data the policy keeps "
+            f"from them reads {HIDDEN}", "Read as", "meta"))
+    if review.verified is not None:
+        blocks.append(Paragraph(review.verified.statement, "Verification",
+                                "meta" if review.verified.ok else "meta alert"))
     return Section("front", tuple(blocks))
 
 
@@ -246,6 +255,9 @@ _FLAG_LABELS = {
     "late": "Late record",
     "correction": "Correction",
     "amendment": "Amended after closure",
+    "interested": "Correction by an interested party",
+    "override": "Override",
+    "imported": "Imported",
 }
 
 
@@ -295,6 +307,8 @@ def _entry_notes(entry: "TimelineEntry", origin: datetime, flagged_late: bool) -
         notes.append(f"first recorded as “{entry.original_details}”")
     if entry.is_corrected and not notes:
         notes.append("corrected")
+    if entry.actor.override is not None:
+        notes.append(f"by override: {entry.actor.override}")
     # The review's own flags decide; the library default covers reviews built
     # without late-record flags.
     if flagged_late or entry.record_delay > DEFAULT_LATE_AFTER:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from attrs import Factory, frozen
 
+from resilience.domain.values import Actor
 from resilience.metrics.cases import Amendment
 from resilience.projections.plan_items import PlanItem
 from resilience.review.data import review_to_dict, review_to_json
@@ -98,7 +99,11 @@ class Finding:
     versions: tuple[int, ...] = ()
 
 
-FlagKind = Literal["missing", "out_of_order", "late", "correction", "amendment"]
+FlagKind = Literal["missing", "out_of_order", "late", "correction", "amendment", "interested",
+                   "override", "imported"]
+"""``interested``: a correction by someone whose own record it touches
+(``resilience.metrics.quality.INTERESTS``); ``override``: a fact recorded outside what
+the policy allows its actor; ``imported``: how many facts one importer imported."""
 
 
 @frozen
@@ -199,6 +204,26 @@ class ObjectiveSummary:
 
 
 @frozen
+class Verified:
+    """What verifying the store's hash chain found when a review was made
+    (``engine.review(..., verify=True)``; ``engine.verify()``)."""
+
+    ok: bool
+    statement: str
+    """The finding in one sentence, as every output of the review states it."""
+    events: int
+    """How many stored events the chain was checked over."""
+    position: int
+    """The notification position the chain was checked up to."""
+    checkpoint: int | None = None
+    """The position of the latest checkpoint (None: none recorded yet)."""
+    signed: bool | None = None
+    """Whether that checkpoint is signed (None: no checkpoint)."""
+    problem: str | None = None
+    """The first problem found (None when ``ok``)."""
+
+
+@frozen
 class AfterActionReview:
     """An after-action review: of one incident, or of every incident of a grid or period."""
 
@@ -225,6 +250,11 @@ class AfterActionReview:
     """The objectives graded, as data (``Objective.to_dict``), so a review can be redone."""
     segment_definitions: tuple[Mapping[str, Any], ...] = ()
     """The segment metrics measured, as data (``MetricDefinition.to_dict``)."""
+    viewer: Actor | None = None
+    """Whom the review was made for (None: the app itself, which sees everything): personal
+    data the policy keeps from them reads "[hidden]" (resilience.review.sight)."""
+    verified: Verified | None = None
+    """What verifying the store found when the review was made (None: not asked)."""
 
     @property
     def drills(self) -> int:

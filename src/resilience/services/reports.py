@@ -28,7 +28,12 @@ from resilience.metrics.cases import Case, case_at, case_from_doc
 from resilience.metrics.definitions import BUILT_IN, MetricDefinition, builtin
 from resilience.metrics.milestones import Subject
 from resilience.metrics.period import ALL_TIME, TIME_BUCKETS, Period, check_group_by
-from resilience.metrics.quality import DEFAULT_LATE_AFTER, DataQualityReport, data_quality
+from resilience.metrics.quality import (
+    DEFAULT_LATE_AFTER,
+    DataQualityReport,
+    community_overrides,
+    data_quality,
+)
 from resilience.metrics.rates import RATES, RATES_BY_NAME, RateDefinition, builtin_rate
 from resilience.metrics.reports import (
     Comparison,
@@ -119,12 +124,13 @@ def _community_key(community: UUID | None) -> str | None:
 class Reports:
     """``engine.reports``: the queries on the views.
 
-    ``timeline``, ``metrics``, ``compare``, ``service_kpis``, ``counts``, ``rates``,
-    ``scorecard``, ``league_table`` and ``data_quality`` are also the engine's:
-    ``engine.metrics`` runs ``engine.reports.metrics``, with its signature and
-    docstring, and so for each (the documentation calls them on the engine). Each query
-    catches the views up once (when fresh), checks its arguments, then reads
-    what it needs.
+    ``metrics``, ``compare``, ``service_kpis``, ``counts``, ``rates``, ``scorecard``,
+    ``league_table`` and ``data_quality`` are also the engine's: ``engine.metrics`` runs
+    ``engine.reports.metrics``, with its signature and docstring, and so for each (the
+    documentation calls them on the engine). ``timeline`` is the app's reading of one
+    (everything shown): ``engine.timeline`` (``engine.reviews.timeline``) runs it unless
+    asked to read as a person. Each query catches the views up once (when fresh), checks
+    its arguments, then reads what it needs.
     """
 
     def __init__(self, views: Views, *, fresh: bool = True) -> None:
@@ -381,15 +387,20 @@ class Reports:
                      late_after: timedelta = DEFAULT_LATE_AFTER,
                      community: UUID | None = None,
                      graded: Sequence[MetricRef] = BUILT_IN) -> DataQualityReport:
-        """Missing milestones, out-of-order times, late records and corrections; and the
-        store's quarantined events, if any."""
+        """Missing milestones, out-of-order times, late records, corrections (and those
+        by an interested party), amendments after closure, facts recorded by override and
+        facts imported; and the store's quarantined events, if any."""
         if type(late_after) is not timedelta or late_after < timedelta(0):
             raise InvalidInputError(f"late_after must be a timedelta >= 0, got "
                                     f"{shown(late_after)}")
         definitions = _definitions(graded, "graded")
         period = _period(period)
         self.ready()
-        return data_quality(self._cases(None, period, self._community(community)), definitions,
+        key = self._community(community)
+        overrides = [o for doc_key, doc in self.views.select("cases", "community",
+                                                             community=key)
+                     for o in community_overrides(doc_key, doc)]
+        return data_quality(self._cases(None, period, key), definitions,
                             period=period, late_after=late_after,
-                            quarantined=self.views.quarantined())
+                            quarantined=self.views.quarantined(), community_overrides=overrides)
 

@@ -1,35 +1,50 @@
 """``engine.reviews``: after-action reviews of an incident, or of a grid's or community's
-incidents over a period, at any cut.
+incidents over a period, at any cut; and timelines read as a person.
 
 Each incident is reviewed from its own events (a handful of reads), its
 community's names from the community's events; which incidents a grid or
 period review covers comes from the ``cases`` view. Improvement items are
 read from the ``plans`` view.
+
+Read as a viewer (``viewer=Actor(...)``), a review or timeline hides the personal
+values the policy keeps from them (resilience.review.sight). A timeline for a viewer is
+built from the aggregate's own events rather than the ``timelines`` view: the view holds
+each fact's wording (``describe()``) with every value in it, and what a viewer may see
+differs per viewer and per value (their own consent, but not their neighbour's), so a
+view would have to hold a wording per combination. The events are one indexed read of
+one aggregate (as a review makes for every incident it covers), and masking them before
+they are worded is the same one rule (``masked``) everywhere.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 from uuid import UUID
 
+from attrs import evolve
 from eventsourcing.application import AggregateNotFoundError
 
+from resilience.adapters.chain import Signature, Verification
 from resilience.clock import Clock
 from resilience.domain.base import FactAggregate
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import Community
-from resilience.domain.validation import check_moment, shown
+from resilience.domain.policy import DEFAULT_POLICY, Policy
+from resilience.domain.validation import check_bool, check_instance, check_moment, check_uuid, shown
+from resilience.domain.values import Actor
 from resilience.errors import InvalidInputError, NotFoundError
 from resilience.metrics.cases import case_at
 from resilience.metrics.definitions import BUILT_IN, MetricDefinition
 from resilience.metrics.period import ALL_TIME, Period
 from resilience.metrics.quality import DEFAULT_LATE_AFTER
+from resilience.projections.folds import community_of
 from resilience.projections.plan_items import PlanItem
 from resilience.review.build import DEFAULT_GAP_AFTER, review_incident, summarise
 from resilience.review.keys import incident_review_key, scope_review_key
-from resilience.review.model import AfterActionReview, IncidentReview
+from resilience.review.model import AfterActionReview, IncidentReview, Verified
 from resilience.review.objectives import DEFAULT_OBJECTIVES, Objective
-from resilience.review.situations import case_doc, incident_situation
+from resilience.review.sight import HIDDEN, Keep, Sight, incident_area
+from resilience.review.situations import IncidentSituation, case_doc, incident_situation
 from resilience.review.text import plural
 from resilience.services.core import EventStoreApplication
 from resilience.services.improvement_plan import ImprovementPlan
@@ -43,31 +58,64 @@ INCIDENT_SEGMENTS: tuple[MetricDefinition, ...] = tuple(
 
 
 class Reviews:
-    """``engine.reviews``."""
+    """``engine.reviews``; ``engine.timeline`` and ``engine.review`` are its ``timeline``
+    and ``incident``.
+
+    ``policy`` says which personal data a viewer may see (None: every viewer sees all);
+    ``verify`` checks the store's hash chain (the engine's ``verify``), for reviews asked
+    to state it."""
 
     def __init__(self, app: EventStoreApplication, reports: Reports, plan: ImprovementPlan,
-                 clock: Clock) -> None:
+                 clock: Clock, *, policy: Policy | None = DEFAULT_POLICY,
+                 verify: Callable[[], Verification] | None = None) -> None:
         self._app = app
         self._reports = reports
         self._improvement_plan = plan
         self._clock = clock
+        self._policy = policy
+        self._verify = verify
+
+    def timeline(self, aggregate_id: UUID, *, viewer: Actor | None = None) -> Timeline:
+        """The timeline of an incident, order, community or improvement item: every fact in
+        ``occurred_at`` order (``engine.timeline`` is this method). Without a ``viewer``
+        (the app itself) it is read from the ``timelines`` view (``engine.reports.timeline``);
+        for a viewer, from the aggregate's events, each personal value the policy keeps from
+        them reading "[hidden]" (resilience.review.sight), the roster read at the engine's
+        clock."""
+        if viewer is None:
+            return self._reports.timeline(aggregate_id)
+        check_instance(viewer, "viewer", Actor)
+        check_uuid(aggregate_id, "a timeline's id")
+        events = cast(list[FactAggregate.Event], list(self._app.events.get(aggregate_id)))
+        if not events:
+            raise NotFoundError(f"no incident, order or community with id {aggregate_id}")
+        community = self._community(UUID(community_of(events[0])))
+        return build_timeline(self._sight(community, viewer).events(events))
 
     def incident(self, incident_id: UUID, *, as_of: datetime | None = None,
                  known_at: datetime | None = None,
                  objectives: Sequence[Objective] = DEFAULT_OBJECTIVES,
                  segments: Sequence[MetricDefinition] = INCIDENT_SEGMENTS,
                  late_after: timedelta = DEFAULT_LATE_AFTER,
-                 gap_after: timedelta = DEFAULT_GAP_AFTER) -> AfterActionReview:
+                 gap_after: timedelta = DEFAULT_GAP_AFTER, viewer: Actor | None = None,
+                 verify: bool = False) -> AfterActionReview:
         """The after-action review of one incident (or drill), as of a cut (``engine.review``
         is this method): graded on ``objectives`` (by default the default objectives), the
-        ``segments`` measured (by default every built-in incident metric)."""
+        ``segments`` measured (by default every built-in incident metric).
+
+        ``viewer``: read as that person (resilience.review.sight): the same figures, with
+        the personal values the policy keeps from them reading "[hidden]" (default None:
+        the app itself, which sees everything). ``verify``: first check the store's hash
+        chain (``engine.verify()``) and state what it found (``AfterActionReview.verified``)."""
         cut = Cut.of(as_of, known_at)
         objectives, segments = _checked(objectives, segments, late_after, gap_after)
+        _check_reader(viewer, verify)
+        verified = self._verified() if verify else None
         review = self._review_one(incident_id, cut, objectives, segments, late_after,
-                                  gap_after)
+                                  gap_after, viewer=viewer)
         key = incident_review_key(incident_id)
         plan, still_open = self._plan(UUID(review.community), key, review.grid, cut,
-                                      review.detected_at)
+                                      review.detected_at, viewer)
         return AfterActionReview(
             key=key, title=(f"After-action review: {review.incident_type} "
                             f"({review.severity}) in grid {review.grid or '?'} of "
@@ -77,7 +125,7 @@ class Reviews:
             community=review.community, grid=review.grid, generated_at=self._now(),
             as_of=cut.as_of, known_at=cut.known_at, incidents=(review,),
             objectives=summarise(objectives, [review]), plan=plan, still_open=still_open,
-            **_definitions(objectives, segments))
+            **_definitions(objectives, segments), viewer=viewer, verified=verified)
 
     def incidents(self, community: UUID, *, grid: str | None = None,
                   period: Period | None = None, drills: Drills = "include",
@@ -85,11 +133,14 @@ class Reviews:
                   objectives: Sequence[Objective] = DEFAULT_OBJECTIVES,
                   segments: Sequence[MetricDefinition] = INCIDENT_SEGMENTS,
                   late_after: timedelta = DEFAULT_LATE_AFTER,
-                  gap_after: timedelta = DEFAULT_GAP_AFTER) -> AfterActionReview:
+                  gap_after: timedelta = DEFAULT_GAP_AFTER, viewer: Actor | None = None,
+                  verify: bool = False) -> AfterActionReview:
         """One review of every incident of a community, or of one grid, detected in
-        ``period``: each incident reviewed, then each objective graded over them all."""
+        ``period``: each incident reviewed, then each objective graded over them all
+        (``viewer`` and ``verify`` as for ``incident``)."""
         cut = Cut.of(as_of, known_at)
         objectives, segments = _checked(objectives, segments, late_after, gap_after)
+        _check_reader(viewer, verify)
         period = period if period is not None else ALL_TIME
         if not isinstance(period, Period):
             raise InvalidInputError(f"period must be a Period, got {shown(period)}")
@@ -98,6 +149,7 @@ class Reviews:
         if not isinstance(community, UUID):
             raise InvalidInputError(f"community must be a UUID, got {shown(community)}")
         known = self._community(community)
+        verified = self._verified() if verify else None
         name = known.name
         if grid is not None and grid not in known.grids():
             raise NotFoundError(f"{name} has no grid {shown(grid)}")
@@ -113,11 +165,11 @@ class Reviews:
                 continue
             chosen.append((case.start, key))
         reviews = [self._review_one(UUID(key), cut, objectives, segments, late_after, gap_after,
-                                    known)
+                                    known, viewer)
                    for _, key in sorted(chosen)]
         key = scope_review_key(community, grid, period)
         first = min((r.detected_at for r in reviews), default=period.end)
-        plan, still_open = self._plan(community, key, grid, cut, first)
+        plan, still_open = self._plan(community, key, grid, cut, first, viewer)
         where = f"grid {grid} of {name}" if grid is not None else name
         kind = "drill" if drills == "only" else "incident"
         left_out = " (drills left out)" if drills == "exclude" else ""
@@ -127,17 +179,20 @@ class Reviews:
             community=str(community), grid=grid, generated_at=self._now(), as_of=cut.as_of,
             known_at=cut.known_at, incidents=tuple(reviews),
             objectives=summarise(objectives, reviews), plan=plan, still_open=still_open,
-            **_definitions(objectives, segments))
+            **_definitions(objectives, segments), viewer=viewer, verified=verified)
 
     # Reading ----------------------------------------------------------------------
 
     def _now(self) -> datetime:
         return check_moment(self._clock(), "clock()")
 
+    def _sight(self, community: Community, viewer: Actor | None) -> Sight:
+        return Sight(self._policy, community, viewer, self._now())
+
     def _review_one(self, incident_id: UUID, cut: Cut, objectives: Sequence[Objective],
                     segments: Sequence[MetricDefinition], late_after: timedelta,
-                    gap_after: timedelta, community: Community | None = None
-                    ) -> IncidentReview:
+                    gap_after: timedelta, community: Community | None = None,
+                    viewer: Actor | None = None) -> IncidentReview:
         events = own_events(self._app, incident_id, Incident)
         doc = case_doc(events)
         key = str(incident_id)
@@ -146,14 +201,30 @@ class Reviews:
         closed = case_at(key, doc, as_of=cut.as_of, known_at=cut.known_at, as_closed=True)
         if case is None or first is None:
             raise NotFoundError(f"incident {incident_id} is not in the record at that cut")
+        detected = cast(Incident.Detected, events[0])
         if community is None:
-            community = self._community(cast(Incident.Detected, events[0]).community_id)
-        people = {p.person_id: p.name for p in community.people.values()}
+            community = self._community(detected.community_id)
+        sight = self._sight(community, viewer)
+        people = sight.names({p.person_id: p.name for p in community.people.values()})
+        situation = incident_situation(case)
+        area = incident_area(community, detected)
+        shown = None  # the case as the viewer may see it, where it differs
+        if not sight.sees(area):
+            events = sight.events(events)
+            shown = cut.case(key, case_doc(events))
+            assert shown is not None  # the same facts as ``case``, their values hidden
+            situation = _hidden(situation, incident_situation(shown), sight.keep(area))
         return review_incident(
-            case, first, incident_situation(case), _timeline(events, cut),
+            case, first, situation, _timeline(events, cut),
             objectives=objectives, segments=segments,
             at=cut.moment or self._now(), community_name=community.name,
-            people=people, late_after=late_after, gap_after=gap_after, as_closed=closed)
+            people=people, late_after=late_after, gap_after=gap_after, as_closed=closed,
+            shown=shown)
+
+    def _verified(self) -> Verified:
+        if self._verify is None:
+            raise InvalidInputError("this engine cannot verify its store")
+        return _statement(self._verify())
 
     def _community(self, community_id: UUID) -> Community:
         # Names and grids as they stand now: a review names people by their names today.
@@ -166,15 +237,80 @@ class Reviews:
         return community
 
     def _plan(self, community: UUID, key: str, grid: str | None, cut: Cut,
-              before: datetime | None) -> tuple[tuple[PlanItem, ...], tuple[PlanItem, ...]]:
+              before: datetime | None, viewer: Actor | None = None
+              ) -> tuple[tuple[PlanItem, ...], tuple[PlanItem, ...]]:
         """The items this review raised, and those of other reviews planned before the
-        reviewed incidents (``before``) and not finished at the cut."""
+        reviewed incidents (``before``) and not finished at the cut; an action reads
+        "[hidden]" to a viewer who may not see its grid's personal data (it is its
+        planner's words, and the item does not say who planned it, so not even the planner
+        is told apart)."""
         items = self._improvement_plan.items
         raised = items(community, review=key, at=cut.as_of, known_at=cut.known_at)
         still_open = [item for item in items(community, grid=grid, open_only=True,
                                              at=cut.as_of, known_at=cut.known_at)
                       if item.review != key and (before is None or item.planned_at < before)]
+        if viewer is not None:
+            sight = self._sight(self._community(community), viewer)
+            raised = [_plan_item(sight, item) for item in raised]
+            still_open = [_plan_item(sight, item) for item in still_open]
         return tuple(raised), tuple(still_open)
+
+
+def _check_reader(viewer: object, verify: object) -> None:
+    if viewer is not None:
+        check_instance(viewer, "viewer", Actor)
+    check_bool(verify, "verify")
+
+
+def _hidden(situation: IncidentSituation, shown: IncidentSituation,
+            keep: Keep) -> IncidentSituation:
+    """The situation with its personal values hidden: the residents asked for consent that
+    ``keep`` does not keep (each in its place, so the counts stay), and each reopening's
+    reason as ``shown`` (the situation of the masked facts) has it."""
+    def residents(ids: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(r if keep(r) else HIDDEN for r in ids)
+
+    return evolve(situation, pending_consents=residents(situation.pending_consents),
+                  consents_granted=residents(situation.consents_granted),
+                  cycles=tuple(evolve(cycle, reason=seen.reason) for cycle, seen
+                               in zip(situation.cycles, shown.cycles, strict=True)))
+
+
+def _plan_item(sight: Sight, item: PlanItem) -> PlanItem:
+    grid = item.grid if item.grid in sight.community.areas else None
+    return item if sight.sees(grid) else evolve(item, action=HIDDEN)
+
+
+_SIGNATURES: Mapping[Signature, str] = {
+    Signature.VALID: "signed, signature valid",
+    Signature.UNCHECKED: "signed; signature not checked, no signing key given",
+    Signature.ABSENT: "unsigned",
+    Signature.INVALID: "signed, but its signature does not verify",
+}
+
+
+def _statement(found: Verification) -> Verified:
+    """A review's statement of what ``engine.verify()`` found: the checkpoint that vouches
+    for the chain (the latest trusted one, else the latest), or the first problem."""
+    if found.problem is not None:
+        problem = str(found.problem)
+        return Verified(False, f"Verification FAILED: {problem.rstrip('.')}. The facts of "
+                               "this review cannot be vouched for "
+                               f"({found.events_checked:,} events checked before the problem).",
+                        found.events_checked, found.head, problem=problem)
+    events = (f"all {found.events_checked:,} events up to position {found.head:,} match the "
+              "hash chain")
+    built = "" if found.built is None else (
+        f"; the first {found.built.events:,} were recorded before the chain existed and are "
+        "vouched for as they were when it was built")
+    checkpoint = found.trusted or found.checkpoint
+    if checkpoint is None:
+        return Verified(True, f"Facts verified: {events}{built}, but no checkpoint covers "
+                              "them yet.", found.events_checked, found.head)
+    signature = found.signature if checkpoint is found.checkpoint else Signature.VALID
+    return Verified(True, f"Facts verified against the checkpoint at position "
+                          f"{checkpoint.position:,} ({_SIGNATURES[signature]}): {events}{built}.",
+                    found.events_checked, found.head, checkpoint.position, checkpoint.signed)
 
 
 def _timeline(events: Sequence[FactAggregate.Event], cut: Cut) -> Timeline:
