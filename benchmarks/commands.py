@@ -40,7 +40,7 @@ from resilience.domain.policy import DEFAULT_POLICY, Policy
 
 T0 = datetime(2022, 2, 15, 7, 0).astimezone()
 OFFICE = Actor("office-duty", Role.COMMUNITY_STAFF)
-SQUAD = Actor("squad-li", Role.SQUAD_MEMBER)
+SQUAD = Actor("p-3101", Role.SQUAD_MEMBER)
 
 
 class PlainIncident(Aggregate):
@@ -114,7 +114,7 @@ def run_plain(folder: Path, plan: list[tuple[int, int]], mode: str) -> float:
             incident = aggregates[index]
             if mode == "load":
                 incident = app.repository.get(incident.id)
-            incident.act(at, "squad-li", "other", f"step {step}")
+            incident.act(at, "p-3101", "other", f"step {step}")
             aggregates[index] = incident
         if mode != "batch":
             app.save(aggregates[index])

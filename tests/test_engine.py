@@ -20,7 +20,7 @@ from resilience import (
 
 from conftest import OFFICE, T0
 
-ZHANG = Actor("zhang-chuanlian", Role.GRID_LEADER)
+ZHANG = Actor("p-3001", Role.GRID_LEADER)
 
 
 def _donghu(engine: Engine) -> tuple[UUID, UUID]:

@@ -38,7 +38,7 @@ from resilience.scenarios import DONGHU_FIRE
 from conftest import OFFICE, SHANGHAI, T0
 
 DAY = timedelta(days=1)
-ZHANG = "zhang-chuanlian"
+ZHANG = "p-3001"
 DUE = T0 + 30 * DAY
 OBJECTIVE = "contained_within_15_min"  # a default objective's name (not a milestone)
 
@@ -329,7 +329,7 @@ def test_a_finished_item_accepts_nothing_dated_after_its_closure_but_a_reopen(
     run.complete(item, actor=OFFICE, occurred_at=days(3))
     for command in (
             lambda: run.add_note(item, "photos filed", actor=OFFICE, occurred_at=days(4)),
-            lambda: run.assign(item, "worker-sun", actor=OFFICE, occurred_at=days(4)),
+            lambda: run.assign(item, "p-3201", actor=OFFICE, occurred_at=days(4)),
             lambda: run.reschedule(item, DUE + DAY, "later", actor=OFFICE, occurred_at=days(4))):
         refused(engine, InvalidTransitionError, command, match="accepts nothing but a reopen")
     run.reopen(item, "photos missing", actor=OFFICE, occurred_at=days(4))
@@ -344,13 +344,13 @@ def test_a_finished_item_accepts_corrections_and_late_records_dated_before_its_c
     run, engine = memory_engine.improvements, memory_engine
     run.complete(item, actor=OFFICE, occurred_at=days(3))
     run.add_note(item, "photos filed", actor=OFFICE, occurred_at=days(3))
-    run.assign(item, "worker-sun", actor=OFFICE, occurred_at=days(2))
+    run.assign(item, "p-3201", actor=OFFICE, occurred_at=days(2))
     run.reschedule(item, DUE + DAY, "later", actor=OFFICE, occurred_at=days(2))
     run.correct_time(item, 2, days(3.5), "log", actor=OFFICE, occurred_at=days(9))
     run.correct_details(item, 1, "better", "typo", actor=OFFICE, occurred_at=days(9))
     done = run.get(item)
     assert (done.status, done.owner, done.due, done.completed_at) == (
-        ImprovementStatus.DONE, "worker-sun", DUE + DAY, days(3.5))
+        ImprovementStatus.DONE, "p-3201", DUE + DAY, days(3.5))
     assert len(engine.events(item)) == 7
 
 
@@ -379,8 +379,8 @@ def test_reassigning_hands_the_item_over_but_not_to_its_owner(
             match="already owns")
     refused(engine, InvalidInputError,
             lambda: run.assign(item, "", actor=OFFICE, occurred_at=days(2)))
-    run.assign(item, "worker-sun", actor=OFFICE, occurred_at=days(3))
-    assert run.get(item).owner == "worker-sun"
+    run.assign(item, "p-3201", actor=OFFICE, occurred_at=days(3))
+    assert run.get(item).owner == "p-3201"
     assert isinstance(engine.events(item)[-1], ImprovementItem.OwnerAssigned)
     refused(engine, InvalidTransitionError,
             lambda: run.assign(item, "li", actor=OFFICE, occurred_at=days(2)),
@@ -419,7 +419,7 @@ def test_lifecycle_times_cannot_go_backwards(memory_engine: Engine, item: UUID) 
     run, engine = memory_engine.improvements, memory_engine
     for command in (lambda: run.start(item, actor=OFFICE, occurred_at=T0),
                     lambda: run.add_note(item, "early", actor=OFFICE, occurred_at=T0),
-                    lambda: run.assign(item, "worker-sun", actor=OFFICE, occurred_at=T0)):
+                    lambda: run.assign(item, "p-3201", actor=OFFICE, occurred_at=T0)):
         refused(engine, InvalidTransitionError, command)
     run.start(item, actor=OFFICE, occurred_at=days(5))
     refused(engine, InvalidTransitionError,
@@ -572,7 +572,7 @@ def test_the_plans_view_gives_status_and_due_as_of_a_moment(engine: Engine,
     run = engine.improvements
     run.start(item, actor=OFFICE, occurred_at=days(2))
     run.reschedule(item, DUE + 10 * DAY, "contractor booked", actor=OFFICE, occurred_at=days(20))
-    run.assign(item, "worker-sun", actor=OFFICE, occurred_at=days(21))
+    run.assign(item, "p-3201", actor=OFFICE, occurred_at=days(21))
     run.complete(item, actor=OFFICE, occurred_at=days(35))
     run.reopen(item, "clutter back", actor=OFFICE, occurred_at=days(50))
 
@@ -589,7 +589,7 @@ def test_the_plans_view_gives_status_and_due_as_of_a_moment(engine: Engine,
     assert done is not None
     assert (done.status, done.completed_at, done.overdue) == (
         ImprovementStatus.DONE, days(35), False)
-    assert done.owner == "worker-sun"
+    assert done.owner == "p-3201"
     assert at(days(3)).owner == ZHANG                           # type: ignore[union-attr]
     assert run.items(at=days(36), open_only=True) == []
     reopened = at(days(51))

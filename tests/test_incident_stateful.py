@@ -51,7 +51,7 @@ from stateful_support import (
 from conftest import OFFICE, T0, donghu
 
 COMMANDER = Actor("commander-wu", Role.INCIDENT_COMMANDER)
-LEADER = Actor("zhang-chuanlian", Role.GRID_LEADER)
+LEADER = Actor("p-3001", Role.GRID_LEADER)
 TEXTS = texts("smoke in the basement")
 RESPONDERS = st.sampled_from(("li", "wang", "chen", ""))
 RESIDENTS = st.sampled_from(("resident-a", "resident-b", ""))

@@ -353,7 +353,7 @@ def test_a_v1_event_in_a_real_store_is_upcast_on_read(tmp_path: Path) -> None:
 # What the mapper wrote for a Rated event before ``resolved`` (class_version 1): no key.
 V1_RATED_STATE = (
     b'{"timestamp":"2022-02-15T17:00:00+08:00","occurred_at":"2022-02-15T16:58:00+08:00",'
-    b'"actor":{"person_id":"res-liu","role":"resident"},"command_id":null,'
+    b'"actor":{"person_id":"p-5005","role":"resident"},"command_id":null,'
     b'"score":4,"comment":"hot"}'
 )
 

@@ -269,10 +269,10 @@ def test_xiangyang_order_metrics_use_the_final_completion(
     """The reopened repair: first dispatch to first completion 85 min, placed to final 5 h."""
     engine, _ = xiangyang
     report = engine.metrics("placed_to_completed", group_by=("provider",))
-    assert report.row(provider="worker-gao").median == 5  # 08:00 -> 13:00; meal-3 is open
-    assert report.row(provider="worker-gao").cases == 2
+    assert report.row(provider="p-6201").median == 5  # 08:00 -> 13:00; meal-3 is open
+    assert report.row(provider="p-6201").cases == 2
     first = engine.metrics("dispatched_to_completed", group_by=("provider",))
-    assert first.row(provider="worker-gao").median == pytest.approx(85 / 60)
+    assert first.row(provider="p-6201").median == pytest.approx(85 / 60)
     late = engine.metrics("completion_vs_expected").rows[0]
     assert late.max == pytest.approx(50 / 60)  # meal-2: 13:10 against 12:20
     assert late.measured == 6

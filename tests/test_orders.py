@@ -27,7 +27,7 @@ from resilience import (
 
 from conftest import OFFICE, T0, minutes
 
-LIU = Actor("res-liu", Role.RESIDENT)
+LIU = Actor("p-5005", Role.RESIDENT)
 KITCHEN = Provider(ProviderKind.SOCIAL_ORGANISATION, "kitchen", "Happy Kitchen")
 
 

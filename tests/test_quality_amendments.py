@@ -15,7 +15,7 @@ from resilience.metrics import Amendment, case_at, case_from_doc
 from test_cases_cycles import World, at, completed_order, place, rekindled_fire, world
 
 __all__ = ["world"]  # the fixture, shared with the tests of cycles
-LI = Actor("squad-li", Role.SQUAD_MEMBER)
+LI = Actor("p-3101", Role.SQUAD_MEMBER)
 
 
 def closed_fire(engine: Engine, community: UUID) -> UUID:
@@ -31,7 +31,7 @@ def amend(engine: Engine, clock: ManualClock, fire: UUID) -> None:
     """After-action review: v8 Li's arrival at 11:05 recorded at 12:10; v9 the first
     containment moved to 10:18 at 12:20; v10 the resolution's details at 12:30."""
     clock.set(at(12, 10))
-    engine.incidents.arrive(fire, "squad-li", actor=LI, occurred_at=at(11, 5))
+    engine.incidents.arrive(fire, "p-3101", actor=LI, occurred_at=at(11, 5))
     clock.set(at(12, 20))
     engine.incidents.correct_time(fire, 2, at(10, 18), "duty log", actor=STAFF)
     clock.set(at(12, 30))
@@ -47,7 +47,7 @@ def doc_of(engine: Engine, key: UUID) -> dict[str, Any]:
 
 
 AMENDED = (
-    Amendment(8, "ResponderOnScene", "squad-li", "squad_member", at(12, 10), at(11, 5), None,
+    Amendment(8, "ResponderOnScene", "p-3101", "squad_member", at(12, 10), at(11, 5), None,
               "late record"),
     Amendment(9, "Contained", STAFF.person_id, "community_staff", at(12, 20), at(12, 20), 2,
               "time corrected from 2022-03-01T10:20:00+08:00 to 2022-03-01T10:18:00+08:00"),
@@ -170,11 +170,11 @@ def test_the_quality_report_lists_amendments_without_counting_them_against_clean
     report = engine.data_quality(late_after=timedelta(minutes=15))
     (made,) = report.amendments
     assert (made.case_id, made.version, made.fact, made.person, made.role, made.what) == (
-        str(fire), 5, "NoteAdded", "squad-li", "squad_member", "late record")
+        str(fire), 5, "NoteAdded", "p-3101", "squad_member", "late record")
     assert report.is_clean
     rendered = report.render()
     assert "Amendments after closure (1)" in rendered
-    assert "squad-li (squad_member)" in rendered
+    assert "p-3101 (squad_member)" in rendered
 
 
 def test_the_quality_report_lists_every_amendment_of_the_period(world: World) -> None:

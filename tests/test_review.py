@@ -23,7 +23,7 @@ from resilience.scenarios import DONGHU_FIRE
 
 from conftest import OFFICE, SHANGHAI, T0
 
-LEADER = Actor("zhang-chuanlian", Role.GRID_LEADER)
+LEADER = Actor("p-3001", Role.GRID_LEADER)
 
 
 @pytest.fixture
@@ -91,7 +91,7 @@ def test_the_donghu_review_finds_its_strengths_late_records_and_correction(
     assert review.target_line == timedelta(minutes=15)
     assert [m.name for m in review.milestones][:3] == ["detected", "reported", "acknowledged"]
     assert {r.responder_id for r in review.responders} == {
-        "zhang-chuanlian", "squad-li", "squad-wang", "squad-zhao"}
+        "p-3001", "p-3101", "p-3102", "p-3103"}
     assert review.summary[1] == "Contained at 15:12, 12 min after detection (target 15 min)."
     assert review.summary[2] == ("3 responders dispatched, 2 of them on scene; also on scene: "
                                  "Zhang Chuanlian; incident commander Zhang Chuanlian.")
@@ -102,7 +102,7 @@ def test_the_donghu_review_lists_the_improvement_item_it_raised(
     """The scenario's storage-room item is linked to the incident's review, open."""
     engine, _, incident = donghu
     review = engine.review(incident)
-    assert [item.owner for item in review.plan] == ["zhang-chuanlian"]
+    assert [item.owner for item in review.plan] == ["p-3001"]
     assert review.plan[0].review == review.key
     assert review.still_open == ()
 
@@ -157,9 +157,9 @@ def _incident(engine: Engine, community: UUID, when: datetime, *, drill: bool = 
         occurred_at=when, drill=drill).aggregate_id
     engine.incidents.take_action(incident, "residents_notified", "phoned", actor=LEADER,
                                  occurred_at=when + timedelta(minutes=2))
-    engine.incidents.dispatch(incident, ["squad-li"], actor=OFFICE,
+    engine.incidents.dispatch(incident, ["p-3101"], actor=OFFICE,
                               occurred_at=when + timedelta(minutes=1))
-    engine.incidents.arrive(incident, "squad-li", actor=LEADER,
+    engine.incidents.arrive(incident, "p-3101", actor=LEADER,
                             occurred_at=when + timedelta(minutes=4))
     if contained_after is not None:
         engine.incidents.contain(incident, actor=LEADER,
@@ -269,7 +269,7 @@ def test_an_unfinished_response_grades_u_and_finds_the_gaps(
     incident = engine.incidents.report(
         community, incident_type="fire", severity="low", location=Location(building="30"),
         description="balcony", actor=LEADER, occurred_at=when).aggregate_id
-    engine.incidents.arrive(incident, "squad-li", actor=LEADER,
+    engine.incidents.arrive(incident, "p-3101", actor=LEADER,
                             occurred_at=when + timedelta(minutes=12))
     engine.incidents.resolve(incident, "out", actor=LEADER,
                              occurred_at=when + timedelta(minutes=40))
@@ -407,7 +407,7 @@ def test_still_open_lists_only_items_planned_before_the_reviewed_incident(
         community, incident_type="fire", severity="low", location=Location(building="30"),
         description="later fire", actor=LEADER, occurred_at=at("10:00", day=27)).aggregate_id
     engine.improvements.plan(community, review=f"incident/{later}", action="fix B",
-                             owner="zhang-chuanlian", due=at("10:00", day=28) + timedelta(
+                             owner="p-3001", due=at("10:00", day=28) + timedelta(
                                  days=30), actor=OFFICE, occurred_at=at("12:00", day=27))
     assert engine.review(first).still_open == ()
     assert [i.action for i in engine.review(later).plan] == ["fix B"]
