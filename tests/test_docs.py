@@ -1,14 +1,22 @@
-"""The documentation runs: every ```python block in docs/*.md and README.md, and every scenario.
+"""The documentation runs: every ```python and ```bash block in docs/*.md and README.md, and
+every scenario.
 
 The python blocks of one file run in order in one shared namespace (later
 blocks use names from earlier ones), inside a fresh temporary directory with
 ``RESILIENCE_DB`` unset, so examples that open ``Engine()`` or write SQLite
-files leave nothing behind. Each ```json block in docs/ that declares
+files leave nothing behind. The bash blocks of one file run in order, each in
+``bash -eu -o pipefail``, in a temporary directory of their own with this
+environment's ``resilience`` and ``python`` first on the ``PATH``; a block that
+cannot run here (it installs packages, needs a server) says so on its first
+line, ``# not run: <why>``, where its reader sees it too. Each ```json block in docs/ that declares
 ``"format": "resilience.scenario"`` must parse and replay into a memory engine.
 """
 
 import json
+import os
 import re
+import subprocess
+import sys
 import traceback
 from pathlib import Path
 from typing import Any
@@ -93,6 +101,46 @@ def test_python_blocks_of_each_document_run_in_order(
     monkeypatch.delenv("RESILIENCE_DB", raising=False)
     if run_python_blocks(path, _name(path)) == 0:
         pytest.skip(f"{_name(path)} has no python blocks")
+
+
+NOT_RUN = "# not run:"
+
+
+def run_bash_blocks(path: Path, name: str, folder: Path) -> int:
+    """Run the bash blocks of ``path`` in order in ``folder``; fail naming the file and
+    block. Returns how many ran."""
+    env = {k: v for k, v in os.environ.items()
+           if k != "RESILIENCE_DB" and not k.startswith(("CIPHER_", "RESILIENCE_SIGNING"))}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    ran = 0
+    for number, (line, code) in enumerate(fenced_blocks(path.read_text("utf-8"), "bash"), 1):
+        if code.lstrip().startswith(NOT_RUN):
+            continue
+        done = subprocess.run(["bash", "-eu", "-o", "pipefail", "-c", code], cwd=folder,
+                              env=env, capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            pytest.fail(f"{name}: bash block {number} (line {line}) exited "
+                        f"{done.returncode}:\n{code}\nstdout:\n{done.stdout[-3000:]}\n"
+                        f"stderr:\n{done.stderr[-3000:]}", pytrace=False)
+        ran += 1
+    return ran
+
+
+@pytest.mark.parametrize("path", [p for p in documents()
+                                  if fenced_blocks(p.read_text("utf-8"), "bash")], ids=_name)
+def test_bash_blocks_of_each_document_run_in_order(path: Path, tmp_path: Path) -> None:
+    """Every bash block of one document runs, in order, in a temp dir, and exits 0 (or says
+    on its first line why it is not run)."""
+    run_bash_blocks(path, _name(path), tmp_path)
+
+
+def test_every_bash_block_not_run_says_why() -> None:
+    """A block is left out only with a reason: ``# not run: <why>`` with a why."""
+    for path in documents():
+        for line, code in fenced_blocks(path.read_text("utf-8"), "bash"):
+            first = code.lstrip().splitlines()[0] if code.strip() else ""
+            if first.startswith(NOT_RUN):
+                assert first[len(NOT_RUN):].strip(), f"{_name(path)} line {line}: no reason"
 
 
 def scenario_blocks() -> list[Any]:

@@ -1,10 +1,12 @@
 """resilience: every action of a community's incident response and resident services as an event."""
 
+from resilience.adapters.chain import Checkpoint, Verification
 from resilience.clock import Clock, ManualClock, system_clock
 from resilience.domain.catalogue import DEFAULT_CATALOGUE, CatalogueItem, ServiceCatalogue
 from resilience.domain.improvement import ImprovementItem, ImprovementStatus
 from resilience.domain.incident import Incident, IncidentStatus
 from resilience.domain.organisation import Community, Holding, community_id
+from resilience.domain.policy import DEFAULT_POLICY, Policy, Rule, Scope
 from resilience.domain.service import OrderStatus, ServiceOrder
 from resilience.domain.values import (
     ActionKind,
@@ -56,6 +58,7 @@ __all__ = [
     "BUILT_IN",
     "DEFAULT_CATALOGUE",
     "DEFAULT_OBJECTIVES",
+    "DEFAULT_POLICY",
     "RATES",
     "ActionKind",
     "Actor",
@@ -65,6 +68,7 @@ __all__ = [
     "CareCard",
     "CaseFilter",
     "CatalogueItem",
+    "Checkpoint",
     "Clock",
     "ClosureReason",
     "Community",
@@ -93,6 +97,7 @@ __all__ = [
     "Period",
     "PermissionDeniedError",
     "PlanItem",
+    "Policy",
     "ProtectedStoreError",
     "Provider",
     "ProviderKind",
@@ -100,7 +105,9 @@ __all__ = [
     "Receipt",
     "ResilienceError",
     "Role",
+    "Rule",
     "ScenarioError",
+    "Scope",
     "ServiceCatalogue",
     "ServiceOrder",
     "ServiceOutcome",
@@ -111,6 +118,7 @@ __all__ = [
     "TimelineEntry",
     "UnitSpec",
     "UnreadableEventError",
+    "Verification",
     "ZoneType",
     "community_id",
     "improvement_id_for",
