@@ -178,8 +178,21 @@ def test_a_policy_round_trips_through_json() -> None:
      "scope community or area"),
 ])
 def test_malformed_policy_data_is_refused_naming_what_is_wrong(data: Any, message: str) -> None:
-    """from_dict refuses malformed data with an InvalidInputError saying what is wrong."""
+    """from_dict refuses malformed data with an InvalidInputError saying what is wrong (each
+    case a whole policy but for what it shows)."""
+    whole: dict[str, list[Any]] = {"rules": [], "not_overridable": [], "personal_data": []}
     with pytest.raises(InvalidInputError, match=message):
+        Policy.from_dict({**whole, **data} if isinstance(data, dict) else data)
+
+
+@pytest.mark.parametrize("left_out", ["rules", "not_overridable", "personal_data"])
+def test_a_policy_missing_a_part_is_refused_not_read_as_permissive(left_out: str) -> None:
+    """A policy file without ``not_overridable`` would let anyone override anything, one
+    without ``personal_data`` would hide everything from everyone: every part must be
+    written (an empty list says "none" on purpose)."""
+    data = DEFAULT_POLICY.to_dict()
+    del data[left_out]
+    with pytest.raises(InvalidInputError, match=f"the policy lacks {left_out}"):
         Policy.from_dict(data)
 
 
@@ -340,17 +353,83 @@ def test_the_founder_acts_as_community_staff_and_others_must_be_on_the_roster(
     refused(engine, lambda: engine.communities.add_grid(other.aggregate_id, "1", actor=OFFICE))
 
 
-def test_roles_are_checked_as_they_stood_when_the_fact_happened(
+def test_roles_are_checked_when_the_fact_happened_and_when_it_is_recorded(
         engine: Engine, clock: ManualClock, donghu: UUID, fire: UUID) -> None:
-    """Zhang, relieved at T0+20 (Wu takes grid 3 over), can't act in grid 3 afterwards;
-    what he did before, written up late, he may still record; Wu acts from then on."""
+    """Zhang, relieved at T0+20 (Wu takes grid 3 over), can't act in grid 3 afterwards,
+    nor record late what he did before: he no longer stands when it is recorded. The
+    office records it for him; Wu acts from then on."""
     engine.communities.assign_role(donghu, "wu", Role.GRID_LEADER, "3", actor=OFFICE,
                                    occurred_at=at(20))
     clock.set(at(30))
     refused(engine, lambda: engine.incidents.resolve(fire, "done", actor=ZHANG,
                                                      occurred_at=at(25)))
-    engine.incidents.contain(fire, "out", actor=ZHANG, occurred_at=at(12))  # late record
+    message = refused(engine, lambda: engine.incidents.contain(fire, "out", actor=ZHANG,
+                                                               occurred_at=at(12)))
+    assert message.startswith(f"zhang is not grid leader of grid 3 at {at(30).isoformat()}, "
+                              "when this is recorded")
+    engine.incidents.contain(fire, "out", actor=OFFICE, occurred_at=at(12))
     engine.incidents.resolve(fire, "done", actor=WU, occurred_at=at(25))
+
+
+def test_a_relieved_person_cannot_back_date_a_command_into_their_old_term(
+        engine: Engine, clock: ManualClock, donghu: UUID) -> None:
+    """Mallory, staff from T0 and relieved at T0+10 days, may not assign herself grid 3
+    on day 20 by dating the assignment day 5: she is not staff when it is recorded."""
+    c = engine.communities
+    c.enrol(donghu, "mallory", "Mallory", actor=OFFICE)
+    c.assign_role(donghu, "mallory", Role.COMMUNITY_STAFF, actor=OFFICE)
+    clock.set(T0 + 10 * DAY)
+    c.relieve_role(donghu, "mallory", Role.COMMUNITY_STAFF, reason="left", actor=OFFICE)
+    clock.set(T0 + 20 * DAY)
+    mallory = Actor("mallory", Role.COMMUNITY_STAFF)
+    message = refused(engine, lambda: c.assign_role(donghu, "mallory", Role.GRID_LEADER, "3",
+                                                    actor=mallory, occurred_at=T0 + 5 * DAY))
+    assert "when this is recorded" in message
+    assert "when this is recorded" not in refused(engine, lambda: c.assign_role(
+        donghu, "mallory", Role.GRID_LEADER, "3", actor=mallory))
+    refused(engine, lambda: c.assign_role(donghu, "mallory", Role.GRID_LEADER, "3",
+                                          actor=evolve(mallory, override="urgent"),
+                                          occurred_at=T0 + 5 * DAY))
+
+
+def test_a_term_not_yet_begun_gives_no_standing_today(engine: Engine, clock: ManualClock,
+                                                     donghu: UUID, fire: UUID) -> None:
+    """Zhou leads grid 3 only from next month: dating a command into that month today is
+    refused (he does not stand now), as is an override; next month he acts."""
+    engine.communities.enrol(donghu, "zhou", "Zhou", actor=OFFICE)
+    engine.communities.assign_role(donghu, "zhou", Role.GRID_LEADER, "3", actor=OFFICE,
+                                   occurred_at=T0 + 30 * DAY)
+    zhou = Actor("zhou", Role.GRID_LEADER)
+    later = T0 + 30 * DAY + timedelta(minutes=1)
+    refused(engine, lambda: engine.incidents.contain(fire, "out", actor=zhou))
+    refused(engine, lambda: engine.incidents.contain(fire, "out", actor=zhou, occurred_at=later),
+            "when this is recorded")
+    refused(engine, lambda: engine.incidents.add_note(
+        fire, "x", actor=evolve(zhou, override="help"), occurred_at=later), "override")
+    clock.set(later)
+    engine.incidents.contain(fire, "out", actor=zhou)
+
+
+def test_a_replaced_commander_no_longer_records_for_the_incident(
+        engine: Engine, clock: ManualClock, donghu: UUID, fire: UUID) -> None:
+    """Chen commanded from T0+3 until the office named Wang at T0+20: at T0+30 Chen may
+    not record what he did at T0+10 (the incident's commander now is Wang); Wang may."""
+    engine.incidents.assign_commander(fire, "chen", actor=OFFICE, occurred_at=at(3))
+    engine.incidents.assign_commander(fire, "wang", actor=OFFICE, occurred_at=at(20))
+    clock.set(at(30))
+    message = refused(engine, lambda: engine.incidents.contain(
+        fire, "out", actor=Actor("chen", Role.INCIDENT_COMMANDER), occurred_at=at(10)))
+    assert "chen is not incident commander of this incident" in message
+    assert "when this is recorded" in message
+    engine.incidents.contain(fire, "out", actor=Actor("wang", Role.INCIDENT_COMMANDER),
+                             occurred_at=at(25))
+
+
+def test_the_founder_stands_at_every_moment(engine: Engine, clock: ManualClock,
+                                            donghu: UUID, fire: UUID) -> None:
+    """The office, founder of Donghu, records facts dated long before or after now."""
+    engine.incidents.add_note(fire, "before", actor=OFFICE, occurred_at=at(1))
+    engine.incidents.add_note(fire, "after", actor=OFFICE, occurred_at=T0 + 5 * DAY)
 
 
 def test_a_relief_recorded_by_another_writer_is_seen_at_once(tmp_path: Path) -> None:
@@ -544,14 +623,65 @@ def test_a_community_fact_is_corrected_in_its_own_area(engine: Engine, donghu: U
 def test_an_import_is_not_checked_actor_by_actor_but_stamps_the_importer(
         engine: Engine, donghu: UUID, fire: UUID) -> None:
     """History as it happened (a squad member answering for a resident, as the Donghu
-    scenario has it) imports; each fact records its importer."""
-    loader = engine.importing(Actor("archive", Role.SYSTEM))
+    scenario has it) imports into a live community under its staff's identity; each fact
+    records its importer."""
+    loader = engine.importing(OFFICE)
     loader.incidents.request_consent(fire, "owner", "entry", actor=WANG, occurred_at=at(6))
     loader.incidents.grant_consent(fire, "owner", actor=WANG, occurred_at=at(7))
     granted = engine.events(fire)[-1]
-    assert granted.actor == Actor("wang", Role.SQUAD_MEMBER, imported_by="archive")
+    assert granted.actor == Actor("wang", Role.SQUAD_MEMBER, imported_by="office-duty")
     assert engine.importing(OFFICE).incidents.add_note(
         fire, "imported by the desk", actor=Actor("x", Role.RESIDENT)).last_version
+
+
+def test_the_system_role_imports_only_where_every_fact_was_imported(
+        engine: Engine, clock: ManualClock, donghu: UUID, fire: UUID) -> None:
+    """Donghu has live facts: an importer claiming the system role may not import into it
+    (not even a role assignment, nor an incident's note); its staff may, while they hold
+    the role. A community the import registers, or one only ever imported, takes the
+    system importer; one fact recorded live there closes it to them."""
+    system = engine.importing(Actor("anyone", Role.SYSTEM))
+    for command in (lambda: system.communities.assign_role(donghu, "zhang", Role.COMMUNITY_STAFF,
+                                                           actor=OFFICE),
+                    lambda: system.incidents.add_note(fire, "x", actor=OFFICE)):
+        assert "Donghu has facts recorded live" in refused(engine, command)
+    engine.communities.enrol(donghu, "kim", "Kim", actor=OFFICE)
+    engine.communities.assign_role(donghu, "kim", Role.COMMUNITY_STAFF, actor=OFFICE)
+    kim = Actor("kim", Role.COMMUNITY_STAFF)
+    engine.importing(kim).incidents.add_note(fire, "from the log", actor=ZHANG)
+    clock.set(T0 + DAY)
+    engine.communities.relieve_role(donghu, "kim", Role.COMMUNITY_STAFF, actor=OFFICE)
+    refused(engine, lambda: engine.importing(kim).incidents.add_note(fire, "y", actor=ZHANG),
+            "kim is not community staff")
+
+    archive = engine.importing(Actor("archive", Role.SYSTEM))
+    xinhu = archive.communities.register(district="T", subdistrict="D", name="Xinhu",
+                                         actor=Actor("xinhu-desk", Role.COMMUNITY_STAFF))
+    archive.communities.add_grid(xinhu.aggregate_id, "1", actor=OFFICE)  # all imported
+    engine.communities.add_grid(xinhu.aggregate_id, "2",
+                                actor=Actor("xinhu-desk", Role.COMMUNITY_STAFF))
+    refused(engine, lambda: archive.communities.add_grid(xinhu.aggregate_id, "3", actor=OFFICE),
+            "Xinhu has facts recorded live")
+
+
+def test_an_erasure_is_never_imported() -> None:
+    """Not even the community's founder erases a person (or reads their export) through
+    an import."""
+    protected = {"CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
+                 "CIPHER_KEY": "a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U="}
+    with Engine("memory:", env=protected) as engine:
+        community = engine.communities.register(district="T", subdistrict="D", name="D",
+                                                actor=OFFICE).aggregate_id
+        engine.communities.enrol(community, "zhang", "Zhang", actor=OFFICE)
+        for importer in (OFFICE, Actor("anyone", Role.SYSTEM)):
+            refused(engine, functools.partial(engine.importing(importer).erase_person, "zhang",
+                                    community=community, actor=OFFICE, reason="asked"))
+        assert engine.communities.get(community).people["zhang"].name == "Zhang"
+        store = engine.importing(OFFICE)._store  # the store refuses it too, for any service
+        ctx = store.context(OFFICE, None, None)
+        for command in ("people.erase", "people.export"):
+            refused(engine, functools.partial(store.authorize, command, ctx, community,
+                                    lambda _: Target()), "is never imported")
 
 
 def test_an_importer_must_be_allowed_to_import(engine: Engine, donghu: UUID,

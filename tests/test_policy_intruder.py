@@ -34,9 +34,9 @@ from resilience.scenarios import DONGHU_FIRE
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DETECTED = datetime(2022, 3, 1, 10, 0, tzinfo=SHANGHAI)
 OFFICE = Actor("office-duty", Role.COMMUNITY_STAFF)
-ZHANG = Actor("zhang-chuanlian", Role.GRID_LEADER)
-WANG = Actor("squad-wang", Role.SQUAD_MEMBER)
-SUN = Actor("worker-sun", Role.GRID_WORKER)
+ZHANG = Actor("p-3001", Role.GRID_LEADER)
+WANG = Actor("p-3102", Role.SQUAD_MEMBER)
+SUN = Actor("p-3201", Role.GRID_WORKER)
 OWNER = "b30-u2-storage-owner"
 FAKE_CARD = CareCard(*(Contact(f"Zhou's friend {n}", "17000000000") for n in range(6)))
 
@@ -72,7 +72,7 @@ def steps(engine: Engine, donghu: UUID, fire: UUID,
         "make herself grid leader": lambda a: c.assign_role(
             donghu, a.person_id, Role.GRID_LEADER, "3", actor=a),
         "relieve the real one": lambda a: c.relieve_role(
-            donghu, "zhang-chuanlian", Role.GRID_LEADER, "3", "replaced", actor=a),
+            donghu, "p-3001", Role.GRID_LEADER, "3", "replaced", actor=a),
         "issue a care card with fake numbers": lambda a: c.issue_care_card(
             donghu, "3", FAKE_CARD, actor=a),
         "grant consent on a resident's behalf": lambda a: i.grant_consent(
@@ -109,7 +109,7 @@ def test_every_step_of_the_unenrolled_intruder_is_refused(
         if override is not None:
             assert "the override is refused" in str(refusal.value), step
     assert engine.communities.get(donghu).holder(Role.GRID_LEADER, "3", at(30)) == (
-        "zhang-chuanlian")
+        "p-3001")
 
 
 def test_a_person_on_the_roster_can_do_only_the_overridable_steps_and_it_shows(

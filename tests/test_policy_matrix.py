@@ -154,7 +154,8 @@ def actor_for(role: Role, situation: str) -> Actor:
 
 def build(engine: Engine) -> UUID:
     """A community: grids 3 and 4, buildings 30 and 40 (unit 1 each), each roster role held
-    by ``p-<role>`` for an area containing unit 30/1 (founder: ``founder``)."""
+    by ``p-<role>`` for an area containing unit 30/1 (founder: ``founder``), and
+    ``new-cmdr`` enrolled."""
     communities = engine.communities
     at = T0 - timedelta(days=1)
     community = communities.register(district="D", subdistrict="S", name="Matrix",
@@ -167,6 +168,8 @@ def build(engine: Engine) -> UUID:
         person = f"p-{role.value}"
         communities.enrol(community, person, person, actor=FOUNDER, occurred_at=at)
         communities.assign_role(community, person, role, scope, actor=FOUNDER, occurred_at=at)
+    # A commander must be on the roster: the one the assign_commander cells name is.
+    communities.enrol(community, "new-cmdr", "new-cmdr", actor=FOUNDER, occurred_at=at)
     return community
 
 
@@ -563,9 +566,9 @@ def _relieve(w: World, s: Situation) -> Call:
 
 
 RECIPES = _recipes()
-ENGINE_COMMANDS = COMMANDS - {IMPORT, "people.erase"}
-"""Commands run through the engine here (import: tests/test_policy.py; erasure needs a
-protected store: tests/test_protection*.py)."""
+ENGINE_COMMANDS = COMMANDS - {IMPORT, "people.erase", "people.export"}
+"""Commands run through the engine here (import: tests/test_policy.py; a person's rights,
+erasure and export: tests/test_protection*.py, erasure needing a protected store)."""
 
 
 # The matrix on the policy alone ---------------------------------------------------------

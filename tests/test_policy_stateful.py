@@ -5,7 +5,8 @@ People are enrolled, given roles and relieved as time passes (by the office, and
 then by whoever tries); random actors (enrolled or not, claiming any role, now and then
 with an override) record what happens at the incident, late or on time, and correct facts
 hours or days after they were recorded. The model keeps the roster as terms over time
-and reads the default policy's rules plainly; after every step the store holds exactly
+and reads the default policy's rules plainly, at the moment a fact happened and at the
+moment it is recorded; a commander must be on the roster; after every step the store holds exactly
 the facts the model accepted, each with the actor (override included) it was given.
 """
 
@@ -128,7 +129,15 @@ class PolicyMachine(RuleBasedStateMachine):
 
     def allowed(self, command: str, actor: Actor, at: datetime, *, area: str | None,
                 subject: str | None = None, recorded: datetime | None = None) -> bool:
-        """Would the default policy let ``actor`` do ``command`` there and then?"""
+        """Would the default policy let ``actor`` do ``command`` there, when it happened
+        (``at``) and when it is recorded (now)? (Every fact here is recorded by now, so
+        the incident "as now" is the incident at now.)"""
+        return all(self.allowed_at(command, actor, moment, area=area, subject=subject,
+                                   recorded=recorded) for moment in {at, self.now()})
+
+    def allowed_at(self, command: str, actor: Actor, at: datetime, *, area: str | None,
+                   subject: str | None, recorded: datetime | None) -> bool:
+        """Would the default policy let ``actor`` do ``command`` there at ``at``?"""
         held, areas = self.standing(actor, at)
         if held:
             for r in DEFAULT_POLICY.rules_for(command):
@@ -264,7 +273,8 @@ class PolicyMachine(RuleBasedStateMachine):
         if self.attempt("incidents.assign_commander", actor,
                         lambda: self.engine.incidents.assign_commander(self.fire, person,
                                                                        actor=actor),
-                        self.allowed("incidents.assign_commander", actor, now, area="30/1"),
+                        self.allowed("incidents.assign_commander", actor, now, area="30/1")
+                        and (person in self.enrolled or person == FOUNDER),  # on the roster
                         self.fire):
             self.incident_fact("CommanderAssigned", actor)
             self.commanders.append((now, len(self.facts), person))

@@ -28,7 +28,8 @@ from test_viewer import LI, OFFICE, WU, ZHOU, at, donghu_with_grids, kitchen_fir
 
 from conftest import T0
 
-IMPORTER = Actor("scenario-importer", Role.SYSTEM)
+IMPORTER = Actor("office-duty", Role.COMMUNITY_STAFF)
+"""Donghu is run live, so only its staff (here its founder) import into it."""
 WHY_CONTAINED = "the radio of Zhou was down, the fire was out"
 WHY_BUILDING = "the new block opened today and the office is closed"
 
@@ -132,7 +133,7 @@ def test_the_report_lists_each_override_with_who_role_what_when_and_why(trust: T
 
 def test_the_report_counts_the_facts_each_importer_imported(trust: Trust) -> None:
     """Three facts of one case, by the scenario importer."""
-    assert trust.engine.data_quality().imported == (ImportedFacts("scenario-importer", 3, 1),)
+    assert trust.engine.data_quality().imported == (ImportedFacts("office-duty", 3, 1),)
 
 
 def test_the_report_flags_corrections_by_an_interested_party(trust: Trust) -> None:
@@ -155,7 +156,7 @@ def test_the_rendered_report_has_a_section_for_each(trust: Trust) -> None:
     assert WHY_BUILDING in text
     assert "li-wei (squad_member)" in text
     assert "Imported facts (3)" in text
-    assert "scenario-importer  3      1" in text
+    assert "office-duty  3      1" in text
     assert "Corrections by an interested party (2)" in text
     assert "recorded the corrected fact; responded to the incident" in text
     assert "acted as grid leader on the case" in text
@@ -227,10 +228,10 @@ def test_every_output_of_the_review_shows_them(trust: Trust) -> None:
 def test_the_review_of_an_imported_incident_says_who_imported_it(trust: Trust) -> None:
     (incident,) = trust.engine.review(trust.imported).incidents
     imported = [(f.text, f.version) for f in incident.quality if f.kind == "imported"]
-    assert imported == [("3 facts imported by scenario-importer", None)]
-    assert "**Imported:** 3 facts imported by scenario-importer" in (
+    assert imported == [("3 facts imported by office-duty", None)]
+    assert "**Imported:** 3 facts imported by office-duty" in (
         trust.engine.review(trust.imported).to_markdown())
-    assert all(e.actor.imported_by == "scenario-importer" for e in incident.timeline.entries)
+    assert all(e.actor.imported_by == "office-duty" for e in incident.timeline.entries)
     assert trust.engine.timeline(trust.imported) == incident.timeline
 
 

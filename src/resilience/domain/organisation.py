@@ -22,6 +22,7 @@ from resilience.domain.values import (
     AreaKind,
     CareCard,
     Employment,
+    Location,
     Role,
     UnitSpec,
     ZoneType,
@@ -49,6 +50,36 @@ def community_id(district: str, subdistrict: str, name: str) -> UUID:
 def unit_area_id(building_id: str, unit_id: str) -> str:
     """Area id of a unit within a building, e.g. ``"30/1"``."""
     return f"{building_id}/{unit_id}"
+
+
+def location_areas(location: Location) -> tuple[str, ...]:
+    """The areas a location names, the most precise first: its unit's area, its building,
+    its grid (none: somewhere in the community). An incident's area is the first
+    (``Incident.area``); a reader of a record whose community lacks it takes the first
+    the community has."""
+    named = [location.grid]
+    if location.building is not None:
+        named.insert(0, location.building)
+        if location.unit is not None:
+            named.insert(0, unit_area_id(location.building, location.unit))
+    return tuple(area for area in named if area is not None)
+
+
+FACT_AREA_FIELDS = ("grid_id", "area_id", "building_id", "micro_grid_id", "scope")
+"""The fields in which a community's facts name the area they are about, in the order
+``fact_area`` reads them."""
+
+
+def fact_area(fact: object) -> str | None:
+    """The area one of a community's facts is about: the grid of an activity, a care
+    card or a micro-grid added, the area classified, the building added, the scope of a
+    role; None (the community as a whole) for the rest. A correction's is its corrected
+    fact's (the reader looks that up)."""
+    for name in FACT_AREA_FIELDS:
+        value = getattr(fact, name, None)
+        if isinstance(value, str):
+            return value
+    return None
 
 
 # Which area kind a role is held for (None: community-wide, any area allowed).

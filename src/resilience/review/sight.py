@@ -24,9 +24,10 @@ of an engine opened without a policy (``policy=None``: no authorization at all).
 
 The area a fact is about: an incident's location (its unit, else building, else grid,
 else the community), an order's area, an improvement item's grid (else the community),
-and for a community's own facts the area the fact names (the grid of a care card or an
-activity, the scope of a role, the area classified; else the community as a whole). A
-correction is about what the fact it corrects is about.
+and for a community's own facts the area the fact names
+(``resilience.domain.organisation.fact_area``: the grid of a care card or an activity,
+the scope of a role, the area classified; else the community as a whole). A correction
+is about what the fact it corrects is about.
 """
 
 import dataclasses
@@ -39,7 +40,7 @@ import attrs
 from resilience.domain.base import Correction, FactAggregate, masked, personal_values
 from resilience.domain.improvement import ImprovementItem
 from resilience.domain.incident import Incident
-from resilience.domain.organisation import Community, unit_area_id
+from resilience.domain.organisation import Community, fact_area, location_areas
 from resilience.domain.policy import Policy
 from resilience.domain.service import ServiceOrder
 from resilience.domain.values import Actor
@@ -116,14 +117,8 @@ def _anonymous(event: E) -> E:
 
 def incident_area(community: Community, detected: Incident.Detected) -> str | None:
     """The most precise area of an incident's location the community has (unit, building,
-    grid), or None (the community as a whole)."""
-    location = detected.location
-    candidates = [location.grid]
-    if location.building is not None:
-        candidates.insert(0, location.building)
-        if location.unit is not None:
-            candidates.insert(0, unit_area_id(location.building, location.unit))
-    return next((a for a in candidates if a is not None and a in community.areas), None)
+    grid: ``location_areas``), or None (the community as a whole)."""
+    return next((a for a in location_areas(detected.location) if a in community.areas), None)
 
 
 def _area(community: Community, first: Any, event: Any,
@@ -139,11 +134,7 @@ def _area(community: Community, first: Any, event: Any,
             return _known(community, first.area_id)
         case ImprovementItem.Planned():
             return _known(community, first.grid)
-    for name in ("area_id", "grid_id", "scope"):  # a community's own fact
-        area = _known(community, getattr(event, name, None))
-        if area is not None:
-            return area
-    return None
+    return _known(community, fact_area(event))  # a community's own fact
 
 
 def _known(community: Community, area: object) -> str | None:

@@ -4,13 +4,10 @@ from datetime import datetime
 from uuid import UUID
 
 from resilience.domain.base import Context, FactAggregate
-from resilience.domain.organisation import Community, community_id
+from resilience.domain.organisation import Community, community_id, fact_area
 from resilience.domain.policy import Target
 from resilience.domain.values import Actor, CareCard, Employment, Role, UnitSpec, ZoneType
 from resilience.services.core import FactService, Receipt
-
-_AREA_FIELDS = ("grid_id", "area_id", "building_id", "micro_grid_id", "scope")
-"""The fields in which a community's facts name the area they are about."""
 
 
 class Communities(FactService[Community]):
@@ -33,7 +30,7 @@ class Communities(FactService[Community]):
         def build() -> Community:
             # No roster yet: whoever the policy lets register it becomes its founder.
             self._store.authorize("communities.register", ctx, None,
-                                  lambda: Target(what="the new community"))
+                                  lambda _: Target(what="the new community"))
             return Community.register(ctx, district=district, subdistrict=subdistrict,
                                       name=name)
 
@@ -122,13 +119,8 @@ class Communities(FactService[Community]):
         return aggregate
 
     def _fact_area(self, fact: FactAggregate.Event) -> str | None:
-        """The area a community's fact names (an activity's grid, a building, a role's
-        scope, a classified area), if any."""
-        for name in _AREA_FIELDS:
-            value = getattr(fact, name, None)
-            if isinstance(value, str):
-                return value
-        return None
+        """The area a community's fact names (``fact_area``), if any."""
+        return fact_area(fact)
 
     def _target(self, aggregate: Community, ctx: Context, subject: object,
                 area: object) -> Target:

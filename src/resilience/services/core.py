@@ -26,6 +26,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment
 
+from resilience.adapters.mapper import ConverterMapper
 from resilience.adapters.store import (
     TIMEOUT_SETTING,
     configure_factory,
@@ -36,7 +37,14 @@ from resilience.adapters.store import (
 from resilience.clock import Clock
 from resilience.domain.base import Context, FactAggregate
 from resilience.domain.organisation import Community
-from resilience.domain.policy import IMPORT, Policy, Target
+from resilience.domain.policy import (
+    IMPORT,
+    NEVER_IMPORTED,
+    Decision,
+    Policy,
+    Target,
+    roster_command,
+)
 from resilience.domain.validation import check_uuid
 from resilience.domain.values import ROSTER_ROLES, Actor
 from resilience.errors import (
@@ -45,6 +53,7 @@ from resilience.errors import (
     InvalidInputError,
     InvalidTransitionError,
     NotFoundError,
+    PermissionDeniedError,
     ResilienceError,
     StoreUnavailableError,
 )
@@ -158,6 +167,11 @@ class Store:
         # the aggregate: a cached object never holds unsaved state.
         self._cache: OrderedDict[UUID, FactAggregate] = OrderedDict()
         self._cache_size = cache_size
+        self._erasures: int | None = None
+        """The key ring's count of erasures when the cache was last checked against it."""
+        self._imported_only: dict[UUID, tuple[int, bool]] = {}
+        """Per community: up to which stored version it was read, and whether every fact
+        so far was imported (``_only_imported``)."""
         self._lock = threading.RLock()
         setting = app.env.get(TIMEOUT_SETTING)
         self.timeout = None if setting is None else seconds(setting, TIMEOUT_SETTING)
@@ -203,6 +217,11 @@ class Store:
             try:
                 yield result
                 if held:
+                    # One key-table commit for all the batch's new people (a protected
+                    # store), where sealing event by event would commit once per person.
+                    prepare = getattr(self.app.mapper, "prepare", None)
+                    if prepare is not None:
+                        prepare(e for a in held.values() for e in a.pending_events)
                     recordings = self.app.save(*held.values())
                     result.events_recorded = len(recordings)
                     result.position = _position(recordings)
@@ -244,46 +263,94 @@ class Store:
     # Authorization ----------------------------------------------------------------
 
     def authorize(self, command: str, ctx: Context, community: Community | UUID | None,
-                  target: Callable[[], Target]) -> None:
+                  target: Callable[[datetime], Target]) -> Decision | None:
         """Raise PermissionDeniedError unless the policy lets the context's actor do
-        ``command`` on ``target()`` in ``community`` (a Community, its id, or None before
-        it is registered). When importing, the actor is not checked: the importer must
-        be allowed ``"import"`` there, at the moment of recording. Call it holding the
-        store's lock (inside ``create``'s build or ``change``'s decide)."""
+        ``command`` on ``target(moment)`` (the target as it stood at a moment: when the
+        fact happened, when it is recorded) in ``community`` (a Community, its id, or
+        None before it is registered); return the decision (None: no policy). When
+        importing, the actor is not checked: the importer is (``_importable``). Call it
+        holding the store's lock (inside ``create``'s build or ``change``'s decide)."""
         if self.policy is None:
-            return
+            return None
         if self.importer is not None:
-            # A system importer stands off the roster: its community need not be read.
-            needed = self.importer.role in ROSTER_ROLES and community is not None
-            self.policy.check(self._community(community) if needed else None, self.importer,
-                              IMPORT, at=ctx.recorded_at, recorded_at=ctx.recorded_at)
-            return
-        self.policy.enforce(self._community(community), ctx, command, target)
+            return self._importable(self.policy, self.importer, command, ctx,
+                                    self._community(community))
+        return self.policy.enforce(self._community(community), ctx, command, target)
+
+    def _importable(self, policy: Policy, importer: Actor, command: str, ctx: Context,
+                    community: Community | None) -> Decision:
+        """May this store's importer import ``command`` into ``community`` now? It must be
+        allowed ``"import"`` at the moment of recording (a roster role: holding it then).
+        Off the roster (the system role) it imports only into a community the import
+        registers, or one whose every fact was imported: a claim of the system role is
+        no standing in a community people run live. Erasures are never imported."""
+        if command in NEVER_IMPORTED:
+            raise PermissionDeniedError(
+                f"{command} is never imported: {importer.person_id} may not run it through "
+                "engine.importing; community staff do it through an ordinary engine")
+        decision = policy.check(community, importer, IMPORT, at=ctx.recorded_at,
+                                     recorded_at=ctx.recorded_at)
+        if (community is not None and importer.role not in ROSTER_ROLES
+                and not self._only_imported(community)):
+            raise PermissionDeniedError(
+                f"{importer.person_id}, as {importer.role.value.replace('_', ' ')}, may "
+                f"import only into a community the import registers or whose every fact was "
+                f"imported, and {community.name} has facts recorded live: import into it as "
+                "its community staff")
+        return decision
+
+    def _only_imported(self, community: Community) -> bool:
+        """Was every stored fact of ``community`` imported? Its facts held in this store's
+        batch were (this store imports), so only the stored ones are read: each once, as
+        a community, once live, stays live."""
+        stored = community.version - len(community.pending_events)
+        seen, only = self._imported_only.get(community.id, (0, True))
+        if only and stored > seen:
+            records = self.app.recorder.select_events(community.id, gt=seen, lte=stored)
+            only = all(cast(FactAggregate.Event, self.app.mapper.to_domain_event(record))
+                       .actor.imported_by is not None for record in records)
+            self._imported_only[community.id] = (stored, only)
+        return only
 
     def _community(self, community: Community | UUID | None) -> Community | None:
         if community is None or isinstance(community, Community):
             return community
         return self.current(Community, community)
 
+    def _after_erasures(self) -> None:
+        """Forget every cached aggregate once a person was erased since the last look (by
+        this engine, another engine on the store, another process: the key ring counts
+        the tombstones), so no cached aggregate hands out an erased person's plaintext."""
+        mapper = self.app.mapper
+        keys = mapper.keys if isinstance(mapper, ConverterMapper) else None
+        if keys is None:
+            return
+        keys.fresh()  # looks at the key table at most every FRESH_FOR seconds
+        erasures = keys.erasures
+        if erasures != self._erasures:
+            self._cache.clear()
+            self._erasures = erasures
+
     def current(self, cls: type[A], aggregate_id: UUID) -> A:
         """The aggregate as stored now, with this thread's batch's facts: the cached copy
         caught up with what other writers recorded since it was cached (one query for
         the events after its version), else loaded (and cached). Hold the store's lock."""
         _require_id(cls, aggregate_id)  # before the cache, as ``change`` does
+        self._after_erasures()
         held = self._held().get(aggregate_id)
         if held is not None:
             return _checked(cls, aggregate_id, held)
         cached = self._cache.get(aggregate_id)
         if cached is None:
             aggregate = self.load(cls, aggregate_id)
-        elif aggregate_id in self._read_in_batch and self._in_batch():
+        elif aggregate_id in self._read_in_batch and self.in_batch:
             return _checked(cls, aggregate_id, cached)  # this batch's snapshot of it
         else:
             aggregate = _checked(cls, aggregate_id, cached)
             newer = self.app.recorder.select_events(aggregate_id, gt=aggregate.version)
             if newer:
                 aggregate = _fold(aggregate, map(self.app.mapper.to_domain_event, newer))
-        if self._in_batch():
+        if self.in_batch:
             self._read_in_batch.add(aggregate_id)
         self._remember(aggregate)
         return aggregate
@@ -305,6 +372,7 @@ class Store:
     def load(self, cls: type[A], aggregate_id: UUID) -> A:
         """The aggregate as stored now, as a fresh object the caller may keep."""
         _require_id(cls, aggregate_id)
+        self._after_erasures()
         held = self._held().get(aggregate_id)
         if held is not None:
             return _checked(cls, aggregate_id, held)
@@ -314,7 +382,9 @@ class Store:
             raise NotFoundError(f"no {cls.kind} with id {aggregate_id}") from None
         return _checked(cls, aggregate_id, aggregate)
 
-    def _in_batch(self) -> bool:
+    @property
+    def in_batch(self) -> bool:
+        """Whether this thread is inside this store's ``batch()``."""
         return self._batch is not None and self._batch_thread == threading.get_ident()
 
     def _held(self) -> dict[UUID, FactAggregate]:
@@ -329,6 +399,12 @@ class Store:
             self._cache.move_to_end(aggregate.id)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
+
+    def forget_all(self) -> None:
+        """Drop every cached aggregate (after an erasure: the cache holds what it read
+        before the key was deleted)."""
+        with self._locked():
+            self._cache.clear()
 
     def _forget(self, *aggregate_ids: UUID) -> None:
         for aggregate_id in aggregate_ids:
@@ -356,6 +432,7 @@ class Store:
         """Load, let the aggregate decide, save; a repeated command id records nothing."""
         _require_id(cls, aggregate_id)  # before the cache: an unhashable id can't be looked up
         with self._locked():
+            self._after_erasures()
             cached = self._cache.get(aggregate_id) if self._batch is None else None
             if cached is not None:
                 # The cached aggregate may lag behind another writer. A refusal or a
@@ -453,13 +530,43 @@ class AggregateService(Generic[A]):
         named = f"{self.name}.{command}"
 
         def run(aggregate: A) -> None:
-            self._store.authorize(
-                named, ctx, self._community_of(aggregate),
-                lambda: self._about(aggregate, ctx, subject=subject, subject_is=subject_is,
-                                    area=area, corrects=corrects))
+            fact = None if corrects is None else self._store.recorded_fact(aggregate, corrects)
+
+            def about(moment: datetime) -> Target:
+                return self._about(aggregate, _as_of(ctx, aggregate, moment), subject=subject,
+                                   subject_is=subject_is, area=area, corrects=corrects,
+                                   fact=fact)
+
+            recording = roster_command(fact)
+            if recording is None:
+                self._store.authorize(named, ctx, self._community_of(aggregate), about)
+            else:
+                self._roster_correction(named, recording, ctx, aggregate, fact, about)
             decide(aggregate, ctx)
 
         return self._store.change(self.aggregate_class, aggregate_id, ctx, run)
+
+    def _roster_correction(self, command: str, recording: str, ctx: Context, aggregate: A,
+                           fact: Any, about: Callable[[datetime], Target]) -> None:
+        """Authorize the correction of a roster fact (resilience.domain.policy): the
+        correction's own rules and the right to record the fact (``recording``), both
+        without the actor's override."""
+        plain = evolve(ctx, actor=evolve(ctx.actor, override=None))
+        community = self._community_of(aggregate)
+
+        def recorded(moment: datetime) -> Target:
+            person = getattr(fact, "person_id", None)
+            return evolve(about(moment), subject=person if isinstance(person, str) else None,
+                          subject_is="the person the fact is about")
+
+        try:
+            self._store.authorize(command, plain, community, about)
+            self._store.authorize(recording, plain, community, recorded)
+        except PermissionDeniedError as refusal:
+            raise PermissionDeniedError(
+                f"fact {fact.originator_version} is a roster fact "
+                f"({type(fact).__name__}): correcting it needs the right to record it too, "
+                f"and no override; {refusal}") from None
 
     def _community_of(self, aggregate: A) -> Community | UUID:
         """The community the aggregate belongs to: its ``community_id`` (a community's
@@ -477,21 +584,31 @@ class AggregateService(Generic[A]):
         return None
 
     def _about(self, aggregate: A, ctx: Context, *, subject: object, subject_is: str | None,
-               area: object, corrects: object) -> Target:
-        """``_target``, and for a correction the corrected fact: its recorder is the
-        subject (``own``), its recorded time opens the correction's window, and its area
-        (if it has one of its own) is where the correction acts."""
+               area: object, corrects: object, fact: FactAggregate.Event | None) -> Target:
+        """``_target``, and for a correction the corrected ``fact`` (at version
+        ``corrects``): its recorder is the subject (``own``), its recorded time opens the
+        correction's window, and its area (if it has one of its own) is where the
+        correction acts."""
         target = self._target(aggregate, ctx, subject, area)
         if subject_is is not None:
             target = evolve(target, subject_is=subject_is)
         if corrects is None:
             return target
-        fact = self._store.recorded_fact(aggregate, corrects)
         if fact is None:  # no such fact: the aggregate refuses the correction itself
             return evolve(target, subject=None, subject_is="who recorded the fact")
         return evolve(target, area=self._fact_area(fact) or target.area,
                       subject=fact.actor.person_id, subject_is="who recorded the fact",
                       corrected=fact.originator_version, corrected_recorded_at=fact.timestamp)
+
+
+def _as_of(ctx: Context, aggregate: FactAggregate, moment: datetime) -> Context:
+    """``ctx`` with the moment its target is worked out at as its occurred_at: when the
+    command's fact happened, as given; at the moment of recording, the aggregate as it
+    stands now (every fact recorded so far counts, whatever moment it is dated: the
+    commander and the responders of the incident as now)."""
+    if moment == ctx.occurred_at:
+        return ctx
+    return evolve(ctx, occurred_at=max(moment, *aggregate.occurred.values()))
 
 
 class FactService(AggregateService[A]):

@@ -74,18 +74,21 @@ class Improvements(FactService[ImprovementItem]):
         random UUID.
         """
         ctx = self._store.context(actor, occurred_at, command_id)
+        if item_id is not None and not isinstance(item_id, UUID):
+            raise InvalidInputError(f"item_id must be a UUID, got {shown(item_id)}")
         with self._store.locked():  # the community as stored now, read once
             org = self._store.current(Community, community)
-            incident_id, grid = self._placed(org, review, incident_id, grid)
-            if item_id is not None and not isinstance(item_id, UUID):
-                raise InvalidInputError(f"item_id must be a UUID, got {shown(item_id)}")
             if item_id is None:
                 item_id = improvement_id_for(community, command_id) if command_id else uuid4()
-            new_id, planned_in, about = item_id, grid, incident_id
+            new_id = item_id
 
             def build() -> ImprovementItem:
-                self._store.authorize("improvements.plan", ctx, org,
-                                      lambda: _target(planned_in, None, "the improvement plan"))
+                # Decided on the grid the item would be planned in, before the review key,
+                # incident and grid are checked: a refused caller learns nothing of them.
+                self._store.authorize("improvements.plan", ctx, org, lambda _: _target(
+                    self._planned_grid(org, review, incident_id, grid), None,
+                    "the improvement plan"))
+                about, planned_in = self._placed(org, review, incident_id, grid)
                 return ImprovementItem.plan(
                     ctx, item_id=new_id, community_id=community, review=review,
                     incident_id=about, grid=planned_in, objective=objective, action=action,
@@ -93,6 +96,29 @@ class Improvements(FactService[ImprovementItem]):
                 )
 
             return self._store.create(ImprovementItem, item_id, ctx, build)
+
+    def _planned_grid(self, org: Community, review: object, incident_id: object,
+                      grid: object) -> str | None:
+        """The grid ``_placed`` would plan the item in, as far as it can be told without
+        refusing anything (None: the community as a whole): ``grid``, else the review
+        key's, else its incident's (if it is one of the community's)."""
+        if isinstance(grid, str):
+            return grid
+        try:
+            key = parse_review_key(review)
+        except InvalidInputError:
+            return None
+        if key.grid is not None:
+            return key.grid
+        incident = incident_id if isinstance(incident_id, UUID) else (
+            key.subject if key.kind == "incident" else None)
+        if not isinstance(incident, UUID):
+            return None
+        try:
+            found = self._store.load(Incident, incident)
+        except NotFoundError:
+            return None
+        return found.location.grid if found.community_id == org.id else None
 
     def _placed(self, org: Community, review: str, incident_id: UUID | None,
                 grid: str | None) -> tuple[UUID | None, str | None]:

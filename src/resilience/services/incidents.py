@@ -7,7 +7,7 @@ from attrs import evolve
 
 from resilience.domain.base import Context
 from resilience.domain.incident import Incident
-from resilience.domain.organisation import NAMESPACE, Community, unit_area_id
+from resilience.domain.organisation import NAMESPACE, Community, location_areas, unit_area_id
 from resilience.domain.policy import Target
 from resilience.domain.validation import check_uuid, shown
 from resilience.domain.values import (
@@ -19,7 +19,7 @@ from resilience.domain.values import (
     Location,
     Severity,
 )
-from resilience.errors import InvalidInputError
+from resilience.errors import InvalidInputError, PermissionDeniedError
 from resilience.services.core import FactService, Receipt
 
 Ids = list[str] | tuple[str, ...]
@@ -76,50 +76,33 @@ class Incidents(FactService[Incident]):
         ctx = self._store.context(actor, occurred_at, command_id)
         if incident_id is not None:
             check_uuid(incident_id, "incident_id")
+        if not isinstance(location, Location):
+            raise InvalidInputError(f"location must be a Location, got {shown(location)}")
         detected = ctx if detected_at is None else evolve(ctx, occurred_at=detected_at)
         # One read of the community, as stored now (cached, caught up), under the store's
-        # lock: it checks the location and, at once, who may report there.
+        # lock: who may report there is decided first, on the area the location names;
+        # only then is the location checked against the community's areas, so a refused
+        # caller learns nothing of them.
         with self._store.locked():
-            org, where = self._locate(community, location)
+            org = self._store.current(Community, community)
             if incident_id is None:
                 incident_id = incident_id_for(community, command_id) if command_id else uuid4()
+            new_id = incident_id
 
             def build() -> Incident:
-                self._store.authorize(f"{self.name}.{command}", ctx, org, lambda: Target(
-                    area=_area_of(where), what="the new incident",
+                self._store.authorize(f"{self.name}.{command}", ctx, org, lambda _: Target(
+                    area=next(iter(location_areas(location)), None), what="the new incident",
                     area_is="the incident's area"))
                 incident = Incident.detect(
-                    detected, incident_id=incident_id, community_id=community,
-                    incident_type=incident_type, severity=severity, location=where,
-                    description=description, drill=drill,
+                    detected, incident_id=new_id, community_id=community,
+                    incident_type=incident_type, severity=severity,
+                    location=_located(org, location), description=description, drill=drill,
                 )
                 if channel is not None:
                     incident.report(ctx, channel)
                 return incident
 
             return self._store.create(Incident, incident_id, ctx, build)
-
-    def _locate(self, community: UUID, location: Location) -> tuple[Community, Location]:
-        """The community, and the location checked against its areas, its grid filled in."""
-        if not isinstance(location, Location):
-            raise InvalidInputError(f"location must be a Location, got {shown(location)}")
-        org = self._store.current(Community, community)
-        grid = location.grid
-        if location.unit is not None and location.building is None:
-            raise InvalidInputError("a location with a unit needs its building")
-        if location.building is not None:
-            org.area(location.building)
-            if location.unit is not None:
-                org.area(unit_area_id(location.building, location.unit))
-            building_grid = org.grid_of(location.building)
-            if grid is not None and grid != building_grid:
-                raise InvalidInputError(
-                    f"building {location.building} is in grid {building_grid}, not {grid}"
-                )
-            grid = building_grid
-        if grid is not None and org.area(grid).kind is not AreaKind.GRID:
-            raise InvalidInputError(f"{grid} is not a grid of {org.name}")
-        return org, evolve(location, grid=grid)
 
     def report_to_community(self, incident: UUID, channel: str = "phone", *, actor: Actor,
                             occurred_at: datetime | None = None,
@@ -146,8 +129,12 @@ class Incidents(FactService[Incident]):
     def assign_commander(self, incident: UUID, person_id: str, *, actor: Actor,
                          occurred_at: datetime | None = None,
                          command_id: str | None = None) -> Receipt:
-        return self._run(incident, actor, occurred_at, command_id,
-                         lambda i, ctx: i.assign_commander(ctx, person_id),
+        def assign(i: Incident, ctx: Context) -> None:
+            if self._store.policy is not None and self._store.importer is None:
+                _on_roster(self._store.current(Community, i.community_id), person_id)
+            i.assign_commander(ctx, person_id)
+
+        return self._run(incident, actor, occurred_at, command_id, assign,
                          command="assign_commander")
 
     def dispatch(self, incident: UUID, responder_ids: Ids, *, team: str | None = None,
@@ -261,19 +248,43 @@ class Incidents(FactService[Incident]):
                       if issubclass(aggregate.fact_types[version], Incident.ResponderDispatched)
                       and aggregate.occurred[version] <= at}
         assigned = dispatched if commander is None else {*dispatched, commander}
-        return Target(area=_area_of(aggregate.location),
+        return Target(area=aggregate.area,
                       subject=subject if isinstance(subject, str) else None,
                       assigned=frozenset(assigned), commander=commander, what="this incident",
                       area_is="the incident's area",
                       assigned_is="dispatched to or commanding this incident")
 
 
-def _area_of(location: Location) -> str | None:
-    """The area an incident happened in, as precisely as its location says: its unit, else
-    its building, else its grid (None: somewhere in the community)."""
-    if location.building is not None and location.unit is not None:
-        return unit_area_id(location.building, location.unit)
-    return location.building or location.grid
+def _located(org: Community, location: Location) -> Location:
+    """The location checked against the community's areas, its grid filled in."""
+    grid = location.grid
+    if location.unit is not None and location.building is None:
+        raise InvalidInputError("a location with a unit needs its building")
+    if location.building is not None:
+        org.area(location.building)
+        if location.unit is not None:
+            org.area(unit_area_id(location.building, location.unit))
+        building_grid = org.grid_of(location.building)
+        if grid is not None and grid != building_grid:
+            raise InvalidInputError(
+                f"building {location.building} is in grid {building_grid}, not {grid}"
+            )
+        grid = building_grid
+    if grid is not None and org.area(grid).kind is not AreaKind.GRID:
+        raise InvalidInputError(f"{grid} is not a grid of {org.name}")
+    return evolve(location, grid=grid)
+
+
+def _on_roster(org: Community, person_id: object) -> None:
+    """Refuse a commander who is not on the community's roster (enrolled and not erased,
+    or its founder): commanding an incident is a role of its own (it may close it), given
+    only to people the community's staff enrolled."""
+    if not isinstance(person_id, str) or person_id == org.founder:
+        return  # not a person id (the incident refuses it), or the founder
+    if person_id not in org.people or person_id in org.erased:
+        raise PermissionDeniedError(
+            f"{person_id} is not on {org.name}'s roster (enrolled and not erased), and only "
+            "a person on it may command an incident: enrol them first")
 
 
 def _commander_at(incident: Incident, at: datetime) -> str | None:

@@ -41,15 +41,17 @@ class Orders(FactService[ServiceOrder]):
         service = self.catalogue.get(category, item)
         with self._store.locked():  # the community as stored now, read once
             org = self._store.current(Community, community)
-            org.area(area_id)
             if order_id is None:
                 order_id = order_id_for(community, command_id) if command_id else uuid4()
             new_id = order_id
 
             def build() -> ServiceOrder:
                 # The one who places an order is its placer: placing is always their own.
-                self._store.authorize("orders.place", ctx, org, lambda: _target(
+                # Decided on the area named before it is checked against the community's
+                # areas: a refused caller learns nothing of them.
+                self._store.authorize("orders.place", ctx, org, lambda _: _target(
                     area_id, ctx.actor.person_id, None, "the new order"))
+                org.area(area_id)
                 return ServiceOrder.place(
                     ctx, order_id=new_id, community_id=community, household_id=household_id,
                     area_id=area_id, grid_id=org.grid_of(area_id),
