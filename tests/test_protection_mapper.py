@@ -269,7 +269,7 @@ def test_keys_are_wrapped_and_subjects_hashed_at_rest(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'keys.db'}"
     with Engine(url, env=AES, policy=None) as engine:
         ring: KeyRing = engine.app.mapper.keys  # type: ignore[attr-defined]
-        ring.key_for(person_subject("zhang-chuanlian"))
+        ring.key_for(person_subject("p-3001"))
     rows = sqlite3.connect(tmp_path / "keys.db").execute(
         "SELECT key_id, subject, wrapped FROM resilience_keys").fetchall()
     assert len(rows) == 2  # the verifier and Zhang's key

@@ -93,5 +93,7 @@ class ErasedPersonError(InvalidTransitionError):
 
 
 class TamperedStoreError(ResilienceError):
-    """The store's events no longer match its hash chain or checkpoints (edited, inserted or
-    deleted outside the library)."""
+    """The store was altered outside the library: its events no longer match the hash chain
+    or its checkpoints (``engine.verify(raise_on_failure=True)``, ``engine.checkpoint()``),
+    or, on a protected store, a sealed view document or a wrapped key does not open.
+    Nothing was recorded."""

@@ -329,6 +329,8 @@ def extend(rows: ChainWriter, settings: ChainSettings, state: ChainState,
     PostgreSQL: the id sequence was set back by hand), recording nothing.
     """
     head = state.head or START
+    if not events:  # a save with nothing new (a repeated command): nothing to chain
+        return [], None
     if positions[0] <= head.position:
         raise TamperedStoreError(
             f"the store hands out notification id {positions[0]:,}, but the hash chain "

@@ -8,10 +8,21 @@ From the store key (CIPHER_KEY), HKDF-SHA256 derives one key per purpose: ``key
 wrapping`` (each subject's key is stored sealed under it, bound to its key id),
 ``subject index`` (the table names a subject by an HMAC under it), ``views`` (every view
 document is sealed under it, bound to its view and key) and ``verifier``. Everything is
-sealed with AES-GCM and a random 96-bit nonce: nonce, then ciphertext and tag.
+sealed with AES-GCM and a random 96-bit nonce: nonce, then ciphertext and tag. Random
+nonces under one key are safe for about 2**32 seals (the chance of a repeat stays below
+2**-32); the views key, which seals every view document written, is the one that could
+get there (docs/security.md gives the budget).
+
+Whatever does not open is a documented error that shows nothing of what was sealed: a
+view document, TamperedStoreError (altered or copied between rows: rebuild the views); a
+subject's wrapped key, TamperedStoreError (the key table was altered); an envelope, an
+error the mapper turns into UnreadableEventError naming the event and the path.
 
 **An envelope** is what a personal value is stored as, inside the event's JSON:
-``{"$k": key id, "$v": base64 of the sealed UTF-8 text}``; an identifier (a field whose
+``{"$k": key id, "$v": base64 of the sealed UTF-8 text}``, bound to its key id and the
+path of its field in the event (moved to another field, it does not open; envelopes
+sealed before they were bound to their path, by development builds of this version,
+still open bound to the key id alone); an identifier (a field whose
 name ends in ``_id``: a resident's, a household's) also carries ``"$t"``, a tag that is
 equal for equal values of one subject (an HMAC under a key of the subject's). Opened
 once the subject's key is deleted, an envelope reads ``ERASED`` ("[erased]"); an
@@ -35,7 +46,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from resilience.adapters.keystore import VERIFIER, KeyTable, new_key_id
-from resilience.errors import ProtectedStoreError
+from resilience.errors import ProtectedStoreError, TamperedStoreError
 
 ERASED = "[erased]"
 """What a personal text reads once its subject's key is deleted."""
@@ -61,6 +72,11 @@ def seal(aead: AESGCM, plain: bytes, bound: bytes) -> bytes:
     (authenticated, not stored) is what it must be opened with."""
     nonce = secrets.token_bytes(_NONCE)
     return nonce + aead.encrypt(nonce, plain, bound)
+
+
+def _at_path(key: "Key", path: str) -> bytes:
+    """What a value kept at ``path`` under ``key`` is bound to: the key id and the path."""
+    return key.bound + b"\x00" + path.encode("utf-8")
 
 
 def unseal(aead: AESGCM, sealed: bytes, bound: bytes) -> bytes:
@@ -141,25 +157,35 @@ class KeyRing:
 
     # Values ------------------------------------------------------------------------------
 
-    def seal_value(self, subject: str, text: str, identifier: bool) -> Envelope:
-        """``text`` in an envelope under the subject's key (made now if it has none);
-        Erased if the subject's key was deleted."""
+    def seal_value(self, subject: str, text: str, path: str, identifier: bool) -> Envelope:
+        """``text`` in an envelope under the subject's key (made now if it has none), bound
+        to the key id and ``path`` (where it is kept in the event); Erased if the subject's
+        key was deleted."""
         key = self.key_for(subject)
         plain = text.encode("utf-8")
-        envelope = {"$k": key.key_id, "$v": b64encode(seal(key.aead, plain, key.bound)).decode()}
+        sealed = seal(key.aead, plain, _at_path(key, path))
+        envelope = {"$k": key.key_id, "$v": b64encode(sealed).decode()}
         if identifier:
             tag = hmac.new(key.tagger, plain, hashlib.sha256).digest()[:_TAG]
             envelope["$t"] = b64encode(tag, b"-_").decode()
         return envelope
 
-    def open_value(self, envelope: Any) -> str:
-        """The text in an envelope, or its placeholder if its key was deleted. UnknownKey
-        if the store has no such key; InvalidTag or ValueError if it was altered."""
+    def open_value(self, envelope: Any, path: str) -> str:
+        """The text in an envelope kept at ``path``, or its placeholder if its key was
+        deleted. UnknownKey if the store has no such key; TamperedStoreError if the key
+        does not unwrap; InvalidTag or ValueError if the envelope was altered or moved."""
         key = self.key_by_id(envelope["$k"])
         if key is None:
             tag = envelope.get("$t")
             return ERASED if tag is None else f"[erased {tag}]"
-        return unseal(key.aead, b64decode(envelope["$v"]), key.bound).decode("utf-8")
+        sealed = b64decode(envelope["$v"])
+        try:
+            return unseal(key.aead, sealed, _at_path(key, path)).decode("utf-8")
+        except InvalidTag:
+            # Sealed before envelopes were bound to their path (development builds of this
+            # version): bound to the key id alone. An envelope bound to its path never
+            # opens this way, so moving one is still caught.
+            return unseal(key.aead, sealed, key.bound).decode("utf-8")
 
     # View documents ----------------------------------------------------------------------
 
@@ -169,7 +195,16 @@ class KeyRing:
         return b64encode(seal(self._views, text.encode("utf-8"), bound.encode("utf-8"))).decode()
 
     def open_document(self, sealed: str, bound: str) -> str:
-        return unseal(self._views, b64decode(sealed), bound.encode("utf-8")).decode("utf-8")
+        """A view document's text; TamperedStoreError, showing nothing of it, if it does
+        not open where it is kept (altered, or copied from another row)."""
+        try:
+            return unseal(self._views, b64decode(sealed), bound.encode("utf-8")).decode("utf-8")
+        except (InvalidTag, ValueError):  # ValueError: base64 or UTF-8 that does not decode
+            view, _, key = bound.partition("\x00")
+            raise TamperedStoreError(
+                f"the view document {key} of {view} does not open with the views key: it was "
+                "altered, or copied from another row, outside resilience; rebuild the views "
+                "(resilience rebuild) and check the store (resilience verify)") from None
 
     # Keys -------------------------------------------------------------------------------
 
@@ -239,9 +274,11 @@ class KeyRing:
     def _unwrap(self, key_id: str, wrapped: bytes) -> Key:
         try:
             key = unseal(self._wrapping, wrapped, key_id.encode())
-        except InvalidTag:
-            raise ProtectedStoreError(f"key {key_id} of the key store does not open with this "
-                                      "CIPHER_KEY: the key store was altered") from None
+        except (InvalidTag, ValueError):
+            # The store key was checked against the verifier: this row was changed.
+            raise TamperedStoreError(f"key {key_id} of the key store does not open with the "
+                                     "store key, which opens the rest: the key table was "
+                                     "altered outside resilience") from None
         return Key(key_id, AESGCM(key), hmac.new(key, b"identifier tags", hashlib.sha256).digest(),
                    key_id.encode())
 
@@ -268,6 +305,13 @@ class KeyRing:
             if tombstones != self._tombstones:
                 self._forget()
                 self._tombstones = tombstones
+
+    @property
+    def erasures(self) -> int:
+        """How many subjects were erased, as of the ring's last look at the key table
+        (``fresh``, ``refresh``): a cache of anything read before may be stale when it
+        changes."""
+        return self._tombstones
 
     def fresh(self) -> None:
         """``refresh`` if the last look is older than ``FRESH_FOR`` seconds."""

@@ -204,10 +204,22 @@ class SQLiteKeys:
 
     def shred(self, subject: str, erased: str) -> None:
         with sqlite_write(self.datastore) as c:
+            # The deleted key's bytes are overwritten in the file, not left in a free page
+            # (most builds do this by default; not all).
+            c.execute("PRAGMA secure_delete = ON")
             c.execute(f"INSERT OR IGNORE INTO {TABLE} (key_id, subject, wrapped, erased) "
                       "VALUES (?, ?, NULL, ?)", (new_key_id(), subject, erased))
             c.execute(f"UPDATE {TABLE} SET wrapped = NULL, erased = ? "
                       "WHERE subject = ? AND wrapped IS NOT NULL", (erased, subject))
+        # The old page, key and all, stays in the write-ahead log until a checkpoint copies
+        # the log into the file and truncates it: done now (best effort: a reader still on
+        # an older snapshot holds the log until it finishes; the next checkpoint then).
+        with self.datastore.get_connection(commit=True) as conn:
+            cursor = conn.cursor()
+            try:
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                cursor.sqlite_cursor.close()
 
     def tombstones(self) -> int:
         with self.datastore.transaction(commit=False) as c:
@@ -240,6 +252,7 @@ class PostgresKeys:
         self._shred = SQL("UPDATE {0} SET wrapped = NULL, erased = %s "
                           "WHERE subject = %s AND wrapped IS NOT NULL").format(table)
         self._count = SQL("SELECT count(*) AS n FROM {0} WHERE wrapped IS NULL").format(table)
+        self._vacuum = SQL("VACUUM {0}").format(table)
 
     def exists(self) -> bool:
         with self.datastore.transaction(commit=False) as c:
@@ -283,6 +296,11 @@ class PostgresKeys:
         with self.datastore.transaction(commit=True) as c:
             c.execute(self._insert, (new_key_id(), subject, None, erased))
             c.execute(self._shred, (erased, subject))
+        # The updated row's old version, key and all, stays in the table's file as a dead
+        # tuple until vacuumed (autovacuum may never get to a table this small): vacuumed
+        # now, outside any transaction (the pool's connections are in autocommit).
+        with self.datastore.get_connection() as conn:
+            conn.execute(self._vacuum)
 
     def tombstones(self) -> int:
         with self.datastore.transaction(commit=False) as c:

@@ -9,15 +9,18 @@ which see the JSON-decoded state dict before it is structured.
 With protection on (the engine has a cipher, and so a key ring: ``keys``, see
 resilience.adapters.keystore), each personal value of an event
 (``FactAggregate.Event.personal``) is stored as an envelope sealed under its subject's
-own key (resilience.adapters.keyring), and the state lists the paths it sealed under
-``"$sealed"``; reading opens them before anything else (upcasters see the texts), a
-value whose key was deleted (its subject erased) as its placeholder. Without
-protection nothing changes: the stored bytes are what they always were.
+own key (resilience.adapters.keyring) and bound to its path, and the state lists the
+paths it sealed under ``"$sealed"``; reading opens them before anything else (upcasters
+see the texts), a value whose key was deleted (its subject erased) as its placeholder. A
+value that does not open (altered, or moved from another field or fact) makes its event
+unreadable (UnreadableEventError, which names the path and shows nothing of the value);
+a key that does not unwrap is TamperedStoreError. Without protection nothing changes:
+the stored bytes are what they always were.
 """
 
 import json
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
@@ -28,7 +31,12 @@ from resilience.adapters.converter import converter
 from resilience.adapters.keystore import aggregate_subject, person_subject
 from resilience.adapters.store import one_line
 from resilience.domain.base import personal_values
-from resilience.errors import ErasedPersonError, ProtectedStoreError, UnreadableEventError
+from resilience.errors import (
+    ErasedPersonError,
+    ProtectedStoreError,
+    TamperedStoreError,
+    UnreadableEventError,
+)
 
 if TYPE_CHECKING:
     from resilience.adapters.keyring import KeyRing
@@ -36,6 +44,14 @@ if TYPE_CHECKING:
 _IDENTITY = ("originator_id", "originator_version")
 SEALED = "$sealed"
 """The key of the state's list of the paths it holds envelopes at."""
+
+
+class Decoded(NamedTuple):
+    """A stored event read back (``ConverterMapper.decode``)."""
+
+    event: DomainEventProtocol[UUID]
+    sealed: frozenset[str]
+    """The paths of its personal values that were stored sealed (empty: none were)."""
 
 
 class ConverterMapper(Mapper[UUID]):
@@ -69,6 +85,12 @@ class ConverterMapper(Mapper[UUID]):
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        return self.decode(stored_event).event
+
+    def decode(self, stored_event: StoredEvent) -> "Decoded":
+        """The event, and the paths of the personal values it was stored with sealed
+        (erasure checks that every value of the person is: a store encrypted by an earlier
+        version holds them unsealed)."""
         try:
             event_class = resolve_topic(stored_event.topic)
         except TopicError:
@@ -90,8 +112,9 @@ class ConverterMapper(Mapper[UUID]):
                 originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
             )
             state["originator_version"] = stored_event.originator_version
-            return cast(DomainEventProtocol[UUID], converter.structure(state, event_class))
-        except (EventUnopened, ProtectedStoreError):
+            event = cast(DomainEventProtocol[UUID], converter.structure(state, event_class))
+            return Decoded(event, frozenset(sealed or ()))
+        except (EventUnopened, ProtectedStoreError, TamperedStoreError):
             raise  # the store's problem, not this event's
         except Exception as exc:
             raise EventUnreadable(
@@ -111,7 +134,7 @@ class ConverterMapper(Mapper[UUID]):
         paths = []
         for (path, person, value), subject in zip(found, subjects, strict=True):
             try:
-                envelope = keys.seal_value(subject, value, _is_identifier(path))
+                envelope = keys.seal_value(subject, value, path, _is_identifier(path))
             except Erased:
                 raise ErasedPersonError(
                     f"{person} was erased: {type(event).__name__} would record personal data "
@@ -141,10 +164,16 @@ class ConverterMapper(Mapper[UUID]):
         for path in paths:
             parent, last = _parent(state, path)
             try:
-                parent[last] = keys.open_value(parent[last])
+                parent[last] = keys.open_value(parent[last], path)
             except UnknownKey as exc:
                 raise ValueError(f"{path} is sealed under key {exc}, which the key store does "
                                  "not have (deleted outside erase_person?)") from None
+            except TamperedStoreError:
+                raise  # the key itself does not open: every value under it is unreadable
+            except Exception:
+                # InvalidTag and the like say nothing more, and nothing of the value is shown.
+                raise ValueError(f"the value sealed at {path} does not open with its key: it "
+                                 "was altered, or moved from another field or fact") from None
 
     def _open(self, stored_event: StoredEvent) -> str:
         """The event's JSON text: its bytes deciphered, decompressed and decoded."""

@@ -30,7 +30,10 @@ def protect(app: Application[Any]) -> "KeyRing | None":
     table = key_table(app.recorder)
     mapper.keys = None
     if mapper.cipher is None:
-        if not isinstance(table, MemoryKeys) and table.exists() and table.find(VERIFIER):
+        # The verifier row says so; the first event says so too, should that row have been
+        # deleted (else an engine without the key would write plain text beside sealed).
+        if (not isinstance(table, MemoryKeys) and table.exists() and table.find(VERIFIER)) \
+                or not _first_event_is_plain(app):
             raise ProtectedStoreError(
                 "the store is protected: open it with its key (the CIPHER_TOPIC and "
                 "CIPHER_KEY settings); nothing was read")
@@ -54,6 +57,21 @@ def protect(app: Application[Any]) -> "KeyRing | None":
     ring.verify(first_event_opens)
     mapper.keys = ring
     return ring
+
+
+def _first_event_is_plain(app: Application[Any]) -> bool:
+    """Whether the store's first event (if any) is JSON text once decompressed: an
+    encrypted one is not."""
+    compressor = app.mapper.compressor
+    for notification in app.recorder.select_notifications(1, 1):
+        data = notification.state
+        if compressor is not None:
+            try:
+                data = compressor.decompress(data)
+            except Exception:
+                return False
+        return data[:1] == b"{"
+    return True
 
 
 def _store_key(app: Application[Any]) -> bytes:

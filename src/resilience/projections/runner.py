@@ -12,9 +12,11 @@ with the page (resilience.projections.quarantine), never a stop for the reader.
 
 On a protected store (the engine has a key ring: resilience.adapters.keystore) every
 document is stored sealed under the views key, bound to its view and key, and the views
-are named apart (``timelines/v3/sealed``, tracking ``resilience/views/v3/sealed``): a
+are named apart (``timelines/v4/sealed``, tracking ``resilience/views/v4/sealed``): a
 store never mixes sealed and plain documents, and plain views left by an earlier
-version are deleted when it is first opened with protection. Before each page the
+version are deleted when it is first opened with protection. A document that does not
+open (altered, or copied from another row) raises TamperedStoreError, never an event's
+fault: the reader stops on it as on any failed read, and a rebuild replaces it. Before each page the
 reader looks for erasures made elsewhere (``KeyRing.refresh``), so a key deleted by
 another process is never used to fold a page again.
 """
@@ -57,7 +59,7 @@ from resilience.projections.quarantine import (
     record,
 )
 
-VERSION = 3
+VERSION = 4
 """Goes up whenever a projection folds differently. Views of each version are stored
 apart (``timelines/v1``, tracking ``resilience/views/v1``), so a new version folds
 the history afresh while an old one still running keeps its own; ``prune`` drops
@@ -99,13 +101,13 @@ class _PageDocs:
         missing = {k for k in keys if (view, k) not in cache}
         if missing:
             try:
-                rows = self._store.fetch(view, missing)
+                loads = self._loads
+                # A document that does not open (TamperedStoreError) is a failed read too.
+                for key, row in self._store.fetch(view, missing).items():
+                    cache[(view, key)] = loads(row)
             except BaseException as exc:
                 self.read_error = exc
                 raise
-            loads = self._loads
-            for key, row in rows.items():
-                cache[(view, key)] = loads(row)
 
     def get(self, key: str) -> Doc | None:
         self.prefetch([key])

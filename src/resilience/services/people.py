@@ -16,28 +16,62 @@ keys of rosters, authorization and grouping.
 their enrolment and roles in each community, and every fact they recorded, that holds
 personal data of theirs, or that names them; other people's personal data in those
 facts is withheld.
+
+**Who may.** The key is the store's, not one community's: erasing it, or reading all
+that is held about a person, reaches every community the person appears in. So both
+read the whole history first (``_holdings``) for the communities whose facts hold the
+person (they recorded a fact there, a fact holds personal data of theirs, or a field
+names them) and the actor must be allowed the command (``"people.erase"``,
+``"people.export"``) in **every** one of them; a refusal names the community that
+refused. Nothing about the person is decided or shown before that.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from attrs import define, field
+
 from resilience.adapters.converter import converter
 from resilience.adapters.keystore import person_subject
-from resilience.adapters.mapper import ConverterMapper
+from resilience.adapters.mapper import ConverterMapper, Decoded
 from resilience.domain.base import Context, FactAggregate, masked, personal_values
 from resilience.domain.organisation import Community
 from resilience.domain.policy import Target
-from resilience.domain.validation import require_text
+from resilience.domain.validation import check_uuid, require_text
 from resilience.domain.values import Actor
-from resilience.errors import ConfigurationError, ResilienceError
+from resilience.errors import (
+    ConfigurationError,
+    InvalidInputError,
+    InvalidTransitionError,
+    NotFoundError,
+    PermissionDeniedError,
+    ResilienceError,
+    UnreadableEventError,
+)
 from resilience.projections.runner import Views
 from resilience.services.core import AggregateService, Receipt, Store
 
 WITHHELD = "[withheld: another person's data]"
 """What an export shows in place of someone else's personal data."""
+ERASE, EXPORT = "people.erase", "people.export"
+"""The commands the policy rules on (``engine.erase_person``, ``engine.export_person``)."""
 _PAGE = 5000
+
+
+@define
+class _Holdings:
+    """What the history holds about one person (``People._holdings``)."""
+
+    communities: dict[UUID, None] = field(factory=dict)
+    """The communities whose facts hold them, in the order first met."""
+    facts: list[tuple[int, FactAggregate.Event, list[str]]] = field(factory=list)
+    """(position, fact, how it relates to them) of every fact that does."""
+    unreadable: list[dict[str, Any]] = field(factory=list)
+    """Stored events that could not be read (they may hold more)."""
+    unsealed: int = 0
+    """Facts holding personal data of theirs stored unsealed (by an earlier version)."""
 
 
 class People(AggregateService[Community]):
@@ -56,15 +90,45 @@ class People(AggregateService[Community]):
     ) -> Receipt:
         """Erase a person's personal data from the whole store (crypto-shredding; module
         docstring): record ``Community.PersonErased`` in ``community``, delete the person's
-        key, rebuild the views. The actor must be allowed ``"people.erase"`` there
-        (community staff; never by override). ``reason`` says on what ground, without
-        naming the person. Needs a protected store (ConfigurationError otherwise: there the
-        data is in the events in plain text). Safe to repeat: erasing someone erased here
-        before records nothing new and deletes the key again if it is still there. The
-        rebuild reads the whole history: it takes as long as ``resilience rebuild``."""
+        key, rebuild the views. The actor must be allowed ``"people.erase"`` (community
+        staff; never by override) in every community whose facts hold the person
+        (PermissionDeniedError naming the first that refuses); ``community`` must be one of
+        them. ``reason`` says on what ground, without naming the person. Safe to repeat:
+        erasing someone erased here before records nothing new and deletes the key again
+        if it is still there. Reads the whole history twice (to authorize, then to
+        rebuild the views): it takes about twice as long as ``resilience rebuild``.
+
+        Refused, with nothing recorded or deleted: on an unprotected store, or one holding
+        the person's data unsealed (written by an earlier version), ConfigurationError; a
+        person no fact holds, NotFoundError; inside ``engine.batch()``
+        InvalidTransitionError (the key would be deleted even if the batch rolled back);
+        on an importing engine (``engine.importing``), PermissionDeniedError."""
         keys = self._keys()
+        self._refuse_importing("erase_person")
+        if self._store.in_batch:
+            raise InvalidTransitionError(
+                "erase_person cannot run inside engine.batch(): it deletes the person's key "
+                "at once, which rolling the batch back could not undo; erase after the "
+                "batch. Nothing was recorded")
         person_id = require_text(person_id, "person_id")
-        # The policy's "people.erase" is checked in _run, before anything is decided.
+        reason = require_text(reason, "reason")  # a repeat records nothing, but is checked
+        check_uuid(community, "community id")
+        ctx = self._store.context(actor, occurred_at, command_id)
+        holdings = self._holdings(person_id)
+        if not holdings.communities:
+            raise NotFoundError(f"no fact in this store holds {person_id}: nobody to erase")
+        self._authorize(ERASE, person_id, holdings, ctx)
+        if community not in holdings.communities:
+            raise InvalidInputError(
+                f"record the erasure in a community whose facts hold {person_id} "
+                f"({', '.join(map(str, holdings.communities))}), not {community}")
+        if holdings.unsealed:
+            raise ConfigurationError(
+                f"{holdings.unsealed} stored fact(s) hold personal data of {person_id} "
+                "unsealed (written by an earlier version, under the store key alone): "
+                "deleting their key would not erase it, so nothing was erased or recorded. "
+                "Copy the history into a new protected store and erase there "
+                "(docs/security.md, 'Stores written before per-person keys')")
         if person_id in self.get(community).erased:
             # Recorded before (a repeat, or a run stopped before the key was deleted):
             # authorised again, then finished; nothing new is recorded.
@@ -77,6 +141,7 @@ class People(AggregateService[Community]):
                                 lambda c, ctx: c.erase_person(ctx, person_id, reason),
                                 command="erase", subject=person_id)
         keys.erase(person_subject(person_id))
+        self._store.forget_all()
         self._views.rebuild()
         return receipt
 
@@ -98,26 +163,50 @@ class People(AggregateService[Community]):
                 "erased from the events")
         return keys
 
-    def export(self, person_id: str) -> dict[str, Any]:
+    def _refuse_importing(self, what: str) -> None:
+        """An importer stands in for nobody's rights: importing skips the actor's checks."""
+        if self._store.importer is not None:
+            raise PermissionDeniedError(
+                f"{what} is not part of importing history: call it on the engine itself, as "
+                "a person the policy allows it; nothing was recorded")
+
+    def _authorize(self, command: str, person_id: str, holdings: _Holdings,
+                   ctx: Context) -> None:
+        """PermissionDeniedError unless ``ctx.actor`` may do ``command`` about
+        ``person_id`` in every community whose facts hold them; it names the first that
+        refuses."""
+        with self._store.locked():
+            for community_id in holdings.communities:
+                community = self._store.current(Community, community_id)
+                subject_is = "the person erased" if command == ERASE else "the person asked for"
+                target = Target(subject=person_id, what=community.name, subject_is=subject_is)
+                try:
+                    self._store.authorize(command, ctx, community, constantly(target))
+                except PermissionDeniedError as exc:
+                    raise PermissionDeniedError(
+                        f"{command} reaches every community whose facts hold {person_id}, and "
+                        f"{community.name} ({community.id}) refuses: {exc}") from None
+
+    def export(self, person_id: str, *, actor: Actor) -> dict[str, Any]:
         """Everything the store holds about one person (an access request), JSON-ready:
-        ``communities`` (their enrolment, roles and erasure in each), ``facts`` (every fact
-        they recorded, holding personal data of theirs, or naming them, in the order
-        recorded, with how it relates to them), ``unreadable`` (stored events that could
-        not be read, which may hold more). Other people's personal data in those facts
-        reads ``WITHHELD``. Reads the whole history. The app authenticates who asks."""
+        ``communities`` (their enrolment, roles and erasure in each community whose facts
+        hold them), ``facts`` (every fact they recorded, holding personal data of theirs,
+        or naming them, in the order recorded, with how it relates to them),
+        ``unreadable`` (stored events that could not be read, which may hold more). Other
+        people's personal data in those facts reads ``WITHHELD``.
+
+        ``actor`` must be allowed ``"people.export"`` in every one of those communities
+        (by default: the person themselves, as resident, or community staff of each);
+        PermissionDeniedError otherwise, and on an importing engine. Reads the whole
+        history. The app authenticates who asks; a person no fact holds gets an empty
+        export."""
+        self._refuse_importing("export_person")
         person_id = require_text(person_id, "person_id")
+        ctx = self._store.context(actor, None, None)
+        holdings = self._holdings(person_id)
+        self._authorize(EXPORT, person_id, holdings, ctx)
         facts: list[dict[str, Any]] = []
-        unreadable: list[dict[str, Any]] = []
-        communities: dict[UUID, None] = {}
-        for position, topic, event in self._history():
-            if isinstance(event, ResilienceError):
-                unreadable.append({"position": position, "topic": topic, "error": str(event)})
-                continue
-            relation = _relation(event, person_id)
-            if not relation:
-                continue
-            if event.aggregate_kind == "community":
-                communities[event.originator_id] = None
+        for position, event, relation in holdings.facts:
             shown = masked(event, WITHHELD, keep=lambda subject: subject == person_id)
             fields = converter.unstructure(shown, type(shown))
             for library in ("originator_id", "originator_version", "timestamp",
@@ -133,22 +222,55 @@ class People(AggregateService[Community]):
         return {
             "person_id": person_id,
             "exported_at": self._store.clock().isoformat(),
-            "communities": [_membership(self.get(c), person_id) for c in communities],
+            "communities": [_membership(self.get(c), person_id) for c in holdings.communities],
             "facts": facts,
-            "unreadable": unreadable,
+            "unreadable": holdings.unreadable,
         }
 
-    def _history(self) -> Iterator[tuple[int, str, Any]]:
-        """(position, topic, event or the error reading it) of every stored event."""
+    def _holdings(self, person_id: str) -> _Holdings:
+        """Read the whole history for what it holds about ``person_id``."""
+        found = _Holdings()
+        community_of: dict[UUID, UUID] = {}
+        for position, topic, read in self._history():
+            if isinstance(read, ResilienceError):
+                found.unreadable.append({"position": position, "topic": topic,
+                                         "error": str(read)})
+                continue
+            event: Any = read.event
+            aggregate_id = event.originator_id
+            if event.aggregate_kind == "community":
+                community_of[aggregate_id] = aggregate_id
+            elif isinstance(getattr(event, "community_id", None), UUID):
+                community_of[aggregate_id] = event.community_id  # its first fact names it
+            relation = _relation(event, person_id)
+            if not relation:
+                continue
+            where = community_of.get(aggregate_id)
+            if where is None:  # its first fact was unreadable: whose it is is unknown
+                raise UnreadableEventError(
+                    f"fact {position} ({event.fact_name}) concerns {person_id}, but the "
+                    f"community of its {event.aggregate_kind} {aggregate_id} cannot be read "
+                    "(see the data-quality report); nothing was done")
+            found.communities[where] = None
+            found.facts.append((position, event, relation))
+            if any(subject == person_id and path not in read.sealed
+                   for path, subject, _ in personal_values(event)):
+                found.unsealed += 1
+        return found
+
+    def _history(self) -> Iterator[tuple[int, str, Decoded | ResilienceError]]:
+        """(position, topic, event read or the error reading it) of every stored event."""
         recorder, mapper = self._store.app.recorder, self._store.app.mapper
+        assert isinstance(mapper, ConverterMapper)  # the engine's (MAPPER_TOPIC)
         position = 0
         while page := recorder.select_notifications(position + 1, _PAGE):
             for notification in page:
+                read: Decoded | ResilienceError
                 try:
-                    event: Any = mapper.to_domain_event(notification)
+                    read = mapper.decode(notification)
                 except ResilienceError as exc:
-                    event = exc
-                yield notification.id, notification.topic, event
+                    read = exc
+                yield notification.id, notification.topic, read
             position = page[-1].id
 
 
@@ -202,3 +324,7 @@ def _membership(community: Community, person_id: str) -> dict[str, Any]:
         "erased_at": None if erased is None else community.time_of(erased).isoformat(),
     }
 
+
+def constantly(target: Target) -> Callable[[datetime], Target]:
+    """The same target at any moment (a person is who they are, whenever asked)."""
+    return lambda _: target
