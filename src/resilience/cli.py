@@ -4,6 +4,8 @@ reviews, situations at a moment, improvement plans, views."""
 import argparse
 import json
 import logging
+import os
+import signal
 import sys
 import time as timer
 from collections.abc import Callable, Iterator, Sequence
@@ -152,10 +154,28 @@ def _add_importer(parser: argparse.ArgumentParser) -> None:
                              "(default: system; or community_staff of the community)")
 
 
+def _viewer(args: argparse.Namespace) -> Actor | None:
+    """Whom a report is read as: ``--as PERSON_ID`` in ``--as-role`` (None: the app, which
+    sees everything)."""
+    if args.viewer is None:
+        if args.viewer_role is not None:
+            raise InvalidInputError("--as-role needs --as PERSON_ID")
+        return None
+    return Actor(args.viewer, args.viewer_role or "community_staff")
+
+
+def _add_viewer(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--as", dest="viewer", metavar="PERSON_ID",
+                        help="read as this person: personal data the policy keeps from them "
+                             "shows as [hidden] (default: everything is shown)")
+    parser.add_argument("--as-role", dest="viewer_role", metavar="ROLE",
+                        help="the role they read in (default community_staff)")
+
+
 def _timeline(args: argparse.Namespace) -> int:
     aggregate_id = _uuid(args.id, "id")
     with _existing(args.db) as engine:
-        timeline = engine.timeline(aggregate_id)
+        timeline = engine.timeline(aggregate_id, viewer=_viewer(args))
     tz = _zone(args.tz) if args.tz else timeline.start.tzinfo
     print(f"start {timeline.start.astimezone(tz).isoformat()}")
     print(format_timeline(timeline, tz=tz))
@@ -177,7 +197,8 @@ def _review(args: argparse.Namespace) -> int:
             zone = _zone(args.tz) if args.tz else detected.tzinfo or UTC
             on = detected.astimezone(zone).date()
             review = engine.reviews.incident(incident, as_of=_cut(args.as_of, zone, on),
-                                             known_at=_cut(args.known_at, zone, on))
+                                             known_at=_cut(args.known_at, zone, on),
+                                             viewer=_viewer(args), verify=args.verify)
         else:
             if args.community is None:
                 raise InvalidInputError("give an INCIDENT_ID, or --community (and --grid, "
@@ -188,7 +209,8 @@ def _review(args: argparse.Namespace) -> int:
             review = engine.reviews.incidents(
                 community, grid=args.grid,
                 period=_period(args, zone), drills=args.drills,
-                as_of=_moment(args.as_of, zone), known_at=_moment(args.known_at, zone))
+                as_of=_moment(args.as_of, zone), known_at=_moment(args.known_at, zone),
+                viewer=_viewer(args), verify=args.verify)
     render = {"md": review.to_markdown, "json": review.to_json, "html": review.to_html}
     text = render[args.format]()
     if args.out:
@@ -498,7 +520,8 @@ def _erase(args: argparse.Namespace) -> int:
 
 def _export_person(args: argparse.Namespace) -> int:
     with _existing(args.db, fresh_views=False) as engine:
-        text = json.dumps(engine.export_person(args.person), ensure_ascii=False, indent=2)
+        exported = engine.export_person(args.person, actor=Actor(args.by, args.role))
+        text = json.dumps(exported, ensure_ascii=False, indent=2)
     if args.out is None:
         print(text)
     else:
@@ -615,6 +638,7 @@ def build_parser() -> argparse.ArgumentParser:
     tl = command("timeline", "print the timeline of an incident or order", _timeline)
     tl.add_argument("id")
     tl.add_argument("--tz", help="show times in this zone (default: the detection's offset)")
+    _add_viewer(tl)
     met = command("metrics", "a metric (or several side by side) over a period", _metrics,
                   period=True)
     met.add_argument("metric", nargs="*",
@@ -664,6 +688,9 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("--grid", help="with --community: one grid")
     review.add_argument("--drills", choices=["include", "exclude", "only"], default="include",
                         help="with --community: which incidents (default: drills included)")
+    review.add_argument("--verify", action="store_true",
+                        help="verify the store's hash chain first and say so in the review")
+    _add_viewer(review)
     situation = command("situation", "a community or grid at a moment: roster, open incidents "
                         "(on scene, awaiting consent) and open orders", _situation,
                         needs_community=True)
@@ -709,6 +736,11 @@ def build_parser() -> argparse.ArgumentParser:
     export = command("export-person", "everything the store holds about a person, as JSON "
                      "(an access request)", _export_person)
     export.add_argument("--person", required=True, help="the person's id")
+    export.add_argument("--by", required=True, help="your person id (community staff of "
+                        "every community holding the person, or the person themselves)")
+    export.add_argument("--role", default="community_staff",
+                        help="the role you act in (default community_staff; resident for "
+                             "your own data)")
     export.add_argument("--out", help="write to this file instead of printing")
     return parser
 
@@ -720,6 +752,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"{args.command} needs --community (an id or a name)")
     try:
         code: int = args.run(args)
+    except BrokenPipeError:
+        # The reader went away (``| head``): nothing more to say to it, and nothing to
+        # complain of. Exit as a program killed by SIGPIPE does, with stdout muted so the
+        # interpreter's own flush at exit doesn't fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except (ResilienceError, OSError, PersistenceError) as exc:
         # The library's documented errors; a file the command line could not read or
         # write; a fault of the store no resilience error stood for (there should be
