@@ -327,6 +327,21 @@ def test_residents_place_rate_and_answer_for_themselves(engine: Engine, donghu: 
     engine.incidents.grant_consent(fire, "owner", actor=OWNER, occurred_at=at(7))
 
 
+def test_an_order_the_desk_placed_for_a_household_is_nobodys_to_rate(
+        engine: Engine, donghu: UUID) -> None:
+    """The office places an order for a household on the phone: nobody rates it on the
+    household's behalf, the office least of all (not even claiming the resident role);
+    the office still acts on it as staff."""
+    order = engine.orders.place(donghu, household_id="30-1-102", area_id="30/1",
+                                category="home", item="repair", actor=OFFICE).aggregate_id
+    engine.orders.accept(order, actor=OFFICE)
+    engine.orders.dispatch(order, Provider("property_company", "fixit"), actor=OFFICE)
+    engine.orders.complete(order, "fixed", actor=Actor("fixit", Role.PROVIDER))
+    for rater in (Actor("office-duty", Role.RESIDENT), OFFICE, OWNER):
+        refused(engine, functools.partial(engine.orders.rate, order, 5, actor=rater))
+    engine.orders.add_note(order, "the resident thanked us on the phone", actor=OFFICE)
+
+
 def test_a_provider_fulfils_only_the_order_dispatched_to_it(engine: Engine,
                                                             donghu: UUID) -> None:
     """The provider dispatched starts the work; another provider may not."""

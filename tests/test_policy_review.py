@@ -3,6 +3,7 @@ round the roster's rules, an outsider made commander, checks that told a refused
 about the community, caches that kept an erased person's data, and one area concept
 computed in two places (resilience.domain.policy, resilience.services)."""
 
+import json
 from base64 import b64encode
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -20,13 +21,14 @@ from resilience import (
     ManualClock,
     PermissionDeniedError,
     Role,
+    ScenarioError,
     UnitSpec,
 )
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import Community, fact_area, location_areas
 from resilience.review.keys import incident_review_key
 from resilience.review.sight import incident_area
-from resilience.scenario import load_scenario, replay
+from resilience.scenario import load_scenario, replay, replay_file
 from resilience.scenarios import DONGHU_FIRE
 
 from conftest import T0
@@ -256,3 +258,33 @@ def test_an_incidents_area_and_a_community_facts_area_are_one_concept() -> None:
         areas = {fact_area(e) for e in engine.events(result.community_id)}
         assert {"3", "30"} <= areas
         assert engine.communities._fact_area(engine.events(result.community_id)[1]) == "1"
+
+
+# An import's clock never grants standing ---------------------------------------------------
+
+
+def test_a_relieved_staff_importer_cannot_replay_herself_back_onto_the_roster(
+        engine: Engine, clock: ManualClock, donghu: UUID, tmp_path: Path) -> None:
+    """Staff until yesterday, relieved, she replays a file of her own into the live
+    community as its "staff" importer, its ``recorded_at`` inside her old term: the
+    importer is checked by the engine's own clock, not the one the file sets."""
+    c = engine.communities
+    c.enrol(donghu, "exstaff", "Ex Staff", actor=OFFICE)
+    c.assign_role(donghu, "exstaff", Role.COMMUNITY_STAFF, actor=OFFICE)
+    clock.set(T0 + DAY)
+    c.relieve_role(donghu, "exstaff", Role.COMMUNITY_STAFF, reason="dismissed", actor=OFFICE)
+    clock.set(T0 + 40 * DAY)
+    crafted = tmp_path / "crafted.json"
+    crafted.write_text(json.dumps({
+        "format": "resilience.scenario", "version": 1, "name": "crafted",
+        "timezone": "Asia/Shanghai",
+        "community": {"district": "Taishan", "subdistrict": "Daimiao", "name": "Donghu"},
+        "actions": [{"do": "assign_role", "at": (T0 + 40 * DAY).isoformat(),
+                     "recorded_at": (T0 + timedelta(hours=1)).isoformat(),
+                     "actor": "exstaff", "as": "community_staff",
+                     "person_id": "exstaff", "role": "community_staff"}]}), "utf-8")
+    before = engine.app.recorder.max_notification_id()
+    with pytest.raises(ScenarioError, match="exstaff is not community staff"):
+        replay_file(engine, crafted, importer=Actor("exstaff", Role.COMMUNITY_STAFF))
+    assert engine.app.recorder.max_notification_id() == before
+    assert engine.communities.get(donghu).roles_of("exstaff", clock()) == []

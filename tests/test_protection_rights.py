@@ -102,15 +102,22 @@ def erase(engine: Engine, community: UUID, actor: Actor = OFFICE,
 
 def test_staff_of_another_community_may_not_erase_a_person_of_this_one(store: Store) -> None:
     """The review's reproduction: a stranger registers her own community (becoming its
-    founder, so its staff) and erases Donghu's Zhang through it. Refused, naming Donghu;
-    nothing recorded in either community, and Zhang's key stays."""
+    founder, so its staff) and erases Donghu's Zhang through it. Her community holds no
+    fact of Zhang: nothing to erase there. She enrols a "zhang" of her own: refused, the
+    refusal naming no other community (she may not know of Donghu); nothing recorded in
+    either community, and Zhang's key stays."""
     mine = store.engine.communities.register(district="x", subdistrict="y", name="Mine",
                                              actor=MALLORY).aggregate_id
     before = store.versions()
-    with pytest.raises(PermissionDeniedError, match=f"Donghu \\({store.donghu}\\) refuses"):
+    with pytest.raises(NotFoundError, match="no fact of this community holds zhang"):
         erase(store.engine, mine, MALLORY)
+    store.engine.communities.enrol(mine, "zhang", "A namesake", actor=MALLORY)
+    before = store.versions()
+    with pytest.raises(PermissionDeniedError, match="held by another community too") as refused:
+        erase(store.engine, mine, MALLORY)
+    assert "Donghu" not in str(refused.value)
+    assert str(store.donghu) not in str(refused.value)
     assert store.versions() == before
-    assert store.engine.communities.get(mine).version == 1
     assert store.name() == SECRETS[0]
 
 
@@ -119,8 +126,9 @@ def test_erasure_needs_staff_of_every_community_whose_facts_hold_the_person(
     """Zhang is in Donghu and Xiangyang: Donghu's office alone is refused (Xiangyang
     refuses); staff of both may."""
     xiangyang = store.xiangyang()
-    with pytest.raises(PermissionDeniedError, match="Xiangyang"):
+    with pytest.raises(PermissionDeniedError, match="held by another community too") as no:
         erase(store.engine, store.donghu)
+    assert "Xiangyang" not in str(no.value)
     assert store.name() == SECRETS[0]
     both = Actor("xy-office", Role.COMMUNITY_STAFF)
     store.engine.communities.enrol(store.donghu, "xy-office", "Xiangyang office", actor=OFFICE)
@@ -133,13 +141,13 @@ def test_erasure_needs_staff_of_every_community_whose_facts_hold_the_person(
 
 def test_a_person_no_fact_holds_is_not_found_and_the_erasure_is_recorded_where_they_are(
         store: Store) -> None:
-    """Nobody to erase: NotFoundError. An erasure recorded in a community that does not
-    hold the person (the actor allowed everywhere that does): InvalidInputError."""
-    with pytest.raises(NotFoundError, match="no fact in this store holds nobody-here"):
+    """Nobody to erase in the community named (after the actor is allowed there):
+    NotFoundError, whether other communities hold the person or not."""
+    with pytest.raises(NotFoundError, match="no fact of this community holds nobody-here"):
         erase(store.engine, store.donghu, person="nobody-here")
     other = store.engine.communities.register(district="x", subdistrict="y", name="Other",
                                               actor=OFFICE).aggregate_id
-    with pytest.raises(InvalidInputError, match="community whose facts hold zhang"):
+    with pytest.raises(NotFoundError, match="no fact of this community holds zhang"):
         erase(store.engine, other)
     assert store.engine.communities.get(other).version == 1
     assert store.name() == SECRETS[0]
@@ -150,9 +158,11 @@ def test_a_refused_caller_learns_nothing_of_the_named_communitys_state(store: St
     community that does not exist, or erasing someone already erased, is refused the same
     way (PermissionDeniedError), not told what is there."""
     erase(store.engine, store.donghu)
-    for community in (store.donghu, UUID(int=7)):
-        with pytest.raises(PermissionDeniedError, match="Donghu"):
-            erase(store.engine, community, MALLORY)
+    with pytest.raises(PermissionDeniedError, match="mallory is not community staff in Donghu"):
+        erase(store.engine, store.donghu, MALLORY)
+    for person in ("zhang", "nobody-here"):  # erased, or never held: refused alike
+        with pytest.raises(PermissionDeniedError, match=f"may not erase {person} in community"):
+            erase(store.engine, UUID(int=7), MALLORY, person=person)
 
 
 # Where erasure does not run ------------------------------------------------------------------
@@ -233,15 +243,24 @@ def test_an_export_is_for_the_person_and_for_staff_of_every_community_holding_th
         store: Store) -> None:
     """Zhang, as resident, gets their own; Donghu's office theirs while Zhang is only in
     Donghu; a stranger, a squad member, or Donghu's office once Xiangyang holds Zhang too
-    are refused (naming the community), and an importer always."""
+    are refused with one message naming no community, as is anyone asking about a person
+    nobody holds (so a refusal never tells whether the person is there)."""
     own = store.engine.export_person("zhang", actor=Actor("zhang", Role.RESIDENT))
     assert own["communities"][0]["enrolment"]["name"] == SECRETS[0]
     assert store.engine.export_person("zhang", actor=OFFICE)["facts"] == own["facts"]
+    messages = set()
     for actor in (MALLORY, Actor("p-3102", Role.SQUAD_MEMBER), Actor("li", Role.RESIDENT)):
-        with pytest.raises(PermissionDeniedError, match="Donghu"):
-            store.engine.export_person("zhang", actor=actor)
+        for person in ("zhang", "nobody-here"):
+            with pytest.raises(PermissionDeniedError,
+                               match=f"may not read what is held about {person}") as refused:
+                store.engine.export_person(person, actor=actor)
+            assert "Donghu" not in str(refused.value)
+            messages.add(str(refused.value).replace("nobody-here", "zhang"))
+    assert len(messages) == 3  # one per actor: the same whether the person is held or not
+    nothing = store.engine.export_person("nobody-here", actor=Actor("nobody-here", Role.RESIDENT))
+    assert (nothing["communities"], nothing["facts"], nothing["unreadable"]) == ([], [], [])
     store.xiangyang()
-    with pytest.raises(PermissionDeniedError, match="Xiangyang"):
+    with pytest.raises(PermissionDeniedError, match="may not read what is held about zhang"):
         store.engine.export_person("zhang", actor=OFFICE)
     both = store.engine.export_person("zhang", actor=Actor("zhang", Role.RESIDENT))
     assert [c["community"] for c in both["communities"]] == ["Donghu", "Xiangyang"]

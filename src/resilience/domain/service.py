@@ -17,7 +17,7 @@ from resilience.domain.validation import (
     check_whole,
     require_text,
 )
-from resilience.domain.values import Provider, ServiceOutcome, ZoneType, parse_enum
+from resilience.domain.values import Provider, Role, ServiceOutcome, ZoneType, parse_enum
 from resilience.errors import InvalidInputError, InvalidTransitionError
 
 
@@ -46,6 +46,9 @@ class ServiceOrder(FactAggregate):
 
     community_id: UUID
     placer_id: str
+    placer_role: Role
+    """The role the order was placed in: a resident's own order, or one placed for a
+    household by someone else (the desk, on the phone)."""
     household_id: str
     area_id: str
     grid_id: str | None
@@ -94,6 +97,7 @@ class ServiceOrder(FactAggregate):
         def apply(self, aggregate: "ServiceOrder") -> None:
             aggregate.community_id = self.community_id
             aggregate.placer_id = self.actor.person_id
+            aggregate.placer_role = self.actor.role
             aggregate.household_id = self.household_id
             aggregate.area_id = self.area_id
             aggregate.grid_id = self.grid_id

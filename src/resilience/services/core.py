@@ -152,9 +152,15 @@ class Store:
     shared by the services."""
 
     def __init__(self, app: EventStoreApplication, clock: Clock, cache_size: int = 1024, *,
-                 policy: Policy | None = None, importer: Actor | None = None) -> None:
+                 policy: Policy | None = None, importer: Actor | None = None,
+                 root_clock: Clock | None = None) -> None:
         self.app = app
         self.clock = clock
+        self.root_clock = clock if root_clock is None else root_clock
+        """The clock of the engine this store was derived from (``with_clock``,
+        ``importing``): the time an importer's standing is checked at. An import's clock
+        is set by the history it reads (a scenario file's ``recorded_at``), so it never
+        stands in for now in the importer's permission."""
         self.policy = policy
         self.importer = importer
         self._batch: dict[UUID, FactAggregate] | None = None
@@ -182,7 +188,8 @@ class Store:
         """A store on the same application and policy, with another clock or importer (a
         cache and lock of its own, as any other writer's)."""
         return Store(self.app, self.clock if clock is None else clock, self._cache_size,
-                     policy=self.policy, importer=self.importer if importer is None else importer)
+                     policy=self.policy, importer=self.importer if importer is None else importer,
+                     root_clock=self.root_clock)
 
     def locked(self) -> AbstractContextManager[None]:
         """Hold the store's lock (re-entrant) across reads and a command: ``current``
@@ -280,7 +287,7 @@ class Store:
     def _importable(self, policy: Policy, importer: Actor, command: str, ctx: Context,
                     community: Community | None) -> Decision:
         """May this store's importer import ``command`` into ``community`` now? It must be
-        allowed ``"import"`` at the moment of recording (a roster role: holding it then).
+        allowed ``"import"`` now, by the engine's own clock (a roster role: holding it then).
         Off the roster (the system role) it imports only into a community the import
         registers, or one whose every fact was imported: a claim of the system role is
         no standing in a community people run live. Erasures are never imported."""
@@ -288,8 +295,8 @@ class Store:
             raise PermissionDeniedError(
                 f"{command} is never imported: {importer.person_id} may not run it through "
                 "engine.importing; community staff do it through an ordinary engine")
-        decision = policy.check(community, importer, IMPORT, at=ctx.recorded_at,
-                                     recorded_at=ctx.recorded_at)
+        now = self.root_clock()  # not the import's clock, which the history being read sets
+        decision = policy.check(community, importer, IMPORT, at=now, recorded_at=now)
         if (community is not None and importer.role not in ROSTER_ROLES
                 and not self._only_imported(community)):
             raise PermissionDeniedError(

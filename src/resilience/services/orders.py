@@ -9,7 +9,7 @@ from resilience.domain.organisation import NAMESPACE, Community
 from resilience.domain.policy import Target
 from resilience.domain.service import ServiceOrder
 from resilience.domain.validation import check_uuid
-from resilience.domain.values import Actor, Provider, ServiceOutcome
+from resilience.domain.values import Actor, Provider, Role, ServiceOutcome
 from resilience.services.core import FactService, Receipt, Store
 
 
@@ -120,11 +120,15 @@ class Orders(FactService[ServiceOrder]):
     def _target(self, aggregate: ServiceOrder, ctx: Context, subject: object,
                 area: object) -> Target:
         provider = aggregate.provider
-        return _target(aggregate.area_id, aggregate.placer_id,
+        # Only a resident's own order is anyone's "own": one placed for a household by the
+        # desk is nobody's to rate, cancel or reopen as its resident (the desk acts on it
+        # in its own role), so nobody rates it on the household's behalf.
+        owner = aggregate.placer_id if aggregate.placer_role is Role.RESIDENT else None
+        return _target(aggregate.area_id, owner,
                        None if provider is None else provider.provider_id, "this order")
 
 
-def _target(area: str, placer: str, provider: str | None, what: str) -> Target:
+def _target(area: str, placer: str | None, provider: str | None, what: str) -> Target:
     """An order as the policy sees it: its area, who placed it (``own``), the provider it
     is dispatched to (``assigned``)."""
     return Target(area=area, subject=placer, subject_is="who placed the order",

@@ -26,7 +26,7 @@ names them) and the actor must be allowed the command (``"people.erase"``,
 refused. Nothing about the person is decided or shown before that.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -43,7 +43,6 @@ from resilience.domain.validation import check_uuid, require_text
 from resilience.domain.values import Actor
 from resilience.errors import (
     ConfigurationError,
-    InvalidInputError,
     InvalidTransitionError,
     NotFoundError,
     PermissionDeniedError,
@@ -91,16 +90,17 @@ class People(AggregateService[Community]):
         """Erase a person's personal data from the whole store (crypto-shredding; module
         docstring): record ``Community.PersonErased`` in ``community``, delete the person's
         key, rebuild the views. The actor must be allowed ``"people.erase"`` (community
-        staff; never by override) in every community whose facts hold the person
-        (PermissionDeniedError naming the first that refuses); ``community`` must be one of
-        them. ``reason`` says on what ground, without naming the person. Safe to repeat:
+        staff; never by override) in ``community`` (checked first, before anything about
+        the person is read) and in every other community whose facts hold the person
+        (PermissionDeniedError, naming none of those); ``community`` must hold them
+        (NotFoundError). ``reason`` says on what ground, without naming the person. Safe to repeat:
         erasing someone erased here before records nothing new and deletes the key again
         if it is still there. Reads the whole history twice (to authorize, then to
         rebuild the views): it takes about twice as long as ``resilience rebuild``.
 
         Refused, with nothing recorded or deleted: on an unprotected store, or one holding
-        the person's data unsealed (written by an earlier version), ConfigurationError; a
-        person no fact holds, NotFoundError; inside ``engine.batch()``
+        the person's data unsealed (written by an earlier version), ConfigurationError;
+        inside ``engine.batch()``
         InvalidTransitionError (the key would be deleted even if the batch rolled back);
         on an importing engine (``engine.importing``), PermissionDeniedError."""
         keys = self._keys()
@@ -114,14 +114,23 @@ class People(AggregateService[Community]):
         reason = require_text(reason, "reason")  # a repeat records nothing, but is checked
         check_uuid(community, "community id")
         ctx = self._store.context(actor, occurred_at, command_id)
+        # Allowed in the community named before anything about the person is looked up:
+        # a refused caller learns nothing of them, not even whether any fact holds them.
+        try:
+            self._authorize(ERASE, person_id, [community], ctx)
+        except NotFoundError:  # no such community: refused as any other, told nothing more
+            raise PermissionDeniedError(
+                f"{ctx.actor.person_id}, as {ctx.actor.role.value}, may not erase {person_id} "
+                f"in community {community}; nothing was recorded") from None
         holdings = self._holdings(person_id)
-        if not holdings.communities:
-            raise NotFoundError(f"no fact in this store holds {person_id}: nobody to erase")
-        self._authorize(ERASE, person_id, holdings, ctx)
         if community not in holdings.communities:
-            raise InvalidInputError(
-                f"record the erasure in a community whose facts hold {person_id} "
-                f"({', '.join(map(str, holdings.communities))}), not {community}")
+            raise NotFoundError(f"no fact of this community holds {person_id}: nothing to "
+                                "erase here")
+        # The key is the store's: staff of every other community holding the person too,
+        # not named (the caller may not know of them).
+        self._authorize(ERASE, person_id, holdings.communities, ctx,
+                        elsewhere="they are held by another community too, whose staff "
+                                  "must also be allowed")
         if holdings.unsealed:
             raise ConfigurationError(
                 f"{holdings.unsealed} stored fact(s) hold personal data of {person_id} "
@@ -170,22 +179,30 @@ class People(AggregateService[Community]):
                 f"{what} is not part of importing history: call it on the engine itself, as "
                 "a person the policy allows it; nothing was recorded")
 
-    def _authorize(self, command: str, person_id: str, holdings: _Holdings,
-                   ctx: Context) -> None:
+    def _authorize(self, command: str, person_id: str, communities: Iterable[UUID],
+                   ctx: Context, *, elsewhere: str | None = None,
+                   uniform: bool = False) -> None:
         """PermissionDeniedError unless ``ctx.actor`` may do ``command`` about
-        ``person_id`` in every community whose facts hold them; it names the first that
-        refuses."""
+        ``person_id`` in every one of ``communities``. ``elsewhere`` not None: the refusal
+        names no community (``elsewhere`` says why, after who may not do what);
+        ``uniform``: refused whatever the communities are (none hold the person)."""
+        refusal = PermissionDeniedError(
+            f"{ctx.actor.person_id}, as {ctx.actor.role.value}, may not {_VERBS[command]} "
+            f"{person_id}" + (f": {elsewhere}" if elsewhere else "") + "; nothing was "
+            "recorded or read")
+        if uniform:
+            raise refusal
         with self._store.locked():
-            for community_id in holdings.communities:
+            for community_id in communities:
                 community = self._store.current(Community, community_id)
                 subject_is = "the person erased" if command == ERASE else "the person asked for"
                 target = Target(subject=person_id, what=community.name, subject_is=subject_is)
                 try:
                     self._store.authorize(command, ctx, community, constantly(target))
-                except PermissionDeniedError as exc:
-                    raise PermissionDeniedError(
-                        f"{command} reaches every community whose facts hold {person_id}, and "
-                        f"{community.name} ({community.id}) refuses: {exc}") from None
+                except PermissionDeniedError:
+                    if elsewhere is not None:
+                        raise refusal from None
+                    raise
 
     def export(self, person_id: str, *, actor: Actor) -> dict[str, Any]:
         """Everything the store holds about one person (an access request), JSON-ready:
@@ -204,7 +221,11 @@ class People(AggregateService[Community]):
         person_id = require_text(person_id, "person_id")
         ctx = self._store.context(actor, None, None)
         holdings = self._holdings(person_id)
-        self._authorize(EXPORT, person_id, holdings, ctx)
+        if holdings.communities or actor.person_id != person_id:
+            # One refusal for every reason (nobody holds them, or someone refuses), naming
+            # no community: a refused caller learns nothing of the person.
+            self._authorize(EXPORT, person_id, holdings.communities or [], ctx,
+                            elsewhere="", uniform=not holdings.communities)
         facts: list[dict[str, Any]] = []
         for position, event, relation in holdings.facts:
             shown = masked(event, WITHHELD, keep=lambda subject: subject == person_id)
@@ -323,6 +344,9 @@ def _membership(community: Community, person_id: str) -> dict[str, Any]:
         "roles": roles,
         "erased_at": None if erased is None else community.time_of(erased).isoformat(),
     }
+
+
+_VERBS = {ERASE: "erase", EXPORT: "read what is held about"}
 
 
 def constantly(target: Target) -> Callable[[datetime], Target]:
