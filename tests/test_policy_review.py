@@ -5,7 +5,7 @@ computed in two places (resilience.domain.policy, resilience.services)."""
 
 import json
 from base64 import b64encode
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -30,14 +30,10 @@ from resilience.review.keys import incident_review_key
 from resilience.review.sight import incident_area
 from resilience.scenario import load_scenario, replay, replay_file
 from resilience.scenarios import DONGHU_FIRE
+from test_policy import DAY, OFFICE, SUN, WU, ZHANG, refused
 
 from conftest import T0
 
-OFFICE = Actor("office-duty", Role.COMMUNITY_STAFF)
-ZHANG = Actor("zhang", Role.GRID_LEADER)
-WU = Actor("wu", Role.GRID_LEADER)
-SUN = Actor("sun", Role.GRID_WORKER)
-DAY = timedelta(days=1)
 PROTECTED = {"CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
              "CIPHER_KEY": b64encode(b"0123456789abcdef0123456789abcdef").decode()}
 
@@ -74,16 +70,6 @@ def found(engine: Engine, clock: ManualClock) -> UUID:
 @pytest.fixture
 def donghu(engine: Engine, clock: ManualClock) -> UUID:
     return found(engine, clock)
-
-
-def refused(engine: Engine, command: Callable[[], object], match: str | None = None) -> str:
-    """Assert the command raises PermissionDeniedError and records nothing at all; return
-    the refusal's message."""
-    before = engine.app.recorder.max_notification_id()
-    with pytest.raises(PermissionDeniedError, match=match) as raised:
-        command()
-    assert engine.app.recorder.max_notification_id() == before
-    return str(raised.value)
 
 
 def version_of(engine: Engine, community: UUID, fact: type, person: str) -> int:
