@@ -59,6 +59,13 @@ class Engine:
     ``engine.timeline`` and ``engine.review`` run ``engine.reviews.timeline`` and
     ``engine.reviews.incident`` (both read as a person, ``viewer=``, if asked); and
     ``engine.replay`` answers as of a moment.
+
+    Trust (docs/security.md): with ``CIPHER_TOPIC`` and ``CIPHER_KEY`` in ``env`` the
+    store protects personal data (sealed per person, views sealed; ProtectedStoreError
+    when opened without the key), and ``engine.erase_person`` / ``export_person``
+    exercise a person's rights; ``engine.verify`` checks the stored events against their
+    hash chain and ``engine.checkpoint`` records a checkpoint; ``engine.importing``
+    records history under an importer's identity.
     """
 
     # The queries reachable from the engine run the methods of its reports and reviews:

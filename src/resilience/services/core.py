@@ -407,12 +407,6 @@ class Store:
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
-    def forget_all(self) -> None:
-        """Drop every cached aggregate (after an erasure: the cache holds what it read
-        before the key was deleted)."""
-        with self._locked():
-            self._cache.clear()
-
     def _forget(self, *aggregate_ids: UUID) -> None:
         for aggregate_id in aggregate_ids:
             self._cache.pop(aggregate_id, None)

@@ -150,7 +150,6 @@ class People(AggregateService[Community]):
                                 lambda c, ctx: c.erase_person(ctx, person_id, reason),
                                 command="erase", subject=person_id)
         keys.erase(person_subject(person_id))
-        self._store.forget_all()
         self._views.rebuild()
         return receipt
 
