@@ -143,7 +143,7 @@ def test_a_policy_round_trips_through_json() -> None:
     text = json.dumps(DEFAULT_POLICY.to_dict())
     assert Policy.from_dict(json.loads(text)) == DEFAULT_POLICY
     small = Policy([Rule(Role.GRID_LEADER, "incidents.correct_time", Scope.AREA, 6 * 3600 *
-                         timedelta(seconds=1))], {"orders.rate"})
+                         timedelta(seconds=1))], {"orders.rate"}, ())
     assert Policy.from_dict(json.loads(json.dumps(small.to_dict()))) == small
     assert small.to_dict()["rules"][0]["within_hours"] == 6
 
@@ -498,10 +498,10 @@ def test_an_engine_policy_is_a_policy() -> None:
 def test_a_custom_policy_is_the_one_enforced(clock: ManualClock) -> None:
     """A policy that lets grid workers contain: Sun contains, and the defaults' grid
     leader may not."""
-    custom = Policy([*DEFAULT_POLICY.rules, Rule(Role.GRID_WORKER, "incidents.contain",
-                                                 Scope.AREA)])
-    custom = Policy([r for r in custom.rules if not (r.command == "incidents.contain"
-                                                     and r.role is Role.GRID_LEADER)])
+    custom = evolve(DEFAULT_POLICY, rules=[
+        *(r for r in DEFAULT_POLICY.rules
+          if not (r.command == "incidents.contain" and r.role is Role.GRID_LEADER)),
+        Rule(Role.GRID_WORKER, "incidents.contain", Scope.AREA)])
     with Engine("memory:", clock=clock, policy=custom) as engine:
         community = engine.communities.register(district="T", subdistrict="D", name="X",
                                                 actor=OFFICE).aggregate_id

@@ -86,12 +86,12 @@ def valid_rules(scope: Scope) -> list[Rule]:
 
 POLICIES = {
     "default": DEFAULT_POLICY,
-    **{f"only {scope.value}": Policy(valid_rules(scope)) for scope in Scope},
+    **{f"only {scope.value}": Policy(valid_rules(scope), (), ()) for scope in Scope},
     # What the engine works out of the stored facts (area, subject, assignee) decides alone;
     # the importer that writes each cell's target may import.
     "all but community": Policy([*(r for s in (Scope.AREA, Scope.OWN, Scope.ASSIGNED)
                                    for r in valid_rules(s)),
-                                 Rule(Role.SYSTEM, IMPORT, Scope.COMMUNITY)]),
+                                 Rule(Role.SYSTEM, IMPORT, Scope.COMMUNITY)], (), ()),
 }
 
 

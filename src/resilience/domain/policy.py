@@ -10,7 +10,8 @@ too**: a caller chooses ``occurred_at``, so without the second check someone rel
 could back-date a command into their old term, or date one into a term not yet begun.
 At the moment of recording, the target is as it stands then (the incident's commander
 and the responders dispatched by then; an order's placer and provider as now); the
-founder stands always; an importer is checked at the moment of recording only.
+founder stands always; an importer is checked only now, by the engine's own clock (never
+the ``recorded_at`` of the history it imports).
 Authentication (that the caller is who the actor says) is the app's job, not this
 module's.
 
@@ -56,8 +57,8 @@ role), and the command is not one the policy marks not overridable. The fact rec
 override (its actor carries it). An override that was not needed is allowed and recorded.
 
 Imports run under an importer's identity (``engine.importing``): per-actor checks are
-skipped, the importer must be allowed the command ``"import"`` at the moment of
-recording, and every imported fact records who imported it. Where the importer may
+skipped, the importer must be allowed the command ``"import"`` now, by the engine's own
+clock, and every imported fact records who imported it. Where the importer may
 import is the store's rule (resilience.services.core): an importer off the roster (the
 system role) only into a community the import registers or whose every fact was
 imported; a community with facts recorded live only from its staff. ``NEVER_IMPORTED``
@@ -135,11 +136,13 @@ def _as_set(items: Iterable[str]) -> frozenset[str]:
 class Policy:
     """Rules (role × command × scope, corrections' windows), the commands nobody may
     override, and who may read residents' personal data. Immutable: build a new one, or
-    load one from JSON (``Policy.from_dict``), and give it to the engine."""
+    load one from JSON (``Policy.from_dict``), and give it to the engine. All three parts
+    are required, as in JSON: left out, the last two would quietly mean "anyone may
+    override anything" and "nobody reads personal data"."""
 
-    rules: tuple[Rule, ...] = field(default=(), converter=_as_tuple)
-    not_overridable: frozenset[str] = field(default=frozenset(), converter=_as_set)
-    personal_data: tuple[Reader, ...] = field(default=(), converter=_as_tuple)
+    rules: tuple[Rule, ...] = field(converter=_as_tuple)
+    not_overridable: frozenset[str] = field(converter=_as_set)
+    personal_data: tuple[Reader, ...] = field(converter=_as_tuple)
     _index: dict[tuple[str, Role], tuple[Rule, ...]] = field(init=False, repr=False, eq=False)
     _by_command: dict[str, tuple[Rule, ...]] = field(init=False, repr=False, eq=False)
 

@@ -78,7 +78,9 @@ class ServiceOrder(FactAggregate):
 
     class Placed(Event, FactAggregate.Created):
         TOPIC = "resilience.service:Placed"
-        # The household and what it asked for belong to the resident who placed the order.
+        # The household and what it asked for belong to whoever placed the order: the
+        # resident, or the desk for a household (then the desk's, erased with the desk's:
+        # docs/security.md, what is not protected).
         personal = personal_data({"household_id": "actor", "details": "actor"})
         noun = "placement"
         step = True

@@ -280,11 +280,11 @@ class Store:
         if self.policy is None:
             return None
         if self.importer is not None:
-            return self._importable(self.policy, self.importer, command, ctx,
+            return self._importable(self.policy, self.importer, command,
                                     self._community(community))
         return self.policy.enforce(self._community(community), ctx, command, target)
 
-    def _importable(self, policy: Policy, importer: Actor, command: str, ctx: Context,
+    def _importable(self, policy: Policy, importer: Actor, command: str,
                     community: Community | None) -> Decision:
         """May this store's importer import ``command`` into ``community`` now? It must be
         allowed ``"import"`` now, by the engine's own clock (a roster role: holding it then).

@@ -34,7 +34,8 @@ class Orders(FactService[ServiceOrder]):
         occurred_at: datetime | None = None, order_id: UUID | None = None,
         command_id: str | None = None,
     ) -> Receipt:
-        """A resident of ``area_id`` (a building or unit) orders a catalogued service."""
+        """A resident of ``area_id`` (a building or unit), or the desk for a household there,
+        orders a catalogued service."""
         ctx = self._store.context(actor, occurred_at, command_id)
         if order_id is not None:
             check_uuid(order_id, "order_id")

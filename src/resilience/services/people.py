@@ -18,12 +18,13 @@ personal data of theirs, or that names them; other people's personal data in tho
 facts is withheld.
 
 **Who may.** The key is the store's, not one community's: erasing it, or reading all
-that is held about a person, reaches every community the person appears in. So both
-read the whole history first (``_holdings``) for the communities whose facts hold the
-person (they recorded a fact there, a fact holds personal data of theirs, or a field
-names them) and the actor must be allowed the command (``"people.erase"``,
-``"people.export"``) in **every** one of them; a refusal names the community that
-refused. Nothing about the person is decided or shown before that.
+that is held about a person, reaches every community the person appears in (they
+recorded a fact there, a fact holds personal data of theirs, or a field names them:
+``_holdings`` reads the whole history for them). The actor must be allowed the command
+(``"people.erase"``, ``"people.export"``) in **every** one of them. An erasure is first
+authorized in the community it is recorded in, before anything about the person is read;
+a refusal because another community holds them too names none. A refused export reads
+the same whether the store holds the person or not.
 """
 
 from collections.abc import Callable, Iterable, Iterator
@@ -215,7 +216,7 @@ class People(AggregateService[Community]):
         (by default: the person themselves, as resident, or community staff of each);
         PermissionDeniedError otherwise, and on an importing engine. Reads the whole
         history. The app authenticates who asks; a person no fact holds gets an empty
-        export."""
+        export, if they ask for themselves."""
         self._refuse_importing("export_person")
         person_id = require_text(person_id, "person_id")
         ctx = self._store.context(actor, None, None)
