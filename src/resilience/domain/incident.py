@@ -39,7 +39,7 @@ from resilience.domain.base import (
     in_cycles,
     personal_data,
 )
-from resilience.domain.organisation import location_areas
+from resilience.domain.organisation import location_area
 from resilience.domain.validation import (
     check_bool,
     check_instance,
@@ -545,8 +545,8 @@ class Incident(FactAggregate):
     def area(self) -> str | None:
         """The area the incident happened in, as precisely as its location says: its
         unit's area, else its building, else its grid (None: somewhere in the community;
-        resilience.domain.organisation.location_areas)."""
-        return next(iter(location_areas(self.location)), None)
+        resilience.domain.organisation.location_area)."""
+        return location_area(self.location)
 
     @property
     def detected_at(self) -> datetime:

@@ -65,6 +65,12 @@ def location_areas(location: Location) -> tuple[str, ...]:
     return tuple(area for area in named if area is not None)
 
 
+def location_area(location: Location) -> str | None:
+    """The area a location is in, as precisely as it says (the first of
+    ``location_areas``; None: somewhere in the community): an incident's area."""
+    return next(iter(location_areas(location)), None)
+
+
 FACT_AREA_FIELDS = ("grid_id", "area_id", "building_id", "micro_grid_id", "scope")
 """The fields in which a community's facts name the area they are about, in the order
 ``fact_area`` reads them."""

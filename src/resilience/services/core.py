@@ -291,10 +291,7 @@ class Store:
         Off the roster (the system role) it imports only into a community the import
         registers, or one whose every fact was imported: a claim of the system role is
         no standing in a community people run live. Erasures are never imported."""
-        if command in NEVER_IMPORTED:
-            raise PermissionDeniedError(
-                f"{command} is never imported: {importer.person_id} may not run it through "
-                "engine.importing; community staff do it through an ordinary engine")
+        self.refuse_if_never_imported(command)
         now = self.root_clock()  # not the import's clock, which the history being read sets
         decision = policy.check(community, importer, IMPORT, at=now, recorded_at=now)
         if (community is not None and importer.role not in ROSTER_ROLES
@@ -305,6 +302,16 @@ class Store:
                 f"imported, and {community.name} has facts recorded live: import into it as "
                 "its community staff")
         return decision
+
+    def refuse_if_never_imported(self, command: str) -> None:
+        """PermissionDeniedError if this store imports and ``command`` is one no import may
+        run (``NEVER_IMPORTED``: a person's rights, exercised live); a service may call it
+        before any other check, so the refusal costs nothing."""
+        if self.importer is not None and command in NEVER_IMPORTED:
+            raise PermissionDeniedError(
+                f"{command} is never imported: {self.importer.person_id} may not run it "
+                "through engine.importing; call it on the engine itself, as a person the "
+                "policy allows it; nothing was recorded")
 
     def _only_imported(self, community: Community) -> bool:
         """Was every stored fact of ``community`` imported? Its facts held in this store's

@@ -7,7 +7,7 @@ from attrs import evolve
 
 from resilience.domain.base import Context
 from resilience.domain.incident import Incident
-from resilience.domain.organisation import NAMESPACE, Community, location_areas, unit_area_id
+from resilience.domain.organisation import NAMESPACE, Community, location_area, unit_area_id
 from resilience.domain.policy import Target
 from resilience.domain.validation import check_uuid, shown
 from resilience.domain.values import (
@@ -91,7 +91,7 @@ class Incidents(FactService[Incident]):
 
             def build() -> Incident:
                 self._store.authorize(f"{self.name}.{command}", ctx, org, lambda _: Target(
-                    area=next(iter(location_areas(location)), None), what="the new incident",
+                    area=location_area(location), what="the new incident",
                     area_is="the incident's area"))
                 incident = Incident.detect(
                     detected, incident_id=new_id, community_id=community,

@@ -105,7 +105,7 @@ class People(AggregateService[Community]):
         InvalidTransitionError (the key would be deleted even if the batch rolled back);
         on an importing engine (``engine.importing``), PermissionDeniedError."""
         keys = self._keys()
-        self._refuse_importing("erase_person")
+        self._store.refuse_if_never_imported(ERASE)
         if self._store.in_batch:
             raise InvalidTransitionError(
                 "erase_person cannot run inside engine.batch(): it deletes the person's key "
@@ -159,8 +159,7 @@ class People(AggregateService[Community]):
 
     def _target(self, aggregate: Community, ctx: Context, subject: object,
                 area: object) -> Target:
-        return Target(subject=subject if isinstance(subject, str) else None,
-                      what=aggregate.name, subject_is="the person erased")
+        return _about(aggregate, subject if isinstance(subject, str) else None, ERASE)
 
     def _keys(self) -> Any:
         mapper = self._store.app.mapper
@@ -171,13 +170,6 @@ class People(AggregateService[Community]):
                 "without protection personal data is stored in plain text and cannot be "
                 "erased from the events")
         return keys
-
-    def _refuse_importing(self, what: str) -> None:
-        """An importer stands in for nobody's rights: importing skips the actor's checks."""
-        if self._store.importer is not None:
-            raise PermissionDeniedError(
-                f"{what} is not part of importing history: call it on the engine itself, as "
-                "a person the policy allows it; nothing was recorded")
 
     def _authorize(self, command: str, person_id: str, communities: Iterable[UUID],
                    ctx: Context, *, elsewhere: str | None = None,
@@ -195,8 +187,7 @@ class People(AggregateService[Community]):
         with self._store.locked():
             for community_id in communities:
                 community = self._store.current(Community, community_id)
-                subject_is = "the person erased" if command == ERASE else "the person asked for"
-                target = Target(subject=person_id, what=community.name, subject_is=subject_is)
+                target = _about(community, person_id, command)
                 try:
                     self._store.authorize(command, ctx, community, constantly(target))
                 except PermissionDeniedError:
@@ -217,7 +208,7 @@ class People(AggregateService[Community]):
         PermissionDeniedError otherwise, and on an importing engine. Reads the whole
         history. The app authenticates who asks; a person no fact holds gets an empty
         export, if they ask for themselves."""
-        self._refuse_importing("export_person")
+        self._store.refuse_if_never_imported(EXPORT)
         person_id = require_text(person_id, "person_id")
         ctx = self._store.context(actor, None, None)
         holdings = self._holdings(person_id)
@@ -347,6 +338,12 @@ def _membership(community: Community, person_id: str) -> dict[str, Any]:
 
 
 _VERBS = {ERASE: "erase", EXPORT: "read what is held about"}
+
+
+def _about(community: Community, person_id: str | None, command: str) -> Target:
+    """A command about one person in one community, as the policy sees it."""
+    return Target(subject=person_id, what=community.name,
+                  subject_is="the person erased" if command == ERASE else "the person asked for")
 
 
 def constantly(target: Target) -> Callable[[datetime], Target]:
