@@ -225,8 +225,11 @@ COMMAND_IDS = P(st.none() | st.none() | st.sampled_from(["c1", "c2", "c3"]),
                 st.sampled_from(POISON_TEXT + NOT_TEXT))
 NEW_IDS = P(st.none() | st.uuids(),
             st.sampled_from(["id", 5, str(UUID(int=9)), True, LyingUUID(int=9)]))
-ACTORS = P(st.sampled_from([OFFICE, RESIDENT, RESIDENT, Actor("zhang", Role.GRID_LEADER)]),
-           make(Actor, person_id=PEOPLE, role=vocabulary(Role)).hostile)
+ACTORS = P(st.sampled_from([OFFICE, RESIDENT, RESIDENT, Actor("zhang", Role.GRID_LEADER),
+                            Actor(OFFICE.person_id, OFFICE.role, override="short-handed")]),
+           # An override reason is kept on the fact; imported_by is only the import's to set.
+           make(Actor, person_id=PEOPLE, role=vocabulary(Role), override=optional(FREE),
+                imported_by=optional(PEOPLE)).hostile)
 LOCATIONS = make(Location, grid=optional(AREAS), building=optional(text("b1", "b9")),
                  unit=optional(text("1", "2", "9")),
                  floor=number(st.none() | st.integers(-20, 300)), description=FREE)
