@@ -262,6 +262,10 @@ class FactAggregate(Aggregate):
         """The case milestone (resilience.metrics.cases) its earliest occurrence marks."""
         last_milestone: ClassVar[CaseMilestone | None] = None
         """The case milestone its latest occurrence since the last reopening marks."""
+        notice: ClassVar[str | None] = None
+        """The kind of notification the fact is for an importing app (``"incident.new"``,
+        ``"incident.escalated"``...: resilience.services.notifications), None: the fact is
+        no notification."""
         personal: ClassVar[Mapping[str, str]] = MappingProxyType({"actor.override": "actor"})
         """Which of the fact's values are personal data, and whose (``personal_values``):
         a dotted path to a text field (or a tuple of texts), e.g. ``"name"``,

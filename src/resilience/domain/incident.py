@@ -158,6 +158,7 @@ class Incident(FactAggregate):
 
     class Detected(Event, FactAggregate.Created):
         TOPIC = "resilience.incident:Detected"
+        notice = "incident.new"
         personal = personal_data({"location.description": "actor", "description": "actor"})
         milestone = CaseMilestone("detected", "the incident was noticed (its first fact)")
         community_id: UUID
@@ -305,6 +306,7 @@ class Incident(FactAggregate):
 
     class ConsentRequested(Event):
         TOPIC = "resilience.incident:ConsentRequested"
+        notice = "consent.awaited"
         personal = personal_data({"resident_id": "resident_id", "purpose": "actor"})
         milestone = CaseMilestone(
             "consent_requested", "the earliest request for a resident's consent")
@@ -403,6 +405,7 @@ class Incident(FactAggregate):
 
     class Contained(Event):
         TOPIC = "resilience.incident:Contained"
+        notice = "incident.contained"
         personal = personal_data({"description": "actor"})
         milestone = CaseMilestone(
             "contained", "the incident was contained in its first response")
@@ -433,6 +436,7 @@ class Incident(FactAggregate):
 
     class Closed(Event):
         TOPIC = "resilience.incident:Closed"
+        notice = "incident.closed"
         personal = personal_data({"note": "actor"})
         noun = "closure"
         step = True

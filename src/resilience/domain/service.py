@@ -78,6 +78,7 @@ class ServiceOrder(FactAggregate):
 
     class Placed(Event, FactAggregate.Created):
         TOPIC = "resilience.service:Placed"
+        notice = "order.new"
         # The household and what it asked for belong to whoever placed the order: the
         # resident, or the desk for a household (then the desk's, erased with the desk's:
         # docs/security.md, what is not protected).

@@ -8,25 +8,35 @@ import os
 import signal
 import sys
 import time as timer
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import TextIO
-from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from attrs import evolve
 from eventsourcing.persistence import PersistenceError
 
-from resilience.adapters.store import describe, resolve_url, store_env
+from resilience.adapters.store import describe
+from resilience.cli import emergencies, live, notices, whatif
+from resilience.cli.common import (
+    _PERIOD_TZ,
+    _add_period,
+    _community,
+    _cut,
+    _existing,
+    _file,
+    _home_zone,
+    _moment,
+    _period,
+    _uuid,
+    _zone,
+    progress_bar,
+)
 from resilience.domain.incident import Incident
 from resilience.domain.validation import MAX_DURATION
 from resilience.domain.values import Actor
 from resilience.engine import Engine
 from resilience.errors import InvalidInputError, NotFoundError, ResilienceError
 from resilience.metrics.definitions import BUILT_IN_BY_NAME, MetricDefinition
-from resilience.metrics.period import Period
 from resilience.metrics.rates import RATES, RATES_BY_NAME, RateDefinition, rate_description
 from resilience.metrics.tables import render_table
 from resilience.projections.runner import check_interval
@@ -289,119 +299,24 @@ def format_situation(now: CommunitySituation, people: dict[str, str],
     return "\n".join(lines)
 
 
-def _home_zone(engine: Engine, community: UUID) -> tzinfo:
-    """Where a community's times without an offset are read: the offset its own first
-    fact was given in (its registration)."""
-    events = engine.events(community)
-    return (events[0].occurred_at.tzinfo if events else None) or UTC
 
 
-def _uuid(text: str, what: str) -> UUID:
-    try:
-        return UUID(text)
-    except ValueError:
-        raise InvalidInputError(f"{what} must be a UUID, got {text!r}") from None
 
 
-def _cut(text: str | None, zone: tzinfo, on: date) -> datetime | None:
-    """An ISO date-time, or a bare time of day ("15:07") on the incident's own day."""
-    if text is None:
-        return None
-    try:
-        moment = time.fromisoformat(text)
-        return datetime.combine(on, moment, moment.tzinfo or zone)
-    except ValueError:
-        return _moment(text, zone)
 
 
-def progress_bar(out: TextIO | None = None, width: int = 30) -> Callable[[int, int], None]:
-    """A progress callback drawing ``[#####.....]  50%  1,000/2,000 events`` (on stderr)."""
-    out = out or sys.stderr
-    started = timer.monotonic()
-    live = out.isatty()
-
-    def draw(done: int, total: int) -> None:
-        share = done / total if total else 1.0
-        filled = int(share * width)
-        rate = done / max(timer.monotonic() - started, 1e-9)
-        line = (f"[{'#' * filled}{'.' * (width - filled)}] {share:4.0%}  "
-                f"{done:,}/{total:,} events  {rate:,.0f}/s")
-        if live:
-            out.write("\r" + line + ("\n" if done >= total else ""))
-        elif done >= total:
-            out.write(line + "\n")
-        out.flush()
-
-    return draw
 
 
-def _existing(db: str, *, fresh_views: bool = True) -> Engine:
-    """An engine on a store that must already exist: a mistyped SQLite path is an error,
-    not a new empty file."""
-    env = store_env(resolve_url(db))
-    path = env.get("SQLITE_DBNAME")
-    if path is not None and ":memory:" not in path and not Path(path).exists():
-        raise NotFoundError(f"no store at {path}: record into it first (resilience replay)")
-    return Engine(db, fresh_views=fresh_views)
 
 
-@contextmanager
-def _file(action: str, path: str | Path) -> Iterator[None]:
-    """Reading or writing a file named on the command line: an OSError says which file,
-    what was tried and why, in a line (``cannot write /: Is a directory``); text that is
-    not UTF-8 is the file's fault, InvalidInputError."""
-    try:
-        yield
-    except OSError as exc:
-        raise OSError(f"cannot {action} {path}: {exc.strerror or describe(exc)}") from exc
-    except UnicodeDecodeError as exc:
-        raise InvalidInputError(f"cannot {action} {path}: not UTF-8 text ({exc.reason} at "
-                                f"byte {exc.start})") from None
 
 
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInputError(f"unknown time zone {name!r}") from None
 
 
-def _moment(text: str | None, tz: tzinfo) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidInputError(f"not an ISO date or time: {text!r}") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
 
 
-def _period(args: argparse.Namespace, default_zone: tzinfo = UTC) -> Period:
-    tz = _zone(args.tz) if args.tz else default_zone
-    if args.month:
-        try:
-            year, month = (int(part) for part in args.month.split("-"))
-        except ValueError:
-            raise InvalidInputError(f"--month wants YYYY-MM, got {args.month!r}") from None
-        return Period.month(year, month, tz)
-    return Period(_moment(args.start, tz), _moment(args.end, tz))
 
 
-def _community(engine: Engine, ref: str | None) -> UUID | None:
-    """A community by id or by exact name."""
-    if ref is None:
-        return None
-    try:
-        return UUID(ref)
-    except ValueError:
-        pass
-    found = [key for key, (name, _) in engine.reports.communities().items() if name == ref]
-    if not found:
-        raise NotFoundError(f"no community named {ref!r}")
-    if len(found) > 1:
-        raise InvalidInputError(f"{len(found)} communities are named {ref!r}: give an id "
-                                f"({', '.join(found)})")
-    return UUID(found[0])
 
 
 def _metric(ref: str) -> MetricDefinition:
@@ -586,9 +501,6 @@ def _checkpoint(args: argparse.Namespace) -> int:
     return 0
 
 
-_PERIOD_TZ = ("time zone of dates without an offset (default UTC) and where "
-              "day/week/month/year groups are cut (default: the --month's zone, else each "
-              "case's own offset)")
 _REVIEW_TZ = ("time zone of times without an offset (default: the incident's own offset; "
               "for --community, the community's)")
 
@@ -602,13 +514,6 @@ def _add_rate_options(parser: argparse.ArgumentParser) -> None:
                         help="lowest score counted as satisfied (default 4)")
 
 
-def _add_period(parser: argparse.ArgumentParser, tz_help: str = _PERIOD_TZ) -> None:
-    parser.add_argument("--from", dest="start", help="cases whose first fact is at or after "
-                        "this ISO date/time")
-    parser.add_argument("--to", dest="end", help="... and before this ISO date/time")
-    parser.add_argument("--month", help="a calendar month, YYYY-MM (instead of --from/--to)")
-    parser.add_argument("--tz", help=tz_help)
-    parser.add_argument("--community", help="a community's id or exact name")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -742,6 +647,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the role you act in (default community_staff; resident for "
                              "your own data)")
     export.add_argument("--out", help="write to this file instead of printing")
+    for register in (live.register, notices.register, emergencies.register, whatif.register):
+        register(command)
     return parser
 
 
@@ -766,6 +673,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     return code
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
