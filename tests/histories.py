@@ -7,8 +7,8 @@ is a valid one. Histories cover two communities with two grids each,
 incidents (drills, reclassifications, responders, containment, reopening),
 service orders (dispatch, completion fixed or not, ratings, reopening,
 cancelling), improvement items of reviews (planned for an incident or not,
-started, completed, cancelled, reopened, reassigned, rescheduled), activities,
-late records and time corrections.
+started, completed, cancelled, reopened, reassigned, rescheduled), recovery links
+of orders and items to incidents, activities, late records and time corrections.
 """
 
 from collections.abc import Sequence
@@ -108,9 +108,12 @@ improvement_step = st.tuples(st.just("improvement_step"), which,
 correction = st.tuples(st.just("correct"), which, which, st.integers(min_value=-30, max_value=30),
                        late)
 advance = st.tuples(st.just("advance"), st.integers(min_value=1, max_value=60 * 24 * 20))
+link = st.tuples(st.just("link"), which, which, st.booleans(), minutes, late)
+"""(incident, order or item, whether an item, minutes ago, lateness): linked to the
+incident's recovery."""
 
 step = st.one_of(new_incident, incident_step, new_order, order_step, activity, correction,
-                 advance, new_improvement, improvement_step)
+                 advance, new_improvement, improvement_step, link)
 histories = st.lists(step, min_size=1, max_size=40)
 
 
@@ -208,6 +211,14 @@ def _apply(engine: Engine, clock: ManualClock, world: World, entry: tuple[Any, .
         if item is not None:
             at, _ = _when(clock, ago, lateness)
             _improvement_step(engine, item, action, owner, shift, at)
+    elif kind == "link":
+        _, index, other, item, ago, lateness = entry
+        incident = _pick(world.incidents, index)
+        linked = _pick(world.improvements if item else world.orders, other)
+        if incident is not None and linked is not None:
+            at, _ = _when(clock, ago, lateness)
+            engine.incidents.link_recovery(incident, linked, purpose="repair what broke",
+                                           actor=STAFF, occurred_at=at)
     elif kind == "correct":
         _, index, version, shift, lateness = entry
         target = _pick([*world.incidents, *world.orders, *world.improvements], index)

@@ -13,13 +13,15 @@ import textwrap
 import pytest
 
 from resilience.domain.base import CaseMilestone, FactAggregate
+from resilience.domain.emergency import Emergency
 from resilience.domain.improvement import ImprovementItem
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import Community
 from resilience.domain.service import ServiceOrder
 from resilience.metrics.milestones import MILESTONES
 
-AGGREGATES: tuple[type[FactAggregate], ...] = (Incident, ServiceOrder, Community, ImprovementItem)
+AGGREGATES: tuple[type[FactAggregate], ...] = (Incident, ServiceOrder, Community, ImprovementItem,
+                                               Emergency)
 CASES = {"incident": Incident, "order": ServiceOrder}
 
 
@@ -38,7 +40,7 @@ def test_every_milestone_a_class_declares_is_one_metrics_accept_with_its_meaning
 
 def test_events_of_aggregates_that_are_not_cases_declare_no_milestone() -> None:
     """Only incidents and orders are cases: a milestone elsewhere would be measured nowhere."""
-    for aggregate in (Community, ImprovementItem):
+    for aggregate in (Community, ImprovementItem, Emergency):
         assert all(e.milestone is None and e.last_milestone is None
                    for e in aggregate.event_classes())
 

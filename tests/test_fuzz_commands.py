@@ -1,7 +1,7 @@
 """Nothing accepted may poison the store: arbitrary commands with valid and hostile values.
 
 Each example builds a small world (a community with grids, a building, people, an
-incident, an order, an improvement item), then sends a random sequence of commands
+incident, an order, an improvement item, an emergency), then sends a random sequence of commands
 through the public services with values drawn from valid ones and hostile ones (lone
 surrogates, control characters, NaN and infinities, huge integers, bools for numbers,
 strings for lists, wrong types, naive and extreme datetimes, huge texts, and subclasses
@@ -53,6 +53,7 @@ from resilience import (
     UnitSpec,
 )
 from resilience.domain.base import FactAggregate
+from resilience.domain.emergency import EmergencyKind
 from resilience.domain.values import (
     ActionKind,
     ClosureReason,
@@ -255,6 +256,7 @@ class World:
     incidents: list[Any]
     orders: list[Any]
     items: list[Any]
+    emergencies: list[Any] = attrs.Factory(list)
 
 
 def target(ids: list[Any]) -> P:
@@ -410,6 +412,25 @@ def _improvement_commands(w: World, d: Draw) -> dict[str, Callable[[], Call]]:
     }
 
 
+def _emergency_commands(w: World, d: Draw) -> dict[str, Callable[[], Call]]:
+    s = w.engine.emergencies
+
+    def on() -> Any:
+        return d(target(w.emergencies))
+
+    return {
+        "declare": lambda: _call(
+            s.declare, d(target(w.communities)), kind=d(vocabulary(EmergencyKind)),
+            reason=d(FREE), area_id=d(optional(AREAS)), emergency_id=d(NEW_IDS), **common(d)),
+        "call_up": lambda: _call(s.call_up, on(), d(items(vocabulary(Role))), **common(d)),
+        "acknowledge": lambda: _call(s.acknowledge, on(), d(PEOPLE), **common(d)),
+        "arrive": lambda: _call(s.arrive, on(), d(PEOPLE), d(FREE), **common(d)),
+        "end": lambda: _call(s.end, on(), d(FREE), **common(d)),
+        "add_note": lambda: _call(s.add_note, on(), d(FREE), **common(d)),
+        **_corrections(s, on, d),
+    }
+
+
 def _corrections(s: FactService[Any], on: Callable[[], Any],
                  d: Draw) -> dict[str, Callable[[], Call]]:
     """The two corrections every aggregate's service takes (``FactService``)."""
@@ -517,7 +538,12 @@ def setup_world(engine: Engine) -> World:
     item = engine.improvements.plan(community, review=f"incident/{fire.aggregate_id}",
                                     action="fit a lock", owner="p1",
                                     due=T0 + timedelta(days=30), actor=OFFICE, occurred_at=T0)
-    return World(engine, [community], [fire.aggregate_id], orders, [item.aggregate_id])
+    engine.communities.assign_role(community, "p1", Role.SQUAD_MEMBER, "g1", actor=OFFICE)
+    flood = engine.emergencies.declare(community, kind="flood", reason="river", area_id="g1",
+                                       actor=OFFICE)
+    engine.emergencies.call_up(flood.aggregate_id, actor=OFFICE)
+    return World(engine, [community], [fire.aggregate_id], orders, [item.aggregate_id],
+                 [flood.aggregate_id])
 
 
 def run_commands(w: World, harness: Harness, data: st.DataObject, steps: int) -> None:
@@ -530,14 +556,16 @@ def run_commands(w: World, harness: Harness, data: st.DataObject, steps: int) ->
             return data.draw(param.strategy(poisoned))
 
         group = data.draw(st.sampled_from(["communities", "incidents", "orders",
-                                           "improvements"]), label="service")
+                                           "improvements", "emergencies"]), label="service")
         commands = {"communities": _community_commands, "incidents": _incident_commands,
-                    "orders": _order_commands, "improvements": _improvement_commands}[group](w, d)
+                    "orders": _order_commands, "improvements": _improvement_commands,
+                    "emergencies": _emergency_commands}[group](w, d)
         name = data.draw(st.sampled_from(sorted(commands)), label="command")
         result = harness.send(f"{group}.{name}", commands[name](), poisoned)
         if isinstance(result, Receipt) and result.first_version == 1:
             lists = {"communities": w.communities, "incidents": w.incidents,
-                     "orders": w.orders, "improvements": w.items}
+                     "orders": w.orders, "improvements": w.items,
+                     "emergencies": w.emergencies}
             if result.aggregate_id not in lists[group]:
                 lists[group].append(result.aggregate_id)
         if data.draw(st.integers(0, 4), label="catch up now?") == 0:
@@ -558,6 +586,11 @@ def check_views_and_reports(w: World) -> None:
     assert views_snapshot(engine) == followed
     for community in w.communities:
         engine.scorecard(community)
+        engine.replay.community(community)
+    engine.emergencies.situations()
+    for emergency in w.emergencies:
+        engine.mobilisation(emergency).render()
+        engine.timeline(emergency)
     engine.compare(BUILT_IN)
     engine.data_quality()
     engine.counts(group_by=["grid"])
@@ -574,7 +607,7 @@ def check_views_and_reports(w: World) -> None:
 
 
 def all_events(engine: Engine, w: World) -> dict[UUID, list[FactAggregate.Event]]:
-    ids = [*w.communities, *w.incidents, *w.orders, *w.items]
+    ids = [*w.communities, *w.incidents, *w.orders, *w.items, *w.emergencies]
     return {i: engine.events(i) for i in ids}
 
 

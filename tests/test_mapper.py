@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from resilience import Actor, Engine, Role
 from resilience.adapters.mapper import ConverterMapper
 from resilience.domain.base import FactAggregate
+from resilience.domain.emergency import Emergency
 from resilience.domain.improvement import ImprovementItem
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import Community
@@ -36,7 +37,7 @@ from resilience.scenario import replay_file
 from resilience.scenarios import DONGHU_FIRE
 
 AGGREGATES: tuple[type[FactAggregate], ...] = (Community, Incident, ServiceOrder,
-                                               ImprovementItem)
+                                               ImprovementItem, Emergency)
 
 
 def _event_classes(aggregate: type[FactAggregate]) -> list[type[FactAggregate.Event]]:

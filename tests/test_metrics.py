@@ -102,7 +102,9 @@ def test_donghu_turnout_and_travel_of_the_first_dispatched_unit(
 
 
 def test_donghu_scorecard_of_grid_3(donghu: tuple[Engine, ReplayResult]) -> None:
-    """Grid 3's scorecard has the fire and its graded metrics; grid 1's has nothing measured."""
+    """Grid 3's scorecard has the fire, its graded metrics and its lock repair (placed 16:40,
+    completed 11:00 the next day; rated at 12:00, 21 h after detection); grid 1's has
+    nothing measured."""
     engine, result = donghu
     card = engine.scorecard(result.community_id, "3")
     assert (card.community_name, card.grid, card.grid_name) == ("Donghu Community", "3", "Grid 3")
@@ -114,8 +116,9 @@ def test_donghu_scorecard_of_grid_3(donghu: tuple[Engine, ReplayResult]) -> None
     assert card.metric("turnout").median == 60
     assert card.metric("travel").median == 120
     assert card.metric("detection_to_resolved").median == 30
-    assert card.metric("placed_to_completed").cases == 0
-    assert card.service.orders == 0
+    assert card.metric("placed_to_completed").median == pytest.approx(18 + 20 / 60)
+    assert card.metric("detection_to_recovered").median == 21
+    assert card.service.orders == 1
     rendered = card.render()
     assert "Donghu Community, Grid 3" in rendered
     assert "Incidents: 1 (fire 1), drills 0" in rendered
@@ -130,11 +133,12 @@ def test_donghu_scorecard_of_grid_3(donghu: tuple[Engine, ReplayResult]) -> None
 
 def test_donghu_data_quality_lists_three_late_records_and_the_correction(
         donghu: tuple[Engine, ReplayResult]) -> None:
-    """Consent 15:07, entry 15:08 and source 15:09 were recorded at 15:25; one correction."""
+    """Consent 15:07, entry 15:08 and source 15:09 were recorded at 15:25; one correction;
+    the lock repair ordered from the incident is a case, recorded in time."""
     engine, result = donghu
     report = engine.data_quality()
     incident = str(result.incidents["donghu-fire"])
-    assert report.cases == 1
+    assert report.cases == 2
     assert [(r.case_id, r.fact, r.occurred_at, r.recorded_at) for r in report.late] == [
         (incident, "ConsentGranted", at(15, 7), at(15, 25)),
         (incident, "ForcedEntryMade", at(15, 8), at(15, 25)),

@@ -48,6 +48,7 @@ INCIDENT_EARLIEST = {
     "commander_assigned": "CommanderAssigned", "consent_requested": "ConsentRequested",
     "consent_granted": "ConsentGranted", "exigent_entry": "ExigentEntryAuthorised",
     "forced_entry": "ForcedEntryMade", "source_found": "SourceFound",
+    "recovery_linked": "RecoveryLinked",
 }
 ORDER_RESPONSE = {"first_dispatched": "Dispatched", "first_completed": "Completed"}
 ORDER_EARLIEST = {
@@ -260,8 +261,46 @@ def order_case(key: str, facts: list[Fact]) -> OracleCase:
 
 
 def oracle_cases(engine: Engine, world: World) -> list[OracleCase]:
-    return ([incident_case(str(i), read_facts(engine, i)) for i in world.incidents]
-            + [order_case(str(o), read_facts(engine, o)) for o in world.orders])
+    incidents = [incident_case(str(i), read_facts(engine, i)) for i in world.incidents]
+    orders = [order_case(str(o), read_facts(engine, o)) for o in world.orders]
+    by_key = {order.key: order for order in orders}
+    for incident in incidents:
+        if (at := recovered(engine, incident, by_key)) is not None:
+            incident.milestones["recovered"] = at
+    return incidents + orders
+
+
+def recovered(engine: Engine, incident: OracleCase, orders: dict[str, OracleCase]
+              ) -> datetime | None:
+    """docs/review.md's recovery rule, plainly: the latest time a linked order or item was
+    done (an order's standing completion rated, or completed if the desk placed it; an
+    item's completion in force), once every one is done or dropped (cancelled or
+    rejected)."""
+    done: list[datetime] = []
+    for link in of_kind(incident.facts, "RecoveryLinked"):
+        linked = link.event.linked_id
+        order = None
+        if link.event.linked_kind.value == "order":
+            order = orders.get(str(linked)) or order_case(str(linked), read_facts(engine, linked))
+        if order is None:  # an improvement item: the last step of its life decides
+            life = [f for f in read_facts(engine, linked)
+                    if f.name in ("Planned", "Started", "Completed", "Cancelled", "Reopened")]
+            last = max(life, key=happened)
+            if last.name == "Completed":
+                done.append(last.at)
+            elif last.name != "Cancelled":
+                return None
+        elif order.status in ("cancelled", "rejected"):
+            continue
+        elif order.status != "completed":
+            return None
+        elif "rated" in order.milestones:
+            done.append(order.milestones["rated"])
+        elif order.facts[0].event.actor.role.value != "resident":
+            done.append(order.milestones["completed"])
+        else:
+            return None
+    return max(done, default=None)
 
 
 def oracle_activities(engine: Engine, world: World) -> list[OracleActivity]:
@@ -557,13 +596,15 @@ CLOSING = {"incident": {"Closed"}, "order": {"Completed", "Cancelled", "Rejected
 
 
 def amendments(case: OracleCase) -> set[tuple[Any, ...]]:
-    """Every fact but a step recorded while the case stood closed, and what it changed."""
+    """Every fact but a step (or a recovery link: recovery follows the response) recorded
+    while the case stood closed, and what it changed."""
     found = set()
     closure: Fact | None = None
     times = {f.version: f.original for f in case.facts}  # as corrected so far
+    links = ("RecoveryLinked", "LinkedToIncident")
     for fact in case.facts:  # in version order
         event = fact.event
-        if closure is not None and fact.name not in STEPS[case.subject]:
+        if closure is not None and fact.name not in (*STEPS[case.subject], *links):
             corrected = next((f for f in case.facts if f.version == getattr(event, "corrects", 0)),
                              None)
             if fact.name == "TimeCorrected":
@@ -899,6 +940,9 @@ FIXED_HISTORY: list[tuple[Any, ...]] = [
     ("order", 1, "g2", HOME, 3, 0, 0), ("order_step", 4, "accept", None, 1, 0, 0),
     ("advance", 5), ("order_step", 4, "dispatch", "prop", 1, 0, 0),
     ("advance", 100), ("order_step", 4, "complete_fixed", None, 1, 0, 0),
+    # The fire's recovery: an item of the community's, done 10 minutes after it was planned.
+    ("improvement", 1, None, "g1", 60 * 24, 0, 0, [("complete", "owner-a", 0, 10)]),
+    ("link", 3, 0, True, 0, 0),
     ("activity", 1, "g2", 12, 0, 0),
     ("order", 0, "g1", HOME, 6, 0, 0),  # placed, accepted, dispatched, completed, reopened,
     ("advance", 10), ("order_step", 5, "accept", None, 1, 0, 0),  # then cancelled: cancelled
@@ -954,15 +998,18 @@ def test_the_oracle_agrees_on_sqlite_and_postgres(shared_store_url: str) -> None
 
 
 def test_the_oracle_reads_the_donghu_fire_as_documented() -> None:
-    """The oracle's own milestones for the Donghu fire: 12 min to containment, 60 s, 120 s."""
+    """The oracle's own milestones for the Donghu fire: 12 min to containment, 60 s, 120 s;
+    recovered 21 h after detection, when the owner rated the lock repair."""
     with Engine("memory:") as engine:
         result = replay_file(engine, DONGHU_FIRE)
         world = World(communities=[result.community_id],
-                      incidents=list(result.incidents.values()))
-        (case,) = oracle_cases(engine, world)
+                      incidents=list(result.incidents.values()),
+                      orders=list(result.orders.values()))
+        (case, _) = oracle_cases(engine, world)
         by_name = {d.name: d for d in BUILT_IN}
         assert duration(by_name["detection_to_contained"], case) == 12
         assert duration(by_name["turnout"], case) == 60
         assert duration(by_name["travel"], case) == 120
         assert duration(by_name["on_scene_to_contained"], case) == 12  # the patrol at 15:00
+        assert duration(by_name["detection_to_recovered"], case) == 21
         check_everything(engine, world)

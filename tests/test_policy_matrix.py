@@ -203,6 +203,8 @@ class World:
         self.loader = engine.importing(LOADER)
         self.community = build(self.loader)
         self.count = 0
+        self.instant = NOW
+        """When the latest emergency's call-up is (or would be) dated (``emergency``)."""
 
     def fresh(self, prefix: str) -> str:
         self.count += 1
@@ -266,6 +268,39 @@ class World:
             ld.complete(item, actor=FOUNDER, occurred_at=start + timedelta(minutes=1))
         return item
 
+    def emergency(self, s: Situation, *, called: bool = True, subject: bool = False) -> UUID:
+        """An emergency of grid 3 (inside) or 4 (outside) declared 50 minutes ago, its
+        community staff called up (unless not ``called``): the assignee, ``other`` and (if
+        the command is about them: ``subject``) the subject among them. Each holds a staff
+        term in the grid for an instant of its own, at which the call-up is dated, so no
+        other cell's call-up (nor anyone's standing in the role they claim) changes; only
+        the base staff holder of grid 3, to whom being called adds nothing, is called with
+        them."""
+        grid = "3" if s.inside else "4"
+        start = NOW - timedelta(minutes=50)
+        instant = start + timedelta(minutes=1, microseconds=2 * self.count)
+        self.count += 1
+        self.instant = instant
+        communities = self.loader.communities
+        community = communities.get(self.community)
+        wanted = {s.assignee, "other", s.subject if subject else None} if called else set()
+        people = sorted(p for p in wanted | {"other"} if p is not None and p != "outsider")
+        for person in people:
+            if person not in community.people:
+                communities.enrol(self.community, person, person, actor=FOUNDER,
+                                  occurred_at=start - timedelta(minutes=10))
+            communities.assign_role(self.community, person, Role.COMMUNITY_STAFF, grid,
+                                    actor=FOUNDER, occurred_at=instant)
+            communities.relieve_role(self.community, person, Role.COMMUNITY_STAFF, grid,
+                                     "the call-up is over", actor=FOUNDER,
+                                     occurred_at=instant + timedelta(microseconds=1))
+        ld = self.loader.emergencies
+        emergency = ld.declare(self.community, kind="flood", reason="river", area_id=grid,
+                               actor=FOUNDER, occurred_at=start).aggregate_id
+        if called:
+            ld.call_up(emergency, [Role.COMMUNITY_STAFF], actor=FOUNDER, occurred_at=instant)
+        return emergency
+
 
 Call = Callable[[Actor], Receipt]
 
@@ -313,6 +348,14 @@ def _item(call: Callable[[World, Situation, UUID, Actor], Receipt], *,
         item = w.item(s, finished=finished)
         return lambda actor: call(w, s, item, actor)
     return Recipe(prepare, level="grid")
+
+
+def _emergency(call: Callable[[World, Situation, UUID, Actor], Receipt], *,
+               subject: bool = False, called: bool = True) -> Recipe:
+    def prepare(w: World, s: Situation) -> Call:
+        emergency = w.emergency(s, called=called, subject=subject)
+        return lambda actor: call(w, s, emergency, actor)
+    return Recipe(prepare, level="grid", subject=subject, assignee=called)
 
 
 def _community(call: Callable[[World, Situation, Actor], Receipt], *,
@@ -365,6 +408,13 @@ def _enrolled(w: World, s: Situation) -> str:
     w.loader.communities.enrol(w.community, person, person, actor=FOUNDER,
                                occurred_at=NOW - timedelta(minutes=30))
     return person
+
+
+def _recovery_link(w: World, s: Situation) -> Call:
+    """Link an order of the community (placed, in the situation's area) to the incident."""
+    incident, order = w.incident(s), w.order(s, "placed")
+    return lambda actor: w.engine.incidents.link_recovery(
+        incident, order, purpose="repair the lock", actor=actor, occurred_at=NOW)
 
 
 INCIDENTS, ORDERS, COMMUNITIES = "incidents", "orders", "communities"
@@ -472,6 +522,7 @@ def _recipes() -> dict[str, Recipe]:
             lambda w, s, i, a: w.engine.incidents.reopen(i, "again", actor=a, occurred_at=NOW)),
         "incidents.add_note": _incident(
             lambda w, s, i, a: w.engine.incidents.add_note(i, "note", actor=a, occurred_at=NOW)),
+        "incidents.link_recovery": Recipe(_recovery_link, commander=True),
         # Orders.
         "orders.place": Recipe(
             lambda w, s: (lambda a: w.engine.orders.place(
@@ -516,6 +567,26 @@ def _recipes() -> dict[str, Recipe]:
         "improvements.add_note": _item(lambda w, s, i, a: w.engine.improvements.add_note(
             i, "note", actor=a, occurred_at=NOW)),
     }
+    recipes.update({
+        "emergencies.declare": Recipe(
+            lambda w, s: (lambda a: w.engine.emergencies.declare(
+                w.community, kind="flood", reason="river", area_id=grid(s), actor=a,
+                occurred_at=NOW)), level="grid", assignee=False),
+        "emergencies.call_up": _emergency(lambda w, s, e, a: w.engine.emergencies.call_up(
+            e, [Role.COMMUNITY_STAFF], actor=a, occurred_at=w.instant), called=False),
+        "emergencies.acknowledge": _emergency(
+            lambda w, s, e, a: w.engine.emergencies.acknowledge(e, s.subject, actor=a,
+                                                                occurred_at=NOW), subject=True),
+        "emergencies.arrive": _emergency(
+            lambda w, s, e, a: w.engine.emergencies.arrive(e, s.subject, "gate", actor=a,
+                                                           occurred_at=NOW), subject=True),
+        "emergencies.end": _emergency(lambda w, s, e, a: w.engine.emergencies.end(
+            e, actor=a, occurred_at=NOW)),
+        "emergencies.add_note": _emergency(lambda w, s, e, a: w.engine.emergencies.add_note(
+            e, "note", actor=a, occurred_at=NOW)),
+    })
+    recipes.update(_corrections("emergencies", lambda w, s: w.emergency(s), level="grid",
+                                commander=False))
     recipes.update(_corrections(INCIDENTS, lambda w, s: w.incident(s), level="unit",
                                 commander=True))
     recipes.update(_corrections(ORDERS, lambda w, s: w.order(s, "placed"), level="unit",

@@ -175,7 +175,7 @@ def test_incremental_catch_up_equals_rebuild_and_a_fold_from_scratch(
         clock = ManualClock(T0)
         with fresh_url(kind, tmp_path) as url, Engine(url, clock=clock, policy=None) as engine:
             views = engine.views
-            assert [p.view for p in views.projections] == ["timelines", "cases", "plans"]
+            assert [p.view for p in views.projections] == ["timelines", "cases", "plans", "live"]
             views.page_size = page_size
             world = setup_world(engine, clock)
             reports: list[tuple[int, int]] = []
@@ -634,7 +634,7 @@ def test_a_failing_follower_keeps_the_error_and_recovers(clock: ManualClock) -> 
             assert follower.failures >= 1
             assert follower.running
             assert views.position == 0
-            assert snapshot(engine) == {"timelines": {}, "cases": {}, "plans": {}}
+            assert snapshot(engine) == {"timelines": {}, "cases": {}, "plans": {}, "live": {}}
             calls.fail_at = 10**9
             views.wait(timeout=60)
             assert snapshot(engine) == reference(engine)
@@ -743,6 +743,7 @@ def test_a_new_version_folds_views_of_its_own_beside_the_old_and_prunes_them(
             assert new.views.stored_names == {"timelines": f"timelines/v{VERSION + 1}",
                                               "cases": f"cases/v{VERSION + 1}",
                                               "plans": f"plans/v{VERSION + 1}",
+                                              "live": f"live/v{VERSION + 1}",
                                               "quarantine": f"quarantine/v{VERSION + 1}"}
             assert (new.views.position, new.views.lag) == (0, head)
             assert [e.action for e in new.timeline(incident).entries] == ["Detected"]
@@ -759,6 +760,6 @@ def test_a_new_version_folds_views_of_its_own_beside_the_old_and_prunes_them(
             assert new.views.prune() == old_documents
             assert new.views.prune() == 0
             assert old.views.position == 0
-            assert snapshot(old) == {"timelines": {}, "cases": {}, "plans": {}}
+            assert snapshot(old) == {"timelines": {}, "cases": {}, "plans": {}, "live": {}}
             assert new.views.catch_up() == 1
             assert snapshot(new) == reference(new)

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from resilience.domain.base import FactAggregate, masked, personal_fields, personal_values
+from resilience.domain.emergency import Emergency
 from resilience.domain.improvement import ImprovementItem
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import Community
@@ -37,7 +38,9 @@ NOT_PERSONAL: dict[str, tuple[str, tuple[type, ...] | None]] = {
     "actor.imported_by": (_PSEUDONYM + " (the importer's)", None),
     "person_id": (_PSEUDONYM, (Community.PersonEnrolled, Community.RoleAssigned,
                                Community.RoleRelieved, Community.PersonErased,
-                               Incident.CommanderAssigned)),
+                               Incident.CommanderAssigned, Emergency.MemberAcknowledged,
+                               Emergency.MemberArrived)),
+    "members": (_PSEUDONYM + " (each member called up)", (Emergency.MobilisationCalled,)),
     "responder_id": (_PSEUDONYM, (Incident.ResponderDispatched, Incident.ResponderEnRoute,
                                   Incident.ResponderOnScene)),
     "owner": (_PSEUDONYM + " (the improvement item's owner)",
@@ -58,7 +61,7 @@ NOT_PERSONAL: dict[str, tuple[str, tuple[type, ...] | None]] = {
     "building_id": (_AREA, (Community.BuildingAdded,)),
     "parent": (_AREA, (Community.BuildingAdded,)),
     "units.*.unit_id": (_AREA, (Community.BuildingAdded,)),
-    "area_id": (_AREA, (Community.ZoneClassified, ServiceOrder.Placed)),
+    "area_id": (_AREA, (Community.ZoneClassified, ServiceOrder.Placed, Emergency.Declared)),
     "scope": (_AREA + " a role is held for", (Community.RoleAssigned, Community.RoleRelieved)),
     "grid": (_AREA, (ImprovementItem.Planned,)),
     "location.grid": (_AREA, (Incident.Detected,)),
@@ -74,6 +77,14 @@ NOT_PERSONAL: dict[str, tuple[str, tuple[type, ...] | None]] = {
     "equipment": ("equipment used (hoses, extinguishers)", (Incident.ActionTaken,)),
     "review": ("the review an improvement item came from", (ImprovementItem.Planned,)),
     "objective": ("a review objective's key", (ImprovementItem.Planned,)),
+    "deadline": ("the name of an escalation policy's deadline",
+                 (Incident.Escalated, ServiceOrder.Escalated)),
+    "notified.*.person_id": (_PSEUDONYM + " (whom an escalation told)",
+                             (Incident.Escalated, ServiceOrder.Escalated)),
+    "notified.*.scope": (_AREA + " a role told was held for, or the kind of body told",
+                         (Incident.Escalated, ServiceOrder.Escalated)),
+    "notified.*.body": ("the community's subdistrict or district: a public place name",
+                        (Incident.Escalated, ServiceOrder.Escalated)),
 }
 
 

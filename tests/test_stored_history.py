@@ -24,6 +24,10 @@ FIXTURES = sorted((Path(__file__).parent / "fixtures").glob("history-*.json"))
 Doc = dict[str, Any]
 
 NEW_IN_0_2 = ("reopened_to_contained", "reopened_to_resolved")
+NEW_IN_0_4 = ("detection_to_recovered",)
+"""Issue 13 added detection to full recovery (linked recovery)."""
+BEFORE_0_4 = ("resilience 0.1.0", "resilience 0.2 (unreleased: issue 11)",
+              "resilience 0.3 (unreleased: issue 12)")
 ORDER_FLOW = ("placed_to_dispatched", "dispatched_to_completed", "placed_to_completed",
               "completion_vs_expected")
 
@@ -33,12 +37,14 @@ def built_ins_as_of(library: str) -> tuple[MetricDefinition, ...]:
     fixture. A definition changed on purpose (CHANGELOG.md) changes its figures, not the
     events: an old fixture's figures are checked against the definitions of its day, so
     the stored events are still proven to give exactly what they gave then."""
-    if library != "resilience 0.1.0":
+    if library not in BEFORE_0_4:
         return BUILT_IN
+    if library != "resilience 0.1.0":
+        return tuple(m for m in BUILT_IN if m.name not in NEW_IN_0_4)
     # 0.2 added the per-reopening metrics and left cancelled and rejected orders out of
     # the order-flow metrics (issue 11).
     return tuple(evolve(m, applies_to=CaseFilter()) if m.name in ORDER_FLOW else m
-                 for m in BUILT_IN if m.name not in NEW_IN_0_2)
+                 for m in BUILT_IN if m.name not in (*NEW_IN_0_2, *NEW_IN_0_4))
 
 
 @pytest.fixture(params=FIXTURES, ids=lambda p: p.stem)

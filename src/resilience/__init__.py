@@ -1,12 +1,24 @@
 """resilience: every action of a community's incident response and resident services as an event."""
 
 from resilience.adapters.chain import Checkpoint, Verification
+from resilience.adapters.subscriptions import Undeliverable
+from resilience.adapters.webhooks import Webhook
 from resilience.clock import Clock, ManualClock, system_clock
 from resilience.domain.catalogue import DEFAULT_CATALOGUE, CatalogueItem, ServiceCatalogue
+from resilience.domain.emergency import Emergency, EmergencyKind
+from resilience.domain.escalation import (
+    Deadline,
+    DeadlineState,
+    EscalationPolicy,
+    Level,
+    Recipient,
+    deadline_states,
+)
 from resilience.domain.improvement import ImprovementItem, ImprovementStatus
 from resilience.domain.incident import Incident, IncidentStatus
 from resilience.domain.organisation import Community, Holding, community_id
 from resilience.domain.policy import DEFAULT_POLICY, Policy, Rule, Scope
+from resilience.domain.recovery import RecoveryKind
 from resilience.domain.service import OrderStatus, ServiceOrder
 from resilience.domain.values import (
     ActionKind,
@@ -18,6 +30,7 @@ from resilience.domain.values import (
     Employment,
     IncidentType,
     Location,
+    Notified,
     Provider,
     ProviderKind,
     Role,
@@ -46,17 +59,24 @@ from resilience.errors import (
 )
 from resilience.metrics import BUILT_IN, CaseFilter, MetricDefinition, Period
 from resilience.metrics.rates import RATES, RateDefinition
+from resilience.metrics.recovery import Recovery, RecoveryLink
 from resilience.projections.plan_items import PlanItem
 from resilience.review import DEFAULT_OBJECTIVES, AfterActionReview, Grade, Objective
 from resilience.services.core import Receipt
+from resilience.services.deadlines import DEFAULT_ESCALATION, OverdueOrder, Tick
+from resilience.services.emergencies import emergency_id_for
 from resilience.services.improvements import improvement_id_for
 from resilience.services.incidents import incident_id_for
+from resilience.services.notices import DeadLetter, Notice
+from resilience.services.notifications import Subscription
 from resilience.services.orders import order_id_for
+from resilience.services.what_if import EscalationWhatIf, TargetWhatIf
 from resilience.timeline import Timeline, TimelineEntry
 
 __all__ = [
     "BUILT_IN",
     "DEFAULT_CATALOGUE",
+    "DEFAULT_ESCALATION",
     "DEFAULT_OBJECTIVES",
     "DEFAULT_POLICY",
     "RATES",
@@ -75,9 +95,16 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "Contact",
+    "DeadLetter",
+    "Deadline",
+    "DeadlineState",
+    "Emergency",
+    "EmergencyKind",
     "Employment",
     "Engine",
     "ErasedPersonError",
+    "EscalationPolicy",
+    "EscalationWhatIf",
     "Grade",
     "Holding",
     "ImprovementItem",
@@ -87,13 +114,17 @@ __all__ = [
     "IncidentType",
     "InvalidInputError",
     "InvalidTransitionError",
+    "Level",
     "Location",
     "ManualClock",
     "MetricDefinition",
     "NotFoundError",
     "NotInReportError",
+    "Notice",
+    "Notified",
     "Objective",
     "OrderStatus",
+    "OverdueOrder",
     "Period",
     "PermissionDeniedError",
     "PlanItem",
@@ -103,6 +134,10 @@ __all__ = [
     "ProviderKind",
     "RateDefinition",
     "Receipt",
+    "Recipient",
+    "Recovery",
+    "RecoveryKind",
+    "RecoveryLink",
     "ResilienceError",
     "Role",
     "Rule",
@@ -113,14 +148,21 @@ __all__ = [
     "ServiceOutcome",
     "Severity",
     "StoreUnavailableError",
+    "Subscription",
     "TamperedStoreError",
+    "TargetWhatIf",
+    "Tick",
     "Timeline",
     "TimelineEntry",
+    "Undeliverable",
     "UnitSpec",
     "UnreadableEventError",
     "Verification",
+    "Webhook",
     "ZoneType",
     "community_id",
+    "deadline_states",
+    "emergency_id_for",
     "improvement_id_for",
     "incident_id_for",
     "order_id_for",

@@ -17,6 +17,7 @@ from resilience.adapters.store import opening, resolve_url, store_env
 from resilience.clock import Clock, check_clock, system_clock
 from resilience.domain.base import FactAggregate
 from resilience.domain.catalogue import DEFAULT_CATALOGUE, ServiceCatalogue
+from resilience.domain.escalation import EscalationPolicy
 from resilience.domain.policy import DEFAULT_POLICY, Policy
 from resilience.domain.validation import check_instance, check_uuid
 from resilience.domain.values import Actor
@@ -24,15 +25,20 @@ from resilience.errors import InvalidInputError
 from resilience.projections.runner import Views
 from resilience.services.communities import Communities
 from resilience.services.core import Batch, EventStoreApplication, Store
+from resilience.services.deadlines import DEFAULT_ESCALATION, Deadlines
 from resilience.services.delegation import delegated
+from resilience.services.emergencies import Emergencies
 from resilience.services.improvement_plan import ImprovementPlan
 from resilience.services.improvements import Improvements
 from resilience.services.incidents import Incidents
+from resilience.services.notifications import Notifications
 from resilience.services.orders import Orders
 from resilience.services.people import People
 from resilience.services.point_in_time import PointInTime
+from resilience.services.recovery import Recoveries
 from resilience.services.reports import Reports
 from resilience.services.reviews import Reviews
+from resilience.services.what_if import WhatIf
 
 
 class Engine:
@@ -47,18 +53,23 @@ class Engine:
     ``?timeout=``). ``policy`` (default ``DEFAULT_POLICY``) is who may do what,
     where: every command is checked against it before anything is recorded
     (PermissionDeniedError); ``None`` checks nothing (resilience.domain.policy).
+    ``escalation`` (default ``DEFAULT_ESCALATION``) is the deadlines ``engine.tick()``
+    escalates and ``engine.overdue()`` lists (docs/live.md); ``None``: none.
 
     Opening raises ConfigurationError for settings the store refuses (a
     schema that does not exist, a missing cipher key) and StoreUnavailableError
     when the store cannot be reached within the timeout.
 
-    Commands go through ``engine.communities``, ``incidents``, ``orders`` and
-    ``improvements``. Queries are ``engine.metrics``, ``compare``, ``service_kpis``,
-    ``counts``, ``rates``, ``scorecard``, ``league_table`` and ``data_quality``: the
-    methods of ``engine.reports`` (``engine.metrics`` runs ``engine.reports.metrics``);
+    Commands go through ``engine.communities``, ``incidents``, ``orders``,
+    ``improvements`` and ``emergencies``. Queries are ``engine.metrics``, ``compare``,
+    ``service_kpis``, ``counts``, ``rates``, ``scorecard``, ``league_table`` and
+    ``data_quality``: the methods of ``engine.reports`` (``engine.metrics`` runs
+    ``engine.reports.metrics``); ``engine.mobilisation`` runs
+    ``engine.emergencies.mobilisation``;
     ``engine.timeline`` and ``engine.review`` run ``engine.reviews.timeline`` and
     ``engine.reviews.incident`` (both read as a person, ``viewer=``, if asked); and
-    ``engine.replay`` answers as of a moment.
+    ``engine.replay`` answers as of a moment; ``engine.what_if`` grades history under
+    another target or escalation policy, recording nothing.
 
     Trust (docs/security.md): with ``CIPHER_TOPIC`` and ``CIPHER_KEY`` in ``env`` the
     store protects personal data (sealed per person, views sealed; ProtectedStoreError
@@ -85,6 +96,16 @@ class Engine:
     # A person's rights over their data (services.people): erasure and access.
     erase_person = delegated("people", People.erase)
     export_person = delegated("people", People.export)
+    # The watch (services.deadlines): escalations due now, overdue orders, a case's deadlines.
+    tick = delegated("watch", Deadlines.tick)
+    overdue = delegated("watch", Deadlines.overdue)
+    deadlines = delegated("watch", Deadlines.states)
+    # An incident's linked recovery work, and when it was recovered (services.recovery).
+    recovery = delegated("recoveries", Recoveries.recovery)
+    # How fast an emergency's people were mobilised (services.emergencies).
+    mobilisation = delegated("emergencies", Emergencies.mobilisation)
+    # Notices to the importing app (services.notifications): one handler per subscription.
+    subscribe = delegated("notifications", Notifications.subscribe)
 
     def __init__(
         self,
@@ -95,10 +116,14 @@ class Engine:
         env: Mapping[str, str] | None = None,
         fresh_views: bool = True,
         policy: Policy | None = DEFAULT_POLICY,
+        escalation: EscalationPolicy | None = DEFAULT_ESCALATION,
     ) -> None:
         check_clock(clock)
         if policy is not None:
             check_instance(policy, "policy", Policy)
+        if escalation is not None:
+            check_instance(escalation, "escalation", EscalationPolicy)
+        self._escalation = escalation
         self.url = resolve_url(url)
         settings = store_env(self.url)
         settings.update(env or {})
@@ -113,6 +138,8 @@ class Engine:
                 raise
         self.reports = Reports(self.views, fresh=fresh_views)
         self._attach(Store(self.app, clock, policy=policy), catalogue)
+        # Set once, so the engine's copies (with_clock, importing) share its subscriptions.
+        self.notifications = Notifications(self.app, clock)
 
     def _attach(self, store: Store, catalogue: ServiceCatalogue) -> None:
         self._store = store
@@ -122,9 +149,24 @@ class Engine:
         plan = ImprovementPlan(self.reports, store.clock)
         self.improvements = Improvements(store, plan)
         self.replay = PointInTime(self.app, self.reports, store.clock)
+        self.emergencies = Emergencies(store, self.reports, self.app)
+        # A case that begins in an emergency is held to the emergency's deadlines: by the
+        # watch, and when reviews and what-ifs grade escalations.
+        in_emergency = self.emergencies.in_emergency
         self.reviews = Reviews(self.app, self.reports, plan, store.clock, policy=store.policy,
-                               verify=self.verify)
+                               verify=self.verify, escalation=self._escalation,
+                               in_emergency=in_emergency)
         self.people = People(store, self.views)
+        self.watch = Deadlines(store, self.reports, self._escalation, in_emergency)
+        self.recoveries = Recoveries(self.app)
+        # Reads only: history under another target or escalation policy.
+        self.what_if = WhatIf(self.reports, self.app, store.clock, in_emergency=in_emergency)
+
+    @property
+    def escalation(self) -> EscalationPolicy | None:
+        """The deadlines ``tick`` escalates and ``overdue`` lists (resilience.domain.escalation;
+        None: none)."""
+        return self._escalation
 
     @property
     def clock(self) -> Clock:
@@ -135,6 +177,16 @@ class Engine:
         check_clock(clock)
         other = copy.copy(self)
         other._attach(self._store.derived(clock=clock), self.catalogue)
+        return other
+
+    def with_escalation(self, escalation: EscalationPolicy | None) -> "Engine":
+        """The same store under another escalation policy (a policy file's, say): what
+        its ``tick`` escalates and its ``overdue`` lists."""
+        if escalation is not None:
+            check_instance(escalation, "escalation", EscalationPolicy)
+        other = copy.copy(self)
+        other._escalation = escalation
+        other._attach(self._store, self.catalogue)
         return other
 
     @property

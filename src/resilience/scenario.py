@@ -41,6 +41,7 @@ from resilience.scenario_entries import (
 )
 from resilience.scenario_reader import MAX_BYTES, MAX_DEPTH, read_file
 from resilience.services.core import Receipt
+from resilience.services.emergencies import emergency_id_for
 from resilience.services.improvements import improvement_id_for
 from resilience.services.incidents import incident_id_for
 from resilience.services.orders import order_id_for
@@ -68,11 +69,16 @@ class ReplayResult:
     """Improvement items by the scenario's keys."""
     name: str = ""
     """The scenario's name."""
+    emergencies: Mapping[str, UUID] = field(factory=dict)
+    """Emergencies by the scenario's keys."""
+    facts_beside_receipts: int = 0
+    """Facts entries recorded on aggregates their receipts do not name (the order's or
+    item's side of a ``link_recovery``)."""
 
     @property
     def facts(self) -> int:
         """Facts the scenario's entries account for, recorded now or by an earlier replay."""
-        return sum(len(r.versions) for r in self.receipts)
+        return sum(len(r.versions) for r in self.receipts) + self.facts_beside_receipts
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -119,9 +125,11 @@ def _record(engine: Engine, importer: Actor, scenario: Scenario,
     clock = ManualClock(first.recorded_at)
     player = engine.importing(importer).with_clock(clock)
     community = scenario.community_id
-    keys: dict[str, dict[str, UUID]] = {"incident": {}, "order": {}, "improvement": {}}
+    keys: dict[str, dict[str, UUID]] = {"incident": {}, "order": {}, "improvement": {},
+                                        "emergency": {}}
     labels: dict[str, Receipt] = {}
     receipts: list[Receipt] = []
+    beside = 0
     with player.batch() as batch:
         for action in chain([first], actions):
             clock.set(action.recorded_at)
@@ -133,10 +141,12 @@ def _record(engine: Engine, importer: Actor, scenario: Scenario,
                 raise ScenarioError(f"{action.do}: {exc}", entry=action.entry,
                                     line=action.line) from exc
             receipts.append(receipt)
+            beside += action.linked is not None  # the link's other side
             if action.label is not None:
                 labels[action.label] = receipt
     return ReplayResult(community, keys["incident"], keys["order"], tuple(receipts),
-                        batch.events_recorded, keys["improvement"], scenario.name)
+                        batch.events_recorded, keys["improvement"], scenario.name,
+                        keys["emergency"], facts_beside_receipts=beside)
 
 
 def _perform(engine: Engine, scenario: Scenario, community: UUID, action: Action,
@@ -151,10 +161,13 @@ def _perform(engine: Engine, scenario: Scenario, community: UUID, action: Action
             supplied.update(district=scenario.district, subdistrict=scenario.subdistrict,
                             name=scenario.community)
             return _call(engine.communities.register, (), action.arguments, supplied)
+        if action.do == "tick":
+            return _tick(engine, community, action)
         return _call(getattr(engine.communities, action.do), (community,), action.arguments,
                      supplied)
-    # Ids derive from the community and the key, so one file may act on an
-    # incident, order or improvement item that another file reported, placed or planned.
+    # Ids derive from the community and the key, so one file may act on an incident,
+    # order, improvement item or emergency that another file reported, placed, planned
+    # or declared.
     assert action.key is not None
     service: Any
     service, creators, id_for, id_argument, verb = {
@@ -163,6 +176,8 @@ def _perform(engine: Engine, scenario: Scenario, community: UUID, action: Action
         "order": (engine.orders, {"place"}, order_id_for, "order_id", "placed"),
         "improvement": (engine.improvements, {"plan_improvement"}, improvement_id_for,
                         "item_id", "planned"),
+        "emergency": (engine.emergencies, {"declare"}, emergency_id_for, "emergency_id",
+                      "declared"),
     }[action.target]
     aggregate = ids[action.target].get(action.key)
     if aggregate is None:
@@ -176,6 +191,13 @@ def _perform(engine: Engine, scenario: Scenario, community: UUID, action: Action
         _known(engine.incidents.get, incident, "incident", action.incident, "reported")
         supplied["incident_id"] = incident
         arguments = {"review": incident_review_key(incident), **arguments}
+    if action.linked is not None:  # a link_recovery naming the order or item it links
+        kind, key = action.linked
+        get, linked_for, done = ((engine.orders.get, order_id_for, "placed") if kind == "order"
+                                 else (engine.improvements.get, improvement_id_for, "planned"))
+        linked = ids[kind].setdefault(key, linked_for(community, key))
+        _known(get, linked, kind, key, done)
+        supplied["linked_id"] = linked
     if action.do in creators:
         supplied[id_argument] = aggregate
         return _call(method, (community,), arguments, supplied)
@@ -183,6 +205,18 @@ def _perform(engine: Engine, scenario: Scenario, community: UUID, action: Action
         return _call(method, (aggregate,), arguments, supplied)
     except NotFoundError:
         raise _unknown(action.target, action.key, verb) from None
+
+
+def _tick(engine: Engine, community: UUID, action: Action) -> Receipt:
+    """A ``tick`` entry: the watch run at the entry's ``at`` over the scenario's community
+    (engine.tick). Its escalations are the watch's own facts (each under its own command
+    id, so a second replay records none again): the entry's receipt names none of them."""
+    if action.arguments:
+        raise InvalidInputError(f"tick takes no arguments; got "
+                                f"{', '.join(map(repr, sorted(action.arguments)))}")
+    engine.tick(action.at, community=community)
+    version = engine.communities.get(community).version
+    return Receipt(community, version + 1, version)
 
 
 def _call(method: Callable[..., Receipt], args: tuple[Any, ...], arguments: Mapping[str, Any],

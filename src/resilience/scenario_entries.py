@@ -82,6 +82,7 @@ _INCIDENT_COMMANDS = frozenset({
     "dispatch", "en_route", "arrive", "take_action", "request_consent", "grant_consent",
     "refuse_consent", "authorise_exigent_entry", "force_entry", "find_source", "contain",
     "resolve", "close", "reopen", "add_note", "correct_time", "correct_details",
+    "link_recovery",
 })
 _ORDER_COMMANDS = frozenset({
     "place", "accept", "reject", "dispatch", "start", "complete", "rate", "reopen", "cancel",
@@ -95,8 +96,15 @@ IMPROVEMENT_COMMANDS = {
     "reopen_improvement": "reopen", "add_improvement_note": "add_note",
     "correct_time": "correct_time", "correct_details": "correct_details",
 }
-_COMMANDS = {"community": _COMMUNITY_COMMANDS | {"register"}, "incident": _INCIDENT_COMMANDS,
-             "order": _ORDER_COMMANDS, "improvement": frozenset(IMPROVEMENT_COMMANDS)}
+# Emergency commands (``"emergency": KEY``): the service's own names (engine.emergencies).
+_EMERGENCY_COMMANDS = frozenset({
+    "declare", "call_up", "acknowledge", "arrive", "end", "add_note", "correct_time",
+    "correct_details",
+})
+_COMMANDS = {"community": _COMMUNITY_COMMANDS | {"register", "tick"},
+             "incident": _INCIDENT_COMMANDS,
+             "order": _ORDER_COMMANDS, "improvement": frozenset(IMPROVEMENT_COMMANDS),
+             "emergency": _EMERGENCY_COMMANDS}
 """The commands each kind of target takes."""
 
 
@@ -108,7 +116,7 @@ class Action:
     at: datetime
     recorded_at: datetime
     actor: Actor
-    target: str  # "community", "incident", "order" or "improvement"
+    target: str  # "community", "incident", "order", "improvement" or "emergency"
     key: str | None
     label: str | None
     command_id: str | None
@@ -120,6 +128,9 @@ class Action:
     entries inserted, records nothing twice."""
     incident: str | None = None
     """The incident key a ``plan_improvement`` names (the item's incident and review)."""
+    linked: tuple[str, str] | None = None
+    """What a ``link_recovery`` links to its incident's recovery: ``("order", KEY)`` or
+    ``("improvement", KEY)``."""
 
 
 @frozen
@@ -227,10 +238,11 @@ def _action(entry: int, line: int | None, raw: Any, zone: tzinfo | None,
                      for name, value in raw.items() if name not in _OWN}
     except ResilienceError as exc:
         raise ScenarioError(str(exc), entry=entry, line=line) from None
-    key = {"incident": own.incident, "order": own.order, "improvement": own.improvement}
+    key = {"incident": own.incident, "order": own.order, "improvement": own.improvement,
+           "emergency": own.emergency}
     return Action(entry, line, own.do, at, recorded_at, actor, target, key.get(target),
                   own.label, own.command_id, own.corrects, arguments, implicit_command_id,
-                  own.incident if target == "improvement" else None)
+                  own.incident if target == "improvement" else None, _linked(own))
 
 
 _NO_COMMAND = "'do' (the command) is required"
@@ -245,7 +257,16 @@ def _target(raw: Any) -> str:
     do = raw.get("do")
     if not isinstance(do, str):
         raise InvalidInputError(_NO_COMMAND)
-    if "improvement" in raw:
+    if do == "link_recovery":
+        return _link_target(raw)
+    if "emergency" in raw:
+        if raw.keys() & {"incident", "order", "improvement"}:
+            raise InvalidInputError("an action targets an 'emergency' alone: no 'incident', "
+                                    "'order' or 'improvement' besides it")
+        target = "emergency"
+    elif do in _EMERGENCY_COMMANDS - _COMMUNITY_COMMANDS - _INCIDENT_COMMANDS:
+        raise InvalidInputError(f"{do} needs an 'emergency': a key naming the emergency")
+    elif "improvement" in raw:
         if "order" in raw:
             raise InvalidInputError("an action targets an 'improvement' or an 'order', not both")
         if "incident" in raw and do != "plan_improvement":
@@ -264,6 +285,24 @@ def _target(raw: Any) -> str:
     return target
 
 
+def _link_target(raw: dict[str, Any]) -> str:
+    """A ``link_recovery`` acts on the ``incident`` whose recovery it is, and names the one
+    ``order`` or ``improvement`` it links to it."""
+    if "incident" not in raw or "emergency" in raw or len(raw.keys() & {"order",
+                                                                         "improvement"}) != 1:
+        raise InvalidInputError("link_recovery names the 'incident' and one 'order' or "
+                                "'improvement' it links to the incident's recovery")
+    return "incident"
+
+
+def _linked(own: "_OwnKeys") -> tuple[str, str] | None:
+    """The order or item a ``link_recovery`` links (by kind and key), else None."""
+    if own.do != "link_recovery":
+        return None
+    return ("order", own.order) if own.order is not None else (
+        "improvement", str(own.improvement))
+
+
 @frozen(kw_only=True)
 class _OwnKeys:
     """An entry's own keys (its other keys are its command's arguments), each structured by
@@ -276,6 +315,7 @@ class _OwnKeys:
     """The key of the incident acted on, or (``plan_improvement``) of the one reviewed."""
     order: str | None = None
     improvement: str | None = None
+    emergency: str | None = None
     """Keys naming what is acted on: non-empty text."""
     occurred_at: None = None
     """Refused: an entry says ``at``."""
@@ -297,6 +337,7 @@ _WRONG = {
     "incident": "'incident' must be a non-empty key string",
     "order": "'order' must be a non-empty key string",
     "improvement": "'improvement' must be a non-empty key string",
+    "emergency": "'emergency' must be a non-empty key string",
     "occurred_at": "use 'at' for when the action happened ('occurred_at' is not a key here)",
     "label": "'label' must be a non-empty string",
     "command_id": "'command_id' must be a non-empty string",
@@ -334,7 +375,7 @@ def _refused(value: Any, _: Any) -> NoReturn:
 _NON_EMPTY = override(struct_hook=_non_empty)
 _structure_own_keys = make_dict_structure_fn(
     _OwnKeys, input_converter, _cattrs_forbid_extra_keys=False,  # the others are arguments
-    incident=_NON_EMPTY, order=_NON_EMPTY, improvement=_NON_EMPTY,
+    incident=_NON_EMPTY, order=_NON_EMPTY, improvement=_NON_EMPTY, emergency=_NON_EMPTY,
     occurred_at=override(struct_hook=_refused), label=_NON_EMPTY, command_id=_NON_EMPTY,
     role=override(rename="as"), corrects=override(struct_hook=_version_or_label))
 """An entry's own keys as _OwnKeys (a key or label given as null is refused, not taken as
@@ -357,7 +398,8 @@ def _check_texts(own: _OwnKeys) -> None:
     """The keys naming what is acted on become ids, and labels are looked up: each
     follows the one rule for text."""
     for name, key in (("incident", own.incident), ("order", own.order),
-                      ("improvement", own.improvement), ("label", own.label)):
+                      ("improvement", own.improvement), ("emergency", own.emergency),
+                      ("label", own.label)):
         if key is not None:
             check_text(key, f"'{name}'")
 

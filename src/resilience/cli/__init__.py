@@ -16,7 +16,7 @@ from attrs import evolve
 from eventsourcing.persistence import PersistenceError
 
 from resilience.adapters.store import describe
-from resilience.cli import emergencies, live, notices, whatif
+from resilience.cli import emergencies, live, notices, recovery, whatif
 from resilience.cli.common import (
     _PERIOD_TZ,
     _add_period,
@@ -29,9 +29,12 @@ from resilience.cli.common import (
     _period,
     _uuid,
     _zone,
-    progress_bar,
+)
+from resilience.cli.common import (
+    progress_bar as progress_bar,  # re-exported: apps draw their own progress with it
 )
 from resilience.domain.incident import Incident
+from resilience.domain.service import ServiceOrder
 from resilience.domain.validation import MAX_DURATION
 from resilience.domain.values import Actor
 from resilience.engine import Engine
@@ -85,9 +88,14 @@ def _demo(args: argparse.Namespace) -> int:
         people = {p.person_id: p.name for p in community.people.values()}
         detected = incident.detected_at
         leader = community.holder("grid_leader", incident.location.grid or "", detected)
+        # The watch's escalations (the scenario's tick entries): facts of the cases, not of
+        # the entries, so the replay's count of facts leaves them out.
+        escalations = [(key, event) for key, order in result.orders.items()
+                       for event in engine.events(order)
+                       if isinstance(event, ServiceOrder.Escalated)]
         print(f"{scenario.name}: {community.name}, {community.subdistrict}, {community.district}")
-        print(f"Replayed {result.facts} facts into {path} (SQLite; "
-              f"{result.events_recorded} recorded by this run)\n")
+        print(f"Replayed {result.facts} facts and the watch's {len(escalations)} escalations "
+              f"into {path} (SQLite; {result.events_recorded} recorded by this run)\n")
         print(f"Incident {incident_id}: detected {detected:%Y-%m-%d %H:%M} at "
               f"{incident.location}")
         print(f"Grid {incident.location.grid}'s leader then: {people.get(leader or '', leader)}\n")
@@ -118,6 +126,23 @@ def _demo(args: argparse.Namespace) -> int:
         for item in review.plan:
             print(f"Improvement plan: {item.action} ({people.get(item.owner, item.owner)}, "
                   f"due {item.due:%Y-%m-%d}, {item.status.value.replace('_', ' ')})")
+        recovery = engine.recovery(incident_id)  # the lock repair ordered from the incident
+        print()
+        for key, escalated in escalations:
+            told = "; ".join(
+                f"{n.role.value.replace('_', ' ')}{f' of grid {n.scope}' if n.scope else ''}"
+                f" {people.get(n.person_id, n.person_id)}"
+                if n.role is not None and n.person_id is not None else str(n)
+                for n in escalated.notified)
+            print(f"Escalation (the watch at {escalated.timestamp:%H:%M}): order {key} "
+                  f"passed its {escalated.deadline} deadline at {escalated.due_at:%H:%M}, "
+                  f"level {escalated.level}: told {told}")
+        for link in recovery.links:
+            print(f"Recovery: {link.purpose}: {link.describe()}")
+        if recovery.recovered_at is not None and recovery.duration is not None:
+            print(f"Recovered {recovery.recovered_at:%Y-%m-%d %H:%M}, "
+                  f"{recovery.duration.total_seconds() / 3600:.0f} h after detection "
+                  "(detection_to_recovered).")
         contained = next(o for o in review.incidents[0].objectives
                          if o.name == "contained_within_15_min")
         return 0 if contained.grade is Grade.P else 1
@@ -269,7 +294,8 @@ def _situation(args: argparse.Namespace) -> int:
 
 def format_situation(now: CommunitySituation, people: dict[str, str],
                      tz: tzinfo | None = None) -> str:
-    """A community's or grid's situation as text: roster, open incidents and orders."""
+    """A community's or grid's situation as text: its mode (peacetime, or each emergency in
+    force with who was called up and where they are), roster, open incidents and orders."""
     def name(person: str | None) -> str:
         return people.get(person or "", person or "-")
 
@@ -278,7 +304,20 @@ def format_situation(now: CommunitySituation, people: dict[str, str],
 
     known = f", as known at {moment(now.known_at)}" if now.known_at else ""
     where = f"{now.name}, grid {now.grid}" if now.grid else now.name
-    lines = [f"{where} at {moment(now.at)}{known}", "", "Roster:"]
+    lines = [f"{where} at {moment(now.at)}{known}", "", f"Mode: {now.mode}"]
+    for emergency in now.emergencies:
+        area = f"grid {emergency.area}" if emergency.area else "the whole community"
+        lines.append(f"  {emergency.kind.replace('_', ' ')} emergency in {area} since "
+                     f"{moment(emergency.declared_at)} ({emergency.emergency_id}): "
+                     f"{emergency.reason}")
+        for member in emergency.members:
+            state = {"arrived": f"arrived {moment(member.arrived_at)} at {member.post}"
+                     if member.arrived_at else "",
+                     "acknowledged": f"acknowledged {moment(member.acknowledged_at)}"
+                     if member.acknowledged_at else "",
+                     "called": f"called {moment(member.called_at)}, no answer yet"}
+            lines.append(f"    {name(member.person_id)}: {state[member.status]}")
+    lines += ["", "Roster:"]
     lines += [f"  {h.role.value.replace('_', ' ')}{f' ({h.scope})' if h.scope else ''}: "
               f"{name(h.person_id)}" for h in now.roster]
     lines += ["", f"Open incidents ({len(now.open_incidents)}):"]
@@ -647,7 +686,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the role you act in (default community_staff; resident for "
                              "your own data)")
     export.add_argument("--out", help="write to this file instead of printing")
-    for register in (live.register, notices.register, emergencies.register, whatif.register):
+    for register in (live.register, notices.register, emergencies.register, whatif.register,
+                     recovery.register):
         register(command)
     return parser
 

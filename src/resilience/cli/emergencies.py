@@ -1,7 +1,80 @@
-"""Subcommands: emergencies and mobilisation (issue 13, part 3)."""
+"""Subcommands: emergencies and mobilisation (issue 13, part 3).
 
-from resilience.cli.common import Command
+``resilience emergencies`` lists a store's emergencies (of one community, if asked) as
+they stood at a cut; ``resilience mobilisation ID`` reports how fast one emergency's
+people were mobilised (resilience.metrics.mobilisation). Both only read.
+"""
+
+import argparse
+import json
+from datetime import UTC, datetime, tzinfo
+
+from resilience.cli.common import (
+    Command,
+    _community,
+    _existing,
+    _home_zone,
+    _moment,
+    _uuid,
+    _zone,
+)
+from resilience.metrics.tables import render_table
 
 
 def register(command: Command) -> None:
     """Add this module's subcommands (see Command)."""
+    listing = command("emergencies", "a store's emergencies: where, since when, until when, "
+                      "and how many were called up, answered and arrived", _emergencies)
+    listing.add_argument("--community", help="a community's id or exact name")
+    _add_cut(listing)
+    report = command("mobilisation", "how fast one emergency's people were mobilised: "
+                     "answered, time to the first, half and all arrivals, declaration to "
+                     "normal order", _mobilisation)
+    report.add_argument("id", help="the emergency's id")
+    report.add_argument("--json", action="store_true", help="print the report as JSON")
+    _add_cut(report)
+
+
+def _add_cut(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--as-of", help="as it had happened by this ISO date/time")
+    parser.add_argument("--known-at", help="as it was known (recorded) at this ISO date/time")
+    parser.add_argument("--tz", help="time zone of times without an offset, and of the times "
+                        "shown (default: the community's own offset, else UTC)")
+
+
+def _emergencies(args: argparse.Namespace) -> int:
+    with _existing(args.db) as engine:
+        community = _community(engine, args.community)
+        zone = _zone(args.tz) if args.tz else (
+            _home_zone(engine, community) if community is not None else UTC)
+        found = engine.emergencies.situations(
+            community, as_of=_moment(args.as_of, zone), known_at=_moment(args.known_at, zone))
+    if not found:
+        print("No emergencies.")
+        return 0
+    rows = []
+    for e in found:
+        answered = sum(m.answered for m in e.members)
+        arrived = sum(m.arrived_at is not None for m in e.members)
+        rows.append([e.emergency_id, e.kind.replace("_", " "),
+                     f"grid {e.area}" if e.area else "community", _shown(e.declared_at, zone),
+                     _shown(e.ended_at, zone) if e.ended_at else "in force",
+                     str(len(e.members)), str(answered), str(arrived)])
+    print(render_table(["emergency", "kind", "area", "declared", "ended", "called",
+                        "answered", "arrived"], rows))
+    return 0
+
+
+def _mobilisation(args: argparse.Namespace) -> int:
+    emergency = _uuid(args.id, "emergency id")
+    with _existing(args.db) as engine:
+        community = engine.emergencies.get(emergency).community_id
+        zone = _zone(args.tz) if args.tz else _home_zone(engine, community)
+        report = engine.mobilisation(emergency, as_of=_moment(args.as_of, zone),
+                                     known_at=_moment(args.known_at, zone))
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.render(zone))
+    return 0
+
+
+def _shown(at: datetime, zone: tzinfo) -> str:
+    return at.astimezone(zone).isoformat(timespec="minutes")

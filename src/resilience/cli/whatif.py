@@ -1,7 +1,127 @@
-"""Subcommands: what-if replays under another policy or target (issue 13, part 5)."""
+"""Subcommands: what-if replays history under another target or escalation policy, beside
+what actually happened, and records nothing (issue 13, part 5).
 
-from resilience.cli.common import Command
+``resilience what-if target`` and ``resilience what-if escalations`` take ``--db`` before
+or after their own name."""
+
+import argparse
+from pathlib import Path
+
+from resilience.cli.common import (
+    Command,
+    _add_period,
+    _community,
+    _existing,
+    _file,
+    _home_zone,
+    _period,
+    _zone,
+)
+from resilience.domain.escalation import EscalationPolicy
+from resilience.errors import InvalidInputError, NotFoundError
+from resilience.metrics.definitions import BUILT_IN_BY_NAME, MetricDefinition
+from resilience.services.deadlines import DEFAULT_ESCALATION
 
 
 def register(command: Command) -> None:
     """Add this module's subcommands (see Command)."""
+    parent = command("what-if", "history under another target or escalation policy, beside "
+                     "what happened (records nothing)", _usage)
+    # --db may come after the action's name too (resilience what-if target --db X ...).
+    for action in parent._actions:
+        if action.dest == "db":
+            action.required, action.default = False, argparse.SUPPRESS
+    actions = parent.add_subparsers(dest="what_if", required=True,
+                                    metavar="{target,escalations}")
+    target = actions.add_parser(
+        "target", help="a metric's groups graded against another target, beside its own")
+    _add_db(target)
+    target.add_argument("--metric", default="detection_to_contained",
+                        help="a built-in metric or a .json definition file (default "
+                             "detection_to_contained)")
+    target.add_argument("--target", type=float, required=True,
+                        help="the hypothetical target, in the metric's unit")
+    target.add_argument("--percentile", type=float,
+                        help="share of cases that must be within it (default: the metric's "
+                             "own, 90)")
+    target.add_argument("--by", nargs="*", default=["grid"],
+                        help="group by (default grid): community, grid, incident_type, "
+                             "severity, ... day, week, month, year")
+    _add_period(target)
+    target.set_defaults(run=_target)
+    escalations = actions.add_parser(
+        "escalations", help="the escalations a policy would have raised with a perfect "
+        "watch, beside those recorded")
+    _add_db(escalations)
+    escalations.add_argument("--policy", required=True,
+                             help="an escalation policy's .json file, or 'default' (the "
+                                  "built-in DEFAULT_ESCALATION)")
+    escalations.add_argument("--cases", action="store_true",
+                             help="also list each case with an escalation on either side")
+    _add_period(escalations)
+    escalations.set_defaults(run=_escalations)
+
+
+def _add_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", default=argparse.SUPPRESS,
+                        help="SQLite file (or a store URL); also accepted before the action")
+
+
+def _db(args: argparse.Namespace) -> str:
+    db = getattr(args, "db", None)
+    if db is None:
+        raise InvalidInputError(f"what-if {args.what_if} needs --db (a SQLite file or a "
+                                "store URL)")
+    return str(db)
+
+
+def _usage(args: argparse.Namespace) -> int:  # pragma: no cover - argparse needs an action
+    raise InvalidInputError("what-if needs an action: target or escalations")
+
+
+def _metric(ref: str) -> MetricDefinition:
+    """A built-in metric by name, or a definition read from a .json file."""
+    if ref in BUILT_IN_BY_NAME:
+        return BUILT_IN_BY_NAME[ref]
+    path = Path(ref)
+    if path.suffix == ".json" and path.exists():
+        with _file("read", path):
+            text = path.read_text(encoding="utf-8")
+        return MetricDefinition.from_json(text)
+    raise NotFoundError(f"{ref!r} is neither a built-in metric ({', '.join(BUILT_IN_BY_NAME)}) "
+                        "nor a .json definition file")
+
+
+def _target(args: argparse.Namespace) -> int:
+    definition = _metric(args.metric)
+    with _existing(_db(args)) as engine:
+        community = _community(engine, args.community)
+        zone = (_zone(args.tz) if args.tz else
+                _home_zone(engine, community) if community is not None else None)
+        period = _period(args, zone) if zone is not None else _period(args)
+        found = engine.what_if.target(definition, args.target, period=period, by=args.by,
+                                      community=community, percentile=args.percentile,
+                                      tz=_zone(args.tz) if args.tz else None)
+    print(found.render())
+    return 0
+
+
+def _policy(ref: str) -> EscalationPolicy:
+    """The built-in policy (``default``), or one read from a JSON file."""
+    if ref == "default":
+        return DEFAULT_ESCALATION
+    with _file("read", ref):
+        text = Path(ref).read_text(encoding="utf-8")
+    return EscalationPolicy.from_json(text)
+
+
+def _escalations(args: argparse.Namespace) -> int:
+    policy = _policy(args.policy)
+    with _existing(_db(args)) as engine:
+        community = _community(engine, args.community)
+        zone = (_zone(args.tz) if args.tz else
+                _home_zone(engine, community) if community is not None else None)
+        period = _period(args, zone) if zone is not None else _period(args)
+        found = engine.what_if.escalations(policy, period=period, community=community)
+    print(found.render(cases=args.cases))
+    return 0

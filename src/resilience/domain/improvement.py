@@ -22,17 +22,21 @@ Rules:
   first, and a time correction may not move a fact from before the closure to
   after it;
 - only a finished item can be reopened; reassigning to the current owner or
-  rescheduling to the current due date is refused.
+  rescheduling to the current due date is refused;
+- a link to an incident's recovery (``LinkedToIncident``, resilience.domain.recovery)
+  is in no chain and exempt from the closure: recorded, and moved, whether the item is
+  finished or not.
 """
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 from uuid import UUID
 
 from resilience.domain.base import Context, FactAggregate, personal_data
+from resilience.domain.recovery import RecoveryFact, links_kept_in_place
 from resilience.domain.validation import check_moment, check_text, check_uuid, require_text
 from resilience.errors import InvalidInputError, InvalidTransitionError
 
@@ -91,6 +95,9 @@ class ImprovementItem(FactAggregate):
     """Version of the completion in force (None unless done)."""
     cancel_reason: str | None
     reopen_count: int
+    recovery_of: UUID | None
+    """The incident whose recovery the item serves (its LinkedToIncident), if any: apart
+    from ``incident_id``, the incident whose review raised it."""
 
     class Event(FactAggregate.Event):
         """A fact of the item. It belongs to up to three chains, each of facts dated no
@@ -228,6 +235,22 @@ class ImprovementItem(FactAggregate):
         def describe(self) -> str:
             return f"note: {self.text}"
 
+    class LinkedToIncident(Event, RecoveryFact):
+        """The item serves the recovery of an incident (the other side of the incident's
+        RecoveryLinked: resilience.domain.recovery). In no chain: recorded in any status,
+        the item done or not."""
+
+        TOPIC = "resilience.improvement:LinkedToIncident"
+        personal = personal_data({"purpose": "actor"})
+        incident_id: UUID
+        purpose: str
+
+        def apply(self, aggregate: "ImprovementItem") -> None:
+            aggregate.recovery_of = self.incident_id
+
+        def describe(self) -> str:
+            return f"linked to the recovery of incident {self.incident_id}: {self.purpose}"
+
     class TimeCorrected(Event, FactAggregate.TimeCorrected):
         TOPIC = "resilience.improvement:TimeCorrected"
 
@@ -241,6 +264,7 @@ class ImprovementItem(FactAggregate):
         self.completed = None
         self.cancel_reason = None
         self.reopen_count = 0
+        self.recovery_of = None
 
     # Creation -----------------------------------------------------------------
 
@@ -346,10 +370,40 @@ class ImprovementItem(FactAggregate):
         self._after_beginning(ctx)
         self._trigger(self.NoteAdded, ctx, text=text)
 
+    def link_to_incident(self, ctx: Context, incident_id: UUID, purpose: str) -> None:
+        """Record that the item serves the recovery of ``incident_id`` (one incident, once;
+        in any status, dated no earlier than the planning)."""
+        self.check_link(ctx, incident_id)
+        self._trigger(self.LinkedToIncident, ctx, incident_id=incident_id,
+                      purpose=require_text(purpose, "purpose"))
+
+    def check_link(self, ctx: Context, incident_id: UUID) -> None:
+        """Refuse to link the item to ``incident_id``'s recovery, if it can't be: it
+        serves one incident's, and an item raised by another incident's review serves
+        that one's."""
+        check_uuid(incident_id, "incident_id")
+        if self.recovery_of is not None:
+            raise InvalidTransitionError(
+                f"the item is already linked to the recovery of incident {self.recovery_of}"
+                if self.recovery_of != incident_id else
+                "the item is already linked to this incident's recovery")
+        if self.incident_id is not None and self.incident_id != incident_id:
+            raise InvalidTransitionError(
+                f"the item was raised by the review of incident {self.incident_id}: it can "
+                "serve only that incident's recovery")
+        self._after_beginning(ctx)
+
     # Invariants ---------------------------------------------------------------
 
     def _closure(self) -> int | None:
         return self._chain(_life)[-1] if self.status in FINISHED else None
+
+    def _check_writable(self, event_class: type[Any], at: datetime) -> None:
+        if not issubclass(event_class, RecoveryFact):  # recovery follows the response
+            super()._check_writable(event_class, at)
+
+    def _check_closure_kept(self, times: Mapping[int, datetime]) -> None:
+        super()._check_closure_kept(links_kept_in_place(self, times))
 
     def _is_step(self, event_class: type[Any]) -> bool:
         return _life(event_class)

@@ -18,7 +18,9 @@ dispatch, is refused).
 Amendments. A closed incident accepts corrections (time and details) and late records
 of facts that are no step (anything but resolve, close, reopen) dated at or before its
 closure; a fact dated after the closure needs a reopen first, and a time correction may
-not move a fact from before the closure to after it.
+not move a fact from before the closure to after it. A recovery link
+(``RecoveryLinked``, resilience.domain.recovery) is exempt: recovery follows the
+response, so it is recorded, and moved, whether the incident is closed or not.
 """
 
 import itertools
@@ -40,6 +42,7 @@ from resilience.domain.base import (
     personal_data,
 )
 from resilience.domain.organisation import location_area
+from resilience.domain.recovery import RecoveryFact, RecoveryKind, links_kept_in_place
 from resilience.domain.validation import (
     check_bool,
     check_instance,
@@ -51,9 +54,12 @@ from resilience.domain.validation import (
 from resilience.domain.values import (
     ActionKind,
     ClosureReason,
+    Escalation,
     IncidentType,
     Location,
+    Notified,
     Severity,
+    check_escalation,
     parse_enum,
 )
 from resilience.errors import InvalidInputError, InvalidTransitionError
@@ -149,6 +155,11 @@ class Incident(FactAggregate):
     closure_reason: ClosureReason | None
     reopenings: list[int]
     """Versions of the Reopened facts: steps, so recording order is happening order."""
+    escalations: dict[tuple[str, int, int], tuple[int, datetime]]
+    """(deadline, cycle, level) of each Escalated fact -> its version and recorded time."""
+    recovery_links: dict[UUID, int]
+    """Each order or improvement item linked to the incident's recovery -> the version of
+    its RecoveryLinked fact."""
 
     class Event(FactAggregate.Event):
         TOPIC = "resilience.incident:Event"
@@ -483,6 +494,43 @@ class Incident(FactAggregate):
         def describe(self) -> str:
             return f"note: {self.text}"
 
+    class Escalated(Escalation, Event):
+        """A deadline of the escalation policy passed unmet (resilience.domain.escalation):
+        recorded by the watch, dated when it was due, naming whom it told."""
+
+        TOPIC = "resilience.incident:Escalated"
+        notice = "incident.escalated"
+        deadline: str
+        level: int
+        cycle: int
+        due_at: datetime
+        notified: tuple[Notified, ...]
+
+    class RecoveryLinked(Event, RecoveryFact):
+        """A service order or improvement item was linked to the incident: it repairs what
+        the incident broke (resilience.domain.recovery). Recorded at any time, the incident
+        closed or not: recovery follows the response."""
+
+        TOPIC = "resilience.incident:RecoveryLinked"
+        notice = "recovery.linked"
+        personal = personal_data({"purpose": "actor"})
+        milestone = CaseMilestone(
+            "recovery_linked", "the earliest link of an order or improvement item to its "
+            "recovery")
+        linked_id: UUID
+        linked_kind: RecoveryKind
+        purpose: str
+
+        def describe(self) -> str:
+            noun = "order" if self.linked_kind is RecoveryKind.ORDER else "improvement item"
+            return f"recovery: {noun} linked: {self.purpose}"
+
+        def detail(self) -> list[str]:
+            return [str(self.linked_id), self.linked_kind.value]
+
+        def apply(self, aggregate: "Incident") -> None:
+            aggregate.recovery_links[self.linked_id] = self.originator_version
+
     class TimeCorrected(Event, FactAggregate.TimeCorrected):
         TOPIC = "resilience.incident:TimeCorrected"
 
@@ -508,6 +556,8 @@ class Incident(FactAggregate):
         self.closed = None
         self.closure_reason = None
         self.reopenings = []
+        self.escalations = {}
+        self.recovery_links = {}
 
     # Creation -----------------------------------------------------------------
 
@@ -825,10 +875,47 @@ class Incident(FactAggregate):
         self._after_beginning(ctx)
         self._trigger(self.NoteAdded, ctx, text=require_text(text, "text"))
 
+    def escalate(self, ctx: Context, deadline: str, level: int, cycle: int, due_at: datetime,
+                 notified: Sequence[Notified]) -> None:
+        """Record that ``deadline`` passed unmet in ``cycle`` and its ``level`` told
+        ``notified`` (the engine's watch: resilience.services.deadlines): once per
+        (deadline, cycle, level), never on a closed incident."""
+        name, level, cycle, due_at, told = check_escalation(
+            deadline, level, cycle, due_at, notified, ctx.occurred_at, cycles=self.cycle,
+            escalated=self.escalations)
+        if self.closed is not None:
+            raise InvalidTransitionError("the incident is closed: nothing is escalated on it")
+        self._after_beginning(ctx)
+        self._trigger(self.Escalated, ctx, deadline=name, level=level, cycle=cycle,
+                      due_at=due_at, notified=told)
+
+    def link_recovery(self, ctx: Context, linked_id: UUID, kind: RecoveryKind | str,
+                      purpose: str) -> None:
+        """Record that the order or improvement item ``linked_id`` serves the incident's
+        recovery (once each; at any time after detection, the incident closed or not). The
+        other side's fact is the linked aggregate's (``link_to_incident``)."""
+        check_uuid(linked_id, "linked_id")
+        linked_kind = parse_enum(RecoveryKind, kind, "kind")
+        purpose = require_text(purpose, "purpose")
+        if linked_id in self.recovery_links:
+            raise InvalidTransitionError(
+                f"{linked_id} is already linked to this incident's recovery (fact "
+                f"{self.recovery_links[linked_id]})")
+        self._after_beginning(ctx)
+        self._trigger(self.RecoveryLinked, ctx, linked_id=linked_id, linked_kind=linked_kind,
+                      purpose=purpose)
+
     # Invariants ---------------------------------------------------------------
 
     def _closure(self) -> int | None:
         return self.closed
+
+    def _check_writable(self, event_class: type[object], at: datetime) -> None:
+        if not issubclass(event_class, RecoveryFact):  # recovery follows the response
+            super()._check_writable(event_class, at)
+
+    def _check_closure_kept(self, times: Mapping[int, datetime]) -> None:
+        super()._check_closure_kept(links_kept_in_place(self, times))
 
     def _after_last_lifecycle_step(self, ctx: Context, event_class: type[object]) -> None:
         # Keeping resolution, closure and reopening in recording order lets the status stay

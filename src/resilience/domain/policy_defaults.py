@@ -73,6 +73,8 @@ _DEFAULT_GRANTS: dict[str, tuple[_Grant, ...]] = {
     "incidents.reopen": ((_STAFF, _C), (_GL, _A), (_IC, _S)),
     "incidents.add_note": ((_STAFF, _C), (_GL, _A), (_GW, _A), (_BL, _A), (_UL, _A),
                            (_IC, _S), (_SQ, _S), (_VOL, _S)),
+    # Recovery work is ordered from the incident by those who run it, closed or not.
+    "incidents.link_recovery": ((_STAFF, _C), (_GL, _A), (_IC, _S)),
     "incidents.correct_time": (*_CORRECTORS, (_IC, _S, _DAY)),
     "incidents.correct_details": (*_CORRECTORS, (_IC, _S, _DAY)),
     # Residents place, rate, reopen and cancel their own orders; the community handles
@@ -100,6 +102,16 @@ _DEFAULT_GRANTS: dict[str, tuple[_Grant, ...]] = {
     "improvements.add_note": ((_STAFF, _C), (_GL, _A), *((r, _S) for r in _FIELD)),
     "improvements.correct_time": _CORRECTORS,
     "improvements.correct_details": _CORRECTORS,
+    # Staff switch the community (a grid leader their grid) into an emergency, call up
+    # its teams and end it; each member answers and reports arriving for themselves.
+    "emergencies.declare": ((_STAFF, _C), (_GL, _A)),
+    "emergencies.call_up": ((_STAFF, _C), (_GL, _A)),
+    "emergencies.acknowledge": ((_STAFF, _C), (_GL, _A), *((r, _O) for r in _FIELD)),
+    "emergencies.arrive": ((_STAFF, _C), (_GL, _A), *((r, _O) for r in _FIELD)),
+    "emergencies.end": ((_STAFF, _C), (_GL, _A)),
+    "emergencies.add_note": ((_STAFF, _C), (_GL, _A), *((r, _S) for r in _FIELD)),
+    "emergencies.correct_time": _CORRECTORS,
+    "emergencies.correct_details": _CORRECTORS,
     # A person's rights: staff erase; the person themselves or staff read what is held.
     "people.erase": ((_STAFF, _C),),
     "people.export": ((_STAFF, _C), (_RES, _O)),

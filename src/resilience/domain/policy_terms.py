@@ -48,13 +48,16 @@ SERVICE_COMMANDS: Mapping[str, tuple[str, ...]] = {
         "assign_commander", "dispatch", "en_route", "arrive", "take_action", "request_consent",
         "grant_consent", "refuse_consent", "authorise_exigent_entry", "force_entry",
         "find_source", "contain", "resolve", "close", "reopen", "add_note", "correct_time",
-        "correct_details"),
+        "correct_details", "link_recovery"),
     "orders": (
         "place", "accept", "reject", "dispatch", "start", "complete", "rate", "reopen",
         "cancel", "add_note", "correct_time", "correct_details"),
     "improvements": (
         "plan", "assign", "reschedule", "start", "complete", "cancel", "reopen", "add_note",
         "correct_time", "correct_details"),
+    "emergencies": (
+        "declare", "call_up", "acknowledge", "arrive", "end", "add_note", "correct_time",
+        "correct_details"),
     "people": ("erase", "export"),
 }
 """Each service's commands (``engine.<service>.<command>``; ``people.erase`` and

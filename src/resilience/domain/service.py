@@ -1,6 +1,7 @@
 """The service-order aggregate: resident orders, community dispatches, resident rates."""
 
 import itertools
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -8,6 +9,7 @@ from uuid import UUID
 
 from resilience.domain.base import CaseMilestone, Context, FactAggregate, personal_data
 from resilience.domain.catalogue import CatalogueItem
+from resilience.domain.recovery import RecoveryFact
 from resilience.domain.validation import (
     check_bool,
     check_instance,
@@ -17,7 +19,16 @@ from resilience.domain.validation import (
     check_whole,
     require_text,
 )
-from resilience.domain.values import Provider, Role, ServiceOutcome, ZoneType, parse_enum
+from resilience.domain.values import (
+    Escalation,
+    Notified,
+    Provider,
+    Role,
+    ServiceOutcome,
+    ZoneType,
+    check_escalation,
+    parse_enum,
+)
 from resilience.errors import InvalidInputError, InvalidTransitionError
 
 
@@ -34,6 +45,8 @@ class OrderStatus(StrEnum):
 
 _CANCELLABLE = frozenset({OrderStatus.PLACED, OrderStatus.ACCEPTED, OrderStatus.DISPATCHED,
                           OrderStatus.IN_PROGRESS, OrderStatus.REOPENED})
+ENDED = frozenset({OrderStatus.COMPLETED, OrderStatus.CANCELLED, OrderStatus.REJECTED})
+"""The statuses of an order nobody need act on (until a reopening, for a completed one)."""
 _DISPATCHABLE = frozenset({OrderStatus.ACCEPTED, OrderStatus.DISPATCHED, OrderStatus.REOPENED})
 
 
@@ -67,6 +80,10 @@ class ServiceOrder(FactAggregate):
     rated)."""
     ratings: list[int]
     reopen_count: int
+    escalations: dict[tuple[str, int, int], tuple[int, datetime]]
+    """(deadline, cycle, level) of each Escalated fact -> its version and recorded time."""
+    recovery_of: UUID | None
+    """The incident whose recovery the order serves (its LinkedToIncident), if any."""
 
     class Event(FactAggregate.Event):
         """A fact of the order. Those that are a ``step`` move the order along its loop:
@@ -271,6 +288,36 @@ class ServiceOrder(FactAggregate):
         def describe(self) -> str:
             return f"note: {self.text}"
 
+    class Escalated(Escalation, Event):
+        """A deadline of the escalation policy passed unmet (resilience.domain.escalation):
+        recorded by the watch, dated when it was due, naming whom it told."""
+
+        TOPIC = "resilience.service:Escalated"
+        notice = "order.overdue"
+        deadline: str
+        level: int
+        cycle: int
+        due_at: datetime
+        notified: tuple[Notified, ...]
+
+    class LinkedToIncident(Event, RecoveryFact):
+        """The order serves the recovery of an incident (the other side of the incident's
+        RecoveryLinked: resilience.domain.recovery). No step: recorded in any status."""
+
+        TOPIC = "resilience.service:LinkedToIncident"
+        personal = personal_data({"purpose": "actor"})
+        incident_id: UUID
+        purpose: str
+
+        def apply(self, aggregate: "ServiceOrder") -> None:
+            aggregate.recovery_of = self.incident_id
+
+        def describe(self) -> str:
+            return f"linked to the recovery of incident {self.incident_id}: {self.purpose}"
+
+        def detail(self) -> str:
+            return str(self.incident_id)
+
     class TimeCorrected(Event, FactAggregate.TimeCorrected):
         TOPIC = "resilience.service:TimeCorrected"
 
@@ -286,6 +333,8 @@ class ServiceOrder(FactAggregate):
         self.resolved_by_resident = None
         self.ratings = []
         self.reopen_count = 0
+        self.escalations = {}
+        self.recovery_of = None
 
     @classmethod
     def place(
@@ -387,6 +436,37 @@ class ServiceOrder(FactAggregate):
         # the message is a contract the scenario and command tests pin.
         self._not_before(ctx, 1, f"the order's {self.Placed.noun}")
         self._trigger(self.NoteAdded, ctx, text=require_text(text, "text"))
+
+    def escalate(self, ctx: Context, deadline: str, level: int, cycle: int, due_at: datetime,
+                 notified: Sequence[Notified]) -> None:
+        """Record that ``deadline`` passed unmet in ``cycle`` and its ``level`` told
+        ``notified`` (the engine's watch: resilience.services.deadlines): once per
+        (deadline, cycle, level), never on an ended order."""
+        name, level, cycle, due_at, told = check_escalation(
+            deadline, level, cycle, due_at, notified, ctx.occurred_at,
+            cycles=self.reopen_count, escalated=self.escalations)
+        if self.status in ENDED:
+            raise InvalidTransitionError(f"a {self.status.value} order is not escalated")
+        self._not_before(ctx, 1, f"the order's {self.Placed.noun}")
+        self._trigger(self.Escalated, ctx, deadline=name, level=level, cycle=cycle,
+                      due_at=due_at, notified=told)
+
+    def link_to_incident(self, ctx: Context, incident_id: UUID, purpose: str) -> None:
+        """Record that the order serves the recovery of ``incident_id`` (one incident, once;
+        in any status, dated no earlier than the placement)."""
+        self.check_link(ctx, incident_id)
+        self._trigger(self.LinkedToIncident, ctx, incident_id=incident_id,
+                      purpose=require_text(purpose, "purpose"))
+
+    def check_link(self, ctx: Context, incident_id: UUID) -> None:
+        """Refuse to link the order to ``incident_id``'s recovery, if it can't be."""
+        check_uuid(incident_id, "incident_id")
+        if self.recovery_of is not None:
+            raise InvalidTransitionError(
+                f"the order is already linked to the recovery of incident {self.recovery_of}"
+                if self.recovery_of != incident_id else
+                "the order is already linked to this incident's recovery")
+        self._not_before(ctx, 1, f"the order's {self.Placed.noun}")
 
     # Invariants ---------------------------------------------------------------
 

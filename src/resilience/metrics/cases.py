@@ -41,6 +41,7 @@ from resilience.metrics.milestones import (
     FIRST_UNIT,
     KEPT_BY_REOPENING,
     LAST_SINCE_REOPEN,
+    RECOVERY_LINKS,
     REOPENED,
     REOPENING,
     RESIDENTS_NOTIFIED,
@@ -93,8 +94,9 @@ class Correction:
 @frozen
 class Amendment:
     """A fact recorded while its case stood closed (an incident closed; an order completed,
-    cancelled or rejected) that is not a step of the case's life: a correction, or a late
-    record. It amends the record without reopening anything."""
+    cancelled or rejected) that is not a step of the case's life (nor a recovery link,
+    which follows the response): a correction, or a late record. It amends the record
+    without reopening anything."""
 
     version: int
     """The amending fact's version."""
@@ -340,8 +342,9 @@ def _order_status(facts: tuple[Fact, ...]) -> str:
 
 def _amendments(subject: Subject, facts: tuple[Fact, ...],
                 corrections: Mapping[int, Correction]) -> tuple[Amendment, ...]:
-    """Every fact but a step recorded while the case stood closed, in recording order."""
-    closes, steps = CLOSES[subject], STEPS[subject]
+    """Every fact but a step (or a recovery link: recovery follows the response) recorded
+    while the case stood closed, in recording order."""
+    closes, steps = CLOSES[subject], STEPS[subject] | RECOVERY_LINKS[subject]
     standing: Fact | None = None
     found = []
     for fact in facts:  # in recording (version) order

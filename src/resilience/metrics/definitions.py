@@ -365,6 +365,8 @@ def _m(name: str, subject: Subject, start: str, end: str, unit: Unit,
 
 
 DISPATCHED = CaseFilter(requires=("first_dispatched",))
+RECOVERY = CaseFilter(requires=("recovery_linked",))
+"""Recovery is measured on the incidents that linked recovery work (an order or item)."""
 ORDER_FLOW = CaseFilter(exclude_statuses=("cancelled", "rejected"))
 """The order-flow metrics leave out cancelled and rejected orders: not a flow to measure."""
 
@@ -390,6 +392,10 @@ BUILT_IN: tuple[MetricDefinition, ...] = (
        description="from detection to the (final) resolution"),
     _m("resolved_to_closed", "incident", "resolved", "closed", "min",
        description="from resolution to closing the record"),
+    _m("detection_to_recovered", "incident", "detected", "recovered", "h",
+       description="from detection to full recovery: the last order or improvement item "
+       "linked to the incident's recovery done (an order completed and rated); incidents "
+       "with recovery work linked", applies_to=RECOVERY),
     _m("reopened_to_contained", "incident", "reopened", "contained", "min",
        description="each reopening to the containment of its cycle", per="reopening"),
     _m("reopened_to_resolved", "incident", "reopened", "resolved", "min",

@@ -17,6 +17,7 @@ from typing import Literal
 
 from resilience.domain.base import CaseMilestone
 from resilience.domain.incident import Incident
+from resilience.domain.recovery import RecoveryFact
 from resilience.domain.service import OrderStatus, ServiceOrder
 
 Subject = Literal["incident", "order"]
@@ -63,6 +64,12 @@ CLOSES: Mapping[Subject, Mapping[str, bool]] = {
 }
 """The facts that close a case (True) or leave it open (False) after them: an incident's
 closure and reopening; an order's moves, closing it when completed, cancelled or rejected."""
+RECOVERY_LINKS: Mapping[Subject, frozenset[str]] = {
+    subject: frozenset(aggregate.declared(
+        lambda event: issubclass(event, RecoveryFact) or None))
+    for subject, aggregate in _AGGREGATES.items()}
+"""The facts of a recovery link (resilience.domain.recovery): recorded whether or not the
+case stands closed, so never an amendment of a closed case."""
 RESPONDER_CHAIN: Mapping[str, int] = Incident.declared(lambda event: event.chain_step)
 """A responder's facts and their place in the dispatch -> en route -> on scene chain."""
 FIRST_UNIT = ("first_unit_dispatched", "first_unit_en_route", "first_unit_on_scene")
@@ -79,6 +86,10 @@ _READ_OFF: Mapping[Subject, Mapping[str, Mapping[str, str]]] = {
             RESIDENTS_NOTIFIED: "the earliest action recorded as residents notified"},
         Incident.Reopened.fact_name: {
             REOPENED: "the earliest reopening (where the second cycle begins)"},
+        Incident.RecoveryLinked.fact_name: {
+            "recovered": "the last of the linked work done (an order's completion rated, an "
+                         "item's completion), once every link is done or dropped "
+                         "(resilience.metrics.recovery; put on the case by the reports)"},
     },
     "order": {
         ServiceOrder.Placed.fact_name: {
@@ -88,7 +99,8 @@ _READ_OFF: Mapping[Subject, Mapping[str, Mapping[str, str]]] = {
     },
 }
 """The milestones no event class declares, read off the facts named (a responder's chain,
-an action's kind, an order's promise, a reopening), listed after them."""
+an action's kind, an order's promise, a reopening, the linked recovery), listed after
+them."""
 
 
 def _described(subject: Subject) -> Mapping[str, str]:
@@ -153,5 +165,9 @@ INCIDENT_MILESTONE_FACTS: Mapping[str, str] = {
     **{m: name for name, m in LAST_SINCE_REOPEN["incident"].items()},
     **{FIRST_UNIT[step]: name for name, step in RESPONDER_CHAIN.items()},
     REOPENED: Incident.Reopened.fact_name,
+    # Recovered: the time is the linked work's (another aggregate's fact); the incident's
+    # own fact it rests on is the link.
+    "recovered": Incident.RecoveryLinked.fact_name,
 }
-"""The kind of fact whose effective time each incident milestone is."""
+"""The kind of fact whose effective time each incident milestone is (``recovered``: the
+incident's fact it rests on)."""

@@ -42,6 +42,7 @@ from typing import Any
 import attrs
 from attrs import frozen
 
+from resilience.domain.escalation import WATCH
 from resilience.domain.incident import Incident
 from resilience.domain.service import ServiceOrder
 from resilience.metrics.cases import Amendment, Case, Correction
@@ -297,6 +298,9 @@ class DataQualityReport:
         return "\n".join(out)
 
 
+_WATCH = (WATCH.person_id, WATCH.role.value)
+
+
 def data_quality(cases: Iterable[Case], graded: Sequence[MetricDefinition], *,
                  period: Period, late_after: timedelta = DEFAULT_LATE_AFTER,
                  quarantined: Sequence[QuarantinedEvent] = (),
@@ -327,6 +331,8 @@ def data_quality(cases: Iterable[Case], graded: Sequence[MetricDefinition], *,
             if a is not None and b is not None and b < a:
                 disorder.append(OutOfOrder(case.case_id, case.subject, first, then, a, b))
         for fact in case.facts:
+            if (fact.person, fact.role) == _WATCH:
+                continue  # the watch's delay is its lag, graded in reviews, not a late record
             if fact.recorded_at - fact.original_at > late_after:
                 late.append(LateRecord(case.case_id, case.subject, fact.version, fact.name,
                                        fact.original_at, fact.recorded_at))

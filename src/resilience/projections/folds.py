@@ -1,4 +1,4 @@
-"""The three projections: each folds facts into JSON documents, one per aggregate.
+"""The projections: each folds facts into JSON documents, one per aggregate.
 
 ``timelines``: every fact of an incident, order, community or improvement
 item as a timeline entry (who, what, when it happened, when it was
@@ -9,11 +9,16 @@ and order's dimensions as first recorded (community, grid, type at
 detection, category...), its facts with their effective times, who recorded
 them and the part of their payload that cases are grouped or measured by (a
 reclassification, a provider, an outcome, a score...), each community's
-grids, and each activity held (its participants as corrected). Improvement
-items are not cases: they are left out.
+grids, and each activity held (its participants as corrected). Emergencies are
+kept the way cases are (kind ``"emergency"``: its area and kind, its facts), for the
+situations and mobilisation reports (resilience.metrics.mobilisation), though no metric
+measures them. Improvement items are not cases: they are left out.
 
 ``plans`` (resilience.projections.plans): each improvement item of an
 after-action review's improvement plan, with the history of its status.
+
+``live`` (resilience.projections.live): which incidents and orders are open now, for
+the watch that raises escalations.
 
 They only fold facts: which fact is a milestone, what a duration is and what
 meets a target are decided when the views are read (resilience.metrics), so
@@ -23,11 +28,13 @@ a changed definition needs no rebuild.
 from typing import Any
 
 from resilience.domain.base import Correction, FactAggregate
+from resilience.domain.emergency import Emergency
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import Community
 from resilience.domain.service import ServiceOrder
 from resilience.domain.values import Actor
 from resilience.projections.base import Delivery, Doc, Docs, Projection
+from resilience.projections.live import Live
 from resilience.projections.plans import Plans
 
 
@@ -202,6 +209,10 @@ def _first_doc(event: Any, name: str) -> Doc:
                     "category": event.category, "item": event.item,
                     "expected_by": event.expected_by.isoformat(), "facts": [],
                     "corrections": []}
+        case Emergency.Declared():
+            return {"kind": "emergency", "community": str(event.community_id),
+                    "at": event.occurred_at.timestamp(), "area": event.area_id,
+                    "emergency_kind": event.kind.value, "facts": [], "corrections": []}
         case Community.Registered():
             return {"kind": "community", "community": str(event.originator_id), "at": None,
                     "name": event.name, "district": event.district,
@@ -209,4 +220,4 @@ def _first_doc(event: Any, name: str) -> Doc:
     raise KeyError(name)
 
 
-PROJECTIONS: tuple[Projection, ...] = (Timelines(), Cases(), Plans())
+PROJECTIONS: tuple[Projection, ...] = (Timelines(), Cases(), Plans(), Live())

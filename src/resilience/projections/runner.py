@@ -49,6 +49,7 @@ from resilience.domain.validation import check_wait, check_whole, shown
 from resilience.errors import InvalidInputError, ResilienceError, UnreadableEventError
 from resilience.projections.base import Doc, Projection
 from resilience.projections.folds import PROJECTIONS
+from resilience.projections.live import ENDED
 from resilience.projections.quarantine import (
     QUARANTINE,
     Held,
@@ -309,6 +310,11 @@ class Views:
         row = self.store.fetch(self._stored(view), [key]).get(key)
         return self._loads(row) if row is not None else None
 
+    def fetch(self, view: str, keys: Iterable[str]) -> dict[str, Doc]:
+        """The documents of ``keys`` that exist, by key, in one query."""
+        return {key: self._loads(row)
+                for key, row in self.store.fetch(self._stored(view), set(keys)).items()}
+
     def select(self, view: str, kind: str, *, start: float | None = None,
                end: float | None = None, community: str | None = None) -> list[tuple[str, Doc]]:
         """(key, document) of every document of a kind, optionally within [start, end) epoch s."""
@@ -319,7 +325,8 @@ class Views:
     def documents(self, view: str) -> dict[str, Doc]:
         """Every document of a view by key (for tests and exports; reads it all)."""
         found: dict[str, Doc] = {}
-        for kind in ("incident", "order", "community", "activity", "improvement", QUARANTINE):
+        for kind in ("incident", "order", "community", "activity", "improvement", "emergency",
+                     ENDED, QUARANTINE):
             found.update(self.select(view, kind))
         return found
 

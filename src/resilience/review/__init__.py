@@ -4,6 +4,7 @@ read as a person (resilience.review.sight) and verified against the store, if as
 from resilience.review.build import DEFAULT_GAP_AFTER
 from resilience.review.chromium import find_chromium, screenshot
 from resilience.review.data import review_to_dict, review_to_json
+from resilience.review.escalations import EscalationResult, EscalationVerdict
 from resilience.review.html import review_to_html
 from resilience.review.markdown import review_to_markdown
 from resilience.review.model import (
@@ -32,7 +33,8 @@ from resilience.review.situations import (
 
 __all__ = [
     "DEFAULT_GAP_AFTER", "DEFAULT_OBJECTIVES", "GRADE_MEANINGS", "HIDDEN", "KEY_MILESTONES",
-    "AfterActionReview", "CommunitySituation", "Cycle", "Finding", "Grade", "IncidentReview",
+    "AfterActionReview", "CommunitySituation", "Cycle", "EscalationResult", "EscalationVerdict",
+    "Finding", "Grade", "IncidentReview",
     "IncidentSituation", "Milestone", "Objective", "ObjectiveResult", "ObjectiveSummary",
     "OrderSituation", "QualityFlag", "Responder", "ResponderTrack", "SegmentResult", "Verified",
     "find_chromium", "review_to_dict", "review_to_html", "review_to_json",

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from attrs import frozen
 
 from resilience.metrics import DEFAULT_LATE_AFTER
+from resilience.review.escalations import escalation_summary, told, verdict_words
 from resilience.review.sight import HIDDEN
 from resilience.review.text import duration, exact_clock, in_minutes, one_decimal, stamp, words
 
@@ -136,9 +137,14 @@ def _overall(review: "AfterActionReview") -> Section:
          summary.evidence or "—")
         for summary in review.objectives
     )
+    graded = [result for incident in review.incidents
+              for result in incident.escalations or ()]
+    escalations = (Paragraph(escalation_summary(graded), "Escalations", "summary"),) if any(
+        incident.escalations is not None for incident in review.incidents) else ()
     return Section("overall", (
         Heading(2, f"Objectives across {len(review.incidents)} incidents"),
         Table(("Objective", "Grade", *keys, "Compliance"), rows, "summary"),
+        *escalations,
     ))
 
 
@@ -179,6 +185,9 @@ def _incident(incident: "IncidentReview", number: int) -> Section:
         _objectives(incident),
         Heading(3, "Segments"),
         _segments(incident),
+        Heading(3, "Escalations"),
+        *_escalations(incident),
+        *_recovery(incident),
         Heading(3, "Strengths"),
         _findings(incident, incident.strengths, "No strengths recorded."),
         Heading(3, "Areas for improvement"),
@@ -226,6 +235,61 @@ def _segments(incident: "IncidentReview") -> Table | Paragraph:
     headers = ("Metric", "As corrected", "As first recorded",
                *(("As known at closure",) if closure else ()), "Target", "Met")
     return Table(headers, rows, "segments")
+
+
+_TONES = {"raised": "good", "missed": "bad", "unneeded": "note", "not_needed": "none",
+          "outside_policy": "note"}
+
+
+def _escalations(incident: "IncidentReview") -> tuple[Block, ...]:
+    """Each deadline level due by the cut, graded (resilience.review.escalations)."""
+    if incident.escalations is None:
+        return (Paragraph("Not graded: the review was made without an escalation policy.",
+                          css="empty"),)
+    results = incident.escalations
+    if not results:
+        return (Paragraph(escalation_summary(results), css="empty"),)
+    origin = incident.detected_at
+    cycles = any(result.cycle for result in results)
+    rows = tuple(
+        (result.deadline, str(result.level), *((str(result.cycle),) if cycles else ()),
+         exact_clock(result.due_at, origin),
+         Mark(verdict_words(result, origin), _TONES[result.verdict]),
+         "—" if result.recorded_at is None else exact_clock(result.recorded_at, origin),
+         duration(result.lag), told(result.notified, incident.people) or "—")
+        for result in results)
+    headers = ("Deadline", "Level", *(("Cycle",) if cycles else ()), "Due", "Verdict",
+               "Raised (recorded)", "Lag", "Told")
+    return (Paragraph(escalation_summary(results), css="summary"),
+            Table(headers, rows, "escalations"))
+
+
+def _recovery(incident: "IncidentReview") -> tuple[Block, ...]:
+    """The recovery work linked to the incident, and when it was complete."""
+    recovery = incident.recovery
+    if recovery is None:
+        return ()
+    heading = Heading(3, "Recovery")
+    if not recovery.links:
+        return heading, Paragraph("No recovery work was linked to the incident.", css="empty")
+    origin = incident.detected_at
+    if recovery.recovered_at is not None:
+        verdict = (f"Recovered {exact_clock(recovery.recovered_at, origin)}, "
+                   f"{duration(recovery.duration)} after detection.")
+    else:
+        waiting = len(recovery.pending)
+        verdict = (f"Not recovered by the cut: {waiting} of {len(recovery.links)} linked "
+                   f"{'piece' if len(recovery.links) == 1 else 'pieces'} of work still "
+                   "open." if waiting else "Not recovered: nothing linked was done.")
+    rows = tuple(
+        (_words(link.kind), link.purpose, exact_clock(link.linked_at, origin),
+         Mark(_words(link.status) + (", awaiting the rating" if link.awaiting_rating else ""),
+              "good" if link.done else "note" if link.dropped else "none"),
+         "—" if link.done_at is None else exact_clock(link.done_at, origin),
+         str(link.linked_id))
+        for link in recovery.links)
+    return (heading, Paragraph(verdict, css="summary"),
+            Table(("Work", "Purpose", "Linked", "Status", "Done", "Id"), rows, "recovery"))
 
 
 def _met(met: bool | None) -> Mark:

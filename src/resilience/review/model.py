@@ -19,8 +19,10 @@ from attrs import Factory, frozen
 
 from resilience.domain.values import Actor
 from resilience.metrics.cases import Amendment
+from resilience.metrics.recovery import Recovery
 from resilience.projections.plan_items import PlanItem
 from resilience.review.data import review_to_dict, review_to_json
+from resilience.review.escalations import EscalationResult
 from resilience.review.html import review_to_html
 from resilience.review.markdown import review_to_markdown
 from resilience.review.situations import IncidentSituation
@@ -174,6 +176,12 @@ class IncidentReview:
     amendments: tuple[Amendment, ...] = ()
     """Facts recorded while the incident stood closed (corrections, late records), in
     recording order: who, when, what changed (``resilience.metrics.Amendment``)."""
+    escalations: tuple[EscalationResult, ...] | None = None
+    """Each deadline level of the escalation policy due by the cut, graded, in due order
+    (None: reviewed without an escalation policy)."""
+    recovery: Recovery | None = None
+    """The recovery work linked to the incident at the cut, and when it was recovered
+    (resilience.metrics.recovery; None: not read for this review)."""
 
 
 @frozen
@@ -255,6 +263,9 @@ class AfterActionReview:
     data the policy keeps from them reads "[hidden]" (resilience.review.sight)."""
     verified: Verified | None = None
     """What verifying the store found when the review was made (None: not asked)."""
+    escalation_policy: Mapping[str, Any] | None = None
+    """The escalation policy the incidents' deadlines were graded on, as data
+    (``EscalationPolicy.to_dict``; None: none, so not graded)."""
 
     @property
     def drills(self) -> int:

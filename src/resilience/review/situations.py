@@ -35,6 +35,7 @@ from resilience.domain.organisation import Holding
 from resilience.domain.service import OrderStatus
 from resilience.metrics.cases import Case, Fact
 from resilience.metrics.milestones import REOPENING, RESPONDER_CHAIN
+from resilience.metrics.mobilisation import EmergencySituation, Member
 from resilience.projections.base import Delivery, Doc
 from resilience.projections.folds import Cases
 
@@ -148,7 +149,8 @@ _ORDER_DONE = frozenset({OrderStatus.COMPLETED, OrderStatus.REJECTED, OrderStatu
 
 @frozen
 class CommunitySituation:
-    """A community (or one of its grids) at a moment: who held which role, what was going on."""
+    """A community (or one of its grids) at a moment: who held which role, what was going
+    on, and whether it was in peacetime or an emergency (who was mobilised, and where)."""
 
     community: str
     name: str
@@ -160,6 +162,21 @@ class CommunitySituation:
     roster: tuple[Holding, ...]
     open_incidents: tuple[IncidentSituation, ...]
     open_orders: tuple[OrderSituation, ...]
+    emergencies: tuple[EmergencySituation, ...] = ()
+    """The emergencies in force at ``at``, by declaration, as of the cut: the whole
+    community's and each grid's (a grid's situation: the whole community's and the
+    grid's)."""
+
+    @property
+    def mode(self) -> str:
+        """``"peacetime"``, or ``"emergency"`` while an emergency is in force."""
+        return "emergency" if self.emergencies else "peacetime"
+
+    @property
+    def mobilised(self) -> dict[str, tuple[Member, ...]]:
+        """Emergency id -> the people called up in it by the cut: each one's status
+        (called, acknowledged, arrived) and post."""
+        return {e.emergency_id: e.members for e in self.emergencies if e.members}
 
     @property
     def pending_consents(self) -> dict[str, tuple[str, ...]]:
@@ -180,7 +197,8 @@ class _Docs(dict[str, Doc]):
 
 
 def case_doc(events: Iterable[FactAggregate.Event]) -> Doc:
-    """One incident's or order's ``cases`` document, folded from its own events in memory."""
+    """One incident's, order's or emergency's ``cases`` document, folded from its own
+    events in memory."""
     docs = _Docs()
     fold = Cases()
     key = None

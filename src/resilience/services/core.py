@@ -351,7 +351,7 @@ class Store:
         the events after its version), else loaded (and cached). Hold the store's lock."""
         _require_id(cls, aggregate_id)  # before the cache, as ``change`` does
         self._after_erasures()
-        held = self._held().get(aggregate_id)
+        held = self.held().get(aggregate_id)
         if held is not None:
             return _checked(cls, aggregate_id, held)
         cached = self._cache.get(aggregate_id)
@@ -387,7 +387,7 @@ class Store:
         """The aggregate as stored now, as a fresh object the caller may keep."""
         _require_id(cls, aggregate_id)
         self._after_erasures()
-        held = self._held().get(aggregate_id)
+        held = self.held().get(aggregate_id)
         if held is not None:
             return _checked(cls, aggregate_id, held)
         try:
@@ -401,7 +401,7 @@ class Store:
         """Whether this thread is inside this store's ``batch()``."""
         return self._batch is not None and self._batch_thread == threading.get_ident()
 
-    def _held(self) -> dict[UUID, FactAggregate]:
+    def held(self) -> dict[UUID, FactAggregate]:
         """This thread's batch, if it is in one: other threads never see unsaved facts."""
         if self._batch is None or self._batch_thread != threading.get_ident():
             return {}
@@ -419,7 +419,7 @@ class Store:
             self._cache.pop(aggregate_id, None)
 
     def exists(self, aggregate_id: UUID) -> bool:
-        if aggregate_id in self._held():
+        if aggregate_id in self.held():
             return True
         return aggregate_id in self.app.repository
 

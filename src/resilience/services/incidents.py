@@ -1,14 +1,20 @@
 """Commands on incidents, from detection to closure."""
 
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
+from typing import Any
 from uuid import UUID, uuid4, uuid5
 
 from attrs import evolve
 
-from resilience.domain.base import Context
+from resilience.adapters.store import notification_id
+from resilience.domain.base import Context, FactAggregate
+from resilience.domain.improvement import ImprovementItem
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import NAMESPACE, Community, location_area, unit_area_id
 from resilience.domain.policy import Target
+from resilience.domain.recovery import RecoveryKind
+from resilience.domain.service import ServiceOrder
 from resilience.domain.validation import check_uuid, shown
 from resilience.domain.values import (
     ActionKind,
@@ -19,8 +25,8 @@ from resilience.domain.values import (
     Location,
     Severity,
 )
-from resilience.errors import InvalidInputError, PermissionDeniedError
-from resilience.services.core import FactService, Receipt
+from resilience.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from resilience.services.core import FactService, Receipt, Store
 
 Ids = list[str] | tuple[str, ...]
 
@@ -240,6 +246,47 @@ class Incidents(FactService[Incident]):
                          lambda i, ctx: i.add_note(ctx, text),
                          command="add_note")
 
+    def link_recovery(self, incident: UUID, linked_id: UUID, *, purpose: str, actor: Actor,
+                      occurred_at: datetime | None = None,
+                      command_id: str | None = None) -> Receipt:
+        """Link a service order or improvement item of the incident's community to its
+        recovery (resilience.domain.recovery): ``RecoveryLinked`` on the incident and
+        ``LinkedToIncident`` on ``linked_id``, both or neither, in the open batch if there
+        is one, else in one transaction of their own. Allowed after the incident's closure.
+
+        Refused, recording nothing: an id that is no order or item of the incident's
+        community (NotFoundError), work linked already (to this incident, or to another),
+        an item raised by another incident's review, a link dated before either side began
+        (InvalidTransitionError), a blank purpose, a command id the other side took for
+        another command (InvalidInputError). The receipt is the incident's.
+        """
+        check_uuid(linked_id, "linked_id")
+        store = self._store
+
+        def link(i: Incident, ctx: Context) -> None:
+            linked = _recovery_work(_load(store, linked_id), i)
+            if ctx.command_id is not None and linked.command_versions(ctx.command_id):
+                # The other side would take it for a repeat and record nothing.
+                raise InvalidInputError(
+                    f"command id {ctx.command_id!r} was used on {linked_id} for another "
+                    "command; a link needs one of its own")
+            linked.check_link(ctx, i.id)  # both sides checked before either records
+            i.link_recovery(ctx, linked_id, _KINDS[type(linked)], purpose)
+            store.change(type(linked), linked_id, ctx,
+                         lambda work: work.link_to_incident(ctx, i.id, purpose))
+
+        with store.locked():
+            own: AbstractContextManager[Any] = (
+                nullcontext() if store.in_batch else store.batch())
+            with own as batch:
+                receipt = self._run(incident, actor, occurred_at, command_id, link,
+                                    command="link_recovery")
+        if batch is None:
+            return receipt  # the caller's batch: its position is known once it ends
+        position = batch.position or notification_id(
+            store.app.recorder, incident, receipt.last_version)
+        return evolve(receipt, position=position)
+
     def _target(self, aggregate: Incident, ctx: Context, subject: object,
                 area: object) -> Target:
         at = ctx.occurred_at
@@ -253,6 +300,32 @@ class Incidents(FactService[Incident]):
                       assigned=frozenset(assigned), commander=commander, what="this incident",
                       area_is="the incident's area",
                       assigned_is="dispatched to or commanding this incident")
+
+
+_KINDS: dict[type[FactAggregate], RecoveryKind] = {
+    ServiceOrder: RecoveryKind.ORDER, ImprovementItem: RecoveryKind.IMPROVEMENT}
+"""What an incident's recovery may link, and the kind each is linked as."""
+
+
+def _load(store: Store, linked_id: UUID) -> FactAggregate:
+    try:
+        return store.load(FactAggregate, linked_id)
+    except NotFoundError:
+        raise NotFoundError(
+            f"no service order or improvement item with id {linked_id}") from None
+
+
+def _recovery_work(linked: FactAggregate,
+                   incident: Incident) -> ServiceOrder | ImprovementItem:
+    """``linked`` if it is an order or item of the incident's community; else NotFoundError
+    (another community's work is none of this incident's to know of)."""
+    if not isinstance(linked, ServiceOrder | ImprovementItem):
+        raise NotFoundError(f"{linked.id} names the {linked.kind} of that id, not a service "
+                            "order or improvement item")
+    if linked.community_id != incident.community_id:
+        raise NotFoundError(f"no service order or improvement item {linked.id} in the "
+                            "incident's community")
+    return linked
 
 
 def _located(org: Community, location: Location) -> Location:

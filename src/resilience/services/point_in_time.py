@@ -3,8 +3,8 @@ they stood at a moment, and a metric as known then beside the same metric now.
 
 One incident or order is replayed from its own events only (folded through
 the ``cases`` projection in memory). A community or grid is replayed from
-its own events (for the roster) and from the ``cases`` view (for incidents
-and orders), never by re-reading every aggregate.
+its own events (for the roster) and from the ``cases`` view (for incidents,
+orders and emergencies), never by re-reading every aggregate.
 """
 
 import itertools
@@ -24,6 +24,7 @@ from resilience.domain.service import ServiceOrder
 from resilience.domain.validation import check_bool, check_moment, check_uuid, shown
 from resilience.errors import InvalidInputError, NotFoundError
 from resilience.metrics.cases import Case, case_at
+from resilience.metrics.mobilisation import EmergencySituation, emergency_at
 from resilience.metrics.period import Period
 from resilience.metrics.reports import MetricReport
 from resilience.metrics.tables import render_table
@@ -151,10 +152,13 @@ class PointInTime:
     def community(self, community_id: UUID, *, as_of: datetime | None = None,
                   known_at: datetime | None = None, grid: str | None = None
                   ) -> CommunitySituation:
-        """A community, or one grid of it: the roster then, and its open incidents and orders.
+        """A community, or one grid of it: the roster then, its open incidents and orders,
+        and its mode: the emergencies in force then (the community's, and the grid's for
+        a grid), with who was called up, answered and arrived where.
 
-        The roster is read at ``as_of``, else ``known_at``, else now (the
-        engine's clock), from the community's facts recorded by ``known_at``.
+        The roster and the emergencies in force are read at ``as_of``, else
+        ``known_at``, else now (the engine's clock), from the community's facts
+        recorded by ``known_at``.
         """
         cut = Cut.of(as_of, known_at)
         events = self._events(community_id, Community)
@@ -172,7 +176,21 @@ class PointInTime:
                   if grid is None or h.scope is None or community.grid_of(h.scope) == grid]
         incidents, orders = self._open_cases(str(community_id), cut, grid)
         return CommunitySituation(str(community_id), community.name, grid, at, cut.as_of,
-                                  cut.known_at, tuple(roster), incidents, orders)
+                                  cut.known_at, tuple(roster), incidents, orders,
+                                  self._emergencies(str(community_id), cut, grid, at))
+
+    def _emergencies(self, community: str, cut: Cut, grid: str | None,
+                     at: datetime) -> tuple[EmergencySituation, ...]:
+        """The emergencies in force at ``at`` covering the community or ``grid``, as of the
+        cut (the community's emergencies only: they are few)."""
+        found = []
+        for key, doc in self._reports.views.select("cases", "emergency", community=community):
+            emergency = emergency_at(key, doc, as_of=cut.as_of, known_at=cut.known_at)
+            if (emergency is not None and emergency.in_force(at)
+                    and (emergency.area is None or grid is None or emergency.area == grid)):
+                found.append(emergency)
+        found.sort(key=lambda e: (e.declared_at, e.emergency_id))
+        return tuple(found)
 
     def _open_cases(self, community: str, cut: Cut, grid: str | None
                     ) -> tuple[tuple[IncidentSituation, ...], tuple[OrderSituation, ...]]:

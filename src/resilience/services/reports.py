@@ -35,6 +35,7 @@ from resilience.metrics.quality import (
     data_quality,
 )
 from resilience.metrics.rates import RATES, RATES_BY_NAME, RateDefinition, builtin_rate
+from resilience.metrics.recovery import recovered_cases
 from resilience.metrics.reports import (
     Comparison,
     MetricReport,
@@ -171,7 +172,7 @@ class Reports:
         for kind in ((subject,) if subject else ("incident", "order")):
             rows = self.views.select("cases", kind, start=start, end=end, community=community)
             found += [case_from_doc(key, doc) for key, doc in rows]
-        return found
+        return recovered_cases(found, self.views.fetch)
 
     def _cases_cut(self, subject: Subject | None, period: Period, community: str | None,
                    known_at: datetime | None, as_closed: bool) -> list[Case]:
@@ -184,7 +185,7 @@ class Reports:
                 case = case_at(key, doc, known_at=known_at, as_closed=as_closed)
                 if case is not None and case.start in period:
                     found.append(case)
-        return found
+        return recovered_cases(found, self.views.fetch, known_at=known_at, as_closed=as_closed)
 
     def activities(self, *, period: Period | None = None,
                    community: UUID | None = None) -> list[Activity]:

@@ -26,7 +26,8 @@ from eventsourcing.application import AggregateNotFoundError
 
 from resilience.adapters.chain import Signature, Verification
 from resilience.clock import Clock
-from resilience.domain.base import FactAggregate
+from resilience.domain.base import Correction, FactAggregate
+from resilience.domain.escalation import EscalationPolicy, deadline_states
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import Community
 from resilience.domain.policy import DEFAULT_POLICY, Policy
@@ -40,6 +41,7 @@ from resilience.metrics.quality import DEFAULT_LATE_AFTER
 from resilience.projections.folds import community_of
 from resilience.projections.plan_items import PlanItem
 from resilience.review.build import DEFAULT_GAP_AFTER, review_incident, summarise
+from resilience.review.escalations import EscalationResult, grade_escalations
 from resilience.review.keys import incident_review_key, scope_review_key
 from resilience.review.model import AfterActionReview, IncidentReview, Verified
 from resilience.review.objectives import DEFAULT_OBJECTIVES, Objective
@@ -49,10 +51,13 @@ from resilience.review.text import plural
 from resilience.services.core import EventStoreApplication
 from resilience.services.improvement_plan import ImprovementPlan
 from resilience.services.point_in_time import Cut, own_events
+from resilience.services.recovery import Recoveries, Recovery
 from resilience.services.reports import Reports
 from resilience.timeline import Timeline, build_timeline
 
 Drills = Literal["include", "exclude", "only"]
+InEmergency = Callable[[UUID, str | None, datetime], bool]
+"""``in_emergency(community_id, area_id, at)``: was that area in an emergency at ``at``?"""
 INCIDENT_SEGMENTS: tuple[MetricDefinition, ...] = tuple(
     d for d in BUILT_IN if d.subject == "incident")
 
@@ -63,17 +68,24 @@ class Reviews:
 
     ``policy`` says which personal data a viewer may see (None: every viewer sees all);
     ``verify`` checks the store's hash chain (the engine's ``verify``), for reviews asked
-    to state it."""
+    to state it; ``escalation`` is the escalation policy each incident's deadlines are
+    graded on (None: not graded), ``in_emergency(community_id, area_id, at)`` whether an
+    incident began in an emergency (its emergency deadlines then; None: never)."""
 
     def __init__(self, app: EventStoreApplication, reports: Reports, plan: ImprovementPlan,
                  clock: Clock, *, policy: Policy | None = DEFAULT_POLICY,
-                 verify: Callable[[], Verification] | None = None) -> None:
+                 verify: Callable[[], Verification] | None = None,
+                 escalation: EscalationPolicy | None = None,
+                 in_emergency: InEmergency | None = None) -> None:
         self._app = app
         self._reports = reports
         self._improvement_plan = plan
         self._clock = clock
         self._policy = policy
         self._verify = verify
+        self._escalation = escalation
+        self._in_emergency = in_emergency
+        self._recoveries = Recoveries(app)
 
     def timeline(self, aggregate_id: UUID, *, viewer: Actor | None = None) -> Timeline:
         """The timeline of an incident, order, community or improvement item: every fact in
@@ -125,7 +137,8 @@ class Reviews:
             community=review.community, grid=review.grid, generated_at=self._now(),
             as_of=cut.as_of, known_at=cut.known_at, incidents=(review,),
             objectives=summarise(objectives, [review]), plan=plan, still_open=still_open,
-            **_definitions(objectives, segments), viewer=viewer, verified=verified)
+            **_definitions(objectives, segments), viewer=viewer, verified=verified,
+            escalation_policy=self._policy_data())
 
     def incidents(self, community: UUID, *, grid: str | None = None,
                   period: Period | None = None, drills: Drills = "include",
@@ -179,7 +192,8 @@ class Reviews:
             community=str(community), grid=grid, generated_at=self._now(), as_of=cut.as_of,
             known_at=cut.known_at, incidents=tuple(reviews),
             objectives=summarise(objectives, reviews), plan=plan, still_open=still_open,
-            **_definitions(objectives, segments), viewer=viewer, verified=verified)
+            **_definitions(objectives, segments), viewer=viewer, verified=verified,
+            escalation_policy=self._policy_data())
 
     # Reading ----------------------------------------------------------------------
 
@@ -193,7 +207,7 @@ class Reviews:
                     segments: Sequence[MetricDefinition], late_after: timedelta,
                     gap_after: timedelta, community: Community | None = None,
                     viewer: Actor | None = None) -> IncidentReview:
-        events = own_events(self._app, incident_id, Incident)
+        events = recorded = own_events(self._app, incident_id, Incident)
         doc = case_doc(events)
         key = str(incident_id)
         case = cut.case(key, doc)
@@ -214,12 +228,40 @@ class Reviews:
             shown = cut.case(key, case_doc(events))
             assert shown is not None  # the same facts as ``case``, their values hidden
             situation = _hidden(situation, incident_situation(shown), sight.keep(area))
-        return review_incident(
+        at = cut.moment or self._now()
+        review = review_incident(
             case, first, situation, _timeline(events, cut),
             objectives=objectives, segments=segments,
-            at=cut.moment or self._now(), community_name=community.name,
+            at=at, community_name=community.name,
             people=people, late_after=late_after, gap_after=gap_after, as_closed=closed,
             shown=shown)
+        # Most incidents have no recovery linked: no need to read them again then.
+        recovery = (self._recoveries.recovery(incident_id, as_of=cut.as_of,
+                                              known_at=cut.known_at)
+                    if any(isinstance(e, Incident.RecoveryLinked) for e in recorded)
+                    else Recovery(incident_id, case.start, (), None))
+        if not sight.sees(area):  # what each piece of work is for: the linker's words
+            recovery = evolve(recovery, links=tuple(evolve(link, purpose=HIDDEN)
+                                                    for link in recovery.links))
+        return evolve(review, escalations=self._escalations(recorded, cut, at),
+                      recovery=recovery)
+
+    def _escalations(self, events: Sequence[FactAggregate.Event], cut: Cut, at: datetime
+                     ) -> tuple[EscalationResult, ...] | None:
+        """The incident's deadline levels due by ``at``, graded on the facts known at the
+        cut (resilience.review.escalations); None without an escalation policy."""
+        if self._escalation is None:
+            return None
+        incident, known = _known(events, cut.known_at)
+        # As the watch decides it: did the incident begin in an emergency of its area?
+        emergency = self._in_emergency is not None and self._in_emergency(
+            incident.community_id, incident.area, incident.detected_at)
+        states = deadline_states(incident, self._escalation, emergency=emergency)
+        return grade_escalations(states, [e for e in known if isinstance(e, Incident.Escalated)],
+                                 until=at)
+
+    def _policy_data(self) -> Mapping[str, Any] | None:
+        return None if self._escalation is None else self._escalation.to_dict()
 
     def _verified(self) -> Verified:
         if self._verify is None:
@@ -254,6 +296,29 @@ class Reviews:
             raised = [_plan_item(sight, item) for item in raised]
             still_open = [_plan_item(sight, item) for item in still_open]
         return tuple(raised), tuple(still_open)
+
+
+def _known(events: Sequence[FactAggregate.Event], known_at: datetime | None
+           ) -> tuple[Incident, list[FactAggregate.Event]]:
+    """The incident as the facts recorded by ``known_at`` make it, and those facts.
+
+    Facts are numbered in the order they were stored, but an import stores each with the
+    time it was first recorded, so a fact recorded later can come before one recorded
+    earlier: each fact known then is applied in turn over the gaps the others leave (and
+    a correction only of a fact known then)."""
+    incident: Incident | None = None
+    known: list[FactAggregate.Event] = []
+    for event in events:
+        if known_at is not None and event.timestamp > known_at:
+            continue
+        if incident is not None:
+            if isinstance(event, Correction) and event.corrects not in incident.occurred:
+                continue
+            incident.version = event.originator_version - 1  # over the facts not known
+        incident = cast(Incident, event.mutate(incident))
+        known.append(event)
+    assert incident is not None  # the cut holds the detection (the case is there)
+    return incident, known
 
 
 def _check_reader(viewer: object, verify: object) -> None:

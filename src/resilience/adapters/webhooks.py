@@ -1,0 +1,178 @@
+"""Webhooks: a subscription handler that POSTs each notice, signed, to a URL.
+
+The body is the notice's ``to_dict()`` as JSON (UTF-8), the same bytes on every attempt
+and every redelivery. Headers: ``X-Resilience-Key`` (the notice's idempotency key),
+``X-Resilience-Kind``, ``X-Resilience-Attempt`` (1, 2, ...: informative, not signed)
+and ``X-Resilience-Signature: sha256=<hex>``, the HMAC-SHA256 of the body under the
+shared secret. A receiver verifies it over the raw body it received (``verify``), with
+a constant-time comparison, before parsing it. A replayed request (a body captured and
+sent again) verifies too: it repeats a key, which a receiver acting once per key
+ignores, as it ignores the repeats of at-least-once delivery.
+
+Any 2xx answer delivers the notice. Anything else (a refused or reset connection, a
+timeout, a 3xx, 4xx or 5xx answer) is retried ``attempts`` times in all, pausing
+``backoff`` seconds, doubled after each failure up to ``max_backoff`` (longer when a 429
+or 503 answer's ``Retry-After`` asks so, within ``max_backoff``); then the handler raises
+``Undeliverable`` and the subscription keeps the notice as a dead letter. Redirects are
+not followed: a notice goes to the URL it was given or nowhere. Only the standard library
+is used (urllib); proxies come from the environment (``HTTPS_PROXY``, ``NO_PROXY``), as
+for any urllib client.
+"""
+
+import hashlib
+import hmac
+import http.client
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from resilience.adapters.subscriptions import Undeliverable
+from resilience.adapters.viewstore import dumps
+from resilience.domain.validation import check_instance, check_text, check_wait, check_whole
+from resilience.errors import InvalidInputError
+
+SIGNATURE = "X-Resilience-Signature"
+KEY = "X-Resilience-Key"
+KIND = "X-Resilience-Kind"
+ATTEMPT = "X-Resilience-Attempt"
+
+
+class Deliverable(Protocol):
+    """What a webhook sends: a notice (resilience.services.notifications.Notice)."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    def to_dict(self) -> Mapping[str, Any]: ...
+
+
+def sign(secret: str | bytes, body: bytes) -> str:
+    """The signature header's value for ``body``: ``sha256=`` and the hex HMAC-SHA256."""
+    key = secret.encode("utf-8") if isinstance(secret, str) else secret
+    return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def verify(secret: str | bytes, body: bytes, signature: str | None) -> bool:
+    """Whether ``signature`` (the header's value, None if absent) signs ``body`` under
+    ``secret``: what a receiver checks before it trusts a request."""
+    return signature is not None and hmac.compare_digest(sign(secret, body), signature)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer like any other non-2xx: not followed."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class _Failed(Exception):
+    """One attempt failed: why, and how long the server asked us to wait (if it did)."""
+
+    def __init__(self, why: str, retry_after: float | None = None) -> None:
+        super().__init__(why)
+        self.retry_after = retry_after
+
+
+def _retry_after(error: urllib.error.HTTPError) -> float | None:
+    if error.code not in (429, 503):
+        return None
+    value = error.headers.get("Retry-After") if error.headers is not None else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date: the usual backoff applies
+
+
+def shown_url(url: str) -> str:
+    """A URL as messages show it: without its user, password or query (they may hold
+    credentials)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+class Webhook:
+    """A subscription handler POSTing each notice to ``url``, signed with ``secret``
+    (see the module docstring): ``engine.subscribe("app", Webhook(url, secret))``.
+
+    ``attempts`` (1 to 100) tries in all before the notice becomes a dead letter;
+    ``backoff`` seconds before the second, doubled each time up to ``max_backoff``;
+    ``timeout`` seconds per attempt (connecting and reading); ``sleep`` pauses between
+    attempts (``time.sleep``; a test passes its own). InvalidInputError for a URL that is
+    not http(s) with a host, an empty secret, or numbers out of range.
+    """
+
+    def __init__(self, url: str, secret: str | bytes, *, attempts: int = 5,
+                 backoff: float = 1.0, max_backoff: float = 60.0, timeout: float = 10.0,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        check_text(url, "url", 2000)
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InvalidInputError(f"a webhook's url must be http:// or https:// with a "
+                                    f"host, got {shown_url(url)!r}")
+        if isinstance(secret, str):
+            secret = check_text(secret, "secret", 1000).encode("utf-8")
+        check_instance(secret, "secret", bytes)
+        if not secret:
+            raise InvalidInputError("a webhook's secret must not be empty")
+        if not callable(sleep):
+            raise InvalidInputError("sleep must be a function of a number of seconds")
+        self.url = url
+        self._secret = secret
+        self.attempts = check_whole(attempts, "attempts", 1, 100)
+        self.backoff = check_wait(backoff, "backoff")
+        self.max_backoff = check_wait(max_backoff, "max_backoff")
+        self.timeout = check_wait(timeout, "timeout")
+        self._sleep = sleep
+        self._opener = urllib.request.build_opener(_NoRedirect())
+
+    def __repr__(self) -> str:
+        return f"Webhook({shown_url(self.url)!r})"  # never the secret, nor the URL's query
+
+    def body(self, notice: Deliverable) -> bytes:
+        """The bytes POSTed for ``notice``: its ``to_dict()`` as JSON."""
+        return dumps(dict(notice.to_dict())).encode("utf-8")
+
+    def __call__(self, notice: Deliverable) -> None:
+        """POST the notice until it is taken; Undeliverable after ``attempts`` failures."""
+        body = self.body(notice)
+        headers = {"Content-Type": "application/json; charset=utf-8",
+                   "User-Agent": "resilience-webhook", KEY: notice.key, KIND: notice.kind,
+                   SIGNATURE: sign(self._secret, body)}
+        pause = self.backoff
+        for attempt in range(1, self.attempts + 1):
+            try:
+                self._post(body, {**headers, ATTEMPT: str(attempt)})
+                return
+            except _Failed as failure:
+                if attempt == self.attempts:
+                    raise Undeliverable(f"{shown_url(self.url)}: {failure} (after "
+                                        f"{attempt} attempts)", attempts=attempt) from None
+                wait = max(pause, failure.retry_after or 0.0)
+                self._sleep(min(wait, self.max_backoff))
+                pause = min(pause * 2, self.max_backoff)
+
+    def _post(self, body: bytes, headers: dict[str, str]) -> None:
+        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+        try:
+            with self._opener.open(request, timeout=self.timeout) as response:
+                response.read(65536)  # the answer is not used; read some so the
+                # connection ends cleanly for servers that wait for it
+                status = response.status
+        except urllib.error.HTTPError as error:
+            with error:
+                raise _Failed(f"HTTP {error.code} {error.reason}",
+                              _retry_after(error)) from None
+        except urllib.error.URLError as error:
+            raise _Failed(f"cannot connect: {error.reason}") from None
+        except (OSError, http.client.HTTPException) as error:  # timeouts, resets
+            raise _Failed(f"{type(error).__name__}: {error}".rstrip(": ")) from None
+        if not 200 <= status < 300:
+            raise _Failed(f"HTTP {status}")

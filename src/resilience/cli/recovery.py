@@ -1,0 +1,53 @@
+"""Subcommand: an incident's linked recovery (``resilience recovery INCIDENT --db X``): the
+orders and improvement items linked to it, where each stands, and when it was recovered
+(resilience.metrics.recovery has the rule; engine.recovery reads it)."""
+
+import argparse
+from datetime import UTC, datetime, tzinfo
+
+from resilience.cli.common import Command, _cut, _existing, _uuid, _zone
+from resilience.metrics.recovery import Recovery
+
+
+def register(command: Command) -> None:
+    """Add this module's subcommand (see Command)."""
+    recovery = command("recovery", "an incident's linked recovery work and when it was "
+                       "recovered", _recovery)
+    recovery.add_argument("incident", help="the incident's id")
+    recovery.add_argument("--as-of", help="what had happened by then (ISO date-time, or a "
+                          "time of day on the incident's date)")
+    recovery.add_argument("--known-at", help="only what had been recorded by then")
+    recovery.add_argument("--tz", help="show times in this zone (default: the detection's "
+                          "offset)")
+
+
+def _recovery(args: argparse.Namespace) -> int:
+    incident = _uuid(args.incident, "incident id")
+    with _existing(args.db) as engine:
+        detected = engine.recovery(incident).detected_at
+        zone = _zone(args.tz) if args.tz else detected.tzinfo or UTC
+        on = detected.astimezone(zone).date()
+        recovery = engine.recovery(incident, as_of=_cut(args.as_of, zone, on),
+                                   known_at=_cut(args.known_at, zone, on))
+    print(format_recovery(recovery, zone))
+    return 0
+
+
+def format_recovery(recovery: Recovery, tz: tzinfo | None = None) -> str:
+    """The recovery as text (times in ``tz``, by default as recorded): one line per link,
+    then when (or whether) the incident was recovered."""
+    def moment(value: datetime) -> str:
+        return f"{value.astimezone(tz) if tz else value:%Y-%m-%d %H:%M}"
+
+    lines = [f"Incident {recovery.incident_id}: detected {moment(recovery.detected_at)}"]
+    if not recovery.links:
+        lines.append("No recovery work linked.")
+    for link in recovery.links:
+        lines.append(f"  linked {moment(link.linked_at)}: {link.purpose} ({link.kind} "
+                     f"{link.linked_id}): {link.describe()}")
+    if recovery.recovered_at is not None and recovery.duration is not None:
+        lines.append(f"Recovered {moment(recovery.recovered_at)}, "
+                     f"{recovery.duration.total_seconds() / 3600:.1f} h after detection.")
+    elif recovery.links:
+        lines.append(f"Not recovered yet: {len(recovery.pending)} link(s) pending.")
+    return "\n".join(lines)

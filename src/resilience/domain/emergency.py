@@ -1,0 +1,377 @@
+"""The emergency aggregate: a community or one grid switched from peacetime into an
+emergency, its teams mobilised member by member, and its return to normal order.
+
+declared -> mobilisation called (any number of times) -> each member acknowledges and
+arrives at a post -> ended ("return to normal order"), with notes and corrections.
+
+Rules, over effective times (corrections applied):
+
+- nothing happens before the declaration;
+- a member is called up once (a later call-up calls only people not yet called), and
+  acknowledges and arrives at most once each, never before the call-up that called them;
+  an arrival is never before the member's acknowledgement (a member who turns up
+  unannounced has answered by arriving: the acknowledgement is not required);
+- the end is the emergency's last fact: nothing (but a correction) is dated after it.
+  An ended emergency accepts corrections and late records (call-ups, answers, arrivals,
+  notes) dated at or before its end; it is never reopened: a new emergency is declared.
+
+The emergency is **in force** from its declaration (inclusive) to its end (exclusive):
+``in_force(at)``. Who is called up is the roster's answer at the call-up's moment,
+worked out by the service (resilience.services.emergencies), and recorded on the fact, so
+the record says who was asked whatever the roster says later.
+"""
+
+import itertools
+from collections.abc import Iterable
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from resilience.domain.base import Context, Correction, FactAggregate, personal_data
+from resilience.domain.validation import check_items, check_moment, check_uuid, require_text
+from resilience.domain.values import ROSTER_ROLES, Role, parse_enum
+from resilience.errors import InvalidInputError, InvalidTransitionError
+
+
+class EmergencyKind(StrEnum):
+    """What the emergency is."""
+
+    FLOOD = "flood"
+    EPIDEMIC = "epidemic"
+    MAJOR_FIRE = "major_fire"
+    POWER_CUT = "power_cut"
+    STORM = "storm"
+    EARTHQUAKE = "earthquake"
+    OTHER = "other"
+
+
+NORMAL_ORDER = "return to normal order"
+"""The usual reason an emergency ends with."""
+
+
+def parse_teams(teams: object) -> tuple[Role, ...]:
+    """The teams a call-up names: a non-empty list or tuple of roster roles (Role or its
+    text), each once, in the order given; InvalidInputError otherwise."""
+    parsed = check_items(teams, "teams", lambda value, name: parse_enum(Role, value, name))
+    if not parsed:
+        raise InvalidInputError("teams must name at least one roster role")
+    for role in parsed:
+        if role not in ROSTER_ROLES:
+            raise InvalidInputError(f"teams are roster roles: {role.value} is held by nobody "
+                                    "on the roster")
+    if len(set(parsed)) != len(parsed):
+        raise InvalidInputError("teams names a role twice")
+    return parsed
+
+
+class Emergency(FactAggregate):
+    """One emergency in one community (or one of its grids), from declaration to its end."""
+
+    TOPIC = "resilience.emergency:Emergency"
+    kind = "emergency"
+    beginning = "the declaration"
+
+    community_id: UUID
+    area_id: str | None
+    """The grid in emergency (None: the whole community)."""
+    emergency_kind: EmergencyKind
+    reason: str
+    calls: dict[int, tuple[Role, ...]]
+    """Version of each call-up -> the teams it called."""
+    called: dict[str, int]
+    """Person -> version of the call-up that called them, in the order they were called."""
+    acknowledged: dict[str, int]
+    """Person -> version of their acknowledgement."""
+    arrived: dict[str, int]
+    """Person -> version of their arrival."""
+    posts: dict[str, str]
+    """Person -> the post they arrived at."""
+    ended: int | None
+    """Version of the end (None while in force)."""
+    end_reason: str | None
+
+    class Event(FactAggregate.Event):
+        TOPIC = "resilience.emergency:Event"
+        aggregate_kind = "emergency"
+
+    class Declared(Event, FactAggregate.Created):
+        """The community (``area_id`` None) or one grid was switched into an emergency."""
+
+        TOPIC = "resilience.emergency:Declared"
+        personal = personal_data({"reason": "actor"})
+        noun = "declaration"
+        step = True
+        notice = "emergency.declared"
+        community_id: UUID
+        area_id: str | None
+        kind: EmergencyKind
+        reason: str
+
+        def apply(self, aggregate: "Emergency") -> None:
+            aggregate.community_id = self.community_id
+            aggregate.area_id = self.area_id
+            aggregate.emergency_kind = self.kind
+            aggregate.reason = self.reason
+
+        def describe(self) -> str:
+            where = f"grid {self.area_id}" if self.area_id is not None else "the community"
+            return f"{self.kind.value.replace('_', ' ')} emergency declared in {where}: " \
+                   f"{self.reason}"
+
+        def detail(self) -> Any:
+            return self.reason
+
+    Created = Declared  # see Incident.Created
+
+    class MobilisationCalled(Event):
+        """``teams`` were called up: ``members`` are who held those roles then."""
+
+        TOPIC = "resilience.emergency:MobilisationCalled"
+        noun = "call-up"
+        notice = "emergency.mobilised"
+        teams: tuple[Role, ...]
+        members: tuple[str, ...]
+
+        def apply(self, aggregate: "Emergency") -> None:
+            aggregate.calls[self.originator_version] = self.teams
+            for member in self.members:
+                aggregate.called[member] = self.originator_version
+
+        def describe(self) -> str:
+            teams = ", ".join(team.value.replace("_", " ") for team in self.teams)
+            return f"mobilisation called ({teams}): {', '.join(self.members)}"
+
+        def detail(self) -> Any:
+            return [[team.value for team in self.teams], list(self.members)]
+
+    class MemberAcknowledged(Event):
+        """A member called up answered: they are coming."""
+
+        TOPIC = "resilience.emergency:MemberAcknowledged"
+        noun = "acknowledgement"
+        person_id: str
+
+        def apply(self, aggregate: "Emergency") -> None:
+            aggregate.acknowledged[self.person_id] = self.originator_version
+
+        def describe(self) -> str:
+            return f"{self.person_id} acknowledged the call-up"
+
+        def detail(self) -> Any:
+            return self.person_id
+
+    class MemberArrived(Event):
+        """A member called up arrived at their ``post``."""
+
+        TOPIC = "resilience.emergency:MemberArrived"
+        personal = personal_data({"post": "actor"})
+        noun = "arrival"
+        person_id: str
+        post: str
+
+        def apply(self, aggregate: "Emergency") -> None:
+            aggregate.arrived[self.person_id] = self.originator_version
+            aggregate.posts[self.person_id] = self.post
+
+        def describe(self) -> str:
+            return f"{self.person_id} arrived at {self.post}"
+
+        def detail(self) -> Any:
+            return [self.person_id, self.post]
+
+    class Ended(Event):
+        """The emergency ended: the community (or grid) is back in peacetime."""
+
+        TOPIC = "resilience.emergency:Ended"
+        personal = personal_data({"reason": "actor"})
+        noun = "end"
+        step = True
+        notice = "emergency.ended"
+        reason: str
+
+        def apply(self, aggregate: "Emergency") -> None:
+            aggregate.ended = self.originator_version
+            aggregate.end_reason = self.reason
+
+        def describe(self) -> str:
+            return f"emergency ended: {self.reason}"
+
+        def detail(self) -> Any:
+            return self.reason
+
+    class NoteAdded(Event):
+        TOPIC = "resilience.emergency:NoteAdded"
+        personal = personal_data({"text": "actor"})
+        text: str
+
+        def describe(self) -> str:
+            return f"note: {self.text}"
+
+    class TimeCorrected(Event, FactAggregate.TimeCorrected):
+        TOPIC = "resilience.emergency:TimeCorrected"
+
+    class DetailsCorrected(Event, FactAggregate.DetailsCorrected):
+        TOPIC = "resilience.emergency:DetailsCorrected"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = {}
+        self.called = {}
+        self.acknowledged = {}
+        self.arrived = {}
+        self.posts = {}
+        self.ended = None
+        self.end_reason = None
+
+    # Creation -----------------------------------------------------------------
+
+    @classmethod
+    def declare(cls, ctx: Context, *, emergency_id: UUID, community_id: UUID,
+                area_id: str | None, kind: EmergencyKind | str, reason: str) -> "Emergency":
+        """Switch the community (``area_id`` None) or one of its grids into an emergency
+        (the service checks the grid is one of the community's)."""
+        check_uuid(community_id, "community_id")
+        return cls._create(
+            cls.Declared, id=emergency_id, timestamp=ctx.recorded_at,
+            occurred_at=ctx.occurred_at, actor=ctx.actor, command_id=ctx.command_id,
+            community_id=community_id,
+            area_id=None if area_id is None else require_text(area_id, "area_id"),
+            kind=parse_enum(EmergencyKind, kind, "kind"),
+            reason=require_text(reason, "reason"))
+
+    # Queries ------------------------------------------------------------------
+
+    @property
+    def declared_at(self) -> datetime:
+        return self.occurred[1]
+
+    @property
+    def ended_at(self) -> datetime | None:
+        return None if self.ended is None else self.occurred[self.ended]
+
+    def in_force(self, at: datetime) -> bool:
+        """Was the emergency in force at ``at`` (declared by then, not yet ended)?"""
+        check_moment(at, "at", query=True)
+        ended = self.ended_at
+        return self.declared_at <= at and (ended is None or at < ended)
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        """Everyone called up, in the order they were called."""
+        return tuple(self.called)
+
+    # Commands -----------------------------------------------------------------
+
+    def call_up(self, ctx: Context, teams: Iterable[Role], members: Iterable[str]) -> None:
+        """Record a call-up of ``teams``, which gave ``members`` (people not yet called)."""
+        teams = parse_teams(teams)
+        members = check_items(members, "members", require_text)
+        self._after_beginning(ctx)
+        self._check_writable(self.MobilisationCalled, ctx.occurred_at)
+        if not members:
+            raise InvalidTransitionError(
+                f"nobody to call up: no one held {', '.join(t.value for t in teams)} in the "
+                f"emergency's area at {ctx.occurred_at.isoformat()} who was not called already")
+        if len(set(members)) != len(members):
+            raise InvalidInputError("members names a person twice")
+        again = [m for m in members if m in self.called]
+        if again:
+            raise InvalidTransitionError(f"already called up: {', '.join(again)}")
+        self._trigger(self.MobilisationCalled, ctx, teams=teams, members=members)
+
+    def acknowledge(self, ctx: Context, person_id: str) -> None:
+        """Record that a member called up answered the call."""
+        person_id = self._member(person_id)
+        if person_id in self.acknowledged:
+            raise InvalidTransitionError(f"{person_id} already acknowledged")
+        self._after_call(ctx, person_id)
+        arrival = self.arrived.get(person_id)
+        if arrival is not None and ctx.occurred_at > self.occurred[arrival]:
+            raise InvalidTransitionError(
+                f"{person_id} arrived at {self.occurred[arrival].isoformat()}: an "
+                "acknowledgement can't come after the arrival")
+        self._trigger(self.MemberAcknowledged, ctx, person_id=person_id)
+
+    def arrive(self, ctx: Context, person_id: str, post: str) -> None:
+        """Record that a member called up arrived at ``post``."""
+        person_id = self._member(person_id)
+        post = require_text(post, "post")
+        if person_id in self.arrived:
+            raise InvalidTransitionError(f"{person_id} already arrived")
+        self._after_call(ctx, person_id)
+        answer = self.acknowledged.get(person_id)
+        if answer is not None:
+            self._not_before(ctx, answer, f"{person_id}'s acknowledgement")
+        self._trigger(self.MemberArrived, ctx, person_id=person_id, post=post)
+
+    def end(self, ctx: Context, reason: str) -> None:
+        """End the emergency: back to peacetime. Dated no earlier than any of its facts."""
+        reason = require_text(reason, "reason")
+        if self.ended is not None:
+            raise InvalidTransitionError(
+                f"the emergency already ended at {self.occurred[self.ended].isoformat()}")
+        latest = max(self._facts(), key=lambda v: self.occurred[v])
+        self._not_before(ctx, latest,
+                         f"the emergency's {self._noun_of(latest) or 'note'} (fact {latest})")
+        self._trigger(self.Ended, ctx, reason=reason)
+
+    def add_note(self, ctx: Context, text: str) -> None:
+        text = require_text(text, "text")
+        self._after_beginning(ctx)
+        self._trigger(self.NoteAdded, ctx, text=text)
+
+    # Invariants ---------------------------------------------------------------
+
+    def _member(self, person_id: str) -> str:
+        person_id = require_text(person_id, "person_id")
+        if person_id not in self.called:
+            raise InvalidTransitionError(f"{person_id} was not called up in this emergency")
+        return person_id
+
+    def _after_call(self, ctx: Context, person_id: str) -> None:
+        self._not_before(ctx, self.called[person_id], f"{person_id}'s call-up")
+
+    def _facts(self) -> list[int]:
+        """Versions of the facts that are no correction."""
+        return [v for v, fact in self.fact_types.items() if not issubclass(fact, Correction)]
+
+    def _closure(self) -> int | None:
+        return self.ended
+
+    def _closed_as(self) -> str:
+        return "ended"
+
+    def _check_writable(self, event_class: type[Any], at: datetime) -> None:
+        """The amendment rule, worded for an emergency, which is never reopened."""
+        ended = self.ended_at
+        if ended is None or issubclass(event_class, Correction):
+            return
+        if event_class.step:
+            raise InvalidTransitionError(
+                f"the emergency ended at {ended.isoformat()}: it can't end again; declare a "
+                "new emergency")
+        if at > ended:
+            raise InvalidTransitionError(
+                f"the emergency ended at {ended.isoformat()}: a fact dated after that "
+                f"({at.isoformat()}) belongs to a new emergency; facts dated at or before "
+                "it are recorded as amendments")
+
+    def _check_times(self, times: dict[int, datetime]) -> None:
+        self._check_beginning(times)
+        for person, call in self.called.items():
+            answers = [v for v in (self.acknowledged.get(person), self.arrived.get(person))
+                       if v is not None]
+            for earlier, later in itertools.pairwise([call, *answers]):
+                if times[later] < times[earlier]:
+                    raise InvalidTransitionError(
+                        f"{person}'s {self._noun_of(later)} would precede their "
+                        f"{self._noun_of(earlier)}: times can't go backwards")
+        if self.ended is not None:
+            end = times[self.ended]
+            late = [v for v in self._facts() if times[v] > end]
+            if late:
+                raise InvalidTransitionError(
+                    f"the emergency's end ({end.isoformat()}) would precede "
+                    f"{', '.join(self._name_of(v) for v in late)} (fact "
+                    f"{', '.join(map(str, late))}): the end is its last fact")

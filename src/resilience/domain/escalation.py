@@ -1,0 +1,451 @@
+"""Escalation policies: what must happen to a case by when, and who is told if it doesn't.
+
+A **deadline** names the case milestones that meet it (``expect``: any one of them, by
+the names the event classes declare, e.g. ``"acknowledged"``, ``"first_on_scene"``, an
+order's ``"accepted"``) and when it falls due: ``within`` a duration of the case's
+beginning (detection; placement for an order), or (orders) ``from_expected``, at the
+order's ``expected_by``. It applies to the incidents of its ``types`` and ``severities``
+(as classified when it falls due; empty: all) or the orders of its ``categories``. Its
+**levels** fall due in turn, ``after`` the deadline (level 0: at it), each telling its
+recipients: a roster role resolved at that moment, or the community's subdistrict or
+district.
+
+**Cycles.** A deadline whose every milestone comes again after a reopening (a responder
+dispatched, en route or on scene, a containment, a resolution, a closure; an order's
+dispatch or completion) applies to every cycle of the case, each from its own beginning
+(the reopening). One that expects a milestone a case reaches once (reported,
+acknowledged; an order's acceptance or rejection) or runs from ``expected_by`` applies to
+cycle 0 alone, and any fact of the case meets it.
+
+**When it is needed.** A deadline level is *needed* (``DeadlineState.needed``) when, by
+effective times, at its due time no fact meeting the deadline had happened in its cycle
+and the cycle had not ended (an incident's resolution or closure; an order's completion,
+cancellation or rejection). It is *due* to the watch (``DeadlineState.due(now)``) when its
+time has come, no meeting fact and no ending is recorded (whenever it is dated), and no
+escalation for it is recorded: a fact recorded late still stops an escalation, which the
+review then grades as missed. Emergency deadlines (``EscalationPolicy.emergency``) are
+those of the cases that began while their community or grid was in an emergency.
+
+A policy is a value: built from Python or read from JSON (``EscalationPolicy.from_dict``,
+``from_json``), strictly: a wrong type, a missing or unknown key, a milestone the subject
+doesn't have is an InvalidInputError naming the deadline, never a policy that quietly
+means something else (the form: resilience.domain.escalation_json). Durations in JSON
+are minutes; in Python, timedeltas of whole seconds. Whom a level tells is worked out
+when it falls due (resilience.domain.recipients).
+"""
+
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Literal, cast
+from uuid import UUID
+
+from attrs import field, frozen
+
+from resilience.domain.base import Correction, FactAggregate, FactTime, happening_order, in_cycles
+from resilience.domain.escalation_json import DeadlineFields, policy_fields, read_json
+from resilience.domain.incident import Incident
+from resilience.domain.service import ServiceOrder
+from resilience.domain.validation import (
+    MAX_DURATION,
+    check_bool,
+    check_duration,
+    check_instance,
+    check_items,
+    require_text,
+    shown,
+)
+from resilience.domain.values import (
+    MAX_LEVEL,
+    Actor,
+    IncidentType,
+    Role,
+    Severity,
+    parse_enum,
+)
+from resilience.errors import InvalidInputError
+
+WATCH = Actor("resilience-watch", Role.SYSTEM)
+"""Who records escalations: the engine's watch, not a person (its facts' delay from their
+due time is the watch's lag, graded in reviews, not a late record)."""
+
+Subject = Literal["incident", "order"]
+Body = Literal["subdistrict", "district"]
+Case = Incident | ServiceOrder
+
+SUBJECTS: Mapping[str, type[Incident] | type[ServiceOrder]] = {
+    "incident": Incident, "order": ServiceOrder}
+BODIES: tuple[str, ...] = ("subdistrict", "district")
+RECIPIENT_ROLES = (Role.GRID_LEADER, Role.GRID_WORKER, Role.BUILDING_LEADER, Role.UNIT_LEADER,
+                   Role.COMMUNITY_STAFF, Role.SQUAD_MEMBER, Role.VOLUNTEER)
+"""The roster roles an escalation can tell: the first four for the case's own grid,
+building or unit, the others every holder."""
+
+RECURRING: tuple[type[FactAggregate.Event], ...] = (
+    Incident.ResponderDispatched, Incident.ResponderEnRoute, Incident.ResponderOnScene,
+    Incident.Contained, Incident.Resolved, Incident.Closed,
+    ServiceOrder.Dispatched, ServiceOrder.Completed)
+"""The facts a reopening starts again (as the metrics' cycles count them): a deadline
+expecting only these applies to every cycle."""
+ENDINGS: tuple[type[FactAggregate.Event], ...] = (
+    Incident.Resolved, Incident.Closed,
+    ServiceOrder.Completed, ServiceOrder.Cancelled, ServiceOrder.Rejected)
+"""The facts after which nobody need act on the cycle: no deadline is needed after them."""
+MAX_NAME = 100
+"""Most characters in a deadline's name (it is part of the escalation's command id)."""
+
+
+def milestone_classes(subject: str) -> dict[str, tuple[type[FactAggregate.Event], ...]]:
+    """Each milestone name a deadline on ``subject`` may expect -> the event classes
+    marking it (their ``milestone`` or ``last_milestone``); the beginning is left out."""
+    found: dict[str, list[type[FactAggregate.Event]]] = {}
+    for event in SUBJECTS[subject].event_classes():
+        if issubclass(event, FactAggregate.Created):
+            continue
+        for milestone in (event.milestone, event.last_milestone):
+            if milestone is not None:
+                found.setdefault(milestone.name, []).append(event)
+    return {name: tuple(classes) for name, classes in found.items()}
+
+
+_MILESTONES = {subject: milestone_classes(subject) for subject in SUBJECTS}
+
+
+def _whole_seconds(value: object, name: str, *, low: timedelta) -> timedelta:
+    duration = check_duration(value, name)
+    if duration < low or duration.microseconds:
+        raise InvalidInputError(f"{name} must be a whole number of seconds, at least "
+                                f"{low.total_seconds():g} s, got {duration}")
+    return duration
+
+
+def _role(value: object) -> Role | None:
+    """A recipient's role: a Role, or its value as text (``"grid_leader"``)."""
+    return None if value is None else parse_enum(Role, value, "a recipient's role")
+
+
+@frozen
+class Recipient:
+    """Who a level tells: a roster ``role`` (resolved at the moment the level is due) or a
+    ``body``, ``"subdistrict"`` or ``"district"`` (the community's own): exactly one."""
+
+    role: Role | None = field(default=None, converter=_role)
+    body: Body | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if (self.role is None) == (self.body is None):
+            raise InvalidInputError("a recipient is a role or a body: exactly one of them")
+        if self.role is not None and self.role not in RECIPIENT_ROLES:
+            raise InvalidInputError(
+                f"a recipient's role must be one of "
+                f"{', '.join(r.value for r in RECIPIENT_ROLES)}; got {shown(self.role)}")
+        if self.body is not None and (type(self.body) is not str or self.body not in BODIES):
+            raise InvalidInputError(f"a recipient's body must be one of {', '.join(BODIES)}; "
+                                    f"got {shown(self.body)}")
+
+    def to_dict(self) -> dict[str, str]:
+        return {"role": self.role.value} if self.role is not None else {"body": str(self.body)}
+
+
+def _recipients(value: object) -> tuple[Recipient, ...]:
+    found = check_items(value, "notify",
+                        lambda item, what: check_instance(item, what, Recipient))
+    if not found:
+        raise InvalidInputError("notify must name at least one recipient")
+    if len(set(found)) != len(found):
+        raise InvalidInputError("notify names a recipient twice")
+    return found
+
+
+@frozen
+class Level:
+    """One step of a deadline's escalation: ``after`` the deadline (level 0: zero), tell
+    ``notify``."""
+
+    after: timedelta = field()
+    notify: tuple[Recipient, ...] = field(converter=_recipients)
+
+    @after.validator
+    def _check_after(self, _: object, value: object) -> None:
+        _whole_seconds(value, "a level's after", low=timedelta(0))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"after_minutes": _minutes(self.after),
+                "notify": [r.to_dict() for r in self.notify]}
+
+
+def _minutes(duration: timedelta) -> int | float:
+    minutes = duration / timedelta(minutes=1)
+    return int(minutes) if minutes.is_integer() else minutes
+
+
+def _enum_items(enum: Any, value: object, name: str) -> tuple[Any, ...]:
+    found = check_items(value, name, lambda item, what: parse_enum(enum, item, what))
+    if len(set(found)) != len(found):
+        raise InvalidInputError(f"{name} repeats an item")
+    return found
+
+
+@frozen(init=False)
+class Deadline:
+    """What must happen to a case by when (see the module docstring), and its levels."""
+
+    name: str
+    subject: Subject
+    expect: tuple[str, ...]
+    within: timedelta | None = None
+    from_expected: bool = False
+    levels: tuple[Level, ...] = ()
+    types: tuple[IncidentType, ...] = ()
+    severities: tuple[Severity, ...] = ()
+    categories: tuple[str, ...] = ()
+
+    def __init__(self, name: str, subject: Subject, expect: Sequence[str], *,
+                 within: timedelta | None = None, from_expected: bool = False,
+                 levels: Sequence[Level] = (), types: Sequence[IncidentType | str] = (),
+                 severities: Sequence[Severity | str] = (),
+                 categories: Sequence[str] = ()) -> None:
+        name = require_text(name, "a deadline's name")
+        if len(name) > MAX_NAME or "/" in name:
+            raise InvalidInputError(f"a deadline's name has at most {MAX_NAME} characters and "
+                                    f"no '/' (it is part of a command id); got {shown(name)}")
+        if subject not in SUBJECTS:
+            raise InvalidInputError(f"deadline {name}: subject must be incident or order, got "
+                                    f"{shown(subject)}")
+        try:
+            values = _checked(subject, expect, within, from_expected, levels, types,
+                              severities, categories)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"deadline {name}: {exc}") from None
+        self.__attrs_init__(name=name, subject=subject, **values)
+
+    @property
+    def recurring(self) -> bool:
+        """Does it apply to every cycle (each from its reopening), or to cycle 0 alone?"""
+        return not self.from_expected and all(
+            set(_MILESTONES[self.subject][name]) <= set(RECURRING) for name in self.expect)
+
+    def meeting(self) -> tuple[type[FactAggregate.Event], ...]:
+        """The event classes whose facts meet the deadline."""
+        return tuple(c for name in self.expect for c in _MILESTONES[self.subject][name])
+
+    def applies(self, case: Case, at: datetime) -> bool:
+        """Does the deadline apply to ``case``, as it was classified at ``at``?"""
+        if isinstance(case, ServiceOrder):
+            return not self.categories or case.category in self.categories
+        incident_type, severity = _classification_at(case, at)
+        return ((not self.types or incident_type in self.types)
+                and (not self.severities or severity in self.severities))
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"name": self.name, "subject": self.subject,
+                                "expect": list(self.expect)}
+        if self.within is not None:
+            data["within_minutes"] = _minutes(self.within)
+        if self.from_expected:
+            data["from_expected"] = True
+        data["levels"] = [level.to_dict() for level in self.levels]
+        for key, items in (("types", self.types), ("severities", self.severities)):
+            if items:
+                data[key] = [item.value for item in items]
+        if self.categories:
+            data["categories"] = list(self.categories)
+        return data
+
+
+def _checked(subject: str, expect: object, within: object, from_expected: object,
+             levels: object, types: object, severities: object,
+             categories: object) -> dict[str, Any]:
+    known = _MILESTONES[subject]
+    expected = check_items(expect, "expect", require_text)
+    if not expected:
+        raise InvalidInputError("expect must name at least one milestone")
+    unknown = [name for name in expected if name not in known]
+    if unknown or len(set(expected)) != len(expected):
+        raise InvalidInputError(
+            f"expect must name {subject} milestones, each once ({', '.join(sorted(known))}); "
+            f"got {shown(list(expected))}")
+    check_bool(from_expected, "from_expected")
+    if (within is None) == (not from_expected):
+        raise InvalidInputError("a deadline falls due within a duration or from_expected: "
+                                "exactly one of them")
+    if from_expected and subject != "order":
+        raise InvalidInputError("only an order has an expected time (from_expected)")
+    due = None if within is None else _whole_seconds(within, "within", low=timedelta(0))
+    steps = check_items(levels, "levels", lambda item, what: check_instance(item, what, Level),
+                        most=MAX_LEVEL + 1)
+    if not steps:
+        raise InvalidInputError("a deadline needs at least one level")
+    if steps[0].after != timedelta(0):
+        raise InvalidInputError("level 0 falls due at the deadline: its after must be 0")
+    if any(later.after <= earlier.after for earlier, later in itertools.pairwise(steps)):
+        raise InvalidInputError("each level must fall due after the one before")
+    if (due or timedelta(0)) + steps[-1].after > MAX_DURATION:
+        raise InvalidInputError(f"the last level must fall due within {MAX_DURATION.days:,} "
+                                "days")
+    kinds = _enum_items(IncidentType, types, "types")
+    grades = _enum_items(Severity, severities, "severities")
+    sorts = check_items(categories, "categories", require_text)
+    if len(set(sorts)) != len(sorts):
+        raise InvalidInputError("categories repeats an item")
+    if subject == "order" and (kinds or grades):
+        raise InvalidInputError("types and severities are an incident's: an order's deadline "
+                                "takes categories")
+    if subject == "incident" and sorts:
+        raise InvalidInputError("categories are an order's: an incident's deadline takes "
+                                "types and severities")
+    return {"expect": expected, "within": within, "from_expected": from_expected,
+            "levels": steps, "types": kinds, "severities": grades, "categories": sorts}
+
+
+def _peacetime(value: object) -> tuple[Deadline, ...]:
+    return _deadlines(value, "deadlines")
+
+
+def _emergency(value: object) -> tuple[Deadline, ...] | None:
+    return None if value is None else _deadlines(value, "emergency")
+
+
+def _deadlines(value: object, name: str) -> tuple[Deadline, ...]:
+    found = check_items(value, name, lambda item, what: check_instance(item, what, Deadline))
+    names = [d.name for d in found]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InvalidInputError(f"{name}: deadline names must differ; {', '.join(twice)} "
+                                "repeats")
+    return found
+
+
+@frozen
+class EscalationPolicy:
+    """The deadlines of peacetime, and (``emergency``) those of the cases that begin while
+    their community or grid is in an emergency; None: the same as peacetime."""
+
+    deadlines: tuple[Deadline, ...] = field(converter=_peacetime)
+    emergency: tuple[Deadline, ...] | None = field(default=None, converter=_emergency)
+
+    def for_case(self, *, emergency: bool) -> tuple[Deadline, ...]:
+        """The deadlines of a case that began in an emergency, or in peacetime."""
+        return self.emergency if emergency and self.emergency is not None else self.deadlines
+
+    def to_dict(self) -> dict[str, Any]:
+        """The policy as JSON-ready data (``from_dict`` reads it back equal)."""
+        return {"deadlines": [d.to_dict() for d in self.deadlines],
+                "emergency": None if self.emergency is None
+                else [d.to_dict() for d in self.emergency]}
+
+    @classmethod
+    def from_dict(cls, data: object) -> "EscalationPolicy":
+        """A policy from ``to_dict``'s form, strictly (resilience.domain.escalation_json;
+        InvalidInputError naming what is wrong: ``escalation policy: deadline 2
+        (contained): ...``)."""
+        try:
+            peacetime, emergency = policy_fields(data, _deadline)
+            return cls(peacetime, emergency)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"escalation policy: {exc}") from None
+
+    @classmethod
+    def from_json(cls, text: str) -> "EscalationPolicy":
+        """A policy from JSON text (``from_dict``); duplicate keys and NaN are refused."""
+        return cls.from_dict(read_json(text))
+
+
+def _deadline(fields: DeadlineFields) -> Deadline:
+    """A deadline from what ``escalation_json`` read, each level numbered in refusals."""
+    levels = []
+    for number, (after, told) in enumerate(fields.levels):
+        try:
+            recipients = tuple(Recipient(role, cast(Body | None, body)) for role, body in told)
+            levels.append(Level(after, recipients))
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"level {number}: {exc}") from None
+    return Deadline(fields.name, cast(Subject, fields.subject), fields.expect,
+                    within=fields.within, from_expected=fields.from_expected, levels=levels,
+                    types=fields.types, severities=fields.severities,
+                    categories=fields.categories)
+
+
+# Where a case stands against its deadlines -------------------------------------------------
+
+
+@frozen
+class DeadlineState:
+    """One level of one deadline in one cycle of a case, as the case stands (effective
+    times, corrections applied; see the module docstring for needed and due)."""
+
+    subject_id: UUID
+    deadline: str
+    level: int
+    cycle: int
+    due_at: datetime
+    met_at: datetime | None
+    """Effective time of the earliest fact meeting the deadline in the cycle (None: none
+    is recorded)."""
+    ended_at: datetime | None
+    """Effective time of the cycle's ending (None: none is recorded)."""
+    escalated: int | None
+    """Version of the Escalated fact recorded for this level, if any."""
+    escalated_recorded_at: datetime | None
+
+    @property
+    def needed(self) -> bool:
+        """At ``due_at``, by effective times, the deadline was unmet and the cycle open."""
+        return ((self.met_at is None or self.met_at > self.due_at)
+                and (self.ended_at is None or self.ended_at > self.due_at))
+
+    def due(self, now: datetime) -> bool:
+        """What the watch raises at ``now``: due, with no meeting fact, no ending and no
+        escalation recorded."""
+        return (self.due_at <= now and self.met_at is None and self.ended_at is None
+                and self.escalated is None)
+
+
+def deadline_states(case: Case, policy: EscalationPolicy, *,
+                    emergency: bool) -> list[DeadlineState]:
+    """Every level of every deadline of ``policy`` that applies to ``case`` (the emergency
+    deadlines if it began in one), per cycle, in the policy's order, then by cycle and
+    level."""
+    check_instance(policy, "policy", EscalationPolicy)
+    kind = "incident" if isinstance(case, Incident) else "order"
+    facts = [FactTime(at, version) for version, at in case.occurred.items()
+             if not issubclass(case.fact_types[version], Correction)]
+    cycles = in_cycles(facts, lambda fact: bool(case.fact_types[fact.version].reopens))
+    states = []
+    for deadline in policy.for_case(emergency=emergency):
+        if deadline.subject != kind:
+            continue
+        meeting, spans = deadline.meeting(), cycles if deadline.recurring else [cycles[0]]
+        for number, cycle in enumerate(spans):
+            if deadline.from_expected:
+                assert isinstance(case, ServiceOrder)  # only orders have one
+                base = case.expected_by
+            else:
+                assert deadline.within is not None
+                base = cycle[0].occurred_at + deadline.within
+            if not deadline.applies(case, base):
+                continue
+            searched = cycle if deadline.recurring else facts
+            met = _earliest(case, searched, meeting)
+            ended = _earliest(case, cycle, ENDINGS)
+            for level, step in enumerate(deadline.levels):
+                escalated = case.escalations.get((deadline.name, number, level))
+                states.append(DeadlineState(
+                    case.id, deadline.name, level, number, base + step.after, met, ended,
+                    None if escalated is None else escalated[0],
+                    None if escalated is None else escalated[1]))
+    return states
+
+
+def _earliest(case: Case, facts: Iterable[FactTime],
+              classes: tuple[type[FactAggregate.Event], ...]) -> datetime | None:
+    found = [fact for fact in facts if issubclass(case.fact_types[fact.version], classes)]
+    return min(found, key=happening_order).occurred_at if found else None
+
+
+def _classification_at(incident: Incident, at: datetime) -> tuple[IncidentType, Severity]:
+    """The type and severity an incident had at ``at``: its last classification by then
+    (its detection's, if none happened by then)."""
+    before = [v for v in incident.classifications if incident.occurred[v] <= at] or [1]
+    latest = max(before, key=lambda v: happening_order(FactTime(incident.occurred[v], v)))
+    return incident.classifications[latest]

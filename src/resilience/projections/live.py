@@ -1,0 +1,56 @@
+"""The ``live`` view: which incidents and orders are open now, so the watch reads only those.
+
+One document per incident and order, keyed by its id: ``kind`` ``"incident"`` or
+``"order"`` while it is open, ``"ended"`` once it is not (an incident's closure; an
+order's completion, cancellation or rejection), open again after a reopening;
+``subject`` (what it is, ended or not), ``community``, and ``at``, its beginning
+(detection or placement, as corrected: epoch seconds). The views' index on (view, kind,
+at) then gives the open cases of a kind without reading the ended ones: a tick's work
+follows what is open, not the length of the history (resilience.services.deadlines).
+
+It only folds facts. Whether a deadline is due is decided by the watch, on the case as
+stored (``Store.current``), never here: a changed policy needs no rebuild.
+"""
+
+from typing import Any
+
+from resilience.domain.base import FactAggregate
+from resilience.domain.incident import Incident
+from resilience.domain.service import ServiceOrder
+from resilience.projections.base import Delivery, Doc, Docs
+
+ENDED = "ended"
+"""The kind of a live document whose case is closed, completed, cancelled or rejected."""
+
+
+class Live:
+    """Open incidents and orders (see the module docstring)."""
+
+    view = "live"
+
+    def apply(self, delivery: Delivery, docs: Docs) -> None:
+        event = delivery.event
+        match event:
+            case Incident.Detected() | ServiceOrder.Placed():
+                subject = delivery.owner
+                docs.put(delivery.key, {"kind": subject, "subject": subject,
+                                        "community": str(event.community_id),
+                                        "at": event.occurred_at.timestamp()})
+            case (Incident.Closed() | ServiceOrder.Completed() | ServiceOrder.Cancelled()
+                  | ServiceOrder.Rejected()):
+                self._set(delivery, docs, kind=ENDED)
+            case Incident.Reopened() | ServiceOrder.Reopened():
+                self._set(delivery, docs, kind=delivery.owner)
+            case FactAggregate.TimeCorrected() if event.corrects == 1 and delivery.owner in (
+                    "incident", "order"):
+                self._set(delivery, docs, at=event.corrected_to.timestamp())
+
+    @staticmethod
+    def _set(delivery: Delivery, docs: Docs, **changes: Any) -> None:
+        doc: Doc | None = docs.get(delivery.key)
+        if doc is None:
+            raise LookupError(f"the live view has no document {delivery.key} for version "
+                              f"{delivery.version}: it did not see the case's first fact; "
+                              "rebuild the views")
+        doc.update(changes)
+        docs.put(delivery.key, doc)

@@ -1,0 +1,242 @@
+"""Commands on emergencies (peacetime <-> emergency, mobilisation), and what is in force.
+
+Who is called up is the roster's answer at the call-up's moment (its ``occurred_at``),
+from the community as stored now: everyone holding one of the teams' roles then, for the
+whole community or (a grid's emergency) for an area within the grid or community-wide,
+who was not called up already. The members are recorded on the fact.
+
+``in_force`` answers from the emergencies as stored now (and the open batch's): it reads
+the community's emergencies only, found through the ``cases`` view (caught up first
+unless the engine reads stale views), so its cost follows the community's emergencies,
+never the length of the history.
+"""
+
+import copy
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from uuid import UUID, uuid4, uuid5
+
+from resilience.domain.base import Context
+from resilience.domain.emergency import NORMAL_ORDER, Emergency, EmergencyKind, parse_teams
+from resilience.domain.organisation import NAMESPACE, Community
+from resilience.domain.policy import Target
+from resilience.domain.validation import check_moment, check_text, check_uuid, shown
+from resilience.domain.values import Actor, AreaKind, Role
+from resilience.errors import InvalidInputError, NotFoundError
+from resilience.metrics.mobilisation import EmergencySituation, Mobilisation, emergency_at
+from resilience.review.situations import case_doc
+from resilience.services.core import EventStoreApplication, FactService, Receipt, Store
+from resilience.services.point_in_time import Cut, own_events
+from resilience.services.reports import Reports
+
+DEFAULT_TEAMS: tuple[Role, ...] = (Role.SQUAD_MEMBER, Role.VOLUNTEER)
+"""The teams a call-up calls unless told otherwise: the emergency squad and the volunteers."""
+
+
+def emergency_id_for(community: UUID, key: str) -> UUID:
+    """A stable emergency id from a caller's key (a scenario key, a command id...)."""
+    return uuid5(NAMESPACE, f"emergency/{community}/{key}")
+
+
+class Emergencies(FactService[Emergency]):
+    """``engine.emergencies``: declare, mobilise, end; what is in force, and how it went."""
+
+    aggregate_class = Emergency
+    name = "emergencies"
+
+    def __init__(self, store: Store, reports: Reports, app: EventStoreApplication) -> None:
+        super().__init__(store)
+        self._reports = reports
+        self._app = app
+
+    # Commands -----------------------------------------------------------------
+
+    def declare(
+        self, community_id: UUID, *, kind: EmergencyKind | str, reason: str, actor: Actor,
+        area_id: str | None = None, occurred_at: datetime | None = None,
+        emergency_id: UUID | None = None, command_id: str | None = None,
+    ) -> Receipt:
+        """Switch the community (``area_id`` None) or one of its grids into an emergency of
+        ``kind``, saying why. ``area_id`` must be one of the community's grids
+        (InvalidInputError). Emergencies may overlap (a flood and a power cut; the whole
+        community and one grid): each is its own, called up and ended on its own. A
+        repeated command (its ``command_id``) records nothing. The id is ``emergency_id``
+        if given, else ``emergency_id_for(community_id, command_id)`` with a command id,
+        else a random UUID."""
+        ctx = self._store.context(actor, occurred_at, command_id)
+        if emergency_id is not None and not isinstance(emergency_id, UUID):
+            raise InvalidInputError(f"emergency_id must be a UUID, got {shown(emergency_id)}")
+        with self._store.locked():  # the community as stored now, read once
+            org = self._store.current(Community, community_id)
+            if emergency_id is None:
+                emergency_id = emergency_id_for(org.id, command_id) if command_id else uuid4()
+            new_id = emergency_id
+
+            def build() -> Emergency:
+                # Decided on the area named, before it is checked: a refused caller learns
+                # nothing of the community's grids.
+                self._store.authorize("emergencies.declare", ctx, org, lambda _: _target(
+                    area_id if isinstance(area_id, str) else None))
+                if area_id is not None and org.area(check_text(
+                        area_id, "area_id")).kind is not AreaKind.GRID:
+                    raise InvalidInputError(f"{area_id} is not a grid of {org.name}: an "
+                                            "emergency covers the community or one grid")
+                return Emergency.declare(ctx, emergency_id=new_id, community_id=org.id,
+                                         area_id=area_id, kind=kind, reason=reason)
+
+            return self._store.create(Emergency, new_id, ctx, build)
+
+    def call_up(self, emergency_id: UUID, teams: Sequence[Role | str] = DEFAULT_TEAMS, *,
+                actor: Actor, occurred_at: datetime | None = None,
+                command_id: str | None = None) -> Receipt:
+        """Call up ``teams`` (roster roles; by default the squad and the volunteers): the
+        members are everyone holding one of those roles at that moment in the emergency's
+        area (module docstring) not called already; InvalidTransitionError if that is
+        nobody."""
+        def decide(emergency: Emergency, ctx: Context) -> None:
+            parsed = parse_teams(teams)
+            community = self._store.current(Community, emergency.community_id)
+            emergency.call_up(ctx, parsed, _members(community, emergency, parsed,
+                                                    ctx.occurred_at))
+
+        return self._run(emergency_id, actor, occurred_at, command_id, decide,
+                         command="call_up")
+
+    def acknowledge(self, emergency_id: UUID, person_id: str, *, actor: Actor,
+                    occurred_at: datetime | None = None,
+                    command_id: str | None = None) -> Receipt:
+        """Record that ``person_id``, called up, answered the call."""
+        return self._run(emergency_id, actor, occurred_at, command_id,
+                         lambda e, ctx: e.acknowledge(ctx, person_id), command="acknowledge",
+                         subject=person_id, subject_is="the member answering")
+
+    def arrive(self, emergency_id: UUID, person_id: str, post: str, *, actor: Actor,
+               occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:
+        """Record that ``person_id``, called up, arrived at ``post``."""
+        return self._run(emergency_id, actor, occurred_at, command_id,
+                         lambda e, ctx: e.arrive(ctx, person_id, post), command="arrive",
+                         subject=person_id, subject_is="the member arriving")
+
+    def end(self, emergency_id: UUID, reason: str = NORMAL_ORDER, *, actor: Actor,
+            occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:
+        """End the emergency: back to peacetime (dated no earlier than any of its facts)."""
+        return self._run(emergency_id, actor, occurred_at, command_id,
+                         lambda e, ctx: e.end(ctx, reason), command="end")
+
+    def add_note(self, emergency_id: UUID, text: str, *, actor: Actor,
+                 occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:
+        return self._run(emergency_id, actor, occurred_at, command_id,
+                         lambda e, ctx: e.add_note(ctx, text), command="add_note")
+
+    def _target(self, aggregate: Emergency, ctx: Context, subject: object,
+                area: object) -> Target:
+        called = frozenset(person for person, version in aggregate.called.items()
+                           if aggregate.occurred[version] <= ctx.occurred_at)
+        return _target(aggregate.area_id, subject if isinstance(subject, str) else None,
+                       called)
+
+    # Queries ------------------------------------------------------------------
+
+    def in_force(self, community_id: UUID, area_id: str | None,
+                 at: datetime) -> list[Emergency]:
+        """The emergencies covering ``area_id`` (any area of the community; None: the
+        community as a whole) at ``at``, by effective times, as stored now: those of the
+        whole community, and (for an area) those of the grid it is in; by declaration.
+        NotFoundError for an unknown community or area."""
+        return [copy.deepcopy(e)  # not the store's cached objects
+                for e in self._covering(community_id, area_id, at, strict=True)]
+
+    def in_emergency(self, community_id: UUID, area_id: str | None, at: datetime) -> bool:
+        """Is any emergency in force covering ``area_id`` at ``at`` (``in_force``)? What the
+        watch and the reviews ask of every case: an area the community does not know (a
+        record older than its areas) counts as somewhere in the community, covered by the
+        whole community's emergencies only, rather than stopping them."""
+        return bool(self._covering(community_id, area_id, at, strict=False))
+
+    def _covering(self, community_id: UUID, area_id: str | None, at: datetime, *,
+                  strict: bool) -> list[Emergency]:
+        check_moment(at, "at", query=True)
+        with self._store.locked():
+            community = self._store.current(Community, community_id)
+            grid = None
+            if area_id is not None:
+                try:
+                    grid = community.grid_of(check_text(area_id, "area_id"))
+                except NotFoundError:
+                    if strict:
+                        raise
+            found = [e for e in self._emergencies(community.id)
+                     if (e.area_id is None or e.area_id == grid) and e.in_force(at)]
+            return sorted(found, key=lambda e: (e.declared_at, str(e.id)))
+
+    def _emergencies(self, community_id: UUID) -> list[Emergency]:
+        """The community's emergencies as stored now, with the open batch's (hold the
+        store's lock)."""
+        self._reports.ready()
+        ids = {UUID(key): None for key, _ in self._reports.views.select(
+            "cases", "emergency", community=str(community_id))}
+        # The open batch's own emergencies are in no view yet (Store keeps them per thread).
+        ids.update((key, None) for key, held in self._store.held().items()
+                   if isinstance(held, Emergency))
+        emergencies = []
+        for emergency_id in ids:
+            emergency = self._store.current(Emergency, emergency_id)
+            if emergency.community_id == community_id:
+                emergencies.append(emergency)
+        return emergencies
+
+    def mobilisation(self, emergency_id: UUID, *, as_of: datetime | None = None,
+                     known_at: datetime | None = None) -> Mobilisation:
+        """How fast the emergency's people were mobilised (resilience.metrics.mobilisation):
+        called, answered and the share answered, arrived, time from the first call-up to
+        the first, half and all arrivals, declaration to the end; as of a cut if given,
+        from the emergency's own facts. NotFoundError if it had not been declared by then."""
+        return Mobilisation(self.situation(emergency_id, as_of=as_of, known_at=known_at))
+
+    def situation(self, emergency_id: UUID, *, as_of: datetime | None = None,
+                  known_at: datetime | None = None) -> EmergencySituation:
+        """One emergency as it stood at a cut (as now, by default), from its own facts."""
+        cut = Cut.of(as_of, known_at)
+        doc = case_doc(own_events(self._app, emergency_id, Emergency))
+        found = emergency_at(str(emergency_id), doc, as_of=cut.as_of, known_at=cut.known_at)
+        if found is None:
+            raise NotFoundError(f"emergency {emergency_id} is not in the record at that cut")
+        return found
+
+    def situations(self, community: UUID | None = None, *, as_of: datetime | None = None,
+                   known_at: datetime | None = None) -> list[EmergencySituation]:
+        """Every emergency (of one community, if given) declared by the cut, as it stood
+        then, by declaration; from the ``cases`` view."""
+        cut = Cut.of(as_of, known_at)
+        if community is not None:
+            check_uuid(community, "community")
+        self._reports.ready()
+        found = [situation for key, doc in self._reports.views.select(
+                     "cases", "emergency", community=None if community is None
+                     else str(community))
+                 if (situation := emergency_at(key, doc, as_of=cut.as_of,
+                                               known_at=cut.known_at)) is not None]
+        return sorted(found, key=lambda s: (s.declared_at, s.emergency_id))
+
+
+def _members(community: Community, emergency: Emergency, teams: Iterable[Role],
+             at: datetime) -> list[str]:
+    """Who the call-up calls (module docstring), in roster order, each once."""
+    wanted = set(teams)
+    members: dict[str, None] = {}
+    for holding in community.roster(at):
+        if holding.role not in wanted or holding.person_id in emergency.called:
+            continue
+        if (emergency.area_id is None or holding.scope is None
+                or community.grid_of(holding.scope) == emergency.area_id):
+            members[holding.person_id] = None
+    return list(members)
+
+
+def _target(area: str | None, subject: str | None = None,
+            called: frozenset[str] = frozenset()) -> Target:
+    """An emergency as the policy sees it: its area, the member a command is about
+    (``own``), and who was called up (``assigned``)."""
+    return Target(area=area, subject=subject, assigned=called, what="the emergency",
+                  area_is="the emergency's area", subject_is="the member named",
+                  assigned_is="called up in this emergency")

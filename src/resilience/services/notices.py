@@ -1,0 +1,155 @@
+"""What a notice is: one fact an importing app may act on, as a value and as JSON.
+
+A notice's ``key`` (``"<aggregate id>/<version>"``) is the same on every delivery of its
+fact: the idempotency key that makes at-least-once delivery exactly once in effect
+(resilience.services.notifications). ``to_dict()`` is its JSON layout, versioned by
+``"schema"`` (SCHEMA): a later version of the layout may add keys, and one that changes
+or removes any gets a new number. ``from_dict`` reads it back strictly, for receivers.
+``data`` is the fact's own fields as the converter stores them, with enum members as
+their values, so a notice reads back equal from its JSON.
+"""
+
+from collections.abc import Mapping
+from datetime import datetime
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+from attrs import field, frozen
+
+from resilience.adapters.converter import converter
+from resilience.adapters.store import describe
+from resilience.domain.base import FactAggregate
+from resilience.domain.validation import check_moment, check_text, check_whole, shown
+from resilience.domain.values import Actor
+from resilience.errors import InvalidInputError
+
+SCHEMA = 1
+"""The version of ``Notice.to_dict()``'s layout (its ``"schema"``): a new version may add
+keys; one that changes or removes any gets a new number."""
+
+_OWN_FIELDS = ("originator_id", "originator_version", "originator_topic", "timestamp",
+               "occurred_at", "actor", "command_id")
+
+
+def _plain(value: Any) -> Any:
+    """JSON data as plain as JSON's own: enum members (str or int subclasses, as the
+    converter leaves them) as their values, so a notice reads back equal from its JSON."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+def notice_kinds() -> frozenset[str]:
+    """Every kind of notice the facts of this version declare."""
+    found: set[str] = set()
+    classes: list[type[FactAggregate]] = [FactAggregate]
+    while classes:
+        aggregate = classes.pop()
+        classes.extend(aggregate.__subclasses__())
+        found.update(e.notice for e in aggregate.event_classes() if e.notice is not None)
+    return frozenset(found)
+
+
+@frozen
+class Notice:
+    """One notification: a fact an importing app may act on.
+
+    ``key`` is stable (the same for every delivery of the fact); ``kind`` the class's
+    ``notice``; ``position`` the fact's place in the store's log; ``actor`` who recorded
+    it; ``summary`` the fact in one line (its ``describe()``); ``data`` the fact's own
+    fields, JSON-ready (an escalation's deadline, level and who was notified), personal
+    values as the store reads them (``"[erased]"`` once their person is erased).
+    """
+
+    key: str
+    kind: str
+    position: int
+    aggregate_id: UUID
+    aggregate_kind: str
+    version: int
+    community_id: UUID | None
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: Actor
+    summary: str
+    data: Mapping[str, Any] = field(hash=False)
+    command_id: str | None = None
+
+    @classmethod
+    def of(cls, event: FactAggregate.Event, position: int, kind: str,
+           community_id: UUID | None) -> "Notice":
+        """The notice of a stored fact (at ``position`` in the log), of ``kind``."""
+        state = _plain(converter.unstructure(event, type(event)))
+        return cls(
+            key=f"{event.originator_id}/{event.originator_version}", kind=kind,
+            position=position, aggregate_id=event.originator_id,
+            aggregate_kind=type(event).aggregate_kind, version=event.originator_version,
+            community_id=community_id, occurred_at=event.occurred_at,
+            recorded_at=event.timestamp, actor=event.actor, summary=event.describe(),
+            data={k: v for k, v in state.items() if k not in _OWN_FIELDS},
+            command_id=event.command_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The notice as JSON-ready data, with its ``"schema"`` (SCHEMA): what a webhook
+        POSTs."""
+        return {"schema": SCHEMA, "key": self.key, "kind": self.kind,
+                "position": self.position, "aggregate_id": str(self.aggregate_id),
+                "aggregate_kind": self.aggregate_kind, "version": self.version,
+                "community_id": None if self.community_id is None else str(self.community_id),
+                "occurred_at": self.occurred_at.isoformat(),
+                "recorded_at": self.recorded_at.isoformat(),
+                "actor": _plain(converter.unstructure(self.actor, Actor)),
+                "command_id": self.command_id, "summary": self.summary, "data": dict(self.data)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Notice":
+        """A notice from ``to_dict()``'s data (a receiver's side); InvalidInputError for
+        anything else, or another schema."""
+        if not isinstance(data, Mapping) or data.get("schema") != SCHEMA:
+            raise InvalidInputError(f"not a notice of schema {SCHEMA}: {shown(data)}")
+        try:
+            community, command, body = data["community_id"], data["command_id"], data["data"]
+            if not isinstance(body, dict):
+                raise InvalidInputError(f"a notice's data is an object, got {shown(body)}")
+            return cls(
+                key=check_text(data["key"], "key"), kind=check_text(data["kind"], "kind"),
+                position=check_whole(data["position"], "position", 1),
+                aggregate_id=UUID(data["aggregate_id"]),
+                aggregate_kind=check_text(data["aggregate_kind"], "aggregate_kind"),
+                version=check_whole(data["version"], "version", 1),
+                community_id=None if community is None else UUID(community),
+                occurred_at=check_moment(datetime.fromisoformat(data["occurred_at"]),
+                                         "occurred_at"),
+                recorded_at=check_moment(datetime.fromisoformat(data["recorded_at"]),
+                                         "recorded_at"),
+                actor=converter.structure(data["actor"], Actor),
+                summary=check_text(data["summary"], "summary", 100_000), data=body,
+                command_id=None if command is None else check_text(command, "command_id"))
+        except InvalidInputError:
+            raise
+        except Exception as exc:  # a missing key, a wrong type: anything of the converter's
+            raise InvalidInputError(f"not a notice: {describe(exc)}") from None
+
+
+@frozen
+class DeadLetter:
+    """A notice a subscription's handler gave up on (or whose fact could not be read).
+
+    ``attempts``: the handler's tries in all (a webhook's POSTs, redeliveries included);
+    ``first_failed_at`` / ``failed_at``: the engine's clock at the first and the latest
+    failure; ``error``: the latest; ``notice``: the notice as the store reads it now (None
+    if its fact can't be read)."""
+
+    key: str
+    kind: str
+    position: int
+    attempts: int
+    first_failed_at: datetime
+    failed_at: datetime
+    error: str
+    notice: Notice | None
