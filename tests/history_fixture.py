@@ -38,7 +38,7 @@ from resilience.domain.organisation import Community
 from resilience.metrics import BUILT_IN, MetricDefinition
 from resilience.scenario import load_scenario, replay
 
-LIBRARY = "resilience 0.3 (unreleased: issue 12)"
+LIBRARY = "resilience 0.4 (unreleased: issue 13)"
 """The version written into a new fixture (history-0.1.json says "resilience 0.1.0")."""
 STAFF = Actor("office-duty", Role.COMMUNITY_STAFF)
 RESIDENT = Actor("resident-301", Role.RESIDENT)
@@ -124,6 +124,7 @@ def _extra(engine: Engine, community: UUID, fire: UUID, order: UUID) -> None:
 
     _since_0_2(e, community, at)
     _since_0_3(e, community, at)
+    _since_0_4(engine, community, at)
 
 
 def _since_0_2(e: Engine, community: UUID, at: Any) -> None:
@@ -177,6 +178,42 @@ def _since_0_3(e: Engine, community: UUID, at: Any) -> None:
     ctx = e._store.context(STAFF, at(140), "fixture/erased")
     e._store.change(Community, community, ctx,
                     lambda c: c.erase_person(ctx, "resident-301", "the resident asked"))
+
+
+def _since_0_4(engine: Engine, community: UUID, at: Any) -> None:
+    """Stored forms new in 0.4 (issue 13): an incident's escalation raised by the watch,
+    an improvement item linked to an incident's recovery, and an emergency from its
+    declaration to its end, corrected. The Donghu scenario holds an order's escalation
+    and an order linked to the fire's recovery already."""
+    clock = ManualClock(at(150))
+    e = engine.with_clock(clock)
+    fire = e.incidents.report(
+        community, incident_type="fire", severity="high", location=Location(grid="3"),
+        description="smoke from a meter box", actor=STAFF, occurred_at=at(150),
+        command_id="fixture/escalated").aggregate_id
+    clock.set(at(153))
+    e.views.catch_up()
+    assert e.tick().raised, "the unacknowledged fire escalates after 2 minutes"
+    e.incidents.acknowledge(fire, actor=STAFF, occurred_at=at(153))
+    item = e.improvements.plan(community, review=f"incident/{fire}", action="check meter boxes",
+                               owner="li", due=at(60 * 24 * 7), actor=STAFF, incident_id=fire,
+                               occurred_at=at(154), command_id="fixture/recovery-item").aggregate_id
+    e.incidents.link_recovery(fire, item, purpose="meter boxes checked", actor=STAFF,
+                              occurred_at=at(155))
+
+    emergency = e.emergencies.declare(community, kind="power_cut", reason="grid 3 blackout",
+                                      area_id="3", actor=STAFF, occurred_at=at(156),
+                                      command_id="fixture/emergency").aggregate_id
+    e.emergencies.call_up(emergency, ["squad_member"], actor=STAFF, occurred_at=at(157))
+    e.emergencies.acknowledge(emergency, "p-3101", actor=STAFF, occurred_at=at(158))
+    e.emergencies.arrive(emergency, "p-3101", "building 30 gate", actor=STAFF,
+                         occurred_at=at(160))
+    e.emergencies.add_note(emergency, "generator on its way", actor=STAFF, occurred_at=at(161))
+    e.emergencies.correct_time(emergency, 4, at(159), "radio log", actor=STAFF,
+                               occurred_at=at(162))
+    e.emergencies.correct_details(emergency, 5, "at the building 30 gate", "wording",
+                                  actor=STAFF, occurred_at=at(163))
+    e.emergencies.end(emergency, actor=STAFF, occurred_at=at(170))
 
 
 def _rejected_order(engine: Engine, community: UUID, area: str, when: Any) -> None:
