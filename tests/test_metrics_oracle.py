@@ -634,7 +634,7 @@ def check_quality(engine: Engine, world: World, period: Period, late_after: time
     # The watch's escalations are recorded when it saw them due: its lag, not a late record.
     late = {(c.key, f.version, f.name, f.original, f.recorded)
             for c in cases for f in c.facts if f.recorded - f.original > late_after
-            and f.event.actor != WATCH}
+            and (f.event.actor.person_id, f.event.actor.role) != (WATCH.person_id, WATCH.role)}
     assert {(r.case_id, r.version, r.fact, r.occurred_at, r.recorded_at)
             for r in report.late} == late
     assert len(report.late) == len(late)
