@@ -39,6 +39,8 @@ bench: setup-dev
 	$(BIN)/python benchmarks/rebuild.py
 	$(BIN)/python benchmarks/replay.py
 	$(BIN)/python benchmarks/scenario.py
+	$(BIN)/python benchmarks/deadlines.py
+	$(BIN)/python benchmarks/live.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

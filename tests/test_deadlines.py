@@ -29,18 +29,18 @@ from resilience import (
 )
 from resilience.cli import main
 from resilience.domain.base import Context
+from resilience.domain.deadline_state import deadline_states
+from resilience.domain.escalated import WATCH, Notified
 from resilience.domain.escalation import (
     Deadline,
     EscalationPolicy,
     Level,
     Recipient,
-    deadline_states,
 )
 from resilience.domain.incident import Incident
 from resilience.domain.service import ServiceOrder
-from resilience.domain.values import Notified
 from resilience.scenario import parse_scenario, replay
-from resilience.services.deadlines import DEFAULT_ESCALATION, WATCH
+from resilience.services.deadlines import DEFAULT_ESCALATION
 
 from conftest import DONGHU, OFFICE, T0, donghu, minutes
 
@@ -151,7 +151,8 @@ def test_a_fact_recorded_late_stops_the_escalation_and_shows_it_was_needed(
 def test_nothing_is_escalated_once_the_incident_is_resolved_or_closed(
         engine: Engine, clock: ManualClock) -> None:
     """A false alarm closed at once, and an incident resolved within a minute: no deadline
-    is due on either, and a closed incident refuses an escalation outright."""
+    is due on either, neither is even looked at (both left the live view), and a closed
+    incident refuses an escalation outright."""
     community = staffed(engine)
     closed, resolved = fire(engine, community), fire(engine, community)
     engine.incidents.close(closed, "false_alarm", actor=OFFICE, occurred_at=T0 + minutes(1))
@@ -159,7 +160,7 @@ def test_nothing_is_escalated_once_the_incident_is_resolved_or_closed(
     at(clock, 60)
     tick = engine.tick()
     assert tick.raised == ()
-    assert tick.examined == 1
+    assert tick.examined == 0
     with engine._store.locked():
         incident = engine._store.current(Incident, closed)
         version = incident.version
@@ -398,10 +399,10 @@ def test_deadlines_can_be_read_as_they_were_recorded_by_a_moment(
     incident = fire(engine, staffed(engine), severity="low")
     at(clock, 5)
     engine.incidents.acknowledge(incident, actor=OFFICE, occurred_at=T0 + minutes(3))
-    assert engine.deadlines(incident, at=T0 + minutes(4))[0].met_at is None
+    assert engine.deadlines(incident, known_at=T0 + minutes(4))[0].met_at is None
     assert engine.deadlines(incident)[0].met_at == T0 + minutes(3)
     with pytest.raises(NotFoundError):
-        engine.deadlines(incident, at=T0 - minutes(1))
+        engine.deadlines(incident, known_at=T0 - minutes(1))
     with pytest.raises(NotFoundError):
         engine.deadlines(UUID(int=5))
 
@@ -609,7 +610,7 @@ def test_whatever_the_watch_is_given_it_answers_or_refuses_with_a_documented_err
     with contextlib.suppress(InvalidInputError, NotFoundError):
         engine.overdue(community=community, at=at_)  # type: ignore[arg-type]
     with contextlib.suppress(InvalidInputError, NotFoundError):
-        engine.deadlines(case, at=at_)  # type: ignore[arg-type]
+        engine.deadlines(case, known_at=at_)  # type: ignore[arg-type]
     assert len(escalations(engine, incident)) == len(set(escalations(engine, incident))) <= 2
 
 

@@ -231,3 +231,17 @@ def test_the_facts_that_recur_per_cycle_are_those_the_metrics_start_again() -> N
         STARTED_AGAIN["order"]
     on_scene = {d.name: d for d in DEFAULT_ESCALATION.deadlines}
     assert [name for name, d in on_scene.items() if d.recurring] == ["on_scene", "contained"]
+
+
+def test_an_emergency_list_replaces_peacetime_subject_by_subject() -> None:
+    """An emergency list naming only incident deadlines leaves orders their peacetime
+    deadlines: declaring an emergency never leaves a case with none."""
+    incidents_only = tuple(d for d in DEFAULT_ESCALATION.for_case(emergency=True)
+                           if d.subject == "incident")
+    policy = EscalationPolicy(DEFAULT_ESCALATION.deadlines, incidents_only)
+    in_emergency = policy.for_case(emergency=True)
+    assert [d for d in in_emergency if d.subject == "incident"] == list(incidents_only)
+    assert ([d for d in in_emergency if d.subject == "order"]
+            == [d for d in DEFAULT_ESCALATION.deadlines if d.subject == "order"])
+    assert EscalationPolicy(DEFAULT_ESCALATION.deadlines, ()).for_case(
+        emergency=True) == DEFAULT_ESCALATION.deadlines

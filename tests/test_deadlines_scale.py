@@ -23,7 +23,7 @@ def test_engines_ticking_one_store_at_once_record_each_escalation_once(
         shared_store_url: str) -> None:
     """Four engines on one SQLite file or PostgreSQL schema (as four processes would be),
     each ticking from its own thread at the same moment, twice: every level due is
-    recorded once, on every case."""
+    recorded once, on every case, and reported as recorded by exactly one tick."""
     clock = ManualClock(T0)
     with Engine(shared_store_url, clock=clock, policy=None) as first:
         community = staffed(first)
@@ -34,12 +34,15 @@ def test_engines_ticking_one_store_at_once_record_each_escalation_once(
         barrier = threading.Barrier(len(engines))
         failures: list[BaseException] = []
         raised: list[int] = []
+        recorded: list[int] = []
 
         def watch(engine: Engine) -> None:
             try:
                 barrier.wait()
                 for _ in range(2):
-                    raised.append(len(engine.tick().raised))
+                    tick = engine.tick()
+                    raised.append(len(tick.raised))
+                    recorded.append(sum(r.recorded for r in tick.raised))
             except BaseException as exc:  # reported below, with the others
                 failures.append(exc)
 
@@ -49,11 +52,12 @@ def test_engines_ticking_one_store_at_once_record_each_escalation_once(
         for thread in threads:
             thread.join()
         assert failures == []
-        recorded = {case: escalations(engines[0], case) for case in cases}
-        for keys in recorded.values():
+        stored = {case: escalations(engines[0], case) for case in cases}
+        for keys in stored.values():
             assert len(keys) == len(set(keys))
-        assert [len(recorded[case]) for case in cases] == [5, 5, 5, 4]
+        assert [len(stored[case]) for case in cases] == [5, 5, 5, 4]
         assert sum(raised) >= 19  # each one reported by a watch that recorded or met it
+        assert sum(recorded) == 19  # ... and as recorded by the one that recorded it
         assert all(engine.tick().raised == () for engine in engines)
     finally:
         for engine in engines:

@@ -3,7 +3,7 @@ force, the mobilisation report and the situation's mode."""
 
 from base64 import b64encode
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from os import urandom
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,11 @@ from resilience import (
     UnitSpec,
     emergency_id_for,
 )
+from resilience.adapters.converter import converter
 from resilience.cli import format_situation, main
+from resilience.domain.base import Context
+from resilience.domain.emergency import CalledMember
+from resilience.metrics.cases import known_at_cut, times_at_cut
 from resilience.scenario import parse_scenario, replay
 
 from conftest import OFFICE, T0, minutes
@@ -155,8 +159,35 @@ def test_a_grids_call_up_calls_the_teams_of_the_grid_and_of_the_whole_community(
     called = memory_engine.events(emergency)[-1]
     assert isinstance(called, Emergency.MobilisationCalled)
     assert called.teams == (Role.SQUAD_MEMBER, Role.VOLUNTEER)
-    assert called.members == ("sq-1", "sq-2", "vol-1", "vol-4")
+    squad, volunteer = Role.SQUAD_MEMBER, Role.VOLUNTEER
+    assert called.members == (CalledMember("sq-1", squad), CalledMember("sq-2", squad),
+                              CalledMember("vol-1", volunteer),
+                              CalledMember("vol-4", volunteer))
     assert called.notice == "emergency.mobilised"
+
+
+def test_each_member_is_recorded_with_the_team_they_were_called_as_the_first_named(
+        memory_engine: Engine, donghu: UUID) -> None:
+    """The call-up records each member with the team they were called as: someone who
+    holds two of the teams is called once, as the first of them the call-up names; the
+    stored form is the person and the role, and the aggregate keeps each one's team."""
+    memory_engine.communities.assign_role(donghu, "sq-1", Role.VOLUNTEER, "3", actor=OFFICE,
+                                          occurred_at=T0 - minutes(5))
+    emergency = flood(memory_engine, donghu)
+    memory_engine.emergencies.call_up(emergency, ["volunteer", "squad_member"], actor=OFFICE,
+                                      occurred_at=T0 + minutes(2))
+    called = memory_engine.events(emergency)[-1]
+    assert isinstance(called, Emergency.MobilisationCalled)
+    assert [(m.person_id, m.role) for m in called.members] == [
+        ("sq-1", Role.VOLUNTEER), ("sq-2", Role.SQUAD_MEMBER), ("vol-1", Role.VOLUNTEER),
+        ("vol-4", Role.VOLUNTEER)]
+    stored = converter.unstructure(called, type(called))["members"]
+    assert stored[1] == {"person_id": "sq-2", "role": "squad_member"}
+    assert memory_engine.emergencies.get(emergency).roles["sq-1"] is Role.VOLUNTEER
+    refused(memory_engine, InvalidInputError, lambda: memory_engine.emergencies.get(
+        emergency).call_up(Context(OFFICE, T0 + minutes(3), T0 + minutes(3)),
+                           [Role.SQUAD_MEMBER], [CalledMember("sq-3", Role.VOLUNTEER)]),
+            match="called as a team")
 
 
 def test_a_community_wide_call_up_of_one_team_calls_all_its_holders(
@@ -329,6 +360,97 @@ def test_in_force_sees_the_open_batchs_own_declaration(
             emergency]
 
 
+def test_in_force_sees_an_end_recorded_in_the_open_batch(
+        memory_engine: Engine, donghu: UUID) -> None:
+    """An emergency of the views ended inside the open batch is read from the batch's
+    aggregate: not in force after its end, before the batch is saved."""
+    emergency = flood(memory_engine, donghu, None)
+    assert memory_engine.emergencies.in_emergency(donghu, "4", T0 + minutes(20))
+    with memory_engine.batch():
+        memory_engine.emergencies.end(emergency, actor=OFFICE, occurred_at=T0 + minutes(10))
+        assert not memory_engine.emergencies.in_emergency(donghu, "4", T0 + minutes(20))
+        assert memory_engine.emergencies.in_emergency(donghu, "4", T0 + minutes(5))
+    assert not memory_engine.emergencies.in_emergency(donghu, "4", T0 + minutes(20))
+
+
+def test_in_emergency_loads_no_emergency_and_reads_the_views_once_per_position(
+        memory_engine: Engine, donghu: UUID, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the watch asks of every case is cheap: no emergency aggregate is loaded, and
+    the community's emergencies are read from the views once until something new is
+    recorded; then again, once."""
+    run = memory_engine.emergencies
+    for hour in range(5):  # long ended: they must cost nothing more each call
+        old = flood(memory_engine, donghu, None, occurred_at=T0 - minutes(600 - 60 * hour))
+        run.end(old, actor=OFFICE, occurred_at=T0 - minutes(570 - 60 * hour))
+    grid_flood = flood(memory_engine, donghu, "3")
+    store, views = run._store, run._reports.views
+    loaded: list[UUID] = []
+    selects: list[str] = []
+    current, load, select = store.current, store.load, views.select
+
+    def counted_current(cls: Any, aggregate_id: UUID) -> Any:
+        if cls is Emergency:
+            loaded.append(aggregate_id)
+        return current(cls, aggregate_id)
+
+    def counted_load(cls: Any, aggregate_id: UUID) -> Any:
+        if cls is Emergency:
+            loaded.append(aggregate_id)
+        return load(cls, aggregate_id)
+
+    def counted_select(view: str, kind: str, **kwargs: Any) -> Any:
+        if kind == "emergency":
+            selects.append(kind)
+        return select(view, kind, **kwargs)
+
+    monkeypatch.setattr(store, "current", counted_current)
+    monkeypatch.setattr(store, "load", counted_load)
+    monkeypatch.setattr(views, "select", counted_select)
+    for _ in range(50):
+        assert run.in_emergency(donghu, "30/1", T0 + minutes(5))
+        assert not run.in_emergency(donghu, "4", T0 + minutes(5))
+    assert run.in_emergency(donghu, "4", T0 - minutes(590))
+    assert (loaded, selects) == ([], ["emergency"])
+    run.end(grid_flood, actor=OFFICE, occurred_at=T0 + minutes(60))
+    loaded.clear()
+    assert not run.in_emergency(donghu, "30/1", T0 + minutes(61))
+    assert run.in_emergency(donghu, "30/1", T0 + minutes(59))
+    assert (loaded, selects) == ([], ["emergency", "emergency"])
+
+
+def test_emergencies_and_cases_read_a_cut_by_one_rule(
+        memory_engine: Engine, called: UUID, clock: ManualClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An emergency at a cut is read by the rule of cases (``times_at_cut``): a time
+    correction counts from when it was recorded, and only for a fact known then too."""
+    recorded_at = clock()
+    clock.set(recorded_at + minutes(60))
+    memory_engine.emergencies.correct_time(called, 2, T0 + minutes(1), "the phone log",
+                                           actor=OFFICE)
+    run = memory_engine.emergencies
+    assert run.situation(called).first_called_at == T0 + minutes(1)
+    assert run.situation(called, known_at=recorded_at).first_called_at == T0 + minutes(2)
+    used: list[object] = []
+
+    def spy(doc: Any, known: Any, **kwargs: Any) -> Any:
+        used.append(known)
+        return times_at_cut(doc, known, **kwargs)
+
+    monkeypatch.setattr("resilience.metrics.mobilisation.times_at_cut", spy)
+    run.situation(called, known_at=recorded_at)
+    assert used
+    doc = {"facts": [["Declared", "2024-01-01T10:00:00+00:00", "2024-01-01T10:00:00+00:00"],
+                     ["NoteAdded", "2024-01-01T10:05:00+00:00", "2024-01-01T12:00:00+00:00"],
+                     ["TimeCorrected", "2024-01-01T10:00:00+00:00",
+                      "2024-01-01T11:00:00+00:00"]],
+           "corrections": [[3, 2, "NoteAdded", "time", "clock set back",
+                            "2024-01-01T10:01:00+00:00", "2024-01-01T10:05:00+00:00"]]}
+    cut = datetime.fromisoformat("2024-01-01T11:30:00+00:00")
+    times, first = times_at_cut(doc, known_at_cut(doc, cut))
+    assert known_at_cut(doc, cut) == [True, False, True]
+    assert times[2] == first[2] == datetime.fromisoformat("2024-01-01T10:01:00+00:00")
+
+
 # The mobilisation report ----------------------------------------------------------------------
 
 
@@ -358,6 +480,34 @@ def test_the_mobilisation_report_counts_answers_and_times_arrivals_by_nearest_ra
     assert data["duration_s"] == 14400
     assert "called 4, answered 3 (75%), arrived 2" in memory_engine.mobilisation(
         called).render()
+
+
+def test_the_mobilisation_report_gives_each_teams_share_that_answered(
+        memory_engine: Engine, called: UUID) -> None:
+    """The squad (sq-1, sq-2) and the volunteers (vol-1, vol-4) are reported apart: the
+    share of the squad that answered, and of the volunteers, in the report, its dict and
+    its text, each member beside their team."""
+    run = memory_engine.emergencies
+    run.acknowledge(called, "sq-1", actor=OFFICE, occurred_at=T0 + minutes(3))
+    run.acknowledge(called, "vol-1", actor=OFFICE, occurred_at=T0 + minutes(4))
+    run.arrive(called, "vol-4", "school", actor=OFFICE, occurred_at=T0 + minutes(27))
+    report = memory_engine.mobilisation(called)
+    squad, volunteers = report.teams["squad_member"], report.teams["volunteer"]
+    assert list(report.teams) == ["squad_member", "volunteer"]
+    assert (squad.called, squad.answered, squad.arrived, squad.answered_share) == (
+        2, 1, 0, 0.5)
+    assert (volunteers.called, volunteers.answered, volunteers.arrived,
+            volunteers.answered_share) == (2, 2, 1, 1.0)
+    data = report.to_dict()
+    assert data["teams"]["squad_member"] == {"called": 2, "answered": 1,
+                                             "answered_share": 0.5, "arrived": 0}
+    assert [m["team"] for m in data["members"]] == [
+        "squad_member", "squad_member", "volunteer", "volunteer"]
+    text = report.render()
+    assert "squad member: called 2, answered 1 (50%), arrived 0" in text
+    assert "volunteer: called 2, answered 2 (100%), arrived 1" in text
+    assert [m.team for m in memory_engine.emergencies.situation(called).members] == [
+        "squad_member", "squad_member", "volunteer", "volunteer"]
 
 
 def test_a_report_as_known_earlier_leaves_out_what_was_recorded_since(

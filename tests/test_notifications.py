@@ -4,9 +4,13 @@ beside the views; dead letters kept with it; both surviving rebuilds, prunes and
 The webhook handler and the command line are tested in tests/test_webhooks.py.
 """
 
+import contextlib
 import json
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -151,6 +155,19 @@ def test_a_body_that_is_not_a_notice_is_refused_by_from_dict(field: str, value: 
     assert read.to_dict() == data
 
 
+def test_a_body_missing_fields_is_refused_naming_them() -> None:
+    """from_dict says which fields a body lacks, in a sentence (not a bare KeyError)."""
+    with pytest.raises(InvalidInputError) as refused:
+        Notice.from_dict({"schema": SCHEMA})
+    assert str(refused.value).startswith("not a notice: it has no key, kind, position,")
+    assert "KeyError" not in str(refused.value)
+    data = SAMPLE.to_dict()
+    del data["community_id"], data["summary"]
+    with pytest.raises(InvalidInputError, match=r"^not a notice: it has no community_id, "
+                                                r"summary$"):
+        Notice.from_dict(data)
+
+
 def test_kinds_choose_the_notices_and_the_rest_move_the_position(
         engine: Engine, community: UUID) -> None:
     """Only the kinds asked for reach the handler; the position still reaches the head."""
@@ -265,8 +282,9 @@ def test_positions_and_dead_letters_survive_a_rebuild_and_a_prune(
 
 def test_two_deliverers_of_one_subscription_never_both_advance_it(
         shared_store_url: str) -> None:
-    """Two engines on one store deliver one subscription at once: every notice is given,
-    the position ends at the head, and a notice is given twice at most."""
+    """Two engines on one store deliver one subscription at once: every notice is given
+    once (one of them holds the deliverer lock, the other delivers nothing), and the
+    position ends at the head."""
     url = shared_store_url
     clock = ManualClock(T0)
     with Engine(url, clock=clock, policy=None) as one, Engine(url, clock=clock,
@@ -285,8 +303,133 @@ def test_two_deliverers_of_one_subscription_never_both_advance_it(
         for run in runs:
             run.join()
         assert set(given) == set(notice_keys(one, *incidents))
-        assert max(given.values()) <= 2
+        assert max(given.values()) == 1
         assert two.subscribe("app", count).position == one.views.head
+
+
+def test_while_one_deliverer_delivers_another_of_the_subscription_delivers_nothing(
+        store_url: str) -> None:
+    """A second deliverer of one subscription (another engine on the store, or another
+    subscription object of the name in memory) finds the deliverer lock held and returns
+    0 at once, while the first is in its handler; once the first is done, it delivers
+    what comes next (it was a standby). Other names are not held up."""
+    clock = ManualClock(T0)
+    with Engine(store_url, clock=clock, policy=None) as one, contextlib.ExitStack() as stack:
+        two = one if store_url == "memory:" else stack.enter_context(
+            Engine(store_url, clock=clock, policy=None))
+        community = donghu(one)
+        first = record_incidents(one, community, 2)
+        other: list[Notice] = []
+        meanwhile: list[int] = []
+        given: list[str] = []
+
+        def handler(notice: Notice) -> None:
+            if not meanwhile:
+                meanwhile.append(two.subscribe("app", other.append).deliver())
+                meanwhile.append(two.subscribe("elsewhere", other.append,
+                                               kinds=["incident.new"]).deliver())
+            given.append(notice.key)
+
+        assert one.subscribe("app", handler).deliver() == 4
+        assert meanwhile == [0, 2]
+        assert [n.kind for n in other] == ["incident.new"] * 2  # only the other name's
+        assert given == notice_keys(one, *first)
+        later = record_incidents(one, community, 1)
+        standby = two.subscribe("app", other.append)
+        assert standby.deliver() == 2
+        assert not standby.standby
+        assert [n.key for n in other[2:]] == notice_keys(one, *later)
+
+
+def test_a_standby_follower_takes_over_when_the_delivering_one_stops(
+        shared_store_url: str) -> None:
+    """Two followers of one subscription (two watches): one delivers, the other stands by
+    (``active`` False) and delivers nothing; when the first stops, the standby takes over
+    and nothing is given twice."""
+    clock = ManualClock(T0)
+    given: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def count(notice: Notice) -> None:
+        with lock:
+            given[notice.key] += 1
+
+    def wait_for(condition: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 20
+        while not condition():
+            assert time.monotonic() < deadline, "timed out"
+            time.sleep(0.02)
+
+    with Engine(shared_store_url, clock=clock, policy=None) as one, Engine(
+            shared_store_url, clock=clock, policy=None) as two:
+        community = donghu(one)
+        incidents = record_incidents(one, community, 2)
+        first = one.subscribe("app", count).follow(interval=0.05)
+        try:
+            wait_for(lambda: first.delivered == 4)
+            second = two.subscribe("app", count).follow(interval=0.05)
+            try:
+                incidents += record_incidents(one, community, 2)
+                wait_for(lambda: first.delivered == 8)
+                time.sleep(0.3)  # a few of the standby's rounds
+                assert first.active
+                assert not second.active
+                assert second.delivered == 0
+                assert second.subscription.standby
+            finally:
+                first.stop()
+            incidents += record_incidents(one, community, 1)
+            wait_for(lambda: second.delivered == 2)
+            assert second.active
+            assert second.error is None
+        finally:
+            second.stop()
+            first.stop()
+        assert not second.active
+        assert given == Counter(notice_keys(one, *incidents))  # each once
+
+
+_HOLDER = """
+import sys, time
+from resilience import Engine, ManualClock
+from datetime import datetime, timezone
+engine = Engine(sys.argv[1], clock=ManualClock(datetime(2022, 1, 1, tzinfo=timezone.utc)),
+                policy=None)
+def handler(notice):
+    print("in the handler", flush=True)
+    time.sleep(600)
+engine.subscribe("app", handler).deliver()
+"""
+
+
+def test_a_deliverer_whose_process_dies_lets_the_lock_go(shared_store_url: str) -> None:
+    """The deliverer lock is no lease: a process killed in its handler (SIGKILL, no
+    clean-up) holds the subscription until it dies, and not a moment longer; the next
+    deliverer gives everything, the notice in flight included."""
+    with Engine(shared_store_url, clock=ManualClock(T0), policy=None) as engine:
+        incidents = record_incidents(engine, donghu(engine), 2)
+        holder = subprocess.Popen([sys.executable, "-c", _HOLDER, shared_store_url],
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout is not None
+            assert holder.stdout.readline() == "in the handler\n"
+            got: list[Notice] = []
+            subscription = engine.subscribe("app", got.append)
+            assert subscription.deliver() == 0
+            assert subscription.standby
+            holder.kill()
+            holder.wait(30)
+            deadline = time.monotonic() + 20  # the server sees the connection close
+            while subscription.deliver() == 0:
+                assert time.monotonic() < deadline, "the lock was not let go"
+                time.sleep(0.05)
+            assert [n.key for n in got] == notice_keys(engine, *incidents)
+        finally:
+            if holder.poll() is None:
+                holder.kill()
+            if holder.stdout is not None:
+                holder.stdout.close()
+            holder.wait()
 
 
 # Crash points ------------------------------------------------------------------------------
@@ -550,3 +693,134 @@ def test_a_postgresql_notify_wakes_a_deliverer_waiting_for_events(pg_url: str) -
             assert wakeup.wait(60) is True
         finally:
             wakeup.close()
+
+
+# Starting at the head, facts this version can't read, positions that never stay -----------
+
+
+def test_a_subscription_started_at_the_head_gives_only_what_comes_after(
+        engine: Engine, community: UUID) -> None:
+    """``start="head"``: a new subscription takes nothing of the history; once it has a
+    position, subscribing again (either way) goes on from there."""
+    record_incidents(engine, community, 2)
+    got: list[Notice] = []
+    subscription = engine.subscribe("late", got.append, start="head")
+    assert subscription.position == engine.views.head
+    assert subscription.deliver() == 0
+    (fire,) = record_incidents(engine, community, 1)
+    assert engine.subscribe("late", got.append, start="head").deliver() == 2
+    assert [n.key for n in got] == notice_keys(engine, fire)
+    assert engine.subscribe("late", got.append).deliver() == 0
+    assert engine.subscribe("early", got.append).deliver() == 6
+    refused(engine, lambda: engine.subscribe("x", print, start="now"))
+
+
+def test_a_fact_of_an_unknown_type_is_a_dead_letter_for_every_subscription(
+        tmp_path: Path) -> None:
+    """A stored fact whose topic this version can't resolve (a later version's) is never
+    passed over silently: each subscription, whatever its kinds, keeps it as a dead letter
+    saying so; after an upgrade ``redeliver`` gives it to the handlers that want it."""
+    path = tmp_path / "future.db"
+    with Engine(f"sqlite:///{path}", clock=ManualClock(T0), policy=None) as engine:
+        (fire,) = record_incidents(engine, donghu(engine), 1)
+        with sqlite3.connect(path) as db:
+            (topic,) = db.execute("SELECT topic FROM stored_events WHERE originator_id = ? "
+                                  "AND originator_version = 1", (fire.hex,)).fetchone()
+            db.execute("UPDATE stored_events SET topic = ? WHERE originator_id = ? AND "
+                       "originator_version = 1", ("resilience.domain.future:Upgrade", fire.hex))
+        every: list[Notice] = []
+        contained: list[Notice] = []
+        for name, handler, kinds in (("every", every.append, None),
+                                     ("contained", contained.append, ["incident.contained"])):
+            subscription = engine.subscribe(name, handler, kinds=kinds)
+            assert subscription.deliver() == 1
+            (letter,) = subscription.dead_letters()
+            assert letter.key == f"{fire}/1"
+            assert "unknown fact type: resilience.domain.future:Upgrade" in letter.error
+            assert subscription.redeliver() == 0  # still unknown: kept
+        with sqlite3.connect(path) as db:  # "the upgrade"
+            db.execute("UPDATE stored_events SET topic = ? WHERE originator_id = ? AND "
+                       "originator_version = 1", (topic, fire.hex))
+    with Engine(f"sqlite:///{path}", clock=ManualClock(T0), policy=None) as engine:
+        assert engine.subscribe("every", every.append).redeliver() == 1
+        assert [n.kind for n in every] == ["incident.contained", "incident.new"]
+        subscription = engine.subscribe("contained", contained.append,
+                                        kinds=["incident.contained"])
+        assert subscription.redeliver() == 0  # not a kind it wants: done with
+        assert subscription.dead_letters() == []
+        assert [n.kind for n in contained] == ["incident.contained"]
+
+
+def test_a_position_never_stays_nor_moves_back_on_any_store(engine: Engine) -> None:
+    """Every store refuses to "move" a position to where it is, or before."""
+    from resilience.adapters.subscriptions import PositionMoved
+
+    store = engine.notifications.store
+    with pytest.raises(PositionMoved):
+        store.advance("resilience/subscriptions/x", 0, 0)
+    store.advance("resilience/subscriptions/x", 0, 3)
+    for position in (3, 2):
+        with pytest.raises(PositionMoved):
+            store.advance("resilience/subscriptions/x", 3, position)
+    assert store.position("resilience/subscriptions/x") == 3
+
+
+def test_a_dead_letter_whose_position_holds_another_notice_is_not_redelivered(
+        memory_engine: Engine) -> None:
+    """``redeliver`` checks that the fact at the dead letter's position is its notice."""
+    from resilience.adapters.subscriptions import DeadLetterRow
+
+    record_incidents(memory_engine, donghu(memory_engine), 1)
+    got: list[Notice] = []
+    memory_engine.subscribe("probe", got.append).deliver()
+    position = got[0].position
+    got.clear()
+    subscription = memory_engine.subscribe("app", got.append)
+    notes = memory_engine.notifications
+    doc = {"kind": "incident.new", "attempts": 1, "first_failed_at": T0.isoformat(),
+           "failed_at": T0.isoformat(), "error": "x"}
+    notes.store.keep(notes.seal(DeadLetterRow(subscription.tracking_name, "other/1", position, ""),
+                                doc))
+    assert subscription.redeliver() == 0
+    assert got == []
+    (letter,) = subscription.dead_letters()
+    assert "no longer the notice other/1" in letter.error
+
+
+def test_stopping_a_deliverer_cuts_a_webhook_s_pause_short(memory_engine: Engine) -> None:
+    """A deliverer stopped while its webhook pauses between attempts (backoff 30 s) stops
+    at once: the notice is neither taken nor a dead letter."""
+    import http.server
+
+    from resilience import Webhook
+
+    tried = threading.Event()
+
+    class Failing(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            tried.set()
+            self.send_response(500)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        record_incidents(memory_engine, donghu(memory_engine), 1)
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        subscription = memory_engine.subscribe("app", Webhook(url, "s", backoff=30))
+        deliverer = subscription.follow(0.01)
+        assert tried.wait(30)
+        started = time.monotonic()
+        deliverer.stop()
+        assert time.monotonic() - started < 5
+        assert subscription.position == 0
+        assert subscription.dead_letters() == []
+        assert deliverer.error is None or deliverer.failures == 0
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -695,7 +695,14 @@ def run_cell(world: World, command: str, role: Role, situation: str) -> BaseExce
     """Prepare the cell's target, run its command in a batch, discard it; return what the
     command raised (None: it was accepted)."""
     actor = actor_for(role, situation)
-    call = RECIPES[command].prepare(world, situation_of(actor, situation))
+    return attempted(world, RECIPES[command].prepare(world, situation_of(actor, situation)),
+                     actor)
+
+
+def attempted(world: World, call: Callable[[Actor], object],
+              actor: Actor) -> BaseException | None:
+    """Run ``call(actor)`` in a batch and discard it; return what it raised (None: it was
+    accepted)."""
     raised: BaseException | None = None
     try:
         with world.engine.batch():
@@ -759,3 +766,43 @@ def test_every_rule_of_the_default_policy_lets_its_command_record_its_facts() ->
 def test_corrections_are_the_commands_that_take_a_window() -> None:
     """CORRECTIONS lists exactly the commands named correct_*."""
     assert {c for c in COMMANDS if ".correct_" in c} == CORRECTIONS
+
+
+def _recovery_link_across(w: World, s: Situation) -> Call:
+    """Link an order of the other grid than the incident's (grid 4 for an incident in grid
+    3, and the other way round) to the incident, everything else as the situation says."""
+    incident = w.incident(s)
+    order = w.order(Situation(not s.inside, s.subject, None, s.commander), "placed")
+    return lambda actor: w.engine.incidents.link_recovery(
+        incident, order, purpose="repair the lock", actor=actor, occurred_at=NOW)
+
+
+@pytest.mark.parametrize("name", ["default", "all but community"])
+def test_a_recovery_link_needs_the_right_on_the_order_linked_too(name: str) -> None:
+    """``incidents.link_recovery`` is decided on the incident and on the order linked, each
+    by a rule of its own: with the order in the other grid than the incident's, the
+    incident's side is the situation's, and the order's side is satisfied only
+    community-wide or, where the incident lies outside the actor's area, by the order
+    lying inside it; never by being assigned to the incident (its commander and
+    responders are, not to work outside its grid)."""
+    command = "incidents.link_recovery"
+    policy = POLICIES[name]
+    clock = ManualClock(NOW)
+    with Engine("memory:", clock=clock, policy=policy) as engine:
+        world = World(engine, clock)
+        wrong = []
+        for role in Role:
+            for situation in situations(role):
+                actor = actor_for(role, situation)
+                call = _recovery_link_across(world, situation_of(actor, situation))
+                on_order = set() if situation == "none" else {Scope.COMMUNITY}
+                if (situation != "area" and on_order and role in ROSTER_ROLES
+                        and within(INSIDE["unit"], HELD_IN[role])):
+                    on_order.add(Scope.AREA)  # the incident outside, the order inside
+                want = (expected(policy, role, command,
+                                 satisfied(role, situation, subject=False))
+                        and expected(policy, role, command, on_order))
+                raised = attempted(world, call, actor)
+                if isinstance(raised, PermissionDeniedError) == want:
+                    wrong.append((role.value, situation, repr(raised)))
+        assert not wrong, wrong[:8]

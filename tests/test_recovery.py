@@ -35,7 +35,8 @@ from resilience.cli import main
 from resilience.domain.improvement import ImprovementItem
 from resilience.domain.recovery import RecoveryKind
 from resilience.metrics.period import ALL_TIME
-from resilience.metrics.recovery import RecoveryLink, recovered_at
+from resilience.metrics.recovery import RecoveryLink, linked_at, recovered_at
+from resilience.projections.plan_items import PlanItem, plan_item
 from resilience.scenario import parse_scenario, replay
 
 from conftest import OFFICE, T0
@@ -321,6 +322,69 @@ def test_the_policy_lets_staff_the_grid_leader_and_the_commander_link_and_no_one
                                                         actor=OWNER, occurred_at=place.at(2)))
         engine.incidents.link_recovery(place.fire, order, purpose="fix", actor=OFFICE,
                                        occurred_at=place.at(2))
+
+
+def test_the_work_linked_must_be_the_actors_too_a_grid_leader_or_commander_links_none_elsewhere(
+        clock: ManualClock) -> None:
+    """The actor needs the right on the order or item linked as well as on the incident: a
+    grid leader of grid 3 may not link grid 5's order (another household's) to a grid-3
+    fire, which would take its one link for good, nor may the fire's commander; both may
+    link work in grid 3, and staff anywhere. Refused: nothing recorded on either side."""
+    with Engine("memory:", clock=clock) as engine:
+        place = _place(engine, clock)
+        run = engine.communities
+        run.add_grid(place.community, "5", actor=OFFICE)
+        run.add_building(place.community, "50", "5", [UnitSpec("1", 24)], actor=OFFICE)
+        for person, role, where in (("zhou", Role.GRID_LEADER, "3"),
+                                    ("cmdr", Role.GRID_WORKER, "3")):
+            run.enrol(place.community, person, person, actor=OFFICE)
+            run.assign_role(place.community, person, role, where, actor=OFFICE)
+        engine.incidents.assign_commander(place.fire, "cmdr", actor=OFFICE,
+                                          occurred_at=place.at(0.1))
+        leader, commander = (Actor("zhou", Role.GRID_LEADER),
+                             Actor("cmdr", Role.INCIDENT_COMMANDER))
+        elsewhere = engine.orders.place(
+            place.community, household_id="502", area_id="50/1", category="home",
+            item="repair", actor=Actor("owner-502", Role.RESIDENT),
+            occurred_at=place.at(1)).aggregate_id
+        item = engine.improvements.plan(
+            place.community, review=f"community/{place.community}/all time", action="drain",
+            owner="p-5001", due=place.at(1) + 48 * HOUR, grid="5", actor=OFFICE,
+            occurred_at=place.at(1)).aggregate_id
+        def link(actor: Actor, work: UUID) -> Callable[[], object]:
+            return lambda: engine.incidents.link_recovery(
+                place.fire, work, purpose="fix", actor=actor, occurred_at=place.at(2))
+
+        for actor in (leader, commander):
+            for work, words in ((elsewhere, "the order's area"), (item, "the item's grid")):
+                rejected(engine, (place.fire, work), PermissionDeniedError, link(actor, work),
+                         match=words if actor is leader else None)
+        assert engine.orders.get(elsewhere).recovery_of is None
+        here, there = place.order(2), place.order(2)
+        engine.incidents.link_recovery(place.fire, here, purpose="fix", actor=leader,
+                                       occurred_at=place.at(3))
+        engine.incidents.link_recovery(place.fire, there, purpose="fix", actor=commander,
+                                       occurred_at=place.at(3))
+        engine.incidents.link_recovery(place.fire, elsewhere, purpose="fix", actor=OFFICE,
+                                       occurred_at=place.at(3))
+        assert {engine.orders.get(o).recovery_of for o in (here, there, elsewhere)} == {
+            place.fire}
+
+
+def test_a_linked_item_is_read_with_no_moment_to_judge_it_overdue_by(place: Place) -> None:
+    """``linked_at`` (and ``plan_item`` under it) take no dummy ``now``: an item read as it
+    stands, with none, is never judged overdue (not asked here), even past its due."""
+    item = place.item(1)
+    place.at(100)  # long past its due
+    place.engine.views.catch_up()
+    doc = place.engine.views.get("plans", str(item))
+    assert doc is not None
+    read = linked_at(RecoveryKind.IMPROVEMENT, str(item), doc)
+    assert isinstance(read, PlanItem)
+    assert read.overdue is False
+    judged = plan_item(str(item), doc, place.at(100))
+    assert judged is not None
+    assert judged.overdue
 
 
 # When the incident is recovered ------------------------------------------------------------

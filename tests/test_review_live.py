@@ -27,9 +27,9 @@ from resilience import (
     Role,
     UnitSpec,
 )
+from resilience.domain.escalated import Notified
 from resilience.domain.escalation import Deadline, EscalationPolicy, Level, Recipient
 from resilience.domain.policy import DEFAULT_POLICY
-from resilience.domain.values import Notified
 from resilience.review.escalations import EscalationResult
 from resilience.review.sight import HIDDEN
 

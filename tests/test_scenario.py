@@ -412,9 +412,7 @@ def test_an_entry_inserted_into_a_replayed_file_is_the_only_thing_recorded(
 ) -> None:
     """Implicit command ids come from content, so inserting an entry shifts nothing."""
     first = replay_file(engine, DONGHU_FIRE)
-    # Besides the entries' facts, the watch's two escalations of the lock repair (its tick
-    # entries): facts of the order, not of any entry.
-    assert first.events_recorded == first.facts + 2
+    assert first.events_recorded == first.facts
     document = json.loads(DONGHU_FIRE.read_text(encoding="utf-8"))
     report_at = next(i for i, a in enumerate(document["actions"]) if a["do"] == "report")
     document["actions"].insert(report_at, {
@@ -563,3 +561,38 @@ def test_the_host_s_local_time_zone_is_not_a_scenario_time_zone() -> None:
     text, _ = scenario_text(setup_actions(), timezone="localtime")
     with pytest.raises(ScenarioError, match="unknown timezone 'localtime'"):
         parse_scenario(text)
+
+
+def test_a_replay_counts_its_ticks_escalations_among_its_facts_every_time(
+    engine: Engine,
+) -> None:
+    """The demo's two tick entries raise the lock repair's two escalations: the replay's
+    facts count them (all it recorded), and a second replay, whose ticks find them
+    recorded and raise nothing, accounts for the same facts."""
+    actions = json.loads(DONGHU_FIRE.read_text(encoding="utf-8"))["actions"]
+    first = replay_file(engine, DONGHU_FIRE)
+    order = first.orders["lock-repair"]
+    assert [r.aggregate_id for r in first.escalations] == [order, order]
+    assert first.facts == first.events_recorded
+    assert (first.ticks, first.entries) == (2, len(actions))
+    assert len(first.receipts) == len(actions) - 2  # a tick records no command of its own
+    second = replay_file(engine, DONGHU_FIRE)
+    assert second.events_recorded == 0
+    assert second.escalations == first.escalations
+    assert second.facts == first.facts
+
+
+@pytest.mark.parametrize("key", [{"label": "t"}, {"command_id": "tick-1"}, {"corrects": 3},
+                                 {"grid": "1"}])
+def test_a_tick_entry_with_a_label_command_id_or_argument_is_refused_by_entry(
+    key: dict[str, Any],
+) -> None:
+    """A tick records no command of its own, so nothing can label it, give it a command
+    id, have it correct a fact or pass it an argument: the file is refused, naming the
+    entry and its line."""
+    tick = {"do": "tick", "at": "2022-02-15T15:10:00", **STAFF, **key}
+    text, first_line = scenario_text([*setup_actions(), tick])
+    with pytest.raises(ScenarioError, match="tick takes no arguments") as refused:
+        parse_scenario(text)
+    assert f"entry 4, line {first_line + 3}" in str(refused.value)
+    assert next(iter(key)) in str(refused.value)

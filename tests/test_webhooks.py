@@ -17,8 +17,9 @@ from uuid import UUID
 import pytest
 
 from resilience import Engine, InvalidInputError, ManualClock, Notice, Undeliverable, Webhook
-from resilience.adapters.webhooks import sign, verify
+from resilience.adapters.webhooks import shown_url, sign, verify
 from resilience.cli import main
+from resilience.domain.incident import Incident
 from test_notifications import notice_keys, record_incidents
 
 from conftest import OFFICE, T0, donghu
@@ -225,12 +226,54 @@ def test_a_webhook_refuses_what_it_cannot_use(make: Any) -> None:
 
 
 def test_a_webhook_shows_neither_its_secret_nor_its_url_s_query() -> None:
-    """Its repr is safe to log."""
-    shown = repr(Webhook("https://user:pw@example.org/hook?token=t0k", "s3cret"))
+    """Its repr is safe to log; ``shown_url`` drops a user, password and query, keeps an
+    IPv6 address's brackets and the port, and never raises."""
+    shown = repr(Webhook("https://example.org:8443/hook?token=t0k", "s3cret"))
     assert "s3cret" not in shown
     assert "t0k" not in shown
-    assert "pw" not in shown
+    assert shown == "Webhook('https://example.org:8443/hook')"
+    assert shown_url("https://user:pw@example.org/hook?token=t0k#x") == (
+        "https://example.org/hook")
+    assert shown_url("http://[::1]:8080/h") == "http://[::1]:8080/h"
+    assert shown_url("http://h:abc/") == "http://h:abc/"
+    for odd in ("http://[::1/", "", "::", "http://u:p@[bad/x", "\x00"):
+        shown_url(odd)  # never raises
     assert sign(SECRET, b"{}") == sign(SECRET.encode(), b"{}")
+
+
+@pytest.mark.parametrize("url", [
+    "http://h:abc/", "http://127.0.0.1:99999/x", "http://[::1/x",
+    "http://u:p@127.0.0.1/x", "https://token@example.org/x",
+    "http://example.org/x", "http://10.0.0.8/x", "http://db.internal:8080/x",
+])
+def test_a_webhook_refuses_a_bad_port_credentials_and_plain_http_elsewhere(url: str) -> None:
+    """A port that is not a number (accepted before, then a traceback on every POST), a
+    user or password (never sent), and plain http to another machine (notices carry
+    personal data): InvalidInputError when it is made."""
+    with pytest.raises(InvalidInputError):
+        Webhook(url, SECRET)
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:8080/x", "http://localhost/x", "http://[::1]:8080/x",
+    "https://example.org/x", "https://[2001:db8::1]:8443/x",
+])
+def test_a_webhook_takes_https_and_plain_http_to_this_machine(url: str) -> None:
+    assert Webhook(url, SECRET).url == url
+
+
+def test_plain_http_elsewhere_takes_an_explicit_insecure() -> None:
+    assert Webhook("http://example.org/x", SECRET, insecure=True).url == "http://example.org/x"
+    with pytest.raises(InvalidInputError):
+        Webhook("http://example.org/x", SECRET, insecure=1)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("header", [None, "", "sha256=é", "sha256=\udcff", "sha256=zz",
+                                    "é" * 71, b"sha256=\xff", 7])
+def test_verify_says_false_for_a_missing_or_odd_header_never_raises(header: Any) -> None:
+    """A receiver calling ``verify`` with whatever header came gets False, not an error."""
+    assert verify(SECRET, b"{}", header) is False
+    assert verify(SECRET, b"{}", sign(SECRET, b"{}")) is True
 
 
 # The command line ----------------------------------------------------------------------------
@@ -262,6 +305,25 @@ def test_watch_once_ticks_and_delivers_escalations_to_the_webhook(
     assert main(["watch", "--db", str(db), "--once", "--webhook", receiver.url,
                  "--secret-env", "HOOK_SECRET"]) == 0
     assert len(receiver.notices()) == len(kinds)  # nothing twice
+    assert "delivered 0 notices (position " in capsys.readouterr().out  # said, 0 too
+
+
+def test_watch_names_whom_an_escalation_told_as_tick_does(
+        db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The watch's line for an escalation names whom it told in the words of ``resilience
+    tick`` (each Notified as it reads: ``squad_member (nobody held it)``...)."""
+    assert main(["watch", "--db", str(db), "--once"]) == 0
+    out = capsys.readouterr().out
+    with Engine(f"sqlite:///{db}", clock=ManualClock(T0), policy=None) as engine:
+        got: list[Notice] = []
+        engine.subscribe("check", got.append, kinds=["incident.escalated"]).deliver()
+        told = ["; ".join(map(str, event.notified)) for notice in got
+                for event in engine.events(notice.aggregate_id)
+                if isinstance(event, Incident.Escalated)
+                and event.originator_version == notice.version]
+    assert told
+    for line in told:
+        assert f"; notified {line}\n" in out
 
 
 def test_dead_letters_show_in_the_command_line_and_are_redelivered_from_it(
@@ -291,10 +353,16 @@ def test_dead_letters_show_in_the_command_line_and_are_redelivered_from_it(
     ["--kinds", "incident.new"],
     ["--webhook", "http://127.0.0.1:9/x", "--secret-env", "HOME", "--kinds", "nope"],
     ["--interval", "0"],
+    ["--name", "app"],
+    ["--from-now"],
+    ["--insecure"],
+    ["--webhook", "http://example.org/x", "--secret-env", "HOME"],
+    ["--webhook", "http://h:abc/x", "--secret-env", "HOME"],
 ])
 def test_watch_refuses_incomplete_webhook_options(
         db: Path, args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    """A webhook needs its secret's variable (set); kinds need a webhook; exit 2."""
+    """A webhook needs its secret's variable (set) and a usable URL; kinds, a name, a
+    start and --insecure need a webhook; exit 2, one line."""
     assert main(["watch", "--db", str(db), "--once", *args]) == 2
     assert capsys.readouterr().err.startswith("resilience: ")
 
@@ -346,3 +414,118 @@ def test_a_signal_during_a_webhook_s_pause_stops_the_watch_with_the_notice_untak
     assert main(["watch", "--db", str(db), "--once", "--webhook", receiver.url,
                  "--secret-env", "HOOK_SECRET"]) == 0
     assert receiver.notices()[before]["kind"] == "incident.new"
+
+
+def test_a_webhook_that_is_down_never_holds_up_the_watch_s_escalations(
+        db: Path, receiver: Receiver) -> None:
+    """The webhook refuses every POST (its retries pause for minutes) while a new fire is
+    recorded, long past its deadlines: the watch still raises its escalations at once
+    (delivery runs apart from the tick), and SIGTERM still ends it."""
+    receiver.statuses = [500] * 1000
+    env = {**os.environ, "HOOK_SECRET": SECRET}
+    command = [sys.executable, "-m", "resilience.cli", "watch", "--db", str(db),
+               "--interval", "0.2", "--webhook", receiver.url, "--secret-env", "HOOK_SECRET",
+               "--attempts", "20"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          env=env, text=True) as running:
+        assert running.stdout is not None
+        try:  # the watch never outlives the test, whatever fails
+            for _ in range(600):
+                if receiver.requests:
+                    break
+                threading.Event().wait(0.1)
+            assert receiver.requests  # the deliverer is in its webhook's retries
+            with Engine(f"sqlite:///{db}", clock=ManualClock(T0), policy=None) as engine:
+                probe: list[Notice] = []
+                engine.subscribe("probe", probe.append, kinds=["incident.new"]).deliver()
+                community = probe[0].community_id
+                assert community is not None
+                (fire,) = record_incidents(engine, community, 1)
+            seen = threading.Event()
+
+            def read() -> None:
+                assert running.stdout is not None
+                for line in running.stdout:
+                    if f"escalated incident {fire}" in line:
+                        seen.set()
+
+            reader = threading.Thread(target=read, daemon=True)
+            reader.start()
+            assert seen.wait(60), "the tick was held up by the webhook"
+            running.send_signal(signal.SIGTERM)
+            assert running.wait(60) == 0
+            reader.join(10)
+        finally:
+            if running.poll() is None:
+                running.kill()
+
+
+def test_watch_from_now_posts_only_what_comes_after_it_starts(
+        db: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--from-now``: a new subscription skips the history (here the fire and its
+    containment); the escalations its first tick records are delivered."""
+    monkeypatch.setenv("HOOK_SECRET", SECRET)
+    assert main(["watch", "--db", str(db), "--once", "--from-now", "--webhook", receiver.url,
+                 "--secret-env", "HOOK_SECRET"]) == 0
+    kinds = {n["kind"] for n in receiver.notices()}
+    assert kinds == {"incident.escalated"}
+
+
+def test_dead_letters_are_listed_as_a_table_without_control_characters(
+        db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A server's answer kept in a dead letter's error can't drive the terminal."""
+    with Engine(f"sqlite:///{db}", clock=ManualClock(T0), policy=None) as engine:
+        def refuse(notice: Notice) -> None:
+            raise Undeliverable("HTTP 500 \x1b[2J\x1b]0;owned\x07 line\nbreak \u202e")
+
+        engine.subscribe("webhook", refuse, kinds=["incident.new"]).deliver()
+    assert main(["webhooks", "--db", str(db), "dead-letters"]) == 0
+    out = capsys.readouterr().out
+    assert "HTTP 500" in out
+    assert "line break" in out
+    assert not any(c in out for c in "\x1b\x07\u202e")
+    header, rule, _, total = out.splitlines()
+    assert header.split() == ["position", "key", "kind", "attempts", "failed", "at", "error"]
+    assert set(rule) == {"-", " "}
+    assert total == "1 dead letter of webhook"
+
+
+def test_redeliver_interrupted_by_ctrl_c_exits_quietly(
+        db: Path, receiver: Receiver, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOOK_SECRET", SECRET)
+
+    def interrupted(self: object, key: object = None) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("resilience.services.notifications.Subscription.redeliver",
+                        interrupted)
+    assert main(["webhooks", "--db", str(db), "redeliver", "--webhook", receiver.url,
+                 "--secret-env", "HOOK_SECRET"]) == 130
+    assert capsys.readouterr().err == "resilience: redelivery interrupted\n"
+
+
+def test_a_webhook_told_personal_false_hides_the_declared_personal_values(
+        memory_engine: Engine, receiver: Receiver) -> None:
+    """``Webhook(..., personal=False)``: the body's summary and data show "[hidden]" where
+    the fact declares a personal value; the rest, and the signature over it, as usual."""
+    from resilience import Actor, Location, Role
+
+    community = donghu(memory_engine, people=[("chen", "Chen")])
+    memory_engine.incidents.report(community, incident_type="fire", severity="high",
+                                   location=Location(building="30"),
+                                   description="my storage room, Chen Li",
+                                   actor=Actor("chen", Role.RESIDENT))
+    hook = Webhook(receiver.url, SECRET, personal=False, sleep=Pauses())
+    memory_engine.subscribe("banner", hook, kinds=["incident.new"]).deliver()
+    ((headers, body),) = receiver.requests
+    assert b"storage room" not in body
+    sent = json.loads(body)
+    assert sent["data"]["description"] == "[hidden]"
+    assert sent["data"]["severity"] == "high"
+    assert sent["kind"] == "incident.new"
+    assert verify(SECRET, body, headers["X-Resilience-Signature"])
+    bare = Notice.from_dict(sent)  # read back: what is personal is no longer known
+    assert bare.to_dict(personal=False)["data"] == {}
+    with pytest.raises(InvalidInputError):
+        Webhook(receiver.url, SECRET, personal="no")  # type: ignore[arg-type]

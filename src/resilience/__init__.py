@@ -5,15 +5,10 @@ from resilience.adapters.subscriptions import Undeliverable
 from resilience.adapters.webhooks import Webhook
 from resilience.clock import Clock, ManualClock, system_clock
 from resilience.domain.catalogue import DEFAULT_CATALOGUE, CatalogueItem, ServiceCatalogue
+from resilience.domain.deadline_state import DeadlineState, case_deadlines, deadline_states
 from resilience.domain.emergency import Emergency, EmergencyKind
-from resilience.domain.escalation import (
-    Deadline,
-    DeadlineState,
-    EscalationPolicy,
-    Level,
-    Recipient,
-    deadline_states,
-)
+from resilience.domain.escalated import Notified
+from resilience.domain.escalation import Deadline, EscalationPolicy, Level, Recipient
 from resilience.domain.improvement import ImprovementItem, ImprovementStatus
 from resilience.domain.incident import Incident, IncidentStatus
 from resilience.domain.organisation import Community, Holding, community_id
@@ -30,7 +25,6 @@ from resilience.domain.values import (
     Employment,
     IncidentType,
     Location,
-    Notified,
     Provider,
     ProviderKind,
     Role,
@@ -160,6 +154,7 @@ __all__ = [
     "Verification",
     "Webhook",
     "ZoneType",
+    "case_deadlines",
     "community_id",
     "deadline_states",
     "emergency_id_for",

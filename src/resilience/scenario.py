@@ -15,7 +15,7 @@ by one (history is what happened), the importer is (it must be allowed ``"import
 """
 
 import inspect
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache
 from itertools import chain
 from pathlib import Path
@@ -25,6 +25,9 @@ from uuid import UUID
 from attrs import field, frozen
 
 from resilience.clock import ManualClock
+from resilience.domain.base import FactAggregate
+from resilience.domain.incident import Incident
+from resilience.domain.service import ServiceOrder
 from resilience.domain.validation import shown
 from resilience.domain.values import Actor, Role
 from resilience.engine import Engine
@@ -57,12 +60,15 @@ policy allows to import."""
 
 @frozen
 class ReplayResult:
-    """What a replay recorded: ids by the scenario's keys, and one receipt per entry."""
+    """What a replay recorded: ids by the scenario's keys, one receipt per command entry,
+    and the escalations of its ``tick`` entries."""
 
     community_id: UUID
     incidents: Mapping[str, UUID]
     orders: Mapping[str, UUID]
     receipts: tuple[Receipt, ...]
+    """One per entry that records a command, in file order (a ``tick`` entry records
+    none: its escalations are in ``escalations``)."""
     events_recorded: int
     """Facts this replay added to the store (0 when the file had been replayed before)."""
     improvements: Mapping[str, UUID] = field(factory=dict)
@@ -74,11 +80,25 @@ class ReplayResult:
     facts_beside_receipts: int = 0
     """Facts entries recorded on aggregates their receipts do not name (the order's or
     item's side of a ``link_recovery``)."""
+    escalations: tuple[Receipt, ...] = ()
+    """The watch's escalations the ``tick`` entries account for, one receipt each (on its
+    incident or order): those a tick raised on this replay, and those an earlier replay's
+    tick recorded at the same moment on this file's cases (replayed again, a tick finds
+    them recorded and raises none)."""
+    ticks: int = 0
+    """``tick`` entries replayed."""
+
+    @property
+    def entries(self) -> int:
+        """Entries replayed: commands and ticks."""
+        return len(self.receipts) + self.ticks
 
     @property
     def facts(self) -> int:
-        """Facts the scenario's entries account for, recorded now or by an earlier replay."""
-        return sum(len(r.versions) for r in self.receipts) + self.facts_beside_receipts
+        """Facts the scenario's entries account for, recorded now or by an earlier replay:
+        the commands' (both sides of a link) and the escalations its ticks raised."""
+        return (sum(len(r.versions) for r in (*self.receipts, *self.escalations))
+                + self.facts_beside_receipts)
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -129,11 +149,15 @@ def _record(engine: Engine, importer: Actor, scenario: Scenario,
                                         "emergency": {}}
     labels: dict[str, Receipt] = {}
     receipts: list[Receipt] = []
+    watch = _Watch(player, community)
     beside = 0
     with player.batch() as batch:
         for action in chain([first], actions):
             clock.set(action.recorded_at)
             try:
+                if action.do == "tick":  # on the community: read_scenario checked it
+                    watch.tick(action, (*keys["incident"].values(), *keys["order"].values()))
+                    continue
                 receipt = _perform(player, scenario, community, action, keys, labels)
             except ScenarioError:
                 raise
@@ -146,7 +170,50 @@ def _record(engine: Engine, importer: Actor, scenario: Scenario,
                 labels[action.label] = receipt
     return ReplayResult(community, keys["incident"], keys["order"], tuple(receipts),
                         batch.events_recorded, keys["improvement"], scenario.name,
-                        keys["emergency"], facts_beside_receipts=beside)
+                        keys["emergency"], facts_beside_receipts=beside,
+                        escalations=tuple(watch.escalations), ticks=watch.ticks)
+
+
+class _Watch:
+    """The ``tick`` entries of one replay: the watch run at each entry's ``at`` over the
+    scenario's community (engine.tick), and the escalations each accounts for.
+
+    The escalations are the watch's own facts, each under its own command id, so a
+    second replay records none again: its tick finds them recorded and raises nothing.
+    So that the second replay accounts for the same facts as the first, each tick also
+    counts the escalations recorded before this replay at its own moment (the clock it
+    runs under) on the file's cases; each case's stored escalations are read once."""
+
+    def __init__(self, engine: Engine, community: UUID) -> None:
+        self._engine = engine
+        self._community = community
+        self._stored: dict[UUID, list[FactAggregate.Event]] = {}
+        self._counted: set[tuple[UUID, int]] = set()
+        self.escalations: list[Receipt] = []
+        self.ticks = 0
+
+    def tick(self, action: Action, cases: Iterable[UUID]) -> None:
+        done = self._engine.tick(action.at, community=self._community)
+        self.ticks += 1
+        found = [raised.receipt for raised in done.raised]
+        for case_id in cases:
+            found += [Receipt(case_id, event.originator_version, event.originator_version)
+                      for event in self._stored_escalations(case_id)
+                      if event.timestamp == action.recorded_at]
+        for receipt in found:
+            key = (receipt.aggregate_id, receipt.first_version)
+            if key not in self._counted:
+                self._counted.add(key)
+                self.escalations.append(receipt)
+
+    def _stored_escalations(self, case_id: UUID) -> list[FactAggregate.Event]:
+        """The case's escalations in the store (this replay's batch is not in it yet)."""
+        stored = self._stored.get(case_id)
+        if stored is None:
+            stored = self._stored[case_id] = [
+                event for event in self._engine.events(case_id)
+                if isinstance(event, Incident.Escalated | ServiceOrder.Escalated)]
+        return stored
 
 
 def _perform(engine: Engine, scenario: Scenario, community: UUID, action: Action,
@@ -161,8 +228,6 @@ def _perform(engine: Engine, scenario: Scenario, community: UUID, action: Action
             supplied.update(district=scenario.district, subdistrict=scenario.subdistrict,
                             name=scenario.community)
             return _call(engine.communities.register, (), action.arguments, supplied)
-        if action.do == "tick":
-            return _tick(engine, community, action)
         return _call(getattr(engine.communities, action.do), (community,), action.arguments,
                      supplied)
     # Ids derive from the community and the key, so one file may act on an incident,
@@ -205,18 +270,6 @@ def _perform(engine: Engine, scenario: Scenario, community: UUID, action: Action
         return _call(method, (aggregate,), arguments, supplied)
     except NotFoundError:
         raise _unknown(action.target, action.key, verb) from None
-
-
-def _tick(engine: Engine, community: UUID, action: Action) -> Receipt:
-    """A ``tick`` entry: the watch run at the entry's ``at`` over the scenario's community
-    (engine.tick). Its escalations are the watch's own facts (each under its own command
-    id, so a second replay records none again): the entry's receipt names none of them."""
-    if action.arguments:
-        raise InvalidInputError(f"tick takes no arguments; got "
-                                f"{', '.join(map(repr, sorted(action.arguments)))}")
-    engine.tick(action.at, community=community)
-    version = engine.communities.get(community).version
-    return Receipt(community, version + 1, version)
 
 
 def _call(method: Callable[..., Receipt], args: tuple[Any, ...], arguments: Mapping[str, Any],

@@ -236,6 +236,8 @@ def _action(entry: int, line: int | None, raw: Any, zone: tzinfo | None,
         recorded_at = _moment(own.recorded_at, zone, "recorded_at")
         arguments = {name: _argument(name, value, zone)
                      for name, value in raw.items() if name not in _OWN}
+        if own.do == "tick":
+            _check_tick(own, arguments)
     except ResilienceError as exc:
         raise ScenarioError(str(exc), entry=entry, line=line) from None
     key = {"incident": own.incident, "order": own.order, "improvement": own.improvement,
@@ -246,6 +248,20 @@ def _action(entry: int, line: int | None, raw: Any, zone: tzinfo | None,
 
 
 _NO_COMMAND = "'do' (the command) is required"
+
+
+def _check_tick(own: "_OwnKeys", arguments: Mapping[str, Any]) -> None:
+    """A ``tick`` entry records no command of its own (the escalations it raises are the
+    watch's facts, each under the watch's command id): nothing may label it, give it a
+    command id, have it correct a fact or pass it arguments."""
+    given = [f"'{name}'" for name, value in (("label", own.label),
+                                            ("command_id", own.command_id),
+                                            ("corrects", own.corrects)) if value is not None]
+    given += [repr(name) for name in sorted(arguments)]
+    if given:
+        raise InvalidInputError("tick takes no arguments, and no 'label', 'command_id' or "
+                                "'corrects': it records no command of its own; got "
+                                + ", ".join(given))
 
 
 def _target(raw: Any) -> str:

@@ -12,8 +12,17 @@ events as they commit. A NOTIFY can be lost (a dropped connection; upstream
 eventsourcing issue #305), so the wake-up only shortens a deliverer's wait: it still
 polls every interval. Channels are per database, not per schema: stores in other
 schemas of one database wake it too, which costs one poll.
+
+A subscription's deliverer lock (``claim``) is a session advisory lock
+(``pg_try_advisory_lock``) keyed by a 64-bit hash of the schema and the tracking name,
+taken on a connection of its own that the deliverer holds while it delivers: the server
+lets it go when that connection closes, the deliverer's process dying included (a host
+that vanished is noticed by the server's TCP keepalives, set on that session). A pooler
+in transaction mode (pgbouncer's) does not keep session locks: connect to the server
+itself, or through a session-mode pool.
 """
 
+import hashlib
 import logging
 import threading
 from typing import Any
@@ -21,13 +30,15 @@ from typing import Any
 import psycopg
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 from resilience.adapters.postgres_views import TRACKING_TABLE
 from resilience.adapters.setup import postgres_set_up
-from resilience.adapters.store import describe
+from resilience.adapters.store import StoreFault, describe
 from resilience.adapters.subscription_rows import (
     DEAD_LETTERS,
+    Claim,
     DeadLetterRow,
     Wakeup,
     check_position,
@@ -77,7 +88,8 @@ class PostgresSubscriptionStore(PostgresTrackingRecorder):
             c.execute(self._ensure_row, (name,))
             c.execute(self._lock_row, (name,))
             found = c.fetchone()
-            check_position(None if found is None else found["notification_id"], expected, name)
+            check_position(None if found is None else found["notification_id"], expected,
+                           position, name)
             if dead is not None:
                 c.execute(self._upsert, tuple(dead))
             self._insert_tracking(c, Tracking(name, position))
@@ -96,6 +108,79 @@ class PostgresSubscriptionStore(PostgresTrackingRecorder):
             c.execute(self._delete, (name, key))
             return bool(c.rowcount)
 
+    def claim(self, name: str) -> Claim | None:
+        key = advisory_key(self.datastore.schema, name)
+        try:
+            conn = connect(self.datastore)
+        except psycopg.Error as exc:
+            raise StoreFault(f"cannot connect for the deliverer lock of {name}: "
+                             f"{describe(exc)}") from exc
+        conn.row_factory = tuple_row
+        try:
+            kwargs: Any = self.datastore.pool.kwargs
+            idle = kwargs.get("keepalives_idle")
+            if idle is not None:  # the server notices a vanished deliverer's host too
+                for setting, value in (("tcp_keepalives_idle", idle),
+                                       ("tcp_keepalives_interval", 1),
+                                       ("tcp_keepalives_count", 3)):
+                    conn.execute("SELECT set_config(%s, %s, false)", (setting, str(value)))
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+        except psycopg.Error as exc:
+            conn.close()
+            raise StoreFault(f"cannot take the deliverer lock of {name}: "
+                             f"{describe(exc)}") from exc
+        if row is None or not row[0]:
+            conn.close()
+            return None
+        return _AdvisoryClaim(conn)
+
+
+def advisory_key(schema: str, name: str) -> int:
+    """The advisory lock key of a subscription's deliverer lock: a signed 64-bit hash of
+    the schema and the tracking name (advisory locks are per database)."""
+    digest = hashlib.blake2b(f"{schema}\x00{name}".encode(), digest_size=8,
+                             person=b"resilience-sub").digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def connect(datastore: PostgresDatastore) -> Any:
+    """A connection of its own (not the pool's), in autocommit, made as the pool makes
+    them: libpq's connect_timeout and TCP keepalives included."""
+    pool: Any = datastore.pool
+    kwargs = dict(pool.kwargs)
+    get_password = getattr(pool, "get_password_func", None)
+    if get_password is not None:
+        kwargs["password"] = get_password()
+    return psycopg.connect(autocommit=True, **kwargs)
+
+
+class _AdvisoryClaim:
+    """A session advisory lock, held while its connection lives."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn: Any = conn
+        self._guard = threading.Lock()
+
+    def held(self) -> bool:
+        """Whether the lock's connection still answers (a server restart or a dropped
+        connection lets the lock go)."""
+        with self._guard:
+            if self._conn is None:
+                return False
+            try:
+                self._conn.execute("SELECT 1")
+            except psycopg.Error:
+                self._conn.close()
+                self._conn = None
+                return False
+            return True
+
+    def release(self) -> None:
+        with self._guard:
+            if self._conn is not None:
+                self._conn.close()  # the session ends: the server lets the lock go
+                self._conn = None
+
 
 class ListeningWakeup(Wakeup):
     """A wake-up set by the events' NOTIFY: a thread LISTENs on a connection of its own
@@ -113,19 +198,11 @@ class ListeningWakeup(Wakeup):
                                         daemon=True)
         self._thread.start()
 
-    def _connect(self) -> Any:
-        pool: Any = self._datastore.pool
-        kwargs = dict(pool.kwargs)
-        get_password = getattr(pool, "get_password_func", None)
-        if get_password is not None:
-            kwargs["password"] = get_password()
-        return psycopg.connect(autocommit=True, **kwargs)
-
     def _listen(self) -> None:
         failing = False
         while not self._stopping.is_set():
             try:
-                with self._connect() as conn:
+                with connect(self._datastore) as conn:
                     conn.execute(SQL("LISTEN {0}").format(Identifier(self._channel)))
                     self.listening.set()
                     if failing:

@@ -1,5 +1,6 @@
 """What every store of subscriptions shares: the dead letters' table and rows, the rule a
-position moves by, and the wake-up deliverers wait on.
+position moves by, the deliverer lock's protocol (and its in-process kind), and the
+wake-up deliverers wait on.
 
 A position moves only from the one a notice was read after (``check_position``:
 PositionMoved otherwise), so two deliverers never both advance one subscription. The
@@ -8,7 +9,7 @@ resilience.adapters.postgres_subscriptions (PostgreSQL).
 """
 
 import threading
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple, Protocol
 
 DEAD_LETTERS = "resilience_dead_letters"
 
@@ -28,10 +29,53 @@ class DeadLetterRow(NamedTuple):
     """What is known of the failure, as JSON (sealed on a protected store)."""
 
 
-def check_position(found: int | None, expected: int, name: str) -> None:
-    """PositionMoved unless the stored position ``found`` (None: 0) is ``expected``."""
+def check_position(found: int | None, expected: int, position: int, name: str) -> None:
+    """PositionMoved unless the stored position ``found`` (None: 0) is ``expected`` and
+    the new ``position`` is past it (a position never moves back, nor stays)."""
     if (found or 0) != expected:
         raise PositionMoved(f"{name} is at {found or 0}, not {expected}")
+    if position <= expected:
+        raise PositionMoved(f"{name} can't move back from {expected} to {position}")
+
+
+class Claim(Protocol):
+    """A subscription's deliverer lock, held by one deliverer at a time (``claim``)."""
+
+    def held(self) -> bool:
+        """Whether the lock is still held (False: lost with its connection)."""
+        ...
+
+    def release(self) -> None:
+        """Let the lock go (again: nothing)."""
+        ...
+
+
+class ProcessClaim:
+    """A deliverer lock within this process: an in-memory store's, or where no OS lock is
+    to be had. ``take`` gives one per key at a time."""
+
+    _taken: ClassVar[set[object]] = set()
+    _guard: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, key: object) -> None:
+        self._key: object | None = key
+
+    @classmethod
+    def take(cls, key: object) -> "ProcessClaim | None":
+        with cls._guard:
+            if key in cls._taken:
+                return None
+            cls._taken.add(key)
+        return cls(key)
+
+    def held(self) -> bool:
+        return self._key is not None
+
+    def release(self) -> None:
+        with self._guard:
+            if self._key is not None:
+                self._taken.discard(self._key)
+                self._key = None
 
 
 class Wakeup:

@@ -10,6 +10,11 @@ transaction, and only if the stored position is still the one the notice was rea
 after (``PositionMoved`` otherwise): two deliverers of one subscription never both
 advance it, and a dead letter is kept exactly when the position moves past its notice.
 
+A subscription's **deliverer lock** (``claim``) lets one deliverer deliver at a time,
+with no lease: in memory a lock within the process; on SQLite an OS lock (``flock``)
+on ``<database>-subscription-<name>.lock`` beside the file, which the OS lets go when
+the process dies; on PostgreSQL a session advisory lock on a connection of its own.
+
 Neither is a view document: ``Views.rebuild`` and ``Views.prune`` delete documents and
 the views' own tracking records (``<application>/views/...``), never these. A dead
 letter holds the notice's place in the log and why it failed, never the notice's text:
@@ -22,22 +27,32 @@ resilience.adapters.subscription_rows; ``open_subscription_store`` opens the one
 a recorder.
 """
 
+import os
 import threading
 from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from resilience.adapters.setup import sqlite_set_up, sqlite_write
+from resilience.adapters.store import StoreFault
 from resilience.adapters.subscription_rows import (
     DEAD_LETTERS,
+    Claim,
     DeadLetterRow,
     PositionMoved,
+    ProcessClaim,
     Wakeup,
     check_position,
 )
 
-__all__ = ["DEAD_LETTERS", "DeadLetterRow", "MemorySubscriptionStore", "PositionMoved",
+try:
+    import fcntl
+except ImportError:  # not POSIX: a lock within the process only
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["DEAD_LETTERS", "Claim", "DeadLetterRow", "MemorySubscriptionStore", "PositionMoved",
            "SQLiteSubscriptionStore", "SubscriptionStore", "Undeliverable", "Wakeup",
            "open_subscription_store", "open_wakeup"]
 
@@ -81,6 +96,12 @@ class SubscriptionStore(Protocol):
         """Delete a dead letter (redelivered); False if it was not there."""
         ...
 
+    def claim(self, name: str) -> Claim | None:
+        """The deliverer lock of the subscription tracked as ``name``, or None while
+        another deliverer (in any process) holds it. Never waits; no lease: it is held
+        until released, or until its holder's process (or connection) is gone."""
+        ...
+
 
 class MemorySubscriptionStore:
     """Positions and dead letters of an in-memory store: gone with the process, as its events."""
@@ -96,9 +117,7 @@ class MemorySubscriptionStore:
     def advance(self, name: str, expected: int, position: int,
                 dead: DeadLetterRow | None = None) -> None:
         with self._lock:
-            check_position(self._positions.get(name), expected, name)
-            if position <= expected:
-                raise PositionMoved(f"{name} can't move back from {expected} to {position}")
+            check_position(self._positions.get(name), expected, position, name)
             if dead is not None:
                 self._letters[(dead.subscription, dead.key)] = dead
             self._positions[name] = position
@@ -115,6 +134,9 @@ class MemorySubscriptionStore:
     def drop(self, name: str, key: str) -> bool:
         with self._lock:
             return self._letters.pop((name, key), None) is not None
+
+    def claim(self, name: str) -> Claim | None:
+        return ProcessClaim.take((self, name))
 
 
 class SQLiteSubscriptionStore(SQLiteTrackingRecorder):
@@ -140,7 +162,7 @@ class SQLiteSubscriptionStore(SQLiteTrackingRecorder):
     def advance(self, name: str, expected: int, position: int,
                 dead: DeadLetterRow | None = None) -> None:
         with sqlite_write(self.datastore) as c:
-            check_position(self._max_tracking_id(name, c), expected, name)
+            check_position(self._max_tracking_id(name, c), expected, position, name)
             if dead is not None:
                 self._upsert(c, dead)
             self._insert_tracking(c, Tracking(name, position))
@@ -162,11 +184,55 @@ class SQLiteSubscriptionStore(SQLiteTrackingRecorder):
             c.execute("SELECT changes()")
             return bool(c.fetchone()[0])
 
+    def claim(self, name: str) -> Claim | None:
+        pool = self.datastore.pool
+        if pool.is_sqlite_memory_mode or fcntl is None:
+            return ProcessClaim.take((pool.db_name, name))
+        path = lock_file(pool.db_name, name)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreFault(f"cannot open the deliverer lock {path}: {exc}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held by another deliverer (BlockingIOError), or can't be had
+            os.close(fd)
+            return None
+        return _FileClaim(fd)
+
     @staticmethod
     def _upsert(c: Any, row: DeadLetterRow) -> None:
         c.execute(f"INSERT INTO {DEAD_LETTERS} VALUES (?, ?, ?, ?) ON CONFLICT "
                   "(subscription, key) DO UPDATE SET position = excluded.position, "
                   "doc = excluded.doc", tuple(row))
+
+
+def lock_file(db_name: str, name: str) -> str:
+    """The sidecar file whose OS lock (``flock``) a SQLite store's deliverer of the
+    subscription tracked as ``name`` holds: ``<database>-subscription-<name>.lock``."""
+    path = db_name
+    if path.startswith("file:"):  # a URI
+        path = unquote(urlsplit(path).path)
+    return f"{path}-subscription-{name.rpartition('/')[2]}.lock"
+
+
+class _FileClaim:
+    """A held ``flock``: the OS lets it go when the descriptor closes, the process's
+    death included. The file itself stays (deleting it would let two processes lock
+    two different files of one name)."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
+        self._guard = threading.Lock()
+
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def release(self) -> None:
+        with self._guard:
+            if self._fd is not None:
+                os.close(self._fd)  # lets the lock go
+                self._fd = None
 
 
 def open_subscription_store(recorder: Any) -> SubscriptionStore:

@@ -1,7 +1,9 @@
 """Webhooks: a subscription handler that POSTs each notice, signed, to a URL.
 
 The body is the notice's ``to_dict()`` as JSON (UTF-8), the same bytes on every attempt
-and every redelivery. Headers: ``X-Resilience-Key`` (the notice's idempotency key),
+(a redelivery reads the notice again from the store: the same bytes, unless a person
+named in it was erased meanwhile). Only the body is signed: a receiver dedupes on the
+body's ``key``, not on the header. Headers: ``X-Resilience-Key`` (the notice's idempotency key),
 ``X-Resilience-Kind``, ``X-Resilience-Attempt`` (1, 2, ...: informative, not signed)
 and ``X-Resilience-Signature: sha256=<hex>``, the HMAC-SHA256 of the body under the
 shared secret. A receiver verifies it over the raw body it received (``verify``), with
@@ -17,11 +19,18 @@ or 503 answer's ``Retry-After`` asks so, within ``max_backoff``); then the handl
 not followed: a notice goes to the URL it was given or nowhere. Only the standard library
 is used (urllib); proxies come from the environment (``HTTPS_PROXY``, ``NO_PROXY``), as
 for any urllib client.
+
+Notices carry residents' personal data, so the URL must be ``https://``: plain
+``http://`` is refused unless it goes to this machine (a loopback address or
+``localhost``) or the caller opts in (``insecure=True``). A user and password in the URL
+are refused too (urllib would not send them): put a token in the URL's query, which
+messages never show, or rely on the signature.
 """
 
 import hashlib
 import hmac
 import http.client
+import ipaddress
 import time
 import urllib.error
 import urllib.request
@@ -29,6 +38,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from resilience.adapters.background import pause
 from resilience.adapters.subscriptions import Undeliverable
 from resilience.adapters.viewstore import dumps
 from resilience.domain.validation import check_instance, check_text, check_wait, check_whole
@@ -38,6 +48,8 @@ SIGNATURE = "X-Resilience-Signature"
 KEY = "X-Resilience-Key"
 KIND = "X-Resilience-Kind"
 ATTEMPT = "X-Resilience-Attempt"
+READ_AT_MOST = 4096
+"""Bytes of an answer's body read (the rest is not waited for: the body is not used)."""
 
 
 class Deliverable(Protocol):
@@ -49,7 +61,7 @@ class Deliverable(Protocol):
     @property
     def kind(self) -> str: ...
 
-    def to_dict(self) -> Mapping[str, Any]: ...
+    def to_dict(self, *, personal: bool = True) -> Mapping[str, Any]: ...
 
 
 def sign(secret: str | bytes, body: bytes) -> str:
@@ -60,8 +72,13 @@ def sign(secret: str | bytes, body: bytes) -> str:
 
 def verify(secret: str | bytes, body: bytes, signature: str | None) -> bool:
     """Whether ``signature`` (the header's value, None if absent) signs ``body`` under
-    ``secret``: what a receiver checks before it trusts a request."""
-    return signature is not None and hmac.compare_digest(sign(secret, body), signature)
+    ``secret``: what a receiver checks before it trusts a request. False, never an
+    error, for a missing, non-ASCII or malformed header."""
+    if not isinstance(signature, str | bytes) or not isinstance(body, bytes | bytearray):
+        return False
+    given = (signature.encode("utf-8", "surrogateescape") if isinstance(signature, str)
+             else signature)
+    return hmac.compare_digest(sign(secret, bytes(body)).encode("ascii"), given)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -90,12 +107,48 @@ def _retry_after(error: urllib.error.HTTPError) -> float | None:
 
 
 def shown_url(url: str) -> str:
-    """A URL as messages show it: without its user, password or query (they may hold
-    credentials)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
+    """A URL as messages show it: without its user, password, query or fragment (they
+    may hold credentials). Never raises (whatever the URL)."""
+    try:
+        parts = urlsplit(str(url))
+    except ValueError:
+        return "(a malformed URL)"
+    host = parts.netloc.rpartition("@")[2]  # IPv6 brackets and the port kept as given
+    return f"{parts.scheme}://{host}{parts.path}"
+
+
+def _local(host: str) -> bool:
+    """Whether ``host`` is this machine: ``localhost`` or a loopback address."""
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str, insecure: bool = False) -> str:
+    """``url`` if a webhook may POST to it (see the module docstring); InvalidInputError
+    otherwise."""
+    check_text(url, "url", 2000)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (a port that is not a number raises here)
+    except ValueError as exc:
+        raise InvalidInputError(f"a webhook's url is malformed ({exc}): "
+                                f"{shown_url(url)!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInputError(f"a webhook's url must be http:// or https:// with a "
+                                f"host, got {shown_url(url)!r}")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidInputError(f"a webhook's url must not hold a user or password (they "
+                                f"would not be sent): {shown_url(url)!r}; put a token in "
+                                "its query, or rely on the signature")
+    if parts.scheme == "http" and not insecure and not _local(parts.hostname):
+        raise InvalidInputError(f"a webhook's url must be https:// (notices carry personal "
+                                f"data): {shown_url(url)!r}; plain http:// only to this "
+                                "machine, or with insecure=True (--insecure)")
+    return url
 
 
 class Webhook:
@@ -104,19 +157,24 @@ class Webhook:
 
     ``attempts`` (1 to 100) tries in all before the notice becomes a dead letter;
     ``backoff`` seconds before the second, doubled each time up to ``max_backoff``;
-    ``timeout`` seconds per attempt (connecting and reading); ``sleep`` pauses between
-    attempts (``time.sleep``; a test passes its own). InvalidInputError for a URL that is
-    not http(s) with a host, an empty secret, or numbers out of range.
+    ``timeout`` seconds per attempt (connecting, waiting for the answer, and reading at
+    most READ_AT_MOST bytes of it within that deadline); ``sleep`` pauses between attempts
+    (default: resilience.adapters.background's ``pause``, ``time.sleep`` cut short when a
+    deliverer stops; a test passes its own). ``insecure=True`` allows plain ``http://``
+    to another machine; ``personal=False`` sends each notice with the fact's declared
+    personal values hidden (``notice.to_dict(personal=False)``). InvalidInputError for a
+    URL that is not http(s) with a host (or with a bad port, a user or password, or plain
+    http refused), an empty secret, or numbers out of range.
     """
 
     def __init__(self, url: str, secret: str | bytes, *, attempts: int = 5,
                  backoff: float = 1.0, max_backoff: float = 60.0, timeout: float = 10.0,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        check_text(url, "url", 2000)
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InvalidInputError(f"a webhook's url must be http:// or https:// with a "
-                                    f"host, got {shown_url(url)!r}")
+                 sleep: Callable[[float], None] = pause, insecure: bool = False,
+                 personal: bool = True) -> None:
+        check_instance(insecure, "insecure", bool)
+        check_instance(personal, "personal", bool)
+        self.personal = personal
+        check_url(url, insecure)
         if isinstance(secret, str):
             secret = check_text(secret, "secret", 1000).encode("utf-8")
         check_instance(secret, "secret", bytes)
@@ -138,7 +196,8 @@ class Webhook:
 
     def body(self, notice: Deliverable) -> bytes:
         """The bytes POSTed for ``notice``: its ``to_dict()`` as JSON."""
-        return dumps(dict(notice.to_dict())).encode("utf-8")
+        data = notice.to_dict() if self.personal else notice.to_dict(personal=False)
+        return dumps(dict(data)).encode("utf-8")
 
     def __call__(self, notice: Deliverable) -> None:
         """POST the notice until it is taken; Undeliverable after ``attempts`` failures."""
@@ -162,10 +221,17 @@ class Webhook:
     def _post(self, body: bytes, headers: dict[str, str]) -> None:
         request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
         try:
+            deadline = time.monotonic() + self.timeout
             with self._opener.open(request, timeout=self.timeout) as response:
-                response.read(65536)  # the answer is not used; read some so the
-                # connection ends cleanly for servers that wait for it
                 status = response.status
+                # The answer is not used: read a little of it, so the connection ends
+                # cleanly for servers that wait for it, within the attempt's deadline.
+                read = 0
+                while read < READ_AT_MOST and time.monotonic() < deadline:
+                    chunk = response.read1(READ_AT_MOST - read)
+                    if not chunk:
+                        break
+                    read += len(chunk)
         except urllib.error.HTTPError as error:
             with error:
                 raise _Failed(f"HTTP {error.code} {error.reason}",

@@ -25,6 +25,7 @@ from resilience.cli.common import (
     _existing,
     _file,
     _home_zone,
+    _metric,
     _moment,
     _period,
     _uuid,
@@ -38,8 +39,8 @@ from resilience.domain.service import ServiceOrder
 from resilience.domain.validation import MAX_DURATION
 from resilience.domain.values import Actor
 from resilience.engine import Engine
-from resilience.errors import InvalidInputError, NotFoundError, ResilienceError
-from resilience.metrics.definitions import BUILT_IN_BY_NAME, MetricDefinition
+from resilience.errors import InvalidInputError, ResilienceError
+from resilience.metrics.definitions import MetricDefinition
 from resilience.metrics.rates import RATES, RATES_BY_NAME, RateDefinition, rate_description
 from resilience.metrics.tables import render_table
 from resilience.projections.runner import check_interval
@@ -88,14 +89,15 @@ def _demo(args: argparse.Namespace) -> int:
         people = {p.person_id: p.name for p in community.people.values()}
         detected = incident.detected_at
         leader = community.holder("grid_leader", incident.location.grid or "", detected)
-        # The watch's escalations (the scenario's tick entries): facts of the cases, not of
-        # the entries, so the replay's count of facts leaves them out.
+        # The watch's escalations (the scenario's tick entries): facts of the cases, which
+        # the replay's count of facts includes (ReplayResult.escalations).
         escalations = [(key, event) for key, order in result.orders.items()
                        for event in engine.events(order)
                        if isinstance(event, ServiceOrder.Escalated)]
         print(f"{scenario.name}: {community.name}, {community.subdistrict}, {community.district}")
-        print(f"Replayed {result.facts} facts and the watch's {len(escalations)} escalations "
-              f"into {path} (SQLite; {result.events_recorded} recorded by this run)\n")
+        print(f"Replayed {result.facts} facts, the watch's {len(result.escalations)} escalations "
+              f"among them, into {path} (SQLite; {result.events_recorded} recorded by this "
+              "run)\n")
         print(f"Incident {incident_id}: detected {detected:%Y-%m-%d %H:%M} at "
               f"{incident.location}")
         print(f"Grid {incident.location.grid}'s leader then: {people.get(leader or '', leader)}\n")
@@ -162,7 +164,7 @@ def _replay(args: argparse.Namespace) -> int:
     with Engine(args.db) as engine:
         # Streams: a big file is never held whole.
         result = replay_file(engine, args.file, importer=_importer(args))
-    print(f"{result.name}: {len(result.receipts)} actions, {result.facts} facts in {args.db}, "
+    print(f"{result.name}: {result.entries} actions, {result.facts} facts in {args.db}, "
           f"{result.events_recorded} recorded by this run")
     print(f"community {result.community_id}")
     for key, incident in result.incidents.items():
@@ -356,18 +358,6 @@ def format_situation(now: CommunitySituation, people: dict[str, str],
 
 
 
-
-
-def _metric(ref: str) -> MetricDefinition:
-    if ref in BUILT_IN_BY_NAME:
-        return BUILT_IN_BY_NAME[ref]
-    path = Path(ref)
-    if path.suffix == ".json" and path.exists():
-        with _file("read", path):
-            text = path.read_text(encoding="utf-8")
-        return MetricDefinition.from_json(text)
-    raise NotFoundError(f"{ref!r} is neither a built-in metric ({', '.join(BUILT_IN_BY_NAME)}) "
-                        "nor a .json definition file")
 
 
 def _rates(args: argparse.Namespace) -> tuple[RateDefinition, ...]:

@@ -1,5 +1,6 @@
 """What the command line's subcommands share: opening a store, reading moments, periods,
-communities and files named on the command line, and drawing progress."""
+communities, time zones and files (metric definitions, escalation policies) named on the
+command line, showing moments, and drawing progress."""
 
 import argparse
 import sys
@@ -13,8 +14,10 @@ from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from resilience.adapters.store import describe, resolve_url, store_env
+from resilience.domain.escalation import EscalationPolicy
 from resilience.engine import Engine
 from resilience.errors import InvalidInputError, NotFoundError
+from resilience.metrics.definitions import BUILT_IN_BY_NAME, MetricDefinition
 from resilience.metrics.period import Period
 
 Command = Callable[..., argparse.ArgumentParser]
@@ -140,6 +143,41 @@ def _community(engine: Engine, ref: str | None) -> UUID | None:
         raise InvalidInputError(f"{len(found)} communities are named {ref!r}: give an id "
                                 f"({', '.join(found)})")
     return UUID(found[0])
+
+
+def _where(engine: Engine, args: argparse.Namespace) -> tuple[UUID | None, tzinfo]:
+    """The community named by ``--community`` (None: all), and the zone of times without
+    an offset and of the times shown: ``--tz``, else that community's own (its first
+    fact's offset), else UTC."""
+    community = _community(engine, args.community)
+    if args.tz:
+        return community, _zone(args.tz)
+    return community, _home_zone(engine, community) if community is not None else UTC
+
+
+def _shown(moment: datetime, zone: tzinfo) -> str:
+    """A moment as a desk reads it in ``zone``: ``2022-02-15T18:41+08:00``."""
+    return moment.astimezone(zone).isoformat(timespec="minutes")
+
+
+def _metric(ref: str) -> MetricDefinition:
+    """A built-in metric by name, or a definition read from a .json file."""
+    if ref in BUILT_IN_BY_NAME:
+        return BUILT_IN_BY_NAME[ref]
+    path = Path(ref)
+    if path.suffix == ".json" and path.exists():
+        with _file("read", path):
+            text = path.read_text(encoding="utf-8")
+        return MetricDefinition.from_json(text)
+    raise NotFoundError(f"{ref!r} is neither a built-in metric ({', '.join(BUILT_IN_BY_NAME)}) "
+                        "nor a .json definition file")
+
+
+def _escalation_file(path: str) -> EscalationPolicy:
+    """An escalation policy read from a JSON file in ``EscalationPolicy.to_dict``'s form."""
+    with _file("read", path):
+        text = Path(path).read_text(encoding="utf-8")
+    return EscalationPolicy.from_json(text)
 
 
 def _add_period(parser: argparse.ArgumentParser, tz_help: str = _PERIOD_TZ) -> None:

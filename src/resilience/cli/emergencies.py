@@ -18,6 +18,7 @@ from resilience.cli.common import (
     _uuid,
     _zone,
 )
+from resilience.metrics.mobilisation import Mobilisation
 from resilience.metrics.tables import render_table
 
 
@@ -54,12 +55,11 @@ def _emergencies(args: argparse.Namespace) -> int:
         return 0
     rows = []
     for e in found:
-        answered = sum(m.answered for m in e.members)
-        arrived = sum(m.arrived_at is not None for m in e.members)
+        report = Mobilisation(e)
         rows.append([e.emergency_id, e.kind.replace("_", " "),
                      f"grid {e.area}" if e.area else "community", _shown(e.declared_at, zone),
                      _shown(e.ended_at, zone) if e.ended_at else "in force",
-                     str(len(e.members)), str(answered), str(arrived)])
+                     str(report.called), str(report.answered), str(report.arrived)])
     print(render_table(["emergency", "kind", "area", "declared", "ended", "called",
                         "answered", "arrived"], rows))
     return 0

@@ -7,12 +7,9 @@ and printed. ``resilience overdue`` lists the open orders past a deadline
 """
 
 import argparse
-from datetime import UTC, datetime, timedelta, tzinfo
-from pathlib import Path
-from uuid import UUID
+from datetime import timedelta
 
-from resilience.cli.common import Command, _community, _existing, _file, _home_zone, _moment, _zone
-from resilience.domain.escalation import EscalationPolicy
+from resilience.cli.common import Command, _escalation_file, _existing, _moment, _shown, _where
 from resilience.engine import Engine
 from resilience.metrics.tables import render_table
 
@@ -41,18 +38,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def _policy(path: str | None, engine: Engine) -> Engine:
-    if path is None:
-        return engine
-    with _file("read", path):
-        text = Path(path).read_text(encoding="utf-8")
-    return engine.with_escalation(EscalationPolicy.from_json(text))
-
-
-def _where(engine: Engine, args: argparse.Namespace) -> tuple[UUID | None, tzinfo]:
-    community = _community(engine, args.community)
-    zone = _zone(args.tz) if args.tz else (
-        _home_zone(engine, community) if community is not None else UTC)
-    return community, zone
+    return engine if path is None else engine.with_escalation(_escalation_file(path))
 
 
 def _tick(args: argparse.Namespace) -> int:
@@ -91,10 +77,6 @@ def _overdue(args: argparse.Namespace) -> int:
           _shown(r.due_at, zone), late(r.late), f"{r.escalations}/{r.levels} levels"]
          for r in rows]))
     return 0
-
-
-def _shown(moment: datetime, zone: tzinfo) -> str:
-    return moment.astimezone(zone).isoformat(timespec="minutes")
 
 
 def late(duration: timedelta) -> str:

@@ -1,42 +1,44 @@
 """Subcommands: notifications: the watch loop and its webhook's dead letters (issue 13,
 part 2).
 
-``resilience watch`` runs rounds until SIGINT or SIGTERM (or one, ``--once``): each
-catches the views up, ticks (``engine.tick()``: the escalations due now are recorded)
-and, with ``--webhook``, delivers the webhook subscription's notices. A round that fails
-(the store unavailable, the webhook's handler stopped) is reported on stderr and
-retried with backoff; a signal ends the loop between rounds, or in a webhook's pause
-between attempts (the notice in flight is given again next time). The secret is read
-from an environment variable, never from the command line (where ``ps`` shows it).
+``resilience watch`` runs until SIGINT or SIGTERM (or one round, ``--once``). Two loops
+run side by side, each resilience.adapters.background's: the **watch** catches the views
+up and ticks (``engine.tick()``: the escalations due now are recorded) every
+``--interval``; with ``--webhook`` a **deliverer** (``subscription.follow``) POSTs the
+subscription's notices in a thread of its own, so a slow or unreachable webhook never
+holds up an escalation. A failure of either is reported on stderr and retried with
+backoff; a signal stops both (a webhook's pause between attempts is cut short, and the
+notice in flight comes again at the next start). A new subscription starts at the
+beginning of the log (every notice recorded so far is POSTed) unless ``--from-now``
+starts it at the head. The secret is read from an environment variable, never from the
+command line (where ``ps`` shows it).
 """
 
 import argparse
 import logging
 import os
+import re
 import signal
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any
 
+from resilience.adapters.background import Background
 from resilience.adapters.store import describe
 from resilience.adapters.webhooks import Webhook, shown_url
 from resilience.cli.common import Command, _existing
 from resilience.engine import Engine
 from resilience.errors import InvalidInputError
+from resilience.metrics.tables import render_table
 from resilience.projections.runner import check_interval
 from resilience.services.deadlines import Tick
-from resilience.services.notifications import Subscription
+from resilience.services.notifications import Deliverer, Subscription
 
-REPORT_EVERY = 60.0
-"""Seconds between reports while rounds keep failing."""
-
-
-class _Stopping(Exception):
-    """A signal arrived during a webhook's pause: the round ends, the notice not taken."""
+CHECK_EVERY = 0.5
+"""Seconds between checks that the watch's loops are still running."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
 
 
 def register(command: Command) -> None:
@@ -46,9 +48,12 @@ def register(command: Command) -> None:
     watch.add_argument("--interval", type=float, default=5.0,
                        help="seconds between rounds (default 5; on PostgreSQL new events "
                             "wake the webhook's delivery sooner)")
-    _webhook_options(watch)
+    _webhook_options(watch, name_default=None)
     watch.add_argument("--kinds", nargs="+", metavar="KIND",
                        help="deliver only these kinds of notice (default: all)")
+    watch.add_argument("--from-now", action="store_true",
+                       help="a new subscription starts at the head: only notices recorded "
+                            "from now on (default: every notice since the beginning)")
     watch.add_argument("--once", action="store_true", help="one round, then exit")
     hooks = command("webhooks", "a webhook subscription's dead letters: list them, or "
                     "deliver them again", _webhooks)
@@ -58,25 +63,33 @@ def register(command: Command) -> None:
                          help="the subscription's name (default webhook)")
     again = actions.add_parser("redeliver", help="POST the dead letters again; those "
                                "taken are no longer dead letters")
-    _webhook_options(again)
+    _webhook_options(again, name_default="webhook")
     again.add_argument("--key", help="only this notice's dead letter")
 
 
-def _webhook_options(parser: argparse.ArgumentParser) -> None:
+def _webhook_options(parser: argparse.ArgumentParser, name_default: str | None) -> None:
     parser.add_argument("--webhook", metavar="URL", help="POST each notice to this URL")
     parser.add_argument("--secret-env", metavar="VAR",
                         help="environment variable holding the webhook's signing secret")
-    parser.add_argument("--name", default="webhook",
+    parser.add_argument("--name", default=name_default,
                         help="the subscription's name: where its position and dead letters "
                              "are kept (default webhook)")
     parser.add_argument("--attempts", type=int, default=5,
                         help="POSTs per notice before it becomes a dead letter (default 5)")
+    parser.add_argument("--hide-personal", action="store_true",
+                        help="send notices with their declared personal values hidden")
+    parser.add_argument("--insecure", action="store_true",
+                        help="allow a plain http:// URL to another machine (notices carry "
+                             "personal data: use https)")
 
 
-def _webhook(args: argparse.Namespace, sleep: Callable[[float], None]) -> Webhook | None:
+def _webhook(args: argparse.Namespace) -> Webhook | None:
     if args.webhook is None:
-        if args.secret_env is not None:
-            raise InvalidInputError("--secret-env goes with --webhook")
+        for option, given in (("--secret-env", args.secret_env), ("--name", args.name),
+                              ("--insecure", args.insecure or None),
+                              ("--hide-personal", args.hide_personal or None)):
+            if given is not None:
+                raise InvalidInputError(f"{option} goes with --webhook")
         return None
     if args.secret_env is None:
         raise InvalidInputError("--webhook needs --secret-env VAR: the environment variable "
@@ -85,16 +98,16 @@ def _webhook(args: argparse.Namespace, sleep: Callable[[float], None]) -> Webhoo
     if not secret:
         raise InvalidInputError(f"the environment variable {args.secret_env} (--secret-env) "
                                 "is not set, or empty")
-    return Webhook(args.webhook, secret, attempts=args.attempts, sleep=sleep)
+    return Webhook(args.webhook, secret, attempts=args.attempts, insecure=args.insecure,
+                   personal=not args.hide_personal)
 
 
 @contextmanager
-def _signals(stop: threading.Event, wake: Callable[[], None]) -> Iterator[None]:
-    """SIGINT and SIGTERM set ``stop`` (and ``wake``) instead of interrupting, inside."""
+def _signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT and SIGTERM set ``stop`` instead of interrupting, inside."""
 
     def stopping(signum: int, frame: FrameType | None) -> None:
         stop.set()
-        wake()
 
     previous = {sig: signal.signal(sig, stopping) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -104,75 +117,104 @@ def _signals(stop: threading.Event, wake: Callable[[], None]) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+class _Watch(Background):
+    """The watch's rounds: catch the views up, tick, and say what the deliverer did."""
+
+    THREAD = "resilience-watch"
+
+    def __init__(self, engine: Engine, interval: float, deliverer: Deliverer | None) -> None:
+        super().__init__(interval)
+        self.engine = engine
+        self.deliverer = deliverer
+        self._shown = 0
+        self._standby = False
+        self.start()
+
+    def step(self) -> bool:
+        _round(self.engine)
+        deliverer = self.deliverer
+        if deliverer is None:
+            return False
+        subscription = deliverer.subscription
+        if subscription.standby != self._standby:
+            self._standby = subscription.standby
+            print(f"{subscription.name}: standby, another deliverer delivers" if
+                  self._standby else f"{subscription.name}: delivering", flush=True)
+        if deliverer.delivered > self._shown:
+            _print_delivered(deliverer.delivered - self._shown, subscription)
+            self._shown = deliverer.delivered
+        return False
+
+    def failed(self, exc: Exception, first: bool) -> None:
+        print(f"resilience: watch round failed ({self.failures} in a row): "
+              f"{describe(exc)}; retrying", file=sys.stderr, flush=True)
+
+    def recovered(self) -> None:
+        print(f"watch resumed after {self.failures} failed rounds", flush=True)
+
+    def died(self, exc: BaseException) -> None:
+        print(f"resilience: the watch stopped: {describe(exc)}", file=sys.stderr, flush=True)
+
+
 def _watch(args: argparse.Namespace) -> int:
     interval = check_interval(args.interval)
-    stop = threading.Event()
-
-    def pause(seconds: float) -> None:
-        if stop.wait(seconds):
-            raise _Stopping
-
-    hook = _webhook(args, pause)
-    if hook is None and args.kinds is not None:
-        raise InvalidInputError("--kinds goes with --webhook")
+    hook = _webhook(args)
+    if hook is None:
+        for option, given in (("--kinds", args.kinds), ("--from-now", args.from_now or None)):
+            if given is not None:
+                raise InvalidInputError(f"{option} goes with --webhook")
     _log_on_stderr()
     with _existing(args.db, fresh_views=False) as engine:
-        subscription = (None if hook is None else
-                        engine.subscribe(args.name, hook, kinds=args.kinds))
+        subscription = (None if hook is None else engine.subscribe(
+            args.name or "webhook", hook, kinds=args.kinds,
+            start="head" if args.from_now else "beginning"))
         if args.once:
-            _round(engine, subscription)
+            try:
+                _round(engine)
+                if subscription is not None:
+                    _print_delivered(subscription.deliver(), subscription)
+            except KeyboardInterrupt:
+                print("resilience: interrupted", file=sys.stderr)
+                return 130
             return 0
         where = "" if hook is None else f"; notices to {shown_url(hook.url)}"
         print(f"watching every {interval:g} s{where}; Ctrl-C stops", flush=True)
-        wakeup = engine.notifications.wakeup()
-        try:
-            with _signals(stop, wakeup.set):
-                _rounds(engine, subscription, interval, stop, wakeup.wait)
-        finally:
-            wakeup.close()
+        stop = threading.Event()
+        with _signals(stop):
+            deliverer = None if subscription is None else subscription.follow(interval)
+            watch = _Watch(engine, interval, deliverer)
+            loops: list[Background] = [watch] if deliverer is None else [watch, deliverer]
+            dead: list[Background] = []
+            try:
+                while not stop.is_set() and not dead:
+                    stop.wait(CHECK_EVERY)
+                    dead = [loop for loop in loops if not loop.running]
+            finally:
+                for loop in loops:
+                    loop.stop()
+    if dead:  # a loop stopped on a fault of its own (failures of the store are retried)
+        print(f"resilience: {describe(dead[0].error or RuntimeError('stopped'))}",
+              file=sys.stderr)
+        return 1
     print("watch stopped", flush=True)
     return 0
 
 
-def _rounds(engine: Engine, subscription: Subscription | None, interval: float,
-            stop: threading.Event, wait: Callable[[float], Any]) -> None:
-    failures, reported = 0, 0.0
-    while not stop.is_set():
-        try:
-            _round(engine, subscription)
-        except _Stopping:
-            return
-        except Exception as exc:  # reported and retried: the watch carries on
-            failures += 1
-            now = time.monotonic()
-            if failures == 1 or now - reported >= REPORT_EVERY:
-                reported = now
-                print(f"resilience: watch round failed ({failures} in a row): "
-                      f"{describe(exc)}; retrying", file=sys.stderr, flush=True)
-            stop.wait(min(interval * 2.0 ** min(failures, 10), max(interval, 60.0)))
-            continue
-        if failures:
-            print(f"watch resumed after {failures} failed rounds", flush=True)
-            failures = 0
-        wait(interval)
-
-
-def _round(engine: Engine, subscription: Subscription | None) -> None:
-    """Catch the views up, tick, deliver: printing what each did, if anything."""
+def _round(engine: Engine) -> None:
+    """Catch the views up and tick, printing each escalation raised."""
     engine.views.catch_up()
     _print_tick(engine.tick())
-    if subscription is not None:
-        delivered = subscription.deliver()
-        if delivered:
-            print(f"delivered {delivered} notice{'s' * (delivered != 1)} "
-                  f"(position {subscription.position})", flush=True)
+
+
+def _print_delivered(delivered: int, subscription: Subscription) -> None:
+    standby = "; another deliverer holds it" if subscription.standby else ""
+    print(f"delivered {delivered} notice{'s' * (delivered != 1)} (position "
+          f"{subscription.position}{standby})", flush=True)
 
 
 def _print_tick(tick: Tick) -> None:
     for raised in tick.raised:
-        told = ", ".join(
-            f"{n.role.value if n.role is not None else n.body} {n.person_id or '(nobody)'}"
-            for n in raised.notified) or "nobody"
+        told = "; ".join(map(str, raised.notified)) or "nobody"  # as ``resilience tick``
         print(f"{tick.at.isoformat(timespec='seconds')} escalated {raised.subject} "
               f"{raised.case_id}: {raised.deadline} level {raised.level} (due "
               f"{raised.due_at.isoformat(timespec='seconds')}); notified {told}", flush=True)
@@ -192,15 +234,26 @@ def _log_on_stderr() -> None:
             log.setLevel(logging.INFO)
 
 
+def _plain(text: str, most: int = 200) -> str:
+    """Text from elsewhere (a server's answer in a dead letter's error) safe to print:
+    control characters shown as one space, at most ``most`` characters."""
+    text = _CONTROL.sub(" ", text)
+    return text if len(text) <= most else text[:most - 1] + "…"
+
+
 def _webhooks(args: argparse.Namespace) -> int:
     if args.action == "redeliver":
-        hook = _webhook(args, time.sleep)
+        hook = _webhook(args)
         if hook is None:
             raise InvalidInputError("redeliver needs --webhook URL and --secret-env VAR")
         with _existing(args.db, fresh_views=False) as engine:
             subscription = engine.subscribe(args.name, hook)
             before = len(subscription.dead_letters())
-            taken = subscription.redeliver(args.key)
+            try:
+                taken = subscription.redeliver(args.key)
+            except KeyboardInterrupt:  # what was taken is no dead letter any more
+                print("resilience: redelivery interrupted", file=sys.stderr)
+                return 130
             left = len(subscription.dead_letters())
         print(f"redelivered {taken} of {before if args.key is None else 1}; {left} dead "
               f"letter{'s' * (left != 1)} left")
@@ -210,13 +263,10 @@ def _webhooks(args: argparse.Namespace) -> int:
     if not letters:
         print(f"{args.name}: no dead letters")
         return 0
-    rows = [("position", "key", "kind", "attempts", "failed at", "error")]
-    for letter in letters:
-        rows.append((str(letter.position), letter.key, letter.kind, str(letter.attempts),
-                     letter.failed_at.isoformat(timespec="seconds"), letter.error))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
-              + "  " + row[-1])
+    print(render_table(
+        ("position", "key", "kind", "attempts", "failed at", "error"),
+        [(str(letter.position), _plain(letter.key), _plain(letter.kind), str(letter.attempts),
+          letter.failed_at.isoformat(timespec="seconds"), _plain(letter.error))
+         for letter in letters]))
     print(f"{len(letters)} dead letter{'s' * (len(letters) != 1)} of {args.name}")
     return 0

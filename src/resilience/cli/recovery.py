@@ -24,7 +24,9 @@ def register(command: Command) -> None:
 def _recovery(args: argparse.Namespace) -> int:
     incident = _uuid(args.incident, "incident id")
     with _existing(args.db) as engine:
-        detected = engine.recovery(incident).detected_at
+        # The detection places bare times of day and gives the default zone: read from
+        # the incident itself, so the recovery (every linked case) is read only once.
+        detected = engine.incidents.get(incident).detected_at
         zone = _zone(args.tz) if args.tz else detected.tzinfo or UTC
         on = detected.astimezone(zone).date()
         recovery = engine.recovery(incident, as_of=_cut(args.as_of, zone, on),

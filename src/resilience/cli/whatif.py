@@ -5,21 +5,19 @@ what actually happened, and records nothing (issue 13, part 5).
 or after their own name."""
 
 import argparse
-from pathlib import Path
 
 from resilience.cli.common import (
     Command,
     _add_period,
-    _community,
+    _escalation_file,
     _existing,
-    _file,
-    _home_zone,
+    _metric,
     _period,
+    _where,
     _zone,
 )
 from resilience.domain.escalation import EscalationPolicy
-from resilience.errors import InvalidInputError, NotFoundError
-from resilience.metrics.definitions import BUILT_IN_BY_NAME, MetricDefinition
+from resilience.errors import InvalidInputError
 from resilience.services.deadlines import DEFAULT_ESCALATION
 
 
@@ -79,26 +77,11 @@ def _usage(args: argparse.Namespace) -> int:  # pragma: no cover - argparse need
     raise InvalidInputError("what-if needs an action: target or escalations")
 
 
-def _metric(ref: str) -> MetricDefinition:
-    """A built-in metric by name, or a definition read from a .json file."""
-    if ref in BUILT_IN_BY_NAME:
-        return BUILT_IN_BY_NAME[ref]
-    path = Path(ref)
-    if path.suffix == ".json" and path.exists():
-        with _file("read", path):
-            text = path.read_text(encoding="utf-8")
-        return MetricDefinition.from_json(text)
-    raise NotFoundError(f"{ref!r} is neither a built-in metric ({', '.join(BUILT_IN_BY_NAME)}) "
-                        "nor a .json definition file")
-
-
 def _target(args: argparse.Namespace) -> int:
     definition = _metric(args.metric)
     with _existing(_db(args)) as engine:
-        community = _community(engine, args.community)
-        zone = (_zone(args.tz) if args.tz else
-                _home_zone(engine, community) if community is not None else None)
-        period = _period(args, zone) if zone is not None else _period(args)
+        community, zone = _where(engine, args)
+        period = _period(args, zone)
         found = engine.what_if.target(definition, args.target, period=period, by=args.by,
                                       community=community, percentile=args.percentile,
                                       tz=_zone(args.tz) if args.tz else None)
@@ -108,20 +91,14 @@ def _target(args: argparse.Namespace) -> int:
 
 def _policy(ref: str) -> EscalationPolicy:
     """The built-in policy (``default``), or one read from a JSON file."""
-    if ref == "default":
-        return DEFAULT_ESCALATION
-    with _file("read", ref):
-        text = Path(ref).read_text(encoding="utf-8")
-    return EscalationPolicy.from_json(text)
+    return DEFAULT_ESCALATION if ref == "default" else _escalation_file(ref)
 
 
 def _escalations(args: argparse.Namespace) -> int:
     policy = _policy(args.policy)
     with _existing(_db(args)) as engine:
-        community = _community(engine, args.community)
-        zone = (_zone(args.tz) if args.tz else
-                _home_zone(engine, community) if community is not None else None)
-        period = _period(args, zone) if zone is not None else _period(args)
+        community, zone = _where(engine, args)
+        period = _period(args, zone)
         found = engine.what_if.escalations(policy, period=period, community=community)
     print(found.render(cases=args.cases))
     return 0

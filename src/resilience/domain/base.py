@@ -255,6 +255,14 @@ class FactAggregate(Aggregate):
         reopens: ClassVar[bool] = False
         """The fact reopens the aggregate (its ``Reopened``): it starts a new cycle, and is
         what a closed aggregate needs before anything dated after its closure."""
+        ends: ClassVar[bool] = False
+        """The fact ends the aggregate's current cycle for the response (an incident's
+        resolution and closure; an order's completion, cancellation and rejection): no
+        deadline is needed after it, and the case leaves the ``live`` view until a
+        reopening (resilience.domain.escalation)."""
+        correctable: ClassVar[bool] = True
+        """Its time and details may be corrected (``correct_time``, ``correct_details``);
+        False for the watch's escalations, its record of the trusted clock."""
         status_after: ClassVar[StrEnum | None] = None
         """The status the aggregate is in after the fact (orders and improvement items;
         None: the fact leaves it as it was)."""
@@ -525,3 +533,7 @@ class FactAggregate(Aggregate):
             raise InvalidTransitionError(
                 f"version {version} is itself a correction; correct the original fact instead"
             )
+        if not self.fact_types[version].correctable:
+            raise InvalidTransitionError(
+                f"fact {version} ({self._name_of(version)}) is not corrected: it records "
+                "what the engine's clock said")

@@ -16,9 +16,13 @@ Rules, over effective times (corrections applied):
   notes) dated at or before its end; it is never reopened: a new emergency is declared.
 
 The emergency is **in force** from its declaration (inclusive) to its end (exclusive):
-``in_force(at)``. Who is called up is the roster's answer at the call-up's moment,
-worked out by the service (resilience.services.emergencies), and recorded on the fact, so
-the record says who was asked whatever the roster says later.
+``in_force(at)``, the one rule (``in_force_between``) every reading of an emergency
+applies; it **covers** the grid it was declared for, or (declared for the whole
+community) every area of the community (``covers_grid``). Who is called up is the
+roster's answer at the call-up's moment, worked out by the service
+(resilience.services.emergencies), and recorded on the fact, each member with the team
+(roster role) they were called as (``CalledMember``), so the record says who was asked,
+and as what, whatever the roster says later.
 """
 
 import itertools
@@ -27,6 +31,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
+
+from attrs import frozen
 
 from resilience.domain.base import Context, Correction, FactAggregate, personal_data
 from resilience.domain.validation import check_items, check_moment, check_uuid, require_text
@@ -65,6 +71,29 @@ def parse_teams(teams: object) -> tuple[Role, ...]:
     return parsed
 
 
+def in_force_between(declared_at: datetime, ended_at: datetime | None, at: datetime) -> bool:
+    """The rule of an emergency in force at ``at``: declared at or before it, not ended by
+    then (the end exclusive; ``ended_at`` None: not ended)."""
+    return declared_at <= at and (ended_at is None or at < ended_at)
+
+
+def covers_grid(area_id: str | None, grid: str | None) -> bool:
+    """Does an emergency declared for ``area_id`` (a grid; None: the whole community)
+    cover ``grid`` (the grid of the area asked about; None: the community as a whole, or
+    an area in no grid, which only the whole community's emergencies cover)?"""
+    return area_id is None or area_id == grid
+
+
+@frozen
+class CalledMember:
+    """One person a call-up called, with the team (the roster role of the call-up's teams)
+    they were called as. Recorded on the call-up as is (``person_id`` is a pseudonym, as
+    every person id)."""
+
+    person_id: str
+    role: Role
+
+
 class Emergency(FactAggregate):
     """One emergency in one community (or one of its grids), from declaration to its end."""
 
@@ -81,6 +110,8 @@ class Emergency(FactAggregate):
     """Version of each call-up -> the teams it called."""
     called: dict[str, int]
     """Person -> version of the call-up that called them, in the order they were called."""
+    roles: dict[str, Role]
+    """Person -> the team (roster role) they were called as."""
     acknowledged: dict[str, int]
     """Person -> version of their acknowledgement."""
     arrived: dict[str, int]
@@ -125,25 +156,30 @@ class Emergency(FactAggregate):
     Created = Declared  # see Incident.Created
 
     class MobilisationCalled(Event):
-        """``teams`` were called up: ``members`` are who held those roles then."""
+        """``teams`` were called up: ``members`` are who held those roles then, each with
+        the team they were called as."""
 
         TOPIC = "resilience.emergency:MobilisationCalled"
         noun = "call-up"
         notice = "emergency.mobilised"
         teams: tuple[Role, ...]
-        members: tuple[str, ...]
+        members: tuple[CalledMember, ...]
 
         def apply(self, aggregate: "Emergency") -> None:
             aggregate.calls[self.originator_version] = self.teams
             for member in self.members:
-                aggregate.called[member] = self.originator_version
+                aggregate.called[member.person_id] = self.originator_version
+                aggregate.roles[member.person_id] = member.role
 
         def describe(self) -> str:
             teams = ", ".join(team.value.replace("_", " ") for team in self.teams)
-            return f"mobilisation called ({teams}): {', '.join(self.members)}"
+            called = ", ".join(f"{m.person_id} ({m.role.value.replace('_', ' ')})"
+                               for m in self.members)
+            return f"mobilisation called ({teams}): {called}"
 
         def detail(self) -> Any:
-            return [[team.value for team in self.teams], list(self.members)]
+            return [[team.value for team in self.teams],
+                    [[m.person_id, m.role.value] for m in self.members]]
 
     class MemberAcknowledged(Event):
         """A member called up answered: they are coming."""
@@ -218,6 +254,7 @@ class Emergency(FactAggregate):
         super().__init__()
         self.calls = {}
         self.called = {}
+        self.roles = {}
         self.acknowledged = {}
         self.arrived = {}
         self.posts = {}
@@ -253,8 +290,11 @@ class Emergency(FactAggregate):
     def in_force(self, at: datetime) -> bool:
         """Was the emergency in force at ``at`` (declared by then, not yet ended)?"""
         check_moment(at, "at", query=True)
-        ended = self.ended_at
-        return self.declared_at <= at and (ended is None or at < ended)
+        return in_force_between(self.declared_at, self.ended_at, at)
+
+    def covers(self, grid: str | None) -> bool:
+        """Does the emergency cover ``grid`` (``covers_grid``)?"""
+        return covers_grid(self.area_id, grid)
 
     @property
     def members(self) -> tuple[str, ...]:
@@ -263,22 +303,29 @@ class Emergency(FactAggregate):
 
     # Commands -----------------------------------------------------------------
 
-    def call_up(self, ctx: Context, teams: Iterable[Role], members: Iterable[str]) -> None:
-        """Record a call-up of ``teams``, which gave ``members`` (people not yet called)."""
+    def call_up(self, ctx: Context, teams: Iterable[Role],
+                members: Iterable[CalledMember]) -> None:
+        """Record a call-up of ``teams``, which gave ``members`` (people not yet called,
+        each with the team of ``teams`` they were called as)."""
         teams = parse_teams(teams)
-        members = check_items(members, "members", require_text)
+        called = check_items(members, "members", _called_member)
+        strays = [m.person_id for m in called if m.role not in teams]
+        if strays:
+            raise InvalidInputError(f"called as a team the call-up does not name: "
+                                    f"{', '.join(strays)}")
         self._after_beginning(ctx)
         self._check_writable(self.MobilisationCalled, ctx.occurred_at)
-        if not members:
+        if not called:
             raise InvalidTransitionError(
                 f"nobody to call up: no one held {', '.join(t.value for t in teams)} in the "
                 f"emergency's area at {ctx.occurred_at.isoformat()} who was not called already")
-        if len(set(members)) != len(members):
+        people = [m.person_id for m in called]
+        if len(set(people)) != len(people):
             raise InvalidInputError("members names a person twice")
-        again = [m for m in members if m in self.called]
+        again = [p for p in people if p in self.called]
         if again:
             raise InvalidTransitionError(f"already called up: {', '.join(again)}")
-        self._trigger(self.MobilisationCalled, ctx, teams=teams, members=members)
+        self._trigger(self.MobilisationCalled, ctx, teams=teams, members=called)
 
     def acknowledge(self, ctx: Context, person_id: str) -> None:
         """Record that a member called up answered the call."""
@@ -375,3 +422,11 @@ class Emergency(FactAggregate):
                     f"the emergency's end ({end.isoformat()}) would precede "
                     f"{', '.join(self._name_of(v) for v in late)} (fact "
                     f"{', '.join(map(str, late))}): the end is its last fact")
+
+
+def _called_member(value: object, name: str) -> CalledMember:
+    """``value`` if it is a CalledMember of a person id (text) and a roster role."""
+    if not isinstance(value, CalledMember):
+        raise InvalidInputError(f"{name} must be a CalledMember, got {type(value).__name__}")
+    return CalledMember(require_text(value.person_id, f"{name}.person_id"),
+                        parse_enum(Role, value.role, f"{name}.role"))

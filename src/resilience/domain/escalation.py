@@ -19,12 +19,15 @@ cycle 0 alone, and any fact of the case meets it.
 
 **When it is needed.** A deadline level is *needed* (``DeadlineState.needed``) when, by
 effective times, at its due time no fact meeting the deadline had happened in its cycle
-and the cycle had not ended (an incident's resolution or closure; an order's completion,
-cancellation or rejection). It is *due* to the watch (``DeadlineState.due(now)``) when its
-time has come, no meeting fact and no ending is recorded (whenever it is dated), and no
-escalation for it is recorded: a fact recorded late still stops an escalation, which the
-review then grades as missed. Emergency deadlines (``EscalationPolicy.emergency``) are
-those of the cases that began while their community or grid was in an emergency.
+and the cycle had not ended (a fact whose class declares it ``ends``: an incident's
+resolution or closure; an order's completion, cancellation or rejection). It is *due* to
+the watch (``DeadlineState.due(now)``) when its time has come, no meeting fact and no
+ending is recorded (whenever it is dated), and no escalation for it is recorded: a fact
+recorded late still stops an escalation, which the review then grades as missed.
+Emergency deadlines (``EscalationPolicy.emergency``) are those of the cases that began
+while their community or grid was in an emergency. The states themselves are worked out
+in resilience.domain.deadline_state; a deadline can't expect what comes after the
+response (``AFTER_RESPONSE``: a recovery link, a rating).
 
 A policy is a value: built from Python or read from JSON (``EscalationPolicy.from_dict``,
 ``from_json``), strictly: a wrong type, a missing or unknown key, a milestone the subject
@@ -35,14 +38,15 @@ when it falls due (resilience.domain.recipients).
 """
 
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
-from uuid import UUID
 
 from attrs import field, frozen
 
-from resilience.domain.base import Correction, FactAggregate, FactTime, happening_order, in_cycles
+from resilience.domain.base import FactAggregate, FactTime, happening_order
+from resilience.domain.escalated import MAX_LEVEL
+from resilience.domain.escalated import WATCH as WATCH  # where the watch was first named
 from resilience.domain.escalation_json import DeadlineFields, policy_fields, read_json
 from resilience.domain.incident import Incident
 from resilience.domain.service import ServiceOrder
@@ -55,26 +59,22 @@ from resilience.domain.validation import (
     require_text,
     shown,
 )
-from resilience.domain.values import (
-    MAX_LEVEL,
-    Actor,
-    IncidentType,
-    Role,
-    Severity,
-    parse_enum,
-)
+from resilience.domain.values import IncidentType, Role, Severity, parse_enum
 from resilience.errors import InvalidInputError
-
-WATCH = Actor("resilience-watch", Role.SYSTEM)
-"""Who records escalations: the engine's watch, not a person (its facts' delay from their
-due time is the watch's lag, graded in reviews, not a late record)."""
 
 Subject = Literal["incident", "order"]
 Body = Literal["subdistrict", "district"]
 Case = Incident | ServiceOrder
 
-SUBJECTS: Mapping[str, type[Incident] | type[ServiceOrder]] = {
-    "incident": Incident, "order": ServiceOrder}
+SUBJECTS: Mapping[str, type[Case]] = {"incident": Incident, "order": ServiceOrder}
+"""Each subject a deadline names -> the aggregate class of its cases."""
+
+
+def subject_of(case: Case) -> Subject:
+    """``"incident"`` or ``"order"``: the subject ``case`` is."""
+    return "incident" if isinstance(case, Incident) else "order"
+
+
 BODIES: tuple[str, ...] = ("subdistrict", "district")
 RECIPIENT_ROLES = (Role.GRID_LEADER, Role.GRID_WORKER, Role.BUILDING_LEADER, Role.UNIT_LEADER,
                    Role.COMMUNITY_STAFF, Role.SQUAD_MEMBER, Role.VOLUNTEER)
@@ -87,23 +87,29 @@ RECURRING: tuple[type[FactAggregate.Event], ...] = (
     ServiceOrder.Dispatched, ServiceOrder.Completed)
 """The facts a reopening starts again (as the metrics' cycles count them): a deadline
 expecting only these applies to every cycle."""
-ENDINGS: tuple[type[FactAggregate.Event], ...] = (
-    Incident.Resolved, Incident.Closed,
-    ServiceOrder.Completed, ServiceOrder.Cancelled, ServiceOrder.Rejected)
-"""The facts after which nobody need act on the cycle: no deadline is needed after them."""
 MAX_NAME = 100
 """Most characters in a deadline's name (it is part of the escalation's command id)."""
 
 
+AFTER_RESPONSE: Mapping[str, Mapping[str, str]] = {
+    "incident": {"recovery_linked": "recovery follows the response"},
+    "order": {"rated": "a rating follows the completion"},
+}
+"""Milestones no deadline may expect, and why: they mark what comes after the response a
+deadline watches (a deadline stops when its cycle ends), so a deadline expecting one
+would only ever escalate on a response still under way, never be met by it."""
+
+
 def milestone_classes(subject: str) -> dict[str, tuple[type[FactAggregate.Event], ...]]:
     """Each milestone name a deadline on ``subject`` may expect -> the event classes
-    marking it (their ``milestone`` or ``last_milestone``); the beginning is left out."""
+    marking it (their ``milestone`` or ``last_milestone``); the beginning and the
+    milestones ``AFTER_RESPONSE`` are left out."""
     found: dict[str, list[type[FactAggregate.Event]]] = {}
     for event in SUBJECTS[subject].event_classes():
         if issubclass(event, FactAggregate.Created):
             continue
         for milestone in (event.milestone, event.last_milestone):
-            if milestone is not None:
+            if milestone is not None and milestone.name not in AFTER_RESPONSE[subject]:
                 found.setdefault(milestone.name, []).append(event)
     return {name: tuple(classes) for name, classes in found.items()}
 
@@ -260,6 +266,12 @@ def _checked(subject: str, expect: object, within: object, from_expected: object
     expected = check_items(expect, "expect", require_text)
     if not expected:
         raise InvalidInputError("expect must name at least one milestone")
+    after = [f"{name} ({AFTER_RESPONSE[subject][name]})" for name in expected
+             if name in AFTER_RESPONSE[subject]]
+    if after:
+        raise InvalidInputError(
+            f"expect can't name a milestone that comes after the response, which a deadline "
+            f"stops at: {', '.join(after)}")
     unknown = [name for name in expected if name not in known]
     if unknown or len(set(expected)) != len(expected):
         raise InvalidInputError(
@@ -325,8 +337,14 @@ class EscalationPolicy:
     emergency: tuple[Deadline, ...] | None = field(default=None, converter=_emergency)
 
     def for_case(self, *, emergency: bool) -> tuple[Deadline, ...]:
-        """The deadlines of a case that began in an emergency, or in peacetime."""
-        return self.emergency if emergency and self.emergency is not None else self.deadlines
+        """The deadlines of a case that began in an emergency, or in peacetime. The
+        emergency list replaces peacetime's subject by subject: a subject (incidents,
+        orders) it names no deadline for keeps its peacetime deadlines, so declaring an
+        emergency never leaves a case with none."""
+        if not emergency or self.emergency is None:
+            return self.deadlines
+        named = {deadline.subject for deadline in self.emergency}
+        return self.emergency + tuple(d for d in self.deadlines if d.subject not in named)
 
     def to_dict(self) -> dict[str, Any]:
         """The policy as JSON-ready data (``from_dict`` reads it back equal)."""
@@ -366,82 +384,6 @@ def _deadline(fields: DeadlineFields) -> Deadline:
                     categories=fields.categories)
 
 
-# Where a case stands against its deadlines -------------------------------------------------
-
-
-@frozen
-class DeadlineState:
-    """One level of one deadline in one cycle of a case, as the case stands (effective
-    times, corrections applied; see the module docstring for needed and due)."""
-
-    subject_id: UUID
-    deadline: str
-    level: int
-    cycle: int
-    due_at: datetime
-    met_at: datetime | None
-    """Effective time of the earliest fact meeting the deadline in the cycle (None: none
-    is recorded)."""
-    ended_at: datetime | None
-    """Effective time of the cycle's ending (None: none is recorded)."""
-    escalated: int | None
-    """Version of the Escalated fact recorded for this level, if any."""
-    escalated_recorded_at: datetime | None
-
-    @property
-    def needed(self) -> bool:
-        """At ``due_at``, by effective times, the deadline was unmet and the cycle open."""
-        return ((self.met_at is None or self.met_at > self.due_at)
-                and (self.ended_at is None or self.ended_at > self.due_at))
-
-    def due(self, now: datetime) -> bool:
-        """What the watch raises at ``now``: due, with no meeting fact, no ending and no
-        escalation recorded."""
-        return (self.due_at <= now and self.met_at is None and self.ended_at is None
-                and self.escalated is None)
-
-
-def deadline_states(case: Case, policy: EscalationPolicy, *,
-                    emergency: bool) -> list[DeadlineState]:
-    """Every level of every deadline of ``policy`` that applies to ``case`` (the emergency
-    deadlines if it began in one), per cycle, in the policy's order, then by cycle and
-    level."""
-    check_instance(policy, "policy", EscalationPolicy)
-    kind = "incident" if isinstance(case, Incident) else "order"
-    facts = [FactTime(at, version) for version, at in case.occurred.items()
-             if not issubclass(case.fact_types[version], Correction)]
-    cycles = in_cycles(facts, lambda fact: bool(case.fact_types[fact.version].reopens))
-    states = []
-    for deadline in policy.for_case(emergency=emergency):
-        if deadline.subject != kind:
-            continue
-        meeting, spans = deadline.meeting(), cycles if deadline.recurring else [cycles[0]]
-        for number, cycle in enumerate(spans):
-            if deadline.from_expected:
-                assert isinstance(case, ServiceOrder)  # only orders have one
-                base = case.expected_by
-            else:
-                assert deadline.within is not None
-                base = cycle[0].occurred_at + deadline.within
-            if not deadline.applies(case, base):
-                continue
-            searched = cycle if deadline.recurring else facts
-            met = _earliest(case, searched, meeting)
-            ended = _earliest(case, cycle, ENDINGS)
-            for level, step in enumerate(deadline.levels):
-                escalated = case.escalations.get((deadline.name, number, level))
-                states.append(DeadlineState(
-                    case.id, deadline.name, level, number, base + step.after, met, ended,
-                    None if escalated is None else escalated[0],
-                    None if escalated is None else escalated[1]))
-    return states
-
-
-def _earliest(case: Case, facts: Iterable[FactTime],
-              classes: tuple[type[FactAggregate.Event], ...]) -> datetime | None:
-    found = [fact for fact in facts if issubclass(case.fact_types[fact.version], classes)]
-    return min(found, key=happening_order).occurred_at if found else None
-
 
 def _classification_at(incident: Incident, at: datetime) -> tuple[IncidentType, Severity]:
     """The type and severity an incident had at ``at``: its last classification by then
@@ -449,3 +391,4 @@ def _classification_at(incident: Incident, at: datetime) -> tuple[IncidentType, 
     before = [v for v in incident.classifications if incident.occurred[v] <= at] or [1]
     latest = max(before, key=lambda v: happening_order(FactTime(incident.occurred[v], v)))
     return incident.classifications[latest]
+

@@ -41,6 +41,7 @@ from resilience.domain.base import (
     in_cycles,
     personal_data,
 )
+from resilience.domain.escalated import Escalation, Notified, check_escalation
 from resilience.domain.organisation import location_area
 from resilience.domain.recovery import RecoveryFact, RecoveryKind, links_kept_in_place
 from resilience.domain.validation import (
@@ -54,12 +55,9 @@ from resilience.domain.validation import (
 from resilience.domain.values import (
     ActionKind,
     ClosureReason,
-    Escalation,
     IncidentType,
     Location,
-    Notified,
     Severity,
-    check_escalation,
     parse_enum,
 )
 from resilience.errors import InvalidInputError, InvalidTransitionError
@@ -430,6 +428,7 @@ class Incident(FactAggregate):
 
     class Resolved(Event):
         TOPIC = "resilience.incident:Resolved"
+        ends = True
         personal = personal_data({"summary": "actor"})
         noun = "resolution"
         step = True
@@ -447,6 +446,7 @@ class Incident(FactAggregate):
 
     class Closed(Event):
         TOPIC = "resilience.incident:Closed"
+        ends = True
         notice = "incident.closed"
         personal = personal_data({"note": "actor"})
         noun = "closure"

@@ -8,6 +8,7 @@ import attrs
 from attrs import define, frozen
 
 from resilience.domain.base import Context, Correction, FactAggregate, personal_data
+from resilience.domain.escalated import WATCH
 from resilience.domain.validation import (
     check_instance,
     check_items,
@@ -511,6 +512,8 @@ class Community(FactAggregate):
         skills: list[str] | tuple[str, ...] = (),
     ) -> None:
         person_id = require_text(person_id, "person_id")
+        if person_id == WATCH.person_id:  # the engine's watch: no person holds its id
+            raise InvalidInputError(f"{person_id} is reserved for the engine's watch")
         if person_id in self.people:
             raise AlreadyExistsError(f"{person_id} is already on {self.name}'s roster")
         self._trigger(self.PersonEnrolled, ctx, person_id=person_id,

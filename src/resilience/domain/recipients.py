@@ -13,10 +13,11 @@ of the record.
 from collections.abc import Iterable
 from datetime import datetime
 
+from resilience.domain.escalated import Notified
 from resilience.domain.escalation import Case, Recipient
 from resilience.domain.organisation import Community, unit_area_id
 from resilience.domain.service import ServiceOrder
-from resilience.domain.values import AreaKind, Notified, Role
+from resilience.domain.values import AreaKind, Role
 from resilience.errors import NotFoundError
 
 _AREA_ROLES = {Role.GRID_LEADER: AreaKind.GRID, Role.GRID_WORKER: AreaKind.GRID,

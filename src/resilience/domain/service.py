@@ -9,6 +9,7 @@ from uuid import UUID
 
 from resilience.domain.base import CaseMilestone, Context, FactAggregate, personal_data
 from resilience.domain.catalogue import CatalogueItem
+from resilience.domain.escalated import Escalation, Notified, check_escalation
 from resilience.domain.recovery import RecoveryFact
 from resilience.domain.validation import (
     check_bool,
@@ -20,13 +21,10 @@ from resilience.domain.validation import (
     require_text,
 )
 from resilience.domain.values import (
-    Escalation,
-    Notified,
     Provider,
     Role,
     ServiceOutcome,
     ZoneType,
-    check_escalation,
     parse_enum,
 )
 from resilience.errors import InvalidInputError, InvalidTransitionError
@@ -45,8 +43,6 @@ class OrderStatus(StrEnum):
 
 _CANCELLABLE = frozenset({OrderStatus.PLACED, OrderStatus.ACCEPTED, OrderStatus.DISPATCHED,
                           OrderStatus.IN_PROGRESS, OrderStatus.REOPENED})
-ENDED = frozenset({OrderStatus.COMPLETED, OrderStatus.CANCELLED, OrderStatus.REJECTED})
-"""The statuses of an order nobody need act on (until a reopening, for a completed one)."""
 _DISPATCHABLE = frozenset({OrderStatus.ACCEPTED, OrderStatus.DISPATCHED, OrderStatus.REOPENED})
 
 
@@ -146,6 +142,7 @@ class ServiceOrder(FactAggregate):
 
     class Rejected(Event):
         TOPIC = "resilience.service:Rejected"
+        ends = True
         personal = personal_data({"reason": "actor"})
         noun = "rejection"
         step = True
@@ -190,6 +187,7 @@ class ServiceOrder(FactAggregate):
 
     class Completed(Event):
         TOPIC = "resilience.service:Completed"
+        ends = True
         personal = personal_data({"note": "actor"})
         noun = "completion"
         step = True
@@ -270,6 +268,7 @@ class ServiceOrder(FactAggregate):
 
     class Cancelled(Event):
         TOPIC = "resilience.service:Cancelled"
+        ends = True
         personal = personal_data({"reason": "actor"})
         noun = "cancellation"
         step = True
@@ -485,3 +484,8 @@ class ServiceOrder(FactAggregate):
                     f"the {self._name_of(later)} fact would precede the {self._name_of(earlier)} "
                     "fact"
                 )
+
+
+ENDED = frozenset(event.status_after for event in ServiceOrder.event_classes() if event.ends)
+"""The statuses of an order nobody need act on (until a reopening, for a completed one):
+those its facts that ``end`` it leave it in (completed, cancelled, rejected)."""

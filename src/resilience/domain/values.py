@@ -7,28 +7,20 @@ built, by the rule of :mod:`resilience.domain.validation` (text, whole numbers
 in the field's range, nested values of the declared class).
 """
 
-from collections.abc import Container
-from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TypeVar
 
-import attrs
 from attrs import field, frozen
 
 from resilience.domain.validation import (
-    check_instance,
-    check_items,
-    check_moment,
-    check_whole,
     instance_field,
     non_empty_field,
     optional_non_empty_field,
-    require_text,
     shown,
     text_field,
     whole_field,
 )
-from resilience.errors import InvalidInputError, InvalidTransitionError
+from resilience.errors import InvalidInputError
 
 
 class Role(StrEnum):
@@ -253,93 +245,3 @@ class Provider:
     kind: ProviderKind = field(converter=_provider_kind)
     provider_id: str = field(validator=non_empty_field)
     name: str = field(default="", validator=text_field)
-
-
-def _optional_role(_: object, attribute: "attrs.Attribute[Any]", value: object) -> None:
-    if value is not None:
-        check_instance(value, attribute.name, Role)
-
-
-@frozen
-class Notified:
-    """Whom an escalation told (resilience.domain.escalation), as resolved when it was
-    due: a roster ``role`` and the ``person_id`` who held it then for ``scope`` (the area
-    they hold it for, None: community-wide), with ``person_id`` None when nobody held
-    it; or a ``body`` (the community's subdistrict or district, by its name) and
-    ``scope`` the kind of body (``"subdistrict"``, ``"district"``). Exactly one of
-    ``role`` and ``body``."""
-
-    role: Role | None = field(default=None, validator=_optional_role)
-    body: str | None = field(default=None, validator=optional_non_empty_field)
-    scope: str | None = field(default=None, validator=optional_non_empty_field)
-    person_id: str | None = field(default=None, validator=optional_non_empty_field)
-
-    def __attrs_post_init__(self) -> None:
-        if (self.role is None) == (self.body is None):
-            raise InvalidInputError("whom an escalation told is a role or a body: exactly "
-                                    "one of them")
-        if self.body is not None and self.person_id is not None:
-            raise InvalidInputError("a body is told as a body: no person_id")
-
-    def __str__(self) -> str:
-        if self.role is None:
-            return f"{self.scope or 'body'} {self.body}"
-        where = f" of {self.scope}" if self.scope else ""
-        return f"{self.role.value}{where} {self.person_id or '(nobody held it)'}"
-
-
-MAX_LEVEL = 99
-"""Highest level of an escalation (levels count from 0: a deadline has at most 100)."""
-
-
-def check_escalation(deadline: object, level: object, cycle: object, due_at: object,
-                     notified: object, occurred_at: datetime, *, cycles: int,
-                     escalated: Container[tuple[str, int, int]]) -> tuple[
-                         str, int, int, datetime, tuple[Notified, ...]]:
-    """An escalation's fields, checked (the ``escalate`` commands of incidents and orders
-    share them): a deadline name, a level from 0 to ``MAX_LEVEL``, a cycle the case has
-    begun (up to ``cycles``), the moment it was due (which is when it happened:
-    ``occurred_at``) and whom it told; InvalidTransitionError if the case has the
-    (deadline, cycle, level) ``escalated`` already."""
-    name = require_text(deadline, "deadline")
-    moment = check_moment(due_at, "due_at")
-    if occurred_at != moment:
-        raise InvalidInputError(f"an escalation happens when it is due ({moment.isoformat()}), "
-                                f"not at {occurred_at.isoformat()}")
-    told = check_items(notified, "notified",
-                       lambda value, what: check_instance(value, what, Notified))
-    step, span = check_whole(level, "level", 0, MAX_LEVEL), check_whole(cycle, "cycle", 0)
-    if span > cycles:
-        raise InvalidInputError(f"the case has no cycle {span} (it is in cycle {cycles})")
-    if (name, span, step) in escalated:
-        raise InvalidTransitionError(
-            f"{name} (level {step}" + (f", cycle {span}" if span else "") + ") was already "
-            "escalated")
-    return name, step, span, moment, told
-
-
-class Escalation:
-    """What an incident's and an order's ``Escalated`` facts share beside their fields
-    (each class declares those: ``deadline``, ``level``, ``cycle``, ``due_at``,
-    ``notified``): their wording, what the cases view keeps, and the escalations their
-    aggregate holds. A plain mix-in placed before the aggregate's ``Event``, as
-    ``Correction`` is for corrections."""
-
-    deadline: str
-    level: int
-    cycle: int
-    notified: tuple[Notified, ...]
-    originator_version: int
-    timestamp: datetime
-
-    def describe(self) -> str:
-        told = "; ".join(map(str, self.notified)) or "nobody"
-        again = f", cycle {self.cycle}" if self.cycle else ""
-        return f"escalated: {self.deadline} not met (level {self.level}{again}); told {told}"
-
-    def detail(self) -> list[str | int]:
-        return [self.deadline, self.level, self.cycle]
-
-    def apply(self, aggregate: Any) -> None:
-        aggregate.escalations[(self.deadline, self.cycle, self.level)] = (
-            self.originator_version, self.timestamp)

@@ -197,23 +197,13 @@ def case_at(key: str, doc: Mapping[str, Any], *, as_of: datetime | None = None,
     known = [known_at is None or at <= known_at for at in recorded]
     if as_closed:
         known = _as_closed(subject, [entry[0] for entry in entries], known)
-    times = {v: parse(entry[1]) for v, entry in enumerate(entries, start=1)}
-    originally: dict[int, datetime] = {}
-    for _, corrects, _, what, _, before, _ in doc["corrections"]:
-        if what == "time":
-            originally.setdefault(corrects, parse(before))
+    times, originally = times_at_cut(doc, known, corrected=corrected)
     every = tuple(Correction(v, corrects, fact, what, reason, _time(before), _time(after),
                              person=entries[v - 1][4], role=entries[v - 1][5],
                              author=entries[corrects - 1][4])
                   for v, corrects, fact, what, reason, before, after in doc["corrections"])
     corrections = tuple(c for c in every
                         if corrected and known[c.version - 1] and known[c.corrects - 1])
-    if not all(known) or not corrected:
-        # Unwind to the times first recorded, then replay the corrections known then.
-        times.update(originally)
-        for c in corrections:
-            if c.after is not None:
-                times[c.corrects] = c.after
     facts = tuple(
         Fact(v, entry[0], times[v], recorded[v - 1], entry[3], originally.get(v, times[v]),
              *entry[4:])  # person, role, and override and importer if the actor had either
@@ -222,6 +212,41 @@ def case_at(key: str, doc: Mapping[str, Any], *, as_of: datetime | None = None,
     if not facts or facts[0].version != 1:
         return None
     return _case(key, subject, doc, facts, corrections, {c.version: c for c in every})
+
+
+def known_at_cut(doc: Mapping[str, Any], known_at: datetime | None) -> list[bool]:
+    """For each fact of a ``cases`` document, in version order: was it recorded at or
+    before ``known_at`` (every one without it)?"""
+    return [known_at is None or datetime.fromisoformat(entry[2]) <= known_at
+            for entry in doc["facts"]]
+
+
+def times_at_cut(doc: Mapping[str, Any], known: Sequence[bool], *, corrected: bool = True
+                 ) -> tuple[dict[int, datetime], dict[int, datetime]]:
+    """Each fact's effective time (by version) in a ``cases`` document, as known at a cut,
+    and the time first recorded of each fact whose time was corrected.
+
+    ``known`` says which facts (by version, from 1) the cut keeps (``known_at_cut``).
+    When every fact is known the view's times stand (every correction applied); else the
+    times are unwound to those first recorded and only the time corrections known at the
+    cut, of facts known at the cut, are replayed in the order recorded. ``corrected=False``:
+    every fact at the time first recorded. The one rule for every kind of case
+    (incidents, orders, emergencies).
+    """
+    parse = datetime.fromisoformat
+    times = {v: parse(entry[1]) for v, entry in enumerate(doc["facts"], start=1)}
+    originally: dict[int, datetime] = {}
+    for _, corrects, _, what, _, before, _ in doc["corrections"]:
+        if what == "time":
+            originally.setdefault(corrects, parse(before))
+    if not all(known) or not corrected:
+        # Unwind to the times first recorded, then replay the corrections known then.
+        times.update(originally)
+        if corrected:
+            for version, corrects, _, what, _, _, after in doc["corrections"]:
+                if what == "time" and known[version - 1] and known[corrects - 1]:
+                    times[corrects] = parse(after)
+    return times, originally
 
 
 def _as_closed(subject: Subject, names: Sequence[str], known: list[bool]) -> list[bool]:

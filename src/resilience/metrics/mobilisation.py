@@ -1,16 +1,20 @@
 """Emergencies read from the ``cases`` view: each one as it stood at a cut, and how fast
 its people were mobilised.
 
-The cuts are those of cases (resilience.metrics.cases.case_at): ``known_at`` keeps the
-facts recorded by then, with only the corrections recorded by then; ``as_of`` keeps the
-facts that had happened by then, at their times as corrected. The facts left are folded
+The cuts are those of cases, by the same rule (resilience.metrics.cases.times_at_cut):
+``known_at`` keeps the facts recorded by then, with only the corrections recorded by
+then (of facts known then); ``as_of`` keeps the facts that had happened by then, at
+their times as corrected. The facts left are folded
 in the order they happened (``happening_order``).
 
 The mobilisation report (``Mobilisation``) measures, over everyone called up by any
 call-up of the emergency (``n`` people):
 
 - **answered**: those who acknowledged or arrived (arriving answers the call), and the
-  share answered, ``answered / n`` (None when nobody was called);
+  share answered, ``answered / n`` (None when nobody was called); the same per team
+  (``teams``: each team, the roster role a member was called as, with its called,
+  answered, share answered and arrived), so "the share of the squad that answered" is
+  ``teams["squad_member"].answered_share``;
 - **time to mobilise k people**: from the *first* call-up (when mobilisation began) to
   the k-th arrival, in the order they arrived (``time_to(k)``; None while fewer than k
   have arrived). ``to_first`` is k = 1, ``to_half`` the nearest rank of half the people
@@ -20,14 +24,15 @@ call-up of the emergency (``n`` people):
   the emergency is in force.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from attrs import evolve, frozen
 
 from resilience.domain.base import happening_order
-from resilience.domain.emergency import Emergency
+from resilience.domain.emergency import Emergency, covers_grid, in_force_between
+from resilience.metrics.cases import known_at_cut, times_at_cut
 from resilience.metrics.stats import rank, share
 from resilience.metrics.tables import render_table
 
@@ -38,8 +43,8 @@ class Member:
 
     person_id: str
     called_at: datetime
-    teams: tuple[str, ...]
-    """The teams (roster roles) of the call-up that called them."""
+    team: str
+    """The team they were called as (a roster role's value, e.g. ``"squad_member"``)."""
     acknowledged_at: datetime | None = None
     arrived_at: datetime | None = None
     post: str | None = None
@@ -78,12 +83,41 @@ class EmergencySituation:
     facts: int
 
     def in_force(self, at: datetime) -> bool:
-        """Declared at or before ``at`` and not ended by then."""
-        return self.declared_at <= at and (self.ended_at is None or at < self.ended_at)
+        """Declared at or before ``at`` and not ended by then (``in_force_between``)."""
+        return in_force_between(self.declared_at, self.ended_at, at)
+
+    def covers(self, grid: str | None) -> bool:
+        """Does the emergency cover ``grid`` (``covers_grid``)?"""
+        return covers_grid(self.area, grid)
 
     @property
     def first_called_at(self) -> datetime | None:
         return min((m.called_at for m in self.members), default=None)
+
+
+def in_force_covering(emergencies: Iterable[EmergencySituation], at: datetime,
+                      grid: str | None, *, every_grid: bool = False
+                      ) -> list[EmergencySituation]:
+    """Those of ``emergencies`` in force at ``at`` that cover ``grid`` (None: the community
+    as a whole; ``every_grid``: anywhere in the community), by declaration: what the
+    watch asks of a case's area and a situation view shows."""
+    return sorted((e for e in emergencies
+                   if e.in_force(at) and (every_grid or e.covers(grid))),
+                  key=lambda e: (e.declared_at, e.emergency_id))
+
+
+@frozen
+class Team:
+    """One team's answer to the call-ups (the members called as it)."""
+
+    team: str
+    called: int
+    answered: int
+    arrived: int
+
+    @property
+    def answered_share(self) -> float | None:
+        return share(self.answered, self.called)
 
 
 @frozen
@@ -107,6 +141,17 @@ class Mobilisation:
     @property
     def answered_share(self) -> float | None:
         return share(self.answered, self.called)
+
+    @property
+    def teams(self) -> dict[str, Team]:
+        """Each team members were called as -> its called, answered and arrived, in the
+        order the teams were first called."""
+        members: dict[str, list[Member]] = {}
+        for m in self.emergency.members:
+            members.setdefault(m.team, []).append(m)
+        return {team: Team(team, len(ms), sum(m.answered for m in ms),
+                           sum(m.arrived_at is not None for m in ms))
+                for team, ms in members.items()}
 
     def time_to(self, count: int) -> timedelta | None:
         """From the first call-up to the ``count``-th arrival (None: fewer arrived)."""
@@ -152,7 +197,10 @@ class Mobilisation:
             "answered_share": self.answered_share, "arrived": self.arrived,
             "to_first_s": seconds(self.to_first), "to_half_s": seconds(self.to_half),
             "to_all_s": seconds(self.to_all), "duration_s": seconds(self.duration),
-            "members": [{"person_id": m.person_id, "teams": list(m.teams),
+            "teams": {team: {"called": t.called, "answered": t.answered,
+                             "answered_share": t.answered_share, "arrived": t.arrived}
+                      for team, t in self.teams.items()},
+            "members": [{"person_id": m.person_id, "team": m.team,
                          "called_at": m.called_at.isoformat(),
                          "acknowledged_at": moment(m.acknowledged_at),
                          "arrived_at": moment(m.arrived_at), "post": m.post}
@@ -177,16 +225,20 @@ class Mobilisation:
             f"called {self.called}, answered {self.answered}"
             + (f" ({answered:.0%})" if answered is not None else "")
             + f", arrived {self.arrived}",
+            *(f"  {team.replace('_', ' ')}: called {t.called}, answered {t.answered}"
+              + (f" ({t.answered_share:.0%})" if t.answered_share is not None else "")
+              + f", arrived {t.arrived}" for team, t in self.teams.items()),
             f"time to mobilise: first {_span(self.to_first)}, half {_span(self.to_half)}, "
             f"all {_span(self.to_all)}",
             ("in force" if e.ended_at is None else
              f"ended {_time(e.ended_at)} ({e.end_reason}): declaration to normal order "
              f"{_span(self.duration)}"),
         ]
-        rows = [[m.person_id, m.status, _time(m.called_at), _time(m.acknowledged_at),
-                 _time(m.arrived_at), m.post or "-"] for m in e.members]
+        rows = [[m.person_id, m.team.replace("_", " "), m.status, _time(m.called_at),
+                 _time(m.acknowledged_at), _time(m.arrived_at), m.post or "-"]
+                for m in e.members]
         if rows:
-            lines.append(render_table(["member", "status", "called", "acknowledged",
+            lines.append(render_table(["member", "team", "status", "called", "acknowledged",
                                        "arrived", "post"], rows))
         return "\n".join(lines)
 
@@ -205,20 +257,9 @@ def emergency_at(key: str, doc: Mapping[str, Any], *, as_of: datetime | None = N
                  known_at: datetime | None = None) -> EmergencySituation | None:
     """The emergency a ``cases`` document of kind ``"emergency"`` holds, as it stood at
     the cut; None if its declaration falls outside it."""
-    parse = datetime.fromisoformat
     entries: Sequence[Sequence[Any]] = doc["facts"]
-    known = [known_at is None or parse(entry[2]) <= known_at for entry in entries]
-    times = {v: parse(entry[1]) for v, entry in enumerate(entries, start=1)}
-    if not all(known):
-        # Unwind to the times first recorded, then replay the corrections known then.
-        first_recorded: dict[int, datetime] = {}
-        for _, corrects, _, what, _, before, _ in doc["corrections"]:
-            if what == "time":
-                first_recorded.setdefault(corrects, parse(before))
-        times.update(first_recorded)
-        for version, corrects, _, what, _, _, after in doc["corrections"]:
-            if what == "time" and known[version - 1]:
-                times[corrects] = parse(after)
+    known = known_at_cut(doc, known_at)
+    times, _ = times_at_cut(doc, known)
     kept = [_Fact(v, entry[0], times[v], entry[3], entry[4])
             for v, entry in enumerate(entries, start=1)
             if known[v - 1] and (as_of is None or times[v] <= as_of)]
@@ -243,9 +284,9 @@ def _situation(key: str, doc: Mapping[str, Any], facts: list[_Fact]) -> Emergenc
     for fact in sorted(facts, key=happening_order):
         match fact.name:
             case _E.MobilisationCalled.fact_name:
-                teams, called = fact.extra
-                for person in called:
-                    members[person] = Member(person, fact.occurred_at, tuple(teams))
+                _, called = fact.extra
+                for person, team in called:
+                    members[person] = Member(person, fact.occurred_at, team)
             case _E.MemberAcknowledged.fact_name if fact.extra in members:
                 members[fact.extra] = evolve(members[fact.extra],
                                              acknowledged_at=fact.occurred_at)

@@ -215,16 +215,15 @@ def with_recovered(case: Case, linked: Mapping[UUID, Linked]) -> Case:
 
 
 def linked_at(kind: str, key: str, doc: Mapping[str, Any] | None, *,
-              as_of: datetime | None = None, known_at: datetime | None = None,
-              now: datetime) -> Linked:
+              as_of: datetime | None = None, known_at: datetime | None = None) -> Linked:
     """A linked order's ``cases`` document, or item's ``plans`` document, read at a cut
-    (None: no document, or not in the record at the cut). ``now``: any moment (an item
-    read with no cut is as it stands; whether it is overdue is not asked here)."""
+    (None: no document, or not in the record at the cut). Whether an item is overdue is
+    not asked here (``plan_item`` without ``now``)."""
     if doc is None:
         return None
     if kind == RecoveryKind.ORDER:
         return case_at(key, doc, as_of=as_of, known_at=known_at)
-    return plan_item(key, dict(doc), now, as_of, known_at)
+    return plan_item(key, dict(doc), at=as_of, known_at=known_at)
 
 
 def closure_known_at(case: Case) -> datetime | None:
@@ -265,7 +264,7 @@ def recovered_cases(cases: list[Case], fetch: Fetch, *, known_at: datetime | Non
         if known_at is not None:
             cut = known_at if cut is None else min(cut, known_at)
         linked = {linked_id: linked_at(kind, str(linked_id), docs.get(str(linked_id)),
-                                       known_at=cut, now=case.start)
+                                       known_at=cut)
                   for _, linked_id, kind, _ in links[case.case_id]}
         shown.append(with_recovered(case, linked))
     return shown

@@ -1,8 +1,9 @@
 """The ``live`` view: which incidents and orders are open now, so the watch reads only those.
 
 One document per incident and order, keyed by its id: ``kind`` ``"incident"`` or
-``"order"`` while it is open, ``"ended"`` once it is not (an incident's closure; an
-order's completion, cancellation or rejection), open again after a reopening;
+``"order"`` while it is open, ``"ended"`` once a fact whose class declares it ``ends``
+is recorded (an incident's resolution or closure; an order's completion, cancellation or
+rejection: no deadline is needed after them), open again after a reopening (``reopens``);
 ``subject`` (what it is, ended or not), ``community``, and ``at``, its beginning
 (detection or placement, as corrected: epoch seconds). The views' index on (view, kind,
 at) then gives the open cases of a kind without reading the ended ones: a tick's work
@@ -20,7 +21,8 @@ from resilience.domain.service import ServiceOrder
 from resilience.projections.base import Delivery, Doc, Docs
 
 ENDED = "ended"
-"""The kind of a live document whose case is closed, completed, cancelled or rejected."""
+"""The kind of a live document whose case has ended (its last step ``ends``)."""
+_CASES = ("incident", "order")
 
 
 class Live:
@@ -36,13 +38,12 @@ class Live:
                 docs.put(delivery.key, {"kind": subject, "subject": subject,
                                         "community": str(event.community_id),
                                         "at": event.occurred_at.timestamp()})
-            case (Incident.Closed() | ServiceOrder.Completed() | ServiceOrder.Cancelled()
-                  | ServiceOrder.Rejected()):
+            case FactAggregate.Event() if type(event).ends and delivery.owner in _CASES:
                 self._set(delivery, docs, kind=ENDED)
-            case Incident.Reopened() | ServiceOrder.Reopened():
+            case FactAggregate.Event() if type(event).reopens and delivery.owner in _CASES:
                 self._set(delivery, docs, kind=delivery.owner)
-            case FactAggregate.TimeCorrected() if event.corrects == 1 and delivery.owner in (
-                    "incident", "order"):
+            case FactAggregate.TimeCorrected() if event.corrects == 1 and \
+                    delivery.owner in _CASES:
                 self._set(delivery, docs, at=event.corrected_to.timestamp())
 
     @staticmethod

@@ -87,11 +87,12 @@ def _in_force(entries: list[list[Any]], versions: list[int], times: dict[int, da
     return entry, fact.occurred_at
 
 
-def plan_item(key: str, doc: Doc, now: datetime, at: datetime | None = None,
+def plan_item(key: str, doc: Doc, now: datetime | None = None, at: datetime | None = None,
               known_at: datetime | None = None) -> PlanItem | None:
     """The item of a ``plans`` document as it stood at ``at`` as recorded by ``known_at``
-    (None, None: as it stands now, overdue against ``now``); None if it had not been
-    planned (or that was not yet recorded) by then."""
+    (None, None: as it stands now, overdue against ``now``; no ``now`` either: never
+    overdue, for a reader that does not ask); None if it had not been planned (or that
+    was not yet recorded) by then."""
     parse = datetime.fromisoformat
     if at is None and known_at is None:
         status, owner = ImprovementStatus(doc["status"]), doc["owner"]
@@ -114,7 +115,8 @@ def plan_item(key: str, doc: Doc, now: datetime, at: datetime | None = None,
         incident_id=UUID(doc["incident"]) if doc["incident"] else None,
         community=UUID(doc["community"]), grid=doc["grid"], objective=doc["objective"],
         action=doc["action"], owner=owner, due=due, status=status, planned_at=planned,
-        completed_at=completed, overdue=status in UNFINISHED and moment > due,
+        completed_at=completed,
+        overdue=status in UNFINISHED and moment is not None and moment > due,
     )
 
 

@@ -29,12 +29,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from types import TracebackType
 from typing import Any
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Notification
 
+from resilience.adapters.background import Background
 from resilience.adapters.mapper import ConverterMapper
 from resilience.adapters.store import describe
 from resilience.adapters.viewstore import (
@@ -400,7 +400,7 @@ class Views:
             cache.popitem(last=False)
 
 
-class Follower:
+class Follower(Background):
     """A background thread that keeps views caught up; stop it (or leave its ``with``).
 
     A failed catch-up (the store unreachable, locked or full) is reported and
@@ -408,82 +408,48 @@ class Follower:
     (then at most once a minute while it lasts), an info line when a catch-up
     succeeds again. ``error`` (and ``views.error``) holds the latest failure
     until a catch-up succeeds, ``failures`` counts them in a row. Retries pause
-    ``interval``, doubling up to ``max(interval, 2)`` seconds, so the follower
-    resumes within seconds of the store's return, however long the outage;
+    ``interval``, doubling up to ``max(interval, 2)`` seconds (``pause()``), so the
+    follower resumes within seconds of the store's return, however long the outage;
     each attempt waits at most the store's timeout (``?timeout=``).
 
     Should the thread itself ever stop on an error (a fault of this library, not
     of the store), ``running`` turns False, ``error`` keeps that error and an
-    error line is logged.
+    error line is logged. The loop is resilience.adapters.background's.
     """
 
-    REPORT_EVERY = 60.0
-    """Seconds between warnings while an outage lasts."""
+    THREAD = "resilience-views"
 
     def __init__(self, views: Views, interval: float) -> None:
+        super().__init__(check_interval(interval))
         self.views = views
-        self.interval = check_interval(interval)
-        self.error: BaseException | None = None
-        self.failures = 0
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="resilience-views", daemon=True)
-        self._thread.start()
+        self.start()
 
-    def pause(self) -> float:
-        """Seconds to wait before the next attempt after ``failures`` failed ones in a row:
-        ``interval`` doubled per failure, ten times at most (an interval of 2 ms or more
-        reaches the cap before), and at most ``max(interval, 2)``. Doubling without end
-        would overflow a float after 1,024 failures, an outage of about half an hour."""
-        return min(self.interval * 2.0 ** min(self.failures, 10), max(self.interval, 2.0))
-
-    def _run(self) -> None:
+    def step(self) -> bool:
+        # A page at a time: under steady writes a catch-up to the head might not
+        # return for long, and the error state must clear as soon as one commits.
+        views = self.views
         try:
-            self._follow()
-        except BaseException as exc:  # kept and logged: a thread's death is silent
-            self.error = self.views.error = exc
-            _log.error("views follower stopped, the views are no longer kept up to date: %s",
-                       describe(exc))
+            folded = views.catch_up(max_events=views.page_size)
+        except Exception as exc:
+            views.error = exc
+            raise
+        views.error = views.failing_since = None
+        return folded >= views.page_size  # more to fold: no pause
 
-    def _follow(self) -> None:
-        views, reported = self.views, 0.0
-        while not self._stopping.is_set():
-            try:
-                # A page at a time: under steady writes a catch-up to the head might not
-                # return for long, and the error state must clear as soon as one commits.
-                folded = views.catch_up(max_events=views.page_size)
-            except Exception as exc:  # reported, kept and retried: the follower carries on
-                self.error = views.error = exc
-                self.failures += 1
-                now = time.time()
-                if self.failures == 1:
-                    views.failing_since = reported = now
-                    _log.warning("views cannot catch up: %s; retrying", describe(exc))
-                elif now - reported >= self.REPORT_EVERY:
-                    reported = now
-                    _log.warning("views still cannot catch up (%d attempts, %.0f s): %s",
-                                 self.failures, now - (views.failing_since or now),
-                                 describe(exc))
-            else:
-                if self.failures:
-                    _log.info("views resumed after %d failed attempts over %.0f s",
-                              self.failures, time.time() - (views.failing_since or time.time()))
-                self.error = views.error = views.failing_since = None
-                self.failures = 0
-                if folded >= views.page_size:
-                    continue  # more to fold: no pause
-            self._stopping.wait(self.pause())
+    def failed(self, exc: Exception, first: bool) -> None:
+        since = self.failing_since or time.time()
+        if first:
+            self.views.failing_since = since
+            _log.warning("views cannot catch up: %s; retrying", describe(exc))
+        else:
+            _log.warning("views still cannot catch up (%d attempts, %.0f s): %s",
+                         self.failures, time.time() - since, describe(exc))
 
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
+    def recovered(self) -> None:
+        _log.info("views resumed after %d failed attempts over %.0f s", self.failures,
+                  time.time() - (self.failing_since or time.time()))
 
-    def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join()
-
-    def __enter__(self) -> "Follower":
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
+    def died(self, exc: BaseException) -> None:
+        self.views.error = exc
+        _log.error("views follower stopped, the views are no longer kept up to date: %s",
+                   describe(exc))

@@ -1,93 +1,38 @@
 """What a review's Markdown and HTML say, prepared once: the review as blocks.
 
-Headings, paragraphs, tables and lists, every label, verdict and time worded
-here, so the two outputs always say the same thing: :mod:`.markdown` and
-:mod:`.html` only lay the blocks out (the HTML adds coloured grade badges and,
-for each :class:`Chart` block, the chart of :mod:`.chart`).
+Headings, paragraphs, tables and lists (:mod:`.blocks`), every label, verdict and time
+worded here (the live response's sections, escalations and recovery, in :mod:`.response`),
+so the two outputs always say the same thing: :mod:`.markdown` and :mod:`.html` only lay
+the blocks out (the HTML adds coloured grade badges and, for each ``Chart`` block, the
+chart of :mod:`.chart`).
 """
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from enum import Enum
-from typing import TYPE_CHECKING, Any
-
-from attrs import frozen
+from typing import TYPE_CHECKING
 
 from resilience.metrics import DEFAULT_LATE_AFTER
-from resilience.review.escalations import escalation_summary, told, verdict_words
+from resilience.review.blocks import (
+    Badge,
+    Block,
+    BulletList,
+    Cell,
+    Chart,
+    Heading,
+    Mark,
+    Paragraph,
+    Section,
+    Table,
+)
+from resilience.review.escalations import escalation_summary
+from resilience.review.response import escalation_blocks, recovery_blocks
 from resilience.review.sight import HIDDEN
-from resilience.review.text import duration, exact_clock, in_minutes, one_decimal, stamp, words
+from resilience.review.text import duration, enum_words, exact_clock, in_minutes, one_decimal, stamp
 
 if TYPE_CHECKING:
     from resilience.projections.plan_items import PlanItem
     from resilience.review.model import AfterActionReview, Finding, Grade, IncidentReview
     from resilience.timeline import TimelineEntry
-
-
-@frozen
-class Badge:
-    """A grade: a coloured letter in HTML, a bold one in Markdown."""
-
-    grade: "Grade | None"
-    text: str = ""
-    pending: bool = False
-
-    @property
-    def letter(self) -> str:
-        if self.grade is not None:
-            return self.grade.value
-        return "…" if self.pending else "n/a"
-
-
-@frozen
-class Mark:
-    """A short verdict whose tone HTML colours (good, bad, note)."""
-
-    text: str
-    tone: str
-
-
-Cell = str | Badge | Mark
-
-
-@frozen
-class Heading:
-    level: int
-    text: str
-
-
-@frozen
-class Paragraph:
-    text: str
-    label: str = ""
-    css: str = ""
-
-
-@frozen
-class Table:
-    headers: tuple[str, ...]
-    rows: tuple[tuple[Cell, ...], ...]
-    css: str = ""
-
-
-@frozen
-class BulletList:
-    items: tuple[Paragraph, ...]
-
-
-@frozen
-class Chart:
-    incident: "IncidentReview"
-    number: int
-
-
-@frozen
-class Section:
-    css: str
-    blocks: tuple["Block", ...]
-
-
-Block = Heading | Paragraph | Table | BulletList | Chart | Section
 
 
 def document(review: "AfterActionReview") -> tuple[Block, ...]:
@@ -122,7 +67,7 @@ def _front_matter(review: "AfterActionReview") -> Section:
     if review.viewer is not None:
         viewer = review.viewer
         blocks.append(Paragraph(
-            f"{viewer.person_id} ({_words(viewer.role)}); personal data the policy keeps "
+            f"{viewer.person_id} ({enum_words(viewer.role)}); personal data the policy keeps "
             f"from them reads {HIDDEN}", "Read as", "meta"))
     if review.verified is not None:
         blocks.append(Paragraph(review.verified.statement, "Verification",
@@ -158,18 +103,14 @@ def _badge(grade: "Grade | None", pending: bool = False) -> Badge:
     return Badge(None, "not graded yet" if pending else "did not apply", pending)
 
 
-def _words(value: Any) -> str:
-    return words(value.value if isinstance(value, Enum) else str(value))
-
-
 def _incident(incident: "IncidentReview", number: int) -> Section:
     name = incident.people.get
     facts = [
         f"{'Drill' if incident.drill else 'Incident'} {incident.incident_id}",
-        f"{_words(incident.incident_type)}, {_words(incident.severity)}",
+        f"{enum_words(incident.incident_type)}, {enum_words(incident.severity)}",
         incident.community_name + (f", grid {incident.grid}" if incident.grid else ""),
         f"detected {stamp(incident.detected_at)}",
-        f"status {_words(incident.status)}",
+        f"status {enum_words(incident.status)}",
     ]
     if incident.commander:
         facts.append(f"commander {name(incident.commander, incident.commander)}")
@@ -186,8 +127,8 @@ def _incident(incident: "IncidentReview", number: int) -> Section:
         Heading(3, "Segments"),
         _segments(incident),
         Heading(3, "Escalations"),
-        *_escalations(incident),
-        *_recovery(incident),
+        *escalation_blocks(incident),
+        *recovery_blocks(incident),
         Heading(3, "Strengths"),
         _findings(incident, incident.strengths, "No strengths recorded."),
         Heading(3, "Areas for improvement"),
@@ -235,61 +176,6 @@ def _segments(incident: "IncidentReview") -> Table | Paragraph:
     headers = ("Metric", "As corrected", "As first recorded",
                *(("As known at closure",) if closure else ()), "Target", "Met")
     return Table(headers, rows, "segments")
-
-
-_TONES = {"raised": "good", "missed": "bad", "unneeded": "note", "not_needed": "none",
-          "outside_policy": "note"}
-
-
-def _escalations(incident: "IncidentReview") -> tuple[Block, ...]:
-    """Each deadline level due by the cut, graded (resilience.review.escalations)."""
-    if incident.escalations is None:
-        return (Paragraph("Not graded: the review was made without an escalation policy.",
-                          css="empty"),)
-    results = incident.escalations
-    if not results:
-        return (Paragraph(escalation_summary(results), css="empty"),)
-    origin = incident.detected_at
-    cycles = any(result.cycle for result in results)
-    rows = tuple(
-        (result.deadline, str(result.level), *((str(result.cycle),) if cycles else ()),
-         exact_clock(result.due_at, origin),
-         Mark(verdict_words(result, origin), _TONES[result.verdict]),
-         "—" if result.recorded_at is None else exact_clock(result.recorded_at, origin),
-         duration(result.lag), told(result.notified, incident.people) or "—")
-        for result in results)
-    headers = ("Deadline", "Level", *(("Cycle",) if cycles else ()), "Due", "Verdict",
-               "Raised (recorded)", "Lag", "Told")
-    return (Paragraph(escalation_summary(results), css="summary"),
-            Table(headers, rows, "escalations"))
-
-
-def _recovery(incident: "IncidentReview") -> tuple[Block, ...]:
-    """The recovery work linked to the incident, and when it was complete."""
-    recovery = incident.recovery
-    if recovery is None:
-        return ()
-    heading = Heading(3, "Recovery")
-    if not recovery.links:
-        return heading, Paragraph("No recovery work was linked to the incident.", css="empty")
-    origin = incident.detected_at
-    if recovery.recovered_at is not None:
-        verdict = (f"Recovered {exact_clock(recovery.recovered_at, origin)}, "
-                   f"{duration(recovery.duration)} after detection.")
-    else:
-        waiting = len(recovery.pending)
-        verdict = (f"Not recovered by the cut: {waiting} of {len(recovery.links)} linked "
-                   f"{'piece' if len(recovery.links) == 1 else 'pieces'} of work still "
-                   "open." if waiting else "Not recovered: nothing linked was done.")
-    rows = tuple(
-        (_words(link.kind), link.purpose, exact_clock(link.linked_at, origin),
-         Mark(_words(link.status) + (", awaiting the rating" if link.awaiting_rating else ""),
-              "good" if link.done else "note" if link.dropped else "none"),
-         "—" if link.done_at is None else exact_clock(link.done_at, origin),
-         str(link.linked_id))
-        for link in recovery.links)
-    return (heading, Paragraph(verdict, css="summary"),
-            Table(("Work", "Purpose", "Linked", "Status", "Done", "Id"), rows, "recovery"))
 
 
 def _met(met: bool | None) -> Mark:
@@ -360,7 +246,7 @@ def _since(at: datetime, origin: datetime) -> str:
 
 def _who(incident: "IncidentReview", entry: "TimelineEntry") -> str:
     person = entry.actor.person_id
-    return f"{incident.people.get(person, person)} ({_words(entry.actor.role)})"
+    return f"{incident.people.get(person, person)} ({enum_words(entry.actor.role)})"
 
 
 def _entry_notes(entry: "TimelineEntry", origin: datetime, flagged_late: bool) -> list[str]:
@@ -412,7 +298,7 @@ def _plan(review: "AfterActionReview") -> Section:
 
 
 def _status(item: "PlanItem") -> Mark:
-    status = _words(item.status)
+    status = enum_words(item.status)
     if item.overdue:
         return Mark(f"{status}, overdue", "bad")
     return Mark(status, "good" if status == "done" else "none")

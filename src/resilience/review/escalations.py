@@ -23,9 +23,9 @@ from typing import Literal
 
 from attrs import frozen
 
-from resilience.domain.escalation import DeadlineState
+from resilience.domain.deadline_state import DeadlineState
+from resilience.domain.escalated import Notified
 from resilience.domain.incident import Incident
-from resilience.domain.values import Notified
 from resilience.review.text import clock, minutes, plural, words
 
 EscalationVerdict = Literal["raised", "missed", "unneeded", "not_needed", "outside_policy"]

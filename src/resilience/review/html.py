@@ -13,8 +13,7 @@ from html import escape
 from importlib.resources import files
 from typing import TYPE_CHECKING
 
-from resilience.review.chart import figure
-from resilience.review.document import (
+from resilience.review.blocks import (
     Badge,
     Block,
     BulletList,
@@ -24,8 +23,9 @@ from resilience.review.document import (
     Paragraph,
     Section,
     Table,
-    document,
 )
+from resilience.review.chart import figure
+from resilience.review.document import document
 
 if TYPE_CHECKING:
     from resilience.review.model import AfterActionReview

@@ -9,7 +9,7 @@ start a heading, list or quote at the start of a line.
 
 from typing import TYPE_CHECKING
 
-from resilience.review.document import (
+from resilience.review.blocks import (
     Badge,
     Block,
     BulletList,
@@ -19,8 +19,8 @@ from resilience.review.document import (
     Paragraph,
     Section,
     Table,
-    document,
 )
+from resilience.review.document import document
 
 if TYPE_CHECKING:
     from resilience.review.model import AfterActionReview

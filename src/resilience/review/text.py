@@ -6,6 +6,7 @@ tables, notes and chart that show what was recorded use :func:`exact_clock` and
 """
 
 from datetime import datetime, timedelta, tzinfo
+from enum import Enum
 
 
 def words(name: str) -> str:
@@ -13,6 +14,12 @@ def words(name: str) -> str:
     spaced = "".join(f" {ch.lower()}" if ch.isupper() and i else ch.lower()
                      for i, ch in enumerate(name))
     return spaced.replace("_", " ")
+
+
+def enum_words(value: object) -> str:
+    """An enum member by its value, anything else as text, in words:
+    ``Role.GRID_LEADER`` -> "grid leader"."""
+    return words(value.value if isinstance(value, Enum) else str(value))
 
 
 def clock(at: datetime, origin: datetime | None = None) -> str:

@@ -36,6 +36,7 @@ from resilience.adapters.store import (
 )
 from resilience.clock import Clock
 from resilience.domain.base import Context, FactAggregate
+from resilience.domain.escalated import check_command_id
 from resilience.domain.organisation import Community
 from resilience.domain.policy import (
     IMPORT,
@@ -76,6 +77,9 @@ class Receipt:
     """Notification id of the command's last event, also when a repeated command finds
     it recorded before (None in a batch: see ``Batch.position``):
     ``engine.views.wait(receipt.position)``."""
+    repeated: bool = field(default=False, eq=False)
+    """The command was found recorded before under its ``command_id``: this call
+    recorded nothing (the receipt is still equal to the first one's)."""
 
     @property
     def versions(self) -> range:
@@ -250,6 +254,9 @@ class Store:
     ) -> Context:
         recorded_at = self.clock()
         if isinstance(actor, Actor):  # Context refuses anything else
+            # The watch's command ids are its own: taken first by another command, they
+            # would block an escalation or stand in for it (resilience.domain.escalated).
+            check_command_id(actor, command_id)
             actor = self._stamped(actor)
         # Context checks the actor and both moments (recorded_at: what the clock said).
         return Context(actor, recorded_at if occurred_at is None else occurred_at,
@@ -505,7 +512,7 @@ class Store:
         """The receipt of facts recorded earlier, with the position of the last one."""
         position = (None if self._batch is not None
                     else notification_id(self.app.recorder, aggregate_id, seen[1]))
-        return Receipt(aggregate_id, *seen, position)
+        return Receipt(aggregate_id, *seen, position, repeated=True)
 
 
 

@@ -12,9 +12,13 @@ an ``Escalated`` fact: dated when it was due, recorded by the engine's clock, by
 **Exactly once.** Two watches ticking at once (threads, processes, machines) both find a
 level due, and both try to record it under the same command id at the same next version
 of the case: the store accepts one (optimistic concurrency) and the other finds the
-command recorded and records nothing. A case changed meanwhile (acknowledged, closed) is
-looked at again. A level is never raised once a fact meeting its deadline, or ending its
-cycle, is recorded: late or not.
+command recorded and records nothing (its ``Raised.recorded`` is False). A command id
+found recorded must hold that very escalation, or the case is skipped: only the watch
+may use these ids (resilience.domain.escalated). A case changed meanwhile (acknowledged,
+closed) is looked at again. A level is never raised once a fact meeting its deadline, or
+ending its cycle, is recorded: late or not. One case the watch can't settle is logged and
+skipped (``Tick.skipped``), never the end of the tick; whether a case began in an
+emergency is asked once per area and moment in a tick.
 
 The escalations are the engine's own timer facts, not anyone's command: no actor is
 checked against the policy (the engine's clock is trusted), and no public command method
@@ -22,7 +26,6 @@ records them.
 """
 
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
@@ -31,109 +34,50 @@ from attrs import frozen
 
 from resilience.adapters.store import describe
 from resilience.domain.base import FactAggregate
-from resilience.domain.escalation import (
-    WATCH,
-    Case,
-    Deadline,
+from resilience.domain.deadline_state import (
     DeadlineState,
-    EscalationPolicy,
-    Level,
-    Recipient,
+    InEmergency,
+    began_in_emergency,
     deadline_states,
+)
+from resilience.domain.escalated import WATCH, Notified, escalation_command
+from resilience.domain.escalation import (
+    SUBJECTS,
+    Case,
+    EscalationPolicy,
+    subject_of,
 )
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import Community
 from resilience.domain.recipients import notified
 from resilience.domain.service import ServiceOrder
 from resilience.domain.validation import check_instance, check_moment, check_uuid
-from resilience.domain.values import Notified, Role, Severity
 from resilience.errors import (
+    AlreadyExistsError,
     ConflictError,
     InvalidInputError,
     InvalidTransitionError,
     NotFoundError,
-    UnreadableEventError,
+    ResilienceError,
 )
-from resilience.metrics.definitions import SECONDS_PER, builtin
-from resilience.metrics.rates import DEFAULT_RESPONSE_LIMIT, RESPONSES
 from resilience.projections.runner import Views
 from resilience.services.core import Receipt, Store
+from resilience.services.default_escalation import DEFAULT_ESCALATION as DEFAULT_ESCALATION
+from resilience.services.known import known_facts
 from resilience.services.reports import Reports
 
 _log = logging.getLogger("resilience.watch")
-
-InEmergency = Callable[[UUID, str | None, datetime], bool]
-"""Was ``(community_id, area_id, moment)`` in an emergency (the community's, or its
-grid's)? Decides whether a case that began then has the emergency deadlines."""
 
 _ATTEMPTS = 5
 """How often a tick looks at one case again after another writer changed it first."""
 
 
-def _target(metric: str) -> timedelta:
-    """A built-in metric's target as a duration."""
-    definition = builtin(metric)
-    assert definition.target is not None, metric
-    return timedelta(seconds=definition.target * SECONDS_PER[definition.unit])
-
-
-def _default_policy() -> EscalationPolicy:
-    """The built-in deadlines, from the targets the metrics already grade against."""
-    grid_leader, staff = Recipient(Role.GRID_LEADER), Recipient(Role.COMMUNITY_STAFF)
-    squad, grid_worker = Recipient(Role.SQUAD_MEMBER), Recipient(Role.GRID_WORKER)
-    serious = (Severity.HIGH, Severity.CRITICAL)
-    at_once = timedelta(0)
-
-    def levels(*steps: tuple[timedelta, tuple[Recipient, ...]]) -> tuple[Level, ...]:
-        return tuple(Level(after, notify) for after, notify in steps)
-
-    peacetime = (
-        # No metric sets a target for acknowledging: two minutes is the policy's own.
-        Deadline("acknowledged", "incident", ["acknowledged"], within=timedelta(minutes=2),
-                 levels=levels((at_once, (grid_leader,)), (timedelta(minutes=2), (staff,)))),
-        Deadline("on_scene", "incident", ["first_on_scene"],
-                 within=_target("turnout") + _target("travel"), severities=serious,
-                 levels=levels((at_once, (squad,)), (timedelta(minutes=5), (staff,)))),
-        Deadline("contained", "incident", ["contained"],
-                 within=_target("detection_to_contained"), severities=serious,
-                 levels=levels((at_once, (Recipient(body="subdistrict"),)))),
-        Deadline("response", "order", list(RESPONSES), within=DEFAULT_RESPONSE_LIMIT,
-                 levels=levels((at_once, (grid_worker,)), (timedelta(hours=2), (staff,)))),
-        Deadline("completion", "order", ["first_completed"], from_expected=True,
-                 levels=levels((at_once, (grid_worker,)), (timedelta(days=1), (staff,)))),
-    )
-    return EscalationPolicy(peacetime, tuple(_emergency(d) for d in peacetime))
-
-
-def _emergency(deadline: Deadline) -> Deadline:
-    """The deadline as an emergency tightens it: its time halved, community staff told at
-    once too."""
-    first, *rest = deadline.levels
-    staff = Recipient(Role.COMMUNITY_STAFF)
-    widened = Level(first.after, first.notify + (() if staff in first.notify else (staff,)))
-    return Deadline(deadline.name, deadline.subject, deadline.expect,
-                    within=None if deadline.within is None else deadline.within / 2,
-                    from_expected=deadline.from_expected, levels=(widened, *rest),
-                    types=deadline.types, severities=deadline.severities,
-                    categories=deadline.categories)
-
-
-DEFAULT_ESCALATION: EscalationPolicy = _default_policy()
-"""The built-in escalation policy (docs/live.md lists it). Incidents: ``acknowledged``
-within 2 minutes of detection (no metric sets a target for it: the policy's own), the grid
-leader then (+2 min) community staff; ``on_scene`` within the turnout and travel targets
-(80 + 240 s), high and critical incidents, the squad then (+5 min) community staff;
-``contained`` within the 15-minute target, high and critical, the subdistrict. Orders:
-``response`` (accepted, rejected or dispatched) within the response rate's limit (2 h),
-the grid worker then (+2 h) community staff; ``completion`` by the order's expected time,
-the grid worker then (+1 day) community staff. In an emergency every ``within`` is halved
-and community staff are told at level 0 too."""
-
-
 @frozen
 class Raised:
-    """An escalation a tick recorded (or, racing another watch, found recorded as it
-    recorded it: the store holds it once)."""
+    """An escalation a tick raised: recorded by it (``recorded``), or, racing another
+    watch, found recorded by that one as it recorded it (the store holds it once; an app
+    notifying from a tick's result tells people of those with ``recorded`` True only, or
+    keys its messages by ``receipt``)."""
 
     case_id: UUID
     subject: str
@@ -145,14 +89,17 @@ class Raised:
     due_at: datetime
     notified: tuple[Notified, ...]
     receipt: Receipt
+    recorded: bool = True
+    """This tick recorded it (False: another watch had, first)."""
 
 
 @frozen
 class Tick:
     """What one tick did: the moment it judged deadlines at, how many open cases it
     looked at, the escalations it raised (in the order it raised them), and the cases it
-    had to leave to the next tick (``skipped``: one whose stored events can't be read, or
-    that kept changing under it), each logged as a warning."""
+    had to leave to the next tick (``skipped``: one whose stored events can't be read,
+    that kept changing under it, or that it could not settle for any other refusal), each
+    logged as a warning: one such case never stops the others' escalations."""
 
     at: datetime
     examined: int
@@ -175,6 +122,22 @@ class OverdueOrder:
     late: timedelta
     escalations: int
     levels: int
+
+
+class _Asked:
+    """``in_emergency`` asked once per (community, area, moment) for one tick or query:
+    the emergencies don't change under it, and every case of an area that began at one
+    moment shares the answer."""
+
+    def __init__(self, in_emergency: InEmergency) -> None:
+        self._ask = in_emergency
+        self._answers: dict[tuple[UUID, str | None, datetime], bool] = {}
+
+    def __call__(self, community_id: UUID, area_id: str | None, at: datetime) -> bool:
+        key = (community_id, area_id, at)
+        if key not in self._answers:
+            self._answers[key] = self._ask(community_id, area_id, at)
+        return self._answers[key]
 
 
 class Deadlines:
@@ -209,10 +172,11 @@ class Deadlines:
         raised: list[Raised] = []
         skipped: list[UUID] = []
         if self.policy is not None:
+            asked = _Asked(self.in_emergency)
             for cls, case_id in candidates:
                 try:
-                    self._tick_case(cls, case_id, at, community, raised)
-                except (ConflictError, UnreadableEventError) as exc:
+                    self._tick_case(cls, case_id, at, community, asked, raised)
+                except ResilienceError as exc:
                     # One case the watch can't settle must not hold up the others' deadlines.
                     _log.warning("the watch left %s to the next tick: %s", case_id,
                                  describe(exc))
@@ -220,17 +184,20 @@ class Deadlines:
         return Tick(at, len(candidates), tuple(raised), tuple(skipped))
 
     def _tick_case(self, cls: type[Case], case_id: UUID, now: datetime,
-                   community: UUID | None, raised: list[Raised]) -> None:
+                   community: UUID | None, asked: InEmergency, raised: list[Raised]) -> None:
         for _ in range(_ATTEMPTS):
+            found: list[Raised] = []
             try:
-                self._raise_due(cls, case_id, now, community, raised)
+                self._raise_due(cls, case_id, now, community, asked, found)
                 return
             except ConflictError:
                 continue  # another writer changed the case first: look at it again
+            finally:
+                raised.extend(found)  # what was recorded stays recorded
         raise ConflictError(f"it kept changing under the watch ({_ATTEMPTS} attempts)")
 
     def _raise_due(self, cls: type[Case], case_id: UUID, now: datetime,
-                   community: UUID | None, raised: list[Raised]) -> None:
+                   community: UUID | None, asked: InEmergency, raised: list[Raised]) -> None:
         """Record the case's escalations due at ``now`` (levels in order), adding each to
         ``raised`` as it is recorded."""
         store = self._store
@@ -238,42 +205,60 @@ class Deadlines:
             case = store.current(cls, case_id)
             if community is not None and case.community_id != community:
                 return
+            assert self.policy is not None
+            emergency = began_in_emergency(case, asked)  # once per case and tick
+            states = deadline_states(case, self.policy, emergency=emergency)
             # In time order, so recording order is the order they fell due (a deadline's
             # levels in turn).
-            due = sorted((s for s in self._states(case) if s.due(now)), key=lambda s: s.due_at)
+            due = sorted((s for s in states if s.due(now)), key=lambda s: s.due_at)
             if not due:
                 return
             roster = store.current(Community, case.community_id)
-            levels = self._levels(case)
+            levels = {d.name: d.levels for d in self.policy.for_case(emergency=emergency)}
             for state in due:
                 told = notified(roster, case, levels[state.deadline][state.level].notify,
                                 state.due_at)
-                receipt = self._record(cls, case_id, state, told, now)
-                if receipt is None:
+                recorded = self._record(cls, case_id, state, told, now, asked)
+                if recorded is None:
                     continue  # no longer due on the case as stored now
-                raised.append(Raised(case_id, _subject(case), case.community_id, state.deadline,
-                                     state.level, state.cycle, state.due_at, told, receipt))
+                receipt, ours = recorded
+                raised.append(Raised(case_id, subject_of(case), case.community_id,
+                                     state.deadline, state.level, state.cycle, state.due_at,
+                                     told, receipt, ours))
 
     def _record(self, cls: type[Case], case_id: UUID, state: DeadlineState,
-                told: tuple[Notified, ...], now: datetime) -> Receipt | None:
+                told: tuple[Notified, ...], now: datetime, asked: InEmergency
+                ) -> tuple[Receipt, bool] | None:
         """Record one escalation, unless the case as the store holds it when it is recorded
         no longer has it due (None): ``change`` decides again on the stored history when
-        another writer got there first, and so does this check."""
+        another writer got there first, and so does this check. With the receipt: did this
+        call record it (False: another watch had)?"""
         store = self._store
-        command_id = f"escalation/{state.deadline}/{state.cycle}/{state.level}"
+        assert self.policy is not None
+        policy = self.policy
+        command_id = escalation_command(state.deadline, state.cycle, state.level)
         ctx = store.context(WATCH, state.due_at, command_id)
         key = (state.deadline, state.cycle, state.level)
 
         def escalate(case: Any) -> None:
-            if not any((s.deadline, s.cycle, s.level) == key and s.due(now)
-                       for s in self._states(case)):
+            current = deadline_states(case, policy, emergency=began_in_emergency(case, asked))
+            if not any((s.deadline, s.cycle, s.level) == key and s.due(now) for s in current):
                 raise InvalidTransitionError(f"{state.deadline} is no longer due")
             case.escalate(ctx, state.deadline, state.level, state.cycle, state.due_at, told)
 
         try:
-            return store.change(cls, case_id, ctx, escalate)
+            receipt = store.change(cls, case_id, ctx, escalate)
         except InvalidTransitionError:
             return None
+        if receipt.repeated:
+            # Found under its command id: it must be this escalation, not facts some other
+            # record put there (an old or imported history), or it would stand in for it.
+            held = store.current(cls, case_id).escalations.get(key)
+            if held is None or held[0] not in receipt.versions:
+                raise AlreadyExistsError(
+                    f"command id {command_id} holds facts {receipt.first_version}.."
+                    f"{receipt.last_version}, not this escalation: it can't be recorded")
+        return receipt, not receipt.repeated
 
     # Queries ----------------------------------------------------------------------------
 
@@ -286,10 +271,11 @@ class Deadlines:
         moment = self._store.clock() if at is None else check_moment(at, "at", query=True)
         self._community(community)
         found = []
+        asked = _Asked(self.in_emergency)
         for cls, case_id in self._open(community, subjects=("order",)):
             with self._store.locked():
                 order = self._store.current(cls, case_id)
-                states = self._states(order)
+                states = self._states(order, asked)
             assert isinstance(order, ServiceOrder)
             by_deadline: dict[tuple[str, int], list[DeadlineState]] = {}
             for state in states:
@@ -305,37 +291,29 @@ class Deadlines:
                     sum(s.escalated is not None for s in levels), len(levels)))
         return sorted(found, key=lambda row: (row.due_at, str(row.order_id), row.deadline))
 
-    def states(self, case_id: UUID, *, at: datetime | None = None) -> list[DeadlineState]:
+    def states(self, case_id: UUID, *, known_at: datetime | None = None
+               ) -> list[DeadlineState]:
         """The deadline states of an incident or order under the engine's policy: as the
-        store holds it now, or (``at``) as it was recorded by then."""
+        store holds it now, or (``known_at``) as the facts recorded by then make it
+        (resilience.services.known: an imported history's too). Whether it began in an
+        emergency is answered from the emergencies as stored now."""
         check_uuid(case_id, "case_id")
-        if at is not None:
-            check_moment(at, "at", query=True)
+        if known_at is not None:
+            check_moment(known_at, "known_at", query=True)
         events = cast(list[FactAggregate.Event], list(self._store.app.events.get(case_id)))
-        if at is not None:
-            events = [e for e in events if e.timestamp <= at]
-        case: Any = None
-        for event in events:
-            case = event.mutate(case)
+        case, _ = known_facts(events, known_at)
         if not isinstance(case, Incident | ServiceOrder):
             raise NotFoundError(f"no incident or order {case_id}"
-                                + (f" recorded by {at.isoformat()}" if at else ""))
-        return self._states(case)
+                                + (f" recorded by {known_at.isoformat()}" if known_at else ""))
+        return self._states(case, self.in_emergency)
 
     # Internals --------------------------------------------------------------------------
 
-    def _states(self, case: Case) -> list[DeadlineState]:
+    def _states(self, case: Case, asked: InEmergency) -> list[DeadlineState]:
         if self.policy is None:
             return []
-        area = case.area if isinstance(case, Incident) else case.area_id
-        emergency = self.in_emergency(case.community_id, area, case.occurred[1])
-        return deadline_states(case, self.policy, emergency=emergency)
-
-    def _levels(self, case: Case) -> dict[str, tuple[Level, ...]]:
-        assert self.policy is not None
-        area = case.area if isinstance(case, Incident) else case.area_id
-        emergency = self.in_emergency(case.community_id, area, case.occurred[1])
-        return {d.name: d.levels for d in self.policy.for_case(emergency=emergency)}
+        return deadline_states(case, self.policy,
+                               emergency=began_in_emergency(case, asked))
 
     def _community(self, community: UUID | None) -> None:
         if community is None:
@@ -354,23 +332,16 @@ class Deadlines:
         key = None if community is None else str(community)
         found: dict[UUID, tuple[float, type[Case]]] = {}
         for subject in subjects:
-            cls = _CLASSES[subject]
+            cls = SUBJECTS[subject]
             for case_id, doc in self.views.select("live", subject, community=key):
                 found[UUID(case_id)] = (doc["at"], cls)
         # A batch's cases are not in the view until it commits (a scenario's own).
         # Store keeps its batch to itself; the watch is the one reader that needs it whole.
         for aggregate in store.held().values():
             if (isinstance(aggregate, Incident | ServiceOrder)
-                    and _subject(aggregate) in subjects
+                    and subject_of(aggregate) in subjects
                     and community in (None, aggregate.community_id)):
                 found.setdefault(aggregate.id, (aggregate.occurred[1].timestamp(),
                                                 type(aggregate)))
         return [(cls, case_id) for case_id, (_, cls) in
                 sorted(found.items(), key=lambda item: (item[1][0], str(item[0])))]
-
-
-_CLASSES: dict[str, type[Case]] = {"incident": Incident, "order": ServiceOrder}
-
-
-def _subject(case: Case) -> str:
-    return "incident" if isinstance(case, Incident) else "order"

@@ -3,27 +3,43 @@
 Who is called up is the roster's answer at the call-up's moment (its ``occurred_at``),
 from the community as stored now: everyone holding one of the teams' roles then, for the
 whole community or (a grid's emergency) for an area within the grid or community-wide,
-who was not called up already. The members are recorded on the fact.
+who was not called up already. The members are recorded on the fact, each with the team
+they were called as: the first of the call-up's teams (in the order named) they held.
 
-``in_force`` answers from the emergencies as stored now (and the open batch's): it reads
-the community's emergencies only, found through the ``cases`` view (caught up first
-unless the engine reads stale views), so its cost follows the community's emergencies,
-never the length of the history.
+``in_force`` and ``in_emergency`` (which the watch asks of every case it checks) answer
+from the community's emergencies as the ``cases`` view holds them (caught up first unless
+the engine reads stale views), with the open batch's own: each emergency's span
+(declaration to end, as corrected) and area read from its view document, never by
+loading the aggregates. They are read once per view position and community, and a
+document is folded again only when it gained facts: between two recordings every call
+costs a look at the views' position, and an emergency ended long ago costs nothing but
+its place in the list; never the length of the history.
 """
 
 import copy
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID, uuid4, uuid5
 
 from resilience.domain.base import Context
-from resilience.domain.emergency import NORMAL_ORDER, Emergency, EmergencyKind, parse_teams
+from resilience.domain.emergency import (
+    NORMAL_ORDER,
+    CalledMember,
+    Emergency,
+    EmergencyKind,
+    parse_teams,
+)
 from resilience.domain.organisation import NAMESPACE, Community
 from resilience.domain.policy import Target
 from resilience.domain.validation import check_moment, check_text, check_uuid, shown
 from resilience.domain.values import Actor, AreaKind, Role
 from resilience.errors import InvalidInputError, NotFoundError
-from resilience.metrics.mobilisation import EmergencySituation, Mobilisation, emergency_at
+from resilience.metrics.mobilisation import (
+    EmergencySituation,
+    Mobilisation,
+    emergency_at,
+    in_force_covering,
+)
 from resilience.review.situations import case_doc
 from resilience.services.core import EventStoreApplication, FactService, Receipt, Store
 from resilience.services.point_in_time import Cut, own_events
@@ -48,6 +64,10 @@ class Emergencies(FactService[Emergency]):
         super().__init__(store)
         self._reports = reports
         self._app = app
+        self._cache: dict[UUID, tuple[int, tuple[EmergencySituation, ...]]] = {}
+        """Community -> (the views' position, its emergencies as the views held them)."""
+        self._folded: dict[UUID, dict[str, tuple[int, EmergencySituation]]] = {}
+        """Community -> emergency key -> (its document's facts, the document folded)."""
 
     # Commands -----------------------------------------------------------------
 
@@ -143,18 +163,22 @@ class Emergencies(FactService[Emergency]):
         community as a whole) at ``at``, by effective times, as stored now: those of the
         whole community, and (for an area) those of the grid it is in; by declaration.
         NotFoundError for an unknown community or area."""
-        return [copy.deepcopy(e)  # not the store's cached objects
-                for e in self._covering(community_id, area_id, at, strict=True)]
+        with self._store.locked():
+            return [copy.deepcopy(self._store.current(Emergency, emergency_id))  # not the
+                    for emergency_id in self._covering(   # store's cached objects
+                        community_id, area_id, at, strict=True)]
 
     def in_emergency(self, community_id: UUID, area_id: str | None, at: datetime) -> bool:
         """Is any emergency in force covering ``area_id`` at ``at`` (``in_force``)? What the
         watch and the reviews ask of every case: an area the community does not know (a
         record older than its areas) counts as somewhere in the community, covered by the
-        whole community's emergencies only, rather than stopping them."""
+        whole community's emergencies only, rather than stopping them. Cheap: no
+        emergency is loaded (module docstring)."""
         return bool(self._covering(community_id, area_id, at, strict=False))
 
     def _covering(self, community_id: UUID, area_id: str | None, at: datetime, *,
-                  strict: bool) -> list[Emergency]:
+                  strict: bool) -> list[UUID]:
+        """The ids of the emergencies ``in_force`` answers, by declaration."""
         check_moment(at, "at", query=True)
         with self._store.locked():
             community = self._store.current(Community, community_id)
@@ -165,25 +189,41 @@ class Emergencies(FactService[Emergency]):
                 except NotFoundError:
                     if strict:
                         raise
-            found = [e for e in self._emergencies(community.id)
-                     if (e.area_id is None or e.area_id == grid) and e.in_force(at)]
-            return sorted(found, key=lambda e: (e.declared_at, str(e.id)))
+            # The open batch's own emergencies are in no view yet (Store keeps them per
+            # thread): read from the aggregates held, in place of what the views say.
+            held = {key: e for key, e in self._store.held().items()
+                    if isinstance(e, Emergency) and e.community_id == community.id}
+            found = [(e.declared_at, e.emergency_id) for e in in_force_covering(
+                (e for e in self._spans(community.id) if UUID(e.emergency_id) not in held),
+                at, grid)]
+            found += [(e.declared_at, str(key)) for key, e in held.items()
+                      if e.in_force(at) and e.covers(grid)]
+            return [UUID(key) for _, key in sorted(found)]
 
-    def _emergencies(self, community_id: UUID) -> list[Emergency]:
-        """The community's emergencies as stored now, with the open batch's (hold the
-        store's lock)."""
+    def _spans(self, community_id: UUID) -> tuple[EmergencySituation, ...]:
+        """The community's emergencies as the ``cases`` view holds them (caught up first),
+        read once per view position (hold the store's lock): each document is folded again
+        only when it gained facts, so an emergency ended long ago costs nothing more."""
         self._reports.ready()
-        ids = {UUID(key): None for key, _ in self._reports.views.select(
-            "cases", "emergency", community=str(community_id))}
-        # The open batch's own emergencies are in no view yet (Store keeps them per thread).
-        ids.update((key, None) for key, held in self._store.held().items()
-                   if isinstance(held, Emergency))
-        emergencies = []
-        for emergency_id in ids:
-            emergency = self._store.current(Emergency, emergency_id)
-            if emergency.community_id == community_id:
-                emergencies.append(emergency)
-        return emergencies
+        views = self._reports.views
+        position = views.position
+        cached = self._cache.get(community_id)
+        if cached is not None and cached[0] == position:
+            return cached[1]
+        folded = self._folded.setdefault(community_id, {})
+        spans = []
+        for key, doc in views.select("cases", "emergency", community=str(community_id)):
+            size = len(doc["facts"])
+            known = folded.get(key)
+            if known is None or known[0] != size:
+                situation = emergency_at(key, doc)
+                if situation is None:
+                    continue
+                known = folded[key] = (size, situation)
+            spans.append(known[1])
+        found = tuple(spans)
+        self._cache[community_id] = (position, found)
+        return found
 
     def mobilisation(self, emergency_id: UUID, *, as_of: datetime | None = None,
                      known_at: datetime | None = None) -> Mobilisation:
@@ -219,18 +259,21 @@ class Emergencies(FactService[Emergency]):
         return sorted(found, key=lambda s: (s.declared_at, s.emergency_id))
 
 
-def _members(community: Community, emergency: Emergency, teams: Iterable[Role],
-             at: datetime) -> list[str]:
-    """Who the call-up calls (module docstring), in roster order, each once."""
-    wanted = set(teams)
-    members: dict[str, None] = {}
+def _members(community: Community, emergency: Emergency, teams: Sequence[Role],
+             at: datetime) -> list[CalledMember]:
+    """Who the call-up calls (module docstring), in roster order, each once, as the first
+    of ``teams`` (in the order named) they hold there then."""
+    rank = {role: index for index, role in enumerate(teams)}
+    members: dict[str, Role] = {}
     for holding in community.roster(at):
-        if holding.role not in wanted or holding.person_id in emergency.called:
+        if holding.role not in rank or holding.person_id in emergency.called:
             continue
         if (emergency.area_id is None or holding.scope is None
                 or community.grid_of(holding.scope) == emergency.area_id):
-            members[holding.person_id] = None
-    return list(members)
+            held = members.get(holding.person_id)
+            if held is None or rank[holding.role] < rank[held]:
+                members[holding.person_id] = holding.role
+    return [CalledMember(person, role) for person, role in members.items()]
 
 
 def _target(area: str | None, subject: str | None = None,

@@ -13,6 +13,7 @@ from resilience.domain.improvement import ImprovementItem
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import NAMESPACE, Community, location_area, unit_area_id
 from resilience.domain.policy import Target
+from resilience.domain.policy_standing import covers
 from resilience.domain.recovery import RecoveryKind
 from resilience.domain.service import ServiceOrder
 from resilience.domain.validation import check_uuid, shown
@@ -26,7 +27,7 @@ from resilience.domain.values import (
     Severity,
 )
 from resilience.errors import InvalidInputError, NotFoundError, PermissionDeniedError
-from resilience.services.core import FactService, Receipt, Store
+from resilience.services.core import FactService, Receipt, Store, _as_of
 
 Ids = list[str] | tuple[str, ...]
 
@@ -254,6 +255,10 @@ class Incidents(FactService[Incident]):
         ``LinkedToIncident`` on ``linked_id``, both or neither, in the open batch if there
         is one, else in one transaction of their own. Allowed after the incident's closure.
 
+        The policy decides ``incidents.link_recovery`` on the incident and again on the
+        work linked (``_work_target``: its area; those assigned to the incident only for
+        work in its grid): a link is for good, so nobody links work that is not theirs.
+
         Refused, recording nothing: an id that is no order or item of the incident's
         community (NotFoundError), work linked already (to this incident, or to another),
         an item raised by another incident's review, a link dated before either side began
@@ -265,6 +270,12 @@ class Incidents(FactService[Incident]):
 
         def link(i: Incident, ctx: Context) -> None:
             linked = _recovery_work(_load(store, linked_id), i)
+            # The actor needs the right on the work linked too (its area, or the incident
+            # they command or are dispatched to, where the work lies in its grid): a link
+            # is once for good, so a link to the wrong incident blocks the right one.
+            store.authorize(f"{self.name}.link_recovery", ctx, i.community_id,
+                            lambda moment: self._work_target(
+                                i, linked, _as_of(ctx, i, moment)))
             if ctx.command_id is not None and linked.command_versions(ctx.command_id):
                 # The other side would take it for a repeat and record nothing.
                 raise InvalidInputError(
@@ -286,6 +297,25 @@ class Incidents(FactService[Incident]):
         position = batch.position or notification_id(
             store.app.recorder, incident, receipt.last_version)
         return evolve(receipt, position=position)
+
+    def _work_target(self, incident: Incident, work: "ServiceOrder | ImprovementItem",
+                     ctx: Context) -> Target:
+        """The work a recovery link names, as the policy sees it: its area (the order's
+        area, the item's grid); the incident's commander (standing); and, only if the
+        work lies in the incident's grid, those assigned to the incident (``assigned``)."""
+        of_incident = self._target(incident, ctx, None, None)
+        area: str | None
+        if isinstance(work, ServiceOrder):
+            area, what, area_is = work.area_id, "the order linked", "the order's area"
+        else:
+            area, what, area_is = work.grid, "the item linked", "the item's grid"
+        grid = incident.location.grid
+        org = self._store.current(Community, incident.community_id)
+        near = grid is None or covers(org, grid, area)
+        return Target(area=area, assigned=of_incident.assigned if near else frozenset(),
+                      commander=of_incident.commander, what=what, area_is=area_is,
+                      assigned_is="dispatched to or commanding the incident, the work "
+                                  "lying in its grid")
 
     def _target(self, aggregate: Incident, ctx: Context, subject: object,
                 area: object) -> Target:

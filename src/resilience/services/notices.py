@@ -6,27 +6,44 @@ fact: the idempotency key that makes at-least-once delivery exactly once in effe
 ``"schema"`` (SCHEMA): a later version of the layout may add keys, and one that changes
 or removes any gets a new number. ``from_dict`` reads it back strictly, for receivers.
 ``data`` is the fact's own fields as the converter stores them, with enum members as
-their values, so a notice reads back equal from its JSON.
+their values, so a notice reads back equal from its JSON. ``NoticeReader`` reads the
+notices of stored facts (resilience.services.notifications delivers them).
 """
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from attrs import field, frozen
+from eventsourcing.application import Application
+from eventsourcing.persistence import Notification, PersistenceError
+from eventsourcing.utils import TopicError, resolve_topic
 
 from resilience.adapters.converter import converter
+from resilience.adapters.mapper import EventUnopened
 from resilience.adapters.store import describe
-from resilience.domain.base import FactAggregate
+from resilience.domain.base import FactAggregate, masked
 from resilience.domain.validation import check_moment, check_text, check_whole, shown
 from resilience.domain.values import Actor
-from resilience.errors import InvalidInputError
+from resilience.errors import (
+    InvalidInputError,
+    ProtectedStoreError,
+    StoreUnavailableError,
+    TamperedStoreError,
+)
 
 SCHEMA = 1
 """The version of ``Notice.to_dict()``'s layout (its ``"schema"``): a new version may add
 keys; one that changes or removes any gets a new number."""
+
+_FIELDS = ("key", "kind", "position", "aggregate_id", "aggregate_kind", "version",
+           "community_id", "occurred_at", "recorded_at", "actor", "command_id", "summary",
+           "data")
+"""The keys of ``Notice.to_dict()`` besides ``"schema"``, in its order."""
 
 _OWN_FIELDS = ("originator_id", "originator_version", "originator_topic", "timestamp",
                "occurred_at", "actor", "command_id")
@@ -42,6 +59,12 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
     return value
+
+
+def _data(event: FactAggregate.Event) -> dict[str, Any]:
+    """The fact's own fields, JSON-ready."""
+    state = _plain(converter.unstructure(event, type(event)))
+    return {k: v for k, v in state.items() if k not in _OWN_FIELDS}
 
 
 def notice_kinds() -> frozenset[str]:
@@ -79,24 +102,34 @@ class Notice:
     summary: str
     data: Mapping[str, Any] = field(hash=False)
     command_id: str | None = None
+    hidden: tuple[str, Mapping[str, Any]] | None = field(default=None, eq=False, hash=False,
+                                                         repr=False)
+    """``summary`` and ``data`` with the fact's declared personal values as ``"[hidden]"``
+    (``to_dict(personal=False)``); None when not known (a notice read back from JSON)."""
 
     @classmethod
     def of(cls, event: FactAggregate.Event, position: int, kind: str,
            community_id: UUID | None) -> "Notice":
         """The notice of a stored fact (at ``position`` in the log), of ``kind``."""
-        state = _plain(converter.unstructure(event, type(event)))
+        data = _data(event)
+        shown = masked(event)
         return cls(
             key=f"{event.originator_id}/{event.originator_version}", kind=kind,
             position=position, aggregate_id=event.originator_id,
             aggregate_kind=type(event).aggregate_kind, version=event.originator_version,
             community_id=community_id, occurred_at=event.occurred_at,
             recorded_at=event.timestamp, actor=event.actor, summary=event.describe(),
-            data={k: v for k, v in state.items() if k not in _OWN_FIELDS},
-            command_id=event.command_id)
+            data=data, command_id=event.command_id,
+            hidden=(event.describe(), data) if shown is event else (shown.describe(),
+                                                                    _data(shown)))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, personal: bool = True) -> dict[str, Any]:
         """The notice as JSON-ready data, with its ``"schema"`` (SCHEMA): what a webhook
-        POSTs."""
+        POSTs. ``personal=False``: the fact's declared personal values in ``summary`` and
+        ``data`` read ``"[hidden]"`` (both hidden whole when ``hidden`` is not known)."""
+        summary, data = self.summary, self.data
+        if not personal:
+            summary, data = self.hidden if self.hidden is not None else ("[hidden]", {})
         return {"schema": SCHEMA, "key": self.key, "kind": self.kind,
                 "position": self.position, "aggregate_id": str(self.aggregate_id),
                 "aggregate_kind": self.aggregate_kind, "version": self.version,
@@ -104,7 +137,7 @@ class Notice:
                 "occurred_at": self.occurred_at.isoformat(),
                 "recorded_at": self.recorded_at.isoformat(),
                 "actor": _plain(converter.unstructure(self.actor, Actor)),
-                "command_id": self.command_id, "summary": self.summary, "data": dict(self.data)}
+                "command_id": self.command_id, "summary": summary, "data": dict(data)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Notice":
@@ -112,6 +145,9 @@ class Notice:
         anything else, or another schema."""
         if not isinstance(data, Mapping) or data.get("schema") != SCHEMA:
             raise InvalidInputError(f"not a notice of schema {SCHEMA}: {shown(data)}")
+        missing = [name for name in _FIELDS if name not in data]
+        if missing:
+            raise InvalidInputError(f"not a notice: it has no {', '.join(missing)}")
         try:
             community, command, body = data["community_id"], data["command_id"], data["data"]
             if not isinstance(body, dict):
@@ -153,3 +189,98 @@ class DeadLetter:
     failed_at: datetime
     error: str
     notice: Notice | None
+
+
+UNKNOWN = "unknown"
+"""The kind of a stored fact whose type this version can't resolve (recorded by a later
+version?): a dead letter for every subscription, never skipped silently."""
+
+
+class NoticeReader:
+    """Reads the notices of one application's stored facts: their kinds (by topic,
+    remembered) and communities (by aggregate, the last 10,000 remembered)."""
+
+    def __init__(self, app: Application[Any]) -> None:
+        self.app = app
+        self._lock = threading.Lock()
+        self._kinds: dict[str, str | None] = {}
+        self._communities: OrderedDict[UUID, UUID | None] = OrderedDict()
+
+    def kind_of(self, topic: str) -> str | None:
+        """The notice kind of the facts stored under ``topic`` (None: no notice; UNKNOWN:
+        a topic this version can't resolve, maybe a notice of a later version)."""
+        try:
+            return self._kinds[topic]
+        except KeyError:
+            pass
+        try:
+            cls = resolve_topic(topic)
+        except TopicError:
+            self._kinds[topic] = UNKNOWN
+            return UNKNOWN
+        kind = cls.notice if isinstance(cls, type) and issubclass(
+            cls, FactAggregate.Event) else None
+        self._kinds[topic] = kind
+        return kind
+
+    def read(self, notification: Notification, kind: str) -> Notice | str:
+        """The notice of a stored fact, or why its fact can't be read (a fault of the
+        fact itself). A fault of the store (its key, its connection) raises."""
+        try:
+            event = cast(FactAggregate.Event, self.app.mapper.to_domain_event(notification))
+        except Exception as exc:
+            _raise_store_fault(exc)
+            return f"cannot read the fact: {describe(exc)}"
+        return Notice.of(event, notification.id, kind, self._community(event))
+
+    def at(self, position: int) -> Notification | None:
+        """The stored fact at ``position`` in the log (None if there is none)."""
+        found = self.app.recorder.select_notifications(position, 1)
+        return found[0] if found and found[0].id == position else None
+
+    def _community(self, event: FactAggregate.Event) -> UUID | None:
+        """The community the fact's aggregate belongs to: named on the fact, else on the
+        aggregate's first fact (read once per aggregate, then remembered)."""
+        found = getattr(event, "community_id", None)
+        if isinstance(found, UUID):
+            return found
+        if type(event).aggregate_kind == "community":
+            return event.originator_id
+        aggregate = event.originator_id
+        with self._lock:
+            if aggregate in self._communities:
+                self._communities.move_to_end(aggregate)
+                return self._communities[aggregate]
+        first = self.app.recorder.select_events(aggregate, lte=1)
+        community = None
+        if first:
+            try:
+                community = getattr(self.app.mapper.to_domain_event(first[0]),
+                                    "community_id", None)
+            except Exception as exc:
+                _raise_store_fault(exc)
+                community = None  # its first fact unreadable: quarantined by the views
+        with self._lock:
+            self._communities[aggregate] = community
+            while len(self._communities) > 10_000:
+                self._communities.popitem(last=False)
+        return community if isinstance(community, UUID) else None
+
+
+def _raise_store_fault(exc: Exception) -> None:
+    """Raise ``exc`` if reading an event failed for the store's sake, not the event's: its
+    key or cipher (every event would fail alike), its connection or its key table (the
+    mapper reports a key-table query that failed as the event's fault: the cause says)."""
+    if isinstance(exc, EventUnopened | ProtectedStoreError | TamperedStoreError | MemoryError):
+        raise exc
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, PersistenceError | StoreUnavailableError):
+            raise exc
+        cause = cause.__cause__ or cause.__context__
+
+
+def unknown_fact(notification: Notification) -> str:
+    """A dead letter's error for a fact this version can't resolve."""
+    return (f"unknown fact type: {notification.topic} (recorded by a later version of "
+            "resilience? upgrade, then redeliver)")

@@ -8,12 +8,15 @@ JSON are in resilience.services.notices). A subscription
 **position**, builds a ``Notice`` of each notice it wants, calls ``handler(notice)``
 and, once the handler returns, commits the position past that notice
 (resilience.adapters.subscriptions: beside the views, never touched by a rebuild or
-prune). Facts that are no notice, or not of ``kinds``, move the position silently.
+prune). Facts that are no notice, or not of ``kinds``, move the position silently. A
+new name starts at the beginning of the log (the whole history is given), or at its
+head with ``start="head"``.
 
 **At least once, exactly once in effect.** A process that dies after the handler acted
 and before the position was committed gives that one notice again when delivery
 resumes: the notice in flight, and only it (two deliverers of one subscription running
-at once may also both give the notice each is on; only one moves the position). Every
+at once never both deliver: each pass holds the subscription's deliverer lock, and one
+that finds it held delivers nothing, a standby for failover). Every
 notice carries a stable ``key`` (``"<aggregate id>/<version>"``): a handler that acts
 once per key (remembers the keys it acted on, or passes the key on as an idempotency
 key) acts exactly once.
@@ -22,10 +25,12 @@ key) acts exactly once.
 again next time (``deliver`` raises; a follower retries with backoff). A handler that
 gives up on a notice raises ``Undeliverable``: the notice becomes a **dead letter**,
 committed with the position in one transaction, and delivery moves on; ``redeliver``
-tries dead letters again. A notice whose fact cannot be read (altered) becomes a dead
-letter without reaching the handler. A dead letter keeps the notice's place and why it
-failed, sealed on a protected store; the notice itself is read again from the events,
-so an erased person's text reads as the events give it.
+tries dead letters again (at least once too). A notice whose fact cannot be read
+(altered) becomes a dead letter without reaching the handler, and so does a fact whose
+type this version can't resolve (``UNKNOWN``: a later version's), for every
+subscription whatever its kinds, never passed over silently. A dead letter keeps the
+notice's place and why it failed, sealed on a protected store; the notice itself is
+read again from the events, so an erased person's text reads as the events give it.
 """
 
 import json
@@ -33,20 +38,19 @@ import logging
 import re
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
 from datetime import datetime
-from types import TracebackType
-from typing import Any, cast
-from uuid import UUID
+from typing import Any
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import Notification, PersistenceError
-from eventsourcing.utils import TopicError, resolve_topic
+from eventsourcing.persistence import Notification
 
-from resilience.adapters.mapper import ConverterMapper, EventUnopened
+from resilience.adapters.background import Background
+from resilience.adapters.mapper import ConverterMapper
 from resilience.adapters.store import describe
 from resilience.adapters.subscriptions import (
+    Claim,
     DeadLetterRow,
     PositionMoved,
     SubscriptionStore,
@@ -56,18 +60,15 @@ from resilience.adapters.subscriptions import (
     open_wakeup,
 )
 from resilience.clock import Clock
-from resilience.domain.base import FactAggregate
 from resilience.domain.validation import check_wait, check_whole, shown
 from resilience.errors import (
     InvalidInputError,
     NotFoundError,
-    ProtectedStoreError,
-    StoreUnavailableError,
     TamperedStoreError,
 )
+from resilience.services.notices import UNKNOWN, NoticeReader, notice_kinds, unknown_fact
 from resilience.services.notices import DeadLetter as DeadLetter  # re-exported: what
 from resilience.services.notices import Notice as Notice  # a subscription gives, beside it
-from resilience.services.notices import notice_kinds
 
 _log = logging.getLogger("resilience.notifications")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -78,19 +79,16 @@ Handler = Callable[[Notice], object]
 """What a subscription calls with each notice (its result is not used)."""
 
 
-class Notifications:
+class Notifications(NoticeReader):
     """The subscriptions of one store (``engine.notifications``): their positions and
-    dead letters are opened on first use."""
+    dead letters are opened on first use; notices are read as NoticeReader reads them."""
 
     def __init__(self, app: Application[Any], clock: Clock) -> None:
-        self.app = app
+        super().__init__(app)
         self.clock = clock
         mapper = app.mapper
         self.keys = mapper.keys if isinstance(mapper, ConverterMapper) else None
         self._store: SubscriptionStore | None = None
-        self._lock = threading.Lock()
-        self._kinds: dict[str, str | None] = {}
-        self._communities: OrderedDict[UUID, UUID | None] = OrderedDict()
 
     @property
     def store(self) -> SubscriptionStore:
@@ -99,14 +97,18 @@ class Notifications:
                 self._store = open_subscription_store(self.app.recorder)
             return self._store
 
-    def subscribe(self, name: str, handler: Handler, *,
-                  kinds: Iterable[str] | None = None) -> "Subscription":
+    def subscribe(self, name: str, handler: Handler, *, kinds: Iterable[str] | None = None,
+                  start: str = "beginning") -> "Subscription":
         """A subscription named ``name`` (letters, digits, ``.``, ``_``, ``-``; up to 100),
         giving ``handler`` each notice of ``kinds`` (default: every kind) recorded after its
         position. Subscribing again under the same name, in any process, picks up where
-        the name's position stands. InvalidInputError for a bad name, an unknown kind, or
-        a handler that is not callable. Nothing is delivered until ``deliver()`` or
-        ``follow()``."""
+        the name's position stands. A name that has taken nothing yet (position 0) starts
+        at the beginning of the log (``start="beginning"``: the whole history is given)
+        or at its head (``start="head"``: only what is recorded from now on).
+        InvalidInputError for a bad name, an unknown kind or start, or a handler that is
+        not callable. Nothing is delivered until ``deliver()`` or ``follow()``."""
+        if start not in ("beginning", "head"):
+            raise InvalidInputError(f"start is 'beginning' or 'head', got {shown(start)}")
         if type(name) is not str or _NAME.fullmatch(name) is None:
             raise InvalidInputError(f"a subscription's name is 1 to 100 letters, digits, "
                                     f"'.', '_' or '-', starting with a letter or digit; got "
@@ -124,73 +126,17 @@ class Notifications:
             if unknown:
                 raise InvalidInputError(f"unknown notice kind {', '.join(unknown)}; the "
                                         f"kinds are {', '.join(sorted(known))}")
-        return Subscription(self, name, handler, wanted)
+        subscription = Subscription(self, name, handler, wanted)
+        head = self.app.recorder.max_notification_id() or 0
+        if start == "head" and head and subscription.position == 0:
+            with suppress(PositionMoved):  # another process started it meanwhile
+                self.store.advance(subscription.tracking_name, 0, head)
+        return subscription
 
     def wakeup(self) -> Wakeup:
         """Something to wait on for new events (on PostgreSQL woken by the store's NOTIFY;
         elsewhere it only times out); ``close()`` it when done."""
         return open_wakeup(self.app.recorder)
-
-    # Reading notices ----------------------------------------------------------------
-
-    def kind_of(self, topic: str) -> str | None:
-        """The notice kind of the facts stored under ``topic`` (None: no notice, or a topic
-        this version can't resolve; the views quarantine those)."""
-        try:
-            return self._kinds[topic]
-        except KeyError:
-            pass
-        try:
-            cls = resolve_topic(topic)
-        except TopicError:
-            cls = None
-        kind = cls.notice if isinstance(cls, type) and issubclass(
-            cls, FactAggregate.Event) else None
-        self._kinds[topic] = kind
-        return kind
-
-    def read(self, notification: Notification, kind: str) -> Notice | str:
-        """The notice of a stored fact, or why its fact can't be read (a fault of the
-        fact itself). A fault of the store (its key, its connection) raises."""
-        try:
-            event = cast(FactAggregate.Event, self.app.mapper.to_domain_event(notification))
-        except Exception as exc:
-            _raise_store_fault(exc)
-            return f"cannot read the fact: {describe(exc)}"
-        return Notice.of(event, notification.id, kind, self._community(event))
-
-    def at(self, position: int) -> Notification | None:
-        """The stored fact at ``position`` in the log (None if there is none)."""
-        found = self.app.recorder.select_notifications(position, 1)
-        return found[0] if found and found[0].id == position else None
-
-    def _community(self, event: FactAggregate.Event) -> UUID | None:
-        """The community the fact's aggregate belongs to: named on the fact, else on the
-        aggregate's first fact (read once per aggregate, then remembered)."""
-        found = getattr(event, "community_id", None)
-        if isinstance(found, UUID):
-            return found
-        if type(event).aggregate_kind == "community":
-            return event.originator_id
-        aggregate = event.originator_id
-        with self._lock:
-            if aggregate in self._communities:
-                self._communities.move_to_end(aggregate)
-                return self._communities[aggregate]
-        first = self.app.recorder.select_events(aggregate, lte=1)
-        community = None
-        if first:
-            try:
-                community = getattr(self.app.mapper.to_domain_event(first[0]),
-                                    "community_id", None)
-            except Exception as exc:
-                _raise_store_fault(exc)
-                community = None  # its first fact unreadable: quarantined by the views
-        with self._lock:
-            self._communities[aggregate] = community
-            while len(self._communities) > 10_000:
-                self._communities.popitem(last=False)
-        return community if isinstance(community, UUID) else None
 
     # Dead letters, sealed on a protected store ----------------------------------------
 
@@ -214,19 +160,6 @@ class Notifications:
         return doc
 
 
-def _raise_store_fault(exc: Exception) -> None:
-    """Raise ``exc`` if reading an event failed for the store's sake, not the event's: its
-    key or cipher (every event would fail alike), its connection or its key table (the
-    mapper reports a key-table query that failed as the event's fault: the cause says)."""
-    if isinstance(exc, EventUnopened | ProtectedStoreError | TamperedStoreError | MemoryError):
-        raise exc
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, PersistenceError | StoreUnavailableError):
-            raise exc
-        cause = cause.__cause__ or cause.__context__
-
-
 def _bound(row: DeadLetterRow) -> str:
     """Where a dead letter is kept, which its sealed text is bound to."""
     return f"dead letters of {row.subscription}\x00{row.key}"
@@ -243,6 +176,8 @@ class Subscription:
         """Its position's name in the tracking table."""
         self.handler = handler
         self.kinds = kinds
+        self.standby = False
+        """Whether the latest try found another deliverer holding the subscription."""
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -258,10 +193,31 @@ class Subscription:
         head as it was when the pass began (at most ``max_notices``), committing the
         position after each; return how many the handler took (dead letters not
         counted). Raises what the handler raised (anything but Undeliverable), the
-        position left before that notice."""
+        position left before that notice.
+
+        One deliverer at a time: while another (a follower, a ``deliver`` in another
+        thread or process) holds the subscription's deliverer lock, this returns 0 at once,
+        delivering nothing (``standby`` is then True)."""
         if max_notices is not None:
             check_whole(max_notices, "max_notices", 1)
-        return self._pass(max_notices)[0]
+        with self._lock:
+            claim = self.claim()
+            if claim is None:
+                return 0
+            try:
+                return self._pass(max_notices)[0]
+            finally:
+                claim.release()
+
+    def claim(self) -> Claim | None:
+        """The subscription's deliverer lock, or None (logged at debug) while another
+        deliverer, in this process or another, holds it: one deliverer at a time."""
+        claim = self.notifications.store.claim(self.tracking_name)
+        self.standby = claim is None
+        if claim is None:
+            _log.debug("%s: another deliverer holds the subscription; none delivered here",
+                       self.name)
+        return claim
 
     def _pass(self, most: int | None) -> tuple[int, int]:
         """(notices delivered, notices handed over: dead letters too)."""
@@ -279,7 +235,7 @@ class Subscription:
                 try:
                     for notification in page:
                         kind = notes.kind_of(notification.topic)
-                        if kind is None or (self.kinds is not None and kind not in self.kinds):
+                        if kind is None or not self._wants(kind):
                             passed = notification.id
                             continue
                         if most is not None and taken >= most:
@@ -296,9 +252,14 @@ class Subscription:
                     position = store.position(self.tracking_name)
         return delivered, taken
 
+    def _wants(self, kind: str) -> bool:
+        """Whether a notice of ``kind`` is for the handler (an UNKNOWN one always is)."""
+        return kind == UNKNOWN or self.kinds is None or kind in self.kinds
+
     def _give(self, notification: Notification, kind: str) -> DeadLetterRow | None:
         """Hand one notice to the handler; its dead letter if it is undeliverable."""
-        notice = self.notifications.read(notification, kind)
+        notice = unknown_fact(notification) if kind == UNKNOWN else (
+            self.notifications.read(notification, kind))
         if isinstance(notice, str):
             return self._letter(notification.id, f"{notification.originator_id}/"
                                 f"{notification.originator_version}", kind, notice, 0)
@@ -352,8 +313,15 @@ class Subscription:
             for row in rows:
                 doc = notes.open(row)
                 stored = notes.at(row.position)
-                notice = (notes.read(stored, doc["kind"]) if stored is not None
-                          else "its fact is no longer in the store")
+                kind = doc["kind"] if stored is None else notes.kind_of(stored.topic)
+                if kind is None or not self._wants(kind):  # no notice for it (upgraded)
+                    store.drop(self.tracking_name, row.key)
+                    continue
+                notice = ("its fact is no longer in the store" if stored is None
+                          else unknown_fact(stored) if kind == UNKNOWN
+                          else notes.read(stored, kind))
+                if isinstance(notice, Notice) and notice.key != row.key:
+                    notice = f"the fact at {row.position} is no longer the notice {row.key}"
                 if isinstance(notice, str):
                     store.keep(self._letter(row.position, row.key, doc["kind"], notice, 0, doc))
                     continue
@@ -374,83 +342,90 @@ class Subscription:
         return Deliverer(self, check_wait(interval, "the deliverer's interval"))
 
 
-class Deliverer:
-    """A background thread delivering a subscription's notices; stop it (or leave its
-    ``with``).
+class Deliverer(Background):
+    """A background thread delivering a subscription's notices, at most BATCH a pass;
+    stop it (or leave its ``with``).
 
-    A failed pass (the handler raised, the store is unavailable) is logged on the
-    ``resilience.notifications`` logger when the failures begin (then at most once a
-    minute) and retried: ``error`` holds the latest failure until a pass succeeds,
-    ``failures`` counts them in a row, and retries pause ``interval`` doubled per
-    failure up to ``max(interval, 2)`` seconds (new events don't cut those pauses
-    short). Should the thread itself stop on an error, ``running`` turns False and
-    ``error`` keeps it. A handler busy when ``stop`` is called (a webhook's retries)
-    finishes that notice first.
+    It holds the subscription's deliverer lock from its first pass until it stops (or
+    the lock's connection is lost: it takes it again). While another deliverer holds
+    it, it is a **standby** (``active`` False): each interval it tries for the lock,
+    delivering nothing, and takes over when the other stops or its process dies.
+
+    The loop is resilience.adapters.background's: a failed pass (the handler raised, the
+    store is unavailable) is logged on the ``resilience.notifications`` logger when the
+    failures begin (then at most once a minute) and retried: ``error`` holds the latest
+    failure until a pass succeeds, ``failures`` counts them in a row, and retries pause
+    ``interval`` doubled per failure up to ``max(interval, 2)`` seconds. Between passes it
+    waits ``interval``, cut short on PostgreSQL by the store's NOTIFY. ``delivered``
+    counts the notices the handler took. ``stop`` cuts a webhook's pause between
+    attempts short (the notice in flight is given again next time); an attempt under
+    way finishes first (at most about the webhook's ``timeout``).
     """
 
-    REPORT_EVERY = 60.0
+    THREAD = "resilience-deliver"
     BATCH = 100
     """Notices per pass: a pass ends (and the error state clears) at least this often."""
 
     def __init__(self, subscription: Subscription, interval: float) -> None:
+        super().__init__(interval)
         self.subscription = subscription
-        self.interval = interval
-        self.error: BaseException | None = None
-        self.failures = 0
-        self._stopping = threading.Event()
+        self.delivered = 0
+        self._claim: Claim | None = None
+        self._claiming = threading.Lock()
         self._wakeup = subscription.notifications.wakeup()
-        self._thread = threading.Thread(target=self._run, name="resilience-deliver",
-                                        daemon=True)
-        self._thread.start()
+        self.start()
 
-    def pause(self) -> float:
-        """Seconds before the next attempt after ``failures`` failed passes in a row."""
-        return min(self.interval * 2.0 ** min(self.failures, 10), max(self.interval, 2.0))
-
-    def _run(self) -> None:
-        try:
-            self._follow()
-        except BaseException as exc:  # kept and logged: a thread's death is silent
-            self.error = exc
-            _log.error("deliverer of %s stopped: %s", self.subscription.name, describe(exc))
-
-    def _follow(self) -> None:
-        name, reported, since = self.subscription.name, 0.0, 0.0
-        while not self._stopping.is_set():
-            try:
-                _, taken = self.subscription._pass(self.BATCH)
-            except Exception as exc:  # reported, kept and retried
-                self.error = exc
-                self.failures += 1
-                now = time.time()
-                if self.failures == 1:
-                    since = reported = now
-                    _log.warning("%s cannot deliver: %s; retrying", name, describe(exc))
-                elif now - reported >= self.REPORT_EVERY:
-                    reported = now
-                    _log.warning("%s still cannot deliver (%d attempts, %.0f s): %s", name,
-                                 self.failures, now - since, describe(exc))
-                self._stopping.wait(self.pause())
-                continue
-            if self.failures:
-                _log.info("%s delivers again after %d failed attempts", name, self.failures)
-            self.error, self.failures = None, 0
-            if taken < self.BATCH:
-                self._wakeup.wait(self.interval)
+    def step(self) -> bool:
+        with self._claiming:
+            claim = self._claim
+            if claim is not None and not claim.held():  # its connection was lost
+                _log.warning("%s: the deliverer lock was lost with its connection; taking "
+                             "it again", self.subscription.name)
+                claim.release()
+                self._claim = claim = None
+            if claim is None:
+                self._claim = claim = self.subscription.claim()
+                if claim is None:
+                    return False  # a standby: another deliverer delivers
+                _log.info("%s: this deliverer delivers", self.subscription.name)
+        delivered, taken = self.subscription._pass(self.BATCH)
+        self.delivered += delivered
+        return taken >= self.BATCH
 
     @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
+    def active(self) -> bool:
+        """Whether this deliverer holds the subscription (False: a standby)."""
+        return self._claim is not None
+
+    def _let_go(self) -> None:
+        with self._claiming:
+            if self._claim is not None:
+                self._claim.release()
+                self._claim = None
+
+    def idle(self) -> None:
+        self._wakeup.wait(self.interval)
+
+    def failed(self, exc: Exception, first: bool) -> None:
+        name = self.subscription.name
+        if first:
+            _log.warning("%s cannot deliver: %s; retrying", name, describe(exc))
+        else:
+            _log.warning("%s still cannot deliver (%d attempts, %.0f s): %s", name,
+                         self.failures, time.time() - (self.failing_since or time.time()),
+                         describe(exc))
+
+    def recovered(self) -> None:
+        _log.info("%s delivers again after %d failed attempts", self.subscription.name,
+                  self.failures)
+
+    def died(self, exc: BaseException) -> None:
+        _log.error("deliverer of %s stopped: %s", self.subscription.name, describe(exc))
+        self._let_go()  # a standby may take over
 
     def stop(self) -> None:
         self._stopping.set()
         self._wakeup.set()
-        self._thread.join()
+        super().stop()
+        self._let_go()
         self._wakeup.close()
-
-    def __enter__(self) -> "Deliverer":
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()

@@ -24,7 +24,11 @@ from resilience.domain.service import ServiceOrder
 from resilience.domain.validation import check_bool, check_moment, check_uuid, shown
 from resilience.errors import InvalidInputError, NotFoundError
 from resilience.metrics.cases import Case, case_at
-from resilience.metrics.mobilisation import EmergencySituation, emergency_at
+from resilience.metrics.mobilisation import (
+    EmergencySituation,
+    emergency_at,
+    in_force_covering,
+)
 from resilience.metrics.period import Period
 from resilience.metrics.reports import MetricReport
 from resilience.metrics.tables import render_table
@@ -183,14 +187,11 @@ class PointInTime:
                      at: datetime) -> tuple[EmergencySituation, ...]:
         """The emergencies in force at ``at`` covering the community or ``grid``, as of the
         cut (the community's emergencies only: they are few)."""
-        found = []
-        for key, doc in self._reports.views.select("cases", "emergency", community=community):
-            emergency = emergency_at(key, doc, as_of=cut.as_of, known_at=cut.known_at)
-            if (emergency is not None and emergency.in_force(at)
-                    and (emergency.area is None or grid is None or emergency.area == grid)):
-                found.append(emergency)
-        found.sort(key=lambda e: (e.declared_at, e.emergency_id))
-        return tuple(found)
+        cut_off = (emergency_at(key, doc, as_of=cut.as_of, known_at=cut.known_at)
+                   for key, doc in self._reports.views.select("cases", "emergency",
+                                                              community=community))
+        return tuple(in_force_covering((e for e in cut_off if e is not None), at, grid,
+                                       every_grid=grid is None))
 
     def _open_cases(self, community: str, cut: Cut, grid: str | None
                     ) -> tuple[tuple[IncidentSituation, ...], tuple[OrderSituation, ...]]:

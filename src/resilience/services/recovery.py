@@ -58,16 +58,15 @@ class Recoveries:
             raise NotFoundError(f"incident {incident_id} is not in the record at that cut")
         linked: dict[UUID, Linked] = {}
         for _, linked_id, kind, _ in link_facts(case):
-            linked[linked_id] = self._linked(linked_id, kind, cut, case.start)
+            linked[linked_id] = self._linked(linked_id, kind, cut)
         return recovery(case, linked, _purposes(events, cut))
 
-    def _linked(self, linked_id: UUID, kind: str, cut: Cut, now: datetime) -> Linked:
+    def _linked(self, linked_id: UUID, kind: str, cut: Cut) -> Linked:
         if kind == RecoveryKind.ORDER:
             doc = case_doc(own_events(self._app, linked_id, ServiceOrder))
         else:
             doc = _plans_doc(own_events(self._app, linked_id, ImprovementItem))
-        return linked_at(kind, str(linked_id), doc, as_of=cut.as_of, known_at=cut.known_at,
-                         now=now)
+        return linked_at(kind, str(linked_id), doc, as_of=cut.as_of, known_at=cut.known_at)
 
 
 def _plans_doc(events: Sequence[FactAggregate.Event]) -> Doc:

@@ -62,7 +62,9 @@ MetricRef = MetricDefinition | str
 RateRef = RateDefinition | str
 
 
-def _definition(metric: object) -> MetricDefinition:
+def definition_of(metric: object) -> MetricDefinition:
+    """A metric given as a MetricDefinition or a built-in's name, as its definition
+    (InvalidInputError otherwise; NotFoundError for an unknown name)."""
     if isinstance(metric, MetricDefinition):
         return metric
     if type(metric) is str:
@@ -73,7 +75,7 @@ def _definition(metric: object) -> MetricDefinition:
 
 def _definitions(metrics: Sequence[MetricRef], name: str) -> tuple[MetricDefinition, ...]:
     """The definitions of a list or tuple of metrics (``name``: the argument's)."""
-    return check_items(metrics, name, lambda metric, _: _definition(metric))
+    return check_items(metrics, name, lambda metric, _: definition_of(metric))
 
 
 def _rate(rate: object) -> RateDefinition:
@@ -92,10 +94,11 @@ def _ranked(metric: object) -> MetricDefinition | RateDefinition:
     """What a league ranks on: a metric, or a rate (a RateDefinition or a built-in's name)."""
     if isinstance(metric, RateDefinition) or (type(metric) is str and metric in RATES_BY_NAME):
         return _rate(metric)
-    return _definition(metric)
+    return definition_of(metric)
 
 
-def _period(period: Period | None) -> Period:
+def checked_period(period: Period | None) -> Period:
+    """A query's period: None is all time; anything but a Period is InvalidInputError."""
     if period is None:
         return ALL_TIME
     if not isinstance(period, Period):
@@ -103,7 +106,7 @@ def _period(period: Period | None) -> Period:
     return period
 
 
-def _zone(tz: tzinfo | None, period: Period) -> tzinfo | None:
+def bucket_zone(tz: tzinfo | None, period: Period) -> tzinfo | None:
     """Where day, week, month and year buckets are cut: ``tz``, else the period's zone,
     else each case's own recorded offset."""
     if tz is not None:
@@ -161,7 +164,7 @@ class Reports:
         if subject not in (None, "incident", "order"):
             raise InvalidInputError(f"subject must be 'incident' or 'order', got {shown(subject)}")
         self.ready()
-        return self._cases(subject, _period(period), self._community(community))
+        return self._cases(subject, checked_period(period), self._community(community))
 
     def _cases(self, subject: Subject | None, period: Period, community: str | None,
                known_at: datetime | None = None, as_closed: bool = False) -> list[Case]:
@@ -191,7 +194,7 @@ class Reports:
                    community: UUID | None = None) -> list[Activity]:
         """Activities held in ``period``."""
         self.ready()
-        return self._activities(_period(period), self._community(community))
+        return self._activities(checked_period(period), self._community(community))
 
     def _activities(self, period: Period, community: str | None) -> list[Activity]:
         start, end = period.bounds()
@@ -237,10 +240,10 @@ class Reports:
         closed as known when its standing closure was recorded (amendments made
         since left out); by default, as corrected.
         """
-        definition = _definition(metric)
+        definition = definition_of(metric)
         groups = check_group_by(group_by, [definition.subject])
-        period = _period(period)
-        zone = _zone(tz, period)
+        period = checked_period(period)
+        zone = bucket_zone(tz, period)
         known_at = _moment(known_at, "known_at")
         check_bool(as_closed, "as_closed")
         self.ready()
@@ -261,8 +264,8 @@ class Reports:
             raise InvalidInputError("compare needs at least one metric")
         subjects = sorted({d.subject for d in definitions})
         groups = check_group_by(group_by, subjects)
-        period = _period(period)
-        zone = _zone(tz, period)
+        period = checked_period(period)
+        zone = bucket_zone(tz, period)
         known_at = _moment(known_at, "known_at")
         check_bool(as_closed, "as_closed")
         self.ready()
@@ -278,8 +281,8 @@ class Reports:
         """Service-order KPIs per group: fixed / not fixed, reopen and on-time rates,
         ratings. Ungrouped, always one summary (of zeros for no orders)."""
         groups = check_group_by(group_by, ["order"])
-        period = _period(period)
-        zone = _zone(tz, period)
+        period = checked_period(period)
+        zone = bucket_zone(tz, period)
         self.ready()
         cases = self._cases("order", period, self._community(community))
         return service_report(cases, period=period, group_by=groups, tz=zone)
@@ -291,8 +294,8 @@ class Reports:
         groups = check_group_by(group_by, ["incident", "order"])
         if any(g not in ("community", "grid", *TIME_BUCKETS) for g in groups):
             raise InvalidInputError("counts group by community, grid or a time bucket only")
-        period = _period(period)
-        zone = _zone(tz, period)
+        period = checked_period(period)
+        zone = bucket_zone(tz, period)
         self.ready()
         key = self._community(community)
         return count_report(self._cases(None, period, key), self._activities(period, key),
@@ -306,8 +309,8 @@ class Reports:
         grid, provider, category, ..., time buckets). Ungrouped, always one row."""
         definitions = _rates(rates)
         groups = check_group_by(group_by, ["order"])
-        period = _period(period)
-        zone = _zone(tz, period)
+        period = checked_period(period)
+        zone = bucket_zone(tz, period)
         self.ready()
         cases = self._cases("order", period, self._community(community))
         return rate_report(definitions, cases, period=period, group_by=groups, tz=zone)
@@ -323,7 +326,7 @@ class Reports:
         key = _community_key(community)
         if grid is not None:
             check_text(grid, "grid")
-        period = _period(period)
+        period = checked_period(period)
         definitions = _definitions(metrics, "metrics")
         rate_definitions = _rates(rates)
         self.ready()
@@ -367,7 +370,7 @@ class Reports:
         if last is not None:
             check_whole(last, "last (or None)", 1)
         definition = _ranked(metric)
-        period = _period(period)
+        period = checked_period(period)
         self.ready()
         only = self._community(community)
         scopes: list[tuple[str, str | None, str]] = []
@@ -395,7 +398,7 @@ class Reports:
             raise InvalidInputError(f"late_after must be a timedelta >= 0, got "
                                     f"{shown(late_after)}")
         definitions = _definitions(graded, "graded")
-        period = _period(period)
+        period = checked_period(period)
         self.ready()
         key = self._community(community)
         overrides = [o for doc_key, doc in self.views.select("cases", "community",

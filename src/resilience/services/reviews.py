@@ -14,6 +14,10 @@ differs per viewer and per value (their own consent, but not their neighbour's),
 view would have to hold a wording per combination. The events are one indexed read of
 one aggregate (as a review makes for every incident it covers), and masking them before
 they are worded is the same one rule (``masked``) everywhere.
+
+What a review says of the live response, each incident's escalations graded under the
+engine's current escalation policy and its linked recovery, is read by
+resilience.services.review_response.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -26,8 +30,9 @@ from eventsourcing.application import AggregateNotFoundError
 
 from resilience.adapters.chain import Signature, Verification
 from resilience.clock import Clock
-from resilience.domain.base import Correction, FactAggregate
-from resilience.domain.escalation import EscalationPolicy, deadline_states
+from resilience.domain.base import FactAggregate
+from resilience.domain.deadline_state import InEmergency
+from resilience.domain.escalation import EscalationPolicy
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import Community
 from resilience.domain.policy import DEFAULT_POLICY, Policy
@@ -41,7 +46,6 @@ from resilience.metrics.quality import DEFAULT_LATE_AFTER
 from resilience.projections.folds import community_of
 from resilience.projections.plan_items import PlanItem
 from resilience.review.build import DEFAULT_GAP_AFTER, review_incident, summarise
-from resilience.review.escalations import EscalationResult, grade_escalations
 from resilience.review.keys import incident_review_key, scope_review_key
 from resilience.review.model import AfterActionReview, IncidentReview, Verified
 from resilience.review.objectives import DEFAULT_OBJECTIVES, Objective
@@ -51,13 +55,12 @@ from resilience.review.text import plural
 from resilience.services.core import EventStoreApplication
 from resilience.services.improvement_plan import ImprovementPlan
 from resilience.services.point_in_time import Cut, own_events
-from resilience.services.recovery import Recoveries, Recovery
+from resilience.services.recovery import Recoveries
 from resilience.services.reports import Reports
+from resilience.services.review_response import graded_escalations, linked_recovery
 from resilience.timeline import Timeline, build_timeline
 
 Drills = Literal["include", "exclude", "only"]
-InEmergency = Callable[[UUID, str | None, datetime], bool]
-"""``in_emergency(community_id, area_id, at)``: was that area in an emergency at ``at``?"""
 INCIDENT_SEGMENTS: tuple[MetricDefinition, ...] = tuple(
     d for d in BUILT_IN if d.subject == "incident")
 
@@ -235,30 +238,11 @@ class Reviews:
             at=at, community_name=community.name,
             people=people, late_after=late_after, gap_after=gap_after, as_closed=closed,
             shown=shown)
-        # Most incidents have no recovery linked: no need to read them again then.
-        recovery = (self._recoveries.recovery(incident_id, as_of=cut.as_of,
-                                              known_at=cut.known_at)
-                    if any(isinstance(e, Incident.RecoveryLinked) for e in recorded)
-                    else Recovery(incident_id, case.start, (), None))
-        if not sight.sees(area):  # what each piece of work is for: the linker's words
-            recovery = evolve(recovery, links=tuple(evolve(link, purpose=HIDDEN)
-                                                    for link in recovery.links))
-        return evolve(review, escalations=self._escalations(recorded, cut, at),
-                      recovery=recovery)
-
-    def _escalations(self, events: Sequence[FactAggregate.Event], cut: Cut, at: datetime
-                     ) -> tuple[EscalationResult, ...] | None:
-        """The incident's deadline levels due by ``at``, graded on the facts known at the
-        cut (resilience.review.escalations); None without an escalation policy."""
-        if self._escalation is None:
-            return None
-        incident, known = _known(events, cut.known_at)
-        # As the watch decides it: did the incident begin in an emergency of its area?
-        emergency = self._in_emergency is not None and self._in_emergency(
-            incident.community_id, incident.area, incident.detected_at)
-        states = deadline_states(incident, self._escalation, emergency=emergency)
-        return grade_escalations(states, [e for e in known if isinstance(e, Incident.Escalated)],
-                                 until=at)
+        recovery = linked_recovery(self._recoveries, incident_id, recorded, cut, case.start,
+                                   hidden=not sight.sees(area))
+        escalations = graded_escalations(recorded, cut, at, self._escalation,
+                                         self._in_emergency)
+        return evolve(review, escalations=escalations, recovery=recovery)
 
     def _policy_data(self) -> Mapping[str, Any] | None:
         return None if self._escalation is None else self._escalation.to_dict()
@@ -296,29 +280,6 @@ class Reviews:
             raised = [_plan_item(sight, item) for item in raised]
             still_open = [_plan_item(sight, item) for item in still_open]
         return tuple(raised), tuple(still_open)
-
-
-def _known(events: Sequence[FactAggregate.Event], known_at: datetime | None
-           ) -> tuple[Incident, list[FactAggregate.Event]]:
-    """The incident as the facts recorded by ``known_at`` make it, and those facts.
-
-    Facts are numbered in the order they were stored, but an import stores each with the
-    time it was first recorded, so a fact recorded later can come before one recorded
-    earlier: each fact known then is applied in turn over the gaps the others leave (and
-    a correction only of a fact known then)."""
-    incident: Incident | None = None
-    known: list[FactAggregate.Event] = []
-    for event in events:
-        if known_at is not None and event.timestamp > known_at:
-            continue
-        if incident is not None:
-            if isinstance(event, Correction) and event.corrects not in incident.occurred:
-                continue
-            incident.version = event.originator_version - 1  # over the facts not known
-        incident = cast(Incident, event.mutate(incident))
-        known.append(event)
-    assert incident is not None  # the cut holds the detection (the case is there)
-    return incident, known
 
 
 def _check_reader(viewer: object, verify: object) -> None:

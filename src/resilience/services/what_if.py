@@ -13,7 +13,7 @@ The 90% rule is the metric's own: a group meets its target when at least
 (``resilience.metrics.definitions``).
 """
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
 from fractions import Fraction
 from typing import Any
@@ -22,21 +22,26 @@ from uuid import UUID
 from attrs import evolve, frozen
 
 from resilience.clock import Clock
-from resilience.domain.escalation import DeadlineState, EscalationPolicy, deadline_states
+from resilience.domain.deadline_state import DeadlineState, InEmergency, case_deadlines
+from resilience.domain.escalation import EscalationPolicy
 from resilience.domain.incident import Incident
 from resilience.domain.service import ServiceOrder
-from resilience.domain.validation import check_instance, check_moment, check_number, check_zone
+from resilience.domain.validation import check_instance, check_moment, check_number
 from resilience.errors import InvalidInputError
 from resilience.metrics.definitions import SECONDS_PER, MetricDefinition
 from resilience.metrics.period import Period, check_group_by
 from resilience.metrics.reports import MetricSummary, metric_report, summarise_seconds
 from resilience.metrics.tables import absent, fmt, met_text, pct, render_table
 from resilience.services.core import EventStoreApplication
-from resilience.services.reports import MetricRef, Reports, _definition, _period, _zone
+from resilience.services.reports import (
+    MetricRef,
+    Reports,
+    bucket_zone,
+    checked_period,
+    definition_of,
+)
 
 Group = dict[str, str | None]
-InEmergency = Callable[[UUID, str | None, datetime], bool]
-"""``in_emergency(community_id, area_id, at)``: was that area in an emergency at ``at``?"""
 
 
 @frozen
@@ -258,15 +263,13 @@ class WhatIf:
         ``by`` groups as ``engine.metrics`` does. Grid ids are a community's own, so
         grouped by grid across every community (``community`` None) the rows are per
         community and grid. Nothing is recorded."""
-        definition = _definition(metric)
+        definition = definition_of(metric)
         hypothetical = hypothetical_target(definition, target, percentile)
         groups = check_group_by(by, [definition.subject])
         if community is None and "grid" in groups and "community" not in groups:
             groups = ("community", *groups)
-        period = _period(period)
-        if tz is not None:
-            check_zone(tz, "tz")
-        zone = _zone(tz, period)
+        period = checked_period(period)
+        zone = bucket_zone(tz, period)
         cases = self._reports.cases(subject=definition.subject, period=period,
                                     community=community)
         names = self._reports.communities()
@@ -293,7 +296,7 @@ class WhatIf:
         engine's clock; the emergency deadlines for a case that began in an emergency).
         Nothing is recorded."""
         check_instance(policy, "policy", EscalationPolicy)
-        period = _period(period)
+        period = checked_period(period)
         at = check_moment(self._clock(), "clock()")
         found = self._reports.cases(period=period, community=community)
         counts: dict[tuple[str, str, int], list[int]] = {}
@@ -303,8 +306,7 @@ class WhatIf:
         cases = []
         for case in sorted(found, key=lambda c: (c.start, c.case_id)):
             aggregate: Incident | ServiceOrder = self._app.repository.get(UUID(case.case_id))
-            would = tuple(s for s in deadline_states(aggregate, policy,
-                                                     emergency=self._emergency(aggregate))
+            would = tuple(s for s in case_deadlines(aggregate, policy, self._in_emergency)
                           if s.needed and s.due_at <= at)
             recorded = tuple(sorted(aggregate.escalations))
             for name, _, level in recorded:
@@ -317,13 +319,6 @@ class WhatIf:
         levels = tuple(LevelCount(subject, name, level, recorded, would)
                        for (subject, name, level), (recorded, would) in counts.items())
         return EscalationWhatIf(policy, period, at, len(found), levels, tuple(cases))
-
-    def _emergency(self, case: Incident | ServiceOrder) -> bool:
-        """As the watch decides it: did the case begin in an emergency of its area?"""
-        if self._in_emergency is None:
-            return False
-        area = case.area if isinstance(case, Incident) else case.area_id
-        return self._in_emergency(case.community_id, area, case.occurred[1])
 
 
 def _label(group: Mapping[str, str | None], community: str | None,

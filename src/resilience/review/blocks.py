@@ -1,0 +1,79 @@
+"""The blocks a review's document is made of: headings, paragraphs, tables, lists, charts
+and sections, and the grade badges and toned verdicts in their cells.
+
+:mod:`.document` and :mod:`.response` say what goes in them; :mod:`.markdown` and
+:mod:`.html` lay them out.
+"""
+
+from typing import TYPE_CHECKING
+
+from attrs import frozen
+
+if TYPE_CHECKING:
+    from resilience.review.model import Grade, IncidentReview
+
+
+@frozen
+class Badge:
+    """A grade: a coloured letter in HTML, a bold one in Markdown."""
+
+    grade: "Grade | None"
+    text: str = ""
+    pending: bool = False
+
+    @property
+    def letter(self) -> str:
+        if self.grade is not None:
+            return self.grade.value
+        return "…" if self.pending else "n/a"
+
+
+@frozen
+class Mark:
+    """A short verdict whose tone HTML colours (good, bad, note)."""
+
+    text: str
+    tone: str
+
+
+Cell = str | Badge | Mark
+
+
+@frozen
+class Heading:
+    level: int
+    text: str
+
+
+@frozen
+class Paragraph:
+    text: str
+    label: str = ""
+    css: str = ""
+
+
+@frozen
+class Table:
+    headers: tuple[str, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+    css: str = ""
+
+
+@frozen
+class BulletList:
+    items: tuple[Paragraph, ...]
+
+
+@frozen
+class Chart:
+    incident: "IncidentReview"
+    number: int
+
+
+@frozen
+class Section:
+    css: str
+    blocks: tuple["Block", ...]
+
+
+Block = Heading | Paragraph | Table | BulletList | Chart | Section
