@@ -148,11 +148,15 @@ def _community(engine: Engine, ref: str | None) -> UUID | None:
 def _where(engine: Engine, args: argparse.Namespace) -> tuple[UUID | None, tzinfo]:
     """The community named by ``--community`` (None: all), and the zone of times without
     an offset and of the times shown: ``--tz``, else that community's own (its first
-    fact's offset), else UTC."""
+    fact's offset), else the store's only community's, else UTC."""
     community = _community(engine, args.community)
     if args.tz:
         return community, _zone(args.tz)
-    return community, _home_zone(engine, community) if community is not None else UTC
+    if community is not None:
+        return community, _home_zone(engine, community)
+    communities = list(engine.reports.communities())
+    only = UUID(communities[0]) if len(communities) == 1 else None
+    return community, _home_zone(engine, only) if only is not None else UTC
 
 
 def _shown(moment: datetime, zone: tzinfo) -> str:

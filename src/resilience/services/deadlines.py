@@ -267,7 +267,8 @@ class Deadlines:
         """Open orders past a deadline at ``at`` (default: the clock's time; a later moment
         shows what will be overdue by then if nothing is recorded): one row per order,
         deadline and cycle whose time had come with no meeting fact recorded, the longest
-        overdue first."""
+        overdue first. The orders as they stand now: an earlier ``at`` lists those still
+        open whose deadline had passed by then (``states(known_at=...)``: as known then)."""
         moment = self._store.clock() if at is None else check_moment(at, "at", query=True)
         self._community(community)
         found = []
