@@ -132,7 +132,7 @@ def test_a_notice_carries_the_fact_and_reads_back_equal_from_its_json(
 
 SAMPLE = Notice(key=f"{UUID(int=1)}/1", kind="incident.new", position=4,
                 aggregate_id=UUID(int=1), aggregate_kind="incident", version=1,
-                community_id=UUID(int=2), occurred_at=T0, recorded_at=T0, actor=OFFICE,
+                community_id=UUID(int=2), drill=False, occurred_at=T0, recorded_at=T0, actor=OFFICE,
                 summary="fire", data={"severity": "high"})
 FIELDS = sorted(SAMPLE.to_dict())
 
@@ -166,6 +166,27 @@ def test_a_body_missing_fields_is_refused_naming_them() -> None:
     with pytest.raises(InvalidInputError, match=r"^not a notice: it has no community_id, "
                                                 r"summary$"):
         Notice.from_dict(data)
+
+
+def test_the_notices_of_a_drill_say_so_its_escalations_too(
+        engine: Engine, community: UUID) -> None:
+    """A drill's facts, its watch's escalations among them, are notices marked ``drill``
+    (read from its first fact, also after a restart of the reader), so an app rings
+    nobody real for them; a real incident's are not."""
+    watched = engine.with_clock(ManualClock(T0))
+    drill, real = (watched.incidents.report(
+        community, incident_type="fire", severity="high", location=Location(grid="3"),
+        description=f"smoke {n}", drill=n == 0, actor=OFFICE, occurred_at=T0).aggregate_id
+        for n in range(2))
+    clock = ManualClock(T0 + timedelta(minutes=3))
+    assert len(engine.with_clock(clock).tick().raised) == 2  # unacknowledged: level 0 each
+    got: list[Notice] = []
+    engine.subscribe("app", got.append, kinds=["incident.new", "incident.escalated"]).deliver()
+    assert {(n.aggregate_id, n.kind, n.drill) for n in got} == {
+        (drill, "incident.new", True), (drill, "incident.escalated", True),
+        (real, "incident.new", False), (real, "incident.escalated", False)}
+    for notice in got:
+        assert Notice.from_dict(json.loads(json.dumps(notice.to_dict()))).drill is notice.drill
 
 
 def test_kinds_choose_the_notices_and_the_rest_move_the_position(

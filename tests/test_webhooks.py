@@ -200,7 +200,8 @@ def test_a_webhook_gives_up_with_undeliverable(receiver: Receiver) -> None:
     """Called on its own, a webhook that can't deliver raises Undeliverable."""
     receiver.stop()
     notice = Notice(key="k/1", kind="incident.new", position=1, aggregate_id=UUID(int=1),
-                    aggregate_kind="incident", version=1, community_id=None, occurred_at=T0,
+                    aggregate_kind="incident", version=1, community_id=None, drill=False,
+                    occurred_at=T0,
                     recorded_at=T0, actor=OFFICE, summary="s", data={})
     with pytest.raises(Undeliverable, match="cannot connect") as raised:
         Webhook(receiver.url, SECRET, attempts=3, sleep=Pauses())(notice)

@@ -41,8 +41,8 @@ SCHEMA = 1
 keys; one that changes or removes any gets a new number."""
 
 _FIELDS = ("key", "kind", "position", "aggregate_id", "aggregate_kind", "version",
-           "community_id", "occurred_at", "recorded_at", "actor", "command_id", "summary",
-           "data")
+           "community_id", "drill", "occurred_at", "recorded_at", "actor", "command_id",
+           "summary", "data")
 """The keys of ``Notice.to_dict()`` besides ``"schema"``, in its order."""
 
 _OWN_FIELDS = ("originator_id", "originator_version", "originator_topic", "timestamp",
@@ -86,7 +86,9 @@ class Notice:
     ``notice``; ``position`` the fact's place in the store's log; ``actor`` who recorded
     it; ``summary`` the fact in one line (its ``describe()``); ``data`` the fact's own
     fields, JSON-ready (an escalation's deadline, level and who was notified), personal
-    values as the store reads them (``"[erased]"`` once their person is erased).
+    values as the store reads them (``"[erased]"`` once their person is erased); ``drill``
+    whether the fact belongs to an incident recorded as a drill (its escalations too): an
+    app rings nobody real for a drill.
     """
 
     key: str
@@ -96,6 +98,7 @@ class Notice:
     aggregate_kind: str
     version: int
     community_id: UUID | None
+    drill: bool
     occurred_at: datetime
     recorded_at: datetime
     actor: Actor
@@ -109,15 +112,16 @@ class Notice:
 
     @classmethod
     def of(cls, event: FactAggregate.Event, position: int, kind: str,
-           community_id: UUID | None) -> "Notice":
-        """The notice of a stored fact (at ``position`` in the log), of ``kind``."""
+           community_id: UUID | None, drill: bool = False) -> "Notice":
+        """The notice of a stored fact (at ``position`` in the log), of ``kind``, of an
+        aggregate of ``community_id`` that is a ``drill`` or not."""
         data = _data(event)
         shown = masked(event)
         return cls(
             key=f"{event.originator_id}/{event.originator_version}", kind=kind,
             position=position, aggregate_id=event.originator_id,
             aggregate_kind=type(event).aggregate_kind, version=event.originator_version,
-            community_id=community_id, occurred_at=event.occurred_at,
+            community_id=community_id, drill=drill, occurred_at=event.occurred_at,
             recorded_at=event.timestamp, actor=event.actor, summary=event.describe(),
             data=data, command_id=event.command_id,
             hidden=(event.describe(), data) if shown is event else (shown.describe(),
@@ -134,7 +138,7 @@ class Notice:
                 "position": self.position, "aggregate_id": str(self.aggregate_id),
                 "aggregate_kind": self.aggregate_kind, "version": self.version,
                 "community_id": None if self.community_id is None else str(self.community_id),
-                "occurred_at": self.occurred_at.isoformat(),
+                "drill": self.drill, "occurred_at": self.occurred_at.isoformat(),
                 "recorded_at": self.recorded_at.isoformat(),
                 "actor": _plain(converter.unstructure(self.actor, Actor)),
                 "command_id": self.command_id, "summary": summary, "data": dict(data)}
@@ -152,6 +156,9 @@ class Notice:
             community, command, body = data["community_id"], data["command_id"], data["data"]
             if not isinstance(body, dict):
                 raise InvalidInputError(f"a notice's data is an object, got {shown(body)}")
+            if type(data["drill"]) is not bool:
+                raise InvalidInputError(f"a notice's drill is true or false, got "
+                                        f"{shown(data['drill'])}")
             return cls(
                 key=check_text(data["key"], "key"), kind=check_text(data["kind"], "kind"),
                 position=check_whole(data["position"], "position", 1),
@@ -159,6 +166,7 @@ class Notice:
                 aggregate_kind=check_text(data["aggregate_kind"], "aggregate_kind"),
                 version=check_whole(data["version"], "version", 1),
                 community_id=None if community is None else UUID(community),
+                drill=data["drill"],
                 occurred_at=check_moment(datetime.fromisoformat(data["occurred_at"]),
                                          "occurred_at"),
                 recorded_at=check_moment(datetime.fromisoformat(data["recorded_at"]),
@@ -198,13 +206,13 @@ version?): a dead letter for every subscription, never skipped silently."""
 
 class NoticeReader:
     """Reads the notices of one application's stored facts: their kinds (by topic,
-    remembered) and communities (by aggregate, the last 10,000 remembered)."""
+    remembered) and communities and drills (by aggregate, the last 10,000 remembered)."""
 
     def __init__(self, app: Application[Any]) -> None:
         self.app = app
         self._lock = threading.Lock()
         self._kinds: dict[str, str | None] = {}
-        self._communities: OrderedDict[UUID, UUID | None] = OrderedDict()
+        self._communities: OrderedDict[UUID, tuple[UUID | None, bool]] = OrderedDict()
 
     def kind_of(self, topic: str) -> str | None:
         """The notice kind of the facts stored under ``topic`` (None: no notice; UNKNOWN:
@@ -231,40 +239,46 @@ class NoticeReader:
         except Exception as exc:
             _raise_store_fault(exc)
             return f"cannot read the fact: {describe(exc)}"
-        return Notice.of(event, notification.id, kind, self._community(event))
+        return Notice.of(event, notification.id, kind, *self._belongs(event))
 
     def at(self, position: int) -> Notification | None:
         """The stored fact at ``position`` in the log (None if there is none)."""
         found = self.app.recorder.select_notifications(position, 1)
         return found[0] if found and found[0].id == position else None
 
-    def _community(self, event: FactAggregate.Event) -> UUID | None:
-        """The community the fact's aggregate belongs to: named on the fact, else on the
-        aggregate's first fact (read once per aggregate, then remembered)."""
-        found = getattr(event, "community_id", None)
-        if isinstance(found, UUID):
-            return found
+    def _belongs(self, event: FactAggregate.Event) -> tuple[UUID | None, bool]:
+        """The community the fact's aggregate belongs to, and whether it is a drill: named
+        on the fact (its first), else on the aggregate's first fact (read once per
+        aggregate, then remembered)."""
         if type(event).aggregate_kind == "community":
-            return event.originator_id
+            return event.originator_id, False
+        if event.originator_version == 1:
+            return _first_says(event)
         aggregate = event.originator_id
         with self._lock:
             if aggregate in self._communities:
                 self._communities.move_to_end(aggregate)
                 return self._communities[aggregate]
         first = self.app.recorder.select_events(aggregate, lte=1)
-        community = None
+        belongs: tuple[UUID | None, bool] = (None, False)
         if first:
             try:
-                community = getattr(self.app.mapper.to_domain_event(first[0]),
-                                    "community_id", None)
+                belongs = _first_says(self.app.mapper.to_domain_event(first[0]))
             except Exception as exc:
-                _raise_store_fault(exc)
-                community = None  # its first fact unreadable: quarantined by the views
+                _raise_store_fault(exc)  # else its first fact is unreadable: quarantined
         with self._lock:
-            self._communities[aggregate] = community
+            self._communities[aggregate] = belongs
             while len(self._communities) > 10_000:
                 self._communities.popitem(last=False)
-        return community if isinstance(community, UUID) else None
+        return belongs
+
+
+def _first_says(first: object) -> tuple[UUID | None, bool]:
+    """What an aggregate's first fact says of it: its community (None: none named), and
+    whether it is a drill (an incident detected as one)."""
+    community = getattr(first, "community_id", None)
+    return (community if isinstance(community, UUID) else None,
+            getattr(first, "drill", False) is True)
 
 
 def _raise_store_fault(exc: Exception) -> None:
