@@ -151,8 +151,8 @@ def test_a_fact_recorded_late_stops_the_escalation_and_shows_it_was_needed(
 def test_nothing_is_escalated_once_the_incident_is_resolved_or_closed(
         engine: Engine, clock: ManualClock) -> None:
     """A false alarm closed at once, and an incident resolved within a minute: no deadline
-    is due on either, neither is even looked at (both left the live view), and a closed
-    incident refuses an escalation outright."""
+    is due on either, neither is even looked at (both left the live view), and each
+    refuses an escalation outright (its cycle has ended)."""
     community = staffed(engine)
     closed, resolved = fire(engine, community), fire(engine, community)
     engine.incidents.close(closed, "false_alarm", actor=OFFICE, occurred_at=T0 + minutes(1))
@@ -162,13 +162,14 @@ def test_nothing_is_escalated_once_the_incident_is_resolved_or_closed(
     assert tick.raised == ()
     assert tick.examined == 0
     with engine._store.locked():
-        incident = engine._store.current(Incident, closed)
-        version = incident.version
-        ctx = Context(WATCH, T0 + minutes(2), T0 + minutes(60))
-        with pytest.raises(InvalidTransitionError, match="closed"):
-            incident.escalate(ctx, "acknowledged", 0, 0, T0 + minutes(2), ())
-        assert incident.version == version
-        assert not incident.pending_events
+        for case_id, ended in ((closed, "closed"), (resolved, "resolved")):
+            incident = engine._store.current(Incident, case_id)
+            version = incident.version
+            ctx = Context(WATCH, T0 + minutes(2), T0 + minutes(60))
+            with pytest.raises(InvalidTransitionError, match=f"is {ended}:"):
+                incident.escalate(ctx, "acknowledged", 0, 0, T0 + minutes(2), ())
+            assert incident.version == version
+            assert not incident.pending_events
 
 
 def test_a_reopened_incident_has_its_response_deadlines_again_but_not_its_acknowledgement(

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 import histories as hist
 from histories import PROVIDERS, World, apply_history, setup_world
 from resilience import Engine, ManualClock, ResilienceError
-from resilience.domain.escalation import WATCH
+from resilience.domain.escalated import is_watch
 from resilience.metrics import BUILT_IN, MetricDefinition, MetricSummary, Period
 from resilience.scenario import replay_file
 from resilience.scenarios import DONGHU_FIRE
@@ -634,7 +634,7 @@ def check_quality(engine: Engine, world: World, period: Period, late_after: time
     # The watch's escalations are recorded when it saw them due: its lag, not a late record.
     late = {(c.key, f.version, f.name, f.original, f.recorded)
             for c in cases for f in c.facts if f.recorded - f.original > late_after
-            and (f.event.actor.person_id, f.event.actor.role) != (WATCH.person_id, WATCH.role)}
+            and not is_watch(f.event.actor)}
     assert {(r.case_id, r.version, r.fact, r.occurred_at, r.recorded_at)
             for r in report.late} == late
     assert len(report.late) == len(late)

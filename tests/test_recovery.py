@@ -730,7 +730,8 @@ def test_the_command_line_prints_the_recovery_of_the_donghu_fire(
            "order completed and rated 2022-02-16 12:00" in out
     assert "Recovered 2022-02-16 12:00, 21 h after detection" in out
     assert "Escalation (the watch at 18:41): order lock-repair passed its response " \
-           "deadline at 18:40, level 0: told grid worker of grid 3 Sun" in out
+           "deadline at 18:40, level 0: told Sun (grid worker, property staff) (grid worker " \
+           "of 3)" in out
     fire = "9e1660b0-4754-507e-8afa-e7c9401df9f1"
     assert main(["recovery", fire, "--db", str(db)]) == 0
     assert "Recovered 2022-02-16 12:00, 21.0 h after detection." in capsys.readouterr().out

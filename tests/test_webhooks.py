@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -19,6 +20,8 @@ import pytest
 from resilience import Engine, InvalidInputError, ManualClock, Notice, Undeliverable, Webhook
 from resilience.adapters.webhooks import shown_url, sign, verify
 from resilience.cli import main
+from resilience.domain.escalated import told_text
+from resilience.domain.escalation import Deadline, EscalationPolicy, Level, Recipient
 from resilience.domain.incident import Incident
 from test_notifications import notice_keys, record_incidents
 
@@ -309,6 +312,21 @@ def test_watch_once_ticks_and_delivers_escalations_to_the_webhook(
     assert "delivered 0 notices (position " in capsys.readouterr().out  # said, 0 too
 
 
+def test_watch_once_raises_the_escalations_of_the_policy_file_it_is_given(
+        db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--escalation FILE.json`` as ``tick`` takes it: the file's deadline is raised (the
+    fire, acknowledged and contained, was never resolved), none of the built-in policy's."""
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps(EscalationPolicy([Deadline(
+        "resolved_within_an_hour", "incident", ["resolved"], within=timedelta(hours=1),
+        levels=[Level(timedelta(0), [Recipient(body="subdistrict")])])]).to_dict()))
+    assert main(["watch", "--db", str(db), "--once", "--escalation", str(policy)]) == 0
+    raised = [line for line in capsys.readouterr().out.splitlines() if " escalated " in line]
+    assert len(raised) == 1
+    assert ": resolved_within_an_hour level 0 (due " in raised[0]
+    assert raised[0].endswith("; notified subdistrict Daimiao")
+
+
 def test_watch_names_whom_an_escalation_told_as_tick_does(
         db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The watch's line for an escalation names whom it told in the words of ``resilience
@@ -318,7 +336,7 @@ def test_watch_names_whom_an_escalation_told_as_tick_does(
     with Engine(f"sqlite:///{db}", clock=ManualClock(T0), policy=None) as engine:
         got: list[Notice] = []
         engine.subscribe("check", got.append, kinds=["incident.escalated"]).deliver()
-        told = ["; ".join(map(str, event.notified)) for notice in got
+        told = [told_text(event.notified) for notice in got
                 for event in engine.events(notice.aggregate_id)
                 if isinstance(event, Incident.Escalated)
                 and event.originator_version == notice.version]

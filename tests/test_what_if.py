@@ -104,7 +104,7 @@ def test_the_measured_figures_are_the_metrics_own(world: tuple[Engine, list[UUID
     """Both sides are ``engine.metrics`` of the metric and of the metric with the new
     target, row for row: only what is met differs."""
     engine, _ = world
-    found = engine.what_if.target(CONTAINED, 10, by=["grid", "severity"])
+    found = engine.what_if.target(CONTAINED, 10, group_by=["grid", "severity"])
     actual = engine.metrics(CONTAINED, group_by=found.group_by)
     hypothetical = engine.metrics(found.hypothetical, group_by=found.group_by)
     assert [r.actual for r in found.rows] == list(actual.rows)
@@ -178,8 +178,8 @@ REFUSALS: list[Refusal] = [
     (InvalidInputError, {"target": 10, "percentile": 0}),
     (InvalidInputError, {"target": 10, "percentile": 101}),
     (InvalidInputError, {"target": 10, "percentile": "90"}),
-    (InvalidInputError, {"target": 10, "by": ["provider"]}),
-    (InvalidInputError, {"target": 10, "by": "grid grid"}),
+    (InvalidInputError, {"target": 10, "group_by": ["provider"]}),
+    (InvalidInputError, {"target": 10, "group_by": "grid grid"}),
     (InvalidInputError, {"target": 10, "period": "2022"}),
     (InvalidInputError, {"target": 10, "community": "East"}),
     (NotFoundError, {"target": 10, "community": UUID(int=7)}),
@@ -219,7 +219,7 @@ def test_on_any_history_a_what_if_is_the_metric_regraded_and_records_nothing(
         if "severity" in by and metric.subject == "order":
             by = ("grid",)
         with records_nothing(engine):
-            found: TargetWhatIf = engine.what_if.target(metric, target, by=by)
+            found: TargetWhatIf = engine.what_if.target(metric, target, group_by=by)
         groups = found.group_by
         actual = engine.metrics(metric, group_by=groups)
         hypothetical = engine.metrics(evolve(metric, target=target), group_by=groups)

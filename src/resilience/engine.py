@@ -25,7 +25,7 @@ from resilience.errors import InvalidInputError
 from resilience.projections.runner import Views
 from resilience.services.communities import Communities
 from resilience.services.core import Batch, EventStoreApplication, Store
-from resilience.services.deadlines import DEFAULT_ESCALATION, Deadlines
+from resilience.services.deadlines import DEFAULT_ESCALATION, Watch
 from resilience.services.delegation import delegated
 from resilience.services.emergencies import Emergencies
 from resilience.services.improvement_plan import ImprovementPlan
@@ -68,8 +68,19 @@ class Engine:
     ``engine.emergencies.mobilisation``;
     ``engine.timeline`` and ``engine.review`` run ``engine.reviews.timeline`` and
     ``engine.reviews.incident`` (both read as a person, ``viewer=``, if asked); and
-    ``engine.replay`` answers as of a moment; ``engine.what_if`` grades history under
-    another target or escalation policy, recording nothing.
+    ``engine.replay`` answers as of a moment. Beside them:
+
+    - ``engine.deadlines(case_id)``: an incident's or order's deadline states under the
+      escalation policy (``engine.watch.states``);
+    - ``engine.overdue()``: the open orders past a deadline (``engine.watch.overdue``);
+    - ``engine.tick()``: records every escalation due now (``engine.watch.tick``: a
+      command, not a query);
+    - ``engine.recovery(incident_id)``: an incident's linked recovery work and when it
+      was recovered (``engine.recoveries.recovery``);
+    - ``engine.subscribe(name, handler)``: a subscription giving the importing app each
+      notice (``engine.notifications.subscribe``);
+    - ``engine.what_if``: history graded under another target (``what_if.target``) or
+      escalation policy (``what_if.escalations``), recording nothing.
 
     Trust (docs/security.md): with ``CIPHER_TOPIC`` and ``CIPHER_KEY`` in ``env`` the
     store protects personal data (sealed per person, views sealed; ProtectedStoreError
@@ -97,9 +108,9 @@ class Engine:
     erase_person = delegated("people", People.erase)
     export_person = delegated("people", People.export)
     # The watch (services.deadlines): escalations due now, overdue orders, a case's deadlines.
-    tick = delegated("watch", Deadlines.tick)
-    overdue = delegated("watch", Deadlines.overdue)
-    deadlines = delegated("watch", Deadlines.states)
+    tick = delegated("watch", Watch.tick)
+    overdue = delegated("watch", Watch.overdue)
+    deadlines = delegated("watch", Watch.states)
     # An incident's linked recovery work, and when it was recovered (services.recovery).
     recovery = delegated("recoveries", Recoveries.recovery)
     # How fast an emergency's people were mobilised (services.emergencies).
@@ -157,7 +168,7 @@ class Engine:
                                verify=self.verify, escalation=self._escalation,
                                in_emergency=in_emergency)
         self.people = People(store, self.views)
-        self.watch = Deadlines(store, self.reports, self._escalation, in_emergency)
+        self.watch = Watch(store, self.reports, self._escalation, in_emergency)
         self.recoveries = Recoveries(self.app)
         # Reads only: history under another target or escalation policy.
         self.what_if = WhatIf(self.reports, self.app, store.clock, in_emergency=in_emergency)

@@ -53,7 +53,7 @@ READ_AT_MOST = 4096
 
 
 class Deliverable(Protocol):
-    """What a webhook sends: a notice (resilience.services.notifications.Notice)."""
+    """What a webhook sends: a notice (resilience.services.notices.Notice)."""
 
     @property
     def key(self) -> str: ...

@@ -3,7 +3,6 @@ reviews, situations at a moment, improvement plans, views."""
 
 import argparse
 import json
-import logging
 import os
 import signal
 import sys
@@ -30,6 +29,7 @@ from resilience.cli.common import (
     _period,
     _uuid,
     _zone,
+    log_on_stderr,
 )
 from resilience.cli.common import (
     progress_bar as progress_bar,  # re-exported: apps draw their own progress with it
@@ -44,6 +44,7 @@ from resilience.metrics.definitions import MetricDefinition
 from resilience.metrics.rates import RATES, RATES_BY_NAME, RateDefinition, rate_description
 from resilience.metrics.tables import render_table
 from resilience.projections.runner import check_interval
+from resilience.review.escalations import told
 from resilience.review.model import AfterActionReview, Grade
 from resilience.review.situations import CommunitySituation
 from resilience.scenario import SCENARIO_IMPORTER, load_scenario, replay, replay_file
@@ -131,14 +132,9 @@ def _demo(args: argparse.Namespace) -> int:
         recovery = engine.recovery(incident_id)  # the lock repair ordered from the incident
         print()
         for key, escalated in escalations:
-            told = "; ".join(
-                f"{n.role.value.replace('_', ' ')}{f' of grid {n.scope}' if n.scope else ''}"
-                f" {people.get(n.person_id, n.person_id)}"
-                if n.role is not None and n.person_id is not None else str(n)
-                for n in escalated.notified)
             print(f"Escalation (the watch at {escalated.timestamp:%H:%M}): order {key} "
                   f"passed its {escalated.deadline} deadline at {escalated.due_at:%H:%M}, "
-                  f"level {escalated.level}: told {told}")
+                  f"level {escalated.level}: told {told(escalated.notified, people)}")
         for link in recovery.links:
             print(f"Recovery: {link.purpose}: {link.describe()}")
         if recovery.recovered_at is not None and recovery.duration is not None:
@@ -487,7 +483,7 @@ def _project(args: argparse.Namespace) -> int:
         if not args.follow:
             return 0
         print(f"following every {args.interval} s; Ctrl-C stops", flush=True)
-        _report_follower_on_stderr()
+        log_on_stderr("resilience.views")
         follower = engine.views.follow(args.interval)
         try:
             while follower.running:
@@ -499,18 +495,6 @@ def _project(args: argparse.Namespace) -> int:
     error = follower.error or RuntimeError("the views follower stopped")
     print(f"resilience: {describe(error)}", file=sys.stderr)
     return 2
-
-
-def _report_follower_on_stderr() -> None:
-    """The follower's outage and recovery lines (logged on ``resilience.views``) on stderr,
-    one line each, unless the app configured logging itself."""
-    log = logging.getLogger("resilience.views")
-    if not log.handlers and not logging.getLogger().handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("resilience: %(asctime)s %(message)s",
-                                               "%Y-%m-%d %H:%M:%S"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
 
 
 def _verify(args: argparse.Namespace) -> int:

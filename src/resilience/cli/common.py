@@ -1,8 +1,9 @@
 """What the command line's subcommands share: opening a store, reading moments, periods,
 communities, time zones and files (metric definitions, escalation policies) named on the
-command line, showing moments, and drawing progress."""
+command line, showing moments, logging on stderr, and drawing progress."""
 
 import argparse
+import logging
 import sys
 import time as timer
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from resilience.engine import Engine
 from resilience.errors import InvalidInputError, NotFoundError
 from resilience.metrics.definitions import BUILT_IN_BY_NAME, MetricDefinition
 from resilience.metrics.period import Period
+from resilience.services.default_escalation import DEFAULT_ESCALATION
 
 Command = Callable[..., argparse.ArgumentParser]
 """``command(name, help, run, *, period=False, tz_help=..., **defaults)``: adds a subcommand
@@ -177,11 +179,52 @@ def _metric(ref: str) -> MetricDefinition:
                         "nor a .json definition file")
 
 
-def _escalation_file(path: str) -> EscalationPolicy:
-    """An escalation policy read from a JSON file in ``EscalationPolicy.to_dict``'s form."""
-    with _file("read", path):
-        text = Path(path).read_text(encoding="utf-8")
+DEFAULT_REF = "default"
+"""What ``--escalation`` names the built-in policy by (``DEFAULT_ESCALATION``)."""
+
+
+def escalation_policy(ref: str) -> EscalationPolicy:
+    """The escalation policy ``--escalation`` names: ``default``, the built-in one
+    (``DEFAULT_ESCALATION``), or one read from a JSON file in ``EscalationPolicy.to_dict``'s
+    form."""
+    if ref == DEFAULT_REF:
+        return DEFAULT_ESCALATION
+    with _file("read", ref):
+        text = Path(ref).read_text(encoding="utf-8")
     return EscalationPolicy.from_json(text)
+
+
+def _with_escalation(engine: Engine, ref: str | None) -> Engine:
+    """``engine`` under the escalation policy ``--escalation`` names (``escalation_policy``;
+    None: the engine's own)."""
+    return engine if ref is None else engine.with_escalation(escalation_policy(ref))
+
+
+def add_escalation(parser: argparse.ArgumentParser, *aliases: str,
+                   required: bool = False) -> None:
+    """Add ``--escalation FILE.json|default`` (and ``aliases``, other names for it) to
+    ``parser``."""
+    parser.add_argument(
+        "--escalation", *aliases, dest="escalation", metavar="FILE.json", required=required,
+        help="an escalation policy's .json file, or 'default' (the built-in "
+             "DEFAULT_ESCALATION)" + ("" if required else ", in place of the engine's own"))
+
+
+def log_on_stderr(*names: str) -> None:
+    """The log lines of the loggers ``names`` (a follower's outages and recoveries, dead
+    letters, cases the watch skipped) on stderr, one line each after ``resilience:`` and
+    the time, unless the app configured logging itself (a root handler, or one of that
+    logger's own)."""
+    if logging.getLogger().handlers:
+        return
+    for name in names:
+        log = logging.getLogger(name)
+        if not log.handlers:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("resilience: %(asctime)s %(message)s",
+                                                   "%Y-%m-%d %H:%M:%S"))
+            log.addHandler(handler)
+            log.setLevel(logging.INFO)
 
 
 def _add_period(parser: argparse.ArgumentParser, tz_help: str = _PERIOD_TZ) -> None:

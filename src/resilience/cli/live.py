@@ -3,14 +3,23 @@
 ``resilience tick`` runs the watch once (engine.tick): every escalation due is recorded,
 and printed. ``resilience overdue`` lists the open orders past a deadline
 (engine.overdue); it only reads. Both take ``--escalation FILE.json``, a policy in
-``EscalationPolicy.to_dict``'s form, in place of the built-in one (docs/live.md).
+``EscalationPolicy.to_dict``'s form (or ``default``, the built-in one), in place of the
+engine's own (docs/live.md).
 """
 
 import argparse
 from datetime import timedelta
 
-from resilience.cli.common import Command, _escalation_file, _existing, _moment, _shown, _where
-from resilience.engine import Engine
+from resilience.cli.common import (
+    Command,
+    _existing,
+    _moment,
+    _shown,
+    _where,
+    _with_escalation,
+    add_escalation,
+)
+from resilience.domain.escalated import told_text
 from resilience.metrics.tables import render_table
 
 
@@ -31,19 +40,14 @@ def register(command: Command) -> None:
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--community", help="a community's id or exact name (default: all)")
-    parser.add_argument("--escalation", metavar="FILE.json",
-                        help="an escalation policy file to use instead of the built-in one")
+    add_escalation(parser)
     parser.add_argument("--tz", help="time zone of --at without an offset, and of the times "
                         "shown (default: the community's own offset, else UTC)")
 
 
-def _policy(path: str | None, engine: Engine) -> Engine:
-    return engine if path is None else engine.with_escalation(_escalation_file(path))
-
-
 def _tick(args: argparse.Namespace) -> int:
     with _existing(args.db) as opened:
-        engine = _policy(args.escalation, opened)
+        engine = _with_escalation(opened, args.escalation)
         community, zone = _where(engine, args)
         done = engine.tick(_moment(args.at, zone), community=community)
     raised = len(done.raised)
@@ -53,7 +57,7 @@ def _tick(args: argparse.Namespace) -> int:
         print(render_table(
             ["case", "subject", "deadline", "level", "cycle", "due", "told"],
             [[str(r.case_id), r.subject, r.deadline, str(r.level), str(r.cycle),
-              _shown(r.due_at, zone), "; ".join(map(str, r.notified))] for r in done.raised]))
+              _shown(r.due_at, zone), told_text(r.notified)] for r in done.raised]))
     if done.skipped:
         print(f"left to the next tick ({len(done.skipped)}): "
               f"{', '.join(map(str, done.skipped))}")
@@ -62,7 +66,7 @@ def _tick(args: argparse.Namespace) -> int:
 
 def _overdue(args: argparse.Namespace) -> int:
     with _existing(args.db) as opened:
-        engine = _policy(args.escalation, opened)
+        engine = _with_escalation(opened, args.escalation)
         community, zone = _where(engine, args)
         at = _moment(args.at, zone)
         rows = engine.overdue(community=community, at=at)

@@ -3,19 +3,19 @@ part 2).
 
 ``resilience watch`` runs until SIGINT or SIGTERM (or one round, ``--once``). Two loops
 run side by side, each resilience.adapters.background's: the **watch** catches the views
-up and ticks (``engine.tick()``: the escalations due now are recorded) every
-``--interval``; with ``--webhook`` a **deliverer** (``subscription.follow``) POSTs the
-subscription's notices in a thread of its own, so a slow or unreachable webhook never
-holds up an escalation. A failure of either is reported on stderr and retried with
-backoff; a signal stops both (a webhook's pause between attempts is cut short, and the
-notice in flight comes again at the next start). A new subscription starts at the
-beginning of the log (every notice recorded so far is POSTed) unless ``--from-now``
-starts it at the head. The secret is read from an environment variable, never from the
-command line (where ``ps`` shows it).
+up and ticks (``engine.tick()``: the escalations due now are recorded, under the
+``--escalation`` policy if one is given) every ``--interval``; with ``--webhook`` a
+**deliverer** (``subscription.follow``) POSTs the subscription's notices in a thread of
+its own, so a slow or unreachable webhook never holds up an escalation. A failure of
+either is reported on stderr and retried with backoff; a signal stops both (a webhook's
+pause between attempts is cut short, and the notice in flight comes again at the next
+start). A new subscription starts at the beginning of the log (every notice recorded so
+far is POSTed) unless ``--from-now`` starts it at the head. The secret is read from an
+environment variable, never from the command line (where ``ps`` shows it). The log lines
+of the notifications, the views and the watch (a case it skipped) go to stderr.
 """
 
 import argparse
-import logging
 import os
 import re
 import signal
@@ -28,7 +28,14 @@ from types import FrameType
 from resilience.adapters.background import Background
 from resilience.adapters.store import describe
 from resilience.adapters.webhooks import Webhook, shown_url
-from resilience.cli.common import Command, _existing
+from resilience.cli.common import (
+    Command,
+    _existing,
+    _with_escalation,
+    add_escalation,
+    log_on_stderr,
+)
+from resilience.domain.escalated import told_text
 from resilience.engine import Engine
 from resilience.errors import InvalidInputError
 from resilience.metrics.tables import render_table
@@ -55,6 +62,7 @@ def register(command: Command) -> None:
                        help="a new subscription starts at the head: only notices recorded "
                             "from now on (default: every notice since the beginning)")
     watch.add_argument("--once", action="store_true", help="one round, then exit")
+    add_escalation(watch)
     hooks = command("webhooks", "a webhook subscription's dead letters: list them, or "
                     "deliver them again", _webhooks)
     actions = hooks.add_subparsers(dest="action", required=True)
@@ -163,8 +171,9 @@ def _watch(args: argparse.Namespace) -> int:
         for option, given in (("--kinds", args.kinds), ("--from-now", args.from_now or None)):
             if given is not None:
                 raise InvalidInputError(f"{option} goes with --webhook")
-    _log_on_stderr()
-    with _existing(args.db, fresh_views=False) as engine:
+    log_on_stderr("resilience.notifications", "resilience.views", "resilience.watch")
+    with _existing(args.db, fresh_views=False) as opened:
+        engine = _with_escalation(opened, args.escalation)
         subscription = (None if hook is None else engine.subscribe(
             args.name or "webhook", hook, kinds=args.kinds,
             start="head" if args.from_now else "beginning"))
@@ -214,24 +223,10 @@ def _print_delivered(delivered: int, subscription: Subscription) -> None:
 
 def _print_tick(tick: Tick) -> None:
     for raised in tick.raised:
-        told = "; ".join(map(str, raised.notified)) or "nobody"  # as ``resilience tick``
+        told = told_text(raised.notified)  # as ``resilience tick``
         print(f"{tick.at.isoformat(timespec='seconds')} escalated {raised.subject} "
               f"{raised.case_id}: {raised.deadline} level {raised.level} (due "
               f"{raised.due_at.isoformat(timespec='seconds')}); notified {told}", flush=True)
-
-
-def _log_on_stderr() -> None:
-    """The notifications' and views' log lines (dead letters, outages) on stderr, unless
-    the app configured logging itself."""
-    if logging.getLogger().handlers:
-        return
-    for name in ("resilience.notifications", "resilience.views"):
-        log = logging.getLogger(name)
-        if not log.handlers:
-            handler = logging.StreamHandler(sys.stderr)
-            handler.setFormatter(logging.Formatter("resilience: %(message)s"))
-            log.addHandler(handler)
-            log.setLevel(logging.INFO)
 
 
 def _plain(text: str, most: int = 200) -> str:

@@ -9,16 +9,15 @@ import argparse
 from resilience.cli.common import (
     Command,
     _add_period,
-    _escalation_file,
     _existing,
     _metric,
     _period,
     _where,
     _zone,
+    add_escalation,
+    escalation_policy,
 )
-from resilience.domain.escalation import EscalationPolicy
 from resilience.errors import InvalidInputError
-from resilience.services.deadlines import DEFAULT_ESCALATION
 
 
 def register(command: Command) -> None:
@@ -51,9 +50,7 @@ def register(command: Command) -> None:
         "escalations", help="the escalations a policy would have raised with a perfect "
         "watch, beside those recorded")
     _add_db(escalations)
-    escalations.add_argument("--policy", required=True,
-                             help="an escalation policy's .json file, or 'default' (the "
-                                  "built-in DEFAULT_ESCALATION)")
+    add_escalation(escalations, "--policy", required=True)  # --policy: its first name
     escalations.add_argument("--cases", action="store_true",
                              help="also list each case with an escalation on either side")
     _add_period(escalations)
@@ -82,20 +79,15 @@ def _target(args: argparse.Namespace) -> int:
     with _existing(_db(args)) as engine:
         community, zone = _where(engine, args)
         period = _period(args, zone)
-        found = engine.what_if.target(definition, args.target, period=period, by=args.by,
+        found = engine.what_if.target(definition, args.target, period=period, group_by=args.by,
                                       community=community, percentile=args.percentile,
                                       tz=_zone(args.tz) if args.tz else None)
     print(found.render())
     return 0
 
 
-def _policy(ref: str) -> EscalationPolicy:
-    """The built-in policy (``default``), or one read from a JSON file."""
-    return DEFAULT_ESCALATION if ref == "default" else _escalation_file(ref)
-
-
 def _escalations(args: argparse.Namespace) -> int:
-    policy = _policy(args.policy)
+    policy = escalation_policy(args.escalation)
     with _existing(_db(args)) as engine:
         community, zone = _where(engine, args)
         period = _period(args, zone)

@@ -17,7 +17,7 @@ from uuid import UUID
 from attrs import frozen
 
 from resilience.domain.base import Correction, FactAggregate, FactTime, happening_order, in_cycles
-from resilience.domain.escalation import Case, EscalationPolicy
+from resilience.domain.escalation import Case, EscalationPolicy, subject_of
 from resilience.domain.incident import Incident
 from resilience.domain.service import ServiceOrder
 from resilience.domain.validation import check_instance
@@ -31,9 +31,10 @@ emergency deadlines."""
 @frozen
 class DeadlineState:
     """One level of one deadline in one cycle of a case, as the case stands (effective
-    times, corrections applied; see the module docstring for needed and due)."""
+    times, corrections applied; needed and due: resilience.domain.escalation's "When it is
+    needed")."""
 
-    subject_id: UUID
+    case_id: UUID
     deadline: str
     level: int
     cycle: int
@@ -65,10 +66,8 @@ def deadline_states(case: Case, policy: EscalationPolicy, *,
     """Every level of every deadline of ``policy`` that applies to ``case`` (the emergency
     deadlines if it began in one), per cycle, in the policy's order, then by cycle and
     level."""
-    from resilience.domain.escalation import EscalationPolicy
-
     check_instance(policy, "policy", EscalationPolicy)
-    kind = "incident" if isinstance(case, Incident) else "order"
+    kind = subject_of(case)
     facts = [FactTime(at, version) for version, at in case.occurred.items()
              if not issubclass(case.fact_types[version], Correction)]
     cycles = in_cycles(facts, lambda fact: bool(case.fact_types[fact.version].reopens))

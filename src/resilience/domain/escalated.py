@@ -12,7 +12,7 @@ facts record what the engine's clock said: they are never corrected (``correctab
 This module knows no aggregate, so every aggregate and the services can import it.
 """
 
-from collections.abc import Container
+from collections.abc import Container, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -91,6 +91,14 @@ class Notified:
         return f"{self.role.value}{where} {self.person_id or '(nobody held it)'}"
 
 
+def told_text(notified: Sequence[Notified]) -> str:
+    """Whom an escalation told, without names (each ``Notified`` as it reads, by person
+    id): ``"grid_leader of 3 wu; subdistrict Daimiao"``, ``"nobody"`` if it told none.
+    The words of ``resilience tick``, ``watch`` and the facts' ``describe``; a review
+    names the people (resilience.review.escalations.told)."""
+    return "; ".join(map(str, notified)) or "nobody"
+
+
 MAX_LEVEL = 99
 """Highest level of an escalation (levels count from 0: a deadline has at most 100)."""
 
@@ -139,7 +147,7 @@ class Escalation:
     corrected."""
 
     def describe(self) -> str:
-        told = "; ".join(map(str, self.notified)) or "nobody"
+        told = told_text(self.notified)
         again = f", cycle {self.cycle}" if self.cycle else ""
         return f"escalated: {self.deadline} not met (level {self.level}{again}); told {told}"
 

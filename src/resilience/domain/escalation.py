@@ -46,7 +46,6 @@ from attrs import field, frozen
 
 from resilience.domain.base import FactAggregate, FactTime, happening_order
 from resilience.domain.escalated import MAX_LEVEL
-from resilience.domain.escalated import WATCH as WATCH  # where the watch was first named
 from resilience.domain.escalation_json import DeadlineFields, policy_fields, read_json
 from resilience.domain.incident import Incident
 from resilience.domain.service import ServiceOrder

@@ -36,7 +36,12 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from resilience.domain.base import Context, FactAggregate, personal_data
-from resilience.domain.recovery import RecoveryFact, links_kept_in_place
+from resilience.domain.recovery import (
+    IncidentLink,
+    RecoveryFact,
+    check_recovery_link,
+    links_kept_in_place,
+)
 from resilience.domain.validation import check_moment, check_text, check_uuid, require_text
 from resilience.errors import InvalidInputError, InvalidTransitionError
 
@@ -235,21 +240,14 @@ class ImprovementItem(FactAggregate):
         def describe(self) -> str:
             return f"note: {self.text}"
 
-    class LinkedToIncident(Event, RecoveryFact):
+    class LinkedToIncident(IncidentLink, Event):
         """The item serves the recovery of an incident (the other side of the incident's
         RecoveryLinked: resilience.domain.recovery). In no chain: recorded in any status,
         the item done or not."""
 
         TOPIC = "resilience.improvement:LinkedToIncident"
-        personal = personal_data({"purpose": "actor"})
         incident_id: UUID
         purpose: str
-
-        def apply(self, aggregate: "ImprovementItem") -> None:
-            aggregate.recovery_of = self.incident_id
-
-        def describe(self) -> str:
-            return f"linked to the recovery of incident {self.incident_id}: {self.purpose}"
 
     class TimeCorrected(Event, FactAggregate.TimeCorrected):
         TOPIC = "resilience.improvement:TimeCorrected"
@@ -381,12 +379,7 @@ class ImprovementItem(FactAggregate):
         """Refuse to link the item to ``incident_id``'s recovery, if it can't be: it
         serves one incident's, and an item raised by another incident's review serves
         that one's."""
-        check_uuid(incident_id, "incident_id")
-        if self.recovery_of is not None:
-            raise InvalidTransitionError(
-                f"the item is already linked to the recovery of incident {self.recovery_of}"
-                if self.recovery_of != incident_id else
-                "the item is already linked to this incident's recovery")
+        check_recovery_link(self, incident_id, "item")
         if self.incident_id is not None and self.incident_id != incident_id:
             raise InvalidTransitionError(
                 f"the item was raised by the review of incident {self.incident_id}: it can "

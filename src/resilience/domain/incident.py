@@ -674,6 +674,13 @@ class Incident(FactAggregate):
     def is_closed(self) -> bool:
         return self.closed is not None
 
+    @property
+    def ending(self) -> int | None:
+        """Version of the fact that ended the current cycle (the latest step, if its class
+        ``ends``: a resolution or a closure), or None while the cycle is open."""
+        steps = self._steps()
+        return steps[-1] if steps and self.fact_types[steps[-1]].ends else None
+
     # Replaying facts in the order they happened must give the same answers as these, so
     # the ones a late record or a time correction could reorder pick by effective time.
 
@@ -879,12 +886,15 @@ class Incident(FactAggregate):
                  notified: Sequence[Notified]) -> None:
         """Record that ``deadline`` passed unmet in ``cycle`` and its ``level`` told
         ``notified`` (the engine's watch: resilience.services.deadlines): once per
-        (deadline, cycle, level), never on a closed incident."""
+        (deadline, cycle, level), never once the current cycle has ended (``ending``:
+        resolved or closed, until a reopening)."""
         name, level, cycle, due_at, told = check_escalation(
             deadline, level, cycle, due_at, notified, ctx.occurred_at, cycles=self.cycle,
             escalated=self.escalations)
-        if self.closed is not None:
-            raise InvalidTransitionError("the incident is closed: nothing is escalated on it")
+        ending = self.ending
+        if ending is not None:
+            ended = self.fact_types[ending].fact_name.lower()  # resolved, closed
+            raise InvalidTransitionError(f"the incident is {ended}: nothing is escalated on it")
         self._after_beginning(ctx)
         self._trigger(self.Escalated, ctx, deadline=name, level=level, cycle=cycle,
                       due_at=due_at, notified=told)

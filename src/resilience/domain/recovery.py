@@ -19,6 +19,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
+from uuid import UUID
+
+from resilience.domain.base import personal_data
+from resilience.domain.validation import check_uuid
+from resilience.errors import InvalidTransitionError
 
 
 class RecoveryKind(StrEnum):
@@ -32,6 +37,40 @@ class RecoveryKind(StrEnum):
 class RecoveryFact:
     """What the facts of a recovery link are (a plain mix-in, as ``Correction`` is):
     recorded whether or not their aggregate stands closed."""
+
+
+class IncidentLink(RecoveryFact):
+    """What an order's and an item's ``LinkedToIncident`` facts share beside their fields
+    (each class declares those: ``incident_id``, ``purpose``): the purpose is its
+    author's personal data, the wording, and the link their aggregate holds
+    (``recovery_of``). A plain mix-in placed before the aggregate's ``Event``, as
+    ``Correction`` is for corrections."""
+
+    personal = personal_data({"purpose": "actor"})
+    incident_id: UUID
+    purpose: str
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.recovery_of = self.incident_id
+
+    def describe(self) -> str:
+        return f"linked to the recovery of incident {self.incident_id}: {self.purpose}"
+
+
+class _Linkable(Protocol):
+    recovery_of: UUID | None
+
+
+def check_recovery_link(work: _Linkable, incident_id: UUID, noun: str) -> None:
+    """Refuse to link ``work`` (an order or an item, called ``noun``) to the recovery of
+    ``incident_id`` if it serves an incident's recovery already (this one's or another's):
+    what a link to either asks, beside the time it is dated at."""
+    check_uuid(incident_id, "incident_id")
+    if work.recovery_of is not None:
+        raise InvalidTransitionError(
+            f"the {noun} is already linked to the recovery of incident {work.recovery_of}"
+            if work.recovery_of != incident_id else
+            f"the {noun} is already linked to this incident's recovery")
 
 
 class _Closable(Protocol):

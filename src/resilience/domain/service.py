@@ -10,7 +10,7 @@ from uuid import UUID
 from resilience.domain.base import CaseMilestone, Context, FactAggregate, personal_data
 from resilience.domain.catalogue import CatalogueItem
 from resilience.domain.escalated import Escalation, Notified, check_escalation
-from resilience.domain.recovery import RecoveryFact
+from resilience.domain.recovery import IncidentLink, check_recovery_link
 from resilience.domain.validation import (
     check_bool,
     check_instance,
@@ -299,20 +299,13 @@ class ServiceOrder(FactAggregate):
         due_at: datetime
         notified: tuple[Notified, ...]
 
-    class LinkedToIncident(Event, RecoveryFact):
+    class LinkedToIncident(IncidentLink, Event):
         """The order serves the recovery of an incident (the other side of the incident's
         RecoveryLinked: resilience.domain.recovery). No step: recorded in any status."""
 
         TOPIC = "resilience.service:LinkedToIncident"
-        personal = personal_data({"purpose": "actor"})
         incident_id: UUID
         purpose: str
-
-        def apply(self, aggregate: "ServiceOrder") -> None:
-            aggregate.recovery_of = self.incident_id
-
-        def describe(self) -> str:
-            return f"linked to the recovery of incident {self.incident_id}: {self.purpose}"
 
         def detail(self) -> str:
             return str(self.incident_id)
@@ -444,7 +437,7 @@ class ServiceOrder(FactAggregate):
         name, level, cycle, due_at, told = check_escalation(
             deadline, level, cycle, due_at, notified, ctx.occurred_at,
             cycles=self.reopen_count, escalated=self.escalations)
-        if self.status in ENDED:
+        if self.status in ENDED_STATUSES:
             raise InvalidTransitionError(f"a {self.status.value} order is not escalated")
         self._not_before(ctx, 1, f"the order's {self.Placed.noun}")
         self._trigger(self.Escalated, ctx, deadline=name, level=level, cycle=cycle,
@@ -459,12 +452,7 @@ class ServiceOrder(FactAggregate):
 
     def check_link(self, ctx: Context, incident_id: UUID) -> None:
         """Refuse to link the order to ``incident_id``'s recovery, if it can't be."""
-        check_uuid(incident_id, "incident_id")
-        if self.recovery_of is not None:
-            raise InvalidTransitionError(
-                f"the order is already linked to the recovery of incident {self.recovery_of}"
-                if self.recovery_of != incident_id else
-                "the order is already linked to this incident's recovery")
+        check_recovery_link(self, incident_id, "order")
         self._not_before(ctx, 1, f"the order's {self.Placed.noun}")
 
     # Invariants ---------------------------------------------------------------
@@ -486,6 +474,7 @@ class ServiceOrder(FactAggregate):
                 )
 
 
-ENDED = frozenset(event.status_after for event in ServiceOrder.event_classes() if event.ends)
+ENDED_STATUSES = frozenset(event.status_after for event in ServiceOrder.event_classes()
+                           if event.ends)
 """The statuses of an order nobody need act on (until a reopening, for a completed one):
 those its facts that ``end`` it leave it in (completed, cancelled, rejected)."""

@@ -194,7 +194,7 @@ def case_at(key: str, doc: Mapping[str, Any], *, as_of: datetime | None = None,
     parse = datetime.fromisoformat
     entries: Sequence[Sequence[Any]] = doc["facts"]
     recorded = [parse(entry[2]) for entry in entries]
-    known = [known_at is None or at <= known_at for at in recorded]
+    known = known_at_cut(doc, known_at)
     if as_closed:
         known = _as_closed(subject, [entry[0] for entry in entries], known)
     times, originally = times_at_cut(doc, known, corrected=corrected)

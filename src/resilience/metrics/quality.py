@@ -42,7 +42,7 @@ from typing import Any
 import attrs
 from attrs import frozen
 
-from resilience.domain.escalation import WATCH
+from resilience.domain.escalated import WATCH
 from resilience.domain.incident import Incident
 from resilience.domain.service import ServiceOrder
 from resilience.metrics.cases import Amendment, Case, Correction
@@ -299,6 +299,8 @@ class DataQualityReport:
 
 
 _WATCH = (WATCH.person_id, WATCH.role.value)
+"""The watch as a cases-view fact names its recorder (``Fact.person``, ``Fact.role``: plain
+text, possibly empty, so not an Actor for ``escalated.is_watch``)."""
 
 
 def data_quality(cases: Iterable[Case], graded: Sequence[MetricDefinition], *,

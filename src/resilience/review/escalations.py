@@ -1,7 +1,7 @@
 """Escalations graded in a review: was each one raised when it was needed?
 
 Each level of each deadline of the escalation policy that applies to the incident
-(``resilience.domain.escalation.deadline_states``) and fell due by the cut is graded by
+(``resilience.domain.deadline_state.deadline_states``) and fell due by the cut is graded by
 **effective times**, as the response really went, against the escalations **recorded**:
 
 - ``raised``: needed (at its due time the deadline was unmet and the cycle open) and

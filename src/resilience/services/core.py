@@ -548,9 +548,9 @@ class AggregateService(Generic[A]):
             fact = None if corrects is None else self._store.recorded_fact(aggregate, corrects)
 
             def about(moment: datetime) -> Target:
-                return self._about(aggregate, _as_of(ctx, aggregate, moment), subject=subject,
-                                   subject_is=subject_is, area=area, corrects=corrects,
-                                   fact=fact)
+                return self._about(aggregate, target_context(ctx, aggregate, moment),
+                                   subject=subject, subject_is=subject_is, area=area,
+                                   corrects=corrects, fact=fact)
 
             recording = roster_command(fact)
             if recording is None:
@@ -616,7 +616,7 @@ class AggregateService(Generic[A]):
                       corrected=fact.originator_version, corrected_recorded_at=fact.timestamp)
 
 
-def _as_of(ctx: Context, aggregate: FactAggregate, moment: datetime) -> Context:
+def target_context(ctx: Context, aggregate: FactAggregate, moment: datetime) -> Context:
     """``ctx`` with the moment its target is worked out at as its occurred_at: when the
     command's fact happened, as given; at the moment of recording, the aggregate as it
     stands now (every fact recorded so far counts, whatever moment it is dated: the

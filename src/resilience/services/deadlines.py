@@ -3,7 +3,7 @@
 ``tick(now)`` reads the open incidents and orders from the ``live`` view (its index on
 (view, kind, at): the ended cases are never read, however long the history), takes each
 as stored now (``Store.current``: with the open batch's facts), works out its deadline
-states (resilience.domain.escalation) under the engine's escalation policy (the
+states (resilience.domain.deadline_state) under the engine's escalation policy (the
 emergency deadlines for a case that began in an emergency), and for each level due at
 ``now`` resolves whom it tells from the community's roster at its due time and records
 an ``Escalated`` fact: dated when it was due, recorded by the engine's clock, by the
@@ -38,6 +38,7 @@ from resilience.domain.deadline_state import (
     DeadlineState,
     InEmergency,
     began_in_emergency,
+    case_deadlines,
     deadline_states,
 )
 from resilience.domain.escalated import WATCH, Notified, escalation_command
@@ -109,8 +110,9 @@ class Tick:
 
 @frozen
 class OverdueOrder:
-    """An open order past one of its deadlines at ``at``: how late, and how many of the
-    deadline's levels were escalated so far."""
+    """An open order past one of its deadlines at the moment asked about
+    (``engine.overdue(at=...)``): how late, and how many of the deadline's levels were
+    escalated so far."""
 
     order_id: UUID
     community_id: UUID
@@ -140,17 +142,18 @@ class _Asked:
         return self._answers[key]
 
 
-class Deadlines:
+class Watch:
     """``engine.tick``, ``engine.overdue`` and ``engine.deadlines`` (see the module
-    docstring)."""
+    docstring), held as ``engine.watch``; ``escalation`` is the escalation policy it
+    applies (None: none)."""
 
-    def __init__(self, store: Store, reports: Reports, policy: EscalationPolicy | None,
+    def __init__(self, store: Store, reports: Reports, escalation: EscalationPolicy | None,
                  in_emergency: InEmergency) -> None:
-        if policy is not None:
-            check_instance(policy, "escalation", EscalationPolicy)
+        if escalation is not None:
+            check_instance(escalation, "escalation", EscalationPolicy)
         self._store = store
         self._reports = reports
-        self.policy = policy
+        self.escalation = escalation
         self.in_emergency = in_emergency
 
     @property
@@ -171,7 +174,7 @@ class Deadlines:
         candidates = self._open(community)
         raised: list[Raised] = []
         skipped: list[UUID] = []
-        if self.policy is not None:
+        if self.escalation is not None:
             asked = _Asked(self.in_emergency)
             for cls, case_id in candidates:
                 try:
@@ -205,16 +208,16 @@ class Deadlines:
             case = store.current(cls, case_id)
             if community is not None and case.community_id != community:
                 return
-            assert self.policy is not None
+            assert self.escalation is not None
             emergency = began_in_emergency(case, asked)  # once per case and tick
-            states = deadline_states(case, self.policy, emergency=emergency)
+            states = deadline_states(case, self.escalation, emergency=emergency)
             # In time order, so recording order is the order they fell due (a deadline's
             # levels in turn).
             due = sorted((s for s in states if s.due(now)), key=lambda s: s.due_at)
             if not due:
                 return
             roster = store.current(Community, case.community_id)
-            levels = {d.name: d.levels for d in self.policy.for_case(emergency=emergency)}
+            levels = {d.name: d.levels for d in self.escalation.for_case(emergency=emergency)}
             for state in due:
                 told = notified(roster, case, levels[state.deadline][state.level].notify,
                                 state.due_at)
@@ -234,14 +237,14 @@ class Deadlines:
         another writer got there first, and so does this check. With the receipt: did this
         call record it (False: another watch had)?"""
         store = self._store
-        assert self.policy is not None
-        policy = self.policy
+        assert self.escalation is not None
+        policy = self.escalation
         command_id = escalation_command(state.deadline, state.cycle, state.level)
         ctx = store.context(WATCH, state.due_at, command_id)
         key = (state.deadline, state.cycle, state.level)
 
         def escalate(case: Any) -> None:
-            current = deadline_states(case, policy, emergency=began_in_emergency(case, asked))
+            current = case_deadlines(case, policy, asked)
             if not any((s.deadline, s.cycle, s.level) == key and s.due(now) for s in current):
                 raise InvalidTransitionError(f"{state.deadline} is no longer due")
             case.escalate(ctx, state.deadline, state.level, state.cycle, state.due_at, told)
@@ -268,7 +271,8 @@ class Deadlines:
         shows what will be overdue by then if nothing is recorded): one row per order,
         deadline and cycle whose time had come with no meeting fact recorded, the longest
         overdue first. The orders as they stand now: an earlier ``at`` lists those still
-        open whose deadline had passed by then (``states(known_at=...)``: as known then)."""
+        open whose deadline had passed by then (``engine.deadlines(case_id, known_at=...)``: as
+        known then)."""
         moment = self._store.clock() if at is None else check_moment(at, "at", query=True)
         self._community(community)
         found = []
@@ -311,10 +315,9 @@ class Deadlines:
     # Internals --------------------------------------------------------------------------
 
     def _states(self, case: Case, asked: InEmergency) -> list[DeadlineState]:
-        if self.policy is None:
+        if self.escalation is None:
             return []
-        return deadline_states(case, self.policy,
-                               emergency=began_in_emergency(case, asked))
+        return case_deadlines(case, self.escalation, asked)
 
     def _community(self, community: UUID | None) -> None:
         if community is None:
@@ -336,8 +339,8 @@ class Deadlines:
             cls = SUBJECTS[subject]
             for case_id, doc in self.views.select("live", subject, community=key):
                 found[UUID(case_id)] = (doc["at"], cls)
-        # A batch's cases are not in the view until it commits (a scenario's own).
-        # Store keeps its batch to itself; the watch is the one reader that needs it whole.
+        # A batch's cases are not in the view until it commits (a scenario's own): read
+        # them from the batch itself (Store.held).
         for aggregate in store.held().values():
             if (isinstance(aggregate, Incident | ServiceOrder)
                     and subject_of(aggregate) in subjects

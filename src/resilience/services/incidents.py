@@ -27,7 +27,7 @@ from resilience.domain.values import (
     Severity,
 )
 from resilience.errors import InvalidInputError, NotFoundError, PermissionDeniedError
-from resilience.services.core import FactService, Receipt, Store, _as_of
+from resilience.services.core import FactService, Receipt, Store, target_context
 
 Ids = list[str] | tuple[str, ...]
 
@@ -275,7 +275,7 @@ class Incidents(FactService[Incident]):
             # is once for good, so a link to the wrong incident blocks the right one.
             store.authorize(f"{self.name}.link_recovery", ctx, i.community_id,
                             lambda moment: self._work_target(
-                                i, linked, _as_of(ctx, i, moment)))
+                                i, linked, target_context(ctx, i, moment)))
             if ctx.command_id is not None and linked.command_versions(ctx.command_id):
                 # The other side would take it for a repeat and record nothing.
                 raise InvalidInputError(

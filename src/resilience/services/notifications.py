@@ -66,9 +66,14 @@ from resilience.errors import (
     NotFoundError,
     TamperedStoreError,
 )
-from resilience.services.notices import UNKNOWN, NoticeReader, notice_kinds, unknown_fact
-from resilience.services.notices import DeadLetter as DeadLetter  # re-exported: what
-from resilience.services.notices import Notice as Notice  # a subscription gives, beside it
+from resilience.services.notices import (
+    UNKNOWN,
+    DeadLetter,
+    Notice,
+    NoticeReader,
+    notice_kinds,
+    unknown_fact,
+)
 
 _log = logging.getLogger("resilience.notifications")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")

@@ -4,7 +4,7 @@ by side with what actually happened, recording nothing.
 A what-if only reads. A changed target regrades the cases the ``cases`` view already
 holds (the same cases, measured the same way, only graded against another number); a
 changed escalation policy is evaluated on each case's stored facts with
-``resilience.domain.escalation.deadline_states``, as a watch that never missed a tick
+``resilience.domain.deadline_state.deadline_states``, as a watch that never missed a tick
 would have evaluated it. Nothing is recorded: no event, no command, no escalation (the
 views may catch up first, as for every query; that folds facts already recorded).
 
@@ -251,7 +251,7 @@ class WhatIf:
         self._in_emergency = in_emergency
 
     def target(self, metric: MetricRef, target: float | timedelta, *,
-               period: Period | None = None, by: Sequence[str] = ("grid",),
+               period: Period | None = None, group_by: Sequence[str] = ("grid",),
                community: UUID | None = None, percentile: float | None = None,
                tz: tzinfo | None = None) -> TargetWhatIf:
         """Each group's cases of ``metric`` (a definition or a built-in's name) detected
@@ -260,12 +260,12 @@ class WhatIf:
         share met, whether the group meets the ``percentile`` rule (default the metric's
         own, 90).
 
-        ``by`` groups as ``engine.metrics`` does. Grid ids are a community's own, so
+        ``group_by`` groups as ``engine.metrics`` does. Grid ids are a community's own, so
         grouped by grid across every community (``community`` None) the rows are per
         community and grid. Nothing is recorded."""
         definition = definition_of(metric)
         hypothetical = hypothetical_target(definition, target, percentile)
-        groups = check_group_by(by, [definition.subject])
+        groups = check_group_by(group_by, [definition.subject])
         if community is None and "grid" in groups and "community" not in groups:
             groups = ("community", *groups)
         period = checked_period(period)
@@ -275,10 +275,9 @@ class WhatIf:
         names = self._reports.communities()
         key = None if community is None else str(community)
 
-        def rows(group_by: tuple[str, ...]) -> list[TargetRow]:
-            now = metric_report(definition, cases, period=period, group_by=group_by, tz=zone)
-            then = metric_report(hypothetical, cases, period=period, group_by=group_by,
-                                 tz=zone)
+        def rows(by: tuple[str, ...]) -> list[TargetRow]:
+            now = metric_report(definition, cases, period=period, group_by=by, tz=zone)
+            then = metric_report(hypothetical, cases, period=period, group_by=by, tz=zone)
             return [TargetRow(old.group, _label(old.group, key, names), old, new)
                     for old, new in zip(now.rows, then.rows, strict=True)]
 
