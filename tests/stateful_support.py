@@ -407,3 +407,17 @@ class NotedMachine(FactMachine[A]):
         self.attempt(command_id, errors, lambda: self.service.add_note(
             self.aggregate_id, text, actor=OFFICE, occurred_at=when, command_id=command_id),
             ["NoteAdded"], at)
+
+
+def recorded(engine: Engine) -> int:
+    """How many events the store holds."""
+    return engine.app.recorder.max_notification_id() or 0
+
+
+def refused(engine: Engine, error: type[ResilienceError], command: Callable[[], object],
+            match: str | None = None) -> None:
+    """``command`` raises ``error`` and records nothing."""
+    before = recorded(engine)
+    with pytest.raises(error, match=match):
+        command()
+    assert recorded(engine) == before

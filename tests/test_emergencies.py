@@ -34,6 +34,7 @@ from resilience.domain.base import Context
 from resilience.domain.emergency import CalledMember
 from resilience.metrics.cases import known_at_cut, times_at_cut
 from resilience.scenario import parse_scenario, replay
+from stateful_support import recorded, refused
 
 from conftest import OFFICE, T0, minutes
 
@@ -41,17 +42,6 @@ SQUAD = (("sq-1", "Li"), ("sq-2", "Wang"), ("sq-3", "Zhao"))
 VOLUNTEERS = (("vol-1", "Sun"), ("vol-4", "Qian"))
 
 
-def recorded(engine: Engine) -> int:
-    return engine.app.recorder.max_notification_id() or 0
-
-
-def refused(engine: Engine, error: type[ResilienceError], command: Callable[[], object],
-            match: str | None = None) -> None:
-    """``command`` raises ``error`` and records nothing."""
-    before = recorded(engine)
-    with pytest.raises(error, match=match):
-        command()
-    assert recorded(engine) == before
 
 
 def town(engine: Engine) -> UUID:

@@ -1,7 +1,6 @@
 """Improvement items: an after-action review's plan, tracked to done, and listed from the views."""
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -24,7 +23,6 @@ from resilience import (
     NotFoundError,
     PlanItem,
     Receipt,
-    ResilienceError,
     Role,
     ScenarioError,
     StoreUnavailableError,
@@ -34,6 +32,7 @@ from resilience import (
 from resilience.domain.organisation import community_id
 from resilience.scenario import parse_scenario, replay, replay_file
 from resilience.scenarios import DONGHU_FIRE
+from stateful_support import recorded, refused
 
 from conftest import OFFICE, SHANGHAI, T0
 
@@ -82,18 +81,6 @@ def plan(engine: Engine, community: UUID, fire: UUID | None = None, *,
     return engine.improvements.plan(community, **arguments).aggregate_id
 
 
-def recorded(engine: Engine) -> int:
-    """How many events the store holds."""
-    return engine.app.recorder.max_notification_id() or 0
-
-
-def refused(engine: Engine, error: type[ResilienceError], command: Callable[[], object],
-            match: str | None = None) -> None:
-    """``command`` raises ``error`` and records nothing."""
-    before = recorded(engine)
-    with pytest.raises(error, match=match):
-        command()
-    assert recorded(engine) == before
 
 
 @pytest.fixture
