@@ -1,5 +1,6 @@
 """The ``resilience`` command line: demo, replay, timeline, metrics, rates, scorecards,
-reviews, situations at a moment, improvement plans, views."""
+reviews, situations at a moment, improvement plans, views; the live response (tick,
+overdue, watch, webhooks), emergencies and mobilisation, recovery, what-if."""
 
 import argparse
 import json
