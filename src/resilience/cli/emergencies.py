@@ -7,7 +7,7 @@ people were mobilised (resilience.metrics.mobilisation). Both only read.
 
 import argparse
 import json
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC
 
 from resilience.cli.common import (
     Command,
@@ -15,6 +15,7 @@ from resilience.cli.common import (
     _existing,
     _home_zone,
     _moment,
+    _shown,
     _uuid,
     _zone,
 )
@@ -74,7 +75,3 @@ def _mobilisation(args: argparse.Namespace) -> int:
                                      known_at=_moment(args.known_at, zone))
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.render(zone))
     return 0
-
-
-def _shown(at: datetime, zone: tzinfo) -> str:
-    return at.astimezone(zone).isoformat(timespec="minutes")
