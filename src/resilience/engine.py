@@ -164,12 +164,12 @@ class Engine:
         # A case that begins in an emergency is held to the emergency's deadlines: by the
         # watch, and when reviews and what-ifs grade escalations.
         in_emergency = self.emergencies.in_emergency
-        self.reviews = Reviews(self.app, self.reports, plan, store.clock, policy=store.policy,
-                               verify=self.verify, escalation=self._escalation,
-                               in_emergency=in_emergency)
+        self.recoveries = Recoveries(self.app)
+        self.reviews = Reviews(self.app, self.reports, plan, store.clock, self.recoveries,
+                               policy=store.policy, verify=self.verify,
+                               escalation=self._escalation, in_emergency=in_emergency)
         self.people = People(store, self.views)
         self.watch = Watch(store, self.reports, self._escalation, in_emergency)
-        self.recoveries = Recoveries(self.app)
         # Reads only: history under another target or escalation policy.
         self.what_if = WhatIf(self.reports, self.app, store.clock, in_emergency=in_emergency)
 

@@ -9,7 +9,6 @@ current one), as the watch decides which deadlines a case is held to
 
 from collections.abc import Sequence
 from datetime import datetime
-from uuid import UUID
 
 from attrs import evolve
 
@@ -17,6 +16,7 @@ from resilience.domain.base import FactAggregate
 from resilience.domain.deadline_state import InEmergency, case_deadlines
 from resilience.domain.escalation import EscalationPolicy
 from resilience.domain.incident import Incident
+from resilience.metrics.cases import Case
 from resilience.review.escalations import EscalationResult, grade_escalations
 from resilience.review.sight import HIDDEN
 from resilience.services.known import known_facts
@@ -38,15 +38,11 @@ def graded_escalations(events: Sequence[FactAggregate.Event], cut: Cut, at: date
                              until=at)
 
 
-def linked_recovery(recoveries: Recoveries, incident_id: UUID,
-                    events: Sequence[FactAggregate.Event], cut: Cut, detected_at: datetime,
-                    *, hidden: bool) -> Recovery:
-    """The incident's recovery at the cut; ``hidden``: what each piece of work is for (the
-    linker's words) reads "[hidden]"."""
-    # Most incidents have no recovery linked: no need to read them again then.
-    recovery = (recoveries.recovery(incident_id, as_of=cut.as_of, known_at=cut.known_at)
-                if any(isinstance(e, Incident.RecoveryLinked) for e in events)
-                else Recovery(incident_id, detected_at, (), None))
+def linked_recovery(recoveries: Recoveries, case: Case, events: Sequence[FactAggregate.Event],
+                    cut: Cut, *, hidden: bool) -> Recovery:
+    """The recovery of the incident ``case`` (its own ``events`` read at ``cut``);
+    ``hidden``: what each piece of work is for (the linker's words) reads "[hidden]"."""
+    recovery = recoveries.of_case(case, events, cut)
     if hidden:
         recovery = evolve(recovery, links=tuple(evolve(link, purpose=HIDDEN)
                                                 for link in recovery.links))

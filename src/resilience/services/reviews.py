@@ -73,10 +73,11 @@ class Reviews:
     ``verify`` checks the store's hash chain (the engine's ``verify``), for reviews asked
     to state it; ``escalation`` is the escalation policy each incident's deadlines are
     graded on (None: not graded), ``in_emergency(community_id, area_id, at)`` whether an
-    incident began in an emergency (its emergency deadlines then; None: never)."""
+    incident began in an emergency (its emergency deadlines then; None: never);
+    ``recoveries`` reads each incident's linked recovery (the engine's)."""
 
     def __init__(self, app: EventStoreApplication, reports: Reports, plan: ImprovementPlan,
-                 clock: Clock, *, policy: Policy | None = DEFAULT_POLICY,
+                 clock: Clock, recoveries: Recoveries, *, policy: Policy | None = DEFAULT_POLICY,
                  verify: Callable[[], Verification] | None = None,
                  escalation: EscalationPolicy | None = None,
                  in_emergency: InEmergency | None = None) -> None:
@@ -88,7 +89,7 @@ class Reviews:
         self._verify = verify
         self._escalation = escalation
         self._in_emergency = in_emergency
-        self._recoveries = Recoveries(app)
+        self._recoveries = recoveries
 
     def timeline(self, aggregate_id: UUID, *, viewer: Actor | None = None) -> Timeline:
         """The timeline of an incident, order, community or improvement item: every fact in
@@ -238,7 +239,7 @@ class Reviews:
             at=at, community_name=community.name,
             people=people, late_after=late_after, gap_after=gap_after, as_closed=closed,
             shown=shown)
-        recovery = linked_recovery(self._recoveries, incident_id, recorded, cut, case.start,
+        recovery = linked_recovery(self._recoveries, case, recorded, cut,
                                    hidden=not sight.sees(area))
         escalations = graded_escalations(recorded, cut, at, self._escalation,
                                          self._in_emergency)
