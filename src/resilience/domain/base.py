@@ -260,6 +260,10 @@ class FactAggregate(Aggregate):
         resolution and closure; an order's completion, cancellation and rejection): no
         deadline is needed after it, and the case leaves the ``live`` view until a
         reopening (resilience.domain.escalation)."""
+        follows_closure: ClassVar[bool] = False
+        """The fact follows the response (a recovery link: resilience.domain.recovery): it
+        is recorded whether or not the aggregate stands closed, and a time correction may
+        move it past the closure; never an amendment, it needs no reopen."""
         correctable: ClassVar[bool] = True
         """Its time and details may be corrected (``correct_time``, ``correct_details``);
         False for the watch's escalations, its record of the trusted clock."""
@@ -489,11 +493,13 @@ class FactAggregate(Aggregate):
 
     def _check_writable(self, event_class: type[Any], at: datetime) -> None:
         """The amendment rule. While the aggregate stands closed (``_closure``) it accepts
-        a reopening, corrections, and late records of facts that are no step dated at or
+        a reopening, corrections, facts that follow the response (``follows_closure``),
+        and late records of facts that are no step dated at or
         before its closure (amendments); a step, or a fact dated after the closure, is
         refused: it needs a reopen first."""
         closure = self._closure()
-        if closure is None or event_class.reopens or issubclass(event_class, Correction):
+        if (closure is None or event_class.reopens or event_class.follows_closure
+                or issubclass(event_class, Correction)):
             return
         state, closed_at = self._closed_as(), self.occurred[closure]
         if self._is_step(event_class):
@@ -508,12 +514,12 @@ class FactAggregate(Aggregate):
     def _check_closure_kept(self, times: Mapping[int, datetime]) -> None:
         """Refuse corrected ``times`` that move a fact from at or before the standing
         closure to after it: such a fact would need a reopen, so a correction can't put it
-        there."""
+        there (a fact that ``follows_closure`` needs none, and may be moved)."""
         closure = self._closure()
         if closure is None:
             return
         moved = [v for v, fact in self.fact_types.items()
-                 if not issubclass(fact, Correction)
+                 if not issubclass(fact, Correction) and not fact.follows_closure
                  and self.occurred[v] <= self.occurred[closure] and times[v] > times[closure]]
         if moved:
             raise InvalidTransitionError(

@@ -29,19 +29,14 @@ Rules:
 """
 
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 from uuid import UUID
 
 from resilience.domain.base import Context, FactAggregate, personal_data
-from resilience.domain.recovery import (
-    IncidentLink,
-    RecoveryFact,
-    check_recovery_link,
-    links_kept_in_place,
-)
+from resilience.domain.recovery import IncidentLink, check_recovery_link
 from resilience.domain.validation import check_moment, check_text, check_uuid, require_text
 from resilience.errors import InvalidInputError, InvalidTransitionError
 
@@ -390,13 +385,6 @@ class ImprovementItem(FactAggregate):
 
     def _closure(self) -> int | None:
         return self._chain(_life)[-1] if self.status in FINISHED else None
-
-    def _check_writable(self, event_class: type[Any], at: datetime) -> None:
-        if not issubclass(event_class, RecoveryFact):  # recovery follows the response
-            super()._check_writable(event_class, at)
-
-    def _check_closure_kept(self, times: Mapping[int, datetime]) -> None:
-        super()._check_closure_kept(links_kept_in_place(self, times))
 
     def _is_step(self, event_class: type[Any]) -> bool:
         return _life(event_class)

@@ -43,7 +43,7 @@ from resilience.domain.base import (
 )
 from resilience.domain.escalated import Escalation, Notified, check_escalation
 from resilience.domain.organisation import location_area
-from resilience.domain.recovery import RecoveryFact, RecoveryKind, links_kept_in_place
+from resilience.domain.recovery import RecoveryFact, RecoveryKind
 from resilience.domain.validation import (
     check_bool,
     check_instance,
@@ -506,7 +506,7 @@ class Incident(FactAggregate):
         due_at: datetime
         notified: tuple[Notified, ...]
 
-    class RecoveryLinked(Event, RecoveryFact):
+    class RecoveryLinked(RecoveryFact, Event):
         """A service order or improvement item was linked to the incident: it repairs what
         the incident broke (resilience.domain.recovery). Recorded at any time, the incident
         closed or not: recovery follows the response."""
@@ -919,13 +919,6 @@ class Incident(FactAggregate):
 
     def _closure(self) -> int | None:
         return self.closed
-
-    def _check_writable(self, event_class: type[object], at: datetime) -> None:
-        if not issubclass(event_class, RecoveryFact):  # recovery follows the response
-            super()._check_writable(event_class, at)
-
-    def _check_closure_kept(self, times: Mapping[int, datetime]) -> None:
-        super()._check_closure_kept(links_kept_in_place(self, times))
 
     def _after_last_lifecycle_step(self, ctx: Context, event_class: type[object]) -> None:
         # Keeping resolution, closure and reopening in recording order lets the status stay

@@ -9,16 +9,15 @@ at most one incident, and is linked to it once.
 
 Recovery follows the response, so a link is never refused because its incident stands
 closed (or its improvement item stands done or cancelled): the facts marked
-``RecoveryFact`` are exempt from the amendment rule (``FactAggregate._check_writable``),
-and a time correction may move one past the closure. They are no step of anyone's life
-and no amendment of a closed record. What counts as recovered is decided when read
+``RecoveryFact`` follow the closure (``FactAggregate.Event.follows_closure``), exempt from
+the amendment rule (``FactAggregate._check_writable``), and a time correction may move
+one past the closure (``FactAggregate._check_closure_kept``). They are no step of anyone's
+life and no amendment of a closed record. What counts as recovered is decided when read
 (resilience.metrics.recovery).
 """
 
-from collections.abc import Mapping
-from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
 from resilience.domain.base import personal_data
@@ -35,8 +34,11 @@ class RecoveryKind(StrEnum):
 
 
 class RecoveryFact:
-    """What the facts of a recovery link are (a plain mix-in, as ``Correction`` is):
-    recorded whether or not their aggregate stands closed."""
+    """What the facts of a recovery link are (a plain mix-in placed before the
+    aggregate's ``Event``, as ``Correction`` is): they follow the response, so they are
+    recorded whether or not their aggregate stands closed (``follows_closure``)."""
+
+    follows_closure: ClassVar[bool] = True
 
 
 class IncidentLink(RecoveryFact):
@@ -71,25 +73,3 @@ def check_recovery_link(work: _Linkable, incident_id: UUID, noun: str) -> None:
             f"the {noun} is already linked to the recovery of incident {work.recovery_of}"
             if work.recovery_of != incident_id else
             f"the {noun} is already linked to this incident's recovery")
-
-
-class _Closable(Protocol):
-    occurred: dict[int, datetime]
-    fact_types: dict[int, Any]
-
-    def _closure(self) -> int | None: ...
-
-
-def links_kept_in_place(aggregate: _Closable,
-                        times: Mapping[int, datetime]) -> dict[int, datetime]:
-    """``times`` with each recovery fact dated at the standing closure (as corrected): what
-    the closure rule for corrections (``FactAggregate._check_closure_kept``) checks, so a
-    link, which needs no reopen, may be moved past the closure."""
-    closure = aggregate._closure()
-    found = dict(times)
-    if closure is None:
-        return found
-    for version, fact in aggregate.fact_types.items():
-        if issubclass(fact, RecoveryFact):
-            found[version] = min(times[version], times[closure])
-    return found
