@@ -127,11 +127,11 @@ class Reviews:
         objectives, segments = _checked(objectives, segments, late_after, gap_after)
         _check_reader(viewer, verify)
         verified = self._verified() if verify else None
-        review = self._review_one(incident_id, cut, objectives, segments, late_after,
-                                  gap_after, viewer=viewer)
+        review, community = self._review_one(incident_id, cut, objectives, segments,
+                                             late_after, gap_after, viewer=viewer)
         key = incident_review_key(incident_id)
-        plan, still_open = self._plan(UUID(review.community), key, review.grid, cut,
-                                      review.detected_at, viewer)
+        plan, still_open = self._plan(community, key, review.grid, cut, review.detected_at,
+                                      viewer)
         return AfterActionReview(
             key=key, title=(f"After-action review: {review.incident_type} "
                             f"({review.severity}) in grid {review.grid or '?'} of "
@@ -182,11 +182,11 @@ class Reviews:
                 continue
             chosen.append((case.start, key))
         reviews = [self._review_one(UUID(key), cut, objectives, segments, late_after, gap_after,
-                                    known, viewer)
+                                    known, viewer)[0]
                    for _, key in sorted(chosen)]
         key = scope_review_key(community, grid, period)
         first = min((r.detected_at for r in reviews), default=period.end)
-        plan, still_open = self._plan(community, key, grid, cut, first, viewer)
+        plan, still_open = self._plan(known, key, grid, cut, first, viewer)
         where = f"grid {grid} of {name}" if grid is not None else name
         kind = "drill" if drills == "only" else "incident"
         left_out = " (drills left out)" if drills == "exclude" else ""
@@ -210,7 +210,8 @@ class Reviews:
     def _review_one(self, incident_id: UUID, cut: Cut, objectives: Sequence[Objective],
                     segments: Sequence[MetricDefinition], late_after: timedelta,
                     gap_after: timedelta, community: Community | None = None,
-                    viewer: Actor | None = None) -> IncidentReview:
+                    viewer: Actor | None = None) -> tuple[IncidentReview, Community]:
+        """The incident's review, and its community (``community`` if given, else read)."""
         events = recorded = own_events(self._app, incident_id, Incident)
         doc = case_doc(events)
         key = str(incident_id)
@@ -243,7 +244,7 @@ class Reviews:
                                    hidden=not sight.sees(area))
         escalations = graded_escalations(recorded, cut, at, self._escalation,
                                          self._in_emergency)
-        return evolve(review, escalations=escalations, recovery=recovery)
+        return evolve(review, escalations=escalations, recovery=recovery), community
 
     def _policy_data(self) -> Mapping[str, Any] | None:
         return None if self._escalation is None else self._escalation.to_dict()
@@ -263,21 +264,21 @@ class Reviews:
             raise NotFoundError(f"{community_id} is not a community")
         return community
 
-    def _plan(self, community: UUID, key: str, grid: str | None, cut: Cut,
+    def _plan(self, community: Community, key: str, grid: str | None, cut: Cut,
               before: datetime | None, viewer: Actor | None = None
               ) -> tuple[tuple[PlanItem, ...], tuple[PlanItem, ...]]:
         """The items this review raised, and those of other reviews planned before the
         reviewed incidents (``before``) and not finished at the cut; an action reads
         "[hidden]" to a viewer who may not see its grid's personal data (it is its
         planner's words, and the item does not say who planned it, so not even the planner
-        is told apart)."""
+        is told apart). ``community``: the reviewed one, as the review read it."""
         items = self._improvement_plan.items
-        raised = items(community, review=key, at=cut.as_of, known_at=cut.known_at)
-        still_open = [item for item in items(community, grid=grid, open_only=True,
+        raised = items(community.id, review=key, at=cut.as_of, known_at=cut.known_at)
+        still_open = [item for item in items(community.id, grid=grid, open_only=True,
                                              at=cut.as_of, known_at=cut.known_at)
                       if item.review != key and (before is None or item.planned_at < before)]
         if viewer is not None:
-            sight = self._sight(self._community(community), viewer)
+            sight = self._sight(community, viewer)
             raised = [_plan_item(sight, item) for item in raised]
             still_open = [_plan_item(sight, item) for item in still_open]
         return tuple(raised), tuple(still_open)
