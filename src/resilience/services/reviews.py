@@ -41,7 +41,7 @@ from resilience.domain.values import Actor
 from resilience.errors import InvalidInputError, NotFoundError
 from resilience.metrics.cases import case_at
 from resilience.metrics.definitions import BUILT_IN, MetricDefinition
-from resilience.metrics.period import ALL_TIME, Period
+from resilience.metrics.period import Period
 from resilience.metrics.quality import DEFAULT_LATE_AFTER
 from resilience.projections.folds import community_of
 from resilience.projections.plan_items import PlanItem
@@ -56,7 +56,7 @@ from resilience.services.core import EventStoreApplication
 from resilience.services.improvement_plan import ImprovementPlan
 from resilience.services.point_in_time import Cut, own_events
 from resilience.services.recovery import Recoveries
-from resilience.services.reports import Reports
+from resilience.services.reports import Reports, checked_period
 from resilience.services.review_response import graded_escalations, linked_recovery
 from resilience.timeline import Timeline, build_timeline
 
@@ -158,9 +158,7 @@ class Reviews:
         cut = Cut.of(as_of, known_at)
         objectives, segments = _checked(objectives, segments, late_after, gap_after)
         _check_reader(viewer, verify)
-        period = period if period is not None else ALL_TIME
-        if not isinstance(period, Period):
-            raise InvalidInputError(f"period must be a Period, got {shown(period)}")
+        period = checked_period(period)
         if drills not in ("include", "exclude", "only"):
             raise InvalidInputError(f"drills must be include, exclude or only, got {shown(drills)}")
         if not isinstance(community, UUID):
