@@ -534,15 +534,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="resilience", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def command(name: str, text: str, run: Callable[[argparse.Namespace], int], *,
-                period: bool = False, tz_help: str = _PERIOD_TZ,
+    def command(name: str, text: str, run: Callable[[argparse.Namespace], int] | None, *,
+                period: bool = False, tz_help: str = _PERIOD_TZ, db_required: bool = True,
                 **defaults: object) -> argparse.ArgumentParser:
-        """A subcommand on a store named by a required --db (and the period options)."""
+        """A subcommand on a store named by --db, required unless db_required is False
+        (then absent from the namespace when not given), and the period options."""
         sub = commands.add_parser(name, help=text)
-        sub.add_argument("--db", required=True, help="SQLite file (or a store URL)")
+        if db_required:
+            sub.add_argument("--db", required=True, help="SQLite file (or a store URL)")
+        else:
+            sub.add_argument("--db", default=argparse.SUPPRESS,
+                             help="SQLite file (or a store URL)")
         if period:
             _add_period(sub, tz_help)
-        sub.set_defaults(run=run, **defaults)
+        if run is not None:
+            defaults["run"] = run
+        sub.set_defaults(**defaults)
         return sub
 
     demo = commands.add_parser("demo", help="replay the Donghu fire: its timeline, grades and "

@@ -23,9 +23,12 @@ from resilience.metrics.period import Period
 from resilience.services.default_escalation import DEFAULT_ESCALATION
 
 Command = Callable[..., argparse.ArgumentParser]
-"""``command(name, help, run, *, period=False, tz_help=..., **defaults)``: adds a subcommand
-on a store named by a required ``--db`` (and the period options), as ``build_parser`` does;
-each module of subcommands has a ``register(command)`` that calls it."""
+"""``command(name, help, run, *, period=False, tz_help=..., db_required=True, **defaults)``:
+adds a subcommand on a store named by ``--db`` (and the period options), as
+``build_parser`` does. ``--db`` is required unless ``db_required=False``; then it is
+optional and left out of the namespace when not given (so a nested action's own ``--db``
+may supply it). ``run`` may be None for a subcommand whose required actions each set their
+own. Each module of subcommands has a ``register(command)`` that calls it."""
 
 _PERIOD_TZ = ("time zone of dates without an offset (default UTC) and where "
               "day/week/month/year groups are cut (default: the --month's zone, else each "

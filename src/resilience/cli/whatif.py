@@ -23,11 +23,8 @@ from resilience.errors import InvalidInputError
 def register(command: Command) -> None:
     """Add this module's subcommands (see Command)."""
     parent = command("what-if", "history under another target or escalation policy, beside "
-                     "what happened (records nothing)", _usage)
+                     "what happened (records nothing)", None, db_required=False)
     # --db may come after the action's name too (resilience what-if target --db X ...).
-    for action in parent._actions:
-        if action.dest == "db":
-            action.required, action.default = False, argparse.SUPPRESS
     actions = parent.add_subparsers(dest="what_if", required=True,
                                     metavar="{target,escalations}")
     target = actions.add_parser(
@@ -68,10 +65,6 @@ def _db(args: argparse.Namespace) -> str:
         raise InvalidInputError(f"what-if {args.what_if} needs --db (a SQLite file or a "
                                 "store URL)")
     return str(db)
-
-
-def _usage(args: argparse.Namespace) -> int:  # pragma: no cover - argparse needs an action
-    raise InvalidInputError("what-if needs an action: target or escalations")
 
 
 def _target(args: argparse.Namespace) -> int:
