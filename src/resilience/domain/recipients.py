@@ -15,7 +15,7 @@ from datetime import datetime
 
 from resilience.domain.escalated import Notified
 from resilience.domain.escalation import Case, Recipient
-from resilience.domain.organisation import Community, unit_area_id
+from resilience.domain.organisation import Community, location_areas
 from resilience.domain.service import ServiceOrder
 from resilience.domain.values import AreaKind, Role
 from resilience.errors import NotFoundError
@@ -31,10 +31,7 @@ def case_areas(community: Community, case: Case) -> dict[AreaKind, str]:
     if isinstance(case, ServiceOrder):
         named = (case.area_id, case.grid_id)
     else:
-        location = case.location
-        named = (unit_area_id(location.building, location.unit)
-                 if location.building and location.unit else None,
-                 location.building, location.grid)
+        named = location_areas(case.location)
     found: dict[AreaKind, str] = {}
     for area_id in named:
         current: str | None = area_id
