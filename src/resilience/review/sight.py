@@ -131,11 +131,12 @@ def _area(community: Community, first: Any, event: Any,
         case Incident.Detected():
             return incident_area(community, first)
         case ServiceOrder.Placed():
-            return _known(community, first.area_id)
+            return known_area(community, first.area_id)
         case ImprovementItem.Planned():
-            return _known(community, first.grid)
-    return _known(community, fact_area(event))  # a community's own fact
+            return known_area(community, first.grid)
+    return known_area(community, fact_area(event))  # a community's own fact
 
 
-def _known(community: Community, area: object) -> str | None:
+def known_area(community: Community, area: object) -> str | None:
+    """``area`` if it is one of the community's areas, else None."""
     return area if isinstance(area, str) and area in community.areas else None

@@ -49,7 +49,7 @@ from resilience.review.build import DEFAULT_GAP_AFTER, review_incident, summaris
 from resilience.review.keys import incident_review_key, scope_review_key
 from resilience.review.model import AfterActionReview, IncidentReview, Verified
 from resilience.review.objectives import DEFAULT_OBJECTIVES, Objective
-from resilience.review.sight import HIDDEN, Keep, Sight, incident_area
+from resilience.review.sight import HIDDEN, Keep, Sight, incident_area, known_area
 from resilience.review.situations import IncidentSituation, case_doc, incident_situation
 from resilience.review.text import plural
 from resilience.services.core import EventStoreApplication
@@ -303,7 +303,7 @@ def _hidden(situation: IncidentSituation, shown: IncidentSituation,
 
 
 def _plan_item(sight: Sight, item: PlanItem) -> PlanItem:
-    grid = item.grid if item.grid in sight.community.areas else None
+    grid = known_area(sight.community, item.grid)
     return item if sight.sees(grid) else evolve(item, action=HIDDEN)
 
 
