@@ -77,6 +77,7 @@ HEADER: Pairs = [
 ]
 STAFF: Pairs = [("actor", "office"), ("as", "community_staff")]
 LEADER: Pairs = [("actor", "zhang"), ("as", "grid_leader")]
+RESIDENT: Pairs = [("actor", "res"), ("as", "resident")]
 
 
 def entry(do: str, minute: int, who: Pairs, *more: tuple[str, Any]) -> Pairs:
@@ -102,7 +103,7 @@ def setup() -> list[Pairs]:
 
 def follow_ups(text: st.SearchStrategy[str]) -> st.SearchStrategy[list[Pairs]]:
     """Entries that replay after the setup, in the order drawn (some orders are refused)."""
-    fire = ("incident", "fire")
+    fire, storm = ("incident", "fire"), ("emergency", "storm")
     steps = st.sampled_from([
         lambda t, m: entry("acknowledge", m, STAFF, fire),
         lambda t, m: entry("dispatch", m, STAFF, fire, ("responder_ids", ["li"]), ("task", t)),
@@ -123,12 +124,48 @@ def follow_ups(text: st.SearchStrategy[str]) -> st.SearchStrategy[list[Pairs]]:
                            ("participants", 31), ("reason", t)),
         lambda t, m: entry("add_grid", m, STAFF, ("grid_id", t), ("name", t)),
         lambda t, m: entry("enrol", m, STAFF, ("person_id", t), ("name", t), ("phone", "1")),
-        lambda t, m: entry("place", m, [("actor", "res"), ("as", "resident")],
+        # The live response: the watch, an emergency and its call-up, a recovery link.
+        lambda t, m: entry("tick", m, STAFF),
+        lambda t, m: entry("assign_role", m, STAFF, ("person_id", "li"),
+                           ("role", "squad_member")),
+        lambda t, m: entry("place", m, RESIDENT, ("order", "repair"), ("household_id", "hh"),
+                           ("area_id", "30/1"), ("category", "home"), ("item", "repair"),
+                           ("details", t)),
+        lambda t, m: entry("declare", m, STAFF, storm, ("kind", "storm"), ("reason", t)),
+        lambda t, m: entry("call_up", m, STAFF, storm, ("teams", ["squad_member"])),
+        lambda t, m: entry("acknowledge", m, STAFF, storm, ("person_id", "li")),
+        lambda t, m: entry("arrive", m, STAFF, storm, ("person_id", "li"), ("post", t)),
+        lambda t, m: entry("end", m, STAFF, storm, ("reason", t)),
+        lambda t, m: entry("link_recovery", m, STAFF, fire, ("order", "repair"),
+                           ("purpose", t)),
+        lambda t, m: entry("place", m, RESIDENT,
                            ("order", f"meal-{m}"), ("household_id", "hh"), ("area_id", "30/1"),
                            ("category", "meals"), ("item", "meal_delivery"), ("details", t)),
     ])
-    return st.lists(st.tuples(steps, text), max_size=6).map(
+    drawn_steps = st.lists(st.tuples(steps, text), max_size=6).map(
         lambda drawn: [make(t, 20 + i) for i, (make, t) in enumerate(drawn)])
+    # The live response in the order that replays, cut short anywhere: drawn one step at
+    # a time, a call-up or an arrival would seldom find its emergency and its squad.
+    live: list[Callable[[str, int], Pairs]] = [
+        lambda t, m: entry("assign_role", m, STAFF, ("person_id", "li"),
+                           ("role", "squad_member")),
+        lambda t, m: entry("place", m, RESIDENT, ("order", "repair"), ("household_id", "hh"),
+                           ("area_id", "30/1"), ("category", "home"), ("item", "repair"),
+                           ("details", t)),
+        lambda t, m: entry("declare", m, STAFF, storm, ("kind", "storm"), ("reason", t)),
+        lambda t, m: entry("call_up", m, STAFF, storm, ("teams", ["squad_member"])),
+        lambda t, m: entry("acknowledge", m, STAFF, storm, ("person_id", "li")),
+        lambda t, m: entry("arrive", m, STAFF, storm, ("person_id", "li"), ("post", t)),
+        lambda t, m: entry("link_recovery", m, STAFF, fire, ("order", "repair"),
+                           ("purpose", t)),
+        lambda t, m: entry("end", m, STAFF, storm, ("reason", t)),
+        lambda t, m: entry("tick", m, STAFF),
+    ]
+    in_order = st.tuples(st.integers(1, len(live)), st.lists(text, min_size=len(live),
+                                                             max_size=len(live))).map(
+        lambda drawn: [make(t, 20 + i) for i, (make, t)
+                       in enumerate(zip(live[:drawn[0]], drawn[1], strict=False))])
+    return st.one_of(drawn_steps, in_order)
 
 
 TEXT = st.text(st.characters(exclude_categories=()), max_size=12)
