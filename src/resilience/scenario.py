@@ -234,8 +234,9 @@ def _perform(engine: Engine, scenario: Scenario, community: UUID, action: Action
     # order, improvement item or emergency that another file reported, placed, planned
     # or declared.
     assert action.key is not None
-    service: Any
-    service, creators, id_for, id_argument, verb = {
+    # Each keyed target: its service, its creating commands, how its id derives from the
+    # community and a key, the id's argument, and the verb for a key no file created.
+    targets: dict[str, tuple[Any, set[str], Callable[[UUID, str], UUID], str, str]] = {
         "incident": (engine.incidents, {"report", "detect"}, incident_id_for, "incident_id",
                      "reported"),
         "order": (engine.orders, {"place"}, order_id_for, "order_id", "placed"),
@@ -243,7 +244,8 @@ def _perform(engine: Engine, scenario: Scenario, community: UUID, action: Action
                         "item_id", "planned"),
         "emergency": (engine.emergencies, {"declare"}, emergency_id_for, "emergency_id",
                       "declared"),
-    }[action.target]
+    }
+    service, creators, id_for, id_argument, verb = targets[action.target]
     aggregate = ids[action.target].get(action.key)
     if aggregate is None:
         aggregate = ids[action.target][action.key] = id_for(community, action.key)
@@ -258,10 +260,9 @@ def _perform(engine: Engine, scenario: Scenario, community: UUID, action: Action
         arguments = {"review": incident_review_key(incident), **arguments}
     if action.linked is not None:  # a link_recovery naming the order or item it links
         kind, key = action.linked
-        get, linked_for, done = ((engine.orders.get, order_id_for, "placed") if kind == "order"
-                                 else (engine.improvements.get, improvement_id_for, "planned"))
+        linked_service, _, linked_for, _, done = targets[kind]
         linked = ids[kind].setdefault(key, linked_for(community, key))
-        _known(get, linked, kind, key, done)
+        _known(linked_service.get, linked, kind, key, done)
         supplied["linked_id"] = linked
     if action.do in creators:
         supplied[id_argument] = aggregate
