@@ -415,9 +415,10 @@ def recorded(engine: Engine) -> int:
 
 
 def refused(engine: Engine, error: type[ResilienceError], command: Callable[[], object],
-            match: str | None = None) -> None:
-    """``command`` raises ``error`` and records nothing."""
+            match: str | None = None) -> str:
+    """``command`` raises ``error`` and records nothing; the error's message."""
     before = recorded(engine)
-    with pytest.raises(error, match=match):
+    with pytest.raises(error, match=match) as raised:
         command()
     assert recorded(engine) == before
+    return str(raised.value)

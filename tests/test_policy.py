@@ -13,6 +13,7 @@ from uuid import UUID
 import pytest
 from attrs import evolve
 
+import stateful_support
 from resilience import (
     Actor,
     CareCard,
@@ -106,12 +107,8 @@ def fire(engine: Engine, donghu: UUID) -> UUID:
 
 def refused(engine: Engine, command: Callable[[], object], match: str | None = None) -> str:
     """Assert the command raises PermissionDeniedError and records nothing at all; return
-    the refusal's message."""
-    before = engine.app.recorder.max_notification_id()
-    with pytest.raises(PermissionDeniedError, match=match) as raised:
-        command()
-    assert engine.app.recorder.max_notification_id() == before
-    return str(raised.value)
+    the refusal's message (stateful_support's refused, for a refusal)."""
+    return stateful_support.refused(engine, PermissionDeniedError, command, match)
 
 
 # The policy as data -----------------------------------------------------------------------
