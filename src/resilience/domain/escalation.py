@@ -44,7 +44,7 @@ from typing import Any, Literal, cast
 
 from attrs import field, frozen
 
-from resilience.domain.base import FactAggregate, FactTime, happening_order
+from resilience.domain.base import FactAggregate
 from resilience.domain.escalated import MAX_LEVEL
 from resilience.domain.escalation_json import DeadlineFields, policy_fields, read_json
 from resilience.domain.incident import Incident
@@ -238,7 +238,7 @@ class Deadline:
         """Does the deadline apply to ``case``, as it was classified at ``at``?"""
         if isinstance(case, ServiceOrder):
             return not self.categories or case.category in self.categories
-        incident_type, severity = _classification_at(case, at)
+        incident_type, severity = case.classification_at(at)
         return ((not self.types or incident_type in self.types)
                 and (not self.severities or severity in self.severities))
 
@@ -381,13 +381,3 @@ def _deadline(fields: DeadlineFields) -> Deadline:
                     within=fields.within, from_expected=fields.from_expected, levels=levels,
                     types=fields.types, severities=fields.severities,
                     categories=fields.categories)
-
-
-
-def _classification_at(incident: Incident, at: datetime) -> tuple[IncidentType, Severity]:
-    """The type and severity an incident had at ``at``: its last classification by then
-    (its detection's, if none happened by then)."""
-    before = [v for v in incident.classifications if incident.occurred[v] <= at] or [1]
-    latest = max(before, key=lambda v: happening_order(FactTime(incident.occurred[v], v)))
-    return incident.classifications[latest]
-

@@ -703,6 +703,18 @@ class Incident(FactAggregate):
             return None
         return self.commanders[self._last_to_happen(self.commanders)]
 
+    def commander_at(self, at: datetime) -> str | None:
+        """Who commanded the incident at ``at``: named by the last assignment dated at or
+        before it (in the order things happened), or None."""
+        named = [v for v in self.commanders if self.occurred[v] <= at]
+        return self.commanders[self._last_to_happen(named)] if named else None
+
+    def classification_at(self, at: datetime) -> tuple[IncidentType, Severity]:
+        """The type and severity the incident had at ``at``: its last classification by
+        then (its detection's, if none happened by then)."""
+        before = [v for v in self.classifications if self.occurred[v] <= at] or [1]
+        return self.classifications[self._last_to_happen(before)]
+
     def on_scene(self) -> list[str]:
         """Responders recorded on scene in the current cycle."""
         return [r for r, c in self.responders.items() if c.on_scene is not None]

@@ -320,7 +320,7 @@ class Incidents(FactService[Incident]):
     def _target(self, aggregate: Incident, ctx: Context, subject: object,
                 area: object) -> Target:
         at = ctx.occurred_at
-        commander = _commander_at(aggregate, at)
+        commander = aggregate.commander_at(at)
         dispatched = {responder for version, responder in aggregate.chain_facts.items()
                       if issubclass(aggregate.fact_types[version], Incident.ResponderDispatched)
                       and aggregate.occurred[version] <= at}
@@ -388,12 +388,3 @@ def _on_roster(org: Community, person_id: object) -> None:
         raise PermissionDeniedError(
             f"{person_id} is not on {org.name}'s roster (enrolled and not erased), and only "
             "a person on it may command an incident: enrol them first")
-
-
-def _commander_at(incident: Incident, at: datetime) -> str | None:
-    """Who commanded the incident at ``at``: named by the last assignment dated at or before
-    it (in the order things happened), or None."""
-    named = [v for v in incident.commanders if incident.occurred[v] <= at]
-    if not named:
-        return None
-    return incident.commanders[max(named, key=lambda v: (incident.occurred[v], v))]
