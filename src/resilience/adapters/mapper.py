@@ -39,6 +39,8 @@ from resilience.errors import (
 )
 
 if TYPE_CHECKING:
+    from eventsourcing.application import Application
+
     from resilience.adapters.keyring import KeyRing
 
 _IDENTITY = ("originator_id", "originator_version")
@@ -193,6 +195,13 @@ class ConverterMapper(Mapper[UUID]):
                 why = ("it looks encrypted or compressed: give CIPHER_TOPIC and CIPHER_KEY, "
                        "or COMPRESSOR_TOPIC")
             raise EventUnopened(f"cannot open {_where(stored_event)}: {why}") from exc
+
+
+def key_ring(app: "Application[Any]") -> "KeyRing | None":
+    """The application's key ring: its ConverterMapper's ``keys`` (None: the store is not
+    protected, or the mapper is another)."""
+    mapper = app.mapper
+    return mapper.keys if isinstance(mapper, ConverterMapper) else None
 
 
 def _parent(state: Any, path: str) -> tuple[Any, Any]:

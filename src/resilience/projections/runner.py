@@ -35,7 +35,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Notification
 
 from resilience.adapters.background import Background
-from resilience.adapters.mapper import ConverterMapper
+from resilience.adapters.mapper import key_ring
 from resilience.adapters.store import describe
 from resilience.adapters.viewstore import (
     Mark,
@@ -157,8 +157,7 @@ class Views:
                  rebuild_page_size: int = 50_000, cache_size: int = 5_000,
                  projections: Sequence[Projection] = PROJECTIONS) -> None:
         self.app = app
-        mapper = app.mapper
-        self.keys = mapper.keys if isinstance(mapper, ConverterMapper) else None
+        self.keys = key_ring(app)
         """The store's key ring when it is protected (the documents are then sealed)."""
         sealed = SEALED if self.keys is not None else ""
         self.tracking_prefix = f"{app.name}/views/"

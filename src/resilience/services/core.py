@@ -26,7 +26,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment
 
-from resilience.adapters.mapper import ConverterMapper
+from resilience.adapters.mapper import key_ring
 from resilience.adapters.store import (
     TIMEOUT_SETTING,
     configure_factory,
@@ -342,8 +342,7 @@ class Store:
         """Forget every cached aggregate once a person was erased since the last look (by
         this engine, another engine on the store, another process: the key ring counts
         the tombstones), so no cached aggregate hands out an erased person's plaintext."""
-        mapper = self.app.mapper
-        keys = mapper.keys if isinstance(mapper, ConverterMapper) else None
+        keys = key_ring(self.app)
         if keys is None:
             return
         keys.fresh()  # looks at the key table at most every FRESH_FOR seconds

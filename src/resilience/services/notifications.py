@@ -47,7 +47,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
 from resilience.adapters.background import Background
-from resilience.adapters.mapper import ConverterMapper
+from resilience.adapters.mapper import key_ring
 from resilience.adapters.store import describe
 from resilience.adapters.subscriptions import (
     Claim,
@@ -91,8 +91,7 @@ class Notifications(NoticeReader):
     def __init__(self, app: Application[Any], clock: Clock) -> None:
         super().__init__(app)
         self.clock = clock
-        mapper = app.mapper
-        self.keys = mapper.keys if isinstance(mapper, ConverterMapper) else None
+        self.keys = key_ring(app)
         self._store: SubscriptionStore | None = None
 
     @property

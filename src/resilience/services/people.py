@@ -36,7 +36,7 @@ from attrs import define, field
 
 from resilience.adapters.converter import converter
 from resilience.adapters.keystore import person_subject
-from resilience.adapters.mapper import ConverterMapper, Decoded
+from resilience.adapters.mapper import ConverterMapper, Decoded, key_ring
 from resilience.domain.base import Context, FactAggregate, masked, personal_values
 from resilience.domain.organisation import Community
 from resilience.domain.policy import Target
@@ -162,8 +162,7 @@ class People(AggregateService[Community]):
         return _about(aggregate, subject if isinstance(subject, str) else None, ERASE)
 
     def _keys(self) -> Any:
-        mapper = self._store.app.mapper
-        keys = mapper.keys if isinstance(mapper, ConverterMapper) else None
+        keys = key_ring(self._store.app)
         if keys is None:
             raise ConfigurationError(
                 "erasure needs a protected store (the CIPHER_TOPIC and CIPHER_KEY settings): "
