@@ -194,7 +194,7 @@ def case_at(key: str, doc: Mapping[str, Any], *, as_of: datetime | None = None,
     parse = datetime.fromisoformat
     entries: Sequence[Sequence[Any]] = doc["facts"]
     recorded = [parse(entry[2]) for entry in entries]
-    known = known_at_cut(doc, known_at)
+    known = known_at_cut(doc, known_at, recorded)
     if as_closed:
         known = _as_closed(subject, [entry[0] for entry in entries], known)
     times, originally = times_at_cut(doc, known, corrected=corrected)
@@ -214,11 +214,17 @@ def case_at(key: str, doc: Mapping[str, Any], *, as_of: datetime | None = None,
     return _case(key, subject, doc, facts, corrections, {c.version: c for c in every})
 
 
-def known_at_cut(doc: Mapping[str, Any], known_at: datetime | None) -> list[bool]:
+def known_at_cut(doc: Mapping[str, Any], known_at: datetime | None,
+                 recorded: Sequence[datetime] | None = None) -> list[bool]:
     """For each fact of a ``cases`` document, in version order: was it recorded at or
-    before ``known_at`` (every one without it)?"""
-    return [known_at is None or datetime.fromisoformat(entry[2]) <= known_at
-            for entry in doc["facts"]]
+    before ``known_at`` (every one without it)? ``recorded``: each fact's recorded time,
+    where the caller has parsed them already (``case_at``)."""
+    facts = doc["facts"]
+    if known_at is None:
+        return [True] * len(facts)
+    if recorded is None:
+        recorded = [datetime.fromisoformat(entry[2]) for entry in facts]
+    return [at <= known_at for at in recorded]
 
 
 def times_at_cut(doc: Mapping[str, Any], known: Sequence[bool], *, corrected: bool = True
