@@ -434,7 +434,7 @@ class Community(FactAggregate):
         if area_id is None:
             return sum(self.areas[b].households for b in buildings)
         self.area(area_id)
-        return sum(self.areas[b].households for b in buildings if self._within(b, area_id))
+        return sum(self.areas[b].households for b in buildings if self.within(b, area_id))
 
     def open_term(self, person_id: str, role: Role, scope: str | None) -> RoleTerm | None:
         for term in reversed(self.terms):
@@ -720,7 +720,8 @@ class Community(FactAggregate):
             wanted = " or ".join(sorted(k.value for k in kinds))
             raise InvalidInputError(f"{area_id} is a {area.kind.value}, not a {wanted}")
 
-    def _within(self, area_id: str, ancestor: str) -> bool:
+    def within(self, area_id: str, ancestor: str) -> bool:
+        """Is the area ``area_id`` (one of the community's) ``ancestor`` or below it?"""
         current: str | None = area_id
         while current is not None:
             if current == ancestor:

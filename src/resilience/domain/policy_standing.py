@@ -59,11 +59,4 @@ def covers(community: Community | None, held: str | None, area: object) -> bool:
         return True
     if community is None:
         return False
-    current = area
-    for _ in range(len(community.areas) + 1):  # areas form a tree; bounded all the same
-        if type(current) is not str or current not in community.areas:
-            return False
-        if current == held:
-            return True
-        current = community.areas[current].parent
-    return False
+    return type(area) is str and area in community.areas and community.within(area, held)
