@@ -39,18 +39,26 @@ def applies(rule: Rule, community: Community | None, actor: Actor,
     if rule.scope is Scope.COMMUNITY and rule.within is None:
         return True  # anywhere, any time: the target need not be worked out
     about = target()
-    match rule.scope:
-        case Scope.AREA:
-            ok = any(covers(community, held, about.area) for held in areas)
-        case Scope.OWN:
-            ok = about.subject is not None and about.subject == actor.person_id
-        case Scope.ASSIGNED:
-            ok = actor.person_id in about.assigned
-        case _:
-            ok = True
+    ok = scope_holds(rule, community, actor, areas, about)
     if not ok or rule.within is None or about.corrected_recorded_at is None:
         return ok
     return now - about.corrected_recorded_at <= rule.within
+
+
+def scope_holds(rule: Rule, community: Community | None, actor: Actor,
+                areas: tuple[str | None, ...], about: Target) -> bool:
+    """Does ``rule``'s scope hold for ``actor`` (who stands in its role, for ``areas``) on
+    ``about``, its correction window aside: the area within one held, the actor's own
+    subject, or one they are assigned to (a community-wide scope always holds)?"""
+    match rule.scope:
+        case Scope.AREA:
+            return any(covers(community, held, about.area) for held in areas)
+        case Scope.OWN:
+            return about.subject is not None and about.subject == actor.person_id
+        case Scope.ASSIGNED:
+            return actor.person_id in about.assigned
+        case _:
+            return True
 
 
 def covers(community: Community | None, held: str | None, area: object) -> bool:

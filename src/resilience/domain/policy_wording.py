@@ -10,7 +10,7 @@ command's rules by what they need, so that the reason reads as one sentence.
 from datetime import datetime, timedelta
 
 from resilience.domain.organisation import Community
-from resilience.domain.policy_standing import covers
+from resilience.domain.policy_standing import scope_holds
 from resilience.domain.policy_terms import Rule, Scope, Target
 from resilience.domain.validation import shown
 from resilience.domain.values import Actor, AreaKind, Role
@@ -33,21 +33,22 @@ def why_refused(community: Community | None, actor: Actor, held: bool,
         return f"{who}, as {role}, may not do this"
     missed = []
     for rule in rules:
+        if scope_holds(rule, community, actor, areas, target):
+            # the scope holds: the correction's window does not
+            assert rule.within is not None
+            assert target.corrected_recorded_at is not None
+            age = now - target.corrected_recorded_at
+            return (f"{who}, as {role}, may correct a fact up to "
+                    f"{duration(rule.within)} after it was recorded; fact "
+                    f"{target.corrected} was recorded {duration(age)} before")
         match rule.scope:
-            case Scope.AREA if not any(covers(community, a, target.area) for a in areas):
+            case Scope.AREA:
                 missed.append(f"{role} of {where(community, target.area, actor.role)}")
-            case Scope.OWN if target.subject != actor.person_id:
+            case Scope.OWN:
                 missed.append(f"{target.subject_is}"
                               + (f" ({target.subject})" if target.subject else ""))
-            case Scope.ASSIGNED if actor.person_id not in target.assigned:
+            case Scope.ASSIGNED:
                 missed.append(target.assigned_is)
-            case _:  # the scope holds: the correction's window does not
-                assert rule.within is not None
-                assert target.corrected_recorded_at is not None
-                age = now - target.corrected_recorded_at
-                return (f"{who}, as {role}, may correct a fact up to "
-                        f"{duration(rule.within)} after it was recorded; fact "
-                        f"{target.corrected} was recorded {duration(age)} before")
     return f"{who} is not " + " nor ".join(dict.fromkeys(missed))
 
 
