@@ -40,7 +40,7 @@ from uuid import UUID
 
 from eventsourcing.sqlite import SQLiteDatastore
 
-from resilience.adapters.setup import sqlite_write
+from resilience.adapters.setup import lock_set_up, sqlite_write
 
 TABLE = "resilience_keys"
 VERIFIER = "verifier"
@@ -234,7 +234,6 @@ class PostgresKeys:
         from psycopg.sql import SQL, Identifier
 
         self.datastore = datastore
-        self._qualified = f"{datastore.schema}.{TABLE}"
         table = SQL("{0}.{1}").format(Identifier(datastore.schema), Identifier(TABLE))
         self._create = [
             SQL("CREATE TABLE IF NOT EXISTS {0} (key_id text PRIMARY KEY, "
@@ -264,10 +263,9 @@ class PostgresKeys:
         if self.exists():
             return
         with self.datastore.transaction(commit=True) as c:
-            # The lock resilience.adapters.setup takes for any set-up in this schema:
-            # concurrent CREATE ... IF NOT EXISTS can still clash in PostgreSQL's catalogue.
-            c.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                      (f"resilience set-up {self.datastore.schema}",))
+            # The lock for any set-up in this schema: concurrent CREATE ... IF NOT EXISTS
+            # can still clash in PostgreSQL's catalogue.
+            lock_set_up(c, self.datastore.schema)
             for statement in self._create:
                 c.execute(statement)
 

@@ -260,6 +260,14 @@ def _pg_ready(recorder: Any, curs: Any) -> bool:
     return True
 
 
+def lock_set_up(cursor: Any, schema: str) -> None:
+    """Take the lock that serialises set-up in a PostgreSQL ``schema`` (every set-up there:
+    the recorders', the view stores', the key table's), held until the cursor's
+    transaction ends."""
+    cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                   (f"resilience set-up {schema}",))
+
+
 def postgres_set_up(recorder: Any) -> None:
     """Create a PostgreSQL recorder's tables, types and functions unless they are there
     as it would create them, one process at a time per schema."""
@@ -272,8 +280,7 @@ def postgres_set_up(recorder: Any) -> None:
     if not ready:
         with datastore.transaction(commit=True) as curs:
             # Held until this transaction ends: the next opener then finds it all done.
-            curs.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                         (f"resilience set-up {datastore.schema}",))
+            lock_set_up(curs, datastore.schema)
             if not _pg_ready(recorder, curs):
                 for statement in recorder.sql_create_statements:
                     if "CREATE TYPE" in statement.as_string():

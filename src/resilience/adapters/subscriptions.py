@@ -154,8 +154,7 @@ class SQLiteSubscriptionStore(SQLiteTrackingRecorder):
         sqlite_set_up(self)  # safe when many processes open the store at once
 
     def position(self, name: str) -> int:
-        with self.datastore.transaction(commit=False) as c:
-            return self._max_tracking_id(name, c) or 0
+        return self.max_tracking_id(name) or 0
 
     # Written holding SQLite's write lock from BEGIN (sqlite_write), as the views are.
 
