@@ -811,31 +811,17 @@ def test_a_dead_letter_whose_position_holds_another_notice_is_not_redelivered(
 def test_stopping_a_deliverer_cuts_a_webhook_s_pause_short(memory_engine: Engine) -> None:
     """A deliverer stopped while its webhook pauses between attempts (backoff 30 s) stops
     at once: the notice is neither taken nor a dead letter."""
-    import http.server
-
     from resilience import Webhook
+    from test_webhooks import Receiver  # here: test_webhooks imports this module
 
-    tried = threading.Event()
-
-    class Failing(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
-            tried.set()
-            self.send_response(500)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Failing)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = Receiver()
+    webhook = Webhook(server.url, "s", backoff=30)
+    server.statuses += [500] * webhook.attempts  # each of its attempts fails
     try:
         record_incidents(memory_engine, donghu(memory_engine), 1)
-        url = f"http://127.0.0.1:{server.server_address[1]}/"
-        subscription = memory_engine.subscribe("app", Webhook(url, "s", backoff=30))
+        subscription = memory_engine.subscribe("app", webhook)
         deliverer = subscription.follow(0.01)
-        assert tried.wait(30)
+        assert server.posted.wait(30)
         started = time.monotonic()
         deliverer.stop()
         assert time.monotonic() - started < 5
@@ -843,5 +829,4 @@ def test_stopping_a_deliverer_cuts_a_webhook_s_pause_short(memory_engine: Engine
         assert subscription.dead_letters() == []
         assert deliverer.error is None or deliverer.failures == 0
     finally:
-        server.shutdown()
-        server.server_close()
+        server.stop()

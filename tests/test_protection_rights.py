@@ -12,7 +12,6 @@ import json
 import sqlite3
 from base64 import b64encode
 from collections.abc import Iterator
-from os import urandom
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -36,16 +35,12 @@ from resilience.errors import (
     TamperedStoreError,
     UnreadableEventError,
 )
+from test_protection import cipher
 
 from conftest import OFFICE, T0
 
-AES = "eventsourcing.cryptography:AESCipher"
 MALLORY = Actor("mallory", Role.COMMUNITY_STAFF)
 SECRETS = ("Zhang Chuanlian", "13800000003")
-
-
-def cipher() -> dict[str, str]:
-    return {"CIPHER_TOPIC": AES, "CIPHER_KEY": b64encode(urandom(32)).decode()}
 
 
 class Store:

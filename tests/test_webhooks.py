@@ -32,13 +32,15 @@ SECRET = "s3cret"
 
 class Receiver:
     """An HTTP server on 127.0.0.1 in a thread of its own, keeping every request it got
-    and answering each with the next status of ``statuses`` (then 200). ``stop()`` closes
-    its port (connections are refused); ``start()`` opens the same port again."""
+    and answering each with the next status of ``statuses`` (then 200); ``posted`` is set
+    once a request came. ``stop()`` closes its port (connections are refused); ``start()``
+    opens the same port again."""
 
     def __init__(self, *statuses: int, headers: dict[str, str] | None = None) -> None:
         self.statuses = list(statuses)
         self.headers = headers or {}
         self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.posted = threading.Event()
         self.port = 0
         self.server: http.server.ThreadingHTTPServer | None = None
         self.start()
@@ -54,6 +56,7 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.requests.append((dict(self.headers), body))
+                receiver.posted.set()
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
                 for name, value in receiver.headers.items():
