@@ -210,12 +210,13 @@ class Policy:
         """Allowed when it happened (``at``) and, if that is another moment, when it is
         recorded (``now``): a fact back-dated into a term since ended, or dated into one
         not yet begun, is refused, as is one recorded by someone relieved since."""
+        # Each target is worked out at most once, and only if a rule needs it.
         then = self._decide_at(community, actor, command, at, now,
-                               _once(functools.partial(target, at)), recorded=False)
+                               functools.cache(functools.partial(target, at)), recorded=False)
         if not then.allowed or now == at:
             return then
         later = self._decide_at(community, actor, command, now, now,
-                                _once(functools.partial(target, now)), recorded=True)
+                                functools.cache(functools.partial(target, now)), recorded=True)
         if not later.allowed:
             return later
         return Decision(True, overridden=then.overridden or later.overridden)
@@ -302,17 +303,6 @@ class Policy:
         """A policy from ``to_dict``'s form; InvalidInputError naming what is wrong."""
         rules, not_overridable, readers = policy_parts(data)
         return cls(rules, not_overridable, readers)
-
-
-def _once(make: Callable[[], Target]) -> Callable[[], Target]:
-    """``make``, called at most once (a target is worked out only if a rule needs it)."""
-    made: list[Target] = []
-
-    def target() -> Target:
-        if not made:
-            made.append(make())
-        return made[0]
-    return target
 
 
 DEFAULT_POLICY = Policy(DEFAULT_RULES, not_overridable=DEFAULT_NOT_OVERRIDABLE,

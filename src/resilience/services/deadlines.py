@@ -25,6 +25,7 @@ checked against the policy (the engine's clock is trusted), and no public comman
 records them.
 """
 
+import functools
 import logging
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -126,22 +127,6 @@ class OverdueOrder:
     levels: int
 
 
-class _Asked:
-    """``in_emergency`` asked once per (community, area, moment) for one tick or query:
-    the emergencies don't change under it, and every case of an area that began at one
-    moment shares the answer."""
-
-    def __init__(self, in_emergency: InEmergency) -> None:
-        self._ask = in_emergency
-        self._answers: dict[tuple[UUID, str | None, datetime], bool] = {}
-
-    def __call__(self, community_id: UUID, area_id: str | None, at: datetime) -> bool:
-        key = (community_id, area_id, at)
-        if key not in self._answers:
-            self._answers[key] = self._ask(community_id, area_id, at)
-        return self._answers[key]
-
-
 class Watch:
     """``engine.tick``, ``engine.overdue`` and ``engine.deadlines`` (see the module
     docstring), held as ``engine.watch``; ``escalation`` is the escalation policy it
@@ -175,7 +160,10 @@ class Watch:
         raised: list[Raised] = []
         skipped: list[UUID] = []
         if self.escalation is not None:
-            asked = _Asked(self.in_emergency)
+            # in_emergency asked once per (community, area, moment) for the tick: the
+            # emergencies don't change under it, and every case of an area that began at
+            # one moment shares the answer.
+            asked = functools.cache(self.in_emergency)
             for cls, case_id in candidates:
                 try:
                     self._tick_case(cls, case_id, at, community, asked, raised)
@@ -276,7 +264,7 @@ class Watch:
         moment = self._store.clock() if at is None else check_moment(at, "at", query=True)
         self._community(community)
         found = []
-        asked = _Asked(self.in_emergency)
+        asked = functools.cache(self.in_emergency)  # once per community, area and moment
         for cls, case_id in self._open(community, subjects=("order",)):
             with self._store.locked():
                 order = self._store.current(cls, case_id)
