@@ -31,7 +31,6 @@ import sys
 import tempfile
 import time
 import tracemalloc
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import timedelta
@@ -44,6 +43,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from commands import OFFICE, SQUAD, T0, _plan
+from live import pg_schema
 
 from resilience import Engine, Location, ManualClock, UnitSpec
 from resilience.adapters.chain_recorders import SQLiteEventRecorder
@@ -108,16 +108,8 @@ def fresh_store(kind: str) -> Iterator[str]:
         with tempfile.TemporaryDirectory() as folder:
             yield f"sqlite:///{Path(folder) / 'events.db'}"
         return
-    import psycopg
-
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield f"{PG}?schema={schema}"
-    finally:
-        with psycopg.connect(PG, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    with pg_schema(PG) as url:
+        yield url
 
 
 class Workload:

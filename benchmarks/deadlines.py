@@ -18,14 +18,16 @@ the open cases.
 """
 
 import argparse
-import statistics
+import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from replay import median_seconds
 
 from resilience import Actor, Engine, Location, ManualClock, Role
 
@@ -60,15 +62,6 @@ def record(engine: Engine, clock: ManualClock, closed: int, open_: int) -> list[
     return ids
 
 
-def median(run: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
 def measure(directory: Path, closed: int, open_: int, repeat: int,
             read_all: bool) -> tuple[float, float | None, float]:
     clock = ManualClock(T0)
@@ -82,13 +75,13 @@ def measure(directory: Path, closed: int, open_: int, repeat: int,
         first = engine.tick()
         assert first.examined == open_, first.examined
         assert len(first.raised) == 5 * open_, len(first.raised)
-        ours = median(lambda: engine.tick(), repeat)
+        ours = median_seconds(lambda: engine.tick(), repeat)
 
         def every() -> None:
             for incident in ids:
                 engine.incidents.get(incident)
 
-        plain = median(every, max(1, repeat // 5)) if read_all else None
+        plain = median_seconds(every, max(1, repeat // 5)) if read_all else None
     return ours, plain, recorded
 
 

@@ -29,9 +29,10 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from resilience import Actor, Engine, Location, ManualClock, Notice, Role, UnitSpec
@@ -90,22 +91,33 @@ def p90(values: list[float]) -> float:
 
 
 @contextmanager
-def pg_schema(url: str) -> Iterator[str | None]:
-    try:
-        import psycopg
+def pg_schema(url: str, prefix: str = "bench", **connect: Any) -> Iterator[str]:
+    """``url`` on a fresh PostgreSQL schema (``prefix`` and a random tail), dropped with
+    all it holds afterwards; ``connect``: psycopg.connect's options. The benchmarks' one
+    (chain, protection and rebuild import it)."""
+    import psycopg
 
-        with psycopg.connect(url, connect_timeout=3, autocommit=True) as conn:
-            schema = f"bench_{uuid.uuid4().hex[:12]}"
-            conn.execute(f"CREATE SCHEMA {schema}")
-    except Exception as exc:
-        print(f"PostgreSQL skipped: {exc}")
-        yield None
-        return
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True, **connect) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
     try:
         yield f"{url}?schema={schema}"
     finally:
-        with psycopg.connect(url, connect_timeout=3, autocommit=True) as conn:
+        with psycopg.connect(url, autocommit=True, **connect) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@contextmanager
+def pg_schema_or_none(url: str) -> Iterator[str | None]:
+    """pg_schema's URL, or None (said) when PostgreSQL does not answer within 3 s."""
+    with ExitStack() as stack:
+        try:
+            schema_url = stack.enter_context(pg_schema(url, connect_timeout=3))
+        except Exception as exc:
+            print(f"PostgreSQL skipped: {exc}")
+            yield None
+            return
+        yield schema_url
 
 
 def main() -> None:
@@ -121,7 +133,7 @@ def main() -> None:
         runs.append(("SQLite, polling", lambda: measure(db, args.facts, args.interval, True)))
         for name, listening in (("PostgreSQL, LISTEN", True), ("PostgreSQL, polling", False)):
             def on_postgres(listening: bool = listening) -> list[float] | None:
-                with pg_schema(args.pg) as url:
+                with pg_schema_or_none(args.pg) as url:
                     return None if url is None else measure(url, args.facts, args.interval,
                                                             listening)
             runs.append((name, on_postgres))

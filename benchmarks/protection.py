@@ -34,16 +34,19 @@ Machines here are noisy: read ratios, not absolute rates.
 import argparse
 import gc
 import statistics
+import sys
 import tempfile
 import time
-import uuid
 from base64 import b64encode
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
 from os import urandom
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from live import pg_schema
 
 from resilience import Actor, Engine, Location, ManualClock, Provider, Role, UnitSpec
 
@@ -126,18 +129,9 @@ class Workload:
 def stores(kind: str) -> Iterator[dict[str, str]]:
     """A fresh store URL per mode, removed afterwards."""
     if kind == "postgres":
-        import psycopg
-
-        schemas = {mode: f"bench_protection_{mode}_{uuid.uuid4().hex[:8]}" for mode in MODES}
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            for schema in schemas.values():
-                conn.execute(f"CREATE SCHEMA {schema}")
-        try:
-            yield {mode: f"{PG_URL}?schema={schema}" for mode, schema in schemas.items()}
-        finally:
-            with psycopg.connect(PG_URL, autocommit=True) as conn:
-                for schema in schemas.values():
-                    conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        with ExitStack() as schemas:
+            yield {mode: schemas.enter_context(pg_schema(PG_URL, f"bench_protection_{mode}"))
+                   for mode in MODES}
     else:
         with tempfile.TemporaryDirectory() as folder:
             yield {mode: f"sqlite:///{Path(folder) / f'{mode}.db'}" for mode in MODES}

@@ -53,7 +53,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -62,6 +61,9 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from live import pg_schema
 
 from resilience import (
     Actor,
@@ -462,16 +464,8 @@ def one_per_event(engine: Engine, start: int, count: int) -> tuple[int, float]:
 def store_url(store: str, db: str | None) -> Iterator[tuple[str, bool]]:
     """(URL, whether it already holds events) for a fresh store, removed afterwards."""
     if store == "postgres":
-        import psycopg
-
-        schema = f"bench_rebuild_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f"CREATE SCHEMA {schema}")
-        try:
-            yield f"{PG_URL}?schema={schema}", False
-        finally:
-            with psycopg.connect(PG_URL, autocommit=True) as conn:
-                conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        with pg_schema(PG_URL, "bench_rebuild") as url:
+            yield url, False
     elif db is not None:
         path = Path(db).resolve()
         yield f"sqlite:///{path}", path.exists() and path.stat().st_size > 0
