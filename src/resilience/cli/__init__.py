@@ -337,26 +337,6 @@ def format_situation(now: CommunitySituation, people: dict[str, str],
     return "\n".join(lines)
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 def _rates(args: argparse.Namespace) -> tuple[RateDefinition, ...]:
     """The built-in rates, with the response limit (minutes) and the lowest satisfied score
     the options give, each described by its rule as it now is."""
@@ -526,8 +506,6 @@ def _add_rate_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--satisfied-from", type=int, default=4, choices=range(1, 6),
                         metavar="{1-5}",
                         help="lowest score counted as satisfied (default 4)")
-
-
 
 
 def build_parser() -> argparse.ArgumentParser:
