@@ -368,6 +368,19 @@ def test_dead_letters_show_in_the_command_line_and_are_redelivered_from_it(
     assert "no dead letters" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(("args", "message"), [
+    ([], "redeliver needs --webhook URL and --secret-env VAR"),
+    (["--name", "app"], "--name goes with --webhook"),
+    (["--secret-env", "HOME"], "--secret-env goes with --webhook"),
+])
+def test_redeliver_without_a_webhook_says_what_it_needs(
+        db: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """``webhooks redeliver`` without --webhook says it needs one, its default --name no
+    sign of a webhook; a --name or --secret-env given goes with --webhook. Exit 2."""
+    assert main(["webhooks", "--db", str(db), "redeliver", *args]) == 2
+    assert capsys.readouterr().err == f"resilience: InvalidInputError: {message}\n"
+
+
 @pytest.mark.parametrize("args", [
     ["--webhook", "http://127.0.0.1:9/x"],
     ["--webhook", "http://127.0.0.1:9/x", "--secret-env", "NOT_SET_ANYWHERE"],

@@ -91,9 +91,12 @@ def _webhook_options(parser: argparse.ArgumentParser, name_default: str | None) 
                              "personal data: use https)")
 
 
-def _webhook(args: argparse.Namespace) -> Webhook | None:
+def _webhook(args: argparse.Namespace, name_default: str | None = None) -> Webhook | None:
+    """The webhook the options describe, or None without --webhook (then its other options
+    are refused; ``name_default``, --name's default in the parser, is no sign of one)."""
     if args.webhook is None:
-        for option, given in (("--secret-env", args.secret_env), ("--name", args.name),
+        name = None if args.name == name_default else args.name
+        for option, given in (("--secret-env", args.secret_env), ("--name", name),
                               ("--insecure", args.insecure or None),
                               ("--hide-personal", args.hide_personal or None)):
             if given is not None:
@@ -238,7 +241,7 @@ def _plain(text: str, most: int = 200) -> str:
 
 def _webhooks(args: argparse.Namespace) -> int:
     if args.action == "redeliver":
-        hook = _webhook(args)
+        hook = _webhook(args, name_default="webhook")
         if hook is None:
             raise InvalidInputError("redeliver needs --webhook URL and --secret-env VAR")
         with _existing(args.db, fresh_views=False) as engine:
