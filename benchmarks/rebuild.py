@@ -318,7 +318,7 @@ def generate(url: str, target: int, phases: int, cohort_events: int, seed: int,
     started = time.perf_counter()
     clock = ManualClock(T0)
     rng = random.Random(seed)
-    with Engine(url, clock=clock, fresh_views=False) as engine:
+    with Engine(url, clock=clock, fresh_views=False, policy=None) as engine:
         world = World(engine, clock, rng)
         with engine.batch() as batch:
             world.setup(max(2, target // 25_000))

@@ -98,7 +98,7 @@ def main() -> None:
     args = parser.parse_args()
     path = args.db or Path(tempfile.mkdtemp()) / "replay.db"
     clock = ManualClock(T0)
-    with Engine(f"sqlite:///{path}", clock=clock) as engine:
+    with Engine(f"sqlite:///{path}", clock=clock, policy=None) as engine:
         started = time.perf_counter()
         community, ids = record(engine, clock, args.incidents)
         events = engine.views.head
