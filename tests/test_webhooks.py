@@ -16,6 +16,8 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
 from resilience import Engine, InvalidInputError, ManualClock, Notice, Undeliverable, Webhook
 from resilience.adapters.webhooks import shown_url, sign, verify
@@ -273,6 +275,49 @@ def test_plain_http_elsewhere_takes_an_explicit_insecure() -> None:
     assert Webhook("http://example.org/x", SECRET, insecure=True).url == "http://example.org/x"
     with pytest.raises(InvalidInputError):
         Webhook("http://example.org/x", SECRET, insecure=1)  # type: ignore[arg-type]
+
+
+URL_PARTS = st.sampled_from(["http://", "https://", "ftp://", "", "//", "http:", "HTTPS://"])
+HOSTS = st.sampled_from(["127.0.0.1", "localhost", "[::1]", "example.org", "[::1", "u:p@h",
+                         "h:abc", "h:99999", "h:0", "", "\x00", "é.example", "10.0.0.8"])
+ANY = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20),
+                st.binary(max_size=8))
+
+
+VALID: dict[str, Any] = {"url": "https://example.org/hook?token=t0k", "secret": SECRET,
+                         "attempts": 5, "backoff": 1.0, "timeout": 10.0, "insecure": False}
+DRAWN: dict[str, st.SearchStrategy[Any]] = {
+    "url": st.one_of(st.text(max_size=60), ANY, st.builds(
+        lambda scheme, host, port, path: f"{scheme}{host}{port}{path}", URL_PARTS, HOSTS,
+        st.sampled_from(["", ":80", ":8443", ":", ":x"]), st.text(max_size=15))),
+    "secret": st.one_of(st.text(max_size=10), st.binary(max_size=10), ANY),
+    "attempts": st.one_of(st.integers(-2, 30), ANY),
+    "backoff": st.one_of(st.floats(), ANY),
+    "timeout": st.one_of(st.floats(), ANY),
+    "insecure": ANY,
+}
+
+
+@settings(max_examples=300)
+@given(changed=st.dictionaries(st.sampled_from(sorted(DRAWN)), st.none(), max_size=3)
+       .flatmap(lambda names: st.fixed_dictionaries({n: DRAWN[n] for n in names})))
+def test_whatever_a_webhook_is_given_it_is_refused_or_usable(changed: dict[str, Any]) -> None:
+    """Any URL, secret and settings (a working webhook's, up to three of them drawn
+    anew): InvalidInputError when the webhook is made, or a webhook whose URL is kept as
+    given and whose shown form and repr never raise nor show the secret."""
+    given_ = {**VALID, **changed}
+    url, secret = given_.pop("url"), given_.pop("secret")
+    try:
+        hook = Webhook(url, secret, **given_)
+    except InvalidInputError:
+        event("refused")
+        return
+    event("made")
+    assert hook.url == url
+    shown = repr(hook) + shown_url(hook.url)
+    text = secret if isinstance(secret, str) else secret.decode("utf-8", "replace")
+    if len(text) >= 4 and text not in str(url):  # else it may be in the URL by chance
+        assert text not in shown
 
 
 @pytest.mark.parametrize("header", [None, "", "sha256=é", "sha256=\udcff", "sha256=zz",
