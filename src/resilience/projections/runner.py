@@ -12,7 +12,7 @@ with the page (resilience.projections.quarantine), never a stop for the reader.
 
 On a protected store (the engine has a key ring: resilience.adapters.keystore) every
 document is stored sealed under the views key, bound to its view and key, and the views
-are named apart (``timelines/v5/sealed``, tracking ``resilience/views/v5/sealed``): a
+are named apart (``timelines/v6/sealed``, tracking ``resilience/views/v6/sealed``): a
 store never mixes sealed and plain documents, and plain views left by an earlier
 version are deleted when it is first opened with protection. A document that does not
 open (altered, or copied from another row) raises TamperedStoreError, never an event's
@@ -60,7 +60,7 @@ from resilience.projections.quarantine import (
     record,
 )
 
-VERSION = 5
+VERSION = 6
 """Goes up whenever a projection folds differently. Views of each version are stored
 apart (``timelines/v1``, tracking ``resilience/views/v1``), so a new version folds
 the history afresh while an old one still running keeps its own; ``prune`` drops
