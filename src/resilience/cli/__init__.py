@@ -16,7 +16,7 @@ from attrs import evolve
 from eventsourcing.persistence import PersistenceError
 
 from resilience.adapters.store import describe
-from resilience.cli import emergencies, live, notices, recovery, whatif
+from resilience.cli import emergencies, live, notices, recovery, simulate, whatif
 from resilience.cli.common import (
     _PERIOD_TZ,
     _add_period,
@@ -647,7 +647,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "your own data)")
     export.add_argument("--out", help="write to this file instead of printing")
     for register in (live.register, notices.register, emergencies.register, whatif.register,
-                     recovery.register):
+                     recovery.register, simulate.register):
         register(command)
     return parser
 

@@ -4,11 +4,12 @@ command line, showing moments, logging on stderr, and drawing progress."""
 
 import argparse
 import logging
+import math
 import sys
 import time as timer
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import TextIO
 from uuid import UUID
@@ -60,25 +61,67 @@ def _cut(text: str | None, zone: tzinfo, on: date) -> datetime | None:
         return _moment(text, zone)
 
 
-def progress_bar(out: TextIO | None = None, width: int = 30) -> Callable[[int, int], None]:
-    """A progress callback drawing ``[#####.....]  50%  1,000/2,000 events`` (on stderr)."""
-    out = out or sys.stderr
-    started = timer.monotonic()
-    live = out.isatty()
+PROGRESS = {
+    "bar": "[{bar}] {share:4.0%}  {done:,}/{total:,} events{pace}",
+    "line": "{label}: {share:4.0%}  {done:,}/{total:,} events{pace}",
+    "eta": "  {rate:,.0f} events/s  ETA {left}",
+    "took": "  {rate:,.0f} events/s  took {left}",
+}
+"""The progress display's texts: str.format templates, by name (one place, to translate)."""
 
-    def draw(done: int, total: int) -> None:
-        share = done / total if total else 1.0
-        filled = int(share * width)
-        rate = done / max(timer.monotonic() - started, 1e-9)
-        line = (f"[{'#' * filled}{'.' * (width - filled)}] {share:4.0%}  "
-                f"{done:,}/{total:,} events  {rate:,.0f}/s")
-        if live:
-            out.write("\r" + line + ("\n" if done >= total else ""))
-        elif done >= total:
-            out.write(line + "\n")
-        out.flush()
 
-    return draw
+class Progress:
+    """A ``progress(done, total)`` callback drawing on ``out`` (default stderr): on a
+    terminal a bar redrawn in place, with the rate and the time left; elsewhere a line
+    each time another tenth is done (and at the end), so a log holds about ten lines.
+    ``now`` gives seconds (a monotonic clock; tests pass their own)."""
+
+    def __init__(self, label: str = "views", out: TextIO | None = None,
+                 width: int = 30, now: Callable[[], float] = timer.monotonic) -> None:
+        self._out = out or sys.stderr
+        self._live = self._out.isatty()
+        self._width = width
+        self._now = now
+        self._label = label
+        self._started = now()
+        self._tenths = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        moment = self._now()
+        share = min(1.0, done / total) if total else 1.0
+        elapsed = moment - self._started
+        rate = done / elapsed if elapsed > 0 else 0.0
+        finished = done >= total
+        pace = (PROGRESS["took"].format(rate=rate, left=_duration(elapsed)) if finished and rate
+                else PROGRESS["eta"].format(rate=rate, left=_duration((total - done) / rate))
+                if rate else "")
+        if self._live:
+            filled = int(share * self._width)
+            line = PROGRESS["bar"].format(bar="#" * filled + "." * (self._width - filled),
+                                      share=share, done=done, total=total, pace=pace)
+            # Padded, so a shorter line leaves nothing of the longer one before it.
+            self._out.write(f"\r{self._label}: {line:<{len(line) + 8}}"
+                            + ("\n" if finished else ""))
+        else:
+            tenths = 10 if finished else min(9, math.floor(share * 10))
+            if tenths <= self._tenths:
+                return
+            self._tenths = tenths
+            self._out.write(PROGRESS["line"].format(label=self._label, share=share, done=done,
+                                                total=total, pace=pace) + "\n")
+        self._out.flush()
+
+
+
+def _duration(seconds: float) -> str:
+    """``0:01:05``: hours, minutes and seconds."""
+    return str(timedelta(seconds=round(seconds)))
+
+
+def progress_bar(out: TextIO | None = None, width: int = 30, label: str = "views") -> Progress:
+    """A progress callback (``Progress``) drawing ``label: [#####.....]  50%  1,000/2,000
+    events  800 events/s  ETA 0:00:01`` on ``out`` (default stderr)."""
+    return Progress(label, out, width)
 
 
 def _existing(db: str, *, fresh_views: bool = True) -> Engine:
