@@ -13,7 +13,7 @@ from resilience.adapters.chain import Checkpoint, Verification, open_chain
 from resilience.adapters.chain_checks import record_checkpoint
 from resilience.adapters.chain_checks import verify as verify_chain
 from resilience.adapters.protection import protect
-from resilience.adapters.store import opening, resolve_url, store_env
+from resilience.adapters.store import opening, read_only, resolve_url, store_env
 from resilience.clock import Clock, check_clock, system_clock
 from resilience.domain.base import FactAggregate
 from resilience.domain.catalogue import DEFAULT_CATALOGUE, ServiceCatalogue
@@ -59,6 +59,13 @@ class Engine:
     Opening raises ConfigurationError for settings the store refuses (a
     schema that does not exist, a missing cipher key) and StoreUnavailableError
     when the store cannot be reached within the timeout.
+
+    ``engine.read_only`` is true on a store that takes no writes: a PostgreSQL hot
+    standby (a streaming replica; docs/scale-out.md). There the engine answers reports
+    from the views as a follower on the primary keeps them (``fresh_views`` is off),
+    ``engine.views.wait(receipt.position)`` waits for a position written on the
+    primary to be replayed, and commands, ``checkpoint`` and catching up the views
+    raise ReadOnlyStoreError, recording nothing.
 
     Commands go through ``engine.communities``, ``incidents``, ``orders``,
     ``improvements`` and ``emergencies``. Queries are ``engine.metrics``, ``compare``,
@@ -144,10 +151,12 @@ class Engine:
                 protect(self.app)  # the key check, before anything is read (adapters.protection)
                 self._chain = open_chain(self.app.recorder, self.app.env)  # adapters.chain
                 self.views = Views(self.app)
+                self.read_only = read_only(self.app.recorder)
             except BaseException:
                 self.app.close()
                 raise
-        self.reports = Reports(self.views, fresh=fresh_views)
+        # Catching up writes the views: a read-only store's are kept by the primary's.
+        self.reports = Reports(self.views, fresh=fresh_views and not self.read_only)
         self._attach(Store(self.app, clock, policy=policy), catalogue)
         # Set once, so the engine's copies (with_clock, importing) share its subscriptions.
         self.notifications = Notifications(self.app, clock)

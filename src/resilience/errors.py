@@ -72,6 +72,13 @@ class StoreUnavailableError(ResilienceError):
     (``Engine(fresh_views=False)``)."""
 
 
+class ReadOnlyStoreError(ResilienceError):
+    """The store takes no writes: the engine was opened on a PostgreSQL hot standby (a
+    streaming replica), where reports read the views the primary's follower keeps, but
+    commands, checkpoints and catching up the views must go to the primary. Nothing was
+    recorded (docs/scale-out.md)."""
+
+
 class UnreadableEventError(ResilienceError):
     """A stored event cannot be decoded: the store is encrypted and no or a wrong cipher
     key was given, or the event was written by a version of this library whose classes

@@ -11,7 +11,10 @@ body it would write); if so it creates nothing. Otherwise it sets up under a
 lock that serialises set-up per store: on PostgreSQL an advisory transaction
 lock per schema, on SQLite a ``BEGIN IMMEDIATE`` transaction (SQLite's write
 lock). Inside the lock it looks again, from the state the previous holder
-committed, before creating anything.
+committed, before creating anything. On a PostgreSQL server that takes no writes (a
+hot standby: a streaming replica) nothing is created: the primary set the tables up
+and replication brought them; set-up only checks they are there
+(:class:`~resilience.errors.ReadOnlyStoreError` if not).
 
 The events recorders (resilience.adapters.chain_recorders, chain_postgres: they
 keep the hash chain) are selected with eventsourcing's settings, named here for
@@ -37,6 +40,8 @@ from eventsourcing.sqlite import (
     SQLiteTrackingRecorder,
     SQLiteTransaction,
 )
+
+from resilience.errors import ReadOnlyStoreError
 
 SQLITE_EVENT_RECORDER_TOPIC = "resilience.adapters.chain_recorders:SQLiteEventRecorder"
 POSTGRES_EVENT_RECORDER_TOPIC = "resilience.adapters.chain_postgres:PostgresEventRecorder"
@@ -205,9 +210,11 @@ def _unquote(identifier: str) -> str:
     return identifier[1:-1].replace('""', '"')
 
 
-def _pg_checks(statements: list[Any]) -> tuple[str, list[Any]] | None:
+def _pg_checks(statements: list[Any],
+               functions: bool = True) -> tuple[str, list[Any]] | None:
     """One query that is true when everything the statements create exists as they
-    would create it, or None if one isn't understood."""
+    would create it (functions as well, unless ``functions`` is false), or None if one
+    isn't understood."""
     checks: list[str] = []
     params: list[Any] = []
     for statement in statements:
@@ -220,7 +227,9 @@ def _pg_checks(statements: list[Any]) -> tuple[str, list[Any]] | None:
         elif found := _PG_TYPE.match(text):
             checks.append("to_regtype(%s) IS NOT NULL")
             params.append(f"{found.group(1)}.{found.group(2)}")
-        elif found := _PG_FUNCTION.match(text):
+        elif (found := _PG_FUNCTION.match(text)) and not functions:
+            continue
+        elif found:
             # The body carries settings (the lock timeout): a different one is replaced.
             checks.append("EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n "
                           "ON n.oid = p.pronamespace "
@@ -260,6 +269,38 @@ def _pg_ready(recorder: Any, curs: Any) -> bool:
     return True
 
 
+READ_ONLY_QUERY = ("SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') "
+                   "= 'on' AS read_only")
+"""True on a server that takes no writes: a hot standby (a streaming replica, in recovery),
+or one whose transactions are read-only by default."""
+
+
+def read_only_message(where: str, why: str) -> str:
+    """What ReadOnlyStoreError says of a store at ``where`` refusing a write, ``why``."""
+    return (f"PostgreSQL at {where} is read-only (a hot standby): {why}; commands, "
+            "checkpoints and catching up the views go to the primary")
+
+
+def _read_only_set_up(recorder: Any, curs: Any) -> None:
+    """On a server that takes no writes (a hot standby), set-up creates nothing: the
+    primary did it, and replication brought its tables here. Only their being there is
+    checked (not the insert function's body, which carries the primary's openers' lock
+    timeout: nothing inserts here); ReadOnlyStoreError if they are not."""
+    from eventsourcing.postgres import PostgresTrackingRecorder
+
+    query = _pg_checks(recorder.sql_create_statements, functions=False)
+    if query is not None:
+        curs.execute(*query)
+        if not curs.fetchone()["ready"]:
+            datastore = recorder.datastore
+            where = getattr(datastore.pool, "where", "the server")
+            raise ReadOnlyStoreError(read_only_message(
+                where, f"the schema {datastore.schema!r} lacks tables that an engine "
+                "opened on the primary creates: open one there first"))
+    if isinstance(recorder, PostgresTrackingRecorder):
+        _pg_tracking_state(recorder, curs)
+
+
 def lock_set_up(cursor: Any, schema: str) -> None:
     """Take the lock that serialises set-up in a PostgreSQL ``schema`` (every set-up there:
     the recorders', the view stores', the key table's), held until the cursor's
@@ -270,13 +311,19 @@ def lock_set_up(cursor: Any, schema: str) -> None:
 
 def postgres_set_up(recorder: Any) -> None:
     """Create a PostgreSQL recorder's tables, types and functions unless they are there
-    as it would create them, one process at a time per schema."""
+    as it would create them, one process at a time per schema; on a server that takes
+    no writes (a hot standby), only check that its tables are there."""
     from eventsourcing.postgres import PostgresTrackingRecorder
     from psycopg.errors import DuplicateObject
 
     datastore = recorder.datastore
     with datastore.transaction(commit=False) as curs:
         ready = _pg_ready(recorder, curs)
+        if not ready:
+            curs.execute(READ_ONLY_QUERY)
+            if curs.fetchone()["read_only"]:
+                _read_only_set_up(recorder, curs)
+                ready = True
     if not ready:
         with datastore.transaction(commit=True) as curs:
             # Held until this transaction ends: the next opener then finds it all done.

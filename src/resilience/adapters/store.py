@@ -60,12 +60,15 @@ from eventsourcing.utils import TopicError
 from resilience.adapters.setup import (
     MEMORY_PERSISTENCE_TOPIC,
     POSTGRES_EVENT_RECORDER_TOPIC,
+    READ_ONLY_QUERY,
     SQLITE_EVENT_RECORDER_TOPIC,
+    read_only_message,
 )
 from resilience.domain.validation import MAX_WAIT, check_wait
 from resilience.errors import (
     ConfigurationError,
     InvalidInputError,
+    ReadOnlyStoreError,
     ResilienceError,
     StoreUnavailableError,
 )
@@ -322,7 +325,7 @@ def _postgres_pool_class() -> type[Any]:
     """The pool class (made on first use: psycopg comes with the postgres extra)."""
     import psycopg
     from eventsourcing.postgres import ConnectionPool
-    from psycopg.errors import LockNotAvailable
+    from psycopg.errors import LockNotAvailable, ReadOnlySqlTransaction
     from psycopg_pool import PoolClosed, PoolTimeout
 
     class Pool(ConnectionPool[Any]):
@@ -346,6 +349,8 @@ def _postgres_pool_class() -> type[Any]:
             except LockNotAvailable as exc:
                 raise StoreTimeout(f"PostgreSQL at {self.where}: another writer held the "
                                    f"events table for {self.lock_timeout} s") from exc
+            except ReadOnlySqlTransaction as exc:  # a hot standby: any write, for good
+                raise ReadOnlyStoreError(read_only_message(self.where, one_line(exc))) from exc
             except PoolClosed as exc:  # for good: not an OperationalError, not retried
                 raise StoreUnavailableError(f"PostgreSQL at {self.where}: the engine is "
                                             "closed") from exc
@@ -386,6 +391,17 @@ def _postgres_pool_class() -> type[Any]:
                 self.check()
 
     return Pool
+
+
+def read_only(recorder: Any) -> bool:
+    """Whether the store behind an events recorder takes no writes (see READ_ONLY_QUERY);
+    memory and SQLite stores always take them."""
+    datastore = getattr(recorder, "datastore", None)
+    if datastore is None or isinstance(datastore, SQLiteDatastore):
+        return False
+    with datastore.transaction(commit=False) as curs:
+        curs.execute(READ_ONLY_QUERY)
+        return bool(curs.fetchone()["read_only"])
 
 
 @contextmanager
