@@ -44,6 +44,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from commands import OFFICE, SQUAD, T0, _plan
 from live import pg_schema
+from results import record
 
 from resilience import Engine, Location, ManualClock, UnitSpec
 from resilience.adapters.chain_recorders import SQLiteEventRecorder
@@ -151,7 +152,7 @@ class Workload:
 
 
 def compare(kind: str, plan: list[tuple[int, int]], repeat: int, chunk: int,
-            batch: bool) -> None:
+            batch: bool) -> dict[str, float]:
     """Each mode records the plan into its own fresh store, the modes taking turns chunk
     by chunk (in a rotating order): a burst of load elsewhere on the machine then falls
     on all of them alike. The ratio is taken per chunk; its median is printed."""
@@ -181,6 +182,7 @@ def compare(kind: str, plan: list[tuple[int, int]], repeat: int, chunk: int,
         print(f"  {mode:14} {len(plan) * repeat / seconds[mode]:9,.0f} actions/s   "
               f"ratio to no chain: median {statistics.median(ratios[mode]):4.2f} "
               f"(quartiles {_quartiles(ratios[mode])})")
+    return {mode: statistics.median(ratios[mode]) for mode in names}
 
 
 def _quartiles(values: list[float]) -> str:
@@ -188,7 +190,7 @@ def _quartiles(values: list[float]) -> str:
     return f"{low:.2f}-{high:.2f}"
 
 
-def verify_cost(kind: str, events: int) -> None:
+def verify_cost(kind: str, events: int) -> float:
     with fresh_store(kind) as url:
         with Engine(url, policy=None) as engine:
             done = 0
@@ -210,6 +212,7 @@ def verify_cost(kind: str, events: int) -> None:
     assert verification.ok, verification
     print(f"{kind}: verify {events:,} events in {seconds:.1f} s ({events / seconds:,.0f} "
           f"events/s), peak allocated while verifying {peak / 2**20:.1f} MiB")
+    return events / seconds
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -225,12 +228,21 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     plan = _plan(args.actions, args.incidents)
     kinds = ["sqlite", "postgres"] if args.postgres else ["sqlite"]
+    rows: dict[str, dict[str, Any]] = {}
     for kind in kinds:
-        compare(kind, plan, args.repeat, args.chunk, batch=False)
-        compare(kind, plan, args.repeat, args.batch, batch=True)
+        for batch, what in ((False, "commands"), (True, "batches")):
+            found = compare(kind, plan, args.repeat, args.batch if batch else args.chunk, batch)
+            for mode in ("chain", "chain, signed"):
+                rows[f"{mode} / no chain, {what} {kind}"] = {
+                    "value": round(found[mode], 3), "unit": "x",
+                    "note": "median of paired chunks; the floor: the same engine without the "
+                            "chain (goal >= 0.8)"}
     for kind in kinds:
         if args.verify_events:
-            verify_cost(kind, args.verify_events)
+            rate = verify_cost(kind, args.verify_events)
+            rows[f"verify {kind}"] = {"value": round(rate), "unit": "/s",
+                                      "note": f"{args.verify_events:,} events"}
+    record("chain", rows)
 
 
 if __name__ == "__main__":

@@ -90,6 +90,41 @@ def chained(previous: Link, position: int, event: StoredEvent) -> Link:
                             event.topic, event.state))
 
 
+def chain_links(previous: Link, positions: Sequence[int],
+                events: Sequence[StoredEvent]) -> list[Link]:
+    """The links of ``events`` recorded at ``positions`` after ``previous``: ``chained``
+    over each in turn, the same bytes hashed. A batch holds many events of few
+    aggregates and topics, so each originator's and topic's length-prefixed bytes are
+    worked out once here rather than once per event (the chain is hashed in the insert's
+    transaction, under the store's write lock)."""
+    links: list[Link] = []
+    digest, seq = previous.digest, previous.seq
+    originators: dict[Any, tuple[str, bytes]] = {}
+    topics: dict[str, bytes] = {}
+    pack, sha256, join, make = _NUMBER.pack, hashlib.sha256, b"".join, tuple.__new__
+    last_id: Any = None
+    originator = ("", b"")
+    for position, event in zip(positions, events, strict=True):
+        if event.originator_id is not last_id:  # (a batch's events come aggregate by aggregate)
+            last_id = event.originator_id
+            found = originators.get(last_id)
+            if found is None:
+                text = str(last_id)
+                raw = text.encode("utf-8", "surrogatepass")
+                found = originators[last_id] = (text, pack(len(raw)) + raw)
+            originator = found
+        topic = topics.get(event.topic)
+        if topic is None:
+            raw = event.topic.encode("utf-8", "surrogatepass")
+            topic = topics[event.topic] = pack(len(raw)) + raw
+        version, state = event.originator_version, event.state
+        seq += 1
+        digest = sha256(join((digest, pack(position), originator[1], pack(version), topic,
+                              pack(len(state)), state))).digest()
+        links.append(make(Link, (position, seq, originator[0], version, digest)))
+    return links
+
+
 # Checkpoints ----------------------------------------------------------------------------
 
 

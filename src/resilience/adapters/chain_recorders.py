@@ -23,6 +23,7 @@ events in the same transaction (:func:`resilience.adapters.chain_checks.build`).
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any, LiteralString
 from uuid import UUID
 
@@ -262,10 +263,47 @@ class MemoryFactory(POPOFactory):
 # SQLite -------------------------------------------------------------------------------
 
 
+SQLITE_ROWS = 100
+"""Rows one SQLite INSERT statement carries (``insert_rows``): 500 parameters at most,
+under the 999 of the oldest SQLite builds."""
+
+
+def insert_rows(c: Any, insert: str, width: int, values: list[Any]) -> None:
+    """``INSERT`` (``insert``, up to ``VALUES``) rows of ``width`` columns, their ``values``
+    one row after another: ``SQLITE_ROWS`` rows a statement, the rest one statement
+    each. One statement of many rows is stepped once, where ``executemany`` steps (binds
+    and resets) a statement per row: in a batch that is most of the insert's own time.
+    A conflict in any row fails its statement all the same, and so the transaction."""
+    row = f"({', '.join('?' * width)})"
+    rows = len(values) // width
+    full = rows - rows % SQLITE_ROWS
+    if full:
+        many, size = f"{insert} {','.join([row] * SQLITE_ROWS)}", SQLITE_ROWS * width
+        for start in range(0, full * width, size):
+            c.execute(many, values[start:start + size])
+    if full < rows:
+        rest = values[full * width:]
+        c.executemany(f"{insert} {row}", [rest[start:start + width]
+                                         for start in range(0, len(rest), width)])
+
+
+class SQLiteChainRows(SqlChainRows):
+    """The chain's rows in a SQLite store: links inserted many rows a statement."""
+
+    def add_links(self, links: Sequence[Link]) -> None:
+        if links:
+            with self._cursors() as c:
+                insert_rows(c, self._sql["add_links"], len(Link._fields),
+                            list(chain.from_iterable(links)))
+
+
 def sqlite_statements(events_table: str) -> dict[str, str]:
     names = {"events": events_table, "chain": events_table + CHAIN_SUFFIX,
              "checkpoints": events_table + CHECKPOINTS_SUFFIX, "id": "rowid"}
-    return {key: sql.format(**names).replace("%s", "?") for key, sql in STATEMENTS.items()}
+    statements = {key: sql.format(**names).replace("%s", "?")
+                  for key, sql in STATEMENTS.items()}
+    statements["add_links"] = f"INSERT INTO {names['chain']} VALUES"
+    return statements
 
 
 class SQLiteEventRecorder(SQLiteApplicationRecorder):
@@ -280,6 +318,9 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
         self.insert_events_statement = (
             f"INSERT INTO {events_table_name} (rowid, originator_id, originator_version, "
             "topic, state) VALUES (?, ?, ?, ?, ?)")
+        self._insert_events_prefix = (
+            f"INSERT INTO {events_table_name} (rowid, originator_id, originator_version, "
+            "topic, state) VALUES")
         self._chain_sql = sqlite_statements(events_table_name)
 
     def construct_create_table_statements(self) -> list[str]:
@@ -304,7 +345,7 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
     def _rows(self, c: SQLiteCursor | None = None) -> SqlChainRows:
         cursors: Cursors = ((lambda: nullcontext(c)) if c is not None else
                             (lambda: self.datastore.transaction(commit=False)))
-        return SqlChainRows(self._chain_sql, cursors, self.convert_originator_id)
+        return SQLiteChainRows(self._chain_sql, cursors, self.convert_originator_id)
 
     def insert_events(self, stored_events: Sequence[StoredEvent],
                       **kwargs: Any) -> Sequence[int] | None:
@@ -320,10 +361,14 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
         positions = range(state.stop + 1, state.stop + 1 + len(stored_events))
         links, checkpoint = extend(rows, self.chain_settings, state, stored_events, positions,
                                    self.chain_warnings)
-        c.executemany(self.insert_events_statement, [
-            (position, s.originator_id.hex if isinstance(s.originator_id, UUID)
-             else s.originator_id, s.originator_version, s.topic, s.state)
-            for position, s in zip(positions, stored_events, strict=True)])
+        values: list[Any] = []
+        add, last, text = values.extend, None, None
+        for position, s in zip(positions, stored_events, strict=True):
+            if s.originator_id is not last:  # (a batch's events come aggregate by aggregate)
+                last = s.originator_id
+                text = last.hex if isinstance(last, UUID) else last
+            add((position, text, s.originator_version, s.topic, s.state))
+        insert_rows(c, self._insert_events_prefix, 5, values)
         rows.add_links(links)
         if checkpoint is not None:
             rows.add_checkpoint(checkpoint)

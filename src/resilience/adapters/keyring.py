@@ -7,7 +7,8 @@ needs the crypto extra (``cryptography``) and is imported only when protection i
 From the store key (CIPHER_KEY), HKDF-SHA256 derives one key per purpose: ``key
 wrapping`` (each subject's key is stored sealed under it, bound to its key id),
 ``subject index`` (the table names a subject by an HMAC under it), ``views`` (every view
-document is sealed under it, bound to its view and key) and ``verifier``. Everything is
+document is sealed under it, bound to its view and key), ``snapshots`` (each section of
+a snapshot, resilience.adapters.snapshots) and ``verifier``. Everything is
 sealed with AES-GCM and a random 96-bit nonce: nonce, then ciphertext and tag. Random
 nonces under one key are safe for about 2**32 seals (the chance of a repeat stays below
 2**-32); the views key, which seals every view document written, is the one that could
@@ -67,7 +68,7 @@ def derive(store_key: bytes, purpose: str) -> bytes:
                 info=f"resilience {purpose}".encode()).derive(store_key)
 
 
-def seal(aead: AESGCM, plain: bytes, bound: bytes) -> bytes:
+def seal(aead: AESGCM, plain: bytes | memoryview, bound: bytes) -> bytes:
     """``plain`` sealed: a random nonce, then the ciphertext and its tag. ``bound``
     (authenticated, not stored) is what it must be opened with."""
     nonce = secrets.token_bytes(_NONCE)
@@ -79,7 +80,7 @@ def _at_path(key: "Key", path: str) -> bytes:
     return key.bound + b"\x00" + path.encode("utf-8")
 
 
-def unseal(aead: AESGCM, sealed: bytes, bound: bytes) -> bytes:
+def unseal(aead: AESGCM, sealed: bytes | memoryview, bound: bytes) -> bytes:
     """What ``seal`` sealed; InvalidTag if the key or ``bound`` is not the one it was
     sealed with, or the bytes were changed."""
     return aead.decrypt(sealed[:_NONCE], sealed[_NONCE:], bound)
@@ -117,6 +118,7 @@ class KeyRing:
         self._wrapping = AESGCM(derive(store_key, "key wrapping"))
         self._index = derive(store_key, "subject index")
         self._views = AESGCM(derive(store_key, "views"))
+        self._snapshots = AESGCM(derive(store_key, "snapshots"))
         self._verifier = AESGCM(derive(store_key, "verifier"))
         self._now = now
         self._lock = threading.RLock()
@@ -205,6 +207,20 @@ class KeyRing:
                 f"the view document {key} of {view} does not open with the views key: it was "
                 "altered, or copied from another row, outside resilience; rebuild the views "
                 "(resilience rebuild) and check the store (resilience verify)") from None
+
+    # Snapshots ---------------------------------------------------------------------------
+
+    def seal_snapshot(self, data: bytes | memoryview, bound: bytes) -> bytes:
+        """A section of a snapshot (resilience.adapters.snapshots) sealed under the
+        snapshots key, bound to where it is kept (``bound``: its snapshot and section)."""
+        return seal(self._snapshots, data, bound)
+
+    def open_snapshot(self, sealed: bytes | memoryview, bound: bytes) -> bytes:
+        """A snapshot's section; TamperedStoreError if it does not open where it is kept."""
+        try:
+            return unseal(self._snapshots, sealed, bound)
+        except (InvalidTag, ValueError):
+            raise TamperedStoreError("a snapshot does not open with the snapshots key") from None
 
     # Keys -------------------------------------------------------------------------------
 

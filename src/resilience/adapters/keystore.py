@@ -26,6 +26,11 @@ verifier key, written by the first protected opening. An engine opened on a prot
 store with another key, or with none, raises ProtectedStoreError before it reads
 anything (resilience.adapters.protection).
 
+**Snapshots** (resilience.adapters.snapshots) may hold personal data in plain text once
+opened: erasing a person deletes every snapshot in the transaction that deletes the key,
+and a snapshot is written only while the table counts as many tombstones as its writer
+saw, so none taken before an erasure survives it.
+
 **Concurrency.** Two writers making one subject's key both insert-or-ignore, then both
 read the row that won. Tombstones are never removed, so their number only grows: a ring
 compares it now and then and forgets every key it unwrapped when another process has
@@ -43,6 +48,11 @@ from eventsourcing.sqlite import SQLiteDatastore
 from resilience.adapters.setup import lock_set_up, sqlite_write
 
 TABLE = "resilience_keys"
+SNAPSHOTS = "resilience_snapshots"
+"""The snapshots' table (resilience.adapters.snapshots): emptied with every erasure."""
+SNAPSHOT_LOCK = "resilience snapshots {}"
+"""PostgreSQL advisory lock (per schema): snapshots are written holding it shared, an
+erasure takes it exclusively, so no snapshot taken before an erasure outlives it."""
 VERIFIER = "verifier"
 """Key id and subject of the verifier row (key ids and subjects are otherwise random or
 hex digests, so it names no subject)."""
@@ -211,6 +221,10 @@ class SQLiteKeys:
                       "VALUES (?, ?, NULL, ?)", (new_key_id(), subject, erased))
             c.execute(f"UPDATE {TABLE} SET wrapped = NULL, erased = ? "
                       "WHERE subject = ? AND wrapped IS NOT NULL", (erased, subject))
+            c.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                      (SNAPSHOTS,))
+            if c.fetchone() is not None:
+                c.execute(f"DELETE FROM {SNAPSHOTS}")  # under the write lock: none slips in
         # The old page, key and all, stays in the write-ahead log until a checkpoint copies
         # the log into the file and truncates it: done now (best effort: a reader still on
         # an older snapshot holds the log until it finishes; the next checkpoint then).
@@ -252,6 +266,8 @@ class PostgresKeys:
                           "WHERE subject = %s AND wrapped IS NOT NULL").format(table)
         self._count = SQL("SELECT count(*) AS n FROM {0} WHERE wrapped IS NULL").format(table)
         self._vacuum = SQL("VACUUM {0}").format(table)
+        self._delete_snapshots = SQL("DELETE FROM {0}.{1}").format(
+            Identifier(datastore.schema), Identifier(SNAPSHOTS))
 
     def exists(self) -> bool:
         with self.datastore.transaction(commit=False) as c:
@@ -292,8 +308,16 @@ class PostgresKeys:
 
     def shred(self, subject: str, erased: str) -> None:
         with self.datastore.transaction(commit=True) as c:
+            # Snapshots being written (holding the lock shared) finish first, and are
+            # deleted below; any written after this commits count one tombstone more.
+            c.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                      (SNAPSHOT_LOCK.format(self.datastore.schema),))
             c.execute(self._insert, (new_key_id(), subject, None, erased))
             c.execute(self._shred, (erased, subject))
+            c.execute("SELECT to_regclass(%s) IS NOT NULL AS found",
+                      (f'"{self.datastore.schema}"."{SNAPSHOTS}"',))
+            if c.fetchone()["found"]:
+                c.execute(self._delete_snapshots)
         # The updated row's old version, key and all, stays in the table's file as a dead
         # tuple until vacuumed (autovacuum may never get to a table this small): vacuumed
         # now, outside any transaction (the pool's connections are in autocommit).

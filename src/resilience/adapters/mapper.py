@@ -25,9 +25,10 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent
-from eventsourcing.utils import TopicError, get_topic, resolve_topic
+from eventsourcing.utils import TopicError, resolve_topic
 
 from resilience.adapters.converter import converter
+from resilience.adapters.event_json import encoder_for, json_text
 from resilience.adapters.keystore import aggregate_subject, person_subject
 from resilience.adapters.store import one_line
 from resilience.domain.base import personal_values
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 
     from resilience.adapters.keyring import KeyRing
 
-_IDENTITY = ("originator_id", "originator_version")
+_new = object.__new__
 SEALED = "$sealed"
 """The key of the state's list of the paths it holds envelopes at."""
 
@@ -63,28 +64,28 @@ class ConverterMapper(Mapper[UUID]):
     """The store's key ring when protection is on (set when the store is opened)."""
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
-        event_class = type(domain_event)
-        state: dict[str, Any] = converter.unstructure(domain_event, event_class)
-        for key in _IDENTITY:
-            del state[key]
-        class_version = getattr(event_class, "class_version", 1)
-        if class_version > 1:
-            state["class_version"] = class_version
-        if self.keys is not None:
+        encoder = encoder_for(type(domain_event))
+        if self.keys is None:
+            text = encoder.text(domain_event)
+        else:
+            state = encoder.state(domain_event)
             self._seal(domain_event, state, self.keys)
+            text = json_text(state)
         # Every text field passed the validation rule before the event was triggered
         # (no lone surrogates), so it always encodes as UTF-8.
-        data = json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        data = text.encode("utf-8")
         if self.compressor:
             data = self.compressor.compress(data)
         if self.cipher:
             data = self.cipher.encrypt(data)
-        return StoredEvent(
-            originator_id=domain_event.originator_id,
-            originator_version=domain_event.originator_version,
-            topic=get_topic(event_class),
-            state=data,
-        )
+        # StoredEvent's dataclass __init__ (frozen: a setattr a field), field by field.
+        stored: StoredEvent = _new(StoredEvent)
+        fields = stored.__dict__
+        fields["originator_id"] = domain_event.originator_id
+        fields["originator_version"] = domain_event.originator_version
+        fields["topic"] = encoder.topic
+        fields["state"] = data
+        return stored
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         return self.decode(stored_event).event

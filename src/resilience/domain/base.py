@@ -8,16 +8,24 @@ every fact so invariants are checked against corrected times.
 """
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, ClassVar, NamedTuple, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol, Self, TypeVar
+from uuid import UUID
 
 import attrs
 from attrs import frozen
-from eventsourcing.domain import Aggregate
-from eventsourcing.utils import get_topic
+from eventsourcing.domain import (
+    Aggregate,
+    CanMutateAggregate,
+    DomainEvent,
+    OriginatorIDError,
+    OriginatorVersionError,
+    ProgrammingError,
+)
+from eventsourcing.utils import TopicError, get_topic, resolve_topic
 
 from resilience.domain.validation import (
     check_event,
@@ -26,6 +34,7 @@ from resilience.domain.validation import (
     check_text,
     check_uuid,
     check_whole,
+    event_plan,
     require_text,
     shown,
 )
@@ -43,11 +52,24 @@ class Context:
     command_id: str | None = None
 
     def __attrs_post_init__(self) -> None:
-        check_instance(self.actor, "actor", Actor)
+        if type(self.actor) is not Actor:  # (check_instance's test, before its call)
+            check_instance(self.actor, "actor", Actor)
         check_moment(self.occurred_at, "occurred_at")
         check_moment(self.recorded_at, "recorded_at")
         if self.command_id is not None and not check_text(self.command_id, "command_id").strip():
             raise InvalidInputError("command_id must be a non-empty string or None")
+
+    def moved(self, occurred_at: datetime) -> "Context":
+        """This context with another ``occurred_at``: one the engine worked out from this
+        context's checked moments and the aggregate's (``max`` of them), so not checked
+        again (a policy check asks for it once per command)."""
+        if occurred_at is self.occurred_at:
+            return self
+        moved: Context = object.__new__(Context)
+        for name, value in (("actor", self.actor), ("occurred_at", occurred_at),
+                            ("recorded_at", self.recorded_at), ("command_id", self.command_id)):
+            object.__setattr__(moved, name, value)
+        return moved
 
 
 T = TypeVar("T")
@@ -217,6 +239,116 @@ def _replaced(value: Any, path: list[str], new: Any) -> Any:
     return dataclasses.replace(value, **{step: inner})
 
 
+_does_nothing = CanMutateAggregate.apply
+"""eventsourcing's ``apply`` of an event, which does nothing."""
+_inert: dict[type, bool] = {}
+
+
+def keeps_nothing(event_class: type[Any]) -> bool:
+    """Does a fact of ``event_class`` change its aggregate only as every fact does (its
+    effective time, its class, its command id and the version, in ``FactAggregate.Event``'s
+    ``mutate``)? True when the class has no ``apply`` of its own (nor a base's but
+    eventsourcing's, which does nothing), no other ``mutate`` and no ``status_after``: an
+    action taken, a note, a details correction."""
+    found = _inert.get(event_class)
+    if found is None:
+        found = _inert[event_class] = (
+            event_class.apply is _does_nothing
+            and event_class.mutate is FactAggregate.Event.mutate
+            and event_class.status_after is None)
+    return found
+
+
+_CONTEXT_FIELDS = ("originator_id", "originator_version", "timestamp", "occurred_at",
+                   "actor", "command_id")
+"""The fields ``FactAggregate._trigger`` sets from the aggregate and the context."""
+_new = object.__new__
+
+
+class _Trigger:
+    """How ``FactAggregate._trigger`` triggers one event class on one aggregate class,
+    worked out once: eventsourcing's checks of the pair (``_register``), the checks of the
+    command's own fields (``check_event``'s, in the class's order: the context's were
+    checked when it was made), and ``own``, the names of the command's own fields when the
+    class's ``__init__`` is the dataclass's, setting exactly its fields with no default,
+    the context's first, and its ``__post_init__`` eventsourcing's (None: the event is
+    made by calling the class)."""
+
+    __slots__ = ("event_class", "order", "own", "plan")
+
+    def __init__(self, aggregate_class: type, event_class: type[Any]) -> None:
+        _register(aggregate_class, event_class)
+        self.event_class = event_class
+        self.plan = tuple(entry for entry in event_plan(event_class)
+                          if entry[0] not in _CONTEXT_FIELDS)
+        self.own: frozenset[str] | None = None
+        self.order: tuple[str, ...] = ()
+        """The names of ``own`` in the order the class declares them."""
+        fields = dataclasses.fields(event_class)
+        names = tuple(f.name for f in fields)
+        init = getattr(event_class.__init__, "__code__", None)
+        if (init is not None and init.co_filename == "<string>"
+                and init.co_varnames[1:init.co_argcount + init.co_kwonlyargcount] == names
+                and all(f.default is dataclasses.MISSING
+                        and f.default_factory is dataclasses.MISSING for f in fields)
+                and names[:len(_CONTEXT_FIELDS)] == _CONTEXT_FIELDS
+                and event_class.__post_init__ is DomainEvent.__post_init__):
+            self.own = frozenset(names[len(_CONTEXT_FIELDS):])
+            self.order = names[len(_CONTEXT_FIELDS):]
+
+    def made(self, originator_id: Any, version: int, ctx: Context,
+             fields: dict[str, Any]) -> Any:
+        """The event: the context's fields and the command's ``fields``."""
+        if self.own is not None and fields.keys() == self.own and type(originator_id) is UUID:
+            # The dataclass's __init__, which sets each field through object.__setattr__
+            # (the event is frozen), and eventsourcing's __post_init__ (a UUID id), in one.
+            event = _new(self.event_class)
+            state = event.__dict__
+            state["originator_id"] = originator_id
+            state["originator_version"] = version
+            state["timestamp"] = ctx.recorded_at
+            state["occurred_at"] = ctx.occurred_at
+            state["actor"] = ctx.actor
+            state["command_id"] = ctx.command_id
+            for name in self.order:
+                state[name] = fields[name]
+            return event
+        return self.event_class(originator_id=originator_id, originator_version=version,
+                                timestamp=ctx.recorded_at, occurred_at=ctx.occurred_at,
+                                actor=ctx.actor, command_id=ctx.command_id, **fields)
+
+
+def trigger_plan(aggregate_class: type, event_class: type[Any]) -> _Trigger:
+    """How ``FactAggregate._trigger`` triggers ``event_class`` on ``aggregate_class``."""
+    how = _triggers.get((aggregate_class, event_class))
+    if how is None:
+        how = _triggers[aggregate_class, event_class] = _Trigger(aggregate_class, event_class)
+    return how
+
+
+_triggers: dict[tuple[type, type], _Trigger] = {}
+
+
+def _register(aggregate_class: type, event_class: type[Any]) -> None:
+    """eventsourcing's checks of an event class about to be triggered on an aggregate of
+    ``aggregate_class`` (ProgrammingError), made once: an aggregate class named by an
+    explicit topic triggers only registered event classes, never its base ``Event``."""
+    if getattr(aggregate_class, "TOPIC", None):
+        if event_class.__name__ == "Event":
+            raise ProgrammingError("Triggering base 'Event' class is prohibited.")
+        topic = getattr(event_class, "TOPIC", None)
+        if not topic:
+            raise ProgrammingError(f"Explicit topic not defined on {event_class}")
+        try:
+            resolved = resolve_topic(topic)
+        except TopicError:
+            raise ProgrammingError(
+                f"Explicit topic '{topic}' on {event_class} is not registered") from None
+        if resolved is not event_class:
+            raise ProgrammingError(f"Explicit topic '{topic}' on {event_class} already "
+                                   f"registered for {resolved}")
+
+
 class FactAggregate(Aggregate):
     """Base of the library's aggregates. Not persisted itself: it has no topic."""
 
@@ -297,16 +429,36 @@ class FactAggregate(Aggregate):
             return None
 
         def mutate(self, aggregate: Any) -> Any:
-            aggregate = super().mutate(aggregate)
-            aggregate.occurred[self.originator_version] = self.occurred_at
-            aggregate.fact_types[self.originator_version] = type(self)
+            if aggregate is None:  # a first fact: eventsourcing makes the aggregate
+                aggregate = super().mutate(aggregate)
+            else:
+                # eventsourcing's CanMutateAggregate.mutate, inlined: every fact passes
+                # here when it is recorded and at every fold.
+                originator_id = self.originator_id
+                if originator_id is not aggregate.id and originator_id != aggregate.id:
+                    raise OriginatorIDError(self.originator_id, aggregate.id)
+                if self.originator_version != aggregate.version + 1:
+                    raise OriginatorVersionError(self.originator_version,
+                                                 aggregate.version + 1)
+                if type(self).apply is not _does_nothing:
+                    self.apply(aggregate)
+                aggregate.version = self.originator_version
+                aggregate.modified_on = self.timestamp
+            version, at = self.originator_version, self.occurred_at
+            aggregate.occurred[version] = at
+            aggregate.fact_types[version] = type(self)
+            last = aggregate.last_occurred
+            if last is None or at > last:  # on a tie the earlier fact's stays: max()'s rule
+                aggregate.last_occurred = at
             if self.status_after is not None:
                 aggregate.status = self.status_after
             if self.command_id is not None:
-                first, _ = aggregate.commands.get(
-                    self.command_id, (self.originator_version, self.originator_version)
-                )
-                aggregate.commands[self.command_id] = (first, self.originator_version)
+                commands = aggregate.commands
+                if type(commands) is dict:
+                    first, _ = commands.get(self.command_id, (version, version))
+                    commands[self.command_id] = (first, version)
+                else:  # a snapshot's, not decoded (resilience.adapters.lazy)
+                    commands.record_command(self.command_id, version)
             return aggregate
 
     class TimeCorrected(Event, Correction):
@@ -318,7 +470,15 @@ class FactAggregate(Aggregate):
         reason: str
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.occurred[self.corrects] = self.corrected_to
+            occurred, last, moved = aggregate.occurred, aggregate.last_occurred, self.corrected_to
+            before = occurred[self.corrects]
+            occurred[self.corrects] = moved
+            if moved > last:
+                aggregate.last_occurred = moved
+            elif not (before < last and moved < last):
+                # The latest fact moved, or one now ties with it: the first of the latest
+                # in version order, as max() over every time gives it.
+                aggregate.last_occurred = max(occurred.values())
 
         def describe(self) -> str:
             return (f"time of fact {self.corrects} corrected to "
@@ -337,11 +497,37 @@ class FactAggregate(Aggregate):
 
     fact_types: dict[int, type[Event]]
     """The event class of each fact by version, for messages and corrections."""
+    last_occurred: datetime | None
+    """The latest effective time of any fact (``max`` of ``occurred``, the first of equal
+    ones in version order), kept as facts are folded: a command reads it where it would
+    otherwise scan every fact's time."""
+
+    snapshotted: ClassVar[bool] = False
+    """Aggregates of the class are snapshotted as they grow (resilience.adapters.snapshots):
+    a command loads the snapshot and the facts after it, not every fact."""
 
     def __init__(self) -> None:
         self.occurred = {}
         self.fact_types = {}
         self.commands = {}
+        self.last_occurred = None
+
+    if not TYPE_CHECKING:  # (mypy would let any attribute of an aggregate through)
+
+        def __getattr__(self, name: str) -> Any:
+            """An attribute of an aggregate loaded from a snapshot, decoded the first time
+            it is read (resilience.adapters.snapshot_state): its section, kept as the
+            attribute from then on."""
+            state = self.__dict__
+            lazy = state.get("_lazy")
+            pending = None if lazy is None else lazy.get(name)
+            if pending is None:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            value = state[name] = pending.load(self)
+            del lazy[name]
+            if not lazy:
+                del state["_lazy"]
+            return value
 
     # The aggregate's event classes ----------------------------------------------
 
@@ -415,18 +601,26 @@ class FactAggregate(Aggregate):
 
     def _trigger(self, event_class: type[Any], ctx: Context, **fields: Any) -> None:
         """``trigger_event`` with the context's four fields, which the Context checked when
-        it was made (it is frozen): only the command's own fields are checked again."""
+        it was made (it is frozen): only the command's own fields are checked again.
+
+        What eventsourcing's ``trigger_event`` does, without its per-event bookkeeping:
+        what it checks of the aggregate and event classes is checked once per pair, and
+        the event is made without its class's frozen ``__init__`` (``trigger_plan``)."""
         self._check_writable(event_class, ctx.occurred_at)
-        check_event(event_class, fields)
-        Aggregate.trigger_event(
-            self,
-            event_class,
-            timestamp=ctx.recorded_at,
-            occurred_at=ctx.occurred_at,
-            actor=ctx.actor,
-            command_id=ctx.command_id,
-            **fields,
-        )
+        how = _triggers.get((type(self), event_class)) or trigger_plan(type(self), event_class)
+        for name, qualified, check in how.plan:
+            if name in fields:
+                check(fields[name], qualified)
+        event = how.made(self.id, self.version + 1, ctx, fields)
+        event.mutate(self)
+        self._pending_events.append(event)
+
+    def collect_events(self) -> Sequence[CanMutateAggregate[UUID]]:
+        """The pending events, taken out in order (eventsourcing's own takes them one
+        ``pop(0)`` at a time, which grows with the square of a batch's events)."""
+        collected = list(self._pending_events)
+        self._pending_events.clear()
+        return collected
 
     def _times_with(self, ctx: Context, moved: dict[int, datetime]) -> dict[int, datetime]:
         """Effective times if a correction (itself a fact at ``ctx.occurred_at``) moved some."""

@@ -1,7 +1,9 @@
 """The community aggregate: grids, micro-grids, buildings, units, roster over time, care cards."""
 
 import itertools
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 import attrs
@@ -121,7 +123,9 @@ class Person:
 
 @define
 class RoleTerm:
-    """One person holding one role for one scope, from one fact to (maybe) another."""
+    """One person holding one role for one scope, from one fact to (maybe) another:
+    the versions of those facts, and their effective times (kept here, corrections
+    applied, so a roster question reads the term alone)."""
 
     person_id: str
     role: Role
@@ -129,7 +133,9 @@ class RoleTerm:
     employment: Employment | None
     affiliation: str | None
     assigned: int
+    since: datetime
     relieved: int | None = None
+    until: datetime | None = None
 
 
 @frozen
@@ -158,7 +164,9 @@ class Community(FactAggregate):
     people: dict[str, Person]
     enrolments: dict[str, int]
     """Version of each person's enrolment fact: no role of theirs can begin before it."""
-    terms: list[RoleTerm]
+    person_terms: dict[str, list[RoleTerm]]
+    """Each person's terms, in the order they were assigned (``terms``: everyone's): a
+    question about one person's roles reads theirs alone."""
     care_cards: dict[str, CareCard]
     activities: dict[int, int]
     """Version of each ActivityHeld fact -> how many took part (the corrected count)."""
@@ -167,10 +175,20 @@ class Community(FactAggregate):
     founder: str
     """Who registered the community (the person id of its Registered fact's actor): its
     first administrator, who may act as community staff (resilience.domain.policy)."""
+    imported_only: bool
+    """Every fact so far was imported (``engine.importing``): who may import into it
+    (resilience.services.core)."""
+    snapshotted = True  # a community grows for as long as it is served
 
     class Event(FactAggregate.Event):
         TOPIC = "resilience.organisation:Event"
         aggregate_kind = "community"
+
+        def mutate(self, aggregate: Any) -> Any:
+            aggregate = super().mutate(aggregate)
+            if self.actor.imported_by is None:
+                aggregate.imported_only = False
+            return aggregate
 
     class Registered(Event, FactAggregate.Created):
         TOPIC = "resilience.organisation:Registered"
@@ -269,10 +287,13 @@ class Community(FactAggregate):
         affiliation: str | None
 
         def apply(self, aggregate: "Community") -> None:
-            aggregate.terms.append(
-                RoleTerm(self.person_id, self.role, self.scope, self.employment,
-                         self.affiliation, self.originator_version)
-            )
+            term = RoleTerm(self.person_id, self.role, self.scope, self.employment,
+                            self.affiliation, self.originator_version, self.occurred_at)
+            terms = aggregate.person_terms.get(self.person_id)
+            if terms is None:
+                aggregate.person_terms[self.person_id] = [term]
+            else:
+                terms.append(term)
 
         def describe(self) -> str:
             return f"{self.person_id} is {self.role.value}" + (
@@ -289,7 +310,7 @@ class Community(FactAggregate):
         def apply(self, aggregate: "Community") -> None:
             term = aggregate.open_term(self.person_id, self.role, self.scope)
             assert term is not None  # checked by the command
-            term.relieved = self.originator_version
+            term.relieved, term.until = self.originator_version, self.occurred_at
 
         def describe(self) -> str:
             return f"{self.person_id} relieved as {self.role.value}" + (
@@ -366,6 +387,16 @@ class Community(FactAggregate):
     class TimeCorrected(Event, FactAggregate.TimeCorrected):
         TOPIC = "resilience.organisation:TimeCorrected"
 
+        def apply(self, aggregate: Any) -> None:
+            super().apply(aggregate)
+            fact = aggregate.fact_types[self.corrects]
+            if issubclass(fact, Community.RoleAssigned | Community.RoleRelieved):
+                for term in aggregate.terms:  # the term's own copy of the time moves too
+                    if term.assigned == self.corrects:
+                        term.since = self.corrected_to
+                    if term.relieved == self.corrects:
+                        term.until = self.corrected_to
+
     class DetailsCorrected(Event, FactAggregate.DetailsCorrected):
         TOPIC = "resilience.organisation:DetailsCorrected"
 
@@ -374,10 +405,11 @@ class Community(FactAggregate):
         self.areas = {}
         self.people = {}
         self.enrolments = {}
-        self.terms = []
+        self.person_terms = {}
         self.care_cards = {}
         self.activities = {}
         self.erased = {}
+        self.imported_only = True
 
     @classmethod
     def register(cls, ctx: Context, *, district: str, subdistrict: str, name: str) -> "Community":
@@ -436,11 +468,16 @@ class Community(FactAggregate):
         self.area(area_id)
         return sum(self.areas[b].households for b in buildings if self.within(b, area_id))
 
+    @property
+    def terms(self) -> list[RoleTerm]:
+        """Every term, in the order they were assigned."""
+        every = [term for terms in self.person_terms.values() for term in terms]
+        every.sort(key=_assigned)
+        return every
+
     def open_term(self, person_id: str, role: Role, scope: str | None) -> RoleTerm | None:
-        for term in reversed(self.terms):
-            if (term.person_id, term.role, term.scope) == (person_id, role, scope) and (
-                term.relieved is None
-            ):
+        for term in reversed(self.person_terms.get(person_id, ())):
+            if term.role is role and term.scope == scope and term.relieved is None:
                 return term
         return None
 
@@ -448,17 +485,41 @@ class Community(FactAggregate):
                scope: str | None = None) -> list[Holding]:
         """Everyone holding a role at ``at`` (effective times, corrections applied)."""
         wanted = parse_enum(Role, role, "role") if role is not None else None
-        holdings = []
-        for term in self.terms:
-            if wanted is not None and term.role is not wanted:
+        return _holdings(self.terms, at, wanted, scope)
+
+    def holdings(self, person_id: str, at: datetime, role: Role | None = None) -> list[Holding]:
+        """``roster(at, role=role)`` of one person: the roles they held at ``at``, read from
+        their own terms."""
+        return _holdings(self.person_terms.get(person_id, ()), at, role, None)
+
+    def scopes_held(self, person_id: str, role: Role, at: datetime) -> list[str | None]:
+        """The scopes of ``role`` that ``person_id`` held at ``at`` (None: the whole
+        community), in the order they were assigned: the policy asks this of every
+        command (``holdings``' scopes, without making them)."""
+        return [term.scope for term in self.person_terms.get(person_id, ())
+                if term.role is role and term.since <= at
+                and (term.until is None or at < term.until)]
+
+    def standing_span(self, person_id: str, role: Role,
+                      at: datetime) -> tuple[datetime | None, datetime | None]:
+        """The span ``[since, until)`` around ``at`` in which none of ``person_id``'s terms
+        of ``role`` begins or ends (None: unbounded), so ``scopes_held`` answers the same
+        at every moment in it: each term holds from its ``since`` to its ``until``, and
+        none of those lies inside the span."""
+        since: datetime | None = None
+        until: datetime | None = None
+        for term in self.person_terms.get(person_id, ()):
+            if term.role is not role:
                 continue
-            if scope is not None and term.scope != scope:
-                continue
-            since, until = self._span(term, self.occurred)
-            if since <= at and (until is None or at < until):
-                holdings.append(Holding(term.person_id, term.role, term.scope, since, until,
-                                        term.employment, term.affiliation))
-        return holdings
+            for edge in (term.since, term.until):
+                if edge is None:
+                    continue
+                if edge <= at:
+                    if since is None or edge > since:
+                        since = edge
+                elif until is None or edge < until:
+                    until = edge
+        return since, until
 
     def holder(self, role: Role | str, scope: str, at: datetime) -> str | None:
         """Who held an exclusive role for ``scope`` at ``at`` ("who led grid 3 at 15:00")."""
@@ -466,7 +527,7 @@ class Community(FactAggregate):
         return held[0].person_id if held else None
 
     def roles_of(self, person_id: str, at: datetime) -> list[Holding]:
-        return [h for h in self.roster(at) if h.person_id == person_id]
+        return self.holdings(person_id, at)
 
     # Commands -----------------------------------------------------------------
 
@@ -582,9 +643,9 @@ class Community(FactAggregate):
         if self.open_term(person_id, role, scope) is not None:
             raise InvalidTransitionError(f"{person_id} already holds {role.value}"
                                          f" for {scope or 'the community'}")
-        for term in self.terms:
-            if (term.person_id, term.role, term.scope) == (person_id, role, scope):
-                _, until = self._span(term, self.occurred)
+        for term in self.person_terms.get(person_id, ()):
+            if (term.role, term.scope) == (role, scope):
+                until = term.until
                 if until is not None and ctx.occurred_at < until:
                     raise InvalidTransitionError(
                         f"{person_id} held {role.value} for {scope or 'the community'} "
@@ -600,7 +661,7 @@ class Community(FactAggregate):
         for term in self.terms:
             if (term.role, term.scope) != (role, scope):
                 continue
-            since, until = self._span(term, self.occurred)
+            since, until = term.since, term.until
             if term.relieved is None and since <= ctx.occurred_at:
                 incumbents.append(term)
             elif until is None or ctx.occurred_at < until:
@@ -624,9 +685,9 @@ class Community(FactAggregate):
             raise InvalidTransitionError(
                 f"{person_id} does not hold {relieved.value} for {scope or 'the community'}"
             )
-        if ctx.occurred_at < self.occurred[term.assigned]:
+        if ctx.occurred_at < term.since:
             raise InvalidTransitionError(
-                f"{person_id} took the role at {self.occurred[term.assigned].isoformat()}; "
+                f"{person_id} took the role at {term.since.isoformat()}; "
                 "they cannot be relieved before that"
             )
         self._trigger(self.RoleRelieved, ctx, person_id=person_id, role=relieved, scope=scope,
@@ -728,3 +789,23 @@ class Community(FactAggregate):
                 return True
             current = self.areas[current].parent
         return False
+
+
+def _assigned(term: RoleTerm) -> int:
+    return term.assigned
+
+
+def _holdings(terms: Iterable[RoleTerm], at: datetime, role: Role | None,
+              scope: str | None) -> list[Holding]:
+    """The holdings of ``terms`` at ``at`` (of ``role``, for ``scope``: None, any)."""
+    found = []
+    for term in terms:
+        if role is not None and term.role is not role:
+            continue
+        if scope is not None and term.scope != scope:
+            continue
+        since, until = term.since, term.until
+        if since <= at and (until is None or at < until):
+            found.append(Holding(term.person_id, term.role, term.scope, since, until,
+                                 term.employment, term.affiliation))
+    return found

@@ -65,7 +65,6 @@ imported; a community with facts recorded live only from its staff. ``NEVER_IMPO
 commands are refused to every importer.
 """
 
-import functools
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -109,6 +108,7 @@ __all__ = [
     "NEVER_IMPORTED",
     "ROSTER_FACTS",
     "SERVICE_COMMANDS",
+    "BatchDecisions",
     "Decision",
     "Policy",
     "Reader",
@@ -122,6 +122,25 @@ re-exported, so that importers keep ``from resilience.domain.policy import ...``
 
 
 _NOWHERE = Target()
+_ALLOWED = Decision(True)
+
+
+class _Once:
+    """``target(moment)``, worked out the first time it is asked for and kept (a command
+    asks for it once per rule that needs it, at two moments); ``found`` is None until
+    then."""
+
+    __slots__ = ("_moment", "_target", "found")
+
+    def __init__(self, target: Callable[[datetime], Target], moment: datetime) -> None:
+        self._target, self._moment = target, moment
+        self.found: Target | None = None
+
+    def __call__(self) -> Target:
+        found = self.found
+        if found is None:
+            found = self.found = self._target(self._moment)
+        return found
 
 
 def _as_tuple(items: Iterable[Any]) -> tuple[Any, ...]:
@@ -173,6 +192,10 @@ class Policy:
         known_command(command)
         return self._by_command.get(command, ())
 
+    def _windowed(self, command: str, role: Role) -> bool:
+        """Has any rule of ``command`` for ``role`` a correction window?"""
+        return any(rule.within is not None for rule in self._index.get((command, role), ()))
+
     def overridable(self, command: str) -> bool:
         known_command(command)
         return command not in self.not_overridable
@@ -210,25 +233,45 @@ class Policy:
         """Allowed when it happened (``at``) and, if that is another moment, when it is
         recorded (``now``): a fact back-dated into a term since ended, or dated into one
         not yet begun, is refused, as is one recorded by someone relieved since."""
+        return self._decide_reading(community, actor, command, at, now, target)[0]
+
+    def _decide_reading(self, community: Community | None, actor: Actor, command: str,
+                        at: datetime, now: datetime, target: Callable[[datetime], Target]
+                        ) -> tuple[Decision, bool]:
+        """``_decide``, and whether it read the target (at either moment)."""
         # Each target is worked out at most once, and only if a rule needs it.
-        then = self._decide_at(community, actor, command, at, now,
-                               functools.cache(functools.partial(target, at)), recorded=False)
+        then_target = _Once(target, at)
+        held, areas = standing(community, actor, at, then_target)
+        then = self._decide_at(community, actor, command, at, now, then_target, held, areas,
+                               recorded=False)
         if not then.allowed or now == at:
-            return then
-        later = self._decide_at(community, actor, command, now, now,
-                                functools.cache(functools.partial(target, now)), recorded=True)
+            return then, then_target.found is not None
+        later_target = _Once(target, now)
+        held_later, areas_later = standing(community, actor, now, later_target)
+        read = then_target.found is not None or later_target.found is not None
+        if (then is _ALLOWED and held_later and areas_later == areas
+                and (then_target.found is None or _same(then_target.found, later_target()))):
+            # Allowed by a rule when it happened; at the moment of recording the actor
+            # stands as then, for the same areas, and the target is the same (or none was
+            # needed): the same rules decide on the same facts, so they allow it again.
+            return _ALLOWED, read
+        later = self._decide_at(community, actor, command, now, now, later_target,
+                                held_later, areas_later, recorded=True)
+        read = read or later_target.found is not None
         if not later.allowed:
-            return later
-        return Decision(True, overridden=then.overridden or later.overridden)
+            return later, read
+        if not (then.overridden or later.overridden):
+            return _ALLOWED, read
+        return Decision(True, overridden=True), read
 
     def _decide_at(self, community: Community | None, actor: Actor, command: str,
-                   moment: datetime, now: datetime, target: Callable[[], Target], *,
-                   recorded: bool) -> Decision:
-        """The decision at one ``moment`` (``recorded``: the moment of recording)."""
-        held, areas = standing(community, actor, moment, target)
+                   moment: datetime, now: datetime, target: Callable[[], Target],
+                   held: bool, areas: tuple[str | None, ...], *, recorded: bool) -> Decision:
+        """The decision at one ``moment`` (``recorded``: the moment of recording), where the
+        actor's standing is ``held`` for ``areas``."""
         rules = self._index.get((command, actor.role), ())
         if held and any(applies(rule, community, actor, areas, target, now) for rule in rules):
-            return Decision(True)
+            return _ALLOWED
         when = (f"at {moment.isoformat()}, when this is recorded (a fact needs standing both "
                 "when it happened and when it is recorded)" if recorded
                 else f"at {moment.isoformat()}")
@@ -303,6 +346,114 @@ class Policy:
         """A policy from ``to_dict``'s form; InvalidInputError naming what is wrong."""
         rules, not_overridable, readers = policy_parts(data)
         return cls(rules, not_overridable, readers)
+
+
+class BatchDecisions:
+    """The commands a policy allowed in one batch, kept so that a command it would decide
+    on the same facts is allowed without deciding again: a batch records many commands by
+    few actors (an import, a day's incidents), each checked at its two moments.
+
+    A decision is kept only when it was allowed by a rule (not by an override), in a
+    community (not while registering one), for a command none of whose rules for the
+    actor's role has a correction window (those read the moment of recording itself).
+    It is taken again for a command with the same actor (equal: the same person, role,
+    override and importer), the same command, the same community object at the same
+    version (so the same roster and areas: every fact changes the version), moments
+    within the spans in which the actor's terms of that role neither begin nor end
+    (``Community.standing_span``: the same standing, for the same areas, at each moment),
+    and, if the decision read the command's target, equal targets at both moments.
+    Those are everything the rules read (resilience.domain.policy_standing): the same
+    rules on the same facts give the same answer. Anything else is decided in full.
+    """
+
+    __slots__ = ("_allowed", "_last", "_policy")
+
+    def __init__(self, policy: Policy) -> None:
+        self._policy = policy
+        self._allowed: dict[tuple[Actor, str, int, int], _Kept] = {}
+        self._last: _Kept | None = None
+        """The decision last taken again: a batch repeats a command, by the same actor
+        object, so it is found without its key (``_Kept.actor``, ``command``, ``version``)."""
+
+    def enforce(self, community: Community, actor: Actor, command: str, at: datetime,
+                now: datetime, target: Callable[[datetime], Target]) -> Decision:
+        """``Policy.enforce`` of ``actor``'s command at its two moments (``at``, when it
+        happened; ``now``, when it is recorded): PermissionDeniedError when refused."""
+        version, last = community.version, self._last
+        if (last is not None and last.actor is actor and last.command == command
+                and last.community is community and last.version == version):
+            kept: _Kept | None = last  # the same as the last command (the same objects)
+            key = last.key
+        else:
+            key = (actor, known_command(command), id(community), version)
+            kept = self._allowed.get(key)
+        if kept is not None and kept.community is community and kept.spans(at, now):
+            self._last = kept
+            if kept.targets is None:
+                return _ALLOWED
+            targets = target(at), target(now)
+            seen = kept.last  # most often the very objects (a target kept as it stands)
+            if (targets[0] is seen[0] and targets[1] is seen[1]) or targets in kept.targets:
+                kept.last = targets
+                return _ALLOWED
+        decision, read = self._policy._decide_reading(community, actor, command, at, now,
+                                                      target)
+        if not decision.allowed:
+            raise PermissionDeniedError(decision.reason)
+        if decision is _ALLOWED and not self._policy._windowed(command, actor.role):
+            self._keep(key, kept, community, actor, at, now,
+                       (target(at), target(now)) if read else None)
+        return decision
+
+    def _keep(self, key: tuple[Actor, str, int, int], kept: "_Kept | None",
+              community: Community, actor: Actor, at: datetime, now: datetime,
+              targets: tuple[Target, Target] | None) -> None:
+        if kept is not None and kept.community is community and kept.spans(at, now):
+            if targets is not None and kept.targets is not None:
+                kept.targets.add(targets)
+                kept.last = targets
+            return
+        if len(self._allowed) >= 4096:
+            self._allowed.clear()
+        role = actor.role
+        if role in ROSTER_ROLES:
+            then = community.standing_span(actor.person_id, role, at)
+            later = community.standing_span(actor.person_id, role, now)
+        else:  # off the roster the standing does not change with time
+            then = later = (None, None)
+        self._allowed[key] = _Kept(key, community, then, later,
+                                   None if targets is None else {targets})
+
+
+class _Kept:
+    """What a kept decision was taken on (``BatchDecisions``)."""
+
+    __slots__ = ("actor", "command", "community", "key", "last", "later", "targets", "then",
+                 "version")
+
+    def __init__(self, key: tuple[Actor, str, int, int], community: Community,
+                 then: tuple[datetime | None, datetime | None],
+                 later: tuple[datetime | None, datetime | None],
+                 targets: set[tuple[Target, Target]] | None) -> None:
+        self.key, (self.actor, self.command, _, self.version) = key, key
+        self.community, self.then, self.later, self.targets = community, then, later, targets
+        self.last: tuple[Target | None, Target | None] = (
+            (None, None) if not targets else next(iter(targets)))
+        """The targets last allowed (compared first by identity)."""
+
+    def spans(self, at: datetime, now: datetime) -> bool:
+        """Are ``at`` and ``now`` within the spans the decision was taken in?"""
+        since, until = self.then
+        if (since is not None and at < since) or (until is not None and at >= until):
+            return False
+        since, until = self.later
+        return not ((since is not None and now < since) or (until is not None and now >= until))
+
+
+def _same(before: Target, after: Target) -> bool:
+    """The same target: the one object (a command's target as it stands, worked out once)
+    or an equal one."""
+    return before is after or before == after
 
 
 DEFAULT_POLICY = Policy(DEFAULT_RULES, not_overridable=DEFAULT_NOT_OVERRIDABLE,

@@ -22,8 +22,7 @@ def standing(community: Community | None, actor: Actor, at: datetime,
     if role in ROSTER_ROLES:
         if community is None:  # registering: whoever claims staff becomes the founder
             return role is Role.COMMUNITY_STAFF, (None,)
-        areas = [h.scope for h in community.roster(at, role=role)
-                 if h.person_id == actor.person_id]
+        areas = community.scopes_held(actor.person_id, role, at)
         if role is Role.COMMUNITY_STAFF and actor.person_id == community.founder:
             areas.append(None)
         return bool(areas), tuple(areas)

@@ -183,7 +183,15 @@ def _too_many(name: str, count: int, most: int = MAX_ITEMS) -> InvalidInputError
 
 def text_limit(name: str) -> int:
     """The most characters the text field (or argument) ``name`` may hold."""
-    return FREE_TEXT if name.rpartition(".")[2] in FREE_TEXT_FIELDS else SHORT_TEXT
+    limit = _limits.get(name)
+    if limit is None:
+        limit = FREE_TEXT if name.rpartition(".")[2] in FREE_TEXT_FIELDS else SHORT_TEXT
+        if len(_limits) < 4096:  # (names are the code's own, and a few per list item)
+            _limits[name] = limit
+    return limit
+
+
+_limits: dict[str, int] = {}
 
 
 def check_text(value: object, name: str, limit: int | None = None) -> str:
@@ -266,6 +274,10 @@ def check_zone(value: object, name: str) -> timezone | ZoneInfo:
 def check_moment(value: object, name: str, *, query: bool = False) -> datetime:
     """Return ``value`` if it is an aware datetime from EARLIEST to before LATEST; with
     ``query``, a moment that only asks, up to QUERY_MARGIN beyond either end."""
+    global _passed
+    passed = _passed
+    if value is passed[0] or value is passed[1]:
+        return value  # type: ignore[return-value]  # (it passed: a datetime)
     if type(value) is not datetime:
         raise _refuse_type(value, name, "a datetime", datetime)
     zone = value.tzinfo
@@ -281,15 +293,26 @@ def check_moment(value: object, name: str, *, query: bool = False) -> datetime:
     low, high = _QUERY_RANGE if query else _RANGE
     # A local time is within a day of UTC, so only the years at the edges need the exact
     # test; one far beyond is refused without it (datetime.max less an offset overflows).
-    if not low.year < value.year < high.year - 1 and not (
-            low.year - 1 <= value.year <= high.year and low <= value < high):
+    year = value.year
+    if not low.year < year < high.year - 1 and not (
+            low.year - 1 <= year <= high.year and low <= value < high):
         raise InvalidInputError(
             f"{name} must be from {low:%Y-%m-%d} to before {high:%Y-%m-%d} (UTC), "
             f"got {value.isoformat()}")
-    if type(zone) is ZoneInfo and not _steady(zone, value.year) and (
+    if type(zone) is ZoneInfo and not _steady(zone, year) and (
             value.replace(fold=1 - value.fold).utcoffset() != offset):
         _refuse_shifted_wall_time(value, name)
+    if not query:
+        _passed = (value, passed[0])
     return value
+
+
+_passed: tuple[object, object] = (None, None)
+"""The last two moments that passed ``check_moment`` (not as a query): a command checks
+its recorded moment as every command before it (a clock's reading, or an import's), and
+the moments of a batch repeat. A datetime of exactly that type in one of ``ZONES`` is
+immutable and its offset fixed, so one that passed passes again; it is kept (held, so its
+id is not reused) and passes at once. A pair read at once: threads may replace it."""
 
 
 @functools.lru_cache(maxsize=4096)
@@ -340,6 +363,8 @@ def check_items(value: object, name: str, item: Callable[[object, str], T],
     most ``most`` items, each passed to ``item(value, name)``."""
     if type(value) is not list and type(value) is not tuple:
         raise _refuse_type(value, name, "a list or tuple", list, tuple)
+    if not value:
+        return ()
     if len(value) > most:
         raise _too_many(name, len(value), most)
     return tuple(item(entry, f"{name}[{index}]") for index, entry in enumerate(value))
@@ -401,19 +426,26 @@ Check = Callable[[object, str], object]
 _LIBRARY_FIELDS = frozenset({"originator_id", "originator_version", "originator_topic"})
 """Set by eventsourcing itself, not by a command."""
 
-_plans: dict[type[Any], tuple[tuple[str, Check], ...]] = {}
+_plans: dict[type[Any], tuple[tuple[str, str, Check], ...]] = {}
 
 
 def check_event(event_class: type[Any], values: Mapping[str, object]) -> None:
     """Check the values a command is about to trigger ``event_class`` with, each against
     the field's declared type; fields the library sets itself are left to it."""
+    for name, qualified, check in event_plan(event_class):
+        if name in values:
+            check(values[name], qualified)
+
+
+def event_plan(event_class: type[Any]) -> tuple[tuple[str, str, Check], ...]:
+    """How ``check_event`` checks ``event_class``'s fields: each field's name, its name in
+    messages (``"Class.field"``) and its check, in the order the class declares them."""
     plan = _plans.get(event_class)
     if plan is None:
-        plan = _plans[event_class] = _event_plan(event_class)
-    prefix = event_class.__name__
-    for name, check in plan:
-        if name in values:
-            check(values[name], f"{prefix}.{name}")
+        plan = _plans[event_class] = tuple(
+            (name, f"{event_class.__name__}.{name}", check)
+            for name, check in _event_plan(event_class))
+    return plan
 
 
 def check_value(value: object, declared: Any, name: str) -> None:

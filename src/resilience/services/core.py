@@ -6,6 +6,12 @@ records nothing and tells the refused actor nothing about the aggregate's state.
 roster it checks is the community's as stored now: a cached community is caught up with
 whatever another writer recorded since (one query), so a person relieved by another
 writer can't act on this engine's stale copy; inside a batch, the batch's own facts count.
+
+What a command costs does not grow with the history around it: a community is loaded
+from its snapshot and the facts since (resilience.adapters.snapshots) and decoded only
+as far as the command reads it; the policy reads the actor's own terms; "as it stands
+now" reads the aggregate's latest time, kept as facts are folded; a new aggregate with
+an id nobody else can have (a fresh uuid4) is inserted without looking for it first.
 """
 
 import threading
@@ -18,15 +24,20 @@ from uuid import UUID
 
 from attrs import evolve, field, frozen
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
     ApplicationRecorder,
+    EventStore,
     InfrastructureFactory,
     IntegrityError,
+    Notification,
     Recording,
 )
 from eventsourcing.utils import Environment
 
-from resilience.adapters.mapper import key_ring
+from resilience.adapters.mapper import ConverterMapper, key_ring
+from resilience.adapters.snapshots import EVERY as SNAPSHOT_EVERY
+from resilience.adapters.snapshots import Snapshots
 from resilience.adapters.store import (
     TIMEOUT_SETTING,
     configure_factory,
@@ -35,18 +46,19 @@ from resilience.adapters.store import (
     seconds,
 )
 from resilience.clock import Clock
-from resilience.domain.base import Context, FactAggregate
+from resilience.domain.base import Context, FactAggregate, keeps_nothing
 from resilience.domain.escalated import check_command_id
 from resilience.domain.organisation import Community
 from resilience.domain.policy import (
     IMPORT,
     NEVER_IMPORTED,
+    BatchDecisions,
     Decision,
     Policy,
     Target,
     roster_command,
 )
-from resilience.domain.validation import check_uuid
+from resilience.domain.validation import check_instance, check_moment, check_uuid
 from resilience.domain.values import ROSTER_ROLES, Actor
 from resilience.errors import (
     AlreadyExistsError,
@@ -86,8 +98,22 @@ class Receipt:
         return range(self.first_version, self.last_version + 1)
 
 
+_ANYWHERE = Target()
+_NOTHING_READ: tuple[object, object, object] = (None, None, None)
+_NO_KEYWORDS: tuple[None, None, None, None, None] = (None, None, None, None, None)
+"""A command's target keywords when it has none (the same object each time)."""
+_NO_TARGET: list[Any] = [None, None, 0, None, None]
+"""No target kept (``Store.standing_target``)."""
+
+
+def _anywhere(_: datetime) -> Target:
+    """The target of a command about no target in particular (an import)."""
+    return _ANYWHERE
+
+
 def _require_id(cls: type[FactAggregate], aggregate_id: object) -> None:
-    check_uuid(aggregate_id, f"{cls.kind} id")
+    if type(aggregate_id) is not UUID:  # (check_uuid's test, before its message is made)
+        check_uuid(aggregate_id, f"{cls.kind} id")
 
 
 def _checked(cls: type[A], aggregate_id: UUID, aggregate: object) -> A:
@@ -95,6 +121,24 @@ def _checked(cls: type[A], aggregate_id: UUID, aggregate: object) -> A:
         found = getattr(type(aggregate), "kind", type(aggregate).__name__)
         raise NotFoundError(f"{aggregate_id} is {_a(found)}, not {_a(cls.kind)}")
     return aggregate
+
+
+class _Holding:
+    """The store's lock held for a block (re-entrant, so one object serves every block): a
+    class, not a generator, as every command takes it once or more."""
+
+    __slots__ = ("_lock", "_timeout")
+
+    def __init__(self, lock: "threading.RLock", timeout: float | None) -> None:
+        self._lock, self._timeout = lock, timeout
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(timeout=-1 if self._timeout is None else self._timeout):
+            raise StoreUnavailableError(f"this engine was busy with another command or batch "
+                                        f"for {self._timeout:g} s; nothing was recorded")
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
 
 
 class _Stale(Exception):
@@ -126,10 +170,46 @@ def _fold(aggregate: Any, events: Iterable[Any]) -> Any:
     return aggregate
 
 
+class RecordingEventStore(EventStore[UUID]):
+    """eventsourcing's event store, which makes a Notification and a Recording of each
+    event it records; made here field by field, as their dataclass ``__init__`` would
+    make them (frozen, it sets each field through ``object.__setattr__``): a batch of
+    thousands of events makes thousands of each."""
+
+    def put(self, domain_events: Sequence[DomainEventProtocol[UUID]],
+            **kwargs: Any) -> list[Recording[UUID]]:
+        stored_events = list(map(self.mapper.to_stored_event, domain_events))
+        recordings: list[Recording[UUID]] = []
+        notification_ids = self.recorder.insert_events(stored_events, **kwargs)
+        if notification_ids:
+            if len(notification_ids) != len(stored_events):
+                raise AssertionError(f"{len(stored_events)} events recorded under "
+                                     f"{len(notification_ids)} notification ids")
+            new, append = object.__new__, recordings.append
+            for event, stored, notification_id in zip(domain_events, stored_events,
+                                                      notification_ids, strict=True):
+                notification = new(Notification)
+                fields = notification.__dict__
+                fields["originator_id"] = stored.originator_id
+                fields["originator_version"] = stored.originator_version
+                fields["topic"] = stored.topic
+                fields["state"] = stored.state
+                fields["id"] = notification_id
+                recording = new(Recording)
+                fields = recording.__dict__
+                fields["domain_event"] = event
+                fields["notification"] = notification
+                append(recording)
+        return recordings
+
+
 class EventStoreApplication(Application[UUID]):
     """The eventsourcing application behind an engine (its name fixes the table names)."""
 
     name = "resilience"
+
+    def construct_event_store(self) -> EventStore[UUID]:
+        return RecordingEventStore(mapper=self.mapper, recorder=self.recorder)
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory[Any]:
         # Bounded waits and StoreUnavailableError for the store's faults (adapters.store).
@@ -157,7 +237,7 @@ class Store:
 
     def __init__(self, app: EventStoreApplication, clock: Clock, cache_size: int = 1024, *,
                  policy: Policy | None = None, importer: Actor | None = None,
-                 root_clock: Clock | None = None) -> None:
+                 root_clock: Clock | None = None, snapshots: Snapshots | None = None) -> None:
         self.app = app
         self.clock = clock
         self.root_clock = clock if root_clock is None else root_clock
@@ -171,7 +251,20 @@ class Store:
         self._read_in_batch: set[UUID] = set()
         """Aggregates ``current`` read from the store in this batch: read once, so a batch
         decides on one snapshot of them (and its own facts), as one transaction would."""
+        self._last_read: tuple[object, object, object] = _NOTHING_READ
+        """The id object, class and aggregate ``current`` last found read in this batch, so
+        that asking again with the same id object (a command's community, each command of
+        a batch) finds it at once: it stays what ``current`` finds until the cache drops
+        or forgets anything, or the batch ends."""
         self._batch_thread: int | None = None
+        self._decisions: BatchDecisions | None = None
+        """The policy's decisions kept for the batch (resilience.domain.policy)."""
+        self._targets: dict[UUID, list[Any]] = {}
+        """Commands' targets as their aggregates stood (``standing_target``): the
+        aggregate object, the service, the version the target holds at, the command's
+        keywords, the target."""
+        self._last_target: list[Any] = _NO_TARGET
+        """The entry of ``_targets`` last kept or found."""
         # Aggregates as of their last successful save through this store, so a
         # command needn't re-read the whole history. Anything that fails evicts
         # the aggregate: a cached object never holds unsaved state.
@@ -179,37 +272,38 @@ class Store:
         self._cache_size = cache_size
         self._erasures: int | None = None
         """The key ring's count of erasures when the cache was last checked against it."""
-        self._imported_only: dict[UUID, tuple[int, bool]] = {}
-        """Per community: up to which stored version it was read, and whether every fact
-        so far was imported (``_only_imported``)."""
+        mapper = app.mapper
+        self._mapper = mapper if isinstance(mapper, ConverterMapper) else None
+        """The application's mapper, whose ``keys`` are the store's key ring (key_ring)."""
+        self.snapshots = Snapshots(app, lambda: key_ring(app)) if snapshots is None \
+            else snapshots
+        self._snapshot_at: dict[UUID, int] = {}
+        """The version of each snapshotted aggregate's latest snapshot, as far as this
+        store knows (0: none)."""
         self._lock = threading.RLock()
         setting = app.env.get(TIMEOUT_SETTING)
         self.timeout = None if setting is None else seconds(setting, TIMEOUT_SETTING)
         """Seconds a command waits for another command of this store to finish (the
         store's timeout; None in memory): its whole wait stays bounded."""
+        self._holding = _Holding(self._lock, self.timeout)
+        self._stamped_as: dict[Actor, Actor] = {}
+        """Each actor as this importing store records it (``_stamped``)."""
 
     def derived(self, *, clock: Clock | None = None, importer: Actor | None = None) -> "Store":
         """A store on the same application and policy, with another clock or importer (a
         cache and lock of its own, as any other writer's)."""
         return Store(self.app, self.clock if clock is None else clock, self._cache_size,
                      policy=self.policy, importer=self.importer if importer is None else importer,
-                     root_clock=self.root_clock)
+                     root_clock=self.root_clock, snapshots=self.snapshots)
 
     def locked(self) -> AbstractContextManager[None]:
         """Hold the store's lock (re-entrant) across reads and a command: ``current``
         hands out the cached aggregate itself, which only the lock keeps still."""
-        return self._locked()
+        return self._holding
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self) -> AbstractContextManager[None]:
         """One command (or batch) at a time through this store's cache."""
-        if not self._lock.acquire(timeout=-1 if self.timeout is None else self.timeout):
-            raise StoreUnavailableError(f"this engine was busy with another command or batch "
-                                        f"for {self.timeout:g} s; nothing was recorded")
-        try:
-            yield
-        finally:
-            self._lock.release()
+        return self._holding
 
     @contextmanager
     def batch(self) -> Iterator["Batch"]:
@@ -224,6 +318,8 @@ class Store:
             held: dict[UUID, FactAggregate] = {}
             self._batch, self._batch_thread = held, threading.get_ident()
             self._read_in_batch = set()
+            self._last_read = _NOTHING_READ
+            self._decisions = None if self.policy is None else BatchDecisions(self.policy)
             result = Batch()
             try:
                 yield result
@@ -236,6 +332,7 @@ class Store:
                     recordings = self.app.save(*held.values())
                     result.events_recorded = len(recordings)
                     result.position = _position(recordings)
+                    self._snapshot(*held.values())
             except IntegrityError:
                 self._forget(*held)
                 raise ConflictError(
@@ -246,7 +343,8 @@ class Store:
                 self._forget(*held)
                 raise
             finally:
-                self._batch, self._batch_thread = None, None
+                self._batch, self._batch_thread, self._decisions = None, None, None
+                self._last_read = _NOTHING_READ
             self._remember(*held.values())
 
     def context(
@@ -256,8 +354,10 @@ class Store:
         if isinstance(actor, Actor):  # Context refuses anything else
             # The watch's command ids are its own: taken first by another command, they
             # would block an escalation or stand in for it (resilience.domain.escalated).
-            check_command_id(actor, command_id)
-            actor = self._stamped(actor)
+            if command_id is not None:
+                check_command_id(actor, command_id)
+            if self.importer is not None or actor.imported_by is not None:
+                actor = self._stamped(actor)
         # Context checks the actor and both moments (recorded_at: what the clock said).
         return Context(actor, recorded_at if occurred_at is None else occurred_at,
                        recorded_at, command_id)
@@ -272,7 +372,12 @@ class Store:
                 f"by a command's actor; got {actor.imported_by!r}")
         if importer is None or actor.imported_by == importer:
             return actor
-        return evolve(actor, imported_by=importer)
+        stamped = self._stamped_as.get(actor)
+        if stamped is None:  # an import records many facts by few actors: made once each
+            if len(self._stamped_as) >= 4096:
+                self._stamped_as.clear()
+            stamped = self._stamped_as[actor] = evolve(actor, imported_by=importer)
+        return stamped
 
     # Authorization ----------------------------------------------------------------
 
@@ -289,7 +394,14 @@ class Store:
         if self.importer is not None:
             return self._importable(self.policy, self.importer, command,
                                     self._community(community))
-        return self.policy.enforce(self._community(community), ctx, command, target)
+        org = community if community is None or isinstance(community, Community) \
+            else self.current(Community, community)
+        decisions = self._decisions
+        if (decisions is not None and org is not None
+                and self._batch_thread == threading.get_ident()):
+            return decisions.enforce(org, ctx.actor, command, ctx.occurred_at,
+                                     ctx.recorded_at, target)
+        return self.policy.enforce(org, ctx, command, target)
 
     def _importable(self, policy: Policy, importer: Actor, command: str,
                     community: Community | None) -> Decision:
@@ -300,7 +412,13 @@ class Store:
         no standing in a community people run live. Erasures are never imported."""
         self.refuse_if_never_imported(command)
         now = self.root_clock()  # not the import's clock, which the history being read sets
-        decision = policy.check(community, importer, IMPORT, at=now, recorded_at=now)
+        decisions = self._decisions
+        if decisions is not None and community is not None and self.in_batch:
+            check_instance(importer, "actor", Actor)  # as ``policy.check`` checks them
+            check_moment(now, "at")
+            decision = decisions.enforce(community, importer, IMPORT, now, now, _anywhere)
+        else:
+            decision = policy.check(community, importer, IMPORT, at=now, recorded_at=now)
         if (community is not None and importer.role not in ROSTER_ROLES
                 and not self._only_imported(community)):
             raise PermissionDeniedError(
@@ -309,6 +427,36 @@ class Store:
                 f"imported, and {community.name} has facts recorded live: import into it as "
                 "its community staff")
         return decision
+
+    def standing_target(self, service: object, aggregate: FactAggregate,
+                        keywords: tuple[Any, ...]) -> Target | None:
+        """The target of a command of ``service`` with ``keywords`` on ``aggregate`` as it
+        stands, kept (``keep_target``) for the same aggregate object, if every fact it
+        took since keeps nothing of its own (``keeps_nothing``); else None."""
+        kept = self._last_target
+        if kept[0] is not aggregate:  # (most often the aggregate of the command before)
+            kept = self._targets.get(aggregate.id) or _NO_TARGET
+        if (kept[0] is not aggregate or kept[1] is not service
+                or (kept[3] is not keywords and kept[3] != keywords)):
+            return None
+        version, fact_types, now = kept[2], aggregate.fact_types, aggregate.version
+        while version < now:
+            version += 1
+            if not keeps_nothing(fact_types[version]):
+                return None
+        kept[2] = version
+        self._last_target = kept
+        target: Target = kept[4]
+        return target
+
+    def keep_target(self, service: object, aggregate: FactAggregate,
+                    keywords: tuple[Any, ...], target: Target) -> None:
+        """Keep ``target``, the target as ``aggregate`` stands now (``standing_target``)."""
+        if len(self._targets) >= 1024:
+            self._targets.clear()
+        kept = self._targets[aggregate.id] = [aggregate, service, aggregate.version, keywords,
+                                              target]
+        self._last_target = kept
 
     def refuse_if_never_imported(self, command: str) -> None:
         """PermissionDeniedError if this store imports and ``command`` is one no import may
@@ -322,16 +470,9 @@ class Store:
 
     def _only_imported(self, community: Community) -> bool:
         """Was every stored fact of ``community`` imported? Its facts held in this store's
-        batch were (this store imports), so only the stored ones are read: each once, as
-        a community, once live, stays live."""
-        stored = community.version - len(community.pending_events)
-        seen, only = self._imported_only.get(community.id, (0, True))
-        if only and stored > seen:
-            records = self.app.recorder.select_events(community.id, gt=seen, lte=stored)
-            only = all(cast(FactAggregate.Event, self.app.mapper.to_domain_event(record))
-                       .actor.imported_by is not None for record in records)
-            self._imported_only[community.id] = (stored, only)
-        return only
+        batch were (this store imports), so the community's own record of it answers
+        (``Community.imported_only``, kept as its facts are folded)."""
+        return community.imported_only
 
     def _community(self, community: Community | UUID | None) -> Community | None:
         if community is None or isinstance(community, Community):
@@ -342,34 +483,49 @@ class Store:
         """Forget every cached aggregate once a person was erased since the last look (by
         this engine, another engine on the store, another process: the key ring counts
         the tombstones), so no cached aggregate hands out an erased person's plaintext."""
-        keys = key_ring(self.app)
+        keys = self._mapper.keys if self._mapper is not None else None
         if keys is None:
             return
         keys.fresh()  # looks at the key table at most every FRESH_FOR seconds
         erasures = keys.erasures
         if erasures != self._erasures:
             self._cache.clear()
+            self._last_read = _NOTHING_READ
+            self._targets.clear()  # (they hold the aggregates they were worked out on)
+            self._last_target = _NO_TARGET
+            self._snapshot_at.clear()  # the erasure deleted them
             self._erasures = erasures
 
     def current(self, cls: type[A], aggregate_id: UUID) -> A:
         """The aggregate as stored now, with this thread's batch's facts: the cached copy
         caught up with what other writers recorded since it was cached (one query for
         the events after its version), else loaded (and cached). Hold the store's lock."""
-        _require_id(cls, aggregate_id)  # before the cache, as ``change`` does
         self._after_erasures()
-        held = self.held().get(aggregate_id)
-        if held is not None:
-            return _checked(cls, aggregate_id, held)
+        batch = self._batch
+        in_batch = batch is not None and self._batch_thread == threading.get_ident()
+        last = self._last_read
+        if last[0] is aggregate_id and last[1] is cls and in_batch:
+            return cast(A, last[2])  # what the lines below found last time (``_last_read``)
+        _require_id(cls, aggregate_id)  # before the cache, as ``change`` does
+        if batch is not None and in_batch:
+            held = batch.get(aggregate_id)
+            if held is not None:
+                return _checked(cls, aggregate_id, held)
         cached = self._cache.get(aggregate_id)
         if cached is None:
             aggregate = self.load(cls, aggregate_id)
-        elif aggregate_id in self._read_in_batch and self.in_batch:
-            return _checked(cls, aggregate_id, cached)  # this batch's snapshot of it
+        elif in_batch and aggregate_id in self._read_in_batch:
+            # This batch's snapshot of it (it may take facts in the batch: the same object).
+            found = _checked(cls, aggregate_id, cached)
+            self._last_read = (aggregate_id, cls, found)
+            return found
         else:
             aggregate = _checked(cls, aggregate_id, cached)
             newer = self.app.recorder.select_events(aggregate_id, gt=aggregate.version)
             if newer:
                 aggregate = _fold(aggregate, map(self.app.mapper.to_domain_event, newer))
+                if not self.in_batch:
+                    self._snapshot(aggregate)
         if self.in_batch:
             self._read_in_batch.add(aggregate_id)
         self._remember(aggregate)
@@ -396,11 +552,31 @@ class Store:
         held = self.held().get(aggregate_id)
         if held is not None:
             return _checked(cls, aggregate_id, held)
+        if cls.snapshotted:
+            snapshot = self.snapshots.load(cls, aggregate_id)
+            if snapshot is not None:
+                self._snapshot_at[aggregate_id] = snapshot.version
+                newer = self.app.recorder.select_events(aggregate_id, gt=snapshot.version)
+                loaded: A = _fold(snapshot, map(self.app.mapper.to_domain_event, newer))
+                self._snapshot(loaded)
+                return loaded
         try:
             aggregate: object = self.app.repository.get(aggregate_id, projector_func=_fold)
         except AggregateNotFoundError:
             raise NotFoundError(f"no {cls.kind} with id {aggregate_id}") from None
-        return _checked(cls, aggregate_id, aggregate)
+        checked = _checked(cls, aggregate_id, aggregate)
+        if cls.snapshotted:
+            self._snapshot(checked)
+        return checked
+
+    def _snapshot(self, *aggregates: FactAggregate) -> None:
+        """Snapshot each aggregate of a snapshotted class (as saved or loaded: no pending
+        facts) once it is ``SNAPSHOT_EVERY`` facts past its last snapshot."""
+        for aggregate in aggregates:
+            if (type(aggregate).snapshotted and not aggregate.pending_events
+                    and aggregate.version - self._snapshot_at.get(aggregate.id, 0)
+                    >= SNAPSHOT_EVERY and self.snapshots.save(aggregate)):
+                self._snapshot_at[aggregate.id] = aggregate.version
 
     @property
     def in_batch(self) -> bool:
@@ -419,10 +595,12 @@ class Store:
             self._cache.move_to_end(aggregate.id)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
+            self._last_read = _NOTHING_READ
 
     def _forget(self, *aggregate_ids: UUID) -> None:
         for aggregate_id in aggregate_ids:
             self._cache.pop(aggregate_id, None)
+        self._last_read = _NOTHING_READ
 
     def exists(self, aggregate_id: UUID) -> bool:
         if aggregate_id in self.held():
@@ -430,10 +608,12 @@ class Store:
         return aggregate_id in self.app.repository
 
     def create(self, cls: type[A], aggregate_id: UUID, ctx: Context,
-               build: Callable[[], A]) -> Receipt:
-        """Record a new aggregate, or return the original receipt of a repeated command."""
+               build: Callable[[], A], *, fresh: bool = False) -> Receipt:
+        """Record a new aggregate, or return the original receipt of a repeated command.
+        ``fresh``: the id was made for this command (a uuid4) and nobody else can have
+        it, so it is not looked for first (were it taken, the insert would fail)."""
         with self._locked():
-            if self.exists(aggregate_id):
+            if not fresh and self.exists(aggregate_id):
                 repeated = self._repeated(cls, aggregate_id, ctx)
                 if repeated is not None:
                     return repeated
@@ -445,6 +625,16 @@ class Store:
                decide: Callable[[A], None]) -> Receipt:
         """Load, let the aggregate decide, save; a repeated command id records nothing."""
         _require_id(cls, aggregate_id)  # before the cache: an unhashable id can't be looked up
+        batch = self._batch
+        if batch is not None and self._batch_thread == threading.get_ident():
+            # In this thread's batch, which holds the store's lock: cached, caught up once
+            # per batch (``current``), no reload.
+            self._after_erasures()
+            held = batch.get(aggregate_id)
+            if held is None or not isinstance(held, cls):
+                return self._decide(cls, self.current(cls, aggregate_id), ctx, decide,
+                                    cached=False)
+            return self._decide(cls, held, ctx, decide, cached=False, held=True)
         with self._locked():
             self._after_erasures()
             cached = self._cache.get(aggregate_id) if self._batch is None else None
@@ -460,7 +650,9 @@ class Store:
             return self._decide(cls, self.load(cls, aggregate_id), ctx, decide, cached=False)
 
     def _decide(self, cls: type[A], aggregate: A, ctx: Context, decide: Callable[[A], None],
-                cached: bool) -> Receipt:
+                cached: bool, held: bool = False) -> Receipt:
+        """Let ``aggregate`` (``cached``: this store's cached copy; ``held``: this batch's
+        already) decide, and save it (hold it, in a batch)."""
         if ctx.command_id is not None:
             seen = aggregate.command_versions(ctx.command_id)
             if seen is not None:
@@ -473,13 +665,17 @@ class Store:
             if cached and isinstance(exc, ResilienceError):
                 raise _Stale from exc
             raise
+        if held:
+            return Receipt(aggregate.id, first, aggregate.version)
         return self._save(cls, aggregate, ctx, first, cached)
 
     def _save(self, cls: type[A], aggregate: A, ctx: Context, first: int,
               cached: bool = False) -> Receipt:
-        if self._batch is not None:
-            self._batch[aggregate.id] = aggregate
-            return Receipt(aggregate.id, first, aggregate.version)
+        batch = self._batch
+        if batch is not None:
+            aggregate_id = aggregate.id
+            batch[aggregate_id] = aggregate
+            return Receipt(aggregate_id, first, aggregate.version)
         try:
             recordings = self.app.save(aggregate)
         except BaseException as exc:
@@ -496,6 +692,7 @@ class Store:
                 "loaded; nothing was recorded: reload and retry the command"
             ) from None
         self._remember(aggregate)
+        self._snapshot(aggregate)
         return Receipt(aggregate.id, first, aggregate.version, _position(recordings))
 
     def _repeated(self, cls: type[A], aggregate_id: UUID, ctx: Context) -> Receipt | None:
@@ -545,17 +742,18 @@ class AggregateService(Generic[A]):
 
         def run(aggregate: A) -> None:
             fact = None if corrects is None else self._store.recorded_fact(aggregate, corrects)
-
-            def about(moment: datetime) -> Target:
-                return self._about(aggregate, target_context(ctx, aggregate, moment),
-                                   subject=subject, subject_is=subject_is, area=area,
-                                   corrects=corrects, fact=fact)
-
-            recording = roster_command(fact)
-            if recording is None:
-                self._store.authorize(named, ctx, self._community_of(aggregate), about)
-            else:
-                self._roster_correction(named, recording, ctx, aggregate, fact, about)
+            if self._store.policy is not None:
+                about: Callable[[datetime], Target] = _anywhere  # (an import's: not read)
+                if self._store.importer is None:
+                    plain = (subject is None and subject_is is None and area is None
+                             and corrects is None)
+                    about = _Targets(self, aggregate, ctx, _NO_KEYWORDS if plain
+                                     else (subject, subject_is, area, corrects, fact))
+                recording = None if fact is None else roster_command(fact)
+                if recording is None:
+                    self._store.authorize(named, ctx, self._community_of(aggregate), about)
+                else:
+                    self._roster_correction(named, recording, ctx, aggregate, fact, about)
             decide(aggregate, ctx)
 
         return self._store.change(self.aggregate_class, aggregate_id, ctx, run)
@@ -589,7 +787,12 @@ class AggregateService(Generic[A]):
         return community
 
     def _target(self, aggregate: A, ctx: Context, subject: object, area: object) -> Target:
-        """What a command on ``aggregate`` acts on, as the policy needs it."""
+        """What a command on ``aggregate`` acts on, as the policy needs it, at the moment
+        ``ctx.occurred_at``. It is made of what the aggregate keeps of its facts (its own
+        attributes, which the facts' ``apply`` set) and of their effective times: so it
+        is the same at every moment from the aggregate's latest fact on, and a fact that
+        keeps nothing of its own (``keeps_nothing``: an action taken, a note) leaves it as
+        it was (``_Targets`` relies on both)."""
         raise NotImplementedError
 
     def _fact_area(self, fact: FactAggregate.Event) -> str | None:
@@ -615,6 +818,63 @@ class AggregateService(Generic[A]):
                       corrected=fact.originator_version, corrected_recorded_at=fact.timestamp)
 
 
+class _Targets(Generic[A]):
+    """A command's target as it stood at a moment (``AggregateService._about`` at
+    ``target_context``), for the policy's checks at its two moments. ``_target`` is the
+    same at every moment from the aggregate's latest fact on, and a fact that keeps
+    nothing of its own (``keeps_nothing``) leaves it as it was (its docstring): so the
+    target as the aggregate stands is worked out once for both moments, and kept by the
+    store for the aggregate's next command while only such facts follow (a day's actions
+    on an incident); the target at an earlier moment a fact is dated at, once."""
+
+    __slots__ = ("_aggregate", "_ctx", "_keywords", "_service", "_stands", "_then")
+
+    def __init__(self, service: "AggregateService[A]", aggregate: A, ctx: Context,
+                 keywords: tuple[Any, Any, Any, Any, Any]) -> None:
+        self._service, self._aggregate, self._ctx, self._keywords = (
+            service, aggregate, ctx, keywords)
+        self._stands: Target | None = None
+        """The target as the aggregate stands (at or after its latest fact)."""
+        self._then: Target | None = None
+        """The target at the moment the fact is dated at, before the latest fact."""
+
+    def __call__(self, moment: datetime) -> Target:
+        latest = self._aggregate.last_occurred
+        # The moment the target is worked out at (target_context's: the moment the fact is
+        # dated at, else the later of the moment and the latest fact) is at or after every
+        # fact (the target as the aggregate stands), or the fact's earlier one.
+        if latest is None or moment >= latest or moment != self._ctx.occurred_at:
+            found = self._stands
+            if found is None:
+                found = self._stands = self._standing(moment)
+        else:
+            found = self._then
+            if found is None:
+                found = self._then = self._at(moment)
+        return found
+
+    def _standing(self, moment: datetime) -> Target:
+        keywords, store = self._keywords, self._service._store
+        # Kept only for a command that corrects nothing and names only texts (as the
+        # validation rule has them), which compare as texts.
+        kept = keywords is _NO_KEYWORDS or (keywords[3] is None and all(
+            value is None or type(value) is str for value in keywords[:3]))
+        if kept:
+            found = store.standing_target(self._service, self._aggregate, keywords)
+            if found is not None:
+                return found
+        found = self._at(moment)
+        if kept:
+            store.keep_target(self._service, self._aggregate, keywords, found)
+        return found
+
+    def _at(self, moment: datetime) -> Target:
+        subject, subject_is, area, corrects, fact = self._keywords
+        return self._service._about(
+            self._aggregate, target_context(self._ctx, self._aggregate, moment),
+            subject=subject, subject_is=subject_is, area=area, corrects=corrects, fact=fact)
+
+
 def target_context(ctx: Context, aggregate: FactAggregate, moment: datetime) -> Context:
     """``ctx`` with the moment its target is worked out at as its occurred_at: when the
     command's fact happened, as given; at the moment of recording, the aggregate as it
@@ -622,7 +882,8 @@ def target_context(ctx: Context, aggregate: FactAggregate, moment: datetime) -> 
     commander and the responders of the incident as now)."""
     if moment == ctx.occurred_at:
         return ctx
-    return evolve(ctx, occurred_at=max(moment, *aggregate.occurred.values()))
+    latest = aggregate.last_occurred
+    return ctx.moved(moment if latest is None else max(moment, latest))
 
 
 class FactService(AggregateService[A]):

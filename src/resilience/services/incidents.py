@@ -92,6 +92,7 @@ class Incidents(FactService[Incident]):
         # caller learns nothing of them.
         with self._store.locked():
             org = self._store.current(Community, community)
+            fresh = incident_id is None and not command_id  # a uuid4: nobody else's
             if incident_id is None:
                 incident_id = incident_id_for(community, command_id) if command_id else uuid4()
             new_id = incident_id
@@ -109,7 +110,7 @@ class Incidents(FactService[Incident]):
                     incident.report(ctx, channel)
                 return incident
 
-            return self._store.create(Incident, incident_id, ctx, build)
+            return self._store.create(Incident, incident_id, ctx, build, fresh=fresh)
 
     def report_to_community(self, incident: UUID, channel: str = "phone", *, actor: Actor,
                             occurred_at: datetime | None = None,
@@ -321,9 +322,9 @@ class Incidents(FactService[Incident]):
                 area: object) -> Target:
         at = ctx.occurred_at
         commander = aggregate.commander_at(at)
-        dispatched = {responder for version, responder in aggregate.chain_facts.items()
-                      if issubclass(aggregate.fact_types[version], Incident.ResponderDispatched)
-                      and aggregate.occurred[version] <= at}
+        occurred, responders = aggregate.occurred, aggregate.chain_facts
+        dispatched = {responders[version] for version in aggregate.dispatches
+                      if occurred[version] <= at}
         assigned = dispatched if commander is None else {*dispatched, commander}
         return Target(area=aggregate.area,
                       subject=subject if isinstance(subject, str) else None,

@@ -42,6 +42,7 @@ class Orders(FactService[ServiceOrder]):
         service = self.catalogue.get(category, item)
         with self._store.locked():  # the community as stored now, read once
             org = self._store.current(Community, community)
+            fresh = order_id is None and not command_id  # a uuid4: nobody else's
             if order_id is None:
                 order_id = order_id_for(community, command_id) if command_id else uuid4()
             new_id = order_id
@@ -60,7 +61,7 @@ class Orders(FactService[ServiceOrder]):
                     service=service, details=details, expected_by=expected_by,
                 )
 
-            return self._store.create(ServiceOrder, order_id, ctx, build)
+            return self._store.create(ServiceOrder, order_id, ctx, build, fresh=fresh)
 
     def accept(self, order: UUID, *, actor: Actor, occurred_at: datetime | None = None,
                command_id: str | None = None) -> Receipt:
