@@ -2,7 +2,8 @@
 
     python benchmarks/rebuild.py [--events N] [--repeat R] [--phases P] [--cohort C]
                                  [--store sqlite|postgres] [--page-size S]
-                                 [--baseline-events B] [--db FILE] [--seed X] [--progress]
+                                 [--baseline-events B] [--db FILE] [--pg-schema NAME]
+                                 [--seed X] [--progress] [--no-record]
 
 A child process records about N events (default 200,000) into a fresh store
 with ``engine.batch()``: communities with grids and buildings, incidents of
@@ -17,27 +18,30 @@ the aggregates of a batch are shuffled, so a page of the log touches many
 aggregates whose documents were written pages ago: the worst case for the
 reader's document cache (``--phases 1``: each aggregate's facts contiguous).
 
-Then, on that store, medians of ``--repeat`` runs of
+Then, on that store:
 
-* read + decode        every notification, in pages of the engine's default
-                       ``views.page_size`` (whatever ``--page-size`` says),
-                       decoded with the app's mapper: the floor a rebuild
-                       cannot beat (the reader does exactly this, then folds
-                       and writes). All its runs come first, so nothing a
-                       rebuild leaves in memory slows it; one more run after
-                       the rebuilds shows what that residue costs.
-* views.rebuild()      empty the views and fold the whole log again, in pages
-                       of ``--page-size`` (default: the engine's)
+* a rebuild alone      one ``views.rebuild()`` in a fresh child process: its
+                       wall time and peak RSS (``ru_maxrss``), what a rebuild
+                       costs a deployment (goal at 1M events: < 60 s, < 300 MiB);
+* ``--repeat`` pairs, A B A B (whatever the machine or one side's leftovers do
+  falls on both), of
+  - read + decode      every notification, in pages of ``views.rebuild_page_size``
+                       (the rebuild's own pages), decoded with the app's mapper
+                       (``to_domain_event``), garbage collection paused as the
+                       reader pauses it: the floor a rebuild cannot beat (the
+                       reader reads the same pages, then folds and writes);
+  - views.rebuild()    empty the views and fold the whole log again;
 * one txn per event    ``views.page_size = 1`` from the middle of the log, for
                        ``--baseline-events`` events: a projection committing
-                       each event with its tracking position (reference only)
+                       each event with its tracking position (reference only).
 
-The figure to watch is the ratio rebuild / read+decode (goal >= 0.5), and on
-``--events 1000000`` the rebuild's seconds (goal < 60 s on SQLite). The
-process's resident memory is sampled after each page of the rebuild; peak RSS
-(``ru_maxrss``) is shown before and after (the events are recorded in a child
-process, so its memory does not mask the rebuild's). ``--db FILE`` keeps the
-SQLite file, and reuses it (no recording) if it exists. ``--store postgres``
+The figure to watch is the ratio rebuild / read+decode, each pair's wall times,
+median of the pairs (goal >= 0.5; the floor, read+decode, is 1); the same ratio in CPU
+seconds is printed beside it (the rebuild's CPU counts its writer thread, which
+commits a page while the next is folded). The rows (ratio, the rebuild alone's wall
+and peak RSS) are recorded as ``rebuild-<store>-<size>`` (benchmarks/results.py).
+``--db FILE`` keeps the SQLite file and ``--pg-schema NAME`` the PostgreSQL schema,
+and reuses it (no recording) if it holds events; ``--store postgres`` otherwise
 records into a fresh schema of postgresql://postgres@127.0.0.1:5432/postgres,
 dropped afterwards.
 Machines here are noisy: read ratios, not absolute rates.
@@ -45,6 +49,7 @@ Machines here are noisy: read ratios, not absolute rates.
 
 import argparse
 import concurrent.futures
+import gc
 import multiprocessing
 import os
 import random
@@ -63,6 +68,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import results
 from live import pg_schema
 
 from resilience import (
@@ -398,21 +404,28 @@ def mb(n: float) -> str:
     return f"{n / 2**20:,.0f} MB"
 
 
-def read_and_decode(engine: Engine, expected: int, limit: int) -> float:
-    """Every notification in pages of ``limit``, decoded: seconds."""
+def read_and_decode(engine: Engine, expected: int, limit: int) -> tuple[float, float]:
+    """Every notification in pages of ``limit``, decoded with the app's mapper, with
+    garbage collection paused as a rebuild pauses it: (wall, CPU) seconds."""
     recorder, mapper = engine.app.recorder, engine.app.mapper
-    started = time.perf_counter()
-    count, start = 0, 1
-    while True:
-        page = recorder.select_notifications(start, limit)
-        if not page:
-            break
-        events = [mapper.to_domain_event(n) for n in page]
-        count += len(events)
-        start = page[-1].id + 1
-    elapsed = time.perf_counter() - started
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        started, cpu = time.perf_counter(), time.process_time()
+        count, start = 0, 1
+        while True:
+            page = recorder.select_notifications(start, limit)
+            if not page:
+                break
+            events = [mapper.to_domain_event(n) for n in page]
+            count += len(events)
+            start = page[-1].id + 1
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    finally:
+        if was_enabled:
+            gc.enable()
     assert count == expected, (count, expected)
-    return elapsed
+    return elapsed, cpu
 
 
 @dataclass
@@ -434,14 +447,42 @@ class RssTrace:
         return next(s for s in self.samples if s[0] >= fraction * last)
 
 
-def rebuild(engine: Engine, show: bool) -> tuple[int, float, RssTrace]:
+def rebuild(engine: Engine, show: bool) -> tuple[int, float, float, RssTrace]:
+    """One ``views.rebuild()``: (events, wall seconds, CPU seconds of the process, its
+    threads' included, RSS after each page)."""
     trace = RssTrace(show=show)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     count = engine.views.rebuild(progress=trace)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     if show:
         print(file=sys.stderr)
-    return count, elapsed, trace
+    return count, elapsed, cpu, trace
+
+
+@dataclass
+class Alone:
+    """A rebuild in a process that does nothing else (``rebuild_alone``)."""
+
+    events: int
+    seconds: float
+    peak_rss: int
+    samples: list[tuple[int, int]]
+
+
+def _rebuild_alone(url: str, page_size: int | None) -> Alone:
+    with Engine(url, clock=ManualClock(T0), fresh_views=False) as engine:
+        if page_size is not None:
+            engine.views.rebuild_page_size = page_size
+        count, seconds, _, trace = rebuild(engine, False)
+    return Alone(count, seconds, peak_rss(), trace.samples)
+
+
+def rebuild_alone(url: str, page_size: int | None) -> Alone:
+    """A rebuild's wall time and peak RSS in a fresh child process: what a deployment's
+    ``resilience project --rebuild`` costs, nothing of this process's reads in the peak."""
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+        return pool.submit(_rebuild_alone, url, page_size).result()
 
 
 def one_per_event(engine: Engine, start: int, count: int) -> tuple[int, float]:
@@ -461,9 +502,20 @@ def one_per_event(engine: Engine, start: int, count: int) -> tuple[int, float]:
 
 
 @contextmanager
-def store_url(store: str, db: str | None) -> Iterator[tuple[str, bool]]:
-    """(URL, whether it already holds events) for a fresh store, removed afterwards."""
-    if store == "postgres":
+def store_url(store: str, db: str | None,
+              pg_schema_name: str | None = None) -> Iterator[tuple[str, bool]]:
+    """(URL, whether it already holds events) of the store to measure: a fresh one,
+    removed afterwards, or the kept SQLite file or PostgreSQL schema named."""
+    if store == "postgres" and pg_schema_name is not None:
+        import psycopg
+
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {pg_schema_name}")
+        url = f"{PG_URL}?schema={pg_schema_name}"
+        with Engine(url, clock=ManualClock(T0), fresh_views=False) as engine:
+            held = engine.views.head > 0
+        yield url, held
+    elif store == "postgres":
         with pg_schema(PG_URL, "bench_rebuild") as url:
             yield url, False
     elif db is not None:
@@ -472,6 +524,15 @@ def store_url(store: str, db: str | None) -> Iterator[tuple[str, bool]]:
     else:
         with tempfile.TemporaryDirectory() as folder:
             yield f"sqlite:///{Path(folder) / 'rebuild.db'}", False
+
+
+def size_label(n: int) -> str:
+    """"100k", "1M": how the closing table names a store's size (the events recorded are
+    about as many as asked for: lives are recorded whole)."""
+    if n >= 950_000:
+        return f"{round(n / 1e6):g}M"
+    unit = next((u for u in (100_000, 10_000) if n >= u), 1_000)
+    return f"{round(n / unit) * unit // 1000}k"
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -490,78 +551,102 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="views.rebuild_page_size (default: the engine's)")
     parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--db", help="SQLite file to keep (and reuse if it exists)")
+    parser.add_argument("--pg-schema",
+                        help="PostgreSQL schema to keep (and reuse if it holds events)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--progress", action="store_true", help="show progress on stderr")
+    parser.add_argument("--no-record", action="store_true",
+                        help="don't write benchmarks/results/rebuild-<store>-<size>.json")
     args = parser.parse_args(argv)
     if args.phases < 1:
         parser.error("--phases must be 1 or more")
 
-    with store_url(args.store, args.db) as (url, reused):
+    with store_url(args.store, args.db, args.pg_schema) as (url, reused):
         made = None
         if not reused:
             made = generate_in_child(url, args.events, args.phases, args.cohort, args.seed,
                                      args.progress)
+        alone = rebuild_alone(url, args.page_size)
         with Engine(url, clock=ManualClock(T0), fresh_views=False) as engine:
-            read_page = engine.views.page_size  # the reference reads in the default pages
             if args.page_size is not None:
                 engine.views.rebuild_page_size = args.page_size
+            page = engine.views.rebuild_page_size  # both sides read in these pages
             n = engine.views.head
-            # All reads first: whatever the rebuilds leave in memory (the reader's
-            # document cache) must not slow the reference down. One read after them
-            # shows what that residue costs the rest of the process.
-            reads = [read_and_decode(engine, n, read_page) for _ in range(args.repeat)]
-            rss_before = peak_rss()
-            rebuilds: list[float] = []
-            trace = RssTrace()
+            assert alone.events == n, (alone.events, n)
+            # Paired, A B A B: whatever one side leaves in memory or the machine does
+            # meanwhile falls on both. GC is paused on both sides, as the reader pauses it.
+            reads: list[tuple[float, float]] = []
+            rebuilds: list[tuple[float, float]] = []
             for _ in range(args.repeat):
-                count, seconds, trace = rebuild(engine, args.progress)
+                reads.append(read_and_decode(engine, n, page))
+                count, seconds, cpu, _ = rebuild(engine, args.progress)
                 assert count == n, (count, n)
-                rebuilds.append(seconds)
-            rss_after = peak_rss()
-            rebuild_page = engine.views.rebuild_page_size
-            read_after = read_and_decode(engine, n, read_page)
+                rebuilds.append((seconds, cpu))
             base_start = n // 2
             base_count, base_seconds = (one_per_event(engine, base_start, args.baseline_events)
                                         if args.baseline_events > 0 else (0, 0.0))
-            if args.db is not None:
-                engine.views.rebuild()  # leave complete views in the kept file
+            if args.db is not None or args.pg_schema is not None:
+                engine.views.rebuild()  # leave complete views in the kept store
 
-    read_s, rebuild_s = statistics.median(reads), statistics.median(rebuilds)
+    ratios = [read / built for (read, _), (built, _) in zip(reads, rebuilds, strict=True)]
+    cpu_ratios = [read / built for (_, read), (_, built) in zip(reads, rebuilds, strict=True)]
+    ratio, cpu_ratio = statistics.median(ratios), statistics.median(cpu_ratios)
+    read_s = statistics.median(r for r, _ in reads)
+    rebuild_s = statistics.median(r for r, _ in rebuilds)
     read_rate, rebuild_rate = n / read_s, n / rebuild_s
     layout = "contiguous per aggregate" if args.phases == 1 else (
         f"each aggregate over {args.phases} batches, interleaved")
     store = "PostgreSQL" if args.store == "postgres" else "SQLite file"
-    print(f"{n:,} events, {store}, {layout}, median of {args.repeat}")
+    print(f"{n:,} events, {store}, {layout}; {args.repeat} pairs (read+decode, rebuild), "
+          f"pages of {page:,} and GC paused on both sides")
     if made is not None:
         print(f"  recorded in {made.seconds:.1f} s ({made.batches} batches): "
               f"{made.communities} communities, {made.incidents:,} incidents, "
               f"{made.orders:,} orders, {made.activities:,} activities")
-    def line(label: str, text: str) -> None:
-        print(f"  {label:<40}{text}")
 
-    line(f"read + decode, pages of {read_page:,}", f"{read_rate:9,.0f} events/s  {read_s:7.2f} s")
-    line(f"views.rebuild(), pages of {rebuild_page:,}",
-         f"{rebuild_rate:9,.0f} events/s  {rebuild_s:7.2f} s")
-    line("ratio rebuild / read+decode", f"{rebuild_rate / read_rate:9.2f}   (goal >= 0.5)")
-    line("read + decode again, after rebuilds", f"{n / read_after:9,.0f} events/s  "
-         f"{read_after:7.2f} s   (the reader's cache still in memory)")
+    def line(label: str, text: str) -> None:
+        print(f"  {label:<42}{text}")
+
+    line("read + decode (the floor), median", f"{read_rate:9,.0f} events/s  {read_s:7.2f} s")
+    line("views.rebuild(), median", f"{rebuild_rate:9,.0f} events/s  {rebuild_s:7.2f} s")
+    line("ratio rebuild / read+decode, per pair",
+         f"{ratio:9.2f}   (median of {', '.join(f'{r:.2f}' for r in ratios)}; "
+         "floor: read+decode = 1, goal >= 0.5)")
+    line("the same in CPU seconds", f"{cpu_ratio:9.2f}   (the rebuild's CPU counts its "
+         "writer thread: the commits beside the next page's fold)")
+    line("a rebuild alone, in a fresh process",
+         f"{alone.seconds:9.2f} s, peak RSS {mb(alone.peak_rss)}")
     line("rebuild of 1,000,000 at this rate", f"{1e6 / rebuild_rate:9.1f} s   (goal < 60 s)")
     base_rate = base_count / base_seconds if base_count else None
     if base_rate is not None:
         line("one transaction per event (reference)", f"{base_rate:9,.0f} events/s  "
              f"(views.page_size = 1, events {base_start + 1:,}..{base_start + base_count:,})")
         line("ratio rebuild / one per event", f"{rebuild_rate / base_rate:9.1f}")
-    line("peak RSS before / after the rebuilds", f"{mb(rss_before):>9} / {mb(rss_after)}")
-    marks = sorted({trace.at(f) for f in (0.0, 0.25, 0.5, 0.75, 1.0)})
-    line("RSS during the last rebuild",
-         ", ".join(f"{mb(rss)} at {done:,}" for done, rss in marks))
-    half = [rss for done, rss in trace.samples if done >= n / 2]
+    samples = alone.samples
+    marks = sorted({next(x for x in samples if x[0] >= f * samples[-1][0])
+                    for f in (0.0, 0.25, 0.5, 0.75, 1.0)})
+    line("RSS during the rebuild alone", ", ".join(f"{mb(rss)} at {done:,}" for done, rss in marks))
+    half = [rss for done, rss in samples if done >= n / 2]
     line("RSS growth over its second half", f"{mb(max(half) - half[0]):>9}")
-    return {"events": n, "read_decode": read_rate, "read_decode_after": n / read_after,
-            "rebuild": rebuild_rate,
-            "ratio": rebuild_rate / read_rate, "rebuild_seconds": rebuild_s,
-            "one_per_event": base_rate, "peak_rss_before": rss_before,
-            "peak_rss_after": rss_after, "rss_samples": trace.samples}
+    size = size_label(n)
+    rows = {
+        f"rebuild ratio {args.store} {size}": {
+            "value": round(ratio, 3), "unit": "x",
+            "note": f"rebuild / read+decode, median of {args.repeat} pairs; CPU ratio "
+                    f"{cpu_ratio:.2f}; goal >= 0.5"},
+        f"rebuild wall {args.store} {size}": {
+            "value": round(alone.seconds, 1), "unit": "s",
+            "note": f"{n:,} events, a rebuild alone in a fresh process"},
+        f"rebuild peak RSS {args.store} {size}": {
+            "value": round(alone.peak_rss / 2**20), "unit": "MiB",
+            "note": "ru_maxrss of that process"},
+    }
+    if not args.no_record:
+        print(f"  recorded in {results.record(f'rebuild-{args.store}-{size}', rows)}")
+    return {"events": n, "read_decode": read_rate, "rebuild": rebuild_rate, "ratio": ratio,
+            "cpu_ratio": cpu_ratio, "ratios": ratios, "rebuild_seconds": rebuild_s,
+            "one_per_event": base_rate, "alone_seconds": alone.seconds,
+            "peak_rss_alone": alone.peak_rss, "rss_samples": samples}
 
 
 if __name__ == "__main__":

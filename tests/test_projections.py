@@ -744,7 +744,8 @@ def test_a_new_version_folds_views_of_its_own_beside_the_old_and_prunes_them(
                                               "cases": f"cases/v{VERSION + 1}",
                                               "plans": f"plans/v{VERSION + 1}",
                                               "live": f"live/v{VERSION + 1}",
-                                              "quarantine": f"quarantine/v{VERSION + 1}"}
+                                              "quarantine": f"quarantine/v{VERSION + 1}",
+                                              "summaries": f"summaries/v{VERSION + 1}"}
             assert (new.views.position, new.views.lag) == (0, head)
             assert [e.action for e in new.timeline(incident).entries] == ["Detected"]
             assert new.views.position == head
@@ -757,6 +758,7 @@ def test_a_new_version_folds_views_of_its_own_beside_the_old_and_prunes_them(
             assert old.views.catch_up() == 1
             assert new.views.position == head  # each version keeps its own position
             old_documents = sum(len(docs) for docs in snapshot(old).values())
+            old_documents += len(old.views.documents("summaries"))  # the metrics' index
             assert new.views.prune() == old_documents
             assert new.views.prune() == 0
             assert old.views.position == 0

@@ -15,14 +15,16 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from psycopg.sql import SQL, Identifier
 
-from resilience.adapters.setup import postgres_set_up
+from resilience.adapters.setup import lock_set_up, postgres_set_up
 from resilience.adapters.viewrows import (
+    COLUMNS,
     GENERATIONS,
+    INDEXES,
     TABLE,
     Mark,
     ViewRow,
     check_mark,
-    where_clause,
+    where_clauses,
 )
 
 TRACKING_TABLE = "resilience_views_tracking"  # SQLite keeps eventsourcing's "tracking" table
@@ -39,9 +41,9 @@ class PostgresViewStore(PostgresTrackingRecorder):
         self.sql_create_statements.extend([
             SQL("CREATE TABLE IF NOT EXISTS {0}.{1} (view text NOT NULL, key text NOT NULL, "
                 "kind text NOT NULL, community text, at double precision, doc text NOT NULL, "
-                "PRIMARY KEY (view, key))").format(schema, table),
-            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1}.{2} (view, kind, at)").format(
-                Identifier(f"{TABLE}_by_time"), schema, table),
+                "until double precision, PRIMARY KEY (view, key))").format(schema, table),
+            *(SQL("CREATE INDEX IF NOT EXISTS {0} ON {1}.{2} (" + columns + ")").format(
+                Identifier(f"{TABLE}_{name}"), schema, table) for name, columns in INDEXES),
             SQL("CREATE TABLE IF NOT EXISTS {0}.{1} (name text PRIMARY KEY, "
                 "generation bigint NOT NULL)").format(schema, Identifier(GENERATIONS)),
         ])
@@ -54,12 +56,20 @@ class PostgresViewStore(PostgresTrackingRecorder):
         self._delete_other_generations = SQL(
             "DELETE FROM {0}.{1} WHERE name LIKE %s AND name != %s").format(
             schema, Identifier(GENERATIONS))
-        self._select_all = SQL(
-            "SELECT view, key, kind, community, at, doc FROM {0}.{1} ").format(schema, table)
+        columns = ", ".join(COLUMNS)
+        self._select_all = SQL("SELECT " + columns + " FROM {0}.{1} ").format(schema, table)
         self._upsert = SQL(
-            "INSERT INTO {0}.{1} VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (view, key) "
-            "DO UPDATE SET kind = excluded.kind, community = excluded.community, "
-            "at = excluded.at, doc = excluded.doc").format(schema, table)
+            "INSERT INTO {0}.{1} (" + columns + ") VALUES (%s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (view, key) DO UPDATE SET kind = excluded.kind, "
+            "community = excluded.community, at = excluded.at, doc = excluded.doc, "
+            "until = excluded.until").format(schema, table)
+        self._lacks_until = SQL(
+            "SELECT to_regclass(%s) IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
+            "information_schema.columns WHERE table_schema = %s AND table_name = %s "
+            "AND column_name = 'until') AS lacking")
+        self._add_until = SQL(
+            "ALTER TABLE {0}.{1} ADD COLUMN IF NOT EXISTS until double precision").format(
+            schema, table)
         # A row to lock even before the first page: two readers starting on an
         # empty view then queue on it instead of both inserting.
         self._ensure_position_row = SQL(
@@ -91,7 +101,22 @@ class PostgresViewStore(PostgresTrackingRecorder):
         ).format(schema, Identifier(self.tracking_table_name))
 
     def create_table(self) -> None:
+        # The column first (the set-up's indexes name it), and only if it is missing:
+        # ALTER TABLE waits for every reader of the table, so an opener reads first.
+        if self._lacking_until():
+            with self.datastore.transaction(commit=True) as c:
+                lock_set_up(c, self.datastore.schema)
+                c.execute(self._add_until)
         postgres_set_up(self)  # safe when many processes open the store at once
+
+    def _lacking_until(self) -> bool:
+        """Whether the views table is there without its ``until`` column (made before it)."""
+        schema = self.datastore.schema
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self._lacks_until, (f"{Identifier(schema).as_string()}."
+                                          f"{Identifier(TABLE).as_string()}", schema, TABLE))
+            found = c.fetchone()
+            return found is not None and bool(found["lacking"])
 
     def mark(self) -> Mark:
         with self.datastore.transaction(commit=False) as c:
@@ -109,11 +134,13 @@ class PostgresViewStore(PostgresTrackingRecorder):
             return {row["key"]: ViewRow(**row) for row in c.fetchall()}
 
     def select(self, view: str, kind: str, *, start: float | None = None,
-               end: float | None = None, community: str | None = None) -> Iterator[ViewRow]:
-        where, params = where_clause(start, end, community, "%s")
+               end: float | None = None, community: str | None = None,
+               until_after: float | None = None) -> Iterator[ViewRow]:
+        selects = where_clauses(view, kind, start, end, community, "%s", until_after)
         with self.datastore.transaction(commit=False) as c:
-            c.execute(self._select_all + SQL("WHERE view = %s AND kind = %s" + where),
-                      [view, kind, *params])
+            c.execute(SQL(" UNION ALL ").join(self._select_all + SQL("WHERE " + where)
+                                              for where, _ in selects),
+                      [param for _, params in selects for param in params])
             rows = [ViewRow(**row) for row in c.fetchall()]
         yield from rows
 

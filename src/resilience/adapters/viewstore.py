@@ -1,27 +1,32 @@
 """Where the views live: beside the events, in the same database.
 
-Every view is a set of JSON documents keyed by ``(view, key)`` with three
-indexed columns for queries (``kind``, ``community``, ``at`` as epoch
-seconds). One tracking position, eventsourcing's own tracking record (named
-``tracking_name``, e.g. ``resilience/views/v1``), says which notification the
-views reflect, and a generation counts the rebuilds. Each page of events is
-committed as one transaction: the changed documents and the new position
-together, and only if the stored (generation, position) mark is still the
-one the page was folded from. So two catch-up readers, in one process or
-several, never apply an event twice, even when a rebuild has reset the
-position and counted back up to the same number meanwhile. The three stores
+Every view is a set of JSON documents keyed by ``(view, key)`` with indexed
+columns for queries: ``kind``, ``community``, ``at`` (epoch seconds) and
+``until`` (a case's end of being open: resilience.projections.indexes), so a
+query reads the rows of one kind, community and period, or those that may be
+open at a moment, not every case. One tracking position, eventsourcing's own
+tracking record (named ``tracking_name``, e.g. ``resilience/views/v1``), says
+which notification the views reflect, and a generation counts the rebuilds.
+Each page of events is committed as one transaction: the changed documents and
+the new position together, and only if the stored (generation, position) mark
+is still the one the page was folded from. So two catch-up readers, in one
+process or several, never apply an event twice, even when a rebuild has reset
+the position and counted back up to the same number meanwhile. The three stores
 are eventsourcing ``TrackingRecorder`` subclasses: ``max_tracking_id`` and
 ``wait`` work on them as on any view.
 
 The memory and SQLite stores are here, the PostgreSQL one in
 resilience.adapters.postgres_views; ``open_view_store`` opens the one beside
 a recorder. The rows and the commit rule they share are in
-resilience.adapters.viewrows.
+resilience.adapters.viewrows. A table made before ``until`` existed gets the
+column when first opened (``ALTER TABLE``, under the set-up lock); its rows
+hold None there, which reads as "may be open" until the views are next
+rebuilt, so answers stay exact.
 """
 
 import json
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any, Protocol, cast
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
@@ -30,13 +35,16 @@ from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRe
 
 from resilience.adapters.setup import sqlite_set_up, sqlite_write
 from resilience.adapters.viewrows import (
+    COLUMNS,
     GENERATIONS,
+    INDEXES,
     TABLE,
     Mark,
     ViewRow,
     ViewsMoved,
     check_mark,
-    where_clause,
+    where_clauses,
+    within,
 )
 
 __all__ = ["Mark", "MemoryViewStore", "SQLiteViewStore", "ViewRow", "ViewStore", "ViewsMoved",
@@ -53,7 +61,11 @@ class ViewStore(Protocol):
     def fetch(self, view: str, keys: Collection[str]) -> dict[str, ViewRow]: ...
 
     def select(self, view: str, kind: str, *, start: float | None = None,
-               end: float | None = None, community: str | None = None) -> Iterator[ViewRow]: ...
+               end: float | None = None, community: str | None = None,
+               until_after: float | None = None) -> Iterator[ViewRow]:
+        """The rows of a kind, ``at`` within [start, end), of ``community``, and (given
+        ``until_after``) whose ``until`` is None or later than it."""
+        ...
 
     def commit(self, rows: Sequence[ViewRow], expected: Mark, position: int) -> None: ...
 
@@ -77,6 +89,9 @@ class MemoryViewStore(POPOTrackingRecorder):
         super().__init__()
         self.tracking_name = tracking_name
         self._rows: dict[tuple[str, str], ViewRow] = {}
+        # The same rows by (view, kind), so a select reads one kind of one view, as the
+        # SQL stores' indexes let them.
+        self._kinds: dict[tuple[str, str], dict[str, ViewRow]] = {}
         self._generation = 0
         self._write = threading.Lock()
 
@@ -89,9 +104,12 @@ class MemoryViewStore(POPOTrackingRecorder):
         return {k: row for k in keys if (row := rows.get((view, k))) is not None}
 
     def select(self, view: str, kind: str, *, start: float | None = None,
-               end: float | None = None, community: str | None = None) -> Iterator[ViewRow]:
-        for row in list(self._rows.values()):
-            if row.view == view and row.kind == kind and _within(row, start, end, community):
+               end: float | None = None, community: str | None = None,
+               until_after: float | None = None) -> Iterator[ViewRow]:
+        with self._write:
+            rows = list(self._kinds.get((view, kind), {}).values())
+        for row in rows:
+            if within(row, start, end, community, until_after):
                 yield row
 
     def commit(self, rows: Sequence[ViewRow], expected: Mark, position: int) -> None:
@@ -99,42 +117,52 @@ class MemoryViewStore(POPOTrackingRecorder):
             check_mark(self._generation, self.max_tracking_id(self.tracking_name), expected)
             self.insert_tracking(Tracking(self.tracking_name, position))  # may refuse: rows after
             for row in rows:
+                before = self._rows.get((row.view, row.key))
+                if before is not None and before.kind != row.kind:  # a live case ended
+                    del self._kinds[(before.view, before.kind)][before.key]
                 self._rows[(row.view, row.key)] = row
+                self._kinds.setdefault((row.view, row.kind), {})[row.key] = row
 
     def reset(self, views: Sequence[str]) -> None:
         with self._write, self._database_lock:
-            for key in [k for k in self._rows if k[0] in views]:
-                del self._rows[key]
+            self._delete(lambda view: view in views)
             self._max_tracking_ids[self.tracking_name] = None
             self._generation += 1
 
     def prune(self, keep: Sequence[str], tracking_prefix: str) -> int:
         with self._write, self._database_lock:
-            gone = [k for k in self._rows if k[0] not in keep]
-            for key in gone:
-                del self._rows[key]
+            gone = self._delete(lambda view: view not in keep)
             for name in list(self._max_tracking_ids):
                 if name.startswith(tracking_prefix) and name != self.tracking_name:
                     del self._max_tracking_ids[name]
-            return len(gone)
+            return gone
 
     def drop_unsealed(self, tracking_prefix: str, suffix: str) -> int:
         with self._write, self._database_lock:
-            gone = [k for k in self._rows if not k[0].endswith(suffix)]
-            for key in gone:
-                del self._rows[key]
+            gone = self._delete(lambda view: not view.endswith(suffix))
             for name in list(self._max_tracking_ids):
                 if name.startswith(tracking_prefix) and not name.endswith(suffix):
                     del self._max_tracking_ids[name]
-            return len(gone)
+            return gone
+
+    def _delete(self, doomed: Callable[[str], bool]) -> int:
+        """Delete the rows of every view ``doomed`` says; return how many."""
+        gone = [k for k in self._rows if doomed(k[0])]
+        for key in gone:
+            del self._rows[key]
+        for group in [g for g in self._kinds if doomed(g[0])]:
+            del self._kinds[group]
+        return len(gone)
 
 
-def _within(row: ViewRow, start: float | None, end: float | None, community: str | None) -> bool:
-    if community is not None and row.community != community:
-        return False
-    if start is not None and (row.at is None or row.at < start):
-        return False
-    return end is None or (row.at is not None and row.at < end)
+_COLUMNS = ", ".join(COLUMNS)
+
+
+def _lacks_until(c: SQLiteCursor) -> bool:
+    """Whether the views table is there without its ``until`` column (made before it)."""
+    c.execute(f"PRAGMA table_info({TABLE})")
+    names = {row["name"] for row in c.fetchall()}
+    return bool(names) and "until" not in names
 
 
 class SQLiteViewStore(SQLiteTrackingRecorder):
@@ -146,14 +174,22 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
         return [
             *super().construct_create_table_statements(),
             f"CREATE TABLE IF NOT EXISTS {TABLE} (view TEXT NOT NULL, key TEXT NOT NULL, "
-            "kind TEXT NOT NULL, community TEXT, at REAL, doc TEXT NOT NULL, "
+            "kind TEXT NOT NULL, community TEXT, at REAL, doc TEXT NOT NULL, until REAL, "
             "PRIMARY KEY (view, key))",
-            f"CREATE INDEX IF NOT EXISTS {TABLE}_by_time ON {TABLE} (view, kind, at)",
+            *(f"CREATE INDEX IF NOT EXISTS {TABLE}_{name} ON {TABLE} ({columns})"
+              for name, columns in INDEXES),
             f"CREATE TABLE IF NOT EXISTS {GENERATIONS} (name TEXT PRIMARY KEY, "
             "generation INTEGER NOT NULL)",
         ]
 
     def create_table(self) -> None:
+        # The column first: the set-up's indexes name it.
+        with self.datastore.transaction(commit=False) as c:
+            lacking = _lacks_until(c)
+        if lacking:
+            with sqlite_write(self.datastore) as c:
+                if _lacks_until(c):  # another opener may have added it meanwhile
+                    c.execute(f"ALTER TABLE {TABLE} ADD COLUMN until REAL")
         sqlite_set_up(self)  # safe when many processes open the store at once
 
     def mark(self) -> Mark:
@@ -171,18 +207,21 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
         with self.datastore.transaction(commit=False) as c:
             for i in range(0, len(keys), 500):  # SQLite caps bound parameters per statement
                 chunk = keys[i:i + 500]
-                c.execute(f"SELECT * FROM {TABLE} WHERE view = ? AND key IN "
+                c.execute(f"SELECT {_COLUMNS} FROM {TABLE} WHERE view = ? AND key IN "
                           f"({','.join('?' * len(chunk))})", [view, *chunk])
                 for row in c.fetchall():
                     found[row["key"]] = ViewRow(*row)
         return found
 
     def select(self, view: str, kind: str, *, start: float | None = None,
-               end: float | None = None, community: str | None = None) -> Iterator[ViewRow]:
-        where, params = where_clause(start, end, community, "?")
+               end: float | None = None, community: str | None = None,
+               until_after: float | None = None) -> Iterator[ViewRow]:
+        selects = where_clauses(view, kind, start, end, community, "?", until_after,
+                                steer=True)
         with self.datastore.transaction(commit=False) as c:
-            c.execute(f"SELECT * FROM {TABLE} WHERE view = ? AND kind = ?{where}",
-                      [view, kind, *params])
+            c.execute(" UNION ALL ".join(f"SELECT {_COLUMNS} FROM {TABLE} WHERE {where}"
+                                         for where, _ in selects),
+                      [param for _, params in selects for param in params])
             rows = [ViewRow(*row) for row in c.fetchall()]
         yield from rows
 
@@ -193,9 +232,10 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
         with sqlite_write(self.datastore) as c:
             check_mark(*self._mark(c), expected)
             c.executemany(
-                f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (view, key) "
-                "DO UPDATE SET kind = excluded.kind, community = excluded.community, "
-                "at = excluded.at, doc = excluded.doc", rows)
+                f"INSERT INTO {TABLE} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (view, key) DO UPDATE SET kind = excluded.kind, "
+                "community = excluded.community, at = excluded.at, doc = excluded.doc, "
+                "until = excluded.until", rows)
             self._insert_tracking(c, Tracking(self.tracking_name, position))
 
     def reset(self, views: Sequence[str]) -> None:

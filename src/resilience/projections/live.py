@@ -29,9 +29,18 @@ class Live:
     """Open incidents and orders (see the module docstring)."""
 
     view = "live"
+    owners = frozenset(_CASES)
+    """Whose documents it reads (resilience.projections.base ``reads``)."""
+
+    def __init__(self) -> None:
+        self._ignored: set[tuple[type, str]] = set()
+        """(event class, owner) of the deliveries this view takes nothing from: most
+        facts of a case, and every fact of other aggregates (so they cost one lookup)."""
 
     def apply(self, delivery: Delivery, docs: Docs) -> None:
         event = delivery.event
+        if (event.__class__, delivery.owner) in self._ignored:
+            return
         match event:
             case Incident.Detected() | ServiceOrder.Placed():
                 subject = delivery.owner
@@ -42,9 +51,12 @@ class Live:
                 self._set(delivery, docs, kind=ENDED)
             case FactAggregate.Event() if type(event).reopens and delivery.owner in _CASES:
                 self._set(delivery, docs, kind=delivery.owner)
-            case FactAggregate.TimeCorrected() if event.corrects == 1 and \
-                    delivery.owner in _CASES:
-                self._set(delivery, docs, at=event.corrected_to.timestamp())
+            case FactAggregate.TimeCorrected() if delivery.owner in _CASES:
+                if event.corrects == 1:
+                    self._set(delivery, docs, at=event.corrected_to.timestamp())
+            case _:
+                # Nothing above depends on more than the class and the owner.
+                self._ignored.add((event.__class__, delivery.owner))
 
     @staticmethod
     def _set(delivery: Delivery, docs: Docs, **changes: Any) -> None:

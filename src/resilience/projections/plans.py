@@ -39,6 +39,8 @@ class Plans:
     """Improvement items, one document each; every other aggregate's facts are ignored."""
 
     view = "plans"
+    owners = frozenset({"improvement"})
+    """Whose documents it reads (resilience.projections.base ``reads``)."""
 
     def apply(self, delivery: Delivery, docs: Docs) -> None:
         if delivery.owner != "improvement":

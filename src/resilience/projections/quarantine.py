@@ -33,14 +33,14 @@ views' own documents, and MemoryError, stop the page as any failure does
 
 import pickle
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol, cast
+from typing import Protocol
 
 from attrs import frozen
-from eventsourcing.persistence import Mapper, Notification
+from eventsourcing.persistence import Notification
 
 from resilience.adapters.mapper import EventUnopened
 from resilience.adapters.store import describe
-from resilience.projections.base import Delivery, Doc, Docs, Projection
+from resilience.projections.base import Delivery, Doc, Docs, Projection, reads
 
 QUARANTINE = "quarantine"
 """The view of quarantined events (and the kind of its documents), one document per aggregate:
@@ -77,47 +77,80 @@ class PageDocs(Docs, Protocol):
     def prefetch(self, keys: Iterable[str]) -> None: ...
 
 
-def fold_page(page: Sequence[Notification], mapper: Mapper[Any],
+CHUNK = 10_000
+"""Events decoded at a time: a page is folded a chunk after another, so a large page (a
+rebuild's) holds its documents, not all its events decoded at once."""
+
+
+def fold_page(page: Sequence[Notification], deliver: Callable[[Notification], Delivery],
               projections: Sequence[Projection], views: Sequence[PageDocs], held: Held,
               discard: Callable[[], None]) -> list[QuarantinedEvent]:
     """Fold a page into ``views`` (one per projection); return what it quarantined, by position.
 
+    ``deliver`` decodes a stored event (resilience.projections.base.Deliveries: what the
+    store's mapper decodes, or its error).
     ``held`` is updated with the aggregates whose facts this page quarantined.
     ``discard`` drops every change the page made to the documents (they are
     changed in place), before the page is folded again event by event.
     """
+    before = dict(held)
     quarantined: list[QuarantinedEvent] = []
-    deliveries: list[tuple[Notification, Delivery]] = []
-    for notification in page:
-        key = str(notification.originator_id)
-        if key in held:
-            quarantined.append(_held_back(notification, held[key]))
-            continue
+    for start in range(0, len(page), CHUNK):
+        deliveries = _decode(page[start:start + CHUNK], deliver, held, quarantined)
+        # The documents to read ahead: of the aggregates whose first fact is not in the
+        # chunk (that fact begins their documents).
+        firsts = {d.key for _, d in deliveries if d.version == 1}
+        later = {d.key for _, d in deliveries if d.version > 1} - firsts
         try:
-            delivery = Delivery.of(cast(Any, mapper.to_domain_event(notification)))
+            for projection, docs in zip(projections, views, strict=True):
+                owners = reads(projection)
+                docs.prefetch(later if owners is None else
+                              {d.key for _, d in deliveries if d.version > 1 and d.owner in owners
+                               and d.key not in firsts})
+                apply = projection.apply
+                for _, delivery in deliveries:
+                    apply(delivery, docs)
+        except Exception as exc:
+            _stop_on(exc, views)
+            break
+    else:
+        return quarantined
+    discard()
+    held.clear()
+    held.update(before)
+    quarantined = []
+    for start in range(0, len(page), CHUNK):
+        deliveries = _decode(page[start:start + CHUNK], deliver, held, quarantined)
+        quarantined += _fold_carefully(deliveries, projections, views, held,
+                                       {d.key for _, d in deliveries if d.version > 1})
+    quarantined.sort(key=lambda q: q.position)
+    return quarantined
+
+
+def _decode(notifications: Sequence[Notification], deliver: Callable[[Notification], Delivery],
+            held: Held, quarantined: list[QuarantinedEvent]
+            ) -> list[tuple[Notification, Delivery]]:
+    """The deliveries of the notifications; those that can't be decoded, and the later
+    facts of their aggregates (``held``, updated), quarantined."""
+    deliveries: list[tuple[Notification, Delivery]] = []
+    for notification in notifications:
+        if held:
+            key = str(notification.originator_id)
+            if key in held:
+                quarantined.append(_held_back(notification, held[key]))
+                continue
+        try:
+            delivery = deliver(notification)
         except Exception as exc:
             if isinstance(exc, MemoryError):
                 raise
             if isinstance(exc, EventUnopened):
                 raise  # the store's settings, not this event: quarantining would take them all
             quarantined.append(_entry(notification, describe(exc)))
-            held[key] = notification.originator_version
+            held[str(notification.originator_id)] = notification.originator_version
             continue
         deliveries.append((notification, delivery))
-    later = {d.key for _, d in deliveries if d.version > 1}
-    try:
-        for projection, docs in zip(projections, views, strict=True):
-            docs.prefetch(later)
-            apply = projection.apply
-            for _, delivery in deliveries:
-                apply(delivery, docs)
-        return quarantined
-    except Exception as exc:
-        _stop_on(exc, views)
-    discard()
-    quarantined += _fold_carefully(deliveries, projections, views, held, later)
-    quarantined.sort(key=lambda q: q.position)
-    return quarantined
+    return deliveries
 
 
 def _fold_carefully(deliveries: Sequence[tuple[Notification, Delivery]],

@@ -10,6 +10,13 @@ recorder has no subscription, and on PostgreSQL a poll both batches pages
 miss a lost NOTIFY. An event that cannot be decoded or folded is quarantined
 with the page (resilience.projections.quarantine), never a stop for the reader.
 
+What a rebuild costs beside reading and decoding the log (benchmarks/rebuild.py) is
+kept low three ways: events are decoded by resilience.adapters.decoded (the mapper's
+events, compiled per class, the stored ISO times kept: ``Deliveries``); a large page is
+folded a chunk of events at a time (its documents held, not all its events decoded);
+and while a full page commits in a writer thread, the next is read and folded
+(``catch_up``): the database's work and its wait for the disk leave the reader's path.
+
 On a protected store (the engine has a key ring: resilience.adapters.keystore) every
 document is stored sealed under the views key, bound to its view and key, and the views
 are named apart (``timelines/v6/sealed``, tracking ``resilience/views/v6/sealed``): a
@@ -21,6 +28,7 @@ reader looks for erasures made elsewhere (``KeyRing.refresh``), so a key deleted
 another process is never used to fold a page again.
 """
 
+import concurrent.futures
 import gc
 import json
 import logging
@@ -29,12 +37,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Notification
 
 from resilience.adapters.background import Background
+from resilience.adapters.decoded import notification_reader
 from resilience.adapters.mapper import key_ring
 from resilience.adapters.store import describe
 from resilience.adapters.viewstore import (
@@ -47,8 +56,9 @@ from resilience.adapters.viewstore import (
 )
 from resilience.domain.validation import check_wait, check_whole, shown
 from resilience.errors import InvalidInputError, ResilienceError, UnreadableEventError
-from resilience.projections.base import Doc, Projection
+from resilience.projections.base import Deliveries, Doc, Projection
 from resilience.projections.folds import PROJECTIONS
+from resilience.projections.indexes import case_until
 from resilience.projections.live import ENDED
 from resilience.projections.quarantine import (
     QUARANTINE,
@@ -111,12 +121,28 @@ class _PageDocs:
                 raise
 
     def get(self, key: str) -> Doc | None:
-        self.prefetch([key])
-        return self._cache.get((self.view, key))
+        cached = self._cache.get((self.view, key))
+        if cached is None:
+            self.prefetch((key,))
+            cached = self._cache.get((self.view, key))
+        return cached
 
     def put(self, key: str, doc: Doc) -> None:
         self._cache[(self.view, key)] = doc
         self._dirty[(self.view, key)] = doc
+
+
+class Derived(Protocol):
+    """A view kept from the documents each page changes in another (``Views.derive``): an
+    index a reader needs, such as the per-case summaries of resilience.metrics.summaries."""
+
+    view: str
+    source: str
+    """The view whose changed documents it is kept from."""
+
+    def derive(self, changed: dict[str, Doc], docs: _PageDocs) -> None:
+        """Fold the documents of ``source`` a page changed (by key, as they now stand) into
+        ``docs``, the documents of ``view``."""
 
 
 _gc_lock = threading.Lock()
@@ -150,6 +176,69 @@ def _loads(text: str) -> Doc:
     return doc
 
 
+_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+_encode = None if _make_encoder is None else _make_encoder(
+    None, json.JSONEncoder().default, json.encoder.encode_basestring, None, ":", ",", False,
+    False, True)
+"""The JSON module's C encoder with ``dumps``' settings (compact, UTF-8 text, NaN as
+itself), made once: ``json.dumps`` with any argument makes a new encoder for every
+document, which cost a rebuild about a tenth of its time. No check for cycles: a
+document is a tree."""
+
+
+def _dumps(doc: Doc) -> str:
+    """``dumps(doc)`` (resilience.adapters.viewstore), the same text, faster."""
+    if _encode is None:
+        return dumps(doc)
+    text: str = "".join(_encode(doc, 0))
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return dumps(doc)  # a lone surrogate: escaped as dumps escapes it
+    return text
+
+
+class _Pending:
+    """A page folded, committing or to commit: its rows, the mark it was folded from, its
+    last notification id and how many events it holds."""
+
+    def __init__(self, rows: list[ViewRow], mark: Mark, last: int, count: int) -> None:
+        self.rows = rows
+        self.mark = mark
+        self.last = last
+        self.count = count
+        self.future: concurrent.futures.Future[None] | None = None
+        """The commit running beside the next page's fold (None: not started)."""
+
+    @property
+    def after(self) -> Mark:
+        """The views' mark once it has committed."""
+        return self.mark[0], self.last
+
+
+class _Writer:
+    """One thread that commits pages while the reader folds the next, started on the first
+    page that has one after it (a catch-up of one page starts none)."""
+
+    def __init__(self) -> None:
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def submit(self, commit: Callable[..., None], *args: Any,
+               **kwargs: Any) -> "concurrent.futures.Future[None]":
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(
+                1, thread_name_prefix="resilience-views-writer")
+        return self._pool.submit(commit, *args, **kwargs)
+
+    def __enter__(self) -> "_Writer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+
 class Views:
     """The read side of one store: its views, their position, and the reader that feeds them."""
 
@@ -170,10 +259,17 @@ class Views:
         """Pages of a rebuild: larger, so each document is written fewer times (memory
         stays flat, at about 250 MB; catching up keeps ``page_size`` for latency)."""
         self.projections = tuple(projections)
+        self._read = notification_reader(app.recorder)
+        """Reads the pages (``select_notifications``, faster on SQLite)."""
+        self.deliveries = Deliveries(app.mapper)
+        """Decodes the pages (its compiled classes and ids are kept for the next ones), and
+        one aggregate's events for a replay (``Deliveries.aggregate``)."""
         self.stored_names = {view: f"{view}/v{VERSION}{sealed}"
                              for view in (*(p.view for p in self.projections), QUARANTINE)}
         """Each view's name in storage (its name and the version it was folded with), the
         quarantine's included."""
+        self.derived: tuple[Derived, ...] = ()
+        """The views kept from others' changed documents (``derive``)."""
         # Documents as of ``_cached_at``: a page touching an aggregate folded in
         # the last pages needn't read it back. Anything that fails clears it.
         # Bounded (oldest first out), so memory stays flat however long the log.
@@ -181,6 +277,8 @@ class Views:
         self._cache_size = cache_size
         self._cached_at: Mark = (-1, -1)
         self._held: Held | None = None  # of the quarantine as of _cached_at; None: to read
+        self._committing: concurrent.futures.Future[None] | None = None
+        """The commit of the page before the one being folded, while it runs."""
         self._lock = threading.RLock()
         self.error: BaseException | None = None
         """Why a follower (``follow``) cannot keep the views up to date (the store
@@ -218,47 +316,113 @@ class Views:
 
     def catch_up(self, *, progress: Progress | None = None,
                  max_events: int | None = None, page_size: int | None = None) -> int:
-        """Fold every event the views have not seen (at most ``max_events``); return how many."""
+        """Fold every event the views have not seen (at most ``max_events``); return how many.
+
+        While a full page commits, the next one is read and folded (``_Writer``): the
+        database's work and its wait for the disk overlap the folding. A page is folded
+        on the documents the page before it leaves, so it is kept only if that one
+        commits; each page still commits alone, in order, and progress is reported once
+        it has (so an error or an interrupt leaves whole pages, as one page at a time)."""
         page_size = self.page_size if page_size is None else page_size
-        with self._lock, _gc_paused():
+        with self._lock, _gc_paused(), _Writer() as writer:
             done = 0
             total = self.lag if max_events is None else min(self.lag, max_events)
-            while max_events is None or done < max_events:
-                mark = self.store.mark()
-                position = mark[1]
-                if mark != self._cached_at:
-                    self._cache.clear()
-                    self._held = None
-                    self._cached_at = mark
-                limit = page_size if max_events is None else min(page_size, max_events - done)
-                page = self.app.recorder.select_notifications(position + 1, limit)
-                if not page:
-                    break
-                if self.keys is not None:
-                    self.keys.refresh()
-                try:
-                    rows, held = self._fold(page)
-                    self.store.commit(rows, expected=mark, position=page[-1].id)
-                except (ViewsMoved, IntegrityError):
-                    self._forget()  # another reader got there first: start again from its position
-                    continue
-                except Exception:
-                    self._forget()
-                    if self.store.mark() != mark:
-                        continue  # the views moved under the page (a rebuild began): fold again
-                    raise
-                except BaseException:
-                    self._forget()
-                    raise
-                self._cached_at = (mark[0], page[-1].id)
-                self._held = held
-                self._trim()
-                done += len(page)
-                if progress is not None:
-                    progress(done, max(total, done))
+            pending: _Pending | None = None
+            try:
+                while True:
+                    if pending is not None and pending.future is None:
+                        # Its page was the last, yet more came: commit it before folding on.
+                        committed, pending = self._settle(pending), None
+                        if committed is not None:
+                            done += committed
+                            if progress is not None:
+                                progress(done, max(total, done))
+                    folded = done + (pending.count if pending is not None else 0)
+                    if max_events is not None and folded >= max_events:
+                        page: Sequence[Notification] = ()
+                    else:
+                        mark = self._mark() if pending is None else pending.after
+                        limit = (page_size if max_events is None
+                                 else min(page_size, max_events - folded))
+                        page = self._read(mark[1] + 1, limit)
+                    if not page:
+                        if pending is None:
+                            break
+                        committed, pending = self._settle(pending), None
+                        if committed is not None:
+                            done += committed
+                            if progress is not None:
+                                progress(done, max(total, done))
+                        continue  # from the stored position: the end, or another reader's
+                    if self.keys is not None:
+                        self.keys.refresh()
+                    failed: BaseException | None = None
+                    self._committing = pending.future if pending is not None else None
+                    try:
+                        rows, held = self._fold(page)
+                    except BaseException as exc:
+                        failed = exc
+                    finally:
+                        self._committing = None
+                    if pending is not None:
+                        committed, pending = self._settle(pending), None
+                        if committed is None:
+                            continue  # folded on a page that did not commit: fold again
+                        done += committed
+                        if progress is not None:
+                            progress(done, max(total, done))
+                    if failed is not None:
+                        self._forget()
+                        if isinstance(failed, Exception) and self.store.mark() != mark:
+                            continue  # the views moved under the page (a rebuild began)
+                        raise failed
+                    # What the next page is folded on, if this one commits (else forgotten).
+                    self._cached_at = (mark[0], page[-1].id)
+                    self._held = held
+                    self._trim(keep=[(row.view, row.key) for row in rows])
+                    pending = _Pending(rows, mark, page[-1].id, len(page))
+                    if len(page) == limit and (max_events is None
+                                               or folded + len(page) < max_events):
+                        # More may follow: commit beside the next page's fold.
+                        pending.future = writer.submit(self.store.commit, rows,
+                                                       expected=mark, position=page[-1].id)
+            except BaseException:
+                self._forget()
+                raise
+            finally:
+                if pending is not None and pending.future is not None:
+                    concurrent.futures.wait([pending.future])  # none left running after
             if progress is not None and done < total:
                 progress(done, done)  # notification ids may have gaps: the end is the end
             return done
+
+    def _mark(self) -> Mark:
+        """The views' stored mark, the page cache cleared if it is not the cache's."""
+        mark = self.store.mark()
+        if mark != self._cached_at:
+            self._cache.clear()
+            self._held = None
+            self._cached_at = mark
+        return mark
+
+    def _settle(self, pending: "_Pending") -> int | None:
+        """Commit a folded page (or wait for its commit); how many events it held, None if
+        another reader committed first (the page and what was folded on it are forgotten).
+        Any other failure is raised, unless the views moved meanwhile (a rebuild began)."""
+        try:
+            if pending.future is None:
+                self.store.commit(pending.rows, expected=pending.mark, position=pending.last)
+            else:
+                pending.future.result()
+        except (ViewsMoved, IntegrityError):
+            self._forget()  # another reader got there first: start again from its position
+            return None
+        except Exception:
+            self._forget()
+            if self.store.mark() != pending.mark:
+                return None  # the views moved under the page (a rebuild began): fold again
+            raise
+        return pending.count
 
     def rebuild(self, *, progress: Progress | None = None) -> int:
         """Empty the views and fold the whole history again; return the events folded."""
@@ -291,6 +455,16 @@ class Views:
             time.sleep(pause)
             pause = min(pause * 2, 0.2)
 
+    def derive(self, derived: Derived) -> None:
+        """Keep ``derived.view`` from the documents each page changes in ``derived.source``,
+        in the page's transaction; the view is stored, rebuilt and pruned with the others.
+        Every reader of a store must keep the same views: the engine's reports register
+        theirs when it opens, before anything is folded."""
+        with self._lock:
+            sealed = SEALED if self.keys is not None else ""
+            self.stored_names[derived.view] = f"{derived.view}/v{VERSION}{sealed}"
+            self.derived = (*(d for d in self.derived if d.view != derived.view), derived)
+
     def follow(self, interval: float = 0.5) -> "Follower":
         """Keep the views caught up from a background thread until the follower stops;
         poll every ``interval`` seconds (see ``check_interval``)."""
@@ -315,11 +489,14 @@ class Views:
                 for key, row in self.store.fetch(self._stored(view), set(keys)).items()}
 
     def select(self, view: str, kind: str, *, start: float | None = None,
-               end: float | None = None, community: str | None = None) -> list[tuple[str, Doc]]:
-        """(key, document) of every document of a kind, optionally within [start, end) epoch s."""
+               end: float | None = None, community: str | None = None,
+               until_after: float | None = None) -> list[tuple[str, Doc]]:
+        """(key, document) of every document of a kind, optionally within [start, end) epoch
+        s, of one community, and (``until_after``) of the cases that may be open after that
+        moment: their ``until`` None or later (resilience.projections.indexes)."""
         return [(row.key, self._loads(row)) for row in
                 self.store.select(self._stored(view), kind, start=start, end=end,
-                                  community=community)]
+                                  community=community, until_after=until_after)]
 
     def documents(self, view: str) -> dict[str, Doc]:
         """Every document of a view by key (for tests and exports; reads it all)."""
@@ -358,26 +535,40 @@ class Views:
                              self._loads)
 
         def discard() -> None:
+            if self._committing is not None:
+                # The documents of the page still committing are only in the cache: once it
+                # has committed, the store has them (and if it fails, so does this page).
+                self._committing.result()
             self._cache.clear()
             dirty.clear()
 
         if self._held is None:
             self._held = held_by(self.quarantined())
         held = dict(self._held)
-        quarantined = fold_page(page, self.app.mapper, self.projections,
+        quarantined = fold_page(page, self.deliveries, self.projections,
                                 [docs(p.view) for p in self.projections], held, discard)
         if quarantined:
             record(quarantined, docs(QUARANTINE))
             _log.warning("%d stored event(s) quarantined, the first at %d: %s",
                          len(quarantined), quarantined[0].position, quarantined[0].error)
+        for derived in self.derived:
+            source = self.stored_names[derived.source]
+            changed = {key: doc for (view, key), doc in dirty.items() if view == source}
+            if changed:
+                derived.derive(changed, docs(derived.view))
+        cases = self.stored_names.get("cases")
         rows = [ViewRow(view, key, doc["kind"], doc.get("community"), doc.get("at"),
-                        self._dumps(view, key, doc))
+                        self._dumps(view, key, doc),
+                        case_until(doc) if view == cases else None)
                 for (view, key), doc in dirty.items()]
+        # In key order: each index the commit updates is walked once, in order, instead of
+        # at random (a tenth of a large store's rebuild, whose writes wait on the disk).
+        rows.sort()
         return rows, held
 
     def _dumps(self, view: str, key: str, doc: Doc) -> str:
         """A document as stored: its JSON text, sealed on a protected store."""
-        text = dumps(doc)
+        text = _dumps(doc)
         if self.keys is None:
             return text
         return self.keys.seal_document(text, f"{view}\x00{key}")
@@ -393,9 +584,19 @@ class Views:
         self._held = None
         self._cached_at = (-1, -1)
 
-    def _trim(self) -> None:
+    def _trim(self, keep: Sequence[tuple[str, str]] = ()) -> None:
+        """Drop the oldest documents beyond ``cache_size``, but never those in ``keep`` (a
+        page's, which may still be committing: the store does not hold them yet)."""
         cache = self._cache
-        while len(cache) > self._cache_size:
+        if len(cache) <= self._cache_size:
+            return
+        if len(keep) >= self._cache_size:  # a large page's (a rebuild's): keep just those
+            self._cache = OrderedDict((name, cache[name]) for name in keep if name in cache)
+            return
+        for name in keep:
+            if name in cache:
+                cache.move_to_end(name)
+        for _ in range(len(cache) - self._cache_size):
             cache.popitem(last=False)
 
 

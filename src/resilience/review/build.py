@@ -5,6 +5,7 @@ here is worked out from them, so the same incident at the same cut always
 gets the same review.
 """
 
+import functools
 import itertools
 import math
 from collections.abc import Mapping, Sequence
@@ -81,10 +82,7 @@ def review_incident(
     come from ``case``, so every reader gets the same grades and durations, and the words
     of the data-quality flags (correction reasons, override reasons) from ``shown``."""
     graded = tuple(o.grade(case, at) for o in objectives)
-    # A drill is measured and checked like the real thing: each segment's own filter,
-    # with drills let in.
-    segments = [evolve(d, applies_to=evolve(d.applies_to, include_drills=True))
-                for d in segments]
+    segments = with_drills(tuple(segments))
     at_closure = as_closed if case.amendments else None
     measured = tuple(result for d in segments if d.applies(case)
                      for result in _segments(d, case, first_recorded, at_closure))
@@ -109,6 +107,16 @@ def review_incident(
         quality=flags, target_line=containment, situation=situation, people=dict(people),
         amendments=(shown or case).amendments,
     )
+
+
+@functools.lru_cache(maxsize=64)
+def with_drills(segments: tuple[MetricDefinition, ...]) -> tuple[MetricDefinition, ...]:
+    """The segments as a review measures them: a drill is measured and checked like the
+    real thing, each segment's own filter with drills let in. Kept for the next incident
+    (a period's review measures each of its incidents on the same segments: making them
+    again cost about a third of an incident's review)."""
+    return tuple(evolve(d, applies_to=evolve(d.applies_to, include_drills=True))
+                 for d in segments)
 
 
 def _milestones(case: Case, situation: IncidentSituation) -> tuple[Milestone, ...]:

@@ -17,11 +17,14 @@ its place in the list; never the length of the history.
 """
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from uuid import UUID, uuid4, uuid5
 
+from attrs import frozen
+
 from resilience.domain.base import Context
+from resilience.domain.deadline_state import InEmergency
 from resilience.domain.emergency import (
     NORMAL_ORDER,
     CalledMember,
@@ -176,29 +179,39 @@ class Emergencies(FactService[Emergency]):
         emergency is loaded (module docstring)."""
         return bool(self._covering(community_id, area_id, at, strict=False))
 
+    def reading(self) -> InEmergency:
+        """``in_emergency`` answered from one reading of each community it is asked about
+        (its areas, its emergencies as the views hold them, this thread's batch's): for the
+        same question asked of many cases at once (a review of a period), where each
+        answer would otherwise look at the store and the views again. Ask it at once: it
+        does not see what is recorded after its first answer for a community."""
+        read: dict[UUID, _Read] = {}
+
+        def in_emergency(community_id: UUID, area_id: str | None, at: datetime) -> bool:
+            check_moment(at, "at", query=True)
+            if community_id not in read:
+                with self._store.locked():
+                    read[community_id] = self._read(community_id)
+            return bool(_among(read[community_id], area_id, at, strict=False))
+
+        return in_emergency
+
     def _covering(self, community_id: UUID, area_id: str | None, at: datetime, *,
                   strict: bool) -> list[UUID]:
         """The ids of the emergencies ``in_force`` answers, by declaration."""
         check_moment(at, "at", query=True)
         with self._store.locked():
-            community = self._store.current(Community, community_id)
-            grid = None
-            if area_id is not None:
-                try:
-                    grid = community.grid_of(check_text(area_id, "area_id"))
-                except NotFoundError:
-                    if strict:
-                        raise
-            # The open batch's own emergencies are in no view yet (Store keeps them per
-            # thread): read from the aggregates held, in place of what the views say.
-            held = {key: e for key, e in self._store.held().items()
-                    if isinstance(e, Emergency) and e.community_id == community.id}
-            found = [(e.declared_at, e.emergency_id) for e in in_force_covering(
-                (e for e in self._spans(community.id) if UUID(e.emergency_id) not in held),
-                at, grid)]
-            found += [(e.declared_at, str(key)) for key, e in held.items()
-                      if e.in_force(at) and e.covers(grid)]
-            return [UUID(key) for _, key in sorted(found)]
+            return _among(self._read(community_id), area_id, at, strict=strict)
+
+    def _read(self, community_id: UUID) -> "_Read":
+        """What ``in_force`` answers from: the community as stored now, its emergencies as
+        the views hold them, and the open batch's own (in no view yet: Store keeps them per
+        thread, and they stand in for what the views say). Hold the store's lock."""
+        community = self._store.current(Community, community_id)
+        held = {key: e for key, e in self._store.held().items()
+                if isinstance(e, Emergency) and e.community_id == community.id}
+        spans = tuple(e for e in self._spans(community.id) if UUID(e.emergency_id) not in held)
+        return _Read(community, spans, held)
 
     def _spans(self, community_id: UUID) -> tuple[EmergencySituation, ...]:
         """The community's emergencies as the ``cases`` view holds them (caught up first),
@@ -283,3 +296,30 @@ def _target(area: str | None, subject: str | None = None,
     return Target(area=area, subject=subject, assigned=called, what="the emergency",
                   area_is="the emergency's area", subject_is="the member named",
                   assigned_is="called up in this emergency")
+
+
+@frozen
+class _Read:
+    """One reading of a community for ``in_force``: its areas, its emergencies as the
+    views hold them, and the open batch's own."""
+
+    community: Community
+    spans: tuple[EmergencySituation, ...]
+    held: Mapping[UUID, Emergency]
+
+
+def _among(read: _Read, area_id: str | None, at: datetime, *, strict: bool) -> list[UUID]:
+    """The ids of the emergencies of ``read`` in force at ``at`` covering ``area_id`` (an
+    area the community does not know: the whole community's only, unless ``strict``), by
+    declaration."""
+    grid = None
+    if area_id is not None:
+        try:
+            grid = read.community.grid_of(check_text(area_id, "area_id"))
+        except NotFoundError:
+            if strict:
+                raise
+    found = [(e.declared_at, e.emergency_id) for e in in_force_covering(read.spans, at, grid)]
+    found += [(e.declared_at, str(key)) for key, e in read.held.items()
+              if e.in_force(at) and e.covers(grid)]
+    return [UUID(key) for _, key in sorted(found)]

@@ -15,6 +15,7 @@ from typing import cast
 from uuid import UUID
 
 from attrs import frozen
+from eventsourcing.application import AggregateNotFoundError
 
 from resilience.clock import Clock
 from resilience.domain.base import FactAggregate
@@ -32,13 +33,14 @@ from resilience.metrics.mobilisation import (
 from resilience.metrics.period import Period
 from resilience.metrics.reports import MetricReport
 from resilience.metrics.tables import render_table
+from resilience.projections.base import Doc
 from resilience.review.situations import (
     CommunitySituation,
     IncidentSituation,
     OrderSituation,
-    case_doc,
     incident_situation,
     order_situation,
+    stored_case_doc,
 )
 from resilience.services.core import EventStoreApplication
 from resilience.services.reports import MetricRef, Reports
@@ -117,6 +119,21 @@ def own_events(app: EventStoreApplication, aggregate_id: UUID,
     return events
 
 
+def own_aggregate(app: EventStoreApplication, aggregate_id: UUID,
+                  kind: type[FactAggregate]) -> FactAggregate:
+    """One aggregate of ``kind`` as it stands now, from the repository (which may hold it
+    already), or NotFoundError as ``own_events`` raises it."""
+    check_uuid(aggregate_id, "an id")
+    aggregate: object
+    try:
+        aggregate = app.repository.get(aggregate_id)
+    except AggregateNotFoundError:
+        aggregate = None
+    if not isinstance(aggregate, kind):
+        raise NotFoundError(f"no {kind.kind} with id {aggregate_id}")
+    return aggregate
+
+
 class PointInTime:
     """``engine.replay``: situations at a cut, and metrics as known then."""
 
@@ -137,7 +154,8 @@ class PointInTime:
         recorded by ``known_at``.
         """
         cut = Cut.of(as_of, known_at)
-        doc = case_doc(self._events(incident_id, Incident))
+        doc = stored_case_doc(self._app.recorder, self._reports.views.deliveries, incident_id,
+                              Incident)
         case = cut.case(str(incident_id), doc)
         if case is None:
             raise NotFoundError(f"incident {incident_id} is not in the record at that cut")
@@ -147,7 +165,8 @@ class PointInTime:
               known_at: datetime | None = None) -> OrderSituation:
         """One service order as it stood: status, provider, outcome, rating."""
         cut = Cut.of(as_of, known_at)
-        doc = case_doc(self._events(order_id, ServiceOrder))
+        doc = stored_case_doc(self._app.recorder, self._reports.views.deliveries, order_id,
+                              ServiceOrder)
         case = cut.case(str(order_id), doc)
         if case is None:
             raise NotFoundError(f"order {order_id} is not in the record at that cut")
@@ -165,14 +184,7 @@ class PointInTime:
         recorded by ``known_at``.
         """
         cut = Cut.of(as_of, known_at)
-        events = self._events(community_id, Community)
-        # Facts are recorded in version order, so what was known is a prefix (a
-        # clock set back mid-history ends it at the first fact recorded later).
-        known = list(itertools.takewhile(
-            lambda e: cut.known_at is None or e.timestamp <= cut.known_at, events))
-        if not known:
-            raise NotFoundError(f"community {community_id} was not registered at that cut")
-        community: Community = self._app.repository.get(community_id, version=len(known))
+        community = self._community_known(community_id, cut.known_at)
         if grid is not None and grid not in community.grids():
             raise NotFoundError(f"community {community.name} had no grid {shown(grid)} at that cut")
         at = cut.as_of or cut.known_at or check_moment(self._clock(), "clock()")
@@ -182,6 +194,20 @@ class PointInTime:
         return CommunitySituation(str(community_id), community.name, grid, at, cut.as_of,
                                   cut.known_at, tuple(roster), incidents, orders,
                                   self._emergencies(str(community_id), cut, grid, at))
+
+    def _community_known(self, community_id: UUID, known_at: datetime | None) -> Community:
+        """The community as its facts recorded by ``known_at`` make it (all of them: None,
+        one read of the aggregate, as the repository keeps it)."""
+        if known_at is None:
+            return cast(Community, own_aggregate(self._app, community_id, Community))
+        events = self._events(community_id, Community)
+        # Facts are recorded in version order, so what was known is a prefix (a
+        # clock set back mid-history ends it at the first fact recorded later).
+        known = list(itertools.takewhile(lambda e: e.timestamp <= known_at, events))
+        if not known:
+            raise NotFoundError(f"community {community_id} was not registered at that cut")
+        community: Community = self._app.repository.get(community_id, version=len(known))
+        return community
 
     def _emergencies(self, community: str, cut: Cut, grid: str | None,
                      at: datetime) -> tuple[EmergencySituation, ...]:
@@ -197,20 +223,31 @@ class PointInTime:
                     ) -> tuple[tuple[IncidentSituation, ...], tuple[OrderSituation, ...]]:
         self._reports.ready()
         views = self._reports.views
-        # The view's ``at`` is each case's first fact as corrected today, which is the
-        # as-of time unless the cut also goes back in knowledge (a correction made since
-        # could have moved it): only then must every case be read.
-        end = (math.nextafter(cut.as_of.timestamp(), math.inf)
-               if cut.as_of is not None and cut.known_at is None else None)
+        # The view's ``at`` (each case's first fact) and ``until`` (from when it is closed
+        # at every as-of cut) follow the facts as corrected and recorded today, which is
+        # what an as-of cut reads (resilience.projections.indexes): the rows that began by
+        # the cut and may be open at it. A cut back in knowledge may see a case before a
+        # correction or closure recorded since: then every case is read.
+        end: float | None = None
+        until_after: float | None = None
+        if cut.known_at is None:
+            until_after = math.inf if cut.as_of is None else cut.as_of.timestamp()
+            if cut.as_of is not None:
+                end = math.nextafter(until_after, math.inf)
+
+        def rows(kind: str) -> list[tuple[str, Doc]]:
+            return views.select("cases", kind, end=end, community=community,
+                                until_after=until_after)
+
         incidents = []
-        for key, doc in views.select("cases", "incident", end=end, community=community):
+        for key, doc in rows("incident"):
             case = cut.case(key, doc)
             if case is not None and (grid is None or case.dims.get("grid") == grid):
                 situation = incident_situation(case)
                 if situation.is_open:
                     incidents.append(situation)
         orders = []
-        for key, doc in views.select("cases", "order", end=end, community=community):
+        for key, doc in rows("order"):
             case = cut.case(key, doc)
             if case is not None and (grid is None or case.dims.get("grid") == grid):
                 order = order_situation(case, doc)

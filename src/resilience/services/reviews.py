@@ -72,15 +72,17 @@ class Reviews:
     ``policy`` says which personal data a viewer may see (None: every viewer sees all);
     ``verify`` checks the store's hash chain (the engine's ``verify``), for reviews asked
     to state it; ``escalation`` is the escalation policy each incident's deadlines are
-    graded on (None: not graded), ``in_emergency(community_id, area_id, at)`` whether an
-    incident began in an emergency (its emergency deadlines then; None: never);
+    graded on (None: not graded), ``emergencies()`` an ``in_emergency(community_id,
+    area_id, at)`` telling whether an incident began in an emergency (its emergency
+    deadlines then; None: never), called once per review so that a review of many
+    incidents reads each community's emergencies once;
     ``recoveries`` reads each incident's linked recovery (the engine's)."""
 
     def __init__(self, app: EventStoreApplication, reports: Reports, plan: ImprovementPlan,
                  clock: Clock, recoveries: Recoveries, *, policy: Policy | None = DEFAULT_POLICY,
                  verify: Callable[[], Verification] | None = None,
                  escalation: EscalationPolicy | None = None,
-                 in_emergency: InEmergency | None = None) -> None:
+                 emergencies: Callable[[], InEmergency] | None = None) -> None:
         self._app = app
         self._reports = reports
         self._improvement_plan = plan
@@ -88,7 +90,7 @@ class Reviews:
         self._policy = policy
         self._verify = verify
         self._escalation = escalation
-        self._in_emergency = in_emergency
+        self._emergencies = emergencies
         self._recoveries = recoveries
 
     def timeline(self, aggregate_id: UUID, *, viewer: Actor | None = None) -> Timeline:
@@ -128,7 +130,8 @@ class Reviews:
         _check_reader(viewer, verify)
         verified = self._verified() if verify else None
         review, community = self._review_one(incident_id, cut, objectives, segments,
-                                             late_after, gap_after, viewer=viewer)
+                                             late_after, gap_after, self._in_emergency(),
+                                             viewer=viewer)
         key = incident_review_key(incident_id)
         plan, still_open = self._plan(community, key, review.grid, cut, review.detected_at,
                                       viewer)
@@ -169,8 +172,12 @@ class Reviews:
         if grid is not None and grid not in known.grids():
             raise NotFoundError(f"{name} has no grid {shown(grid)}")
         self._reports.ready()
+        # The view's ``at`` is each incident's detection as corrected today, which is
+        # what the cut reads unless it goes back in knowledge (a correction recorded
+        # since could have moved it): only then must every incident be read.
+        start, end = period.bounds() if cut.known_at is None else (None, None)
         chosen = []
-        for key, doc in self._reports.views.select("cases", "incident",
+        for key, doc in self._reports.views.select("cases", "incident", start=start, end=end,
                                                    community=str(community)):
             case = cut.case(key, doc)
             if (case is None or case.start not in period
@@ -179,8 +186,9 @@ class Reviews:
                     or (drills == "only" and not case.drill)):
                 continue
             chosen.append((case.start, key))
+        in_emergency = self._in_emergency()  # each community's emergencies read once
         reviews = [self._review_one(UUID(key), cut, objectives, segments, late_after, gap_after,
-                                    known, viewer)[0]
+                                    in_emergency, known, viewer)[0]
                    for _, key in sorted(chosen)]
         key = scope_review_key(community, grid, period)
         first = min((r.detected_at for r in reviews), default=period.end)
@@ -199,6 +207,9 @@ class Reviews:
 
     # Reading ----------------------------------------------------------------------
 
+    def _in_emergency(self) -> InEmergency | None:
+        return None if self._emergencies is None else self._emergencies()
+
     def _now(self) -> datetime:
         return check_moment(self._clock(), "clock()")
 
@@ -207,7 +218,8 @@ class Reviews:
 
     def _review_one(self, incident_id: UUID, cut: Cut, objectives: Sequence[Objective],
                     segments: Sequence[MetricDefinition], late_after: timedelta,
-                    gap_after: timedelta, community: Community | None = None,
+                    gap_after: timedelta, in_emergency: InEmergency | None,
+                    community: Community | None = None,
                     viewer: Actor | None = None) -> tuple[IncidentReview, Community]:
         """The incident's review, and its community (``community`` if given, else read)."""
         events = recorded = own_events(self._app, incident_id, Incident)
@@ -240,8 +252,7 @@ class Reviews:
             shown=shown)
         recovery = linked_recovery(self._recoveries, case, recorded, cut,
                                    hidden=not sight.sees(area))
-        escalations = graded_escalations(recorded, cut, at, self._escalation,
-                                         self._in_emergency)
+        escalations = graded_escalations(recorded, cut, at, self._escalation, in_emergency)
         return evolve(review, escalations=escalations, recovery=recovery), community
 
     def _policy_data(self) -> Mapping[str, Any] | None:
