@@ -206,7 +206,8 @@ def test_plain_views_left_by_an_earlier_version_are_deleted_when_protection_open
 
 
 def _shape(value: Any) -> Any:
-    """A report with every text blanked: its numbers, times, flags, grades and structure."""
+    """A report with every text blanked: its numbers, times, flags, grades and structure
+    (the fields its equality compares: not the views' position it was read at)."""
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, str):
@@ -215,7 +216,7 @@ def _shape(value: Any) -> Any:
         return value
     if attrs.has(type(value)):
         return (type(value).__name__, *(_shape(getattr(value, f.name))
-                                        for f in attrs.fields(type(value))))
+                                        for f in attrs.fields(type(value)) if f.eq))
     if isinstance(value, dict):
         return [(_shape(k), _shape(v)) for k, v in value.items()]
     if isinstance(value, list | tuple):

@@ -17,7 +17,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from attrs import evolve, frozen
+from attrs import evolve, field, frozen
 
 from resilience.domain.base import Correction, FactAggregate, in_cycles
 from resilience.domain.improvement import ImprovementItem
@@ -70,6 +70,9 @@ class Timeline:
     aggregate_id: Any
     start: datetime
     entries: tuple[TimelineEntry, ...]
+    position: int | None = field(default=None, eq=False)
+    """The views' position (notification id) the answer reflects at least: read after the
+    views caught up, before the documents (None: not read from the views)."""
 
     def first(self, action: str) -> TimelineEntry | None:
         """The earliest entry of an action (a fact name, e.g. ``"Contained"``)."""

@@ -26,7 +26,7 @@ class name, so renaming a class whose topic is kept changes no milestone.
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple, Protocol, TypeVar
 
 from attrs import frozen
 
@@ -168,6 +168,58 @@ class Case:
         return self.community if name == "community" else self.dims.get(name)
 
 
+class Happened(Protocol):
+    """A fact as the rules of a case read it (a ``Fact``, or a ``Step``)."""
+
+    @property
+    def occurred_at(self) -> datetime: ...
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def extra(self) -> Any: ...
+
+
+H = TypeVar("H", bound=Happened)
+
+
+class Step(NamedTuple):
+    """A fact with only what the rules read of it (``read_doc``): lighter than a Fact."""
+
+    occurred_at: datetime
+    version: int
+    name: str
+    extra: Any
+
+
+class Reading(NamedTuple):
+    """What a case's facts make of it by the rules above: the figures of its ``Case``
+    but its facts, corrections and amendments."""
+
+    dims: dict[str, str | None]
+    milestones: dict[str, datetime]
+    closure: str | None
+    reopened: int
+    rating: int | None
+    status: str
+    cycles: tuple[dict[str, datetime], ...]
+    resolved_by_resident: bool | None
+
+
+def read_doc(doc: Mapping[str, Any]) -> tuple[Reading, list[Step]]:
+    """What ``case_from_doc`` makes of a ``cases`` document, without its facts made
+    ``Fact``s, its corrections nor its amendments (for the summaries, which need no
+    more), and its facts in version order."""
+    parse = datetime.fromisoformat
+    steps = [Step(parse(entry[1]), version, entry[0], entry[3])
+             for version, entry in enumerate(doc["facts"], start=1)]
+    return _read(doc["kind"], doc, steps), steps
+
+
 def case_from_doc(key: str, doc: Mapping[str, Any]) -> Case:
     """The case a ``cases`` document holds, with everything recorded and every correction."""
     case = case_at(key, doc)
@@ -269,26 +321,39 @@ def _as_closed(subject: Subject, names: Sequence[str], known: list[bool]) -> lis
 
 def _case(key: str, subject: Subject, doc: Mapping[str, Any], facts: tuple[Fact, ...],
           corrections: tuple[Correction, ...], every: Mapping[int, Correction]) -> Case:
-    first_of, again = FIRST_OF[subject], STARTED_AGAIN[subject]
-    cycles = in_cycles(facts, lambda fact: fact.name in REOPENING[subject])
+    read = _read(subject, doc, facts)
+    return Case(key, subject, doc["community"], read.dims, read.milestones, facts, corrections,
+                drill=bool(doc.get("drill", False)), closure=read.closure,
+                reopened=read.reopened, rating=read.rating, status=read.status,
+                cycles=read.cycles, amendments=_amendments(subject, facts, every),
+                resolved_by_resident=read.resolved_by_resident)
+
+
+def _read(subject: Subject, doc: Mapping[str, Any], facts: Sequence[Happened]) -> Reading:
+    """The rules of the module's docstring, over a case's facts (in version order)."""
+    first_of, again, reopening = FIRST_OF[subject], STARTED_AGAIN[subject], REOPENING[subject]
+    action_taken, reclassified = Incident.ActionTaken.fact_name, Incident.Reclassified.fact_name
+    cycles = in_cycles(facts, lambda fact: fact.name in reopening)
     # The first fact's milestone (detected, placed), whatever the first cycle holds.
     milestones: dict[str, datetime] = {first_of[facts[0].name]: facts[0].occurred_at}
-    for number, fact in ((n, f) for n, cycle in enumerate(cycles) for f in cycle):
-        if number and fact.name in again:
-            continue  # the response is the first cycle's; the rest the earliest anywhere
-        milestone = first_of.get(fact.name)
-        if fact.name == Incident.ActionTaken.fact_name and fact.extra == RESIDENTS_NOTIFIED:
-            milestone = RESIDENTS_NOTIFIED
-        if milestone is not None:
-            milestones.setdefault(milestone, fact.occurred_at)
+    for number, cycle in enumerate(cycles):
+        for fact in cycle:
+            if number and fact.name in again:
+                continue  # the response is the first cycle's; the rest the earliest anywhere
+            milestone = first_of.get(fact.name)
+            if fact.name == action_taken and fact.extra == RESIDENTS_NOTIFIED:
+                milestone = RESIDENTS_NOTIFIED
+            if milestone is not None:
+                milestones.setdefault(milestone, fact.occurred_at)
     if len(cycles) > 1:
         milestones[REOPENED] = cycles[1][0].occurred_at
     last = _last_since_reopening(subject, cycles)
     milestones.update((milestone, fact.occurred_at) for milestone, fact in last.items())
     dims: dict[str, str | None] = {d: doc.get(d) for d in DIMENSIONS[subject] if d != "community"}
-    for fact in (fact for cycle in cycles for fact in cycle):  # in happening order
-        if fact.name == Incident.Reclassified.fact_name:  # as last reclassified
-            dims["incident_type"], dims["severity"] = fact.extra
+    for cycle in cycles:  # in happening order
+        for fact in cycle:
+            if fact.name == reclassified:  # as last reclassified
+                dims["incident_type"], dims["severity"] = fact.extra
     closure: str | None = None
     rating: int | None = None
     resolved: bool | None = None
@@ -306,19 +371,15 @@ def _case(key: str, subject: Subject, doc: Mapping[str, Any], facts: tuple[Fact,
         else:
             dims["provider"] = dims["provider_kind"] = None
         status = _order_status(facts)
-    return Case(key, subject, doc["community"], dims, milestones, facts, corrections,
-                drill=bool(doc.get("drill", False)), closure=closure,
-                reopened=len(cycles) - 1, rating=rating, status=status,
-                cycles=tuple(_cycle_milestones(subject, cycle) for cycle in cycles),
-                amendments=_amendments(subject, facts, every),
-                resolved_by_resident=resolved)
+    return Reading(dims, milestones, closure, len(cycles) - 1, rating, status,
+                   tuple(_cycle_milestones(subject, cycle) for cycle in cycles), resolved)
 
 
-def _last_since_reopening(subject: Subject, cycles: list[list[Fact]]) -> dict[str, Fact]:
+def _last_since_reopening(subject: Subject, cycles: list[list[H]]) -> dict[str, H]:
     """The fact behind each last-since-reopening milestone: the latest of the last cycle
     (the latest dispatch of any cycle), a rating only if it follows the completion."""
     last_of = LAST_SINCE_REOPEN[subject]
-    last: dict[str, Fact] = {}
+    last: dict[str, H] = {}
     for number, cycle in enumerate(cycles):
         if number:  # a reopening undoes the resolution, closure, completion and rating
             last = {m: f for m, f in last.items() if m in KEPT_BY_REOPENING}
@@ -331,13 +392,13 @@ def _last_since_reopening(subject: Subject, cycles: list[list[Fact]]) -> dict[st
     return last
 
 
-def _cycle_milestones(subject: Subject, cycle: list[Fact]) -> dict[str, datetime]:
+def _cycle_milestones(subject: Subject, cycle: list[H]) -> dict[str, datetime]:
     """A cycle (a later one's reopening first) as its ``CYCLE_MILESTONES``."""
-    wanted = CYCLE_MILESTONES[subject]
+    wanted, reopening = CYCLE_MILESTONES[subject], REOPENING[subject]
     first_of, last_of = FIRST_OF[subject], LAST_SINCE_REOPEN[subject]
     found: dict[str, datetime] = {}
     for fact in cycle:
-        if fact.name in REOPENING[subject]:
+        if fact.name in reopening:
             found[REOPENED] = fact.occurred_at
         earliest, latest = first_of.get(fact.name), last_of.get(fact.name)
         if earliest in wanted:
@@ -347,7 +408,7 @@ def _cycle_milestones(subject: Subject, cycle: list[Fact]) -> dict[str, datetime
     return found
 
 
-def _incident_status(cycles: list[list[Fact]], last: Mapping[str, Fact]) -> str:
+def _incident_status(cycles: list[list[H]], last: Mapping[str, H]) -> str:
     """``incident_status`` of the facts: the current cycle's steps, the whole incident's
     acknowledgement and report."""
     ever = {fact.name for cycle in cycles for fact in cycle}
@@ -366,7 +427,7 @@ _ORDER_STATUS: Mapping[str, OrderStatus] = ServiceOrder.declared(
     lambda event: event.status_after)
 
 
-def _order_status(facts: tuple[Fact, ...]) -> str:
+def _order_status(facts: Sequence[Happened]) -> str:
     moves = [fact for fact in facts if fact.name in _ORDER_STATUS]
     return _ORDER_STATUS[max(moves, key=happening_order).name].value
 
@@ -404,9 +465,9 @@ def _time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def _first_unit(facts: list[Fact]) -> dict[str, datetime]:
+def _first_unit(facts: list[H]) -> dict[str, datetime]:
     """NFPA's "first arriving unit": the dispatched responder on scene first, and its chain."""
-    chains: dict[str, list[Fact | None]] = {}
+    chains: dict[str, list[H | None]] = {}
     for fact in facts:
         step = RESPONDER_CHAIN.get(fact.name)
         if step is not None:

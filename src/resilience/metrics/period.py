@@ -102,6 +102,12 @@ _BUCKETS: Mapping[str, Callable[[datetime], str]] = {
 TIME_BUCKETS = tuple(_BUCKETS)
 
 
+def bucket_of(name: str, moment: datetime) -> str:
+    """The time bucket (``day``, ``week``, ``month``, ``year``) of a moment, in its own
+    zone: of its local date alone."""
+    return _BUCKETS[name](moment)
+
+
 def check_group_by(group_by: Sequence[str], subjects: Sequence[str]) -> tuple[str, ...]:
     """The grouping as a tuple, or InvalidInputError naming what can't be grouped by."""
     if group_by is None:

@@ -40,7 +40,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
-from attrs import frozen
+from attrs import field, frozen
 
 from resilience.domain.escalated import WATCH
 from resilience.domain.incident import Incident
@@ -229,6 +229,9 @@ class DataQualityReport:
     """The cases' facts imported, per importer (most facts first)."""
     interested: tuple[InterestedCorrection, ...] = ()
     """Corrections made by someone whose own record they touch, by case."""
+    position: int | None = field(default=None, eq=False)
+    """The views' position (notification id) the answer reflects at least: read after the
+    views caught up, before the documents (None: not read from the views)."""
 
     @property
     def is_clean(self) -> bool:

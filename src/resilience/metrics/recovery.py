@@ -37,7 +37,7 @@ from resilience.domain.incident import Incident
 from resilience.domain.recovery import RecoveryKind
 from resilience.domain.service import OrderStatus
 from resilience.domain.values import Role
-from resilience.metrics.cases import Case, case_at
+from resilience.metrics.cases import Case, Happened, case_at
 from resilience.projections.plan_items import PlanItem, plan_item
 
 RECOVERED = "recovered"
@@ -155,8 +155,13 @@ class Recovery:
 def link_facts(case: Case) -> list[tuple[int, UUID, str, datetime]]:
     """The incident case's links: ``(version, linked id, kind, linked at)`` of each of its
     ``RecoveryLinked`` facts (those at the case's cut), in the order they happened."""
+    return links_of(case.facts)
+
+
+def links_of(facts: Iterable[Happened]) -> list[tuple[int, UUID, str, datetime]]:
+    """``link_facts`` of a case's facts."""
     found = [(fact.version, UUID(fact.extra[0]), str(fact.extra[1]), fact.occurred_at)
-             for fact in case.facts if fact.name == LINKED]
+             for fact in facts if fact.name == LINKED]
     return sorted(found, key=lambda link: (link[3], link[0]))
 
 
@@ -187,6 +192,17 @@ def recovered_at(states: Iterable[tuple[str, str, datetime | None]]) -> datetime
         elif status not in DROPPED.get(kind, frozenset()):
             return None
     return max(done, default=None)
+
+
+def recovered_by(links: Iterable[tuple[UUID, str]], linked: Mapping[UUID, Linked]
+                 ) -> datetime | None:
+    """The recovery's time (``recovered_at``) of links ``(linked id, kind)``, their orders
+    and items read at the cut (``linked``)."""
+    found = []
+    for linked_id, kind in links:
+        status, done, _ = state(kind, linked.get(linked_id))
+        found.append((kind, status, done))
+    return recovered_at(found)
 
 
 def recovery(case: Case, linked: Mapping[UUID, Linked],
@@ -239,6 +255,18 @@ Fetch = Callable[[str, Collection[str]], Mapping[str, Mapping[str, Any]]]
 """Reads documents of a view by key, in one query (``Views.fetch``)."""
 
 
+def linked_documents(wanted: Collection[tuple[str, str]], fetch: Fetch
+                     ) -> dict[str, Mapping[str, Any]]:
+    """The documents of linked orders (``cases``) and items (``plans``), ``(id, kind)``
+    each, by id: one query per view."""
+    docs: dict[str, Mapping[str, Any]] = {}
+    for view, orders in (("cases", True), ("plans", False)):
+        keys = [key for key, kind in wanted if (kind == RecoveryKind.ORDER) is orders]
+        if keys:
+            docs.update(fetch(view, keys))
+    return docs
+
+
 def recovered_cases(cases: list[Case], fetch: Fetch, *, known_at: datetime | None = None,
                     as_closed: bool = False) -> list[Case]:
     """``cases`` with each incident's ``recovered`` milestone (``with_recovered``), its
@@ -249,12 +277,8 @@ def recovered_cases(cases: list[Case], fetch: Fetch, *, known_at: datetime | Non
              if case.subject == "incident" and "recovery_linked" in case.milestones}
     if not links:
         return cases
-    wanted = {(str(linked), kind) for found in links.values() for _, linked, kind, _ in found}
-    docs: dict[str, Mapping[str, Any]] = {}
-    for view, orders in (("cases", True), ("plans", False)):
-        keys = [key for key, kind in wanted if (kind == RecoveryKind.ORDER) is orders]
-        if keys:
-            docs.update(fetch(view, keys))
+    docs = linked_documents({(str(linked), kind) for found in links.values()
+                             for _, linked, kind, _ in found}, fetch)
     shown = []
     for case in cases:
         if case.case_id not in links:

@@ -151,7 +151,9 @@ def summarise_seconds(definition: MetricDefinition, seconds: Sequence[float], ca
     """``summarise`` of durations measured in seconds (``measured_in_seconds``), with the
     cases ``excluded`` by reason: what the reports use, so that ``in_unit`` is exact."""
     ordered = tuple(sorted(seconds))
-    in_unit = [s / SECONDS_PER[definition.unit] for s in ordered]
+    size = SECONDS_PER[definition.unit]
+    # x / 1.0 is x: in seconds, the durations are the seconds themselves.
+    in_unit = ordered if size == 1 else [s / size for s in ordered]
     return _summary(definition, in_unit, ordered, cases, group, excluded or {})
 
 
@@ -172,7 +174,7 @@ def _summary(definition: MetricDefinition, ordered: Sequence[float],
         metric=definition.name, unit=definition.unit, group=dict(group or {}), cases=cases,
         measured=n, median=middle, p90=p90, max=most, min=least, mean=mean,
         percentile=definition.percentile, at_percentile=at_percentile, target=definition.target,
-        met=met, compliance=compliance, target_met=target_met, excluded=_tally([excluded]),
+        met=met, compliance=compliance, target_met=target_met, excluded=tally([excluded]),
         seconds=seconds, target_seconds=_target_seconds(definition))
 
 
@@ -200,7 +202,7 @@ def _excluded(excluded: Mapping[str, int]) -> str:
     return "\nexcluded: " + ", ".join(f"{reason} {count}" for reason, count in excluded.items())
 
 
-def _tally(counts: Iterable[Mapping[str, int]]) -> dict[str, int]:
+def tally(counts: Iterable[Mapping[str, int]]) -> dict[str, int]:
     """Counts by reason added up, by reason's name."""
     total: dict[str, int] = {}
     for each in counts:
@@ -221,6 +223,9 @@ class MetricReport:
     group: also those of groups left without a row (all their cases excluded)."""
     unit: str = Factory(lambda self: self.definition.unit, takes_self=True)
     """The unit of every duration in the rows: the definition's, unless converted."""
+    position: int | None = field(default=None, eq=False)
+    """The views' position (notification id) the answer reflects at least: read after the
+    views caught up, before the documents (None: not read from the views)."""
 
     def row(self, **group: str | None) -> MetricSummary:
         """The row of one group, e.g. ``report.row(grid="3")``; NotInReportError if no
@@ -276,7 +281,7 @@ def metric_report(definition: MetricDefinition, cases: Iterable[Case], *,
             rows.append(summarise_seconds(definition, values, units,
                                           dict(zip(group_by, key, strict=True)),
                                           excluded=excluded))
-    return MetricReport(definition, period, group_by, tuple(rows), _tally(left_out))
+    return MetricReport(definition, period, group_by, tuple(rows), tally(left_out))
 
 
 @frozen
@@ -284,10 +289,13 @@ class Comparison:
     """Several definitions (an old and a new one, say) over the same cases, side by side."""
 
     reports: tuple[MetricReport, ...]
+    position: int | None = field(default=None, eq=False)
+    """The views' position (notification id) the answer reflects at least: read after the
+    views caught up, before the documents (None: not read from the views)."""
 
     def in_unit(self, unit: str) -> "Comparison":
         """Every report in ``unit``."""
-        return Comparison(tuple(report.in_unit(unit) for report in self.reports))
+        return evolve(self, reports=tuple(report.in_unit(unit) for report in self.reports))
 
     def render(self, names: Mapping[str, str] | None = None) -> str:
         groups: dict[tuple[tuple[str, str | None], ...], None] = {}

@@ -5,7 +5,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
-from attrs import evolve, frozen
+from attrs import evolve, field, frozen
 
 from resilience.domain.validation import shown
 from resilience.errors import NotInReportError
@@ -49,6 +49,9 @@ class Scorecard:
     service: ServiceSummary
     counts: Counts
     rates: tuple[RateSummary, ...] = ()
+    position: int | None = field(default=None, eq=False)
+    """The views' position (notification id) the answer reflects at least: read after the
+    views caught up, before the documents (None: not read from the views)."""
 
     def metric(self, name: str) -> MetricSummary:
         """The summary of the metric named ``name``; NotInReportError if the scorecard was
@@ -122,6 +125,9 @@ class LeagueTable(Generic[S]):
     min_sample: int
     last: int | None
     rows: tuple[LeagueRow[S], ...]
+    position: int | None = field(default=None, eq=False)
+    """The views' position (notification id) the answer reflects at least: read after the
+    views caught up, before the documents (None: not read from the views)."""
 
     def render(self) -> str:
         d = self.definition

@@ -4,7 +4,7 @@ cases (and activities) read from the views, like every report here."""
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, tzinfo
 
-from attrs import Factory, frozen
+from attrs import Factory, field, frozen
 
 from resilience.metrics.cases import Case
 from resilience.metrics.period import ALL_TIME, Period, group_key, grouped, place_key, sort_key
@@ -84,10 +84,15 @@ def service_report(cases: Iterable[Case], *, period: Period = ALL_TIME,
     (of zeros when there is none): "no orders" is a figure; grouped, one per group that
     has orders."""
     scoped = [c for c in cases if c.subject == "order" and c.start in period]
-    if not group_by:
-        return (service_summary(scoped),)
+    return service_rows(grouped(scoped, lambda c: group_key(c, group_by, tz)) if group_by
+                        else [((), scoped)], group_by)
+
+
+def service_rows(groups: Iterable[tuple[tuple[str | None, ...], Sequence[Case]]],
+                 group_by: tuple[str, ...]) -> tuple[ServiceSummary, ...]:
+    """One summary per group of orders (``((), orders)`` alone, ungrouped), in order."""
     return tuple(service_summary(members, dict(zip(group_by, key, strict=True)))
-                 for key, members in grouped(scoped, lambda c: group_key(c, group_by, tz)))
+                 for key, members in groups)
 
 
 # Counts ----------------------------------------------------------------------------------
@@ -157,16 +162,25 @@ def count_report(cases: Iterable[Case], activities: Iterable[Activity], *,
                  group_by: tuple[str, ...] = (), tz: tzinfo | None = None) -> tuple[Counts, ...]:
     """Counts per group (community, grid, time buckets). Ungrouped, always one row (of
     zeros when nothing happened); grouped, one per group where anything did."""
-    keyed: dict[tuple[str | None, ...], tuple[list[Case], list[Activity]]] = {}
+    keyed: dict[tuple[str | None, ...], list[Case]] = {}
     for case in cases:
-        keyed.setdefault(group_key(case, group_by, tz), ([], []))[0].append(case)
+        keyed.setdefault(group_key(case, group_by, tz), []).append(case)
+    return count_rows(keyed, activities, group_by=group_by, tz=tz)
+
+
+def count_rows(keyed: Mapping[tuple[str | None, ...], Sequence[Case]],
+               activities: Iterable[Activity], *, group_by: tuple[str, ...],
+               tz: tzinfo | None) -> tuple[Counts, ...]:
+    """``count_report`` of the cases already grouped (``keyed``: group -> its cases)."""
+    both: dict[tuple[str | None, ...], tuple[Sequence[Case], list[Activity]]] = {
+        key: (members, []) for key, members in keyed.items()}
     for activity in activities:
         place = place_key(activity.community, activity.grid, activity.occurred_at, group_by, tz)
-        keyed.setdefault(place, ([], []))[1].append(activity)
+        both.setdefault(place, ([], []))[1].append(activity)
     if not group_by:
-        keyed.setdefault((), ([], []))
+        both.setdefault((), ([], []))
     return tuple(counts(c, a, dict(zip(group_by, key, strict=True)))
-                 for key, (c, a) in sorted(keyed.items(), key=lambda i: sort_key(i[0])))
+                 for key, (c, a) in sorted(both.items(), key=lambda i: sort_key(i[0])))
 
 
 # The three rates -------------------------------------------------------------------------
@@ -181,6 +195,9 @@ class RateReport:
     period: Period
     group_by: tuple[str, ...]
     rows: tuple[RateRow, ...]
+    position: int | None = field(default=None, eq=False)
+    """The views' position (notification id) the answer reflects at least: read after the
+    views caught up, before the documents (None: not read from the views)."""
 
     def row(self, **group: str | None) -> RateRow:
         """The row of one group, e.g. ``report.row(grid="xy-2")``; NotInReportError if the
@@ -212,9 +229,14 @@ def rate_report(definitions: Sequence[RateDefinition], cases: Iterable[Case], *,
     """The rates over the orders placed in ``period``: ungrouped, always one row (of zeros
     when there is none); grouped, one per group that placed any."""
     scoped = [c for c in cases if c.subject == "order" and c.start in period]
-    if group_by:
-        rows = tuple(rate_row(definitions, members, dict(zip(group_by, key, strict=True)))
-                     for key, members in grouped(scoped, lambda c: group_key(c, group_by, tz)))
-    else:
-        rows = (rate_row(definitions, scoped),)
-    return RateReport(tuple(definitions), period, group_by, rows)
+    return rate_rows(definitions, grouped(scoped, lambda c: group_key(c, group_by, tz))
+                     if group_by else [((), scoped)], period=period, group_by=group_by)
+
+
+def rate_rows(definitions: Sequence[RateDefinition],
+              groups: Iterable[tuple[tuple[str | None, ...], Sequence[Case]]], *,
+              period: Period, group_by: tuple[str, ...]) -> RateReport:
+    """The rate report of orders already grouped (``((), orders)`` alone, ungrouped)."""
+    return RateReport(tuple(definitions), period, group_by, tuple(
+        rate_row(definitions, members, dict(zip(group_by, key, strict=True)))
+        for key, members in groups))

@@ -2,15 +2,26 @@
 quality.
 
 Each query first lets the views catch up (unless the engine was opened with
-``fresh_views=False`` because another thread or process feeds them), then
-reads the documents it needs and computes the answer with resilience.metrics.
+``fresh_views=False`` because another thread or process feeds them), notes the
+views' position (the ``position`` of its answer: the answer reflects every fact up
+to it at least), then reads the documents it needs and computes the answer with
+resilience.metrics.
+
+The metrics, comparisons, service KPIs, counts, rates, scorecards and league tables
+read the per-case summaries (resilience.metrics.summaries: a few rows per community and
+month; resilience.metrics.indexed computes the same answers from them), so their cost
+grows with the months and cases asked for, not with every fact of every case. Asked
+``known_at`` a moment or ``as_closed``, they read the cases (the summaries hold the
+cases as they stand now), as do ``cases()``, the data-quality report and a report whose
+months hold a case that could not be summarised.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
+from attrs import evolve
 from eventsourcing.persistence import PersistenceError
 
 from resilience.domain.validation import (
@@ -24,6 +35,8 @@ from resilience.domain.validation import (
     shown,
 )
 from resilience.errors import InvalidInputError, NotFoundError, StoreUnavailableError
+from resilience.metrics import indexed
+from resilience.metrics.case_table import CaseTable, Unindexed
 from resilience.metrics.cases import Case, case_at, case_from_doc
 from resilience.metrics.definitions import BUILT_IN, MetricDefinition, builtin
 from resilience.metrics.milestones import Subject
@@ -44,6 +57,7 @@ from resilience.metrics.reports import (
     summarise_seconds,
 )
 from resilience.metrics.standings import LeagueTable, Scorecard, league_table
+from resilience.metrics.summaries import CaseSummaries, dimension
 from resilience.metrics.tallies import (
     Activity,
     Counts,
@@ -56,10 +70,13 @@ from resilience.metrics.tallies import (
     service_summary,
 )
 from resilience.projections.runner import Views
+from resilience.projections.runner import _gc_paused as gc_paused
+from resilience.projections.summaries import SUMMARIES, Bucket, micros, month_of, month_start
 from resilience.timeline import Timeline, timeline_from_doc
 
 MetricRef = MetricDefinition | str
 RateRef = RateDefinition | str
+T = TypeVar("T")
 
 
 def definition_of(metric: object) -> MetricDefinition:
@@ -119,6 +136,16 @@ def _moment(value: datetime | None, name: str) -> datetime | None:
     return None if value is None else check_moment(value, name, query=True)
 
 
+def bucket_bounds(period: Period) -> tuple[float | None, float | None]:
+    """The range of summary buckets (their ``at``, epoch seconds) that may hold a case
+    starting in ``period``: from its start's UTC month to the end of its end's."""
+    start = None if period.start is None else month_start(*month_of(micros(period.start)))
+    if period.end is None:
+        return start, None
+    year, month = month_of(micros(period.end) - 1)  # the end is left out
+    return start, month_start(year + month // 12, month % 12 + 1)
+
+
 def _community_key(community: UUID | None) -> str | None:
     if community is None:
         return None
@@ -140,14 +167,17 @@ class Reports:
     def __init__(self, views: Views, *, fresh: bool = True) -> None:
         self.views = views
         self.fresh = fresh
+        views.derive(CaseSummaries())  # kept beside the cases, whichever reader folds them
 
-    def ready(self) -> None:
+    def ready(self) -> int:
+        """Let the views catch up (when fresh); return the position they reflect."""
         if self.fresh:
             try:
                 self.views.catch_up()
             except PersistenceError as exc:
                 raise StoreUnavailableError(
                     f"the views could not catch up with the store: {exc}") from exc
+        return self.views.position
 
     def _community(self, community: UUID | None) -> str | None:
         """The community's key, after checking the views know it (NotFoundError if not)."""
@@ -176,6 +206,30 @@ class Reports:
             rows = self.views.select("cases", kind, start=start, end=end, community=community)
             found += [case_from_doc(key, doc) for key, doc in rows]
         return recovered_cases(found, self.views.fetch)
+
+    def _table(self, subject: Subject, period: Period, community: str | None) -> CaseTable:
+        """The summaries of the cases of ``subject`` that start in ``period``: Unindexed if
+        one of them could not be summarised."""
+        start, end = bucket_bounds(period)
+        rows = self.views.select(SUMMARIES, subject, start=start, end=end, community=community)
+        return CaseTable(subject, [Bucket(key, doc) for key, doc in rows], period,
+                         self.views.fetch)
+
+    def _tables(self, period: Period, community: str | None) -> dict[Subject, CaseTable]:
+        return {subject: self._table(subject, period, community)
+                for subject in ("incident", "order")}
+
+    @staticmethod
+    def _indexed(fast: Callable[[], T], slow: Callable[[], T]) -> T:
+        """``fast()`` from the summaries, or ``slow()`` from the cases where a case among
+        them could not be summarised. Without cyclic garbage collection meanwhile: the
+        figures of a long period are many small containers, freed by reference counting,
+        whose allocation would otherwise set off full collections."""
+        with gc_paused():
+            try:
+                return fast()
+            except Unindexed:
+                return slow()
 
     def _cases_cut(self, subject: Subject | None, period: Period, community: str | None,
                    known_at: datetime | None, as_closed: bool) -> list[Case]:
@@ -219,12 +273,12 @@ class Reports:
         """The timeline of an incident, order or community: every fact in ``occurred_at``
         order, from the ``timelines`` view."""
         check_uuid(aggregate_id, "a timeline's id")
-        self.ready()
+        position = self.ready()
         doc = self.views.get("timelines", str(aggregate_id))
         if doc is None:
             self.views.check_not_quarantined(str(aggregate_id))  # there, but unreadable
             raise NotFoundError(f"no incident, order or community with id {aggregate_id}")
-        return timeline_from_doc(aggregate_id, doc)
+        return evolve(timeline_from_doc(aggregate_id, doc), position=position)
 
     def metrics(self, metric: MetricRef, period: Period | None = None,
                 group_by: Sequence[str] = (), *, community: UUID | None = None,
@@ -246,10 +300,19 @@ class Reports:
         zone = bucket_zone(tz, period)
         known_at = _moment(known_at, "known_at")
         check_bool(as_closed, "as_closed")
-        self.ready()
-        cases = self._cases(definition.subject, period, self._community(community), known_at,
-                            as_closed)
-        return metric_report(definition, cases, period=period, group_by=groups, tz=zone)
+        position = self.ready()
+        key = self._community(community)
+
+        def slow() -> MetricReport:
+            cases = self._cases(definition.subject, period, key, known_at, as_closed)
+            return metric_report(definition, cases, period=period, group_by=groups, tz=zone)
+
+        def fast() -> MetricReport:
+            return indexed.metric_report(definition, self._table(definition.subject, period, key),
+                                         period=period, group_by=groups, tz=zone)
+
+        found = slow() if known_at is not None or as_closed else self._indexed(fast, slow)
+        return evolve(found, position=position)
 
     def compare(self, metrics: Sequence[MetricRef], period: Period | None = None,
                 group_by: Sequence[str] = (), *, community: UUID | None = None,
@@ -268,12 +331,23 @@ class Reports:
         zone = bucket_zone(tz, period)
         known_at = _moment(known_at, "known_at")
         check_bool(as_closed, "as_closed")
-        self.ready()
+        position = self.ready()
         key = self._community(community)
-        cases = self._cases(subjects[0] if len(subjects) == 1 else None, period, key, known_at,
-                            as_closed)
-        return Comparison(tuple(metric_report(d, cases, period=period, group_by=groups,
-                                              tz=zone) for d in definitions))
+
+        def slow() -> Comparison:
+            cases = self._cases(subjects[0] if len(subjects) == 1 else None, period, key,
+                                known_at, as_closed)
+            return Comparison(tuple(metric_report(d, cases, period=period, group_by=groups,
+                                                  tz=zone) for d in definitions))
+
+        def fast() -> Comparison:
+            tables = {subject: self._table(subject, period, key) for subject in subjects}
+            return Comparison(tuple(
+                indexed.metric_report(d, tables[d.subject], period=period, group_by=groups,
+                                      tz=zone) for d in definitions))
+
+        found = slow() if known_at is not None or as_closed else self._indexed(fast, slow)
+        return evolve(found, position=position)
 
     def service_kpis(self, period: Period | None = None, group_by: Sequence[str] = (), *,
                      community: UUID | None = None,
@@ -284,8 +358,12 @@ class Reports:
         period = checked_period(period)
         zone = bucket_zone(tz, period)
         self.ready()
-        cases = self._cases("order", period, self._community(community))
-        return service_report(cases, period=period, group_by=groups, tz=zone)
+        key = self._community(community)
+        return self._indexed(
+            lambda: indexed.service_report(self._table("order", period, key),
+                                           group_by=groups, tz=zone),
+            lambda: service_report(self._cases("order", period, key), period=period,
+                                   group_by=groups, tz=zone))
 
     def counts(self, period: Period | None = None, group_by: Sequence[str] = (), *,
                community: UUID | None = None, tz: tzinfo | None = None) -> tuple[Counts, ...]:
@@ -298,8 +376,12 @@ class Reports:
         zone = bucket_zone(tz, period)
         self.ready()
         key = self._community(community)
-        return count_report(self._cases(None, period, key), self._activities(period, key),
-                            group_by=groups, tz=zone)
+        activities = self._activities(period, key)
+        return self._indexed(
+            lambda: indexed.count_report(list(self._tables(period, key).values()), activities,
+                                         group_by=groups, tz=zone),
+            lambda: count_report(self._cases(None, period, key), activities, group_by=groups,
+                                 tz=zone))
 
     def rates(self, period: Period | None = None, group_by: Sequence[str] = (), *,
               rates: Sequence[RateRef] = RATES, community: UUID | None = None,
@@ -311,9 +393,14 @@ class Reports:
         groups = check_group_by(group_by, ["order"])
         period = checked_period(period)
         zone = bucket_zone(tz, period)
-        self.ready()
-        cases = self._cases("order", period, self._community(community))
-        return rate_report(definitions, cases, period=period, group_by=groups, tz=zone)
+        position = self.ready()
+        key = self._community(community)
+        found = self._indexed(
+            lambda: indexed.rate_report(definitions, self._table("order", period, key),
+                                        period=period, group_by=groups, tz=zone),
+            lambda: rate_report(definitions, self._cases("order", period, key), period=period,
+                                group_by=groups, tz=zone))
+        return evolve(found, position=position)
 
     def scorecard(self, community: UUID, grid: str | None = None,
                   period: Period | None = None, *,
@@ -329,7 +416,7 @@ class Reports:
         period = checked_period(period)
         definitions = _definitions(metrics, "metrics")
         rate_definitions = _rates(rates)
-        self.ready()
+        position = self.ready()
         known = self._communities()
         if key not in known:
             raise NotFoundError(f"no community {community}")
@@ -341,21 +428,41 @@ class Reports:
         def inside(dims_grid: str | None) -> bool:
             return grid is None or dims_grid == grid
 
-        cases = [c for c in self._cases(None, period, key) if inside(c.dims.get("grid"))]
         activities = [a for a in self._activities(period, key) if inside(a.grid)]
-        summaries: list[MetricSummary] = []
-        for definition in definitions:
-            report = metric_report(definition, cases, period=period)
-            summaries += report.rows or (summarise_seconds(definition, [], 0,
-                                                           excluded=report.excluded),)
         scope: dict[str, str | None] = {"community": key}
         if grid is not None:
             scope["grid"] = grid
-        orders = [c for c in cases if c.subject == "order"]
-        return Scorecard(key, name, grid, grids.get(grid) if grid else None, period,
-                         tuple(summaries), service_summary(orders, scope),
-                         counts(cases, activities, scope),
-                         rate_report(rate_definitions, orders, period=period).rows[0].rates)
+
+        def rows(report: Callable[[MetricDefinition], MetricReport]
+                 ) -> tuple[MetricSummary, ...]:
+            """Each metric's one row (of its cases, or none: a row of no cases)."""
+            summaries: list[MetricSummary] = []
+            for definition in definitions:
+                found = report(definition)
+                summaries += found.rows or (summarise_seconds(definition, [], 0,
+                                                              excluded=found.excluded),)
+            return tuple(summaries)
+
+        def slow() -> Scorecard:
+            cases = [c for c in self._cases(None, period, key) if inside(c.dims.get("grid"))]
+            orders = [c for c in cases if c.subject == "order"]
+            return Scorecard(key, name, grid, grids.get(grid) if grid else None, period,
+                             rows(lambda d: metric_report(d, cases, period=period)),
+                             service_summary(orders, scope), counts(cases, activities, scope),
+                             rate_report(rate_definitions, orders, period=period).rows[0].rates)
+
+        def fast() -> Scorecard:
+            tables = {subject: table if grid is None else table.where(
+                [inside(g) for g in table.column(dimension("grid"))])
+                for subject, table in self._tables(period, key).items()}
+            service, count, rated = indexed.scorecard_figures(tables, rate_definitions,
+                                                              activities, scope)
+            return Scorecard(key, name, grid, grids.get(grid) if grid else None, period,
+                             rows(lambda d: indexed.metric_report(d, tables[d.subject],
+                                                                  period=period)),
+                             service, count, rated.rows[0].rates)
+
+        return evolve(self._indexed(fast, slow), position=position)
 
     def league_table(self, metric: MetricRef | RateDefinition = "detection_to_contained",
                      period: Period | None = None, *, level: str = "grid",
@@ -371,7 +478,7 @@ class Reports:
             check_whole(last, "last (or None)", 1)
         definition = _ranked(metric)
         period = checked_period(period)
-        self.ready()
+        position = self.ready()
         only = self._community(community)
         scopes: list[tuple[str, str | None, str]] = []
         for key, (name, grids) in sorted(self._communities().items(), key=lambda i: i[1][0]):
@@ -383,9 +490,12 @@ class Reports:
                 scopes += [(key, g, f"{name} / {gname}") for g, gname in grids.items()]
         subject: Subject = (definition.subject if isinstance(definition, MetricDefinition)
                             else "order")
-        cases = self._cases(subject, period, only)
-        return league_table(definition, cases, scopes, period=period,
-                            min_sample=min_sample, last=last)
+        found = self._indexed(
+            lambda: indexed.league(definition, self._table(subject, period, only), scopes,
+                                   period=period, min_sample=min_sample, last=last),
+            lambda: league_table(definition, self._cases(subject, period, only), scopes,
+                                 period=period, min_sample=min_sample, last=last))
+        return evolve(found, position=position)
 
     def data_quality(self, period: Period | None = None, *,
                      late_after: timedelta = DEFAULT_LATE_AFTER,
@@ -399,12 +509,13 @@ class Reports:
                                     f"{shown(late_after)}")
         definitions = _definitions(graded, "graded")
         period = checked_period(period)
-        self.ready()
+        position = self.ready()
         key = self._community(community)
         overrides = [o for doc_key, doc in self.views.select("cases", "community",
                                                              community=key)
                      for o in community_overrides(doc_key, doc)]
-        return data_quality(self._cases(None, period, key), definitions,
-                            period=period, late_after=late_after,
-                            quarantined=self.views.quarantined(), community_overrides=overrides)
+        return evolve(data_quality(self._cases(None, period, key), definitions,
+                                   period=period, late_after=late_after,
+                                   quarantined=self.views.quarantined(),
+                                   community_overrides=overrides), position=position)
 
