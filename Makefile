@@ -34,13 +34,40 @@ test: setup-dev
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
+# make bench: every benchmark, each recording its headline figures in benchmarks/results/,
+# then the closing table (benchmarks/table.py: the issue's figures before, these after,
+# the goals). About 40 minutes on the 2-core machines here. Sizes: commands and bulk on
+# SQLite and PostgreSQL; rebuild of 100k and 1M events on both; history of 1k, 10k and
+# 100k incidents in one community (SQLite); a city of $(CITY_COMMUNITIES) communities over a
+# year on PostgreSQL. PostgreSQL is postgresql://postgres@127.0.0.1:5432/postgres; a
+# benchmark that fails is named at the end (its rows read "not run") and make fails.
+# make bench BENCH_FULL=1: the issue's full city, 1,000 communities (about 8M events: an
+# hour or more on top). CITY_COMMUNITIES=N, HISTORY_SIZES=1000,10000 change the sizes.
+CITY_COMMUNITIES ?= 40
+HISTORY_SIZES ?= 1000,10000,100000
+BENCH_FULL ?=
+BENCH_FAILED := benchmarks/results/failed.txt
+bench_step = @echo "== benchmarks/$(1)"; started=$$(date +%s); \
+	$(BIN)/python benchmarks/$(1) || echo "benchmarks/$(1)" >> $(BENCH_FAILED); \
+	echo "== benchmarks/$(1): $$(($$(date +%s) - started)) s"
+
 bench: setup-dev
-	$(BIN)/python benchmarks/commands.py
-	$(BIN)/python benchmarks/rebuild.py
-	$(BIN)/python benchmarks/replay.py
-	$(BIN)/python benchmarks/scenario.py
-	$(BIN)/python benchmarks/deadlines.py
-	$(BIN)/python benchmarks/live.py
+	@rm -rf benchmarks/results && mkdir -p benchmarks/results && date +%s > benchmarks/results/started
+	$(call bench_step,commands.py --store both)
+	$(call bench_step,chain.py)
+	$(call bench_step,rebuild.py --events 100000 --store sqlite)
+	$(call bench_step,rebuild.py --events 100000 --store postgres)
+	$(call bench_step,rebuild.py --events 1000000 --store sqlite --repeat 2)
+	$(call bench_step,rebuild.py --events 1000000 --store postgres --repeat 2)
+	$(call bench_step,replay.py)
+	$(call bench_step,history.py --sizes $(HISTORY_SIZES))
+	$(call bench_step,city.py $(if $(BENCH_FULL),--full,--communities $(CITY_COMMUNITIES)))
+	$(call bench_step,protection.py)
+	$(call bench_step,scenario.py)
+	$(call bench_step,deadlines.py)
+	$(call bench_step,live.py)
+	@$(BIN)/python benchmarks/table.py
+	@test ! -s $(BENCH_FAILED) || { echo "failed: $$(cat $(BENCH_FAILED) | tr '\n' ' ')"; exit 1; }
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from replay import median_seconds
+from results import record as record_results
 
 from resilience import Actor, Engine, Location, ManualClock, Role
 
@@ -97,14 +98,20 @@ def main() -> None:
         print(f"{'closed':>8} {'open':>5} {'tick ms':>9} {'ratio':>6} "
               f"{'read all ms':>12} {'ours x':>7}   (recorded in)")
         base = None
+        rows: dict[str, dict[str, Any]] = {}
         for size in args.sizes:
             ours, plain, recorded = measure(directory, size, args.open, args.repeat,
                                             read_all=size <= 10_000)
             base = base or ours
+            rows[f"tick @{size:,} closed incidents"] = {
+                "value": round(ours * 1000, 3), "unit": "ms",
+                "note": f"{args.open} open; {ours / base:.2f}x the smallest size"
+                        + ("" if plain is None else f"; reading them all {plain * 1000:.0f} ms")}
             shown = "-" if plain is None else f"{plain * 1000:12.1f}"
             faster = "-" if plain is None else f"{plain / ours:7.0f}"
             print(f"{size:>8,} {args.open:>5} {ours * 1000:9.2f} {ours / base:6.2f} "
                   f"{shown:>12} {faster:>7}   ({recorded:.0f} s)")
+    record_results("deadlines", rows)
 
 
 if __name__ == "__main__":

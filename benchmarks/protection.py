@@ -47,6 +47,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from live import pg_schema
+from results import record
 
 from resilience import Actor, Engine, Location, ManualClock, Provider, Role, UnitSpec
 
@@ -232,10 +233,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     line("bulk, one batch per chunk", batches, batch_ratios, "ev/s")
     line(f"read + decode, pages of {read_page:,}", reads, read_ratios, "ev/s")
     line(f"views.rebuild(), pages of {page:,}", rebuilds, rebuild_ratios, "ev/s")
+    ratios = {name: rates["protected"] / rates["plain"] for name, rates in (
+        ("commands", commands), ("bulk", batches), ("read", reads), ("rebuild", rebuilds))}
+    record(f"protection-{args.store}", {
+        f"protected / plain, {name}, {args.store}": {
+            "value": round(ratio, 3), "unit": "x",
+            "note": f"events/s, paired; {n:,} events, {people:,} personal keys"}
+        for name, ratio in ratios.items()})
     return {"commands": commands, "bulk": batches, "read": reads, "rebuild": rebuilds,
-            "ratios": {name: rates["protected"] / rates["plain"] for name, rates in (
-                ("commands", commands), ("bulk", batches), ("read", reads),
-                ("rebuild", rebuilds))},
+            "ratios": ratios,
             "events": n, "keys": people}
 
 

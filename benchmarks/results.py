@@ -15,7 +15,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def record(name: str, rows: dict[str, dict[str, Any]]) -> Path:
     """Write ``rows`` (label -> {"value": number, "unit": "ms" | "x" | "s" | "MiB" | ...,
-    optional "note": text}) as ``benchmarks/results/<name>.json``; return the file."""
+    optional "note": text, optional "answer": the size of a query's answer, in cases or
+    rows}) as ``benchmarks/results/<name>.json``; return the file."""
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(rows, indent=2, sort_keys=True) + "\n", encoding="utf-8")

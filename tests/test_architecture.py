@@ -26,7 +26,8 @@ SOURCE = Path(resilience.__file__).resolve().parent
 
 LAYERS: Sequence[str] = (
     "errors", "domain", "clock", "adapters", "timeline", "projections", "metrics", "review",
-    "services", "engine", "scenario_reader", "scenario_entries", "scenario", "scenarios", "simulation", "cli",
+    "services", "engine", "scenario_reader", "scenario_entries", "scenario", "scenarios",
+    "simulation", "cli",
 )
 """The layers of resilience, bottom to top: each imports only from those before it (and
 from itself). The package's own ``__init__`` sits above them all."""
