@@ -30,12 +30,13 @@ from resilience.adapters.chain import START, Link, chain_links, chained
 from resilience.adapters.chain_recorders import SQLITE_ROWS, MemoryEventRecorder
 from resilience.adapters.converter import converter
 from resilience.adapters.event_json import IDENTITY, encoder_for, json_text
+from resilience.adapters.event_store import RecordingEventStore
 from resilience.domain.base import _CONTEXT_FIELDS, Context, FactAggregate, trigger_plan
 from resilience.domain.incident import Incident
 from resilience.domain.policy import BatchDecisions, Policy
 from resilience.domain.values import ActionKind, Actor, Role
 from resilience.errors import PermissionDeniedError
-from resilience.services.core import RecordingEventStore, Store
+from resilience.services.core import Store
 from resilience.services.incidents import Incidents
 from test_mapper import AGGREGATES, EVENT_CLASSES, _mapper, event_strategy
 

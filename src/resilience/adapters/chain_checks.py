@@ -47,6 +47,7 @@ from resilience.adapters.chain import (
     Tampering,
     Verification,
     bound,
+    chain_links,
     chained,
     parse_reference,
     shown,
@@ -336,10 +337,8 @@ def extend(rows: ChainWriter, settings: ChainSettings, state: ChainState,
             f"the store hands out notification id {positions[0]:,}, but the hash chain "
             f"already reaches {head.position:,}: it was tampered with; nothing was recorded "
             "(resilience verify names what changed)")
-    links, previous = [], head
-    for position, event in zip(positions, events, strict=True):
-        previous = chained(previous, position, event)
-        links.append(previous)
+    links = chain_links(head, positions, events)
+    previous = links[-1]
     anchor, distrust = _anchor(state, settings)
     since = anchor.events if anchor is not None else 0
     if previous.seq - since < min(settings.every, bound(anchor, settings)):

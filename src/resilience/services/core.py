@@ -5,7 +5,9 @@ refuses raises PermissionDeniedError before the aggregate decides anything, so a
 records nothing and tells the refused actor nothing about the aggregate's state. The
 roster it checks is the community's as stored now: a cached community is caught up with
 whatever another writer recorded since (one query), so a person relieved by another
-writer can't act on this engine's stale copy; inside a batch, the batch's own facts count.
+writer can't act on this engine's stale copy; inside a batch, the batch's own facts count,
+and a decision the policy took on the same facts (the same actor, command, roster and
+target) is taken again without deciding anew (resilience.domain.policy.BatchDecisions).
 
 What a command costs does not grow with the history around it: a community is loaded
 from its snapshot and the facts since (resilience.adapters.snapshots) and decoded only
@@ -24,17 +26,16 @@ from uuid import UUID
 
 from attrs import evolve, field, frozen
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
     ApplicationRecorder,
     EventStore,
     InfrastructureFactory,
     IntegrityError,
-    Notification,
     Recording,
 )
 from eventsourcing.utils import Environment
 
+from resilience.adapters.event_store import RecordingEventStore
 from resilience.adapters.mapper import ConverterMapper, key_ring
 from resilience.adapters.snapshots import EVERY as SNAPSHOT_EVERY
 from resilience.adapters.snapshots import Snapshots
@@ -168,39 +169,6 @@ def _fold(aggregate: Any, events: Iterable[Any]) -> Any:
     for domain_event in events:
         aggregate = domain_event.mutate(aggregate)
     return aggregate
-
-
-class RecordingEventStore(EventStore[UUID]):
-    """eventsourcing's event store, which makes a Notification and a Recording of each
-    event it records; made here field by field, as their dataclass ``__init__`` would
-    make them (frozen, it sets each field through ``object.__setattr__``): a batch of
-    thousands of events makes thousands of each."""
-
-    def put(self, domain_events: Sequence[DomainEventProtocol[UUID]],
-            **kwargs: Any) -> list[Recording[UUID]]:
-        stored_events = list(map(self.mapper.to_stored_event, domain_events))
-        recordings: list[Recording[UUID]] = []
-        notification_ids = self.recorder.insert_events(stored_events, **kwargs)
-        if notification_ids:
-            if len(notification_ids) != len(stored_events):
-                raise AssertionError(f"{len(stored_events)} events recorded under "
-                                     f"{len(notification_ids)} notification ids")
-            new, append = object.__new__, recordings.append
-            for event, stored, notification_id in zip(domain_events, stored_events,
-                                                      notification_ids, strict=True):
-                notification = new(Notification)
-                fields = notification.__dict__
-                fields["originator_id"] = stored.originator_id
-                fields["originator_version"] = stored.originator_version
-                fields["topic"] = stored.topic
-                fields["state"] = stored.state
-                fields["id"] = notification_id
-                recording = new(Recording)
-                fields = recording.__dict__
-                fields["domain_event"] = event
-                fields["notification"] = notification
-                append(recording)
-        return recordings
 
 
 class EventStoreApplication(Application[UUID]):
