@@ -151,7 +151,7 @@ _gc_was_enabled = False
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """No cyclic garbage collection while pages are folded (process-wide, restored after
     the last reader in any thread finishes). Pages and documents are trees freed by
     reference counting; the full collections their many containers trigger cost a
@@ -324,7 +324,7 @@ class Views:
         commits; each page still commits alone, in order, and progress is reported once
         it has (so an error or an interrupt leaves whole pages, as one page at a time)."""
         page_size = self.page_size if page_size is None else page_size
-        with self._lock, _gc_paused(), _Writer() as writer:
+        with self._lock, gc_paused(), _Writer() as writer:
             done = 0
             total = self.lag if max_events is None else min(self.lag, max_events)
             pending: _Pending | None = None

@@ -69,8 +69,7 @@ from resilience.metrics.tallies import (
     service_report,
     service_summary,
 )
-from resilience.projections.runner import Views
-from resilience.projections.runner import _gc_paused as gc_paused
+from resilience.projections.runner import Views, gc_paused
 from resilience.projections.summaries import SUMMARIES, Bucket, micros, month_of, month_start
 from resilience.timeline import Timeline, timeline_from_doc
 
