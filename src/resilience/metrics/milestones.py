@@ -18,7 +18,8 @@ from typing import Literal
 from resilience.domain.base import CaseMilestone
 from resilience.domain.incident import Incident
 from resilience.domain.recovery import RecoveryFact
-from resilience.domain.service import OrderStatus, ServiceOrder
+from resilience.domain.service import ServiceOrder
+from resilience.projections.indexes import CLOSING
 
 Subject = Literal["incident", "order"]
 
@@ -55,15 +56,10 @@ REOPENING: Mapping[Subject, frozenset[str]] = {
     subject: frozenset(aggregate.declared(lambda event: event.reopens or None))
     for subject, aggregate in _AGGREGATES.items()}
 """The facts that reopen a case, each beginning a new cycle."""
-CLOSES: Mapping[Subject, Mapping[str, bool]] = {
-    "incident": {Incident.Closed.fact_name: True,
-                 **dict.fromkeys(REOPENING["incident"], False)},
-    "order": {name: status in (OrderStatus.COMPLETED, OrderStatus.CANCELLED,
-                               OrderStatus.REJECTED)
-              for name, status in ServiceOrder.declared(lambda event: event.status_after).items()},
-}
+CLOSES: Mapping[str, Mapping[str, bool]] = CLOSING
 """The facts that close a case (True) or leave it open (False) after them: an incident's
-closure and reopening; an order's moves, closing it when completed, cancelled or rejected."""
+closure and reopening; an order's moves, closing it when completed, cancelled or rejected.
+The views' ``until`` column is cut by the same table (resilience.projections.indexes)."""
 RECOVERY_LINKS: Mapping[Subject, frozenset[str]] = {
     subject: frozenset(aggregate.declared(
         lambda event: issubclass(event, RecoveryFact) or None))

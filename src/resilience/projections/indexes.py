@@ -36,8 +36,8 @@ CLOSING: Mapping[str, Mapping[str, bool]] = {
 }
 """Kind of case -> the facts after which it stands closed (True) or open (False): an
 incident's closure and reopening; an order's moves, closing it when they end it
-(completed, cancelled, rejected). The same table as resilience.metrics.milestones'
-``CLOSES``, which the situations' ``is_open`` follows (a test holds them equal)."""
+(completed, cancelled, rejected). The one table of it: resilience.metrics.milestones
+exports it as ``CLOSES``, which the cases and the situations' ``is_open`` follow."""
 
 
 def case_until(doc: Doc) -> float | None:
