@@ -7,8 +7,10 @@ from base64 import b64encode
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from os import urandom
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -275,6 +277,47 @@ def test_plans_and_batch_sizes_out_of_range_are_refused() -> None:
         with pytest.raises(InvalidInputError, match="batch_events"):
             simulate(engine, SMALL, batch_events=0)
         assert engine.views.head == 0
+
+
+_COUNTS = {"communities": (1, 100_000), "grids": (1, 100), "buildings": (1, 200),
+           "incidents": (0, 1_000_000), "orders": (0, 1_000_000),
+           "activities": (0, 1_000_000), "days": (1, 3_650), "seed": (0, 2**63 - 1)}
+_ANY_VALUE = st.one_of(st.integers(-10, 2**64), st.booleans(), st.floats(allow_nan=True),
+                       st.text(max_size=3), st.none(), st.just(Decimal("3")))
+
+
+@given(field=st.sampled_from(sorted(_COUNTS)), value=_ANY_VALUE)
+def test_any_value_of_a_plan_s_count_is_kept_as_given_or_refused(field: str,
+                                                                   value: object) -> None:
+    """Every count of a plan takes a whole number (not a bool) within its bounds, kept as
+    given; anything else is InvalidInputError naming the field."""
+    low, high = _COUNTS[field]
+    arguments: dict[str, Any] = {field: value}
+    fits = type(value) is int and low <= value <= high
+    if fits:
+        assert getattr(CityPlan(**arguments), field) == value
+    else:
+        with pytest.raises(InvalidInputError, match=field):
+            CityPlan(**arguments)
+
+
+@given(start=st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2189, 1, 1),
+                          timezones=st.just(UTC)))
+def test_any_aware_start_of_a_plan_is_kept_as_given(start: datetime) -> None:
+    """A plan starts at any aware moment leaving ten years inside the moments the library
+    records, kept as given; its period ends ``days`` after."""
+    plan = CityPlan(start=start)
+    assert plan.start == start
+    assert plan.end == start + timedelta(days=plan.days)
+
+
+@given(start=st.one_of(st.datetimes(timezones=st.none()), st.dates(), st.text(max_size=3),
+                       st.none(), st.integers()))
+def test_a_start_that_is_no_aware_moment_is_refused(start: object) -> None:
+    """A naive date-time, a date, text, a number or None is no moment: InvalidInputError."""
+    given_start: Any = start
+    with pytest.raises(InvalidInputError, match="start"):
+        CityPlan(start=given_start)
 
 
 def test_a_protected_store_takes_the_district_too() -> None:
