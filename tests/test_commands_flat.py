@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 from resilience import (
     Actor,
     CareCard,
+    ConfigurationError,
     Contact,
     Engine,
     Location,
@@ -676,3 +677,19 @@ def test_a_report_reads_only_the_hot_part(tmp_path: Path) -> None:
                                description="smoke", location=Location(building="b1"),
                                actor=Actor("zhang", Role.GRID_LEADER), occurred_at=T0)
         assert asked == []
+
+
+@given(setting=st.one_of(st.sampled_from(["on", "off", " OFF ", "No", "1", "0", "true",
+                                          "False", "yes"]), st.text(max_size=6)))
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_the_snapshots_setting_is_on_off_or_refused(setting: str) -> None:
+    """``RESILIENCE_SNAPSHOTS`` takes on/off words (any case, spaces around): the engine
+    opens with snapshots on or off as they say; any other value is ConfigurationError when
+    the engine opens, recording nothing."""
+    word = setting.strip().lower()
+    if word in ("on", "yes", "1", "true", "off", "no", "0", "false"):
+        with Engine("memory:", env={"RESILIENCE_SNAPSHOTS": setting}) as engine:
+            assert engine._store.snapshots.enabled is (word in ("on", "yes", "1", "true"))
+    else:
+        with pytest.raises(ConfigurationError, match="RESILIENCE_SNAPSHOTS"):
+            Engine("memory:", env={"RESILIENCE_SNAPSHOTS": setting})

@@ -152,12 +152,13 @@ class Engine:
                 self._chain = open_chain(self.app.recorder, self.app.env)  # adapters.chain
                 self.views = Views(self.app)
                 self.read_only = read_only(self.app.recorder)
+                store = Store(self.app, clock, policy=policy)  # its settings checked here
             except BaseException:
                 self.app.close()
                 raise
         # Catching up writes the views: a read-only store's are kept by the primary's.
         self.reports = Reports(self.views, fresh=fresh_views and not self.read_only)
-        self._attach(Store(self.app, clock, policy=policy), catalogue)
+        self._attach(store, catalogue)
         # Set once, so the engine's copies (with_clock, importing) share its subscriptions.
         self.notifications = Notifications(self.app, clock)
 

@@ -62,7 +62,7 @@ from resilience.adapters.snapshot_state import (
     decode,
     encode,
 )
-from resilience.errors import TamperedStoreError
+from resilience.errors import ConfigurationError, TamperedStoreError
 
 if TYPE_CHECKING:
     from eventsourcing.application import Application
@@ -71,7 +71,10 @@ if TYPE_CHECKING:
 
 TABLE = SNAPSHOTS
 SETTING = "RESILIENCE_SNAPSHOTS"
-"""``off`` (or ``no``, ``0``, ``false``): no snapshot is read or written."""
+"""``off`` (or ``no``, ``0``, ``false``): no snapshot is read or written; ``on`` (or
+``yes``, ``1``, ``true``, or unset: the default) they are. Anything else is refused."""
+_OFF = ("off", "no", "0", "false")
+_ON = ("on", "yes", "1", "true")
 EVERY = 8
 """Facts an aggregate grows past its last snapshot before it is snapshotted again."""
 RETRY = 60.0
@@ -305,6 +308,17 @@ class TagSealer:
         return body
 
 
+def enabled(setting: str | None) -> bool:
+    """Whether ``RESILIENCE_SNAPSHOTS`` (``setting``; None: unset) turns snapshots on;
+    ConfigurationError for a value that is neither on nor off, rather than guess which
+    of the two a typo meant."""
+    word = "on" if setting is None else setting.strip().lower()
+    if word not in _ON + _OFF:
+        raise ConfigurationError(
+            f"{SETTING} must be on or off (yes/no, 1/0, true/false), got {setting!r}")
+    return word in _ON
+
+
 # What the command loop uses -------------------------------------------------------------
 
 
@@ -315,8 +329,7 @@ class Snapshots:
         self.table = snapshot_table(app.recorder)
         self._app = app
         self._keys = keys
-        setting = (app.env.get(SETTING) or "on").strip().lower()
-        self.enabled = setting not in ("off", "no", "0", "false")
+        self.enabled = enabled(app.env.get(SETTING))
         signing = ChainSettings.from_env(app.env).keys
         self._signed: Sealer = TagSealer(signing) if signing else Plain()
         self._failed = -RETRY
