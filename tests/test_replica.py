@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
@@ -27,7 +28,7 @@ from uuid import UUID
 
 import pytest
 
-from resilience import Engine, Location, ReadOnlyStoreError
+from resilience import Engine, Location, ReadOnlyStoreError, ResilienceError
 
 from conftest import OFFICE, PG_URL, REQUIRE_PG, T0, _conninfo, donghu, require_postgres
 
@@ -292,6 +293,100 @@ def test_an_engine_on_a_replica_refuses_every_write_and_records_nothing(
         assert primary.app.recorder.max_notification_id() == head
         assert primary.events(community) == facts
         assert primary.verify().ok
+
+
+def test_a_write_refused_before_its_pipeline_syncs_is_read_only_too(
+        standby: Standby, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The standby's refusal of the insert's LOCK TABLE, read by psycopg before the
+    pipeline syncs (as happens under load), raises ReadOnlyStoreError too: the next
+    statement raises the refusal and closing the pipeline raises PipelineAborted for
+    the statements after it, which alone would be a StoreFault (retried, then raised):
+    the refusal is raised, the PipelineAborted its cause. Pinned here by waiting, before
+    the NOTIFY after the LOCK, for the refusal to arrive."""
+    import select
+
+    from psycopg.errors import PipelineAborted, ReadOnlySqlTransaction
+
+    from resilience.adapters.chain_postgres import PostgresEventRecorder
+
+    notify = PostgresEventRecorder._notify_channel
+
+    def refused_first(self: PostgresEventRecorder, curs: Any) -> None:
+        assert select.select([curs.connection.pgconn.socket], [], [], WAIT)[0], \
+            "the standby did not answer the LOCK TABLE"
+        notify(self, curs)
+
+    with Engine(pg_url, policy=None) as primary:
+        community = donghu(primary)
+    standby.replayed()
+    monkeypatch.setattr(PostgresEventRecorder, "_notify_channel", refused_first)
+    with Engine(f"{standby.url(pg_url)}&timeout=3", policy=None) as replica:
+        for _ in range(3):
+            with pytest.raises(ReadOnlyStoreError, match=r"LOCK TABLE during recovery.*primary"
+                               ) as refused:
+                replica.communities.add_grid(community, "9", actor=OFFICE, occurred_at=T0)
+            assert isinstance(refused.value.__cause__, ReadOnlySqlTransaction)
+            assert isinstance(refused.value.__cause__.__cause__, PipelineAborted)  # the path
+
+
+def test_the_pool_maps_a_refusal_however_psycopg_surfaces_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """No server: the refusal raised directly, as the cause of the PipelineAborted that
+    closing a pipeline raises (resilience.adapters.chain_postgres), or as the context of
+    another error, is ReadOnlyStoreError; a PipelineAborted of anything else is still
+    a StoreFault, and other errors are left as they were."""
+    pytest.importorskip("psycopg")
+    import psycopg_pool
+    from psycopg.errors import (
+        Error,
+        InterfaceError,
+        PipelineAborted,
+        ReadOnlySqlTransaction,
+        UniqueViolation,
+    )
+
+    from resilience.adapters.store import StoreFault, _postgres_pool_class
+
+    @contextmanager
+    def handed_out(self: Any, timeout: float | None = None) -> Iterator[None]:
+        yield None
+
+    monkeypatch.setattr(psycopg_pool.ConnectionPool, "connection", handed_out)
+    pool: Any = object.__new__(_postgres_pool_class())  # only its mapping: never opened
+    pool.where = "127.0.0.1:5433/postgres"
+
+    def raised(exc: BaseException) -> BaseException:
+        """What leaves the pool's connection when ``exc`` is raised while holding it."""
+        with pytest.raises((ResilienceError, Error, ValueError)) as caught, \
+                pool.connection():
+            raise exc
+        return caught.value
+
+    def after(cause: BaseException, exc: BaseException, *, context: bool = False
+              ) -> BaseException:
+        if context:
+            exc.__context__ = cause
+        else:
+            exc.__cause__ = cause
+        return exc
+
+    def refusal() -> BaseException:
+        return ReadOnlySqlTransaction("cannot execute LOCK TABLE during recovery")
+
+    for exc in (refusal(), after(refusal(), PipelineAborted("pipeline aborted")),
+                after(refusal(), PipelineAborted("pipeline aborted"), context=True),
+                after(after(refusal(), PipelineAborted("pipeline aborted")),
+                      InterfaceError("the connection is lost"), context=True)):
+        mapped = raised(exc)
+        assert isinstance(mapped, ReadOnlyStoreError), exc
+        assert "read-only (a hot standby): cannot execute LOCK TABLE" in str(mapped)
+        assert mapped.__cause__ is exc
+    aborted = after(UniqueViolation("duplicate key"), PipelineAborted("pipeline aborted"))
+    assert isinstance(raised(aborted), StoreFault)
+    assert isinstance(raised(PipelineAborted("pipeline aborted")), StoreFault)
+    unique = UniqueViolation("duplicate key")
+    assert raised(unique) is unique
+    assert isinstance(raised(after(refusal(), ValueError("not psycopg's"))), ValueError)
 
 
 def test_opening_a_replica_of_a_schema_never_set_up_creates_nothing(

@@ -190,19 +190,30 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
         exc: Exception | None = None
         notification_ids: Sequence[int] | None = None
         with self.datastore.get_connection() as conn:
-            with conn.pipeline() as pipeline, conn.transaction():
-                with conn.cursor() as curs:
-                    self._insert_events(curs, stored_events, **kwargs)
-                if len(stored_events) > 0:
-                    state: Any = None
-                    try:
-                        notification_ids, state = self._insert_chunks(conn, pipeline,
-                                                                      stored_events)
-                    except Exception as e:
-                        exc = e  # raised once the pipeline is closed (as eventsourcing)
-                    if exc is None:
-                        assert notification_ids is not None
-                        self._chain(conn, state, stored_events, notification_ids)
+            try:
+                with conn.pipeline() as pipeline, conn.transaction():
+                    with conn.cursor() as curs:
+                        self._insert_events(curs, stored_events, **kwargs)
+                    if len(stored_events) > 0:
+                        state: Any = None
+                        try:
+                            notification_ids, state = self._insert_chunks(conn, pipeline,
+                                                                          stored_events)
+                        except Exception as e:
+                            exc = e  # raised once the pipeline is closed (as eventsourcing)
+                        if exc is None:
+                            assert notification_ids is not None
+                            self._chain(conn, state, stored_events, notification_ids)
+            except Exception as closing:
+                if exc is None:
+                    raise
+                # A failure psycopg read before the sync (a later execute met it) leaves
+                # the results of the statements after it unread: closing the pipeline
+                # raises PipelineAborted for them. The failure is what the caller must
+                # see, whichever way the timing fell: a conflict as a conflict, a hot
+                # standby's refusal as ReadOnlyStoreError (resilience.adapters.store),
+                # not a fault to retry.
+                raise exc from closing
             if exc:
                 raise exc
         return notification_ids

@@ -349,13 +349,31 @@ def _postgres_pool_class() -> type[Any]:
             except LockNotAvailable as exc:
                 raise StoreTimeout(f"PostgreSQL at {self.where}: another writer held the "
                                    f"events table for {self.lock_timeout} s") from exc
-            except ReadOnlySqlTransaction as exc:  # a hot standby: any write, for good
-                raise ReadOnlyStoreError(read_only_message(self.where, one_line(exc))) from exc
             except PoolClosed as exc:  # for good: not an OperationalError, not retried
                 raise StoreUnavailableError(f"PostgreSQL at {self.where}: the engine is "
                                             "closed") from exc
-            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-                raise StoreFault(f"PostgreSQL at {self.where}: {one_line(exc)}") from exc
+            except psycopg.Error as exc:
+                if (refusal := self._refusal(exc)) is not None:  # a hot standby: for good
+                    raise ReadOnlyStoreError(read_only_message(
+                        self.where, one_line(refusal))) from exc
+                if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
+                    raise StoreFault(f"PostgreSQL at {self.where}: {one_line(exc)}") from exc
+                raise
+
+        @staticmethod
+        def _refusal(exc: BaseException | None) -> BaseException | None:
+            """The read-only refusal (SQLSTATE 25006) ``exc`` is or follows from, if any.
+            psycopg raises it directly, or, in a pipeline, may raise PipelineAborted for
+            the statements after the refused one, with the refusal in its chain (the
+            events' insert raises the refusal itself: resilience.adapters.chain_postgres;
+            any other pipelined write may not): a write refused either way."""
+            seen = set()
+            while exc is not None and id(exc) not in seen:
+                if isinstance(exc, ReadOnlySqlTransaction):
+                    return exc
+                seen.add(id(exc))
+                exc = exc.__cause__ or exc.__context__
+            return None
 
         def _connect(self, timeout: float | None = None) -> Any:
             try:
