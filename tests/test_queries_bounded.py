@@ -27,6 +27,7 @@ from hypothesis.strategies import DataObject
 
 from histories import World, setup_world
 from resilience import Engine, ManualClock, ResilienceError
+from resilience.adapters.viewrows import INDEXES
 from resilience.adapters.viewstore import MemoryViewStore, ViewRow, ViewStore
 from resilience.metrics.cases import case_at
 from resilience.metrics.milestones import CLOSES
@@ -450,3 +451,55 @@ def test_engines_opening_an_old_views_table_at_once_all_open_it(
         assert failures == []
         with Engine(url, clock=clock, policy=None) as engine:
             assert _answers(engine, communities) == answers
+
+
+def _query_indexes(engine: Engine) -> set[str]:
+    """The views table's query indexes (``INDEXES``) that the store holds now."""
+    datastore: Any = engine.views.store.datastore  # type: ignore[attr-defined]
+    with datastore.transaction(commit=False) as c:
+        if hasattr(datastore, "schema"):
+            c.execute("SELECT indexname AS name FROM pg_indexes WHERE schemaname = %s",
+                      (datastore.schema,))
+        else:
+            c.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        found = {row["name"] for row in c.fetchall()}
+    return found & {f"resilience_views_{name}" for name, _ in INDEXES}
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_rebuild_writes_without_the_query_indexes_and_makes_them_again(
+        kind: str, tmp_path: Path, clock: ManualClock) -> None:
+    """While a rebuild writes every row the query indexes are gone (made once at the end,
+    from the rows); after it, and after one that failed, they are all there, and the
+    answers are what they were. A rebuild killed before it could make them leaves them to
+    the next opening of the store."""
+    if kind == "postgres":
+        require_postgres()
+    every = {f"resilience_views_{name}" for name, _ in INDEXES}
+    with fresh_url(kind, tmp_path) as url:
+        communities, answers, _ = _record(url, clock)
+        with Engine(url, clock=clock, policy=None) as engine:
+            assert _query_indexes(engine) == every
+            during: list[set[str]] = []
+            catch_up = engine.views.catch_up
+
+            def watched(**kwargs: Any) -> int:
+                during.append(_query_indexes(engine))
+                return catch_up(**kwargs)
+
+            with mock.patch.object(engine.views, "catch_up", watched):
+                engine.views.rebuild()
+            assert during == [set()]
+            assert _query_indexes(engine) == every
+            assert _answers(engine, communities) == answers
+
+            with (mock.patch.object(engine.views, "catch_up", side_effect=RuntimeError("died")),
+                  pytest.raises(RuntimeError, match="died")):
+                engine.views.rebuild()
+            assert _query_indexes(engine) == every
+            engine.views.rebuild()
+
+            engine.views.store.drop_indexes()  # as a rebuild killed half way leaves them
+        with Engine(url, clock=clock, policy=None) as reopened:
+            assert _query_indexes(reopened) == every
+            assert _answers(reopened, communities) == answers

@@ -38,12 +38,16 @@ class PostgresViewStore(PostgresTrackingRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         schema, table = Identifier(self.datastore.schema), Identifier(TABLE)
+        self._make_indexes = [
+            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1}.{2} (" + columns + ")").format(
+                Identifier(f"{TABLE}_{name}"), schema, table) for name, columns in INDEXES]
+        self._drop_indexes = [SQL("DROP INDEX IF EXISTS {0}.{1}").format(
+            schema, Identifier(f"{TABLE}_{name}")) for name, _ in INDEXES]
         self.sql_create_statements.extend([
             SQL("CREATE TABLE IF NOT EXISTS {0}.{1} (view text NOT NULL, key text NOT NULL, "
                 "kind text NOT NULL, community text, at double precision, doc text NOT NULL, "
                 "until double precision, PRIMARY KEY (view, key))").format(schema, table),
-            *(SQL("CREATE INDEX IF NOT EXISTS {0} ON {1}.{2} (" + columns + ")").format(
-                Identifier(f"{TABLE}_{name}"), schema, table) for name, columns in INDEXES),
+            *self._make_indexes,
             SQL("CREATE TABLE IF NOT EXISTS {0}.{1} (name text PRIMARY KEY, "
                 "generation bigint NOT NULL)").format(schema, Identifier(GENERATIONS)),
         ])
@@ -168,6 +172,17 @@ class PostgresViewStore(PostgresTrackingRecorder):
             c.execute(self._delete_view, (list(views),))
             c.execute(self._delete_tracking, (self.tracking_name,))
             c.execute(self._next_generation, (self.tracking_name,))
+
+    def drop_indexes(self) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            self._hold_position(c)  # as commit does: never between a writer and its rows
+            for statement in self._drop_indexes:
+                c.execute(statement)
+
+    def make_indexes(self) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            for statement in self._make_indexes:
+                c.execute(statement)
 
     def prune(self, keep: Sequence[str], tracking_prefix: str) -> int:
         with self.datastore.transaction(commit=True) as c:

@@ -162,7 +162,7 @@ SPLIT = ":split"
 
 class _Leaf:
     """A bucket decoded for rewriting: its keys in order, its columns (a time column as
-    stored: ``NONE`` for none), its extras."""
+    stored, ``NONE`` or None for none), its extras."""
 
     def __init__(self, doc: Doc | None) -> None:
         if doc is None:
@@ -187,16 +187,19 @@ class _Leaf:
                 for values in columns.values():
                     del values[index]
             return
+        given = entry.columns
         if not present:
             keys.insert(index, key)
             for values in columns.values():
                 values.insert(index, None)
-        for name in entry.columns.keys() - columns.keys():
-            columns[name] = [None] * len(keys)
-        given = entry.columns
-        for name, values in columns.items():
-            value = given.get(name)
-            values[index] = NONE if value is None and name.startswith(TIME) else value
+        else:  # what it no longer has: none (``doc`` packs it)
+            for name in columns.keys() - given.keys():
+                columns[name][index] = None
+        for name, value in given.items():
+            column = columns.get(name)
+            if column is None:
+                column = columns[name] = [None] * len(keys)
+            column[index] = value
         if entry.extra:
             self.extra[key] = dict(entry.extra)
 
