@@ -79,6 +79,22 @@ def _history(engine: Engine, clock: ManualClock, steps: list[tuple[Any, ...]]) -
     return world
 
 
+@contextmanager
+def _recorded(kind: str, tmp_path: Path, steps: list[tuple[Any, ...]]
+              ) -> Iterator[tuple[Engine, World]]:
+    """An engine on a fresh store of ``kind`` holding the history of ``steps``."""
+    clock = ManualClock(T0)
+    with fresh_url(kind, tmp_path) as url, Engine(url, clock=clock, policy=None) as engine:
+        yield engine, _history(engine, clock, steps)
+
+
+def _same_unbounded(engine: Engine, query: Callable[[], Any], context: Any) -> None:
+    """The query answers (or fails) the same with its bounds as reading every row."""
+    bounded = _outcome(query)
+    with unbounded(engine):
+        assert bounded == _outcome(query), context
+
+
 def _case_docs(engine: Engine) -> dict[str, Doc]:
     engine.views.catch_up()
     return {key: doc for kind in ("incident", "order")
@@ -163,9 +179,7 @@ def test_a_community_at_any_cut_is_what_reading_every_case_says(
     @_settings(kind)
     @given(steps=amended_histories, data=st.data())
     def check(steps: list[tuple[Any, ...]], data: DataObject) -> None:
-        clock = ManualClock(T0)
-        with fresh_url(kind, tmp_path) as url, Engine(url, clock=clock, policy=None) as engine:
-            world = _history(engine, clock, steps)
+        with _recorded(kind, tmp_path, steps) as (engine, world):
             moments = _moments(_case_docs(engine)) or [T0]
             picked = data.draw(st.lists(st.sampled_from(moments), min_size=1, max_size=6),
                                label="moments")
@@ -178,9 +192,7 @@ def test_a_community_at_any_cut_is_what_reading_every_case_says(
                                    community: UUID = community) -> Any:
                             return engine.replay.community(community, grid=grid, **cut)
 
-                        bounded = _outcome(replay)
-                        with unbounded(engine):
-                            assert bounded == _outcome(replay), cut
+                        _same_unbounded(engine, replay, cut)
 
     check()
 
@@ -196,9 +208,7 @@ def test_a_review_of_a_period_is_what_reading_every_incident_says(
     @_settings(kind)
     @given(steps=amended_histories, data=st.data())
     def check(steps: list[tuple[Any, ...]], data: DataObject) -> None:
-        clock = ManualClock(T0)
-        with fresh_url(kind, tmp_path) as url, Engine(url, clock=clock, policy=None) as engine:
-            world = _history(engine, clock, steps)
+        with _recorded(kind, tmp_path, steps) as (engine, world):
             starts = sorted({datetime.fromisoformat(doc["facts"][0][1])
                              for doc in _case_docs(engine).values()
                              if doc["kind"] == "incident"}) or [T0]
@@ -216,9 +226,7 @@ def test_a_review_of_a_period_is_what_reading_every_incident_says(
                     return engine.reviews.incidents(community, period=period, as_of=as_of,
                                                     known_at=known_at)
 
-                bounded = _outcome(review)
-                with unbounded(engine):
-                    assert bounded == _outcome(review)
+                _same_unbounded(engine, review, period)
 
     check()
 
