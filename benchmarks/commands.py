@@ -3,7 +3,7 @@ size of its community, same machine, same run, paired chunk by chunk.
 
     python benchmarks/commands.py [--store sqlite|postgres|both] [--actions N]
         [--incidents K] [--chunk C] [--repeat R] [--bulk-chunks B] [--cold R]
-        [--facts 1000,10000] [--only bulk]
+        [--facts 1000,10000] [--only bulk|commands] [--no-record]
 
 **1. One command per transaction.** Each mode records the same N incident actions (K
 incidents, actions round-robin, each incident reported and dispatched first) into a fresh
@@ -510,9 +510,12 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
     parser.add_argument("--cold", type=int, default=15, help="fresh engines per size")
     parser.add_argument("--facts", default="1000,10000",
                         help="community sizes beside a new community")
-    parser.add_argument("--only", choices=("bulk",),
-                        help="run only the bulk part, and update only its rows of the "
-                             "recorded results")
+    parser.add_argument("--only", choices=("bulk", "commands"),
+                        help="run only that part (bulk: and update only its rows of the "
+                             "recorded results; commands: one command per transaction, "
+                             "recording nothing)")
+    parser.add_argument("--no-record", action="store_true",
+                        help="print the figures, leave benchmarks/results/ as it is")
     args = parser.parse_args(argv)
     kinds = ["sqlite", "postgres"] if args.store == "both" else [args.store]
     if "postgres" in kinds and not postgres_answers():
@@ -523,6 +526,8 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
         rows.update(load_all().get("commands", {}))  # the other parts' rows, as last run
     for kind in kinds:
         found = {} if args.only == "bulk" else commands_one_at_a_time(kind, args)
+        if args.only == "commands":
+            continue  # (the other parts' rows are not run: nothing is recorded)
         batched = bulk(kind, args)
         for label, value, note in (
                 (f"commands ratio {kind}", found.get("engine / plain, save only"),
@@ -554,7 +559,8 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
                     "note": f"wall, median of {args.cold} fresh engines; cpu "
                             f"{m['cpu ' + mode]:.2f} ms; x{m[mode] / medians[0][mode]:.2f} "
                             "of the new community (goal <= 1.2)"}
-    record("commands", rows)
+    if not args.no_record and args.only != "commands":
+        record("commands", rows)
     return rows
 
 

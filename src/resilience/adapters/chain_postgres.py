@@ -7,8 +7,8 @@ postgres extra, and eventsourcing imports this module only when a store's
 Links are written in the insert's transaction after its ``LOCK TABLE ... IN
 EXCLUSIVE MODE`` (eventsourcing's), which every writer of the table takes, so
 the chain's head read there is the last committed one and links follow the
-notification ids. The insert is pipelined as eventsourcing's is (one round trip
-for a command's save), with three differences:
+notification ids. The insert is pipelined as eventsourcing's is, with four
+differences:
 
 - A batch of any size is safe. psycopg's ``Pipeline.sync()`` flushes its
   output once and then waits for results (``pipeline_communicate`` ignores
@@ -23,9 +23,14 @@ for a command's save), with three differences:
   of composites in text form, which psycopg escapes field by field: about 4x
   faster to send. ``WITH ORDINALITY ... ORDER BY`` makes the notification ids
   follow the events' order, which the chain and the ids returned rely on.
-- eventsourcing keeps an error raised after the insert to raise once the
-  pipeline has closed, and commits the transaction meanwhile; the links are
-  written after that step, where an error rolls the events back with them.
+- The transaction is begun and committed by statements in the pipeline: two
+  round trips (BEGIN to the chain's head read; the links and COMMIT), where
+  psycopg's ``transaction()`` in a pipeline syncs around BEGIN and COMMIT (five,
+  as eventsourcing's insert takes). Whatever fails before COMMIT is sent, in
+  the server or here (the links, the reads below), rolls the events back.
+- The versions of the aggregates the command read (the insert's ``reads``:
+  resilience.adapters.chain_recorders) are read under the lock in the same
+  round trip, and checked before the links are written.
 
 The chain's tables are ``<events table>_chain`` and ``<events table>_checkpoints``
 in the events' schema (resilience.adapters.chain_recorders); links go in as
@@ -35,7 +40,7 @@ this code, so they are refused.
 
 import selectors
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext, suppress
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -48,6 +53,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
+from psycopg.pq import TransactionStatus
 from psycopg.sql import SQL, Composable, Identifier
 
 from resilience.adapters.chain import ChainSettings, ChainState, ChainWriter, Link
@@ -58,8 +64,10 @@ from resilience.adapters.chain_recorders import (
     STATEMENTS,
     TABLES,
     Cursors,
+    Reads,
     SqlChainRows,
     chain_state,
+    check_reads,
     state_statement,
 )
 from resilience.adapters.setup import postgres_set_up
@@ -138,9 +146,20 @@ def _size(event: StoredEvent) -> int:
     return len(event.state) + len(event.topic) + _ROW_OVERHEAD
 
 
+def _roll_back(conn: Any) -> None:
+    """End the transaction a failed insert left open or aborted (nothing is done on a
+    connection the failure broke: the pool discards it)."""
+    if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+        with suppress(Exception):  # the failure being raised is the one to see
+            conn.rollback()
+
+
 class PostgresEventRecorder(PostgresApplicationRecorder):
     """eventsourcing's PostgreSQL events recorder, set up safely by concurrent openers
-    (resilience.adapters.setup), keeping the chain, inserting batches of any size."""
+    (resilience.adapters.setup), keeping the chain, inserting batches of any size,
+    checking the ``reads`` of an insert."""
+
+    checks_reads = True
 
     def __init__(self, datastore: PostgresDatastore, *,
                  events_table_name: str = "stored_events") -> None:
@@ -185,46 +204,73 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
         return PostgresChainRows(self._chain_sql, cursors, lambda originator_id: originator_id)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def insert_events(self, stored_events: Sequence[StoredEvent],
+    def insert_events(self, stored_events: Sequence[StoredEvent], *, reads: Reads | None = None,
                       **kwargs: Any) -> Sequence[int] | None:
-        exc: Exception | None = None
+        failure: Exception | None = None
+        closing: Exception | None = None
         notification_ids: Sequence[int] | None = None
         with self.datastore.get_connection() as conn:
             try:
-                with conn.pipeline() as pipeline, conn.transaction():
-                    with conn.cursor() as curs:
-                        self._insert_events(curs, stored_events, **kwargs)
-                    if len(stored_events) > 0:
-                        state: Any = None
-                        try:
-                            notification_ids, state = self._insert_chunks(conn, pipeline,
-                                                                          stored_events)
-                        except Exception as e:
-                            exc = e  # raised once the pipeline is closed (as eventsourcing)
-                        if exc is None:
-                            assert notification_ids is not None
-                            self._chain(conn, state, stored_events, notification_ids)
-            except Exception as closing:
-                if exc is None:
-                    raise
-                # A failure psycopg read before the sync (a later execute met it) leaves
-                # the results of the statements after it unread: closing the pipeline
-                # raises PipelineAborted for them. The failure is what the caller must
-                # see, whichever way the timing fell: a conflict as a conflict, a hot
-                # standby's refusal as ReadOnlyStoreError (resilience.adapters.store),
-                # not a fault to retry.
-                raise exc from closing
-            if exc:
-                raise exc
+                with conn.pipeline() as pipeline:
+                    try:
+                        notification_ids = self._insert(conn, pipeline, stored_events, reads,
+                                                        kwargs)
+                    except Exception as e:
+                        failure = e  # raised once the pipeline is closed (as eventsourcing)
+            except Exception as e:
+                # The commit, sent as the pipeline closed, failed; or a failure psycopg
+                # read before the sync (a later execute met it) left the results of the
+                # statements after it unread, and closing the pipeline raised
+                # PipelineAborted for them. The failure is what the caller must see,
+                # whichever way the timing fell: a conflict as a conflict, a hot standby's
+                # refusal as ReadOnlyStoreError (resilience.adapters.store), not a fault
+                # to retry.
+                closing = e
+            if failure is None and closing is not None:
+                failure, closing = closing, None
+            if failure is not None:
+                _roll_back(conn)
+                if closing is not None:
+                    raise failure from closing
+                raise failure
         return notification_ids
 
-    def _insert_chunks(self, conn: Any, pipeline: Any,
-                       stored_events: Sequence[StoredEvent]) -> tuple[list[int], ChainState]:
-        """Lock, notify, insert the events a chunk at a time and read the chain's head
-        under the lock: one round trip, whatever the number of chunks."""
+    def _insert(self, conn: Any, pipeline: Any, stored_events: Sequence[StoredEvent],
+                reads: Reads | None, kwargs: dict[str, Any]) -> Sequence[int] | None:
+        """The insert's transaction in two round trips, where psycopg's ``transaction()``
+        in a pipeline takes five (it syncs around its BEGIN and its COMMIT): BEGIN, the
+        statements of ``_insert_chunks`` and a sync; then the links and COMMIT, sent as
+        the pipeline closes. Anything raised before COMMIT is sent leaves the transaction
+        open, or aborted, for ``insert_events`` to roll back."""
+        with conn.cursor() as curs:
+            curs.execute(b"BEGIN")
+            self._insert_events(curs, stored_events, **kwargs)
+        if not stored_events:
+            with conn.cursor() as curs:
+                curs.execute(b"COMMIT")
+            return None
+        notification_ids, state, versions = self._insert_chunks(conn, pipeline, stored_events,
+                                                                reads)
+        check_reads(reads, lambda _: versions)
+        self._chain(conn, state, stored_events, notification_ids)
+        with conn.cursor() as curs:
+            curs.execute(b"COMMIT")
+        return notification_ids
+
+    def _insert_chunks(self, conn: Any, pipeline: Any, stored_events: Sequence[StoredEvent],
+                       reads: Reads | None) -> tuple[list[int], ChainState, dict[str, int]]:
+        """Lock, read the versions of ``reads``, notify, insert the events a chunk at a
+        time and read the chain's head under the lock: one round trip, whatever the number
+        of chunks."""
         with ExitStack() as cursors:
             first = cursors.enter_context(conn.cursor())
             self._lock_table(first)
+            read = []
+            for originator_id in reads or ():  # (before the insert's own events)
+                curs = cursors.enter_context(conn.cursor())
+                curs.execute(self._chain_sql["version"], (
+                    originator_id if self._uuid_ids else str(originator_id),))
+                read.append((originator_id, curs))
             self._notify_channel(first)
             inserts = []
             for chunk in chunks(stored_events, _size):
@@ -248,7 +294,9 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
             # Ascending in the events' order (ORDER BY ordinality), whatever order the
             # server returned them in.
             ids.sort()
-            return ids, chain_state(head.fetchone())
+            versions = {str(originator_id): curs.fetchone()["version"] or 0
+                        for originator_id, curs in read}
+            return ids, chain_state(head.fetchone()), versions
 
     def _columns(self, events: Sequence[StoredEvent]) -> tuple[list[Any], ...]:
         originators: list[Any] = [e.originator_id for e in events]

@@ -18,16 +18,24 @@ per checkpoint. They are created with the events table, safely when several
 processes open a store at once (resilience.adapters.setup); when they are
 created for a store that already holds events, the chain is built over those
 events in the same transaction (:func:`resilience.adapters.chain_checks.build`).
+
+Each recorder also checks, under the same lock, the aggregates a command decided on
+without writing them (the community whose roster the policy read): the insert's
+``reads`` keyword maps each one's id to the version the command read, and the insert
+raises :class:`StaleReadError`, recording nothing, unless each still stands at that
+version. So a command decides on cached copies without reading the store first, and
+what it decided on is checked as stored when it is recorded, in the insert's own round
+trip (resilience.services.core).
 """
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from itertools import chain
 from typing import Any, LiteralString
 from uuid import UUID
 
-from eventsourcing.persistence import Notification, StoredEvent
+from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
@@ -73,6 +81,7 @@ STATEMENTS: dict[str, LiteralString] = {
         "SELECT * FROM {checkpoints} WHERE position > %s AND position <= %s "
         "ORDER BY position LIMIT %s"),
     "add_link": "INSERT INTO {chain} VALUES (%s, %s, %s, %s, %s)",
+    "version": "SELECT max(originator_version) AS version FROM {events} WHERE originator_id = %s",
     "add_checkpoint": (
         "INSERT INTO {checkpoints} VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
         "ON CONFLICT (position) DO UPDATE SET events = excluded.events, "
@@ -87,6 +96,28 @@ TABLES: tuple[LiteralString, LiteralString] = (
     "events {integer} NOT NULL, link {text} NOT NULL, recorded_at {text} NOT NULL, "
     "every {integer}, kind {text} NOT NULL, key_id {text}, signature {text})",
 )
+
+Reads = Mapping[UUID, int]
+"""The aggregates a command read and did not write, each at the version it read (an
+insert's ``reads``)."""
+
+
+class StaleReadError(IntegrityError):
+    """An aggregate the command decided on (``reads``) was changed by another writer before
+    the insert: nothing was recorded (an IntegrityError, as a version clash is: eventsourcing
+    does not retry it); the command is decided again on it as stored."""
+
+
+def check_reads(reads: Reads | None, stored: Callable[[Reads], Mapping[str, int]]) -> None:
+    """StaleReadError unless every aggregate in ``reads`` stands at the version read;
+    ``stored`` gives the versions stored now, by id as text (missing: none)."""
+    if reads:
+        found = stored(reads)
+        moved = [i for i, version in reads.items() if found.get(str(i), 0) != version]
+        if moved:
+            raise StaleReadError(f"{', '.join(map(str, moved))} changed since the command "
+                                 "read it; nothing was recorded")
+
 
 Cursors = Callable[[], AbstractContextManager[Any]]
 """Gives a cursor to run one statement on: in a transaction held by the caller, or each
@@ -179,7 +210,10 @@ def _checkpoint(row: Any, prefix: str = "") -> Checkpoint:
 
 
 class MemoryEventRecorder(POPOApplicationRecorder):
-    """eventsourcing's in-memory events recorder, keeping the chain in memory beside them."""
+    """eventsourcing's in-memory events recorder, keeping the chain in memory beside them,
+    checking the ``reads`` of an insert."""
+
+    checks_reads = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -187,6 +221,17 @@ class MemoryEventRecorder(POPOApplicationRecorder):
         self.chain_warnings = ChainWarnings()
         self.links: dict[int, Link] = {}
         self.checkpoints: dict[int, Checkpoint] = {}
+
+    def _assert_uniqueness(self, stored_events: Sequence[StoredEvent], *,
+                           reads: Reads | None = None, **kwargs: Any) -> None:
+        # Called holding the store's lock, before anything is changed.
+        check_reads(reads, self._versions)
+        super()._assert_uniqueness(stored_events, **kwargs)
+
+    def _versions(self, reads: Reads) -> dict[str, int]:
+        # Versions are added in order: the last one added is the latest.
+        index = self._stored_events_index
+        return {str(i): next(reversed(index[str(i)]), 0) for i in reads if str(i) in index}
 
     def _update_table(self, stored_events: Sequence[StoredEvent],
                       **kwargs: Any) -> Sequence[int] | None:
@@ -308,7 +353,9 @@ def sqlite_statements(events_table: str) -> dict[str, str]:
 
 class SQLiteEventRecorder(SQLiteApplicationRecorder):
     """eventsourcing's SQLite events recorder, set up safely by concurrent openers
-    (resilience.adapters.setup), keeping the chain."""
+    (resilience.adapters.setup), keeping the chain, checking the ``reads`` of an insert."""
+
+    checks_reads = True
 
     def __init__(self, datastore: SQLiteDatastore,
                  events_table_name: str = "stored_events") -> None:
@@ -354,8 +401,9 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
         with sqlite_write(self.datastore) as c:
             return self._insert_events(c, stored_events, **kwargs)
 
-    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent],
-                       **_: Any) -> Sequence[int] | None:
+    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], *,
+                       reads: Reads | None = None, **_: Any) -> Sequence[int] | None:
+        check_reads(reads, lambda reads: self._versions(c, reads))  # under the write lock
         rows = self._rows(c)
         state = rows.state(self.chain_settings.signing)
         positions = range(state.stop + 1, state.stop + 1 + len(stored_events))
@@ -373,6 +421,14 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
         if checkpoint is not None:
             rows.add_checkpoint(checkpoint)
         return list(positions)
+
+    def _versions(self, c: SQLiteCursor, reads: Reads) -> dict[str, int]:
+        found = {}
+        for originator_id in reads:  # (as the insert keys them)
+            c.execute(self._chain_sql["version"], (originator_id.hex if isinstance(
+                originator_id, UUID) else originator_id,))
+            found[str(originator_id)] = c.fetchone()["version"] or 0
+        return found
 
     def chain_reader(self) -> SqlChainRows:
         return self._rows()

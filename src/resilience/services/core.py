@@ -3,11 +3,17 @@
 Authorization (resilience.domain.policy) comes first in the loop: a command the policy
 refuses raises PermissionDeniedError before the aggregate decides anything, so a refusal
 records nothing and tells the refused actor nothing about the aggregate's state. The
-roster it checks is the community's as stored now: a cached community is caught up with
-whatever another writer recorded since (one query), so a person relieved by another
-writer can't act on this engine's stale copy; inside a batch, the batch's own facts count,
-and a decision the policy took on the same facts (the same actor, command, roster and
-target) is taken again without deciding anew (resilience.domain.policy.BatchDecisions).
+roster it checks is the community's as stored when the command is recorded: a command
+decides on the cached community without reading the store first, and its insert checks,
+under the store's write lock and in the insert's own round trip, that the community still
+stands at the version the command read (the insert's ``reads``: resilience.adapters.
+chain_recorders). If another writer changed it, nothing is recorded and the command is
+decided once more on the community as stored (``Store.deciding``), as is a refusal met
+on a community that moved since. So a person relieved by another writer can't act on
+this engine's stale copy, and a command pays no query of its own for the roster. Inside
+a batch the cached community is caught up once (one query) and the batch's own facts
+count, and a decision the policy took on the same facts (the same actor, command, roster
+and target) is taken again without deciding anew (resilience.domain.policy.BatchDecisions).
 
 What a command costs does not grow with the history around it: a community is loaded
 from its snapshot and the facts since (resilience.adapters.snapshots) and decoded only
@@ -35,6 +41,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment
 
+from resilience.adapters.chain_recorders import StaleReadError
 from resilience.adapters.event_store import RecordingEventStore
 from resilience.adapters.mapper import ConverterMapper, key_ring
 from resilience.adapters.snapshots import EVERY as SNAPSHOT_EVERY
@@ -143,7 +150,8 @@ class _Holding:
 
 
 class _Stale(Exception):
-    """A command on a cached aggregate failed; it is retried on the stored history."""
+    """A command on a cached aggregate failed, or on a read that moved since; it is run
+    again on the store as it stands (``Store.deciding``)."""
 
 
 class Batch:
@@ -256,6 +264,14 @@ class Store:
         self._holding = _Holding(self._lock, self.timeout)
         self._stamped_as: dict[Actor, Actor] = {}
         """Each actor as this importing store records it (``_stamped``)."""
+        self._checks_reads = getattr(app.recorder, "checks_reads", False)
+        """Whether the recorder checks an insert's ``reads`` (resilience.adapters.
+        chain_recorders): every recorder of an engine's store does."""
+        self._reads: dict[UUID, int] | None = None
+        """While a command runs (``deciding``): the aggregates ``current`` handed out as
+        cached, without reading the store, each at its version, for the command's insert
+        to check."""
+        self._reads_thread: int | None = None
 
     def derived(self, *, clock: Clock | None = None, importer: Actor | None = None) -> "Store":
         """A store on the same application and policy, with another clock or importer (a
@@ -467,7 +483,9 @@ class Store:
     def current(self, cls: type[A], aggregate_id: UUID) -> A:
         """The aggregate as stored now, with this thread's batch's facts: the cached copy
         caught up with what other writers recorded since it was cached (one query for
-        the events after its version), else loaded (and cached). Hold the store's lock."""
+        the events after its version), else loaded (and cached). Hold the store's lock.
+        While a command runs (``deciding``), the cached copy as it is, which the command's
+        insert checks is still the one stored."""
         self._after_erasures()
         batch = self._batch
         in_batch = batch is not None and self._batch_thread == threading.get_ident()
@@ -489,6 +507,12 @@ class Store:
             return found
         else:
             aggregate = _checked(cls, aggregate_id, cached)
+            reads = self._reads
+            if reads is not None and self._reads_thread == threading.get_ident():
+                # Checked by the command's insert (``deciding``), not read now.
+                reads[aggregate_id] = aggregate.version
+                self._remember(aggregate)
+                return aggregate
             newer = self.app.recorder.select_events(aggregate_id, gt=aggregate.version)
             if newer:
                 aggregate = _fold(aggregate, map(self.app.mapper.to_domain_event, newer))
@@ -603,19 +627,54 @@ class Store:
                 return self._decide(cls, self.current(cls, aggregate_id), ctx, decide,
                                     cached=False)
             return self._decide(cls, held, ctx, decide, cached=False, held=True)
-        with self._locked():
+
+        def attempt() -> Receipt:
             self._after_erasures()
+            # (None after a failed attempt: ``_decide`` and ``_save`` forget the aggregate.)
             cached = self._cache.get(aggregate_id) if self._batch is None else None
-            if cached is not None:
-                # The cached aggregate may lag behind another writer. A refusal or a
-                # version clash met on it is retried once on the stored history, so
-                # the cache never shows in what a command decides.
+            if cached is None:
+                return self._decide(cls, self.load(cls, aggregate_id), ctx, decide,
+                                    cached=False)
+            return self._decide(cls, _checked(cls, aggregate_id, cached), ctx, decide,
+                                cached=True)
+
+        return self.deciding(attempt)
+
+    def deciding(self, command: Callable[[], Receipt]) -> Receipt:
+        """Run ``command`` (its reads through ``current``, then a ``create``, or
+        ``change``'s decision and save) holding the store's lock, on cached copies: the
+        aggregate it changes, and those it reads (the community whose roster the policy
+        checks), which its insert checks still stand as read (the insert's ``reads``).
+        Any of them may lag behind another writer: a refusal or a version clash met on the
+        cached aggregate, a refusal met on a read that moved since, or a read the insert
+        found moved, and the command is run once more on the store as it stands
+        (``current`` caught up, the aggregate loaded), so the cache never shows in what a
+        command decides. Nested in a command, or in a batch, it runs as part of that."""
+        with self._locked():
+            if self._reads is not None or self._batch is not None:
+                return command()
+            try:
+                if not self._checks_reads:
+                    return command()
+                self._reads, self._reads_thread = {}, threading.get_ident()
                 try:
-                    return self._decide(cls, _checked(cls, aggregate_id, cached), ctx, decide,
-                                        cached=True)
-                except _Stale:
-                    pass
-            return self._decide(cls, self.load(cls, aggregate_id), ctx, decide, cached=False)
+                    return command()
+                except ResilienceError as exc:
+                    if self._reads_moved():
+                        raise _Stale from exc
+                    raise
+                finally:
+                    self._reads, self._reads_thread = None, None
+            except _Stale:
+                pass
+            return command()
+
+    def _reads_moved(self) -> bool:
+        """Did another writer change an aggregate the command read unchecked (``_reads``)
+        since? (A query each: on a failed command only.)"""
+        reads = self._reads or {}
+        return any(self.app.recorder.select_events(i, gt=version, limit=1)
+                   for i, version in reads.items())
 
     def _decide(self, cls: type[A], aggregate: A, ctx: Context, decide: Callable[[A], None],
                 cached: bool, held: bool = False) -> Receipt:
@@ -644,13 +703,19 @@ class Store:
             aggregate_id = aggregate.id
             batch[aggregate_id] = aggregate
             return Receipt(aggregate_id, first, aggregate.version)
+        reads = self._reads
         try:
-            recordings = self.app.save(aggregate)
+            if reads:
+                # (The aggregate saved is checked by its own versions: none is taken twice.)
+                reads.pop(aggregate.id, None)
+                recordings = self.app.save(aggregate, reads=reads)
+            else:
+                recordings = self.app.save(aggregate)
         except BaseException as exc:
             self._forget(aggregate.id)
             if not isinstance(exc, IntegrityError):
                 raise
-            if cached:
+            if cached or isinstance(exc, StaleReadError):
                 raise _Stale from exc
             repeated = self._repeated(cls, aggregate.id, ctx)
             if repeated is not None:

@@ -89,11 +89,12 @@ class Emergencies(FactService[Emergency]):
         ctx = self._store.context(actor, occurred_at, command_id)
         if emergency_id is not None and not isinstance(emergency_id, UUID):
             raise InvalidInputError(f"emergency_id must be a UUID, got {shown(emergency_id)}")
-        with self._store.locked():  # the community as stored now, read once
+
+        def record() -> Receipt:
+            # The community read once, as cached: the insert checks it (Store.deciding).
             org = self._store.current(Community, community_id)
-            if emergency_id is None:
-                emergency_id = emergency_id_for(org.id, command_id) if command_id else uuid4()
-            new_id = emergency_id
+            new_id = emergency_id if emergency_id is not None else (
+                emergency_id_for(org.id, command_id) if command_id else uuid4())
 
             def build() -> Emergency:
                 # Decided on the area named, before it is checked: a refused caller learns
@@ -108,6 +109,8 @@ class Emergencies(FactService[Emergency]):
                                          area_id=area_id, kind=kind, reason=reason)
 
             return self._store.create(Emergency, new_id, ctx, build)
+
+        return self._store.deciding(record)
 
     def call_up(self, emergency_id: UUID, teams: Sequence[Role | str] = DEFAULT_TEAMS, *,
                 actor: Actor, occurred_at: datetime | None = None,

@@ -76,11 +76,12 @@ class Improvements(FactService[ImprovementItem]):
         ctx = self._store.context(actor, occurred_at, command_id)
         if item_id is not None and not isinstance(item_id, UUID):
             raise InvalidInputError(f"item_id must be a UUID, got {shown(item_id)}")
-        with self._store.locked():  # the community as stored now, read once
+
+        def record() -> Receipt:
+            # The community read once, as cached: the insert checks it (Store.deciding).
             org = self._store.current(Community, community)
-            if item_id is None:
-                item_id = improvement_id_for(community, command_id) if command_id else uuid4()
-            new_id = item_id
+            new_id = item_id if item_id is not None else (
+                improvement_id_for(community, command_id) if command_id else uuid4())
 
             def build() -> ImprovementItem:
                 # Decided on the grid the item would be planned in, before the review key,
@@ -95,7 +96,9 @@ class Improvements(FactService[ImprovementItem]):
                     owner=owner, due=due,
                 )
 
-            return self._store.create(ImprovementItem, item_id, ctx, build)
+            return self._store.create(ImprovementItem, new_id, ctx, build)
+
+        return self._store.deciding(record)
 
     def _planned_grid(self, org: Community, review: object, incident_id: object,
                       grid: object) -> str | None:

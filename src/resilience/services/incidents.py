@@ -86,16 +86,16 @@ class Incidents(FactService[Incident]):
         if not isinstance(location, Location):
             raise InvalidInputError(f"location must be a Location, got {shown(location)}")
         detected = ctx if detected_at is None else evolve(ctx, occurred_at=detected_at)
-        # One read of the community, as stored now (cached, caught up), under the store's
-        # lock: who may report there is decided first, on the area the location names;
-        # only then is the location checked against the community's areas, so a refused
-        # caller learns nothing of them.
-        with self._store.locked():
+        fresh = incident_id is None and not command_id  # a uuid4: nobody else's
+
+        def record() -> Receipt:
+            # The community read once, as cached: the insert checks it (Store.deciding).
+            # Who may report there is decided first, on the area the location names; only
+            # then is the location checked against the community's areas, so a refused
+            # caller learns nothing of them.
             org = self._store.current(Community, community)
-            fresh = incident_id is None and not command_id  # a uuid4: nobody else's
-            if incident_id is None:
-                incident_id = incident_id_for(community, command_id) if command_id else uuid4()
-            new_id = incident_id
+            new_id = incident_id if incident_id is not None else (
+                incident_id_for(community, command_id) if command_id else uuid4())
 
             def build() -> Incident:
                 self._store.authorize(f"{self.name}.{command}", ctx, org, lambda _: Target(
@@ -110,7 +110,9 @@ class Incidents(FactService[Incident]):
                     incident.report(ctx, channel)
                 return incident
 
-            return self._store.create(Incident, incident_id, ctx, build, fresh=fresh)
+            return self._store.create(Incident, new_id, ctx, build, fresh=fresh)
+
+        return self._store.deciding(record)
 
     def report_to_community(self, incident: UUID, channel: str = "phone", *, actor: Actor,
                             occurred_at: datetime | None = None,

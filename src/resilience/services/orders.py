@@ -40,12 +40,13 @@ class Orders(FactService[ServiceOrder]):
         if order_id is not None:
             check_uuid(order_id, "order_id")
         service = self.catalogue.get(category, item)
-        with self._store.locked():  # the community as stored now, read once
+        fresh = order_id is None and not command_id  # a uuid4: nobody else's
+
+        def record() -> Receipt:
+            # The community read once, as cached: the insert checks it (Store.deciding).
             org = self._store.current(Community, community)
-            fresh = order_id is None and not command_id  # a uuid4: nobody else's
-            if order_id is None:
-                order_id = order_id_for(community, command_id) if command_id else uuid4()
-            new_id = order_id
+            new_id = order_id if order_id is not None else (
+                order_id_for(community, command_id) if command_id else uuid4())
 
             def build() -> ServiceOrder:
                 # The one who places an order is its placer: placing is always their own.
@@ -61,7 +62,9 @@ class Orders(FactService[ServiceOrder]):
                     service=service, details=details, expected_by=expected_by,
                 )
 
-            return self._store.create(ServiceOrder, order_id, ctx, build, fresh=fresh)
+            return self._store.create(ServiceOrder, new_id, ctx, build, fresh=fresh)
+
+        return self._store.deciding(record)
 
     def accept(self, order: UUID, *, actor: Actor, occurred_at: datetime | None = None,
                command_id: str | None = None) -> Receipt:
