@@ -16,8 +16,9 @@ from resilience.errors import InvalidInputError
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
 """UTC+08:00, the offset Taishan's clocks keep all year (no daylight saving)."""
 
-MAX_DAYS = 3660
-"""Longest period a plan covers: ten years."""
+MAX_DAYS = 18_300
+"""Longest period a plan covers: fifty years (a community's history, at a busy
+community's pace, can run to 100,000 incidents)."""
 MAX_PER_COMMUNITY = 1_000_000
 """Most incidents, orders or activities in one community over the period."""
 
@@ -26,7 +27,7 @@ def _start(_: object, __: object, value: object) -> None:
     moment = check_moment(value, "start")
     # A period must end inside the range of moments the library records, with room for
     # the facts recorded days after the period's last incident.
-    check_moment(moment + timedelta(days=MAX_DAYS + 60), "start (plus ten years)")
+    check_moment(moment + timedelta(days=MAX_DAYS + 60), "start (plus fifty years)")
 
 
 @frozen
