@@ -164,8 +164,13 @@ class Community:
 
     def actor(self, role: Role, rng: random.Random, at: datetime,
               scope: str | None = None) -> Actor:
-        """Someone holding ``role`` (for ``scope``) at ``at``, acting in it."""
-        return acting(rng.choice(self.roster.holders(role, scope, at)), role)
+        """Someone holding ``role`` (for ``scope``) at ``at``, acting in it; the grid's
+        leader for its workers while it has none (a worker promoted to leader, the one
+        hired in their place not yet started: over decades that window is met)."""
+        holders = self.roster.holders(role, scope, at)
+        if not holders and role is Role.GRID_WORKER:
+            return self.actor(Role.GRID_LEADER, rng, at, scope)
+        return acting(rng.choice(holders), role)
 
     def desk(self, rng: random.Random, at: datetime) -> Actor:
         """The community staff member at the desk at ``at``."""
