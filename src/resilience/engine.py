@@ -178,7 +178,8 @@ class Engine:
         self.reviews = Reviews(self.app, self.reports, plan, store.clock, self.recoveries,
                                policy=store.policy, verify=self.verify,
                                escalation=self._escalation,
-                               emergencies=self.emergencies.reading)
+                               emergencies=self.emergencies.reading,
+                               communities=self.communities.get)
         self.people = People(store, self.views)
         self.watch = Watch(store, self.reports, self._escalation, in_emergency)
         # Reads only: history under another target or escalation policy.
