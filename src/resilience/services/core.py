@@ -31,7 +31,7 @@ from typing import Any, ClassVar, Generic, TypeVar, cast
 from uuid import UUID
 
 from attrs import evolve, field, frozen
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.persistence import (
     ApplicationRecorder,
     EventStore,
@@ -186,6 +186,24 @@ class EventStoreApplication(Application[UUID]):
 
     def construct_event_store(self) -> EventStore[UUID]:
         return RecordingEventStore(mapper=self.mapper, recorder=self.recorder)
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """eventsourcing's ``save`` (9.5), collecting our aggregates' events without its
+        ``ProcessingEvent``'s two isinstance checks against runtime Protocols, which cost
+        a command about a tenth of its CPU on SQLite; anything else is collected by it."""
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        for obj in objs:
+            if isinstance(obj, FactAggregate):
+                processing_event.events.extend(obj.collect_events())
+                processing_event.aggregates[obj.id] = obj
+            else:
+                processing_event.collect_events(obj)
+        processing_event.saved_kwargs.update(kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        self.notify(processing_event.events)  # (eventsourcing's deprecated hook: a no-op)
+        return recordings
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory[Any]:
         # Bounded waits and StoreUnavailableError for the store's faults (adapters.store).
