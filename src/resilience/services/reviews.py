@@ -26,7 +26,6 @@ from typing import Any, Literal, cast
 from uuid import UUID
 
 from attrs import evolve
-from eventsourcing.application import AggregateNotFoundError
 
 from resilience.adapters.chain import Signature, Verification
 from resilience.clock import Clock
@@ -76,19 +75,20 @@ class Reviews:
     area_id, at)`` telling whether an incident began in an emergency (its emergency
     deadlines then; None: never), called once per review so that a review of many
     incidents reads each community's emergencies once;
-    ``recoveries`` reads each incident's linked recovery (the engine's)."""
+    ``recoveries`` reads each incident's linked recovery (the engine's); ``communities``
+    reads a community as it stands now, for a review names people by their names today
+    (the engine's ``communities.get``: from its snapshot
+    and the facts since, so a review's cost does not grow with the community's history;
+    NotFoundError for an id that is no community)."""
 
     def __init__(self, app: EventStoreApplication, reports: Reports, plan: ImprovementPlan,
                  clock: Clock, recoveries: Recoveries, *, policy: Policy | None = DEFAULT_POLICY,
                  verify: Callable[[], Verification] | None = None,
                  escalation: EscalationPolicy | None = None,
                  emergencies: Callable[[], InEmergency] | None = None,
-                 communities: Callable[[UUID], Community] | None = None) -> None:
+                 communities: Callable[[UUID], Community]) -> None:
         self._app = app
         self._communities = communities
-        """How a community is read (the engine's: from its snapshot and the facts since,
-        so a review's cost does not grow with the community's history); None: folded
-        from every fact."""
         self._reports = reports
         self._improvement_plan = plan
         self._clock = clock
@@ -112,7 +112,7 @@ class Reviews:
         events = cast(list[FactAggregate.Event], list(self._app.events.get(aggregate_id)))
         if not events:
             raise NotFoundError(f"no incident, order or community with id {aggregate_id}")
-        community = self._community(UUID(community_of(events[0])))
+        community = self._communities(UUID(community_of(events[0])))
         return build_timeline(self._sight(community, viewer).events(events))
 
     def incident(self, incident_id: UUID, *, as_of: datetime | None = None,
@@ -171,7 +171,7 @@ class Reviews:
             raise InvalidInputError(f"drills must be include, exclude or only, got {shown(drills)}")
         if not isinstance(community, UUID):
             raise InvalidInputError(f"community must be a UUID, got {shown(community)}")
-        known = self._community(community)
+        known = self._communities(community)
         verified = self._verified() if verify else None
         name = known.name
         if grid is not None and grid not in known.grids():
@@ -237,7 +237,7 @@ class Reviews:
             raise NotFoundError(f"incident {incident_id} is not in the record at that cut")
         detected = cast(Incident.Detected, events[0])
         if community is None:
-            community = self._community(detected.community_id)
+            community = self._communities(detected.community_id)
         sight = self._sight(community, viewer)
         people = sight.names({p.person_id: p.name for p in community.people.values()})
         situation = incident_situation(case)
@@ -267,18 +267,6 @@ class Reviews:
         if self._verify is None:
             raise InvalidInputError("this engine cannot verify its store")
         return _statement(self._verify())
-
-    def _community(self, community_id: UUID) -> Community:
-        # Names and grids as they stand now: a review names people by their names today.
-        try:
-            if self._communities is not None:
-                return self._communities(community_id)
-            community: Community = self._app.repository.get(community_id)
-        except AggregateNotFoundError as exc:
-            raise NotFoundError(f"no community {community_id}") from exc
-        if not isinstance(community, Community):
-            raise NotFoundError(f"{community_id} is not a community")
-        return community
 
     def _plan(self, community: Community, key: str, grid: str | None, cut: Cut,
               before: datetime | None, viewer: Actor | None = None
