@@ -103,12 +103,29 @@ def _indexed(values: Mapping[str, bytes], body: Bytes = b"",
 
 class _Whole(MutableMapping[K, V]):
     """What a lazy map does with every key at once: decodes them all (``materialize``,
-    which the map then stands aside for) and asks the dict."""
+    which the map then stands aside for) and asks the dict; and with one key: asks its
+    ``_value`` (``_MISSING`` for none)."""
 
     __slots__ = ()
 
     def materialize(self) -> dict[K, V]:
         raise NotImplementedError
+
+    def _value(self, key: K) -> Any:
+        raise NotImplementedError
+
+    def __getitem__(self, key: K) -> V:
+        value = self._value(key)
+        if value is _MISSING:
+            raise KeyError(key)
+        return value  # type: ignore[no-any-return]
+
+    def get(self, key: K, default: Any = None) -> Any:
+        value = self._value(key)
+        return default if value is _MISSING else value
+
+    def __contains__(self, key: object) -> bool:
+        return self._value(key) is not _MISSING  # type: ignore[arg-type]
 
     def __delitem__(self, key: K) -> None:
         del self.materialize()[key]
@@ -185,19 +202,6 @@ class LazyMap(_Whole[K, V]):
         snapshot's, if the snapshot holds the id (folding would have kept that one)."""
         stored: Any = self._stored(key)
         return value if stored is _MISSING else (stored[0], value[1])
-
-    def __getitem__(self, key: K) -> V:
-        value = self._value(key)
-        if value is _MISSING:
-            raise KeyError(key)
-        return value  # type: ignore[no-any-return]
-
-    def get(self, key: K, default: Any = None) -> Any:
-        value = self._value(key)
-        return default if value is _MISSING else value
-
-    def __contains__(self, key: object) -> bool:
-        return self._value(key) is not _MISSING  # type: ignore[arg-type]
 
     def __setitem__(self, key: K, value: V) -> None:
         if self._real is not None:
@@ -377,19 +381,6 @@ class PositionalMap(_Whole[int, V]):
             return self._real.get(version, _MISSING)
         value = self._overlay.get(version, _MISSING)
         return self._stored(version) if value is _MISSING else value
-
-    def __getitem__(self, version: int) -> V:
-        value = self._value(version)
-        if value is _MISSING:
-            raise KeyError(version)
-        return value  # type: ignore[no-any-return]
-
-    def get(self, version: int, default: Any = None) -> Any:
-        value = self._value(version)
-        return default if value is _MISSING else value
-
-    def __contains__(self, version: object) -> bool:
-        return self._value(version) is not _MISSING
 
     def __setitem__(self, version: int, value: V) -> None:
         if self._real is not None:
