@@ -264,6 +264,21 @@ def test_any_small_plan_records_what_it_planned_and_folds_cleanly(
         assert all(engine.improvements.get(item) for item in items)
 
 
+def test_the_longest_plan_records_what_it_planned_and_folds_cleanly() -> None:
+    """A plan over the longest period, MAX_DAYS, records under the default policy and
+    folds with nothing quarantined: over decades a grid is met with no worker (one
+    promoted to leader, the one hired in their place not yet started), and its leader
+    then acts for its workers (this seed's plan met that window and failed before)."""
+    plan = CityPlan(communities=1, incidents=800, orders=50, activities=5, days=MAX_DAYS,
+                    seed=1)
+    with Engine("memory:") as engine:
+        done = simulate(engine, plan)
+        assert done.events == engine.views.head == planned_events(plan)
+        assert done.end == plan.start + timedelta(days=MAX_DAYS)
+        engine.views.catch_up()
+        assert engine.views.quarantined() == []
+
+
 def test_plans_and_batch_sizes_out_of_range_are_refused() -> None:
     """A plan is checked when it is made; simulate checks its arguments first."""
     with pytest.raises(InvalidInputError, match="communities"):
