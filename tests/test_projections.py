@@ -195,7 +195,14 @@ def test_incremental_catch_up_equals_rebuild_and_a_fold_from_scratch(
             incremental = snapshot(engine)
             assert incremental == reference(engine)
             items = {str(i) for i in world.improvements}
-            assert set(incremental["plans"]) == items  # one plans document per item ...
+            plans = incremental["plans"]
+            # One plans document per item, and one per review that raised items, listing
+            # them in the order they were recorded ...
+            assert {k for k, doc in plans.items() if doc["kind"] == "improvement"} == items
+            raised = {k: doc["items"] for k, doc in plans.items() if doc["kind"] == "review"}
+            assert raised == {review: [str(i) for i in world.improvements
+                                       if plans[str(i)]["review"] == review]
+                              for review in {plans[i]["review"] for i in items}}
             assert not items & set(incremental["cases"])  # ... and no case
             assert items <= set(incremental["timelines"])
             first_page: list[bool] = []

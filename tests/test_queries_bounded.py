@@ -25,15 +25,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.strategies import DataObject
 
-from histories import World, setup_world
-from resilience import Engine, ManualClock, ResilienceError
+from histories import STAFF, World, setup_world
+from resilience import Engine, Location, ManualClock, ResilienceError
 from resilience.adapters.viewrows import INDEXES
 from resilience.adapters.viewstore import MemoryViewStore, ViewRow, ViewStore
 from resilience.metrics.cases import case_at
 from resilience.metrics.milestones import CLOSES
 from resilience.metrics.period import Period
 from resilience.projections.base import Doc
-from resilience.projections.indexes import CLOSING, case_until
+from resilience.projections.indexes import CLOSING, case_until, plan_until
+from resilience.projections.plan_items import plan_item
 from resilience.projections.runner import Views
 from resilience.review.situations import incident_situation, order_situation
 from resilience.scenario import replay_file
@@ -165,6 +166,50 @@ def test_a_case_is_never_open_at_or_after_its_until(kind: str, tmp_path: Path) -
     check()
 
 
+def _item_docs(engine: Engine) -> dict[str, Doc]:
+    engine.views.catch_up()
+    return dict(engine.views.select("plans", "improvement"))
+
+
+def _item_moments(docs: dict[str, Doc]) -> list[datetime]:
+    """Every moment an item's lifecycle facts name (as now and as first recorded), and a
+    microsecond either side."""
+    times = {datetime.fromisoformat(t) for doc in docs.values()
+             for t in [*(entry[1] for entry in doc["history"]),
+                       *(fix[1] for fix in doc["corrections"])]}
+    step = timedelta(microseconds=1)
+    return sorted({t + d for t in times for d in (-step, timedelta(0), step)})
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_item_is_never_open_at_or_after_its_until(kind: str, tmp_path: Path) -> None:
+    """The improvement items' ``until`` (``plans`` rows): an item open at a moment its facts
+    name has none or a later one; one open now has none; each row holds its document's."""
+    if kind == "postgres":
+        require_postgres()
+
+    @_settings(kind)
+    @given(steps=amended_histories)
+    def check(steps: list[tuple[Any, ...]]) -> None:
+        with _recorded(kind, tmp_path, steps) as (engine, _):
+            docs = _item_docs(engine)
+            stored = {row.key: row.until for row in engine.views.store.select(
+                engine.views.stored_names["plans"], "improvement")}
+            for key, doc in docs.items():
+                until = plan_until(doc)
+                assert stored[key] == until
+                now = plan_item(key, doc)
+                assert now is not None
+                if now.is_open:
+                    assert until is None
+                for moment in _item_moments({key: doc}):
+                    item = plan_item(key, doc, at=moment)
+                    if item is not None and item.is_open:
+                        assert until is None or until > moment.timestamp(), (key, moment)
+
+    check()
+
+
 # Answers: bounded == every case read ---------------------------------------------------
 
 
@@ -229,6 +274,81 @@ def test_a_review_of_a_period_is_what_reading_every_incident_says(
                 _same_unbounded(engine, review, period)
 
     check()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_reviews_items_and_those_open_at_any_cut_are_what_reading_every_item_says(
+        kind: str, tmp_path: Path) -> None:
+    """At cuts on the items' facts (now, as of a moment, as known then): each review's
+    items (read by the view's index of them) are the community's items of that review; the
+    open items (of the community, of a grid), read by ``until``, and each incident's review
+    (its still-open items read by ``until`` and planning time) are the answers from every
+    item."""
+    if kind == "postgres":
+        require_postgres()
+
+    @_settings(kind)
+    @given(steps=amended_histories, data=st.data())
+    def check(steps: list[tuple[Any, ...]], data: DataObject) -> None:
+        with _recorded(kind, tmp_path, steps) as (engine, world):
+            docs = _item_docs(engine)
+            moments = _item_moments(docs) or [T0]
+            picked = data.draw(st.lists(st.sampled_from(moments), min_size=1, max_size=4),
+                               label="moments")
+            cuts: list[dict[str, Any]] = [{}, *({"at": m} for m in picked)]
+            cuts.append({"at": picked[0], "known_at": data.draw(st.sampled_from(moments))})
+            reviews = sorted({doc["review"] for doc in docs.values()})
+            for community in world.communities:
+                for cut in cuts:
+                    every = engine.improvements.items(community, **cut)
+                    for review in reviews:
+                        assert engine.improvements.items(community, review=review, **cut) == [
+                            item for item in every if item.review == review], (review, cut)
+                    for grid in (None, "g1"):
+                        def still_open(cut: dict[str, Any] = cut, grid: str | None = grid,
+                                       community: UUID = community) -> Any:
+                            return engine.improvements.items(community, grid=grid,
+                                                             open_only=True, **cut)
+
+                        _same_unbounded(engine, still_open, (cut, grid))
+            for incident in world.incidents:
+                for cut in cuts:
+                    def review(incident: UUID = incident, cut: dict[str, Any] = cut) -> Any:
+                        return engine.reviews.incident(incident, as_of=cut.get("at"),
+                                                       known_at=cut.get("known_at"))
+
+                    _same_unbounded(engine, review, (incident, cut))
+
+    check()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_review_lists_an_item_planned_a_microsecond_before_its_incident(
+        kind: str, tmp_path: Path) -> None:
+    """The planning-time bound at its edge: an item planned a microsecond before an
+    incident's detection is still open in its review, and one planned at the detection is
+    not (planned *before* the incidents reviewed); once the item is done, neither is."""
+    if kind == "postgres":
+        require_postgres()
+    clock = ManualClock(T0 + timedelta(hours=2))
+    with fresh_url(kind, tmp_path) as url, Engine(url, clock=clock, policy=None) as engine:
+        (community, _) = setup_world(engine, clock).communities
+        detected = T0 + timedelta(hours=1)
+        step = timedelta(microseconds=1)
+        items = [engine.improvements.plan(
+            community, review=f"community/{community}/before-{n}", action="fix the thing",
+            owner="owner-a", due=T0 + timedelta(days=1), actor=STAFF, grid="g1",
+            occurred_at=detected - shift).aggregate_id for n, shift in enumerate((step, 0 * step))]
+        incident = engine.incidents.detect(
+            community, incident_type="fire", severity="high",
+            location=Location(grid="g1", building="g1-b", unit="1"), description="smoke",
+            actor=STAFF, occurred_at=detected).aggregate_id
+        review = engine.reviews.incident(incident)
+        assert [item.item_id for item in review.still_open] == items[:1]
+        engine.improvements.complete(items[0], actor=STAFF, occurred_at=detected + step)
+        assert engine.reviews.incident(incident).still_open == ()
+        assert [item.item_id for item in engine.reviews.incident(
+            incident, as_of=detected).still_open] == items[:1]
 
 
 def test_the_scenarios_answer_the_same_bounded_and_unbounded(clock: ManualClock) -> None:
@@ -328,17 +448,17 @@ def test_a_select_keeps_at_from_start_before_end_and_until_after_the_moment(
 
 def test_the_memory_store_forgets_rows_of_views_reset_pruned_or_dropped() -> None:
     """Its rows by kind follow every delete: a reset, a prune, plain views dropped."""
-    store: ViewStore = MemoryViewStore("resilience/views/v6")
-    row = ViewRow("cases/v6", "a", "incident", "c1", 1.0, "{}")
-    kept = ViewRow("cases/v6/sealed", "b", "incident", "c1", 1.0, "{}")
-    for reset in (lambda: store.reset(["cases/v6"]),
-                  lambda: store.prune(["cases/v6/sealed"], "resilience/views/"),
+    store: ViewStore = MemoryViewStore("resilience/views/v7")
+    row = ViewRow("cases/v7", "a", "incident", "c1", 1.0, "{}")
+    kept = ViewRow("cases/v7/sealed", "b", "incident", "c1", 1.0, "{}")
+    for reset in (lambda: store.reset(["cases/v7"]),
+                  lambda: store.prune(["cases/v7/sealed"], "resilience/views/"),
                   lambda: store.drop_unsealed("resilience/views/", "/sealed")):
         store.commit([row, kept], expected=store.mark(), position=store.mark()[1] + 1)
         reset()
-        assert list(store.select("cases/v6", "incident")) == []
-        assert store.fetch("cases/v6", ["a"]) == {}
-        assert list(store.select("cases/v6/sealed", "incident")) == [kept]
+        assert list(store.select("cases/v7", "incident")) == []
+        assert store.fetch("cases/v7", ["a"]) == {}
+        assert list(store.select("cases/v7/sealed", "incident")) == [kept]
 
 
 # A views table made before ``until`` ---------------------------------------------------

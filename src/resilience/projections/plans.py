@@ -18,6 +18,11 @@ version of each entry, so a time correction finds what it moves; ``corrections``
 correction of those facts ``[version, from, to, recorded]``, so a reader can
 also tell what was known at a moment (a correction recorded later undone).
 
+Beside them, one document per review key that raised items (kind ``review``, keyed by
+the review key, which is never an item's id): ``items``, the ids of the items planned
+under it, in the order they were recorded. It is an index, so a review's items are read
+by key instead of among every item of the community (an item's review never changes).
+
 Like the other projections it only folds facts: the status, due date and
 owner are those the event classes declare they set (``status_after``,
 ``sets_due``, ``sets_owner``), and what is open, late or overdue is decided
@@ -82,6 +87,11 @@ class Plans:
         if isinstance(event, FactAggregate.TimeCorrected):
             self._move(doc, event.corrects, event.corrected_to, recorded)
         docs.put(key, doc)
+        if version == 1:
+            raised = docs.get(doc["review"]) or {"kind": "review",
+                                                 "community": doc["community"], "items": []}
+            raised["items"].append(key)
+            docs.put(doc["review"], raised)
 
     @staticmethod
     def _move(doc: Doc, version: int, corrected_to: Any, recorded: str) -> None:

@@ -19,7 +19,7 @@ and while a full page commits in a writer thread, the next is read and folded
 
 On a protected store (the engine has a key ring: resilience.adapters.keystore) every
 document is stored sealed under the views key, bound to its view and key, and the views
-are named apart (``timelines/v6/sealed``, tracking ``resilience/views/v6/sealed``): a
+are named apart (``timelines/v7/sealed``, tracking ``resilience/views/v7/sealed``): a
 store never mixes sealed and plain documents, and plain views left by an earlier
 version are deleted when it is first opened with protection. A document that does not
 open (altered, or copied from another row) raises TamperedStoreError, never an event's
@@ -58,7 +58,7 @@ from resilience.domain.validation import check_wait, check_whole, shown
 from resilience.errors import InvalidInputError, ResilienceError, UnreadableEventError
 from resilience.projections.base import Deliveries, Doc, Projection
 from resilience.projections.folds import PROJECTIONS
-from resilience.projections.indexes import case_until
+from resilience.projections.indexes import UNTIL
 from resilience.projections.live import ENDED
 from resilience.projections.quarantine import (
     QUARANTINE,
@@ -70,7 +70,7 @@ from resilience.projections.quarantine import (
     record,
 )
 
-VERSION = 6
+VERSION = 7
 """Goes up whenever a projection folds differently. Views of each version are stored
 apart (``timelines/v1``, tracking ``resilience/views/v1``), so a new version folds
 the history afresh while an old one still running keeps its own; ``prune`` drops
@@ -510,8 +510,8 @@ class Views:
     def documents(self, view: str) -> dict[str, Doc]:
         """Every document of a view by key (for tests and exports; reads it all)."""
         found: dict[str, Doc] = {}
-        for kind in ("incident", "order", "community", "activity", "improvement", "emergency",
-                     ENDED, QUARANTINE):
+        for kind in ("incident", "order", "community", "activity", "improvement", "review",
+                     "emergency", ENDED, QUARANTINE):
             found.update(self.select(view, kind))
         return found
 
@@ -565,10 +565,11 @@ class Views:
             changed = {key: doc for (view, key), doc in dirty.items() if view == source}
             if changed:
                 derived.derive(changed, docs(derived.view))
-        cases = self.stored_names.get("cases")
+        until = {self.stored_names[view]: index for view, index in UNTIL.items()
+                 if view in self.stored_names}
         rows = [ViewRow(view, key, doc["kind"], doc.get("community"), doc.get("at"),
                         self._dumps(view, key, doc),
-                        case_until(doc) if view == cases else None)
+                        until[view](doc) if view in until else None)
                 for (view, key), doc in dirty.items()]
         # In key order: each index the commit updates is walked once, in order, instead of
         # at random (a tenth of a large store's rebuild, whose writes wait on the disk).

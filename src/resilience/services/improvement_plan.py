@@ -7,6 +7,7 @@ resilience.projections.plan_items. ``engine.improvements.items`` and
 ``.item`` run this class's methods, so each query is written once.
 """
 
+import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -52,7 +53,32 @@ class ImprovementPlan:
         if not isinstance(open_only, bool):
             raise InvalidInputError(f"open_only must be True or False, got {shown(open_only)}")
         now = self._moments(at, known_at)
-        rows = self._read(lambda: self._select(key, grid))
+        return self._items(key, wanted, now, at, known_at, open_only)
+
+    def still_open(self, community: UUID, grid: str | None, before: datetime | None,
+                   at: datetime | None, known_at: datetime | None) -> list[PlanItem]:
+        """The items of a community (of ``grid``, if given) open at the cut and planned
+        before ``before`` (if given): those a review lists as still open, besides its own
+        (``Reviews``, whose arguments are checked). Read like ``items(open_only=True)``."""
+        now = self._moments(at, known_at)
+        wanted = {} if grid is None else {"grid": grid}
+        found = self._items(str(community), wanted, now, at, known_at, True, before)
+        return [item for item in found if before is None or item.planned_at < before]
+
+    def _items(self, community: str | None, wanted: dict[str, Any], now: datetime,
+               at: datetime | None, known_at: datetime | None, open_only: bool,
+               before: datetime | None = None) -> list[PlanItem]:
+        """The items as ``items`` reads them (its arguments checked). A review's are read
+        by the view's index of them; the open ones (planned before ``before``) as of an
+        ``as_of`` cut or now, by the rows' ``until`` and ``at``
+        (resilience.projections.indexes): a ``known_at`` cut reads every item, as a
+        correction recorded since may have moved what those columns say."""
+        bounds: dict[str, float] = {}
+        if known_at is None and open_only:
+            bounds["until_after"] = math.inf if at is None else at.timestamp()
+            if before is not None:
+                bounds["end"] = before.timestamp()
+        rows = self._read(lambda: self._select(community, wanted, bounds))
         return plan_items(rows, wanted, now, at, known_at, open_only)
 
     def item(self, item_id: UUID, *, at: datetime | None = None,
@@ -76,15 +102,23 @@ class ImprovementPlan:
             check_moment(known_at, "known_at", query=True)
         return check_moment(self._clock(), "clock()")
 
-    def _select(self, community: str | None, grid: str | None) -> list[tuple[str, Doc]]:
+    def _select(self, community: str | None, wanted: dict[str, Any],
+                bounds: dict[str, float]) -> list[tuple[str, Doc]]:
         views = self._reports.views
+        grid = wanted.get("grid")
         if community is not None:
             doc = views.get("cases", community)
             if doc is None or doc.get("kind") != "community":
                 raise NotFoundError(f"no community {community}")
             if grid is not None and grid not in doc["grids"]:
                 raise NotFoundError(f"{doc['name']} has no grid {shown(grid)}")
-        return views.select("plans", "improvement", community=community)
+        review = wanted.get("review")
+        if review is None:
+            return views.select("plans", "improvement", community=community, **bounds)
+        raised = views.get("plans", review)  # the review's index of its items
+        found = views.fetch("plans", raised["items"] if raised is not None else ())
+        return [(key, doc) for key, doc in found.items()
+                if community is None or doc["community"] == community]
 
     def _read(self, read: Callable[[], T]) -> T:
         """Catch the views up (as the reports do), then read; a store failure is

@@ -276,11 +276,11 @@ class Reviews:
         "[hidden]" to a viewer who may not see its grid's personal data (it is its
         planner's words, and the item does not say who planned it, so not even the planner
         is told apart). ``community``: the reviewed one, as the review read it."""
-        items = self._improvement_plan.items
-        raised = items(community.id, review=key, at=cut.as_of, known_at=cut.known_at)
-        still_open = [item for item in items(community.id, grid=grid, open_only=True,
-                                             at=cut.as_of, known_at=cut.known_at)
-                      if item.review != key and (before is None or item.planned_at < before)]
+        plan = self._improvement_plan
+        raised = plan.items(community.id, review=key, at=cut.as_of, known_at=cut.known_at)
+        still_open = [item for item in plan.still_open(community.id, grid, before, cut.as_of,
+                                                       cut.known_at)
+                      if item.review != key]
         if viewer is not None:
             sight = self._sight(community, viewer)
             raised = [_plan_item(sight, item) for item in raised]
