@@ -1,11 +1,13 @@
 # Two commands, on a fresh machine with Python 3.11+:
 #   make demo   set up a virtualenv, install, replay the Donghu fire into SQLite
 #   make test   set up with the dev extras, run lint, types and the whole suite
+#   make docs   build the documentation site (guides and API reference) into site/, with
+#               warnings as errors (CI runs it after make test)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test setup setup-dev lint typecheck pytest bench clean
+.PHONY: demo test docs setup setup-dev lint typecheck pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +35,12 @@ test: setup-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q
+
+# mkdocs.yml: the guides in docs/ and the API reference generated from the docstrings
+# (docs/api/). --strict: a broken link, a page left out of the nav or a reference that
+# does not resolve fails the build.
+docs: setup-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 # make bench: every benchmark, each recording its headline figures in benchmarks/results/,
 # then the closing table (benchmarks/table.py: the issue's figures before, these after,
@@ -70,4 +78,4 @@ bench: setup-dev
 	@test ! -s $(BENCH_FAILED) || { echo "failed: $$(cat $(BENCH_FAILED) | tr '\n' ' ')"; exit 1; }
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) build dist site src/*.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,4 +1,29 @@
-"""resilience: every action of a community's incident response and resident services as an event."""
+"""resilience: every action of a community's incident response and resident services as an event.
+
+Open one ``Engine`` and do everything through it:
+
+    from resilience import Engine
+
+    with Engine("sqlite:///resilience.db") as engine:  # or "memory:", "postgresql://..."
+        engine.communities.register(...)  # a command: checked, recorded, a Receipt back
+        engine.metrics("detection_to_contained")  # a query: the recorded facts read back
+
+Commands go through ``engine.communities``, ``incidents``, ``orders``, ``improvements``
+and ``emergencies``; each is checked against the policy (``DEFAULT_POLICY`` unless the
+engine is given another) before anything is recorded, and returns a ``Receipt``.
+Queries (``engine.metrics``, ``scorecard``, ``league_table``, ``review``, ``timeline``,
+``replay``...) read the recorded facts back, as of any moment: ``help(Engine)`` lists
+them all.
+
+Everything an importing app needs is importable from here: the engine; its clocks
+(``ManualClock`` for tests and imported history); the values commands take (``Actor``,
+``Location``, ``Role``...); the built-in definitions (``BUILT_IN`` metrics,
+``DEFAULT_OBJECTIVES``, ``DEFAULT_CATALOGUE``, ``DEFAULT_POLICY``); and the errors, each
+a ``ResilienceError``. The guides are in docs/ (start at docs/index.md); the API
+reference is built from these docstrings (``make docs``).
+"""
+
+__version__ = "0.1.0"
 
 from resilience.adapters.chain import Checkpoint, Verification
 from resilience.adapters.subscriptions import Undeliverable

@@ -16,9 +16,19 @@ Clock = Callable[[], datetime]
 """A zero-argument callable returning a timezone-aware datetime."""
 
 
-def system_clock() -> datetime:
-    """The wall clock, in UTC."""
-    return datetime.now(tz=UTC)
+class _WallClock:
+    # A class, not a function, only to be shown by name: a function's repr carries its
+    # address, and help(Engine) shows the default clock (clock=system_clock).
+
+    def __call__(self) -> datetime:
+        return datetime.now(tz=UTC)
+
+    def __repr__(self) -> str:
+        return "system_clock"
+
+
+system_clock: Clock = _WallClock()
+"""The wall clock, in UTC."""
 
 
 def check_clock(clock: object) -> Clock:

@@ -42,9 +42,9 @@ from resilience.services.what_if import WhatIf
 
 
 class Engine:
-    """Records commands as events in one store and reads them back.
+    """Records commands as events in one store and reads them back:
 
-    >>> engine = Engine("memory:")     # or "sqlite:///resilience.db", "postgresql://..."
+        engine = Engine("memory:")  # or "sqlite:///resilience.db", "postgresql://..."
 
     ``url`` defaults to ``$RESILIENCE_DB``, then to ``sqlite:///resilience.db``.
     ``clock`` gives every event's recorded time and each command's default

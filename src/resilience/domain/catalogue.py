@@ -12,6 +12,7 @@ from typing import Any
 
 from attrs import Attribute, field, frozen
 
+from resilience.domain.named import named, shows_name
 from resilience.domain.validation import (
     check_duration,
     check_number,
@@ -56,6 +57,7 @@ def _as_tuple(items: Iterable[CatalogueItem]) -> tuple[CatalogueItem, ...]:
     return tuple(items)
 
 
+@shows_name
 @frozen
 class ServiceCatalogue:
     """An immutable set of orderable services keyed by (category, item)."""
@@ -126,7 +128,7 @@ def _h(hours: float) -> timedelta:
     return timedelta(hours=hours)
 
 
-DEFAULT_CATALOGUE = ServiceCatalogue(
+DEFAULT_CATALOGUE = named(ServiceCatalogue(
     (
         # Xiangyang's characteristic services: 4 categories, 10+ items.
         CatalogueItem("health", "rehab_care", "Rehabilitation care visit", _h(48)),
@@ -145,4 +147,4 @@ DEFAULT_CATALOGUE = ServiceCatalogue(
         CatalogueItem("professional", "medical_service", "Medical service", _h(24)),
         CatalogueItem("professional", "financial_advice", "Financial advice", _h(120)),
     )
-)
+), "DEFAULT_CATALOGUE")

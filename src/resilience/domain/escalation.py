@@ -48,6 +48,7 @@ from resilience.domain.base import FactAggregate
 from resilience.domain.escalated import MAX_LEVEL
 from resilience.domain.escalation_json import DeadlineFields, policy_fields, read_json
 from resilience.domain.incident import Incident
+from resilience.domain.named import shows_name
 from resilience.domain.service import ServiceOrder
 from resilience.domain.validation import (
     MAX_DURATION,
@@ -327,6 +328,7 @@ def _deadlines(value: object, name: str) -> tuple[Deadline, ...]:
     return found
 
 
+@shows_name
 @frozen
 class EscalationPolicy:
     """The deadlines of peacetime, and (``emergency``) those of the cases that begin while

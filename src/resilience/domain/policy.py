@@ -72,6 +72,7 @@ from typing import Any
 from attrs import field, frozen
 
 from resilience.domain.base import Context
+from resilience.domain.named import named, shows_name
 from resilience.domain.organisation import Community
 from resilience.domain.policy_defaults import (
     DEFAULT_NOT_OVERRIDABLE,
@@ -151,6 +152,7 @@ def _as_set(items: Iterable[str]) -> frozenset[str]:
     return frozenset(items)
 
 
+@shows_name
 @frozen
 class Policy:
     """Rules (role × command × scope, corrections' windows), the commands nobody may
@@ -456,7 +458,7 @@ def _same(before: Target, after: Target) -> bool:
     return before is after or before == after
 
 
-DEFAULT_POLICY = Policy(DEFAULT_RULES, not_overridable=DEFAULT_NOT_OVERRIDABLE,
-                        personal_data=DEFAULT_READERS)
+DEFAULT_POLICY = named(Policy(DEFAULT_RULES, not_overridable=DEFAULT_NOT_OVERRIDABLE,
+                              personal_data=DEFAULT_READERS), "DEFAULT_POLICY")
 """The built-in policy (docs/security.md lists it): it follows the division of work of
 grid management. Engines enforce it unless given another policy (or None)."""

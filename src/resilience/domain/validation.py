@@ -78,6 +78,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
+from resilience.domain.named import Named
 from resilience.errors import InvalidInputError
 
 SHORT_TEXT = 200
@@ -360,8 +361,9 @@ def check_uuid(value: object, name: str) -> UUID:
 def check_items(value: object, name: str, item: Callable[[object, str], T],
                 most: int = MAX_ITEMS) -> tuple[T, ...]:
     """A tuple of the checked items of ``value``, a list or tuple (never a string) of at
-    most ``most`` items, each passed to ``item(value, name)``."""
-    if type(value) is not list and type(value) is not tuple:
+    most ``most`` items, each passed to ``item(value, name)``. A tuple of built-ins shown
+    by its name (``Named``: ``BUILT_IN``, ``RATES``) is a tuple: it overrides only its repr."""
+    if type(value) is not list and type(value) is not tuple and type(value) is not Named:
         raise _refuse_type(value, name, "a list or tuple", list, tuple)
     if not value:
         return ()

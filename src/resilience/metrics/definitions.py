@@ -18,6 +18,7 @@ import attrs
 from attrs import field, frozen
 
 from resilience.domain.incident import IncidentStatus
+from resilience.domain.named import Named
 from resilience.domain.service import OrderStatus
 from resilience.domain.validation import check_bool, check_text, shown
 from resilience.domain.values import ClosureReason, IncidentType, ServiceOutcome, Severity
@@ -118,11 +119,11 @@ class CaseFilter:
 
 @frozen
 class MetricDefinition:
-    """How long from ``start`` to ``end`` (milestone names), graded against ``target``.
+    """How long from ``start`` to ``end`` (milestone names), graded against ``target``:
 
-    >>> MetricDefinition("turnout_ems", "incident", "first_unit_dispatched",
-    ...                  "first_unit_en_route", unit="s", target=60,
-    ...                  applies_to=CaseFilter(incident_types=("medical",)))
+        MetricDefinition("turnout_ems", "incident", "first_unit_dispatched",
+                         "first_unit_en_route", unit="s", target=60,
+                         applies_to=CaseFilter(incident_types=("medical",)))
     """
 
     name: str
@@ -371,7 +372,7 @@ ORDER_FLOW = CaseFilter(exclude_statuses=("cancelled", "rejected"))
 """The order-flow metrics leave out cancelled and rejected orders: not a flow to measure."""
 
 
-BUILT_IN: tuple[MetricDefinition, ...] = (
+BUILT_IN: tuple[MetricDefinition, ...] = Named("BUILT_IN", (
     _m("detection_to_report", "incident", "detected", "reported", "min",
        description="from noticing an incident to telling the community office"),
     _m("report_to_acknowledge", "incident", "reported", "acknowledged", "s",
@@ -413,7 +414,7 @@ BUILT_IN: tuple[MetricDefinition, ...] = (
        "how late the final completion was against the expected time (negative: early); "
        "meeting the target means on time; cancelled and rejected orders left out",
        ORDER_FLOW),
-)
+))
 BUILT_IN_BY_NAME: Mapping[str, MetricDefinition] = {m.name: m for m in BUILT_IN}
 
 

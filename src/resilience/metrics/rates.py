@@ -31,6 +31,7 @@ from typing import Literal, get_args
 
 from attrs import evolve, frozen
 
+from resilience.domain.named import Named
 from resilience.domain.validation import MAX_DURATION, check_text, check_whole, shown
 from resilience.errors import InvalidInputError, NotFoundError, NotInReportError
 from resilience.metrics.cases import Case
@@ -146,12 +147,12 @@ def _built_in(rate: RateDefinition) -> RateDefinition:
     return evolve(rate, description=rate_description(rate))
 
 
-RATES: tuple[RateDefinition, ...] = (
+RATES: tuple[RateDefinition, ...] = Named("RATES", (
     _built_in(RateDefinition("response_rate", "response", limit=DEFAULT_RESPONSE_LIMIT)),
     _built_in(RateDefinition("resolution_rate", "resolution")),
     _built_in(RateDefinition("satisfaction_rate", "satisfaction",
                              satisfied_from=DEFAULT_SATISFIED_FROM)),
-)
+))
 """The three rates, built in: response within 2 hours, resolution, satisfaction from 4."""
 RATES_BY_NAME: Mapping[str, RateDefinition] = {r.name: r for r in RATES}
 

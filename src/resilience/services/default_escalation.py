@@ -5,6 +5,7 @@ emergency form, each ``within`` halved and community staff told at once too."""
 from datetime import timedelta
 
 from resilience.domain.escalation import Deadline, EscalationPolicy, Level, Recipient
+from resilience.domain.named import named
 from resilience.domain.values import Role, Severity
 from resilience.metrics.definitions import SECONDS_PER, builtin
 from resilience.metrics.rates import DEFAULT_RESPONSE_LIMIT, RESPONSES
@@ -58,7 +59,7 @@ def _emergency(deadline: Deadline) -> Deadline:
                     categories=deadline.categories)
 
 
-DEFAULT_ESCALATION: EscalationPolicy = _default_policy()
+DEFAULT_ESCALATION: EscalationPolicy = named(_default_policy(), "DEFAULT_ESCALATION")
 """The built-in escalation policy (docs/live.md lists it). Incidents: ``acknowledged``
 within 2 minutes of detection (no metric sets a target for it: the policy's own), the grid
 leader then (+2 min) community staff; ``on_scene`` within the turnout and travel targets
