@@ -19,6 +19,7 @@ from typing import Any
 
 from attrs import evolve, field, frozen
 
+from resilience.adapters.report_data import report_data
 from resilience.domain.base import Correction, FactAggregate, in_cycles
 from resilience.domain.improvement import ImprovementItem
 from resilience.domain.incident import Incident
@@ -81,6 +82,12 @@ class Timeline:
     def elapsed_until(self, action: str) -> timedelta | None:
         entry = self.first(action)
         return entry.elapsed if entry is not None else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data (resilience.adapters.report_data), report ``"timeline"``: the
+        aggregate, its start and every entry (the actor's every field, ``elapsed`` in
+        seconds), and the views' position."""
+        return report_data(self, "timeline")
 
 
 def build_timeline(events: Iterable[FactAggregate.Event]) -> Timeline:

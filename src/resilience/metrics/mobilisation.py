@@ -30,6 +30,7 @@ from typing import Any
 
 from attrs import evolve, frozen
 
+from resilience.adapters.report_data import SCHEMA_VERSION
 from resilience.domain.base import happening_order
 from resilience.domain.emergency import Emergency, covers_grid, in_force_between
 from resilience.metrics.cases import known_at_cut, times_at_cut
@@ -181,7 +182,8 @@ class Mobilisation:
         return None if e.ended_at is None else e.ended_at - e.declared_at
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: the measures (durations in seconds) and every member."""
+        """JSON-ready, report ``"mobilisation"`` (resilience.adapters.report_data's header): the
+        measures (durations in seconds, ``*_s``) and every member."""
         e = self.emergency
 
         def seconds(value: timedelta | None) -> float | None:
@@ -191,6 +193,7 @@ class Mobilisation:
             return None if value is None else value.isoformat()
 
         return {
+            "schema_version": SCHEMA_VERSION, "report": "mobilisation",
             "emergency_id": e.emergency_id, "community": e.community, "area": e.area,
             "kind": e.kind, "declared_at": e.declared_at.isoformat(),
             "ended_at": moment(e.ended_at), "called": self.called, "answered": self.answered,

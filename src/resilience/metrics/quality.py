@@ -42,6 +42,7 @@ from typing import Any
 import attrs
 from attrs import field, frozen
 
+from resilience.adapters.report_data import report_data
 from resilience.domain.escalated import WATCH
 from resilience.domain.incident import Incident
 from resilience.domain.service import ServiceOrder
@@ -241,6 +242,16 @@ class DataQualityReport:
         already judge), nor do imports (how a store is filled, not a fault)."""
         return not (self.missing or self.out_of_order or self.late or self.corrections
                     or self.quarantined or self.overrides)
+
+    SECTIONS = ("quarantined", "missing", "out_of_order", "late", "corrections", "amendments",
+                "overrides", "imported", "interested")
+    """The report's lists of findings, in the order ``render`` shows them."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data (resilience.adapters.report_data), report ``"data_quality"``: the
+        period, ``late_after`` in seconds, the cases checked, ``is_clean``, and one list per
+        section (``SECTIONS``) of one object per finding."""
+        return report_data(self, "data_quality", is_clean=self.is_clean)
 
     def render(self) -> str:
         minutes = self.late_after.total_seconds() / 60

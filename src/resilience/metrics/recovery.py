@@ -32,6 +32,7 @@ from uuid import UUID
 
 from attrs import evolve, frozen
 
+from resilience.adapters.report_data import SCHEMA_VERSION
 from resilience.domain.improvement import ImprovementStatus
 from resilience.domain.incident import Incident
 from resilience.domain.recovery import RecoveryKind
@@ -140,8 +141,11 @@ class Recovery:
         return tuple(link for link in self.links if not link.done and not link.dropped)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data, report ``"recovery"`` (resilience.adapters.report_data's header): the
+        links, when it was recovered and how long it took (``duration_s``, seconds)."""
         duration = self.duration
-        return {"incident_id": str(self.incident_id),
+        return {"schema_version": SCHEMA_VERSION, "report": "recovery",
+                "incident_id": str(self.incident_id),
                 "detected_at": self.detected_at.isoformat(),
                 "links": [link.to_dict() for link in self.links],
                 "recovered_at": None if self.recovered_at is None

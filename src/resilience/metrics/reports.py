@@ -15,9 +15,11 @@ number someone chose, is converted in exact arithmetic and rounded once.
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import tzinfo
 from fractions import Fraction
+from typing import Any
 
 from attrs import Factory, evolve, field, frozen
 
+from resilience.adapters.report_data import report_data
 from resilience.domain.validation import shown
 from resilience.errors import InvalidInputError
 from resilience.metrics.cases import Case
@@ -240,6 +242,12 @@ class MetricReport:
         return evolve(self, unit=_check_unit(unit),
                       rows=tuple(row.in_unit(unit) for row in self.rows))
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data (resilience.adapters.report_data), report ``"metrics"``: the definition
+        (its ``to_dict``), the period, the grouping, one object per row (its durations in
+        ``unit``), the cases excluded by reason, the views' position."""
+        return report_data(self, "metrics", definition=self.definition.to_dict())
+
     def render(self, names: Mapping[str, str] | None = None) -> str:
         d, u = self.definition, self.unit
         target = (f"target {fmt(_in_unit(_target_seconds(d), u))} {u} for "
@@ -296,6 +304,11 @@ class Comparison:
     def in_unit(self, unit: str) -> "Comparison":
         """Every report in ``unit``."""
         return evolve(self, reports=tuple(report.in_unit(unit) for report in self.reports))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data (resilience.adapters.report_data), report ``"compare"``: each metric's
+        report as ``MetricReport.to_dict`` gives it, without the header."""
+        return report_data(self, "compare")
 
     def render(self, names: Mapping[str, str] | None = None) -> str:
         groups: dict[tuple[tuple[str, str | None], ...], None] = {}

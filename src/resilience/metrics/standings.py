@@ -7,6 +7,7 @@ from typing import Any, Generic, TypeVar
 
 from attrs import evolve, field, frozen
 
+from resilience.adapters.report_data import report_data
 from resilience.domain.validation import shown
 from resilience.errors import NotInReportError
 from resilience.metrics.cases import Case
@@ -65,6 +66,11 @@ class Scorecard:
     def rate(self, name: str) -> RateSummary:
         """The summary of the rate named ``name``; NotInReportError if not computed."""
         return rate_named(self.rates, name, "the scorecard")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data (resilience.adapters.report_data), report ``"scorecard"``: the scope,
+        the period, one object per metric, the service KPIs, the counts and the rates."""
+        return report_data(self, "scorecard")
 
     def render(self) -> str:
         scope = self.community_name + (f", {self.grid_name}" if self.grid is not None else "")
@@ -128,6 +134,18 @@ class LeagueTable(Generic[S]):
     position: int | None = field(default=None, eq=False)
     """The views' position (notification id) the answer reflects at least: read after the
     views caught up, before the documents (None: not read from the views)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data (resilience.adapters.report_data), report ``"league_table"``: what it
+        ranks on (a metric's ``to_dict``, or a rate's definition), the period, the sample
+        rules and one object per row, ranked first (``rank`` null: not ranked), each with
+        ``graded``, what its rank is judged on."""
+        definition = (self.definition.to_dict() if isinstance(self.definition, MetricDefinition)
+                      else self.definition)
+        data = report_data(self, "league_table", definition=definition)
+        for row, plain_row in zip(self.rows, data["rows"], strict=True):
+            plain_row["graded"] = row.graded
+        return data
 
     def render(self) -> str:
         d = self.definition

@@ -3,9 +3,11 @@ cases (and activities) read from the views, like every report here."""
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, tzinfo
+from typing import Any
 
 from attrs import Factory, field, frozen
 
+from resilience.adapters.report_data import report_data
 from resilience.metrics.cases import Case
 from resilience.metrics.period import ALL_TIME, Period, group_key, grouped, place_key, sort_key
 from resilience.metrics.rates import (
@@ -206,6 +208,12 @@ class RateReport:
             if row.group == group:
                 return row
         raise absent("the rates", group, (r.group for r in self.rows))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data (resilience.adapters.report_data), report ``"rates"``: the rates'
+        definitions (limits in seconds), the period, the grouping and one object per row,
+        each with its rates."""
+        return report_data(self, "rates")
 
     def render(self, names: Mapping[str, str] | None = None) -> str:
         rules = "; ".join(f"{d.name}: {d.rule}" for d in self.definitions)

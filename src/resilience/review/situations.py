@@ -31,6 +31,7 @@ from uuid import UUID
 from attrs import evolve, frozen
 from eventsourcing.persistence import AggregateRecorder
 
+from resilience.adapters.report_data import report_data
 from resilience.domain.base import FactAggregate, happening_order, in_cycles
 from resilience.domain.incident import Incident, IncidentStatus
 from resilience.domain.organisation import Holding
@@ -120,6 +121,11 @@ class IncidentSituation:
     def is_open(self) -> bool:
         return self.status is not IncidentStatus.CLOSED
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data (resilience.adapters.report_data), report ``"incident_situation"``:
+        every field, each responder's chain and each cycle, and ``is_open``."""
+        return report_data(self, "incident_situation", is_open=self.is_open)
+
 
 @frozen
 class OrderSituation:
@@ -146,6 +152,11 @@ class OrderSituation:
     @property
     def is_open(self) -> bool:
         return self.status not in _ORDER_DONE
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data (resilience.adapters.report_data), report ``"order_situation"``: every
+        field and ``is_open``."""
+        return report_data(self, "order_situation", is_open=self.is_open)
 
 
 _ORDER_DONE = frozenset({OrderStatus.COMPLETED, OrderStatus.REJECTED, OrderStatus.CANCELLED})
@@ -193,6 +204,12 @@ class CommunitySituation:
         """Incident id -> responders on scene of incidents not yet resolved."""
         return {i.incident_id: i.on_scene for i in self.open_incidents
                 if i.on_scene and i.resolved_at is None}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data (resilience.adapters.report_data), report ``"community_situation"``:
+        the roster, the open incidents and orders (each as its own ``to_dict`` gives it,
+        without the header and ``is_open``), the emergencies in force, and ``mode``."""
+        return report_data(self, "community_situation", mode=self.mode)
 
 
 class _Docs(dict[str, Doc]):

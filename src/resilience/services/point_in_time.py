@@ -11,12 +11,13 @@ import itertools
 import math
 from collections.abc import Sequence
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 from uuid import UUID
 
 from attrs import frozen
 from eventsourcing.application import AggregateNotFoundError
 
+from resilience.adapters.report_data import report_data
 from resilience.clock import Clock
 from resilience.domain.base import FactAggregate
 from resilience.domain.incident import Incident
@@ -85,6 +86,12 @@ class ThenAndNow:
         """"as known at 2022-02-15T16:00:00+08:00", "as known at closure"..."""
         when = [f"at {self.known_at.isoformat()}"] if self.known_at is not None else []
         return "as known " + " and ".join((["at closure"] if self.as_closed else []) + when)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data (resilience.adapters.report_data), report ``"then_and_now"``: the
+        cut, and the metric's report then and now (each as ``MetricReport.to_dict`` gives
+        it, without the header)."""
+        return report_data(self, "then_and_now")
 
     def render(self) -> str:
         d = self.now.definition

@@ -21,6 +21,7 @@ from uuid import UUID
 
 from attrs import evolve, frozen
 
+from resilience.adapters.report_data import report_data
 from resilience.clock import Clock
 from resilience.domain.deadline_state import DeadlineState, InEmergency, case_deadlines
 from resilience.domain.escalation import EscalationPolicy
@@ -96,6 +97,13 @@ class TargetWhatIf:
             if row.group == group:
                 return row
         raise absent(f"what-if on {self.actual.name}", group, (r.group for r in self.rows))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data (resilience.adapters.report_data), report ``"what_if_target"``: both
+        definitions (their ``to_dict``), the period, the grouping, one object per row (its
+        ``actual`` and ``hypothetical`` summaries) and the total."""
+        return report_data(self, "what_if_target", actual=self.actual.to_dict(),
+                           hypothetical=self.hypothetical.to_dict())
 
     @property
     def would_meet(self) -> tuple[TargetRow, ...]:
@@ -186,6 +194,13 @@ class EscalationWhatIf:
     @property
     def would(self) -> int:
         return sum(level.would for level in self.levels)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data (resilience.adapters.report_data), report ``"what_if_escalations"``:
+        the policy (its ``to_dict``), the period, the moment judged, the counts per level
+        and per case, and the totals ``recorded`` and ``would``."""
+        return report_data(self, "what_if_escalations", policy=self.policy.to_dict(),
+                           recorded=self.recorded, would=self.would)
 
     def level(self, subject: str, deadline: str, level: int) -> LevelCount:
         """The row of one deadline level (one with nothing in it counts zero)."""
