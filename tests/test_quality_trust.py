@@ -216,7 +216,9 @@ def test_every_output_of_the_review_shows_them(trust: Trust) -> None:
     for kind, text, version in FLAGS:
         label = {"interested": "Correction by an interested party", "override": "Override"}[kind]
         assert f"**{label}:** {text} (fact #{version})" in markdown
-        assert f"<strong>{label}:</strong> {text} (fact #{version})" in html
+        # In HTML the reference links to the fact's timeline row (incident 1 of the review).
+        assert (f"<strong>{label}:</strong> {text} "
+                f"(fact <a href=\"#fact-1-{version}\">#{version}</a>)") in html
         assert {"kind": kind, "text": text, "version": version} in (
             review.to_dict()["incidents"][0]["quality"])
     assert f"by override: {WHY_CONTAINED}" in markdown  # the timeline's notes

@@ -5,7 +5,9 @@ Without Chromium these tests are skipped with the reason, unless
 ``RESILIENCE_REQUIRE_CHROMIUM=1``, in which case they fail.
 """
 
+import html
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -38,10 +40,10 @@ def chromium() -> str:
     return found
 
 
-def dump_dom(chromium: str, page: Path, profile: Path) -> str:
+def dump_dom(chromium: str, page: Path, profile: Path, *extra: str) -> str:
     done = subprocess.run(
         [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
+         f"--user-data-dir={profile}", *extra, "--dump-dom", page.as_uri()],
         capture_output=True, text=True, timeout=120, check=False,
     )
     assert done.returncode == 0, done.stderr
@@ -133,3 +135,87 @@ def test_chromium_renders_the_computed_donghu_review(chromium: str, tmp_path: Pa
     for name in ("Zhang Chuanlian", "Li (emergency squad, veteran)"):
         assert name in dom
     assert "Clear basement storage-room clutter in grid 3" in dom
+
+
+PHONE = 420
+"""A phone's CSS width. Headless Chromium's window is at least 500 px wide, so the page is
+laid out at this width in a frame of it, in a page that measures it once laid out and
+writes what it found where --dump-dom shows it (the review itself has no script)."""
+MEASURE = """<!DOCTYPE html><html><body>
+<iframe id="page" width="{width}" height="900" srcdoc="{page}"></iframe>
+<script>
+window.addEventListener("load", () => {{
+  const page = document.getElementById("page").contentDocument;
+  const chart = page.querySelector("figure.chart svg").getBoundingClientRect();
+  const label = page.querySelector("svg text.label").getBoundingClientRect();
+  const found = document.body.dataset;
+  found.chart = Math.round(chart.width);
+  found.label = Math.round(label.height);
+  found.page = page.documentElement.scrollWidth;
+  found.font = getComputedStyle(page.body).fontFamily;
+  found.lang = page.documentElement.lang;
+  found.text = page.body.innerText;
+}});
+</script></body></html>"""
+
+
+def measured(dom: str, name: str) -> str:
+    found = re.search(rf'data-{name}="([^"]*)"', dom)
+    assert found is not None, f"the page measured no {name}"
+    return html.unescape(found.group(1))
+
+
+def test_chromium_lays_the_chinese_review_out_on_a_phone(chromium: str, tmp_path: Path) -> None:
+    """The Donghu fire typed and reviewed in Chinese, 420 px wide: the page declares zh-CN
+    and shows the Chinese words; it does not scroll sideways as a whole (wide tables
+    scroll in their own boxes); the chart keeps a legible width (it scrolls rather than
+    shrinking to 40%) and the CJK fonts are in the font stack."""
+    from donghu_zh import donghu_in_chinese
+    from resilience import Engine
+    from resilience.i18n import language
+    from resilience.scenario import replay
+
+    with Engine("memory:") as engine, language("zh-CN"):
+        result = replay(engine, donghu_in_chinese())
+        review = engine.review(result.incidents["donghu-fire"])
+    page = tmp_path / "phone.html"
+    page.write_text(MEASURE.format(width=PHONE, page=html.escape(review.to_html())),
+                    encoding="utf-8")
+    dom = dump_dom(chromium, page, tmp_path / "profile", "--virtual-time-budget=5000")
+    assert measured(dom, "lang") == "zh-CN"
+    text = measured(dom, "text")
+    for words in ("发现后15分钟内控制事件", "顺利完成", "张传连到场",
+                  "已控制：15:14 → 15:12（值班电话记录显示15:12报告险情解除）"):
+        assert words in text
+    assert int(measured(dom, "page")) <= PHONE
+    assert int(measured(dom, "chart")) >= 860
+    assert int(measured(dom, "label")) >= 12
+    assert "Noto Sans CJK SC" in measured(dom, "font")
+
+
+SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "review-donghu-zh-CN.png"
+
+
+def test_chromium_screenshots_the_chinese_review(chromium: str, tmp_path: Path) -> None:
+    """The Chinese review's screenshot has real content. With RESILIENCE_UPDATE_SCREENSHOTS=1
+    it is written to docs/review-donghu-zh-CN.png, the one the docs show (docs/i18n.md)."""
+    from donghu_zh import donghu_in_chinese
+    from resilience import Engine
+    from resilience.i18n import language
+    from resilience.review.titles import incident_review_scope, incident_review_title
+    from resilience.scenario import replay
+
+    with Engine("memory:") as engine, language("zh-CN"):
+        review = engine.review(replay(engine, donghu_in_chinese()).incidents["donghu-fire"])
+        incident = review.incidents[0]
+        # The services word the title in English until they use resilience.review.titles.
+        review = evolve(review, title=incident_review_title(
+            incident.incident_type, incident.severity, incident.grid, incident.community_name,
+            incident.detected_at), scope=incident_review_scope(
+            incident.incident_id, incident.community_name, incident.grid))
+    target = screenshot(review.to_html(), tmp_path / "zh.png", width=1200, height=2400)
+    data = target.read_bytes()
+    assert png_size(data) == (1200, 2400)
+    assert len(data) > 100_000
+    if os.environ.get("RESILIENCE_UPDATE_SCREENSHOTS", "") not in ("", "0"):
+        SCREENSHOT.write_bytes(data)

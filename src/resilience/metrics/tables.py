@@ -3,6 +3,7 @@
 from collections.abc import Iterable, Mapping, Sequence
 
 from resilience.errors import NotInReportError
+from resilience.i18n import display_width, pad
 
 
 def fmt(value: float | None, digits: int = 1) -> str:
@@ -16,14 +17,17 @@ def pct(value: float | None) -> str:
 
 
 def render_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    """A plain-text table with columns padded to fit."""
+    """A plain-text table with columns padded to fit, by the columns a terminal gives each
+    character (a Chinese character takes two), so the columns line up in any language."""
     body = [list(map(str, r)) for r in rows]
-    widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h)
-              for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip(),
-             "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in body]
-    return "\n".join(lines)
+    widths = [max(display_width(h), *(display_width(r[i]) for r in body)) if body
+              else display_width(h) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(pad(c, w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    return "\n".join([line(headers), "  ".join("-" * w for w in widths),
+                      *(line(r) for r in body)])
 
 
 def group_label(group: Mapping[str, str | None], names: Mapping[str, str] | None = None) -> str:

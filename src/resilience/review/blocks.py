@@ -50,6 +50,9 @@ class Paragraph:
     text: str
     label: str = ""
     css: str = ""
+    facts: str = ""
+    """The id prefix of the timeline rows its "#21" fact references point to ("" none):
+    HTML links them, Markdown leaves them as text."""
 
 
 @frozen
@@ -57,6 +60,8 @@ class Table:
     headers: tuple[str, ...]
     rows: tuple[tuple[Cell, ...], ...]
     css: str = ""
+    row_ids: tuple[str, ...] = ()
+    """Each row's id, for links to it (HTML; empty: none)."""
 
 
 @frozen

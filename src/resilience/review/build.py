@@ -2,7 +2,7 @@
 
 Pure: the caller (resilience.services.reviews) reads the facts; everything
 here is worked out from them, so the same incident at the same cut always
-gets the same review.
+gets the same review (in the language current when it is made: resilience.i18n).
 """
 
 import functools
@@ -13,16 +13,11 @@ from datetime import datetime, timedelta
 
 from attrs import evolve
 
-from resilience.metrics.cases import Case, Correction
+from resilience.i18n import N_, _, current_language, language, ngettext
+from resilience.metrics.cases import Case
 from resilience.metrics.definitions import SECONDS_PER, MetricDefinition
-from resilience.metrics.period import ALL_TIME
-from resilience.metrics.quality import (
-    DEFAULT_LATE_AFTER,
-    INTERESTS,
-    AmendmentMade,
-    InterestedCorrection,
-    data_quality,
-)
+from resilience.metrics.quality import DEFAULT_LATE_AFTER
+from resilience.review.flags import flags
 from resilience.review.model import (
     Finding,
     Grade,
@@ -37,25 +32,26 @@ from resilience.review.model import (
 from resilience.review.narrative import summary
 from resilience.review.objectives import Objective
 from resilience.review.situations import IncidentSituation
-from resilience.review.text import clock, minutes, noun, one_decimal, plural, words
+from resilience.review.text import clock, minutes, noun, one_decimal
 from resilience.timeline import Timeline
 
 DEFAULT_GAP_AFTER = timedelta(minutes=5)
 """A gap between two successive milestones up to containment longer than this is a finding."""
 
 CHART_MILESTONES: Mapping[str, str] = {
-    "detected": "detected", "reported": "reported", "acknowledged": "acknowledged",
-    "first_dispatched": "first dispatch", "first_on_scene": "first on scene",
-    "residents_notified": "residents notified", "consent_granted": "consent granted",
-    "exigent_entry": "exigent entry", "forced_entry": "forced entry",
-    "source_found": "source found", "contained": "contained", "resolved": "resolved",
+    "detected": N_("detected"), "reported": N_("reported"),
+    "acknowledged": N_("acknowledged"), "first_dispatched": N_("first dispatch"),
+    "first_on_scene": N_("first on scene"), "residents_notified": N_("residents notified"),
+    "consent_granted": N_("consent granted"), "exigent_entry": N_("exigent entry"),
+    "forced_entry": N_("forced entry"), "source_found": N_("source found"),
+    "contained": N_("contained"), "resolved": N_("resolved"),
 }
 """The milestones a review's chart shows. Not the closure: closing the record is
 paperwork, often hours later, and would squeeze the response into a corner."""
 CYCLE_CHART_MILESTONES: Mapping[str, str] = {
-    "reopened": "reopened", "first_dispatched": "dispatch after reopening",
-    "first_on_scene": "on scene after reopening", "contained": "contained again",
-    "resolved": "resolved again",
+    "reopened": N_("reopened"), "first_dispatched": N_("dispatch after reopening"),
+    "first_on_scene": N_("on scene after reopening"), "contained": N_("contained again"),
+    "resolved": N_("resolved again"),
 }
 """The milestones the chart shows for each reopening's cycle (numbered "(2)", "(3)"...
 when there are several)."""
@@ -80,14 +76,31 @@ def review_incident(
     ``shown`` is the same case as its reader may see it (resilience.review.sight: its
     personal values hidden), ``timeline`` and ``people`` being theirs too: the figures
     come from ``case``, so every reader gets the same grades and durations, and the words
-    of the data-quality flags (correction reasons, override reasons) from ``shown``."""
+    of the data-quality flags (correction reasons, override reasons) from ``shown``.
+
+    Worded in the language current when it is called, settled once for the whole review
+    (rather than looked up in the environment for each of its hundred-odd messages)."""
+    with language(current_language()):
+        return _review_incident(case, first_recorded, situation, timeline,
+                                objectives=objectives, segments=segments, at=at,
+                                community_name=community_name, people=people,
+                                late_after=late_after, gap_after=gap_after,
+                                as_closed=as_closed, shown=shown)
+
+
+def _review_incident(
+    case: Case, first_recorded: Case, situation: IncidentSituation, timeline: Timeline, *,
+    objectives: Sequence[Objective], segments: Sequence[MetricDefinition],
+    at: datetime, community_name: str, people: Mapping[str, str],
+    late_after: timedelta, gap_after: timedelta, as_closed: Case | None, shown: Case | None,
+) -> IncidentReview:
     graded = tuple(o.grade(case, at) for o in objectives)
     segments = with_drills(tuple(segments))
     at_closure = as_closed if case.amendments else None
     measured = tuple(result for d in segments if d.applies(case)
                      for result in _segments(d, case, first_recorded, at_closure))
-    flags = _flags(shown or case, segments, late_after, people)
-    strengths, improvements = _findings(case, graded, measured, flags, gap_after, late_after)
+    found = flags(shown or case, segments, late_after, people)
+    strengths, improvements = _findings(case, graded, measured, found, gap_after, late_after)
     containment = next((o.target for o in objectives
                         if o.rule == "within" and o.end == "contained"), None)
     return IncidentReview(
@@ -104,7 +117,7 @@ def review_incident(
                                         r.cycle)
                          for r in situation.responders),
         segments=measured, objectives=graded, strengths=strengths, improvements=improvements,
-        quality=flags, target_line=containment, situation=situation, people=dict(people),
+        quality=found, target_line=containment, situation=situation, people=dict(people),
         amendments=(shown or case).amendments,
     )
 
@@ -126,7 +139,8 @@ def _milestones(case: Case, situation: IncidentSituation) -> tuple[Milestone, ..
     first.pop("resolved", None)
     if situation.cycles and situation.cycles[0].resolved_at is not None:
         first["resolved"] = situation.cycles[0].resolved_at
-    found = [Milestone(name, first[name], label) for name, label in CHART_MILESTONES.items()
+    found = [Milestone(name, first[name], _(label))
+             for name, label in CHART_MILESTONES.items()
              if name in first]
     several = len(situation.cycles) > 2
     for cycle in situation.cycles[1:]:
@@ -134,7 +148,7 @@ def _milestones(case: Case, situation: IncidentSituation) -> tuple[Milestone, ..
         times = {"reopened": cycle.started_at, "first_dispatched": cycle.first_dispatched_at,
                  "first_on_scene": cycle.first_on_scene_at, "contained": cycle.contained_at,
                  "resolved": cycle.resolved_at}
-        found += [Milestone(name, time, label + number, cycle.number)
+        found += [Milestone(name, time, _(label) + number, cycle.number)
                   for name, label in CYCLE_CHART_MILESTONES.items()
                   if (time := times[name]) is not None]
     return tuple(found)
@@ -170,87 +184,6 @@ def _segments(definition: MetricDefinition, case: Case, first_recorded: Case,
     return results
 
 
-def _flags(case: Case, segments: Sequence[MetricDefinition],
-           late_after: timedelta, people: Mapping[str, str]) -> tuple[QualityFlag, ...]:
-    report = data_quality([case], segments, period=ALL_TIME, late_after=late_after)
-    flags = [QualityFlag("missing", f"not recorded: {', '.join(m.missing)} "
-                         f"(so {', '.join(m.ungraded)} can't be graded)")
-             for m in report.missing]
-    origin = case.start
-    flags += [QualityFlag("out_of_order", f"{o.expected_then} ({clock(o.then_at, origin)}) "
-                          f"is before {o.expected_first} ({clock(o.first_at, origin)})")
-              for o in report.out_of_order]
-    flags += [QualityFlag("late", f"{words(r.fact)} of {clock(r.occurred_at, origin)} "
-                          f"recorded at {clock(r.recorded_at, origin)}, {minutes(r.delay)} later",
-                          r.version)
-              for r in report.late]
-    flags += [QualityFlag("correction", _correction(c.fact, c.what, c.before, c.after, c.reason,
-                                                    case.start), c.corrects)
-              for c in report.corrections]
-    moved = {c.version: c for c in case.corrections}
-    flags += [QualityFlag("amendment", _amendment(a, moved.get(a.version), people, origin),
-                          a.version)
-              for a in report.amendments]
-    flags += [QualityFlag("interested", _interested(c, people, origin), c.version)
-              for c in report.interested]
-    flags += [QualityFlag("override", f"{words(o.fact)} recorded by "
-                          f"{_person(o.person, o.role, people)} by override: {o.why}",
-                          o.version)
-              for o in report.overrides]
-    flags += [QualityFlag("imported", f"{plural(i.facts, 'fact')} imported by "
-                          f"{people.get(i.importer, i.importer)}")
-              for i in report.imported]
-    return tuple(flags)
-
-
-def _person(person: str, role: str, people: Mapping[str, str]) -> str:
-    """"Wang (community staff)": the name (else the id) and the role in words."""
-    person = person or "someone unknown"
-    return people.get(person, person) + (f" ({words(role)})" if role else "")
-
-
-def _interested(correction: InterestedCorrection, people: Mapping[str, str],
-                origin: datetime) -> str:
-    """"contained moved from 15:14 to 15:12 by Li (squad member), who recorded the
-    corrected fact and responded to the incident"."""
-    what = _change(correction.fact, correction.what, correction.before, correction.after,
-                   origin)
-    reasons = [INTERESTS[code] for code in correction.interests]
-    who = ", ".join(reasons[:-1]) + " and " + reasons[-1] if len(reasons) > 1 else reasons[0]
-    return f"{what} by {_person(correction.person, correction.role, people)}, who {who}"
-
-
-def _amendment(amendment: AmendmentMade, correction: Correction | None,
-               people: Mapping[str, str], origin: datetime) -> str:
-    """"contained moved from 15:14 to 15:12 after the closure, by Wang (community staff),
-    recorded at 2022-02-16 09:00"."""
-    fact = words(amendment.fact)
-    if correction is not None and correction.before is not None and correction.after is not None:
-        what = (f"{fact} moved from {clock(correction.before, origin)} to "
-                f"{clock(correction.after, origin)}")
-    elif correction is not None:
-        what = f"{fact} details corrected"
-    elif amendment.what == "late record":
-        what = f"{fact} of {clock(amendment.occurred_at, origin)} recorded late"
-    else:
-        what = f"{fact} recorded"
-    who = _person(amendment.person, amendment.role, people)
-    return f"{what} after the closure, by {who}, recorded at {clock(amendment.recorded_at, origin)}"
-
-
-def _correction(fact: str, what: str, before: datetime | None, after: datetime | None,
-                reason: str, origin: datetime) -> str:
-    return f"{_change(fact, what, before, after, origin)}: {reason}"
-
-
-def _change(fact: str, what: str, before: datetime | None, after: datetime | None,
-            origin: datetime) -> str:
-    """"contained moved from 15:14 to 15:12", "resolved details corrected"."""
-    if what == "time" and before is not None and after is not None:
-        return f"{words(fact)} moved from {clock(before, origin)} to {clock(after, origin)}"
-    return f"{words(fact)} details corrected"
-
-
 def _findings(case: Case, graded: Sequence[ObjectiveResult], segments: Sequence[SegmentResult],
               flags: Sequence[QualityFlag], gap_after: timedelta, late_after: timedelta,
               ) -> tuple[tuple[Finding, ...], tuple[Finding, ...]]:
@@ -258,39 +191,47 @@ def _findings(case: Case, graded: Sequence[ObjectiveResult], segments: Sequence[
     improvements: list[Finding] = []
     for result in graded:
         if result.grade is Grade.P:
-            strengths.append(Finding(f"{result.title}: {result.evidence}.", result.name,
-                                     result.versions))
+            strengths.append(Finding(_("{objective}: {evidence}.").format(
+                objective=result.title, evidence=result.evidence), result.name,
+                result.versions))
         elif result.grade is not None:
-            improvements.append(Finding(
-                f"{result.title} ({result.grade.value}, {result.grade.meaning}): "
-                f"{result.evidence}.", result.name, result.versions))
+            improvements.append(Finding(_("{objective} ({grade}, {meaning}): {evidence}.").format(
+                objective=result.title, grade=result.grade.value, meaning=result.grade.meaning,
+                evidence=result.evidence), result.name, result.versions))
     for segment in segments:
-        name = segment.name + (f" (reopening {segment.reopening})"
+        name = segment.name + (_(" (reopening {number})").format(number=segment.reopening)
                                if segment.reopening is not None else "")
         if segment.met is True and segment.duration is not None and segment.target is not None:
-            strengths.append(Finding(f"{name} took {minutes(segment.duration)}, within "
-                                     f"its {minutes(segment.target)} target."))
+            strengths.append(Finding(_("{metric} took {took}, within its {target} target.")
+                                     .format(metric=name, took=minutes(segment.duration),
+                                             target=minutes(segment.target))))
         elif segment.met is False and segment.duration is not None:
             assert segment.target is not None
-            improvements.append(Finding(f"{name} took {minutes(segment.duration)}, "
-                                        f"over its {minutes(segment.target)} target."))
+            improvements.append(Finding(_("{metric} took {took}, over its {target} target.")
+                                        .format(metric=name, took=minutes(segment.duration),
+                                                target=minutes(segment.target))))
     late = [f for f in flags if f.kind == "late"]
     if late:
         improvements.append(Finding(
-            f"{plural(len(late), 'fact')} recorded more than {minutes(late_after)} after they "
-            "happened; record from the field as things happen.",
+            ngettext("{count} fact recorded more than {late_after} after they happened; "
+                     "record from the field as things happen.",
+                     "{count} facts recorded more than {late_after} after they happened; "
+                     "record from the field as things happen.", len(late)).format(
+                count=len(late), late_after=minutes(late_after)),
             versions=tuple(f.version for f in late if f.version is not None)))
     missing = [f for f in flags if f.kind == "missing"]
     if missing:
-        improvements.append(Finding("Key milestones are missing, so targets can't be graded: "
-                                    + "; ".join(f.text for f in missing) + "."))
+        improvements.append(Finding(
+            _("Key milestones are missing, so targets can't be graded: {missing}.").format(
+                missing=_("; ").join(f.text for f in missing))))
     reached = sorted((case.milestones[m], m) for m in _RESPONSE if m in case.milestones)
     for (before, first), (after, then) in itertools.pairwise(reached):
         if after - before > gap_after:
             improvements.append(Finding(
-                f"{minutes(after - before)} passed between {noun(first)} "
-                f"({clock(before, case.start)}) and {noun(then)} "
-                f"({clock(after, case.start)})."))
+                _("{gap} passed between {first} ({first_at}) and {then} ({then_at}).").format(
+                    gap=minutes(after - before), first=noun(first),
+                    first_at=clock(before, case.start), then=noun(then),
+                    then_at=clock(after, case.start))))
     return tuple(strengths), tuple(improvements)
 
 
@@ -323,7 +264,7 @@ def summarise(objectives: Sequence[Objective],
         complied = sum(1 for r in graded if _complied(objective, r))
         grade = _overall(grades, complied)
         summaries.append(ObjectiveSummary(
-            objective.name, objective.title, grade, counts, complied=complied,
+            objective.name, _(objective.title), grade, counts, complied=complied,
             graded=len(graded), evidence=_compliance(objective, grade, complied, len(graded))))
     return tuple(summaries)
 
@@ -351,15 +292,24 @@ def _compliance(objective: Objective, grade: Grade | None, complied: int, graded
     """"8 of 10 within 15 min (80%; the 90% rule needs 90%)"; the share is rounded down, so
     a share short of 90% never reads as 90%."""
     if not graded:
-        return "no incident graded"
+        return _("no incident graded")
     share = f"{one_decimal(math.floor(complied * 1000 / graded) / 10)}%"
     if objective.rule != "within":
-        bar = "" if grade is Grade.P else "; S needs 90%"
-        return f"{complied} of {graded} graded P or S ({share}{bar})"
+        if grade is Grade.P:
+            return _("{complied} of {graded} graded P or S ({share})").format(
+                complied=complied, graded=graded, share=share)
+        return _("{complied} of {graded} graded P or S ({share}; S needs {bar})").format(
+            complied=complied, graded=graded, share=share, bar=_NINETY)
     assert objective.target is not None
-    met = f"{complied} of {graded} within {minutes(objective.target)}"
+    met = _("{complied} of {graded} within {target}").format(
+        complied=complied, graded=graded, target=minutes(objective.target))
     if grade is Grade.P:
-        return f"{met} ({share})"
+        return _("{met} ({share})").format(met=met, share=share)
     if grade is Grade.S:
-        return f"{met} ({share}, meeting the 90% rule)"
-    return f"{met} ({share}; the 90% rule needs 90%)"
+        return _("{met} ({share}, meeting the {bar} rule)").format(met=met, share=share,
+                                                                    bar=_NINETY)
+    return _("{met} ({share}; the {bar} rule needs {bar})").format(met=met, share=share,
+                                                                   bar=_NINETY)
+
+
+_NINETY = "90%"  # NFPA's bar, kept out of the messages: a "%" in one reads as a %-format

@@ -9,6 +9,10 @@ dispatch, arrival, containment and resolution; a responder sent again has a
 row per cycle. Every marker has its time as a tooltip and the whole chart a
 text summary for screen readers. Classes name what the stylesheet
 (``review.css``) colours; nothing is fetched and nothing runs.
+
+Words are in the current language (resilience.i18n); a label's room is reckoned in
+display columns (a Chinese character takes two), so it is cut and backed alike in any
+language.
 """
 
 import math
@@ -19,7 +23,16 @@ from typing import TYPE_CHECKING
 
 from attrs import frozen
 
-from resilience.review.text import duration, exact_clock, in_minutes, local, one_decimal, stamp
+from resilience.i18n import N_, _, display_width
+from resilience.review.text import (
+    duration,
+    exact_clock,
+    in_minutes,
+    local,
+    one_decimal,
+    sentences,
+    stamp,
+)
 
 if TYPE_CHECKING:
     from resilience.review.model import IncidentReview, Milestone, ResponderTrack
@@ -100,14 +113,16 @@ def figure(incident: "IncidentReview", number: int) -> str:
     """The incident's chart and its caption as an HTML ``<figure>`` (id ``chart-<number>``,
     ``number`` its incident's place in the review), or a note when it has no time to chart."""
     if not (incident.milestones or incident.responders or incident.target_line):
-        return "<p class=\"empty\">No times recorded to chart.</p>"
+        none = _("No times recorded to chart.")
+        return f"<p class=\"empty\">{escape(none)}</p>"
     scale, detected = _scale(incident), incident.detected_at
     # From a day's step on the ticks are dated: so is detection.
-    since = ("Minutes since detection at " + exact_clock(detected, detected) if scale.step < _DAY
-             else f"Time since detection at {stamp(detected)}")
+    since = (_("Minutes since detection at {time}").format(time=exact_clock(detected, detected))
+             if scale.step < _DAY
+             else _("Time since detection at {moment}").format(moment=stamp(detected)))
     caption = (since
-               + ("; dashed line: the target" if incident.target_line is not None else "")
-               + ". Hover a marker for its time.")
+               + (_("; dashed line: the target") if incident.target_line is not None else "")
+               + _(". Hover a marker for its time."))
     return (f"<figure class=\"chart\" id=\"chart-{number}\">\n{_svg(incident, scale)}\n"
             f"<figcaption>{escape(caption)}</figcaption>\n</figure>")
 
@@ -117,14 +132,14 @@ def _svg(incident: "IncidentReview", scale: _Scale) -> str:
     bands: list[str] = []
     y = _TOP
     if incident.milestones:
-        body.append(_row_heading("KEY MOMENTS", y))
+        body.append(_row_heading(_("KEY MOMENTS"), y))
         y += _HEADING_ROW
         for index, milestone in enumerate(incident.milestones):
             bands.append(_band(y, index))
             body.append(_milestone_row(incident, milestone, scale, y))
             y += _ROW
     if incident.responders:
-        body.append(_row_heading("RESPONDERS", y + 4))
+        body.append(_row_heading(_("RESPONDERS"), y + 4))
         y += _HEADING_ROW + 4
         for index, track in enumerate(incident.responders):
             bands.append(_band(y, index))
@@ -144,7 +159,7 @@ def _svg(incident: "IncidentReview", scale: _Scale) -> str:
 
 
 def _row_heading(text: str, y: float) -> str:
-    return f"<text class=\"heading\" x=\"8\" y=\"{y + 15}\">{text}</text>"
+    return f"<text class=\"heading\" x=\"8\" y=\"{y + 15}\">{escape(text)}</text>"
 
 
 def _band(y: float, index: int) -> str:
@@ -154,13 +169,26 @@ def _band(y: float, index: int) -> str:
 
 
 def _row_label(label: str, y: float) -> str:
-    short = label if len(label) <= _LABEL_CHARS else label[: _LABEL_CHARS - 1] + "…"
+    short = _cut(label, _LABEL_CHARS)
     return (f"<text class=\"label\" x=\"8\" y=\"{y + 17}\">{escape(short)}"
             f"<title>{escape(label)}</title></text>")
 
 
+def _cut(label: str, columns: int) -> str:
+    """``label`` in at most ``columns`` display columns, cut short with "…" if need be."""
+    if display_width(label) <= columns:
+        return label
+    kept, used = "", display_width("…")
+    for ch in label:
+        used += display_width(ch)
+        if used > columns:
+            break
+        kept += ch
+    return kept + "…"
+
+
 def _value_label(text: str, x: float, y: float, css: str = "value") -> str:
-    width = len(text) * _CHAR_WIDTH
+    width = display_width(text) * _CHAR_WIDTH
     if x + 11 + width <= _WIDTH:
         return f"<text class=\"{css} halo\" x=\"{x + 11}\" y=\"{y + 4}\">{escape(text)}</text>"
     # On the marker's left the label would sit on the row's elapsed line or bar:
@@ -206,11 +234,16 @@ def _reopened_marker(x: float, mid: float) -> str:
 
 
 _STAGE_CSS = {"dispatched": "dispatched", "en route": "en-route", "on scene": "on-scene"}
+_WORDS = {"dispatched": N_("dispatched"), "en route": N_("en route"),
+          "on scene": N_("on scene"), "milestone": N_("milestone"),
+          "contained": N_("contained"), "reopened": N_("reopened"), "target": N_("target")}
+"""The stages and legend entries in words (translated where shown)."""
 
 
 def _track_name(track: "ResponderTrack") -> str:
     """A responder's row label: their name, and the reopening for a later cycle's chain."""
-    return track.name if not track.cycle else f"{track.name} (reopening {track.cycle})"
+    return track.name if not track.cycle else track.name + _(" (reopening {number})").format(
+        number=track.cycle)
 
 
 def _responder_row(incident: "IncidentReview", track: "ResponderTrack", scale: _Scale,
@@ -221,20 +254,21 @@ def _responder_row(incident: "IncidentReview", track: "ResponderTrack", scale: _
     name = _track_name(track)
     parts = [f"<g class=\"row responder\">{_row_label(name, y)}"]
     if not stages:
+        none = _("no dispatch, en route or arrival time recorded")
         parts.append(f"<text class=\"none\" x=\"{_PLOT_LEFT + 4}\" y=\"{mid + 4}\">"
-                     "no dispatch, en route or arrival time recorded</text></g>")
+                     f"{escape(none)}</text></g>")
         return "".join(parts)
     points = [(stage, scale.x(in_minutes(at - origin))) for stage, at in stages.items()]
-    for (_, x1), (stage, x2) in pairwise(points):
+    for (_before, x1), (stage, x2) in pairwise(points):
         css = "travel" if stage == "on scene" else "turnout"
         parts.append(f"<line class=\"{css}\" x1=\"{x1}\" y1=\"{mid}\" x2=\"{x2}\" y2=\"{mid}\"/>")
     for stage, x in points:
-        tip = escape(f"{name} {stage}: {_at(stages[stage], origin)}")
+        tip = escape(f"{name} {_(_WORDS[stage])}: {_at(stages[stage], origin)}")
         parts.append(f"<g>{_stage_marker(stage, x, mid)}<title>{tip}</title></g>")
     last_stage, last_x = points[-1]
-    text = f"{last_stage} {_at(stages[last_stage], origin)}"
+    text = f"{_(_WORDS[last_stage])} {_at(stages[last_stage], origin)}"
     if last_stage != "on scene":
-        text += ", no arrival recorded"
+        text += _(", no arrival recorded")
     parts.append(_value_label(text, last_x, mid) + "</g>")
     return "".join(parts)
 
@@ -271,10 +305,11 @@ def _tick_label(minutes: int, step: int) -> str:
     """"+5 min", "+2 h", "+3 d", "+6 mo", "+50 y": in the step's unit (ticks are its multiples)."""
     if not minutes:
         return "0"
-    for unit, name in ((_YEAR, "y"), (_MONTH, "mo"), (_DAY, "d"), (_HOUR, "h")):
+    for unit, name in ((_YEAR, N_("{count} y")), (_MONTH, N_("{count} mo")),
+                       (_DAY, N_("{count} d")), (_HOUR, N_("{count} h"))):
         if step >= unit and step % unit == 0:
-            return f"{minutes // unit:+d} {name}"
-    return f"{minutes:+d} min"
+            return _(name).format(count=f"{minutes // unit:+d}")
+    return _("{count} min").format(count=f"{minutes:+d}")
 
 
 def _tick_moment(origin: datetime, minutes: int, step: int) -> str:
@@ -293,10 +328,11 @@ def _target(incident: "IncidentReview", scale: _Scale, axis_y: float) -> str:
         return ""
     target = in_minutes(incident.target_line)
     x = scale.x(target)
-    label = f"{one_decimal(target)}-min target"
+    label = escape(_("{minutes}-min target").format(minutes=one_decimal(target)))
     anchor = "end" if x > _PLOT_RIGHT - 60 else "middle"
     deadline = exact_clock(incident.detected_at + incident.target_line, incident.detected_at)
-    tip = escape(f"Target: {one_decimal(target)} min after detection ({deadline})")
+    tip = escape(_("Target: {minutes} min after detection ({deadline})").format(
+        minutes=one_decimal(target), deadline=deadline))
     return (
         f"<g class=\"target-line\"><line class=\"target\" x1=\"{x}\" y1=\"{_TOP - 10}\" "
         f"x2=\"{x}\" y2=\"{axis_y}\"/>"
@@ -330,19 +366,24 @@ def _legend_item(name: str, x: float, mid: float) -> str:
         marker = f"<line class=\"target\" x1=\"{x}\" y1=\"{mid - 8}\" x2=\"{x}\" y2=\"{mid + 8}\"/>"
     else:
         marker = _stage_marker(name, x, mid)
-    return f"{marker}<text class=\"value\" x=\"{x + 12}\" y=\"{mid + 4}\">{name}</text>"
+    return (f"{marker}<text class=\"value\" x=\"{x + 12}\" y=\"{mid + 4}\">"
+            f"{escape(_(_WORDS[name]))}</text>")
 
 
 def _chart_summary(incident: "IncidentReview") -> str:
     origin = incident.detected_at
-    text = [f"Response chart: minutes since detection at {exact_clock(origin, origin)}."]
+    text = [_("Response chart: minutes since detection at {time}.").format(
+        time=exact_clock(origin, origin))]
     if incident.milestones:
-        text.append("Key moments: " + "; ".join(
-            f"{m.label} {_at(m.at, origin)}" for m in incident.milestones) + ".")
+        text.append(_("Key moments: {moments}.").format(moments=_("; ").join(
+            f"{m.label} {_at(m.at, origin)}" for m in incident.milestones)))
     if incident.target_line is not None:
-        text.append(f"Target line at {one_decimal(in_minutes(incident.target_line))} min.")
+        text.append(_("Target line at {minutes} min.").format(
+            minutes=one_decimal(in_minutes(incident.target_line))))
     for track in incident.responders:
         stages = _track_times(track)
-        done = ", ".join(f"{stage} {_at(at, origin)}" for stage, at in stages.items())
-        text.append(f"{_track_name(track)}: {done or 'no times recorded'}.")
-    return " ".join(text)
+        done = _(", ").join(f"{_(_WORDS[stage])} {_at(at, origin)}"
+                            for stage, at in stages.items())
+        text.append(_("{responder}: {times}.").format(responder=_track_name(track),
+                                                      times=done or _("no times recorded")))
+    return sentences(text)

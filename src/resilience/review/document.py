@@ -5,12 +5,18 @@ worded here (the live response's sections, escalations and recovery, in :mod:`.r
 so the two outputs always say the same thing: :mod:`.markdown` and :mod:`.html` only lay
 the blocks out (the HTML adds coloured grade badges and, for each ``Chart`` block, the
 chart of :mod:`.chart`).
+
+Every word here goes through the catalog (resilience.i18n) in the language current when
+the document is made: the renderers make it in the review's own language. In the
+timeline, a person's id in the recorded words is shown as their name where the review
+knows it, and a time correction reads "contained: 15:14 → 15:12 (reason)".
 """
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from resilience.i18n import N_, _
 from resilience.metrics import DEFAULT_LATE_AFTER
 from resilience.review.blocks import (
     Badge,
@@ -24,10 +30,20 @@ from resilience.review.blocks import (
     Section,
     Table,
 )
+from resilience.review.entries import what
 from resilience.review.escalations import escalation_summary
+from resilience.review.phrases import phrase
 from resilience.review.response import escalation_blocks, recovery_blocks
 from resilience.review.sight import HIDDEN
-from resilience.review.text import duration, enum_words, exact_clock, in_minutes, one_decimal, stamp
+from resilience.review.text import (
+    duration,
+    enum_words,
+    exact_clock,
+    in_minutes,
+    one_decimal,
+    sentences,
+    stamp,
+)
 
 if TYPE_CHECKING:
     from resilience.projections.plan_items import PlanItem
@@ -47,30 +63,32 @@ def document(review: "AfterActionReview") -> tuple[Block, ...]:
 
 
 def _front_matter(review: "AfterActionReview") -> Section:
-    where = review.community + (f", grid {review.grid}" if review.grid else "")
+    where = review.community + (_(", grid {grid}").format(grid=review.grid)
+                                if review.grid else "")
     blocks: list[Block] = [
         Heading(1, review.title),
-        Paragraph(review.scope, "Scope", "meta"),
-        Paragraph(where, "Community", "meta"),
+        Paragraph(review.scope, _("Scope"), "meta"),
+        Paragraph(where, _("Community"), "meta"),
     ]
     if review.as_of is not None:
-        blocks.append(Paragraph(f"{stamp(review.as_of)} (only what had happened by then)",
-                                "As of", "meta"))
+        blocks.append(Paragraph(_("{moment} (only what had happened by then)").format(
+            moment=stamp(review.as_of)), _("As of"), "meta"))
     if review.known_at is not None:
-        blocks.append(Paragraph(
-            f"{stamp(review.known_at)} (only what had been recorded by then)",
-            "Known at", "meta"))
+        blocks.append(Paragraph(_("{moment} (only what had been recorded by then)").format(
+            moment=stamp(review.known_at)), _("Known at"), "meta"))
     if len(review.incidents) != 1:
-        drills = f", {review.drills} of them drills" if review.drills else ""
-        blocks.append(Paragraph(f"{len(review.incidents)}{drills}", "Incidents", "meta"))
-    blocks.append(Paragraph(stamp(review.generated_at), "Generated", "meta"))
+        drills = (_(", {count} of them drills").format(count=review.drills)
+                  if review.drills else "")
+        blocks.append(Paragraph(f"{len(review.incidents)}{drills}", _("Incidents"), "meta"))
+    blocks.append(Paragraph(stamp(review.generated_at), _("Generated"), "meta"))
     if review.viewer is not None:
         viewer = review.viewer
         blocks.append(Paragraph(
-            f"{viewer.person_id} ({enum_words(viewer.role)}); personal data the policy keeps "
-            f"from them reads {HIDDEN}", "Read as", "meta"))
+            _("{person} ({role}); personal data the policy keeps from them reads {hidden}")
+            .format(person=viewer.person_id, role=enum_words(viewer.role), hidden=HIDDEN),
+            _("Read as"), "meta"))
     if review.verified is not None:
-        blocks.append(Paragraph(review.verified.statement, "Verification",
+        blocks.append(Paragraph(review.verified.statement, _("Verification"),
                                 "meta" if review.verified.ok else "meta alert"))
     return Section("front", tuple(blocks))
 
@@ -84,11 +102,12 @@ def _overall(review: "AfterActionReview") -> Section:
     )
     graded = [result for incident in review.incidents
               for result in incident.escalations or ()]
-    escalations = (Paragraph(escalation_summary(graded), "Escalations", "summary"),) if any(
+    escalations = (Paragraph(escalation_summary(graded), _("Escalations"), "summary"),) if any(
         incident.escalations is not None for incident in review.incidents) else ()
     return Section("overall", (
-        Heading(2, f"Objectives across {len(review.incidents)} incidents"),
-        Table(("Objective", "Grade", *keys, "Compliance"), rows, "summary"),
+        Heading(2, _("Objectives across {count} incidents").format(
+            count=len(review.incidents))),
+        Table((_("Objective"), _("Grade"), *map(_, keys), _("Compliance")), rows, "summary"),
         *escalations,
     ))
 
@@ -100,55 +119,62 @@ def _counts(counts: Mapping[str, int], keys: Iterable[str]) -> tuple[str, ...]:
 def _badge(grade: "Grade | None", pending: bool = False) -> Badge:
     if grade is not None:
         return Badge(grade, grade.meaning)
-    return Badge(None, "not graded yet" if pending else "did not apply", pending)
+    return Badge(None, _("not graded yet") if pending else _("did not apply"), pending)
 
 
 def _incident(incident: "IncidentReview", number: int) -> Section:
     name = incident.people.get
     facts = [
-        f"{'Drill' if incident.drill else 'Incident'} {incident.incident_id}",
-        f"{enum_words(incident.incident_type)}, {enum_words(incident.severity)}",
-        incident.community_name + (f", grid {incident.grid}" if incident.grid else ""),
-        f"detected {stamp(incident.detected_at)}",
-        f"status {enum_words(incident.status)}",
+        (_("Drill {id}") if incident.drill else _("Incident {id}")).format(
+            id=incident.incident_id),
+        _("{type}, {severity}").format(type=enum_words(incident.incident_type),
+                                        severity=enum_words(incident.severity)),
+        incident.community_name + (_(", grid {grid}").format(grid=incident.grid)
+                                   if incident.grid else ""),
+        _("detected {moment}").format(moment=stamp(incident.detected_at)),
+        _("status {status}").format(status=enum_words(incident.status)),
     ]
     if incident.commander:
-        facts.append(f"commander {name(incident.commander, incident.commander)}")
+        facts.append(_("commander {person}").format(
+            person=name(incident.commander, incident.commander)))
     # The detection's own description already says "[drill]" when it is one.
     marked = incident.drill and "[drill]" not in incident.description
-    title = incident.description + (" (drill)" if marked else "")
+    title = (phrase("Detected", incident.description, incident.people)
+             + (_(" (drill)") if marked else ""))
     return Section("incident", (
         Heading(2, title),
         Paragraph(" · ".join(facts), css="facts"),
-        Paragraph(" ".join(incident.summary), "Summary", "summary"),
+        Paragraph(sentences(incident.summary), _("Summary"), "summary"),
         Chart(incident, number),
-        Heading(3, "Objectives"),
+        Heading(3, _("Objectives")),
         _objectives(incident),
-        Heading(3, "Segments"),
+        Heading(3, _("Segments")),
         _segments(incident),
-        Heading(3, "Escalations"),
+        Heading(3, _("Escalations")),
         *escalation_blocks(incident),
         *recovery_blocks(incident),
-        Heading(3, "Strengths"),
-        _findings(incident, incident.strengths, "No strengths recorded."),
-        Heading(3, "Areas for improvement"),
-        _findings(incident, incident.improvements, "No areas for improvement recorded."),
-        Heading(3, "Data quality"),
-        _quality(incident),
-        Heading(3, "Timeline"),
-        _timeline(incident),
+        Heading(3, _("Strengths")),
+        _findings(incident, incident.strengths, _("No strengths recorded."), number),
+        Heading(3, _("Areas for improvement")),
+        _findings(incident, incident.improvements, _("No areas for improvement recorded."),
+                  number),
+        Heading(3, _("Data quality")),
+        _quality(incident, number),
+        Heading(3, _("Timeline")),
+        _timeline(incident, number),
     ))
 
 
 def _objectives(incident: "IncidentReview") -> Table | Paragraph:
     if not incident.objectives:
-        return Paragraph("No objectives were graded.", css="empty")
+        return Paragraph(_("No objectives were graded."), css="empty")
     rows = tuple(
         (result.title, _badge(result.grade, result.pending),
          _measured(result.measured, result.target), result.evidence)
         for result in incident.objectives
     )
-    return Table(("Objective", "Grade", "Measured", "Evidence"), rows, "objectives")
+    return Table((_("Objective"), _("Grade"), _("Measured"), _("Evidence")), rows,
+                 "objectives")
 
 
 def _measured(measured: timedelta | None, target: timedelta | None) -> str:
@@ -156,36 +182,43 @@ def _measured(measured: timedelta | None, target: timedelta | None) -> str:
         return "—"
     if target is None:
         return duration(measured)
-    return f"{duration(measured)} (target {duration(target)})"
+    return _("{measured} (target {target})").format(measured=duration(measured),
+                                                   target=duration(target))
 
 
 def _segments(incident: "IncidentReview") -> Table | Paragraph:
     if not incident.segments:
-        return Paragraph("No segments were measured.", css="empty")
+        return Paragraph(_("No segments were measured."), css="empty")
     # Amended after its closure: the figures as known at the closure too, where they differ.
     closure = bool(incident.amendments) and any(
         segment.at_closure != segment.duration for segment in incident.segments)
     rows = tuple(
-        (f"{segment.name}: {segment.description}"
-         + (f" (reopening {segment.reopening})" if segment.reopening is not None else ""),
+        (f"{segment.name}: {_(segment.description)}"
+         + (_(" (reopening {number})").format(number=segment.reopening)
+            if segment.reopening is not None else ""),
          duration(segment.duration), duration(segment.first_recorded),
          *((duration(segment.at_closure),) if closure else ()),
          duration(segment.target), _met(segment.met))
         for segment in incident.segments
     )
-    headers = ("Metric", "As corrected", "As first recorded",
-               *(("As known at closure",) if closure else ()), "Target", "Met")
+    headers = (_("Metric"), _("As corrected"), _("As first recorded"),
+               *((_("As known at closure"),) if closure else ()), _("Target"), _("Met"))
     return Table(headers, rows, "segments")
 
 
 def _met(met: bool | None) -> Mark:
     if met is None:
         return Mark("—", "none")
-    return Mark("yes", "good") if met else Mark("no", "bad")
+    return Mark(_("yes"), "good") if met else Mark(_("no"), "bad")
+
+
+def _facts(number: int) -> str:
+    """The id prefix of incident ``number``'s timeline rows: "fact-1-" + the version."""
+    return f"fact-{number}-"
 
 
 def _findings(incident: "IncidentReview", findings: Iterable["Finding"],
-              none: str) -> BulletList | Paragraph:
+              none: str, number: int) -> BulletList | Paragraph:
     titles = {result.name: result.title for result in incident.objectives}
     items = []
     for finding in findings:
@@ -194,49 +227,56 @@ def _findings(incident: "IncidentReview", findings: Iterable["Finding"],
         if title and title not in finding.text:
             notes.append(title)
         if finding.versions:
-            notes.append("facts " + ", ".join(f"#{v}" for v in finding.versions))
-        items.append(Paragraph(finding.text + (f" ({'; '.join(notes)})" if notes else "")))
+            notes.append(_("facts {versions}").format(
+                versions=", ".join(f"#{v}" for v in finding.versions)))
+        items.append(Paragraph(finding.text + (_(" ({notes})").format(notes=_("; ").join(notes))
+                                               if notes else ""), facts=_facts(number)))
     return BulletList(tuple(items)) if items else Paragraph(none, css="empty")
 
 
 _FLAG_LABELS = {
-    "missing": "Missing",
-    "out_of_order": "Out of order",
-    "late": "Late record",
-    "correction": "Correction",
-    "amendment": "Amended after closure",
-    "interested": "Correction by an interested party",
-    "override": "Override",
-    "imported": "Imported",
+    "missing": N_("Missing"),
+    "out_of_order": N_("Out of order"),
+    "late": N_("Late record"),
+    "correction": N_("Correction"),
+    "amendment": N_("Amended after closure"),
+    "interested": N_("Correction by an interested party"),
+    "override": N_("Override"),
+    "imported": N_("Imported"),
 }
 
 
-def _quality(incident: "IncidentReview") -> BulletList | Paragraph:
+def _quality(incident: "IncidentReview", number: int) -> BulletList | Paragraph:
     if not incident.quality:
-        return Paragraph("No data-quality problems found.", css="empty")
+        return Paragraph(_("No data-quality problems found."), css="empty")
     return BulletList(tuple(
-        Paragraph(flag.text + (f" (fact #{flag.version})" if flag.version is not None else ""),
-                  _FLAG_LABELS.get(flag.kind, flag.kind))
+        Paragraph(flag.text + (_(" (fact #{version})").format(version=flag.version)
+                               if flag.version is not None else ""),
+                  _(_FLAG_LABELS[flag.kind]) if flag.kind in _FLAG_LABELS else flag.kind,
+                  facts=_facts(number))
         for flag in incident.quality
     ))
 
 
-def _timeline(incident: "IncidentReview") -> Table | Paragraph:
+def _timeline(incident: "IncidentReview", number: int) -> Table | Paragraph:
     if not incident.timeline.entries:
-        return Paragraph("No facts recorded.", css="empty")
+        return Paragraph(_("No facts recorded."), css="empty")
     late = {flag.version for flag in incident.quality if flag.kind == "late"}
     origin = incident.detected_at
     # A reopened incident's entries say which cycle they belong to (0: the first response).
     cycles = any(entry.cycle for entry in incident.timeline.entries)
+    said = what(incident.timeline.entries, incident.people, origin)
     rows = tuple(
         (str(entry.version), exact_clock(entry.occurred_at, origin),
-         _since(entry.occurred_at, origin), _who(incident, entry), entry.details,
-         Mark("; ".join(_entry_notes(entry, origin, entry.version in late)), "note"),
+         _since(entry.occurred_at, origin), _who(incident, entry), said[entry.version],
+         Mark(_("; ").join(_entry_notes(entry, origin, entry.version in late)), "note"),
          *((str(entry.cycle),) if cycles else ()))
         for entry in incident.timeline.entries
     )
-    headers = ("#", "Time", "+min", "Who", "What", "Notes", *(("Cycle",) if cycles else ()))
-    return Table(headers, rows, "timeline")
+    headers = ("#", _("Time"), _("+min"), _("Who"), _("What"), _("Notes"),
+               *((_("Cycle"),) if cycles else ()))
+    return Table(headers, rows, "timeline",
+                 tuple(_facts(number) + str(e.version) for e in incident.timeline.entries))
 
 
 def _since(at: datetime, origin: datetime) -> str:
@@ -246,24 +286,26 @@ def _since(at: datetime, origin: datetime) -> str:
 
 def _who(incident: "IncidentReview", entry: "TimelineEntry") -> str:
     person = entry.actor.person_id
-    return f"{incident.people.get(person, person)} ({enum_words(entry.actor.role)})"
+    return _("{person} ({role})").format(person=incident.people.get(person, person),
+                                         role=enum_words(entry.actor.role))
 
 
 def _entry_notes(entry: "TimelineEntry", origin: datetime, flagged_late: bool) -> list[str]:
     notes = []
     if entry.original_occurred_at != entry.occurred_at:
-        notes.append(f"time corrected from {exact_clock(entry.original_occurred_at, origin)}")
+        notes.append(_("time corrected from {time}").format(
+            time=exact_clock(entry.original_occurred_at, origin)))
     if entry.original_details != entry.details:
-        notes.append(f"first recorded as “{entry.original_details}”")
+        notes.append(_("first recorded as “{details}”").format(details=entry.original_details))
     if entry.is_corrected and not notes:
-        notes.append("corrected")
+        notes.append(_("corrected"))
     if entry.actor.override is not None:
-        notes.append(f"by override: {entry.actor.override}")
+        notes.append(_("by override: {reason}").format(reason=entry.actor.override))
     # The review's own flags decide; the library default covers reviews built
     # without late-record flags.
     if flagged_late or entry.record_delay > DEFAULT_LATE_AFTER:
-        notes.append(f"recorded {exact_clock(entry.recorded_at, origin)}, "
-                     f"{duration(entry.record_delay)} late")
+        notes.append(_("recorded {time}, {delay} late").format(
+            time=exact_clock(entry.recorded_at, origin), delay=duration(entry.record_delay)))
     return notes
 
 
@@ -274,7 +316,7 @@ def _plan(review: "AfterActionReview") -> Section:
     titles = {summary.name: summary.title for summary in review.objectives}
     for incident in review.incidents:
         titles.update({result.name: result.title for result in incident.objectives})
-    headers = ("Action", "Owner", "Due", "Status", "Objective")
+    headers = (_("Action"), _("Owner"), _("Due"), _("Status"), _("Objective"))
 
     def row(item: "PlanItem", *extra: str) -> tuple[Cell, ...]:
         objective = titles.get(item.objective, item.objective) if item.objective else "—"
@@ -283,25 +325,25 @@ def _plan(review: "AfterActionReview") -> Section:
 
     plan: Table | Paragraph = (
         Table(headers, tuple(row(item) for item in review.plan), "plan")
-        if review.plan else Paragraph("No improvement items were raised.", css="empty")
+        if review.plan else Paragraph(_("No improvement items were raised."), css="empty")
     )
     still_open: Table | Paragraph = (
-        Table((*headers, "Raised in"),
+        Table((*headers, _("Raised in")),
               tuple(row(item, _raised(item)) for item in review.still_open), "plan")
-        if review.still_open else Paragraph("Nothing is still open from earlier reviews.",
+        if review.still_open else Paragraph(_("Nothing is still open from earlier reviews."),
                                             css="empty")
     )
     return Section("plan", (
-        Heading(2, "Improvement plan"), plan,
-        Heading(2, "Still open from earlier reviews"), still_open,
+        Heading(2, _("Improvement plan")), plan,
+        Heading(2, _("Still open from earlier reviews")), still_open,
     ))
 
 
 def _status(item: "PlanItem") -> Mark:
     status = enum_words(item.status)
     if item.overdue:
-        return Mark(f"{status}, overdue", "bad")
-    return Mark(status, "good" if status == "done" else "none")
+        return Mark(_("{status}, overdue").format(status=status), "bad")
+    return Mark(status, "good" if item.status == "done" else "none")
 
 
 def _raised(item: "PlanItem") -> str:

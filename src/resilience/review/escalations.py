@@ -26,7 +26,8 @@ from attrs import frozen
 from resilience.domain.deadline_state import DeadlineState
 from resilience.domain.escalated import Notified
 from resilience.domain.incident import Incident
-from resilience.review.text import clock, minutes, plural, words
+from resilience.i18n import N_, _, ngettext
+from resilience.review.text import clock, enum_words, minutes
 
 EscalationVerdict = Literal["raised", "missed", "unneeded", "not_needed", "outside_policy"]
 """How one deadline level of an incident is graded: see the module docstring."""
@@ -92,24 +93,28 @@ def _by(moment: datetime | None, until: datetime) -> datetime | None:
 
 
 VERDICTS: Mapping[EscalationVerdict, str] = {
-    "raised": "raised as needed",
-    "missed": "missed",
-    "unneeded": "unneeded",
-    "not_needed": "not needed",
-    "outside_policy": "not in this policy",
+    "raised": N_("raised as needed"),
+    "missed": N_("missed"),
+    "unneeded": N_("unneeded"),
+    "not_needed": N_("not needed"),
+    "outside_policy": N_("not in this policy"),
 }
-"""Each verdict in words, as the review's tables and sentences give it."""
+"""Each verdict in words, as the review's tables and sentences give it (in English: the
+review translates them)."""
 
 
 def verdict_words(result: EscalationResult, origin: datetime) -> str:
     """"raised as needed", "missed: never raised before it was met at 15:12", "not needed:
     met at 15:01", "unneeded: the cycle ended at 15:30"."""
-    name = VERDICTS[result.verdict]
+    name = _(VERDICTS[result.verdict])
     stopped = _stopped(result, origin)
     if result.verdict == "missed":
-        return f"{name}: never raised" + (f" before {stopped}" if stopped else "")
+        if stopped:
+            return _("{verdict}: never raised before {stopped}").format(verdict=name,
+                                                                         stopped=stopped)
+        return _("{verdict}: never raised").format(verdict=name)
     if result.verdict in ("unneeded", "not_needed") and stopped:
-        return f"{name}: {stopped}"
+        return _("{verdict}: {stopped}").format(verdict=name, stopped=stopped)
     return name
 
 
@@ -118,9 +123,9 @@ def _stopped(result: EscalationResult, origin: datetime) -> str:
     "the cycle ended at 15:30" ("" if neither by the cut)."""
     met, ended = result.met_at, result.ended_at
     if met is not None and (ended is None or met <= ended):
-        return f"it was met at {clock(met, origin)}"
+        return _("it was met at {time}").format(time=clock(met, origin))
     if ended is not None:
-        return f"the cycle ended at {clock(ended, origin)}"
+        return _("the cycle ended at {time}").format(time=clock(ended, origin))
     return ""
 
 
@@ -130,32 +135,37 @@ def told(notified: Sequence[Notified], people: Mapping[str, str]) -> str:
     found = []
     for one in notified:
         if one.role is None:
-            found.append(f"{one.body} ({one.scope or 'body'})")
+            found.append(f"{one.body} ({one.scope})" if one.scope
+                         else _("{body} (body)").format(body=one.body))
             continue
-        role = words(one.role.value) + (f" of {one.scope}" if one.scope else "")
+        role = (_("{role} of {scope}").format(role=enum_words(one.role), scope=one.scope)
+                if one.scope else enum_words(one.role))
         found.append(f"{people.get(one.person_id, one.person_id)} ({role})"
-                     if one.person_id is not None else f"nobody held {role}")
-    return "; ".join(found)
+                     if one.person_id is not None
+                     else _("nobody held {role}").format(role=role))
+    return _("; ").join(found)
 
 
 def escalation_summary(results: Sequence[EscalationResult]) -> str:
     """"3 deadline levels due: 1 raised as needed (at most 40 s after its due time), 1
     missed (no watch ran in time to raise it), 1 not needed."."""
     if not results:
-        return "No deadline of the escalation policy fell due."
+        return _("No deadline of the escalation policy fell due.")
     counts = {verdict: sum(1 for r in results if r.verdict == verdict) for verdict in VERDICTS}
     parts = []
     for verdict, count in counts.items():
         if not count:
             continue
-        part = f"{count} {VERDICTS[verdict]}"
+        part = _("{count} {verdict}").format(count=count, verdict=_(VERDICTS[verdict]))
         if verdict == "raised":
             lags = [r.lag for r in results if r.verdict == "raised" and r.lag is not None]
             if lags:
-                part += f" (at most {minutes(max(lags))} after its due time)"
+                part += _(" (at most {lag} after its due time)").format(lag=minutes(max(lags)))
         elif verdict == "missed":
-            part += " (no watch ran in time to raise it)"
+            part += _(" (no watch ran in time to raise it)")
         elif verdict == "unneeded":
-            part += " (met in time by the times recorded since)"
+            part += _(" (met in time by the times recorded since)")
         parts.append(part)
-    return f"{plural(len(results), 'deadline level')} due: {', '.join(parts)}."
+    return ngettext("{count} deadline level due: {verdicts}.",
+                    "{count} deadline levels due: {verdicts}.", len(results)).format(
+        count=len(results), verdicts=_(", ").join(parts))

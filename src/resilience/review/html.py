@@ -6,13 +6,21 @@ grade badges and, for each incident, the SVG chart of
 stylesheet (``review.css``, shipped beside this module) and the SVG are inline
 and there are no scripts, so it can be mailed, archived and opened offline.
 Every text from the data is escaped.
+
+The page is in the review's language (``AfterActionReview.language``), which its
+``<html lang>`` declares so that browsers pick the right fonts (the stylesheet names
+CJK ones) and screen readers the right voice. Below 600 px wide the tables and the chart
+scroll sideways in their own boxes, the chart keeping a width at which its labels read,
+rather than shrinking to fit a phone.
 """
 
+import re
 from functools import cache
 from html import escape
 from importlib.resources import files
 from typing import TYPE_CHECKING
 
+from resilience.i18n import _, language
 from resilience.review.blocks import (
     Badge,
     Block,
@@ -34,10 +42,13 @@ __all__ = ["review_to_html"]
 
 
 def review_to_html(review: "AfterActionReview") -> str:
-    """The review as one self-contained HTML5 page: inline CSS and SVG, nothing fetched."""
-    body = "\n".join(_html(block) for block in document(review))
+    """The review as one self-contained HTML5 page: inline CSS and SVG, nothing fetched;
+    in the review's language."""
+    with language(review.language):
+        body = "\n".join(_html(block) for block in document(review))
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f"<!DOCTYPE html>\n<html lang=\"{escape(review.language)}\">\n<head>\n"
+        "<meta charset=\"utf-8\">\n"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
         f"<title>{escape(review.title)}</title>\n<style>\n{_stylesheet()}</style>\n</head>\n"
         f"<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
@@ -66,18 +77,30 @@ def _html(block: Block) -> str:
 
 
 def _html_para(para: Paragraph) -> str:
-    label = f"<strong>{escape(para.label)}:</strong> " if para.label else ""
-    return label + escape(para.text)
+    text = escape(para.text)
+    if para.facts:
+        # "#21" names fact 21 of the incident: a link to its timeline row.
+        text = _FACT.sub(lambda found: f"<a href=\"#{para.facts}{found[1]}\">#{found[1]}</a>",
+                         text)
+    if not para.label:
+        return text
+    label = _("{label}:").format(label=para.label)
+    return f"<strong>{escape(label)}</strong> {text}"
+
+
+_FACT = re.compile(r"(?<![\w&])#(\d+)\b")
 
 
 def _html_table(table: Table) -> str:
     head = "".join(f"<th scope=\"col\">{escape(h)}</th>" for h in table.headers)
+    ids = table.row_ids or ("",) * len(table.rows)
     rows = "".join(
-        "<tr>" + "".join(f"<td>{_html_cell(c)}</td>" for c in row) + "</tr>\n"
-        for row in table.rows
+        (f"<tr id=\"{escape(row_id)}\">" if row_id else "<tr>")
+        + "".join(f"<td>{_html_cell(c)}</td>" for c in row) + "</tr>\n"
+        for row, row_id in zip(table.rows, ids, strict=True)
     )
-    return (f"<table class=\"{table.css}\">\n<thead><tr>{head}</tr></thead>\n"
-            f"<tbody>\n{rows}</tbody>\n</table>")
+    return (f"<div class=\"table\"><table class=\"{table.css}\">\n"
+            f"<thead><tr>{head}</tr></thead>\n<tbody>\n{rows}</tbody>\n</table></div>")
 
 
 def _html_cell(cell: Cell) -> str:

@@ -9,6 +9,7 @@ start a heading, list or quote at the start of a line.
 
 from typing import TYPE_CHECKING
 
+from resilience.i18n import _, language
 from resilience.review.blocks import (
     Badge,
     Block,
@@ -29,10 +30,12 @@ __all__ = ["review_to_markdown"]
 
 
 def review_to_markdown(review: "AfterActionReview") -> str:
-    """The review as an HSEEP-style after-action report in Markdown."""
+    """The review as an HSEEP-style after-action report in Markdown, in the review's
+    language (``AfterActionReview.language``)."""
     lines: list[str] = []
-    for block in document(review):
-        lines += _markdown(block)
+    with language(review.language):
+        for block in document(review):
+            lines += _markdown(block)
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -71,7 +74,10 @@ def _markdown(block: Block) -> list[str]:
 
 
 def _md_para(para: Paragraph) -> str:
-    return f"**{_md(para.label)}:** {_md(para.text)}" if para.label else _md_line(para.text)
+    if not para.label:
+        return _md_line(para.text)
+    label = _("{label}:").format(label=para.label)
+    return f"**{_md(label)}** {_md(para.text)}"
 
 
 def _md_cell(cell: Cell) -> str:

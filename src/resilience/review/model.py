@@ -18,6 +18,7 @@ from typing import Any, Literal
 from attrs import Factory, frozen
 
 from resilience.domain.values import Actor
+from resilience.i18n import N_, _, current_language
 from resilience.metrics.cases import Amendment
 from resilience.metrics.recovery import Recovery
 from resilience.projections.plan_items import PlanItem
@@ -39,15 +40,17 @@ class Grade(StrEnum):
 
     @property
     def meaning(self) -> str:
-        return GRADE_MEANINGS[self]
+        """HSEEP's words for the grade, in the current language (resilience.i18n)."""
+        return _(GRADE_MEANINGS[self])
 
 
 GRADE_MEANINGS: Mapping[Grade, str] = {
-    Grade.P: "performed without challenges",
-    Grade.S: "performed with some challenges",
-    Grade.M: "performed with major challenges",
-    Grade.U: "unable to be performed",
+    Grade.P: N_("performed without challenges"),
+    Grade.S: N_("performed with some challenges"),
+    Grade.M: N_("performed with major challenges"),
+    Grade.U: N_("unable to be performed"),
 }
+"""HSEEP's words for each grade, in English (``Grade.meaning`` translates them)."""
 
 
 @frozen
@@ -266,6 +269,10 @@ class AfterActionReview:
     escalation_policy: Mapping[str, Any] | None = None
     """The escalation policy the incidents' deadlines were graded on, as data
     (``EscalationPolicy.to_dict``; None: none, so not graded)."""
+    language: str = Factory(current_language)
+    """The language the review is written in (resilience.i18n): the one current when it
+    was made. Its sentences were worded then, so its Markdown and HTML are laid out in it
+    too, whatever the language when they are asked for."""
 
     @property
     def drills(self) -> int:

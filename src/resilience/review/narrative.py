@@ -19,6 +19,10 @@ each reopening a sentence of its own, so no cycle is folded away:
 ("Rekindled" for a fire, "Reopened" otherwise; "again" from the second reopening on.)
 The last line is then the closure, if the incident stands closed, or its status at
 the cut if it is neither resolved nor closed.
+
+Each sentence is one message of the catalog (resilience.i18n), worded in the language
+current when the review is made; the date of detection is a sentence's date
+(:func:`resilience.review.text.day`).
 """
 
 from collections.abc import Mapping
@@ -26,9 +30,10 @@ from datetime import datetime, timedelta
 
 from resilience.domain.incident import Incident
 from resilience.domain.values import IncidentType
+from resilience.i18n import _, ngettext
 from resilience.metrics.cases import Case
 from resilience.review.situations import Cycle, IncidentSituation
-from resilience.review.text import clock, minutes, plural
+from resilience.review.text import clock, day, enum_words, minutes
 from resilience.timeline import Timeline
 
 __all__ = ["summary"]
@@ -40,38 +45,47 @@ def summary(case: Case, situation: IncidentSituation, timeline: Timeline,
     target, if any)."""
     detected = case.start
     cycles = situation.cycles
-    lines = [f"{'Drill: ' if case.drill else ''}{situation.incident_type} "
-             f"({situation.severity}) in grid {case.dims.get('grid') or '?'}, detected at "
-             f"{clock(detected)} on {detected:%Y-%m-%d}."]
+    lines = [(_("Drill: ") if case.drill else "") + _(
+        "{type} ({severity}) in grid {grid}, detected at {time} on {date}.").format(
+        type=enum_words(situation.incident_type), severity=enum_words(situation.severity),
+        grid=case.dims.get("grid") or "?", time=clock(detected), date=day(detected))]
     # The first response's containment (the one the objectives grade).
     contained = case.milestones.get("contained")
     if contained is not None:
-        target = f" (target {minutes(containment)})" if containment is not None else ""
-        first = (f"Contained at {clock(contained, detected)}, "
-                 f"{minutes(contained - detected)} after detection{target}")
+        target = (_(" (target {target})").format(target=minutes(containment))
+                  if containment is not None else "")
+        first = _("Contained at {time}, {took} after detection{target}").format(
+            time=clock(contained, detected), took=minutes(contained - detected), target=target)
     elif len(cycles) == 1 and situation.closure_reason not in (None, "resolved"):
-        first = ("Nothing to contain: closed as "
-                 f"{str(situation.closure_reason).replace('_', ' ')}")
+        first = _("Nothing to contain: closed as {reason}").format(
+            reason=enum_words(situation.closure_reason))
     else:
-        first = "No containment recorded"
+        first = _("No containment recorded")
     if len(cycles) > 1:
-        first += "".join(f"; {part}" for part in _ending(cycles[0], detected, closed=True))
-    lines.append(first + ".")
+        first += "".join(_("; ") + part for part in _ending(cycles[0], detected, closed=True))
+    lines.append(first + _("."))
     lines += [_reopening(cycle, situation, timeline, detected, last=cycle is cycles[-1])
               for cycle in cycles[1:]]
     lines.append(_responders(situation, people))
     asked = sum(1 for f in case.facts if f.name == Incident.ConsentRequested.fact_name)
     if asked:
-        lines.append(f"Consent asked {plural(asked, 'time')}, granted by "
-                     f"{plural(len(situation.consents_granted), 'resident')}; "
-                     f"{len(situation.pending_consents)} still awaited.")
+        granted = len(situation.consents_granted)
+        lines.append(ngettext("Consent asked {asked} time", "Consent asked {asked} times",
+                              asked).format(asked=asked)
+                     + ngettext(", granted by {granted} resident",
+                                ", granted by {granted} residents", granted).format(
+                                    granted=granted)
+                     + _("; {pending} still awaited.").format(
+                         pending=len(situation.pending_consents)))
     ended = situation.closed_at or situation.resolved_at
     if ended is not None and (len(cycles) == 1 or situation.closed_at is not None):
-        how = (f"closed ({situation.closure_reason.replace('_', ' ')})"
-               if situation.closure_reason else "resolved")
-        lines.append(f"{how.capitalize()} at {clock(ended, detected)}.")
+        how = (_("Closed ({reason}) at {time}.") if situation.closure_reason
+               else _("Resolved at {time}."))
+        lines.append(how.format(reason=enum_words(situation.closure_reason),
+                                time=clock(ended, detected)))
     elif ended is None:
-        lines.append(f"Status at this cut: {situation.status.value.replace('_', ' ')}.")
+        lines.append(_("Status at this cut: {status}.").format(
+            status=enum_words(situation.status)))
     return tuple(lines)
 
 
@@ -79,10 +93,11 @@ def _ending(cycle: Cycle, origin: datetime, *, closed: bool) -> list[str]:
     """How a cycle ended: its resolution, and (``closed``) its closure."""
     parts = []
     if cycle.resolved_at is not None:
-        parts.append(f"resolved at {clock(cycle.resolved_at, origin)}")
+        parts.append(_("resolved at {time}").format(time=clock(cycle.resolved_at, origin)))
     if closed and cycle.closed_at is not None:
-        reason = (cycle.closure_reason or "").replace("_", " ")
-        parts.append(f"closed ({reason}) at {clock(cycle.closed_at, origin)}")
+        reason = enum_words(cycle.closure_reason) if cycle.closure_reason else ""
+        parts.append(_("closed ({reason}) at {time}").format(
+            reason=reason, time=clock(cycle.closed_at, origin)))
     return parts
 
 
@@ -90,21 +105,26 @@ def _reopening(cycle: Cycle, situation: IncidentSituation, timeline: Timeline,
                origin: datetime, *, last: bool) -> str:
     """One reopening's sentence: when and why, its containment and resolution (and its
     closure, unless it is the last cycle: the review's last line says that)."""
-    verb = "Rekindled" if situation.incident_type == IncidentType.FIRE else "Reopened"
-    again = " again" if cycle.number > 1 else ""
+    fire = situation.incident_type == IncidentType.FIRE
+    if cycle.number > 1:
+        verb = _("Rekindled again at {time} ({said})") if fire else _(
+            "Reopened again at {time} ({said})")
+    else:
+        verb = _("Rekindled at {time} ({said})") if fire else _("Reopened at {time} ({said})")
     # The timeline's words for the reopening: its reason, as corrected.
     said = next((e.details for e in timeline.entries if e.version == cycle.reopening),
                 f"reopened: {cycle.reason}" if cycle.reason else "reopened")
-    parts = [f"{verb}{again} at {clock(cycle.started_at, origin)} ({said})"]
+    parts = [verb.format(time=clock(cycle.started_at, origin), said=said)]
     if cycle.contained_at is not None:
-        parts.append(f"contained again at {clock(cycle.contained_at, origin)}, "
-                     f"{minutes(cycle.contained_at - cycle.started_at)} after the reopening")
+        parts.append(_("contained again at {time}, {took} after the reopening").format(
+            time=clock(cycle.contained_at, origin),
+            took=minutes(cycle.contained_at - cycle.started_at)))
     elif cycle.resolved_at is not None or cycle.closed_at is not None:
-        parts.append("no containment recorded")
+        parts.append(_("no containment recorded"))
     else:
-        parts.append("no containment recorded yet")
+        parts.append(_("no containment recorded yet"))
     parts += _ending(cycle, origin, closed=not last)
-    return "; ".join(parts) + "."
+    return _("; ").join(parts) + _(".")
 
 
 def _responders(situation: IncidentSituation, people: Mapping[str, str]) -> str:
@@ -116,7 +136,11 @@ def _responders(situation: IncidentSituation, people: Mapping[str, str]) -> str:
         r.responder_id for r in situation.responders
         if r.responder_id not in dispatched and r.on_scene_at is not None)]
     commander = situation.commander
-    return (f"{plural(len(dispatched), 'responder')} dispatched, {len(arrived)} of them on "
-            "scene" + (f"; also on scene: {', '.join(undispatched)}" if undispatched else "")
-            + (f"; incident commander {people.get(commander, commander)}" if commander
-               else "") + ".")
+    return (ngettext("{count} responder dispatched, {arrived} of them on scene",
+                     "{count} responders dispatched, {arrived} of them on scene",
+                     len(dispatched)).format(count=len(dispatched), arrived=len(arrived))
+            + (_("; also on scene: {people}").format(people=_(", ").join(undispatched))
+               if undispatched else "")
+            + (_("; incident commander {person}").format(person=people.get(commander,
+                                                                            commander))
+               if commander else "") + _("."))

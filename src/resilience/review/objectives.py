@@ -14,6 +14,10 @@ Three kinds of rule:
   time. P: all recorded, none later than ``late_after`` nor corrected; S: all
   recorded, some late or corrected; M: up to half missing; U: more missing.
   Milestones an unfinished incident hasn't reached yet don't count.
+
+Titles and evidence are in the language current when an incident is graded
+(resilience.i18n): the default objectives' titles are in the catalog, a title of your own
+is shown as you wrote it unless the catalog has it.
 """
 
 import math
@@ -25,14 +29,16 @@ from attrs import field, frozen
 
 from resilience.domain.base import happening_order
 from resilience.domain.incident import Incident
+from resilience.domain.named import Named
 from resilience.domain.validation import shown
 from resilience.domain.values import IncidentType
 from resilience.errors import InvalidInputError
+from resilience.i18n import N_, _
 from resilience.metrics.cases import Case, Fact
 from resilience.metrics.milestones import INCIDENT_MILESTONE_FACTS, INCIDENT_MILESTONES
 from resilience.metrics.quality import DEFAULT_LATE_AFTER
 from resilience.review.model import Grade, ObjectiveResult
-from resilience.review.text import clock, minutes, noun, words
+from resilience.review.text import clock, enum_words, minutes, noun
 
 Rule = Literal["within", "consent_before_entry", "recorded"]
 RULES: tuple[Rule, ...] = ("within", "consent_before_entry", "recorded")
@@ -110,10 +116,11 @@ class Objective:
     def grade(self, case: Case, at: datetime | None = None) -> ObjectiveResult:
         """Grade one incident (cut or not). ``at``: the moment of the cut, if any."""
         if not self.applies(case):
-            return self._result(None, f"does not apply to {case.dims.get('incident_type')} "
-                                "incidents")
+            return self._result(None, _("does not apply to {type} incidents").format(
+                type=enum_words(case.dims.get("incident_type"))))
         if case.closure not in (None, "resolved"):
-            return self._result(None, f"closed as {case.closure.replace('_', ' ')}")
+            return self._result(None, _("closed as {reason}").format(
+                reason=enum_words(case.closure)))
         if self.rule == "within":
             return self._within(case, at)
         if self.rule == "consent_before_entry":
@@ -172,8 +179,8 @@ class Objective:
 
     def _result(self, grade: Grade | None, evidence: str, measured: timedelta | None = None,
                 versions: tuple[int, ...] = (), pending: bool = False) -> ObjectiveResult:
-        return ObjectiveResult(self.name, self.title, grade, evidence, measured, self.target,
-                               versions, pending)
+        return ObjectiveResult(self.name, _(self.title), grade, evidence, measured,
+                               self.target, versions, pending)
 
     def _within(self, case: Case, at: datetime | None) -> ObjectiveResult:
         assert self.start is not None
@@ -182,18 +189,21 @@ class Objective:
         start, end = case.milestones.get(self.start), case.milestones.get(self.end)
         versions = _versions(case, self.start, self.end)
         if start is None:
-            return self._result(None, f"not graded: no {noun(self.start)} recorded")
+            return self._result(None, _("not graded: no {milestone} recorded").format(
+                milestone=noun(self.start)))
         if end is None:
             deadline = start + self.target
             if not case.finished and (at is None or at < deadline) and case.closure is None:
-                return self._result(None, f"not yet graded: no {noun(self.end)} by the cut, "
-                                    f"deadline {clock(deadline, case.start)}", versions=versions,
-                                    pending=True)
-            return self._result(Grade.U, f"no {noun(self.end)} was recorded",
-                                versions=versions)
+                return self._result(None, _("not yet graded: no {milestone} by the cut, "
+                                            "deadline {deadline}").format(
+                    milestone=noun(self.end), deadline=clock(deadline, case.start)),
+                    versions=versions, pending=True)
+            return self._result(Grade.U, _("no {milestone} was recorded").format(
+                milestone=noun(self.end)), versions=versions)
         took = end - start
-        evidence = (f"{words(self.end)} at {clock(end, case.start)}, {minutes(took)} after "
-                    f"{noun(self.start)} (target {minutes(self.target)})")
+        evidence = _("{milestone} at {time}, {took} after {start} (target {target})").format(
+            milestone=enum_words(self.end), time=clock(end, case.start), took=minutes(took),
+            start=noun(self.start), target=minutes(self.target))
         if took <= self.target:
             grade = Grade.P
         elif took <= self.target * self.some_challenges:
@@ -205,7 +215,7 @@ class Objective:
     def _consent(self, case: Case) -> ObjectiveResult:
         entries = [f for f in case.facts if f.name == Incident.ForcedEntryMade.fact_name]
         if not entries:
-            return self._result(None, "no forced entry was made")
+            return self._result(None, _("no forced entry was made"))
         answers = [f for f in case.facts if f.name in _ANSWERS]
         exigent = [f for f in case.facts if f.name == Incident.ExigentEntryAuthorised.fact_name]
         consented = {e.version: _consent_standing(answers, e) for e in entries}
@@ -213,17 +223,18 @@ class Objective:
         unconsented = [e for e in entries if consented[e.version] is None]
         if not unconsented:
             first = min(g.occurred_at for g in consented.values() if g is not None)
-            return self._result(Grade.P, f"consent granted at {clock(first, case.start)}, "
-                                f"standing at every forced entry ({len(entries)})",
-                                versions=versions)
+            return self._result(Grade.P, _("consent granted at {time}, standing at every "
+                                           "forced entry ({entries})").format(
+                time=clock(first, case.start), entries=len(entries)), versions=versions)
         authorised = [e for e in unconsented
                       if any(happening_order(x) <= happening_order(e) for x in exigent)]
         if len(authorised) == len(unconsented):
-            return self._result(Grade.S, f"{len(unconsented)} of {len(entries)} forced "
-                                "entries relied on exigent authorisation, not consent",
-                                versions=versions)
-        return self._result(Grade.U, f"{len(unconsented) - len(authorised)} forced entries "
-                            "had neither consent nor exigent authorisation", versions=versions)
+            return self._result(Grade.S, _("{count} of {entries} forced entries relied on "
+                                           "exigent authorisation, not consent").format(
+                count=len(unconsented), entries=len(entries)), versions=versions)
+        return self._result(Grade.U, _("{count} forced entries had neither consent nor "
+                                       "exigent authorisation").format(
+            count=len(unconsented) - len(authorised)), versions=versions)
 
     def _recorded(self, case: Case) -> ObjectiveResult:
         expected = list(self.milestones)
@@ -242,18 +253,20 @@ class Objective:
         versions = tuple(sorted(f.version for f in facts.values() if f is not None))
         if missing:
             grade = Grade.M if len(missing) * 2 <= len(expected) else Grade.U
-            return self._result(grade, f"not recorded: {', '.join(map(words, missing))}",
-                                versions=versions)
+            return self._result(grade, _("not recorded: {milestones}").format(
+                milestones=_(", ").join(map(enum_words, missing))), versions=versions)
         notes = []
         if late:
-            notes.append(f"recorded more than {minutes(self.late_after)} late: "
-                         f"{', '.join(map(words, late))}")
+            notes.append(_("recorded more than {late_after} late: {milestones}").format(
+                late_after=minutes(self.late_after),
+                milestones=_(", ").join(map(enum_words, late))))
         if fixed:
-            notes.append(f"time corrected afterwards: {', '.join(map(words, fixed))}")
+            notes.append(_("time corrected afterwards: {milestones}").format(
+                milestones=_(", ").join(map(enum_words, fixed))))
         if notes:
-            return self._result(Grade.S, "; ".join(notes), versions=versions)
-        return self._result(Grade.P, f"all {len(expected)} key milestones recorded on time",
-                            versions=versions)
+            return self._result(Grade.S, _("; ").join(notes), versions=versions)
+        return self._result(Grade.P, _("all {count} key milestones recorded on time").format(
+            count=len(expected)), versions=versions)
 
 
 _ANSWERS = (Incident.ConsentGranted.fact_name, Incident.ConsentRefused.fact_name)
@@ -282,19 +295,20 @@ def _versions(case: Case, *milestones: str) -> tuple[int, ...]:
     return tuple(f.version for f in found if f is not None)
 
 
-DEFAULT_OBJECTIVES: tuple[Objective, ...] = (
-    Objective("contained_within_15_min", "Contain the incident within 15 minutes of detection",
+DEFAULT_OBJECTIVES: tuple[Objective, ...] = Named("DEFAULT_OBJECTIVES", (
+    Objective("contained_within_15_min",
+              N_("Contain the incident within 15 minutes of detection"),
               "within", "detected", "contained", timedelta(minutes=15)),
     Objective("residents_notified_within_5_min",
-              "Notify the residents at risk within 5 minutes of detection", "within",
+              N_("Notify the residents at risk within 5 minutes of detection"), "within",
               "detected", "residents_notified", timedelta(minutes=5),
               incident_types=("fire", "gas", "flood")),
     Objective("first_unit_on_scene_within_5_min",
-              "Get the first dispatched responder on scene within 5 minutes of detection",
+              N_("Get the first dispatched responder on scene within 5 minutes of detection"),
               "within", "detected", "first_unit_on_scene", timedelta(minutes=5)),
     Objective("consent_before_forced_entry",
-              "Obtain a resident's consent before any forced entry", "consent_before_entry"),
+              N_("Obtain a resident's consent before any forced entry"), "consent_before_entry"),
     Objective("key_milestones_recorded",
-              "Record every key milestone promptly and right first time", "recorded"),
-)
+              N_("Record every key milestone promptly and right first time"), "recorded"),
+))
 """The objectives a review grades unless given others (docs/review.md explains each)."""

@@ -9,6 +9,7 @@ reads "missed" (docs/review.md, "Escalations").
 
 from typing import TYPE_CHECKING
 
+from resilience.i18n import _, ngettext
 from resilience.review.blocks import Block, Heading, Mark, Paragraph, Table
 from resilience.review.escalations import escalation_summary, told, verdict_words
 from resilience.review.text import duration, enum_words, exact_clock
@@ -24,7 +25,7 @@ _TONES = {"raised": "good", "missed": "bad", "unneeded": "note", "not_needed": "
 def escalation_blocks(incident: "IncidentReview") -> tuple[Block, ...]:
     """Each deadline level due by the cut, graded (resilience.review.escalations)."""
     if incident.escalations is None:
-        return (Paragraph("Not graded: the review was made without an escalation policy.",
+        return (Paragraph(_("Not graded: the review was made without an escalation policy."),
                           css="empty"),)
     results = incident.escalations
     if not results:
@@ -32,14 +33,14 @@ def escalation_blocks(incident: "IncidentReview") -> tuple[Block, ...]:
     origin = incident.detected_at
     cycles = any(result.cycle for result in results)
     rows = tuple(
-        (result.deadline, str(result.level), *((str(result.cycle),) if cycles else ()),
+        (_(result.deadline), str(result.level), *((str(result.cycle),) if cycles else ()),
          exact_clock(result.due_at, origin),
          Mark(verdict_words(result, origin), _TONES[result.verdict]),
          "—" if result.recorded_at is None else exact_clock(result.recorded_at, origin),
          duration(result.lag), told(result.notified, incident.people) or "—")
         for result in results)
-    headers = ("Deadline", "Level", *(("Cycle",) if cycles else ()), "Due", "Verdict",
-               "Raised (recorded)", "Lag", "Told")
+    headers = (_("Deadline"), _("Level"), *((_("Cycle"),) if cycles else ()), _("Due"),
+               _("Verdict"), _("Raised (recorded)"), _("Lag"), _("Told"))
     return (Paragraph(escalation_summary(results), css="summary"),
             Table(headers, rows, "escalations"))
 
@@ -49,24 +50,30 @@ def recovery_blocks(incident: "IncidentReview") -> tuple[Block, ...]:
     recovery = incident.recovery
     if recovery is None:
         return ()
-    heading = Heading(3, "Recovery")
+    heading = Heading(3, _("Recovery"))
     if not recovery.links:
-        return heading, Paragraph("No recovery work was linked to the incident.", css="empty")
+        return heading, Paragraph(_("No recovery work was linked to the incident."),
+                                  css="empty")
     origin = incident.detected_at
     if recovery.recovered_at is not None:
-        verdict = (f"Recovered {exact_clock(recovery.recovered_at, origin)}, "
-                   f"{duration(recovery.duration)} after detection.")
+        verdict = _("Recovered {time}, {duration} after detection.").format(
+            time=exact_clock(recovery.recovered_at, origin), duration=duration(recovery.duration))
     else:
         waiting = len(recovery.pending)
-        verdict = (f"Not recovered by the cut: {waiting} of {len(recovery.links)} linked "
-                   f"{'piece' if len(recovery.links) == 1 else 'pieces'} of work still "
-                   "open." if waiting else "Not recovered: nothing linked was done.")
+        verdict = (ngettext("Not recovered by the cut: {waiting} of {linked} linked piece of "
+                            "work still open.",
+                            "Not recovered by the cut: {waiting} of {linked} linked pieces of "
+                            "work still open.", len(recovery.links)).format(
+            waiting=waiting, linked=len(recovery.links))
+                   if waiting else _("Not recovered: nothing linked was done."))
     rows = tuple(
         (enum_words(link.kind), link.purpose, exact_clock(link.linked_at, origin),
-         Mark(enum_words(link.status) + (", awaiting the rating" if link.awaiting_rating else ""),
+         Mark(enum_words(link.status) + (_(", awaiting the rating") if link.awaiting_rating
+                                         else ""),
               "good" if link.done else "note" if link.dropped else "none"),
          "—" if link.done_at is None else exact_clock(link.done_at, origin),
          str(link.linked_id))
         for link in recovery.links)
     return (heading, Paragraph(verdict, css="summary"),
-            Table(("Work", "Purpose", "Linked", "Status", "Done", "Id"), rows, "recovery"))
+            Table((_("Work"), _("Purpose"), _("Linked"), _("Status"), _("Done"), _("Id")), rows,
+                  "recovery"))

@@ -2,11 +2,15 @@
 
 Sentences (summaries, evidence) give times to the minute with :func:`clock`; the
 tables, notes and chart that show what was recorded use :func:`exact_clock` and
-:func:`stamp`.
+:func:`stamp`. Clock times and stamps are numeric (ISO 8601 order) in every language;
+durations, words and calendar dates are in the current language (resilience.i18n).
 """
 
-from datetime import datetime, timedelta, tzinfo
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta, tzinfo
 from enum import Enum
+
+from resilience.i18n import N_, _, current_language, format_datetime
 
 
 def words(name: str) -> str:
@@ -17,9 +21,16 @@ def words(name: str) -> str:
 
 
 def enum_words(value: object) -> str:
-    """An enum member by its value, anything else as text, in words:
-    ``Role.GRID_LEADER`` -> "grid leader"."""
-    return words(value.value if isinstance(value, Enum) else str(value))
+    """An enum member by its value, anything else as text, in words and in the current
+    language: ``Role.GRID_LEADER`` -> "grid leader", "网格长" (the catalog's words are
+    those of resilience.review.vocabulary)."""
+    return _(words(value.value if isinstance(value, Enum) else str(value)))
+
+
+def day(at: date) -> str:
+    """A calendar date in a sentence: "2022-02-15" in English (the reviews' own style),
+    the language's long form elsewhere ("2022年2月15日")."""
+    return f"{at:%Y-%m-%d}" if current_language() == "en" else format_datetime(at, "yMMMd")
 
 
 def clock(at: datetime, origin: datetime | None = None) -> str:
@@ -60,14 +71,14 @@ def stamp(at: datetime | None) -> str:
     return f"{at:%Y-%m-%d %H:%M} {offset}".rstrip()
 
 
-_NOUNS = {"detected": "detection", "reported": "the report", "acknowledged": "acknowledgement",
-          "contained": "containment", "resolved": "resolution", "closed": "closure",
-          "placed": "the order"}
+_NOUNS = {"detected": N_("detection"), "reported": N_("the report"),
+          "acknowledged": N_("acknowledgement"), "contained": N_("containment"),
+          "resolved": N_("resolution"), "closed": N_("closure"), "placed": N_("the order")}
 
 
 def noun(milestone: str) -> str:
     """A milestone as the noun a sentence needs: "12 min after detection"."""
-    return _NOUNS.get(milestone, words(milestone))
+    return _(_NOUNS[milestone]) if milestone in _NOUNS else _(words(milestone))
 
 
 def minutes(duration: timedelta) -> str:
@@ -77,10 +88,13 @@ def minutes(duration: timedelta) -> str:
     whole, seconds = divmod(total, 60)
     if whole >= 120:
         hours, whole = divmod(whole, 60)
-        return f"{sign}{hours} h {whole:02d} min"
+        return sign + _("{hours} h {minutes} min").format(hours=hours, minutes=f"{whole:02d}")
     if not whole:
-        return f"{sign}{seconds} s" if seconds else "0 min"
-    return f"{sign}{whole} min" + (f" {seconds} s" if seconds else "")
+        return sign + (_("{seconds} s").format(seconds=seconds) if seconds
+                       else _("{minutes} min").format(minutes=0))
+    if seconds:
+        return sign + _("{minutes} min {seconds} s").format(minutes=whole, seconds=seconds)
+    return sign + _("{minutes} min").format(minutes=whole)
 
 
 def duration(value: timedelta | None) -> str:
@@ -90,6 +104,15 @@ def duration(value: timedelta | None) -> str:
 
 def in_minutes(value: timedelta) -> float:
     return value.total_seconds() / 60
+
+
+def sentences(parts: Iterable[str]) -> str:
+    """Sentences run together as the language writes them: a space between them in
+    English, none after a Chinese full stop."""
+    text = ""
+    for part in parts:
+        text = _("{sentences} {sentence}").format(sentences=text, sentence=part) if text else part
+    return text
 
 
 def one_decimal(value: float) -> str:

@@ -33,6 +33,7 @@ from resilience.domain.base import FactAggregate
 from resilience.domain.deadline_state import InEmergency
 from resilience.domain.escalation import EscalationPolicy
 from resilience.domain.incident import Incident
+from resilience.domain.named import Named
 from resilience.domain.organisation import Community
 from resilience.domain.policy import DEFAULT_POLICY, Policy
 from resilience.domain.validation import check_bool, check_instance, check_moment, check_uuid, shown
@@ -50,7 +51,12 @@ from resilience.review.model import AfterActionReview, IncidentReview, Verified
 from resilience.review.objectives import DEFAULT_OBJECTIVES, Objective
 from resilience.review.sight import HIDDEN, Keep, Sight, incident_area, known_area
 from resilience.review.situations import IncidentSituation, case_doc, incident_situation
-from resilience.review.text import plural
+from resilience.review.titles import (
+    incident_review_scope,
+    incident_review_title,
+    scope_review_scope,
+    scope_review_title,
+)
 from resilience.services.core import EventStoreApplication
 from resilience.services.improvement_plan import ImprovementPlan
 from resilience.services.point_in_time import Cut, own_events
@@ -60,8 +66,8 @@ from resilience.services.review_response import graded_escalations, linked_recov
 from resilience.timeline import Timeline, build_timeline
 
 Drills = Literal["include", "exclude", "only"]
-INCIDENT_SEGMENTS: tuple[MetricDefinition, ...] = tuple(
-    d for d in BUILT_IN if d.subject == "incident")
+INCIDENT_SEGMENTS: tuple[MetricDefinition, ...] = Named(
+    "INCIDENT_SEGMENTS", (d for d in BUILT_IN if d.subject == "incident"))
 
 
 class Reviews:
@@ -141,11 +147,10 @@ class Reviews:
         plan, still_open = self._plan(community, key, review.grid, cut, review.detected_at,
                                       viewer)
         return AfterActionReview(
-            key=key, title=(f"After-action review: {review.incident_type} "
-                            f"({review.severity}) in grid {review.grid or '?'} of "
-                            f"{review.community_name}, {review.detected_at:%Y-%m-%d %H:%M}"),
-            scope=f"incident {incident_id} ({review.community_name}, grid "
-                  f"{review.grid or '?'})",
+            key=key, title=incident_review_title(review.incident_type, review.severity,
+                                                 review.grid, review.community_name,
+                                                 review.detected_at),
+            scope=incident_review_scope(incident_id, review.community_name, review.grid),
             community=review.community, grid=review.grid, generated_at=self._now(),
             as_of=cut.as_of, known_at=cut.known_at, incidents=(review,),
             objectives=summarise(objectives, [review]), plan=plan, still_open=still_open,
@@ -198,12 +203,9 @@ class Reviews:
         key = scope_review_key(community, grid, period)
         first = min((r.detected_at for r in reviews), default=period.end)
         plan, still_open = self._plan(known, key, grid, cut, first, viewer)
-        where = f"grid {grid} of {name}" if grid is not None else name
-        kind = "drill" if drills == "only" else "incident"
-        left_out = " (drills left out)" if drills == "exclude" else ""
         return AfterActionReview(
-            key=key, title=f"After-action review: {kind}s{left_out} of {where}, {period}",
-            scope=f"{plural(len(reviews), kind)}{left_out} of {where} detected {period}",
+            key=key, title=scope_review_title(name, grid, period, drills),
+            scope=scope_review_scope(len(reviews), name, grid, period, drills),
             community=str(community), grid=grid, generated_at=self._now(), as_of=cut.as_of,
             known_at=cut.known_at, incidents=tuple(reviews),
             objectives=summarise(objectives, reviews), plan=plan, still_open=still_open,
