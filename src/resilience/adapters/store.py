@@ -12,6 +12,12 @@ the store: for a connection, for a PostgreSQL connection to be made, for
 another writer's lock. A store call that cannot get through in that time
 raises :class:`~resilience.errors.StoreUnavailableError` and changed nothing;
 the engine stays usable and reconnects by itself once the server answers.
+Reaching a PostgreSQL server is bounded more tightly, by the
+``RESILIENCE_CONNECT_TIMEOUT`` setting (seconds, default 5; in the environment
+or ``Engine(env=...)``; never more than the timeout): each connection attempt,
+and an opening engine's wait for its first connection, so a wrong host or port
+fails in seconds. A schema the URL names that does not exist is created
+(:func:`require_schema`).
 
 How: :func:`configure_factory` gives eventsourcing's datastore these bounds.
 On PostgreSQL it swaps in a connection pool that waits ``timeout`` for a
@@ -30,6 +36,7 @@ retried by eventsourcing, so a call waits one timeout, not ten), else
 import functools
 import math
 import os
+import re
 import select
 import sqlite3
 from collections.abc import Iterator, Mapping
@@ -62,6 +69,7 @@ from resilience.adapters.setup import (
     POSTGRES_EVENT_RECORDER_TOPIC,
     READ_ONLY_QUERY,
     SQLITE_EVENT_RECORDER_TOPIC,
+    lock_set_up,
     read_only_message,
 )
 from resilience.domain.validation import MAX_WAIT, check_wait
@@ -79,6 +87,11 @@ MAPPER_TOPIC = "resilience.adapters.mapper:ConverterMapper"
 TIMEOUT_SETTING = "RESILIENCE_TIMEOUT"
 DEFAULT_TIMEOUT = 10.0
 """Seconds a store call may wait (for a connection, a lock) before StoreUnavailableError."""
+CONNECT_TIMEOUT_SETTING = "RESILIENCE_CONNECT_TIMEOUT"
+DEFAULT_CONNECT_TIMEOUT = 5.0
+"""Seconds to reach a PostgreSQL server: each connection attempt (libpq's
+``connect_timeout``), and the wait for the first connection of an engine that has not
+reached its server yet (an opening), if shorter than the timeout."""
 RECONNECT_EVERY = 1.0
 """Seconds between PostgreSQL reconnection attempts while the server does not answer."""
 
@@ -162,11 +175,11 @@ def _timeout(query: Mapping[str, list[str]], url: str) -> float:
     return seconds(query["timeout"][0] if "timeout" in query else None, f"timeout in {url!r}")
 
 
-def seconds(text: str | None, what: str) -> float:
+def seconds(text: str | None, what: str, default: float = DEFAULT_TIMEOUT) -> float:
     """A timeout setting: a number of seconds > 0 and at most MAX_WAIT (``None``: the
     default); else ConfigurationError."""
     if text is None:
-        return DEFAULT_TIMEOUT
+        return default
     try:
         return check_wait(float(text), what)
     except (ValueError, InvalidInputError):  # not a number, or not one the rule allows
@@ -229,7 +242,9 @@ def configure_factory(factory: InfrastructureFactory[Any]) -> None:
         datastore.close()
         factory.datastore = replacement  # type: ignore[attr-defined]
     else:
-        _bound_postgres(datastore, timeout)
+        connect = seconds(factory.env.get(CONNECT_TIMEOUT_SETTING), CONNECT_TIMEOUT_SETTING,
+                          DEFAULT_CONNECT_TIMEOUT)
+        _bound_postgres(datastore, timeout, min(connect, timeout))
 
 
 STATEMENT_CACHE = 128
@@ -286,25 +301,55 @@ class _SQLiteStore(SQLiteDatastore):
             raise StoreFault(f"SQLite store {self.pool.db_name}: {message}") from exc
 
 
+PLAIN_SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+"""The schema names an engine creates: eventsourcing names some objects with the schema
+unquoted (its types), so another name (upper case, spaces, quotes) would make a schema
+whose tables cannot then be set up."""
+
+
 def require_schema(factory: InfrastructureFactory[Any]) -> None:
-    """On PostgreSQL, ConfigurationError unless the schema the URL names exists:
-    eventsourcing creates tables in it, not the schema itself."""
+    """On PostgreSQL, make sure the schema the URL names exists: eventsourcing creates
+    tables in it, not the schema itself. A missing one is created, under the set-up lock
+    (``lock_set_up``), so openers racing on a new schema create it once. Where it cannot
+    be, the error names it: ReadOnlyStoreError on a server that takes no writes (a hot
+    standby: the primary creates it), ConfigurationError when the user may not create
+    schemas in that database, or when the name is not a plain lower-case identifier
+    (``PLAIN_SCHEMA``)."""
     datastore = getattr(factory, "datastore", None)
     if datastore is None or isinstance(datastore, SQLiteDatastore) or datastore.schema == "public":
         return
+    from psycopg.sql import SQL, Identifier  # here: SQLite and memory stores run without it
+
+    schema, where = datastore.schema, datastore.pool.where
     with datastore.transaction(commit=False) as curs:
-        curs.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (datastore.schema,))
-        found = curs.fetchone()
-    if found is None:
+        curs.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,))
+        if curs.fetchone() is not None:
+            return
+        curs.execute(READ_ONLY_QUERY)
+        if curs.fetchone()["read_only"]:
+            raise ReadOnlyStoreError(read_only_message(
+                where, f"it has no schema {schema!r}, and creates none: open an engine on "
+                "the primary first"))
+    if not PLAIN_SCHEMA.fullmatch(schema):
         raise ConfigurationError(
-            f"PostgreSQL at {datastore.pool.where} has no schema {datastore.schema!r}: "
-            "create it (CREATE SCHEMA) or correct the URL's ?schema=")
+            f"PostgreSQL at {where} has no schema {schema!r}, and only a plain lower-case "
+            "name (letters, digits, _) is created: create it (CREATE SCHEMA) or correct "
+            "the URL's ?schema=")
+    try:
+        with datastore.transaction(commit=True) as curs:
+            lock_set_up(curs, schema)
+            curs.execute(SQL("CREATE SCHEMA IF NOT EXISTS {}").format(Identifier(schema)))
+    except ProgrammingError as exc:  # insufficient privilege
+        raise ConfigurationError(
+            f"PostgreSQL at {where} has no schema {schema!r}, and user "
+            f"{datastore.pool.kwargs.get('user')!r} may not create it ({one_line(exc)}): "
+            "create it (CREATE SCHEMA), or correct the URL's ?schema=") from exc
 
 
-def _bound_postgres(datastore: Any, timeout: float) -> None:
+def _bound_postgres(datastore: Any, timeout: float, connect: float) -> None:
     old = datastore.pool
     kwargs = dict(old.kwargs)
-    kwargs["connect_timeout"] = max(2, math.ceil(timeout))  # libpq's minimum is 2
+    kwargs["connect_timeout"] = max(2, math.ceil(connect))  # libpq's minimum is 2
     # A server that vanished mid-query (its host gone, not restarted) is noticed by TCP
     # keepalives about timeout + 3 s later, instead of the system's two hours.
     kwargs.update(keepalives=1, keepalives_idle=math.ceil(timeout), keepalives_interval=1,
@@ -315,7 +360,7 @@ def _bound_postgres(datastore: Any, timeout: float) -> None:
         configure=datastore.after_connect_func(), timeout=timeout,
         max_waiting=old.max_waiting, max_lifetime=old.max_lifetime,
         reconnect_timeout=RECONNECT_EVERY, get_password_func=old.get_password_func,
-        where=f"{kwargs['host']}:{kwargs['port']}/{kwargs['dbname']}",
+        where=f"{kwargs['host']}:{kwargs['port']}/{kwargs['dbname']}", connect=connect,
         lock_timeout=datastore.lock_timeout)
     old.close()
 
@@ -331,21 +376,31 @@ def _postgres_pool_class() -> type[Any]:
     class Pool(ConnectionPool[Any]):
         """eventsourcing's pool, with bounded waits, quick reconnection and StoreFaults."""
 
-        def __init__(self, *, where: str, lock_timeout: int, **kwargs: Any) -> None:
+        connect: float | None = None
+        """Seconds to wait for a connection until the server has answered once."""
+        reached = False
+        """Whether the server has answered once. Until it has (an engine opening), a call
+        waits only ``connect`` for it: a wrong host or port is said within seconds."""
+
+        def __init__(self, *, where: str, lock_timeout: int, connect: float,
+                     **kwargs: Any) -> None:
             self.where = where
             self.lock_timeout = lock_timeout
+            self.connect = connect
             self.last_error: str | None = None
             super().__init__(check=self._check_idle, **kwargs)
 
         @contextmanager
         def connection(self, timeout: float | None = None) -> Iterator[Any]:
+            wait = self.connect if timeout is None and not self.reached else timeout
             try:
-                with super().connection(timeout) as conn:
+                with super().connection(wait) as conn:
+                    self.reached = True
                     yield conn
             except PoolTimeout as exc:
                 why = f": {self.last_error}" if self.last_error else ""
                 raise StoreTimeout(f"PostgreSQL at {self.where}: no connection within "
-                                   f"{self.timeout:g} s{why}") from exc
+                                   f"{wait or self.timeout:g} s{why}") from exc
             except LockNotAvailable as exc:
                 raise StoreTimeout(f"PostgreSQL at {self.where}: another writer held the "
                                    f"events table for {self.lock_timeout} s") from exc

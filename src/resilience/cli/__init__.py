@@ -10,27 +10,38 @@ import sys
 import time as timer
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
+from importlib import metadata
 from pathlib import Path
 
 from attrs import evolve
 from eventsourcing.persistence import PersistenceError
 
 from resilience.adapters.store import describe
-from resilience.cli import emergencies, live, notices, recovery, simulate, whatif
+from resilience.cli import emergencies, lists, live, notices, open311, recovery, simulate, whatif
 from resilience.cli.common import (
     _PERIOD_TZ,
+    DB_HELP,
+    METRICS_HELP,
     _add_period,
     _community,
-    _cut,
+    _emit,
     _existing,
     _file,
     _home_zone,
     _metric,
     _moment,
+    _out_format,
     _period,
-    _uuid,
+    _store,
+    _today,
+    _where,
     _zone,
+    add_by,
+    add_cut,
+    add_report_output,
+    emit_report,
     log_on_stderr,
+    walk,
 )
 from resilience.cli.common import (
     progress_bar as progress_bar,  # re-exported: apps draw their own progress with it
@@ -41,8 +52,11 @@ from resilience.domain.validation import MAX_DURATION
 from resilience.domain.values import Actor
 from resilience.engine import Engine
 from resilience.errors import InvalidInputError, ResilienceError
+from resilience.i18n import set_language
+from resilience.listing import resolve
 from resilience.metrics.definitions import MetricDefinition
 from resilience.metrics.rates import RATES, RATES_BY_NAME, RateDefinition, rate_description
+from resilience.metrics.reports import Comparison, MetricReport
 from resilience.metrics.tables import render_table
 from resilience.projections.runner import check_interval
 from resilience.review.escalations import told
@@ -207,12 +221,11 @@ def _add_viewer(parser: argparse.ArgumentParser) -> None:
 
 
 def _timeline(args: argparse.Namespace) -> int:
-    aggregate_id = _uuid(args.id, "id")
     with _existing(args.db) as engine:
-        timeline = engine.timeline(aggregate_id, viewer=_viewer(args))
+        timeline = engine.timeline(resolve(engine, args.id), viewer=_viewer(args))
     tz = _zone(args.tz) if args.tz else timeline.start.tzinfo
-    print(f"start {timeline.start.astimezone(tz).isoformat()}")
-    print(format_timeline(timeline, tz=tz))
+    emit_report(args, timeline, lambda: f"start {timeline.start.astimezone(tz).isoformat()}\n"
+                + format_timeline(timeline, tz=tz))
     return 0
 
 
@@ -226,12 +239,12 @@ def _review(args: argparse.Namespace) -> int:
             if scoped:
                 raise InvalidInputError(f"{', '.join(scoped)} apply to --community reviews, "
                                         "not to one incident's")
-            incident = _uuid(args.incident, "incident id")
+            incident = resolve(engine, args.incident, ["incident"])
             detected = engine.replay.incident(incident).detected_at
             zone = _zone(args.tz) if args.tz else detected.tzinfo or UTC
             on = detected.astimezone(zone).date()
-            review = engine.reviews.incident(incident, as_of=_cut(args.as_of, zone, on),
-                                             known_at=_cut(args.known_at, zone, on),
+            review = engine.reviews.incident(incident, as_of=_moment(args.as_of, zone, on),
+                                             known_at=_moment(args.known_at, zone, on),
                                              viewer=_viewer(args), verify=args.verify)
         else:
             if args.community is None:
@@ -240,19 +253,17 @@ def _review(args: argparse.Namespace) -> int:
             community = _community(engine, args.community)
             assert community is not None
             zone = _zone(args.tz) if args.tz else _home_zone(engine, community)
+            today = _today(engine, zone)
             review = engine.reviews.incidents(
                 community, grid=args.grid,
                 period=_period(args, zone), drills=args.drills,
-                as_of=_moment(args.as_of, zone), known_at=_moment(args.known_at, zone),
+                as_of=_moment(args.as_of, zone, today),
+                known_at=_moment(args.known_at, zone, today),
                 viewer=_viewer(args), verify=args.verify)
     render = {"md": review.to_markdown, "json": review.to_json, "html": review.to_html}
-    text = render[args.format]()
+    _emit(render[_out_format(args.out, args.format, tuple(render), "md")](), args.out)
     if args.out:
-        with _file("write", args.out):
-            Path(args.out).write_text(text, encoding="utf-8")
         print(f"{review.title}: written to {args.out}")
-    else:
-        print(text)
     return 0
 
 
@@ -265,17 +276,17 @@ def _plan(args: argparse.Namespace) -> int:
                 _home_zone(engine, community) if community is not None else UTC)
         items = engine.improvements.items(
             community, grid=args.grid, open_only=args.open,
-            incident=_uuid(args.incident, "incident id") if args.incident else None,
-            at=_moment(args.as_of, zone), known_at=_moment(args.known_at, zone))
+            incident=resolve(engine, args.incident, ["incident"]) if args.incident else None,
+            at=_moment(args.as_of, zone, _today(engine, zone)),
+            known_at=_moment(args.known_at, zone, _today(engine, zone)))
         people = {p.person_id: p.name for c in {i.community for i in items}
                   for p in engine.communities.get(c).people.values()}
-    if not items:
-        print("No improvement items.")
-        return 0
     rows = [[f"{i.due:%Y-%m-%d}", i.status.value.replace("_", " ")
              + (", overdue" if i.overdue else ""), people.get(i.owner, i.owner), i.action,
              i.review] for i in items]
-    print(render_table(["due", "status", "owner", "action", "review"], rows))
+    emit_report(args, items, lambda: render_table(["due", "status", "owner", "action",
+                                                   "review"], rows)
+                if rows else "No improvement items.", kind="improvement_plan")
     return 0
 
 
@@ -284,10 +295,12 @@ def _situation(args: argparse.Namespace) -> int:
         community = _community(engine, args.community)
         assert community is not None
         zone = _zone(args.tz) if args.tz else _home_zone(engine, community)
-        now = engine.replay.community(community, as_of=_moment(args.as_of, zone),
-                                      known_at=_moment(args.known_at, zone), grid=args.grid)
+        today = _today(engine, zone)
+        now = engine.replay.community(community, as_of=_moment(args.as_of, zone, today),
+                                      known_at=_moment(args.known_at, zone, today),
+                                      grid=args.grid)
         people = {p.person_id: p.name for p in engine.communities.get(community).people.values()}
-    print(format_situation(now, people, zone))
+    emit_report(args, now, lambda: format_situation(now, people, zone))
     return 0
 
 
@@ -365,17 +378,20 @@ def _metrics(args: argparse.Namespace) -> int:
     definitions = [_metric(ref) for ref in (args.metric or ["detection_to_contained"])]
     tz = _zone(args.tz) if args.tz else None
     with _existing(args.db) as engine:
-        community = _community(engine, args.community)
+        community, zone = _where(engine, args)
         period = _period(args)
+        known_at = _moment(args.known_at, zone, _today(engine, zone))
         if len(definitions) == 1:
-            report = engine.metrics(definitions[0], period, args.by, community=community, tz=tz,
-                                    as_closed=args.as_closed)
-            print((report.in_unit(args.unit) if args.unit else report).render(_names(engine)))
+            report = engine.metrics(definitions[0], period, args.by or [], community=community,
+                                    tz=tz, known_at=known_at, as_closed=args.as_closed)
+            shown: MetricReport | Comparison = (report.in_unit(args.unit) if args.unit
+                                                else report)
         else:
-            comparison = engine.compare(definitions, period, args.by, community=community,
-                                        tz=tz, as_closed=args.as_closed)
-            print((comparison.in_unit(args.unit) if args.unit else comparison).render(
-                _names(engine)))
+            comparison = engine.compare(definitions, period, args.by or [], community=community,
+                                        tz=tz, known_at=known_at, as_closed=args.as_closed)
+            shown = comparison.in_unit(args.unit) if args.unit else comparison
+        names = _names(engine)
+    emit_report(args, shown, lambda: shown.render(names))
     return 0
 
 
@@ -383,9 +399,10 @@ def _rates_command(args: argparse.Namespace) -> int:
     rates = _rates(args)
     tz = _zone(args.tz) if args.tz else None
     with _existing(args.db) as engine:
-        report = engine.rates(_period(args), args.by, rates=rates,
+        report = engine.rates(_period(args), args.by or [], rates=rates,
                               community=_community(engine, args.community), tz=tz)
-        print(report.render(_names(engine)))
+        names = _names(engine)
+    emit_report(args, report, lambda: report.render(names))
     return 0
 
 
@@ -393,7 +410,8 @@ def _scorecard(args: argparse.Namespace) -> int:
     with _existing(args.db) as engine:
         community = _community(engine, args.community)
         assert community is not None
-        print(engine.scorecard(community, args.grid, _period(args), rates=_rates(args)).render())
+        card = engine.scorecard(community, args.grid, _period(args), rates=_rates(args))
+    emit_report(args, card, card.render)
     return 0
 
 
@@ -402,7 +420,7 @@ def _league(args: argparse.Namespace) -> int:
         table = engine.league_table(_ranked(args), _period(args), level=args.level,
                                     community=_community(engine, args.community),
                                     min_sample=args.min_sample, last=args.last or None)
-        print(table.render())
+    emit_report(args, table, table.render)
     return 0
 
 
@@ -414,7 +432,7 @@ def _quality(args: argparse.Namespace) -> int:
     with _existing(args.db) as engine:
         report = engine.data_quality(_period(args), late_after=timedelta(minutes=args.late_after),
                                      community=_community(engine, args.community))
-        print(report.render())
+    emit_report(args, report, report.render)
     return 0
 
 
@@ -442,12 +460,7 @@ def _erase(args: argparse.Namespace) -> int:
 def _export_person(args: argparse.Namespace) -> int:
     with _existing(args.db, fresh_views=False) as engine:
         exported = engine.export_person(args.person, actor=Actor(args.by, args.role))
-        text = json.dumps(exported, ensure_ascii=False, indent=2)
-    if args.out is None:
-        print(text)
-    else:
-        with _file("write", args.out):
-            Path(args.out).write_text(text + "\n", encoding="utf-8")
+    _emit(json.dumps(exported, ensure_ascii=False, indent=2), args.out)
     return 0
 
 
@@ -508,21 +521,39 @@ def _add_rate_options(parser: argparse.ArgumentParser) -> None:
                         help="lowest score counted as satisfied (default 4)")
 
 
+LANG_HELP = ("the language of what is printed: en or zh-CN (default: $RESILIENCE_LANG, else "
+             "the locale, else English)")
+
+
+def version() -> str:
+    """The installed distribution's version, which pyproject reads from
+    ``resilience.__version__`` (the package's ``__init__`` sits above every layer, so the
+    command line asks the metadata rather than importing it)."""
+    try:
+        return metadata.version("resilience")
+    except metadata.PackageNotFoundError:  # run from a source tree never installed
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="resilience", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"resilience {version()}",
+                        help="print the version and exit")
+    parser.add_argument("--lang", metavar="LANG", help=LANG_HELP)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, text: str, run: Callable[[argparse.Namespace], int] | None, *,
                 period: bool = False, tz_help: str = _PERIOD_TZ, db_required: bool = True,
                 **defaults: object) -> argparse.ArgumentParser:
-        """A subcommand on a store named by --db, required unless db_required is False
-        (then absent from the namespace when not given), and the period options."""
-        sub = commands.add_parser(name, help=text)
+        """A subcommand on a store named by --db (else $RESILIENCE_DB: required unless
+        db_required is False, then absent from the namespace when not given), and the
+        period options."""
+        sub = commands.add_parser(name, help=text, description=text)
         if db_required:
-            sub.add_argument("--db", required=True, help="SQLite file (or a store URL)")
+            sub.add_argument("--db", metavar="STORE", help=DB_HELP)
+            defaults["needs_db"] = True
         else:
-            sub.add_argument("--db", default=argparse.SUPPRESS,
-                             help="SQLite file (or a store URL)")
+            sub.add_argument("--db", metavar="STORE", default=argparse.SUPPRESS, help=DB_HELP)
         if period:
             _add_period(sub, tz_help)
         if run is not None:
@@ -533,34 +564,35 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="replay the Donghu fire: its timeline, grades and "
                                "review (also written as <db>-review.html)")
     demo.add_argument("--db", default="donghu-demo.db",
-                      help="SQLite file to record into (a second run records nothing new)")
+                      help="SQLite file to record into (default donghu-demo.db; a second run "
+                           "records nothing new)")
     demo.set_defaults(run=_demo)
     _add_importer(demo)
     replaying = command("replay", "record a scenario file into a store", _replay)
-    replaying.add_argument("file")
+    replaying.add_argument("file", help="the scenario file (.json, format resilience.scenario)")
     _add_importer(replaying)
     tl = command("timeline", "print the timeline of an incident or order", _timeline)
-    tl.add_argument("id")
+    tl.add_argument("id", help="the incident's, order's or community's id; for an incident or "
+                    "order also its first characters (resilience list) or scenario handle")
     tl.add_argument("--tz", help="show times in this zone (default: the detection's offset)")
     _add_viewer(tl)
     met = command("metrics", "a metric (or several side by side) over a period", _metrics,
                   period=True)
-    met.add_argument("metric", nargs="*",
-                     help="built-in names or .json definition files (default: "
-                          "detection_to_contained)")
-    met.add_argument("--by", nargs="*", default=[],
-                     help="group by: community, grid, incident_type, severity, zone_type, "
-                          "category, item, provider, provider_kind, day, week, month, year")
+    met.add_argument("metric", nargs="*", metavar="METRIC",
+                     help=f"{METRICS_HELP} (default: detection_to_contained; several: side "
+                          "by side)")
+    add_by(met, "community, grid, incident_type, severity, zone_type, category, item, "
+                "provider, provider_kind, day, week, month, year")
     met.add_argument("--unit", choices=["s", "min", "h", "d"],
                      help="show durations in this unit (default: each metric's own)")
+    add_cut(met, as_of=False)
     met.add_argument("--as-closed", action="store_true",
                      help="closed cases as known when their closure was recorded (default: "
                           "as corrected since)")
     rates = command("rates", "the response, resolution and satisfaction rates of service "
                     "orders over a period", _rates_command, period=True)
-    rates.add_argument("--by", nargs="*", default=[],
-                       help="group by: community, grid, zone_type, category, item, provider, "
-                            "provider_kind, day, week, month, year")
+    add_by(rates, "community, grid, zone_type, category, item, provider, provider_kind, day, "
+                  "week, month, year")
     _add_rate_options(rates)
     card = command("scorecard", "a community's or grid's assessment figures", _scorecard,
                    period=True, needs_community=True)
@@ -568,10 +600,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rate_options(card)
     league = command("league", "grids or communities ranked on a metric or a rate", _league,
                      period=True)
-    league.add_argument("--metric", default="detection_to_contained",
-                        help="a built-in metric or rate (response_rate, resolution_rate, "
-                             "satisfaction_rate), or a .json metric definition file")
-    league.add_argument("--level", choices=["grid", "community"], default="grid")
+    league.add_argument("--metric", default="detection_to_contained", metavar="METRIC",
+                        help=f"what to rank on: a rate ({', '.join(RATES_BY_NAME)}), or "
+                             f"{METRICS_HELP} (default detection_to_contained)")
+    league.add_argument("--level", choices=["grid", "community"], default="grid",
+                        help="rank grids or communities (default grid)")
     league.add_argument("--min-sample", type=int, default=10,
                         help="measured cases needed to be ranked (default 10)")
     league.add_argument("--last", type=int, default=100,
@@ -583,12 +616,13 @@ def build_parser() -> argparse.ArgumentParser:
     review = command("review", "the after-action review of an incident, or of every incident "
                      "of a community or grid over a period", _review, period=True,
                      tz_help=_REVIEW_TZ)
-    review.add_argument("incident", nargs="?", help="the incident's id (omit for --community)")
-    review.add_argument("--as-of", help="only what had happened by then (ISO date-time, or a "
-                        "time of day on the incident's date)")
-    review.add_argument("--known-at", help="only what had been recorded by then")
-    review.add_argument("--format", choices=["md", "json", "html"], default="md")
-    review.add_argument("--out", help="write to this file instead of printing")
+    review.add_argument("incident", nargs="?", help="the incident's id, its first characters "
+                        "or its scenario handle (omit for --community)")
+    add_cut(review, "the incident's date (with --community: today)")
+    review.add_argument("--format", choices=["md", "json", "html"],
+                        help="md, json or html (default: the --out file's extension, else md)")
+    review.add_argument("--out", help="write to this file instead of printing (its extension, "
+                        ".md, .json or .html, gives the format unless --format does)")
     review.add_argument("--grid", help="with --community: one grid")
     review.add_argument("--drills", choices=["include", "exclude", "only"], default="include",
                         help="with --community: which incidents (default: drills included)")
@@ -600,24 +634,25 @@ def build_parser() -> argparse.ArgumentParser:
                         needs_community=True)
     situation.add_argument("--community", help="a community's id or exact name")
     situation.add_argument("--grid", help="one grid of the community")
-    situation.add_argument("--as-of", help="what had happened by then (ISO date-time)")
-    situation.add_argument("--known-at", help="only what had been recorded by then")
+    add_cut(situation)
     situation.add_argument("--tz", help="time zone of times without an offset, and of the "
                            "times shown (default: the community's own offset)")
     plan = command("plan", "improvement items raised by reviews, by due date", _plan)
     plan.add_argument("--community", help="a community's id or exact name")
     plan.add_argument("--grid", help="with --community: one grid")
-    plan.add_argument("--incident", help="items raised for one incident")
+    plan.add_argument("--incident", help="items raised for one incident (its id, first "
+                      "characters or scenario handle)")
     plan.add_argument("--open", action="store_true", help="only items not done nor cancelled")
-    plan.add_argument("--as-of", help="status, due date and overdue as of this ISO date-time")
-    plan.add_argument("--known-at", help="only what had been recorded by then")
+    add_cut(plan)
     plan.add_argument("--tz", help="time zone of times without an offset (default: the "
                       "community's own offset, else UTC)")
     command("rebuild", "rebuild every view from the whole history", _rebuild)
     project = command("project", "bring the views up to date (--follow: keep them so, for "
                       "apps reading with fresh_views=False)", _project)
-    project.add_argument("--follow", action="store_true")
-    project.add_argument("--interval", type=float, default=0.5, help="seconds between polls")
+    project.add_argument("--follow", action="store_true",
+                         help="keep following new events until Ctrl-C")
+    project.add_argument("--interval", type=float, default=0.5,
+                         help="with --follow: seconds between polls (default 0.5)")
     # The record's integrity (RESILIENCE_SIGNING_KEY in the environment signs and checks).
     check = command("verify", "check every event against the store's hash chain and "
                     "checkpoints; exit 0 if it holds, 1 if the record was tampered with",
@@ -646,9 +681,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the role you act in (default community_staff; resident for "
                              "your own data)")
     export.add_argument("--out", help="write to this file instead of printing")
+    for reporting in (tl, met, rates, card, league, quality, situation, plan):
+        add_report_output(reporting)
     for register in (live.register, notices.register, emergencies.register, whatif.register,
-                     recovery.register, simulate.register):
+                     recovery.register, simulate.register, lists.register, open311.register):
         register(command)
+    for path, sub in walk(parser):
+        if path:  # --lang after the subcommand's name too; SUPPRESS keeps the global one
+            sub.add_argument("--lang", metavar="LANG", default=argparse.SUPPRESS,
+                             help=LANG_HELP)
     return parser
 
 
@@ -658,6 +699,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "needs_community", False) and args.community is None:
         parser.error(f"{args.command} needs --community (an id or a name)")
     try:
+        if getattr(args, "needs_db", False):
+            args.db = _store(args.db, args.command)
+        if args.lang is not None:
+            set_language(args.lang)
         code: int = args.run(args)
     except BrokenPipeError:
         # The reader went away (``| head``): nothing more to say to it, and nothing to
@@ -671,5 +716,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # none), shown as what it is
         print(f"resilience: {describe(exc)}", file=sys.stderr)
         return 2
+    finally:
+        if args.lang is not None:
+            # An app calling main() gets its process back in the language it was in.
+            set_language(None)
     return code
-

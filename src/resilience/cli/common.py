@@ -5,20 +5,23 @@ command line, showing moments, logging on stderr, and drawing progress."""
 import argparse
 import logging
 import math
+import os
+import re
 import sys
 import time as timer
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from resilience.adapters.store import describe, resolve_url, store_env
+from resilience.adapters.store import ENV_VAR, describe, resolve_url, store_env
 from resilience.domain.escalation import EscalationPolicy
 from resilience.engine import Engine
 from resilience.errors import InvalidInputError, NotFoundError
+from resilience.exports import to_csv, to_json
 from resilience.metrics.definitions import BUILT_IN_BY_NAME, MetricDefinition
 from resilience.metrics.period import Period
 from resilience.services.default_escalation import DEFAULT_ESCALATION
@@ -48,17 +51,6 @@ def _uuid(text: str, what: str) -> UUID:
         return UUID(text)
     except ValueError:
         raise InvalidInputError(f"{what} must be a UUID, got {text!r}") from None
-
-
-def _cut(text: str | None, zone: tzinfo, on: date) -> datetime | None:
-    """An ISO date-time, or a bare time of day ("15:07") on the incident's own day."""
-    if text is None:
-        return None
-    try:
-        moment = time.fromisoformat(text)
-        return datetime.combine(on, moment, moment.tzinfo or zone)
-    except ValueError:
-        return _moment(text, zone)
 
 
 PROGRESS = {
@@ -124,6 +116,21 @@ def progress_bar(out: TextIO | None = None, width: int = 30, label: str = "views
     return Progress(label, out, width)
 
 
+DB_HELP = "the store: a SQLite file or a store URL (default: $RESILIENCE_DB)"
+
+
+def _store(db: str | None, command: str) -> str:
+    """The store a command works on: ``--db``, else ``$RESILIENCE_DB`` (as ``Engine()``
+    reads it); InvalidInputError naming both when neither is there. Unlike the engine, a
+    command never falls back to a default file: reading a store nobody named would only
+    ever find nothing."""
+    found = db or os.environ.get(ENV_VAR, "").strip()
+    if not found:
+        raise InvalidInputError(f"{command} needs --db (a SQLite file or a store URL), or "
+                                f"{ENV_VAR} set to one")
+    return found
+
+
 def _existing(db: str, *, fresh_views: bool = True) -> Engine:
     """An engine on a store that must already exist: a mistyped SQLite path is an error,
     not a new empty file."""
@@ -155,14 +162,59 @@ def _zone(name: str) -> ZoneInfo:
         raise InvalidInputError(f"unknown time zone {name!r}") from None
 
 
-def _moment(text: str | None, tz: tzinfo) -> datetime | None:
+_TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?")
+"""``HH:MM`` or ``HH:MM:SS`` (a fraction and an offset allowed): a bare number such as
+``2022`` is not one, though Python's ``time.fromisoformat`` would read it as 20:22."""
+
+MOMENT_HELP = ("an ISO date-time or date, or a time of day HH:MM[:SS] on {day}; without an "
+               "offset, in the --tz zone")
+"""How every option naming a moment is described (``{day}``: which day a bare time of day
+is on)."""
+
+
+def _moment(text: str | None, tz: tzinfo, on: date | None = None) -> datetime | None:
+    """The moment an option names (every one: ``--as-of``, ``--known-at``, ``--at``,
+    ``--from``, ``--to``, ``--start``), one rule for all: an ISO 8601 date-time or date,
+    read in ``tz`` when it has no offset; or, where the command has a day to put it on
+    (``on``: the incident's date, or today where it reads a store as of now), a time of
+    day ``HH:MM`` or ``HH:MM:SS``. None for an option not given."""
     if text is None:
         return None
+    text = text.strip()
+    of_day = _TIME_OF_DAY.fullmatch(text) is not None
+    if of_day and on is None:
+        raise InvalidInputError(f"{text!r} is a time of day: give a date too (an ISO "
+                                "date-time, e.g. 2022-02-15T15:07)")
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidInputError(f"not an ISO date or time: {text!r}") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
+        if of_day and on is not None:
+            moment = time.fromisoformat(text)
+            return datetime.combine(on, moment.replace(tzinfo=None), moment.tzinfo or tz)
+        found = datetime.fromisoformat(text)
+    except ValueError:  # not ISO, or out of range (25:00, February 30th)
+        raise InvalidInputError(f"not an ISO date or time (a date-time, a date, or HH:MM[:SS]"
+                                f"): {text!r}") from None
+    return found if found.tzinfo is not None else found.replace(tzinfo=tz)
+
+
+def _today(engine: Engine, zone: tzinfo) -> date:
+    """The day a bare time of day is on where no incident gives one: today in ``zone`` by
+    the engine's clock."""
+    return engine.clock().astimezone(zone).date()
+
+
+def add_cut(parser: argparse.ArgumentParser, day: str = "today", *,
+            as_of: bool = True) -> None:
+    """Add ``--as-of`` and ``--known-at`` (read by :func:`_moment`) to ``parser``: the
+    options of every command that reads a store as of a moment (only ``--known-at`` where
+    ``as_of`` is false: a report over a period, which the period bounds already)."""
+    forms = MOMENT_HELP.format(day=day)
+    if as_of:
+        parser.add_argument("--as-of", metavar="WHEN",
+                            help=f"only what had happened by then: {forms}")
+    parser.add_argument("--known-at", metavar="WHEN",
+                        help="only what had been recorded by then (corrections and late "
+                             "records after it left out): "
+                             + ("same forms as --as-of" if as_of else forms))
 
 
 def _period(args: argparse.Namespace, default_zone: tzinfo = UTC) -> Period:
@@ -174,6 +226,89 @@ def _period(args: argparse.Namespace, default_zone: tzinfo = UTC) -> Period:
             raise InvalidInputError(f"--month wants YYYY-MM, got {args.month!r}") from None
         return Period.month(year, month, tz)
     return Period(_moment(args.start, tz), _moment(args.end, tz))
+
+
+def _dimensions(text: str) -> list[str]:
+    """One ``--by`` value: a dimension, or several joined by commas (``grid,month``)."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def add_by(parser: argparse.ArgumentParser, dimensions: str, default: str = "") -> None:
+    """Add ``--by``: one value each time, repeatable, commas allowed (``--by grid --by
+    month`` or ``--by grid,month``). One value, so the metric named after it is never taken
+    for a dimension (``metrics --by grid detection_to_contained``). The parsed value is None
+    when not given, so a command can tell its default from an empty ``--by ''``."""
+    parser.add_argument("--by", action="extend", type=_dimensions, metavar="DIM[,DIM]",
+                        help=f"group by (repeatable, or comma-separated): {dimensions}"
+                             + (f" (default {default})" if default else ""))
+
+
+FORMATS_BY_SUFFIX = {".md": "md", ".markdown": "md", ".json": "json", ".html": "html",
+                     ".htm": "html", ".csv": "csv"}
+"""The format a file named by ``--out`` is written in, by its extension, when ``--format``
+does not say."""
+
+
+def _out_format(out: str | None, given: str | None, formats: Sequence[str],
+                default: str) -> str:
+    """The format to write: ``--format`` as given; else the one the ``--out`` file's
+    extension names (``review.html`` -> html), which must be one of the command's
+    ``formats``; else ``default`` (an extension naming no format, or printing)."""
+    if given is not None:
+        return given
+    inferred = FORMATS_BY_SUFFIX.get(Path(out).suffix.lower()) if out else None
+    if inferred is None:
+        return default
+    if inferred not in formats:
+        raise InvalidInputError(f"cannot write {out} as {inferred}: this command writes "
+                                f"{', '.join(formats)} (say which with --format)")
+    return inferred
+
+
+def _emit(text: str, out: str | None) -> None:
+    """What a command produced: printed, or written to the ``--out`` file (UTF-8, ending
+    in a newline as printing would)."""
+    if out is None:
+        print(text, end="" if text.endswith("\n") else "\n")
+        return
+    with _file("write", out):
+        Path(out).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+
+
+REPORT_FORMATS = ("table", "json", "csv")
+"""What a report command writes: its table as text (the default), its data as JSON (with
+``schema_version``), or its one table as CSV (resilience.exports)."""
+
+
+def add_report_output(parser: argparse.ArgumentParser) -> None:
+    """``--format table|json|csv`` and ``--out FILE`` (whose extension, .json or .csv,
+    also names the format)."""
+    parser.add_argument("--format", choices=REPORT_FORMATS,
+                        help="table (default), json (the report's data, with its "
+                             "schema_version) or csv (the report's table)")
+    parser.add_argument("--out", help="write to this file instead of printing (its "
+                        "extension, .json or .csv, names the format unless --format does)")
+
+
+def emit_report(args: argparse.Namespace, report: Any, table: Callable[[], str],
+                kind: str | None = None) -> None:
+    """Write ``report`` as ``--format``/``--out`` ask (see ``add_report_output``): the
+    text ``table()`` renders, or ``resilience.exports``' JSON or CSV of it (``kind``: the
+    report's kind, for one that comes as a possibly empty list of rows)."""
+    fmt = _out_format(args.out, args.format, REPORT_FORMATS, "table")
+    _emit(table() if fmt == "table" else to_json(report, kind=kind) if fmt == "json"
+          else to_csv(report, kind=kind), args.out)
+
+
+def walk(parser: argparse.ArgumentParser,
+         path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    """``parser`` and every subcommand's parser under it, each with its command path
+    (``("what-if", "target")``), depth first."""
+    yield path, parser
+    for action in parser._actions:  # argparse keeps its subparsers nowhere public
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from walk(sub, (*path, name))
 
 
 def _community(engine: Engine, ref: str | None) -> UUID | None:
@@ -210,6 +345,11 @@ def _where(engine: Engine, args: argparse.Namespace) -> tuple[UUID | None, tzinf
 def _shown(moment: datetime, zone: tzinfo) -> str:
     """A moment as a desk reads it in ``zone``: ``2022-02-15T18:41+08:00``."""
     return moment.astimezone(zone).isoformat(timespec="minutes")
+
+
+METRICS_HELP = ("built-in metrics: " + ", ".join(BUILT_IN_BY_NAME)
+                + "; or a .json metric definition file")
+"""The metric options' help: every built-in metric's name."""
 
 
 def _metric(ref: str) -> MetricDefinition:

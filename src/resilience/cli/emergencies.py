@@ -16,9 +16,11 @@ from resilience.cli.common import (
     _home_zone,
     _moment,
     _shown,
-    _uuid,
+    _today,
     _zone,
+    add_cut,
 )
+from resilience.listing import resolve
 from resilience.metrics.mobilisation import Mobilisation
 from resilience.metrics.tables import render_table
 
@@ -32,14 +34,14 @@ def register(command: Command) -> None:
     report = command("mobilisation", "how fast one emergency's people were mobilised: "
                      "answered, time to the first, half and all arrivals, declaration to "
                      "normal order", _mobilisation)
-    report.add_argument("id", help="the emergency's id")
+    report.add_argument("id", help="the emergency's id (or its first characters, or its "
+                        "scenario handle)")
     report.add_argument("--json", action="store_true", help="print the report as JSON")
     _add_cut(report)
 
 
 def _add_cut(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--as-of", help="as it had happened by this ISO date/time")
-    parser.add_argument("--known-at", help="as it was known (recorded) at this ISO date/time")
+    add_cut(parser)
     parser.add_argument("--tz", help="time zone of times without an offset, and of the times "
                         "shown (default: the community's own offset, else UTC)")
 
@@ -49,8 +51,10 @@ def _emergencies(args: argparse.Namespace) -> int:
         community = _community(engine, args.community)
         zone = _zone(args.tz) if args.tz else (
             _home_zone(engine, community) if community is not None else UTC)
+        today = _today(engine, zone)
         found = engine.emergencies.situations(
-            community, as_of=_moment(args.as_of, zone), known_at=_moment(args.known_at, zone))
+            community, as_of=_moment(args.as_of, zone, today),
+            known_at=_moment(args.known_at, zone, today))
     if not found:
         print("No emergencies.")
         return 0
@@ -67,11 +71,12 @@ def _emergencies(args: argparse.Namespace) -> int:
 
 
 def _mobilisation(args: argparse.Namespace) -> int:
-    emergency = _uuid(args.id, "emergency id")
     with _existing(args.db) as engine:
+        emergency = resolve(engine, args.id, ["emergency"])
         community = engine.emergencies.get(emergency).community_id
         zone = _zone(args.tz) if args.tz else _home_zone(engine, community)
-        report = engine.mobilisation(emergency, as_of=_moment(args.as_of, zone),
-                                     known_at=_moment(args.known_at, zone))
+        today = _today(engine, zone)
+        report = engine.mobilisation(emergency, as_of=_moment(args.as_of, zone, today),
+                                     known_at=_moment(args.known_at, zone, today))
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.render(zone))
     return 0

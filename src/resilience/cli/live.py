@@ -11,10 +11,12 @@ import argparse
 from datetime import timedelta
 
 from resilience.cli.common import (
+    MOMENT_HELP,
     Command,
     _existing,
     _moment,
     _shown,
+    _today,
     _where,
     _with_escalation,
     add_escalation,
@@ -28,13 +30,14 @@ def register(command: Command) -> None:
     tick = command("tick", "run the watch once: record every escalation due (an incident "
                    "unacknowledged, nobody on scene, an order unanswered...) and print them",
                    _tick)
-    tick.add_argument("--at", help="judge deadlines at this ISO date-time (default: now; "
-                      "never later than now)")
+    tick.add_argument("--at", metavar="WHEN", help="judge deadlines at this moment (default: "
+                      "now; never later than now): " + MOMENT_HELP.format(day="today"))
     _add_common(tick)
     overdue = command("overdue", "open service orders past a deadline (response, "
                       "completion...): how late, and the escalations raised so far", _overdue)
-    overdue.add_argument("--at", help="as of this ISO date-time (default: now; a later one "
-                         "shows what will be overdue then if nothing is done)")
+    overdue.add_argument("--at", metavar="WHEN", help="as of this moment (default: now; a "
+                         "later one shows what will be overdue then if nothing is done): "
+                         + MOMENT_HELP.format(day="today"))
     _add_common(overdue)
 
 
@@ -49,7 +52,7 @@ def _tick(args: argparse.Namespace) -> int:
     with _existing(args.db) as opened:
         engine = _with_escalation(opened, args.escalation)
         community, zone = _where(engine, args)
-        done = engine.tick(_moment(args.at, zone), community=community)
+        done = engine.tick(_moment(args.at, zone, _today(engine, zone)), community=community)
     raised = len(done.raised)
     print(f"tick at {_shown(done.at, zone)}: {done.examined} open case(s) looked at, "
           f"{raised} escalation{'' if raised == 1 else 's'} raised")
@@ -68,7 +71,7 @@ def _overdue(args: argparse.Namespace) -> int:
     with _existing(args.db) as opened:
         engine = _with_escalation(opened, args.escalation)
         community, zone = _where(engine, args)
-        at = _moment(args.at, zone)
+        at = _moment(args.at, zone, _today(engine, zone))
         rows = engine.overdue(community=community, at=at)
         when = at or engine.clock()
     if not rows:

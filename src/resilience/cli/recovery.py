@@ -5,7 +5,16 @@ orders and improvement items linked to it, where each stands, and when it was re
 import argparse
 from datetime import UTC, datetime, tzinfo
 
-from resilience.cli.common import Command, _cut, _existing, _uuid, _zone
+from resilience.cli.common import (
+    Command,
+    _existing,
+    _moment,
+    _zone,
+    add_cut,
+    add_report_output,
+    emit_report,
+)
+from resilience.listing import resolve
 from resilience.metrics.recovery import Recovery
 
 
@@ -13,25 +22,25 @@ def register(command: Command) -> None:
     """Add this module's subcommand (see Command)."""
     recovery = command("recovery", "an incident's linked recovery work and when it was "
                        "recovered", _recovery)
-    recovery.add_argument("incident", help="the incident's id")
-    recovery.add_argument("--as-of", help="what had happened by then (ISO date-time, or a "
-                          "time of day on the incident's date)")
-    recovery.add_argument("--known-at", help="only what had been recorded by then")
+    recovery.add_argument("incident", help="the incident's id (or its first characters, or "
+                          "its scenario handle)")
+    add_cut(recovery, "the incident's date")
     recovery.add_argument("--tz", help="show times in this zone (default: the detection's "
                           "offset)")
+    add_report_output(recovery)
 
 
 def _recovery(args: argparse.Namespace) -> int:
-    incident = _uuid(args.incident, "incident id")
     with _existing(args.db) as engine:
+        incident = resolve(engine, args.incident, ["incident"])
         # The detection places bare times of day and gives the default zone: read from
         # the incident itself, so the recovery (every linked case) is read only once.
         detected = engine.incidents.get(incident).detected_at
         zone = _zone(args.tz) if args.tz else detected.tzinfo or UTC
         on = detected.astimezone(zone).date()
-        recovery = engine.recovery(incident, as_of=_cut(args.as_of, zone, on),
-                                   known_at=_cut(args.known_at, zone, on))
-    print(format_recovery(recovery, zone))
+        recovery = engine.recovery(incident, as_of=_moment(args.as_of, zone, on),
+                                   known_at=_moment(args.known_at, zone, on))
+    emit_report(args, recovery, lambda: format_recovery(recovery, zone))
     return 0
 
 

@@ -7,17 +7,20 @@ or after their own name."""
 import argparse
 
 from resilience.cli.common import (
+    DB_HELP,
+    METRICS_HELP,
     Command,
     _add_period,
     _existing,
     _metric,
     _period,
+    _store,
     _where,
     _zone,
+    add_by,
     add_escalation,
     escalation_policy,
 )
-from resilience.errors import InvalidInputError
 
 
 def register(command: Command) -> None:
@@ -30,17 +33,15 @@ def register(command: Command) -> None:
     target = actions.add_parser(
         "target", help="a metric's groups graded against another target, beside its own")
     _add_db(target)
-    target.add_argument("--metric", default="detection_to_contained",
-                        help="a built-in metric or a .json definition file (default "
-                             "detection_to_contained)")
+    target.add_argument("--metric", default="detection_to_contained", metavar="METRIC",
+                        help=f"{METRICS_HELP} (default detection_to_contained)")
     target.add_argument("--target", type=float, required=True,
                         help="the hypothetical target, in the metric's unit")
     target.add_argument("--percentile", type=float,
                         help="share of cases that must be within it (default: the metric's "
                              "own, 90)")
-    target.add_argument("--by", nargs="*", default=["grid"],
-                        help="group by (default grid): community, grid, incident_type, "
-                             "severity, ... day, week, month, year")
+    add_by(target, "community, grid, incident_type, severity, zone_type, ... day, week, "
+                   "month, year; '' for no grouping", default="grid")
     _add_period(target)
     target.set_defaults(run=_target)
     escalations = actions.add_parser(
@@ -55,16 +56,12 @@ def register(command: Command) -> None:
 
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", default=argparse.SUPPRESS,
-                        help="SQLite file (or a store URL); also accepted before the action")
+    parser.add_argument("--db", metavar="STORE", default=argparse.SUPPRESS,
+                        help=f"{DB_HELP}; also accepted before the action")
 
 
 def _db(args: argparse.Namespace) -> str:
-    db = getattr(args, "db", None)
-    if db is None:
-        raise InvalidInputError(f"what-if {args.what_if} needs --db (a SQLite file or a "
-                                "store URL)")
-    return str(db)
+    return _store(getattr(args, "db", None), f"what-if {args.what_if}")
 
 
 def _target(args: argparse.Namespace) -> int:
@@ -72,7 +69,8 @@ def _target(args: argparse.Namespace) -> int:
     with _existing(_db(args)) as engine:
         community, zone = _where(engine, args)
         period = _period(args, zone)
-        found = engine.what_if.target(definition, args.target, period=period, group_by=args.by,
+        found = engine.what_if.target(definition, args.target, period=period,
+                                      group_by=["grid"] if args.by is None else args.by,
                                       community=community, percentile=args.percentile,
                                       tz=_zone(args.tz) if args.tz else None)
     print(found.render())
