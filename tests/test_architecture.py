@@ -25,9 +25,9 @@ PACKAGE = "resilience"
 SOURCE = Path(resilience.__file__).resolve().parent
 
 LAYERS: Sequence[str] = (
-    "errors", "domain", "clock", "adapters", "timeline", "projections", "metrics", "review",
-    "services", "engine", "scenario_reader", "scenario_entries", "scenario", "scenarios",
-    "simulation", "cli",
+    "errors", "i18n", "domain", "clock", "adapters", "timeline", "projections", "metrics",
+    "review", "services", "exports", "engine", "listing", "open311", "scenario_reader",
+    "scenario_entries", "scenario", "scenarios", "simulation", "cli",
 )
 """The layers of resilience, bottom to top: each imports only from those before it (and
 from itself). The package's own ``__init__`` sits above them all."""

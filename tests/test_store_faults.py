@@ -243,9 +243,12 @@ def test_writers_and_followers_ride_out_a_stopped_server(
     writers = [Writer(url, n) for n in range(4)]
     reader = Engine(url, fresh_views=False)
     follower = reader.views.follow(0.1)
+    # -X faulthandler: a CLI that does not stop on Ctrl-C is sent SIGABRT, and its
+    # threads' stacks on stderr say where it hung.
     cli = subprocess.Popen(
-        [sys.executable, "-m", "resilience.cli", "project", "--db", url, "--follow",
-         "--interval", "0.2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [sys.executable, "-X", "faulthandler", "-m", "resilience.cli", "project", "--db",
+         url, "--follow", "--interval", "0.2"], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
     stderr = StderrLines(cli)
     stderr.start()
     try:
@@ -285,8 +288,12 @@ def test_writers_and_followers_ride_out_a_stopped_server(
         try:
             cli.wait(10)
         except subprocess.TimeoutExpired:
-            cli.kill()
-            cli.wait()
+            cli.send_signal(signal.SIGABRT)
+            try:
+                cli.wait(5)
+            except subprocess.TimeoutExpired:
+                cli.kill()
+                cli.wait()
 
     for writer in writers:
         assert writer.failures
@@ -302,7 +309,8 @@ def test_writers_and_followers_ride_out_a_stopped_server(
     assert any(m.startswith("views cannot catch up: StoreUnavailableError: ") for m in messages)
     assert any(m.startswith("views resumed after") for m in messages)
     assert all("\n" not in m for m in messages)
-    assert cli.returncode == 0
+    stderr.join(5)
+    assert cli.returncode == 0, "".join(stderr.lines[-60:])
     assert not stderr.has("Traceback")
     outage = [line for line in stderr.lines if "cannot catch up" in line]
     assert outage
