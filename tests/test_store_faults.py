@@ -244,11 +244,14 @@ def test_writers_and_followers_ride_out_a_stopped_server(
     reader = Engine(url, fresh_views=False)
     follower = reader.views.follow(0.1)
     # -X faulthandler: a CLI that does not stop on Ctrl-C is sent SIGABRT, and its
-    # threads' stacks on stderr say where it hung.
+    # threads' stacks on stderr say where it hung. Ctrl-C as a terminal gives it: a test
+    # run started in the background (``make test &``) ignores SIGINT, and so would the
+    # CLI it starts (a process keeps an ignored SIGINT ignored, Python too).
     cli = subprocess.Popen(
         [sys.executable, "-X", "faulthandler", "-m", "resilience.cli", "project", "--db",
          url, "--follow", "--interval", "0.2"], stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+        stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     stderr = StderrLines(cli)
     stderr.start()
     try:
