@@ -28,10 +28,11 @@ from resilience.domain.validation import shown
 from resilience.engine import Engine
 from resilience.errors import InvalidInputError, NotFoundError
 from resilience.exports import SCHEMA_VERSION
+from resilience.i18n import N_, _
 from resilience.metrics.cases import Case
 from resilience.metrics.milestones import Subject
 from resilience.metrics.period import ALL_TIME, Period
-from resilience.metrics.tables import render_table
+from resilience.metrics.tables import render_table, value_text
 from resilience.services.emergencies import emergency_id_for
 from resilience.services.improvements import improvement_id_for
 from resilience.services.incidents import incident_id_for
@@ -104,10 +105,36 @@ class Listing:
                           row.grid or "-", row.what, row.status] for row in self.rows]
 
     def render(self) -> str:
-        headers, rows = self.table()
-        more = (f"\n({self.total - len(self.rows)} older not shown: --limit)"
-                if self.total > len(self.rows) else "")
-        return (render_table(headers, rows) if rows else f"no {self.listed}") + more
+        """The table in the current language (a CSV keeps ``table()``'s English header)."""
+        _headers, rows = self.table()
+        older = self.total - len(self.rows)
+        more = ("\n" + _("({count} older not shown: --limit)").format(count=older)
+                if older > 0 else "")
+        shown_rows = [[short, started, community, grid, _what_text(row), value_text(status)]
+                      for row, (short, started, community, grid, _what, status)
+                      in zip(self.rows, rows, strict=True)]
+        return (render_table([_(header) for header in _HEADERS], shown_rows) if rows
+                else _(_NONE[self.listed])) + more
+
+
+_HEADERS = (N_("id"), N_("started"), N_("community"), N_("grid"), N_("what"), N_("status"))
+_NONE = {"incidents": N_("no incidents"), "orders": N_("no orders"), "items": N_("no items")}
+
+
+def _what_text(row: Row) -> str:
+    """A row's ``what`` in the current language: an incident's type and severity, an order's
+    category and item, words the catalog has ("火灾（高）"); an item's action as written."""
+    if row.kind == "item":
+        return row.what
+    drill = row.what.endswith(" [drill]")
+    what = row.what.removesuffix(" [drill]")
+    if row.kind == "incident" and what.endswith(")") and " (" in what:
+        kind, severity = what[:-1].split(" (", 1)
+        what = _("{type} ({severity})").format(type=value_text(kind),
+                                               severity=value_text(severity))
+    elif "/" in what:
+        what = "/".join(value_text(part) for part in what.split("/"))
+    return what + (_(" [drill]") if drill else "")
 
 
 def list_cases(engine: Engine, listed: Literal["incidents", "orders"], *,

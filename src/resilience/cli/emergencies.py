@@ -20,9 +20,11 @@ from resilience.cli.common import (
     _zone,
     add_cut,
 )
+from resilience.i18n import _
 from resilience.listing import resolve
 from resilience.metrics.mobilisation import Mobilisation
 from resilience.metrics.tables import render_table
+from resilience.review.text import enum_words
 
 
 def register(command: Command) -> None:
@@ -56,17 +58,18 @@ def _emergencies(args: argparse.Namespace) -> int:
             community, as_of=_moment(args.as_of, zone, today),
             known_at=_moment(args.known_at, zone, today))
     if not found:
-        print("No emergencies.")
+        print(_("No emergencies."))
         return 0
     rows = []
     for e in found:
         report = Mobilisation(e)
-        rows.append([e.emergency_id, e.kind.replace("_", " "),
-                     f"grid {e.area}" if e.area else "community", _shown(e.declared_at, zone),
-                     _shown(e.ended_at, zone) if e.ended_at else "in force",
+        rows.append([e.emergency_id, enum_words(e.kind),
+                     _("grid {grid}").format(grid=e.area) if e.area else _("community"),
+                     _shown(e.declared_at, zone),
+                     _shown(e.ended_at, zone) if e.ended_at else _("in force"),
                      str(report.called), str(report.answered), str(report.arrived)])
-    print(render_table(["emergency", "kind", "area", "declared", "ended", "called",
-                        "answered", "arrived"], rows))
+    print(render_table([_("emergency"), _("kind"), _("area"), _("declared"), _("ended"),
+                        _("called"), _("answered"), _("arrived")], rows))
     return 0
 
 

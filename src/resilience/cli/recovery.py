@@ -14,6 +14,8 @@ from resilience.cli.common import (
     add_report_output,
     emit_report,
 )
+from resilience.domain.recovery import RecoveryKind
+from resilience.i18n import _, ngettext
 from resilience.listing import resolve
 from resilience.metrics.recovery import Recovery
 
@@ -50,15 +52,21 @@ def format_recovery(recovery: Recovery, tz: tzinfo | None = None) -> str:
     def moment(value: datetime) -> str:
         return f"{value.astimezone(tz) if tz else value:%Y-%m-%d %H:%M}"
 
-    lines = [f"Incident {recovery.incident_id}: detected {moment(recovery.detected_at)}"]
+    lines = [_("Incident {incident}: detected {detected}").format(
+        incident=recovery.incident_id, detected=moment(recovery.detected_at))]
     if not recovery.links:
-        lines.append("No recovery work linked.")
+        lines.append(_("No recovery work linked."))
     for link in recovery.links:
-        lines.append(f"  linked {moment(link.linked_at)}: {link.purpose} ({link.kind} "
-                     f"{link.linked_id}): {link.describe()}")
+        lines.append("  " + _("linked {time}: {purpose} ({kind} {id}): {state}").format(
+            time=moment(link.linked_at), purpose=link.purpose,
+            kind=_("order") if link.kind == RecoveryKind.ORDER else _("improvement"),
+            id=link.linked_id, state=link.describe()))
     if recovery.recovered_at is not None and recovery.duration is not None:
-        lines.append(f"Recovered {moment(recovery.recovered_at)}, "
-                     f"{recovery.duration.total_seconds() / 3600:.1f} h after detection.")
+        lines.append(_("Recovered {time}, {hours} h after detection.").format(
+            time=moment(recovery.recovered_at),
+            hours=f"{recovery.duration.total_seconds() / 3600:.1f}"))
     elif recovery.links:
-        lines.append(f"Not recovered yet: {len(recovery.pending)} link(s) pending.")
+        lines.append(ngettext("Not recovered yet: {count} link(s) pending.",
+                              "Not recovered yet: {count} link(s) pending.",
+                              len(recovery.pending)).format(count=len(recovery.pending)))
     return "\n".join(lines)

@@ -33,9 +33,10 @@ from attrs import evolve, frozen
 from resilience.adapters.report_data import SCHEMA_VERSION
 from resilience.domain.base import happening_order
 from resilience.domain.emergency import Emergency, covers_grid, in_force_between
+from resilience.i18n import _
 from resilience.metrics.cases import known_at_cut, times_at_cut
 from resilience.metrics.stats import rank, share
-from resilience.metrics.tables import render_table
+from resilience.metrics.tables import render_table, unit_text, value_text
 
 
 @frozen
@@ -220,29 +221,39 @@ class Mobilisation:
                 return "-"
             return (value.astimezone(tz) if tz else value).isoformat(timespec="minutes")
 
-        where = f"grid {e.area}" if e.area is not None else "the whole community"
+        where = (_("grid {grid}").format(grid=e.area) if e.area is not None
+                 else _("the whole community"))
         answered = self.answered_share
+
+        def share_of(part: float | None) -> str:
+            return _(" ({share})").format(share=f"{part:.0%}") if part is not None else ""
+
         lines = [
-            f"{e.kind.replace('_', ' ')} emergency in {where}, declared "
-            f"{_time(e.declared_at)}: {e.reason}",
-            f"called {self.called}, answered {self.answered}"
-            + (f" ({answered:.0%})" if answered is not None else "")
-            + f", arrived {self.arrived}",
-            *(f"  {team.replace('_', ' ')}: called {t.called}, answered {t.answered}"
-              + (f" ({t.answered_share:.0%})" if t.answered_share is not None else "")
-              + f", arrived {t.arrived}" for team, t in self.teams.items()),
-            f"time to mobilise: first {_span(self.to_first)}, half {_span(self.to_half)}, "
-            f"all {_span(self.to_all)}",
-            ("in force" if e.ended_at is None else
-             f"ended {_time(e.ended_at)} ({e.end_reason}): declaration to normal order "
-             f"{_span(self.duration)}"),
+            _("{kind} emergency in {area}, declared {time}: {reason}").format(
+                kind=value_text(e.kind, spaced=True), area=where, time=_time(e.declared_at),
+                reason=e.reason),
+            _("called {called}, answered {answered}{share}, arrived {arrived}").format(
+                called=self.called, answered=self.answered, share=share_of(answered),
+                arrived=self.arrived),
+            *("  " + _("{team}: called {called}, answered {answered}{share}, arrived "
+                       "{arrived}").format(team=value_text(team, spaced=True), called=t.called,
+                                           answered=t.answered,
+                                           share=share_of(t.answered_share),
+                                           arrived=t.arrived)
+              for team, t in self.teams.items()),
+            _("time to mobilise: first {first}, half {half}, all {all}").format(
+                first=_span(self.to_first), half=_span(self.to_half), all=_span(self.to_all)),
+            (_("in force") if e.ended_at is None else
+             _("ended {time} ({reason}): declaration to normal order {span}").format(
+                 time=_time(e.ended_at), reason=e.end_reason, span=_span(self.duration))),
         ]
-        rows = [[m.person_id, m.team.replace("_", " "), m.status, _time(m.called_at),
-                 _time(m.acknowledged_at), _time(m.arrived_at), m.post or "-"]
+        rows = [[m.person_id, value_text(m.team, spaced=True), value_text(m.status),
+                 _time(m.called_at), _time(m.acknowledged_at), _time(m.arrived_at),
+                 m.post or "-"]
                 for m in e.members]
         if rows:
-            lines.append(render_table(["member", "team", "status", "called", "acknowledged",
-                                       "arrived", "post"], rows))
+            lines.append(render_table([_("member"), _("team"), _("status"), _("called"),
+                                       _("acknowledged"), _("arrived"), _("post")], rows))
         return "\n".join(lines)
 
 
@@ -250,7 +261,8 @@ def _span(value: timedelta | None) -> str:
     if value is None:
         return "-"
     minutes = value.total_seconds() / 60
-    return f"{minutes:g} min" if minutes < 120 else f"{minutes / 60:.1f} h"
+    return (f"{minutes:g} {unit_text('min')}" if minutes < 120
+            else f"{minutes / 60:.1f} {unit_text('h')}")
 
 
 _E = Emergency

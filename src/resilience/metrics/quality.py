@@ -46,11 +46,12 @@ from resilience.adapters.report_data import report_data
 from resilience.domain.escalated import WATCH
 from resilience.domain.incident import Incident
 from resilience.domain.service import ServiceOrder
+from resilience.i18n import _
 from resilience.metrics.cases import Amendment, Case, Correction
 from resilience.metrics.definitions import MetricDefinition
 from resilience.metrics.milestones import RESPONDER_CHAIN
 from resilience.metrics.period import Period
-from resilience.metrics.tables import render_table
+from resilience.metrics.tables import period_text, render_table, value_text
 from resilience.projections.quarantine import QuarantinedEvent
 
 DEFAULT_LATE_AFTER = timedelta(minutes=15)
@@ -255,60 +256,81 @@ class DataQualityReport:
 
     def render(self) -> str:
         minutes = self.late_after.total_seconds() / 60
-        out = [f"Data quality over {self.period}: {self.cases} cases checked", ""]
+        out = [_("Data quality over {period}: {cases} cases checked").format(
+            period=period_text(self.period), cases=self.cases), ""]
         if self.quarantined:  # shown only when there are any: the store needs attention
-            out += [f"Quarantined events ({len(self.quarantined)}): stored events the views "
-                    "could not fold, left out of every figure; fix the cause (e.g. an "
-                    "upcaster) and rebuild the views",
-                    render_table(["position", "aggregate", "version", "topic", "error"], [
+            out += [_("Quarantined events ({count}): stored events the views could not fold, "
+                      "left out of every figure; fix the cause (e.g. an upcaster) and rebuild "
+                      "the views").format(count=len(self.quarantined)),
+                    render_table([_("position"), _("aggregate"), _("version"), _("topic"),
+                                  _("error")], [
                         [str(q.position), q.aggregate_id, str(q.version), q.topic, q.error]
                         for q in self.quarantined]), ""]
-        out.append(f"Missing milestones ({len(self.missing)}): a target can't be graded")
+        out.append(_("Missing milestones ({count}): a target can't be graded").format(
+            count=len(self.missing)))
         if self.missing:
-            out.append(render_table(["case", "subject", "missing", "can't grade"], [
-                [m.case_id, m.subject, ", ".join(m.missing), ", ".join(m.ungraded)]
+            out.append(render_table([_("case"), _("subject"), _("missing"), _("can't grade")], [
+                [m.case_id, value_text(m.subject), _(", ").join(map(value_text, m.missing)),
+                 _(", ").join(m.ungraded)]
                 for m in self.missing]))
-        out += ["", f"Out of order ({len(self.out_of_order)})"]
+        out += ["", _("Out of order ({count})").format(count=len(self.out_of_order))]
         if self.out_of_order:
-            out.append(render_table(["case", "expected", "but"], [
-                [o.case_id, f"{o.expected_first} before {o.expected_then}",
-                 f"{o.expected_then} {o.then_at.isoformat()} < {o.first_at.isoformat()}"]
+            out.append(render_table([_("case"), _("expected"), _("but")], [
+                [o.case_id, _("{first} before {then}").format(
+                    first=value_text(o.expected_first), then=value_text(o.expected_then)),
+                 f"{value_text(o.expected_then)} {o.then_at.isoformat()} < "
+                 f"{o.first_at.isoformat()}"]
                 for o in self.out_of_order]))
-        out += ["", f"Recorded more than {minutes:g} min late ({len(self.late)})"]
+        out += ["", _("Recorded more than {minutes} min late ({count})").format(
+            minutes=f"{minutes:g}", count=len(self.late))]
         if self.late:
-            out.append(render_table(["case", "version", "fact", "happened", "late by"], [
-                [r.case_id, str(r.version), r.fact, r.occurred_at.isoformat(),
-                 f"{r.delay.total_seconds() / 60:g} min"] for r in self.late]))
-        out += ["", f"Corrections ({len(self.corrections)})"]
+            out.append(render_table([_("case"), _("version"), _("fact"), _("happened"),
+                                     _("late by")], [
+                [r.case_id, str(r.version), value_text(r.fact), r.occurred_at.isoformat(),
+                 _("{minutes} min").format(minutes=f"{r.delay.total_seconds() / 60:g}")]
+                for r in self.late]))
+        out += ["", _("Corrections ({count})").format(count=len(self.corrections))]
         if self.corrections:
-            out.append(render_table(["case", "version", "corrects", "what", "reason"], [
-                [c.case_id, str(c.version), f"{c.fact} (v{c.corrects})",
+            out.append(render_table([_("case"), _("version"), _("corrects"), _("what"),
+                                     _("reason")], [
+                [c.case_id, str(c.version), f"{value_text(c.fact)} (v{c.corrects})",
                  c.what if c.before is None else
-                 f"time {c.before.isoformat()} -> {c.after.isoformat() if c.after else '?'}",
+                 _("time {before} -> {after}").format(
+                     before=c.before.isoformat(),
+                     after=c.after.isoformat() if c.after else "?"),
                  c.reason] for c in self.corrections]))
-        out += ["", f"Amendments after closure ({len(self.amendments)})"]
+        out += ["", _("Amendments after closure ({count})").format(count=len(self.amendments))]
         if self.amendments:
-            out.append(render_table(["case", "version", "by", "recorded", "fact", "what"], [
-                [a.case_id, str(a.version), f"{a.person} ({a.role})", a.recorded_at.isoformat(),
-                 a.fact if a.corrects is None else f"{a.fact} (v{a.corrects})", a.what]
+            out.append(render_table([_("case"), _("version"), _("by"), _("recorded"), _("fact"),
+                                     _("what")], [
+                [a.case_id, str(a.version), f"{a.person} ({value_text(a.role)})",
+                 a.recorded_at.isoformat(),
+                 value_text(a.fact) if a.corrects is None
+                 else f"{value_text(a.fact)} (v{a.corrects})", a.what]
                 for a in self.amendments]))
-        out += ["", f"Overrides ({len(self.overrides)}): facts recorded outside what the "
-                "policy allows their actor"]
+        out += ["", _("Overrides ({count}): facts recorded outside what the policy allows "
+                      "their actor").format(count=len(self.overrides))]
         if self.overrides:
-            out.append(render_table(["case", "version", "fact", "by", "happened", "recorded",
-                                     "why"], [
-                [o.case_id, str(o.version), o.fact, f"{o.person} ({o.role})",
+            out.append(render_table([_("case"), _("version"), _("fact"), _("by"), _("happened"),
+                                     _("recorded"), _("why")], [
+                [o.case_id, str(o.version), value_text(o.fact),
+                 f"{o.person} ({value_text(o.role)})",
                  o.occurred_at.isoformat(), o.recorded_at.isoformat(), o.why]
                 for o in self.overrides]))
-        out += ["", f"Imported facts ({sum(i.facts for i in self.imported)})"]
+        out += ["", _("Imported facts ({count})").format(
+            count=sum(i.facts for i in self.imported))]
         if self.imported:
-            out.append(render_table(["importer", "facts", "cases"], [
+            out.append(render_table([_("importer"), _("facts"), _("cases")], [
                 [i.importer, str(i.facts), str(i.cases)] for i in self.imported]))
-        out += ["", f"Corrections by an interested party ({len(self.interested)})"]
+        out += ["", _("Corrections by an interested party ({count})").format(
+            count=len(self.interested))]
         if self.interested:
-            out.append(render_table(["case", "version", "corrects", "by", "who", "reason"], [
-                [c.case_id, str(c.version), f"{c.fact} (v{c.corrects})",
-                 f"{c.person} ({c.role})", c.why, c.reason] for c in self.interested]))
+            out.append(render_table([_("case"), _("version"), _("corrects"), _("by"), _("who"),
+                                     _("reason")], [
+                [c.case_id, str(c.version), f"{value_text(c.fact)} (v{c.corrects})",
+                 f"{c.person} ({value_text(c.role)})",
+                 _("; ").join(_(INTERESTS[code]) for code in c.interests), c.reason]
+                for c in self.interested]))
         return "\n".join(out)
 
 

@@ -34,8 +34,10 @@ from attrs import evolve, frozen
 from resilience.domain.named import Named
 from resilience.domain.validation import MAX_DURATION, check_text, check_whole, shown
 from resilience.errors import InvalidInputError, NotFoundError, NotInReportError
+from resilience.i18n import _
 from resilience.metrics.cases import Case
 from resilience.metrics.stats import share
+from resilience.metrics.tables import unit_text
 
 RateKind = Literal["response", "resolution", "satisfaction"]
 Answer = Literal["yes", "no", "unknown"]
@@ -105,18 +107,19 @@ class RateDefinition:
     def rule(self) -> str:
         """What a yes is, in a few words (shown in reports)."""
         if self.limit is not None:
-            return f"answered within {_duration(self.limit)}"
+            return _("answered within {limit}").format(limit=_duration(self.limit))
         if self.satisfied_from is not None:
-            return f"score {self.satisfied_from} or more" if self.satisfied_from < 5 else "score 5"
-        return "resident says resolved"
+            return (_("score {score} or more").format(score=self.satisfied_from)
+                    if self.satisfied_from < 5 else _("score 5"))
+        return _("resident says resolved")
 
 
 def _duration(limit: timedelta) -> str:
     seconds = limit.total_seconds()
     for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
         if seconds >= size and seconds % size == 0:
-            return f"{seconds / size:g} {unit}"
-    return f"{seconds:g} s"
+            return f"{seconds / size:g} {unit_text(unit)}"
+    return f"{seconds:g} {unit_text('s')}"
 
 
 def rate_description(definition: RateDefinition) -> str:

@@ -38,6 +38,7 @@ from resilience.domain.incident import Incident
 from resilience.domain.recovery import RecoveryKind
 from resilience.domain.service import OrderStatus
 from resilience.domain.values import Role
+from resilience.i18n import _
 from resilience.metrics.cases import Case, Happened, case_at
 from resilience.projections.plan_items import PlanItem, plan_item
 
@@ -98,18 +99,22 @@ class RecoveryLink:
     def describe(self) -> str:
         """Where the linked work stands, in words ("order completed and rated 2022-02-16
         12:00", "improvement item in progress, not done yet")."""
-        noun = "order" if self.kind == RecoveryKind.ORDER else "improvement item"
+        noun = _("order") if self.kind == RecoveryKind.ORDER else _("improvement item")
         if self.done_at is not None:
             at = f"{self.done_at:%Y-%m-%d %H:%M}"
             if self.rated is False:
-                return f"{noun} completed {at} (placed by the desk: no rating to wait for)"
-            return f"{noun} completed and rated {at}" if self.rated else f"{noun} done {at}"
+                said = _("{noun} completed {at} (placed by the desk: no rating to wait for)")
+            elif self.rated:
+                said = _("{noun} completed and rated {at}")
+            else:
+                said = _("{noun} done {at}")
+            return said.format(noun=noun, at=at)
         if self.awaiting_rating:
-            return f"{noun} completed, awaiting the resident's rating"
-        status = self.status.replace("_", " ")
+            return _("{noun} completed, awaiting the resident's rating").format(noun=noun)
+        status = _(self.status.replace("_", " "))
         if self.dropped:
-            return f"{noun} {status}: no longer awaited"
-        return f"{noun} {status}, not done yet"
+            return _("{noun} {status}: no longer awaited").format(noun=noun, status=status)
+        return _("{noun} {status}, not done yet").format(noun=noun, status=status)
 
     def to_dict(self) -> dict[str, Any]:
         return {"linked_id": str(self.linked_id), "kind": self.kind, "purpose": self.purpose,

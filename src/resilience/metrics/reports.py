@@ -22,11 +22,22 @@ from attrs import Factory, evolve, field, frozen
 from resilience.adapters.report_data import report_data
 from resilience.domain.validation import shown
 from resilience.errors import InvalidInputError
+from resilience.i18n import _
 from resilience.metrics.cases import Case
 from resilience.metrics.definitions import SECONDS_PER, MetricDefinition
 from resilience.metrics.period import ALL_TIME, Period, group_key, grouped
 from resilience.metrics.stats import median, percentile, rank, share
-from resilience.metrics.tables import absent, fmt, group_label, met_text, pct, render_table
+from resilience.metrics.tables import (
+    absent,
+    fmt,
+    group_label,
+    met_text,
+    pct,
+    period_text,
+    render_table,
+    unit_text,
+    value_text,
+)
 
 Group = dict[str, str | None]
 
@@ -201,7 +212,13 @@ def _excluded(excluded: Mapping[str, int]) -> str:
     """The footer naming why cases were left out (empty if none were)."""
     if not excluded:
         return ""
-    return "\nexcluded: " + ", ".join(f"{reason} {count}" for reason, count in excluded.items())
+    return "\n" + _("excluded: {reasons}").format(reasons=excluded_text(excluded))
+
+
+def excluded_text(excluded: Mapping[str, int]) -> str:
+    """Cases left out by reason, "drill 2, dropped 1" ("演练 2、..."): reasons in words."""
+    return _(", ").join(_("{reason} {count}").format(reason=value_text(reason), count=count)
+                        for reason, count in excluded.items())
 
 
 def tally(counts: Iterable[Mapping[str, int]]) -> dict[str, int]:
@@ -250,13 +267,25 @@ class MetricReport:
 
     def render(self, names: Mapping[str, str] | None = None) -> str:
         d, u = self.definition, self.unit
-        target = (f"target {fmt(_in_unit(_target_seconds(d), u))} {u} for "
-                  f"{fmt(d.percentile)}% of {'reopenings' if d.per == 'reopening' else 'cases'}"
-                  if d.target is not None else "no target")
-        per = ", per reopening" if d.per == "reopening" else ""
-        title = f"{d.name} ({d.start} -> {d.end}{per}, {u}; {target}) over {self.period}"
-        headers = ["group", "cases", "measured", f"median {u}", f"p90 {u}", f"max {u}",
-                   "compliance", "met", "excluded"]
+        shown_unit = unit_text(u)
+        if d.target is None:
+            target = _("no target")
+        elif d.per == "reopening":
+            target = _("target {target} {unit} for {share} of reopenings")
+        else:
+            target = _("target {target} {unit} for {share} of cases")
+        target = target.format(target=fmt(_in_unit(_target_seconds(d), u)), unit=shown_unit,
+                               share=f"{fmt(d.percentile)}%")
+        title = (_("{name} ({start} -> {end}, per reopening, {unit}; {target}) over {period}")
+                 if d.per == "reopening" else
+                 _("{name} ({start} -> {end}, {unit}; {target}) over {period}")).format(
+            name=d.name, start=value_text(d.start), end=value_text(d.end), unit=shown_unit,
+            target=target, period=period_text(self.period))
+        headers = [_("group"), _("cases"), _("measured"),
+                   _("median {unit}").format(unit=shown_unit),
+                   _("p90 {unit}").format(unit=shown_unit),
+                   _("max {unit}").format(unit=shown_unit),
+                   _("compliance"), _("met"), _("excluded")]
         rows = [[group_label(r.group, names), str(r.cases), str(r.measured), fmt(r.median),
                  fmt(r.p90), fmt(r.max), pct(r.compliance), met_text(r.target_met),
                  str(sum(r.excluded.values()))]
@@ -315,10 +344,11 @@ class Comparison:
         for report in self.reports:
             for row in report.rows:
                 groups.setdefault(tuple(row.group.items()), None)
-        headers = ["group"]
+        headers = [_("group")]
         for report in self.reports:
-            headers += [f"{report.definition.name} n", f"median {report.unit}", "p90",
-                        "compliance"]
+            headers += [_("{name} n").format(name=report.definition.name),
+                        _("median {unit}").format(unit=unit_text(report.unit)), _("p90"),
+                        _("compliance")]
         lines = []
         for group in groups:
             line = [group_label(dict(group), names)]
@@ -328,8 +358,12 @@ class Comparison:
                     str(found.measured), fmt(found.median), fmt(found.p90),
                     pct(found.compliance)]
             lines.append(line)
-        defs = "; ".join(f"{r.definition.name}: {r.definition.start} -> {r.definition.end}"
-                         + (f", target {fmt(_in_unit(_target_seconds(r.definition), r.unit))}"
-                            f" {r.unit}" if r.definition.target is not None else "")
-                         for r in self.reports)
+        defs = _("; ").join(
+            (_("{name}: {start} -> {end}, target {target} {unit}")
+             if r.definition.target is not None else _("{name}: {start} -> {end}")).format(
+                name=r.definition.name, start=value_text(r.definition.start),
+                end=value_text(r.definition.end), unit=unit_text(r.unit),
+                target=(fmt(_in_unit(_target_seconds(r.definition), r.unit))
+                        if r.definition.target is not None else ""))
+            for r in self.reports)
         return defs + "\n" + render_table(headers, lines)

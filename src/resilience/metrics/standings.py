@@ -2,6 +2,7 @@
 communities ranked on one metric or rate): pure functions of the cases read from the views."""
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -10,6 +11,7 @@ from attrs import evolve, field, frozen
 from resilience.adapters.report_data import report_data
 from resilience.domain.validation import shown
 from resilience.errors import NotInReportError
+from resilience.i18n import _, ngettext
 from resilience.metrics.cases import Case
 from resilience.metrics.definitions import SECONDS_PER, MetricDefinition
 from resilience.metrics.period import Period
@@ -21,11 +23,20 @@ from resilience.metrics.rates import (
 )
 from resilience.metrics.reports import (
     MetricSummary,
+    excluded_text,
     measured_in_seconds,
     summarise_seconds,
 )
 from resilience.metrics.stats import median, percentile, share
-from resilience.metrics.tables import fmt, met_text, pct, render_table
+from resilience.metrics.tables import (
+    fmt,
+    met_text,
+    pct,
+    period_text,
+    render_table,
+    unit_text,
+    value_text,
+)
 from resilience.metrics.tallies import (
     Counts,
     ServiceSummary,
@@ -73,24 +84,36 @@ class Scorecard:
         return report_data(self, "scorecard")
 
     def render(self) -> str:
-        scope = self.community_name + (f", {self.grid_name}" if self.grid is not None else "")
+        scope = (_("{community}, {grid}").format(community=self.community_name,
+                                                  grid=self.grid_name)
+                 if self.grid is not None else self.community_name)
         c, s = self.counts, self.service
-        types = ", ".join(f"{k} {v}" for k, v in c.by_type.items()) or "none"
-        lines = [f"Scorecard: {scope} ({self.period})", "",
-                 f"Incidents: {c.incidents} ({types}), drills {c.drills}, reopened "
-                 f"{c.incidents_reopened} ({c.reopenings} reopenings)",
-                 f"Service orders: {s.orders}, completed {s.completed}, fixed {pct(s.fixed_rate)},"
-                 f" not fixed {pct(s.not_fixed_rate)}, reopened {pct(s.reopen_rate)}, on time "
-                 f"{pct(s.on_time_rate)}, rating {fmt(s.rating_mean, 2)} from {s.rated}"]
+        types = _(", ").join(_("{type} {count}").format(type=value_text(k), count=v)
+                             for k, v in c.by_type.items()) or _("none")
+        lines = [_("Scorecard: {scope} ({period})").format(scope=scope,
+                                                          period=period_text(self.period)), "",
+                 _("Incidents: {incidents} ({types}), drills {drills}, reopened {reopened} "
+                   "({reopenings} reopenings)").format(
+                     incidents=c.incidents, types=types, drills=c.drills,
+                     reopened=c.incidents_reopened, reopenings=c.reopenings),
+                 _("Service orders: {orders}, completed {completed}, fixed {fixed}, not fixed "
+                   "{not_fixed}, reopened {reopened}, on time {on_time}, rating {rating} from "
+                   "{rated}").format(
+                     orders=s.orders, completed=s.completed, fixed=pct(s.fixed_rate),
+                     not_fixed=pct(s.not_fixed_rate), reopened=pct(s.reopen_rate),
+                     on_time=pct(s.on_time_rate), rating=fmt(s.rating_mean, 2), rated=s.rated)]
         if self.rates:
-            lines.append("Rates: " + "; ".join(_rate_text(r) for r in self.rates))
-        lines += [f"Requests resolved {c.requests_resolved}, activities held "
-                  f"{c.activities_held}, person-times served {c.person_times_served}", ""]
-        headers = ["metric", "unit", "cases", "measured", "median", "p90", "max", "target",
-                   "compliance", "met", "excluded"]
-        rows = [[m.metric, m.unit, str(m.cases), str(m.measured), fmt(m.median), fmt(m.p90),
-                 fmt(m.max), fmt(m.target), pct(m.compliance), met_text(m.target_met),
-                 ", ".join(f"{reason} {n}" for reason, n in m.excluded.items()) or "-"]
+            lines.append(_("Rates: {rates}").format(
+                rates=_("; ").join(_rate_text(r) for r in self.rates)))
+        lines += [_("Requests resolved {requests}, activities held {activities}, person-times "
+                    "served {served}").format(requests=c.requests_resolved,
+                                              activities=c.activities_held,
+                                              served=c.person_times_served), ""]
+        headers = [_("metric"), _("unit"), _("cases"), _("measured"), _("median"), _("p90"),
+                   _("max"), _("target"), _("compliance"), _("met"), _("excluded")]
+        rows = [[m.metric, unit_text(m.unit), str(m.cases), str(m.measured), fmt(m.median),
+                 fmt(m.p90), fmt(m.max), fmt(m.target), pct(m.compliance),
+                 met_text(m.target_met), excluded_text(m.excluded) or "-"]
                 for m in self.metrics]
         return "\n".join(lines) + render_table(headers, rows)
 
@@ -151,25 +174,33 @@ class LeagueTable(Generic[S]):
         d = self.definition
         if isinstance(d, RateDefinition):
             return self._render_rate(d)
-        over = f"latest {self.last} cases each" if self.last else "all cases"
-        title = (f"League: {d.name} ({d.unit}) over {self.period}, {over}; ranked with at least "
-                 f"{self.min_sample} graded {_graded(d)}")
-        headers = ["rank", "name", "graded", "unrecorded", f"median {d.unit}", f"p90 {d.unit}",
-                   "compliance", "note"]
+        over = (ngettext("latest {last} case each", "latest {last} cases each", self.last)
+                .format(last=self.last) if self.last else _("all cases"))
+        title = _("League: {name} ({unit}) over {period}, {over}; ranked with at least "
+                  "{min_sample} graded {graded}").format(
+            name=d.name, unit=unit_text(d.unit), period=period_text(self.period), over=over,
+            min_sample=self.min_sample, graded=_graded_text(d))
+        headers = [_("rank"), _("name"), _("graded"), _("unrecorded"),
+                   _("median {unit}").format(unit=unit_text(d.unit)),
+                   _("p90 {unit}").format(unit=unit_text(d.unit)), _("compliance"), _("note")]
         rows = [["-" if r.rank is None else str(r.rank), r.name, str(r.graded),
                  str(r.unrecorded), fmt(r.summary.median), fmt(r.summary.p90),
-                 pct(r.compliance), r.note]
+                 pct(r.compliance), _note_text(r.note)]
                 for r in self.rows if isinstance(r.summary, MetricSummary)]
         return title + "\n" + render_table(headers, rows)
 
     def _render_rate(self, d: RateDefinition) -> str:
-        over = f"latest {self.last} orders each" if self.last else "all orders"
-        title = (f"League: {d.name} ({d.rule}) over {self.period}, {over}; ranked with at "
-                 f"least {self.min_sample} graded {_graded(d)}")
-        headers = ["rank", "name", "graded", "yes", "no", "unknown", "rate", "note"]
+        over = (ngettext("latest {last} order each", "latest {last} orders each", self.last)
+                .format(last=self.last) if self.last else _("all orders"))
+        title = _("League: {name} ({rule}) over {period}, {over}; ranked with at least "
+                  "{min_sample} graded {graded}").format(
+            name=d.name, rule=d.rule, period=period_text(self.period), over=over,
+            min_sample=self.min_sample, graded=_graded_text(d))
+        headers = [_("rank"), _("name"), _("graded"), _("yes"), _("no"), _("unknown"),
+                   _("rate"), _("note")]
         rows = [["-" if r.rank is None else str(r.rank), r.name, str(r.graded),
                  str(r.summary.numerator), str(r.summary.no), str(r.summary.unknown),
-                 pct(r.summary.value), r.note]
+                 pct(r.summary.value), _note_text(r.note)]
                 for r in self.rows if isinstance(r.summary, RateSummary)]
         return title + "\n" + render_table(headers, rows)
 
@@ -258,4 +289,25 @@ def _metric_standing(definition: MetricDefinition, members: Sequence[Case],
 
 
 def _rate_text(s: RateSummary) -> str:
-    return f"{s.name} {pct(s.value)} ({s.numerator}/{s.denominator}, unknown {s.unknown})"
+    return _("{name} {value} ({yes}/{n}, unknown {unknown})").format(
+        name=s.name, value=pct(s.value), yes=s.numerator, n=s.denominator, unknown=s.unknown)
+
+
+def _graded_text(definition: MetricDefinition | RateDefinition) -> str:
+    """``_graded`` in the current language."""
+    return {"orders": _("orders"), "reopenings": _("reopenings"),
+            "cases": _("cases")}[_graded(definition)]
+
+
+_NOT_RANKED = re.compile(r"not ranked: (\d+) < (\d+) (cases|reopenings|orders)\Z")
+
+
+def _note_text(note: str) -> str:
+    """A row's note in the current language (the note is kept in English on the row)."""
+    found = _NOT_RANKED.match(note)
+    if found is None:
+        return note
+    return _("not ranked: {graded} < {min_sample} {what}").format(
+        graded=found[1], min_sample=found[2],
+        what={"orders": _("orders"), "reopenings": _("reopenings"),
+              "cases": _("cases")}[found[3]])

@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Mapping, Sequence
 
 from resilience.errors import NotInReportError
-from resilience.i18n import display_width, pad
+from resilience.i18n import N_, _, current_language, display_width, pad
 
 
 def fmt(value: float | None, digits: int = 1) -> str:
@@ -30,12 +30,60 @@ def render_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
                       *(line(r) for r in body)])
 
 
+DIMENSION_LABELS: Mapping[str, str] = {
+    "community": N_("community"), "grid": N_("grid"), "incident_type": N_("incident_type"),
+    "severity": N_("severity"), "zone_type": N_("zone_type"), "category": N_("category"),
+    "item": N_("item"), "provider": N_("provider"), "provider_kind": N_("provider_kind"),
+    "day": N_("day"), "week": N_("week"), "month": N_("month"), "year": N_("year"),
+}
+"""The dimensions a report groups by, as a group label names them (translated by ``_``)."""
+
+
+UNIT_LABELS: Mapping[str, str] = {"s": N_("s"), "min": N_("min"), "h": N_("h"), "d": N_("d")}
+"""Duration units as the reports show them (translated by ``_``)."""
+
+
+def unit_text(unit: str) -> str:
+    """A duration unit in the current language: ``"min"`` -> "分钟"."""
+    return _(UNIT_LABELS[unit]) if unit in UNIT_LABELS else unit
+
+
+def period_text(period: object) -> str:
+    """A period as a report's title shows it: its bounds (ISO 8601, in every language), or
+    "all time" in the current language."""
+    text = str(period)
+    if text == "all time":
+        return _("all time")
+    start, sep, end = text.partition(" to ")
+    if not sep:
+        return text
+    return _("{start} to {end}").format(
+        start=_("the beginning") if start == "the beginning" else start,
+        end=_("now") if end == "now" else end)
+
+
+def value_text(value: str, *, spaced: bool = False) -> str:
+    """A recorded value (an incident type, a severity: ``"fire"``) in the current language
+    when the catalog has its words ("火灾"), else as recorded; English shows it as recorded
+    (``spaced``: with spaces for underscores, "squad member")."""
+    shown = value.replace("_", " ") if spaced else value
+    if current_language() == "en":
+        return shown
+    in_words = "".join(f" {ch.lower()}" if ch.isupper() and i else ch.lower()
+                       for i, ch in enumerate(value)).replace("_", " ")  # ConsentGranted too
+    said = _(in_words)
+    return shown if said == in_words else said
+
+
 def group_label(group: Mapping[str, str | None], names: Mapping[str, str] | None = None) -> str:
     if not group:
-        return "all"
+        return _("all")
     names = names or {}
-    return ", ".join(f"{k} {names.get(v or '', v) if v is not None else '(unknown)'}"
-                     for k, v in group.items())
+    return _(", ").join(
+        _("{dimension} {value}").format(
+            dimension=_(DIMENSION_LABELS.get(k, k)) if k in DIMENSION_LABELS else k,
+            value=(names.get(v or "", value_text(v)) if v is not None else _("(unknown)")))
+        for k, v in group.items())
 
 
 def absent(what: str, group: Mapping[str, str | None], rows: Iterable[Mapping[str, str | None]]
@@ -47,4 +95,4 @@ def absent(what: str, group: Mapping[str, str | None], rows: Iterable[Mapping[st
 
 
 def met_text(target_met: bool | None) -> str:
-    return "-" if target_met is None else ("yes" if target_met else "NO")
+    return "-" if target_met is None else (_("yes") if target_met else _("NO"))

@@ -8,6 +8,7 @@ from typing import Any
 from attrs import Factory, field, frozen
 
 from resilience.adapters.report_data import report_data
+from resilience.i18n import _
 from resilience.metrics.cases import Case
 from resilience.metrics.period import ALL_TIME, Period, group_key, grouped, place_key, sort_key
 from resilience.metrics.rates import (
@@ -19,7 +20,7 @@ from resilience.metrics.reports import (
     Group,
 )
 from resilience.metrics.stats import share
-from resilience.metrics.tables import absent, group_label, pct, render_table
+from resilience.metrics.tables import absent, group_label, pct, period_text, render_table
 
 # Service orders ----------------------------------------------------------------------
 
@@ -216,12 +217,13 @@ class RateReport:
         return report_data(self, "rates")
 
     def render(self, names: Mapping[str, str] | None = None) -> str:
-        rules = "; ".join(f"{d.name}: {d.rule}" for d in self.definitions)
-        title = (f"Rates over {self.period}: yes of n orders (cancelled left out, unknown "
-                 f"counted in n)\n{rules}")
-        headers = ["group", "orders", "cancelled"]
+        rules = _("; ").join(_("{name}: {rule}").format(name=d.name, rule=d.rule)
+                             for d in self.definitions)
+        title = (_("Rates over {period}: yes of n orders (cancelled left out, unknown counted "
+                   "in n)").format(period=period_text(self.period)) + "\n" + rules)
+        headers = [_("group"), _("orders"), _("cancelled")]
         for d in self.definitions:
-            headers += [d.name, "yes/n", "unknown"]
+            headers += [d.name, _("yes/n"), _("unknown")]
         rows = []
         for row in self.rows:
             line = [group_label(row.group, names), str(row.orders), str(row.cancelled)]
