@@ -36,7 +36,7 @@ from conftest import PG_URL, _conninfo, require_postgres
 BEIJING = timezone(timedelta(hours=8))
 
 MOMENT_COMMANDS = {("review",), ("situation",), ("plan",), ("recovery",), ("emergencies",),
-                   ("mobilisation",)}
+                   ("mobilisation",), ("timeline",)}
 """The commands that read a store as of a moment: each takes --as-of and --known-at."""
 KNOWN_AT_COMMANDS = {("metrics",)}
 """Reports over a period (which bounds what happened) that can be read as known then."""
@@ -218,8 +218,9 @@ def test_a_time_of_day_needs_a_day_where_the_command_has_none() -> None:
 
 
 def test_every_command_reading_as_of_a_moment_takes_both_flags_alike() -> None:
-    """review, situation, plan, recovery, emergencies, mobilisation: --as-of and --known-at,
-    each saying it takes HH:MM; metrics --known-at; no other command has either."""
+    """review, situation, plan, recovery, emergencies, mobilisation, timeline: --as-of and
+    --known-at, each saying it takes HH:MM; metrics --known-at; no other command has
+    either."""
     for path, parser in walk(build_parser()):
         flags = {o: a for a in options(parser) for o in a.option_strings}
         if path in MOMENT_COMMANDS:

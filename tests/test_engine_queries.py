@@ -2,7 +2,7 @@
 
 import inspect
 import pydoc
-from datetime import timedelta
+from datetime import datetime, timedelta
 from unittest.mock import create_autospec
 from uuid import UUID, uuid4
 
@@ -138,10 +138,13 @@ def test_a_subclass_method_named_as_a_query_wins() -> None:
             super().__init__(url)
             self.asked: list[UUID] = []
 
-        def timeline(self, aggregate_id: UUID, *, viewer: Actor | None = None) -> Timeline:
+        def timeline(self, aggregate_id: UUID, *, as_of: datetime | None = None,
+                     known_at: datetime | None = None,
+                     viewer: Actor | None = None) -> Timeline:
             """The reports' timeline, noting the id asked for."""
             self.asked.append(aggregate_id)
-            return super().timeline(aggregate_id, viewer=viewer)
+            return super().timeline(aggregate_id, as_of=as_of, known_at=known_at,
+                                    viewer=viewer)
 
     engine = Audited("memory:")
     with engine:

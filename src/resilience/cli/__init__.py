@@ -52,16 +52,20 @@ from resilience.domain.validation import MAX_DURATION
 from resilience.domain.values import Actor
 from resilience.engine import Engine
 from resilience.errors import InvalidInputError, ResilienceError
-from resilience.i18n import set_language
+from resilience.i18n import _, current_language, set_language
 from resilience.listing import resolve
 from resilience.metrics.definitions import MetricDefinition
 from resilience.metrics.rates import RATES, RATES_BY_NAME, RateDefinition, rate_description
 from resilience.metrics.reports import Comparison, MetricReport
-from resilience.metrics.tables import render_table
+from resilience.metrics.tables import render_table, unit_text, value_text
 from resilience.projections.runner import check_interval
+from resilience.review.document import OVERVIEW_AFTER
+from resilience.review.entries import what
 from resilience.review.escalations import told
 from resilience.review.model import AfterActionReview, Grade
+from resilience.review.phrases import _place as place  # a Location's words, translated
 from resilience.review.situations import CommunitySituation
+from resilience.review.text import enum_words
 from resilience.scenario import SCENARIO_IMPORTER, load_scenario, replay, replay_file
 from resilience.scenarios import DONGHU_FIRE
 from resilience.timeline import Timeline
@@ -75,19 +79,27 @@ def format_timeline(timeline: Timeline, people: dict[str, str] | None = None,
     detection's offset), actor and role, what happened."""
     names = people or {}
     zone = tz or timeline.start.tzinfo
+    # English shows the words as recorded; another language says them again, with people's
+    # names for their ids and a correction as the change it made (as the review does).
+    said = (None if current_language() == "en"
+            else what(timeline.entries, names, timeline.start))
     rows = []
     for entry in timeline.entries:
         who = names.get(entry.actor.person_id, entry.actor.person_id)
-        role = entry.actor.role.value.replace("_", " ")
+        role = enum_words(entry.actor.role)
         notes = []
         delay = entry.record_delay
         if delay >= timedelta(minutes=5):
-            notes.append(f"recorded {delay.total_seconds() / 60:.0f} min later")
+            notes.append(_("recorded {minutes} min later").format(
+                minutes=f"{delay.total_seconds() / 60:.0f}"))
         if entry.is_corrected and entry.occurred_at != entry.original_occurred_at:
-            notes.append(f"corrected from {entry.original_occurred_at.astimezone(zone):%H:%M}")
-        suffix = f"  [{'; '.join(notes)}]" if notes else ""
+            notes.append(_("corrected from {time}").format(
+                time=f"{entry.original_occurred_at.astimezone(zone):%H:%M}"))
+        suffix = f"  [{_('; ').join(notes)}]" if notes else ""
+        details = entry.details if said is None else said[entry.version]
         rows.append(f"  +{entry.minutes:5.1f}  {entry.occurred_at.astimezone(zone):%H:%M}  "
-                    f"{who} ({role}): {entry.details}{suffix}")
+                    + _("{who} ({role}): {details}").format(who=who, role=role,
+                                                            details=details) + suffix)
     return "\n".join(rows)
 
 
@@ -111,51 +123,67 @@ def _demo(args: argparse.Namespace) -> int:
                        for event in engine.events(order)
                        if isinstance(event, ServiceOrder.Escalated)]
         print(f"{scenario.name}: {community.name}, {community.subdistrict}, {community.district}")
-        print(f"Replayed {result.facts} facts, the watch's {len(result.escalations)} escalations "
-              f"among them, into {path} (SQLite; {result.events_recorded} recorded by this "
-              "run)\n")
-        print(f"Incident {incident_id}: detected {detected:%Y-%m-%d %H:%M} at "
-              f"{incident.location}")
-        print(f"Grid {incident.location.grid}'s leader then: {people.get(leader or '', leader)}\n")
+        print(_("Replayed {facts} facts, the watch's {escalations} escalations among them, "
+                "into {path} (SQLite; {recorded} recorded by this run)").format(
+            facts=result.facts, escalations=len(result.escalations), path=path,
+            recorded=result.events_recorded) + "\n")
+        print(_("Incident {incident}: detected {detected} at {location}").format(
+            incident=incident_id, detected=f"{detected:%Y-%m-%d %H:%M}",
+            location=(incident.location if current_language() == "en"
+                      else place(str(incident.location)))))
+        print(_("Grid {grid}'s leader then: {leader}").format(
+            grid=incident.location.grid, leader=people.get(leader or "", leader)) + "\n")
         print(format_timeline(timeline, people))
         entry = timeline.first(Incident.Contained.fact_name)
         print()
         if entry is None:
-            print("Not contained: the 15-minute containment target cannot be graded.")
+            print(_("Not contained: the 15-minute containment target cannot be graded."))
             return 1
         minutes = entry.elapsed.total_seconds() / 60
-        print(f"Contained at {entry.occurred_at:%H:%M}, {minutes:.0f} minutes after detection: "
-              f"15-minute target {'met' if entry.elapsed <= CONTAINMENT_TARGET else 'MISSED'}.")
+        print((_("Contained at {time}, {minutes} minutes after detection: 15-minute target "
+                 "met.") if entry.elapsed <= CONTAINMENT_TARGET else
+               _("Contained at {time}, {minutes} minutes after detection: 15-minute target "
+                 "MISSED.")).format(time=f"{entry.occurred_at:%H:%M}",
+                                    minutes=f"{minutes:.0f}"))
         segments = [engine.metrics(name, community=result.community_id).rows[0]
                     for name in ("turnout", "travel")]
-        print("NFPA-style segments of the first unit to arrive: " + "; ".join(
-            f"{s.metric} {s.median:g} {s.unit} (target {s.target:g} {s.unit})"
-            for s in segments if s.median is not None and s.target is not None))
+        print(_("NFPA-style segments of the first unit to arrive: {segments}").format(
+            segments=_("; ").join(
+                _("{metric} {median} {unit} (target {target} {unit})").format(
+                    metric=s.metric, median=f"{s.median:g}", unit=unit_text(s.unit),
+                    target=f"{s.target:g}")
+                for s in segments if s.median is not None and s.target is not None)))
         quality = engine.data_quality(community=result.community_id)
-        print(f"Data quality: {len(quality.late)} facts recorded more than 15 min late, "
-              f"{len(quality.corrections)} correction(s), {len(quality.missing)} case(s) "
-              "missing a milestone.")
+        print(_("Data quality: {late} facts recorded more than 15 min late, {corrections} "
+                "correction(s), {missing} case(s) missing a milestone.").format(
+            late=len(quality.late), corrections=len(quality.corrections),
+            missing=len(quality.missing)))
         review = engine.review(incident_id)
         html = path.with_name(f"{path.stem}-review.html")
         with _file("write", html):
             html.write_text(review.to_html(), encoding="utf-8")
-        print(f"\nAfter-action review (HSEEP grades; the whole review: {html})")
+        print("\n" + _("After-action review (HSEEP grades; the whole review: {html})").format(
+            html=html))
         print(format_objectives(review))
         for item in review.plan:
-            print(f"Improvement plan: {item.action} ({people.get(item.owner, item.owner)}, "
-                  f"due {item.due:%Y-%m-%d}, {item.status.value.replace('_', ' ')})")
+            print(_("Improvement plan: {action} ({owner}, due {due}, {status})").format(
+                action=item.action, owner=people.get(item.owner, item.owner),
+                due=f"{item.due:%Y-%m-%d}", status=enum_words(item.status)))
         recovery = engine.recovery(incident_id)  # the lock repair ordered from the incident
         print()
         for key, escalated in escalations:
-            print(f"Escalation (the watch at {escalated.timestamp:%H:%M}): order {key} "
-                  f"passed its {escalated.deadline} deadline at {escalated.due_at:%H:%M}, "
-                  f"level {escalated.level}: told {told(escalated.notified, people)}")
+            print(_("Escalation (the watch at {time}): order {order} passed its {deadline} "
+                    "deadline at {due}, level {level}: told {told}").format(
+                time=f"{escalated.timestamp:%H:%M}", order=key,
+                deadline=_(escalated.deadline), due=f"{escalated.due_at:%H:%M}",
+                level=escalated.level, told=told(escalated.notified, people)))
         for link in recovery.links:
-            print(f"Recovery: {link.purpose}: {link.describe()}")
+            print(_("Recovery: {purpose}: {state}").format(purpose=link.purpose,
+                                                          state=link.describe()))
         if recovery.recovered_at is not None and recovery.duration is not None:
-            print(f"Recovered {recovery.recovered_at:%Y-%m-%d %H:%M}, "
-                  f"{recovery.duration.total_seconds() / 3600:.0f} h after detection "
-                  "(detection_to_recovered).")
+            print(_("Recovered {time}, {hours} h after detection (detection_to_recovered).")
+                  .format(time=f"{recovery.recovered_at:%Y-%m-%d %H:%M}",
+                          hours=f"{recovery.duration.total_seconds() / 3600:.0f}"))
         contained = next(o for o in review.incidents[0].objectives
                          if o.name == "contained_within_15_min")
         return 0 if contained.grade is Grade.P else 1
@@ -166,8 +194,9 @@ def format_objectives(review: AfterActionReview) -> str:
     lines = []
     for incident in review.incidents:
         for result in incident.objectives:
-            grade = result.grade.value if result.grade is not None else "-"
-            lines.append(f"  {grade}  {result.title}: {result.evidence}")
+            grade = result.grade.value if result.grade is not None else "-"  # P, S, M, U
+            lines.append(f"  {grade}  " + _("{title}: {evidence}").format(
+                title=result.title, evidence=result.evidence))
     return "\n".join(lines)
 
 
@@ -175,13 +204,14 @@ def _replay(args: argparse.Namespace) -> int:
     with Engine(args.db) as engine:
         # Streams: a big file is never held whole.
         result = replay_file(engine, args.file, importer=_importer(args))
-    print(f"{result.name}: {result.entries} actions, {result.facts} facts in {args.db}, "
-          f"{result.events_recorded} recorded by this run")
-    print(f"community {result.community_id}")
+    print(_("{name}: {entries} actions, {facts} facts in {db}, {recorded} recorded by this "
+            "run").format(name=result.name, entries=result.entries, facts=result.facts,
+                          db=args.db, recorded=result.events_recorded))
+    print(_("community {id}").format(id=result.community_id))
     for key, incident in result.incidents.items():
-        print(f"incident {key}: {incident}")
+        print(_("incident {key}: {id}").format(key=key, id=incident))
     for key, order in result.orders.items():
-        print(f"order {key}: {order}")
+        print(_("order {key}: {id}").format(key=key, id=order))
     return 0
 
 
@@ -222,9 +252,17 @@ def _add_viewer(parser: argparse.ArgumentParser) -> None:
 
 def _timeline(args: argparse.Namespace) -> int:
     with _existing(args.db) as engine:
-        timeline = engine.timeline(resolve(engine, args.id), viewer=_viewer(args))
-    tz = _zone(args.tz) if args.tz else timeline.start.tzinfo
-    emit_report(args, timeline, lambda: f"start {timeline.start.astimezone(tz).isoformat()}\n"
+        found = resolve(engine, args.id)
+        timeline = engine.timeline(found, viewer=_viewer(args))
+        tz = _zone(args.tz) if args.tz else timeline.start.tzinfo
+        if args.as_of or args.known_at:  # a time of day is on the first fact's date
+            on = timeline.start.astimezone(tz).date()
+            zone = tz or UTC
+            timeline = engine.timeline(found, as_of=_moment(args.as_of, zone, on),
+                                       known_at=_moment(args.known_at, zone, on),
+                                       viewer=_viewer(args))
+    emit_report(args, timeline, lambda: _("start {time}").format(
+        time=timeline.start.astimezone(tz).isoformat()) + "\n"
                 + format_timeline(timeline, tz=tz))
     return 0
 
@@ -260,10 +298,13 @@ def _review(args: argparse.Namespace) -> int:
                 as_of=_moment(args.as_of, zone, today),
                 known_at=_moment(args.known_at, zone, today),
                 viewer=_viewer(args), verify=args.verify)
-    render = {"md": review.to_markdown, "json": review.to_json, "html": review.to_html}
+    detail = {"auto": None, "full": True, "overview": False}[args.detail]
+    render: dict[str, Callable[[], str]] = {
+        "md": lambda: review.to_markdown(detail), "json": review.to_json,
+        "html": lambda: review.to_html(detail)}
     _emit(render[_out_format(args.out, args.format, tuple(render), "md")](), args.out)
     if args.out:
-        print(f"{review.title}: written to {args.out}")
+        print(_("{title}: written to {out}").format(title=review.title, out=args.out))
     return 0
 
 
@@ -281,12 +322,11 @@ def _plan(args: argparse.Namespace) -> int:
             known_at=_moment(args.known_at, zone, _today(engine, zone)))
         people = {p.person_id: p.name for c in {i.community for i in items}
                   for p in engine.communities.get(c).people.values()}
-    rows = [[f"{i.due:%Y-%m-%d}", i.status.value.replace("_", " ")
-             + (", overdue" if i.overdue else ""), people.get(i.owner, i.owner), i.action,
-             i.review] for i in items]
-    emit_report(args, items, lambda: render_table(["due", "status", "owner", "action",
-                                                   "review"], rows)
-                if rows else "No improvement items.", kind="improvement_plan")
+    rows = [[f"{i.due:%Y-%m-%d}", enum_words(i.status) + (_(", overdue") if i.overdue else ""),
+             people.get(i.owner, i.owner), i.action, i.review] for i in items]
+    emit_report(args, items, lambda: render_table(
+        [_("due"), _("status"), _("owner"), _("action"), _("review")], rows)
+                if rows else _("No improvement items."), kind="improvement_plan")
     return 0
 
 
@@ -314,39 +354,56 @@ def format_situation(now: CommunitySituation, people: dict[str, str],
     def moment(at: datetime) -> str:
         return (at.astimezone(tz) if tz else at).isoformat(timespec="minutes")
 
-    known = f", as known at {moment(now.known_at)}" if now.known_at else ""
-    where = f"{now.name}, grid {now.grid}" if now.grid else now.name
-    lines = [f"{where} at {moment(now.at)}{known}", "", f"Mode: {now.mode}"]
+    where = (_("{community}, grid {grid}").format(community=now.name, grid=now.grid)
+             if now.grid else now.name)
+    lines = [(_("{where} at {at}, as known at {known}") if now.known_at
+              else _("{where} at {at}")).format(
+                 where=where, at=moment(now.at),
+                 known=moment(now.known_at) if now.known_at else ""),
+             "", _("Mode: {mode}").format(
+                 mode=_("emergency") if now.mode == "emergency" else _("peacetime"))]
     for emergency in now.emergencies:
-        area = f"grid {emergency.area}" if emergency.area else "the whole community"
-        lines.append(f"  {emergency.kind.replace('_', ' ')} emergency in {area} since "
-                     f"{moment(emergency.declared_at)} ({emergency.emergency_id}): "
-                     f"{emergency.reason}")
+        area = (_("grid {grid}").format(grid=emergency.area) if emergency.area
+                else _("the whole community"))
+        lines.append("  " + _("{kind} emergency in {area} since {since} ({id}): {reason}").format(
+            kind=enum_words(emergency.kind), area=area, since=moment(emergency.declared_at),
+            id=emergency.emergency_id, reason=emergency.reason))
         for member in emergency.members:
-            state = {"arrived": f"arrived {moment(member.arrived_at)} at {member.post}"
+            state = {"arrived": _("arrived {time} at {post}").format(
+                         time=moment(member.arrived_at), post=member.post)
                      if member.arrived_at else "",
-                     "acknowledged": f"acknowledged {moment(member.acknowledged_at)}"
+                     "acknowledged": _("acknowledged {time}").format(
+                         time=moment(member.acknowledged_at))
                      if member.acknowledged_at else "",
-                     "called": f"called {moment(member.called_at)}, no answer yet"}
-            lines.append(f"    {name(member.person_id)}: {state[member.status]}")
-    lines += ["", "Roster:"]
-    lines += [f"  {h.role.value.replace('_', ' ')}{f' ({h.scope})' if h.scope else ''}: "
-              f"{name(h.person_id)}" for h in now.roster]
-    lines += ["", f"Open incidents ({len(now.open_incidents)}):"]
+                     "called": _("called {time}, no answer yet").format(
+                         time=moment(member.called_at))}
+            lines.append("    " + _("{person}: {state}").format(person=name(member.person_id),
+                                                            state=state[member.status]))
+    lines += ["", _("Roster:")]
+    lines += ["  " + (_("{role} ({scope}): {person}") if h.scope else _("{role}: {person}"))
+              .format(role=enum_words(h.role), scope=h.scope, person=name(h.person_id))
+              for h in now.roster]
+    lines += ["", _("Open incidents ({count}):").format(count=len(now.open_incidents))]
     for incident in now.open_incidents:
-        lines.append(f"  {incident.incident_id} {incident.incident_type} ({incident.severity})"
-                     f"{' [drill]' if incident.drill else ''}, grid {incident.grid or '?'}, "
-                     f"detected {moment(incident.detected_at)}: "
-                     f"{incident.status.value.replace('_', ' ')}, "
-                     f"commander {name(incident.commander)}")
+        lines.append("  " + _("{id} {type} ({severity}){drill}, grid {grid}, detected {detected}: "
+                              "{status}, commander {commander}").format(
+            id=incident.incident_id, type=value_text(str(incident.incident_type)),
+            severity=value_text(str(incident.severity)),
+            drill=_(" [drill]") if incident.drill else "", grid=incident.grid or "?",
+            detected=moment(incident.detected_at), status=enum_words(incident.status),
+            commander=name(incident.commander)))
         if incident.on_scene:
-            lines.append(f"    on scene: {', '.join(map(name, incident.on_scene))}")
+            lines.append("    " + _("on scene: {people}").format(
+                people=_(", ").join(map(name, incident.on_scene))))
         if incident.pending_consents:
-            lines.append(f"    awaiting consent: {', '.join(incident.pending_consents)}")
-    lines += ["", f"Open orders ({len(now.open_orders)}):"]
-    lines += [f"  {o.order_id} {o.category}/{o.item}, placed {moment(o.placed_at)}, "
-              f"{o.status.value.replace('_', ' ')}"
-              + (f", provider {o.provider}" if o.provider else "") for o in now.open_orders]
+            lines.append("    " + _("awaiting consent: {places}").format(
+                places=_(", ").join(incident.pending_consents)))
+    lines += ["", _("Open orders ({count}):").format(count=len(now.open_orders))]
+    lines += ["  " + _("{id} {category}/{item}, placed {placed}, {status}").format(
+                  id=o.order_id, category=value_text(o.category), item=value_text(o.item),
+                  placed=moment(o.placed_at), status=enum_words(o.status))
+              + (_(", provider {provider}").format(provider=o.provider) if o.provider else "")
+              for o in now.open_orders]
     return "\n".join(lines)
 
 
@@ -441,7 +498,8 @@ def _rebuild(args: argparse.Namespace) -> int:
         started = timer.monotonic()
         folded = engine.views.rebuild(progress=progress_bar())
         seconds = timer.monotonic() - started
-    print(f"rebuilt the views from {folded:,} events in {seconds:.1f} s")
+    print(_("rebuilt the views from {events} events in {seconds} s").format(
+        events=f"{folded:,}", seconds=f"{seconds:.1f}"))
     return 0
 
 
@@ -451,9 +509,10 @@ def _erase(args: argparse.Namespace) -> int:
         assert community is not None  # --community is required
         receipt = engine.erase_person(args.person, community=community,
                                       actor=Actor(args.by, args.role), reason=args.reason)
-    print(f"erased {args.person}: their key is deleted, their personal data reads "
-          f"\"[erased]\" everywhere and the views were rebuilt (fact {receipt.last_version} "
-          f"of community {community})")
+    print(_("erased {person}: their key is deleted, their personal data reads \"[erased]\" "
+            "everywhere and the views were rebuilt (fact {version} of community "
+            "{community})").format(person=args.person, version=receipt.last_version,
+                                   community=community))
     return 0
 
 
@@ -473,10 +532,12 @@ def _project(args: argparse.Namespace) -> int:
         check_interval(args.interval)
     with _existing(args.db, fresh_views=False) as engine:
         folded = engine.views.catch_up(progress=progress_bar())
-        print(f"views at {engine.views.position}: {folded:,} new events folded")
+        print(_("views at {position}: {events} new events folded").format(
+            position=engine.views.position, events=f"{folded:,}"))
         if not args.follow:
             return 0
-        print(f"following every {args.interval} s; Ctrl-C stops", flush=True)
+        print(_("following every {interval} s; Ctrl-C stops").format(interval=args.interval),
+              flush=True)
         log_on_stderr("resilience.views")
         follower = engine.views.follow(args.interval)
         try:
@@ -502,9 +563,9 @@ def _verify(args: argparse.Namespace) -> int:
 def _checkpoint(args: argparse.Namespace) -> int:
     with _existing(args.db, fresh_views=False) as engine:
         checkpoint = engine.checkpoint()
-    print(f"recorded {checkpoint}")
-    print(f"keep this reference outside the store: resilience verify --expect "
-          f"{checkpoint.reference}")
+    print(_("recorded {checkpoint}").format(checkpoint=checkpoint))
+    print(_("keep this reference outside the store: resilience verify --expect "
+            "{reference}").format(reference=checkpoint.reference))
     return 0
 
 
@@ -575,6 +636,7 @@ def build_parser() -> argparse.ArgumentParser:
     tl.add_argument("id", help="the incident's, order's or community's id; for an incident or "
                     "order also its first characters (resilience list) or scenario handle")
     tl.add_argument("--tz", help="show times in this zone (default: the detection's offset)")
+    add_cut(tl, "the first fact's date")
     _add_viewer(tl)
     met = command("metrics", "a metric (or several side by side) over a period", _metrics,
                   period=True)
@@ -626,6 +688,11 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("--grid", help="with --community: one grid")
     review.add_argument("--drills", choices=["include", "exclude", "only"], default="include",
                         help="with --community: which incidents (default: drills included)")
+    review.add_argument("--detail", choices=["auto", "overview", "full"], default="auto",
+                        help="every incident's section (full), or an index of one line "
+                             "each (overview); auto (default): in full up to "
+                             f"{OVERVIEW_AFTER} incidents (md and html; json is always "
+                             "whole)")
     review.add_argument("--verify", action="store_true",
                         help="verify the store's hash chain first and say so in the review")
     _add_viewer(review)

@@ -51,15 +51,70 @@ if TYPE_CHECKING:
     from resilience.timeline import TimelineEntry
 
 
-def document(review: "AfterActionReview") -> tuple[Block, ...]:
+OVERVIEW_AFTER = 20
+"""A review of more incidents than this is written as an overview unless asked in full:
+its summary across them, an index of one line per incident, and the plan (a month of a
+busy community's incidents in full is a page of many megabytes nobody reads whole)."""
+
+
+def in_full(review: "AfterActionReview", detail: bool | None) -> bool:
+    """Whether the review is written with every incident's section: as ``detail`` says,
+    else (None) when it has at most ``OVERVIEW_AFTER`` incidents."""
+    return len(review.incidents) <= OVERVIEW_AFTER if detail is None else detail
+
+
+def document(review: "AfterActionReview", detail: bool | None = None) -> tuple[Block, ...]:
     """The review's front matter, the summary across incidents (when several), each
-    incident's section and the improvement plan."""
+    incident's section (``in_full``) or else the index of them, and the improvement plan."""
     blocks: list[Block] = [_front_matter(review)]
     if len(review.incidents) > 1:
         blocks.append(_overall(review))
-    blocks += [_incident(incident, n) for n, incident in enumerate(review.incidents, 1)]
+    if in_full(review, detail):
+        blocks += [_incident(incident, n) for n, incident in enumerate(review.incidents, 1)]
+    else:
+        blocks.append(_index(review))
     blocks.append(_plan(review))
     return tuple(blocks)
+
+
+def _index(review: "AfterActionReview") -> Section:
+    """One line per incident: when, what, where, how it stands, when it was contained,
+    and its grades; its full review by its id."""
+    rows: tuple[tuple[Cell, ...], ...] = tuple(
+        (str(number), stamp(incident.detected_at),
+         _("{type}, {severity}").format(type=enum_words(incident.incident_type),
+                                        severity=enum_words(incident.severity))
+         + (_(" (drill)") if incident.drill else ""),
+         incident.grid or "—", enum_words(incident.status), _contained(incident),
+         _grades(incident), incident.incident_id)
+        for number, incident in enumerate(review.incidents, 1))
+    return Section("index", (
+        Heading(2, _("Incidents")),
+        Paragraph(_("An overview of {count} incidents, one line each: an incident's full "
+                    "review is resilience review ID, the whole review's --detail full.")
+                  .format(count=len(review.incidents)), css="summary"),
+        Table((_("No."), _("Detected"), _("Incident"), _("Grid"), _("Status"),
+               _("Contained after"), _("Grades"), _("Id")), rows, "index"),
+    ))
+
+
+def _contained(incident: "IncidentReview") -> str:
+    """How long after detection the first response contained it ("—": not contained)."""
+    reached = next((m.at for m in incident.milestones
+                    if m.name == "contained" and m.cycle == 0), None)
+    return duration(None if reached is None else reached - incident.detected_at)
+
+
+def _grades(incident: "IncidentReview") -> str:
+    """How many of its objectives got each grade: "P 3 · U 1"."""
+    grades = [result.grade.value if result.grade is not None else "pending"
+              for result in incident.objectives]
+    return " · ".join(f"{_(key)} {grades.count(key)}" for key in _GRADE_ORDER
+                      if key in grades) or "—"
+
+
+_GRADE_ORDER = ("P", "S", "M", "U", "n/a", "pending")
+"""The order grades are counted in, best first (as the summary across incidents)."""
 
 
 def _front_matter(review: "AfterActionReview") -> Section:
@@ -94,7 +149,7 @@ def _front_matter(review: "AfterActionReview") -> Section:
 
 
 def _overall(review: "AfterActionReview") -> Section:
-    keys = ("P", "S", "M", "U", "n/a", "pending")
+    keys = _GRADE_ORDER
     rows: tuple[tuple[Cell, ...], ...] = tuple(
         (summary.title, _badge(summary.grade), *_counts(summary.counts, keys),
          summary.evidence or "—")

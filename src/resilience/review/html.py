@@ -41,11 +41,11 @@ if TYPE_CHECKING:
 __all__ = ["review_to_html"]
 
 
-def review_to_html(review: "AfterActionReview") -> str:
+def review_to_html(review: "AfterActionReview", detail: bool | None = None) -> str:
     """The review as one self-contained HTML5 page: inline CSS and SVG, nothing fetched;
-    in the review's language."""
+    in the review's language; ``detail`` as for ``review_to_markdown``."""
     with language(review.language):
-        body = "\n".join(_html(block) for block in document(review))
+        body = "\n".join(_html(block) for block in document(review, detail))
     return (
         f"<!DOCTYPE html>\n<html lang=\"{escape(review.language)}\">\n<head>\n"
         "<meta charset=\"utf-8\">\n"

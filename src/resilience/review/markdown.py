@@ -29,12 +29,14 @@ if TYPE_CHECKING:
 __all__ = ["review_to_markdown"]
 
 
-def review_to_markdown(review: "AfterActionReview") -> str:
+def review_to_markdown(review: "AfterActionReview", detail: bool | None = None) -> str:
     """The review as an HSEEP-style after-action report in Markdown, in the review's
-    language (``AfterActionReview.language``)."""
+    language (``AfterActionReview.language``); every incident's section if ``detail``,
+    else an index of them, by default (None) when there are more than
+    ``OVERVIEW_AFTER`` (resilience.review.document)."""
     lines: list[str] = []
     with language(review.language):
-        for block in document(review):
+        for block in document(review, detail):
             lines += _markdown(block)
     return "\n".join(lines).rstrip() + "\n"
 

@@ -286,10 +286,13 @@ class AfterActionReview:
         """:func:`~resilience.review.data.review_to_json` of this review."""
         return review_to_json(self, indent)
 
-    def to_markdown(self) -> str:
-        """:func:`~resilience.review.markdown.review_to_markdown` of this review."""
-        return review_to_markdown(self)
+    def to_markdown(self, detail: bool | None = None) -> str:
+        """:func:`~resilience.review.markdown.review_to_markdown` of this review (``detail``:
+        every incident's section, or an index of them; None: in full up to
+        ``OVERVIEW_AFTER`` incidents)."""
+        return review_to_markdown(self, detail)
 
-    def to_html(self) -> str:
-        """:func:`~resilience.review.html.review_to_html` of this review."""
-        return review_to_html(self)
+    def to_html(self, detail: bool | None = None) -> str:
+        """:func:`~resilience.review.html.review_to_html` of this review (``detail`` as for
+        ``to_markdown``)."""
+        return review_to_html(self, detail)

@@ -104,22 +104,31 @@ class Reviews:
         self._emergencies = emergencies
         self._recoveries = recoveries
 
-    def timeline(self, aggregate_id: UUID, *, viewer: Actor | None = None) -> Timeline:
+    def timeline(self, aggregate_id: UUID, *, as_of: datetime | None = None,
+                 known_at: datetime | None = None, viewer: Actor | None = None) -> Timeline:
         """The timeline of an incident, order, community or improvement item: every fact in
-        ``occurred_at`` order (``engine.timeline`` is this method). Without a ``viewer``
-        (the app itself) it is read from the ``timelines`` view (``engine.reports.timeline``);
-        for a viewer, from the aggregate's events, each personal value the policy keeps from
-        them reading "[hidden]" (resilience.review.sight), the roster read at the engine's
-        clock."""
-        if viewer is None:
+        ``occurred_at`` order (``engine.timeline`` is this method). ``as_of``: only the
+        facts that had happened by then; ``known_at``: only those recorded by then, each
+        at the time it had then (as a review's timeline at the same cut). Now and without
+        a ``viewer`` (the app itself) it is read from the ``timelines`` view
+        (``engine.reports.timeline``); else from the aggregate's events, for a viewer each
+        personal value the policy keeps from them reading "[hidden]"
+        (resilience.review.sight), the roster read at the engine's clock."""
+        cut = Cut.of(as_of, known_at)
+        if viewer is None and cut.as_of is None and cut.known_at is None:
             return self._reports.timeline(aggregate_id)
-        check_instance(viewer, "viewer", Actor)
+        if viewer is not None:
+            check_instance(viewer, "viewer", Actor)
         check_uuid(aggregate_id, "a timeline's id")
         events = cast(list[FactAggregate.Event], list(self._app.events.get(aggregate_id)))
         if not events:
             raise NotFoundError(f"no incident, order or community with id {aggregate_id}")
-        community = self._communities(UUID(community_of(events[0])))
-        return build_timeline(self._sight(community, viewer).events(events))
+        if cut.known_at is not None and events[0].timestamp > cut.known_at:
+            raise NotFoundError(f"{aggregate_id} had not been recorded by {cut.known_at}")
+        if viewer is not None:
+            community = self._communities(UUID(community_of(events[0])))
+            events = self._sight(community, viewer).events(events)
+        return _timeline(events, cut)
 
     def incident(self, incident_id: UUID, *, as_of: datetime | None = None,
                  known_at: datetime | None = None,
