@@ -343,10 +343,12 @@ def test_cli_replay_then_timeline(tmp_path: Path, capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     assert "start 2022-02-15T15:00:00+08:00" in out
     contained = [row for row in out.splitlines() if "contained:" in row]
-    assert len(contained) == 1
+    assert len(contained) == 2  # the fact, and its correction, read as the change it made
     assert "15:12" in contained[0]
     assert "+ 12.0" in contained[0]
     assert "corrected from 15:14" in contained[0]
+    assert "contained: 15:14 → 15:12 (the duty phone log" in contained[1]
+    assert "Zhang Chuanlian (grid leader): contained: Fire out" in contained[0]  # a name
     consent = [row for row in out.splitlines() if "granted consent" in row]
     assert len(consent) == 1
     assert "recorded 18 min later" in consent[0]

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from importlib import metadata
 from pathlib import Path
+from uuid import UUID
 
 from attrs import evolve
 from eventsourcing.persistence import PersistenceError
@@ -79,10 +80,9 @@ def format_timeline(timeline: Timeline, people: dict[str, str] | None = None,
     detection's offset), actor and role, what happened."""
     names = people or {}
     zone = tz or timeline.start.tzinfo
-    # English shows the words as recorded; another language says them again, with people's
-    # names for their ids and a correction as the change it made (as the review does).
-    said = (None if current_language() == "en"
-            else what(timeline.entries, names, timeline.start))
+    # Each fact's words as the review says them: people's names for their ids, and a
+    # correction as the change it made ("contained: 15:14 → 15:12 (reason)").
+    said = what(timeline.entries, names, timeline.start)
     rows = []
     for entry in timeline.entries:
         who = names.get(entry.actor.person_id, entry.actor.person_id)
@@ -96,7 +96,7 @@ def format_timeline(timeline: Timeline, people: dict[str, str] | None = None,
             notes.append(_("corrected from {time}").format(
                 time=f"{entry.original_occurred_at.astimezone(zone):%H:%M}"))
         suffix = f"  [{_('; ').join(notes)}]" if notes else ""
-        details = entry.details if said is None else said[entry.version]
+        details = said[entry.version]
         rows.append(f"  +{entry.minutes:5.1f}  {entry.occurred_at.astimezone(zone):%H:%M}  "
                     + _("{who} ({role}): {details}").format(who=who, role=role,
                                                             details=details) + suffix)
@@ -261,10 +261,26 @@ def _timeline(args: argparse.Namespace) -> int:
             timeline = engine.timeline(found, as_of=_moment(args.as_of, zone, on),
                                        known_at=_moment(args.known_at, zone, on),
                                        viewer=_viewer(args))
+        # Names for ids, as the review shows them; read as a person, ids only (their
+        # names may be what the policy keeps from that reader).
+        people = _people_of(engine, found) if args.viewer is None else {}
     emit_report(args, timeline, lambda: _("start {time}").format(
         time=timeline.start.astimezone(tz).isoformat()) + "\n"
-                + format_timeline(timeline, tz=tz))
+                + format_timeline(timeline, people, tz=tz))
     return 0
+
+
+def _people_of(engine: Engine, aggregate_id: UUID) -> dict[str, str]:
+    """Person id -> name on the roster of the community an incident, order, item or
+    community (``aggregate_id``) belongs to; empty if the views know none."""
+    key = str(aggregate_id)
+    doc = engine.views.get("cases", key) or engine.views.get("plans", key)
+    community = key if doc is not None and doc.get("kind") == "community" else (
+        doc.get("community") if doc is not None else None)
+    if community is None:
+        return {}
+    return {p.person_id: p.name
+            for p in engine.communities.get(UUID(community)).people.values()}
 
 
 def _review(args: argparse.Namespace) -> int:
