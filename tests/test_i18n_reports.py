@@ -16,10 +16,9 @@ from resilience.i18n import display_width, language, set_language
 from resilience.scenario import replay_file
 from resilience.scenarios import DONGHU_FIRE, XIANGYANG_ORDERS
 from test_emergencies import SQUAD, VOLUNTEERS, flood, town
+from test_i18n import english_environment  # noqa: F401  (autouse: no language chosen)
 
 from conftest import OFFICE, T0, minutes
-
-_ENV = ("RESILIENCE_LANG", "LC_ALL", "LC_MESSAGES", "LANG")
 
 # What may stay in Latin letters in a Chinese output besides the scenario's own words:
 # ids, metric and rate names (snake_case), ISO 8601 stamps, command-line options, and
@@ -96,13 +95,6 @@ def misaligned(text: str) -> list[str]:
     return wrong
 
 
-@pytest.fixture(autouse=True)
-def english_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for variable in _ENV:
-        monkeypatch.delenv(variable, raising=False)
-    set_language(None)
-    yield
-    set_language(None)
 
 
 @pytest.fixture(scope="module")
