@@ -8,9 +8,7 @@ Every report the engine answers with gives its data by ``to_dict()`` (the rules:
   a list or tuple of rows (``engine.service_kpis()``, ``engine.counts()``,
   ``engine.improvements.items()``, ``engine.overdue()``, ``engine.deadlines(id)``,
   ``engine.emergencies.situations()``: ``{"report": ..., "rows": [...]}``; the kind
-  is read off the rows, so an empty list needs ``kind=``), the timeline (which has no
-  ``to_dict`` of its own) and the after-action review (its data from
-  :func:`resilience.review.review_to_dict`, with the header put on top);
+  is read off the rows, so an empty list needs ``kind=``);
 - ``to_json(report)``: that data as one JSON document;
 - ``to_csv(report)``: the report's one table (``TABLES``: e.g. a metric report's rows,
   a data-quality report's findings with their section) as CSV, read off the same data,
@@ -28,7 +26,7 @@ from typing import Any
 
 import attrs
 
-from resilience.adapters.report_data import SCHEMA_VERSION, plain, report_data
+from resilience.adapters.report_data import SCHEMA_VERSION, plain
 from resilience.domain.deadline_state import DeadlineState
 from resilience.domain.validation import shown
 from resilience.errors import InvalidInputError
@@ -40,14 +38,14 @@ from resilience.metrics.reports import MetricSummary
 from resilience.metrics.standings import LeagueRow
 from resilience.metrics.tallies import Counts, ServiceSummary
 from resilience.projections.plan_items import PlanItem
-from resilience.review.model import AfterActionReview, ObjectiveSummary
+from resilience.review.model import ObjectiveSummary
 from resilience.review.situations import (
     IncidentSituation,
     OrderSituation,
 )
 from resilience.services.deadlines import OverdueOrder
 from resilience.services.what_if import LevelCount, TargetRow
-from resilience.timeline import Timeline, TimelineEntry
+from resilience.timeline import TimelineEntry
 
 __all__ = ["ROWS", "SCHEMA_VERSION", "TABLES", "table", "to_csv", "to_dict", "to_json"]
 
@@ -74,11 +72,6 @@ def to_dict(report: Report, *, kind: str | None = None) -> dict[str, Any]:
     if kind is not None:
         raise InvalidInputError(f"kind= names the report of a list of rows; a "
                                 f"{type(report).__name__} says its own")
-    if isinstance(report, Timeline):
-        return report_data(report, "timeline")
-    if isinstance(report, AfterActionReview):
-        # The review's data is written by resilience.review.data; its keys follow.
-        return {"schema_version": SCHEMA_VERSION, "report": "review", **report.to_dict()}
     own = getattr(report, "to_dict", None)
     data = own() if callable(own) else None
     if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION \

@@ -46,13 +46,6 @@ def _home_zone(engine: Engine, community: UUID) -> tzinfo:
     return (events[0].occurred_at.tzinfo if events else None) or UTC
 
 
-def _uuid(text: str, what: str) -> UUID:
-    try:
-        return UUID(text)
-    except ValueError:
-        raise InvalidInputError(f"{what} must be a UUID, got {text!r}") from None
-
-
 PROGRESS = {
     "bar": "[{bar}] {share:4.0%}  {done:,}/{total:,} events{pace}",
     "line": "{label}: {share:4.0%}  {done:,}/{total:,} events{pace}",
