@@ -23,9 +23,8 @@ from resilience import (
 from resilience.adapters.chain_recorders import StaleReadError
 from resilience.services.core import Store
 
-from conftest import T0
+from conftest import OFFICE, T0
 
-OFFICE = Actor("office-duty", Role.COMMUNITY_STAFF)
 ZHANG = Actor("zhang", Role.GRID_LEADER)
 ZHOU = Actor("zhou", Role.GRID_WORKER)
 
