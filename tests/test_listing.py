@@ -169,7 +169,8 @@ def test_a_location_string_is_not_a_handle(clock: ManualClock) -> None:
                                 location=Location(grid="g1", building="g1-b", unit="1"),
                                 description="smoke", actor=STAFF,
                                 occurred_at=datetime.fromisoformat("2022-02-01T10:00:00+08:00"))
-        with pytest.raises(NotFoundError, match="no incident or order or item is 'g1-b'"):
+        with pytest.raises(NotFoundError,
+                           match="no incident or order or improvement item is 'g1-b'"):
             resolve(engine, "g1-b")
 
 

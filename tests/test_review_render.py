@@ -287,7 +287,9 @@ def test_markdown_is_an_after_action_report(donghu: AfterActionReview) -> None:
     """The report has its title, scope, cut, summary, objectives and segments tables."""
     md = review_to_markdown(donghu)
     assert md.startswith("# After-action review: Donghu kitchen fire, 15 February 2022\n")
-    assert f"**Scope:** Incident {INCIDENT}" in md
+    # The incident as what it is, and the community by name, each id after it.
+    assert f"**Scope:** fire (major), detected 15 Feb 2022 15:00 (id `{INCIDENT}`)" in md
+    assert f"**Community:** Donghu Community, grid g3 (id `{COMMUNITY}`)" in md
     assert "**Known at:** 2022-02-16 08:00 +08:00" in md
     assert "**Generated:** 2022-02-16 09:00 +08:00" in md
     assert "## Kitchen fire, building 7 unit 3-402" in md

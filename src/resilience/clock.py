@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from resilience.domain.validation import check_duration, check_moment, shown
 from resilience.errors import InvalidInputError
+from resilience.i18n import _
 
 Clock = Callable[[], datetime]
 """A zero-argument callable returning a timezone-aware datetime."""
@@ -34,8 +35,9 @@ system_clock: Clock = _WallClock()
 def check_clock(clock: object) -> Clock:
     """Return ``clock`` if it can be called (what it returns is checked on each call)."""
     if not callable(clock):
-        raise InvalidInputError(f"clock must be a callable returning an aware datetime "
-                                f"(e.g. system_clock or a ManualClock), got {shown(clock)}")
+        raise InvalidInputError(_("clock must be a callable returning an aware datetime "
+                                  "(e.g. system_clock or a ManualClock), got {value}").format(
+            value=shown(clock)))
     return clock
 
 

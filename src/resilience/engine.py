@@ -22,6 +22,7 @@ from resilience.domain.policy import DEFAULT_POLICY, Policy
 from resilience.domain.validation import check_instance, check_uuid
 from resilience.domain.values import Actor
 from resilience.errors import InvalidInputError
+from resilience.i18n import _
 from resilience.projections.runner import Views
 from resilience.services.communities import Communities
 from resilience.services.core import Batch, EventStoreApplication, Store
@@ -228,8 +229,8 @@ class Engine:
         actor. Combine with ``with_clock`` and ``batch`` to replay history."""
         check_instance(importer, "importer", Actor)
         if importer.override is not None or importer.imported_by is not None:
-            raise InvalidInputError("an importer is a plain Actor(person_id, role): no "
-                                    "override, no imported_by")
+            raise InvalidInputError(_("an importer is a plain Actor(person_id, role): no "
+                                      "override, no imported_by"))
         other = copy.copy(self)
         other._attach(self._store.derived(importer=importer), self.catalogue)
         return other

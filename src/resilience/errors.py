@@ -60,6 +60,8 @@ class ScenarioError(ResilienceError):
         super().__init__(prefix + message)
         self.entry = entry
         self.line = line
+        self.problem = message
+        """The message without where it is (what a translated error line words again)."""
 
 
 class ConfigurationError(ResilienceError):

@@ -41,6 +41,7 @@ from typing import Any
 
 from resilience.domain.validation import shown
 from resilience.errors import ScenarioError
+from resilience.i18n import N_, _
 
 MAX_BYTES = 64 * 1024 * 1024
 """The largest scenario file read (a string given to ``parse_scenario``: in characters).
@@ -61,14 +62,15 @@ def read_file(path: str | Path) -> str:
         with open(path, "rb") as file:
             data = file.read(MAX_BYTES + 1)
     except OSError as exc:  # missing, a directory, not permitted, a failing disk
-        raise ScenarioError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise ScenarioError(_("cannot read {path}: {error}").format(
+            path=path, error=exc.strerror or exc)) from None
     if len(data) > MAX_BYTES:
-        raise ScenarioError(f"the file is larger than {MAX_BYTES:,} bytes (MAX_BYTES); "
-                            "split the history into several files")
+        raise ScenarioError(_("the file is larger than {most} bytes (MAX_BYTES); split the "
+                              "history into several files").format(most=f"{MAX_BYTES:,}"))
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ScenarioError(f"not UTF-8 text: {exc.reason}",
+        raise ScenarioError(_("not UTF-8 text: {reason}").format(reason=exc.reason),
                             line=data.count(b"\n", 0, exc.start) + 1) from None
 
 
@@ -81,14 +83,14 @@ def read_document(text: str, needed: Collection[str]) -> tuple[Header, Entries]:
     rest of the document; there are none if the document has no ``actions``.
     """
     if len(text) > MAX_BYTES:
-        raise ScenarioError(f"the text is longer than {MAX_BYTES:,} characters (MAX_BYTES); "
-                            "split the history into several files")
+        raise ScenarioError(_("the text is longer than {most} characters (MAX_BYTES); split "
+                              "the history into several files").format(most=f"{MAX_BYTES:,}"))
     if text.startswith("\ufeff"):
         text = text[1:]  # a byte order mark, as some Windows editors save UTF-8: not content
     reader = _Reader(text)
     if reader.peek() != "{":
-        raise reader.fail("a scenario is a JSON object with 'format', 'version', "
-                          "'community' and 'actions'")
+        raise reader.fail(_("a scenario is a JSON object with 'format', 'version', "
+                            "'community' and 'actions'"))
     header: Header = {}
     start: tuple[int, int] | None = None
     members = reader.members()
@@ -98,11 +100,11 @@ def read_document(text: str, needed: Collection[str]) -> tuple[Header, Entries]:
             header[key] = (reader.value(depth=2), line)
             continue
         if reader.peek() != "[":
-            raise ScenarioError("'actions' must be a non-empty list", line=line)
+            raise ScenarioError(_("'actions' must be a non-empty list"), line=line)
         header[key], start = (None, line), reader.mark()
         if all(k in header for k in needed):
             return header, _streamed(reader, line, members, set(header))
-        for entry, _ in reader.elements():  # checked now, read again from the start
+        for entry, _line in reader.elements():  # checked now, read again from the start
             reader.value(depth=3, entry=entry)
     reader.end()
     if start is None:
@@ -113,7 +115,8 @@ def read_document(text: str, needed: Collection[str]) -> tuple[Header, Entries]:
 
 def _once(key: str, line: int, seen: Collection[str]) -> None:
     if key in seen:
-        raise ScenarioError(f"the key {shown(key)} appears twice in the header", line=line)
+        raise ScenarioError(_("the key {key} appears twice in the header").format(
+            key=shown(key)), line=line)
 
 
 def _streamed(reader: "_Reader", line: int, rest: Iterator[tuple[str, int]],
@@ -134,7 +137,7 @@ def _entries(reader: "_Reader", line: int) -> Entries:
         found = True
         yield entry, entry_line, reader.value(depth=3, entry=entry)
     if not found:
-        raise ScenarioError("'actions' must be a non-empty list", line=line)
+        raise ScenarioError(_("'actions' must be a non-empty list"), line=line)
 
 
 # Decoding ----------------------------------------------------------------------------------
@@ -148,21 +151,22 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     found = dict(pairs)
     if len(found) < len(pairs):
         seen: set[str] = set()
-        for key, _ in pairs:
+        for key, _value in pairs:
             if key in seen:
-                raise _Refused(f"the key {shown(key)} appears twice in one object")
+                raise _Refused(_("the key {key} appears twice in one object").format(
+                    key=shown(key)))
             seen.add(key)
     return found
 
 
 def _no_constant(name: str) -> Any:
-    raise _Refused(f"{name} is not a JSON number")
+    raise _Refused(_("{name} is not a JSON number").format(name=name))
 
 
 def _finite(text: str) -> float:
     number = float(text)
     if not math.isfinite(number):
-        raise _Refused(f"{text} is too large for a number")
+        raise _Refused(_("{number} is too large for a number").format(number=text))
     return number
 
 
@@ -216,11 +220,16 @@ class _Reader:
         self.pos = _BLANK.match(self.text, self.pos).end()  # type: ignore[union-attr]
         return self.text[self.pos:self.pos + 1]
 
-    def expect(self, chars: str, what: str) -> str:
+    def expect(self, chars: str, what: str, entry: int | None = None) -> str:
+        """The next character, one of ``chars``; else ScenarioError saying ``what`` (an
+        N_ message, translated only then: this runs for every key and element) was
+        expected."""
         found = self.peek()
         if not found or found not in chars:
-            shown = repr(found) if found else "the end of the file"
-            raise self.fail(f"not valid JSON: expected {what}, found {shown}")
+            message = (_("not valid JSON: expected {what}, found {found}") if found else
+                       _("not valid JSON: expected {what}, found the end of the file"))
+            raise self.fail(message.format(what=_(what).format(entry=entry),
+                                           found=repr(found)))
         self.pos += 1
         return found
 
@@ -235,36 +244,37 @@ class _Reader:
         except json.JSONDecodeError as exc:
             if entry is None:
                 self.pos = exc.pos
-                raise self.fail(f"not valid JSON: {exc.msg}") from None
-            problem = f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+                raise self.fail(_("not valid JSON: {error}").format(error=exc.msg)) from None
+            problem = _("not valid JSON: {error} at line {line}, column {column}").format(
+                error=exc.msg, line=exc.lineno, column=exc.colno)
         except _Refused as exc:
             problem = str(exc)
         except RecursionError:
-            problem = f"objects and arrays nest deeper than {MAX_DEPTH}"
+            problem = _("objects and arrays nest deeper than {depth}").format(depth=MAX_DEPTH)
         except ValueError as exc:  # an integer of more digits than Python converts
-            problem = f"not a usable number: {exc}"
+            problem = _("not a usable number: {error}").format(error=exc)
         else:
             # Nesting needs opening brackets: most values have too few to be worth a walk.
             span = self.text.count("[", start, self.pos) + self.text.count("{", start, self.pos)
             if depth + span <= MAX_DEPTH + 1 or not _too_deep(value, depth):
                 return value
-            problem = f"objects and arrays nest deeper than {MAX_DEPTH}"
+            problem = _("objects and arrays nest deeper than {depth}").format(depth=MAX_DEPTH)
         raise ScenarioError(problem, entry=entry, line=line)
 
     def members(self) -> Iterator[tuple[str, int]]:
         """The keys of the object here, each with its line; the caller reads each value."""
-        self.expect("{", "a JSON object")
+        self.expect("{", N_("a JSON object"))
         if self.peek() == "}":
             self.pos += 1
             return
         while True:
             if self.peek() != '"':
-                self.expect('"', "a key (a string)")
+                self.expect('"', N_("a key (a string)"))
             line = self.line()
             key = self.value(depth=1)
             self.expect(":", "':'")
             yield key, line
-            if self.expect(",}", "',' or '}'") == "}":
+            if self.expect(",}", N_("',' or '}}'")) == "}":
                 return
 
     def elements(self) -> Iterator[tuple[int, int]]:
@@ -278,9 +288,9 @@ class _Reader:
             entry += 1
             self.peek()
             yield entry, self.line()
-            if self.expect(",]", f"',' or ']' after entry {entry}") == "]":
+            if self.expect(",]", N_("',' or ']' after entry {entry}"), entry) == "]":
                 return
 
     def end(self) -> None:
         if self.peek():
-            raise self.fail("not valid JSON: more text after the scenario's object")
+            raise self.fail(_("not valid JSON: more text after the scenario's object"))

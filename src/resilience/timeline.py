@@ -26,6 +26,7 @@ from resilience.domain.incident import Incident
 from resilience.domain.organisation import Community
 from resilience.domain.service import ServiceOrder
 from resilience.domain.values import Actor, Role
+from resilience.i18n import _
 
 _REOPENINGS: Mapping[str, frozenset[str]] = {
     aggregate.Event.aggregate_kind: frozenset(aggregate.declared(lambda e: e.reopens or None))
@@ -94,7 +95,7 @@ def build_timeline(events: Iterable[FactAggregate.Event]) -> Timeline:
     """The timeline of one aggregate's events (all of them, in version order)."""
     facts: Sequence[FactAggregate.Event] = list(events)
     if not facts:
-        raise ValueError("a timeline needs at least one event")
+        raise ValueError(_("a timeline needs at least one event"))
     times: dict[int, datetime] = {}
     details: dict[int, str] = {}
     corrections: dict[int, list[int]] = {}

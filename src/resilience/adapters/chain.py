@@ -42,6 +42,7 @@ from attrs import evolve, field, frozen
 from eventsourcing.persistence import Notification, StoredEvent
 
 from resilience.errors import ConfigurationError, InvalidInputError, TamperedStoreError
+from resilience.i18n import _
 
 CHECKPOINT_EVERY_SETTING = "RESILIENCE_CHECKPOINT_EVERY"
 SIGNING_KEY_SETTING = "RESILIENCE_SIGNING_KEY"
@@ -212,17 +213,19 @@ def parse_reference(reference: "str | Checkpoint") -> tuple[int, str]:
     if isinstance(reference, Checkpoint):
         reference = reference.reference
     if not isinstance(reference, str):
-        raise InvalidInputError(f"a checkpoint reference is a string POSITION:LINK, got "
-                                f"{type(reference).__name__}")
-    position, _, link = reference.strip().partition(":")
+        raise InvalidInputError(
+            _("a checkpoint reference is a string POSITION:LINK, got {type}").format(
+                type=type(reference).__name__))
+    position, _colon, link = reference.strip().partition(":")
     try:
         number = int(position)
         if number < 0 or len(link) != 64:
             raise ValueError(reference)
         bytes.fromhex(link)
     except ValueError:
-        raise InvalidInputError(f"a checkpoint reference is POSITION:LINK (a number, a colon "
-                                f"and 64 hex digits), got {reference!r}") from None
+        raise InvalidInputError(_("a checkpoint reference is POSITION:LINK (a number, a colon "
+                                  "and 64 hex digits), got {value}").format(
+            value=repr(reference))) from None
     return number, link.lower()
 
 
@@ -254,15 +257,16 @@ class ChainSettings:
             except ValueError:
                 every = 0
             if not 1 <= every <= MAX_EVERY:
-                raise ConfigurationError(f"{CHECKPOINT_EVERY_SETTING} must be a whole number of "
-                                         f"events from 1 to {MAX_EVERY:,}, got {text!r}")
+                raise ConfigurationError(_("{setting} must be a whole number of events from 1 "
+                                           "to {most}, got {value}").format(
+                    setting=CHECKPOINT_EVERY_SETTING, most=f"{MAX_EVERY:,}", value=repr(text)))
         keys = tuple((env.get(SIGNING_KEY_SETTING) or "").split())
         for key in keys:
             if len(key) < MIN_KEY_LENGTH:
                 raise ConfigurationError(
-                    f"each key in {SIGNING_KEY_SETTING} must be at least {MIN_KEY_LENGTH} "
-                    "characters; make one with: python -c 'import secrets; "
-                    "print(secrets.token_urlsafe(32))'")
+                    _("each key in {setting} must be at least {length} characters; make one "
+                      "with: python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+                    .format(setting=SIGNING_KEY_SETTING, length=MIN_KEY_LENGTH))
         return cls(every, tuple(key.encode() for key in keys))
 
     @property
@@ -372,21 +376,24 @@ class Verification:
 
     def __str__(self) -> str:
         if self.problem is not None:
-            return (f"TAMPERED: {self.problem} {self.events_checked:,} events before it "
-                    "verified.")
-        text = f"verified: {self.events_checked:,} events match the hash chain"
+            return _("TAMPERED: {problem} {count} events before it verified.").format(
+                problem=self.problem, count=f"{self.events_checked:,}")
+        text = _("verified: {count} events match the hash chain").format(
+            count=f"{self.events_checked:,}")
         if self.checkpoint is None:
-            text += "; no checkpoint yet"
+            text += _("; no checkpoint yet")
         else:
-            text += (f"; latest checkpoint at event {self.checkpoint.position:,} "
-                     f"({shown(self.checkpoint.recorded_at)}), signature "
-                     f"{self.signature.value}")
+            text += _("; latest checkpoint at event {position} ({moment}), signature "
+                      "{signature}").format(position=f"{self.checkpoint.position:,}",
+                                            moment=shown(self.checkpoint.recorded_at),
+                                            signature=self.signature.value)
         if self.kept is not None:
-            text += f"; matches the kept checkpoint {self.kept}"
+            text += _("; matches the kept checkpoint {kept}").format(kept=self.kept)
         if self.built is not None:
-            text += (f"; the first {self.built.events:,} events were recorded before the "
-                     f"chain, which was built over them on {shown(self.built.recorded_at)}")
-        return text + "."
+            text += _("; the first {count} events were recorded before the chain, which was "
+                      "built over them on {moment}").format(
+                count=f"{self.built.events:,}", moment=shown(self.built.recorded_at))
+        return text + _(".")
 
 
 # What a store provides -------------------------------------------------------------------
@@ -442,8 +449,9 @@ def open_chain(recorder: Any, env: Mapping[str, str]) -> ChainedRecorder:
     """Give an events recorder the chain settings in ``env``; ConfigurationError if the
     recorder keeps no chain (an ``APPLICATION_RECORDER_TOPIC`` set to another class)."""
     if not hasattr(recorder, "chain_writer"):
-        raise ConfigurationError(f"the events recorder {type(recorder).__qualname__} keeps no "
-                                 "hash chain: leave APPLICATION_RECORDER_TOPIC to resilience")
+        raise ConfigurationError(_("the events recorder {recorder} keeps no hash chain: leave "
+                                   "APPLICATION_RECORDER_TOPIC to resilience").format(
+            recorder=type(recorder).__qualname__))
     recorder.chain_settings = ChainSettings.from_env(env)
     chained_recorder: ChainedRecorder = recorder
     return chained_recorder

@@ -53,6 +53,7 @@ from resilience.adapters.chain import (
     shown,
 )
 from resilience.errors import TamperedStoreError
+from resilience.i18n import _
 
 _log = logging.getLogger("resilience.chain")
 
@@ -70,7 +71,7 @@ def _pages(read: Callable[[int, int, int], Sequence[T]], after: int, stop: int,
 
 
 def _aggregate(originator_id: str, version: int) -> str:
-    return f"aggregate {originator_id}, version {version}"
+    return _("aggregate {id}, version {version}").format(id=originator_id, version=version)
 
 
 def walk(rows: ChainRows, start: Link, stop: int) -> Iterator[Link | Problem]:
@@ -103,37 +104,48 @@ def walk(rows: ChainRows, start: Link, stop: int) -> Iterator[Link | Problem]:
 def _inserted(event: Notification) -> Problem:
     originator = str(event.originator_id)
     return Problem(Tampering.INSERTED, event.id, originator, event.originator_version,
-                   f"Event {event.id:,} ({_aggregate(originator, event.originator_version)}) "
-                   "was inserted: the hash chain has no link for it.")
+                   _("Event {position} ({aggregate}) was inserted: the hash chain has no link "
+                     "for it.").format(
+                       position=f"{event.id:,}",
+                       aggregate=_aggregate(originator, event.originator_version)))
 
 
 def _deleted(link: Link) -> Problem:
     return Problem(Tampering.DELETED, link.position, link.originator_id, link.version,
-                   f"Event {link.position:,} ({_aggregate(link.originator_id, link.version)}, "
-                   "as the chain recorded it) was deleted: its link remains in the hash chain.")
+                   _("Event {position} ({aggregate}, as the chain recorded it) was deleted: "
+                     "its link remains in the hash chain.").format(
+                       position=f"{link.position:,}",
+                       aggregate=_aggregate(link.originator_id, link.version)))
 
 
 def _miscounted(previous: Link, link: Link) -> Problem:
     missing = link.seq - previous.seq - 1
     if missing > 0:
         return Problem(Tampering.DELETED, link.position, None, None,
-                       f"{missing:,} event(s) between events {previous.position:,} and "
-                       f"{link.position:,} were deleted together with their links: the chain "
-                       f"counts {link.seq:,} events at event {link.position:,}, not "
-                       f"{previous.seq + 1:,}.")
+                       _("{count} event(s) between events {first} and {position} were deleted "
+                         "together with their links: the chain counts {counted} events at "
+                         "event {position}, not {expected}.").format(
+                           count=f"{missing:,}", first=f"{previous.position:,}",
+                           position=f"{link.position:,}", counted=f"{link.seq:,}",
+                           expected=f"{previous.seq + 1:,}"))
     return Problem(Tampering.INSERTED, link.position, None, None,
-                   f"Links were inserted by hand before event {link.position:,}: the chain "
-                   f"counts {link.seq:,} events there, not {previous.seq + 1:,}.")
+                   _("Links were inserted by hand before event {position}: the chain "
+                     "counts {counted} events there, not {expected}.").format(
+                       position=f"{link.position:,}", counted=f"{link.seq:,}",
+                       expected=f"{previous.seq + 1:,}"))
 
 
 def _altered(found: Link, link: Link) -> Problem:
     where = _aggregate(found.originator_id, found.version)
     if (found.originator_id, found.version) != (link.originator_id, link.version):
-        text = (f"Event {found.position:,} ({where}) is not the event the chain recorded there "
-                f"({_aggregate(link.originator_id, link.version)}): it was replaced.")
+        text = _("Event {position} ({aggregate}) is not the event the chain recorded there "
+                 "({recorded}): it was replaced.").format(
+            position=f"{found.position:,}", aggregate=where,
+            recorded=_aggregate(link.originator_id, link.version))
     else:
-        text = (f"Event {found.position:,} ({where}) was altered: it no longer matches its "
-                "link in the hash chain.")
+        text = _("Event {position} ({aggregate}) was altered: it no longer matches its "
+                 "link in the hash chain.").format(position=f"{found.position:,}",
+                                                   aggregate=where)
     return Problem(Tampering.ALTERED, found.position, found.originator_id, found.version, text)
 
 
@@ -145,7 +157,7 @@ def _link_at(rows: ChainRows, position: int) -> Link | None:
 
 
 def _when(checkpoint: Checkpoint) -> str:
-    return f"recorded {shown(checkpoint.recorded_at)}"
+    return _("recorded {moment}").format(moment=shown(checkpoint.recorded_at))
 
 
 def _mismatch(checkpoint: Checkpoint, link: Link | None) -> Problem | None:
@@ -153,12 +165,14 @@ def _mismatch(checkpoint: Checkpoint, link: Link | None) -> Problem | None:
     if link is not None and (link.digest.hex(), link.seq) == (checkpoint.link,
                                                               checkpoint.events):
         return None
-    how = ("names no event of the hash chain: events were deleted with their links, or the "
-           "checkpoint was forged" if link is None else
-           "does not match the hash chain: events up to it were rewritten and the chain "
-           "recomputed, or the checkpoint was forged")
+    message = (_("The checkpoint at event {position} ({when}) names no event of the hash "
+                 "chain: events were deleted with their links, or the checkpoint was forged.")
+               if link is None else
+               _("The checkpoint at event {position} ({when}) does not match the hash chain: "
+                 "events up to it were rewritten and the chain recomputed, or the checkpoint "
+                 "was forged."))
     return Problem(Tampering.CHECKPOINT, checkpoint.position, None, None,
-                   f"The checkpoint at event {checkpoint.position:,} ({_when(checkpoint)}) {how}.")
+                   message.format(position=f"{checkpoint.position:,}", when=_when(checkpoint)))
 
 
 def segment(rows: ChainRows, anchor: Checkpoint | None, stop: int) -> tuple[Problem | None, Link]:
@@ -181,21 +195,22 @@ def segment(rows: ChainRows, anchor: Checkpoint | None, stop: int) -> tuple[Prob
 
 def _uncovered(anchor: Checkpoint | None, head: Link,
                settings: ChainSettings) -> Problem | None:
-    after = (f"the checkpoint at event {anchor.position:,}" if anchor is not None
-             else "the start of the chain")
+    after = (_("the checkpoint at event {position}").format(position=f"{anchor.position:,}")
+             if anchor is not None else _("the start of the chain"))
     tail = head.seq - (anchor.events if anchor is not None else 0)
     every = bound(anchor, settings)
     if tail < every:
         return None
     if settings.signing:
-        why = (f"are covered by no signed checkpoint, though one is signed every {every:,} "
-               "events: signed checkpoints were deleted, events were recorded without the "
-               "signing key, or the store was never sealed (resilience checkpoint)")
+        message = _("The {count} events after {after} are covered by no signed checkpoint, "
+                    "though one is signed every {every} events: signed checkpoints were "
+                    "deleted, events were recorded without the signing key, or the store was "
+                    "never sealed (resilience checkpoint).")
     else:
-        why = (f"are covered by no checkpoint, though one is recorded every {every:,} events: "
-               "checkpoints were deleted")
+        message = _("The {count} events after {after} are covered by no checkpoint, though "
+                    "one is recorded every {every} events: checkpoints were deleted.")
     return Problem(Tampering.UNCOVERED, head.position, None, None,
-                   f"The {tail:,} events after {after} {why}.")
+                   message.format(count=f"{tail:,}", after=after, every=f"{every:,}"))
 
 
 class _Checkpoints:
@@ -224,8 +239,9 @@ class _Checkpoints:
             position, digest = self.kept
             if position != link.position or link.digest.hex() != digest:
                 return Problem(Tampering.CHECKPOINT, position, None, None,
-                               f"The store does not match the checkpoint you kept at event "
-                               f"{position:,}: events up to it were rewritten.")
+                               _("The store does not match the checkpoint you kept at event "
+                                 "{position}: events up to it were rewritten.").format(
+                                   position=f"{position:,}"))
             self.kept_matched = True
         return None
 
@@ -235,11 +251,12 @@ class _Checkpoints:
             return problem
         if self.settings.check(checkpoint) is Signature.INVALID:
             return Problem(Tampering.CHECKPOINT, checkpoint.position, None, None,
-                           f"The checkpoint at event {checkpoint.position:,} ({_when(checkpoint)})"
-                           f" has a signature that does not verify with the signing key "
-                           f"(it names key {checkpoint.key_id}): it was forged or altered, or "
-                           "signed with a key not given (keep old keys after the new one in "
-                           f"{SIGNING_KEY_SETTING}).")
+                           _("The checkpoint at event {position} ({when}) has a signature that "
+                             "does not verify with the signing key (it names key {key}): it "
+                             "was forged or altered, or signed with a key not given (keep old "
+                             "keys after the new one in {setting}).").format(
+                               position=f"{checkpoint.position:,}", when=_when(checkpoint),
+                               key=checkpoint.key_id, setting=SIGNING_KEY_SETTING))
         if self.built is None and self.latest is None and \
                 checkpoint.kind is CheckpointKind.BUILT:
             self.built = checkpoint
@@ -251,14 +268,18 @@ class _Checkpoints:
     def beyond(self, last: Link) -> Problem | None:
         """A checkpoint (or the kept one) past the last event: the newest were deleted."""
         if self.pending is not None:
-            which, position = "a checkpoint", self.pending.position
+            position = self.pending.position
+            message = _("The store ends at event {last}, but a checkpoint covers events up to "
+                        "{position}: the newest events were deleted with their links.")
         elif self.kept is not None and not self.kept_matched:
-            which, position = "the checkpoint you kept", self.kept[0]
+            position = self.kept[0]
+            message = _("The store ends at event {last}, but the checkpoint you kept covers "
+                        "events up to {position}: the newest events were deleted with their "
+                        "links.")
         else:
             return None
         return Problem(Tampering.DELETED, position, None, None,
-                       f"The store ends at event {last.position:,}, but {which} covers events "
-                       f"up to {position:,}: the newest events were deleted with their links.")
+                       message.format(last=f"{last.position:,}", position=f"{position:,}"))
 
 
 def verify(rows: ChainRows, settings: ChainSettings,
@@ -301,8 +322,8 @@ def _anchor(state: ChainState,
     (``state`` read with ``signed=settings.signing``)."""
     latest = state.latest
     if latest is not None and not settings.trusted(latest):
-        return None, (f"the latest signed checkpoint (at event {latest.position:,}) does not "
-                      "verify with the signing key")
+        return None, _("the latest signed checkpoint (at event {position}) does not verify "
+                       "with the signing key").format(position=f"{latest.position:,}")
     return latest, None
 
 
@@ -334,9 +355,10 @@ def extend(rows: ChainWriter, settings: ChainSettings, state: ChainState,
         return [], None
     if positions[0] <= head.position:
         raise TamperedStoreError(
-            f"the store hands out notification id {positions[0]:,}, but the hash chain "
-            f"already reaches {head.position:,}: it was tampered with; nothing was recorded "
-            "(resilience verify names what changed)")
+            _("the store hands out notification id {id}, but the hash chain already reaches "
+              "{position}: it was tampered with; nothing was recorded (resilience verify "
+              "names what changed)").format(id=f"{positions[0]:,}",
+                                            position=f"{head.position:,}"))
     links = chain_links(head, positions, events)
     previous = links[-1]
     anchor, distrust = _anchor(state, settings)
@@ -360,10 +382,12 @@ def _unsignable(rows: ChainRows, anchor: Checkpoint | None, head: Link, stop: in
     """Why the chain up to ``stop`` may not be signed, if it may not."""
     since = anchor.events if anchor is not None else 0
     if head.seq - since >= bound(anchor, settings):
-        return (f"{head.seq - since:,} events already followed the latest signed checkpoint "
-                f"(one is due every {bound(anchor, settings):,})")
-    problem, _ = segment(rows, anchor, stop)
-    return None if problem is None else f"the chain does not hold: {problem}"
+        return _("{count} events already followed the latest signed checkpoint (one is due "
+                 "every {every})").format(count=f"{head.seq - since:,}",
+                                          every=f"{bound(anchor, settings):,}")
+    problem, _last = segment(rows, anchor, stop)
+    return None if problem is None else _("the chain does not hold: {problem}").format(
+        problem=problem)
 
 
 def _checkpoint_at(link: Link, settings: ChainSettings | None,
@@ -403,7 +427,8 @@ def record_checkpoint(recorder: ChainedRecorder) -> Checkpoint:
     state = reader.state(signed=settings.signing)
     anchor, distrust = _anchor(state, settings)
     if distrust is not None:
-        raise TamperedStoreError(f"no checkpoint recorded: {distrust} (resilience verify)")
+        raise TamperedStoreError(_("no checkpoint recorded: {why} (resilience verify)").format(
+            why=distrust))
     problem, checked = segment(reader, anchor, state.stop)
     with recorder.chain_writer() as rows:
         if problem is None:
@@ -412,8 +437,8 @@ def record_checkpoint(recorder: ChainedRecorder) -> Checkpoint:
                                datetime.now(UTC), None, CheckpointKind.REQUESTED)
             problem, checked = segment(rows, again, rows.state().stop)
         if problem is not None:
-            raise TamperedStoreError(f"no checkpoint recorded: {problem} (resilience verify "
-                                     "names every problem)")
+            raise TamperedStoreError(_("no checkpoint recorded: {problem} (resilience verify "
+                                       "names every problem)").format(problem=problem))
         checkpoint = settings.sign(_checkpoint_at(checked, settings, CheckpointKind.REQUESTED))
         rows.add_checkpoint(checkpoint)
     return checkpoint

@@ -72,6 +72,7 @@ from resilience.adapters.chain_recorders import (
 )
 from resilience.adapters.setup import postgres_set_up
 from resilience.errors import ConfigurationError
+from resilience.i18n import _
 
 CHUNK_BYTES = 256 * 1024
 """Bytes of events (states, topics, ids) per INSERT statement: far below what the sockets
@@ -165,8 +166,8 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
                  events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name=events_table_name)
         if datastore.enable_db_functions:
-            raise ConfigurationError("POSTGRES_ENABLE_DB_FUNCTIONS inserts events without "
-                                     "their hash chain: leave it off")
+            raise ConfigurationError(_("POSTGRES_ENABLE_DB_FUNCTIONS inserts events without "
+                                       "their hash chain: leave it off"))
         self.chain_settings = ChainSettings()
         self.chain_warnings = ChainWarnings()
         schema = Identifier(datastore.schema)

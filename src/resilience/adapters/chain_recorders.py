@@ -50,6 +50,7 @@ from resilience.adapters.chain import (
 )
 from resilience.adapters.chain_checks import ChainWarnings, build, extend
 from resilience.adapters.setup import sqlite_set_up, sqlite_write
+from resilience.i18n import _
 
 CHAIN_SUFFIX = "_chain"
 CHECKPOINTS_SUFFIX = "_checkpoints"
@@ -115,8 +116,8 @@ def check_reads(reads: Reads | None, stored: Callable[[Reads], Mapping[str, int]
         found = stored(reads)
         moved = [i for i, version in reads.items() if found.get(str(i), 0) != version]
         if moved:
-            raise StaleReadError(f"{', '.join(map(str, moved))} changed since the command "
-                                 "read it; nothing was recorded")
+            raise StaleReadError(_("{ids} changed since the command read it; nothing was "
+                                   "recorded").format(ids=", ".join(map(str, moved))))
 
 
 Cursors = Callable[[], AbstractContextManager[Any]]

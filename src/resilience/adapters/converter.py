@@ -34,10 +34,32 @@ from cattrs.preconf.json import make_converter
 from resilience.domain.validation import shown
 from resilience.domain.values import Actor, CareCard, Contact, Location, Provider, UnitSpec
 from resilience.errors import InvalidInputError
+from resilience.i18n import N_, _
+
+# What a value was expected to be (the hooks below take a parameter named ``_``).
+_WANTED = {"text": N_("text"), "a whole number": N_("a whole number"),
+           "a number": N_("a number"), "true or false": N_("true or false"),
+           "null": N_("null")}
 
 
-def _refuse(value: Any, wanted: str) -> InvalidInputError:
-    return InvalidInputError(f"expected {wanted}, got {type(value).__name__} {shown(value)}")
+def _refuse(value: Any, *wanted: str) -> InvalidInputError:
+    """The error for ``value``, which is none of ``wanted`` (keys of _WANTED, or a
+    phrase already in the language)."""
+    words = [_(_WANTED[w]) if w in _WANTED else w for w in wanted]
+    either = words[0]
+    for word in words[1:]:
+        either = _("{one} or {other}").format(one=either, other=word)
+    return InvalidInputError(_("expected {wanted}, got {type} {value}").format(
+        wanted=either, type=type(value).__name__, value=shown(value)))
+
+
+def _object(cls: type[Any]) -> str:
+    return _("a {cls} object").format(cls=cls.__name__)
+
+
+def _missing(cls: type[Any], name: str) -> InvalidInputError:
+    return InvalidInputError(_("a stored {cls} has no {field}").format(cls=cls.__name__,
+                                                                       field=name))
 
 
 def _str(value: Any, _: Any) -> str:
@@ -96,7 +118,7 @@ def _one_of(value: Any, union: Any) -> Any:
             except InvalidInputError:
                 pass
     wanted = [_PLAIN[m][0] for m in members if m is not NoneType]
-    raise _refuse(value, " or ".join(wanted + ["null"] * (NoneType in members)))
+    raise _refuse(value, *wanted, *["null"] * (NoneType in members))
 
 
 def _uuid(value: Any, _: Any) -> UUID:
@@ -128,7 +150,7 @@ def _stored(conv: Converter, cls: type[Any]) -> Any:
 
     def structure(value: Any, _: Any) -> Any:
         if not isinstance(value, dict):
-            raise _refuse(value, f"a {cls.__name__} object")
+            raise _refuse(value, _object(cls))
         if not plan:  # on first use, once every hook is registered
             plan.extend((f.name, f.type, conv.get_structure_hook(f.type), f.default)
                         for f in attrs.fields(cls))
@@ -139,7 +161,7 @@ def _stored(conv: Converter, cls: type[Any]) -> Any:
             elif default is not attrs.NOTHING:
                 item = default
             else:
-                raise InvalidInputError(f"a stored {cls.__name__} has no {name}")
+                raise _missing(cls, name)
             object.__setattr__(made, name, item)
         return made
     return structure

@@ -48,6 +48,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from resilience.adapters.keystore import VERIFIER, KeyTable, new_key_id
 from resilience.errors import ProtectedStoreError, TamperedStoreError
+from resilience.i18n import _
 
 ERASED = "[erased]"
 """What a personal text reads once its subject's key is deleted."""
@@ -141,9 +142,9 @@ class KeyRing:
         if found is None:
             if first_event() is False:
                 raise ProtectedStoreError(
-                    "the store's events do not open with this CIPHER_KEY: it is the wrong "
-                    "key, or the store was written without protection (a store is protected, "
-                    "or not, from its first event); nothing was read or written")
+                    _("the store's events do not open with this CIPHER_KEY: it is the wrong "
+                      "key, or the store was written without protection (a store is protected, "
+                      "or not, from its first event); nothing was read or written"))
             sealed = seal(self._verifier, _CHECK, VERIFIER.encode())
             found = self.table.claim([(VERIFIER, VERIFIER, sealed)]).get(VERIFIER)
         try:
@@ -153,8 +154,8 @@ class KeyRing:
                 raise InvalidTag
         except (InvalidTag, ValueError):
             raise ProtectedStoreError(
-                "this CIPHER_KEY is not the key the store is protected with; "
-                "nothing was read or written") from None
+                _("this CIPHER_KEY is not the key the store is protected with; "
+                  "nothing was read or written")) from None
         self.refresh()
 
     # Values ------------------------------------------------------------------------------
@@ -202,11 +203,12 @@ class KeyRing:
         try:
             return unseal(self._views, b64decode(sealed), bound.encode("utf-8")).decode("utf-8")
         except (InvalidTag, ValueError):  # ValueError: base64 or UTF-8 that does not decode
-            view, _, key = bound.partition("\x00")
+            view, _sep, key = bound.partition("\x00")
             raise TamperedStoreError(
-                f"the view document {key} of {view} does not open with the views key: it was "
-                "altered, or copied from another row, outside resilience; rebuild the views "
-                "(resilience rebuild) and check the store (resilience verify)") from None
+                _("the view document {key} of {view} does not open with the views key: it was "
+                  "altered, or copied from another row, outside resilience; rebuild the views "
+                  "(resilience rebuild) and check the store (resilience verify)").format(
+                    key=key, view=view)) from None
 
     # Snapshots ---------------------------------------------------------------------------
 
@@ -220,7 +222,8 @@ class KeyRing:
         try:
             return unseal(self._snapshots, sealed, bound)
         except (InvalidTag, ValueError):
-            raise TamperedStoreError("a snapshot does not open with the snapshots key") from None
+            raise TamperedStoreError(
+                _("a snapshot does not open with the snapshots key")) from None
 
     # Keys -------------------------------------------------------------------------------
 
@@ -292,9 +295,9 @@ class KeyRing:
             key = unseal(self._wrapping, wrapped, key_id.encode())
         except (InvalidTag, ValueError):
             # The store key was checked against the verifier: this row was changed.
-            raise TamperedStoreError(f"key {key_id} of the key store does not open with the "
-                                     "store key, which opens the rest: the key table was "
-                                     "altered outside resilience") from None
+            raise TamperedStoreError(_("key {key} of the key store does not open with the "
+                                       "store key, which opens the rest: the key table was "
+                                       "altered outside resilience").format(key=key_id)) from None
         return Key(key_id, AESGCM(key), hmac.new(key, b"identifier tags", hashlib.sha256).digest(),
                    key_id.encode())
 

@@ -38,6 +38,7 @@ from resilience.errors import (
     TamperedStoreError,
     UnreadableEventError,
 )
+from resilience.i18n import _
 
 if TYPE_CHECKING:
     from eventsourcing.application import Application
@@ -97,8 +98,8 @@ class ConverterMapper(Mapper[UUID]):
         try:
             event_class = resolve_topic(stored_event.topic)
         except TopicError:
-            raise EventUnreadable(f"cannot read {_where(stored_event)}: no such class in this "
-                                  "version of resilience") from None
+            raise EventUnreadable(_("cannot read {event}: no such class in this version of "
+                                    "resilience").format(event=_where(stored_event))) from None
         text = self._open(stored_event)
         try:
             state: dict[str, Any] = json.loads(text)
@@ -120,8 +121,8 @@ class ConverterMapper(Mapper[UUID]):
         except (EventUnopened, ProtectedStoreError, TamperedStoreError):
             raise  # the store's problem, not this event's
         except Exception as exc:
-            raise EventUnreadable(
-                f"cannot load {_where(stored_event)}: {one_line(exc)}") from exc
+            raise EventUnreadable(_("cannot load {event}: {error}").format(
+                event=_where(stored_event), error=one_line(exc))) from exc
 
     def _seal(self, event: Any, state: dict[str, Any], keys: "KeyRing") -> None:
         """Put an envelope in place of each personal value in ``state``, under its
@@ -140,8 +141,9 @@ class ConverterMapper(Mapper[UUID]):
                 envelope = keys.seal_value(subject, value, path, _is_identifier(path))
             except Erased:
                 raise ErasedPersonError(
-                    f"{person} was erased: {type(event).__name__} would record personal data "
-                    f"about them ({path}); nothing was recorded") from None
+                    _("{person} was erased: {fact} would record personal data about them "
+                      "({path}); nothing was recorded").format(
+                        person=person, fact=type(event).__name__, path=path)) from None
             parent, last = _parent(state, path)
             parent[last] = envelope
             paths.append(path)
@@ -159,8 +161,9 @@ class ConverterMapper(Mapper[UUID]):
         """Open each envelope the state lists (a deleted key's as its placeholder)."""
         keys = self.keys
         if keys is None:
-            raise EventUnopened(f"cannot open {_where(stored_event)}: it holds personal data "
-                                "sealed under the store's keys, and the engine has no key")
+            raise EventUnopened(_("cannot open {event}: it holds personal data sealed under "
+                                  "the store's keys, and the engine has no key").format(
+                event=_where(stored_event)))
         from resilience.adapters.keyring import UnknownKey  # loaded: there is a key ring
 
         keys.fresh()
@@ -169,14 +172,16 @@ class ConverterMapper(Mapper[UUID]):
             try:
                 parent[last] = keys.open_value(parent[last], path)
             except UnknownKey as exc:
-                raise ValueError(f"{path} is sealed under key {exc}, which the key store does "
-                                 "not have (deleted outside erase_person?)") from None
+                raise ValueError(_("{path} is sealed under key {key}, which the key store does "
+                                   "not have (deleted outside erase_person?)").format(
+                    path=path, key=exc)) from None
             except TamperedStoreError:
                 raise  # the key itself does not open: every value under it is unreadable
             except Exception:
                 # InvalidTag and the like say nothing more, and nothing of the value is shown.
-                raise ValueError(f"the value sealed at {path} does not open with its key: it "
-                                 "was altered, or moved from another field or fact") from None
+                raise ValueError(_("the value sealed at {path} does not open with its key: it "
+                                   "was altered, or moved from another field or fact").format(
+                    path=path)) from None
 
     def _open(self, stored_event: StoredEvent) -> str:
         """The event's JSON text: its bytes deciphered, decompressed and decoded."""
@@ -189,13 +194,15 @@ class ConverterMapper(Mapper[UUID]):
             return data.decode("utf-8")
         except Exception as exc:
             if self.cipher:
-                why = "wrong CIPHER_KEY, or the store is not encrypted"
+                message = _("cannot open {event}: wrong CIPHER_KEY, or the store is not "
+                            "encrypted")
             elif self.compressor:
-                why = "the store is not compressed, or not with this compressor"
+                message = _("cannot open {event}: the store is not compressed, or not with "
+                            "this compressor")
             else:
-                why = ("it looks encrypted or compressed: give CIPHER_TOPIC and CIPHER_KEY, "
-                       "or COMPRESSOR_TOPIC")
-            raise EventUnopened(f"cannot open {_where(stored_event)}: {why}") from exc
+                message = _("cannot open {event}: it looks encrypted or compressed: give "
+                            "CIPHER_TOPIC and CIPHER_KEY, or COMPRESSOR_TOPIC")
+            raise EventUnopened(message.format(event=_where(stored_event))) from exc
 
 
 def key_ring(app: "Application[Any]") -> "KeyRing | None":
@@ -228,8 +235,9 @@ def _is_identifier(path: str) -> bool:
 
 def _where(stored_event: StoredEvent) -> str:
     """The stored event, for a message (worked out only when there is one to write)."""
-    return (f"stored event {stored_event.originator_id} "
-            f"v{stored_event.originator_version} ({stored_event.topic})")
+    return _("stored event {id} v{version} ({topic})").format(
+        id=stored_event.originator_id, version=stored_event.originator_version,
+        topic=stored_event.topic)
 
 
 class EventUnreadable(UnreadableEventError, MapperDeserialisationError):

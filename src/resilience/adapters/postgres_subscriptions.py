@@ -43,6 +43,7 @@ from resilience.adapters.subscription_rows import (
     Wakeup,
     check_position,
 )
+from resilience.i18n import _
 
 _log = logging.getLogger("resilience.notifications")
 
@@ -113,8 +114,8 @@ class PostgresSubscriptionStore(PostgresTrackingRecorder):
         try:
             conn = connect(self.datastore)
         except psycopg.Error as exc:
-            raise StoreFault(f"cannot connect for the deliverer lock of {name}: "
-                             f"{describe(exc)}") from exc
+            raise StoreFault(_("cannot connect for the deliverer lock of {name}: {error}")
+                             .format(name=name, error=describe(exc))) from exc
         conn.row_factory = tuple_row
         try:
             kwargs: Any = self.datastore.pool.kwargs
@@ -127,8 +128,8 @@ class PostgresSubscriptionStore(PostgresTrackingRecorder):
             row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
         except psycopg.Error as exc:
             conn.close()
-            raise StoreFault(f"cannot take the deliverer lock of {name}: "
-                             f"{describe(exc)}") from exc
+            raise StoreFault(_("cannot take the deliverer lock of {name}: {error}").format(
+                name=name, error=describe(exc))) from exc
         if row is None or not row[0]:
             conn.close()
             return None

@@ -17,6 +17,7 @@ from eventsourcing.application import Application
 
 from resilience.adapters.keystore import VERIFIER, MemoryKeys, key_table
 from resilience.errors import ConfigurationError, ProtectedStoreError
+from resilience.i18n import _
 
 if TYPE_CHECKING:
     from resilience.adapters.keyring import KeyRing
@@ -35,14 +36,14 @@ def protect(app: Application[Any]) -> "KeyRing | None":
         if (not isinstance(table, MemoryKeys) and table.exists() and table.find(VERIFIER)) \
                 or not _first_event_is_plain(app):
             raise ProtectedStoreError(
-                "the store is protected: open it with its key (the CIPHER_TOPIC and "
-                "CIPHER_KEY settings); nothing was read")
+                _("the store is protected: open it with its key (the CIPHER_TOPIC and "
+                  "CIPHER_KEY settings); nothing was read"))
         return None
     try:
         from resilience.adapters.keyring import KeyRing
     except ImportError as exc:  # the crypto extra is not installed
-        raise ConfigurationError(f"protection needs the crypto extra (pip install "
-                                 f"'resilience[crypto]'): {exc}") from None
+        raise ConfigurationError(_("protection needs the crypto extra (pip install "
+                                   "'resilience[crypto]'): {error}").format(error=exc)) from None
     ring = KeyRing(table, _store_key(app))
 
     def first_event_opens() -> bool | None:
@@ -79,5 +80,6 @@ def _store_key(app: Application[Any]) -> bytes:
     missing or malformed one)."""
     text = app.env.get("CIPHER_KEY")
     if not text:
-        raise ConfigurationError("protection needs the CIPHER_KEY setting beside CIPHER_TOPIC")
+        raise ConfigurationError(
+            _("protection needs the CIPHER_KEY setting beside CIPHER_TOPIC"))
     return b64decode(text)

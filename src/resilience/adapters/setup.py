@@ -42,6 +42,7 @@ from eventsourcing.sqlite import (
 )
 
 from resilience.errors import ReadOnlyStoreError
+from resilience.i18n import _
 
 SQLITE_EVENT_RECORDER_TOPIC = "resilience.adapters.chain_recorders:SQLiteEventRecorder"
 POSTGRES_EVENT_RECORDER_TOPIC = "resilience.adapters.chain_postgres:PostgresEventRecorder"
@@ -277,8 +278,9 @@ or one whose transactions are read-only by default."""
 
 def read_only_message(where: str, why: str) -> str:
     """What ReadOnlyStoreError says of a store at ``where`` refusing a write, ``why``."""
-    return (f"PostgreSQL at {where} is read-only (a hot standby): {why}; commands, "
-            "checkpoints and catching up the views go to the primary")
+    return _("PostgreSQL at {where} is read-only (a hot standby): {why}; commands, "
+             "checkpoints and catching up the views go to the primary").format(
+        where=where, why=why)
 
 
 def _read_only_set_up(recorder: Any, curs: Any) -> None:
@@ -295,8 +297,9 @@ def _read_only_set_up(recorder: Any, curs: Any) -> None:
             datastore = recorder.datastore
             where = getattr(datastore.pool, "where", "the server")
             raise ReadOnlyStoreError(read_only_message(
-                where, f"the schema {datastore.schema!r} lacks tables that an engine "
-                "opened on the primary creates: open one there first"))
+                where, _("the schema {schema} lacks tables that an engine opened on the "
+                         "primary creates: open one there first").format(
+                    schema=repr(datastore.schema))))
     if isinstance(recorder, PostgresTrackingRecorder):
         _pg_tracking_state(recorder, curs)
 

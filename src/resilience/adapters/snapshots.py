@@ -63,6 +63,7 @@ from resilience.adapters.snapshot_state import (
     encode,
 )
 from resilience.errors import ConfigurationError, TamperedStoreError
+from resilience.i18n import _
 
 if TYPE_CHECKING:
     from eventsourcing.application import Application
@@ -304,7 +305,7 @@ class TagSealer:
     def open(self, data: Bytes, bound: bytes) -> Bytes:
         body, tag = data[:-32], data[-32:]
         if not any(hmac.compare_digest(tag, self._tag(key, body, bound)) for key in self.keys):
-            raise TamperedStoreError("a snapshot does not match its signature")
+            raise TamperedStoreError(_("a snapshot does not match its signature"))
         return body
 
 
@@ -315,7 +316,8 @@ def enabled(setting: str | None) -> bool:
     word = "on" if setting is None else setting.strip().lower()
     if word not in _ON + _OFF:
         raise ConfigurationError(
-            f"{SETTING} must be on or off (yes/no, 1/0, true/false), got {setting!r}")
+            _("{setting} must be on or off (yes/no, 1/0, true/false), got {value}").format(
+                setting=SETTING, value=repr(setting)))
     return word in _ON
 
 

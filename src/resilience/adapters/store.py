@@ -80,6 +80,7 @@ from resilience.errors import (
     ResilienceError,
     StoreUnavailableError,
 )
+from resilience.i18n import _
 
 ENV_VAR = "RESILIENCE_DB"
 DEFAULT_URL = "sqlite:///resilience.db"
@@ -114,10 +115,11 @@ def store_env(url: str) -> dict[str, str]:
             path = path[1:]  # sqlite:///rel.db -> rel.db, sqlite:////abs -> /abs
         query: dict[str, list[str]] = {}
         if parts.scheme == "sqlite":
-            path, _, text = path.partition("?")
+            path, _mark, text = path.partition("?")
             query = _parameters(text, url, ("timeout",))
         if not path:
-            raise ConfigurationError(f"no SQLite file in {url!r}; e.g. sqlite:///resilience.db")
+            raise ConfigurationError(
+                _("no SQLite file in {url}; e.g. sqlite:///resilience.db").format(url=repr(url)))
         timeout = _timeout(query, url)
         env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
         env["APPLICATION_RECORDER_TOPIC"] = SQLITE_EVENT_RECORDER_TOPIC  # safe concurrent set-up
@@ -128,7 +130,7 @@ def store_env(url: str) -> dict[str, str]:
     if parts.scheme in ("postgresql", "postgres"):
         dbname = parts.path.lstrip("/")
         if not dbname:
-            raise ConfigurationError(f"no database name in {url!r}")
+            raise ConfigurationError(_("no database name in {url}").format(url=repr(url)))
         env.update(
             PERSISTENCE_MODULE="eventsourcing.postgres",
             APPLICATION_RECORDER_TOPIC=POSTGRES_EVENT_RECORDER_TOPIC,  # safe concurrent set-up
@@ -141,7 +143,8 @@ def store_env(url: str) -> dict[str, str]:
         query = _parameters(parts.query, url, ("schema", "timeout"))
         if "schema" in query:
             if "\x00" in query["schema"][0]:
-                raise ConfigurationError(f"a schema name cannot hold a NUL character: {url!r}")
+                raise ConfigurationError(
+                    _("a schema name cannot hold a NUL character: {url}").format(url=repr(url)))
             env["POSTGRES_SCHEMA"] = query["schema"][0]
         timeout = _timeout(query, url)
         whole = str(math.ceil(timeout))  # eventsourcing reads these as whole seconds
@@ -149,8 +152,8 @@ def store_env(url: str) -> dict[str, str]:
                     "POSTGRES_LOCK_TIMEOUT": whole})
         return env
     raise ConfigurationError(
-        f"unknown store {url!r}: use memory:, sqlite:///FILE or postgresql://USER@HOST/DB"
-    )
+        _("unknown store {url}: use memory:, sqlite:///FILE or postgresql://USER@HOST/DB")
+        .format(url=repr(url)))
 
 
 def redacted(url: str) -> str:
@@ -166,13 +169,15 @@ def _parameters(text: str, url: str, known: tuple[str, ...]) -> dict[str, list[s
     query = parse_qs(text)
     for name in query:
         if name not in known:
-            raise ConfigurationError(f"unknown parameter {name!r} in {url!r}; this store takes "
-                                     + ", ".join(f"{k}=" for k in known))
+            raise ConfigurationError(
+                _("unknown parameter {name} in {url}; this store takes {known}").format(
+                    name=repr(name), url=repr(url), known=", ".join(f"{k}=" for k in known)))
     return query
 
 
 def _timeout(query: Mapping[str, list[str]], url: str) -> float:
-    return seconds(query["timeout"][0] if "timeout" in query else None, f"timeout in {url!r}")
+    return seconds(query["timeout"][0] if "timeout" in query else None,
+                   _("timeout in {url}").format(url=repr(url)))
 
 
 def seconds(text: str | None, what: str, default: float = DEFAULT_TIMEOUT) -> float:
@@ -183,8 +188,9 @@ def seconds(text: str | None, what: str, default: float = DEFAULT_TIMEOUT) -> fl
     try:
         return check_wait(float(text), what)
     except (ValueError, InvalidInputError):  # not a number, or not one the rule allows
-        raise ConfigurationError(f"{what} must be a number of seconds > 0 and at most "
-                                 f"{MAX_WAIT:,.0f}, got {text!r}") from None
+        raise ConfigurationError(
+            _("{what} must be a number of seconds > 0 and at most {most}, got {value}").format(
+                what=what, most=f"{MAX_WAIT:,.0f}", value=repr(text))) from None
 
 
 # Faults of the store itself ---------------------------------------------------------
@@ -297,8 +303,12 @@ class _SQLiteStore(SQLiteDatastore):
         except (OperationalError, InterfaceError) as exc:
             message = one_line(exc)
             if "locked" in message:
-                message += f" (by another writer; waited up to {self.pool.lock_timeout} s)"
-            raise StoreFault(f"SQLite store {self.pool.db_name}: {message}") from exc
+                raise StoreFault(_("SQLite store {name}: {error} (by another writer; waited up "
+                                   "to {seconds} s)").format(
+                    name=self.pool.db_name, error=message,
+                    seconds=self.pool.lock_timeout)) from exc
+            raise StoreFault(_("SQLite store {name}: {error}").format(
+                name=self.pool.db_name, error=message)) from exc
 
 
 PLAIN_SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -328,22 +338,23 @@ def require_schema(factory: InfrastructureFactory[Any]) -> None:
         curs.execute(READ_ONLY_QUERY)
         if curs.fetchone()["read_only"]:
             raise ReadOnlyStoreError(read_only_message(
-                where, f"it has no schema {schema!r}, and creates none: open an engine on "
-                "the primary first"))
+                where, _("it has no schema {schema}, and creates none: open an engine on "
+                         "the primary first").format(schema=repr(schema))))
     if not PLAIN_SCHEMA.fullmatch(schema):
         raise ConfigurationError(
-            f"PostgreSQL at {where} has no schema {schema!r}, and only a plain lower-case "
-            "name (letters, digits, _) is created: create it (CREATE SCHEMA) or correct "
-            "the URL's ?schema=")
+            _("PostgreSQL at {where} has no schema {schema}, and only a plain lower-case "
+              "name (letters, digits, _) is created: create it (CREATE SCHEMA) or correct "
+              "the URL's ?schema=").format(where=where, schema=repr(schema)))
     try:
         with datastore.transaction(commit=True) as curs:
             lock_set_up(curs, schema)
             curs.execute(SQL("CREATE SCHEMA IF NOT EXISTS {}").format(Identifier(schema)))
     except ProgrammingError as exc:  # insufficient privilege
         raise ConfigurationError(
-            f"PostgreSQL at {where} has no schema {schema!r}, and user "
-            f"{datastore.pool.kwargs.get('user')!r} may not create it ({one_line(exc)}): "
-            "create it (CREATE SCHEMA), or correct the URL's ?schema=") from exc
+            _("PostgreSQL at {where} has no schema {schema}, and user {user} may not create "
+              "it ({error}): create it (CREATE SCHEMA), or correct the URL's ?schema=").format(
+                where=where, schema=repr(schema), user=repr(datastore.pool.kwargs.get("user")),
+                error=one_line(exc))) from exc
 
 
 def _bound_postgres(datastore: Any, timeout: float, connect: float) -> None:
@@ -398,21 +409,26 @@ def _postgres_pool_class() -> type[Any]:
                     self.reached = True
                     yield conn
             except PoolTimeout as exc:
-                why = f": {self.last_error}" if self.last_error else ""
-                raise StoreTimeout(f"PostgreSQL at {self.where}: no connection within "
-                                   f"{wait or self.timeout:g} s{why}") from exc
+                message = (_("PostgreSQL at {where}: no connection within {seconds} s: "
+                             "{error}") if self.last_error else
+                           _("PostgreSQL at {where}: no connection within {seconds} s"))
+                raise StoreTimeout(message.format(where=self.where,
+                                                  seconds=f"{wait or self.timeout:g}",
+                                                  error=self.last_error)) from exc
             except LockNotAvailable as exc:
-                raise StoreTimeout(f"PostgreSQL at {self.where}: another writer held the "
-                                   f"events table for {self.lock_timeout} s") from exc
+                raise StoreTimeout(_("PostgreSQL at {where}: another writer held the "
+                                     "events table for {seconds} s").format(
+                    where=self.where, seconds=self.lock_timeout)) from exc
             except PoolClosed as exc:  # for good: not an OperationalError, not retried
-                raise StoreUnavailableError(f"PostgreSQL at {self.where}: the engine is "
-                                            "closed") from exc
+                raise StoreUnavailableError(_("PostgreSQL at {where}: the engine is "
+                                              "closed").format(where=self.where)) from exc
             except psycopg.Error as exc:
                 if (refusal := self._refusal(exc)) is not None:  # a hot standby: for good
                     raise ReadOnlyStoreError(read_only_message(
                         self.where, one_line(refusal))) from exc
                 if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
-                    raise StoreFault(f"PostgreSQL at {self.where}: {one_line(exc)}") from exc
+                    raise StoreFault(_("PostgreSQL at {where}: {error}").format(
+                        where=self.where, error=one_line(exc))) from exc
                 raise
 
         @staticmethod
@@ -491,9 +507,11 @@ def opening(url: str) -> Iterator[None]:
         # Settings eventsourcing can't use (a topic, a factory), a store refusing what
         # the URL says (a schema name, a privilege), missing or malformed settings (a
         # cipher key, a pool size: eventsourcing raises OSError or ValueError for them).
-        raise ConfigurationError(f"cannot open {url}: {one_line(exc)}") from exc
+        raise ConfigurationError(_("cannot open {url}: {error}").format(
+            url=url, error=one_line(exc))) from exc
     except PersistenceError as exc:
-        raise StoreUnavailableError(f"cannot open {url}: {one_line(exc)}") from exc
+        raise StoreUnavailableError(_("cannot open {url}: {error}").format(
+            url=url, error=one_line(exc))) from exc
 
 
 def notification_id(recorder: Any, originator_id: UUID, version: int) -> int | None:

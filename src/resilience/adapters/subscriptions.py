@@ -46,6 +46,7 @@ from resilience.adapters.subscription_rows import (
     Wakeup,
     check_position,
 )
+from resilience.i18n import _
 
 try:
     import fcntl
@@ -191,7 +192,8 @@ class SQLiteSubscriptionStore(SQLiteTrackingRecorder):
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise StoreFault(f"cannot open the deliverer lock {path}: {exc}") from exc
+            raise StoreFault(_("cannot open the deliverer lock {path}: {error}").format(
+                path=path, error=exc)) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:  # held by another deliverer (BlockingIOError), or can't be had

@@ -43,6 +43,7 @@ from resilience.adapters.subscriptions import Undeliverable
 from resilience.adapters.viewstore import dumps
 from resilience.domain.validation import check_instance, check_text, check_wait, check_whole
 from resilience.errors import InvalidInputError
+from resilience.i18n import _
 
 SIGNATURE = "X-Resilience-Signature"
 KEY = "X-Resilience-Key"
@@ -135,19 +136,20 @@ def check_url(url: str, insecure: bool = False) -> str:
         parts = urlsplit(url)
         parts.port  # noqa: B018 (a port that is not a number raises here)
     except ValueError as exc:
-        raise InvalidInputError(f"a webhook's url is malformed ({exc}): "
-                                f"{shown_url(url)!r}") from None
+        raise InvalidInputError(_("a webhook's url is malformed ({error}): {url}").format(
+            error=exc, url=repr(shown_url(url)))) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInputError(f"a webhook's url must be http:// or https:// with a "
-                                f"host, got {shown_url(url)!r}")
+        raise InvalidInputError(
+            _("a webhook's url must be http:// or https:// with a host, got {url}").format(
+                url=repr(shown_url(url))))
     if parts.username is not None or parts.password is not None:
-        raise InvalidInputError(f"a webhook's url must not hold a user or password (they "
-                                f"would not be sent): {shown_url(url)!r}; put a token in "
-                                "its query, or rely on the signature")
+        raise InvalidInputError(_("a webhook's url must not hold a user or password (they "
+                                  "would not be sent): {url}; put a token in its query, or "
+                                  "rely on the signature").format(url=repr(shown_url(url))))
     if parts.scheme == "http" and not insecure and not _local(parts.hostname):
-        raise InvalidInputError(f"a webhook's url must be https:// (notices carry personal "
-                                f"data): {shown_url(url)!r}; plain http:// only to this "
-                                "machine, or with insecure=True (--insecure)")
+        raise InvalidInputError(_("a webhook's url must be https:// (notices carry personal "
+                                  "data): {url}; plain http:// only to this machine, or with "
+                                  "insecure=True (--insecure)").format(url=repr(shown_url(url))))
     return url
 
 
@@ -179,9 +181,9 @@ class Webhook:
             secret = check_text(secret, "secret", 1000).encode("utf-8")
         check_instance(secret, "secret", bytes)
         if not secret:
-            raise InvalidInputError("a webhook's secret must not be empty")
+            raise InvalidInputError(_("a webhook's secret must not be empty"))
         if not callable(sleep):
-            raise InvalidInputError("sleep must be a function of a number of seconds")
+            raise InvalidInputError(_("sleep must be a function of a number of seconds"))
         self.url = url
         self._secret = secret
         self.attempts = check_whole(attempts, "attempts", 1, 100)

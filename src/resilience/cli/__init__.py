@@ -17,12 +17,11 @@ from uuid import UUID
 from attrs import evolve
 from eventsourcing.persistence import PersistenceError
 
-from resilience.adapters.store import describe
 from resilience.cli import emergencies, lists, live, notices, open311, recovery, simulate, whatif
 from resilience.cli.common import (
     _PERIOD_TZ,
     DB_HELP,
-    METRICS_HELP,
+    ArgumentParser,
     _add_period,
     _community,
     _emit,
@@ -41,7 +40,9 @@ from resilience.cli.common import (
     add_cut,
     add_report_output,
     emit_report,
+    error_line,
     log_on_stderr,
+    metrics_help,
     walk,
 )
 from resilience.cli.common import (
@@ -52,8 +53,8 @@ from resilience.domain.service import ServiceOrder
 from resilience.domain.validation import MAX_DURATION
 from resilience.domain.values import Actor
 from resilience.engine import Engine
-from resilience.errors import InvalidInputError, ResilienceError
-from resilience.i18n import _, current_language, set_language
+from resilience.errors import ConfigurationError, InvalidInputError, ResilienceError
+from resilience.i18n import N_, _, current_language, set_language
 from resilience.listing import resolve
 from resilience.metrics.definitions import MetricDefinition
 from resilience.metrics.rates import RATES, RATES_BY_NAME, RateDefinition, rate_description
@@ -65,6 +66,7 @@ from resilience.review.entries import what
 from resilience.review.escalations import told
 from resilience.review.model import AfterActionReview, Grade
 from resilience.review.phrases import _place as place  # a Location's words, translated
+from resilience.review.sight import unhidden
 from resilience.review.situations import CommunitySituation
 from resilience.review.text import enum_words
 from resilience.scenario import SCENARIO_IMPORTER, load_scenario, replay, replay_file
@@ -85,7 +87,7 @@ def format_timeline(timeline: Timeline, people: dict[str, str] | None = None,
     said = what(timeline.entries, names, timeline.start)
     rows = []
     for entry in timeline.entries:
-        who = names.get(entry.actor.person_id, entry.actor.person_id)
+        who = unhidden(names.get(entry.actor.person_id, entry.actor.person_id))
         role = enum_words(entry.actor.role)
         notes = []
         delay = entry.record_delay
@@ -127,8 +129,9 @@ def _demo(args: argparse.Namespace) -> int:
                 "into {path} (SQLite; {recorded} recorded by this run)").format(
             facts=result.facts, escalations=len(result.escalations), path=path,
             recorded=result.events_recorded) + "\n")
-        print(_("Incident {incident}: detected {detected} at {location}").format(
-            incident=incident_id, detected=f"{detected:%Y-%m-%d %H:%M}",
+        print(_("Incident {reference} ({incident}): detected {detected} at {location}").format(
+            reference=incident.reference or "-", incident=incident_id,
+            detected=f"{detected:%Y-%m-%d %H:%M}",
             location=(incident.location if current_language() == "en"
                       else place(str(incident.location)))))
         print(_("Grid {grid}'s leader then: {leader}").format(
@@ -225,11 +228,12 @@ def _importer(args: argparse.Namespace) -> Actor:
 
 def _add_importer(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--importer", metavar="PERSON_ID",
-                        help="import under this person's id, recorded on every fact "
-                             f"(default: {SCENARIO_IMPORTER.person_id})")
+                        help=_("import under this person's id, recorded on every fact "
+                               "(default: {importer})").format(
+                            importer=SCENARIO_IMPORTER.person_id))
     parser.add_argument("--importer-role", default=SCENARIO_IMPORTER.role.value,
-                        help="the importer's role, which the policy must allow to import "
-                             "(default: system; or community_staff of the community)")
+                        help=_("the importer's role, which the policy must allow to import "
+                               "(default: system; or community_staff of the community)"))
 
 
 def _viewer(args: argparse.Namespace) -> Actor | None:
@@ -237,17 +241,17 @@ def _viewer(args: argparse.Namespace) -> Actor | None:
     sees everything)."""
     if args.viewer is None:
         if args.viewer_role is not None:
-            raise InvalidInputError("--as-role needs --as PERSON_ID")
+            raise InvalidInputError(_("--as-role needs --as PERSON_ID"))
         return None
     return Actor(args.viewer, args.viewer_role or "community_staff")
 
 
 def _add_viewer(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as", dest="viewer", metavar="PERSON_ID",
-                        help="read as this person: personal data the policy keeps from them "
-                             "shows as [hidden] (default: everything is shown)")
+                        help=_("read as this person: personal data the policy keeps from "
+                               "them shows as [hidden] (default: everything is shown)"))
     parser.add_argument("--as-role", dest="viewer_role", metavar="ROLE",
-                        help="the role they read in (default community_staff)")
+                        help=_("the role they read in (default community_staff)"))
 
 
 def _timeline(args: argparse.Namespace) -> int:
@@ -291,8 +295,8 @@ def _review(args: argparse.Namespace) -> int:
                 ("--from", args.start), ("--to", args.end),
                 ("--drills", args.drills if args.drills != "include" else None)) if value]
             if scoped:
-                raise InvalidInputError(f"{', '.join(scoped)} apply to --community reviews, "
-                                        "not to one incident's")
+                raise InvalidInputError(_("{options} apply to --community reviews, not to "
+                                          "one incident's").format(options=", ".join(scoped)))
             incident = resolve(engine, args.incident, ["incident"])
             detected = engine.replay.incident(incident).detected_at
             zone = _zone(args.tz) if args.tz else detected.tzinfo or UTC
@@ -302,8 +306,8 @@ def _review(args: argparse.Namespace) -> int:
                                              viewer=_viewer(args), verify=args.verify)
         else:
             if args.community is None:
-                raise InvalidInputError("give an INCIDENT_ID, or --community (and --grid, "
-                                        "a period) to review every incident there")
+                raise InvalidInputError(_("give an INCIDENT_ID, or --community (and --grid, "
+                                          "a period) to review every incident there"))
             community = _community(engine, args.community)
             assert community is not None
             zone = _zone(args.tz) if args.tz else _home_zone(engine, community)
@@ -326,7 +330,7 @@ def _review(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace) -> int:
     if args.grid is not None and args.community is None:
-        raise InvalidInputError("--grid needs --community")
+        raise InvalidInputError(_("--grid needs --community"))
     with _existing(args.db) as engine:
         community = _community(engine, args.community)
         zone = (_zone(args.tz) if args.tz else
@@ -427,8 +431,9 @@ def _rates(args: argparse.Namespace) -> tuple[RateDefinition, ...]:
     """The built-in rates, with the response limit (minutes) and the lowest satisfied score
     the options give, each described by its rule as it now is."""
     if not 0 < args.limit <= MAX_DURATION / timedelta(minutes=1):  # NaN fails it too
-        raise InvalidInputError(f"--limit must be a number of minutes above 0 and at most "
-                                f"{MAX_DURATION / timedelta(minutes=1):,.0f}, got {args.limit}")
+        raise InvalidInputError(_("--limit must be a number of minutes above 0 and at most "
+                                  "{most}, got {limit}").format(
+            most=f"{MAX_DURATION / timedelta(minutes=1):,.0f}", limit=args.limit))
     rates = (evolve(rate, limit=timedelta(minutes=args.limit)) if rate.limit is not None
              else evolve(rate, satisfied_from=args.satisfied_from)
              if rate.satisfied_from is not None else rate for rate in RATES)
@@ -500,8 +505,9 @@ def _league(args: argparse.Namespace) -> int:
 def _quality(args: argparse.Namespace) -> int:
     most = MAX_DURATION / timedelta(minutes=1)
     if not 0 <= args.late_after <= most:  # NaN fails the comparison too
-        raise InvalidInputError(f"--late-after must be a number of minutes from 0 to "
-                                f"{most:,.0f} ({MAX_DURATION.days:,} days), got {args.late_after}")
+        raise InvalidInputError(_("--late-after must be a number of minutes from 0 to {most} "
+                                  "({days} days), got {late_after}").format(
+            most=f"{most:,.0f}", days=f"{MAX_DURATION.days:,}", late_after=args.late_after))
     with _existing(args.db) as engine:
         report = engine.data_quality(_period(args), late_after=timedelta(minutes=args.late_after),
                                      community=_community(engine, args.community))
@@ -563,8 +569,8 @@ def _project(args: argparse.Namespace) -> int:
             follower.stop()
             return 0
     # The follower retries every failure of the store; it stops only on a fault of its own.
-    error = follower.error or RuntimeError("the views follower stopped")
-    print(f"resilience: {describe(error)}", file=sys.stderr)
+    error = follower.error or RuntimeError(_("the views follower stopped"))
+    print(f"resilience: {error_line(error)}", file=sys.stderr)
     return 2
 
 
@@ -572,7 +578,7 @@ def _verify(args: argparse.Namespace) -> int:
     # fresh_views=False: the events are checked as stored, not folded into the views.
     with _existing(args.db, fresh_views=False) as engine:
         verification = engine.verify(expect=args.expect)
-    print(verification)
+    print(verification)  # worded in the current language (resilience.adapters.chain)
     return 0 if verification.ok else 1
 
 
@@ -585,21 +591,27 @@ def _checkpoint(args: argparse.Namespace) -> int:
     return 0
 
 
-_REVIEW_TZ = ("time zone of times without an offset (default: the incident's own offset; "
-              "for --community, the community's)")
+_REVIEW_TZ = N_("time zone of times without an offset (default: the incident's own offset; "
+                "for --community, the community's)")
 
 
 def _add_rate_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=float, default=120,
-                        help="minutes within which an order must be answered for the response "
-                             "rate (default 120)")
+                        help=_("minutes within which an order must be answered for the "
+                               "response rate (default 120)"))
     parser.add_argument("--satisfied-from", type=int, default=4, choices=range(1, 6),
                         metavar="{1-5}",
-                        help="lowest score counted as satisfied (default 4)")
+                        help=_("lowest score counted as satisfied (default 4)"))
 
 
-LANG_HELP = ("the language of what is printed: en or zh-CN (default: $RESILIENCE_LANG, else "
-             "the locale, else English)")
+LANG_HELP = N_("the language of what is printed: en or zh-CN (default: $RESILIENCE_LANG, "
+               "else the locale, else English)")
+
+DESCRIPTION = N_("The ``resilience`` command line: demo, replay, timeline, metrics, rates, "
+                 "scorecards, reviews, situations at a moment, improvement plans, views; the "
+                 "live response (tick, overdue, watch, webhooks), emergencies and "
+                 "mobilisation, recovery, what-if.")
+"""The command line's description in its help (the module's docstring, to translate)."""
 
 
 def version() -> str:
@@ -609,14 +621,16 @@ def version() -> str:
     try:
         return metadata.version("resilience")
     except metadata.PackageNotFoundError:  # run from a source tree never installed
-        return "(not installed)"
+        return _("(not installed)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="resilience", description=__doc__)
+    """The command line's parser, its help and messages in the current language (so build
+    it once the language is chosen: ``main`` reads ``--lang`` first)."""
+    parser = ArgumentParser(prog="resilience", description=_(DESCRIPTION))
     parser.add_argument("--version", action="version", version=f"resilience {version()}",
-                        help="print the version and exit")
-    parser.add_argument("--lang", metavar="LANG", help=LANG_HELP)
+                        help=_("print the version and exit"))
+    parser.add_argument("--lang", metavar="LANG", help=_(LANG_HELP))
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, text: str, run: Callable[[argparse.Namespace], int] | None, *,
@@ -624,13 +638,14 @@ def build_parser() -> argparse.ArgumentParser:
                 **defaults: object) -> argparse.ArgumentParser:
         """A subcommand on a store named by --db (else $RESILIENCE_DB: required unless
         db_required is False, then absent from the namespace when not given), and the
-        period options."""
+        period options. ``text``: the subcommand's help, translated by the caller."""
         sub = commands.add_parser(name, help=text, description=text)
         if db_required:
-            sub.add_argument("--db", metavar="STORE", help=DB_HELP)
+            sub.add_argument("--db", metavar="STORE", help=_(DB_HELP))
             defaults["needs_db"] = True
         else:
-            sub.add_argument("--db", metavar="STORE", default=argparse.SUPPRESS, help=DB_HELP)
+            sub.add_argument("--db", metavar="STORE", default=argparse.SUPPRESS,
+                             help=_(DB_HELP))
         if period:
             _add_period(sub, tz_help)
         if run is not None:
@@ -638,132 +653,147 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(**defaults)
         return sub
 
-    demo = commands.add_parser("demo", help="replay the Donghu fire: its timeline, grades and "
-                               "review (also written as <db>-review.html)")
+    demo = commands.add_parser("demo", help=_("replay the Donghu fire: its timeline, grades "
+                                              "and review (also written as "
+                                              "<db>-review.html)"))
     demo.add_argument("--db", default="donghu-demo.db",
-                      help="SQLite file to record into (default donghu-demo.db; a second run "
-                           "records nothing new)")
+                      help=_("SQLite file to record into (default donghu-demo.db; a second "
+                             "run records nothing new)"))
     demo.set_defaults(run=_demo)
     _add_importer(demo)
-    replaying = command("replay", "record a scenario file into a store", _replay)
-    replaying.add_argument("file", help="the scenario file (.json, format resilience.scenario)")
+    replaying = command("replay", _("record a scenario file into a store"), _replay)
+    replaying.add_argument("file", help=_("the scenario file (.json, format "
+                                          "resilience.scenario)"))
     _add_importer(replaying)
-    tl = command("timeline", "print the timeline of an incident or order", _timeline)
-    tl.add_argument("id", help="the incident's, order's or community's id; for an incident or "
-                    "order also its first characters (resilience list) or scenario handle")
-    tl.add_argument("--tz", help="show times in this zone (default: the detection's offset)")
+    tl = command("timeline", _("print the timeline of an incident or order"), _timeline)
+    tl.add_argument("id", help=_("the incident's, order's or community's id; for an incident "
+                                 "or order also its first characters (resilience list) or "
+                                 "scenario handle"))
+    tl.add_argument("--tz", help=_("show times in this zone (default: the detection's "
+                                   "offset)"))
     add_cut(tl, "the first fact's date")
     _add_viewer(tl)
-    met = command("metrics", "a metric (or several side by side) over a period", _metrics,
+    met = command("metrics", _("a metric (or several side by side) over a period"), _metrics,
                   period=True)
     met.add_argument("metric", nargs="*", metavar="METRIC",
-                     help=f"{METRICS_HELP} (default: detection_to_contained; several: side "
-                          "by side)")
+                     help=_("{metrics} (default: detection_to_contained; several: side by "
+                            "side)").format(metrics=metrics_help()))
     add_by(met, "community, grid, incident_type, severity, zone_type, category, item, "
                 "provider, provider_kind, day, week, month, year")
     met.add_argument("--unit", choices=["s", "min", "h", "d"],
-                     help="show durations in this unit (default: each metric's own)")
+                     help=_("show durations in this unit (default: each metric's own)"))
     add_cut(met, as_of=False)
     met.add_argument("--as-closed", action="store_true",
-                     help="closed cases as known when their closure was recorded (default: "
-                          "as corrected since)")
-    rates = command("rates", "the response, resolution and satisfaction rates of service "
-                    "orders over a period", _rates_command, period=True)
+                     help=_("closed cases as known when their closure was recorded "
+                            "(default: as corrected since)"))
+    rates = command("rates", _("the response, resolution and satisfaction rates of service "
+                               "orders over a period"), _rates_command, period=True)
     add_by(rates, "community, grid, zone_type, category, item, provider, provider_kind, day, "
                   "week, month, year")
     _add_rate_options(rates)
-    card = command("scorecard", "a community's or grid's assessment figures", _scorecard,
+    card = command("scorecard", _("a community's or grid's assessment figures"), _scorecard,
                    period=True, needs_community=True)
-    card.add_argument("--grid", help="one grid of the community")
+    card.add_argument("--grid", help=_("one grid of the community"))
     _add_rate_options(card)
-    league = command("league", "grids or communities ranked on a metric or a rate", _league,
-                     period=True)
+    league = command("league", _("grids or communities ranked on a metric or a rate"),
+                     _league, period=True)
     league.add_argument("--metric", default="detection_to_contained", metavar="METRIC",
-                        help=f"what to rank on: a rate ({', '.join(RATES_BY_NAME)}), or "
-                             f"{METRICS_HELP} (default detection_to_contained)")
+                        help=_("what to rank on: a rate ({rates}), or {metrics} (default "
+                               "detection_to_contained)").format(
+                            rates=", ".join(RATES_BY_NAME), metrics=metrics_help()))
     league.add_argument("--level", choices=["grid", "community"], default="grid",
-                        help="rank grids or communities (default grid)")
+                        help=_("rank grids or communities (default grid)"))
     league.add_argument("--min-sample", type=int, default=10,
-                        help="measured cases needed to be ranked (default 10)")
+                        help=_("measured cases needed to be ranked (default 10)"))
     league.add_argument("--last", type=int, default=100,
-                        help="rank over each one's latest N cases (0: all; default 100)")
+                        help=_("rank over each one's latest N cases (0: all; default 100)"))
     _add_rate_options(league)
-    quality = command("quality", "the data-quality report", _quality, period=True)
+    quality = command("quality", _("the data-quality report"), _quality, period=True)
     quality.add_argument("--late-after", type=float, default=15,
-                         help="minutes after which a record counts as late (default 15)")
-    review = command("review", "the after-action review of an incident, or of every incident "
-                     "of a community or grid over a period", _review, period=True,
-                     tz_help=_REVIEW_TZ)
-    review.add_argument("incident", nargs="?", help="the incident's id, its first characters "
-                        "or its scenario handle (omit for --community)")
+                         help=_("minutes after which a record counts as late (default 15)"))
+    review = command("review", _("the after-action review of an incident, or of every "
+                                 "incident of a community or grid over a period"), _review,
+                     period=True, tz_help=_REVIEW_TZ)
+    review.add_argument("incident", nargs="?", help=_("the incident's id, its first "
+                                                      "characters or its scenario handle "
+                                                      "(omit for --community)"))
     add_cut(review, "the incident's date (with --community: today)")
     review.add_argument("--format", choices=["md", "json", "html"],
-                        help="md, json or html (default: the --out file's extension, else md)")
-    review.add_argument("--out", help="write to this file instead of printing (its extension, "
-                        ".md, .json or .html, gives the format unless --format does)")
-    review.add_argument("--grid", help="with --community: one grid")
+                        help=_("md, json or html (default: the --out file's extension, else "
+                               "md)"))
+    review.add_argument("--out", help=_("write to this file instead of printing (its "
+                                        "extension, .md, .json or .html, gives the format "
+                                        "unless --format does)"))
+    review.add_argument("--grid", help=_("with --community: one grid"))
     review.add_argument("--drills", choices=["include", "exclude", "only"], default="include",
-                        help="with --community: which incidents (default: drills included)")
+                        help=_("with --community: which incidents (default: drills "
+                               "included)"))
     review.add_argument("--detail", choices=["auto", "overview", "full"], default="auto",
-                        help="every incident's section (full), or an index of one line "
-                             "each (overview); auto (default): in full up to "
-                             f"{OVERVIEW_AFTER} incidents (md and html; json is always "
-                             "whole)")
+                        help=_("every incident's section (full), or an index of one line "
+                               "each (overview); auto (default): in full up to {count} "
+                               "incidents (md and html; json is always whole)").format(
+                            count=OVERVIEW_AFTER))
     review.add_argument("--verify", action="store_true",
-                        help="verify the store's hash chain first and say so in the review")
+                        help=_("verify the store's hash chain first and say so in the "
+                               "review"))
     _add_viewer(review)
-    situation = command("situation", "a community or grid at a moment: roster, open incidents "
-                        "(on scene, awaiting consent) and open orders", _situation,
-                        needs_community=True)
-    situation.add_argument("--community", help="a community's id or exact name")
-    situation.add_argument("--grid", help="one grid of the community")
+    situation = command("situation", _("a community or grid at a moment: roster, open "
+                                       "incidents (on scene, awaiting consent) and open "
+                                       "orders"), _situation, needs_community=True)
+    situation.add_argument("--community", help=_("a community's id or exact name"))
+    situation.add_argument("--grid", help=_("one grid of the community"))
     add_cut(situation)
-    situation.add_argument("--tz", help="time zone of times without an offset, and of the "
-                           "times shown (default: the community's own offset)")
-    plan = command("plan", "improvement items raised by reviews, by due date", _plan)
-    plan.add_argument("--community", help="a community's id or exact name")
-    plan.add_argument("--grid", help="with --community: one grid")
-    plan.add_argument("--incident", help="items raised for one incident (its id, first "
-                      "characters or scenario handle)")
-    plan.add_argument("--open", action="store_true", help="only items not done nor cancelled")
+    situation.add_argument("--tz", help=_("time zone of times without an offset, and of the "
+                                          "times shown (default: the community's own "
+                                          "offset)"))
+    plan = command("plan", _("improvement items raised by reviews, by due date"), _plan)
+    plan.add_argument("--community", help=_("a community's id or exact name"))
+    plan.add_argument("--grid", help=_("with --community: one grid"))
+    plan.add_argument("--incident", help=_("items raised for one incident (its id, first "
+                                           "characters or scenario handle)"))
+    plan.add_argument("--open", action="store_true",
+                      help=_("only items not done nor cancelled"))
     add_cut(plan)
-    plan.add_argument("--tz", help="time zone of times without an offset (default: the "
-                      "community's own offset, else UTC)")
-    command("rebuild", "rebuild every view from the whole history", _rebuild)
-    project = command("project", "bring the views up to date (--follow: keep them so, for "
-                      "apps reading with fresh_views=False)", _project)
+    plan.add_argument("--tz", help=_("time zone of times without an offset (default: the "
+                                     "community's own offset, else UTC)"))
+    command("rebuild", _("rebuild every view from the whole history"), _rebuild)
+    project = command("project", _("bring the views up to date (--follow: keep them so, for "
+                                   "apps reading with fresh_views=False)"), _project)
     project.add_argument("--follow", action="store_true",
-                         help="keep following new events until Ctrl-C")
+                         help=_("keep following new events until Ctrl-C"))
     project.add_argument("--interval", type=float, default=0.5,
-                         help="with --follow: seconds between polls (default 0.5)")
+                         help=_("with --follow: seconds between polls (default 0.5)"))
     # The record's integrity (RESILIENCE_SIGNING_KEY in the environment signs and checks).
-    check = command("verify", "check every event against the store's hash chain and "
-                    "checkpoints; exit 0 if it holds, 1 if the record was tampered with",
-                    _verify)
+    check = command("verify", _("check every event against the store's hash chain and "
+                                "checkpoints; exit 0 if it holds, 1 if the record was "
+                                "tampered with"), _verify)
     check.add_argument("--expect", metavar="POSITION:LINK",
-                       help="a checkpoint's reference kept outside the store: it must match")
-    command("checkpoint", "record a checkpoint (signed with RESILIENCE_SIGNING_KEY) after "
-            "checking the chain since the last one", _checkpoint)
+                       help=_("a checkpoint's reference kept outside the store: it must "
+                              "match"))
+    command("checkpoint", _("record a checkpoint (signed with RESILIENCE_SIGNING_KEY) after "
+                            "checking the chain since the last one"), _checkpoint)
     # A person's rights (protected stores: CIPHER_TOPIC and CIPHER_KEY in the environment).
-    erase = command("erase", "erase a person's personal data from a protected store "
-                    "(their key is deleted; the facts and every number stay)", _erase,
-                    needs_community=True)
-    erase.add_argument("--community", help="the community recording the erasure (id or name)")
-    erase.add_argument("--person", required=True, help="the person's id")
-    erase.add_argument("--by", required=True, help="your person id (community staff)")
+    erase = command("erase", _("erase a person's personal data from a protected store "
+                               "(their key is deleted; the facts and every number stay)"),
+                    _erase, needs_community=True)
+    erase.add_argument("--community", help=_("the community recording the erasure (id or "
+                                             "name)"))
+    erase.add_argument("--person", required=True, help=_("the person's id"))
+    erase.add_argument("--by", required=True, help=_("your person id (community staff)"))
     erase.add_argument("--role", default="community_staff",
-                       help="the role you act in (default community_staff)")
+                       help=_("the role you act in (default community_staff)"))
     erase.add_argument("--reason", required=True,
-                       help="on what ground (e.g. the person's request); don't name them")
-    export = command("export-person", "everything the store holds about a person, as JSON "
-                     "(an access request)", _export_person)
-    export.add_argument("--person", required=True, help="the person's id")
-    export.add_argument("--by", required=True, help="your person id (community staff of "
-                        "every community holding the person, or the person themselves)")
+                       help=_("on what ground (e.g. the person's request); don't name them"))
+    export = command("export-person", _("everything the store holds about a person, as JSON "
+                                        "(an access request)"), _export_person)
+    export.add_argument("--person", required=True, help=_("the person's id"))
+    export.add_argument("--by", required=True, help=_("your person id (community staff of "
+                                                      "every community holding the person, "
+                                                      "or the person themselves)"))
     export.add_argument("--role", default="community_staff",
-                        help="the role you act in (default community_staff; resident for "
-                             "your own data)")
-    export.add_argument("--out", help="write to this file instead of printing")
+                        help=_("the role you act in (default community_staff; resident for "
+                               "your own data)"))
+    export.add_argument("--out", help=_("write to this file instead of printing"))
     for reporting in (tl, met, rates, card, league, quality, situation, plan):
         add_report_output(reporting)
     for register in (live.register, notices.register, emergencies.register, whatif.register,
@@ -772,15 +802,47 @@ def build_parser() -> argparse.ArgumentParser:
     for path, sub in walk(parser):
         if path:  # --lang after the subcommand's name too; SUPPRESS keeps the global one
             sub.add_argument("--lang", metavar="LANG", default=argparse.SUPPRESS,
-                             help=LANG_HELP)
+                             help=_(LANG_HELP))
     return parser
 
 
+def _lang_option(argv: Sequence[str]) -> str | None:
+    """The language ``--lang`` names in ``argv`` (the last one, as argparse reads it), read
+    before the parser is built, so that its help and its messages are in that language."""
+    found = None
+    for at, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == "--lang" and at + 1 < len(argv):
+            found = argv[at + 1]
+        elif arg.startswith("--lang="):
+            found = arg.partition("=")[2]
+    return found
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    lang = _lang_option(argv)
+    try:
+        try:
+            if lang is not None:
+                set_language(lang)
+            current_language()  # RESILIENCE_LANG naming a language we don't speak
+        except ConfigurationError as exc:
+            print(f"resilience: {error_line(exc)}", file=sys.stderr)
+            return 2
+        return _main(build_parser(), argv)
+    finally:
+        if lang is not None:
+            # An app calling main() gets its process back in the language it was in.
+            set_language(None)
+
+
+def _main(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "needs_community", False) and args.community is None:
-        parser.error(f"{args.command} needs --community (an id or a name)")
+        parser.error(_("{command} needs --community (an id or a name)").format(
+            command=args.command))
     try:
         if getattr(args, "needs_db", False):
             args.db = _store(args.db, args.command)
@@ -797,7 +859,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The library's documented errors; a file the command line could not read or
         # write; a fault of the store no resilience error stood for (there should be
         # none), shown as what it is
-        print(f"resilience: {describe(exc)}", file=sys.stderr)
+        print(f"resilience: {error_line(exc)}", file=sys.stderr)
         return 2
     finally:
         if args.lang is not None:

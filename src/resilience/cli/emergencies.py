@@ -29,23 +29,25 @@ from resilience.review.text import enum_words
 
 def register(command: Command) -> None:
     """Add this module's subcommands (see Command)."""
-    listing = command("emergencies", "a store's emergencies: where, since when, until when, "
-                      "and how many were called up, answered and arrived", _emergencies)
-    listing.add_argument("--community", help="a community's id or exact name")
+    listing = command("emergencies", _("a store's emergencies: where, since when, until "
+                                       "when, and how many were called up, answered and "
+                                       "arrived"), _emergencies)
+    listing.add_argument("--community", help=_("a community's id or exact name"))
     _add_cut(listing)
-    report = command("mobilisation", "how fast one emergency's people were mobilised: "
-                     "answered, time to the first, half and all arrivals, declaration to "
-                     "normal order", _mobilisation)
-    report.add_argument("id", help="the emergency's id (or its first characters, or its "
-                        "scenario handle)")
-    report.add_argument("--json", action="store_true", help="print the report as JSON")
+    report = command("mobilisation", _("how fast one emergency's people were mobilised: "
+                                       "answered, time to the first, half and all arrivals, "
+                                       "declaration to normal order"), _mobilisation)
+    report.add_argument("id", help=_("the emergency's id (or its first characters, or its "
+                                     "scenario handle)"))
+    report.add_argument("--json", action="store_true", help=_("print the report as JSON"))
     _add_cut(report)
 
 
 def _add_cut(parser: argparse.ArgumentParser) -> None:
     add_cut(parser)
-    parser.add_argument("--tz", help="time zone of times without an offset, and of the times "
-                        "shown (default: the community's own offset, else UTC)")
+    parser.add_argument("--tz", help=_("time zone of times without an offset, and of the "
+                                       "times shown (default: the community's own offset, "
+                                       "else UTC)"))
 
 
 def _emergencies(args: argparse.Namespace) -> int:

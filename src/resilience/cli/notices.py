@@ -26,19 +26,20 @@ from contextlib import contextmanager
 from types import FrameType
 
 from resilience.adapters.background import Background
-from resilience.adapters.store import describe
 from resilience.adapters.webhooks import Webhook, shown_url
 from resilience.cli.common import (
     Command,
     _existing,
     _with_escalation,
     add_escalation,
+    error_line,
     log_on_stderr,
+    told_words,
 )
-from resilience.domain.escalated import told_text
 from resilience.engine import Engine
 from resilience.errors import InvalidInputError
-from resilience.metrics.tables import render_table
+from resilience.i18n import _, ngettext
+from resilience.metrics.tables import render_table, value_text
 from resilience.projections.runner import check_interval
 from resilience.services.deadlines import Tick
 from resilience.services.notifications import Deliverer, Subscription
@@ -50,45 +51,46 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u206
 
 def register(command: Command) -> None:
     """Add this module's subcommands (see Command)."""
-    watch = command("watch", "keep the views caught up, raise due escalations (tick) and "
-                    "deliver notices to a webhook, until SIGINT/SIGTERM", _watch)
+    watch = command("watch", _("keep the views caught up, raise due escalations (tick) and "
+                               "deliver notices to a webhook, until SIGINT/SIGTERM"), _watch)
     watch.add_argument("--interval", type=float, default=5.0,
-                       help="seconds between rounds (default 5; on PostgreSQL new events "
-                            "wake the webhook's delivery sooner)")
+                       help=_("seconds between rounds (default 5; on PostgreSQL new events "
+                              "wake the webhook's delivery sooner)"))
     _webhook_options(watch, name_default=None)
     watch.add_argument("--kinds", nargs="+", metavar="KIND",
-                       help="deliver only these kinds of notice (default: all)")
+                       help=_("deliver only these kinds of notice (default: all)"))
     watch.add_argument("--from-now", action="store_true",
-                       help="a new subscription starts at the head: only notices recorded "
-                            "from now on (default: every notice since the beginning)")
-    watch.add_argument("--once", action="store_true", help="one round, then exit")
+                       help=_("a new subscription starts at the head: only notices recorded "
+                              "from now on (default: every notice since the beginning)"))
+    watch.add_argument("--once", action="store_true", help=_("one round, then exit"))
     add_escalation(watch)
-    hooks = command("webhooks", "a webhook subscription's dead letters: list them, or "
-                    "deliver them again", _webhooks)
+    hooks = command("webhooks", _("a webhook subscription's dead letters: list them, or "
+                                  "deliver them again"), _webhooks)
     actions = hooks.add_subparsers(dest="action", required=True)
-    listing = actions.add_parser("dead-letters", help="list the notices given up on")
+    listing = actions.add_parser("dead-letters", help=_("list the notices given up on"))
     listing.add_argument("--name", default="webhook",
-                         help="the subscription's name (default webhook)")
-    again = actions.add_parser("redeliver", help="POST the dead letters again; those "
-                               "taken are no longer dead letters")
+                         help=_("the subscription's name (default webhook)"))
+    again = actions.add_parser("redeliver", help=_("POST the dead letters again; those "
+                                                   "taken are no longer dead letters"))
     _webhook_options(again, name_default="webhook")
-    again.add_argument("--key", help="only this notice's dead letter")
+    again.add_argument("--key", help=_("only this notice's dead letter"))
 
 
 def _webhook_options(parser: argparse.ArgumentParser, name_default: str | None) -> None:
-    parser.add_argument("--webhook", metavar="URL", help="POST each notice to this URL")
+    parser.add_argument("--webhook", metavar="URL", help=_("POST each notice to this URL"))
     parser.add_argument("--secret-env", metavar="VAR",
-                        help="environment variable holding the webhook's signing secret")
+                        help=_("environment variable holding the webhook's signing secret"))
     parser.add_argument("--name", default=name_default,
-                        help="the subscription's name: where its position and dead letters "
-                             "are kept (default webhook)")
+                        help=_("the subscription's name: where its position and dead "
+                               "letters are kept (default webhook)"))
     parser.add_argument("--attempts", type=int, default=5,
-                        help="POSTs per notice before it becomes a dead letter (default 5)")
+                        help=_("POSTs per notice before it becomes a dead letter (default "
+                               "5)"))
     parser.add_argument("--hide-personal", action="store_true",
-                        help="send notices with their declared personal values hidden")
+                        help=_("send notices with their declared personal values hidden"))
     parser.add_argument("--insecure", action="store_true",
-                        help="allow a plain http:// URL to another machine (notices carry "
-                             "personal data: use https)")
+                        help=_("allow a plain http:// URL to another machine (notices carry "
+                               "personal data: use https)"))
 
 
 def _webhook(args: argparse.Namespace, name_default: str | None = None) -> Webhook | None:
@@ -100,15 +102,16 @@ def _webhook(args: argparse.Namespace, name_default: str | None = None) -> Webho
                               ("--insecure", args.insecure or None),
                               ("--hide-personal", args.hide_personal or None)):
             if given is not None:
-                raise InvalidInputError(f"{option} goes with --webhook")
+                raise InvalidInputError(_("{option} goes with --webhook").format(
+                    option=option))
         return None
     if args.secret_env is None:
-        raise InvalidInputError("--webhook needs --secret-env VAR: the environment variable "
-                                "holding its signing secret")
+        raise InvalidInputError(_("--webhook needs --secret-env VAR: the environment "
+                                  "variable holding its signing secret"))
     secret = os.environ.get(args.secret_env)
     if not secret:
-        raise InvalidInputError(f"the environment variable {args.secret_env} (--secret-env) "
-                                "is not set, or empty")
+        raise InvalidInputError(_("the environment variable {variable} (--secret-env) is not "
+                                  "set, or empty").format(variable=args.secret_env))
     return Webhook(args.webhook, secret, attempts=args.attempts, insecure=args.insecure,
                    personal=not args.hide_personal)
 
@@ -149,22 +152,26 @@ class _Watch(Background):
         subscription = deliverer.subscription
         if subscription.standby != self._standby:
             self._standby = subscription.standby
-            print(f"{subscription.name}: standby, another deliverer delivers" if
-                  self._standby else f"{subscription.name}: delivering", flush=True)
+            print((_("{name}: standby, another deliverer delivers") if self._standby
+                   else _("{name}: delivering")).format(name=subscription.name), flush=True)
         if deliverer.delivered > self._shown:
             _print_delivered(deliverer.delivered - self._shown, subscription)
             self._shown = deliverer.delivered
         return False
 
     def failed(self, exc: Exception, first: bool) -> None:
-        print(f"resilience: watch round failed ({self.failures} in a row): "
-              f"{describe(exc)}; retrying", file=sys.stderr, flush=True)
+        print("resilience: " + _("watch round failed ({failures} in a row): {error}; "
+                                 "retrying").format(failures=self.failures,
+                                                    error=error_line(exc)),
+              file=sys.stderr, flush=True)
 
     def recovered(self) -> None:
-        print(f"watch resumed after {self.failures} failed rounds", flush=True)
+        print(_("watch resumed after {failures} failed rounds").format(failures=self.failures),
+              flush=True)
 
     def died(self, exc: BaseException) -> None:
-        print(f"resilience: the watch stopped: {describe(exc)}", file=sys.stderr, flush=True)
+        print("resilience: " + _("the watch stopped: {error}").format(error=error_line(exc)),
+              file=sys.stderr, flush=True)
 
 
 def _watch(args: argparse.Namespace) -> int:
@@ -173,7 +180,8 @@ def _watch(args: argparse.Namespace) -> int:
     if hook is None:
         for option, given in (("--kinds", args.kinds), ("--from-now", args.from_now or None)):
             if given is not None:
-                raise InvalidInputError(f"{option} goes with --webhook")
+                raise InvalidInputError(_("{option} goes with --webhook").format(
+                    option=option))
     log_on_stderr("resilience.notifications", "resilience.views", "resilience.watch")
     with _existing(args.db, fresh_views=False) as opened:
         engine = _with_escalation(opened, args.escalation)
@@ -186,11 +194,12 @@ def _watch(args: argparse.Namespace) -> int:
                 if subscription is not None:
                     _print_delivered(subscription.deliver(), subscription)
             except KeyboardInterrupt:
-                print("resilience: interrupted", file=sys.stderr)
+                print("resilience: " + _("interrupted"), file=sys.stderr)
                 return 130
             return 0
-        where = "" if hook is None else f"; notices to {shown_url(hook.url)}"
-        print(f"watching every {interval:g} s{where}; Ctrl-C stops", flush=True)
+        print((_("watching every {interval} s; Ctrl-C stops") if hook is None else
+               _("watching every {interval} s; notices to {url}; Ctrl-C stops")).format(
+            interval=f"{interval:g}", url=shown_url(hook.url) if hook else ""), flush=True)
         stop = threading.Event()
         with _signals(stop):
             deliverer = None if subscription is None else subscription.follow(interval)
@@ -205,10 +214,10 @@ def _watch(args: argparse.Namespace) -> int:
                 for loop in loops:
                     loop.stop()
     if dead:  # a loop stopped on a fault of its own (failures of the store are retried)
-        print(f"resilience: {describe(dead[0].error or RuntimeError('stopped'))}",
+        print(f"resilience: {error_line(dead[0].error or RuntimeError(_('stopped')))}",
               file=sys.stderr)
         return 1
-    print("watch stopped", flush=True)
+    print(_("watch stopped"), flush=True)
     return 0
 
 
@@ -219,17 +228,22 @@ def _round(engine: Engine) -> None:
 
 
 def _print_delivered(delivered: int, subscription: Subscription) -> None:
-    standby = "; another deliverer holds it" if subscription.standby else ""
-    print(f"delivered {delivered} notice{'s' * (delivered != 1)} (position "
-          f"{subscription.position}{standby})", flush=True)
+    print((ngettext("delivered {count} notice (position {position}; another deliverer holds "
+                    "it)", "delivered {count} notices (position {position}; another deliverer "
+                    "holds it)", delivered) if subscription.standby else
+           ngettext("delivered {count} notice (position {position})",
+                    "delivered {count} notices (position {position})", delivered)).format(
+        count=delivered, position=subscription.position), flush=True)
 
 
 def _print_tick(tick: Tick) -> None:
     for raised in tick.raised:
-        told = told_text(raised.notified)  # as ``resilience tick``
-        print(f"{tick.at.isoformat(timespec='seconds')} escalated {raised.subject} "
-              f"{raised.case_id}: {raised.deadline} level {raised.level} (due "
-              f"{raised.due_at.isoformat(timespec='seconds')}); notified {told}", flush=True)
+        told = told_words(raised.notified)  # as ``resilience tick``
+        print(_("{at} escalated {subject} {case}: {deadline} level {level} (due {due}); "
+                "notified {told}").format(
+            at=tick.at.isoformat(timespec="seconds"), subject=value_text(raised.subject),
+            case=raised.case_id, deadline=value_text(raised.deadline), level=raised.level,
+            due=raised.due_at.isoformat(timespec="seconds"), told=told), flush=True)
 
 
 def _plain(text: str, most: int = 200) -> str:
@@ -243,28 +257,30 @@ def _webhooks(args: argparse.Namespace) -> int:
     if args.action == "redeliver":
         hook = _webhook(args, name_default="webhook")
         if hook is None:
-            raise InvalidInputError("redeliver needs --webhook URL and --secret-env VAR")
+            raise InvalidInputError(_("redeliver needs --webhook URL and --secret-env VAR"))
         with _existing(args.db, fresh_views=False) as engine:
             subscription = engine.subscribe(args.name, hook)
             before = len(subscription.dead_letters())
             try:
                 taken = subscription.redeliver(args.key)
             except KeyboardInterrupt:  # what was taken is no dead letter any more
-                print("resilience: redelivery interrupted", file=sys.stderr)
+                print("resilience: " + _("redelivery interrupted"), file=sys.stderr)
                 return 130
             left = len(subscription.dead_letters())
-        print(f"redelivered {taken} of {before if args.key is None else 1}; {left} dead "
-              f"letter{'s' * (left != 1)} left")
+        print(ngettext("redelivered {taken} of {of}; {left} dead letter left",
+                       "redelivered {taken} of {of}; {left} dead letters left", left).format(
+            taken=taken, of=before if args.key is None else 1, left=left))
         return 0
     with _existing(args.db, fresh_views=False) as engine:
         letters = engine.subscribe(args.name, lambda notice: None).dead_letters()
     if not letters:
-        print(f"{args.name}: no dead letters")
+        print(_("{name}: no dead letters").format(name=args.name))
         return 0
     print(render_table(
-        ("position", "key", "kind", "attempts", "failed at", "error"),
+        (_("position"), _("key"), _("kind"), _("attempts"), _("failed at"), _("error")),
         [(str(letter.position), _plain(letter.key), _plain(letter.kind), str(letter.attempts),
           letter.failed_at.isoformat(timespec="seconds"), _plain(letter.error))
          for letter in letters]))
-    print(f"{len(letters)} dead letter{'s' * (len(letters) != 1)} of {args.name}")
+    print(ngettext("{count} dead letter of {name}", "{count} dead letters of {name}",
+                   len(letters)).format(count=len(letters), name=args.name))
     return 0

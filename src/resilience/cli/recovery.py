@@ -22,13 +22,13 @@ from resilience.metrics.recovery import Recovery
 
 def register(command: Command) -> None:
     """Add this module's subcommand (see Command)."""
-    recovery = command("recovery", "an incident's linked recovery work and when it was "
-                       "recovered", _recovery)
-    recovery.add_argument("incident", help="the incident's id (or its first characters, or "
-                          "its scenario handle)")
+    recovery = command("recovery", _("an incident's linked recovery work and when it was "
+                                     "recovered"), _recovery)
+    recovery.add_argument("incident", help=_("the incident's id (or its first characters, "
+                                             "or its scenario handle)"))
     add_cut(recovery, "the incident's date")
-    recovery.add_argument("--tz", help="show times in this zone (default: the detection's "
-                          "offset)")
+    recovery.add_argument("--tz", help=_("show times in this zone (default: the detection's "
+                                         "offset)"))
     add_report_output(recovery)
 
 

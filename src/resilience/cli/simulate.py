@@ -18,41 +18,44 @@ from datetime import timedelta
 from resilience.adapters.store import redacted
 from resilience.cli.common import Command, Progress, _moment
 from resilience.engine import Engine
+from resilience.i18n import N_, _, ngettext
 from resilience.simulation import CHINA_STANDARD_TIME, CityPlan, Simulated, simulate
 from resilience.simulation.city import name_community
 
 DEFAULTS = CityPlan()
 
 TEXT = {
-    "help": "record a seeded, realistic district (communities, grids, rosters, a year of "
-            "incidents, service orders and activities, with late records, corrections and "
-            "reopenings) into a store, for trying the library out and for benchmarks",
-    "communities": "communities in the district (default {default})",
-    "grids": "grids per community (default {default})",
-    "buildings": "buildings per grid (default {default})",
-    "incidents": "incidents per community over the period (default {default})",
-    "orders": "residents' service orders per community over the period (default {default})",
-    "activities": "activities per community over the period (default {default})",
-    "days": "length of the period in days (default {default})",
-    "start": "first moment of the period, ISO date-time (default {default}; without an "
-             "offset: UTC+08:00)",
-    "seed": "picks one history among those the plan allows; the same seed gives the same "
-            "facts (default {default})",
-    "batch_events": "about how many facts each transaction records (default {default})",
-    "quiet": "draw no progress on stderr (the summary is still printed)",
-    "project": "then bring the views up to date (the first report would do it otherwise)",
-    "simulating": "simulate",
-    "views": "views",
-    "summary": "Simulated {communities:,} communit{ies} of {district}, {start} to {end}: "
-               "{events:,} events in {seconds:.1f} s ({rate:,.0f} events/s) into {store}",
-    "tally": "  {incidents:,} incidents, {orders:,} service orders, {activities:,} activities",
-    "community": "community {id}: {name}, {subdistrict}",
-    "more": "... and {count:,} more communities",
-    "projected": "Views up to date: {events:,} events folded in {seconds:.1f} s",
-    "interrupted": "resilience: simulate interrupted: the batches recorded before stay in "
-                   "{store} (a part of the district); simulate again into a fresh store",
+    "help": N_("record a seeded, realistic district (communities, grids, rosters, a year of "
+               "incidents, service orders and activities, with late records, corrections "
+               "and reopenings) into a store, for trying the library out and for benchmarks"),
+    "communities": N_("communities in the district (default {default})"),
+    "grids": N_("grids per community (default {default})"),
+    "buildings": N_("buildings per grid (default {default})"),
+    "incidents": N_("incidents per community over the period (default {default})"),
+    "orders": N_("residents' service orders per community over the period (default "
+                 "{default})"),
+    "activities": N_("activities per community over the period (default {default})"),
+    "days": N_("length of the period in days (default {default})"),
+    "start": N_("first moment of the period, ISO date-time (default {default}; without an "
+                "offset: UTC+08:00)"),
+    "seed": N_("picks one history among those the plan allows; the same seed gives the same "
+               "facts (default {default})"),
+    "batch_events": N_("about how many facts each transaction records (default {default})"),
+    "quiet": N_("draw no progress on stderr (the summary is still printed)"),
+    "project": N_("then bring the views up to date (the first report would do it "
+                  "otherwise)"),
+    "simulating": N_("simulate"),
+    "views": N_("views"),
+    "tally": N_("  {incidents} incidents, {orders} service orders, {activities} activities"),
+    "community": N_("community {id}: {name}, {subdistrict}"),
+    "more": N_("... and {count} more communities"),
+    "projected": N_("Views up to date: {events} events folded in {seconds} s"),
+    "interrupted": N_("resilience: simulate interrupted: the batches recorded before stay in "
+                      "{store} (a part of the district); simulate again into a fresh store"),
 }
-"""Every text this subcommand shows: str.format templates, by name."""
+"""Every text this subcommand shows but its summary's first line (a plural, in
+:func:`summary`): str.format templates, by name, translated by ``_`` where shown; the
+numbers come formatted ("12,345")."""
 
 LISTED = 10
 """Communities listed by id in the summary (the rest are counted)."""
@@ -60,17 +63,18 @@ LISTED = 10
 
 def register(command: Command) -> None:
     """Add the ``simulate`` subcommand (see Command)."""
-    sub = command("simulate", TEXT["help"], _simulate, db_required=False)
+    sub = command("simulate", _(TEXT["help"]), _simulate, db_required=False)
     for name in ("communities", "grids", "buildings", "incidents", "orders", "activities",
                  "days", "seed"):
         sub.add_argument(f"--{name}", type=int, default=getattr(DEFAULTS, name),
-                         metavar="N", help=TEXT[name].format(default=getattr(DEFAULTS, name)))
+                         metavar="N", help=_(TEXT[name]).format(default=getattr(DEFAULTS,
+                                                                                name)))
     sub.add_argument("--start", metavar="ISO",
-                     help=TEXT["start"].format(default=DEFAULTS.start.isoformat()))
+                     help=_(TEXT["start"]).format(default=DEFAULTS.start.isoformat()))
     sub.add_argument("--batch-events", type=int, default=5000, metavar="N",
-                     help=TEXT["batch_events"].format(default=5000))
-    sub.add_argument("--quiet", action="store_true", help=TEXT["quiet"])
-    sub.add_argument("--project", action="store_true", help=TEXT["project"])
+                     help=_(TEXT["batch_events"]).format(default=5000))
+    sub.add_argument("--quiet", action="store_true", help=_(TEXT["quiet"]))
+    sub.add_argument("--project", action="store_true", help=_(TEXT["project"]))
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -84,7 +88,7 @@ def _simulate(args: argparse.Namespace) -> int:
             done = simulate(engine, plan, batch_events=args.batch_events,
                             progress=None if args.quiet else Progress(TEXT["simulating"]))
         except KeyboardInterrupt:
-            print(f"\n{TEXT['interrupted'].format(store=redacted(engine.url))}",
+            print("\n" + _(TEXT["interrupted"]).format(store=redacted(engine.url)),
                   file=sys.stderr)
             return 130  # as a shell reports a program stopped by Ctrl-C (128 + SIGINT)
         seconds = timer.monotonic() - began
@@ -93,26 +97,31 @@ def _simulate(args: argparse.Namespace) -> int:
             began = timer.monotonic()
             folded = engine.views.catch_up(
                 progress=None if args.quiet else Progress(TEXT["views"]))
-            print(TEXT["projected"].format(events=folded, seconds=timer.monotonic() - began))
+            print(_(TEXT["projected"]).format(events=f"{folded:,}",
+                                              seconds=f"{timer.monotonic() - began:.1f}"))
     return 0
 
 
 def summary(done: Simulated, plan: CityPlan, seconds: float, store: str) -> str:
     """What was recorded, in a few lines: the district, its size, how fast, and the first
     communities' ids."""
-    district, _, _ = name_community(plan, 0)
+    district = name_community(plan, 0)[0]
     lines = [
-        TEXT["summary"].format(
-            communities=len(done.communities), ies="y" if len(done.communities) == 1 else "ies",
-            district=district, start=f"{done.start:%Y-%m-%d}",
-            end=f"{done.end - timedelta(days=1):%Y-%m-%d}", events=done.events,
-            seconds=seconds, rate=done.events / max(seconds, 1e-9), store=store),
-        TEXT["tally"].format(incidents=done.incidents, orders=done.orders,
-                             activities=done.activities)]
+        ngettext("Simulated {communities} community of {district}, {start} to {end}: "
+                 "{events} events in {seconds} s ({rate} events/s) into {store}",
+                 "Simulated {communities} communities of {district}, {start} to {end}: "
+                 "{events} events in {seconds} s ({rate} events/s) into {store}",
+                 len(done.communities)).format(
+            communities=f"{len(done.communities):,}", district=district,
+            start=f"{done.start:%Y-%m-%d}", end=f"{done.end - timedelta(days=1):%Y-%m-%d}",
+            events=f"{done.events:,}", seconds=f"{seconds:.1f}",
+            rate=f"{done.events / max(seconds, 1e-9):,.0f}", store=store),
+        _(TEXT["tally"]).format(incidents=f"{done.incidents:,}", orders=f"{done.orders:,}",
+                                activities=f"{done.activities:,}")]
     for index, community in enumerate(done.communities[:LISTED]):
-        _, subdistrict, name = name_community(plan, index)
-        lines.append(TEXT["community"].format(id=community, name=name,
-                                              subdistrict=subdistrict))
+        _district, subdistrict, name = name_community(plan, index)
+        lines.append(_(TEXT["community"]).format(id=community, name=name,
+                                                 subdistrict=subdistrict))
     if len(done.communities) > LISTED:
-        lines.append(TEXT["more"].format(count=len(done.communities) - LISTED))
+        lines.append(_(TEXT["more"]).format(count=f"{len(done.communities) - LISTED:,}"))
     return "\n".join(lines)

@@ -40,6 +40,7 @@ from resilience.domain.validation import (
 )
 from resilience.domain.values import Actor
 from resilience.errors import InvalidInputError, InvalidTransitionError, NotFoundError
+from resilience.i18n import N_, _
 
 
 @frozen
@@ -57,7 +58,7 @@ class Context:
         check_moment(self.occurred_at, "occurred_at")
         check_moment(self.recorded_at, "recorded_at")
         if self.command_id is not None and not check_text(self.command_id, "command_id").strip():
-            raise InvalidInputError("command_id must be a non-empty string or None")
+            raise InvalidInputError(_("command_id must be a non-empty string or None"))
 
     def moved(self, occurred_at: datetime) -> "Context":
         """This context with another ``occurred_at``: one the engine worked out from this
@@ -352,10 +353,12 @@ def _register(aggregate_class: type, event_class: type[Any]) -> None:
 class FactAggregate(Aggregate):
     """Base of the library's aggregates. Not persisted itself: it has no topic."""
 
-    kind: ClassVar[str] = "aggregate"
-    """What the aggregate is called in messages ("service order has no fact at version 9")."""
-    beginning: ClassVar[str] = "the first fact"
-    """Its first fact in "nothing can happen before ..." messages ("detection")."""
+    kind: ClassVar[str] = N_("aggregate")
+    """What the aggregate is called in messages ("service order has no fact at version 9"):
+    marked for the catalog, translated where a message shows it."""
+    beginning: ClassVar[str] = N_("the first fact")
+    """Its first fact in "nothing can happen before ..." messages ("detection"): marked for
+    the catalog, translated where a message shows it."""
 
     occurred: dict[int, datetime]
     """Effective ``occurred_at`` of each fact by version, corrections applied."""
@@ -379,7 +382,8 @@ class FactAggregate(Aggregate):
         ``Event`` base."""
         noun: ClassVar[str | None] = None
         """The fact as a noun in messages about the order of facts (the order's
-        "placement", the incident's "resolution")."""
+        "placement", the incident's "resolution"): marked for the catalog (``N_``),
+        translated where a message shows it."""
         step: ClassVar[bool] = False
         """The fact is a step of the aggregate's life (an incident's resolution, closure
         and reopening; each of an order's moves): a step is dated no earlier than the
@@ -634,29 +638,36 @@ class FactAggregate(Aggregate):
         first = self.occurred[1]
         if ctx.occurred_at < first:
             raise InvalidTransitionError(
-                f"nothing can happen before {self.beginning} ({first.isoformat()}); "
-                f"got {ctx.occurred_at.isoformat()}")
+                _("nothing can happen before {beginning} ({first}); got {time}").format(
+                    beginning=_(self.beginning), first=first.isoformat(),
+                    time=ctx.occurred_at.isoformat()))
 
     def _check_beginning(self, times: Mapping[int, datetime]) -> None:
         """Refuse ``times`` (a correction's) that date a fact before the first fact."""
         first = times[1]
         early = [v for v, t in times.items() if t < first]
         if early:
-            raise InvalidTransitionError(
-                f"nothing can happen before {self.beginning} ({first.isoformat()})"
-                + self._naming(early))
+            message, facts = self._naming(early)
+            raise InvalidTransitionError(_(message).format(
+                beginning=_(self.beginning), first=first.isoformat(), facts=facts))
 
-    def _naming(self, early: list[int]) -> str:
-        """What ``_check_beginning``'s message adds about the facts it refuses."""
-        return ""
+    def _naming(self, early: list[int]) -> tuple[str, str]:
+        """``_check_beginning``'s message (marked with ``N_``; placeholders ``{beginning}``,
+        ``{first}`` and ``{facts}``) and the facts it refuses, as the message names them."""
+        return N_("nothing can happen before {beginning} ({first})"), ""
 
-    def _not_before(self, ctx: Context, version: int, what: str) -> None:
-        """Refuse a fact dated before the fact at ``version`` (described as ``what``)."""
+    def _not_before(self, ctx: Context, version: int, what: str, **values: object) -> None:
+        """Refuse a fact dated before the fact at ``version``, described as ``what``: a
+        phrase marked with ``N_`` ("the order's {noun}"), translated when refused, its
+        ``{noun}`` the fact's noun (translated; ``values`` may give another) and its other
+        placeholders ``values``."""
         if ctx.occurred_at < self.occurred[version]:
+            noun = values.pop("noun", None) or self._noun_of(version)
+            described = _(what).format(noun=_(str(noun)) if noun else "", **values)
             raise InvalidTransitionError(
-                f"{ctx.occurred_at.isoformat()} is before {what} "
-                f"({self.occurred[version].isoformat()}): times can't go backwards"
-            )
+                _("{time} is before {what} ({then}): times can't go backwards").format(
+                    time=ctx.occurred_at.isoformat(), what=described,
+                    then=self.occurred[version].isoformat()))
 
     def _steps(self) -> list[int]:
         """Versions of the aggregate's steps (``step``), in recording order (an improvement
@@ -666,10 +677,16 @@ class FactAggregate(Aggregate):
     def _noun_of(self, version: int) -> str | None:
         return self.fact_types[version].noun
 
+    def _said_noun(self, version: int) -> str:
+        """The noun of the fact at ``version`` in the current language, for a message
+        ("None" if it has none, as messages always said)."""
+        noun = self._noun_of(version)
+        return _(noun) if noun else str(noun)
+
     def _name_of(self, version: int) -> str:
         """The fact name of the fact at ``version`` ("the correction" if not yet recorded)."""
         fact = self.fact_types.get(version)
-        return fact.fact_name if fact is not None else "the correction"
+        return fact.fact_name if fact is not None else _("the correction")
 
     def _closure(self) -> int | None:
         """Version of the fact that closed the aggregate, while it stands closed (an
@@ -682,8 +699,9 @@ class FactAggregate(Aggregate):
         return bool(event_class.step)
 
     def _closed_as(self) -> str:
-        """How the aggregate's closed state reads in messages ("closed", "done")."""
-        return "closed"
+        """How the aggregate's closed state reads in messages ("closed", "done"): marked
+        with ``N_``, translated where a message shows it."""
+        return N_("closed")
 
     def _check_writable(self, event_class: type[Any], at: datetime) -> None:
         """The amendment rule. While the aggregate stands closed (``_closure``) it accepts
@@ -698,12 +716,14 @@ class FactAggregate(Aggregate):
         state, closed_at = self._closed_as(), self.occurred[closure]
         if self._is_step(event_class):
             raise InvalidTransitionError(
-                f"the {self.kind} is {state}: it accepts nothing but a reopen")
+                _("the {kind} is {state}: it accepts nothing but a reopen").format(
+                    kind=_(self.kind), state=_(state)))
         if at > closed_at:
-            raise InvalidTransitionError(
-                f"the {self.kind} is {state} since {closed_at.isoformat()}: for a fact dated "
-                f"after that ({at.isoformat()}) it accepts nothing but a reopen; facts dated "
-                "at or before it are recorded as amendments")
+            raise InvalidTransitionError(_(
+                "the {kind} is {state} since {closed}: for a fact dated after that ({time}) "
+                "it accepts nothing but a reopen; facts dated at or before it are recorded "
+                "as amendments").format(kind=_(self.kind), state=_(state),
+                                        closed=closed_at.isoformat(), time=at.isoformat()))
 
     def _check_closure_kept(self, times: Mapping[int, datetime]) -> None:
         """Refuse corrected ``times`` that move a fact from at or before the standing
@@ -716,11 +736,13 @@ class FactAggregate(Aggregate):
                  if not issubclass(fact, Correction) and not fact.follows_closure
                  and self.occurred[v] <= self.occurred[closure] and times[v] > times[closure]]
         if moved:
-            raise InvalidTransitionError(
-                f"the {self.kind} is {self._closed_as()}: a correction can't move "
-                f"{', '.join(self._name_of(v) for v in moved)} (fact "
-                f"{', '.join(map(str, moved))}) after its {self._noun_of(closure)} "
-                f"({times[closure].isoformat()}); reopen it first")
+            raise InvalidTransitionError(_(
+                "the {kind} is {state}: a correction can't move {facts} (fact {versions}) "
+                "after its {noun} ({time}); reopen it first").format(
+                    kind=_(self.kind), state=_(self._closed_as()),
+                    facts=", ".join(self._name_of(v) for v in moved),
+                    versions=", ".join(map(str, moved)),
+                    noun=self._said_noun(closure), time=times[closure].isoformat()))
 
     def _check_times(self, times: dict[int, datetime]) -> None:
         """Raise InvalidTransitionError if ``times`` (version -> time) break an invariant."""
@@ -728,12 +750,13 @@ class FactAggregate(Aggregate):
     def _require_correctable(self, version: int) -> None:
         check_whole(version, "corrects")
         if version not in self.fact_types:
-            raise NotFoundError(f"{self.kind} has no fact at version {shown(version)}")
+            raise NotFoundError(_("{kind} has no fact at version {version}").format(
+                kind=_(self.kind), version=shown(version)))
         if issubclass(self.fact_types[version], Correction):
-            raise InvalidTransitionError(
-                f"version {version} is itself a correction; correct the original fact instead"
-            )
+            raise InvalidTransitionError(_(
+                "version {version} is itself a correction; correct the original fact instead"
+            ).format(version=version))
         if not self.fact_types[version].correctable:
-            raise InvalidTransitionError(
-                f"fact {version} ({self._name_of(version)}) is not corrected: it records "
-                "what the engine's clock said")
+            raise InvalidTransitionError(_(
+                "fact {version} ({fact}) is not corrected: it records what the engine's clock "
+                "said").format(version=version, fact=self._name_of(version)))

@@ -22,17 +22,18 @@ from resilience.domain.validation import (
     text_field,
 )
 from resilience.errors import InvalidInputError, NotFoundError
+from resilience.i18n import _
 
 MAX_EXPECTED = timedelta(days=366)
 """Longest expected completion time of a catalogued service."""
 
 
-def _expected(_: object, attribute: "Attribute[timedelta]", value: timedelta) -> None:
+def _expected(item: object, attribute: "Attribute[timedelta]", value: timedelta) -> None:
     expected = check_duration(value, "expected")
     if not timedelta(0) < expected <= MAX_EXPECTED:
-        raise InvalidInputError(
-            f"expected duration must be more than 0 and at most {MAX_EXPECTED.days} days, "
-            f"got {expected}")
+        raise InvalidInputError(_(
+            "expected duration must be more than 0 and at most {days} days, got {expected}")
+            .format(days=MAX_EXPECTED.days, expected=expected))
 
 
 @frozen
@@ -48,7 +49,8 @@ def _index(items: Iterable[CatalogueItem]) -> dict[tuple[str, str], CatalogueIte
     for entry in items:
         key = (entry.category, entry.item)
         if key in index:
-            raise InvalidInputError(f"catalogue lists {entry.category}/{entry.item} twice")
+            raise InvalidInputError(_("catalogue lists {service} twice").format(
+                service=f"{entry.category}/{entry.item}"))
         index[key] = entry
     return index
 
@@ -75,9 +77,8 @@ class ServiceCatalogue:
             return self._index[(category, item)]
         except KeyError:
             known = ", ".join(f"{c}/{i}" for c, i in self._index)
-            raise NotFoundError(
-                f"the catalogue has no service {category}/{item} (it has: {known})"
-            ) from None
+            raise NotFoundError(_("the catalogue has no service {service} (it has: {known})")
+                                .format(service=f"{category}/{item}", known=known)) from None
 
     def categories(self) -> list[str]:
         return list(dict.fromkeys(entry.category for entry in self.items))
@@ -109,18 +110,19 @@ class ServiceCatalogue:
                 for d in data
             )
         except InvalidInputError as exc:
-            raise InvalidInputError(f"malformed catalogue entry: {exc}") from None
+            raise InvalidInputError(_("malformed catalogue entry: {problem}").format(
+                problem=exc)) from None
         except (KeyError, TypeError, AttributeError) as exc:
             found = shown(exc.args[0]) if exc.args else ""
-            raise InvalidInputError(f"malformed catalogue entry: {type(exc).__name__} "
-                                    f"{found}") from None
+            raise InvalidInputError(_("malformed catalogue entry: {problem}").format(
+                problem=f"{type(exc).__name__} {found}")) from None
 
 
 def _minutes(value: object) -> timedelta:
     minutes = check_number(value, "expected_minutes")
     if abs(minutes) > MAX_EXPECTED.days * 24 * 60:
-        raise InvalidInputError(f"expected_minutes must be at most {MAX_EXPECTED.days} days, "
-                                f"got {minutes}")
+        raise InvalidInputError(_("expected_minutes must be at most {days} days, got "
+                                  "{minutes}").format(days=MAX_EXPECTED.days, minutes=minutes))
     return timedelta(minutes=minutes)
 
 

@@ -38,6 +38,7 @@ from resilience.domain.base import Context, Correction, FactAggregate, personal_
 from resilience.domain.validation import check_items, check_moment, check_uuid, require_text
 from resilience.domain.values import ROSTER_ROLES, Role, parse_enum
 from resilience.errors import InvalidInputError, InvalidTransitionError
+from resilience.i18n import N_, _
 
 
 class EmergencyKind(StrEnum):
@@ -61,13 +62,13 @@ def parse_teams(teams: object) -> tuple[Role, ...]:
     text), each once, in the order given; InvalidInputError otherwise."""
     parsed = check_items(teams, "teams", lambda value, name: parse_enum(Role, value, name))
     if not parsed:
-        raise InvalidInputError("teams must name at least one roster role")
+        raise InvalidInputError(_("teams must name at least one roster role"))
     for role in parsed:
         if role not in ROSTER_ROLES:
-            raise InvalidInputError(f"teams are roster roles: {role.value} is held by nobody "
-                                    "on the roster")
+            raise InvalidInputError(_("teams are roster roles: {role} is held by nobody on "
+                                      "the roster").format(role=role.value))
     if len(set(parsed)) != len(parsed):
-        raise InvalidInputError("teams names a role twice")
+        raise InvalidInputError(_("teams names a role twice"))
     return parsed
 
 
@@ -98,8 +99,8 @@ class Emergency(FactAggregate):
     """One emergency in one community (or one of its grids), from declaration to its end."""
 
     TOPIC = "resilience.emergency:Emergency"
-    kind = "emergency"
-    beginning = "the declaration"
+    kind = N_("emergency")
+    beginning = N_("the declaration")
 
     community_id: UUID
     area_id: str | None
@@ -131,7 +132,7 @@ class Emergency(FactAggregate):
 
         TOPIC = "resilience.emergency:Declared"
         personal = personal_data({"reason": "actor"})
-        noun = "declaration"
+        noun = N_("declaration")
         step = True
         notice = "emergency.declared"
         community_id: UUID
@@ -160,7 +161,7 @@ class Emergency(FactAggregate):
         the team they were called as."""
 
         TOPIC = "resilience.emergency:MobilisationCalled"
-        noun = "call-up"
+        noun = N_("call-up")
         notice = "emergency.mobilised"
         teams: tuple[Role, ...]
         members: tuple[CalledMember, ...]
@@ -185,7 +186,7 @@ class Emergency(FactAggregate):
         """A member called up answered: they are coming."""
 
         TOPIC = "resilience.emergency:MemberAcknowledged"
-        noun = "acknowledgement"
+        noun = N_("acknowledgement")
         person_id: str
 
         def apply(self, aggregate: "Emergency") -> None:
@@ -202,7 +203,7 @@ class Emergency(FactAggregate):
 
         TOPIC = "resilience.emergency:MemberArrived"
         personal = personal_data({"post": "actor"})
-        noun = "arrival"
+        noun = N_("arrival")
         person_id: str
         post: str
 
@@ -221,7 +222,7 @@ class Emergency(FactAggregate):
 
         TOPIC = "resilience.emergency:Ended"
         personal = personal_data({"reason": "actor"})
-        noun = "end"
+        noun = N_("end")
         step = True
         notice = "emergency.ended"
         reason: str
@@ -311,33 +312,36 @@ class Emergency(FactAggregate):
         called = check_items(members, "members", _called_member)
         strays = [m.person_id for m in called if m.role not in teams]
         if strays:
-            raise InvalidInputError(f"called as a team the call-up does not name: "
-                                    f"{', '.join(strays)}")
+            raise InvalidInputError(_("called as a team the call-up does not name: {people}")
+                                    .format(people=", ".join(strays)))
         self._after_beginning(ctx)
         self._check_writable(self.MobilisationCalled, ctx.occurred_at)
         if not called:
-            raise InvalidTransitionError(
-                f"nobody to call up: no one held {', '.join(t.value for t in teams)} in the "
-                f"emergency's area at {ctx.occurred_at.isoformat()} who was not called already")
+            raise InvalidTransitionError(_(
+                "nobody to call up: no one held {teams} in the emergency's area at {time} who "
+                "was not called already").format(teams=", ".join(t.value for t in teams),
+                                                 time=ctx.occurred_at.isoformat()))
         people = [m.person_id for m in called]
         if len(set(people)) != len(people):
-            raise InvalidInputError("members names a person twice")
+            raise InvalidInputError(_("members names a person twice"))
         again = [p for p in people if p in self.called]
         if again:
-            raise InvalidTransitionError(f"already called up: {', '.join(again)}")
+            raise InvalidTransitionError(_("already called up: {people}").format(
+                people=", ".join(again)))
         self._trigger(self.MobilisationCalled, ctx, teams=teams, members=called)
 
     def acknowledge(self, ctx: Context, person_id: str) -> None:
         """Record that a member called up answered the call."""
         person_id = self._member(person_id)
         if person_id in self.acknowledged:
-            raise InvalidTransitionError(f"{person_id} already acknowledged")
+            raise InvalidTransitionError(_("{person} already acknowledged").format(
+                person=person_id))
         self._after_call(ctx, person_id)
         arrival = self.arrived.get(person_id)
         if arrival is not None and ctx.occurred_at > self.occurred[arrival]:
-            raise InvalidTransitionError(
-                f"{person_id} arrived at {self.occurred[arrival].isoformat()}: an "
-                "acknowledgement can't come after the arrival")
+            raise InvalidTransitionError(_(
+                "{person} arrived at {time}: an acknowledgement can't come after the arrival")
+                .format(person=person_id, time=self.occurred[arrival].isoformat()))
         self._trigger(self.MemberAcknowledged, ctx, person_id=person_id)
 
     def arrive(self, ctx: Context, person_id: str, post: str) -> None:
@@ -345,22 +349,22 @@ class Emergency(FactAggregate):
         person_id = self._member(person_id)
         post = require_text(post, "post")
         if person_id in self.arrived:
-            raise InvalidTransitionError(f"{person_id} already arrived")
+            raise InvalidTransitionError(_("{person} already arrived").format(person=person_id))
         self._after_call(ctx, person_id)
         answer = self.acknowledged.get(person_id)
         if answer is not None:
-            self._not_before(ctx, answer, f"{person_id}'s acknowledgement")
+            self._not_before(ctx, answer, N_("{person}'s {noun}"), person=person_id)
         self._trigger(self.MemberArrived, ctx, person_id=person_id, post=post)
 
     def end(self, ctx: Context, reason: str) -> None:
         """End the emergency: back to peacetime. Dated no earlier than any of its facts."""
         reason = require_text(reason, "reason")
         if self.ended is not None:
-            raise InvalidTransitionError(
-                f"the emergency already ended at {self.occurred[self.ended].isoformat()}")
+            raise InvalidTransitionError(_("the emergency already ended at {time}").format(
+                time=self.occurred[self.ended].isoformat()))
         latest = max(self._facts(), key=lambda v: self.occurred[v])
-        self._not_before(ctx, latest,
-                         f"the emergency's {self._noun_of(latest) or 'note'} (fact {latest})")
+        self._not_before(ctx, latest, N_("the emergency's {noun} (fact {fact})"),
+                         noun=self._noun_of(latest) or N_("note"), fact=latest)
         self._trigger(self.Ended, ctx, reason=reason)
 
     def add_note(self, ctx: Context, text: str) -> None:
@@ -373,11 +377,12 @@ class Emergency(FactAggregate):
     def _member(self, person_id: str) -> str:
         person_id = require_text(person_id, "person_id")
         if person_id not in self.called:
-            raise InvalidTransitionError(f"{person_id} was not called up in this emergency")
+            raise InvalidTransitionError(_("{person} was not called up in this emergency")
+                                         .format(person=person_id))
         return person_id
 
     def _after_call(self, ctx: Context, person_id: str) -> None:
-        self._not_before(ctx, self.called[person_id], f"{person_id}'s call-up")
+        self._not_before(ctx, self.called[person_id], N_("{person}'s {noun}"), person=person_id)
 
     def _facts(self) -> list[int]:
         """Versions of the facts that are no correction."""
@@ -395,14 +400,14 @@ class Emergency(FactAggregate):
         if ended is None or issubclass(event_class, Correction):
             return
         if event_class.step:
-            raise InvalidTransitionError(
-                f"the emergency ended at {ended.isoformat()}: it can't end again; declare a "
-                "new emergency")
+            raise InvalidTransitionError(_(
+                "the emergency ended at {ended}: it can't end again; declare a new emergency")
+                .format(ended=ended.isoformat()))
         if at > ended:
-            raise InvalidTransitionError(
-                f"the emergency ended at {ended.isoformat()}: a fact dated after that "
-                f"({at.isoformat()}) belongs to a new emergency; facts dated at or before "
-                "it are recorded as amendments")
+            raise InvalidTransitionError(_(
+                "the emergency ended at {ended}: a fact dated after that ({time}) belongs to a "
+                "new emergency; facts dated at or before it are recorded as amendments").format(
+                    ended=ended.isoformat(), time=at.isoformat()))
 
     def _check_times(self, times: dict[int, datetime]) -> None:
         self._check_beginning(times)
@@ -411,22 +416,26 @@ class Emergency(FactAggregate):
                        if v is not None]
             for earlier, later in itertools.pairwise([call, *answers]):
                 if times[later] < times[earlier]:
-                    raise InvalidTransitionError(
-                        f"{person}'s {self._noun_of(later)} would precede their "
-                        f"{self._noun_of(earlier)}: times can't go backwards")
+                    raise InvalidTransitionError(_(
+                        "{person}'s {noun} would precede their {earlier}: times can't go "
+                        "backwards").format(person=person,
+                                            noun=self._said_noun(later),
+                                            earlier=self._said_noun(earlier)))
         if self.ended is not None:
             end = times[self.ended]
             late = [v for v in self._facts() if times[v] > end]
             if late:
-                raise InvalidTransitionError(
-                    f"the emergency's end ({end.isoformat()}) would precede "
-                    f"{', '.join(self._name_of(v) for v in late)} (fact "
-                    f"{', '.join(map(str, late))}): the end is its last fact")
+                raise InvalidTransitionError(_(
+                    "the emergency's end ({end}) would precede {facts} (fact {versions}): the "
+                    "end is its last fact").format(
+                        end=end.isoformat(), facts=", ".join(self._name_of(v) for v in late),
+                        versions=", ".join(map(str, late))))
 
 
 def _called_member(value: object, name: str) -> CalledMember:
     """``value`` if it is a CalledMember of a person id (text) and a roster role."""
     if not isinstance(value, CalledMember):
-        raise InvalidInputError(f"{name} must be a CalledMember, got {type(value).__name__}")
+        raise InvalidInputError(_("{name} must be a CalledMember, got {type}").format(
+            name=name, type=type(value).__name__))
     return CalledMember(require_text(value.person_id, f"{name}.person_id"),
                         parse_enum(Role, value.role, f"{name}.role"))

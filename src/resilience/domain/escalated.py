@@ -29,6 +29,7 @@ from resilience.domain.validation import (
 )
 from resilience.domain.values import Actor, Role
 from resilience.errors import InvalidInputError, InvalidTransitionError
+from resilience.i18n import N_, _
 
 WATCH = Actor("resilience-watch", Role.SYSTEM)
 """Who records escalations: the engine's watch, not a person (its facts' delay from their
@@ -53,9 +54,9 @@ def check_command_id(actor: Actor, command_id: str | None) -> None:
     """Refuse (InvalidInputError) a command id of the watch's form from anyone else."""
     if (isinstance(command_id, str) and command_id.startswith(RESERVED_PREFIX)
             and not is_watch(actor)):
-        raise InvalidInputError(
-            f"command ids starting with {RESERVED_PREFIX!r} are the watch's (its "
-            f"escalations); got {command_id!r}")
+        raise InvalidInputError(_(
+            "command ids starting with {prefix} are the watch's (its escalations); got "
+            "{command_id}").format(prefix=repr(RESERVED_PREFIX), command_id=repr(command_id)))
 
 
 def _optional_role(_: object, attribute: "attrs.Attribute[Any]", value: object) -> None:
@@ -79,10 +80,10 @@ class Notified:
 
     def __attrs_post_init__(self) -> None:
         if (self.role is None) == (self.body is None):
-            raise InvalidInputError("whom an escalation told is a role or a body: exactly "
-                                    "one of them")
+            raise InvalidInputError(_("whom an escalation told is a role or a body: exactly "
+                                      "one of them"))
         if self.body is not None and self.person_id is not None:
-            raise InvalidInputError("a body is told as a body: no person_id")
+            raise InvalidInputError(_("a body is told as a body: no person_id"))
 
     def __str__(self) -> str:
         if self.role is None:
@@ -115,17 +116,20 @@ def check_escalation(deadline: object, level: object, cycle: object, due_at: obj
     name = require_text(deadline, "deadline")
     moment = check_moment(due_at, "due_at")
     if occurred_at != moment:
-        raise InvalidInputError(f"an escalation happens when it is due ({moment.isoformat()}), "
-                                f"not at {occurred_at.isoformat()}")
+        raise InvalidInputError(_("an escalation happens when it is due ({due}), not at "
+                                  "{time}").format(due=moment.isoformat(),
+                                                   time=occurred_at.isoformat()))
     told = check_items(notified, "notified",
                        lambda value, what: check_instance(value, what, Notified))
     step, span = check_whole(level, "level", 0, MAX_LEVEL), check_whole(cycle, "cycle", 0)
     if span > cycles:
-        raise InvalidInputError(f"the case has no cycle {span} (it is in cycle {cycles})")
+        raise InvalidInputError(_("the case has no cycle {cycle} (it is in cycle {cycles})")
+                                .format(cycle=span, cycles=cycles))
     if (name, span, step) in escalated:
-        raise InvalidTransitionError(
-            f"{name} (level {step}" + (f", cycle {span}" if span else "") + ") was already "
-            "escalated")
+        raise InvalidTransitionError(_(
+            N_("{deadline} (level {level}, cycle {cycle}) was already escalated") if span else
+            N_("{deadline} (level {level}) was already escalated")).format(
+                deadline=name, level=step, cycle=span))
     return name, step, span, moment, told
 
 

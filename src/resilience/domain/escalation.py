@@ -61,6 +61,7 @@ from resilience.domain.validation import (
 )
 from resilience.domain.values import IncidentType, Role, Severity, parse_enum
 from resilience.errors import InvalidInputError
+from resilience.i18n import N_, _
 
 Subject = Literal["incident", "order"]
 Body = Literal["subdistrict", "district"]
@@ -120,14 +121,15 @@ _MILESTONES = {subject: milestone_classes(subject) for subject in SUBJECTS}
 def _whole_seconds(value: object, name: str, *, low: timedelta) -> timedelta:
     duration = check_duration(value, name)
     if duration < low or duration.microseconds:
-        raise InvalidInputError(f"{name} must be a whole number of seconds, at least "
-                                f"{low.total_seconds():g} s, got {duration}")
+        raise InvalidInputError(_("{name} must be a whole number of seconds, at least "
+                                  "{low} s, got {duration}").format(
+            name=name, low=f"{low.total_seconds():g}", duration=duration))
     return duration
 
 
 def _role(value: object) -> Role | None:
     """A recipient's role: a Role, or its value as text (``"grid_leader"``)."""
-    return None if value is None else parse_enum(Role, value, "a recipient's role")
+    return None if value is None else parse_enum(Role, value, _("a recipient's role"))
 
 
 @frozen
@@ -140,14 +142,14 @@ class Recipient:
 
     def __attrs_post_init__(self) -> None:
         if (self.role is None) == (self.body is None):
-            raise InvalidInputError("a recipient is a role or a body: exactly one of them")
+            raise InvalidInputError(_("a recipient is a role or a body: exactly one of them"))
         if self.role is not None and self.role not in RECIPIENT_ROLES:
-            raise InvalidInputError(
-                f"a recipient's role must be one of "
-                f"{', '.join(r.value for r in RECIPIENT_ROLES)}; got {shown(self.role)}")
+            raise InvalidInputError(_("a recipient's role must be one of {allowed}; got {value}")
+                                    .format(allowed=", ".join(r.value for r in RECIPIENT_ROLES),
+                                            value=shown(self.role)))
         if self.body is not None and (type(self.body) is not str or self.body not in BODIES):
-            raise InvalidInputError(f"a recipient's body must be one of {', '.join(BODIES)}; "
-                                    f"got {shown(self.body)}")
+            raise InvalidInputError(_("a recipient's body must be one of {allowed}; got {value}")
+                                    .format(allowed=", ".join(BODIES), value=shown(self.body)))
 
     def to_dict(self) -> dict[str, str]:
         return {"role": self.role.value} if self.role is not None else {"body": str(self.body)}
@@ -157,9 +159,9 @@ def _recipients(value: object) -> tuple[Recipient, ...]:
     found = check_items(value, "notify",
                         lambda item, what: check_instance(item, what, Recipient))
     if not found:
-        raise InvalidInputError("notify must name at least one recipient")
+        raise InvalidInputError(_("notify must name at least one recipient"))
     if len(set(found)) != len(found):
-        raise InvalidInputError("notify names a recipient twice")
+        raise InvalidInputError(_("notify names a recipient twice"))
     return found
 
 
@@ -172,8 +174,8 @@ class Level:
     notify: tuple[Recipient, ...] = field(converter=_recipients)
 
     @after.validator
-    def _check_after(self, _: object, value: object) -> None:
-        _whole_seconds(value, "a level's after", low=timedelta(0))
+    def _check_after(self, attribute: object, value: object) -> None:
+        _whole_seconds(value, _("a level's after"), low=timedelta(0))
 
     def to_dict(self) -> dict[str, Any]:
         return {"after_minutes": _minutes(self.after),
@@ -188,7 +190,7 @@ def _minutes(duration: timedelta) -> int | float:
 def _enum_items(enum: Any, value: object, name: str) -> tuple[Any, ...]:
     found = check_items(value, name, lambda item, what: parse_enum(enum, item, what))
     if len(set(found)) != len(found):
-        raise InvalidInputError(f"{name} repeats an item")
+        raise InvalidInputError(_("{name} repeats an item").format(name=name))
     return found
 
 
@@ -211,18 +213,21 @@ class Deadline:
                  levels: Sequence[Level] = (), types: Sequence[IncidentType | str] = (),
                  severities: Sequence[Severity | str] = (),
                  categories: Sequence[str] = ()) -> None:
-        name = require_text(name, "a deadline's name")
+        name = require_text(name, _("a deadline's name"))
         if len(name) > MAX_NAME or "/" in name:
-            raise InvalidInputError(f"a deadline's name has at most {MAX_NAME} characters and "
-                                    f"no '/' (it is part of a command id); got {shown(name)}")
+            raise InvalidInputError(_("a deadline's name has at most {most} characters and "
+                                      "no '/' (it is part of a command id); got {value}")
+                                    .format(most=MAX_NAME, value=shown(name)))
         if subject not in SUBJECTS:
-            raise InvalidInputError(f"deadline {name}: subject must be incident or order, got "
-                                    f"{shown(subject)}")
+            raise InvalidInputError(_("deadline {name}: {problem}").format(
+                name=name, problem=_("subject must be incident or order, got {value}").format(
+                    value=shown(subject))))
         try:
             values = _checked(subject, expect, within, from_expected, levels, types,
                               severities, categories)
         except InvalidInputError as exc:
-            raise InvalidInputError(f"deadline {name}: {exc}") from None
+            raise InvalidInputError(_("deadline {name}: {problem}").format(
+                name=name, problem=exc)) from None
         self.__attrs_init__(name=name, subject=subject, **values)
 
     @property
@@ -265,47 +270,49 @@ def _checked(subject: str, expect: object, within: object, from_expected: object
     known = _MILESTONES[subject]
     expected = check_items(expect, "expect", require_text)
     if not expected:
-        raise InvalidInputError("expect must name at least one milestone")
+        raise InvalidInputError(_("expect must name at least one milestone"))
     after = [f"{name} ({AFTER_RESPONSE[subject][name]})" for name in expected
              if name in AFTER_RESPONSE[subject]]
     if after:
-        raise InvalidInputError(
-            f"expect can't name a milestone that comes after the response, which a deadline "
-            f"stops at: {', '.join(after)}")
+        raise InvalidInputError(_(
+            "expect can't name a milestone that comes after the response, which a deadline "
+            "stops at: {milestones}").format(milestones=", ".join(after)))
     unknown = [name for name in expected if name not in known]
     if unknown or len(set(expected)) != len(expected):
-        raise InvalidInputError(
-            f"expect must name {subject} milestones, each once ({', '.join(sorted(known))}); "
-            f"got {shown(list(expected))}")
+        raise InvalidInputError(_(
+            N_("expect must name incident milestones, each once ({known}); got {value}")
+            if subject == "incident" else
+            N_("expect must name order milestones, each once ({known}); got {value}")).format(
+                known=", ".join(sorted(known)), value=shown(list(expected))))
     check_bool(from_expected, "from_expected")
     if (within is None) == (not from_expected):
-        raise InvalidInputError("a deadline falls due within a duration or from_expected: "
-                                "exactly one of them")
+        raise InvalidInputError(_("a deadline falls due within a duration or from_expected: "
+                                  "exactly one of them"))
     if from_expected and subject != "order":
-        raise InvalidInputError("only an order has an expected time (from_expected)")
+        raise InvalidInputError(_("only an order has an expected time (from_expected)"))
     due = None if within is None else _whole_seconds(within, "within", low=timedelta(0))
     steps = check_items(levels, "levels", lambda item, what: check_instance(item, what, Level),
                         most=MAX_LEVEL + 1)
     if not steps:
-        raise InvalidInputError("a deadline needs at least one level")
+        raise InvalidInputError(_("a deadline needs at least one level"))
     if steps[0].after != timedelta(0):
-        raise InvalidInputError("level 0 falls due at the deadline: its after must be 0")
+        raise InvalidInputError(_("level 0 falls due at the deadline: its after must be 0"))
     if any(later.after <= earlier.after for earlier, later in itertools.pairwise(steps)):
-        raise InvalidInputError("each level must fall due after the one before")
+        raise InvalidInputError(_("each level must fall due after the one before"))
     if (due or timedelta(0)) + steps[-1].after > MAX_DURATION:
-        raise InvalidInputError(f"the last level must fall due within {MAX_DURATION.days:,} "
-                                "days")
+        raise InvalidInputError(_("the last level must fall due within {days} days").format(
+            days=f"{MAX_DURATION.days:,}"))
     kinds = _enum_items(IncidentType, types, "types")
     grades = _enum_items(Severity, severities, "severities")
     sorts = check_items(categories, "categories", require_text)
     if len(set(sorts)) != len(sorts):
-        raise InvalidInputError("categories repeats an item")
+        raise InvalidInputError(_("{name} repeats an item").format(name="categories"))
     if subject == "order" and (kinds or grades):
-        raise InvalidInputError("types and severities are an incident's: an order's deadline "
-                                "takes categories")
+        raise InvalidInputError(_("types and severities are an incident's: an order's "
+                                  "deadline takes categories"))
     if subject == "incident" and sorts:
-        raise InvalidInputError("categories are an order's: an incident's deadline takes "
-                                "types and severities")
+        raise InvalidInputError(_("categories are an order's: an incident's deadline takes "
+                                  "types and severities"))
     return {"expect": expected, "within": within, "from_expected": from_expected,
             "levels": steps, "types": kinds, "severities": grades, "categories": sorts}
 
@@ -323,8 +330,8 @@ def _deadlines(value: object, name: str) -> tuple[Deadline, ...]:
     names = [d.name for d in found]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
-        raise InvalidInputError(f"{name}: deadline names must differ; {', '.join(twice)} "
-                                "repeats")
+        raise InvalidInputError(_("{name}: deadline names must differ; {names} repeats")
+                                .format(name=name, names=", ".join(twice)))
     return found
 
 
@@ -362,7 +369,8 @@ class EscalationPolicy:
             peacetime, emergency = policy_fields(data, _deadline)
             return cls(peacetime, emergency)
         except InvalidInputError as exc:
-            raise InvalidInputError(f"escalation policy: {exc}") from None
+            raise InvalidInputError(_("escalation policy: {problem}").format(
+                problem=exc)) from None
 
     @classmethod
     def from_json(cls, text: str) -> "EscalationPolicy":
@@ -378,7 +386,8 @@ def _deadline(fields: DeadlineFields) -> Deadline:
             recipients = tuple(Recipient(role, cast(Body | None, body)) for role, body in told)
             levels.append(Level(after, recipients))
         except InvalidInputError as exc:
-            raise InvalidInputError(f"level {number}: {exc}") from None
+            raise InvalidInputError(_("level {number}: {problem}").format(
+                number=number, problem=exc)) from None
     return Deadline(fields.name, cast(Subject, fields.subject), fields.expect,
                     within=fields.within, from_expected=fields.from_expected, levels=levels,
                     types=fields.types, severities=fields.severities,

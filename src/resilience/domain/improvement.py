@@ -39,6 +39,7 @@ from resilience.domain.base import Context, FactAggregate, personal_data
 from resilience.domain.recovery import IncidentLink, check_recovery_link
 from resilience.domain.validation import check_moment, check_text, check_uuid, require_text
 from resilience.errors import InvalidInputError, InvalidTransitionError
+from resilience.i18n import N_, _
 
 
 class ImprovementStatus(StrEnum):
@@ -77,8 +78,8 @@ class ImprovementItem(FactAggregate):
     """One action of an improvement plan, with its owner and due date, tracked to done."""
 
     TOPIC = "resilience.improvement:ImprovementItem"
-    kind = "improvement item"
-    beginning = "the item was planned"
+    kind = N_("improvement item")
+    beginning = N_("the item was planned")
 
     community_id: UUID
     review: str
@@ -117,7 +118,7 @@ class ImprovementItem(FactAggregate):
     class Planned(Event, FactAggregate.Created):
         TOPIC = "resilience.improvement:Planned"
         personal = personal_data({"action": "actor"})
-        noun = "planning"
+        noun = N_("planning")
         status_after = ImprovementStatus.OPEN
         sets_due = True
         sets_owner = True
@@ -152,7 +153,7 @@ class ImprovementItem(FactAggregate):
         """The item was handed to another owner."""
 
         TOPIC = "resilience.improvement:OwnerAssigned"
-        noun = "reassignment"
+        noun = N_("reassignment")
         sets_owner = True
         owner: str
 
@@ -165,7 +166,7 @@ class ImprovementItem(FactAggregate):
     class Rescheduled(Event):
         TOPIC = "resilience.improvement:Rescheduled"
         personal = personal_data({"reason": "actor"})
-        noun = "rescheduling"
+        noun = N_("rescheduling")
         sets_due = True
         due: datetime
         reason: str
@@ -179,7 +180,7 @@ class ImprovementItem(FactAggregate):
 
     class Started(Event):
         TOPIC = "resilience.improvement:Started"
-        noun = "start"
+        noun = N_("start")
         status_after = ImprovementStatus.IN_PROGRESS
 
         def describe(self) -> str:
@@ -188,7 +189,7 @@ class ImprovementItem(FactAggregate):
     class Completed(Event):
         TOPIC = "resilience.improvement:Completed"
         personal = personal_data({"note": "actor"})
-        noun = "completion"
+        noun = N_("completion")
         status_after = ImprovementStatus.DONE
         note: str
 
@@ -201,7 +202,7 @@ class ImprovementItem(FactAggregate):
     class Cancelled(Event):
         TOPIC = "resilience.improvement:Cancelled"
         personal = personal_data({"reason": "actor"})
-        noun = "cancellation"
+        noun = N_("cancellation")
         status_after = ImprovementStatus.CANCELLED
         reason: str
 
@@ -214,7 +215,7 @@ class ImprovementItem(FactAggregate):
     class Reopened(Event):
         TOPIC = "resilience.improvement:Reopened"
         personal = personal_data({"reason": "actor"})
-        noun = "reopening"
+        noun = N_("reopening")
         reopens = True
         status_after = ImprovementStatus.OPEN
         reason: str
@@ -271,8 +272,8 @@ class ImprovementItem(FactAggregate):
         check_moment(due, "due")
         if due <= ctx.occurred_at:
             raise InvalidInputError(
-                f"due ({due.isoformat()}) must be after the item is planned "
-                f"({ctx.occurred_at.isoformat()})")
+                _("due ({due}) must be after the item is planned ({planned})").format(
+                    due=due.isoformat(), planned=ctx.occurred_at.isoformat()))
         if incident_id is not None:
             check_uuid(incident_id, "incident_id")
         check_uuid(community_id, "community_id")
@@ -319,7 +320,7 @@ class ImprovementItem(FactAggregate):
         """Hand the item to another owner (a person id)."""
         owner = require_text(owner, "owner")
         if owner == self.owner:
-            raise InvalidTransitionError(f"{owner} already owns this item")
+            raise InvalidTransitionError(_("{owner} already owns this item").format(owner=owner))
         self._after_beginning(ctx)
         self._after_last(ctx, _owners)
         self._trigger(self.OwnerAssigned, ctx, owner=owner)
@@ -330,32 +331,34 @@ class ImprovementItem(FactAggregate):
         reason = require_text(reason, "reason")
         if due <= self.planned_at:
             raise InvalidInputError(
-                f"due ({due.isoformat()}) must be after the item was planned "
-                f"({self.planned_at.isoformat()})")
+                _("due ({due}) must be after the item was planned ({planned})").format(
+                    due=due.isoformat(), planned=self.planned_at.isoformat()))
         if due == self.due:
-            raise InvalidTransitionError(f"the item is already due at {self.due.isoformat()}")
+            raise InvalidTransitionError(_("the item is already due at {due}").format(
+                due=self.due.isoformat()))
         self._after_beginning(ctx)
         self._after_last(ctx, _due_dates)
         self._trigger(self.Rescheduled, ctx, due=due, reason=reason)
 
     def start(self, ctx: Context) -> None:
-        self._require_status(ctx, frozenset({ImprovementStatus.OPEN}), "started")
+        self._require_status(ctx, frozenset({ImprovementStatus.OPEN}),
+                             N_("an item that is {status} cannot be started"))
         self._trigger(self.Started, ctx)
 
     def complete(self, ctx: Context, note: str = "") -> None:
         check_text(note, "note")
-        self._require_status(ctx, UNFINISHED, "completed")
+        self._require_status(ctx, UNFINISHED, N_("an item that is {status} cannot be completed"))
         self._trigger(self.Completed, ctx, note=note)
 
     def cancel(self, ctx: Context, reason: str) -> None:
         reason = require_text(reason, "reason")
-        self._require_status(ctx, UNFINISHED, "cancelled")
+        self._require_status(ctx, UNFINISHED, N_("an item that is {status} cannot be cancelled"))
         self._trigger(self.Cancelled, ctx, reason=reason)
 
     def reopen(self, ctx: Context, reason: str) -> None:
         """Reopen a done or cancelled item (it was not really done, or is needed after all)."""
         reason = require_text(reason, "reason")
-        self._require_status(ctx, FINISHED, "reopened")
+        self._require_status(ctx, FINISHED, N_("an item that is {status} cannot be reopened"))
         self._trigger(self.Reopened, ctx, reason=reason)
 
     def add_note(self, ctx: Context, text: str) -> None:
@@ -376,9 +379,9 @@ class ImprovementItem(FactAggregate):
         that one's."""
         check_recovery_link(self, incident_id, "item")
         if self.incident_id is not None and self.incident_id != incident_id:
-            raise InvalidTransitionError(
-                f"the item was raised by the review of incident {self.incident_id}: it can "
-                "serve only that incident's recovery")
+            raise InvalidTransitionError(_(
+                "the item was raised by the review of incident {incident}: it can serve only "
+                "that incident's recovery").format(incident=self.incident_id))
         self._after_beginning(ctx)
 
     # Invariants ---------------------------------------------------------------
@@ -393,16 +396,19 @@ class ImprovementItem(FactAggregate):
         return self.status.value.replace("_", " ")
 
     def _require_status(self, ctx: Context, allowed: frozenset[ImprovementStatus],
-                        verb: str) -> None:
+                        refused: str) -> None:
+        """Refuse the command unless the item is in an ``allowed`` status (``refused``: the
+        refusal, marked with ``N_``, its ``{status}`` the item's), or if it is dated before
+        the item's last step."""
         if self.status not in allowed:
-            raise InvalidTransitionError(
-                f"an item that is {self.status.value.replace('_', ' ')} cannot be {verb}")
+            raise InvalidTransitionError(_(refused).format(
+                status=_(self.status.value.replace("_", " "))))
         self._after_last(ctx, _life)
 
     def _after_last(self, ctx: Context, in_chain: _Chain) -> None:
         """Refuse a fact dated before the latest fact of one chain."""
         last = self._chain(in_chain)[-1]
-        self._not_before(ctx, last, f"the item's {self._noun_of(last)}")
+        self._not_before(ctx, last, N_("the item's {noun}"))
 
     def _chain(self, in_chain: _Chain) -> list[int]:
         """Versions of the facts of one chain, in recording order."""
@@ -413,14 +419,15 @@ class ImprovementItem(FactAggregate):
         planned = times[1]
         if any(due <= planned for due in self.dues.values()):
             raise InvalidTransitionError(
-                f"a due date recorded for the item would not be after its planning "
-                f"({planned.isoformat()})")
+                _("a due date recorded for the item would not be after its planning "
+                  "({planned})").format(planned=planned.isoformat()))
         chains = (self._chain(_life), self._chain(_due_dates), self._chain(_owners))
         for earlier, later in itertools.chain.from_iterable(map(itertools.pairwise, chains)):
             if times[later] < times[earlier]:
-                raise InvalidTransitionError(
-                    f"the {self._name_of(later)} fact would precede the {self._name_of(earlier)} "
-                    "fact: times can't go backwards")
+                raise InvalidTransitionError(_(
+                    "the {fact} fact would precede the {earlier} fact: times can't go "
+                    "backwards").format(fact=self._name_of(later),
+                                        earlier=self._name_of(earlier)))
 
 
 STATUS_AFTER = ImprovementItem.declared(lambda fact: fact.status_after)

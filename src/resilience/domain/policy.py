@@ -100,6 +100,7 @@ from resilience.domain.policy_wording import community_name, role_words, who_may
 from resilience.domain.validation import check_instance, check_moment
 from resilience.domain.values import ROSTER_ROLES, Actor, Role
 from resilience.errors import InvalidInputError, PermissionDeniedError
+from resilience.i18n import _
 
 __all__ = [
     "COMMANDS",
@@ -175,8 +176,10 @@ class Policy:
             check_instance(rule, "rule", Rule)
             key = (rule.role, rule.command, rule.scope)
             if key in seen:
-                raise InvalidInputError(f"the policy repeats the rule {rule.role.value} × "
-                                        f"{rule.command} × {rule.scope.value}")
+                raise InvalidInputError(_("the policy repeats the rule {role} × {command} × "
+                                          "{scope}").format(role=rule.role.value,
+                                                            command=rule.command,
+                                                            scope=rule.scope.value))
             seen.add(key)
             index.setdefault((rule.command, rule.role), []).append(rule)
             by_command.setdefault(rule.command, []).append(rule)
@@ -274,16 +277,18 @@ class Policy:
         rules = self._index.get((command, actor.role), ())
         if held and any(applies(rule, community, actor, areas, target, now) for rule in rules):
             return _ALLOWED
-        when = (f"at {moment.isoformat()}, when this is recorded (a fact needs standing both "
-                "when it happened and when it is recorded)" if recorded
-                else f"at {moment.isoformat()}")
-        reason = (f"{why_refused(community, actor, held, areas, rules, target(), now)} {when}: "
-                  f"{who_may(command, self._by_command.get(command, ()), target())}")
+        when = (_("at {moment}, when this is recorded (a fact needs standing both when it "
+                  "happened and when it is recorded)") if recorded
+                else _("at {moment}")).format(moment=moment.isoformat())
+        reason = _("{why} {when}: {needed}").format(
+            why=why_refused(community, actor, held, areas, rules, target(), now), when=when,
+            needed=who_may(command, self._by_command.get(command, ()), target()))
         if actor.override is None:
             return Decision(False, reason=reason)
         problem = self._override_problem(community, actor, command, held, moment)
         if problem is not None:
-            return Decision(False, reason=f"{reason}; the override is refused: {problem}")
+            return Decision(False, reason=_("{reason}; the override is refused: {problem}")
+                            .format(reason=reason, problem=problem))
         return Decision(True, overridden=True)
 
     def allows(self, community: Community | None, actor: Actor, command: str, *,
@@ -324,16 +329,17 @@ class Policy:
                           held: bool, at: datetime) -> str | None:
         """Why ``actor``'s override can't be taken, or None if it can."""
         if command in self.not_overridable:
-            return f"{command} cannot be overridden"
+            return _("{command} cannot be overridden").format(command=command)
         if actor.role is Role.SYSTEM:
-            return "the system role acts only by import"
+            return _("the system role acts only by import")
         if community is None or not (actor.person_id == community.founder
                                      or community.roles_of(actor.person_id, at)):
-            return (f"{actor.person_id} is on no role of {community_name(community)}'s roster "
-                    "then, and only a person on the roster may override")
+            return _("{person} is on no role of {community}'s roster then, and only a person "
+                     "on the roster may override").format(person=actor.person_id,
+                                                          community=community_name(community))
         if actor.role in ROSTER_ROLES and not held:
-            return f"an override is made in a role one holds, and {actor.person_id} does not " \
-                   f"hold {role_words(actor.role)}"
+            return _("an override is made in a role one holds, and {person} does not hold "
+                     "{role}").format(person=actor.person_id, role=_(role_words(actor.role)))
         return None
 
     # JSON ----------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import Any
 from resilience.domain.policy_terms import Reader, Rule, known_command
 from resilience.domain.validation import shown
 from resilience.errors import InvalidInputError
+from resilience.i18n import N_, _
 
 
 def policy_data(rules: Iterable[Rule], not_overridable: Iterable[str],
@@ -40,12 +41,13 @@ def policy_parts(data: Mapping[str, Any]) -> tuple[list[Rule], frozenset[str], l
     """A policy's parts (rules, not overridable, personal data readers) from
     ``policy_data``'s form; InvalidInputError naming what is wrong."""
     if not isinstance(data, Mapping):
-        raise InvalidInputError(f"a policy is a JSON object, got {shown(data)}")
+        raise InvalidInputError(_("a policy is a JSON object, got {value}").format(
+            value=shown(data)))
     parts = {"rules", "not_overridable", "personal_data"}
-    _keys(data, "the policy", required=parts, allowed=parts)
-    rules = [_read(n, item, "rule", _rule) for n, item in
+    _keys(data, N_("the policy"), required=parts, allowed=parts)
+    rules = [_read(n, item, _RULE, _rule) for n, item in
              enumerate(_items(data["rules"], "rules"), start=1)]
-    readers = [_read(n, item, "personal_data entry", _reader) for n, item in
+    readers = [_read(n, item, _READER, _reader) for n, item in
                enumerate(_items(data["personal_data"], "personal_data"), start=1)]
     barred = _items(data["not_overridable"], "not_overridable")
     for command in barred:
@@ -55,44 +57,58 @@ def policy_parts(data: Mapping[str, Any]) -> tuple[list[Rule], frozenset[str], l
 
 def _items(value: object, name: str) -> list[Any]:
     if not isinstance(value, list):
-        raise InvalidInputError(f"the policy's {name} must be a list, got {shown(value)}")
+        raise InvalidInputError(_("the policy's {name} must be a list, got {value}").format(
+            name=name, value=shown(value)))
     return value
 
 
 def _keys(data: Mapping[str, Any], what: str, *, required: set[str], allowed: set[str]) -> None:
+    """Refuse ``data`` (called ``what`` in a refusal, marked with ``N_``) unless it has the
+    ``required`` keys and no key but the ``allowed``."""
     missing = required - data.keys()
     if missing:
-        raise InvalidInputError(f"{what} lacks {', '.join(sorted(missing))}")
+        raise InvalidInputError(_("{what} lacks {keys}").format(
+            what=_(what), keys=", ".join(sorted(missing))))
     unknown = data.keys() - allowed
     if unknown:
-        raise InvalidInputError(f"{what} has unknown key(s) "
-                                f"{', '.join(shown(k) for k in sorted(map(str, unknown)))}; "
-                                f"allowed: {', '.join(sorted(allowed))}")
+        raise InvalidInputError(_("{what} has unknown key(s) {keys}; allowed: {allowed}").format(
+            what=_(what), keys=", ".join(shown(k) for k in sorted(map(str, unknown))),
+            allowed=", ".join(sorted(allowed))))
 
 
-def _read(number: int, item: object, what: str, read: Any) -> Any:
+_RULE = (N_("policy rule {number} must be an object, got {value}"),
+         N_("policy rule {number}: {problem}"))
+_READER = (N_("policy personal_data entry {number} must be an object, got {value}"),
+           N_("policy personal_data entry {number}: {problem}"))
+"""The refusals of a policy's rule and of its personal_data entry: not an object, and
+what is wrong with it."""
+
+
+def _read(number: int, item: object, what: tuple[str, str], read: Any) -> Any:
+    not_object, wrong = what
     if not isinstance(item, Mapping):
-        raise InvalidInputError(f"policy {what} {number} must be an object, got {shown(item)}")
+        raise InvalidInputError(_(not_object).format(number=number, value=shown(item)))
     try:
         return read(item)
     except InvalidInputError as exc:
-        raise InvalidInputError(f"policy {what} {number}: {exc}") from None
+        raise InvalidInputError(_(wrong).format(number=number, problem=exc)) from None
 
 
 def _rule(item: Mapping[str, Any]) -> Rule:
-    _keys(item, "a rule", required={"role", "command", "scope"},
+    _keys(item, N_("a rule"), required={"role", "command", "scope"},
           allowed={"role", "command", "scope", "within_hours"})
     hours = item.get("within_hours")
     within = None
     if hours is not None:
         if (isinstance(hours, bool) or not isinstance(hours, int | float)
                 or not math.isfinite(hours) or not 0 < hours <= 24 * 36_525):
-            raise InvalidInputError(f"within_hours must be a number of hours above 0, got "
-                                    f"{shown(hours)}")
+            raise InvalidInputError(_("within_hours must be a number of hours above 0, got "
+                                      "{value}").format(value=shown(hours)))
         within = timedelta(hours=hours)
     return Rule(item["role"], item["command"], item["scope"], within)
 
 
 def _reader(item: Mapping[str, Any]) -> Reader:
-    _keys(item, "a personal_data entry", required={"role", "scope"}, allowed={"role", "scope"})
+    _keys(item, N_("a personal_data entry"), required={"role", "scope"},
+          allowed={"role", "scope"})
     return Reader(item["role"], item["scope"])

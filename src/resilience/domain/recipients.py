@@ -19,6 +19,7 @@ from resilience.domain.organisation import Community, location_areas
 from resilience.domain.service import ServiceOrder
 from resilience.domain.values import AreaKind, Role
 from resilience.errors import NotFoundError
+from resilience.i18n import _
 
 _AREA_ROLES = {Role.GRID_LEADER: AreaKind.GRID, Role.GRID_WORKER: AreaKind.GRID,
                Role.BUILDING_LEADER: AreaKind.BUILDING, Role.UNIT_LEADER: AreaKind.UNIT}
@@ -48,7 +49,8 @@ def notified(community: Community, case: Case, recipients: Iterable[Recipient],
     grid, building or unit (a Notified with no person when nobody held it, or the case has
     no such area); per community-wide role, each holder; per body, the community's."""
     if case.community_id != community.id:
-        raise NotFoundError(f"{case.id} is not a case of {community.name}")
+        raise NotFoundError(_("{case} is not a case of {community}").format(
+            case=case.id, community=community.name))
     areas = case_areas(community, case)
     told: list[Notified] = []
     for recipient in recipients:

@@ -23,6 +23,7 @@ from uuid import UUID
 from resilience.domain.base import personal_data
 from resilience.domain.validation import check_uuid
 from resilience.errors import InvalidTransitionError
+from resilience.i18n import N_, _
 
 
 class RecoveryKind(StrEnum):
@@ -69,7 +70,17 @@ def check_recovery_link(work: _Linkable, incident_id: UUID, noun: str) -> None:
     what a link to either asks, beside the time it is dated at."""
     check_uuid(incident_id, "incident_id")
     if work.recovery_of is not None:
+        another, this = _ALREADY_LINKED[noun]
         raise InvalidTransitionError(
-            f"the {noun} is already linked to the recovery of incident {work.recovery_of}"
-            if work.recovery_of != incident_id else
-            f"the {noun} is already linked to this incident's recovery")
+            _(another).format(incident=work.recovery_of) if work.recovery_of != incident_id
+            else _(this))
+
+
+_ALREADY_LINKED = {
+    "order": (N_("the order is already linked to the recovery of incident {incident}"),
+              N_("the order is already linked to this incident's recovery")),
+    "item": (N_("the item is already linked to the recovery of incident {incident}"),
+             N_("the item is already linked to this incident's recovery")),
+}
+"""``check_recovery_link``'s refusals, by what is linked: linked to another incident's
+recovery, and to this one's."""

@@ -80,6 +80,7 @@ import attrs
 
 from resilience.domain.named import Named
 from resilience.errors import InvalidInputError
+from resilience.i18n import N_, _
 
 SHORT_TEXT = 200
 """Most characters in identifiers, names, phone numbers, channels, categories, titles."""
@@ -164,22 +165,58 @@ def shown(value: object) -> str:
     return text if len(text) <= _SHOWN_LENGTH else text[:_SHOWN_LENGTH - 3] + "..."
 
 
-def _not_a(name: str, what: str, value: object) -> InvalidInputError:
-    return InvalidInputError(f"{name} must be {what}, got {type(value).__name__} "
-                             f"{shown(value)}")
+_REFUSALS: dict[str, tuple[str, str]] = {
+    "text": (N_("{name} must be text, got {type} {value}"),
+             N_("{name} must be text itself, not an instance of the subclass {subclass}")),
+    "a number": (
+        N_("{name} must be a number, got {type} {value}"),
+        N_("{name} must be a number itself, not an instance of the subclass {subclass}")),
+    "a datetime": (
+        N_("{name} must be a datetime, got {type} {value}"),
+        N_("{name} must be a datetime itself, not an instance of the subclass {subclass}")),
+    "a timedelta": (
+        N_("{name} must be a timedelta, got {type} {value}"),
+        N_("{name} must be a timedelta itself, not an instance of the subclass {subclass}")),
+    "a UUID": (
+        N_("{name} must be a UUID, got {type} {value}"),
+        N_("{name} must be a UUID itself, not an instance of the subclass {subclass}")),
+    "a list or tuple": (
+        N_("{name} must be a list or tuple, got {type} {value}"),
+        N_("{name} must be a list or tuple itself, not an instance of the subclass "
+           "{subclass}")),
+    "a tuple": (
+        N_("{name} must be a tuple, got {type} {value}"),
+        N_("{name} must be a tuple itself, not an instance of the subclass {subclass}")),
+    "a dict": (
+        N_("{name} must be a dict, got {type} {value}"),
+        N_("{name} must be a dict itself, not an instance of the subclass {subclass}")),
+    "a {cls}": (
+        N_("{name} must be a {cls}, got {type} {value}"),
+        N_("{name} must be a {cls} itself, not an instance of the subclass {subclass}")),
+    "an {cls}": (
+        N_("{name} must be an {cls}, got {type} {value}"),
+        N_("{name} must be an {cls} itself, not an instance of the subclass {subclass}")),
+}
+"""The refusals of a value of the wrong type, by what was asked for (a class by its
+name, ``{cls}``, after "a" or "an"): one whole sentence each, so each is translated."""
 
 
-def _refuse_type(value: object, name: str, what: str, *types: type[Any]) -> InvalidInputError:
-    """The refusal of a value that is not exactly one of ``types`` (``what`` names them):
-    a subclass's is worded apart, for it looks like what was asked for."""
+def _refuse_type(value: object, name: str, what: str, *types: type[Any],
+                 cls: str = "") -> InvalidInputError:
+    """The refusal of a value that is not exactly one of ``types`` (``what``, a key of
+    ``_REFUSALS``, names them): a subclass's is worded apart, for it looks like what was
+    asked for."""
+    wrong, subclass = _REFUSALS[what]
     if isinstance(value, types) and type(value) is not bool:  # True is not a number at all
-        return InvalidInputError(f"{name} must be {what} itself, not an instance of the "
-                                 f"subclass {type(value).__name__}")
-    return _not_a(name, what, value)
+        return InvalidInputError(_(subclass).format(name=name, cls=cls,
+                                                    subclass=type(value).__name__))
+    return InvalidInputError(_(wrong).format(name=name, cls=cls, type=type(value).__name__,
+                                             value=shown(value)))
 
 
 def _too_many(name: str, count: int, most: int = MAX_ITEMS) -> InvalidInputError:
-    return InvalidInputError(f"{name} must have at most {most:,} items, got {count:,}")
+    return InvalidInputError(_("{name} must have at most {most} items, got {count}").format(
+        name=name, most=f"{most:,}", count=f"{count:,}"))
 
 
 def text_limit(name: str) -> int:
@@ -201,15 +238,20 @@ def check_text(value: object, name: str, limit: int | None = None) -> str:
         raise _refuse_type(value, name, "text", str)
     most = text_limit(name) if limit is None else limit
     if len(value) > most:
-        raise InvalidInputError(f"{name} must be at most {most:,} characters, "
-                                f"got {len(value):,}")
+        raise InvalidInputError(_("{name} must be at most {most} characters, got {count}")
+                                .format(name=name, most=f"{most:,}", count=f"{len(value):,}"))
     bad = _FORBIDDEN.search(value)
     if bad is not None:
         char = ord(bad.group())
-        what = "a lone surrogate" if 0xD800 <= char <= 0xDFFF else "a control character"
-        raise InvalidInputError(
-            f"{name} contains {what} (U+{char:04X}) at position {bad.start()}; text may "
-            "hold no control character but newline and tab, and must be valid Unicode")
+        message = (N_("{name} contains a lone surrogate ({code}) at position {position}; "
+                      "text may hold no control character but newline and tab, and must be "
+                      "valid Unicode")
+                   if 0xD800 <= char <= 0xDFFF else
+                   N_("{name} contains a control character ({code}) at position "
+                      "{position}; text may hold no control character but newline and tab, "
+                      "and must be valid Unicode"))
+        raise InvalidInputError(_(message).format(name=name, code=f"U+{char:04X}",
+                                                  position=bad.start()))
     return value
 
 
@@ -217,7 +259,8 @@ def require_text(value: object, name: str) -> str:
     """Return ``value`` stripped, if it is acceptable text that is not blank."""
     stripped = check_text(value, name).strip()
     if not stripped:
-        raise InvalidInputError(f"{name} must be a non-empty string, got {shown(value)}")
+        raise InvalidInputError(_("{name} must be a non-empty string, got {value}").format(
+            name=name, value=shown(value)))
     return stripped
 
 
@@ -225,9 +268,12 @@ def check_whole(value: object, name: str, low: int = -MAX_INT, high: int = MAX_I
     """Return ``value`` if it is an ``int`` (not a bool) from ``low`` to ``high``."""
     if type(value) is not int or not low <= value <= high:
         open_ended = high == MAX_INT and low > -MAX_INT
-        bounds = f"{low} or more" if open_ended else f"from {low} to {high}"
-        raise InvalidInputError(f"{name} must be a whole number {bounds}, "
-                                f"got {type(value).__name__} {shown(value)}")
+        message = (N_("{name} must be a whole number {low} or more, got {type} {value}")
+                   if open_ended else
+                   N_("{name} must be a whole number from {low} to {high}, got {type} {value}"))
+        raise InvalidInputError(_(message).format(name=name, low=low, high=high,
+                                                  type=type(value).__name__,
+                                                  value=shown(value)))
     return value
 
 
@@ -236,8 +282,9 @@ def check_number(value: object, name: str) -> float:
     if type(value) is not float and type(value) is not int:
         raise _refuse_type(value, name, "a number", int, float)
     if not math.isfinite(value) or abs(value) > MAX_INT:
-        raise InvalidInputError(f"{name} must be a finite number of magnitude at most "
-                                f"{MAX_INT}, got {shown(value)}")
+        raise InvalidInputError(_("{name} must be a finite number of magnitude at most "
+                                  "{most}, got {value}").format(name=name, most=MAX_INT,
+                                                                value=shown(value)))
     return value
 
 
@@ -251,24 +298,27 @@ def check_wait(value: object, name: str) -> float:
     not NaN, not infinite)."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not (
             0 < value <= MAX_WAIT):  # NaN fails the comparison too
-        raise InvalidInputError(f"{name} must be a number of seconds > 0 and at most "
-                                f"{MAX_WAIT:,.0f}, got {shown(value)}")
+        raise InvalidInputError(_("{name} must be a number of seconds > 0 and at most "
+                                  "{most}, got {value}").format(
+            name=name, most=f"{MAX_WAIT:,.0f}", value=shown(value)))
     return value
 
 
 def check_bool(value: object, name: str) -> bool:
     """Return ``value`` if it is True or False."""
     if type(value) is not bool:
-        raise InvalidInputError(f"{name} must be True or False, got {shown(value)}")
+        raise InvalidInputError(_("{name} must be True or False, got {value}").format(
+            name=name, value=shown(value)))
     return value
 
 
 def check_zone(value: object, name: str) -> timezone | ZoneInfo:
     """Return ``value`` if it is a time zone a moment may carry (see ``ZONES``)."""
     if type(value) not in ZONES:
-        raise InvalidInputError(
-            f"{name} must be a time zone (a zoneinfo.ZoneInfo or a datetime.timezone), e.g. "
-            f"ZoneInfo('Asia/Shanghai'); got {type(value).__name__} {shown(value)}")
+        raise InvalidInputError(_(
+            "{name} must be a time zone (a zoneinfo.ZoneInfo or a datetime.timezone), e.g. "
+            "ZoneInfo('Asia/Shanghai'); got {type} {value}").format(
+                name=name, type=type(value).__name__, value=shown(value)))
     return typing.cast(timezone | ZoneInfo, value)
 
 
@@ -283,23 +333,27 @@ def check_moment(value: object, name: str, *, query: bool = False) -> datetime:
         raise _refuse_type(value, name, "a datetime", datetime)
     zone = value.tzinfo
     if zone is None:
-        raise InvalidInputError(
-            f"{name} must be timezone-aware (got naive {value.isoformat()}); "
-            "attach a tzinfo, e.g. datetime(..., tzinfo=ZoneInfo('Asia/Shanghai'))")
+        raise InvalidInputError(_(
+            "{name} must be timezone-aware (got naive {moment}); "
+            "attach a tzinfo, e.g. datetime(..., tzinfo=ZoneInfo('Asia/Shanghai'))").format(
+                name=name, moment=value.isoformat()))
     if type(zone) not in ZONES:
-        check_zone(zone, f"{name}'s tzinfo")  # raises, naming the zone's class
+        # raises, naming the zone's class
+        check_zone(zone, _("{name}'s tzinfo").format(name=name))
     offset = typing.cast(timedelta, value.utcoffset())
     if offset.microseconds:
-        raise InvalidInputError(f"{name}'s UTC offset must be whole seconds, got {offset}")
+        raise InvalidInputError(_("{name}'s UTC offset must be whole seconds, got {offset}")
+                                .format(name=name, offset=offset))
     low, high = _QUERY_RANGE if query else _RANGE
     # A local time is within a day of UTC, so only the years at the edges need the exact
     # test; one far beyond is refused without it (datetime.max less an offset overflows).
     year = value.year
     if not low.year < year < high.year - 1 and not (
             low.year - 1 <= year <= high.year and low <= value < high):
-        raise InvalidInputError(
-            f"{name} must be from {low:%Y-%m-%d} to before {high:%Y-%m-%d} (UTC), "
-            f"got {value.isoformat()}")
+        raise InvalidInputError(_(
+            "{name} must be from {low} to before {high} (UTC), got {moment}").format(
+                name=name, low=f"{low:%Y-%m-%d}", high=f"{high:%Y-%m-%d}",
+                moment=value.isoformat()))
     if type(zone) is ZoneInfo and not _steady(zone, year) and (
             value.replace(fold=1 - value.fold).utcoffset() != offset):
         _refuse_shifted_wall_time(value, name)
@@ -333,12 +387,15 @@ def _refuse_shifted_wall_time(value: datetime, name: str) -> None:
     (none). Stored with its offset, a repeated one reads back unequal (PEP 495), and two
     moments of one zone compare by wall time, so either would let times go backwards."""
     there = value.astimezone(UTC).astimezone(value.tzinfo)
-    what = ("never happened" if there.replace(tzinfo=None) != value.replace(tzinfo=None)
-            else "happened twice")
-    raise InvalidInputError(
-        f"{name} {value.replace(tzinfo=None).isoformat()} {what} in {value.tzinfo} (a "
-        "daylight-saving change): give the moment with a fixed UTC offset instead, "
-        "e.g. tzinfo=timezone(timedelta(hours=-5))")
+    message = (N_("{name} {moment} never happened in {zone} (a daylight-saving change): "
+                  "give the moment with a fixed UTC offset instead, "
+                  "e.g. tzinfo=timezone(timedelta(hours=-5))")
+               if there.replace(tzinfo=None) != value.replace(tzinfo=None) else
+               N_("{name} {moment} happened twice in {zone} (a daylight-saving change): "
+                  "give the moment with a fixed UTC offset instead, "
+                  "e.g. tzinfo=timezone(timedelta(hours=-5))"))
+    raise InvalidInputError(_(message).format(
+        name=name, moment=value.replace(tzinfo=None).isoformat(), zone=value.tzinfo))
 
 
 def check_duration(value: object, name: str) -> timedelta:
@@ -346,8 +403,9 @@ def check_duration(value: object, name: str) -> timedelta:
     if type(value) is not timedelta:
         raise _refuse_type(value, name, "a timedelta", timedelta)
     if abs(value) > MAX_DURATION:
-        raise InvalidInputError(f"{name} must be at most {MAX_DURATION.days:,} days either "
-                                f"way, got {value}")
+        raise InvalidInputError(_("{name} must be at most {days} days either way, got "
+                                  "{value}").format(name=name, days=f"{MAX_DURATION.days:,}",
+                                                    value=value))
     return value
 
 
@@ -375,12 +433,10 @@ def check_items(value: object, name: str, item: Callable[[object, str], T],
 def check_instance(value: object, name: str, cls: type[T]) -> T:
     """Return ``value`` if it is a ``cls`` (exactly)."""
     if type(value) is not cls:
-        raise _refuse_type(value, name, _article(cls.__name__), cls)
+        noun = cls.__name__
+        raise _refuse_type(value, name, "an {cls}" if noun[:1] in "AEIOU" else "a {cls}", cls,
+                           cls=noun)
     return value
-
-
-def _article(noun: str) -> str:
-    return f"an {noun}" if noun[:1] in "AEIOU" else f"a {noun}"
 
 
 # Validators for attrs fields: the same rule, named by the attribute --------------------
@@ -513,7 +569,8 @@ def _union(options: list[Check], optional: bool, declared: Any) -> Check:
                 return
             except InvalidInputError:
                 continue
-        raise InvalidInputError(f"{name} must be {declared}, got {shown(value)}")
+        raise InvalidInputError(_("{name} must be {declared}, got {value}").format(
+            name=name, declared=declared, value=shown(value)))
     return check_union
 
 
@@ -544,7 +601,8 @@ def _member_of(enum_cls: type[E]) -> Check:
     def check_member(value: object, name: str) -> None:
         if type(value) is not enum_cls:
             allowed = ", ".join(str(m.value) for m in enum_cls)
-            raise InvalidInputError(f"{name} must be one of {allowed}; got {shown(value)}")
+            raise InvalidInputError(_("{name} must be one of {allowed}; got {value}").format(
+                name=name, allowed=allowed, value=shown(value)))
     return check_member
 
 

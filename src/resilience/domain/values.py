@@ -21,6 +21,7 @@ from resilience.domain.validation import (
     whole_field,
 )
 from resilience.errors import InvalidInputError
+from resilience.i18n import _
 
 
 class Role(StrEnum):
@@ -149,7 +150,8 @@ def parse_enum(enum_cls: type[E], value: object, name: str) -> E:
         except ValueError:
             pass
     allowed = ", ".join(m.value for m in enum_cls)
-    raise InvalidInputError(f"{name} must be one of {allowed}; got {shown(value)}")
+    raise InvalidInputError(_("{name} must be one of {allowed}; got {value}").format(
+        name=name, allowed=allowed, value=shown(value)))
 
 
 def _role(value: object) -> "Role":

@@ -23,6 +23,7 @@ from resilience.domain.service import OrderStatus
 from resilience.domain.validation import check_bool, check_text, shown
 from resilience.domain.values import ClosureReason, IncidentType, ServiceOutcome, Severity
 from resilience.errors import InvalidInputError, NotFoundError
+from resilience.i18n import _
 from resilience.metrics.cases import Case
 from resilience.metrics.milestones import CYCLE_MILESTONES, MILESTONES, Subject
 
@@ -34,7 +35,8 @@ SECONDS_PER: Mapping[str, float] = {"s": 1.0, "min": 60.0, "h": 3600.0, "d": 864
 
 def _names(value: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     if type(value) not in (list, tuple) or not all(type(v) is str and v for v in value):
-        raise InvalidInputError(f"a filter takes a list of names, got {shown(value)}")
+        raise InvalidInputError(_("a filter takes a list of names, got {value}").format(
+            value=shown(value)))
     return tuple(value)
 
 
@@ -57,8 +59,8 @@ def _known_names(instance: object, attribute: "attrs.Attribute[tuple[str, ...]]"
     known = _KNOWN[attribute.name]
     unknown = [name for name in value if name not in known]
     if unknown:
-        raise InvalidInputError(
-            f"unknown {attribute.name} {shown(unknown)}; known: {', '.join(known)}")
+        raise InvalidInputError(_("unknown {field} {names}; known: {known}").format(
+            field=attribute.name, names=shown(unknown), known=", ".join(known)))
 
 
 def _flag(instance: object, attribute: "attrs.Attribute[bool]", value: bool) -> None:
@@ -144,49 +146,60 @@ class MetricDefinition:
 
     def __attrs_post_init__(self) -> None:
         if not check_text(self.name, "a metric's name").strip():
-            raise InvalidInputError("a metric needs a name")
+            raise InvalidInputError(_("a metric needs a name"))
         if type(self.subject) is not str or self.subject not in MILESTONES:
             raise InvalidInputError(
-                f"subject must be 'incident' or 'order', got {shown(self.subject)}")
+                _("subject must be 'incident' or 'order', got {value}").format(
+                    value=shown(self.subject)))
         known = MILESTONES[self.subject]
         for which, milestone in (("start", self.start), ("end", self.end)):
             if type(milestone) is not str or milestone not in known:
                 raise InvalidInputError(
-                    f"metric {self.name}: {which} {shown(milestone)} is not a milestone of an "
-                    f"{self.subject}; known: {', '.join(known)}")
+                    _("metric {name}: {which} {milestone} is not a milestone of an "
+                      "{subject}; known: {known}").format(
+                        name=self.name, which=which, milestone=shown(milestone),
+                        subject=self.subject, known=", ".join(known)))
         if self.start == self.end:
-            raise InvalidInputError(f"metric {self.name}: start and end are the same milestone")
+            raise InvalidInputError(
+                _("metric {name}: start and end are the same milestone").format(name=self.name))
         if type(self.per) is not str or self.per not in typing.get_args(Per):
-            raise InvalidInputError(f"per must be 'case' or 'reopening', got {shown(self.per)}")
+            raise InvalidInputError(_("per must be 'case' or 'reopening', got {value}").format(
+                value=shown(self.per)))
         if self.per == "reopening":
             cycle = CYCLE_MILESTONES[self.subject]
             for which, milestone in (("start", self.start), ("end", self.end)):
                 if milestone not in cycle:
                     raise InvalidInputError(
-                        f"metric {self.name}: measured per reopening, its {which} must be a "
-                        f"milestone of a reopening's cycle ({', '.join(cycle)}), not "
-                        f"{shown(milestone)}")
+                        _("metric {name}: measured per reopening, its {which} must be a "
+                          "milestone of a reopening's cycle ({cycle}), not "
+                          "{milestone}").format(name=self.name, which=which,
+                                                cycle=", ".join(cycle),
+                                                milestone=shown(milestone)))
         if type(self.unit) is not str or self.unit not in SECONDS_PER:
-            raise InvalidInputError(f"unit must be one of {', '.join(SECONDS_PER)}")
+            raise InvalidInputError(_("unit must be one of {units}").format(
+                units=", ".join(SECONDS_PER)))
         if self.target is not None and not _number(self.target):
-            raise InvalidInputError(
-                f"target must be a number of {self.unit}, got {shown(self.target)}")
+            raise InvalidInputError(_("target must be a number of {unit}, got {value}").format(
+                unit=self.unit, value=shown(self.target)))
         if not _number(self.percentile) or not 0 < self.percentile <= 100:
-            raise InvalidInputError(
-                f"percentile must be in (0, 100], got {shown(self.percentile)}")
+            raise InvalidInputError(_("percentile must be in (0, 100], got {value}").format(
+                value=shown(self.percentile)))
         if not isinstance(self.applies_to, CaseFilter):
-            raise InvalidInputError("applies_to must be a CaseFilter")
+            raise InvalidInputError(_("applies_to must be a CaseFilter"))
         for milestone in self.applies_to.requires:
             if milestone not in known:
                 raise InvalidInputError(
-                    f"metric {self.name}: requires {shown(milestone)}, not a milestone of an "
-                    f"{self.subject}")
+                    _("metric {name}: requires {milestone}, not a milestone of an "
+                      "{subject}").format(name=self.name, milestone=shown(milestone),
+                                          subject=self.subject))
         for name, kind in (("incident_types", IncidentType), ("severities", Severity)):
             known_values = [member.value for member in kind]
             unknown = [v for v in getattr(self.applies_to, name) if v not in known_values]
             if unknown:
-                raise InvalidInputError(f"metric {self.name}: unknown {name} "
-                                        f"{shown(unknown)}; known: {', '.join(known_values)}")
+                raise InvalidInputError(
+                    _("metric {name}: unknown {field} {names}; known: {known}").format(
+                        name=self.name, field=name, names=shown(unknown),
+                        known=", ".join(known_values)))
         self._check_exclusions()
 
     def _check_exclusions(self) -> None:
@@ -195,14 +208,15 @@ class MetricDefinition:
         wrong = [s for s in self.applies_to.exclude_statuses if s not in statuses]
         if wrong:
             raise InvalidInputError(
-                f"metric {self.name}: {shown(wrong)} is no status of an {self.subject}; "
-                f"known: {', '.join(statuses)}")
+                _("metric {name}: {statuses} is no status of an {subject}; "
+                  "known: {known}").format(name=self.name, statuses=shown(wrong),
+                                           subject=self.subject, known=", ".join(statuses)))
         other = {"incident": "exclude_outcomes", "order": "exclude_closures"}[self.subject]
         if getattr(self.applies_to, other):
-            raise InvalidInputError(
-                f"metric {self.name}: {other} applies to "
-                f"{'orders' if self.subject == 'incident' else 'incidents'}, not to "
-                f"{self.subject}s")
+            message = (_("metric {name}: {field} applies to orders, not to incidents")
+                       if self.subject == "incident" else
+                       _("metric {name}: {field} applies to incidents, not to orders"))
+            raise InvalidInputError(message.format(name=self.name, field=other))
 
     def measure(self, case: Case) -> float | None:
         """The case's duration in the metric's unit, or None if a milestone is missing.
@@ -242,13 +256,16 @@ class MetricDefinition:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "MetricDefinition":
         if not isinstance(data, Mapping):
-            raise InvalidInputError(f"a metric definition is a JSON object, got {shown(data)}")
+            raise InvalidInputError(_("a metric definition is a JSON object, got {value}").format(
+                value=shown(data)))
         if not isinstance(data.get("name"), str):
-            raise InvalidInputError(f"a metric needs a name (text), got {shown(data.get('name'))}")
+            raise InvalidInputError(_("a metric needs a name (text), got {value}").format(
+                value=shown(data.get("name"))))
         # Numbers first, with their own message: true is not a number, nor is "15".
         for key in ("target", "percentile"):
             if data.get(key) is not None and not _number(data[key]):
-                raise InvalidInputError(f"{key} must be a number, got {shown(data[key])}")
+                raise InvalidInputError(_("{field} must be a number, got {value}").format(
+                    field=key, value=shown(data[key])))
         filters = data.get("applies_to")
         if isinstance(filters, Mapping):
             for key, value in filters.items():
@@ -256,7 +273,8 @@ class MetricDefinition:
                     _names(value)
                 elif not isinstance(value, bool):
                     raise InvalidInputError(
-                        f"include_drills must be true or false, got {shown(value)}")
+                        _("include_drills must be true or false, got {value}").format(
+                            value=shown(value)))
         return _read_definition(data)
 
     @classmethod
@@ -266,7 +284,8 @@ class MetricDefinition:
         except (ValueError, RecursionError) as exc:
             # Not JSON, a number too long to convert, or nesting too deep to decode.
             raise InvalidInputError(
-                f"metric definition is not JSON that can be read: {exc}") from None
+                _("metric definition is not JSON that can be read: {error}").format(
+                    error=exc)) from None
         return cls.from_dict(data)
 
     def to_json(self) -> str:
@@ -281,7 +300,15 @@ class MetricDefinition:
 # thing wrong, in field order, then unknown keys, then what the constructor refuses, in
 # the converter's (cattrs') words: a field's message ends by naming the class and field.
 
-_REFUSED = "not a metric definition: "
+def _refused(reason: object) -> InvalidInputError:
+    """The error refusing a definition for ``reason`` (a message already in the language)."""
+    return InvalidInputError(_("not a metric definition: {reason}").format(reason=reason))
+
+
+def _where(reason: str, cls: str, attribute: str) -> str:
+    """``reason`` naming the class and attribute being read, as cattrs words it."""
+    return _("{reason} (Structuring class {cls} @ attribute {attribute})").format(
+        reason=reason, cls=cls, attribute=attribute)
 
 
 def _listed(_: object, __: object, value: object) -> object:
@@ -294,10 +321,10 @@ def _read_definition(data: Mapping[str, Any]) -> MetricDefinition:
     values: dict[str, Any] = {}
     for attribute in attrs.fields(MetricDefinition):
         name = attribute.name
-        where = f" (Structuring class MetricDefinition @ attribute {name})"
+        where = name
         if name not in data:
             if attribute.default is attrs.NOTHING:
-                raise InvalidInputError(f"{_REFUSED}{name!r}{where}")
+                raise _refused(_where(repr(name), "MetricDefinition", where))
             continue
         if name == "applies_to":
             values[name] = _read_filter(data[name], where)
@@ -307,27 +334,28 @@ def _read_definition(data: Mapping[str, Any]) -> MetricDefinition:
     try:
         return MetricDefinition(**values)
     except InvalidInputError as exc:
-        raise InvalidInputError(f"{_REFUSED}{exc}") from None
+        raise _refused(exc) from None
 
 
 def _read_value(value: object, declared: Any, where: str) -> object:
     """``value`` as the declared text, one of a Literal's names, or a number (or None)."""
     if typing.get_origin(declared) is Literal:
         if value not in typing.get_args(declared):
-            raise InvalidInputError(f"{_REFUSED}{value} not in literal {declared}{where}")
+            raise _refused(_where(_("{value} not in literal {literal}").format(
+                value=value, literal=declared), "MetricDefinition", where))
         return value
     if declared is str:
-        wanted = "text"
+        wanted = _("expected text, got {type} {value}")
         if isinstance(value, str):
             return value
     else:  # float, or float | None
-        wanted = "a number"
+        wanted = _("expected a number, got {type} {value}")
         if value is None and declared is not float:
             return None
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
-    raise InvalidInputError(
-        f"{_REFUSED}expected {wanted}, got {type(value).__name__} {shown(value)}{where}")
+    raise _refused(_where(wanted.format(type=type(value).__name__, value=shown(value)),
+                          "MetricDefinition", where))
 
 
 def _read_filter(value: object, where: str) -> CaseFilter:
@@ -336,10 +364,11 @@ def _read_filter(value: object, where: str) -> CaseFilter:
         try:
             iter(value)  # type: ignore[call-overload]
         except TypeError:
-            problem = f"argument of type '{type(value).__name__}' is not iterable"
+            problem = _("argument of type '{type}' is not iterable")
         else:
-            problem = f"'{type(value).__name__}' object has no attribute 'keys'"
-        raise InvalidInputError(f"{_REFUSED}{problem}{where}")
+            problem = _("'{type}' object has no attribute 'keys'")
+        raise _refused(_where(problem.format(type=type(value).__name__), "MetricDefinition",
+                              where))
     values: dict[str, Any] = {attribute.name: value[attribute.name] if attribute.type is bool
                               else tuple(value[attribute.name])
                               for attribute in attrs.fields(CaseFilter) if attribute.name in value}
@@ -347,15 +376,15 @@ def _read_filter(value: object, where: str) -> CaseFilter:
     try:
         return CaseFilter(**values)
     except InvalidInputError as exc:  # an exclusion naming no status, outcome or closure
-        raise InvalidInputError(f"{_REFUSED}{exc}") from None
+        raise _refused(exc) from None
 
 
 def _refuse_unknown(cls: type[Any], data: Mapping[str, Any]) -> None:
     known = {attribute.name for attribute in attrs.fields(cls)}
     unknown = [str(key) for key in data if key not in known]
     if unknown:
-        raise InvalidInputError(
-            f"{_REFUSED}Extra fields in constructor for {cls.__name__}: {', '.join(unknown)}")
+        raise _refused(_("Extra fields in constructor for {cls}: {fields}").format(
+            cls=cls.__name__, fields=", ".join(unknown)))
 
 
 def _m(name: str, subject: Subject, start: str, end: str, unit: Unit,
@@ -422,6 +451,6 @@ def builtin(name: str) -> MetricDefinition:
     """A built-in definition by name (see docs/metrics.md for each one's exact rule)."""
     found = BUILT_IN_BY_NAME.get(check_text(name, "a metric's name"))
     if found is None:
-        raise NotFoundError(
-            f"no built-in metric {shown(name)}; built-ins: {', '.join(BUILT_IN_BY_NAME)}")
+        raise NotFoundError(_("no built-in metric {name}; built-ins: {known}").format(
+            name=shown(name), known=", ".join(BUILT_IN_BY_NAME)))
     return found

@@ -24,6 +24,7 @@ from resilience.domain.validation import (
     shown,
 )
 from resilience.errors import InvalidInputError
+from resilience.i18n import _
 from resilience.metrics.cases import Case
 from resilience.metrics.milestones import DIMENSIONS
 
@@ -46,12 +47,13 @@ class Period:
             if value is not None:
                 check_moment(value, f"period {name}", query=True)
         if self.start is not None and self.end is not None and self.end <= self.start:
-            raise InvalidInputError("a period must end after it starts")
+            raise InvalidInputError(_("a period must end after it starts"))
 
     @classmethod
     def day(cls, on: date, tz: tzinfo) -> "Period":
         if type(on) is not date and type(on) is not datetime:
-            raise InvalidInputError(f"Period.day needs a date, got {shown(on)}")
+            raise InvalidInputError(_("Period.day needs a date, got {value}").format(
+                value=shown(on)))
         start = datetime(_year(on.year), on.month, on.day, tzinfo=check_zone(tz, "tz"))
         return cls(start, start + timedelta(days=1))
 
@@ -121,11 +123,17 @@ def check_group_by(group_by: Sequence[str], subjects: Sequence[str]) -> tuple[st
         lacking = [s for s in subjects if name not in DIMENSIONS[s]]
         if lacking:
             known = sorted({d for s in subjects for d in DIMENSIONS[s]} | set(_BUCKETS))
-            raise InvalidInputError(
-                f"can't group {' and '.join(lacking)}s by {shown(name)}; "
-                f"use one of {', '.join(known)}")
+            if lacking == ["incident"]:
+                message = _("can't group incidents by {name}; use one of {known}")
+            elif lacking == ["order"]:
+                message = _("can't group orders by {name}; use one of {known}")
+            else:
+                message = _("can't group {subjects}s by {name}; use one of {known}")
+            raise InvalidInputError(message.format(
+                subjects=" and ".join(lacking), name=shown(name), known=", ".join(known)))
     if len(set(group_by)) != len(group_by):
-        raise InvalidInputError(f"group_by repeats a name: {shown(list(group_by))}")
+        raise InvalidInputError(_("group_by repeats a name: {names}").format(
+            names=shown(list(group_by))))
     return tuple(group_by)
 
 

@@ -66,23 +66,26 @@ class RateDefinition:
 
     def __attrs_post_init__(self) -> None:
         if not check_text(self.name, "a rate's name").strip():
-            raise InvalidInputError("a rate needs a name")
+            raise InvalidInputError(_("a rate needs a name"))
         if type(self.kind) is not str or self.kind not in get_args(RateKind):
-            raise InvalidInputError(f"a rate's kind is one of {', '.join(get_args(RateKind))}, "
-                                    f"got {shown(self.kind)}")
+            raise InvalidInputError(_("a rate's kind is one of {kinds}, got {value}").format(
+                kinds=", ".join(get_args(RateKind)), value=shown(self.kind)))
         check_text(self.description, "description")
         if self.kind == "response":
             if type(self.limit) is not timedelta or not timedelta(0) < self.limit <= MAX_DURATION:
                 raise InvalidInputError(
-                    f"rate {self.name}: a response rate needs a limit, a timedelta above 0 "
-                    f"and at most {MAX_DURATION.days:,} days, got {shown(self.limit)}")
+                    _("rate {name}: a response rate needs a limit, a timedelta above 0 "
+                      "and at most {days} days, got {value}").format(
+                        name=self.name, days=f"{MAX_DURATION.days:,}", value=shown(self.limit)))
         elif self.limit is not None:
-            raise InvalidInputError(f"rate {self.name}: only a response rate has a limit")
+            raise InvalidInputError(_("rate {name}: only a response rate has a limit").format(
+                name=self.name))
         if self.kind == "satisfaction":
             check_whole(self.satisfied_from, f"rate {self.name}: satisfied_from", 1, 5)
         elif self.satisfied_from is not None:
             raise InvalidInputError(
-                f"rate {self.name}: only a satisfaction rate has satisfied_from")
+                _("rate {name}: only a satisfaction rate has satisfied_from").format(
+                    name=self.name))
 
     def judge(self, case: Case) -> Answer | None:
         """The order's answer (module docstring), or None if the rate does not count it
@@ -164,8 +167,8 @@ def builtin_rate(name: str) -> RateDefinition:
     """A built-in rate by name (NotFoundError listing them for another)."""
     found = RATES_BY_NAME.get(check_text(name, "a rate's name"))
     if found is None:
-        raise NotFoundError(f"no built-in rate {shown(name)}; built-ins: "
-                            f"{', '.join(RATES_BY_NAME)}")
+        raise NotFoundError(_("no built-in rate {name}; built-ins: {known}").format(
+            name=shown(name), known=", ".join(RATES_BY_NAME)))
     return found
 
 
@@ -213,16 +216,21 @@ class RateRow:
 
     def rate(self, name: str) -> RateSummary:
         """The summary of the rate named ``name`` (NotInReportError if not computed)."""
-        return rate_named(self.rates, name, f"the row of {dict(self.group) or 'all'}")
+        return rate_named(self.rates, name,
+                          _("the row of {group} has no rate {name}; its rates: {rates}")
+                          if self.group else
+                          _("the row of all has no rate {name}; its rates: {rates}"),
+                          group=dict(self.group))
 
 
-def rate_named(rates: Collection[RateSummary], name: str, where: str) -> RateSummary:
-    """The summary of the rate named ``name`` among ``rates``, or NotInReportError saying
-    that ``where`` has none, and which it has."""
+def rate_named(rates: Collection[RateSummary], name: str, message: str,
+               **values: object) -> RateSummary:
+    """The summary of the rate named ``name`` among ``rates``, or NotInReportError with
+    ``message`` (``{name}`` and ``{rates}``, and ``values``) saying which it has."""
     found = [summary for summary in rates if summary.name == name]
     if not found:
-        raise NotInReportError(f"{where} has no rate {shown(name)}; its rates: "
-                               f"{', '.join(s.name for s in rates) or 'none'}")
+        raise NotInReportError(message.format(
+            name=shown(name), rates=", ".join(s.name for s in rates) or _("none"), **values))
     return found[0]
 
 

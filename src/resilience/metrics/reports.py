@@ -44,7 +44,8 @@ Group = dict[str, str | None]
 
 def _check_unit(unit: str) -> str:
     if type(unit) is not str or unit not in SECONDS_PER:
-        raise InvalidInputError(f"unit must be one of {', '.join(SECONDS_PER)}, got {shown(unit)}")
+        raise InvalidInputError(_("unit must be one of {units}, got {value}").format(
+            units=", ".join(SECONDS_PER), value=shown(unit)))
     return unit
 
 

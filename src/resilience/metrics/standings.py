@@ -71,12 +71,14 @@ class Scorecard:
         for summary in self.metrics:
             if summary.metric == name:
                 return summary
-        raise NotInReportError(f"the scorecard has no metric {shown(name)}; its metrics: "
-                               f"{', '.join(m.metric for m in self.metrics) or 'none'}")
+        raise NotInReportError(
+            _("the scorecard has no metric {name}; its metrics: {metrics}").format(
+                name=shown(name), metrics=", ".join(m.metric for m in self.metrics) or _("none")))
 
     def rate(self, name: str) -> RateSummary:
         """The summary of the rate named ``name``; NotInReportError if not computed."""
-        return rate_named(self.rates, name, "the scorecard")
+        return rate_named(self.rates, name,
+                          _("the scorecard has no rate {name}; its rates: {rates}"))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data (resilience.adapters.report_data), report ``"scorecard"``: the scope,

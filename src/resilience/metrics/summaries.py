@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from resilience.i18n import language
 from resilience.metrics.cases import read_doc
 from resilience.metrics.milestones import DIMENSIONS
 from resilience.metrics.recovery import links_of
@@ -131,7 +132,8 @@ class CaseSummaries:
         entries = []
         for key, doc in cases:
             try:
-                entry = case_entry(doc)
+                with language("en"):  # its error is stored in the view: in English
+                    entry = case_entry(doc)
             except Exception as exc:
                 # Never a stop for the views: the reports read the cases of its bucket
                 # instead, and raise there what reading it raises, as before.

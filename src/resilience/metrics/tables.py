@@ -43,6 +43,24 @@ UNIT_LABELS: Mapping[str, str] = {"s": N_("s"), "min": N_("min"), "h": N_("h"), 
 """Duration units as the reports show them (translated by ``_``)."""
 
 
+CATALOGUE_WORDS = (
+    N_("health"), N_("rehab care"), N_("home nursing"), N_("health check"), N_("meals"),
+    N_("meal delivery"), N_("meal help"), N_("skills"), N_("skills training"),
+    N_("digital help"), N_("home"), N_("repair"), N_("cleaning"), N_("escort"),
+    N_("professional"), N_("legal advice"), N_("counselling"), N_("medical service"),
+    N_("financial advice"),
+)
+"""The words of the default service catalogue's categories and items
+(resilience.domain.catalogue.DEFAULT_CATALOGUE: ``"rehab_care"`` reads "rehab care"), for
+the catalog: :func:`value_text` says them in the current language where an order's
+category or item is shown ("home/repair" -> "居家/维修"). A catalogue of an app's own
+shows its words as recorded."""
+
+ESCALATION_WORDS = (N_("subdistrict"), N_("district"), N_("incident"), N_("order"))
+"""Other recorded words :func:`value_text` shows: the kinds of body an escalation tells
+(``Notified.scope``), the subjects of deadlines."""
+
+
 def unit_text(unit: str) -> str:
     """A duration unit in the current language: ``"min"`` -> "分钟"."""
     return _(UNIT_LABELS[unit]) if unit in UNIT_LABELS else unit
@@ -90,8 +108,9 @@ def absent(what: str, group: Mapping[str, str | None], rows: Iterable[Mapping[st
             ) -> NotInReportError:
     """The error for a group a report has no row of, naming the groups it has."""
     have = [group_label(g) for g in rows]
-    return NotInReportError(f"{what} has no row for {group_label(group)}; its rows: "
-                            f"{'; '.join(have) if have else 'none (no cases)'}")
+    return NotInReportError(_("{what} has no row for {group}; its rows: {rows}").format(
+        what=what, group=group_label(group),
+        rows=_("; ").join(have) if have else _("none (no cases)")))
 
 
 def met_text(target_met: bool | None) -> str:

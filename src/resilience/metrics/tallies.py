@@ -208,7 +208,7 @@ class RateReport:
         for row in self.rows:
             if row.group == group:
                 return row
-        raise absent("the rates", group, (r.group for r in self.rows))
+        raise absent(_("the rates"), group, (r.group for r in self.rows))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data (resilience.adapters.report_data), report ``"rates"``: the rates'

@@ -12,6 +12,7 @@ from resilience.domain.service import OrderStatus
 from resilience.domain.validation import check_moment, check_text, shown, text_limit
 from resilience.domain.values import AreaKind, ServiceOutcome
 from resilience.errors import InvalidInputError
+from resilience.i18n import N_, _
 
 GEOREPORT_V2_SERVICE_FIELDS = ("service_code", "service_name", "description", "metadata",
                                "type", "keywords", "group")
@@ -48,22 +49,24 @@ def _text(limit: int) -> Check:
 
 def _code(value: object, name: str) -> object:
     if not check_text(value, name).strip():
-        raise InvalidInputError(f"{name} must be a non-empty string, got {shown(value)}")
+        raise InvalidInputError(_("{name} must be a non-empty string, got {value}").format(
+            name=name, value=shown(value)))
     return value
 
 
 def _one_of(*allowed: str) -> Check:
     def check(value: object, name: str) -> object:
         if value not in allowed:
-            raise InvalidInputError(f"{name} must be one of {', '.join(map(repr, allowed))}, "
-                                    f"got {shown(value)}")
+            raise InvalidInputError(_("{name} must be one of {allowed}, got {value}").format(
+                name=name, allowed=", ".join(map(repr, allowed)), value=shown(value)))
         return value
     return check
 
 
 def _flag(value: object, name: str) -> object:
     if type(value) is not bool:
-        raise InvalidInputError(f"{name} must be true or false, got {shown(value)}")
+        raise InvalidInputError(_("{name} must be true or false, got {value}").format(
+            name=name, value=shown(value)))
     return value
 
 
@@ -71,8 +74,9 @@ def _degrees(most: float) -> Check:
     def check(value: object, name: str) -> object:
         number = value if isinstance(value, int | float) and type(value) is not bool else None
         if number is None or not math.isfinite(number) or abs(number) > most:
-            raise InvalidInputError(f"{name} must be a number from -{most:g} to {most:g}, "
-                                    f"got {shown(value)}")
+            raise InvalidInputError(
+                _("{name} must be a number from -{most} to {most}, got {value}").format(
+                    name=name, most=f"{most:g}", value=shown(value)))
         return value
     return check
 
@@ -82,11 +86,12 @@ def w3c_moment(value: object, name: str) -> datetime:
     try:
         moment = datetime.fromisoformat(check_text(value, name))
     except ValueError:
-        raise InvalidInputError(f"{name} must be a W3C date-time such as "
-                                f"2022-03-01T09:30:00+08:00, got {shown(value)}") from None
+        raise InvalidInputError(_("{name} must be a W3C date-time such as "
+                                  "2022-03-01T09:30:00+08:00, got {value}").format(
+            name=name, value=shown(value))) from None
     if moment.tzinfo is None:
-        raise InvalidInputError(f"{name} must carry its offset (Z or +08:00), got "
-                                f"{shown(value)}")
+        raise InvalidInputError(_("{name} must carry its offset (Z or +08:00), got "
+                                  "{value}").format(name=name, value=shown(value)))
     return check_moment(moment, name)
 
 
@@ -127,18 +132,30 @@ def validate_request(request: object) -> None:
     _validate(request, "request", _REQUEST_RULES)
 
 
+_REFUSALS: Mapping[str, tuple[str, str, str]] = {
+    "service": (N_("a GeoReport v2 service is an object, got {value}"),
+                N_("a GeoReport v2 service has no field {fields} (its fields: {known})"),
+                N_("a GeoReport v2 service needs {name}")),
+    "request": (N_("a GeoReport v2 request is an object, got {value}"),
+                N_("a GeoReport v2 request has no field {fields} (its fields: {known})"),
+                N_("a GeoReport v2 request needs {name}")),
+}
+"""What refuses a service or a request: not an object, an unknown field, a missing one."""
+
+
 def _validate(found: object, what: str, rules: Mapping[str, tuple[Check, bool]]) -> None:
+    not_object, no_field, needs = _REFUSALS[what]
     if not isinstance(found, dict):
-        raise InvalidInputError(f"a GeoReport v2 {what} is an object, got {shown(found)}")
+        raise InvalidInputError(_(not_object).format(value=shown(found)))
     unknown = sorted(str(key) for key in found if key not in rules)
     if unknown:
-        raise InvalidInputError(f"a GeoReport v2 {what} has no field {', '.join(unknown)} "
-                                f"(its fields: {', '.join(rules)})")
+        raise InvalidInputError(_(no_field).format(fields=", ".join(unknown),
+                                                   known=", ".join(rules)))
     for name, (check, required) in rules.items():
         value = found.get(name)
         if value is None:
             if required:
-                raise InvalidInputError(f"a GeoReport v2 {what} needs {name}")
+                raise InvalidInputError(_(needs).format(name=name))
             continue
         check(value, name)
 

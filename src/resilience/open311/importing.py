@@ -14,6 +14,7 @@ from resilience.domain.validation import check_instance, check_uuid, shown
 from resilience.domain.values import Actor, Provider, ProviderKind, ServiceOutcome
 from resilience.engine import Engine
 from resilience.errors import InvalidInputError
+from resilience.i18n import _
 from resilience.open311.fields import (
     STATUS_NOTES,
     area_address,
@@ -64,8 +65,9 @@ def import_requests(engine: Engine, requests: object, *, community: UUID, actor:
     check_uuid(community, "community")
     check_instance(actor, "actor", Actor)
     if not isinstance(requests, list):
-        raise InvalidInputError(f"a GeoReport v2 requests document is a list of requests, "
-                                f"got {shown(requests)}")
+        raise InvalidInputError(
+            _("a GeoReport v2 requests document is a list of requests, got {value}").format(
+                value=shown(requests)))
     place = engine.communities.get(community)
     codes = {service_code(e.category, e.item): e for e in engine.catalogue.items}
     plans: list[_Planned] = []
@@ -75,11 +77,14 @@ def import_requests(engine: Engine, requests: object, *, community: UUID, actor:
             validate_request(request)
             plan = _plan(request, codes, place)
             if plan.request_id in seen:
-                raise InvalidInputError("its service_request_id is repeated in the document")
+                raise InvalidInputError(
+                    _("its service_request_id is repeated in the document"))
         except InvalidInputError as exc:
             named = request.get("service_request_id") if isinstance(request, dict) else None
-            which = f" ({shown(named)})" if isinstance(named, str) else ""
-            raise InvalidInputError(f"request {number}{which}: {exc}") from None
+            message = (_("request {number} ({id}): {error}") if isinstance(named, str)
+                       else _("request {number}: {error}"))
+            raise InvalidInputError(message.format(number=number, id=shown(named),
+                                                   error=exc)) from None
         seen.add(plan.request_id)
         plans.append(plan)
     importer = engine.importing(actor)
@@ -93,19 +98,20 @@ def _plan(request: dict[str, Any], codes: Mapping[str, CatalogueItem],
     """What importing a valid request records (InvalidInputError if it can't be)."""
     code = request["service_code"]
     if code not in codes:
-        raise InvalidInputError(f"the catalogue has no service_code {shown(code)} (it has: "
-                                f"{', '.join(codes)})")
+        raise InvalidInputError(
+            _("the catalogue has no service_code {code} (it has: {known})").format(
+                code=shown(code), known=", ".join(codes)))
     requested = w3c_moment(request["requested_datetime"], "requested_datetime")
     updated = requested
     if request.get("updated_datetime") is not None:
         updated = w3c_moment(request["updated_datetime"], "updated_datetime")
         if updated < requested:
-            raise InvalidInputError("updated_datetime is before requested_datetime")
+            raise InvalidInputError(_("updated_datetime is before requested_datetime"))
     expected = None
     if request.get("expected_datetime") is not None:
         expected = w3c_moment(request["expected_datetime"], "expected_datetime")
         if expected <= requested:
-            raise InvalidInputError("expected_datetime must be after requested_datetime")
+            raise InvalidInputError(_("expected_datetime must be after requested_datetime"))
     agency = request.get("agency_responsible")
     if agency is not None and not agency.strip():
         agency = None  # (a provider needs a name)
@@ -120,15 +126,16 @@ def _area(request: Mapping[str, Any], community: Community) -> str:
     area_id = request.get("address_id")
     if area_id is not None:
         if area_id not in community.areas:
-            raise InvalidInputError(f"{community.name} has no area {shown(area_id)} "
-                                    "(address_id)")
+            raise InvalidInputError(_("{community} has no area {area} (address_id)").format(
+                community=community.name, area=shown(area_id)))
         return str(area_id)
     address = request.get("address")
     for candidate in community.areas:
         if address in (candidate, area_address(community, candidate)):
             return candidate
-    raise InvalidInputError(f"{community.name} has no area whose id or address is "
-                            f"{shown(address)}: give address_id")
+    raise InvalidInputError(
+        _("{community} has no area whose id or address is {address}: give address_id").format(
+            community=community.name, address=shown(address)))
 
 
 def _said(notes: str | None) -> tuple[str | None, str]:
@@ -153,8 +160,8 @@ def _steps(status: str, notes: str | None, agency: str | None) -> tuple[_Step, .
     dispatch = (_Step("accept"), _Step("dispatch"))
     if status == "open":
         if words is not None and words not in _OPEN:
-            raise InvalidInputError(f"status_notes {shown(notes)} say closed; status says "
-                                    "open")
+            raise InvalidInputError(
+                _("status_notes {notes} say closed; status says open").format(notes=shown(notes)))
         if words == "accepted" and agency is None:
             return (_Step("accept"),)
         if words is None and agency is None:
@@ -166,11 +173,12 @@ def _steps(status: str, notes: str | None, agency: str | None) -> tuple[_Step, .
             return (*dispatch, _Step("complete"), _Step("reopen", _reason(said, notes)))
         return dispatch
     if words in _OPEN:
-        raise InvalidInputError(f"status_notes {shown(notes)} say open; status says closed")
+        raise InvalidInputError(
+            _("status_notes {notes} say open; status says closed").format(notes=shown(notes)))
     if words == "rejected":
         if agency is not None:
-            raise InvalidInputError("a rejected request was never dispatched: it has no "
-                                    "agency_responsible")
+            raise InvalidInputError(_("a rejected request was never dispatched: it has no "
+                                      "agency_responsible"))
         return (_Step("reject", _reason(said, notes)),)
     if words == "cancelled":
         cancel = _Step("cancel", _reason(said, notes))
@@ -183,13 +191,15 @@ def _steps(status: str, notes: str | None, agency: str | None) -> tuple[_Step, .
 
 def _need(agency: str | None, notes: str | None) -> None:
     if agency is None:
-        raise InvalidInputError(f"a request {shown(notes or 'closed')} needs the "
-                                "agency_responsible it was dispatched to")
+        raise InvalidInputError(
+            _("a request {notes} needs the agency_responsible it was dispatched to").format(
+                notes=shown(notes or "closed")))
 
 
 def _reason(said: str, notes: str | None) -> str:
     if not said.strip():
-        raise InvalidInputError(f"status_notes {shown(notes)} need a reason after ': '")
+        raise InvalidInputError(_("status_notes {notes} need a reason after ': '").format(
+            notes=shown(notes)))
     return said
 
 

@@ -40,6 +40,7 @@ from eventsourcing.persistence import Notification
 
 from resilience.adapters.mapper import EventUnopened
 from resilience.adapters.store import describe
+from resilience.i18n import language
 from resilience.projections.base import Delivery, Doc, Docs, Projection, reads
 
 QUARANTINE = "quarantine"
@@ -140,7 +141,8 @@ def _decode(notifications: Sequence[Notification], deliver: Callable[[Notificati
                 quarantined.append(_held_back(notification, held[key]))
                 continue
         try:
-            delivery = deliver(notification)
+            with language("en"):  # its error is stored in the quarantine: in English
+                delivery = deliver(notification)
         except Exception as exc:
             if isinstance(exc, MemoryError):
                 raise
@@ -169,9 +171,10 @@ def _fold_carefully(deliveries: Sequence[tuple[Notification, Delivery]],
         trials = [_Trial(docs) for docs in views]
         view = ""
         try:
-            for projection, trial in zip(projections, trials, strict=True):
-                view = projection.view
-                projection.apply(delivery, trial)
+            with language("en"):  # its error is stored in the quarantine: in English
+                for projection, trial in zip(projections, trials, strict=True):
+                    view = projection.view
+                    projection.apply(delivery, trial)
         except Exception as exc:
             _stop_on(exc, views)
             quarantined.append(_entry(notification, f"{view} view: {describe(exc)}"))

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 from attrs import frozen
 
+from resilience.i18n import N_
+
 if TYPE_CHECKING:
     from resilience.review.model import Grade, IncidentReview
 
@@ -53,6 +55,14 @@ class Paragraph:
     facts: str = ""
     """The id prefix of the timeline rows its "#21" fact references point to ("" none):
     HTML links them, Markdown leaves them as text."""
+    reference: str = ""
+    """An id shown small after the text, " (id 9e16...)", for people to type back into
+    the command line ("" none): HTML sets it in ``<small>``, the id in ``<code>``;
+    Markdown the id as code."""
+
+
+REFERENCE = N_(" (id {reference})")
+"""How a paragraph's ``reference`` follows its text (the renderers translate it)."""
 
 
 @frozen

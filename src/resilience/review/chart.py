@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from attrs import frozen
 
 from resilience.i18n import N_, _, display_width
+from resilience.review.sight import unhidden
 from resilience.review.text import (
     duration,
     exact_clock,
@@ -241,8 +242,10 @@ _WORDS = {"dispatched": N_("dispatched"), "en route": N_("en route"),
 
 
 def _track_name(track: "ResponderTrack") -> str:
-    """A responder's row label: their name, and the reopening for a later cycle's chain."""
-    return track.name if not track.cycle else track.name + _(" (reopening {number})").format(
+    """A responder's row label: their name (a hidden one in the reader's language), and
+    the reopening for a later cycle's chain."""
+    name = unhidden(track.name)
+    return name if not track.cycle else name + _(" (reopening {number})").format(
         number=track.cycle)
 
 

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from resilience.errors import ConfigurationError
+from resilience.i18n import _
 
 __all__ = ["find_chromium", "screenshot"]
 
@@ -40,8 +41,8 @@ def screenshot(html: str, png_path: str | os.PathLike[str], *, width: int = 1200
     """
     chromium = find_chromium()
     if chromium is None:
-        raise ConfigurationError("no Chromium to take the screenshot with: install the "
-                                 "chromium package or set RESILIENCE_CHROMIUM to its path")
+        raise ConfigurationError(_("no Chromium to take the screenshot with: install the "
+                                   "chromium package or set RESILIENCE_CHROMIUM to its path"))
     target = Path(png_path).resolve()
     target.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="resilience-review-") as work:
@@ -60,8 +61,10 @@ def screenshot(html: str, png_path: str | os.PathLike[str], *, width: int = 1200
             done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
                                   check=False)
         except subprocess.TimeoutExpired as exc:
-            raise ConfigurationError(f"{chromium} took over {timeout:g} s") from exc
+            raise ConfigurationError(_("{chromium} took over {timeout} s").format(
+                chromium=chromium, timeout=f"{timeout:g}")) from exc
     if done.returncode != 0 or not target.is_file():
-        raise ConfigurationError(f"{chromium} wrote no screenshot (exit {done.returncode}): "
-                                 f"{done.stderr.strip()[-500:]}")
+        raise ConfigurationError(_("{chromium} wrote no screenshot (exit {code}): {stderr}")
+                                 .format(chromium=chromium, code=done.returncode,
+                                         stderr=done.stderr.strip()[-500:]))
     return target

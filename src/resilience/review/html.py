@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from resilience.i18n import _, language
 from resilience.review.blocks import (
+    REFERENCE,
     Badge,
     Block,
     BulletList,
@@ -34,6 +35,7 @@ from resilience.review.blocks import (
 )
 from resilience.review.chart import figure
 from resilience.review.document import document
+from resilience.review.sight import unhidden
 
 if TYPE_CHECKING:
     from resilience.review.model import AfterActionReview
@@ -66,7 +68,7 @@ def _html(block: Block) -> str:
         inner = "\n".join(_html(b) for b in block.blocks)
         return f"<section class=\"{block.css}\">\n{inner}\n</section>"
     if isinstance(block, Heading):
-        return f"<h{block.level}>{escape(block.text)}</h{block.level}>"
+        return f"<h{block.level}>{_shown(block.text)}</h{block.level}>"
     if isinstance(block, Paragraph):
         return f"<p class=\"{block.css}\">{_html_para(block)}</p>"
     if isinstance(block, BulletList):
@@ -76,12 +78,19 @@ def _html(block: Block) -> str:
     return figure(block.incident, block.number)
 
 
+def _shown(text: str) -> str:
+    """Text from the data, escaped, a hidden personal value in the reader's language."""
+    return escape(unhidden(text))
+
+
 def _html_para(para: Paragraph) -> str:
-    text = escape(para.text)
+    text = _shown(para.text)
     if para.facts:
         # "#21" names fact 21 of the incident: a link to its timeline row.
         text = _FACT.sub(lambda found: f"<a href=\"#{para.facts}{found[1]}\">#{found[1]}</a>",
                          text)
+    if para.reference:
+        text += _html_reference(para.reference)
     if not para.label:
         return text
     label = _("{label}:").format(label=para.label)
@@ -89,6 +98,15 @@ def _html_para(para: Paragraph) -> str:
 
 
 _FACT = re.compile(r"(?<![\w&])#(\d+)\b")
+
+
+def _html_reference(reference: str) -> str:
+    """" <small class="reference">(id <code>9e16...</code>)</small>"."""
+    said = _(REFERENCE)
+    before, _found, after = said.partition("{reference}")
+    words = before.lstrip()
+    return (f"{escape(before[:len(before) - len(words)])}<small class=\"reference\">"
+            f"{escape(words)}<code>{escape(reference)}</code>{escape(after)}</small>")
 
 
 def _html_table(table: Table) -> str:
@@ -109,5 +127,5 @@ def _html_cell(cell: Cell) -> str:
         return (f"<span class=\"badge grade-{css}\" title=\"{escape(cell.text)}\">"
                 f"{cell.letter}</span> <span class=\"meaning\">{escape(cell.text)}</span>")
     if isinstance(cell, Mark):
-        return f"<span class=\"mark {cell.tone}\">{escape(cell.text)}</span>" if cell.text else ""
-    return escape(cell)
+        return f"<span class=\"mark {cell.tone}\">{_shown(cell.text)}</span>" if cell.text else ""
+    return _shown(cell)

@@ -14,6 +14,7 @@ from attrs import frozen
 
 from resilience.domain.validation import shown
 from resilience.errors import InvalidInputError
+from resilience.i18n import _
 from resilience.metrics.period import Period
 
 REVIEW_KEY_FORMS = ("incident/<incident uuid>", "community/<community uuid>/<period>",
@@ -50,8 +51,8 @@ def parse_review_key(review: object) -> ReviewKey:
     parsed = _review_key(review) if isinstance(review, str) else None
     if parsed is None:
         raise InvalidInputError(
-            f"review {shown(review)} is not a review key: it is one of "
-            + ", ".join(f"'{form}'" for form in REVIEW_KEY_FORMS))
+            _("review {review} is not a review key: it is one of {forms}").format(
+                review=shown(review), forms=", ".join(f"'{form}'" for form in REVIEW_KEY_FORMS)))
     return parsed
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from resilience.i18n import _, language
 from resilience.review.blocks import (
+    REFERENCE,
     Badge,
     Block,
     BulletList,
@@ -22,6 +23,7 @@ from resilience.review.blocks import (
     Table,
 )
 from resilience.review.document import document
+from resilience.review.sight import unhidden
 
 if TYPE_CHECKING:
     from resilience.review.model import AfterActionReview
@@ -46,8 +48,8 @@ _SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*[]<|"})
 
 def _md(text: str) -> str:
     # Data is plain text: keep it from turning into markup, raw HTML or extra
-    # table columns.
-    return " ".join(text.split()).translate(_SPECIAL)
+    # table columns. A hidden personal value reads in the reader's language.
+    return " ".join(unhidden(text).split()).translate(_SPECIAL)
 
 
 def _md_line(text: str) -> str:
@@ -76,10 +78,23 @@ def _markdown(block: Block) -> list[str]:
 
 
 def _md_para(para: Paragraph) -> str:
+    reference = _md_reference(para.reference)
     if not para.label:
-        return _md_line(para.text)
+        return _md_line(para.text) + reference
     label = _("{label}:").format(label=para.label)
-    return f"**{_md(label)}** {_md(para.text)}"
+    return f"**{_md(label)}** {_md(para.text)}{reference}"
+
+
+def _md_reference(reference: str) -> str:
+    """" (id `9e16...`)": the id as code, to copy (as plain text if it holds a backquote);
+    "" for none."""
+    if not reference:
+        return ""
+    said = _(REFERENCE)
+    lead = said[:len(said) - len(said.lstrip())]
+    code = f"`{reference}`" if "`" not in reference and reference.strip() == reference else (
+        _md(reference))
+    return lead + _md(said).replace(_md("{reference}"), code, 1)
 
 
 def _md_cell(cell: Cell) -> str:

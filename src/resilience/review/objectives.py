@@ -79,36 +79,45 @@ class Objective:
     """The incident types it applies to (empty: all)."""
 
     def __attrs_post_init__(self) -> None:
-        for text, what in ((self.name, "name"), (self.title, "title")):
+        for text, needs in ((self.name, N_("an objective needs a name")),
+                            (self.title, N_("an objective needs a title"))):
             if not isinstance(text, str) or not text.strip():
-                raise InvalidInputError(f"an objective needs a {what}")
+                raise InvalidInputError(_(needs))
         if self.rule not in RULES:
-            raise InvalidInputError(f"objective {self.name}: rule must be one of "
-                                    f"{', '.join(RULES)}, got {shown(self.rule)}")
+            raise InvalidInputError(_("objective {name}: rule must be one of {rules}, got "
+                                      "{rule}").format(name=self.name, rules=", ".join(RULES),
+                                                       rule=shown(self.rule)))
         if self.rule == "within":
             for which in ("start", "end"):
                 if getattr(self, which) not in INCIDENT_MILESTONES:
                     raise InvalidInputError(
-                        f"objective {self.name}: {which} must be an incident milestone "
-                        f"({', '.join(INCIDENT_MILESTONES)}), got {shown(getattr(self, which))}")
+                        _("objective {name}: {which} must be an incident milestone "
+                          "({milestones}), got {value}").format(
+                            name=self.name, which=which,
+                            milestones=", ".join(INCIDENT_MILESTONES),
+                            value=shown(getattr(self, which))))
             if not isinstance(self.target, timedelta) or self.target <= timedelta(0):
                 raise InvalidInputError(
-                    f"objective {self.name}: target must be a positive duration")
+                    _("objective {name}: target must be a positive duration").format(
+                        name=self.name))
             if (isinstance(self.some_challenges, bool)
                     or not isinstance(self.some_challenges, int | float)
                     or not 1 <= self.some_challenges < math.inf):
                 raise InvalidInputError(
-                    f"objective {self.name}: some_challenges must be a number >= 1")
+                    _("objective {name}: some_challenges must be a number >= 1").format(
+                        name=self.name))
         unknown = [m for m in self.milestones if m not in INCIDENT_MILESTONES]
         if unknown or not self.milestones:
-            raise InvalidInputError(f"objective {self.name}: milestones must be incident "
-                                    f"milestones, got {list(self.milestones)}")
+            raise InvalidInputError(_("objective {name}: milestones must be incident "
+                                      "milestones, got {milestones}").format(
+                name=self.name, milestones=list(self.milestones)))
         if not isinstance(self.late_after, timedelta) or self.late_after < timedelta(0):
-            raise InvalidInputError(f"objective {self.name}: late_after must be a duration")
+            raise InvalidInputError(_("objective {name}: late_after must be a duration")
+                                    .format(name=self.name))
         types = [t.value for t in IncidentType]
         if any(t not in types for t in self.incident_types):
-            raise InvalidInputError(f"objective {self.name}: incident_types must be among "
-                                    f"{', '.join(types)}")
+            raise InvalidInputError(_("objective {name}: incident_types must be among "
+                                      "{types}").format(name=self.name, types=", ".join(types)))
 
     def applies(self, case: Case) -> bool:
         return not self.incident_types or case.dims.get("incident_type") in self.incident_types
@@ -147,33 +156,37 @@ class Objective:
     def from_dict(cls, data: Mapping[str, Any]) -> "Objective":
         """An objective from JSON-like data (``target_minutes``, ``late_after_minutes``)."""
         if not isinstance(data, Mapping):
-            raise InvalidInputError(f"an objective is an object, got {shown(data)}")
+            raise InvalidInputError(_("an objective is an object, got {value}").format(
+                value=shown(data)))
         known = {"name", "title", "rule", "start", "end", "target_minutes", "some_challenges",
                  "milestones", "late_after_minutes", "incident_types"}
         extra = sorted(set(data) - known)
         if extra:
-            raise InvalidInputError(f"unknown objective keys {extra}; known: {sorted(known)}")
+            raise InvalidInputError(_("unknown objective keys {extra}; known: {known}").format(
+                extra=extra, known=sorted(known)))
         rule = data.get("rule")
         if rule in _RULE_KEYS:
             misplaced = sorted(set(data) - _COMMON_KEYS - _RULE_KEYS[rule])
             if misplaced:
-                raise InvalidInputError(f"{misplaced[0]} does not apply to a {rule} objective")
+                raise InvalidInputError(_("{key} does not apply to a {rule} objective").format(
+                    key=misplaced[0], rule=rule))
         fields = {k: v for k, v in data.items() if not k.endswith("_minutes")}
         for key, name in (("target_minutes", "target"), ("late_after_minutes", "late_after")):
             if key in data:
                 value = data[key]
                 if (isinstance(value, bool) or not isinstance(value, int | float)
                         or not -_MAX_MINUTES <= value <= _MAX_MINUTES):
-                    raise InvalidInputError(f"{key} must be a number of minutes (at most a "
-                                            f"year), got {shown(value)}")
+                    raise InvalidInputError(_("{key} must be a number of minutes (at most a "
+                                              "year), got {value}").format(key=key,
+                                                                          value=shown(value)))
                 fields[name] = timedelta(minutes=value)
         for key in ("milestones", "incident_types"):
             if key in fields and not isinstance(fields[key], list):
-                raise InvalidInputError(f"{key} must be a list of names")
+                raise InvalidInputError(_("{key} must be a list of names").format(key=key))
         try:
             return cls(**fields)
         except TypeError as exc:
-            raise InvalidInputError(f"objective: {exc}") from None
+            raise InvalidInputError(_("objective: {error}").format(error=exc)) from None
 
     # Rules -------------------------------------------------------------------------
 

@@ -44,9 +44,19 @@ from resilience.domain.organisation import Community, fact_area, location_areas
 from resilience.domain.policy import Policy
 from resilience.domain.service import ServiceOrder
 from resilience.domain.values import Actor
+from resilience.i18n import N_, _
 
-HIDDEN = "[hidden]"
-"""What a personal value the viewer may not see reads."""
+HIDDEN = N_("[hidden]")
+"""What a personal value the viewer may not see reads: in English always, in the masked
+events, the review's data and everything else that is kept (:func:`unhidden` says it in
+the reader's language where it is shown)."""
+
+
+def unhidden(text: str) -> str:
+    """``text`` as it is shown: each ``HIDDEN`` in it said in the current language
+    (``text`` itself in English)."""
+    said = _(HIDDEN)
+    return text if said == HIDDEN or HIDDEN not in text else text.replace(HIDDEN, said)
 
 E = TypeVar("E", bound=FactAggregate.Event)
 Keep = Callable[[str | None], bool]

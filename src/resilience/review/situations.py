@@ -38,6 +38,7 @@ from resilience.domain.organisation import Holding
 from resilience.domain.service import OrderStatus
 from resilience.domain.validation import check_uuid
 from resilience.errors import NotFoundError
+from resilience.i18n import _
 from resilience.metrics.cases import Case, Fact
 from resilience.metrics.milestones import REOPENING, RESPONDER_CHAIN
 from resilience.metrics.mobilisation import EmergencySituation, Member
@@ -232,7 +233,7 @@ def case_doc_of(deliveries: Iterable[Delivery]) -> Doc:
         key = delivery.key
         fold.apply(delivery, docs)
     if key is None:
-        raise ValueError("a case needs at least its first event")
+        raise ValueError(_("a case needs at least its first event"))
     return docs[key]
 
 
@@ -246,7 +247,7 @@ def stored_case_doc(recorder: AggregateRecorder, deliveries: Deliveries, case_id
     check_uuid(case_id, "an id")
     delivered = deliveries.aggregate(recorder, case_id)
     if not delivered or not isinstance(delivered[0].event, kind.Event):
-        raise NotFoundError(f"no {kind.kind} with id {case_id}")
+        raise NotFoundError(_("no {kind} with id {id}").format(kind=_(kind.kind), id=case_id))
     return case_doc_of(delivered)
 
 

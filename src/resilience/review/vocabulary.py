@@ -34,8 +34,8 @@ INCIDENT_FACTS = (
     N_("consent granted"), N_("consent refused"), N_("consent requested"), N_("contained"),
     N_("details corrected"), N_("detected"), N_("escalated"),
     N_("exigent entry authorised"), N_("forced entry made"), N_("note added"),
-    N_("reclassified"), N_("recovery linked"), N_("reopened"), N_("reported"),
-    N_("resolved"), N_("responder dispatched"), N_("responder en route"),
+    N_("reclassified"), N_("recovery linked"), N_("referenced"), N_("reopened"),
+    N_("reported"), N_("resolved"), N_("responder dispatched"), N_("responder en route"),
     N_("responder on scene"), N_("source found"), N_("time corrected"))
 MILESTONES = (
     N_("detected"), N_("reported"), N_("acknowledged"), N_("commander assigned"),
@@ -74,6 +74,15 @@ SEGMENTS = (
 """The descriptions of the segment metrics a review measures by default
 (resilience.services.reviews.INCIDENT_SEGMENTS): a metric of your own is described as
 you wrote it."""
+ZONE_TYPES = (N_("new build"), N_("old estate"), N_("commercial"), N_("institutional"))
+SERVICE_OUTCOMES = (N_("fixed"), N_("not fixed"))
+PROVIDER_KINDS = (N_("alliance member"), N_("social organisation"), N_("property company"),
+                  N_("grid worker"))
+EMERGENCY_KINDS = (N_("flood"), N_("epidemic"), N_("major fire"), N_("power cut"),
+                   N_("storm"), N_("earthquake"), N_("other"))
+"""With the roles, the words the phrases of the other aggregates' facts say
+(resilience.review.phrases): a zone classified, an order's outcome and provider, an
+emergency declared."""
 CHANNELS = (N_("phone"),)
 """How an incident is reported (``Incident.report``'s channel: free text, "phone" by
 default): the channels the catalog knows."""

@@ -62,6 +62,7 @@ from resilience.errors import (
     NotFoundError,
     ResilienceError,
 )
+from resilience.i18n import _
 from resilience.projections.runner import Views
 from resilience.services.core import Receipt, Store
 from resilience.services.default_escalation import DEFAULT_ESCALATION as DEFAULT_ESCALATION
@@ -153,8 +154,9 @@ class Watch:
         clock_now = self._store.clock()
         at = clock_now if now is None else check_moment(now, "now")
         if at > clock_now:
-            raise InvalidInputError(f"a tick can't run ahead of the clock: now "
-                                    f"{at.isoformat()} is after {clock_now.isoformat()}")
+            raise InvalidInputError(_("a tick can't run ahead of the clock: now {now} is "
+                                      "after {clock}").format(now=at.isoformat(),
+                                                              clock=clock_now.isoformat()))
         self._community(community)
         candidates = self._open(community)
         raised: list[Raised] = []
@@ -176,7 +178,7 @@ class Watch:
 
     def _tick_case(self, cls: type[Case], case_id: UUID, now: datetime,
                    community: UUID | None, asked: InEmergency, raised: list[Raised]) -> None:
-        for _ in range(_ATTEMPTS):
+        for _attempt in range(_ATTEMPTS):
             found: list[Raised] = []
             try:
                 self._raise_due(cls, case_id, now, community, asked, found)
@@ -185,7 +187,8 @@ class Watch:
                 continue  # another writer changed the case first: look at it again
             finally:
                 raised.extend(found)  # what was recorded stays recorded
-        raise ConflictError(f"it kept changing under the watch ({_ATTEMPTS} attempts)")
+        raise ConflictError(_("it kept changing under the watch ({count} attempts)").format(
+            count=_ATTEMPTS))
 
     def _raise_due(self, cls: type[Case], case_id: UUID, now: datetime,
                    community: UUID | None, asked: InEmergency, raised: list[Raised]) -> None:
@@ -234,7 +237,8 @@ class Watch:
         def escalate(case: Any) -> None:
             current = case_deadlines(case, policy, asked)
             if not any((s.deadline, s.cycle, s.level) == key and s.due(now) for s in current):
-                raise InvalidTransitionError(f"{state.deadline} is no longer due")
+                raise InvalidTransitionError(_("{deadline} is no longer due").format(
+                    deadline=state.deadline))
             case.escalate(ctx, state.deadline, state.level, state.cycle, state.due_at, told)
 
         try:
@@ -247,8 +251,10 @@ class Watch:
             held = store.current(cls, case_id).escalations.get(key)
             if held is None or held[0] not in receipt.versions:
                 raise AlreadyExistsError(
-                    f"command id {command_id} holds facts {receipt.first_version}.."
-                    f"{receipt.last_version}, not this escalation: it can't be recorded")
+                    _("command id {command} holds facts {first}..{last}, not this escalation: "
+                      "it can't be recorded").format(command=command_id,
+                                                     first=receipt.first_version,
+                                                     last=receipt.last_version))
         return receipt, not receipt.repeated
 
     # Queries ----------------------------------------------------------------------------
@@ -294,10 +300,11 @@ class Watch:
         if known_at is not None:
             check_moment(known_at, "known_at", query=True)
         events = cast(list[FactAggregate.Event], list(self._store.app.events.get(case_id)))
-        case, _ = known_facts(events, known_at)
+        case, _known = known_facts(events, known_at)
         if not isinstance(case, Incident | ServiceOrder):
-            raise NotFoundError(f"no incident or order {case_id}"
-                                + (f" recorded by {known_at.isoformat()}" if known_at else ""))
+            raise NotFoundError((_("no incident or order {id} recorded by {moment}") if known_at
+                                 else _("no incident or order {id}")).format(
+                id=case_id, moment=known_at.isoformat() if known_at else None))
         return self._states(case, self.in_emergency)
 
     # Internals --------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from resilience.domain.policy import Target
 from resilience.domain.validation import check_moment, check_text, check_uuid, shown
 from resilience.domain.values import Actor, AreaKind, Role
 from resilience.errors import InvalidInputError, NotFoundError
+from resilience.i18n import N_, _
 from resilience.metrics.mobilisation import (
     EmergencySituation,
     Mobilisation,
@@ -88,7 +89,8 @@ class Emergencies(FactService[Emergency]):
         else a random UUID."""
         ctx = self._store.context(actor, occurred_at, command_id)
         if emergency_id is not None and not isinstance(emergency_id, UUID):
-            raise InvalidInputError(f"emergency_id must be a UUID, got {shown(emergency_id)}")
+            raise InvalidInputError(_("emergency_id must be a UUID, got {value}").format(
+                value=shown(emergency_id)))
 
         def record() -> Receipt:
             # The community read once, as cached: the insert checks it (Store.deciding).
@@ -103,8 +105,9 @@ class Emergencies(FactService[Emergency]):
                     area_id if isinstance(area_id, str) else None))
                 if area_id is not None and org.area(check_text(
                         area_id, "area_id")).kind is not AreaKind.GRID:
-                    raise InvalidInputError(f"{area_id} is not a grid of {org.name}: an "
-                                            "emergency covers the community or one grid")
+                    raise InvalidInputError(_("{grid} is not a grid of {community}: an "
+                                              "emergency covers the community or one grid")
+                                            .format(grid=area_id, community=org.name))
                 return Emergency.declare(ctx, emergency_id=new_id, community_id=org.id,
                                          area_id=area_id, kind=kind, reason=reason)
 
@@ -134,14 +137,14 @@ class Emergencies(FactService[Emergency]):
         """Record that ``person_id``, called up, answered the call."""
         return self._run(emergency_id, actor, occurred_at, command_id,
                          lambda e, ctx: e.acknowledge(ctx, person_id), command="acknowledge",
-                         subject=person_id, subject_is="the member answering")
+                         subject=person_id, subject_is=N_("the member answering"))
 
     def arrive(self, emergency_id: UUID, person_id: str, post: str, *, actor: Actor,
                occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:
         """Record that ``person_id``, called up, arrived at ``post``."""
         return self._run(emergency_id, actor, occurred_at, command_id,
                          lambda e, ctx: e.arrive(ctx, person_id, post), command="arrive",
-                         subject=person_id, subject_is="the member arriving")
+                         subject=person_id, subject_is=N_("the member arriving"))
 
     def end(self, emergency_id: UUID, reason: str = NORMAL_ORDER, *, actor: Actor,
             occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:
@@ -256,7 +259,8 @@ class Emergencies(FactService[Emergency]):
         doc = case_doc(own_events(self._app, emergency_id, Emergency))
         found = emergency_at(str(emergency_id), doc, as_of=cut.as_of, known_at=cut.known_at)
         if found is None:
-            raise NotFoundError(f"emergency {emergency_id} is not in the record at that cut")
+            raise NotFoundError(_("emergency {id} is not in the record at that cut").format(
+                id=emergency_id))
         return found
 
     def situations(self, community: UUID | None = None, *, as_of: datetime | None = None,
@@ -296,9 +300,9 @@ def _target(area: str | None, subject: str | None = None,
             called: frozenset[str] = frozenset()) -> Target:
     """An emergency as the policy sees it: its area, the member a command is about
     (``own``), and who was called up (``assigned``)."""
-    return Target(area=area, subject=subject, assigned=called, what="the emergency",
-                  area_is="the emergency's area", subject_is="the member named",
-                  assigned_is="called up in this emergency")
+    return Target(area=area, subject=subject, assigned=called, what=N_("the emergency"),
+                  area_is=N_("the emergency's area"), subject_is=N_("the member named"),
+                  assigned_is=N_("called up in this emergency"))
 
 
 @frozen

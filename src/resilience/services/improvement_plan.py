@@ -18,6 +18,7 @@ from eventsourcing.persistence import PersistenceError
 from resilience.clock import Clock
 from resilience.domain.validation import check_moment, shown
 from resilience.errors import InvalidInputError, NotFoundError, StoreUnavailableError
+from resilience.i18n import _
 from resilience.projections.base import Doc
 from resilience.projections.plan_items import PlanItem, plan_item, plan_items
 from resilience.review.keys import parse_review_key
@@ -51,7 +52,8 @@ class ImprovementPlan:
         key = _uuid_text(community, "community")
         wanted = _filters(review, incident, grid)
         if not isinstance(open_only, bool):
-            raise InvalidInputError(f"open_only must be True or False, got {shown(open_only)}")
+            raise InvalidInputError(_("open_only must be True or False, got {value}").format(
+                value=shown(open_only)))
         now = self._moments(at, known_at)
         return self._items(key, wanted, now, at, known_at, open_only)
 
@@ -90,8 +92,9 @@ class ImprovementPlan:
         doc = self._read(lambda: self._reports.views.get("plans", key))
         found = plan_item(key, doc, now, at, known_at) if doc is not None else None
         if found is None:
-            raise NotFoundError(f"no improvement item {item_id}" + (
-                " had been planned (and recorded) by then" if doc is not None else ""))
+            raise NotFoundError((_("no improvement item {id} had been planned (and recorded) "
+                                   "by then") if doc is not None else
+                                 _("no improvement item {id}")).format(id=item_id))
         return found
 
     def _moments(self, at: datetime | None, known_at: datetime | None) -> datetime:
@@ -109,9 +112,10 @@ class ImprovementPlan:
         if community is not None:
             doc = views.get("cases", community)
             if doc is None or doc.get("kind") != "community":
-                raise NotFoundError(f"no community {community}")
+                raise NotFoundError(_("no community {id}").format(id=community))
             if grid is not None and grid not in doc["grids"]:
-                raise NotFoundError(f"{doc['name']} has no grid {shown(grid)}")
+                raise NotFoundError(_("{community} has no grid {grid}").format(
+                    community=doc["name"], grid=shown(grid)))
         review = wanted.get("review")
         if review is None:
             return views.select("plans", "improvement", community=community, **bounds)
@@ -127,14 +131,16 @@ class ImprovementPlan:
         try:
             return read()
         except PersistenceError as exc:
-            raise StoreUnavailableError(f"the plans view could not be read: {exc}") from exc
+            raise StoreUnavailableError(_("the plans view could not be read: {error}").format(
+                error=exc)) from exc
 
 
 def _uuid_text(value: UUID | None, name: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, UUID):
-        raise InvalidInputError(f"{name} must be a UUID, got {shown(value)}")
+        raise InvalidInputError(_("{name} must be a UUID, got {value}").format(
+            name=name, value=shown(value)))
     return str(value)
 
 
@@ -147,6 +153,7 @@ def _filters(review: str | None, incident: UUID | None, grid: str | None) -> dic
         wanted["incident"] = _uuid_text(incident, "incident")
     if grid is not None:
         if not isinstance(grid, str):
-            raise InvalidInputError(f"grid must be a grid id string, got {shown(grid)}")
+            raise InvalidInputError(_("grid must be a grid id string, got {value}").format(
+                value=shown(grid)))
         wanted["grid"] = grid
     return wanted

@@ -15,6 +15,7 @@ from resilience.domain.policy import Target
 from resilience.domain.validation import require_text, shown
 from resilience.domain.values import Actor, AreaKind
 from resilience.errors import InvalidInputError, NotFoundError
+from resilience.i18n import N_, _
 from resilience.review.keys import parse_review_key
 from resilience.services.core import FactService, Receipt, Store
 from resilience.services.delegation import delegated
@@ -75,7 +76,8 @@ class Improvements(FactService[ImprovementItem]):
         """
         ctx = self._store.context(actor, occurred_at, command_id)
         if item_id is not None and not isinstance(item_id, UUID):
-            raise InvalidInputError(f"item_id must be a UUID, got {shown(item_id)}")
+            raise InvalidInputError(_("item_id must be a UUID, got {value}").format(
+                value=shown(item_id)))
 
         def record() -> Receipt:
             # The community read once, as cached: the insert checks it (Store.deciding).
@@ -88,7 +90,7 @@ class Improvements(FactService[ImprovementItem]):
                 # incident and grid are checked: a refused caller learns nothing of them.
                 self._store.authorize("improvements.plan", ctx, org, lambda _: _target(
                     self._planned_grid(org, review, incident_id, grid), None,
-                    "the improvement plan"))
+                    N_("the improvement plan")))
                 about, planned_in = self._placed(org, review, incident_id, grid)
                 return ImprovementItem.plan(
                     ctx, item_id=new_id, community_id=community, review=review,
@@ -130,17 +132,20 @@ class Improvements(FactService[ImprovementItem]):
         community = org.id
         key = parse_review_key(review)
         if incident_id is not None and not isinstance(incident_id, UUID):
-            raise InvalidInputError(f"incident_id must be a UUID or None, got {shown(incident_id)}")
+            raise InvalidInputError(_("incident_id must be a UUID or None, got {value}").format(
+                value=shown(incident_id)))
         if key.kind == "incident":
             if incident_id is None:
                 incident_id = key.subject
             elif incident_id != key.subject:
                 raise InvalidInputError(
-                    f"the review is of incident {key.subject} but incident_id is {incident_id}")
+                    _("the review is of incident {subject} but incident_id is {id}").format(
+                        subject=key.subject, id=incident_id))
         elif key.subject != community:
             raise InvalidInputError(
-                f"the review is of community {key.subject} but the item is planned in "
-                f"{org.name} ({community})")
+                _("the review is of community {subject} but the item is planned in "
+                  "{community} ({id})").format(subject=key.subject, community=org.name,
+                                               id=community))
         if key.grid is not None:
             self._require_grid(org, key.grid)
             if grid is None:
@@ -148,7 +153,8 @@ class Improvements(FactService[ImprovementItem]):
         if incident_id is not None:
             incident = self._store.load(Incident, incident_id)
             if incident.community_id != community:
-                raise NotFoundError(f"{org.name} has no incident {incident_id}")
+                raise NotFoundError(_("{community} has no incident {id}").format(
+                    community=org.name, id=incident_id))
             if grid is None:
                 grid = incident.location.grid
         if grid is not None:
@@ -201,15 +207,17 @@ class Improvements(FactService[ImprovementItem]):
 
     def _target(self, aggregate: ImprovementItem, ctx: Context, subject: object,
                 area: object) -> Target:
-        return _target(aggregate.grid, aggregate.owner, "this item")
+        return _target(aggregate.grid, aggregate.owner, N_("this item"))
 
     @staticmethod
     def _require_grid(org: Community, grid: str) -> None:
         if org.area(grid).kind is not AreaKind.GRID:
-            raise InvalidInputError(f"{grid} is not a grid of {org.name}")
+            raise InvalidInputError(_("{grid} is not a grid of {community}").format(
+                grid=grid, community=org.name))
 
 
 def _target(grid: str | None, owner: str | None, what: str) -> Target:
     """An improvement item as the policy sees it: its grid, and its owner (``assigned``)."""
     return Target(area=grid, assigned=frozenset() if owner is None else frozenset({owner}),
-                  what=what, area_is="the item's grid", assigned_is="the owner of this item")
+                  what=what, area_is=N_("the item's grid"),
+                  assigned_is=N_("the owner of this item"))

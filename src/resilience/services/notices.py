@@ -35,6 +35,7 @@ from resilience.errors import (
     StoreUnavailableError,
     TamperedStoreError,
 )
+from resilience.i18n import _, language
 
 SCHEMA = 1
 """The version of ``Notice.to_dict()``'s layout (its ``"schema"``): a new version may add
@@ -117,6 +118,13 @@ class Notice:
         aggregate of ``community_id`` that is a ``drill`` or not."""
         data = _data(event)
         shown = masked(event)
+        with language("en"):  # a notice is sent, and kept as a dead letter: in English
+            return cls._made(event, position, kind, community_id, drill, data, shown)
+
+    @classmethod
+    def _made(cls, event: FactAggregate.Event, position: int, kind: str,
+              community_id: UUID | None, drill: bool, data: dict[str, Any],
+              shown: FactAggregate.Event) -> "Notice":
         return cls(
             key=f"{event.originator_id}/{event.originator_version}", kind=kind,
             position=position, aggregate_id=event.originator_id,
@@ -148,17 +156,20 @@ class Notice:
         """A notice from ``to_dict()``'s data (a receiver's side); InvalidInputError for
         anything else, or another schema."""
         if not isinstance(data, Mapping) or data.get("schema") != SCHEMA:
-            raise InvalidInputError(f"not a notice of schema {SCHEMA}: {shown(data)}")
+            raise InvalidInputError(_("not a notice of schema {schema}: {value}").format(
+                schema=SCHEMA, value=shown(data)))
         missing = [name for name in _FIELDS if name not in data]
         if missing:
-            raise InvalidInputError(f"not a notice: it has no {', '.join(missing)}")
+            raise InvalidInputError(_("not a notice: it has no {fields}").format(
+                fields=", ".join(missing)))
         try:
             community, command, body = data["community_id"], data["command_id"], data["data"]
             if not isinstance(body, dict):
-                raise InvalidInputError(f"a notice's data is an object, got {shown(body)}")
+                raise InvalidInputError(_("a notice's data is an object, got {value}").format(
+                    value=shown(body)))
             if type(data["drill"]) is not bool:
-                raise InvalidInputError(f"a notice's drill is true or false, got "
-                                        f"{shown(data['drill'])}")
+                raise InvalidInputError(_("a notice's drill is true or false, got {value}")
+                                        .format(value=shown(data["drill"])))
             return cls(
                 key=check_text(data["key"], "key"), kind=check_text(data["kind"], "kind"),
                 position=check_whole(data["position"], "position", 1),
@@ -177,7 +188,8 @@ class Notice:
         except InvalidInputError:
             raise
         except Exception as exc:  # a missing key, a wrong type: anything of the converter's
-            raise InvalidInputError(f"not a notice: {describe(exc)}") from None
+            raise InvalidInputError(_("not a notice: {error}").format(
+                error=describe(exc))) from None
 
 
 @frozen
@@ -235,7 +247,8 @@ class NoticeReader:
         """The notice of a stored fact, or why its fact can't be read (a fault of the
         fact itself). A fault of the store (its key, its connection) raises."""
         try:
-            event = cast(FactAggregate.Event, self.app.mapper.to_domain_event(notification))
+            with language("en"):  # why it can't be read is kept as a dead letter: English
+                event = cast(FactAggregate.Event, self.app.mapper.to_domain_event(notification))
         except Exception as exc:
             _raise_store_fault(exc)
             return f"cannot read the fact: {describe(exc)}"

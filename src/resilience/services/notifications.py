@@ -66,6 +66,7 @@ from resilience.errors import (
     NotFoundError,
     TamperedStoreError,
 )
+from resilience.i18n import _
 from resilience.services.notices import (
     UNKNOWN,
     DeadLetter,
@@ -112,24 +113,27 @@ class Notifications(NoticeReader):
         InvalidInputError for a bad name, an unknown kind or start, or a handler that is
         not callable. Nothing is delivered until ``deliver()`` or ``follow()``."""
         if start not in ("beginning", "head"):
-            raise InvalidInputError(f"start is 'beginning' or 'head', got {shown(start)}")
+            raise InvalidInputError(_("start is 'beginning' or 'head', got {value}").format(
+                value=shown(start)))
         if type(name) is not str or _NAME.fullmatch(name) is None:
-            raise InvalidInputError(f"a subscription's name is 1 to 100 letters, digits, "
-                                    f"'.', '_' or '-', starting with a letter or digit; got "
-                                    f"{shown(name)}")
+            raise InvalidInputError(_("a subscription's name is 1 to 100 letters, digits, "
+                                      "'.', '_' or '-', starting with a letter or digit; got "
+                                      "{value}").format(value=shown(name)))
         if not callable(handler):
-            raise InvalidInputError(f"handler must be callable, got {shown(handler)}")
+            raise InvalidInputError(_("handler must be callable, got {value}").format(
+                value=shown(handler)))
         wanted = None
         if kinds is not None:
             if isinstance(kinds, str | bytes) or not isinstance(kinds, Iterable):
-                raise InvalidInputError(f"kinds must be a list of notice kinds, got "
-                                        f"{shown(kinds)}")
+                raise InvalidInputError(_("kinds must be a list of notice kinds, got "
+                                          "{value}").format(value=shown(kinds)))
             wanted = frozenset(kinds)
             known = notice_kinds()
             unknown = sorted(map(shown, wanted - known))
             if unknown:
-                raise InvalidInputError(f"unknown notice kind {', '.join(unknown)}; the "
-                                        f"kinds are {', '.join(sorted(known))}")
+                raise InvalidInputError(_("unknown notice kind {kinds}; the kinds are "
+                                          "{known}").format(kinds=", ".join(unknown),
+                                                            known=", ".join(sorted(known))))
         subscription = Subscription(self, name, handler, wanted)
         head = self.app.recorder.max_notification_id() or 0
         if start == "head" and head and subscription.position == 0:
@@ -157,9 +161,9 @@ class Notifications(NoticeReader):
                 text = self.keys.open_document(text, _bound(row))
             except TamperedStoreError:
                 raise TamperedStoreError(
-                    f"the dead letter {row.key} of {row.subscription} does not open with the "
-                    "views key: it was altered, or copied from another row, outside "
-                    "resilience") from None
+                    _("the dead letter {key} of {subscription} does not open with the views "
+                      "key: it was altered, or copied from another row, outside "
+                      "resilience").format(key=row.key, subscription=row.subscription)) from None
         doc: dict[str, Any] = json.loads(text)
         return doc
 
@@ -312,7 +316,8 @@ class Subscription:
             if key is not None:
                 rows = [row for row in rows if row.key == key]
                 if not rows:
-                    raise NotFoundError(f"{self.name} has no dead letter {shown(key)}")
+                    raise NotFoundError(_("{name} has no dead letter {key}").format(
+                        name=self.name, key=shown(key)))
             taken = 0
             for row in rows:
                 doc = notes.open(row)

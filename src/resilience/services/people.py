@@ -50,6 +50,7 @@ from resilience.errors import (
     ResilienceError,
     UnreadableEventError,
 )
+from resilience.i18n import N_, _
 from resilience.projections.runner import Views
 from resilience.services.core import AggregateService, Receipt, Store
 
@@ -108,9 +109,9 @@ class People(AggregateService[Community]):
         self._store.refuse_if_never_imported(ERASE)
         if self._store.in_batch:
             raise InvalidTransitionError(
-                "erase_person cannot run inside engine.batch(): it deletes the person's key "
-                "at once, which rolling the batch back could not undo; erase after the "
-                "batch. Nothing was recorded")
+                _("erase_person cannot run inside engine.batch(): it deletes the person's key "
+                  "at once, which rolling the batch back could not undo; erase after the "
+                  "batch. Nothing was recorded"))
         person_id = require_text(person_id, "person_id")
         reason = require_text(reason, "reason")  # a repeat records nothing, but is checked
         check_uuid(community, "community id")
@@ -121,24 +122,27 @@ class People(AggregateService[Community]):
             self._authorize(ERASE, person_id, [community], ctx)
         except NotFoundError:  # no such community: refused as any other, told nothing more
             raise PermissionDeniedError(
-                f"{ctx.actor.person_id}, as {ctx.actor.role.value}, may not erase {person_id} "
-                f"in community {community}; nothing was recorded") from None
+                _("{person}, as {role}, may not erase {subject} in community {community}; "
+                  "nothing was recorded").format(person=ctx.actor.person_id,
+                                                 role=ctx.actor.role.value, subject=person_id,
+                                                 community=community)) from None
         holdings = self._holdings(person_id)
         if community not in holdings.communities:
-            raise NotFoundError(f"no fact of this community holds {person_id}: nothing to "
-                                "erase here")
+            raise NotFoundError(_("no fact of this community holds {person}: nothing to "
+                                  "erase here").format(person=person_id))
         # The key is the store's: staff of every other community holding the person too,
         # not named (the caller may not know of them).
         self._authorize(ERASE, person_id, holdings.communities, ctx,
-                        elsewhere="they are held by another community too, whose staff "
-                                  "must also be allowed")
+                        elsewhere=_("they are held by another community too, whose staff "
+                                    "must also be allowed"))
         if holdings.unsealed:
             raise ConfigurationError(
-                f"{holdings.unsealed} stored fact(s) hold personal data of {person_id} "
-                "unsealed (written by an earlier version, under the store key alone): "
-                "deleting their key would not erase it, so nothing was erased or recorded. "
-                "Copy the history into a new protected store and erase there "
-                "(docs/security.md, 'Stores written before per-person keys')")
+                _("{count} stored fact(s) hold personal data of {person} unsealed (written "
+                  "by an earlier version, under the store key alone): deleting their key "
+                  "would not erase it, so nothing was erased or recorded. Copy the history "
+                  "into a new protected store and erase there (docs/security.md, 'Stores "
+                  "written before per-person keys')").format(count=holdings.unsealed,
+                                                             person=person_id))
         if person_id in self.get(community).erased:
             # Recorded before (a repeat, or a run stopped before the key was deleted):
             # authorised again, then finished; nothing new is recorded.
@@ -165,9 +169,9 @@ class People(AggregateService[Community]):
         keys = key_ring(self._store.app)
         if keys is None:
             raise ConfigurationError(
-                "erasure needs a protected store (the CIPHER_TOPIC and CIPHER_KEY settings): "
-                "without protection personal data is stored in plain text and cannot be "
-                "erased from the events")
+                _("erasure needs a protected store (the CIPHER_TOPIC and CIPHER_KEY settings): "
+                  "without protection personal data is stored in plain text and cannot be "
+                  "erased from the events"))
         return keys
 
     def _authorize(self, command: str, person_id: str, communities: Iterable[UUID],
@@ -177,10 +181,9 @@ class People(AggregateService[Community]):
         ``person_id`` in every one of ``communities``. ``elsewhere`` not None: the refusal
         names no community (``elsewhere`` says why, after who may not do what);
         ``uniform``: refused whatever the communities are (none hold the person)."""
-        refusal = PermissionDeniedError(
-            f"{ctx.actor.person_id}, as {ctx.actor.role.value}, may not {_VERBS[command]} "
-            f"{person_id}" + (f": {elsewhere}" if elsewhere else "") + "; nothing was "
-            "recorded or read")
+        refusal = PermissionDeniedError(_(_REFUSED[command, bool(elsewhere)]).format(
+            person=ctx.actor.person_id, role=ctx.actor.role.value, subject=person_id,
+            why=elsewhere))
         if uniform:
             raise refusal
         with self._store.locked():
@@ -259,9 +262,11 @@ class People(AggregateService[Community]):
             where = community_of.get(aggregate_id)
             if where is None:  # its first fact was unreadable: whose it is is unknown
                 raise UnreadableEventError(
-                    f"fact {position} ({event.fact_name}) concerns {person_id}, but the "
-                    f"community of its {event.aggregate_kind} {aggregate_id} cannot be read "
-                    "(see the data-quality report); nothing was done")
+                    _("fact {position} ({fact}) concerns {person}, but the community of its "
+                      "{kind} {id} cannot be read (see the data-quality report); nothing was "
+                      "done").format(position=position, fact=event.fact_name,
+                                     person=person_id, kind=event.aggregate_kind,
+                                     id=aggregate_id))
             found.communities[where] = None
             found.facts.append((position, event, relation))
             if any(subject == person_id and path not in read.sealed
@@ -336,13 +341,24 @@ def _membership(community: Community, person_id: str) -> dict[str, Any]:
     }
 
 
-_VERBS = {ERASE: "erase", EXPORT: "read what is held about"}
+_REFUSED = {
+    (ERASE, False): N_("{person}, as {role}, may not erase {subject}; nothing was recorded "
+                       "or read"),
+    (ERASE, True): N_("{person}, as {role}, may not erase {subject}: {why}; nothing was "
+                      "recorded or read"),
+    (EXPORT, False): N_("{person}, as {role}, may not read what is held about {subject}; "
+                        "nothing was recorded or read"),
+    (EXPORT, True): N_("{person}, as {role}, may not read what is held about {subject}: "
+                       "{why}; nothing was recorded or read"),
+}
+"""The refusal of each command, without and with why (``elsewhere``)."""
 
 
 def _about(community: Community, person_id: str | None, command: str) -> Target:
     """A command about one person in one community, as the policy sees it."""
     return Target(subject=person_id, what=community.name,
-                  subject_is="the person erased" if command == ERASE else "the person asked for")
+                  subject_is=(N_("the person erased") if command == ERASE
+                              else N_("the person asked for")))
 
 
 def constantly(target: Target) -> Callable[[datetime], Target]:

@@ -25,6 +25,7 @@ from resilience.domain.organisation import Community
 from resilience.domain.service import ServiceOrder
 from resilience.domain.validation import check_bool, check_moment, check_uuid, shown
 from resilience.errors import InvalidInputError, NotFoundError
+from resilience.i18n import _
 from resilience.metrics.cases import Case, case_at
 from resilience.metrics.mobilisation import (
     EmergencySituation,
@@ -122,7 +123,8 @@ def own_events(app: EventStoreApplication, aggregate_id: UUID,
     check_uuid(aggregate_id, "an id")
     events = cast(list[FactAggregate.Event], list(app.events.get(aggregate_id)))
     if not events or not isinstance(events[0], kind.Event):
-        raise NotFoundError(f"no {kind.kind} with id {aggregate_id}")
+        raise NotFoundError(_("no {kind} with id {id}").format(kind=_(kind.kind),
+                                                               id=aggregate_id))
     return events
 
 
@@ -137,7 +139,8 @@ def own_aggregate(app: EventStoreApplication, aggregate_id: UUID,
     except AggregateNotFoundError:
         aggregate = None
     if not isinstance(aggregate, kind):
-        raise NotFoundError(f"no {kind.kind} with id {aggregate_id}")
+        raise NotFoundError(_("no {kind} with id {id}").format(kind=_(kind.kind),
+                                                               id=aggregate_id))
     return aggregate
 
 
@@ -165,7 +168,8 @@ class PointInTime:
                               Incident)
         case = cut.case(str(incident_id), doc)
         if case is None:
-            raise NotFoundError(f"incident {incident_id} is not in the record at that cut")
+            raise NotFoundError(_("incident {id} is not in the record at that cut").format(
+                id=incident_id))
         return incident_situation(case)
 
     def order(self, order_id: UUID, *, as_of: datetime | None = None,
@@ -176,7 +180,8 @@ class PointInTime:
                               ServiceOrder)
         case = cut.case(str(order_id), doc)
         if case is None:
-            raise NotFoundError(f"order {order_id} is not in the record at that cut")
+            raise NotFoundError(_("order {id} is not in the record at that cut").format(
+                id=order_id))
         return order_situation(case, doc)
 
     def community(self, community_id: UUID, *, as_of: datetime | None = None,
@@ -193,7 +198,8 @@ class PointInTime:
         cut = Cut.of(as_of, known_at)
         community = self._community_known(community_id, cut.known_at)
         if grid is not None and grid not in community.grids():
-            raise NotFoundError(f"community {community.name} had no grid {shown(grid)} at that cut")
+            raise NotFoundError(_("community {community} had no grid {grid} at that cut").format(
+                community=community.name, grid=shown(grid)))
         at = cut.as_of or cut.known_at or check_moment(self._clock(), "clock()")
         roster = [h for h in community.roster(at)
                   if grid is None or h.scope is None or community.grid_of(h.scope) == grid]
@@ -212,7 +218,8 @@ class PointInTime:
         # clock set back mid-history ends it at the first fact recorded later).
         known = list(itertools.takewhile(lambda e: e.timestamp <= known_at, events))
         if not known:
-            raise NotFoundError(f"community {community_id} was not registered at that cut")
+            raise NotFoundError(_("community {id} was not registered at that cut").format(
+                id=community_id))
         community: Community = self._app.repository.get(community_id, version=len(known))
         return community
 
@@ -272,7 +279,7 @@ class PointInTime:
         the same metric as corrected since. InvalidInputError if neither is given."""
         check_bool(as_closed, "as_closed")
         if known_at is None and not as_closed:
-            raise InvalidInputError("give known_at, as_closed=True, or both")
+            raise InvalidInputError(_("give known_at, as_closed=True, or both"))
         then = self._reports.metrics(
             metric, period, group_by, community=community, as_closed=as_closed,
             known_at=None if known_at is None else check_moment(known_at, "known_at",

@@ -19,6 +19,7 @@ from resilience.domain.incident import Incident
 from resilience.domain.recovery import RecoveryKind
 from resilience.domain.service import ServiceOrder
 from resilience.errors import NotFoundError
+from resilience.i18n import _
 from resilience.metrics.cases import Case
 from resilience.metrics.recovery import (
     Linked,
@@ -56,14 +57,15 @@ class Recoveries:
         events = own_events(self._app, incident_id, Incident)
         case = cut.case(str(incident_id), case_doc(events))
         if case is None:
-            raise NotFoundError(f"incident {incident_id} is not in the record at that cut")
+            raise NotFoundError(_("incident {id} is not in the record at that cut").format(
+                id=incident_id))
         return self.of_case(case, events, cut)
 
     def of_case(self, case: Case, events: Sequence[FactAggregate.Event], cut: Cut) -> Recovery:
         """The recovery of the incident ``case`` (its own ``events`` read at ``cut``): each
         order or item linked to it read at the same cut (``recovery`` is this for an id)."""
         linked: dict[UUID, Linked] = {}
-        for _, linked_id, kind, _ in link_facts(case):
+        for _fact, linked_id, kind, _purpose in link_facts(case):
             linked[linked_id] = self._linked(linked_id, kind, cut)
         return recovery(case, linked, _purposes(events, cut))
 

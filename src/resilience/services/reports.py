@@ -35,6 +35,7 @@ from resilience.domain.validation import (
     shown,
 )
 from resilience.errors import InvalidInputError, NotFoundError, StoreUnavailableError
+from resilience.i18n import _
 from resilience.metrics import indexed
 from resilience.metrics.case_table import CaseTable, Unindexed
 from resilience.metrics.cases import Case, case_at, case_from_doc
@@ -86,7 +87,8 @@ def definition_of(metric: object) -> MetricDefinition:
     if type(metric) is str:
         return builtin(metric)
     raise InvalidInputError(
-        f"a metric is a MetricDefinition or a built-in's name, got {shown(metric)}")
+        _("a metric is a MetricDefinition or a built-in's name, got {value}").format(
+            value=shown(metric)))
 
 
 def _definitions(metrics: Sequence[MetricRef], name: str) -> tuple[MetricDefinition, ...]:
@@ -99,7 +101,9 @@ def _rate(rate: object) -> RateDefinition:
         return rate
     if type(rate) is str:
         return builtin_rate(rate)
-    raise InvalidInputError(f"a rate is a RateDefinition or a built-in's name, got {shown(rate)}")
+    raise InvalidInputError(
+        _("a rate is a RateDefinition or a built-in's name, got {value}").format(
+            value=shown(rate)))
 
 
 def _rates(rates: Sequence[RateRef]) -> tuple[RateDefinition, ...]:
@@ -118,7 +122,8 @@ def checked_period(period: Period | None) -> Period:
     if period is None:
         return ALL_TIME
     if not isinstance(period, Period):
-        raise InvalidInputError(f"period must be a Period, got {shown(period)}")
+        raise InvalidInputError(_("period must be a Period, got {value}").format(
+            value=shown(period)))
     return period
 
 
@@ -175,14 +180,15 @@ class Reports:
                 self.views.catch_up()
             except PersistenceError as exc:
                 raise StoreUnavailableError(
-                    f"the views could not catch up with the store: {exc}") from exc
+                    _("the views could not catch up with the store: {error}").format(
+                        error=exc)) from exc
         return self.views.position
 
     def _community(self, community: UUID | None) -> str | None:
         """The community's key, after checking the views know it (NotFoundError if not)."""
         key = _community_key(community)
         if key is not None and self.views.get("cases", key) is None:
-            raise NotFoundError(f"no community {community}")
+            raise NotFoundError(_("no community {id}").format(id=community))
         return key
 
     # Reading the views ------------------------------------------------------------
@@ -191,7 +197,9 @@ class Reports:
               community: UUID | None = None) -> list[Case]:
         """Incidents and/or orders whose first fact falls in ``period``."""
         if subject not in (None, "incident", "order"):
-            raise InvalidInputError(f"subject must be 'incident' or 'order', got {shown(subject)}")
+            raise InvalidInputError(
+                _("subject must be 'incident' or 'order', got {value}").format(
+                    value=shown(subject)))
         self.ready()
         return self._cases(subject, checked_period(period), self._community(community))
 
@@ -276,7 +284,8 @@ class Reports:
         doc = self.views.get("timelines", str(aggregate_id))
         if doc is None:
             self.views.check_not_quarantined(str(aggregate_id))  # there, but unreadable
-            raise NotFoundError(f"no incident, order or community with id {aggregate_id}")
+            raise NotFoundError(_("no incident, order or community with id {id}").format(
+                id=aggregate_id))
         return evolve(timeline_from_doc(aggregate_id, doc), position=position)
 
     def metrics(self, metric: MetricRef, period: Period | None = None,
@@ -323,7 +332,7 @@ class Reports:
             metrics = [metrics]
         definitions = _definitions(metrics, "metrics")
         if not definitions:
-            raise InvalidInputError("compare needs at least one metric")
+            raise InvalidInputError(_("compare needs at least one metric"))
         subjects = sorted({d.subject for d in definitions})
         groups = check_group_by(group_by, subjects)
         period = checked_period(period)
@@ -370,7 +379,7 @@ class Reports:
         person-times. Ungrouped, always one row (of zeros when nothing happened)."""
         groups = check_group_by(group_by, ["incident", "order"])
         if any(g not in ("community", "grid", *TIME_BUCKETS) for g in groups):
-            raise InvalidInputError("counts group by community, grid or a time bucket only")
+            raise InvalidInputError(_("counts group by community, grid or a time bucket only"))
         period = checked_period(period)
         zone = bucket_zone(tz, period)
         self.ready()
@@ -408,7 +417,7 @@ class Reports:
         """Everything a community, or one of its grids, is assessed on for a period: the
         metrics, the service KPIs, the counts and the rates."""
         if community is None:
-            raise InvalidInputError("a scorecard needs a community")
+            raise InvalidInputError(_("a scorecard needs a community"))
         key = _community_key(community)
         if grid is not None:
             check_text(grid, "grid")
@@ -418,11 +427,11 @@ class Reports:
         position = self.ready()
         known = self._communities()
         if key not in known:
-            raise NotFoundError(f"no community {community}")
+            raise NotFoundError(_("no community {id}").format(id=community))
         name, grids = known[key]
         if grid is not None and grid not in grids:
-            raise NotFoundError(f"{name} has no grid {shown(grid)}; its grids: "
-                                f"{', '.join(grids)}")
+            raise NotFoundError(_("{community} has no grid {grid}; its grids: {grids}").format(
+                community=name, grid=shown(grid), grids=", ".join(grids)))
 
         def inside(dims_grid: str | None) -> bool:
             return grid is None or dims_grid == grid
@@ -471,7 +480,8 @@ class Reports:
         a built-in rate's name: highest first), over their ``last`` cases; those with
         fewer than ``min_sample`` graded cases are listed unranked."""
         if level not in ("grid", "community"):
-            raise InvalidInputError(f"level must be 'grid' or 'community', got {shown(level)}")
+            raise InvalidInputError(_("level must be 'grid' or 'community', got {value}").format(
+                value=shown(level)))
         check_whole(min_sample, "min_sample", 1)
         if last is not None:
             check_whole(last, "last (or None)", 1)
@@ -504,8 +514,8 @@ class Reports:
         by an interested party), amendments after closure, facts recorded by override and
         facts imported; and the store's quarantined events, if any."""
         if type(late_after) is not timedelta or late_after < timedelta(0):
-            raise InvalidInputError(f"late_after must be a timedelta >= 0, got "
-                                    f"{shown(late_after)}")
+            raise InvalidInputError(_("late_after must be a timedelta >= 0, got {value}").format(
+                value=shown(late_after)))
         definitions = _definitions(graded, "graded")
         period = checked_period(period)
         position = self.ready()

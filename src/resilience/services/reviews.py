@@ -39,6 +39,7 @@ from resilience.domain.policy import DEFAULT_POLICY, Policy
 from resilience.domain.validation import check_bool, check_instance, check_moment, check_uuid, shown
 from resilience.domain.values import Actor
 from resilience.errors import InvalidInputError, NotFoundError
+from resilience.i18n import _
 from resilience.metrics.cases import case_at
 from resilience.metrics.definitions import BUILT_IN, MetricDefinition
 from resilience.metrics.period import Period
@@ -122,9 +123,11 @@ class Reviews:
         check_uuid(aggregate_id, "a timeline's id")
         events = cast(list[FactAggregate.Event], list(self._app.events.get(aggregate_id)))
         if not events:
-            raise NotFoundError(f"no incident, order or community with id {aggregate_id}")
+            raise NotFoundError(_("no incident, order or community with id {id}").format(
+                id=aggregate_id))
         if cut.known_at is not None and events[0].timestamp > cut.known_at:
-            raise NotFoundError(f"{aggregate_id} had not been recorded by {cut.known_at}")
+            raise NotFoundError(_("{id} had not been recorded by {moment}").format(
+                id=aggregate_id, moment=cut.known_at))
         if viewer is not None:
             community = self._communities(UUID(community_of(events[0])))
             events = self._sight(community, viewer).events(events)
@@ -182,14 +185,18 @@ class Reviews:
         _check_reader(viewer, verify)
         period = checked_period(period)
         if drills not in ("include", "exclude", "only"):
-            raise InvalidInputError(f"drills must be include, exclude or only, got {shown(drills)}")
+            raise InvalidInputError(
+                _("drills must be include, exclude or only, got {value}").format(
+                    value=shown(drills)))
         if not isinstance(community, UUID):
-            raise InvalidInputError(f"community must be a UUID, got {shown(community)}")
+            raise InvalidInputError(_("community must be a UUID, got {value}").format(
+                value=shown(community)))
         known = self._communities(community)
         verified = self._verified() if verify else None
         name = known.name
         if grid is not None and grid not in known.grids():
-            raise NotFoundError(f"{name} has no grid {shown(grid)}")
+            raise NotFoundError(_("{community} has no grid {grid}").format(
+                community=name, grid=shown(grid)))
         self._reports.ready()
         # The view's ``at`` is each incident's detection as corrected today, which is
         # what the cut reads unless it goes back in knowledge (a correction recorded
@@ -245,7 +252,8 @@ class Reviews:
         first = case_at(key, doc, as_of=cut.as_of, known_at=cut.known_at, corrected=False)
         closed = case_at(key, doc, as_of=cut.as_of, known_at=cut.known_at, as_closed=True)
         if case is None or first is None:
-            raise NotFoundError(f"incident {incident_id} is not in the record at that cut")
+            raise NotFoundError(_("incident {id} is not in the record at that cut").format(
+                id=incident_id))
         detected = cast(Incident.Detected, events[0])
         if community is None:
             community = self._communities(detected.community_id)
@@ -276,7 +284,7 @@ class Reviews:
 
     def _verified(self) -> Verified:
         if self._verify is None:
-            raise InvalidInputError("this engine cannot verify its store")
+            raise InvalidInputError(_("this engine cannot verify its store"))
         return _statement(self._verify())
 
     def _plan(self, community: Community, key: str, grid: str | None, cut: Cut,
@@ -378,14 +386,15 @@ def _checked(objectives: Sequence[Objective], segments: Sequence[MetricDefinitio
              ) -> tuple[tuple[Objective, ...], tuple[MetricDefinition, ...]]:
     if isinstance(objectives, Objective) or not all(isinstance(o, Objective)
                                                     for o in objectives):
-        raise InvalidInputError("objectives must be a sequence of Objective")
+        raise InvalidInputError(_("objectives must be a sequence of Objective"))
     names = [o.name for o in objectives]
     if len(set(names)) != len(names):
-        raise InvalidInputError(f"objective names repeat: {names}")
+        raise InvalidInputError(_("objective names repeat: {names}").format(names=names))
     if isinstance(segments, MetricDefinition) or not all(
             isinstance(d, MetricDefinition) and d.subject == "incident" for d in segments):
-        raise InvalidInputError("segments must be a sequence of incident MetricDefinitions")
+        raise InvalidInputError(_("segments must be a sequence of incident MetricDefinitions"))
     for value, name in ((late_after, "late_after"), (gap_after, "gap_after")):
         if not isinstance(value, timedelta) or value < timedelta(0):
-            raise InvalidInputError(f"{name} must be a non-negative timedelta")
+            raise InvalidInputError(_("{name} must be a non-negative timedelta").format(
+                name=name))
     return tuple(objectives), tuple(segments)

@@ -29,6 +29,7 @@ from resilience.domain.incident import Incident
 from resilience.domain.service import ServiceOrder
 from resilience.domain.validation import check_instance, check_moment, check_number
 from resilience.errors import InvalidInputError
+from resilience.i18n import _
 from resilience.metrics.definitions import SECONDS_PER, MetricDefinition
 from resilience.metrics.period import Period, check_group_by
 from resilience.metrics.reports import MetricSummary, metric_report, summarise_seconds
@@ -96,7 +97,8 @@ class TargetWhatIf:
         for row in self.rows:
             if row.group == group:
                 return row
-        raise absent(f"what-if on {self.actual.name}", group, (r.group for r in self.rows))
+        raise absent(_("what-if on {metric}").format(metric=self.actual.name), group,
+                     (r.group for r in self.rows))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data (resilience.adapters.report_data), report ``"what_if_target"``: both
@@ -244,8 +246,8 @@ def hypothetical_target(definition: MetricDefinition, target: object,
         micro = Fraction(target // timedelta(microseconds=1), 1_000_000)
         value = float(micro / Fraction(SECONDS_PER[definition.unit]))
     elif target is None:
-        raise InvalidInputError("a what-if needs a target: a number of the metric's unit "
-                                f"({definition.unit}) or a timedelta")
+        raise InvalidInputError(_("a what-if needs a target: a number of the metric's unit "
+                                  "({unit}) or a timedelta").format(unit=definition.unit))
     else:
         value = float(check_number(target, f"target (in {definition.unit})"))
     changes: dict[str, Any] = {"target": value}
@@ -323,7 +325,7 @@ class WhatIf:
             would = tuple(s for s in case_deadlines(aggregate, policy, self._in_emergency)
                           if s.needed and s.due_at <= at)
             recorded = tuple(sorted(aggregate.escalations))
-            for name, _, level in recorded:
+            for name, _cycle, level in recorded:
                 counts.setdefault((case.subject, name, level), [0, 0])[0] += 1
             for state in would:
                 counts[(case.subject, state.deadline, state.level)][1] += 1

@@ -40,6 +40,7 @@ from resilience.domain.validation import check_instance, check_whole
 from resilience.domain.values import Actor, Role
 from resilience.engine import Engine
 from resilience.errors import AlreadyExistsError, NotFoundError, ResilienceError
+from resilience.i18n import _
 from resilience.simulation.city import SETUP_DAYS, community_ids
 from resilience.simulation.model import CHINA_STANDARD_TIME, CityPlan, Simulated, checked_plan
 from resilience.simulation.steps import Ref, Step
@@ -108,7 +109,7 @@ def planned_events(plan: CityPlan) -> int:
     total = 0
     for index in range(plan.communities):
         tally = Tally()
-        for _ in community_steps(plan, index, tally):
+        for _step in community_steps(plan, index, tally):
             pass
         total += tally.events
     return total
@@ -122,8 +123,9 @@ def _refuse_recorded(engine: Engine, plan: CityPlan, first: UUID) -> None:
     except NotFoundError:
         return
     raise AlreadyExistsError(
-        f"the store holds this plan's district already (its first community, {first}, "
-        f"seed {plan.seed}): simulate into a fresh store, or with another seed")
+        _("the store holds this plan's district already (its first community, {first}, "
+          "seed {seed}): simulate into a fresh store, or with another seed").format(
+            first=first, seed=plan.seed))
 
 
 def _windows(plan: CityPlan, batch_events: int) -> Iterator[datetime | None]:

@@ -12,6 +12,7 @@ from attrs import field, frozen
 
 from resilience.domain.validation import check_moment, whole_field
 from resilience.errors import InvalidInputError
+from resilience.i18n import _
 
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
 """UTC+08:00, the offset Taishan's clocks keep all year (no daylight saving)."""
@@ -91,5 +92,6 @@ def fixed_start(plan: CityPlan) -> datetime:
 def checked_plan(plan: object) -> CityPlan:
     """``plan`` if it is a CityPlan (InvalidInputError otherwise)."""
     if not isinstance(plan, CityPlan):
-        raise InvalidInputError(f"plan must be a CityPlan, got {type(plan).__name__}")
+        raise InvalidInputError(_("plan must be a CityPlan, got {type}").format(
+            type=type(plan).__name__))
     return plan
