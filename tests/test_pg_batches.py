@@ -24,6 +24,7 @@ from resilience import Location, ManualClock
 from resilience.adapters import chain_postgres
 from resilience.adapters.chain import Signature
 from resilience.adapters.chain_postgres import chunks
+from resilience.domain.references import book_id
 
 from conftest import OFFICE, T0, donghu
 
@@ -94,20 +95,25 @@ def test_a_50k_event_batch_is_recorded_chained_and_verified(pg_url: str) -> None
             return batch
 
         batch = finishes(record)
-        assert batch.events_recorded == incidents * facts
+        assert batch.events_recorded == incidents * (facts + 1)  # (each one's reference too)
         assert batch.position == engine.app.recorder.max_notification_id()
         verification = finishes(engine.verify)
     assert verification.ok, verification
-    assert verification.events_checked == before + incidents * facts
+    assert verification.events_checked == before + incidents * (facts + 1)
     assert verification.signature is Signature.VALID
     raw = Raw(pg_url)
-    assert raw.count("events") == raw.count("chain") == before + incidents * facts
+    assert raw.count("events") == raw.count("chain") == before + incidents * (facts + 1)
     # The checkpoint that fell due inside the batch, at its end (one insert: one at most).
     assert raw.one("SELECT max(position) FROM {checkpoints}") == batch.position
     # Notification order is the batch's order: each incident's facts in version order,
     # the incidents one after another.
     rows = raw.run("SELECT originator_id, originator_version FROM {events} "
                    "WHERE {id} > %s ORDER BY {id}", (before,))
+    # (The year's reference book, which numbered them all, is saved as one aggregate.)
+    book = book_id(community, "incident", T0.year)
+    assert [version for originator, version in rows if originator == book] == list(
+        range(1, incidents + 1))
+    rows = [(originator, version) for originator, version in rows if originator != book]
     assert [version for _, version in rows] == list(range(1, facts + 1)) * incidents
     assert len({originator for originator, _ in rows}) == incidents
 

@@ -27,10 +27,10 @@ import itertools
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
-from attrs import frozen
+from attrs import evolve, frozen
 
 from resilience import (
     Actor,
@@ -46,6 +46,9 @@ from resilience import (
     Role,
     UnitSpec,
 )
+from resilience.domain.base import Context
+from resilience.domain.catalogue import DEFAULT_CATALOGUE
+from resilience.domain.incident import Incident
 from resilience.domain.policy import (
     COMMANDS,
     CORRECTIONS,
@@ -56,6 +59,7 @@ from resilience.domain.policy import (
     Scope,
     Target,
 )
+from resilience.domain.service import ServiceOrder
 from resilience.domain.values import ROSTER_ROLES
 from resilience.services.core import Receipt
 
@@ -342,6 +346,33 @@ def _order(status: str, call: Callable[[World, Situation, UUID, Actor], Receipt]
     return Recipe(prepare, subject=True)
 
 
+def _legacy(kind: str) -> Recipe:
+    """A case recorded before references (saved as its aggregate, with none), to be given
+    one (``assign_reference``)."""
+    def prepare(w: World, s: Situation) -> Call:
+        at = NOW - timedelta(minutes=50)
+        ctx = Context(FOUNDER, at, at)
+        org = w.engine.communities.get(w.community)
+        case: Incident | ServiceOrder
+        if kind == "incident":
+            location = w.location(s)
+            case = Incident.detect(ctx, incident_id=uuid4(), community_id=w.community,
+                                   incident_type="fire", severity="high",
+                                   location=evolve(location, grid=org.grid_of(location.building
+                                                                              or "")),
+                                   description="smoke")
+        else:
+            area = w.location_id(s)
+            case = ServiceOrder.place(ctx, order_id=uuid4(), community_id=w.community,
+                                      household_id="hh", area_id=area,
+                                      grid_id=org.grid_of(area), zone_type=None,
+                                      service=DEFAULT_CATALOGUE.get("home", "repair"))
+        w.engine.app.save(case)
+        service = w.engine.incidents if kind == "incident" else w.engine.orders
+        return lambda actor: service.assign_reference(case.id, actor=actor, occurred_at=NOW)
+    return Recipe(prepare, assignee=False)  # (nobody dispatched, commanding or placing)
+
+
 def _item(call: Callable[[World, Situation, UUID, Actor], Receipt], *,
           finished: bool = False) -> Recipe:
     def prepare(w: World, s: Situation) -> Call:
@@ -427,6 +458,9 @@ def _recipes() -> dict[str, Recipe]:
     recipes: dict[str, Recipe] = {
         "communities.register": _community(lambda w, s, a: w.engine.communities.register(
             district="D", subdistrict="S", name=w.fresh("c"), actor=a, occurred_at=NOW),
+            level=None),
+        "communities.set_code": _community(lambda w, s, a: w.engine.communities.set_code(
+            w.community, w.fresh("C").replace("-", ""), actor=a, occurred_at=NOW),
             level=None),
         "communities.add_grid": _community(lambda w, s, a: w.engine.communities.add_grid(
             w.community, w.fresh("g"), actor=a, occurred_at=NOW), level=None),
@@ -523,6 +557,8 @@ def _recipes() -> dict[str, Recipe]:
         "incidents.add_note": _incident(
             lambda w, s, i, a: w.engine.incidents.add_note(i, "note", actor=a, occurred_at=NOW)),
         "incidents.link_recovery": Recipe(_recovery_link, commander=True),
+        "incidents.assign_reference": _legacy("incident"),
+        "orders.assign_reference": _legacy("order"),
         # Orders.
         "orders.place": Recipe(
             lambda w, s: (lambda a: w.engine.orders.place(

@@ -27,7 +27,7 @@ from unittest.mock import patch
 
 import pytest
 from eventsourcing.persistence import IntegrityError
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.strategies import DataObject
 
@@ -289,6 +289,8 @@ def test_a_page_delivered_again_is_refused_and_changes_nothing(kind: str, tmp_pa
             views._forget()  # fold the old page as a reader that is behind would
             rows, _ = views._fold(page)
             views._forget()
+            # (A page of reference books' facts alone changes no view: nothing to refuse.)
+            assume(not all(n.topic.startswith("resilience.references:") for n in page))
             assert rows
             generation = store.mark()[0]
             with pytest.raises(ViewsMoved):

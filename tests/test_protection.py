@@ -29,6 +29,7 @@ from resilience.adapters.keyring import ERASED, KeyRing
 from resilience.adapters.viewstore import ViewRow, open_view_store
 from resilience.cli import main
 from resilience.domain.organisation import Community
+from resilience.domain.references import book_id
 from resilience.errors import (
     ConfigurationError,
     ErasedPersonError,
@@ -72,7 +73,10 @@ class Scenarios:
     def aggregates(self) -> list[UUID]:
         return [self.donghu.community_id, self.xiangyang.community_id,
                 *self.donghu.incidents.values(), *self.xiangyang.orders.values(),
-                *self.donghu.improvements.values()]
+                *self.donghu.improvements.values(),
+                # the reference books those cases were numbered in (all of 2022)
+                book_id(self.donghu.community_id, "incident", 2022),
+                book_id(self.xiangyang.community_id, "order", 2022)]
 
 
 def protected(url: str, env: dict[str, str], **kwargs: Any) -> Engine:

@@ -22,6 +22,7 @@ from resilience.domain.emergency import Emergency
 from resilience.domain.improvement import ImprovementItem
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import Community
+from resilience.domain.references import ReferenceBook
 from resilience.domain.service import ServiceOrder
 from resilience.domain.values import CareCard
 from test_mapper import EVENT_CLASSES, event_strategy
@@ -78,6 +79,14 @@ NOT_PERSONAL: dict[str, tuple[str, tuple[type, ...] | None]] = {
     "equipment": ("equipment used (hoses, extinguishers)", (Incident.ActionTaken,)),
     "review": ("the review an improvement item came from", (ImprovementItem.Planned,)),
     "objective": ("a review objective's key", (ImprovementItem.Planned,)),
+    "reference": ("a case's human reference (DH-2022-0001): the community's code, a year, "
+                  "a number", (Incident.Detected, ServiceOrder.Placed, ReferenceBook.Opened,
+                               ReferenceBook.Issued, Incident.Referenced,
+                               ServiceOrder.Referenced)),
+    "code": ("the community's code in its references (DH)",
+             (Community.Registered, Community.CodeSet)),
+    "case_kind": ("incident or order: the kind a reference book numbers",
+                  (ReferenceBook.Opened,)),
     "deadline": ("the name of an escalation policy's deadline",
                  (Incident.Escalated, ServiceOrder.Escalated)),
     "notified.*.person_id": (_PSEUDONYM + " (whom an escalation told)",

@@ -270,7 +270,7 @@ def test_inside_a_batch_the_link_joins_it_and_a_failed_batch_records_neither_sid
         order = place.order(1)
         receipt = place.link(order, 1)
         assert receipt.position is None  # type: ignore[attr-defined]
-    assert batch.events_recorded == 3
+    assert batch.events_recorded == 4  # placed, its reference, and the link's two sides
     other = place.order(2)
 
     def failing_import() -> None:

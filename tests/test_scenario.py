@@ -148,7 +148,9 @@ def test_the_setup_entries_alone_are_valid(engine: Engine, tmp_path: Path) -> No
     path.write_text(text, encoding="utf-8")
     result = replay_file(engine, path)
     assert result.community_id == TEST_COMMUNITY_ID
-    assert result.events_recorded == 4  # registered, grid added, detected, reported
+    # registered, grid added, detected, reported, and the fire's reference (the first of
+    # its year, which opens the community's book)
+    assert result.events_recorded == 5
 
 
 def _bad_files() -> list[Any]:
@@ -302,7 +304,7 @@ def test_the_longest_name_accepted_makes_command_ids_within_their_limit(
     limit, instead of failing at replay on an implicit command id the user never wrote."""
     path = tmp_path / "long-name.json"
     path.write_text(scenario_text(setup_actions(), name="n" * MAX_NAME)[0], encoding="utf-8")
-    assert replay_file(engine, path).events_recorded == 4
+    assert replay_file(engine, path).events_recorded == 5  # (as the setup entries alone)
     for length in (MAX_NAME + 1, 200):  # 200: the longest text the name field took before
         path.write_text(scenario_text(setup_actions(), name="n" * length)[0], encoding="utf-8")
         with pytest.raises(ScenarioError, match=rf"'name' must be at most {MAX_NAME} characters"

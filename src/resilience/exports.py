@@ -30,6 +30,7 @@ from resilience.adapters.report_data import SCHEMA_VERSION, plain
 from resilience.domain.deadline_state import DeadlineState
 from resilience.domain.validation import shown
 from resilience.errors import InvalidInputError
+from resilience.i18n import _
 from resilience.metrics.mobilisation import EmergencySituation, Member
 from resilience.metrics.quality import DataQualityReport
 from resilience.metrics.rates import RateRow
@@ -70,30 +71,34 @@ def to_dict(report: Report, *, kind: str | None = None) -> dict[str, Any]:
     if isinstance(report, list | tuple):
         return _rows_data(report, kind)
     if kind is not None:
-        raise InvalidInputError(f"kind= names the report of a list of rows; a "
-                                f"{type(report).__name__} says its own")
+        raise InvalidInputError(
+            _("kind= names the report of a list of rows; a {type} says its own").format(
+                type=type(report).__name__))
     own = getattr(report, "to_dict", None)
     data = own() if callable(own) else None
     if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION \
             or data.get("report") not in TABLES:
-        raise InvalidInputError(f"not a report: {shown(report)}")
+        raise InvalidInputError(_("not a report: {value}").format(value=shown(report)))
     return data
 
 
 def _rows_data(rows: Sequence[Any], kind: str | None) -> dict[str, Any]:
     if kind is None:
         if not rows:
-            raise InvalidInputError(f"an empty list of rows needs kind= (one of "
-                                    f"{', '.join(ROWS)}) to say which report it is")
+            raise InvalidInputError(_("an empty list of rows needs kind= (one of {kinds}) to "
+                                      "say which report it is").format(kinds=", ".join(ROWS)))
         kind = next((k for k, cls in ROWS.items() if isinstance(rows[0], cls)), None)
         if kind is None:
-            raise InvalidInputError(f"not the rows of a report: {shown(rows[0])}")
+            raise InvalidInputError(_("not the rows of a report: {value}").format(
+                value=shown(rows[0])))
     elif kind not in ROWS:
-        raise InvalidInputError(f"kind must be one of {', '.join(ROWS)}, got {shown(kind)}")
+        raise InvalidInputError(_("kind must be one of {kinds}, got {value}").format(
+            kinds=", ".join(ROWS), value=shown(kind)))
     wanted = ROWS[kind]
     for row in rows:
         if not isinstance(row, wanted):
-            raise InvalidInputError(f"a row of {kind} is a {wanted.__name__}, got {shown(row)}")
+            raise InvalidInputError(_("a row of {kind} is a {type}, got {value}").format(
+                kind=kind, type=wanted.__name__, value=shown(row)))
     return {"schema_version": SCHEMA_VERSION, "report": kind, "rows": plain(list(rows))}
 
 
@@ -174,7 +179,7 @@ TABLES: Mapping[str, tuple[Callable[[dict[str, Any]], Rows], Shape]] = {
     "review": (_key("objectives"), ObjectiveSummary),
     **{kind: (_key("rows"), row) for kind, row in ROWS.items()},
     "list": (_key("rows"), ("id", "short", "kind", "community", "community_name", "grid",
-                            "what", "status", "open", "started")),
+                            "what", "status", "open", "started", "reference")),
 }
 """Kind -> the rows of its table, read off the report's data, and their shape."""
 

@@ -1,7 +1,8 @@
 """Finding incidents, orders and improvement items again: ``resilience list`` and the ids
 people type.
 
-People type what they saw: a whole id, its first characters (a prefix of at least
+People type what they saw: a whole id, a human reference (``DH-2022-0001``: the one an
+incident or order got when it was recorded), its first characters (a prefix of at least
 ``MIN_PREFIX`` hex digits that names one aggregate), or a scenario file's handle
 (``donghu-fire``: the key a scenario gave the incident, order or item, read in every
 community the store holds). ``resolve`` turns any of these into the one id it names, or
@@ -23,8 +24,10 @@ from uuid import UUID
 
 from attrs import frozen
 
+from resilience.domain.references import normal_reference
 from resilience.domain.service import ENDED_STATUSES
 from resilience.domain.validation import shown
+from resilience.domain.values import Actor
 from resilience.engine import Engine
 from resilience.errors import InvalidInputError, NotFoundError
 from resilience.exports import SCHEMA_VERSION
@@ -33,6 +36,8 @@ from resilience.metrics.cases import Case
 from resilience.metrics.milestones import Subject
 from resilience.metrics.period import ALL_TIME, Period
 from resilience.metrics.tables import render_table, value_text
+from resilience.projections.folds import reference_key
+from resilience.services.core import Receipt
 from resilience.services.emergencies import emergency_id_for
 from resilience.services.improvements import improvement_id_for
 from resilience.services.incidents import incident_id_for
@@ -52,6 +57,9 @@ _KINDS = {"incident": ("cases", "incident", incident_id_for),
           "item": ("plans", "improvement", improvement_id_for),
           "emergency": ("cases", "emergency", emergency_id_for)}
 """What ``resolve`` looks among: kind -> (view, the rows' kind, a scenario handle's id)."""
+_KIND_WORDS = {"incident": N_("incident"), "order": N_("order"),
+               "item": N_("improvement item"), "emergency": N_("emergency")}
+"""Each kind as a refusal names it."""
 RECORDS = ("incident", "order", "item")
 """The kinds ``resolve`` looks among unless told: what ``resilience list`` lists."""
 _HEX = re.compile(r"[0-9a-f-]+")
@@ -72,6 +80,9 @@ class Row:
     open: bool
     started: datetime
     """Detected, placed or planned (as corrected)."""
+    reference: str | None = None
+    """An incident's or order's human reference (``DH-2022-0001``); None for an item, and
+    for a case recorded before references."""
 
     @property
     def short(self) -> str:
@@ -82,7 +93,8 @@ class Row:
         return {"id": str(self.id), "short": self.short, "kind": self.kind,
                 "community": str(self.community), "community_name": self.community_name,
                 "grid": self.grid, "what": self.what, "status": self.status,
-                "open": self.open, "started": self.started.isoformat()}
+                "open": self.open, "started": self.started.isoformat(),
+                "reference": self.reference}
 
 
 @frozen
@@ -100,9 +112,10 @@ class Listing:
 
     def table(self) -> tuple[list[str], list[list[str]]]:
         """The header and the rows, as text (what the table and a CSV show)."""
-        headers = ["id", "started", "community", "grid", "what", "status"]
-        return headers, [[row.short, f"{row.started:%Y-%m-%d %H:%M}", row.community_name,
-                          row.grid or "-", row.what, row.status] for row in self.rows]
+        headers = ["reference", "id", "started", "community", "grid", "what", "status"]
+        return headers, [[row.reference or "-", row.short, f"{row.started:%Y-%m-%d %H:%M}",
+                          row.community_name, row.grid or "-", row.what, row.status]
+                         for row in self.rows]
 
     def render(self) -> str:
         """The table in the current language (a CSV keeps ``table()``'s English header)."""
@@ -110,14 +123,16 @@ class Listing:
         older = self.total - len(self.rows)
         more = ("\n" + _("({count} older not shown: --limit)").format(count=older)
                 if older > 0 else "")
-        shown_rows = [[short, started, community, grid, _what_text(row), value_text(status)]
-                      for row, (short, started, community, grid, _what, status)
+        shown_rows = [[reference, short, started, community, grid, _what_text(row),
+                       value_text(status)]
+                      for row, (reference, short, started, community, grid, _what, status)
                       in zip(self.rows, rows, strict=True)]
         return (render_table([_(header) for header in _HEADERS], shown_rows) if rows
                 else _(_NONE[self.listed])) + more
 
 
-_HEADERS = (N_("id"), N_("started"), N_("community"), N_("grid"), N_("what"), N_("status"))
+_HEADERS = (N_("reference"), N_("id"), N_("started"), N_("community"), N_("grid"),
+            N_("what"), N_("status"))
 _NONE = {"incidents": N_("no incidents"), "orders": N_("no orders"), "items": N_("no items")}
 
 
@@ -145,7 +160,8 @@ def list_cases(engine: Engine, listed: Literal["incidents", "orders"], *,
     and ``grid`` if given, open only if ``open_only``, of an incident type (or an order's
     category or item) if ``of_type``: the newest ``limit`` (None: all)."""
     if listed not in ("incidents", "orders"):
-        raise InvalidInputError(f"list incidents or orders, not {shown(listed)}")
+        raise InvalidInputError(_("list incidents or orders, not {value}").format(
+            value=shown(listed)))
     subject: Subject = "incident" if listed == "incidents" else "order"
     _check_limit(limit)
     names = _community_names(engine)
@@ -172,32 +188,62 @@ def list_items(engine: Engine, *, community: UUID | None = None, grid: str | Non
 
 def resolve(engine: Engine, text: str, kinds: Sequence[str] = RECORDS) -> UUID:
     """The id of the one record of ``kinds`` (``incident``, ``order``, ``item``,
-    ``emergency``; by default any but an emergency) that ``text`` names: its whole id, a
-    unique prefix of at least ``MIN_PREFIX`` hex digits, or a scenario handle.
+    ``emergency``; by default any but an emergency) that ``text`` names: its whole id, its
+    human reference (``DH-2022-0001``, in any case, the number's leading zeros optional:
+    ``dh-2022-1``), a unique prefix of at least ``MIN_PREFIX`` hex digits, or a scenario
+    handle.
     NotFoundError if none does; InvalidInputError if several do, naming them. A whole id
     is returned as it is, as the command given it reports what it does not find."""
     if not isinstance(text, str) or not text.strip():
-        raise InvalidInputError(f"an id must be a non-empty text, got {shown(text)}")
+        raise InvalidInputError(_("an id must be a non-empty text, got {value}").format(
+            value=shown(text)))
     if unknown := [kind for kind in kinds if kind not in _KINDS]:
-        raise InvalidInputError(f"no kind {shown(unknown[0])}: kinds are {', '.join(_KINDS)}")
+        raise InvalidInputError(_("no kind {kind}: kinds are {kinds}").format(
+            kind=shown(unknown[0]), kinds=", ".join(_KINDS)))
     text = text.strip()
     try:
         return UUID(text)
     except ValueError:
         pass
-    what = " or ".join(kinds)
+    what = _(" or ").join(_(_KIND_WORDS[kind]) for kind in kinds)
     engine.reports.ready()
-    found = _by_prefix(engine, text.lower(), kinds) if _is_prefix(text) else {}
+    reference = normal_reference(text)
+    found = _by_reference(engine, reference, kinds) if reference is not None else {}
+    if not found and _is_prefix(text):
+        found = _by_prefix(engine, text.lower(), kinds)
     if not found:
         found = _by_handle(engine, text, kinds)
     if not found:
-        raise NotFoundError(f"no {what} is {shown(text)} (an id, its first {MIN_PREFIX}+ "
-                            "characters, or a scenario handle)")
+        raise NotFoundError(_("no {kinds} is {text} (an id, a reference, its first "
+                              "{count}+ characters, or a scenario handle)").format(
+            kinds=what, text=shown(text), count=MIN_PREFIX))
     if len(found) > 1:
         listed = ", ".join(f"{kind} {key}" for key, kind in sorted(found.items())[:5])
-        raise InvalidInputError(f"{shown(text)} names {len(found)} records ({listed}"
-                                f"{', ...' if len(found) > 5 else ''}): type more of the id")
+        message = (_("{text} names {count} records ({listed}, ...): type more of the id")
+                   if len(found) > 5 else
+                   _("{text} names {count} records ({listed}): type more of the id"))
+        raise InvalidInputError(message.format(text=shown(text), count=len(found),
+                                               listed=listed))
     return UUID(next(iter(found)))
+
+
+def assign_references(engine: Engine, *, actor: Actor,
+                      community: UUID | None = None) -> list[Receipt]:
+    """Give every incident and order recorded before references (of ``community`` if
+    given) its reference, in the order they happened (first fact, then id), each by a
+    command of its own (``assign_reference``, command id ``assign-reference/<id>``): an
+    interrupted run is run again, and a case given one meanwhile is left as it is. The
+    receipts, in that order (``reference`` on each)."""
+    engine.reports.ready()
+    waiting = sorted((case for subject in ("incident", "order")
+                      for case in engine.reports.cases(subject=subject, community=community)
+                      if case.reference is None), key=lambda case: (case.start, case.case_id))
+    receipts = []
+    for case in waiting:
+        service = engine.incidents if case.subject == "incident" else engine.orders
+        receipts.append(service.assign_reference(
+            UUID(case.case_id), actor=actor, command_id=f"assign-reference/{case.case_id}"))
+    return receipts
 
 
 # Reading --------------------------------------------------------------------------------
@@ -218,7 +264,8 @@ def _case_row(case: Case, names: dict[str, str]) -> Row:
         is_open = case.status not in {str(status) for status in ENDED_STATUSES}
     return Row(UUID(case.case_id), case.subject, UUID(case.community),
                names.get(case.community, "?"), dims.get("grid"),
-               what + (" [drill]" if case.drill else ""), case.status, is_open, case.start)
+               what + (" [drill]" if case.drill else ""), case.status, is_open, case.start,
+               case.reference)
 
 
 def _types(case: Case) -> set[str | None]:
@@ -234,7 +281,8 @@ def _listing(listed: Listed, rows: Iterable[Row], limit: int | None) -> Listing:
 def _check_limit(limit: object) -> None:
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)
                               or limit < 1):
-        raise InvalidInputError(f"limit must be a positive integer or None, got {shown(limit)}")
+        raise InvalidInputError(_("limit must be a positive integer or None, got {value}")
+                                .format(value=shown(limit)))
 
 
 def _is_prefix(text: str) -> bool:
@@ -251,6 +299,15 @@ def _by_prefix(engine: Engine, prefix: str, kinds: Sequence[str]) -> dict[str, s
         found.update((row.key, kind) for row in views.store.select(
             views.stored_names[view], row_kind) if row.key.startswith(prefix))
     return found
+
+
+def _by_reference(engine: Engine, reference: str, kinds: Sequence[str]) -> dict[str, str]:
+    """Key -> kind of every case of ``kinds`` with ``reference``, in any community (two
+    communities may share a code): the ``cases`` view's index documents of references."""
+    views = engine.views
+    keys = [reference_key(key, reference) for key, _ in views.select("cases", "community")]
+    return {doc["id"]: doc["case"] for doc in views.fetch("cases", keys).values()
+            if doc.get("kind") == "reference" and doc.get("case") in kinds}
 
 
 def _by_handle(engine: Engine, handle: str, kinds: Sequence[str]) -> dict[str, str]:

@@ -32,6 +32,7 @@ from resilience.domain.validation import shown
 from resilience.domain.values import Actor, Role
 from resilience.engine import Engine
 from resilience.errors import InvalidInputError, NotFoundError, ResilienceError, ScenarioError
+from resilience.i18n import N_, _
 from resilience.review.keys import incident_review_key
 from resilience.scenario_entries import (
     FORMAT,
@@ -96,8 +97,10 @@ class ReplayResult:
     @property
     def facts(self) -> int:
         """Facts the scenario's entries account for, recorded now or by an earlier replay:
-        the commands' (both sides of a link) and the escalations its ticks raised."""
+        the commands' (both sides of a link, a new case's reference) and the escalations
+        its ticks raised."""
         return (sum(len(r.versions) for r in (*self.receipts, *self.escalations))
+                + sum(r.reference is not None for r in self.receipts)
                 + self.facts_beside_receipts)
 
 
@@ -141,7 +144,7 @@ def _record(engine: Engine, importer: Actor, scenario: Scenario,
     the batch discards everything when an entry (or the file after it) is refused."""
     first = next(actions, None)
     if first is None:
-        raise ScenarioError("'actions' must be a non-empty list")
+        raise ScenarioError(_("'actions' must be a non-empty list"))
     clock = ManualClock(first.recorded_at)
     player = engine.importing(importer).with_clock(clock)
     community = scenario.community_id
@@ -162,8 +165,8 @@ def _record(engine: Engine, importer: Actor, scenario: Scenario,
             except ScenarioError:
                 raise
             except ResilienceError as exc:
-                raise ScenarioError(f"{action.do}: {exc}", entry=action.entry,
-                                    line=action.line) from exc
+                raise ScenarioError(_("{command}: {error}").format(command=action.do, error=exc),
+                                    entry=action.entry, line=action.line) from exc
             receipts.append(receipt)
             beside += action.linked is not None  # the link's other side
             if action.label is not None:
@@ -260,7 +263,7 @@ def _perform(engine: Engine, scenario: Scenario, community: UUID, action: Action
         arguments = {"review": incident_review_key(incident), **arguments}
     if action.linked is not None:  # a link_recovery naming the order or item it links
         kind, key = action.linked
-        linked_service, _, linked_for, _, done = targets[kind]
+        linked_service, _creators, linked_for, _argument, done = targets[kind]
         linked = ids[kind].setdefault(key, linked_for(community, key))
         _known(linked_service.get, linked, kind, key, done)
         supplied["linked_id"] = linked
@@ -280,17 +283,19 @@ def _call(method: Callable[..., Receipt], args: tuple[Any, ...], arguments: Mapp
     mistake, said as such (not a TypeError from deep inside)."""
     clash = arguments.keys() & supplied.keys()
     if clash:
-        raise InvalidInputError(f"{', '.join(sorted(clash))}: given by the action's own keys, "
-                                "not as an argument")
+        raise InvalidInputError(_("{names}: given by the action's own keys, not as an "
+                                  "argument").format(names=", ".join(sorted(clash))))
     kwargs = {**arguments, **supplied}
     names, required = _parameters(getattr(method, "__func__", method), len(args))
     unknown = kwargs.keys() - names
     if unknown:
-        raise InvalidInputError(f"unknown argument {', '.join(map(repr, sorted(unknown)))}; "
-                                f"takes {', '.join(sorted(names - supplied.keys()))}")
+        raise InvalidInputError(_("unknown argument {names}; takes {known}").format(
+            names=", ".join(map(repr, sorted(unknown))),
+            known=", ".join(sorted(names - supplied.keys()))))
     missing = required - kwargs.keys()
     if missing:
-        raise InvalidInputError(f"missing argument {', '.join(map(repr, sorted(missing)))}")
+        raise InvalidInputError(_("missing argument {names}").format(
+            names=", ".join(map(repr, sorted(missing)))))
     return method(*args, **kwargs)
 
 
@@ -314,9 +319,23 @@ def _known(get: Callable[[UUID], object], aggregate: UUID, target: str, key: str
         raise _unknown(target, key, verb) from None
 
 
+_UNKNOWN = {
+    "incident": N_("incident {key} was not reported in this file nor before it in the store"),
+    "order": N_("order {key} was not placed in this file nor before it in the store"),
+    "improvement": N_("improvement {key} was not planned in this file nor before it in the "
+                      "store"),
+    "emergency": N_("emergency {key} was not declared in this file nor before it in the "
+                    "store"),
+}
+"""What a key no file created says, by target (its verb: ``targets`` in _perform)."""
+
+
 def _unknown(target: str, key: str, verb: str) -> NotFoundError:
-    return NotFoundError(f"{target} {shown(key)} was not {verb} in this file "
-                         "nor before it in the store")
+    message = _UNKNOWN.get(target)
+    if message is None or verb not in message:
+        return NotFoundError(_("{target} {key} was not {verb} in this file nor before it in "
+                               "the store").format(target=target, key=shown(key), verb=verb))
+    return NotFoundError(_(message).format(key=shown(key)))
 
 
 def _corrected_version(action: Action, labels: Mapping[str, Receipt]) -> int:
@@ -324,8 +343,8 @@ def _corrected_version(action: Action, labels: Mapping[str, Receipt]) -> int:
         return action.corrects
     receipt = labels.get(str(action.corrects))
     if receipt is None:
-        raise ScenarioError(f"'corrects' names no earlier label {shown(action.corrects)}",
-                            entry=action.entry, line=action.line)
+        raise ScenarioError(_("'corrects' names no earlier label {label}").format(
+            label=shown(action.corrects)), entry=action.entry, line=action.line)
     return receipt.first_version
 
 

@@ -42,6 +42,7 @@ from resilience.domain.organisation import community_id
 from resilience.domain.validation import check_moment, check_text, shown, text_limit
 from resilience.domain.values import Actor, CareCard, Location, Provider, UnitSpec
 from resilience.errors import InvalidInputError, ResilienceError, ScenarioError
+from resilience.i18n import N_, _
 from resilience.scenario_reader import (
     MAX_BYTES,
     Entries,
@@ -73,9 +74,9 @@ _VALUE_ARGUMENTS: dict[str, Any] = {
 }
 
 _COMMUNITY_COMMANDS = frozenset({
-    "add_grid", "add_micro_grid", "add_building", "classify_zone", "enrol", "assign_role",
-    "relieve_role", "issue_care_card", "hold_activity", "correct_participants", "correct_time",
-    "correct_details",
+    "set_code", "add_grid", "add_micro_grid", "add_building", "classify_zone", "enrol",
+    "assign_role", "relieve_role", "issue_care_card", "hold_activity", "correct_participants",
+    "correct_time", "correct_details",
 })
 _INCIDENT_COMMANDS = frozenset({
     "report", "detect", "report_to_community", "acknowledge", "reclassify", "assign_commander",
@@ -179,27 +180,32 @@ def _header(found: Header) -> tuple[Scenario, tzinfo | None]:
         return ScenarioError(message, line=found.get(key, (None, None))[1])
 
     if value("format") != FORMAT:
-        raise fail("format", f"'format' must be {FORMAT!r}, got {shown(value('format'))}")
+        raise fail("format", _("'format' must be {format}, got {value}").format(
+            format=repr(FORMAT), value=shown(value("format"))))
     version = value("version")
     if type(version) is not int or version not in VERSIONS:
-        raise fail("version", f"unsupported scenario version {shown(version)} "
-                              f"(this library reads {sorted(VERSIONS)})")
+        raise fail("version", _("unsupported scenario version {version} (this library reads "
+                                "{versions})").format(version=shown(version),
+                                                      versions=sorted(VERSIONS)))
     zone = _timezone(value("timezone"), found.get("timezone", (None, None))[1])
     place = value("community")
     if not isinstance(place, dict) or not all(
         isinstance(place.get(k), str) and place.get(k) for k in ("district", "subdistrict", "name")
     ):
-        raise fail("community", "'community' needs string 'district', 'subdistrict' and 'name'")
+        raise fail("community",
+                   _("'community' needs string 'district', 'subdistrict' and 'name'"))
     if "actions" not in found:
-        raise ScenarioError("'actions' must be a non-empty list")
+        raise ScenarioError(_("'actions' must be a non-empty list"))
     name = value("name")
     if not isinstance(name, str) or not name.strip():
-        raise fail("name", "'name' (a non-empty string naming the scenario) is required")
+        raise fail("name", _("'name' (a non-empty string naming the scenario) is required"))
     if len(name) > MAX_NAME:
         shape = _IMPLICIT_ID.format(name="<name>", digest="<hash>", count="<n>")
-        raise fail("name", f"'name' must be at most {MAX_NAME} characters, got {len(name):,}: "
-                           f"it is part of every implicit command id ({shape}), and a command "
-                           f"id holds at most {text_limit('command_id')} characters")
+        raise fail("name", _("'name' must be at most {most} characters, got {count}: it is "
+                             "part of every implicit command id ({shape}), and a command id "
+                             "holds at most {limit} characters").format(
+            most=MAX_NAME, count=f"{len(name):,}", shape=shape,
+            limit=text_limit("command_id")))
     for key, text in (("name", name), *(("community", place[k]) for k in
                                         ("district", "subdistrict", "name"))):
         try:
@@ -247,7 +253,7 @@ def _action(entry: int, line: int | None, raw: Any, zone: tzinfo | None,
                   own.incident if target == "improvement" else None, _linked(own))
 
 
-_NO_COMMAND = "'do' (the command) is required"
+_NO_COMMAND = N_("'do' (the command) is required")
 
 
 def _check_tick(own: "_OwnKeys", arguments: Mapping[str, Any]) -> None:
@@ -259,9 +265,9 @@ def _check_tick(own: "_OwnKeys", arguments: Mapping[str, Any]) -> None:
                                             ("corrects", own.corrects)) if value is not None]
     given += [repr(name) for name in sorted(arguments)]
     if given:
-        raise InvalidInputError("tick takes no arguments, and no 'label', 'command_id' or "
-                                "'corrects': it records no command of its own; got "
-                                + ", ".join(given))
+        raise InvalidInputError(_("tick takes no arguments, and no 'label', 'command_id' or "
+                                  "'corrects': it records no command of its own; got "
+                                  "{given}").format(given=", ".join(given)))
 
 
 def _target(raw: Any) -> str:
@@ -269,35 +275,38 @@ def _target(raw: Any) -> str:
     keys name), else the ``community``; its command must be one that target takes. Only
     ``plan_improvement`` names an incident besides its item (the incident it reviews)."""
     if not isinstance(raw, dict):
-        raise InvalidInputError("an action is a JSON object")
+        raise InvalidInputError(_("an action is a JSON object"))
     do = raw.get("do")
     if not isinstance(do, str):
-        raise InvalidInputError(_NO_COMMAND)
+        raise InvalidInputError(_(_NO_COMMAND))
     if do == "link_recovery":
         return _link_target(raw)
     if "emergency" in raw:
         if raw.keys() & {"incident", "order", "improvement"}:
-            raise InvalidInputError("an action targets an 'emergency' alone: no 'incident', "
-                                    "'order' or 'improvement' besides it")
+            raise InvalidInputError(_("an action targets an 'emergency' alone: no 'incident', "
+                                      "'order' or 'improvement' besides it"))
         target = "emergency"
     elif do in _EMERGENCY_COMMANDS - _COMMUNITY_COMMANDS - _INCIDENT_COMMANDS:
-        raise InvalidInputError(f"{do} needs an 'emergency': a key naming the emergency")
+        raise InvalidInputError(_("{command} needs an 'emergency': a key naming the "
+                                  "emergency").format(command=do))
     elif "improvement" in raw:
         if "order" in raw:
-            raise InvalidInputError("an action targets an 'improvement' or an 'order', not both")
+            raise InvalidInputError(
+                _("an action targets an 'improvement' or an 'order', not both"))
         if "incident" in raw and do != "plan_improvement":
             raise InvalidInputError(
-                "only plan_improvement names an 'incident' besides the 'improvement'")
+                _("only plan_improvement names an 'incident' besides the 'improvement'"))
         target = "improvement"
     elif do in IMPROVEMENT_COMMANDS and do not in _COMMUNITY_COMMANDS:
-        raise InvalidInputError(f"{do} needs an 'improvement': a key naming the item")
+        raise InvalidInputError(_("{command} needs an 'improvement': a key naming the "
+                                  "item").format(command=do))
     elif "incident" in raw and "order" in raw:
-        raise InvalidInputError("an action targets an 'incident' or an 'order', not both")
+        raise InvalidInputError(_("an action targets an 'incident' or an 'order', not both"))
     else:
         target = "incident" if "incident" in raw else "order" if "order" in raw else "community"
     if do not in _COMMANDS[target]:
-        raise InvalidInputError(f"unknown {target} command {shown(do)}; "
-                                f"known: {', '.join(sorted(_COMMANDS[target]))}")
+        raise InvalidInputError(_("unknown {target} command {command}; known: {known}").format(
+            target=target, command=shown(do), known=", ".join(sorted(_COMMANDS[target]))))
     return target
 
 
@@ -306,8 +315,8 @@ def _link_target(raw: dict[str, Any]) -> str:
     ``order`` or ``improvement`` it links to it."""
     if "incident" not in raw or "emergency" in raw or len(raw.keys() & {"order",
                                                                          "improvement"}) != 1:
-        raise InvalidInputError("link_recovery names the 'incident' and one 'order' or "
-                                "'improvement' it links to the incident's recovery")
+        raise InvalidInputError(_("link_recovery names the 'incident' and one 'order' or "
+                                  "'improvement' it links to the incident's recovery"))
     return "incident"
 
 
@@ -347,19 +356,20 @@ class _OwnKeys:
     """Moments, as written: read by :func:`_moment` once the file's timezone is known."""
 
 
-_WHO = "'actor' (a person id) and 'as' (the role they act in) are required"
+_WHO = N_("'actor' (a person id) and 'as' (the role they act in) are required")
 _WRONG = {
     "do": _NO_COMMAND,
-    "incident": "'incident' must be a non-empty key string",
-    "order": "'order' must be a non-empty key string",
-    "improvement": "'improvement' must be a non-empty key string",
-    "emergency": "'emergency' must be a non-empty key string",
-    "occurred_at": "use 'at' for when the action happened ('occurred_at' is not a key here)",
-    "label": "'label' must be a non-empty string",
-    "command_id": "'command_id' must be a non-empty string",
+    "incident": N_("'incident' must be a non-empty key string"),
+    "order": N_("'order' must be a non-empty key string"),
+    "improvement": N_("'improvement' must be a non-empty key string"),
+    "emergency": N_("'emergency' must be a non-empty key string"),
+    "occurred_at": N_("use 'at' for when the action happened ('occurred_at' is not a key "
+                      "here)"),
+    "label": N_("'label' must be a non-empty string"),
+    "command_id": N_("'command_id' must be a non-empty string"),
     "actor": _WHO,
     "role": _WHO,
-    "corrects": "'corrects' is a fact version (number) or an earlier entry's label",
+    "corrects": N_("'corrects' is a fact version (number) or an earlier entry's label"),
 }
 """What an entry is told when one of its own keys is missing or of the wrong type."""
 
@@ -407,7 +417,7 @@ def _own_keys(raw: dict[str, Any]) -> _OwnKeys:
     except ClassValidationError as exc:
         wrong = {note.name for _, note in exc.group_exceptions()[0]}
         first = next(f.name for f in fields(_OwnKeys) if f.name in wrong)
-        raise InvalidInputError(_WRONG[first]) from None
+        raise InvalidInputError(_(_WRONG[first])) from None
 
 
 def _check_texts(own: _OwnKeys) -> None:
@@ -432,15 +442,17 @@ def _argument(name: str, value: Any, zone: tzinfo | None) -> Any:
         return _moment(value, zone, name)
     if wanted is None:
         return value
-    shape, noun = (list, "a list") if get_origin(wanted) is tuple else (dict, "an object")
+    shape, message = ((list, _("malformed {name}: must be a list, got {type}"))
+                      if get_origin(wanted) is tuple else
+                      (dict, _("malformed {name}: must be an object, got {type}")))
     if not isinstance(value, shape):
-        raise InvalidInputError(f"malformed {name}: must be {noun}, got "
-                                f"{type(value).__name__}")
+        raise InvalidInputError(message.format(name=name, type=type(value).__name__))
     try:
         return input_converter.structure(value, wanted)
     except (ClassValidationError, IterableValidationError) as exc:
         problems = "; ".join(transform_error(exc, path=name, format_exception=_explain))
-        raise InvalidInputError(f"malformed {name}: {problems}") from None
+        raise InvalidInputError(_("malformed {name}: {problems}").format(
+            name=name, problems=problems)) from None
 
 
 def _explain(exc: BaseException, wanted: type | None) -> str:
@@ -453,20 +465,23 @@ _TOO_FINE = re.compile(r"[.,]\d{7}")
 
 def _moment(value: Any, zone: tzinfo | None, name: str) -> datetime:
     if not isinstance(value, str):
-        raise ScenarioError(f"'{name}' must be an ISO 8601 date-time string")
+        raise ScenarioError(_("'{name}' must be an ISO 8601 date-time string").format(
+            name=name))
     # Python reads a bare date as midnight and cuts digits past the microsecond: both
     # would store a moment the file does not say, so the text must give a time, exactly.
     if _DATE_TIME.match(value) is None or _TOO_FINE.search(value) is not None:
-        raise ScenarioError(f"'{name}' must be an ISO 8601 date and time (at least to the "
-                            f"minute, at most to the microsecond): {shown(value)}")
+        raise ScenarioError(_("'{name}' must be an ISO 8601 date and time (at least to the "
+                              "minute, at most to the microsecond): {value}").format(
+            name=name, value=shown(value)))
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise ScenarioError(f"'{name}' is not an ISO 8601 date-time: {shown(value)}") from None
+        raise ScenarioError(_("'{name}' is not an ISO 8601 date-time: {value}").format(
+            name=name, value=shown(value))) from None
     if moment.tzinfo is None:
         if zone is None:
-            raise ScenarioError(f"'{name}' {shown(value)} has no UTC offset and the file sets no "
-                                "'timezone'")
+            raise ScenarioError(_("'{name}' {value} has no UTC offset and the file sets no "
+                                  "'timezone'").format(name=name, value=shown(value)))
         moment = moment.replace(tzinfo=zone)
     return check_moment(moment, f"'{name}'")
 
@@ -479,5 +494,5 @@ def _timezone(name: Any, line: int | None) -> tzinfo | None:
             raise ValueError(name)  # "localtime" is whatever zone the host is set to
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ScenarioError(f"unknown timezone {shown(name)} (use an IANA name such as "
-                            "'Asia/Shanghai')", line=line) from None
+        raise ScenarioError(_("unknown timezone {name} (use an IANA name such as "
+                              "'Asia/Shanghai')").format(name=shown(name)), line=line) from None

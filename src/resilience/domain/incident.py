@@ -44,6 +44,7 @@ from resilience.domain.base import (
 from resilience.domain.escalated import Escalation, Notified, check_escalation
 from resilience.domain.organisation import location_area
 from resilience.domain.recovery import RecoveryFact, RecoveryKind
+from resilience.domain.references import check_reference, not_yet_referenced
 from resilience.domain.validation import (
     check_bool,
     check_instance,
@@ -61,6 +62,7 @@ from resilience.domain.values import (
     parse_enum,
 )
 from resilience.errors import InvalidInputError, InvalidTransitionError
+from resilience.i18n import N_, _
 
 
 class IncidentStatus(StrEnum):
@@ -119,8 +121,8 @@ class Incident(FactAggregate):
     """One incident in one community, from detection to closure."""
 
     TOPIC = "resilience.incident:Incident"
-    kind = "incident"
-    beginning = "detection"
+    kind = N_("incident")
+    beginning = N_("detection")
 
     community_id: UUID
     classifications: dict[int, tuple[IncidentType, Severity]]
@@ -128,6 +130,8 @@ class Incident(FactAggregate):
     location: Location
     description: str
     drill: bool
+    reference: str | None
+    """Its human reference (resilience.domain.references); None: recorded before them."""
     commanders: dict[int, str]
     """Version of each commander assignment -> the person assigned."""
     reported: int | None
@@ -176,6 +180,9 @@ class Incident(FactAggregate):
         location: Location
         description: str
         drill: bool
+        reference: str | None = None
+        """Its human reference (``DH-2022-0001``: resilience.domain.references); None for
+        one recorded before references."""
 
         def describe(self) -> str:
             return (f"{self.incident_type.value} ({self.severity.value}) at {self.location}: "
@@ -188,10 +195,26 @@ class Incident(FactAggregate):
             aggregate.location = self.location
             aggregate.description = self.description
             aggregate.drill = self.drill
+            aggregate.reference = self.reference
 
     # The creation event under the name eventsourcing looks for, so the metaclass
     # doesn't derive a Created class that would inherit (and squat) Event's topic.
     Created = Detected
+
+    class Referenced(Event):
+        """The incident was given its human reference after it was recorded: one recorded
+        before references existed (``engine.incidents.assign_reference``). Recorded whether or not
+        it stands closed (``follows_closure``); a incident takes one reference only."""
+
+        TOPIC = "resilience.incident:Referenced"
+        follows_closure = True
+        reference: str
+
+        def apply(self, aggregate: "Incident") -> None:
+            aggregate.reference = self.reference
+
+        def describe(self) -> str:
+            return f"reference {self.reference} given"
 
     class Reported(Event):
         """The community office was told (phone, app, in person, sensor...)."""
@@ -430,7 +453,7 @@ class Incident(FactAggregate):
         TOPIC = "resilience.incident:Resolved"
         ends = True
         personal = personal_data({"summary": "actor"})
-        noun = "resolution"
+        noun = N_("resolution")
         step = True
         last_milestone = CaseMilestone(
             "resolved",
@@ -449,7 +472,7 @@ class Incident(FactAggregate):
         ends = True
         notice = "incident.closed"
         personal = personal_data({"note": "actor"})
-        noun = "closure"
+        noun = N_("closure")
         step = True
         last_milestone = CaseMilestone(
             "closed", "the latest closure since the last reopening (in the order they happened)")
@@ -469,7 +492,7 @@ class Incident(FactAggregate):
     class Reopened(Event):
         TOPIC = "resilience.incident:Reopened"
         personal = personal_data({"reason": "actor"})
-        noun = "reopening"
+        noun = N_("reopening")
         step = True
         reopens = True
         reason: str
@@ -573,6 +596,7 @@ class Incident(FactAggregate):
         location: Location,
         description: str,
         drill: bool = False,
+        reference: str | None = None,
     ) -> "Incident":
         """Someone noticed an incident at ``ctx.occurred_at``."""
         check_instance(location, "location", Location)
@@ -590,6 +614,7 @@ class Incident(FactAggregate):
             location=location,
             description=require_text(description, "description"),
             drill=check_bool(drill, "drill"),
+            reference=check_reference(reference),
         )
         return incident
 
@@ -735,15 +760,19 @@ class Incident(FactAggregate):
 
     # Commands -----------------------------------------------------------------
 
+    def give_reference(self, ctx: Context, reference: str) -> None:
+        """Record the reference of an incident recorded before references (``Referenced``)."""
+        self._trigger(self.Referenced, ctx, reference=not_yet_referenced(self, reference))
+
     def report(self, ctx: Context, channel: str = "phone") -> None:
         if self.reported is not None:
-            raise InvalidTransitionError("the incident was already reported")
+            raise InvalidTransitionError(_("the incident was already reported"))
         self._after_beginning(ctx)
         self._trigger(self.Reported, ctx, channel=require_text(channel, "channel"))
 
     def acknowledge(self, ctx: Context) -> None:
         if self.acknowledged is not None:
-            raise InvalidTransitionError("the incident was already acknowledged")
+            raise InvalidTransitionError(_("the incident was already acknowledged"))
         self._after_beginning(ctx)
         self._trigger(self.Acknowledged, ctx)
 
@@ -756,14 +785,15 @@ class Incident(FactAggregate):
         new_severity = (parse_enum(Severity, severity, "severity")
                         if severity is not None else self.severity)
         if (new_type, new_severity) == (self.incident_type, self.severity):
-            raise InvalidInputError("reclassification changes neither type nor severity")
+            raise InvalidInputError(_("reclassification changes neither type nor severity"))
         self._after_beginning(ctx)
         self._trigger(self.Reclassified, ctx, incident_type=new_type, severity=new_severity)
 
     def assign_commander(self, ctx: Context, person_id: str) -> None:
         person_id = require_text(person_id, "person_id")
         if person_id == self.commander:
-            raise InvalidTransitionError(f"{person_id} is already the incident commander")
+            raise InvalidTransitionError(_("{person} is already the incident commander").format(
+                person=person_id))
         self._after_beginning(ctx)
         self._trigger(self.CommanderAssigned, ctx, person_id=person_id)
 
@@ -774,12 +804,12 @@ class Incident(FactAggregate):
         """Dispatch one or more responders (a team mobilising is one command, one fact each)."""
         ids = list(check_items(responder_ids, "responder_ids", require_text))
         if not ids:
-            raise InvalidInputError("responder_ids must be a non-empty list of person ids")
+            raise InvalidInputError(_("responder_ids must be a non-empty list of person ids"))
         if team is not None:
             check_text(team, "team")
         check_text(task, "task")
         if len(set(ids)) != len(ids):
-            raise InvalidInputError(f"responder ids repeat: {ids}")
+            raise InvalidInputError(_("responder ids repeat: {ids}").format(ids=ids))
         self._check_new(ctx, self.ResponderDispatched, ids)
         for responder in ids:
             self._trigger(self.ResponderDispatched, ctx, responder_id=responder,
@@ -826,15 +856,15 @@ class Incident(FactAggregate):
         answers.setdefault(resident_id, []).append((self.version + 1, False))
         times = self._times_with(ctx, {})
         if not all(self._entry_permitted(times[v], times, answers) for v in self.forced_entries):
-            raise InvalidTransitionError(
-                f"a refusal by {resident_id} at {ctx.occurred_at.isoformat()} would leave a "
-                "recorded forced entry without consent; correct that entry's time instead"
-            )
+            raise InvalidTransitionError(_(
+                "a refusal by {resident} at {time} would leave a recorded forced entry "
+                "without consent; correct that entry's time instead").format(
+                    resident=resident_id, time=ctx.occurred_at.isoformat()))
         self._trigger(self.ConsentRefused, ctx, resident_id=resident_id, reason=reason)
 
     def authorise_exigent_entry(self, ctx: Context, reason: str) -> None:
         if self.exigent_entry is not None:
-            raise InvalidTransitionError("exigent entry was already authorised")
+            raise InvalidTransitionError(_("exigent entry was already authorised"))
         self._after_beginning(ctx)
         self._trigger(self.ExigentEntryAuthorised, ctx, reason=require_text(reason, "reason"))
 
@@ -843,10 +873,9 @@ class Incident(FactAggregate):
         target = require_text(target, "target")
         self._after_beginning(ctx)
         if not self._entry_permitted(ctx.occurred_at, self.occurred):
-            raise InvalidTransitionError(
+            raise InvalidTransitionError(_(
                 "forced entry needs a resident's consent granted (or exigent entry "
-                f"authorised) at or before {ctx.occurred_at.isoformat()}"
-            )
+                "authorised) at or before {time}").format(time=ctx.occurred_at.isoformat()))
         self._trigger(self.ForcedEntryMade, ctx, target=target)
 
     def find_source(self, ctx: Context, description: str) -> None:
@@ -863,8 +892,8 @@ class Incident(FactAggregate):
         """Resolve the current cycle (once; after a reopening, again)."""
         if self.resolved is not None:
             raise InvalidTransitionError(
-                "the incident was already resolved" + self._in_cycle(self.cycle)
-                + ": reopen it first")
+                _("the incident was already resolved{cycle}: reopen it first").format(
+                    cycle=self._in_cycle(self.cycle)))
         self._after_beginning(ctx)
         self._after_last_lifecycle_step(ctx, self.Resolved)
         self._trigger(self.Resolved, ctx, summary=require_text(summary, "summary"))
@@ -873,10 +902,9 @@ class Incident(FactAggregate):
         closure = parse_enum(ClosureReason, reason, "reason")
         check_text(note, "note")
         if closure is ClosureReason.RESOLVED and self.resolved is None:
-            raise InvalidTransitionError(
+            raise InvalidTransitionError(_(
                 "an incident closed as resolved must be resolved first "
-                "(or close it as false_alarm, duplicate or cancelled)"
-            )
+                "(or close it as false_alarm, duplicate or cancelled)"))
         self._after_beginning(ctx)
         self._after_last_lifecycle_step(ctx, self.Closed)
         self._trigger(self.Closed, ctx, reason=closure, note=note)
@@ -885,7 +913,8 @@ class Incident(FactAggregate):
         """Reopen a resolved or closed incident: a new cycle starts (its response can
         happen again: dispatch, en route, on scene, contain, resolve, close)."""
         if self.resolved is None and self.closed is None:
-            raise InvalidTransitionError("only a resolved or closed incident can be reopened")
+            raise InvalidTransitionError(
+                _("only a resolved or closed incident can be reopened"))
         self._after_beginning(ctx)
         self._after_last_lifecycle_step(ctx, self.Reopened)
         self._trigger(self.Reopened, ctx, reason=require_text(reason, "reason"))
@@ -906,7 +935,9 @@ class Incident(FactAggregate):
         ending = self.ending
         if ending is not None:
             ended = self.fact_types[ending].fact_name.lower()  # resolved, closed
-            raise InvalidTransitionError(f"the incident is {ended}: nothing is escalated on it")
+            raise InvalidTransitionError(
+                _("the incident is {state}: nothing is escalated on it").format(
+                    state=_(ended)))
         self._after_beginning(ctx)
         self._trigger(self.Escalated, ctx, deadline=name, level=level, cycle=cycle,
                       due_at=due_at, notified=told)
@@ -921,8 +952,8 @@ class Incident(FactAggregate):
         purpose = require_text(purpose, "purpose")
         if linked_id in self.recovery_links:
             raise InvalidTransitionError(
-                f"{linked_id} is already linked to this incident's recovery (fact "
-                f"{self.recovery_links[linked_id]})")
+                _("{id} is already linked to this incident's recovery (fact {version})")
+                .format(id=linked_id, version=self.recovery_links[linked_id]))
         self._after_beginning(ctx)
         self._trigger(self.RecoveryLinked, ctx, linked_id=linked_id, linked_kind=linked_kind,
                       purpose=purpose)
@@ -939,16 +970,16 @@ class Incident(FactAggregate):
         self._check_writable(event_class, ctx.occurred_at)
         steps = self.lifecycle_steps
         if steps:
-            self._not_before(ctx, steps[-1], f"the incident's {self._noun_of(steps[-1])}")
+            self._not_before(ctx, steps[-1], N_("the incident's {noun}"))
 
     def _answer(self, ctx: Context, resident_id: str) -> None:
         require_text(resident_id, "resident_id")
         if resident_id not in self.pending_consents():
             raise InvalidTransitionError(
-                f"no consent request is pending for {resident_id}; request consent first"
-            )
+                _("no consent request is pending for {resident}; request consent first")
+                .format(resident=resident_id))
         self._after_beginning(ctx)
-        self._not_before(ctx, self._pending_request(resident_id), "the consent request")
+        self._not_before(ctx, self._pending_request(resident_id), N_("the consent request"))
 
     def _happening_order(self, version: int) -> tuple[datetime, int]:
         """The fact at ``version``'s place in the order things happened (``happening_order``)."""
@@ -974,8 +1005,9 @@ class Incident(FactAggregate):
                 return True
         return False
 
-    def _naming(self, early: list[int]) -> str:
-        return f": {', '.join(self._name_of(v) for v in early)} would"
+    def _naming(self, early: list[int]) -> tuple[str, str]:
+        return (N_("nothing can happen before {beginning} ({first}): {facts} would"),
+                ", ".join(self._name_of(v) for v in early))
 
     def _cycle_in(self, version: int, times: Mapping[int, datetime]) -> int:
         """The cycle of the fact at ``version`` if facts happened at ``times`` (``in_cycles``:
@@ -987,8 +1019,9 @@ class Incident(FactAggregate):
                     if any(fact.version == version for fact in cycle))
 
     def _in_cycle(self, cycle: int) -> str:
-        """The words " in cycle N" for messages, once there are cycles to tell apart."""
-        return f" in cycle {cycle}" if self.reopenings else ""
+        """The words " in cycle N" for messages, once there are cycles to tell apart (in
+        the current language: it fills a message's ``{cycle}``)."""
+        return _(" in cycle {cycle}").format(cycle=cycle) if self.reopenings else ""
 
     def _check_new(self, ctx: Context, event_class: type["Incident.Event"],
                    about: Sequence[str | None]) -> None:
@@ -1020,11 +1053,14 @@ class Incident(FactAggregate):
             for earlier_step in range(step or 0):
                 earlier = places.get((cycle, who, earlier_step))
                 if earlier is not None and times[later] < times[earlier]:
-                    raise InvalidTransitionError(
-                        f"{who}'s {facts[later][0].fact_name} at {times[later].isoformat()} "
-                        f"would precede their {facts[earlier][0].fact_name} at "
-                        f"{times[earlier].isoformat()}{self._in_cycle(cycle)}: "
-                        "times can't go backwards")
+                    raise InvalidTransitionError(_(
+                        "{who}'s {fact} at {time} would precede their {earlier} at "
+                        "{earlier_time}{cycle}: times can't go backwards").format(
+                            who=who, fact=facts[later][0].fact_name,
+                            time=times[later].isoformat(),
+                            earlier=facts[earlier][0].fact_name,
+                            earlier_time=times[earlier].isoformat(),
+                            cycle=self._in_cycle(cycle)))
 
     def _twice(self, first: int, second: int, facts: Mapping[int, _Fact],
                times: Mapping[int, datetime]) -> str:
@@ -1034,31 +1070,35 @@ class Incident(FactAggregate):
         at = times[first].isoformat()
         if second > self.version:  # a new fact: say what is there already
             if who is None:
-                return (f"the incident was already contained{cycle} at {at}: another "
-                        "containment needs a reopen first")
-            state = ("dispatched", "recorded en route", "on scene")[_chain_step(fact) or 0]
-            return f"{who} was already {state}{cycle} at {at}"
-        subject = "the incident" if who is None else who
-        return (f"the correction would give {subject} two {fact.fact_name} facts{cycle} "
-                f"(facts {first} and {second}): one per cycle")
+                return _("the incident was already contained{cycle} at {at}: another "
+                         "containment needs a reopen first").format(cycle=cycle, at=at)
+            message = (N_("{who} was already dispatched{cycle} at {at}"),
+                       N_("{who} was already recorded en route{cycle} at {at}"),
+                       N_("{who} was already on scene{cycle} at {at}"))[_chain_step(fact) or 0]
+            return _(message).format(who=who, cycle=cycle, at=at)
+        message = (N_("the correction would give the incident two {fact} facts{cycle} "
+                      "(facts {first} and {second}): one per cycle") if who is None else
+                   N_("the correction would give {who} two {fact} facts{cycle} "
+                      "(facts {first} and {second}): one per cycle"))
+        return _(message).format(who=who, fact=fact.fact_name, cycle=cycle, first=first,
+                                 second=second)
 
     def _check_times(self, times: dict[int, datetime]) -> None:
         self._check_beginning(times)
         for earlier, later in itertools.pairwise(self.lifecycle_steps):
             if times[later] < times[earlier]:
-                raise InvalidTransitionError(
-                    f"the incident's {self._noun_of(later)} would precede its "
-                    f"{self._noun_of(earlier)}: times can't go backwards"
-                )
+                raise InvalidTransitionError(_(
+                    "the incident's {noun} would precede its {earlier}: times can't go "
+                    "backwards").format(noun=self._said_noun(later),
+                                        earlier=self._said_noun(earlier)))
         self._check_cycles(times, {})
         for answer, request in self.answered_requests.items():
             if times[answer] < times[request]:
                 raise InvalidTransitionError(
-                    "a consent answer would precede the request it answered"
-                )
+                    _("a consent answer would precede the request it answered"))
         for version in self.forced_entries:
             if not self._entry_permitted(times[version], times):
-                raise InvalidTransitionError(
-                    "the forced entry would precede any consent granted or exigent authorisation"
-                )
+                raise InvalidTransitionError(_(
+                    "the forced entry would precede any consent granted or exigent "
+                    "authorisation"))
 

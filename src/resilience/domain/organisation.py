@@ -11,6 +11,7 @@ from attrs import define, frozen
 
 from resilience.domain.base import Context, Correction, FactAggregate, personal_data
 from resilience.domain.escalated import WATCH
+from resilience.domain.references import check_code, fallback_code
 from resilience.domain.validation import (
     check_instance,
     check_items,
@@ -37,6 +38,7 @@ from resilience.errors import (
     InvalidTransitionError,
     NotFoundError,
 )
+from resilience.i18n import N_, _
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://resilience.invalid/ids")
 """Namespace of the library's derived (uuid5) identifiers."""
@@ -172,6 +174,8 @@ class Community(FactAggregate):
     """Version of each ActivityHeld fact -> how many took part (the corrected count)."""
     erased: dict[str, int]
     """Version of the PersonErased fact of each person erased here."""
+    code: str | None
+    """Its code in its cases' references (``DH``; resilience.domain.references)."""
     founder: str
     """Who registered the community (the person id of its Registered fact's actor): its
     first administrator, who may act as community staff (resilience.domain.policy)."""
@@ -195,12 +199,16 @@ class Community(FactAggregate):
         district: str
         subdistrict: str
         name: str
+        code: str | None = None
+        """The community's code in its cases' references (resilience.domain.references);
+        None: none given (registered before codes, or without one)."""
 
         def apply(self, aggregate: "Community") -> None:
             aggregate.district = self.district
             aggregate.subdistrict = self.subdistrict
             aggregate.name = self.name
             aggregate.founder = self.actor.person_id
+            aggregate.code = self.code
 
         def describe(self) -> str:
             return f"{self.name} registered ({self.district}, {self.subdistrict})"
@@ -400,6 +408,18 @@ class Community(FactAggregate):
     class DetailsCorrected(Event, FactAggregate.DetailsCorrected):
         TOPIC = "resilience.organisation:DetailsCorrected"
 
+    class CodeSet(Event):
+        """The community's code (``DH``) for the references of cases recorded from now on."""
+
+        TOPIC = "resilience.organisation:CodeSet"
+        code: str
+
+        def apply(self, aggregate: "Community") -> None:
+            aggregate.code = self.code
+
+        def describe(self) -> str:
+            return f"reference code set to {self.code}"
+
     def __init__(self) -> None:
         super().__init__()
         self.areas = {}
@@ -412,7 +432,10 @@ class Community(FactAggregate):
         self.imported_only = True
 
     @classmethod
-    def register(cls, ctx: Context, *, district: str, subdistrict: str, name: str) -> "Community":
+    def register(cls, ctx: Context, *, district: str, subdistrict: str, name: str,
+                 code: str | None = None) -> "Community":
+        """``code``: the community's code in its cases' references (``DH``), or None."""
+        code = None if code is None else check_code(code)
         district = require_text(district, "district")
         subdistrict = require_text(subdistrict, "subdistrict")
         name = require_text(name, "name")
@@ -426,6 +449,7 @@ class Community(FactAggregate):
             district=district,
             subdistrict=subdistrict,
             name=name,
+            code=code,
         )
 
     # Queries ------------------------------------------------------------------
@@ -435,7 +459,8 @@ class Community(FactAggregate):
         try:
             return self.areas[area_id]
         except KeyError:
-            raise NotFoundError(f"{self.name} has no area {shown(area_id)}") from None
+            raise NotFoundError(_("{community} has no area {area}").format(
+                community=self.name, area=shown(area_id))) from None
 
     def grids(self) -> list[str]:
         return [a for a, area in self.areas.items() if area.kind is AreaKind.GRID]
@@ -448,7 +473,8 @@ class Community(FactAggregate):
             if area.kind is AreaKind.GRID:
                 return current
             current = area.parent
-        raise NotFoundError(f"area {shown(area_id)} is in no grid")  # pragma: no cover
+        raise NotFoundError(_("area {area} is in no grid").format(  # pragma: no cover
+            area=shown(area_id)))
 
     def zone_type_of(self, area_id: str) -> ZoneType | None:
         """The service-zone type of an area: its own, or the nearest classified ancestor's."""
@@ -531,6 +557,19 @@ class Community(FactAggregate):
 
     # Commands -----------------------------------------------------------------
 
+    def set_code(self, ctx: Context, code: str) -> None:
+        """Set the code of the community's references (resilience.domain.references)."""
+        code = check_code(code)
+        if code == self.code:
+            raise InvalidTransitionError(_("{community}'s code is {code} already").format(
+                community=self.name, code=code))
+        self._trigger(self.CodeSet, ctx, code=code)
+
+    @property
+    def reference_code(self) -> str:
+        """The code its cases' references begin with: its own, else ``fallback_code``."""
+        return self.code or fallback_code(self.id)
+
     def add_grid(self, ctx: Context, grid_id: str, name: str = "") -> None:
         grid_id = self._new_area_id(grid_id)
         name = check_text(name, "name")
@@ -555,7 +594,8 @@ class Community(FactAggregate):
         units = check_items(units, "units", lambda u, n: check_instance(u, n, UnitSpec))
         unit_ids = [u.unit_id for u in units]
         if len(set(unit_ids)) != len(unit_ids):
-            raise InvalidInputError(f"building {building_id}: unit ids repeat: {unit_ids}")
+            raise InvalidInputError(_("building {building}: unit ids repeat: {units}").format(
+                building=building_id, units=unit_ids))
         for unit in unit_ids:
             self._new_area_id(unit_area_id(building_id, unit))
         self._trigger(self.BuildingAdded, ctx, building_id=building_id, parent=parent,
@@ -565,7 +605,8 @@ class Community(FactAggregate):
         zone = parse_enum(ZoneType, zone_type, "zone_type")
         area = self.area(area_id)
         if area.zone_type is zone:
-            raise InvalidTransitionError(f"{area_id} is already classified {zone.value}")
+            raise InvalidTransitionError(_("{area} is already classified {zone}").format(
+                area=area_id, zone=zone.value))
         self._trigger(self.ZoneClassified, ctx, area_id=area_id, zone_type=zone)
 
     def enrol(
@@ -574,9 +615,11 @@ class Community(FactAggregate):
     ) -> None:
         person_id = require_text(person_id, "person_id")
         if person_id == WATCH.person_id:  # the engine's watch: no person holds its id
-            raise InvalidInputError(f"{person_id} is reserved for the engine's watch")
+            raise InvalidInputError(_("{person} is reserved for the engine's watch").format(
+                person=person_id))
         if person_id in self.people:
-            raise AlreadyExistsError(f"{person_id} is already on {self.name}'s roster")
+            raise AlreadyExistsError(_("{person} is already on {community}'s roster").format(
+                person=person_id, community=self.name))
         self._trigger(self.PersonEnrolled, ctx, person_id=person_id,
                       name=require_text(name, "name"), phone=check_text(phone, "phone"),
                       skills=check_items(skills, "skills", require_text))
@@ -585,7 +628,8 @@ class Community(FactAggregate):
         """Record that ``person_id``'s personal data was erased (see PersonErased)."""
         person_id = require_text(person_id, "person_id")
         if person_id in self.erased:
-            raise InvalidTransitionError(f"{person_id} was already erased from {self.name}")
+            raise InvalidTransitionError(_("{person} was already erased from {community}")
+                                         .format(person=person_id, community=self.name))
         self._trigger(self.PersonErased, ctx, person_id=person_id,
                       reason=require_text(reason, "reason"))
 
@@ -612,20 +656,21 @@ class Community(FactAggregate):
     def _check_assignable(self, person_id: str, role: Role, affiliation: str | None) -> None:
         """A roster role, for a person enrolled here."""
         if role not in ROSTER_ROLES:
-            raise InvalidInputError(f"{role.value} is not a roster role")
+            raise InvalidInputError(_("{role} is not a roster role").format(role=role.value))
         check_text(person_id, "person_id")
         if affiliation is not None:
             check_text(affiliation, "affiliation")
         if person_id not in self.people:
-            raise NotFoundError(f"{person_id} is not enrolled in {self.name}")
+            raise NotFoundError(_("{person} is not enrolled in {community}").format(
+                person=person_id, community=self.name))
 
     def _check_scope(self, role: Role, scope: str | None) -> None:
         """An area of the kind the role is held for, or (community-wide roles) any or none."""
         kinds = _ROLE_SCOPES[role]
         if kinds is not None:
             if scope is None:
-                raise InvalidInputError(f"{role.value} needs a scope: one of "
-                                        f"{', '.join(sorted(k.value for k in kinds))}")
+                raise InvalidInputError(_("{role} needs a scope: one of {kinds}").format(
+                    role=role.value, kinds=", ".join(sorted(k.value for k in kinds))))
             self._require_kind(scope, set(kinds))
         elif scope is not None:
             self.area(scope)
@@ -636,21 +681,25 @@ class Community(FactAggregate):
         term of theirs in the same role and scope."""
         enrolled_at = self.occurred[self.enrolments[person_id]]
         if ctx.occurred_at < enrolled_at:
-            raise InvalidTransitionError(
-                f"{person_id} was enrolled at {enrolled_at.isoformat()}: a role can't begin "
-                "before that"
-            )
+            raise InvalidTransitionError(_(
+                "{person} was enrolled at {time}: a role can't begin before that").format(
+                    person=person_id, time=enrolled_at.isoformat()))
         if self.open_term(person_id, role, scope) is not None:
-            raise InvalidTransitionError(f"{person_id} already holds {role.value}"
-                                         f" for {scope or 'the community'}")
+            raise InvalidTransitionError(_(
+                N_("{person} already holds {role} for {scope}") if scope else
+                N_("{person} already holds {role} for the community")).format(
+                    person=person_id, role=role.value, scope=scope))
         for term in self.person_terms.get(person_id, ()):
             if (term.role, term.scope) == (role, scope):
                 until = term.until
                 if until is not None and ctx.occurred_at < until:
-                    raise InvalidTransitionError(
-                        f"{person_id} held {role.value} for {scope or 'the community'} "
-                        f"until {until.isoformat()}: a new term can't begin inside that one"
-                    )
+                    raise InvalidTransitionError(_(
+                        N_("{person} held {role} for {scope} until {until}: a new term can't "
+                           "begin inside that one") if scope else
+                        N_("{person} held {role} for the community until {until}: a new term "
+                           "can't begin inside that one")).format(
+                            person=person_id, role=role.value, scope=scope,
+                            until=until.isoformat()))
 
     def _incumbents(self, ctx: Context, role: Role, scope: str | None) -> list[RoleTerm]:
         """The terms a new holder of an exclusive role takes over at ``ctx.occurred_at``;
@@ -665,10 +714,10 @@ class Community(FactAggregate):
             if term.relieved is None and since <= ctx.occurred_at:
                 incumbents.append(term)
             elif until is None or ctx.occurred_at < until:
-                raise InvalidTransitionError(
-                    f"{role.value} of {scope} at {ctx.occurred_at.isoformat()} "
-                    f"overlaps {term.person_id}'s term from {since.isoformat()}"
-                )
+                raise InvalidTransitionError(_(
+                    "{role} of {scope} at {time} overlaps {person}'s term from {since}").format(
+                        role=role.value, scope=scope, time=ctx.occurred_at.isoformat(),
+                        person=term.person_id, since=since.isoformat()))
         return incumbents
 
     def relieve_role(
@@ -682,14 +731,14 @@ class Community(FactAggregate):
         check_text(reason, "reason")
         term = self.open_term(person_id, relieved, scope)
         if term is None:
-            raise InvalidTransitionError(
-                f"{person_id} does not hold {relieved.value} for {scope or 'the community'}"
-            )
+            raise InvalidTransitionError(_(
+                N_("{person} does not hold {role} for {scope}") if scope else
+                N_("{person} does not hold {role} for the community")).format(
+                    person=person_id, role=relieved.value, scope=scope))
         if ctx.occurred_at < term.since:
-            raise InvalidTransitionError(
-                f"{person_id} took the role at {term.since.isoformat()}; "
-                "they cannot be relieved before that"
-            )
+            raise InvalidTransitionError(_(
+                "{person} took the role at {time}; they cannot be relieved before that").format(
+                    person=person_id, time=term.since.isoformat()))
         self._trigger(self.RoleRelieved, ctx, person_id=person_id, role=relieved, scope=scope,
                       reason=reason)
 
@@ -697,7 +746,8 @@ class Community(FactAggregate):
         self._require_kind(grid_id, {AreaKind.GRID})
         check_instance(card, "card", CareCard)
         if self.care_cards.get(grid_id) == card:
-            raise InvalidTransitionError(f"grid {grid_id} already has this care card")
+            raise InvalidTransitionError(_("grid {grid} already has this care card").format(
+                grid=grid_id))
         self._trigger(self.CareCardIssued, ctx, grid_id=grid_id, card=card)
 
     def hold_activity(
@@ -722,12 +772,13 @@ class Community(FactAggregate):
         self._require_correctable(corrects)
         fact = self.fact_types[corrects]
         if not issubclass(fact, self.ActivityHeld):
-            raise InvalidTransitionError(
-                f"fact {corrects} is {fact.fact_name}, not ActivityHeld: only an activity's "
-                "participants can be corrected")
+            raise InvalidTransitionError(_(
+                "fact {version} is {fact}, not ActivityHeld: only an activity's participants "
+                "can be corrected").format(version=corrects, fact=fact.fact_name))
         if count == self.activities[corrects]:
-            raise InvalidTransitionError(
-                f"the activity at version {corrects} already counts {count} participants")
+            raise InvalidTransitionError(_(
+                "the activity at version {version} already counts {count} participants")
+                .format(version=corrects, count=count))
         self._check_times(self._times_with(ctx, {}))
         self._trigger(self.ParticipantsCorrected, ctx, corrects=corrects, participants=count,
                       reason=reason)
@@ -745,41 +796,44 @@ class Community(FactAggregate):
             since, until = self._span(term, times)
             if until is not None and until < since:
                 raise InvalidTransitionError(
-                    f"{term.person_id}'s {term.role.value} term would end before it began"
-                )
+                    _("{person}'s {role} term would end before it began").format(
+                        person=term.person_id, role=term.role.value))
             enrolled_at = times[self.enrolments[term.person_id]]
             if since < enrolled_at:
-                raise InvalidTransitionError(
-                    f"{term.person_id}'s {term.role.value} term would begin before their "
-                    f"enrolment ({enrolled_at.isoformat()})"
-                )
+                raise InvalidTransitionError(_(
+                    "{person}'s {role} term would begin before their enrolment ({enrolled})")
+                    .format(person=term.person_id, role=term.role.value,
+                            enrolled=enrolled_at.isoformat()))
             span = (since, until, term.person_id)
             groups.setdefault((term.person_id, term.role, term.scope), []).append(span)
             if term.role in EXCLUSIVE_ROLES:
                 groups.setdefault((term.role, term.scope), []).append(span)
         for key, spans in groups.items():
             spans.sort(key=lambda t: t[0])
-            for (_, until, who), (since, _, nxt) in itertools.pairwise(spans):
+            for (_began, until, who), (since, _ended, nxt) in itertools.pairwise(spans):
                 if until is None or since < until:
                     role, scope = key[-2], key[-1]
-                    raise InvalidTransitionError(
-                        f"{who}'s and {nxt}'s terms as {role} of {scope or 'the community'} "
-                        "would overlap"
-                    )
+                    raise InvalidTransitionError(_(
+                        N_("{person}'s and {other}'s terms as {role} of {scope} would overlap")
+                        if scope else
+                        N_("{person}'s and {other}'s terms as {role} of the community would "
+                           "overlap")).format(person=who, other=nxt, role=role, scope=scope))
 
     def _new_area_id(self, area_id: str) -> str:
         area_id = require_text(area_id, "area id")
         if area_id in self.areas:
-            raise AlreadyExistsError(f"{self.name} already has an area {shown(area_id)}")
+            raise AlreadyExistsError(_("{community} already has an area {area}").format(
+                community=self.name, area=shown(area_id)))
         return area_id
 
     def _require_kind(self, area_id: str | None, kinds: set[AreaKind]) -> None:
         if area_id is None:
-            raise InvalidInputError("an area id is required")
+            raise InvalidInputError(_("an area id is required"))
         area = self.area(area_id)
         if area.kind not in kinds:
             wanted = " or ".join(sorted(k.value for k in kinds))
-            raise InvalidInputError(f"{area_id} is a {area.kind.value}, not a {wanted}")
+            raise InvalidInputError(_("{area} is a {kind}, not a {wanted}").format(
+                area=area_id, kind=area.kind.value, wanted=wanted))
 
     def within(self, area_id: str, ancestor: str) -> bool:
         """Is the area ``area_id`` (one of the community's) ``ancestor`` or below it?"""

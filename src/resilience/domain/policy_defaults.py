@@ -32,6 +32,7 @@ _Grant = tuple[Role, Scope] | tuple[Role, Scope, timedelta]
 _DEFAULT_GRANTS: dict[str, tuple[_Grant, ...]] = {
     # Only community staff shape the organisation and its roster.
     "communities.register": ((_STAFF, _C),),
+    "communities.set_code": ((_STAFF, _C),),
     "communities.add_grid": ((_STAFF, _C),),
     "communities.add_micro_grid": ((_STAFF, _C),),
     "communities.add_building": ((_STAFF, _C),),
@@ -75,6 +76,8 @@ _DEFAULT_GRANTS: dict[str, tuple[_Grant, ...]] = {
                            (_IC, _S), (_SQ, _S), (_VOL, _S)),
     # Recovery work is ordered from the incident by those who run it, closed or not.
     "incidents.link_recovery": ((_STAFF, _C), (_GL, _A), (_IC, _S)),
+    # Staff number what was recorded before references (resilience.domain.references).
+    "incidents.assign_reference": ((_STAFF, _C),),
     "incidents.correct_time": (*_CORRECTORS, (_IC, _S, _DAY)),
     "incidents.correct_details": (*_CORRECTORS, (_IC, _S, _DAY)),
     # Residents place, rate, reopen and cancel their own orders; the community handles
@@ -91,6 +94,7 @@ _DEFAULT_GRANTS: dict[str, tuple[_Grant, ...]] = {
     "orders.add_note": ((_STAFF, _C), (_GL, _A), (_GW, _A), (_PRO, _S), (_RES, _O)),
     "orders.correct_time": _CORRECTORS,
     "orders.correct_details": _CORRECTORS,
+    "orders.assign_reference": ((_STAFF, _C),),
     # Reviews plan (staff; a grid leader for their grid); the owner works the item.
     "improvements.plan": ((_STAFF, _C), (_GL, _A)),
     "improvements.assign": ((_STAFF, _C), (_GL, _A)),

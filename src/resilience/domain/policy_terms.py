@@ -18,6 +18,7 @@ from resilience.domain.organisation import Community
 from resilience.domain.validation import shown
 from resilience.domain.values import ROSTER_ROLES, Role, parse_enum
 from resilience.errors import InvalidInputError
+from resilience.i18n import N_, _
 
 
 class Scope(StrEnum):
@@ -40,18 +41,18 @@ replayed from a file."""
 
 SERVICE_COMMANDS: Mapping[str, tuple[str, ...]] = {
     "communities": (
-        "register", "add_grid", "add_micro_grid", "add_building", "classify_zone", "enrol",
-        "assign_role", "relieve_role", "issue_care_card", "hold_activity",
-        "correct_participants", "correct_time", "correct_details"),
+        "register", "set_code", "add_grid", "add_micro_grid", "add_building",
+        "classify_zone", "enrol", "assign_role", "relieve_role", "issue_care_card",
+        "hold_activity", "correct_participants", "correct_time", "correct_details"),
     "incidents": (
         "detect", "report", "report_to_community", "acknowledge", "reclassify",
         "assign_commander", "dispatch", "en_route", "arrive", "take_action", "request_consent",
         "grant_consent", "refuse_consent", "authorise_exigent_entry", "force_entry",
         "find_source", "contain", "resolve", "close", "reopen", "add_note", "correct_time",
-        "correct_details", "link_recovery"),
+        "correct_details", "link_recovery", "assign_reference"),
     "orders": (
         "place", "accept", "reject", "dispatch", "start", "complete", "rate", "reopen",
-        "cancel", "add_note", "correct_time", "correct_details"),
+        "cancel", "add_note", "correct_time", "correct_details", "assign_reference"),
     "improvements": (
         "plan", "assign", "reschedule", "start", "complete", "cancel", "reopen", "add_note",
         "correct_time", "correct_details"),
@@ -107,8 +108,9 @@ def _scope(value: object) -> Scope:
 def known_command(value: object) -> str:
     """``value`` if it names a command of COMMANDS; otherwise InvalidInputError."""
     if type(value) is not str or value not in COMMANDS:
-        raise InvalidInputError(f"unknown command {shown(value)}: a command is one of "
-                                "resilience.domain.policy.COMMANDS, e.g. 'incidents.contain'")
+        raise InvalidInputError(_("unknown command {value}: a command is one of "
+                                  "resilience.domain.policy.COMMANDS, e.g. "
+                                  "'incidents.contain'").format(value=shown(value)))
     return value
 
 
@@ -116,12 +118,12 @@ def _command(_: object, __: Any, value: str) -> None:
     known_command(value)
 
 
-def _window(_: object, __: Any, value: timedelta | None) -> None:
+def _window(rule: object, attribute: Any, value: timedelta | None) -> None:
     if value is None:
         return
     if type(value) is not timedelta or value <= timedelta(0):
-        raise InvalidInputError(f"within must be a positive timedelta or None, got "
-                                f"{shown(value)}")
+        raise InvalidInputError(_("within must be a positive timedelta or None, got {value}")
+                                .format(value=shown(value)))
 
 
 @frozen
@@ -136,13 +138,13 @@ class Rule:
 
     def __attrs_post_init__(self) -> None:
         if self.within is not None and self.command not in CORRECTIONS:
-            raise InvalidInputError(f"{self.command} is no correction: only corrections' "
-                                    "rules have a window")
+            raise InvalidInputError(_("{command} is no correction: only corrections' rules "
+                                      "have a window").format(command=self.command))
         if self.scope is Scope.AREA and self.role in _OFF_ROSTER_AREA:
-            raise InvalidInputError(f"{self.role.value} holds no area: a rule for it in scope "
-                                    "area could never apply")
+            raise InvalidInputError(_("{role} holds no area: a rule for it in scope area could "
+                                      "never apply").format(role=self.role.value))
         if self.command == IMPORT and self.scope is not Scope.COMMUNITY:
-            raise InvalidInputError("import is allowed in scope community only")
+            raise InvalidInputError(_("import is allowed in scope community only"))
 
 
 @frozen
@@ -155,10 +157,11 @@ class Reader:
 
     def __attrs_post_init__(self) -> None:
         if self.scope not in (Scope.COMMUNITY, Scope.AREA):
-            raise InvalidInputError("personal data is read in scope community or area")
+            raise InvalidInputError(_("personal data is read in scope community or area"))
         if self.role not in ROSTER_ROLES:
-            raise InvalidInputError(f"{self.role.value} is no roster role: only people on the "
-                                    "roster read residents' personal data")
+            raise InvalidInputError(_("{role} is no roster role: only people on the roster "
+                                      "read residents' personal data").format(
+                                          role=self.role.value))
 
 
 @frozen
@@ -179,10 +182,11 @@ class Target:
     """The version of the corrected fact (corrections)."""
     corrected_recorded_at: datetime | None = None
     """When the corrected fact was recorded (None: no such fact; no window applies)."""
-    what: str = "the community"
-    area_is: str = "the area named"
-    subject_is: str = "the person named"
-    assigned_is: str = "assigned to it"
+    what: str = N_("the community")
+    area_is: str = N_("the area named")
+    subject_is: str = N_("the person named")
+    assigned_is: str = N_("assigned to it")
+    # (The phrases are marked for the catalog: a refusal translates them when it is worded.)
 
 
 @frozen

@@ -11,6 +11,7 @@ from resilience.domain.base import CaseMilestone, Context, FactAggregate, person
 from resilience.domain.catalogue import CatalogueItem
 from resilience.domain.escalated import Escalation, Notified, check_escalation
 from resilience.domain.recovery import IncidentLink, check_recovery_link
+from resilience.domain.references import check_reference, not_yet_referenced
 from resilience.domain.validation import (
     check_bool,
     check_instance,
@@ -28,6 +29,7 @@ from resilience.domain.values import (
     parse_enum,
 )
 from resilience.errors import InvalidInputError, InvalidTransitionError
+from resilience.i18n import N_, _
 
 
 class OrderStatus(StrEnum):
@@ -50,8 +52,8 @@ class ServiceOrder(FactAggregate):
     """One resident's order for one catalogued service (訂單)."""
 
     TOPIC = "resilience.service:ServiceOrder"
-    kind = "service order"
-    beginning = "the order was placed"
+    kind = N_("service order")
+    beginning = N_("the order was placed")
 
     community_id: UUID
     placer_id: str
@@ -65,6 +67,8 @@ class ServiceOrder(FactAggregate):
     category: str
     item: str
     details: str
+    reference: str | None
+    """Its human reference (resilience.domain.references); None: recorded before them."""
     expected_by: datetime
     status: OrderStatus
     provider: Provider | None
@@ -96,7 +100,7 @@ class ServiceOrder(FactAggregate):
         # resident, or the desk for a household (then the desk's, erased with the desk's:
         # docs/security.md, what is not protected).
         personal = personal_data({"household_id": "actor", "details": "actor"})
-        noun = "placement"
+        noun = N_("placement")
         step = True
         milestone = CaseMilestone("placed", "the resident placed the order (its first fact)")
         status_after = OrderStatus.PLACED
@@ -109,6 +113,9 @@ class ServiceOrder(FactAggregate):
         item: str
         details: str
         expected_by: datetime
+        reference: str | None = None
+        """Its human reference (``DH-2022-S0001``: resilience.domain.references); None for
+        one placed before references."""
 
         def apply(self, aggregate: "ServiceOrder") -> None:
             aggregate.community_id = self.community_id
@@ -120,6 +127,7 @@ class ServiceOrder(FactAggregate):
             aggregate.zone_type = self.zone_type
             aggregate.category = self.category
             aggregate.item = self.item
+            aggregate.reference = self.reference
             aggregate.details = self.details
             aggregate.expected_by = self.expected_by
 
@@ -130,9 +138,24 @@ class ServiceOrder(FactAggregate):
 
     Created = Placed  # see Incident.Created
 
+    class Referenced(Event):
+        """The order was given its human reference after it was recorded: one recorded
+        before references existed (``engine.orders.assign_reference``). Recorded whether or not
+        it stands closed (``follows_closure``); a order takes one reference only."""
+
+        TOPIC = "resilience.service:Referenced"
+        follows_closure = True
+        reference: str
+
+        def apply(self, aggregate: "ServiceOrder") -> None:
+            aggregate.reference = self.reference
+
+        def describe(self) -> str:
+            return f"reference {self.reference} given"
+
     class Accepted(Event):
         TOPIC = "resilience.service:Accepted"
-        noun = "acceptance"
+        noun = N_("acceptance")
         step = True
         milestone = CaseMilestone("accepted", "the community accepted it")
         status_after = OrderStatus.ACCEPTED
@@ -144,7 +167,7 @@ class ServiceOrder(FactAggregate):
         TOPIC = "resilience.service:Rejected"
         ends = True
         personal = personal_data({"reason": "actor"})
-        noun = "rejection"
+        noun = N_("rejection")
         step = True
         milestone = CaseMilestone("rejected", "the community rejected it")
         status_after = OrderStatus.REJECTED
@@ -157,7 +180,7 @@ class ServiceOrder(FactAggregate):
         TOPIC = "resilience.service:Dispatched"
         # A provider may be a person (a grid worker): their name is theirs.
         personal = personal_data({"provider.name": "provider.provider_id"})
-        noun = "dispatch"
+        noun = N_("dispatch")
         step = True
         milestone = CaseMilestone("first_dispatched", "the earliest dispatch to a provider")
         last_milestone = CaseMilestone(
@@ -177,7 +200,7 @@ class ServiceOrder(FactAggregate):
 
     class Started(Event):
         TOPIC = "resilience.service:Started"
-        noun = "start"
+        noun = N_("start")
         step = True
         milestone = CaseMilestone("started", "the earliest start of work")
         status_after = OrderStatus.IN_PROGRESS
@@ -189,7 +212,7 @@ class ServiceOrder(FactAggregate):
         TOPIC = "resilience.service:Completed"
         ends = True
         personal = personal_data({"note": "actor"})
-        noun = "completion"
+        noun = N_("completion")
         step = True
         milestone = CaseMilestone("first_completed", "the earliest completion")
         last_milestone = CaseMilestone(
@@ -219,7 +242,7 @@ class ServiceOrder(FactAggregate):
 
         TOPIC = "resilience.service:Rated"
         personal = personal_data({"comment": "actor"})
-        noun = "rating"
+        noun = N_("rating")
         step = True
         last_milestone = CaseMilestone(
             "rated", "the latest rating of the standing completion (a reopening clears it)")
@@ -248,7 +271,7 @@ class ServiceOrder(FactAggregate):
     class Reopened(Event):
         TOPIC = "resilience.service:Reopened"
         personal = personal_data({"reason": "actor"})
-        noun = "reopening"
+        noun = N_("reopening")
         reopens = True
         step = True
         status_after = OrderStatus.REOPENED
@@ -270,7 +293,7 @@ class ServiceOrder(FactAggregate):
         TOPIC = "resilience.service:Cancelled"
         ends = True
         personal = personal_data({"reason": "actor"})
-        noun = "cancellation"
+        noun = N_("cancellation")
         step = True
         milestone = CaseMilestone("cancelled", "the order was cancelled")
         status_after = OrderStatus.CANCELLED
@@ -333,6 +356,7 @@ class ServiceOrder(FactAggregate):
         cls, ctx: Context, *, order_id: UUID, community_id: UUID, household_id: str,
         area_id: str, grid_id: str | None, zone_type: ZoneType | None,
         service: CatalogueItem, details: str = "", expected_by: datetime | None = None,
+        reference: str | None = None,
     ) -> "ServiceOrder":
         """The resident places an order (居民訂單); ``expected_by`` defaults from the catalogue."""
         check_uuid(community_id, "community_id")
@@ -342,7 +366,7 @@ class ServiceOrder(FactAggregate):
         else:
             due = check_moment(ctx.occurred_at + service.expected, "expected_by (by default)")
         if due <= ctx.occurred_at:
-            raise InvalidInputError("expected_by must be after the order is placed")
+            raise InvalidInputError(_("expected_by must be after the order is placed"))
         return cls._create(
             cls.Placed,
             id=order_id,
@@ -359,6 +383,7 @@ class ServiceOrder(FactAggregate):
             item=service.item,
             details=details,
             expected_by=due,
+            reference=check_reference(reference),
         )
 
     @property
@@ -367,26 +392,30 @@ class ServiceOrder(FactAggregate):
 
     # Commands -----------------------------------------------------------------
 
+    def give_reference(self, ctx: Context, reference: str) -> None:
+        """Record the reference of an order placed before references (``Referenced``)."""
+        self._trigger(self.Referenced, ctx, reference=not_yet_referenced(self, reference))
+
     def accept(self, ctx: Context) -> None:
-        self._require_status(ctx, {OrderStatus.PLACED}, "accepted")
+        self._require_status(ctx, {OrderStatus.PLACED}, N_("a {status} order cannot be accepted"))
         self._trigger(self.Accepted, ctx)
 
     def reject(self, ctx: Context, reason: str) -> None:
-        self._require_status(ctx, {OrderStatus.PLACED}, "rejected")
+        self._require_status(ctx, {OrderStatus.PLACED}, N_("a {status} order cannot be rejected"))
         self._trigger(self.Rejected, ctx, reason=require_text(reason, "reason"))
 
     def dispatch(self, ctx: Context, provider: Provider) -> None:
         """The community dispatches the order (社區派單) to a provider, or reassigns it."""
         check_instance(provider, "provider", Provider)
-        self._require_status(ctx, _DISPATCHABLE, "dispatched")
+        self._require_status(ctx, _DISPATCHABLE, N_("a {status} order cannot be dispatched"))
         if self.status is OrderStatus.DISPATCHED and provider == self.provider:
-            raise InvalidTransitionError(
-                f"the order is already dispatched to {provider.name or provider.provider_id}"
-            )
+            raise InvalidTransitionError(_("the order is already dispatched to {provider}")
+                                         .format(provider=provider.name or provider.provider_id))
         self._trigger(self.Dispatched, ctx, provider=provider)
 
     def start(self, ctx: Context) -> None:
-        self._require_status(ctx, {OrderStatus.DISPATCHED}, "started")
+        self._require_status(ctx, {OrderStatus.DISPATCHED},
+                             N_("a {status} order cannot be started"))
         self._trigger(self.Started, ctx)
 
     def complete(self, ctx: Context, outcome: ServiceOutcome | str, note: str = "") -> None:
@@ -394,8 +423,9 @@ class ServiceOrder(FactAggregate):
         result = parse_enum(ServiceOutcome, outcome, "outcome")
         check_text(note, "note")
         if result is ServiceOutcome.NOT_FIXED and not note.strip():
-            raise InvalidInputError("an order closed as not fixed needs a reason in note")
-        self._require_status(ctx, {OrderStatus.DISPATCHED, OrderStatus.IN_PROGRESS}, "completed")
+            raise InvalidInputError(_("an order closed as not fixed needs a reason in note"))
+        self._require_status(ctx, {OrderStatus.DISPATCHED, OrderStatus.IN_PROGRESS},
+                             N_("a {status} order cannot be completed"))
         self._trigger(self.Completed, ctx, outcome=result, note=note)
 
     def rate(self, ctx: Context, score: int, comment: str = "", *,
@@ -406,27 +436,28 @@ class ServiceOrder(FactAggregate):
         check_text(comment, "comment")
         if resolved is not None:
             check_bool(resolved, "resolved")
-        self._require_status(ctx, {OrderStatus.COMPLETED}, "rated")
+        self._require_status(ctx, {OrderStatus.COMPLETED}, N_("a {status} order cannot be rated"))
         if self.rating is not None:
-            raise InvalidTransitionError("this completion was already rated")
+            raise InvalidTransitionError(_("this completion was already rated"))
         if ctx.actor.person_id != self.placer_id:
             raise InvalidTransitionError(
-                f"only the resident who placed the order ({self.placer_id}) can rate it"
-            )
+                _("only the resident who placed the order ({person}) can rate it").format(
+                    person=self.placer_id))
         self._trigger(self.Rated, ctx, score=score, comment=comment, resolved=resolved)
 
     def reopen(self, ctx: Context, reason: str) -> None:
-        self._require_status(ctx, {OrderStatus.COMPLETED}, "reopened")
+        self._require_status(ctx, {OrderStatus.COMPLETED},
+                             N_("a {status} order cannot be reopened"))
         self._trigger(self.Reopened, ctx, reason=require_text(reason, "reason"))
 
     def cancel(self, ctx: Context, reason: str) -> None:
-        self._require_status(ctx, _CANCELLABLE, "cancelled")
+        self._require_status(ctx, _CANCELLABLE, N_("a {status} order cannot be cancelled"))
         self._trigger(self.Cancelled, ctx, reason=require_text(reason, "reason"))
 
     def add_note(self, ctx: Context, text: str) -> None:
         # Worded as the order's other time rules are, not as _after_beginning words it:
         # the message is a contract the scenario and command tests pin.
-        self._not_before(ctx, 1, f"the order's {self.Placed.noun}")
+        self._not_before(ctx, 1, N_("the order's {noun}"))
         self._trigger(self.NoteAdded, ctx, text=require_text(text, "text"))
 
     def escalate(self, ctx: Context, deadline: str, level: int, cycle: int, due_at: datetime,
@@ -438,8 +469,9 @@ class ServiceOrder(FactAggregate):
             deadline, level, cycle, due_at, notified, ctx.occurred_at,
             cycles=self.reopen_count, escalated=self.escalations)
         if self.status in ENDED_STATUSES:
-            raise InvalidTransitionError(f"a {self.status.value} order is not escalated")
-        self._not_before(ctx, 1, f"the order's {self.Placed.noun}")
+            raise InvalidTransitionError(_("a {status} order is not escalated").format(
+                status=_status_word(self.status)))
+        self._not_before(ctx, 1, N_("the order's {noun}"))
         self._trigger(self.Escalated, ctx, deadline=name, level=level, cycle=cycle,
                       due_at=due_at, notified=told)
 
@@ -453,25 +485,35 @@ class ServiceOrder(FactAggregate):
     def check_link(self, ctx: Context, incident_id: UUID) -> None:
         """Refuse to link the order to ``incident_id``'s recovery, if it can't be."""
         check_recovery_link(self, incident_id, "order")
-        self._not_before(ctx, 1, f"the order's {self.Placed.noun}")
+        self._not_before(ctx, 1, N_("the order's {noun}"))
 
     # Invariants ---------------------------------------------------------------
 
     def _require_status(self, ctx: Context, allowed: set[OrderStatus] | frozenset[OrderStatus],
-                        verb: str) -> None:
+                        refused: str) -> None:
+        """Refuse the command unless the order is in an ``allowed`` status (``refused``:
+        the refusal, marked with ``N_``, its ``{status}`` the order's), or if it is dated
+        before the order's last step."""
         if self.status not in allowed:
-            raise InvalidTransitionError(f"a {self.status.value} order cannot be {verb}")
+            raise InvalidTransitionError(_(refused).format(status=_status_word(self.status)))
         last = self._steps()[-1]
-        self._not_before(ctx, last, f"the order's {self._noun_of(last)}")
+        self._not_before(ctx, last, N_("the order's {noun}"))
 
     def _check_times(self, times: dict[int, datetime]) -> None:
         self._check_beginning(times)
         for earlier, later in itertools.pairwise(self._steps()):
             if times[later] < times[earlier]:
                 raise InvalidTransitionError(
-                    f"the {self._name_of(later)} fact would precede the {self._name_of(earlier)} "
-                    "fact"
-                )
+                    _("the {fact} fact would precede the {earlier} fact").format(
+                        fact=self._name_of(later), earlier=self._name_of(earlier)))
+
+
+def _status_word(status: OrderStatus) -> str:
+    """An order's status in a message: in the current language when the catalog has its
+    words ("in progress"), else as recorded ("in_progress")."""
+    words = status.value.replace("_", " ")
+    said = _(words)
+    return status.value if said == words else said
 
 
 ENDED_STATUSES = frozenset(event.status_after for event in ServiceOrder.event_classes()

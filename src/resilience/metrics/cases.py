@@ -151,6 +151,9 @@ class Case:
     resolved_by_resident: bool | None = None
     """Orders: the resident's "resolved?" answer given with the rating of the standing
     completion (None: not rated, or not said). Incidents: None."""
+    reference: str | None = None
+    """Its human reference (``DH-2022-0001``: resilience.domain.references); None for a case
+    recorded before references."""
 
     @property
     def start(self) -> datetime:
@@ -326,7 +329,7 @@ def _case(key: str, subject: Subject, doc: Mapping[str, Any], facts: tuple[Fact,
                 drill=bool(doc.get("drill", False)), closure=read.closure,
                 reopened=read.reopened, rating=read.rating, status=read.status,
                 cycles=read.cycles, amendments=_amendments(subject, facts, every),
-                resolved_by_resident=read.resolved_by_resident)
+                resolved_by_resident=read.resolved_by_resident, reference=doc.get("reference"))
 
 
 def _read(subject: Subject, doc: Mapping[str, Any], facts: Sequence[Happened]) -> Reading:

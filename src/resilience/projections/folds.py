@@ -66,6 +66,8 @@ class Timelines:
 
     def apply(self, delivery: Delivery, docs: Docs) -> None:
         event, key, name, version, occurred, recorded, owner = delivery
+        if owner == "references":  # a reference book: its numbers are on its cases
+            return
         if version == 1:
             doc: Doc = {"kind": owner, "community": community_of(event),
                         "at": event.occurred_at.timestamp(), "entries": []}
@@ -110,6 +112,25 @@ def activity_key(community: str, version: int) -> str:
     return f"{community}/activity/{version}"
 
 
+def reference_key(community: str, reference: str) -> str:
+    """The key of the ``cases`` view's index document of a case's reference (kind
+    ``reference``: the case's ``id`` and kind), per community: two communities may share
+    a code."""
+    return f"{community}/reference/{reference}"
+
+
+def _given(event: Any) -> str | None:
+    """The reference a case's later fact gave it (``Incident.Referenced``,
+    ``ServiceOrder.Referenced``), else None."""
+    if isinstance(event, Incident.Referenced | ServiceOrder.Referenced):
+        return str(event.reference)
+    return None
+
+
+_NOT_CASES = frozenset({"improvement", "references"})
+"""The kinds of aggregate whose facts the ``cases`` view ignores."""
+
+
 class Cases:
     """Incidents and orders with their dimensions and fact times; communities; activities.
 
@@ -120,18 +141,27 @@ class Cases:
     own facts was recorded by override) lists each such fact ``[version, name,
     occurred, recorded, person, role, override]``. An activity's ``participants``
     is its count as last corrected, ``participants_recorded`` the count first
-    recorded. Improvement items are not cases: their facts are ignored."""
+    recorded. Improvement items and reference books are not cases: their facts are
+    ignored; a case with a reference gets an index document of it (``reference_key``)."""
 
     view = "cases"
 
     def apply(self, delivery: Delivery, docs: Docs) -> None:
-        if delivery.owner == "improvement":
+        if delivery.owner in _NOT_CASES:
             return
         event, key, name, version = delivery[:4]
         doc = _first_doc(event, name) if version == 1 else _existing(docs, key, version)
         if doc["kind"] != "community":
             self._case_fact(delivery, doc)
+            # Its first fact's reference, or one given later (``Referenced``).
+            reference = doc.get("reference") if version == 1 else _given(event)
+            if reference is not None:
+                doc["reference"] = reference
             docs.put(key, doc)
+            if reference is not None:
+                docs.put(reference_key(doc["community"], reference),
+                         {"kind": "reference", "community": doc["community"], "id": key,
+                          "case": doc["kind"]})
             return
         changed = self._community_fact(event, doc, docs)
         if self._override(delivery, doc) or changed or version == 1:
@@ -210,14 +240,14 @@ def _first_doc(event: Any, name: str) -> Doc:
                     "at": event.occurred_at.timestamp(), "grid": event.location.grid,
                     "incident_type": event.incident_type.value,
                     "severity": event.severity.value, "drill": event.drill, "facts": [],
-                    "corrections": []}
+                    "corrections": [], "reference": event.reference}
         case ServiceOrder.Placed():
             return {"kind": "order", "community": str(event.community_id),
                     "at": event.occurred_at.timestamp(), "grid": event.grid_id,
                     "zone_type": event.zone_type.value if event.zone_type else None,
                     "category": event.category, "item": event.item,
                     "expected_by": event.expected_by.isoformat(), "facts": [],
-                    "corrections": []}
+                    "corrections": [], "reference": event.reference}
         case Emergency.Declared():
             return {"kind": "emergency", "community": str(event.community_id),
                     "at": event.occurred_at.timestamp(), "area": event.area_id,

@@ -56,6 +56,7 @@ from resilience.adapters.viewstore import (
 )
 from resilience.domain.validation import check_wait, check_whole, shown
 from resilience.errors import InvalidInputError, ResilienceError, UnreadableEventError
+from resilience.i18n import _
 from resilience.projections.base import Deliveries, Doc, Projection
 from resilience.projections.folds import PROJECTIONS
 from resilience.projections.indexes import UNTIL
@@ -70,7 +71,7 @@ from resilience.projections.quarantine import (
     record,
 )
 
-VERSION = 7
+VERSION = 8
 """Goes up whenever a projection folds differently. Views of each version are stored
 apart (``timelines/v1``, tracking ``resilience/views/v1``), so a new version folds
 the history afresh while an old one still running keeps its own; ``prune`` drops
@@ -460,7 +461,8 @@ class Views:
         while (reached := self.position) < target:
             if time.monotonic() >= deadline:
                 raise ViewsTimeoutError(
-                    f"views at {reached} did not reach {target} in {timeout} s")
+                    _("views at {reached} did not reach {target} in {seconds} s").format(
+                        reached=reached, target=target, seconds=timeout))
             time.sleep(pause)
             pause = min(pause * 2, 0.2)
 
@@ -485,8 +487,8 @@ class Views:
         try:
             return self.stored_names[view]
         except KeyError:
-            raise InvalidInputError(
-                f"no view {shown(view)}; the views are {', '.join(self.stored_names)}") from None
+            raise InvalidInputError(_("no view {view}; the views are {views}").format(
+                view=shown(view), views=", ".join(self.stored_names))) from None
 
     def get(self, view: str, key: str) -> Doc | None:
         row = self.store.fetch(self._stored(view), [key]).get(key)
@@ -511,7 +513,7 @@ class Views:
         """Every document of a view by key (for tests and exports; reads it all)."""
         found: dict[str, Doc] = {}
         for kind in ("incident", "order", "community", "activity", "improvement", "review",
-                     "emergency", ENDED, QUARANTINE):
+                     "emergency", "reference", ENDED, QUARANTINE):
             found.update(self.select(view, kind))
         return found
 
@@ -529,9 +531,11 @@ class Views:
         if doc is not None:
             first, *rest = from_docs([(aggregate_id, doc)])
             raise UnreadableEventError(
-                f"the facts of {aggregate_id} from v{first.version} on are quarantined "
-                f"({len(rest) + 1} stored events; see the data-quality report): event "
-                f"{first.position} ({first.topic}): {first.error}")
+                _("the facts of {id} from v{version} on are quarantined ({count} stored "
+                  "events; see the data-quality report): event {position} ({topic}): "
+                  "{error}").format(id=aggregate_id, version=first.version,
+                                    count=len(rest) + 1, position=first.position,
+                                    topic=first.topic, error=first.error))
 
     # Internals ----------------------------------------------------------------
 
@@ -606,7 +610,7 @@ class Views:
         for name in keep:
             if name in cache:
                 cache.move_to_end(name)
-        for _ in range(len(cache) - self._cache_size):
+        for _extra in range(len(cache) - self._cache_size):
             cache.popitem(last=False)
 
 

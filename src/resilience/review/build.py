@@ -118,7 +118,7 @@ def _review_incident(
                          for r in situation.responders),
         segments=measured, objectives=graded, strengths=strengths, improvements=improvements,
         quality=found, target_line=containment, situation=situation, people=dict(people),
-        amendments=(shown or case).amendments,
+        amendments=(shown or case).amendments, reference=case.reference,
     )
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from resilience.i18n import N_, _
+from resilience.i18n import N_, _, format_datetime
 from resilience.metrics import DEFAULT_LATE_AFTER
 from resilience.review.blocks import (
     Badge,
@@ -32,6 +32,7 @@ from resilience.review.blocks import (
 )
 from resilience.review.entries import what
 from resilience.review.escalations import escalation_summary
+from resilience.review.keys import incident_review_key
 from resilience.review.phrases import phrase
 from resilience.review.response import escalation_blocks, recovery_blocks
 from resilience.review.sight import HIDDEN
@@ -79,11 +80,12 @@ def document(review: "AfterActionReview", detail: bool | None = None) -> tuple[B
 
 def _index(review: "AfterActionReview") -> Section:
     """One line per incident: when, what, where, how it stands, when it was contained,
-    and its grades; its full review by its id."""
+    and its grades; its full review by its reference or its id."""
     rows: tuple[tuple[Cell, ...], ...] = tuple(
         (str(number), stamp(incident.detected_at),
-         _("{type}, {severity}").format(type=enum_words(incident.incident_type),
-                                        severity=enum_words(incident.severity))
+         (f"{incident.reference} " if incident.reference else "")
+         + _("{type}, {severity}").format(type=enum_words(incident.incident_type),
+                                          severity=enum_words(incident.severity))
          + (_(" (drill)") if incident.drill else ""),
          incident.grid or "—", enum_words(incident.status), _contained(incident),
          _grades(incident), incident.incident_id)
@@ -118,12 +120,21 @@ _GRADE_ORDER = ("P", "S", "M", "U", "n/a", "pending")
 
 
 def _front_matter(review: "AfterActionReview") -> Section:
-    where = review.community + (_(", grid {grid}").format(grid=review.grid)
-                                if review.grid else "")
+    # The community by its name, its id after it for the command line (the id alone
+    # when the review knows no name: a review of no incidents).
+    name = next((incident.community_name for incident in review.incidents
+                 if incident.community_name), None)
+    where = (name or review.community) + (_(", grid {grid}").format(grid=review.grid)
+                                          if review.grid else "")
+    one = review.incidents[0] if (len(review.incidents) == 1 and review.key
+                                  == incident_review_key(review.incidents[0].incident_id)
+                                  ) else None
     blocks: list[Block] = [
         Heading(1, review.title),
-        Paragraph(review.scope, _("Scope"), "meta"),
-        Paragraph(where, _("Community"), "meta"),
+        (Paragraph(_what_incident(one), _("Scope"), "meta", reference=str(one.incident_id))
+         if one is not None else Paragraph(review.scope, _("Scope"), "meta")),
+        Paragraph(where, _("Community"), "meta",
+                  reference=review.community if name and name != review.community else ""),
     ]
     if review.as_of is not None:
         blocks.append(Paragraph(_("{moment} (only what had happened by then)").format(
@@ -140,12 +151,26 @@ def _front_matter(review: "AfterActionReview") -> Section:
         viewer = review.viewer
         blocks.append(Paragraph(
             _("{person} ({role}); personal data the policy keeps from them reads {hidden}")
-            .format(person=viewer.person_id, role=enum_words(viewer.role), hidden=HIDDEN),
+            .format(person=viewer.person_id, role=enum_words(viewer.role), hidden=_(HIDDEN)),
             _("Read as"), "meta"))
     if review.verified is not None:
         blocks.append(Paragraph(review.verified.statement, _("Verification"),
                                 "meta" if review.verified.ok else "meta alert"))
     return Section("front", tuple(blocks))
+
+
+def _what_incident(incident: "IncidentReview") -> str:
+    """The incident as what it is: "DH-2022-0001: fire (high), detected 15 Feb 2022 15:00"
+    (its own zone's date and time; its reference first if it has one), or "... drill,
+    detected ..."."""
+    moment = incident.detected_at
+    what = (_("{type} ({severity}) drill, detected {date} {time}") if incident.drill
+            else _("{type} ({severity}), detected {date} {time}")).format(
+        type=enum_words(incident.incident_type), severity=enum_words(incident.severity),
+        date=format_datetime(moment, "yMMMd"), time=f"{moment:%H:%M}")
+    if incident.reference is None:
+        return what
+    return _("{reference}: {what}").format(reference=incident.reference, what=what)
 
 
 def _overall(review: "AfterActionReview") -> Section:
@@ -181,7 +206,8 @@ def _incident(incident: "IncidentReview", number: int) -> Section:
     name = incident.people.get
     facts = [
         (_("Drill {id}") if incident.drill else _("Incident {id}")).format(
-            id=incident.incident_id),
+            id=incident.incident_id if incident.reference is None
+            else f"{incident.reference} ({incident.incident_id})"),
         _("{type}, {severity}").format(type=enum_words(incident.incident_type),
                                         severity=enum_words(incident.severity)),
         incident.community_name + (_(", grid {grid}").format(grid=incident.grid)

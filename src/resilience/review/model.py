@@ -185,6 +185,8 @@ class IncidentReview:
     recovery: Recovery | None = None
     """The recovery work linked to the incident at the cut, and when it was recovered
     (resilience.metrics.recovery; None: not read for this review)."""
+    reference: str | None = None
+    """Its human reference (``DH-2022-0001``); None if it was recorded before references."""
 
 
 @frozen

@@ -7,6 +7,7 @@ from resilience.domain.base import Context, FactAggregate
 from resilience.domain.organisation import Community, community_id, fact_area
 from resilience.domain.policy import Target
 from resilience.domain.values import Actor, CareCard, Employment, Role, UnitSpec, ZoneType
+from resilience.i18n import N_
 from resilience.services.core import FactService, Receipt
 
 
@@ -24,18 +25,30 @@ class Communities(FactService[Community]):
     def register(
         self, *, district: str, subdistrict: str, name: str, actor: Actor,
         occurred_at: datetime | None = None, command_id: str | None = None,
+        code: str | None = None,
     ) -> Receipt:
+        """Register a community. ``code`` (``DH``): what its incidents' and orders' human
+        references begin with (resilience.domain.references); without one they begin with
+        ``C`` and the first hex digits of its id until ``set_code`` gives it one."""
         ctx = self._store.context(actor, occurred_at, command_id)
 
         def build() -> Community:
             # No roster yet: whoever the policy lets register it becomes its founder.
             self._store.authorize("communities.register", ctx, None,
-                                  lambda _: Target(what="the new community"))
+                                  lambda _: Target(what=N_("the new community")))
             return Community.register(ctx, district=district, subdistrict=subdistrict,
-                                      name=name)
+                                      name=name, code=code)
 
         return self._store.create(Community, community_id(district, subdistrict, name), ctx,
                                   build)
+
+    def set_code(self, community: UUID, code: str, *, actor: Actor,
+                 occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:
+        """Set the code the references of the community's cases recorded from now on begin
+        with (``DH``: 1 to 8 letters and digits, a letter first; taken in capitals). The
+        references already issued stay as they are."""
+        return self._run(community, actor, occurred_at, command_id,
+                         lambda c, ctx: c.set_code(ctx, code), command="set_code")
 
     def add_grid(self, community: UUID, grid_id: str, name: str = "", *, actor: Actor,
                  occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:

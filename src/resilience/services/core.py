@@ -78,6 +78,7 @@ from resilience.errors import (
     ResilienceError,
     StoreUnavailableError,
 )
+from resilience.i18n import N_, _
 
 A = TypeVar("A", bound=FactAggregate)
 
@@ -100,6 +101,11 @@ class Receipt:
     repeated: bool = field(default=False, eq=False)
     """The command was found recorded before under its ``command_id``: this call
     recorded nothing (the receipt is still equal to the first one's)."""
+    reference: str | None = field(default=None, eq=False)
+    """The human reference (``DH-2022-0001``) the command gave the incident or order it
+    recorded (resilience.domain.references); None for any other command. Its number is
+    one more fact, in the community's reference book, beside ``versions``. (Not compared:
+    a receipt equals one made of the aggregate and versions alone, as before.)"""
 
     @property
     def versions(self) -> range:
@@ -127,7 +133,8 @@ def _require_id(cls: type[FactAggregate], aggregate_id: object) -> None:
 def _checked(cls: type[A], aggregate_id: UUID, aggregate: object) -> A:
     if not isinstance(aggregate, cls):
         found = getattr(type(aggregate), "kind", type(aggregate).__name__)
-        raise NotFoundError(f"{aggregate_id} is {_a(found)}, not {_a(cls.kind)}")
+        raise NotFoundError(_("{id} is {found}, not {wanted}").format(
+            id=aggregate_id, found=_a(found), wanted=_a(cls.kind)))
     return aggregate
 
 
@@ -142,11 +149,28 @@ class _Holding:
 
     def __enter__(self) -> None:
         if not self._lock.acquire(timeout=-1 if self._timeout is None else self._timeout):
-            raise StoreUnavailableError(f"this engine was busy with another command or batch "
-                                        f"for {self._timeout:g} s; nothing was recorded")
+            raise StoreUnavailableError(_("this engine was busy with another command or batch "
+                                          "for {seconds} s; nothing was recorded").format(
+                seconds=f"{self._timeout:g}"))
 
     def __exit__(self, *exc: object) -> None:
         self._lock.release()
+
+
+class _Taken(Exception):
+    """A command's companion (``save_with_command``: a reference book) was changed by another
+    writer between its read and the insert: the command is run again on the store as it
+    stands (``Store._until_numbered``), as the number it took is someone else's now."""
+
+
+TAKEN_ATTEMPTS = 100
+"""How many times a command runs whose companion (a reference book) another writer changed
+first, before it gives up with ConflictError (each attempt reads the companion afresh).
+Each attempt loses only to a writer that recorded a case of the same community, kind and
+year in between: with k writers numbering one book flat out, one attempt loses with
+probability about (k-1)/k, so 4 writers lose 8 attempts running about once in ten cases
+(measured: tests/test_references.py's race), and 100 about once in 10^12. An alarm is
+never refused for being numbered under load."""
 
 
 class _Stale(Exception):
@@ -163,8 +187,29 @@ class Batch:
         """Notification id of the batch's last event, for ``engine.views.wait``."""
 
 
+_A_KIND = {"incident": N_("an incident"), "service order": N_("a service order"),
+           "community": N_("a community"), "improvement item": N_("an improvement item"),
+           "emergency": N_("an emergency"), "reference book": N_("a reference book"),
+           "aggregate": N_("an aggregate")}
+"""Each kind with its article, a phrase of its own in each language."""
+
+
 def _a(noun: str) -> str:
-    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
+    phrase = _A_KIND.get(noun)
+    if phrase is not None:
+        return _(phrase)
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"  # a class's name
+
+
+def _reference(aggregate: FactAggregate, first: int) -> str | None:
+    """The reference the command's first fact (``first``) gave a case, as its first fact or
+    a ``Referenced`` one (``Receipt.reference``); None for any other."""
+    if first != 1:
+        fact = aggregate.fact_types.get(first)  # (none: the command recorded nothing)
+        if fact is None or fact.fact_name != "Referenced":
+            return None
+    reference = vars(aggregate).get("reference")  # (an incident's or order's only)
+    return reference if isinstance(reference, str) else None
 
 
 def _position(recordings: Sequence[Recording[UUID]]) -> int | None:
@@ -290,6 +335,8 @@ class Store:
         cached, without reading the store, each at its version, for the command's insert
         to check."""
         self._reads_thread: int | None = None
+        self._companions: list[FactAggregate] = []
+        """The aggregates the running command saves with its own (``save_with_command``)."""
 
     def derived(self, *, clock: Clock | None = None, importer: Actor | None = None) -> "Store":
         """A store on the same application and policy, with another clock or importer (a
@@ -316,7 +363,7 @@ class Store:
         """
         with self._locked():
             if self._batch is not None:
-                raise InvalidTransitionError("batches do not nest")
+                raise InvalidTransitionError(_("batches do not nest"))
             held: dict[UUID, FactAggregate] = {}
             self._batch, self._batch_thread = held, threading.get_ident()
             self._read_in_batch = set()
@@ -338,8 +385,8 @@ class Store:
             except IntegrityError:
                 self._forget(*held)
                 raise ConflictError(
-                    "another writer changed one of the batch's aggregates first; "
-                    "nothing of the batch was recorded"
+                    _("another writer changed one of the batch's aggregates first; "
+                      "nothing of the batch was recorded")
                 ) from None
             except BaseException:
                 self._forget(*held)
@@ -370,8 +417,8 @@ class Store:
         importer = None if self.importer is None else self.importer.person_id
         if actor.imported_by is not None and actor.imported_by != importer:
             raise InvalidInputError(
-                "imported_by is set by the engine when it imports (engine.importing), not "
-                f"by a command's actor; got {actor.imported_by!r}")
+                _("imported_by is set by the engine when it imports (engine.importing), not "
+                  "by a command's actor; got {value}").format(value=repr(actor.imported_by)))
         if importer is None or actor.imported_by == importer:
             return actor
         stamped = self._stamped_as.get(actor)
@@ -424,10 +471,11 @@ class Store:
         if (community is not None and importer.role not in ROSTER_ROLES
                 and not self._only_imported(community)):
             raise PermissionDeniedError(
-                f"{importer.person_id}, as {importer.role.value.replace('_', ' ')}, may "
-                f"import only into a community the import registers or whose every fact was "
-                f"imported, and {community.name} has facts recorded live: import into it as "
-                "its community staff")
+                _("{person}, as {role}, may import only into a community the import registers "
+                  "or whose every fact was imported, and {community} has facts recorded live: "
+                  "import into it as its community staff").format(
+                    person=importer.person_id, role=importer.role.value.replace("_", " "),
+                    community=community.name))
         return decision
 
     def standing_target(self, service: object, aggregate: FactAggregate,
@@ -466,9 +514,10 @@ class Store:
         before any other check, so the refusal costs nothing."""
         if self.importer is not None and command in NEVER_IMPORTED:
             raise PermissionDeniedError(
-                f"{command} is never imported: {self.importer.person_id} may not run it "
-                "through engine.importing; call it on the engine itself, as a person the "
-                "policy allows it; nothing was recorded")
+                _("{command} is never imported: {person} may not run it through "
+                  "engine.importing; call it on the engine itself, as a person the policy "
+                  "allows it; nothing was recorded").format(command=command,
+                                                            person=self.importer.person_id))
 
     def _only_imported(self, community: Community) -> bool:
         """Was every stored fact of ``community`` imported? Its facts held in this store's
@@ -573,7 +622,8 @@ class Store:
         try:
             aggregate: object = self.app.repository.get(aggregate_id, projector_func=_fold)
         except AggregateNotFoundError:
-            raise NotFoundError(f"no {cls.kind} with id {aggregate_id}") from None
+            raise NotFoundError(_("no {kind} with id {id}").format(
+                kind=_(cls.kind), id=aggregate_id)) from None
         checked = _checked(cls, aggregate_id, aggregate)
         if cls.snapshotted:
             self._snapshot(checked)
@@ -622,14 +672,43 @@ class Store:
         """Record a new aggregate, or return the original receipt of a repeated command.
         ``fresh``: the id was made for this command (a uuid4) and nobody else can have
         it, so it is not looked for first (were it taken, the insert would fail)."""
-        with self._locked():
+        def attempt() -> Receipt:
             if not fresh and self.exists(aggregate_id):
                 repeated = self._repeated(cls, aggregate_id, ctx)
                 if repeated is not None:
                     return repeated
-                raise AlreadyExistsError(f"a {cls.kind} with id {aggregate_id} already exists")
-            aggregate = build()
-            return self._save(cls, aggregate, ctx, 1)
+                raise AlreadyExistsError(_("a {kind} with id {id} already exists").format(
+                    kind=_(cls.kind), id=aggregate_id))
+            return self._save(cls, build(), ctx, 1)
+
+        with self._locked():
+            return self._until_numbered(cls, attempt)
+
+    def _until_numbered(self, cls: type[A], attempt: Callable[[], Receipt]) -> Receipt:
+        """``attempt`` (a command), run again while another writer takes the number its
+        companion (``save_with_command``) was to record first (``_Taken``)."""
+        for _attempt in range(TAKEN_ATTEMPTS):
+            self._companions = []
+            try:
+                return attempt()
+            except _Taken:
+                continue
+            finally:
+                self._companions = []
+        raise ConflictError(
+            _("the {kind} could not be numbered: other writers took its reference {count} "
+              "times; nothing was recorded: retry the command").format(
+                kind=_(cls.kind), count=TAKEN_ATTEMPTS))
+
+    def save_with_command(self, aggregate: FactAggregate) -> None:
+        """Save ``aggregate`` (its pending facts) in the same transaction as the aggregate
+        the running command records (in a batch: with the batch): a case's reference
+        book. Should another writer have changed it first, the command runs again."""
+        batch = self._batch
+        if batch is not None and self._batch_thread == threading.get_ident():
+            batch[aggregate.id] = aggregate
+        else:
+            self._companions.append(aggregate)
 
     def change(self, cls: type[A], aggregate_id: UUID, ctx: Context,
                decide: Callable[[A], None]) -> Receipt:
@@ -656,7 +735,7 @@ class Store:
             return self._decide(cls, _checked(cls, aggregate_id, cached), ctx, decide,
                                 cached=True)
 
-        return self.deciding(attempt)
+        return self.deciding(lambda: self._until_numbered(cls, attempt))
 
     def deciding(self, command: Callable[[], Receipt]) -> Receipt:
         """Run ``command`` (its reads through ``current``, then a ``create``, or
@@ -701,7 +780,7 @@ class Store:
         if ctx.command_id is not None:
             seen = aggregate.command_versions(ctx.command_id)
             if seen is not None:
-                return self._receipt(aggregate.id, seen)
+                return self._receipt(aggregate, seen)
         first = aggregate.version + 1
         try:
             decide(aggregate)
@@ -711,7 +790,8 @@ class Store:
                 raise _Stale from exc
             raise
         if held:
-            return Receipt(aggregate.id, first, aggregate.version)
+            return Receipt(aggregate.id, first, aggregate.version,
+                           reference=_reference(aggregate, first))
         return self._save(cls, aggregate, ctx, first, cached)
 
     def _save(self, cls: type[A], aggregate: A, ctx: Context, first: int,
@@ -720,17 +800,22 @@ class Store:
         if batch is not None:
             aggregate_id = aggregate.id
             batch[aggregate_id] = aggregate
-            return Receipt(aggregate_id, first, aggregate.version)
+            return Receipt(aggregate_id, first, aggregate.version,
+                           reference=_reference(aggregate, first))
         reads = self._reads
+        companions, self._companions = self._companions, []
         try:
             if reads:
-                # (The aggregate saved is checked by its own versions: none is taken twice.)
+                # (The aggregates saved are checked by their own versions: none is taken
+                # twice.)
                 reads.pop(aggregate.id, None)
-                recordings = self.app.save(aggregate, reads=reads)
+                for companion in companions:
+                    reads.pop(companion.id, None)
+                recordings = self.app.save(aggregate, *companions, reads=reads)
             else:
-                recordings = self.app.save(aggregate)
+                recordings = self.app.save(aggregate, *companions)
         except BaseException as exc:
-            self._forget(aggregate.id)
+            self._forget(aggregate.id, *(companion.id for companion in companions))
             if not isinstance(exc, IntegrityError):
                 raise
             if cached or isinstance(exc, StaleReadError):
@@ -738,13 +823,17 @@ class Store:
             repeated = self._repeated(cls, aggregate.id, ctx)
             if repeated is not None:
                 return repeated
+            if companions:
+                raise _Taken from exc
             raise ConflictError(
-                f"{cls.kind} {aggregate.id} was changed by another writer since it was "
-                "loaded; nothing was recorded: reload and retry the command"
+                _("{kind} {id} was changed by another writer since it was loaded; nothing "
+                  "was recorded: reload and retry the command").format(
+                    kind=_(cls.kind), id=aggregate.id)
             ) from None
-        self._remember(aggregate)
-        self._snapshot(aggregate)
-        return Receipt(aggregate.id, first, aggregate.version, _position(recordings))
+        self._remember(aggregate, *companions)
+        self._snapshot(aggregate, *companions)
+        return Receipt(aggregate.id, first, aggregate.version, _position(recordings),
+                       reference=_reference(aggregate, first))
 
     def _repeated(self, cls: type[A], aggregate_id: UUID, ctx: Context) -> Receipt | None:
         """The receipt of a command already recorded under ``ctx.command_id``, with the
@@ -752,14 +841,16 @@ class Store:
         retried) recorded events as new as any, and callers wait on that position."""
         if ctx.command_id is None:
             return None
-        seen = self.load(cls, aggregate_id).command_versions(ctx.command_id)
-        return self._receipt(aggregate_id, seen) if seen is not None else None
+        aggregate = self.load(cls, aggregate_id)
+        seen = aggregate.command_versions(ctx.command_id)
+        return self._receipt(aggregate, seen) if seen is not None else None
 
-    def _receipt(self, aggregate_id: UUID, seen: tuple[int, int]) -> Receipt:
+    def _receipt(self, aggregate: FactAggregate, seen: tuple[int, int]) -> Receipt:
         """The receipt of facts recorded earlier, with the position of the last one."""
         position = (None if self._batch is not None
-                    else notification_id(self.app.recorder, aggregate_id, seen[1]))
-        return Receipt(aggregate_id, *seen, position, repeated=True)
+                    else notification_id(self.app.recorder, aggregate.id, seen[1]))
+        return Receipt(aggregate.id, *seen, position, repeated=True,
+                       reference=_reference(aggregate, seen[0]))
 
 
 
@@ -820,16 +911,17 @@ class AggregateService(Generic[A]):
         def recorded(moment: datetime) -> Target:
             person = getattr(fact, "person_id", None)
             return evolve(about(moment), subject=person if isinstance(person, str) else None,
-                          subject_is="the person the fact is about")
+                          subject_is=N_("the person the fact is about"))
 
         try:
             self._store.authorize(command, plain, community, about)
             self._store.authorize(recording, plain, community, recorded)
         except PermissionDeniedError as refusal:
             raise PermissionDeniedError(
-                f"fact {fact.originator_version} is a roster fact "
-                f"({type(fact).__name__}): correcting it needs the right to record it too, "
-                f"and no override; {refusal}") from None
+                _("fact {version} is a roster fact ({fact}): correcting it needs the right to "
+                  "record it too, and no override; {refusal}").format(
+                    version=fact.originator_version, fact=type(fact).__name__,
+                    refusal=refusal)) from None
 
     def _community_of(self, aggregate: A) -> Community | UUID:
         """The community the aggregate belongs to: its ``community_id`` (a community's
@@ -863,9 +955,9 @@ class AggregateService(Generic[A]):
         if corrects is None:
             return target
         if fact is None:  # no such fact: the aggregate refuses the correction itself
-            return evolve(target, subject=None, subject_is="who recorded the fact")
+            return evolve(target, subject=None, subject_is=N_("who recorded the fact"))
         return evolve(target, area=self._fact_area(fact) or target.area,
-                      subject=fact.actor.person_id, subject_is="who recorded the fact",
+                      subject=fact.actor.person_id, subject_is=N_("who recorded the fact"),
                       corrected=fact.originator_version, corrected_recorded_at=fact.timestamp)
 
 

@@ -27,7 +27,9 @@ from resilience.domain.values import (
     Severity,
 )
 from resilience.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from resilience.i18n import N_, _
 from resilience.services.core import FactService, Receipt, Store, target_context
+from resilience.services.references import give_reference, next_reference, take
 
 Ids = list[str] | tuple[str, ...]
 
@@ -84,7 +86,8 @@ class Incidents(FactService[Incident]):
         if incident_id is not None:
             check_uuid(incident_id, "incident_id")
         if not isinstance(location, Location):
-            raise InvalidInputError(f"location must be a Location, got {shown(location)}")
+            raise InvalidInputError(_("location must be a Location, got {value}").format(
+                value=shown(location)))
         detected = ctx if detected_at is None else evolve(ctx, occurred_at=detected_at)
         fresh = incident_id is None and not command_id  # a uuid4: nobody else's
 
@@ -99,13 +102,16 @@ class Incidents(FactService[Incident]):
 
             def build() -> Incident:
                 self._store.authorize(f"{self.name}.{command}", ctx, org, lambda _: Target(
-                    area=location_area(location), what="the new incident",
-                    area_is="the incident's area"))
+                    area=location_area(location), what=N_("the new incident"),
+                    area_is=N_("the incident's area")))
+                numbered = next_reference(self._store, org, "incident", detected.occurred_at)
                 incident = Incident.detect(
                     detected, incident_id=new_id, community_id=community,
                     incident_type=incident_type, severity=severity,
                     location=_located(org, location), description=description, drill=drill,
+                    reference=numbered.reference,
                 )
+                take(self._store, numbered, detected, new_id)
                 if channel is not None:
                     incident.report(ctx, channel)
                 return incident
@@ -113,6 +119,17 @@ class Incidents(FactService[Incident]):
             return self._store.create(Incident, new_id, ctx, build, fresh=fresh)
 
         return self._store.deciding(record)
+
+    def assign_reference(self, incident: UUID, *, actor: Actor,
+                         occurred_at: datetime | None = None,
+                         command_id: str | None = None) -> Receipt:
+        """Give an incident recorded before references its reference (``DH-2022-0007``):
+        the next number of its community's book for the year of its detection.
+        InvalidTransitionError if it has one. ``resilience references --assign`` gives one
+        to every case that has none."""
+        return self._run(incident, actor, occurred_at, command_id,
+                         lambda i, ctx: give_reference(self._store, i, ctx),
+                         command="assign_reference")
 
     def report_to_community(self, incident: UUID, channel: str = "phone", *, actor: Actor,
                             occurred_at: datetime | None = None,
@@ -160,7 +177,7 @@ class Incidents(FactService[Incident]):
         return self._run(incident, actor, occurred_at, command_id,
                          lambda i, ctx: i.en_route(ctx, responder_id),
                          command="en_route", subject=responder_id,
-                         subject_is="the responder named")
+                         subject_is=N_("the responder named"))
 
     def arrive(self, incident: UUID, responder_id: str, *, actor: Actor,
                occurred_at: datetime | None = None, command_id: str | None = None) -> Receipt:
@@ -168,7 +185,7 @@ class Incidents(FactService[Incident]):
         return self._run(incident, actor, occurred_at, command_id,
                          lambda i, ctx: i.arrive(ctx, responder_id),
                          command="arrive", subject=responder_id,
-                         subject_is="the responder named")
+                         subject_is=N_("the responder named"))
 
     def take_action(self, incident: UUID, action: ActionKind | str, description: str,
                     equipment: Ids = (), *, actor: Actor, occurred_at: datetime | None = None,
@@ -190,7 +207,7 @@ class Incidents(FactService[Incident]):
         return self._run(incident, actor, occurred_at, command_id,
                          lambda i, ctx: i.grant_consent(ctx, resident_id),
                          command="grant_consent", subject=resident_id,
-                         subject_is="the resident asked")
+                         subject_is=N_("the resident asked"))
 
     def refuse_consent(self, incident: UUID, resident_id: str, reason: str = "", *,
                        actor: Actor, occurred_at: datetime | None = None,
@@ -198,7 +215,7 @@ class Incidents(FactService[Incident]):
         return self._run(incident, actor, occurred_at, command_id,
                          lambda i, ctx: i.refuse_consent(ctx, resident_id, reason),
                          command="refuse_consent", subject=resident_id,
-                         subject_is="the resident asked")
+                         subject_is=N_("the resident asked"))
 
     def authorise_exigent_entry(self, incident: UUID, reason: str, *, actor: Actor,
                                 occurred_at: datetime | None = None,
@@ -282,8 +299,9 @@ class Incidents(FactService[Incident]):
             if ctx.command_id is not None and linked.command_versions(ctx.command_id):
                 # The other side would take it for a repeat and record nothing.
                 raise InvalidInputError(
-                    f"command id {ctx.command_id!r} was used on {linked_id} for another "
-                    "command; a link needs one of its own")
+                    _("command id {command} was used on {id} for another command; a link "
+                      "needs one of its own").format(command=repr(ctx.command_id),
+                                                      id=linked_id))
             linked.check_link(ctx, i.id)  # both sides checked before either records
             i.link_recovery(ctx, linked_id, _KINDS[type(linked)], purpose)
             store.change(type(linked), linked_id, ctx,
@@ -309,16 +327,16 @@ class Incidents(FactService[Incident]):
         of_incident = self._target(incident, ctx, None, None)
         area: str | None
         if isinstance(work, ServiceOrder):
-            area, what, area_is = work.area_id, "the order linked", "the order's area"
+            area, what, area_is = work.area_id, N_("the order linked"), N_("the order's area")
         else:
-            area, what, area_is = work.grid, "the item linked", "the item's grid"
+            area, what, area_is = work.grid, N_("the item linked"), N_("the item's grid")
         grid = incident.location.grid
         org = self._store.current(Community, incident.community_id)
         near = grid is None or covers(org, grid, area)
         return Target(area=area, assigned=of_incident.assigned if near else frozenset(),
                       commander=of_incident.commander, what=what, area_is=area_is,
-                      assigned_is="dispatched to or commanding the incident, the work "
-                                  "lying in its grid")
+                      assigned_is=N_("dispatched to or commanding the incident, the work "
+                                     "lying in its grid"))
 
     def _target(self, aggregate: Incident, ctx: Context, subject: object,
                 area: object) -> Target:
@@ -330,9 +348,9 @@ class Incidents(FactService[Incident]):
         assigned = dispatched if commander is None else {*dispatched, commander}
         return Target(area=aggregate.area,
                       subject=subject if isinstance(subject, str) else None,
-                      assigned=frozenset(assigned), commander=commander, what="this incident",
-                      area_is="the incident's area",
-                      assigned_is="dispatched to or commanding this incident")
+                      assigned=frozenset(assigned), commander=commander, what=N_("this incident"),
+                      area_is=N_("the incident's area"),
+                      assigned_is=N_("dispatched to or commanding this incident"))
 
 
 _KINDS: dict[type[FactAggregate], RecoveryKind] = {
@@ -345,7 +363,8 @@ def _load(store: Store, linked_id: UUID) -> FactAggregate:
         return store.load(FactAggregate, linked_id)
     except NotFoundError:
         raise NotFoundError(
-            f"no service order or improvement item with id {linked_id}") from None
+            _("no service order or improvement item with id {id}").format(
+                id=linked_id)) from None
 
 
 def _recovery_work(linked: FactAggregate,
@@ -353,11 +372,11 @@ def _recovery_work(linked: FactAggregate,
     """``linked`` if it is an order or item of the incident's community; else NotFoundError
     (another community's work is none of this incident's to know of)."""
     if not isinstance(linked, ServiceOrder | ImprovementItem):
-        raise NotFoundError(f"{linked.id} names the {linked.kind} of that id, not a service "
-                            "order or improvement item")
+        raise NotFoundError(_("{id} names the {kind} of that id, not a service order or "
+                              "improvement item").format(id=linked.id, kind=_(linked.kind)))
     if linked.community_id != incident.community_id:
-        raise NotFoundError(f"no service order or improvement item {linked.id} in the "
-                            "incident's community")
+        raise NotFoundError(_("no service order or improvement item {id} in the incident's "
+                              "community").format(id=linked.id))
     return linked
 
 
@@ -365,7 +384,7 @@ def _located(org: Community, location: Location) -> Location:
     """The location checked against the community's areas, its grid filled in."""
     grid = location.grid
     if location.unit is not None and location.building is None:
-        raise InvalidInputError("a location with a unit needs its building")
+        raise InvalidInputError(_("a location with a unit needs its building"))
     if location.building is not None:
         org.area(location.building)
         if location.unit is not None:
@@ -373,11 +392,12 @@ def _located(org: Community, location: Location) -> Location:
         building_grid = org.grid_of(location.building)
         if grid is not None and grid != building_grid:
             raise InvalidInputError(
-                f"building {location.building} is in grid {building_grid}, not {grid}"
-            )
+                _("building {building} is in grid {found}, not {grid}").format(
+                    building=location.building, found=building_grid, grid=grid))
         grid = building_grid
     if grid is not None and org.area(grid).kind is not AreaKind.GRID:
-        raise InvalidInputError(f"{grid} is not a grid of {org.name}")
+        raise InvalidInputError(_("{grid} is not a grid of {community}").format(
+            grid=grid, community=org.name))
     return evolve(location, grid=grid)
 
 
@@ -389,5 +409,6 @@ def _on_roster(org: Community, person_id: object) -> None:
         return  # not a person id (the incident refuses it), or the founder
     if person_id not in org.people or person_id in org.erased:
         raise PermissionDeniedError(
-            f"{person_id} is not on {org.name}'s roster (enrolled and not erased), and only "
-            "a person on it may command an incident: enrol them first")
+            _("{person} is not on {community}'s roster (enrolled and not erased), and only "
+              "a person on it may command an incident: enrol them first").format(
+                person=person_id, community=org.name))

@@ -10,7 +10,9 @@ from resilience.domain.policy import Target
 from resilience.domain.service import ServiceOrder
 from resilience.domain.validation import check_uuid
 from resilience.domain.values import Actor, Provider, Role, ServiceOutcome
+from resilience.i18n import N_
 from resilience.services.core import FactService, Receipt, Store
+from resilience.services.references import give_reference, next_reference, take
 
 
 def order_id_for(community: UUID, key: str) -> UUID:
@@ -53,18 +55,32 @@ class Orders(FactService[ServiceOrder]):
                 # Decided on the area named before it is checked against the community's
                 # areas: a refused caller learns nothing of them.
                 self._store.authorize("orders.place", ctx, org, lambda _: _target(
-                    area_id, ctx.actor.person_id, None, "the new order"))
+                    area_id, ctx.actor.person_id, None, N_("the new order")))
                 org.area(area_id)
-                return ServiceOrder.place(
+                numbered = next_reference(self._store, org, "order", ctx.occurred_at)
+                order = ServiceOrder.place(
                     ctx, order_id=new_id, community_id=community, household_id=household_id,
                     area_id=area_id, grid_id=org.grid_of(area_id),
                     zone_type=org.zone_type_of(area_id),
                     service=service, details=details, expected_by=expected_by,
+                    reference=numbered.reference,
                 )
+                take(self._store, numbered, ctx, new_id)
+                return order
 
             return self._store.create(ServiceOrder, new_id, ctx, build, fresh=fresh)
 
         return self._store.deciding(record)
+
+    def assign_reference(self, order: UUID, *, actor: Actor,
+                         occurred_at: datetime | None = None,
+                         command_id: str | None = None) -> Receipt:
+        """Give an order placed before references its reference (``DH-2022-S0007``): the
+        next number of its community's book for the year it was placed.
+        InvalidTransitionError if it has one."""
+        return self._run(order, actor, occurred_at, command_id,
+                         lambda o, ctx: give_reference(self._store, o, ctx),
+                         command="assign_reference")
 
     def accept(self, order: UUID, *, actor: Actor, occurred_at: datetime | None = None,
                command_id: str | None = None) -> Receipt:
@@ -130,13 +146,13 @@ class Orders(FactService[ServiceOrder]):
         # in its own role), so nobody rates it on the household's behalf.
         owner = aggregate.placer_id if aggregate.placer_role is Role.RESIDENT else None
         return _target(aggregate.area_id, owner,
-                       None if provider is None else provider.provider_id, "this order")
+                       None if provider is None else provider.provider_id, N_("this order"))
 
 
 def _target(area: str, placer: str | None, provider: str | None, what: str) -> Target:
     """An order as the policy sees it: its area, who placed it (``own``), the provider it
     is dispatched to (``assigned``)."""
-    return Target(area=area, subject=placer, subject_is="who placed the order",
+    return Target(area=area, subject=placer, subject_is=N_("who placed the order"),
                   assigned=frozenset() if provider is None else frozenset({provider}),
-                  what=what, area_is="the order's area",
-                  assigned_is="the provider the order is dispatched to")
+                  what=what, area_is=N_("the order's area"),
+                  assigned_is=N_("the provider the order is dispatched to"))

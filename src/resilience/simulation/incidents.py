@@ -191,13 +191,14 @@ class IncidentLife:
         now = t0 + minutes(rng.uniform(10, 40) if self.chance("late_report")
                            else rng.uniform(0.3, 2))
         if self.chance("detected_first"):
-            self.life.add(t0, "detect", c.id, actor=reporter, **fields)
+            # (Each new incident's reference is one fact more, in its book.)
+            self.life.add(t0, "detect", c.id, actor=reporter, facts=2, **fields)
             if self.chance("never_reported"):
                 now = t0  # the office never heard: the rest runs from the detection
             else:
                 self.step(now, "report_to_community", actor=reporter)
         else:
-            self.life.add(now, "report", c.id, actor=reporter, detected_at=t0, facts=2,
+            self.life.add(now, "report", c.id, actor=reporter, detected_at=t0, facts=3,
                           **fields)
         if reporter.role in (Role.GRID_LEADER, Role.GRID_WORKER) and self.chance(
                 "patrol_arrives"):

@@ -86,7 +86,9 @@ class OrderLife:
         placer = c.desk(rng, at) if by_desk else acting(resident, Role.RESIDENT)
         expected_by = (at + expected * rng.uniform(0.5, 2) if self.chance("expected_by")
                        else None)
+        # (facts=2: the order's placement and its reference, in the book)
         self.life.add(at, "place", c.id, actor=placer, household_id=resident, area_id=area,
+                      facts=2,
                       category=category, item=item, details=rng.choice(words.ORDER_DETAILS),
                       expected_by=None if expected_by is None else expected_by.replace(
                           microsecond=0), order_id=self.id,
@@ -165,7 +167,7 @@ def plan_recovery_order(c: Community, order: UUID, at: datetime, resident: str, 
     in ``area`` (a unit): accepted at once, sent to the property company, fixed."""
     life = OrderLife(c, order, rng, queue)
     life.corrections = set()
-    life.life.add(at, "place", c.id, actor=desk, household_id=resident,
+    life.life.add(at, "place", c.id, actor=desk, household_id=resident, facts=2,
                   area_id=area, category="home", item="repair",
                   details=words.RECOVERY_DETAILS, order_id=order)
     now = life.step(at + minutes(rng.uniform(1, 10)), "accept", actor=desk)
