@@ -44,7 +44,7 @@ from resilience.domain.base import (
 from resilience.domain.escalated import Escalation, Notified, check_escalation
 from resilience.domain.organisation import location_area
 from resilience.domain.recovery import RecoveryFact, RecoveryKind
-from resilience.domain.references import check_reference, not_yet_referenced
+from resilience.domain.references import GivesReference, check_reference, not_yet_referenced
 from resilience.domain.validation import (
     check_bool,
     check_instance,
@@ -201,20 +201,12 @@ class Incident(FactAggregate):
     # doesn't derive a Created class that would inherit (and squat) Event's topic.
     Created = Detected
 
-    class Referenced(Event):
-        """The incident was given its human reference after it was recorded: one recorded
-        before references existed (``engine.incidents.assign_reference``). Recorded whether or not
-        it stands closed (``follows_closure``); a incident takes one reference only."""
+    class Referenced(GivesReference, Event):
+        """The incident was given its reference after it was recorded
+        (``engine.incidents.assign_reference``: resilience.domain.references)."""
 
         TOPIC = "resilience.incident:Referenced"
-        follows_closure = True
         reference: str
-
-        def apply(self, aggregate: "Incident") -> None:
-            aggregate.reference = self.reference
-
-        def describe(self) -> str:
-            return f"reference {self.reference} given"
 
     class Reported(Event):
         """The community office was told (phone, app, in person, sensor...)."""

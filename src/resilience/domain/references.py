@@ -66,6 +66,23 @@ def check_reference(reference: object) -> str | None:
     return reference
 
 
+class GivesReference:
+    """What an incident's and an order's ``Referenced`` fact are (eventsourcing gives each
+    aggregate event classes of its own): the reference of a case recorded before references
+    existed, given later. Recorded whether or not the case stands closed
+    (``follows_closure``); a case takes one reference only (``not_yet_referenced``). A plain
+    mix-in, first among the class's bases so its ``apply`` is the one used."""
+
+    follows_closure = True
+    reference: str
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.reference = self.reference
+
+    def describe(self) -> str:
+        return f"reference {self.reference} given"
+
+
 def not_yet_referenced(case: FactAggregate, reference: str) -> str:
     """``reference`` checked, for a case that has none yet (InvalidTransitionError if it
     has one: a case keeps the reference it was given)."""

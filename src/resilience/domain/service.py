@@ -11,7 +11,7 @@ from resilience.domain.base import CaseMilestone, Context, FactAggregate, person
 from resilience.domain.catalogue import CatalogueItem
 from resilience.domain.escalated import Escalation, Notified, check_escalation
 from resilience.domain.recovery import IncidentLink, check_recovery_link
-from resilience.domain.references import check_reference, not_yet_referenced
+from resilience.domain.references import GivesReference, check_reference, not_yet_referenced
 from resilience.domain.validation import (
     check_bool,
     check_instance,
@@ -138,20 +138,12 @@ class ServiceOrder(FactAggregate):
 
     Created = Placed  # see Incident.Created
 
-    class Referenced(Event):
-        """The order was given its human reference after it was recorded: one recorded
-        before references existed (``engine.orders.assign_reference``). Recorded whether or not
-        it stands closed (``follows_closure``); a order takes one reference only."""
+    class Referenced(GivesReference, Event):
+        """The order was given its reference after it was recorded
+        (``engine.orders.assign_reference``: resilience.domain.references)."""
 
         TOPIC = "resilience.service:Referenced"
-        follows_closure = True
         reference: str
-
-        def apply(self, aggregate: "ServiceOrder") -> None:
-            aggregate.reference = self.reference
-
-        def describe(self) -> str:
-            return f"reference {self.reference} given"
 
     class Accepted(Event):
         TOPIC = "resilience.service:Accepted"
