@@ -113,6 +113,10 @@ def test_numbers_count_per_community_kind_and_year_in_recording_order(
     assert isinstance(book, ReferenceBook)
     assert book.issued == 3
     assert book.last == f"DH-{year}-0003"
+    # A book is no record of its own: no timeline, now or at a cut.
+    for cut in ({}, {"as_of": late}, {"known_at": late}):
+        with pytest.raises(NotFoundError):
+            engine.timeline(book_id(community, "incident", year), **cut)
 
 
 def test_a_repeated_command_gives_its_reference_again_and_takes_no_number(
@@ -365,3 +369,40 @@ def test_the_cli_gives_an_old_store_its_references(tmp_path: Path,
     assert main(["references", "--db", str(path), "--by", OFFICE.person_id,
                  "--community", "Donghu Community"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "0 cases given their references"
+
+
+def test_a_report_refused_after_its_number_was_worked_out_takes_none(engine: Engine) -> None:
+    """Refused by the report itself (an empty channel; a detection after the report), once
+    the next number was worked out: nothing recorded, the book unchanged, and the next
+    report gets the number."""
+    community = donghu(engine)
+    assert _report(engine, community, T0).reference is not None
+    for bad in ({"channel": ""}, {"detected_at": T0 + timedelta(hours=2)}):
+        before = engine.app.recorder.max_notification_id()
+        with pytest.raises((InvalidInputError, InvalidTransitionError)):
+            _report(engine, community, T0 + timedelta(hours=1), **bad)
+        assert engine.app.recorder.max_notification_id() == before
+    assert _report(engine, community, T0).reference.endswith("-0002")
+    book: object = engine.app.repository.get(book_id(community, "incident", T0.year))
+    assert isinstance(book, ReferenceBook)
+    assert book.issued == 2
+    assert set(_references(engine, "incident").values()) == {
+        f"{fallback_code(community)}-{T0.year}-{n:04d}" for n in (1, 2)}
+
+
+def test_a_command_with_an_id_on_a_stale_book_is_numbered_again(
+        shared_store_url: str) -> None:
+    """Another engine (another process) numbered cases since this one read the book: a
+    report under a command id takes the next number, as one without does."""
+    with Engine(shared_store_url) as mine, Engine(shared_store_url) as theirs:
+        community = donghu(mine)
+        first = _report(mine, community, T0, command_id="desk/1")
+        assert _report(theirs, community, T0).reference is not None  # mine's book is stale
+        again = _report(mine, community, T0, command_id="desk/2")
+        placed = _place(mine, community, T0, command_id="order/1")
+        assert _place(theirs, community, T0).reference is not None
+        placed_again = _place(mine, community, T0, command_id="order/2")
+    assert first.reference is not None
+    assert again.reference == first.reference.replace("-0001", "-0003")
+    assert (placed.reference or "").endswith("-S0001")
+    assert (placed_again.reference or "").endswith("-S0003")

@@ -29,7 +29,7 @@ from resilience.domain.service import ENDED_STATUSES
 from resilience.domain.validation import shown
 from resilience.domain.values import Actor
 from resilience.engine import Engine
-from resilience.errors import InvalidInputError, NotFoundError
+from resilience.errors import InvalidInputError, InvalidTransitionError, NotFoundError
 from resilience.exports import SCHEMA_VERSION
 from resilience.i18n import N_, _
 from resilience.metrics.cases import Case
@@ -241,8 +241,12 @@ def assign_references(engine: Engine, *, actor: Actor,
     receipts = []
     for case in waiting:
         service = engine.incidents if case.subject == "incident" else engine.orders
-        receipts.append(service.assign_reference(
-            UUID(case.case_id), actor=actor, command_id=f"assign-reference/{case.case_id}"))
+        try:
+            receipts.append(service.assign_reference(
+                UUID(case.case_id), actor=actor,
+                command_id=f"assign-reference/{case.case_id}"))
+        except InvalidTransitionError:  # given one meanwhile, by another command: kept
+            continue
     return receipts
 
 

@@ -693,6 +693,11 @@ class Store:
                 return attempt()
             except _Taken:
                 continue
+            except BaseException:
+                # A companion changed for a command that then failed (before ``_save``,
+                # which forgets its own): the cache never holds unsaved facts.
+                self._forget(*(companion.id for companion in self._companions))
+                raise
             finally:
                 self._companions = []
         raise ConflictError(
@@ -820,6 +825,9 @@ class Store:
                 raise
             if cached or isinstance(exc, StaleReadError):
                 raise _Stale from exc
+            if companions and first == 1 and not self.exists(aggregate.id):
+                # A new case that is not there: the clash was its number's, taken meanwhile.
+                raise _Taken from exc
             repeated = self._repeated(cls, aggregate.id, ctx)
             if repeated is not None:
                 return repeated

@@ -111,9 +111,10 @@ class Incidents(FactService[Incident]):
                     location=_located(org, location), description=description, drill=drill,
                     reference=numbered.reference,
                 )
-                take(self._store, numbered, detected, new_id)
                 if channel is not None:
                     incident.report(ctx, channel)
+                # The number taken last, once nothing of the command can refuse it.
+                take(self._store, numbered, detected, new_id)
                 return incident
 
             return self._store.create(Incident, new_id, ctx, build, fresh=fresh)

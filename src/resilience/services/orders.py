@@ -65,7 +65,7 @@ class Orders(FactService[ServiceOrder]):
                     service=service, details=details, expected_by=expected_by,
                     reference=numbered.reference,
                 )
-                take(self._store, numbered, ctx, new_id)
+                take(self._store, numbered, ctx, new_id)  # (last: nothing refuses after it)
                 return order
 
             return self._store.create(ServiceOrder, new_id, ctx, build, fresh=fresh)

@@ -122,7 +122,7 @@ class Reviews:
             check_instance(viewer, "viewer", Actor)
         check_uuid(aggregate_id, "a timeline's id")
         events = cast(list[FactAggregate.Event], list(self._app.events.get(aggregate_id)))
-        if not events:
+        if not events or type(events[0]).aggregate_kind == "references":  # (no timeline)
             raise NotFoundError(_("no incident, order or community with id {id}").format(
                 id=aggregate_id))
         if cut.known_at is not None and events[0].timestamp > cut.known_at:
