@@ -114,9 +114,10 @@ def test_numbers_count_per_community_kind_and_year_in_recording_order(
     assert book.issued == 3
     assert book.last == f"DH-{year}-0003"
     # A book is no record of its own: no timeline, now or at a cut.
-    for cut in ({}, {"as_of": late}, {"known_at": late}):
+    book_of_year = book_id(community, "incident", year)
+    for as_of, known_at in ((None, None), (late, None), (None, late)):
         with pytest.raises(NotFoundError):
-            engine.timeline(book_id(community, "incident", year), **cut)
+            engine.timeline(book_of_year, as_of=as_of, known_at=known_at)
 
 
 def test_a_repeated_command_gives_its_reference_again_and_takes_no_number(
