@@ -13,6 +13,7 @@ The 90% rule is the metric's own: a group meets its target when at least
 (``resilience.metrics.definitions``).
 """
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
 from fractions import Fraction
@@ -29,11 +30,21 @@ from resilience.domain.incident import Incident
 from resilience.domain.service import ServiceOrder
 from resilience.domain.validation import check_instance, check_moment, check_number
 from resilience.errors import InvalidInputError
-from resilience.i18n import _
+from resilience.i18n import N_, _
 from resilience.metrics.definitions import SECONDS_PER, MetricDefinition
 from resilience.metrics.period import Period, check_group_by
 from resilience.metrics.reports import MetricSummary, metric_report, summarise_seconds
-from resilience.metrics.tables import absent, fmt, met_text, pct, render_table
+from resilience.metrics.tables import (
+    DIMENSION_LABELS,
+    absent,
+    fmt,
+    met_text,
+    pct,
+    period_text,
+    render_table,
+    unit_text,
+    value_text,
+)
 from resilience.services.core import EventStoreApplication
 from resilience.services.reports import (
     MetricRef,
@@ -118,24 +129,55 @@ class TargetWhatIf:
         return tuple(row for row in self.rows if row.change in ("would meet", "would miss"))
 
     def render(self) -> str:
+        """The table, one row a group and the total, in the current language."""
         a, h = self.actual, self.hypothetical
-        cases = "reopenings" if a.per == "reopening" else "cases"
-        now = f"{fmt(a.target, 3)} {a.unit}" if a.target is not None else "none"
-        then = f"{fmt(h.target, 3)} {h.unit}"
+        now = (_("{target} {unit}").format(target=fmt(a.target, 3), unit=unit_text(a.unit))
+               if a.target is not None else _("none"))
+        then = _("{target} {unit}").format(target=fmt(h.target, 3), unit=unit_text(h.unit))
         share = (f"{fmt(h.percentile)}%" if a.percentile == h.percentile
                  else f"{fmt(a.percentile)}% -> {fmt(h.percentile)}%")
-        title = (f"What if: {a.name} ({a.start} -> {a.end}) over {self.period}: target "
-                 f"{now} -> {then}; a group meets it with {share} of its {cases} within it")
-        headers = ["group", "measured",
-                   f"within {now}" if a.target is not None else "own target",
-                   f"{fmt(a.percentile)}% rule",
-                   f"within {then}", f"{fmt(h.percentile)}% rule", "change"]
-        rows = [[row.label, str(row.measured), pct(row.actual.compliance),
+        title = (_("What if: {name} ({start} -> {end}) over {period}: target {now} -> {then}; "
+                   "a group meets it with {share} of its reopenings within it")
+                 if a.per == "reopening" else
+                 _("What if: {name} ({start} -> {end}) over {period}: target {now} -> "
+                   "{then}; a group meets it with {share} of its cases within it")).format(
+            name=a.name, start=value_text(a.start), end=value_text(a.end),
+            period=period_text(self.period), now=now, then=then, share=share)
+        headers = [_("group"), _("measured"),
+                   _("within {target}").format(target=now) if a.target is not None
+                   else _("own target"),
+                   _("{share} rule").format(share=f"{fmt(a.percentile)}%"),
+                   _("within {target}").format(target=then),
+                   _("{share} rule").format(share=f"{fmt(h.percentile)}%"), _("change")]
+        rows = [[_group(row), str(row.measured), pct(row.actual.compliance),
                  met_text(row.actual.target_met), pct(row.hypothetical.compliance),
-                 met_text(row.hypothetical.target_met), row.change]
+                 met_text(row.hypothetical.target_met),
+                 _(_CHANGES[row.change]) if row.change in _CHANGES else row.change]
                 for row in (*self.rows, *((self.total,) if len(self.rows) > 1 else ()))]
         return (title + "\n" + render_table(headers, rows)
-                + "\nNothing was recorded: a what-if only reads.")
+                + "\n" + _("Nothing was recorded: a what-if only reads."))
+
+
+_CHANGES = {"would meet": N_("would meet"), "would miss": N_("would miss"), "same": N_("same")}
+"""What a hypothetical target changes for a group (``TargetRow.change``), in words."""
+
+
+def _group(row: TargetRow) -> str:
+    """A row's label (English, as recorded) in the current language: the words the
+    catalog has for its dimensions and values, names as they are."""
+    if not row.group:
+        return _("all")
+    label = row.label
+    for dimension, value in row.group.items():
+        if value is None:
+            label = label.replace(f"{dimension} (unknown)", _("{dimension} (unknown)").format(
+                dimension=_(DIMENSION_LABELS.get(dimension, dimension))))
+        elif dimension == "grid":
+            label = label.replace(f"grid {value}", _("grid {grid}").format(grid=value))
+        elif dimension != "community":
+            said = value_text(value).replace("\\", "\\\\")
+            label = re.sub(rf"(?<![\w-]){re.escape(value)}(?![\w-])", said, label)
+    return label
 
 
 @frozen
@@ -212,26 +254,40 @@ class EscalationWhatIf:
         return LevelCount(subject, deadline, level, 0, 0)
 
     def render(self, *, cases: bool = False) -> str:
-        """The per-level table with its total (``cases``: then one line per case)."""
-        title = (f"What if: escalations under another policy over {self.period}: "
-                 f"{self.examined} cases examined, judged at {self.at.isoformat()}")
-        rows = [[row.subject, row.deadline, str(row.level), str(row.recorded), str(row.would),
-                 _signed(row.difference)] for row in self.levels]
-        rows.append(["total", "", "", str(self.recorded), str(self.would),
+        """The per-level table with its total (``cases``: then one line per case), in the
+        current language."""
+        title = _("What if: escalations under another policy over {period}: {examined} cases "
+                  "examined, judged at {at}").format(period=period_text(self.period),
+                                                     examined=self.examined,
+                                                     at=self.at.isoformat())
+        rows = [[value_text(row.subject), value_text(row.deadline), str(row.level),
+                 str(row.recorded), str(row.would), _signed(row.difference)]
+                for row in self.levels]
+        rows.append([_("total"), "", "", str(self.recorded), str(self.would),
                      _signed(self.would - self.recorded)])
         text = title + "\n" + render_table(
-            ["subject", "deadline", "level", "recorded", "would raise", "difference"], rows)
+            [_("subject"), _("deadline"), _("level"), _("recorded"), _("would raise"),
+             _("difference")], rows)
         if cases:
-            lines = [[str(case.case_id), case.subject, case.started_at.isoformat(),
-                      ", ".join(f"{d}/{level}" + (f" (cycle {c})" if c else "")
-                                for d, c, level in case.recorded) or "-",
-                      ", ".join(f"{s.deadline}/{s.level}"
-                                + (f" (cycle {s.cycle})" if s.cycle else "")
-                                for s in case.would) or "-"] for case in self.cases]
-            text += "\n\n" + render_table(["case", "subject", "started", "recorded",
-                                            "would raise"], lines)
-        return (text + "\nWould raise: needed by the times as now recorded, with a watch that "
-                "never missed a tick. Nothing was recorded: a what-if only reads.")
+            lines = [[str(case.case_id), value_text(case.subject), case.started_at.isoformat(),
+                      _levels(case.recorded),
+                      _levels([(s.deadline, s.cycle, s.level) for s in case.would])]
+                     for case in self.cases]
+            text += "\n\n" + render_table([_("case"), _("subject"), _("started"),
+                                            _("recorded"), _("would raise")], lines)
+        return (text + "\n" + _("Would raise: needed by the times as now recorded, with a "
+                                "watch that never missed a tick. Nothing was recorded: a "
+                                "what-if only reads."))
+
+
+def _levels(found: Sequence[tuple[str, int, int]]) -> str:
+    """Deadline levels ``(deadline, cycle, level)`` as "response/1 (cycle 1), ..." ("-":
+    none)."""
+    return _(", ").join(
+        (_("{deadline}/{level} (cycle {cycle})") if cycle else
+         _("{deadline}/{level}")).format(deadline=value_text(deadline), level=level,
+                                         cycle=cycle)
+        for deadline, cycle, level in found) or "-"
 
 
 def _signed(number: int) -> str:
