@@ -407,3 +407,50 @@ def test_a_command_with_an_id_on_a_stale_book_is_numbered_again(
     assert again.reference == first.reference.replace("-0001", "-0003")
     assert (placed.reference or "").endswith("-S0001")
     assert (placed_again.reference or "").endswith("-S0003")
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(code=st.one_of(st.text(max_size=12), st.from_regex(r"[A-Za-z][A-Za-z0-9]{0,9}",
+                                                          fullmatch=True)))
+def test_any_code_is_refused_recording_nothing_or_kept_and_used(code: str) -> None:
+    """A code given as any text: InvalidInputError and nothing recorded, or kept in
+    capitals, read back equal, and the next reference begins with it, in the views too."""
+    with Engine("memory:", policy=None) as engine:
+        community = donghu(engine)
+        before = engine.app.recorder.max_notification_id()
+        try:
+            engine.communities.set_code(community, code, actor=OFFICE, occurred_at=T0)
+        except InvalidInputError:
+            assert engine.app.recorder.max_notification_id() == before
+            assert engine.communities.get(community).code is None
+            return
+        kept = engine.communities.get(community).code
+        assert kept == code.strip().upper()
+        receipt = _report(engine, community, T0)
+        assert receipt.reference == f"{kept}-{T0.year}-0001"
+        assert _references(engine, "incident") == {str(receipt.aggregate_id): receipt.reference}
+        assert resolve(engine, receipt.reference) == receipt.aggregate_id
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=st.text(max_size=20))
+def test_any_text_typed_as_an_id_names_one_record_or_is_refused(text: str) -> None:
+    """``resolve`` of any text: the one record it names, or NotFoundError/InvalidInputError;
+    it records nothing either way."""
+    with Engine("memory:") as engine:
+        fire = replay_file(engine, DONGHU_FIRE).incidents["donghu-fire"]
+        before = engine.app.recorder.max_notification_id()
+        try:
+            found = resolve(engine, text)
+        except (NotFoundError, InvalidInputError):
+            found = None
+        assert engine.app.recorder.max_notification_id() == before
+        try:
+            whole = UUID(text.strip())
+        except ValueError:
+            whole = None
+        if whole is not None:  # a whole id is taken as it is (the command then looks it up)
+            assert found == whole
+        elif found is not None:  # else it names a record the store holds
+            assert found == fire or engine.events(found)
