@@ -14,15 +14,17 @@ import pytest
 
 from resilience.domain.base import CaseMilestone, FactAggregate
 from resilience.domain.emergency import Emergency
+from resilience.domain.hazard import Hazard
 from resilience.domain.improvement import ImprovementItem
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import Community
+from resilience.domain.patrol import Patrol, PatrolPlan
 from resilience.domain.service import ServiceOrder
 from resilience.metrics.milestones import MILESTONES
 
 AGGREGATES: tuple[type[FactAggregate], ...] = (Incident, ServiceOrder, Community, ImprovementItem,
-                                               Emergency)
-CASES = {"incident": Incident, "order": ServiceOrder}
+                                               Emergency, Hazard, Patrol, PatrolPlan)
+CASES = {"incident": Incident, "order": ServiceOrder, "hazard": Hazard}
 
 
 @pytest.mark.parametrize("subject", sorted(CASES))
@@ -39,8 +41,9 @@ def test_every_milestone_a_class_declares_is_one_metrics_accept_with_its_meaning
 
 
 def test_events_of_aggregates_that_are_not_cases_declare_no_milestone() -> None:
-    """Only incidents and orders are cases: a milestone elsewhere would be measured nowhere."""
-    for aggregate in (Community, ImprovementItem, Emergency):
+    """Only incidents, orders and hazards are cases: a milestone elsewhere would be measured
+    nowhere."""
+    for aggregate in (Community, ImprovementItem, Emergency, Patrol, PatrolPlan):
         assert all(e.milestone is None and e.last_milestone is None
                    for e in aggregate.event_classes())
 

@@ -27,9 +27,11 @@ from resilience import Actor, Engine, Role
 from resilience.adapters.mapper import ConverterMapper
 from resilience.domain.base import FactAggregate
 from resilience.domain.emergency import Emergency
+from resilience.domain.hazard import Hazard
 from resilience.domain.improvement import ImprovementItem
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import Community
+from resilience.domain.patrol import Patrol, PatrolPlan, PatrolRule, PatrolVisit
 from resilience.domain.references import ReferenceBook
 from resilience.domain.service import ServiceOrder
 from resilience.domain.values import Location, UnitSpec
@@ -38,7 +40,8 @@ from resilience.scenario import replay_file
 from resilience.scenarios import DONGHU_FIRE
 
 AGGREGATES: tuple[type[FactAggregate], ...] = (Community, Incident, ServiceOrder,
-                                               ImprovementItem, Emergency, ReferenceBook)
+                                               ImprovementItem, Emergency, ReferenceBook,
+                                               Hazard, Patrol, PatrolPlan)
 
 
 def _event_classes(aggregate: type[FactAggregate]) -> list[type[FactAggregate.Event]]:
@@ -93,6 +96,8 @@ NON_BLANK_TEXT = st.text(_CHARS, min_size=1, max_size=30).filter(lambda s: bool(
 _FIELD_OVERRIDES: dict[tuple[type[Any], str], st.SearchStrategy[Any]] = {
     (UnitSpec, "households"): st.integers(min_value=0, max_value=10_000),
     (Location, "floor"): st.none() | st.integers(min_value=-20, max_value=300),
+    (PatrolVisit, "spots"): st.lists(NON_BLANK_TEXT, max_size=4).map(tuple),
+    (PatrolRule, "areas"): st.lists(NON_BLANK_TEXT, max_size=4).map(tuple),
 }
 
 
@@ -203,12 +208,16 @@ def test_every_aggregate_event_class_is_discovered() -> None:
     for expected in (Incident.Detected, Incident.ForcedEntryMade, Community.Registered,
                      Community.CareCardIssued, ServiceOrder.Placed, ServiceOrder.Dispatched,
                      Incident.TimeCorrected, ServiceOrder.DetailsCorrected,
-                     ImprovementItem.Planned, ImprovementItem.Rescheduled):
+                     ImprovementItem.Planned, ImprovementItem.Rescheduled,
+                     Hazard.Found, Hazard.Verified, Incident.FromHazard, ServiceOrder.FromHazard,
+                     ImprovementItem.FromHazard, Patrol.Recorded, Patrol.CoverageCorrected,
+                     PatrolPlan.Adopted, PatrolPlan.TimeCorrected):
         assert expected in EVENT_CLASSES
+    # (A reference book and a patrol plan have two facts of their own and the corrections
+    # every aggregate has; a patrol four.)
+    fewest = {ReferenceBook: 4, PatrolPlan: 4, Patrol: 6}
     for aggregate in AGGREGATES:
-        # (A reference book has its two facts and the corrections every aggregate has.)
-        assert len(_event_classes(aggregate)) >= (4 if aggregate is ReferenceBook else 8), (
-            aggregate)
+        assert len(_event_classes(aggregate)) >= fewest.get(aggregate, 8), aggregate
 
 
 def test_strategies_know_every_declared_field_type() -> None:

@@ -19,9 +19,11 @@ from hypothesis import HealthCheck, given, settings
 
 from resilience.domain.base import FactAggregate, masked, personal_fields, personal_values
 from resilience.domain.emergency import Emergency
+from resilience.domain.hazard import Hazard
 from resilience.domain.improvement import ImprovementItem
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import Community
+from resilience.domain.patrol import Patrol, PatrolPlan
 from resilience.domain.references import ReferenceBook
 from resilience.domain.service import ServiceOrder
 from resilience.domain.values import CareCard
@@ -65,10 +67,20 @@ NOT_PERSONAL: dict[str, tuple[str, tuple[type, ...] | None]] = {
     "units.*.unit_id": (_AREA, (Community.BuildingAdded,)),
     "area_id": (_AREA, (Community.ZoneClassified, ServiceOrder.Placed, Emergency.Declared)),
     "scope": (_AREA + " a role is held for", (Community.RoleAssigned, Community.RoleRelieved)),
-    "grid": (_AREA, (ImprovementItem.Planned,)),
-    "location.grid": (_AREA, (Incident.Detected,)),
-    "location.building": (_AREA, (Incident.Detected,)),
-    "location.unit": (_AREA, (Incident.Detected,)),
+    "grid": (_AREA, (ImprovementItem.Planned, Patrol.Recorded, PatrolPlan.Adopted)),
+    "location.grid": (_AREA, (Incident.Detected, Hazard.Found)),
+    "location.building": (_AREA, (Incident.Detected, Hazard.Found)),
+    "location.unit": (_AREA, (Incident.Detected, Hazard.Found)),
+    "visits.*.area": (_AREA + " a patrol visited",
+                      (Patrol.Recorded, Patrol.CoverageCorrected)),
+    "visits.*.spots": ("the spots a patrol looked at (storage rooms, basements): kinds of "
+                       "place, no one's data", (Patrol.Recorded, Patrol.CoverageCorrected)),
+    "rules.*.name": ("the name of a patrol plan's rule",
+                     (PatrolPlan.Adopted, PatrolPlan.Revised)),
+    "rules.*.spot": ("the kind of place a patrol plan's rule looks at",
+                     (PatrolPlan.Adopted, PatrolPlan.Revised)),
+    "rules.*.areas": (_AREA + " a patrol plan's rule targets",
+                      (PatrolPlan.Adopted, PatrolPlan.Revised)),
     "affiliation": ("the organisation a role is held through (a property company, a "
                     "social organisation)", (Community.RoleAssigned,)),
     "category": ("a category of the service catalogue or of activities (metrics group by it)",
@@ -82,10 +94,10 @@ NOT_PERSONAL: dict[str, tuple[str, tuple[type, ...] | None]] = {
     "reference": ("a case's human reference (DH-2022-0001): the community's code, a year, "
                   "a number", (Incident.Detected, ServiceOrder.Placed, ReferenceBook.Opened,
                                ReferenceBook.Issued, Incident.Referenced,
-                               ServiceOrder.Referenced)),
+                               ServiceOrder.Referenced, Hazard.Found, Hazard.Referenced)),
     "code": ("the community's code in its references (DH)",
              (Community.Registered, Community.CodeSet)),
-    "case_kind": ("incident or order: the kind a reference book numbers",
+    "case_kind": ("incident, order or hazard: the kind a reference book numbers",
                   (ReferenceBook.Opened,)),
     "deadline": ("the name of an escalation policy's deadline",
                  (Incident.Escalated, ServiceOrder.Escalated)),
@@ -177,6 +189,11 @@ def test_the_personal_data_the_issue_names_is_declared() -> None:
     assert set(personal_fields(ServiceOrder.Placed)) >= {"household_id", "details"}
     assert personal_fields(Incident.Detected)["location.description"] == "actor"
     assert personal_fields(Incident.NoteAdded)["text"] == "actor"
+    assert {path: personal_fields(Hazard.Found)[path]
+            for path in ("description", "photo", "location.description")} == dict.fromkeys(
+        ("description", "photo", "location.description"), "actor")
+    assert personal_fields(Hazard.Assigned)["assignee"] == "actor"
+    assert personal_fields(Patrol.Recorded)["findings"] == "actor"
 
 
 @pytest.mark.parametrize("cls", EVENT_CLASSES, ids=lambda c: c.__qualname__)

@@ -31,6 +31,7 @@ from cattrs import Converter
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.preconf.json import make_converter
 
+from resilience.domain.patrol import PatrolRule, PatrolVisit
 from resilience.domain.validation import shown
 from resilience.domain.values import Actor, CareCard, Contact, Location, Provider, UnitSpec
 from resilience.errors import InvalidInputError
@@ -139,7 +140,8 @@ def _timedelta(value: Any, _: Any) -> timedelta:
     return timedelta(seconds=_float(value, None))
 
 
-VALUE_CLASSES: tuple[type[Any], ...] = (Actor, Location, Contact, CareCard, UnitSpec, Provider)
+VALUE_CLASSES: tuple[type[Any], ...] = (Actor, Location, Contact, CareCard, UnitSpec, Provider,
+                                        PatrolVisit, PatrolRule)
 """The value objects events carry: read back without their validators, typed in with them."""
 
 

@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from resilience.domain.base import Context, FactAggregate, personal_data
+from resilience.domain.hazard import FromHazardFact, check_from_hazard
 from resilience.domain.recovery import IncidentLink, check_recovery_link
 from resilience.domain.validation import check_moment, check_text, check_uuid, require_text
 from resilience.errors import InvalidInputError, InvalidTransitionError
@@ -99,6 +100,8 @@ class ImprovementItem(FactAggregate):
     recovery_of: UUID | None
     """The incident whose recovery the item serves (its LinkedToIncident), if any: apart
     from ``incident_id``, the incident whose review raised it."""
+    hazard_id: UUID | None
+    """The hazard the item was raised from (its FromHazard), if any."""
 
     class Event(FactAggregate.Event):
         """A fact of the item. It belongs to up to three chains, each of facts dated no
@@ -245,6 +248,14 @@ class ImprovementItem(FactAggregate):
         incident_id: UUID
         purpose: str
 
+    class FromHazard(FromHazardFact, Event):
+        """The item was raised from a hazard (the other side of the hazard's
+        LinkedToImprovement: resilience.domain.hazard). In no chain: recorded in any
+        status, the item done or not."""
+
+        TOPIC = "resilience.improvement:FromHazard"
+        hazard_id: UUID
+
     class TimeCorrected(Event, FactAggregate.TimeCorrected):
         TOPIC = "resilience.improvement:TimeCorrected"
 
@@ -259,6 +270,7 @@ class ImprovementItem(FactAggregate):
         self.cancel_reason = None
         self.reopen_count = 0
         self.recovery_of = None
+        self.hazard_id = None
 
     # Creation -----------------------------------------------------------------
 
@@ -382,6 +394,17 @@ class ImprovementItem(FactAggregate):
             raise InvalidTransitionError(_(
                 "the item was raised by the review of incident {incident}: it can serve only "
                 "that incident's recovery").format(incident=self.incident_id))
+        self._after_beginning(ctx)
+
+    def from_hazard(self, ctx: Context, hazard_id: UUID) -> None:
+        """Record that the item was raised from the hazard ``hazard_id`` (one hazard, once;
+        in any status, dated no earlier than the planning)."""
+        self.check_hazard_link(ctx, hazard_id)
+        self._trigger(self.FromHazard, ctx, hazard_id=hazard_id)
+
+    def check_hazard_link(self, ctx: Context, hazard_id: UUID) -> None:
+        """Refuse to record that the item came from ``hazard_id``, if it can't be."""
+        check_from_hazard(self, hazard_id, "item")
         self._after_beginning(ctx)
 
     # Invariants ---------------------------------------------------------------

@@ -42,6 +42,7 @@ from resilience.domain.base import (
     personal_data,
 )
 from resilience.domain.escalated import Escalation, Notified, check_escalation
+from resilience.domain.hazard import FromHazardFact, check_from_hazard
 from resilience.domain.organisation import location_area
 from resilience.domain.recovery import RecoveryFact, RecoveryKind
 from resilience.domain.references import GivesReference, check_reference, not_yet_referenced
@@ -162,6 +163,8 @@ class Incident(FactAggregate):
     recovery_links: dict[UUID, int]
     """Each order or improvement item linked to the incident's recovery -> the version of
     its RecoveryLinked fact."""
+    hazard_id: UUID | None
+    """The hazard the incident came from (its FromHazard), if any."""
 
     class Event(FactAggregate.Event):
         TOPIC = "resilience.incident:Event"
@@ -546,6 +549,14 @@ class Incident(FactAggregate):
         def apply(self, aggregate: "Incident") -> None:
             aggregate.recovery_links[self.linked_id] = self.originator_version
 
+    class FromHazard(FromHazardFact, Event):
+        """The incident came from a hazard found before it (the other side of the
+        hazard's LinkedToIncident: resilience.domain.hazard). Recorded at any time, the
+        incident closed or not."""
+
+        TOPIC = "resilience.incident:FromHazard"
+        hazard_id: UUID
+
     class TimeCorrected(Event, FactAggregate.TimeCorrected):
         TOPIC = "resilience.incident:TimeCorrected"
 
@@ -573,6 +584,7 @@ class Incident(FactAggregate):
         self.reopenings = []
         self.escalations = {}
         self.recovery_links = {}
+        self.hazard_id = None
 
     # Creation -----------------------------------------------------------------
 
@@ -949,6 +961,18 @@ class Incident(FactAggregate):
         self._after_beginning(ctx)
         self._trigger(self.RecoveryLinked, ctx, linked_id=linked_id, linked_kind=linked_kind,
                       purpose=purpose)
+
+    def from_hazard(self, ctx: Context, hazard_id: UUID) -> None:
+        """Record that the incident came from the hazard ``hazard_id`` (one hazard, once;
+        at any time after detection, the incident closed or not). The other side's fact is
+        the hazard's (``link_incident``)."""
+        self.check_hazard_link(ctx, hazard_id)
+        self._trigger(self.FromHazard, ctx, hazard_id=hazard_id)
+
+    def check_hazard_link(self, ctx: Context, hazard_id: UUID) -> None:
+        """Refuse to record that the incident came from ``hazard_id``, if it can't be."""
+        check_from_hazard(self, hazard_id, "incident")
+        self._after_beginning(ctx)
 
     # Invariants ---------------------------------------------------------------
 

@@ -116,6 +116,34 @@ _DEFAULT_GRANTS: dict[str, tuple[_Grant, ...]] = {
     "emergencies.add_note": ((_STAFF, _C), (_GL, _A), *((r, _S) for r in _FIELD)),
     "emergencies.correct_time": _CORRECTORS,
     "emergencies.correct_details": _CORRECTORS,
+    # Peacetime: grid leaders and grid workers walk their grid's patrols; what a patrol
+    # covered and when it ended correct its record, as any fact is corrected; a grid
+    # leader (or staff) sets how often the grid is walked.
+    "patrols.record": ((_STAFF, _C), (_GL, _A), (_GW, _A)),
+    "patrols.correct_coverage": _CORRECTORS,
+    "patrols.correct_end": _CORRECTORS,
+    "patrols.add_note": ((_STAFF, _C), (_GL, _A), (_GW, _A)),
+    "patrols.adopt_plan": ((_STAFF, _C), (_GL, _A)),
+    "patrols.correct_time": _CORRECTORS,
+    "patrols.correct_details": _CORRECTORS,
+    # The grid's leader and workers find hazards and see them fixed; the provider a hazard
+    # is handed to records its fix. Verification is never by the rectifier: the hazard
+    # itself refuses that, whatever the policy (resilience.domain.hazard).
+    "hazards.find": ((_STAFF, _C), (_GL, _A), (_GW, _A)),
+    "hazards.assign": ((_STAFF, _C), (_GL, _A), (_GW, _A)),
+    "hazards.rectify": ((_STAFF, _C), (_GL, _A), (_GW, _A), (_PRO, _S)),
+    "hazards.verify": ((_STAFF, _C), (_GL, _A), (_GW, _A)),
+    "hazards.close": ((_STAFF, _C), (_GL, _A), (_GW, _A)),
+    "hazards.reopen": ((_STAFF, _C), (_GL, _A), (_GW, _A)),
+    "hazards.add_note": ((_STAFF, _C), (_GL, _A), (_GW, _A), (_PRO, _S)),
+    # Work raised from a hazard is linked by those who raise it: orders by the grid's
+    # leader and workers (who handle them), items and incidents by its leader.
+    "hazards.link_order": ((_STAFF, _C), (_GL, _A), (_GW, _A)),
+    "hazards.link_improvement": ((_STAFF, _C), (_GL, _A)),
+    "hazards.link_incident": ((_STAFF, _C), (_GL, _A)),
+    "hazards.assign_reference": ((_STAFF, _C),),
+    "hazards.correct_time": _CORRECTORS,
+    "hazards.correct_details": _CORRECTORS,
     # A person's rights: staff erase; the person themselves or staff read what is held.
     "people.erase": ((_STAFF, _C),),
     "people.export": ((_STAFF, _C), (_RES, _O)),

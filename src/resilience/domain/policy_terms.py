@@ -59,6 +59,13 @@ SERVICE_COMMANDS: Mapping[str, tuple[str, ...]] = {
     "emergencies": (
         "declare", "call_up", "acknowledge", "arrive", "end", "add_note", "correct_time",
         "correct_details"),
+    "patrols": (
+        "record", "correct_coverage", "correct_end", "add_note", "adopt_plan",
+        "correct_time", "correct_details"),
+    "hazards": (
+        "find", "assign", "rectify", "verify", "close", "reopen", "add_note", "link_order",
+        "link_improvement", "link_incident", "assign_reference", "correct_time",
+        "correct_details"),
     "people": ("erase", "export"),
 }
 """Each service's commands (``engine.<service>.<command>``; ``people.erase`` and
@@ -89,8 +96,10 @@ def roster_command(fact: object) -> str | None:
 
 CORRECTIONS: frozenset[str] = frozenset(
     c for c in COMMANDS if c.endswith((".correct_time", ".correct_details",
-                                       ".correct_participants")))
-"""The commands that correct a recorded fact: their rules may carry a window."""
+                                       ".correct_participants", ".correct_coverage",
+                                       ".correct_end")))
+"""The commands that correct a recorded fact: their rules may carry a window (a patrol's
+coverage and end correct its record, its first fact)."""
 
 _OFF_ROSTER_AREA = frozenset({Role.RESIDENT, Role.PROVIDER, Role.SYSTEM,
                               Role.INCIDENT_COMMANDER})

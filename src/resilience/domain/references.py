@@ -1,8 +1,9 @@
 """Human references: ``DH-2022-0001``, the number people say on the phone and write on forms.
 
-An incident or a service order gets its reference when it is recorded, as part of its
-first fact (``Incident.Detected.reference``, ``ServiceOrder.Placed.reference``): a fact
-like any other, never changed afterwards. The reference is made of
+An incident, a service order or a hazard gets its reference when it is recorded, as part
+of its first fact (``Incident.Detected.reference``, ``ServiceOrder.Placed.reference``,
+``Hazard.Found.reference``): a fact like any other, never changed afterwards. The
+reference is made of
 
 - the community's **code** (``Community.code``: ``DH`` for Donghu, set when it is
   registered or later with ``communities.set_code``; a community without one uses
@@ -10,8 +11,8 @@ like any other, never changed afterwards. The reference is made of
 - the **year** of the case's first fact (its detection, its placement), as the moment
   was given (in its own UTC offset: local time for a community recording local times);
 - the case's **number** in its community, kind and year, from 1, with four digits at
-  least; orders' numbers are written after an ``S`` (``DH-2022-S0001``) so the two series
-  never read alike.
+  least; orders' numbers are written after an ``S`` (``DH-2022-S0001``) and hazards' after
+  an ``H`` (``DH-2022-H0001``) so the series never read alike.
 
 The numbers come from a **reference book** (:class:`ReferenceBook`), one aggregate per
 community, kind and year, whose version *is* the last number issued: the book's fact
@@ -33,16 +34,17 @@ from resilience.domain.validation import check_text, check_uuid, check_whole, sh
 from resilience.errors import InvalidInputError, InvalidTransitionError
 from resilience.i18n import N_, _
 
-CaseKind = Literal["incident", "order"]
-CASE_KINDS: tuple[CaseKind, ...] = ("incident", "order")
-_SERIES = {"incident": "", "order": "S"}
-"""What a kind's numbers are written after (``DH-2022-S0001``: an order)."""
+CaseKind = Literal["incident", "order", "hazard"]
+CASE_KINDS: tuple[CaseKind, ...] = ("incident", "order", "hazard")
+_SERIES = {"incident": "", "order": "S", "hazard": "H"}
+"""What a kind's numbers are written after (``DH-2022-S0001``: an order; ``DH-2022-H0001``:
+a hazard)."""
 
 CODE = re.compile(r"[A-Z][A-Z0-9]{0,7}")
 """A community's code: a capital letter, then up to seven capitals or digits."""
-REFERENCE = re.compile(r"(?P<code>[A-Z][A-Z0-9]{0,7})-(?P<year>\d{4})-(?P<series>S?)"
+REFERENCE = re.compile(r"(?P<code>[A-Z][A-Z0-9]{0,7})-(?P<year>\d{4})-(?P<series>[SH]?)"
                        r"(?P<number>\d{4,})")
-"""A reference as written (``DH-2022-0001``, ``DH-2022-S0012``)."""
+"""A reference as written (``DH-2022-0001``, ``DH-2022-S0012``, ``DH-2022-H0003``)."""
 
 
 def check_code(code: object) -> str:
@@ -67,11 +69,11 @@ def check_reference(reference: object) -> str | None:
 
 
 class GivesReference:
-    """What an incident's and an order's ``Referenced`` fact are (eventsourcing gives each
-    aggregate event classes of its own): the reference of a case recorded before references
-    existed, given later. Recorded whether or not the case stands closed
-    (``follows_closure``); a case takes one reference only (``not_yet_referenced``). A plain
-    mix-in, first among the class's bases so its ``apply`` is the one used."""
+    """What an incident's, an order's and a hazard's ``Referenced`` fact are (eventsourcing
+    gives each aggregate event classes of its own): the reference of a case recorded before
+    references existed, given later. Recorded whether or not the case stands closed
+    (``follows_closure``); a case takes one reference only (``not_yet_referenced``). A
+    plain mix-in, first among the class's bases so its ``apply`` is the one used."""
 
     follows_closure = True
     reference: str
@@ -103,7 +105,8 @@ def fallback_code(community_id: UUID) -> str:
 
 
 def reference_text(code: str, year: int, kind: CaseKind, number: int) -> str:
-    """``DH-2022-0001`` (an incident), ``DH-2022-S0001`` (an order)."""
+    """``DH-2022-0001`` (an incident), ``DH-2022-S0001`` (an order), ``DH-2022-H0001`` (a
+    hazard)."""
     return f"{code}-{year:04d}-{_SERIES[kind]}{number:04d}"
 
 
@@ -115,7 +118,8 @@ def is_reference(text: str) -> bool:
 def normal_reference(text: str) -> str | None:
     """``text`` written as references are (capitals, four digits at least:
     ``dh-2022-1`` -> ``DH-2022-0001``), or None if it is no reference."""
-    found = re.fullmatch(r"([A-Za-z][A-Za-z0-9]{0,7})-(\d{4})-([Ss]?)(\d{1,9})", text.strip())
+    found = re.fullmatch(r"([A-Za-z][A-Za-z0-9]{0,7})-(\d{4})-([SsHh]?)(\d{1,9})",
+                         text.strip())
     if found is None:
         return None
     code, year, series, number = found.groups()
@@ -132,7 +136,7 @@ def book_id(community_id: UUID, kind: CaseKind, year: int) -> UUID:
 
 
 class ReferenceBook(FactAggregate):
-    """The references of one community's incidents (or orders) of one year: its version is
+    """The references of one community's incidents (orders, hazards) of one year: its version is
     the last number issued (module docstring)."""
 
     TOPIC = "resilience.references:ReferenceBook"
@@ -214,7 +218,7 @@ class ReferenceBook(FactAggregate):
         ``reference`` (number 1) to ``case_id``."""
         check_uuid(community_id, "community_id")
         if case_kind not in CASE_KINDS:
-            raise InvalidInputError(_("references are of incidents or orders, not "
+            raise InvalidInputError(_("references are of incidents, orders or hazards, not "
                                       "{value}").format(value=shown(case_kind)))
         check_whole(year, "year")
         _check_number(reference, 1)

@@ -10,6 +10,7 @@ from uuid import UUID
 from resilience.domain.base import CaseMilestone, Context, FactAggregate, personal_data
 from resilience.domain.catalogue import CatalogueItem
 from resilience.domain.escalated import Escalation, Notified, check_escalation
+from resilience.domain.hazard import FromHazardFact, check_from_hazard
 from resilience.domain.recovery import IncidentLink, check_recovery_link
 from resilience.domain.references import GivesReference, check_reference, not_yet_referenced
 from resilience.domain.validation import (
@@ -84,6 +85,8 @@ class ServiceOrder(FactAggregate):
     """(deadline, cycle, level) of each Escalated fact -> its version and recorded time."""
     recovery_of: UUID | None
     """The incident whose recovery the order serves (its LinkedToIncident), if any."""
+    hazard_id: UUID | None
+    """The hazard the order was raised to fix (its FromHazard), if any."""
 
     class Event(FactAggregate.Event):
         """A fact of the order. Those that are a ``step`` move the order along its loop:
@@ -325,6 +328,13 @@ class ServiceOrder(FactAggregate):
         def detail(self) -> str:
             return str(self.incident_id)
 
+    class FromHazard(FromHazardFact, Event):
+        """The order was raised to fix a hazard (the other side of the hazard's
+        LinkedToOrder: resilience.domain.hazard). No step: recorded in any status."""
+
+        TOPIC = "resilience.service:FromHazard"
+        hazard_id: UUID
+
     class TimeCorrected(Event, FactAggregate.TimeCorrected):
         TOPIC = "resilience.service:TimeCorrected"
 
@@ -342,6 +352,7 @@ class ServiceOrder(FactAggregate):
         self.reopen_count = 0
         self.escalations = {}
         self.recovery_of = None
+        self.hazard_id = None
 
     @classmethod
     def place(
@@ -477,6 +488,17 @@ class ServiceOrder(FactAggregate):
     def check_link(self, ctx: Context, incident_id: UUID) -> None:
         """Refuse to link the order to ``incident_id``'s recovery, if it can't be."""
         check_recovery_link(self, incident_id, "order")
+        self._not_before(ctx, 1, N_("the order's {noun}"))
+
+    def from_hazard(self, ctx: Context, hazard_id: UUID) -> None:
+        """Record that the order was raised to fix the hazard ``hazard_id`` (one hazard,
+        once; in any status, dated no earlier than the placement)."""
+        self.check_hazard_link(ctx, hazard_id)
+        self._trigger(self.FromHazard, ctx, hazard_id=hazard_id)
+
+    def check_hazard_link(self, ctx: Context, hazard_id: UUID) -> None:
+        """Refuse to record that the order came from ``hazard_id``, if it can't be."""
+        check_from_hazard(self, hazard_id, "order")
         self._not_before(ctx, 1, N_("the order's {noun}"))
 
     # Invariants ---------------------------------------------------------------
