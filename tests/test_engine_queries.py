@@ -77,11 +77,13 @@ def test_a_query_called_on_an_engine_runs_that_engines_own_service() -> None:
 
 
 def test_a_query_of_an_engine_seen_through_another_clock_reads_its_own_services() -> None:
-    """with_clock gives new reviews and plan (on the new clock) and shares the reports."""
+    """with_clock gives new reviews and plan (on the new clock) and shares the reports'
+    views (its reports read "now", a peacetime report's default moment, off its clock)."""
     with Engine("memory:") as engine:
         clock = ManualClock(T0)
         other = engine.with_clock(clock)
-        assert other.reports is engine.reports
+        assert other.reports.views is engine.reports.views
+        assert (other.reports.clock, engine.reports.clock) == (clock, engine.clock)
         assert other.reviews is not engine.reviews
         community = donghu(other)
         assert other.timeline(community) == engine.timeline(community)

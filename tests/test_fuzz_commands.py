@@ -1,7 +1,8 @@
 """Nothing accepted may poison the store: arbitrary commands with valid and hostile values.
 
 Each example builds a small world (a community with grids, a building, people, an
-incident, an order, an improvement item, an emergency), then sends a random sequence of commands
+incident, an order, an improvement item, an emergency, a patrol, a grid's patrol plan, a
+hazard), then sends a random sequence of commands
 through the public services with values drawn from valid ones and hostile ones (lone
 surrogates, control characters, NaN and infinities, huge integers, bools for numbers,
 strings for lists, wrong types, naive and extreme datetimes, huge texts, and subclasses
@@ -9,7 +10,8 @@ that lie to a check: a UUID whose text is not a UUID, a datetime that misstates 
 a time zone with a new offset each time, text that hides its length). Every call
 either raises a documented error (a ``ResilienceError``) and records nothing, or is
 accepted: then every event it recorded reads back equal through the mapper and from
-the store. At the end the views, caught up along the way, equal a rebuild; the reports
+the store. At the end the views, caught up along the way, equal a rebuild and hold a
+document of each hazard, patrol and patrol plan accepted; the reports
 (timelines, metrics, data quality, service KPIs, scorecard, reviews in every format)
 run; and on a SQLite file a second engine reads back the same events.
 
@@ -41,11 +43,16 @@ from hypothesis import strategies as st
 from resilience import (
     BUILT_IN,
     Actor,
+    AssigneeKind,
     CareCard,
     Contact,
     Engine,
+    Frequency,
+    HazardCategory,
     Location,
     ManualClock,
+    PatrolRule,
+    PatrolVisit,
     Provider,
     Receipt,
     ResilienceError,
@@ -243,6 +250,20 @@ CARDS = make(CareCard, emergency_contact=CONTACTS, grid_leader=CONTACTS, grid_wo
              health_station=CONTACTS)
 PROVIDERS = make(Provider, kind=vocabulary(ProviderKind), provider_id=text("prov-1", "prov-2"),
                  name=NAMES)
+PATROL_GRIDS = text("g1", "g1", "g1", "g2", "b1", "nowhere")
+"""A patrol's or plan's grid: mostly g1, whose building b1 (in micro-grid m1) is walked."""
+VISIT_AREAS = text("b1", "b1", "b1/1", "b1/2", "m1", "g1", "nowhere")
+VISITS = items(P(VISIT_AREAS.valid
+                 | make(PatrolVisit, area=VISIT_AREAS,
+                        spots=items(text("storage_room", "basement"))).valid,
+                 AREAS.hostile | make(PatrolVisit, area=AREAS, spots=items(FREE)).hostile))
+RULES = items(make(PatrolRule, name=text("weekly", "storage rooms", "weekly"),
+                   frequency=vocabulary(Frequency), spot=optional(text("storage_room")),
+                   areas=items(VISIT_AREAS)))
+ENDS = P(st.builds(lambda m: T0 + timedelta(minutes=m),
+                   st.integers(30, 600) | st.integers(-60, 1600))
+         | st.sampled_from(EDGE_MOMENTS), st.sampled_from(BAD_MOMENTS))
+"""A patrol's end: mostly within a day of its start (the engine's clock, or a moment)."""
 DRILL = P(st.booleans(), st.sampled_from((*NUMBERS, "no", "")))
 RESOLVED = P(st.none() | st.booleans(), st.sampled_from((*NUMBERS, "no", "yes", "")))
 
@@ -257,6 +278,9 @@ class World:
     orders: list[Any]
     items: list[Any]
     emergencies: list[Any] = attrs.Factory(list)
+    patrols: list[Any] = attrs.Factory(list)
+    plans: list[Any] = attrs.Factory(list)
+    hazards: list[Any] = attrs.Factory(list)
 
 
 def target(ids: list[Any]) -> P:
@@ -431,6 +455,55 @@ def _emergency_commands(w: World, d: Draw) -> dict[str, Callable[[], Call]]:
     }
 
 
+def _patrol_commands(w: World, d: Draw) -> dict[str, Callable[[], Call]]:
+    s = w.engine.patrols
+
+    def on() -> Any:
+        return d(target(w.patrols))
+
+    return {
+        "record": lambda: _call(
+            s.record, d(target(w.communities)), grid=d(PATROL_GRIDS), ended_at=d(ENDS),
+            visits=d(VISITS), findings=d(FREE), patrol_id=d(NEW_IDS), **common(d)),
+        "correct_coverage": lambda: _call(s.correct_coverage, on(), d(VISITS), d(FREE),
+                                          **common(d)),
+        "correct_end": lambda: _call(s.correct_end, on(), d(ENDS), d(FREE), **common(d)),
+        "add_note": lambda: _call(s.add_note, on(), d(FREE), **common(d)),
+        "adopt_plan": lambda: _call(s.adopt_plan, d(target(w.communities)), d(PATROL_GRIDS),
+                                    d(RULES), reason=d(optional(FREE)), **common(d)),
+        **_corrections(s, on, d),
+    }
+
+
+def _hazard_commands(w: World, d: Draw) -> dict[str, Callable[[], Call]]:
+    s = w.engine.hazards
+
+    def on() -> Any:
+        return d(target(w.hazards))
+
+    return {
+        "find": lambda: _call(
+            s.find, d(target(w.communities)), location=d(LOCATIONS),
+            category=d(vocabulary(HazardCategory)), severity=d(vocabulary(Severity)),
+            description=d(FREE), photo=d(optional(text("photos/0215.jpg"))),
+            patrol_id=d(optional(target(w.patrols))), hazard_id=d(NEW_IDS), **common(d)),
+        "assign": lambda: _call(s.assign, on(), assignee_kind=d(vocabulary(AssigneeKind)),
+                                assignee=d(PEOPLE), due=d(LATER), **common(d)),
+        "rectify": lambda: _call(s.rectify, on(), d(FREE), **common(d)),
+        "verify": lambda: _call(s.verify, on(), d(FREE), **common(d)),
+        "close": lambda: _call(s.close, on(), d(FREE), **common(d)),
+        "reopen": lambda: _call(s.reopen, on(), d(FREE), **common(d)),
+        "add_note": lambda: _call(s.add_note, on(), d(FREE), **common(d)),
+        "link_order": lambda: _call(s.link_order, on(), d(target(w.orders)), **common(d)),
+        "link_improvement": lambda: _call(s.link_improvement, on(), d(target(w.items)),
+                                          **common(d)),
+        "link_incident": lambda: _call(s.link_incident, on(), d(target(w.incidents)),
+                                       **common(d)),
+        "assign_reference": lambda: _call(s.assign_reference, on(), **common(d)),
+        **_corrections(s, on, d),
+    }
+
+
 def _corrections(s: FactService[Any], on: Callable[[], Any],
                  d: Draw) -> dict[str, Callable[[], Call]]:
     """The two corrections every aggregate's service takes (``FactService``)."""
@@ -542,8 +615,18 @@ def setup_world(engine: Engine) -> World:
     flood = engine.emergencies.declare(community, kind="flood", reason="river", area_id="g1",
                                        actor=OFFICE)
     engine.emergencies.call_up(flood.aggregate_id, actor=OFFICE)
+    engine.communities.assign_role(community, "p2", Role.GRID_WORKER, "g1", actor=OFFICE)
+    patrol = engine.patrols.record(community, grid="g1", ended_at=T0 + timedelta(hours=1),
+                                   visits=["b1", PatrolVisit("b1/1", ("storage_room",))],
+                                   findings="clutter", actor=OFFICE, occurred_at=T0)
+    plan = engine.patrols.adopt_plan(community, "g1", [PatrolRule("weekly", "weekly")],
+                                     actor=OFFICE, occurred_at=T0)
+    hazard = engine.hazards.find(community, location=Location(building="b1", unit="1"),
+                                 category="clutter", severity="high", description="boxes",
+                                 patrol_id=patrol.aggregate_id, actor=OFFICE, occurred_at=T0)
     return World(engine, [community], [fire.aggregate_id], orders, [item.aggregate_id],
-                 [flood.aggregate_id])
+                 [flood.aggregate_id], [patrol.aggregate_id], [plan.aggregate_id],
+                 [hazard.aggregate_id])
 
 
 def run_commands(w: World, harness: Harness, data: st.DataObject, steps: int) -> None:
@@ -556,18 +639,22 @@ def run_commands(w: World, harness: Harness, data: st.DataObject, steps: int) ->
             return data.draw(param.strategy(poisoned))
 
         group = data.draw(st.sampled_from(["communities", "incidents", "orders",
-                                           "improvements", "emergencies"]), label="service")
+                                           "improvements", "emergencies", "patrols",
+                                           "hazards"]), label="service")
         commands = {"communities": _community_commands, "incidents": _incident_commands,
                     "orders": _order_commands, "improvements": _improvement_commands,
-                    "emergencies": _emergency_commands}[group](w, d)
+                    "emergencies": _emergency_commands, "patrols": _patrol_commands,
+                    "hazards": _hazard_commands}[group](w, d)
         name = data.draw(st.sampled_from(sorted(commands)), label="command")
         result = harness.send(f"{group}.{name}", commands[name](), poisoned)
         if isinstance(result, Receipt) and result.first_version == 1:
             lists = {"communities": w.communities, "incidents": w.incidents,
                      "orders": w.orders, "improvements": w.items,
-                     "emergencies": w.emergencies}
-            if result.aggregate_id not in lists[group]:
-                lists[group].append(result.aggregate_id)
+                     "emergencies": w.emergencies, "patrols": w.patrols,
+                     "hazards": w.hazards}
+            kept = w.plans if name == "adopt_plan" else lists[group]
+            if result.aggregate_id not in kept:
+                kept.append(result.aggregate_id)
         if data.draw(st.integers(0, 4), label="catch up now?") == 0:
             w.engine.views.catch_up()
         clock.advance(timedelta(minutes=1))
@@ -584,6 +671,10 @@ def check_views_and_reports(w: World) -> None:
     followed = views_snapshot(engine)
     engine.views.rebuild()
     assert views_snapshot(engine) == followed
+    cases = followed["cases"]
+    for kind, ids in (("hazard", w.hazards), ("patrol", w.patrols), ("patrol_plan", w.plans)):
+        for accepted in ids:
+            assert cases[str(accepted)]["kind"] == kind, (kind, accepted)
     for community in w.communities:
         engine.scorecard(community)
         engine.replay.community(community)
@@ -596,8 +687,8 @@ def check_views_and_reports(w: World) -> None:
     engine.counts(group_by=["grid"])
     engine.service_kpis(group_by=["category"])
     engine.improvements.items()
-    for order in w.orders:
-        engine.timeline(order)
+    for case in (*w.orders, *w.hazards, *w.patrols):
+        engine.timeline(case)
     for incident in w.incidents:
         engine.timeline(incident)
         review = engine.review(incident)
@@ -607,7 +698,8 @@ def check_views_and_reports(w: World) -> None:
 
 
 def all_events(engine: Engine, w: World) -> dict[UUID, list[FactAggregate.Event]]:
-    ids = [*w.communities, *w.incidents, *w.orders, *w.items, *w.emergencies]
+    ids = [*w.communities, *w.incidents, *w.orders, *w.items, *w.emergencies, *w.patrols,
+           *w.plans, *w.hazards]
     return {i: engine.events(i) for i in ids}
 
 

@@ -38,8 +38,11 @@ from resilience import (
     Community,
     Contact,
     Engine,
+    Frequency,
+    Hazard,
     Location,
     ManualClock,
+    PatrolRule,
     PermissionDeniedError,
     Provider,
     ResilienceError,
@@ -353,8 +356,14 @@ def _legacy(kind: str) -> Recipe:
         at = NOW - timedelta(minutes=50)
         ctx = Context(FOUNDER, at, at)
         org = w.engine.communities.get(w.community)
-        case: Incident | ServiceOrder
-        if kind == "incident":
+        case: Incident | ServiceOrder | Hazard
+        if kind == "hazard":
+            location = w.location(s)
+            case = Hazard.find(ctx, hazard_id=uuid4(), community_id=w.community,
+                               location=evolve(location, grid=org.grid_of(location.building
+                                                                          or "")),
+                               category="clutter", severity="high", description="boxes")
+        elif kind == "incident":
             location = w.location(s)
             case = Incident.detect(ctx, incident_id=uuid4(), community_id=w.community,
                                    incident_type="fire", severity="high",
@@ -368,8 +377,10 @@ def _legacy(kind: str) -> Recipe:
                                       grid_id=org.grid_of(area), zone_type=None,
                                       service=DEFAULT_CATALOGUE.get("home", "repair"))
         w.engine.app.save(case)
-        service = w.engine.incidents if kind == "incident" else w.engine.orders
-        return lambda actor: service.assign_reference(case.id, actor=actor, occurred_at=NOW)
+        service = {"incident": w.engine.incidents, "order": w.engine.orders,
+                   "hazard": w.engine.hazards}[kind]
+        return lambda actor: service.assign_reference(  # type: ignore[attr-defined]
+            case.id, actor=actor, occurred_at=NOW)
     return Recipe(prepare, assignee=False)  # (nobody dispatched, commanding or placing)
 
 
@@ -416,7 +427,7 @@ def _corrections(service: str, make: Callable[[World, Situation], UUID], *,
             svc = getattr(w.engine, service)
             return lambda actor: s_call(svc, aggregate, version, actor)
         return Recipe(prepare, level=level, subject=True,
-                      assignee=service not in ("communities",), commander=commander)
+                      assignee=service not in ("communities", "patrols"), commander=commander)
 
     return {
         f"{service}.correct_time": prep(lambda svc, a, v, actor: svc.correct_time(
@@ -446,6 +457,117 @@ def _recovery_link(w: World, s: Situation) -> Call:
     incident, order = w.incident(s), w.order(s, "placed")
     return lambda actor: w.engine.incidents.link_recovery(
         incident, order, purpose="repair the lock", actor=actor, occurred_at=NOW)
+
+
+def _hazard(w: World, s: Situation, status: str = "open") -> UUID:
+    """A hazard at the situation's unit found 50 minutes ago, assigned (as a provider's) to
+    the assignee if there is one, and brought to ``status``: rectified by ``rectifier``
+    (whom no cell's actor is, so any may verify it), then verified."""
+    ld = w.loader.hazards
+    start = NOW - timedelta(minutes=50)
+    hazard = ld.find(w.community, location=w.location(s), category="clutter", severity="high",
+                     description="boxes", actor=FOUNDER, occurred_at=start).aggregate_id
+    if s.assignee is not None:
+        ld.assign(hazard, assignee_kind="provider", assignee=s.assignee,
+                  due=NOW + timedelta(days=7), actor=FOUNDER,
+                  occurred_at=start + timedelta(minutes=1))
+    if status in ("rectified", "verified"):
+        ld.rectify(hazard, actor=Actor("rectifier", Role.GRID_WORKER),
+                   occurred_at=start + timedelta(minutes=2))
+    if status == "verified":
+        ld.verify(hazard, actor=FOUNDER, occurred_at=start + timedelta(minutes=3))
+    return hazard
+
+
+def _hazards(status: str, call: Callable[[Any, UUID, Actor], Receipt]) -> Recipe:
+    def prepare(w: World, s: Situation) -> Call:
+        hazard = _hazard(w, s, status)
+        return lambda actor: call(w.engine.hazards, hazard, actor)
+    return Recipe(prepare)
+
+
+def _hazard_link(kind: str) -> Recipe:
+    """Link an order of the hazard's area, an improvement item of its grid or an incident
+    at its unit to a hazard assigned to nobody: the link is decided on both sides, each by
+    its area (so an item's link needs the grid)."""
+    def prepare(w: World, s: Situation) -> Call:
+        alone = evolve(s, assignee=None)
+        hazard = _hazard(w, alone)
+        other = {"order": lambda: w.order(alone, "placed"), "item": lambda: w.item(alone),
+                 "incident": lambda: w.incident(alone)}[kind]()
+        link = {"order": w.engine.hazards.link_order, "item": w.engine.hazards.link_improvement,
+                "incident": w.engine.hazards.link_incident}[kind]
+        return lambda actor: link(hazard, other, actor=actor, occurred_at=NOW)
+    return Recipe(prepare, level="grid" if kind == "item" else "unit", assignee=False)
+
+
+def _patrol(w: World, s: Situation) -> UUID:
+    """A patrol of the situation's grid walked by ``s.subject`` from 50 to 20 minutes ago,
+    through its building."""
+    inside = s.inside
+    return w.loader.patrols.record(
+        w.community, grid="3" if inside else "4", ended_at=NOW - timedelta(minutes=20),
+        visits=["30" if inside else "40"], actor=Actor(s.subject, Role.GRID_WORKER),
+        occurred_at=NOW - timedelta(minutes=50)).aggregate_id
+
+
+def _patrols(call: Callable[[Any, UUID, Situation, Actor], Receipt], *,
+             subject: bool = False) -> Recipe:
+    """A command on the situation's patrol; ``subject``: it corrects the patrol's record,
+    whose recorder is the subject (``own``)."""
+    def prepare(w: World, s: Situation) -> Call:
+        patrol = _patrol(w, s)
+        return lambda actor: call(w.engine.patrols, patrol, s, actor)
+    return Recipe(prepare, level="grid", subject=subject, assignee=False)
+
+
+def _peacetime() -> dict[str, Recipe]:
+    """The recipes of patrols and hazards."""
+    def grid(s: Situation) -> str:
+        return "3" if s.inside else "4"
+
+    return {
+        "patrols.record": Recipe(
+            lambda w, s: (lambda a: w.engine.patrols.record(
+                w.community, grid=grid(s), ended_at=NOW + timedelta(hours=1),
+                visits=["30" if s.inside else "40"], actor=a, occurred_at=NOW)),
+            level="grid", assignee=False),
+        "patrols.correct_coverage": _patrols(lambda p, i, s, a: p.correct_coverage(
+            i, ["30/1" if s.inside else "40/1"], "unit 1 too", actor=a, occurred_at=NOW),
+            subject=True),
+        "patrols.correct_end": _patrols(lambda p, i, s, a: p.correct_end(
+            i, NOW - timedelta(minutes=10), "the sheet", actor=a, occurred_at=NOW),
+            subject=True),
+        "patrols.add_note": _patrols(lambda p, i, s, a: p.add_note(
+            i, "note", actor=a, occurred_at=NOW)),
+        "patrols.adopt_plan": Recipe(
+            lambda w, s: (lambda a: w.engine.patrols.adopt_plan(
+                w.community, grid(s), [PatrolRule("weekly", Frequency.WEEKLY)], reason="r",
+                actor=a, occurred_at=NOW)), level="grid", assignee=False),
+        "hazards.find": Recipe(
+            lambda w, s: (lambda a: w.engine.hazards.find(
+                w.community, location=w.location(s), category="gas", severity="low",
+                description="a smell", actor=a, occurred_at=NOW)), assignee=False),
+        "hazards.assign": _hazards("open", lambda h, i, a: h.assign(
+            i, assignee_kind="provider", assignee="prov-new", due=NOW + timedelta(days=9),
+            actor=a, occurred_at=NOW)),
+        "hazards.rectify": _hazards("open", lambda h, i, a: h.rectify(
+            i, actor=a, occurred_at=NOW)),
+        "hazards.verify": _hazards("rectified", lambda h, i, a: h.verify(
+            i, actor=a, occurred_at=NOW)),
+        "hazards.close": _hazards("open", lambda h, i, a: h.close(
+            i, "gone", actor=a, occurred_at=NOW)),
+        "hazards.reopen": _hazards("verified", lambda h, i, a: h.reopen(
+            i, "back", actor=a, occurred_at=NOW)),
+        "hazards.add_note": _hazards("open", lambda h, i, a: h.add_note(
+            i, "note", actor=a, occurred_at=NOW)),
+        "hazards.link_order": _hazard_link("order"),
+        "hazards.link_improvement": _hazard_link("item"),
+        "hazards.link_incident": _hazard_link("incident"),
+        "hazards.assign_reference": _legacy("hazard"),
+        **_corrections("hazards", _hazard, level="unit", commander=False),
+        **_corrections("patrols", _patrol, level="grid", commander=False),
+    }
 
 
 INCIDENTS, ORDERS, COMMUNITIES = "incidents", "orders", "communities"
@@ -631,6 +753,7 @@ def _recipes() -> dict[str, Recipe]:
                                 commander=False))
     recipes.update(_corrections(COMMUNITIES, lambda w, s: w.community, level="grid",
                                 commander=False))
+    recipes.update(_peacetime())
     return recipes
 
 

@@ -8,9 +8,10 @@ Open one ``Engine`` and do everything through it:
         engine.communities.register(...)  # a command: checked, recorded, a Receipt back
         engine.metrics("detection_to_contained")  # a query: the recorded facts read back
 
-Commands go through ``engine.communities``, ``incidents``, ``orders``, ``improvements``
-and ``emergencies``; each is checked against the policy (``DEFAULT_POLICY`` unless the
-engine is given another) before anything is recorded, and returns a ``Receipt``.
+Commands go through ``engine.communities``, ``incidents``, ``orders``, ``improvements``,
+``emergencies``, ``patrols`` and ``hazards``; each is checked against the policy
+(``DEFAULT_POLICY`` unless the engine is given another) before anything is recorded, and
+returns a ``Receipt``.
 Queries (``engine.metrics``, ``scorecard``, ``league_table``, ``review``, ``timeline``,
 ``replay``...) read the recorded facts back, as of any moment: ``help(Engine)`` lists
 them all.
@@ -34,9 +35,24 @@ from resilience.domain.deadline_state import DeadlineState, case_deadlines, dead
 from resilience.domain.emergency import Emergency, EmergencyKind
 from resilience.domain.escalated import Notified
 from resilience.domain.escalation import Deadline, EscalationPolicy, Level, Recipient
+from resilience.domain.hazard import (
+    AssigneeKind,
+    Hazard,
+    HazardCategory,
+    HazardStatus,
+    hazard_id_for,
+)
 from resilience.domain.improvement import ImprovementItem, ImprovementStatus
 from resilience.domain.incident import Incident, IncidentStatus
 from resilience.domain.organisation import Community, Holding, community_id
+from resilience.domain.patrol import (
+    Frequency,
+    Patrol,
+    PatrolPlan,
+    PatrolRule,
+    PatrolVisit,
+    patrol_plan_id,
+)
 from resilience.domain.policy import DEFAULT_POLICY, Policy, Rule, Scope
 from resilience.domain.recovery import RecoveryKind
 from resilience.domain.service import OrderStatus, ServiceOrder
@@ -90,6 +106,7 @@ from resilience.services.incidents import incident_id_for
 from resilience.services.notices import DeadLetter, Notice
 from resilience.services.notifications import Subscription
 from resilience.services.orders import order_id_for
+from resilience.services.patrols import patrol_id_for
 from resilience.services.what_if import EscalationWhatIf, TargetWhatIf
 from resilience.timeline import Timeline, TimelineEntry
 
@@ -105,6 +122,7 @@ __all__ = [
     "AfterActionReview",
     "AlreadyExistsError",
     "AreaKind",
+    "AssigneeKind",
     "CareCard",
     "CaseFilter",
     "CatalogueItem",
@@ -125,7 +143,11 @@ __all__ = [
     "ErasedPersonError",
     "EscalationPolicy",
     "EscalationWhatIf",
+    "Frequency",
     "Grade",
+    "Hazard",
+    "HazardCategory",
+    "HazardStatus",
     "Holding",
     "ImprovementItem",
     "ImprovementStatus",
@@ -145,6 +167,10 @@ __all__ = [
     "Objective",
     "OrderStatus",
     "OverdueOrder",
+    "Patrol",
+    "PatrolPlan",
+    "PatrolRule",
+    "PatrolVisit",
     "Period",
     "PermissionDeniedError",
     "PlanItem",
@@ -185,8 +211,11 @@ __all__ = [
     "community_id",
     "deadline_states",
     "emergency_id_for",
+    "hazard_id_for",
     "improvement_id_for",
     "incident_id_for",
     "order_id_for",
+    "patrol_id_for",
+    "patrol_plan_id",
     "system_clock",
 ]

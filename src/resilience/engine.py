@@ -29,11 +29,13 @@ from resilience.services.core import Batch, EventStoreApplication, Store
 from resilience.services.deadlines import DEFAULT_ESCALATION, Watch
 from resilience.services.delegation import delegated
 from resilience.services.emergencies import Emergencies
+from resilience.services.hazards import Hazards
 from resilience.services.improvement_plan import ImprovementPlan
 from resilience.services.improvements import Improvements
 from resilience.services.incidents import Incidents
 from resilience.services.notifications import Notifications
 from resilience.services.orders import Orders
+from resilience.services.patrols import Patrols
 from resilience.services.people import People
 from resilience.services.point_in_time import PointInTime
 from resilience.services.recovery import Recoveries
@@ -69,11 +71,12 @@ class Engine:
     raise ReadOnlyStoreError, recording nothing.
 
     Commands go through ``engine.communities``, ``incidents``, ``orders``,
-    ``improvements`` and ``emergencies``. Queries are ``engine.metrics``, ``compare``,
-    ``service_kpis``, ``counts``, ``rates``, ``scorecard``, ``league_table`` and
-    ``data_quality``: the methods of ``engine.reports`` (``engine.metrics`` runs
-    ``engine.reports.metrics``); ``engine.mobilisation`` runs
-    ``engine.emergencies.mobilisation``;
+    ``improvements``, ``emergencies``, ``patrols`` and ``hazards`` (peacetime: patrols
+    walked and each grid's patrol plan; hazards found, tracked to a verified fix).
+    Queries are ``engine.metrics``, ``compare``, ``service_kpis``, ``counts``, ``rates``,
+    ``scorecard``, ``league_table`` and ``data_quality``: the methods of
+    ``engine.reports`` (``engine.metrics`` runs ``engine.reports.metrics``);
+    ``engine.mobilisation`` runs ``engine.emergencies.mobilisation``;
     ``engine.timeline`` and ``engine.review`` run ``engine.reviews.timeline`` and
     ``engine.reviews.incident`` (both read as a person, ``viewer=``, if asked); and
     ``engine.replay`` answers as of a moment. Beside them:
@@ -158,18 +161,26 @@ class Engine:
                 self.app.close()
                 raise
         # Catching up writes the views: a read-only store's are kept by the primary's.
-        self.reports = Reports(self.views, fresh=fresh_views and not self.read_only)
+        self.reports = Reports(self.views, fresh=fresh_views and not self.read_only,
+                               clock=clock)
         self._attach(store, catalogue)
         # Set once, so the engine's copies (with_clock, importing) share its subscriptions.
         self.notifications = Notifications(self.app, clock)
 
     def _attach(self, store: Store, catalogue: ServiceCatalogue) -> None:
         self._store = store
+        if self.reports.clock is not store.clock:
+            # An engine seen through another clock reads "now" (a peacetime report's
+            # default as_of) off that clock; the copy shares the views.
+            self.reports = copy.copy(self.reports)
+            self.reports.clock = store.clock
         self.communities = Communities(store)
         self.incidents = Incidents(store)
         self.orders = Orders(store, catalogue)
         plan = ImprovementPlan(self.reports, store.clock)
         self.improvements = Improvements(store, plan)
+        self.patrols = Patrols(store)
+        self.hazards = Hazards(store)
         self.replay = PointInTime(self.app, self.reports, store.clock)
         self.emergencies = Emergencies(store, self.reports, self.app)
         # A case that begins in an emergency is held to the emergency's deadlines: by the

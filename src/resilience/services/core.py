@@ -190,7 +190,8 @@ class Batch:
 _A_KIND = {"incident": N_("an incident"), "service order": N_("a service order"),
            "community": N_("a community"), "improvement item": N_("an improvement item"),
            "emergency": N_("an emergency"), "reference book": N_("a reference book"),
-           "aggregate": N_("an aggregate")}
+           "hazard": N_("a hazard"), "patrol": N_("a patrol"),
+           "patrol plan": N_("a patrol plan"), "aggregate": N_("an aggregate")}
 """Each kind with its article, a phrase of its own in each language."""
 
 

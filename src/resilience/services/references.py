@@ -7,6 +7,7 @@ from uuid import UUID
 from attrs import frozen
 
 from resilience.domain.base import Context
+from resilience.domain.hazard import Hazard
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import Community
 from resilience.domain.references import (
@@ -62,10 +63,11 @@ def take(store: Store, numbered: Numbered, ctx: Context, case_id: UUID) -> None:
     store.save_with_command(book)
 
 
-def give_reference(store: Store, case: Incident | ServiceOrder, ctx: Context) -> None:
+def give_reference(store: Store, case: Incident | ServiceOrder | Hazard, ctx: Context) -> None:
     """Give ``case``, recorded before references, its reference now: numbered in the year
     of its first fact (as it stands), in its community's book, as it would have been."""
-    kind: CaseKind = "incident" if isinstance(case, Incident) else "order"
+    kind: CaseKind = ("incident" if isinstance(case, Incident)
+                      else "hazard" if isinstance(case, Hazard) else "order")
     community = store.current(Community, case.community_id)
     numbered = next_reference(store, community, kind, case.occurred[1])
     case.give_reference(ctx, numbered.reference)
