@@ -25,7 +25,7 @@ from conftest import OFFICE, T0, minutes
 # names of standards and formats.
 _ALLOWED = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # ids
-    r"|(?<![A-Za-z])[a-z]+(?:_[a-z]+)+(?![A-Za-z])"  # detection_to_contained, response_rate
+    r"|(?<![A-Za-z])[a-z]+(?:_[a-z0-9]+)+(?![A-Za-z])"  # detection_to_contained, ..._per_100_...
     r"|\d{4}-\d\d-\d\dT[\d:+.]+"  # ISO 8601 stamps
     r"|--[a-z][a-z-]*"  # options: --limit
     r"|(?<![A-Za-z])(?:turnout|travel|NFPA|HSEEP|SQLite|scenario-importer|resilience)"

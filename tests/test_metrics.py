@@ -24,6 +24,7 @@ from resilience import (
 from resilience.domain.validation import LATEST
 from resilience.metrics import (
     BUILT_IN,
+    SCORECARD,
     CaseFilter,
     MetricDefinition,
     Period,
@@ -111,7 +112,7 @@ def test_donghu_scorecard_of_grid_3(donghu: tuple[Engine, ReplayResult]) -> None
     assert (card.counts.incidents, card.counts.by_type, card.counts.by_severity) == (
         1, {"fire": 1}, {"high": 1})
     assert card.counts.drills == 0
-    assert [m.metric for m in card.metrics] == [d.name for d in BUILT_IN]
+    assert [m.metric for m in card.metrics] == [d.name for d in SCORECARD]
     assert card.metric("detection_to_contained").median == 12
     assert card.metric("turnout").median == 60
     assert card.metric("travel").median == 120
@@ -134,11 +135,12 @@ def test_donghu_scorecard_of_grid_3(donghu: tuple[Engine, ReplayResult]) -> None
 def test_donghu_data_quality_lists_three_late_records_and_the_correction(
         donghu: tuple[Engine, ReplayResult]) -> None:
     """Consent 15:07, entry 15:08 and source 15:09 were recorded at 15:25; one correction;
-    the lock repair ordered from the incident is a case, recorded in time."""
+    the lock repair ordered from the incident is a case, recorded in time, and so is the
+    storage-room hazard recorded after the fire."""
     engine, result = donghu
     report = engine.data_quality()
     incident = str(result.incidents["donghu-fire"])
-    assert report.cases == 2
+    assert report.cases == 3
     assert [(r.case_id, r.fact, r.occurred_at, r.recorded_at) for r in report.late] == [
         (incident, "ConsentGranted", at(15, 7), at(15, 25)),
         (incident, "ForcedEntryMade", at(15, 8), at(15, 25)),

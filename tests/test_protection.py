@@ -10,7 +10,7 @@ access request exports everything held about one person.
 
 import json
 from base64 import b64encode
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from os import urandom
 from pathlib import Path
@@ -29,6 +29,7 @@ from resilience.adapters.keyring import ERASED, KeyRing
 from resilience.adapters.viewstore import ViewRow, open_view_store
 from resilience.cli import main
 from resilience.domain.organisation import Community
+from resilience.domain.patrol import patrol_plan_id
 from resilience.domain.references import book_id
 from resilience.errors import (
     ConfigurationError,
@@ -47,8 +48,10 @@ AES = "eventsourcing.cryptography:AESCipher"
 XY_OFFICE = Actor("xy-office", Role.COMMUNITY_STAFF)
 SECRETS = ("Zhang Chuanlian", "13800000003", "Thick smoke in the basement",
            "knee rehabilitation", "hh-2008", "b30-u1-storage-owner",
-           "break the storage-room lock")
-"""Personal data of the two scenarios: names, phones, free text, households, residents."""
+           "break the storage-room lock", "old furniture and a mattress piled",
+           "b30-basement-2022-02-18.jpg")
+"""Personal data of the two scenarios: names, phones, free text, households, residents,
+a hazard's description and photo."""
 ZHANG = ("Zhang Chuanlian", "13800000003")
 
 
@@ -73,9 +76,11 @@ class Scenarios:
     def aggregates(self) -> list[UUID]:
         return [self.donghu.community_id, self.xiangyang.community_id,
                 *self.donghu.incidents.values(), *self.xiangyang.orders.values(),
-                *self.donghu.improvements.values(),
+                *self.donghu.improvements.values(), *self.donghu.hazards.values(),
+                *self.donghu.patrols.values(), patrol_plan_id(self.donghu.community_id, "3"),
                 # the reference books those cases were numbered in (all of 2022)
                 book_id(self.donghu.community_id, "incident", 2022),
+                book_id(self.donghu.community_id, "hazard", 2022),
                 book_id(self.xiangyang.community_id, "order", 2022)]
 
 
@@ -228,14 +233,21 @@ def _shape(value: Any) -> Any:
     return repr(value)
 
 
+AS_OF = datetime(2022, 4, 1, tzinfo=UTC)
+"""The moment the peacetime figures (coverage, overdue hazards) are asked at: fixed, so
+two readings compare."""
+
+
 def _reports(engine: Engine, s: Scenarios) -> dict[str, Any]:
     names = [m.name for m in BUILT_IN]
     return {
         "compare": engine.compare(names), "counts": engine.counts(),
         "service_kpis": engine.service_kpis(), "rates": engine.rates(),
         "quality": _shape(engine.data_quality()),
-        "scorecards": [engine.scorecard(c) for c in (s.donghu.community_id,
-                                                    s.xiangyang.community_id)],
+        "scorecards": [engine.scorecard(c, as_of=AS_OF) for c in (s.donghu.community_id,
+                                                                 s.xiangyang.community_id)],
+        "hazards": engine.reports.hazards(as_of=AS_OF),
+        "coverage": engine.reports.patrol_coverage(s.donghu.community_id, as_of=AS_OF),
         "league": engine.league_table(min_sample=1),
         "timeline": [(e.version, e.action, e.occurred_at, e.cycle)
                      for e in engine.timeline(s.fire).entries],

@@ -32,6 +32,7 @@ from resilience.domain.validation import shown
 from resilience.errors import InvalidInputError
 from resilience.i18n import _
 from resilience.metrics.mobilisation import EmergencySituation, Member
+from resilience.metrics.peacetime import HazardRow, RuleCoverage
 from resilience.metrics.quality import DataQualityReport
 from resilience.metrics.rates import RateRow
 from resilience.metrics.recovery import RecoveryLink
@@ -151,6 +152,17 @@ def _what_if(data: dict[str, Any]) -> Rows:
     return [*data["rows"], data["total"]]
 
 
+def _hazard_rows(data: dict[str, Any]) -> Rows:
+    """One row per group, then the total (its group the report's scope)."""
+    return [*data["rows"], data["total"]]
+
+
+def _coverage_rows(data: dict[str, Any]) -> Rows:
+    """One row per rule of each grid's plan, after the grid's id and name."""
+    return [{"grid": grid["grid"], "name": grid["name"], **rule}
+            for grid in data["grids"] for rule in grid["rules"]]
+
+
 def _alone(data: dict[str, Any]) -> Rows:
     """The report as one row: every field but the header."""
     return [{k: v for k, v in data.items() if k not in ("schema_version", "report")}]
@@ -177,6 +189,9 @@ TABLES: Mapping[str, tuple[Callable[[dict[str, Any]], Rows], Shape]] = {
     "recovery": (_key("links"), RecoveryLink),
     "mobilisation": (_key("members"), Member),
     "review": (_key("objectives"), ObjectiveSummary),
+    "hazards": (_hazard_rows, HazardRow),
+    "patrol_coverage": (_coverage_rows,
+                        ("grid", "name", *(f.name for f in attrs.fields(RuleCoverage)))),
     **{kind: (_key("rows"), row) for kind, row in ROWS.items()},
     "list": (_key("rows"), ("id", "short", "kind", "community", "community_name", "grid",
                             "what", "status", "open", "started", "reference")),

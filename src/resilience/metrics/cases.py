@@ -1,4 +1,5 @@
-"""Cases read from the ``cases`` view: an incident's or order's dimensions and milestones.
+"""Cases read from the ``cases`` view: an incident's, order's or hazard's dimensions and
+milestones.
 
 A milestone is the effective (corrected) time of a fact. Which fact marks
 which milestone is declared on its event class (resilience.metrics.milestones). A
@@ -12,9 +13,15 @@ a fact that can happen more than once:
   and completion) give their ``milestone`` (``first_dispatched``, ``contained``...)
   and the first unit's chain from the **first cycle** only;
 - every other ``milestone`` (``reported``, ``source_found``, an order's ``accepted``,
-  ``started``, ``cancelled``...) is its earliest occurrence **anywhere** in the case;
-- a ``last_milestone`` (``resolved``, ``closed``, ``completed``...) is the latest since
-  the last reopening; ``reopened`` is the earliest reopening.
+  ``started``, ``cancelled``, a hazard's ``assigned``...) is its earliest occurrence
+  **anywhere** in the case;
+- a ``last_milestone`` (``resolved``, ``closed``, ``completed``, a hazard's ``rectified``
+  and ``verified``...) is the latest since the last reopening; ``reopened`` is the
+  earliest reopening.
+
+A hazard's ``due`` and ``assignee_kind`` are its standing assignment's: the latest
+``Assigned`` in the order things happened, whichever cycle it fell in (a reopening keeps
+the assignee, so it keeps the due date too).
 
 So a case's milestones never depend on which cycle a one-off fact fell in: an order
 reopened and then cancelled is ``cancelled`` like any other. Where a status is meant
@@ -26,17 +33,20 @@ class name, so renaming a class whose topic is kept changes no milestone.
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Literal, NamedTuple, Protocol, TypeVar
 
 from attrs import frozen
 
 from resilience.domain.base import happening_order, in_cycles
+from resilience.domain.hazard import FINISHED, Hazard
 from resilience.domain.incident import Incident, incident_status
-from resilience.domain.service import OrderStatus, ServiceOrder
+from resilience.domain.service import ServiceOrder
 from resilience.metrics.milestones import (
     CLOSES,
     CYCLE_MILESTONES,
     DIMENSIONS,
+    DUE,
     FIRST_OF,
     FIRST_UNIT,
     KEPT_BY_REOPENING,
@@ -46,6 +56,7 @@ from resilience.metrics.milestones import (
     REOPENING,
     RESIDENTS_NOTIFIED,
     RESPONDER_CHAIN,
+    START,
     STARTED_AGAIN,
     STEPS,
     Subject,
@@ -119,7 +130,7 @@ class Amendment:
 
 @frozen
 class Case:
-    """One incident or service order as the metrics see it."""
+    """One incident, service order or hazard as the metrics see it."""
 
     case_id: str
     subject: Subject
@@ -139,7 +150,7 @@ class Case:
     """Incident: the ``IncidentStatus`` its facts give (``incident_status``: closed,
     resolved, contained, on scene, dispatched in its current cycle; then reopened,
     acknowledged, reported), as the aggregate's ``status``. Order: the ``OrderStatus`` its
-    last step left it in."""
+    last step left it in. Hazard: the ``HazardStatus`` its last move left it in."""
     cycles: tuple[Mapping[str, datetime], ...] = ()
     """Every cycle, in the order they happened, ``cycles[n]`` being cycle n: that cycle's
     ``CYCLE_MILESTONES``, each present only if it happened in the cycle. ``cycles[0]`` is
@@ -157,14 +168,17 @@ class Case:
 
     @property
     def start(self) -> datetime:
-        return self.milestones["detected" if self.subject == "incident" else "placed"]
+        return self.milestones[START[self.subject]]
 
     @property
     def finished(self) -> bool:
         """Done with, so every milestone a graded metric needs should be recorded: an
-        incident resolved (or closed as resolved), an order completed."""
+        incident resolved (or closed as resolved), an order completed, a hazard verified
+        or closed (without verification: a rectification it lacks is one to report)."""
         if self.subject == "incident":
             return "resolved" in self.milestones or self.closure == "resolved"
+        if self.subject == "hazard":
+            return self.status in _HAZARD_FINISHED
         return "completed" in self.milestones
 
     def dim(self, name: str) -> str | None:
@@ -364,6 +378,15 @@ def _read(subject: Subject, doc: Mapping[str, Any], facts: Sequence[Happened]) -
         milestones.update(_first_unit(cycles[0]))
         closure = last["closed"].extra if "closed" in last else None
         status = _incident_status(cycles, last)
+    elif subject == "hazard":
+        assigned = _standing_assignment(facts)
+        dims["assignee_kind"] = None if assigned is None else assigned.extra["assignee_kind"]
+        # A due date is of the cycle that set it: a reopened hazard is due again only once
+        # it is assigned again (the assignee stands, a new date is needed).
+        if assigned is not None and (len(cycles) == 1 or happening_order(assigned)
+                                     > happening_order(cycles[-1][0])):
+            milestones[DUE] = datetime.fromisoformat(assigned.extra["due"])
+        status = _status_after(_HAZARD_STATUS, facts)
     else:
         milestones["expected"] = datetime.fromisoformat(doc["expected_by"])
         closure = last["completed"].extra if "completed" in last else None
@@ -373,7 +396,7 @@ def _read(subject: Subject, doc: Mapping[str, Any], facts: Sequence[Happened]) -
             dims["provider"], dims["provider_kind"] = last["dispatched"].extra
         else:
             dims["provider"] = dims["provider_kind"] = None
-        status = _order_status(facts)
+        status = _status_after(_ORDER_STATUS, facts)
     return Reading(dims, milestones, closure, len(cycles) - 1, rating, status,
                    tuple(_cycle_milestones(subject, cycle) for cycle in cycles), resolved)
 
@@ -426,13 +449,24 @@ def _incident_status(cycles: list[list[H]], last: Mapping[str, H]) -> str:
         reported=Incident.Reported.fact_name in ever).value
 
 
-_ORDER_STATUS: Mapping[str, OrderStatus] = ServiceOrder.declared(
-    lambda event: event.status_after)
+_ORDER_STATUS: Mapping[str, StrEnum] = ServiceOrder.declared(lambda event: event.status_after)
+_HAZARD_STATUS: Mapping[str, StrEnum] = Hazard.declared(lambda event: event.status_after)
+_HAZARD_FINISHED = frozenset(status.value for status in FINISHED)
+_ASSIGNED = Hazard.Assigned.fact_name
 
 
-def _order_status(facts: Sequence[Happened]) -> str:
-    moves = [fact for fact in facts if fact.name in _ORDER_STATUS]
-    return _ORDER_STATUS[max(moves, key=happening_order).name].value
+def _status_after(moves_to: Mapping[str, StrEnum], facts: Sequence[Happened]) -> str:
+    """The status the last of the facts that move the case (``moves_to``: fact name ->
+    status after it) left it in, in the order things happened (its first fact is one)."""
+    moves = [fact for fact in facts if fact.name in moves_to]
+    return moves_to[max(moves, key=happening_order).name].value
+
+
+def _standing_assignment(facts: Sequence[Happened]) -> Happened | None:
+    """A hazard's latest assignment in the order things happened (its ``extra``: the
+    assignee kind and due date), None if it was never assigned."""
+    assignments = [fact for fact in facts if fact.name == _ASSIGNED]
+    return max(assignments, key=happening_order) if assignments else None
 
 
 def _amendments(subject: Subject, facts: tuple[Fact, ...],

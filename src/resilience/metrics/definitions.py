@@ -17,6 +17,7 @@ from typing import Any, Literal
 import attrs
 from attrs import field, frozen
 
+from resilience.domain.hazard import HazardStatus
 from resilience.domain.incident import IncidentStatus
 from resilience.domain.named import Named
 from resilience.domain.service import OrderStatus
@@ -45,9 +46,10 @@ def _number(value: object) -> bool:
 
 
 _STATUSES: Mapping[Subject, tuple[str, ...]] = {
-    "incident": tuple(IncidentStatus), "order": tuple(OrderStatus)}
+    "incident": tuple(IncidentStatus), "order": tuple(OrderStatus),
+    "hazard": tuple(HazardStatus)}
 _KNOWN: Mapping[str, tuple[str, ...]] = {
-    "exclude_statuses": tuple(dict.fromkeys([*IncidentStatus, *OrderStatus])),
+    "exclude_statuses": tuple(dict.fromkeys([*IncidentStatus, *OrderStatus, *HazardStatus])),
     "exclude_outcomes": tuple(ServiceOutcome),
     "exclude_closures": tuple(ClosureReason),
 }
@@ -83,7 +85,8 @@ class CaseFilter:
     to incidents that dispatched someone)."""
     exclude_statuses: tuple[str, ...] = field(default=(), converter=_names,
                                               validator=_known_names)
-    """Leave out cases in these statuses (``Case.status``: an incident's or order's)."""
+    """Leave out cases in these statuses (``Case.status``: an incident's, order's or
+    hazard's)."""
     exclude_outcomes: tuple[str, ...] = field(default=(), converter=_names,
                                               validator=_known_names)
     """Leave out orders whose standing completion had these outcomes (fixed, not_fixed)."""
@@ -149,16 +152,19 @@ class MetricDefinition:
             raise InvalidInputError(_("a metric needs a name"))
         if type(self.subject) is not str or self.subject not in MILESTONES:
             raise InvalidInputError(
-                _("subject must be 'incident' or 'order', got {value}").format(
+                _("subject must be 'incident', 'order' or 'hazard', got {value}").format(
                     value=shown(self.subject)))
         known = MILESTONES[self.subject]
+        hazard = self.subject == "hazard"  # "a hazard", where the others take "an"
         for which, milestone in (("start", self.start), ("end", self.end)):
             if type(milestone) is not str or milestone not in known:
-                raise InvalidInputError(
-                    _("metric {name}: {which} {milestone} is not a milestone of an "
-                      "{subject}; known: {known}").format(
-                        name=self.name, which=which, milestone=shown(milestone),
-                        subject=self.subject, known=", ".join(known)))
+                message = (_("metric {name}: {which} {milestone} is not a milestone of a "
+                             "hazard; known: {known}") if hazard else
+                           _("metric {name}: {which} {milestone} is not a milestone of an "
+                             "{subject}; known: {known}"))
+                raise InvalidInputError(message.format(
+                    name=self.name, which=which, milestone=shown(milestone),
+                    subject=self.subject, known=", ".join(known)))
         if self.start == self.end:
             raise InvalidInputError(
                 _("metric {name}: start and end are the same milestone").format(name=self.name))
@@ -188,10 +194,12 @@ class MetricDefinition:
             raise InvalidInputError(_("applies_to must be a CaseFilter"))
         for milestone in self.applies_to.requires:
             if milestone not in known:
-                raise InvalidInputError(
-                    _("metric {name}: requires {milestone}, not a milestone of an "
-                      "{subject}").format(name=self.name, milestone=shown(milestone),
-                                          subject=self.subject))
+                message = (_("metric {name}: requires {milestone}, not a milestone of a "
+                             "hazard") if hazard else
+                           _("metric {name}: requires {milestone}, not a milestone of an "
+                             "{subject}"))
+                raise InvalidInputError(message.format(
+                    name=self.name, milestone=shown(milestone), subject=self.subject))
         for name, kind in (("incident_types", IncidentType), ("severities", Severity)):
             known_values = [member.value for member in kind]
             unknown = [v for v in getattr(self.applies_to, name) if v not in known_values]
@@ -207,16 +215,24 @@ class MetricDefinition:
         statuses = _STATUSES[self.subject]
         wrong = [s for s in self.applies_to.exclude_statuses if s not in statuses]
         if wrong:
-            raise InvalidInputError(
-                _("metric {name}: {statuses} is no status of an {subject}; "
-                  "known: {known}").format(name=self.name, statuses=shown(wrong),
-                                           subject=self.subject, known=", ".join(statuses)))
-        other = {"incident": "exclude_outcomes", "order": "exclude_closures"}[self.subject]
-        if getattr(self.applies_to, other):
-            message = (_("metric {name}: {field} applies to orders, not to incidents")
-                       if self.subject == "incident" else
-                       _("metric {name}: {field} applies to incidents, not to orders"))
-            raise InvalidInputError(message.format(name=self.name, field=other))
+            message = (_("metric {name}: {statuses} is no status of a hazard; known: {known}")
+                       if self.subject == "hazard" else
+                       _("metric {name}: {statuses} is no status of an {subject}; "
+                         "known: {known}"))
+            raise InvalidInputError(message.format(name=self.name, statuses=shown(wrong),
+                                                   subject=self.subject,
+                                                   known=", ".join(statuses)))
+        others = {"incident": ("exclude_outcomes",), "order": ("exclude_closures",),
+                  "hazard": ("exclude_outcomes", "exclude_closures")}[self.subject]
+        for other in others:
+            if getattr(self.applies_to, other):
+                message = (_("metric {name}: {field} applies to orders, not to incidents")
+                           if self.subject == "incident" else
+                           _("metric {name}: {field} applies to incidents, not to orders")
+                           if self.subject == "order" else
+                           _("metric {name}: {field} applies to incidents or orders, not to "
+                             "hazards"))
+                raise InvalidInputError(message.format(name=self.name, field=other))
 
     def measure(self, case: Case) -> float | None:
         """The case's duration in the metric's unit, or None if a milestone is missing.
@@ -444,7 +460,30 @@ BUILT_IN: tuple[MetricDefinition, ...] = Named("BUILT_IN", (
        "meeting the target means on time; cancelled and rejected orders left out",
        ORDER_FLOW),
 ))
-BUILT_IN_BY_NAME: Mapping[str, MetricDefinition] = {m.name: m for m in BUILT_IN}
+URGENT = CaseFilter(severities=("high", "critical"))
+"""The hazards to rectify within hours: of high or critical severity."""
+
+HAZARD_BUILT_IN: tuple[MetricDefinition, ...] = Named("HAZARD_BUILT_IN", (
+    _m("found_to_rectified", "hazard", "found", "rectified", "d", 7,
+       "time to rectify: from finding a hazard to its standing rectification (after any "
+       "reopening), within 7 days"),
+    _m("found_to_rectified_urgent", "hazard", "found", "rectified", "h", 24,
+       "time to rectify a high or critical hazard: within 24 hours", URGENT),
+    _m("rectified_to_verified", "hazard", "rectified", "verified", "d",
+       description="from the standing rectification to its verification by someone "
+       "other than the person who rectified it"),
+    _m("rectified_vs_due", "hazard", "due", "rectified", "h", 0,
+       "how late the standing rectification was against the standing assignment's due "
+       "date (negative: early); meeting the target means on time"),
+))
+"""The hazards' built-in metrics (resilience.domain.hazard). Apart from ``BUILT_IN``, the
+scorecards' and reviews' default list, whose figures are read from the per-case
+summaries; ``builtin`` finds them by name like the others."""
+SCORECARD: tuple[MetricDefinition, ...] = Named("SCORECARD", (*BUILT_IN, *HAZARD_BUILT_IN))
+"""The metrics a scorecard shows by default: the built-ins and the hazards' (time to
+rectify among them), as a grid is assessed in peacetime too."""
+BUILT_IN_BY_NAME: Mapping[str, MetricDefinition] = {
+    m.name: m for m in (*BUILT_IN, *HAZARD_BUILT_IN)}
 
 
 def builtin(name: str) -> MetricDefinition:

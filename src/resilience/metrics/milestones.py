@@ -16,20 +16,26 @@ from collections.abc import Mapping
 from typing import Literal
 
 from resilience.domain.base import CaseMilestone
+from resilience.domain.hazard import Hazard
 from resilience.domain.incident import Incident
 from resilience.domain.recovery import RecoveryFact
+from resilience.domain.references import GivesReference
 from resilience.domain.service import ServiceOrder
 from resilience.projections.indexes import CLOSING
 
-Subject = Literal["incident", "order"]
+Subject = Literal["incident", "order", "hazard"]
 
 DIMENSIONS: Mapping[str, tuple[str, ...]] = {
     "incident": ("community", "grid", "incident_type", "severity"),
     "order": ("community", "grid", "zone_type", "category", "item", "provider", "provider_kind"),
+    "hazard": ("community", "grid", "building", "category", "severity", "assignee_kind"),
 }
 
-_AGGREGATES: Mapping[Subject, type[Incident] | type[ServiceOrder]] = {
-    "incident": Incident, "order": ServiceOrder}
+_AGGREGATES: Mapping[Subject, type[Incident] | type[ServiceOrder] | type[Hazard]] = {
+    "incident": Incident, "order": ServiceOrder, "hazard": Hazard}
+
+START: Mapping[Subject, str] = {"incident": "detected", "order": "placed", "hazard": "found"}
+"""The milestone a case starts at (its first fact's): what periods place it by."""
 
 
 def _name(milestone: CaseMilestone | None) -> str | None:
@@ -62,15 +68,22 @@ closure and reopening; an order's moves, closing it when completed, cancelled or
 The views' ``until`` column is cut by the same table (resilience.projections.indexes)."""
 RECOVERY_LINKS: Mapping[Subject, frozenset[str]] = {
     subject: frozenset(aggregate.declared(
-        lambda event: issubclass(event, RecoveryFact) or None))
+        lambda event: issubclass(event, RecoveryFact)
+        or (event.follows_closure and not issubclass(event, GivesReference)) or None))
     for subject, aggregate in _AGGREGATES.items()}
-"""The facts of a recovery link (resilience.domain.recovery): recorded whether or not the
-case stands closed, so never an amendment of a closed case."""
+"""The facts of a link that follows the response (a recovery link:
+resilience.domain.recovery; a hazard's links to the orders, items and incidents it gave
+rise to, and the other sides' ``FromHazard``): recorded whether or not the case stands
+closed, so never an amendment of a closed case. A reference given later (``Referenced``)
+follows the closure too, yet amends the record: it is not one of these."""
 RESPONDER_CHAIN: Mapping[str, int] = Incident.declared(lambda event: event.chain_step)
 """A responder's facts and their place in the dispatch -> en route -> on scene chain."""
 FIRST_UNIT = ("first_unit_dispatched", "first_unit_en_route", "first_unit_on_scene")
 RESIDENTS_NOTIFIED = "residents_notified"
 REOPENED = "reopened"
+DUE = "due"
+"""A hazard's: the due date of its standing assignment (the latest assignment, in the order
+things happened; a reopening keeps it)."""
 
 _READ_OFF: Mapping[Subject, Mapping[str, Mapping[str, str]]] = {
     "incident": {
@@ -93,10 +106,16 @@ _READ_OFF: Mapping[Subject, Mapping[str, Mapping[str, str]]] = {
         ServiceOrder.Reopened.fact_name: {
             REOPENED: "the earliest reopening (where the second cycle begins)"},
     },
+    "hazard": {
+        Hazard.Assigned.fact_name: {
+            DUE: "the date the standing assignment is due by (a promise, not a fact)"},
+        Hazard.Reopened.fact_name: {
+            REOPENED: "the earliest reopening (where the second cycle begins)"},
+    },
 }
 """The milestones no event class declares, read off the facts named (a responder's chain,
-an action's kind, an order's promise, a reopening, the linked recovery), listed after
-them."""
+an action's kind, an order's promise, a hazard's due date, a reopening, the linked
+recovery), listed after them."""
 
 
 def _described(subject: Subject) -> Mapping[str, str]:
@@ -117,18 +136,22 @@ INCIDENT_MILESTONES: Mapping[str, str] = _described("incident")
 """Each incident milestone a metric can start or end at, and what it means."""
 ORDER_MILESTONES: Mapping[str, str] = _described("order")
 """Each service-order milestone a metric can start or end at, and what it means."""
+HAZARD_MILESTONES: Mapping[str, str] = _described("hazard")
+"""Each hazard milestone a metric can start or end at, and what it means."""
 MILESTONES: Mapping[str, Mapping[str, str]] = {
-    "incident": INCIDENT_MILESTONES, "order": ORDER_MILESTONES,
+    "incident": INCIDENT_MILESTONES, "order": ORDER_MILESTONES, "hazard": HAZARD_MILESTONES,
 }
 CYCLE_MILESTONES: Mapping[str, tuple[str, ...]] = {
     "incident": (REOPENED, "first_dispatched", "first_on_scene", "contained", "resolved",
                  "closed"),
     "order": (REOPENED, "first_dispatched", "completed"),
+    "hazard": (REOPENED, "rectified", "verified", "closed"),
 }
 """The milestones of each cycle (``Case.cycles``; cycle 0, the first response, has no
 ``reopened``): what a metric measured per reopening starts and ends at. In a cycle,
 ``reopened`` is its reopening; the earliest milestones (``first_*``, ``contained``) the
-earliest of the cycle; ``resolved``, ``closed`` and ``completed`` the latest of the cycle."""
+earliest of the cycle; ``resolved``, ``closed``, ``completed`` and a hazard's
+``rectified`` and ``verified`` the latest of the cycle."""
 
 
 def _started_again(subject: Subject) -> frozenset[str]:

@@ -33,6 +33,18 @@
   worker on the case (the correction included). Read off the case's facts (all of
   them, whenever recorded), not the roster: someone who holds a grid's role but never
   acted in it on the case is not flagged. Not counted again against ``is_clean``.
+- **Patrols without coverage**: every patrol that started in the period and, as last
+  corrected, visited no building or unit. Counted against ``is_clean``: a patrol that
+  covered nothing adds nothing to the patrol coverage, so either its visits were never
+  recorded (correct its coverage) or it should not have been recorded as a patrol.
+- **Closed without verification**: every hazard found in the period that stands closed
+  without verification (``Closed``: its rectification, if any, never checked by a
+  second person). Counted against ``is_clean``: the share verified already counts it
+  against the grid, and each one wants a look (a hazard closed as a duplicate or as no
+  hazard at all is a reason to write down, in its ``reason``).
+
+Hazards are checked like incidents and orders for every other section (late records,
+corrections, overrides, imports...).
 """
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -50,6 +62,7 @@ from resilience.i18n import _
 from resilience.metrics.cases import Amendment, Case, Correction
 from resilience.metrics.definitions import MetricDefinition
 from resilience.metrics.milestones import RESPONDER_CHAIN
+from resilience.metrics.peacetime import PatrolRecord
 from resilience.metrics.period import Period
 from resilience.metrics.tables import period_text, render_table, value_text
 from resilience.projections.quarantine import QuarantinedEvent
@@ -67,6 +80,7 @@ EXPECTED_ORDER: dict[str, tuple[tuple[str, str], ...]] = {
         ("placed", "first_dispatched"), ("first_dispatched", "first_completed"),
         ("placed", "expected"),
     ),
+    "hazard": (("found", "assigned"), ("found", "rectified"), ("rectified", "verified")),
 }
 
 
@@ -205,6 +219,30 @@ def community_overrides(key: str, doc: Mapping[str, Any]) -> list[OverrideUsed]:
 
 
 @frozen
+class PatrolWithoutCoverage:
+    """A patrol that, as last corrected, visited no building or unit."""
+
+    patrol: str
+    community: str
+    grid: str
+    started_at: datetime
+
+
+@frozen
+class ClosedUnverified:
+    """A hazard that stands closed without verification."""
+
+    hazard: str
+    reference: str | None
+    community: str
+    grid: str | None
+    category: str | None
+    closed_at: datetime | None
+    rectified: bool
+    """Whether it was rectified before it was closed."""
+
+
+@frozen
 class AmendmentMade(Amendment):
     """An amendment made while a case stood closed, and the case it amends."""
 
@@ -231,6 +269,10 @@ class DataQualityReport:
     """The cases' facts imported, per importer (most facts first)."""
     interested: tuple[InterestedCorrection, ...] = ()
     """Corrections made by someone whose own record they touch, by case."""
+    no_coverage: tuple[PatrolWithoutCoverage, ...] = ()
+    """Patrols started in the period that visited nothing, by start."""
+    closed_unverified: tuple[ClosedUnverified, ...] = ()
+    """Hazards found in the period standing closed without verification, by case."""
     position: int | None = field(default=None, eq=False)
     """The views' position (notification id) the answer reflects at least: read after the
     views caught up, before the documents (None: not read from the views)."""
@@ -238,14 +280,16 @@ class DataQualityReport:
     @property
     def is_clean(self) -> bool:
         """Nothing missing, out of order, late, corrected, quarantined or recorded by
-        override. Amendments after closure and corrections by an interested party don't
-        count on their own (each is a correction or a record, which the other sections
-        already judge), nor do imports (how a store is filled, not a fault)."""
+        override, no patrol without coverage and no hazard closed without verification.
+        Amendments after closure and corrections by an interested party don't count on
+        their own (each is a correction or a record, which the other sections already
+        judge), nor do imports (how a store is filled, not a fault)."""
         return not (self.missing or self.out_of_order or self.late or self.corrections
-                    or self.quarantined or self.overrides)
+                    or self.quarantined or self.overrides or self.no_coverage
+                    or self.closed_unverified)
 
     SECTIONS = ("quarantined", "missing", "out_of_order", "late", "corrections", "amendments",
-                "overrides", "imported", "interested")
+                "overrides", "imported", "interested", "no_coverage", "closed_unverified")
     """The report's lists of findings, in the order ``render`` shows them."""
 
     def to_dict(self) -> dict[str, Any]:
@@ -331,6 +375,20 @@ class DataQualityReport:
                  f"{c.person} ({value_text(c.role)})",
                  _("; ").join(_(INTERESTS[code]) for code in c.interests), c.reason]
                 for c in self.interested]))
+        out += ["", _("Patrols without coverage ({count}): no building or unit visited").format(
+            count=len(self.no_coverage))]
+        if self.no_coverage:
+            out.append(render_table([_("patrol"), _("grid"), _("started")], [
+                [p.patrol, p.grid, p.started_at.isoformat()] for p in self.no_coverage]))
+        out += ["", _("Hazards closed without verification ({count})").format(
+            count=len(self.closed_unverified))]
+        if self.closed_unverified:
+            out.append(render_table([_("hazard"), _("grid"), _("category"), _("closed"),
+                                     _("rectified")], [
+                [h.reference or h.hazard, h.grid or "-",
+                 value_text(h.category, spaced=True) if h.category else "-",
+                 h.closed_at.isoformat() if h.closed_at else "-",
+                 _("yes") if h.rectified else _("no")] for h in self.closed_unverified]))
         return "\n".join(out)
 
 
@@ -342,10 +400,11 @@ text, possibly empty, so not an Actor for ``escalated.is_watch``)."""
 def data_quality(cases: Iterable[Case], graded: Sequence[MetricDefinition], *,
                  period: Period, late_after: timedelta = DEFAULT_LATE_AFTER,
                  quarantined: Sequence[QuarantinedEvent] = (),
-                 community_overrides: Iterable[OverrideUsed] = ()) -> DataQualityReport:
-    """The report over the cases whose first fact falls in ``period``, and the
-    ``community_overrides`` (``community_overrides()`` of community documents) of the
-    facts that happened in it."""
+                 community_overrides: Iterable[OverrideUsed] = (),
+                 patrols: Iterable[PatrolRecord] = ()) -> DataQualityReport:
+    """The report over the cases (incidents, orders, hazards) whose first fact falls in
+    ``period``, the ``community_overrides`` (``community_overrides()`` of community
+    documents) of the facts that happened in it, and the ``patrols`` that started in it."""
     scoped = sorted((c for c in cases if c.start in period), key=lambda c: (c.start, c.case_id))
     missing, disorder, late, corrections, amendments = [], [], [], [], []
     for case in scoped:
@@ -385,7 +444,20 @@ def data_quality(cases: Iterable[Case], graded: Sequence[MetricDefinition], *,
     return DataQualityReport(period, late_after, len(scoped), tuple(missing), tuple(disorder),
                              tuple(late), tuple(corrections), tuple(quarantined),
                              tuple(amendments), tuple(overrides), _imported(scoped),
-                             tuple(_interested(scoped)))
+                             tuple(_interested(scoped)),
+                             tuple(sorted((PatrolWithoutCoverage(p.patrol_id, p.community,
+                                                                 p.grid, p.start)
+                                           for p in patrols
+                                           if p.start in period and not p.visits),
+                                          key=lambda p: (p.started_at, p.patrol))),
+                             tuple(_closed_unverified(scoped)))
+
+
+def _closed_unverified(cases: Sequence[Case]) -> list[ClosedUnverified]:
+    return [ClosedUnverified(case.case_id, case.reference, case.community,
+                             case.dims.get("grid"), case.dims.get("category"),
+                             case.milestones.get("closed"), "rectified" in case.milestones)
+            for case in cases if case.subject == "hazard" and case.status == "closed"]
 
 
 def _overrides(case: Case) -> list[OverrideUsed]:

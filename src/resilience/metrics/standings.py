@@ -1,9 +1,20 @@
 """Scorecards (everything one community or grid is assessed on) and league tables (grids or
-communities ranked on one metric or rate): pure functions of the cases read from the views."""
+communities ranked on one metric, rate or peacetime figure): pure functions of the cases
+and documents read from the views.
+
+A league on a peacetime figure (resilience.metrics.peacetime) ranks each scope on the
+figure's value, highest first or lowest first as its definition says (``better``).
+Coverage and the share verified are shares of a sample: a scope is ranked only with at
+least ``min_sample`` planned visits, or finished hazards. Hazards per 100 households and
+overdue hazards are counts of the whole scope, not samples: ranked whenever known (per
+100 households: the scope has households). A scope whose figure is unknown (nothing
+planned, no hazard finished, no households) is listed unranked.
+"""
 
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from attrs import evolve, field, frozen
@@ -14,6 +25,7 @@ from resilience.errors import NotInReportError
 from resilience.i18n import _, ngettext
 from resilience.metrics.cases import Case
 from resilience.metrics.definitions import SECONDS_PER, MetricDefinition
+from resilience.metrics.peacetime import PeacetimeDefinition, PeacetimeFigure
 from resilience.metrics.period import Period
 from resilience.metrics.rates import (
     RateDefinition,
@@ -42,7 +54,9 @@ from resilience.metrics.tallies import (
     ServiceSummary,
 )
 
-S = TypeVar("S", MetricSummary, RateSummary)
+S = TypeVar("S", MetricSummary, RateSummary, PeacetimeFigure)
+Ranked = MetricDefinition | RateDefinition | PeacetimeDefinition
+"""What a league table ranks on."""
 
 
 # Scorecards and league tables ---------------------------------------------------------
@@ -64,6 +78,21 @@ class Scorecard:
     position: int | None = field(default=None, eq=False)
     """The views' position (notification id) the answer reflects at least: read after the
     views caught up, before the documents (None: not read from the views)."""
+    peacetime: tuple[PeacetimeFigure, ...] = ()
+    """The peacetime figures (patrol coverage, hazards per 100 households, share verified,
+    overdue hazards: resilience.metrics.peacetime) as of ``as_of``."""
+    as_of: datetime | None = None
+    """The moment the peacetime figures are taken at (None: none computed)."""
+
+    def figure(self, name: str) -> PeacetimeFigure:
+        """The peacetime figure named ``name``; NotInReportError if not computed."""
+        for found in self.peacetime:
+            if found.name == name:
+                return found
+        raise NotInReportError(
+            _("the scorecard has no figure {name}; its figures: {figures}").format(
+                name=shown(name), figures=", ".join(f.name for f in self.peacetime)
+                or _("none")))
 
     def metric(self, name: str) -> MetricSummary:
         """The summary of the metric named ``name``; NotInReportError if the scorecard was
@@ -107,10 +136,15 @@ class Scorecard:
         if self.rates:
             lines.append(_("Rates: {rates}").format(
                 rates=_("; ").join(_rate_text(r) for r in self.rates)))
-        lines += [_("Requests resolved {requests}, activities held {activities}, person-times "
-                    "served {served}").format(requests=c.requests_resolved,
-                                              activities=c.activities_held,
-                                              served=c.person_times_served), ""]
+        lines.append(_("Requests resolved {requests}, activities held {activities}, "
+                       "person-times served {served}").format(
+            requests=c.requests_resolved, activities=c.activities_held,
+            served=c.person_times_served))
+        if self.peacetime and self.as_of is not None:
+            lines.append(_("Peacetime as of {as_of}: {figures}").format(
+                as_of=self.as_of.isoformat(timespec="minutes"),
+                figures=_("; ").join(f.text() for f in self.peacetime)))
+        lines.append("")
         headers = [_("metric"), _("unit"), _("cases"), _("measured"), _("median"), _("p90"),
                    _("max"), _("target"), _("compliance"), _("met"), _("excluded")]
         rows = [[m.metric, unit_text(m.unit), str(m.cases), str(m.measured), fmt(m.median),
@@ -140,9 +174,13 @@ class LeagueRow(Generic[S]):
     @property
     def graded(self) -> int:
         """What the rank is judged on: a metric's measured and unrecorded units, a rate's
-        denominator."""
+        denominator, a peacetime figure's denominator (planned visits, households,
+        finished hazards; overdue hazards: their count)."""
         if isinstance(self.summary, RateSummary):
             return self.summary.denominator
+        if isinstance(self.summary, PeacetimeFigure):
+            figure = self.summary
+            return figure.numerator if figure.denominator is None else figure.denominator
         return self.summary.measured + self.unrecorded
 
 
@@ -151,7 +189,7 @@ class LeagueTable(Generic[S]):
     """Grids (or communities) ranked on one metric or rate, each over its latest cases:
     a ``LeagueTable[MetricSummary]`` or a ``LeagueTable[RateSummary]``."""
 
-    definition: MetricDefinition | RateDefinition
+    definition: Ranked
     period: Period
     min_sample: int
     last: int | None
@@ -165,8 +203,8 @@ class LeagueTable(Generic[S]):
         ranks on (a metric's ``to_dict``, or a rate's definition), the period, the sample
         rules and one object per row, ranked first (``rank`` null: not ranked), each with
         ``graded``, what its rank is judged on."""
-        definition = (self.definition.to_dict() if isinstance(self.definition, MetricDefinition)
-                      else self.definition)
+        definition = (self.definition if isinstance(self.definition, RateDefinition)
+                      else self.definition.to_dict())
         data = report_data(self, "league_table", definition=definition)
         for row, plain_row in zip(self.rows, data["rows"], strict=True):
             plain_row["graded"] = row.graded
@@ -176,6 +214,8 @@ class LeagueTable(Generic[S]):
         d = self.definition
         if isinstance(d, RateDefinition):
             return self._render_rate(d)
+        if isinstance(d, PeacetimeDefinition):
+            return self._render_peacetime(d)
         over = (ngettext("latest {last} case each", "latest {last} cases each", self.last)
                 .format(last=self.last) if self.last else _("all cases"))
         title = _("League: {name} ({unit}) over {period}, {over}; ranked with at least "
@@ -189,6 +229,19 @@ class LeagueTable(Generic[S]):
                  str(r.unrecorded), fmt(r.summary.median), fmt(r.summary.p90),
                  pct(r.compliance), _note_text(r.note)]
                 for r in self.rows if isinstance(r.summary, MetricSummary)]
+        return title + "\n" + render_table(headers, rows)
+
+    def _render_peacetime(self, d: PeacetimeDefinition) -> str:
+        title = _("League: {name} ({rule}) over {period}, {better} first; shares ranked with "
+                  "at least {min_sample} graded").format(
+            name=d.name, rule=d.rule, period=period_text(self.period),
+            better=_("highest") if d.better == "higher" else _("lowest"),
+            min_sample=self.min_sample)
+        headers = [_("rank"), _("name"), _("graded"), _("value"), _("figure"), _("note")]
+        rows = [["-" if r.rank is None else str(r.rank), r.name, str(r.graded),
+                 (pct(r.summary.value) if d.kind in ("coverage", "share_verified")
+                  else fmt(r.summary.value, 2)), r.summary.text(), _note_text(r.note)]
+                for r in self.rows if isinstance(r.summary, PeacetimeFigure)]
         return title + "\n" + render_table(headers, rows)
 
     def _render_rate(self, d: RateDefinition) -> str:
@@ -258,6 +311,36 @@ def league_table(definition: MetricDefinition | RateDefinition, cases: Iterable[
     return LeagueTable(definition, period, min_sample, last, tuple(rows + unranked))
 
 
+_SAMPLED = {"coverage": "planned visits", "share_verified": "finished hazards"}
+"""The peacetime figures that are shares of a sample, and what their sample counts."""
+
+
+def peacetime_league(definition: PeacetimeDefinition,
+                     figures: Sequence[tuple[str, str | None, str, PeacetimeFigure]], *,
+                     period: Period, min_sample: int) -> LeagueTable[PeacetimeFigure]:
+    """Rank scopes (community, grid or None, display name, its figure) on a peacetime
+    figure (module docstring)."""
+    ranked: list[tuple[float, LeagueRow[PeacetimeFigure]]] = []
+    unranked: list[LeagueRow[PeacetimeFigure]] = []
+    for community, grid, name, figure in figures:
+        row = LeagueRow(None, community, grid, name, figure)
+        sample = _SAMPLED.get(definition.kind)
+        if figure.value is None:
+            unranked.append(evolve(row, note="not ranked: nothing to grade"))
+        elif sample is not None and row.graded < min_sample:
+            unranked.append(evolve(
+                row, note=f"not ranked: {row.graded} < {min_sample} {sample}"))
+        else:
+            ranked.append((-figure.value if definition.better == "higher" else figure.value,
+                           row))
+    ranked.sort(key=lambda item: item[0])
+    rows: list[LeagueRow[PeacetimeFigure]] = []
+    for position, (order, row) in enumerate(ranked, start=1):
+        tied = rows and ranked[position - 2][0] == order
+        rows.append(evolve(row, rank=rows[-1].rank if tied else position))
+    return LeagueTable(definition, period, min_sample, None, tuple(rows + unranked))
+
+
 def _graded(definition: MetricDefinition | RateDefinition) -> str:
     """What a row's ``graded`` counts: cases, or reopenings (a metric per reopening), or
     orders (a rate: the orders it counts)."""
@@ -301,15 +384,19 @@ def _graded_text(definition: MetricDefinition | RateDefinition) -> str:
             "cases": _("cases")}[_graded(definition)]
 
 
-_NOT_RANKED = re.compile(r"not ranked: (\d+) < (\d+) (cases|reopenings|orders)\Z")
+_NOT_RANKED = re.compile(
+    r"not ranked: (\d+) < (\d+) (cases|reopenings|orders|planned visits|finished hazards)\Z")
 
 
 def _note_text(note: str) -> str:
     """A row's note in the current language (the note is kept in English on the row)."""
+    if note == "not ranked: nothing to grade":
+        return _("not ranked: nothing to grade")
     found = _NOT_RANKED.match(note)
     if found is None:
         return note
     return _("not ranked: {graded} < {min_sample} {what}").format(
         graded=found[1], min_sample=found[2],
-        what={"orders": _("orders"), "reopenings": _("reopenings"),
-              "cases": _("cases")}[found[3]])
+        what={"orders": _("orders"), "reopenings": _("reopenings"), "cases": _("cases"),
+              "planned visits": _("planned visits"),
+              "finished hazards": _("finished hazards")}[found[3]])

@@ -4,15 +4,18 @@
 item as a timeline entry (who, what, when it happened, when it was
 recorded), with corrections applied beside the original.
 
-``cases``: what metrics and scorecards group and measure: each incident's
-and order's dimensions as first recorded (community, grid, type at
+``cases``: what metrics and scorecards group and measure: each incident's,
+order's and hazard's dimensions as first recorded (community, grid, type at
 detection, category...), its facts with their effective times, who recorded
 them and the part of their payload that cases are grouped or measured by (a
-reclassification, a provider, an outcome, a score...), each community's
-grids, and each activity held (its participants as corrected). Emergencies are
+reclassification, a provider, an outcome, a score, an assignment...), each community's
+grids and areas, and each activity held (its participants as corrected). Emergencies are
 kept the way cases are (kind ``"emergency"``: its area and kind, its facts), for the
 situations and mobilisation reports (resilience.metrics.mobilisation), though no metric
-measures them. Improvement items are not cases: they are left out.
+measures them; so are patrols (kind ``"patrol"``: what they covered, as last corrected,
+and the hazards found on them), and each grid's patrol plan (kind ``"patrol_plan"``: each
+version of its rules), for the peacetime figures (resilience.metrics.peacetime).
+Improvement items are not cases: they are left out.
 
 ``plans`` (resilience.projections.plans): each improvement item of an
 after-action review's improvement plan, with the history of its status.
@@ -25,12 +28,16 @@ meets a target are decided when the views are read (resilience.metrics), so
 a changed definition needs no rebuild.
 """
 
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from resilience.domain.base import Correction, FactAggregate
 from resilience.domain.emergency import Emergency
+from resilience.domain.hazard import Hazard
 from resilience.domain.incident import Incident
-from resilience.domain.organisation import Community
+from resilience.domain.organisation import Community, unit_area_id
+from resilience.domain.patrol import Patrol, PatrolPlan, PatrolRule, PatrolVisit
 from resilience.domain.service import ServiceOrder
 from resilience.domain.values import Actor
 from resilience.projections.base import Delivery, Doc, Docs, Projection
@@ -121,8 +128,8 @@ def reference_key(community: str, reference: str) -> str:
 
 def _given(event: Any) -> str | None:
     """The reference a case's later fact gave it (``Incident.Referenced``,
-    ``ServiceOrder.Referenced``), else None."""
-    if isinstance(event, Incident.Referenced | ServiceOrder.Referenced):
+    ``ServiceOrder.Referenced``, ``Hazard.Referenced``), else None."""
+    if isinstance(event, Incident.Referenced | ServiceOrder.Referenced | Hazard.Referenced):
         return str(event.reference)
     return None
 
@@ -132,17 +139,29 @@ _NOT_CASES = frozenset({"improvement", "references"})
 
 
 class Cases:
-    """Incidents and orders with their dimensions and fact times; communities; activities.
+    """Incidents, orders and hazards with their dimensions and fact times; emergencies and
+    patrols kept the same way; patrol plans; communities; activities.
 
     A case's fact is ``[name, occurred, recorded, detail, person, role]``
     (``detail``: the event's ``detail()``; ``person`` and ``role``: who recorded
     it), followed by the actor's ``override`` and ``imported_by`` when it carries
     either (``actor_marks``). A community's ``overrides`` (there once one of its
     own facts was recorded by override) lists each such fact ``[version, name,
-    occurred, recorded, person, role, override]``. An activity's ``participants``
+    occurred, recorded, person, role, override]``; its ``areas`` each area added
+    ``[kind, parent, households, added]`` (``added``: the time of the fact that added
+    it, as corrected; ``areas_by_version``: which areas each such fact added, so a
+    correction of its time finds them). An activity's ``participants``
     is its count as last corrected, ``participants_recorded`` the count first
-    recorded. Improvement items and reference books are not cases: their facts are
-    ignored; a case with a reference gets an index document of it (``reference_key``)."""
+    recorded. A patrol's ``visits`` are ``[area, [spot, ...]]`` as last corrected
+    (``CoverageCorrected``), its ``ended`` the end as last corrected (``EndCorrected``),
+    its ``hazards`` the ids of the hazards found on it, in the order recorded. A patrol
+    plan's ``versions`` are ``[occurred, recorded, rules]`` of its adoption and each
+    revision (a rule: ``[name, frequency, spot, [area, ...]]``), in the order they took
+    effect (effective time, then recording order: the rules in force at a moment are
+    those of the last version in effect by then); ``fact_versions`` the aggregate's
+    version of each, in the same order. Improvement items and reference books are not
+    cases: their facts are ignored; a case with a reference gets an index document of
+    it (``reference_key``)."""
 
     view = "cases"
 
@@ -151,8 +170,17 @@ class Cases:
             return
         event, key, name, version = delivery[:4]
         doc = _first_doc(event, name) if version == 1 else _existing(docs, key, version)
-        if doc["kind"] != "community":
+        kind = doc["kind"]
+        if kind == "patrol_plan":
+            _plan_fact(delivery, doc)
+            docs.put(key, doc)
+            return
+        if kind != "community":
             self._case_fact(delivery, doc)
+            if kind == "patrol":
+                _patrol_fact(event, doc)
+            elif kind == "hazard" and version == 1:
+                _found_on_patrol(event, key, docs)
             # Its first fact's reference, or one given later (``Referenced``).
             reference = doc.get("reference") if version == 1 else _given(event)
             if reference is not None:
@@ -207,6 +235,17 @@ class Cases:
         match event:
             case Community.GridAdded():
                 doc["grids"][event.grid_id] = event.name
+                _add_areas(doc, event, [(event.grid_id, "grid", None, 0)])
+                return True
+            case Community.MicroGridAdded():
+                _add_areas(doc, event, [(event.micro_grid_id, "micro_grid", event.grid_id, 0)])
+                return True
+            case Community.BuildingAdded():
+                _add_areas(doc, event, [
+                    (event.building_id, "building", event.parent,
+                     sum(unit.households for unit in event.units)),
+                    *((unit_area_id(event.building_id, unit.unit_id), "unit", event.building_id,
+                       unit.households) for unit in event.units)])
                 return True
             case Community.ActivityHeld():
                 docs.put(activity_key(community, event.originator_version), {
@@ -218,6 +257,11 @@ class Cases:
                     "participants_recorded": event.participants,
                 })
             case FactAggregate.TimeCorrected():
+                added = doc.get("areas_by_version", {}).get(str(event.corrects))
+                if added is not None:  # the areas that fact added were added then
+                    for area in added:
+                        doc["areas"][area][3] = event.corrected_to.isoformat()
+                    return True
                 activity = docs.get(activity_key(community, event.corrects))
                 if activity is not None:
                     activity["at"] = event.corrected_to.timestamp()
@@ -252,11 +296,93 @@ def _first_doc(event: Any, name: str) -> Doc:
             return {"kind": "emergency", "community": str(event.community_id),
                     "at": event.occurred_at.timestamp(), "area": event.area_id,
                     "emergency_kind": event.kind.value, "facts": [], "corrections": []}
+        case Hazard.Found():
+            location = event.location
+            return {"kind": "hazard", "community": str(event.community_id),
+                    "at": event.occurred_at.timestamp(), "grid": location.grid,
+                    "building": location.building, "unit": location.unit,
+                    "floor": location.floor, "category": event.category.value,
+                    "severity": event.severity.value,
+                    "patrol": None if event.patrol_id is None else str(event.patrol_id),
+                    "facts": [], "corrections": [], "reference": event.reference}
+        case Patrol.Recorded():
+            return {"kind": "patrol", "community": str(event.community_id),
+                    "at": event.occurred_at.timestamp(), "grid": event.grid,
+                    "ended": event.ended_at.isoformat(), "visits": _visits(event.visits),
+                    "hazards": [], "facts": [], "corrections": []}
+        case PatrolPlan.Adopted():
+            return {"kind": "patrol_plan", "community": str(event.community_id),
+                    "grid": event.grid, "at": event.occurred_at.timestamp(), "versions": [],
+                    "fact_versions": []}
         case Community.Registered():
             return {"kind": "community", "community": str(event.originator_id), "at": None,
                     "name": event.name, "district": event.district,
-                    "subdistrict": event.subdistrict, "grids": {}}
+                    "subdistrict": event.subdistrict, "grids": {}, "areas": {},
+                    "areas_by_version": {}}
     raise KeyError(name)
+
+
+def _add_areas(doc: Doc, event: Any,
+               areas: Iterable[tuple[str, str, str | None, int]]) -> None:
+    """Note the areas (id, kind, parent, households) a community's fact added, at its time."""
+    added = event.occurred_at.isoformat()
+    ids = doc["areas_by_version"].setdefault(str(event.originator_version), [])
+    for area, kind, parent, households in areas:
+        doc["areas"][area] = [kind, parent, households, added]
+        ids.append(area)
+
+
+def _visits(visits: Iterable[PatrolVisit]) -> list[list[Any]]:
+    return [[visit.area, list(visit.spots)] for visit in visits]
+
+
+def _rules(rules: Iterable[PatrolRule]) -> list[list[Any]]:
+    return [[rule.name, rule.frequency.value, rule.spot, list(rule.areas)] for rule in rules]
+
+
+def _patrol_fact(event: Any, doc: Doc) -> None:
+    """What a patrol's later fact changes beside its facts: its coverage, its end."""
+    match event:
+        case Patrol.CoverageCorrected():
+            doc["visits"] = _visits(event.visits)
+        case Patrol.EndCorrected():
+            doc["ended"] = event.ended_at.isoformat()
+
+
+def _found_on_patrol(event: Any, key: str, docs: Docs) -> None:
+    """List a hazard found on a patrol on the patrol's document (if the views have it: the
+    service records a hazard only on a patrol already recorded)."""
+    if event.patrol_id is None:
+        return
+    patrol_key = str(event.patrol_id)
+    patrol = docs.get(patrol_key)
+    if patrol is not None and patrol["kind"] == "patrol" and key not in patrol["hazards"]:
+        patrol["hazards"].append(key)
+        docs.put(patrol_key, patrol)
+
+
+def _plan_fact(delivery: Delivery, doc: Doc) -> None:
+    """Fold a patrol plan's fact: a version of its rules, or a time correction moving one."""
+    event, version = delivery.event, delivery.version
+    match event:
+        case PatrolPlan.Adopted() | PatrolPlan.Revised():
+            doc["versions"].append([delivery.occurred, delivery.recorded, _rules(event.rules)])
+            doc["fact_versions"].append(version)
+        case FactAggregate.TimeCorrected():
+            if event.corrects == 1:
+                doc["at"] = event.corrected_to.timestamp()
+            if event.corrects not in doc["fact_versions"]:
+                return
+            index = doc["fact_versions"].index(event.corrects)
+            doc["versions"][index][0] = event.corrected_to.isoformat()
+        case _:
+            return
+    # In the order they took effect: the rules in force at a moment are the last version's
+    # in effect by then, whichever order they were recorded in.
+    ordered = sorted(zip(doc["versions"], doc["fact_versions"], strict=True),
+                     key=lambda pair: (datetime.fromisoformat(pair[0][0]), pair[1]))
+    doc["versions"] = [entry for entry, _ in ordered]
+    doc["fact_versions"] = [number for _, number in ordered]
 
 
 PROJECTIONS: tuple[Projection, ...] = (Timelines(), Cases(), Plans(), Live())

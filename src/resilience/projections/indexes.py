@@ -1,9 +1,9 @@
 """What the views index besides a document's kind, community and start: when a case
 stops being open, so "what was open at a moment" reads only the cases that may have been.
 
-A case (an incident or a service order) read at an ``as_of`` cut holds the facts that
-had happened by then, at their times as corrected today, folded in the order things
-happened (``resilience.domain.base.happening_order``: effective time, then version).
+A case (an incident, a service order or a hazard) read at an ``as_of`` cut holds the
+facts that had happened by then, at their times as corrected today, folded in the order
+things happened (``resilience.domain.base.happening_order``: effective time, then version).
 Whether it is open then is decided by the latest of its facts that close it or leave it
 open (``CLOSING``): an incident's closure closes it and a reopening opens it again; an
 order's move closes it when it completes, cancels or rejects it and leaves it open
@@ -29,6 +29,7 @@ existed holds None: read as "may be open", so answers stay exact until a rebuild
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
+from resilience.domain.hazard import FINISHED, Hazard
 from resilience.domain.improvement import STATUS_AFTER, UNFINISHED
 from resilience.domain.incident import Incident
 from resilience.domain.service import ENDED_STATUSES, ServiceOrder
@@ -40,18 +41,23 @@ CLOSING: Mapping[str, Mapping[str, bool]] = {
     "order": ServiceOrder.declared(
         lambda event: None if event.status_after is None
         else event.status_after in ENDED_STATUSES),
+    "hazard": Hazard.declared(
+        lambda event: None if event.status_after is None
+        else event.status_after in FINISHED),
 }
 """Kind of case -> the facts after which it stands closed (True) or open (False): an
 incident's closure and reopening; an order's moves, closing it when they end it
-(completed, cancelled, rejected). The one table of it: resilience.metrics.milestones
-exports it as ``CLOSES``, which the cases and the situations' ``is_open`` follow."""
+(completed, cancelled, rejected); a hazard's moves, closing it when it is verified or
+closed without verification (a rectification awaits its verification: still open). The
+one table of it: resilience.metrics.milestones exports it as ``CLOSES``, which the cases
+and the situations' ``is_open`` follow."""
 
 
 def case_until(doc: Doc) -> float | None:
-    """The moment (epoch seconds) from which the ``cases`` document's incident or order is
-    closed at every ``as_of`` cut, as its facts stand now: the first of the closing facts
-    that end its facts in happening order. None while it is open, and for any other
-    document (a community's, an activity's, an emergency's)."""
+    """The moment (epoch seconds) from which the ``cases`` document's incident, order or
+    hazard is closed at every ``as_of`` cut, as its facts stand now: the first of the
+    closing facts that end its facts in happening order. None while it is open, and for
+    any other document (a community's, an activity's, an emergency's, a patrol's)."""
     closing = CLOSING.get(doc["kind"])
     if closing is None or "facts" not in doc:
         return None

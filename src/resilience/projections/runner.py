@@ -71,7 +71,7 @@ from resilience.projections.quarantine import (
     record,
 )
 
-VERSION = 8
+VERSION = 9
 """Goes up whenever a projection folds differently. Views of each version are stored
 apart (``timelines/v1``, tracking ``resilience/views/v1``), so a new version folds
 the history afresh while an old one still running keeps its own; ``prune`` drops
@@ -512,8 +512,9 @@ class Views:
     def documents(self, view: str) -> dict[str, Doc]:
         """Every document of a view by key (for tests and exports; reads it all)."""
         found: dict[str, Doc] = {}
-        for kind in ("incident", "order", "community", "activity", "improvement", "review",
-                     "emergency", "reference", ENDED, QUARANTINE):
+        for kind in ("incident", "order", "hazard", "patrol", "patrol_plan", "community",
+                     "activity", "improvement", "review", "emergency", "reference", ENDED,
+                     QUARANTINE):
             found.update(self.select(view, kind))
         return found
 

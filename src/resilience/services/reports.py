@@ -13,7 +13,13 @@ month; resilience.metrics.indexed computes the same answers from them), so their
 grows with the months and cases asked for, not with every fact of every case. Asked
 ``known_at`` a moment or ``as_closed``, they read the cases (the summaries hold the
 cases as they stand now), as do ``cases()``, the data-quality report and a report whose
-months hold a case that could not be summarised.
+months hold a case that could not be summarised. Hazards have no summaries: a metric of
+hazards (``found_to_rectified``...) is computed from their cases.
+
+The peacetime reports (``hazards``, ``patrol_coverage``; the peacetime figures of a
+scorecard and a league on one: resilience.metrics.peacetime) are taken ``as_of`` a
+moment, by default the engine's clock's now (never the wall clock's): the hazards as
+they stood then, the patrol windows ended by then.
 """
 
 from collections.abc import Callable, Sequence
@@ -24,6 +30,7 @@ from uuid import UUID
 from attrs import evolve
 from eventsourcing.persistence import PersistenceError
 
+from resilience.clock import Clock
 from resilience.domain.validation import (
     check_bool,
     check_items,
@@ -39,8 +46,25 @@ from resilience.i18n import _
 from resilience.metrics import indexed
 from resilience.metrics.case_table import CaseTable, Unindexed
 from resilience.metrics.cases import Case, case_at, case_from_doc
-from resilience.metrics.definitions import BUILT_IN, MetricDefinition, builtin
-from resilience.metrics.milestones import Subject
+from resilience.metrics.definitions import BUILT_IN, SCORECARD, MetricDefinition, builtin
+from resilience.metrics.milestones import DIMENSIONS, Subject
+from resilience.metrics.peacetime import (
+    HAZARD_METRICS,
+    PEACETIME,
+    PEACETIME_BY_NAME,
+    Areas,
+    CoverageReport,
+    GridCoverage,
+    HazardReport,
+    PatrolRecord,
+    PeacetimeDefinition,
+    PeacetimeFigure,
+    PeacetimeScope,
+    builtin_figure,
+    grid_coverage,
+    hazard_report,
+    peacetime_figures,
+)
 from resilience.metrics.period import ALL_TIME, TIME_BUCKETS, Period, check_group_by
 from resilience.metrics.quality import (
     DEFAULT_LATE_AFTER,
@@ -57,7 +81,12 @@ from resilience.metrics.reports import (
     metric_report,
     summarise_seconds,
 )
-from resilience.metrics.standings import LeagueTable, Scorecard, league_table
+from resilience.metrics.standings import (
+    LeagueTable,
+    Scorecard,
+    league_table,
+    peacetime_league,
+)
 from resilience.metrics.summaries import CaseSummaries, dimension
 from resilience.metrics.tallies import (
     Activity,
@@ -76,6 +105,10 @@ from resilience.timeline import Timeline, timeline_from_doc
 
 MetricRef = MetricDefinition | str
 RateRef = RateDefinition | str
+FigureRef = PeacetimeDefinition | str
+LeagueRef = MetricDefinition | RateDefinition | PeacetimeDefinition | str
+"""What a league table ranks on: a metric, a rate or a peacetime figure, or a built-in's
+name (annotated by this name, quoted, so that help(Engine) shows it short)."""
 T = TypeVar("T")
 
 
@@ -110,10 +143,28 @@ def _rates(rates: Sequence[RateRef]) -> tuple[RateDefinition, ...]:
     return check_items(rates, "rates", lambda rate, _: _rate(rate))
 
 
-def _ranked(metric: object) -> MetricDefinition | RateDefinition:
-    """What a league ranks on: a metric, or a rate (a RateDefinition or a built-in's name)."""
+def _figure(figure: object) -> PeacetimeDefinition:
+    if isinstance(figure, PeacetimeDefinition):
+        return figure
+    if type(figure) is str:
+        return builtin_figure(figure)
+    raise InvalidInputError(
+        _("a peacetime figure is a PeacetimeDefinition or a built-in's name, got {value}")
+        .format(value=shown(figure)))
+
+
+def _figures(figures: Sequence[FigureRef]) -> tuple[PeacetimeDefinition, ...]:
+    return check_items(figures, "figures", lambda figure, _: _figure(figure))
+
+
+def _ranked(metric: object) -> MetricDefinition | RateDefinition | PeacetimeDefinition:
+    """What a league ranks on: a metric, a rate (a RateDefinition or a built-in's name) or
+    a peacetime figure (a PeacetimeDefinition or a built-in's name)."""
     if isinstance(metric, RateDefinition) or (type(metric) is str and metric in RATES_BY_NAME):
         return _rate(metric)
+    if isinstance(metric, PeacetimeDefinition) or (type(metric) is str
+                                                   and metric in PEACETIME_BY_NAME):
+        return _figure(metric)
     return definition_of(metric)
 
 
@@ -168,10 +219,20 @@ class Reports:
     its arguments, then reads what it needs.
     """
 
-    def __init__(self, views: Views, *, fresh: bool = True) -> None:
+    def __init__(self, views: Views, *, fresh: bool = True, clock: Clock | None = None) -> None:
         self.views = views
         self.fresh = fresh
+        self.clock = clock
+        """What ``as_of`` defaults to (the engine's clock); None: it must be given."""
         views.derive(CaseSummaries())  # kept beside the cases, whichever reader folds them
+
+    def _as_of(self, as_of: datetime | None) -> datetime:
+        """A peacetime report's moment: ``as_of`` checked, or the clock's now."""
+        if as_of is not None:
+            return check_moment(as_of, "as_of", query=True)
+        if self.clock is None:
+            raise InvalidInputError(_("as_of is needed: these reports have no clock"))
+        return self.clock()
 
     def ready(self) -> int:
         """Let the views catch up (when fresh); return the position they reflect."""
@@ -195,10 +256,11 @@ class Reports:
 
     def cases(self, *, subject: Subject | None = None, period: Period | None = None,
               community: UUID | None = None) -> list[Case]:
-        """Incidents and/or orders whose first fact falls in ``period``."""
-        if subject not in (None, "incident", "order"):
+        """Incidents and/or orders (or, asked for, hazards) whose first fact falls in
+        ``period``."""
+        if subject not in (None, "incident", "order", "hazard"):
             raise InvalidInputError(
-                _("subject must be 'incident' or 'order', got {value}").format(
+                _("subject must be 'incident', 'order' or 'hazard', got {value}").format(
                     value=shown(subject)))
         self.ready()
         return self._cases(subject, checked_period(period), self._community(community))
@@ -213,6 +275,57 @@ class Reports:
             rows = self.views.select("cases", kind, start=start, end=end, community=community)
             found += [case_from_doc(key, doc) for key, doc in rows]
         return recovered_cases(found, self.views.fetch)
+
+    def _cases_of(self, subjects: Sequence[Subject], period: Period, community: str | None,
+                  known_at: datetime | None = None, as_closed: bool = False) -> list[Case]:
+        """The cases of each subject of ``subjects``."""
+        if set(subjects) <= {"incident", "order"}:
+            one = subjects[0] if len(subjects) == 1 else None
+            return self._cases(one, period, community, known_at, as_closed)
+        return [case for subject in subjects
+                for case in self._cases(subject, period, community, known_at, as_closed)]
+
+    def _hazards_at(self, community: str | None, as_of: datetime) -> list[Case]:
+        """Every hazard of the community (whenever found) as it stood at ``as_of``: what
+        had happened by then, as now known."""
+        found = []
+        for key, doc in self.views.select("cases", "hazard", community=community):
+            case = case_at(key, doc, as_of=as_of)
+            if case is not None:
+                found.append(case)
+        return found
+
+    def _coverage(self, community: str, grids: dict[str, str], period: Period,
+                  as_of: datetime, tz: tzinfo | None) -> tuple[GridCoverage, ...]:
+        """The coverage of each grid of ``grids`` (id -> name) of a community."""
+        doc = self.views.get("cases", community)
+        areas = Areas.from_doc(doc or {})
+        plans = {plan["grid"]: plan for _, plan in
+                 self.views.select("cases", "patrol_plan", community=community)}
+        # Only the patrols that may start in a window of the period: all up to as_of.
+        start, end = period.bounds()
+        until = as_of.timestamp() if end is None else min(end, as_of.timestamp())
+        patrols = [PatrolRecord.from_doc(key, patrol) for key, patrol in self.views.select(
+            "cases", "patrol", start=start, end=until, community=community)]
+        return tuple(grid_coverage(community, grid, name, plans.get(grid), patrols, areas,
+                                   period=period, as_of=as_of, tz=tz)
+                     for grid, name in sorted(grids.items()))
+
+    def _scope(self, community: str, grid: str | None, grids: dict[str, str],
+               period: Period, as_of: datetime,
+               hazards: Sequence[Case]) -> PeacetimeScope:
+        """What the peacetime figures of a community, or one of its grids, are computed
+        from."""
+        areas = Areas.from_doc(self.views.get("cases", community) or {})
+        scope: dict[str, str | None] = {"community": community}
+        if grid is not None:
+            scope["grid"] = grid
+        own = {grid: grids[grid]} if grid is not None else grids
+        return PeacetimeScope(
+            period, as_of, self._coverage(community, own, period, as_of, None),
+            tuple(c for c in hazards if c.community == community
+                  and (grid is None or c.dims.get("grid") == grid)),
+            areas.households(scope, by=period.end))
 
     def _table(self, subject: Subject, period: Period, community: str | None) -> CaseTable:
         """The summaries of the cases of ``subject`` that start in ``period``: Unindexed if
@@ -319,7 +432,8 @@ class Reports:
             return indexed.metric_report(definition, self._table(definition.subject, period, key),
                                          period=period, group_by=groups, tz=zone)
 
-        found = slow() if known_at is not None or as_closed else self._indexed(fast, slow)
+        unindexed = known_at is not None or as_closed or definition.subject == "hazard"
+        found = slow() if unindexed else self._indexed(fast, slow)
         return evolve(found, position=position)
 
     def compare(self, metrics: Sequence[MetricRef], period: Period | None = None,
@@ -343,8 +457,7 @@ class Reports:
         key = self._community(community)
 
         def slow() -> Comparison:
-            cases = self._cases(subjects[0] if len(subjects) == 1 else None, period, key,
-                                known_at, as_closed)
+            cases = self._cases_of(subjects, period, key, known_at, as_closed)
             return Comparison(tuple(metric_report(d, cases, period=period, group_by=groups,
                                                   tz=zone) for d in definitions))
 
@@ -354,7 +467,8 @@ class Reports:
                 indexed.metric_report(d, tables[d.subject], period=period, group_by=groups,
                                       tz=zone) for d in definitions))
 
-        found = slow() if known_at is not None or as_closed else self._indexed(fast, slow)
+        unindexed = known_at is not None or as_closed or "hazard" in subjects
+        found = slow() if unindexed else self._indexed(fast, slow)
         return evolve(found, position=position)
 
     def service_kpis(self, period: Period | None = None, group_by: Sequence[str] = (), *,
@@ -412,10 +526,15 @@ class Reports:
 
     def scorecard(self, community: UUID, grid: str | None = None,
                   period: Period | None = None, *,
-                  metrics: Sequence[MetricRef] = BUILT_IN,
-                  rates: Sequence[RateRef] = RATES) -> Scorecard:
+                  metrics: Sequence[MetricRef] = SCORECARD,
+                  rates: Sequence[RateRef] = RATES,
+                  figures: Sequence[FigureRef] = PEACETIME,
+                  as_of: datetime | None = None) -> Scorecard:
         """Everything a community, or one of its grids, is assessed on for a period: the
-        metrics, the service KPIs, the counts and the rates."""
+        metrics (by default ``SCORECARD``: the built-ins and the hazards' time to rectify
+        and verify), the service KPIs, the counts,
+        the rates and the peacetime ``figures`` as of ``as_of`` (default: the clock's
+        now)."""
         if community is None:
             raise InvalidInputError(_("a scorecard needs a community"))
         key = _community_key(community)
@@ -424,6 +543,10 @@ class Reports:
         period = checked_period(period)
         definitions = _definitions(metrics, "metrics")
         rate_definitions = _rates(rates)
+        figure_definitions = _figures(figures)
+        # Without a clock (reports opened on their own) and no as_of: no peacetime figures.
+        moment = (self._as_of(as_of) if figure_definitions
+                  and (as_of is not None or self.clock is not None) else None)
         position = self.ready()
         known = self._communities()
         if key not in known:
@@ -441,12 +564,22 @@ class Reports:
         if grid is not None:
             scope["grid"] = grid
 
+        hazards = ([c for c in self._cases("hazard", period, key) if inside(c.dims.get("grid"))]
+                   if any(d.subject == "hazard" for d in definitions) else [])
+        peacetime: tuple[PeacetimeFigure, ...] = ()
+        if moment is not None:
+            scope_of = self._scope(key, grid, grids, period, moment,
+                                   self._hazards_at(key, moment))
+            peacetime = peacetime_figures(figure_definitions, scope_of, scope)
+
         def rows(report: Callable[[MetricDefinition], MetricReport]
                  ) -> tuple[MetricSummary, ...]:
-            """Each metric's one row (of its cases, or none: a row of no cases)."""
+            """Each metric's one row (of its cases, or none: a row of no cases); a hazard
+            metric's from the hazards' cases (they have no summaries)."""
             summaries: list[MetricSummary] = []
             for definition in definitions:
-                found = report(definition)
+                found = (metric_report(definition, hazards, period=period)
+                         if definition.subject == "hazard" else report(definition))
                 summaries += found.rows or (summarise_seconds(definition, [], 0,
                                                               excluded=found.excluded),)
             return tuple(summaries)
@@ -457,7 +590,8 @@ class Reports:
             return Scorecard(key, name, grid, grids.get(grid) if grid else None, period,
                              rows(lambda d: metric_report(d, cases, period=period)),
                              service_summary(orders, scope), counts(cases, activities, scope),
-                             rate_report(rate_definitions, orders, period=period).rows[0].rates)
+                             rate_report(rate_definitions, orders, period=period).rows[0].rates,
+                             peacetime=peacetime, as_of=moment)
 
         def fast() -> Scorecard:
             tables = {subject: table if grid is None else table.where(
@@ -468,17 +602,22 @@ class Reports:
             return Scorecard(key, name, grid, grids.get(grid) if grid else None, period,
                              rows(lambda d: indexed.metric_report(d, tables[d.subject],
                                                                   period=period)),
-                             service, count, rated.rows[0].rates)
+                             service, count, rated.rows[0].rates, peacetime=peacetime,
+                             as_of=moment)
 
         return evolve(self._indexed(fast, slow), position=position)
 
-    def league_table(self, metric: MetricRef | RateDefinition = "detection_to_contained",
+    def league_table(self, metric: "LeagueRef" = "detection_to_contained",
                      period: Period | None = None, *, level: str = "grid",
                      community: UUID | None = None, min_sample: int = 10,
-                     last: int | None = 100) -> LeagueTable[Any]:
-        """Grids (or communities) ranked on a metric, or on a rate (a RateDefinition or
-        a built-in rate's name: highest first), over their ``last`` cases; those with
-        fewer than ``min_sample`` graded cases are listed unranked."""
+                     last: int | None = 100, as_of: datetime | None = None
+                     ) -> LeagueTable[Any]:
+        """Grids (or communities) ranked on a metric, on a rate (a RateDefinition or
+        a built-in rate's name: highest first), over their ``last`` cases, or on a
+        peacetime figure (a PeacetimeDefinition or a built-in's name: patrol_coverage,
+        hazards_per_100_households, share_verified, overdue_hazards) as of ``as_of``
+        (default: the clock's now); those with fewer than ``min_sample`` graded cases
+        (a figure: planned visits, finished hazards) are listed unranked."""
         if level not in ("grid", "community"):
             raise InvalidInputError(_("level must be 'grid' or 'community', got {value}").format(
                 value=shown(level)))
@@ -487,6 +626,8 @@ class Reports:
             check_whole(last, "last (or None)", 1)
         definition = _ranked(metric)
         period = checked_period(period)
+        moment = (self._as_of(as_of) if isinstance(definition, PeacetimeDefinition)
+                  else None)
         position = self.ready()
         only = self._community(community)
         scopes: list[tuple[str, str | None, str]] = []
@@ -497,8 +638,16 @@ class Reports:
                 scopes.append((key, None, name))
             else:
                 scopes += [(key, g, f"{name} / {gname}") for g, gname in grids.items()]
+        if isinstance(definition, PeacetimeDefinition):
+            assert moment is not None
+            return evolve(self._peacetime_league(definition, scopes, period, moment,
+                                                 min_sample, only), position=position)
         subject: Subject = (definition.subject if isinstance(definition, MetricDefinition)
                             else "order")
+        if subject == "hazard":  # no summaries of hazards: from their cases
+            return evolve(league_table(definition, self._cases(subject, period, only), scopes,
+                                       period=period, min_sample=min_sample, last=last),
+                          position=position)
         found = self._indexed(
             lambda: indexed.league(definition, self._table(subject, period, only), scopes,
                                    period=period, min_sample=min_sample, last=last),
@@ -506,13 +655,110 @@ class Reports:
                                  period=period, min_sample=min_sample, last=last))
         return evolve(found, position=position)
 
+    def _peacetime_league(self, definition: PeacetimeDefinition,
+                          scopes: Sequence[tuple[str, str | None, str]], period: Period,
+                          as_of: datetime, min_sample: int, only: str | None
+                          ) -> LeagueTable[Any]:
+        hazards = self._hazards_at(only, as_of)
+        communities = self._communities()
+        figures = []
+        for community, grid, name in scopes:
+            scope_of = self._scope(community, grid, communities[community][1], period, as_of,
+                                   hazards)
+            group: dict[str, str | None] = {"community": community}
+            if grid is not None:
+                group["grid"] = grid
+            figures.append((community, grid, name, definition.figure(scope_of, group)))
+        return peacetime_league(definition, figures, period=period, min_sample=min_sample)
+
+    def hazards(self, community: UUID | None = None, *, grid: str | None = None,
+                period: Period | None = None, as_of: datetime | None = None,
+                by: str | None = "grid",
+                metrics: Sequence[MetricRef] = HAZARD_METRICS) -> HazardReport:
+        """The hazards of a community (of every community: None), or of one of its grids,
+        as they stood at ``as_of`` (default: the clock's now): found in ``period`` (and per
+        100 households), finished in it (and the share verified), open and overdue at
+        ``as_of``, and the hazard ``metrics`` (time to rectify: median, p90, within
+        target), per community and value of ``by`` (a hazard dimension: grid, building,
+        category, severity, assignee_kind, community; None: the total alone); with the
+        hazards overdue at ``as_of`` listed."""
+        if by is not None and (type(by) is not str or by not in DIMENSIONS["hazard"]):
+            raise InvalidInputError(_("by must be one of {known} or None, got {value}").format(
+                known=", ".join(DIMENSIONS["hazard"]), value=shown(by)))
+        if grid is not None:
+            check_text(grid, "grid")
+        period = checked_period(period)
+        definitions = _definitions(metrics, "metrics")
+        wrong = [d.name for d in definitions if d.subject != "hazard"]
+        if wrong:
+            raise InvalidInputError(_("not a metric of hazards: {names}").format(
+                names=", ".join(wrong)))
+        moment = self._as_of(as_of)
+        position = self.ready()
+        key = self._community(community)
+        if grid is not None:
+            if key is None:
+                raise InvalidInputError(_("a grid is asked for in a community"))
+            self._check_grid(key, grid)
+        hazards = [c for c in self._hazards_at(key, moment)
+                   if grid is None or c.dims.get("grid") == grid]
+        areas = {doc_key: Areas.from_doc(doc)
+                 for doc_key, doc in self.views.select("cases", "community", community=key)}
+        report = hazard_report(hazards, areas, community=key, period=period, as_of=moment,
+                               by=by, definitions=definitions)
+        if grid is not None:  # the total is the grid's
+            total = report.total
+            scope: dict[str, str | None] = {"community": key, "grid": grid}
+            households = areas[key].households(scope, by=period.end) if key in areas else None
+            report = evolve(report, total=evolve(
+                total, group=scope, households=households,
+                per_100_households=None if not households else total.found * 100 / households))
+        return evolve(report, position=position)
+
+    def _check_grid(self, community: str, grid: str) -> dict[str, str]:
+        """The community's grids, after checking it has ``grid`` (NotFoundError if not)."""
+        name, grids = self._communities()[community]
+        if grid not in grids:
+            raise NotFoundError(_("{community} has no grid {grid}; its grids: {grids}").format(
+                community=name, grid=shown(grid), grids=", ".join(grids)))
+        return grids
+
+    def patrol_coverage(self, community: UUID, *, grid: str | None = None,
+                        period: Period | None = None, as_of: datetime | None = None,
+                        tz: tzinfo | None = None) -> CoverageReport:
+        """Patrol coverage of each grid of a community (or of one grid) over ``period``,
+        as of ``as_of`` (default: the clock's now): per rule of its patrol plan, the
+        planned building-visits of the windows ended by then, those done, the share, and
+        the windows with a target missed (resilience.metrics.peacetime). Windows are cut
+        in ``tz``, by default the period's zone."""
+        if community is None:
+            raise InvalidInputError(_("patrol coverage needs a community"))
+        if grid is not None:
+            check_text(grid, "grid")
+        if tz is not None:
+            check_zone(tz, "tz")
+        period = checked_period(period)
+        moment = self._as_of(as_of)
+        position = self.ready()
+        key = self._community(community)
+        assert key is not None
+        name, grids = self._communities()[key]
+        if grid is not None:
+            self._check_grid(key, grid)
+            grids = {grid: grids[grid]}
+        return CoverageReport(key, name, period, moment,
+                              self._coverage(key, grids, period, moment, tz),
+                              position=position)
+
     def data_quality(self, period: Period | None = None, *,
                      late_after: timedelta = DEFAULT_LATE_AFTER,
                      community: UUID | None = None,
                      graded: Sequence[MetricRef] = BUILT_IN) -> DataQualityReport:
         """Missing milestones, out-of-order times, late records, corrections (and those
         by an interested party), amendments after closure, facts recorded by override and
-        facts imported; and the store's quarantined events, if any."""
+        facts imported, of incidents, orders and hazards; patrols without coverage and
+        hazards closed without verification; and the store's quarantined events, if
+        any."""
         if type(late_after) is not timedelta or late_after < timedelta(0):
             raise InvalidInputError(_("late_after must be a timedelta >= 0, got {value}").format(
                 value=shown(late_after)))
@@ -523,8 +769,12 @@ class Reports:
         overrides = [o for doc_key, doc in self.views.select("cases", "community",
                                                              community=key)
                      for o in community_overrides(doc_key, doc)]
-        return evolve(data_quality(self._cases(None, period, key), definitions,
-                                   period=period, late_after=late_after,
+        start, end = period.bounds()
+        patrols = [PatrolRecord.from_doc(doc_key, doc) for doc_key, doc in self.views.select(
+            "cases", "patrol", start=start, end=end, community=key)]
+        cases = self._cases(None, period, key) + self._cases("hazard", period, key)
+        return evolve(data_quality(cases, definitions, period=period, late_after=late_after,
                                    quarantined=self.views.quarantined(),
-                                   community_overrides=overrides), position=position)
+                                   community_overrides=overrides, patrols=patrols),
+                      position=position)
 
