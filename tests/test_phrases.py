@@ -18,9 +18,11 @@ from hypothesis import strategies as st
 
 from resilience.domain.base import FactAggregate
 from resilience.domain.emergency import Emergency
+from resilience.domain.hazard import Hazard
 from resilience.domain.improvement import ImprovementItem
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import Community
+from resilience.domain.patrol import Patrol, PatrolPlan
 from resilience.domain.service import ServiceOrder
 from resilience.i18n import language
 from resilience.review.phrases import named, phrase, reading
@@ -28,7 +30,7 @@ from resilience.review.sight import HIDDEN
 from test_mapper import AGGREGATES, EVENT_CLASSES, event_strategy, topic_of
 
 SHOWN: tuple[type[FactAggregate], ...] = (Community, Incident, ServiceOrder, ImprovementItem,
-                                          Emergency)
+                                          Emergency, Hazard, Patrol, PatrolPlan)
 """The aggregates whose facts a timeline shows (resilience.timeline, ``resilience
 timeline``); not a community's reference books, which only count cases."""
 
@@ -55,12 +57,15 @@ def _said(word: str, text: str) -> bool:
 
 
 def test_the_walk_covers_every_aggregate_a_timeline_shows() -> None:
-    """Communities, incidents, service orders, improvement items and emergencies: the
-    mapper tests walk them all, and each has its facts here."""
+    """Communities, incidents, service orders, improvement items, emergencies, hazards,
+    patrols and patrol plans: the mapper tests walk them all, and each has its facts
+    here."""
     assert set(SHOWN) <= set(AGGREGATES)
     assert not SHOWN_AS_WRITTEN - set(EVENT_CLASSES)
+    fewest: dict[type[FactAggregate], int] = {PatrolPlan: 4}  # adopted, revised, corrections
     for aggregate in SHOWN:
-        assert sum(issubclass(cls, aggregate.Event) for cls in FACTS) >= 6, aggregate
+        assert sum(issubclass(cls, aggregate.Event) for cls in FACTS) >= fewest.get(
+            aggregate, 6), aggregate
 
 
 @pytest.mark.parametrize("event_class", FACTS, ids=topic_of)
@@ -126,3 +131,24 @@ def test_people_are_named_and_vocabulary_said_in_every_aggregates_facts() -> Non
                              ("Planned", "planned for review incident/x: drill with p-2; "
                                          "owner p-1, due 2022-03-01T00:00:00+08:00, grid 3")):
         assert phrase(action, recorded, people) == named(recorded, people) != recorded
+
+
+def test_a_hazards_and_a_patrols_words_are_said_in_the_readers_language() -> None:
+    """A hazard's category, severity, place and assignee kind, and a patrol plan's
+    frequencies, are said in Chinese; people are named, what was written stays."""
+    people = {"p-1": "Zhang Chuanlian"}
+    found = "blocked exit hazard (high) found at grid 3, building 30, unit 1: bikes (photo p7)"
+    assigned = "assigned to p-1 (property company), due 2022-02-20T00:00:00+08:00"
+    plan = "patrol plan of grid 3 adopted: all: weekly; storage: monthly storage_room of 30, 31"
+    assert phrase("Assigned", assigned, people) == (
+        "assigned to Zhang Chuanlian (property company), due 2022-02-20T00:00:00+08:00")
+    with language("zh-CN"):
+        assert phrase("Found", found, people) == (
+            "在第3网格、30号楼、1单元发现安全出口堵塞隐患（高）：bikes（照片p7）")
+        assert phrase("Assigned", assigned, people) == (
+            "交办给Zhang Chuanlian（物业公司），期限2022-02-20T00:00:00+08:00")
+        assert phrase("Closed", "closed without verification: moved out", people) == (
+            "未经验收结案：moved out")
+        assert phrase("Closed", "closed (false_alarm)", people) == "结案（误报）"
+        assert phrase("Adopted", plan, people) == (
+            "第3网格巡查计划通过：all：每周；storage：每月检查storage_room，范围30, 31")

@@ -1,10 +1,12 @@
-"""After-action reviews: replay at any cut, objectives graded P/S/M/U, findings, outputs;
-read as a person (resilience.review.sight) and verified against the store, if asked."""
+"""After-action reviews: replay at any cut, objectives graded P/S/M/U, findings, the
+hazards recorded where an incident happened before it did, outputs; read as a person
+(resilience.review.sight) and verified against the store, if asked."""
 
 from resilience.review.build import DEFAULT_GAP_AFTER
 from resilience.review.chromium import find_chromium, screenshot
 from resilience.review.data import review_to_dict, review_to_json
 from resilience.review.escalations import EscalationResult, EscalationVerdict
+from resilience.review.hazards import PriorHazard, PriorHazards
 from resilience.review.html import review_to_html
 from resilience.review.markdown import review_to_markdown
 from resilience.review.model import (
@@ -36,7 +38,8 @@ __all__ = [
     "AfterActionReview", "CommunitySituation", "Cycle", "EscalationResult", "EscalationVerdict",
     "Finding", "Grade", "IncidentReview",
     "IncidentSituation", "Milestone", "Objective", "ObjectiveResult", "ObjectiveSummary",
-    "OrderSituation", "QualityFlag", "Responder", "ResponderTrack", "SegmentResult", "Verified",
+    "OrderSituation", "PriorHazard", "PriorHazards", "QualityFlag", "Responder",
+    "ResponderTrack", "SegmentResult", "Verified",
     "find_chromium", "review_to_dict", "review_to_html", "review_to_json",
     "review_to_markdown", "screenshot",
 ]

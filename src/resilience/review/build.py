@@ -18,6 +18,7 @@ from resilience.metrics.cases import Case
 from resilience.metrics.definitions import SECONDS_PER, MetricDefinition
 from resilience.metrics.quality import DEFAULT_LATE_AFTER
 from resilience.review.flags import flags
+from resilience.review.hazards import PriorHazards
 from resilience.review.model import (
     Finding,
     Grade,
@@ -31,8 +32,9 @@ from resilience.review.model import (
 )
 from resilience.review.narrative import summary
 from resilience.review.objectives import Objective
+from resilience.review.response import hazard_place
 from resilience.review.situations import IncidentSituation
-from resilience.review.text import clock, minutes, noun, one_decimal
+from resilience.review.text import clock, day, enum_words, minutes, noun, one_decimal
 from resilience.timeline import Timeline
 
 DEFAULT_GAP_AFTER = timedelta(minutes=5)
@@ -233,6 +235,28 @@ def _findings(case: Case, graded: Sequence[ObjectiveResult], segments: Sequence[
                     first_at=clock(before, case.start), then=noun(then),
                     then_at=clock(after, case.start))))
     return tuple(strengths), tuple(improvements)
+
+
+def hazard_findings(prior: PriorHazards | None) -> tuple[Finding, ...]:
+    """An area for improvement when hazards recorded at the incident's location were still
+    open at its detection (as it happened): each one, when it was found and how it stood
+    as known then, so the review says what could have been foreseen."""
+    open_then = [hazard for hazard in prior.hazards if hazard.open_then] if prior else []
+    if prior is None or not open_then:
+        return ()
+    said = []
+    for hazard in open_then:
+        then = (_("not yet recorded then") if hazard.status_known_then is None
+                else _("{status} as known then").format(
+                    status=enum_words(hazard.status_known_then)))
+        what = enum_words(hazard.category)
+        if hazard.reference is not None:
+            what = _("{category} {reference}").format(category=what, reference=hazard.reference)
+        said.append(_("{hazard} (found {date}; {then})").format(
+            hazard=what, date=day(hazard.found_at), then=then))
+    return (Finding(_("Hazards at {place} were still open when the incident was detected: "
+                      "{hazards}.").format(place=hazard_place(prior),
+                                           hazards=_(", ").join(said))),)
 
 
 def summarise(objectives: Sequence[Objective],

@@ -34,7 +34,12 @@ from resilience.review.entries import what
 from resilience.review.escalations import escalation_summary
 from resilience.review.keys import incident_review_key
 from resilience.review.phrases import phrase
-from resilience.review.response import escalation_blocks, recovery_blocks
+from resilience.review.response import (
+    escalation_blocks,
+    hazard_blocks,
+    hazard_count,
+    recovery_blocks,
+)
 from resilience.review.sight import HIDDEN
 from resilience.review.text import (
     duration,
@@ -80,7 +85,8 @@ def document(review: "AfterActionReview", detail: bool | None = None) -> tuple[B
 
 def _index(review: "AfterActionReview") -> Section:
     """One line per incident: when, what, where, how it stands, when it was contained,
-    and its grades; its full review by its reference or its id."""
+    its grades, and how many hazards were recorded at its location before it (how many
+    still open then); its full review by its reference or its id."""
     rows: tuple[tuple[Cell, ...], ...] = tuple(
         (str(number), stamp(incident.detected_at),
          (f"{incident.reference} " if incident.reference else "")
@@ -88,7 +94,7 @@ def _index(review: "AfterActionReview") -> Section:
                                           severity=enum_words(incident.severity))
          + (_(" (drill)") if incident.drill else ""),
          incident.grid or "—", enum_words(incident.status), _contained(incident),
-         _grades(incident), incident.incident_id)
+         _grades(incident), hazard_count(incident.hazards), incident.incident_id)
         for number, incident in enumerate(review.incidents, 1))
     return Section("index", (
         Heading(2, _("Incidents")),
@@ -96,7 +102,8 @@ def _index(review: "AfterActionReview") -> Section:
                     "review is resilience review ID, the whole review's --detail full.")
                   .format(count=len(review.incidents)), css="summary"),
         Table((_("No."), _("Detected"), _("Incident"), _("Grid"), _("Status"),
-               _("Contained after"), _("Grades"), _("Id")), rows, "index"),
+               _("Contained after"), _("Grades"), _("Hazards before"), _("Id")), rows,
+              "index"),
     ))
 
 
@@ -234,6 +241,7 @@ def _incident(incident: "IncidentReview", number: int) -> Section:
         Heading(3, _("Escalations")),
         *escalation_blocks(incident),
         *recovery_blocks(incident),
+        *hazard_blocks(incident),
         Heading(3, _("Strengths")),
         _findings(incident, incident.strengths, _("No strengths recorded."), number),
         Heading(3, _("Areas for improvement")),

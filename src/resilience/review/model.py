@@ -24,6 +24,7 @@ from resilience.metrics.recovery import Recovery
 from resilience.projections.plan_items import PlanItem
 from resilience.review.data import review_to_dict, review_to_json
 from resilience.review.escalations import EscalationResult
+from resilience.review.hazards import PriorHazards
 from resilience.review.html import review_to_html
 from resilience.review.markdown import review_to_markdown
 from resilience.review.situations import IncidentSituation
@@ -187,6 +188,10 @@ class IncidentReview:
     (resilience.metrics.recovery; None: not read for this review)."""
     reference: str | None = None
     """Its human reference (``DH-2022-0001``); None if it was recorded before references."""
+    hazards: PriorHazards | None = None
+    """The hazards recorded at its location before its detection, and whether they were
+    open then (resilience.review.hazards; None: not read for this review, or the
+    incident names no grid nor building)."""
 
 
 @frozen

@@ -37,7 +37,7 @@ from resilience.i18n import N_, _
 from resilience.review.sight import unhidden
 from resilience.review.text import words
 
-__all__ = ["named", "phrase", "reading"]
+__all__ = ["named", "phrase", "place_words", "reading"]
 
 
 @frozen
@@ -53,6 +53,9 @@ class _Phrase:
     """People called up, ", "-joined "p-3001 (grid leader)": each named, their role said."""
     told: tuple[str, ...] = ()
     """Whom an escalation told (``told_text``): roles and bodies said, people named."""
+    rules: tuple[str, ...] = ()
+    """A patrol plan's rules (``_rules_said``: "weekly: weekly of 30, 31; storage:
+    monthly storage_room"): each rule's frequency said, the rest as written."""
     names: bool = False
     """Every other part has the ids in it named (:func:`named`)."""
 
@@ -145,7 +148,9 @@ _NAMING: Mapping[str, tuple[_Phrase, ...]] = {
                                  N_("details of fact {version} corrected: {reason}")),),
     "LinkedToIncident": (_Phrase(r"linked to the recovery of incident (?P<incident>.*?): "
                                  r"(?P<purpose>.*)",
-                                 N_("linked to the recovery of incident {incident}: {purpose}")),),
+                                 N_("linked to the recovery of incident {incident}: {purpose}")),
+                         _Phrase(r"incident (?P<incident>.*) came from it",  # a hazard's
+                                 N_("incident {incident} came from it"))),
     "Cancelled": (_Phrase(r"cancelled: (?P<reason>.*)", N_("cancelled: {reason}")),),
     "Started": (_Phrase(r"work started", N_("work started")),  # an order
                 _Phrase(r"work on the item started", N_("work on the item started"))),
@@ -258,18 +263,72 @@ _NAMING: Mapping[str, tuple[_Phrase, ...]] = {
     "MemberArrived": (_Phrase(r"(?P<person>.*?) arrived at (?P<post>.*)",
                               N_("{person} arrived at {post}"), ("person",)),),
     "Ended": (_Phrase(r"emergency ended: (?P<reason>.*)", N_("emergency ended: {reason}")),),
+    # A hazard's facts (its reopening and notes read as an incident's), and the other side
+    # of its links: an incident, order or improvement item that came from it.
+    "Found": tuple(
+        _Phrase(r"(?P<category>[a-z ]+) hazard \((?P<severity>[a-z_]+)\) found at "
+                r"(?P<location>.*?)" + more, message, vocabulary=("category", "severity"),
+                places=("location",))
+        for more, message in (
+            (r": (?P<description>.*) \(photo (?P<photo>[^()]*)\)",
+             N_("{category} hazard ({severity}) found at {location}: {description} "
+                "(photo {photo})")),
+            (r": (?P<description>.*)",
+             N_("{category} hazard ({severity}) found at {location}: {description}")),
+            (r" \(photo (?P<photo>[^()]*)\)",
+             N_("{category} hazard ({severity}) found at {location} (photo {photo})")),
+            ("", N_("{category} hazard ({severity}) found at {location}")))),
+    "Assigned": (_Phrase(r"assigned to (?P<assignee>.*) \((?P<kind>[a-z ]+)\), due (?P<due>\S*)",
+                         N_("assigned to {assignee} ({kind}), due {due}"),
+                         vocabulary=("kind",)),),
+    "Rectified": (_Phrase(r"rectified: (?P<note>.*)", N_("rectified: {note}")),
+                  _Phrase(r"rectified", N_("rectified"))),
+    "Verified": (_Phrase(r"rectification verified: (?P<note>.*)",
+                         N_("rectification verified: {note}")),
+                 _Phrase(r"rectification verified", N_("rectification verified"))),
+    "Closed": (_Phrase(r"closed without verification: (?P<reason>.*)",
+                       N_("closed without verification: {reason}")),),
+    "LinkedToOrder": (_Phrase(r"service order (?P<order>.*) raised for it",
+                              N_("service order {order} raised for it")),),
+    "LinkedToImprovement": (_Phrase(r"improvement item (?P<item>.*) raised from it",
+                                    N_("improvement item {item} raised from it")),),
+    "FromHazard": (_Phrase(r"came from hazard (?P<hazard>.*)", N_("came from hazard {hazard}")),),
+    # A patrol's facts, and a patrol plan's.
+    "Recorded": (
+        _Phrase(r"patrol of grid (?P<grid>.*?) until (?P<until>\S*), visited nothing: "
+                r"(?P<findings>.*)",
+                N_("patrol of grid {grid} until {until}, visited nothing: {findings}")),
+        _Phrase(r"patrol of grid (?P<grid>.*?) until (?P<until>\S*), visited nothing",
+                N_("patrol of grid {grid} until {until}, visited nothing")),
+        _Phrase(r"patrol of grid (?P<grid>.*?) until (?P<until>\S*), visited (?P<visited>.*?): "
+                r"(?P<findings>.*)",
+                N_("patrol of grid {grid} until {until}, visited {visited}: {findings}")),
+        _Phrase(r"patrol of grid (?P<grid>.*?) until (?P<until>\S*), visited (?P<visited>.*)",
+                N_("patrol of grid {grid} until {until}, visited {visited}"))),
+    "CoverageCorrected": (
+        _Phrase(r"coverage corrected to nothing: (?P<reason>.*)",
+                N_("coverage corrected to nothing: {reason}")),
+        _Phrase(r"coverage corrected to (?P<visited>.*?): (?P<reason>.*)",
+                N_("coverage corrected to {visited}: {reason}"))),
+    "EndCorrected": (_Phrase(r"end corrected to (?P<moment>\S*): (?P<reason>.*)",
+                             N_("end corrected to {moment}: {reason}")),),
+    "Adopted": (_Phrase(r"patrol plan of grid (?P<grid>.*?) adopted: (?P<rules>.*)",
+                        N_("patrol plan of grid {grid} adopted: {rules}"), rules=("rules",)),),
+    "Revised": (_Phrase(r"patrol plan revised: (?P<rules>.*) \((?P<reason>.*)\)",
+                        N_("patrol plan revised: {rules} ({reason})"), rules=("rules",)),),
 }
 """The facts of the other aggregates, and an incident's escalations and corrections: read
 since their words were shown as recorded with every id the review knows named, they name
 the ids in each of their parts still (``names``), so their English words are unchanged."""
 
 _PHRASES: Mapping[str, tuple[_Phrase, ...]] = {
-    **_INCIDENT,
-    **{action: tuple(evolve(found, names=True) for found in phrases)
-       for action, phrases in _NAMING.items()}}
+    action: _INCIDENT.get(action, ()) + tuple(evolve(found, names=True)
+                                              for found in _NAMING.get(action, ()))
+    for action in {**_INCIDENT, **_NAMING}}
 """Fact name -> its phrases, most specific first (the first whose pattern reads the
 whole of the words wins). A fact name several aggregates use has the phrases of each
-(a service order's "completed, fixed", an improvement item's "completed: ...")."""
+(a service order's "completed, fixed", an improvement item's "completed: ...", an
+incident's closure before a hazard's)."""
 
 _COMPILED = {action: tuple((re.compile(p.pattern + r"\Z", re.DOTALL), p) for p in phrases)
              for action, phrases in _PHRASES.items()}
@@ -300,7 +359,7 @@ def phrase(action: str, recorded: str, people: Mapping[str, str]) -> str:
         found, parts = read
         if found.names:
             said = {*found.people, *found.vocabulary, *found.places, *found.teams,
-                    *found.called, *found.told}
+                    *found.called, *found.told, *found.rules}
             parts = {name: value if name in said else named(value, people)
                      for name, value in parts.items()}
         for name in found.people:
@@ -318,6 +377,8 @@ def phrase(action: str, recorded: str, people: Mapping[str, str]) -> str:
                 parts[name])
         for name in found.told:
             parts[name] = _told(parts[name], people)
+        for name in found.rules:
+            parts[name] = _rules(parts[name])
         return unhidden(_(found.message).format(**parts))
     return unhidden(named(recorded, people))
 
@@ -358,6 +419,36 @@ def _told_one(text: str, people: Mapping[str, str]) -> str:
     return named(text, people)
 
 
+_FREQUENCY = r"(?P<name>.*?): (?P<frequency>daily|weekly|monthly)"
+_RULE_MESSAGES = (
+    ("", N_("{name}: {frequency}")),
+    (r" of (?P<areas>.*)", N_("{name}: {frequency} of {areas}")),
+    (r" (?P<spot>.*?) of (?P<areas>.*)", N_("{name}: {frequency} {spot} of {areas}")),
+    (r" (?P<spot>.*)", N_("{name}: {frequency} {spot}")))
+_RULES = tuple((re.compile(_FREQUENCY + pattern + r"\Z", re.DOTALL), message)
+               for pattern, message in _RULE_MESSAGES)
+"""One rule of a patrol plan as ``_rules_said`` words it ("storage: monthly storage_room
+of 30, 31": its name, frequency, spot and areas), most specific first."""
+
+
+def _rules(text: str) -> str:
+    """A patrol plan's rules ("; "-joined), each one's frequency said in the current
+    language (its name, spot and areas as written); a rule no pattern reads is left as
+    written."""
+    said = []
+    for rule in text.split("; "):
+        for pattern, message in _RULES:
+            match = pattern.match(rule)
+            if match is not None:
+                parts = match.groupdict()
+                parts["frequency"] = _vocabulary(parts["frequency"])
+                said.append(_(message).format(**parts))
+                break
+        else:
+            said.append(rule)
+    return _("; ").join(said)
+
+
 _PLACE = re.compile(r"(?:grid (?P<grid>[^,]+)(?:, |\Z))?(?:building (?P<building>[^,]+)(?:, |\Z))?"
                     r"(?:unit (?P<unit>[^,]+)(?:, |\Z))?(?:floor (?P<floor>-?\d+)(?:, |\Z))?"
                     r"(?P<description>.*)\Z", re.DOTALL)
@@ -370,9 +461,19 @@ def _place(recorded: str) -> str:
     basement storage room"), its parts said in the current language."""
     match = _PLACE.match(recorded)
     assert match is not None  # every part is optional: the pattern reads any text
-    parts = [_(message).format(**{name: match[name]})
-             for name, message in _PLACE_PARTS.items() if match[name] is not None]
-    return _(", ").join([*parts, *([match["description"]] if match["description"] else [])])
+    return place_words(match["grid"], match["building"], match["unit"], match["floor"],
+                       match["description"] or "")
+
+
+def place_words(grid: str | None = None, building: str | None = None,
+                unit: str | None = None, floor: int | str | None = None,
+                description: str = "") -> str:
+    """A location's parts said in the current language, as ``Location.__str__`` orders
+    them: "grid 3, building 30, unit 1, floor -1" ("网格3、30号楼..." in Chinese)."""
+    given = {"grid": grid, "building": building, "unit": unit, "floor": floor}
+    parts = [_(message).format(**{name: given[name]})
+             for name, message in _PLACE_PARTS.items() if given[name] is not None]
+    return _(", ").join([*parts, *([description] if description else [])])
 
 
 def _vocabulary(value: str) -> str:

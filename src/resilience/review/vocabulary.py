@@ -83,6 +83,23 @@ EMERGENCY_KINDS = (N_("flood"), N_("epidemic"), N_("major fire"), N_("power cut"
 """With the roles, the words the phrases of the other aggregates' facts say
 (resilience.review.phrases): a zone classified, an order's outcome and provider, an
 emergency declared."""
+HAZARD_CATEGORIES = (N_("blocked exit"), N_("clutter"), N_("ebike charging"),
+                     N_("extinguisher"), N_("gas"), N_("electrical"), N_("other"))
+HAZARD_STATUSES = (N_("open"), N_("assigned"), N_("rectified"), N_("verified"), N_("closed"))
+ASSIGNEE_KINDS = (N_("household"), N_("property company"), N_("provider"), N_("community"))
+PATROL_FREQUENCIES = (N_("daily"), N_("weekly"), N_("monthly"))
+HAZARD_FACTS = (
+    N_("found"), N_("referenced"), N_("assigned"), N_("rectified"), N_("verified"),
+    N_("closed"), N_("reopened"), N_("note added"), N_("linked to order"),
+    N_("linked to improvement"), N_("linked to incident"), N_("time corrected"),
+    N_("details corrected"), N_("from hazard"))
+PATROL_FACTS = (N_("recorded"), N_("coverage corrected"), N_("end corrected"),
+                N_("note added"), N_("adopted"), N_("revised"), N_("time corrected"),
+                N_("details corrected"))
+"""A hazard's and a patrol's (and patrol plan's) words: their categories, statuses,
+assignees and frequencies as their phrases say them (resilience.review.phrases) and a
+review's hazards section shows them, and their facts by name (an incident's, order's or
+item's ``FromHazard`` among them)."""
 CHANNELS = (N_("phone"),)
 """How an incident is reported (``Incident.report``'s channel: free text, "phone" by
 default): the channels the catalog knows."""

@@ -17,7 +17,9 @@ they are worded is the same one rule (``masked``) everywhere.
 
 What a review says of the live response, each incident's escalations graded under the
 engine's current escalation policy and its linked recovery, is read by
-resilience.services.review_response.
+resilience.services.review_response; the hazards recorded at an incident's location
+before it (resilience.review.hazards) from the ``cases`` view's hazard documents, which
+hold no personal data: read once per review, however many incidents it covers.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -44,9 +46,16 @@ from resilience.metrics.cases import case_at
 from resilience.metrics.definitions import BUILT_IN, MetricDefinition
 from resilience.metrics.period import Period
 from resilience.metrics.quality import DEFAULT_LATE_AFTER
+from resilience.projections.base import Doc
 from resilience.projections.folds import community_of
 from resilience.projections.plan_items import PlanItem
-from resilience.review.build import DEFAULT_GAP_AFTER, review_incident, summarise
+from resilience.review.build import (
+    DEFAULT_GAP_AFTER,
+    hazard_findings,
+    review_incident,
+    summarise,
+)
+from resilience.review.hazards import prior_hazards
 from resilience.review.keys import incident_review_key, scope_review_key
 from resilience.review.model import AfterActionReview, IncidentReview, Verified
 from resilience.review.objectives import DEFAULT_OBJECTIVES, Objective
@@ -213,8 +222,9 @@ class Reviews:
                 continue
             chosen.append((case.start, key))
         in_emergency = self._in_emergency()  # each community's emergencies read once
+        hazards = self._hazard_docs(str(community), cut)  # and its hazards
         reviews = [self._review_one(UUID(key), cut, objectives, segments, late_after, gap_after,
-                                    in_emergency, known, viewer)[0]
+                                    in_emergency, known, viewer, hazards)[0]
                    for _, key in sorted(chosen)]
         key = scope_review_key(community, grid, period)
         first = min((r.detected_at for r in reviews), default=period.end)
@@ -242,9 +252,11 @@ class Reviews:
     def _review_one(self, incident_id: UUID, cut: Cut, objectives: Sequence[Objective],
                     segments: Sequence[MetricDefinition], late_after: timedelta,
                     gap_after: timedelta, in_emergency: InEmergency | None,
-                    community: Community | None = None,
-                    viewer: Actor | None = None) -> tuple[IncidentReview, Community]:
-        """The incident's review, and its community (``community`` if given, else read)."""
+                    community: Community | None = None, viewer: Actor | None = None,
+                    hazards: Sequence[tuple[str, Doc]] | None = None,
+                    ) -> tuple[IncidentReview, Community]:
+        """The incident's review, and its community (``community`` if given, else read);
+        ``hazards``: the ``cases`` documents of the community's hazards (else read)."""
         events = recorded = own_events(self._app, incident_id, Incident)
         doc = case_doc(events)
         key = str(incident_id)
@@ -277,7 +289,23 @@ class Reviews:
         recovery = linked_recovery(self._recoveries, case, recorded, cut,
                                    hidden=not sight.sees(area))
         escalations = graded_escalations(recorded, cut, at, self._escalation, in_emergency)
-        return evolve(review, escalations=escalations, recovery=recovery), community
+        if hazards is None:
+            hazards = self._hazard_docs(case.community, cut, case.start)
+        before = prior_hazards(hazards, community=case.community, grid=detected.location.grid,
+                               building=detected.location.building, detected_at=case.start,
+                               as_of=cut.as_of, known_at=cut.known_at)
+        return evolve(review, escalations=escalations, recovery=recovery, hazards=before,
+                      improvements=review.improvements + hazard_findings(before)), community
+
+    def _hazard_docs(self, community: str, cut: Cut, before: datetime | None = None
+                     ) -> list[tuple[str, Doc]]:
+        """The ``cases`` documents of a community's hazards: those found before ``before``
+        (None: all). The view's ``at`` is each hazard's finding as corrected today, which
+        is what the cut reads unless it goes back in knowledge (a correction recorded since
+        could have moved it): then every one is read."""
+        self._reports.ready()
+        end = None if before is None or cut.known_at is not None else before.timestamp()
+        return self._reports.views.select("cases", "hazard", end=end, community=community)
 
     def _policy_data(self) -> Mapping[str, Any] | None:
         return None if self._escalation is None else self._escalation.to_dict()
