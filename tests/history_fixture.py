@@ -35,13 +35,15 @@ from resilience import (
 )
 from resilience.domain.base import Context, Correction, FactAggregate
 from resilience.domain.catalogue import DEFAULT_CATALOGUE
+from resilience.domain.hazard import Hazard
 from resilience.domain.incident import Incident
 from resilience.domain.organisation import Community
+from resilience.domain.patrol import Frequency, PatrolRule, PatrolVisit, patrol_plan_id
 from resilience.domain.service import ServiceOrder
-from resilience.metrics import BUILT_IN, MetricDefinition
+from resilience.metrics import BUILT_IN, SCORECARD, MetricDefinition
 from resilience.scenario import load_scenario, replay
 
-LIBRARY = "resilience 0.5 (unreleased: issue 15)"
+LIBRARY = "resilience 0.6 (unreleased: issue 16)"
 """The version written into a new fixture (history-0.1.json says "resilience 0.1.0")."""
 STAFF = Actor("office-duty", Role.COMMUNITY_STAFF)
 RESIDENT = Actor("resident-301", Role.RESIDENT)
@@ -144,6 +146,7 @@ def _extra(engine: Engine, community: UUID, fire: UUID, order: UUID) -> None:
     _since_0_2(e, community, at)
     _since_0_3(e, community, at)
     _since_0_4(engine, community, at)
+    _since_0_5(engine, community, fire, at)
 
 
 def _since_0_2(e: Engine, community: UUID, at: Any) -> None:
@@ -235,6 +238,76 @@ def _since_0_4(engine: Engine, community: UUID, at: Any) -> None:
     e.emergencies.end(emergency, actor=STAFF, occurred_at=at(170))
 
 
+def _since_0_5(engine: Engine, community: UUID, fire: UUID, at: Any) -> None:
+    """Stored forms new in 0.6 (issue 16): a patrol plan revised and corrected, a patrol
+    whose coverage and end are corrected, and hazards through their whole life: found on
+    the patrol, assigned, rectified, verified by someone else, reopened, closed without
+    verification, linked to an order, an improvement item and an incident (each of which
+    records the other side), corrected; one recorded as a version before references did
+    it, given its reference."""
+    clock = ManualClock(at(200))
+    e = engine.with_clock(clock)
+    weekly = PatrolRule("every building", Frequency.WEEKLY)
+    storage = PatrolRule("storage rooms", Frequency.MONTHLY, spot="storage_room")
+    # Grid 3's plan was adopted by the Donghu scenario (version 1): revised twice here.
+    e.patrols.adopt_plan(community, "3", [weekly], reason="buildings only for now",
+                         actor=STAFF, occurred_at=at(200), command_id="fixture/plan")
+    e.patrols.adopt_plan(community, "3", [weekly, storage], reason="storage rooms too",
+                         actor=STAFF, occurred_at=at(201))
+    plan = patrol_plan_id(community, "3")
+    e.patrols.correct_time(plan, 2, at(199), "revised at the meeting", actor=STAFF,
+                           occurred_at=at(202))
+    e.patrols.correct_details(plan, 3, "storage rooms monthly", "wording", actor=STAFF,
+                              occurred_at=at(203))
+    patrol = e.patrols.record(community, grid="3", ended_at=at(260),
+                              visits=["30", PatrolVisit("30", ("storage_room",))],
+                              findings="boxes in the storage room", actor=STAFF,
+                              occurred_at=at(210), command_id="fixture/patrol").aggregate_id
+    e.patrols.correct_coverage(patrol, [PatrolVisit("30", ("storage_room", "basement"))],
+                               "the basement was walked too", actor=STAFF, occurred_at=at(261))
+    e.patrols.correct_end(patrol, at(255), "left at 255", actor=STAFF, occurred_at=at(262))
+    e.patrols.add_note(patrol, "gate locked", actor=STAFF, occurred_at=at(263))
+    e.patrols.correct_time(patrol, 1, at(209), "started earlier", actor=STAFF,
+                           occurred_at=at(264))
+    e.patrols.correct_details(patrol, 4, "gate locked at night", "wording", actor=STAFF,
+                              occurred_at=at(265))
+
+    where = Location(grid="3", building="30", floor=-1, description="storage room")
+    hazard = e.hazards.find(community, location=where, category="clutter", severity="high",
+                            description="boxes against the storage room door",
+                            photo="photos/0001.jpg", patrol_id=patrol, actor=STAFF,
+                            occurred_at=at(220), command_id="fixture/hazard").aggregate_id
+    worker = Actor("zhao", Role.COMMUNITY_STAFF)
+    e.hazards.assign(hazard, assignee_kind="property_company", assignee="Taishan Property",
+                     due=at(60 * 24 * 3), actor=STAFF, occurred_at=at(221))
+    e.hazards.add_note(hazard, "owner told", actor=STAFF, occurred_at=at(222))
+    e.hazards.rectify(hazard, "boxes moved", actor=STAFF, occurred_at=at(300))
+    e.hazards.verify(hazard, "door clear", actor=worker, occurred_at=at(310))
+    e.hazards.reopen(hazard, "boxes back", actor=worker, occurred_at=at(400))
+    e.hazards.close(hazard, "the storage room was emptied", actor=STAFF, occurred_at=at(410))
+    e.hazards.correct_time(hazard, 4, at(299), "log", actor=STAFF, occurred_at=at(411))
+    e.hazards.correct_details(hazard, 3, "owner told by phone", "wording", actor=STAFF,
+                              occurred_at=at(412))
+    order = e.orders.place(community, household_id="h-3", area_id="30", category="home",
+                           item="repair", actor=RESIDENT, occurred_at=at(405),
+                           command_id="fixture/hazard-order").aggregate_id
+    e.hazards.link_order(hazard, order, actor=STAFF, occurred_at=at(413))
+    e.hazards.link_incident(hazard, fire, actor=STAFF, occurred_at=at(414))
+    item = e.improvements.plan(community, review=f"incident/{fire}",
+                               action="clear storage rooms", owner="li", due=at(60 * 24 * 30),
+                               actor=STAFF, incident_id=fire, occurred_at=at(415),
+                               command_id="fixture/hazard-item").aggregate_id
+    e.hazards.link_improvement(hazard, item, actor=STAFF, occurred_at=at(416))
+
+    legacy = Context(STAFF, at(420), at(420))
+    old = Hazard.find(legacy, hazard_id=uuid5(UUID(int=0), "fixture/legacy-hazard"),
+                      community_id=community, location=where, category="gas",
+                      severity="critical", description="gas smell", photo=None,
+                      patrol_id=None, reference=None)
+    engine.app.save(old)
+    e.hazards.assign_reference(old.id, actor=STAFF, occurred_at=at(421))
+
+
 def _rejected_order(engine: Engine, community: UUID, area: str, when: Any) -> None:
     clock = ManualClock(when)
     e = engine.with_clock(clock)
@@ -257,7 +330,7 @@ def build(engine: Engine) -> dict[str, Any]:
     _rejected_order(engine, orders_run.community_id, area,
                     engine.events(rated)[-1].occurred_at + timedelta(hours=1))
     engine.views.catch_up()
-    return {"fire": str(fire), **expectations(engine)}
+    return {"fire": str(fire), **expectations(engine, SCORECARD)}
 
 
 def expectations(engine: Engine,

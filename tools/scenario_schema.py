@@ -6,8 +6,8 @@
 The schema (draft 2020-12) is generated, not written by hand, so that it says what a
 replay accepts and nothing else: the header's keys (docs/scenario-format.md), each
 entry's own keys (resilience.scenario_entries), and for each command of each target
-(community, incident, order, improvement, emergency) the arguments its engine method
-takes by keyword (resilience.scenario calls ``method(**arguments)``), less those the
+(community, incident, order, improvement, emergency, hazard, patrol) the arguments its
+engine method takes by keyword (resilience.scenario calls ``method(**arguments)``), less those the
 replay supplies itself (actor, occurred_at, command_id, corrects, and the ids it
 derives from keys). An argument's type comes from the method's annotation: text,
 whole numbers, true/false, an enumeration's values, a list, a value object (a location,
@@ -36,15 +36,19 @@ from resilience.scenario_entries import (
     _COMMANDS,
     _VALUE_ARGUMENTS,
     FORMAT,
+    HAZARD_LINKS,
     IMPROVEMENT_COMMANDS,
     MAX_NAME,
+    PLAN_COMMANDS,
     VERSIONS,
 )
 from resilience.services.communities import Communities
 from resilience.services.emergencies import Emergencies
+from resilience.services.hazards import Hazards
 from resilience.services.improvements import Improvements
 from resilience.services.incidents import Incidents
 from resilience.services.orders import Orders
+from resilience.services.patrols import Patrols
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "src" / "resilience" / "schemas" / "scenario.schema.json"
@@ -52,9 +56,13 @@ SCHEMA_ID = ("https://raw.githubusercontent.com/resilience-community/resilience/
              "src/resilience/schemas/scenario.schema.json")
 
 SERVICES: dict[str, type] = {"community": Communities, "incident": Incidents, "order": Orders,
-                             "improvement": Improvements, "emergency": Emergencies}
+                             "improvement": Improvements, "emergency": Emergencies,
+                             "hazard": Hazards, "patrol": Patrols, "patrols": Patrols}
+"""The service each target's commands are methods of (and, by their names in
+``PLAN_COMMANDS``, of the community commands another service runs)."""
 CREATORS = {"report": "incident_id", "detect": "incident_id", "place": "order_id",
-            "plan_improvement": "item_id", "declare": "emergency_id"}
+            "plan_improvement": "item_id", "declare": "emergency_id", "find": "hazard_id",
+            "record": "patrol_id"}
 """The commands that create their target, and the id argument the replay derives."""
 SUPPLIED = frozenset({"actor", "occurred_at", "command_id", "corrects"})
 """Arguments the replay gives from an entry's own keys: never an argument of the file."""
@@ -119,11 +127,12 @@ def arguments(target: str, do: str) -> tuple[dict[str, Any], list[str], bool]:
     """The arguments an entry may give ``do`` on ``target`` (name -> schema), those it
     must, and whether the method takes ``corrects`` (then the entry's own key)."""
     name = IMPROVEMENT_COMMANDS[do] if target == "improvement" else do
-    method: Callable[..., Any] = getattr(SERVICES[target], name)
+    service = PLAN_COMMANDS.get(do, target) if target == "community" else target
+    method: Callable[..., Any] = getattr(SERVICES[service], name)
     hints = typing.get_type_hints(method)
     positional = 0 if do == "register" else 1
     parameters = list(inspect.signature(method).parameters.values())[1 + positional:]
-    supplied = SUPPLIED | {CREATORS.get(do, ""), "linked_id", "incident_id"}
+    supplied = SUPPLIED | {CREATORS.get(do, ""), "linked_id", "incident_id", "patrol_id"}
     if do == "register":
         supplied |= {"district", "subdistrict", "name"}  # from the header's community
     found, required = {}, []
@@ -162,6 +171,12 @@ def command(target: str, do: str) -> dict[str, Any]:
     if do == "link_recovery":
         own |= {"order": KEY, "improvement": KEY}
         schema["oneOf"] = [{"required": ["order"]}, {"required": ["improvement"]}]
+    if target == "hazard" and do in HAZARD_LINKS:
+        # The hazard's link names the other side by its key.
+        own[HAZARD_LINKS[do]] = KEY
+        required.append(HAZARD_LINKS[do])
+    if target == "hazard" and do == "find":
+        own["patrol"] = KEY  # the patrol it was found on, if any
     if do == "plan_improvement":
         # Naming the incident reviewed gives the review its default key.
         own["incident"] = KEY
@@ -206,8 +221,9 @@ def build() -> dict[str, Any]:
     defs |= dict(sorted(VALUES.items()))
     defs["action"] = {
         "type": "object",
-        "description": "one command: 'do' names it, 'incident', 'order', 'improvement' or "
-                       "'emergency' the key of what it acts on (none: the community)",
+        "description": "one command: 'do' names it, 'incident', 'order', 'improvement', "
+                       "'emergency', 'hazard' or 'patrol' the key of what it acts on (none: "
+                       "the community)",
         "required": ["do"],
         "properties": {"do": {"enum": sorted(by_command)}},
         "allOf": [{"if": {"properties": {"do": {"const": do}}, "required": ["do"]},

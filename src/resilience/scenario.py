@@ -26,6 +26,7 @@ from attrs import field, frozen
 
 from resilience.clock import ManualClock
 from resilience.domain.base import FactAggregate
+from resilience.domain.hazard import hazard_id_for
 from resilience.domain.incident import Incident
 from resilience.domain.service import ServiceOrder
 from resilience.domain.validation import shown
@@ -38,6 +39,7 @@ from resilience.scenario_entries import (
     FORMAT,
     IMPROVEMENT_COMMANDS,
     MAX_NAME,
+    PLAN_COMMANDS,
     VERSIONS,
     Action,
     Scenario,
@@ -49,6 +51,7 @@ from resilience.services.emergencies import emergency_id_for
 from resilience.services.improvements import improvement_id_for
 from resilience.services.incidents import incident_id_for
 from resilience.services.orders import order_id_for
+from resilience.services.patrols import patrol_id_for
 
 __all__ = ["FORMAT", "MAX_BYTES", "MAX_DEPTH", "MAX_NAME", "SCENARIO_IMPORTER", "VERSIONS",
            "Action", "ReplayResult", "Scenario", "load_scenario", "parse_scenario", "replay",
@@ -78,9 +81,13 @@ class ReplayResult:
     """The scenario's name."""
     emergencies: Mapping[str, UUID] = field(factory=dict)
     """Emergencies by the scenario's keys."""
+    hazards: Mapping[str, UUID] = field(factory=dict)
+    """Hazards by the scenario's keys."""
+    patrols: Mapping[str, UUID] = field(factory=dict)
+    """Patrols by the scenario's keys."""
     facts_beside_receipts: int = 0
     """Facts entries recorded on aggregates their receipts do not name (the order's or
-    item's side of a ``link_recovery``)."""
+    item's side of a ``link_recovery``; the other side of a hazard's link)."""
     escalations: tuple[Receipt, ...] = ()
     """The watch's escalations the ``tick`` entries account for, one receipt each (on its
     incident or order): those a tick raised on this replay, and those an earlier replay's
@@ -149,7 +156,7 @@ def _record(engine: Engine, importer: Actor, scenario: Scenario,
     player = engine.importing(importer).with_clock(clock)
     community = scenario.community_id
     keys: dict[str, dict[str, UUID]] = {"incident": {}, "order": {}, "improvement": {},
-                                        "emergency": {}}
+                                        "emergency": {}, "hazard": {}, "patrol": {}}
     labels: dict[str, Receipt] = {}
     receipts: list[Receipt] = []
     watch = _Watch(player, community)
@@ -174,7 +181,8 @@ def _record(engine: Engine, importer: Actor, scenario: Scenario,
     return ReplayResult(community, keys["incident"], keys["order"], tuple(receipts),
                         batch.events_recorded, keys["improvement"], scenario.name,
                         keys["emergency"], facts_beside_receipts=beside,
-                        escalations=tuple(watch.escalations), ticks=watch.ticks)
+                        escalations=tuple(watch.escalations), ticks=watch.ticks,
+                        hazards=keys["hazard"], patrols=keys["patrol"])
 
 
 class _Watch:
@@ -231,8 +239,9 @@ def _perform(engine: Engine, scenario: Scenario, community: UUID, action: Action
             supplied.update(district=scenario.district, subdistrict=scenario.subdistrict,
                             name=scenario.community)
             return _call(engine.communities.register, (), action.arguments, supplied)
-        return _call(getattr(engine.communities, action.do), (community,), action.arguments,
-                     supplied)
+        # A grid's patrol plan is the community's, kept by engine.patrols.
+        service = getattr(engine, PLAN_COMMANDS.get(action.do, "communities"))
+        return _call(getattr(service, action.do), (community,), action.arguments, supplied)
     # Ids derive from the community and the key, so one file may act on an incident,
     # order, improvement item or emergency that another file reported, placed, planned
     # or declared.
@@ -247,6 +256,8 @@ def _perform(engine: Engine, scenario: Scenario, community: UUID, action: Action
                         "item_id", "planned"),
         "emergency": (engine.emergencies, {"declare"}, emergency_id_for, "emergency_id",
                       "declared"),
+        "hazard": (engine.hazards, {"find"}, hazard_id_for, "hazard_id", "found"),
+        "patrol": (engine.patrols, {"record"}, patrol_id_for, "patrol_id", "recorded"),
     }
     service, creators, id_for, id_argument, verb = targets[action.target]
     aggregate = ids[action.target].get(action.key)
@@ -261,12 +272,19 @@ def _perform(engine: Engine, scenario: Scenario, community: UUID, action: Action
         _known(engine.incidents.get, incident, "incident", action.incident, "reported")
         supplied["incident_id"] = incident
         arguments = {"review": incident_review_key(incident), **arguments}
-    if action.linked is not None:  # a link_recovery naming the order or item it links
+    if action.linked is not None:  # a link naming the order, item or incident it links
         kind, key = action.linked
-        linked_service, _creators, linked_for, _argument, done = targets[kind]
+        linked_service, _creators, linked_for, linked_argument, done = targets[kind]
         linked = ids[kind].setdefault(key, linked_for(community, key))
         _known(linked_service.get, linked, kind, key, done)
-        supplied["linked_id"] = linked
+        # A hazard's link_order takes order_id (as the order's place does), its
+        # link_improvement item_id, its link_incident incident_id; link_recovery linked_id.
+        supplied["linked_id" if action.target != "hazard" else linked_argument] = linked
+    if action.patrol is not None:  # a hazard found on a patrol of this file or the store
+        patrol = ids["patrol"].setdefault(action.patrol, patrol_id_for(community,
+                                                                       action.patrol))
+        _known(engine.patrols.get, patrol, "patrol", action.patrol, "recorded")
+        supplied["patrol_id"] = patrol
     if action.do in creators:
         supplied[id_argument] = aggregate
         return _call(method, (community,), arguments, supplied)
@@ -326,6 +344,8 @@ _UNKNOWN = {
                       "store"),
     "emergency": N_("emergency {key} was not declared in this file nor before it in the "
                     "store"),
+    "hazard": N_("no hazard {key} was found in this file nor before it in the store"),
+    "patrol": N_("patrol {key} was not recorded in this file nor before it in the store"),
 }
 """What a key no file created says, by target (its verb: ``targets`` in _perform)."""
 

@@ -39,6 +39,7 @@ from cattrs.v import format_exception
 
 from resilience.adapters.converter import input_converter
 from resilience.domain.organisation import community_id
+from resilience.domain.patrol import PatrolRule, PatrolVisit
 from resilience.domain.validation import check_moment, check_text, shown, text_limit
 from resilience.domain.values import Actor, CareCard, Location, Provider, UnitSpec
 from resilience.errors import InvalidInputError, ResilienceError, ScenarioError
@@ -71,7 +72,12 @@ _VALUE_ARGUMENTS: dict[str, Any] = {
     "expected_by": datetime,
     "corrected_to": datetime,
     "due": datetime,
+    "ended_at": datetime,
+    "rules": tuple[PatrolRule, ...],
 }
+_VISITS = "visits"
+"""A patrol's visits: each a building or unit id (text) or ``{"area", "spots"}``
+(a PatrolVisit), as the service takes them (:func:`_visits`)."""
 
 _COMMUNITY_COMMANDS = frozenset({
     "set_code", "add_grid", "add_micro_grid", "add_building", "classify_zone", "enrol",
@@ -102,11 +108,29 @@ _EMERGENCY_COMMANDS = frozenset({
     "declare", "call_up", "acknowledge", "arrive", "end", "add_note", "correct_time",
     "correct_details",
 })
-_COMMANDS = {"community": _COMMUNITY_COMMANDS | {"register", "tick"},
+# Hazard commands (``"hazard": KEY``): the service's own names (engine.hazards). A link
+# names the other side by its key too: ``"order"``, ``"improvement"`` or ``"incident"``.
+HAZARD_LINKS = {"link_order": "order", "link_improvement": "improvement",
+                "link_incident": "incident"}
+_HAZARD_COMMANDS = frozenset({
+    "find", "assign", "rectify", "verify", "close", "reopen", "add_note", "assign_reference",
+    "correct_time", "correct_details", *HAZARD_LINKS,
+})
+# Patrol commands (``"patrol": KEY``): engine.patrols' commands on one patrol.
+_PATROL_COMMANDS = frozenset({
+    "record", "correct_coverage", "correct_end", "add_note", "correct_time", "correct_details",
+})
+PLAN_COMMANDS = {"adopt_plan": "patrols"}
+"""Community commands another service runs (a grid's patrol plan is engine.patrols'):
+command -> the engine's service."""
+_COMMANDS = {"community": _COMMUNITY_COMMANDS | {"register", "tick", *PLAN_COMMANDS},
              "incident": _INCIDENT_COMMANDS,
              "order": _ORDER_COMMANDS, "improvement": frozenset(IMPROVEMENT_COMMANDS),
-             "emergency": _EMERGENCY_COMMANDS}
+             "emergency": _EMERGENCY_COMMANDS, "hazard": _HAZARD_COMMANDS,
+             "patrol": _PATROL_COMMANDS}
 """The commands each kind of target takes."""
+_KEYED = ("incident", "order", "improvement", "emergency", "hazard", "patrol")
+"""The targets an entry names by a key."""
 
 
 @frozen
@@ -117,7 +141,7 @@ class Action:
     at: datetime
     recorded_at: datetime
     actor: Actor
-    target: str  # "community", "incident", "order", "improvement" or "emergency"
+    target: str  # "community", or a keyed one (_KEYED): "incident", "hazard", "patrol"...
     key: str | None
     label: str | None
     command_id: str | None
@@ -131,7 +155,10 @@ class Action:
     """The incident key a ``plan_improvement`` names (the item's incident and review)."""
     linked: tuple[str, str] | None = None
     """What a ``link_recovery`` links to its incident's recovery: ``("order", KEY)`` or
-    ``("improvement", KEY)``."""
+    ``("improvement", KEY)``; what a hazard's link names: ``("order", KEY)``,
+    ``("improvement", KEY)`` or ``("incident", KEY)``."""
+    patrol: str | None = None
+    """The patrol key a hazard's ``find`` names (the patrol it was found on)."""
 
 
 @frozen
@@ -247,10 +274,11 @@ def _action(entry: int, line: int | None, raw: Any, zone: tzinfo | None,
     except ResilienceError as exc:
         raise ScenarioError(str(exc), entry=entry, line=line) from None
     key = {"incident": own.incident, "order": own.order, "improvement": own.improvement,
-           "emergency": own.emergency}
+           "emergency": own.emergency, "hazard": own.hazard, "patrol": own.patrol}
     return Action(entry, line, own.do, at, recorded_at, actor, target, key.get(target),
                   own.label, own.command_id, own.corrects, arguments, implicit_command_id,
-                  own.incident if target == "improvement" else None, _linked(own))
+                  own.incident if target == "improvement" else None, _linked(own),
+                  own.patrol if target == "hazard" else None)
 
 
 _NO_COMMAND = N_("'do' (the command) is required")
@@ -271,8 +299,9 @@ def _check_tick(own: "_OwnKeys", arguments: Mapping[str, Any]) -> None:
 
 
 def _target(raw: Any) -> str:
-    """What the entry acts on: an ``improvement``, ``incident`` or ``order`` (the one its
-    keys name), else the ``community``; its command must be one that target takes. Only
+    """What the entry acts on: a ``hazard`` or ``patrol`` (_peacetime_target), an
+    ``emergency``, ``improvement``, ``incident`` or ``order`` (the one its keys name), else
+    the ``community``; its command must be one that target takes. Only
     ``plan_improvement`` names an incident besides its item (the incident it reviews)."""
     if not isinstance(raw, dict):
         raise InvalidInputError(_("an action is a JSON object"))
@@ -281,6 +310,12 @@ def _target(raw: Any) -> str:
         raise InvalidInputError(_(_NO_COMMAND))
     if do == "link_recovery":
         return _link_target(raw)
+    if "hazard" in raw or "patrol" in raw:
+        return _peacetime_target(raw, do)
+    if do in (_HAZARD_COMMANDS | _PATROL_COMMANDS) - _COMMANDS["community"] - _INCIDENT_COMMANDS:
+        raise InvalidInputError(
+            (_("{command} needs a 'hazard': a key naming the hazard") if do in _HAZARD_COMMANDS
+             else _("{command} needs a 'patrol': a key naming the patrol")).format(command=do))
     if "emergency" in raw:
         if raw.keys() & {"incident", "order", "improvement"}:
             raise InvalidInputError(_("an action targets an 'emergency' alone: no 'incident', "
@@ -320,8 +355,37 @@ def _link_target(raw: dict[str, Any]) -> str:
     return "incident"
 
 
+def _peacetime_target(raw: dict[str, Any], do: str) -> str:
+    """An entry naming a ``hazard`` acts on it (a ``find`` may name the ``patrol`` it was
+    found on; a link names the one order, item or incident it links); else one naming a
+    ``patrol`` acts on the patrol, and names nothing else."""
+    others = raw.keys() & {"incident", "order", "improvement", "emergency", "patrol"}
+    if "hazard" in raw:
+        target, allowed = "hazard", {"patrol"} if do == "find" else (
+            {HAZARD_LINKS[do]} if do in HAZARD_LINKS else set())
+        if do in HAZARD_LINKS and HAZARD_LINKS[do] not in raw:
+            raise InvalidInputError(_("{command} names the 'hazard' and the '{other}' it "
+                                      "links to it").format(command=do,
+                                                            other=HAZARD_LINKS[do]))
+    else:
+        target, allowed = "patrol", set()
+        others -= {"patrol"}
+    if others - allowed:
+        raise InvalidInputError(_("an action on a '{target}' names no {others} besides "
+                                  "it").format(target=target, others=", ".join(
+                                      f"'{key}'" for key in sorted(others - allowed))))
+    if do not in _COMMANDS[target]:
+        raise InvalidInputError(_("unknown {target} command {command}; known: {known}").format(
+            target=target, command=shown(do), known=", ".join(sorted(_COMMANDS[target]))))
+    return target
+
+
 def _linked(own: "_OwnKeys") -> tuple[str, str] | None:
-    """The order or item a ``link_recovery`` links (by kind and key), else None."""
+    """The order or item a ``link_recovery`` links (by kind and key), or the order, item or
+    incident a hazard's link names; else None."""
+    if own.hazard is not None and own.do in HAZARD_LINKS:
+        kind = HAZARD_LINKS[own.do]
+        return kind, str(getattr(own, kind))
     if own.do != "link_recovery":
         return None
     return ("order", own.order) if own.order is not None else (
@@ -341,6 +405,8 @@ class _OwnKeys:
     order: str | None = None
     improvement: str | None = None
     emergency: str | None = None
+    hazard: str | None = None
+    patrol: str | None = None
     """Keys naming what is acted on: non-empty text."""
     occurred_at: None = None
     """Refused: an entry says ``at``."""
@@ -363,6 +429,8 @@ _WRONG = {
     "order": N_("'order' must be a non-empty key string"),
     "improvement": N_("'improvement' must be a non-empty key string"),
     "emergency": N_("'emergency' must be a non-empty key string"),
+    "hazard": N_("'hazard' must be a non-empty key string"),
+    "patrol": N_("'patrol' must be a non-empty key string"),
     "occurred_at": N_("use 'at' for when the action happened ('occurred_at' is not a key "
                       "here)"),
     "label": N_("'label' must be a non-empty string"),
@@ -402,6 +470,7 @@ _NON_EMPTY = override(struct_hook=_non_empty)
 _structure_own_keys = make_dict_structure_fn(
     _OwnKeys, input_converter, _cattrs_forbid_extra_keys=False,  # the others are arguments
     incident=_NON_EMPTY, order=_NON_EMPTY, improvement=_NON_EMPTY, emergency=_NON_EMPTY,
+    hazard=_NON_EMPTY, patrol=_NON_EMPTY,
     occurred_at=override(struct_hook=_refused), label=_NON_EMPTY, command_id=_NON_EMPTY,
     role=override(rename="as"), corrects=override(struct_hook=_version_or_label))
 """An entry's own keys as _OwnKeys (a key or label given as null is refused, not taken as
@@ -425,7 +494,7 @@ def _check_texts(own: _OwnKeys) -> None:
     follows the one rule for text."""
     for name, key in (("incident", own.incident), ("order", own.order),
                       ("improvement", own.improvement), ("emergency", own.emergency),
-                      ("label", own.label)):
+                      ("hazard", own.hazard), ("patrol", own.patrol), ("label", own.label)):
         if key is not None:
             check_text(key, f"'{name}'")
 
@@ -437,6 +506,8 @@ def _actor(person_id: str, role: str) -> Actor:
 
 
 def _argument(name: str, value: Any, zone: tzinfo | None) -> Any:
+    if name == _VISITS:
+        return _visits(value)
     wanted = _VALUE_ARGUMENTS.get(name)
     if wanted is datetime:
         return _moment(value, zone, name)
@@ -453,6 +524,32 @@ def _argument(name: str, value: Any, zone: tzinfo | None) -> Any:
         problems = "; ".join(transform_error(exc, path=name, format_exception=_explain))
         raise InvalidInputError(_("malformed {name}: {problems}").format(
             name=name, problems=problems)) from None
+
+
+def _visits(value: Any) -> tuple[PatrolVisit | str, ...]:
+    """A patrol's visits: a list of area ids (``"30"``, ``"30/1"``) or objects
+    (``{"area": "30", "spots": ["storage_room"]}``), each structured as the input converter
+    structures a PatrolVisit; whether an area is the community's is the service's check."""
+    if not isinstance(value, list):
+        raise InvalidInputError(_("malformed {name}: must be a list, got {type}").format(
+            name=_VISITS, type=type(value).__name__))
+    visits: list[PatrolVisit | str] = []
+    for at, item in enumerate(value):
+        if isinstance(item, str):
+            visits.append(item)
+            continue
+        name = f"{_VISITS}[{at}]"
+        if not isinstance(item, dict):
+            raise InvalidInputError(_("malformed {name}: an area id or an object with "
+                                      "'area' and 'spots', got {type}").format(
+                name=name, type=type(item).__name__))
+        try:
+            visits.append(input_converter.structure(item, PatrolVisit))
+        except (ClassValidationError, IterableValidationError) as exc:
+            problems = "; ".join(transform_error(exc, path=name, format_exception=_explain))
+            raise InvalidInputError(_("malformed {name}: {problems}").format(
+                name=_VISITS, problems=problems)) from None
+    return tuple(visits)
 
 
 def _explain(exc: BaseException, wanted: type | None) -> str:

@@ -12,12 +12,21 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from importlib import metadata
 from pathlib import Path
-from uuid import UUID
 
 from attrs import evolve
 from eventsourcing.persistence import PersistenceError
 
-from resilience.cli import emergencies, lists, live, notices, open311, recovery, simulate, whatif
+from resilience.cli import (
+    emergencies,
+    lists,
+    live,
+    notices,
+    open311,
+    peacetime,
+    recovery,
+    simulate,
+    whatif,
+)
 from resilience.cli.common import (
     _PERIOD_TZ,
     DB_HELP,
@@ -43,6 +52,7 @@ from resilience.cli.common import (
     error_line,
     log_on_stderr,
     metrics_help,
+    people_of,
     walk,
 )
 from resilience.cli.common import (
@@ -57,6 +67,7 @@ from resilience.errors import ConfigurationError, InvalidInputError, ResilienceE
 from resilience.i18n import N_, _, current_language, set_language
 from resilience.listing import resolve
 from resilience.metrics.definitions import MetricDefinition
+from resilience.metrics.peacetime import PEACETIME_BY_NAME, PeacetimeDefinition
 from resilience.metrics.rates import RATES, RATES_BY_NAME, RateDefinition, rate_description
 from resilience.metrics.reports import Comparison, MetricReport
 from resilience.metrics.tables import render_table, unit_text, value_text
@@ -74,6 +85,8 @@ from resilience.scenarios import DONGHU_FIRE
 from resilience.timeline import Timeline
 
 CONTAINMENT_TARGET = timedelta(minutes=15)
+DEMO_HAZARD = "b30-storage-clutter"
+"""The demo scenario's key of the hazard recorded after the fire."""
 
 
 def format_timeline(timeline: Timeline, people: dict[str, str] | None = None,
@@ -187,6 +200,14 @@ def _demo(args: argparse.Namespace) -> int:
             print(_("Recovered {time}, {hours} h after detection (detection_to_recovered).")
                   .format(time=f"{recovery.recovered_at:%Y-%m-%d %H:%M}",
                           hours=f"{recovery.duration.total_seconds() / 3600:.0f}"))
+        # After the fire, peacetime: the storage-room clutter found again on a patrol, as a
+        # hazard tracked to a verified fix, and the grid's patrol plan the review asked for.
+        hazard = result.hazards.get(DEMO_HAZARD)
+        if hazard is not None:
+            print()
+            for line in peacetime.demo_lines(engine, result.community_id, hazard,
+                                             incident.location.grid or "", people):
+                print(line)
         contained = next(o for o in review.incidents[0].objectives
                          if o.name == "contained_within_15_min")
         return 0 if contained.grade is Grade.P else 1
@@ -215,6 +236,10 @@ def _replay(args: argparse.Namespace) -> int:
         print(_("incident {key}: {id}").format(key=key, id=incident))
     for key, order in result.orders.items():
         print(_("order {key}: {id}").format(key=key, id=order))
+    for key, hazard in result.hazards.items():
+        print(_("hazard {key}: {id}").format(key=key, id=hazard))
+    for key, patrol in result.patrols.items():
+        print(_("patrol {key}: {id}").format(key=key, id=patrol))
     return 0
 
 
@@ -267,24 +292,11 @@ def _timeline(args: argparse.Namespace) -> int:
                                        viewer=_viewer(args))
         # Names for ids, as the review shows them; read as a person, ids only (their
         # names may be what the policy keeps from that reader).
-        people = _people_of(engine, found) if args.viewer is None else {}
+        people = people_of(engine, found) if args.viewer is None else {}
     emit_report(args, timeline, lambda: _("start {time}").format(
         time=timeline.start.astimezone(tz).isoformat()) + "\n"
                 + format_timeline(timeline, people, tz=tz))
     return 0
-
-
-def _people_of(engine: Engine, aggregate_id: UUID) -> dict[str, str]:
-    """Person id -> name on the roster of the community an incident, order, item or
-    community (``aggregate_id``) belongs to; empty if the views know none."""
-    key = str(aggregate_id)
-    doc = engine.views.get("cases", key) or engine.views.get("plans", key)
-    community = key if doc is not None and doc.get("kind") == "community" else (
-        doc.get("community") if doc is not None else None)
-    if community is None:
-        return {}
-    return {p.person_id: p.name
-            for p in engine.communities.get(UUID(community)).people.values()}
 
 
 def _review(args: argparse.Namespace) -> int:
@@ -440,11 +452,14 @@ def _rates(args: argparse.Namespace) -> tuple[RateDefinition, ...]:
     return tuple(evolve(rate, description=rate_description(rate)) for rate in rates)
 
 
-def _ranked(args: argparse.Namespace) -> MetricDefinition | RateDefinition:
-    """What ``league`` ranks on: a built-in rate (with the options' limit and score), or
-    a metric."""
+def _ranked(args: argparse.Namespace
+            ) -> MetricDefinition | RateDefinition | PeacetimeDefinition:
+    """What ``league`` ranks on: a built-in rate (with the options' limit and score), a
+    peacetime figure (patrol coverage, hazards per 100 households...), or a metric."""
     if args.metric in RATES_BY_NAME:
         return next(rate for rate in _rates(args) if rate.name == args.metric)
+    if args.metric in PEACETIME_BY_NAME:
+        return PEACETIME_BY_NAME[args.metric]
     return _metric(args.metric)
 
 
@@ -698,9 +713,11 @@ def build_parser() -> argparse.ArgumentParser:
     league = command("league", _("grids or communities ranked on a metric or a rate"),
                      _league, period=True)
     league.add_argument("--metric", default="detection_to_contained", metavar="METRIC",
-                        help=_("what to rank on: a rate ({rates}), or {metrics} (default "
+                        help=_("what to rank on: a rate ({rates}), a peacetime figure "
+                               "({figures}), or {metrics} (default "
                                "detection_to_contained)").format(
-                            rates=", ".join(RATES_BY_NAME), metrics=metrics_help()))
+                            rates=", ".join(RATES_BY_NAME),
+                            figures=", ".join(PEACETIME_BY_NAME), metrics=metrics_help()))
     league.add_argument("--level", choices=["grid", "community"], default="grid",
                         help=_("rank grids or communities (default grid)"))
     league.add_argument("--min-sample", type=int, default=10,
@@ -797,7 +814,8 @@ def build_parser() -> argparse.ArgumentParser:
     for reporting in (tl, met, rates, card, league, quality, situation, plan):
         add_report_output(reporting)
     for register in (live.register, notices.register, emergencies.register, whatif.register,
-                     recovery.register, simulate.register, lists.register, open311.register):
+                     recovery.register, simulate.register, lists.register, open311.register,
+                     peacetime.register):
         register(command)
     for path, sub in walk(parser):
         if path:  # --lang after the subcommand's name too; SUPPRESS keeps the global one

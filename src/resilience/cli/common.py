@@ -667,3 +667,16 @@ def _add_period(parser: argparse.ArgumentParser, tz_help: str = _PERIOD_TZ) -> N
                                           "--from/--to)"))
     parser.add_argument("--tz", help=_(tz_help))
     parser.add_argument("--community", help=_("a community's id or exact name"))
+
+
+def people_of(engine: Engine, aggregate_id: UUID) -> dict[str, str]:
+    """Person id -> name on the roster of the community an incident, order, item or
+    community (``aggregate_id``) belongs to; empty if the views know none."""
+    key = str(aggregate_id)
+    doc = engine.views.get("cases", key) or engine.views.get("plans", key)
+    community = key if doc is not None and doc.get("kind") == "community" else (
+        doc.get("community") if doc is not None else None)
+    if community is None:
+        return {}
+    return {p.person_id: p.name
+            for p in engine.communities.get(UUID(community)).people.values()}
