@@ -191,5 +191,5 @@ def test_timeline_with_an_id_naming_nothing_says_what_it_takes(
     bare ValueError text."""
     code, _, err = run(capsys, "timeline", "nope", "--db", db)
     assert code == 2
-    assert ("NotFoundError: no incident or order or improvement item is 'nope' (an id, a "
-            "reference, its first") in err
+    assert ("NotFoundError: no incident or order or improvement item or hazard or patrol is "
+            "'nope' (an id, a reference, its first") in err

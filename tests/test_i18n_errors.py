@@ -115,7 +115,8 @@ def test_a_missing_id_on_resolve(memory_engine: Engine) -> None:
 def test_an_id_that_names_no_record(memory_engine: Engine) -> None:
     english, chinese = _in_both(lambda: resolve(memory_engine, "no-such-case"))
     assert english.startswith(
-        "no incident or order or improvement item is 'no-such-case' (an id, ")
+        "no incident or order or improvement item or hazard or patrol is 'no-such-case' "
+        "(an id, ")
     _chinese(english, chinese, "'no-such-case'")
 
 

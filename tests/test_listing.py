@@ -170,7 +170,8 @@ def test_a_location_string_is_not_a_handle(clock: ManualClock) -> None:
                                 description="smoke", actor=STAFF,
                                 occurred_at=datetime.fromisoformat("2022-02-01T10:00:00+08:00"))
         with pytest.raises(NotFoundError,
-                           match="no incident or order or improvement item is 'g1-b'"):
+                           match="no incident or order or improvement item or hazard or "
+                                 "patrol is 'g1-b'"):
             resolve(engine, "g1-b")
 
 

@@ -191,6 +191,18 @@ def test_a_building_added_mid_period_is_walked_from_the_next_window() -> None:
     assert areas.households({"community": COMMUNITY, "grid": "g1"}, by=day(3, 15)) == 25
 
 
+def test_a_building_a_rule_lists_is_asked_for_once_it_stands() -> None:
+    """A plan dated 1 March lists b4, added on 15 March: weeks 1 and 2 (begun before it
+    stood) ask nothing of it, week 3 asks one visit, which nobody made."""
+    doc = {**COMMUNITY_DOC, "areas": {**COMMUNITY_DOC["areas"],
+                                      "b4": ["building", "g1", 12, day(3, 15).isoformat()]}}
+    listed = ["b4 weekly", "weekly", None, ["b4"]]
+    coverage = grid_coverage(COMMUNITY, "g1", "Grid 1", plan((day(3, 1), [listed])), PATROLS,
+                             Areas.from_doc(doc), period=MARCH, as_of=day(4, 2))
+    assert (coverage.planned, coverage.done) == (1, 0)
+    assert [(w.start, w.missed) for w in coverage.missed] == [(day(3, 21), ("b4",))]
+
+
 def test_no_plan_plans_nothing() -> None:
     coverage = grid_coverage(COMMUNITY, "g1", "Grid 1", None, PATROLS, AREAS, period=MARCH,
                              as_of=day(4, 2))

@@ -88,7 +88,8 @@ def test_every_reference_is_typed_back_as_the_id_it_names() -> None:
         with pytest.raises(NotFoundError, match="no order is 'DH-2022-0001'"):
             resolve(engine, "DH-2022-0001", kinds=("order",))
         with pytest.raises(NotFoundError,
-                           match="no incident or order or improvement item is 'DH-2022-0002'"):
+                           match="no incident or order or improvement item or hazard or "
+                                 "patrol is 'DH-2022-0002'"):
             resolve(engine, "DH-2022-0002")
         assert [row.reference for row in list_cases(engine, "incidents").rows] == [
             "DH-2022-0001"]

@@ -24,6 +24,7 @@ from uuid import UUID
 
 from attrs import frozen
 
+from resilience.domain.hazard import hazard_id_for
 from resilience.domain.references import normal_reference
 from resilience.domain.service import ENDED_STATUSES
 from resilience.domain.validation import shown
@@ -42,6 +43,7 @@ from resilience.services.emergencies import emergency_id_for
 from resilience.services.improvements import improvement_id_for
 from resilience.services.incidents import incident_id_for
 from resilience.services.orders import order_id_for
+from resilience.services.patrols import patrol_id_for
 
 Listed = Literal["incidents", "orders", "items"]
 LISTS: tuple[Listed, ...] = ("incidents", "orders", "items")
@@ -55,13 +57,17 @@ the library has been measured on; ``resolve`` says so when one is not."""
 _KINDS = {"incident": ("cases", "incident", incident_id_for),
           "order": ("cases", "order", order_id_for),
           "item": ("plans", "improvement", improvement_id_for),
-          "emergency": ("cases", "emergency", emergency_id_for)}
+          "emergency": ("cases", "emergency", emergency_id_for),
+          "hazard": ("cases", "hazard", hazard_id_for),
+          "patrol": ("cases", "patrol", patrol_id_for)}
 """What ``resolve`` looks among: kind -> (view, the rows' kind, a scenario handle's id)."""
 _KIND_WORDS = {"incident": N_("incident"), "order": N_("order"),
-               "item": N_("improvement item"), "emergency": N_("emergency")}
+               "item": N_("improvement item"), "emergency": N_("emergency"),
+               "hazard": N_("hazard"), "patrol": N_("patrol")}
 """Each kind as a refusal names it."""
-RECORDS = ("incident", "order", "item")
-"""The kinds ``resolve`` looks among unless told: what ``resilience list`` lists."""
+RECORDS = ("incident", "order", "item", "hazard", "patrol")
+"""The kinds ``resolve`` looks among unless told: what ``resilience list`` lists, and the
+hazards and patrols (``resilience hazards`` lists those)."""
 _HEX = re.compile(r"[0-9a-f-]+")
 
 
@@ -188,10 +194,10 @@ def list_items(engine: Engine, *, community: UUID | None = None, grid: str | Non
 
 def resolve(engine: Engine, text: str, kinds: Sequence[str] = RECORDS) -> UUID:
     """The id of the one record of ``kinds`` (``incident``, ``order``, ``item``,
-    ``emergency``; by default any but an emergency) that ``text`` names: its whole id, its
-    human reference (``DH-2022-0001``, in any case, the number's leading zeros optional:
-    ``dh-2022-1``), a unique prefix of at least ``MIN_PREFIX`` hex digits, or a scenario
-    handle.
+    ``emergency``, ``hazard``, ``patrol``; by default any but an emergency) that ``text``
+    names: its whole id, its human reference (``DH-2022-0001``, ``DH-2022-H0001``, in any
+    case, the number's leading zeros optional: ``dh-2022-1``), a unique prefix of at
+    least ``MIN_PREFIX`` hex digits, or a scenario handle.
     NotFoundError if none does; InvalidInputError if several do, naming them. A whole id
     is returned as it is, as the command given it reports what it does not find."""
     if not isinstance(text, str) or not text.strip():

@@ -32,17 +32,14 @@ from resilience.cli.common import (
     emit_report,
     people_of,
 )
-from resilience.domain.hazard import FINISHED, Hazard, HazardStatus, hazard_id_for
-from resilience.domain.references import normal_reference
-from resilience.domain.validation import shown
+from resilience.domain.hazard import FINISHED, Hazard, HazardStatus
 from resilience.domain.values import Location
 from resilience.engine import Engine
-from resilience.errors import InvalidInputError, NotFoundError
 from resilience.i18n import N_, _, current_language
+from resilience.listing import resolve
 from resilience.metrics.cases import Case
 from resilience.metrics.peacetime import overdue_hazards
 from resilience.metrics.tables import render_table, unit_text, value_text
-from resilience.projections.folds import reference_key
 from resilience.review.entries import what
 from resilience.review.phrases import _place as place  # a Location's words, translated
 from resilience.review.sight import unhidden
@@ -288,36 +285,9 @@ def _show(args: argparse.Namespace) -> int:
 def resolve_hazard(engine: Engine, text: str) -> UUID:
     """The one hazard ``text`` names: its id, its reference (``DH-2022-H0001``, any case,
     leading zeros optional), a unique prefix of its id (4+ hex digits) or a scenario
-    handle, in any community. NotFoundError if none does, InvalidInputError if several."""
-    text = text.strip()
-    try:
-        return UUID(text)
-    except ValueError:
-        pass
-    engine.reports.ready()
-    views = engine.views
-    communities = [key for key, _doc in views.select("cases", "community")]
-    found: set[str] = set()
-    reference = normal_reference(text)
-    if reference is not None:
-        keys = [reference_key(key, reference) for key in communities]
-        found = {doc["id"] for doc in views.fetch("cases", keys).values()
-                 if doc.get("kind") == "reference" and doc.get("case") == "hazard"}
-    if not found and len(text) >= 4 and all(c in "0123456789abcdef-" for c in text.lower()):
-        found = {row.key for row in views.store.select(views.stored_names["cases"], "hazard")
-                 if row.key.startswith(text.lower())}
-    if not found:
-        wanted = {str(hazard_id_for(UUID(key), text)) for key in communities}
-        found = {key for key, doc in views.fetch("cases", wanted).items()
-                 if doc.get("kind") == "hazard"}
-    if not found:
-        raise NotFoundError(_("no hazard is {text} (a reference, an id, its first 4+ "
-                              "characters, or a scenario handle)").format(text=shown(text)))
-    if len(found) > 1:
-        raise InvalidInputError(_("{text} names {count} hazards ({listed}): type more of "
-                                  "the id").format(text=shown(text), count=len(found),
-                                                   listed=", ".join(sorted(found)[:5])))
-    return UUID(next(iter(found)))
+    handle, in any community (``resilience.listing.resolve``). NotFoundError if none does,
+    InvalidInputError if several."""
+    return resolve(engine, text, ["hazard"])
 
 
 # resilience patrols ---------------------------------------------------------------------

@@ -8,8 +8,8 @@ Sunday) or a calendar month, in the period's time zone. A window is counted when
 lies inside the period and has ended by ``as_of``; the rules asked of it are those in
 force at its start (the plan's version with the latest effective time at or before it),
 so a plan revised mid-week asks the new rules from the next window on. A rule asks one
-visit per target per window: each area it lists (a building, or a unit), or, listing
-none, every building of the grid added by the window's start. A (target, window) is
+visit per target per window: each area it lists (a building, or a unit) added by the
+window's start, or, listing none, every building of the grid added by then. A (target, window) is
 *done* when a patrol of that grid that started in the window visited the target: the
 building itself or any unit of it (a unit target: that unit), and, when the rule names a
 spot (``"storage_room"``), with the visit listing that spot. The visits are a patrol's
@@ -108,6 +108,13 @@ class Areas:
         return cls({key: AreaEntry(kind, parent, int(households),
                                    None if added is None else datetime.fromisoformat(added))
                     for key, (kind, parent, households, added) in doc.get("areas", {}).items()})
+
+    def existing(self, listed: Sequence[str], *, by: datetime) -> tuple[str, ...]:
+        """The areas of ``listed`` added by ``by`` (a window's start): a plan dated before a
+        building it lists was added asks no visit of it until it stands."""
+        return tuple(area for area in listed
+                     if (entry := self.entries.get(area)) is None or entry.added is None
+                     or entry.added <= by)
 
     def grid_of(self, area: str) -> str | None:
         """The grid an area lies in (a grid is its own), None if unknown."""
@@ -319,7 +326,8 @@ def grid_coverage(community: str, grid: str, name: str, plan: Mapping[str, Any] 
                 for rule in rules_at(versions, start):
                     if rule.frequency != frequency:
                         continue
-                    targets = rule.areas or tuple(areas.buildings(grid, by=start))
+                    targets = (areas.existing(rule.areas, by=start) if rule.areas
+                               else tuple(areas.buildings(grid, by=start)))
                     left = tuple(t for t in targets if not _visited(t, rule.spot, walked, areas))
                     window = Window(grid, rule.name, frequency, rule.spot, start, end,
                                     len(targets), left)
