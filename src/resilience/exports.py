@@ -195,6 +195,9 @@ TABLES: Mapping[str, tuple[Callable[[dict[str, Any]], Rows], Shape]] = {
     **{kind: (_key("rows"), row) for kind, row in ROWS.items()},
     "list": (_key("rows"), ("id", "short", "kind", "community", "community_name", "grid",
                             "what", "status", "open", "started", "reference")),
+    "hazard_list": (_key("rows"), ("id", "short", "reference", "community", "grid",
+                                   "building", "unit", "floor", "category", "severity",
+                                   "status", "found", "due", "overdue", "days_overdue")),
 }
 """Kind -> the rows of its table, read off the report's data, and their shape."""
 

@@ -50,6 +50,7 @@ from resilience.cli.common import (
     add_report_output,
     emit_report,
     error_line,
+    format_timeline,
     log_on_stderr,
     metrics_help,
     people_of,
@@ -73,49 +74,17 @@ from resilience.metrics.reports import Comparison, MetricReport
 from resilience.metrics.tables import render_table, unit_text, value_text
 from resilience.projections.runner import check_interval
 from resilience.review.document import OVERVIEW_AFTER
-from resilience.review.entries import what
 from resilience.review.escalations import told
 from resilience.review.model import AfterActionReview, Grade
 from resilience.review.phrases import _place as place  # a Location's words, translated
-from resilience.review.sight import unhidden
 from resilience.review.situations import CommunitySituation
 from resilience.review.text import enum_words
 from resilience.scenario import SCENARIO_IMPORTER, load_scenario, replay, replay_file
 from resilience.scenarios import DONGHU_FIRE
-from resilience.timeline import Timeline
 
 CONTAINMENT_TARGET = timedelta(minutes=15)
 DEMO_HAZARD = "b30-storage-clutter"
 """The demo scenario's key of the hazard recorded after the fire."""
-
-
-def format_timeline(timeline: Timeline, people: dict[str, str] | None = None,
-                    tz: tzinfo | None = None) -> str:
-    """The timeline as text: minutes since start, time (in ``tz``, by default the
-    detection's offset), actor and role, what happened."""
-    names = people or {}
-    zone = tz or timeline.start.tzinfo
-    # Each fact's words as the review says them: people's names for their ids, and a
-    # correction as the change it made ("contained: 15:14 → 15:12 (reason)").
-    said = what(timeline.entries, names, timeline.start)
-    rows = []
-    for entry in timeline.entries:
-        who = unhidden(names.get(entry.actor.person_id, entry.actor.person_id))
-        role = enum_words(entry.actor.role)
-        notes = []
-        delay = entry.record_delay
-        if delay >= timedelta(minutes=5):
-            notes.append(_("recorded {minutes} min later").format(
-                minutes=f"{delay.total_seconds() / 60:.0f}"))
-        if entry.is_corrected and entry.occurred_at != entry.original_occurred_at:
-            notes.append(_("corrected from {time}").format(
-                time=f"{entry.original_occurred_at.astimezone(zone):%H:%M}"))
-        suffix = f"  [{_('; ').join(notes)}]" if notes else ""
-        details = said[entry.version]
-        rows.append(f"  +{entry.minutes:5.1f}  {entry.occurred_at.astimezone(zone):%H:%M}  "
-                    + _("{who} ({role}): {details}").format(who=who, role=role,
-                                                            details=details) + suffix)
-    return "\n".join(rows)
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ import os
 import re
 import sys
 import time as timer
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
@@ -44,8 +44,11 @@ from resilience.i18n import N_, _, current_language, display_width, ngettext
 from resilience.metrics.definitions import BUILT_IN_BY_NAME, MetricDefinition
 from resilience.metrics.period import Period
 from resilience.metrics.tables import value_text
+from resilience.review.entries import what
+from resilience.review.sight import unhidden
 from resilience.review.text import enum_words
 from resilience.services.default_escalation import DEFAULT_ESCALATION
+from resilience.timeline import Timeline
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -680,3 +683,38 @@ def people_of(engine: Engine, aggregate_id: UUID) -> dict[str, str]:
         return {}
     return {p.person_id: p.name
             for p in engine.communities.get(UUID(community)).people.values()}
+
+
+def format_timeline(timeline: Timeline, people: Mapping[str, str] | None = None,
+                    tz: tzinfo | None = None, *, dated: bool = False) -> str:
+    """The timeline as text: minutes since start, time (in ``tz``, by default the
+    detection's offset), actor and role, what happened. ``dated``: each fact's date and
+    time instead of the minutes since the start, and a record noted late from an hour on
+    (a hazard's life takes days, not minutes)."""
+    names = dict(people or {})
+    zone = tz or timeline.start.tzinfo
+    stamp = "%Y-%m-%d %H:%M" if dated else "%H:%M"
+    # Each fact's words as the review says them: people's names for their ids, and a
+    # correction as the change it made ("contained: 15:14 → 15:12 (reason)").
+    said = what(timeline.entries, names, timeline.start)
+    rows = []
+    for entry in timeline.entries:
+        who = unhidden(names.get(entry.actor.person_id, entry.actor.person_id))
+        role = enum_words(entry.actor.role)
+        notes = []
+        delay = entry.record_delay
+        if dated and delay >= timedelta(hours=1):
+            notes.append(_("recorded {hours} h later").format(
+                hours=f"{delay.total_seconds() / 3600:.0f}"))
+        elif not dated and delay >= timedelta(minutes=5):
+            notes.append(_("recorded {minutes} min later").format(
+                minutes=f"{delay.total_seconds() / 60:.0f}"))
+        if entry.is_corrected and entry.occurred_at != entry.original_occurred_at:
+            notes.append(_("corrected from {time}").format(
+                time=f"{entry.original_occurred_at.astimezone(zone):{stamp}}"))
+        suffix = f"  [{_('; ').join(notes)}]" if notes else ""
+        when = f"{entry.occurred_at.astimezone(zone):{stamp}}"
+        lead = f"  {when}  " if dated else f"  +{entry.minutes:5.1f}  {when}  "
+        rows.append(lead + _("{who} ({role}): {details}").format(
+            who=who, role=role, details=said[entry.version]) + suffix)
+    return "\n".join(rows)

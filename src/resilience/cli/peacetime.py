@@ -8,11 +8,8 @@ through the engine, filters as the options ask and prints.
 """
 
 import argparse
-import csv
-import io
-import json
 from collections.abc import Mapping
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 from uuid import UUID
 
@@ -20,16 +17,14 @@ from attrs import frozen
 
 from resilience.adapters.report_data import SCHEMA_VERSION
 from resilience.cli.common import (
-    REPORT_FORMATS,
     Command,
-    _emit,
     _existing,
-    _out_format,
     _period,
     _where,
     _zone,
     add_report_output,
     emit_report,
+    format_timeline,
     people_of,
 )
 from resilience.domain.hazard import FINISHED, Hazard, HazardStatus
@@ -40,11 +35,7 @@ from resilience.listing import resolve
 from resilience.metrics.cases import Case
 from resilience.metrics.peacetime import overdue_hazards
 from resilience.metrics.tables import render_table, unit_text, value_text
-from resilience.review.entries import what
 from resilience.review.phrases import _place as place  # a Location's words, translated
-from resilience.review.sight import unhidden
-from resilience.review.text import enum_words
-from resilience.timeline import Timeline
 
 SHORT = 8
 """The hex digits of a hazard's id a list shows (as ``resilience list`` does)."""
@@ -140,18 +131,6 @@ class HazardList:
                 "as_of": self.as_of.isoformat(), "total": len(self.rows),
                 "rows": [row.to_dict() for row in self.rows]}
 
-    def to_csv(self) -> str:
-        rows = [row.to_dict() for row in self.rows]
-        out = io.StringIO()
-        writer = csv.writer(out)
-        columns = list(rows[0]) if rows else ["id", "short", "reference", "community", "grid",
-                                              "building", "unit", "floor", "category",
-                                              "severity", "status", "found", "due",
-                                              "overdue", "days_overdue"]
-        writer.writerow(columns)
-        writer.writerows([_cell(row[column]) for column in columns] for row in rows)
-        return out.getvalue()
-
     def render(self) -> str:
         """The list as a table in the current language, the count of overdue last."""
         if not self.rows:
@@ -170,14 +149,6 @@ class HazardList:
         overdue = sum(row.days_overdue is not None for row in self.rows)
         return table + "\n\n" + _("{count} hazard(s), {overdue} overdue as of {as_of}").format(
             count=len(self.rows), overdue=overdue, as_of=moment(self.as_of))
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return json.dumps(value)
-    return str(value)
 
 
 def category_text(category: str) -> str:
@@ -235,35 +206,8 @@ def _hazards(args: argparse.Namespace) -> int:
                              period=_period(args, zone), status=args.status,
                              open_only=args.open, overdue_only=args.overdue, as_of=as_of,
                              zone=zone)
-    fmt = _out_format(args.out, args.format, REPORT_FORMATS, "table")
-    _emit(found.render() if fmt == "table" else found.to_csv() if fmt == "csv"
-          else json.dumps(found.to_dict(), ensure_ascii=False, indent=2), args.out)
+    emit_report(args, found, found.render)
     return 0
-
-
-def format_hazard_timeline(timeline: Timeline, people: Mapping[str, str],
-                           tz: tzinfo | None = None) -> str:
-    """A hazard's facts, one line each: the date and time (in ``tz``, by default the
-    finding's offset: a hazard's life takes days, not minutes), who in what role, what
-    happened (in the review's words), and whether it was recorded late or corrected."""
-    zone = tz or timeline.start.tzinfo
-    said = what(timeline.entries, dict(people), timeline.start)
-    lines = []
-    for entry in timeline.entries:
-        who = unhidden(people.get(entry.actor.person_id, entry.actor.person_id))
-        notes = []
-        if entry.record_delay >= timedelta(hours=1):
-            notes.append(_("recorded {hours} h later").format(
-                hours=f"{entry.record_delay.total_seconds() / 3600:.0f}"))
-        if entry.is_corrected and entry.occurred_at != entry.original_occurred_at:
-            notes.append(_("corrected from {time}").format(
-                time=f"{entry.original_occurred_at.astimezone(zone):%Y-%m-%d %H:%M}"))
-        suffix = f"  [{_('; ').join(notes)}]" if notes else ""
-        lines.append(f"  {entry.occurred_at.astimezone(zone):%Y-%m-%d %H:%M}  "
-                     + _("{who} ({role}): {details}").format(
-                         who=who, role=enum_words(entry.actor.role),
-                         details=said[entry.version]) + suffix)
-    return "\n".join(lines)
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -277,8 +221,8 @@ def _show(args: argparse.Namespace) -> int:
         reference=found.reference or hazard, category=category_text(str(found.category)),
         severity=value_text(str(found.severity)), where=where_text(found.location),
         status=status_text(str(found.status)))
-    emit_report(args, timeline, lambda: header + "\n" + format_hazard_timeline(
-        timeline, people, tz=tz))
+    emit_report(args, timeline, lambda: header + "\n" + format_timeline(
+        timeline, people, tz=tz, dated=True))
     return 0
 
 
