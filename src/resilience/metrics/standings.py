@@ -303,12 +303,19 @@ def league_table(definition: MetricDefinition | RateDefinition, cases: Iterable[
                 row, note=f"not ranked: {row.graded} < {min_sample} {_graded(definition)}"))
         else:
             ranked.append((order, row))
-    ranked.sort(key=lambda item: item[0])
+    return LeagueTable(definition, period, min_sample, last, _ranks(ranked, unranked))
+
+
+def _ranks(ranked: Sequence[tuple[Any, LeagueRow[Any]]],
+           unranked: Sequence[LeagueRow[Any]]) -> tuple[LeagueRow[Any], ...]:
+    """The rows in rank order (``ranked``: each with its sort key, lowest first), each given
+    its rank (ties share one, the next rank skips as many), then the ``unranked``."""
     rows: list[LeagueRow[Any]] = []
-    for position, (order, row) in enumerate(ranked, start=1):
-        tied = rows and ranked[position - 2][0] == order
+    in_order = sorted(ranked, key=lambda item: item[0])
+    for position, (order, row) in enumerate(in_order, start=1):
+        tied = rows and in_order[position - 2][0] == order
         rows.append(evolve(row, rank=rows[-1].rank if tied else position))
-    return LeagueTable(definition, period, min_sample, last, tuple(rows + unranked))
+    return (*rows, *unranked)
 
 
 _SAMPLED = {"coverage": "planned visits", "share_verified": "finished hazards"}
@@ -333,12 +340,7 @@ def peacetime_league(definition: PeacetimeDefinition,
         else:
             ranked.append((-figure.value if definition.better == "higher" else figure.value,
                            row))
-    ranked.sort(key=lambda item: item[0])
-    rows: list[LeagueRow[PeacetimeFigure]] = []
-    for position, (order, row) in enumerate(ranked, start=1):
-        tied = rows and ranked[position - 2][0] == order
-        rows.append(evolve(row, rank=rows[-1].rank if tied else position))
-    return LeagueTable(definition, period, min_sample, None, tuple(rows + unranked))
+    return LeagueTable(definition, period, min_sample, None, _ranks(ranked, unranked))
 
 
 def _graded(definition: MetricDefinition | RateDefinition) -> str:
