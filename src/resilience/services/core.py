@@ -25,7 +25,7 @@ an id nobody else can have (a fresh uuid4) is inserted without looking for it fi
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar, cast
 from uuid import UUID
@@ -396,6 +396,23 @@ class Store:
                 self._batch, self._batch_thread, self._decisions = None, None, None
                 self._last_read = _NOTHING_READ
             self._remember(*held.values())
+
+    def together(self, aggregate_id: UUID, command: Callable[[], Receipt]) -> Receipt:
+        """Run ``command``, which records on more than one aggregate (a link's two sides,
+        both or neither), in the open batch if there is one, else in one transaction of
+        its own. Its receipt (``aggregate_id``'s) carries the position of its last fact
+        once that transaction has ended; in the caller's batch, that is known only when
+        the batch ends."""
+        with self.locked():
+            own: AbstractContextManager[Batch | None] = (
+                nullcontext() if self.in_batch else self.batch())
+            with own as batch:
+                receipt = command()
+        if batch is None:
+            return receipt
+        position = batch.position or notification_id(
+            self.app.recorder, aggregate_id, receipt.last_version)
+        return evolve(receipt, position=position)
 
     def context(
         self, actor: Actor, occurred_at: datetime | None, command_id: str | None
@@ -861,6 +878,15 @@ class Store:
         return Receipt(aggregate.id, *seen, position, repeated=True,
                        reference=_reference(aggregate, seen[0]))
 
+
+
+def refuse_taken_command(ctx: Context, other: FactAggregate) -> None:
+    """Refuse a command that records on ``other`` too under a command id ``other`` took for
+    another command: it would take this one for a repeat and record nothing there."""
+    if ctx.command_id is not None and other.command_versions(ctx.command_id):
+        raise InvalidInputError(
+            _("command id {command} was used on {id} for another command; a link "
+              "needs one of its own").format(command=repr(ctx.command_id), id=other.id))
 
 
 class AggregateService(Generic[A]):

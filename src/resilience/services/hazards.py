@@ -8,14 +8,11 @@ reopened when the fix did not hold. It takes a reference like an order's
 item it spawned and to the incident that came of it (resilience.domain.hazard).
 """
 
-from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
-from typing import Any
 from uuid import UUID, uuid4
 
 from attrs import evolve
 
-from resilience.adapters.store import notification_id
 from resilience.domain.base import Context, FactAggregate
 from resilience.domain.hazard import (
     AssigneeKind,
@@ -34,7 +31,7 @@ from resilience.domain.validation import check_uuid, shown
 from resilience.domain.values import Actor, AreaKind, Location, Severity
 from resilience.errors import InvalidInputError, NotFoundError
 from resilience.i18n import N_, _
-from resilience.services.core import FactService, Receipt, Store
+from resilience.services.core import FactService, Receipt, Store, refuse_taken_command
 from resilience.services.references import give_reference, next_reference, take
 
 Linked = ServiceOrder | ImprovementItem | Incident
@@ -228,12 +225,7 @@ class Hazards(FactService[Hazard]):
         def link(h: Hazard, ctx: Context) -> None:
             other = _linked(store, cls, other_id, h)
             store.authorize(named, ctx, h.community_id, lambda _: _other_target(other))
-            if ctx.command_id is not None and other.command_versions(ctx.command_id):
-                # The other side would take it for a repeat and record nothing.
-                raise InvalidInputError(
-                    _("command id {command} was used on {id} for another command; a link "
-                      "needs one of its own").format(command=repr(ctx.command_id),
-                                                      id=other_id))
+            refuse_taken_command(ctx, other)
             # Both sides checked before either records: a refusal inside the caller's
             # batch must leave no half of the link held in it.
             other.check_hazard_link(ctx, h.id)
@@ -242,17 +234,8 @@ class Hazards(FactService[Hazard]):
             store.change(cls, other_id, ctx,
                          lambda side: side.from_hazard(ctx, h.id))
 
-        with store.locked():
-            own: AbstractContextManager[Any] = (
-                nullcontext() if store.in_batch else store.batch())
-            with own as batch:
-                receipt = self._run(hazard, actor, occurred_at, command_id, link,
-                                    command=command)
-        if batch is None:
-            return receipt  # the caller's batch: its position is known once it ends
-        position = batch.position or notification_id(
-            store.app.recorder, hazard, receipt.last_version)
-        return evolve(receipt, position=position)
+        return store.together(hazard, lambda: self._run(
+            hazard, actor, occurred_at, command_id, link, command=command))
 
     def _target(self, aggregate: Hazard, ctx: Context, subject: object,
                 area: object) -> Target:

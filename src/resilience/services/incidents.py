@@ -1,13 +1,10 @@
 """Commands on incidents, from detection to closure."""
 
-from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
-from typing import Any
 from uuid import UUID, uuid4, uuid5
 
 from attrs import evolve
 
-from resilience.adapters.store import notification_id
 from resilience.domain.base import Context, FactAggregate
 from resilience.domain.improvement import ImprovementItem
 from resilience.domain.incident import Incident
@@ -28,7 +25,13 @@ from resilience.domain.values import (
 )
 from resilience.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from resilience.i18n import N_, _
-from resilience.services.core import FactService, Receipt, Store, target_context
+from resilience.services.core import (
+    FactService,
+    Receipt,
+    Store,
+    refuse_taken_command,
+    target_context,
+)
 from resilience.services.references import give_reference, next_reference, take
 
 Ids = list[str] | tuple[str, ...]
@@ -297,28 +300,14 @@ class Incidents(FactService[Incident]):
             store.authorize(f"{self.name}.link_recovery", ctx, i.community_id,
                             lambda moment: self._work_target(
                                 i, linked, target_context(ctx, i, moment)))
-            if ctx.command_id is not None and linked.command_versions(ctx.command_id):
-                # The other side would take it for a repeat and record nothing.
-                raise InvalidInputError(
-                    _("command id {command} was used on {id} for another command; a link "
-                      "needs one of its own").format(command=repr(ctx.command_id),
-                                                      id=linked_id))
+            refuse_taken_command(ctx, linked)
             linked.check_link(ctx, i.id)  # both sides checked before either records
             i.link_recovery(ctx, linked_id, _KINDS[type(linked)], purpose)
             store.change(type(linked), linked_id, ctx,
                          lambda work: work.link_to_incident(ctx, i.id, purpose))
 
-        with store.locked():
-            own: AbstractContextManager[Any] = (
-                nullcontext() if store.in_batch else store.batch())
-            with own as batch:
-                receipt = self._run(incident, actor, occurred_at, command_id, link,
-                                    command="link_recovery")
-        if batch is None:
-            return receipt  # the caller's batch: its position is known once it ends
-        position = batch.position or notification_id(
-            store.app.recorder, incident, receipt.last_version)
-        return evolve(receipt, position=position)
+        return store.together(incident, lambda: self._run(
+            incident, actor, occurred_at, command_id, link, command="link_recovery"))
 
     def _work_target(self, incident: Incident, work: "ServiceOrder | ImprovementItem",
                      ctx: Context) -> Target:
