@@ -471,7 +471,8 @@ def _patrol_commands(w: World, d: Draw) -> dict[str, Callable[[], Call]]:
         "add_note": lambda: _call(s.add_note, on(), d(FREE), **common(d)),
         "adopt_plan": lambda: _call(s.adopt_plan, d(target(w.communities)), d(PATROL_GRIDS),
                                     d(RULES), reason=d(optional(FREE)), **common(d)),
-        **_corrections(s, on, d),
+        # A patrol's corrections, and a plan's (by the plan's id).
+        **_corrections(s, lambda: d(target([*w.patrols, *w.plans])), d),
     }
 
 
@@ -678,6 +679,8 @@ def check_views_and_reports(w: World) -> None:
     for community in w.communities:
         engine.scorecard(community)
         engine.replay.community(community)
+        engine.reports.patrol_coverage(community).render()
+    engine.reports.hazards().render()
     engine.emergencies.situations()
     for emergency in w.emergencies:
         engine.mobilisation(emergency).render()
